@@ -33,7 +33,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const load = commands[name];
   if (!load) {
-    process.stderr.write(`usage: unknown command "${name}", expected one of ${Object.keys(commands).join(", ")}\n`);
+    process.stderr.write(
+      `usage: unknown command "${name}", expected one of ${Object.keys(commands).join(", ")}\n`,
+    );
     return EXIT.badInput;
   }
   const { command } = await load();

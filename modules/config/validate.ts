@@ -52,6 +52,11 @@ export function assertNoProblems(file: string, problems: Problem[]): void {
 const ajv = new Ajv({
   allErrors: true,
   strict: true,
+  // A discriminated oneOf names its tag in `required` beside the branches that define it.
+  strictRequired: false,
+  // Defaults live in the schemas, so a loaded document is complete and its FromSchema type
+  // can treat defaulted keys as present.
+  useDefaults: true,
   verbose: true,
   discriminator: true,
   allowUnionTypes: true,
@@ -150,7 +155,11 @@ function problemFromAjv(error: ErrorObject): Problem | undefined {
 }
 
 /** Validates a parsed document against a JSON Schema; returns every problem. */
-export function schemaProblems(schema: AnySchema, document: unknown, prefix: KeyPath = []): Problem[] {
+export function schemaProblems(
+  schema: AnySchema,
+  document: unknown,
+  prefix: KeyPath = [],
+): Problem[] {
   let validate = compiled.get(schema as object);
   if (!validate) {
     validate = ajv.compile(schema);
@@ -165,7 +174,7 @@ export function schemaProblems(schema: AnySchema, document: unknown, prefix: Key
 
 /** Parses YAML text; malformed YAML or an empty document is an InputError. */
 export function parseYaml(file: string, text: string, expected: string): unknown {
-  const doc = YAML.parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const doc = YAML.parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new InputError(
       doc.errors.map((e) => {
@@ -187,7 +196,9 @@ export function readYamlFile(file: string, expected: string): unknown {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new InputError([`${file}: (file): cannot be read (${(err as NodeJS.ErrnoException).code}), expected ${expected}`]);
+    throw new InputError([
+      `${file}: (file): cannot be read (${(err as NodeJS.ErrnoException).code}), expected ${expected}`,
+    ]);
   }
   return parseYaml(file, text, expected);
 }

@@ -1,0 +1,7 @@
+/**
+ * The Pulumi program of every avfleet stack (`pulumi up -s <stack>`): one fleet per stack,
+ * described by the stack file in stacks/. Its exports are the stack outputs.
+ */
+import { declareStack, stackDocumentFromPulumi } from "./modules/fleets/stack";
+
+export = declareStack(stackDocumentFromPulumi());

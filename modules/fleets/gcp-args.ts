@@ -1,0 +1,155 @@
+/**
+ * What a GCP media fleet declares, computed from its spec: pure functions that the GcpFleet
+ * component passes straight to the provider, and that tests check directly.
+ */
+import type { GcpFleetSpec } from "../config/fleet.schema";
+import { machineType } from "../capacity/machine-types";
+
+/** Google's health-check probers (https://cloud.google.com/load-balancing/docs/health-checks). */
+export const GOOGLE_HEALTH_CHECK_RANGES = ["35.191.0.0/16", "130.211.0.0/22"];
+
+/** Per-host gauge the media server publishes: concurrent forwarded media streams. */
+export const MEDIA_LOAD_METRIC = "custom.googleapis.com/avfleet/media_streams";
+
+/** GCP allows only the monitoring and logging writes a media host needs. */
+export const HOST_SCOPES = [
+  "https://www.googleapis.com/auth/monitoring.write",
+  "https://www.googleapis.com/auth/logging.write",
+];
+export const HOST_ROLES = ["roles/monitoring.metricWriter", "roles/logging.logWriter"];
+
+const TIER_1_FAMILIES = new Set(["n2", "n2d", "c2", "c2d", "c3"]);
+
+/** TIER_1 egress needs gVNIC and an N2/N2D/C2/C2D/C3 type with at least 30 vCPUs. */
+export function tier1Eligible(type: string): boolean {
+  const family = type.split("-")[0];
+  return TIER_1_FAMILIES.has(family) && machineType(type).vcpus >= 30;
+}
+
+export function networkTag(spec: GcpFleetSpec): string {
+  return `${spec.pool}-media`;
+}
+
+/** A service-account id: 6–30 characters, from the pool name. */
+export function serviceAccountId(pool: string): string {
+  const head = pool.slice(0, 26).replace(/-+$/, "");
+  return `${head}-sfu`.padStart(6, "x");
+}
+
+/** Streams per host the autoscaler holds each host at: capacity × target utilization. */
+export function autoscalerTarget(spec: GcpFleetSpec): number {
+  return Math.floor(
+    machineType(spec.machineType).streamsPerHost * spec.autoscaling.targetUtilization,
+  );
+}
+
+export function autoscalingPolicy(spec: GcpFleetSpec) {
+  return {
+    mode: "ON",
+    minReplicas: spec.minHosts,
+    maxReplicas: spec.maxHosts,
+    cooldownPeriod: spec.autoscaling.cooldownSec,
+    metrics: [{ name: MEDIA_LOAD_METRIC, target: autoscalerTarget(spec), type: "GAUGE" }],
+    // Every host removed ends the calls on it: bound how many go per window.
+    scaleInControl: {
+      maxScaledInReplicas: { fixed: spec.autoscaling.scaleIn.maxHostsPerWindow },
+      timeWindowSec: spec.autoscaling.scaleIn.windowSec,
+    },
+  };
+}
+
+/**
+ * A rollout adds new hosts before old ones go and never takes one away first. A regional
+ * MIG wants a fixed surge of 0 or at least one per zone.
+ */
+export function updatePolicy(spec: GcpFleetSpec) {
+  return {
+    type: "PROACTIVE",
+    minimalAction: "REPLACE",
+    replacementMethod: "SUBSTITUTE",
+    instanceRedistributionType: "PROACTIVE",
+    maxSurgeFixed: spec.zones.length,
+    maxUnavailableFixed: 0,
+    minReadySec: 60,
+  };
+}
+
+export function namedPorts(spec: GcpFleetSpec) {
+  return [
+    { name: "health", port: spec.ports.health.port },
+    ...spec.ports.signalingTcp.map((port) => ({ name: `signaling-${port}`, port })),
+  ];
+}
+
+/** One ingress rule of the fleet's firewall. */
+export interface FirewallRule {
+  role: string;
+  description: string;
+  protocol: "udp" | "tcp";
+  ports: string[];
+  sourceRanges: string[];
+}
+
+export function firewallRules(spec: GcpFleetSpec): FirewallRule[] {
+  const { mediaUdp, signalingTcp, health } = spec.ports;
+  return [
+    {
+      role: "media-udp",
+      description: `WebRTC media from any client, only on the declared range ${mediaUdp.from}-${mediaUdp.to}`,
+      protocol: "udp",
+      ports: [`${mediaUdp.from}-${mediaUdp.to}`],
+      sourceRanges: ["0.0.0.0/0"],
+    },
+    {
+      role: "signaling",
+      description: "signaling and TURN/TLS from any client",
+      protocol: "tcp",
+      ports: signalingTcp.map(String),
+      sourceRanges: ["0.0.0.0/0"],
+    },
+    {
+      role: "health",
+      description: "health checks, only from Google's probers",
+      protocol: "tcp",
+      ports: [String(health.port)],
+      sourceRanges: GOOGLE_HEALTH_CHECK_RANGES,
+    },
+    {
+      role: "ssh",
+      description: "SSH, only from the admin networks",
+      protocol: "tcp",
+      ports: ["22"],
+      sourceRanges: [...spec.adminCidrs],
+    },
+  ];
+}
+
+/** The network-interface settings: gVNIC, an external IP for media, TIER_1 where eligible. */
+export function networking(spec: GcpFleetSpec) {
+  return {
+    networkInterfaces: [
+      {
+        network: spec.network,
+        subnetwork: spec.subnetwork,
+        nicType: "GVNIC",
+        // Media flows straight to clients: each host needs its own public address.
+        accessConfigs: [{ networkTier: "PREMIUM" }],
+      },
+    ],
+    networkPerformanceConfig: tier1Eligible(spec.machineType)
+      ? { totalEgressBandwidthTier: "TIER_1" }
+      : undefined,
+  };
+}
+
+/** Graceful shutdown lets a host drain its calls; GCP caps it at an hour. */
+export function scheduling(spec: GcpFleetSpec) {
+  return {
+    automaticRestart: true,
+    onHostMaintenance: "MIGRATE",
+    gracefulShutdown: {
+      enabled: true,
+      maxDuration: { seconds: Math.min(spec.drainSeconds, 3600) },
+    },
+  };
+}

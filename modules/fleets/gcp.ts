@@ -1,0 +1,152 @@
+/**
+ * GcpFleet: one media pool in one GCP region — instance template, regional MIG, autoscaler
+ * on media load, health check and firewalls. It only declares; gcp-args.ts computes.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+import type { GcpFleetSpec } from "../config/fleet.schema";
+import { fleetLabels } from "./labels";
+import * as args from "./gcp-args";
+
+export interface GcpFleetArgs {
+  /** The validated fleet spec from the stack file. */
+  spec: GcpFleetSpec;
+  /** The GCP project the fleet lives in (`gcp:project`). */
+  project: string;
+  /** The GCP region of the fleet (`gcp:region`); every zone is inside it. */
+  region: string;
+  /** Cloud-init user-data with the host tuning in its slot. */
+  userData: string;
+}
+
+export class GcpFleet extends pulumi.ComponentResource {
+  readonly instanceGroup: pulumi.Output<string>;
+  readonly instanceGroupManager: gcp.compute.RegionInstanceGroupManager;
+
+  constructor(name: string, fleetArgs: GcpFleetArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("avfleet:fleets:GcpFleet", name, {}, opts);
+    const { instanceGroupManager } = createGcpFleet(name, fleetArgs, this);
+    this.instanceGroupManager = instanceGroupManager;
+    this.instanceGroup = instanceGroupManager.instanceGroup;
+    this.registerOutputs({ instanceGroup: this.instanceGroup });
+  }
+}
+
+export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pulumi.Resource) {
+  const { spec, project, region, userData } = fleetArgs;
+  const labels = fleetLabels(spec);
+  const tag = args.networkTag(spec);
+  const opts = { parent };
+
+  const account = new gcp.serviceaccount.Account(
+    `${name}-sa`,
+    {
+      project,
+      accountId: args.serviceAccountId(spec.pool),
+      displayName: `avfleet media hosts of ${spec.pool}`,
+    },
+    opts,
+  );
+  for (const role of args.HOST_ROLES) {
+    new gcp.projects.IAMMember(
+      `${name}-${role.split(".").pop()!.toLowerCase()}`,
+      { project, role, member: pulumi.interpolate`serviceAccount:${account.email}` },
+      opts,
+    );
+  }
+
+  const template = new gcp.compute.InstanceTemplate(
+    `${name}-template`,
+    {
+      project,
+      namePrefix: `${spec.pool}-`,
+      description: `media hosts of pool ${spec.pool} (${spec.mediaRegion})`,
+      machineType: spec.machineType,
+      tags: [tag],
+      labels,
+      metadata: {
+        "user-data": userData,
+        "enable-oslogin": "TRUE",
+        "block-project-ssh-keys": "TRUE",
+      },
+      disks: [
+        {
+          boot: true,
+          autoDelete: true,
+          sourceImage: spec.image,
+          diskSizeGb: spec.bootDiskGb,
+          diskType: "pd-balanced",
+          labels,
+        },
+      ],
+      ...args.networking(spec),
+      serviceAccount: { email: account.email, scopes: args.HOST_SCOPES },
+      shieldedInstanceConfig: {
+        enableSecureBoot: true,
+        enableVtpm: true,
+        enableIntegrityMonitoring: true,
+      },
+      scheduling: args.scheduling(spec),
+    },
+    opts,
+  );
+
+  const healthCheck = new gcp.compute.HealthCheck(
+    `${name}-health`,
+    {
+      project,
+      checkIntervalSec: 10,
+      timeoutSec: 5,
+      healthyThreshold: 2,
+      unhealthyThreshold: 3,
+      httpHealthCheck: { port: spec.ports.health.port, requestPath: spec.ports.health.path },
+    },
+    opts,
+  );
+
+  const instanceGroupManager = new gcp.compute.RegionInstanceGroupManager(
+    `${name}-mig`,
+    {
+      project,
+      region,
+      baseInstanceName: spec.pool,
+      distributionPolicyZones: spec.zones,
+      distributionPolicyTargetShape: "EVEN",
+      versions: [{ name: "primary", instanceTemplate: template.selfLinkUnique }],
+      namedPorts: args.namedPorts(spec),
+      autoHealingPolicies: { healthCheck: healthCheck.id, initialDelaySec: 300 },
+      updatePolicy: args.updatePolicy(spec),
+      waitForInstances: false,
+    },
+    opts,
+  );
+
+  new gcp.compute.RegionAutoscaler(
+    `${name}-autoscaler`,
+    {
+      project,
+      region,
+      target: instanceGroupManager.selfLink,
+      autoscalingPolicy: args.autoscalingPolicy(spec),
+    },
+    opts,
+  );
+
+  for (const rule of args.firewallRules(spec)) {
+    new gcp.compute.Firewall(
+      `${name}-fw-${rule.role}`,
+      {
+        project,
+        network: spec.network,
+        description: rule.description,
+        direction: "INGRESS",
+        allows: [{ protocol: rule.protocol, ports: rule.ports }],
+        sourceRanges: rule.sourceRanges,
+        targetTags: [tag],
+      },
+      opts,
+    );
+  }
+
+  return { instanceGroupManager, template, healthCheck };
+}

@@ -1,0 +1,40 @@
+/**
+ * What the mock "provider" returns for a new resource: its inputs plus the computed outputs
+ * other resources read (a service account's email, a MIG's instance group, …), shaped as the
+ * real provider would, so that interpolated inputs in the Plan look like the real ones.
+ */
+import { createHash } from "node:crypto";
+
+type State = Record<string, unknown>;
+
+function gcpSelfLink(inputs: State, collection: string, name: string): string {
+  const project = inputs.project ?? "project";
+  const scope = inputs.region ? `regions/${inputs.region}` : "global";
+  return `https://www.googleapis.com/compute/v1/projects/${project}/${scope}/${collection}/${name}`;
+}
+
+const computed: Record<string, (name: string, inputs: State) => State> = {
+  "gcp:serviceaccount/account:Account": (_, i) => ({
+    email: `${i.accountId}@${i.project}.iam.gserviceaccount.com`,
+  }),
+  "gcp:compute/instanceTemplate:InstanceTemplate": (name, i) => {
+    const link = gcpSelfLink(i, "instanceTemplates", `${i.namePrefix ?? name}0001`);
+    return { selfLink: link, selfLinkUnique: `${link}?uniqueId=1` };
+  },
+  "gcp:compute/healthCheck:HealthCheck": (name, i) => ({
+    selfLink: gcpSelfLink(i, "healthChecks", name),
+  }),
+  "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": (name, i) => ({
+    selfLink: gcpSelfLink(i, "instanceGroupManagers", name),
+    instanceGroup: gcpSelfLink(i, "instanceGroups", name),
+  }),
+};
+
+/** A stable fake id: the same resource gets the same id in every run. */
+export function mockId(type: string, name: string): string {
+  return `${name}-${createHash("sha256").update(`${type}::${name}`).digest("hex").slice(0, 8)}`;
+}
+
+export function mockState(type: string, name: string, inputs: State): State {
+  return { ...inputs, ...(computed[type]?.(name, inputs) ?? {}) };
+}

@@ -1,0 +1,23 @@
+/** A Plan: what one stack's program declares, evaluated offline under Pulumi's mocks. */
+
+export interface PlanResource {
+  urn: string;
+  /** Type token, e.g. `gcp:compute/instanceTemplate:InstanceTemplate`. */
+  type: string;
+  name: string;
+  /** URN of the parent resource; absent for resources at the stack's root. */
+  parent?: string;
+  /** True for a provider-managed resource, false for a component. */
+  custom: boolean;
+  /** Inputs as the provider would receive them, secrets replaced by SECRET. */
+  inputs: Record<string, unknown>;
+}
+
+export interface Plan {
+  name: string;
+  resources: PlanResource[];
+  /** Stack outputs, secrets replaced by SECRET. */
+  outputs: Record<string, unknown>;
+}
+
+export const SECRET = "[secret]";

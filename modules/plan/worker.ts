@@ -1,0 +1,92 @@
+/**
+ * Evaluates one stack's program under Pulumi's mock runtime and sends its Plan to the parent
+ * over IPC. One process per stack: the SDK keeps global state, so a program evaluated twice
+ * in one process needs a fresh module cache anyway.
+ *
+ * Usage (by modules/plan/evaluate.ts): node --import tsx worker.ts <stack-file> <program>
+ */
+import { resolve } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { loadStackFile, pulumiConfigMap } from "../config/stack";
+import { mockId, mockState } from "./mock-state";
+import type { Plan, PlanResource } from "./plan";
+import { redactSecrets } from "./redact";
+import { SECRET } from "./plan";
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getCustom(): boolean;
+  getObject(): unknown;
+}
+
+interface MockMonitorInternals {
+  newUrn(parent: string, type: string, name: string): string;
+  registerResource(req: RegisterRequest, callback: unknown): Promise<void>;
+}
+
+async function resolveOutput(value: unknown): Promise<unknown> {
+  const output = pulumi.output(value as pulumi.Input<object>) as pulumi.Output<unknown>;
+  const [plain, secret] = await Promise.all([
+    new Promise((done) => output.apply(done)),
+    (output as unknown as { isSecret: Promise<boolean> }).isSecret,
+  ]);
+  return secret ? SECRET : redactSecrets(plain);
+}
+
+async function evaluate(stackFile: string, program: string): Promise<Plan> {
+  const stack = loadStackFile(stackFile);
+  // preview=false: with true, outputs the mock did not return stay unknown and apply()
+  // callbacks never run, so interpolated inputs would be missing from the Plan.
+  await pulumi.runtime.setMocks(
+    {
+      newResource: ({ type, name, inputs }) => ({
+        id: mockId(type, name),
+        state: mockState(type, name, inputs),
+      }),
+      call: ({ inputs }) => inputs,
+    },
+    "avfleet",
+    stack.name,
+    false,
+  );
+  pulumi.runtime.setAllConfig(pulumiConfigMap(stack.document));
+
+  // The mock monitor knows each resource's parent and URN; MockResourceArgs does not carry
+  // them, so record them where the monitor receives the request.
+  const resources: PlanResource[] = [];
+  const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorInternals;
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, callback) => {
+    const parent = req.getParent() || undefined;
+    resources.push({
+      urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
+      type: req.getType(),
+      name: req.getName(),
+      ...(parent ? { parent } : {}),
+      custom: req.getCustom(),
+      inputs: redactSecrets(
+        pulumi.runtime.deserializeProperties(req.getObject() as never, true),
+      ) as Record<string, unknown>,
+    });
+    return register(req, callback);
+  };
+
+  const exported = require(resolve(program)) as Record<string, unknown>;
+  const outputs: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(exported)) outputs[key] = await resolveOutput(value);
+  // Resources declared inside apply() register late: wait for every outstanding RPC.
+  await pulumi.runtime.disconnect();
+  return { name: stack.name, resources, outputs };
+}
+
+const [stackFile, program] = process.argv.slice(2);
+evaluate(stackFile, program ?? "index.ts").then(
+  (plan) => process.send!(plan, () => process.exit(0)),
+  (err: unknown) => {
+    const lines = (err as { lines?: string[] }).lines;
+    process.stderr.write(`${lines ? lines.join("\n") : ((err as Error).stack ?? String(err))}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,51 @@
+/** avfleet preview — what every stack declares, evaluated offline under Pulumi's mocks. */
+import { DEFAULT_STACKS_DIR, listStacks, loadStacks } from "../../modules/config/stack";
+import { evaluateStacks } from "../../modules/plan/evaluate";
+import { previewJson, renderPreview } from "../../modules/plan/render-preview";
+import { EXIT, UsageError, parseCommandArgs, progress, progressDone, type Command } from "../cli";
+
+export const command: Command = {
+  summary: "show what each stack declares (offline: Pulumi mock runtime, no credentials)",
+  help: `
+Usage: avfleet preview [STACK...] [--json] [--stacks-dir DIR]
+
+Evaluates each stack's program (index.ts) under Pulumi's mock runtime, one process per
+stack, and prints per stack a resource tree grouped by component and a summary line.
+Without STACK, previews every stacks/Pulumi.<stack>.yaml. Every stack file is validated
+first; any problem stops the command before anything is evaluated (exit 2).
+
+Options:
+  --json            {"stacks":[{"name","resources":[{"urn","type","name","parent","inputs"}],"outputs"}]}
+  --stacks-dir DIR  where the stack files are (default: stacks)
+
+Examples:
+  avfleet preview
+  avfleet preview gcp-us-west1 --json`,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, {
+      json: { type: "boolean" },
+      "stacks-dir": { type: "string" },
+    });
+    const dir = values["stacks-dir"] ?? DEFAULT_STACKS_DIR;
+    const available = listStacks(dir);
+    const unknown = positionals.filter((name) => !available.includes(name));
+    if (unknown.length > 0) {
+      throw new UsageError(
+        `unknown stack ${unknown.join(", ")}; stacks in ${dir}: ${available.join(", ")}`,
+      );
+    }
+    const stacks = loadStacks(dir, positionals.length ? positionals : available);
+    const started = Date.now();
+    const plans = await evaluateStacks(stacks, {
+      onPlan: (plan, done, total) => progress(`evaluated ${done}/${total}: ${plan.name}`),
+    });
+    progressDone();
+    const seconds = (Date.now() - started) / 1000;
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify(previewJson(plans), null, 2)}\n`
+        : renderPreview(plans, seconds),
+    );
+    return EXIT.ok;
+  },
+};

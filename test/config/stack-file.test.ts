@@ -1,0 +1,174 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import YAML from "yaml";
+import { listStacks, loadStackFile } from "../../modules/config/stack";
+import { InputError } from "../../modules/config/validate";
+import { avfleet, ROOT } from "../support/cli";
+
+const GOOD = YAML.parse(readFileSync(join(ROOT, "stacks/Pulumi.gcp-us-west1.yaml"), "utf8"));
+
+function withFleet(change: (fleet: any, config: any) => void): string {
+  const doc = structuredClone(GOOD);
+  change(doc.config["avfleet:fleet"], doc.config);
+  return YAML.stringify(doc);
+}
+
+function problemsOf(text: string): string[] {
+  const dir = mkdtempSync(join(tmpdir(), "avfleet-stack-"));
+  const file = join(dir, "Pulumi.bad.yaml");
+  writeFileSync(file, text);
+  try {
+    loadStackFile(file);
+  } catch (err) {
+    assert.ok(err instanceof InputError, `expected InputError, got ${err}`);
+    return err.lines.map((line) => line.replace(`${file}: `, ""));
+  }
+  assert.fail("the stack file was accepted");
+}
+
+test("every example stack loads, with schema defaults filled in", () => {
+  for (const name of listStacks(join(ROOT, "stacks"))) {
+    const stack = loadStackFile(join(ROOT, "stacks", `Pulumi.${name}.yaml`));
+    assert.equal(stack.name, name);
+  }
+  const usw = loadStackFile(join(ROOT, "stacks/Pulumi.gcp-us-west1.yaml"));
+  assert.equal(
+    usw.fleet.kind === "gcp" && usw.fleet.image,
+    "projects/debian-cloud/global/images/family/debian-12",
+  );
+  assert.equal(usw.fleet.kind === "gcp" && usw.fleet.bootDiskGb, 20);
+});
+
+const badCases: [string, string, string[]][] = [
+  [
+    "malformed YAML",
+    "config:\n  avfleet:fleet: {kind: gcp\n",
+    [
+      "line 3, column 1: malformed YAML (Flow map in block collection must be sufficiently indented and end with a }), expected a Pulumi stack file with a config: mapping",
+    ],
+  ],
+  ["empty file", "", ["(document): is empty, expected a Pulumi stack file with a config: mapping"]],
+  [
+    "only a comment",
+    "# nothing here\n",
+    ["(document): is empty, expected a Pulumi stack file with a config: mapping"],
+  ],
+  [
+    "wrong type",
+    withFleet((f) => (f.maxHosts = "ninety")),
+    ['config.avfleet:fleet.maxHosts: is string "ninety", expected a host count in 1–5000'],
+  ],
+  [
+    "missing required key",
+    withFleet((f) => delete f.pool),
+    [
+      "config.avfleet:fleet.pool: is missing, expected a pool name: lowercase RFC 1123 label of at most 40 characters",
+    ],
+  ],
+  [
+    "missing provider key",
+    withFleet((_, c) => delete c["gcp:region"]),
+    ["config.gcp:region: is missing, expected a GCP region like us-west1"],
+  ],
+  [
+    "unknown kind",
+    withFleet((f) => (f.kind = "azure")),
+    ['config.avfleet:fleet.kind: is "azure", expected one of gcp'],
+  ],
+  [
+    "unknown key",
+    withFleet((f) => (f.maxHost = 9)),
+    [
+      "config.avfleet:fleet.maxHost: is not a known key, expected one of kind, mediaRegion, pool, minHosts, maxHosts, ports, adminCidrs, tuning, drainSeconds, labels, machineType, zones, image, network, subnetwork, bootDiskGb, autoscaling",
+    ],
+  ],
+  [
+    "min > max",
+    withFleet((f) => (f.minHosts = 100)),
+    ["config.avfleet:fleet.minHosts: is 100, more than maxHosts 90, expected minHosts ≤ maxHosts"],
+  ],
+  [
+    "port out of range",
+    withFleet((f) => (f.ports.mediaUdp.from = 80)),
+    ["config.avfleet:fleet.ports.mediaUdp.from: is 80, expected a port in 1024–65535, ≥ 1024"],
+  ],
+  [
+    "port above 65535",
+    withFleet((f) => (f.ports.mediaUdp.to = 70000)),
+    ["config.avfleet:fleet.ports.mediaUdp.to: is 70000, expected a port in 1024–65535, ≤ 65535"],
+  ],
+  [
+    "empty port range",
+    withFleet((f) => (f.ports.mediaUdp = { from: 20000, to: 10000 })),
+    ["config.avfleet:fleet.ports.mediaUdp: is 20000–10000, an empty range, expected from ≤ to"],
+  ],
+  [
+    "signaling port inside the media range",
+    withFleet((f) => (f.ports.signalingTcp = [443, 30000])),
+    [
+      "config.avfleet:fleet.ports.signalingTcp[1]: overlaps the media UDP range, expected ports that do not overlap",
+    ],
+  ],
+  [
+    "health port equal to a signaling port",
+    withFleet((f) => (f.ports.health.port = 8443) && (f.ports.signalingTcp = [8443])),
+    [
+      "config.avfleet:fleet.ports.health.port: overlaps signaling port 8443, expected ports that do not overlap",
+    ],
+  ],
+  [
+    "invalid CIDR",
+    withFleet((f) => (f.adminCidrs = ["10.0.0.0/8", "300.1.2.0/24"])),
+    ['config.avfleet:fleet.adminCidrs[1]: is "300.1.2.0/24", expected a CIDR like 198.51.100.0/24'],
+  ],
+  [
+    "zone outside region",
+    withFleet((f) => (f.zones = ["us-west1-a", "us-east1-b"])),
+    [
+      'config.avfleet:fleet.zones[1]: is "us-east1-b", outside region us-west1, expected a zone of us-west1, like us-west1-a',
+    ],
+  ],
+  [
+    "several problems at once",
+    withFleet((f) => {
+      f.minHosts = -1;
+      f.labels = { team: "Media Infra" };
+    }),
+    [
+      "config.avfleet:fleet.minHosts: is -1, expected a host count in 0–5000, ≥ 0",
+      "config.avfleet:fleet.labels.cost-center: is missing, expected a label value: lowercase letters, digits, - and _, at most 63 characters",
+      'config.avfleet:fleet.labels.team: is "Media Infra", expected a label value: lowercase letters, digits, - and _, at most 63 characters',
+    ],
+  ],
+];
+
+for (const [name, text, expected] of badCases) {
+  test(`bad stack file: ${name}`, () => {
+    assert.deepEqual(problemsOf(text), expected);
+  });
+}
+
+test("a bad stack file stops preview before any stack is evaluated: exit 2, errors on stderr", () => {
+  const dir = mkdtempSync(join(tmpdir(), "avfleet-stacks-"));
+  writeFileSync(join(dir, "Pulumi.good.yaml"), YAML.stringify(GOOD));
+  writeFileSync(
+    join(dir, "Pulumi.bad.yaml"),
+    withFleet((f) => (f.minHosts = 100)),
+  );
+  const result = avfleet(["preview", "--stacks-dir", dir]);
+  assert.equal(result.code, 2);
+  assert.equal(result.stdout, "");
+  assert.equal(
+    result.stderr,
+    `${join(dir, "Pulumi.bad.yaml")}: config.avfleet:fleet.minHosts: is 100, more than maxHosts 90, expected minHosts ≤ maxHosts\n`,
+  );
+});
+
+test("an unknown stack name is a usage error (exit 2) naming the stacks there are", () => {
+  const result = avfleet(["preview", "gcp-mars1"]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /usage: unknown stack gcp-mars1; stacks in stacks: .*gcp-us-west1/);
+});

@@ -1,0 +1,94 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import YAML from "yaml";
+import { validateStackDocument } from "../../modules/config/stack";
+import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
+import * as args from "../../modules/fleets/gcp-args";
+import { ROOT } from "../support/cli";
+
+function spec(change: (fleet: any) => void = () => {}): GcpFleetSpec {
+  const doc = YAML.parse(readFileSync(join(ROOT, "stacks/Pulumi.gcp-us-west1.yaml"), "utf8"));
+  change(doc.config["avfleet:fleet"]);
+  return validateStackDocument("test.yaml", doc).config["avfleet:fleet"] as GcpFleetSpec;
+}
+
+test("TIER_1 egress only for N2/N2D/C2/C2D/C3 types with at least 30 vCPUs", () => {
+  assert.equal(args.tier1Eligible("c2d-highcpu-32"), true);
+  assert.equal(args.tier1Eligible("c3-highcpu-44"), true);
+  assert.equal(args.tier1Eligible("n2-highcpu-32"), true);
+  assert.equal(args.tier1Eligible("n2d-highcpu-16"), false, "16 vCPUs is below 30");
+  assert.equal(args.tier1Eligible("e2-standard-4"), false, "E2 is not an eligible family");
+  assert.deepEqual(
+    args.networking(spec((f) => (f.machineType = "n2d-highcpu-16"))).networkPerformanceConfig,
+    undefined,
+  );
+  assert.deepEqual(args.networking(spec()).networkPerformanceConfig, {
+    totalEgressBandwidthTier: "TIER_1",
+  });
+  assert.equal(args.networking(spec()).networkInterfaces[0].nicType, "GVNIC");
+});
+
+test("autoscaler holds each host at capacity × target utilization, on the media-load gauge", () => {
+  // c2d-highcpu-32 carries 4,800 streams; 60 % of that is 2,880.
+  const policy = args.autoscalingPolicy(spec());
+  assert.deepEqual(policy.metrics, [
+    { name: "custom.googleapis.com/avfleet/media_streams", target: 2880, type: "GAUGE" },
+  ]);
+  assert.deepEqual(policy.scaleInControl, {
+    maxScaledInReplicas: { fixed: 2 },
+    timeWindowSec: 900,
+  });
+  assert.equal(policy.minReplicas, 6);
+  assert.equal(policy.maxReplicas, 90);
+  assert.equal(args.autoscalerTarget(spec((f) => (f.autoscaling.targetUtilization = 0.5))), 2400);
+});
+
+test("rollouts surge at least one host per zone and never take one away first", () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 4 }), (zones) => {
+      const policy = args.updatePolicy(
+        spec(
+          (f) =>
+            (f.zones = ["us-west1-a", "us-west1-b", "us-west1-c", "us-west1-d"].slice(0, zones)),
+        ),
+      );
+      assert.equal(policy.maxUnavailableFixed, 0);
+      assert.equal(policy.maxSurgeFixed, zones);
+    }),
+  );
+});
+
+test("firewall: media only on the declared UDP range, health only from Google, SSH only from admins", () => {
+  const rules = Object.fromEntries(args.firewallRules(spec()).map((r) => [r.role, r]));
+  assert.deepEqual(rules["media-udp"].ports, ["10000-59999"]);
+  assert.equal(rules["media-udp"].protocol, "udp");
+  assert.deepEqual(rules["media-udp"].sourceRanges, ["0.0.0.0/0"]);
+  assert.deepEqual(rules.signaling.ports, ["443"]);
+  assert.deepEqual(rules.health.sourceRanges, ["35.191.0.0/16", "130.211.0.0/22"]);
+  assert.deepEqual(rules.health.ports, ["8080"]);
+  assert.deepEqual(rules.ssh.sourceRanges, ["198.51.100.0/24", "203.0.113.16/28"]);
+  assert.deepEqual(rules.ssh.ports, ["22"]);
+});
+
+test("service-account ids are valid GCP account ids for every valid pool name", () => {
+  fc.assert(
+    fc.property(fc.stringMatching(/^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$/), (pool) => {
+      const id = args.serviceAccountId(pool);
+      assert.match(id, /^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$/, `${pool} → ${id}`);
+    }),
+  );
+});
+
+test("graceful shutdown drains calls, capped at GCP's one hour", () => {
+  assert.deepEqual(args.scheduling(spec()).gracefulShutdown, {
+    enabled: true,
+    maxDuration: { seconds: 1800 },
+  });
+  assert.deepEqual(
+    args.scheduling(spec((f) => (f.drainSeconds = 5400))).gracefulShutdown.maxDuration,
+    { seconds: 3600 },
+  );
+});

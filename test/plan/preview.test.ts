@@ -1,0 +1,164 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { avfleet } from "../support/cli";
+
+interface JsonResource {
+  urn: string;
+  type: string;
+  name: string;
+  parent?: string;
+  inputs: Record<string, any>;
+}
+
+const result = avfleet(["preview", "gcp-us-west1", "--json"]);
+const doc = JSON.parse(result.stdout || "{}");
+const stack = doc.stacks?.[0];
+const byName = (name: string): JsonResource => {
+  const found = stack.resources.find((r: JsonResource) => r.name === name);
+  assert.ok(found, `no resource ${name}`);
+  return found;
+};
+
+test("preview --json: one stack, exit 0, every resource a child of the fleet component", () => {
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(doc.stacks.length, 1);
+  assert.equal(stack.name, "gcp-us-west1");
+  const component = byName("gcp-usw1");
+  assert.equal(component.type, "avfleet:fleets:GcpFleet");
+  assert.equal(
+    component.urn,
+    "urn:pulumi:gcp-us-west1::avfleet::avfleet:fleets:GcpFleet::gcp-usw1",
+  );
+  for (const r of stack.resources.filter((r: JsonResource) => r !== component)) {
+    assert.equal(r.parent, component.urn, r.name);
+    assert.equal(
+      r.urn,
+      `urn:pulumi:gcp-us-west1::avfleet::avfleet:fleets:GcpFleet$${r.type}::${r.name}`,
+    );
+  }
+});
+
+test("instance template: gVNIC, TIER_1, external IP, user-data with the tuning slot, minimal SA, Shielded VM", () => {
+  const t = byName("gcp-usw1-template");
+  assert.equal(t.type, "gcp:compute/instanceTemplate:InstanceTemplate");
+  assert.equal(t.inputs.machineType, "c2d-highcpu-32");
+  assert.equal(t.inputs.networkInterfaces[0].nicType, "GVNIC");
+  assert.deepEqual(t.inputs.networkInterfaces[0].accessConfigs, [{ networkTier: "PREMIUM" }]);
+  assert.deepEqual(t.inputs.networkPerformanceConfig, { totalEgressBandwidthTier: "TIER_1" });
+  assert.match(t.inputs.metadata["user-data"], /^#cloud-config\n/);
+  assert.match(t.inputs.metadata["user-data"], /# --- avfleet host tuning slot: begin ---/);
+  assert.equal(
+    t.inputs.metadataStartupScript,
+    undefined,
+    "user-data and a startup script never both",
+  );
+  assert.deepEqual(t.inputs.serviceAccount, {
+    email: "gcp-usw1-sfu@media-prod-usw1.iam.gserviceaccount.com",
+    scopes: [
+      "https://www.googleapis.com/auth/monitoring.write",
+      "https://www.googleapis.com/auth/logging.write",
+    ],
+  });
+  assert.deepEqual(t.inputs.shieldedInstanceConfig, {
+    enableIntegrityMonitoring: true,
+    enableSecureBoot: true,
+    enableVtpm: true,
+  });
+  assert.deepEqual(t.inputs.tags, ["gcp-usw1-media"]);
+  assert.deepEqual(t.inputs.labels, {
+    "cost-center": "rtc-1042",
+    environment: "prod",
+    "managed-by": "avfleet",
+    "media-region": "us-west",
+    pool: "gcp-usw1",
+    team: "media-infra",
+  });
+});
+
+test("regional MIG: three zones, named ports, autohealing on the health check, surge-only rollouts", () => {
+  const mig = byName("gcp-usw1-mig");
+  assert.equal(mig.type, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager");
+  assert.equal(mig.inputs.region, "us-west1");
+  assert.deepEqual(mig.inputs.distributionPolicyZones, ["us-west1-a", "us-west1-b", "us-west1-c"]);
+  assert.deepEqual(mig.inputs.namedPorts, [
+    { name: "health", port: 8080 },
+    { name: "signaling-443", port: 443 },
+  ]);
+  assert.equal(mig.inputs.autoHealingPolicies.initialDelaySec, 300);
+  assert.match(mig.inputs.autoHealingPolicies.healthCheck, /^gcp-usw1-health-/);
+  assert.equal(mig.inputs.updatePolicy.maxUnavailableFixed, 0);
+  assert.equal(mig.inputs.updatePolicy.maxSurgeFixed, 3);
+  assert.match(
+    mig.inputs.versions[0].instanceTemplate,
+    /instanceTemplates\/gcp-usw1-0001\?uniqueId=1$/,
+  );
+  assert.equal(mig.inputs.targetSize, undefined, "the autoscaler owns the size");
+});
+
+test("regional autoscaler: custom media-load metric and scale-in control", () => {
+  const a = byName("gcp-usw1-autoscaler");
+  assert.equal(a.type, "gcp:compute/regionAutoscaler:RegionAutoscaler");
+  assert.match(a.inputs.target, /regions\/us-west1\/instanceGroupManagers\/gcp-usw1-mig$/);
+  assert.deepEqual(a.inputs.autoscalingPolicy, {
+    cooldownPeriod: 180,
+    maxReplicas: 90,
+    metrics: [{ name: "custom.googleapis.com/avfleet/media_streams", target: 2880, type: "GAUGE" }],
+    minReplicas: 6,
+    mode: "ON",
+    scaleInControl: { maxScaledInReplicas: { fixed: 2 }, timeWindowSec: 900 },
+  });
+});
+
+test("health check probes the configured path and port", () => {
+  const hc = byName("gcp-usw1-health");
+  assert.equal(hc.type, "gcp:compute/healthCheck:HealthCheck");
+  assert.deepEqual(hc.inputs.httpHealthCheck, { port: 8080, requestPath: "/healthz" });
+});
+
+test("firewalls: media UDP range, signaling, health from Google only, SSH from admins only", () => {
+  const fw = (role: string) => byName(`gcp-usw1-fw-${role}`).inputs;
+  assert.deepEqual(fw("media-udp").allows, [{ protocol: "udp", ports: ["10000-59999"] }]);
+  assert.deepEqual(fw("media-udp").sourceRanges, ["0.0.0.0/0"]);
+  assert.deepEqual(fw("signaling").allows, [{ protocol: "tcp", ports: ["443"] }]);
+  assert.deepEqual(fw("health").sourceRanges, ["35.191.0.0/16", "130.211.0.0/22"]);
+  assert.deepEqual(fw("ssh").allows, [{ protocol: "tcp", ports: ["22"] }]);
+  assert.deepEqual(fw("ssh").sourceRanges, ["198.51.100.0/24", "203.0.113.16/28"]);
+  for (const role of ["media-udp", "signaling", "health", "ssh"]) {
+    assert.deepEqual(fw(role).targetTags, ["gcp-usw1-media"]);
+    assert.equal(fw(role).direction, "INGRESS");
+  }
+});
+
+test("stack outputs: pool, media region, instance group, min/max hosts, health-check path", () => {
+  assert.deepEqual(stack.outputs, {
+    kind: "gcp",
+    pool: "gcp-usw1",
+    mediaRegion: "us-west",
+    minHosts: 6,
+    maxHosts: 90,
+    healthCheckPath: "/healthz",
+    instanceGroup:
+      "https://www.googleapis.com/compute/v1/projects/media-prod-usw1/regions/us-west1/instanceGroups/gcp-usw1-mig",
+  });
+});
+
+test("human preview: a tree per stack under its component and a summary line", () => {
+  const human = avfleet(["preview", "gcp-us-west1"]);
+  assert.equal(human.code, 0);
+  assert.match(
+    human.stdout,
+    /^gcp-us-west1 {2}\(gcp · media region us-west · pool gcp-usw1\)\n {2}gcp-usw1 {2}avfleet:fleets:GcpFleet\n/,
+  );
+  assert.match(
+    human.stdout,
+    /\n {2}└─ gcp-usw1-autoscaler {2}gcp:compute:RegionAutoscaler\n|\n {2}├─ gcp-usw1-autoscaler/,
+  );
+  assert.match(
+    human.stdout,
+    / {2}= 12 resources to create \(11 custom, 1 component\) · hosts 6–90\n/,
+  );
+  assert.match(
+    human.stdout,
+    /\npreview: 1 stacks, 12 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
+  );
+});
