@@ -1,0 +1,25 @@
+/**
+ * The SDK floor for bench/preview.bench.ts: registers N bare custom resources under Pulumi's
+ * mocks in one fresh process and prints the milliseconds it took, as JSON.
+ * Usage: node --import tsx bench/sdk-floor.ts <N>
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+async function main(count: number): Promise<void> {
+  await pulumi.runtime.setMocks(
+    {
+      newResource: ({ name, inputs }) => ({ id: `${name}-id`, state: inputs }),
+      call: ({ inputs }) => inputs,
+    },
+    "avfleet",
+    "floor",
+    false,
+  );
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < count; i++) new pulumi.CustomResource("avfleet:bench:Bare", `bare-${i}`, {});
+  await pulumi.runtime.disconnect();
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  process.stdout.write(`${JSON.stringify({ count, ms })}\n`);
+}
+
+main(Number(process.argv[2]));
