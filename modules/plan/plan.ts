@@ -18,6 +18,30 @@ export interface Plan {
   resources: PlanResource[];
   /** Stack outputs, secrets replaced by SECRET. */
   outputs: Record<string, unknown>;
+  /** Fleet stacks only. */
+  capacity?: PlanCapacity;
+  /** Fleet stacks only. */
+  cost?: PlanCost;
 }
 
 export const SECRET = "[secret]";
+
+/** Demand against capacity for a fleet stack (modules/capacity). */
+export interface PlanCapacity {
+  /** Peak concurrent media streams the stack must carry, headroom included. */
+  demandStreams: number;
+  /** Streams the stack carries at maxHosts (bare metal: its active hosts). */
+  capacityStreams: number;
+  /** Hosts needed for the demand, N+1 across zones or racks included. */
+  hostsRequired: number;
+  /** Hosts missing to cover the demand (0 when covered). */
+  shortfallHosts: number;
+}
+
+/** Monthly cost of a fleet stack in USD (modules/capacity). */
+export interface PlanCost {
+  /** Compute at min and at max hosts (bare metal: amortized, min = max). */
+  computeMonthlyUsd: { min: number; max: number };
+  /** Egress for the stack's demand; media is egress-heavy, so it is shown apart. */
+  egressMonthlyUsd: number;
+}
