@@ -5,6 +5,12 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 
+class Bare extends pulumi.CustomResource {
+  constructor(name: string) {
+    super("avfleet:bench:Bare", name, {});
+  }
+}
+
 async function main(count: number): Promise<void> {
   await pulumi.runtime.setMocks(
     {
@@ -16,7 +22,7 @@ async function main(count: number): Promise<void> {
     false,
   );
   const started = process.hrtime.bigint();
-  for (let i = 0; i < count; i++) new pulumi.CustomResource("avfleet:bench:Bare", `bare-${i}`, {});
+  for (let i = 0; i < count; i++) new Bare(`bare-${i}`);
   await pulumi.runtime.disconnect();
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   process.stdout.write(`${JSON.stringify({ count, ms })}\n`);
