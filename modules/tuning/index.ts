@@ -1,0 +1,20 @@
+/** Host kernel and NIC tuning for UDP media: profiles + host facts → rendered artifacts. */
+export { PROFILE_NAMES, PROFILES, type ProfileName } from "./profiles";
+export {
+  hostFactsSchema,
+  hostFactsProblems,
+  assertHostFacts,
+  loadHostFacts,
+  type HostFacts,
+} from "./schema";
+export { PER_PACKET_COST_BYTES, ruleBytes, bufferBytes } from "./rule";
+export type { Setting, InstalledFile } from "./settings";
+export { AVFLEET_TUNE_VERSION, shellQuote } from "./script";
+export {
+  TUNING_MARKER_PREFIX,
+  renderTuning,
+  renderCloudInit,
+  renderHostPayload,
+  tuningMarker,
+  type TuningArtifacts,
+} from "./render";

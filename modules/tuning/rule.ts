@@ -1,0 +1,20 @@
+/**
+ * The UDP receive buffer sizing rule (DESIGN.md): a socket must hold every packet that
+ * arrives while its reader stalls, and each queued packet costs its skb's truesize, not
+ * its payload. Bigger than the rule only adds queueing delay under sustained overload.
+ */
+
+/** Truesize of one queued 1200-byte datagram on this kernel (measured, DESIGN.md). */
+export const PER_PACKET_COST_BYTES = 2304;
+
+const MIB = 1 << 20;
+
+/** packets/s × stall × per-packet cost, in bytes. */
+export function ruleBytes(packetsPerSecond: number, stallMs: number): number {
+  return Math.ceil((packetsPerSecond * stallMs) / 1000) * PER_PACKET_COST_BYTES;
+}
+
+/** The buffer a profile sets: the rule rounded up to a whole MiB. */
+export function bufferBytes(packetsPerSecond: number, stallMs: number): number {
+  return Math.ceil(ruleBytes(packetsPerSecond, stallMs) / MIB) * MIB;
+}
