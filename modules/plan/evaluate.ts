@@ -30,7 +30,10 @@ export interface EvaluateOptions {
 
 const THIS_ROOT = resolve(__dirname, "..", "..");
 
-export function evaluateStack(stack: LoadedStack, root = THIS_ROOT): Promise<Plan> {
+/** A stack to evaluate: the worker loads and validates its file itself. */
+export type StackToEvaluate = Pick<LoadedStack, "name" | "file">;
+
+export function evaluateStack(stack: StackToEvaluate, root = THIS_ROOT): Promise<Plan> {
   return new Promise((done, fail) => {
     const child = fork(
       join(root, "modules/plan/worker.ts"),
@@ -55,7 +58,7 @@ export function evaluateStack(stack: LoadedStack, root = THIS_ROOT): Promise<Pla
 
 /** Plans in the order of `stacks`. */
 export async function evaluateStacks(
-  stacks: LoadedStack[],
+  stacks: StackToEvaluate[],
   options: EvaluateOptions = {},
 ): Promise<Plan[]> {
   const plans: Plan[] = new Array(stacks.length);
