@@ -1,0 +1,114 @@
+/**
+ * Gate verdicts. Absolute SLO guards: the mean over the bake window against the SLO's
+ * threshold. No data or too few samples is inconclusive, never a pass; a query error is
+ * inconclusive too and counted apart. Statistical gates (#7) return the same shape.
+ */
+import type { Gate } from "./runbook.schema";
+import { keeps, selector, SLOS } from "./slo";
+import type { MetricsProvider } from "./metrics";
+
+export type Verdict = "pass" | "fail" | "inconclusive";
+
+export interface GateEvaluation {
+  gate: string;
+  verdict: Verdict;
+  critical: boolean;
+  metric: string;
+  pool: string;
+  query: string;
+  /** The window's samples, oldest first. */
+  values: number[];
+  samples: number;
+  /** The mean the threshold is held against, when there were samples. */
+  value?: number;
+  threshold: number;
+  bound: "below" | "above";
+  queryError?: string;
+  reason: string;
+}
+
+/** A round's verdict: any critical failure rolls back; then failure holds; then inconclusive. */
+export type RoundVerdict = "pass" | "critical-fail" | "fail" | "inconclusive";
+
+function fmt(value: number): string {
+  return Number(value.toPrecision(4)).toString();
+}
+
+/** Pure: one gate's verdict from its window's samples (or the query's error). */
+export function judgeGate(
+  gate: Gate,
+  pool: string,
+  result: { values: number[] } | { error: string },
+): GateEvaluation {
+  const slo = SLOS[gate.slo];
+  const threshold = gate.threshold ?? slo.threshold;
+  const base = {
+    gate: gate.slo,
+    critical: gate.critical,
+    metric: slo.metric,
+    pool,
+    query: selector(slo.metric, pool),
+    threshold,
+    bound: slo.bound,
+  };
+  const minSamples = gate.minSamples;
+  if ("error" in result) {
+    return {
+      ...base,
+      verdict: "inconclusive",
+      values: [],
+      samples: 0,
+      queryError: result.error,
+      reason: `query failed: ${result.error}`,
+    };
+  }
+  const { values } = result;
+  if (values.length < minSamples) {
+    return {
+      ...base,
+      verdict: "inconclusive",
+      values,
+      samples: values.length,
+      reason: `${values.length} sample(s), fewer than the ${minSamples} a verdict needs`,
+    };
+  }
+  const value = values.reduce((a, b) => a + b, 0) / values.length;
+  const ok = keeps(slo, value, threshold);
+  const sign = slo.bound === "below" ? "<" : ">";
+  return {
+    ...base,
+    verdict: ok ? "pass" : "fail",
+    values,
+    samples: values.length,
+    value,
+    reason: `mean ${fmt(value)} over ${values.length} samples, ${ok ? "" : "not "}${sign} ${fmt(threshold)}`,
+  };
+}
+
+export function roundVerdict(evaluations: GateEvaluation[]): RoundVerdict {
+  if (evaluations.some((e) => e.verdict === "fail" && e.critical)) return "critical-fail";
+  if (evaluations.some((e) => e.verdict === "fail")) return "fail";
+  if (evaluations.some((e) => e.verdict === "inconclusive")) return "inconclusive";
+  return "pass";
+}
+
+/** Queries every gate over (from, to] and judges it. */
+export async function evaluateGates(
+  gates: Gate[],
+  pools: { source: string; target: string },
+  metrics: MetricsProvider,
+  from: number,
+  to: number,
+): Promise<GateEvaluation[]> {
+  return Promise.all(
+    gates.map(async (gate) => {
+      const pool = pools[gate.pool];
+      const query = selector(SLOS[gate.slo].metric, pool);
+      try {
+        return judgeGate(gate, pool, { values: await metrics.range(query, from, to) });
+      } catch (err) {
+        return judgeGate(gate, pool, { error: (err as Error).message });
+      }
+    }),
+  );
+}

@@ -1,0 +1,104 @@
+/**
+ * The journal: one append-only JSON-lines file per runbook. Each append is one write and an
+ * fsync, so a SIGKILL at any moment leaves every earlier entry readable; a torn last line is
+ * ignored on read and cut off before the next append.
+ */
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeSync,
+} from "node:fs";
+import { dirname } from "node:path";
+import type { GateEvaluation } from "./gates";
+import type { Weights } from "./weights";
+
+export type HaltKind =
+  "waiting-approval" | "held" | "rolled-back" | "aborted" | "check-failed" | "tool-failed" | "done";
+
+/** Everything the executor records; `at` is the executor's clock (simulated in rehearsal). */
+export type Entry = { at: number } & (
+  | { type: "start"; hash: string; pid: number; restart: boolean; mode: string }
+  | { type: "baseline"; weights: Weights }
+  | { type: "note"; message: string; unit?: string }
+  | { type: "step-start"; unit: string; title: string }
+  | {
+      type: "command";
+      unit: string;
+      argv: string[];
+      exitCode: number;
+      summary: string;
+    }
+  | { type: "weights-intent"; unit: string; weights: Weights }
+  | { type: "weights-applied"; unit: string; weights: Weights; changed: boolean }
+  | {
+      type: "gates";
+      unit: string;
+      round: number;
+      verdict: string;
+      evaluations: GateEvaluation[];
+    }
+  | { type: "drain-poll"; unit: string; sessions: number | null; reason?: string }
+  | { type: "step-end"; unit: string; summary: string; weights?: Weights }
+  | { type: "approval-requested"; unit: string; reason: string; hold: boolean }
+  | { type: "approved"; unit: string; by: string; expiresAt: number }
+  | { type: "rollback-intent"; unit: string; to: Weights; reason: string; by: string }
+  | { type: "rollback"; unit: string; from: Weights; to: Weights; reason: string; by: string }
+  | { type: "abort"; by: string; reason: string }
+  | { type: "halt"; kind: HaltKind; reason: string; unit?: string }
+);
+
+export type EntryOf<T extends Entry["type"]> = Extract<Entry, { type: T }>;
+
+/** An entry as the executor writes it: `at` defaults to the clock's now. */
+export type NewEntry = WithoutAt<Entry>;
+type WithoutAt<E> = E extends unknown ? Omit<E, "at"> & { at?: number } : never;
+
+/** Every whole entry of a journal file; a torn (unparseable) last line is left out. */
+export function readJournal(file: string): Entry[] {
+  if (!existsSync(file)) return [];
+  const lines = readFileSync(file, "utf8").split("\n");
+  const entries: Entry[] = [];
+  for (const [i, line] of lines.entries()) {
+    if (line === "") continue;
+    try {
+      entries.push(JSON.parse(line));
+    } catch (err) {
+      if (i === lines.length - 1) break; // the write a kill interrupted
+      throw new Error(`${file}: line ${i + 1} is not JSON: ${(err as Error).message}`);
+    }
+  }
+  return entries;
+}
+
+export interface JournalWriter {
+  append(entry: Entry): void;
+  close(): void;
+}
+
+/**
+ * Opens a journal for appending. `afterWrite` runs after every durable append: fault
+ * injection for the crash tests.
+ */
+export function openJournal(file: string, afterWrite?: () => void): JournalWriter {
+  mkdirSync(dirname(file), { recursive: true });
+  const fd = openSync(file, "a+");
+  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  if (text !== "" && !text.endsWith("\n")) {
+    ftruncateSync(fd, text.lastIndexOf("\n") + 1);
+  }
+  return {
+    append(entry) {
+      writeSync(fd, `${JSON.stringify(entry)}\n`);
+      fsyncSync(fd);
+      afterWrite?.();
+    },
+    close() {
+      closeSync(fd);
+    },
+  };
+}

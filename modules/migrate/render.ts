@@ -1,0 +1,204 @@
+/** Human text for plan, run progress and status; `--json` prints the same objects raw. */
+import type { GateEvaluation } from "./gates";
+import type { Entry } from "./journal";
+import type { Unit } from "./plan";
+import { commandLine } from "./pulumi";
+import type { LoadedRunbook } from "./runbook";
+import type { MigrationState } from "./state";
+import { formatWeights, type Weights } from "./weights";
+
+function hhmm(at: number): string {
+  return new Date(at).toISOString().slice(11, 16);
+}
+
+export function renderPlan(loaded: LoadedRunbook, units: Unit[]): string {
+  const { runbook } = loaded;
+  const lines = [
+    `${loaded.file}: move ${runbook.region} from ${runbook.source} to ${runbook.target} through ${runbook.traffic} (${units.length} steps)`,
+    "",
+  ];
+  for (const unit of units) {
+    lines.push(`${unit.id.padStart(2)}. ${unit.title}`);
+    if (unit.kind === "shift" || unit.kind === "drain") {
+      lines.push(
+        `    weights → ${formatWeights(unit.weights, loaded.traffic.pools)} (set and up skipped when the first read shows them)`,
+      );
+    }
+    if (unit.kind === "shift") {
+      const gates = unit.gates.map(
+        (g) =>
+          `${g.slo}${g.pool === "source" ? " (source)" : ""}${g.critical ? "" : " (non-critical)"}`,
+      );
+      lines.push(
+        `    gates every ${unit.intervalMs / 60000} min: ${gates.join(", ")}; inconclusive extends up to ${unit.maxBakeMs / 60000} min`,
+      );
+    }
+    if (unit.kind === "approve")
+      lines.push("    stops until: avfleet migrate approve <runbook> --by <name>");
+    for (const args of unit.commands) lines.push(`    $ ${commandLine(args)}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** `packet-loss 0.0031 ok`, or the reason when it is not a pass. */
+function gateText(e: GateEvaluation): string {
+  if (e.verdict === "pass") return `${e.gate} ${Number(e.value!.toPrecision(3))} ok`;
+  return `${e.gate} ${e.verdict.toUpperCase()} (${e.reason})`;
+}
+
+/** One progress line per journal entry worth a human's attention (reads stay in the journal). */
+export function entryLine(entry: Entry, units: Unit[]): string | undefined {
+  const t = hhmm(entry.at);
+  switch (entry.type) {
+    case "start":
+      return `${t} ${entry.restart ? "restart" : "run"} (${entry.mode}, pid ${entry.pid})`;
+    case "step-start": {
+      return `${t} step ${entry.unit}/${units.length}: ${entry.title}`;
+    }
+    case "command":
+      return entry.exitCode === 0 && entry.argv[1] === "stack"
+        ? undefined
+        : `${t}   $ ${commandLine(entry.argv.slice(1))} → exit ${entry.exitCode}${entry.summary ? `: ${entry.summary}` : ""}`;
+    case "weights-applied":
+      return `${t}   weights ${entry.changed ? "applied" : "already in place"}: ${formatWeights(entry.weights)}`;
+    case "gates":
+      return `${t}   gates round ${entry.round} on ${entry.evaluations[0]?.pool}: ${entry.verdict} — ${entry.evaluations.map(gateText).join(", ")}`;
+    case "drain-poll":
+      return `${t}   drain: ${entry.sessions ?? entry.reason} active sessions`;
+    case "step-end":
+      return `${t}   done: ${entry.summary}`;
+    case "approval-requested":
+      return `${t}   ${entry.hold ? "HOLD" : "approval needed"}: ${entry.reason}`;
+    case "approved":
+      return `${t} approved step ${entry.unit} by ${entry.by}, valid until ${new Date(entry.expiresAt).toISOString()}`;
+    case "rollback-intent":
+      return `${t} ROLLBACK to ${formatWeights(entry.to)}: ${entry.reason}`;
+    case "rollback":
+      return `${t} rolled back from ${formatWeights(entry.from)} to ${formatWeights(entry.to)}`;
+    case "abort":
+      return `${t} abort by ${entry.by}: ${entry.reason}`;
+    case "halt":
+      return `${t} stopped (${entry.kind}): ${entry.reason}`;
+    case "note":
+      return `${t} note: ${entry.message}`;
+    default:
+      return undefined;
+  }
+}
+
+export interface Status {
+  runbook: string;
+  region: string;
+  source: string;
+  target: string;
+  traffic: string;
+  state: string;
+  reason?: string;
+  runningPid?: number;
+  weights?: Weights;
+  weightsError?: string;
+  lastGood?: Weights;
+  steps: { id: string; title: string; status: "done" | "next" | "pending"; summary?: string }[];
+  gates?: { unit: string; round: number; verdict: string; evaluations: GateEvaluation[] };
+  queryErrors: number;
+  pendingApproval?: { unit: string; reason: string; hold: boolean; requestedAt: string };
+  approvals: { unit: string; by: string; at: string; expiresAt: string }[];
+}
+
+export function statusOf(
+  loaded: LoadedRunbook,
+  units: Unit[],
+  state: MigrationState,
+  live: { weights?: Weights; weightsError?: string; runningPid?: number },
+): Status {
+  const { runbook } = loaded;
+  const next = units.find((u) => !state.completed.has(u.id));
+  const round = state.rounds.at(-1);
+  const halt = state.halt;
+  return {
+    runbook: loaded.file,
+    region: runbook.region,
+    source: runbook.source,
+    target: runbook.target,
+    traffic: runbook.traffic,
+    state: live.runningPid
+      ? "running"
+      : state.pendingRollback
+        ? "rollback unfinished (run resumes it)"
+        : (halt?.kind ?? (state.hash ? "interrupted (run resumes it)" : "not started")),
+    ...(halt && !live.runningPid ? { reason: halt.reason } : {}),
+    ...live,
+    lastGood: state.lastGood,
+    steps: units.map((u) => ({
+      id: u.id,
+      title: u.title,
+      status: state.completed.has(u.id) ? "done" : u === next ? "next" : "pending",
+      ...(state.completed.has(u.id) ? { summary: state.completed.get(u.id)!.summary } : {}),
+    })),
+    ...(round
+      ? {
+          gates: {
+            unit: round.unit,
+            round: round.round,
+            verdict: round.verdict,
+            evaluations: round.evaluations,
+          },
+        }
+      : {}),
+    queryErrors: state.queryErrors,
+    ...(state.pendingApproval
+      ? {
+          pendingApproval: {
+            unit: state.pendingApproval.unit,
+            reason: state.pendingApproval.reason,
+            hold: state.pendingApproval.hold,
+            requestedAt: new Date(state.pendingApproval.at).toISOString(),
+          },
+        }
+      : {}),
+    approvals: [...state.approvals.values()].map((a) => ({
+      unit: a.unit,
+      by: a.by,
+      at: new Date(a.at).toISOString(),
+      expiresAt: new Date(a.expiresAt).toISOString(),
+    })),
+  };
+}
+
+export function renderStatus(s: Status): string {
+  const mark = { done: "✓", next: "→", pending: " " };
+  const lines = [
+    `${s.runbook}: ${s.region}, ${s.source} → ${s.target} via ${s.traffic}`,
+    `state:     ${s.state}${s.runningPid ? ` (executor pid ${s.runningPid})` : ""}${s.reason ? ` — ${s.reason}` : ""}`,
+    `weights:   ${s.weights ? formatWeights(s.weights) : `unknown (${s.weightsError})`}`,
+    `last good: ${s.lastGood ? formatWeights(s.lastGood) : "none recorded"}`,
+    "",
+    "steps:",
+    ...s.steps.map(
+      (step) =>
+        `  ${mark[step.status]} ${step.id.padStart(2)}. ${step.title}${step.summary ? ` — ${step.summary}` : ""}`,
+    ),
+  ];
+  if (s.gates) {
+    lines.push(
+      "",
+      `gates (step ${s.gates.unit}, round ${s.gates.round}): ${s.gates.verdict}; query errors so far: ${s.queryErrors}`,
+    );
+    for (const e of s.gates.evaluations) {
+      const values = e.values.map((v) => Number(v.toPrecision(3))).join(" ");
+      lines.push(
+        `  ${e.verdict.toUpperCase().padEnd(12)} ${e.gate} on ${e.pool}${e.critical ? " (critical)" : ""}: ${e.reason}`,
+      );
+      lines.push(`               ${e.query} ${e.bound} ${e.threshold}; samples [${values}]`);
+    }
+  }
+  lines.push(
+    "",
+    s.pendingApproval
+      ? `pending approval: step ${s.pendingApproval.unit} (${s.pendingApproval.hold ? "hold" : "approve step"}) since ${s.pendingApproval.requestedAt}: ${s.pendingApproval.reason}`
+      : "pending approval: none",
+  );
+  for (const a of s.approvals)
+    lines.push(`approved: step ${a.unit} by ${a.by} at ${a.at}, expires ${a.expiresAt}`);
+  return `${lines.join("\n")}\n`;
+}

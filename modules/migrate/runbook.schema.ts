@@ -1,0 +1,203 @@
+/**
+ * JSON Schema of a migration runbook (`runbooks/<media-region>.yaml`): one region's move from
+ * a source pool to a target pool as an ordered list of steps. The single source of truth: the
+ * TypeScript types follow from it and so do the loader's errors.
+ */
+import type { FromSchema } from "json-schema-to-ts";
+import { SLO_NAMES } from "./slo";
+
+const stackName = {
+  type: "string",
+  pattern: "^[a-z0-9][a-z0-9-]*$",
+  description: "a stack name (stacks/Pulumi.<name>.yaml)",
+} as const;
+
+const duration = (description: string) =>
+  ({
+    type: "string",
+    pattern: "^[0-9]+(ms|s|m|h)$",
+    description: `${description}: a duration like 30s, 10m or 2h`,
+  }) as const;
+
+const gateSchema = {
+  type: "object",
+  description: "a gate {slo, pool?, threshold?, critical?, minSamples?}",
+  required: ["slo"],
+  additionalProperties: false,
+  properties: {
+    slo: { type: "string", enum: SLO_NAMES, description: `one of ${SLO_NAMES.join(" | ")}` },
+    pool: {
+      type: "string",
+      enum: ["target", "source"],
+      default: "target",
+      description: "the pool the gate watches: target | source",
+    },
+    threshold: {
+      type: "number",
+      description: "a number overriding the SLO's threshold (same unit as the SLO)",
+    },
+    critical: {
+      type: "boolean",
+      default: true,
+      description: "true (a breach rolls back at once) or false (a breach holds for a human)",
+    },
+    minSamples: {
+      type: "integer",
+      minimum: 1,
+      maximum: 10000,
+      default: 3,
+      description: "the fewest samples a verdict needs",
+    },
+  },
+} as const;
+
+const kind = <K extends string>(name: K) => ({ const: name }) as const;
+
+const preflightStep = {
+  type: "object",
+  required: ["kind"],
+  additionalProperties: false,
+  properties: { kind: kind("preflight"), name: { type: "string" } },
+} as const;
+
+const scaleStep = {
+  type: "object",
+  required: ["kind", "minHosts"],
+  additionalProperties: false,
+  properties: {
+    kind: kind("scale"),
+    name: { type: "string" },
+    minHosts: {
+      type: "integer",
+      minimum: 1,
+      maximum: 5000,
+      description: "the target pool's host floor before traffic moves, 1–5000",
+    },
+    healthyWithin: { ...duration("how long hosts may take to turn healthy"), default: "15m" },
+  },
+} as const;
+
+const shiftStep = {
+  type: "object",
+  required: ["kind", "weights", "bake", "gates"],
+  additionalProperties: false,
+  properties: {
+    kind: kind("shift"),
+    name: { type: "string" },
+    weights: {
+      type: "array",
+      minItems: 1,
+      description: "the target pool's weights in order, like [1, 5, 25, 50, 75, 100]",
+      items: { type: "integer", minimum: 1, maximum: 100, description: "a weight in 1–100" },
+    },
+    bake: duration("how long each weight bakes before its gates decide"),
+    maxBake: duration("how far an inconclusive bake may extend before holding for a human"),
+    interval: { ...duration("how often gates are evaluated during a bake"), default: "1m" },
+    gates: {
+      type: "array",
+      minItems: 1,
+      description: "a non-empty list of gates (a shift without gates is refused)",
+      items: gateSchema,
+    },
+  },
+} as const;
+
+const drainStep = {
+  type: "object",
+  required: ["kind", "belowSessions", "maxWait"],
+  additionalProperties: false,
+  properties: {
+    kind: kind("drain"),
+    name: { type: "string" },
+    belowSessions: {
+      type: "integer",
+      minimum: 0,
+      description: "the source's active sessions under which it counts as drained",
+    },
+    maxWait: duration("the longest the drain waits"),
+    interval: { ...duration("how often the drain polls"), default: "5m" },
+  },
+} as const;
+
+const approveStep = {
+  type: "object",
+  required: ["kind"],
+  additionalProperties: false,
+  properties: {
+    kind: kind("approve"),
+    name: { type: "string" },
+    reason: { type: "string", description: "what the approver is asked to confirm" },
+    expiresAfter: duration("how long an approval stays valid"),
+  },
+} as const;
+
+const decommissionStep = {
+  type: "object",
+  required: ["kind"],
+  additionalProperties: false,
+  properties: { kind: kind("decommission"), name: { type: "string" } },
+} as const;
+
+const waitStep = {
+  type: "object",
+  required: ["kind", "duration"],
+  additionalProperties: false,
+  properties: {
+    kind: kind("wait"),
+    name: { type: "string" },
+    duration: duration("how long to wait"),
+  },
+} as const;
+
+export const STEP_KINDS = [
+  "preflight",
+  "scale",
+  "shift",
+  "drain",
+  "approve",
+  "decommission",
+  "wait",
+] as const;
+
+export const runbookSchema = {
+  type: "object",
+  description: "a runbook mapping {region, traffic, source, target, steps}",
+  required: ["region", "traffic", "source", "target", "steps"],
+  additionalProperties: false,
+  properties: {
+    region: {
+      type: "string",
+      pattern: "^[a-z]+(-[a-z0-9]+)*$",
+      description: "a media region name like us-west",
+    },
+    traffic: stackName,
+    source: stackName,
+    target: stackName,
+    approvalsExpireAfter: { ...duration("how long an approval stays valid"), default: "4h" },
+    steps: {
+      type: "array",
+      minItems: 1,
+      description: "a non-empty list of steps",
+      items: {
+        type: "object",
+        description: `a step with kind one of ${STEP_KINDS.join(" | ")}`,
+        required: ["kind"],
+        discriminator: { propertyName: "kind" },
+        oneOf: [
+          preflightStep,
+          scaleStep,
+          shiftStep,
+          drainStep,
+          approveStep,
+          decommissionStep,
+          waitStep,
+        ],
+      },
+    },
+  },
+} as const;
+
+export type Runbook = FromSchema<typeof runbookSchema>;
+export type RunbookStep = Runbook["steps"][number];
+export type ShiftStep = Extract<RunbookStep, { kind: "shift" }>;
+export type Gate = ShiftStep["gates"][number];

@@ -1,0 +1,47 @@
+/**
+ * The media SLOs in one place: the absolute thresholds a traffic shift must hold and that
+ * alerting can reuse. A metric name here is the Prometheus series the fleet exports (and the
+ * rehearsal world serves), so a gate's query and an alert rule name the same thing.
+ */
+export const SLOS = {
+  "packet-loss": {
+    metric: "avfleet_packet_loss_ratio",
+    /** A sample must stay below the threshold. */
+    bound: "below",
+    threshold: 0.01,
+    unit: "ratio",
+    summary: "packet loss < 1 %",
+  },
+  "jitter-p95": {
+    metric: "avfleet_jitter_p95_seconds",
+    bound: "below",
+    threshold: 0.03,
+    unit: "seconds",
+    summary: "jitter p95 < 30 ms",
+  },
+  "join-success": {
+    metric: "avfleet_join_success_ratio",
+    bound: "above",
+    threshold: 0.995,
+    unit: "ratio",
+    summary: "join success > 99.5 %",
+  },
+} as const;
+
+export type SloName = keyof typeof SLOS;
+export type Slo = (typeof SLOS)[SloName];
+export const SLO_NAMES = Object.keys(SLOS) as SloName[];
+
+/** Series the executor reads besides the SLOs. */
+export const ACTIVE_SESSIONS = "avfleet_active_sessions";
+export const HEALTHY_HOSTS = "avfleet_healthy_hosts";
+
+/** The PromQL selector of one metric on one pool: what a gate queries and journals. */
+export function selector(metric: string, pool: string): string {
+  return `${metric}{pool="${pool}"}`;
+}
+
+/** Whether a value keeps the SLO, with the threshold the runbook may have overridden. */
+export function keeps(slo: Slo, value: number, threshold: number = slo.threshold): boolean {
+  return slo.bound === "below" ? value < threshold : value > threshold;
+}

@@ -1,0 +1,134 @@
+/**
+ * Pure: where a migration stands, folded from its journal. The executor resumes from it,
+ * `status` prints it, and `approve`/`abort`/`rollback` decide from it.
+ */
+import type { Entry, EntryOf, HaltKind } from "./journal";
+import type { Weights } from "./weights";
+
+export interface Approval {
+  unit: string;
+  by: string;
+  at: number;
+  expiresAt: number;
+}
+
+export interface MigrationState {
+  /** The hash the current run epoch started with (undefined: never run). */
+  hash?: string;
+  /** Units finished in this epoch, with their step-end entries. */
+  completed: Map<string, EntryOf<"step-end">>;
+  /** When each unit first started in this epoch (bake, drain and wait clocks run from it). */
+  started: Map<string, number>;
+  /** The first weights-applied entry of each unit in this epoch: when its bake began. */
+  applied: Map<string, EntryOf<"weights-applied">>;
+  /** Every gate round, in order. */
+  rounds: EntryOf<"gates">[];
+  approvals: Map<string, Approval>;
+  pendingApproval?: EntryOf<"approval-requested">;
+  /** A rollback recorded as intended but not finished: it comes before anything else. */
+  pendingRollback?: EntryOf<"rollback-intent">;
+  /** The weights to return to: the start's, or the last that passed their gates. */
+  lastGood?: Weights;
+  /** The most recent halt, if nothing has run since. */
+  halt?: EntryOf<"halt">;
+  /** A halt that keeps `run` from going on without --restart. */
+  blocked?: EntryOf<"halt">;
+  lastAbort?: EntryOf<"abort">;
+  lastRollback?: EntryOf<"rollback">;
+  queryErrors: number;
+}
+
+const BLOCKING: HaltKind[] = ["rolled-back", "done"];
+
+export function emptyState(): MigrationState {
+  return {
+    completed: new Map(),
+    started: new Map(),
+    applied: new Map(),
+    rounds: [],
+    approvals: new Map(),
+    queryErrors: 0,
+  };
+}
+
+export function foldJournal(entries: Entry[]): MigrationState {
+  const s = emptyState();
+  for (const e of entries) {
+    switch (e.type) {
+      case "start":
+        if (e.restart || s.hash === undefined) {
+          s.completed.clear();
+          s.started.clear();
+          s.applied.clear();
+          s.approvals.clear();
+          s.pendingApproval = undefined;
+          s.blocked = undefined;
+        }
+        s.hash = e.hash;
+        s.halt = undefined;
+        break;
+      case "baseline":
+        s.lastGood ??= e.weights;
+        break;
+      case "step-start":
+        if (!s.started.has(e.unit)) s.started.set(e.unit, e.at);
+        break;
+      case "weights-applied":
+        if (!s.applied.has(e.unit)) s.applied.set(e.unit, e);
+        break;
+      case "gates":
+        s.rounds.push(e);
+        s.queryErrors += e.evaluations.filter((g) => g.queryError !== undefined).length;
+        break;
+      case "step-end":
+        s.completed.set(e.unit, e);
+        if (e.weights) s.lastGood = e.weights;
+        if (s.pendingApproval?.unit === e.unit) s.pendingApproval = undefined;
+        break;
+      case "approval-requested":
+        s.pendingApproval = e;
+        break;
+      case "approved":
+        s.approvals.set(e.unit, { unit: e.unit, by: e.by, at: e.at, expiresAt: e.expiresAt });
+        s.pendingApproval = undefined;
+        break;
+      case "rollback-intent":
+        s.pendingRollback = e;
+        break;
+      case "rollback":
+        s.pendingRollback = undefined;
+        s.lastGood = e.to;
+        s.lastRollback = e;
+        break;
+      case "abort":
+        s.lastAbort = e;
+        s.pendingApproval = undefined;
+        break;
+      case "halt":
+        s.halt = e;
+        if (BLOCKING.includes(e.kind)) s.blocked = e;
+        break;
+      default:
+        break;
+    }
+  }
+  return s;
+}
+
+/** The first unit not completed in this epoch, or undefined when all are. */
+export function nextUnit<U extends { id: string }>(
+  units: U[],
+  state: MigrationState,
+): U | undefined {
+  return units.find((u) => !state.completed.has(u.id));
+}
+
+/** The approval a unit may go on with at `now`: given after it was asked for, not expired. */
+export function validApproval(
+  state: MigrationState,
+  unit: string,
+  now: number,
+): Approval | undefined {
+  const approval = state.approvals.get(unit);
+  return approval && now <= approval.expiresAt ? approval : undefined;
+}

@@ -1,0 +1,119 @@
+/** Shared set-up for the migrate tests: temp stacks, runbooks and in-process rehearsals. */
+import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import YAML from "yaml";
+import { statePaths, type ExecutorContext } from "../../modules/migrate/executor";
+import { planUnits } from "../../modules/migrate/plan";
+import { loadRunbook, type LoadedRunbook } from "../../modules/migrate/runbook";
+import {
+  createWorld,
+  loadWorld,
+  parseFault,
+  saveWorld,
+  worldDrivers,
+  type World,
+} from "../../modules/migrate/world";
+import { ROOT } from "../support/cli";
+
+export const FIXTURE_STACKS = resolve(__dirname, "fixtures", "stacks");
+export const US_WEST = join(ROOT, "runbooks", "us-west.yaml");
+
+export function tempDir(prefix = "avfleet-migrate-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A private copy of the fixture stacks, so a test may add or change stack files. */
+export function tempStacks(): string {
+  const dir = join(tempDir(), "stacks");
+  cpSync(FIXTURE_STACKS, dir, { recursive: true });
+  return dir;
+}
+
+export function writeRunbook(dir: string, document: unknown, name = "runbook.yaml"): string {
+  const file = join(dir, name);
+  writeFileSync(file, typeof document === "string" ? document : YAML.stringify(document));
+  return file;
+}
+
+/** A short us-west move: two weights, a drain, an approval, decommission. */
+export const SHORT_RUNBOOK = {
+  region: "us-west",
+  traffic: "traffic-us-west",
+  source: "metal-sjc",
+  target: "gcp-us-west1",
+  steps: [
+    { kind: "preflight" },
+    { kind: "scale", minHosts: 12, healthyWithin: "10m" },
+    {
+      kind: "shift",
+      weights: [10, 25],
+      bake: "2m",
+      interval: "1m",
+      gates: [{ slo: "packet-loss" }, { slo: "join-success" }],
+    },
+    { kind: "wait", duration: "3m" },
+    {
+      kind: "shift",
+      weights: [50, 75, 100],
+      bake: "2m",
+      interval: "1m",
+      gates: [{ slo: "packet-loss" }],
+    },
+    { kind: "drain", belowSessions: 4000, maxWait: "1h", interval: "10m" },
+    { kind: "approve", reason: "retire metal-sjc" },
+    { kind: "decommission" },
+  ],
+};
+
+export interface Rehearsal {
+  loaded: LoadedRunbook;
+  stateDir: string;
+  worldFile: string;
+}
+
+/** A new rehearsal of `runbookFile`: its world saved in a fresh state dir. */
+export function newRehearsal(
+  runbookFile: string,
+  stacksDir: string,
+  faults: string[] = [],
+  seed = 1,
+): Rehearsal {
+  const loaded = loadRunbook(runbookFile, stacksDir);
+  const stateDir = tempDir("avfleet-state-");
+  const worldFile = join(stateDir, "world.json");
+  saveWorld(
+    worldFile,
+    createWorld(
+      loaded,
+      seed,
+      faults.map((f) => parseFault(f)!),
+    ),
+  );
+  return { loaded, stateDir, worldFile };
+}
+
+/**
+ * What one executor process sees: the world and journal as they are on disk now. `pid`
+ * stands for the process; every other pid counts as dead, as after a kill.
+ */
+export function executorFor(
+  r: Rehearsal,
+  options: { pid?: number; afterWrite?: () => void } = {},
+): { ctx: ExecutorContext; world: World } {
+  const world = worldDrivers(r.worldFile, loadWorld(r.worldFile), options.afterWrite);
+  const pid = options.pid ?? 1;
+  return {
+    world,
+    ctx: {
+      loaded: r.loaded,
+      units: planUnits(r.loaded),
+      paths: statePaths(r.stateDir),
+      drivers: world,
+      mode: "rehearse",
+      pid,
+      alive: (p) => p === pid,
+      afterWrite: options.afterWrite,
+    },
+  };
+}
