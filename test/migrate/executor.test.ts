@@ -1,0 +1,238 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import YAML from "yaml";
+import { InputError } from "../../modules/config/validate";
+import {
+  abortMigration,
+  approveMigration,
+  requestAbort,
+  rollbackMigration,
+  runMigration,
+} from "../../modules/migrate/executor";
+import { readJournal } from "../../modules/migrate/journal";
+import { LockedError, acquireLock } from "../../modules/migrate/lock";
+import { foldJournal } from "../../modules/migrate/state";
+import { currentWeights, loadWorld } from "../../modules/migrate/world";
+import {
+  executorFor,
+  FIXTURE_STACKS,
+  newRehearsal,
+  SHORT_RUNBOOK,
+  tempDir,
+  tempStacks,
+  US_WEST,
+  writeRunbook,
+  type Rehearsal,
+} from "./support";
+
+const journalOf = (r: Rehearsal) => readJournal(executorFor(r).ctx.paths.journal);
+const weightsOf = (r: Rehearsal) => currentWeights(loadWorld(r.worldFile));
+
+test("rehearsal without faults: cloud at 100, metal drained, stopped at the decommission approval", async () => {
+  const r = newRehearsal(US_WEST, FIXTURE_STACKS);
+  const outcome = await runMigration(executorFor(r).ctx);
+  assert.equal(outcome.kind, "waiting-approval");
+  assert.equal(outcome.unit, "10");
+  assert.deepEqual(weightsOf(r), { "metal-sjc": 0, "gcp-us-west1": 100 });
+  const world = loadWorld(r.worldFile);
+  assert.ok(
+    world.minutes.at(-1)!.sessions["metal-sjc"] < 50,
+    "metal-sjc drained below 50 sessions",
+  );
+  assert.deepEqual(
+    world.ups.map((u) => u.change),
+    [
+      "minHosts 40",
+      ...[1, 5, 25, 50, 75, 100].map((w) =>
+        JSON.stringify({ "metal-sjc": 100 - w, "gcp-us-west1": w }),
+      ),
+    ],
+  );
+  const state = foldJournal(journalOf(r));
+  assert.equal(state.pendingApproval?.unit, "10");
+  assert.equal(
+    state.rounds.filter((g) => g.verdict === "pass").length,
+    6 * 6,
+    "six rounds per 30-minute bake",
+  );
+
+  // approve, and the run retires metal-sjc and ends
+  const approval = approveMigration(executorFor(r).ctx, "alice");
+  assert.equal(approval.by, "alice");
+  assert.equal(approval.expiresAt - approval.at, 2 * 3_600_000);
+  const end = await runMigration(executorFor(r).ctx);
+  assert.equal(end.kind, "done");
+  assert.equal(loadWorld(r.worldFile).stacks["metal-sjc"].outputs, null);
+  assert.equal((await runMigration(executorFor(r).ctx)).reason, "already complete");
+});
+
+test("target-loss=3@25: the critical packet-loss gate rolls back to the last good weights", async () => {
+  const r = newRehearsal(US_WEST, FIXTURE_STACKS, ["target-loss=3@25"]);
+  const outcome = await runMigration(executorFor(r).ctx);
+  assert.equal(outcome.kind, "rolled-back");
+  assert.equal(outcome.unit, "5");
+  assert.match(
+    outcome.reason,
+    /^packet-loss on gcp-us-west1 failed at weight 25: mean 0\.03\d* over \d+ samples, not < 0\.01$/,
+  );
+  assert.deepEqual(weightsOf(r), { "metal-sjc": 95, "gcp-us-west1": 5 });
+  const state = foldJournal(journalOf(r));
+  assert.equal(state.halt?.kind, "rolled-back");
+  assert.deepEqual(state.lastRollback?.from, { "metal-sjc": 75, "gcp-us-west1": 25 });
+  // run again: refuses to go on without --restart, writes nothing
+  const before = journalOf(r).length;
+  const again = await runMigration(executorFor(r).ctx);
+  assert.equal(again.kind, "rolled-back");
+  assert.match(again.reason, /fix the cause, then run with --restart/);
+  assert.equal(journalOf(r).length, before);
+});
+
+test("metrics-outage: gates are inconclusive, the bake extends to maxBake, then holds for a human", async () => {
+  const r = newRehearsal(US_WEST, FIXTURE_STACKS, ["metrics-outage@25"]);
+  const outcome = await runMigration(executorFor(r).ctx);
+  assert.equal(outcome.kind, "held");
+  assert.equal(outcome.unit, "5");
+  assert.match(
+    outcome.reason,
+    /^inconclusive after 60 min: packet-loss on gcp-us-west1: query failed: metrics backend unavailable/,
+  );
+  const state = foldJournal(journalOf(r));
+  const rounds = state.rounds.filter((g) => g.unit === "5");
+  assert.equal(rounds.length, 12, "bake extended from 30 to 60 minutes, a round every 5");
+  assert.equal(state.queryErrors, 12 * 3, "query errors are counted, apart from failures");
+  assert.deepEqual(
+    weightsOf(r),
+    { "metal-sjc": 75, "gcp-us-west1": 25 },
+    "a hold keeps the weights",
+  );
+  // a human accepts the weight; the next weight is inconclusive again
+  approveMigration(executorFor(r).ctx, "carol");
+  const next = await runMigration(executorFor(r).ctx);
+  assert.equal(next.kind, "held");
+  assert.equal(next.unit, "6");
+  assert.match(foldJournal(journalOf(r)).completed.get("5")!.summary, /accepted by carol/);
+  // and an operator rollback goes back to the last good weights, skipping gates
+  const back = await rollbackMigration(executorFor(r).ctx, "dave");
+  assert.equal(back.kind, "rolled-back");
+  assert.deepEqual(weightsOf(r), { "metal-sjc": 75, "gcp-us-west1": 25 });
+});
+
+test("up-fail: pulumi's error lands in the journal and the dirty config is rolled back", async () => {
+  const r = newRehearsal(US_WEST, FIXTURE_STACKS, ["up-fail@25"]);
+  const outcome = await runMigration(executorFor(r).ctx);
+  assert.equal(outcome.kind, "rolled-back");
+  assert.match(
+    outcome.reason,
+    /^weight change failed: pulumi up traffic-us-west: error: update failed: .*Throttling/,
+  );
+  const failed = journalOf(r).find((e) => e.type === "command" && e.exitCode !== 0);
+  assert.deepEqual(failed?.type === "command" && failed.argv, [
+    "pulumi",
+    "up",
+    "--yes",
+    "--refresh",
+    "--stack",
+    "traffic-us-west",
+  ]);
+  assert.deepEqual(weightsOf(r), { "metal-sjc": 95, "gcp-us-west1": 5 });
+  assert.deepEqual(
+    loadWorld(r.worldFile).stacks["traffic-us-west"].staged,
+    {},
+    "no weight change left staged",
+  );
+});
+
+test("abort while waiting for an approval withdraws it; the next run asks again", async () => {
+  const r = newRehearsal(US_WEST, FIXTURE_STACKS);
+  await runMigration(executorFor(r).ctx);
+  const aborted = abortMigration(executorFor(r).ctx, "erin", "wrong window");
+  assert.equal(aborted.kind, "aborted");
+  assert.equal(aborted.reason, "aborted by erin: wrong window");
+  assert.throws(() => approveMigration(executorFor(r).ctx, "alice"), InputError);
+  const again = await runMigration(executorFor(r).ctx);
+  assert.equal(again.kind, "waiting-approval");
+  assert.equal(again.unit, "10");
+});
+
+test("abort during a bake stops at the next check; run resumes the same bake", async () => {
+  const r = newRehearsal(US_WEST, FIXTURE_STACKS);
+  const { ctx } = executorFor(r);
+  ctx.onEntry = (entry) => {
+    if (entry.type === "gates" && entry.unit === "4" && entry.round === 2)
+      requestAbort(ctx.paths, "frank", "pager");
+  };
+  const outcome = await runMigration(ctx);
+  assert.equal(outcome.kind, "aborted");
+  assert.equal(outcome.unit, "4");
+  const resumed = await runMigration(executorFor(r).ctx);
+  assert.equal(resumed.kind, "waiting-approval");
+  const rounds = foldJournal(journalOf(r)).rounds.filter((g) => g.unit === "4");
+  assert.deepEqual(
+    rounds.map((g) => g.round),
+    [1, 2, 3, 4, 5, 6],
+    "the bake went on where it stopped",
+  );
+});
+
+test("a changed runbook does not resume without --restart; a restart never moves weights back", async () => {
+  const stacks = tempStacks();
+  const dir = tempDir();
+  const file = writeRunbook(dir, SHORT_RUNBOOK);
+  const r = newRehearsal(file, stacks, ["target-loss=3@75"]);
+  assert.equal((await runMigration(executorFor(r).ctx)).kind, "rolled-back");
+  assert.deepEqual(weightsOf(r), { "metal-sjc": 50, "gcp-us-west1": 50 });
+  const changed = structuredClone(SHORT_RUNBOOK);
+  changed.steps[4].gates = [{ slo: "packet-loss", threshold: 0.05 } as any];
+  writeRunbook(dir, changed);
+  const edited: Rehearsal = { ...r, loaded: newRehearsal(file, stacks).loaded };
+  await assert.rejects(
+    runMigration(executorFor(edited).ctx),
+    /has changed since its journal's run .* run with --restart/,
+  );
+  const upsBefore = loadWorld(r.worldFile).ups.length;
+  const outcome = await runMigration(executorFor(edited).ctx, { restart: true });
+  assert.equal(outcome.kind, "waiting-approval");
+  const state = foldJournal(journalOf(r));
+  assert.match(state.completed.get("3")!.summary, /^skipped: gcp-us-west1 is already at 50/);
+  assert.deepEqual(
+    loadWorld(r.worldFile)
+      .ups.slice(upsBefore)
+      .map((u) => JSON.parse(u.change)["gcp-us-west1"]),
+    [75, 100],
+    "the restart applied only the weights above where traffic was",
+  );
+});
+
+test("a second executor on the same runbook is refused while the first holds the lock", async () => {
+  const r = newRehearsal(US_WEST, FIXTURE_STACKS);
+  const { ctx } = executorFor(r, { pid: 7 });
+  const held = acquireLock(ctx.paths.lock, 8, () => true);
+  await assert.rejects(runMigration({ ...ctx, alive: () => true }), LockedError);
+  held.release();
+});
+
+test("approvals expire: a stale approval is noted and asked for again", async () => {
+  const r = newRehearsal(US_WEST, FIXTURE_STACKS);
+  await runMigration(executorFor(r).ctx);
+  approveMigration(executorFor(r).ctx, "alice");
+  const later = executorFor(r);
+  await later.world.clock.sleep(3 * 3_600_000);
+  const outcome = await runMigration(later.ctx);
+  assert.equal(outcome.kind, "waiting-approval");
+  assert.ok(
+    journalOf(r).some((e) => e.type === "note" && /approval by alice expired/.test(e.message)),
+  );
+});
+
+test("the example runbook stays loadable once the migration rewrote the traffic stack's weights", () => {
+  const stacks = tempStacks();
+  const file = `${stacks}/Pulumi.traffic-us-west.yaml`;
+  const doc = YAML.parse(readFileSync(file, "utf8"));
+  doc.config["avfleet:traffic"].pools = [
+    { stack: "metal-sjc", weight: 50 },
+    { stack: "gcp-us-west1", weight: 50 },
+  ];
+  writeRunbook(stacks, doc, "Pulumi.traffic-us-west.yaml");
+  assert.equal(newRehearsal(US_WEST, stacks).loaded.runbook.region, "us-west");
+});

@@ -1,0 +1,96 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { openJournal, readJournal, type Entry } from "../../modules/migrate/journal";
+import { acquireLock, LockedError } from "../../modules/migrate/lock";
+import { foldJournal, nextUnit, validApproval } from "../../modules/migrate/state";
+import { tempDir } from "./support";
+
+const units = ["1", "2", "3"].map((id) => ({ id }));
+const e = (entry: Record<string, unknown>, at = 0) => ({ at, ...entry }) as Entry;
+
+test("a torn last line (a kill mid-write) is ignored on read and cut before the next append", () => {
+  const file = join(tempDir(), "journal.jsonl");
+  const journal = openJournal(file);
+  journal.append(e({ type: "step-start", unit: "1", title: "one" }));
+  journal.close();
+  appendFileSync(file, '{"type":"step-end","unit":"1","summ');
+  assert.deepEqual(
+    readJournal(file).map((x) => x.type),
+    ["step-start"],
+  );
+  const again = openJournal(file);
+  again.append(e({ type: "step-end", unit: "1", summary: "done" }));
+  again.close();
+  assert.deepEqual(
+    readJournal(file).map((x) => x.type),
+    ["step-start", "step-end"],
+  );
+  assert.ok(readFileSync(file, "utf8").endsWith("}\n"));
+});
+
+test("a broken line before the last is an error, not silently skipped", () => {
+  const file = join(tempDir(), "journal.jsonl");
+  writeFileSync(file, 'garbage\n{"type":"note","message":"x","at":0}\n');
+  assert.throws(() => readJournal(file), /line 1 is not JSON/);
+});
+
+test("resume goes on after the last completed unit; a restart starts the units over", () => {
+  const entries = [
+    e({ type: "start", hash: "a", pid: 1, restart: false, mode: "rehearse" }),
+    e({ type: "baseline", weights: { m: 100, c: 0 } }),
+    e({ type: "step-end", unit: "1", summary: "ok" }),
+    e({ type: "step-start", unit: "2", title: "two" }, 5),
+    e({ type: "weights-intent", unit: "2", weights: { m: 90, c: 10 } }),
+  ];
+  const state = foldJournal(entries);
+  assert.equal(nextUnit(units, state)?.id, "2");
+  assert.equal(state.started.get("2"), 5);
+  assert.deepEqual(state.lastGood, { m: 100, c: 0 });
+  const restarted = foldJournal([
+    ...entries,
+    e({ type: "start", hash: "b", pid: 2, restart: true, mode: "rehearse" }),
+  ]);
+  assert.equal(nextUnit(units, restarted)?.id, "1");
+  assert.equal(restarted.hash, "b");
+  assert.deepEqual(restarted.lastGood, { m: 100, c: 0 }, "the last good weights survive a restart");
+});
+
+test("approvals record who and when, and expire", () => {
+  const state = foldJournal([
+    e({ type: "start", hash: "a", pid: 1, restart: false, mode: "rehearse" }),
+    e({ type: "approval-requested", unit: "2", reason: "go?", hold: false }, 10),
+    e({ type: "approved", unit: "2", by: "alice", expiresAt: 1000 }, 20),
+  ]);
+  assert.equal(state.pendingApproval, undefined);
+  assert.deepEqual(validApproval(state, "2", 999), {
+    unit: "2",
+    by: "alice",
+    at: 20,
+    expiresAt: 1000,
+  });
+  assert.equal(validApproval(state, "2", 1001), undefined);
+});
+
+test("an abort withdraws a pending approval request", () => {
+  const state = foldJournal([
+    e({ type: "start", hash: "a", pid: 1, restart: false, mode: "rehearse" }),
+    e({ type: "approval-requested", unit: "2", reason: "go?", hold: false }),
+    e({ type: "abort", by: "bob", reason: "stop" }),
+  ]);
+  assert.equal(state.pendingApproval, undefined);
+  assert.equal(state.lastAbort?.by, "bob");
+});
+
+test("the lock keeps a second executor out and is taken over from a dead one", () => {
+  const file = join(tempDir(), "lock");
+  const first = acquireLock(file, 100, () => true);
+  assert.throws(() => acquireLock(file, 200, () => true), LockedError);
+  const second = acquireLock(file, 200, (pid) => pid !== 100);
+  assert.equal(second.takenFrom?.pid, 100);
+  first.release(); // no longer the holder: leaves the lock alone
+  assert.throws(() => acquireLock(file, 300, (pid) => pid === 200), /held by executor pid 200/);
+  second.release();
+  acquireLock(file, 300, () => true).release();
+});
