@@ -8,6 +8,7 @@ import { EXIT, EXIT_CODES_HELP, runCommand, type Command } from "./cli";
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   preview: () => import("./commands/preview"),
   migrate: () => import("./commands/migrate"),
+  diff: () => import("./commands/diff"),
   tune: () => import("./commands/tune"),
 };
 

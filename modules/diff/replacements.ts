@@ -1,0 +1,61 @@
+/**
+ * Which input changes make the provider replace a resource rather than update it in place.
+ * Offline there is no provider to ask, so this is a table for the resource types avfleet
+ * declares; a type not listed is assumed updatable in place (and the diff says "update").
+ *
+ * Sources: the bridged providers' schemas mark these inputs `ForceNew` in the upstream
+ * Terraform provider (terraform-provider-google, terraform-provider-aws), which Pulumi's
+ * bridge turns into replacements; @pulumi/command documents its own rule on `triggers`
+ * (node_modules/@pulumi/command/remote/command.d.ts, CommandArgs.triggers).
+ */
+
+interface ReplacementRule {
+  /** Top-level inputs whose change forces replacement; "all" when the resource is immutable. */
+  inputs: readonly string[] | "all";
+  /** When this input is set, a change is an update instead (command's `update`). */
+  unlessSet?: string;
+}
+
+const RULES: Record<string, ReplacementRule> = {
+  // Instance templates are immutable in the Compute API (no update method): any change
+  // is a new template, and the MIG then rolls its hosts onto it.
+  "gcp:compute/instanceTemplate:InstanceTemplate": { inputs: "all" },
+  "gcp:compute/firewall:Firewall": { inputs: ["name", "network", "direction", "project"] },
+  "gcp:compute/healthCheck:HealthCheck": { inputs: ["name", "project"] },
+  "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": {
+    inputs: ["name", "region", "baseInstanceName", "distributionPolicyZones", "project"],
+  },
+  "gcp:compute/regionAutoscaler:RegionAutoscaler": { inputs: ["name", "region", "project"] },
+  "gcp:serviceaccount/account:Account": { inputs: ["accountId", "project"] },
+  "gcp:dns/recordSet:RecordSet": { inputs: ["name", "managedZone", "type", "project"] },
+  // A launch template's content changes make a new version, not a new template.
+  "aws:ec2/launchTemplate:LaunchTemplate": { inputs: ["name", "namePrefix"] },
+  "aws:ec2/securityGroup:SecurityGroup": {
+    inputs: ["name", "namePrefix", "vpcId", "description"],
+  },
+  "aws:autoscaling/group:Group": { inputs: ["name", "namePrefix"] },
+  "aws:route53/record:Record": { inputs: ["name", "type", "zoneId", "setIdentifier"] },
+  // "If the update command was provided the resource will be updated, otherwise it will be
+  // replaced using the create command."
+  "command:remote:Command": { inputs: ["triggers"], unlessSet: "update" },
+};
+
+/** The top-level input a property path starts with: `allows[0].ports` → `allows`. */
+function topLevel(path: string): string {
+  return /^[^.[]+/.exec(path)?.[0] ?? path.replace(/^\["(.*?)"\].*$/, "$1");
+}
+
+/**
+ * Whether changing the input at `path` forces replacement of a resource of `type` whose new
+ * inputs are `inputs`.
+ */
+export function forcesReplacement(
+  type: string,
+  path: string,
+  inputs: Record<string, unknown>,
+): boolean {
+  const rule = RULES[type];
+  if (!rule) return false;
+  if (rule.unlessSet && inputs[rule.unlessSet] !== undefined) return false;
+  return rule.inputs === "all" || rule.inputs.includes(topLevel(path));
+}

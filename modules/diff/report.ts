@@ -1,0 +1,437 @@
+/**
+ * A whole diff report, rendered for people: the summary first (headline, what moves traffic
+ * or hosts, a table per stack), then per-stack details. The same words serve the terminal and
+ * the PR comment; only the markup differs.
+ */
+import type { ResourceChange, StackDiff, ValueChange } from "./diff";
+import { costChange, type Move, type Range, type StackSummary } from "./summary";
+
+export interface Side {
+  /** What the user named: `origin/main`, `HEAD~1`, or "working tree". */
+  label: string;
+  /** Abbreviated commit, when the side is a commit. */
+  commit?: string;
+}
+
+export interface StackReport {
+  diff: StackDiff;
+  summary: StackSummary;
+}
+
+export interface DiffReport {
+  base: Side;
+  head: Side;
+  /** Every stack at either side, changed or not. */
+  stacks: StackReport[];
+}
+
+const sideName = (s: Side) => (s.commit ? `${s.label} (${s.commit})` : s.label);
+
+export const changedStacks = (report: DiffReport) =>
+  report.stacks.filter((s) => s.diff.status !== "unchanged");
+
+export function noChangeLine(report: DiffReport): string {
+  return `No infrastructure change: ${report.stacks.length} stacks have identical Plans at ${sideName(report.base)} and ${sideName(report.head)}.`;
+}
+
+// --- words -------------------------------------------------------------------------------
+
+const usd = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+
+function money(delta: number): string {
+  const rounded = Math.round(delta);
+  if (rounded === 0) return "±$0";
+  return `${rounded > 0 ? "+" : "−"}$${usd.format(Math.abs(rounded))}`;
+}
+
+const range = (r?: Range) => (!r ? "—" : r.min === r.max ? `${r.min}` : `${r.min}–${r.max}`);
+
+function hostsCell(s: StackSummary): string {
+  return s.hosts ? `${range(s.hosts.before)} → ${range(s.hosts.after)}` : "";
+}
+
+function costCell(s: StackSummary): string {
+  if (!s.cost) return "";
+  const { computeMin, computeMax, egress } = costChange(s.cost);
+  const compute =
+    Math.round(computeMin) === Math.round(computeMax)
+      ? money(computeMax)
+      : `${money(computeMin)}…${money(computeMax)}`;
+  return `compute ${compute} · egress ${money(egress)}`;
+}
+
+const MOVES_SHOWN = 4;
+
+function moveText<T>(m: Move<T>, absent: string): string {
+  return `${m.key} ${m.before ?? absent} → ${m.after ?? absent}`;
+}
+
+function capped(items: string[]): string {
+  const shown = items.slice(0, MOVES_SHOWN).join(", ");
+  return items.length > MOVES_SHOWN ? `${shown}, +${items.length - MOVES_SHOWN} more` : shown;
+}
+
+function weightsCell(s: StackSummary): string {
+  return capped(s.weights.map((m) => moveText(m, "—")));
+}
+
+/** Host moves grouped by transition: "3 active → draining". */
+function hostStatesCell(s: StackSummary): string {
+  const groups = new Map<string, number>();
+  for (const m of s.hostStates) {
+    const t = `${m.before ?? "new"} → ${m.after ?? "gone"}`;
+    groups.set(t, (groups.get(t) ?? 0) + 1);
+  }
+  return capped([...groups].map(([t, n]) => `${n} ${t}`));
+}
+
+function policyCell(s: StackSummary): string {
+  if (!s.policy) return "n/a";
+  const level = (l: string) => s.policy!.introduced.filter((v) => v.level === l).length;
+  return [
+    level("mandatory") && `+${level("mandatory")} mandatory`,
+    level("advisory") && `+${level("advisory")} advisory`,
+    s.policy.resolved.length && `${s.policy.resolved.length} resolved`,
+  ]
+    .filter(Boolean)
+    .join(", ");
+}
+
+function stackLabel(s: StackSummary): string {
+  return s.status === "added"
+    ? `${s.stack} (new stack)`
+    : s.status === "removed"
+      ? `${s.stack} (stack removed)`
+      : s.stack;
+}
+
+/**
+ * Order of the summary: traffic moving first, then hosts changing state, new violations,
+ * replacements and deletions, then everything else; by name within each.
+ */
+function rank(s: StackSummary): number {
+  if (s.weights.length) return 0;
+  if (s.hostStates.length) return 1;
+  if (s.policy?.introduced.length) return 2;
+  if (s.replaced || s.deleted || s.status === "removed") return 3;
+  return 4;
+}
+
+export function ordered(report: DiffReport): StackReport[] {
+  return changedStacks(report).sort(
+    (a, b) => rank(a.summary) - rank(b.summary) || (a.summary.stack < b.summary.stack ? -1 : 1),
+  );
+}
+
+interface Headline {
+  line: string;
+  /** Things a media fleet's reviewer must not miss. */
+  alerts: string[];
+}
+
+function headline(report: DiffReport): Headline {
+  const changed = changedStacks(report).map((s) => s.summary);
+  const total = (k: "created" | "updated" | "replaced" | "deleted") =>
+    changed.reduce((n, s) => n + s[k], 0);
+  const costs = changed.flatMap((s) => (s.cost ? [costChange(s.cost)] : []));
+  const sum = (k: "computeMax" | "egress") => costs.reduce((n, c) => n + c[k], 0);
+  const added = changed.filter((s) => s.status === "added").length;
+  const removed = changed.filter((s) => s.status === "removed").length;
+  const parts = [
+    `${changed.length} of ${report.stacks.length} stacks change`,
+    added && `${added} added`,
+    removed && `${removed} removed`,
+    `${total("created")} to create`,
+    `${total("updated")} to update`,
+    `${total("replaced")} to replace`,
+    `${total("deleted")} to delete`,
+    costs.length && `compute ${money(sum("computeMax"))}/mo at max hosts`,
+    costs.length && `egress ${money(sum("egress"))}/mo`,
+  ].filter(Boolean);
+  const alerts: string[] = [];
+  for (const s of changed) {
+    if (s.weights.length) alerts.push(`Traffic moves in ${s.stack}: ${weightsCell(s)}`);
+    if (s.hostStates.length) alerts.push(`Hosts change state in ${s.stack}: ${hostStatesCell(s)}`);
+    const mandatory = s.policy?.introduced.filter((v) => v.level === "mandatory").length ?? 0;
+    if (mandatory) alerts.push(`${mandatory} new mandatory policy violations in ${s.stack}`);
+  }
+  return { line: parts.join(" · "), alerts };
+}
+
+const COLUMNS = [
+  "Stack",
+  "Create",
+  "Update",
+  "Replace",
+  "Delete",
+  "Hosts",
+  "Cost / month",
+  "Traffic weights",
+  "Host states",
+  "New policy violations",
+] as const;
+
+function rowCells(s: StackSummary): string[] {
+  return [
+    stackLabel(s),
+    String(s.created),
+    String(s.updated),
+    String(s.replaced),
+    String(s.deleted),
+    hostsCell(s),
+    costCell(s),
+    weightsCell(s),
+    hostStatesCell(s),
+    policyCell(s),
+  ];
+}
+
+function unchangedLine(report: DiffReport): string | undefined {
+  const names = report.stacks.filter((s) => s.diff.status === "unchanged").map((s) => s.diff.stack);
+  if (names.length === 0) return undefined;
+  // Names only while the list stays short: the summary must fit a PR comment.
+  return names.length <= 20
+    ? `${names.length} stacks unchanged: ${names.join(", ")}.`
+    : `${names.length} stacks unchanged.`;
+}
+
+// --- details -----------------------------------------------------------------------------
+
+const SHOW_CHARS = 100;
+const MAX_LINE_CHANGES = 20;
+
+function show(value: unknown): string {
+  if (value === undefined) return "(none)";
+  const text = JSON.stringify(value);
+  return text.length > SHOW_CHARS ? `${text.slice(0, SHOW_CHARS - 1)}…` : text;
+}
+
+/** A multi-line string (user-data, a script) changes by lines, not as one value. */
+function lineChanges(before: string, after: string, indent: string): string[] {
+  const had = new Set(before.split("\n"));
+  const has = new Set(after.split("\n"));
+  const lines = [
+    ...before
+      .split("\n")
+      .filter((l) => !has.has(l))
+      .map((l) => `-${indent}${l}`),
+    ...after
+      .split("\n")
+      .filter((l) => !had.has(l))
+      .map((l) => `+${indent}${l}`),
+  ];
+  return lines.length > MAX_LINE_CHANGES
+    ? [
+        ...lines.slice(0, MAX_LINE_CHANGES),
+        ` ${indent}… ${lines.length - MAX_LINE_CHANGES} more changed lines`,
+      ]
+    : lines;
+}
+
+function valueLines(c: ValueChange, indent: string, note = ""): string[] {
+  const { before, after } = c;
+  if (typeof before === "string" && typeof after === "string" && /\n/.test(before + after)) {
+    return [` ${indent}${c.path}:${note}`, ...lineChanges(before, after, `${indent}    `)];
+  }
+  return [` ${indent}${c.path}: ${show(before)} → ${show(after)}${note}`];
+}
+
+const OP_MARK: Record<ResourceChange["op"], string> = {
+  create: "+  ",
+  update: "~  ",
+  replace: "-/+",
+  delete: "-  ",
+};
+
+function shortType(type: string): string {
+  const [pkg, module, name] = type.split(":");
+  return name ? `${pkg}:${module.split("/")[0]}:${name}` : type;
+}
+
+function resourceLines(r: ResourceChange): string[] {
+  const forcing = r.changes.filter((c) => c.replaces).map((c) => c.path);
+  const why = r.op === "replace" && forcing.length ? ` (forced by ${forcing.join(", ")})` : "";
+  return [
+    `${OP_MARK[r.op]} ${r.name}  ${shortType(r.type)}  ${r.op}${why}`,
+    ...r.changes.flatMap((c) =>
+      valueLines(c, "      ", c.replaces ? "  [forces replacement]" : ""),
+    ),
+  ];
+}
+
+/** A stack's details as diff-style lines (+ create, ~ update, -/+ replace, - delete). */
+export function detailLines({ diff, summary }: StackReport): string[] {
+  const lines = diff.resources.flatMap(resourceLines);
+  const section = (title: string, body: string[]) => (body.length ? [`   ${title}:`, ...body] : []);
+  lines.push(
+    ...section(
+      "traffic weights",
+      summary.weights.map((m) => `!     ${moveText(m, "(none)")}`),
+    ),
+    ...section(
+      "host states",
+      summary.hostStates.map((m) => `!     ${moveText(m, "(none)")}`),
+    ),
+    // A stack added or removed is its resources; its outputs and costs are the summary's.
+    ...(diff.status === "changed"
+      ? [
+          ...section(
+            "outputs",
+            diff.outputs
+              .filter((c) => !/^(weights|hostStates)\b/.test(c.path))
+              .flatMap((c) => valueLines(c, "      ")),
+          ),
+          ...section(
+            "capacity and cost",
+            diff.economics.flatMap((c) => valueLines(c, "      ")),
+          ),
+        ]
+      : []),
+    ...section("new policy violations", [
+      ...(summary.policy?.introduced ?? []).map(
+        (v) =>
+          `+     [${v.level}] ${v.policy}: ${v.message} (${v.urn.split("::").pop()}; fix: ${v.remediation})`,
+      ),
+      ...(summary.policy?.resolved ?? []).map(
+        (v) => `-     resolved [${v.level}] ${v.policy} (${v.urn.split("::").pop()})`,
+      ),
+    ]),
+  );
+  return lines;
+}
+
+function detailTitle(s: StackSummary): string {
+  const counts = [
+    s.created && `${s.created} to create`,
+    s.updated && `${s.updated} to update`,
+    s.replaced && `${s.replaced} to replace`,
+    s.deleted && `${s.deleted} to delete`,
+  ].filter(Boolean);
+  return `${stackLabel(s)}: ${counts.join(", ") || "outputs only"}`;
+}
+
+// --- terminal ----------------------------------------------------------------------------
+
+export function renderText(report: DiffReport): string {
+  if (changedStacks(report).length === 0) return `${noChangeLine(report)}\n`;
+  const stacks = ordered(report);
+  const { line, alerts } = headline(report);
+  const rows = [[...COLUMNS], ...stacks.map((s) => rowCells(s.summary))];
+  const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const table = rows.map((r) =>
+    r
+      .map((cell, i) => (i >= 1 && i <= 4 ? cell.padStart(widths[i]) : cell.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd(),
+  );
+  const out = [
+    `avfleet diff: ${sideName(report.base)} → ${sideName(report.head)}`,
+    line,
+    ...alerts.map((a) => `! ${a}`),
+    "",
+    ...table,
+    ...(unchangedLine(report) ? ["", unchangedLine(report)!] : []),
+  ];
+  for (const s of stacks) {
+    out.push("", detailTitle(s.summary), ...detailLines(s).map((l) => `  ${l}`));
+  }
+  return `${out.join("\n")}\n`;
+}
+
+// --- Markdown ----------------------------------------------------------------------------
+
+/** GitHub's limit on a comment's body, in characters. */
+export const GITHUB_COMMENT_LIMIT = 65_536;
+
+const cell = (text: string) => text.replace(/\|/g, "\\|");
+
+function fence(lines: string[]): string {
+  // Longer than any backtick run inside, so user-data quoting Markdown cannot end it early.
+  const longest = Math.max(
+    2,
+    ...lines.map((l) => Math.max(0, ...(l.match(/`+/g) ?? []).map((m) => m.length))),
+  );
+  return "`".repeat(longest + 1);
+}
+
+function detailsBlock(s: StackReport, lines: string[], note?: string): string {
+  const f = fence(lines);
+  return [
+    `<details><summary><b>${detailTitle(s.summary)}</b></summary>`,
+    "",
+    `${f}diff`,
+    ...lines,
+    ...(note ? [` ${note}`] : []),
+    f,
+    "",
+    "</details>",
+    "",
+  ].join("\n");
+}
+
+/**
+ * The PR comment. The summary is always whole; details fill what is left of `limit` in
+ * summary order, the last one cut at a line, and say so.
+ */
+export function renderMarkdown(report: DiffReport, limit = GITHUB_COMMENT_LIMIT): string {
+  if (changedStacks(report).length === 0) return `${noChangeLine(report)}\n`;
+  const stacks = ordered(report);
+  const { line, alerts } = headline(report);
+  const summary = [
+    `### avfleet diff: \`${sideName(report.base)}\` → \`${sideName(report.head)}\``,
+    "",
+    `**${line}**`,
+    "",
+    ...alerts.map((a) => `> ⚠️ **${a}**  `),
+    ...(alerts.length ? [""] : []),
+    `| ${COLUMNS.join(" | ")} |`,
+    `| --- | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |`,
+    ...stacks.map((s) => {
+      const cells = rowCells(s.summary).map(cell);
+      cells[0] = `**${cells[0]}**`;
+      if (cells[7]) cells[7] = `⚠️ **${cells[7]}**`;
+      return `| ${cells.join(" | ")} |`;
+    }),
+    "",
+    ...(unchangedLine(report) ? [unchangedLine(report)!, ""] : []),
+  ].join("\n");
+  const cut = `_Details cut to fit GitHub's comment limit: \`npx avfleet diff --base ${report.base.label}\` prints them all._\n`;
+  let body = "";
+  let truncated = false;
+  for (const s of stacks) {
+    const budget = limit - summary.length - 1 - cut.length - body.length;
+    const lines = detailLines(s);
+    const whole = detailsBlock(s, lines);
+    if (whole.length <= budget) {
+      body += whole;
+      continue;
+    }
+    truncated = true;
+    // Keep as many lines as fit beside the block's frame and the note on what was cut.
+    let kept = lines.length;
+    const note = (n: number) => `… ${lines.length - n} more lines cut`;
+    let block = detailsBlock(s, lines.slice(0, kept), note(kept));
+    while (kept > 0 && block.length > budget) {
+      kept = Math.max(
+        0,
+        kept - Math.max(1, Math.ceil((kept * (block.length - budget)) / block.length)),
+      );
+      block = detailsBlock(s, lines.slice(0, kept), note(kept));
+    }
+    if (block.length <= budget) body += block;
+    break;
+  }
+  return `${summary}\n${body}${truncated ? cut : ""}`;
+}
+
+// --- JSON --------------------------------------------------------------------------------
+
+/** The `--json` document. */
+export function reportJson(report: DiffReport): unknown {
+  return {
+    base: report.base,
+    head: report.head,
+    changed: changedStacks(report).length > 0,
+    stacks: report.stacks.map(({ diff, summary }) => ({ ...summary, ...diff })),
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * avfleet diff end to end, on a throwaway git repository: each kind of change shows in the
+ * right row, the cache serves the second run, no change is one line, bad input evaluates
+ * nothing. One set of revisions serves every case: evaluations are the expensive part.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { spawnSync } from "node:child_process";
+import { ROOT } from "../support/cli";
+import { tempProject, type TempProject } from "./project";
+
+let project: TempProject;
+let drained: string;
+
+const fleet = (change: (f: Record<string, any>) => void) => (doc: Record<string, any>) =>
+  change(doc.config["avfleet:fleet"]);
+
+before(() => {
+  project = tempProject();
+  for (const pool of ["gcp-a", "gcp-b", "gcp-d"]) {
+    project.writeStack(
+      pool,
+      "gcp-us-west1",
+      fleet((f) => (f.pool = pool)),
+    );
+  }
+  project.writeStack("metal-sjc", "metal-sjc");
+  project.commit("base");
+  project.writeStack(
+    "gcp-a",
+    "gcp-us-west1",
+    fleet((f) => {
+      f.pool = "gcp-a";
+      f.machineType = "c2d-highcpu-56";
+    }),
+  );
+  project.writeStack(
+    "gcp-b",
+    "gcp-us-west1",
+    fleet((f) => {
+      f.pool = "gcp-b";
+      f.ports.mediaUdp.from = 20000;
+    }),
+  );
+  project.writeStack(
+    "gcp-c",
+    "gcp-us-west1",
+    fleet((f) => (f.pool = "gcp-c")),
+  );
+  project.removeStack("gcp-d");
+  project.editYaml("inventory/metal-sjc.yaml", (inventory) => {
+    const host = inventory.hosts.find((h: { state: string }) => h.state === "active");
+    drained = host.name;
+    host.state = "draining";
+  });
+  project.commit("head: machine type, port range, a host draining, a stack added and one removed");
+});
+
+after(() => project.dispose());
+
+interface JsonStack {
+  stack: string;
+  status: string;
+  created: number;
+  updated: number;
+  replaced: number;
+  deleted: number;
+  hosts?: { before?: { min: number; max: number }; after?: { min: number; max: number } };
+  hostStates: { key: string; before?: string; after?: string }[];
+  resources: {
+    op: string;
+    name: string;
+    changes: { path: string; before?: unknown; after?: unknown; replaces: boolean }[];
+  }[];
+}
+
+test("--json between two commits: the right row for each kind of change", () => {
+  const result = project.avfleet("diff", "--base", "HEAD~1", "--head", "HEAD", "--json");
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, /0 Plans reused, 8 to evaluate/);
+  const doc = JSON.parse(result.stdout);
+  assert.equal(doc.changed, true);
+  const stack = (name: string): JsonStack => doc.stacks.find((s: JsonStack) => s.stack === name);
+  assert.deepEqual(
+    doc.stacks.map((s: JsonStack) => [s.stack, s.status]),
+    [
+      ["gcp-a", "changed"],
+      ["gcp-b", "changed"],
+      ["gcp-c", "added"],
+      ["gcp-d", "removed"],
+      ["metal-sjc", "changed"],
+    ],
+  );
+
+  const template = stack("gcp-a").resources.find((r) => r.name === "gcp-a-template")!;
+  assert.equal(template.op, "replace");
+  assert.deepEqual(
+    template.changes.find((c) => c.path === "machineType"),
+    { path: "machineType", before: "c2d-highcpu-32", after: "c2d-highcpu-56", replaces: true },
+  );
+  assert.equal(stack("gcp-a").replaced, 1);
+
+  const firewall = stack("gcp-b").resources.find((r) => r.name === "gcp-b-fw-media-udp")!;
+  assert.equal(firewall.op, "update");
+  assert.deepEqual(
+    firewall.changes.find((c) => c.path === "allows[0].ports[0]"),
+    { path: "allows[0].ports[0]", before: "10000-59999", after: "20000-59999", replaces: false },
+  );
+
+  const added = stack("gcp-c");
+  assert.ok(added.created > 0 && added.resources.every((r) => r.op === "create"));
+  assert.deepEqual(added.hosts, { after: { min: 6, max: 90 } });
+  const removed = stack("gcp-d");
+  assert.ok(removed.deleted > 0 && removed.resources.every((r) => r.op === "delete"));
+
+  const metal = stack("metal-sjc");
+  assert.deepEqual(metal.hostStates, [{ key: drained, before: "active", after: "draining" }]);
+  assert.equal(metal.hosts!.after!.max, metal.hosts!.before!.max - 1, "one host fewer serving");
+});
+
+test("--markdown against the working tree: all Plans from the cache; summary rows first", () => {
+  const result = project.avfleet("diff", "--base", "HEAD~1", "--markdown");
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, /8 Plans reused, 0 to evaluate/);
+  const md = result.stdout;
+  assert.match(md, /^### avfleet diff: `HEAD~1 \([0-9a-f]{7}\)` → `working tree`\n/);
+  assert.match(md, /\*\*5 of 5 stacks change · 1 added · 1 removed · /);
+  assert.match(
+    md,
+    new RegExp(`> ⚠️ \\*\\*Hosts change state in metal-sjc: 1 active → draining\\*\\*`),
+  );
+  const row = (stack: string) => md.split("\n").find((l) => l.startsWith(`| **${stack}`))!;
+  // Hosts moving come before everything else; then replacements and removals.
+  assert.ok(md.indexOf(row("metal-sjc")) < md.indexOf(row("gcp-a")));
+  assert.match(row("gcp-a"), /^\| \*\*gcp-a\*\* \| 0 \| \d+ \| 1 \| 0 \| /);
+  assert.match(
+    row("gcp-c"),
+    /^\| \*\*gcp-c \(new stack\)\*\* \| \d+ \| 0 \| 0 \| 0 \| — → 6–90 \|/,
+  );
+  assert.match(
+    row("gcp-d"),
+    /^\| \*\*gcp-d \(stack removed\)\*\* \| 0 \| 0 \| 0 \| \d+ \| 6–90 → — \|/,
+  );
+  assert.match(row("metal-sjc"), /\| 1 active → draining \|/);
+  assert.match(md, /<details><summary><b>gcp-b: 1 to update<\/b><\/summary>/);
+  assert.match(md, /\n {7}allows\[0\]\.ports\[0\]: "10000-59999" → "20000-59999"\n/);
+  assert.match(md, /machineType: "c2d-highcpu-32" → "c2d-highcpu-56" {2}\[forces replacement\]/);
+});
+
+test("no change: one line, exit 0", () => {
+  const result = project.avfleet("diff", "--base", "HEAD");
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(
+    result.stdout,
+    "No infrastructure change: 4 stacks have identical Plans at HEAD (" +
+      project.git("rev-parse", "--short=7", "HEAD").trim() +
+      ") and working tree.\n",
+  );
+});
+
+test("bad input: unknown revision, not a git repository, no --base — exit 2, nothing evaluated", () => {
+  const unknown = project.avfleet("diff", "--base", "no-such-branch");
+  assert.equal(unknown.code, 2);
+  assert.match(
+    unknown.stderr,
+    /^--base: is "no-such-branch", not a commit in .+, expected a branch, tag or commit \(e\.g\. origin\/main\)\n$/,
+  );
+  assert.equal(unknown.stdout, "");
+
+  const missing = project.avfleet("diff");
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /usage: --base REV is required/);
+
+  const outside = mkdtempSync(join(tmpdir(), "avfleet-not-git-"));
+  try {
+    symlinkSync(join(ROOT, "node_modules"), join(outside, "node_modules"), "dir");
+    const result = spawnSync(
+      process.execPath,
+      ["--import", "tsx", join(project.dir, "scripts/avfleet.ts"), "diff", "--base", "HEAD"],
+      {
+        cwd: outside,
+        encoding: "utf8",
+        env: { ...process.env, GIT_CEILING_DIRECTORIES: tmpdir() },
+      },
+    );
+    assert.equal(result.status, 2);
+    assert.match(
+      result.stderr,
+      /: \(directory\): is not inside a git repository, expected a git checkout/,
+    );
+  } finally {
+    rmSync(outside, { recursive: true, force: true });
+  }
+});
+
+test("worktrees of the evaluated revisions are gone afterwards", () => {
+  assert.equal(project.git("worktree", "list").trim().split("\n").length, 1);
+});
