@@ -7,7 +7,7 @@ export {
   loadHostFacts,
   type HostFacts,
 } from "./schema";
-export { PER_PACKET_COST_BYTES, ruleBytes, bufferBytes } from "./rule";
+export { HEADROOM, PER_PACKET_COST_BYTES, ruleBytes, bufferBytes } from "./rule";
 export type { Setting, InstalledFile } from "./settings";
 export { AVFLEET_TUNE_VERSION, shellQuote } from "./script";
 export {

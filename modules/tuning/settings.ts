@@ -5,7 +5,7 @@
  */
 import { cpuMask, formatCpuList, parseCpuList } from "./cpus";
 import { driverTraits, PROFILES, type ProfileName } from "./profiles";
-import { bufferBytes, PER_PACKET_COST_BYTES, ruleBytes } from "./rule";
+import { bufferBytes, HEADROOM, PER_PACKET_COST_BYTES, ruleBytes } from "./rule";
 import type { HostFacts } from "./schema";
 
 export type Area = "file" | "sysctl" | "nic" | "conntrack" | "systemd";
@@ -59,7 +59,7 @@ function sysctlSettings(profileName: ProfileName, facts: HostFacts): Setting[] {
   const profile = PROFILES[profileName];
   const { packetsPerSecond: pps, stallMs } = facts;
   const buffer = bufferBytes(pps, stallMs);
-  const rule = `${pps} pkt/s × ${stallMs} ms × ${PER_PACKET_COST_BYTES} B/pkt = ${ruleBytes(pps, stallMs)} B, rounded up to a MiB`;
+  const rule = `${pps} pkt/s × ${stallMs} ms × ${PER_PACKET_COST_BYTES} B/pkt = ${ruleBytes(pps, stallMs)} B, +${Math.round((HEADROOM - 1) * 100)} % headroom, rounded up to a MiB`;
   const settings = [
     sysctl("net.core.rmem_max", buffer, `SO_RCVBUF cap: ${rule}`),
     sysctl(

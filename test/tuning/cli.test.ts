@@ -24,7 +24,7 @@ test("tune explain: every value and why, as text and --json", () => {
   const a = renderTuning("media-udp", exampleFacts("metal-64"));
   const text = avfleet(["tune", "explain", "--profile", "media-udp", "--facts", HOSTS["metal-64"]]);
   assert.equal(text.code, 0, text.stderr);
-  assert.match(text.stdout, /^sysctl net\.core\.rmem_max +46137344$/m);
+  assert.match(text.stdout, /^sysctl net\.core\.rmem_max +51380224$/m);
   assert.match(
     text.stdout,
     /why: SO_RCVBUF cap: 1000000 pkt\/s × 20 ms × 2304 B\/pkt = 46080000 B/,

@@ -36,7 +36,7 @@ test("facts problems say where, what and what was expected", () => {
     'f.yaml: mediaWorkerCpus: has a descending range in "15-2", expected ranges written low-high, like 2-15',
   ]);
   assert.deepEqual(lines({ ...facts, packetsPerSecond: 50_000_000 }), [
-    "f.yaml: packetsPerSecond: with stallMs 20 needs 2304770048 bytes of socket buffer, expected packetsPerSecond × stallMs to need at most 1073741824 bytes (1 GiB)",
+    "f.yaml: packetsPerSecond: with stallMs 20 needs 2534408192 bytes of socket buffer, expected packetsPerSecond × stallMs to need at most 1073741824 bytes (1 GiB)",
   ]);
   assert.deepEqual(lines({ ...facts, stallMs: 0, rxQueues: 1.5, ring: 4096 }), [
     "f.yaml: ring: is not a known key, expected one of cores, nicDriver, rxQueues, txQueues, packetsPerSecond, stallMs, mediaUdpPorts, mediaWorkerCpus, mediaUnit, interfaces",

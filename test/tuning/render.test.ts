@@ -16,16 +16,16 @@ import { exampleFacts } from "./support";
 
 const value = (a: TuningArtifacts, name: string) => a.settings.find((s) => s.name === name)?.value;
 
-test("the sizing rule: 100 kpps × 20 ms × 2304 B, rounded up to a MiB", () => {
+test("the sizing rule: 100 kpps × 20 ms × 2304 B, +10 %, rounded up to a MiB", () => {
   assert.equal(ruleBytes(100_000, 20), 4_608_000);
   assert.equal(bufferBytes(100_000, 20), 5 * 1024 * 1024);
-  assert.equal(bufferBytes(1_000_000, 20), 44 * 1024 * 1024);
+  assert.equal(bufferBytes(1_000_000, 20), 49 * 1024 * 1024);
 });
 
 test("media-udp on the 16-vCPU gve VM: buffers by the rule, two queues on the two interrupt CPUs", () => {
   const a = renderTuning("media-udp", exampleFacts("gcp-c3-16"));
   for (const key of ["rmem_max", "rmem_default", "wmem_max", "wmem_default"]) {
-    assert.equal(value(a, `net.core.${key}`), String(9 * 1024 * 1024), key);
+    assert.equal(value(a, `net.core.${key}`), String(10 * 1024 * 1024), key);
   }
   assert.equal(value(a, "net.core.netdev_max_backlog"), "10000");
   assert.equal(value(a, "net.ipv4.udp_rmem_min"), "16384");
@@ -44,7 +44,7 @@ test("media-udp on the 16-vCPU gve VM: buffers by the rule, two queues on the tw
 
 test("media-udp on the 64-core host: 8 queues per NIC on CPUs 0-7, every CPU on one TX queue", () => {
   const a = renderTuning("media-udp", exampleFacts("metal-64"));
-  assert.equal(value(a, "net.core.rmem_max"), String(44 * 1024 * 1024));
+  assert.equal(value(a, "net.core.rmem_max"), String(49 * 1024 * 1024));
   assert.equal(value(a, "net.core.netdev_max_backlog"), "20000");
   assert.equal(value(a, "channels combined"), "8 (or the NIC's maximum)");
   assert.equal(value(a, "coalesce adaptive-rx"), "on");
@@ -64,7 +64,7 @@ test("RPS spreads packet work over the interrupt CPUs only when there are fewer 
 
 test("baseline raises caps only; the busy-poll profile adds busy polling", () => {
   const base = renderTuning("baseline", exampleFacts("gcp-c3-16"));
-  assert.equal(value(base, "net.core.rmem_max"), String(9 * 1024 * 1024));
+  assert.equal(value(base, "net.core.rmem_max"), String(10 * 1024 * 1024));
   assert.equal(value(base, "net.core.rmem_default"), undefined);
   assert.equal(base.settings.filter((s) => s.area === "nic" || s.area === "conntrack").length, 0);
   assert.match(base.script, /^interfaces\(\) \{\n  :\n\}$/m, "baseline touches no NIC");

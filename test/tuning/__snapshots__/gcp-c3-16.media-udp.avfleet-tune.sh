@@ -7,16 +7,16 @@
 # --- this host's settings, rendered ---------------------------------------------------
 
 install_files() {
-  install_file '/etc/sysctl.d/90-avfleet-tune.conf' '0644' '0f7f5f5d80b0831801fc6345a44a6f9e6b1f0225c426b28150f09358031488bd' <<'AVFLEET_TUNE_EOF'
+  install_file '/etc/sysctl.d/90-avfleet-tune.conf' '0644' 'c5812b1bf52215f2be8673cfe12c367344a1e72653a75c06dc1ff4a68029077f' <<'AVFLEET_TUNE_EOF'
 # avfleet-tune profile=media-udp: rendered by avfleet (modules/tuning); change the profile, not this file.
-# SO_RCVBUF cap: 200000 pkt/s × 20 ms × 2304 B/pkt = 9216000 B, rounded up to a MiB
-net.core.rmem_max = 9437184
+# SO_RCVBUF cap: 200000 pkt/s × 20 ms × 2304 B/pkt = 9216000 B, +10 % headroom, rounded up to a MiB
+net.core.rmem_max = 10485760
 # SO_SNDBUF cap, same rule: a send burst queued while the NIC's TX queue is full
-net.core.wmem_max = 9437184
+net.core.wmem_max = 10485760
 # servers that never set SO_RCVBUF get the rule's buffer too; 212992 B lost 11.6 % at 100 kpps / 20 ms
-net.core.rmem_default = 9437184
+net.core.rmem_default = 10485760
 # servers that never set SO_SNDBUF get the rule's buffer too
-net.core.wmem_default = 9437184
+net.core.wmem_default = 10485760
 # per-CPU input queue (RPS, veth) holds one stall of the host's packets, at least 10000 (Jitsi: 100000)
 net.core.netdev_max_backlog = 10000
 # softirq takes up to 600 packets per round (default 300): bursts drain with fewer ksoftirqd hand-offs
@@ -64,10 +64,10 @@ AVFLEET_TUNE_EOF
 }
 
 host_settings() {
-  sysctl_key 'net.core.rmem_max' '9437184'
-  sysctl_key 'net.core.wmem_max' '9437184'
-  sysctl_key 'net.core.rmem_default' '9437184'
-  sysctl_key 'net.core.wmem_default' '9437184'
+  sysctl_key 'net.core.rmem_max' '10485760'
+  sysctl_key 'net.core.wmem_max' '10485760'
+  sysctl_key 'net.core.rmem_default' '10485760'
+  sysctl_key 'net.core.wmem_default' '10485760'
   sysctl_key 'net.core.netdev_max_backlog' '10000'
   sysctl_key 'net.core.netdev_budget' '600'
   sysctl_key 'net.ipv4.udp_rmem_min' '16384'

@@ -7,16 +7,16 @@
 # --- this host's settings, rendered ---------------------------------------------------
 
 install_files() {
-  install_file '/etc/sysctl.d/90-avfleet-tune.conf' '0644' 'aa7fed571eb71f3b7e5b531060a663ee436386b781f596887eebce88caf00e5a' <<'AVFLEET_TUNE_EOF'
+  install_file '/etc/sysctl.d/90-avfleet-tune.conf' '0644' '3777bfb5ffe0f955f9842e683daeaca2f6d8f3d6f39929fb1afb019ad12bc85d' <<'AVFLEET_TUNE_EOF'
 # avfleet-tune profile=media-udp: rendered by avfleet (modules/tuning); change the profile, not this file.
-# SO_RCVBUF cap: 1000000 pkt/s × 20 ms × 2304 B/pkt = 46080000 B, rounded up to a MiB
-net.core.rmem_max = 46137344
+# SO_RCVBUF cap: 1000000 pkt/s × 20 ms × 2304 B/pkt = 46080000 B, +10 % headroom, rounded up to a MiB
+net.core.rmem_max = 51380224
 # SO_SNDBUF cap, same rule: a send burst queued while the NIC's TX queue is full
-net.core.wmem_max = 46137344
+net.core.wmem_max = 51380224
 # servers that never set SO_RCVBUF get the rule's buffer too; 212992 B lost 11.6 % at 100 kpps / 20 ms
-net.core.rmem_default = 46137344
+net.core.rmem_default = 51380224
 # servers that never set SO_SNDBUF get the rule's buffer too
-net.core.wmem_default = 46137344
+net.core.wmem_default = 51380224
 # per-CPU input queue (RPS, veth) holds one stall of the host's packets, at least 10000 (Jitsi: 100000)
 net.core.netdev_max_backlog = 20000
 # softirq takes up to 600 packets per round (default 300): bursts drain with fewer ksoftirqd hand-offs
@@ -64,10 +64,10 @@ AVFLEET_TUNE_EOF
 }
 
 host_settings() {
-  sysctl_key 'net.core.rmem_max' '46137344'
-  sysctl_key 'net.core.wmem_max' '46137344'
-  sysctl_key 'net.core.rmem_default' '46137344'
-  sysctl_key 'net.core.wmem_default' '46137344'
+  sysctl_key 'net.core.rmem_max' '51380224'
+  sysctl_key 'net.core.wmem_max' '51380224'
+  sysctl_key 'net.core.rmem_default' '51380224'
+  sysctl_key 'net.core.wmem_default' '51380224'
   sysctl_key 'net.core.netdev_max_backlog' '20000'
   sysctl_key 'net.core.netdev_budget' '600'
   sysctl_key 'net.ipv4.udp_rmem_min' '16384'
