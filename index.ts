@@ -2,6 +2,6 @@
  * The Pulumi program of every avfleet stack (`pulumi up -s <stack>`): one fleet per stack,
  * described by the stack file in stacks/. Its exports are the stack outputs.
  */
-import { declareStack, stackDocumentFromPulumi } from "./modules/fleets/stack";
+import { declareStack, stackFromPulumi } from "./modules/fleets/stack";
 
-export = declareStack(stackDocumentFromPulumi());
+export = declareStack(stackFromPulumi());

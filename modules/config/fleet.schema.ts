@@ -25,6 +25,47 @@ const labelValue = {
   description: "a label value: lowercase letters, digits, - and _, at most 63 characters",
 } as const;
 
+/** The media region's peak demand this pool must be able to carry alone. */
+export const demandSchema = {
+  type: "object",
+  description: "a mapping {peakParticipants, streamsPerParticipant, avgStreamKbps, headroom}",
+  required: ["peakParticipants", "streamsPerParticipant", "avgStreamKbps"],
+  additionalProperties: false,
+  properties: {
+    peakParticipants: {
+      type: "integer",
+      minimum: 0,
+      description: "concurrent participants at the media region's peak",
+    },
+    streamsPerParticipant: {
+      type: "number",
+      exclusiveMinimum: 0,
+      maximum: 64,
+      description: "media streams the SFU forwards per participant (audio + video layers)",
+    },
+    avgStreamKbps: {
+      type: "number",
+      exclusiveMinimum: 0,
+      maximum: 20000,
+      description: "average bitrate of one forwarded stream, in kbit/s",
+    },
+    headroom: {
+      type: "number",
+      minimum: 0,
+      maximum: 2,
+      default: 0.3,
+      description: "spare share of capacity above the peak, e.g. 0.3",
+    },
+    peakToAverage: {
+      type: "number",
+      minimum: 1,
+      maximum: 10,
+      default: 2.5,
+      description: "peak over the monthly average of egress (diurnal curve), for egress cost",
+    },
+  },
+} as const;
+
 /** Keys every fleet kind shares. */
 const commonProperties = {
   mediaRegion: {
@@ -92,9 +133,11 @@ const commonProperties = {
       },
     },
   },
+  demand: demandSchema,
   drainSeconds: {
     type: "integer",
     minimum: 60,
+    // AWS caps a lifecycle hook's heartbeat at two hours.
     maximum: 7200,
     default: 1800,
     description: "seconds a host may take to drain its calls before it goes",
@@ -116,17 +159,24 @@ const commonRequired = [
   "kind",
   "mediaRegion",
   "pool",
-  "minHosts",
-  "maxHosts",
   "ports",
   "adminCidrs",
   "tuning",
   "labels",
+  "demand",
 ] as const;
+
+const targetUtilization = {
+  type: "number",
+  minimum: 0.1,
+  maximum: 0.9,
+  default: 0.6,
+  description: "the share of a host's media capacity the autoscaler aims for",
+} as const;
 
 export const gcpFleetSchema = {
   type: "object",
-  required: [...commonRequired, "machineType", "zones"],
+  required: [...commonRequired, "minHosts", "maxHosts", "machineType", "zones"],
   additionalProperties: false,
   properties: {
     kind: { const: "gcp" },
@@ -167,13 +217,7 @@ export const gcpFleetSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        targetUtilization: {
-          type: "number",
-          minimum: 0.1,
-          maximum: 0.9,
-          default: 0.6,
-          description: "the share of a host's media capacity the autoscaler aims for",
-        },
+        targetUtilization,
         cooldownSec: {
           type: "integer",
           minimum: 60,
@@ -208,14 +252,147 @@ export const gcpFleetSchema = {
   },
 } as const;
 
+export const awsFleetSchema = {
+  type: "object",
+  required: [...commonRequired, "minHosts", "maxHosts", "instanceType", "ami", "vpcId", "subnets"],
+  additionalProperties: false,
+  properties: {
+    kind: { const: "aws" },
+    ...commonProperties,
+    instanceType: {
+      type: "string",
+      enum: machineTypeNames("aws"),
+      description: `a network-optimized EC2 type with known media capacity: ${machineTypeNames("aws").join(", ")}`,
+    },
+    ami: {
+      type: "string",
+      pattern: "^ami-[0-9a-f]{8,17}$",
+      description: "an AMI id like ami-0abc12345def67890",
+    },
+    vpcId: {
+      type: "string",
+      pattern: "^vpc-[0-9a-f]{8,17}$",
+      description: "a VPC id like vpc-0abc1234",
+    },
+    subnets: {
+      type: "array",
+      description: "a list of {zone, id}: one public subnet per availability zone",
+      minItems: 1,
+      items: {
+        type: "object",
+        description: "a mapping {zone, id}",
+        required: ["zone", "id"],
+        additionalProperties: false,
+        properties: {
+          zone: {
+            type: "string",
+            pattern: "^[a-z]{2}-[a-z]+-[0-9][a-z]$",
+            description: "an availability zone like us-east-1a",
+          },
+          id: {
+            type: "string",
+            pattern: "^subnet-[0-9a-f]{8,17}$",
+            description: "a subnet id like subnet-0abc1234",
+          },
+        },
+      },
+    },
+    rootVolumeGb: {
+      type: "integer",
+      minimum: 8,
+      maximum: 2000,
+      default: 20,
+      description: "a size in GB",
+    },
+    autoscaling: {
+      type: "object",
+      description: "a mapping {targetUtilization, warmupSec}",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        targetUtilization,
+        warmupSec: {
+          type: "integer",
+          minimum: 0,
+          maximum: 3600,
+          default: 300,
+          description: "seconds",
+        },
+      },
+    },
+  },
+} as const;
+
+const dnsSchema = {
+  type: "object",
+  description: "a mapping {provider, zone, domain, ttl}",
+  required: ["provider", "zone", "domain"],
+  additionalProperties: false,
+  properties: {
+    provider: { type: "string", enum: ["route53", "clouddns"] },
+    zone: {
+      type: "string",
+      pattern: "^[A-Za-z0-9][A-Za-z0-9-]{0,62}$",
+      description: "a Route53 hosted zone id or a Cloud DNS managed zone name",
+    },
+    domain: {
+      type: "string",
+      format: "hostname",
+      description: "the domain host records go under, e.g. sjc.media.example.net",
+    },
+    ttl: { type: "integer", minimum: 5, maximum: 86400, default: 300, description: "seconds" },
+  },
+} as const;
+
+export const metalFleetSchema = {
+  type: "object",
+  required: [...commonRequired, "site", "inventory", "ssh", "dns"],
+  additionalProperties: false,
+  properties: {
+    kind: { const: "metal" },
+    ...commonProperties,
+    site: { type: "string", pattern: "^[a-z][a-z0-9]{1,15}$", description: "a site code like sjc" },
+    inventory: {
+      type: "string",
+      pattern: "^[A-Za-z0-9_./-]+\\.ya?ml$",
+      description:
+        "the host inventory file, relative to the project root, e.g. inventory/metal-sjc.yaml",
+    },
+    ssh: {
+      type: "object",
+      description: "a mapping {user, port}; the key is the secret avfleet:sshPrivateKey",
+      required: ["user"],
+      additionalProperties: false,
+      properties: {
+        user: {
+          type: "string",
+          pattern: "^[a-z_][a-z0-9_-]{0,31}$",
+          description: "a Unix user name",
+        },
+        port: {
+          type: "integer",
+          minimum: 1,
+          maximum: 65535,
+          default: 22,
+          description: "a TCP port",
+        },
+      },
+    },
+    dns: dnsSchema,
+  },
+} as const;
+
 export const fleetSchema = {
   type: "object",
   description: "a fleet spec with a kind",
   required: ["kind"],
   discriminator: { propertyName: "kind" },
-  oneOf: [gcpFleetSchema],
+  oneOf: [gcpFleetSchema, awsFleetSchema, metalFleetSchema],
 } as const;
 
 export type GcpFleetSpec = FromSchema<typeof gcpFleetSchema>;
-export type FleetSpec = GcpFleetSpec;
+export type AwsFleetSpec = FromSchema<typeof awsFleetSchema>;
+export type MetalFleetSpec = FromSchema<typeof metalFleetSchema>;
+export type FleetSpec = GcpFleetSpec | AwsFleetSpec | MetalFleetSpec;
+export type Demand = FromSchema<typeof demandSchema>;
 export type PortRange = FromSchema<typeof portRangeSchema>;

@@ -2,7 +2,7 @@
  * JSON Schema of a whole stack file (`stacks/Pulumi.<stack>.yaml`): the provider keys and
  * one structured spec under the `avfleet:` namespace.
  */
-import type { FromSchema } from "json-schema-to-ts";
+import type { FromSchema, JSONSchema } from "json-schema-to-ts";
 import { fleetSchema } from "./fleet.schema";
 
 const gcpRegion = {
@@ -15,6 +15,38 @@ const gcpProject = {
   pattern: "^[a-z][a-z0-9-]{4,28}[a-z0-9]$",
   description: "a GCP project id",
 } as const;
+const awsRegion = {
+  type: "string",
+  pattern: "^[a-z]{2}-[a-z]+-[0-9]$",
+  description: "an AWS region like us-east-1",
+} as const;
+const secret = {
+  type: "object",
+  description:
+    "a Pulumi secret (pulumi config set --secret avfleet:sshPrivateKey < key), never plain text",
+  required: ["secure"],
+  additionalProperties: false,
+  properties: { secure: { type: "string" } },
+} as const;
+
+/** Config keys whose values must be Pulumi secrets. */
+export const SECRET_KEYS = ["avfleet:sshPrivateKey"] as const;
+
+const whenKind = <
+  const K extends string,
+  const R extends readonly string[],
+  const P extends Record<string, JSONSchema>,
+>(
+  kind: K,
+  required: R,
+  properties: P,
+) =>
+  ({
+    if: {
+      properties: { "avfleet:fleet": { type: "object", properties: { kind: { const: kind } } } },
+    },
+    then: { required, properties },
+  }) as const;
 
 export const stackFileSchema = {
   type: "object",
@@ -33,15 +65,18 @@ export const stackFileSchema = {
       properties: {
         "gcp:project": gcpProject,
         "gcp:region": gcpRegion,
+        "aws:region": awsRegion,
+        "avfleet:sshPrivateKey": secret,
         "avfleet:fleet": fleetSchema,
       },
-      if: {
-        properties: { "avfleet:fleet": { type: "object", properties: { kind: { const: "gcp" } } } },
-      },
-      then: {
-        required: ["gcp:project", "gcp:region"],
-        properties: { "gcp:project": gcpProject, "gcp:region": gcpRegion },
-      },
+      allOf: [
+        whenKind("gcp", ["gcp:project", "gcp:region"], {
+          "gcp:project": gcpProject,
+          "gcp:region": gcpRegion,
+        }),
+        whenKind("aws", ["aws:region"], { "aws:region": awsRegion }),
+        whenKind("metal", ["avfleet:sshPrivateKey"], { "avfleet:sshPrivateKey": secret }),
+      ],
     },
   },
 } as const;

@@ -5,7 +5,9 @@
 import { readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { FleetSpec } from "./fleet.schema";
-import { stackFileSchema, type StackFile } from "./stack.schema";
+import { loadInventory } from "./inventory";
+import type { Inventory } from "./inventory.schema";
+import { SECRET_KEYS, stackFileSchema, type StackFile } from "./stack.schema";
 import {
   assertNoProblems,
   InputError,
@@ -24,6 +26,8 @@ export interface LoadedStack {
   file: string;
   document: StackFile;
   fleet: FleetSpec;
+  /** Bare-metal stacks: the site's validated host inventory. */
+  inventory?: Inventory;
 }
 
 export function stackFileName(dir: string, stack: string): string {
@@ -42,14 +46,31 @@ function rangesOverlap(a: { from: number; to: number }, b: { from: number; to: n
   return a.from <= b.to && b.from <= a.to;
 }
 
-/** Checks a schema cannot express: orderings, overlaps, zones inside the region. */
-export function fleetProblems(
-  fleet: FleetSpec,
-  region: string | undefined,
-  at: KeyPath,
-): Problem[] {
+function zoneProblems(zones: string[], region: string, at: (i: number) => KeyPath): Problem[] {
   const problems: Problem[] = [];
-  if (fleet.minHosts > fleet.maxHosts) {
+  zones.forEach((zone, i) => {
+    // GCP zones are <region>-<letter>, AWS zones <region><letter>.
+    if (!new RegExp(`^${region}-?[a-z]$`).test(zone)) {
+      problems.push({
+        path: at(i),
+        message: `is "${zone}", outside region ${region}`,
+        expected: `a zone of ${region}`,
+      });
+    } else if (zones.indexOf(zone) !== i) {
+      problems.push({ path: at(i), message: `is "${zone}" again`, expected: "each zone once" });
+    }
+  });
+  return problems;
+}
+
+/**
+ * Checks a schema cannot express: orderings, overlaps, zones inside the region, the DNS
+ * provider's own config being there.
+ */
+export function fleetProblems(config: StackFile["config"], at: KeyPath): Problem[] {
+  const fleet = config["avfleet:fleet"];
+  const problems: Problem[] = [];
+  if (fleet.kind !== "metal" && fleet.minHosts > fleet.maxHosts) {
     problems.push({
       path: [...at, "minHosts"],
       message: `is ${fleet.minHosts}, more than maxHosts ${fleet.maxHosts}`,
@@ -90,16 +111,27 @@ export function fleetProblems(
       }
     }
   }
-  if (fleet.kind === "gcp" && region) {
-    fleet.zones.forEach((zone, i) => {
-      if (!zone.startsWith(`${region}-`)) {
-        problems.push({
-          path: [...at, "zones", i],
-          message: `is "${zone}", outside region ${region}`,
-          expected: `a zone of ${region}, like ${region}-a`,
-        });
-      }
-    });
+  if (fleet.kind === "gcp") {
+    problems.push(...zoneProblems(fleet.zones, config["gcp:region"]!, (i) => [...at, "zones", i]));
+  }
+  if (fleet.kind === "aws") {
+    problems.push(
+      ...zoneProblems(
+        fleet.subnets.map((s) => s.zone),
+        config["aws:region"]!,
+        (i) => [...at, "subnets", i, "zone"],
+      ),
+    );
+  }
+  if (fleet.kind === "metal") {
+    const needs = fleet.dns.provider === "route53" ? "aws:region" : "gcp:project";
+    if (config[needs] === undefined) {
+      problems.push({
+        path: ["config", needs],
+        message: "is missing",
+        expected: `the ${fleet.dns.provider} provider's ${needs}, since dns.provider is ${fleet.dns.provider}`,
+      });
+    }
   }
   return problems;
 }
@@ -108,15 +140,18 @@ export function fleetProblems(
  * Validates a parsed stack document: schema first, then semantic checks (only on a document
  * the schema accepted, so they can trust its shape). Throws InputError with every problem.
  */
-export function validateStackDocument(file: string, document: unknown): StackFile {
+export function validateStackDocument(
+  file: string,
+  document: unknown,
+): { document: StackFile; inventory?: Inventory } {
   assertNoProblems(file, schemaProblems(stackFileSchema, document));
   const stack = document as StackFile;
+  assertNoProblems(file, fleetProblems(stack.config, ["config", "avfleet:fleet"]));
   const fleet = stack.config["avfleet:fleet"];
-  assertNoProblems(
-    file,
-    fleetProblems(fleet, stack.config["gcp:region"], ["config", "avfleet:fleet"]),
-  );
-  return stack;
+  // Relative inventory paths are relative to the project root, where Pulumi runs the program.
+  return fleet.kind === "metal"
+    ? { document: stack, inventory: loadInventory(fleet.inventory) }
+    : { document: stack };
 }
 
 export function loadStackFile(file: string): LoadedStack {
@@ -124,11 +159,11 @@ export function loadStackFile(file: string): LoadedStack {
   if (!name) {
     throw new Error(`${file} is not named Pulumi.<stack>.yaml`);
   }
-  const document = validateStackDocument(
+  const { document, inventory } = validateStackDocument(
     file,
     readYamlFile(file, "a Pulumi stack file with a config: mapping"),
   );
-  return { name, file, document, fleet: document.config["avfleet:fleet"] };
+  return { name, file, document, fleet: document.config["avfleet:fleet"], inventory };
 }
 
 /** Loads several stacks, collecting every file's problems before failing. */
@@ -147,26 +182,50 @@ export function loadStacks(dir: string, names: string[]): LoadedStack[] {
   return loaded;
 }
 
+/** Offline there is no key to decrypt secrets with: they evaluate to this, marked secret. */
+export const OFFLINE_SECRET = "offline-placeholder-secret";
+
+const isSecretKey = (key: string) => (SECRET_KEYS as readonly string[]).includes(key);
+
 /**
- * The string map Pulumi's config runtime holds for a stack: structured values JSON-encoded,
- * as `pulumi config` stores them.
+ * The string map Pulumi's config runtime holds for a stack (structured values JSON-encoded,
+ * as `pulumi config` stores them) and which keys are secrets.
  */
-export function pulumiConfigMap(stack: StackFile): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(stack.config).map(([key, value]) => [
-      key,
-      typeof value === "string" ? value : JSON.stringify(value),
-    ]),
-  );
+export function pulumiConfigMap(stack: StackFile): {
+  config: Record<string, string>;
+  secretKeys: string[];
+} {
+  const entries = Object.entries(stack.config);
+  return {
+    config: Object.fromEntries(
+      entries.map(([key, value]) => [
+        key,
+        isSecretKey(key)
+          ? OFFLINE_SECRET
+          : typeof value === "string"
+            ? value
+            : JSON.stringify(value),
+      ]),
+    ),
+    secretKeys: entries.map(([key]) => key).filter(isSecretKey),
+  };
 }
 
-/** The inverse of pulumiConfigMap, for the program under `pulumi up`. */
+/**
+ * The stack document for the program under `pulumi up`, from Pulumi's decrypted config map.
+ * Secret keys become `{secure}` again so that the stack-file schema applies unchanged; the
+ * program reads their values as secret Outputs.
+ */
 export function stackDocumentFromConfigMap(config: Record<string, string>): unknown {
   return {
     config: Object.fromEntries(
       Object.entries(config).map(([key, value]) => [
         key,
-        /^[[{]/.test(value) ? JSON.parse(value) : value,
+        isSecretKey(key)
+          ? { secure: "(decrypted by pulumi)" }
+          : /^[[{]/.test(value)
+            ? JSON.parse(value)
+            : value,
       ]),
     ),
   };

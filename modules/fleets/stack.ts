@@ -4,41 +4,109 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import {
-  stackDocumentFromConfigMap,
-  validateStackDocument,
-  stackFileName,
   DEFAULT_STACKS_DIR,
+  stackDocumentFromConfigMap,
+  stackFileName,
+  validateStackDocument,
 } from "../config/stack";
 import type { StackFile } from "../config/stack.schema";
+import type { Inventory, InventoryHost } from "../config/inventory.schema";
+import { machineType } from "../capacity/machine-types";
+import { AwsFleet } from "./aws";
 import { GcpFleet } from "./gcp";
-import { cloudInitUserData } from "./host-tuning";
+import { cloudInitUserData, hostPayload, type HostHardware } from "./host-tuning";
+import { MetalFleet, type HostPayload } from "./metal";
+import { hostCounts, hostStates } from "./metal-args";
 
 /** The stack's config document, as `pulumi up` or the mock runtime hands it over. */
-export function stackDocumentFromPulumi(): StackFile {
+export function stackFromPulumi(): { document: StackFile; inventory?: Inventory } {
   const file = stackFileName(DEFAULT_STACKS_DIR, pulumi.getStack());
   return validateStackDocument(file, stackDocumentFromConfigMap(pulumi.runtime.allConfig()));
 }
 
+/** A cloud VM's hardware facts; gVNIC and ENA give one queue pair per vCPU up to 16 and 32. */
+function cloudHardware(type: string, nicDriver: "gve" | "ena"): HostHardware {
+  const { vcpus, streamsPerHost } = machineType(type);
+  const queues = Math.min(vcpus, nicDriver === "gve" ? 16 : 32);
+  return { cores: vcpus, nicDriver, rxQueues: queues, txQueues: queues, streamsPerHost };
+}
+
 /** Declares the stack's resources; returns its outputs. */
-export function declareStack(stack: StackFile): Record<string, pulumi.Input<unknown>> {
-  const spec = stack.config["avfleet:fleet"];
+export function declareStack(stack: {
+  document: StackFile;
+  inventory?: Inventory;
+}): Record<string, pulumi.Input<unknown>> {
+  const { config } = stack.document;
+  const spec = config["avfleet:fleet"];
   const common = {
     kind: spec.kind,
     pool: spec.pool,
     mediaRegion: spec.mediaRegion,
-    minHosts: spec.minHosts,
-    maxHosts: spec.maxHosts,
     healthCheckPath: spec.ports.health.path,
   };
   switch (spec.kind) {
     case "gcp": {
       const fleet = new GcpFleet(spec.pool, {
         spec,
-        project: stack.config["gcp:project"]!,
-        region: stack.config["gcp:region"]!,
-        userData: cloudInitUserData(spec),
+        project: config["gcp:project"]!,
+        region: config["gcp:region"]!,
+        userData: cloudInitUserData(spec, cloudHardware(spec.machineType, "gve")),
       });
-      return { ...common, instanceGroup: fleet.instanceGroup };
+      return {
+        ...common,
+        minHosts: spec.minHosts,
+        maxHosts: spec.maxHosts,
+        instanceGroup: fleet.instanceGroup,
+      };
+    }
+    case "aws": {
+      const fleet = new AwsFleet(spec.pool, {
+        spec,
+        region: config["aws:region"]!,
+        userData: cloudInitUserData(spec, cloudHardware(spec.instanceType, "ena")),
+      });
+      return {
+        ...common,
+        minHosts: spec.minHosts,
+        maxHosts: spec.maxHosts,
+        autoScalingGroup: fleet.autoScalingGroupName,
+      };
+    }
+    case "metal": {
+      const inventory = stack.inventory!;
+      const byClass = new Map<string, HostPayload>();
+      const payloadFor = (host: InventoryHost) => {
+        if (!byClass.has(host.class)) {
+          const c = inventory.hostClasses[host.class];
+          byClass.set(
+            host.class,
+            hostPayload(spec, {
+              cores: c.cores,
+              nicDriver: c.nicDriver,
+              rxQueues: c.nicQueues,
+              txQueues: c.nicQueues,
+              streamsPerHost: c.streamsPerHost,
+            }),
+          );
+        }
+        return byClass.get(host.class)!;
+      };
+      new MetalFleet(spec.pool, {
+        spec,
+        inventory,
+        sshPrivateKey: new pulumi.Config("avfleet").requireSecret("sshPrivateKey"),
+        payloadFor,
+        gcpProject: config["gcp:project"],
+      });
+      const hosts = hostCounts(inventory);
+      return {
+        ...common,
+        site: spec.site,
+        minHosts: hosts.active,
+        maxHosts: hosts.active,
+        hosts,
+        hostStates: hostStates(inventory),
+      };
     }
   }
 }

@@ -24,17 +24,47 @@ const computed: Record<string, (name: string, inputs: State) => State> = {
   "gcp:compute/healthCheck:HealthCheck": (name, i) => ({
     selfLink: gcpSelfLink(i, "healthChecks", name),
   }),
+  "aws:ec2/launchTemplate:LaunchTemplate": () => ({ latestVersion: 1, defaultVersion: 1 }),
   "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": (name, i) => ({
     selfLink: gcpSelfLink(i, "instanceGroupManagers", name),
     instanceGroup: gcpSelfLink(i, "instanceGroups", name),
   }),
 };
 
+const MOCK_ACCOUNT = "123456789012";
+
+/** Provider functions (invokes) the programs call, answered as the provider would. */
+const calls: Record<string, (inputs: State) => State> = {
+  "aws:index/getCallerIdentity:getCallerIdentity": () => ({
+    accountId: MOCK_ACCOUNT,
+    arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/avfleet-offline`,
+    userId: "AIDAOFFLINE",
+  }),
+};
+
+export function mockCall(token: string, inputs: State): State {
+  return calls[token]?.(inputs) ?? inputs;
+}
+
 /** A stable fake id: the same resource gets the same id in every run. */
 export function mockId(type: string, name: string): string {
   return `${name}-${createHash("sha256").update(`${type}::${name}`).digest("hex").slice(0, 8)}`;
 }
 
+/** AWS resources all have an ARN and, when not given, a provider-generated name. */
+function awsDefaults(type: string, name: string, inputs: State): State {
+  if (!type.startsWith("aws:")) return {};
+  const service = type.split(":")[1].split("/")[0];
+  return {
+    name: inputs.name ?? name,
+    arn: `arn:aws:${service}:${inputs.region ?? "us-east-1"}:${MOCK_ACCOUNT}:${name}`,
+  };
+}
+
 export function mockState(type: string, name: string, inputs: State): State {
-  return { ...inputs, ...(computed[type]?.(name, inputs) ?? {}) };
+  return {
+    ...inputs,
+    ...awsDefaults(type, name, inputs),
+    ...(computed[type]?.(name, inputs) ?? {}),
+  };
 }

@@ -29,12 +29,43 @@ function tree(plan: Plan): string[] {
   return lines;
 }
 
+const usd = (n: number) => `$${Math.round(n).toLocaleString("en-US")}`;
+
+/** Hosts, capacity against demand, and monthly cost: the lines a fleet decision needs. */
+export function economicsLines(plan: Plan): string[] {
+  const o = plan.outputs as Record<string, any>;
+  const lines: string[] = [];
+  if (o.hosts) {
+    lines.push(
+      `hosts: ${o.hosts.active} active, ${o.hosts.draining} draining, ${o.hosts.retired} retired`,
+    );
+  } else if (o.minHosts !== undefined) {
+    lines.push(`hosts: ${o.minHosts}–${o.maxHosts}`);
+  }
+  const { capacity, cost } = plan;
+  if (capacity) {
+    const verdict =
+      capacity.shortfallHosts > 0
+        ? `SHORTFALL: ${capacity.shortfallHosts} hosts short`
+        : "covers demand";
+    lines.push(
+      `capacity: ${capacity.capacityStreams.toLocaleString("en-US")} streams for a demand of ${capacity.demandStreams.toLocaleString("en-US")} (headroom incl.); ${capacity.hostsRequired} hosts needed with N+1 → ${verdict}`,
+    );
+  }
+  if (cost) {
+    const compute =
+      cost.computeMonthlyUsd.min === cost.computeMonthlyUsd.max
+        ? usd(cost.computeMonthlyUsd.min)
+        : `${usd(cost.computeMonthlyUsd.min)}–${usd(cost.computeMonthlyUsd.max)}`;
+    lines.push(`cost/month: compute ${compute} · egress ${usd(cost.egressMonthlyUsd)}`);
+  }
+  return lines;
+}
+
 export function summarizePlan(plan: Plan): string {
   const custom = plan.resources.filter((r) => r.custom).length;
   const components = plan.resources.length - custom;
-  const o = plan.outputs as Record<string, unknown>;
-  const hosts = o.minHosts !== undefined ? ` · hosts ${o.minHosts}–${o.maxHosts}` : "";
-  return `${plan.resources.length} resources to create (${custom} custom, ${components} component${components === 1 ? "" : "s"})${hosts}`;
+  return `${plan.resources.length} resources to create (${custom} custom, ${components} component${components === 1 ? "" : "s"})`;
 }
 
 export function renderPreview(plans: Plan[], seconds: number): string {
@@ -52,6 +83,7 @@ export function renderPreview(plans: Plan[], seconds: number): string {
       `${plan.name}${where ? `  (${where})` : ""}`,
       ...tree(plan),
       `  = ${summarizePlan(plan)}`,
+      ...economicsLines(plan).map((line) => `    ${line}`),
       "",
     );
   }
@@ -67,6 +99,7 @@ export function previewJson(plans: Plan[]): unknown {
   return {
     stacks: plans.map((p) => ({
       name: p.name,
+      ...(p.capacity ? { capacity: p.capacity, cost: p.cost } : {}),
       resources: p.resources.map(({ urn, type, name, parent, inputs }) => ({
         urn,
         type,

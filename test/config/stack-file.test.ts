@@ -76,13 +76,13 @@ const badCases: [string, string, string[]][] = [
   [
     "unknown kind",
     withFleet((f) => (f.kind = "azure")),
-    ['config.avfleet:fleet.kind: is "azure", expected one of gcp'],
+    ['config.avfleet:fleet.kind: is "azure", expected one of gcp | aws | metal'],
   ],
   [
     "unknown key",
     withFleet((f) => (f.maxHost = 9)),
     [
-      "config.avfleet:fleet.maxHost: is not a known key, expected one of kind, mediaRegion, pool, minHosts, maxHosts, ports, adminCidrs, tuning, drainSeconds, labels, machineType, zones, image, network, subnetwork, bootDiskGb, autoscaling",
+      "config.avfleet:fleet.maxHost: is not a known key, expected one of kind, mediaRegion, pool, minHosts, maxHosts, ports, adminCidrs, tuning, demand, drainSeconds, labels, machineType, zones, image, network, subnetwork, bootDiskGb, autoscaling",
     ],
   ],
   [
@@ -128,7 +128,7 @@ const badCases: [string, string, string[]][] = [
     "zone outside region",
     withFleet((f) => (f.zones = ["us-west1-a", "us-east1-b"])),
     [
-      'config.avfleet:fleet.zones[1]: is "us-east1-b", outside region us-west1, expected a zone of us-west1, like us-west1-a',
+      'config.avfleet:fleet.zones[1]: is "us-east1-b", outside region us-west1, expected a zone of us-west1',
     ],
   ],
   [
@@ -171,4 +171,14 @@ test("an unknown stack name is a usage error (exit 2) naming the stacks there ar
   const result = avfleet(["preview", "gcp-mars1"]);
   assert.equal(result.code, 2);
   assert.match(result.stderr, /usage: unknown stack gcp-mars1; stacks in stacks: .*gcp-us-west1/);
+});
+
+test("AWS subnets must sit in zones of the stack's region, one per zone", () => {
+  const doc = YAML.parse(readFileSync(join(ROOT, "stacks/Pulumi.aws-us-east-1.yaml"), "utf8"));
+  doc.config["avfleet:fleet"].subnets[1].zone = "us-west-2b";
+  doc.config["avfleet:fleet"].subnets[2].zone = "us-east-1a";
+  assert.deepEqual(problemsOf(YAML.stringify(doc)), [
+    'config.avfleet:fleet.subnets[1].zone: is "us-west-2b", outside region us-east-1, expected a zone of us-east-1',
+    'config.avfleet:fleet.subnets[2].zone: is "us-east-1a" again, expected each zone once',
+  ]);
 });

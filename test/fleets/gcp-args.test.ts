@@ -12,7 +12,7 @@ import { ROOT } from "../support/cli";
 function spec(change: (fleet: any) => void = () => {}): GcpFleetSpec {
   const doc = YAML.parse(readFileSync(join(ROOT, "stacks/Pulumi.gcp-us-west1.yaml"), "utf8"));
   change(doc.config["avfleet:fleet"]);
-  return validateStackDocument("test.yaml", doc).config["avfleet:fleet"] as GcpFleetSpec;
+  return validateStackDocument("test.yaml", doc).document.config["avfleet:fleet"] as GcpFleetSpec;
 }
 
 test("TIER_1 egress only for N2/N2D/C2/C2D/C3 types with at least 30 vCPUs", () => {

@@ -1,0 +1,129 @@
+/**
+ * What an AWS media fleet declares, computed from its spec: pure functions the AwsFleet
+ * component passes to the provider and tests check directly.
+ */
+import type { AwsFleetSpec } from "../config/fleet.schema";
+import { machineType } from "../capacity/machine-types";
+
+/**
+ * The per-host media-load metric each host publishes every 60 s:
+ * namespace AVFleet/Media, name MediaStreams (concurrent forwarded streams, unit Count),
+ * dimension AutoScalingGroupName = the ASG's name. Its Average over the group is the load per
+ * host that target tracking holds at the target.
+ */
+export const MEDIA_METRIC = { namespace: "AVFleet/Media", name: "MediaStreams", unit: "Count" };
+
+/** ASG lifecycle hook that gives a terminating host time to drain its calls. */
+export const DRAIN_HOOK = "media-drain";
+
+/** AWS's ceiling for a lifecycle hook's heartbeat. */
+const MAX_HEARTBEAT_SEC = 7200;
+
+export function targetStreamsPerHost(spec: AwsFleetSpec): number {
+  return Math.floor(
+    machineType(spec.instanceType).streamsPerHost * spec.autoscaling.targetUtilization,
+  );
+}
+
+/**
+ * The drain hook: the host gets its drain time plus a margin for the lifecycle action's own
+ * round trip before the instance goes (CONTINUE when the heartbeat runs out).
+ */
+export function drainHook(spec: AwsFleetSpec) {
+  return {
+    name: DRAIN_HOOK,
+    lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
+    heartbeatTimeout: Math.min(MAX_HEARTBEAT_SEC, spec.drainSeconds + 120),
+    defaultResult: "CONTINUE",
+  };
+}
+
+/** Rollouts launch replacements first and never drop below full healthy capacity. */
+export function instanceRefresh(spec: AwsFleetSpec) {
+  return {
+    strategy: "Rolling",
+    preferences: {
+      minHealthyPercentage: 100,
+      maxHealthyPercentage: 200,
+      instanceWarmup: String(spec.autoscaling.warmupSec),
+      skipMatching: true,
+    },
+  };
+}
+
+export interface IngressRule {
+  description: string;
+  protocol: "udp" | "tcp";
+  fromPort: number;
+  toPort: number;
+  cidrBlocks: string[];
+  ipv6CidrBlocks: string[];
+}
+
+export function ingressRules(spec: AwsFleetSpec): IngressRule[] {
+  const world = { cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] };
+  const { mediaUdp, signalingTcp } = spec.ports;
+  const v4 = spec.adminCidrs.filter((c) => !c.includes(":"));
+  const v6 = spec.adminCidrs.filter((c) => c.includes(":"));
+  return [
+    {
+      description: "WebRTC media, only on the declared UDP range",
+      protocol: "udp",
+      fromPort: mediaUdp.from,
+      toPort: mediaUdp.to,
+      ...world,
+    },
+    ...signalingTcp.map((port) => ({
+      description: `signaling and TURN/TLS on ${port}`,
+      protocol: "tcp" as const,
+      fromPort: port,
+      toPort: port,
+      ...world,
+    })),
+    {
+      description: "SSH, only from the admin networks",
+      protocol: "tcp",
+      fromPort: 22,
+      toPort: 22,
+      cidrBlocks: v4,
+      ipv6CidrBlocks: v6,
+    },
+  ];
+}
+
+/** Least privilege: publish the media metric (only in its namespace), complete own lifecycle actions. */
+export function hostPolicy(asgArn: string) {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "PublishMediaLoad",
+        Effect: "Allow",
+        Action: "cloudwatch:PutMetricData",
+        Resource: "*",
+        Condition: { StringEquals: { "cloudwatch:namespace": MEDIA_METRIC.namespace } },
+      },
+      {
+        Sid: "DrainBeforeTermination",
+        Effect: "Allow",
+        Action: [
+          "autoscaling:CompleteLifecycleAction",
+          "autoscaling:RecordLifecycleActionHeartbeat",
+        ],
+        Resource: asgArn,
+      },
+    ],
+  };
+}
+
+export const EC2_ASSUME_ROLE = {
+  Version: "2012-10-17",
+  Statement: [
+    { Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
+  ],
+};
+
+/** AWS tags as an ASG wants them: propagated to the instances it launches. */
+export function asgTags(tags: Record<string, string>) {
+  return Object.entries(tags).map(([key, value]) => ({ key, value, propagateAtLaunch: true }));
+}

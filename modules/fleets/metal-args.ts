@@ -1,0 +1,28 @@
+/** What a bare-metal site declares per host, computed from its inventory. */
+import type { Inventory, InventoryHost } from "../config/inventory.schema";
+
+/** Hosts that get the tuning payload: everything not retired (draining hosts still serve calls). */
+export function provisionedHosts(inventory: Inventory): InventoryHost[] {
+  return inventory.hosts.filter((h) => h.state !== "retired");
+}
+
+/** Hosts that get a DNS record: only active ones take new joins. */
+export function dnsHosts(inventory: Inventory): InventoryHost[] {
+  return inventory.hosts.filter((h) => h.state === "active");
+}
+
+export function hostFqdn(host: InventoryHost, domain: string): string {
+  return `${host.name}.${domain}`;
+}
+
+export function hostCounts(
+  inventory: Inventory,
+): Record<"active" | "draining" | "retired", number> {
+  const counts = { active: 0, draining: 0, retired: 0 };
+  for (const h of inventory.hosts) counts[h.state]++;
+  return counts;
+}
+
+export function hostStates(inventory: Inventory): Record<string, string> {
+  return Object.fromEntries(inventory.hosts.map((h) => [h.name, h.state]));
+}

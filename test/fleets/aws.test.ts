@@ -1,0 +1,133 @@
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import type { AwsFleetSpec } from "../../modules/config/fleet.schema";
+import { loadStackFile } from "../../modules/config/stack";
+import * as args from "../../modules/fleets/aws-args";
+import type { Plan } from "../../modules/plan/plan";
+import { evaluateExamples, resource } from "../support/plans";
+
+const spec = loadStackFile("stacks/Pulumi.aws-us-east-1.yaml").fleet as AwsFleetSpec;
+let plan: Plan;
+before(async () => {
+  [plan] = await evaluateExamples("aws-us-east-1");
+});
+
+test("drain hook: on termination, heartbeat covers the drain time, capped at AWS's 2 h", () => {
+  assert.deepEqual(args.drainHook(spec), {
+    name: "media-drain",
+    lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
+    heartbeatTimeout: 1920,
+    defaultResult: "CONTINUE",
+  });
+  fc.assert(
+    fc.property(fc.integer({ min: 60, max: 7200 }), (drainSeconds) => {
+      const hook = args.drainHook({ ...spec, drainSeconds });
+      assert.ok(hook.heartbeatTimeout >= drainSeconds && hook.heartbeatTimeout <= 7200);
+    }),
+  );
+});
+
+test("auto scaling group: subnets, sizes, drain hook, 100 % healthy instance refresh", () => {
+  const asg = resource(plan, "aws-use1-asg").inputs;
+  assert.equal(asg.minSize, 6);
+  assert.equal(asg.maxSize, 100);
+  assert.deepEqual(asg.vpcZoneIdentifiers, [
+    "subnet-0a11b22c33d44e551",
+    "subnet-0a11b22c33d44e552",
+    "subnet-0a11b22c33d44e553",
+  ]);
+  assert.deepEqual(asg.initialLifecycleHooks, [
+    {
+      name: "media-drain",
+      lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
+      heartbeatTimeout: 1920,
+      defaultResult: "CONTINUE",
+    },
+  ]);
+  assert.equal(asg.instanceRefresh.preferences.minHealthyPercentage, 100);
+  assert.equal(asg.launchTemplate.version, "1");
+  assert.ok(asg.tags.every((t: { propagateAtLaunch: boolean }) => t.propagateAtLaunch));
+});
+
+test("target tracking on the per-host media-load metric (AVFleet/Media MediaStreams, by ASG)", () => {
+  const policy = resource(plan, "aws-use1-media-load").inputs;
+  assert.equal(policy.policyType, "TargetTrackingScaling");
+  assert.deepEqual(policy.targetTrackingConfiguration, {
+    // c6in.8xlarge carries 4,800 streams; 60 % of that.
+    targetValue: 2880,
+    customizedMetricSpecification: {
+      namespace: "AVFleet/Media",
+      metricName: "MediaStreams",
+      unit: "Count",
+      statistic: "Average",
+      metricDimensions: [{ name: "AutoScalingGroupName", value: "aws-use1-media" }],
+    },
+  });
+});
+
+test("security group: media only on the UDP range, signaling TCP, SSH only from admins", () => {
+  const sg = resource(plan, "aws-use1-sg").inputs;
+  assert.deepEqual(sg.ingress, [
+    {
+      description: "WebRTC media, only on the declared UDP range",
+      protocol: "udp",
+      fromPort: 10000,
+      toPort: 59999,
+      cidrBlocks: ["0.0.0.0/0"],
+      ipv6CidrBlocks: ["::/0"],
+    },
+    {
+      description: "signaling and TURN/TLS on 443",
+      protocol: "tcp",
+      fromPort: 443,
+      toPort: 443,
+      cidrBlocks: ["0.0.0.0/0"],
+      ipv6CidrBlocks: ["::/0"],
+    },
+    {
+      description: "SSH, only from the admin networks",
+      protocol: "tcp",
+      fromPort: 22,
+      toPort: 22,
+      cidrBlocks: ["198.51.100.0/24"],
+      ipv6CidrBlocks: [],
+    },
+  ]);
+});
+
+test("launch template: IMDSv2 required, encrypted gp3, public IPv4, base64 cloud-init with the tuning slot", () => {
+  const lt = resource(plan, "aws-use1-lt").inputs;
+  assert.deepEqual(lt.metadataOptions, {
+    httpEndpoint: "enabled",
+    httpTokens: "required",
+    httpPutResponseHopLimit: 1,
+  });
+  assert.equal(lt.blockDeviceMappings[0].ebs.encrypted, "true");
+  assert.equal(lt.blockDeviceMappings[0].ebs.volumeType, "gp3");
+  assert.equal(lt.networkInterfaces[0].associatePublicIpAddress, "true");
+  assert.equal(lt.instanceType, "c6in.8xlarge");
+  const userData = Buffer.from(lt.userData, "base64").toString("utf8");
+  assert.match(userData, /^#cloud-config\n/);
+  assert.match(userData, /# --- avfleet host tuning slot: begin ---/);
+});
+
+test("instance profile: publish only the media metric, complete only this group's lifecycle actions", () => {
+  const policy = JSON.parse(resource(plan, "aws-use1-policy").inputs.policy);
+  assert.deepEqual(policy.Statement[0].Condition, {
+    StringEquals: { "cloudwatch:namespace": "AVFleet/Media" },
+  });
+  assert.deepEqual(policy.Statement[1].Action, [
+    "autoscaling:CompleteLifecycleAction",
+    "autoscaling:RecordLifecycleActionHeartbeat",
+  ]);
+  assert.equal(
+    policy.Statement[1].Resource,
+    "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/aws-use1-media",
+  );
+  assert.equal(
+    JSON.parse(resource(plan, "aws-use1-role").inputs.assumeRolePolicy).Statement[0].Principal
+      .Service,
+    "ec2.amazonaws.com",
+  );
+});
