@@ -6,6 +6,7 @@
 #   not-applicable  the host has no such key, NIC feature or unit
 #   read-only       the key exists but cannot be written here (e.g. net.core.rmem_max in a child netns)
 
+set -u
 ROOT=${AVFLEET_TUNE_ROOT:-}
 DRIFT=0
 

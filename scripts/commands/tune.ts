@@ -23,6 +23,7 @@ function explain(a: TuningArtifacts): string {
   return [
     `avfleet-tune ${a.version} profile=${a.profile} (${PROFILES[a.profile].summary})`,
     `hash=${a.hash}`,
+    `NIC settings apply to: ${a.facts.interfaces?.join(", ") ?? "the default route's interface(s), found at run time"}`,
     "",
     ...a.settings.flatMap((s) => [
       `${`${s.area} ${s.name}`.padEnd(width)}  ${s.value}`,
@@ -58,7 +59,7 @@ Options:
   --json          explain: {"profile","version","hash","settings":[{"area","name","value","reason"}]}
 
 Examples:
-  avfleet tune render --profile media-udp --facts modules/tuning/examples/gcp-c3-16.yaml
+  avfleet tune render --profile media-udp --facts modules/tuning/examples/gcp-n2d-16.yaml
   avfleet tune explain --profile media-udp --facts modules/tuning/examples/metal-64.yaml`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {

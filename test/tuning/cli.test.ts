@@ -7,10 +7,10 @@ import { renderCloudInit, renderTuning } from "../../modules/tuning";
 import { avfleet } from "../support/cli";
 import { exampleFacts, HOSTS } from "./support";
 
-const facts = HOSTS["gcp-c3-16"];
+const facts = HOSTS["gcp-n2d-16"];
 
 test("tune render prints the script, the cloud-init or the sysctl.d file", () => {
-  const a = renderTuning("media-udp", exampleFacts("gcp-c3-16"));
+  const a = renderTuning("media-udp", exampleFacts("gcp-n2d-16"));
   const render = (...more: string[]) =>
     avfleet(["tune", "render", "--profile", "media-udp", "--facts", facts, ...more]);
   const script = render();

@@ -17,12 +17,12 @@ const lines = (document: unknown) =>
   hostFactsProblems(document).map((p) => formatProblem("f.yaml", p));
 
 test("the example facts are valid", () => {
-  assert.deepEqual(lines(exampleFacts("gcp-c3-16")), []);
+  assert.deepEqual(lines(exampleFacts("gcp-n2d-16")), []);
   assert.deepEqual(lines(exampleFacts("metal-64")), []);
 });
 
 test("facts problems say where, what and what was expected", () => {
-  const facts = exampleFacts("gcp-c3-16");
+  const facts = exampleFacts("gcp-n2d-16");
   assert.deepEqual(lines({ ...facts, mediaUdpPorts: { from: 20000, to: 10000 } }), [
     "f.yaml: mediaUdpPorts.to: is 10000, below from (20000), expected a port ≥ from",
   ]);

@@ -23,7 +23,7 @@ test("the sizing rule: 100 kpps × 20 ms × 2304 B, +10 %, rounded up to a MiB",
 });
 
 test("media-udp on the 16-vCPU gve VM: buffers by the rule, two queues on the two interrupt CPUs", () => {
-  const a = renderTuning("media-udp", exampleFacts("gcp-c3-16"));
+  const a = renderTuning("media-udp", exampleFacts("gcp-n2d-16"));
   for (const key of ["rmem_max", "rmem_default", "wmem_max", "wmem_default"]) {
     assert.equal(value(a, `net.core.${key}`), String(10 * 1024 * 1024), key);
   }
@@ -63,18 +63,18 @@ test("RPS spreads packet work over the interrupt CPUs only when there are fewer 
 });
 
 test("baseline raises caps only; the busy-poll profile adds busy polling", () => {
-  const base = renderTuning("baseline", exampleFacts("gcp-c3-16"));
+  const base = renderTuning("baseline", exampleFacts("gcp-n2d-16"));
   assert.equal(value(base, "net.core.rmem_max"), String(10 * 1024 * 1024));
   assert.equal(value(base, "net.core.rmem_default"), undefined);
   assert.equal(base.settings.filter((s) => s.area === "nic" || s.area === "conntrack").length, 0);
   assert.match(base.script, /^interfaces\(\) \{\n  :\n\}$/m, "baseline touches no NIC");
-  const busy = renderTuning("media-udp-busy-poll", exampleFacts("gcp-c3-16"));
+  const busy = renderTuning("media-udp-busy-poll", exampleFacts("gcp-n2d-16"));
   assert.equal(value(busy, "net.core.busy_poll"), "50");
   assert.equal(value(busy, "net.core.busy_read"), "50");
 });
 
 test("the sysctl.d file holds every sysctl setting with its reason", () => {
-  const a = renderTuning("media-udp", exampleFacts("gcp-c3-16"));
+  const a = renderTuning("media-udp", exampleFacts("gcp-n2d-16"));
   const sysctls = a.settings.filter((s) => s.area === "sysctl");
   const lines = a.sysctl.split("\n").filter((l) => l && !l.startsWith("#"));
   assert.deepEqual(
@@ -85,9 +85,9 @@ test("the sysctl.d file holds every sysctl setting with its reason", () => {
 });
 
 test("the hash changes exactly when something rendered changes", () => {
-  const facts = exampleFacts("gcp-c3-16");
+  const facts = exampleFacts("gcp-n2d-16");
   const a = renderTuning("media-udp", facts);
-  assert.equal(renderTuning("media-udp", exampleFacts("gcp-c3-16")).hash, a.hash);
+  assert.equal(renderTuning("media-udp", exampleFacts("gcp-n2d-16")).hash, a.hash);
   assert.match(a.hash, /^[0-9a-f]{64}$/);
   const others = [
     renderTuning("baseline", facts),
@@ -100,7 +100,7 @@ test("the hash changes exactly when something rendered changes", () => {
 });
 
 test("cloud-init: a #cloud-config that installs the script and runs apply, with the marker, under AWS's 16 KB", () => {
-  for (const host of ["gcp-c3-16", "metal-64"] as const) {
+  for (const host of ["gcp-n2d-16", "metal-64"] as const) {
     for (const profile of PROFILE_NAMES) {
       const a = renderTuning(profile, exampleFacts(host));
       const text = renderCloudInit(a);

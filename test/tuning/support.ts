@@ -9,7 +9,7 @@ export const EXAMPLES = resolve(__dirname, "../../modules/tuning/examples");
 
 /** A 16-vCPU GCP VM (gve) and a 64-core bare-metal host with two mlx5 NICs. */
 export const HOSTS = {
-  "gcp-c3-16": join(EXAMPLES, "gcp-c3-16.yaml"),
+  "gcp-n2d-16": join(EXAMPLES, "gcp-n2d-16.yaml"),
   "metal-64": join(EXAMPLES, "metal-64.yaml"),
 } as const;
 
