@@ -37,6 +37,10 @@ test("hosts required: streams bind (208,000 / 4,800 → 44), N+1 over 3 zones �
   );
 });
 
+/** Hosts left after losing the largest failure domain (or one host, with a single domain). */
+const survivors = (hosts: number, domains: number) =>
+  domains >= 2 ? hosts - Math.ceil(hosts / domains) : hosts - 1;
+
 test("property: after losing the largest failure domain the remaining hosts still carry the base", () => {
   fc.assert(
     fc.property(
@@ -47,15 +51,10 @@ test("property: after losing the largest failure domain the remaining hosts stil
         const d = { ...demand, peakParticipants: participants };
         const base = Math.ceil(demandStreams(d) / streamsPerHost);
         const hosts = hostsRequired(d, { streamsPerHost, egressGbps: 1e9 }, domains);
-        const survivors = domains >= 2 ? hosts - Math.ceil(hosts / domains) : hosts - 1;
-        assert.ok(
-          survivors >= base,
-          `${hosts} hosts over ${domains} domains leave ${survivors} < ${base}`,
-        );
+        const left = survivors(hosts, domains);
+        assert.ok(left >= base, `${hosts} hosts over ${domains} domains leave ${left} < ${base}`);
         // …and not more than needed: one host fewer would not survive.
-        const fewer = hosts - 1;
-        const fewerSurvivors = domains >= 2 ? fewer - Math.ceil(fewer / domains) : fewer - 1;
-        assert.ok(fewerSurvivors < base);
+        assert.ok(survivors(hosts - 1, domains) < base);
       },
     ),
   );

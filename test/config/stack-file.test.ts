@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { listStacks, loadStackFile } from "../../modules/config/stack";
-import { InputError } from "../../modules/config/validate";
 import { avfleet, ROOT } from "../support/cli";
+import { problemsLoading } from "../support/problems";
 
 const GOOD = YAML.parse(readFileSync(join(ROOT, "stacks/Pulumi.gcp-us-west1.yaml"), "utf8"));
 
@@ -16,18 +16,7 @@ function withFleet(change: (fleet: any, config: any) => void): string {
   return YAML.stringify(doc);
 }
 
-function problemsOf(text: string): string[] {
-  const dir = mkdtempSync(join(tmpdir(), "avfleet-stack-"));
-  const file = join(dir, "Pulumi.bad.yaml");
-  writeFileSync(file, text);
-  try {
-    loadStackFile(file);
-  } catch (err) {
-    assert.ok(err instanceof InputError, `expected InputError, got ${err}`);
-    return err.lines.map((line) => line.replace(`${file}: `, ""));
-  }
-  assert.fail("the stack file was accepted");
-}
+const problemsOf = (text: string) => problemsLoading(loadStackFile, "Pulumi.bad.yaml", text);
 
 test("every example stack loads, with schema defaults filled in", () => {
   for (const name of listStacks(join(ROOT, "stacks"))) {

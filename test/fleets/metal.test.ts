@@ -10,6 +10,7 @@ import { InputError } from "../../modules/config/validate";
 import { evaluateStacks } from "../../modules/plan/evaluate";
 import type { Plan } from "../../modules/plan/plan";
 import { ROOT } from "../support/cli";
+import { problemsLoading } from "../support/problems";
 
 const INVENTORY = YAML.parse(readFileSync(join(ROOT, "inventory/metal-sjc.yaml"), "utf8"));
 const STACK = YAML.parse(readFileSync(join(ROOT, "stacks/Pulumi.metal-sjc.yaml"), "utf8"));
@@ -21,15 +22,7 @@ function tempDir(): string {
 function inventoryProblems(change: (inv: any) => void): string[] {
   const inv = structuredClone(INVENTORY);
   change(inv);
-  const file = join(tempDir(), "inv.yaml");
-  writeFileSync(file, YAML.stringify(inv));
-  try {
-    loadInventory(file);
-  } catch (err) {
-    assert.ok(err instanceof InputError);
-    return err.lines.map((l) => l.replace(`${file}: `, ""));
-  }
-  assert.fail("the inventory was accepted");
+  return problemsLoading(loadInventory, "inv.yaml", YAML.stringify(inv));
 }
 
 const corpus: [string, (inv: any) => void, string[]][] = [
@@ -118,15 +111,7 @@ for (const [name, change, expected] of corpus) {
 function stackProblems(change: (config: any) => void): string[] {
   const doc = structuredClone(STACK);
   change(doc.config);
-  const file = join(tempDir(), "Pulumi.metal-x.yaml");
-  writeFileSync(file, YAML.stringify(doc));
-  try {
-    loadStackFile(file);
-  } catch (err) {
-    assert.ok(err instanceof InputError);
-    return err.lines.map((l) => l.replace(`${file}: `, ""));
-  }
-  assert.fail("the stack was accepted");
+  return problemsLoading(loadStackFile, "Pulumi.metal-x.yaml", YAML.stringify(doc));
 }
 
 test("the SSH private key must be a Pulumi secret, never plain text", () => {
