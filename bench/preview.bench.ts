@@ -4,8 +4,11 @@
  * SDK takes to register as many bare custom resources under mocks in one process.
  */
 import { execFileSync } from "node:child_process";
-import { availableParallelism } from "node:os";
-import { DEFAULT_STACKS_DIR, listStacks, loadStacks } from "../modules/config/stack";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import YAML from "yaml";
+import { DEFAULT_STACKS_DIR, listStacks, loadStacks, stackFileName } from "../modules/config/stack";
 import { evaluateStack, evaluateStacks } from "../modules/plan/evaluate";
 
 function floorMs(count: number): number {
@@ -17,6 +20,36 @@ function floorMs(count: number): number {
     },
   );
   return (JSON.parse(out) as { ms: number }).ms;
+}
+
+const BIG_SITE_HOSTS = 5000;
+
+/**
+ * A generated bare-metal site of BIG_SITE_HOSTS hosts (100 racks, 2 host classes, a few
+ * draining and retired), built from metal-sjc's stack file. Addresses come from the
+ * benchmarking range 198.18.0.0/15.
+ */
+function writeBigSite(): string {
+  const dir = mkdtempSync(join(tmpdir(), "avfleet-bench-"));
+  const sjc = YAML.parse(readFileSync(stackFileName(DEFAULT_STACKS_DIR, "metal-sjc"), "utf8"));
+  const sjcInventory = YAML.parse(readFileSync("inventory/metal-sjc.yaml", "utf8"));
+  const hosts = Array.from({ length: BIG_SITE_HOSTS }, (_, i) => ({
+    name: `big-m${String(i + 1).padStart(5, "0")}`,
+    publicIp: `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
+    privateIp: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
+    rack: `r${String(Math.floor(i / 50) + 1).padStart(3, "0")}`,
+    class: i % 2 ? "r6525-2x100g" : "r640-2x25g",
+    state: i % 97 === 3 ? "draining" : i % 101 === 7 ? "retired" : "active",
+  }));
+  writeFileSync(join(dir, "big.yaml"), YAML.stringify({ ...sjcInventory, site: "big", hosts }));
+  sjc.config["avfleet:fleet"] = {
+    ...sjc.config["avfleet:fleet"],
+    site: "big",
+    pool: "metal-big",
+    inventory: join(dir, "big.yaml"),
+  };
+  writeFileSync(join(dir, "Pulumi.metal-big.yaml"), YAML.stringify(sjc));
+  return dir;
 }
 
 async function main(): Promise<void> {
@@ -52,8 +85,17 @@ async function main(): Promise<void> {
   console.log(
     `  ratio to floor: ${(msPerResource / floorPerResource).toFixed(1)}x (small stacks: dominated by process start and provider SDK load)`,
   );
+  const bigDir = writeBigSite();
+  const bigStarted = Date.now();
+  const [big] = await evaluateStacks(loadStacks(bigDir, ["metal-big"]));
+  const bigSeconds = (Date.now() - bigStarted) / 1000;
+  const bigFloor = floorMs(big.resources.length);
   console.log(
-    `preview: stacks=${stacks.length} resources=${resources} seconds=${(wallMs / 1000).toFixed(2)} ms_per_resource=${msPerResource.toFixed(2)} floor_ms_per_resource=${floorPerResource.toFixed(2)} ratio=${(msPerResource / floorPerResource).toFixed(1)}`,
+    `\ngenerated bare-metal site: ${BIG_SITE_HOSTS} hosts → ${big.resources.length} resources in ${bigSeconds.toFixed(2)} s (${((bigSeconds * 1000) / big.resources.length).toFixed(2)} ms/resource; SDK floor ${(bigFloor / big.resources.length).toFixed(2)} ms/resource, ratio ${((bigSeconds * 1000) / bigFloor).toFixed(1)}x)`,
+  );
+
+  console.log(
+    `preview: stacks=${stacks.length} resources=${resources} seconds=${(wallMs / 1000).toFixed(2)} ms_per_resource=${msPerResource.toFixed(2)} floor_ms_per_resource=${floorPerResource.toFixed(2)} ratio=${(msPerResource / floorPerResource).toFixed(1)} big_site_seconds=${bigSeconds.toFixed(2)}`,
   );
 }
 

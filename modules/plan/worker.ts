@@ -8,9 +8,11 @@
 import { resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackFile, pulumiConfigMap } from "../config/stack";
-import { mockId, mockState } from "./mock-state";
+import { fleetEconomics } from "../capacity/capacity";
+import { mockCall, mockId, mockState } from "./mock-state";
 import type { Plan, PlanResource } from "./plan";
 import { redactSecrets } from "./redact";
+import { quietStackTraces, TRACES_HINT } from "./stack-traces";
 import { SECRET } from "./plan";
 
 interface RegisterRequest {
@@ -45,13 +47,14 @@ async function evaluate(stackFile: string, program: string): Promise<Plan> {
         id: mockId(type, name),
         state: mockState(type, name, inputs),
       }),
-      call: ({ inputs }) => inputs,
+      call: ({ token, inputs }) => mockCall(token, inputs),
     },
     "avfleet",
     stack.name,
     false,
   );
-  pulumi.runtime.setAllConfig(pulumiConfigMap(stack.document));
+  const { config, secretKeys } = pulumiConfigMap(stack.document);
+  pulumi.runtime.setAllConfig(config, secretKeys);
 
   // The mock monitor knows each resource's parent and URN; MockResourceArgs does not carry
   // them, so record them where the monitor receives the request.
@@ -78,15 +81,21 @@ async function evaluate(stackFile: string, program: string): Promise<Plan> {
   for (const [key, value] of Object.entries(exported)) outputs[key] = await resolveOutput(value);
   // Resources declared inside apply() register late: wait for every outstanding RPC.
   await pulumi.runtime.disconnect();
-  return { name: stack.name, resources, outputs };
+  return { name: stack.name, resources, outputs, ...fleetEconomics(stack.fleet, stack.inventory) };
 }
+
+quietStackTraces();
 
 const [stackFile, program] = process.argv.slice(2);
 evaluate(stackFile, program ?? "index.ts").then(
   (plan) => process.send!(plan, () => process.exit(0)),
   (err: unknown) => {
     const lines = (err as { lines?: string[] }).lines;
-    process.stderr.write(`${lines ? lines.join("\n") : ((err as Error).stack ?? String(err))}\n`);
+    const trace =
+      Error.stackTraceLimit === 0
+        ? `${String(err)} (${TRACES_HINT})`
+        : String((err as Error).stack);
+    process.stderr.write(`${lines ? lines.join("\n") : trace}\n`);
     process.exit(1);
   },
 );
