@@ -295,31 +295,31 @@ default_route_interfaces() {
 
 notrack_now() {
   rules=$(nft list table inet avfleet_tune 2>/dev/null) || rules=
-  case $rules in *"udp dport $1-$2 notrack"*"udp sport $1-$2 notrack"*)
-    echo "$1-$2"
+  case $rules in *"udp dport $1 notrack"*"udp sport $1 notrack"*)
+    echo "$1"
     return
     ;;
   esac
   echo absent
 }
 
-# notrack FROM TO: no conntrack for the media UDP range, either direction
+# notrack PORTS: no conntrack for the media UDP ports (N or N-M), either direction
 notrack() {
   name="conntrack notrack udp"
   if ! have nft; then
-    row "$name" "$1-$2" "nft missing" drift
+    row "$name" "$1" "nft missing" drift
     return
   fi
-  if applying && [ "$(notrack_now "$1" "$2")" != "$1-$2" ]; then
+  if applying && [ "$(notrack_now "$1")" != "$1" ]; then
     nft delete table inet avfleet_tune >/dev/null 2>&1 || :
     nft -f - <<NFT || :
 table inet avfleet_tune {
-  chain prerouting { type filter hook prerouting priority raw; udp dport $1-$2 notrack; }
-  chain output { type filter hook output priority raw; udp sport $1-$2 notrack; }
+  chain prerouting { type filter hook prerouting priority raw; udp dport $1 notrack; }
+  chain output { type filter hook output priority raw; udp sport $1 notrack; }
 }
 NFT
   fi
-  judge "$name" "$1-$2" "$(notrack_now "$1" "$2")" yes
+  judge "$name" "$1" "$(notrack_now "$1")" yes
 }
 
 # --- systemd -------------------------------------------------------------------------------

@@ -86,12 +86,17 @@ export type HostFacts = FromSchema<typeof hostFactsSchema>;
 
 export const HOST_FACTS_EXPECTED = "a host facts mapping (see modules/tuning/examples)";
 
+/** Linux's default net.ipv4.ip_local_port_range. */
+const EPHEMERAL = { from: 32768, to: 60999 };
+const MIN_EPHEMERAL_PORTS = 10000;
+
 /** The largest socket buffer the rule may ask for: sysctl buffer keys are C ints. */
 export const MAX_BUFFER_BYTES = 1 << 30;
 
 /**
  * Every problem with a facts document: the schema's, then what a schema cannot say
- * (port order, worker CPUs that exist and leave CPUs for interrupts, a sane buffer).
+ * (port order, ephemeral ports left, worker CPUs that exist and leave CPUs for interrupts,
+ * a sane buffer).
  */
 export function hostFactsProblems(document: unknown): Problem[] {
   const problems = schemaProblems(hostFactsSchema, document);
@@ -102,6 +107,18 @@ export function hostFactsProblems(document: unknown): Problem[] {
       path: ["mediaUdpPorts", "to"],
       message: `is ${facts.mediaUdpPorts.to}, below from (${facts.mediaUdpPorts.from})`,
       expected: "a port ≥ from",
+    });
+  }
+  const { from, to } = facts.mediaUdpPorts;
+  // The profiles reserve the media range (ip_local_reserved_ports); outgoing connections
+  // then draw only on the rest of the kernel's default ephemeral range.
+  const taken = Math.max(0, Math.min(to, EPHEMERAL.to) - Math.max(from, EPHEMERAL.from) + 1);
+  const left = EPHEMERAL.to - EPHEMERAL.from + 1 - taken;
+  if (from <= to && left < MIN_EPHEMERAL_PORTS) {
+    problems.push({
+      path: ["mediaUdpPorts"],
+      message: `reserves ${taken} of the kernel's ephemeral ports ${EPHEMERAL.from}–${EPHEMERAL.to}, leaving ${left}`,
+      expected: `a range that leaves at least ${MIN_EPHEMERAL_PORTS} of them for outgoing connections`,
     });
   }
   const ranges = facts.mediaWorkerCpus.split(",").map((r) => r.split("-").map(Number));

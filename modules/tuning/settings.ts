@@ -55,6 +55,12 @@ const nic = (name: string, value: string, reason: string, check: string[]): Sett
   check,
 });
 
+/** The media port range as the kernel and nft print it back: one port has no dash. */
+function mediaPorts(facts: HostFacts): string {
+  const { from, to } = facts.mediaUdpPorts;
+  return from === to ? `${from}` : `${from}-${to}`;
+}
+
 function sysctlSettings(profileName: ProfileName, facts: HostFacts): Setting[] {
   const profile = PROFILES[profileName];
   const { packetsPerSecond: pps, stallMs } = facts;
@@ -122,11 +128,10 @@ function sysctlSettings(profileName: ProfileName, facts: HostFacts): Setting[] {
       ),
     );
   }
-  const { from, to } = facts.mediaUdpPorts;
   settings.push(
     sysctl(
       "net.ipv4.ip_local_reserved_ports",
-      `${from}-${to}`,
+      mediaPorts(facts),
       "the kernel never gives a media port to an outgoing connection",
     ),
   );
@@ -225,14 +230,14 @@ function hostSettings(profileName: ProfileName, facts: HostFacts): Setting[] {
   const unit = facts.mediaUnit;
   const settings: Setting[] = [];
   if (profile.notrack) {
-    const { from, to } = facts.mediaUdpPorts;
+    const ports = mediaPorts(facts);
     settings.push({
       area: "conntrack",
       name: "notrack udp",
-      value: `${from}-${to}`,
+      value: ports,
       reason:
         "media packets skip conntrack: no per-packet table lookups, no nf_conntrack_max drops",
-      check: ["notrack", String(from), String(to)],
+      check: ["notrack", ports],
     });
   }
   if (profile.pinMedia) {

@@ -143,3 +143,12 @@ test("every file the script installs carries the values the settings list", () =
   assert.match(file("/etc/systemd/system/avfleet-tune.service"), /^Before=sfu.service$/m);
   assert.match(file("/etc/security/limits.d/90-avfleet-tune.conf"), /^\* hard nofile 1048576$/m);
 });
+
+test("a single media port renders as the kernel and nft print it back: no dash", () => {
+  const a = renderTuning("media-udp", {
+    ...exampleFacts("gcp-n2d-16"),
+    mediaUdpPorts: { from: 3478, to: 3478 },
+  });
+  assert.equal(value(a, "net.ipv4.ip_local_reserved_ports"), "3478");
+  assert.match(a.script, /^  notrack '3478'$/m);
+});

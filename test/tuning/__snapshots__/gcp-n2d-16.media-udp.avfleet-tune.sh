@@ -73,7 +73,7 @@ host_settings() {
   sysctl_key 'net.ipv4.udp_rmem_min' '16384'
   sysctl_key 'net.ipv4.udp_wmem_min' '16384'
   sysctl_key 'net.ipv4.ip_local_reserved_ports' '10000-20000'
-  notrack '10000' '20000'
+  notrack '10000-20000'
   service_inactive 'irqbalance.service'
   unit_property 'sfu.service' 'CPUAffinity' '2-15'
   unit_property 'sfu.service' 'LimitNOFILE' '1048576'
