@@ -343,6 +343,9 @@ export function renderText(report: DiffReport): string {
 /** GitHub's limit on a comment's body, in characters. */
 export const GITHUB_COMMENT_LIMIT = 65_536;
 
+/** Left for what the PR workflow adds to the comment: its marker and the pulumi preview lines. */
+export const WORKFLOW_RESERVE = 2_000;
+
 const cell = (text: string) => text.replace(/\|/g, "\\|");
 
 function fence(lines: string[]): string {
@@ -373,7 +376,10 @@ function detailsBlock(s: StackReport, lines: string[], note?: string): string {
  * The PR comment. The summary is always whole; details fill what is left of `limit` in
  * summary order, the last one cut at a line, and say so.
  */
-export function renderMarkdown(report: DiffReport, limit = GITHUB_COMMENT_LIMIT): string {
+export function renderMarkdown(
+  report: DiffReport,
+  limit = GITHUB_COMMENT_LIMIT - WORKFLOW_RESERVE,
+): string {
   if (changedStacks(report).length === 0) return `${noChangeLine(report)}\n`;
   const stacks = ordered(report);
   const { line, alerts } = headline(report);

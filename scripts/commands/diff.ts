@@ -23,7 +23,8 @@ all cached is not checked out at all.
 Options:
   --base REV            the revision to compare against (branch, tag, commit; e.g. origin/main)
   --head REV            the changed revision (default: the working tree, uncommitted changes included)
-  --markdown            a PR comment: the summary whole, details cut to GitHub's 65,536 characters
+  --markdown            a PR comment: the summary whole, details cut to fit GitHub's
+                        65,536-character comment (with room for the workflow's lines)
   --json                {"base","head","changed","stacks":[{"stack","status","created","updated",
                         "replaced","deleted","hosts","cost","weights","hostStates","policy",
                         "resources":[{"op","urn","type","name","changes":[{"path","before","after",
