@@ -41,7 +41,11 @@ export interface Snapshot {
 }
 
 function git(root: string, args: string[]): Buffer {
-  return execFileSync("git", args, { cwd: root, maxBuffer: 256 * 1024 * 1024 });
+  return execFileSync("git", args, {
+    cwd: root,
+    maxBuffer: 256 * 1024 * 1024,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 }
 
 /** git's object id of a blob with these bytes (`git hash-object`). */
@@ -58,14 +62,19 @@ export function commitSnapshot(root: string, commit: string): Snapshot {
     const [, type, object] = meta.split(" ");
     if (type === "blob") program.set(path, object);
   }
+  // A stack file is read for its key and for each traffic stack naming it: once is enough.
+  const files = new Map<string, Buffer | undefined>();
   return {
     program,
     read(path) {
-      try {
-        return git(root, ["show", `${commit}:${path}`]);
-      } catch {
-        return undefined;
+      if (!files.has(path)) {
+        try {
+          files.set(path, git(root, ["show", `${commit}:${path}`]));
+        } catch {
+          files.set(path, undefined);
+        }
       }
+      return files.get(path);
     },
   };
 }
