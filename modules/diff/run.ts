@@ -40,9 +40,6 @@ export interface DiffOptions {
 
 export interface DiffRun {
   report: DiffReport;
-  /** Stacks evaluated now (cache misses) and Plans taken from the cache or shared. */
-  evaluated: number;
-  reused: number;
   /** False when this checkout has no policy runner: verdicts are not compared. */
   policyChecked: boolean;
 }
@@ -224,8 +221,6 @@ export async function runDiff(options: DiffOptions): Promise<DiffRun> {
   });
   return {
     report: { base: base.side, head: head.side, stacks },
-    evaluated: toEvaluate,
-    reused,
     policyChecked: check !== undefined,
   };
 }
