@@ -10,8 +10,9 @@ set -u
 ROOT=${AVFLEET_TUNE_ROOT:-}
 DRIFT=0
 
+# Columns are at least two spaces apart; values never hold two spaces in a row.
 row() {
-  printf '%-58s %-20s %-20s %s\n' "$1" "$2" "$3" "$4"
+  printf '%-58s  %-20s  %-20s  %s\n' "$1" "$2" "$3" "$4"
   if [ "$4" = drift ]; then DRIFT=$((DRIFT + 1)); fi
 }
 

@@ -6,6 +6,7 @@
 import type { FromSchema } from "json-schema-to-ts";
 import { assertNoProblems, readYamlFile, schemaProblems, type Problem } from "../config/validate";
 import { parseCpuList } from "./cpus";
+import { DEFAULT_EPHEMERAL, ephemeralPorts, MIN_EPHEMERAL_PORTS, size } from "./ports";
 import { bufferBytes } from "./rule";
 
 const count = (what: string, maximum: number) =>
@@ -86,10 +87,6 @@ export type HostFacts = FromSchema<typeof hostFactsSchema>;
 
 export const HOST_FACTS_EXPECTED = "a host facts mapping (see modules/tuning/examples)";
 
-/** Linux's default net.ipv4.ip_local_port_range. */
-const EPHEMERAL = { from: 32768, to: 60999 };
-const MIN_EPHEMERAL_PORTS = 10000;
-
 /** The largest socket buffer the rule may ask for: sysctl buffer keys are C ints. */
 export const MAX_BUFFER_BYTES = 1 << 30;
 
@@ -109,16 +106,16 @@ export function hostFactsProblems(document: unknown): Problem[] {
       expected: "a port ≥ from",
     });
   }
-  const { from, to } = facts.mediaUdpPorts;
-  // The profiles reserve the media range (ip_local_reserved_ports); outgoing connections
-  // then draw only on the rest of the kernel's default ephemeral range.
-  const taken = Math.max(0, Math.min(to, EPHEMERAL.to) - Math.max(from, EPHEMERAL.from) + 1);
-  const left = EPHEMERAL.to - EPHEMERAL.from + 1 - taken;
-  if (from <= to && left < MIN_EPHEMERAL_PORTS) {
+  const ephemeral = ephemeralPorts(facts.mediaUdpPorts);
+  if (
+    facts.mediaUdpPorts.from <= facts.mediaUdpPorts.to &&
+    ephemeral &&
+    size(ephemeral) < MIN_EPHEMERAL_PORTS
+  ) {
     problems.push({
       path: ["mediaUdpPorts"],
-      message: `reserves ${taken} of the kernel's ephemeral ports ${EPHEMERAL.from}–${EPHEMERAL.to}, leaving ${left}`,
-      expected: `a range that leaves at least ${MIN_EPHEMERAL_PORTS} of them for outgoing connections`,
+      message: `leaves ${size(ephemeral)} ports for outgoing connections`,
+      expected: `a range that leaves at least ${MIN_EPHEMERAL_PORTS} ports above ${DEFAULT_EPHEMERAL.from - 1} free`,
     });
   }
   const ranges = facts.mediaWorkerCpus.split(",").map((r) => r.split("-").map(Number));

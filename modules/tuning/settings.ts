@@ -6,6 +6,7 @@
 import { cpuMask, formatCpuList, parseCpuList } from "./cpus";
 import { driverTraits, PROFILES, type ProfileName } from "./profiles";
 import { bufferBytes, HEADROOM, PER_PACKET_COST_BYTES, ruleBytes } from "./rule";
+import { DEFAULT_EPHEMERAL, ephemeralPorts, size } from "./ports";
 import type { HostFacts } from "./schema";
 
 export type Area = "file" | "sysctl" | "nic" | "conntrack" | "systemd";
@@ -135,6 +136,16 @@ function sysctlSettings(profileName: ProfileName, facts: HostFacts): Setting[] {
       "the kernel never gives a media port to an outgoing connection",
     ),
   );
+  const ephemeral = ephemeralPorts(facts.mediaUdpPorts);
+  if (ephemeral) {
+    settings.push(
+      sysctl(
+        "net.ipv4.ip_local_port_range",
+        `${ephemeral.from} ${ephemeral.to}`,
+        `the media ports overlap the default ${DEFAULT_EPHEMERAL.from}-${DEFAULT_EPHEMERAL.to}: outgoing connections get the ${size(ephemeral)} ports beside them`,
+      ),
+    );
+  }
   return settings;
 }
 

@@ -36,12 +36,13 @@ function inNs(command: string, env: NodeJS.ProcessEnv = {}) {
 
 type Status = "ok" | "drift" | "not-applicable" | "read-only";
 
+/** The script's table: columns are at least two spaces apart; values hold single spaces at most. */
 function table(stdout: string): Map<string, { wanted: string; actual: string; status: Status }> {
   const rows = new Map();
   for (const line of stdout.trim().split("\n").slice(1)) {
-    const match = /^(.*?) +(\S+) +(\S+) +(ok|drift|not-applicable|read-only)$/.exec(line);
-    assert.ok(match, `not a table row: ${line}`);
-    rows.set(match[1], { wanted: match[2], actual: match[3], status: match[4] });
+    const [name, wanted, actual, status, ...rest] = line.trim().split(/ {2,}/);
+    assert.ok(rest.length === 0 && /^(ok|drift|not-applicable|read-only)$/.test(status), line);
+    rows.set(name, { wanted, actual, status });
   }
   return rows;
 }
@@ -71,6 +72,11 @@ test("avfleet-tune in a fresh netns: apply takes, read-only is read-only, verify
     });
     assert.equal(status("sysctl net.ipv4.udp_wmem_min"), "ok");
     assert.equal(status("sysctl net.ipv4.ip_local_reserved_ports"), "ok");
+    assert.deepEqual(applied.get("sysctl net.ipv4.ip_local_port_range"), {
+      wanted: "41000 65535",
+      actual: "41000 65535",
+      status: "ok",
+    });
     assert.equal(status("conntrack notrack udp"), "ok");
     assert.equal(status("file /etc/sysctl.d/90-avfleet-tune.conf"), "ok");
     assert.equal(status("avt0 rx-0 rps_cpus"), "ok");

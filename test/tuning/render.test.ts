@@ -152,3 +152,15 @@ test("a single media port renders as the kernel and nft print it back: no dash",
   assert.equal(value(a, "net.ipv4.ip_local_reserved_ports"), "3478");
   assert.match(a.script, /^  notrack '3478'$/m);
 });
+
+test("outgoing connections move beside a media range that overlaps the default ephemeral ports", () => {
+  const facts = exampleFacts("gcp-n2d-16");
+  const at = (from: number, to: number) =>
+    value(
+      renderTuning("media-udp", { ...facts, mediaUdpPorts: { from, to } }),
+      "net.ipv4.ip_local_port_range",
+    );
+  assert.equal(at(10000, 20000), undefined, "no overlap: the default range stays");
+  assert.equal(at(10000, 59999), "60000 65535");
+  assert.equal(at(50000, 60000), "32768 49999");
+});

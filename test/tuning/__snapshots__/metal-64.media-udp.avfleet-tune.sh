@@ -7,7 +7,7 @@
 # --- this host's settings, rendered ---------------------------------------------------
 
 install_files() {
-  install_file '/etc/sysctl.d/90-avfleet-tune.conf' '0644' 'a5438503b7c03f9810606a6738a53817b6126319c7bf219bc0cc128cda7ca24e' <<'AVFLEET_TUNE_EOF'
+  install_file '/etc/sysctl.d/90-avfleet-tune.conf' '0644' 'cd2943ac5d3d2ee605853d6f14ee5031cfbba1e1b14c4543a00822f675de0624' <<'AVFLEET_TUNE_EOF'
 # avfleet-tune profile=media-udp: rendered by avfleet (modules/tuning); change the profile, not this file.
 # SO_RCVBUF cap: 1000000 pkt/s × 20 ms × 2304 B/pkt = 46080000 B, +10 % headroom, rounded up to a MiB
 net.core.rmem_max = 51380224
@@ -26,7 +26,9 @@ net.ipv4.udp_rmem_min = 16384
 # under UDP memory pressure each socket can still send ~7 packets (default 4096: one)
 net.ipv4.udp_wmem_min = 16384
 # the kernel never gives a media port to an outgoing connection
-net.ipv4.ip_local_reserved_ports = 50000-60000
+net.ipv4.ip_local_reserved_ports = 10000-59999
+# the media ports overlap the default 32768-60999: outgoing connections get the 5536 ports beside them
+net.ipv4.ip_local_port_range = 60000 65535
 AVFLEET_TUNE_EOF
   install_file '/etc/security/limits.d/90-avfleet-tune.conf' '0644' '13bd78328b824332ad6cfefa8d2fefdf9f4427bc9abee2cc18b2bcfa46156f29' <<'AVFLEET_TUNE_EOF'
 # avfleet-tune profile=media-udp: rendered by avfleet (modules/tuning); change the profile, not this file.
@@ -72,8 +74,9 @@ host_settings() {
   sysctl_key 'net.core.netdev_budget' '600'
   sysctl_key 'net.ipv4.udp_rmem_min' '16384'
   sysctl_key 'net.ipv4.udp_wmem_min' '16384'
-  sysctl_key 'net.ipv4.ip_local_reserved_ports' '50000-60000'
-  notrack '50000-60000'
+  sysctl_key 'net.ipv4.ip_local_reserved_ports' '10000-59999'
+  sysctl_key 'net.ipv4.ip_local_port_range' '60000 65535'
+  notrack '10000-59999'
   service_inactive 'irqbalance.service'
   unit_property 'sfu.service' 'CPUAffinity' '8-63'
   unit_property 'sfu.service' 'LimitNOFILE' '1048576'
