@@ -14,12 +14,17 @@ interface ReplacementRule {
   inputs: readonly string[] | "all";
   /** When this input is set, a change is an update instead (command's `update`). */
   unlessSet?: string;
+  /** What the replacement does to the fleet, for the reviewer. */
+  effect?: string;
 }
 
 const RULES: Record<string, ReplacementRule> = {
   // Instance templates are immutable in the Compute API (no update method): any change
   // is a new template, and the MIG then rolls its hosts onto it.
-  "gcp:compute/instanceTemplate:InstanceTemplate": { inputs: "all" },
+  "gcp:compute/instanceTemplate:InstanceTemplate": {
+    inputs: "all",
+    effect: "the MIG rolls every host onto the new template",
+  },
   "gcp:compute/firewall:Firewall": { inputs: ["name", "network", "direction", "project"] },
   "gcp:compute/healthCheck:HealthCheck": { inputs: ["name", "project"] },
   "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": {
@@ -58,4 +63,9 @@ export function forcesReplacement(
   if (!rule) return false;
   if (rule.unlessSet && inputs[rule.unlessSet] !== undefined) return false;
   return rule.inputs === "all" || rule.inputs.includes(topLevel(path));
+}
+
+/** What replacing a resource of `type` does beyond itself, when it matters to the fleet. */
+export function replacementEffect(type: string): string | undefined {
+  return RULES[type]?.effect;
 }

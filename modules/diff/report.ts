@@ -4,6 +4,7 @@
  * the PR comment; only the markup differs.
  */
 import type { ResourceChange, StackDiff, ValueChange } from "./diff";
+import { replacementEffect } from "./replacements";
 import { costChange, type Move, type Range, type StackSummary } from "./summary";
 
 export interface Side {
@@ -250,9 +251,12 @@ function shortType(type: string): string {
 
 function resourceLines(r: ResourceChange): string[] {
   const forcing = r.changes.filter((c) => c.replaces).map((c) => c.path);
-  const why = r.op === "replace" && forcing.length ? ` (forced by ${forcing.join(", ")})` : "";
+  const effect = r.op === "replace" ? replacementEffect(r.type) : undefined;
+  const why = [forcing.length && `forced by ${forcing.join(", ")}`, effect]
+    .filter(Boolean)
+    .join("; ");
   return [
-    `${OP_MARK[r.op]} ${r.name}  ${shortType(r.type)}  ${r.op}${why}`,
+    `${OP_MARK[r.op]} ${r.name}  ${shortType(r.type)}  ${r.op}${why ? ` (${why})` : ""}`,
     ...r.changes.flatMap((c) =>
       valueLines(c, "      ", c.replaces ? "  [forces replacement]" : ""),
     ),
