@@ -4,6 +4,7 @@
  */
 import type { FromSchema } from "json-schema-to-ts";
 import { machineTypeNames } from "../capacity/machine-types";
+import { PROFILE_NAMES } from "../tuning/profiles";
 
 const port = (description: string, minimum = 1) =>
   ({ type: "integer", minimum, maximum: 65535, description }) as const;
@@ -123,7 +124,7 @@ const commonProperties = {
     required: ["profile"],
     additionalProperties: false,
     properties: {
-      profile: { type: "string", enum: ["baseline", "media-udp"] },
+      profile: { type: "string", enum: PROFILE_NAMES },
       stallMs: {
         type: "number",
         exclusiveMinimum: 0,

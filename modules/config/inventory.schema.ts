@@ -16,11 +16,30 @@ const hostClassSchema = {
       pattern: "^[a-z0-9_]{1,32}$",
       description: "a kernel NIC driver name like mlx5_core or ice",
     },
+    nics: {
+      type: "integer",
+      minimum: 1,
+      maximum: 16,
+      default: 1,
+      description: "how many media NICs the host has",
+    },
     nicQueues: {
       type: "integer",
       minimum: 1,
       maximum: 1024,
-      description: "RX queues across the host's media NICs",
+      description: "RX queues of one media NIC",
+    },
+    interfaces: {
+      type: "array",
+      description: "the media NICs' names (default: the default route's interface)",
+      minItems: 1,
+      maxItems: 16,
+      uniqueItems: true,
+      items: {
+        type: "string",
+        pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$",
+        description: "a NIC name like ens1f0np0",
+      },
     },
     streamsPerHost: {
       type: "integer",

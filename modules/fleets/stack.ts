@@ -86,6 +86,7 @@ export function declareStack(stack: {
               rxQueues: c.nicQueues,
               txQueues: c.nicQueues,
               streamsPerHost: c.streamsPerHost,
+              interfaces: c.interfaces,
             }),
           );
         }

@@ -6,6 +6,7 @@ import { loadStackFile } from "../../modules/config/stack";
 import * as args from "../../modules/fleets/aws-args";
 import type { Plan } from "../../modules/plan/plan";
 import { evaluateExamples, resource } from "../support/plans";
+import { cloudInit } from "../support/user-data";
 
 const spec = loadStackFile("stacks/Pulumi.aws-us-east-1.yaml").fleet as AwsFleetSpec;
 let plan: Plan;
@@ -96,7 +97,7 @@ test("security group: media only on the UDP range, signaling TCP, SSH only from 
   ]);
 });
 
-test("launch template: IMDSv2 required, encrypted gp3, public IPv4, base64 cloud-init with the tuning slot", () => {
+test("launch template: IMDSv2 required, encrypted gp3, public IPv4, base64 cloud-init that tunes the host", () => {
   const lt = resource(plan, "aws-use1-lt").inputs;
   assert.deepEqual(lt.metadataOptions, {
     httpEndpoint: "enabled",
@@ -109,7 +110,11 @@ test("launch template: IMDSv2 required, encrypted gp3, public IPv4, base64 cloud
   assert.equal(lt.instanceType, "c6in.8xlarge");
   const userData = Buffer.from(lt.userData, "base64").toString("utf8");
   assert.match(userData, /^#cloud-config\n/);
-  assert.match(userData, /# --- avfleet host tuning slot: begin ---/);
+  const boot = cloudInit(userData);
+  assert.match(boot.marker, /^# avfleet-tune 1 profile=media-udp hash=[0-9a-f]{64}$/);
+  assert.deepEqual(boot.runcmd, [["/usr/local/sbin/avfleet-tune", "apply"]]);
+  // ENA on a 32-vCPU c6in: the script sets 32 combined channels on the media NIC.
+  assert.match(boot.script, /ena/);
 });
 
 test("instance profile: publish only the media metric, complete only this group's lifecycle actions", () => {

@@ -158,25 +158,33 @@ test("a bad inventory stops preview with exit 2 before anything is evaluated", a
   );
 });
 
-/** metal-sjc as-is, and with one host class changed, evaluated side by side. */
-async function evaluateWithClassChange(): Promise<[Plan, Plan]> {
+/**
+ * metal-sjc as-is; with the r6525 class's cores changed (its payload changes); and with its
+ * NIC queues lowered from 32 to 24, which renders the same payload because channels are
+ * capped by the CPUs reserved for interrupts (8 of 64). Evaluated side by side.
+ */
+async function evaluateVariants(): Promise<Plan[]> {
   const dir = tempDir();
-  const stackFor = (name: string, inventory: any) => {
+  const variant = (name: string, change: (inventory: any) => void) => {
+    const inventory = structuredClone(INVENTORY);
+    change(inventory);
     writeFileSync(join(dir, `${name}.yaml`), YAML.stringify(inventory));
     const doc = structuredClone(STACK);
     doc.config["avfleet:fleet"].inventory = join(dir, `${name}.yaml`);
     writeFileSync(join(dir, `Pulumi.${name}.yaml`), YAML.stringify(doc));
+    return name;
   };
-  stackFor("metal-before", INVENTORY);
-  const changed = structuredClone(INVENTORY);
-  changed.hostClasses["r6525-2x100g"].nicQueues = 48;
-  stackFor("metal-after", changed);
-  const [before, after] = await evaluateStacks(loadStacks(dir, ["metal-before", "metal-after"]));
-  return [before, after];
+  return evaluateStacks(
+    loadStacks(dir, [
+      variant("metal-before", () => {}),
+      variant("metal-cores", (inv) => (inv.hostClasses["r6525-2x100g"].cores = 48)),
+      variant("metal-queues", (inv) => (inv.hostClasses["r6525-2x100g"].nicQueues = 24)),
+    ]),
+  );
 }
 
 test("per host: tuned over SSH with a secret key, re-run exactly when its payload changes; retired hosts get nothing", async () => {
-  const [before, after] = await evaluateWithClassChange();
+  const [before, cores, queues] = await evaluateVariants();
   const commands = (plan: Plan) =>
     new Map(
       plan.resources
@@ -184,7 +192,8 @@ test("per host: tuned over SSH with a secret key, re-run exactly when its payloa
         .map((r) => [r.name.replace(/^metal-sjc-/, "").replace(/-tune$/, ""), r.inputs as any]),
     );
   const b = commands(before);
-  const a = commands(after);
+  const a = commands(cores);
+  const q = commands(queues);
   // 48 hosts, 2 retired (sjc-m030, sjc-m031): 46 provisioned, draining ones included.
   assert.equal(b.size, 46);
   assert.ok(!b.has("sjc-m030") && !b.has("sjc-m031"));
@@ -200,6 +209,7 @@ test("per host: tuned over SSH with a secret key, re-run exactly when its payloa
     const sameTrigger = command.triggers[0] === a.get(host).triggers[0];
     assert.equal(sameTrigger, classOf.get(host) !== "r6525-2x100g", host);
     if (!sameTrigger) changed++;
+    assert.equal(command.triggers[0], q.get(host).triggers[0], `${host}: same payload, no re-run`);
   }
   assert.equal(changed, 24, "exactly the non-retired hosts of the changed class");
   assert.match(b.get("sjc-m001").triggers[0], /^[0-9a-f]{64}$/);

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { avfleet } from "../support/cli";
+import { cloudInit } from "../support/user-data";
 
 interface JsonResource {
   urn: string;
@@ -38,7 +39,7 @@ test("preview --json: one stack, exit 0, every resource a child of the fleet com
   }
 });
 
-test("instance template: gVNIC, TIER_1, external IP, user-data with the tuning slot, minimal SA, Shielded VM", () => {
+test("instance template: gVNIC, TIER_1, external IP, user-data that tunes the host, minimal SA, Shielded VM", () => {
   const t = byName("gcp-usw1-template");
   assert.equal(t.type, "gcp:compute/instanceTemplate:InstanceTemplate");
   assert.equal(t.inputs.machineType, "c2d-highcpu-32");
@@ -46,7 +47,10 @@ test("instance template: gVNIC, TIER_1, external IP, user-data with the tuning s
   assert.deepEqual(t.inputs.networkInterfaces[0].accessConfigs, [{ networkTier: "PREMIUM" }]);
   assert.deepEqual(t.inputs.networkPerformanceConfig, { totalEgressBandwidthTier: "TIER_1" });
   assert.match(t.inputs.metadata["user-data"], /^#cloud-config\n/);
-  assert.match(t.inputs.metadata["user-data"], /# --- avfleet host tuning slot: begin ---/);
+  const boot = cloudInit(t.inputs.metadata["user-data"]);
+  assert.match(boot.marker, /^# avfleet-tune 1 profile=media-udp hash=[0-9a-f]{64}$/);
+  assert.deepEqual(boot.runcmd, [["/usr/local/sbin/avfleet-tune", "apply"]]);
+  assert.match(boot.script, /^#!\/bin\/sh/);
   assert.equal(
     t.inputs.metadataStartupScript,
     undefined,
