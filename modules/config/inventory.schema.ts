@@ -3,6 +3,7 @@
  * (hardware, capacity, cost) and every host with its addresses, rack and state.
  */
 import type { FromSchema } from "json-schema-to-ts";
+import { hostFactsSchema } from "../tuning/schema";
 
 const hostClassSchema = {
   type: "object",
@@ -29,18 +30,7 @@ const hostClassSchema = {
       maximum: 1024,
       description: "RX queues of one media NIC",
     },
-    interfaces: {
-      type: "array",
-      description: "the media NICs' names (default: the default route's interface)",
-      minItems: 1,
-      maxItems: 16,
-      uniqueItems: true,
-      items: {
-        type: "string",
-        pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$",
-        description: "a NIC name like ens1f0np0",
-      },
-    },
+    interfaces: hostFactsSchema.properties.interfaces,
     streamsPerHost: {
       type: "integer",
       minimum: 1,
