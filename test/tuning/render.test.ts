@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { gunzipSync } from "node:zlib";
 import YAML from "yaml";
 import {
@@ -163,4 +164,14 @@ test("outgoing connections move beside a media range that overlaps the default e
   assert.equal(at(10000, 20000), undefined, "no overlap: the default range stays");
   assert.equal(at(10000, 59999), "60000 65535");
   assert.equal(at(50000, 60000), "32768 49999");
+});
+
+test("avfleet-tune without apply or verify: usage on stderr, exit 2, nothing read or written", () => {
+  const { script } = renderTuning("media-udp", exampleFacts("gcp-n2d-16"));
+  for (const args of [[], ["apply-now"], ["--help"]]) {
+    const run = spawnSync("sh", ["-s", "--", ...args], { input: script, encoding: "utf8" });
+    assert.equal(run.status, 2, args.join(" "));
+    assert.equal(run.stdout, "");
+    assert.match(run.stderr, /^usage: avfleet-tune apply\|verify$/m);
+  }
 });
