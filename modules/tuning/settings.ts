@@ -154,9 +154,8 @@ function nicSettings(profileName: ProfileName, facts: HostFacts): Setting[] {
   if (!plan) return [];
   const traits = driverTraits(facts.nicDriver);
   const workers = new Set(parseCpuList(facts.mediaWorkerCpus));
-  const housekeeping = Array.from({ length: facts.cores }, (_, cpu) => cpu).filter(
-    (cpu) => !workers.has(cpu),
-  );
+  const cpus = Array.from({ length: facts.cores }, (_, cpu) => cpu);
+  const housekeeping = cpus.filter((cpu) => !workers.has(cpu));
   const hk = formatCpuList(housekeeping);
   const channels = Math.min(facts.rxQueues, facts.txQueues, housekeeping.length);
   const ring = String(plan.ringDescriptors);
@@ -213,9 +212,7 @@ function nicSettings(profileName: ProfileName, facts: HostFacts): Setting[] {
   );
   const xps = Array.from({ length: channels }, (_, queue) =>
     cpuMask(
-      Array.from({ length: facts.cores }, (_, cpu) => cpu).filter(
-        (cpu) => cpu % channels === queue,
-      ),
+      cpus.filter((cpu) => cpu % channels === queue),
       facts.cores,
     ),
   );
