@@ -9,11 +9,12 @@ import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node
 import { dirname, join } from "node:path";
 import { InputError } from "../config/validate";
 import type { Clock } from "./clock";
-import { evaluateGates, roundVerdict } from "./gates";
+import { evaluateGates, roundVerdict, type GateEvaluation } from "./gates";
 import {
   openJournal,
   readJournal,
   type Entry,
+  type EntryOf,
   type HaltKind,
   type JournalWriter,
   type NewEntry,
@@ -68,7 +69,7 @@ export interface ExecutorContext {
   pid?: number;
   alive?: (pid: number) => boolean;
   /** Runs after each durable write (journal append): fault injection for the crash tests. */
-  afterWrite?: () => void;
+  afterWrite?: (what: string) => void;
 }
 
 export type OutcomeKind = HaltKind | "stepped";
@@ -249,7 +250,7 @@ class Execution {
       reason: intent.reason,
       by: intent.by,
     });
-    return this.halt("rolled-back", intent.reason, unit);
+    return { kind: "rolled-back", reason: intent.reason, unit };
   }
 
   /**
@@ -419,49 +420,64 @@ class Execution {
       return undefined;
     }
     const appliedAt = this.state.applied.get(unit.id)!.at;
-    const rounds = this.state.rounds.filter((r) => r.unit === unit.id);
-    let next = (rounds.at(-1)?.at ?? appliedAt) + unit.intervalMs;
-    for (let round = rounds.length + 1; ; round++) {
-      if (!(await this.sleepUntil(next))) return this.stopForAbort(unit.id);
-      const now = this.clock.now();
+    // A resumed bake first acts on its last recorded round: the decision it led to may be
+    // what the kill interrupted.
+    let last = this.state.rounds.filter((r) => r.unit === unit.id).at(-1);
+    for (;;) {
+      if (last) {
+        const outcome = await this.decide(unit, last, last.at - appliedAt);
+        if (outcome !== "bake on") return outcome;
+      }
+      if (!(await this.sleepUntil((last?.at ?? appliedAt) + unit.intervalMs))) {
+        return this.stopForAbort(unit.id);
+      }
       const evaluations = await evaluateGates(
         unit.gates,
-        { source: this.runbook.source, target: this.runbook.target },
+        { source: this.runbook.source, target },
         this.ctx.drivers.metrics,
         appliedAt,
-        now,
+        this.clock.now(),
       );
-      const verdict = roundVerdict(evaluations);
-      this.record({ type: "gates", unit: unit.id, round, verdict, evaluations });
-      const failing = evaluations
-        .filter((e) => e.verdict !== "pass")
-        .map((e) => `${e.gate} on ${e.pool}: ${e.reason}`);
-      if (verdict === "critical-fail") {
-        const bad = evaluations.filter((e) => e.verdict === "fail" && e.critical);
-        const reason = `${bad.map((e) => `${e.gate} on ${e.pool} failed at weight ${unit.weights[target]}: ${e.reason}`).join("; ")}`;
-        return this.rollback(unit.id, reason, "executor");
-      }
-      const baked = now - appliedAt;
-      if (baked >= unit.bakeMs) {
-        if (verdict === "pass") {
-          this.record({
-            type: "step-end",
-            unit: unit.id,
-            weights: unit.weights,
-            summary: `gates passed after ${Math.round(baked / 60000)} min`,
-          });
-          return undefined;
-        }
-        if (verdict === "fail" || baked >= unit.maxBakeMs) {
-          const why =
-            verdict === "fail"
-              ? "non-critical gate failed"
-              : `inconclusive after ${Math.round(baked / 60000)} min`;
-          return this.hold(unit.id, `${why}: ${failing.join("; ")}`);
-        }
-      }
-      next = now + unit.intervalMs;
+      const round = (last?.round ?? 0) + 1;
+      this.record({
+        type: "gates",
+        unit: unit.id,
+        round,
+        verdict: roundVerdict(evaluations),
+        evaluations,
+      });
+      last = this.state.rounds.at(-1)!;
     }
+  }
+
+  /** What a gate round after `baked` ms of bake leads to: done (undefined), a halt, or more bake. */
+  async decide(
+    unit: UnitOf<"shift">,
+    round: EntryOf<"gates">,
+    baked: number,
+  ): Promise<Outcome | undefined | "bake on"> {
+    const { target } = this.runbook;
+    const { verdict, evaluations } = round;
+    const describe = (e: GateEvaluation) => `${e.gate} on ${e.pool}: ${e.reason}`;
+    if (verdict === "critical-fail") {
+      const bad = evaluations.filter((e) => e.verdict === "fail" && e.critical);
+      const at = unit.weights[target];
+      const reason = bad.map((e) => `${e.gate} on ${e.pool} failed at weight ${at}: ${e.reason}`);
+      return this.rollback(unit.id, reason.join("; "), "executor");
+    }
+    if (baked < unit.bakeMs) return "bake on";
+    if (verdict === "pass") {
+      const summary = `gates passed after ${Math.round(baked / 60000)} min`;
+      this.record({ type: "step-end", unit: unit.id, weights: unit.weights, summary });
+      return undefined;
+    }
+    if (verdict === "inconclusive" && baked < unit.maxBakeMs) return "bake on";
+    const why =
+      verdict === "fail"
+        ? "non-critical gate failed"
+        : `inconclusive after ${Math.round(baked / 60000)} min`;
+    const failing = evaluations.filter((e) => e.verdict !== "pass").map(describe);
+    return this.hold(unit.id, `${why}: ${failing.join("; ")}`);
   }
 
   hold(unit: string, reason: string): Outcome {
@@ -619,7 +635,7 @@ export async function runMigration(
       ex.record({ type: "baseline", weights: start.weights });
     }
     if (ex.state.pendingRollback) {
-      return ex.rollback(
+      return await ex.rollback(
         ex.state.pendingRollback.unit,
         ex.state.pendingRollback.reason,
         ex.state.pendingRollback.by,

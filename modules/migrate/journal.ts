@@ -81,10 +81,11 @@ export interface JournalWriter {
 }
 
 /**
- * Opens a journal for appending. `afterWrite` runs after every durable append: fault
+ * Opens a journal for appending. `afterWrite` runs after every durable append, with the
+ * entry's type: fault
  * injection for the crash tests.
  */
-export function openJournal(file: string, afterWrite?: () => void): JournalWriter {
+export function openJournal(file: string, afterWrite?: (what: string) => void): JournalWriter {
   mkdirSync(dirname(file), { recursive: true });
   const fd = openSync(file, "a+");
   const text = existsSync(file) ? readFileSync(file, "utf8") : "";
@@ -95,7 +96,7 @@ export function openJournal(file: string, afterWrite?: () => void): JournalWrite
     append(entry) {
       writeSync(fd, `${JSON.stringify(entry)}\n`);
       fsyncSync(fd);
-      afterWrite?.();
+      afterWrite?.(entry.type);
     },
     close() {
       closeSync(fd);

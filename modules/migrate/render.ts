@@ -74,7 +74,7 @@ export function entryLine(entry: Entry, units: Unit[]): string | undefined {
     case "rollback-intent":
       return `${t} ROLLBACK to ${formatWeights(entry.to)}: ${entry.reason}`;
     case "rollback":
-      return `${t} rolled back from ${formatWeights(entry.from)} to ${formatWeights(entry.to)}`;
+      return `${t} stopped (rolled-back) from ${formatWeights(entry.from)} to ${formatWeights(entry.to)}: ${entry.reason}`;
     case "abort":
       return `${t} abort by ${entry.by}: ${entry.reason}`;
     case "halt":

@@ -21,7 +21,7 @@ export interface MigrationState {
   started: Map<string, number>;
   /** The first weights-applied entry of each unit in this epoch: when its bake began. */
   applied: Map<string, EntryOf<"weights-applied">>;
-  /** Every gate round, in order. */
+  /** Every gate round of this epoch, in order. */
   rounds: EntryOf<"gates">[];
   approvals: Map<string, Approval>;
   pendingApproval?: EntryOf<"approval-requested">;
@@ -60,6 +60,7 @@ export function foldJournal(entries: Entry[]): MigrationState {
           s.completed.clear();
           s.started.clear();
           s.applied.clear();
+          s.rounds = [];
           s.approvals.clear();
           s.pendingApproval = undefined;
           s.blocked = undefined;
@@ -96,9 +97,12 @@ export function foldJournal(entries: Entry[]): MigrationState {
         s.pendingRollback = e;
         break;
       case "rollback":
+        // A finished rollback is itself the halt: nothing may go on from it but --restart.
         s.pendingRollback = undefined;
         s.lastGood = e.to;
         s.lastRollback = e;
+        s.halt = { type: "halt", kind: "rolled-back", reason: e.reason, unit: e.unit, at: e.at };
+        s.blocked = s.halt;
         break;
       case "abort":
         s.lastAbort = e;

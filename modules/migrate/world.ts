@@ -312,10 +312,14 @@ export function loadWorld(file: string): WorldState {
 }
 
 /** Drivers over a world kept in `file`; every change is saved before the call returns. */
-export function worldDrivers(file: string, state: WorldState, afterWrite?: () => void): World {
+export function worldDrivers(
+  file: string,
+  state: WorldState,
+  afterWrite?: (what: string) => void,
+): World {
   const save = () => {
     saveWorld(file, state);
-    afterWrite?.();
+    afterWrite?.("world");
   };
   const outage = () => {
     const f = faultActive(state, "metrics-outage");

@@ -39,8 +39,11 @@ import { EXIT, UsageError, parseCommandArgs, type Command } from "../cli";
 const ACTIONS = ["plan", "run", "status", "approve", "abort", "rollback"] as const;
 type Action = (typeof ACTIONS)[number];
 
-/** Test hook: SIGKILL this process right after its Nth durable write (journal or world). */
-const KILL_ENV = "AVFLEET_TEST_SIGKILL_AFTER_WRITES";
+/**
+ * Test hook: SIGKILL this process right after its first durable write of a kind — a journal
+ * entry type (`step-end`, `weights-intent`, …) or `world` (a rehearsal world save).
+ */
+const KILL_ENV = "AVFLEET_TEST_SIGKILL_AFTER";
 
 export const command: Command = {
   summary:
@@ -149,12 +152,12 @@ Examples:
     if (values.rehearse && values.restart) rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
 
-    let writes = 0;
-    const killAfter = Number(process.env[KILL_ENV] ?? 0);
-    const afterWrite =
-      killAfter > 0
-        ? () => ++writes === killAfter && process.kill(process.pid, "SIGKILL")
-        : undefined;
+    const killAfter = process.env[KILL_ENV];
+    const afterWrite = killAfter
+      ? (what: string) => {
+          if (what === killAfter) process.kill(process.pid, "SIGKILL");
+        }
+      : undefined;
 
     let drivers: Drivers = { pulumi: cliPulumi(), metrics: noMetrics, clock: realClock };
     let world: ReturnType<typeof worldDrivers> | undefined;

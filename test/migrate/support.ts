@@ -1,5 +1,5 @@
 /** Shared set-up for the migrate tests: temp stacks, runbooks and in-process rehearsals. */
-import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import YAML from "yaml";
@@ -19,8 +19,11 @@ import { ROOT } from "../support/cli";
 export const FIXTURE_STACKS = resolve(__dirname, "fixtures", "stacks");
 export const US_WEST = join(ROOT, "runbooks", "us-west.yaml");
 
+/** tmpfs where there is one: the crash tests make thousands of fsync'd writes. */
+const TEMP_ROOT = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+
 export function tempDir(prefix = "avfleet-migrate-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return mkdtempSync(join(TEMP_ROOT, prefix));
 }
 
 /** A private copy of the fixture stacks, so a test may add or change stack files. */
@@ -99,7 +102,7 @@ export function newRehearsal(
  */
 export function executorFor(
   r: Rehearsal,
-  options: { pid?: number; afterWrite?: () => void } = {},
+  options: { pid?: number; afterWrite?: (what: string) => void } = {},
 ): { ctx: ExecutorContext; world: World } {
   const world = worldDrivers(r.worldFile, loadWorld(r.worldFile), options.afterWrite);
   const pid = options.pid ?? 1;
