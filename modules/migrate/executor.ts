@@ -30,7 +30,7 @@ import {
   type CliResult,
   type PulumiRunner,
 } from "./pulumi";
-import { durationMs, type LoadedRunbook } from "./runbook";
+import { durationMs, formatDuration, type LoadedRunbook } from "./runbook";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS, selector } from "./slo";
 import { foldJournal, nextUnit, validApproval, type Approval, type MigrationState } from "./state";
 import { formatWeights, sameWeights, type Weights } from "./weights";
@@ -193,14 +193,17 @@ class Execution {
 
   /**
    * Makes the traffic stack's weights `weights`: set every pool, up, read back. Skipped when
-   * read-back already shows them (a resumed step), unless `force` (the config may hold a
-   * failed change that must not linger for the next `up`).
+   * `current` (just read back) already shows them (a resumed step), unless `force` (the
+   * config may hold a failed change that must not linger for the next `up`).
    */
-  async ensureWeights(unit: string, weights: Weights, force = false): Promise<Step> {
+  async ensureWeights(
+    unit: string,
+    weights: Weights,
+    current: Weights,
+    force = false,
+  ): Promise<Step> {
     const { traffic } = this.runbook;
-    const current = await this.readWeights(unit);
-    if (!current.ok) return { ok: false, kind: "tool-failed", reason: current.reason };
-    if (!force && sameWeights(current.weights, weights)) {
+    if (!force && sameWeights(current, weights)) {
       if (!this.state.applied.has(unit)) {
         this.record({ type: "weights-applied", unit, weights, changed: false });
       }
@@ -227,7 +230,7 @@ class Execution {
       type: "weights-applied",
       unit,
       weights,
-      changed: !sameWeights(current.weights, weights),
+      changed: !sameWeights(current, weights),
     });
     return { ok: true };
   }
@@ -240,7 +243,7 @@ class Execution {
     const intent = this.state.pendingRollback!;
     const from = await this.readWeights(unit);
     if (!from.ok) return this.halt("tool-failed", `rollback: ${from.reason}`, unit);
-    const done = await this.ensureWeights(`${unit}:rollback`, to, true);
+    const done = await this.ensureWeights(`${unit}:rollback`, to, from.weights, true);
     if (!done.ok) return this.halt("tool-failed", `rollback: ${done.reason}`, unit);
     this.record({
       type: "rollback",
@@ -384,7 +387,7 @@ class Execution {
           typeof healthy === "number" ? `${healthy} healthy hosts` : (healthy ?? "no data");
         return this.halt(
           "check-failed",
-          `${unit.stack}: ${seen} after ${unit.healthyWithinMs / 60000} min, expected ${unit.minHosts}`,
+          `${unit.stack}: ${seen} after ${formatDuration(unit.healthyWithinMs)}, expected ${unit.minHosts}`,
           unit.id,
         );
       }
@@ -407,7 +410,7 @@ class Execution {
       });
       return undefined;
     }
-    const change = await this.ensureWeights(unit.id, unit.weights);
+    const change = await this.ensureWeights(unit.id, unit.weights, current.weights);
     if (!change.ok) return this.failedChange(unit.id, change);
     const approval = validApproval(this.state, unit.id, this.clock.now());
     if (approval) {
@@ -467,7 +470,7 @@ class Execution {
     }
     if (baked < unit.bakeMs) return "bake on";
     if (verdict === "pass") {
-      const summary = `gates passed after ${Math.round(baked / 60000)} min`;
+      const summary = `gates passed after ${formatDuration(baked)}`;
       this.record({ type: "step-end", unit: unit.id, weights: unit.weights, summary });
       return undefined;
     }
@@ -475,7 +478,7 @@ class Execution {
     const why =
       verdict === "fail"
         ? "non-critical gate failed"
-        : `inconclusive after ${Math.round(baked / 60000)} min`;
+        : `inconclusive after ${formatDuration(baked)}`;
     const failing = evaluations.filter((e) => e.verdict !== "pass").map(describe);
     return this.hold(unit.id, `${why}: ${failing.join("; ")}`);
   }
@@ -486,7 +489,9 @@ class Execution {
   }
 
   async drain(unit: UnitOf<"drain">): Promise<Outcome | undefined> {
-    const change = await this.ensureWeights(unit.id, unit.weights);
+    const current = await this.readWeights(unit.id);
+    if (!current.ok) return this.halt("tool-failed", current.reason, unit.id);
+    const change = await this.ensureWeights(unit.id, unit.weights, current.weights);
     if (!change.ok) return this.failedChange(unit.id, change);
     const deadline = this.state.started.get(unit.id)! + unit.maxWaitMs;
     const { source } = this.runbook;

@@ -24,13 +24,28 @@ export interface GateEvaluation {
   threshold: number;
   bound: "below" | "above";
   queryError?: string;
+  /** The provider reached its consecutive-error limit: hold for a human now, not at maxBake. */
+  errorLimit?: boolean;
   reason: string;
+  /** Relative gates (compare.ts): the source pool's query, both sides' sample counts, NaN or
+   * non-finite samples left out, Mann–Whitney U, its one-sided p-value against alpha, and the
+   * effect (how much worse the target's mean is, in the metric's unit; `value` repeats it). */
+  sourceQuery?: string;
+  sourceSamples?: number;
+  targetSamples?: number;
+  dropped?: number;
+  statistic?: number;
+  pValue?: number;
+  alpha?: number;
+  effect?: number;
+  /** Histogram buckets compared: upper bound and each pool's sessions in the bucket. */
+  buckets?: { le: number; source: number; target: number }[];
 }
 
 /** A round's verdict: any critical failure rolls back; then failure holds; then inconclusive. */
 export type RoundVerdict = "pass" | "critical-fail" | "fail" | "inconclusive";
 
-function fmt(value: number): string {
+export function fmt(value: number): string {
   return Number(value.toPrecision(4)).toString();
 }
 

@@ -73,7 +73,8 @@ export function summarize(result: CliResult): string {
   const text = (result.exitCode === 0 ? result.stdout : `${result.stderr}\n${result.stdout}`)
     .trim()
     .split("\n")
-    .filter((l) => l.trim() !== "");
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
   const tail = text.slice(-3).join(" | ");
   return tail.length > 400 ? `…${tail.slice(-400)}` : tail;
 }

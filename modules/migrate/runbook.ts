@@ -24,6 +24,13 @@ export function durationMs(text: string): number {
   return Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
 }
 
+/** Milliseconds as the runbook would write them: `250ms`, `45s`, `30 min`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 60_000) return `${Math.round(ms / 1000)}s`;
+  return `${Math.round(ms / 60_000)} min`;
+}
+
 /** What the executor needs of the traffic stack file (the traffic module owns its schema). */
 const trafficPartSchema = {
   type: "object",

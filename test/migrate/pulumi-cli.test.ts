@@ -1,0 +1,170 @@
+/**
+ * The real Pulumi driver, against a stand-in `pulumi` executable: our machines have no
+ * Pulumi CLI (and no cloud), so the stand-in records its arguments and answers like the CLI
+ * would (config set stages, up applies, stack output prints JSON). What it proves is the
+ * exact command lines avfleet runs, through zx, for a shift step and for a rollback.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import YAML from "yaml";
+import { readJournal } from "../../modules/migrate/journal";
+import { planUnits } from "../../modules/migrate/plan";
+import { loadRunbook } from "../../modules/migrate/runbook";
+import { avfleet } from "../support/cli";
+import { tempDir, tempStacks, writeRunbook } from "./support";
+
+const STAND_IN = `#!/usr/bin/env node
+const fs = require("fs");
+const args = process.argv.slice(2);
+fs.appendFileSync(process.env.STANDIN_LOG, JSON.stringify(args) + "\\n");
+const state = JSON.parse(fs.readFileSync(process.env.STANDIN_STATE, "utf8"));
+const stack = args[args.indexOf("--stack") + 1];
+const save = () => fs.writeFileSync(process.env.STANDIN_STATE, JSON.stringify(state));
+if (args[0] === "stack" && args[1] === "output") {
+  process.stdout.write(JSON.stringify(state.outputs[stack] || {}));
+} else if (args[0] === "config" && args[1] === "set") {
+  const i = args.indexOf("--path");
+  (state.staged[stack] ||= {})[args[i + 1]] = Number(args[i + 2]);
+  save();
+} else if (args[0] === "up") {
+  const staged = state.staged[stack] || {};
+  const weights = { ...state.outputs[stack].weights };
+  state.pools.forEach((p, i) => {
+    const w = staged["avfleet:traffic.pools[" + i + "].weight"];
+    if (w !== undefined) weights[p] = w;
+  });
+  if (weights["gcp-us-west1"] >= Number(process.env.STANDIN_FAIL_UP_AT || 101)) {
+    process.stderr.write("error: update failed\\n  aws:route53:Record (gcp-us-west1): InvalidChangeBatch: stand-in refusal\\n");
+    process.exit(255);
+  }
+  state.outputs[stack].weights = weights;
+  state.staged[stack] = {};
+  save();
+  process.stdout.write("Resources:\\n    ~ 2 updated\\n");
+} else {
+  process.stderr.write("stand-in pulumi: unexpected call\\n");
+  process.exit(2);
+}
+`;
+
+function setUp(env: Record<string, string> = {}) {
+  const dir = tempDir();
+  const stacks = tempStacks();
+  // A 10 ms bake needs a traffic stack without the 30 s DNS TTL floor.
+  const trafficFile = join(stacks, "Pulumi.traffic-us-west.yaml");
+  const traffic = YAML.parse(readFileSync(trafficFile, "utf8"));
+  delete traffic.config["avfleet:traffic"].dns;
+  writeFileSync(trafficFile, YAML.stringify(traffic));
+  const runbook = writeRunbook(dir, {
+    region: "us-west",
+    traffic: "traffic-us-west",
+    source: "metal-sjc",
+    target: "gcp-us-west1",
+    steps: [
+      {
+        kind: "shift",
+        weights: [25],
+        bake: "10ms",
+        interval: "10ms",
+        maxBake: "20ms",
+        gates: [{ slo: "packet-loss" }],
+      },
+    ],
+  });
+  const bin = join(dir, "bin");
+  mkdirSync(bin);
+  writeFileSync(join(bin, "pulumi"), STAND_IN);
+  chmodSync(join(bin, "pulumi"), 0o755);
+  const log = join(dir, "calls.jsonl");
+  const state = join(dir, "pulumi-state.json");
+  writeFileSync(
+    state,
+    JSON.stringify({
+      pools: ["metal-sjc", "gcp-us-west1"],
+      staged: {},
+      outputs: { "traffic-us-west": { weights: { "metal-sjc": 100, "gcp-us-west1": 0 } } },
+    }),
+  );
+  const cliEnv = {
+    PATH: `${bin}${delimiter}${process.env.PATH}`,
+    PULUMI: "",
+    STANDIN_LOG: log,
+    STANDIN_STATE: state,
+    ...env,
+  };
+  const run = (...args: string[]) =>
+    avfleet(
+      ["migrate", ...args, runbook, "--stacks-dir", stacks, "--state-dir", join(dir, "state")],
+      { env: cliEnv },
+    );
+  const calls = () =>
+    readFileSync(log, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => ["pulumi", ...JSON.parse(line)].join(" "));
+  const journal = () => readJournal(join(dir, "state", "us-west", "journal.jsonl"));
+  return { run, calls, journal, runbook, stacks, bin };
+}
+
+test("a shift step runs exactly the planned pulumi calls; a rollback the fast path back", () => {
+  const { run, calls, runbook, stacks } = setUp();
+  const shift = run("run");
+  // No metrics provider yet: the gates are inconclusive and the step holds, never passes.
+  assert.equal(shift.code, 1, shift.stderr);
+  assert.match(
+    shift.stdout,
+    /held: inconclusive after \d+ms: packet-loss on gcp-us-west1: query failed: no metrics provider configured/,
+  );
+  const planned = planUnits(loadRunbook(runbook, stacks))[0].commands.map((args) =>
+    ["pulumi", ...args].join(" "),
+  );
+  assert.deepEqual(calls(), ["pulumi stack output --json --stack traffic-us-west", ...planned]);
+  assert.deepEqual(planned, [
+    "pulumi stack output --json --stack traffic-us-west",
+    "pulumi config set --path avfleet:traffic.pools[0].weight 75 --stack traffic-us-west",
+    "pulumi config set --path avfleet:traffic.pools[1].weight 25 --stack traffic-us-west",
+    "pulumi up --yes --refresh --stack traffic-us-west",
+    "pulumi stack output --json --stack traffic-us-west",
+  ]);
+
+  const before = calls().length;
+  const rollback = run("rollback", "--by", "oncall");
+  assert.equal(rollback.code, 1, rollback.stderr);
+  assert.match(rollback.stdout, /\nrolled-back: operator rollback by oncall\n$/);
+  assert.deepEqual(calls().slice(before), [
+    "pulumi stack output --json --stack traffic-us-west",
+    "pulumi config set --path avfleet:traffic.pools[0].weight 100 --stack traffic-us-west",
+    "pulumi config set --path avfleet:traffic.pools[1].weight 0 --stack traffic-us-west",
+    "pulumi up --yes --refresh --stack traffic-us-west",
+    "pulumi stack output --json --stack traffic-us-west",
+  ]);
+  const status = JSON.parse(run("status", "--json").stdout);
+  assert.deepEqual(status.weights, { "metal-sjc": 100, "gcp-us-west1": 0 });
+  assert.equal(status.state, "rolled-back");
+});
+
+test("a failed pulumi up stops the step with the CLI's message in the journal (binary from PULUMI)", () => {
+  const { run, bin } = setUp({ STANDIN_FAIL_UP_AT: "25", PATH: process.env.PATH! });
+  const r = run("run");
+  assert.equal(r.code, 3, "nothing on PATH, no PULUMI: the tool fails");
+  assert.match(
+    r.stderr + r.stdout,
+    /pulumi stack output traffic-us-west: .*(not found|No such file)/,
+  );
+  const withBinary = setUp({
+    STANDIN_FAIL_UP_AT: "25",
+    PATH: process.env.PATH!,
+    PULUMI: join(bin, "pulumi"),
+  });
+  const failed = withBinary.run("run");
+  assert.equal(failed.code, 1, failed.stderr);
+  assert.match(
+    failed.stdout,
+    /rolled-back: weight change failed: pulumi up traffic-us-west: error: update failed \| aws:route53:Record \(gcp-us-west1\): InvalidChangeBatch: stand-in refusal/,
+  );
+  const command = withBinary.journal().find((e) => e.type === "command" && e.exitCode !== 0);
+  assert.ok(command?.type === "command");
+  assert.match(command.summary, /InvalidChangeBatch: stand-in refusal/);
+});
