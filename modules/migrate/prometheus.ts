@@ -1,0 +1,252 @@
+/**
+ * Gates' metrics from Prometheus' HTTP API (`/api/v1/query`, `/api/v1/query_range`). Queries are
+ * PromQL templates filled in per pool, region and window. Each request has a timeout; network
+ * errors, timeouts and 5xx are retried a bounded number of times with backoff, a bad query
+ * (4xx, `status: error`) is not. A query that still fails is a provider error — counted apart
+ * from metric failures — and after `errorLimit` of them in a row the error says so
+ * (`errorLimit: true`), which holds the migration for a human instead of baking on blind.
+ */
+import type { Fetched, Histogram, HistogramSource } from "./compare";
+import type { MetricsProvider } from "./metrics";
+
+/** `{{pool}}`, `{{region}}`, `{{metric}}`, `{{window}}` are filled in per query. */
+export const TEMPLATES = {
+  /** An absolute gate's series (one value per step): the pool's mean over its hosts. */
+  range: 'avg({{metric}}{pool="{{pool}}",region="{{region}}"})',
+  /** A count the executor reads (healthy hosts, active sessions): the pool's total. */
+  instant: 'sum({{metric}}{pool="{{pool}}",region="{{region}}"})',
+  /** A relative gate's sessions per bucket over the window. */
+  buckets:
+    'sum by (le) (increase({{metric}}_bucket{pool="{{pool}}",region="{{region}}"}[{{window}}]))',
+  sum: 'sum(increase({{metric}}_sum{pool="{{pool}}",region="{{region}}"}[{{window}}]))',
+  /**
+   * Series still scraped at the window's end. A range function reads samples up to the last
+   * scrape that worked, so without this a target down since mid-bake would look like data.
+   */
+  fresh: 'count({{metric}}_count{pool="{{pool}}",region="{{region}}"})',
+} as const;
+
+/** Pure: a template with its `{{name}}`s filled in; an unknown name is a programming error. */
+export function renderQuery(template: string, vars: Record<string, string>): string {
+  return template.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
+    if (vars[name] === undefined) throw new Error(`query template needs {{${name}}}`);
+    return vars[name];
+  });
+}
+
+/** The gates' selector form (`metric{pool="p"}`, slo.ts) that templates replace. */
+const SELECTOR = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{pool="([^"]+)"\}$/;
+
+export interface PrometheusOptions {
+  /** Base URL, e.g. http://127.0.0.1:9090 */
+  url: string;
+  region: string;
+  /** query_range resolution: the scrape interval the fleet's gauges change at. */
+  stepMs?: number;
+  timeoutMs?: number;
+  /** Attempts after the first, for network errors, timeouts and 5xx. */
+  retries?: number;
+  /** The first retry's wait; each further one doubles it. */
+  backoffMs?: number;
+  /** Failed queries in a row after which the provider asks for a hold. */
+  errorLimit?: number;
+}
+
+export const PROMETHEUS_DEFAULTS = {
+  stepMs: 60_000,
+  timeoutMs: 10_000,
+  retries: 2,
+  backoffMs: 500,
+  errorLimit: 5,
+} as const;
+
+export class PrometheusError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    /** Set once the consecutive-error limit is reached. */
+    readonly errorLimit = false,
+  ) {
+    super(message);
+    this.name = "PrometheusError";
+  }
+}
+
+/** Prometheus writes infinities as `+Inf`/`-Inf`, which Number() reads as NaN. */
+export function parseSample(text: string): number {
+  if (text === "+Inf") return Infinity;
+  if (text === "-Inf") return -Infinity;
+  return Number(text);
+}
+
+type Vector = { metric: Record<string, string>; value: [number, string] }[];
+type Matrix = { metric: Record<string, string>; values: [number, string][] }[];
+
+export interface PrometheusProvider extends MetricsProvider, HistogramSource {
+  /** Failed queries since the last that worked. */
+  consecutiveErrors(): number;
+}
+
+export function prometheusProvider(options: PrometheusOptions): PrometheusProvider {
+  const o = { ...PROMETHEUS_DEFAULTS, ...options };
+  const base = o.url.replace(/\/+$/, "");
+  let consecutive = 0;
+
+  async function attempt(path: string, params: Record<string, string>): Promise<unknown> {
+    const url = `${base}${path}?${new URLSearchParams(params)}`;
+    let response: Response;
+    try {
+      response = await fetch(url, { signal: AbortSignal.timeout(o.timeoutMs) });
+    } catch (err) {
+      const e = err as Error;
+      const what = e.name === "TimeoutError" ? `timed out after ${o.timeoutMs} ms` : e.message;
+      throw new PrometheusError(`${path}: ${what}`, true);
+    }
+    const text = await response.text();
+    let body: { status?: string; data?: unknown; errorType?: string; error?: string } = {};
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // a proxy's HTML error page: the status code says what happened
+    }
+    if (response.ok && body.status === "success") return body.data;
+    const detail = body.error
+      ? `${body.errorType}: ${body.error}`
+      : text.slice(0, 200).trim() || response.statusText;
+    const retryable = response.status >= 500 || response.status === 429;
+    throw new PrometheusError(`${path}: HTTP ${response.status}: ${detail}`, retryable);
+  }
+
+  /** One query with bounded retries; the outcome moves the consecutive-error count. */
+  async function api(path: string, params: Record<string, string>): Promise<unknown> {
+    for (let i = 0; ; i++) {
+      try {
+        const data = await attempt(path, params);
+        consecutive = 0;
+        return data;
+      } catch (err) {
+        const e = err as PrometheusError;
+        if (e.retryable && i < o.retries) {
+          await new Promise((resolve) => setTimeout(resolve, o.backoffMs * 2 ** i));
+          continue;
+        }
+        consecutive++;
+        if (consecutive < o.errorLimit) throw e;
+        throw new PrometheusError(
+          `${consecutive} failed queries in a row (limit ${o.errorLimit}); last: ${e.message}`,
+          false,
+          true,
+        );
+      }
+    }
+  }
+
+  const seconds = (ms: number) => (ms / 1000).toFixed(3);
+
+  async function vector(query: string, at: number): Promise<Vector> {
+    const data = (await api("/api/v1/query", { query, time: seconds(at) })) as {
+      resultType: string;
+      result: Vector;
+    };
+    if (data.resultType !== "vector") {
+      throw new PrometheusError(`${query}: a ${data.resultType}, expected a vector`, false);
+    }
+    return data.result;
+  }
+
+  /** The single series' finite value, or undefined when there is none. */
+  function single(query: string, result: Vector): number | undefined {
+    if (result.length > 1) {
+      throw new PrometheusError(`${query}: ${result.length} series, expected one`, false);
+    }
+    const value = result.length ? parseSample(result[0].value[1]) : NaN;
+    return Number.isFinite(value) ? value : undefined;
+  }
+
+  /** A gates' selector turned into the template's query; any other query goes as written. */
+  function templated(template: string, query: string): string {
+    const m = SELECTOR.exec(query);
+    return m ? renderQuery(template, { metric: m[1], pool: m[2], region: o.region }) : query;
+  }
+
+  return {
+    consecutiveErrors: () => consecutive,
+
+    async range(query, from, to) {
+      const promql = templated(TEMPLATES.range, query);
+      // (from, to]: the first step after the window opens
+      const data = (await api("/api/v1/query_range", {
+        query: promql,
+        start: seconds(Math.min(from + o.stepMs, to)),
+        end: seconds(to),
+        step: seconds(o.stepMs),
+      })) as { resultType: string; result: Matrix };
+      if (data.result.length > 1) {
+        throw new PrometheusError(`${promql}: ${data.result.length} series, expected one`, false);
+      }
+      // NaN (0/0 on a pool without sessions) is no sample, not a breach
+      return (data.result[0]?.values ?? []).map(([, v]) => parseSample(v)).filter(Number.isFinite);
+    },
+
+    async instant(query, at) {
+      const promql = templated(TEMPLATES.instant, query);
+      return single(promql, await vector(promql, at));
+    },
+
+    async histogram(metric, pool, from, to): Promise<Fetched> {
+      const window = `${Math.max(1, Math.round((to - from) / 1000))}s`;
+      const vars = { metric, pool, region: o.region, window };
+      const query = renderQuery(TEMPLATES.buckets, vars);
+      const fresh = renderQuery(TEMPLATES.fresh, vars);
+      if (!single(fresh, await vector(fresh, to))) {
+        return { query, missing: `no fresh ${metric} series at the window's end (${fresh})` };
+      }
+      const sumQuery = renderQuery(TEMPLATES.sum, vars);
+      const [buckets, sum] = await Promise.all([vector(query, to), vector(sumQuery, to)]);
+      const parsed = buckets.map((b) => ({
+        le: parseSample(b.metric.le),
+        count: parseSample(b.value[1]),
+      }));
+      if (!parsed.some((b) => b.le === Infinity) || sum.length !== 1) {
+        return { query, missing: `partial histogram: no +Inf bucket or no _sum (${query})` };
+      }
+      return { query, histogram: { buckets: parsed, sum: parseSample(sum[0].value[1]) } };
+    },
+  };
+}
+
+/** An empty histogram over finite upper bounds (+Inf added), as the fleet's SFUs keep one. */
+export function emptyHistogram(bounds: readonly number[]): Histogram {
+  return { buckets: [...bounds, Infinity].map((le) => ({ le, count: 0 })), sum: 0 };
+}
+
+/** Counts one session's sample into every bucket it falls under. */
+export function observe(h: Histogram, value: number): void {
+  for (const b of h.buckets) if (value <= b.le) b.count++;
+  h.sum += value;
+}
+
+function labelText(labels: Record<string, string>, le?: number): string {
+  const all = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  if (le !== undefined) all.push(`le="${le === Infinity ? "+Inf" : le}"`);
+  return `{${all.join(",")}}`;
+}
+
+/** Pure: one histogram family in the text exposition format (0.0.4), one series per label set. */
+export function renderHistogram(
+  name: string,
+  help: string,
+  series: { labels: Record<string, string>; histogram: Histogram }[],
+): string[] {
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} histogram`];
+  for (const { labels, histogram } of series) {
+    for (const b of histogram.buckets)
+      lines.push(`${name}_bucket${labelText(labels, b.le)} ${b.count}`);
+    const count = histogram.buckets.at(-1)?.count ?? 0;
+    lines.push(
+      `${name}_sum${labelText(labels)} ${histogram.sum}`,
+      `${name}_count${labelText(labels)} ${count}`,
+    );
+  }
+  return lines;
+}

@@ -1,0 +1,175 @@
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { evaluateComparison, type CompareGate } from "../../modules/migrate/compare";
+import {
+  prometheusProvider,
+  PrometheusError,
+  type PrometheusOptions,
+} from "../../modules/migrate/prometheus";
+
+type Reply = { status?: number; body: unknown } | "hang";
+interface Request {
+  path: string;
+  params: URLSearchParams;
+}
+
+/** A stand-in Prometheus on 127.0.0.1 answering from `reply`; closed when the test ends. */
+async function fakePrometheus(t: TestContext, reply: (r: Request) => Reply) {
+  const requests: Request[] = [];
+  const server = createServer((req, res) => {
+    const url = new URL(req.url!, "http://x");
+    const r = { path: url.pathname, params: url.searchParams };
+    requests.push(r);
+    const answer = reply(r);
+    if (answer === "hang") return; // the client's timeout ends it
+    res.writeHead(answer.status ?? 200, { "content-type": "application/json" });
+    res.end(typeof answer.body === "string" ? answer.body : JSON.stringify(answer.body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const provider = (over: Partial<PrometheusOptions> = {}) =>
+    prometheusProvider({ url, region: "us-west", backoffMs: 1, ...over });
+  return { requests, provider };
+}
+
+const ok = (data: unknown) => ({ body: { status: "success", data } });
+const vector = (...series: [Record<string, string>, string][]) =>
+  ok({ resultType: "vector", result: series.map(([metric, v]) => ({ metric, value: [1, v] })) });
+const matrix = (...series: string[][]) =>
+  ok({
+    resultType: "matrix",
+    result: series.map((values) => ({ metric: {}, values: values.map((v, i) => [i, v]) })),
+  });
+
+test("range: the selector becomes the pool's mean in the region over (from, to], NaN left out", async (t) => {
+  const fake = await fakePrometheus(t, () => matrix(["0.002", "NaN", "0.004", "+Inf"]));
+  const values = await fake
+    .provider({ stepMs: 1000 })
+    .range('avfleet_packet_loss_ratio{pool="gcp-us-west1"}', 10_000, 20_000);
+  assert.deepEqual(values, [0.002, 0.004]);
+  const [r] = fake.requests;
+  assert.equal(r.path, "/api/v1/query_range");
+  assert.equal(
+    r.params.get("query"),
+    'avg(avfleet_packet_loss_ratio{pool="gcp-us-west1",region="us-west"})',
+  );
+  assert.deepEqual(
+    [r.params.get("start"), r.params.get("end"), r.params.get("step")],
+    ["11.000", "20.000", "1.000"],
+  );
+});
+
+test("no data: an empty range is no samples, an empty or NaN instant is undefined", async (t) => {
+  let answer = matrix();
+  const fake = await fakePrometheus(t, () => answer);
+  const p = fake.provider();
+  assert.deepEqual(await p.range('m{pool="p"}', 0, 60_000), []);
+  answer = vector();
+  assert.equal(await p.instant('avfleet_healthy_hosts{pool="p"}', 0), undefined);
+  answer = vector([{}, "NaN"]);
+  assert.equal(await p.instant('avfleet_healthy_hosts{pool="p"}', 0), undefined);
+  answer = vector([{}, "40"]);
+  assert.equal(await p.instant('avfleet_healthy_hosts{pool="p"}', 0), 40);
+  assert.equal(
+    fake.requests.at(-1)!.params.get("query"),
+    'sum(avfleet_healthy_hosts{pool="p",region="us-west"})',
+  );
+  assert.equal(p.consecutiveErrors(), 0, "no data is not a provider error");
+});
+
+test("histograms: fresh series give buckets and sum; stale or partial ones are missing, not data", async (t) => {
+  let fresh = vector([{}, "3"]);
+  let buckets = vector([{ le: "0.01" }, "7.2"], [{ le: "+Inf" }, "10.4"]);
+  const fake = await fakePrometheus(t, ({ params }) => {
+    const q = params.get("query")!;
+    if (q.startsWith("count(")) return fresh;
+    if (q.startsWith("sum by (le)")) return buckets;
+    return vector([{}, "0.05"]);
+  });
+  const p = fake.provider();
+  const got = await p.histogram("avfleet_session_packet_loss_ratio", "gcp-us-west1", 0, 600_000);
+  assert.deepEqual(got, {
+    query:
+      'sum by (le) (increase(avfleet_session_packet_loss_ratio_bucket{pool="gcp-us-west1",region="us-west"}[600s]))',
+    histogram: {
+      buckets: [
+        { le: 0.01, count: 7.2 },
+        { le: Infinity, count: 10.4 },
+      ],
+      sum: 0.05,
+    },
+  });
+  assert.equal(fake.requests.at(-1)!.params.get("time"), "600.000");
+  fresh = vector();
+  const stale = await p.histogram("m", "gcp-us-west1", 0, 600_000);
+  assert.match("missing" in stale ? stale.missing : "", /^no fresh m series at the window's end/);
+  fresh = vector([{}, "3"]);
+  buckets = vector([{ le: "0.01" }, "7"]);
+  const partial = await p.histogram("m", "gcp-us-west1", 0, 600_000);
+  assert.match("missing" in partial ? partial.missing : "", /^partial histogram: no \+Inf bucket/);
+});
+
+test("a slow Prometheus times out: an error, not data, and retried before it counts", async (t) => {
+  const fake = await fakePrometheus(t, () => "hang");
+  const p = fake.provider({ timeoutMs: 30, retries: 1 });
+  await assert.rejects(p.instant('m{pool="p"}', 0), (err: PrometheusError) => {
+    assert.equal(err.message, "/api/v1/query: timed out after 30 ms");
+    assert.equal(err.errorLimit, false);
+    return true;
+  });
+  assert.equal(fake.requests.length, 2, "the first try and one retry");
+  assert.equal(p.consecutiveErrors(), 1, "one failed query, however many tries");
+});
+
+test("5xx is retried with backoff; a bad query (4xx) is not; a success resets the count", async (t) => {
+  let status = 503;
+  const fake = await fakePrometheus(t, () =>
+    status === 200
+      ? vector([{}, "1"])
+      : {
+          status,
+          body: {
+            status: "error",
+            errorType: status === 400 ? "bad_data" : "unavailable",
+            error: "x",
+          },
+        },
+  );
+  const p = fake.provider({ retries: 2 });
+  await assert.rejects(p.instant('m{pool="p"}', 0), /HTTP 503: unavailable: x/);
+  assert.equal(fake.requests.length, 3);
+  status = 400;
+  await assert.rejects(p.instant("m{", 0), /HTTP 400: bad_data: x/);
+  assert.equal(fake.requests.length, 4, "a bad query is not retried");
+  assert.equal(p.consecutiveErrors(), 2);
+  status = 200;
+  assert.equal(await p.instant('m{pool="p"}', 0), 1);
+  assert.equal(p.consecutiveErrors(), 0);
+});
+
+test("consecutive-error limit: the gate holds (errorLimit), never passes, never fails", async (t) => {
+  const fake = await fakePrometheus(t, () => ({ status: 500, body: "internal error" }));
+  const p = fake.provider({ retries: 0, errorLimit: 3 });
+  const gate: CompareGate = {
+    slo: "packet-loss",
+    critical: true,
+    minSamples: 1,
+    confidence: 0.999,
+  };
+  const pools = { source: "metal-sjc", target: "gcp-us-west1" };
+  // both pools are queried per round: two failed queries a round
+  const first = await evaluateComparison(gate, pools, p, 0, 60_000);
+  assert.equal(first.verdict, "inconclusive");
+  assert.equal(first.errorLimit, undefined);
+  assert.match(first.queryError!, /HTTP 500: internal error/);
+  const second = await evaluateComparison(gate, pools, p, 0, 120_000);
+  assert.equal(second.verdict, "inconclusive");
+  assert.equal(second.errorLimit, true);
+  assert.match(second.reason, /failed queries in a row \(limit 3\); last: .*HTTP 500/);
+});
