@@ -198,8 +198,10 @@ Examples:
       drivers,
       mode: values.rehearse ? "rehearse" : "migrate",
       afterWrite,
+      // Progress for the actions that run pulumi; approve and abort say it in one line.
       onEntry: (entry) => {
-        const line = entryLine(entry, units);
+        const line =
+          action === "run" || action === "rollback" ? entryLine(entry, units) : undefined;
         if (line) progressLine(line);
       },
     };

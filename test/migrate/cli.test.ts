@@ -1,0 +1,137 @@
+/** avfleet migrate as an operator runs it: the rehearsals the issue asks for, status, dry run. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { avfleet } from "../support/cli";
+import { FIXTURE_STACKS, tempDir, US_WEST } from "./support";
+
+const migrate = (action: string, state: string, ...more: string[]) =>
+  avfleet([
+    "migrate",
+    action,
+    US_WEST,
+    "--stacks-dir",
+    FIXTURE_STACKS,
+    "--state-dir",
+    state,
+    ...more,
+  ]);
+
+test("rehearsal: no fault ends at the decommission approval; target-loss rolls back and status says why", () => {
+  const state = tempDir();
+  const clean = migrate("run", state, "--rehearse");
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.match(clean.stdout, /weights applied: metal-sjc 0, gcp-us-west1 100\n/);
+  assert.match(clean.stdout, /done: drained: \d+ sessions left on metal-sjc\n/);
+  assert.match(
+    clean.stdout,
+    /\nwaiting-approval: step 10 needs an approval: retire the metal-sjc hosts/,
+  );
+  assert.match(
+    clean.stdout,
+    /next: avfleet migrate approve .*us-west\.yaml --rehearse --by <name>\n$/,
+  );
+
+  const refused = migrate("run", state, "--rehearse", "--fault", "target-loss=3@25");
+  assert.equal(refused.code, 2, "a rehearsal with other faults needs --restart");
+
+  const faulty = migrate("run", state, "--rehearse", "--fault", "target-loss=3@25", "--restart");
+  assert.equal(faulty.code, 1, faulty.stderr);
+  assert.match(
+    faulty.stdout,
+    /ROLLBACK to metal-sjc 95, gcp-us-west1 5: packet-loss on gcp-us-west1 failed at weight 25/,
+  );
+  assert.match(
+    faulty.stdout,
+    /\nrolled-back: packet-loss on gcp-us-west1 failed at weight 25: mean 0\.03\d* over \d+ samples, not < 0\.01\n$/,
+  );
+
+  const status = migrate("status", state, "--rehearse");
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(
+    status.stdout,
+    /state: {5}rolled-back — packet-loss on gcp-us-west1 failed at weight 25/,
+  );
+  assert.match(status.stdout, /weights: {3}metal-sjc 95, gcp-us-west1 5\n/);
+  assert.match(status.stdout, /→ {2}5\. shift gcp-us-west1 to 25 %/);
+  assert.match(status.stdout, /FAIL {9}packet-loss on gcp-us-west1 \(critical\): mean 0\.03/);
+  assert.match(status.stdout, /pending approval: none/);
+  const json = JSON.parse(migrate("status", state, "--rehearse", "--json").stdout);
+  assert.equal(json.state, "rolled-back");
+  assert.equal(json.gates.evaluations[0].verdict, "fail");
+  assert.equal(json.gates.evaluations[0].query, 'avfleet_packet_loss_ratio{pool="gcp-us-west1"}');
+});
+
+test("approve, abort and status through the CLI", () => {
+  const state = tempDir();
+  assert.equal(migrate("run", state, "--rehearse").code, 0);
+  assert.equal(migrate("approve", state, "--rehearse").code, 2, "approve needs --by");
+  const aborted = migrate(
+    "abort",
+    state,
+    "--rehearse",
+    "--by",
+    "erin",
+    "--reason",
+    "change freeze",
+  );
+  assert.equal(aborted.code, 1);
+  assert.equal(aborted.stdout, "aborted: aborted by erin: change freeze\n");
+  const nothing = migrate("approve", state, "--rehearse", "--by", "alice");
+  assert.equal(nothing.code, 2);
+  assert.match(nothing.stderr, /has no pending approval/);
+  assert.equal(migrate("run", state, "--rehearse").code, 0, "asks for the approval again");
+  const approved = migrate("approve", state, "--rehearse", "--by", "alice");
+  assert.equal(approved.code, 0, approved.stderr);
+  assert.match(
+    approved.stdout,
+    /^approved step 10 by alice at .*, valid until .*; run again to go on\n$/,
+  );
+  const status = migrate("status", state, "--rehearse");
+  assert.match(status.stdout, /approved: step 10 by alice at /);
+  const done = migrate("run", state, "--rehearse");
+  assert.equal(done.code, 0, done.stderr);
+  assert.match(done.stdout, /\$ pulumi destroy --yes --stack metal-sjc → exit 0/);
+  assert.match(done.stdout, /\ndone: every step is complete\n$/);
+});
+
+test("--dry-run previews every change against copies of the config and records nothing", () => {
+  const state = tempDir();
+  const r = migrate("run", state, "--dry-run", "--rehearse");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    /\$ pulumi config set --path 'avfleet:traffic\.pools\[1\]\.weight' 25 --stack traffic-us-west --config-file \S+Pulumi\.traffic-us-west\.yaml → exit 0/,
+  );
+  assert.match(
+    r.stdout,
+    /\$ pulumi preview --refresh --diff --stack traffic-us-west --config-file \S+ → exit 0/,
+  );
+  assert.match(r.stdout, /\$ pulumi destroy --preview-only --stack metal-sjc → exit 0/);
+  assert.doesNotMatch(r.stdout, /pulumi up /);
+  assert.equal(existsSync(join(state, "us-west", "rehearsal", "journal.jsonl")), false);
+});
+
+test("usage mistakes are exit 2 with a clear message", () => {
+  const state = tempDir();
+  const cases: [string[], RegExp][] = [
+    [
+      ["migrate", "launch", US_WEST],
+      /expected an action, one of plan, run, status, approve, abort, rollback; got launch/,
+    ],
+    [["migrate", "run"], /expected exactly one runbook file/],
+    [["migrate", "status", US_WEST, "--fault", "up-fail@5"], /--fault only go with run/],
+    [["migrate", "run", US_WEST, "--fault", "up-fail@5"], /--fault needs --rehearse/],
+    [
+      ["migrate", "run", US_WEST, "--rehearse", "--fault", "loss=3"],
+      /--fault loss=3 is not target-loss=<pct>@<weight>/,
+    ],
+    [["migrate", "status", US_WEST, "--rehearse"], /no rehearsal in /],
+  ];
+  for (const [args, message] of cases) {
+    const r = avfleet([...args, "--stacks-dir", FIXTURE_STACKS, "--state-dir", state]);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.stderr, message);
+  }
+});

@@ -1,0 +1,48 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { renderExposition, serveExposition } from "../../modules/migrate/exposition";
+import { loadRunbook } from "../../modules/migrate/runbook";
+import { advance, createWorld } from "../../modules/migrate/world";
+import { FIXTURE_STACKS, US_WEST } from "./support";
+
+function world() {
+  const state = createWorld(loadRunbook(US_WEST, FIXTURE_STACKS), 1, []);
+  advance(state, state.now + 5 * 60_000);
+  return state;
+}
+
+test("the world's metrics in Prometheus text format: HELP, TYPE and one sample per pool", () => {
+  const text = renderExposition(world());
+  const lines = text.trim().split("\n");
+  assert.ok(lines.includes("# TYPE avfleet_packet_loss_ratio gauge"));
+  assert.ok(lines.includes("# TYPE avfleet_active_sessions gauge"));
+  assert.ok(
+    lines.some((l) =>
+      /^avfleet_traffic_weight\{pool="metal-sjc",region="us-west"\} 100 \d+$/.test(l),
+    ),
+  );
+  assert.ok(
+    lines.some((l) =>
+      /^avfleet_active_sessions\{pool="metal-sjc",region="us-west"\} \d+ \d+$/.test(l),
+    ),
+  );
+  // a pool without sessions has no quality samples: no data, not zero
+  assert.ok(!lines.some((l) => l.startsWith('avfleet_packet_loss_ratio{pool="gcp-us-west1"')));
+  for (const line of lines.filter((l) => !l.startsWith("#"))) {
+    assert.match(line, /^[a-z_0-9]+\{pool="[a-z0-9-]+",region="[a-z-]+"\} [0-9.e-]+ \d+$/);
+  }
+});
+
+test("served on a loopback port at /metrics", async () => {
+  const state = world();
+  const { server, port } = await serveExposition(() => state, 0);
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+    assert.equal(await res.text(), renderExposition(state));
+    assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 404);
+  } finally {
+    server.close();
+  }
+});
