@@ -3,7 +3,8 @@
  * did not change is evaluated once — across revisions, runs and CI jobs.
  *
  * The key of a stack's Plan covers: the program (PROGRAM_INPUTS at that revision), the stack
- * file and the stack files it names (a traffic stack's pools), the installed dependencies
+ * file, the stack files it names (a traffic stack's pools) and the inventories they name
+ * (bare-metal sites), the installed dependencies
  * (the lockfile of the checkout whose node_modules evaluates it), Node's version and this
  * cache's format. Files are identified by their git blob id, so the same bytes give the same
  * key whether they come from a commit (`git ls-tree`, no checkout needed) or the working tree.
@@ -16,19 +17,13 @@ import YAML from "yaml";
 import type { Plan } from "./plan";
 
 /**
- * What the program reads besides the stack files: a program that starts reading another path
- * must add it here, or its Plans could be stale.
+ * What the program reads besides the stack files and the inventories they name: a program
+ * that starts reading another path must add it here, or its Plans could be stale.
  */
-export const PROGRAM_INPUTS = [
-  "index.ts",
-  "Pulumi.yaml",
-  "tsconfig.json",
-  "modules",
-  "inventory",
-] as const;
+export const PROGRAM_INPUTS = ["index.ts", "Pulumi.yaml", "tsconfig.json", "modules"] as const;
 
 /** Bump when the Plan's shape or the key's recipe changes. */
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2;
 
 export const PLAN_CACHE_DIR = join(".avfleet", "cache", "plans");
 
@@ -102,19 +97,21 @@ export function workingTreeSnapshot(root: string): Snapshot {
   return { program, read };
 }
 
-/** Stack names a stack file depends on besides itself: a traffic stack's pools. */
-function referencedStacks(stackFile: Buffer): string[] {
+/** What a stack file names that its Plan is computed from: a traffic stack's pools, an inventory. */
+function references(stackFile: Buffer): { stacks: string[]; files: string[] } {
   try {
-    const doc = YAML.parse(stackFile.toString()) as {
-      config?: { "avfleet:traffic"?: { pools?: { stack?: unknown }[] } };
+    const config = (YAML.parse(stackFile.toString()) as { config?: Record<string, any> })?.config;
+    const pools = config?.["avfleet:traffic"]?.pools;
+    const inventory = config?.["avfleet:fleet"]?.inventory;
+    return {
+      stacks: Array.isArray(pools)
+        ? pools.map((p) => p?.stack).filter((s): s is string => typeof s === "string")
+        : [],
+      files: typeof inventory === "string" ? [inventory] : [],
     };
-    const pools = doc?.config?.["avfleet:traffic"]?.pools;
-    return Array.isArray(pools)
-      ? pools.map((p) => p?.stack).filter((s): s is string => typeof s === "string")
-      : [];
   } catch {
     // A malformed file still gets a key (its own bytes); evaluating it reports the problem.
-    return [];
+    return { stacks: [], files: [] };
   }
 }
 
@@ -129,16 +126,20 @@ export function planKey(
   stackPath: (name: string) => string,
   lockfile: Buffer | undefined,
 ): string {
-  const stackFiles = [
-    stack,
-    ...referencedStacks(snapshot.read(stackPath(stack)) ?? Buffer.alloc(0)),
-  ]
-    .map(stackPath)
-    .sort()
-    .map((path) => {
-      const bytes = snapshot.read(path);
-      return [path, bytes ? blobId(bytes) : null];
-    });
+  // The stack file, the stack files it names and (for bare metal) their inventories, so that
+  // a host changing state re-evaluates its site and the traffic stacks over it, no other.
+  const stacks = new Set([stack]);
+  const files = new Set<string>();
+  for (const name of stacks) {
+    files.add(stackPath(name));
+    const named = references(snapshot.read(stackPath(name)) ?? Buffer.alloc(0));
+    for (const other of named.stacks) stacks.add(other);
+    for (const file of named.files) files.add(file);
+  }
+  const inputs = [...files].sort().map((path) => {
+    const bytes = snapshot.read(path);
+    return [path, bytes ? blobId(bytes) : null];
+  });
   return createHash("sha256")
     .update(
       JSON.stringify({
@@ -147,7 +148,7 @@ export function planKey(
         stack,
         lockfile: lockfile ? blobId(lockfile) : null,
         program: [...snapshot.program].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        stackFiles,
+        inputs,
       }),
     )
     .digest("hex");

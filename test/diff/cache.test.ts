@@ -33,8 +33,12 @@ write("inventory/metal-sjc.yaml", "hosts: []\n");
 write("stacks/Pulumi.gcp-a.yaml", "config: {a: 1}\n");
 write("stacks/Pulumi.gcp-b.yaml", "config: {b: 1}\n");
 write(
+  "stacks/Pulumi.metal-sjc.yaml",
+  "config:\n  avfleet:fleet: {kind: metal, inventory: inventory/metal-sjc.yaml}\n",
+);
+write(
   "stacks/Pulumi.traffic-us-west.yaml",
-  "config:\n  avfleet:traffic:\n    pools: [{stack: gcp-a, weight: 100}]\n",
+  "config:\n  avfleet:traffic:\n    pools: [{stack: gcp-a, weight: 100}, {stack: metal-sjc, weight: 0}]\n",
 );
 write("README.md", "not an input\n");
 git("init", "-q");
@@ -58,7 +62,7 @@ test("a commit and an identical working tree give the same key; each stack its o
   assert.notEqual(key("gcp-a"), key("gcp-b"));
 });
 
-test("a changed module file, a new one, an inventory or the lockfile: a miss", () => {
+test("a changed module file, a new one, or the lockfile: a miss", () => {
   const cache = new PlanCache(join(dir, ".avfleet/cache/plans"));
   const before = key("gcp-a");
   cache.set(before, { name: "gcp-a", resources: [], outputs: {} });
@@ -72,12 +76,18 @@ test("a changed module file, a new one, an inventory or the lockfile: a miss", (
   assert.notEqual(key("gcp-a"), before, "an untracked module is read by the program too");
   rmSync(join(dir, "modules/fleets/extra.ts"));
 
-  write("inventory/metal-sjc.yaml", "hosts: [{name: sjc-m001}]\n");
-  assert.notEqual(key("gcp-a"), before);
-  write("inventory/metal-sjc.yaml", "hosts: []\n");
-
   assert.notEqual(key("gcp-a", Buffer.from('{"lockfileVersion": 2}')), before);
   assert.equal(key("gcp-a"), before);
+});
+
+test("an inventory changes the site that names it and the traffic over it, no other stack", () => {
+  const [a, metal, traffic] = ["gcp-a", "metal-sjc", "traffic-us-west"].map((s) => key(s));
+  write("inventory/metal-sjc.yaml", "hosts: [{name: sjc-m001}]\n");
+  assert.equal(key("gcp-a"), a);
+  assert.notEqual(key("metal-sjc"), metal);
+  assert.notEqual(key("traffic-us-west"), traffic);
+  write("inventory/metal-sjc.yaml", "hosts: []\n");
+  assert.equal(key("metal-sjc"), metal);
 });
 
 test("another stack's file changes only the stacks that name it", () => {
