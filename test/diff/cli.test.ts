@@ -27,7 +27,10 @@ before(() => {
       fleet((f) => (f.pool = pool)),
     );
   }
-  project.writeStack("metal-sjc", "metal-sjc");
+  // The traffic split over metal-sjc and gcp-us-west1, which stays unchanged.
+  for (const stack of ["metal-sjc", "gcp-us-west1", "traffic-us-west"]) {
+    project.writeStack(stack, stack);
+  }
   project.commit("base");
   project.writeStack(
     "gcp-a",
@@ -56,7 +59,15 @@ before(() => {
     drained = host.name;
     host.state = "draining";
   });
-  project.commit("head: machine type, port range, a host draining, a stack added and one removed");
+  project.writeStack("traffic-us-west", "traffic-us-west", (doc) => {
+    doc.config["avfleet:traffic"].pools = [
+      { stack: "metal-sjc", weight: 90 },
+      { stack: "gcp-us-west1", weight: 10 },
+    ];
+  });
+  project.commit(
+    "head: machine type, port range, a host draining, traffic moving, a stack added and one removed",
+  );
 });
 
 after(() => project.dispose());
@@ -70,6 +81,7 @@ interface JsonStack {
   deleted: number;
   hosts?: { before?: { min: number; max: number }; after?: { min: number; max: number } };
   hostStates: { key: string; before?: string; after?: string }[];
+  weights: { key: string; before?: number; after?: number }[];
   resources: {
     op: string;
     name: string;
@@ -80,7 +92,8 @@ interface JsonStack {
 test("--json between two commits: the right row for each kind of change", () => {
   const result = project.avfleet("diff", "--base", "HEAD~1", "--head", "HEAD", "--json");
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stderr, /0 Plans reused, 8 to evaluate/);
+  // gcp-us-west1 is the same at both revisions: evaluated once.
+  assert.match(result.stderr, /1 Plans reused, 11 to evaluate/);
   const doc = JSON.parse(result.stdout);
   assert.equal(doc.changed, true);
   const stack = (name: string): JsonStack => doc.stacks.find((s: JsonStack) => s.stack === name);
@@ -91,7 +104,9 @@ test("--json between two commits: the right row for each kind of change", () => 
       ["gcp-b", "changed"],
       ["gcp-c", "added"],
       ["gcp-d", "removed"],
+      ["gcp-us-west1", "unchanged"],
       ["metal-sjc", "changed"],
+      ["traffic-us-west", "changed"],
     ],
   );
 
@@ -119,22 +134,34 @@ test("--json between two commits: the right row for each kind of change", () => 
   const metal = stack("metal-sjc");
   assert.deepEqual(metal.hostStates, [{ key: drained, before: "active", after: "draining" }]);
   assert.equal(metal.hosts!.after!.max, metal.hosts!.before!.max - 1, "one host fewer serving");
+
+  assert.deepEqual(stack("traffic-us-west").weights, [
+    { key: "gcp-us-west1", before: 0, after: 10 },
+    { key: "metal-sjc", before: 100, after: 90 },
+  ]);
 });
 
 test("--markdown against the working tree: all Plans from the cache; summary rows first", () => {
   const result = project.avfleet("diff", "--base", "HEAD~1", "--markdown");
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stderr, /8 Plans reused, 0 to evaluate/);
+  assert.match(result.stderr, /12 Plans reused, 0 to evaluate/);
   const md = result.stdout;
   assert.match(md, /^### avfleet diff: `HEAD~1 \([0-9a-f]{7}\)` → `working tree`\n/);
-  assert.match(md, /\*\*5 of 5 stacks change · 1 added · 1 removed · /);
+  assert.match(md, /\*\*6 of 7 stacks change · 1 added · 1 removed · /);
+  assert.match(
+    md,
+    /> ⚠️ \*\*Traffic moves in traffic-us-west: gcp-us-west1 0 → 10, metal-sjc 100 → 90\*\*/,
+  );
   assert.match(
     md,
     new RegExp(`> ⚠️ \\*\\*Hosts change state in metal-sjc: 1 active → draining\\*\\*`),
   );
   const row = (stack: string) => md.split("\n").find((l) => l.startsWith(`| **${stack}`))!;
-  // Hosts moving come before everything else; then replacements and removals.
+  // Traffic moving comes first, then hosts changing state, then replacements and removals.
+  assert.ok(md.indexOf(row("traffic-us-west")) < md.indexOf(row("metal-sjc")));
   assert.ok(md.indexOf(row("metal-sjc")) < md.indexOf(row("gcp-a")));
+  assert.match(row("traffic-us-west"), /\| ⚠️ \*\*gcp-us-west1 0 → 10, metal-sjc 100 → 90\*\* \|/);
+  assert.match(md, /\n1 stacks unchanged: gcp-us-west1\.\n/);
   assert.match(row("gcp-a"), /^\| \*\*gcp-a\*\* \| 0 \| \d+ \| 1 \| 0 \| /);
   assert.match(
     row("gcp-c"),
@@ -155,7 +182,7 @@ test("no change: one line, exit 0", () => {
   assert.equal(result.code, 0, result.stderr);
   assert.equal(
     result.stdout,
-    "No infrastructure change: 4 stacks have identical Plans at HEAD (" +
+    "No infrastructure change: 6 stacks have identical Plans at HEAD (" +
       project.git("rev-parse", "--short=7", "HEAD").trim() +
       ") and working tree.\n",
   );
