@@ -32,7 +32,14 @@ import {
 } from "./pulumi";
 import { durationMs, formatDuration, type LoadedRunbook } from "./runbook";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS, selector } from "./slo";
-import { foldJournal, nextUnit, validApproval, type Approval, type MigrationState } from "./state";
+import {
+  applyEntry,
+  foldJournal,
+  nextUnit,
+  validApproval,
+  type Approval,
+  type MigrationState,
+} from "./state";
 import { formatWeights, sameWeights, type Weights } from "./weights";
 
 export interface Drivers {
@@ -88,16 +95,19 @@ export function exitCodeOf(kind: OutcomeKind): number {
 }
 
 /** `dirty`: the failure came after config was set, so the stack may hold a partial change. */
+/** A healthy-hosts reading for a message: `12 healthy hosts`, or why there is none. */
+function hostsReading(value: number | string | undefined): string {
+  return typeof value === "number" ? `${value} healthy hosts` : (value ?? "no data");
+}
+
 type Step = { ok: true } | { ok: false; kind: HaltKind; reason: string; dirty?: boolean };
 
 class Execution {
-  private entries: Entry[];
   state: MigrationState;
   private journal?: JournalWriter;
 
   constructor(private readonly ctx: ExecutorContext) {
-    this.entries = readJournal(ctx.paths.journal);
-    this.state = foldJournal(this.entries);
+    this.state = foldJournal(readJournal(ctx.paths.journal));
   }
 
   get clock(): Clock {
@@ -119,8 +129,7 @@ class Execution {
   record(entry: NewEntry): void {
     const full = { ...entry, at: entry.at ?? this.clock.now() } as Entry;
     this.journal!.append(full);
-    this.entries.push(full);
-    this.state = foldJournal(this.entries);
+    applyEntry(this.state, full);
     this.ctx.onEntry?.(full, this.ctx.units);
   }
 
@@ -319,8 +328,7 @@ class Execution {
     const want = Number(outputs[target].minHosts ?? 1);
     const healthy = await this.instant(HEALTHY_HOSTS, target);
     if (typeof healthy !== "number" || healthy < want) {
-      const seen =
-        typeof healthy === "number" ? `${healthy} healthy hosts` : (healthy ?? "no data");
+      const seen = hostsReading(healthy);
       return this.halt(
         "check-failed",
         `${target} is not healthy: ${seen}, expected at least ${want}`,
@@ -383,8 +391,7 @@ class Execution {
         return undefined;
       }
       if (this.clock.now() >= deadline) {
-        const seen =
-          typeof healthy === "number" ? `${healthy} healthy hosts` : (healthy ?? "no data");
+        const seen = hostsReading(healthy);
         return this.halt(
           "check-failed",
           `${unit.stack}: ${seen} after ${formatDuration(unit.healthyWithinMs)}, expected ${unit.minHosts}`,

@@ -40,7 +40,7 @@ export interface MigrationState {
 
 const BLOCKING: HaltKind[] = ["rolled-back", "done"];
 
-export function emptyState(): MigrationState {
+function emptyState(): MigrationState {
   return {
     completed: new Map(),
     started: new Map(),
@@ -53,70 +53,73 @@ export function emptyState(): MigrationState {
 
 export function foldJournal(entries: Entry[]): MigrationState {
   const s = emptyState();
-  for (const e of entries) {
-    switch (e.type) {
-      case "start":
-        if (e.restart || s.hash === undefined) {
-          s.completed.clear();
-          s.started.clear();
-          s.applied.clear();
-          s.rounds = [];
-          s.approvals.clear();
-          s.pendingApproval = undefined;
-          s.blocked = undefined;
-        }
-        s.hash = e.hash;
-        s.halt = undefined;
-        break;
-      case "baseline":
-        s.lastGood ??= e.weights;
-        break;
-      case "step-start":
-        if (!s.started.has(e.unit)) s.started.set(e.unit, e.at);
-        break;
-      case "weights-applied":
-        if (!s.applied.has(e.unit)) s.applied.set(e.unit, e);
-        break;
-      case "gates":
-        s.rounds.push(e);
-        s.queryErrors += e.evaluations.filter((g) => g.queryError !== undefined).length;
-        break;
-      case "step-end":
-        s.completed.set(e.unit, e);
-        if (e.weights) s.lastGood = e.weights;
-        if (s.pendingApproval?.unit === e.unit) s.pendingApproval = undefined;
-        break;
-      case "approval-requested":
-        s.pendingApproval = e;
-        break;
-      case "approved":
-        s.approvals.set(e.unit, { unit: e.unit, by: e.by, at: e.at, expiresAt: e.expiresAt });
-        s.pendingApproval = undefined;
-        break;
-      case "rollback-intent":
-        s.pendingRollback = e;
-        break;
-      case "rollback":
-        // A finished rollback is itself the halt: nothing may go on from it but --restart.
-        s.pendingRollback = undefined;
-        s.lastGood = e.to;
-        s.lastRollback = e;
-        s.halt = { type: "halt", kind: "rolled-back", reason: e.reason, unit: e.unit, at: e.at };
-        s.blocked = s.halt;
-        break;
-      case "abort":
-        s.lastAbort = e;
-        s.pendingApproval = undefined;
-        break;
-      case "halt":
-        s.halt = e;
-        if (BLOCKING.includes(e.kind)) s.blocked = e;
-        break;
-      default:
-        break;
-    }
-  }
+  for (const e of entries) applyEntry(s, e);
   return s;
+}
+
+/** Folds one more entry into `s` (in place): the executor's state after each write. */
+export function applyEntry(s: MigrationState, e: Entry): void {
+  switch (e.type) {
+    case "start":
+      if (e.restart || s.hash === undefined) {
+        s.completed.clear();
+        s.started.clear();
+        s.applied.clear();
+        s.rounds = [];
+        s.approvals.clear();
+        s.pendingApproval = undefined;
+        s.blocked = undefined;
+      }
+      s.hash = e.hash;
+      s.halt = undefined;
+      break;
+    case "baseline":
+      s.lastGood ??= e.weights;
+      break;
+    case "step-start":
+      if (!s.started.has(e.unit)) s.started.set(e.unit, e.at);
+      break;
+    case "weights-applied":
+      if (!s.applied.has(e.unit)) s.applied.set(e.unit, e);
+      break;
+    case "gates":
+      s.rounds.push(e);
+      s.queryErrors += e.evaluations.filter((g) => g.queryError !== undefined).length;
+      break;
+    case "step-end":
+      s.completed.set(e.unit, e);
+      if (e.weights) s.lastGood = e.weights;
+      if (s.pendingApproval?.unit === e.unit) s.pendingApproval = undefined;
+      break;
+    case "approval-requested":
+      s.pendingApproval = e;
+      break;
+    case "approved":
+      s.approvals.set(e.unit, { unit: e.unit, by: e.by, at: e.at, expiresAt: e.expiresAt });
+      s.pendingApproval = undefined;
+      break;
+    case "rollback-intent":
+      s.pendingRollback = e;
+      break;
+    case "rollback":
+      // A finished rollback is itself the halt: nothing may go on from it but --restart.
+      s.pendingRollback = undefined;
+      s.lastGood = e.to;
+      s.lastRollback = e;
+      s.halt = { type: "halt", kind: "rolled-back", reason: e.reason, unit: e.unit, at: e.at };
+      s.blocked = s.halt;
+      break;
+    case "abort":
+      s.lastAbort = e;
+      s.pendingApproval = undefined;
+      break;
+    case "halt":
+      s.halt = e;
+      if (BLOCKING.includes(e.kind)) s.blocked = e;
+      break;
+    default:
+      break;
+  }
 }
 
 /** The first unit not completed in this epoch, or undefined when all are. */
