@@ -58,7 +58,9 @@ export async function runCommand(command: Command, argv: string[]): Promise<numb
       for (const line of err.lines) process.stderr.write(`${line}\n`);
       return EXIT.badInput;
     }
-    process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`);
+    // An evaluation failure already carries the program's own error; its stack adds nothing.
+    const error = err as Error;
+    process.stderr.write(`error: ${error.name === "EvaluationError" ? error.message : (error.stack ?? String(err))}\n`);
     return EXIT.failure;
   }
 }

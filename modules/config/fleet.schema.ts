@@ -5,6 +5,7 @@
 import type { FromSchema } from "json-schema-to-ts";
 import { machineTypeNames } from "../capacity/machine-types";
 import { PROFILE_NAMES } from "../tuning/profiles";
+import { dnsProviderProperties } from "./dns.schema";
 
 const port = (description: string, minimum = 1) =>
   ({ type: "integer", minimum, maximum: 65535, description }) as const;
@@ -78,6 +79,11 @@ const commonProperties = {
     type: "string",
     pattern: "^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$",
     description: "a pool name: lowercase RFC 1123 label of at most 40 characters",
+  },
+  endpoint: {
+    type: "string",
+    format: "hostname",
+    description: "the hostname this pool's joins go to (its signaling edge), for traffic stacks",
   },
   minHosts: { type: "integer", minimum: 0, maximum: 5000, description: "a host count in 0–5000" },
   maxHosts: { type: "integer", minimum: 1, maximum: 5000, description: "a host count in 1–5000" },
@@ -330,12 +336,7 @@ const dnsSchema = {
   required: ["provider", "zone", "domain"],
   additionalProperties: false,
   properties: {
-    provider: { type: "string", enum: ["route53", "clouddns"] },
-    zone: {
-      type: "string",
-      pattern: "^[A-Za-z0-9][A-Za-z0-9-]{0,62}$",
-      description: "a Route53 hosted zone id or a Cloud DNS managed zone name",
-    },
+    ...dnsProviderProperties,
     domain: {
       type: "string",
       format: "hostname",

@@ -4,6 +4,7 @@
  */
 import type { FromSchema, JSONSchema } from "json-schema-to-ts";
 import { fleetSchema } from "./fleet.schema";
+import { trafficSchema } from "./traffic.schema";
 
 const gcpRegion = {
   type: "string",
@@ -43,6 +44,7 @@ const whenKind = <
 ) =>
   ({
     if: {
+      required: ["avfleet:fleet"],
       properties: { "avfleet:fleet": { type: "object", properties: { kind: { const: kind } } } },
     },
     then: { required, properties },
@@ -60,7 +62,6 @@ export const stackFileSchema = {
     config: {
       type: "object",
       description: "a mapping of config keys",
-      required: ["avfleet:fleet"],
       additionalProperties: false,
       properties: {
         "gcp:project": gcpProject,
@@ -68,6 +69,7 @@ export const stackFileSchema = {
         "aws:region": awsRegion,
         "avfleet:sshPrivateKey": secret,
         "avfleet:fleet": fleetSchema,
+        "avfleet:traffic": trafficSchema,
       },
       allOf: [
         whenKind("gcp", ["gcp:project", "gcp:region"], {

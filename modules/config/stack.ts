@@ -2,9 +2,11 @@
  * Stack files: find them, load one into a typed, validated config (or every problem at
  * once), and turn it into the string map Pulumi's config runtime takes.
  */
-import { readdirSync } from "node:fs";
-import { basename, join } from "node:path";
+import { existsSync, readdirSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import type { FleetSpec } from "./fleet.schema";
+import type { TrafficSpec } from "./traffic.schema";
+import { weightProblems } from "../traffic/weights";
 import { loadInventory } from "./inventory";
 import type { Inventory } from "./inventory.schema";
 import { SECRET_KEYS, stackFileSchema, type StackFile } from "./stack.schema";
@@ -25,7 +27,10 @@ export interface LoadedStack {
   name: string;
   file: string;
   document: StackFile;
-  fleet: FleetSpec;
+  /** Fleet stacks: the fleet spec. */
+  fleet?: FleetSpec;
+  /** Traffic stacks: the traffic split. */
+  traffic?: TrafficSpec;
   /** Bare-metal stacks: the site's validated host inventory. */
   inventory?: Inventory;
 }
@@ -63,12 +68,32 @@ function zoneProblems(zones: string[], region: string, at: (i: number) => KeyPat
   return problems;
 }
 
+/** A DNS provider needs its own provider's config key. */
+function dnsProviderProblems(
+  provider: "route53" | "clouddns",
+  config: StackFile["config"],
+): Problem[] {
+  const needs = provider === "route53" ? "aws:region" : "gcp:project";
+  return config[needs] === undefined
+    ? [
+        {
+          path: ["config", needs],
+          message: "is missing",
+          expected: `the ${provider} provider's ${needs}, since dns.provider is ${provider}`,
+        },
+      ]
+    : [];
+}
+
 /**
  * Checks a schema cannot express: orderings, overlaps, zones inside the region, the DNS
  * provider's own config being there.
  */
-export function fleetProblems(config: StackFile["config"], at: KeyPath): Problem[] {
-  const fleet = config["avfleet:fleet"];
+export function fleetProblems(
+  fleet: FleetSpec,
+  config: StackFile["config"],
+  at: KeyPath,
+): Problem[] {
   const problems: Problem[] = [];
   if (fleet.kind !== "metal" && fleet.minHosts > fleet.maxHosts) {
     problems.push({
@@ -123,34 +148,106 @@ export function fleetProblems(config: StackFile["config"], at: KeyPath): Problem
       ),
     );
   }
-  if (fleet.kind === "metal") {
-    const needs = fleet.dns.provider === "route53" ? "aws:region" : "gcp:project";
-    if (config[needs] === undefined) {
+  if (fleet.kind === "metal") problems.push(...dnsProviderProblems(fleet.dns.provider, config));
+  return problems;
+}
+
+/**
+ * A traffic split's pools must be fleet stacks of the same media region that publish an
+ * endpoint, and its weights must sum to 100.
+ */
+export function trafficProblems(
+  traffic: TrafficSpec,
+  config: StackFile["config"],
+  stacksDir: string,
+  at: KeyPath,
+): Problem[] {
+  const problems = [
+    ...weightProblems(traffic, at),
+    ...dnsProviderProblems(traffic.dns.provider, config),
+  ];
+  traffic.pools.forEach((pool, i) => {
+    const path = [...at, "pools", i, "stack"];
+    const file = stackFileName(stacksDir, pool.stack);
+    if (!existsSync(file)) {
       problems.push({
-        path: ["config", needs],
-        message: "is missing",
-        expected: `the ${fleet.dns.provider} provider's ${needs}, since dns.provider is ${fleet.dns.provider}`,
+        path,
+        message: `is "${pool.stack}", which has no stack file`,
+        expected: `a fleet stack in ${stacksDir}: ${listStacks(stacksDir).join(", ")}`,
+      });
+      return;
+    }
+    let fleet: FleetSpec | undefined;
+    try {
+      fleet = loadStackFile(file).fleet;
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      problems.push({
+        path,
+        message: `is "${pool.stack}", whose stack file has problems`,
+        expected: "a valid fleet stack",
+      });
+      return;
+    }
+    if (!fleet) {
+      problems.push({
+        path,
+        message: `is "${pool.stack}", not a fleet stack`,
+        expected: "a fleet stack",
+      });
+    } else if (fleet.mediaRegion !== traffic.mediaRegion) {
+      problems.push({
+        path,
+        message: `is "${pool.stack}", which serves media region ${fleet.mediaRegion}`,
+        expected: `a pool of ${traffic.mediaRegion}`,
+      });
+    } else if (!fleet.endpoint) {
+      problems.push({
+        path,
+        message: `is "${pool.stack}", which declares no endpoint`,
+        expected: "a fleet with avfleet:fleet.endpoint",
       });
     }
-  }
+  });
   return problems;
 }
 
 /**
  * Validates a parsed stack document: schema first, then semantic checks (only on a document
  * the schema accepted, so they can trust its shape). Throws InputError with every problem.
+ * `stacksDir` is where the stacks a traffic split names are.
  */
 export function validateStackDocument(
   file: string,
   document: unknown,
+  stacksDir = dirname(file),
 ): { document: StackFile; inventory?: Inventory } {
   assertNoProblems(file, schemaProblems(stackFileSchema, document));
   const stack = document as StackFile;
-  assertNoProblems(file, fleetProblems(stack.config, ["config", "avfleet:fleet"]));
   const fleet = stack.config["avfleet:fleet"];
+  const traffic = stack.config["avfleet:traffic"];
+  if (!fleet === !traffic) {
+    assertNoProblems(file, [
+      {
+        path: ["config"],
+        message: fleet
+          ? "has both avfleet:fleet and avfleet:traffic"
+          : "has neither avfleet:fleet nor avfleet:traffic",
+        expected: "exactly one of them",
+      },
+    ]);
+  }
+  if (traffic) {
+    assertNoProblems(
+      file,
+      trafficProblems(traffic, stack.config, stacksDir, ["config", "avfleet:traffic"]),
+    );
+    return { document: stack };
+  }
+  assertNoProblems(file, fleetProblems(fleet!, stack.config, ["config", "avfleet:fleet"]));
   // Relative inventory paths are relative to the project root, where Pulumi runs the program.
-  return fleet.kind === "metal"
-    ? { document: stack, inventory: loadInventory(fleet.inventory) }
+  return fleet!.kind === "metal"
+    ? { document: stack, inventory: loadInventory(fleet!.inventory) }
     : { document: stack };
 }
 
@@ -163,7 +260,14 @@ export function loadStackFile(file: string): LoadedStack {
     file,
     readYamlFile(file, "a Pulumi stack file with a config: mapping"),
   );
-  return { name, file, document, fleet: document.config["avfleet:fleet"], inventory };
+  return {
+    name,
+    file,
+    document,
+    fleet: document.config["avfleet:fleet"],
+    traffic: document.config["avfleet:traffic"],
+    inventory,
+  };
 }
 
 /** Loads several stacks, collecting every file's problems before failing. */

@@ -169,7 +169,13 @@ export function schemaProblems(
   const problems = (validate.errors ?? [])
     .map(problemFromAjv)
     .filter((p): p is Problem => p !== undefined);
-  return problems.map((p) => ({ ...p, path: [...prefix, ...p.path] }));
+  // One problem per key: `100.5` is not an integer, and saying it is also above 100 is noise.
+  const firstPerKey = new Map<string, Problem>();
+  for (const p of problems) {
+    const key = formatKeyPath(p.path);
+    if (!firstPerKey.has(key)) firstPerKey.set(key, p);
+  }
+  return [...firstPerKey.values()].map((p) => ({ ...p, path: [...prefix, ...p.path] }));
 }
 
 /** Parses YAML text; malformed YAML or an empty document is an InputError. */

@@ -16,6 +16,8 @@ import { AwsFleet } from "./aws";
 import { GcpFleet } from "./gcp";
 import { cloudInitUserData, hostPayload, type HostHardware } from "./host-tuning";
 import { MetalFleet, type HostPayload } from "./metal";
+import { TrafficSplit } from "../traffic/split";
+import { weightsOf } from "../traffic/weights";
 import { hostCounts, hostStates } from "./metal-args";
 
 /** The stack's config document, as `pulumi up` or the mock runtime hands it over. */
@@ -37,8 +39,24 @@ export function declareStack(stack: {
   inventory?: Inventory;
 }): Record<string, pulumi.Input<unknown>> {
   const { config } = stack.document;
-  const spec = config["avfleet:fleet"];
+  const traffic = config["avfleet:traffic"];
+  if (traffic) {
+    const split = new TrafficSplit(`traffic-${traffic.mediaRegion}`, {
+      spec: traffic,
+      gcpProject: config["gcp:project"],
+    });
+    return {
+      kind: "traffic",
+      mediaRegion: traffic.mediaRegion,
+      recordName: traffic.dns.recordName,
+      ttl: traffic.dns.ttl,
+      weights: weightsOf(traffic),
+      previousWeights: split.previousWeights,
+    };
+  }
+  const spec = config["avfleet:fleet"]!;
   const common = {
+    ...(spec.endpoint ? { endpoint: spec.endpoint } : {}),
     kind: spec.kind,
     pool: spec.pool,
     mediaRegion: spec.mediaRegion,

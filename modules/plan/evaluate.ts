@@ -11,10 +11,10 @@ import type { Plan } from "./plan";
 /** A stack whose program failed to evaluate; the message carries its error output. */
 export class EvaluationError extends Error {
   constructor(
-    readonly stack: string,
+    readonly stackName: string,
     readonly output: string,
   ) {
-    super(`stack ${stack}: evaluation failed:\n${output.trim()}`);
+    super(`stack ${stackName}: evaluation failed:\n${output.trim()}`);
     this.name = "EvaluationError";
   }
 }

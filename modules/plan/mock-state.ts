@@ -61,7 +61,18 @@ function awsDefaults(type: string, name: string, inputs: State): State {
   };
 }
 
-export function mockState(type: string, name: string, inputs: State): State {
+/**
+ * @param stackOutputs what a StackReference to the named stack (`org/project/stack`) reads.
+ */
+export function mockState(
+  type: string,
+  name: string,
+  inputs: State,
+  stackOutputs: (ref: string) => State,
+): State {
+  if (type === "pulumi:pulumi:StackReference") {
+    return { ...inputs, outputs: stackOutputs(String(inputs.name)), secretOutputNames: [] };
+  }
   return {
     ...inputs,
     ...awsDefaults(type, name, inputs),

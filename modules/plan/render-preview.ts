@@ -31,10 +31,16 @@ function tree(plan: Plan): string[] {
 
 const usd = (n: number) => `$${Math.round(n).toLocaleString("en-US")}`;
 
-/** Hosts, capacity against demand, and monthly cost: the lines a fleet decision needs. */
+/** Weights, hosts, capacity against demand, monthly cost: what a decision on a stack needs. */
 export function economicsLines(plan: Plan): string[] {
   const o = plan.outputs as Record<string, any>;
   const lines: string[] = [];
+  if (o.weights) {
+    const weights = Object.entries(o.weights as Record<string, number>)
+      .map(([pool, weight]) => `${pool} ${weight}`)
+      .join(" · ");
+    lines.push(`weights: ${weights} (${o.recordName}, TTL ${o.ttl} s)`);
+  }
   if (o.hosts) {
     lines.push(
       `hosts: ${o.hosts.active} active, ${o.hosts.draining} draining, ${o.hosts.retired} retired`,

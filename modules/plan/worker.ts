@@ -5,9 +5,9 @@
  *
  * Usage (by modules/plan/evaluate.ts): node --import tsx worker.ts <stack-file> <program>
  */
-import { resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { loadStackFile, pulumiConfigMap } from "../config/stack";
+import { dirname, resolve } from "node:path";
+import { loadStackFile, pulumiConfigMap, stackFileName, type LoadedStack } from "../config/stack";
 import { fleetEconomics } from "../capacity/capacity";
 import { mockCall, mockId, mockState } from "./mock-state";
 import type { Plan, PlanResource } from "./plan";
@@ -23,9 +23,17 @@ interface RegisterRequest {
   getObject(): unknown;
 }
 
+interface ReadRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getProperties(): unknown;
+}
+
 interface MockMonitorInternals {
   newUrn(parent: string, type: string, name: string): string;
   registerResource(req: RegisterRequest, callback: unknown): Promise<void>;
+  readResource(req: ReadRequest, callback: unknown): Promise<void>;
 }
 
 async function resolveOutput(value: unknown): Promise<unknown> {
@@ -37,6 +45,24 @@ async function resolveOutput(value: unknown): Promise<unknown> {
   return secret ? SECRET : redactSecrets(plain);
 }
 
+/**
+ * What a StackReference reads offline: a fleet stack's outputs that come from its config
+ * (endpoint, pool, media region); nothing of the stack itself, which has never been applied.
+ */
+function referencedOutputs(self: LoadedStack, ref: string): Record<string, unknown> {
+  const name = ref.split("/").pop()!;
+  if (name === self.name) return {};
+  const fleet = loadStackFile(stackFileName(dirname(self.file), name)).fleet;
+  return fleet
+    ? {
+        endpoint: fleet.endpoint,
+        pool: fleet.pool,
+        mediaRegion: fleet.mediaRegion,
+        kind: fleet.kind,
+      }
+    : {};
+}
+
 async function evaluate(stackFile: string, program: string): Promise<Plan> {
   const stack = loadStackFile(stackFile);
   // preview=false: with true, outputs the mock did not return stay unknown and apply()
@@ -45,13 +71,15 @@ async function evaluate(stackFile: string, program: string): Promise<Plan> {
     {
       newResource: ({ type, name, inputs }) => ({
         id: mockId(type, name),
-        state: mockState(type, name, inputs),
+        state: mockState(type, name, inputs, (ref) => referencedOutputs(stack, ref)),
       }),
       call: ({ token, inputs }) => mockCall(token, inputs),
     },
     "avfleet",
     stack.name,
     false,
+    // Self-managed backends name their one organization "organization".
+    "organization",
   );
   const { config, secretKeys } = pulumiConfigMap(stack.document);
   pulumi.runtime.setAllConfig(config, secretKeys);
@@ -60,20 +88,29 @@ async function evaluate(stackFile: string, program: string): Promise<Plan> {
   // them, so record them where the monitor receives the request.
   const resources: PlanResource[] = [];
   const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorInternals;
-  const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, callback) => {
+  const record = (req: RegisterRequest | ReadRequest, custom: boolean, properties: unknown) => {
     const parent = req.getParent() || undefined;
     resources.push({
       urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
       type: req.getType(),
       name: req.getName(),
       ...(parent ? { parent } : {}),
-      custom: req.getCustom(),
+      custom,
       inputs: redactSecrets(
-        pulumi.runtime.deserializeProperties(req.getObject() as never, true),
+        pulumi.runtime.deserializeProperties(properties as never, true),
       ) as Record<string, unknown>,
     });
+  };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, callback) => {
+    record(req, req.getCustom(), req.getObject());
     return register(req, callback);
+  };
+  // Resources the program reads rather than manages (StackReferences) arrive here.
+  const read = monitor.readResource.bind(monitor);
+  monitor.readResource = (req, callback) => {
+    record(req, true, req.getProperties());
+    return read(req, callback);
   };
 
   const exported = require(resolve(program)) as Record<string, unknown>;
@@ -81,7 +118,12 @@ async function evaluate(stackFile: string, program: string): Promise<Plan> {
   for (const [key, value] of Object.entries(exported)) outputs[key] = await resolveOutput(value);
   // Resources declared inside apply() register late: wait for every outstanding RPC.
   await pulumi.runtime.disconnect();
-  return { name: stack.name, resources, outputs, ...fleetEconomics(stack.fleet, stack.inventory) };
+  return {
+    name: stack.name,
+    resources,
+    outputs,
+    ...(stack.fleet ? fleetEconomics(stack.fleet, stack.inventory) : {}),
+  };
 }
 
 quietStackTraces();

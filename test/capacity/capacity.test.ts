@@ -76,7 +76,7 @@ test("egress tiers: each tier prices its own slice of the month's volume", () =>
 
 test("GCP stack: compute $1.16/h × 730 h × 6..90 hosts; egress apart; capacity at max hosts", () => {
   const stack = loadStackFile("stacks/Pulumi.gcp-us-west1.yaml");
-  assert.deepEqual(fleetEconomics(stack.fleet, stack.inventory), {
+  assert.deepEqual(fleetEconomics(stack.fleet!, stack.inventory), {
     capacity: {
       demandStreams: 208000,
       capacityStreams: 432000,
@@ -91,7 +91,7 @@ test("bare metal: active hosts carry, non-retired hosts cost, transit billed on 
   // metal-sjc: active r640 ×21 (4,500 streams) + r6525 ×23 (9,000) = 301,500 streams;
   // paid for: 22 × $520 + 24 × $910 = $33,280; transit 128 Gbit/s × $320.
   const stack = loadStackFile("stacks/Pulumi.metal-sjc.yaml");
-  assert.deepEqual(fleetEconomics(stack.fleet, stack.inventory), {
+  assert.deepEqual(fleetEconomics(stack.fleet!, stack.inventory), {
     capacity: {
       demandStreams: 208000,
       capacityStreams: 301500,
@@ -104,7 +104,7 @@ test("bare metal: active hosts carry, non-retired hosts cost, transit billed on 
 
 test("a stack whose max capacity cannot cover its demand reports the shortfall", () => {
   const stack = loadStackFile("stacks/Pulumi.gcp-us-west1.yaml");
-  const spec = { ...stack.fleet, maxHosts: 50 } as typeof stack.fleet;
+  const spec = { ...stack.fleet!, maxHosts: 50 } as NonNullable<typeof stack.fleet>;
   assert.equal(fleetEconomics(spec).capacity.shortfallHosts, 16);
 });
 

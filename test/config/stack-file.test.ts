@@ -25,10 +25,10 @@ test("every example stack loads, with schema defaults filled in", () => {
   }
   const usw = loadStackFile(join(ROOT, "stacks/Pulumi.gcp-us-west1.yaml"));
   assert.equal(
-    usw.fleet.kind === "gcp" && usw.fleet.image,
+    usw.fleet!.kind === "gcp" && usw.fleet!.image,
     "projects/debian-cloud/global/images/family/debian-12",
   );
-  assert.equal(usw.fleet.kind === "gcp" && usw.fleet.bootDiskGb, 20);
+  assert.equal(usw.fleet!.kind === "gcp" && usw.fleet!.bootDiskGb, 20);
 });
 
 const badCases: [string, string, string[]][] = [
@@ -71,7 +71,7 @@ const badCases: [string, string, string[]][] = [
     "unknown key",
     withFleet((f) => (f.maxHost = 9)),
     [
-      "config.avfleet:fleet.maxHost: is not a known key, expected one of kind, mediaRegion, pool, minHosts, maxHosts, ports, adminCidrs, tuning, demand, drainSeconds, labels, machineType, zones, image, network, subnetwork, bootDiskGb, autoscaling",
+      "config.avfleet:fleet.maxHost: is not a known key, expected one of kind, mediaRegion, pool, endpoint, minHosts, maxHosts, ports, adminCidrs, tuning, demand, drainSeconds, labels, machineType, zones, image, network, subnetwork, bootDiskGb, autoscaling",
     ],
   ],
   [

@@ -133,8 +133,9 @@ test("firewalls: media UDP range, signaling, health from Google only, SSH from a
   }
 });
 
-test("stack outputs: pool, media region, instance group, min/max hosts, health-check path", () => {
+test("stack outputs: pool, media region, endpoint, instance group, min/max hosts, health-check path", () => {
   assert.deepEqual(stack.outputs, {
+    endpoint: "edge.gcp-usw1.media.example.net",
     kind: "gcp",
     pool: "gcp-usw1",
     mediaRegion: "us-west",

@@ -1,0 +1,69 @@
+/**
+ * JSON Schema of a traffic split — the `avfleet:traffic` key of a traffic stack: which pools
+ * (fleet stacks) serve a media region's join endpoint, with what integer weights.
+ */
+import type { FromSchema } from "json-schema-to-ts";
+import { dnsProviderProperties } from "./dns.schema";
+
+export const trafficSchema = {
+  type: "object",
+  description: "a traffic split {mediaRegion, dns, maxStepPct, pools}",
+  required: ["mediaRegion", "dns", "pools"],
+  additionalProperties: false,
+  properties: {
+    mediaRegion: {
+      type: "string",
+      pattern: "^[a-z]+(-[a-z0-9]+)*$",
+      description: "a media region name like us-west",
+    },
+    dns: {
+      type: "object",
+      description: "a mapping {provider, zone, recordName, ttl}",
+      required: ["provider", "zone", "recordName"],
+      additionalProperties: false,
+      properties: {
+        ...dnsProviderProperties,
+        recordName: {
+          type: "string",
+          format: "hostname",
+          description: "the join endpoint clients resolve, e.g. join.us-west.media.example.net",
+        },
+        ttl: {
+          type: "integer",
+          minimum: 5,
+          maximum: 300,
+          default: 30,
+          description: "seconds; one TTL for the whole weighted set",
+        },
+      },
+    },
+    maxStepPct: {
+      type: "integer",
+      minimum: 1,
+      maximum: 100,
+      default: 25,
+      description: "the most weight one change may move, in percentage points",
+    },
+    pools: {
+      type: "array",
+      description: "a list of {stack, weight}: the fleet stacks serving the region",
+      minItems: 1,
+      items: {
+        type: "object",
+        description: "a pool {stack, weight}",
+        required: ["stack", "weight"],
+        additionalProperties: false,
+        properties: {
+          stack: {
+            type: "string",
+            pattern: "^[a-z0-9][a-z0-9-]*$",
+            description: "a fleet stack name like gcp-us-west1",
+          },
+          weight: { type: "integer", minimum: 0, maximum: 100, description: "a weight in 0–100" },
+        },
+      },
+    },
+  },
+} as const;
+
+export type TrafficSpec = FromSchema<typeof trafficSchema>;

@@ -1,0 +1,53 @@
+/** Weights of a traffic split: what is valid, how far a change moves, which records exist. */
+import type { TrafficSpec } from "../config/traffic.schema";
+import type { KeyPath, Problem } from "../config/validate";
+
+export type Weights = Record<string, number>;
+
+export function weightsOf(spec: TrafficSpec): Weights {
+  return Object.fromEntries(spec.pools.map((p) => [p.stack, p.weight]));
+}
+
+/** Weights are integers that sum to 100, each pool listed once. */
+export function weightProblems(spec: TrafficSpec, at: KeyPath): Problem[] {
+  const problems: Problem[] = [];
+  spec.pools.forEach((pool, i) => {
+    const first = spec.pools.findIndex((p) => p.stack === pool.stack);
+    if (first !== i) {
+      problems.push({
+        path: [...at, "pools", i, "stack"],
+        message: `is "${pool.stack}" again (pools[${first}])`,
+        expected: "each pool once",
+      });
+    }
+  });
+  const sum = spec.pools.reduce((n, p) => n + p.weight, 0);
+  if (sum !== 100) {
+    problems.push({
+      path: [...at, "pools"],
+      message: `weights sum to ${sum}`,
+      expected: "weights that sum to 100",
+    });
+  }
+  return problems;
+}
+
+/**
+ * The traffic one change moves: the sum of the weight gained by pools that gain. Moving
+ * 1 → 5 on one pool and 99 → 95 on another moves 4 points.
+ */
+export function weightStep(previous: Weights, next: Weights): number {
+  const pools = new Set([...Object.keys(previous), ...Object.keys(next)]);
+  let moved = 0;
+  for (const pool of pools) moved += Math.max(0, (next[pool] ?? 0) - (previous[pool] ?? 0));
+  return moved;
+}
+
+/**
+ * Pools that get a DNS record. A weight-0 record is left out, not kept at 0: Route53 answers
+ * with weight-0 records when every non-zero one is unhealthy, which would send joins to a
+ * pool that is not (or no longer) meant to take them.
+ */
+export function servingPools(spec: TrafficSpec): { stack: string; weight: number }[] {
+  return spec.pools.filter((p) => p.weight > 0);
+}
