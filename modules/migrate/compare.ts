@@ -17,6 +17,12 @@ import { SLOS, type SloName } from "./slo";
 export interface Histogram {
   buckets: { le: number; count: number }[];
   sum: number;
+  /**
+   * Distinct sessions behind the samples. Each session reports once a minute, so its samples
+   * are alike: without this count the test would take them for independent and fail healthy
+   * pools far more often than its alpha says (the bench measures it).
+   */
+  sessions?: number;
 }
 
 /** One pool's per-session samples over the window. */
@@ -118,8 +124,17 @@ export function upperTail(z: number): number {
 /**
  * Pure: Mann–Whitney U over grouped samples. `worse: "greater"` asks whether the target tends
  * to be larger than the source; "less" whether smaller. Both pools need at least one sample.
+ *
+ * `perSession` is each pool's samples per session. Var(U) = nₛnₜ(n+1)/12 splits into a part
+ * from the target's spread (nₛ·nₜ·nₛ/12) and one from the source's (nₛ·nₜ·nₜ/12); samples of
+ * one session count as one in the worst case (intra-session correlation 1), which multiplies
+ * each part by its pool's samples per session. 1 and 1 is the textbook test.
  */
-export function mannWhitney(groups: Group[], worse: "greater" | "less"): MannWhitney {
+export function mannWhitney(
+  groups: Group[],
+  worse: "greater" | "less",
+  perSession = { source: 1, target: 1 },
+): MannWhitney {
   let ns = 0;
   let nt = 0;
   let below = 0;
@@ -136,7 +151,9 @@ export function mannWhitney(groups: Group[], worse: "greater" | "less"): MannWhi
   const n = ns + nt;
   const u = rankSum - (nt * (nt + 1)) / 2;
   const mean = (ns * nt) / 2;
-  const variance = ((ns * nt) / 12) * (n + 1 - ties / (n * (n - 1)));
+  const tieFactor = 1 - ties / (n * n * n - n);
+  const spread = ns * perSession.target + nt * perSession.source + 1;
+  const variance = ((ns * nt) / 12) * spread * tieFactor;
   const toward = worse === "greater" ? u - mean : mean - u;
   // Every sample tied: no evidence either way.
   if (!(variance > 0)) return { u, z: 0, pValue: 1 };
@@ -149,6 +166,8 @@ interface Side {
   n: number;
   mean: number;
   dropped: number;
+  /** Samples per session, at least 1: raw values are one per session. */
+  perSession: number;
 }
 
 /** NaN and infinities are left out and counted; a histogram's buckets become its groups. */
@@ -159,12 +178,12 @@ function side(samples: Samples): Side {
     for (const v of finite) groups.set(v, (groups.get(v) ?? 0) + 1);
     const n = finite.length;
     const mean = n ? finite.reduce((a, b) => a + b, 0) / n : NaN;
-    return { groups, n, mean, dropped: samples.values.length - n };
+    return { groups, n, mean, dropped: samples.values.length - n, perSession: 1 };
   }
-  const { buckets, sum } = samples.histogram;
+  const { buckets, sum, sessions } = samples.histogram;
   const bad =
     buckets.filter((b) => !Number.isFinite(b.count)).length + (Number.isFinite(sum) ? 0 : 1);
-  if (bad > 0) return { groups: new Map(), n: 0, mean: NaN, dropped: bad };
+  if (bad > 0) return { groups: new Map(), n: 0, mean: NaN, dropped: bad, perSession: 1 };
   // increase() extrapolates: counts arrive fractional and, across buckets, not always monotone.
   const groups = new Map<number, number>();
   let previous = 0;
@@ -173,7 +192,8 @@ function side(samples: Samples): Side {
     groups.set(b.le, cumulative - previous);
     previous = cumulative;
   }
-  return { groups, n: previous, mean: previous ? sum / previous : NaN, dropped: 0 };
+  const perSession = sessions && sessions > 0 ? Math.max(1, previous / sessions) : 1;
+  return { groups, n: previous, mean: previous ? sum / previous : NaN, dropped: 0, perSession };
 }
 
 function groupsOf(source: Side, target: Side): Group[] {
@@ -263,11 +283,18 @@ export function judgeComparison(
   }
   const groups = groupsOf(s, t);
   const worse = slo.bound === "below" ? "greater" : "less";
-  const { u, pValue } = mannWhitney(groups, worse);
+  const { u, pValue } = mannWhitney(groups, worse, {
+    source: s.perSession,
+    target: t.perSession,
+  });
   const effect = slo.bound === "below" ? t.mean - s.mean : s.mean - t.mean;
   const significant = pValue < alpha;
   const large = effect >= floor;
   const fail = significant && large;
+  const clustered =
+    s.perSession > 1 || t.perSession > 1
+      ? `, ${fmt(s.perSession)} and ${fmt(t.perSession)} per session`
+      : "";
   return {
     ...base,
     ...counts,
@@ -281,7 +308,7 @@ export function judgeComparison(
       : {}),
     reason:
       `target ${fail ? "" : "not "}worse: mean ${fmt(t.mean)} vs ${fmt(s.mean)}, effect ${fmt(effect)} ${large ? "≥" : "<"} floor ${fmt(floor)}, ` +
-      `p ${fmt(pValue)} ${significant ? "<" : "≥"} ${fmt(alpha)} (U ${fmt(u)}, ${s.n} vs ${t.n} samples${droppedNote})`,
+      `p ${fmt(pValue)} ${significant ? "<" : "≥"} ${fmt(alpha)} (U ${fmt(u)}, ${s.n} vs ${t.n} samples${droppedNote}${clustered})`,
   };
 }
 

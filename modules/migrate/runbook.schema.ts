@@ -91,7 +91,9 @@ const shiftStep = {
       items: { type: "integer", minimum: 1, maximum: 100, description: "a weight in 1–100" },
     },
     bake: duration("how long each weight bakes before its gates decide"),
-    maxBake: duration("how far an inconclusive bake may extend before holding for a human"),
+    maxBake: duration(
+      "how far an inconclusive bake may extend before holding for a human (default: twice bake)",
+    ),
     interval: { ...duration("how often gates are evaluated during a bake"), default: "1m" },
     gates: {
       type: "array",

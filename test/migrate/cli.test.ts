@@ -1,7 +1,7 @@
 /** avfleet migrate as an operator runs it: the rehearsals the issue asks for, status, dry run. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { avfleet } from "../support/cli";
 import { FIXTURE_STACKS, tempDir, US_WEST } from "./support";
@@ -134,4 +134,24 @@ test("usage mistakes are exit 2 with a clear message", () => {
     assert.equal(r.code, 2, args.join(" "));
     assert.match(r.stderr, message);
   }
+});
+
+test("a second executor is kept off the runbook while the first is alive (exit 3, who holds it)", () => {
+  const state = tempDir();
+  assert.equal(migrate("run", state, "--rehearse", "--step").code, 0);
+  // this test process stands in for a live executor
+  writeFileSync(
+    join(state, "us-west", "rehearsal", "lock"),
+    JSON.stringify({ pid: process.pid, since: 0 }),
+  );
+  const r = migrate("run", state, "--rehearse");
+  assert.equal(r.code, 3);
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `^error: .*lock: held by executor pid ${process.pid} since 1970-01-01T00:00:00.000Z; abort it first`,
+    ),
+  );
+  const status = migrate("status", state, "--rehearse");
+  assert.match(status.stdout, new RegExp(`state: {5}running \\(executor pid ${process.pid}\\)`));
 });

@@ -1,11 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { readFileSync } from "node:fs";
 import { InputError } from "../../modules/config/validate";
-import { loadRunbook } from "../../modules/migrate/runbook";
+import { loadRunbook, validateRunbook } from "../../modules/migrate/runbook";
 import { avfleet, ROOT } from "../support/cli";
 import { FIXTURE_STACKS, tempDir, US_WEST, writeRunbook } from "./support";
 
@@ -155,4 +156,34 @@ test("the CLI refuses a bad runbook with exit 2 before anything runs", () => {
   assert.match(r.stderr, /steps\[1\]\.kind: is decommission before any drain/);
   assert.equal(r.stdout, "");
   assert.equal(existsSync(state), false, "nothing written");
+});
+
+test("property: a schedule is accepted exactly when it rises by at most maxStepPct up to 100", () => {
+  const run = (weights: number[]) => {
+    const doc = structuredClone(GOOD);
+    shift(doc).weights = weights;
+    try {
+      validateRunbook("rb.yaml", doc, FIXTURE_STACKS);
+      return true;
+    } catch (err) {
+      if (err instanceof InputError) return false;
+      throw err;
+    }
+  };
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 8 }),
+      (weights) => {
+        // the drain after the shift takes the target to 100: one more step of the schedule
+        const steps = [0, ...weights, 100];
+        const valid = steps
+          .slice(1)
+          .every(
+            (w, i) => (i === weights.length ? w >= steps[i] : w > steps[i]) && w - steps[i] <= 25,
+          );
+        assert.equal(run(weights), valid, `weights ${weights.join(", ")}`);
+      },
+    ),
+    { numRuns: 300, seed: 7 },
+  );
 });
