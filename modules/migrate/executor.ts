@@ -248,16 +248,19 @@ class Execution {
   async rollback(unit: string, reason: string, by: string): Promise<Outcome> {
     const to = this.state.pendingRollback?.to ?? this.state.lastGood;
     if (!to) return this.halt("tool-failed", "no last good weights recorded to roll back to", unit);
-    if (!this.state.pendingRollback) this.record({ type: "rollback-intent", unit, to, reason, by });
+    const current = await this.readWeights(unit);
+    if (!current.ok) return this.halt("tool-failed", `rollback: ${current.reason}`, unit);
+    if (!this.state.pendingRollback) {
+      this.record({ type: "rollback-intent", unit, from: current.weights, to, reason, by });
+    }
+    // A resumed rollback reports where it started, not where the kill left it.
     const intent = this.state.pendingRollback!;
-    const from = await this.readWeights(unit);
-    if (!from.ok) return this.halt("tool-failed", `rollback: ${from.reason}`, unit);
-    const done = await this.ensureWeights(`${unit}:rollback`, to, from.weights, true);
+    const done = await this.ensureWeights(`${unit}:rollback`, to, current.weights, true);
     if (!done.ok) return this.halt("tool-failed", `rollback: ${done.reason}`, unit);
     this.record({
       type: "rollback",
       unit,
-      from: from.weights,
+      from: intent.from,
       to,
       reason: intent.reason,
       by: intent.by,

@@ -46,7 +46,14 @@ export type Entry = { at: number } & (
   | { type: "step-end"; unit: string; summary: string; weights?: Weights }
   | { type: "approval-requested"; unit: string; reason: string; hold: boolean }
   | { type: "approved"; unit: string; by: string; expiresAt: number }
-  | { type: "rollback-intent"; unit: string; to: Weights; reason: string; by: string }
+  | {
+      type: "rollback-intent";
+      unit: string;
+      from: Weights;
+      to: Weights;
+      reason: string;
+      by: string;
+    }
   | { type: "rollback"; unit: string; from: Weights; to: Weights; reason: string; by: string }
   | { type: "abort"; by: string; reason: string }
   | { type: "halt"; kind: HaltKind; reason: string; unit?: string }

@@ -57,6 +57,7 @@ function finalState(r: Rehearsal, outcome: Outcome | "crashed") {
     staged: world.stacks["traffic-us-west"].staged,
     completed: [...state.completed.keys()],
     lastGood: state.lastGood,
+    rollback: state.lastRollback && { from: state.lastRollback.from, to: state.lastRollback.to },
     pendingApproval: state.pendingApproval?.unit,
   };
 }
