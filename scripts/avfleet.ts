@@ -7,6 +7,7 @@ import { EXIT, EXIT_CODES_HELP, runCommand, type Command } from "./cli";
 
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   preview: () => import("./commands/preview"),
+  policy: () => import("./commands/policy"),
   migrate: () => import("./commands/migrate"),
   diff: () => import("./commands/diff"),
   tune: () => import("./commands/tune"),

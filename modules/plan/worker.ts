@@ -110,6 +110,11 @@ async function evaluate(stackFile: string, program: string): Promise<Plan> {
   const read = monitor.readResource.bind(monitor);
   monitor.readResource = (req, callback) => {
     record(req, true, req.getProperties());
+    // Policies see a read resource's state; for a StackReference that is its outputs.
+    const last = resources[resources.length - 1];
+    if (last.type === "pulumi:pulumi:StackReference") {
+      last.inputs = { ...last.inputs, outputs: referencedOutputs(stack, String(last.inputs.name)) };
+    }
     return read(req, callback);
   };
 

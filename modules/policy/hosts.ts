@@ -1,0 +1,189 @@
+/** Policies on the media hosts themselves: tuning, NICs, metadata, disks, provisioning. */
+import { AVFLEET_TUNE_VERSION, TUNING_MARKER_PREFIX } from "../tuning";
+import { tier1Eligible } from "../fleets/gcp-args";
+import { SECRET_KEYS } from "../config/stack.schema";
+import type { ResourcePolicy } from "./policy";
+import { rawStackConfig, stackFor } from "./stack-context";
+
+const INSTANCE_TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";
+const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
+const REMOTE_COMMAND = "command:remote:Command";
+const ASG = "aws:autoscaling/group:Group";
+
+/** The boot or provisioning payload a host resource carries, as text. */
+function hostPayload(type: string, props: Record<string, any>): string | undefined {
+  if (type === INSTANCE_TEMPLATE) return props.metadata?.["user-data"] ?? "";
+  if (type === LAUNCH_TEMPLATE) return Buffer.from(props.userData ?? "", "base64").toString("utf8");
+  if (type === REMOTE_COMMAND) return props.create ?? "";
+  return undefined;
+}
+
+export const hostTuningPresent: ResourcePolicy = {
+  name: "host-tuning-present",
+  description:
+    "Every instance template, launch template and bare-metal host carries the avfleet-tune payload of the current version and of the profile its stack names.",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Build the payload with modules/fleets/host-tuning.ts (cloudInitUserData / hostPayload), never hand-written user-data.",
+  validateResource: (args, reportViolation) => {
+    const payload = hostPayload(args.type, args.props);
+    if (payload === undefined) return args.notApplicable("not a host template or host");
+    const fleet = stackFor(args.urn).fleet;
+    const profile = fleet?.tuning.profile;
+    const marker = payload.split("\n").find((line) => line.startsWith(TUNING_MARKER_PREFIX));
+    if (!marker) {
+      reportViolation("carries no avfleet-tune marker: the host would boot untuned");
+      return;
+    }
+    const [version, profileField] = marker.slice(TUNING_MARKER_PREFIX.length).split(" ");
+    if (version !== AVFLEET_TUNE_VERSION) {
+      reportViolation(`carries avfleet-tune ${version}, expected ${AVFLEET_TUNE_VERSION}`);
+    }
+    if (profile && profileField !== `profile=${profile}`) {
+      reportViolation(`carries ${profileField}, but the stack names profile=${profile}`);
+    }
+  },
+};
+
+export const gcpGvnic: ResourcePolicy = {
+  name: "gcp-gvnic",
+  description: "Media NICs on GCP are gVNIC (virtio-net caps packet rates and blocks TIER_1).",
+  enforcementLevel: "mandatory",
+  remediationSteps: 'Set nicType: "GVNIC" on every network interface of the instance template.',
+  validateResource: (args, reportViolation) => {
+    if (args.type !== INSTANCE_TEMPLATE) return args.notApplicable("not an instance template");
+    (args.props.networkInterfaces ?? []).forEach((nic: { nicType?: string }, i: number) => {
+      if (nic.nicType !== "GVNIC")
+        reportViolation(
+          `networkInterfaces[${i}] is ${nic.nicType ?? "VIRTIO_NET (default)"}, not GVNIC`,
+        );
+    });
+  },
+};
+
+export const gcpTier1Eligible: ResourcePolicy = {
+  name: "gcp-tier1-eligible",
+  description:
+    "TIER_1 egress is requested only on machine types that support it (N2/N2D/C2/C2D/C3, 30+ vCPUs).",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Use an eligible machine type, or drop networkPerformanceConfig (the API rejects the template).",
+  validateResource: (args, reportViolation) => {
+    if (args.type !== INSTANCE_TEMPLATE) return args.notApplicable("not an instance template");
+    const tier = args.props.networkPerformanceConfig?.totalEgressBandwidthTier;
+    if (tier === "TIER_1" && !tier1Eligible(args.props.machineType)) {
+      reportViolation(`requests TIER_1 on ${args.props.machineType}, which is not eligible`);
+    }
+  },
+};
+
+export const gcpMigKeepsCapacity: ResourcePolicy = {
+  name: "gcp-mig-keeps-capacity",
+  description:
+    "A MIG rollout never takes serving hosts away first: no unavailable instances, surge instead.",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "updatePolicy: maxUnavailableFixed 0 (no percent), maxSurgeFixed ≥ the number of zones.",
+  validateResource: (args, reportViolation) => {
+    if (args.type !== "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager") {
+      return args.notApplicable("not a regional MIG");
+    }
+    const policy = args.props.updatePolicy ?? {};
+    if ((policy.maxUnavailableFixed ?? 1) !== 0 || (policy.maxUnavailablePercent ?? 0) !== 0) {
+      reportViolation("a rollout may take hosts out of service before replacements are up");
+    }
+    const zones = (args.props.distributionPolicyZones ?? []).length;
+    if ((policy.maxSurgeFixed ?? 0) < Math.max(1, zones)) {
+      reportViolation(
+        `maxSurgeFixed ${policy.maxSurgeFixed ?? 0} is below the ${zones} zones a regional MIG surges across`,
+      );
+    }
+  },
+};
+
+export const awsImdsv2: ResourcePolicy = {
+  name: "aws-imdsv2",
+  description: "Instances require IMDSv2 session tokens.",
+  enforcementLevel: "mandatory",
+  remediationSteps: 'metadataOptions: { httpTokens: "required" } on the launch template.',
+  validateResource: (args, reportViolation) => {
+    if (args.type !== LAUNCH_TEMPLATE) return args.notApplicable("not a launch template");
+    if (args.props.metadataOptions?.httpTokens !== "required") {
+      reportViolation(
+        `httpTokens is ${args.props.metadataOptions?.httpTokens ?? "optional (default)"}`,
+      );
+    }
+  },
+};
+
+export const awsEbsEncrypted: ResourcePolicy = {
+  name: "aws-ebs-encrypted",
+  description: "Every EBS volume of a media host is encrypted.",
+  enforcementLevel: "mandatory",
+  remediationSteps: 'blockDeviceMappings[].ebs.encrypted: "true" on the launch template.',
+  validateResource: (args, reportViolation) => {
+    if (args.type !== LAUNCH_TEMPLATE) return args.notApplicable("not a launch template");
+    const mappings = args.props.blockDeviceMappings ?? [];
+    if (mappings.length === 0)
+      reportViolation("declares no root volume, so the AMI's (maybe unencrypted) one is used");
+    mappings.forEach((m: { deviceName?: string; ebs?: { encrypted?: string | boolean } }) => {
+      if (String(m.ebs?.encrypted) !== "true")
+        reportViolation(`${m.deviceName ?? "a volume"} is not encrypted`);
+    });
+  },
+};
+
+export const awsDrainHook: ResourcePolicy = {
+  name: "aws-drain-hook",
+  description:
+    "The ASG holds terminating hosts long enough to drain their calls (heartbeat ≥ drainSeconds).",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "initialLifecycleHooks: an autoscaling:EC2_INSTANCE_TERMINATING hook whose heartbeatTimeout ≥ avfleet:fleet.drainSeconds.",
+  validateResource: (args, reportViolation) => {
+    if (args.type !== ASG) return args.notApplicable("not an auto scaling group");
+    const drain = stackFor(args.urn).fleet?.drainSeconds ?? 0;
+    const hook = (args.props.initialLifecycleHooks ?? []).find(
+      (h: { lifecycleTransition: string }) =>
+        h.lifecycleTransition === "autoscaling:EC2_INSTANCE_TERMINATING",
+    );
+    if (!hook) reportViolation("has no termination lifecycle hook: scale-in cuts calls");
+    else if ((hook.heartbeatTimeout ?? 3600) < drain) {
+      reportViolation(
+        `the drain hook's heartbeat ${hook.heartbeatTimeout} s is shorter than drainSeconds ${drain}`,
+      );
+    }
+  },
+};
+
+export const metalNoRetiredProvisioning: ResourcePolicy = {
+  name: "metal-no-retired-provisioning",
+  description: "Retired bare-metal hosts get no provisioning (their addresses may be reused).",
+  enforcementLevel: "mandatory",
+  remediationSteps: "Provision only hosts whose inventory state is active or draining.",
+  validateResource: (args, reportViolation) => {
+    if (args.type !== REMOTE_COMMAND) return args.notApplicable("not a remote command");
+    const { fleet, inventory } = stackFor(args.urn);
+    if (fleet?.kind !== "metal" || !inventory) return args.notApplicable("not a bare-metal stack");
+    const host = inventory.hosts.find((h) => args.name === `${fleet.pool}-${h.name}-tune`);
+    if (host?.state === "retired") reportViolation(`provisions ${host.name}, which is retired`);
+  },
+};
+
+export const metalSshKeySecret: ResourcePolicy = {
+  name: "metal-ssh-key-secret",
+  description: "The SSH private key that provisions bare metal is stored only as a Pulumi secret.",
+  enforcementLevel: "mandatory",
+  remediationSteps: "pulumi config set --secret avfleet:sshPrivateKey -s <stack> < key",
+  validateResource: (args, reportViolation) => {
+    if (args.type !== REMOTE_COMMAND) return args.notApplicable("not a remote command");
+    // The analyzer hands policies decrypted values, so the stack file is the witness.
+    const config = rawStackConfig(args.urn);
+    for (const key of SECRET_KEYS) {
+      const value = config[key];
+      if (value !== undefined && typeof (value as { secure?: unknown }).secure !== "string") {
+        reportViolation(`${key} is stored in plain text in the stack file`);
+      }
+    }
+  },
+};

@@ -1,0 +1,91 @@
+/** Policies on what the fleet opens to the Internet. */
+import { isWorldCidr } from "../config/net";
+import type { ResourcePolicy } from "./policy";
+import { stackFor } from "./stack-context";
+
+const GCP_FIREWALL = "gcp:compute/firewall:Firewall";
+const AWS_SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup";
+
+/** A rule reduced to what these policies judge: protocol, port ranges, sources. */
+interface OpenRule {
+  protocol: string;
+  ranges: [number, number][];
+  sources: string[];
+}
+
+function parseRange(text: string): [number, number] {
+  const [from, to = from] = text.split("-").map(Number);
+  return [from, to];
+}
+
+/** GCP firewall allows and AWS ingress rules as OpenRules; other resources have none. */
+function openRules(type: string, props: Record<string, any>): OpenRule[] {
+  if (type === GCP_FIREWALL && (props.direction ?? "INGRESS") === "INGRESS") {
+    return (props.allows ?? []).map((allow: { protocol: string; ports?: string[] }) => ({
+      protocol: allow.protocol,
+      // No ports on an allow means every port.
+      ranges: allow.ports?.length ? allow.ports.map(parseRange) : [[0, 65535]],
+      sources: props.sourceRanges ?? [],
+    }));
+  }
+  if (type === AWS_SECURITY_GROUP) {
+    return (props.ingress ?? []).map((rule: any) => ({
+      protocol: rule.protocol === "-1" ? "all" : rule.protocol,
+      ranges: rule.protocol === "-1" ? [[0, 65535]] : [[rule.fromPort, rule.toPort]],
+      sources: [...(rule.cidrBlocks ?? []), ...(rule.ipv6CidrBlocks ?? [])],
+    }));
+  }
+  return [];
+}
+
+const covers = ([from, to]: [number, number], port: number) => from <= port && port <= to;
+
+export const mediaUdpDeclaredRange: ResourcePolicy = {
+  name: "media-udp-declared-range",
+  description:
+    "Media UDP is open only on the stack's declared range: never all ports, never 0-65535.",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Open UDP only on avfleet:fleet.ports.mediaUdp (the firewall/security group is generated from it); remove hand-written UDP or all-protocol rules.",
+  validateResource: (args, reportViolation) => {
+    const rules = openRules(args.type, args.props);
+    if (rules.length === 0) return args.notApplicable("not a firewall or security group");
+    const fleet = stackFor(args.urn).fleet;
+    if (!fleet) return args.notApplicable("not a fleet stack");
+    const { from, to } = fleet.ports.mediaUdp;
+    for (const rule of rules) {
+      if (rule.protocol === "all" && rule.sources.some(isWorldCidr)) {
+        reportViolation("opens every protocol and port to the Internet");
+      }
+      if (rule.protocol !== "udp") continue;
+      for (const [lo, hi] of rule.ranges) {
+        if (lo < from || hi > to) {
+          reportViolation(`opens UDP ${lo}-${hi}, outside the declared media range ${from}-${to}`);
+        }
+      }
+    }
+  },
+};
+
+export const adminPortsNotFromInternet: ResourcePolicy = {
+  name: "admin-ports-not-from-internet",
+  description: "SSH and the health/admin port are never reachable from 0.0.0.0/0 or ::/0.",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Restrict the rule's sources to avfleet:fleet.adminCidrs (SSH) or the load balancer's probe ranges (health).",
+  validateResource: (args, reportViolation) => {
+    const rules = openRules(args.type, args.props);
+    if (rules.length === 0) return args.notApplicable("not a firewall or security group");
+    const fleet = stackFor(args.urn).fleet;
+    const adminPorts = [22, ...(fleet ? [fleet.ports.health.port] : [])];
+    for (const rule of rules) {
+      if (rule.protocol !== "tcp" && rule.protocol !== "all") continue;
+      const world = rule.sources.filter(isWorldCidr);
+      for (const port of adminPorts) {
+        if (world.length && rule.ranges.some((range) => covers(range, port))) {
+          reportViolation(`opens TCP ${port} to ${world.join(", ")}`);
+        }
+      }
+    }
+  },
+};

@@ -1,0 +1,115 @@
+/**
+ * Runs the policies offline over a Plan, with the same arguments `pulumi preview
+ * --policy-pack` would give them (type, props, urn, name, opts, isType, asType, getConfig,
+ * notApplicable), so tests and `avfleet policy` check what the pack checks.
+ */
+import type {
+  PolicyResource,
+  PolicyResourceOptions,
+  ReportViolation,
+  ResourceValidationArgs,
+  StackValidationArgs,
+} from "@pulumi/policy";
+import type { Plan } from "../plan/plan";
+import { POLICIES } from "./index";
+import { isStackPolicy, type AvfleetPolicy, type Violation } from "./policy";
+
+/** What notApplicable() throws: the policy does not judge this resource or stack. */
+class NotApplicable extends Error {}
+
+const OPTIONS: PolicyResourceOptions = {
+  protect: false,
+  ignoreChanges: [],
+  deleteBeforeReplace: undefined,
+  aliases: [],
+  additionalSecretOutputs: [],
+  customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+};
+
+type Typed = { __pulumiType?: string };
+
+function policyResources(plan: Plan): PolicyResource[] {
+  const byUrn = new Map<string, PolicyResource>();
+  for (const r of plan.resources) {
+    const isType = (cls: unknown) => (cls as Typed).__pulumiType === r.type;
+    byUrn.set(r.urn, {
+      type: r.type,
+      props: r.inputs,
+      urn: r.urn,
+      name: r.name,
+      opts: OPTIONS,
+      dependencies: [],
+      propertyDependencies: {},
+      isType: isType as PolicyResource["isType"],
+      asType: ((cls: unknown) => (isType(cls) ? r.inputs : undefined)) as PolicyResource["asType"],
+    });
+  }
+  for (const r of plan.resources) {
+    if (r.parent && byUrn.has(r.parent)) byUrn.get(r.urn)!.parent = byUrn.get(r.parent);
+  }
+  return [...byUrn.values()];
+}
+
+const common = {
+  stackTags: new Map<string, string>(),
+  getConfig: <T extends object>() => ({}) as T,
+  notApplicable: (reason?: string): never => {
+    throw new NotApplicable(reason);
+  },
+};
+
+/** Runs one policy; returns how many resources (or stacks) it judged. */
+function run(policy: AvfleetPolicy, report: ReportViolation, resources: PolicyResource[]): number {
+  let judged = 0;
+  const call = (fn: () => void) => {
+    try {
+      fn();
+      judged++;
+    } catch (err) {
+      if (!(err instanceof NotApplicable)) throw err;
+    }
+  };
+  if (isStackPolicy(policy)) {
+    const args: StackValidationArgs = { ...common, resources };
+    call(() => void policy.validateStack(args, report));
+    return judged;
+  }
+  const validate = policy.validateResource ?? [];
+  for (const r of resources) {
+    const args = { ...common, ...r } as unknown as ResourceValidationArgs;
+    for (const fn of Array.isArray(validate) ? validate : [validate]) {
+      call(() => void fn(args, (message, urn) => report(message, urn ?? r.urn)));
+    }
+  }
+  return judged;
+}
+
+/** Every violation of `policies` in a Plan, and how many resources or stacks each judged. */
+export function evaluatePolicies(
+  plan: Plan,
+  policies: AvfleetPolicy[] = POLICIES,
+): { violations: Violation[]; judged: Record<string, number> } {
+  const resources = policyResources(plan);
+  const violations: Violation[] = [];
+  const judged: Record<string, number> = {};
+  for (const policy of policies) {
+    judged[policy.name] = run(
+      policy,
+      (message, urn) =>
+        violations.push({
+          stack: plan.name,
+          urn: urn ?? `urn:pulumi:${plan.name}::avfleet::pulumi:pulumi:Stack::avfleet-${plan.name}`,
+          policy: policy.name,
+          level: policy.enforcementLevel === "advisory" ? "advisory" : "mandatory",
+          message,
+          remediation: policy.remediationSteps,
+        }),
+      resources,
+    );
+  }
+  return { violations, judged };
+}
+
+export function checkPlan(plan: Plan, policies: AvfleetPolicy[] = POLICIES): Violation[] {
+  return evaluatePolicies(plan, policies).violations;
+}

@@ -1,0 +1,69 @@
+/** avfleet policy — every policy over every stack, offline, as the policy pack would judge. */
+import { DEFAULT_STACKS_DIR, listStacks, loadStacks } from "../../modules/config/stack";
+import { evaluateStacks } from "../../modules/plan/evaluate";
+import { checkPlan } from "../../modules/policy/runner";
+import { POLICIES, type Violation } from "../../modules/policy";
+import { useStacksDir } from "../../modules/policy/stack-context";
+import { EXIT, UsageError, parseCommandArgs, progress, progressDone, type Command } from "../cli";
+
+export function renderViolations(stacks: string[], violations: Violation[]): string {
+  const lines: string[] = [];
+  for (const stack of stacks) {
+    const own = violations.filter((v) => v.stack === stack);
+    lines.push(`${stack}: ${own.length === 0 ? "ok" : `${own.length} violation(s)`}`);
+    for (const v of own) {
+      lines.push(
+        `  [${v.level}] ${v.policy}: ${v.urn.split("::").pop()}: ${v.message}`,
+        `      fix: ${v.remediation}`,
+      );
+    }
+  }
+  const mandatory = violations.filter((v) => v.level === "mandatory").length;
+  lines.push(
+    `policy: ${stacks.length} stacks, ${POLICIES.length} policies, ${mandatory} mandatory and ${violations.length - mandatory} advisory violation(s)`,
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+export const command: Command = {
+  summary: "check every stack against the policy pack, offline",
+  help: `
+Usage: avfleet policy [STACK...] [--json] [--stacks-dir DIR]
+
+Evaluates each stack (as \`avfleet preview\` does) and runs every policy of the pack in
+policy/ over it. Prints per stack each violation with its level and how to fix it.
+Exits 1 when any mandatory policy is violated.
+
+With the Pulumi CLI, the same pack runs as: pulumi preview --policy-pack policy -s <stack>
+
+Options:
+  --json            {"violations":[{"stack","urn","policy","level","message","remediation"}]}
+  --stacks-dir DIR  where the stack files are (default: stacks)`,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, {
+      json: { type: "boolean" },
+      "stacks-dir": { type: "string" },
+    });
+    const dir = values["stacks-dir"] ?? DEFAULT_STACKS_DIR;
+    const available = listStacks(dir);
+    const unknown = positionals.filter((name) => !available.includes(name));
+    if (unknown.length > 0) {
+      throw new UsageError(
+        `unknown stack ${unknown.join(", ")}; stacks in ${dir}: ${available.join(", ")}`,
+      );
+    }
+    const names = positionals.length ? positionals : available;
+    const plans = await evaluateStacks(loadStacks(dir, names), {
+      onPlan: (plan, done, total) => progress(`evaluated ${done}/${total}: ${plan.name}`),
+    });
+    progressDone();
+    useStacksDir(dir);
+    const violations = plans.flatMap((plan) => checkPlan(plan));
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify({ violations }, null, 2)}\n`
+        : renderViolations(names, violations),
+    );
+    return violations.some((v) => v.level === "mandatory") ? EXIT.findings : EXIT.ok;
+  },
+};
