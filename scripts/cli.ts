@@ -4,6 +4,9 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { InputError } from "../modules/config/validate";
+import { listStacks, loadStacks } from "../modules/config/stack";
+import { evaluateStacks } from "../modules/plan/evaluate";
+import type { Plan } from "../modules/plan/plan";
 
 /** Exit codes mean the same for every command. */
 export const EXIT = {
@@ -60,7 +63,9 @@ export async function runCommand(command: Command, argv: string[]): Promise<numb
     }
     // An evaluation failure already carries the program's own error; its stack adds nothing.
     const error = err as Error;
-    process.stderr.write(`error: ${error.name === "EvaluationError" ? error.message : (error.stack ?? String(err))}\n`);
+    process.stderr.write(
+      `error: ${error.name === "EvaluationError" ? error.message : (error.stack ?? String(err))}\n`,
+    );
     return EXIT.failure;
   }
 }
@@ -73,4 +78,27 @@ export function progress(line: string): void {
 
 export function progressDone(): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K`);
+}
+
+/**
+ * The stacks a command names (all of `dir` when none), every file validated before any is
+ * evaluated, then evaluated with progress on stderr.
+ */
+export async function evaluateNamedStacks(
+  names: string[],
+  dir: string,
+): Promise<{ names: string[]; plans: Plan[] }> {
+  const available = listStacks(dir);
+  const unknown = names.filter((name) => !available.includes(name));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `unknown stack ${unknown.join(", ")}; stacks in ${dir}: ${available.join(", ")}`,
+    );
+  }
+  const selected = names.length ? names : available;
+  const plans = await evaluateStacks(loadStacks(dir, selected), {
+    onPlan: (plan, done, total) => progress(`evaluated ${done}/${total}: ${plan.name}`),
+  });
+  progressDone();
+  return { names: selected, plans };
 }

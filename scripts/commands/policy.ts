@@ -1,10 +1,9 @@
 /** avfleet policy — every policy over every stack, offline, as the policy pack would judge. */
-import { DEFAULT_STACKS_DIR, listStacks, loadStacks } from "../../modules/config/stack";
-import { evaluateStacks } from "../../modules/plan/evaluate";
+import { DEFAULT_STACKS_DIR } from "../../modules/config/stack";
 import { checkPlan } from "../../modules/policy/runner";
 import { POLICIES, type Violation } from "../../modules/policy";
 import { useStacksDir } from "../../modules/policy/stack-context";
-import { EXIT, UsageError, parseCommandArgs, progress, progressDone, type Command } from "../cli";
+import { EXIT, evaluateNamedStacks, parseCommandArgs, type Command } from "../cli";
 
 export function renderViolations(stacks: string[], violations: Violation[]): string {
   const lines: string[] = [];
@@ -45,18 +44,7 @@ Options:
       "stacks-dir": { type: "string" },
     });
     const dir = values["stacks-dir"] ?? DEFAULT_STACKS_DIR;
-    const available = listStacks(dir);
-    const unknown = positionals.filter((name) => !available.includes(name));
-    if (unknown.length > 0) {
-      throw new UsageError(
-        `unknown stack ${unknown.join(", ")}; stacks in ${dir}: ${available.join(", ")}`,
-      );
-    }
-    const names = positionals.length ? positionals : available;
-    const plans = await evaluateStacks(loadStacks(dir, names), {
-      onPlan: (plan, done, total) => progress(`evaluated ${done}/${total}: ${plan.name}`),
-    });
-    progressDone();
+    const { names, plans } = await evaluateNamedStacks(positionals, dir);
     useStacksDir(dir);
     const violations = plans.flatMap((plan) => checkPlan(plan));
     process.stdout.write(

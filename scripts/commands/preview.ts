@@ -1,8 +1,7 @@
 /** avfleet preview — what every stack declares, evaluated offline under Pulumi's mocks. */
-import { DEFAULT_STACKS_DIR, listStacks, loadStacks } from "../../modules/config/stack";
-import { evaluateStacks } from "../../modules/plan/evaluate";
+import { DEFAULT_STACKS_DIR } from "../../modules/config/stack";
 import { previewJson, renderPreview } from "../../modules/plan/render-preview";
-import { EXIT, UsageError, parseCommandArgs, progress, progressDone, type Command } from "../cli";
+import { EXIT, evaluateNamedStacks, parseCommandArgs, type Command } from "../cli";
 
 export const command: Command = {
   summary: "show what each stack declares (offline: Pulumi mock runtime, no credentials)",
@@ -26,20 +25,11 @@ Examples:
       json: { type: "boolean" },
       "stacks-dir": { type: "string" },
     });
-    const dir = values["stacks-dir"] ?? DEFAULT_STACKS_DIR;
-    const available = listStacks(dir);
-    const unknown = positionals.filter((name) => !available.includes(name));
-    if (unknown.length > 0) {
-      throw new UsageError(
-        `unknown stack ${unknown.join(", ")}; stacks in ${dir}: ${available.join(", ")}`,
-      );
-    }
-    const stacks = loadStacks(dir, positionals.length ? positionals : available);
     const started = Date.now();
-    const plans = await evaluateStacks(stacks, {
-      onPlan: (plan, done, total) => progress(`evaluated ${done}/${total}: ${plan.name}`),
-    });
-    progressDone();
+    const { plans } = await evaluateNamedStacks(
+      positionals,
+      values["stacks-dir"] ?? DEFAULT_STACKS_DIR,
+    );
     const seconds = (Date.now() - started) / 1000;
     process.stdout.write(
       values.json
