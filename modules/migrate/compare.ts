@@ -66,6 +66,12 @@ export const COMPARISONS: Record<SloName, Comparison> = {
   },
 };
 
+/**
+ * A runbook's defaults for relative gates, as bench:gates measures them: 100 session-minutes
+ * per pool before a verdict, and a 0.1 % false-failure chance per round.
+ */
+export const COMPARE_DEFAULTS = { minSamples: 100, confidence: 0.999 } as const;
+
 /** A relative gate as the runbook states it (defaults filled in by the schema). */
 export interface CompareGate {
   slo: SloName;

@@ -6,24 +6,34 @@
  * from metric failures — and after `errorLimit` of them in a row the error says so
  * (`errorLimit: true`), which holds the migration for a human instead of baking on blind.
  */
-import type { Fetched, Histogram, HistogramSource } from "./compare";
+import { COMPARISONS, type Fetched, type Histogram, type HistogramSource } from "./compare";
 import type { MetricsProvider } from "./metrics";
+import { ACTIVE_SESSIONS } from "./slo";
+
+/** Every template's matchers: the pool in the runbook's region. */
+const labels = 'pool="{{pool}}",region="{{region}}"';
 
 /** `{{pool}}`, `{{region}}`, `{{metric}}`, `{{window}}` are filled in per query. */
 export const TEMPLATES = {
   /** An absolute gate's series (one value per step): the pool's mean over its hosts. */
-  range: 'avg({{metric}}{pool="{{pool}}",region="{{region}}"})',
+  range: `avg({{metric}}{${labels}})`,
   /** A count the executor reads (healthy hosts, active sessions): the pool's total. */
-  instant: 'sum({{metric}}{pool="{{pool}}",region="{{region}}"})',
+  instant: `sum({{metric}}{${labels}})`,
   /** A relative gate's sessions per bucket over the window. */
-  buckets:
-    'sum by (le) (increase({{metric}}_bucket{pool="{{pool}}",region="{{region}}"}[{{window}}]))',
-  sum: 'sum(increase({{metric}}_sum{pool="{{pool}}",region="{{region}}"}[{{window}}]))',
+  buckets: `sum by (le) (increase({{metric}}_bucket{${labels}}[{{window}}]))`,
+  sum: `sum(increase({{metric}}_sum{${labels}}[{{window}}]))`,
   /**
    * Series still scraped at the window's end. A range function reads samples up to the last
    * scrape that worked, so without this a target down since mid-bake would look like data.
    */
-  fresh: 'count({{metric}}_count{pool="{{pool}}",region="{{region}}"})',
+  fresh: `count({{metric}}_count{${labels}})`,
+  /**
+   * Distinct sessions behind the window's samples: those in progress when it opened and those
+   * that joined since (every join attempt is one join-success sample).
+   */
+  sessions:
+    `(sum(${ACTIVE_SESSIONS}{${labels}} offset {{window}}) or vector(0)) + ` +
+    `sum(increase(${COMPARISONS["join-success"].sessionMetric}_count{${labels}}[{{window}}]))`,
 } as const;
 
 /** Pure: a template with its `{{name}}`s filled in; an unknown name is a programming error. */
@@ -201,8 +211,11 @@ export function prometheusProvider(options: PrometheusOptions): PrometheusProvid
       if (!single(fresh, await vector(fresh, to))) {
         return { query, missing: `no fresh ${metric} series at the window's end (${fresh})` };
       }
-      const sumQuery = renderQuery(TEMPLATES.sum, vars);
-      const [buckets, sum] = await Promise.all([vector(query, to), vector(sumQuery, to)]);
+      const [buckets, sum, sessions] = await Promise.all(
+        [TEMPLATES.buckets, TEMPLATES.sum, TEMPLATES.sessions].map((tpl) =>
+          vector(renderQuery(tpl, vars), to),
+        ),
+      );
       const parsed = buckets.map((b) => ({
         le: parseSample(b.metric.le),
         count: parseSample(b.value[1]),
@@ -210,7 +223,15 @@ export function prometheusProvider(options: PrometheusOptions): PrometheusProvid
       if (!parsed.some((b) => b.le === Infinity) || sum.length !== 1) {
         return { query, missing: `partial histogram: no +Inf bucket or no _sum (${query})` };
       }
-      return { query, histogram: { buckets: parsed, sum: parseSample(sum[0].value[1]) } };
+      // Without a session count the samples would pass for independent: no verdict on them.
+      const count = single("sessions", sessions);
+      if (count === undefined) {
+        return { query, missing: `no session count (${renderQuery(TEMPLATES.sessions, vars)})` };
+      }
+      return {
+        query,
+        histogram: { buckets: parsed, sum: parseSample(sum[0].value[1]), sessions: count },
+      };
     },
   };
 }

@@ -9,6 +9,7 @@ import {
   type Fetched,
   type Group,
 } from "../../modules/migrate/compare";
+import { noise } from "../../modules/migrate/world";
 
 const pools = { source: "metal-sjc", target: "gcp-us-west1" };
 const gate = (over: Partial<CompareGate> = {}): CompareGate => ({
@@ -161,26 +162,15 @@ test("histograms: buckets rank as ties, the mean comes from the sum; NaN counts 
   assert.equal(mismatched.verdict, "inconclusive");
 });
 
-/** A seeded stream of uniforms (mulberry32), so property runs are reproducible. */
-function uniforms(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test("property: pools drawn from one distribution fail at about alpha, not more", () => {
   const trials = 1000;
   let failures = 0;
   for (let seed = 1; seed <= trials; seed++) {
-    const u = uniforms(seed);
-    // skewed like packet loss, with many exact zeros (ties)
-    const draw = () => (u() < 0.4 ? 0 : -0.005 * Math.log(u()));
-    const source = Array.from({ length: 60 }, draw);
-    const target = Array.from({ length: 30 }, draw);
+    // skewed like packet loss, with many exact zeros (ties); noise() is in [0, 1)
+    const draw = (key: string) =>
+      noise(seed, `${key}a`) < 0.4 ? 0 : -0.005 * Math.log(1 - noise(seed, `${key}b`));
+    const source = Array.from({ length: 60 }, (_, i) => draw(`s${i}`));
+    const target = Array.from({ length: 30 }, (_, i) => draw(`t${i}`));
     const e = judge(gate({ confidence: 0.95, effectFloor: 0 }), source, target);
     if (e.verdict === "fail") failures++;
   }
@@ -230,4 +220,28 @@ test("property: fewer finite samples than the minimum, on either side, never pas
       },
     ),
   );
+});
+
+test("samples of one session count as one: the per-session correction widens the p-value", () => {
+  const h = (counts: number[], sum: number, sessions?: number): Fetched => ({
+    query: "h",
+    histogram: {
+      buckets: [0.005, 0.01, Infinity].map((le, i) => ({ le, count: counts[i] })),
+      sum,
+      ...(sessions === undefined ? {} : { sessions }),
+    },
+  });
+  const judgeWith = (sourceSessions?: number, targetSessions?: number) =>
+    judgeComparison(gate({ confidence: 0.999 }), pools, {
+      source: h([900, 1000, 1000], 4, sourceSessions),
+      target: h([60, 90, 100], 0.9, targetSessions),
+    });
+  const textbook = judgeWith();
+  assert.equal(judgeWith(1000, 100).pValue, textbook.pValue, "one sample per session");
+  // 100 target samples from 10 calls: the evidence of 10, not 100
+  const clustered = judgeWith(1000, 10);
+  assert.equal(textbook.verdict, "fail");
+  assert.equal(clustered.verdict, "pass");
+  assert.ok(clustered.pValue! > textbook.pValue!);
+  assert.match(clustered.reason, /, 1 and 10 per session\)$/);
 });
