@@ -35,10 +35,16 @@ export function renderExposition(state: WorldState): string {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
     for (const pool of state.pools) {
       const v = value(pool);
-      if (v !== undefined)
-        lines.push(`${name}{pool="${pool}",region="${state.region}"} ${v} ${last.t}`);
+      if (v !== undefined) lines.push(`${name}{pool="${pool}",region="${state.region}"} ${v}`);
     }
   }
+  // Samples carry no timestamps (Prometheus would refuse the simulated clock's as out of
+  // bounds); the world's time is a gauge of its own.
+  lines.push(
+    "# HELP avfleet_world_time_seconds The rehearsal world's simulated time.",
+    "# TYPE avfleet_world_time_seconds gauge",
+    `avfleet_world_time_seconds ${last.t / 1000}`,
+  );
   return `${lines.join("\n")}\n`;
 }
 

@@ -80,6 +80,7 @@ run only:
   --fault SPEC       rehearsal fault, repeatable: ${FAULT_HELP}
   --seed N           rehearsal noise seed (default 1)
   --metrics-port N   serve the world's metrics (Prometheus text format) on 127.0.0.1:N/metrics
+                     during the rehearsal and after it, until interrupted
 
 Pulumi is the CLI from $PULUMI or PATH. Metrics for gates come from the rehearsal world only
 for now; a real run without a metrics provider holds at the first bake (inconclusive).
@@ -289,7 +290,16 @@ async function migrate(argv: string[]): Promise<number> {
             );
           }
         }
-        return finish(outcome);
+        const code = finish(outcome);
+        if (served) {
+          // A rehearsal is over in seconds; the world stays up for a scraper to read it.
+          progressLine(`serving the world's metrics until interrupted (Ctrl-C)`);
+          await new Promise((resolve) => {
+            process.once("SIGINT", resolve);
+            process.once("SIGTERM", resolve);
+          });
+        }
+        return code;
       } finally {
         served?.server.close();
       }

@@ -1,9 +1,10 @@
 /** avfleet migrate as an operator runs it: the rehearsals the issue asks for, status, dry run. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { avfleet } from "../support/cli";
+import { avfleet, ROOT } from "../support/cli";
 import { FIXTURE_STACKS, tempDir, US_WEST } from "./support";
 
 const migrate = (action: string, state: string, ...more: string[]) =>
@@ -154,4 +155,45 @@ test("a second executor is kept off the runbook while the first is alive (exit 3
   );
   const status = migrate("status", state, "--rehearse");
   assert.match(status.stdout, new RegExp(`state: {5}running \\(executor pid ${process.pid}\\)`));
+});
+
+test("--metrics-port serves the rehearsal world's metrics, during the run and after it until interrupted", async () => {
+  const state = tempDir();
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      join(ROOT, "scripts/avfleet.ts"),
+      "migrate",
+      "run",
+      US_WEST,
+      "--rehearse",
+      "--metrics-port",
+      "0",
+      "--stacks-dir",
+      FIXTURE_STACKS,
+      "--state-dir",
+      state,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout.on("data", (chunk) => (output += chunk));
+  let running = true;
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("exit", (code) => {
+      running = false;
+      resolve(code);
+    }),
+  );
+  while (!output.includes("until interrupted")) {
+    assert.ok(running, `the run ended before serving: ${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const url = /metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(output)![1];
+  const text = await (await fetch(url)).text();
+  assert.match(text, /^avfleet_traffic_weight\{pool="gcp-us-west1",region="us-west"\} 100$/m);
+  child.kill("SIGINT");
+  assert.equal(await exited, 0);
 });
