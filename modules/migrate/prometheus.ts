@@ -194,8 +194,13 @@ export function prometheusProvider(options: PrometheusOptions): PrometheusProvid
       if (data.result.length > 1) {
         throw new PrometheusError(`${promql}: ${data.result.length} series, expected one`, false);
       }
+      const points = data.result[0]?.values ?? [];
+      // A series that ends before the window does is a target that stopped reporting: its
+      // earlier points must not pass for the whole window.
+      const last = points.at(-1)?.[0];
+      if (last === undefined || last * 1000 < to - 2 * o.stepMs) return [];
       // NaN (0/0 on a pool without sessions) is no sample, not a breach
-      return (data.result[0]?.values ?? []).map(([, v]) => parseSample(v)).filter(Number.isFinite);
+      return points.map(([, v]) => parseSample(v)).filter(Number.isFinite);
     },
 
     async instant(query, at) {

@@ -41,14 +41,19 @@ async function fakePrometheus(t: TestContext, reply: (r: Request) => Reply) {
 const ok = (data: unknown) => ({ body: { status: "success", data } });
 const vector = (...series: [Record<string, string>, string][]) =>
   ok({ resultType: "vector", result: series.map(([metric, v]) => ({ metric, value: [1, v] })) });
-const matrix = (...series: string[][]) =>
+/** One series per list of values, one a second, the last at `end` seconds. */
+const matrix = (end: number, ...series: string[][]) =>
   ok({
     resultType: "matrix",
-    result: series.map((values) => ({ metric: {}, values: values.map((v, i) => [i, v]) })),
+    result: series.map((values) => ({
+      metric: {},
+      values: values.map((v, i) => [end - values.length + 1 + i, v]),
+    })),
   });
 
-test("range: the selector becomes the pool's mean in the region over (from, to], NaN left out", async (t) => {
-  const fake = await fakePrometheus(t, () => matrix(["0.002", "NaN", "0.004", "+Inf"]));
+test("range: the pool's mean in the region over (from, to], NaN left out, nothing once the series went stale", async (t) => {
+  let end = 20;
+  const fake = await fakePrometheus(t, () => matrix(end, ["0.002", "NaN", "0.004", "+Inf"]));
   const values = await fake
     .provider({ stepMs: 1000 })
     .range('avfleet_packet_loss_ratio{pool="gcp-us-west1"}', 10_000, 20_000);
@@ -63,10 +68,18 @@ test("range: the selector becomes the pool's mean in the region over (from, to],
     [r.params.get("start"), r.params.get("end"), r.params.get("step")],
     ["11.000", "20.000", "1.000"],
   );
+  // partial: the series stopped 10 s before the window's end (a scrape target down)
+  end = 10;
+  assert.deepEqual(
+    await fake
+      .provider({ stepMs: 1000 })
+      .range('avfleet_packet_loss_ratio{pool="gcp-us-west1"}', 0, 20_000),
+    [],
+  );
 });
 
 test("no data: an empty range is no samples, an empty or NaN instant is undefined", async (t) => {
-  let answer = matrix();
+  let answer = matrix(60);
   const fake = await fakePrometheus(t, () => answer);
   const p = fake.provider();
   assert.deepEqual(await p.range('m{pool="p"}', 0, 60_000), []);

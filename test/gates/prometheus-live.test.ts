@@ -1,0 +1,294 @@
+/**
+ * End to end through a real Prometheus (Debian's `prometheus`, on loopback): it scrapes a fleet
+ * exposition this test drives in real time, and a rehearsal's gates query its HTTP API. A
+ * stopped scrape target mid-bake must leave the gates inconclusive and the run held.
+ */
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { realClock } from "../../modules/migrate/clock";
+import { COMPARISONS, evaluateComparison, type Histogram } from "../../modules/migrate/compare";
+import { runMigration } from "../../modules/migrate/executor";
+import type { Entry } from "../../modules/migrate/journal";
+import {
+  emptyHistogram,
+  observe,
+  prometheusProvider,
+  renderHistogram,
+  type PrometheusProvider,
+} from "../../modules/migrate/prometheus";
+import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLOS } from "../../modules/migrate/slo";
+import { noise } from "../../modules/migrate/world";
+import { missingCommands, prerequisite } from "../support/prerequisites";
+import { executorFor, newRehearsal, tempDir, tempStacks, writeRunbook } from "../migrate/support";
+
+const REGION = "us-west";
+const POOLS = { source: "metal-sjc", target: "gcp-us-west1" };
+const LOSS = COMPARISONS["packet-loss"];
+const JOIN = COMPARISONS["join-success"];
+
+/** Per-pool session quality, driven in real time: what the SFUs of two pools export. */
+class Fleet {
+  meanLoss: Record<string, number> = { [POOLS.source]: 0.005, [POOLS.target]: 0.005 };
+  private loss: Record<string, Histogram> = {};
+  private joins: Record<string, Histogram> = {};
+  private ticks = 0;
+
+  constructor() {
+    for (const pool of Object.values(POOLS)) {
+      this.loss[pool] = emptyHistogram(LOSS.buckets);
+      this.joins[pool] = emptyHistogram(JOIN.buckets);
+    }
+  }
+
+  /** A tick: 4 joins and 20 session reports a pool, loss uniform around the pool's mean. */
+  tick(): void {
+    this.ticks++;
+    for (const pool of Object.values(POOLS)) {
+      for (let i = 0; i < 4; i++) observe(this.joins[pool], 1);
+      for (let i = 0; i < 20; i++) {
+        const u = noise(this.ticks, `${pool}${i}`);
+        observe(this.loss[pool], 2 * this.meanLoss[pool] * u);
+      }
+    }
+  }
+
+  exposition(): string {
+    const pools = Object.values(POOLS);
+    const labels = (pool: string) => ({ pool, region: REGION });
+    const gauge = (name: string, value: (pool: string) => number) => [
+      `# TYPE ${name} gauge`,
+      ...pools.map((p) => `${name}{pool="${p}",region="${REGION}"} ${value(p)}`),
+    ];
+    return `${[
+      ...gauge(HEALTHY_HOSTS, () => 50),
+      ...gauge(ACTIVE_SESSIONS, () => 200),
+      ...gauge(SLOS["packet-loss"].metric, (p) => this.meanLoss[p]),
+      ...renderHistogram(
+        LOSS.sessionMetric,
+        "Per-session packet loss, one sample a session-minute.",
+        pools.map((p) => ({ labels: labels(p), histogram: this.loss[p] })),
+      ),
+      ...renderHistogram(
+        JOIN.sessionMetric,
+        "Join attempts: 1 joined, 0 failed.",
+        pools.map((p) => ({ labels: labels(p), histogram: this.joins[p] })),
+      ),
+    ].join("\n")}\n`;
+  }
+}
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+function stop(server: Server): void {
+  server.closeAllConnections();
+  server.close();
+}
+
+/** Serves the fleet's exposition and ticks it every 100 ms until stopped. */
+async function serveFleet(t: TestContext, fleet: Fleet) {
+  const server = createServer((_, res) => {
+    res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+    res.end(fleet.exposition());
+  });
+  const port = await listen(server);
+  const timer = setInterval(() => fleet.tick(), 100);
+  const halt = () => {
+    clearInterval(timer);
+    stop(server);
+  };
+  t.after(halt);
+  return { port, halt };
+}
+
+async function poll<T>(what: string, seconds: number, probe: () => Promise<T | undefined>) {
+  for (let i = 0; i < seconds * 5; i++) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${what}: not within ${seconds} s`);
+}
+
+/** Prometheus on 127.0.0.1, scraping `targetPort` every second; killed when the test ends. */
+async function startPrometheus(t: TestContext, targetPort: number): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "avfleet-prometheus-"));
+  const portProbe = createServer();
+  const port = await listen(portProbe);
+  stop(portProbe);
+  const config = join(dir, "prometheus.yml");
+  writeFileSync(
+    config,
+    [
+      "global: { scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s }",
+      "scrape_configs:",
+      `  - { job_name: avfleet, static_configs: [{ targets: ["127.0.0.1:${targetPort}"] }] }`,
+      "",
+    ].join("\n"),
+  );
+  const log = join(dir, "stderr.log");
+  writeFileSync(log, "");
+  const child = spawn(
+    "prometheus",
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(dir, "data")}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--log.level=warn",
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  child.stderr.on("data", (chunk) => writeFileSync(log, chunk, { flag: "a" }));
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  t.after(async () => {
+    child.kill("SIGKILL");
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const probe = prometheusProvider({ url, region: REGION, retries: 0, errorLimit: 1e9 });
+  try {
+    // ready, and the target scraped at least once
+    await poll("prometheus scraping the fleet", 30, async () =>
+      (await probe.instant('up{job="avfleet"}', Date.now())) === 1 ? true : undefined,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; prometheus said: ${readFileSync(log, "utf8")}`);
+  }
+  return url;
+}
+
+/** A short real-time runbook: preflight, then 5 % on the target, baked 6 s with gates every second. */
+function liveRehearsal() {
+  const stacks = tempStacks();
+  const traffic = join(stacks, "Pulumi.traffic-us-west.yaml");
+  // a 6-second bake must outlast the DNS TTL the loader checks it against
+  writeFileSync(traffic, readFileSync(traffic, "utf8").replace("ttl: 30", "ttl: 1"));
+  const file = writeRunbook(tempDir(), {
+    region: REGION,
+    traffic: "traffic-us-west",
+    ...POOLS,
+    steps: [
+      { kind: "preflight" },
+      {
+        kind: "shift",
+        weights: [5],
+        bake: "6s",
+        interval: "1s",
+        maxBake: "10s",
+        gates: [{ slo: "packet-loss", minSamples: 3 }],
+      },
+    ],
+  });
+  return newRehearsal(file, stacks);
+}
+
+async function rehearse(provider: PrometheusProvider, onEntry?: (e: Entry) => void) {
+  const r = liveRehearsal();
+  const { ctx, world } = executorFor(r);
+  const entries: Entry[] = [];
+  const outcome = await runMigration({
+    ...ctx,
+    drivers: { pulumi: world.pulumi, metrics: provider, clock: realClock },
+    onEntry: (e) => {
+      entries.push(e);
+      onEntry?.(e);
+    },
+  });
+  return { outcome, entries, gates: entries.filter((e) => e.type === "gates") };
+}
+
+test("gates through a real Prometheus: pass when healthy, roll back at the first breach, hold when the target stops", async (t) => {
+  if (!prerequisite(t, missingCommands("prometheus"))) return;
+  const fleet = new Fleet();
+  const served = await serveFleet(t, fleet);
+  const url = await startPrometheus(t, served.port);
+  const provider = prometheusProvider({ url, region: REGION, stepMs: 1000, timeoutMs: 2000 });
+
+  await t.test("healthy: every gate round queries Prometheus, the step passes", async () => {
+    const run = await rehearse(provider);
+    assert.equal(run.outcome.kind, "done", run.outcome.reason);
+    const last = run.gates.at(-1)!;
+    assert.equal(last.type === "gates" && last.verdict, "pass");
+    const e = last.type === "gates" ? last.evaluations[0] : undefined;
+    assert.equal(e?.query, 'avfleet_packet_loss_ratio{pool="gcp-us-west1"}');
+    assert.ok(e!.samples >= 3, `${e!.samples} samples`);
+    assert.ok(Math.abs(e!.value! - 0.005) < 1e-9);
+    // the relative gate over the same window, through the same API
+    const started = run.entries.find((x) => x.type === "weights-applied")!.at;
+    const compared = await evaluateComparison(
+      { slo: "packet-loss", critical: true, minSamples: 50, confidence: 0.999 },
+      POOLS,
+      provider,
+      started,
+      Date.now(),
+    );
+    assert.equal(compared.verdict, "pass", compared.reason);
+    assert.ok(compared.targetSamples! >= 50 && compared.sourceSamples! >= 50);
+    assert.match(
+      compared.query,
+      /increase\(avfleet_session_packet_loss_ratio_bucket\{pool="gcp-us-west1",region="us-west"\}\[\d+s\]\)/,
+    );
+  });
+
+  await t.test("a critical breach rolls back at the first round that sees it", async () => {
+    fleet.meanLoss[POOLS.target] = 0.03;
+    try {
+      const run = await rehearse(provider);
+      assert.equal(run.outcome.kind, "rolled-back", run.outcome.reason);
+      const verdicts = run.gates.map((g) => (g.type === "gates" ? g.verdict : ""));
+      assert.equal(verdicts.at(-1), "critical-fail");
+      assert.ok(
+        verdicts.slice(0, -1).every((v) => v === "inconclusive"),
+        `rounds before the rollback: ${verdicts.join(", ")}`,
+      );
+      const after = run.entries.slice(run.entries.indexOf(run.gates.at(-1)!) + 1);
+      assert.ok(after.some((e) => e.type === "rollback"));
+      assert.ok(
+        !after.some((e) => e.type === "gates"),
+        "no further gate round before the rollback",
+      );
+    } finally {
+      fleet.meanLoss[POOLS.target] = 0.005;
+    }
+  });
+
+  await t.test(
+    "the scrape target stops mid-bake: inconclusive, then held, never passed",
+    async () => {
+      let stopped = false;
+      const run = await rehearse(provider, (e) => {
+        if (e.type === "gates" && !stopped) {
+          stopped = true;
+          served.halt();
+        }
+      });
+      assert.equal(run.outcome.kind, "held", run.outcome.reason);
+      assert.match(run.outcome.reason, /^inconclusive after/);
+      assert.ok(!run.entries.some((e) => e.type === "step-end" && e.unit === "2"));
+      const last = run.gates.at(-1)!;
+      assert.equal(last.type === "gates" && last.verdict, "inconclusive");
+      const started = run.entries.find((x) => x.type === "weights-applied")!.at;
+      const compared = await evaluateComparison(
+        { slo: "packet-loss", critical: true, minSamples: 1, confidence: 0.999 },
+        POOLS,
+        provider,
+        started,
+        Date.now(),
+      );
+      assert.equal(compared.verdict, "inconclusive");
+      assert.match(
+        compared.reason,
+        /^no data: .*no fresh avfleet_session_packet_loss_ratio series/,
+      );
+    },
+  );
+});
