@@ -23,30 +23,28 @@ export interface DryRunResult {
   commands: { unit: string; argv: string[]; exitCode: number; summary: string }[];
 }
 
+/** A unit's calls with every change previewed; waits and approvals have none. */
 function calls(loaded: LoadedRunbook, unit: Unit, copyOf: (stack: string) => string): string[][] {
   const { traffic, target } = loaded.runbook;
   switch (unit.kind) {
     case "preflight":
-    case "decommission":
+      return unit.commands; // reads and a policy preview already
     case "scale":
-      break;
+      return [
+        pulumiArgs.setConfig(target, MIN_HOSTS_PATH, unit.minHosts, copyOf(target)),
+        pulumiArgs.preview(target, copyOf(target)),
+      ];
     case "shift":
     case "drain":
       return [
         ...setWeightsArgs(traffic, loaded.traffic.pools, unit.weights, copyOf(traffic)),
         pulumiArgs.preview(traffic, copyOf(traffic)),
       ];
+    case "decommission":
+      return [pulumiArgs.destroyPreview(unit.stack)];
     default:
       return [];
   }
-  if (unit.kind === "scale") {
-    return [
-      pulumiArgs.setConfig(target, MIN_HOSTS_PATH, unit.minHosts, copyOf(target)),
-      pulumiArgs.preview(target, copyOf(target)),
-    ];
-  }
-  if (unit.kind === "decommission") return [pulumiArgs.destroyPreview(unit.stack)];
-  return unit.commands;
 }
 
 export async function dryRun(

@@ -80,7 +80,7 @@ export function joinsPerMinute(t: number): number {
   return PEAK_JOINS_PER_MIN * (0.6 + 0.4 * Math.cos((2 * Math.PI * (hour - 18)) / 24));
 }
 
-/** Deterministic noise in [0, 1) from the seed and a key (FNV-1a, then a mulberry32 round). */
+/** Deterministic noise in [0, 1) from the seed and a key (FNV-1a, then an avalanche mix). */
 export function noise(seed: number, key: string): number {
   let h = 0x811c9dc5 ^ seed;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);

@@ -1,0 +1,98 @@
+/**
+ * The rehearsal world's per-session quality, as the fleet's SFUs export it: a histogram per
+ * pool of session-minute samples (packet loss, jitter p95) and of join attempts (1 joined,
+ * 0 failed). The world keeps one quality figure per pool and minute; the calls of that minute
+ * spread around it exponentially (most near the pool's figure, a few far worse). Counts are the
+ * expected ones, computed rather than drawn: cheap, and the same on every run of a seed.
+ */
+import { COMPARISONS, type Fetched, type Histogram } from "./compare";
+import { renderHistogram, renderQuery, TEMPLATES } from "./prometheus";
+import { SLO_NAMES, type SloName } from "./slo";
+import { MEAN_CALL_MIN, type WorldState } from "./world";
+
+const QUALITY_INDEX: Record<SloName, number> = {
+  "packet-loss": 0,
+  "jitter-p95": 1,
+  "join-success": 2,
+};
+
+type Minute = WorldState["minutes"][number];
+
+/** Joins of `pool` in minute `i`: what arrived beyond the calls that stayed from the minute before. */
+function joins(minutes: Minute[], i: number, pool: string): number {
+  const before = i > 0 ? (minutes[i - 1].sessions[pool] ?? 0) : 0;
+  return Math.max(0, (minutes[i].sessions[pool] ?? 0) - before * Math.exp(-1 / MEAN_CALL_MIN));
+}
+
+/** Adds one minute's expected samples of `slo` on a pool to a histogram. */
+function addMinute(h: Histogram, slo: SloName, minute: Minute, joined: number, pool: string): void {
+  const q = minute.quality[pool]?.[QUALITY_INDEX[slo]];
+  if (q === undefined) return;
+  if (slo === "join-success") {
+    // buckets le=0 (failed), le=1 and +Inf (every attempt)
+    h.buckets.forEach((b) => (b.count += b.le === 0 ? joined * (1 - q) : joined));
+    h.sum += joined * q;
+    return;
+  }
+  const sessions = minute.sessions[pool] ?? 0;
+  for (const b of h.buckets) b.count += sessions * (1 - Math.exp(-b.le / q));
+  h.sum += sessions * q;
+}
+
+/** Pure: the per-session histogram of `slo` on `pool` over the minutes in (from, to]. */
+export function sessionHistogram(
+  state: WorldState,
+  slo: SloName,
+  pool: string,
+  from: number,
+  to: number,
+): Histogram | undefined {
+  const h: Histogram = {
+    buckets: [...COMPARISONS[slo].buckets, Infinity].map((le) => ({ le, count: 0 })),
+    sum: 0,
+    sessions: 0,
+  };
+  let seen = false;
+  state.minutes.forEach((minute, i) => {
+    if (minute.t <= from || minute.t > to) return;
+    const joined = joins(state.minutes, i, pool);
+    // the window's calls: those in progress when it opened, then every join
+    h.sessions! += seen ? joined : (minute.sessions[pool] ?? 0);
+    seen ||= minute.quality[pool] !== undefined;
+    addMinute(h, slo, minute, joined, pool);
+  });
+  return seen ? h : undefined;
+}
+
+/** The world as a HistogramSource: what the same PromQL would return from a scrape of it. */
+export function worldHistogram(
+  state: WorldState,
+  metric: string,
+  pool: string,
+  from: number,
+  to: number,
+): Fetched {
+  const slo = SLO_NAMES.find((s) => COMPARISONS[s].sessionMetric === metric);
+  const window = `${Math.max(1, Math.round((to - from) / 1000))}s`;
+  const query = renderQuery(TEMPLATES.buckets, { metric, pool, region: state.region, window });
+  if (!slo) throw new Error(`unknown per-session metric ${metric}`);
+  const histogram = sessionHistogram(state, slo, pool, from, to);
+  return histogram ? { query, histogram } : { query, missing: `no sessions on ${pool}` };
+}
+
+/** Exposition lines: each per-session histogram since the world began, per pool. */
+export function sessionExposition(state: WorldState): string[] {
+  return SLO_NAMES.flatMap((slo) =>
+    renderHistogram(
+      COMPARISONS[slo].sessionMetric,
+      `Per-session ${slo} (one sample a session-minute; joins: 1 joined, 0 failed).`,
+      state.pools.map((pool) => ({
+        labels: { pool, region: state.region },
+        histogram: sessionHistogram(state, slo, pool, -Infinity, state.now) ?? {
+          buckets: [...COMPARISONS[slo].buckets, Infinity].map((le) => ({ le, count: 0 })),
+          sum: 0,
+        },
+      })),
+    ),
+  );
+}
