@@ -87,8 +87,7 @@ function hostStatesCell(s: StackSummary): string {
 }
 
 function policyCell(s: StackSummary): string {
-  if (!s.policy) return "n/a";
-  const level = (l: string) => s.policy!.introduced.filter((v) => v.level === l).length;
+  const level = (l: string) => s.policy.introduced.filter((v) => v.level === l).length;
   return [
     level("mandatory") && `+${level("mandatory")} mandatory`,
     level("advisory") && `+${level("advisory")} advisory`,
@@ -113,7 +112,7 @@ function stackLabel(s: StackSummary): string {
 function rank(s: StackSummary): number {
   if (s.weights.length) return 0;
   if (s.hostStates.length) return 1;
-  if (s.policy?.introduced.length) return 2;
+  if (s.policy.introduced.length) return 2;
   if (s.replaced || s.deleted || s.status === "removed") return 3;
   return 4;
 }
@@ -153,7 +152,7 @@ function headline(report: DiffReport): Headline {
   for (const s of changed) {
     if (s.weights.length) alerts.push(`Traffic moves in ${s.stack}: ${weightsCell(s)}`);
     if (s.hostStates.length) alerts.push(`Hosts change state in ${s.stack}: ${hostStatesCell(s)}`);
-    const mandatory = s.policy?.introduced.filter((v) => v.level === "mandatory").length ?? 0;
+    const mandatory = s.policy.introduced.filter((v) => v.level === "mandatory").length;
     if (mandatory) alerts.push(`${mandatory} new mandatory policy violations in ${s.stack}`);
   }
   return { line: parts.join(" · "), alerts };
@@ -292,11 +291,11 @@ export function detailLines({ diff, summary }: StackReport): string[] {
         ]
       : []),
     ...section("new policy violations", [
-      ...(summary.policy?.introduced ?? []).map(
+      ...summary.policy.introduced.map(
         (v) =>
           `+     [${v.level}] ${v.policy}: ${v.message} (${v.urn.split("::").pop()}; fix: ${v.remediation})`,
       ),
-      ...(summary.policy?.resolved ?? []).map(
+      ...summary.policy.resolved.map(
         (v) => `-     resolved [${v.level}] ${v.policy} (${v.urn.split("::").pop()})`,
       ),
     ]),

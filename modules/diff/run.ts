@@ -22,7 +22,9 @@ import type { Plan } from "../plan/plan";
 import { diffPlans } from "./diff";
 import type { DiffReport, Side } from "./report";
 import { summarizeStack } from "./summary";
-import { loadPolicyRunner, verdictChanges } from "./verdicts";
+import { checkPlan } from "../policy/runner";
+import { useStacksDir } from "../policy/stack-context";
+import { verdictChanges, type Violation } from "./verdicts";
 
 export interface DiffOptions {
   /** Anywhere inside the project's git checkout. */
@@ -36,12 +38,6 @@ export interface DiffOptions {
   /** Default: <checkout>/.avfleet/cache/plans. */
   cacheDir?: string;
   onProgress?: (line: string) => void;
-}
-
-export interface DiffRun {
-  report: DiffReport;
-  /** False when this checkout has no policy runner: verdicts are not compared. */
-  policyChecked: boolean;
 }
 
 function git(cwd: string, args: string[]): string {
@@ -126,7 +122,59 @@ function addWorktree(root: string, commit: string): { dir: string; dispose(): vo
   };
 }
 
-export async function runDiff(options: DiffOptions): Promise<DiffRun> {
+/**
+ * Policy verdicts of one revision's Plans. Policies read the stack files (and inventories)
+ * the Plans were built from, so a commit's are taken from that commit, not this checkout.
+ */
+function violationsAt(
+  root: string,
+  rev: Revision,
+  plans: Map<string, Plan>,
+): Map<string, Violation[]> {
+  const here = process.cwd();
+  let files: string | undefined;
+  try {
+    if (rev.commit && plans.size > 0) {
+      files = mkdtempSync(join(tmpdir(), "avfleet-diff-files-"));
+      const paths = git(root, [
+        "ls-tree",
+        "--name-only",
+        rev.commit,
+        "--",
+        DEFAULT_STACKS_DIR,
+        "inventory",
+      ]);
+      const archive = execFileSync(
+        "git",
+        ["archive", rev.commit, "--", ...paths.split("\n").filter(Boolean)],
+        {
+          cwd: root,
+          maxBuffer: 256 * 1024 * 1024,
+        },
+      );
+      execFileSync("tar", ["-x", "-C", files], { input: archive });
+      // Inventories are named relative to the project root.
+      process.chdir(files);
+    }
+    useStacksDir(join(files ?? root, DEFAULT_STACKS_DIR));
+    return new Map(
+      [...plans].map(([stack, plan]) => {
+        try {
+          return [stack, checkPlan(plan)];
+        } catch (err) {
+          throw new Error(
+            `policy check of ${stack} at ${rev.side.label} failed: ${(err as Error).message}`,
+          );
+        }
+      }),
+    );
+  } finally {
+    process.chdir(here);
+    if (files) rmSync(files, { recursive: true, force: true });
+  }
+}
+
+export async function runDiff(options: DiffOptions): Promise<DiffReport> {
   const say = options.onProgress ?? (() => {});
   const root = gitRoot(options.cwd);
   const baseCommit = resolveCommit(root, "--base", options.base);
@@ -206,21 +254,18 @@ export async function runDiff(options: DiffOptions): Promise<DiffRun> {
     }
   }
 
-  const check = await loadPolicyRunner();
-  const planAt = (rev: Revision, stack: string) => {
-    const key = keys.get(rev)!.get(stack);
-    return key === undefined ? undefined : plans.get(key);
-  };
+  const plansAt = (rev: Revision) =>
+    new Map(rev.stacks.map((stack) => [stack, plans.get(keys.get(rev)!.get(stack)!)!] as const));
+  const [before, after] = [base, head].map(plansAt);
+  const [judgedBefore, judgedAfter] = [
+    violationsAt(root, base, before),
+    violationsAt(root, head, after),
+  ];
   const names = [...new Set([...base.stacks, ...head.stacks])].sort();
   const stacks = names.map((name) => {
-    const before = planAt(base, name);
-    const after = planAt(head, name);
-    const diff = diffPlans(before, after);
-    const policy = check && verdictChanges(check, before, after);
-    return { diff, summary: summarizeStack(diff, before, after, policy) };
+    const diff = diffPlans(before.get(name), after.get(name));
+    const policy = verdictChanges(judgedBefore.get(name) ?? [], judgedAfter.get(name) ?? []);
+    return { diff, summary: summarizeStack(diff, before.get(name), after.get(name), policy) };
   });
-  return {
-    report: { base: base.side, head: head.side, stacks },
-    policyChecked: check !== undefined,
-  };
+  return { base: base.side, head: head.side, stacks };
 }

@@ -37,8 +37,7 @@ export interface StackSummary {
   weights: Move<number>[];
   /** Bare-metal hosts changing state (active, draining, retired), joining or leaving. */
   hostStates: Move<string>[];
-  /** Undefined when no policy runner is available. */
-  policy?: VerdictChanges;
+  policy: VerdictChanges;
 }
 
 const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);
@@ -96,7 +95,7 @@ export function summarizeStack(
   diff: StackDiff,
   base: Plan | undefined,
   head: Plan | undefined,
-  policy: VerdictChanges | undefined,
+  policy: VerdictChanges,
 ): StackSummary {
   const count = (op: string) => diff.resources.filter((r) => r.op === op).length;
   const hosts = { before: hostRange(base), after: hostRange(head) };
@@ -112,7 +111,7 @@ export function summarizeStack(
     ...(cost ? { cost } : {}),
     weights: moves(record(base?.outputs.weights), record(head?.outputs.weights), isNumber),
     hostStates: moves(record(base?.outputs.hostStates), record(head?.outputs.hostStates), isString),
-    ...(policy ? { policy } : {}),
+    policy,
   };
 }
 

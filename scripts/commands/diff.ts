@@ -50,19 +50,13 @@ Examples:
     }
     // Stack files name inventories relative to the project root, as Pulumi runs the program.
     process.chdir(gitRoot(process.cwd()));
-    const run = await runDiff({
+    const report = await runDiff({
       cwd: process.cwd(),
       base: values.base,
       head: values.head,
       onProgress: progress,
     });
     progressDone();
-    if (!run.policyChecked) {
-      process.stderr.write(
-        "note: no policy runner in this checkout; policy verdicts not compared\n",
-      );
-    }
-    const { report } = run;
     process.stdout.write(
       values.json
         ? `${JSON.stringify(reportJson(report), null, 2)}\n`
@@ -71,7 +65,7 @@ Examples:
           : renderText(report),
     );
     const violations = report.stacks.some((s) =>
-      s.summary.policy?.introduced.some((v) => v.level === "mandatory"),
+      s.summary.policy.introduced.some((v) => v.level === "mandatory"),
     );
     return values["fail-on-violations"] && violations ? EXIT.findings : EXIT.ok;
   },

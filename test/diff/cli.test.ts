@@ -46,6 +46,8 @@ before(() => {
     fleet((f) => {
       f.pool = "gcp-b";
       f.ports.mediaUdp.from = 20000;
+      // Fewer hosts than zones: the autoscaler-bounds policy's mandatory violation.
+      f.minHosts = 2;
     }),
   );
   project.writeStack(
@@ -66,7 +68,7 @@ before(() => {
     ];
   });
   project.commit(
-    "head: machine type, port range, a host draining, traffic moving, a stack added and one removed",
+    "head: machine type, port range and a policy violation, a host draining, traffic moving, a stack added and one removed",
   );
 });
 
@@ -82,6 +84,7 @@ interface JsonStack {
   hosts?: { before?: { min: number; max: number }; after?: { min: number; max: number } };
   hostStates: { key: string; before?: string; after?: string }[];
   weights: { key: string; before?: number; after?: number }[];
+  policy: { introduced: { policy: string; level: string; urn: string }[]; resolved: unknown[] };
   resources: {
     op: string;
     name: string;
@@ -118,6 +121,11 @@ test("--json between two commits: the right row for each kind of change", () => 
   );
   assert.equal(stack("gcp-a").replaced, 1);
 
+  assert.deepEqual(
+    stack("gcp-b").policy.introduced.map((v) => [v.policy, v.level, v.urn.split("::").pop()]),
+    [["gcp-autoscaler-bounds", "mandatory", "gcp-b-autoscaler"]],
+  );
+  assert.deepEqual(stack("gcp-us-west1").policy, { introduced: [], resolved: [] });
   const firewall = stack("gcp-b").resources.find((r) => r.name === "gcp-b-fw-media-udp")!;
   assert.equal(firewall.op, "update");
   assert.deepEqual(
@@ -141,9 +149,9 @@ test("--json between two commits: the right row for each kind of change", () => 
   ]);
 });
 
-test("--markdown against the working tree: all Plans from the cache; summary rows first", () => {
-  const result = project.avfleet("diff", "--base", "HEAD~1", "--markdown");
-  assert.equal(result.code, 0, result.stderr);
+test("--markdown against the working tree: all Plans from the cache; summary rows first; a new violation fails", () => {
+  const result = project.avfleet("diff", "--base", "HEAD~1", "--markdown", "--fail-on-violations");
+  assert.equal(result.code, 1, result.stderr);
   assert.match(result.stderr, /12 Plans reused, 0 to evaluate/);
   const md = result.stdout;
   assert.match(md, /^### avfleet diff: `HEAD~1 \([0-9a-f]{7}\)` → `working tree`\n/);
@@ -172,7 +180,10 @@ test("--markdown against the working tree: all Plans from the cache; summary row
     /^\| \*\*gcp-d \(stack removed\)\*\* \| 0 \| 0 \| 0 \| \d+ \| 6–90 → — \|/,
   );
   assert.match(row("metal-sjc"), /\| 1 active → draining \|/);
-  assert.match(md, /<details><summary><b>gcp-b: 1 to update/);
+  assert.match(md, /<details><summary><b>gcp-b: \d+ to update/);
+  assert.match(md, /> ⚠️ \*\*1 new mandatory policy violations in gcp-b\*\*/);
+  assert.match(row("gcp-b"), /\| 2–90 → 2–90 \||\| 6–90 → 2–90 \|/);
+  assert.match(row("gcp-b"), /\| \+1 mandatory \|$/);
   assert.match(md, /\n {7}allows\[0\]\.ports\[0\]: "10000-59999" → "20000-59999"\n/);
   assert.match(md, /machineType: "c2d-highcpu-32" → "c2d-highcpu-56" {2}\[forces replacement\]/);
 });

@@ -35,6 +35,7 @@ function plan(
 }
 
 const FIREWALL = "gcp:compute/firewall:Firewall";
+const NO_VERDICTS = { introduced: [], resolved: [] };
 const TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";
 const COMMAND = "command:remote:Command";
 
@@ -118,7 +119,7 @@ const metal = (states: Record<string, string>) =>
 test("summary: traffic moving, hosts changing state, host range, cost", () => {
   const before = traffic({ "metal-sjc": 100, "gcp-us-west1": 0 });
   const after = traffic({ "metal-sjc": 90, "gcp-us-west1": 10 });
-  const t = summarizeStack(diffPlans(before, after), before, after, undefined);
+  const t = summarizeStack(diffPlans(before, after), before, after, NO_VERDICTS);
   assert.deepEqual(t.weights, [
     { key: "gcp-us-west1", before: 0, after: 10 },
     { key: "metal-sjc", before: 100, after: 90 },
@@ -127,7 +128,7 @@ test("summary: traffic moving, hosts changing state, host range, cost", () => {
 
   const m0 = metal({ "sjc-m001": "active", "sjc-m002": "active", "sjc-m003": "draining" });
   const m1 = metal({ "sjc-m001": "draining", "sjc-m002": "active", "sjc-m003": "retired" });
-  const m = summarizeStack(diffPlans(m0, m1), m0, m1, undefined);
+  const m = summarizeStack(diffPlans(m0, m1), m0, m1, NO_VERDICTS);
   assert.deepEqual(m.hostStates, [
     { key: "sjc-m001", before: "active", after: "draining" },
     { key: "sjc-m003", before: "draining", after: "retired" },
@@ -143,7 +144,7 @@ test("summary: traffic moving, hosts changing state, host range, cost", () => {
     ...plan("gcp", [], { minHosts: 6, maxHosts: 100 }),
     cost: { computeMonthlyUsd: { min: 100, max: 1700 }, egressMonthlyUsd: 40 },
   };
-  const g = summarizeStack(diffPlans(g0, g1), g0, g1, undefined);
+  const g = summarizeStack(diffPlans(g0, g1), g0, g1, NO_VERDICTS);
   assert.deepEqual(g.hosts, { before: { min: 6, max: 90 }, after: { min: 6, max: 100 } });
   assert.deepEqual(g.cost, {
     compute: { before: { min: 100, max: 1500 }, after: { min: 100, max: 1700 } },
@@ -163,10 +164,13 @@ const violation = (policy: string, name: string, level: Violation["level"]): Vio
 });
 
 test("policy verdicts: violations introduced and resolved, matched by policy and resource", () => {
-  const before = plan("s", [resource("s", FIREWALL, "a", {}), resource("s", FIREWALL, "b", {})]);
-  const after = plan("s", [resource("s", FIREWALL, "b", {}), resource("s", FIREWALL, "c", {})]);
-  const check = (p: Plan) => p.resources.map((r) => violation("no-open-ssh", r.name, "mandatory"));
-  const changes = verdictChanges(check, before, after);
+  const before = ["a", "b"].map((name) => violation("no-open-ssh", name, "mandatory"));
+  // The same violation with another message is still the same one.
+  const after = ["b", "c"].map((name) => ({
+    ...violation("no-open-ssh", name, "mandatory"),
+    message: "reworded",
+  }));
+  const changes = verdictChanges(before, after);
   assert.deepEqual(
     changes.introduced.map((v) => v.urn),
     [urn("s", FIREWALL, "c")],
@@ -185,7 +189,8 @@ function report(
     head: { label: "working tree" },
     stacks: pairs.map(({ before, after, check }) => {
       const diff = diffPlans(before, after);
-      const policy = check ? verdictChanges(check, before, after) : undefined;
+      const judge = (p?: Plan) => (p && check ? check(p) : []);
+      const policy = verdictChanges(judge(before), judge(after));
       return { diff, summary: summarizeStack(diff, before, after, policy) };
     }),
   };
