@@ -6,7 +6,7 @@
  * expected ones, computed rather than drawn: cheap, and the same on every run of a seed.
  */
 import { COMPARISONS, type Fetched, type Histogram } from "./compare";
-import { renderHistogram, renderQuery, TEMPLATES } from "./prometheus";
+import { emptyHistogram, renderHistogram, renderQuery, TEMPLATES } from "./prometheus";
 import { SLO_NAMES, type SloName } from "./slo";
 import { MEAN_CALL_MIN, type WorldState } from "./world";
 
@@ -26,8 +26,7 @@ function joins(minutes: Minute[], i: number, pool: string): number {
 
 /** Adds one minute's expected samples of `slo` on a pool to a histogram. */
 function addMinute(h: Histogram, slo: SloName, minute: Minute, joined: number, pool: string): void {
-  const q = minute.quality[pool]?.[QUALITY_INDEX[slo]];
-  if (q === undefined) return;
+  const q = minute.quality[pool][QUALITY_INDEX[slo]];
   if (slo === "join-success") {
     // buckets le=0 (failed), le=1 and +Inf (every attempt)
     h.buckets.forEach((b) => (b.count += b.le === 0 ? joined * (1 - q) : joined));
@@ -47,18 +46,17 @@ export function sessionHistogram(
   from: number,
   to: number,
 ): Histogram | undefined {
-  const h: Histogram = {
-    buckets: [...COMPARISONS[slo].buckets, Infinity].map((le) => ({ le, count: 0 })),
-    sum: 0,
-    sessions: 0,
-  };
+  const h = { ...emptyHistogram(COMPARISONS[slo].buckets), sessions: 0 };
+  let first = true;
   let seen = false;
   state.minutes.forEach((minute, i) => {
     if (minute.t <= from || minute.t > to) return;
     const joined = joins(state.minutes, i, pool);
-    // the window's calls: those in progress when it opened, then every join
-    h.sessions! += seen ? joined : (minute.sessions[pool] ?? 0);
-    seen ||= minute.quality[pool] !== undefined;
+    // the window's calls: those in progress in its first minute, then every join
+    h.sessions += first ? (minute.sessions[pool] ?? 0) : joined;
+    first = false;
+    if (minute.quality[pool] === undefined) return;
+    seen = true;
     addMinute(h, slo, minute, joined, pool);
   });
   return seen ? h : undefined;
@@ -88,10 +86,9 @@ export function sessionExposition(state: WorldState): string[] {
       `Per-session ${slo} (one sample a session-minute; joins: 1 joined, 0 failed).`,
       state.pools.map((pool) => ({
         labels: { pool, region: state.region },
-        histogram: sessionHistogram(state, slo, pool, -Infinity, state.now) ?? {
-          buckets: [...COMPARISONS[slo].buckets, Infinity].map((le) => ({ le, count: 0 })),
-          sum: 0,
-        },
+        histogram:
+          sessionHistogram(state, slo, pool, -Infinity, state.now) ??
+          emptyHistogram(COMPARISONS[slo].buckets),
       })),
     ),
   );

@@ -70,7 +70,7 @@ export interface WorldState {
 /** Tuesday 14:00 UTC: afternoon traffic in the Americas and Europe. */
 const START = Date.UTC(2026, 2, 10, 14, 0, 0);
 const MINUTE = 60_000;
-const MEAN_CALL_MIN = 30;
+export const MEAN_CALL_MIN = 30;
 const BOOT_MS = 4 * MINUTE;
 const PEAK_JOINS_PER_MIN = 400;
 
