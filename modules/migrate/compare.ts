@@ -8,7 +8,7 @@
  * is inconclusive: never a pass.
  */
 import { fmt, type GateEvaluation } from "./gates";
-import { SLOS, type SloName } from "./slo";
+import { selector, SLOS, type SloName } from "./slo";
 
 /**
  * A histogram's increase over the window: cumulative session counts per upper bound
@@ -239,8 +239,9 @@ export function judgeComparison(
     critical: gate.critical,
     metric,
     pool: pools.target,
-    query: "target" in fetched ? fetched.target.query : "",
-    ...("source" in fetched ? { sourceQuery: fetched.source.query } : {}),
+    // a provider error leaves no query behind: name the series it was after
+    query: "target" in fetched ? fetched.target.query : selector(metric, pools.target),
+    sourceQuery: "source" in fetched ? fetched.source.query : selector(metric, pools.source),
     values: [] as number[],
     threshold: floor,
     bound: slo.bound,

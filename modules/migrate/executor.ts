@@ -5,7 +5,7 @@
  * a weight change is skipped when read-back shows it in place, a rollback recorded as intended
  * is finished first, and bakes, drains and waits keep the clocks they started with.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { InputError } from "../config/validate";
 import type { Clock } from "./clock";
@@ -600,6 +600,28 @@ function changedRunbook(ctx: ExecutorContext, journalHash: string): InputError {
     `${ctx.loaded.file}: (document): has changed since its journal's run (steps hash ${journalHash.slice(0, 12)} → ${ctx.loaded.hash.slice(0, 12)}), ` +
       `expected the runbook the journal was written for; run with --restart to start over (weights already in place are not applied again)`,
   ]);
+}
+
+/**
+ * Regions go one at a time: the other regions under `root` whose real migration has started
+ * and not finished, with where each stands. Rehearsals do not count.
+ */
+export function regionsInProgress(
+  root: string,
+  except: string,
+): { region: string; state: string }[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((region) => region !== except)
+    .map((region) => ({
+      region,
+      state: foldJournal(readJournal(statePaths(join(root, region)).journal)),
+    }))
+    .filter(
+      ({ state }) =>
+        state.hash !== undefined && state.halt?.kind !== "done" && state.blocked?.kind !== "done",
+    )
+    .map(({ region, state }) => ({ region, state: state.halt?.kind ?? "interrupted" }));
 }
 
 /** Runs from where the journal stands until an approval, a halt or the end. */

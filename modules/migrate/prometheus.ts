@@ -92,10 +92,11 @@ export function parseSample(text: string): number {
 type Vector = { metric: Record<string, string>; value: [number, string] }[];
 type Matrix = { metric: Record<string, string>; values: [number, string][] }[];
 
-export interface PrometheusProvider extends MetricsProvider, HistogramSource {
-  /** Failed queries since the last that worked. */
-  consecutiveErrors(): number;
-}
+export type PrometheusProvider = MetricsProvider &
+  HistogramSource & {
+    /** Failed queries since the last that worked. */
+    consecutiveErrors(): number;
+  };
 
 export function prometheusProvider(options: PrometheusOptions): PrometheusProvider {
   const o = { ...PROMETHEUS_DEFAULTS, ...options };

@@ -2,12 +2,14 @@
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_STACKS_DIR } from "../../modules/config/stack";
+import { InputError } from "../../modules/config/validate";
 import { realClock } from "../../modules/migrate/clock";
 import { dryRun } from "../../modules/migrate/dry-run";
 import {
   abortMigration,
   approveMigration,
   exitCodeOf,
+  regionsInProgress,
   rollbackMigration,
   runMigration,
   statePaths,
@@ -200,7 +202,16 @@ async function migrate(argv: string[]): Promise<number> {
   }
 
   const root = values["state-dir"] ?? process.env.AVFLEET_STATE_DIR ?? join(".avfleet", "migrate");
-  const dir = join(root, loaded.runbook.region, ...(values.rehearse ? ["rehearsal"] : []));
+  const region = loaded.runbook.region;
+  const dir = join(root, region, ...(values.rehearse ? ["rehearsal"] : []));
+  const moves = action === "run" && !values.rehearse && !values["dry-run"];
+  const busy = moves ? regionsInProgress(root, region) : [];
+  if (busy.length > 0) {
+    const { region: other, state } = busy[0];
+    throw new InputError([
+      `${file}: region: is ${region} while ${other}'s migration is in progress (${state}), expected one region at a time: finish ${other}, or remove ${join(root, other)} to give it up`,
+    ]);
+  }
   if (values.rehearse && values.restart) rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
 

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { avfleet, ROOT } from "../support/cli";
 import { FIXTURE_STACKS, tempDir, US_WEST } from "./support";
@@ -196,4 +196,41 @@ test("--metrics-port serves the rehearsal world's metrics, during the run and af
   assert.match(text, /^avfleet_traffic_weight\{pool="gcp-us-west1",region="us-west"\} 100$/m);
   child.kill("SIGINT");
   assert.equal(await exited, 0);
+});
+
+test("regions go one at a time: a real run refuses while another region's migration is unfinished", () => {
+  const state = tempDir();
+  mkdirSync(join(state, "eu-west"));
+  const start = { type: "start", hash: "h", pid: 1, restart: false, mode: "migrate", at: 0 };
+  const halt = { type: "halt", kind: "rolled-back", reason: "packet loss", at: 1 };
+  writeFileSync(
+    join(state, "eu-west", "journal.jsonl"),
+    `${JSON.stringify(start)}\n${JSON.stringify(halt)}\n`,
+  );
+  const r = migrate("run", state);
+  assert.equal(r.code, 2);
+  assert.match(
+    r.stderr,
+    /region: is us-west while eu-west's migration is in progress \(rolled-back\), expected one region at a time/,
+  );
+  assert.equal(existsSync(join(state, "us-west")), false, "nothing run");
+  assert.equal(
+    migrate("run", state, "--rehearse", "--step").code,
+    0,
+    "rehearsals are not held back",
+  );
+  const done = { type: "halt", kind: "done", reason: "every step is complete", at: 2 };
+  writeFileSync(
+    join(state, "eu-west", "journal.jsonl"),
+    `${JSON.stringify(start)}\n${JSON.stringify(done)}\n`,
+  );
+  // a Pulumi that fails at once, in case this machine has a real one
+  const next = avfleet(
+    ["migrate", "run", US_WEST, "--stacks-dir", FIXTURE_STACKS, "--state-dir", state],
+    {
+      env: { PULUMI: "false" },
+    },
+  );
+  assert.equal(next.code, 3);
+  assert.doesNotMatch(next.stderr + next.stdout, /one region at a time/);
 });

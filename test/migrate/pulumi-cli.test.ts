@@ -146,9 +146,9 @@ test("a shift step runs exactly the planned pulumi calls; a rollback the fast pa
 });
 
 test("a failed pulumi up stops the step with the CLI's message in the journal (binary from PULUMI)", () => {
-  const { run, bin } = setUp({ STANDIN_FAIL_UP_AT: "25", PATH: process.env.PATH! });
+  const { run, bin } = setUp({ PULUMI: "/nonexistent/pulumi" });
   const r = run("run");
-  assert.equal(r.code, 3, "nothing on PATH, no PULUMI: the tool fails");
+  assert.equal(r.code, 3, "PULUMI names a missing binary: the tool fails");
   assert.match(
     r.stderr + r.stdout,
     /pulumi stack output traffic-us-west: .*(not found|No such file)/,
