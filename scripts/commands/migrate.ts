@@ -64,6 +64,7 @@ Usage: avfleet migrate <plan|run|status|approve|abort|rollback> <runbook> [optio
 The runbook (runbooks/<media-region>.yaml) is validated against the stacks first; a bad one
 stops everything (exit 2). A journal per runbook records every step, command, gate and
 approval, so run resumes after the last completed step; a changed runbook needs --restart.
+Regions go one at a time: a real run refuses while another region's migration is unfinished.
 
 Options:
   --stacks-dir DIR   stack files (default: stacks)
