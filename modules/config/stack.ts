@@ -3,7 +3,7 @@
  * once), and turn it into the string map Pulumi's config runtime takes.
  */
 import { existsSync, readdirSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, isAbsolute, join } from "node:path";
 import type { FleetSpec } from "./fleet.schema";
 import type { TrafficSpec } from "./traffic.schema";
 import { weightProblems } from "../traffic/weights";
@@ -245,10 +245,13 @@ export function validateStackDocument(
     return { document: stack };
   }
   assertNoProblems(file, fleetProblems(fleet!, stack.config, ["config", "avfleet:fleet"]));
-  // Relative inventory paths are relative to the project root, where Pulumi runs the program.
-  return fleet!.kind === "metal"
-    ? { document: stack, inventory: loadInventory(fleet!.inventory) }
-    : { document: stack };
+  if (fleet!.kind !== "metal") return { document: stack };
+  // A relative inventory path is relative to the stack file's project root (the parent of
+  // its stacks/), which is where Pulumi runs the program.
+  const inventory = isAbsolute(fleet!.inventory)
+    ? fleet!.inventory
+    : join(dirname(stacksDir), fleet!.inventory);
+  return { document: stack, inventory: loadInventory(inventory) };
 }
 
 export function loadStackFile(file: string): LoadedStack {

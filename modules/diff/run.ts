@@ -131,7 +131,6 @@ function violationsAt(
   rev: Revision,
   plans: Map<string, Plan>,
 ): Map<string, Violation[]> {
-  const here = process.cwd();
   let files: string | undefined;
   try {
     if (rev.commit && plans.size > 0) {
@@ -153,8 +152,6 @@ function violationsAt(
         },
       );
       execFileSync("tar", ["-x", "-C", files], { input: archive });
-      // Inventories are named relative to the project root.
-      process.chdir(files);
     }
     useStacksDir(join(files ?? root, DEFAULT_STACKS_DIR));
     return new Map(
@@ -169,7 +166,6 @@ function violationsAt(
       }),
     );
   } finally {
-    process.chdir(here);
     if (files) rmSync(files, { recursive: true, force: true });
   }
 }

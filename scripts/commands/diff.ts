@@ -1,5 +1,5 @@
 /** avfleet diff — what a change does to every stack, offline, for a reviewer. */
-import { gitRoot, runDiff } from "../../modules/diff/run";
+import { runDiff } from "../../modules/diff/run";
 import { renderMarkdown, renderText, reportJson } from "../../modules/diff/report";
 import { EXIT, UsageError, parseCommandArgs, progress, progressDone, type Command } from "../cli";
 
@@ -48,8 +48,6 @@ Examples:
     if (values.markdown && values.json) {
       throw new UsageError("--markdown and --json exclude each other");
     }
-    // Stack files name inventories relative to the project root, as Pulumi runs the program.
-    process.chdir(gitRoot(process.cwd()));
     const report = await runDiff({
       cwd: process.cwd(),
       base: values.base,
