@@ -13,6 +13,8 @@ import {
   type KeyPath,
   type Problem,
 } from "../config/validate";
+import { trafficSchema, type TrafficSpec } from "../config/traffic.schema";
+import { weightProblems, weightsOf } from "../traffic/weights";
 import { runbookSchema, type Runbook } from "./runbook.schema";
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
@@ -31,56 +33,13 @@ export function formatDuration(ms: number): string {
   return `${Math.round(ms / 60_000)} min`;
 }
 
-/** What the executor needs of the traffic stack file (the traffic module owns its schema). */
-const trafficPartSchema = {
-  type: "object",
-  description: "a traffic stack file with config.avfleet:traffic",
-  required: ["config"],
-  properties: {
-    config: {
-      type: "object",
-      description: "a mapping with avfleet:traffic",
-      required: ["avfleet:traffic"],
-      properties: {
-        "avfleet:traffic": {
-          type: "object",
-          description: "a traffic split {dns, maxStepPct, pools}",
-          required: ["pools"],
-          properties: {
-            maxStepPct: { type: "integer", minimum: 1, maximum: 100 },
-            dns: {
-              type: "object",
-              description: "a mapping with ttl",
-              properties: { ttl: { type: "integer", minimum: 0 } },
-            },
-            pools: {
-              type: "array",
-              minItems: 1,
-              description: "a list of {stack, weight}",
-              items: {
-                type: "object",
-                description: "a pool {stack, weight}",
-                required: ["stack", "weight"],
-                properties: {
-                  stack: { type: "string", description: "a stack name" },
-                  weight: { type: "integer", minimum: 0, maximum: 100 },
-                },
-              },
-            },
-          },
-        },
-      },
-    },
-  },
-} as const;
-
 export interface TrafficStack {
   file: string;
   /** Pool stacks in the file's order: a pool's index is its `pools[i]` config path. */
   pools: string[];
   weights: Record<string, number>;
-  maxStepPct?: number;
-  ttlSeconds?: number;
+  maxStepPct: number;
+  ttlSeconds: number;
 }
 
 export interface LoadedRunbook {
@@ -92,17 +51,23 @@ export interface LoadedRunbook {
   hash: string;
 }
 
+/**
+ * The traffic split of a traffic stack file, checked with the traffic module's own schema
+ * and weight rules (its pools' fleet stacks are `avfleet preview`'s to check, not ours).
+ */
 function readTrafficStack(file: string): TrafficStack {
   const document = readYamlFile(file, "a traffic stack file with config.avfleet:traffic");
-  assertNoProblems(file, schemaProblems(trafficPartSchema, document));
-  const spec = (document as any).config["avfleet:traffic"];
-  const pools: { stack: string; weight: number }[] = spec.pools;
+  const at = ["config", "avfleet:traffic"];
+  const spec = (document as { config?: Record<string, unknown> }).config?.["avfleet:traffic"];
+  assertNoProblems(file, schemaProblems(trafficSchema, spec ?? null, at));
+  const split = spec as TrafficSpec;
+  assertNoProblems(file, weightProblems(split, at));
   return {
     file,
-    pools: pools.map((p) => p.stack),
-    weights: Object.fromEntries(pools.map((p) => [p.stack, p.weight])),
-    maxStepPct: spec.maxStepPct,
-    ttlSeconds: spec.dns?.ttl,
+    pools: split.pools.map((p) => p.stack),
+    weights: weightsOf(split),
+    maxStepPct: split.maxStepPct,
+    ttlSeconds: split.dns.ttl,
   };
 }
 
@@ -129,7 +94,7 @@ function stackProblems(runbook: Runbook, stacksDir: string): Problem[] {
   return problems;
 }
 
-function trafficProblems(runbook: Runbook, traffic: TrafficStack): Problem[] {
+function poolProblems(runbook: Runbook, traffic: TrafficStack): Problem[] {
   return (["source", "target"] as const)
     .filter((key) => !traffic.pools.includes(runbook[key]))
     .map((key) => ({
@@ -150,7 +115,7 @@ function scheduleProblems(runbook: Runbook, traffic: TrafficStack): Problem[] {
   // the stack file as the migration goes, and the runbook must stay valid throughout.
   let previous = 0;
   const stepTo = (at: KeyPath, weight: number, what: string) => {
-    if (traffic.maxStepPct !== undefined && weight - previous > traffic.maxStepPct) {
+    if (weight - previous > traffic.maxStepPct) {
       problems.push({
         path: at,
         message: `${what} moves the target from ${previous} to ${weight}, ${weight - previous} points at once`,
@@ -193,7 +158,7 @@ function scheduleProblems(runbook: Runbook, traffic: TrafficStack): Problem[] {
         expected: "interval ≤ bake",
       });
     }
-    if (traffic.ttlSeconds !== undefined && bake < traffic.ttlSeconds * 1000) {
+    if (bake < traffic.ttlSeconds * 1000) {
       problems.push({
         path: ["steps", i, "bake"],
         message: `is ${step.bake}, shorter than the DNS TTL ${traffic.ttlSeconds}s of ${runbook.traffic}`,
@@ -254,7 +219,7 @@ export function validateRunbook(
   const problems = stackProblems(runbook, stacksDir);
   assertNoProblems(file, problems);
   const traffic = readTrafficStack(stackFileName(stacksDir, runbook.traffic));
-  assertNoProblems(file, trafficProblems(runbook, traffic));
+  assertNoProblems(file, poolProblems(runbook, traffic));
   assertNoProblems(file, [...scheduleProblems(runbook, traffic), ...orderProblems(runbook)]);
   const hash = createHash("sha256")
     .update(canonical({ runbook, pools: traffic.pools }))

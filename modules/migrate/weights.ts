@@ -1,5 +1,7 @@
-/** Traffic weights: one number per pool stack, summing to 100. */
-export type Weights = Record<string, number>;
+/** Traffic weights (one number per pool stack, summing to 100): comparing, printing, moving. */
+import type { Weights } from "../traffic/weights";
+
+export type { Weights };
 
 export function sameWeights(a: Weights, b: Weights): boolean {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);

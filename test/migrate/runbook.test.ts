@@ -27,11 +27,13 @@ function problemsOf(change: (doc: any) => void): string[] {
 
 const shift = (doc: any) => doc.steps.find((s: any) => s.kind === "shift");
 
-test("the example runbooks load against the fixture stacks", () => {
-  for (const region of ["us-west", "eu-west"]) {
-    const loaded = loadRunbook(join(ROOT, "runbooks", `${region}.yaml`), FIXTURE_STACKS);
-    assert.equal(loaded.runbook.region, region);
-    assert.match(loaded.hash, /^[0-9a-f]{64}$/);
+test("the example runbooks load against the repository's stacks and the fixture stacks", () => {
+  for (const stacks of [join(ROOT, "stacks"), FIXTURE_STACKS]) {
+    for (const region of ["us-west", "eu-west"]) {
+      const loaded = loadRunbook(join(ROOT, "runbooks", `${region}.yaml`), stacks);
+      assert.equal(loaded.runbook.region, region);
+      assert.match(loaded.hash, /^[0-9a-f]{64}$/);
+    }
   }
   const usw = loadRunbook(US_WEST, FIXTURE_STACKS);
   assert.deepEqual(usw.traffic.pools, ["metal-sjc", "gcp-us-west1"]);
