@@ -200,5 +200,17 @@ export function renderStatus(s: Status): string {
   );
   for (const a of s.approvals)
     lines.push(`approved: step ${a.unit} by ${a.by} at ${a.at}, expires ${a.expiresAt}`);
+  const next = NEXT[s.state];
+  if (next) lines.push(`next: ${next}`);
   return `${lines.join("\n")}\n`;
 }
+
+/** What an operator does from each stop. */
+const NEXT: Record<string, string> = {
+  "rolled-back": "fix the cause, then run with --restart (weights already in place stay)",
+  held: "approve --by <name> to accept this weight and go on, or rollback",
+  "waiting-approval": "approve --by <name>, then run",
+  aborted: "run to go on from here, or rollback",
+  "check-failed": "fix what the check found, then run",
+  "tool-failed": "fix the tool's failure (see the journal's command output), then run",
+};

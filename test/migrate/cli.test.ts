@@ -57,7 +57,10 @@ test("rehearsal: no fault ends at the decommission approval; target-loss rolls b
   assert.match(status.stdout, /weights: {3}metal-sjc 95, gcp-us-west1 5\n/);
   assert.match(status.stdout, /→ {2}5\. shift gcp-us-west1 to 25 %/);
   assert.match(status.stdout, /FAIL {9}packet-loss on gcp-us-west1 \(critical\): mean 0\.03/);
-  assert.match(status.stdout, /pending approval: none/);
+  assert.match(
+    status.stdout,
+    /pending approval: none\nnext: fix the cause, then run with --restart/,
+  );
   const json = JSON.parse(migrate("status", state, "--rehearse", "--json").stdout);
   assert.equal(json.state, "rolled-back");
   assert.equal(json.gates.evaluations[0].verdict, "fail");
