@@ -117,9 +117,9 @@ const badCases: [string, (doc: any) => void, string[]][] = [
   ],
   [
     "a bake shorter than the DNS TTL",
-    (doc) => Object.assign(shift(doc), { bake: "10s", interval: "5s", maxBake: "20s" }),
+    (doc) => Object.assign(shift(doc), { bake: "4s", interval: "2s", maxBake: "8s" }),
     [
-      "steps[2].bake: is 10s, shorter than the DNS TTL 30s of traffic-us-west, expected a bake of at least the TTL (only new joins move, after caches expire)",
+      "steps[2].bake: is 4s, shorter than the DNS TTL 5s of traffic-us-west, expected a bake of at least the TTL (only new joins move, after caches expire)",
     ],
   ],
   [
