@@ -171,7 +171,7 @@ function liveRehearsal() {
   const stacks = tempStacks();
   const traffic = join(stacks, "Pulumi.traffic-us-west.yaml");
   // a 6-second bake must outlast the DNS TTL the loader checks it against
-  writeFileSync(traffic, readFileSync(traffic, "utf8").replace("ttl: 30", "ttl: 1"));
+  writeFileSync(traffic, readFileSync(traffic, "utf8").replace("ttl: 30", "ttl: 5"));
   const file = writeRunbook(tempDir(), {
     region: REGION,
     traffic: "traffic-us-west",
