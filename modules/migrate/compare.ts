@@ -8,6 +8,7 @@
  * is inconclusive: never a pass.
  */
 import { fmt, type GateEvaluation } from "./gates";
+import { reachedErrorLimit } from "./metrics";
 import { selector, SLOS, type SloName } from "./slo";
 
 /**
@@ -326,21 +327,23 @@ export function judgeComparison(
 export async function evaluateComparison(
   gate: CompareGate,
   pools: { source: string; target: string },
-  provider: HistogramSource,
+  provider: Partial<HistogramSource>,
   from: number,
   to: number,
 ): Promise<GateEvaluation> {
   const metric = COMPARISONS[gate.slo].sessionMetric;
   try {
+    const { histogram } = provider;
+    if (!histogram) throw new Error("the metrics provider serves no per-session histograms");
     const [source, target] = await Promise.all([
-      provider.histogram(metric, pools.source, from, to),
-      provider.histogram(metric, pools.target, from, to),
+      histogram(metric, pools.source, from, to),
+      histogram(metric, pools.target, from, to),
     ]);
     return judgeComparison(gate, pools, { source, target });
   } catch (err) {
     return judgeComparison(gate, pools, {
       error: (err as Error).message,
-      errorLimit: (err as { errorLimit?: unknown }).errorLimit === true,
+      errorLimit: reachedErrorLimit(err),
     });
   }
 }

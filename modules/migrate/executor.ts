@@ -478,6 +478,10 @@ class Execution {
       const reason = bad.map((e) => `${e.gate} on ${e.pool} failed at weight ${at}: ${e.reason}`);
       return this.rollback(unit.id, reason.join("; "), "executor");
     }
+    // The metrics provider failed too often in a row: a human decides, not a longer bake.
+    const blind = evaluations.filter((e) => e.errorLimit);
+    if (blind.length > 0)
+      return this.hold(unit.id, `metrics provider failing: ${blind.map(describe).join("; ")}`);
     if (baked < unit.bakeMs) return "bake on";
     if (verdict === "pass") {
       const summary = `gates passed after ${formatDuration(baked)}`;

@@ -3,9 +3,10 @@
  * threshold. No data or too few samples is inconclusive, never a pass; a query error is
  * inconclusive too and counted apart. Statistical gates (#7) return the same shape.
  */
+import { COMPARE_DEFAULTS, evaluateComparison } from "./compare";
 import type { Gate } from "./runbook.schema";
 import { keeps, selector, SLOS } from "./slo";
-import type { MetricsProvider } from "./metrics";
+import { reachedErrorLimit, type MetricsProvider } from "./metrics";
 
 export type Verdict = "pass" | "fail" | "inconclusive";
 
@@ -53,7 +54,7 @@ export function fmt(value: number): string {
 export function judgeGate(
   gate: Gate,
   pool: string,
-  result: { values: number[] } | { error: string },
+  result: { values: number[] } | { error: string; errorLimit?: boolean },
 ): GateEvaluation {
   const slo = SLOS[gate.slo];
   const threshold = gate.threshold ?? slo.threshold;
@@ -74,6 +75,7 @@ export function judgeGate(
       values: [],
       samples: 0,
       queryError: result.error,
+      ...(result.errorLimit ? { errorLimit: true } : {}),
       reason: `query failed: ${result.error}`,
     };
   }
@@ -107,7 +109,7 @@ export function roundVerdict(evaluations: GateEvaluation[]): RoundVerdict {
   return "pass";
 }
 
-/** Queries every gate over (from, to] and judges it. */
+/** Queries every gate over (from, to] and judges it; a relative gate compares the two pools. */
 export async function evaluateGates(
   gates: Gate[],
   pools: { source: string; target: string },
@@ -117,12 +119,17 @@ export async function evaluateGates(
 ): Promise<GateEvaluation[]> {
   return Promise.all(
     gates.map(async (gate) => {
+      if (gate.compare) {
+        const confidence = gate.confidence ?? COMPARE_DEFAULTS.confidence;
+        return evaluateComparison({ ...gate, confidence }, pools, metrics, from, to);
+      }
       const pool = pools[gate.pool];
       const query = selector(SLOS[gate.slo].metric, pool);
       try {
         return judgeGate(gate, pool, { values: await metrics.range(query, from, to) });
       } catch (err) {
-        return judgeGate(gate, pool, { error: (err as Error).message });
+        const message = (err as Error).message;
+        return judgeGate(gate, pool, { error: message, errorLimit: reachedErrorLimit(err) });
       }
     }),
   );

@@ -42,7 +42,8 @@ export function renderPlan(loaded: LoadedRunbook, units: Unit[]): string {
 
 /** `packet-loss 0.0031 ok`, or the reason when it is not a pass. */
 function gateText(e: GateEvaluation): string {
-  if (e.verdict === "pass") return `${e.gate} ${Number(e.value!.toPrecision(3))} ok`;
+  const p = e.pValue === undefined ? "" : ` (p ${Number(e.pValue.toPrecision(2))})`;
+  if (e.verdict === "pass") return `${e.gate} ${Number(e.value!.toPrecision(3))}${p} ok`;
   return `${e.gate} ${e.verdict.toUpperCase()} (${e.reason})`;
 }
 
@@ -189,7 +190,17 @@ export function renderStatus(s: Status): string {
       lines.push(
         `  ${e.verdict.toUpperCase().padEnd(12)} ${e.gate} on ${e.pool}${e.critical ? " (critical)" : ""}: ${e.reason}`,
       );
-      lines.push(`               ${e.query} ${e.bound} ${e.threshold}; samples [${values}]`);
+      if (e.sourceQuery === undefined) {
+        lines.push(`               ${e.query} ${e.bound} ${e.threshold}; samples [${values}]`);
+        continue;
+      }
+      // a relative gate: what was compared, and the test's figures
+      const figure = (x: number | undefined) => (x === undefined ? "-" : Number(x.toPrecision(3)));
+      lines.push(
+        `               ${e.sourceQuery}`,
+        `               vs ${e.query}`,
+        `               samples ${e.sourceSamples ?? 0} vs ${e.targetSamples ?? 0}; U ${figure(e.statistic)}, p ${figure(e.pValue)} (alpha ${figure(e.alpha)}); effect ${figure(e.effect)} (floor ${e.threshold})`,
+      );
     }
   }
   lines.push(

@@ -4,6 +4,7 @@
  * TypeScript types follow from it and so do the loader's errors.
  */
 import type { FromSchema } from "json-schema-to-ts";
+import { COMPARE_DEFAULTS } from "./compare";
 import { SLO_NAMES } from "./slo";
 
 const stackName = {
@@ -21,10 +22,37 @@ const duration = (description: string) =>
 
 const gateSchema = {
   type: "object",
-  description: "a gate {slo, pool?, threshold?, critical?, minSamples?}",
+  description:
+    "a gate {slo, pool?, threshold?, critical?, minSamples?}, or a relative one {slo, compare: source, confidence?, effectFloor?, critical?, minSamples?}",
   required: ["slo"],
   additionalProperties: false,
+  // A relative gate's samples are session-minutes: it needs far more of them than an
+  // absolute gate needs scrape intervals.
+  if: { required: ["compare"] },
+  then: {
+    properties: {
+      minSamples: { default: COMPARE_DEFAULTS.minSamples },
+      confidence: { default: COMPARE_DEFAULTS.confidence },
+    },
+  },
   properties: {
+    compare: {
+      const: "source",
+      description:
+        "source (judge the target against the source pool over the same window — Mann–Whitney U and an effect floor — instead of against the SLO's threshold; pool and threshold do not apply)",
+    },
+    confidence: {
+      type: "number",
+      exclusiveMinimum: 0.5,
+      exclusiveMaximum: 1,
+      description: "a relative gate's confidence per evaluation, like 0.999 (between 0.5 and 1)",
+    },
+    effectFloor: {
+      type: "number",
+      minimum: 0,
+      description:
+        "the smallest worsening of the target's mean a relative gate fails on, in the SLO's unit",
+    },
     slo: { type: "string", enum: SLO_NAMES, description: `one of ${SLO_NAMES.join(" | ")}` },
     pool: {
       type: "string",

@@ -14,6 +14,7 @@ import type { CliResult, PulumiRunner } from "./pulumi";
 import type { LoadedRunbook } from "./runbook";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLOS } from "./slo";
 import type { Weights } from "./weights";
+import { worldHistogram } from "./world-sessions";
 
 export interface Fault {
   spec: string;
@@ -354,6 +355,10 @@ export function worldDrivers(
           return Math.round(last.sessions[pool] ?? 0);
         }
         throw new Error(`unknown metric ${metric}`);
+      },
+      async histogram(metric, pool, from, to) {
+        outage();
+        return worldHistogram(state, metric, pool, from, to);
       },
     },
     clock: {
