@@ -21,6 +21,7 @@ import { serveExposition } from "../../modules/migrate/exposition";
 import { readJournal } from "../../modules/migrate/journal";
 import { LockedError, processAlive, readLock } from "../../modules/migrate/lock";
 import { noMetrics } from "../../modules/migrate/metrics";
+import { prometheusProvider } from "../../modules/migrate/prometheus";
 import { planUnits } from "../../modules/migrate/plan";
 import { cliPulumi, pulumiArgs } from "../../modules/migrate/pulumi";
 import { entryLine, renderPlan, renderStatus, statusOf } from "../../modules/migrate/render";
@@ -84,9 +85,11 @@ run only:
   --seed N           rehearsal noise seed (default 1)
   --metrics-port N   serve the world's metrics (Prometheus text format) on 127.0.0.1:N/metrics
                      during the rehearsal and after it, until interrupted
+  --prometheus URL   gates query Prometheus' HTTP API at URL (real runs; PromQL per pool and
+                     region, timeouts, retries, a hold after 5 failed queries in a row)
 
-Pulumi is the CLI from $PULUMI or PATH. Metrics for gates come from the rehearsal world only
-for now; a real run without a metrics provider holds at the first bake (inconclusive).
+Pulumi is the CLI from $PULUMI or PATH. Metrics for gates come from --prometheus or the
+rehearsal world; a real run without --prometheus holds at the first bake (inconclusive).
 
 Examples:
   avfleet migrate plan runbooks/us-west.yaml
@@ -158,6 +161,7 @@ async function migrate(argv: string[]): Promise<number> {
     fault: { type: "string", multiple: true },
     seed: { type: "string" },
     "metrics-port": { type: "string" },
+    prometheus: { type: "string" },
   });
   const [word, file, ...extra] = positionals;
   const action = ACTIONS.find((a) => a === word);
@@ -165,7 +169,15 @@ async function migrate(argv: string[]): Promise<number> {
     throw new UsageError(`expected an action, one of ${ACTIONS.join(", ")}; got ${word ?? "none"}`);
   }
   if (!file || extra.length > 0) throw new UsageError(`expected exactly one runbook file`);
-  const runOnly = ["step", "dry-run", "restart", "fault", "seed", "metrics-port"] as const;
+  const runOnly = [
+    "step",
+    "dry-run",
+    "restart",
+    "fault",
+    "seed",
+    "metrics-port",
+    "prometheus",
+  ] as const;
   const misplaced = runOnly.filter((k) => values[k] !== undefined && action !== "run");
   if (misplaced.length > 0) throw new UsageError(`--${misplaced.join(", --")} only go with run`);
   if (action === "approve" && !values.by) throw new UsageError("approve needs --by NAME");
@@ -175,6 +187,13 @@ async function migrate(argv: string[]): Promise<number> {
     return fault;
   });
   if (faults.length > 0 && !values.rehearse) throw new UsageError("--fault needs --rehearse");
+  const prometheus = values.prometheus;
+  if (prometheus !== undefined && !/^https?:\/\/[^/\s]+/.test(prometheus)) {
+    throw new UsageError(`--prometheus ${prometheus} is not an http(s) URL`);
+  }
+  if (prometheus !== undefined && values.rehearse) {
+    throw new UsageError("--prometheus is for real runs; a rehearsal's metrics are its world's");
+  }
   const seed = Number(values.seed ?? 1);
   if (!Number.isInteger(seed)) throw new UsageError(`--seed ${values.seed} is not an integer`);
   const metricsPort =
@@ -226,7 +245,8 @@ async function migrate(argv: string[]): Promise<number> {
   const world = values.rehearse
     ? openRehearsal(dir, { action, file, loaded, faults, seed, afterWrite })
     : undefined;
-  const drivers: Drivers = world ?? { pulumi: cliPulumi(), metrics: noMetrics, clock: realClock };
+  const metrics = prometheus ? prometheusProvider({ url: prometheus, region }) : noMetrics;
+  const drivers: Drivers = world ?? { pulumi: cliPulumi(), metrics, clock: realClock };
 
   const ctx: ExecutorContext = {
     loaded,
