@@ -6,6 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLOS } from "./slo";
 import { currentWeights, type WorldState } from "./world";
+import { sessionExposition } from "./world-sessions";
 
 const QUALITY = [SLOS["packet-loss"], SLOS["jitter-p95"], SLOS["join-success"]];
 
@@ -38,6 +39,8 @@ export function renderExposition(state: WorldState): string {
       if (v !== undefined) lines.push(`${name}{pool="${pool}",region="${state.region}"} ${v}`);
     }
   }
+  // Per-session histograms: what relative gates query, as they would query the fleet.
+  lines.push(...sessionExposition(state));
   // Samples carry no timestamps (Prometheus would refuse the simulated clock's as out of
   // bounds); the world's time is a gauge of its own.
   lines.push(

@@ -24,8 +24,25 @@ test("the world's metrics in Prometheus text format: HELP, TYPE and one sample p
   // a pool without sessions has no quality samples: no data, not zero
   assert.ok(!lines.some((l) => l.startsWith('avfleet_packet_loss_ratio{pool="gcp-us-west1"')));
   for (const line of lines.filter((l) => l.includes("{"))) {
-    assert.match(line, /^[a-z_0-9]+\{pool="[a-z0-9-]+",region="[a-z-]+"\} [0-9.e-]+$/);
+    assert.match(
+      line,
+      /^[a-z_0-9]+\{pool="[a-z0-9-]+",region="[a-z-]+"(,le="(\+Inf|[0-9.e-]+)")?\} [0-9.e+-]+$/,
+    );
   }
+  // Per-session histograms, so relative gates run the same PromQL as against the fleet.
+  assert.ok(lines.includes("# TYPE avfleet_session_packet_loss_ratio histogram"));
+  const bucket = (le: string) =>
+    Number(
+      lines
+        .find((l) =>
+          l.startsWith(
+            `avfleet_session_packet_loss_ratio_bucket{pool="metal-sjc",region="us-west",le="${le}"}`,
+          ),
+        )
+        ?.split(" ")[1],
+    );
+  assert.ok(bucket("+Inf") > 0);
+  assert.ok(bucket("0.005") <= bucket("0.01") && bucket("0.01") <= bucket("+Inf"), "cumulative");
 });
 
 test("served on a loopback port at /metrics", async () => {
