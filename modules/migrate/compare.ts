@@ -65,6 +65,11 @@ export const COMPARISONS: Record<SloName, Comparison> = {
     buckets: [0, 1],
     effectFloor: 0.002,
   },
+  "rtt-p95": {
+    sessionMetric: "avfleet_session_rtt_p95_seconds",
+    buckets: [0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 1],
+    effectFloor: 0.02,
+  },
 };
 
 /**

@@ -8,7 +8,7 @@ import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLOS } from "./slo";
 import { currentWeights, type WorldState } from "./world";
 import { sessionExposition } from "./world-sessions";
 
-const QUALITY = [SLOS["packet-loss"], SLOS["jitter-p95"], SLOS["join-success"]];
+const QUALITY = [SLOS["packet-loss"], SLOS["jitter-p95"], SLOS["join-success"], SLOS["rtt-p95"]];
 
 /** Pure: the world's latest minute as exposition text, one gauge family per metric. */
 export function renderExposition(state: WorldState): string {

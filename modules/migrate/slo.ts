@@ -26,6 +26,15 @@ export const SLOS = {
     unit: "ratio",
     summary: "join success > 99.5 %",
   },
+  "rtt-p95": {
+    metric: "avfleet_rtt_p95_seconds",
+    bound: "below",
+    // Past ~250 ms round trip, conversation turns start to collide (ITU-T G.114's 150 ms
+    // one-way budget, with margin for the last mile the SFU does not control).
+    threshold: 0.25,
+    unit: "seconds",
+    summary: "RTT p95 < 250 ms",
+  },
 } as const;
 
 export type SloName = keyof typeof SLOS;

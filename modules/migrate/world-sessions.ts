@@ -14,6 +14,7 @@ const QUALITY_INDEX: Record<SloName, number> = {
   "packet-loss": 0,
   "jitter-p95": 1,
   "join-success": 2,
+  "rtt-p95": 3,
 };
 
 type Minute = WorldState["minutes"][number];

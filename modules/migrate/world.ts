@@ -40,7 +40,8 @@ interface Minute {
   t: number;
   sessions: Record<string, number>;
   /** Per pool with sessions: [packet loss, jitter p95 s, join success]. */
-  quality: Record<string, [number, number, number]>;
+  /** Per pool, one figure per SLO in SLO_NAMES order: loss, jitter, joins, RTT. */
+  quality: Record<string, [number, number, number, number]>;
 }
 
 interface SimStack {
@@ -146,7 +147,7 @@ export function currentWeights(state: WorldState): Weights {
   return state.stacks[state.traffic].outputs!.weights;
 }
 
-function quality(state: WorldState, pool: string, t: number): [number, number, number] {
+function quality(state: WorldState, pool: string, t: number): [number, number, number, number] {
   const key = `${pool}@${t}`;
   const lossFault = state.faults.find(
     (f) =>
@@ -157,7 +158,8 @@ function quality(state: WorldState, pool: string, t: number): [number, number, n
     : 0.002 + 0.0015 * noise(state.seed, `loss${key}`);
   const jitter = 0.01 + 0.008 * noise(state.seed, `jitter${key}`);
   const join = 0.9985 + 0.0014 * noise(state.seed, `join${key}`);
-  return [loss, jitter, join];
+  const rtt = 0.06 + 0.03 * noise(state.seed, `rtt${key}`);
+  return [loss, jitter, join, rtt];
 }
 
 /** Simulates whole minutes up to `until`: arrivals split by weight, calls ending at random. */
@@ -290,6 +292,7 @@ const QUALITY_INDEX: Record<string, number> = {
   [SLOS["packet-loss"].metric]: 0,
   [SLOS["jitter-p95"].metric]: 1,
   [SLOS["join-success"].metric]: 2,
+  [SLOS["rtt-p95"].metric]: 3,
 };
 
 export interface World {

@@ -127,7 +127,7 @@ const badCases: [string, (doc: any) => void, string[]][] = [
     (doc) => Object.assign(shift(doc), { bake: "ten minutes", gates: [{ slo: "latency" }] }),
     [
       'steps[2].bake: is "ten minutes", expected how long each weight bakes before its gates decide: a duration like 30s, 10m or 2h',
-      'steps[2].gates[0].slo: is "latency", expected one of packet-loss | jitter-p95 | join-success',
+      'steps[2].gates[0].slo: is "latency", expected one of packet-loss | jitter-p95 | join-success | rtt-p95',
     ],
   ],
 ];
