@@ -4,11 +4,9 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLOS } from "./slo";
+import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLO_NAMES, SLOS } from "./slo";
 import { currentWeights, type WorldState } from "./world";
 import { sessionExposition } from "./world-sessions";
-
-const QUALITY = [SLOS["packet-loss"], SLOS["jitter-p95"], SLOS["join-success"], SLOS["rtt-p95"]];
 
 /** Pure: the world's latest minute as exposition text, one gauge family per metric. */
 export function renderExposition(state: WorldState): string {
@@ -22,7 +20,7 @@ export function renderExposition(state: WorldState): string {
     ],
     [HEALTHY_HOSTS, "Hosts passing their health check.", (p) => state.hosts[p]?.healthy],
     ["avfleet_traffic_weight", "Weighted-DNS weight of the pool, 0-100.", (p) => weights[p]],
-    ...QUALITY.map(
+    ...SLO_NAMES.map((name) => SLOS[name]).map(
       (slo, i) =>
         [
           slo.metric,

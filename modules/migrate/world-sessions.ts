@@ -10,13 +10,6 @@ import { emptyHistogram, renderHistogram, renderQuery, TEMPLATES } from "./prome
 import { SLO_NAMES, type SloName } from "./slo";
 import { MEAN_CALL_MIN, type WorldState } from "./world";
 
-const QUALITY_INDEX: Record<SloName, number> = {
-  "packet-loss": 0,
-  "jitter-p95": 1,
-  "join-success": 2,
-  "rtt-p95": 3,
-};
-
 type Minute = WorldState["minutes"][number];
 
 /** Joins of `pool` in minute `i`: what arrived beyond the calls that stayed from the minute before. */
@@ -27,7 +20,7 @@ function joins(minutes: Minute[], i: number, pool: string): number {
 
 /** Adds one minute's expected samples of `slo` on a pool to a histogram. */
 function addMinute(h: Histogram, slo: SloName, minute: Minute, joined: number, pool: string): void {
-  const q = minute.quality[pool][QUALITY_INDEX[slo]];
+  const q = minute.quality[pool][SLO_NAMES.indexOf(slo)];
   if (slo === "join-success") {
     // buckets le=0 (failed), le=1 and +Inf (every attempt)
     h.buckets.forEach((b) => (b.count += b.le === 0 ? joined * (1 - q) : joined));

@@ -12,7 +12,7 @@ import type { Clock } from "./clock";
 import type { MetricsProvider } from "./metrics";
 import type { CliResult, PulumiRunner } from "./pulumi";
 import type { LoadedRunbook } from "./runbook";
-import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLOS } from "./slo";
+import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLO_NAMES, SLOS } from "./slo";
 import type { Weights } from "./weights";
 import { worldHistogram } from "./world-sessions";
 
@@ -288,13 +288,6 @@ function parseSelector(query: string): { metric: string; pool: string } {
   return { metric: m[1], pool: m[2] };
 }
 
-const QUALITY_INDEX: Record<string, number> = {
-  [SLOS["packet-loss"].metric]: 0,
-  [SLOS["jitter-p95"].metric]: 1,
-  [SLOS["join-success"].metric]: 2,
-  [SLOS["rtt-p95"].metric]: 3,
-};
-
 export interface World {
   state: WorldState;
   pulumi: PulumiRunner;
@@ -343,8 +336,8 @@ export function worldDrivers(
       async range(query, from, to) {
         outage();
         const { metric, pool } = parseSelector(query);
-        const index = QUALITY_INDEX[metric];
-        if (index === undefined) throw new Error(`unknown metric ${metric}`);
+        const index = SLO_NAMES.findIndex((slo) => SLOS[slo].metric === metric);
+        if (index < 0) throw new Error(`unknown metric ${metric}`);
         return state.minutes
           .filter((m) => m.t > from && m.t <= to && m.quality[pool])
           .map((m) => m.quality[pool][index]);
