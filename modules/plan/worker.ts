@@ -49,8 +49,7 @@ async function resolveOutput(value: unknown): Promise<unknown> {
  * What a StackReference reads offline: a fleet stack's outputs that come from its config
  * (endpoint, pool, media region); nothing of the stack itself, which has never been applied.
  */
-function referencedOutputs(self: LoadedStack, ref: string): Record<string, unknown> {
-  const name = ref.split("/").pop()!;
+function stackOutputs(self: LoadedStack, name: string): Record<string, unknown> {
   if (name === self.name) return {};
   const fleet = loadStackFile(stackFileName(dirname(self.file), name)).fleet;
   return fleet
@@ -61,6 +60,14 @@ function referencedOutputs(self: LoadedStack, ref: string): Record<string, unkno
         kind: fleet.kind,
       }
     : {};
+}
+
+// The mock answers the program's read and the Plan records the same read: load each once.
+const referenced = new Map<string, Record<string, unknown>>();
+
+function referencedOutputs(self: LoadedStack, ref: string): Record<string, unknown> {
+  if (!referenced.has(ref)) referenced.set(ref, stackOutputs(self, ref.split("/").pop()!));
+  return referenced.get(ref)!;
 }
 
 async function evaluate(stackFile: string, program: string): Promise<Plan> {
