@@ -1,6 +1,7 @@
 /** Policies over a whole stack: labels, autoscaler bounds, capacity, traffic weights. */
 import type { PolicyResource } from "@pulumi/policy";
-import { hostsRequired } from "../capacity/capacity";
+import { fleetEconomics, hostsRequired } from "../capacity/capacity";
+import { hostCounts } from "../fleets/metal-args";
 import { machineType } from "../capacity/machine-types";
 import { servingPools, weightStep, type Weights } from "../traffic/weights";
 import type { ResourcePolicy, StackPolicy } from "./policy";
@@ -120,15 +121,8 @@ export const capacityCoversDemand: StackPolicy = {
     let need: number;
     if (fleet.kind === "metal" && inventory) {
       // A bare-metal site's capacity is its active hosts; every active host has a DNS record.
-      const active = inventory.hosts.filter((h) => h.state === "active");
-      const streams = active.reduce((n, h) => n + inventory.hostClasses[h.class].streamsPerHost, 0);
-      const egress = active.reduce((n, h) => n + inventory.hostClasses[h.class].egressGbps, 0);
-      have = active.length;
-      need = hostsRequired(
-        fleet.demand,
-        { streamsPerHost: streams / Math.max(1, have), egressGbps: egress / Math.max(1, have) },
-        new Set(active.map((h) => h.rack)).size,
-      );
+      have = hostCounts(inventory).active;
+      need = fleetEconomics(fleet, inventory).capacity.hostsRequired;
     } else {
       const declared = declaredCapacity(args.resources);
       if (!declared) return args.notApplicable("no autoscaled group");
