@@ -2,7 +2,9 @@
  * Per machine type: vCPUs, egress and media capacity. Fleets size autoscaling targets and
  * tuning facts from this table; capacity and cost planning read it too.
  */
-import table from "./machine-types.json";
+// Not machine-types.json: under a CommonJS require hook (the Pulumi CLI's ts-node) an
+// extensionless import of "./machine-types" would load the .json sibling before this file.
+import table from "./machine-type-table.json";
 
 export interface MachineType {
   provider: "gcp" | "aws";
@@ -26,6 +28,6 @@ export function machineTypeNames(provider: MachineType["provider"]): string[] {
 
 export function machineType(name: string): MachineType {
   const found = types[name];
-  if (!found) throw new Error(`machine type ${name} is not in modules/capacity/machine-types.json`);
+  if (!found) throw new Error(`machine type ${name} is not in modules/capacity/machine-type-table.json`);
   return found;
 }
