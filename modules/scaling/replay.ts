@@ -22,8 +22,8 @@ export interface ReplayResult {
   totals: PoolTotals;
   hostHours: number;
   costUsd: number;
-  /** Serving capacity (sessions) per minute, when asked for. */
-  capacity?: Float64Array;
+  /** Per minute, when asked for: serving capacity (sessions) and joins refused. */
+  series?: { capacity: Float64Array; refused: Float64Array };
 }
 
 /** Hosts for the trace's busiest minute +30 %, plus one: what a static fleet is sized for. */
@@ -36,7 +36,7 @@ export function staticHostsFor(trace: Trace, capacity: number): number {
 export function replay(
   target: ReplayPool,
   policy: Policy,
-  options: { warmPool: boolean; keepCapacity?: boolean; mix?: SessionMix },
+  options: { warmPool: boolean; keepSeries?: boolean; mix?: SessionMix },
 ): ReplayResult {
   const { trace, pool: spec } = target;
   const minutes = trace.joins.length;
@@ -57,7 +57,9 @@ export function replay(
     : Math.round((spec.coldBootMin[0] + spec.coldBootMin[1]) / 2);
   // What the policy saw: demand, i.e. the load served plus the joins refused.
   const history = new Float64Array(minutes);
-  const capacity = options.keepCapacity ? new Float64Array(minutes) : undefined;
+  const series = options.keepSeries
+    ? { capacity: new Float64Array(minutes), refused: new Float64Array(minutes) }
+    : undefined;
   let load = trace.sessions[0];
   for (let now = 0; now < minutes; now++) {
     const { serving, booting } = pool.active(now);
@@ -75,7 +77,10 @@ export function replay(
     const minute = pool.step(now, trace.joins[now]);
     history[now] = minute.load + minute.refused;
     load = minute.load;
-    if (capacity) capacity[now] = minute.serving * spec.capacity;
+    if (series) {
+      series.capacity[now] = minute.serving * spec.capacity;
+      series.refused[now] = minute.refused;
+    }
   }
   const hostHours = pool.totals.hostMinutes / 60;
   return {
@@ -85,12 +90,12 @@ export function replay(
     totals: { ...pool.totals },
     hostHours,
     costUsd: hostHours * target.hourlyUsd,
-    ...(capacity ? { capacity } : {}),
+    ...(series ? { series } : {}),
   };
 }
 
 /** One policy's results over several regions, added up. */
-export function sumResults(results: ReplayResult[]): Omit<ReplayResult, "region" | "capacity"> {
+export function sumResults(results: ReplayResult[]): Omit<ReplayResult, "region" | "series"> {
   const first = results[0];
   const totals = { ...first.totals };
   for (const r of results.slice(1)) {
