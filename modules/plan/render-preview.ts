@@ -63,7 +63,11 @@ export function economicsLines(plan: Plan): string[] {
       cost.computeMonthlyUsd.min === cost.computeMonthlyUsd.max
         ? usd(cost.computeMonthlyUsd.min)
         : `${usd(cost.computeMonthlyUsd.min)}–${usd(cost.computeMonthlyUsd.max)}`;
-    lines.push(`cost/month: compute ${compute} · egress ${usd(cost.egressMonthlyUsd)}`);
+    const share =
+      cost.trafficShare < 1
+        ? ` (${Math.round(cost.trafficShare * 100)} % of the region's traffic)`
+        : "";
+    lines.push(`cost/month: compute ${compute} · egress ${usd(cost.egressMonthlyUsd)}${share}`);
   }
   return lines;
 }

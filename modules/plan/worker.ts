@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { dirname, resolve } from "node:path";
 import { loadStackFile, pulumiConfigMap, stackFileName, type LoadedStack } from "../config/stack";
 import { fleetEconomics } from "../capacity/capacity";
+import { trafficShareOf } from "../traffic/shares";
 import { mockCall, mockId, mockState } from "./mock-state";
 import type { Plan, PlanResource } from "./plan";
 import { redactSecrets } from "./redact";
@@ -134,7 +135,15 @@ async function evaluate(stackFile: string, program: string): Promise<Plan> {
     name: stack.name,
     resources,
     outputs,
-    ...(stack.fleet ? fleetEconomics(stack.fleet, stack.inventory) : {}),
+    ...(stack.fleet
+      ? fleetEconomics(stack.fleet, stack.inventory, {
+          region:
+            stack.fleet.kind === "gcp"
+              ? stack.document.config["gcp:region"]
+              : stack.document.config["aws:region"],
+          trafficShare: trafficShareOf(dirname(stack.file), stack.name),
+        })
+      : {}),
   };
 }
 

@@ -94,7 +94,7 @@ const corpus: [string, (inv: any) => void, string[]][] = [
       for (const h of inv.hosts) if (h.rack === "r02") h.state = "draining";
     },
     [
-      "hosts: rack r02 has all 12 hosts draining, expected at least one active or retired host per rack",
+      "hosts: rack r02 has all 11 hosts draining, expected at least one active or retired host per rack",
     ],
   ],
   [
