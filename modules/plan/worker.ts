@@ -21,6 +21,7 @@ interface RegisterRequest {
   getParent(): string;
   getCustom(): boolean;
   getObject(): unknown;
+  getImportid(): string;
 }
 
 interface ReadRequest {
@@ -97,6 +98,7 @@ async function evaluate(stackFile: string, program: string): Promise<Plan> {
   const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorInternals;
   const record = (req: RegisterRequest | ReadRequest, custom: boolean, properties: unknown) => {
     const parent = req.getParent() || undefined;
+    const importId = "getImportid" in req ? req.getImportid() : undefined;
     resources.push({
       urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
       type: req.getType(),
@@ -106,6 +108,7 @@ async function evaluate(stackFile: string, program: string): Promise<Plan> {
       inputs: redactSecrets(
         pulumi.runtime.deserializeProperties(properties as never, true),
       ) as Record<string, unknown>,
+      ...(importId ? { importId } : {}),
     });
   };
   const register = monitor.registerResource.bind(monitor);

@@ -6,6 +6,10 @@
 
 # --- this host's settings, rendered ---------------------------------------------------
 
+tools() {
+  printf '%s\n' 'ethtool:ethtool' 'nft:nftables'
+}
+
 install_files() {
   install_file '/etc/sysctl.d/90-avfleet-tune.conf' '0644' 'c5812b1bf52215f2be8673cfe12c367344a1e72653a75c06dc1ff4a68029077f' <<'AVFLEET_TUNE_EOF'
 # avfleet-tune profile=media-udp: rendered by avfleet (modules/tuning); change the profile, not this file.

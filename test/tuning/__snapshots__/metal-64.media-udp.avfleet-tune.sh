@@ -6,6 +6,10 @@
 
 # --- this host's settings, rendered ---------------------------------------------------
 
+tools() {
+  printf '%s\n' 'ethtool:ethtool' 'nft:nftables'
+}
+
 install_files() {
   install_file '/etc/sysctl.d/90-avfleet-tune.conf' '0644' 'cd2943ac5d3d2ee605853d6f14ee5031cfbba1e1b14c4543a00822f675de0624' <<'AVFLEET_TUNE_EOF'
 # avfleet-tune profile=media-udp: rendered by avfleet (modules/tuning); change the profile, not this file.
