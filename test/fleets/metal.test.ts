@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import { InputError } from "../../modules/config/validate";
 import { evaluateStacks } from "../../modules/plan/evaluate";
 import type { Plan } from "../../modules/plan/plan";
 import { ROOT } from "../support/cli";
+import { missingCommands, prerequisite } from "../support/prerequisites";
 import { problemsLoading } from "../support/problems";
 
 const HOST_KEY =
@@ -344,4 +346,25 @@ test("the SSH connection pins the inventory's host key and goes through the site
     dialErrorLimit: 10,
     perDialTimeout: 15,
   });
+});
+
+test("every host key in the example inventories and stacks is a key OpenSSH reads", (t) => {
+  if (!prerequisite(t, missingCommands("ssh-keygen"))) return;
+  const ams = YAML.parse(readFileSync(join(ROOT, "inventory/metal-ams.yaml"), "utf8"));
+  const keys = [
+    ...[...INVENTORY.hosts, ...ams.hosts]
+      .filter((h) => h.state !== "retired")
+      .map((h) => h.hostKey),
+    STACK.config["avfleet:fleet"].ssh.bastion.hostKey,
+  ];
+  assert.equal(keys.length, 46 + 23 + 1);
+  const dir = tempDir();
+  keys.forEach((key, i) => writeFileSync(join(dir, `${i}.pub`), `${key}\n`));
+  const fingerprints = keys.map((_, i) => {
+    const run = spawnSync("ssh-keygen", ["-l", "-f", join(dir, `${i}.pub`)], { encoding: "utf8" });
+    assert.equal(run.status, 0, `${keys[i]}: ${run.stderr}`);
+    assert.match(run.stdout, /^256 SHA256:\S+ root@\S+ \(ED25519\)$/m);
+    return run.stdout.split(" ")[1];
+  });
+  assert.equal(new Set(fingerprints).size, keys.length, "no two hosts share a key");
 });
