@@ -16,6 +16,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -99,10 +100,12 @@ const SCRATCH = {
   sudoers: "/etc/sudoers.d",
 } as const;
 
-// Binds the scratch tree, hides a running systemd (units are checked only on a live one), and
-// enters the netns; "$@" runs there.
+// Binds the scratch tree, hides a running systemd (units are checked only on a live one) and
+// the programs in $HIDE (a non-executable empty file over each), and enters the netns; "$@"
+// runs there.
 const ENTER = `set -e
 d=$1; shift
+for p in $HIDE; do mount --bind "$d/hidden" "$p"; done
 for f in passwd group shadow; do mount --bind "$d/$f" "/etc/$f"; done
 ${Object.entries(SCRATCH)
   .map(([dir, path]) => `mount --bind "$d/${dir}" ${path}`)
@@ -115,6 +118,7 @@ class Sandbox {
 
   constructor(rule?: string) {
     for (const sub of [...Object.keys(SCRATCH), "empty"]) mkdirSync(join(this.dir, sub));
+    writeFileSync(join(this.dir, "hidden"), "", { mode: 0o644 });
     for (const f of ["passwd", "group", "shadow"]) copyFileSync(`/etc/${f}`, join(this.dir, f));
     appendFileSync(join(this.dir, "passwd"), `${USER}:x:${UID}:${UID}::/nonexistent:/bin/sh\n`);
     appendFileSync(join(this.dir, "group"), `${USER}:x:${UID}:\n`);
@@ -131,20 +135,19 @@ class Sandbox {
     }
   }
 
-  run(argv: string[]) {
+  run(argv: string[], hide: string[] = []) {
     return spawnSync(
       "unshare",
       ["--mount", "--propagation", "private", "sh", "-c", ENTER, "sh", this.dir, ...argv],
-      {
-        encoding: "utf8",
-      },
+      { encoding: "utf8", env: { ...process.env, HIDE: hide.join(" ") } },
     );
   }
 
   /** As remote.Command runs it: the login's shell with -c and the payload text. */
-  payload(as: "root" | "user", create: string) {
+  payload(as: "root" | "user", create: string, hide: string[] = []) {
     return this.run(
       as === "root" ? ["sh", "-c", create] : ["runuser", "-u", USER, "--", "sh", "-c", create],
+      hide,
     );
   }
 
@@ -270,6 +273,47 @@ test("payload for a root login: applies as root; run by anyone else, it says it 
       assert.equal(box.file("sbin", "avfleet-tune"), artifacts.script);
     } finally {
       box.remove();
+    }
+  });
+});
+
+/** Where a program really is (PATH lookup, symlinks resolved), to hide it in the sandbox. */
+function programPath(name: string): string {
+  const found = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" });
+  return realpathSync(found.stdout.trim());
+}
+
+test("provision: a missing tool goes to apt-get; still missing after it, or with no apt-get, it names the package, exits 3 and applies nothing", (t) => {
+  if (!prerequisite(t, MISSING() ?? missingCommands("apt-get"))) return;
+  const artifacts = renderTuning("media-udp", facts);
+  const { create } = renderPayload("root", [hostPayloadPart(artifacts)]);
+  const nft = programPath("nft");
+  withNetns(() => {
+    // nft hidden but its package installed: apt-get has nothing to do, and nft stays missing.
+    const box = new Sandbox();
+    try {
+      const run = box.payload("root", create, [nft]);
+      assert.equal(run.status, 3, run.stdout + run.stderr);
+      assert.match(run.stderr, /^avfleet-tune provision: installing nftables$/m);
+      assert.match(
+        run.stderr,
+        /^avfleet-tune provision: still missing after apt-get install: nftables$/m,
+      );
+      assert.equal(run.stdout, "", "no setting applied");
+      assert.deepEqual(readdirSync(join(box.dir, "sysctl")), []);
+    } finally {
+      box.remove();
+    }
+    const bare = new Sandbox();
+    try {
+      const run = bare.payload("root", create, [nft, programPath("apt-get")]);
+      assert.equal(run.status, 3, run.stdout + run.stderr);
+      assert.equal(
+        run.stderr.trim(),
+        "avfleet-tune provision: missing packages: nftables; no apt-get here: install them with this distribution's package manager (dnf, zypper and apk name them the same)",
+      );
+    } finally {
+      bare.remove();
     }
   });
 });
