@@ -18,7 +18,7 @@ export interface MetalFleetArgs {
   spec: MetalFleetSpec;
   /** The site's validated host inventory. */
   inventory: Inventory;
-  /** SSH private key for provisioning; a Pulumi secret (avfleet:sshPrivateKey). */
+  /** SSH private key for the hosts and the bastion; a Pulumi secret (avfleet:sshPrivateKey). */
   sshPrivateKey: pulumi.Output<string>;
   /** The payload of a host (same for every host of a class). */
   payloadFor: (host: InventoryHost) => HostPayload;

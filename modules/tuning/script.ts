@@ -66,7 +66,7 @@ export function renderScript(profile: ProfileName, plan: TuningPlan): string {
     "#!/bin/sh",
     `# avfleet-tune ${AVFLEET_TUNE_VERSION} profile=${profile}: apply and verify host tuning for UDP media.`,
     "# Rendered by avfleet (modules/tuning) from a profile and host facts; change those, not this file.",
-    "# Usage: avfleet-tune apply|verify",
+    "# Usage: avfleet-tune apply|verify|provision",
     LIBRARY.trimEnd(),
     "",
     "# --- this host's settings, rendered ---------------------------------------------------",

@@ -1,7 +1,7 @@
 #!/bin/sh
 # avfleet-tune 1 profile=media-udp: apply and verify host tuning for UDP media.
 # Rendered by avfleet (modules/tuning) from a profile and host facts; change those, not this file.
-# Usage: avfleet-tune apply|verify
+# Usage: avfleet-tune apply|verify|provision
 # … modules/tuning/avfleet-tune.lib.sh, verbatim …
 
 # --- this host's settings, rendered ---------------------------------------------------

@@ -1,4 +1,4 @@
-# avfleet-tune 1 profile=media-udp hash=c914dd1dcad00231bd0c8cdc1473d8d017896d9ba717968a354d453ad8800b92
+# avfleet-tune 1 profile=media-udp hash=fc98e254b275aa2c1099549a2efa0ffb15cb87b813ca6c10f15c2464802b59d4
 # avfleet bare-metal payload: runs as avfleet; every privileged step through sudo -n,
 # allowed by exactly this rule in /etc/sudoers.d/avfleet:
 # avfleet ALL=(root) NOPASSWD: /usr/bin/install -D -m 0755 /dev/stdin /usr/local/sbin/avfleet-tune, /usr/local/sbin/avfleet-tune provision
@@ -17,7 +17,7 @@ may_root '/usr/bin/install' '-D' '-m' '0755' '/dev/stdin' '/usr/local/sbin/avfle
 base64 -d <<'AVFLEET_B64' | as_root '/usr/bin/install' '-D' '-m' '0755' '/dev/stdin' '/usr/local/sbin/avfleet-tune'
 <base64 of avfleet-tune>
 AVFLEET_B64
-if [ -r '/usr/local/sbin/avfleet-tune' ] && ! printf '%s  %s\n' 5031a1f43dbc99411ed359687fa531348c6a6a3b548908f0039c98bb3577f217 '/usr/local/sbin/avfleet-tune' | sha256sum -c --status -; then
+if [ -r '/usr/local/sbin/avfleet-tune' ] && ! printf '%s  %s\n' 196f4c385f2fd889d34d6e03bda5abfcd7390e6bbf9c4cb34b2456c59355769c '/usr/local/sbin/avfleet-tune' | sha256sum -c --status -; then
   fail "installed /usr/local/sbin/avfleet-tune differs from the rendered file"
 fi
 may_root '/usr/local/sbin/avfleet-tune' 'provision'
