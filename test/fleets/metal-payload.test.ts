@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
   appendFileSync,
+  chmodSync,
   copyFileSync,
   mkdirSync,
   mkdtempSync,
@@ -122,7 +123,8 @@ class Sandbox {
     for (const f of ["passwd", "group", "shadow"]) copyFileSync(`/etc/${f}`, join(this.dir, f));
     appendFileSync(join(this.dir, "passwd"), `${USER}:x:${UID}:${UID}::/nonexistent:/bin/sh\n`);
     appendFileSync(join(this.dir, "group"), `${USER}:x:${UID}:\n`);
-    appendFileSync(join(this.dir, "shadow"), `${USER}:!:20000::::::\n`);
+    // "*", not "!": sshd without PAM refuses even a key login to a locked ("!") account.
+    appendFileSync(join(this.dir, "shadow"), `${USER}:*:20000::::::\n`);
     if (rule) {
       const file = join(this.dir, "sudoers", "avfleet");
       writeFileSync(file, `${rule}\n`, { mode: 0o440 });
@@ -314,6 +316,89 @@ test("provision: a missing tool goes to apt-get; still missing after it, or with
       );
     } finally {
       bare.remove();
+    }
+  });
+});
+
+// A real sshd in the netns (any port is free there), and the operator's ssh pinned to one key.
+const OVER_SSH = `set -e
+d=$1
+ip link set lo up
+mkdir -p /run/sshd
+/usr/sbin/sshd -D -e -f "$d/ssh/sshd_config" 2>"$d/ssh/log" &
+pid=$!
+i=0
+until grep -q "Server listening" "$d/ssh/log"; do
+  i=$((i + 1)); [ $i -lt 100 ] || { cat "$d/ssh/log" >&2; kill $pid; exit 9; }
+  sleep 0.1
+done
+set +e
+ssh -F none -i "$d/ssh/client" -o UserKnownHostsFile="$d/ssh/known_hosts" -o StrictHostKeyChecking=yes \
+  -o BatchMode=yes -p 2222 "$2@127.0.0.1" "$3"
+rc=$?
+kill $pid
+exit $rc`;
+
+function keygen(file: string, comment: string): string {
+  const run = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
+  assert.equal(run.status, 0, String(run.stderr));
+  return readFileSync(`${file}.pub`, "utf8").trim();
+}
+
+test("over a real sshd, as remote.Command runs it (the login shell with -c): pinned to the inventory-format host key it provisions; pinned to another key it never starts", (t) => {
+  if (!prerequisite(t, MISSING() ?? missingCommands("sshd", "ssh", "ssh-keygen"))) return;
+  const artifacts = renderTuning("media-udp", facts);
+  const parts = [hostPayloadPart(artifacts)];
+  const { create } = renderPayload(USER, parts);
+  withNetns(() => {
+    const box = new Sandbox(sudoersRule(USER, parts));
+    try {
+      const ssh = join(box.dir, "ssh");
+      mkdirSync(ssh);
+      // The login reads its authorized_keys through the sandbox directory.
+      chmodSync(box.dir, 0o755);
+      // What the inventory holds: the host's public key line, as its .pub file has it.
+      const hostKey = keygen(join(ssh, "host"), "root@metal-box");
+      const operatorKey = keygen(join(ssh, "client"), "avfleet-operator");
+      writeFileSync(join(ssh, "authorized_keys"), `${operatorKey}\n`, { mode: 0o644 });
+      writeFileSync(
+        join(ssh, "sshd_config"),
+        [
+          "ListenAddress 127.0.0.1:2222",
+          `HostKey ${join(ssh, "host")}`,
+          "PidFile none",
+          "UsePAM no",
+          "StrictModes no",
+          `AuthorizedKeysFile ${join(ssh, "authorized_keys")}`,
+          "PasswordAuthentication no",
+          "KbdInteractiveAuthentication no",
+          "",
+        ].join("\n"),
+      );
+      const pinned = (key: string) =>
+        writeFileSync(join(ssh, "known_hosts"), `[127.0.0.1]:2222 ${key}\n`);
+
+      pinned(keygen(join(ssh, "impostor"), "root@metal-box"));
+      const refused = box.run(["sh", "-c", OVER_SSH, "sh", box.dir, USER, create]);
+      assert.equal(refused.status, 255, refused.stdout + refused.stderr);
+      assert.match(refused.stderr, /Host key verification failed/);
+      assert.deepEqual(readdirSync(join(box.dir, "sbin")), [], "nothing ran on the host");
+
+      pinned(hostKey);
+      const run = box.run(["sh", "-c", OVER_SSH, "sh", box.dir, USER, create]);
+      assert.equal(run.status, 0, run.stdout + run.stderr);
+      assert.deepEqual(table(run.stdout).get("sysctl net.ipv4.udp_rmem_min"), {
+        wanted: "16384",
+        actual: "16384",
+        status: "ok",
+      });
+      assert.equal(box.file("sbin", "avfleet-tune"), artifacts.script);
+      assert.match(
+        inNs("nft list table inet avfleet_tune").stdout,
+        /udp dport 40000-40999 notrack/,
+      );
+    } finally {
+      box.remove();
     }
   });
 });
