@@ -10,6 +10,7 @@ import { loadStackFile, loadStacks } from "../../modules/config/stack";
 import { InputError } from "../../modules/config/validate";
 import { evaluateStacks } from "../../modules/plan/evaluate";
 import type { Plan } from "../../modules/plan/plan";
+import { renderPreview } from "../../modules/plan/render-preview";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 import { problemsLoading } from "../support/problems";
@@ -293,6 +294,19 @@ test("Cloud DNS host records of a live site are imported by their documented id;
     );
   }
   assert.ok(records(created).every((r) => r.importId === undefined));
+  // The preview says what the first up adopts and what each host must grant.
+  const preview = renderPreview([adopted], 1);
+  assert.match(preview, /\n {2}├─ metal-ams-ams-m001-dns {2}gcp:dns:RecordSet {2}\(import\)\n/);
+  assert.match(preview, /\n {2}├─ metal-ams-ams-m001-tune {2}command:remote:Command\n/);
+  assert.match(
+    preview,
+    / {2}= 46 resources to create \(45 custom, 1 component\), 22 of them adopted by import\n/,
+  );
+  assert.match(
+    preview,
+    /\n {4}provisioning: as avfleet through sudo -n; every host needs in \/etc\/sudoers\.d\/avfleet: avfleet ALL=\(root\) NOPASSWD: \/usr\/bin\/install -D -m 0755 \/dev\/stdin \/usr\/local\/sbin\/avfleet-tune, \/usr\/local\/sbin\/avfleet-tune provision\n/,
+  );
+  assert.doesNotMatch(renderPreview([created], 1), /import/);
 });
 
 test("the SSH connection pins the inventory's host key and goes through the site's bastion with the same key", async () => {
