@@ -211,6 +211,15 @@ test("payload as an unprivileged login: with the sudoers rule it installs, appli
       assert.deepEqual(readdirSync(join(denied.dir, "sbin")), [], "nothing installed");
       assert.deepEqual(readdirSync(join(denied.dir, "sysctl")), []);
       assert.equal(inNs("nft list table inet avfleet_tune").status, 1, "no rule loaded");
+      // A minimal Debian has no sudo at all.
+      const bare = denied.payload("user", create, [programPath("sudo")]);
+      assert.equal(bare.status, 1, bare.stdout + bare.stderr);
+      assert.equal(
+        bare.stderr.trim().replace(/^avfleet payload on \S+ as /, ""),
+        `${USER}: sudo is not installed: install it and ` +
+          `grant exactly this rule in ${SUDOERS_FILE} (visudo -f ${SUDOERS_FILE}): ${rule} - or log in as root (ssh.user: root)`,
+      );
+      assert.deepEqual(readdirSync(join(denied.dir, "sbin")), []);
     } finally {
       denied.remove();
     }
