@@ -11,6 +11,8 @@ export interface PlanResource {
   custom: boolean;
   /** Inputs as the provider would receive them, secrets replaced by SECRET. */
   inputs: Record<string, unknown>;
+  /** The `import` resource option: the id of an existing resource the first up adopts. */
+  importId?: string;
 }
 
 export interface Plan {

@@ -22,6 +22,7 @@ interface RegisterRequest {
   getParent(): string;
   getCustom(): boolean;
   getObject(): unknown;
+  getImportid(): string;
 }
 
 interface ReadRequest {
@@ -98,6 +99,7 @@ async function evaluate(stackFile: string, program: string): Promise<Plan> {
   const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorInternals;
   const record = (req: RegisterRequest | ReadRequest, custom: boolean, properties: unknown) => {
     const parent = req.getParent() || undefined;
+    const importId = "getImportid" in req ? req.getImportid() : undefined;
     resources.push({
       urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
       type: req.getType(),
@@ -107,6 +109,7 @@ async function evaluate(stackFile: string, program: string): Promise<Plan> {
       inputs: redactSecrets(
         pulumi.runtime.deserializeProperties(properties as never, true),
       ) as Record<string, unknown>,
+      ...(importId ? { importId } : {}),
     });
   };
   const register = monitor.registerResource.bind(monitor);
