@@ -25,7 +25,9 @@ export const PROGRAM_INPUTS = ["index.ts", "Pulumi.yaml", "tsconfig.json", "modu
 /** Bump when the Plan's shape or the key's recipe changes. */
 const CACHE_FORMAT = 2;
 
-export const PLAN_CACHE_DIR = join(".avfleet", "cache", "plans");
+/** Everything cached for a checkout: Plans, their manifests, compiled workers. */
+export const PLAN_CACHE_ROOT = join(".avfleet", "cache");
+export const PLAN_CACHE_DIR = join(PLAN_CACHE_ROOT, "plans");
 
 /** A checkout's files as git blob ids: from a commit, or from the working tree on disk. */
 export interface Snapshot {
@@ -46,6 +48,15 @@ function git(root: string, args: string[]): Buffer {
 /** git's object id of a blob with these bytes (`git hash-object`). */
 export function blobId(bytes: Buffer): string {
   return createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
+}
+
+/** A file's blob id, or "absent". */
+export function fileId(file: string): string {
+  try {
+    return blobId(readFileSync(file));
+  } catch {
+    return "absent";
+  }
 }
 
 export function commitSnapshot(root: string, commit: string): Snapshot {
