@@ -12,7 +12,14 @@
  * (TRACKER): the Plan cache keys a stack by the modules its evaluation actually used.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileId } from "./cache";
 
@@ -189,7 +196,12 @@ export async function workerBundle(root: string, cacheRoot: string): Promise<Bun
   const manifestFile = join(cacheDir, `${name}.json`);
   try {
     const manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as BundleManifest;
-    if (unchanged(manifest)) return { file: manifest.file, buildSeconds: 0 };
+    if (unchanged(manifest)) {
+      // The cache prunes the least recently used first.
+      const now = new Date();
+      for (const file of [manifest.file, manifestFile]) utimesSync(file, now, now);
+      return { file: manifest.file, buildSeconds: 0 };
+    }
   } catch {
     // No usable bundle: build one.
   }
