@@ -12,7 +12,7 @@ import type { LoadedStack } from "../config/stack";
 import { workerBundle } from "./bundle";
 import { PLAN_CACHE_ROOT } from "./cache";
 import type { Plan, PlanResource } from "./plan";
-import type { DoneMessage, EvaluateMessage, ResourcesMessage } from "./worker";
+import type { DoneMessage, EvaluateMessage, ResourcesMessage, WorkerStats } from "./worker";
 
 /** A stack whose program failed to evaluate; the message carries its error output. */
 export class EvaluationError extends Error {
@@ -40,6 +40,7 @@ export interface EvaluateOptions {
 export interface Evaluated {
   plan: Plan;
   reads: string[];
+  stats: WorkerStats;
 }
 
 const THIS_ROOT = resolve(__dirname, "..", "..");
@@ -97,7 +98,11 @@ class Worker {
       }
       this.current = undefined;
       const { name, ...rest } = message.plan;
-      current.done({ plan: { name, resources: current.resources, ...rest }, reads: message.reads });
+      current.done({
+        plan: { name, resources: current.resources, ...rest },
+        reads: message.reads,
+        stats: message.stats,
+      });
     });
     const failed = (err: Error) => {
       this.current?.fail(err);

@@ -83,6 +83,17 @@ export interface DoneMessage {
   kind: "done";
   plan: Omit<Plan, "resources">;
   reads: string[];
+  stats: WorkerStats;
+}
+
+/** Where a worker's time and memory went, for benchmarks and progress. */
+export interface WorkerStats {
+  /** From the worker's process start until it could evaluate (SDK, providers, our modules). */
+  startSeconds: number;
+  /** This stack's evaluation, program and mocks, until its last resource was sent. */
+  evaluateSeconds: number;
+  /** The worker's peak resident memory so far. */
+  peakMiB: number;
 }
 
 const BATCH = 500;
@@ -226,9 +237,11 @@ export function runWorker(loadProgram: () => Record<string, unknown>): void {
   const send = (message: ResourcesMessage | DoneMessage) =>
     new Promise<void>((done) => process.send!(message, () => done()));
   const program = "index.ts";
+  const startSeconds = performance.now() / 1000;
   let queue = Promise.resolve();
   process.on("message", (message: EvaluateMessage) => {
     queue = queue.then(async () => {
+      const started = performance.now();
       tracker().roots = new Set(base);
       tracker().reset(program);
       let sending = Promise.resolve();
@@ -237,7 +250,12 @@ export function runWorker(loadProgram: () => Record<string, unknown>): void {
           sending = sending.then(() => send(batch));
         });
         await sending;
-        await send({ kind: "done", plan, reads: used(tracker().roots) });
+        const stats = {
+          startSeconds,
+          evaluateSeconds: (performance.now() - started) / 1000,
+          peakMiB: process.resourceUsage().maxRSS / 1024,
+        };
+        await send({ kind: "done", plan, reads: used(tracker().roots), stats });
       } catch (err) {
         const lines = (err as { lines?: string[] }).lines;
         const trace =
