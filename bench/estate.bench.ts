@@ -78,11 +78,20 @@ async function main(): Promise<void> {
     );
 
     started = process.hrtime.bigint();
-    const [huge] = await evaluateStacksWithReads([stack("metal-huge")], { root: project.dir });
-    const hugeSeconds = seconds(started);
-    console.log(
-      `  ${HUGE_SITE_HOSTS}-host site alone: ${fixed(hugeSeconds)} s wall, ${huge.plan.resources.length} resources, worker peak ${fixed(huge.stats.peakMiB, 0)} MiB (start ${fixed(huge.stats.startSeconds)} s, evaluate ${fixed(huge.stats.evaluateSeconds)} s)`,
-    );
+    let hugeSeconds = "failed";
+    let hugePeak = "failed";
+    try {
+      const [huge] = await evaluateStacksWithReads([stack("metal-huge")], { root: project.dir });
+      hugeSeconds = fixed(seconds(started));
+      hugePeak = fixed(huge.stats.peakMiB, 0);
+      console.log(
+        `  ${HUGE_SITE_HOSTS}-host site alone: ${hugeSeconds} s wall, ${huge.plan.resources.length} resources, worker peak ${hugePeak} MiB (start ${fixed(huge.stats.startSeconds)} s, evaluate ${fixed(huge.stats.evaluateSeconds)} s)`,
+      );
+    } catch (err) {
+      console.log(
+        `  ${HUGE_SITE_HOSTS}-host site alone: failed after ${fixed(seconds(started))} s: ${String(err).split("\n").slice(0, 4).join(" ")}`,
+      );
+    }
 
     const small = names.find((n) => n.startsWith("gcp-"))!;
     const runs = [0, 1, 2].map(() => {
@@ -103,7 +112,7 @@ async function main(): Promise<void> {
     );
 
     console.log(
-      `estate: stacks=${names.length} resources=${resources} seconds=${fixed(estateSeconds)} peak_mib=${fixed(peak, 0)} floor_seconds=${fixed(floor)} ratio=${fixed(estateSeconds / floor)} big_hosts=${HUGE_SITE_HOSTS} big_seconds=${fixed(hugeSeconds)} big_peak_mib=${fixed(huge.stats.peakMiB, 0)} one_stack_seconds=${fixed(oneStack)}`,
+      `estate: stacks=${names.length} resources=${resources} seconds=${fixed(estateSeconds)} peak_mib=${fixed(peak, 0)} floor_seconds=${fixed(floor)} ratio=${fixed(estateSeconds / floor)} big_hosts=${HUGE_SITE_HOSTS} big_seconds=${hugeSeconds} big_peak_mib=${hugePeak} one_stack_seconds=${fixed(oneStack)}`,
     );
   } finally {
     project.dispose();

@@ -5,7 +5,7 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, totalmem } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import YAML from "yaml";
 import type { LoadedStack } from "../config/stack";
@@ -45,6 +45,9 @@ export interface Evaluated {
 
 const THIS_ROOT = resolve(__dirname, "..", "..");
 
+/** Of the machine's memory, what all workers together may hold. */
+const HEAP_SHARE = 0.75;
+
 /** A stack to evaluate: the worker loads and validates its file itself. */
 export type StackToEvaluate = Pick<LoadedStack, "name" | "file">;
 
@@ -83,10 +86,10 @@ class Worker {
     fail(err: Error): void;
   };
 
-  constructor(bundle: string, root: string) {
+  constructor(bundle: string, root: string, heapMiB: number) {
     this.child = fork(bundle, [], {
       cwd: root,
-      execArgv: [],
+      execArgv: [`--max-old-space-size=${heapMiB}`],
       stdio: ["ignore", "ignore", "pipe", "ipc"],
     });
     this.child.stderr!.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
@@ -148,10 +151,13 @@ export async function evaluateStacksWithReads(
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
   const weights = stacks.map(weight);
   const order = stacks.map((_, i) => i).sort((a, b) => weights[b] - weights[a] || a - b);
+  // Node's default heap limit (~4 GiB) is less than a 20,000-host site needs: the SDK holds
+  // every resource in flight until the program has declared them all (see README).
+  const heapMiB = Math.floor(((totalmem() / 1024 / 1024) * HEAP_SHARE) / concurrency);
   let next = 0;
   let done = 0;
   async function lane(): Promise<void> {
-    const worker = new Worker(bundle.file, root);
+    const worker = new Worker(bundle.file, root, heapMiB);
     try {
       while (next < order.length) {
         const index = order[next++];
