@@ -156,14 +156,19 @@ export async function evaluateStacksWithReads(
   const heapMiB = Math.floor(((totalmem() / 1024 / 1024) * HEAP_SHARE) / concurrency);
   let next = 0;
   let done = 0;
+  let failed = false;
   async function lane(): Promise<void> {
     const worker = new Worker(bundle.file, root, heapMiB);
     try {
-      while (next < order.length) {
+      while (next < order.length && !failed) {
         const index = order[next++];
         results[index] = await worker.evaluate(stacks[index]);
         options.onPlan?.(results[index].plan, ++done, stacks.length);
       }
+    } catch (err) {
+      // One failed stack fails the whole evaluation: the other lanes stop taking stacks.
+      failed = true;
+      throw err;
     } finally {
       worker.close();
     }

@@ -4,9 +4,11 @@
  * its own module graph, data files beside modules included.
  */
 import assert from "node:assert/strict";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { evaluateStacksWithReads } from "../../modules/plan/evaluate";
+import { EvaluationError, evaluateStacksWithReads } from "../../modules/plan/evaluate";
 import { ROOT } from "../support/cli";
 
 // Every kind, the metal site first so that later stacks run in a worker it has used.
@@ -40,4 +42,27 @@ test("a warm worker gives the Plans and used files of one worker per stack", asy
   // A traffic split reads the stack files of its pools.
   assert.ok(used("traffic-us-west").includes("stacks/Pulumi.metal-sjc.yaml"));
   assert.ok(used("traffic-us-west").includes("stacks/Pulumi.gcp-us-west1.yaml"));
+});
+
+test("a stack that fails stops the evaluation: its error, no further stacks", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "avfleet-warm-test-"));
+  try {
+    // The largest file, so it is evaluated first.
+    writeFileSync(join(dir, "Pulumi.gcp-bad.yaml"), `# ${"x".repeat(20000)}\nconfig: {}\n`);
+    copyFileSync(join(ROOT, "stacks/Pulumi.gcp-us-west1.yaml"), join(dir, "Pulumi.gcp-ok.yaml"));
+    const evaluated: string[] = [];
+    await assert.rejects(
+      evaluateStacksWithReads(
+        ["gcp-ok", "gcp-bad"].map((name) => ({ name, file: join(dir, `Pulumi.${name}.yaml`) })),
+        { concurrency: 1, onPlan: (plan) => evaluated.push(plan.name) },
+      ),
+      (err: unknown) =>
+        err instanceof EvaluationError &&
+        err.stackName === "gcp-bad" &&
+        /has neither avfleet:fleet nor avfleet:traffic/.test(err.message),
+    );
+    assert.deepEqual(evaluated, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
