@@ -26,7 +26,7 @@ function timed(run: () => { code: number; stderr: string }, what: string): Run {
   const result = run();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (result.code !== 0) throw new Error(`${what} failed (exit ${result.code}):\n${result.stderr}`);
-  return { seconds, evaluated: /(\d+) to evaluate/.exec(result.stderr)?.[1] };
+  return { seconds, evaluated: /(\d+) evaluated\n/.exec(result.stderr)?.[1] };
 }
 
 function line(label: string, run: Run, preview?: Run): void {

@@ -3,54 +3,16 @@
  * Prints seconds per stack and ms per resource for every example stack, beside the time the
  * SDK takes to register as many bare custom resources under mocks in one process.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import YAML from "yaml";
-import { DEFAULT_STACKS_DIR, listStacks, loadStacks, stackFileName } from "../modules/config/stack";
+import { DEFAULT_STACKS_DIR, listStacks, loadStacks } from "../modules/config/stack";
 import { evaluateStack, evaluateStacks } from "../modules/plan/evaluate";
+import { floorSeconds, writeSite } from "./estate";
 
-function floorMs(count: number): number {
-  const out = execFileSync(
-    process.execPath,
-    ["--import", "tsx", `${__dirname}/sdk-floor.ts`, String(count)],
-    {
-      encoding: "utf8",
-    },
-  );
-  return (JSON.parse(out) as { ms: number }).ms;
-}
+const floorMs = (count: number) => floorSeconds(count) * 1000;
 
 const BIG_SITE_HOSTS = 5000;
-
-/**
- * A generated bare-metal site of BIG_SITE_HOSTS hosts (100 racks, 2 host classes, a few
- * draining and retired), built from metal-sjc's stack file. Addresses come from the
- * benchmarking range 198.18.0.0/15.
- */
-function writeBigSite(): string {
-  const dir = mkdtempSync(join(tmpdir(), "avfleet-bench-"));
-  const sjc = YAML.parse(readFileSync(stackFileName(DEFAULT_STACKS_DIR, "metal-sjc"), "utf8"));
-  const sjcInventory = YAML.parse(readFileSync("inventory/metal-sjc.yaml", "utf8"));
-  const hosts = Array.from({ length: BIG_SITE_HOSTS }, (_, i) => ({
-    name: `big-m${String(i + 1).padStart(5, "0")}`,
-    publicIp: `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
-    privateIp: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
-    rack: `r${String(Math.floor(i / 50) + 1).padStart(3, "0")}`,
-    class: i % 2 ? "r6525-2x100g" : "r640-2x25g",
-    state: i % 97 === 3 ? "draining" : i % 101 === 7 ? "retired" : "active",
-  }));
-  writeFileSync(join(dir, "big.yaml"), YAML.stringify({ ...sjcInventory, site: "big", hosts }));
-  sjc.config["avfleet:fleet"] = {
-    ...sjc.config["avfleet:fleet"],
-    site: "big",
-    pool: "metal-big",
-    inventory: join(dir, "big.yaml"),
-  };
-  writeFileSync(join(dir, "Pulumi.metal-big.yaml"), YAML.stringify(sjc));
-  return dir;
-}
 
 async function main(): Promise<void> {
   const stacks = loadStacks(DEFAULT_STACKS_DIR, listStacks());
@@ -85,9 +47,11 @@ async function main(): Promise<void> {
   console.log(
     `  ratio to floor: ${(msPerResource / floorPerResource).toFixed(1)}x (small stacks: dominated by process start and provider SDK load)`,
   );
-  const bigDir = writeBigSite();
+  const bigDir = mkdtempSync(join(tmpdir(), "avfleet-bench-"));
+  for (const sub of ["stacks", "inventory"]) mkdirSync(join(bigDir, sub));
+  writeSite(bigDir, "metal-big", BIG_SITE_HOSTS);
   const bigStarted = Date.now();
-  const [big] = await evaluateStacks(loadStacks(bigDir, ["metal-big"]));
+  const [big] = await evaluateStacks(loadStacks(join(bigDir, "stacks"), ["metal-big"]));
   const bigSeconds = (Date.now() - bigStarted) / 1000;
   const bigFloor = floorMs(big.resources.length);
   console.log(

@@ -12,6 +12,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   diff: () => import("./commands/diff"),
   tune: () => import("./commands/tune"),
   scale: () => import("./commands/scale"),
+  cache: () => import("./commands/cache"),
 };
 
 async function main(argv: string[]): Promise<number> {

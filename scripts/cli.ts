@@ -87,7 +87,7 @@ export function progressDone(): void {
 export async function evaluateNamedStacks(
   names: string[],
   dir: string,
-  loader: Loader = "tsx",
+  loader: Loader = "bundle",
 ): Promise<{ names: string[]; plans: Plan[] }> {
   const available = listStacks(dir);
   const unknown = names.filter((name) => !available.includes(name));

@@ -3,7 +3,7 @@
  * prices each type in one reference region; a region's row scales that and names the egress
  * schedule its traffic pays (APAC and South America pay more for both).
  */
-import table from "./region-prices.json";
+import table from "./region-price-table.json";
 import { machineType, type MachineType } from "./machine-types";
 
 export interface EgressTier {
@@ -27,7 +27,7 @@ export function regionPrice(provider: MachineType["provider"], region: string): 
   const row = rows.find((r) => r.provider === provider && r.region === region);
   if (!row) {
     throw new Error(
-      `${provider} region ${region} has no price row in modules/capacity/region-prices.json`,
+      `${provider} region ${region} has no price row in modules/capacity/region-price-table.json`,
     );
   }
   return row;

@@ -11,13 +11,13 @@ import { DEFAULT_STACKS_DIR, listStacks, loadStacks, stackFileName } from "../co
 import { InputError } from "../config/validate";
 import {
   commitSnapshot,
-  PLAN_CACHE_DIR,
+  PLAN_CACHE_ROOT,
   PlanCache,
-  planKey,
+  usedFiles,
   workingTreeSnapshot,
   type Snapshot,
 } from "../plan/cache";
-import { evaluateStacks } from "../plan/evaluate";
+import { evaluateStacksWithReads } from "../plan/evaluate";
 import type { Plan } from "../plan/plan";
 import { diffPlans } from "./diff";
 import type { DiffReport, Side } from "./report";
@@ -35,9 +35,25 @@ export interface DiffOptions {
   head?: string;
   /** Workers at once; default: available cores. */
   concurrency?: number;
-  /** Default: <checkout>/.avfleet/cache/plans. */
+  /** Default: <checkout>/.avfleet/cache. */
   cacheDir?: string;
+  /** Only this shard's stacks (see shardStacks). */
+  shard?: Shard;
   onProgress?: (line: string) => void;
+}
+
+/** Shard `index` of `count` (1-based), as `--shard index/count` names it. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/**
+ * The stacks of one shard: every count-th name of the sorted union of both revisions' stacks,
+ * so that shards run on separate machines agree without talking to each other.
+ */
+export function shardStacks(names: string[], shard: Shard | undefined): string[] {
+  return shard ? names.filter((_, i) => i % shard.count === shard.index - 1) : names;
 }
 
 function git(cwd: string, args: string[]): string {
@@ -193,73 +209,61 @@ export async function runDiff(options: DiffOptions): Promise<DiffReport> {
     }
   }
 
-  const cache = new PlanCache(options.cacheDir ?? join(root, PLAN_CACHE_DIR));
+  const cache = new PlanCache(options.cacheDir ?? join(root, PLAN_CACHE_ROOT));
   const stackPath = (name: string) => stackFileName(DEFAULT_STACKS_DIR, name);
-  const keys = new Map<Revision, Map<string, string>>();
-  for (const rev of [base, head]) {
-    keys.set(
-      rev,
-      new Map(
-        rev.stacks.map((s) => [s, planKey(rev.snapshot, s, stackPath, lockfile, rev.stacks)]),
-      ),
-    );
-  }
-
-  // Same key, same Plan: a stack the change does not touch is evaluated at most once.
-  const plans = new Map<string, Plan>();
-  const scheduled = new Set<string>();
-  const misses = new Map<Revision, string[]>();
+  const names = shardStacks([...new Set([...base.stacks, ...head.stacks])].sort(), options.shard);
+  const plans = new Map<Revision, Map<string, Plan>>([
+    [head, new Map()],
+    [base, new Map()],
+  ]);
   let reused = 0;
-  // Head first: when it is the working tree, its misses need no temporary checkout.
+  let evaluated = 0;
+  // Head first: when it is the working tree, its misses need no temporary checkout, and the
+  // base's stacks that the change leaves alone then find head's Plans by the files they used.
   for (const rev of [head, base]) {
-    for (const [stack, key] of keys.get(rev)!) {
-      const cached = plans.get(key) ?? cache.get(key);
-      if (cached) plans.set(key, cached);
-      if (cached || scheduled.has(key)) {
-        reused++;
-        continue;
-      }
-      scheduled.add(key);
-      misses.set(rev, [...(misses.get(rev) ?? []), stack]);
+    const stacks = rev.stacks.filter((stack) => names.includes(stack));
+    const misses: string[] = [];
+    for (const stack of stacks) {
+      const hit = cache.lookup(rev.snapshot, stack, lockfile);
+      if (hit) plans.get(rev)!.set(stack, hit.plan);
+      else misses.push(stack);
     }
-  }
-  const toEvaluate = scheduled.size;
-  say(
-    `diff: ${base.side.label} (${base.stacks.length} stacks) → ${head.side.label} (${head.stacks.length} stacks): ${reused} Plans reused, ${toEvaluate} to evaluate`,
-  );
-
-  let done = 0;
-  for (const [rev, stacks] of misses) {
+    reused += stacks.length - misses.length;
+    say(
+      `diff: ${rev.side.label} (${stacks.length} stacks): ${stacks.length - misses.length} Plans reused, ${misses.length} to evaluate`,
+    );
+    if (misses.length === 0) continue;
     const worktree = rev.commit ? addWorktree(root, rev.commit) : undefined;
     try {
       const checkout = worktree?.dir ?? root;
-      const evaluated = await evaluateStacks(
-        stacks.map((name) => ({ name, file: join(checkout, stackPath(name)) })),
+      const results = await evaluateStacksWithReads(
+        misses.map((name) => ({ name, file: join(checkout, stackPath(name)) })),
         {
           root: checkout,
+          cacheDir: cache.root,
           concurrency: options.concurrency,
-          onPlan: (plan) =>
-            say(`evaluated ${++done}/${toEvaluate}: ${plan.name} (${rev.side.label})`),
+          onPlan: (plan, done, total) =>
+            say(`evaluated ${done}/${total}: ${plan.name} (${rev.side.label})`),
         },
       );
-      evaluated.forEach((plan, i) => {
-        const key = keys.get(rev)!.get(stacks[i])!;
-        plans.set(key, plan);
-        cache.set(key, plan);
+      results.forEach(({ plan, reads }, i) => {
+        cache.store(rev.snapshot, misses[i], usedFiles(checkout, reads), lockfile, plan);
+        plans.get(rev)!.set(misses[i], plan);
       });
+      evaluated += misses.length;
     } finally {
       worktree?.dispose();
     }
   }
+  say(`diff: ${reused} Plans reused, ${evaluated} evaluated`);
+  cache.prune();
 
-  const plansAt = (rev: Revision) =>
-    new Map(rev.stacks.map((stack) => [stack, plans.get(keys.get(rev)!.get(stack)!)!] as const));
+  const plansAt = (rev: Revision) => plans.get(rev)!;
   const [before, after] = [base, head].map(plansAt);
   const [judgedBefore, judgedAfter] = [
     violationsAt(root, base, before),
     violationsAt(root, head, after),
   ];
-  const names = [...new Set([...base.stacks, ...head.stacks])].sort();
   const stacks = names.map((name) => {
     const diff = diffPlans(before.get(name), after.get(name));
     const policy = verdictChanges(judgedBefore.get(name) ?? [], judgedAfter.get(name) ?? []);

@@ -12,12 +12,8 @@ import {
 import type { StackFile } from "../config/stack.schema";
 import type { Inventory, InventoryHost } from "../config/inventory.schema";
 import { machineType } from "../capacity/machine-types";
-import { AwsFleet } from "./aws";
-import { GcpFleet } from "./gcp";
 import { cloudInitUserData, tuningPayloadPart, type HostHardware } from "./host-tuning";
-import { MetalFleet } from "./metal";
 import { privilegeOf, renderPayload, sudoersRule, type HostPayload } from "./metal-payload";
-import { TrafficSplit } from "../traffic/split";
 import { weightsOf } from "../traffic/weights";
 import { hostCounts, hostStates } from "./metal-args";
 
@@ -34,6 +30,16 @@ function cloudHardware(type: string, nicDriver: "gve" | "ena"): HostHardware {
   return { cores: vcpus, nicDriver, rxQueues: queues, txQueues: queues, streamsPerHost };
 }
 
+// Each kind's component is required when a stack of that kind is declared: a GCP stack never
+// loads @pulumi/aws, and the Plan cache keys each stack by the modules it actually ran, so a
+// change to the AWS fleet does not re-evaluate GCP stacks.
+const components = {
+  traffic: () => require("../traffic/split") as typeof import("../traffic/split"),
+  gcp: () => require("./gcp") as typeof import("./gcp"),
+  aws: () => require("./aws") as typeof import("./aws"),
+  metal: () => require("./metal") as typeof import("./metal"),
+};
+
 /** Declares the stack's resources; returns its outputs. */
 export function declareStack(stack: {
   document: StackFile;
@@ -42,7 +48,7 @@ export function declareStack(stack: {
   const { config } = stack.document;
   const traffic = config["avfleet:traffic"];
   if (traffic) {
-    const split = new TrafficSplit(`traffic-${traffic.mediaRegion}`, {
+    const split = new (components.traffic().TrafficSplit)(`traffic-${traffic.mediaRegion}`, {
       spec: traffic,
       gcpProject: config["gcp:project"],
     });
@@ -65,7 +71,7 @@ export function declareStack(stack: {
   };
   switch (spec.kind) {
     case "gcp": {
-      const fleet = new GcpFleet(spec.pool, {
+      const fleet = new (components.gcp().GcpFleet)(spec.pool, {
         spec,
         project: config["gcp:project"]!,
         region: config["gcp:region"]!,
@@ -79,7 +85,7 @@ export function declareStack(stack: {
       };
     }
     case "aws": {
-      const fleet = new AwsFleet(spec.pool, {
+      const fleet = new (components.aws().AwsFleet)(spec.pool, {
         spec,
         region: config["aws:region"]!,
         userData: cloudInitUserData(spec, cloudHardware(spec.instanceType, "ena")),
@@ -112,7 +118,7 @@ export function declareStack(stack: {
           byClass.set(host.class, renderPayload(spec.ssh.user, partsOf(host.class)));
         return byClass.get(host.class)!;
       };
-      new MetalFleet(spec.pool, {
+      new (components.metal().MetalFleet)(spec.pool, {
         spec,
         inventory,
         sshPrivateKey: new pulumi.Config("avfleet").requireSecret("sshPrivateKey"),

@@ -1,38 +1,47 @@
 /**
- * Plans cached by a hash of everything they are computed from, so that a stack whose inputs
+ * Plans cached by a hash of everything their evaluation used, so that a stack whose inputs
  * did not change is evaluated once — across revisions, runs and CI jobs.
  *
- * The key of a stack's Plan covers: the program (PROGRAM_INPUTS at that revision), the stack
- * file, the stack files it names (a traffic stack's pools) and the inventories they name
- * (bare-metal sites), the traffic stacks that name it (a pool's cost follows its weight),
- * the installed dependencies
- * (the lockfile of the checkout whose node_modules evaluates it), Node's version and this
- * cache's format. Files are identified by their git blob id, so the same bytes give the same
- * key whether they come from a commit (`git ls-tree`, no checkout needed) or the working tree.
+ * An evaluation reports the files it used (./worker.ts): the modules it ran — for a GCP stack
+ * not the AWS fleet — and the files it read (its stack file, the stack files a traffic split
+ * names, a bare-metal site's inventory, data beside modules). The cache keeps, per stack, the
+ * sets of files earlier evaluations used (manifests); a stack's Plan is found again when every
+ * file of one of those sets has the bytes it had then. The key also covers tsconfig.json (the
+ * compiler options), the lockfile of the checkout whose node_modules evaluates it, Node's
+ * version and this cache's format. Files are identified by their git blob id, so the same
+ * bytes give the same key whether they come from a commit (`git ls-tree`, no checkout needed)
+ * or the working tree.
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import YAML from "yaml";
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { isAbsolute, join, relative, sep } from "node:path";
 import type { Plan } from "./plan";
 
-/**
- * What the program reads besides the stack files and the inventories they name: a program
- * that starts reading another path must add it here, or its Plans could be stale.
- */
-export const PROGRAM_INPUTS = ["index.ts", "Pulumi.yaml", "tsconfig.json", "modules"] as const;
-
 /** Bump when the Plan's shape or the key's recipe changes. */
-const CACHE_FORMAT = 2;
+const CACHE_FORMAT = 3;
 
-export const PLAN_CACHE_DIR = join(".avfleet", "cache", "plans");
+/** Everything cached for a checkout: Plans, their manifests, compiled workers. */
+export const PLAN_CACHE_ROOT = join(".avfleet", "cache");
+export const PLAN_CACHE_DIR = join(PLAN_CACHE_ROOT, "plans");
 
 /** A checkout's files as git blob ids: from a commit, or from the working tree on disk. */
 export interface Snapshot {
-  /** Blob id of each file under PROGRAM_INPUTS, by path. */
-  program: Map<string, string>;
-  /** Reads a file at this snapshot (stack files); undefined when absent. */
+  /**
+   * Blob id of a file by its path in the checkout (or an absolute path outside it, read from
+   * disk); "absent" when there is none.
+   */
+  id(path: string): string;
+  /** Reads a file at this snapshot; undefined when absent. */
   read(path: string): Buffer | undefined;
 }
 
@@ -49,104 +58,73 @@ export function blobId(bytes: Buffer): string {
   return createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
 }
 
+/** A file's blob id, or "absent". */
+export function fileId(file: string): string {
+  try {
+    return blobId(readFileSync(file));
+  } catch {
+    return "absent";
+  }
+}
+
 export function commitSnapshot(root: string, commit: string): Snapshot {
-  const program = new Map<string, string>();
-  const listing = git(root, ["ls-tree", "-r", "-z", commit, "--", ...PROGRAM_INPUTS]).toString();
+  const ids = new Map<string, string>();
+  const listing = git(root, ["ls-tree", "-r", "-z", commit]).toString();
   for (const entry of listing.split("\0").filter(Boolean)) {
     // <mode> SP <type> SP <object> TAB <path>
     const [meta, path] = entry.split("\t");
     const [, type, object] = meta.split(" ");
-    if (type === "blob") program.set(path, object);
+    if (type === "blob") ids.set(path, object);
   }
-  // A stack file is read for its key and for each traffic stack naming it: once is enough.
-  const files = new Map<string, Buffer | undefined>();
   return {
-    program,
+    id: (path) => (isAbsolute(path) ? fileId(path) : (ids.get(path) ?? "absent")),
     read(path) {
-      if (!files.has(path)) {
-        try {
-          files.set(path, git(root, ["show", `${commit}:${path}`]));
-        } catch {
-          files.set(path, undefined);
-        }
-      }
-      return files.get(path);
+      if (!ids.has(path)) return undefined;
+      return git(root, ["cat-file", "blob", ids.get(path)!]);
     },
   };
 }
 
-/** The working tree as it is on disk, untracked (not ignored) files included. */
+/** The working tree as it is on disk. */
 export function workingTreeSnapshot(root: string): Snapshot {
-  const program = new Map<string, string>();
-  const listing = git(root, [
-    "ls-files",
-    "-z",
-    "--cached",
-    "--others",
-    "--exclude-standard",
-    "--",
-    ...PROGRAM_INPUTS,
-  ]).toString();
-  const read = (path: string) => {
-    const file = join(root, path);
-    return existsSync(file) ? readFileSync(file) : undefined;
+  const ids = new Map<string, string>();
+  const file = (path: string) => (isAbsolute(path) ? path : join(root, path));
+  return {
+    id(path) {
+      if (!ids.has(path)) ids.set(path, fileId(file(path)));
+      return ids.get(path)!;
+    },
+    read(path) {
+      try {
+        return readFileSync(file(path));
+      } catch {
+        return undefined;
+      }
+    },
   };
-  for (const path of new Set(listing.split("\0").filter(Boolean))) {
-    const bytes = read(path);
-    if (bytes) program.set(path, blobId(bytes));
-  }
-  return { program, read };
 }
 
-/** What a stack file names that its Plan is computed from: a traffic stack's pools, an inventory. */
-function references(stackFile: Buffer): { stacks: string[]; files: string[] } {
-  try {
-    const config = (YAML.parse(stackFile.toString()) as { config?: Record<string, any> })?.config;
-    const pools = config?.["avfleet:traffic"]?.pools;
-    const inventory = config?.["avfleet:fleet"]?.inventory;
-    return {
-      stacks: Array.isArray(pools)
-        ? pools.map((p) => p?.stack).filter((s): s is string => typeof s === "string")
-        : [],
-      files: typeof inventory === "string" ? [inventory] : [],
-    };
-  } catch {
-    // A malformed file still gets a key (its own bytes); evaluating it reports the problem.
-    return { stacks: [], files: [] };
-  }
+/** The files an evaluation in `checkout` used, as the cache names them: relative inside it. */
+export function usedFiles(checkout: string, reads: string[]): string[] {
+  return reads
+    .map((file) => {
+      const path = relative(checkout, file);
+      return path.startsWith(`..${sep}`) || isAbsolute(path) ? file : path.split(sep).join("/");
+    })
+    .sort();
 }
 
 /**
- * The cache key of one stack's Plan. `stackPath` maps a stack name to its file's path
- * relative to the checkout; `lockfile` is the bytes of the lockfile behind the node_modules
- * that evaluates it.
+ * The cache key of one stack's Plan, from the files its evaluation used; `lockfile` is the
+ * bytes of the lockfile behind the node_modules that evaluates it.
  */
 export function planKey(
   snapshot: Snapshot,
   stack: string,
-  stackPath: (name: string) => string,
+  used: string[],
   lockfile: Buffer | undefined,
-  allStacks: string[],
 ): string {
-  // The stack file, the stack files it names and (for bare metal) their inventories, so that
-  // a host changing state re-evaluates its site and the traffic stacks over it, no other;
-  // and the splits naming it, so that a weight change re-costs the pools it moves.
-  const stacks = new Set([stack]);
-  const files = new Set(
-    allStacks
-      .map(stackPath)
-      .filter((path) => references(snapshot.read(path) ?? Buffer.alloc(0)).stacks.includes(stack)),
-  );
-  for (const name of stacks) {
-    files.add(stackPath(name));
-    const named = references(snapshot.read(stackPath(name)) ?? Buffer.alloc(0));
-    for (const other of named.stacks) stacks.add(other);
-    for (const file of named.files) files.add(file);
-  }
-  const inputs = [...files].sort().map((path) => {
-    const bytes = snapshot.read(path);
-    return [path, bytes ? blobId(bytes) : null];
-  });
+  const files = [...new Set([...used, "tsconfig.json"])].sort();
   return createHash("sha256")
     .update(
       JSON.stringify({
@@ -154,24 +132,59 @@ export function planKey(
         node: process.version,
         stack,
         lockfile: lockfile ? blobId(lockfile) : null,
-        program: [...snapshot.program].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        inputs,
+        files: files.map((path) => [path, snapshot.id(path)]),
       }),
     )
     .digest("hex");
 }
 
-export class PlanCache {
-  constructor(readonly dir: string) {}
+/** How many distinct sets of used files the cache remembers per stack. */
+const MANIFESTS_PER_STACK = 16;
 
-  private file(key: string): string {
-    return join(this.dir, `${key}.json`);
+/** Defaults of `avfleet cache prune`, also applied after every diff. */
+export const PRUNE_DEFAULTS = { maxAgeDays: 14, maxMiB: 1024 } as const;
+
+export interface PruneResult {
+  removedFiles: number;
+  removedBytes: number;
+  keptFiles: number;
+  keptBytes: number;
+}
+
+function writeWhole(file: string, text: string): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, text);
+  renameSync(temporary, file);
+}
+
+/** The cache of a checkout: Plans, the manifests that find them, compiled workers. */
+export class PlanCache {
+  constructor(readonly root: string) {}
+
+  private plan(key: string): string {
+    return join(this.root, "plans", `${key}.json`);
+  }
+
+  private manifest(stack: string): string {
+    return join(this.root, "manifests", `${stack}.json`);
+  }
+
+  private manifests(stack: string): string[][] {
+    try {
+      return JSON.parse(readFileSync(this.manifest(stack), "utf8")) as string[][];
+    } catch {
+      return [];
+    }
   }
 
   /** The cached Plan, or undefined (absent or unreadable: evaluate again). */
   get(key: string): Plan | undefined {
     try {
-      return JSON.parse(readFileSync(this.file(key), "utf8")) as Plan;
+      const plan = JSON.parse(readFileSync(this.plan(key), "utf8")) as Plan;
+      // Pruning removes the least recently used first.
+      const now = new Date();
+      utimesSync(this.plan(key), now, now);
+      return plan;
     } catch {
       return undefined;
     }
@@ -179,9 +192,82 @@ export class PlanCache {
 
   /** Written whole or not at all: a concurrent reader never sees half a Plan. */
   set(key: string, plan: Plan): void {
-    mkdirSync(this.dir, { recursive: true });
-    const temporary = `${this.file(key)}.${process.pid}.tmp`;
-    writeFileSync(temporary, JSON.stringify(plan));
-    renameSync(temporary, this.file(key));
+    mkdirSync(join(this.root, "plans"), { recursive: true });
+    writeWhole(this.plan(key), JSON.stringify(plan));
+  }
+
+  /** `stack`'s Plan at `snapshot`, when an earlier evaluation used files with the same bytes. */
+  lookup(
+    snapshot: Snapshot,
+    stack: string,
+    lockfile: Buffer | undefined,
+  ): { key: string; plan: Plan } | undefined {
+    for (const used of this.manifests(stack)) {
+      const key = planKey(snapshot, stack, used, lockfile);
+      const plan = this.get(key);
+      if (plan) return { key, plan };
+    }
+    return undefined;
+  }
+
+  /** Stores a Plan under the files its evaluation used; returns its key. */
+  store(
+    snapshot: Snapshot,
+    stack: string,
+    used: string[],
+    lockfile: Buffer | undefined,
+    plan: Plan,
+  ): string {
+    const key = planKey(snapshot, stack, used, lockfile);
+    this.set(key, plan);
+    const same = JSON.stringify(used);
+    const manifests = [used, ...this.manifests(stack).filter((m) => JSON.stringify(m) !== same)];
+    mkdirSync(join(this.root, "manifests"), { recursive: true });
+    writeWhole(this.manifest(stack), JSON.stringify(manifests.slice(0, MANIFESTS_PER_STACK)));
+    return key;
+  }
+
+  /**
+   * Removes entries unused for `maxAgeDays`, then the least recently used until the cache
+   * holds at most `maxMiB`.
+   */
+  prune(options: { maxAgeDays?: number; maxMiB?: number } = {}): PruneResult {
+    const maxAge = (options.maxAgeDays ?? PRUNE_DEFAULTS.maxAgeDays) * 86_400_000;
+    const maxBytes = (options.maxMiB ?? PRUNE_DEFAULTS.maxMiB) * 1024 * 1024;
+    const files: { file: string; bytes: number; used: number }[] = [];
+    for (const dir of ["plans", "manifests", "workers"]) {
+      let names: string[] = [];
+      try {
+        names = readdirSync(join(this.root, dir));
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        try {
+          const stat = statSync(join(this.root, dir, name));
+          if (stat.isFile()) {
+            files.push({ file: join(this.root, dir, name), bytes: stat.size, used: stat.mtimeMs });
+          }
+        } catch {
+          // Removed meanwhile by a concurrent run.
+        }
+      }
+    }
+    files.sort((a, b) => a.used - b.used);
+    let total = files.reduce((n, f) => n + f.bytes, 0);
+    const result: PruneResult = { removedFiles: 0, removedBytes: 0, keptFiles: 0, keptBytes: 0 };
+    const now = Date.now();
+    for (const f of files) {
+      if (now - f.used > maxAge || total > maxBytes) {
+        rmSync(f.file, { force: true });
+        total -= f.bytes;
+        result.removedFiles++;
+        result.removedBytes += f.bytes;
+      } else {
+        result.keptFiles++;
+        result.keptBytes += f.bytes;
+      }
+    }
+    return result;
   }
 }

@@ -1,12 +1,18 @@
 /**
  * Evaluates stacks to Plans: one worker process per stack (isolation), as many at once as
- * the machine has cores.
+ * the machine has cores, the largest stacks first so that no core idles at the end while
+ * the other finishes a big site. Workers run the cached bundle (./bundle.ts), not TypeScript.
  */
-import { fork } from "node:child_process";
-import { availableParallelism } from "node:os";
-import { join, resolve } from "node:path";
+import { fork, type ChildProcess } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
+import { availableParallelism, totalmem } from "node:os";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import YAML from "yaml";
 import type { LoadedStack } from "../config/stack";
-import type { Plan } from "./plan";
+import { workerBundle } from "./bundle";
+import { PLAN_CACHE_ROOT } from "./cache";
+import type { Plan, PlanResource } from "./plan";
+import type { DoneMessage, EvaluateMessage, ResourcesMessage, WorkerStats } from "./worker";
 
 /** A stack whose program failed to evaluate; the message carries its error output. */
 export class EvaluationError extends Error {
@@ -24,54 +30,189 @@ export interface EvaluateOptions {
   root?: string;
   /** Workers at once; default: available cores. */
   concurrency?: number;
+  /** Where compiled workers are cached; default <root>/.avfleet/cache. */
+  cacheDir?: string;
   /**
-   * How TypeScript is loaded: `tsx` (fast, the default), or `pulumi-cli`: ts-node registered
-   * as the Pulumi CLI's Node.js host registers it, so resolution and type checking are the
-   * ones a user's `pulumi up` gets.
+   * How the worker and the program are loaded: `bundle` (the cached build, the default), or
+   * `pulumi-cli`: the TypeScript sources under ts-node registered as the Pulumi CLI's Node.js
+   * host registers it, type checking included, one stack per process. Plans so made record
+   * no reads: they are for checking, not for the cache.
    */
   loader?: Loader;
   /** Called as each stack finishes. */
   onPlan?: (plan: Plan, done: number, total: number) => void;
 }
 
+/** A Plan and the absolute paths of every file its evaluation read (modules and data). */
+export interface Evaluated {
+  plan: Plan;
+  reads: string[];
+  stats: WorkerStats;
+}
+
 const THIS_ROOT = resolve(__dirname, "..", "..");
 
-export type Loader = "tsx" | "pulumi-cli";
+export type Loader = "bundle" | "pulumi-cli";
 
-function loaderArgs(loader: Loader, root: string): string[] {
-  return loader === "tsx"
-    ? ["--import", "tsx"]
-    : ["--require", join(root, "modules/plan/pulumi-cli-register.js")];
+/** A worker process to fork: its entry file and the Node flags it needs. */
+interface WorkerScript {
+  file: string;
+  execArgv: string[];
 }
+
+function pulumiCliWorker(root: string): WorkerScript {
+  return {
+    file: join(root, "modules/plan/pulumi-cli-worker.ts"),
+    execArgv: ["--require", join(root, "modules/plan/pulumi-cli-register.js")],
+  };
+}
+
+/** Of the machine's memory, what all workers together may hold. */
+const HEAP_SHARE = 0.75;
 
 /** A stack to evaluate: the worker loads and validates its file itself. */
 export type StackToEvaluate = Pick<LoadedStack, "name" | "file">;
 
-export function evaluateStack(
+/** Bytes of a stack's file and of the inventory it names: how much its program will declare. */
+function weight(stack: StackToEvaluate): number {
+  const size = (file: string) => {
+    try {
+      return statSync(file).size;
+    } catch {
+      return 0;
+    }
+  };
+  try {
+    const document = YAML.parse(readFileSync(stack.file, "utf8"));
+    const inventory = document?.config?.["avfleet:fleet"]?.inventory;
+    if (typeof inventory !== "string") return size(stack.file);
+    // Relative to the project root, as modules/config/stack.ts resolves it.
+    const file = isAbsolute(inventory) ? inventory : join(dirname(dirname(stack.file)), inventory);
+    return size(stack.file) + size(file);
+  } catch {
+    return size(stack.file);
+  }
+}
+
+/**
+ * One worker process evaluating stacks one after another: the SDK, the providers and the
+ * schemas load once per worker, not once per stack.
+ */
+class Worker {
+  private child: ChildProcess;
+  private stderr = "";
+  private current?: {
+    stack: StackToEvaluate;
+    resources: PlanResource[];
+    done(result: Evaluated): void;
+    fail(err: Error): void;
+  };
+
+  constructor(script: WorkerScript, root: string, heapMiB: number) {
+    this.child = fork(script.file, [], {
+      cwd: root,
+      execArgv: [...script.execArgv, `--max-old-space-size=${heapMiB}`],
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+    });
+    this.child.stderr!.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.child.on("message", (message: ResourcesMessage | DoneMessage) => {
+      const current = this.current!;
+      if (message.kind === "resources") {
+        for (const resource of message.resources) current.resources.push(resource);
+        return;
+      }
+      this.current = undefined;
+      const { name, ...rest } = message.plan;
+      current.done({
+        plan: { name, resources: current.resources, ...rest },
+        reads: message.reads,
+        stats: message.stats,
+      });
+    });
+    const failed = (err: Error) => {
+      this.current?.fail(err);
+      this.current = undefined;
+    };
+    this.child.on("error", failed);
+    this.child.on("exit", (code) =>
+      failed(
+        new EvaluationError(
+          this.current?.stack.name ?? "(none)",
+          this.stderr || `worker exited with code ${code}`,
+        ),
+      ),
+    );
+  }
+
+  evaluate(stack: StackToEvaluate): Promise<Evaluated> {
+    return new Promise((done, fail) => {
+      this.current = { stack, resources: [], done, fail };
+      const message: EvaluateMessage = { kind: "evaluate", stackFile: resolve(stack.file) };
+      this.child.send(message);
+    });
+  }
+
+  close(): void {
+    if (this.child.connected) this.child.disconnect();
+  }
+}
+
+export async function evaluateStack(
   stack: StackToEvaluate,
   root = THIS_ROOT,
-  loader: Loader = "tsx",
+  loader: Loader = "bundle",
 ): Promise<Plan> {
-  return new Promise((done, fail) => {
-    const child = fork(
-      join(root, "modules/plan/worker.ts"),
-      [resolve(stack.file), join(root, "index.ts")],
-      {
-        cwd: root,
-        execArgv: loaderArgs(loader, root),
-        stdio: ["ignore", "ignore", "pipe", "ipc"],
-      },
-    );
-    let plan: Plan | undefined;
-    let stderr = "";
-    child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("message", (message) => (plan = message as Plan));
-    child.on("error", fail);
-    child.on("exit", (code) => {
-      if (code === 0 && plan) done(plan);
-      else fail(new EvaluationError(stack.name, stderr || `worker exited with code ${code}`));
-    });
-  });
+  const [{ plan }] = await evaluateStacksWithReads([stack], { root, loader });
+  return plan;
+}
+
+/** Plans in the order of `stacks`, with what each evaluation read. */
+export async function evaluateStacksWithReads(
+  stacks: StackToEvaluate[],
+  options: EvaluateOptions = {},
+): Promise<Evaluated[]> {
+  const root = options.root ?? THIS_ROOT;
+  const cli = options.loader === "pulumi-cli";
+  const script: WorkerScript = cli
+    ? pulumiCliWorker(root)
+    : {
+        file: (await workerBundle(root, options.cacheDir ?? join(root, PLAN_CACHE_ROOT))).file,
+        execArgv: [],
+      };
+  const results: Evaluated[] = new Array(stacks.length);
+  const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
+  const weights = stacks.map(weight);
+  const order = stacks.map((_, i) => i).sort((a, b) => weights[b] - weights[a] || a - b);
+  // Node's default heap limit (~4 GiB) is less than a 20,000-host site needs: the SDK holds
+  // every resource in flight until the program has declared them all (see README).
+  const heapMiB = Math.floor(((totalmem() / 1024 / 1024) * HEAP_SHARE) / concurrency);
+  let next = 0;
+  let done = 0;
+  let failed = false;
+  async function lane(): Promise<void> {
+    let worker = new Worker(script, root, heapMiB);
+    try {
+      while (next < order.length && !failed) {
+        const index = order[next++];
+        results[index] = await worker.evaluate(stacks[index]);
+        options.onPlan?.(results[index].plan, ++done, stacks.length);
+        // Under a real require hook a program runs once per process: a fresh one per stack.
+        if (cli && next < order.length) {
+          worker.close();
+          worker = new Worker(script, root, heapMiB);
+        }
+      }
+    } catch (err) {
+      // One failed stack fails the whole evaluation: the other lanes stop taking stacks.
+      failed = true;
+      throw err;
+    } finally {
+      worker.close();
+    }
+  }
+
+  await Promise.all(Array.from({ length: Math.min(concurrency, stacks.length) }, lane));
+  return results;
 }
 
 /** Plans in the order of `stacks`. */
@@ -79,17 +220,5 @@ export async function evaluateStacks(
   stacks: StackToEvaluate[],
   options: EvaluateOptions = {},
 ): Promise<Plan[]> {
-  const plans: Plan[] = new Array(stacks.length);
-  const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
-  let next = 0;
-  let done = 0;
-  async function lane(): Promise<void> {
-    while (next < stacks.length) {
-      const index = next++;
-      plans[index] = await evaluateStack(stacks[index], options.root, options.loader);
-      options.onPlan?.(plans[index], ++done, stacks.length);
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(concurrency, stacks.length) }, lane));
-  return plans;
+  return (await evaluateStacksWithReads(stacks, options)).map((e) => e.plan);
 }

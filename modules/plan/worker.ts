@@ -1,12 +1,16 @@
 /**
- * Evaluates one stack's program under Pulumi's mock runtime and sends its Plan to the parent
- * over IPC. One process per stack: the SDK keeps global state, so a program evaluated twice
- * in one process needs a fresh module cache anyway.
+ * Evaluates stacks under Pulumi's mock runtime, one after another as the parent sends their
+ * files, and sends each Plan back over IPC: resources in batches as they register (neither
+ * side holds the whole Plan as one message), then the rest of the Plan and every file the
+ * evaluation used. A warm worker keeps the SDK, the providers and our modules loaded and
+ * runs the program (index.ts) afresh for each stack, under a new mock monitor and config;
+ * test/plan/warm-worker.test.ts checks that this gives the Plans separate processes give.
  *
- * Usage (by modules/plan/evaluate.ts): node --import tsx worker.ts <stack-file> <program>
+ * Runs only inside the bundle modules/plan/bundle.ts builds: node <bundle>, fed over IPC.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { dirname, resolve } from "node:path";
+import fs from "node:fs";
+import { dirname, resolve, sep } from "node:path";
 import { loadStackFile, pulumiConfigMap, stackFileName, type LoadedStack } from "../config/stack";
 import { fleetEconomics } from "../capacity/capacity";
 import { trafficShareOf } from "../traffic/shares";
@@ -64,16 +68,93 @@ function stackOutputs(self: LoadedStack, name: string): Record<string, unknown> 
     : {};
 }
 
-// The mock answers the program's read and the Plan records the same read: load each once.
-const referenced = new Map<string, Record<string, unknown>>();
-
-function referencedOutputs(self: LoadedStack, ref: string): Record<string, unknown> {
-  if (!referenced.has(ref)) referenced.set(ref, stackOutputs(self, ref.split("/").pop()!));
-  return referenced.get(ref)!;
+/** The parent's request: evaluate this stack file. */
+export interface EvaluateMessage {
+  kind: "evaluate";
+  stackFile: string;
 }
 
-async function evaluate(stackFile: string, program: string): Promise<Plan> {
+/** A batch of resources, in registration order. */
+export interface ResourcesMessage {
+  kind: "resources";
+  resources: PlanResource[];
+}
+
+/** The Plan without its resources, and the absolute paths of every file the evaluation read. */
+export interface DoneMessage {
+  kind: "done";
+  plan: Omit<Plan, "resources">;
+  reads: string[];
+  stats: WorkerStats;
+}
+
+/** Where a worker's time and memory went, for benchmarks and progress. */
+export interface WorkerStats {
+  /** From the worker's process start until it could evaluate (SDK, providers, our modules). */
+  startSeconds: number;
+  /** This stack's evaluation, program and mocks, until its last resource was sent. */
+  evaluateSeconds: number;
+  /** The worker's peak resident memory so far. */
+  peakMiB: number;
+}
+
+const BATCH = 500;
+
+/** The bundle's module tracker (TRACKER in ./bundle.ts). */
+interface Tracker {
+  initializing: string[];
+  edges: Map<string, Set<string>>;
+  roots: Set<string>;
+  use(key: string): void;
+  reset(key: string): void;
+}
+
+const tracker = () => (globalThis as unknown as { __avfleet: Tracker }).__avfleet;
+
+/**
+ * Files read at run time (stack files, inventories, data beside modules) count as used,
+ * like modules: while a module initializes, by that module. Dependencies are covered by
+ * the lockfile.
+ */
+function trackFileReads(): void {
+  for (const name of ["readFileSync", "existsSync", "statSync", "readdirSync"] as const) {
+    const original = fs[name] as (...args: unknown[]) => unknown;
+    (fs as unknown as Record<string, unknown>)[name] = function (
+      this: unknown,
+      ...args: unknown[]
+    ) {
+      const file = typeof args[0] === "string" ? resolve(args[0]) : undefined;
+      if (file && !file.includes(`${sep}node_modules${sep}`)) tracker().use(file);
+      return original.apply(this, args);
+    };
+  }
+}
+
+/** Everything reachable from `roots`: modules by their path from the project root, files. */
+function used(roots: Iterable<string>): string[] {
+  const { edges } = tracker();
+  const seen = new Set<string>();
+  const visit = (key: string) => {
+    if (seen.has(key)) return;
+    seen.add(key);
+    for (const next of edges.get(key) ?? []) visit(next);
+  };
+  for (const key of roots) visit(key);
+  return [...seen].map((key) => resolve(key)).sort();
+}
+
+async function evaluate(
+  stackFile: string,
+  loadProgram: () => Record<string, unknown>,
+  send: (message: ResourcesMessage) => void,
+): Promise<Omit<Plan, "resources">> {
   const stack = loadStackFile(stackFile);
+  // The mock answers the program's read and the Plan records the same read: load each once.
+  const referenced = new Map<string, Record<string, unknown>>();
+  const referencedOutputs = (self: LoadedStack, ref: string) => {
+    if (!referenced.has(ref)) referenced.set(ref, stackOutputs(self, ref.split("/").pop()!));
+    return referenced.get(ref)!;
+  };
   // preview=false: with true, outputs the mock did not return stay unknown and apply()
   // callbacks never run, so interpolated inputs would be missing from the Plan.
   await pulumi.runtime.setMocks(
@@ -95,9 +176,14 @@ async function evaluate(stackFile: string, program: string): Promise<Plan> {
 
   // The mock monitor knows each resource's parent and URN; MockResourceArgs does not carry
   // them, so record them where the monitor receives the request.
-  const resources: PlanResource[] = [];
+  let resources: PlanResource[] = [];
+  const flush = () => {
+    if (resources.length > 0) send({ kind: "resources", resources });
+    resources = [];
+  };
   const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorInternals;
   const record = (req: RegisterRequest | ReadRequest, custom: boolean, properties: unknown) => {
+    if (resources.length >= BATCH) flush();
     const parent = req.getParent() || undefined;
     const importId = "getImportid" in req ? req.getImportid() : undefined;
     resources.push({
@@ -129,14 +215,14 @@ async function evaluate(stackFile: string, program: string): Promise<Plan> {
     return read(req, callback);
   };
 
-  const exported = require(resolve(program)) as Record<string, unknown>;
+  const exported = loadProgram();
   const outputs: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(exported)) outputs[key] = await resolveOutput(value);
   // Resources declared inside apply() register late: wait for every outstanding RPC.
   await pulumi.runtime.disconnect();
+  flush();
   return {
     name: stack.name,
-    resources,
     outputs,
     ...(stack.fleet
       ? fleetEconomics(stack.fleet, stack.inventory, {
@@ -150,18 +236,48 @@ async function evaluate(stackFile: string, program: string): Promise<Plan> {
   };
 }
 
-quietStackTraces();
-
-const [stackFile, program] = process.argv.slice(2);
-evaluate(stackFile, program ?? "index.ts").then(
-  (plan) => process.send!(plan, () => process.exit(0)),
-  (err: unknown) => {
-    const lines = (err as { lines?: string[] }).lines;
-    const trace =
-      Error.stackTraceLimit === 0
-        ? `${String(err)} (${TRACES_HINT})`
-        : String((err as Error).stack);
-    process.stderr.write(`${lines ? lines.join("\n") : trace}\n`);
-    process.exit(1);
-  },
-);
+/**
+ * The bundle's entry: evaluates each stack file the parent sends, until it disconnects.
+ * `loadProgram` requires index.ts; its instance is forgotten before each stack, so the
+ * program runs again for every stack.
+ */
+export function runWorker(loadProgram: () => Record<string, unknown>): void {
+  quietStackTraces();
+  trackFileReads();
+  // What the worker itself used to get here shapes every Plan it makes.
+  const base = [...tracker().roots];
+  const send = (message: ResourcesMessage | DoneMessage) =>
+    new Promise<void>((done) => process.send!(message, () => done()));
+  const program = "index.ts";
+  const startSeconds = performance.now() / 1000;
+  let queue = Promise.resolve();
+  process.on("message", (message: EvaluateMessage) => {
+    queue = queue.then(async () => {
+      const started = performance.now();
+      tracker().roots = new Set(base);
+      tracker().reset(program);
+      let sending = Promise.resolve();
+      try {
+        const plan = await evaluate(message.stackFile, loadProgram, (batch) => {
+          sending = sending.then(() => send(batch));
+        });
+        await sending;
+        const stats = {
+          startSeconds,
+          evaluateSeconds: (performance.now() - started) / 1000,
+          peakMiB: process.resourceUsage().maxRSS / 1024,
+        };
+        await send({ kind: "done", plan, reads: used(tracker().roots), stats });
+      } catch (err) {
+        const lines = (err as { lines?: string[] }).lines;
+        const trace =
+          Error.stackTraceLimit === 0
+            ? `${String(err)} (${TRACES_HINT})`
+            : String((err as Error).stack);
+        process.stderr.write(`${lines ? lines.join("\n") : trace}\n`);
+        process.exit(1);
+      }
+    });
+  });
+  process.on("disconnect", () => void queue.then(() => process.exit(0)));
+}

@@ -6,7 +6,7 @@ import { EXIT, evaluateNamedStacks, parseCommandArgs, UsageError, type Command }
 export const command: Command = {
   summary: "show what each stack declares (offline: Pulumi mock runtime, no credentials)",
   help: `
-Usage: avfleet preview [STACK...] [--json] [--stacks-dir DIR] [--loader tsx|pulumi-cli]
+Usage: avfleet preview [STACK...] [--json] [--stacks-dir DIR] [--loader bundle|pulumi-cli]
 
 Evaluates each stack's program (index.ts) under Pulumi's mock runtime, one process per
 stack, and prints per stack a resource tree grouped by component and a summary line.
@@ -16,7 +16,8 @@ first; any problem stops the command before anything is evaluated (exit 2).
 Options:
   --json            {"stacks":[{"name","resources":[{"urn","type","name","parent","inputs"}],"outputs"}]}
   --stacks-dir DIR  where the stack files are (default: stacks)
-  --loader L        how TypeScript is loaded: tsx (default, fast) or pulumi-cli: ts-node
+  --loader L        how TypeScript is loaded: bundle (default: one cached build that resolves
+                    like the CLI) or pulumi-cli: the sources under ts-node
                     registered as the Pulumi CLI registers it, type checking included
                     (PULUMI_NODEJS_TRANSPILE_ONLY=true skips it, as with pulumi up)
 
@@ -30,9 +31,9 @@ Examples:
       "stacks-dir": { type: "string" },
       loader: { type: "string" },
     });
-    const loader = values.loader ?? "tsx";
-    if (loader !== "tsx" && loader !== "pulumi-cli") {
-      throw new UsageError(`--loader is "${loader}", expected tsx or pulumi-cli`);
+    const loader = values.loader ?? "bundle";
+    if (loader !== "bundle" && loader !== "pulumi-cli") {
+      throw new UsageError(`--loader is "${loader}", expected bundle or pulumi-cli`);
     }
     const started = Date.now();
     const { plans } = await evaluateNamedStacks(

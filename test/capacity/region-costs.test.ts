@@ -51,7 +51,7 @@ test("every price row names its source and date, and every example stack's regio
   }
   assert.throws(
     () => regionPrice("gcp", "mars-north1"),
-    /no price row in modules\/capacity\/region-prices.json/,
+    /no price row in modules\/capacity\/region-price-table.json/,
   );
 });
 

@@ -1,7 +1,10 @@
-/** Plan cache keys: same inputs, same key, wherever they come from; any input changed, a miss. */
+/**
+ * Plan cache keys: the same files used, the same key, wherever they come from; a file the
+ * evaluation used changed, a miss; a file it did not use, no effect. Pruning by age and size.
+ */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -47,12 +50,24 @@ git("commit", "-q", "-m", "base");
 const commit = git("rev-parse", "HEAD").trim();
 
 const LOCK = Buffer.from('{"lockfileVersion": 3}');
-const stackPath = (name: string) => `stacks/Pulumi.${name}.yaml`;
-const STACKS = ["gcp-a", "gcp-b", "metal-sjc", "traffic-us-west"];
+// What evaluations used: each stack its own file; the site its inventory; the traffic split
+// its pools' files; every one the program's modules.
+const program = ["index.ts", "modules/fleets/gcp.ts"];
+const used: Record<string, string[]> = {
+  "gcp-a": [...program, "stacks/Pulumi.gcp-a.yaml"],
+  "gcp-b": [...program, "stacks/Pulumi.gcp-b.yaml"],
+  "metal-sjc": [...program, "stacks/Pulumi.metal-sjc.yaml", "inventory/metal-sjc.yaml"],
+  "traffic-us-west": [
+    ...program,
+    "stacks/Pulumi.traffic-us-west.yaml",
+    "stacks/Pulumi.gcp-a.yaml",
+    "stacks/Pulumi.metal-sjc.yaml",
+    "inventory/metal-sjc.yaml",
+  ],
+};
 const key = (stack: string, lock = LOCK) =>
-  planKey(workingTreeSnapshot(dir), stack, stackPath, lock, STACKS);
-const atCommit = (stack: string) =>
-  planKey(commitSnapshot(dir, commit), stack, stackPath, LOCK, STACKS);
+  planKey(workingTreeSnapshot(dir), stack, used[stack], lock);
+const atCommit = (stack: string) => planKey(commitSnapshot(dir, commit), stack, used[stack], LOCK);
 
 test("blob ids are git's own", () => {
   assert.equal(blobId(Buffer.from("export = {};\n")), git("hash-object", "index.ts").trim());
@@ -64,19 +79,19 @@ test("a commit and an identical working tree give the same key; each stack its o
   assert.notEqual(key("gcp-a"), key("gcp-b"));
 });
 
-test("a changed module file, a new one, or the lockfile: a miss", () => {
-  const cache = new PlanCache(join(dir, ".avfleet/cache/plans"));
+test("a changed file the evaluation used, tsconfig.json or the lockfile: a miss; other files: a hit", () => {
   const before = key("gcp-a");
-  cache.set(before, { name: "gcp-a", resources: [], outputs: {} });
   write("modules/fleets/gcp.ts", "export const machine = 2;\n");
   assert.notEqual(key("gcp-a"), before);
-  assert.equal(cache.get(key("gcp-a")), undefined);
   write("modules/fleets/gcp.ts", "export const machine = 1;\n");
   assert.equal(key("gcp-a"), before, "restored bytes: the same key again");
 
-  write("modules/fleets/extra.ts", "export {};\n");
-  assert.notEqual(key("gcp-a"), before, "an untracked module is read by the program too");
-  rmSync(join(dir, "modules/fleets/extra.ts"));
+  write("modules/fleets/aws.ts", "export {};\n");
+  write("README.md", "still not an input\n");
+  assert.equal(key("gcp-a"), before, "a module the stack's program did not run");
+  write("tsconfig.json", "{}\n");
+  assert.notEqual(key("gcp-a"), before, "compiler options change every program");
+  rmSync(join(dir, "tsconfig.json"));
 
   assert.notEqual(key("gcp-a", Buffer.from('{"lockfileVersion": 2}')), before);
   assert.equal(key("gcp-a"), before);
@@ -92,32 +107,55 @@ test("an inventory changes the site that names it and the traffic over it, no ot
   assert.equal(key("metal-sjc"), metal);
 });
 
-test("a traffic split's weights re-cost the pools it names, no other fleet", () => {
-  const [a, b, metal] = ["gcp-a", "gcp-b", "metal-sjc"].map((s) => key(s));
-  write(
-    "stacks/Pulumi.traffic-us-west.yaml",
-    "config:\n  avfleet:traffic:\n    pools: [{stack: gcp-a, weight: 90}, {stack: metal-sjc, weight: 10}]\n",
-  );
-  assert.notEqual(key("gcp-a"), a);
-  assert.notEqual(key("metal-sjc"), metal);
-  assert.equal(key("gcp-b"), b);
-  write(
-    "stacks/Pulumi.traffic-us-west.yaml",
-    "config:\n  avfleet:traffic:\n    pools: [{stack: gcp-a, weight: 100}, {stack: metal-sjc, weight: 0}]\n",
-  );
-  assert.equal(key("gcp-a"), a);
+test("lookup finds a Plan by the files an earlier evaluation used, at any revision with those bytes", () => {
+  const cache = new PlanCache(join(dir, ".avfleet/cache"));
+  const plan: Plan = { name: "gcp-a", resources: [], outputs: { minHosts: 6 } };
+  assert.equal(cache.lookup(workingTreeSnapshot(dir), "gcp-a", LOCK), undefined);
+  cache.store(workingTreeSnapshot(dir), "gcp-a", used["gcp-a"], LOCK, plan);
+  assert.deepEqual(cache.lookup(commitSnapshot(dir, commit), "gcp-a", LOCK)?.plan, plan);
+  assert.equal(cache.lookup(workingTreeSnapshot(dir), "gcp-b", LOCK), undefined);
+
+  write("stacks/Pulumi.gcp-a.yaml", "config: {a: 2}\n");
+  assert.equal(cache.lookup(workingTreeSnapshot(dir), "gcp-a", LOCK), undefined);
+  // A later evaluation used one more file: both sets are remembered.
+  const changed: Plan = { ...plan, outputs: { minHosts: 7 } };
+  const more = [...used["gcp-a"], "modules/fleets/labels.ts"];
+  cache.store(workingTreeSnapshot(dir), "gcp-a", more, LOCK, changed);
+  assert.deepEqual(cache.lookup(workingTreeSnapshot(dir), "gcp-a", LOCK)?.plan, changed);
+  assert.deepEqual(cache.lookup(commitSnapshot(dir, commit), "gcp-a", LOCK)?.plan, plan);
+  write("stacks/Pulumi.gcp-a.yaml", "config: {a: 1}\n");
 });
 
-test("another stack's file changes only the stacks that name it", () => {
-  const a = key("gcp-a");
-  const traffic = key("traffic-us-west");
-  write("stacks/Pulumi.gcp-b.yaml", "config: {b: 2}\n");
-  write("README.md", "still not an input\n");
-  assert.equal(key("gcp-a"), a);
-  assert.equal(key("traffic-us-west"), traffic);
-  write("stacks/Pulumi.gcp-a.yaml", "config: {a: 2}\n");
-  assert.notEqual(key("gcp-a"), a);
-  assert.notEqual(key("traffic-us-west"), traffic, "a traffic stack depends on its pools");
+test("prune: entries unused for longer than the age go, then the least recently used above the size", () => {
+  const cache = new PlanCache(join(dir, "prune-cache"));
+  const plan = (n: number): Plan => ({
+    name: "gcp-a",
+    resources: [],
+    outputs: { padding: "x".repeat(400 * 1024 + n) },
+  });
+  const day = 86_400_000;
+  const age = (key: string, days: number) => {
+    const when = new Date(Date.now() - days * day);
+    utimesSync(join(cache.root, "plans", `${key}.json`), when, when);
+  };
+  for (const [key, days] of [
+    ["old", 20],
+    ["older-used", 3],
+    ["newer-used", 2],
+    ["fresh", 0],
+  ] as const) {
+    cache.set(key, plan(days));
+    age(key, days);
+  }
+  // Reading an entry marks it used.
+  assert.ok(cache.get("older-used"));
+  const result = cache.prune({ maxAgeDays: 14, maxMiB: 1 });
+  assert.equal(cache.get("old"), undefined, "older than 14 days");
+  assert.equal(cache.get("newer-used"), undefined, "least recently used while above 1 MiB");
+  assert.ok(cache.get("older-used") && cache.get("fresh"));
+  assert.equal(result.removedFiles, 2);
+  assert.equal(result.keptFiles, 2);
+  assert.ok(result.keptBytes <= 1024 * 1024);
 });
 
 test("the cache returns what was stored, and nothing for an unreadable entry", () => {
@@ -131,7 +169,7 @@ test("the cache returns what was stored, and nothing for an unreadable entry", (
   };
   cache.set("k", plan);
   assert.deepEqual(cache.get("k"), plan);
-  writeFileSync(join(dir, "cache", "broken.json"), "{");
+  writeFileSync(join(dir, "cache", "plans", "broken.json"), "{");
   assert.equal(cache.get("broken"), undefined);
   assert.equal(cache.get("absent"), undefined);
 });

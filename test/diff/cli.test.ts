@@ -97,7 +97,7 @@ test("--json between two commits: the right row for each kind of change", () => 
   const result = project.avfleet("diff", "--base", "HEAD~1", "--head", "HEAD", "--json");
   assert.equal(result.code, 0, result.stderr);
   // Every stack changed or is costed by a split that changed (gcp-us-west1's weight).
-  assert.match(result.stderr, /0 Plans reused, 12 to evaluate/);
+  assert.match(result.stderr, /diff: 0 Plans reused, 12 evaluated/);
   const doc = JSON.parse(result.stdout);
   assert.equal(doc.changed, true);
   const stack = (name: string): JsonStack => doc.stacks.find((s: JsonStack) => s.stack === name);
@@ -159,7 +159,7 @@ test("--json between two commits: the right row for each kind of change", () => 
 test("--markdown against the working tree: all Plans from the cache; summary rows first; a new violation fails", () => {
   const result = project.avfleet("diff", "--base", "HEAD~1", "--markdown", "--fail-on-violations");
   assert.equal(result.code, 1, result.stderr);
-  assert.match(result.stderr, /12 Plans reused, 0 to evaluate/);
+  assert.match(result.stderr, /diff: 12 Plans reused, 0 evaluated/);
   const md = result.stdout;
   assert.match(md, /^### avfleet diff: `HEAD~1 \([0-9a-f]{7}\)` → `working tree`\n/);
   assert.match(md, /\*\*7 of 7 stacks change · 1 added · 1 removed · /);

@@ -1,0 +1,115 @@
+/**
+ * Generated estates for the benchmarks: bare-metal sites of any size, a Discord-scale set of
+ * cloud pools and traffic splits, all derived from this project's example stacks, and the
+ * SDK floor to compare them with.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import YAML from "yaml";
+import { DEFAULT_STACKS_DIR, stackFileName } from "../modules/config/stack";
+import { ROOT } from "../test/support/cli";
+
+type Doc = Record<string, any>;
+
+const example = (stack: string): Doc =>
+  YAML.parse(readFileSync(stackFileName(join(ROOT, DEFAULT_STACKS_DIR), stack), "utf8"));
+
+/**
+ * Seconds the SDK itself takes to register `count` bare custom resources under mocks in one
+ * fresh process: the floor for evaluating that many resources.
+ */
+export function floorSeconds(count: number): number {
+  const out = execFileSync(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "bench/sdk-floor.ts"), String(count)],
+    { encoding: "utf8" },
+  );
+  return (JSON.parse(out) as { ms: number }).ms / 1000;
+}
+
+/**
+ * A bare-metal site of `hosts` hosts (50 per rack, two host classes, a few draining and
+ * retired), built from metal-sjc, written as <dir>/stacks/Pulumi.<stack>.yaml and
+ * <dir>/inventory/<stack>.yaml (both directories must exist). Addresses come from the benchmarking range 198.18.0.0/15.
+ */
+export function writeSite(dir: string, stack: string, hosts: number, mediaRegion?: string): void {
+  const site = stack.replace(/^metal-/, "");
+  const inventory = YAML.parse(readFileSync(join(ROOT, "inventory/metal-sjc.yaml"), "utf8"));
+  inventory.site = site;
+  inventory.hosts = Array.from({ length: hosts }, (_, i) => ({
+    name: `${site}-m${String(i + 1).padStart(5, "0")}`,
+    publicIp: `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
+    privateIp: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
+    rack: `r${String(Math.floor(i / 50) + 1).padStart(3, "0")}`,
+    class: i % 2 ? "r6525-2x100g" : "r640-2x25g",
+    state: i % 97 === 3 ? "draining" : i % 101 === 7 ? "retired" : "active",
+  }));
+  writeFileSync(join(dir, "inventory", `${stack}.yaml`), YAML.stringify(inventory));
+  const doc = example("metal-sjc");
+  const fleet = doc.config["avfleet:fleet"];
+  Object.assign(fleet, {
+    site,
+    pool: stack,
+    endpoint: `edge.${site}.media.example.net`,
+    // Absolute: a program evaluated from another checkout still finds it.
+    inventory: join(dir, "inventory", `${stack}.yaml`),
+    ...(mediaRegion ? { mediaRegion } : {}),
+  });
+  writeFileSync(stackFileName(join(dir, DEFAULT_STACKS_DIR), stack), YAML.stringify(doc));
+}
+
+const MEDIA_REGIONS = ["us-west", "eu-west", "us-east", "ap-south", "sa-east", "eu-north"];
+
+/**
+ * The estate of issue 17 in the project at `dir`: `cloudPools` cloud pools (GCP and AWS in
+ * turn) spread over six media regions, the two example metal sites, a generated site of
+ * `bigSiteHosts` hosts, and one traffic split per media region over its pools.
+ * Returns the stack names.
+ */
+export function writeEstate(dir: string, cloudPools: number, bigSiteHosts: number): string[] {
+  const stacksDir = join(dir, DEFAULT_STACKS_DIR);
+  const pools = new Map<string, string[]>(MEDIA_REGIONS.map((r) => [r, []]));
+  const names: string[] = [];
+  const write = (name: string, doc: Doc) => {
+    writeFileSync(stackFileName(stacksDir, name), YAML.stringify(doc));
+    names.push(name);
+  };
+  for (const metal of ["metal-sjc", "metal-ams"]) {
+    write(metal, example(metal));
+    pools.get(example(metal).config["avfleet:fleet"].mediaRegion)!.push(metal);
+  }
+  writeSite(dir, "metal-big", bigSiteHosts, "us-east");
+  names.push("metal-big");
+  pools.get("us-east")!.push("metal-big");
+  for (let i = 0; i < cloudPools; i++) {
+    const template = ["gcp-us-west1", "aws-us-east-1", "gcp-europe-west4", "aws-eu-central-1"][
+      i % 4
+    ];
+    const mediaRegion = MEDIA_REGIONS[i % MEDIA_REGIONS.length];
+    const name = `${template.split("-")[0]}-${mediaRegion}-${String(i + 1).padStart(2, "0")}`;
+    const doc = example(template);
+    Object.assign(doc.config["avfleet:fleet"], {
+      mediaRegion,
+      pool: name,
+      endpoint: `edge.${name}.media.example.net`,
+    });
+    write(name, doc);
+    pools.get(mediaRegion)!.push(name);
+  }
+  for (const [mediaRegion, members] of pools) {
+    const doc = example("traffic-us-west");
+    const traffic = doc.config["avfleet:traffic"];
+    const share = Math.floor(100 / members.length);
+    Object.assign(traffic, {
+      mediaRegion,
+      dns: { ...traffic.dns, recordName: `join.${mediaRegion}.media.example.net` },
+      pools: members.map((stack, i) => ({
+        stack,
+        weight: i === 0 ? 100 - share * (members.length - 1) : share,
+      })),
+    });
+    write(`traffic-${mediaRegion}`, doc);
+  }
+  return names.sort();
+}

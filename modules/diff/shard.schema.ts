@@ -1,0 +1,69 @@
+/**
+ * JSON Schema of a diff shard — what `avfleet diff --shard i/n` writes and `avfleet diff
+ * merge` reads: which shard of how many, the stacks it covered, and its report. The report's
+ * stacks are the diff's own output, passed through unchanged.
+ */
+import type { FromSchema } from "json-schema-to-ts";
+
+const side = {
+  type: "object",
+  description: "a revision {label, commit}",
+  required: ["label"],
+  additionalProperties: false,
+  properties: {
+    label: { type: "string", description: "the revision as the user named it" },
+    commit: { type: "string", description: "its abbreviated commit" },
+  },
+} as const;
+
+/** Bump when the shard document changes; merge refuses other formats. */
+export const SHARD_FORMAT = 1;
+
+export const shardSchema = {
+  type: "object",
+  description: "a diff shard {format, shard, stacks, report}",
+  required: ["format", "shard", "stacks", "report"],
+  additionalProperties: false,
+  properties: {
+    format: {
+      const: SHARD_FORMAT,
+      description: `${SHARD_FORMAT} (written by this version of avfleet diff --shard)`,
+    },
+    shard: {
+      type: "object",
+      description: "which shard {index, count}",
+      required: ["index", "count"],
+      additionalProperties: false,
+      properties: {
+        index: { type: "integer", minimum: 1, description: "an integer from 1 to count" },
+        count: { type: "integer", minimum: 1, description: "an integer of at least 1" },
+      },
+    },
+    stacks: {
+      type: "array",
+      description: "the names of the stacks this shard covered",
+      items: { type: "string", description: "a stack name" },
+    },
+    report: {
+      type: "object",
+      description: "a diff report {base, head, stacks}",
+      required: ["base", "head", "stacks"],
+      additionalProperties: false,
+      properties: {
+        base: side,
+        head: side,
+        stacks: {
+          type: "array",
+          description: "the stacks' reports",
+          items: {
+            type: "object",
+            description: "a stack's report {diff, summary}",
+            required: ["diff", "summary"],
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+export type ShardDocument = FromSchema<typeof shardSchema>;
