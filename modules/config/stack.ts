@@ -292,6 +292,9 @@ export function loadStacks(dir: string, names: string[]): LoadedStack[] {
 /** Offline there is no key to decrypt secrets with: they evaluate to this, marked secret. */
 export const OFFLINE_SECRET = "offline-placeholder-secret";
 
+/** Keys whose value Pulumi hands the program as the string "true" or "false". */
+const BOOLEAN_KEYS = ["avfleet:example"];
+
 const isSecretKey = (key: string) => (SECRET_KEYS as readonly string[]).includes(key);
 
 /**
@@ -330,7 +333,7 @@ export function stackDocumentFromConfigMap(config: Record<string, string>): unkn
         key,
         isSecretKey(key)
           ? { secure: "(decrypted by pulumi)" }
-          : /^[[{]/.test(value)
+          : /^[[{]/.test(value) || (BOOLEAN_KEYS.includes(key) && /^(true|false)$/.test(value))
             ? JSON.parse(value)
             : value,
       ]),

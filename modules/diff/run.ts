@@ -23,7 +23,6 @@ import { diffPlans } from "./diff";
 import type { DiffReport, Side } from "./report";
 import { summarizeStack } from "./summary";
 import { checkPlan } from "../policy/runner";
-import { useStacksDir } from "../policy/stack-context";
 import { verdictChanges, type Violation } from "./verdicts";
 
 export interface DiffOptions {
@@ -123,51 +122,21 @@ function addWorktree(root: string, commit: string): { dir: string; dispose(): vo
 }
 
 /**
- * Policy verdicts of one revision's Plans. Policies read the stack files (and inventories)
- * the Plans were built from, so a commit's are taken from that commit, not this checkout.
+ * Policy verdicts of one revision's Plans. Policies read the facts each Plan declares, so a
+ * commit's verdicts need nothing but its Plans.
  */
-function violationsAt(
-  root: string,
-  rev: Revision,
-  plans: Map<string, Plan>,
-): Map<string, Violation[]> {
-  let files: string | undefined;
-  try {
-    if (rev.commit && plans.size > 0) {
-      files = mkdtempSync(join(tmpdir(), "avfleet-diff-files-"));
-      const paths = git(root, [
-        "ls-tree",
-        "--name-only",
-        rev.commit,
-        "--",
-        DEFAULT_STACKS_DIR,
-        "inventory",
-      ]);
-      const archive = execFileSync(
-        "git",
-        ["archive", rev.commit, "--", ...paths.split("\n").filter(Boolean)],
-        {
-          cwd: root,
-          maxBuffer: 256 * 1024 * 1024,
-        },
-      );
-      execFileSync("tar", ["-x", "-C", files], { input: archive });
-    }
-    useStacksDir(join(files ?? root, DEFAULT_STACKS_DIR));
-    return new Map(
-      [...plans].map(([stack, plan]) => {
-        try {
-          return [stack, checkPlan(plan)];
-        } catch (err) {
-          throw new Error(
-            `policy check of ${stack} at ${rev.side.label} failed: ${(err as Error).message}`,
-          );
-        }
-      }),
-    );
-  } finally {
-    if (files) rmSync(files, { recursive: true, force: true });
-  }
+function violationsAt(rev: Revision, plans: Map<string, Plan>): Map<string, Violation[]> {
+  return new Map(
+    [...plans].map(([stack, plan]) => {
+      try {
+        return [stack, checkPlan(plan)];
+      } catch (err) {
+        throw new Error(
+          `policy check of ${stack} at ${rev.side.label} failed: ${(err as Error).message}`,
+        );
+      }
+    }),
+  );
 }
 
 export async function runDiff(options: DiffOptions): Promise<DiffReport> {
@@ -253,10 +222,7 @@ export async function runDiff(options: DiffOptions): Promise<DiffReport> {
   const plansAt = (rev: Revision) =>
     new Map(rev.stacks.map((stack) => [stack, plans.get(keys.get(rev)!.get(stack)!)!] as const));
   const [before, after] = [base, head].map(plansAt);
-  const [judgedBefore, judgedAfter] = [
-    violationsAt(root, base, before),
-    violationsAt(root, head, after),
-  ];
+  const [judgedBefore, judgedAfter] = [violationsAt(base, before), violationsAt(head, after)];
   const names = [...new Set([...base.stacks, ...head.stacks])].sort();
   const stacks = names.map((name) => {
     const diff = diffPlans(before.get(name), after.get(name));

@@ -20,7 +20,14 @@ import type { Plan } from "./plan";
  * What the program reads besides the stack files and the inventories they name: a program
  * that starts reading another path must add it here, or its Plans could be stale.
  */
-export const PROGRAM_INPUTS = ["index.ts", "Pulumi.yaml", "tsconfig.json", "modules"] as const;
+// policy/ holds the facts contract and rules the program imports (policy/facts.ts, rules.ts).
+export const PROGRAM_INPUTS = [
+  "index.ts",
+  "Pulumi.yaml",
+  "tsconfig.json",
+  "modules",
+  "policy",
+] as const;
 
 /** Bump when the Plan's shape or the key's recipe changes. */
 const CACHE_FORMAT = 2;

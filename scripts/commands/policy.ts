@@ -2,13 +2,15 @@
 import { DEFAULT_STACKS_DIR } from "../../modules/config/stack";
 import { checkPlan } from "../../modules/policy/runner";
 import { POLICIES, type Violation } from "../../modules/policy";
-import { useStacksDir } from "../../modules/policy/stack-context";
 import { EXIT, evaluateNamedStacks, parseCommandArgs, type Command } from "../cli";
 
 export function renderViolations(stacks: string[], violations: Violation[]): string {
   const lines: string[] = [];
   for (const stack of stacks) {
-    const own = violations.filter((v) => v.stack === stack);
+    // Mandatory first: they block an update; advisories (an example's placeholders) follow.
+    const own = violations
+      .filter((v) => v.stack === stack)
+      .sort((a, b) => Number(a.level === "advisory") - Number(b.level === "advisory"));
     lines.push(`${stack}: ${own.length === 0 ? "ok" : `${own.length} violation(s)`}`);
     for (const v of own) {
       lines.push(
@@ -45,7 +47,6 @@ Options:
     });
     const dir = values["stacks-dir"] ?? DEFAULT_STACKS_DIR;
     const { names, plans } = await evaluateNamedStacks(positionals, dir);
-    useStacksDir(dir);
     const violations = plans.flatMap((plan) => checkPlan(plan));
     process.stdout.write(
       values.json

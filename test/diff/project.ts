@@ -28,6 +28,7 @@ const PROJECT_FILES = [
   "package-lock.json",
   "tsconfig.json",
   "modules",
+  "policy",
   "scripts",
   "inventory",
 ];
