@@ -19,9 +19,11 @@ import {
 } from "../plan/cache";
 import { evaluateStacks } from "../plan/evaluate";
 import type { Plan } from "../plan/plan";
+import type { Weights } from "../traffic/weights";
 import { diffPlans } from "./diff";
 import type { DiffReport, Side } from "./report";
 import { summarizeStack } from "./summary";
+import { withAppliedWeights } from "../policy/base";
 import { checkPlan } from "../policy/runner";
 import { verdictChanges, type Violation } from "./verdicts";
 
@@ -222,7 +224,14 @@ export async function runDiff(options: DiffOptions): Promise<DiffReport> {
   const plansAt = (rev: Revision) =>
     new Map(rev.stacks.map((stack) => [stack, plans.get(keys.get(rev)!.get(stack)!)!] as const));
   const [before, after] = [base, head].map(plansAt);
-  const [judgedBefore, judgedAfter] = [violationsAt(base, before), violationsAt(head, after)];
+  // The step rule: a traffic split's move is bounded from its weights at base.
+  const applied = new Map(
+    [...after].map(([stack, plan]) => [
+      stack,
+      withAppliedWeights(plan, before.get(stack)?.outputs.weights as Weights | undefined),
+    ]),
+  );
+  const [judgedBefore, judgedAfter] = [violationsAt(base, before), violationsAt(head, applied)];
   const names = [...new Set([...base.stacks, ...head.stacks])].sort();
   const stacks = names.map((name) => {
     const diff = diffPlans(before.get(name), after.get(name));
