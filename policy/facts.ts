@@ -3,8 +3,8 @@
  * policies can judge it from what the Pulumi engine hands them, never from the repository.
  *
  * The engine gives a policy a resource's inputs (Analyze) or every resource's outputs
- * (AnalyzeStack), the pack's own config and the stack's tags; @pulumi/policy 1.21 does not
- * pass the stack's config on. So the program declares one `avfleet:index:StackFacts`
+ * (AnalyzeStack), the pack's own config and the stack's tags; the analyzer protocol's
+ * ConfigureStack carries the stack's config too, but @pulumi/policy 1.21 keeps only the tags. So the program declares one `avfleet:index:StackFacts`
  * component whose inputs and registered outputs are a StackFacts document, and the
  * policies that need a fact read it from there (as stack policies, which see every resource).
  *
@@ -66,8 +66,7 @@ interface Typed {
 
 /**
  * The stack's facts, or why they cannot be used: none declared (a program that is not
- * avfleet's, or component inputs withheld by PULUMI_NODEJS_SKIP_COMPONENT_INPUTS), another
- * version, or a field missing.
+ * avfleet's, or one older than the facts), another version, or a field missing.
  */
 export function readFacts(
   resources: Typed[],

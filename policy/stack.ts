@@ -154,7 +154,7 @@ export const stackFactsDeclared: StackPolicy = {
   description: `The stack declares its facts (${STACK_FACTS_TYPE}), which the policies that judge it against its own spec read.`,
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Run the stack with avfleet's program (index.ts declares the facts); do not set PULUMI_NODEJS_SKIP_COMPONENT_INPUTS, which withholds them.",
+    "Run the stack with avfleet's program of the same version as the pack: index.ts declares the facts (modules/fleets/facts.ts).",
   validateStack: (args, reportViolation) => {
     const found = readFacts(args.resources);
     if ("problem" in found) {

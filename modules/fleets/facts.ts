@@ -12,7 +12,7 @@ import {
 } from "../../policy/facts";
 import { fleetEconomics } from "../capacity/capacity";
 import type { Inventory } from "../config/inventory.schema";
-import { SECRET_KEYS, type StackFile } from "../config/stack.schema";
+import { SECRET_KEYS, stackFileSchema, type StackFile } from "../config/stack.schema";
 import { servingPools } from "../traffic/weights";
 import { AVFLEET_TUNE_VERSION, TUNING_MARKER_PREFIX } from "../tuning";
 import { hostStates } from "./metal-args";
@@ -34,9 +34,13 @@ export function stackFacts(
 ): Facts {
   const { config } = document;
   const secretKeys = SECRET_KEYS.filter((key) => config[key] !== undefined);
+  // Only keys our schema knows and no secret: a provider key a team adds (gcp:credentials)
+  // would otherwise land in the state in plain text.
+  const known = Object.keys(stackFileSchema.properties.config.properties);
   const settings: Record<string, string> = {};
   for (const [key, value] of Object.entries(config)) {
-    if (!(secretKeys as string[]).includes(key)) strings(value, key, settings);
+    const secret = (secretKeys as string[]).includes(key) || storedEncrypted(key);
+    if (known.includes(key) && !secret) strings(value, key, settings);
   }
   const facts: Facts = {
     version: STACK_FACTS_VERSION,
