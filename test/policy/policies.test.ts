@@ -422,3 +422,21 @@ test("avfleet policy exits 1 on a mandatory violation and prints how to fix it",
     ].join("\n"),
   );
 });
+
+test("avfleet policy: a placeholder in a stack that is not an example is mandatory and names the key", async () => {
+  const { avfleet } = await import("../support/cli");
+  const dir = mkdtempSync(join(tmpdir(), "policy-placeholders-"));
+  const doc = YAML.parse(readFileSync(join(STACKS, "Pulumi.gcp-europe-west4.yaml"), "utf8"));
+  delete doc.config["avfleet:example"];
+  writeFileSync(join(dir, "Pulumi.gcp-europe-west4.yaml"), YAML.stringify(doc));
+  const result = avfleet(["policy", "--stacks-dir", dir]);
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(
+    result.stdout,
+    /\n {2}\[mandatory\] no-placeholders: stack-facts: avfleet:fleet\.endpoint is "edge\.gcp-euw4\.media\.example\.net", which is a name reserved for documentation \(RFC 2606\): set it to your own value\n/,
+  );
+  assert.match(
+    result.stdout,
+    /policy: 1 stacks, \d+ policies, 3 mandatory and 0 advisory violation\(s\)\n$/,
+  );
+});
