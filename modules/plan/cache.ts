@@ -20,13 +20,14 @@ import type { Plan } from "./plan";
  * What the program reads besides the stack files and the inventories they name: a program
  * that starts reading another path must add it here, or its Plans could be stale.
  */
-// policy/ holds the facts contract and rules the program imports (policy/facts.ts, rules.ts).
+// The program imports the pack's facts contract and rules; a policy change leaves Plans valid.
 export const PROGRAM_INPUTS = [
   "index.ts",
   "Pulumi.yaml",
   "tsconfig.json",
   "modules",
-  "policy",
+  "policy/facts.ts",
+  "policy/rules.ts",
 ] as const;
 
 /** Bump when the Plan's shape or the key's recipe changes. */
