@@ -12,12 +12,12 @@ export function isWorldCidr(text: string): boolean {
 const TIER_1_FAMILIES = new Set(["n2", "n2d", "c2", "c2d", "c3"]);
 
 /**
- * TIER_1 egress needs gVNIC and an N2/N2D/C2/C2D/C3 type with at least 30 vCPUs. A predefined
- * GCP machine type's name ends in its vCPU count (c2d-highcpu-32).
+ * TIER_1 egress needs gVNIC and an N2/N2D/C2/C2D/C3 type with at least 30 vCPUs. A GCP
+ * machine type's name carries its vCPU count: c2d-highcpu-32, n2-custom-32-65536.
  */
 export function tier1Eligible(type: string): boolean {
   const family = type.split("-")[0];
-  const vcpus = Number(/-(\d+)$/.exec(type)?.[1] ?? 0);
+  const vcpus = Number(/-custom-(\d+)-\d+$|-(\d+)$/.exec(type)?.slice(1).find(Boolean) ?? 0);
   return TIER_1_FAMILIES.has(family) && vcpus >= 30;
 }
 
