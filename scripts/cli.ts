@@ -5,7 +5,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { InputError } from "../modules/config/validate";
 import { listStacks, loadStacks } from "../modules/config/stack";
-import { evaluateStacks } from "../modules/plan/evaluate";
+import { evaluateStacks, type Loader } from "../modules/plan/evaluate";
 import type { Plan } from "../modules/plan/plan";
 
 /** Exit codes mean the same for every command. */
@@ -87,6 +87,7 @@ export function progressDone(): void {
 export async function evaluateNamedStacks(
   names: string[],
   dir: string,
+  loader: Loader = "tsx",
 ): Promise<{ names: string[]; plans: Plan[] }> {
   const available = listStacks(dir);
   const unknown = names.filter((name) => !available.includes(name));
@@ -97,6 +98,7 @@ export async function evaluateNamedStacks(
   }
   const selected = names.length ? names : available;
   const plans = await evaluateStacks(loadStacks(dir, selected), {
+    loader,
     onPlan: (plan, done, total) => progress(`evaluated ${done}/${total}: ${plan.name}`),
   });
   progressDone();

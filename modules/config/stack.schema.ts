@@ -30,6 +30,9 @@ const secret = {
   properties: { secure: { type: "string" } },
 } as const;
 
+/** A config key outside the avfleet namespace: `<namespace>:<key>`. */
+export const OTHER_NAMESPACE = "^(?!avfleet:)[A-Za-z0-9_.-]+:.+$";
+
 /** Config keys whose values must be Pulumi secrets. */
 export const SECRET_KEYS = ["avfleet:sshPrivateKey"] as const;
 
@@ -59,9 +62,19 @@ export const stackFileSchema = {
     secretsprovider: { type: "string" },
     encryptedkey: { type: "string" },
     encryptionsalt: { type: "string" },
+    environment: {
+      type: "array",
+      description: "the Pulumi ESC environments this stack imports",
+      items: { type: "string" },
+    },
     config: {
       type: "object",
       description: "a mapping of config keys",
+      // Our namespace is strict (a misspelt avfleet key must not pass silently); every other
+      // namespace belongs to a provider or an ESC environment (aws:profile, gcp:credentials,
+      // aws:assumeRoles, …) and goes through unread. A key without a namespace is the
+      // project's own (avfleet:), so it is refused like any unknown avfleet key.
+      patternProperties: { [OTHER_NAMESPACE]: true },
       additionalProperties: false,
       properties: {
         "gcp:project": gcpProject,

@@ -292,10 +292,11 @@ export function loadStacks(dir: string, names: string[]): LoadedStack[] {
 /** Offline there is no key to decrypt secrets with: they evaluate to this, marked secret. */
 export const OFFLINE_SECRET = "offline-placeholder-secret";
 
-/** Keys whose value Pulumi hands the program as the string "true" or "false". */
-const BOOLEAN_KEYS = ["avfleet:example"];
+/** `key: {secure: …}` in a stack file: a Pulumi secret, whatever its namespace. */
+const isSecretValue = (value: unknown): boolean =>
+  typeof value === "object" && value !== null && "secure" in value;
 
-const isSecretKey = (key: string) => (SECRET_KEYS as readonly string[]).includes(key);
+const isAvfleetSecretKey = (key: string) => (SECRET_KEYS as readonly string[]).includes(key);
 
 /**
  * The string map Pulumi's config runtime holds for a stack (structured values JSON-encoded,
@@ -310,31 +311,46 @@ export function pulumiConfigMap(stack: StackFile): {
     config: Object.fromEntries(
       entries.map(([key, value]) => [
         key,
-        isSecretKey(key)
+        isSecretValue(value)
           ? OFFLINE_SECRET
           : typeof value === "string"
             ? value
             : JSON.stringify(value),
       ]),
     ),
-    secretKeys: entries.map(([key]) => key).filter(isSecretKey),
+    secretKeys: entries.filter(([, value]) => isSecretValue(value)).map(([key]) => key),
   };
+}
+
+/** Keys whose value Pulumi hands the program as the string "true" or "false". */
+const BOOLEAN_KEYS = ["avfleet:example"];
+
+/** Our structured values arrive JSON-encoded; a value that is not JSON stays a string. */
+function decodeAvfleetValue(key: string, value: string): unknown {
+  if (BOOLEAN_KEYS.includes(key) && /^(true|false)$/.test(value)) return value === "true";
+  if (!/^[[{]/.test(value)) return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
 }
 
 /**
  * The stack document for the program under `pulumi up`, from Pulumi's decrypted config map.
- * Secret keys become `{secure}` again so that the stack-file schema applies unchanged; the
- * program reads their values as secret Outputs.
+ * Our secret keys become `{secure}` again so that the stack-file schema applies unchanged;
+ * the program reads their values as secret Outputs. Keys of other namespaces (providers, ESC
+ * environments) pass through as the strings Pulumi holds: we validate only what we read.
  */
 export function stackDocumentFromConfigMap(config: Record<string, string>): unknown {
   return {
     config: Object.fromEntries(
       Object.entries(config).map(([key, value]) => [
         key,
-        isSecretKey(key)
+        isAvfleetSecretKey(key)
           ? { secure: "(decrypted by pulumi)" }
-          : /^[[{]/.test(value) || (BOOLEAN_KEYS.includes(key) && /^(true|false)$/.test(value))
-            ? JSON.parse(value)
+          : key.startsWith("avfleet:")
+            ? decodeAvfleetValue(key, value)
             : value,
       ]),
     ),

@@ -24,23 +24,41 @@ export interface EvaluateOptions {
   root?: string;
   /** Workers at once; default: available cores. */
   concurrency?: number;
+  /**
+   * How TypeScript is loaded: `tsx` (fast, the default), or `pulumi-cli`: ts-node registered
+   * as the Pulumi CLI's Node.js host registers it, so resolution and type checking are the
+   * ones a user's `pulumi up` gets.
+   */
+  loader?: Loader;
   /** Called as each stack finishes. */
   onPlan?: (plan: Plan, done: number, total: number) => void;
 }
 
 const THIS_ROOT = resolve(__dirname, "..", "..");
 
+export type Loader = "tsx" | "pulumi-cli";
+
+function loaderArgs(loader: Loader, root: string): string[] {
+  return loader === "tsx"
+    ? ["--import", "tsx"]
+    : ["--require", join(root, "modules/plan/pulumi-cli-register.js")];
+}
+
 /** A stack to evaluate: the worker loads and validates its file itself. */
 export type StackToEvaluate = Pick<LoadedStack, "name" | "file">;
 
-export function evaluateStack(stack: StackToEvaluate, root = THIS_ROOT): Promise<Plan> {
+export function evaluateStack(
+  stack: StackToEvaluate,
+  root = THIS_ROOT,
+  loader: Loader = "tsx",
+): Promise<Plan> {
   return new Promise((done, fail) => {
     const child = fork(
       join(root, "modules/plan/worker.ts"),
       [resolve(stack.file), join(root, "index.ts")],
       {
         cwd: root,
-        execArgv: ["--import", "tsx"],
+        execArgv: loaderArgs(loader, root),
         stdio: ["ignore", "ignore", "pipe", "ipc"],
       },
     );
@@ -68,7 +86,7 @@ export async function evaluateStacks(
   async function lane(): Promise<void> {
     while (next < stacks.length) {
       const index = next++;
-      plans[index] = await evaluateStack(stacks[index], options.root);
+      plans[index] = await evaluateStack(stacks[index], options.root, options.loader);
       options.onPlan?.(plans[index], ++done, stacks.length);
     }
   }

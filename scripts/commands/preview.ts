@@ -1,12 +1,12 @@
 /** avfleet preview — what every stack declares, evaluated offline under Pulumi's mocks. */
 import { DEFAULT_STACKS_DIR } from "../../modules/config/stack";
 import { previewJson, renderPreview } from "../../modules/plan/render-preview";
-import { EXIT, evaluateNamedStacks, parseCommandArgs, type Command } from "../cli";
+import { EXIT, evaluateNamedStacks, parseCommandArgs, UsageError, type Command } from "../cli";
 
 export const command: Command = {
   summary: "show what each stack declares (offline: Pulumi mock runtime, no credentials)",
   help: `
-Usage: avfleet preview [STACK...] [--json] [--stacks-dir DIR]
+Usage: avfleet preview [STACK...] [--json] [--stacks-dir DIR] [--loader tsx|pulumi-cli]
 
 Evaluates each stack's program (index.ts) under Pulumi's mock runtime, one process per
 stack, and prints per stack a resource tree grouped by component and a summary line.
@@ -16,19 +16,29 @@ first; any problem stops the command before anything is evaluated (exit 2).
 Options:
   --json            {"stacks":[{"name","resources":[{"urn","type","name","parent","inputs"}],"outputs"}]}
   --stacks-dir DIR  where the stack files are (default: stacks)
+  --loader L        how TypeScript is loaded: tsx (default, fast) or pulumi-cli: ts-node
+                    registered as the Pulumi CLI registers it, type checking included
+                    (PULUMI_NODEJS_TRANSPILE_ONLY=true skips it, as with pulumi up)
 
 Examples:
   avfleet preview
-  avfleet preview gcp-us-west1 --json`,
+  avfleet preview gcp-us-west1 --json
+  avfleet preview gcp-us-west1 --loader pulumi-cli`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {
       json: { type: "boolean" },
       "stacks-dir": { type: "string" },
+      loader: { type: "string" },
     });
+    const loader = values.loader ?? "tsx";
+    if (loader !== "tsx" && loader !== "pulumi-cli") {
+      throw new UsageError(`--loader is "${loader}", expected tsx or pulumi-cli`);
+    }
     const started = Date.now();
     const { plans } = await evaluateNamedStacks(
       positionals,
       values["stacks-dir"] ?? DEFAULT_STACKS_DIR,
+      loader,
     );
     const seconds = (Date.now() - started) / 1000;
     process.stdout.write(

@@ -1,0 +1,301 @@
+/**
+ * Autoscaling policies, each a function of what it can observe minute by minute (load, hosts,
+ * its own history, the team's calendar of events) to a desired host count and a way of taking
+ * hosts out. The cloud-native ones follow what GCP's and AWS's autoscalers document; the
+ * reactive one follows Jitsi's autoscaler; ours combines a forecast with a reactive floor and
+ * drains least-loaded hosts first.
+ */
+import { MINUTES_PER_WEEK, type Trace } from "../world/demand";
+import type { Removal } from "../world/pool";
+
+export interface Observation {
+  now: number;
+  /** Concurrent sessions on the pool in the last minute. */
+  load: number;
+  serving: number;
+  booting: number;
+  /** Sessions per host at full load. */
+  capacity: number;
+  /** Load of every past minute (index < now). */
+  history: Float64Array;
+  /** The team's calendar: known events, in trace minutes. */
+  events: Trace["events"];
+  /** Minutes a new host takes to serve. */
+  bootMin: number;
+}
+
+export interface PolicyRun {
+  desired(o: Observation): number;
+  removal: Removal;
+}
+
+export interface Policy {
+  name: string;
+  summary: string;
+  start(initial: { minHosts: number; maxHosts: number; staticHosts: number }): PolicyRun;
+}
+
+const clamp = (n: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, n));
+const hostsFor = (sessions: number, perHost: number) => Math.ceil(sessions / perHost);
+
+/** Today's bare metal: a fixed count sized for the busiest minute of the trace, +30 %, N+1. */
+export const staticPolicy: Policy = {
+  name: "static",
+  summary: "fixed hosts for the trace's peak +30 %, plus one",
+  start: ({ staticHosts }) => ({
+    desired: () => staticHosts,
+    removal: { kind: "drain", pick: "least-loaded" },
+  }),
+};
+
+/**
+ * GCP's autoscaler on a per-host metric: target 70 % of capacity, scale-out at once, scale-in
+ * only to the highest recommendation of the last 10 minutes (stabilization) and by at most
+ * 10 % of the group per 10 minutes (scaleInControl). The MIG deletes instances it chooses
+ * without knowing their calls (modelled: the newest) and gives them graceful shutdown, at most
+ * one hour, so calls are cut at min(drain limit, 60 min).
+ */
+export const gcpAutoscaler: Policy = {
+  name: "gcp-autoscaler",
+  summary: "GCP: 70 % target, 10-min stabilization, scale-in control, MIG picks victims",
+  start: ({ minHosts, maxHosts }) => {
+    const recent: number[] = [];
+    const removed: number[] = [];
+    return {
+      removal: { kind: "drain", pick: "newest", limitMin: 60 },
+      desired(o) {
+        const rec = hostsFor(o.load, 0.7 * o.capacity);
+        recent.push(rec);
+        if (recent.length > 10) recent.shift();
+        const current = o.serving + o.booting;
+        let want = Math.max(...recent);
+        if (want < current) {
+          while (removed.length && removed[0] <= o.now - 10) removed.shift();
+          const allowed = Math.max(1, Math.floor(0.1 * current)) - removed.length;
+          want = Math.max(want, current - Math.max(0, allowed));
+          for (let i = want; i < current; i++) removed.push(o.now);
+        }
+        return clamp(want, minHosts, maxHosts);
+      },
+    };
+  },
+};
+
+/**
+ * AWS target tracking: 70 % target; the scale-out alarm needs 3 breaching minutes, the
+ * scale-in alarm 15 minutes below 90 % of the target; hosts still warming up (5 min) do not
+ * count in the metric. The default termination policy takes the oldest hosts; a lifecycle
+ * hook holds each for the drain limit.
+ */
+export const awsTargetTracking: Policy = {
+  name: "aws-target-tracking",
+  summary: "AWS: 70 % target, 3-min scale-out / 15-min scale-in alarms, lifecycle-hook drain",
+  start: ({ minHosts, maxHosts }) => {
+    let high = 0;
+    let low = 0;
+    let desired = -1;
+    return {
+      removal: { kind: "drain", pick: "oldest" },
+      desired(o) {
+        const current = o.serving + o.booting;
+        if (desired < 0) desired = current;
+        const utilization = o.load / Math.max(1, o.serving * o.capacity);
+        high = utilization > 0.7 ? high + 1 : 0;
+        low = utilization < 0.63 ? low + 1 : 0;
+        const rec = hostsFor(o.load, 0.7 * o.capacity);
+        if (high >= 3 && rec > desired) desired = rec;
+        if (low >= 15 && rec < desired) {
+          desired = rec;
+          low = 0;
+        }
+        return (desired = clamp(desired, minHosts, maxHosts));
+      },
+    };
+  },
+};
+
+/**
+ * Jitsi's autoscaler (scaleUpThreshold / scaleDownThreshold on the bridges' stress, counted
+ * over scalePeriod-long periods, then scaleUpQuantity / scaleDownQuantity), configured as a
+ * team would for a large group: stress above 0.8 for 2 one-minute periods adds 10 % of the
+ * group (at least one), below 0.3 for 10 periods drains 10 %; after any action a protection
+ * period of 8 minutes passes before the next.
+ */
+export const reactivePolicy: Policy = {
+  name: "reactive",
+  summary: "Jitsi-style: stress > 0.8 for 2 min → +10 %, < 0.3 for 10 min → −10 %, 8-min grace",
+  start: ({ minHosts, maxHosts }) => {
+    let high = 0;
+    let low = 0;
+    let graceUntil = 0;
+    let desired = -1;
+    return {
+      removal: { kind: "drain", pick: "least-loaded" },
+      desired(o) {
+        const current = o.serving + o.booting;
+        if (desired < 0) desired = current;
+        const stress = o.load / Math.max(1, o.serving * o.capacity);
+        high = stress > 0.8 ? high + 1 : 0;
+        low = stress < 0.3 ? low + 1 : 0;
+        if (o.now >= graceUntil) {
+          const step = Math.max(1, Math.ceil(0.1 * current));
+          if (high >= 2) {
+            desired = current + step;
+            graceUntil = o.now + 8;
+          } else if (low >= 10) {
+            desired = current - step;
+            graceUntil = o.now + 8;
+          }
+        }
+        return (desired = clamp(desired, minHosts, maxHosts));
+      },
+    };
+  },
+};
+
+/**
+ * Scheduled: each hour of the week gets last week's busiest minute of that hour, +30 %; the
+ * first week runs static. Changes land on hour boundaries, all at once — the cliffs Jitsi's
+ * scheduled periods are known for.
+ */
+export const scheduledPolicy: Policy = {
+  name: "scheduled",
+  summary: "per hour of week: last week's peak of that hour +30 %",
+  start: ({ minHosts, maxHosts, staticHosts }) => ({
+    removal: { kind: "drain", pick: "least-loaded" },
+    desired(o) {
+      const hourStart = o.now - (o.now % 60);
+      const lastWeek = hourStart - MINUTES_PER_WEEK;
+      if (lastWeek < 0) return staticHosts;
+      let peak = 0;
+      for (let m = lastWeek; m < lastWeek + 60; m++) peak = Math.max(peak, o.history[m]);
+      return clamp(hostsFor(peak * 1.3, o.capacity), minHosts, maxHosts);
+    },
+  }),
+};
+
+/**
+ * What the previous weeks say the load will be: the mean of the same minute of the week over
+ * up to two past weeks, scaled by how the last day compares with the same day a week earlier
+ * (growth). The day sums move by one minute per call, so a forecast costs O(horizon).
+ */
+export class Forecaster {
+  private recent = 0;
+  private before = 0;
+  private upTo = MINUTES_PER_WEEK;
+
+  /** Growth of the last day over the same day a week earlier, within [0.8, 1.25]. */
+  private growth(history: Float64Array, now: number): number {
+    for (; this.upTo < now; this.upTo++) {
+      this.recent += history[this.upTo];
+      this.before += history[this.upTo - MINUTES_PER_WEEK];
+      const leaving = this.upTo - 1440;
+      if (leaving >= MINUTES_PER_WEEK) {
+        this.recent -= history[leaving];
+        this.before -= history[leaving - MINUTES_PER_WEEK];
+      }
+    }
+    return this.before > 0 ? clamp(this.recent / this.before, 0.8, 1.25) : 1;
+  }
+
+  /** The busiest forecast minute in [from, to); undefined without a week of history. */
+  peak(history: Float64Array, now: number, from: number, to: number): number | undefined {
+    const growth = this.growth(history, now);
+    let peak: number | undefined;
+    for (let m = from; m < to; m++) {
+      let sum = 0;
+      let weeks = 0;
+      for (const w of [1, 2]) {
+        const past = m - w * MINUTES_PER_WEEK;
+        if (past >= 0 && past < now) {
+          sum += history[past];
+          weeks++;
+        }
+      }
+      if (weeks > 0) peak = Math.max(peak ?? 0, (sum / weeks) * growth);
+    }
+    return peak;
+  }
+}
+
+/**
+ * Predictive: the busiest forecast minute over the next boot time + 10 minutes, +15 %; with
+ * no week of history yet it holds the current load +30 %. Scales in too (AWS's own
+ * predictive scaling never does).
+ */
+export const predictivePolicy: Policy = {
+  name: "predictive",
+  summary: "forecast from past weeks (same minute of week, growth-scaled) +15 %",
+  start: ({ minHosts, maxHosts }) => {
+    const forecaster = new Forecaster();
+    return {
+      removal: { kind: "drain", pick: "least-loaded" },
+      desired(o) {
+        const peak = forecaster.peak(o.history, o.now, o.now, o.now + o.bootMin + 10);
+        const want = peak === undefined ? o.load * 1.3 : peak * 1.15;
+        return clamp(hostsFor(want, o.capacity), minHosts, maxHosts);
+      },
+    };
+  },
+};
+
+/** Demand multiplier the calendar announces between `from` and `to`. */
+function eventFactorAhead(events: Trace["events"], from: number, to: number): number {
+  let factor = 1;
+  // Events ramp for 30 minutes before their start (modules/world/demand.ts).
+  for (const e of events)
+    if (e.start - 30 < to && e.end + 30 > from) factor = Math.max(factor, e.factor);
+  return factor;
+}
+
+/**
+ * Ours: the forecast over the next boot time + 15 minutes (+15 %), raised by announced events
+ * ahead of their ramp, never below a reactive floor of the current load +35 % (the forecast
+ * can be wrong; the floor covers a boot time's worth of surprise). Scale-in waits until the
+ * recommendation has stayed lower for 15 minutes, takes at most 5 % of the hosts per 10
+ * minutes, and drains the hosts expected to hold the fewest calls at the drain limit.
+ */
+export const oursPolicy: Policy = {
+  name: "ours",
+  summary: "forecast + calendar, reactive floor (load +35 %), slow drain-aware scale-in",
+  start: ({ minHosts, maxHosts }) => {
+    const removed: number[] = [];
+    const recent: number[] = [];
+    const forecaster = new Forecaster();
+    return {
+      removal: { kind: "drain", pick: "fewest-left-at-limit" },
+      desired(o) {
+        const horizon = o.now + o.bootMin + 15;
+        const peak = forecaster.peak(o.history, o.now, o.now, horizon);
+        const event = eventFactorAhead(o.events, o.now, horizon + 30);
+        // An event the forecast has not seen before scales today's load, not last week's.
+        const forecast = Math.max((peak ?? 0) * 1.15, event > 1 ? o.load * event * 1.15 : 0);
+        recent.push(Math.max(hostsFor(forecast, o.capacity), hostsFor(o.load * 1.35, o.capacity)));
+        if (recent.length > 15) recent.shift();
+        let want = Math.max(...recent);
+        const current = o.serving + o.booting;
+        if (want < current) {
+          while (removed.length && removed[0] <= o.now - 10) removed.shift();
+          const allowed = Math.max(1, Math.floor(0.05 * current)) - removed.length;
+          want = Math.max(want, current - Math.max(0, allowed));
+          for (let i = want; i < current; i++) removed.push(o.now);
+        }
+        return clamp(want, minHosts, maxHosts);
+      },
+    };
+  },
+};
+
+export const POLICIES: Policy[] = [
+  staticPolicy,
+  gcpAutoscaler,
+  awsTargetTracking,
+  reactivePolicy,
+  scheduledPolicy,
+  predictivePolicy,
+  oursPolicy,
+];
+
+export function policyNamed(name: string): Policy | undefined {
+  return POLICIES.find((p) => p.name === name);
+}

@@ -1,0 +1,107 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { avfleet } from "../support/cli";
+
+const tmp = () => mkdtempSync(join(tmpdir(), "avfleet-scale-"));
+
+test("scale replay: every policy on the stack's demand, as a table, JSON and a plot", () => {
+  const svg = join(tmp(), "replay.svg");
+  const human = avfleet(["scale", "replay", "gcp-us-west1", "--days", "8", "--svg", svg]);
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(
+    human.stdout,
+    /gcp-us-west1: 8 days, 1,200 sessions per host, drain limit 30 min, cold boot/,
+  );
+  for (const policy of [
+    "static",
+    "gcp-autoscaler",
+    "aws-target-tracking",
+    "reactive",
+    "scheduled",
+    "predictive",
+    "ours",
+  ]) {
+    assert.match(human.stdout, new RegExp(`^${policy} `, "m"));
+  }
+  const picture = readFileSync(svg, "utf8");
+  assert.match(picture, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.equal((picture.match(/font-weight="bold">/g) ?? []).length, 8, "a title and seven panels");
+
+  const json = avfleet([
+    "scale",
+    "replay",
+    "gcp-us-west1",
+    "--days",
+    "8",
+    "--policy",
+    "static,ours",
+    "--json",
+  ]);
+  assert.equal(json.code, 0, json.stderr);
+  const { minutes, results } = JSON.parse(json.stdout);
+  assert.equal(minutes, 8 * 1440);
+  assert.deepEqual(
+    results.map((r: { policy: string }) => r.policy),
+    ["static", "ours"],
+  );
+  // 40,000 participants at the peak (a few % of noise on top), +30 %, at 1,200 per host,
+  // plus one: 45–48 hosts, every hour of the 8 days.
+  const staticHosts = results[0].hostHours / (8 * 24);
+  assert.ok(
+    Number.isInteger(staticHosts) && staticHosts >= 45 && staticHosts <= 48,
+    `${staticHosts}`,
+  );
+  assert.equal(results[1].totals.overloadMinutes, 0);
+  assert.ok(results[1].hostHours < 0.7 * results[0].hostHours);
+});
+
+test("scale replay: a Prometheus-exported CSV is the demand; a bad row names its line (exit 2)", () => {
+  const dir = tmp();
+  const start = Date.UTC(2026, 10, 2);
+  const rows = Array.from({ length: 2 * 1440 }, (_, m) => {
+    const sessions = 10000 + 8000 * Math.sin((2 * Math.PI * m) / 1440);
+    return `${new Date(start + m * 60000).toISOString()},${sessions.toFixed(0)}`;
+  });
+  writeFileSync(join(dir, "good.csv"), ["time,sessions", ...rows].join("\n"));
+  const good = avfleet([
+    "scale",
+    "replay",
+    "aws-us-east-1",
+    "--demand",
+    join(dir, "good.csv"),
+    "--policy",
+    "ours",
+    "--json",
+  ]);
+  assert.equal(good.code, 0, good.stderr);
+  assert.equal(JSON.parse(good.stdout).minutes, 2 * 1440);
+
+  rows[99] = rows[99].replace(/,\d+$/, ",lots");
+  writeFileSync(join(dir, "bad.csv"), ["time,sessions", ...rows].join("\n"));
+  const bad = avfleet(["scale", "replay", "aws-us-east-1", "--demand", join(dir, "bad.csv")]);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stdout, "");
+  assert.equal(
+    bad.stderr,
+    `${join(dir, "bad.csv")}: line 101: sessions "lots" is not a count, expected a number ≥ 0\n`,
+  );
+});
+
+test("scale replay: usage mistakes exit 2 and write nothing", () => {
+  const svg = join(tmp(), "never.svg");
+  for (const args of [
+    ["scale", "replay", "metal-sjc", "--svg", svg],
+    ["scale", "replay", "gcp-us-west1", "--policy", "magic", "--svg", svg],
+    ["scale", "replay", "gcp-us-west1", "--days", "0", "--svg", svg],
+    ["scale", "replay", "gcp-us-west1", "--event", "40:19:60:2", "--svg", svg],
+    ["scale", "replay"],
+  ]) {
+    const result = avfleet(args);
+    assert.equal(result.code, 2, args.join(" "));
+    assert.match(result.stderr, /^usage: /);
+  }
+  assert.equal(existsSync(svg), false);
+});

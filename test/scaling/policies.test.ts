@@ -1,0 +1,121 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { MINUTES_PER_WEEK, curveTrace } from "../../modules/world/demand";
+import {
+  Forecaster,
+  gcpAutoscaler,
+  oursPolicy,
+  reactivePolicy,
+  type Observation,
+} from "../../modules/scaling/policies";
+import { replay, staticHostsFor, type ReplayPool } from "../../modules/scaling/replay";
+import { POLICIES } from "../../modules/scaling/policies";
+
+const BOUNDS = { minHosts: 1, maxHosts: 1000, staticHosts: 50 };
+
+function observe(partial: Partial<Observation>): Observation {
+  return {
+    now: 0,
+    load: 0,
+    serving: 10,
+    booting: 0,
+    capacity: 1000,
+    history: new Float64Array(0),
+    events: [],
+    bootMin: 5,
+    ...partial,
+  };
+}
+
+test("GCP: scale-out at once to load / 70 %; scale-in waits 10 minutes and takes ≤ 10 % per 10 minutes", () => {
+  const run = gcpAutoscaler.start(BOUNDS);
+  assert.equal(run.desired(observe({ now: 0, load: 14000, serving: 10 })), 20);
+  // Load halves: the recommendation (10) must stay lowest for 10 minutes first.
+  for (let now = 1; now <= 9; now++) {
+    assert.equal(run.desired(observe({ now, load: 7000, serving: 20 })), 20);
+  }
+  // Then at most 10 % of 20 = 2 hosts per 10 minutes.
+  assert.equal(run.desired(observe({ now: 10, load: 7000, serving: 20 })), 18);
+  assert.equal(run.desired(observe({ now: 11, load: 7000, serving: 18 })), 18);
+  assert.equal(run.desired(observe({ now: 20, load: 7000, serving: 18 })), 17);
+});
+
+test("Jitsi-style: stress above 0.8 for two periods adds 10 %, then a grace period", () => {
+  const run = reactivePolicy.start(BOUNDS);
+  assert.equal(run.desired(observe({ now: 0, load: 8500, serving: 10 })), 10);
+  assert.equal(run.desired(observe({ now: 1, load: 8500, serving: 10 })), 11);
+  for (let now = 2; now < 9; now++) {
+    assert.equal(run.desired(observe({ now, load: 9900, serving: 10, booting: 1 })), 11);
+  }
+  assert.equal(run.desired(observe({ now: 9, load: 9900, serving: 11 })), 13);
+});
+
+test("the forecast repeats last week's minute, scaled by the last day's growth", () => {
+  const history = new Float64Array(2 * MINUTES_PER_WEEK);
+  for (let m = 0; m < history.length; m++) {
+    const weekly = 1000 + 500 * Math.sin((2 * Math.PI * m) / 1440);
+    history[m] = weekly * (m >= MINUTES_PER_WEEK ? 1.1 : 1);
+  }
+  const now = MINUTES_PER_WEEK + 3000;
+  const peak = new Forecaster().peak(history, now, now + 10, now + 11)!;
+  // One week back (×1), times the last day's growth over the same day a week earlier (1.1).
+  const base = 1000 + 500 * Math.sin((2 * Math.PI * (now + 10)) / 1440);
+  assert.ok(Math.abs(peak / (base * 1.1) - 1) < 1e-9);
+  assert.equal(new Forecaster().peak(history, 100, 100, 110), undefined, "no week of history");
+});
+
+test("ours scales out for an announced event before its ramp starts", () => {
+  const run = oursPolicy.start(BOUNDS);
+  const events = [{ start: 120, end: 240, factor: 2 }];
+  const quiet = run.desired(observe({ now: 0, load: 7000, serving: 10, events }));
+  assert.equal(quiet, 10, "load 7000 +35 % needs 10 hosts");
+  const ahead = run.desired(observe({ now: 70, load: 7000, serving: 10, events }));
+  assert.equal(ahead, 17, "within boot + 15 + the 30-minute ramp: 7000 × 2 × 1.15");
+});
+
+const pool = (days: number, seed: number): ReplayPool => ({
+  trace: curveTrace(
+    {
+      region: "test",
+      utcOffsetHours: 1,
+      peakSessions: 30000,
+      peakHour: 20,
+      troughShare: 0.12,
+      weekendFactor: 0.85,
+      weeklyGrowth: 0.02,
+      events: [{ day: days - 2, hour: 20, durationMin: 120, factor: 1.8 }],
+      noise: 0.04,
+      seed,
+    },
+    days,
+  ),
+  pool: { capacity: 1200, drainLimitMin: 30, coldBootMin: [3, 7], warmBootMin: 1, seed },
+  minHosts: 3,
+  maxHosts: 500,
+  hourlyUsd: 1.16,
+});
+
+test("replay: static runs its fixed count all month and costs it at the region's price", () => {
+  const target = pool(7, 1);
+  const result = replay(target, POLICIES[0], { warmPool: false });
+  const hosts = staticHostsFor(target.trace, 1200);
+  assert.equal(result.hostHours, (hosts * 7 * 1440) / 60);
+  assert.equal(result.costUsd, result.hostHours * 1.16);
+  assert.equal(result.totals.callsCut, 0);
+});
+
+test("replay: ours never refuses a join nor cuts a call before the drain limit, for any seed, and beats static by 30 %", () => {
+  for (const seed of [1, 2, 3]) {
+    const target = pool(14, seed);
+    const ours = replay(target, oursPolicy, { warmPool: false });
+    const fixed = replay(target, POLICIES[0], { warmPool: false });
+    assert.equal(ours.totals.overloadMinutes, 0, `seed ${seed}`);
+    assert.equal(ours.totals.callsCut, 0, `seed ${seed}`);
+    assert.ok(ours.hostHours < 0.7 * fixed.hostHours, `seed ${seed}`);
+  }
+});
+
+test("replay: a policy that lags (Jitsi-style reactive) is overloaded by the event ours was ready for", () => {
+  const target = pool(14, 4);
+  assert.ok(replay(target, reactivePolicy, { warmPool: false }).totals.overloadMinutes > 0);
+});
