@@ -5,8 +5,8 @@
 import type { Demand, FleetSpec } from "../config/fleet.schema";
 import type { Inventory } from "../config/inventory.schema";
 import type { PlanCapacity, PlanCost } from "../plan/plan";
-import prices from "./egress-prices.json";
 import { machineType } from "./machine-types";
+import { egressTiersIn, hourlyUsdIn } from "./region-prices";
 
 export const HOURS_PER_MONTH = 730;
 const SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600;
@@ -69,69 +69,154 @@ export interface Economics {
   cost: PlanCost;
 }
 
+/** Where a pool runs and how much of its media region's traffic it carries. */
+export interface PoolPlace {
+  /** The cloud region (prices differ by region); bare metal has its own prices. */
+  region?: string;
+  /** Share of the media region's joins the traffic split sends here, 0–1 (default 1). */
+  trafficShare?: number;
+}
+
+/**
+ * Streams one host forwards: the tighter of its CPU (streamsPerHost) and its network (egress
+ * bandwidth over the stream bitrate): at high bitrates the NIC binds first.
+ */
+export function streamsPerHostAt(
+  host: { streamsPerHost: number; egressGbps: number },
+  demand: Demand,
+): number {
+  return Math.min(host.streamsPerHost, Math.floor((host.egressGbps * 1e6) / demand.avgStreamKbps));
+}
+
 function cloudEconomics(
   spec: FleetSpec & { kind: "gcp" | "aws" },
   type: string,
   zones: number,
+  place: PoolPlace,
 ): Economics {
   const host = machineType(type);
+  const region = place.region ?? (spec.kind === "gcp" ? "us-central1" : "us-east-1");
+  const hourly = hourlyUsdIn(type, region);
+  const share = place.trafficShare ?? 1;
   const required = hostsRequired(spec.demand, host, zones);
-  const monthly = (hosts: number) => round(host.hourlyUsd * HOURS_PER_MONTH * hosts);
+  const monthly = (hosts: number) => round(hourly * HOURS_PER_MONTH * hosts);
   return {
     capacity: {
       demandStreams: demandStreams(spec.demand),
-      capacityStreams: host.streamsPerHost * spec.maxHosts,
+      capacityStreams: streamsPerHostAt(host, spec.demand) * spec.maxHosts,
       hostsRequired: required,
       shortfallHosts: Math.max(0, required - spec.maxHosts),
     },
     cost: {
       computeMonthlyUsd: { min: monthly(spec.minHosts), max: monthly(spec.maxHosts) },
       egressMonthlyUsd: round(
-        tieredEgressUsd(monthlyEgressGb(spec.demand), prices.tiers[spec.kind]),
+        tieredEgressUsd(monthlyEgressGb(spec.demand) * share, egressTiersIn(spec.kind, region)),
       ),
+      trafficShare: share,
     },
   };
 }
 
-function metalEconomics(spec: FleetSpec & { kind: "metal" }, inventory: Inventory): Economics {
+/**
+ * Hosts of one class to add to a bare-metal site so that it still carries the demand after
+ * losing its largest rack (streams and egress both), each new host racked where there is
+ * least capacity, as an operator would.
+ */
+export function metalShortfall(
+  racks: { streams: number; egressGbps: number }[],
+  added: { streamsPerHost: number; egressGbps: number },
+  demand: Demand,
+): number {
+  const needStreams = demandStreams(demand);
+  const needGbps = peakEgressGbps(demand) * (1 + demand.headroom);
+  const per = racks.map((r) => ({ ...r }));
+  const streams = streamsPerHostAt(added, demand);
+  if (streams < 1 || added.egressGbps <= 0) {
+    throw new Error("a host class that forwards no stream cannot cover any demand");
+  }
+  const covers = () => {
+    const total = per.reduce(
+      (t, r) => ({ streams: t.streams + r.streams, egressGbps: t.egressGbps + r.egressGbps }),
+      { streams: 0, egressGbps: 0 },
+    );
+    // With one rack there is no rack to lose: one spare host of the class instead.
+    const lost =
+      per.length > 1
+        ? per.reduce((w, r) => (r.streams > w.streams ? r : w))
+        : { streams, egressGbps: added.egressGbps };
+    return (
+      total.streams - lost.streams >= needStreams && total.egressGbps - lost.egressGbps >= needGbps
+    );
+  };
+  let k = 0;
+  for (; !covers(); k++) {
+    if (per.length === 0) per.push({ streams: 0, egressGbps: 0 });
+    const emptiest = per.reduce((w, r) => (r.streams < w.streams ? r : w));
+    emptiest.streams += streams;
+    emptiest.egressGbps += added.egressGbps;
+  }
+  return k;
+}
+
+function metalEconomics(
+  spec: FleetSpec & { kind: "metal" },
+  inventory: Inventory,
+  place: PoolPlace,
+): Economics {
   const active = inventory.hosts.filter((h) => h.state === "active");
   const paidFor = inventory.hosts.filter((h) => h.state !== "retired");
   const classOf = (h: { class: string }) => inventory.hostClasses[h.class];
-  const capacityStreams = active.reduce((n, h) => n + classOf(h).streamsPerHost, 0);
-  // Mixed hardware: size by the average active host.
-  const average = {
-    streamsPerHost: active.length ? capacityStreams / active.length : 1,
-    egressGbps: active.length
-      ? active.reduce((n, h) => n + classOf(h).egressGbps, 0) / active.length
-      : 1,
-  };
-  const racks = new Set(active.map((h) => h.rack)).size;
-  const required = hostsRequired(spec.demand, average, racks);
+  const streamsOf = (h: { class: string }) => streamsPerHostAt(classOf(h), spec.demand);
+  const capacityStreams = active.reduce((n, h) => n + streamsOf(h), 0);
+  const byRack = new Map<string, { streams: number; egressGbps: number }>();
+  for (const h of active) {
+    const rack = byRack.get(h.rack) ?? { streams: 0, egressGbps: 0 };
+    byRack.set(h.rack, {
+      streams: rack.streams + streamsOf(h),
+      egressGbps: rack.egressGbps + classOf(h).egressGbps,
+    });
+  }
+  // A shortfall is counted in hosts of the class the site has most of: the one it would add.
+  const counts = new Map<string, number>();
+  for (const h of active) counts.set(h.class, (counts.get(h.class) ?? 0) + 1);
+  const addedClass = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
+  const added = addedClass
+    ? inventory.hostClasses[addedClass]
+    : Object.values(inventory.hostClasses)[0];
+  const shortfall = metalShortfall([...byRack.values()], added, spec.demand);
   const compute = round(paidFor.reduce((usd, h) => usd + classOf(h).monthlyUsd, 0));
   return {
     capacity: {
       demandStreams: demandStreams(spec.demand),
       capacityStreams,
-      hostsRequired: required,
-      shortfallHosts: Math.max(0, required - active.length),
+      hostsRequired: active.length + shortfall,
+      shortfallHosts: shortfall,
+      ...(addedClass ? { shortfallClass: addedClass } : {}),
     },
     cost: {
       computeMonthlyUsd: { min: compute, max: compute },
       // Transit is billed on the 95th percentile, which for media tracks the daily peak.
-      egressMonthlyUsd: round(peakEgressGbps(spec.demand) * inventory.egressUsdPerGbpsMonth),
+      egressMonthlyUsd: round(
+        peakEgressGbps(spec.demand) * (place.trafficShare ?? 1) * inventory.egressUsdPerGbpsMonth,
+      ),
+      trafficShare: place.trafficShare ?? 1,
     },
   };
 }
 
 /** Capacity against demand and monthly cost of a fleet stack. */
-export function fleetEconomics(spec: FleetSpec, inventory?: Inventory): Economics {
+export function fleetEconomics(
+  spec: FleetSpec,
+  inventory?: Inventory,
+  place: PoolPlace = {},
+): Economics {
   switch (spec.kind) {
     case "gcp":
-      return cloudEconomics(spec, spec.machineType, spec.zones.length);
+      return cloudEconomics(spec, spec.machineType, spec.zones.length, place);
     case "aws":
-      return cloudEconomics(spec, spec.instanceType, spec.subnets.length);
+      return cloudEconomics(spec, spec.instanceType, spec.subnets.length, place);
     case "metal":
       if (!inventory) throw new Error(`metal pool ${spec.pool} has no inventory loaded`);
-      return metalEconomics(spec, inventory);
+      return metalEconomics(spec, inventory, place);
   }
 }

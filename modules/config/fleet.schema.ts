@@ -6,6 +6,7 @@ import type { FromSchema } from "json-schema-to-ts";
 import { machineTypeNames } from "../capacity/machine-types";
 import { PROFILE_NAMES } from "../tuning/profiles";
 import { dnsProviderProperties } from "./dns.schema";
+import { hostKeySchema } from "./inventory.schema";
 
 const port = (description: string, minimum = 1) =>
   ({ type: "integer", minimum, maximum: 65535, description }) as const;
@@ -343,7 +344,27 @@ const dnsSchema = {
       description: "the domain host records go under, e.g. sjc.media.example.net",
     },
     ttl: { type: "integer", minimum: 5, maximum: 86400, default: 300, description: "seconds" },
+    adopt: {
+      type: "boolean",
+      default: false,
+      description:
+        "true when the hosts' records already exist (a live site's first up): Route53 overwrites them, Cloud DNS imports them",
+    },
   },
+} as const;
+
+const sshUserSchema = {
+  type: "string",
+  pattern: "^[a-z_][a-z0-9_-]{0,31}$",
+  description: "a Unix user name",
+} as const;
+
+const sshPortSchema = {
+  type: "integer",
+  minimum: 1,
+  maximum: 65535,
+  default: 22,
+  description: "a TCP port",
 } as const;
 
 export const metalFleetSchema = {
@@ -362,21 +383,29 @@ export const metalFleetSchema = {
     },
     ssh: {
       type: "object",
-      description: "a mapping {user, port}; the key is the secret avfleet:sshPrivateKey",
+      description:
+        "a mapping {user, port, bastion}; the key is the secret avfleet:sshPrivateKey; user root runs the payload as root, any other user through sudo -n",
       required: ["user"],
       additionalProperties: false,
       properties: {
-        user: {
-          type: "string",
-          pattern: "^[a-z_][a-z0-9_-]{0,31}$",
-          description: "a Unix user name",
-        },
-        port: {
-          type: "integer",
-          minimum: 1,
-          maximum: 65535,
-          default: 22,
-          description: "a TCP port",
+        user: sshUserSchema,
+        port: sshPortSchema,
+        bastion: {
+          type: "object",
+          description:
+            "a mapping {host, port, user, hostKey}: the jump host every connection goes through (same private key)",
+          required: ["host", "user", "hostKey"],
+          additionalProperties: false,
+          properties: {
+            host: {
+              type: "string",
+              format: "hostname",
+              description: "the bastion's DNS name or IPv4 address",
+            },
+            port: sshPortSchema,
+            user: sshUserSchema,
+            hostKey: hostKeySchema,
+          },
         },
       },
     },

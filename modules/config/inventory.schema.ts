@@ -47,6 +47,19 @@ const hostClassSchema = {
 
 export const HOST_STATES = ["active", "draining", "retired"] as const;
 
+/**
+ * An SSH host public key as the host's /etc/ssh/ssh_host_*_key.pub holds it. Ed25519 and
+ * ECDSA only: @pulumi/command pins a key by offering only that key's type as host key
+ * algorithm, and an RSA key's type is `ssh-rsa`, the SHA-1 signature OpenSSH 8.8 and later
+ * disable by default.
+ */
+export const hostKeySchema = {
+  type: "string",
+  pattern: "^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) AAAA[A-Za-z0-9+/]+={0,2}( [!-~][ -~]*)?$",
+  description:
+    "an SSH host public key line like 'ssh-ed25519 AAAA... root@host' (ed25519 or ecdsa; the host's /etc/ssh/ssh_host_ed25519_key.pub)",
+} as const;
+
 export const inventorySchema = {
   type: "object",
   description: "a host inventory with site, hostClasses and hosts",
@@ -73,7 +86,7 @@ export const inventorySchema = {
       minItems: 1,
       items: {
         type: "object",
-        description: "a host {name, publicIp, privateIp, rack, class, state}",
+        description: "a host {name, publicIp, privateIp, rack, class, state, hostKey}",
         required: ["name", "publicIp", "privateIp", "rack", "class", "state"],
         additionalProperties: false,
         properties: {
@@ -91,6 +104,7 @@ export const inventorySchema = {
           },
           class: { type: "string", description: "a host class defined in hostClasses" },
           state: { type: "string", enum: HOST_STATES },
+          hostKey: hostKeySchema,
         },
       },
     },

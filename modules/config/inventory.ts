@@ -34,6 +34,17 @@ export function inventoryProblems(inventory: Inventory): Problem[] {
       });
     }
   });
+  // Provisioning connects to every host that is not retired; an unpinned host key would let
+  // anyone on the path receive the root payload.
+  inventory.hosts.forEach((host, i) => {
+    if (host.state !== "retired" && !host.hostKey) {
+      problems.push({
+        path: ["hosts", i, "hostKey"],
+        message: `is missing on ${host.state} host ${host.name}`,
+        expected: `${inventorySchema.properties.hosts.items.properties.hostKey.description}; only retired hosts may omit it`,
+      });
+    }
+  });
   // Draining a whole rack at once takes out its share of the site and usually means a typo
   // in a bulk edit; a rack goes away host by host, or is retired.
   const racks = new Map<string, string[]>();

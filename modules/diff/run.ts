@@ -170,7 +170,9 @@ export async function runDiff(options: DiffOptions): Promise<DiffReport> {
   for (const rev of [base, head]) {
     keys.set(
       rev,
-      new Map(rev.stacks.map((s) => [s, planKey(rev.snapshot, s, stackPath, lockfile)])),
+      new Map(
+        rev.stacks.map((s) => [s, planKey(rev.snapshot, s, stackPath, lockfile, rev.stacks)]),
+      ),
     );
   }
 

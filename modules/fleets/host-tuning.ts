@@ -1,11 +1,11 @@
 /**
  * The host tuning of every fleet: host facts derived from the fleet spec and the hardware,
- * rendered by modules/tuning into cloud-init user-data (GCP, AWS) or the command a
- * bare-metal host runs over SSH, whose hash changes exactly when the payload does.
+ * rendered by modules/tuning into cloud-init user-data (GCP, AWS) or its part of a
+ * bare-metal host's SSH payload.
  */
 import type { FleetSpec } from "../config/fleet.schema";
-import { renderCloudInit, renderHostPayload, renderTuning, type HostFacts } from "../tuning";
-import type { HostPayload } from "./metal";
+import { hostPayloadPart, renderCloudInit, renderTuning, type HostFacts } from "../tuning";
+import type { PayloadPart } from "./metal-payload";
 
 /** The hardware facts tuning is sized from. */
 export interface HostHardware {
@@ -65,6 +65,6 @@ export function cloudInitUserData(spec: FleetSpec, hardware: HostHardware): stri
   return renderCloudInit(renderTuning(spec.tuning.profile, hostFacts(spec, hardware)));
 }
 
-export function hostPayload(spec: FleetSpec, hardware: HostHardware): HostPayload {
-  return renderHostPayload(renderTuning(spec.tuning.profile, hostFacts(spec, hardware)));
+export function tuningPayloadPart(spec: FleetSpec, hardware: HostHardware): PayloadPart {
+  return hostPayloadPart(renderTuning(spec.tuning.profile, hostFacts(spec, hardware)));
 }

@@ -1,5 +1,6 @@
 /** What a bare-metal site declares per host, computed from its inventory. */
 import type { Inventory, InventoryHost } from "../config/inventory.schema";
+import type { MetalFleetSpec } from "../config/fleet.schema";
 
 /** Hosts that get the tuning payload: everything not retired (draining hosts still serve calls). */
 export function provisionedHosts(inventory: Inventory): InventoryHost[] {
@@ -25,4 +26,25 @@ export function hostCounts(
 
 export function hostStates(inventory: Inventory): Record<string, string> {
   return Object.fromEntries(inventory.hosts.map((h) => [h.name, h.state]));
+}
+
+/** The host key remote.Command pins; the inventory loader guarantees one on every provisioned host. */
+export function pinnedHostKey(host: InventoryHost): string {
+  if (!host.hostKey) throw new Error(`${host.name}: no hostKey to pin`);
+  return host.hostKey;
+}
+
+type Bastion = NonNullable<MetalFleetSpec["ssh"]["bastion"]>;
+
+/** remote.Command's `proxy`, but for the private key (the site's one key, a secret). */
+export function bastionConnection(bastion: Bastion) {
+  return { host: bastion.host, port: bastion.port, user: bastion.user, hostKey: bastion.hostKey };
+}
+
+/**
+ * A Cloud DNS record set's id, the first import format @pulumi/gcp documents for
+ * gcp.dns.RecordSet (`name` fully qualified, with its trailing dot, as the record's own id has it).
+ */
+export function cloudDnsImportId(project: string, zone: string, name: string, type: string) {
+  return `projects/${project}/managedZones/${zone}/rrsets/${name}/${type}`;
 }

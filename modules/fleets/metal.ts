@@ -1,7 +1,8 @@
 /**
- * MetalFleet: one bare-metal site's media hosts — each non-retired host tuned over SSH (re-run
- * exactly when its rendered payload changes), each active host in DNS. It only declares;
- * metal-args.ts computes.
+ * MetalFleet: one bare-metal site's media hosts — each non-retired host provisioned over SSH
+ * with its host key pinned, through the site's bastion when it has one (re-run exactly when
+ * its rendered payload changes), each active host in DNS. It only declares; metal-args.ts and
+ * metal-payload.ts compute.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
@@ -10,21 +11,16 @@ import * as command from "@pulumi/command";
 import type { MetalFleetSpec } from "../config/fleet.schema";
 import type { Inventory, InventoryHost } from "../config/inventory.schema";
 import * as args from "./metal-args";
-
-/** A host's provisioning payload: the command to run and the hash that triggers a re-run. */
-export interface HostPayload {
-  create: string;
-  hash: string;
-}
+import type { HostPayload } from "./metal-payload";
 
 export interface MetalFleetArgs {
   /** The validated fleet spec from the stack file. */
   spec: MetalFleetSpec;
   /** The site's validated host inventory. */
   inventory: Inventory;
-  /** SSH private key for provisioning; a Pulumi secret (avfleet:sshPrivateKey). */
+  /** SSH private key for the hosts and the bastion; a Pulumi secret (avfleet:sshPrivateKey). */
   sshPrivateKey: pulumi.Output<string>;
-  /** The tuning payload of a host (same for every host of a class and profile). */
+  /** The payload of a host (same for every host of a class). */
   payloadFor: (host: InventoryHost) => HostPayload;
   /** Google project for Cloud DNS records (`gcp:project`), when dns.provider is clouddns. */
   gcpProject?: string;
@@ -42,6 +38,8 @@ export function createMetalFleet(name: string, fleetArgs: MetalFleetArgs, parent
   const { spec, inventory, sshPrivateKey, payloadFor, gcpProject } = fleetArgs;
   const opts = { parent };
 
+  const { bastion } = spec.ssh;
+  const proxy = bastion && { ...args.bastionConnection(bastion), privateKey: sshPrivateKey };
   for (const host of args.provisionedHosts(inventory)) {
     const payload = payloadFor(host);
     new command.remote.Command(
@@ -52,10 +50,13 @@ export function createMetalFleet(name: string, fleetArgs: MetalFleetArgs, parent
           port: spec.ssh.port,
           user: spec.ssh.user,
           privateKey: sshPrivateKey,
+          hostKey: args.pinnedHostKey(host),
+          ...(proxy ? { proxy } : {}),
         },
         create: payload.create,
-        // A changed payload replaces the command, which runs it again on the host.
-        triggers: [payload.hash],
+        // A changed payload, or a reinstalled host (a new host key), replaces the command,
+        // which runs it again on the host. The connection itself is secret as a whole.
+        triggers: [payload.hash, args.pinnedHostKey(host)],
       },
       opts,
     );
@@ -67,7 +68,14 @@ export function createMetalFleet(name: string, fleetArgs: MetalFleetArgs, parent
     if (dns.provider === "route53") {
       new aws.route53.Record(
         `${name}-${host.name}-dns`,
-        { zoneId: dns.zone, name: fqdn, type: "A", ttl: dns.ttl, records: [host.publicIp] },
+        {
+          zoneId: dns.zone,
+          name: fqdn,
+          type: "A",
+          ttl: dns.ttl,
+          records: [host.publicIp],
+          ...(dns.adopt ? { allowOverwrite: true } : {}),
+        },
         opts,
       );
     } else {
@@ -81,7 +89,9 @@ export function createMetalFleet(name: string, fleetArgs: MetalFleetArgs, parent
           ttl: dns.ttl,
           rrdatas: [host.publicIp],
         },
-        opts,
+        dns.adopt
+          ? { ...opts, import: args.cloudDnsImportId(gcpProject!, dns.zone, `${fqdn}.`, "A") }
+          : opts,
       );
     }
   }

@@ -14,8 +14,9 @@ import type { Inventory, InventoryHost } from "../config/inventory.schema";
 import { machineType } from "../capacity/machine-types";
 import { AwsFleet } from "./aws";
 import { GcpFleet } from "./gcp";
-import { cloudInitUserData, hostPayload, type HostHardware } from "./host-tuning";
-import { MetalFleet, type HostPayload } from "./metal";
+import { cloudInitUserData, tuningPayloadPart, type HostHardware } from "./host-tuning";
+import { MetalFleet } from "./metal";
+import { privilegeOf, renderPayload, sudoersRule, type HostPayload } from "./metal-payload";
 import { TrafficSplit } from "../traffic/split";
 import { weightsOf } from "../traffic/weights";
 import { hostCounts, hostStates } from "./metal-args";
@@ -103,22 +104,23 @@ export function declareStack(stack: {
     }
     case "metal": {
       const inventory = stack.inventory!;
+      const partsOf = (hostClass: string) => {
+        const c = inventory.hostClasses[hostClass];
+        return [
+          tuningPayloadPart(spec, {
+            cores: c.cores,
+            nicDriver: c.nicDriver,
+            rxQueues: c.nicQueues,
+            txQueues: c.nicQueues,
+            streamsPerHost: c.streamsPerHost,
+            interfaces: c.interfaces,
+          }),
+        ];
+      };
       const byClass = new Map<string, HostPayload>();
       const payloadFor = (host: InventoryHost) => {
-        if (!byClass.has(host.class)) {
-          const c = inventory.hostClasses[host.class];
-          byClass.set(
-            host.class,
-            hostPayload(spec, {
-              cores: c.cores,
-              nicDriver: c.nicDriver,
-              rxQueues: c.nicQueues,
-              txQueues: c.nicQueues,
-              streamsPerHost: c.streamsPerHost,
-              interfaces: c.interfaces,
-            }),
-          );
-        }
+        if (!byClass.has(host.class))
+          byClass.set(host.class, renderPayload(spec.ssh.user, partsOf(host.class)));
         return byClass.get(host.class)!;
       };
       new MetalFleet(spec.pool, {
@@ -136,6 +138,15 @@ export function declareStack(stack: {
         maxHosts: hosts.active,
         hosts,
         hostStates: hostStates(inventory),
+        // What a host must grant before the first up (every class's payload runs the same steps).
+        provisioning:
+          privilegeOf(spec.ssh.user) === "root"
+            ? { user: spec.ssh.user, privilege: "root" }
+            : {
+                user: spec.ssh.user,
+                privilege: "sudo",
+                sudoers: sudoersRule(spec.ssh.user, partsOf(Object.keys(inventory.hostClasses)[0])),
+              },
       };
     }
   }

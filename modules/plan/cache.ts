@@ -4,7 +4,8 @@
  *
  * The key of a stack's Plan covers: the program (PROGRAM_INPUTS at that revision), the stack
  * file, the stack files it names (a traffic stack's pools) and the inventories they name
- * (bare-metal sites), the installed dependencies
+ * (bare-metal sites), the traffic stacks that name it (a pool's cost follows its weight),
+ * the installed dependencies
  * (the lockfile of the checkout whose node_modules evaluates it), Node's version and this
  * cache's format. Files are identified by their git blob id, so the same bytes give the same
  * key whether they come from a commit (`git ls-tree`, no checkout needed) or the working tree.
@@ -133,11 +134,17 @@ export function planKey(
   stack: string,
   stackPath: (name: string) => string,
   lockfile: Buffer | undefined,
+  allStacks: string[],
 ): string {
   // The stack file, the stack files it names and (for bare metal) their inventories, so that
-  // a host changing state re-evaluates its site and the traffic stacks over it, no other.
+  // a host changing state re-evaluates its site and the traffic stacks over it, no other;
+  // and the splits naming it, so that a weight change re-costs the pools it moves.
   const stacks = new Set([stack]);
-  const files = new Set<string>();
+  const files = new Set(
+    allStacks
+      .map(stackPath)
+      .filter((path) => references(snapshot.read(path) ?? Buffer.alloc(0)).stacks.includes(stack)),
+  );
   for (const name of stacks) {
     files.add(stackPath(name));
     const named = references(snapshot.read(stackPath(name)) ?? Buffer.alloc(0));

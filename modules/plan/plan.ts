@@ -11,6 +11,8 @@ export interface PlanResource {
   custom: boolean;
   /** Inputs as the provider would receive them, secrets replaced by SECRET. */
   inputs: Record<string, unknown>;
+  /** The `import` resource option: the id of an existing resource the first up adopts. */
+  importId?: string;
 }
 
 export interface Plan {
@@ -32,16 +34,23 @@ export interface PlanCapacity {
   demandStreams: number;
   /** Streams the stack carries at maxHosts (bare metal: its active hosts). */
   capacityStreams: number;
-  /** Hosts needed for the demand, N+1 across zones or racks included. */
+  /**
+   * Hosts needed for the demand, N+1 across zones or racks included; bare metal: the active
+   * hosts plus the shortfall.
+   */
   hostsRequired: number;
   /** Hosts missing to cover the demand (0 when covered). */
   shortfallHosts: number;
+  /** Bare metal: the host class the shortfall is counted in (the site's most common). */
+  shortfallClass?: string;
 }
 
 /** Monthly cost of a fleet stack in USD (modules/capacity). */
 export interface PlanCost {
   /** Compute at min and at max hosts (bare metal: amortized, min = max). */
   computeMonthlyUsd: { min: number; max: number };
-  /** Egress for the stack's demand; media is egress-heavy, so it is shown apart. */
+  /** Egress for the stack's share of its region's demand; media is egress-heavy. */
   egressMonthlyUsd: number;
+  /** Share of the media region's traffic the egress is costed at (traffic split weight). */
+  trafficShare: number;
 }

@@ -20,7 +20,8 @@ function tree(plan: Plan): string[] {
   const lines: string[] = [];
   const walk = (r: PlanResource, prefix: string, last: boolean, depth: number) => {
     const branch = depth === 0 ? "" : last ? "└─ " : "├─ ";
-    lines.push(`${prefix}${branch}${r.name}  ${shortType(r.type)}`);
+    const adopted = r.importId ? "  (import)" : "";
+    lines.push(`${prefix}${branch}${r.name}  ${shortType(r.type)}${adopted}`);
     const next = depth === 0 ? prefix : prefix + (last ? "   " : "│  ");
     const kids = children.get(r.urn) ?? [];
     kids.forEach((kid, i) => walk(kid, next, i === kids.length - 1, depth + 1));
@@ -48,6 +49,14 @@ export function economicsLines(plan: Plan): string[] {
   } else if (o.minHosts !== undefined) {
     lines.push(`hosts: ${o.minHosts}–${o.maxHosts}`);
   }
+  if (o.provisioning) {
+    const { user, privilege, sudoers } = o.provisioning;
+    lines.push(
+      privilege === "root"
+        ? `provisioning: as ${user}`
+        : `provisioning: as ${user} through sudo -n; every host needs in /etc/sudoers.d/avfleet: ${sudoers}`,
+    );
+  }
   const { capacity, cost } = plan;
   if (capacity) {
     const verdict =
@@ -63,7 +72,11 @@ export function economicsLines(plan: Plan): string[] {
       cost.computeMonthlyUsd.min === cost.computeMonthlyUsd.max
         ? usd(cost.computeMonthlyUsd.min)
         : `${usd(cost.computeMonthlyUsd.min)}–${usd(cost.computeMonthlyUsd.max)}`;
-    lines.push(`cost/month: compute ${compute} · egress ${usd(cost.egressMonthlyUsd)}`);
+    const share =
+      cost.trafficShare < 1
+        ? ` (${Math.round(cost.trafficShare * 100)} % of the region's traffic)`
+        : "";
+    lines.push(`cost/month: compute ${compute} · egress ${usd(cost.egressMonthlyUsd)}${share}`);
   }
   return lines;
 }
@@ -71,7 +84,9 @@ export function economicsLines(plan: Plan): string[] {
 export function summarizePlan(plan: Plan): string {
   const custom = plan.resources.filter((r) => r.custom).length;
   const components = plan.resources.length - custom;
-  return `${plan.resources.length} resources to create (${custom} custom, ${components} component${components === 1 ? "" : "s"})`;
+  const imported = plan.resources.filter((r) => r.importId).length;
+  const adopted = imported ? `, ${imported} of them adopted by import` : "";
+  return `${plan.resources.length} resources to create (${custom} custom, ${components} component${components === 1 ? "" : "s"})${adopted}`;
 }
 
 export function renderPreview(plans: Plan[], seconds: number): string {

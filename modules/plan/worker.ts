@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { dirname, resolve } from "node:path";
 import { loadStackFile, pulumiConfigMap, stackFileName, type LoadedStack } from "../config/stack";
 import { fleetEconomics } from "../capacity/capacity";
+import { trafficShareOf } from "../traffic/shares";
 import { mockCall, mockId, mockState } from "./mock-state";
 import type { Plan, PlanResource } from "./plan";
 import { redactSecrets } from "./redact";
@@ -21,6 +22,7 @@ interface RegisterRequest {
   getParent(): string;
   getCustom(): boolean;
   getObject(): unknown;
+  getImportid(): string;
 }
 
 interface ReadRequest {
@@ -97,6 +99,7 @@ async function evaluate(stackFile: string, program: string): Promise<Plan> {
   const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorInternals;
   const record = (req: RegisterRequest | ReadRequest, custom: boolean, properties: unknown) => {
     const parent = req.getParent() || undefined;
+    const importId = "getImportid" in req ? req.getImportid() : undefined;
     resources.push({
       urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
       type: req.getType(),
@@ -106,6 +109,7 @@ async function evaluate(stackFile: string, program: string): Promise<Plan> {
       inputs: redactSecrets(
         pulumi.runtime.deserializeProperties(properties as never, true),
       ) as Record<string, unknown>,
+      ...(importId ? { importId } : {}),
     });
   };
   const register = monitor.registerResource.bind(monitor);
@@ -134,7 +138,15 @@ async function evaluate(stackFile: string, program: string): Promise<Plan> {
     name: stack.name,
     resources,
     outputs,
-    ...(stack.fleet ? fleetEconomics(stack.fleet, stack.inventory) : {}),
+    ...(stack.fleet
+      ? fleetEconomics(stack.fleet, stack.inventory, {
+          region:
+            stack.fleet.kind === "gcp"
+              ? stack.document.config["gcp:region"]
+              : stack.document.config["aws:region"],
+          trafficShare: trafficShareOf(dirname(stack.file), stack.name),
+        })
+      : {}),
   };
 }
 

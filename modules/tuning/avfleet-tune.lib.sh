@@ -7,6 +7,9 @@
 #   read-only       the key exists but cannot be written here (e.g. net.core.rmem_max in a child netns)
 
 set -u
+# Run by sudo, by a boot unit or by a root SSH login: the same tools whatever PATH came along.
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
 ROOT=${AVFLEET_TUNE_ROOT:-}
 DRIFT=0
 
@@ -365,16 +368,55 @@ unit_enabled() {
   judge "$1" enabled "$(systemctl is-enabled "$1" 2>/dev/null)" yes
 }
 
+# --- tools (provision) ---------------------------------------------------------------------
+
+# The packages whose commands (`tools`: COMMAND:PACKAGE lines) are not on PATH.
+missing_packages() {
+  tools | while IFS=: read -r cmd pkg; do have "$cmd" || printf '%s\n' "$pkg"; done
+}
+
+apt_install() {
+  # shellcheck disable=SC2086 # one word per package
+  DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=300 \
+    install --no-install-recommends $1 >&2
+}
+
+# Installs what the settings call when absent: apt-get on Debian and Ubuntu (the package
+# lists refreshed only when an install from them fails); elsewhere it says what to install.
+install_tools() {
+  missing=$(missing_packages | tr '\n' ' ' | sed 's/ *$//')
+  [ -n "$missing" ] || return 0
+  if ! have apt-get; then
+    echo "avfleet-tune provision: missing packages: $missing; no apt-get here: install them with this distribution's package manager (dnf, zypper and apk name them the same)" >&2
+    exit 3
+  fi
+  echo "avfleet-tune provision: installing $missing" >&2
+  if ! apt_install "$missing"; then
+    apt-get -q -o DPkg::Lock::Timeout=300 update >&2 || :
+    apt_install "$missing" || :
+  fi
+  missing=$(missing_packages | tr '\n' ' ' | sed 's/ *$//')
+  if [ -n "$missing" ]; then
+    echo "avfleet-tune provision: still missing after apt-get install: $missing" >&2
+    exit 3
+  fi
+}
+
 # --- main ----------------------------------------------------------------------------------
 
 main() {
   MODE=${1:-}
   case $MODE in
   apply | verify) ;;
+  provision)
+    install_tools
+    MODE=apply
+    ;;
   *)
-    echo "usage: avfleet-tune apply|verify" >&2
-    echo "  apply: write every setting, read each back; verify: read only." >&2
-    echo "  Exit 0: no drift; 1: drift; 2: usage. AVFLEET_TUNE_ROOT=DIR: files under DIR." >&2
+    echo "usage: avfleet-tune apply|verify|provision" >&2
+    echo "  apply: write every setting, read each back; verify: read only;" >&2
+    echo "  provision: install the tools it calls when absent, then apply." >&2
+    echo "  Exit 0: no drift; 1: drift; 2: usage; 3: tools missing. AVFLEET_TUNE_ROOT=DIR: files under DIR." >&2
     exit 2
     ;;
   esac

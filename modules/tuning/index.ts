@@ -9,12 +9,12 @@ export {
 } from "./schema";
 export { HEADROOM, PER_PACKET_COST_BYTES, ruleBytes, bufferBytes } from "./rule";
 export type { Setting, InstalledFile } from "./settings";
-export { AVFLEET_TUNE_VERSION, shellQuote } from "./script";
+export { AVFLEET_TUNE_VERSION, TOOL_PACKAGES, sha256, shellQuote } from "./script";
 export {
   TUNING_MARKER_PREFIX,
   renderTuning,
   renderCloudInit,
-  renderHostPayload,
+  hostPayloadPart,
   tuningMarker,
   type TuningArtifacts,
 } from "./render";

@@ -1,13 +1,13 @@
 /**
  * Rendered tuning for one host class, and the two ways it reaches hosts: cloud-init
- * user-data (GCP, AWS) and the command a bare-metal host runs over SSH. Both install the
+ * user-data (GCP, AWS) and its part of a bare-metal host's SSH payload. Both install the
  * same avfleet-tune script, which installs the files and applies the settings.
  */
 import { gzipSync } from "node:zlib";
 import YAML from "yaml";
 import type { ProfileName } from "./profiles";
 import { assertHostFacts, type HostFacts } from "./schema";
-import { AVFLEET_TUNE_VERSION, fileSettings, renderScript, sha256, shellQuote } from "./script";
+import { AVFLEET_TUNE_VERSION, fileSettings, renderScript, sha256, TOOL_PACKAGES } from "./script";
 import { planTuning, SCRIPT_PATH, type InstalledFile, type Setting } from "./settings";
 
 export const TUNING_MARKER_PREFIX = "# avfleet-tune ";
@@ -64,7 +64,7 @@ export function tuningMarker(artifacts: TuningArtifacts): string {
  */
 export function renderCloudInit(artifacts: TuningArtifacts): string {
   const doc = {
-    packages: ["ethtool", "nftables"],
+    packages: Object.values(TOOL_PACKAGES),
     write_files: [
       {
         path: SCRIPT_PATH,
@@ -80,25 +80,14 @@ export function renderCloudInit(artifacts: TuningArtifacts): string {
 }
 
 /**
- * The command a bare-metal host runs over SSH (remote.Command `create`). The script is
- * carried base64-encoded, so no byte of it is shell syntax; `hash` is the artifacts' hash,
- * which changes exactly when anything rendered changes.
+ * The tuning's part of a bare-metal host's SSH payload (modules/fleets/metal-payload.ts
+ * renders the parts with the site's privilege): the marker policies look for, the script,
+ * and `provision`, which installs the tools the script calls and applies.
  */
-export function renderHostPayload(artifacts: TuningArtifacts): { create: string; hash: string } {
-  const encoded = Buffer.from(artifacts.script)
-    .toString("base64")
-    .replace(/(.{76})/g, "$1\n");
-  const tmp = `${SCRIPT_PATH}.new`;
-  const create = [
-    tuningMarker(artifacts),
-    "set -eu",
-    `base64 -d >${shellQuote(tmp)} <<'AVFLEET_TUNE_B64'`,
-    encoded.trimEnd(),
-    "AVFLEET_TUNE_B64",
-    `chmod 0755 ${shellQuote(tmp)}`,
-    `mv -f ${shellQuote(tmp)} ${shellQuote(SCRIPT_PATH)}`,
-    `${shellQuote(SCRIPT_PATH)} apply`,
-    "",
-  ].join("\n");
-  return { create, hash: artifacts.hash };
+export function hostPayloadPart(artifacts: TuningArtifacts) {
+  return {
+    header: [tuningMarker(artifacts)],
+    files: [{ path: SCRIPT_PATH, mode: "0755", content: artifacts.script }],
+    commands: [[SCRIPT_PATH, "provision"]],
+  };
 }

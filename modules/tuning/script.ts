@@ -12,6 +12,15 @@ import type { InstalledFile, Setting, TuningPlan } from "./settings";
 /** The avfleet-tune format: bump when the script's behaviour or table changes. */
 export const AVFLEET_TUNE_VERSION = "1";
 
+/**
+ * The commands avfleet-tune calls that a minimal host may lack, and the package that has
+ * each (Debian and Ubuntu; Fedora, RHEL, SUSE and Alpine use the same names).
+ */
+export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
+  ethtool: "ethtool",
+  nft: "nftables",
+};
+
 const LIBRARY = readFileSync(join(__dirname, "avfleet-tune.lib.sh"), "utf8");
 const HEREDOC_END = "AVFLEET_TUNE_EOF";
 
@@ -57,10 +66,14 @@ export function renderScript(profile: ProfileName, plan: TuningPlan): string {
     "#!/bin/sh",
     `# avfleet-tune ${AVFLEET_TUNE_VERSION} profile=${profile}: apply and verify host tuning for UDP media.`,
     "# Rendered by avfleet (modules/tuning) from a profile and host facts; change those, not this file.",
-    "# Usage: avfleet-tune apply|verify",
+    "# Usage: avfleet-tune apply|verify|provision",
     LIBRARY.trimEnd(),
     "",
     "# --- this host's settings, rendered ---------------------------------------------------",
+    "",
+    fn("tools", [
+      `  ${call(["printf", "%s\\n", ...Object.entries(TOOL_PACKAGES).map(([c, p]) => `${c}:${p}`)])}`,
+    ]),
     "",
     fn("install_files", plan.files.map(installFile)),
     "",

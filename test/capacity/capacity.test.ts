@@ -83,7 +83,11 @@ test("GCP stack: compute $1.16/h × 730 h × 6..90 hosts; egress apart; capacity
       hostsRequired: 66,
       shortfallHosts: 0,
     },
-    cost: { computeMonthlyUsd: { min: 5081, max: 76212 }, egressMonthlyUsd: 1345853 },
+    cost: {
+      computeMonthlyUsd: { min: 5081, max: 76212 },
+      egressMonthlyUsd: 1345853,
+      trafficShare: 1,
+    },
   });
 });
 
@@ -95,10 +99,15 @@ test("bare metal: active hosts carry, non-retired hosts cost, transit billed on 
     capacity: {
       demandStreams: 208000,
       capacityStreams: 301500,
-      hostsRequired: 42,
+      hostsRequired: 44,
       shortfallHosts: 0,
+      shortfallClass: "r6525-2x100g",
     },
-    cost: { computeMonthlyUsd: { min: 33280, max: 33280 }, egressMonthlyUsd: 40960 },
+    cost: {
+      computeMonthlyUsd: { min: 33280, max: 33280 },
+      egressMonthlyUsd: 40960,
+      trafficShare: 1,
+    },
   });
 });
 

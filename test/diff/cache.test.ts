@@ -48,9 +48,11 @@ const commit = git("rev-parse", "HEAD").trim();
 
 const LOCK = Buffer.from('{"lockfileVersion": 3}');
 const stackPath = (name: string) => `stacks/Pulumi.${name}.yaml`;
+const STACKS = ["gcp-a", "gcp-b", "metal-sjc", "traffic-us-west"];
 const key = (stack: string, lock = LOCK) =>
-  planKey(workingTreeSnapshot(dir), stack, stackPath, lock);
-const atCommit = (stack: string) => planKey(commitSnapshot(dir, commit), stack, stackPath, LOCK);
+  planKey(workingTreeSnapshot(dir), stack, stackPath, lock, STACKS);
+const atCommit = (stack: string) =>
+  planKey(commitSnapshot(dir, commit), stack, stackPath, LOCK, STACKS);
 
 test("blob ids are git's own", () => {
   assert.equal(blobId(Buffer.from("export = {};\n")), git("hash-object", "index.ts").trim());
@@ -96,6 +98,22 @@ test("an inventory changes the site that names it and the traffic over it, no ot
   assert.notEqual(key("traffic-us-west"), traffic);
   write("inventory/metal-sjc.yaml", "hosts: []\n");
   assert.equal(key("metal-sjc"), metal);
+});
+
+test("a traffic split's weights re-cost the pools it names, no other fleet", () => {
+  const [a, b, metal] = ["gcp-a", "gcp-b", "metal-sjc"].map((s) => key(s));
+  write(
+    "stacks/Pulumi.traffic-us-west.yaml",
+    "config:\n  avfleet:traffic:\n    pools: [{stack: gcp-a, weight: 90}, {stack: metal-sjc, weight: 10}]\n",
+  );
+  assert.notEqual(key("gcp-a"), a);
+  assert.notEqual(key("metal-sjc"), metal);
+  assert.equal(key("gcp-b"), b);
+  write(
+    "stacks/Pulumi.traffic-us-west.yaml",
+    "config:\n  avfleet:traffic:\n    pools: [{stack: gcp-a, weight: 100}, {stack: metal-sjc, weight: 0}]\n",
+  );
+  assert.equal(key("gcp-a"), a);
 });
 
 test("another stack's file changes only the stacks that name it", () => {

@@ -82,6 +82,7 @@ interface JsonStack {
   replaced: number;
   deleted: number;
   hosts?: { before?: { min: number; max: number }; after?: { min: number; max: number } };
+  cost?: { egress: { before?: number; after?: number } };
   hostStates: { key: string; before?: string; after?: string }[];
   weights: { key: string; before?: number; after?: number }[];
   policy: { introduced: { policy: string; level: string; urn: string }[]; resolved: unknown[] };
@@ -95,8 +96,8 @@ interface JsonStack {
 test("--json between two commits: the right row for each kind of change", () => {
   const result = project.avfleet("diff", "--base", "HEAD~1", "--head", "HEAD", "--json");
   assert.equal(result.code, 0, result.stderr);
-  // gcp-us-west1 is the same at both revisions: evaluated once.
-  assert.match(result.stderr, /1 Plans reused, 11 to evaluate/);
+  // Every stack changed or is costed by a split that changed (gcp-us-west1's weight).
+  assert.match(result.stderr, /0 Plans reused, 12 to evaluate/);
   const doc = JSON.parse(result.stdout);
   assert.equal(doc.changed, true);
   const stack = (name: string): JsonStack => doc.stacks.find((s: JsonStack) => s.stack === name);
@@ -107,7 +108,7 @@ test("--json between two commits: the right row for each kind of change", () => 
       ["gcp-b", "changed"],
       ["gcp-c", "added"],
       ["gcp-d", "removed"],
-      ["gcp-us-west1", "unchanged"],
+      ["gcp-us-west1", "changed"],
       ["metal-sjc", "changed"],
       ["traffic-us-west", "changed"],
     ],
@@ -126,6 +127,12 @@ test("--json between two commits: the right row for each kind of change", () => 
     [["gcp-autoscaler-bounds", "mandatory", "gcp-b-autoscaler"]],
   );
   assert.deepEqual(stack("gcp-us-west1").policy, { introduced: [], resolved: [] });
+  // Its resources are the same; from weight 0 to 10 it starts paying a tenth of the
+  // region's egress.
+  const pool = stack("gcp-us-west1");
+  assert.equal(pool.created + pool.updated + pool.replaced + pool.deleted, 0);
+  assert.equal(pool.cost!.egress.before, 0);
+  assert.ok(pool.cost!.egress.after! > 0);
   const firewall = stack("gcp-b").resources.find((r) => r.name === "gcp-b-fw-media-udp")!;
   assert.equal(firewall.op, "update");
   assert.deepEqual(
@@ -155,7 +162,7 @@ test("--markdown against the working tree: all Plans from the cache; summary row
   assert.match(result.stderr, /12 Plans reused, 0 to evaluate/);
   const md = result.stdout;
   assert.match(md, /^### avfleet diff: `HEAD~1 \([0-9a-f]{7}\)` → `working tree`\n/);
-  assert.match(md, /\*\*6 of 7 stacks change · 1 added · 1 removed · /);
+  assert.match(md, /\*\*7 of 7 stacks change · 1 added · 1 removed · /);
   assert.match(
     md,
     /> ⚠️ \*\*Traffic moves in traffic-us-west: gcp-us-west1 0 → 10, metal-sjc 100 → 90\*\*/,
@@ -169,7 +176,10 @@ test("--markdown against the working tree: all Plans from the cache; summary row
   assert.ok(md.indexOf(row("traffic-us-west")) < md.indexOf(row("metal-sjc")));
   assert.ok(md.indexOf(row("metal-sjc")) < md.indexOf(row("gcp-a")));
   assert.match(row("traffic-us-west"), /\| ⚠️ \*\*gcp-us-west1 0 → 10, metal-sjc 100 → 90\*\* \|/);
-  assert.match(md, /\n1 stacks unchanged: gcp-us-west1\.\n/);
+  assert.match(
+    row("gcp-us-west1"),
+    /^\| \*\*gcp-us-west1\*\* \| 0 \| 0 \| 0 \| 0 \| .* egress \+\$/,
+  );
   assert.match(row("gcp-a"), /^\| \*\*gcp-a\*\* \| 0 \| \d+ \| 1 \| 0 \| /);
   assert.match(
     row("gcp-c"),

@@ -138,11 +138,11 @@ test("summary: traffic moving, hosts changing state, host range, cost", () => {
 
   const g0: Plan = {
     ...plan("gcp", [], { minHosts: 6, maxHosts: 90 }),
-    cost: { computeMonthlyUsd: { min: 100, max: 1500 }, egressMonthlyUsd: 40 },
+    cost: { computeMonthlyUsd: { min: 100, max: 1500 }, egressMonthlyUsd: 40, trafficShare: 1 },
   };
   const g1: Plan = {
     ...plan("gcp", [], { minHosts: 6, maxHosts: 100 }),
-    cost: { computeMonthlyUsd: { min: 100, max: 1700 }, egressMonthlyUsd: 40 },
+    cost: { computeMonthlyUsd: { min: 100, max: 1700 }, egressMonthlyUsd: 40, trafficShare: 1 },
   };
   const g = summarizeStack(diffPlans(g0, g1), g0, g1, NO_VERDICTS);
   assert.deepEqual(g.hosts, { before: { min: 6, max: 90 }, after: { min: 6, max: 100 } });

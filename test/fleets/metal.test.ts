@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,9 +10,13 @@ import { loadStackFile, loadStacks } from "../../modules/config/stack";
 import { InputError } from "../../modules/config/validate";
 import { evaluateStacks } from "../../modules/plan/evaluate";
 import type { Plan } from "../../modules/plan/plan";
+import { renderPreview } from "../../modules/plan/render-preview";
 import { ROOT } from "../support/cli";
+import { missingCommands, prerequisite } from "../support/prerequisites";
 import { problemsLoading } from "../support/problems";
 
+const HOST_KEY =
+  "an SSH host public key line like 'ssh-ed25519 AAAA... root@host' (ed25519 or ecdsa; the host's /etc/ssh/ssh_host_ed25519_key.pub)";
 const INVENTORY = YAML.parse(readFileSync(join(ROOT, "inventory/metal-sjc.yaml"), "utf8"));
 const STACK = YAML.parse(readFileSync(join(ROOT, "stacks/Pulumi.metal-sjc.yaml"), "utf8"));
 
@@ -94,13 +99,32 @@ const corpus: [string, (inv: any) => void, string[]][] = [
       for (const h of inv.hosts) if (h.rack === "r02") h.state = "draining";
     },
     [
-      "hosts: rack r02 has all 12 hosts draining, expected at least one active or retired host per rack",
+      "hosts: rack r02 has all 11 hosts draining, expected at least one active or retired host per rack",
     ],
   ],
   [
     "missing key",
     (inv) => delete inv.hosts[5].rack,
     ["hosts[5].rack: is missing, expected a rack name like r01"],
+  ],
+  [
+    "a provisioned host without a host key",
+    (inv) => delete inv.hosts[4].hostKey,
+    [
+      `hosts[4].hostKey: is missing on draining host sjc-m005, expected ${HOST_KEY}; only retired hosts may omit it`,
+    ],
+  ],
+  [
+    "an RSA host key",
+    (inv) => (inv.hosts[0].hostKey = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 root@sjc-m001"),
+    [
+      `hosts[0].hostKey: is "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 root@sjc-m001", expected ${HOST_KEY}`,
+    ],
+  ],
+  [
+    "a host key that is a file name",
+    (inv) => (inv.hosts[0].hostKey = "/etc/ssh/ssh_host_ed25519_key.pub"),
+    [`hosts[0].hostKey: is "/etc/ssh/ssh_host_ed25519_key.pub", expected ${HOST_KEY}`],
   ],
 ];
 
@@ -126,6 +150,13 @@ test("the SSH private key must be a Pulumi secret, never plain text", () => {
     [
       "config.avfleet:sshPrivateKey: is missing, expected a Pulumi secret (pulumi config set --secret avfleet:sshPrivateKey < key), never plain text",
     ],
+  );
+});
+
+test("a bastion needs its host key pinned", () => {
+  assert.deepEqual(
+    stackProblems((c) => delete c["avfleet:fleet"].ssh.bastion.hostKey),
+    [`config.avfleet:fleet.ssh.bastion.hostKey: is missing, expected ${HOST_KEY}`],
   );
 });
 
@@ -210,6 +241,8 @@ test("per host: tuned over SSH with a secret key, re-run exactly when its payloa
     assert.equal(sameTrigger, classOf.get(host) !== "r6525-2x100g", host);
     if (!sameTrigger) changed++;
     assert.equal(command.triggers[0], q.get(host).triggers[0], `${host}: same payload, no re-run`);
+    // The pinned key is in the triggers: a reinstalled host gets its payload again.
+    assert.equal(command.triggers[1], INVENTORY.hosts.find((h: any) => h.name === host).hostKey);
   }
   assert.equal(changed, 24, "exactly the non-retired hosts of the changed class");
   assert.match(b.get("sjc-m001").triggers[0], /^[0-9a-f]{64}$/);
@@ -217,13 +250,135 @@ test("per host: tuned over SSH with a secret key, re-run exactly when its payloa
   const records = before.resources.filter((r) => r.type === "aws:route53/record:Record");
   assert.equal(records.length, 44, "DNS only for active hosts");
   const m001 = records.find((r) => r.name === "metal-sjc-sjc-m001-dns")!.inputs;
+  // A live site (dns.adopt): the first up overwrites the records that already exist.
   assert.deepEqual(m001, {
     zoneId: "Z04517273OFFLINE",
     name: "sjc-m001.sjc.media.example.net",
     type: "A",
     ttl: 300,
     records: ["198.51.100.11"],
+    allowOverwrite: true,
+  });
+  assert.deepEqual(before.outputs.provisioning, {
+    user: "avfleet",
+    privilege: "sudo",
+    sudoers:
+      "avfleet ALL=(root) NOPASSWD: /usr/bin/install -D -m 0755 /dev/stdin /usr/local/sbin/avfleet-tune, /usr/local/sbin/avfleet-tune provision",
   });
   assert.deepEqual(before.outputs.hosts, { active: 44, draining: 2, retired: 2 });
   assert.equal((before.outputs.hostStates as Record<string, string>)["sjc-m030"], "retired");
+});
+
+test("Cloud DNS host records of a live site are imported by their documented id; without adopt, created", async () => {
+  const dir = tempDir();
+  const ams = YAML.parse(readFileSync(join(ROOT, "stacks/Pulumi.metal-ams.yaml"), "utf8"));
+  ams.config["avfleet:fleet"].inventory = join(ROOT, "inventory/metal-ams.yaml");
+  writeFileSync(join(dir, "Pulumi.metal-ams.yaml"), YAML.stringify(ams));
+  const fresh = structuredClone(ams);
+  fresh.config["avfleet:fleet"].dns.adopt = false;
+  writeFileSync(join(dir, "Pulumi.metal-new.yaml"), YAML.stringify(fresh));
+  const [adopted, created] = await evaluateStacks(loadStacks(dir, ["metal-ams", "metal-new"]));
+  const records = (plan: Plan) =>
+    plan.resources.filter((r) => r.type === "gcp:dns/recordSet:RecordSet");
+  assert.equal(records(adopted).length, 22);
+  const m001 = records(adopted).find((r) => r.name === "metal-ams-ams-m001-dns")!;
+  assert.equal(
+    m001.importId,
+    "projects/media-prod-euw4/managedZones/ams-media/rrsets/ams-m001.ams.media.example.net./A",
+  );
+  assert.equal(m001.inputs.name, "ams-m001.ams.media.example.net.");
+  for (const r of records(adopted)) {
+    assert.equal(
+      r.importId,
+      `projects/media-prod-euw4/managedZones/ams-media/rrsets/${r.inputs.name}/A`,
+    );
+  }
+  assert.ok(records(created).every((r) => r.importId === undefined));
+  // The preview says what the first up adopts and what each host must grant.
+  const preview = renderPreview([adopted], 1);
+  assert.match(preview, /\n {2}├─ metal-ams-ams-m001-dns {2}gcp:dns:RecordSet {2}\(import\)\n/);
+  assert.match(preview, /\n {2}├─ metal-ams-ams-m001-tune {2}command:remote:Command\n/);
+  assert.match(
+    preview,
+    / {2}= 46 resources to create \(45 custom, 1 component\), 22 of them adopted by import\n/,
+  );
+  assert.match(
+    preview,
+    /\n {4}provisioning: as avfleet through sudo -n; every host needs in \/etc\/sudoers\.d\/avfleet: avfleet ALL=\(root\) NOPASSWD: \/usr\/bin\/install -D -m 0755 \/dev\/stdin \/usr\/local\/sbin\/avfleet-tune, \/usr\/local\/sbin\/avfleet-tune provision\n/,
+  );
+  assert.doesNotMatch(renderPreview([created], 1), /import/);
+});
+
+test("the SSH connection pins the inventory's host key and goes through the site's bastion with the same key", async () => {
+  // The connection is secret as a whole in the Plan: read it where the mock receives it.
+  const pulumi = await import("@pulumi/pulumi");
+  const connections = new Map<string, any>();
+  await pulumi.runtime.setMocks(
+    {
+      newResource: ({ type, name, inputs }) => {
+        // The provider's SDK marks the whole connection secret: the mock sees it wrapped.
+        if (type === "command:remote:Command") connections.set(name, inputs.connection.value);
+        return { id: `${name}-id`, state: inputs };
+      },
+      call: () => ({}),
+    },
+    "avfleet",
+    "metal-sjc",
+    false,
+  );
+  const { MetalFleet } = await import("../../modules/fleets/metal");
+  const { validateStackDocument } = await import("../../modules/config/stack");
+  const { document, inventory } = validateStackDocument(
+    join(ROOT, "stacks/Pulumi.metal-sjc.yaml"),
+    structuredClone(STACK),
+  );
+  const spec = document.config["avfleet:fleet"] as any;
+  new MetalFleet("metal-sjc", {
+    spec,
+    inventory: inventory!,
+    sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----"),
+    payloadFor: () => ({ create: "true", hash: "h" }),
+  });
+  // Registrations are asynchronous: wait for every outstanding one.
+  await pulumi.runtime.disconnect();
+  assert.equal(connections.size, 46);
+  assert.deepEqual(connections.get("metal-sjc-sjc-m001-tune"), {
+    host: "10.20.1.11",
+    port: 22,
+    user: "avfleet",
+    privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----",
+    hostKey: INVENTORY.hosts[0].hostKey,
+    proxy: {
+      host: "bastion.sjc.ops.example.net",
+      port: 22,
+      user: "avfleet",
+      hostKey: STACK.config["avfleet:fleet"].ssh.bastion.hostKey,
+      privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----",
+      dialErrorLimit: 10,
+      perDialTimeout: 15,
+    },
+    dialErrorLimit: 10,
+    perDialTimeout: 15,
+  });
+});
+
+test("every host key in the example inventories and stacks is a key OpenSSH reads", (t) => {
+  if (!prerequisite(t, missingCommands("ssh-keygen"))) return;
+  const ams = YAML.parse(readFileSync(join(ROOT, "inventory/metal-ams.yaml"), "utf8"));
+  const keys = [
+    ...[...INVENTORY.hosts, ...ams.hosts]
+      .filter((h) => h.state !== "retired")
+      .map((h) => h.hostKey),
+    STACK.config["avfleet:fleet"].ssh.bastion.hostKey,
+  ];
+  assert.equal(keys.length, 46 + 23 + 1);
+  const dir = tempDir();
+  keys.forEach((key, i) => writeFileSync(join(dir, `${i}.pub`), `${key}\n`));
+  const fingerprints = keys.map((_, i) => {
+    const run = spawnSync("ssh-keygen", ["-l", "-f", join(dir, `${i}.pub`)], { encoding: "utf8" });
+    assert.equal(run.status, 0, `${keys[i]}: ${run.stderr}`);
+    assert.match(run.stdout, /^256 SHA256:\S+ root@\S+ \(ED25519\)$/m);
+    return run.stdout.split(" ")[1];
+  });
+  assert.equal(new Set(fingerprints).size, keys.length, "no two hosts share a key");
 });

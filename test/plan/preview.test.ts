@@ -170,7 +170,7 @@ test("human preview: a tree per stack under its component and a summary line", (
   );
   assert.match(
     human.stdout,
-    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 13 resources to create \(11 custom, 2 components\)\n {4}hosts: 6–90\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$1,345,853\n/,
+    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 13 resources to create \(11 custom, 2 components\)\n {4}hosts: 6–90\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
   );
   assert.match(
     human.stdout,

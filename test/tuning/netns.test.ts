@@ -9,42 +9,19 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { renderTuning, type HostFacts } from "../../modules/tuning";
+import { renderTuning } from "../../modules/tuning";
 import { isRoot, missingCommands, prerequisite } from "../support/prerequisites";
+import { table, vethHostFacts } from "./support";
 
 const NS = `avfleet-tune-test-${process.pid}`;
 
-const facts: HostFacts = {
-  cores: 2,
-  nicDriver: "ice",
-  rxQueues: 2,
-  txQueues: 2,
-  packetsPerSecond: 100000,
-  stallMs: 20,
-  mediaUdpPorts: { from: 40000, to: 40999 },
-  mediaWorkerCpus: "1",
-  mediaUnit: "sfu.service",
-  interfaces: ["avt0", "absent0"],
-};
+const facts = vethHostFacts(["avt0", "absent0"]);
 
 function inNs(command: string, env: NodeJS.ProcessEnv = {}) {
   return spawnSync("ip", ["netns", "exec", NS, "sh", "-c", command], {
     encoding: "utf8",
     env: { ...process.env, ...env },
   });
-}
-
-type Status = "ok" | "drift" | "not-applicable" | "read-only";
-
-/** The script's table: columns are at least two spaces apart; values hold single spaces at most. */
-function table(stdout: string): Map<string, { wanted: string; actual: string; status: Status }> {
-  const rows = new Map();
-  for (const line of stdout.trim().split("\n").slice(1)) {
-    const [name, wanted, actual, status, ...rest] = line.trim().split(/ {2,}/);
-    assert.ok(rest.length === 0 && /^(ok|drift|not-applicable|read-only)$/.test(status), line);
-    rows.set(name, { wanted, actual, status });
-  }
-  return rows;
 }
 
 test("avfleet-tune in a fresh netns: apply takes, read-only is read-only, verify catches drift", (t) => {

@@ -7,7 +7,6 @@ import {
   bufferBytes,
   PROFILE_NAMES,
   renderCloudInit,
-  renderHostPayload,
   renderTuning,
   ruleBytes,
   TUNING_MARKER_PREFIX,
@@ -97,7 +96,6 @@ test("the hash changes exactly when something rendered changes", () => {
     renderTuning("media-udp", { ...facts, interfaces: ["ens4"] }),
   ];
   for (const other of others) assert.notEqual(other.hash, a.hash);
-  assert.equal(renderHostPayload(a).hash, a.hash);
 });
 
 test("cloud-init: a #cloud-config that installs the script and runs apply, with the marker, under AWS's 16 KB", () => {
@@ -118,16 +116,6 @@ test("cloud-init: a #cloud-config that installs the script and runs apply, with 
       assert.ok(text.length < 16_384, `${host} ${profile}: ${text.length} bytes`);
     }
   }
-});
-
-test("host payload: the marker, the script byte for byte, then apply", () => {
-  const a = renderTuning("media-udp", exampleFacts("metal-64"));
-  const { create } = renderHostPayload(a);
-  const lines = create.split("\n");
-  assert.equal(lines[0], `${TUNING_MARKER_PREFIX}1 profile=media-udp hash=${a.hash}`);
-  const b64 = lines.slice(lines.indexOf("set -eu") + 2, lines.indexOf("AVFLEET_TUNE_B64")).join("");
-  assert.equal(Buffer.from(b64, "base64").toString(), a.script);
-  assert.equal(lines.at(-2), "'/usr/local/sbin/avfleet-tune' apply");
 });
 
 test("every file the script installs carries the values the settings list", () => {
@@ -166,12 +154,12 @@ test("outgoing connections move beside a media range that overlaps the default e
   assert.equal(at(50000, 60000), "32768 49999");
 });
 
-test("avfleet-tune without apply or verify: usage on stderr, exit 2, nothing read or written", () => {
+test("avfleet-tune without apply, verify or provision: usage on stderr, exit 2, nothing read or written", () => {
   const { script } = renderTuning("media-udp", exampleFacts("gcp-n2d-16"));
   for (const args of [[], ["apply-now"], ["--help"]]) {
     const run = spawnSync("sh", ["-s", "--", ...args], { input: script, encoding: "utf8" });
     assert.equal(run.status, 2, args.join(" "));
     assert.equal(run.stdout, "");
-    assert.match(run.stderr, /^usage: avfleet-tune apply\|verify$/m);
+    assert.match(run.stderr, /^usage: avfleet-tune apply\|verify\|provision$/m);
   }
 });

@@ -34,3 +34,34 @@ export function matchSnapshot(name: string, actual: string): void {
     `snapshot ${name} changed (UPDATE_SNAPSHOTS=1 to accept)`,
   );
 }
+
+type Status = "ok" | "drift" | "not-applicable" | "read-only";
+
+/** avfleet-tune's table: columns are at least two spaces apart; values hold single spaces at most. */
+export function table(
+  stdout: string,
+): Map<string, { wanted: string; actual: string; status: Status }> {
+  const rows = new Map();
+  for (const line of stdout.trim().split("\n").slice(1)) {
+    const [name, wanted, actual, status, ...rest] = line.trim().split(/ {2,}/);
+    assert.ok(rest.length === 0 && /^(ok|drift|not-applicable|read-only)$/.test(status), line);
+    rows.set(name, { wanted, actual, status });
+  }
+  return rows;
+}
+
+/** A 2-core host whose media NICs are the given veths: what a network namespace test tunes. */
+export function vethHostFacts(interfaces: string[]): HostFacts {
+  return {
+    cores: 2,
+    nicDriver: "ice",
+    rxQueues: 2,
+    txQueues: 2,
+    packetsPerSecond: 100000,
+    stallMs: 20,
+    mediaUdpPorts: { from: 40000, to: 40999 },
+    mediaWorkerCpus: "1",
+    mediaUnit: "sfu.service",
+    interfaces,
+  };
+}

@@ -1,10 +1,14 @@
 #!/bin/sh
 # avfleet-tune 1 profile=media-udp: apply and verify host tuning for UDP media.
 # Rendered by avfleet (modules/tuning) from a profile and host facts; change those, not this file.
-# Usage: avfleet-tune apply|verify
+# Usage: avfleet-tune apply|verify|provision
 # … modules/tuning/avfleet-tune.lib.sh, verbatim …
 
 # --- this host's settings, rendered ---------------------------------------------------
+
+tools() {
+  printf '%s\n' 'ethtool:ethtool' 'nft:nftables'
+}
 
 install_files() {
   install_file '/etc/sysctl.d/90-avfleet-tune.conf' '0644' 'c5812b1bf52215f2be8673cfe12c367344a1e72653a75c06dc1ff4a68029077f' <<'AVFLEET_TUNE_EOF'

@@ -1,10 +1,14 @@
 #!/bin/sh
 # avfleet-tune 1 profile=media-udp: apply and verify host tuning for UDP media.
 # Rendered by avfleet (modules/tuning) from a profile and host facts; change those, not this file.
-# Usage: avfleet-tune apply|verify
+# Usage: avfleet-tune apply|verify|provision
 # … modules/tuning/avfleet-tune.lib.sh, verbatim …
 
 # --- this host's settings, rendered ---------------------------------------------------
+
+tools() {
+  printf '%s\n' 'ethtool:ethtool' 'nft:nftables'
+}
 
 install_files() {
   install_file '/etc/sysctl.d/90-avfleet-tune.conf' '0644' 'cd2943ac5d3d2ee605853d6f14ee5031cfbba1e1b14c4543a00822f675de0624' <<'AVFLEET_TUNE_EOF'
