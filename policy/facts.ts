@@ -48,7 +48,8 @@ export interface StackFacts {
   example: boolean;
   /**
    * Every string the stack's config sets, by key path (`avfleet:fleet.subnets[0].id`), secrets
-   * left out: what a team must have replaced before its first `pulumi up`.
+   * left out, and a bare-metal site's inventory hosts (`inventory/metal-sjc.yaml: hosts[0].publicIp`):
+   * what a team must have replaced before its first `pulumi up`.
    */
   settings: Record<string, string>;
   /** Config keys that must be Pulumi secrets, each with whether the stack stores it encrypted. */

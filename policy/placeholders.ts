@@ -45,10 +45,28 @@ export function placeholderReason(value: string): string | undefined {
   return undefined;
 }
 
+/** Beyond this many findings of one key pattern and reason, one line sums them up. */
+const SPELLED_OUT = 3;
+
 function placeholderFindings(facts: StackFacts): string[] {
-  return Object.entries(facts.settings).flatMap(([key, value]) => {
+  const groups = new Map<string, { key: string; value: string; reason: string }[]>();
+  for (const [key, value] of Object.entries(facts.settings)) {
     const reason = placeholderReason(value);
-    return reason ? [`${key} is "${value}", which ${reason}: set it to your own value`] : [];
+    if (!reason) continue;
+    const pattern = `${key.replace(/\[\d+\]/g, "[*]")}\0${reason}`;
+    groups.set(pattern, [...(groups.get(pattern) ?? []), { key, value, reason }]);
+  }
+  return [...groups.values()].flatMap((found) => {
+    if (found.length <= SPELLED_OUT) {
+      return found.map(
+        ({ key, value, reason }) =>
+          `${key} is "${value}", which ${reason}: set it to your own value`,
+      );
+    }
+    const { key, value, reason } = found[0];
+    return [
+      `${key.replace(/\[\d+\]/g, "[*]")}: ${found.length} values like "${value}", which ${reason}: set them to your own`,
+    ];
   });
 }
 

@@ -42,6 +42,10 @@ export function stackFacts(
     const secret = (secretKeys as string[]).includes(key) || storedEncrypted(key);
     if (known.includes(key) && !secret) strings(value, key, settings);
   }
+  // A site's inventory is a file the team writes too: its hosts' addresses must be real.
+  const site = config["avfleet:fleet"];
+  if (site?.kind === "metal" && inventory)
+    strings(inventory.hosts, `${site.inventory}: hosts`, settings);
   const facts: Facts = {
     version: STACK_FACTS_VERSION,
     stack,

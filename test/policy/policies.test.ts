@@ -321,6 +321,8 @@ test("placeholders: every example stack lists its own, advisory; without avfleet
     'advisory: avfleet:fleet.dns.domain is "sjc.media.example.net", which is a name reserved for documentation (RFC 2606): set it to your own value',
     'advisory: avfleet:fleet.dns.zone is "Z04517273OFFLINE", which carries the marker OFFLINE: set it to your own value',
     'advisory: avfleet:fleet.endpoint is "edge.sjc.media.example.net", which is a name reserved for documentation (RFC 2606): set it to your own value',
+    'advisory: avfleet:fleet.ssh.bastion.host is "bastion.sjc.ops.example.net", which is a name reserved for documentation (RFC 2606): set it to your own value',
+    'advisory: inventory/metal-sjc.yaml: hosts[*].publicIp: 48 values like "198.51.100.11", which is a documentation address range (RFC 5737): set them to your own',
   ]);
   assert.deepEqual(
     advisory("aws-us-east-1").map((m) => m.split(" is ")[0]),
