@@ -11,7 +11,4 @@ export function isCidr(text: string): boolean {
   return false;
 }
 
-/** True for a CIDR that admits every address of its family (0.0.0.0/0, ::/0). */
-export function isWorldCidr(text: string): boolean {
-  return /\/0$/.test(text);
-}
+export { isWorldCidr } from "../../policy/rules";

@@ -81,6 +81,11 @@ export const stackFileSchema = {
         "gcp:region": gcpRegion,
         "aws:region": awsRegion,
         "avfleet:sshPrivateKey": secret,
+        "avfleet:example": {
+          type: "boolean",
+          description:
+            "true for a stack file that is an example: its placeholder values (example ids, domains, address ranges) are reported as advisory instead of mandatory; remove it in a stack you apply",
+        },
         "avfleet:fleet": fleetSchema,
         "avfleet:traffic": trafficSchema,
       },

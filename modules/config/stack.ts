@@ -322,8 +322,12 @@ export function pulumiConfigMap(stack: StackFile): {
   };
 }
 
+/** Keys whose value Pulumi hands the program as the string "true" or "false". */
+const BOOLEAN_KEYS = ["avfleet:example"];
+
 /** Our structured values arrive JSON-encoded; a value that is not JSON stays a string. */
-function decodeAvfleetValue(value: string): unknown {
+function decodeAvfleetValue(key: string, value: string): unknown {
+  if (BOOLEAN_KEYS.includes(key) && /^(true|false)$/.test(value)) return value === "true";
   if (!/^[[{]/.test(value)) return value;
   try {
     return JSON.parse(value);
@@ -346,7 +350,7 @@ export function stackDocumentFromConfigMap(config: Record<string, string>): unkn
         isAvfleetSecretKey(key)
           ? { secure: "(decrypted by pulumi)" }
           : key.startsWith("avfleet:")
-            ? decodeAvfleetValue(value)
+            ? decodeAvfleetValue(key, value)
             : value,
       ]),
     ),

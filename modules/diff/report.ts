@@ -6,6 +6,7 @@
 import type { ResourceChange, StackDiff, ValueChange } from "./diff";
 import { replacementEffect } from "./replacements";
 import { costChange, type Move, type Range, type StackSummary } from "./summary";
+import { trafficWeights } from "../../policy/stack";
 
 export interface Side {
   /** What the user named: `origin/main`, `HEAD~1`, or "working tree". */
@@ -148,7 +149,13 @@ function headline(report: DiffReport): Headline {
     costs.length && `compute ${money(sum("computeMax"))}/mo at max hosts`,
     costs.length && `egress ${money(sum("egress"))}/mo`,
   ].filter(Boolean);
-  const alerts: string[] = [];
+  // A broken step rule moves live traffic faster than the split allows: it heads the summary,
+  // which is never cut, with its message.
+  const alerts: string[] = changed.flatMap((s) =>
+    s.policy.introduced
+      .filter((v) => v.level === "mandatory" && v.policy === trafficWeights.name)
+      .map((v) => `Traffic rule broken in ${s.stack}: ${v.message}`),
+  );
   for (const s of changed) {
     if (s.weights.length) alerts.push(`Traffic moves in ${s.stack}: ${weightsCell(s)}`);
     if (s.hostStates.length) alerts.push(`Hosts change state in ${s.stack}: ${hostStatesCell(s)}`);

@@ -19,11 +19,12 @@ import {
 } from "../plan/cache";
 import { evaluateStacksWithReads } from "../plan/evaluate";
 import type { Plan } from "../plan/plan";
+import type { Weights } from "../traffic/weights";
 import { diffPlans } from "./diff";
 import type { DiffReport, Side } from "./report";
 import { summarizeStack } from "./summary";
+import { withAppliedWeights } from "../policy/base";
 import { checkPlan } from "../policy/runner";
-import { useStacksDir } from "../policy/stack-context";
 import { verdictChanges, type Violation } from "./verdicts";
 
 export interface DiffOptions {
@@ -139,51 +140,21 @@ function addWorktree(root: string, commit: string): { dir: string; dispose(): vo
 }
 
 /**
- * Policy verdicts of one revision's Plans. Policies read the stack files (and inventories)
- * the Plans were built from, so a commit's are taken from that commit, not this checkout.
+ * Policy verdicts of one revision's Plans. Policies read the facts each Plan declares, so a
+ * commit's verdicts need nothing but its Plans.
  */
-function violationsAt(
-  root: string,
-  rev: Revision,
-  plans: Map<string, Plan>,
-): Map<string, Violation[]> {
-  let files: string | undefined;
-  try {
-    if (rev.commit && plans.size > 0) {
-      files = mkdtempSync(join(tmpdir(), "avfleet-diff-files-"));
-      const paths = git(root, [
-        "ls-tree",
-        "--name-only",
-        rev.commit,
-        "--",
-        DEFAULT_STACKS_DIR,
-        "inventory",
-      ]);
-      const archive = execFileSync(
-        "git",
-        ["archive", rev.commit, "--", ...paths.split("\n").filter(Boolean)],
-        {
-          cwd: root,
-          maxBuffer: 256 * 1024 * 1024,
-        },
-      );
-      execFileSync("tar", ["-x", "-C", files], { input: archive });
-    }
-    useStacksDir(join(files ?? root, DEFAULT_STACKS_DIR));
-    return new Map(
-      [...plans].map(([stack, plan]) => {
-        try {
-          return [stack, checkPlan(plan)];
-        } catch (err) {
-          throw new Error(
-            `policy check of ${stack} at ${rev.side.label} failed: ${(err as Error).message}`,
-          );
-        }
-      }),
-    );
-  } finally {
-    if (files) rmSync(files, { recursive: true, force: true });
-  }
+function violationsAt(rev: Revision, plans: Map<string, Plan>): Map<string, Violation[]> {
+  return new Map(
+    [...plans].map(([stack, plan]) => {
+      try {
+        return [stack, checkPlan(plan)];
+      } catch (err) {
+        throw new Error(
+          `policy check of ${stack} at ${rev.side.label} failed: ${(err as Error).message}`,
+        );
+      }
+    }),
+  );
 }
 
 export async function runDiff(options: DiffOptions): Promise<DiffReport> {
@@ -260,10 +231,14 @@ export async function runDiff(options: DiffOptions): Promise<DiffReport> {
 
   const plansAt = (rev: Revision) => plans.get(rev)!;
   const [before, after] = [base, head].map(plansAt);
-  const [judgedBefore, judgedAfter] = [
-    violationsAt(root, base, before),
-    violationsAt(root, head, after),
-  ];
+  // The step rule: a traffic split's move is bounded from its weights at base.
+  const applied = new Map(
+    [...after].map(([stack, plan]) => [
+      stack,
+      withAppliedWeights(plan, before.get(stack)?.outputs.weights as Weights | undefined),
+    ]),
+  );
+  const [judgedBefore, judgedAfter] = [violationsAt(base, before), violationsAt(head, applied)];
   const stacks = names.map((name) => {
     const diff = diffPlans(before.get(name), after.get(name));
     const policy = verdictChanges(judgedBefore.get(name) ?? [], judgedAfter.get(name) ?? []);

@@ -2,7 +2,7 @@
  * Policy verdicts of both revisions' Plans, by this checkout's policies (modules/policy):
  * which violations a change introduces and which it resolves.
  */
-import type { Violation } from "../policy/policy";
+import type { Violation } from "../policy/runner";
 
 export type { Violation };
 

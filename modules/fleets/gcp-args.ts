@@ -4,6 +4,10 @@
  */
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../capacity/machine-types";
+import { tier1Eligible } from "../../policy/rules";
+
+// Re-exported: the pack judges TIER_1 with the very rule the template is built with.
+export { tier1Eligible };
 
 /** Google's health-check probers (https://cloud.google.com/load-balancing/docs/health-checks). */
 export const GOOGLE_HEALTH_CHECK_RANGES = ["35.191.0.0/16", "130.211.0.0/22"];
@@ -17,14 +21,6 @@ export const HOST_SCOPES = [
   "https://www.googleapis.com/auth/logging.write",
 ];
 export const HOST_ROLES = ["roles/monitoring.metricWriter", "roles/logging.logWriter"];
-
-const TIER_1_FAMILIES = new Set(["n2", "n2d", "c2", "c2d", "c3"]);
-
-/** TIER_1 egress needs gVNIC and an N2/N2D/C2/C2D/C3 type with at least 30 vCPUs. */
-export function tier1Eligible(type: string): boolean {
-  const family = type.split("-")[0];
-  return TIER_1_FAMILIES.has(family) && machineType(type).vcpus >= 30;
-}
 
 export function networkTag(spec: GcpFleetSpec): string {
   return `${spec.pool}-media`;

@@ -16,12 +16,20 @@ import { cloudInitUserData, tuningPayloadPart, type HostHardware } from "./host-
 import { privilegeOf, renderPayload, sudoersRule, type HostPayload } from "./metal-payload";
 import { weightsOf } from "../traffic/weights";
 import { hostCounts, hostStates } from "./metal-args";
+import { StackFacts, stackFacts } from "./facts";
 
 /** The stack's config document, as `pulumi up` or the mock runtime hands it over. */
 export function stackFromPulumi(): { document: StackFile; inventory?: Inventory } {
   const file = stackFileName(DEFAULT_STACKS_DIR, pulumi.getStack());
   return validateStackDocument(file, stackDocumentFromConfigMap(pulumi.runtime.allConfig()));
 }
+
+/**
+ * Whether Pulumi holds a config key as a secret (PULUMI_CONFIG_SECRET_KEYS, set by the CLI and
+ * by setAllConfig). The SDK exports it from runtime without typing it.
+ */
+const isConfigSecret = (key: string): boolean =>
+  (pulumi.runtime as unknown as { isConfigSecret(key: string): boolean }).isConfigSecret(key);
 
 /** A cloud VM's hardware facts; gVNIC and ENA give one queue pair per vCPU up to 16 and 32. */
 function cloudHardware(type: string, nicDriver: "gve" | "ena"): HostHardware {
@@ -46,6 +54,9 @@ export function declareStack(stack: {
   inventory?: Inventory;
 }): Record<string, pulumi.Input<unknown>> {
   const { config } = stack.document;
+  new StackFacts("stack-facts", {
+    facts: stackFacts(pulumi.getStack(), stack.document, stack.inventory, isConfigSecret),
+  });
   const traffic = config["avfleet:traffic"];
   if (traffic) {
     const split = new (components.traffic().TrafficSplit)(`traffic-${traffic.mediaRegion}`, {

@@ -1,35 +1,7 @@
-/** Every avfleet policy, in the order reports list them. The pack in policy/ serves these. */
-import { adminPortsNotFromInternet, mediaUdpDeclaredRange } from "./network";
-import {
-  awsDrainHook,
-  awsEbsEncrypted,
-  awsImdsv2,
-  gcpGvnic,
-  gcpMigKeepsCapacity,
-  gcpTier1Eligible,
-  hostTuningPresent,
-  metalNoRetiredProvisioning,
-  metalSshKeySecret,
-} from "./hosts";
-import { capacityCoversDemand, gcpAutoscalerBounds, labelsPresent, trafficWeights } from "./stack";
-import type { AvfleetPolicy } from "./policy";
-
-export const POLICIES: AvfleetPolicy[] = [
-  mediaUdpDeclaredRange,
-  adminPortsNotFromInternet,
-  hostTuningPresent,
-  gcpGvnic,
-  gcpTier1Eligible,
-  gcpMigKeepsCapacity,
-  gcpAutoscalerBounds,
-  awsImdsv2,
-  awsDrainHook,
-  awsEbsEncrypted,
-  metalNoRetiredProvisioning,
-  metalSshKeySecret,
-  labelsPresent,
-  capacityCoversDemand,
-  trafficWeights,
-];
-
-export type { AvfleetPolicy, Violation } from "./policy";
+/**
+ * The policies live in the pack (policy/), which is published alone and so imports nothing
+ * from modules/; the offline runner judges with that very code.
+ */
+export { POLICIES } from "../../policy/policies";
+export type { AvfleetPolicy } from "../../policy/policy";
+export type { Violation } from "./runner";

@@ -11,8 +11,18 @@ import type {
   StackValidationArgs,
 } from "@pulumi/policy";
 import type { Plan } from "../plan/plan";
-import { POLICIES } from "./index";
-import { isStackPolicy, type AvfleetPolicy, type Violation } from "./policy";
+import { POLICIES } from "../../policy/policies";
+import { isStackPolicy, type AvfleetPolicy } from "../../policy/policy";
+
+/** A violation as the offline runner and `avfleet policy` report it. */
+export interface Violation {
+  stack: string;
+  urn: string;
+  policy: string;
+  level: "mandatory" | "advisory";
+  message: string;
+  remediation: string;
+}
 
 /** What notApplicable() throws: the policy does not judge this resource or stack. */
 class NotApplicable extends Error {}

@@ -2,7 +2,9 @@
 import type { TrafficSpec } from "../config/traffic.schema";
 import type { KeyPath, Problem } from "../config/validate";
 
-export type Weights = Record<string, number>;
+// The step rule is the pack's (policy/rules.ts): the pack judges it with no access to modules/.
+import type { Weights } from "../../policy/rules";
+export { weightStep, type Weights } from "../../policy/rules";
 
 export function weightsOf(spec: TrafficSpec): Weights {
   return Object.fromEntries(spec.pools.map((p) => [p.stack, p.weight]));
@@ -30,17 +32,6 @@ export function weightProblems(spec: TrafficSpec, at: KeyPath): Problem[] {
     });
   }
   return problems;
-}
-
-/**
- * The traffic one change moves: the sum of the weight gained by pools that gain. Moving
- * 1 → 5 on one pool and 99 → 95 on another moves 4 points.
- */
-export function weightStep(previous: Weights, next: Weights): number {
-  const pools = new Set([...Object.keys(previous), ...Object.keys(next)]);
-  let moved = 0;
-  for (const pool of pools) moved += Math.max(0, (next[pool] ?? 0) - (previous[pool] ?? 0));
-  return moved;
 }
 
 /**

@@ -1,14 +1,17 @@
 /** avfleet policy — every policy over every stack, offline, as the policy pack would judge. */
-import { DEFAULT_STACKS_DIR } from "../../modules/config/stack";
+import { DEFAULT_STACKS_DIR, listStacks } from "../../modules/config/stack";
+import { weightsAtRevision, withAppliedWeights } from "../../modules/policy/base";
 import { checkPlan } from "../../modules/policy/runner";
 import { POLICIES, type Violation } from "../../modules/policy";
-import { useStacksDir } from "../../modules/policy/stack-context";
 import { EXIT, evaluateNamedStacks, parseCommandArgs, type Command } from "../cli";
 
 export function renderViolations(stacks: string[], violations: Violation[]): string {
   const lines: string[] = [];
   for (const stack of stacks) {
-    const own = violations.filter((v) => v.stack === stack);
+    // Mandatory first: they block an update; advisories (an example's placeholders) follow.
+    const own = violations
+      .filter((v) => v.stack === stack)
+      .sort((a, b) => Number(a.level === "advisory") - Number(b.level === "advisory"));
     lines.push(`${stack}: ${own.length === 0 ? "ok" : `${own.length} violation(s)`}`);
     for (const v of own) {
       lines.push(
@@ -27,26 +30,38 @@ export function renderViolations(stacks: string[], violations: Violation[]): str
 export const command: Command = {
   summary: "check every stack against the policy pack, offline",
   help: `
-Usage: avfleet policy [STACK...] [--json] [--stacks-dir DIR]
+Usage: avfleet policy [STACK...] [--base REV] [--json] [--stacks-dir DIR]
 
 Evaluates each stack (as \`avfleet preview\` does) and runs every policy of the pack in
 policy/ over it. Prints per stack each violation with its level and how to fix it.
 Exits 1 when any mandatory policy is violated.
 
+The step rule (traffic-weights: one change moves at most maxStepPct points) needs the weights
+last applied. The pack reads them from the stack itself; offline there are none, so give
+--base the revision that is applied (e.g. origin/main): each traffic split's weights there
+bound the move.
+
 With the Pulumi CLI, the same pack runs as: pulumi preview --policy-pack policy -s <stack>
 
 Options:
   --json            {"violations":[{"stack","urn","policy","level","message","remediation"}]}
+  --base REV        judge traffic steps from the weights in REV's stack files
   --stacks-dir DIR  where the stack files are (default: stacks)`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {
       json: { type: "boolean" },
       "stacks-dir": { type: "string" },
+      base: { type: "string" },
     });
     const dir = values["stacks-dir"] ?? DEFAULT_STACKS_DIR;
+    // Checked before any evaluation: a bad revision is bad input.
+    const applied = values.base
+      ? weightsAtRevision(values.base, dir, positionals.length ? positionals : listStacks(dir))
+      : new Map();
     const { names, plans } = await evaluateNamedStacks(positionals, dir);
-    useStacksDir(dir);
-    const violations = plans.flatMap((plan) => checkPlan(plan));
+    const violations = plans.flatMap((plan) =>
+      checkPlan(withAppliedWeights(plan, applied.get(plan.name))),
+    );
     process.stdout.write(
       values.json
         ? `${JSON.stringify({ violations }, null, 2)}\n`

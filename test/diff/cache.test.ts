@@ -95,6 +95,14 @@ test("a changed file the evaluation used, tsconfig.json or the lockfile: a miss;
 
   assert.notEqual(key("gcp-a", Buffer.from('{"lockfileVersion": 2}')), before);
   assert.equal(key("gcp-a"), before);
+
+  // The program imports the pack's rules, not its policies.
+  write("policy/rules.ts", "export const rule = 1;\n");
+  assert.notEqual(key("gcp-a"), before, "a rule the program applies");
+  rmSync(join(dir, "policy/rules.ts"));
+  write("policy/hosts.ts", "export const policy = 1;\n");
+  assert.equal(key("gcp-a"), before, "a policy changes no Plan");
+  rmSync(join(dir, "policy/hosts.ts"));
 });
 
 test("an inventory changes the site that names it and the traffic over it, no other stack", () => {

@@ -247,3 +247,38 @@ test("bad input: unknown revision, not a git repository, no --base — exit 2, n
 test("worktrees of the evaluated revisions are gone afterwards", () => {
   assert.equal(project.git("worktree", "list").trim().split("\n").length, 1);
 });
+
+test("step rule at review time: 50 points over a maxStepPct of 20 fails diff and policy --base", () => {
+  // HEAD: metal-sjc 90, gcp-us-west1 10 (maxStepPct 25). The working tree moves 50 points.
+  project.writeStack("traffic-us-west", "traffic-us-west", (doc) => {
+    doc.config["avfleet:traffic"].maxStepPct = 20;
+    doc.config["avfleet:traffic"].pools = [
+      { stack: "metal-sjc", weight: 40 },
+      { stack: "gcp-us-west1", weight: 60 },
+    ];
+  });
+  const breach = "this change moves 50 points of traffic, more than maxStepPct 20";
+  try {
+    const diff = project.avfleet("diff", "--base", "HEAD", "--markdown", "--fail-on-violations");
+    assert.equal(diff.code, 1, diff.stderr);
+    const summary = diff.stdout.split("<details>")[0];
+    const alerts = summary.split("\n").filter((l) => l.startsWith("> ⚠️"));
+    assert.equal(alerts[0], `> ⚠️ **Traffic rule broken in traffic-us-west: ${breach}**  `);
+    assert.match(diff.stdout, new RegExp(`\\[mandatory\\] traffic-weights: ${breach}`));
+
+    const policy = project.avfleet("policy", "--base", "HEAD", "traffic-us-west");
+    assert.equal(policy.code, 1, policy.stderr);
+    assert.match(
+      policy.stdout,
+      new RegExp(`\\n  \\[mandatory\\] traffic-weights: traffic-us-west: ${breach}\\n`),
+    );
+    // Without a base there is nothing applied to step from, as offline always was.
+    const alone = project.avfleet("policy", "traffic-us-west");
+    assert.equal(alone.code, 0, alone.stdout);
+    const bad = project.avfleet("policy", "--base", "no-such-branch", "traffic-us-west");
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^--base: is "no-such-branch", not a commit in /);
+  } finally {
+    project.git("checkout", "--", "stacks/Pulumi.traffic-us-west.yaml");
+  }
+});

@@ -28,6 +28,7 @@ const PROJECT_FILES = [
   "package-lock.json",
   "tsconfig.json",
   "modules",
+  "policy",
   "scripts",
   "inventory",
 ];
@@ -55,7 +56,11 @@ export function tempProject(): TempProject {
   const dir = mkdtempSync(join(tmpdir(), "avfleet-diff-test-"));
   for (const path of PROJECT_FILES) {
     if (existsSync(join(ROOT, path)))
-      cpSync(join(ROOT, path), join(dir, path), { recursive: true });
+      cpSync(join(ROOT, path), join(dir, path), {
+        recursive: true,
+        // policy/ may hold its own install.
+        filter: (src) => !src.split("/").includes("node_modules"),
+      });
   }
   symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
   writeFileSync(join(dir, ".gitignore"), "node_modules\n.avfleet/\n");

@@ -21,6 +21,8 @@ test("TIER_1 egress only for N2/N2D/C2/C2D/C3 types with at least 30 vCPUs", () 
   assert.equal(args.tier1Eligible("n2-highcpu-32"), true);
   assert.equal(args.tier1Eligible("n2d-highcpu-16"), false, "16 vCPUs is below 30");
   assert.equal(args.tier1Eligible("e2-standard-4"), false, "E2 is not an eligible family");
+  assert.equal(args.tier1Eligible("n2-custom-32-65536"), true, "a custom type's vCPUs");
+  assert.equal(args.tier1Eligible("n2-custom-8-327680"), false, "8 vCPUs, not its memory");
   assert.deepEqual(
     args.networking(spec((f) => (f.machineType = "n2d-highcpu-16"))).networkPerformanceConfig,
     undefined,

@@ -300,7 +300,7 @@ test("Cloud DNS host records of a live site are imported by their documented id;
   assert.match(preview, /\n {2}├─ metal-ams-ams-m001-tune {2}command:remote:Command\n/);
   assert.match(
     preview,
-    / {2}= 46 resources to create \(45 custom, 1 component\), 22 of them adopted by import\n/,
+    / {2}= 47 resources to create \(45 custom, 2 components\), 22 of them adopted by import\n/,
   );
   assert.match(
     preview,

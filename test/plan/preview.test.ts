@@ -30,7 +30,17 @@ test("preview --json: one stack, exit 0, every resource a child of the fleet com
     component.urn,
     "urn:pulumi:gcp-us-west1::avfleet::avfleet:fleets:GcpFleet::gcp-usw1",
   );
-  for (const r of stack.resources.filter((r: JsonResource) => r !== component)) {
+  // The stack's facts for the policy pack sit at the root, beside the fleet.
+  const facts = byName("stack-facts");
+  assert.equal(
+    facts.urn,
+    "urn:pulumi:gcp-us-west1::avfleet::avfleet:index:StackFacts::stack-facts",
+  );
+  assert.deepEqual(facts.inputs.fleet.mediaUdp, { from: 10000, to: 59999 });
+  assert.equal(facts.inputs.fleet.capacity.hostsRequired, 66);
+  const children = stack.resources.filter((r: JsonResource) => r !== component && r !== facts);
+  assert.equal(children.length, 11);
+  for (const r of children) {
     assert.equal(r.parent, component.urn, r.name);
     assert.equal(
       r.urn,
@@ -160,10 +170,10 @@ test("human preview: a tree per stack under its component and a summary line", (
   );
   assert.match(
     human.stdout,
-    / {2}= 12 resources to create \(11 custom, 1 component\)\n {4}hosts: 6–90\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
+    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 13 resources to create \(11 custom, 2 components\)\n {4}hosts: 6–90\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
   );
   assert.match(
     human.stdout,
-    /\npreview: 1 stacks, 12 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
+    /\npreview: 1 stacks, 13 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
   );
 });

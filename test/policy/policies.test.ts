@@ -8,9 +8,10 @@ import { listStacks, loadStacks } from "../../modules/config/stack";
 import { evaluateStacks } from "../../modules/plan/evaluate";
 import type { Plan, PlanResource } from "../../modules/plan/plan";
 import { POLICIES } from "../../modules/policy";
-import { metalSshKeySecret } from "../../modules/policy/hosts";
 import { checkPlan, evaluatePolicies } from "../../modules/policy/runner";
-import { useStacksDir } from "../../modules/policy/stack-context";
+import { STACK_FACTS_TYPE } from "../../policy/facts";
+import { metalSshKeySecret } from "../../policy/hosts";
+import { placeholderReason } from "../../policy/placeholders";
 import { ROOT } from "../support/cli";
 
 const STACKS = join(ROOT, "stacks");
@@ -18,7 +19,6 @@ const plans = new Map<string, Plan>();
 
 // Every stack file in stacks/, so a new stack is checked without editing this test.
 before(async () => {
-  useStacksDir(STACKS);
   for (const plan of await evaluateStacks(loadStacks(STACKS, listStacks(STACKS))))
     plans.set(plan.name, plan);
 });
@@ -277,34 +277,124 @@ for (const [policy, quietStack, fire, expected] of fixtures) {
 }
 
 test("every policy has a fixture that fires and one that keeps it quiet", () => {
-  const covered = new Set(fixtures.map(([policy]) => policy).concat(metalSshKeySecret.name));
+  // These have tests of their own below.
+  const ownTests = [
+    metalSshKeySecret.name,
+    "stack-facts-declared",
+    "no-placeholders",
+    "example-placeholders",
+  ];
+  const covered = new Set(fixtures.map(([policy]) => policy).concat(ownTests));
   assert.deepEqual(
     POLICIES.map((p) => p.name).filter((name) => !covered.has(name)),
     [],
   );
 });
 
-test("metal-ssh-key-secret: quiet with a secure key, fires on a plain-text key in the stack file", () => {
+/** A copy of an example plan with its declared facts changed. */
+function withFacts(stack: string, change: (facts: any) => void): Plan {
+  const plan = structuredClone(plans.get(stack)!);
+  const facts = plan.resources.find((r) => r.type === STACK_FACTS_TYPE);
+  assert.ok(facts, `${stack} declares no facts`);
+  change(facts.inputs);
+  return plan;
+}
+
+test("metal-ssh-key-secret: quiet with a secure key, fires on a key the stack stores in plain text", () => {
   assert.deepEqual(verdict(plans.get("metal-sjc")!, "metal-ssh-key-secret"), {
     messages: [],
-    judged: 46,
+    judged: 1,
   });
-  // The loader refuses such a file; the pack, which sees decrypted values, checks the file itself.
-  const dir = mkdtempSync(join(tmpdir(), "avfleet-policy-"));
-  const doc = YAML.parse(readFileSync(join(STACKS, "Pulumi.metal-sjc.yaml"), "utf8"));
-  doc.config["avfleet:sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY-----";
-  writeFileSync(join(dir, "Pulumi.metal-sjc.yaml"), YAML.stringify(doc));
-  useStacksDir(dir);
-  try {
-    const violations = checkPlan(plans.get("metal-sjc")!, [metalSshKeySecret]);
-    assert.equal(violations.length, 46);
-    assert.equal(
-      violations[0].message,
-      "avfleet:sshPrivateKey is stored in plain text in the stack file",
-    );
-  } finally {
-    useStacksDir(STACKS);
+  // The loader refuses such a file; the program declares how Pulumi holds the key.
+  const plain = withFacts("metal-sjc", (f) => (f.secrets["avfleet:sshPrivateKey"] = false));
+  assert.deepEqual(verdict(plain, metalSshKeySecret.name).messages, [
+    "stack-facts: avfleet:sshPrivateKey is stored in plain text in the stack file",
+  ]);
+});
+
+test("placeholders: every example stack lists its own, advisory; without avfleet:example they are mandatory", () => {
+  const advisory = (stack: string) =>
+    checkPlan(plans.get(stack)!)
+      .filter((v) => v.policy === "example-placeholders")
+      .map((v) => `${v.level}: ${v.message}`);
+  assert.deepEqual(advisory("metal-sjc"), [
+    'advisory: avfleet:fleet.dns.domain is "sjc.media.example.net", which is a name reserved for documentation (RFC 2606): set it to your own value',
+    'advisory: avfleet:fleet.dns.zone is "Z04517273OFFLINE", which carries the marker OFFLINE: set it to your own value',
+    'advisory: avfleet:fleet.endpoint is "edge.sjc.media.example.net", which is a name reserved for documentation (RFC 2606): set it to your own value',
+    'advisory: avfleet:fleet.ssh.bastion.host is "bastion.sjc.ops.example.net", which is a name reserved for documentation (RFC 2606): set it to your own value',
+    'advisory: inventory/metal-sjc.yaml: hosts[*].publicIp: 48 values like "198.51.100.11", which is a documentation address range (RFC 5737): set them to your own',
+  ]);
+  assert.deepEqual(
+    advisory("aws-us-east-1").map((m) => m.split(" is ")[0]),
+    [
+      "advisory: avfleet:fleet.adminCidrs[0]",
+      "advisory: avfleet:fleet.ami",
+      "advisory: avfleet:fleet.endpoint",
+      "advisory: avfleet:fleet.subnets[0].id",
+      "advisory: avfleet:fleet.subnets[1].id",
+      "advisory: avfleet:fleet.subnets[2].id",
+      "advisory: avfleet:fleet.vpcId",
+    ],
+  );
+  for (const stack of plans.keys()) {
+    assert.ok(advisory(stack).length > 0, `${stack} is an example with no placeholder found`);
   }
+  const applied = withFacts("traffic-us-west", (f) => (f.example = false));
+  const mandatory = checkPlan(applied).filter((v) => v.level === "mandatory");
+  assert.deepEqual(
+    mandatory.map((v) => `${v.policy}: ${v.message}`),
+    [
+      'no-placeholders: avfleet:traffic.dns.recordName is "join.us-west.media.example.net", which is a name reserved for documentation (RFC 2606): set it to your own value',
+      'no-placeholders: avfleet:traffic.dns.zone is "Z04517273OFFLINE", which carries the marker OFFLINE: set it to your own value',
+    ],
+  );
+});
+
+test("placeholderReason: flags made-up values, passes real-looking ones", () => {
+  for (const value of [
+    "Z04517273OFFLINE",
+    "Z3M3LMPEXAMPLE",
+    "ami-0abcdef1234567890",
+    "vpc-0a1b2c3d4e5f60718",
+    "subnet-0a11b22c33d44e551",
+    "edge.example.com",
+    "join.media.example.net.",
+    "198.51.100.0/24",
+    "203.0.113.16/28",
+    "2001:db8::/32",
+  ]) {
+    assert.ok(placeholderReason(value), value);
+  }
+  for (const value of [
+    "Z1R8UBAEXAMPL",
+    "ami-0e5f9a3c2b1d47e86",
+    "vpc-07f3e1a9c2d84b5b6",
+    "media.examplecorp.net",
+    "10.20.250.0/28",
+    "media-prod-usw1",
+    "c2d-highcpu-32",
+  ]) {
+    assert.equal(placeholderReason(value), undefined, value);
+  }
+});
+
+test("a stack without facts is one clear violation, and no policy that needs them crashes", () => {
+  const plan = structuredClone(plans.get("gcp-us-west1")!);
+  plan.resources = plan.resources.filter((r) => r.type !== STACK_FACTS_TYPE);
+  const { violations, judged } = evaluatePolicies(plan);
+  assert.deepEqual(
+    violations.map((v) => `${v.policy}: ${v.message}`),
+    [
+      `stack-facts-declared: the stack declares no ${STACK_FACTS_TYPE}: the policies that need it judge nothing`,
+    ],
+  );
+  assert.equal(judged["host-tuning-present"], 0);
+  assert.equal(judged["gcp-gvnic"], 1, "policies on resource inputs alone still judge");
+  const stale = withFacts("gcp-us-west1", (f) => (f.version = 0));
+  assert.deepEqual(
+    checkPlan(stale).map((v) => v.message),
+    [`its ${STACK_FACTS_TYPE} is version 0, expected 1: the policies that need it judge nothing`],
+  );
 });
 
 test("avfleet policy exits 1 on a mandatory violation and prints how to fix it", async () => {
@@ -318,11 +408,37 @@ test("avfleet policy exits 1 on a mandatory violation and prints how to fix it",
   assert.equal(
     result.stdout,
     [
-      "gcp-us-west1: 1 violation(s)",
+      "gcp-us-west1: 4 violation(s)",
       "  [mandatory] capacity-covers-demand: avfleet-gcp-us-west1: 40 hosts at most, but the media region's peak needs 66 (headroom 0.3, N+1)",
       "      fix: Raise maxHosts (or add active hosts), use a larger machine type, or correct avfleet:fleet.demand.",
-      `policy: 1 stacks, ${POLICIES.length} policies, 1 mandatory and 0 advisory violation(s)`,
+      ...[
+        'avfleet:fleet.adminCidrs[0] is "198.51.100.0/24", which is a documentation address range (RFC 5737)',
+        'avfleet:fleet.adminCidrs[1] is "203.0.113.16/28", which is a documentation address range (RFC 5737)',
+        'avfleet:fleet.endpoint is "edge.gcp-usw1.media.example.net", which is a name reserved for documentation (RFC 2606)',
+      ].flatMap((finding) => [
+        `  [advisory] example-placeholders: stack-facts: ${finding}: set it to your own value`,
+        "      fix: Set each named key in stacks/Pulumi.<stack>.yaml (or pulumi config set) to your own value; see README, Placeholders. Then remove avfleet:example.",
+      ]),
+      `policy: 1 stacks, ${POLICIES.length} policies, 1 mandatory and 3 advisory violation(s)`,
       "",
     ].join("\n"),
+  );
+});
+
+test("avfleet policy: a placeholder in a stack that is not an example is mandatory and names the key", async () => {
+  const { avfleet } = await import("../support/cli");
+  const dir = mkdtempSync(join(tmpdir(), "policy-placeholders-"));
+  const doc = YAML.parse(readFileSync(join(STACKS, "Pulumi.gcp-europe-west4.yaml"), "utf8"));
+  delete doc.config["avfleet:example"];
+  writeFileSync(join(dir, "Pulumi.gcp-europe-west4.yaml"), YAML.stringify(doc));
+  const result = avfleet(["policy", "--stacks-dir", dir]);
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(
+    result.stdout,
+    /\n {2}\[mandatory\] no-placeholders: stack-facts: avfleet:fleet\.endpoint is "edge\.gcp-euw4\.media\.example\.net", which is a name reserved for documentation \(RFC 2606\): set it to your own value\n/,
+  );
+  assert.match(
+    result.stdout,
+    /policy: 1 stacks, \d+ policies, 3 mandatory and 0 advisory violation\(s\)\n$/,
   );
 });

@@ -1,9 +1,6 @@
 /** Policies on the media hosts themselves: tuning, NICs, metadata, disks, provisioning. */
-import { AVFLEET_TUNE_VERSION, TUNING_MARKER_PREFIX } from "../tuning";
-import { tier1Eligible } from "../fleets/gcp-args";
-import { SECRET_KEYS } from "../config/stack.schema";
-import type { ResourcePolicy } from "./policy";
-import { rawStackConfig, stackFor } from "./stack-context";
+import { tier1Eligible } from "./rules";
+import { byType, withFacts, type ResourcePolicy, type StackPolicy } from "./policy";
 
 const INSTANCE_TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";
 const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
@@ -18,31 +15,33 @@ function hostPayload(type: string, props: Record<string, any>): string | undefin
   return undefined;
 }
 
-export const hostTuningPresent: ResourcePolicy = {
+export const hostTuningPresent: StackPolicy = {
   name: "host-tuning-present",
   description:
     "Every instance template, launch template and bare-metal host carries the avfleet-tune payload of the current version and of the profile its stack names.",
   enforcementLevel: "mandatory",
   remediationSteps:
     "Build the payload with modules/fleets/host-tuning.ts (cloudInitUserData / hostPayload), never hand-written user-data.",
-  validateResource: (args, reportViolation) => {
-    const payload = hostPayload(args.type, args.props);
-    if (payload === undefined) return args.notApplicable("not a host template or host");
-    const fleet = stackFor(args.urn).fleet;
-    const profile = fleet?.tuning.profile;
-    const marker = payload.split("\n").find((line) => line.startsWith(TUNING_MARKER_PREFIX));
-    if (!marker) {
-      reportViolation("carries no avfleet-tune marker: the host would boot untuned");
-      return;
+  validateStack: withFacts(({ fleet }, args, reportViolation) => {
+    if (!fleet) return args.notApplicable("not a fleet stack");
+    const { markerPrefix, version: expected, profile } = fleet.tuning;
+    for (const r of args.resources) {
+      const payload = hostPayload(r.type, r.props);
+      if (payload === undefined) continue;
+      const marker = payload.split("\n").find((line) => line.startsWith(markerPrefix));
+      if (!marker) {
+        reportViolation("carries no avfleet-tune marker: the host would boot untuned", r.urn);
+        continue;
+      }
+      const [version, profileField] = marker.slice(markerPrefix.length).split(" ");
+      if (version !== expected) {
+        reportViolation(`carries avfleet-tune ${version}, expected ${expected}`, r.urn);
+      }
+      if (profileField !== `profile=${profile}`) {
+        reportViolation(`carries ${profileField}, but the stack names profile=${profile}`, r.urn);
+      }
     }
-    const [version, profileField] = marker.slice(TUNING_MARKER_PREFIX.length).split(" ");
-    if (version !== AVFLEET_TUNE_VERSION) {
-      reportViolation(`carries avfleet-tune ${version}, expected ${AVFLEET_TUNE_VERSION}`);
-    }
-    if (profile && profileField !== `profile=${profile}`) {
-      reportViolation(`carries ${profileField}, but the stack names profile=${profile}`);
-    }
-  },
+  }),
 };
 
 export const gcpGvnic: ResourcePolicy = {
@@ -133,57 +132,64 @@ export const awsEbsEncrypted: ResourcePolicy = {
   },
 };
 
-export const awsDrainHook: ResourcePolicy = {
+export const awsDrainHook: StackPolicy = {
   name: "aws-drain-hook",
   description:
     "The ASG holds terminating hosts long enough to drain their calls (heartbeat ≥ drainSeconds).",
   enforcementLevel: "mandatory",
   remediationSteps:
     "initialLifecycleHooks: an autoscaling:EC2_INSTANCE_TERMINATING hook whose heartbeatTimeout ≥ avfleet:fleet.drainSeconds.",
-  validateResource: (args, reportViolation) => {
-    if (args.type !== ASG) return args.notApplicable("not an auto scaling group");
-    const drain = stackFor(args.urn).fleet?.drainSeconds ?? 0;
-    const hook = (args.props.initialLifecycleHooks ?? []).find(
-      (h: { lifecycleTransition: string }) =>
-        h.lifecycleTransition === "autoscaling:EC2_INSTANCE_TERMINATING",
-    );
-    if (!hook) reportViolation("has no termination lifecycle hook: scale-in cuts calls");
-    else if ((hook.heartbeatTimeout ?? 3600) < drain) {
-      reportViolation(
-        `the drain hook's heartbeat ${hook.heartbeatTimeout} s is shorter than drainSeconds ${drain}`,
+  validateStack: withFacts(({ fleet }, args, reportViolation) => {
+    const groups = byType(args.resources, ASG);
+    if (!fleet || groups.length === 0) return args.notApplicable("no auto scaling group");
+    for (const asg of groups) {
+      const hook = (asg.props.initialLifecycleHooks ?? []).find(
+        (h: { lifecycleTransition: string }) =>
+          h.lifecycleTransition === "autoscaling:EC2_INSTANCE_TERMINATING",
       );
+      if (!hook) reportViolation("has no termination lifecycle hook: scale-in cuts calls", asg.urn);
+      else if ((hook.heartbeatTimeout ?? 3600) < fleet.drainSeconds) {
+        reportViolation(
+          `the drain hook's heartbeat ${hook.heartbeatTimeout} s is shorter than drainSeconds ${fleet.drainSeconds}`,
+          asg.urn,
+        );
+      }
     }
-  },
+  }),
 };
 
-export const metalNoRetiredProvisioning: ResourcePolicy = {
+export const metalNoRetiredProvisioning: StackPolicy = {
   name: "metal-no-retired-provisioning",
   description: "Retired bare-metal hosts get no provisioning (their addresses may be reused).",
   enforcementLevel: "mandatory",
   remediationSteps: "Provision only hosts whose inventory state is active or draining.",
-  validateResource: (args, reportViolation) => {
-    if (args.type !== REMOTE_COMMAND) return args.notApplicable("not a remote command");
-    const { fleet, inventory } = stackFor(args.urn);
-    if (fleet?.kind !== "metal" || !inventory) return args.notApplicable("not a bare-metal stack");
-    const host = inventory.hosts.find((h) => args.name === `${fleet.pool}-${h.name}-tune`);
-    if (host?.state === "retired") reportViolation(`provisions ${host.name}, which is retired`);
-  },
+  validateStack: withFacts(({ fleet }, args, reportViolation) => {
+    if (fleet?.kind !== "metal" || !fleet.hostStates) {
+      return args.notApplicable("not a bare-metal stack");
+    }
+    for (const r of byType(args.resources, REMOTE_COMMAND)) {
+      const host = Object.keys(fleet.hostStates).find(
+        (name) => r.name === `${fleet.pool}-${name}-tune`,
+      );
+      if (host && fleet.hostStates[host] === "retired") {
+        reportViolation(`provisions ${host}, which is retired`, r.urn);
+      }
+    }
+  }),
 };
 
-export const metalSshKeySecret: ResourcePolicy = {
+export const metalSshKeySecret: StackPolicy = {
   name: "metal-ssh-key-secret",
   description: "The SSH private key that provisions bare metal is stored only as a Pulumi secret.",
   enforcementLevel: "mandatory",
   remediationSteps: "pulumi config set --secret avfleet:sshPrivateKey -s <stack> < key",
-  validateResource: (args, reportViolation) => {
-    if (args.type !== REMOTE_COMMAND) return args.notApplicable("not a remote command");
-    // The analyzer hands policies decrypted values, so the stack file is the witness.
-    const config = rawStackConfig(args.urn);
-    for (const key of SECRET_KEYS) {
-      const value = config[key];
-      if (value !== undefined && typeof (value as { secure?: unknown }).secure !== "string") {
-        reportViolation(`${key} is stored in plain text in the stack file`);
-      }
+  validateStack: withFacts(({ secrets }, args, reportViolation, factsUrn) => {
+    // Policies see decrypted values, so the program declares how the stack stores each key.
+    const keys = Object.keys(secrets);
+    if (keys.length === 0) return args.notApplicable("the stack sets no secret config");
+    for (const key of keys) {
+      if (!secrets[key])
+        reportViolation(`${key} is stored in plain text in the stack file`, factsUrn);
     }
-  },
+  }),
 };

@@ -1,7 +1,7 @@
 /** Policies on what the fleet opens to the Internet. */
-import { isWorldCidr } from "../config/net";
-import type { ResourcePolicy } from "./policy";
-import { stackFor } from "./stack-context";
+import type { PolicyResource } from "@pulumi/policy";
+import { isWorldCidr } from "./rules";
+import { withFacts, type StackPolicy } from "./policy";
 
 const GCP_FIREWALL = "gcp:compute/firewall:Firewall";
 const AWS_SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup";
@@ -40,52 +40,63 @@ function openRules(type: string, props: Record<string, any>): OpenRule[] {
 
 const covers = ([from, to]: [number, number], port: number) => from <= port && port <= to;
 
-export const mediaUdpDeclaredRange: ResourcePolicy = {
+/** Every firewall or security group of the stack with its rules. */
+function firewalls(resources: PolicyResource[]) {
+  return resources
+    .map((r) => ({ urn: r.urn, rules: openRules(r.type, r.props) }))
+    .filter((f) => f.rules.length > 0);
+}
+
+export const mediaUdpDeclaredRange: StackPolicy = {
   name: "media-udp-declared-range",
   description:
     "Media UDP is open only on the stack's declared range: never all ports, never 0-65535.",
   enforcementLevel: "mandatory",
   remediationSteps:
     "Open UDP only on avfleet:fleet.ports.mediaUdp (the firewall/security group is generated from it); remove hand-written UDP or all-protocol rules.",
-  validateResource: (args, reportViolation) => {
-    const rules = openRules(args.type, args.props);
-    if (rules.length === 0) return args.notApplicable("not a firewall or security group");
-    const fleet = stackFor(args.urn).fleet;
-    if (!fleet) return args.notApplicable("not a fleet stack");
-    const { from, to } = fleet.ports.mediaUdp;
-    for (const rule of rules) {
-      if (rule.protocol === "all" && rule.sources.some(isWorldCidr)) {
-        reportViolation("opens every protocol and port to the Internet");
-      }
-      if (rule.protocol !== "udp") continue;
-      for (const [lo, hi] of rule.ranges) {
-        if (lo < from || hi > to) {
-          reportViolation(`opens UDP ${lo}-${hi}, outside the declared media range ${from}-${to}`);
+  validateStack: withFacts(({ fleet }, args, reportViolation) => {
+    const found = firewalls(args.resources);
+    if (!fleet || found.length === 0) return args.notApplicable("no fleet firewall");
+    const { from, to } = fleet.mediaUdp;
+    for (const { urn, rules } of found) {
+      for (const rule of rules) {
+        if (rule.protocol === "all" && rule.sources.some(isWorldCidr)) {
+          reportViolation("opens every protocol and port to the Internet", urn);
+        }
+        if (rule.protocol !== "udp") continue;
+        for (const [lo, hi] of rule.ranges) {
+          if (lo < from || hi > to) {
+            reportViolation(
+              `opens UDP ${lo}-${hi}, outside the declared media range ${from}-${to}`,
+              urn,
+            );
+          }
         }
       }
     }
-  },
+  }),
 };
 
-export const adminPortsNotFromInternet: ResourcePolicy = {
+export const adminPortsNotFromInternet: StackPolicy = {
   name: "admin-ports-not-from-internet",
   description: "SSH and the health/admin port are never reachable from 0.0.0.0/0 or ::/0.",
   enforcementLevel: "mandatory",
   remediationSteps:
     "Restrict the rule's sources to avfleet:fleet.adminCidrs (SSH) or the load balancer's probe ranges (health).",
-  validateResource: (args, reportViolation) => {
-    const rules = openRules(args.type, args.props);
-    if (rules.length === 0) return args.notApplicable("not a firewall or security group");
-    const fleet = stackFor(args.urn).fleet;
-    const adminPorts = [22, ...(fleet ? [fleet.ports.health.port] : [])];
-    for (const rule of rules) {
-      if (rule.protocol !== "tcp" && rule.protocol !== "all") continue;
-      const world = rule.sources.filter(isWorldCidr);
-      for (const port of adminPorts) {
-        if (world.length && rule.ranges.some((range) => covers(range, port))) {
-          reportViolation(`opens TCP ${port} to ${world.join(", ")}`);
+  validateStack: withFacts(({ fleet }, args, reportViolation) => {
+    const found = firewalls(args.resources);
+    if (!fleet || found.length === 0) return args.notApplicable("no fleet firewall");
+    const adminPorts = [22, fleet.healthPort];
+    for (const { urn, rules } of found) {
+      for (const rule of rules) {
+        if (rule.protocol !== "tcp" && rule.protocol !== "all") continue;
+        const world = rule.sources.filter(isWorldCidr);
+        for (const port of adminPorts) {
+          if (world.length && rule.ranges.some((range) => covers(range, port))) {
+            reportViolation(`opens TCP ${port} to ${world.join(", ")}`, urn);
+          }
         }
       }
     }
-  },
+  }),
 };

@@ -1,11 +1,8 @@
 /** Policies over a whole stack: labels, autoscaler bounds, capacity, traffic weights. */
 import type { PolicyResource } from "@pulumi/policy";
-import { fleetEconomics, hostsRequired } from "../capacity/capacity";
-import { hostCounts } from "../fleets/metal-args";
-import { machineType } from "../capacity/machine-types";
-import { servingPools, weightStep, type Weights } from "../traffic/weights";
-import type { ResourcePolicy, StackPolicy } from "./policy";
-import { stackFor } from "./stack-context";
+import { readFacts, STACK_FACTS_TYPE } from "./facts";
+import { weightStep, type Weights } from "./rules";
+import { byType, withFacts, type ResourcePolicy, type StackPolicy } from "./policy";
 
 export const REQUIRED_LABELS = ["team", "cost-center", "media-region", "pool"];
 
@@ -36,9 +33,6 @@ export const labelsPresent: ResourcePolicy = {
     if (missing.length) reportViolation(`lacks ${missing.join(", ")}`);
   },
 };
-
-const byType = (resources: PolicyResource[], type: string) =>
-  resources.filter((r) => r.type === type);
 
 export const gcpAutoscalerBounds: StackPolicy = {
   name: "gcp-autoscaler-bounds",
@@ -79,30 +73,12 @@ export const gcpAutoscalerBounds: StackPolicy = {
   },
 };
 
-/** The most hosts the stack's resources let it run, and what one host carries. */
-function declaredCapacity(resources: PolicyResource[]) {
+/** The most hosts the stack's autoscaled group may run. */
+function maxHosts(resources: PolicyResource[]): number | undefined {
   const scaler = byType(resources, "gcp:compute/regionAutoscaler:RegionAutoscaler")[0];
-  const template = byType(resources, "gcp:compute/instanceTemplate:InstanceTemplate")[0];
-  const mig = byType(
-    resources,
-    "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager",
-  )[0];
-  if (scaler && template) {
-    return {
-      maxHosts: scaler.props.autoscalingPolicy?.maxReplicas ?? 0,
-      host: machineType(template.props.machineType),
-      domains: (mig?.props.distributionPolicyZones ?? []).length,
-    };
-  }
+  if (scaler) return scaler.props.autoscalingPolicy?.maxReplicas ?? 0;
   const asg = byType(resources, "aws:autoscaling/group:Group")[0];
-  const launch = byType(resources, "aws:ec2/launchTemplate:LaunchTemplate")[0];
-  if (asg && launch) {
-    return {
-      maxHosts: asg.props.maxSize ?? 0,
-      host: machineType(launch.props.instanceType),
-      domains: (asg.props.vpcZoneIdentifiers ?? []).length,
-    };
-  }
+  if (asg) return asg.props.maxSize ?? 0;
   return undefined;
 }
 
@@ -113,28 +89,20 @@ export const capacityCoversDemand: StackPolicy = {
   enforcementLevel: "mandatory",
   remediationSteps:
     "Raise maxHosts (or add active hosts), use a larger machine type, or correct avfleet:fleet.demand.",
-  validateStack: (args, reportViolation) => {
-    if (args.resources.length === 0) return args.notApplicable("no resources");
-    const { fleet, inventory } = stackFor(args.resources[0].urn);
+  validateStack: withFacts(({ fleet }, args, reportViolation) => {
     if (!fleet) return args.notApplicable("not a fleet stack");
-    let have: number;
-    let need: number;
-    if (fleet.kind === "metal" && inventory) {
-      // A bare-metal site's capacity is its active hosts; every active host has a DNS record.
-      have = hostCounts(inventory).active;
-      need = fleetEconomics(fleet, inventory).capacity.hostsRequired;
-    } else {
-      const declared = declaredCapacity(args.resources);
-      if (!declared) return args.notApplicable("no autoscaled group");
-      have = declared.maxHosts;
-      need = hostsRequired(fleet.demand, declared.host, declared.domains);
-    }
-    if (have < need) {
+    // A bare-metal site's capacity is its active hosts; every active host has a DNS record.
+    const have = fleet.hostStates
+      ? Object.values(fleet.hostStates).filter((state) => state === "active").length
+      : maxHosts(args.resources);
+    if (have === undefined) return args.notApplicable("no autoscaled group");
+    const { hostsRequired, headroom } = fleet.capacity;
+    if (have < hostsRequired) {
       reportViolation(
-        `${have} hosts at most, but the media region's peak needs ${need} (headroom ${fleet.demand.headroom}, N+1)`,
+        `${have} hosts at most, but the media region's peak needs ${hostsRequired} (headroom ${headroom}, N+1)`,
       );
     }
-  },
+  }),
 };
 
 export const trafficWeights: StackPolicy = {
@@ -144,11 +112,9 @@ export const trafficWeights: StackPolicy = {
   enforcementLevel: "mandatory",
   remediationSteps:
     "Move traffic in steps (avfleet migrate runs the schedule); for an emergency, raise maxStepPct in the same change, with review.",
-  validateStack: (args, reportViolation) => {
+  validateStack: withFacts(({ traffic }, args, reportViolation) => {
     const split = args.resources.find((r) => r.type === "avfleet:traffic:TrafficSplit");
-    if (!split) return args.notApplicable("not a traffic stack");
-    const { traffic } = stackFor(split.urn);
-    if (!traffic) return args.notApplicable("no traffic spec");
+    if (!split || !traffic) return args.notApplicable("not a traffic stack");
     const next: Weights = {};
     for (const r of byType(args.resources, "aws:route53/record:Record")) {
       next[r.props.setIdentifier] = r.props.weightedRoutingPolicies?.[0]?.weight ?? 0;
@@ -157,7 +123,7 @@ export const trafficWeights: StackPolicy = {
       (r.props.routingPolicy?.wrrs ?? []).forEach(
         (w: { weight: number; rrdatas: string[] }, i: number) => {
           // WRR entries carry no pool name; the split writes them in servingPools order.
-          next[servingPools(traffic)[i]?.stack ?? `wrr-${i}`] = w.weight;
+          next[traffic.servingPools[i] ?? `wrr-${i}`] = w.weight;
         },
       ),
     );
@@ -179,6 +145,20 @@ export const trafficWeights: StackPolicy = {
           split.urn,
         );
       }
+    }
+  }),
+};
+
+export const stackFactsDeclared: StackPolicy = {
+  name: "stack-facts-declared",
+  description: `The stack declares its facts (${STACK_FACTS_TYPE}), which the policies that judge it against its own spec read.`,
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Run the stack with avfleet's program of the same version as the pack: index.ts declares the facts (modules/fleets/facts.ts).",
+  validateStack: (args, reportViolation) => {
+    const found = readFacts(args.resources);
+    if ("problem" in found) {
+      reportViolation(`${found.problem}: the policies that need it judge nothing`, found.urn);
     }
   },
 };

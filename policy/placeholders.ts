@@ -1,0 +1,98 @@
+/**
+ * Values that are plainly placeholders: they evaluate offline, and break (or hit someone
+ * else's zone, network or documentation range) on a real `pulumi up`. The program declares
+ * every string its stack config sets (StackFacts.settings), so a finding names the key to set.
+ */
+import type { StackFacts } from "./facts";
+import { withFacts, type StackPolicy } from "./policy";
+
+/** Words that mark a value as not real: AWS's documentation ids end in EXAMPLE. */
+const MARKER = /OFFLINE|EXAMPLE|PLACEHOLDER|CHANGEME|REPLACEME/;
+
+/** Names reserved for documentation and tests (RFC 2606, RFC 6761). */
+const RESERVED_DOMAIN = /(^|\.)(example\.(com|net|org)|example|test|invalid)\.?$/i;
+
+/** IPv4 documentation ranges (RFC 5737) and the IPv6 one (RFC 3849). */
+const DOCUMENTATION_ADDRESS = /^(192\.0\.2|198\.51\.100|203\.0\.113)\.\d+(\/\d+)?$|^2001:db8:/i;
+
+/**
+ * True when the hex digits of a cloud id hold a made-up run: five digits that count up one
+ * by one, side by side or every second or third digit (0123456789abcdef0, 0a1b2c3d4e5f,
+ * 0a11b22c33d44e55). A real id, which is random, does so about once in a thousand.
+ */
+function countsUp(hex: string): boolean {
+  const digits = [...hex.toLowerCase()].map((c) => parseInt(c, 16));
+  for (let stride = 1; stride <= 3; stride++) {
+    for (let start = 0; start + 4 * stride < digits.length; start++) {
+      let run = 1;
+      while (run < 5 && digits[start + run * stride] === digits[start] + run) run++;
+      if (run === 5) return true;
+    }
+  }
+  return false;
+}
+
+const CLOUD_ID = /^(ami|vpc|subnet|sg|igw|eni)-([0-9a-f]{8,17})$|^(Z[0-9A-Z]{8,31})$/;
+
+/** Why a value is a placeholder, or undefined when it may be real. */
+export function placeholderReason(value: string): string | undefined {
+  const marker = MARKER.exec(value);
+  if (marker) return `carries the marker ${marker[0]}`;
+  const id = CLOUD_ID.exec(value);
+  if (id && countsUp(id[2] ?? id[3])) return "is a made-up id (its digits count up)";
+  if (RESERVED_DOMAIN.test(value)) return "is a name reserved for documentation (RFC 2606)";
+  if (DOCUMENTATION_ADDRESS.test(value)) return "is a documentation address range (RFC 5737)";
+  return undefined;
+}
+
+/** Beyond this many findings of one key pattern and reason, one line sums them up. */
+const SPELLED_OUT = 3;
+
+function placeholderFindings(facts: StackFacts): string[] {
+  const groups = new Map<string, { key: string; value: string; reason: string }[]>();
+  for (const [key, value] of Object.entries(facts.settings)) {
+    const reason = placeholderReason(value);
+    if (!reason) continue;
+    const pattern = `${key.replace(/\[\d+\]/g, "[*]")}\0${reason}`;
+    groups.set(pattern, [...(groups.get(pattern) ?? []), { key, value, reason }]);
+  }
+  return [...groups.values()].flatMap((found) => {
+    if (found.length <= SPELLED_OUT) {
+      return found.map(
+        ({ key, value, reason }) =>
+          `${key} is "${value}", which ${reason}: set it to your own value`,
+      );
+    }
+    const { key, value, reason } = found[0];
+    return [
+      `${key.replace(/\[\d+\]/g, "[*]")}: ${found.length} values like "${value}", which ${reason}: set them to your own`,
+    ];
+  });
+}
+
+const remediationSteps =
+  "Set each named key in stacks/Pulumi.<stack>.yaml (or pulumi config set) to your own value; see README, Placeholders.";
+
+export const noPlaceholders: StackPolicy = {
+  name: "no-placeholders",
+  description:
+    "A stack to be applied sets no placeholder values (example zone ids, OFFLINE markers, example AMIs, networks, domains, documentation address ranges).",
+  enforcementLevel: "mandatory",
+  remediationSteps,
+  validateStack: withFacts((facts, args, reportViolation, factsUrn) => {
+    if (facts.example) return args.notApplicable("an example stack (avfleet:example: true)");
+    for (const finding of placeholderFindings(facts)) reportViolation(finding, factsUrn);
+  }),
+};
+
+export const examplePlaceholders: StackPolicy = {
+  name: "example-placeholders",
+  description:
+    "An example stack (avfleet:example: true) lists the placeholders a team must replace before its first `pulumi up`.",
+  enforcementLevel: "advisory",
+  remediationSteps: `${remediationSteps} Then remove avfleet:example.`,
+  validateStack: withFacts((facts, args, reportViolation, factsUrn) => {
+    if (!facts.example) return args.notApplicable("not an example stack");
+    for (const finding of placeholderFindings(facts)) reportViolation(finding, factsUrn);
+  }),
+};

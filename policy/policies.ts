@@ -1,0 +1,43 @@
+/** Every avfleet policy, in the order reports list them: the pack (index.ts) serves these. */
+import { adminPortsNotFromInternet, mediaUdpDeclaredRange } from "./network";
+import {
+  awsDrainHook,
+  awsEbsEncrypted,
+  awsImdsv2,
+  gcpGvnic,
+  gcpMigKeepsCapacity,
+  gcpTier1Eligible,
+  hostTuningPresent,
+  metalNoRetiredProvisioning,
+  metalSshKeySecret,
+} from "./hosts";
+import { examplePlaceholders, noPlaceholders } from "./placeholders";
+import {
+  capacityCoversDemand,
+  gcpAutoscalerBounds,
+  labelsPresent,
+  stackFactsDeclared,
+  trafficWeights,
+} from "./stack";
+import type { AvfleetPolicy } from "./policy";
+
+export const POLICIES: AvfleetPolicy[] = [
+  stackFactsDeclared,
+  noPlaceholders,
+  examplePlaceholders,
+  mediaUdpDeclaredRange,
+  adminPortsNotFromInternet,
+  hostTuningPresent,
+  gcpGvnic,
+  gcpTier1Eligible,
+  gcpMigKeepsCapacity,
+  gcpAutoscalerBounds,
+  awsImdsv2,
+  awsDrainHook,
+  awsEbsEncrypted,
+  metalNoRetiredProvisioning,
+  metalSshKeySecret,
+  labelsPresent,
+  capacityCoversDemand,
+  trafficWeights,
+];

@@ -1,0 +1,32 @@
+/**
+ * Pure rules that both the program (to build resources) and the pack (to judge them) apply.
+ * They live here, in the pack, because a published pack carries only this folder; the
+ * program imports them from here.
+ */
+
+/** A CIDR that covers every address: 0.0.0.0/0 or ::/0. */
+export function isWorldCidr(text: string): boolean {
+  return /\/0$/.test(text);
+}
+
+const TIER_1_FAMILIES = new Set(["n2", "n2d", "c2", "c2d", "c3"]);
+
+/**
+ * TIER_1 egress needs gVNIC and an N2/N2D/C2/C2D/C3 type with at least 30 vCPUs. A GCP
+ * machine type's name carries its vCPU count: c2d-highcpu-32, n2-custom-32-65536.
+ */
+export function tier1Eligible(type: string): boolean {
+  const family = type.split("-")[0];
+  const vcpus = Number(/-custom-(\d+)-\d+$|-(\d+)$/.exec(type)?.slice(1).find(Boolean) ?? 0);
+  return TIER_1_FAMILIES.has(family) && vcpus >= 30;
+}
+
+export type Weights = Record<string, number>;
+
+/** Points of traffic a change moves: the sum of every pool's increase. */
+export function weightStep(previous: Weights, next: Weights): number {
+  const pools = new Set([...Object.keys(previous), ...Object.keys(next)]);
+  let moved = 0;
+  for (const pool of pools) moved += Math.max(0, (next[pool] ?? 0) - (previous[pool] ?? 0));
+  return moved;
+}
