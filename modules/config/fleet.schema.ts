@@ -37,6 +37,7 @@ export const demandSchema = {
     peakParticipants: {
       type: "integer",
       minimum: 0,
+      maximum: 100_000_000,
       description: "concurrent participants at the media region's peak",
     },
     streamsPerParticipant: {

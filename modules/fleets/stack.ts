@@ -11,10 +11,10 @@ import {
 } from "../config/stack";
 import type { StackFile } from "../config/stack.schema";
 import type { Inventory, InventoryHost } from "../config/inventory.schema";
-import { machineType } from "../capacity/machine-types";
 import { AwsFleet } from "./aws";
 import { GcpFleet } from "./gcp";
-import { cloudInitUserData, hostPayload, type HostHardware } from "./host-tuning";
+import { cloudInitUserData, hostPayload } from "./host-tuning";
+import { classHardware, cloudHardware } from "../tuning/host-facts";
 import { MetalFleet, type HostPayload } from "./metal";
 import { TrafficSplit } from "../traffic/split";
 import { weightsOf } from "../traffic/weights";
@@ -24,13 +24,6 @@ import { hostCounts, hostStates } from "./metal-args";
 export function stackFromPulumi(): { document: StackFile; inventory?: Inventory } {
   const file = stackFileName(DEFAULT_STACKS_DIR, pulumi.getStack());
   return validateStackDocument(file, stackDocumentFromConfigMap(pulumi.runtime.allConfig()));
-}
-
-/** A cloud VM's hardware facts; gVNIC and ENA give one queue pair per vCPU up to 16 and 32. */
-function cloudHardware(type: string, nicDriver: "gve" | "ena"): HostHardware {
-  const { vcpus, streamsPerHost } = machineType(type);
-  const queues = Math.min(vcpus, nicDriver === "gve" ? 16 : 32);
-  return { cores: vcpus, nicDriver, rxQueues: queues, txQueues: queues, streamsPerHost };
 }
 
 /** Declares the stack's resources; returns its outputs. */
@@ -95,17 +88,9 @@ export function declareStack(stack: {
       const byClass = new Map<string, HostPayload>();
       const payloadFor = (host: InventoryHost) => {
         if (!byClass.has(host.class)) {
-          const c = inventory.hostClasses[host.class];
           byClass.set(
             host.class,
-            hostPayload(spec, {
-              cores: c.cores,
-              nicDriver: c.nicDriver,
-              rxQueues: c.nicQueues,
-              txQueues: c.nicQueues,
-              streamsPerHost: c.streamsPerHost,
-              interfaces: c.interfaces,
-            }),
+            hostPayload(spec, classHardware(inventory.hostClasses[host.class])),
           );
         }
         return byClass.get(host.class)!;
