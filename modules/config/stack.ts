@@ -16,6 +16,7 @@ import type { Inventory } from "./inventory.schema";
 import { SECRET_KEYS, stackFileSchema, type StackFile } from "./stack.schema";
 import {
   assertNoFileProblems,
+  checkRunner,
   inFile,
   InputError,
   notRestated,
@@ -405,15 +406,7 @@ export function validateStackDocument(
   const semantic: Problem[] = [];
   const other: FileProblem[] = [];
   let inventory: Inventory | undefined;
-  // Each check runs on its own: on a document the schema refused, one that meets a value of
-  // the wrong shape is skipped and the others still report.
-  const check = (run: () => void) => {
-    try {
-      run();
-    } catch (err) {
-      if (schema.length === 0) throw err;
-    }
-  };
+  const check = checkRunner(schema);
   const stack = document as StackFile;
   const fleet = stack?.config?.["avfleet:fleet"];
   const traffic = stack?.config?.["avfleet:traffic"];

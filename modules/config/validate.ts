@@ -9,6 +9,7 @@ import { closeSync, openSync, readSync, statSync } from "node:fs";
 import Ajv, { type ErrorObject, type AnySchema } from "ajv";
 import addFormats from "ajv-formats";
 import YAML, { LineCounter, isAlias, isScalar, type Node } from "yaml";
+import { inDurationRange, type DurationRange } from "./duration";
 import { isCidr } from "./net";
 
 /** A key path inside a document: property names and array indexes. */
@@ -107,6 +108,12 @@ const ajv = new Ajv({
 });
 addFormats(ajv, ["ipv4", "ipv6", "hostname", "uri"]);
 ajv.addFormat("cidr", { type: "string", validate: isCidr });
+ajv.addKeyword({
+  keyword: "durationRange",
+  type: "string",
+  schemaType: "object",
+  validate: (range: DurationRange, data: string) => inDurationRange(range, data),
+});
 
 const compiled = new WeakMap<object, ReturnType<typeof ajv.compile>>();
 
@@ -200,6 +207,15 @@ function problemFromAjv(error: ErrorObject): Problem | undefined {
       const bound = `${sign} ${String(params.limit)}`;
       const described = typeof schema?.description === "string" ? `${schema.description}, ` : "";
       return { path, message: `is ${show(data)}`, expected: `${described}${bound}` };
+    }
+    case "durationRange": {
+      const range = schema?.durationRange as DurationRange;
+      const described = typeof schema?.description === "string" ? `${schema.description}, ` : "";
+      return {
+        path,
+        message: `is ${show(data)}`,
+        expected: `${described}from ${range.min} to ${range.max}`,
+      };
     }
     case "if":
     case "oneOf":
@@ -442,6 +458,21 @@ export function notRestated<P extends Problem>(schema: Problem[], semantic: P[])
 
 function isAtOrUnder(key: string, ancestor: string): boolean {
   return key === ancestor || key.startsWith(`${ancestor}.`) || key.startsWith(`${ancestor}[`);
+}
+
+/**
+ * Runs semantic checks one by one in the pass after the schema: on a document the schema
+ * refused, a check that meets a value of the wrong shape is skipped and the others still
+ * report. An InputError (another file's problems) always goes through.
+ */
+export function checkRunner(schema: Problem[]): (run: () => void) => void {
+  return (run) => {
+    try {
+      run();
+    } catch (err) {
+      if (schema.length === 0 || err instanceof InputError) throw err;
+    }
+  };
 }
 
 /** Whether the schema refused a key at or under `path`: a check reading it is skipped. */
