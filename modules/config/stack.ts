@@ -467,19 +467,19 @@ export function loadStackFile(file: string): LoadedStack {
   };
 }
 
-/** Loads several stacks, collecting every file's problems before failing. */
+/** Loads several stacks, collecting every file's problems before failing, sorted by file. */
 export function loadStacks(dir: string, names: string[]): LoadedStack[] {
   const loaded: LoadedStack[] = [];
-  const lines: string[] = [];
+  const problems: FileProblem[] = [];
   for (const name of names) {
     try {
       loaded.push(loadStackFile(stackFileName(dir, name)));
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
-      lines.push(...err.lines);
+      problems.push(...err.problems);
     }
   }
-  if (lines.length > 0) throw new InputError(lines);
+  assertNoFileProblems(problems);
   return loaded;
 }
 

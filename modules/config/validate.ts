@@ -33,7 +33,11 @@ export interface FileProblem extends Problem {
 
 /** Bad input: every problem found, already formatted. The CLI prints them and exits 2. */
 export class InputError extends Error {
-  constructor(readonly lines: string[]) {
+  constructor(
+    readonly lines: string[],
+    /** The problems behind the lines, where known: a caller merging several files sorts them. */
+    readonly problems: FileProblem[] = [],
+  ) {
     super(lines.join("\n"));
     this.name = "InputError";
   }
@@ -82,7 +86,7 @@ export function assertNoFileProblems(problems: FileProblem[]): void {
   const sorted = [...problems].sort(
     (a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) || compareProblems(a, b),
   );
-  throw new InputError([...new Set(sorted.map((p) => formatProblem(p.file, p)))]);
+  throw new InputError([...new Set(sorted.map((p) => formatProblem(p.file, p)))], sorted);
 }
 
 /** Throws an InputError when there are problems, sorted by key path. */
