@@ -190,101 +190,70 @@ function evaluates(file: string): void {
 
 const read = (path: string) => readFileSync(join(ROOT, path), "utf8");
 
-function stackText(name: string): string {
-  return read(`stacks/Pulumi.${name}.yaml`).replace(
-    /inventory: inventory\/(\S+)/,
-    (_, inv) => `inventory: inventory/${inv}`,
-  );
-}
-
 const property = (name: string, run: () => void) =>
   test(name, () => {
     run();
     assert.equal(existsSync(join(DIR, ".avfleet")), false, "nothing written under .avfleet/");
   });
 
+/** Runs `check` on the text of random mutations of `document`: its values, then its YAML. */
+function forMutations(document: Json, check: (text: string) => void, maxMutations = 3): void {
+  fc.assert(
+    fc.property(
+      fc.array(mutation, { minLength: 1, maxLength: maxMutations }),
+      fc.array(textEdit, { maxLength: 2 }),
+      (mutations, edits) => check(editText(YAML.stringify(mutate(document, mutations)), edits)),
+    ),
+    { seed: SEED, numRuns: RUNS },
+  );
+}
+
 for (const example of ["gcp-us-west1", "aws-us-east-1", "metal-sjc", "traffic-us-west"]) {
   property(`property: mutated ${example} stack files load or are refused, never crash`, () => {
     // A traffic stack reads its pools; a metal one its inventory: both next to it.
     for (const other of ["metal-sjc", "gcp-us-west1"]) {
-      writeFileSync(join(DIR, "stacks", `Pulumi.${other}.yaml`), stackText(other));
+      writeFileSync(
+        join(DIR, "stacks", `Pulumi.${other}.yaml`),
+        read(`stacks/Pulumi.${other}.yaml`),
+      );
     }
     writeFileSync(join(DIR, "inventory", "metal-sjc.yaml"), read("inventory/metal-sjc.yaml"));
-    const text = stackText(example);
-    const document = YAML.parse(text);
     const file = join(DIR, "stacks", `Pulumi.fuzz-${example}.yaml`);
-    fc.assert(
-      fc.property(
-        fc.array(mutation, { minLength: 1, maxLength: 3 }),
-        fc.array(textEdit, { maxLength: 2 }),
-        (mutations, edits) => {
-          const mutated = editText(YAML.stringify(mutate(document, mutations)), edits);
-          if (loadsOrRefuses(file, mutated, loadStackFile)) evaluates(file);
-        },
-      ),
-      { seed: SEED, numRuns: RUNS },
-    );
+    forMutations(YAML.parse(read(`stacks/Pulumi.${example}.yaml`)), (text) => {
+      if (loadsOrRefuses(file, text, loadStackFile)) evaluates(file);
+    });
   });
 }
 
 property("property: mutated inventories load or are refused, never crash", () => {
-  writeFileSync(join(DIR, "stacks", "Pulumi.metal-sjc.yaml"), stackText("metal-sjc"));
-  const document = YAML.parse(read("inventory/metal-sjc.yaml"));
-  const inventory = join(DIR, "inventory", "metal-sjc.yaml");
   const stack = join(DIR, "stacks", "Pulumi.metal-sjc.yaml");
-  fc.assert(
-    fc.property(
-      fc.array(mutation, { minLength: 1, maxLength: 4 }),
-      fc.array(textEdit, { maxLength: 2 }),
-      (mutations, edits) => {
-        writeFileSync(inventory, editText(YAML.stringify(mutate(document, mutations)), edits));
-        if (loadsOrRefuses(stack, readFileSync(stack, "utf8"), loadStackFile)) evaluates(stack);
-      },
-    ),
-    { seed: SEED, numRuns: RUNS },
+  const stackText = read("stacks/Pulumi.metal-sjc.yaml");
+  const inventory = join(DIR, "inventory", "metal-sjc.yaml");
+  forMutations(
+    YAML.parse(read("inventory/metal-sjc.yaml")),
+    (text) => {
+      writeFileSync(inventory, text);
+      if (loadsOrRefuses(stack, stackText, loadStackFile)) evaluates(stack);
+    },
+    4,
   );
 });
 
 property("property: mutated runbooks load or are refused, never crash; accepted ones plan", () => {
-  const document = YAML.parse(read("runbooks/us-west.yaml"));
   const file = join(DIR, "runbook.yaml");
-  fc.assert(
-    fc.property(
-      fc.array(mutation, { minLength: 1, maxLength: 3 }),
-      fc.array(textEdit, { maxLength: 2 }),
-      (mutations, edits) => {
-        const loaded = loadsOrRefuses(
-          file,
-          editText(YAML.stringify(mutate(document, mutations)), edits),
-          (f) => loadRunbook(f, FIXTURE_STACKS),
-        );
-        if (loaded) renderPlan(loaded, planUnits(loaded));
-      },
-    ),
-    { seed: SEED, numRuns: RUNS },
-  );
+  forMutations(YAML.parse(read("runbooks/us-west.yaml")), (text) => {
+    const loaded = loadsOrRefuses(file, text, (f) => loadRunbook(f, FIXTURE_STACKS));
+    if (loaded) renderPlan(loaded, planUnits(loaded));
+  });
 });
 
 property(
   "property: mutated host facts load or are refused, never crash; accepted ones render",
   () => {
-    const document = YAML.parse(read("modules/tuning/examples/metal-64.yaml"));
     const file = join(DIR, "facts.yaml");
-    fc.assert(
-      fc.property(
-        fc.array(mutation, { minLength: 1, maxLength: 3 }),
-        fc.array(textEdit, { maxLength: 2 }),
-        fc.constantFrom(...PROFILE_NAMES),
-        (mutations, edits, profile) => {
-          const facts = loadsOrRefuses(
-            file,
-            editText(YAML.stringify(mutate(document, mutations)), edits),
-            loadHostFacts,
-          );
-          if (facts) renderTuning(profile, facts);
-        },
-      ),
-      { seed: SEED, numRuns: RUNS },
-    );
+    forMutations(YAML.parse(read("modules/tuning/examples/metal-64.yaml")), (text) => {
+      const facts = loadsOrRefuses(file, text, loadHostFacts);
+      if (facts) for (const profile of PROFILE_NAMES) renderTuning(profile, facts);
+    });
   },
 );
