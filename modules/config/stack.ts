@@ -184,9 +184,11 @@ export function trafficProblems(
   config: StackFile["config"],
   stacksDir: string,
   at: KeyPath,
+  /** Keys the schema refused: a check that reads one would only restate its problem. */
+  refused: (path: KeyPath) => boolean = () => false,
 ): Problem[] {
   const problems = [
-    ...weightProblems(traffic, at),
+    ...(refused([...at, "pools"]) ? [] : weightProblems(traffic, at)),
     ...dnsProviderProblems(traffic.dns.provider, config),
   ];
   traffic.pools.forEach((pool, i) => {
@@ -422,7 +424,13 @@ export function validateStackDocument(
   } else if (traffic) {
     check(() =>
       semantic.push(
-        ...trafficProblems(traffic, stack.config, stacksDir, ["config", "avfleet:traffic"]),
+        ...trafficProblems(
+          traffic,
+          stack.config,
+          stacksDir,
+          ["config", "avfleet:traffic"],
+          refusedBy(schema),
+        ),
       ),
     );
   } else if (fleet) {

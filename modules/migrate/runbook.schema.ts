@@ -198,6 +198,7 @@ const shiftStep = {
     weights: {
       type: "array",
       minItems: 1,
+      maxItems: 100,
       description: "the target pool's weights in order, like [1, 5, 25, 50, 75, 100]",
       items: { type: "integer", minimum: 1, maximum: 100, description: "a weight in 1–100" },
     },
@@ -214,6 +215,7 @@ const shiftStep = {
     gates: {
       type: "array",
       minItems: 1,
+      maxItems: 32,
       description: "a non-empty list of gates (a shift without gates is refused)",
       items: gateSchema,
     },
@@ -298,7 +300,8 @@ export const runbookSchema = {
     steps: {
       type: "array",
       minItems: 1,
-      description: "a non-empty list of steps",
+      maxItems: 200,
+      description: "a non-empty list of at most 200 steps",
       items: {
         type: "object",
         description: `a step with kind one of ${STEP_KINDS.join(" | ")}`,
