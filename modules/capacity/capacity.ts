@@ -21,6 +21,16 @@ export function peakEgressGbps(demand: Demand): number {
   return (demand.peakParticipants * demand.streamsPerParticipant * demand.avgStreamKbps) / 1e6;
 }
 
+/** Hosts the demand needs with no failure domain lost: streams or egress, whichever binds. */
+export function baseHostsRequired(
+  demand: Demand,
+  host: { streamsPerHost: number; egressGbps: number },
+): number {
+  const byStreams = Math.ceil(demandStreams(demand) / host.streamsPerHost);
+  const byEgress = Math.ceil((peakEgressGbps(demand) * (1 + demand.headroom)) / host.egressGbps);
+  return Math.max(byStreams, byEgress);
+}
+
 /**
  * Hosts needed so that the demand still fits after losing the largest failure domain (a zone
  * or a rack), with hosts spread evenly over the domains; with one domain, one spare host.
@@ -31,9 +41,7 @@ export function hostsRequired(
   host: { streamsPerHost: number; egressGbps: number },
   failureDomains: number,
 ): number {
-  const byStreams = Math.ceil(demandStreams(demand) / host.streamsPerHost);
-  const byEgress = Math.ceil((peakEgressGbps(demand) * (1 + demand.headroom)) / host.egressGbps);
-  const base = Math.max(byStreams, byEgress);
+  const base = baseHostsRequired(demand, host);
   if (base === 0) return 0;
   if (failureDomains < 2) return base + 1;
   let hosts = base;

@@ -38,6 +38,7 @@ export const demandSchema = {
     peakParticipants: {
       type: "integer",
       minimum: 0,
+      maximum: 100_000_000,
       description: "concurrent participants at the media region's peak",
     },
     streamsPerParticipant: {
@@ -97,8 +98,9 @@ const commonProperties = {
       mediaUdp: portRangeSchema,
       signalingTcp: {
         type: "array",
-        description: "a list of TCP ports for signaling and TURN/TLS",
+        description: "a list of at most 16 TCP ports for signaling and TURN/TLS",
         minItems: 1,
+        maxItems: 16,
         uniqueItems: true,
         items: port("a TCP port in 1–65535"),
       },
@@ -120,8 +122,9 @@ const commonProperties = {
   },
   adminCidrs: {
     type: "array",
-    description: "a list of CIDRs allowed to reach SSH, e.g. 198.51.100.0/24",
+    description: "a list of at most 64 CIDRs allowed to reach SSH, e.g. 198.51.100.0/24",
     minItems: 1,
+    maxItems: 64,
     uniqueItems: true,
     items: { type: "string", format: "cidr", description: "a CIDR like 198.51.100.0/24" },
   },
@@ -196,8 +199,9 @@ export const gcpFleetSchema = {
     },
     zones: {
       type: "array",
-      description: "a list of zones of the stack's gcp:region, e.g. us-west1-a",
+      description: "a list of at most 8 zones of the stack's gcp:region, e.g. us-west1-a",
       minItems: 1,
+      maxItems: 8,
       uniqueItems: true,
       items: {
         type: "string",
@@ -284,8 +288,9 @@ export const awsFleetSchema = {
     },
     subnets: {
       type: "array",
-      description: "a list of {zone, id}: one public subnet per availability zone",
+      description: "a list of at most 8 {zone, id}: one public subnet per availability zone",
       minItems: 1,
+      maxItems: 8,
       items: {
         type: "object",
         description: "a mapping {zone, id}",

@@ -5,6 +5,18 @@
 import type { FromSchema } from "json-schema-to-ts";
 import { hostFactsSchema } from "../tuning/schema";
 
+/**
+ * Limits of one inventory (README "Limits"): the largest sites run a few thousand hosts, and a
+ * 20,000-host inventory must stay valid; past 50,000 a site is several inventories.
+ */
+export const INVENTORY_LIMITS = {
+  hosts: 50_000,
+  hostClasses: 64,
+  racks: 2_000,
+  /** 50,000 hosts in block style, each with a comment and an SSH host key, fit. */
+  bytes: 16 * 1024 * 1024,
+} as const;
+
 const hostClassSchema = {
   type: "object",
   description: "a host class {cores, nicDriver, nicQueues, streamsPerHost, egressGbps, monthlyUsd}",
@@ -34,14 +46,39 @@ const hostClassSchema = {
     streamsPerHost: {
       type: "integer",
       minimum: 1,
+      maximum: 200_000,
       description: "concurrent media streams one host carries at its target load",
     },
-    egressGbps: { type: "number", exclusiveMinimum: 0, description: "usable egress in Gbit/s" },
+    egressGbps: {
+      type: "number",
+      minimum: 0.1,
+      maximum: 3200,
+      description: "usable egress in Gbit/s",
+    },
     monthlyUsd: {
       type: "number",
       minimum: 0,
+      maximum: 1_000_000,
       description: "amortized cost per host-month (hardware, colo, power) in USD",
     },
+  },
+} as const;
+
+const domainName = (what: string) =>
+  ({
+    type: "string",
+    pattern: "^[a-z0-9][a-z0-9-]{0,31}$",
+    description: `${what}: a lowercase name like a or pdu-a`,
+  }) as const;
+
+const rackSchema = {
+  type: "object",
+  description: "a rack {power, network}: the power feed and the network domain it depends on",
+  required: ["power", "network"],
+  additionalProperties: false,
+  properties: {
+    power: domainName("the power domain (feed or PDU pair) the rack hangs off"),
+    network: domainName("the network domain (ToR pair or spine) the rack uplinks to"),
   },
 } as const;
 
@@ -62,7 +99,8 @@ export const hostKeySchema = {
 
 export const inventorySchema = {
   type: "object",
-  description: "a host inventory with site, hostClasses and hosts",
+  description: "a host inventory with site, hostClasses, racks and hosts",
+  // racks is required by the loader, which can say which racks to declare.
   required: ["site", "hostClasses", "hosts"],
   additionalProperties: false,
   properties: {
@@ -70,6 +108,7 @@ export const inventorySchema = {
     egressUsdPerGbpsMonth: {
       type: "number",
       minimum: 0,
+      maximum: 100_000,
       default: 350,
       description: "IP transit price per Gbit/s at the 95th percentile, per month",
     },
@@ -77,13 +116,24 @@ export const inventorySchema = {
       type: "object",
       description: "a mapping of host class name to its hardware, capacity and cost",
       minProperties: 1,
+      maxProperties: INVENTORY_LIMITS.hostClasses,
       propertyNames: { pattern: "^[a-z0-9][a-z0-9-]{0,31}$" },
       additionalProperties: hostClassSchema,
     },
+    racks: {
+      type: "object",
+      description:
+        "a mapping of rack name to {power, network}, e.g. r01: { power: a, network: spine-1 }",
+      minProperties: 1,
+      maxProperties: INVENTORY_LIMITS.racks,
+      propertyNames: { pattern: "^[a-z0-9][a-z0-9-]{0,15}$" },
+      additionalProperties: rackSchema,
+    },
     hosts: {
       type: "array",
-      description: "a list of hosts",
+      description: `a list of at most ${INVENTORY_LIMITS.hosts} hosts`,
       minItems: 1,
+      maxItems: INVENTORY_LIMITS.hosts,
       items: {
         type: "object",
         description: "a host {name, publicIp, privateIp, rack, class, state, hostKey}",
@@ -95,12 +145,20 @@ export const inventorySchema = {
             pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
             description: "an RFC 1123 host name label (lowercase letters, digits, inner -)",
           },
-          publicIp: { type: "string", format: "ipv4", description: "a public IPv4 address" },
-          privateIp: { type: "string", format: "ipv4", description: "a private IPv4 address" },
+          publicIp: {
+            type: "string",
+            format: "ipv4",
+            description: "a public (global unicast) IPv4 address",
+          },
+          privateIp: {
+            type: "string",
+            format: "ipv4",
+            description: "a private (RFC 1918) IPv4 address",
+          },
           rack: {
             type: "string",
             pattern: "^[a-z0-9][a-z0-9-]{0,15}$",
-            description: "a rack name like r01",
+            description: "a rack declared under racks, like r01",
           },
           class: { type: "string", description: "a host class defined in hostClasses" },
           state: { type: "string", enum: HOST_STATES },
@@ -114,4 +172,5 @@ export const inventorySchema = {
 export type Inventory = FromSchema<typeof inventorySchema>;
 export type InventoryHost = Inventory["hosts"][number];
 export type HostClass = FromSchema<typeof hostClassSchema>;
+export type Rack = FromSchema<typeof rackSchema>;
 export type HostState = (typeof HOST_STATES)[number];

@@ -1,6 +1,12 @@
-/** Loads a bare-metal inventory: schema, then the checks across hosts. */
-import { inventorySchema, type Inventory } from "./inventory.schema";
-import { assertNoProblems, readYamlFile, schemaProblems, type Problem } from "./validate";
+/** Loads a bare-metal inventory: schema and the checks across hosts, in one pass. */
+import {
+  INVENTORY_LIMITS,
+  inventorySchema,
+  type Inventory,
+  type InventoryHost,
+} from "./inventory.schema";
+import { isPrivateIpv4, notGlobalUnicast } from "./net";
+import { loadInput, readInput, type InputFormat, type Problem } from "./validate";
 
 function duplicates(inventory: Inventory, key: "name" | "publicIp" | "privateIp"): Problem[] {
   const first = new Map<string, number>();
@@ -18,19 +24,64 @@ function duplicates(inventory: Inventory, key: "name" | "publicIp" | "privateIp"
   return problems;
 }
 
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/** A public address gets a public DNS record; a private one carries the site's own traffic. */
+function addressProblems(host: InventoryHost, i: number): Problem[] {
+  const problems: Problem[] = [];
+  const why = IPV4.test(host.publicIp) ? notGlobalUnicast(host.publicIp) : undefined;
+  if (why) {
+    problems.push({
+      path: ["hosts", i, "publicIp"],
+      message: `is ${host.publicIp}, ${why}`,
+      expected: "a global unicast IPv4 address (its public DNS record must reach this host)",
+    });
+  }
+  if (IPV4.test(host.privateIp) && !isPrivateIpv4(host.privateIp)) {
+    problems.push({
+      path: ["hosts", i, "privateIp"],
+      message: `is ${host.privateIp}, not a private address`,
+      expected: "an address in 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16",
+    });
+  }
+  return problems;
+}
+
 export function inventoryProblems(inventory: Inventory): Problem[] {
   const problems = [
     ...duplicates(inventory, "name"),
     ...duplicates(inventory, "publicIp"),
     ...duplicates(inventory, "privateIp"),
   ];
-  const classes = Object.keys(inventory.hostClasses);
+  if (!inventory.racks) {
+    const used = [...new Set(inventory.hosts.map((h) => h.rack))];
+    problems.push({
+      path: ["racks"],
+      message: "is missing",
+      expected: `a racks: mapping declaring the ${used.length} racks the hosts use, each with its power and network domain, e.g. racks: { ${used
+        .slice(0, 3)
+        .map((r) => `${r}: { power: <feed>, network: <domain> }`)
+        .join(", ")}${used.length > 3 ? ", …" : ""} } (README Changelog)`,
+    });
+  }
+  const classes = Object.keys(inventory.hostClasses ?? {});
+  const racks = Object.keys(inventory.racks ?? {});
   inventory.hosts.forEach((host, i) => {
+    problems.push(...addressProblems(host, i));
     if (!classes.includes(host.class)) {
       problems.push({
         path: ["hosts", i, "class"],
         message: `is "${host.class}", not a defined host class`,
         expected: `one of ${classes.join(", ")}`,
+      });
+    }
+    // An undeclared rack is most often a typo, and each typo would count as one more failure
+    // domain in the capacity plan.
+    if (inventory.racks && !racks.includes(host.rack)) {
+      problems.push({
+        path: ["hosts", i, "rack"],
+        message: `is "${host.rack}", not a declared rack`,
+        expected: `one of ${racks.slice(0, 20).join(", ")}${racks.length > 20 ? ", …" : ""}, or add it under racks: as ${host.rack}: { power: <feed>, network: <domain> }`,
       });
     }
   });
@@ -47,25 +98,44 @@ export function inventoryProblems(inventory: Inventory): Problem[] {
   });
   // Draining a whole rack at once takes out its share of the site and usually means a typo
   // in a bulk edit; a rack goes away host by host, or is retired.
-  const racks = new Map<string, string[]>();
+  const states = new Map<string, string[]>();
   for (const host of inventory.hosts)
-    racks.set(host.rack, [...(racks.get(host.rack) ?? []), host.state]);
-  for (const [rack, states] of racks) {
-    if (states.every((s) => s === "draining")) {
+    states.set(host.rack, [...(states.get(host.rack) ?? []), host.state]);
+  for (const [rack, rackStates] of states) {
+    if (rackStates.every((s) => s === "draining")) {
       problems.push({
         path: ["hosts"],
-        message: `rack ${rack} has all ${states.length} hosts draining`,
+        message: `rack ${rack} has all ${rackStates.length} hosts draining`,
         expected: "at least one active or retired host per rack",
       });
     }
   }
+  // A site with no host left serves nothing: previewing it would only report the hosts it
+  // lacks. Retiring a site is decommissioning its stack (migrate decommission), not this.
+  if (inventory.hosts.length > 0 && inventory.hosts.every((h) => h.state === "retired")) {
+    problems.push({
+      path: ["hosts"],
+      message: `has all ${inventory.hosts.length} hosts retired`,
+      expected:
+        "at least one active or draining host (a site that is gone is decommissioned: its stack destroyed and its stack file removed)",
+    });
+  }
   return problems;
 }
 
+export const INVENTORY_FORMAT: InputFormat<Inventory> = {
+  expected: "a host inventory with site, hostClasses, racks and hosts",
+  schema: inventorySchema,
+  maxBytes: INVENTORY_LIMITS.bytes,
+  // Besides hosts, block lists are a few interface names per host class.
+  maxListItems: INVENTORY_LIMITS.hosts + 16 * INVENTORY_LIMITS.hostClasses,
+  semantic: inventoryProblems,
+};
+
+export function readInventory(file: string) {
+  return readInput(file, INVENTORY_FORMAT);
+}
+
 export function loadInventory(file: string): Inventory {
-  const document = readYamlFile(file, "a host inventory with site, hostClasses and hosts");
-  assertNoProblems(file, schemaProblems(inventorySchema, document));
-  const inventory = document as Inventory;
-  assertNoProblems(file, inventoryProblems(inventory));
-  return inventory;
+  return loadInput(file, INVENTORY_FORMAT);
 }

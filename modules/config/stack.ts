@@ -4,15 +4,24 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { basename, dirname, isAbsolute, join } from "node:path";
-import type { FleetSpec } from "./fleet.schema";
+import { baseHostsRequired } from "../capacity/capacity";
+import { machineType } from "../capacity/machine-types";
+import { hostFactsProblems } from "../tuning/schema";
+import { fleetHardware, hostFacts } from "../tuning/host-facts";
+import type { FleetSpec, MetalFleetSpec } from "./fleet.schema";
 import type { TrafficSpec } from "./traffic.schema";
 import { weightProblems } from "../traffic/weights";
-import { loadInventory } from "./inventory";
+import { readInventory } from "./inventory";
 import type { Inventory } from "./inventory.schema";
 import { SECRET_KEYS, stackFileSchema, type StackFile } from "./stack.schema";
 import {
-  assertNoProblems,
+  assertNoFileProblems,
+  checkRunner,
+  inFile,
   InputError,
+  notRestated,
+  refusedBy,
+  type FileProblem,
   readYamlFile,
   schemaProblems,
   type KeyPath,
@@ -93,15 +102,42 @@ export function fleetProblems(
   fleet: FleetSpec,
   config: StackFile["config"],
   at: KeyPath,
+  /** Keys the schema refused: a check that reads one would only restate its problem. */
+  refused: (path: KeyPath) => boolean = () => false,
 ): Problem[] {
   const problems: Problem[] = [];
-  if (fleet.kind !== "metal" && fleet.minHosts > fleet.maxHosts) {
+  const readable = (...keys: KeyPath[]) => !keys.some(refused);
+  if (
+    fleet.kind !== "metal" &&
+    readable([...at, "minHosts"], [...at, "maxHosts"]) &&
+    fleet.minHosts > fleet.maxHosts
+  ) {
     problems.push({
       path: [...at, "minHosts"],
       message: `is ${fleet.minHosts}, more than maxHosts ${fleet.maxHosts}`,
       expected: "minHosts ≤ maxHosts",
     });
   }
+  problems.push(...(readable([...at, "ports"]) ? portProblems(fleet, at) : []));
+  if (fleet.kind === "gcp" && readable([...at, "zones"], ["config", "gcp:region"])) {
+    problems.push(...zoneProblems(fleet.zones, config["gcp:region"]!, (i) => [...at, "zones", i]));
+  }
+  if (fleet.kind === "aws" && readable([...at, "subnets"], ["config", "aws:region"])) {
+    problems.push(
+      ...zoneProblems(
+        fleet.subnets.map((s) => s.zone),
+        config["aws:region"]!,
+        (i) => [...at, "subnets", i, "zone"],
+      ),
+    );
+  }
+  if (fleet.kind === "metal") problems.push(...dnsProviderProblems(fleet.dns.provider, config));
+  return problems;
+}
+
+/** Every declared port has one purpose, and the media range is not empty. */
+function portProblems(fleet: FleetSpec, at: KeyPath): Problem[] {
+  const problems: Problem[] = [];
   const { mediaUdp, signalingTcp, health } = fleet.ports;
   if (mediaUdp.from > mediaUdp.to) {
     problems.push({
@@ -136,19 +172,6 @@ export function fleetProblems(
       }
     }
   }
-  if (fleet.kind === "gcp") {
-    problems.push(...zoneProblems(fleet.zones, config["gcp:region"]!, (i) => [...at, "zones", i]));
-  }
-  if (fleet.kind === "aws") {
-    problems.push(
-      ...zoneProblems(
-        fleet.subnets.map((s) => s.zone),
-        config["aws:region"]!,
-        (i) => [...at, "subnets", i, "zone"],
-      ),
-    );
-  }
-  if (fleet.kind === "metal") problems.push(...dnsProviderProblems(fleet.dns.provider, config));
   return problems;
 }
 
@@ -161,9 +184,11 @@ export function trafficProblems(
   config: StackFile["config"],
   stacksDir: string,
   at: KeyPath,
+  /** Keys the schema refused: a check that reads one would only restate its problem. */
+  refused: (path: KeyPath) => boolean = () => false,
 ): Problem[] {
   const problems = [
-    ...weightProblems(traffic, at),
+    ...(refused([...at, "pools"]) ? [] : weightProblems(traffic, at)),
     ...dnsProviderProblems(traffic.dns.provider, config),
   ];
   traffic.pools.forEach((pool, i) => {
@@ -212,46 +237,223 @@ export function trafficProblems(
   return problems;
 }
 
+/** The host counts of a metal fleet come from its inventory; a number here would be ignored. */
+function metalHostCountProblems(fleet: FleetSpec, at: KeyPath): Problem[] {
+  if (fleet.kind !== "metal") return [];
+  return (["minHosts", "maxHosts"] as const)
+    .filter((key) => (fleet as Record<string, unknown>)[key] !== undefined)
+    .map((key) => ({
+      path: [...at, key],
+      message: `is set on a metal fleet, whose hosts are its inventory's active hosts`,
+      expected: `no ${key} (add, retire or drain hosts in ${fleet.inventory} instead)`,
+    }));
+}
+
+/** Which input key a derived host fact comes from, for a bare-metal host class or a cloud fleet. */
+function derivedFrom(fact: string, kind: FleetSpec["kind"]): "hardware" | string {
+  switch (fact) {
+    case "cores":
+    case "mediaWorkerCpus":
+      return kind === "metal" ? "cores" : "hardware";
+    case "rxQueues":
+    case "txQueues":
+      return kind === "metal" ? "nicQueues" : "hardware";
+    case "nicDriver":
+    case "interfaces":
+      return kind === "metal" ? fact : "hardware";
+    case "packetsPerSecond":
+      return kind === "metal" ? "streamsPerHost" : "demand";
+    default:
+      return fact;
+  }
+}
+
+/** Most hosts any demand may need: beyond it the capacity plan would count for minutes. */
+export const MAX_HOSTS_REQUIRED = 1_000_000;
+
 /**
- * Validates a parsed stack document: schema first, then semantic checks (only on a document
- * the schema accepted, so they can trust its shape). Throws InputError with every problem.
- * `stacksDir` is where the stacks a traffic split names are.
+ * What tuning and capacity derive from the fleet spec and each host class (or machine type),
+ * checked with the same rules they use, and reported at the input key the value comes from.
+ */
+export function derivedProblems(
+  file: string,
+  fleet: FleetSpec,
+  at: KeyPath,
+  inventory?: { file: string; document: Inventory },
+): FileProblem[] {
+  const problems: FileProblem[] = [];
+  const hardware = fleetHardware(fleet, inventory?.document.hostClasses);
+  for (const [name, host] of hardware) {
+    const facts = hostFacts(fleet, host);
+    const inClass = fleet.kind === "metal" && inventory !== undefined;
+    for (const p of hostFactsProblems(facts)) {
+      const fact = String(p.path[0]);
+      const source = derivedFrom(fact, fleet.kind);
+      const expected =
+        fact === "mediaWorkerCpus"
+          ? `a core count that leaves media workers beside the CPUs kept for interrupts (max(2, cores/8)): at least 3`
+          : p.expected;
+      const derived = `the tuning derives ${fact} ${JSON.stringify((facts as Record<string, unknown>)[fact])}, which ${p.message}`;
+      if (source === "stallMs" || source === "mediaUdpPorts") {
+        const key = source === "stallMs" ? ["tuning", "stallMs"] : ["ports", "mediaUdp"];
+        problems.push({
+          file,
+          path: [...at, ...key],
+          message: `with ${name}: ${derived}`,
+          expected,
+        });
+      } else if (inClass) {
+        const value = (inventory.document.hostClasses[name] as Record<string, unknown>)[source];
+        problems.push({
+          file: inventory.file,
+          path: ["hostClasses", name, source],
+          message: `is ${JSON.stringify(value)}: ${derived}${source === "streamsPerHost" ? ` (with demand ${JSON.stringify(fleet.demand)} of ${file})` : ""}`,
+          expected,
+        });
+      } else {
+        const key =
+          source === "hardware" ? (fleet.kind === "gcp" ? "machineType" : "instanceType") : source;
+        problems.push({
+          file,
+          path: [...at, key],
+          message: `with ${name}: ${derived}`,
+          expected,
+        });
+      }
+    }
+    const egressGbps = inClass
+      ? inventory.document.hostClasses[name].egressGbps
+      : machineType(name).egressGbps;
+    const needed = baseHostsRequired(fleet.demand, {
+      streamsPerHost: host.streamsPerHost,
+      egressGbps,
+    });
+    if (!(needed <= MAX_HOSTS_REQUIRED)) {
+      problems.push({
+        file,
+        path: [...at, "demand"],
+        message: `needs ${needed} hosts of ${name} at the peak`,
+        expected: `a demand that at most ${MAX_HOSTS_REQUIRED} hosts carry (check peakParticipants, streamsPerParticipant and avgStreamKbps)`,
+      });
+    }
+  }
+  return problems;
+}
+
+/** The stack file's inventory, resolved against the project root (where Pulumi runs). */
+export function inventoryFile(fleet: MetalFleetSpec, stacksDir: string): string {
+  return isAbsolute(fleet.inventory) ? fleet.inventory : join(dirname(stacksDir), fleet.inventory);
+}
+
+function metalProblems(
+  file: string,
+  fleet: MetalFleetSpec,
+  at: KeyPath,
+  stacksDir: string,
+  /** False when the stack file itself has problems: derived values would be built on them. */
+  derive: boolean,
+): { problems: FileProblem[]; inventory?: Inventory } {
+  const path = inventoryFile(fleet, stacksDir);
+  if (!existsSync(path)) {
+    return {
+      problems: inFile(file, [
+        {
+          path: [...at, "inventory"],
+          message: `is "${fleet.inventory}", which does not exist (looked for ${path})`,
+          expected: "the path of this site's host inventory, relative to the project root",
+        },
+      ]),
+    };
+  }
+  const { value, problems } = readInventory(path);
+  if (!value) return { problems };
+  if (typeof value.site === "string" && value.site !== fleet.site) {
+    problems.push({
+      file,
+      path: [...at, "site"],
+      message: `is "${fleet.site}", but ${fleet.inventory} is the inventory of site "${value.site}"`,
+      expected: "the site of the inventory it names",
+    });
+  }
+  if (!derive) return { problems };
+  // Only host classes the inventory's own checks accepted: a derived value of a refused one
+  // would restate its problem.
+  const refused = new Set(
+    problems.filter((p) => p.path[0] === "hostClasses").map((p) => String(p.path[1])),
+  );
+  const hostClasses = Object.fromEntries(
+    Object.entries(value.hostClasses ?? {}).filter(([name]) => !refused.has(name)),
+  );
+  problems.push(
+    ...derivedProblems(file, fleet, at, {
+      file: path,
+      document: { ...value, hostClasses },
+    }),
+  );
+  return { problems, inventory: problems.length === 0 ? value : undefined };
+}
+
+/**
+ * Validates a parsed stack document and, for a metal stack, its inventory: the schema, the
+ * semantic checks, and what tuning and capacity derive, all in one pass. Throws InputError
+ * with every problem of every file, sorted. `stacksDir` is where the stacks a traffic split
+ * names are.
  */
 export function validateStackDocument(
   file: string,
   document: unknown,
   stacksDir = dirname(file),
 ): { document: StackFile; inventory?: Inventory } {
-  assertNoProblems(file, schemaProblems(stackFileSchema, document));
+  const schema = schemaProblems(stackFileSchema, document);
+  const semantic: Problem[] = [];
+  const other: FileProblem[] = [];
+  let inventory: Inventory | undefined;
+  const check = checkRunner(schema);
   const stack = document as StackFile;
-  const fleet = stack.config["avfleet:fleet"];
-  const traffic = stack.config["avfleet:traffic"];
-  if (!fleet === !traffic) {
-    assertNoProblems(file, [
-      {
-        path: ["config"],
-        message: fleet
-          ? "has both avfleet:fleet and avfleet:traffic"
-          : "has neither avfleet:fleet nor avfleet:traffic",
-        expected: "exactly one of them",
-      },
-    ]);
-  }
-  if (traffic) {
-    assertNoProblems(
-      file,
-      trafficProblems(traffic, stack.config, stacksDir, ["config", "avfleet:traffic"]),
+  const fleet = stack?.config?.["avfleet:fleet"];
+  const traffic = stack?.config?.["avfleet:traffic"];
+  const fleetAt = ["config", "avfleet:fleet"];
+  if (stack?.config && typeof stack.config === "object" && !fleet === !traffic) {
+    semantic.push({
+      path: ["config"],
+      message: fleet
+        ? "has both avfleet:fleet and avfleet:traffic"
+        : "has neither avfleet:fleet nor avfleet:traffic",
+      expected: "exactly one of them",
+    });
+  } else if (traffic) {
+    check(() =>
+      semantic.push(
+        ...trafficProblems(
+          traffic,
+          stack.config,
+          stacksDir,
+          ["config", "avfleet:traffic"],
+          refusedBy(schema),
+        ),
+      ),
     );
-    return { document: stack };
+  } else if (fleet) {
+    check(() => semantic.push(...fleetProblems(fleet, stack.config, fleetAt, refusedBy(schema))));
+    check(() => semantic.push(...metalHostCountProblems(fleet, fleetAt)));
+    if (fleet.kind === "metal") {
+      check(() => {
+        const metal = metalProblems(file, fleet, fleetAt, stacksDir, schema.length === 0);
+        other.push(...metal.problems);
+        inventory = metal.inventory;
+      });
+    } else if (schema.length === 0) {
+      other.push(...derivedProblems(file, fleet, fleetAt));
+    }
   }
-  assertNoProblems(file, fleetProblems(fleet!, stack.config, ["config", "avfleet:fleet"]));
-  if (fleet!.kind !== "metal") return { document: stack };
-  // A relative inventory path is relative to the stack file's project root (the parent of
-  // its stacks/), which is where Pulumi runs the program.
-  const inventory = isAbsolute(fleet!.inventory)
-    ? fleet!.inventory
-    : join(dirname(stacksDir), fleet!.inventory);
-  return { document: stack, inventory: loadInventory(inventory) };
+  assertNoFileProblems([
+    ...inFile(file, [...schema, ...notRestated(schema, semantic)]),
+    // One problem per key: a derived value at a key a check already refused says it again.
+    ...other.filter(
+      (p) => p.file !== file || notRestated([...schema, ...semantic], [p]).length > 0,
+    ),
+  ]);
+  return { document: stack, inventory };
 }
 
 export function loadStackFile(file: string): LoadedStack {
@@ -273,19 +475,19 @@ export function loadStackFile(file: string): LoadedStack {
   };
 }
 
-/** Loads several stacks, collecting every file's problems before failing. */
+/** Loads several stacks, collecting every file's problems before failing, sorted by file. */
 export function loadStacks(dir: string, names: string[]): LoadedStack[] {
   const loaded: LoadedStack[] = [];
-  const lines: string[] = [];
+  const problems: FileProblem[] = [];
   for (const name of names) {
     try {
       loaded.push(loadStackFile(stackFileName(dir, name)));
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
-      lines.push(...err.lines);
+      problems.push(...err.problems);
     }
   }
-  if (lines.length > 0) throw new InputError(lines);
+  assertNoFileProblems(problems);
   return loaded;
 }
 

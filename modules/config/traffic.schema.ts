@@ -46,8 +46,9 @@ export const trafficSchema = {
     },
     pools: {
       type: "array",
-      description: "a list of {stack, weight}: the fleet stacks serving the region",
+      description: "a list of at most 16 {stack, weight}: the fleet stacks serving the region",
       minItems: 1,
+      maxItems: 16,
       items: {
         type: "object",
         description: "a pool {stack, weight}",

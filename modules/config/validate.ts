@@ -1,12 +1,15 @@
 /**
- * The one way every input format (stack file, inventory, runbook, tuning facts) is parsed
- * and checked: YAML → ajv against that format's JSON Schema → semantic checks, with every
- * problem reported at once as `<file>: <key path>: <what is wrong>, expected <what>`.
+ * The one way every input format (stack file, inventory, runbook, tuning facts, and any format
+ * added later) is read and checked: a size limit before parsing, YAML parsed with explicit
+ * limits, then the format's JSON Schema and its semantic checks in one pass, with every problem
+ * reported at once, sorted by file and key path, as `<file>: <key path>: <what is wrong>,
+ * expected <what>` (or `<file>: <line>:<col>: …` where the YAML itself is wrong).
  */
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import Ajv, { type ErrorObject, type AnySchema } from "ajv";
 import addFormats from "ajv-formats";
-import YAML from "yaml";
+import YAML, { LineCounter, isAlias, isScalar, type Node } from "yaml";
+import { inDurationRange, type DurationRange } from "./duration";
 import { isCidr } from "./net";
 
 /** A key path inside a document: property names and array indexes. */
@@ -19,11 +22,22 @@ export interface Problem {
   message: string;
   /** What would be right, e.g. `a port in 1024–65535`. */
   expected: string;
+  /** Where in the text, for problems of the YAML itself (they have no key path yet). */
+  position?: { line: number; col: number };
+}
+
+/** A problem with the file it is in: checks that span files (a stack and its inventory). */
+export interface FileProblem extends Problem {
+  file: string;
 }
 
 /** Bad input: every problem found, already formatted. The CLI prints them and exits 2. */
 export class InputError extends Error {
-  constructor(readonly lines: string[]) {
+  constructor(
+    readonly lines: string[],
+    /** The problems behind the lines, where known: a caller merging several files sorts them. */
+    readonly problems: FileProblem[] = [],
+  ) {
     super(lines.join("\n"));
     this.name = "InputError";
   }
@@ -39,14 +53,49 @@ export function formatKeyPath(path: KeyPath): string {
 }
 
 export function formatProblem(file: string, problem: Problem): string {
-  return `${file}: ${formatKeyPath(problem.path)}: ${problem.message}, expected ${problem.expected}`;
+  const where = problem.position
+    ? `${problem.position.line}:${problem.position.col}`
+    : formatKeyPath(problem.path);
+  return `${file}: ${where}: ${problem.message}, expected ${problem.expected}`;
 }
 
-/** Throws an InputError when there are problems; the lines keep the order found. */
-export function assertNoProblems(file: string, problems: Problem[]): void {
-  if (problems.length > 0) {
-    throw new InputError([...new Set(problems.map((p) => formatProblem(file, p)))]);
+function compareSegments(a: string | number, b: string | number): number {
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  const [x, y] = [String(a), String(b)];
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** Text positions first (in text order), then key paths segment by segment, indexes numerically. */
+function compareProblems(a: Problem, b: Problem): number {
+  if (a.position || b.position) {
+    if (!a.position) return 1;
+    if (!b.position) return -1;
+    return a.position.line - b.position.line || a.position.col - b.position.col;
   }
+  for (let i = 0; i < Math.min(a.path.length, b.path.length); i++) {
+    const order = compareSegments(a.path[i], b.path[i]);
+    if (order !== 0) return order;
+  }
+  return a.path.length - b.path.length;
+}
+
+/** Throws an InputError when there are problems, sorted by file, then by key path. */
+export function assertNoFileProblems(problems: FileProblem[]): void {
+  if (problems.length === 0) return;
+  // A stable sort: problems at one path keep the order they were found in.
+  const sorted = [...problems].sort(
+    (a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) || compareProblems(a, b),
+  );
+  throw new InputError([...new Set(sorted.map((p) => formatProblem(p.file, p)))], sorted);
+}
+
+/** Throws an InputError when there are problems, sorted by key path. */
+export function assertNoProblems(file: string, problems: Problem[]): void {
+  assertNoFileProblems(inFile(file, problems));
+}
+
+export function inFile(file: string, problems: Problem[]): FileProblem[] {
+  return problems.map((p) => ({ ...p, file }));
 }
 
 const ajv = new Ajv({
@@ -63,12 +112,24 @@ const ajv = new Ajv({
 });
 addFormats(ajv, ["ipv4", "ipv6", "hostname", "uri"]);
 ajv.addFormat("cidr", { type: "string", validate: isCidr });
+ajv.addKeyword({
+  keyword: "durationRange",
+  type: "string",
+  schemaType: "object",
+  validate: (range: DurationRange, data: string) => inDurationRange(range, data),
+});
 
 const compiled = new WeakMap<object, ReturnType<typeof ajv.compile>>();
+
+/** YAML's spelling of the numbers JSON has none for (`.inf`, `-.inf`, `.nan`; `1e400` is `.inf`). */
+function nonFinite(value: number): string {
+  return Number.isNaN(value) ? ".nan" : value > 0 ? ".inf" : "-.inf";
+}
 
 function show(value: unknown): string {
   if (value === undefined) return "missing";
   if (value === null) return "null";
+  if (typeof value === "number" && !Number.isFinite(value)) return nonFinite(value);
   const text = JSON.stringify(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
@@ -93,7 +154,13 @@ function pointerToPath(pointer: string): (string | number)[] {
 export function describeSchema(schema: unknown): string {
   if (typeof schema !== "object" || schema === null) return "a value";
   const s = schema as Record<string, unknown>;
-  if (typeof s.description === "string") return s.description;
+  if (typeof s.description === "string") {
+    // "a CPU count" does not say that 2.5 is wrong; "an integer" does.
+    return s.type === "integer" && !/integer/.test(s.description)
+      ? `${s.description} (an integer)`
+      : s.description;
+  }
+  if (s.type === "integer") return "an integer";
   if (Array.isArray(s.enum)) return `one of ${s.enum.map((v) => show(v)).join(" | ")}`;
   if (s.type === "object") return "a mapping";
   if (s.type === "array") return "a list";
@@ -145,6 +212,15 @@ function problemFromAjv(error: ErrorObject): Problem | undefined {
       const described = typeof schema?.description === "string" ? `${schema.description}, ` : "";
       return { path, message: `is ${show(data)}`, expected: `${described}${bound}` };
     }
+    case "durationRange": {
+      const range = schema?.durationRange as DurationRange;
+      const described = typeof schema?.description === "string" ? `${schema.description}, ` : "";
+      return {
+        path,
+        message: `is ${show(data)}`,
+        expected: `${described}from ${range.min} to ${range.max}`,
+      };
+    }
     case "if":
     case "oneOf":
     case "anyOf":
@@ -152,6 +228,18 @@ function problemFromAjv(error: ErrorObject): Problem | undefined {
     default:
       return { path, message: `is ${show(data)}`, expected: describeSchema(schema) };
   }
+}
+
+const FINITE = "a finite number";
+
+function nonFiniteProblems(value: unknown, path: KeyPath = []): Problem[] {
+  if (typeof value === "number" && !Number.isFinite(value)) {
+    return [{ path, message: `is ${nonFinite(value)}`, expected: FINITE }];
+  }
+  if (typeof value !== "object" || value === null) return [];
+  return Object.entries(value).flatMap(([key, v]) =>
+    nonFiniteProblems(v, [...path, Array.isArray(value) ? Number(key) : key]),
+  );
 }
 
 /** Validates a parsed document against a JSON Schema; returns every problem. */
@@ -165,46 +253,268 @@ export function schemaProblems(
     validate = ajv.compile(schema);
     compiled.set(schema as object, validate);
   }
-  if (validate(document)) return [];
-  const problems = (validate.errors ?? [])
-    .map(problemFromAjv)
-    .filter((p): p is Problem => p !== undefined);
+  // JSON has no infinity or NaN, so ajv's messages about them would say "null": name them here
+  // and let them stand for whatever else ajv says about the same key.
+  const problems = nonFiniteProblems(document);
+  if (validate(document) && problems.length === 0) return [];
+  problems.push(
+    ...(validate.errors ?? []).map(problemFromAjv).filter((p): p is Problem => p !== undefined),
+  );
   // One problem per key: `100.5` is not an integer, and saying it is also above 100 is noise.
   const firstPerKey = new Map<string, Problem>();
   for (const p of problems) {
     const key = formatKeyPath(p.path);
-    if (!firstPerKey.has(key)) firstPerKey.set(key, p);
+    const first = firstPerKey.get(key);
+    if (!first) firstPerKey.set(key, p);
+    // `.inf` where a port goes: say what a port is rather than just "finite".
+    else if (first.expected === FINITE && p.expected !== "a value" && p.expected !== FINITE)
+      firstPerKey.set(key, { ...first, expected: p.expected.replace(/, [≤≥<>] .*$/, "") });
   }
   return [...firstPerKey.values()].map((p) => ({ ...p, path: [...prefix, ...p.path] }));
 }
 
-/** Parses YAML text; malformed YAML or an empty document is an InputError. */
-export function parseYaml(file: string, text: string, expected: string): unknown {
-  const doc = YAML.parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new InputError(
-      doc.errors.map((e) => {
-        const [line, col] = e.linePos?.[0] ? [e.linePos[0].line, e.linePos[0].col] : [0, 0];
-        const what = e.message.split("\n")[0].replace(/ at line \d+, column \d+.*$/, "");
-        return `${file}: line ${line}, column ${col}: malformed YAML (${what}), expected ${expected}`;
-      }),
-    );
-  }
-  const value = doc.toJS();
-  if (value === null || value === undefined) {
-    throw new InputError([`${file}: (document): is empty, expected ${expected}`]);
-  }
-  return value;
+/** Aliases a document may expand (the yaml package's own default, made explicit). */
+export const MAX_ALIAS_COUNT = 100;
+
+/** How a file of one format is read: its limits, before and while parsing. */
+export interface ReadLimits {
+  /** What a good file is, for "expected …" in problems of the file as a whole. */
+  expected: string;
+  /** Largest file accepted, checked before parsing. */
+  maxBytes: number;
+  /**
+   * Most block-list entries (`- …` lines) accepted, counted before parsing, so that a file far
+   * over a list limit is refused in milliseconds rather than parsed for minutes.
+   */
+  maxListItems?: number;
 }
 
-export function readYamlFile(file: string, expected: string): unknown {
-  let text: string;
+function at(position: { line: number; col: number }, message: string, expected: string): Problem {
+  return { path: [], position, message, expected };
+}
+
+function tooLarge(maxBytes: number): Problem {
+  return {
+    path: [],
+    message: `is larger than ${maxBytes} bytes`,
+    expected: `a file of at most ${maxBytes} bytes (${Math.round(maxBytes / 1024)} KiB)`,
+  };
+}
+
+function readBounded(file: string, maxBytes: number): { text?: string; problems: Problem[] } {
+  let fd: number | undefined;
   try {
-    text = readFileSync(file, "utf8");
+    fd = openSync(file, "r");
+    if (statSync(file).size > maxBytes) return { problems: [tooLarge(maxBytes)] };
+    // Read one byte past the limit rather than trust the size: a pipe or /dev/zero has none.
+    const buffer = Buffer.allocUnsafe(maxBytes + 1);
+    let length = 0;
+    for (let n = 1; n > 0 && length < buffer.length; length += n) {
+      n = readSync(fd, buffer, length, buffer.length - length, null);
+    }
+    if (length > maxBytes) return { problems: [tooLarge(maxBytes)] };
+    return { text: buffer.subarray(0, length).toString("utf8"), problems: [] };
   } catch (err) {
-    throw new InputError([
-      `${file}: (file): cannot be read (${(err as NodeJS.ErrnoException).code}), expected ${expected}`,
-    ]);
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    return {
+      problems: [{ path: [], message: `cannot be read (${code})`, expected: "a readable file" }],
+    };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  return parseYaml(file, text, expected);
+}
+
+function listItemProblems(text: string, limit: number): Problem[] {
+  let items = 0;
+  for (const _ of text.matchAll(/^[ \t]*-(?:[ \t]|$)/gm)) {
+    if (++items > limit) {
+      return [
+        {
+          path: [],
+          message: `has more than ${limit} list entries`,
+          expected: `at most ${limit} (split the file; see the limits in README.md)`,
+        },
+      ];
+    }
+  }
+  return [];
+}
+
+/**
+ * Parses YAML text with explicit limits. Malformed YAML, tags, merge keys (`<<`), aliases
+ * expanding past MAX_ALIAS_COUNT and an empty document are problems at their line:col.
+ */
+export function parseYamlText(
+  text: string,
+  expected: string,
+): { value?: unknown; problems: Problem[] } {
+  const lineCounter = new LineCounter();
+  const posOf = (offset: number) => lineCounter.linePos(offset);
+  try {
+    const doc = YAML.parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
+    const problems: Problem[] = [...doc.errors, ...doc.warnings].map((e) =>
+      at(
+        posOf(e.pos[0]),
+        `malformed YAML (${e.message.split("\n")[0].replace(/ at line \d+, column \d+.*$/, "")})`,
+        expected,
+      ),
+    );
+    let firstAlias: Node | undefined;
+    YAML.visit(doc, {
+      Alias(_, node) {
+        firstAlias ??= node;
+      },
+      Pair(_, pair) {
+        // YAML 1.2 has no merge keys; the yaml package would keep `<<` as an ordinary key.
+        if (isScalar(pair.key) && pair.key.value === "<<" && pair.key.range) {
+          problems.push(
+            at(
+              posOf(pair.key.range[0]),
+              "is a YAML merge key (<<), which avfleet does not support",
+              "the merged keys written out in full",
+            ),
+          );
+        }
+      },
+    });
+    if (problems.length > 0) return { problems };
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (err) {
+      if (!(err instanceof ReferenceError) || !firstAlias) throw err;
+      const position =
+        isAlias(firstAlias) && firstAlias.range ? posOf(firstAlias.range[0]) : { line: 1, col: 1 };
+      return {
+        problems: [
+          at(
+            position,
+            `has aliases that expand past ${MAX_ALIAS_COUNT} nodes (${err.message})`,
+            "a document that writes its values out, or uses few aliases",
+          ),
+        ],
+      };
+    }
+    if (value === null || value === undefined) {
+      return { problems: [{ path: [], message: "is empty", expected }] };
+    }
+    return { value, problems: [] };
+  } catch (err) {
+    // Whatever else the parser throws (a nesting deep enough to exhaust the stack) is still the
+    // file's fault, not ours.
+    return {
+      problems: [at({ line: 1, col: 1 }, `cannot be parsed (${(err as Error).message})`, expected)],
+    };
+  }
+}
+
+/** Reads a YAML (or JSON) file within its limits; returns the value or every problem. */
+export function readYaml(
+  file: string,
+  limits: ReadLimits,
+): { value?: unknown; problems: FileProblem[] } {
+  const read = readBounded(file, limits.maxBytes);
+  if (read.text === undefined) return { problems: inFile(file, read.problems) };
+  const tooLong =
+    limits.maxListItems === undefined ? [] : listItemProblems(read.text, limits.maxListItems);
+  if (tooLong.length > 0) return { problems: inFile(file, tooLong) };
+  const parsed = parseYamlText(read.text, limits.expected);
+  return { value: parsed.value, problems: inFile(file, parsed.problems) };
+}
+
+/** An input format: how its files are read, its schema, and what the schema cannot say. */
+export interface InputFormat<T> extends ReadLimits {
+  schema: AnySchema;
+  /**
+   * Checks a schema cannot express. They run in the same pass as the schema, so on a document
+   * the schema refused they see values of any shape; a check that throws on one is skipped.
+   */
+  semantic?: (document: T) => Problem[];
+}
+
+/**
+ * Schema and semantic problems of a parsed document, all at once. A semantic problem at or
+ * under a key the schema already refused is left out: it would restate the same mistake.
+ */
+export function documentProblems<T>(document: unknown, format: InputFormat<T>): Problem[] {
+  const problems = schemaProblems(format.schema, document);
+  if (!format.semantic) return problems;
+  let semantic: Problem[];
+  if (problems.length === 0) semantic = format.semantic(document as T);
+  else {
+    try {
+      semantic = format.semantic(document as T);
+    } catch {
+      semantic = [];
+    }
+  }
+  return [...problems, ...notRestated(problems, semantic)];
+}
+
+/**
+ * The semantic problems that are not at or under a key the schema already refused (they
+ * would restate the same mistake).
+ */
+export function notRestated<P extends Problem>(schema: Problem[], semantic: P[]): P[] {
+  const refused = schema.map((p) => formatKeyPath(p.path));
+  return semantic.filter((p) => !refused.some((r) => isAtOrUnder(formatKeyPath(p.path), r)));
+}
+
+function isAtOrUnder(key: string, ancestor: string): boolean {
+  return key === ancestor || key.startsWith(`${ancestor}.`) || key.startsWith(`${ancestor}[`);
+}
+
+/**
+ * Runs semantic checks one by one in the pass after the schema: on a document the schema
+ * refused, a check that meets a value of the wrong shape is skipped and the others still
+ * report. An InputError (another file's problems) always goes through.
+ */
+export function checkRunner(schema: Problem[]): (run: () => void) => void {
+  return (run) => {
+    try {
+      run();
+    } catch (err) {
+      if (schema.length === 0 || err instanceof InputError) throw err;
+    }
+  };
+}
+
+/** Whether the schema refused a key at or under `path`: a check reading it is skipped. */
+export function refusedBy(schema: Problem[]): (path: KeyPath) => boolean {
+  const refused = schema.map((p) => formatKeyPath(p.path));
+  return (path) => refused.some((r) => isAtOrUnder(r, formatKeyPath(path)));
+}
+
+/**
+ * Reads, parses and checks a file of one format: every problem, and the document when it
+ * parsed (valid only when there are no problems; a caller may look into it for more checks).
+ */
+export function readInput<T>(
+  file: string,
+  format: InputFormat<T>,
+): { value?: T; problems: FileProblem[] } {
+  const read = readYaml(file, format);
+  if (read.problems.length > 0) return { problems: read.problems };
+  return { value: read.value as T, problems: inFile(file, documentProblems(read.value, format)) };
+}
+
+/** Reads a file of one format; throws an InputError naming every problem. */
+export function loadInput<T>(file: string, format: InputFormat<T>): T {
+  const { value, problems } = readInput(file, format);
+  assertNoFileProblems(problems);
+  return value as T;
+}
+
+/** Files without a limit of their own: a stack file or a runbook is a few kilobytes. */
+export const DEFAULT_MAX_BYTES = 1 << 20;
+
+/** Reads a YAML file with no schema of its own (a file another format's check looks into). */
+export function readYamlFile(
+  file: string,
+  expected: string,
+  maxBytes = DEFAULT_MAX_BYTES,
+): unknown {
+  const { value, problems } = readYaml(file, { expected, maxBytes });
+  assertNoFileProblems(problems);
+  return value;
 }

@@ -4,62 +4,9 @@
  * bare-metal host's SSH payload.
  */
 import type { FleetSpec } from "../config/fleet.schema";
-import { hostPayloadPart, renderCloudInit, renderTuning, type HostFacts } from "../tuning";
+import { hostPayloadPart, renderCloudInit, renderTuning } from "../tuning";
+import { hostFacts, type HostHardware } from "../tuning/host-facts";
 import type { PayloadPart } from "./metal-payload";
-
-/** The hardware facts tuning is sized from. */
-export interface HostHardware {
-  cores: number;
-  nicDriver: string;
-  /** Queues of one media NIC. */
-  rxQueues: number;
-  txQueues: number;
-  streamsPerHost: number;
-  /** The media NICs; default: the one the default route uses, found on the host. */
-  interfaces?: string[];
-}
-
-/** The systemd unit of the media server (the SFU) on every host image. */
-export const MEDIA_UNIT = "sfu.service";
-
-/**
- * Streams a participant sends up: audio plus simulcast video layers, in units of the
- * average forwarded stream. A host's received packets come from its participants' uplinks.
- */
-const UPSTREAM_STREAMS_PER_PARTICIPANT = 2.5;
-const MEDIA_PACKET_BITS = 1200 * 8;
-
-/** Packets per second one host receives at its target load. */
-export function receivedPacketsPerSecond(spec: FleetSpec, hardware: HostHardware): number {
-  const participants = hardware.streamsPerHost / spec.demand.streamsPerParticipant;
-  const bitsPerSecond =
-    participants * UPSTREAM_STREAMS_PER_PARTICIPANT * spec.demand.avgStreamKbps * 1000;
-  return Math.ceil(bitsPerSecond / MEDIA_PACKET_BITS);
-}
-
-/**
- * Media workers run on every CPU but the first eighth (at least two), which keeps NIC
- * interrupts and softirq work off the workers.
- */
-export function mediaWorkerCpus(cores: number): string {
-  const reserved = Math.max(2, Math.ceil(cores / 8));
-  return `${reserved}-${cores - 1}`;
-}
-
-export function hostFacts(spec: FleetSpec, hardware: HostHardware): HostFacts {
-  return {
-    cores: hardware.cores,
-    nicDriver: hardware.nicDriver,
-    rxQueues: hardware.rxQueues,
-    txQueues: hardware.txQueues,
-    packetsPerSecond: receivedPacketsPerSecond(spec, hardware),
-    stallMs: spec.tuning.stallMs,
-    mediaUdpPorts: { from: spec.ports.mediaUdp.from, to: spec.ports.mediaUdp.to },
-    mediaWorkerCpus: mediaWorkerCpus(hardware.cores),
-    mediaUnit: MEDIA_UNIT,
-    ...(hardware.interfaces ? { interfaces: hardware.interfaces } : {}),
-  };
-}
 
 export function cloudInitUserData(spec: FleetSpec, hardware: HostHardware): string {
   return renderCloudInit(renderTuning(spec.tuning.profile, hostFacts(spec, hardware)));

@@ -11,8 +11,8 @@ import {
 } from "../config/stack";
 import type { StackFile } from "../config/stack.schema";
 import type { Inventory, InventoryHost } from "../config/inventory.schema";
-import { machineType } from "../capacity/machine-types";
-import { cloudInitUserData, tuningPayloadPart, type HostHardware } from "./host-tuning";
+import { cloudInitUserData, tuningPayloadPart } from "./host-tuning";
+import { classHardware, cloudHardware } from "../tuning/host-facts";
 import { privilegeOf, renderPayload, sudoersRule, type HostPayload } from "./metal-payload";
 import { weightsOf } from "../traffic/weights";
 import { hostCounts, hostStates } from "./metal-args";
@@ -30,13 +30,6 @@ export function stackFromPulumi(): { document: StackFile; inventory?: Inventory 
  */
 const isConfigSecret = (key: string): boolean =>
   (pulumi.runtime as unknown as { isConfigSecret(key: string): boolean }).isConfigSecret(key);
-
-/** A cloud VM's hardware facts; gVNIC and ENA give one queue pair per vCPU up to 16 and 32. */
-function cloudHardware(type: string, nicDriver: "gve" | "ena"): HostHardware {
-  const { vcpus, streamsPerHost } = machineType(type);
-  const queues = Math.min(vcpus, nicDriver === "gve" ? 16 : 32);
-  return { cores: vcpus, nicDriver, rxQueues: queues, txQueues: queues, streamsPerHost };
-}
 
 // Each kind's component is required when a stack of that kind is declared: a GCP stack never
 // loads @pulumi/aws, and the Plan cache keys each stack by the modules it actually ran, so a
@@ -110,19 +103,9 @@ export function declareStack(stack: {
     }
     case "metal": {
       const inventory = stack.inventory!;
-      const partsOf = (hostClass: string) => {
-        const c = inventory.hostClasses[hostClass];
-        return [
-          tuningPayloadPart(spec, {
-            cores: c.cores,
-            nicDriver: c.nicDriver,
-            rxQueues: c.nicQueues,
-            txQueues: c.nicQueues,
-            streamsPerHost: c.streamsPerHost,
-            interfaces: c.interfaces,
-          }),
-        ];
-      };
+      const partsOf = (hostClass: string) => [
+        tuningPayloadPart(spec, classHardware(inventory.hostClasses[hostClass])),
+      ];
       const byClass = new Map<string, HostPayload>();
       const payloadFor = (host: InventoryHost) => {
         if (!byClass.has(host.class))

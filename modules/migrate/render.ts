@@ -3,7 +3,7 @@ import type { GateEvaluation } from "./gates";
 import type { Entry } from "./journal";
 import type { Unit } from "./plan";
 import { commandLine } from "./pulumi";
-import type { LoadedRunbook } from "./runbook";
+import { settingsInForce, type LoadedRunbook } from "./runbook";
 import type { MigrationState } from "./state";
 import { formatWeights, type Weights } from "./weights";
 
@@ -23,6 +23,14 @@ export function renderPlan(loaded: LoadedRunbook, units: Unit[]): string {
       lines.push(
         `    weights → ${formatWeights(unit.weights, loaded.traffic.pools)} (set and up skipped when the first read shows them)`,
       );
+    }
+    if (unit.kind === "shift" && units.find((u) => u.step === unit.step) === unit) {
+      lines.push("    in force for every weight of this step:");
+      for (const s of settingsInForce(loaded, unit.step)) {
+        lines.push(
+          `      ${s.key}${s.about ? ` (${s.about})` : ""} = ${s.value}  [${s.from === "runbook" ? "runbook" : `default: ${s.source}`}]`,
+        );
+      }
     }
     if (unit.kind === "shift") {
       const gates = unit.gates.map(

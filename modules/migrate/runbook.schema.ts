@@ -5,7 +5,8 @@
  */
 import type { FromSchema } from "json-schema-to-ts";
 import { COMPARE_DEFAULTS } from "./compare";
-import { SLO_NAMES } from "./slo";
+import { DURATION_PATTERN } from "../config/duration";
+import { SLO_NAMES, type SloName } from "./slo";
 
 const stackName = {
   type: "string",
@@ -13,11 +14,84 @@ const stackName = {
   description: "a stack name (stacks/Pulumi.<name>.yaml)",
 } as const;
 
-const duration = (description: string) =>
+/** A duration with the range that means something for it (README "Runbook limits"). */
+const duration = <const Min extends string, const Max extends string>(
+  description: string,
+  min: Min,
+  max: Max,
+) =>
   ({
     type: "string",
-    pattern: "^[0-9]+(ms|s|m|h)$",
+    pattern: DURATION_PATTERN,
+    durationRange: { min, max },
     description: `${description}: a duration like 30s, 10m or 2h`,
+  }) as const;
+
+/**
+ * What a gate's threshold and relative effect floor may be, per SLO, in the SLO's unit: a
+ * bound a healthy pool could never breach (a loss ceiling of 5 = 500 %, a negative jitter
+ * bound, a join-success floor of 0) would make the gate unable to fail.
+ */
+const GATE_BOUNDS = {
+  "packet-loss": {
+    threshold: {
+      exclusiveMinimum: 0,
+      maximum: 0.2,
+      description: "a packet-loss ceiling: a ratio like 0.01 (1 %)",
+    },
+    effectFloor: {
+      minimum: 0,
+      maximum: 0.1,
+      description: "a worsening of the loss ratio, like 0.0025",
+    },
+  },
+  "jitter-p95": {
+    threshold: {
+      exclusiveMinimum: 0,
+      maximum: 1,
+      description: "a jitter p95 ceiling in seconds, like 0.03",
+    },
+    effectFloor: {
+      minimum: 0,
+      maximum: 0.5,
+      description: "a worsening of jitter p95 in seconds, like 0.005",
+    },
+  },
+  "rtt-p95": {
+    threshold: {
+      exclusiveMinimum: 0,
+      maximum: 2,
+      description: "an RTT p95 ceiling in seconds, like 0.25",
+    },
+    effectFloor: {
+      minimum: 0,
+      maximum: 1,
+      description: "a worsening of RTT p95 in seconds, like 0.02",
+    },
+  },
+  "join-success": {
+    threshold: {
+      exclusiveMinimum: 0.5,
+      exclusiveMaximum: 1,
+      description: "a join-success floor: a ratio like 0.995",
+    },
+    effectFloor: {
+      minimum: 0,
+      maximum: 0.5,
+      description: "a drop of the join-success ratio, like 0.002",
+    },
+  },
+} as const satisfies Record<SloName, unknown>;
+
+const gateBounds = <const S extends SloName>(slo: S) =>
+  ({
+    if: { required: ["slo"], properties: { slo: { const: slo } } },
+    then: {
+      properties: {
+        threshold: { type: "number", ...GATE_BOUNDS[slo].threshold },
+        effectFloor: { type: "number", ...GATE_BOUNDS[slo].effectFloor },
+      },
+    },
   }) as const;
 
 const gateSchema = {
@@ -35,6 +109,12 @@ const gateSchema = {
       confidence: { default: COMPARE_DEFAULTS.confidence },
     },
   },
+  allOf: [
+    gateBounds("packet-loss"),
+    gateBounds("jitter-p95"),
+    gateBounds("rtt-p95"),
+    gateBounds("join-success"),
+  ],
   properties: {
     compare: {
       const: "source",
@@ -101,7 +181,10 @@ const scaleStep = {
       maximum: 5000,
       description: "the target pool's host floor before traffic moves, 1–5000",
     },
-    healthyWithin: { ...duration("how long hosts may take to turn healthy"), default: "15m" },
+    healthyWithin: {
+      ...duration("how long hosts may take to turn healthy", "10s", "6h"),
+      default: "15m",
+    },
   },
 } as const;
 
@@ -115,17 +198,24 @@ const shiftStep = {
     weights: {
       type: "array",
       minItems: 1,
+      maxItems: 100,
       description: "the target pool's weights in order, like [1, 5, 25, 50, 75, 100]",
       items: { type: "integer", minimum: 1, maximum: 100, description: "a weight in 1–100" },
     },
-    bake: duration("how long each weight bakes before its gates decide"),
+    bake: duration("how long each weight bakes before its gates decide", "5s", "24h"),
     maxBake: duration(
       "how far an inconclusive bake may extend before holding for a human (default: twice bake)",
+      "5s",
+      "24h",
     ),
-    interval: { ...duration("how often gates are evaluated during a bake"), default: "1m" },
+    interval: {
+      ...duration("how often gates are evaluated during a bake", "1s", "1h"),
+      default: "1m",
+    },
     gates: {
       type: "array",
       minItems: 1,
+      maxItems: 32,
       description: "a non-empty list of gates (a shift without gates is refused)",
       items: gateSchema,
     },
@@ -144,8 +234,8 @@ const drainStep = {
       minimum: 0,
       description: "the source's active sessions under which it counts as drained",
     },
-    maxWait: duration("the longest the drain waits"),
-    interval: { ...duration("how often the drain polls"), default: "5m" },
+    maxWait: duration("the longest the drain waits", "1m", "48h"),
+    interval: { ...duration("how often the drain polls", "1s", "1h"), default: "5m" },
   },
 } as const;
 
@@ -157,7 +247,7 @@ const approveStep = {
     kind: kind("approve"),
     name: { type: "string" },
     reason: { type: "string", description: "what the approver is asked to confirm" },
-    expiresAfter: duration("how long an approval stays valid"),
+    expiresAfter: duration("how long an approval stays valid", "1m", "168h"),
   },
 } as const;
 
@@ -175,7 +265,7 @@ const waitStep = {
   properties: {
     kind: kind("wait"),
     name: { type: "string" },
-    duration: duration("how long to wait"),
+    duration: duration("how long to wait", "1s", "24h"),
   },
 } as const;
 
@@ -203,11 +293,15 @@ export const runbookSchema = {
     traffic: stackName,
     source: stackName,
     target: stackName,
-    approvalsExpireAfter: { ...duration("how long an approval stays valid"), default: "4h" },
+    approvalsExpireAfter: {
+      ...duration("how long an approval stays valid", "1m", "168h"),
+      default: "4h",
+    },
     steps: {
       type: "array",
       minItems: 1,
-      description: "a non-empty list of steps",
+      maxItems: 200,
+      description: "a non-empty list of at most 200 steps",
       items: {
         type: "object",
         description: `a step with kind one of ${STEP_KINDS.join(" | ")}`,

@@ -6,35 +6,42 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { DEFAULT_STACKS_DIR, listStacks, stackFileName } from "../config/stack";
+import { durationMs, formatDuration } from "../config/duration";
 import {
+  assertNoFileProblems,
+  checkRunner,
   assertNoProblems,
+  notRestated,
+  readYaml,
   readYamlFile,
+  refusedBy,
   schemaProblems,
   type KeyPath,
   type Problem,
+  type ReadLimits,
 } from "../config/validate";
 import { trafficSchema, type TrafficSpec } from "../config/traffic.schema";
 import { weightProblems, weightsOf } from "../traffic/weights";
+import { COMPARISONS } from "./compare";
 import { runbookSchema, type Runbook } from "./runbook.schema";
+import { SLOS, type SloName } from "./slo";
 
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+export { durationMs, formatDuration } from "../config/duration";
 
-/** `30s`, `10m`, `2h` → milliseconds (the schema has checked the shape). */
-export function durationMs(text: string): number {
-  const [, amount, unit] = /^(\d+)(ms|s|m|h)$/.exec(text) ?? [];
-  if (!unit) throw new Error(`not a duration: ${text}`);
-  return Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
-}
+/** Most gate rounds one bake may take (maxBake / interval): a day at one a minute. */
+export const MAX_ROUNDS_PER_BAKE = 1440;
 
-/** Milliseconds as the runbook would write them: `250ms`, `45s`, `30 min`. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  if (ms < 60_000) return `${Math.round(ms / 1000)}s`;
-  return `${Math.round(ms / 60_000)} min`;
-}
+/** A runbook file: a few kilobytes, a few dozen steps. */
+const RUNBOOK_LIMITS: ReadLimits = {
+  expected: "a runbook mapping {region, traffic, source, target, steps}",
+  maxBytes: 256 * 1024,
+  maxListItems: 1000,
+};
 
 export interface TrafficStack {
   file: string;
+  /** The media region whose join record the split steers. */
+  mediaRegion: string;
   /** Pool stacks in the file's order: a pool's index is its `pools[i]` config path. */
   pools: string[];
   weights: Record<string, number>;
@@ -46,29 +53,64 @@ export interface LoadedRunbook {
   file: string;
   stacksDir: string;
   runbook: Runbook;
+  /** The runbook as written, before schema defaults: what `plan` says the runbook set. */
+  written: unknown;
   traffic: TrafficStack;
   /** sha256 of the validated runbook and the pool order it drives: a changed plan, a new hash. */
   hash: string;
 }
 
 /**
- * The traffic split of a traffic stack file, checked with the traffic module's own schema
- * and weight rules (its pools' fleet stacks are `avfleet preview`'s to check, not ours).
+ * The traffic split of the runbook's traffic stack, checked with the traffic module's own
+ * schema and weight rules (its pools' fleet stacks are `avfleet preview`'s to check, not
+ * ours). A stack that is not a traffic stack is the runbook's mistake, reported at `traffic`.
  */
-function readTrafficStack(file: string): TrafficStack {
+function readTrafficStack(
+  runbook: Runbook,
+  file: string,
+): { traffic?: TrafficStack; problems: Problem[] } {
   const document = readYamlFile(file, "a traffic stack file with config.avfleet:traffic");
+  const config = (document as { config?: Record<string, unknown> }).config;
+  const spec = config?.["avfleet:traffic"];
+  if (spec === undefined) {
+    return {
+      problems: [
+        {
+          path: ["traffic"],
+          message: `is "${runbook.traffic}", ${config?.["avfleet:fleet"] ? "a fleet stack" : "a stack without avfleet:traffic"}`,
+          expected:
+            "a traffic stack (one with config.avfleet:traffic) whose pools are the source and target",
+        },
+      ],
+    };
+  }
   const at = ["config", "avfleet:traffic"];
-  const spec = (document as { config?: Record<string, unknown> }).config?.["avfleet:traffic"];
-  assertNoProblems(file, schemaProblems(trafficSchema, spec ?? null, at));
+  assertNoProblems(file, schemaProblems(trafficSchema, spec, at));
   const split = spec as TrafficSpec;
   assertNoProblems(file, weightProblems(split, at));
   return {
-    file,
-    pools: split.pools.map((p) => p.stack),
-    weights: weightsOf(split),
-    maxStepPct: split.maxStepPct,
-    ttlSeconds: split.dns.ttl,
+    traffic: {
+      file,
+      mediaRegion: split.mediaRegion,
+      pools: split.pools.map((p) => p.stack),
+      weights: weightsOf(split),
+      maxStepPct: split.maxStepPct,
+      ttlSeconds: split.dns.ttl,
+    },
+    problems: [],
   };
+}
+
+/** One region at a time means the runbook's region is the one its traffic stack steers. */
+function regionProblems(runbook: Runbook, traffic: TrafficStack): Problem[] {
+  if (runbook.region === traffic.mediaRegion) return [];
+  return [
+    {
+      path: ["region"],
+      message: `is "${runbook.region}", but ${runbook.traffic} steers media region ${traffic.mediaRegion}`,
+      expected: `the media region of its traffic stack: ${traffic.mediaRegion} (or the traffic stack of ${runbook.region})`,
+    },
+  ];
 }
 
 function stackProblems(runbook: Runbook, stacksDir: string): Problem[] {
@@ -151,6 +193,15 @@ function scheduleProblems(runbook: Runbook, traffic: TrafficStack): Problem[] {
         expected: "maxBake ≥ bake",
       });
     }
+    const maxBake = step.maxBake !== undefined ? durationMs(step.maxBake) : 2 * bake;
+    const rounds = Math.ceil(maxBake / durationMs(step.interval));
+    if (rounds > MAX_ROUNDS_PER_BAKE) {
+      problems.push({
+        path: ["steps", i, "interval"],
+        message: `is ${step.interval}: a bake of up to ${formatDuration(maxBake)} would take ${rounds} gate rounds`,
+        expected: `at most ${MAX_ROUNDS_PER_BAKE} rounds per bake (a longer interval or a shorter maxBake)`,
+      });
+    }
     if (durationMs(step.interval) > bake) {
       problems.push({
         path: ["steps", i, "interval"],
@@ -208,26 +259,135 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Validates a parsed runbook document against the stacks in `stacksDir`. */
+/**
+ * Validates a parsed runbook document against the stacks in `stacksDir`: the schema and the
+ * checks against its stacks in one pass, every problem at once.
+ */
 export function validateRunbook(
   file: string,
   document: unknown,
   stacksDir = DEFAULT_STACKS_DIR,
 ): LoadedRunbook {
-  assertNoProblems(file, schemaProblems(runbookSchema, document));
+  const written = structuredClone(document);
+  const schema = schemaProblems(runbookSchema, document);
+  const refused = refusedBy(schema);
   const runbook = document as Runbook;
-  const problems = stackProblems(runbook, stacksDir);
-  assertNoProblems(file, problems);
-  const traffic = readTrafficStack(stackFileName(stacksDir, runbook.traffic));
-  assertNoProblems(file, poolProblems(runbook, traffic));
-  assertNoProblems(file, [...scheduleProblems(runbook, traffic), ...orderProblems(runbook)]);
+  const semantic: Problem[] = [];
+  let traffic: TrafficStack | undefined;
+  const check = checkRunner(schema);
+  check(() => {
+    const stacks = stackProblems(runbook, stacksDir).filter((p) => !refused(p.path));
+    semantic.push(...stacks);
+    if (stacks.some((p) => p.path[0] === "traffic") || refused(["traffic"])) return;
+    const read = readTrafficStack(runbook, stackFileName(stacksDir, runbook.traffic));
+    semantic.push(...read.problems);
+    traffic = read.traffic;
+  });
+  if (traffic) {
+    const split = traffic;
+    if (!refused(["region"])) check(() => semantic.push(...regionProblems(runbook, split)));
+    // A source or target that is no stack at all is already said; "not a pool" would repeat it.
+    const unknown = refusedBy([...schema, ...semantic]);
+    check(() => semantic.push(...poolProblems(runbook, split).filter((p) => !unknown(p.path))));
+    if (!refused(["steps"])) {
+      check(() => semantic.push(...scheduleProblems(runbook, split), ...orderProblems(runbook)));
+    }
+  }
+  assertNoProblems(file, [...schema, ...notRestated(schema, semantic)]);
   const hash = createHash("sha256")
-    .update(canonical({ runbook, pools: traffic.pools }))
+    .update(canonical({ runbook, pools: traffic!.pools }))
     .digest("hex");
-  return { file, stacksDir, runbook, traffic, hash };
+  return { file, stacksDir, runbook, written, traffic: traffic!, hash };
 }
 
 export function loadRunbook(file: string, stacksDir = DEFAULT_STACKS_DIR): LoadedRunbook {
-  const document = readYamlFile(file, "a runbook mapping {region, traffic, source, target, steps}");
-  return validateRunbook(file, document, stacksDir);
+  const { value, problems } = readYaml(file, RUNBOOK_LIMITS);
+  assertNoFileProblems(problems);
+  return validateRunbook(file, value, stacksDir);
+}
+
+/** One setting a shift runs with, and whether the runbook set it or a default applies. */
+export interface SettingInForce {
+  /** Key path in the runbook, e.g. `steps[2].gates[0].threshold`. */
+  key: string;
+  /** What it is about, e.g. `packet-loss on target`. */
+  about?: string;
+  value: string;
+  from: "runbook" | "default";
+  /** Where a default comes from. */
+  source?: string;
+}
+
+const RELATIVE = "relative gates (COMPARE_DEFAULTS)";
+
+const SLO_UNIT = (slo: SloName, value: number) =>
+  SLOS[slo].unit === "seconds" ? `${Number((value * 1000).toPrecision(4))} ms` : `${value}`;
+
+/**
+ * Every duration, threshold, floor and sample minimum a shift step runs with, each marked as
+ * set by the runbook or a default (and which default), for `migrate plan`.
+ */
+export function settingsInForce(loaded: LoadedRunbook, stepIndex: number): SettingInForce[] {
+  const step = loaded.runbook.steps[stepIndex];
+  if (step.kind !== "shift") return [];
+  const written = (loaded.written as { steps?: Record<string, unknown>[] }).steps?.[stepIndex] as
+    { gates?: Record<string, unknown>[] } | undefined;
+  const at = `steps[${stepIndex}]`;
+  const setting = (
+    key: string,
+    value: string,
+    given: unknown,
+    source = "schema default",
+  ): SettingInForce =>
+    given === undefined ? { key, value, from: "default", source } : { key, value, from: "runbook" };
+  const w = written as Record<string, unknown> | undefined;
+  const settings = [
+    setting(`${at}.bake`, step.bake, w?.bake),
+    setting(
+      `${at}.maxBake`,
+      step.maxBake ?? formatDuration(2 * durationMs(step.bake)),
+      w?.maxBake,
+      "twice bake",
+    ),
+    setting(`${at}.interval`, step.interval, w?.interval),
+  ];
+  step.gates.forEach((gate, j) => {
+    const g = written?.gates?.[j];
+    const key = `${at}.gates[${j}]`;
+    const about =
+      gate.compare === "source" ? `${gate.slo} vs source` : `${gate.slo} on ${gate.pool}`;
+    const first = settings.length;
+    if (gate.compare === "source") {
+      settings.push(
+        setting(`${key}.confidence`, String(gate.confidence), g?.confidence, RELATIVE),
+        setting(
+          `${key}.effectFloor`,
+          SLO_UNIT(gate.slo, gate.effectFloor ?? COMPARISONS[gate.slo].effectFloor),
+          g?.effectFloor,
+          `the ${gate.slo} comparison`,
+        ),
+      );
+    } else {
+      const bound = SLOS[gate.slo].bound === "below" ? "<" : ">";
+      settings.push(
+        setting(
+          `${key}.threshold`,
+          `${bound} ${SLO_UNIT(gate.slo, gate.threshold ?? SLOS[gate.slo].threshold)}`,
+          g?.threshold,
+          `the ${gate.slo} SLO`,
+        ),
+      );
+    }
+    settings.push(
+      setting(
+        `${key}.minSamples`,
+        String(gate.minSamples),
+        g?.minSamples,
+        gate.compare === "source" ? RELATIVE : "schema default",
+      ),
+      setting(`${key}.critical`, String(gate.critical), g?.critical),
+    );
+    for (const s of settings.slice(first)) s.about = about;
+  });
+  return settings;
 }

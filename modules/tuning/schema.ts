@@ -4,7 +4,13 @@
  * because every value ends up in a root shell script.
  */
 import type { FromSchema } from "json-schema-to-ts";
-import { assertNoProblems, readYamlFile, schemaProblems, type Problem } from "../config/validate";
+import {
+  assertNoProblems,
+  documentProblems,
+  loadInput,
+  type InputFormat,
+  type Problem,
+} from "../config/validate";
 import { parseCpuList } from "./cpus";
 import { DEFAULT_EPHEMERAL, ephemeralPorts, MIN_EPHEMERAL_PORTS, size } from "./ports";
 import { bufferBytes } from "./rule";
@@ -91,14 +97,11 @@ export const HOST_FACTS_EXPECTED = "a host facts mapping (see modules/tuning/exa
 export const MAX_BUFFER_BYTES = 1 << 30;
 
 /**
- * Every problem with a facts document: the schema's, then what a schema cannot say
- * (port order, ephemeral ports left, worker CPUs that exist and leave CPUs for interrupts,
- * a sane buffer).
+ * What a schema cannot say about facts: port order, ephemeral ports left, worker CPUs that
+ * exist and leave CPUs for interrupts, a sane buffer.
  */
-export function hostFactsProblems(document: unknown): Problem[] {
-  const problems = schemaProblems(hostFactsSchema, document);
-  if (problems.length > 0) return problems;
-  const facts = document as HostFacts;
+function factsSemanticProblems(facts: HostFacts): Problem[] {
+  const problems: Problem[] = [];
   if (facts.mediaUdpPorts.from > facts.mediaUdpPorts.to) {
     problems.push({
       path: ["mediaUdpPorts", "to"],
@@ -152,6 +155,20 @@ export function hostFactsProblems(document: unknown): Problem[] {
   return problems;
 }
 
+export const HOST_FACTS_FORMAT: InputFormat<HostFacts> = {
+  expected: HOST_FACTS_EXPECTED,
+  schema: hostFactsSchema,
+  // A facts file is a dozen keys.
+  maxBytes: 64 * 1024,
+  maxListItems: 64,
+  semantic: factsSemanticProblems,
+};
+
+/** Every problem with a facts document, the schema's and the rest, in one pass. */
+export function hostFactsProblems(document: unknown): Problem[] {
+  return documentProblems(document, HOST_FACTS_FORMAT);
+}
+
 /** Throws an InputError naming every problem; `file` labels the lines. */
 export function assertHostFacts(file: string, document: unknown): HostFacts {
   assertNoProblems(file, hostFactsProblems(document));
@@ -160,5 +177,5 @@ export function assertHostFacts(file: string, document: unknown): HostFacts {
 
 /** Reads and validates a YAML or JSON facts file. */
 export function loadHostFacts(file: string): HostFacts {
-  return assertHostFacts(file, readYamlFile(file, HOST_FACTS_EXPECTED));
+  return loadInput(file, HOST_FACTS_FORMAT);
 }

@@ -25,7 +25,7 @@ import { prometheusProvider } from "../../modules/migrate/prometheus";
 import { planUnits } from "../../modules/migrate/plan";
 import { cliPulumi, pulumiArgs } from "../../modules/migrate/pulumi";
 import { entryLine, renderPlan, renderStatus, statusOf } from "../../modules/migrate/render";
-import { loadRunbook, type LoadedRunbook } from "../../modules/migrate/runbook";
+import { loadRunbook, settingsInForce, type LoadedRunbook } from "../../modules/migrate/runbook";
 import { foldJournal } from "../../modules/migrate/state";
 import {
   createWorld,
@@ -215,7 +215,7 @@ async function migrate(argv: string[]): Promise<number> {
   if (action === "plan") {
     out(
       json
-        ? `${JSON.stringify({ runbook: loaded.file, hash: loaded.hash, steps: units }, null, 2)}\n`
+        ? `${JSON.stringify({ runbook: loaded.file, hash: loaded.hash, steps: units, inForce: loaded.runbook.steps.flatMap((_, i) => settingsInForce(loaded, i)) }, null, 2)}\n`
         : renderPlan(loaded, units),
     );
     return EXIT.ok;

@@ -36,7 +36,7 @@ const badCases: [string, string, string[]][] = [
     "malformed YAML",
     "config:\n  avfleet:fleet: {kind: gcp\n",
     [
-      "line 3, column 1: malformed YAML (Flow map in block collection must be sufficiently indented and end with a }), expected a Pulumi stack file with a config: mapping",
+      "3:1: malformed YAML (Flow map in block collection must be sufficiently indented and end with a }), expected a Pulumi stack file with a config: mapping",
     ],
   ],
   ["empty file", "", ["(document): is empty, expected a Pulumi stack file with a config: mapping"]],
@@ -48,7 +48,9 @@ const badCases: [string, string, string[]][] = [
   [
     "wrong type",
     withFleet((f) => (f.maxHosts = "ninety")),
-    ['config.avfleet:fleet.maxHosts: is string "ninety", expected a host count in 1–5000'],
+    [
+      'config.avfleet:fleet.maxHosts: is string "ninety", expected a host count in 1–5000 (an integer)',
+    ],
   ],
   [
     "missing required key",
@@ -127,9 +129,9 @@ const badCases: [string, string, string[]][] = [
       f.labels = { team: "Media Infra" };
     }),
     [
-      "config.avfleet:fleet.minHosts: is -1, expected a host count in 0–5000, ≥ 0",
       "config.avfleet:fleet.labels.cost-center: is missing, expected a label value: lowercase letters, digits, - and _, at most 63 characters",
       'config.avfleet:fleet.labels.team: is "Media Infra", expected a label value: lowercase letters, digits, - and _, at most 63 characters',
+      "config.avfleet:fleet.minHosts: is -1, expected a host count in 0–5000, ≥ 0",
     ],
   ],
 ];

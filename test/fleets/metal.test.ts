@@ -53,12 +53,12 @@ const corpus: [string, (inv: any) => void, string[]][] = [
   [
     "invalid IP",
     (inv) => (inv.hosts[0].publicIp = "198.51.100.256"),
-    ['hosts[0].publicIp: is "198.51.100.256", expected a public IPv4 address'],
+    ['hosts[0].publicIp: is "198.51.100.256", expected a public (global unicast) IPv4 address'],
   ],
   [
     "IPv6 where IPv4 is expected",
     (inv) => (inv.hosts[0].privateIp = "fd00::1"),
-    ['hosts[0].privateIp: is "fd00::1", expected a private IPv4 address'],
+    ['hosts[0].privateIp: is "fd00::1", expected a private (RFC 1918) IPv4 address'],
   ],
   [
     "name with an underscore",
@@ -105,7 +105,7 @@ const corpus: [string, (inv: any) => void, string[]][] = [
   [
     "missing key",
     (inv) => delete inv.hosts[5].rack,
-    ["hosts[5].rack: is missing, expected a rack name like r01"],
+    ["hosts[5].rack: is missing, expected a rack declared under racks, like r01"],
   ],
   [
     "a provisioned host without a host key",
@@ -134,6 +134,7 @@ for (const [name, change, expected] of corpus) {
 
 function stackProblems(change: (config: any) => void): string[] {
   const doc = structuredClone(STACK);
+  doc.config["avfleet:fleet"].inventory = join(ROOT, "inventory/metal-sjc.yaml");
   change(doc.config);
   return problemsLoading(loadStackFile, "Pulumi.metal-x.yaml", YAML.stringify(doc));
 }

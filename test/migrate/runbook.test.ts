@@ -62,6 +62,56 @@ const badCases: [string, (doc: any) => void, string[]][] = [
     ],
   ],
   [
+    "a region other than the traffic stack's media region (#13: one region at a time)",
+    (doc) => (doc.region = "eu-west"),
+    [
+      'region: is "eu-west", but traffic-us-west steers media region us-west, expected the media region of its traffic stack: us-west (or the traffic stack of eu-west)',
+    ],
+  ],
+  [
+    "a fleet stack as the traffic stack is the runbook's mistake, not the stack file's",
+    (doc) => (doc.traffic = "gcp-us-west1"),
+    [
+      'traffic: is "gcp-us-west1", a fleet stack, expected a traffic stack (one with config.avfleet:traffic) whose pools are the source and target',
+    ],
+  ],
+  [
+    "gate thresholds and floors that could never fail",
+    (doc) =>
+      (shift(doc).gates = [
+        { slo: "packet-loss", threshold: 5 },
+        { slo: "jitter-p95", threshold: -0.01 },
+        { slo: "join-success", threshold: 0 },
+        { slo: "rtt-p95", compare: "source", effectFloor: 3 },
+      ]),
+    [
+      "steps[2].gates[0].threshold: is 5, expected a packet-loss ceiling: a ratio like 0.01 (1 %), ≤ 0.2",
+      "steps[2].gates[1].threshold: is -0.01, expected a jitter p95 ceiling in seconds, like 0.03, > 0",
+      "steps[2].gates[2].threshold: is 0, expected a join-success floor: a ratio like 0.995, > 0.5",
+      "steps[2].gates[3].effectFloor: is 3, expected a worsening of RTT p95 in seconds, like 0.02, ≤ 1",
+    ],
+  ],
+  [
+    "an approval that expires at once, a bake longer than a day, a wait of a week",
+    (doc) => {
+      doc.approvalsExpireAfter = "0s";
+      shift(doc).bake = "1000h";
+      doc.steps.push({ kind: "wait", duration: "168h" });
+    },
+    [
+      'approvalsExpireAfter: is "0s", expected how long an approval stays valid: a duration like 30s, 10m or 2h, from 1m to 168h',
+      'steps[2].bake: is "1000h", expected how long each weight bakes before its gates decide: a duration like 30s, 10m or 2h, from 5s to 24h',
+      'steps[6].duration: is "168h", expected how long to wait: a duration like 30s, 10m or 2h, from 1s to 24h',
+    ],
+  ],
+  [
+    "a bake that would take more gate rounds than a day of minutes",
+    (doc) => Object.assign(shift(doc), { bake: "12h", maxBake: "24h", interval: "10s" }),
+    [
+      "steps[2].interval: is 10s: a bake of up to 1440 min would take 8640 gate rounds, expected at most 1440 rounds per bake (a longer interval or a shorter maxBake)",
+    ],
+  ],
+  [
     "weights not increasing",
     (doc) => (shift(doc).weights = [1, 5, 25, 20, 50, 75, 100]),
     [
@@ -116,10 +166,12 @@ const badCases: [string, (doc: any) => void, string[]][] = [
     ],
   ],
   [
-    "a bake shorter than the DNS TTL",
-    (doc) => Object.assign(shift(doc), { bake: "4s", interval: "2s", maxBake: "8s" }),
+    "durations outside the ranges that mean something",
+    (doc) => Object.assign(shift(doc), { bake: "4s", interval: "500ms", maxBake: "25h" }),
     [
-      "steps[2].bake: is 4s, shorter than the DNS TTL 5s of traffic-us-west, expected a bake of at least the TTL (only new joins move, after caches expire)",
+      'steps[2].bake: is "4s", expected how long each weight bakes before its gates decide: a duration like 30s, 10m or 2h, from 5s to 24h',
+      'steps[2].interval: is "500ms", expected how often gates are evaluated during a bake: a duration like 30s, 10m or 2h, from 1s to 1h',
+      'steps[2].maxBake: is "25h", expected how far an inconclusive bake may extend before holding for a human (default: twice bake): a duration like 30s, 10m or 2h, from 5s to 24h',
     ],
   ],
   [
@@ -188,4 +240,34 @@ test("property: a schedule is accepted exactly when it rises by at most maxStepP
     ),
     { numRuns: 300, seed: 7 },
   );
+});
+
+test("migrate plan prints every setting in force and where it comes from", () => {
+  const doc = structuredClone(GOOD);
+  shift(doc).gates = [
+    { slo: "packet-loss", threshold: 0.02 },
+    { slo: "jitter-p95", compare: "source", minSamples: 200 },
+  ];
+  delete shift(doc).maxBake;
+  const file = writeRunbook(tempDir(), doc);
+  const result = avfleet(["migrate", "plan", file, "--stacks-dir", FIXTURE_STACKS]);
+  assert.equal(result.code, 0, result.stderr);
+  const inForce = result.stdout.split("\n").filter((l) => /^ {6}steps\[2\]/.test(l));
+  assert.deepEqual(
+    inForce.map((l) => l.trim()),
+    [
+      "steps[2].bake = 30m  [runbook]",
+      "steps[2].maxBake = 60 min  [default: twice bake]",
+      "steps[2].interval = 5m  [runbook]",
+      "steps[2].gates[0].threshold (packet-loss on target) = < 0.02  [runbook]",
+      "steps[2].gates[0].minSamples (packet-loss on target) = 3  [default: schema default]",
+      "steps[2].gates[0].critical (packet-loss on target) = true  [default: schema default]",
+      "steps[2].gates[1].confidence (jitter-p95 vs source) = 0.999  [default: relative gates (COMPARE_DEFAULTS)]",
+      "steps[2].gates[1].effectFloor (jitter-p95 vs source) = 5 ms  [default: the jitter-p95 comparison]",
+      "steps[2].gates[1].minSamples (jitter-p95 vs source) = 200  [runbook]",
+      "steps[2].gates[1].critical (jitter-p95 vs source) = true  [default: schema default]",
+    ],
+  );
+  // Printed once per shift step, not once per weight.
+  assert.equal(result.stdout.split("in force for every weight").length - 1, 1);
 });

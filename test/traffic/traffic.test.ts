@@ -83,7 +83,9 @@ test("bad traffic splits are refused with the key path and what was expected", (
   );
   assert.deepEqual(
     problems((t) => (t.pools[0].weight = 100.5)),
-    ["config.avfleet:traffic.pools[0].weight: is number 100.5, expected a weight in 0–100"],
+    [
+      "config.avfleet:traffic.pools[0].weight: is number 100.5, expected a weight in 0–100 (an integer)",
+    ],
   );
 });
 
