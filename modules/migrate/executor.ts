@@ -23,6 +23,8 @@ import { acquireLock, LockedError } from "./lock";
 import type { MetricsProvider } from "./metrics";
 import type { Unit, UnitOf } from "./plan";
 import {
+  CONFLICT_RETRY,
+  isConflict,
   MIN_HOSTS_PATH,
   pulumiArgs,
   setWeightsArgs,
@@ -138,16 +140,25 @@ class Execution {
     return { kind, reason, unit };
   }
 
+  /** One CLI call, journaled; a 409 (another update on the stack) is waited out, boundedly. */
   async pulumi(unit: string, args: string[]): Promise<CliResult> {
-    const result = await this.ctx.drivers.pulumi(args);
-    this.record({
-      type: "command",
-      unit,
-      argv: ["pulumi", ...args],
-      exitCode: result.exitCode,
-      summary: summarize(result),
-    });
-    return result;
+    for (let attempt = 1, delay = CONFLICT_RETRY.firstDelayMs; ; attempt++, delay *= 2) {
+      const result = await this.ctx.drivers.pulumi(args);
+      this.record({
+        type: "command",
+        unit,
+        argv: ["pulumi", ...args],
+        exitCode: result.exitCode,
+        summary: summarize(result),
+      });
+      if (!isConflict(result) || attempt === CONFLICT_RETRY.attempts) return result;
+      this.record({
+        type: "note",
+        unit,
+        message: `409 Conflict: another update holds ${args[args.indexOf("--stack") + 1]}; retry ${attempt}/${CONFLICT_RETRY.attempts - 1} in ${formatDuration(delay)}`,
+      });
+      await this.clock.sleep(delay);
+    }
   }
 
   async outputs(
@@ -225,6 +236,7 @@ class Execution {
     ]) {
       const result = await this.pulumi(unit, args);
       if (result.exitCode !== 0) {
+        await this.unstage(unit, current);
         const reason = `pulumi ${args[0]} ${traffic}: ${summarize(result)}`;
         return { ok: false, kind: "tool-failed", reason, dirty: true };
       }
@@ -242,6 +254,18 @@ class Execution {
       changed: !sameWeights(current, weights),
     });
     return { ok: true };
+  }
+
+  /**
+   * After a failed `config set` or `up`: puts the stack's config back to the weights last read
+   * from it, so the next `up` anyone runs (a teammate, CI) applies nothing this run staged.
+   * Best effort: a failure here is journaled, and the next run's step sets every pool anyway.
+   */
+  async unstage(unit: string, weights: Weights): Promise<void> {
+    const { traffic } = this.runbook;
+    for (const args of setWeightsArgs(traffic, this.ctx.loaded.traffic.pools, weights)) {
+      if ((await this.pulumi(unit, args)).exitCode !== 0) return;
+    }
   }
 
   /** The fast path to the last good weights: no gates, no bake. */
@@ -365,6 +389,11 @@ class Execution {
       ]) {
         const result = await this.pulumi(unit.id, args);
         if (result.exitCode !== 0) {
+          const before = Number(read.outputs.minHosts);
+          // Leave no staged minHosts behind for the next `up` of this stack.
+          if (Number.isInteger(before)) {
+            await this.pulumi(unit.id, pulumiArgs.setConfig(unit.stack, MIN_HOSTS_PATH, before));
+          }
           return this.halt(
             "tool-failed",
             `pulumi ${args[0]} ${unit.stack}: ${summarize(result)}`,

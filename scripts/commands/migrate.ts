@@ -23,7 +23,7 @@ import { LockedError, processAlive, readLock } from "../../modules/migrate/lock"
 import { noMetrics } from "../../modules/migrate/metrics";
 import { prometheusProvider } from "../../modules/migrate/prometheus";
 import { planUnits } from "../../modules/migrate/plan";
-import { cliPulumi, pulumiArgs } from "../../modules/migrate/pulumi";
+import { cliPulumi, projectRoot, pulumiArgs } from "../../modules/migrate/pulumi";
 import { entryLine, renderPlan, renderStatus, statusOf } from "../../modules/migrate/render";
 import { loadRunbook, type LoadedRunbook } from "../../modules/migrate/runbook";
 import { foldJournal } from "../../modules/migrate/state";
@@ -246,7 +246,11 @@ async function migrate(argv: string[]): Promise<number> {
     ? openRehearsal(dir, { action, file, loaded, faults, seed, afterWrite })
     : undefined;
   const metrics = prometheus ? prometheusProvider({ url: prometheus, region }) : noMetrics;
-  const drivers: Drivers = world ?? { pulumi: cliPulumi(), metrics, clock: realClock };
+  const drivers: Drivers = world ?? {
+    pulumi: cliPulumi(projectRoot(loaded.stacksDir)),
+    metrics,
+    clock: realClock,
+  };
 
   const ctx: ExecutorContext = {
     loaded,
