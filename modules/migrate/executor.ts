@@ -42,7 +42,7 @@ import {
   type Approval,
   type MigrationState,
 } from "./state";
-import { formatWeights, sameWeights, type Weights } from "./weights";
+import { formatWeights, sameWeights, shiftedWeights, type Weights } from "./weights";
 
 export interface Drivers {
   pulumi: PulumiRunner;
@@ -268,9 +268,22 @@ class Execution {
     }
   }
 
-  /** The fast path to the last good weights: no gates, no bake. */
-  async rollback(unit: string, reason: string, by: string): Promise<Outcome> {
-    const to = this.state.pendingRollback?.to ?? this.state.lastGood;
+  /**
+   * The fast path to the last good weights: no gates, no bake. `failedAt`: the weights whose
+   * gates failed. When the last good weights give the target as much (the run started at the
+   * failing weight), they are not good: the target goes to 0 and the source takes its share.
+   */
+  async rollback(unit: string, reason: string, by: string, failedAt?: Weights): Promise<Outcome> {
+    const { source, target } = this.runbook;
+    const lastGood = this.state.lastGood;
+    const failedToo =
+      failedAt &&
+      lastGood &&
+      (lastGood[target] ?? 0) >= (failedAt[target] ?? 0) &&
+      lastGood[target];
+    const to =
+      this.state.pendingRollback?.to ??
+      (failedToo ? shiftedWeights(lastGood, source, target, 0) : lastGood);
     if (!to) return this.halt("tool-failed", "no last good weights recorded to roll back to", unit);
     const current = await this.readWeights(unit);
     if (!current.ok) return this.halt("tool-failed", `rollback: ${current.reason}`, unit);
@@ -505,7 +518,7 @@ class Execution {
       const bad = evaluations.filter((e) => e.verdict === "fail" && e.critical);
       const at = unit.weights[target];
       const reason = bad.map((e) => `${e.gate} on ${e.pool} failed at weight ${at}: ${e.reason}`);
-      return this.rollback(unit.id, reason.join("; "), "executor");
+      return this.rollback(unit.id, reason.join("; "), "executor", unit.weights);
     }
     // The metrics provider failed too often in a row: a human decides, not a longer bake.
     const blind = evaluations.filter((e) => e.errorLimit);

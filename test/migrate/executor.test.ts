@@ -88,20 +88,20 @@ test("target-loss=3@25: the critical packet-loss gate rolls back to the last goo
   assert.equal(journalOf(r).length, before);
 });
 
-test("metrics-outage: gates are inconclusive, the bake extends to maxBake, then holds for a human", async () => {
+test("metrics-outage: the rehearsal holds after 5 failed queries in a row, as a real run's Prometheus provider does", async () => {
   const r = newRehearsal(US_WEST, FIXTURE_STACKS, ["metrics-outage@25"]);
   const outcome = await runMigration(executorFor(r).ctx);
   assert.equal(outcome.kind, "held");
   assert.equal(outcome.unit, "5");
   assert.match(
     outcome.reason,
-    /^inconclusive after 60 min: packet-loss on gcp-us-west1: query failed: metrics backend unavailable/,
+    /^metrics provider failing: .*: query failed: 5 failed queries in a row \(limit 5\); last: metrics backend unavailable: 503/,
   );
   const state = foldJournal(journalOf(r));
   const rounds = state.rounds.filter((g) => g.unit === "5");
-  assert.equal(rounds.length, 12, "bake extended from 30 to 60 minutes, a round every 5");
-  // four absolute gates a round (loss, jitter, RTT, joins), each query failing
-  assert.equal(state.queryErrors, 12 * 4, "query errors are counted, apart from failures");
+  // four absolute gates a round (loss, jitter, RTT, joins): the limit falls in the second round
+  assert.equal(rounds.length, 2, "held at the second round, not after an extended bake");
+  assert.equal(state.queryErrors, 2 * 4, "query errors are counted, apart from failures");
   assert.deepEqual(
     weightsOf(r),
     { "metal-sjc": 75, "gcp-us-west1": 25 },
@@ -236,4 +236,31 @@ test("the example runbook stays loadable once the migration rewrote the traffic 
   ];
   writeRunbook(stacks, doc, "Pulumi.traffic-us-west.yaml");
   assert.equal(newRehearsal(US_WEST, stacks).loaded.runbook.region, "us-west");
+});
+
+test("target-loss at the weight traffic already has: active at once, and the rollback never returns to that weight", async () => {
+  const stacks = tempStacks();
+  const file = `${stacks}/Pulumi.traffic-us-west.yaml`;
+  const doc = YAML.parse(readFileSync(file, "utf8"));
+  doc.config["avfleet:traffic"].pools = [
+    { stack: "metal-sjc", weight: 90 },
+    { stack: "gcp-us-west1", weight: 10 },
+  ];
+  writeRunbook(stacks, doc, "Pulumi.traffic-us-west.yaml");
+  const runbook = structuredClone(SHORT_RUNBOOK);
+  runbook.steps[2].weights = [10, 25];
+  const r = newRehearsal(writeRunbook(tempDir(), runbook), stacks, ["target-loss=3@10"]);
+  const outcome = await runMigration(executorFor(r).ctx);
+  assert.equal(outcome.kind, "rolled-back");
+  assert.match(outcome.reason, /^packet-loss on gcp-us-west1 failed at weight 10: mean 0\.03/);
+  const state = foldJournal(journalOf(r));
+  const world = loadWorld(r.worldFile);
+  assert.equal(world.triggered["target-loss=3@10"], world.minutes[0].t, "active from the start");
+  assert.deepEqual(state.lastRollback?.from, { "metal-sjc": 90, "gcp-us-west1": 10 });
+  assert.deepEqual(state.lastRollback?.to, { "metal-sjc": 100, "gcp-us-west1": 0 });
+  assert.deepEqual(weightsOf(r), { "metal-sjc": 100, "gcp-us-west1": 0 });
+  assert.ok(
+    world.ups.every((u) => !u.change.includes('"gcp-us-west1":25')),
+    "25 was never applied",
+  );
 });
