@@ -26,6 +26,18 @@ import {
   type Rehearsal,
 } from "./support";
 
+/** Fixture stacks whose traffic split already sends `gcp` points to gcp-us-west1. */
+function stacksAt(metal: number, gcp: number): string {
+  const stacks = tempStacks();
+  const doc = YAML.parse(readFileSync(`${stacks}/Pulumi.traffic-us-west.yaml`, "utf8"));
+  doc.config["avfleet:traffic"].pools = [
+    { stack: "metal-sjc", weight: metal },
+    { stack: "gcp-us-west1", weight: gcp },
+  ];
+  writeRunbook(stacks, doc, "Pulumi.traffic-us-west.yaml");
+  return stacks;
+}
+
 const journalOf = (r: Rehearsal) => readJournal(executorFor(r).ctx.paths.journal);
 const weightsOf = (r: Rehearsal) => currentWeights(loadWorld(r.worldFile));
 
@@ -227,26 +239,12 @@ test("approvals expire: a stale approval is noted and asked for again", async ()
 });
 
 test("the example runbook stays loadable once the migration rewrote the traffic stack's weights", () => {
-  const stacks = tempStacks();
-  const file = `${stacks}/Pulumi.traffic-us-west.yaml`;
-  const doc = YAML.parse(readFileSync(file, "utf8"));
-  doc.config["avfleet:traffic"].pools = [
-    { stack: "metal-sjc", weight: 50 },
-    { stack: "gcp-us-west1", weight: 50 },
-  ];
-  writeRunbook(stacks, doc, "Pulumi.traffic-us-west.yaml");
+  const stacks = stacksAt(50, 50);
   assert.equal(newRehearsal(US_WEST, stacks).loaded.runbook.region, "us-west");
 });
 
 test("target-loss at the weight traffic already has: active at once, and the rollback never returns to that weight", async () => {
-  const stacks = tempStacks();
-  const file = `${stacks}/Pulumi.traffic-us-west.yaml`;
-  const doc = YAML.parse(readFileSync(file, "utf8"));
-  doc.config["avfleet:traffic"].pools = [
-    { stack: "metal-sjc", weight: 90 },
-    { stack: "gcp-us-west1", weight: 10 },
-  ];
-  writeRunbook(stacks, doc, "Pulumi.traffic-us-west.yaml");
+  const stacks = stacksAt(90, 10);
   const runbook = structuredClone(SHORT_RUNBOOK);
   runbook.steps[2].weights = [10, 25];
   const r = newRehearsal(writeRunbook(tempDir(), runbook), stacks, ["target-loss=3@10"]);
