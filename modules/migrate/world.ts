@@ -27,6 +27,14 @@ export interface Fault {
 
 const FAULT = /^(?:(target-loss)=(\d+(?:\.\d+)?)|(metrics-outage)|(up-fail))@(\d{1,3})$/;
 export const FAULT_HELP = "target-loss=<pct>@<weight> | metrics-outage@<weight> | up-fail@<weight>";
+/** What each fault does, with units, for --help. */
+export const FAULT_UNITS = `                     <weight>: the target pool's traffic weight, 0-100 (percent of new
+                     joins); a fault is active from the moment the target reaches it,
+                     including a weight it already has when the rehearsal starts
+                     target-loss=<pct>: the target loses <pct> percent of packets (3 = 3 %)
+                     metrics-outage: every metrics query fails (HTTP 503); the run holds
+                     after 5 failed queries in a row, as a real run does
+                     up-fail: pulumi up fails for any weight change to <weight> or above`;
 
 /** Parses `--fault` specs; undefined for a malformed one. */
 export function parseFault(spec: string): Fault | undefined {

@@ -6,17 +6,17 @@ import { InputError } from "../../modules/config/validate";
 import {
   abortMigration,
   approveMigration,
-  requestAbort,
   rollbackMigration,
   runMigration,
 } from "../../modules/migrate/executor";
-import { readJournal } from "../../modules/migrate/journal";
-import { LockedError, acquireLock } from "../../modules/migrate/lock";
+import { acquireLock } from "../../modules/migrate/lock";
+import { localBackend, statePaths } from "../../modules/migrate/backend";
 import { foldJournal } from "../../modules/migrate/state";
 import { currentWeights, loadWorld } from "../../modules/migrate/world";
 import {
   executorFor,
   FIXTURE_STACKS,
+  journalOf,
   newRehearsal,
   SHORT_RUNBOOK,
   tempDir,
@@ -38,7 +38,6 @@ function stacksAt(metal: number, gcp: number): string {
   return stacks;
 }
 
-const journalOf = (r: Rehearsal) => readJournal(executorFor(r).ctx.paths.journal);
 const weightsOf = (r: Rehearsal) => currentWeights(loadWorld(r.worldFile));
 
 test("rehearsal without faults: cloud at 100, metal drained, stopped at the decommission approval", async () => {
@@ -70,7 +69,7 @@ test("rehearsal without faults: cloud at 100, metal drained, stopped at the deco
   );
 
   // approve, and the run retires metal-sjc and ends
-  const approval = approveMigration(executorFor(r).ctx, "alice");
+  const approval = await approveMigration(executorFor(r, { by: "alice" }).ctx);
   assert.equal(approval.by, "alice");
   assert.equal(approval.expiresAt - approval.at, 2 * 3_600_000);
   const end = await runMigration(executorFor(r).ctx);
@@ -120,13 +119,13 @@ test("metrics-outage: the rehearsal holds after 5 failed queries in a row, as a 
     "a hold keeps the weights",
   );
   // a human accepts the weight; the next weight is inconclusive again
-  approveMigration(executorFor(r).ctx, "carol");
+  await approveMigration(executorFor(r, { by: "carol" }).ctx);
   const next = await runMigration(executorFor(r).ctx);
   assert.equal(next.kind, "held");
   assert.equal(next.unit, "6");
   assert.match(foldJournal(journalOf(r)).completed.get("5")!.summary, /accepted by carol/);
   // and an operator rollback goes back to the last good weights, skipping gates
-  const back = await rollbackMigration(executorFor(r).ctx, "dave");
+  const back = await rollbackMigration(executorFor(r, { by: "dave" }).ctx);
   assert.equal(back.kind, "rolled-back");
   assert.deepEqual(weightsOf(r), { "metal-sjc": 75, "gcp-us-west1": 25 });
 });
@@ -159,10 +158,10 @@ test("up-fail: pulumi's error lands in the journal and the dirty config is rolle
 test("abort while waiting for an approval withdraws it; the next run asks again", async () => {
   const r = newRehearsal(US_WEST, FIXTURE_STACKS);
   await runMigration(executorFor(r).ctx);
-  const aborted = abortMigration(executorFor(r).ctx, "erin", "wrong window");
+  const aborted = await abortMigration(executorFor(r, { by: "erin" }).ctx, "wrong window");
   assert.equal(aborted.kind, "aborted");
   assert.equal(aborted.reason, "aborted by erin: wrong window");
-  assert.throws(() => approveMigration(executorFor(r).ctx, "alice"), InputError);
+  await assert.rejects(approveMigration(executorFor(r, { by: "alice" }).ctx), InputError);
   const again = await runMigration(executorFor(r).ctx);
   assert.equal(again.kind, "waiting-approval");
   assert.equal(again.unit, "10");
@@ -173,7 +172,7 @@ test("abort during a bake stops at the next check; run resumes the same bake", a
   const { ctx } = executorFor(r);
   ctx.onEntry = (entry) => {
     if (entry.type === "gates" && entry.unit === "4" && entry.round === 2)
-      requestAbort(ctx.paths, "frank", "pager");
+      void ctx.backend.requestAbort(ctx.key, { by: "frank", reason: "pager" });
   };
   const outcome = await runMigration(ctx);
   assert.equal(outcome.kind, "aborted");
@@ -220,15 +219,18 @@ test("a changed runbook does not resume without --restart; a restart never moves
 test("a second executor on the same runbook is refused while the first holds the lock", async () => {
   const r = newRehearsal(US_WEST, FIXTURE_STACKS);
   const { ctx } = executorFor(r, { pid: 7 });
-  const held = acquireLock(ctx.paths.lock, 8, () => true);
-  await assert.rejects(runMigration({ ...ctx, alive: () => true }), LockedError);
+  const held = acquireLock(statePaths(r.stateDir).lock, { pid: 8, since: 0, by: "bob" });
+  await assert.rejects(
+    runMigration({ ...ctx, backend: localBackend(r.stateDir, { pid: 7, alive: () => true }) }),
+    /held by bob \(executor pid 8\)/,
+  );
   held.release();
 });
 
 test("approvals expire: a stale approval is noted and asked for again", async () => {
   const r = newRehearsal(US_WEST, FIXTURE_STACKS);
   await runMigration(executorFor(r).ctx);
-  approveMigration(executorFor(r).ctx, "alice");
+  await approveMigration(executorFor(r, { by: "alice" }).ctx);
   const later = executorFor(r);
   await later.world.clock.sleep(3 * 3_600_000);
   const outcome = await runMigration(later.ctx);
