@@ -77,6 +77,7 @@ export function postgresBackend(url: string, options: PostgresOptions = {}): Sta
   const pool = new pg.Pool({ connectionString: parsed.toString(), max: 3 });
   // An idle client whose server went away: the next query reconnects; nothing to crash on.
   pool.on("error", () => {});
+  const listening = new WeakSet<pg.PoolClient>();
   let schema: Promise<void> | undefined;
 
   /** Runs `work` in a transaction, retrying while the server is unreachable. */
@@ -86,6 +87,12 @@ export function postgresBackend(url: string, options: PostgresOptions = {}): Sta
       let client: pg.PoolClient | undefined;
       try {
         client = await pool.connect();
+        if (!listening.has(client)) {
+          // A server that dies while this client is checked out emits 'error' on it: unhandled,
+          // that ends the process. The query in flight fails too, and that is what we act on.
+          client.on("error", () => {});
+          listening.add(client);
+        }
         if (!schema) {
           schema = client
             .query(
@@ -139,12 +146,19 @@ export function postgresBackend(url: string, options: PostgresOptions = {}): Sta
         const row = await leaseRow(c, key);
         if (row?.live) throw new LockedError(`${where} ${key}`, row.holder);
         const token = Number((await c.query("SELECT nextval('avfleet_fence') AS t")).rows[0].t);
-        await c.query(
+        // FOR UPDATE locks no row that does not exist yet: two first acquisitions meet here, and
+        // the upsert takes a row only while it is expired, so the later one gets nothing.
+        const taken = await c.query(
           `INSERT INTO avfleet_lease (key, token, holder, expires_at)
            VALUES ($1, $2, $3, clock_timestamp() + $4 * interval '1 millisecond')
-           ON CONFLICT (key) DO UPDATE SET token = $2, holder = $3, expires_at = EXCLUDED.expires_at`,
+           ON CONFLICT (key) DO UPDATE SET token = $2, holder = $3, expires_at = EXCLUDED.expires_at
+           WHERE avfleet_lease.expires_at <= clock_timestamp()`,
           [key, token, JSON.stringify({ ...holder, token }), o.leaseMs],
         );
+        if (taken.rowCount === 0) {
+          const now = await c.query("SELECT holder FROM avfleet_lease WHERE key = $1", [key]);
+          throw new LockedError(`${where} ${key}`, now.rows[0].holder);
+        }
         return { token, takenFrom: row?.holder };
       });
       // Renewal failures are left to the next append, which refuses a lost lease.

@@ -1,5 +1,5 @@
 /** avfleet migrate — run a region's migration runbook step by step, or rehearse it. */
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_STACKS_DIR } from "../../modules/config/stack";
 import { InputError } from "../../modules/config/validate";
@@ -52,6 +52,9 @@ type Action = (typeof ACTIONS)[number];
  */
 const KILL_ENV = "AVFLEET_TEST_SIGKILL_AFTER";
 
+/** Test hook: each simulated sleep of a rehearsal also takes this many real ms (a bake to catch). */
+const SLOW_ENV = "AVFLEET_TEST_REHEARSAL_SLEEP_MS";
+
 export const command: Command = {
   summary:
     "run a region's migration runbook step by step (plan, run, status, approve, abort, rollback, abandon)",
@@ -77,11 +80,12 @@ write needs the lease (a fencing token) and the journal as the writer last saw i
 Options:
   --stacks-dir DIR   stack files (default: stacks)
   --state DIR|URL    where journals, leases and abort requests live (default: $AVFLEET_STATE,
-                     else .avfleet/migrate): a directory (one checkout; a lease is a lock file
+                     else the state dir): a directory (one checkout; a lease is a lock file
                      naming a live pid), or postgres://user@host:port/db[?lease=30s] shared by
-                     the team (a lease expires --lease after its holder stops renewing it;
-                     an unreachable server is waited for, up to 10 min, writing nothing)
-  --state-dir DIR    the same as --state DIR ($AVFLEET_STATE_DIR)
+                     the team: a lease expires that long after its holder stops renewing it;
+                     an unreachable server is waited for, up to 10 min, writing nothing
+  --state-dir DIR    this checkout's state: rehearsal worlds, and journals unless --state
+                     (default: $AVFLEET_STATE_DIR or .avfleet/migrate), a folder per region
   --json             machine-readable output on stdout (progress goes to stderr)
   --by NAME          who acts (approve, abort, rollback, abandon, run): a login or email,
                      letters, digits and . _ @ + - (at most 64); default $AVFLEET_BY, else
@@ -149,7 +153,10 @@ function openRehearsal(
     const state = createWorld(o.loaded, o.seed, o.faults);
     return {
       world: worldDrivers(worldFile, state, o.afterWrite),
-      leased: () => saveWorld(worldFile, state),
+      leased: () => {
+        mkdirSync(dir, { recursive: true });
+        saveWorld(worldFile, state);
+      },
     };
   }
   const state = loadWorld(worldFile);
@@ -241,15 +248,11 @@ async function migrate(argv: string[]): Promise<number> {
   }
 
   const by = operatorIdentity(values.by);
-  const stateSpec =
-    values.state ??
-    values["state-dir"] ??
-    process.env.AVFLEET_STATE ??
-    process.env.AVFLEET_STATE_DIR ??
-    join(".avfleet", "migrate");
+  // This checkout's state: rehearsal worlds always, journals and leases unless --state is shared.
+  const localRoot =
+    values["state-dir"] ?? process.env.AVFLEET_STATE_DIR ?? join(".avfleet", "migrate");
+  const stateSpec = values.state ?? process.env.AVFLEET_STATE ?? localRoot;
   const shared = isPostgresUrl(stateSpec);
-  // A rehearsal's world is a file of this checkout, wherever the journal lives.
-  const localRoot = shared ? join(".avfleet", "migrate") : stateSpec;
   const region = loaded.runbook.region;
   const key = values.rehearse ? `${region}/rehearsal` : region;
   const dir = join(localRoot, key);
@@ -264,7 +267,7 @@ async function migrate(argv: string[]): Promise<number> {
         afterWrite,
         onWait: (line) => process.stderr.write(`${line}\n`),
       })
-    : localBackend(localRoot, { afterWrite });
+    : localBackend(stateSpec, { afterWrite });
   const act = async (): Promise<number> => {
     const rehearsal = values.rehearse
       ? openRehearsal(dir, {
@@ -278,6 +281,14 @@ async function migrate(argv: string[]): Promise<number> {
         })
       : undefined;
     const world = rehearsal?.world;
+    const slowMs = Number(process.env[SLOW_ENV] ?? 0);
+    if (world && slowMs > 0) {
+      const sleep = world.clock.sleep;
+      world.clock.sleep = async (ms) => {
+        await new Promise((resolve) => setTimeout(resolve, slowMs));
+        await sleep(ms);
+      };
+    }
     const metrics = prometheus ? prometheusProvider({ url: prometheus, region }) : noMetrics;
     const drivers: Drivers = world ?? {
       pulumi: cliPulumi(projectRoot(loaded.stacksDir)),
