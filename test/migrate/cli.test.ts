@@ -271,7 +271,7 @@ test('abort without --by records the operator\'s OS user, never "unknown"', () =
 test("two rehearsals started together with --restart: one runs, the other exits 3 naming it; the journal stays whole", async () => {
   const state = tempDir();
   assert.equal(migrate("run", state, "--rehearse", "--step").code, 0);
-  for (let trial = 0; trial < 4; trial++) {
+  for (let trial = 0; trial < 3; trial++) {
     const run = () =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
         const child = spawnMigrate("run", state, "--rehearse", "--restart");
