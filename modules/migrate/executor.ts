@@ -4,25 +4,25 @@
  * happens, so that a run killed at any moment resumes where it stood and converges:
  * a weight change is skipped when read-back shows it in place, a rollback recorded as intended
  * is finished first, and bakes, drains and waits keep the clocks they started with.
+ * Every write goes through the state backend under this executor's lease (backend.ts).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { InputError } from "../config/validate";
-import type { Clock } from "./clock";
-import { evaluateGates, roundVerdict, type GateEvaluation } from "./gates";
 import {
-  openJournal,
-  readJournal,
-  type Entry,
-  type EntryOf,
-  type HaltKind,
-  type JournalWriter,
-  type NewEntry,
-} from "./journal";
-import { acquireLock, LockedError } from "./lock";
+  LockedError,
+  thisHolder,
+  type AbortRequest,
+  type Lease,
+  type StateBackend,
+} from "./backend";
+import type { Clock } from "./clock";
+import { describeHolder } from "./lock";
+import { evaluateGates, roundVerdict, type GateEvaluation } from "./gates";
+import type { Entry, EntryOf, HaltKind, NewEntry } from "./journal";
 import type { MetricsProvider } from "./metrics";
 import type { Unit, UnitOf } from "./plan";
 import {
+  CONFLICT_RETRY,
+  isConflict,
   MIN_HOSTS_PATH,
   pulumiArgs,
   setWeightsArgs,
@@ -34,13 +34,14 @@ import { durationMs, formatDuration, type LoadedRunbook } from "./runbook";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS, selector } from "./slo";
 import {
   applyEntry,
+  changedAnything,
   foldJournal,
   nextUnit,
   validApproval,
   type Approval,
   type MigrationState,
 } from "./state";
-import { formatWeights, sameWeights, type Weights } from "./weights";
+import { formatWeights, sameWeights, shiftedWeights, type Weights } from "./weights";
 
 export interface Drivers {
   pulumi: PulumiRunner;
@@ -48,35 +49,18 @@ export interface Drivers {
   clock: Clock;
 }
 
-/** Where one runbook's journal, lock and abort request live. */
-export interface StatePaths {
-  dir: string;
-  journal: string;
-  lock: string;
-  abort: string;
-}
-
-export function statePaths(dir: string): StatePaths {
-  return {
-    dir,
-    journal: join(dir, "journal.jsonl"),
-    lock: join(dir, "lock"),
-    abort: join(dir, "abort-requested"),
-  };
-}
-
 export interface ExecutorContext {
   loaded: LoadedRunbook;
   units: Unit[];
-  paths: StatePaths;
+  backend: StateBackend;
+  /** The runbook's key in the backend: `<region>`, or `<region>/rehearsal`. */
+  key: string;
+  /** Who acts: a validated operator identity (identity.ts), recorded with the lease. */
+  by: string;
   drivers: Drivers;
   /** A human line per journal entry, as it happens. */
   onEntry?: (entry: Entry, units: Unit[]) => void;
   mode: "migrate" | "rehearse";
-  pid?: number;
-  alive?: (pid: number) => boolean;
-  /** Runs after each durable write (journal append): fault injection for the crash tests. */
-  afterWrite?: (what: string) => void;
 }
 
 export type OutcomeKind = HaltKind | "stepped";
@@ -89,7 +73,8 @@ export interface Outcome {
 
 /** The exit-code contract: stopping where the runbook says is fine; a stop it did not plan is a finding. */
 export function exitCodeOf(kind: OutcomeKind): number {
-  if (kind === "done" || kind === "waiting-approval" || kind === "stepped") return 0;
+  if (kind === "done" || kind === "waiting-approval" || kind === "stepped" || kind === "abandoned")
+    return 0;
   if (kind === "tool-failed") return 3;
   return 1;
 }
@@ -103,11 +88,21 @@ function hostsReading(value: number | string | undefined): string {
 type Step = { ok: true } | { ok: false; kind: HaltKind; reason: string; dirty?: boolean };
 
 class Execution {
-  state: MigrationState;
-  private journal?: JournalWriter;
+  /** Entries in the journal as this executor last saw it: the next append's condition. */
+  private seen: number;
 
-  constructor(private readonly ctx: ExecutorContext) {
-    this.state = foldJournal(readJournal(ctx.paths.journal));
+  private constructor(
+    private readonly ctx: ExecutorContext,
+    private readonly lease: Lease,
+    entries: Entry[],
+    public state: MigrationState = foldJournal(entries),
+  ) {
+    this.seen = entries.length;
+  }
+
+  /** An executor holding `lease`, from the journal as it stands. */
+  static async open(ctx: ExecutorContext, lease: Lease): Promise<Execution> {
+    return new Execution(ctx, lease, await ctx.backend.read(ctx.key));
   }
 
   get clock(): Clock {
@@ -118,36 +113,38 @@ class Execution {
     return this.ctx.loaded.runbook;
   }
 
-  open(): void {
-    this.journal = openJournal(this.ctx.paths.journal, this.ctx.afterWrite);
-  }
-
-  close(): void {
-    this.journal?.close();
-  }
-
-  record(entry: NewEntry): void {
+  /** Durable before it counts: appended under the lease, then folded into the state. */
+  async record(entry: NewEntry): Promise<void> {
     const full = { ...entry, at: entry.at ?? this.clock.now() } as Entry;
-    this.journal!.append(full);
+    await this.ctx.backend.append(this.lease, this.seen, full);
+    this.seen++;
     applyEntry(this.state, full);
     this.ctx.onEntry?.(full, this.ctx.units);
   }
 
-  halt(kind: HaltKind, reason: string, unit?: string): Outcome {
-    this.record({ type: "halt", kind, reason, unit });
+  async halt(kind: HaltKind, reason: string, unit?: string): Promise<Outcome> {
+    await this.record({ type: "halt", kind, reason, unit });
     return { kind, reason, unit };
   }
 
   async pulumi(unit: string, args: string[]): Promise<CliResult> {
-    const result = await this.ctx.drivers.pulumi(args);
-    this.record({
-      type: "command",
-      unit,
-      argv: ["pulumi", ...args],
-      exitCode: result.exitCode,
-      summary: summarize(result),
-    });
-    return result;
+    for (let attempt = 1, delay = CONFLICT_RETRY.firstDelayMs; ; attempt++, delay *= 2) {
+      const result = await this.ctx.drivers.pulumi(args);
+      await this.record({
+        type: "command",
+        unit,
+        argv: ["pulumi", ...args],
+        exitCode: result.exitCode,
+        summary: summarize(result),
+      });
+      if (!isConflict(result) || attempt === CONFLICT_RETRY.attempts) return result;
+      await this.record({
+        type: "note",
+        unit,
+        message: `409 Conflict: another update holds ${args[args.indexOf("--stack") + 1]}; retry ${attempt}/${CONFLICT_RETRY.attempts - 1} in ${formatDuration(delay)}`,
+      });
+      await this.clock.sleep(delay);
+    }
   }
 
   async outputs(
@@ -176,28 +173,25 @@ class Execution {
     return { ok: true, weights };
   }
 
-  aborted(): { by: string; reason: string } | undefined {
-    if (!existsSync(this.ctx.paths.abort)) return undefined;
-    try {
-      return JSON.parse(readFileSync(this.ctx.paths.abort, "utf8"));
-    } catch {
-      return { by: "unknown", reason: "abort requested" };
-    }
+  aborted(): Promise<AbortRequest | undefined> {
+    return this.ctx.backend.abortRequest(this.ctx.key);
   }
 
   /** Sleeps until `t` in slices, so an abort lands within a tick. False when aborted. */
   async sleepUntil(t: number): Promise<boolean> {
     for (let now = this.clock.now(); now < t; now = this.clock.now()) {
-      if (this.aborted()) return false;
+      if (await this.aborted()) return false;
       await this.clock.sleep(Math.min(t - now, this.clock.tickMs));
     }
-    return !this.aborted();
+    return !(await this.aborted());
   }
 
-  stopForAbort(unit?: string): Outcome {
-    const request = this.aborted() ?? { by: "unknown", reason: "abort requested" };
-    rmSync(this.ctx.paths.abort, { force: true });
-    return this.halt("aborted", `aborted by ${request.by}: ${request.reason}`, unit);
+  /** Stops for an abort request: records who asked, which also withdraws a pending approval. */
+  async stopForAbort(unit?: string): Promise<Outcome> {
+    const request = (await this.aborted()) ?? { by: "unknown", reason: "abort requested" };
+    await this.ctx.backend.clearAbort(this.ctx.key);
+    await this.record({ type: "abort", by: request.by, reason: request.reason });
+    return await this.halt("aborted", `aborted by ${request.by}: ${request.reason}`, unit);
   }
 
   /**
@@ -214,17 +208,18 @@ class Execution {
     const { traffic } = this.runbook;
     if (!force && sameWeights(current, weights)) {
       if (!this.state.applied.has(unit)) {
-        this.record({ type: "weights-applied", unit, weights, changed: false });
+        await this.record({ type: "weights-applied", unit, weights, changed: false });
       }
       return { ok: true };
     }
-    this.record({ type: "weights-intent", unit, weights });
+    await this.record({ type: "weights-intent", unit, weights });
     for (const args of [
       ...setWeightsArgs(traffic, this.ctx.loaded.traffic.pools, weights),
       pulumiArgs.up(traffic),
     ]) {
       const result = await this.pulumi(unit, args);
       if (result.exitCode !== 0) {
+        await this.unstage(unit, current);
         const reason = `pulumi ${args[0]} ${traffic}: ${summarize(result)}`;
         return { ok: false, kind: "tool-failed", reason, dirty: true };
       }
@@ -235,7 +230,7 @@ class Execution {
       const reason = `read back ${formatWeights(back.weights)}, expected ${formatWeights(weights)}`;
       return { ok: false, kind: "tool-failed", reason, dirty: true };
     }
-    this.record({
+    await this.record({
       type: "weights-applied",
       unit,
       weights,
@@ -244,20 +239,46 @@ class Execution {
     return { ok: true };
   }
 
-  /** The fast path to the last good weights: no gates, no bake. */
-  async rollback(unit: string, reason: string, by: string): Promise<Outcome> {
-    const to = this.state.pendingRollback?.to ?? this.state.lastGood;
-    if (!to) return this.halt("tool-failed", "no last good weights recorded to roll back to", unit);
+  /**
+   * After a failed `config set` or `up`: puts the stack's config back to the weights last read
+   * from it, so the next `up` anyone runs (a teammate, CI) applies nothing this run staged.
+   * Best effort: a failure here is journaled, and the next run's step sets every pool anyway.
+   */
+  async unstage(unit: string, weights: Weights): Promise<void> {
+    const { traffic } = this.runbook;
+    for (const args of setWeightsArgs(traffic, this.ctx.loaded.traffic.pools, weights)) {
+      if ((await this.pulumi(unit, args)).exitCode !== 0) return;
+    }
+  }
+
+  /**
+   * The fast path to the last good weights: no gates, no bake. `failedAt`: the weights whose
+   * gates failed. When the last good weights give the target as much (the run started at the
+   * failing weight), they are not good: the target goes to 0 and the source takes its share.
+   */
+  async rollback(unit: string, reason: string, by: string, failedAt?: Weights): Promise<Outcome> {
+    const { source, target } = this.runbook;
+    const lastGood = this.state.lastGood;
+    const failedToo =
+      failedAt &&
+      lastGood &&
+      (lastGood[target] ?? 0) >= (failedAt[target] ?? 0) &&
+      lastGood[target];
+    const to =
+      this.state.pendingRollback?.to ??
+      (failedToo ? shiftedWeights(lastGood, source, target, 0) : lastGood);
+    if (!to)
+      return await this.halt("tool-failed", "no last good weights recorded to roll back to", unit);
     const current = await this.readWeights(unit);
-    if (!current.ok) return this.halt("tool-failed", `rollback: ${current.reason}`, unit);
+    if (!current.ok) return await this.halt("tool-failed", `rollback: ${current.reason}`, unit);
     if (!this.state.pendingRollback) {
-      this.record({ type: "rollback-intent", unit, from: current.weights, to, reason, by });
+      await this.record({ type: "rollback-intent", unit, from: current.weights, to, reason, by });
     }
     // A resumed rollback reports where it started, not where the kill left it.
     const intent = this.state.pendingRollback!;
     const done = await this.ensureWeights(`${unit}:rollback`, to, current.weights, true);
-    if (!done.ok) return this.halt("tool-failed", `rollback: ${done.reason}`, unit);
-    this.record({
+    if (!done.ok) return await this.halt("tool-failed", `rollback: ${done.reason}`, unit);
+    await this.record({
       type: "rollback",
       unit,
       from: intent.from,
@@ -273,12 +294,12 @@ class Execution {
    * DNS records) changed: go back to the last good weights rather than leave it for the next up.
    */
   async failedChange(unit: string, failure: Extract<Step, { ok: false }>): Promise<Outcome> {
-    if (!failure.dirty) return this.halt(failure.kind, failure.reason, unit);
+    if (!failure.dirty) return await this.halt(failure.kind, failure.reason, unit);
     return this.rollback(unit, `weight change failed: ${failure.reason}`, "executor");
   }
 
   async runUnit(unit: Unit): Promise<Outcome | undefined> {
-    this.record({ type: "step-start", unit: unit.id, title: unit.title });
+    await this.record({ type: "step-start", unit: unit.id, title: unit.title });
     switch (unit.kind) {
       case "preflight":
         return this.preflight(unit);
@@ -294,9 +315,9 @@ class Execution {
         return this.decommission(unit);
       case "wait":
         if (!(await this.sleepUntil(this.state.started.get(unit.id)! + unit.ms))) {
-          return this.stopForAbort(unit.id);
+          return await this.stopForAbort(unit.id);
         }
-        this.record({ type: "step-end", unit: unit.id, summary: "waited" });
+        await this.record({ type: "step-end", unit: unit.id, summary: "waited" });
         return undefined;
     }
   }
@@ -307,14 +328,18 @@ class Execution {
     for (const stack of [traffic, source, target]) {
       const read = await this.outputs(unit.id, stack);
       if (!read.ok)
-        return this.halt("check-failed", `stack ${stack} is not deployed: ${read.reason}`, unit.id);
+        return await this.halt(
+          "check-failed",
+          `stack ${stack} is not deployed: ${read.reason}`,
+          unit.id,
+        );
       outputs[stack] = read.outputs;
     }
     const missing = this.ctx.loaded.traffic.pools.filter(
       (p) => typeof outputs[traffic].weights?.[p] !== "number",
     );
     if (missing.length > 0) {
-      return this.halt(
+      return await this.halt(
         "check-failed",
         `${traffic} outputs no weight for ${missing.join(", ")}`,
         unit.id,
@@ -322,7 +347,7 @@ class Execution {
     }
     const policies = await this.pulumi(unit.id, pulumiArgs.policies(target));
     if (policies.exitCode !== 0) {
-      return this.halt(
+      return await this.halt(
         "check-failed",
         `policies fail on ${target}: ${summarize(policies)}`,
         unit.id,
@@ -332,13 +357,13 @@ class Execution {
     const healthy = await this.instant(HEALTHY_HOSTS, target);
     if (typeof healthy !== "number" || healthy < want) {
       const seen = hostsReading(healthy);
-      return this.halt(
+      return await this.halt(
         "check-failed",
         `${target} is not healthy: ${seen}, expected at least ${want}`,
         unit.id,
       );
     }
-    this.record({
+    await this.record({
       type: "step-end",
       unit: unit.id,
       summary: `stacks deployed, policies pass, ${target} has ${healthy}/${want} healthy hosts`,
@@ -357,7 +382,7 @@ class Execution {
 
   async scale(unit: UnitOf<"scale">): Promise<Outcome | undefined> {
     const read = await this.outputs(unit.id, unit.stack);
-    if (!read.ok) return this.halt("tool-failed", read.reason, unit.id);
+    if (!read.ok) return await this.halt("tool-failed", read.reason, unit.id);
     if (Number(read.outputs.minHosts) < unit.minHosts) {
       for (const args of [
         pulumiArgs.setConfig(unit.stack, MIN_HOSTS_PATH, unit.minHosts),
@@ -365,7 +390,12 @@ class Execution {
       ]) {
         const result = await this.pulumi(unit.id, args);
         if (result.exitCode !== 0) {
-          return this.halt(
+          const before = Number(read.outputs.minHosts);
+          // Leave no staged minHosts behind for the next `up` of this stack.
+          if (Number.isInteger(before)) {
+            await this.pulumi(unit.id, pulumiArgs.setConfig(unit.stack, MIN_HOSTS_PATH, before));
+          }
+          return await this.halt(
             "tool-failed",
             `pulumi ${args[0]} ${unit.stack}: ${summarize(result)}`,
             unit.id,
@@ -373,9 +403,9 @@ class Execution {
         }
       }
       const back = await this.outputs(unit.id, unit.stack);
-      if (!back.ok) return this.halt("tool-failed", back.reason, unit.id);
+      if (!back.ok) return await this.halt("tool-failed", back.reason, unit.id);
       if (Number(back.outputs.minHosts) !== unit.minHosts) {
-        return this.halt(
+        return await this.halt(
           "tool-failed",
           `read back minHosts ${back.outputs.minHosts}, expected ${unit.minHosts}`,
           unit.id,
@@ -386,7 +416,7 @@ class Execution {
     for (;;) {
       const healthy = await this.instant(HEALTHY_HOSTS, unit.stack);
       if (typeof healthy === "number" && healthy >= unit.minHosts) {
-        this.record({
+        await this.record({
           type: "step-end",
           unit: unit.id,
           summary: `${unit.stack}: ${healthy} healthy hosts`,
@@ -395,25 +425,25 @@ class Execution {
       }
       if (this.clock.now() >= deadline) {
         const seen = hostsReading(healthy);
-        return this.halt(
+        return await this.halt(
           "check-failed",
           `${unit.stack}: ${seen} after ${formatDuration(unit.healthyWithinMs)}, expected ${unit.minHosts}`,
           unit.id,
         );
       }
       if (!(await this.sleepUntil(Math.min(deadline, this.clock.now() + 60_000))))
-        return this.stopForAbort(unit.id);
+        return await this.stopForAbort(unit.id);
     }
   }
 
   async shift(unit: UnitOf<"shift">): Promise<Outcome | undefined> {
     const { target } = this.runbook;
     const current = await this.readWeights(unit.id);
-    if (!current.ok) return this.halt("tool-failed", current.reason, unit.id);
+    if (!current.ok) return await this.halt("tool-failed", current.reason, unit.id);
     // After --restart, weights below where traffic already is are passed, never moved back to:
     // moving back is rollback's job.
     if ((current.weights[target] ?? 0) > unit.weights[target]) {
-      this.record({
+      await this.record({
         type: "step-end",
         unit: unit.id,
         summary: `skipped: ${target} is already at ${current.weights[target]}`,
@@ -424,7 +454,7 @@ class Execution {
     if (!change.ok) return this.failedChange(unit.id, change);
     const approval = validApproval(this.state, unit.id, this.clock.now());
     if (approval) {
-      this.record({
+      await this.record({
         type: "step-end",
         unit: unit.id,
         weights: unit.weights,
@@ -442,7 +472,7 @@ class Execution {
         if (outcome !== "bake on") return outcome;
       }
       if (!(await this.sleepUntil((last?.at ?? appliedAt) + unit.intervalMs))) {
-        return this.stopForAbort(unit.id);
+        return await this.stopForAbort(unit.id);
       }
       const evaluations = await evaluateGates(
         unit.gates,
@@ -452,7 +482,7 @@ class Execution {
         this.clock.now(),
       );
       const round = (last?.round ?? 0) + 1;
-      this.record({
+      await this.record({
         type: "gates",
         unit: unit.id,
         round,
@@ -476,16 +506,19 @@ class Execution {
       const bad = evaluations.filter((e) => e.verdict === "fail" && e.critical);
       const at = unit.weights[target];
       const reason = bad.map((e) => `${e.gate} on ${e.pool} failed at weight ${at}: ${e.reason}`);
-      return this.rollback(unit.id, reason.join("; "), "executor");
+      return this.rollback(unit.id, reason.join("; "), "executor", unit.weights);
     }
     // The metrics provider failed too often in a row: a human decides, not a longer bake.
     const blind = evaluations.filter((e) => e.errorLimit);
     if (blind.length > 0)
-      return this.hold(unit.id, `metrics provider failing: ${blind.map(describe).join("; ")}`);
+      return await this.hold(
+        unit.id,
+        `metrics provider failing: ${blind.map(describe).join("; ")}`,
+      );
     if (baked < unit.bakeMs) return "bake on";
     if (verdict === "pass") {
       const summary = `gates passed after ${formatDuration(baked)}`;
-      this.record({ type: "step-end", unit: unit.id, weights: unit.weights, summary });
+      await this.record({ type: "step-end", unit: unit.id, weights: unit.weights, summary });
       return undefined;
     }
     if (verdict === "inconclusive" && baked < unit.maxBakeMs) return "bake on";
@@ -494,17 +527,17 @@ class Execution {
         ? "non-critical gate failed"
         : `inconclusive after ${formatDuration(baked)}`;
     const failing = evaluations.filter((e) => e.verdict !== "pass").map(describe);
-    return this.hold(unit.id, `${why}: ${failing.join("; ")}`);
+    return await this.hold(unit.id, `${why}: ${failing.join("; ")}`);
   }
 
-  hold(unit: string, reason: string): Outcome {
-    this.record({ type: "approval-requested", unit, reason, hold: true });
-    return this.halt("held", `${reason}; approve to accept this weight, or roll back`, unit);
+  async hold(unit: string, reason: string): Promise<Outcome> {
+    await this.record({ type: "approval-requested", unit, reason, hold: true });
+    return await this.halt("held", `${reason}; approve to accept this weight, or roll back`, unit);
   }
 
   async drain(unit: UnitOf<"drain">): Promise<Outcome | undefined> {
     const current = await this.readWeights(unit.id);
-    if (!current.ok) return this.halt("tool-failed", current.reason, unit.id);
+    if (!current.ok) return await this.halt("tool-failed", current.reason, unit.id);
     const change = await this.ensureWeights(unit.id, unit.weights, current.weights);
     if (!change.ok) return this.failedChange(unit.id, change);
     const deadline = this.state.started.get(unit.id)! + unit.maxWaitMs;
@@ -512,14 +545,14 @@ class Execution {
     for (;;) {
       const sessions = await this.instant(ACTIVE_SESSIONS, source);
       const count = typeof sessions === "number" ? sessions : null;
-      this.record({
+      await this.record({
         type: "drain-poll",
         unit: unit.id,
         sessions: count,
         ...(count === null ? { reason: typeof sessions === "string" ? sessions : "no data" } : {}),
       });
       if (count !== null && count < unit.belowSessions) {
-        this.record({
+        await this.record({
           type: "step-end",
           unit: unit.id,
           weights: unit.weights,
@@ -528,7 +561,7 @@ class Execution {
         return undefined;
       }
       if (this.clock.now() >= deadline) {
-        this.record({
+        await this.record({
           type: "step-end",
           unit: unit.id,
           weights: unit.weights,
@@ -537,16 +570,16 @@ class Execution {
         return undefined;
       }
       if (!(await this.sleepUntil(Math.min(deadline, this.clock.now() + unit.intervalMs)))) {
-        return this.stopForAbort(unit.id);
+        return await this.stopForAbort(unit.id);
       }
     }
   }
 
-  approve(unit: UnitOf<"approve">): Outcome | undefined {
+  async approve(unit: UnitOf<"approve">): Promise<Outcome | undefined> {
     const now = this.clock.now();
     const approval = validApproval(this.state, unit.id, now);
     if (approval) {
-      this.record({
+      await this.record({
         type: "step-end",
         unit: unit.id,
         summary: `approved by ${approval.by} at ${new Date(approval.at).toISOString()}`,
@@ -555,16 +588,21 @@ class Execution {
     }
     const expired = this.state.approvals.get(unit.id);
     if (expired) {
-      this.record({
+      await this.record({
         type: "note",
         unit: unit.id,
         message: `approval by ${expired.by} expired at ${new Date(expired.expiresAt).toISOString()}`,
       });
     }
     if (this.state.pendingApproval?.unit !== unit.id) {
-      this.record({ type: "approval-requested", unit: unit.id, reason: unit.reason, hold: false });
+      await this.record({
+        type: "approval-requested",
+        unit: unit.id,
+        reason: unit.reason,
+        hold: false,
+      });
     }
-    return this.halt(
+    return await this.halt(
       "waiting-approval",
       `step ${unit.id} needs an approval: ${unit.reason}`,
       unit.id,
@@ -575,20 +613,21 @@ class Execution {
     const drained = this.ctx.units.some(
       (u) => u.kind === "drain" && this.state.completed.has(u.id),
     );
-    if (!drained) return this.halt("check-failed", `${unit.stack} has no finished drain`, unit.id);
+    if (!drained)
+      return await this.halt("check-failed", `${unit.stack} has no finished drain`, unit.id);
     const read = await this.outputs(unit.id, unit.stack);
-    if (!read.ok) return this.halt("tool-failed", read.reason, unit.id);
+    if (!read.ok) return await this.halt("tool-failed", read.reason, unit.id);
     if (Object.keys(read.outputs).length > 0) {
       const result = await this.pulumi(unit.id, pulumiArgs.destroy(unit.stack));
       if (result.exitCode !== 0) {
-        return this.halt(
+        return await this.halt(
           "tool-failed",
           `pulumi destroy ${unit.stack}: ${summarize(result)}`,
           unit.id,
         );
       }
     }
-    this.record({ type: "step-end", unit: unit.id, summary: `${unit.stack} retired` });
+    await this.record({ type: "step-end", unit: unit.id, summary: `${unit.stack} retired` });
     return undefined;
   }
 }
@@ -597,6 +636,8 @@ export interface RunOptions {
   restart?: boolean;
   /** Run one unit, then stop. */
   step?: boolean;
+  /** Runs once the lease is held, before anything is read: a rehearsal saves its new world here. */
+  leased?: () => void | Promise<void>;
 }
 
 function changedRunbook(ctx: ExecutorContext, journalHash: string): InputError {
@@ -606,169 +647,144 @@ function changedRunbook(ctx: ExecutorContext, journalHash: string): InputError {
   ]);
 }
 
-/**
- * Regions go one at a time: the other regions under `root` whose real migration has started
- * and not finished, with where each stands. Rehearsals do not count.
- */
-export function regionsInProgress(
-  root: string,
-  except: string,
-): { region: string; state: string }[] {
-  if (!existsSync(root)) return [];
-  return readdirSync(root)
-    .filter((region) => region !== except)
-    .map((region) => ({
-      region,
-      state: foldJournal(readJournal(statePaths(join(root, region)).journal)),
-    }))
-    .filter(
-      ({ state }) =>
-        state.hash !== undefined && state.halt?.kind !== "done" && state.blocked?.kind !== "done",
-    )
-    .map(({ region, state }) => ({ region, state: state.halt?.kind ?? "interrupted" }));
+/** Whether a region's journal leaves the region free for another: finished, abandoned or never run. */
+export function migrationFinished(entries: Entry[]): boolean {
+  const state = foldJournal(entries);
+  return state.hash === undefined || state.halt?.kind === "done" || state.blocked?.kind === "done";
+}
+
+/** Runs `work` holding the runbook's lease; the lease is released however it ends. */
+async function leased<T>(
+  ctx: ExecutorContext,
+  work: (ex: Execution, lease: Lease) => Promise<T>,
+  before?: () => void | Promise<void>,
+): Promise<T> {
+  const lease = await ctx.backend.acquire(ctx.key, thisHolder(ctx.by));
+  try {
+    await before?.();
+    return await work(await Execution.open(ctx, lease), lease);
+  } finally {
+    await lease.release();
+  }
 }
 
 /** Runs from where the journal stands until an approval, a halt or the end. */
-export async function runMigration(
-  ctx: ExecutorContext,
-  options: RunOptions = {},
-): Promise<Outcome> {
-  const lock = acquireLock(ctx.paths.lock, ctx.pid, ctx.alive);
-  const ex = new Execution(ctx);
-  try {
-    const s = ex.state;
-    if (s.hash !== undefined && s.hash !== ctx.loaded.hash && !options.restart)
-      throw changedRunbook(ctx, s.hash);
-    if (!options.restart && !s.pendingRollback) {
-      if (s.blocked?.kind === "rolled-back") {
-        return {
-          kind: "rolled-back",
-          reason: `rolled back earlier (${s.blocked.reason}); fix the cause, then run with --restart`,
-          unit: s.blocked.unit,
-        };
-      }
-      if (s.blocked?.kind === "done") return { kind: "done", reason: "already complete" };
-      if (s.pendingApproval?.hold) {
-        return {
-          kind: "held",
-          reason: `held at step ${s.pendingApproval.unit}: ${s.pendingApproval.reason}`,
-          unit: s.pendingApproval.unit,
-        };
-      }
-    }
-    rmSync(ctx.paths.abort, { force: true });
-    ex.open();
-    ex.record({
-      type: "start",
-      hash: ctx.loaded.hash,
-      pid: ctx.pid ?? process.pid,
-      restart: Boolean(options.restart),
-      mode: ctx.mode,
-    });
-    if (lock.takenFrom)
-      ex.record({
-        type: "note",
-        message: `took over the lock of executor pid ${lock.takenFrom.pid}, which is gone`,
-      });
-    if (!ex.state.lastGood) {
-      const start = await ex.readWeights("0");
-      if (!start.ok) return ex.halt("tool-failed", start.reason);
-      ex.record({ type: "baseline", weights: start.weights });
-    }
-    if (ex.state.pendingRollback) {
-      return await ex.rollback(
-        ex.state.pendingRollback.unit,
-        ex.state.pendingRollback.reason,
-        ex.state.pendingRollback.by,
-      );
-    }
-    for (let unit = nextUnit(ctx.units, ex.state); unit; unit = nextUnit(ctx.units, ex.state)) {
-      if (ex.aborted()) return ex.stopForAbort(unit.id);
-      const outcome = await ex.runUnit(unit);
-      if (outcome) return outcome;
-      if (options.step) {
-        const following = nextUnit(ctx.units, ex.state);
-        if (following)
+export function runMigration(ctx: ExecutorContext, options: RunOptions = {}): Promise<Outcome> {
+  return leased(
+    ctx,
+    async (ex, lease) => {
+      const s = ex.state;
+      if (s.hash !== undefined && s.hash !== ctx.loaded.hash && !options.restart)
+        throw changedRunbook(ctx, s.hash);
+      if (!options.restart && !s.pendingRollback) {
+        if (s.blocked?.kind === "rolled-back") {
           return {
-            kind: "stepped",
-            reason: `step ${unit.id} done; next: ${following.title}`,
-            unit: unit.id,
+            kind: "rolled-back",
+            reason: `rolled back earlier (${s.blocked.reason}); fix the cause, then run with --restart`,
+            unit: s.blocked.unit,
           };
+        }
+        if (s.blocked?.kind === "done") return { kind: "done", reason: "already complete" };
+        if (s.pendingApproval?.hold) {
+          return {
+            kind: "held",
+            reason: `held at step ${s.pendingApproval.unit}: ${s.pendingApproval.reason}`,
+            unit: s.pendingApproval.unit,
+          };
+        }
       }
-    }
-    return ex.halt("done", "every step is complete");
-  } finally {
-    ex.close();
-    lock.release();
-  }
+      await ctx.backend.clearAbort(ctx.key);
+      await ex.record({
+        type: "start",
+        hash: ctx.loaded.hash,
+        pid: process.pid,
+        by: ctx.by,
+        restart: Boolean(options.restart),
+        mode: ctx.mode,
+      });
+      if (lease.takenFrom)
+        await ex.record({
+          type: "note",
+          message: `took over the lease of executor pid ${lease.takenFrom.pid}, which is gone`,
+        });
+      if (!ex.state.lastGood) {
+        const start = await ex.readWeights("0");
+        if (!start.ok) return await ex.halt("tool-failed", start.reason);
+        await ex.record({ type: "baseline", weights: start.weights });
+      }
+      if (ex.state.pendingRollback) {
+        return await ex.rollback(
+          ex.state.pendingRollback.unit,
+          ex.state.pendingRollback.reason,
+          ex.state.pendingRollback.by,
+        );
+      }
+      for (let unit = nextUnit(ctx.units, ex.state); unit; unit = nextUnit(ctx.units, ex.state)) {
+        if (await ex.aborted()) return await ex.stopForAbort(unit.id);
+        const outcome = await ex.runUnit(unit);
+        if (outcome) return outcome;
+        if (options.step) {
+          const following = nextUnit(ctx.units, ex.state);
+          if (following)
+            return {
+              kind: "stepped",
+              reason: `step ${unit.id} done; next: ${following.title}`,
+              unit: unit.id,
+            };
+        }
+      }
+      return await ex.halt("done", "every step is complete");
+    },
+    options.leased,
+  );
 }
 
 /** Operator rollback: stops a running executor (abort) and takes the fast path back. */
-export async function rollbackMigration(
-  ctx: ExecutorContext,
-  by: string,
-  waitMs = 30_000,
-): Promise<Outcome> {
-  requestAbort(ctx.paths, by, "rollback requested");
-  let lock;
+export async function rollbackMigration(ctx: ExecutorContext, waitMs = 30_000): Promise<Outcome> {
+  await ctx.backend.requestAbort(ctx.key, { by: ctx.by, reason: "rollback requested" });
   for (const started = Date.now(); ;) {
     try {
-      lock = acquireLock(ctx.paths.lock, ctx.pid, ctx.alive);
-      break;
+      return await leased(ctx, async (ex) => {
+        await ctx.backend.clearAbort(ctx.key);
+        if (!ex.state.lastGood)
+          return {
+            kind: "check-failed",
+            reason: "nothing to roll back: the journal records no run",
+          };
+        const unit = nextUnit(ctx.units, ex.state)?.id ?? "rollback";
+        return await ex.rollback(unit, `operator rollback by ${ctx.by}`, ctx.by);
+      });
     } catch (err) {
-      if (Date.now() - started > waitMs) throw err;
+      if (!(err instanceof LockedError) || Date.now() - started > waitMs) throw err;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-  }
-  const ex = new Execution(ctx);
-  try {
-    rmSync(ctx.paths.abort, { force: true });
-    if (!ex.state.lastGood)
-      return { kind: "check-failed", reason: "nothing to roll back: the journal records no run" };
-    ex.open();
-    const unit = nextUnit(ctx.units, ex.state)?.id ?? "rollback";
-    return await ex.rollback(unit, `operator rollback by ${by}`, by);
-  } finally {
-    ex.close();
-    lock.release();
   }
 }
 
 /**
- * Abort at any moment: a running executor is asked to stop at its next check; otherwise the
- * journal records the abort at once, which also withdraws a pending approval request.
+ * Abort at any moment: a running executor is asked to stop at its next check (and records the
+ * abort then); otherwise the journal records it at once, which also withdraws a pending
+ * approval request.
  */
-export function abortMigration(ctx: ExecutorContext, by: string, reason: string): Outcome {
-  let lock;
+export async function abortMigration(ctx: ExecutorContext, reason: string): Promise<Outcome> {
   try {
-    lock = acquireLock(ctx.paths.lock, ctx.pid, ctx.alive);
+    return await leased(ctx, async (ex) => {
+      await ex.record({ type: "abort", by: ctx.by, reason });
+      return await ex.halt("aborted", `aborted by ${ctx.by}: ${reason}`);
+    });
   } catch (err) {
     if (!(err instanceof LockedError)) throw err;
-    requestAbort(ctx.paths, by, reason);
-    const journal = openJournal(ctx.paths.journal);
-    journal.append({ type: "abort", by, reason, at: ctx.drivers.clock.now() });
-    journal.close();
+    await ctx.backend.requestAbort(ctx.key, { by: ctx.by, reason });
     return {
       kind: "aborted",
-      reason: `asked executor pid ${err.holder.pid} to stop at its next check`,
+      reason: `asked ${describeHolder(err.holder)} to stop at its next check`,
     };
-  }
-  const ex = new Execution(ctx);
-  try {
-    ex.open();
-    ex.record({ type: "abort", by, reason });
-    return ex.halt("aborted", `aborted by ${by}: ${reason}`);
-  } finally {
-    ex.close();
-    lock.release();
   }
 }
 
 /** Records who approved the pending request, and until when the approval holds. */
-export function approveMigration(ctx: ExecutorContext, by: string): Approval {
-  const lock = acquireLock(ctx.paths.lock, ctx.pid, ctx.alive);
-  const ex = new Execution(ctx);
-  try {
+export function approveMigration(ctx: ExecutorContext): Promise<Approval> {
+  return leased(ctx, async (ex) => {
     const pending = ex.state.pendingApproval;
     if (!pending) {
       throw new InputError([
@@ -781,17 +797,30 @@ export function approveMigration(ctx: ExecutorContext, by: string): Approval {
         ? unit.expiresAfterMs
         : durationMs(ctx.loaded.runbook.approvalsExpireAfter);
     const at = ex.clock.now();
-    ex.open();
-    ex.record({ type: "approved", unit: pending.unit, by, expiresAt: at + ttl, at });
-    return { unit: pending.unit, by, at, expiresAt: at + ttl };
-  } finally {
-    ex.close();
-    lock.release();
-  }
+    await ex.record({ type: "approved", unit: pending.unit, by: ctx.by, expiresAt: at + ttl, at });
+    return { unit: pending.unit, by: ctx.by, at, expiresAt: at + ttl };
+  });
 }
 
-/** Asks a running executor to stop at its next check. */
-export function requestAbort(paths: StatePaths, by: string, reason: string): void {
-  mkdirSync(dirname(paths.abort), { recursive: true });
-  writeFileSync(paths.abort, JSON.stringify({ by, reason }));
+/**
+ * Gives up a migration that never changed anything (its first call failed, or it stopped
+ * before any weight or host count moved), so the region no longer blocks the others. One that
+ * changed something is finished, rolled back or restarted instead.
+ */
+export function abandonMigration(ctx: ExecutorContext, reason: string): Promise<Outcome> {
+  return leased(ctx, async (ex) => {
+    if (ex.state.hash === undefined) {
+      throw new InputError([
+        `${ctx.loaded.file}: (journal): has no migration to abandon, expected a started one`,
+      ]);
+    }
+    const change = changedAnything(await ctx.backend.read(ctx.key));
+    if (change) {
+      throw new InputError([
+        `${ctx.loaded.file}: (journal): ${change}, expected a migration that changed nothing; finish it, roll it back, or run with --restart`,
+      ]);
+    }
+    await ex.record({ type: "abandoned", by: ctx.by, reason });
+    return { kind: "abandoned", reason: `abandoned by ${ctx.by}: ${reason}` };
+  });
 }

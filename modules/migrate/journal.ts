@@ -1,28 +1,26 @@
 /**
- * The journal: one append-only JSON-lines file per runbook. Each append is one write and an
- * fsync, so a SIGKILL at any moment leaves every earlier entry readable; a torn last line is
- * ignored on read and cut off before the next append.
+ * The journal: what the executor records, entry by entry. Locally one append-only JSON-lines
+ * file per runbook (backend.ts writes it: one write and an fsync per entry, so a SIGKILL at any
+ * moment leaves every earlier entry readable; a torn last line is ignored on read and cut off
+ * before the next append); in PostgreSQL one row per entry.
  */
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  writeSync,
-} from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
 import type { GateEvaluation } from "./gates";
 import type { Weights } from "./weights";
 
 export type HaltKind =
-  "waiting-approval" | "held" | "rolled-back" | "aborted" | "check-failed" | "tool-failed" | "done";
+  | "waiting-approval"
+  | "held"
+  | "rolled-back"
+  | "aborted"
+  | "check-failed"
+  | "tool-failed"
+  | "done"
+  | "abandoned";
 
 /** Everything the executor records; `at` is the executor's clock (simulated in rehearsal). */
 export type Entry = { at: number } & (
-  | { type: "start"; hash: string; pid: number; restart: boolean; mode: string }
+  | { type: "start"; hash: string; pid: number; by?: string; restart: boolean; mode: string }
   | { type: "baseline"; weights: Weights }
   | { type: "note"; message: string; unit?: string }
   | { type: "step-start"; unit: string; title: string }
@@ -56,6 +54,8 @@ export type Entry = { at: number } & (
     }
   | { type: "rollback"; unit: string; from: Weights; to: Weights; reason: string; by: string }
   | { type: "abort"; by: string; reason: string }
+  /** Given up before it changed anything: the region is free, the next run starts over. */
+  | { type: "abandoned"; by: string; reason: string }
   | { type: "halt"; kind: HaltKind; reason: string; unit?: string }
 );
 
@@ -80,33 +80,4 @@ export function readJournal(file: string): Entry[] {
     }
   }
   return entries;
-}
-
-export interface JournalWriter {
-  append(entry: Entry): void;
-  close(): void;
-}
-
-/**
- * Opens a journal for appending. `afterWrite` runs after every durable append, with the
- * entry's type: fault
- * injection for the crash tests.
- */
-export function openJournal(file: string, afterWrite?: (what: string) => void): JournalWriter {
-  mkdirSync(dirname(file), { recursive: true });
-  const fd = openSync(file, "a+");
-  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
-  if (text !== "" && !text.endsWith("\n")) {
-    ftruncateSync(fd, text.lastIndexOf("\n") + 1);
-  }
-  return {
-    append(entry) {
-      writeSync(fd, `${JSON.stringify(entry)}\n`);
-      fsyncSync(fd);
-      afterWrite?.(entry.type);
-    },
-    close() {
-      closeSync(fd);
-    },
-  };
 }

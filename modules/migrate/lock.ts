@@ -1,23 +1,34 @@
 /**
- * One executor per runbook: an exclusive lock file holding the holder's pid. A lock whose pid
- * is dead (a killed executor) is taken over, and the caller notes it in the journal.
+ * The local lease: an exclusive lock file naming its holder (pid, host, who) and a fencing
+ * token. A lock whose pid is dead (a killed executor) is taken over, and the caller notes it in
+ * the journal.
  */
-import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 
 export interface LockHolder {
   pid: number;
   since: number;
+  host?: string;
+  /** The operator identity the holder acts for. */
+  by?: string;
+  token?: number;
+}
+
+/** `alice (executor pid 42 on build-7) since 2026-…`: who to ask. */
+export function describeHolder(holder: LockHolder): string {
+  const executor = `executor pid ${holder.pid}${holder.host ? ` on ${holder.host}` : ""}`;
+  const who = holder.by ? `${holder.by} (${executor})` : executor;
+  return `${who} since ${new Date(holder.since).toISOString()}`;
 }
 
 export class LockedError extends Error {
   constructor(
-    readonly file: string,
+    readonly where: string,
     readonly holder: LockHolder,
   ) {
     super(
-      `${file}: held by executor pid ${holder.pid} since ${new Date(holder.since).toISOString()}; ` +
-        `abort it first (avfleet migrate abort) or wait`,
+      `${where}: held by ${describeHolder(holder)}; abort it first (avfleet migrate abort) or wait`,
     );
   }
 }
@@ -48,7 +59,7 @@ export interface Lock {
 
 export function acquireLock(
   file: string,
-  pid: number = process.pid,
+  holder: LockHolder,
   alive: (pid: number) => boolean = processAlive,
 ): Lock {
   mkdirSync(dirname(file), { recursive: true });
@@ -56,19 +67,20 @@ export function acquireLock(
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, "wx");
-      writeSync(fd, JSON.stringify({ pid, since: Date.now() }));
+      writeSync(fd, JSON.stringify(holder));
       closeSync(fd);
       return {
         takenFrom,
         release: () => {
-          if (readLock(file)?.pid === pid) rmSync(file, { force: true });
+          const now = readLock(file);
+          if (now?.pid === holder.pid && now.token === holder.token) rmSync(file, { force: true });
         },
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const holder = readLock(file);
-      if (holder && alive(holder.pid)) throw new LockedError(file, holder);
-      takenFrom = holder ?? { pid: 0, since: 0 };
+      const current = readLock(file);
+      if (current && alive(current.pid)) throw new LockedError(file, current);
+      takenFrom = current ?? { pid: 0, since: 0 };
       rmSync(file, { force: true });
     }
   }

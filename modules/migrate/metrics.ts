@@ -29,3 +29,25 @@ export const noMetrics: MetricsProvider = {
 export function reachedErrorLimit(err: unknown): boolean {
   return (err as { errorLimit?: unknown }).errorLimit === true;
 }
+
+/** Failed queries in a row after which a provider asks for a hold: real runs and rehearsals alike. */
+export const ERROR_LIMIT = 5;
+
+/**
+ * Counts a provider's failed queries in a row. `failed` returns the error to throw: the
+ * query's own until the limit, then one marked `errorLimit` that says how many failed.
+ */
+export function consecutiveErrors(limit: number = ERROR_LIMIT) {
+  let count = 0;
+  return {
+    count: () => count,
+    succeeded(): void {
+      count = 0;
+    },
+    failed<E extends Error>(err: E, limited: (message: string) => E): E {
+      count++;
+      if (count < limit) return err;
+      return limited(`${count} failed queries in a row (limit ${limit}); last: ${err.message}`);
+    },
+  };
+}

@@ -7,7 +7,7 @@
  * (`errorLimit: true`), which holds the migration for a human instead of baking on blind.
  */
 import { COMPARISONS, type Fetched, type Histogram, type HistogramSource } from "./compare";
-import type { MetricsProvider } from "./metrics";
+import { consecutiveErrors, ERROR_LIMIT, type MetricsProvider } from "./metrics";
 import { ACTIVE_SESSIONS } from "./slo";
 
 /** Every template's matchers: the pool in the runbook's region. */
@@ -67,7 +67,7 @@ export const PROMETHEUS_DEFAULTS = {
   timeoutMs: 10_000,
   retries: 2,
   backoffMs: 500,
-  errorLimit: 5,
+  errorLimit: ERROR_LIMIT,
 } as const;
 
 export class PrometheusError extends Error {
@@ -101,7 +101,7 @@ export type PrometheusProvider = MetricsProvider &
 export function prometheusProvider(options: PrometheusOptions): PrometheusProvider {
   const o = { ...PROMETHEUS_DEFAULTS, ...options };
   const base = o.url.replace(/\/+$/, "");
-  let consecutive = 0;
+  const errors = consecutiveErrors(o.errorLimit);
 
   async function attempt(path: string, params: Record<string, string>): Promise<unknown> {
     const url = `${base}${path}?${new URLSearchParams(params)}`;
@@ -133,7 +133,7 @@ export function prometheusProvider(options: PrometheusOptions): PrometheusProvid
     for (let i = 0; ; i++) {
       try {
         const data = await attempt(path, params);
-        consecutive = 0;
+        errors.succeeded();
         return data;
       } catch (err) {
         const e = err as PrometheusError;
@@ -141,13 +141,7 @@ export function prometheusProvider(options: PrometheusOptions): PrometheusProvid
           await new Promise((resolve) => setTimeout(resolve, o.backoffMs * 2 ** i));
           continue;
         }
-        consecutive++;
-        if (consecutive < o.errorLimit) throw e;
-        throw new PrometheusError(
-          `${consecutive} failed queries in a row (limit ${o.errorLimit}); last: ${e.message}`,
-          false,
-          true,
-        );
+        throw errors.failed(e, (message) => new PrometheusError(message, false, true));
       }
     }
   }
@@ -181,7 +175,7 @@ export function prometheusProvider(options: PrometheusOptions): PrometheusProvid
   }
 
   return {
-    consecutiveErrors: () => consecutive,
+    consecutiveErrors: errors.count,
 
     async range(query, from, to) {
       const promql = templated(TEMPLATES.range, query);

@@ -3,6 +3,8 @@
  * through zx (arguments quoted by zx, never a shell string). The rehearsal world answers the
  * same calls in-process, so plan, journal and tests all speak real Pulumi command lines.
  */
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import type { Weights } from "./weights";
 
 export interface CliResult {
@@ -79,12 +81,43 @@ export function summarize(result: CliResult): string {
   return tail.length > 400 ? `…${tail.slice(-400)}` : tail;
 }
 
-/** The real CLI: `PULUMI` or `pulumi` on PATH, through zx. */
-export function cliPulumi(env: NodeJS.ProcessEnv = process.env): PulumiRunner {
+/**
+ * The project root a stack directory belongs to: the nearest folder at or above it holding
+ * Pulumi.yaml (`stackConfigDir: stacks` puts stack files one level below it), else its parent.
+ */
+export function projectRoot(stacksDir: string): string {
+  for (let dir = resolve(stacksDir); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "Pulumi.yaml"))) return dir;
+    if (dirname(dir) === dir) return dirname(resolve(stacksDir));
+  }
+}
+
+/**
+ * Flags on every call: the project is the runbook's, not the caller's working directory, and
+ * the CLI never waits on a prompt or a terminal.
+ */
+export function globalArgs(root: string): string[] {
+  return ["--cwd", root, "--non-interactive"];
+}
+
+/**
+ * `[409] Conflict: Another update is currently in progress.`: another update holds the stack
+ * (exit 255, like any error). Retrying is right; `pulumi cancel` would kill a live update.
+ */
+export function isConflict(result: CliResult): boolean {
+  return result.exitCode !== 0 && /\[409\] Conflict/.test(`${result.stderr}\n${result.stdout}`);
+}
+
+/** Bounded backoff for a 409: waits of 2, 4, 8 and 16 s, then the conflict is a failure. */
+export const CONFLICT_RETRY = { attempts: 5, firstDelayMs: 2_000 };
+
+/** The real CLI: `PULUMI` or `pulumi` on PATH, through zx, run against the project at `root`. */
+export function cliPulumi(root: string, env: NodeJS.ProcessEnv = process.env): PulumiRunner {
   const bin = env.PULUMI || "pulumi";
   return async (args) => {
     const { $ } = await import("zx");
-    const result = await $({ env, nothrow: true, quiet: true })`${bin} ${args}`;
+    const argv = [...globalArgs(root), ...args];
+    const result = await $({ env, nothrow: true, quiet: true })`${bin} ${argv}`;
     return { exitCode: result.exitCode ?? 1, stdout: result.stdout, stderr: result.stderr };
   };
 }

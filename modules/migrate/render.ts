@@ -104,6 +104,8 @@ export interface Status {
   state: string;
   reason?: string;
   runningPid?: number;
+  /** Who runs it, where and since when (the lease's holder). */
+  runningBy?: string;
   weights?: Weights;
   weightsError?: string;
   lastGood?: Weights;
@@ -118,7 +120,7 @@ export function statusOf(
   loaded: LoadedRunbook,
   units: Unit[],
   state: MigrationState,
-  live: { weights?: Weights; weightsError?: string; runningPid?: number },
+  live: { weights?: Weights; weightsError?: string; runningPid?: number; runningBy?: string },
 ): Status {
   const { runbook } = loaded;
   const next = units.find((u) => !state.completed.has(u.id));
@@ -178,7 +180,7 @@ export function renderStatus(s: Status): string {
   const mark = { done: "✓", next: "→", pending: " " };
   const lines = [
     `${s.runbook}: ${s.region}, ${s.source} → ${s.target} via ${s.traffic}`,
-    `state:     ${s.state}${s.runningPid ? ` (executor pid ${s.runningPid})` : ""}${s.reason ? ` — ${s.reason}` : ""}`,
+    `state:     ${s.state}${s.runningBy ? ` (by ${s.runningBy})` : ""}${s.reason ? ` — ${s.reason}` : ""}`,
     `weights:   ${s.weights ? formatWeights(s.weights) : `unknown (${s.weightsError})`}`,
     `last good: ${s.lastGood ? formatWeights(s.lastGood) : "none recorded"}`,
     "",

@@ -113,6 +113,13 @@ export function applyEntry(s: MigrationState, e: Entry): void {
       s.lastAbort = e;
       s.pendingApproval = undefined;
       break;
+    case "abandoned":
+      // As if never run: every field back to empty, the halt saying why.
+      for (const key of Object.keys(s)) delete s[key as keyof MigrationState];
+      Object.assign(s, emptyState(), {
+        halt: { type: "halt", kind: "abandoned", reason: e.reason, at: e.at },
+      });
+      break;
     case "halt":
       s.halt = e;
       if (BLOCKING.includes(e.kind)) s.blocked = e;
@@ -138,4 +145,24 @@ export function validApproval(
 ): Approval | undefined {
   const approval = state.approvals.get(unit);
   return approval && now <= approval.expiresAt ? approval : undefined;
+}
+
+/**
+ * What a journal shows was changed, or might have been (an attempt that failed half-way
+ * counts), since its last abandon: undefined when nothing was.
+ */
+export function changedAnything(entries: Entry[]): string | undefined {
+  const last = entries.map((e) => e.type).lastIndexOf("abandoned");
+  const since = entries.slice(last + 1);
+  for (const e of since) {
+    if (e.type === "weights-intent" || e.type === "rollback-intent")
+      return `step ${e.unit} set weights (${e.type})`;
+    if (e.type === "command") {
+      const [, verb, sub] = e.argv;
+      const staged = verb === "config" && sub === "set" && !e.argv.includes("--config-file");
+      if (verb === "up" || verb === "destroy" || staged)
+        return `step ${e.unit} ran ${e.argv.slice(0, 3).join(" ")}`;
+    }
+  }
+  return undefined;
 }

@@ -9,7 +9,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } f
 import { stackFileName } from "../config/stack";
 import { readYamlFile } from "../config/validate";
 import type { Clock } from "./clock";
-import type { MetricsProvider } from "./metrics";
+import { consecutiveErrors, type MetricsProvider } from "./metrics";
 import type { CliResult, PulumiRunner } from "./pulumi";
 import type { LoadedRunbook } from "./runbook";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLO_NAMES, SLOS } from "./slo";
@@ -27,6 +27,14 @@ export interface Fault {
 
 const FAULT = /^(?:(target-loss)=(\d+(?:\.\d+)?)|(metrics-outage)|(up-fail))@(\d{1,3})$/;
 export const FAULT_HELP = "target-loss=<pct>@<weight> | metrics-outage@<weight> | up-fail@<weight>";
+/** What each fault does, with units, for --help. */
+export const FAULT_UNITS = `                     <weight>: the target pool's traffic weight, 0-100 (percent of new
+                     joins); a fault is active from the moment the target reaches it,
+                     including a weight it already has when the rehearsal starts
+                     target-loss=<pct>: the target loses <pct> percent of packets (3 = 3 %)
+                     metrics-outage: every metrics query fails (HTTP 503); the run holds
+                     after 5 failed queries in a row, as a real run does
+                     up-fail: pulumi up fails for any weight change to <weight> or above`;
 
 /** Parses `--fault` specs; undefined for a malformed one. */
 export function parseFault(spec: string): Fault | undefined {
@@ -101,6 +109,17 @@ function fleetOutputs(file: string): Record<string, unknown> {
   };
 }
 
+/**
+ * Activates every fault whose weight the target has reached, from now on: a fault at the
+ * weight traffic already has is active from the world's first minute. `up-fail` acts on `up`.
+ */
+function triggerFaults(state: WorldState): void {
+  const at = currentWeights(state)[state.target] ?? 0;
+  for (const f of state.faults) {
+    if (f.kind !== "up-fail" && at >= f.atWeight) state.triggered[f.spec] ??= state.now;
+  }
+}
+
 export function createWorld(loaded: LoadedRunbook, seed: number, faults: Fault[]): WorldState {
   const { runbook, traffic } = loaded;
   const stacks: Record<string, SimStack> = {
@@ -126,7 +145,7 @@ export function createWorld(loaded: LoadedRunbook, seed: number, faults: Fault[]
       (joinsPerMinute(START) * MEAN_CALL_MIN * traffic.weights[p]) / 100,
     ]),
   );
-  return {
+  const world: WorldState = {
     seed,
     faults,
     region: runbook.region,
@@ -141,6 +160,8 @@ export function createWorld(loaded: LoadedRunbook, seed: number, faults: Fault[]
     triggered: {},
     ups: [],
   };
+  triggerFaults(world);
+  return world;
 }
 
 export function currentWeights(state: WorldState): Weights {
@@ -229,11 +250,7 @@ function up(state: WorldState, name: string): CliResult {
       return ok("Resources: unchanged");
     stack.outputs = { ...stack.outputs, weights };
     state.ups.push({ stack: name, at: state.now, change: JSON.stringify(weights) });
-    for (const f of state.faults) {
-      if (f.kind !== "up-fail" && weights[state.target] >= f.atWeight) {
-        state.triggered[f.spec] ??= state.now;
-      }
-    }
+    triggerFaults(state);
     return ok(
       `Outputs: weights ${JSON.stringify(weights)} | Resources: ${state.pools.length} updated`,
     );
@@ -318,12 +335,15 @@ export function worldDrivers(
     saveWorld(file, state);
     afterWrite?.("world");
   };
+  // The same consecutive-error limit as a real run's Prometheus provider.
+  const errors = consecutiveErrors();
   const outage = () => {
     const f = faultActive(state, "metrics-outage");
-    if (f)
-      throw new Error(
-        `metrics backend unavailable: 503 Service Unavailable (rehearsal fault ${f.spec})`,
-      );
+    if (!f) return errors.succeeded();
+    const err = new Error(
+      `metrics backend unavailable: 503 Service Unavailable (rehearsal fault ${f.spec})`,
+    );
+    throw errors.failed(err, (message) => Object.assign(new Error(message), { errorLimit: true }));
   };
   return {
     state,

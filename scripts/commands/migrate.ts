@@ -1,29 +1,31 @@
 /** avfleet migrate — run a region's migration runbook step by step, or rehearse it. */
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_STACKS_DIR } from "../../modules/config/stack";
 import { InputError } from "../../modules/config/validate";
+import { localBackend, StaleWriteError } from "../../modules/migrate/backend";
 import { realClock } from "../../modules/migrate/clock";
 import { dryRun } from "../../modules/migrate/dry-run";
 import {
+  abandonMigration,
   abortMigration,
   approveMigration,
   exitCodeOf,
-  regionsInProgress,
+  migrationFinished,
   rollbackMigration,
   runMigration,
-  statePaths,
   type Drivers,
   type ExecutorContext,
   type Outcome,
 } from "../../modules/migrate/executor";
 import { serveExposition } from "../../modules/migrate/exposition";
-import { readJournal } from "../../modules/migrate/journal";
-import { LockedError, processAlive, readLock } from "../../modules/migrate/lock";
+import { operatorIdentity } from "../../modules/migrate/identity";
+import { describeHolder, LockedError } from "../../modules/migrate/lock";
 import { noMetrics } from "../../modules/migrate/metrics";
 import { prometheusProvider } from "../../modules/migrate/prometheus";
 import { planUnits } from "../../modules/migrate/plan";
-import { cliPulumi, pulumiArgs } from "../../modules/migrate/pulumi";
+import { isPostgresUrl, postgresBackend } from "../../modules/migrate/postgres";
+import { cliPulumi, projectRoot, pulumiArgs } from "../../modules/migrate/pulumi";
 import { entryLine, renderPlan, renderStatus, statusOf } from "../../modules/migrate/render";
 import { loadRunbook, settingsInForce, type LoadedRunbook } from "../../modules/migrate/runbook";
 import { foldJournal } from "../../modules/migrate/state";
@@ -31,6 +33,7 @@ import {
   createWorld,
   currentWeights,
   FAULT_HELP,
+  FAULT_UNITS,
   loadWorld,
   parseFault,
   saveWorld,
@@ -40,7 +43,7 @@ import {
 } from "../../modules/migrate/world";
 import { EXIT, UsageError, parseCommandArgs, type Command } from "../cli";
 
-const ACTIONS = ["plan", "run", "status", "approve", "abort", "rollback"] as const;
+const ACTIONS = ["plan", "run", "status", "approve", "abort", "rollback", "abandon"] as const;
 type Action = (typeof ACTIONS)[number];
 
 /**
@@ -49,11 +52,14 @@ type Action = (typeof ACTIONS)[number];
  */
 const KILL_ENV = "AVFLEET_TEST_SIGKILL_AFTER";
 
+/** Test hook: each simulated sleep of a rehearsal also takes this many real ms (a bake to catch). */
+const SLOW_ENV = "AVFLEET_TEST_REHEARSAL_SLEEP_MS";
+
 export const command: Command = {
   summary:
-    "run a region's migration runbook step by step (plan, run, status, approve, abort, rollback)",
+    "run a region's migration runbook step by step (plan, run, status, approve, abort, rollback, abandon)",
   help: `
-Usage: avfleet migrate <plan|run|status|approve|abort|rollback> <runbook> [options]
+Usage: avfleet migrate <plan|run|status|approve|abort|rollback|abandon> <runbook> [options]
 
   plan      every step and the exact pulumi commands it runs
   run       run from where the journal stands until an approval, a halt or the end
@@ -61,19 +67,30 @@ Usage: avfleet migrate <plan|run|status|approve|abort|rollback> <runbook> [optio
   approve   approve the pending approval (an approve step, or a hold) --by NAME
   abort     stop now, even while waiting for an approval; run again to go on
   rollback  fast path back to the last good weights, skipping gates
+  abandon   give up a migration that changed nothing (its first call failed, say), so its
+            region stops blocking the others; recorded with who and --reason
 
 The runbook (runbooks/<media-region>.yaml) is validated against the stacks first; a bad one
 stops everything (exit 2). A journal per runbook records every step, command, gate and
 approval, so run resumes after the last completed step; a changed runbook needs --restart.
 Regions go one at a time: a real run refuses while another region's migration is unfinished.
+One executor per runbook holds its lease; a second exits 3 naming the holder. Every journal
+write needs the lease (a fencing token) and the journal as the writer last saw it.
 
 Options:
   --stacks-dir DIR   stack files (default: stacks)
-  --state-dir DIR    journals and locks (default: $AVFLEET_STATE_DIR or .avfleet/migrate),
-                     one folder per media region
+  --state DIR|URL    where journals, leases and abort requests live (default: $AVFLEET_STATE,
+                     else the state dir): a directory (one checkout; a lease is a lock file
+                     naming a live pid), or postgres://user@host:port/db[?lease=30s] shared by
+                     the team: a lease expires that long after its holder stops renewing it;
+                     an unreachable server is waited for, up to 10 min, writing nothing
+  --state-dir DIR    this checkout's state: rehearsal worlds, and journals unless --state
+                     (default: $AVFLEET_STATE_DIR or .avfleet/migrate), a folder per region
   --json             machine-readable output on stdout (progress goes to stderr)
-  --by NAME          who approves, aborts or rolls back (approve: required)
-  --reason TEXT      abort: why
+  --by NAME          who acts (approve, abort, rollback, abandon, run): a login or email,
+                     letters, digits and . _ @ + - (at most 64); default $AVFLEET_BY, else
+                     the OS user. Newlines and control characters are refused.
+  --reason TEXT      abort, abandon: why
 run only:
   --step             run one step, then stop
   --dry-run          pulumi previews against copies of the config instead of updates
@@ -82,6 +99,7 @@ run only:
   --rehearse         against the built-in simulated world (also for status, approve, abort,
                      rollback): instant stacks, diurnal sessions, accelerated time
   --fault SPEC       rehearsal fault, repeatable: ${FAULT_HELP}
+${FAULT_UNITS}
   --seed N           rehearsal noise seed (default 1)
   --metrics-port N   serve the world's metrics (Prometheus text format) on 127.0.0.1:N/metrics
                      during the rehearsal and after it, until interrupted
@@ -99,8 +117,9 @@ Examples:
     try {
       return await migrate(argv);
     } catch (err) {
-      // Another executor on this runbook is not a crash: say who holds it, no stack trace.
-      if (!(err instanceof LockedError)) throw err;
+      // Another executor on this runbook, or a lease lost to one, is not a crash: say who, no
+      // stack trace.
+      if (!(err instanceof LockedError || err instanceof StaleWriteError)) throw err;
       process.stderr.write(`error: ${err.message}\n`);
       return EXIT.failure;
     }
@@ -109,7 +128,8 @@ Examples:
 
 /**
  * The rehearsal world in `dir`: resumed when it exists (with the same faults, for run),
- * created by run when it does not.
+ * created by run when it does not or with --restart. A new world is saved by `leased`, once
+ * the runbook's lease is held: a second rehearsal started alongside changes nothing.
  */
 function openRehearsal(
   dir: string,
@@ -119,19 +139,25 @@ function openRehearsal(
     loaded: LoadedRunbook;
     faults: Fault[];
     seed: number;
+    restart?: boolean;
     afterWrite?: (what: string) => void;
   },
-): World {
+): { world: World; leased?: () => void } {
   const worldFile = join(dir, "world.json");
-  if (!existsSync(worldFile)) {
+  if (!existsSync(worldFile) || (o.action === "run" && o.restart)) {
     if (o.action !== "run") {
       throw new UsageError(
         `no rehearsal in ${dir}; start one with: avfleet migrate run ${o.file} --rehearse`,
       );
     }
     const state = createWorld(o.loaded, o.seed, o.faults);
-    saveWorld(worldFile, state);
-    return worldDrivers(worldFile, state, o.afterWrite);
+    return {
+      world: worldDrivers(worldFile, state, o.afterWrite),
+      leased: () => {
+        mkdirSync(dir, { recursive: true });
+        saveWorld(worldFile, state);
+      },
+    };
   }
   const state = loadWorld(worldFile);
   const specs = (faults: Fault[]) =>
@@ -144,7 +170,7 @@ function openRehearsal(
       `the rehearsal in ${dir} runs with faults [${specs(state.faults)}], not [${specs(o.faults)}]; add --restart to start a new rehearsal`,
     );
   }
-  return worldDrivers(worldFile, state, o.afterWrite);
+  return { world: worldDrivers(worldFile, state, o.afterWrite) };
 }
 
 async function migrate(argv: string[]): Promise<number> {
@@ -152,6 +178,7 @@ async function migrate(argv: string[]): Promise<number> {
     json: { type: "boolean" },
     "stacks-dir": { type: "string" },
     "state-dir": { type: "string" },
+    state: { type: "string" },
     by: { type: "string" },
     reason: { type: "string" },
     step: { type: "boolean" },
@@ -180,7 +207,6 @@ async function migrate(argv: string[]): Promise<number> {
   ] as const;
   const misplaced = runOnly.filter((k) => values[k] !== undefined && action !== "run");
   if (misplaced.length > 0) throw new UsageError(`--${misplaced.join(", --")} only go with run`);
-  if (action === "approve" && !values.by) throw new UsageError("approve needs --by NAME");
   const faults: Fault[] = (values.fault ?? []).map((spec) => {
     const fault = parseFault(spec);
     if (!fault) throw new UsageError(`--fault ${spec} is not ${FAULT_HELP}`);
@@ -221,120 +247,164 @@ async function migrate(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
 
-  const root = values["state-dir"] ?? process.env.AVFLEET_STATE_DIR ?? join(".avfleet", "migrate");
+  const by = operatorIdentity(values.by);
+  // This checkout's state: rehearsal worlds always, journals and leases unless --state is shared.
+  const localRoot =
+    values["state-dir"] ?? process.env.AVFLEET_STATE_DIR ?? join(".avfleet", "migrate");
+  const stateSpec = values.state ?? process.env.AVFLEET_STATE ?? localRoot;
+  const shared = isPostgresUrl(stateSpec);
   const region = loaded.runbook.region;
-  const dir = join(root, region, ...(values.rehearse ? ["rehearsal"] : []));
-  const moves = action === "run" && !values.rehearse && !values["dry-run"];
-  const busy = moves ? regionsInProgress(root, region) : [];
-  if (busy.length > 0) {
-    const { region: other, state } = busy[0];
-    throw new InputError([
-      `${file}: region: is ${region} while ${other}'s migration is in progress (${state}), expected one region at a time: finish ${other}, or remove ${join(root, other)} to give it up`,
-    ]);
-  }
-  if (values.rehearse && values.restart) rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-
+  const key = values.rehearse ? `${region}/rehearsal` : region;
+  const dir = join(localRoot, key);
   const killAfter = process.env[KILL_ENV];
   const afterWrite = killAfter
     ? (what: string) => {
         if (what === killAfter) process.kill(process.pid, "SIGKILL");
       }
     : undefined;
-
-  const world = values.rehearse
-    ? openRehearsal(dir, { action, file, loaded, faults, seed, afterWrite })
-    : undefined;
-  const metrics = prometheus ? prometheusProvider({ url: prometheus, region }) : noMetrics;
-  const drivers: Drivers = world ?? { pulumi: cliPulumi(), metrics, clock: realClock };
-
-  const ctx: ExecutorContext = {
-    loaded,
-    units,
-    paths: statePaths(dir),
-    drivers,
-    mode: values.rehearse ? "rehearse" : "migrate",
-    afterWrite,
-    // Progress for the actions that run pulumi; approve and abort say it in one line.
-    onEntry: (entry) => {
-      const line = action === "run" || action === "rollback" ? entryLine(entry, units) : undefined;
-      if (line) progressLine(line);
-    },
-  };
-  const by = values.by ?? process.env.USER ?? "unknown";
-  const finish = (outcome: Outcome) => {
-    if (json) out(`${JSON.stringify({ outcome }, null, 2)}\n`);
-    else if (action !== "run") out(`${outcome.kind}: ${outcome.reason}\n`);
-    return exitCodeOf(outcome.kind);
-  };
-
-  switch (action) {
-    case "status": {
-      const state = foldJournal(readJournal(ctx.paths.journal));
-      const holder = readLock(ctx.paths.lock);
-      const live: Parameters<typeof statusOf>[3] =
-        holder && processAlive(holder.pid) ? { runningPid: holder.pid } : {};
-      if (world) live.weights = currentWeights(world.state);
-      else {
-        const result = await drivers.pulumi(pulumiArgs.outputs(loaded.runbook.traffic));
-        try {
-          if (result.exitCode !== 0) throw new Error(result.stderr.trim().split("\n").at(-1));
-          live.weights = JSON.parse(result.stdout).weights;
-        } catch (err) {
-          live.weightsError = (err as Error).message;
-        }
-      }
-      const status = statusOf(loaded, units, state, live);
-      out(json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status));
-      return EXIT.ok;
+  const backend = shared
+    ? postgresBackend(stateSpec, {
+        afterWrite,
+        onWait: (line) => process.stderr.write(`${line}\n`),
+      })
+    : localBackend(stateSpec, { afterWrite });
+  const act = async (): Promise<number> => {
+    const rehearsal = values.rehearse
+      ? openRehearsal(dir, {
+          action,
+          file,
+          loaded,
+          faults,
+          seed,
+          restart: values.restart,
+          afterWrite,
+        })
+      : undefined;
+    const world = rehearsal?.world;
+    const slowMs = Number(process.env[SLOW_ENV] ?? 0);
+    if (world && slowMs > 0) {
+      const sleep = world.clock.sleep;
+      world.clock.sleep = async (ms) => {
+        await new Promise((resolve) => setTimeout(resolve, slowMs));
+        await sleep(ms);
+      };
     }
-    case "approve": {
-      const approval = approveMigration(ctx, values.by!);
-      out(
-        json
-          ? `${JSON.stringify({ approval }, null, 2)}\n`
-          : `approved step ${approval.unit} by ${approval.by} at ${new Date(approval.at).toISOString()}, valid until ${new Date(approval.expiresAt).toISOString()}; run again to go on\n`,
-      );
-      return EXIT.ok;
-    }
-    case "abort":
-      return finish(abortMigration(ctx, by, values.reason ?? "operator abort"));
-    case "rollback":
-      return finish(await rollbackMigration(ctx, by));
-    case "run": {
-      if (values["dry-run"]) {
-        const result = await dryRun(loaded, units, drivers.pulumi, progressLine);
-        if (json) out(`${JSON.stringify(result, null, 2)}\n`);
-        return result.ok ? EXIT.ok : EXIT.failure;
-      }
-      const served =
-        world && metricsPort !== undefined
-          ? await serveExposition(() => world!.state, metricsPort)
-          : undefined;
-      if (served) progressLine(`metrics: http://127.0.0.1:${served.port}/metrics`);
-      try {
-        const outcome = await runMigration(ctx, { restart: values.restart, step: values.step });
-        if (!json) {
-          out(`\n${outcome.kind}: ${outcome.reason}\n`);
-          if (outcome.kind === "waiting-approval" || outcome.kind === "held") {
-            out(
-              `next: avfleet migrate approve ${file}${values.rehearse ? " --rehearse" : ""} --by <name>\n`,
-            );
+    const metrics = prometheus ? prometheusProvider({ url: prometheus, region }) : noMetrics;
+    const drivers: Drivers = world ?? {
+      pulumi: cliPulumi(projectRoot(loaded.stacksDir)),
+      metrics,
+      clock: realClock,
+    };
+
+    const ctx: ExecutorContext = {
+      loaded,
+      units,
+      backend,
+      key,
+      by,
+      drivers,
+      mode: values.rehearse ? "rehearse" : "migrate",
+      // Progress for the actions that run pulumi; approve and abort say it in one line.
+      onEntry: (entry) => {
+        const line =
+          action === "run" || action === "rollback" ? entryLine(entry, units) : undefined;
+        if (line) progressLine(line);
+      },
+    };
+    const finish = (outcome: Outcome) => {
+      if (json) out(`${JSON.stringify({ outcome }, null, 2)}\n`);
+      else if (action !== "run") out(`${outcome.kind}: ${outcome.reason}\n`);
+      return exitCodeOf(outcome.kind);
+    };
+
+    switch (action) {
+      case "status": {
+        const state = foldJournal(await backend.read(key));
+        const holder = await backend.holder(key);
+        const live: Parameters<typeof statusOf>[3] = holder
+          ? { runningPid: holder.pid, runningBy: describeHolder(holder) }
+          : {};
+        if (world) live.weights = currentWeights(world.state);
+        else {
+          const result = await drivers.pulumi(pulumiArgs.outputs(loaded.runbook.traffic));
+          try {
+            if (result.exitCode !== 0) throw new Error(result.stderr.trim().split("\n").at(-1));
+            live.weights = JSON.parse(result.stdout).weights;
+          } catch (err) {
+            live.weightsError = (err as Error).message;
           }
         }
-        const code = finish(outcome);
-        if (served) {
-          // A rehearsal is over in seconds; the world stays up for a scraper to read it.
-          progressLine(`serving the world's metrics until interrupted (Ctrl-C)`);
-          await new Promise((resolve) => {
-            process.once("SIGINT", resolve);
-            process.once("SIGTERM", resolve);
-          });
+        const status = statusOf(loaded, units, state, live);
+        out(json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status));
+        return EXIT.ok;
+      }
+      case "approve": {
+        const approval = await approveMigration(ctx);
+        out(
+          json
+            ? `${JSON.stringify({ approval }, null, 2)}\n`
+            : `approved step ${approval.unit} by ${approval.by} at ${new Date(approval.at).toISOString()}, valid until ${new Date(approval.expiresAt).toISOString()}; run again to go on\n`,
+        );
+        return EXIT.ok;
+      }
+      case "abort":
+        return finish(await abortMigration(ctx, values.reason ?? "operator abort"));
+      case "abandon":
+        return finish(await abandonMigration(ctx, values.reason ?? "changed nothing"));
+      case "rollback":
+        return finish(await rollbackMigration(ctx));
+      case "run": {
+        if (values["dry-run"]) {
+          const result = await dryRun(loaded, units, drivers.pulumi, progressLine);
+          if (json) out(`${JSON.stringify(result, null, 2)}\n`);
+          return result.ok ? EXIT.ok : EXIT.failure;
         }
-        return code;
-      } finally {
-        served?.server.close();
+        const served =
+          world && metricsPort !== undefined
+            ? await serveExposition(() => world!.state, metricsPort)
+            : undefined;
+        if (served) progressLine(`metrics: http://127.0.0.1:${served.port}/metrics`);
+        try {
+          const outcome = await runMigration(ctx, {
+            restart: values.restart,
+            step: values.step,
+            leased: rehearsal?.leased,
+          });
+          if (!json) {
+            out(`\n${outcome.kind}: ${outcome.reason}\n`);
+            if (outcome.kind === "waiting-approval" || outcome.kind === "held") {
+              out(
+                `next: avfleet migrate approve ${file}${values.rehearse ? " --rehearse" : ""} --by <name>\n`,
+              );
+            }
+          }
+          const code = finish(outcome);
+          if (served) {
+            // A rehearsal is over in seconds; the world stays up for a scraper to read it.
+            progressLine(`serving the world's metrics until interrupted (Ctrl-C)`);
+            await new Promise((resolve) => {
+              process.once("SIGINT", resolve);
+              process.once("SIGTERM", resolve);
+            });
+          }
+          return code;
+        } finally {
+          served?.server.close();
+        }
       }
     }
+  };
+  try {
+    const moves = action === "run" && !values.rehearse && !values["dry-run"];
+    const busy = moves ? await backend.claimRegion(region, migrationFinished) : undefined;
+    if (busy) {
+      const stands = foldJournal(await backend.read(busy)).halt?.kind ?? "interrupted";
+      throw new InputError([
+        `${file}: region: is ${region} while ${busy}'s migration is in progress (${stands}), expected one region at a time: finish ${busy} (state in ${backend.where}), or abandon it if it changed nothing (avfleet migrate abandon)`,
+      ]);
+    }
+    return await act();
+  } finally {
+    await backend.close();
   }
 }

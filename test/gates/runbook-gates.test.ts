@@ -5,7 +5,6 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { COMPARE_DEFAULTS } from "../../modules/migrate/compare";
 import { runMigration } from "../../modules/migrate/executor";
-import { readJournal } from "../../modules/migrate/journal";
 import { prometheusProvider } from "../../modules/migrate/prometheus";
 import { renderStatus, statusOf } from "../../modules/migrate/render";
 import { loadRunbook } from "../../modules/migrate/runbook";
@@ -13,6 +12,7 @@ import { foldJournal } from "../../modules/migrate/state";
 import { avfleet } from "../support/cli";
 import {
   executorFor,
+  journalOf,
   FIXTURE_STACKS,
   newRehearsal,
   SHORT_RUNBOOK,
@@ -60,7 +60,7 @@ test("a loss the thresholds let through (0.8 %) rolls back on the relative gate,
     outcome.reason,
     /^packet-loss vs source on gcp-us-west1 failed at weight 25: target worse: mean 0\.00\d+ vs 0\.00\d+, effect 0\.00\d+ ≥ floor 0\.0025, p [\d.e-]+ < 0\.001 \(U \d+, \d+ vs \d+ samples, [\d.]+ and [\d.]+ per session\)$/,
   );
-  const state = foldJournal(readJournal(executorFor(r).ctx.paths.journal));
+  const state = foldJournal(journalOf(r));
   const rounds = state.rounds.filter((g) => g.unit === outcome.unit);
   assert.equal(rounds.length, 1, "rolled back at the bake's first round");
   const last = rounds[0];
@@ -84,7 +84,7 @@ test("a healthy target passes the relative gates all the way", async () => {
   const r = newRehearsal(comparing(), FIXTURE_STACKS);
   const outcome = await runMigration(executorFor(r).ctx);
   assert.equal(outcome.kind, "waiting-approval", outcome.reason);
-  const state = foldJournal(readJournal(executorFor(r).ctx.paths.journal));
+  const state = foldJournal(journalOf(r));
   const relative = state.rounds.flatMap((g) => g.evaluations.filter((e) => e.sourceQuery));
   assert.ok(relative.length > 0);
   assert.ok(relative.every((e) => e.verdict !== "fail"));
@@ -108,7 +108,7 @@ test("the provider's consecutive-error limit holds at once, not at maxBake", asy
   const outcome = await runMigration({ ...ctx, drivers: { ...world, metrics } });
   assert.equal(outcome.kind, "held");
   assert.match(outcome.reason, /^metrics provider failing: .*failed queries in a row \(limit 3\)/);
-  const state = foldJournal(readJournal(ctx.paths.journal));
+  const state = foldJournal(journalOf(r));
   assert.equal(state.rounds.length, 1, "held at the first round");
   assert.equal(state.rounds[0].verdict, "inconclusive", "never a pass, never a failure");
 });

@@ -4,20 +4,40 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { userInfo } from "node:os";
+import { readJournal } from "../../modules/migrate/journal";
+import { foldJournal } from "../../modules/migrate/state";
 import { avfleet, ROOT } from "../support/cli";
 import { FIXTURE_STACKS, tempDir, US_WEST } from "./support";
 
+const journalAt = (state: string, key = join("us-west", "rehearsal")) =>
+  readJournal(join(state, key, "journal.jsonl"));
+
+const migrateArgs = (action: string, state: string, more: string[]) => [
+  "migrate",
+  action,
+  US_WEST,
+  "--stacks-dir",
+  FIXTURE_STACKS,
+  "--state-dir",
+  state,
+  ...more,
+];
+
 const migrate = (action: string, state: string, ...more: string[]) =>
-  avfleet([
-    "migrate",
-    action,
-    US_WEST,
-    "--stacks-dir",
-    FIXTURE_STACKS,
-    "--state-dir",
-    state,
-    ...more,
-  ]);
+  avfleet(migrateArgs(action, state, more));
+
+/** The same, with variables added to the environment. */
+const migrateEnv = (env: NodeJS.ProcessEnv, action: string, state: string, ...more: string[]) =>
+  avfleet(migrateArgs(action, state, more), { env });
+
+/** The same as a child process that runs alongside the test. */
+const spawnMigrate = (action: string, state: string, ...more: string[]) =>
+  spawn(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "scripts/avfleet.ts"), ...migrateArgs(action, state, more)],
+    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+  );
 
 test("rehearsal: no fault ends at the decommission approval; target-loss rolls back and status says why", () => {
   const state = tempDir();
@@ -70,7 +90,17 @@ test("rehearsal: no fault ends at the decommission approval; target-loss rolls b
 test("approve, abort and status through the CLI", () => {
   const state = tempDir();
   assert.equal(migrate("run", state, "--rehearse").code, 0);
-  assert.equal(migrate("approve", state, "--rehearse").code, 2, "approve needs --by");
+  // An identity that would forge a status line is refused; so is one the OS cannot name.
+  const forged = migrate("approve", state, "--rehearse", "--by", "mallory\nstate:     done");
+  assert.equal(forged.code, 2);
+  assert.equal(
+    forged.stderr,
+    "--by: contains a newline or control character, expected a login or email: letters, digits and . _ @ + - (at most 64)\n",
+  );
+  const bell = migrateEnv({ AVFLEET_BY: "eve\u0007" }, "approve", state, "--rehearse");
+  assert.equal(bell.code, 2);
+  assert.match(bell.stderr, /^AVFLEET_BY: contains a newline or control character/);
+  assert.equal(foldJournal(journalAt(state)).approvals.size, 0, "nothing recorded");
   const aborted = migrate(
     "abort",
     state,
@@ -122,7 +152,7 @@ test("usage mistakes are exit 2 with a clear message", () => {
   const cases: [string[], RegExp][] = [
     [
       ["migrate", "launch", US_WEST],
-      /expected an action, one of plan, run, status, approve, abort, rollback; got launch/,
+      /expected an action, one of plan, run, status, approve, abort, rollback, abandon; got launch/,
     ],
     [["migrate", "run"], /expected exactly one runbook file/],
     [["migrate", "status", US_WEST, "--fault", "up-fail@5"], /--fault only go with run/],
@@ -157,30 +187,17 @@ test("a second executor is kept off the runbook while the first is alive (exit 3
     ),
   );
   const status = migrate("status", state, "--rehearse");
-  assert.match(status.stdout, new RegExp(`state: {5}running \\(executor pid ${process.pid}\\)`));
+  assert.match(
+    status.stdout,
+    new RegExp(
+      `state: {5}running \\(by executor pid ${process.pid} since 1970-01-01T00:00:00.000Z\\)`,
+    ),
+  );
 });
 
 test("--metrics-port serves the rehearsal world's metrics, during the run and after it until interrupted", async () => {
   const state = tempDir();
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      join(ROOT, "scripts/avfleet.ts"),
-      "migrate",
-      "run",
-      US_WEST,
-      "--rehearse",
-      "--metrics-port",
-      "0",
-      "--stacks-dir",
-      FIXTURE_STACKS,
-      "--state-dir",
-      state,
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const child = spawnMigrate("run", state, "--rehearse", "--metrics-port", "0");
   let output = "";
   child.stdout.on("data", (chunk) => (output += chunk));
   let running = true;
@@ -236,4 +253,98 @@ test("regions go one at a time: a real run refuses while another region's migrat
   );
   assert.equal(next.code, 3);
   assert.doesNotMatch(next.stderr + next.stdout, /one region at a time/);
+});
+
+test('abort without --by records the operator\'s OS user, never "unknown"', () => {
+  const state = tempDir();
+  assert.equal(migrate("run", state, "--rehearse").code, 0);
+  const aborted = migrateEnv({ AVFLEET_BY: "" }, "abort", state, "--rehearse");
+  assert.equal(aborted.code, 1, aborted.stderr);
+  const abort = journalAt(state)
+    .filter((e) => e.type === "abort")
+    .at(-1);
+  assert.ok(abort?.type === "abort");
+  assert.equal(abort.by, userInfo().username);
+  assert.notEqual(abort.by, "unknown");
+});
+
+test("two rehearsals started together with --restart: one runs, the other exits 3 naming it; the journal stays whole", async () => {
+  const state = tempDir();
+  assert.equal(migrate("run", state, "--rehearse", "--step").code, 0);
+  for (let trial = 0; trial < 3; trial++) {
+    const run = () =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawnMigrate("run", state, "--rehearse", "--restart");
+        let stderr = "";
+        child.stderr!.on("data", (d) => (stderr += d));
+        child.on("exit", (code) => resolve({ code, stderr }));
+      });
+    const results = await Promise.all([run(), run()]);
+    const codes = results.map((r) => r.code).sort();
+    const refused = results.find((r) => r.code === 3);
+    // Both may finish one after the other; never a crash, never both at once.
+    assert.ok(
+      codes.join() === "0,0" || codes.join() === "0,3",
+      `trial ${trial}: exit codes ${codes}: ${results.map((r) => r.stderr).join("\n")}`,
+    );
+    if (refused) assert.match(refused.stderr, /^error: .*lock: held by \S+ \(executor pid \d+ on /);
+    const journal = journalAt(state);
+    const s = foldJournal(journal);
+    assert.equal(s.halt?.kind, "waiting-approval", `trial ${trial}: the journal says where it is`);
+    const starts = journal.filter((e) => e.type === "start");
+    assert.equal(starts.at(-1)?.type === "start" && starts.at(-1)!.type, "start");
+    const status = JSON.parse(migrate("status", state, "--rehearse", "--json").stdout);
+    assert.notEqual(status.state, "not started");
+    assert.deepEqual(status.weights, { "metal-sjc": 0, "gcp-us-west1": 100 });
+  }
+});
+
+test("a real run whose first call fails blocks other regions until abandoned; one that changed something cannot be", () => {
+  const state = tempDir();
+  const eu = join(ROOT, "runbooks", "eu-west.yaml");
+  const real = (runbook: string, ...more: string[]) =>
+    avfleet(
+      [
+        "migrate",
+        ...more.slice(0, 1),
+        runbook,
+        "--stacks-dir",
+        FIXTURE_STACKS,
+        "--state-dir",
+        state,
+        ...more.slice(1),
+      ],
+      { env: { PULUMI: "/nonexistent/pulumi" } },
+    );
+  const first = real(US_WEST, "run");
+  assert.equal(first.code, 3, first.stderr);
+  const blocked = real(eu, "run");
+  assert.equal(blocked.code, 2);
+  assert.match(
+    blocked.stderr,
+    /region: is eu-west while us-west's migration is in progress \(tool-failed\)/,
+  );
+  const forged = real(US_WEST, "abandon", "--by", "x\ny");
+  assert.equal(forged.code, 2, "an abandon is an approval: its identity is validated");
+  const abandoned = real(US_WEST, "abandon", "--by", "alice", "--reason", "no pulumi on PATH");
+  assert.equal(abandoned.code, 0, abandoned.stderr);
+  assert.equal(abandoned.stdout, "abandoned: abandoned by alice: no pulumi on PATH\n");
+  const entry = journalAt(state, "us-west").at(-1);
+  assert.deepEqual(entry?.type === "abandoned" && [entry.by, entry.reason], [
+    "alice",
+    "no pulumi on PATH",
+  ]);
+  const free = real(eu, "run");
+  assert.equal(free.code, 3, "eu-west is no longer blocked; it fails on the missing pulumi itself");
+  assert.doesNotMatch(free.stderr, /one region at a time/);
+
+  // A migration that changed something is not abandoned.
+  assert.equal(migrate("run", state, "--rehearse", "--step").code, 0);
+  assert.equal(migrate("run", state, "--rehearse", "--step").code, 0);
+  const refused = migrate("abandon", state, "--rehearse", "--by", "alice");
+  assert.equal(refused.code, 2);
+  assert.match(
+    refused.stderr,
+    /\(journal\): step 2 ran pulumi config set, expected a migration that changed nothing/,
+  );
 });

@@ -15,6 +15,7 @@ import { loadWorld } from "../../modules/migrate/world";
 import { avfleet } from "../support/cli";
 import {
   executorFor,
+  journalOf,
   FIXTURE_STACKS,
   newRehearsal,
   SHORT_RUNBOOK,
@@ -47,7 +48,7 @@ async function process(
 /** What must not depend on interruptions: where it stopped, the world, what completed. */
 function finalState(r: Rehearsal, outcome: Outcome | "crashed") {
   const world = loadWorld(r.worldFile);
-  const state = foldJournal(readJournal(executorFor(r).ctx.paths.journal));
+  const state = foldJournal(journalOf(r));
   return {
     // A resumed run words its outcome differently ("rolled back earlier"); the journal's halt says the same.
     outcome: outcome === "crashed" ? outcome : { kind: outcome.kind, unit: outcome.unit },
@@ -162,5 +163,5 @@ test("SIGKILL at every step boundary and mid-step, then run: the same end as an 
     },
   );
   const journal = readJournal(join(killed, "us-west", "rehearsal", "journal.jsonl"));
-  assert.ok(journal.some((e) => e.type === "note" && /took over the lock/.test(e.message)));
+  assert.ok(journal.some((e) => e.type === "note" && /took over the lease/.test(e.message)));
 });

@@ -6,17 +6,17 @@ import { InputError } from "../../modules/config/validate";
 import {
   abortMigration,
   approveMigration,
-  requestAbort,
   rollbackMigration,
   runMigration,
 } from "../../modules/migrate/executor";
-import { readJournal } from "../../modules/migrate/journal";
-import { LockedError, acquireLock } from "../../modules/migrate/lock";
+import { acquireLock } from "../../modules/migrate/lock";
+import { localBackend, statePaths } from "../../modules/migrate/backend";
 import { foldJournal } from "../../modules/migrate/state";
 import { currentWeights, loadWorld } from "../../modules/migrate/world";
 import {
   executorFor,
   FIXTURE_STACKS,
+  journalOf,
   newRehearsal,
   SHORT_RUNBOOK,
   tempDir,
@@ -26,7 +26,18 @@ import {
   type Rehearsal,
 } from "./support";
 
-const journalOf = (r: Rehearsal) => readJournal(executorFor(r).ctx.paths.journal);
+/** Fixture stacks whose traffic split already sends `gcp` points to gcp-us-west1. */
+function stacksAt(metal: number, gcp: number): string {
+  const stacks = tempStacks();
+  const doc = YAML.parse(readFileSync(`${stacks}/Pulumi.traffic-us-west.yaml`, "utf8"));
+  doc.config["avfleet:traffic"].pools = [
+    { stack: "metal-sjc", weight: metal },
+    { stack: "gcp-us-west1", weight: gcp },
+  ];
+  writeRunbook(stacks, doc, "Pulumi.traffic-us-west.yaml");
+  return stacks;
+}
+
 const weightsOf = (r: Rehearsal) => currentWeights(loadWorld(r.worldFile));
 
 test("rehearsal without faults: cloud at 100, metal drained, stopped at the decommission approval", async () => {
@@ -58,7 +69,7 @@ test("rehearsal without faults: cloud at 100, metal drained, stopped at the deco
   );
 
   // approve, and the run retires metal-sjc and ends
-  const approval = approveMigration(executorFor(r).ctx, "alice");
+  const approval = await approveMigration(executorFor(r, { by: "alice" }).ctx);
   assert.equal(approval.by, "alice");
   assert.equal(approval.expiresAt - approval.at, 2 * 3_600_000);
   const end = await runMigration(executorFor(r).ctx);
@@ -88,33 +99,33 @@ test("target-loss=3@25: the critical packet-loss gate rolls back to the last goo
   assert.equal(journalOf(r).length, before);
 });
 
-test("metrics-outage: gates are inconclusive, the bake extends to maxBake, then holds for a human", async () => {
+test("metrics-outage: the rehearsal holds after 5 failed queries in a row, as a real run's Prometheus provider does", async () => {
   const r = newRehearsal(US_WEST, FIXTURE_STACKS, ["metrics-outage@25"]);
   const outcome = await runMigration(executorFor(r).ctx);
   assert.equal(outcome.kind, "held");
   assert.equal(outcome.unit, "5");
   assert.match(
     outcome.reason,
-    /^inconclusive after 60 min: packet-loss on gcp-us-west1: query failed: metrics backend unavailable/,
+    /^metrics provider failing: .*: query failed: 5 failed queries in a row \(limit 5\); last: metrics backend unavailable: 503/,
   );
   const state = foldJournal(journalOf(r));
   const rounds = state.rounds.filter((g) => g.unit === "5");
-  assert.equal(rounds.length, 12, "bake extended from 30 to 60 minutes, a round every 5");
-  // four absolute gates a round (loss, jitter, RTT, joins), each query failing
-  assert.equal(state.queryErrors, 12 * 4, "query errors are counted, apart from failures");
+  // four absolute gates a round (loss, jitter, RTT, joins): the limit falls in the second round
+  assert.equal(rounds.length, 2, "held at the second round, not after an extended bake");
+  assert.equal(state.queryErrors, 2 * 4, "query errors are counted, apart from failures");
   assert.deepEqual(
     weightsOf(r),
     { "metal-sjc": 75, "gcp-us-west1": 25 },
     "a hold keeps the weights",
   );
   // a human accepts the weight; the next weight is inconclusive again
-  approveMigration(executorFor(r).ctx, "carol");
+  await approveMigration(executorFor(r, { by: "carol" }).ctx);
   const next = await runMigration(executorFor(r).ctx);
   assert.equal(next.kind, "held");
   assert.equal(next.unit, "6");
   assert.match(foldJournal(journalOf(r)).completed.get("5")!.summary, /accepted by carol/);
   // and an operator rollback goes back to the last good weights, skipping gates
-  const back = await rollbackMigration(executorFor(r).ctx, "dave");
+  const back = await rollbackMigration(executorFor(r, { by: "dave" }).ctx);
   assert.equal(back.kind, "rolled-back");
   assert.deepEqual(weightsOf(r), { "metal-sjc": 75, "gcp-us-west1": 25 });
 });
@@ -147,10 +158,10 @@ test("up-fail: pulumi's error lands in the journal and the dirty config is rolle
 test("abort while waiting for an approval withdraws it; the next run asks again", async () => {
   const r = newRehearsal(US_WEST, FIXTURE_STACKS);
   await runMigration(executorFor(r).ctx);
-  const aborted = abortMigration(executorFor(r).ctx, "erin", "wrong window");
+  const aborted = await abortMigration(executorFor(r, { by: "erin" }).ctx, "wrong window");
   assert.equal(aborted.kind, "aborted");
   assert.equal(aborted.reason, "aborted by erin: wrong window");
-  assert.throws(() => approveMigration(executorFor(r).ctx, "alice"), InputError);
+  await assert.rejects(approveMigration(executorFor(r, { by: "alice" }).ctx), InputError);
   const again = await runMigration(executorFor(r).ctx);
   assert.equal(again.kind, "waiting-approval");
   assert.equal(again.unit, "10");
@@ -161,7 +172,7 @@ test("abort during a bake stops at the next check; run resumes the same bake", a
   const { ctx } = executorFor(r);
   ctx.onEntry = (entry) => {
     if (entry.type === "gates" && entry.unit === "4" && entry.round === 2)
-      requestAbort(ctx.paths, "frank", "pager");
+      void ctx.backend.requestAbort(ctx.key, { by: "frank", reason: "pager" });
   };
   const outcome = await runMigration(ctx);
   assert.equal(outcome.kind, "aborted");
@@ -208,15 +219,18 @@ test("a changed runbook does not resume without --restart; a restart never moves
 test("a second executor on the same runbook is refused while the first holds the lock", async () => {
   const r = newRehearsal(US_WEST, FIXTURE_STACKS);
   const { ctx } = executorFor(r, { pid: 7 });
-  const held = acquireLock(ctx.paths.lock, 8, () => true);
-  await assert.rejects(runMigration({ ...ctx, alive: () => true }), LockedError);
+  const held = acquireLock(statePaths(r.stateDir).lock, { pid: 8, since: 0, by: "bob" });
+  await assert.rejects(
+    runMigration({ ...ctx, backend: localBackend(r.stateDir, { pid: 7, alive: () => true }) }),
+    /held by bob \(executor pid 8\)/,
+  );
   held.release();
 });
 
 test("approvals expire: a stale approval is noted and asked for again", async () => {
   const r = newRehearsal(US_WEST, FIXTURE_STACKS);
   await runMigration(executorFor(r).ctx);
-  approveMigration(executorFor(r).ctx, "alice");
+  await approveMigration(executorFor(r, { by: "alice" }).ctx);
   const later = executorFor(r);
   await later.world.clock.sleep(3 * 3_600_000);
   const outcome = await runMigration(later.ctx);
@@ -227,13 +241,26 @@ test("approvals expire: a stale approval is noted and asked for again", async ()
 });
 
 test("the example runbook stays loadable once the migration rewrote the traffic stack's weights", () => {
-  const stacks = tempStacks();
-  const file = `${stacks}/Pulumi.traffic-us-west.yaml`;
-  const doc = YAML.parse(readFileSync(file, "utf8"));
-  doc.config["avfleet:traffic"].pools = [
-    { stack: "metal-sjc", weight: 50 },
-    { stack: "gcp-us-west1", weight: 50 },
-  ];
-  writeRunbook(stacks, doc, "Pulumi.traffic-us-west.yaml");
+  const stacks = stacksAt(50, 50);
   assert.equal(newRehearsal(US_WEST, stacks).loaded.runbook.region, "us-west");
+});
+
+test("target-loss at the weight traffic already has: active at once, and the rollback never returns to that weight", async () => {
+  const stacks = stacksAt(90, 10);
+  const runbook = structuredClone(SHORT_RUNBOOK);
+  runbook.steps[2].weights = [10, 25];
+  const r = newRehearsal(writeRunbook(tempDir(), runbook), stacks, ["target-loss=3@10"]);
+  const outcome = await runMigration(executorFor(r).ctx);
+  assert.equal(outcome.kind, "rolled-back");
+  assert.match(outcome.reason, /^packet-loss on gcp-us-west1 failed at weight 10: mean 0\.03/);
+  const state = foldJournal(journalOf(r));
+  const world = loadWorld(r.worldFile);
+  assert.equal(world.triggered["target-loss=3@10"], world.minutes[0].t, "active from the start");
+  assert.deepEqual(state.lastRollback?.from, { "metal-sjc": 90, "gcp-us-west1": 10 });
+  assert.deepEqual(state.lastRollback?.to, { "metal-sjc": 100, "gcp-us-west1": 0 });
+  assert.deepEqual(weightsOf(r), { "metal-sjc": 100, "gcp-us-west1": 0 });
+  assert.ok(
+    world.ups.every((u) => !u.change.includes('"gcp-us-west1":25')),
+    "25 was never applied",
+  );
 });

@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { openJournal, readJournal, type Entry } from "../../modules/migrate/journal";
+import { localBackend, statePaths, thisHolder } from "../../modules/migrate/backend";
+import { readJournal, type Entry } from "../../modules/migrate/journal";
 import { acquireLock, LockedError } from "../../modules/migrate/lock";
 import { foldJournal, nextUnit, validApproval } from "../../modules/migrate/state";
 import { tempDir } from "./support";
@@ -10,19 +11,21 @@ import { tempDir } from "./support";
 const units = ["1", "2", "3"].map((id) => ({ id }));
 const e = (entry: Record<string, unknown>, at = 0) => ({ at, ...entry }) as Entry;
 
-test("a torn last line (a kill mid-write) is ignored on read and cut before the next append", () => {
-  const file = join(tempDir(), "journal.jsonl");
-  const journal = openJournal(file);
-  journal.append(e({ type: "step-start", unit: "1", title: "one" }));
-  journal.close();
+test("a torn last line (a kill mid-write) is ignored on read and cut before the next append", async () => {
+  const dir = tempDir();
+  const file = statePaths(dir).journal;
+  const backend = localBackend(dir);
+  const first = await backend.acquire(".", thisHolder("t"));
+  await backend.append(first, 0, e({ type: "step-start", unit: "1", title: "one" }));
+  await first.release();
   appendFileSync(file, '{"type":"step-end","unit":"1","summ');
   assert.deepEqual(
     readJournal(file).map((x) => x.type),
     ["step-start"],
   );
-  const again = openJournal(file);
-  again.append(e({ type: "step-end", unit: "1", summary: "done" }));
-  again.close();
+  const again = await backend.acquire(".", thisHolder("t"));
+  await backend.append(again, 1, e({ type: "step-end", unit: "1", summary: "done" }));
+  await again.release();
   assert.deepEqual(
     readJournal(file).map((x) => x.type),
     ["step-start", "step-end"],
@@ -85,12 +88,16 @@ test("an abort withdraws a pending approval request", () => {
 
 test("the lock keeps a second executor out and is taken over from a dead one", () => {
   const file = join(tempDir(), "lock");
-  const first = acquireLock(file, 100, () => true);
-  assert.throws(() => acquireLock(file, 200, () => true), LockedError);
-  const second = acquireLock(file, 200, (pid) => pid !== 100);
+  const holder = (pid: number) => ({ pid, since: 0, token: pid });
+  const first = acquireLock(file, holder(100), () => true);
+  assert.throws(() => acquireLock(file, holder(200), () => true), LockedError);
+  const second = acquireLock(file, holder(200), (pid) => pid !== 100);
   assert.equal(second.takenFrom?.pid, 100);
   first.release(); // no longer the holder: leaves the lock alone
-  assert.throws(() => acquireLock(file, 300, (pid) => pid === 200), /held by executor pid 200/);
+  assert.throws(
+    () => acquireLock(file, holder(300), (pid) => pid === 200),
+    /held by executor pid 200/,
+  );
   second.release();
-  acquireLock(file, 300, () => true).release();
+  acquireLock(file, holder(300), () => true).release();
 });

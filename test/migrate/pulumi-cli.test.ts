@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { readJournal } from "../../modules/migrate/journal";
 import { planUnits } from "../../modules/migrate/plan";
 import { loadRunbook } from "../../modules/migrate/runbook";
@@ -16,8 +16,14 @@ import { tempDir, tempStacks, writeRunbook } from "./support";
 
 const STAND_IN = `#!/usr/bin/env node
 const fs = require("fs");
-const args = process.argv.slice(2);
-fs.appendFileSync(process.env.STANDIN_LOG, JSON.stringify(args) + "\\n");
+const all = process.argv.slice(2);
+fs.appendFileSync(process.env.STANDIN_LOG, JSON.stringify(all) + "\\n");
+// As the CLI parses them: global flags first; without them the call depends on the caller.
+if (all[0] !== "--cwd" || all[1] !== process.env.STANDIN_ROOT || all[2] !== "--non-interactive") {
+  process.stderr.write("stand-in pulumi: expected --cwd " + process.env.STANDIN_ROOT + " --non-interactive\\n");
+  process.exit(2);
+}
+const args = all.slice(3);
 const state = JSON.parse(fs.readFileSync(process.env.STANDIN_STATE, "utf8"));
 const stack = args[args.indexOf("--stack") + 1];
 const save = () => fs.writeFileSync(process.env.STANDIN_STATE, JSON.stringify(state));
@@ -27,6 +33,11 @@ if (args[0] === "stack" && args[1] === "output") {
   const i = args.indexOf("--path");
   (state.staged[stack] ||= {})[args[i + 1]] = Number(args[i + 2]);
   save();
+} else if (args[0] === "up" && state.conflicts > 0) {
+  state.conflicts--;
+  save();
+  process.stderr.write("error: [409] Conflict: Another update is currently in progress.\\n");
+  process.exit(255);
 } else if (args[0] === "up") {
   const staged = state.staged[stack] || {};
   const weights = { ...state.outputs[stack].weights };
@@ -34,12 +45,13 @@ if (args[0] === "stack" && args[1] === "output") {
     const w = staged["avfleet:traffic.pools[" + i + "].weight"];
     if (w !== undefined) weights[p] = w;
   });
-  if (weights["gcp-us-west1"] >= Number(process.env.STANDIN_FAIL_UP_AT || 101)) {
+  if (weights["gcp-us-west1"] >= Number(process.env.STANDIN_FAIL_UP_AT || 101) || state.ups >= Number(process.env.STANDIN_UPS_BEFORE_FAILING || Infinity)) {
     process.stderr.write("error: update failed\\n  aws:route53:Record (gcp-us-west1): InvalidChangeBatch: stand-in refusal\\n");
     process.exit(255);
   }
   state.outputs[stack].weights = weights;
   state.staged[stack] = {};
+  state.ups = (state.ups || 0) + 1;
   save();
   // The operator aborts during the bake: the test needs no real 30 s wait.
   fs.writeFileSync(process.env.STANDIN_ABORT, JSON.stringify({ by: "test", reason: "bake not needed here" }));
@@ -50,9 +62,14 @@ if (args[0] === "stack" && args[1] === "output") {
 }
 `;
 
-function setUp(env: Record<string, string> = {}) {
+function setUp(env: Record<string, string> = {}, conflicts = 0) {
   const dir = tempDir();
   const stacks = tempStacks();
+  const root = dirname(stacks);
+  writeFileSync(
+    join(root, "Pulumi.yaml"),
+    "name: avfleet\nruntime: nodejs\nstackConfigDir: stacks\n",
+  );
   const runbook = writeRunbook(dir, {
     region: "us-west",
     traffic: "traffic-us-west",
@@ -79,6 +96,8 @@ function setUp(env: Record<string, string> = {}) {
     JSON.stringify({
       pools: ["metal-sjc", "gcp-us-west1"],
       staged: {},
+      conflicts,
+      ups: 0,
       outputs: { "traffic-us-west": { weights: { "metal-sjc": 100, "gcp-us-west1": 0 } } },
     }),
   );
@@ -88,6 +107,7 @@ function setUp(env: Record<string, string> = {}) {
     STANDIN_LOG: log,
     STANDIN_ABORT: join(dir, "state", "us-west", "abort-requested"),
     STANDIN_STATE: state,
+    STANDIN_ROOT: root,
     ...env,
   };
   const run = (...args: string[]) =>
@@ -99,9 +119,14 @@ function setUp(env: Record<string, string> = {}) {
     readFileSync(log, "utf8")
       .trim()
       .split("\n")
-      .map((line) => ["pulumi", ...JSON.parse(line)].join(" "));
+      .map((line) => {
+        const argv: string[] = JSON.parse(line);
+        assert.deepEqual(argv.slice(0, 3), ["--cwd", root, "--non-interactive"], line);
+        return ["pulumi", ...argv.slice(3)].join(" ");
+      });
+  const pulumiState = () => JSON.parse(readFileSync(state, "utf8"));
   const journal = () => readJournal(join(dir, "state", "us-west", "journal.jsonl"));
-  return { run, calls, journal, runbook, stacks, bin };
+  return { run, calls, journal, pulumiState, runbook, stacks, bin };
 }
 
 test("a shift step runs exactly the planned pulumi calls; a rollback the fast path back", () => {
@@ -159,4 +184,46 @@ test("a failed pulumi up stops the step with the CLI's message in the journal (b
   const command = withBinary.journal().find((e) => e.type === "command" && e.exitCode !== 0);
   assert.ok(command?.type === "command");
   assert.match(command.summary, /InvalidChangeBatch: stand-in refusal/);
+});
+
+test("a 409 Conflict (another update on the stack) is journaled and retried after a backoff", () => {
+  const { run, calls, journal } = setUp({}, 1);
+  const r = run("run");
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /aborted by test: bake not needed here/);
+  const ups = calls().filter((c) => c.startsWith("pulumi up "));
+  assert.deepEqual(ups, [
+    "pulumi up --yes --refresh --stack traffic-us-west",
+    "pulumi up --yes --refresh --stack traffic-us-west",
+  ]);
+  const entries = journal();
+  const conflict = entries.findIndex((e) => e.type === "command" && e.exitCode === 255);
+  assert.ok(conflict > 0);
+  const [command, note] = entries.slice(conflict, conflict + 2);
+  assert.ok(command.type === "command" && note.type === "note");
+  assert.match(command.summary, /\[409\] Conflict: Another update is currently in progress/);
+  assert.equal(note.message, "409 Conflict: another update holds traffic-us-west; retry 1/4 in 2s");
+  const applied = entries.find((e) => e.type === "weights-applied");
+  assert.ok(applied?.type === "weights-applied");
+  assert.deepEqual(applied.weights, { "metal-sjc": 75, "gcp-us-west1": 25 });
+});
+
+test("a failed up leaves no unapplied weight in the stack's config: what the next `pulumi up` applies is what is deployed", () => {
+  const { run, pulumiState, journal } = setUp({ STANDIN_UPS_BEFORE_FAILING: "1" });
+  assert.equal(run("run").code, 1, "the shift to 25 applies, then the stand-in aborts the bake");
+  const r = run("rollback", "--by", "oncall");
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stdout, /tool-failed: rollback: pulumi up traffic-us-west: error: update failed/);
+  const { staged, outputs } = pulumiState();
+  assert.deepEqual(outputs["traffic-us-west"].weights, { "metal-sjc": 75, "gcp-us-west1": 25 });
+  assert.deepEqual(staged["traffic-us-west"], {
+    "avfleet:traffic.pools[0].weight": 75,
+    "avfleet:traffic.pools[1].weight": 25,
+  });
+  const intents = journal().filter((e) => e.type === "rollback-intent");
+  assert.equal(
+    intents.length,
+    1,
+    "the rollback stays recorded as intended: the next run finishes it",
+  );
 });

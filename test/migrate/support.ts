@@ -3,7 +3,9 @@ import { cpSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import YAML from "yaml";
-import { statePaths, type ExecutorContext } from "../../modules/migrate/executor";
+import { localBackend, statePaths } from "../../modules/migrate/backend";
+import type { ExecutorContext } from "../../modules/migrate/executor";
+import { readJournal } from "../../modules/migrate/journal";
 import { planUnits } from "../../modules/migrate/plan";
 import { loadRunbook, type LoadedRunbook } from "../../modules/migrate/runbook";
 import {
@@ -75,6 +77,11 @@ export interface Rehearsal {
   worldFile: string;
 }
 
+/** Every entry of a rehearsal's journal, as on disk now. */
+export function journalOf(r: Rehearsal) {
+  return readJournal(statePaths(r.stateDir).journal);
+}
+
 /** A new rehearsal of `runbookFile`: its world saved in a fresh state dir. */
 export function newRehearsal(
   runbookFile: string,
@@ -102,7 +109,7 @@ export function newRehearsal(
  */
 export function executorFor(
   r: Rehearsal,
-  options: { pid?: number; afterWrite?: (what: string) => void } = {},
+  options: { pid?: number; by?: string; afterWrite?: (what: string) => void } = {},
 ): { ctx: ExecutorContext; world: World } {
   const world = worldDrivers(r.worldFile, loadWorld(r.worldFile), options.afterWrite);
   const pid = options.pid ?? 1;
@@ -111,12 +118,16 @@ export function executorFor(
     ctx: {
       loaded: r.loaded,
       units: planUnits(r.loaded),
-      paths: statePaths(r.stateDir),
+      // Key "." is the state dir itself.
+      backend: localBackend(r.stateDir, {
+        pid,
+        alive: (p) => p === pid,
+        afterWrite: options.afterWrite,
+      }),
+      key: ".",
+      by: options.by ?? "tester",
       drivers: world,
       mode: "rehearse",
-      pid,
-      alive: (p) => p === pid,
-      afterWrite: options.afterWrite,
     },
   };
 }
