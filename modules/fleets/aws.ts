@@ -8,13 +8,14 @@ import * as aws from "@pulumi/aws";
 import type { AwsFleetSpec } from "../config/fleet.schema";
 import { fleetLabels } from "./labels";
 import * as args from "./aws-args";
+import { awsUserData } from "../host/bootstrap";
 
 export interface AwsFleetArgs {
   /** The validated fleet spec from the stack file. */
   spec: AwsFleetSpec;
   /** The AWS region of the fleet (`aws:region`); every subnet's zone is inside it. */
   region: string;
-  /** Cloud-init user-data (plain text; base64-encoded here) with the host tuning in its slot. */
+  /** The #cloud-config carrying the host bootstrap (modules/host); gzipped and base64-encoded here. */
   userData: string;
 }
 
@@ -84,7 +85,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       description: `media hosts of pool ${spec.pool} (${spec.mediaRegion})`,
       imageId: spec.ami,
       instanceType: spec.instanceType,
-      userData: Buffer.from(userData).toString("base64"),
+      userData: awsUserData(userData),
       iamInstanceProfile: { arn: profile.arn },
       metadataOptions: {
         httpEndpoint: "enabled",

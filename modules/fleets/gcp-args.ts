@@ -4,12 +4,13 @@
  */
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../capacity/machine-types";
+import { GCP_MEDIA_LOAD_METRIC } from "../host/metrics";
 
 /** Google's health-check probers (https://cloud.google.com/load-balancing/docs/health-checks). */
 export const GOOGLE_HEALTH_CHECK_RANGES = ["35.191.0.0/16", "130.211.0.0/22"];
 
-/** Per-host gauge the media server publishes: concurrent forwarded media streams. */
-export const MEDIA_LOAD_METRIC = "custom.googleapis.com/avfleet/media_streams";
+/** Per-host gauge the host agent publishes: concurrent forwarded media streams. */
+export { GCP_MEDIA_LOAD_METRIC as MEDIA_LOAD_METRIC } from "../host/metrics";
 
 /** GCP allows only the monitoring and logging writes a media host needs. */
 export const HOST_SCOPES = [
@@ -49,7 +50,7 @@ export function autoscalingPolicy(spec: GcpFleetSpec) {
     minReplicas: spec.minHosts,
     maxReplicas: spec.maxHosts,
     cooldownPeriod: spec.autoscaling.cooldownSec,
-    metrics: [{ name: MEDIA_LOAD_METRIC, target: autoscalerTarget(spec), type: "GAUGE" }],
+    metrics: [{ name: GCP_MEDIA_LOAD_METRIC, target: autoscalerTarget(spec), type: "GAUGE" }],
     // Every host removed ends the calls on it: bound how many go per window.
     scaleInControl: {
       maxScaledInReplicas: { fixed: spec.autoscaling.scaleIn.maxHostsPerWindow },

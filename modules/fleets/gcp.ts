@@ -15,8 +15,11 @@ export interface GcpFleetArgs {
   project: string;
   /** The GCP region of the fleet (`gcp:region`); every zone is inside it. */
   region: string;
-  /** Cloud-init user-data with the host tuning in its slot. */
-  userData: string;
+  /**
+   * The host bootstrap (modules/host), run by Google's guest agent as `startup-script` at
+   * every boot: Debian's GCE images run no cloud-init.
+   */
+  startupScript: string;
 }
 
 export class GcpFleet extends pulumi.ComponentResource {
@@ -33,7 +36,7 @@ export class GcpFleet extends pulumi.ComponentResource {
 }
 
 export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pulumi.Resource) {
-  const { spec, project, region, userData } = fleetArgs;
+  const { spec, project, region, startupScript } = fleetArgs;
   const labels = fleetLabels(spec);
   const tag = args.networkTag(spec);
   const opts = { parent };
@@ -64,8 +67,8 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
       machineType: spec.machineType,
       tags: [tag],
       labels,
+      metadataStartupScript: startupScript,
       metadata: {
-        "user-data": userData,
         "enable-oslogin": "TRUE",
         "block-project-ssh-keys": "TRUE",
       },

@@ -1,11 +1,9 @@
 /**
  * The host tuning of every fleet: host facts derived from the fleet spec and the hardware,
- * rendered by modules/tuning into cloud-init user-data (GCP, AWS) or the command a
- * bare-metal host runs over SSH, whose hash changes exactly when the payload does.
+ * rendered by modules/tuning; modules/host carries it in each host's boot payload.
  */
 import type { FleetSpec } from "../config/fleet.schema";
-import { renderCloudInit, renderHostPayload, renderTuning, type HostFacts } from "../tuning";
-import type { HostPayload } from "./metal";
+import { renderTuning, type HostFacts, type TuningArtifacts } from "../tuning";
 
 /** The hardware facts tuning is sized from. */
 export interface HostHardware {
@@ -61,10 +59,7 @@ export function hostFacts(spec: FleetSpec, hardware: HostHardware): HostFacts {
   };
 }
 
-export function cloudInitUserData(spec: FleetSpec, hardware: HostHardware): string {
-  return renderCloudInit(renderTuning(spec.tuning.profile, hostFacts(spec, hardware)));
-}
-
-export function hostPayload(spec: FleetSpec, hardware: HostHardware): HostPayload {
-  return renderHostPayload(renderTuning(spec.tuning.profile, hostFacts(spec, hardware)));
+/** The tuning of one host class; modules/host carries it in the boot payload. */
+export function hostTuning(spec: FleetSpec, hardware: HostHardware): TuningArtifacts {
+  return renderTuning(spec.tuning.profile, hostFacts(spec, hardware));
 }

@@ -14,7 +14,8 @@ import type { Inventory, InventoryHost } from "../config/inventory.schema";
 import { machineType } from "../capacity/machine-types";
 import { AwsFleet } from "./aws";
 import { GcpFleet } from "./gcp";
-import { cloudInitUserData, hostPayload, type HostHardware } from "./host-tuning";
+import { hostTuning, type HostHardware } from "./host-tuning";
+import { bootstrapScript, cloudConfig, metalPayload } from "../host/bootstrap";
 import { MetalFleet, type HostPayload } from "./metal";
 import { TrafficSplit } from "../traffic/split";
 import { weightsOf } from "../traffic/weights";
@@ -68,7 +69,10 @@ export function declareStack(stack: {
         spec,
         project: config["gcp:project"]!,
         region: config["gcp:region"]!,
-        userData: cloudInitUserData(spec, cloudHardware(spec.machineType, "gve")),
+        startupScript: bootstrapScript(
+          spec,
+          hostTuning(spec, cloudHardware(spec.machineType, "gve")),
+        ),
       });
       return {
         ...common,
@@ -81,7 +85,7 @@ export function declareStack(stack: {
       const fleet = new AwsFleet(spec.pool, {
         spec,
         region: config["aws:region"]!,
-        userData: cloudInitUserData(spec, cloudHardware(spec.instanceType, "ena")),
+        userData: cloudConfig(spec, hostTuning(spec, cloudHardware(spec.instanceType, "ena"))),
       });
       return {
         ...common,
@@ -94,21 +98,20 @@ export function declareStack(stack: {
       const inventory = stack.inventory!;
       const byClass = new Map<string, HostPayload>();
       const payloadFor = (host: InventoryHost) => {
-        if (!byClass.has(host.class)) {
+        const key = `${host.class} ${host.state}`;
+        if (!byClass.has(key)) {
           const c = inventory.hostClasses[host.class];
-          byClass.set(
-            host.class,
-            hostPayload(spec, {
-              cores: c.cores,
-              nicDriver: c.nicDriver,
-              rxQueues: c.nicQueues,
-              txQueues: c.nicQueues,
-              streamsPerHost: c.streamsPerHost,
-              interfaces: c.interfaces,
-            }),
-          );
+          const tuning = hostTuning(spec, {
+            cores: c.cores,
+            nicDriver: c.nicDriver,
+            rxQueues: c.nicQueues,
+            txQueues: c.nicQueues,
+            streamsPerHost: c.streamsPerHost,
+            interfaces: c.interfaces,
+          });
+          byClass.set(key, metalPayload(spec, tuning, host.state));
         }
-        return byClass.get(host.class)!;
+        return byClass.get(key)!;
       };
       new MetalFleet(spec.pool, {
         spec,

@@ -1,6 +1,8 @@
 /** Policies on the media hosts themselves: tuning, NICs, metadata, disks, provisioning. */
+import { gunzipSync } from "node:zlib";
 import { AVFLEET_TUNE_VERSION, TUNING_MARKER_PREFIX } from "../tuning";
 import { tier1Eligible } from "../fleets/gcp-args";
+import { DRAIN_REQUEST_MARKER } from "../host/bootstrap";
 import { SECRET_KEYS } from "../config/stack.schema";
 import type { ResourcePolicy } from "./policy";
 import { rawStackConfig, stackFor } from "./stack-context";
@@ -10,10 +12,22 @@ const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
 const REMOTE_COMMAND = "command:remote:Command";
 const ASG = "aws:autoscaling/group:Group";
 
+/** A launch template's user-data as text: base64, and gzipped when it starts with gzip's magic. */
+export function launchTemplateUserData(userData: string | undefined): string {
+  const bytes = Buffer.from(userData ?? "", "base64");
+  return (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString("utf8");
+}
+
 /** The boot or provisioning payload a host resource carries, as text. */
 function hostPayload(type: string, props: Record<string, any>): string | undefined {
-  if (type === INSTANCE_TEMPLATE) return props.metadata?.["user-data"] ?? "";
-  if (type === LAUNCH_TEMPLATE) return Buffer.from(props.userData ?? "", "base64").toString("utf8");
+  if (type === INSTANCE_TEMPLATE)
+    return (
+      props.metadataStartupScript ??
+      props.metadata?.["startup-script"] ??
+      props.metadata?.["user-data"] ??
+      ""
+    );
+  if (type === LAUNCH_TEMPLATE) return launchTemplateUserData(props.userData);
   if (type === REMOTE_COMMAND) return props.create ?? "";
   return undefined;
 }
@@ -24,10 +38,12 @@ export const hostTuningPresent: ResourcePolicy = {
     "Every instance template, launch template and bare-metal host carries the avfleet-tune payload of the current version and of the profile its stack names.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Build the payload with modules/fleets/host-tuning.ts (cloudInitUserData / hostPayload), never hand-written user-data.",
+    "Build the payload with modules/host/bootstrap.ts (bootstrapScript / cloudConfig / metalPayload), never hand-written user-data.",
   validateResource: (args, reportViolation) => {
     const payload = hostPayload(args.type, args.props);
     if (payload === undefined) return args.notApplicable("not a host template or host");
+    if (payload.startsWith(DRAIN_REQUEST_MARKER))
+      return args.notApplicable("a draining host keeps the tuning it has");
     const fleet = stackFor(args.urn).fleet;
     const profile = fleet?.tuning.profile;
     const marker = payload.split("\n").find((line) => line.startsWith(TUNING_MARKER_PREFIX));

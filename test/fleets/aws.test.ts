@@ -7,6 +7,7 @@ import * as args from "../../modules/fleets/aws-args";
 import type { Plan } from "../../modules/plan/plan";
 import { evaluateExamples, resource } from "../support/plans";
 import { cloudInit } from "../support/user-data";
+import { launchTemplateUserData } from "../../modules/policy/hosts";
 
 const spec = loadStackFile("stacks/Pulumi.aws-us-east-1.yaml").fleet as AwsFleetSpec;
 let plan: Plan;
@@ -108,13 +109,16 @@ test("launch template: IMDSv2 required, encrypted gp3, public IPv4, base64 cloud
   assert.equal(lt.blockDeviceMappings[0].ebs.volumeType, "gp3");
   assert.equal(lt.networkInterfaces[0].associatePublicIpAddress, "true");
   assert.equal(lt.instanceType, "c6in.8xlarge");
-  const userData = Buffer.from(lt.userData, "base64").toString("utf8");
+  // gzipped under AWS's 16 KB cap; cloud-init inflates it.
+  assert.ok(Buffer.from(lt.userData, "base64").length <= 16384);
+  const userData = launchTemplateUserData(lt.userData);
   assert.match(userData, /^#cloud-config\n/);
   const boot = cloudInit(userData);
   assert.match(boot.marker, /^# avfleet-tune 1 profile=media-udp hash=[0-9a-f]{64}$/);
-  assert.deepEqual(boot.runcmd, [["/usr/local/sbin/avfleet-tune", "apply"]]);
+  assert.deepEqual(boot.runcmd, [["/usr/local/sbin/avfleet-bootstrap"]]);
   // ENA on a 32-vCPU c6in: the script sets 32 combined channels on the media NIC.
-  assert.match(boot.script, /ena/);
+  assert.match(boot.files.get("/usr/local/sbin/avfleet-tune")!, /ena/);
+  assert.match(boot.files.get("/etc/systemd/system/sfu.service")!, /^TimeoutStopSec=1860$/m);
 });
 
 test("instance profile: publish only the media metric, complete only this group's lifecycle actions", () => {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { avfleet } from "../support/cli";
-import { cloudInit } from "../support/user-data";
+import { bootstrapFiles } from "../support/user-data";
 
 interface JsonResource {
   urn: string;
@@ -39,20 +39,19 @@ test("preview --json: one stack, exit 0, every resource a child of the fleet com
   }
 });
 
-test("instance template: gVNIC, TIER_1, external IP, user-data that tunes the host, minimal SA, Shielded VM", () => {
+test("instance template: gVNIC, TIER_1, external IP, a startup script that tunes the host, minimal SA, Shielded VM", () => {
   const t = byName("gcp-usw1-template");
   assert.equal(t.type, "gcp:compute/instanceTemplate:InstanceTemplate");
   assert.equal(t.inputs.machineType, "c2d-highcpu-32");
   assert.equal(t.inputs.networkInterfaces[0].nicType, "GVNIC");
   assert.deepEqual(t.inputs.networkInterfaces[0].accessConfigs, [{ networkTier: "PREMIUM" }]);
   assert.deepEqual(t.inputs.networkPerformanceConfig, { totalEgressBandwidthTier: "TIER_1" });
-  assert.match(t.inputs.metadata["user-data"], /^#cloud-config\n/);
-  const boot = cloudInit(t.inputs.metadata["user-data"]);
-  assert.match(boot.marker, /^# avfleet-tune 1 profile=media-udp hash=[0-9a-f]{64}$/);
-  assert.deepEqual(boot.runcmd, [["/usr/local/sbin/avfleet-tune", "apply"]]);
-  assert.match(boot.script, /^#!\/bin\/sh/);
+  // Google's Debian images run the guest agent's startup-script, never cloud-init's user-data.
+  const script: string = t.inputs.metadataStartupScript;
+  assert.match(script.split("\n")[1], /^# avfleet-tune 1 profile=media-udp hash=[0-9a-f]{64}$/);
+  assert.match(bootstrapFiles(script).get("/usr/local/sbin/avfleet-tune")!, /^#!\/bin\/sh/);
   assert.equal(
-    t.inputs.metadataStartupScript,
+    t.inputs.metadata["user-data"],
     undefined,
     "user-data and a startup script never both",
   );

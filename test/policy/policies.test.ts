@@ -1,3 +1,4 @@
+import { launchTemplateUserData } from "../../modules/policy/hosts";
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -103,7 +104,7 @@ const fixtures: [string, string, () => Plan, string[]][] = [
       mutated(
         "gcp-us-west1",
         "gcp-usw1-template",
-        (i) => (i.metadata["user-data"] = "#cloud-config\nruncmd: [[echo, hi]]\n"),
+        (i) => (i.metadataStartupScript = "#!/bin/sh\necho hi\n"),
       ),
     ["gcp-usw1-template: carries no avfleet-tune marker: the host would boot untuned"],
   ],
@@ -123,9 +124,10 @@ const fixtures: [string, string, () => Plan, string[]][] = [
     "aws-us-east-1",
     () =>
       mutated("aws-us-east-1", "aws-use1-lt", (i) => {
-        const text = Buffer.from(i.userData, "base64")
-          .toString()
-          .replace("# avfleet-tune 1 ", "# avfleet-tune 0 ");
+        const text = launchTemplateUserData(i.userData).replace(
+          "# avfleet-tune 1 ",
+          "# avfleet-tune 0 ",
+        );
         i.userData = Buffer.from(text).toString("base64");
       }),
     ["aws-use1-lt: carries avfleet-tune 0, expected 1"],
