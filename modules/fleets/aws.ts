@@ -23,7 +23,8 @@ export class AwsFleet extends pulumi.ComponentResource {
   readonly autoScalingGroupName: pulumi.Output<string>;
 
   constructor(name: string, fleetArgs: AwsFleetArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("avfleet:fleets:AwsFleet", name, {}, opts);
+    // The endpoint is an input so policies can see whether a record serves it.
+    super("avfleet:fleets:AwsFleet", name, { endpoint: fleetArgs.spec.endpoint }, opts);
     const { group } = createAwsFleet(name, fleetArgs, this);
     this.autoScalingGroupName = group.name;
     this.registerOutputs({ autoScalingGroupName: this.autoScalingGroupName });
@@ -138,11 +139,18 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       healthCheckType: "EC2",
       healthCheckGracePeriod: spec.autoscaling.warmupSec,
       defaultInstanceWarmup: spec.autoscaling.warmupSec,
-      initialLifecycleHooks: [args.drainHook(spec)],
       instanceRefresh: args.instanceRefresh(spec),
       terminationPolicies: ["OldestLaunchTemplate", "OldestInstance"],
       tags: args.asgTags(tags),
     },
+    opts,
+  );
+
+  // Its own resource, not initialLifecycleHooks (read only when the group is created): a new
+  // drain time reaches groups that already exist.
+  new aws.autoscaling.LifecycleHook(
+    `${name}-drain-hook`,
+    { region, autoscalingGroupName: group.name, ...args.drainHook(spec) },
     opts,
   );
 

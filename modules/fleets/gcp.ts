@@ -27,7 +27,8 @@ export class GcpFleet extends pulumi.ComponentResource {
   readonly instanceGroupManager: gcp.compute.RegionInstanceGroupManager;
 
   constructor(name: string, fleetArgs: GcpFleetArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("avfleet:fleets:GcpFleet", name, {}, opts);
+    // The endpoint is an input so policies can see whether a record serves it.
+    super("avfleet:fleets:GcpFleet", name, { endpoint: fleetArgs.spec.endpoint }, opts);
     const { instanceGroupManager } = createGcpFleet(name, fleetArgs, this);
     this.instanceGroupManager = instanceGroupManager;
     this.instanceGroup = instanceGroupManager.instanceGroup;

@@ -10,7 +10,7 @@ import { rawStackConfig, stackFor } from "./stack-context";
 const INSTANCE_TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";
 const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
 const REMOTE_COMMAND = "command:remote:Command";
-const ASG = "aws:autoscaling/group:Group";
+const LIFECYCLE_HOOK = "aws:autoscaling/lifecycleHook:LifecycleHook";
 
 /** A launch template's user-data as text: base64, and gzipped when it starts with gzip's magic. */
 export function launchTemplateUserData(userData: string | undefined): string {
@@ -155,16 +155,14 @@ export const awsDrainHook: ResourcePolicy = {
     "The ASG holds terminating hosts long enough to drain their calls (heartbeat ≥ drainSeconds).",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "initialLifecycleHooks: an autoscaling:EC2_INSTANCE_TERMINATING hook whose heartbeatTimeout ≥ avfleet:fleet.drainSeconds.",
+    "aws.autoscaling.LifecycleHook: an autoscaling:EC2_INSTANCE_TERMINATING hook whose heartbeatTimeout ≥ avfleet:fleet.drainSeconds.",
   validateResource: (args, reportViolation) => {
-    if (args.type !== ASG) return args.notApplicable("not an auto scaling group");
+    if (args.type !== LIFECYCLE_HOOK) return args.notApplicable("not a lifecycle hook");
     const drain = stackFor(args.urn).fleet?.drainSeconds ?? 0;
-    const hook = (args.props.initialLifecycleHooks ?? []).find(
-      (h: { lifecycleTransition: string }) =>
-        h.lifecycleTransition === "autoscaling:EC2_INSTANCE_TERMINATING",
-    );
-    if (!hook) reportViolation("has no termination lifecycle hook: scale-in cuts calls");
-    else if ((hook.heartbeatTimeout ?? 3600) < drain) {
+    const hook = args.props;
+    if (hook.lifecycleTransition !== "autoscaling:EC2_INSTANCE_TERMINATING")
+      return args.notApplicable("not a termination hook");
+    if ((hook.heartbeatTimeout ?? 3600) < drain) {
       reportViolation(
         `the drain hook's heartbeat ${hook.heartbeatTimeout} s is shorter than drainSeconds ${drain}`,
       );

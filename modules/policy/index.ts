@@ -12,6 +12,13 @@ import {
   metalSshKeySecret,
 } from "./hosts";
 import { capacityCoversDemand, gcpAutoscalerBounds, labelsPresent, trafficWeights } from "./stack";
+import {
+  autoscalerMetricPublished,
+  bootstrapRunsOnImage,
+  lifecycleHookResource,
+  poolEndpointHasRecord,
+  weightedRecordHealthChecked,
+} from "./host";
 import type { AvfleetPolicy } from "./policy";
 
 export const POLICIES: AvfleetPolicy[] = [
@@ -30,6 +37,11 @@ export const POLICIES: AvfleetPolicy[] = [
   labelsPresent,
   capacityCoversDemand,
   trafficWeights,
+  bootstrapRunsOnImage,
+  autoscalerMetricPublished,
+  lifecycleHookResource,
+  weightedRecordHealthChecked,
+  poolEndpointHasRecord,
 ];
 
 export type { AvfleetPolicy, Violation } from "./policy";

@@ -178,13 +178,8 @@ const fixtures: [string, string, () => Plan, string[]][] = [
   [
     "aws-drain-hook",
     "aws-us-east-1",
-    () =>
-      mutated(
-        "aws-us-east-1",
-        "aws-use1-asg",
-        (i) => (i.initialLifecycleHooks[0].heartbeatTimeout = 600),
-      ),
-    ["aws-use1-asg: the drain hook's heartbeat 600 s is shorter than drainSeconds 1800"],
+    () => mutated("aws-us-east-1", "aws-use1-drain-hook", (i) => (i.heartbeatTimeout = 600)),
+    ["aws-use1-drain-hook: the drain hook's heartbeat 600 s is shorter than drainSeconds 1800"],
   ],
   [
     "aws-ebs-encrypted",
@@ -267,6 +262,75 @@ const fixtures: [string, string, () => Plan, string[]][] = [
     },
     ["traffic-eu-west: this change moves 45 points of traffic, more than maxStepPct 25"],
   ],
+  [
+    "bootstrap-runs-on-image",
+    "gcp-us-west1",
+    () =>
+      mutated("gcp-us-west1", "gcp-usw1-template", (i) => {
+        // Today's mistake: tuning as cloud-init user-data on Google's Debian image.
+        i.metadata["user-data"] = i.metadataStartupScript;
+        delete i.metadataStartupScript;
+      }),
+    [
+      "gcp-usw1-template: carries user-data, but projects/debian-cloud/global/images/family/debian-12 has no cloud-init: the host boots without it",
+    ],
+  ],
+  [
+    "bootstrap-runs-on-image",
+    "aws-us-east-1",
+    () =>
+      mutated(
+        "aws-us-east-1",
+        "aws-use1-lt",
+        (i) => (i.userData = Buffer.from("tune the host\n").toString("base64")),
+      ),
+    ["aws-use1-lt: user-data is neither a #cloud-config nor a script: cloud-init ignores it"],
+  ],
+  [
+    "autoscaler-metric-published",
+    "gcp-us-west1",
+    () =>
+      mutated("gcp-us-west1", "gcp-usw1-template", (i) => {
+        // Today's mistake: the template boots hosts with tuning only, no agent.
+        i.metadataStartupScript = "#!/bin/sh\n/usr/local/sbin/avfleet-tune apply\n";
+      }),
+    [
+      "gcp-usw1-autoscaler: scales on custom.googleapis.com/avfleet/media_streams, which no host's agent publishes",
+    ],
+  ],
+  [
+    "autoscaler-metric-published",
+    "aws-us-east-1",
+    () =>
+      mutated(
+        "aws-us-east-1",
+        "aws-use1-media-load",
+        (i) => (i.targetTrackingConfiguration.customizedMetricSpecification.metricName = "Streams"),
+      ),
+    ["aws-use1-media-load: scales on AVFleet/Media Streams, which no host's agent publishes"],
+  ],
+  [
+    "lifecycle-hook-resource",
+    "aws-us-east-1",
+    () => {
+      // Today's mistake: the drain hook only in the group's initialLifecycleHooks.
+      const plan = mutated("aws-us-east-1", "aws-use1-asg", (i) => {
+        i.initialLifecycleHooks = [
+          {
+            name: "media-drain",
+            lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
+            heartbeatTimeout: 1920,
+            defaultResult: "CONTINUE",
+          },
+        ];
+      });
+      plan.resources = plan.resources.filter((r) => r.name !== "aws-use1-drain-hook");
+      return plan;
+    },
+    [
+      "aws-use1-asg: its drain hook is only in initialLifecycleHooks: changes never reach the existing group",
+    ],
+  ],
 ];
 
 for (const [policy, quietStack, fire, expected] of fixtures) {
@@ -278,8 +342,46 @@ for (const [policy, quietStack, fire, expected] of fixtures) {
   });
 }
 
+// Advisory until the traffic split's health checks and the pools' endpoint records exist:
+// today's stacks are the mistake they catch.
+test("weighted-record-health-checked: fires on today's weighted records, quiet once each has a health check", () => {
+  assert.deepEqual(
+    verdict(plans.get("traffic-us-west")!, "weighted-record-health-checked").messages,
+    ["traffic-us-west-metal-sjc: weighted record metal-sjc has no health check"],
+  );
+  const checked = structuredClone(plans.get("traffic-us-west")!);
+  for (const r of checked.resources)
+    if (r.inputs.weightedRoutingPolicies) r.inputs.healthCheckId = "hc-1";
+  assert.deepEqual(verdict(checked, "weighted-record-health-checked").messages, []);
+  assert.deepEqual(
+    verdict(plans.get("traffic-eu-west")!, "weighted-record-health-checked").messages,
+    [
+      "traffic-eu-west-wrr: wrrs[0] has no health-checked targets",
+      "traffic-eu-west-wrr: wrrs[1] has no health-checked targets",
+    ],
+  );
+});
+
+test("pool-endpoint-has-record: fires on a pool whose endpoint no record serves, quiet with the record", () => {
+  assert.deepEqual(verdict(plans.get("gcp-us-west1")!, "pool-endpoint-has-record").messages, [
+    "gcp-usw1: endpoint edge.gcp-usw1.media.example.net has no DNS record: joins go nowhere",
+  ]);
+  const served = structuredClone(plans.get("gcp-us-west1")!);
+  served.resources.push({
+    ...served.resources[0],
+    type: "gcp:dns/recordSet:RecordSet",
+    name: "gcp-usw1-endpoint",
+    inputs: { name: "edge.gcp-usw1.media.example.net.", type: "A" },
+  });
+  assert.deepEqual(verdict(served, "pool-endpoint-has-record").messages, []);
+});
+
 test("every policy has a fixture that fires and one that keeps it quiet", () => {
-  const covered = new Set(fixtures.map(([policy]) => policy).concat(metalSshKeySecret.name));
+  const covered = new Set(
+    fixtures
+      .map(([policy]) => policy)
+      .concat(metalSshKeySecret.name, "weighted-record-health-checked", "pool-endpoint-has-record"),
+  );
   assert.deepEqual(
     POLICIES.map((p) => p.name).filter((name) => !covered.has(name)),
     [],
@@ -320,10 +422,12 @@ test("avfleet policy exits 1 on a mandatory violation and prints how to fix it",
   assert.equal(
     result.stdout,
     [
-      "gcp-us-west1: 1 violation(s)",
+      "gcp-us-west1: 2 violation(s)",
       "  [mandatory] capacity-covers-demand: avfleet-gcp-us-west1: 40 hosts at most, but the media region's peak needs 66 (headroom 0.3, N+1)",
       "      fix: Raise maxHosts (or add active hosts), use a larger machine type, or correct avfleet:fleet.demand.",
-      `policy: 1 stacks, ${POLICIES.length} policies, 1 mandatory and 0 advisory violation(s)`,
+      "  [advisory] pool-endpoint-has-record: gcp-usw1: endpoint edge.gcp-usw1.media.example.net has no DNS record: joins go nowhere",
+      "      fix: Declare the endpoint's record (modules/fleets) pointing at the pool's load balancer, or drop `endpoint`.",
+      `policy: 1 stacks, ${POLICIES.length} policies, 1 mandatory and 1 advisory violation(s)`,
       "",
     ].join("\n"),
   );
