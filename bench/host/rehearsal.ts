@@ -281,7 +281,11 @@ async function rehearseHost(host: Host, standIns: StandIns): Promise<HostResult>
       return existsSync(join(host.root, STATE_DIR, "drained"));
     };
     await until("the drain to complete", 30_000, completed);
-    const after = JSON.parse(readFileSync(drainFile, "utf8"));
+    // The agent records the completion right after the platform call.
+    const after = await until("the drain recorded", 5_000, () => {
+      const state = JSON.parse(readFileSync(drainFile, "utf8"));
+      return state.completed ? state : undefined;
+    });
     const sessionsAtCompletion = after.sessionsLeft as number | undefined;
     if (
       after.startedAt === before.startedAt &&

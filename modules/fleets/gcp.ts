@@ -59,6 +59,28 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     );
   }
 
+  // Once drained, the agent deletes its own VM from the MIG, and nothing else.
+  const selfRemoval = new gcp.projects.IAMCustomRole(
+    `${name}-self-removal`,
+    {
+      project,
+      roleId: args.selfRemovalRoleId(spec.pool),
+      title: `avfleet ${spec.pool}: a drained host leaves its MIG`,
+      permissions: args.SELF_REMOVAL_PERMISSIONS,
+    },
+    opts,
+  );
+  new gcp.projects.IAMMember(
+    `${name}-self-removal-member`,
+    {
+      project,
+      role: selfRemoval.name,
+      member: pulumi.interpolate`serviceAccount:${account.email}`,
+      condition: args.selfRemovalCondition(spec, project, region),
+    },
+    opts,
+  );
+
   const template = new gcp.compute.InstanceTemplate(
     `${name}-template`,
     {
@@ -113,6 +135,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     {
       project,
       region,
+      // The self-removal grant holds on VMs named after the pool.
       baseInstanceName: spec.pool,
       distributionPolicyZones: spec.zones,
       distributionPolicyTargetShape: "EVEN",

@@ -18,6 +18,7 @@ import hmac
 import http.server
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -430,7 +431,8 @@ class Agent:
         sessions = stats["sessions"] if stats else None
         over = time.time() >= self.drain["deadline"]
         if sessions == 0 or over:
-            if self.platform.complete():
+            # A shutdown drain ends with the shutdown itself; the platform is already at it.
+            if self.drain["reason"] == "shutdown" or self.platform.complete():
                 self.drain["completed"] = True
                 self.drain["sessionsLeft"] = sessions
                 self.write_drain()
@@ -440,7 +442,19 @@ class Agent:
             self.write_drain()
             log(f"draining: {sessions} session(s) remain")
 
+    def on_sigterm(self, *_):
+        """systemd stops the agent before the media server: at a system shutdown (a GCE
+        deletion within graceful shutdown), drain first; on a plain restart, just go."""
+        state = subprocess.run(["systemctl", "is-system-running"], capture_output=True, text=True)
+        if state.stdout.strip() != "stopping":
+            sys.exit(0)
+        if not self.drain:
+            self.start_drain("shutdown")
+        self.shutting_down = True
+
     def run(self):
+        self.shutting_down = False
+        signal.signal(signal.SIGTERM, self.on_sigterm)
         serve(self)
         every = self.config["intervalSec"]
         verify_every = max(1, int(self.config.get("verifyEverySec", 300) // every))
@@ -453,6 +467,8 @@ class Agent:
                 self.tick()
             except Exception as error:  # noqa: BLE001 — the agent outlives one bad tick
                 log(f"tick failed: {error!r}")
+            if self.shutting_down and self.drain and self.drain["completed"]:
+                sys.exit(0)
             time.sleep(every)
 
 

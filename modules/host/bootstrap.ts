@@ -52,7 +52,11 @@ export function hostFiles(spec: FleetSpec, tuning: TuningArtifacts): HostFile[] 
       mode: "0644",
       content: `${JSON.stringify(agentConfig(spec), null, 2)}\n`,
     },
-    { path: `/etc/systemd/system/${AGENT_UNIT}`, mode: "0644", content: agentUnit(mediaUnit) },
+    {
+      path: `/etc/systemd/system/${AGENT_UNIT}`,
+      mode: "0644",
+      content: agentUnit(mediaUnit, spec.drainSeconds),
+    },
   ];
 }
 

@@ -53,10 +53,10 @@ export function workloadUnit(spec: FleetSpec): string {
 }
 
 /**
- * The agent's unit: restarted whatever way it ends, after the media server (so it stops
- * first at shutdown and never reports a dead server as the load).
+ * The agent's unit: restarted whatever way it ends, after the media server (so at a
+ * shutdown it stops first, and drains the server before it lets the shutdown go on).
  */
-export function agentUnit(mediaUnit: string): string {
+export function agentUnit(mediaUnit: string, drainSeconds: number): string {
   return [
     "# rendered by avfleet (modules/host); change the fleet spec, not this file.",
     "[Unit]",
@@ -69,6 +69,8 @@ export function agentUnit(mediaUnit: string): string {
     `ExecStart=/usr/bin/python3 ${AGENT_PATH} ${AGENT_CONFIG_PATH}`,
     "Restart=always",
     "RestartSec=2",
+    "# At a shutdown the agent drains before it exits (the media server stops after it).",
+    `TimeoutStopSec=${drainSeconds + STOP_MARGIN_SEC}`,
     "",
     "[Install]",
     "WantedBy=multi-user.target",

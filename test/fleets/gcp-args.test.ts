@@ -41,6 +41,12 @@ test("autoscaler holds each host at capacity × target utilization, on the media
     maxScaledInReplicas: { fixed: 2 },
     timeWindowSec: 900,
   });
+  assert.equal(policy.mode, "ON", "a 30-minute drain fits in graceful shutdown's hour");
+  assert.equal(
+    args.autoscalingPolicy(spec((f) => (f.drainSeconds = 5400))).mode,
+    "ONLY_SCALE_OUT",
+    "a drain longer than an hour never rides on a MIG deletion",
+  );
   assert.equal(policy.minReplicas, 6);
   assert.equal(policy.maxReplicas, 90);
   assert.equal(args.autoscalerTarget(spec((f) => (f.autoscaling.targetUtilization = 0.5))), 2400);
