@@ -250,6 +250,11 @@ export const gcpFleetSchema = {
   properties: {
     kind: { const: "gcp" },
     ...commonProperties,
+    endpointZone: {
+      type: "string",
+      pattern: "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$",
+      description: "the Cloud DNS managed zone (of gcp:project) that holds the endpoint's record",
+    },
     machineType: {
       type: "string",
       enum: machineTypeNames("gcp"),
@@ -328,6 +333,11 @@ export const awsFleetSchema = {
   properties: {
     kind: { const: "aws" },
     ...commonProperties,
+    endpointZone: {
+      type: "string",
+      pattern: "^Z[A-Z0-9]{1,31}$",
+      description: "the Route53 hosted zone id that holds the endpoint's record, e.g. Z04517273ABC",
+    },
     instanceType: {
       type: "string",
       enum: machineTypeNames("aws"),

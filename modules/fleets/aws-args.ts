@@ -120,3 +120,15 @@ export const EC2_ASSUME_ROLE = {
 export function asgTags(tags: Record<string, string>) {
   return Object.entries(tags).map(([key, value]) => ({ key, value, propagateAtLaunch: true }));
 }
+
+/** The health check the load balancer's target groups run against each host's agent. */
+export function targetHealthCheck(spec: AwsFleetSpec) {
+  return {
+    protocol: "HTTP",
+    port: String(spec.ports.health.port),
+    path: spec.ports.health.path,
+    interval: 10,
+    healthyThreshold: 2,
+    unhealthyThreshold: 2,
+  };
+}

@@ -37,13 +37,44 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
   const opts = { parent };
   const groupName = `${spec.pool}-media`;
 
+  // The join endpoint's network load balancer has a security group of its own, so the
+  // hosts' health port opens to it alone.
+  const lbSecurityGroup = new aws.ec2.SecurityGroup(
+    `${name}-lb-sg`,
+    {
+      region,
+      vpcId: spec.vpcId,
+      description: `signaling load balancer of pool ${spec.pool}`,
+      ingress: args.ingressRules(spec).filter((r) => r.protocol === "tcp" && r.fromPort !== 22),
+      egress: [
+        {
+          description: "to the hosts",
+          protocol: "tcp",
+          fromPort: 0,
+          toPort: 65535,
+          cidrBlocks: ["0.0.0.0/0"],
+        },
+      ],
+      tags,
+    },
+    opts,
+  );
   const securityGroup = new aws.ec2.SecurityGroup(
     `${name}-sg`,
     {
       region,
       vpcId: spec.vpcId,
       description: `media hosts of pool ${spec.pool}`,
-      ingress: args.ingressRules(spec),
+      ingress: [
+        ...args.ingressRules(spec),
+        {
+          description: "health checks, only from the pool's load balancer",
+          protocol: "tcp",
+          fromPort: spec.ports.health.port,
+          toPort: spec.ports.health.port,
+          securityGroups: [lbSecurityGroup.id],
+        },
+      ],
       egress: [
         {
           description: "media and updates to anywhere",
@@ -124,6 +155,58 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     opts,
   );
 
+  const balancer = new aws.lb.LoadBalancer(
+    `${name}-nlb`,
+    {
+      region,
+      loadBalancerType: "network",
+      internal: false,
+      subnets: spec.subnets.map((s) => s.id),
+      securityGroups: [lbSecurityGroup.id],
+      tags,
+    },
+    opts,
+  );
+  const targetGroups = spec.ports.signalingTcp.map((port) => {
+    const targetGroup = new aws.lb.TargetGroup(
+      `${name}-tg-${port}`,
+      {
+        region,
+        vpcId: spec.vpcId,
+        port,
+        protocol: "TCP",
+        targetType: "instance",
+        healthCheck: args.targetHealthCheck(spec),
+        tags,
+      },
+      opts,
+    );
+    new aws.lb.Listener(
+      `${name}-listener-${port}`,
+      {
+        region,
+        loadBalancerArn: balancer.arn,
+        port,
+        protocol: "TCP",
+        defaultActions: [{ type: "forward", targetGroupArn: targetGroup.arn }],
+      },
+      opts,
+    );
+    return targetGroup;
+  });
+  if (spec.endpoint && spec.endpointZone) {
+    new aws.route53.Record(
+      `${name}-endpoint`,
+      {
+        zoneId: spec.endpointZone,
+        name: spec.endpoint,
+        type: "A",
+        aliases: [{ name: balancer.dnsName, zoneId: balancer.zoneId, evaluateTargetHealth: true }],
+      },
+      opts,
+    );
+  }
+
   const group = new aws.autoscaling.Group(
     `${name}-asg`,
     {
@@ -136,7 +219,10 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
         id: launchTemplate.id,
         version: launchTemplate.latestVersion.apply(String),
       },
+      // EC2, not ELB: a draining host fails the load balancer's check on purpose and must not
+      // be replaced for it.
       healthCheckType: "EC2",
+      targetGroupArns: targetGroups.map((t) => t.arn),
       healthCheckGracePeriod: spec.autoscaling.warmupSec,
       defaultInstanceWarmup: spec.autoscaling.warmupSec,
       instanceRefresh: args.instanceRefresh(spec),

@@ -6,8 +6,17 @@ import type { GcpFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../capacity/machine-types";
 import { GCP_MEDIA_LOAD_METRIC } from "../host/metrics";
 
-/** Google's health-check probers (https://cloud.google.com/load-balancing/docs/health-checks). */
-export const GOOGLE_HEALTH_CHECK_RANGES = ["35.191.0.0/16", "130.211.0.0/22"];
+/**
+ * Google's health-check probers (https://cloud.google.com/load-balancing/docs/health-checks):
+ * autohealing and proxy load balancers probe from the first two, a backend-service-based
+ * external passthrough network load balancer from 35.191.0.0/16 and the two 209.85 ranges.
+ */
+export const GOOGLE_HEALTH_CHECK_RANGES = [
+  "35.191.0.0/16",
+  "130.211.0.0/22",
+  "209.85.152.0/22",
+  "209.85.204.0/22",
+];
 
 /** Per-host gauge the host agent publishes: concurrent forwarded media streams. */
 export { GCP_MEDIA_LOAD_METRIC as MEDIA_LOAD_METRIC } from "../host/metrics";
@@ -191,5 +200,26 @@ export function scheduling(spec: GcpFleetSpec) {
       enabled: true,
       maxDuration: { seconds: Math.min(spec.drainSeconds, GRACEFUL_SHUTDOWN_MAX_SEC) },
     },
+  };
+}
+
+/** The pool's join endpoint record, when the spec names both the endpoint and its zone. */
+export function endpointRecord(spec: GcpFleetSpec) {
+  if (!spec.endpoint || !spec.endpointZone) return undefined;
+  return { managedZone: spec.endpointZone, name: `${spec.endpoint}.`, type: "A", ttl: 60 };
+}
+
+/** An HTTP check of the host agent's health endpoint (autohealing and the load balancer). */
+export function agentHealthCheck(
+  spec: GcpFleetSpec,
+  intervalSec: number,
+  unhealthyThreshold: number,
+) {
+  return {
+    checkIntervalSec: intervalSec,
+    timeoutSec: 5,
+    healthyThreshold: 2,
+    unhealthyThreshold,
+    httpHealthCheck: { port: spec.ports.health.port, requestPath: spec.ports.health.path },
   };
 }

@@ -119,14 +119,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
 
   const healthCheck = new gcp.compute.HealthCheck(
     `${name}-health`,
-    {
-      project,
-      checkIntervalSec: 10,
-      timeoutSec: 5,
-      healthyThreshold: 2,
-      unhealthyThreshold: 3,
-      httpHealthCheck: { port: spec.ports.health.port, requestPath: spec.ports.health.path },
-    },
+    { project, ...args.agentHealthCheck(spec, 10, 3) },
     opts,
   );
 
@@ -147,6 +140,54 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     },
     opts,
   );
+
+  // The join endpoint: a regional external passthrough network load balancer over the MIG
+  // for signaling; media stays direct to each host's own address.
+  const lbHealth = new gcp.compute.RegionHealthCheck(
+    `${name}-lb-health`,
+    // Faster than autohealing's: a draining host leaves the balancer within ~10 s.
+    { project, region, ...args.agentHealthCheck(spec, 5, 2) },
+    opts,
+  );
+  const backend = new gcp.compute.RegionBackendService(
+    `${name}-lb`,
+    {
+      project,
+      region,
+      loadBalancingScheme: "EXTERNAL",
+      protocol: "TCP",
+      healthChecks: lbHealth.id,
+      backends: [{ group: instanceGroupManager.instanceGroup, balancingMode: "CONNECTION" }],
+    },
+    opts,
+  );
+  const address = new gcp.compute.Address(
+    `${name}-lb-ip`,
+    { project, region, addressType: "EXTERNAL", networkTier: "PREMIUM" },
+    opts,
+  );
+  new gcp.compute.ForwardingRule(
+    `${name}-lb-rule`,
+    {
+      project,
+      region,
+      loadBalancingScheme: "EXTERNAL",
+      ipProtocol: "TCP",
+      ports: spec.ports.signalingTcp.map(String),
+      ipAddress: address.address,
+      backendService: backend.id,
+      networkTier: "PREMIUM",
+    },
+    opts,
+  );
+  const record = args.endpointRecord(spec);
+  if (record) {
+    new gcp.dns.RecordSet(
+      `${name}-endpoint`,
+      { project, ...record, rrdatas: [address.address] },
+      opts,
+    );
+  }
 
   new gcp.compute.RegionAutoscaler(
     `${name}-autoscaler`,

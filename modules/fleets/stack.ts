@@ -10,6 +10,10 @@ import {
   validateStackDocument,
 } from "../config/stack";
 import type { StackFile } from "../config/stack.schema";
+import type { AwsFleetSpec, FleetSpec, GcpFleetSpec } from "../config/fleet.schema";
+import { STOP_MARGIN_SEC } from "../host/units";
+import { DRAIN_HOOK, drainHook } from "./aws-args";
+import { autoscalerMode, scheduling } from "./gcp-args";
 import type { Inventory, InventoryHost } from "../config/inventory.schema";
 import { machineType } from "../capacity/machine-types";
 import { AwsFleet } from "./aws";
@@ -32,6 +36,26 @@ function cloudHardware(type: string, nicDriver: "gve" | "ena"): HostHardware {
   const { vcpus, streamsPerHost } = machineType(type);
   const queues = Math.min(vcpus, nicDriver === "gve" ? 16 : 32);
   return { cores: vcpus, nicDriver, rxQueues: queues, txQueues: queues, streamsPerHost };
+}
+
+/** What runs on the pool's hosts and the drain limits in force, as preview shows them. */
+export function hostOutput(spec: FleetSpec): { workload: string; agent: string; drain: string } {
+  const media = `media unit stops after ${spec.drainSeconds + STOP_MARGIN_SEC} s`;
+  const limits = {
+    gcp: () => {
+      const gcpSpec = spec as GcpFleetSpec;
+      const shutdown = scheduling(gcpSpec).gracefulShutdown.maxDuration.seconds;
+      return `graceful shutdown ${shutdown} s; autoscaler ${autoscalerMode(gcpSpec)}`;
+    },
+    aws: () =>
+      `lifecycle hook ${DRAIN_HOOK} heartbeat ${drainHook(spec as AwsFleetSpec).heartbeatTimeout} s`,
+    metal: () => "on inventory state draining",
+  }[spec.kind]();
+  return {
+    workload: `${spec.workload.package} ${spec.workload.version}`,
+    agent: `avfleet-agent, load every ${spec.agent.intervalSec} s`,
+    drain: `up to ${spec.drainSeconds} s (${limits}; ${media})`,
+  };
 }
 
 /** Declares the stack's resources; returns its outputs. */
@@ -62,6 +86,9 @@ export function declareStack(stack: {
     pool: spec.pool,
     mediaRegion: spec.mediaRegion,
     healthCheckPath: spec.ports.health.path,
+    // Where the traffic split's health check reaches the pool's join endpoint.
+    signalingPort: spec.ports.signalingTcp[0],
+    host: hostOutput(spec),
   };
   switch (spec.kind) {
     case "gcp": {

@@ -48,6 +48,9 @@ export function economicsLines(plan: Plan): string[] {
   } else if (o.minHosts !== undefined) {
     lines.push(`hosts: ${o.minHosts}–${o.maxHosts}`);
   }
+  if (o.host) {
+    lines.push(`host: ${o.host.workload} · ${o.host.agent} · drain ${o.host.drain}`);
+  }
   const { capacity, cost } = plan;
   if (capacity) {
     const verdict =

@@ -142,7 +142,7 @@ export const weightedRecordHealthChecked: ResourcePolicy = {
   name: "weighted-record-health-checked",
   description:
     "A weighted join record carries a health check per pool, so a dead pool loses its share of joins.",
-  // Advisory until TrafficSplit declares the health checks (issue 12, not built yet).
+  // Advisory while Cloud DNS weighted sets have none (they need A records of IPs, not CNAMEs).
   enforcementLevel: "advisory",
   remediationSteps:
     "Route53: healthCheckId on every weighted record; Cloud DNS: routingPolicy.healthCheck and healthCheckedTargets on every wrr item.",
@@ -168,8 +168,7 @@ export const weightedRecordHealthChecked: ResourcePolicy = {
 export const poolEndpointHasRecord: StackPolicy = {
   name: "pool-endpoint-has-record",
   description: "A pool's join endpoint resolves: the fleet stack declares its DNS record.",
-  // Advisory until the fleets declare their load balancer and record (issue 12, not built yet).
-  enforcementLevel: "advisory",
+  enforcementLevel: "mandatory",
   remediationSteps:
     "Declare the endpoint's record (modules/fleets) pointing at the pool's load balancer, or drop `endpoint`.",
   validateStack: (args, reportViolation) => {

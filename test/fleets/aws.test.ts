@@ -72,6 +72,9 @@ test("target tracking on the per-host media-load metric (AVFleet/Media MediaStre
 
 test("security group: media only on the UDP range, signaling TCP, SSH only from admins", () => {
   const sg = resource(plan, "aws-use1-sg").inputs;
+  // The load balancer's security group id, as the mock names it.
+  const lbGroup = sg.ingress.at(-1).securityGroups[0];
+  assert.match(lbGroup, /^aws-use1-lb-sg/);
   assert.deepEqual(sg.ingress, [
     {
       description: "WebRTC media, only on the declared UDP range",
@@ -97,7 +100,35 @@ test("security group: media only on the UDP range, signaling TCP, SSH only from 
       cidrBlocks: ["198.51.100.0/24"],
       ipv6CidrBlocks: [],
     },
+    {
+      description: "health checks, only from the pool's load balancer",
+      protocol: "tcp",
+      fromPort: 8080,
+      toPort: 8080,
+      securityGroups: [lbGroup],
+    },
   ]);
+});
+
+test("join endpoint: a network load balancer on the signaling port, target health from the agent, an alias record", () => {
+  const tg = resource(plan, "aws-use1-tg-443").inputs;
+  assert.equal(tg.protocol, "TCP");
+  assert.deepEqual(tg.healthCheck, {
+    protocol: "HTTP",
+    port: "8080",
+    path: "/healthz",
+    interval: 10,
+    healthyThreshold: 2,
+    unhealthyThreshold: 2,
+  });
+  assert.equal(resource(plan, "aws-use1-nlb").inputs.loadBalancerType, "network");
+  assert.equal(resource(plan, "aws-use1-listener-443").inputs.port, 443);
+  const record = resource(plan, "aws-use1-endpoint").inputs;
+  assert.equal(record.name, "edge.aws-use1.media.example.net");
+  assert.equal(record.aliases[0].evaluateTargetHealth, true);
+  const asg = resource(plan, "aws-use1-asg").inputs;
+  assert.equal(asg.targetGroupArns.length, 1);
+  assert.equal(asg.healthCheckType, "EC2", "a draining host fails the LB check on purpose");
 });
 
 test("launch template: IMDSv2 required, encrypted gp3, public IPv4, base64 cloud-init that tunes the host", () => {

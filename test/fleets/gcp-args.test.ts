@@ -73,7 +73,13 @@ test("firewall: media only on the declared UDP range, health only from Google, S
   assert.equal(rules["media-udp"].protocol, "udp");
   assert.deepEqual(rules["media-udp"].sourceRanges, ["0.0.0.0/0"]);
   assert.deepEqual(rules.signaling.ports, ["443"]);
-  assert.deepEqual(rules.health.sourceRanges, ["35.191.0.0/16", "130.211.0.0/22"]);
+  // Autohealing's probers and the network load balancer's.
+  assert.deepEqual(rules.health.sourceRanges, [
+    "35.191.0.0/16",
+    "130.211.0.0/22",
+    "209.85.152.0/22",
+    "209.85.204.0/22",
+  ]);
   assert.deepEqual(rules.health.ports, ["8080"]);
   assert.deepEqual(rules.ssh.sourceRanges, ["198.51.100.0/24", "203.0.113.16/28"]);
   assert.deepEqual(rules.ssh.ports, ["22"]);

@@ -60,6 +60,8 @@ test("instance template: gVNIC, TIER_1, external IP, a startup script that tunes
     scopes: [
       "https://www.googleapis.com/auth/monitoring.write",
       "https://www.googleapis.com/auth/logging.write",
+      // The agent removes its own drained VM from the MIG (IAM narrows it to that).
+      "https://www.googleapis.com/auth/compute",
     ],
   });
   assert.deepEqual(t.inputs.shieldedInstanceConfig, {
@@ -123,7 +125,12 @@ test("firewalls: media UDP range, signaling, health from Google only, SSH from a
   assert.deepEqual(fw("media-udp").allows, [{ protocol: "udp", ports: ["10000-59999"] }]);
   assert.deepEqual(fw("media-udp").sourceRanges, ["0.0.0.0/0"]);
   assert.deepEqual(fw("signaling").allows, [{ protocol: "tcp", ports: ["443"] }]);
-  assert.deepEqual(fw("health").sourceRanges, ["35.191.0.0/16", "130.211.0.0/22"]);
+  assert.deepEqual(fw("health").sourceRanges, [
+    "35.191.0.0/16",
+    "130.211.0.0/22",
+    "209.85.152.0/22",
+    "209.85.204.0/22",
+  ]);
   assert.deepEqual(fw("ssh").allows, [{ protocol: "tcp", ports: ["22"] }]);
   assert.deepEqual(fw("ssh").sourceRanges, ["198.51.100.0/24", "203.0.113.16/28"]);
   for (const role of ["media-udp", "signaling", "health", "ssh"]) {
@@ -141,6 +148,13 @@ test("stack outputs: pool, media region, endpoint, instance group, min/max hosts
     minHosts: 6,
     maxHosts: 90,
     healthCheckPath: "/healthz",
+    signalingPort: 443,
+    host: {
+      workload: "avfleet-sfu 2.4.1-1",
+      agent: "avfleet-agent, load every 30 s",
+      drain:
+        "up to 1800 s (graceful shutdown 1800 s; autoscaler ON; media unit stops after 1860 s)",
+    },
     instanceGroup:
       "https://www.googleapis.com/compute/v1/projects/media-prod-usw1/regions/us-west1/instanceGroups/gcp-usw1-mig",
   });
@@ -159,10 +173,10 @@ test("human preview: a tree per stack under its component and a summary line", (
   );
   assert.match(
     human.stdout,
-    / {2}= 12 resources to create \(11 custom, 1 component\)\n {4}hosts: 6–90\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$1,345,853\n/,
+    / {2}= 19 resources to create \(18 custom, 1 component\)\n {4}hosts: 6–90\n {4}host: avfleet-sfu 2\.4\.1-1 · avfleet-agent, load every 30 s · drain up to 1800 s \(graceful shutdown 1800 s; autoscaler ON; media unit stops after 1860 s\)\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$1,345,853\n/,
   );
   assert.match(
     human.stdout,
-    /\npreview: 1 stacks, 12 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
+    /\npreview: 1 stacks, 19 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
   );
 });
