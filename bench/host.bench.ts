@@ -4,9 +4,9 @@ import { rehearseHosts, summaryLine } from "./host/rehearsal";
 async function main() {
   const started = Date.now();
   const result = await rehearseHosts();
-  for (const h of result.hosts) {
+  for (const h of [...result.hosts, result.shutdown]) {
     console.log(
-      `${h.kind.padEnd(5)} tuned=${h.tuned} media_after_tuning=${h.mediaAfterTuning} healthy=${h.healthy}` +
+      `${(h === result.shutdown ? "gcp-shutdown" : h.kind).padEnd(12)} tuned=${h.tuned} media_after_tuning=${h.mediaAfterTuning} healthy=${h.healthy}` +
         ` unhealthy_while_draining=${h.unhealthyWhileDraining} metric_posts=${h.metricPosts}` +
         ` heartbeats=${h.heartbeats} sessions_at_completion=${h.sessionsAtCompletion} calls_cut=${h.callsCut}`,
     );

@@ -51,6 +51,8 @@ export interface HostResult {
 
 export interface RehearsalResult {
   hosts: HostResult[];
+  /** A GCP host deleted by its MIG: it drains at system shutdown, before the media server stops. */
+  shutdown: HostResult;
   problems: string[];
 }
 
@@ -154,7 +156,11 @@ function systemctlStarts(root: string): string[] {
     .flatMap(([, ...units]) => units);
 }
 
-async function rehearseHost(host: Host, standIns: StandIns): Promise<HostResult> {
+async function rehearseHost(
+  host: Host,
+  standIns: StandIns,
+  notice: "platform" | "shutdown" = "platform",
+): Promise<HostResult> {
   const env = {
     ...process.env,
     AVFLEET_ROOT: host.root,
@@ -201,7 +207,7 @@ async function rehearseHost(host: Host, standIns: StandIns): Promise<HostResult>
     mkdirSync(dir, { recursive: true });
     writeFileSync(
       join(dir, "zz-rehearsal.conf"),
-      `[Service]\nEnvironment=AVFLEET_ROOT=${host.root} AVFLEET_TUNE_ROOT=${host.root} AVFLEET_AGENT_ENDPOINTS=${JSON.stringify(control.endpoints)}\n`,
+      `[Service]\nEnvironment=AVFLEET_ROOT=${host.root} AVFLEET_TUNE_ROOT=${host.root} AVFLEET_AGENT_ENDPOINTS=${JSON.stringify(control.endpoints)} PATH=${env.PATH}\n`,
     );
   }
   const wanted = host.tuning.settings.find((s) => s.name === "net.ipv4.udp_rmem_min")!.value;
@@ -251,6 +257,36 @@ async function rehearseHost(host: Host, standIns: StandIns): Promise<HostResult>
       return posts() > 0;
     });
 
+    const drainFile = join(host.root, STATE_DIR, "drain.json");
+    const cutFile = join(host.root, "var/lib/avfleet-sfu/cut");
+    if (notice === "shutdown") {
+      // systemd is stopping the system (the VM's graceful shutdown): the agent stops first.
+      writeFileSync(join(host.root, "run/system-state"), "stopping\n");
+      const stopping = supervisor.stopAll();
+      const unhealthy = await until(
+        "unhealthy at shutdown",
+        10_000,
+        async () => (await get(health))?.status !== 200,
+      );
+      await stopping;
+      const state = JSON.parse(readFileSync(drainFile, "utf8"));
+      return {
+        kind: host.kind,
+        tuned,
+        mediaAfterTuning,
+        healthy,
+        unhealthyWhileDraining: unhealthy === true,
+        metricPosts: posts(),
+        heartbeats: 0,
+        drained:
+          state.reason === "shutdown" &&
+          state.completed &&
+          standIns.count("compute", "deleteInstances") === 0,
+        sessionsAtCompletion: state.sessionsLeft,
+        callsCut: Number(readFileSync(cutFile, "utf8")),
+        agentRestartsSurvived: 0,
+      };
+    }
     control.notice();
     const unhealthyWhileDraining =
       (await until(
@@ -262,7 +298,6 @@ async function rehearseHost(host: Host, standIns: StandIns): Promise<HostResult>
     if (host.kind === "aws") await until("a heartbeat", 10_000, () => heartbeats() > 0);
 
     // kill -9 the agent mid-drain: systemd (here the supervisor) restarts it; it resumes.
-    const drainFile = join(host.root, STATE_DIR, "drain.json");
     const before = JSON.parse(readFileSync(drainFile, "utf8"));
     let agentRestartsSurvived = 0;
     const sessionsBefore = (await stats())?.sessions ?? 0;
@@ -300,7 +335,6 @@ async function rehearseHost(host: Host, standIns: StandIns): Promise<HostResult>
 
     // The platform takes the host away: systemd stops the units (the media server last).
     await supervisor.stopAll();
-    const cutFile = join(host.root, "var/lib/avfleet-sfu/cut");
     const callsCut = existsSync(cutFile) ? Number(readFileSync(cutFile, "utf8")) : NaN;
     return {
       kind: host.kind,
@@ -364,14 +398,18 @@ export async function rehearseHosts(prefix = `host-${process.pid}`): Promise<Reh
   const octet = 100 + (process.pid % 150);
   const results: HostResult[] = [];
   const problems: string[] = [];
-  for (const [i, [s, hw]] of specs.entries()) {
+  const runs: Array<[FleetSpec, HostHardware, "platform" | "shutdown"]> = [
+    ...specs.map(([s, hw]) => [s, hw, "platform"] as [FleetSpec, HostHardware, "platform"]),
+    [specs[0][0], specs[0][1], "shutdown"],
+  ];
+  for (const [i, [s, hw, notice]] of runs.entries()) {
     const host: Host = {
       kind: s.kind,
       spec: s,
       // This machine has 2 CPUs: the media worker is CPU 1 (the fleet's rule reserves 2).
       tuning: renderTuning(s.tuning.profile, { ...hostFacts(s, hw), mediaWorkerCpus: "1" }),
-      ns: `${prefix}-${s.kind}`,
-      root: mkdtempSync(join(tmpdir(), `${prefix}-${s.kind}-`)),
+      ns: `${prefix}-${s.kind}${i}`,
+      root: mkdtempSync(join(tmpdir(), `${prefix}-${s.kind}${i}-`)),
       hostIp: `10.${octet}.${i}.1`,
       nsIp: `10.${octet}.${i}.2`,
     };
@@ -379,7 +417,7 @@ export async function rehearseHosts(prefix = `host-${process.pid}`): Promise<Reh
     const standIns = new StandIns(host.hostIp);
     try {
       setUpNetns(host.ns, veth, host.hostIp, host.nsIp);
-      results.push(await rehearseHost(host, standIns));
+      results.push(await rehearseHost(host, standIns, notice));
     } finally {
       standIns.close();
       problems.push(...standIns.problems.map((p) => `${s.kind}: ${p}`));
@@ -388,7 +426,7 @@ export async function rehearseHosts(prefix = `host-${process.pid}`): Promise<Reh
       rmSync(host.root, { recursive: true, force: true });
     }
   }
-  return { hosts: results, problems };
+  return { hosts: results.slice(0, specs.length), shutdown: results[specs.length], problems };
 }
 
 export function summaryLine(r: RehearsalResult): string {

@@ -365,7 +365,8 @@ class Agent:
         result = subprocess.run(command, capture_output=True, env=env)
         self.tuned = result.returncode == 0
         if not self.tuned:
-            log("tuning does not verify: " + result.stderr.decode().strip().splitlines()[-1:][0])
+            last = result.stderr.decode().strip().splitlines()[-1:] or [f"exit {result.returncode}"]
+            log(f"tuning does not verify: {last[0]}")
 
     def health(self):
         """(HTTP status, reason)."""

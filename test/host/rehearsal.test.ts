@@ -34,6 +34,12 @@ test("host rehearsal: tuned, serving, measured, drained on notice, agent crash m
     assert.equal(h.agentRestartsSurvived, 1, `${h.kind}: the drain went on after kill -9`);
   }
   assert.ok(result.hosts[1].heartbeats >= 1, "aws: heartbeats while sessions remained");
+  // A GCP VM deleted by its MIG: the agent drains at system shutdown, then the SFU stops.
+  const shutdown = result.shutdown;
+  assert.ok(shutdown.unhealthyWhileDraining, "gcp shutdown: unhealthy at once");
+  assert.ok(shutdown.drained, "gcp shutdown: drained for the shutdown, no self-deletion");
+  assert.equal(shutdown.sessionsAtCompletion, 0);
+  assert.equal(shutdown.callsCut, 0, "gcp shutdown: the SFU stopped with no session left");
   assert.match(
     summaryLine(result),
     /^host: hosts=3 tuned=3 healthy=3 metric_posts=\d+ drains=3 calls_cut=0 agent_restarts_survived=3$/,
