@@ -30,6 +30,8 @@ import {
 } from "./units";
 
 export const BOOTSTRAP_PATH = "/usr/local/sbin/avfleet-bootstrap";
+/** A bare-metal host's drain request: its agent drains when the file appears. */
+export const DRAIN_REQUEST_PATH = `${STATE_DIR}/drain-requested`;
 /** The first line of a draining bare-metal host's payload: it keeps the tuning it has. */
 export const DRAIN_REQUEST_MARKER = "# avfleet drain request: the host keeps its tuning and units";
 const END = "AVFLEET_BOOTSTRAP_EOF";
@@ -90,7 +92,9 @@ export function bootstrapScript(spec: FleetSpec, tuning: TuningArtifacts): strin
     "}",
     ...hostFiles(spec, tuning).map(installFile),
     `mkdir -p "$ROOT${TEXTFILE_DIR}"`,
-    "# A bare-metal host back from a finished drain takes sessions again.",
+    "# A bare-metal host set active again: no drain request, and after a finished drain the",
+    "# media server takes sessions again.",
+    `rm -f "$ROOT${DRAIN_REQUEST_PATH}"`,
     `if [ -e "$ROOT${STATE_DIR}/drained" ]; then`,
     `  rm -f "$ROOT${STATE_DIR}/drain.json" "$ROOT${STATE_DIR}/drained"`,
     `  systemctl restart ${mediaUnit}`,
@@ -145,39 +149,51 @@ export function awsUserData(cloudConfigText: string): string {
 }
 
 /**
- * A bare-metal host's payload (remote.Command `create`; a new hash runs it again). An active
- * host gets the bootstrap. A draining host gets only a drain request for its agent: nothing
- * else on it changes while it drains (no new tuning, unit or package under live calls).
+ * What a bare-metal host gets, as a payload part (header, files installed as root, commands
+ * run as root: the shape modules/fleets' metal payload renders, through sudo or a root
+ * login). An active host gets the bootstrap and runs it. A draining host gets only a drain
+ * request for its agent: nothing else on it changes under live calls (no new tuning, unit or
+ * package).
+ */
+export function metalPart(spec: FleetSpec, tuning: TuningArtifacts, state: HostState) {
+  if (state === "draining") {
+    return {
+      header: [DRAIN_REQUEST_MARKER],
+      files: [
+        { path: DRAIN_REQUEST_PATH, mode: "0644", content: "set by the inventory: draining\n" },
+      ],
+      commands: [] as string[][],
+    };
+  }
+  return {
+    header: [tuningMarker(tuning)],
+    files: [{ path: BOOTSTRAP_PATH, mode: "0755", content: bootstrapScript(spec, tuning) }],
+    commands: [[BOOTSTRAP_PATH]],
+  };
+}
+
+/**
+ * The part as the command remote.Command runs when the site logs in as root (a new hash
+ * runs it again). Files land under $AVFLEET_ROOT when set: the host rehearsal's root.
  */
 export function metalPayload(
   spec: FleetSpec,
   tuning: TuningArtifacts,
   state: HostState,
 ): { create: string; hash: string } {
-  if (state === "draining") {
-    const create = [
-      DRAIN_REQUEST_MARKER,
-      "set -eu",
-      `mkdir -p "\${AVFLEET_ROOT:-}${STATE_DIR}"`,
-      `touch "\${AVFLEET_ROOT:-}${STATE_DIR}/drain-requested"`,
-      "",
-    ].join("\n");
-    return { create, hash: sha256(create) };
-  }
-  const script = bootstrapScript(spec, tuning);
-  const encoded = Buffer.from(script)
-    .toString("base64")
-    .replace(/(.{76})/g, "$1\n");
+  const part = metalPart(spec, tuning, state);
   const create = [
-    tuningMarker(tuning),
+    ...part.header,
     "set -eu",
-    `rm -f "\${AVFLEET_ROOT:-}${STATE_DIR}/drain-requested"`,
-    `mkdir -p "\${AVFLEET_ROOT:-}${BOOTSTRAP_PATH.replace(/\/[^/]+$/, "")}"`,
-    `base64 -d >"\${AVFLEET_ROOT:-}${BOOTSTRAP_PATH}" <<'${END}'`,
-    encoded.trimEnd(),
-    END,
-    `chmod 0755 "\${AVFLEET_ROOT:-}${BOOTSTRAP_PATH}"`,
-    `"\${AVFLEET_ROOT:-}${BOOTSTRAP_PATH}"`,
+    ...part.files.flatMap((file) => [
+      `base64 -d <<'${END}' | install -D -m ${file.mode} /dev/stdin "\${AVFLEET_ROOT:-}"${shellQuote(file.path)}`,
+      Buffer.from(file.content)
+        .toString("base64")
+        .replace(/(.{76})/g, "$1\n")
+        .trimEnd(),
+      END,
+    ]),
+    ...part.commands.map((argv) => `"\${AVFLEET_ROOT:-}"${argv.map(shellQuote).join(" ")}`),
     "",
   ].join("\n");
   return { create, hash: sha256(create) };
