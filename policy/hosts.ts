@@ -1,16 +1,30 @@
 /** Policies on the media hosts themselves: tuning, NICs, metadata, disks, provisioning. */
-import { tier1Eligible } from "./rules";
+import { gunzipSync } from "node:zlib";
+import { DRAIN_REQUEST_MARKER, tier1Eligible } from "./rules";
 import { byType, withFacts, type ResourcePolicy, type StackPolicy } from "./policy";
 
 const INSTANCE_TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";
 const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
 const REMOTE_COMMAND = "command:remote:Command";
 const ASG = "aws:autoscaling/group:Group";
+const LIFECYCLE_HOOK = "aws:autoscaling/lifecycleHook:LifecycleHook";
+
+/** A launch template's user-data as text: base64, and gzipped when it starts with gzip's magic. */
+export function launchTemplateUserData(userData: string | undefined): string {
+  const bytes = Buffer.from(userData ?? "", "base64");
+  return (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString("utf8");
+}
 
 /** The boot or provisioning payload a host resource carries, as text. */
 function hostPayload(type: string, props: Record<string, any>): string | undefined {
-  if (type === INSTANCE_TEMPLATE) return props.metadata?.["user-data"] ?? "";
-  if (type === LAUNCH_TEMPLATE) return Buffer.from(props.userData ?? "", "base64").toString("utf8");
+  if (type === INSTANCE_TEMPLATE)
+    return (
+      props.metadataStartupScript ??
+      props.metadata?.["startup-script"] ??
+      props.metadata?.["user-data"] ??
+      ""
+    );
+  if (type === LAUNCH_TEMPLATE) return launchTemplateUserData(props.userData);
   if (type === REMOTE_COMMAND) return props.create ?? "";
   return undefined;
 }
@@ -21,13 +35,14 @@ export const hostTuningPresent: StackPolicy = {
     "Every instance template, launch template and bare-metal host carries the avfleet-tune payload of the current version and of the profile its stack names.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Build the payload with modules/fleets/host-tuning.ts (cloudInitUserData / hostPayload), never hand-written user-data.",
+    "Build the payload with modules/host/bootstrap.ts (bootstrapScript / cloudConfig / metalPayload), never hand-written user-data.",
   validateStack: withFacts(({ fleet }, args, reportViolation) => {
     if (!fleet) return args.notApplicable("not a fleet stack");
     const { markerPrefix, version: expected, profile } = fleet.tuning;
     for (const r of args.resources) {
       const payload = hostPayload(r.type, r.props);
-      if (payload === undefined) continue;
+      // A draining host keeps the tuning it has: its payload only asks it to drain.
+      if (payload === undefined || payload.startsWith(DRAIN_REQUEST_MARKER)) continue;
       const marker = payload.split("\n").find((line) => line.startsWith(markerPrefix));
       if (!marker) {
         reportViolation("carries no avfleet-tune marker: the host would boot untuned", r.urn);
@@ -138,20 +153,23 @@ export const awsDrainHook: StackPolicy = {
     "The ASG holds terminating hosts long enough to drain their calls (heartbeat ≥ drainSeconds).",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "initialLifecycleHooks: an autoscaling:EC2_INSTANCE_TERMINATING hook whose heartbeatTimeout ≥ avfleet:fleet.drainSeconds.",
+    "aws.autoscaling.LifecycleHook: an autoscaling:EC2_INSTANCE_TERMINATING hook whose heartbeatTimeout ≥ avfleet:fleet.drainSeconds.",
   validateStack: withFacts(({ fleet }, args, reportViolation) => {
     const groups = byType(args.resources, ASG);
     if (!fleet || groups.length === 0) return args.notApplicable("no auto scaling group");
-    for (const asg of groups) {
-      const hook = (asg.props.initialLifecycleHooks ?? []).find(
-        (h: { lifecycleTransition: string }) =>
-          h.lifecycleTransition === "autoscaling:EC2_INSTANCE_TERMINATING",
-      );
-      if (!hook) reportViolation("has no termination lifecycle hook: scale-in cuts calls", asg.urn);
-      else if ((hook.heartbeatTimeout ?? 3600) < fleet.drainSeconds) {
+    const hooks = byType(args.resources, LIFECYCLE_HOOK).filter(
+      (h) => h.props.lifecycleTransition === "autoscaling:EC2_INSTANCE_TERMINATING",
+    );
+    if (hooks.length === 0) {
+      for (const asg of groups) {
+        reportViolation("has no termination lifecycle hook: scale-in cuts calls", asg.urn);
+      }
+    }
+    for (const hook of hooks) {
+      if ((hook.props.heartbeatTimeout ?? 3600) < fleet.drainSeconds) {
         reportViolation(
-          `the drain hook's heartbeat ${hook.heartbeatTimeout} s is shorter than drainSeconds ${fleet.drainSeconds}`,
-          asg.urn,
+          `the drain hook's heartbeat ${hook.props.heartbeatTimeout} s is shorter than drainSeconds ${fleet.drainSeconds}`,
+          hook.urn,
         );
       }
     }

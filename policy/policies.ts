@@ -19,6 +19,13 @@ import {
   stackFactsDeclared,
   trafficWeights,
 } from "./stack";
+import {
+  autoscalerMetricPublished,
+  bootstrapRunsOnImage,
+  lifecycleHookResource,
+  poolEndpointHasRecord,
+  weightedRecordHealthChecked,
+} from "./host";
 import type { AvfleetPolicy } from "./policy";
 
 export const POLICIES: AvfleetPolicy[] = [
@@ -40,4 +47,9 @@ export const POLICIES: AvfleetPolicy[] = [
   labelsPresent,
   capacityCoversDemand,
   trafficWeights,
+  bootstrapRunsOnImage,
+  autoscalerMetricPublished,
+  lifecycleHookResource,
+  weightedRecordHealthChecked,
+  poolEndpointHasRecord,
 ];

@@ -4,6 +4,12 @@
  * program imports them from here.
  */
 
+/**
+ * The first line of a draining bare-metal host's payload: it asks the host's agent to drain and
+ * changes nothing else, so the host keeps the tuning it has (policies skip the tuning check).
+ */
+export const DRAIN_REQUEST_MARKER = "# avfleet drain request: the host keeps its tuning and units";
+
 /** A CIDR that covers every address: 0.0.0.0/0 or ::/0. */
 export function isWorldCidr(text: string): boolean {
   return /\/0$/.test(text);

@@ -70,6 +70,51 @@ export const demandSchema = {
   },
 } as const;
 
+/** The media server a pool runs, and how the host agent talks to it. */
+export const workloadSchema = {
+  type: "object",
+  description: "a mapping {package, version, command, adminPort, healthPath, statsPath, drainPath}",
+  required: ["package", "version", "adminPort"],
+  additionalProperties: false,
+  properties: {
+    package: {
+      type: "string",
+      pattern: "^[a-z0-9][a-z0-9+.-]+$",
+      description: "the Debian package of the media server, from the image's apt sources",
+    },
+    version: {
+      type: "string",
+      pattern: "^[A-Za-z0-9.+~:-]+$",
+      description: "the exact package version to install, e.g. 2.4.1-1",
+    },
+    command: {
+      type: "string",
+      pattern: "^/[A-Za-z0-9._/-]+( [A-Za-z0-9._/=:,-]+)*$",
+      description:
+        "the server's command line, an absolute path and plain words; default /usr/bin/<package>",
+    },
+    adminPort: port("a loopback port in 1024–65535 where the server answers the contract", 1024),
+    healthPath: {
+      type: "string",
+      pattern: "^/[A-Za-z0-9._~/-]*$",
+      default: "/healthz",
+      description: "GET: 200 while the server takes sessions",
+    },
+    statsPath: {
+      type: "string",
+      pattern: "^/[A-Za-z0-9._~/-]*$",
+      default: "/stats",
+      description: "GET: JSON {sessions, streams, packetsPerSecond}",
+    },
+    drainPath: {
+      type: "string",
+      pattern: "^/[A-Za-z0-9._~/-]*$",
+      default: "/drain",
+      description: "POST: take no new sessions, let the current ones end (idempotent)",
+    },
+  },
+} as const;
+
 /** Keys every fleet kind shares. */
 const commonProperties = {
   mediaRegion: {
@@ -153,6 +198,22 @@ const commonProperties = {
     default: 1800,
     description: "seconds a host may take to drain its calls before it goes",
   },
+  workload: workloadSchema,
+  agent: {
+    type: "object",
+    description: "a mapping {intervalSec}",
+    additionalProperties: false,
+    default: {},
+    properties: {
+      intervalSec: {
+        type: "number",
+        minimum: 1,
+        maximum: 300,
+        default: 30,
+        description: "seconds between the host agent's load reports and drain checks",
+      },
+    },
+  },
   labels: {
     type: "object",
     description: "a mapping with team and cost-center",
@@ -175,6 +236,7 @@ const commonRequired = [
   "tuning",
   "labels",
   "demand",
+  "workload",
 ] as const;
 
 const targetUtilization = {
@@ -192,6 +254,11 @@ export const gcpFleetSchema = {
   properties: {
     kind: { const: "gcp" },
     ...commonProperties,
+    endpointZone: {
+      type: "string",
+      pattern: "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$",
+      description: "the Cloud DNS managed zone (of gcp:project) that holds the endpoint's record",
+    },
     machineType: {
       type: "string",
       enum: machineTypeNames("gcp"),
@@ -271,6 +338,11 @@ export const awsFleetSchema = {
   properties: {
     kind: { const: "aws" },
     ...commonProperties,
+    endpointZone: {
+      type: "string",
+      pattern: "^Z[A-Z0-9]{1,31}$",
+      description: "the Route53 hosted zone id that holds the endpoint's record, e.g. Z04517273ABC",
+    },
     instanceType: {
       type: "string",
       enum: machineTypeNames("aws"),
@@ -432,3 +504,4 @@ export type MetalFleetSpec = FromSchema<typeof metalFleetSchema>;
 export type FleetSpec = GcpFleetSpec | AwsFleetSpec | MetalFleetSpec;
 export type Demand = FromSchema<typeof demandSchema>;
 export type PortRange = FromSchema<typeof portRangeSchema>;
+export type Workload = FromSchema<typeof workloadSchema>;

@@ -4,17 +4,10 @@
  */
 import type { AwsFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../capacity/machine-types";
+import { AWS_DRAIN_HOOK, AWS_MEDIA_METRIC } from "../host/metrics";
 
-/**
- * The per-host media-load metric each host publishes every 60 s:
- * namespace AVFleet/Media, name MediaStreams (concurrent forwarded streams, unit Count),
- * dimension AutoScalingGroupName = the ASG's name. Its Average over the group is the load per
- * host that target tracking holds at the target.
- */
-export const MEDIA_METRIC = { namespace: "AVFleet/Media", name: "MediaStreams", unit: "Count" };
-
-/** ASG lifecycle hook that gives a terminating host time to drain its calls. */
-export const DRAIN_HOOK = "media-drain";
+/** The per-host media-load metric and the drain hook, named once for fleet and agent. */
+export { AWS_MEDIA_METRIC as MEDIA_METRIC, AWS_DRAIN_HOOK as DRAIN_HOOK } from "../host/metrics";
 
 /** AWS's ceiling for a lifecycle hook's heartbeat. */
 const MAX_HEARTBEAT_SEC = 7200;
@@ -31,7 +24,7 @@ export function targetStreamsPerHost(spec: AwsFleetSpec): number {
  */
 export function drainHook(spec: AwsFleetSpec) {
   return {
-    name: DRAIN_HOOK,
+    name: AWS_DRAIN_HOOK,
     lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
     heartbeatTimeout: Math.min(MAX_HEARTBEAT_SEC, spec.drainSeconds + 120),
     defaultResult: "CONTINUE",
@@ -101,7 +94,7 @@ export function hostPolicy(asgArn: string) {
         Effect: "Allow",
         Action: "cloudwatch:PutMetricData",
         Resource: "*",
-        Condition: { StringEquals: { "cloudwatch:namespace": MEDIA_METRIC.namespace } },
+        Condition: { StringEquals: { "cloudwatch:namespace": AWS_MEDIA_METRIC.namespace } },
       },
       {
         Sid: "DrainBeforeTermination",
@@ -126,4 +119,16 @@ export const EC2_ASSUME_ROLE = {
 /** AWS tags as an ASG wants them: propagated to the instances it launches. */
 export function asgTags(tags: Record<string, string>) {
   return Object.entries(tags).map(([key, value]) => ({ key, value, propagateAtLaunch: true }));
+}
+
+/** The health check the load balancer's target groups run against each host's agent. */
+export function targetHealthCheck(spec: AwsFleetSpec) {
+  return {
+    protocol: "HTTP",
+    port: String(spec.ports.health.port),
+    path: spec.ports.health.path,
+    interval: 10,
+    healthyThreshold: 2,
+    unhealthyThreshold: 2,
+  };
 }

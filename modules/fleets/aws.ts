@@ -8,13 +8,14 @@ import * as aws from "@pulumi/aws";
 import type { AwsFleetSpec } from "../config/fleet.schema";
 import { fleetLabels } from "./labels";
 import * as args from "./aws-args";
+import { awsUserData } from "../host/bootstrap";
 
 export interface AwsFleetArgs {
   /** The validated fleet spec from the stack file. */
   spec: AwsFleetSpec;
   /** The AWS region of the fleet (`aws:region`); every subnet's zone is inside it. */
   region: string;
-  /** Cloud-init user-data (plain text; base64-encoded here) with the host tuning in its slot. */
+  /** The #cloud-config carrying the host bootstrap (modules/host); gzipped and base64-encoded here. */
   userData: string;
 }
 
@@ -22,7 +23,8 @@ export class AwsFleet extends pulumi.ComponentResource {
   readonly autoScalingGroupName: pulumi.Output<string>;
 
   constructor(name: string, fleetArgs: AwsFleetArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("avfleet:fleets:AwsFleet", name, {}, opts);
+    // The endpoint is an input so policies can see whether a record serves it.
+    super("avfleet:fleets:AwsFleet", name, { endpoint: fleetArgs.spec.endpoint }, opts);
     const { group } = createAwsFleet(name, fleetArgs, this);
     this.autoScalingGroupName = group.name;
     this.registerOutputs({ autoScalingGroupName: this.autoScalingGroupName });
@@ -35,13 +37,44 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
   const opts = { parent };
   const groupName = `${spec.pool}-media`;
 
+  // The join endpoint's network load balancer has a security group of its own, so the
+  // hosts' health port opens to it alone.
+  const lbSecurityGroup = new aws.ec2.SecurityGroup(
+    `${name}-lb-sg`,
+    {
+      region,
+      vpcId: spec.vpcId,
+      description: `signaling load balancer of pool ${spec.pool}`,
+      ingress: args.ingressRules(spec).filter((r) => r.protocol === "tcp" && r.fromPort !== 22),
+      egress: [
+        {
+          description: "to the hosts",
+          protocol: "tcp",
+          fromPort: 0,
+          toPort: 65535,
+          cidrBlocks: ["0.0.0.0/0"],
+        },
+      ],
+      tags,
+    },
+    opts,
+  );
   const securityGroup = new aws.ec2.SecurityGroup(
     `${name}-sg`,
     {
       region,
       vpcId: spec.vpcId,
       description: `media hosts of pool ${spec.pool}`,
-      ingress: args.ingressRules(spec),
+      ingress: [
+        ...args.ingressRules(spec),
+        {
+          description: "health checks, only from the pool's load balancer",
+          protocol: "tcp",
+          fromPort: spec.ports.health.port,
+          toPort: spec.ports.health.port,
+          securityGroups: [lbSecurityGroup.id],
+        },
+      ],
       egress: [
         {
           description: "media and updates to anywhere",
@@ -84,7 +117,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       description: `media hosts of pool ${spec.pool} (${spec.mediaRegion})`,
       imageId: spec.ami,
       instanceType: spec.instanceType,
-      userData: Buffer.from(userData).toString("base64"),
+      userData: awsUserData(userData),
       iamInstanceProfile: { arn: profile.arn },
       metadataOptions: {
         httpEndpoint: "enabled",
@@ -122,6 +155,58 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     opts,
   );
 
+  const balancer = new aws.lb.LoadBalancer(
+    `${name}-nlb`,
+    {
+      region,
+      loadBalancerType: "network",
+      internal: false,
+      subnets: spec.subnets.map((s) => s.id),
+      securityGroups: [lbSecurityGroup.id],
+      tags,
+    },
+    opts,
+  );
+  const targetGroups = spec.ports.signalingTcp.map((port) => {
+    const targetGroup = new aws.lb.TargetGroup(
+      `${name}-tg-${port}`,
+      {
+        region,
+        vpcId: spec.vpcId,
+        port,
+        protocol: "TCP",
+        targetType: "instance",
+        healthCheck: args.targetHealthCheck(spec),
+        tags,
+      },
+      opts,
+    );
+    new aws.lb.Listener(
+      `${name}-listener-${port}`,
+      {
+        region,
+        loadBalancerArn: balancer.arn,
+        port,
+        protocol: "TCP",
+        defaultActions: [{ type: "forward", targetGroupArn: targetGroup.arn }],
+      },
+      opts,
+    );
+    return targetGroup;
+  });
+  if (spec.endpoint && spec.endpointZone) {
+    new aws.route53.Record(
+      `${name}-endpoint`,
+      {
+        zoneId: spec.endpointZone,
+        name: spec.endpoint,
+        type: "A",
+        aliases: [{ name: balancer.dnsName, zoneId: balancer.zoneId, evaluateTargetHealth: true }],
+      },
+      opts,
+    );
+  }
+
   const group = new aws.autoscaling.Group(
     `${name}-asg`,
     {
@@ -134,14 +219,24 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
         id: launchTemplate.id,
         version: launchTemplate.latestVersion.apply(String),
       },
+      // EC2, not ELB: a draining host fails the load balancer's check on purpose and must not
+      // be replaced for it.
       healthCheckType: "EC2",
+      targetGroupArns: targetGroups.map((t) => t.arn),
       healthCheckGracePeriod: spec.autoscaling.warmupSec,
       defaultInstanceWarmup: spec.autoscaling.warmupSec,
-      initialLifecycleHooks: [args.drainHook(spec)],
       instanceRefresh: args.instanceRefresh(spec),
       terminationPolicies: ["OldestLaunchTemplate", "OldestInstance"],
       tags: args.asgTags(tags),
     },
+    opts,
+  );
+
+  // Its own resource, not initialLifecycleHooks (read only when the group is created): a new
+  // drain time reaches groups that already exist.
+  new aws.autoscaling.LifecycleHook(
+    `${name}-drain-hook`,
+    { region, autoscalingGroupName: group.name, ...args.drainHook(spec) },
     opts,
   );
 

@@ -8,19 +8,68 @@ import { tier1Eligible } from "../../policy/rules";
 
 // Re-exported: the pack judges TIER_1 with the very rule the template is built with.
 export { tier1Eligible };
+import { GCP_MEDIA_LOAD_METRIC } from "../host/metrics";
 
-/** Google's health-check probers (https://cloud.google.com/load-balancing/docs/health-checks). */
-export const GOOGLE_HEALTH_CHECK_RANGES = ["35.191.0.0/16", "130.211.0.0/22"];
+/**
+ * Google's health-check probers (https://cloud.google.com/load-balancing/docs/health-checks):
+ * autohealing and proxy load balancers probe from the first two, a backend-service-based
+ * external passthrough network load balancer from 35.191.0.0/16 and the two 209.85 ranges.
+ */
+export const GOOGLE_HEALTH_CHECK_RANGES = [
+  "35.191.0.0/16",
+  "130.211.0.0/22",
+  "209.85.152.0/22",
+  "209.85.204.0/22",
+];
 
-/** Per-host gauge the media server publishes: concurrent forwarded media streams. */
-export const MEDIA_LOAD_METRIC = "custom.googleapis.com/avfleet/media_streams";
+/** Per-host gauge the host agent publishes: concurrent forwarded media streams. */
+export { GCP_MEDIA_LOAD_METRIC as MEDIA_LOAD_METRIC } from "../host/metrics";
 
-/** GCP allows only the monitoring and logging writes a media host needs. */
+/**
+ * The scopes a media host's agent needs: write its load gauge and logs, and (compute) take
+ * its own VM out of the MIG once drained. IAM below narrows compute to exactly that.
+ */
 export const HOST_SCOPES = [
   "https://www.googleapis.com/auth/monitoring.write",
   "https://www.googleapis.com/auth/logging.write",
+  "https://www.googleapis.com/auth/compute",
 ];
 export const HOST_ROLES = ["roles/monitoring.metricWriter", "roles/logging.logWriter"];
+
+/** The permissions of instanceGroupManagers.deleteInstances, the agent's last call after a drain. */
+export const SELF_REMOVAL_PERMISSIONS = [
+  "compute.instanceGroupManagers.update",
+  "compute.instances.delete",
+];
+
+/** A custom role id: letters, digits, underscores and dots, 3–64 characters. */
+export function selfRemovalRoleId(pool: string): string {
+  return `avfleet_${pool.replace(/-/g, "_")}_drained`.slice(0, 64);
+}
+
+/** The self-removal grant holds only on this pool's MIG and the VMs it names after the pool. */
+export function selfRemovalCondition(spec: GcpFleetSpec, project: string, region: string) {
+  return {
+    title: `only ${spec.pool}'s MIG and VMs`,
+    expression:
+      `(resource.type == "compute.googleapis.com/InstanceGroupManager" && ` +
+      `resource.name.startsWith("projects/${project}/regions/${region}/instanceGroupManagers/${spec.pool}-")) || ` +
+      `(resource.type == "compute.googleapis.com/Instance" && ` +
+      `resource.name.extract("/instances/{name}").startsWith("${spec.pool}-"))`,
+  };
+}
+
+/**
+ * GCP graceful shutdown gives a deleted VM at most an hour. While the drain fits in it, the
+ * autoscaler scales in itself and each VM drains on shutdown; a longer drain would cut calls
+ * at the hour, so the autoscaler only scales out and hosts leave through the drain path
+ * (metadata avfleet-drain=true → drain → the agent removes its VM from the MIG).
+ */
+export const GRACEFUL_SHUTDOWN_MAX_SEC = 3600;
+
+export function autoscalerMode(spec: GcpFleetSpec): "ON" | "ONLY_SCALE_OUT" {
+  return spec.drainSeconds <= GRACEFUL_SHUTDOWN_MAX_SEC ? "ON" : "ONLY_SCALE_OUT";
+}
 
 export function networkTag(spec: GcpFleetSpec): string {
   return `${spec.pool}-media`;
@@ -41,11 +90,11 @@ export function autoscalerTarget(spec: GcpFleetSpec): number {
 
 export function autoscalingPolicy(spec: GcpFleetSpec) {
   return {
-    mode: "ON",
+    mode: autoscalerMode(spec),
     minReplicas: spec.minHosts,
     maxReplicas: spec.maxHosts,
     cooldownPeriod: spec.autoscaling.cooldownSec,
-    metrics: [{ name: MEDIA_LOAD_METRIC, target: autoscalerTarget(spec), type: "GAUGE" }],
+    metrics: [{ name: GCP_MEDIA_LOAD_METRIC, target: autoscalerTarget(spec), type: "GAUGE" }],
     // Every host removed ends the calls on it: bound how many go per window.
     scaleInControl: {
       maxScaledInReplicas: { fixed: spec.autoscaling.scaleIn.maxHostsPerWindow },
@@ -145,7 +194,28 @@ export function scheduling(spec: GcpFleetSpec) {
     onHostMaintenance: "MIGRATE",
     gracefulShutdown: {
       enabled: true,
-      maxDuration: { seconds: Math.min(spec.drainSeconds, 3600) },
+      maxDuration: { seconds: Math.min(spec.drainSeconds, GRACEFUL_SHUTDOWN_MAX_SEC) },
     },
+  };
+}
+
+/** The pool's join endpoint record, when the spec names both the endpoint and its zone. */
+export function endpointRecord(spec: GcpFleetSpec) {
+  if (!spec.endpoint || !spec.endpointZone) return undefined;
+  return { managedZone: spec.endpointZone, name: `${spec.endpoint}.`, type: "A", ttl: 60 };
+}
+
+/** An HTTP check of the host agent's health endpoint (autohealing and the load balancer). */
+export function agentHealthCheck(
+  spec: GcpFleetSpec,
+  intervalSec: number,
+  unhealthyThreshold: number,
+) {
+  return {
+    checkIntervalSec: intervalSec,
+    timeoutSec: 5,
+    healthyThreshold: 2,
+    unhealthyThreshold,
+    httpHealthCheck: { port: spec.ports.health.port, requestPath: spec.ports.health.path },
   };
 }

@@ -15,8 +15,11 @@ export interface GcpFleetArgs {
   project: string;
   /** The GCP region of the fleet (`gcp:region`); every zone is inside it. */
   region: string;
-  /** Cloud-init user-data with the host tuning in its slot. */
-  userData: string;
+  /**
+   * The host bootstrap (modules/host), run by Google's guest agent as `startup-script` at
+   * every boot: Debian's GCE images run no cloud-init.
+   */
+  startupScript: string;
 }
 
 export class GcpFleet extends pulumi.ComponentResource {
@@ -24,7 +27,8 @@ export class GcpFleet extends pulumi.ComponentResource {
   readonly instanceGroupManager: gcp.compute.RegionInstanceGroupManager;
 
   constructor(name: string, fleetArgs: GcpFleetArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("avfleet:fleets:GcpFleet", name, {}, opts);
+    // The endpoint is an input so policies can see whether a record serves it.
+    super("avfleet:fleets:GcpFleet", name, { endpoint: fleetArgs.spec.endpoint }, opts);
     const { instanceGroupManager } = createGcpFleet(name, fleetArgs, this);
     this.instanceGroupManager = instanceGroupManager;
     this.instanceGroup = instanceGroupManager.instanceGroup;
@@ -33,7 +37,7 @@ export class GcpFleet extends pulumi.ComponentResource {
 }
 
 export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pulumi.Resource) {
-  const { spec, project, region, userData } = fleetArgs;
+  const { spec, project, region, startupScript } = fleetArgs;
   const labels = fleetLabels(spec);
   const tag = args.networkTag(spec);
   const opts = { parent };
@@ -55,6 +59,28 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     );
   }
 
+  // Once drained, the agent deletes its own VM from the MIG, and nothing else.
+  const selfRemoval = new gcp.projects.IAMCustomRole(
+    `${name}-self-removal`,
+    {
+      project,
+      roleId: args.selfRemovalRoleId(spec.pool),
+      title: `avfleet ${spec.pool}: a drained host leaves its MIG`,
+      permissions: args.SELF_REMOVAL_PERMISSIONS,
+    },
+    opts,
+  );
+  new gcp.projects.IAMMember(
+    `${name}-self-removal-member`,
+    {
+      project,
+      role: selfRemoval.name,
+      member: pulumi.interpolate`serviceAccount:${account.email}`,
+      condition: args.selfRemovalCondition(spec, project, region),
+    },
+    opts,
+  );
+
   const template = new gcp.compute.InstanceTemplate(
     `${name}-template`,
     {
@@ -64,8 +90,8 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
       machineType: spec.machineType,
       tags: [tag],
       labels,
+      metadataStartupScript: startupScript,
       metadata: {
-        "user-data": userData,
         "enable-oslogin": "TRUE",
         "block-project-ssh-keys": "TRUE",
       },
@@ -93,14 +119,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
 
   const healthCheck = new gcp.compute.HealthCheck(
     `${name}-health`,
-    {
-      project,
-      checkIntervalSec: 10,
-      timeoutSec: 5,
-      healthyThreshold: 2,
-      unhealthyThreshold: 3,
-      httpHealthCheck: { port: spec.ports.health.port, requestPath: spec.ports.health.path },
-    },
+    { project, ...args.agentHealthCheck(spec, 10, 3) },
     opts,
   );
 
@@ -109,6 +128,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     {
       project,
       region,
+      // The self-removal grant holds on VMs named after the pool.
       baseInstanceName: spec.pool,
       distributionPolicyZones: spec.zones,
       distributionPolicyTargetShape: "EVEN",
@@ -120,6 +140,54 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     },
     opts,
   );
+
+  // The join endpoint: a regional external passthrough network load balancer over the MIG
+  // for signaling; media stays direct to each host's own address.
+  const lbHealth = new gcp.compute.RegionHealthCheck(
+    `${name}-lb-health`,
+    // Faster than autohealing's: a draining host leaves the balancer within ~10 s.
+    { project, region, ...args.agentHealthCheck(spec, 5, 2) },
+    opts,
+  );
+  const backend = new gcp.compute.RegionBackendService(
+    `${name}-lb`,
+    {
+      project,
+      region,
+      loadBalancingScheme: "EXTERNAL",
+      protocol: "TCP",
+      healthChecks: lbHealth.id,
+      backends: [{ group: instanceGroupManager.instanceGroup, balancingMode: "CONNECTION" }],
+    },
+    opts,
+  );
+  const address = new gcp.compute.Address(
+    `${name}-lb-ip`,
+    { project, region, addressType: "EXTERNAL", networkTier: "PREMIUM" },
+    opts,
+  );
+  new gcp.compute.ForwardingRule(
+    `${name}-lb-rule`,
+    {
+      project,
+      region,
+      loadBalancingScheme: "EXTERNAL",
+      ipProtocol: "TCP",
+      ports: spec.ports.signalingTcp.map(String),
+      ipAddress: address.address,
+      backendService: backend.id,
+      networkTier: "PREMIUM",
+    },
+    opts,
+  );
+  const record = args.endpointRecord(spec);
+  if (record) {
+    new gcp.dns.RecordSet(
+      `${name}-endpoint`,
+      { project, ...record, rrdatas: [address.address] },
+      opts,
+    );
+  }
 
   new gcp.compute.RegionAutoscaler(
     `${name}-autoscaler`,

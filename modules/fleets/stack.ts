@@ -10,9 +10,14 @@ import {
   validateStackDocument,
 } from "../config/stack";
 import type { StackFile } from "../config/stack.schema";
+import type { AwsFleetSpec, FleetSpec, GcpFleetSpec } from "../config/fleet.schema";
+import { STOP_MARGIN_SEC } from "../host/units";
+import { DRAIN_HOOK, drainHook } from "./aws-args";
+import { autoscalerMode, scheduling } from "./gcp-args";
 import type { Inventory, InventoryHost } from "../config/inventory.schema";
-import { cloudInitUserData, tuningPayloadPart } from "./host-tuning";
 import { classHardware, cloudHardware } from "../tuning/host-facts";
+import { hostTuning, tuningPayloadPart } from "./host-tuning";
+import { bootstrapScript, cloudConfig, metalPart } from "../host/bootstrap";
 import { privilegeOf, renderPayload, sudoersRule, type HostPayload } from "./metal-payload";
 import { weightsOf } from "../traffic/weights";
 import { hostCounts, hostStates } from "./metal-args";
@@ -40,6 +45,26 @@ const components = {
   aws: () => require("./aws") as typeof import("./aws"),
   metal: () => require("./metal") as typeof import("./metal"),
 };
+
+/** What runs on the pool's hosts and the drain limits in force, as preview shows them. */
+export function hostOutput(spec: FleetSpec): { workload: string; agent: string; drain: string } {
+  const media = `media unit stops after ${spec.drainSeconds + STOP_MARGIN_SEC} s`;
+  const limits = {
+    gcp: () => {
+      const gcpSpec = spec as GcpFleetSpec;
+      const shutdown = scheduling(gcpSpec).gracefulShutdown.maxDuration.seconds;
+      return `graceful shutdown ${shutdown} s; autoscaler ${autoscalerMode(gcpSpec)}`;
+    },
+    aws: () =>
+      `lifecycle hook ${DRAIN_HOOK} heartbeat ${drainHook(spec as AwsFleetSpec).heartbeatTimeout} s`,
+    metal: () => "on inventory state draining",
+  }[spec.kind]();
+  return {
+    workload: `${spec.workload.package} ${spec.workload.version}`,
+    agent: `avfleet-agent, load every ${spec.agent.intervalSec} s`,
+    drain: `up to ${spec.drainSeconds} s (${limits}; ${media})`,
+  };
+}
 
 /** Declares the stack's resources; returns its outputs. */
 export function declareStack(stack: {
@@ -72,6 +97,9 @@ export function declareStack(stack: {
     pool: spec.pool,
     mediaRegion: spec.mediaRegion,
     healthCheckPath: spec.ports.health.path,
+    // Where the traffic split's health check reaches the pool's join endpoint.
+    signalingPort: spec.ports.signalingTcp[0],
+    host: hostOutput(spec),
   };
   switch (spec.kind) {
     case "gcp": {
@@ -79,7 +107,10 @@ export function declareStack(stack: {
         spec,
         project: config["gcp:project"]!,
         region: config["gcp:region"]!,
-        userData: cloudInitUserData(spec, cloudHardware(spec.machineType, "gve")),
+        startupScript: bootstrapScript(
+          spec,
+          hostTuning(spec, cloudHardware(spec.machineType, "gve")),
+        ),
       });
       return {
         ...common,
@@ -92,7 +123,7 @@ export function declareStack(stack: {
       const fleet = new (components.aws().AwsFleet)(spec.pool, {
         spec,
         region: config["aws:region"]!,
-        userData: cloudInitUserData(spec, cloudHardware(spec.instanceType, "ena")),
+        userData: cloudConfig(spec, hostTuning(spec, cloudHardware(spec.instanceType, "ena"))),
       });
       return {
         ...common,
@@ -103,14 +134,21 @@ export function declareStack(stack: {
     }
     case "metal": {
       const inventory = stack.inventory!;
-      const partsOf = (hostClass: string) => [
-        tuningPayloadPart(spec, classHardware(inventory.hostClasses[hostClass])),
-      ];
+      // An active host gets its tuning (with the tools it needs) and the bootstrap that starts
+      // the agent and the media server; a draining host only a drain request, so nothing else
+      // changes under its live calls.
+      const partsOf = (host: Pick<InventoryHost, "class" | "state">) => {
+        const hardware = classHardware(inventory.hostClasses[host.class]);
+        const drainOrBoot = metalPart(spec, hostTuning(spec, hardware), host.state);
+        return host.state === "draining"
+          ? [drainOrBoot]
+          : [tuningPayloadPart(spec, hardware), drainOrBoot];
+      };
       const byClass = new Map<string, HostPayload>();
       const payloadFor = (host: InventoryHost) => {
-        if (!byClass.has(host.class))
-          byClass.set(host.class, renderPayload(spec.ssh.user, partsOf(host.class)));
-        return byClass.get(host.class)!;
+        const key = `${host.class} ${host.state}`;
+        if (!byClass.has(key)) byClass.set(key, renderPayload(spec.ssh.user, partsOf(host)));
+        return byClass.get(key)!;
       };
       new (components.metal().MetalFleet)(spec.pool, {
         spec,
@@ -134,7 +172,10 @@ export function declareStack(stack: {
             : {
                 user: spec.ssh.user,
                 privilege: "sudo",
-                sudoers: sudoersRule(spec.ssh.user, partsOf(Object.keys(inventory.hostClasses)[0])),
+                sudoers: sudoersRule(spec.ssh.user, [
+                  ...partsOf({ class: Object.keys(inventory.hostClasses)[0], state: "active" }),
+                  ...partsOf({ class: Object.keys(inventory.hostClasses)[0], state: "draining" }),
+                ]),
               },
       };
     }

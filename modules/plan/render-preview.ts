@@ -57,6 +57,9 @@ export function economicsLines(plan: Plan): string[] {
         : `provisioning: as ${user} through sudo -n; every host needs in /etc/sudoers.d/avfleet: ${sudoers}`,
     );
   }
+  if (o.host) {
+    lines.push(`host: ${o.host.workload} · ${o.host.agent} · drain ${o.host.drain}`);
+  }
   const { capacity, cost } = plan;
   if (capacity) {
     const verdict =

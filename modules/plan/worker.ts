@@ -53,7 +53,7 @@ async function resolveOutput(value: unknown): Promise<unknown> {
 
 /**
  * What a StackReference reads offline: a fleet stack's outputs that come from its config
- * (endpoint, pool, media region); nothing of the stack itself, which has never been applied.
+ * (endpoint, its signaling port, pool, media region); nothing of the stack itself, which has never been applied.
  */
 function stackOutputs(self: LoadedStack, name: string): Record<string, unknown> {
   if (name === self.name) return {};
@@ -61,6 +61,7 @@ function stackOutputs(self: LoadedStack, name: string): Record<string, unknown> 
   return fleet
     ? {
         endpoint: fleet.endpoint,
+        signalingPort: fleet.ports.signalingTcp[0],
         pool: fleet.pool,
         mediaRegion: fleet.mediaRegion,
         kind: fleet.kind,

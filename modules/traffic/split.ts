@@ -47,12 +47,29 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
       { name: stackRef(pool.stack) },
       opts,
     );
-    return { ...pool, endpoint: fleet.requireOutput("endpoint") as pulumi.Output<string> };
+    return {
+      ...pool,
+      endpoint: fleet.requireOutput("endpoint") as pulumi.Output<string>,
+      signalingPort: fleet.requireOutput("signalingPort") as pulumi.Output<number>,
+    };
   });
 
   const { dns } = spec;
   if (dns.provider === "route53") {
     for (const pool of pools) {
+      // A pool whose join endpoint stops answering loses its share of joins.
+      const health = new aws.route53.HealthCheck(
+        `${name}-${pool.stack}-health`,
+        {
+          type: "TCP",
+          fqdn: pool.endpoint,
+          port: pool.signalingPort,
+          requestInterval: 10,
+          failureThreshold: 3,
+          tags: { pool: pool.stack, "media-region": spec.mediaRegion },
+        },
+        opts,
+      );
       new aws.route53.Record(
         `${name}-${pool.stack}`,
         {
@@ -62,6 +79,7 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
           ttl: dns.ttl,
           setIdentifier: pool.stack,
           weightedRoutingPolicies: [{ weight: pool.weight }],
+          healthCheckId: health.id,
           records: [pool.endpoint],
         },
         opts,

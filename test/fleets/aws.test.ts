@@ -7,6 +7,7 @@ import * as args from "../../modules/fleets/aws-args";
 import type { Plan } from "../../modules/plan/plan";
 import { evaluateExamples, resource } from "../support/plans";
 import { cloudInit } from "../support/user-data";
+import { launchTemplateUserData } from "../../policy/hosts";
 
 const spec = loadStackFile("stacks/Pulumi.aws-us-east-1.yaml").fleet as AwsFleetSpec;
 let plan: Plan;
@@ -38,14 +39,16 @@ test("auto scaling group: subnets, sizes, drain hook, 100 % healthy instance ref
     "subnet-0a11b22c33d44e552",
     "subnet-0a11b22c33d44e553",
   ]);
-  assert.deepEqual(asg.initialLifecycleHooks, [
-    {
-      name: "media-drain",
-      lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
-      heartbeatTimeout: 1920,
-      defaultResult: "CONTINUE",
-    },
-  ]);
+  // The drain hook is its own resource, so a new drain time reaches the existing group.
+  assert.equal(asg.initialLifecycleHooks, undefined);
+  assert.deepEqual(resource(plan, "aws-use1-drain-hook").inputs, {
+    region: "us-east-1",
+    autoscalingGroupName: "aws-use1-media",
+    name: "media-drain",
+    lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
+    heartbeatTimeout: 1920,
+    defaultResult: "CONTINUE",
+  });
   assert.equal(asg.instanceRefresh.preferences.minHealthyPercentage, 100);
   assert.equal(asg.launchTemplate.version, "1");
   assert.ok(asg.tags.every((t: { propagateAtLaunch: boolean }) => t.propagateAtLaunch));
@@ -69,6 +72,9 @@ test("target tracking on the per-host media-load metric (AVFleet/Media MediaStre
 
 test("security group: media only on the UDP range, signaling TCP, SSH only from admins", () => {
   const sg = resource(plan, "aws-use1-sg").inputs;
+  // The load balancer's security group id, as the mock names it.
+  const lbGroup = sg.ingress.at(-1).securityGroups[0];
+  assert.match(lbGroup, /^aws-use1-lb-sg/);
   assert.deepEqual(sg.ingress, [
     {
       description: "WebRTC media, only on the declared UDP range",
@@ -94,7 +100,35 @@ test("security group: media only on the UDP range, signaling TCP, SSH only from 
       cidrBlocks: ["198.51.100.0/24"],
       ipv6CidrBlocks: [],
     },
+    {
+      description: "health checks, only from the pool's load balancer",
+      protocol: "tcp",
+      fromPort: 8080,
+      toPort: 8080,
+      securityGroups: [lbGroup],
+    },
   ]);
+});
+
+test("join endpoint: a network load balancer on the signaling port, target health from the agent, an alias record", () => {
+  const tg = resource(plan, "aws-use1-tg-443").inputs;
+  assert.equal(tg.protocol, "TCP");
+  assert.deepEqual(tg.healthCheck, {
+    protocol: "HTTP",
+    port: "8080",
+    path: "/healthz",
+    interval: 10,
+    healthyThreshold: 2,
+    unhealthyThreshold: 2,
+  });
+  assert.equal(resource(plan, "aws-use1-nlb").inputs.loadBalancerType, "network");
+  assert.equal(resource(plan, "aws-use1-listener-443").inputs.port, 443);
+  const record = resource(plan, "aws-use1-endpoint").inputs;
+  assert.equal(record.name, "edge.aws-use1.media.example.net");
+  assert.equal(record.aliases[0].evaluateTargetHealth, true);
+  const asg = resource(plan, "aws-use1-asg").inputs;
+  assert.equal(asg.targetGroupArns.length, 1);
+  assert.equal(asg.healthCheckType, "EC2", "a draining host fails the LB check on purpose");
 });
 
 test("launch template: IMDSv2 required, encrypted gp3, public IPv4, base64 cloud-init that tunes the host", () => {
@@ -108,13 +142,16 @@ test("launch template: IMDSv2 required, encrypted gp3, public IPv4, base64 cloud
   assert.equal(lt.blockDeviceMappings[0].ebs.volumeType, "gp3");
   assert.equal(lt.networkInterfaces[0].associatePublicIpAddress, "true");
   assert.equal(lt.instanceType, "c6in.8xlarge");
-  const userData = Buffer.from(lt.userData, "base64").toString("utf8");
+  // gzipped under AWS's 16 KB cap; cloud-init inflates it.
+  assert.ok(Buffer.from(lt.userData, "base64").length <= 16384);
+  const userData = launchTemplateUserData(lt.userData);
   assert.match(userData, /^#cloud-config\n/);
   const boot = cloudInit(userData);
   assert.match(boot.marker, /^# avfleet-tune 1 profile=media-udp hash=[0-9a-f]{64}$/);
-  assert.deepEqual(boot.runcmd, [["/usr/local/sbin/avfleet-tune", "apply"]]);
+  assert.deepEqual(boot.runcmd, [["/usr/local/sbin/avfleet-bootstrap"]]);
   // ENA on a 32-vCPU c6in: the script sets 32 combined channels on the media NIC.
-  assert.match(boot.script, /ena/);
+  assert.match(boot.files.get("/usr/local/sbin/avfleet-tune")!, /ena/);
+  assert.match(boot.files.get("/etc/systemd/system/sfu.service")!, /^TimeoutStopSec=1860$/m);
 });
 
 test("instance profile: publish only the media metric, complete only this group's lifecycle actions", () => {

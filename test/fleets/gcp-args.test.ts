@@ -43,6 +43,12 @@ test("autoscaler holds each host at capacity × target utilization, on the media
     maxScaledInReplicas: { fixed: 2 },
     timeWindowSec: 900,
   });
+  assert.equal(policy.mode, "ON", "a 30-minute drain fits in graceful shutdown's hour");
+  assert.equal(
+    args.autoscalingPolicy(spec((f) => (f.drainSeconds = 5400))).mode,
+    "ONLY_SCALE_OUT",
+    "a drain longer than an hour never rides on a MIG deletion",
+  );
   assert.equal(policy.minReplicas, 6);
   assert.equal(policy.maxReplicas, 90);
   assert.equal(args.autoscalerTarget(spec((f) => (f.autoscaling.targetUtilization = 0.5))), 2400);
@@ -69,7 +75,13 @@ test("firewall: media only on the declared UDP range, health only from Google, S
   assert.equal(rules["media-udp"].protocol, "udp");
   assert.deepEqual(rules["media-udp"].sourceRanges, ["0.0.0.0/0"]);
   assert.deepEqual(rules.signaling.ports, ["443"]);
-  assert.deepEqual(rules.health.sourceRanges, ["35.191.0.0/16", "130.211.0.0/22"]);
+  // Autohealing's probers and the network load balancer's.
+  assert.deepEqual(rules.health.sourceRanges, [
+    "35.191.0.0/16",
+    "130.211.0.0/22",
+    "209.85.152.0/22",
+    "209.85.204.0/22",
+  ]);
   assert.deepEqual(rules.health.ports, ["8080"]);
   assert.deepEqual(rules.ssh.sourceRanges, ["198.51.100.0/24", "203.0.113.16/28"]);
   assert.deepEqual(rules.ssh.ports, ["22"]);

@@ -229,23 +229,31 @@ test("per host: tuned over SSH with a secret key, re-run exactly when its payloa
   // 48 hosts, 2 retired (sjc-m030, sjc-m031): 46 provisioned, draining ones included.
   assert.equal(b.size, 46);
   assert.ok(!b.has("sjc-m030") && !b.has("sjc-m031"));
-  assert.ok(b.has("sjc-m005"), "a draining host keeps its tuning");
+  assert.ok(b.has("sjc-m005"), "a draining host gets a payload");
+  // A draining host gets only its agent's drain request: nothing else changes under its calls.
+  assert.match(b.get("sjc-m005").create, /\/var\/lib\/avfleet\/drain-requested/);
+  assert.doesNotMatch(b.get("sjc-m005").create, /avfleet-tune/);
   assert.equal(
     b.get("sjc-m001").connection,
     "[secret]",
     "the connection carries the private key: secret",
   );
   const classOf = new Map(INVENTORY.hosts.map((h: any) => [h.name, h.class]));
+  const stateOf = new Map(INVENTORY.hosts.map((h: any) => [h.name, h.state]));
   let changed = 0;
   for (const [host, command] of b) {
     const sameTrigger = command.triggers[0] === a.get(host).triggers[0];
-    assert.equal(sameTrigger, classOf.get(host) !== "r6525-2x100g", host);
+    const retuned = classOf.get(host) === "r6525-2x100g" && stateOf.get(host) === "active";
+    assert.equal(sameTrigger, !retuned, host);
     if (!sameTrigger) changed++;
     assert.equal(command.triggers[0], q.get(host).triggers[0], `${host}: same payload, no re-run`);
     // The pinned key is in the triggers: a reinstalled host gets its payload again.
     assert.equal(command.triggers[1], INVENTORY.hosts.find((h: any) => h.name === host).hostKey);
   }
-  assert.equal(changed, 24, "exactly the non-retired hosts of the changed class");
+  const activeOfClass = INVENTORY.hosts.filter(
+    (h: any) => h.class === "r6525-2x100g" && h.state === "active",
+  ).length;
+  assert.equal(changed, activeOfClass, "exactly the active hosts of the changed class");
   assert.match(b.get("sjc-m001").triggers[0], /^[0-9a-f]{64}$/);
 
   const records = before.resources.filter((r) => r.type === "aws:route53/record:Record");

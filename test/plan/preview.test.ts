@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { avfleet } from "../support/cli";
-import { cloudInit } from "../support/user-data";
+import { bootstrapFiles } from "../support/user-data";
 
 interface JsonResource {
   urn: string;
@@ -49,20 +49,19 @@ test("preview --json: one stack, exit 0, every resource a child of the fleet com
   }
 });
 
-test("instance template: gVNIC, TIER_1, external IP, user-data that tunes the host, minimal SA, Shielded VM", () => {
+test("instance template: gVNIC, TIER_1, external IP, a startup script that tunes the host, minimal SA, Shielded VM", () => {
   const t = byName("gcp-usw1-template");
   assert.equal(t.type, "gcp:compute/instanceTemplate:InstanceTemplate");
   assert.equal(t.inputs.machineType, "c2d-highcpu-32");
   assert.equal(t.inputs.networkInterfaces[0].nicType, "GVNIC");
   assert.deepEqual(t.inputs.networkInterfaces[0].accessConfigs, [{ networkTier: "PREMIUM" }]);
   assert.deepEqual(t.inputs.networkPerformanceConfig, { totalEgressBandwidthTier: "TIER_1" });
-  assert.match(t.inputs.metadata["user-data"], /^#cloud-config\n/);
-  const boot = cloudInit(t.inputs.metadata["user-data"]);
-  assert.match(boot.marker, /^# avfleet-tune 1 profile=media-udp hash=[0-9a-f]{64}$/);
-  assert.deepEqual(boot.runcmd, [["/usr/local/sbin/avfleet-tune", "apply"]]);
-  assert.match(boot.script, /^#!\/bin\/sh/);
+  // Google's Debian images run the guest agent's startup-script, never cloud-init's user-data.
+  const script: string = t.inputs.metadataStartupScript;
+  assert.match(script.split("\n")[1], /^# avfleet-tune 1 profile=media-udp hash=[0-9a-f]{64}$/);
+  assert.match(bootstrapFiles(script).get("/usr/local/sbin/avfleet-tune")!, /^#!\/bin\/sh/);
   assert.equal(
-    t.inputs.metadataStartupScript,
+    t.inputs.metadata["user-data"],
     undefined,
     "user-data and a startup script never both",
   );
@@ -71,6 +70,8 @@ test("instance template: gVNIC, TIER_1, external IP, user-data that tunes the ho
     scopes: [
       "https://www.googleapis.com/auth/monitoring.write",
       "https://www.googleapis.com/auth/logging.write",
+      // The agent removes its own drained VM from the MIG (IAM narrows it to that).
+      "https://www.googleapis.com/auth/compute",
     ],
   });
   assert.deepEqual(t.inputs.shieldedInstanceConfig, {
@@ -134,7 +135,12 @@ test("firewalls: media UDP range, signaling, health from Google only, SSH from a
   assert.deepEqual(fw("media-udp").allows, [{ protocol: "udp", ports: ["10000-59999"] }]);
   assert.deepEqual(fw("media-udp").sourceRanges, ["0.0.0.0/0"]);
   assert.deepEqual(fw("signaling").allows, [{ protocol: "tcp", ports: ["443"] }]);
-  assert.deepEqual(fw("health").sourceRanges, ["35.191.0.0/16", "130.211.0.0/22"]);
+  assert.deepEqual(fw("health").sourceRanges, [
+    "35.191.0.0/16",
+    "130.211.0.0/22",
+    "209.85.152.0/22",
+    "209.85.204.0/22",
+  ]);
   assert.deepEqual(fw("ssh").allows, [{ protocol: "tcp", ports: ["22"] }]);
   assert.deepEqual(fw("ssh").sourceRanges, ["198.51.100.0/24", "203.0.113.16/28"]);
   for (const role of ["media-udp", "signaling", "health", "ssh"]) {
@@ -152,6 +158,13 @@ test("stack outputs: pool, media region, endpoint, instance group, min/max hosts
     minHosts: 6,
     maxHosts: 90,
     healthCheckPath: "/healthz",
+    signalingPort: 443,
+    host: {
+      workload: "avfleet-sfu 2.4.1-1",
+      agent: "avfleet-agent, load every 30 s",
+      drain:
+        "up to 1800 s (graceful shutdown 1800 s; autoscaler ON; media unit stops after 1860 s)",
+    },
     instanceGroup:
       "https://www.googleapis.com/compute/v1/projects/media-prod-usw1/regions/us-west1/instanceGroups/gcp-usw1-mig",
   });
@@ -170,10 +183,10 @@ test("human preview: a tree per stack under its component and a summary line", (
   );
   assert.match(
     human.stdout,
-    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 13 resources to create \(11 custom, 2 components\)\n {4}hosts: 6–90\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
+    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 20 resources to create \(18 custom, 2 components\)\n {4}hosts: 6–90\n {4}host: avfleet-sfu 2\.4\.1-1 · avfleet-agent, load every 30 s · drain up to 1800 s \(graceful shutdown 1800 s; autoscaler ON; media unit stops after 1860 s\)\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
   );
   assert.match(
     human.stdout,
-    /\npreview: 1 stacks, 13 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
+    /\npreview: 1 stacks, 20 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
   );
 });

@@ -1,3 +1,4 @@
+import { launchTemplateUserData } from "../../policy/hosts";
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -103,7 +104,7 @@ const fixtures: [string, string, () => Plan, string[]][] = [
       mutated(
         "gcp-us-west1",
         "gcp-usw1-template",
-        (i) => (i.metadata["user-data"] = "#cloud-config\nruncmd: [[echo, hi]]\n"),
+        (i) => (i.metadataStartupScript = "#!/bin/sh\necho hi\n"),
       ),
     ["gcp-usw1-template: carries no avfleet-tune marker: the host would boot untuned"],
   ],
@@ -123,9 +124,10 @@ const fixtures: [string, string, () => Plan, string[]][] = [
     "aws-us-east-1",
     () =>
       mutated("aws-us-east-1", "aws-use1-lt", (i) => {
-        const text = Buffer.from(i.userData, "base64")
-          .toString()
-          .replace("# avfleet-tune 1 ", "# avfleet-tune 0 ");
+        const text = launchTemplateUserData(i.userData).replace(
+          "# avfleet-tune 1 ",
+          "# avfleet-tune 0 ",
+        );
         i.userData = Buffer.from(text).toString("base64");
       }),
     ["aws-use1-lt: carries avfleet-tune 0, expected 1"],
@@ -176,13 +178,8 @@ const fixtures: [string, string, () => Plan, string[]][] = [
   [
     "aws-drain-hook",
     "aws-us-east-1",
-    () =>
-      mutated(
-        "aws-us-east-1",
-        "aws-use1-asg",
-        (i) => (i.initialLifecycleHooks[0].heartbeatTimeout = 600),
-      ),
-    ["aws-use1-asg: the drain hook's heartbeat 600 s is shorter than drainSeconds 1800"],
+    () => mutated("aws-us-east-1", "aws-use1-drain-hook", (i) => (i.heartbeatTimeout = 600)),
+    ["aws-use1-drain-hook: the drain hook's heartbeat 600 s is shorter than drainSeconds 1800"],
   ],
   [
     "aws-ebs-encrypted",
@@ -265,6 +262,96 @@ const fixtures: [string, string, () => Plan, string[]][] = [
     },
     ["traffic-eu-west: this change moves 45 points of traffic, more than maxStepPct 25"],
   ],
+  [
+    "bootstrap-runs-on-image",
+    "gcp-us-west1",
+    () =>
+      mutated("gcp-us-west1", "gcp-usw1-template", (i) => {
+        // Today's mistake: tuning as cloud-init user-data on Google's Debian image.
+        i.metadata["user-data"] = i.metadataStartupScript;
+        delete i.metadataStartupScript;
+      }),
+    [
+      "gcp-usw1-template: carries user-data, but projects/debian-cloud/global/images/family/debian-12 has no cloud-init: the host boots without it",
+    ],
+  ],
+  [
+    "bootstrap-runs-on-image",
+    "aws-us-east-1",
+    () =>
+      mutated(
+        "aws-us-east-1",
+        "aws-use1-lt",
+        (i) => (i.userData = Buffer.from("tune the host\n").toString("base64")),
+      ),
+    ["aws-use1-lt: user-data is neither a #cloud-config nor a script: cloud-init ignores it"],
+  ],
+  [
+    "autoscaler-metric-published",
+    "gcp-us-west1",
+    () =>
+      mutated("gcp-us-west1", "gcp-usw1-template", (i) => {
+        // Today's mistake: the template boots hosts with tuning only, no agent.
+        i.metadataStartupScript = "#!/bin/sh\n/usr/local/sbin/avfleet-tune apply\n";
+      }),
+    [
+      "gcp-usw1-autoscaler: scales on custom.googleapis.com/avfleet/media_streams, which no host's agent publishes",
+    ],
+  ],
+  [
+    "autoscaler-metric-published",
+    "aws-us-east-1",
+    () =>
+      mutated(
+        "aws-us-east-1",
+        "aws-use1-media-load",
+        (i) => (i.targetTrackingConfiguration.customizedMetricSpecification.metricName = "Streams"),
+      ),
+    ["aws-use1-media-load: scales on AVFleet/Media Streams, which no host's agent publishes"],
+  ],
+  [
+    "pool-endpoint-has-record",
+    "gcp-us-west1",
+    () => {
+      // Today's mistake: a pool names an endpoint that no record serves.
+      const plan = structuredClone(plans.get("gcp-us-west1")!);
+      plan.resources = plan.resources.filter((r) => r.name !== "gcp-usw1-endpoint");
+      return plan;
+    },
+    ["gcp-usw1: endpoint edge.gcp-usw1.media.example.net has no DNS record: joins go nowhere"],
+  ],
+  [
+    "pool-endpoint-has-record",
+    "aws-us-east-1",
+    () => {
+      const plan = structuredClone(plans.get("aws-us-east-1")!);
+      plan.resources = plan.resources.filter((r) => r.name !== "aws-use1-endpoint");
+      return plan;
+    },
+    ["aws-use1: endpoint edge.aws-use1.media.example.net has no DNS record: joins go nowhere"],
+  ],
+  [
+    "lifecycle-hook-resource",
+    "aws-us-east-1",
+    () => {
+      // Today's mistake: the drain hook only in the group's initialLifecycleHooks.
+      const plan = mutated("aws-us-east-1", "aws-use1-asg", (i) => {
+        i.initialLifecycleHooks = [
+          {
+            name: "media-drain",
+            lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
+            heartbeatTimeout: 1920,
+            defaultResult: "CONTINUE",
+          },
+        ];
+      });
+      plan.resources = plan.resources.filter((r) => r.name !== "aws-use1-drain-hook");
+      return plan;
+    },
+    [
+      "aws-use1-asg: its drain hook is only in initialLifecycleHooks: changes never reach the existing group",
+    ],
+  ],
 ];
 
 for (const [policy, quietStack, fire, expected] of fixtures) {
@@ -276,6 +363,28 @@ for (const [policy, quietStack, fire, expected] of fixtures) {
   });
 }
 
+// Advisory until the traffic split's health checks and the pools' endpoint records exist:
+// today's stacks are the mistake they catch.
+// Advisory while Cloud DNS weighted sets carry no health checks: traffic-eu-west is the
+// mistake it catches; traffic-us-west's Route53 records each carry one.
+test("weighted-record-health-checked: quiet on Route53 records with checks, fires without", () => {
+  const checked = verdict(plans.get("traffic-us-west")!, "weighted-record-health-checked");
+  assert.ok(checked.judged > 0);
+  assert.deepEqual(checked.messages, []);
+  const unchecked = structuredClone(plans.get("traffic-us-west")!);
+  for (const r of unchecked.resources) delete r.inputs.healthCheckId;
+  assert.deepEqual(verdict(unchecked, "weighted-record-health-checked").messages, [
+    "traffic-us-west-metal-sjc: weighted record metal-sjc has no health check",
+  ]);
+  assert.deepEqual(
+    verdict(plans.get("traffic-eu-west")!, "weighted-record-health-checked").messages,
+    [
+      "traffic-eu-west-wrr: wrrs[0] has no health-checked targets",
+      "traffic-eu-west-wrr: wrrs[1] has no health-checked targets",
+    ],
+  );
+});
+
 test("every policy has a fixture that fires and one that keeps it quiet", () => {
   // These have tests of their own below.
   const ownTests = [
@@ -283,6 +392,7 @@ test("every policy has a fixture that fires and one that keeps it quiet", () => 
     "stack-facts-declared",
     "no-placeholders",
     "example-placeholders",
+    "weighted-record-health-checked",
   ];
   const covered = new Set(fixtures.map(([policy]) => policy).concat(ownTests));
   assert.deepEqual(

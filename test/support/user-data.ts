@@ -1,20 +1,28 @@
-/** Reads back what a rendered cloud-init document installs and runs. */
-import { gunzipSync } from "node:zlib";
+/** Reads back what a rendered host payload (cloud-config, startup-script, SSH command) installs. */
 import YAML from "yaml";
+import { BOOTSTRAP_PATH } from "../../modules/host/bootstrap";
+
+/** The files avfleet-bootstrap installs, by path. */
+export function bootstrapFiles(script: string): Map<string, string> {
+  const files = new Map<string, string>();
+  const put = /^put '([^']+)' \d+ <<'(\w+)'\n([\s\S]*?)^\2$/gm;
+  for (const m of script.matchAll(put)) files.set(m[1], m[3]);
+  return files;
+}
 
 export function cloudInit(userData: string): {
   marker: string;
-  script: string;
+  bootstrap: string;
+  files: Map<string, string>;
   runcmd: string[][];
 } {
   const [, marker] = userData.split("\n");
   const doc = YAML.parse(userData);
-  const file = doc.write_files.find(
-    (f: { path: string }) => f.path === "/usr/local/sbin/avfleet-tune",
-  );
+  const file = doc.write_files.find((f: { path: string }) => f.path === BOOTSTRAP_PATH);
   return {
     marker,
-    script: gunzipSync(Buffer.from(file.content, "base64")).toString("utf8"),
+    bootstrap: file.content,
+    files: bootstrapFiles(file.content),
     runcmd: doc.runcmd,
   };
 }

@@ -94,9 +94,20 @@ before(async () => {
   plans = await evaluateExamples("traffic-us-west", "traffic-eu-west");
 });
 
-test("Route53: one weighted CNAME per serving pool, one TTL, endpoint from the fleet stack", () => {
+test("Route53: one weighted CNAME per serving pool, one TTL, endpoint from the fleet stack, a health check each", () => {
   const [usWest] = plans;
+  // A dead pool's endpoint stops answering on its signaling port: its record leaves the set.
+  const health = resource(usWest, "traffic-us-west-metal-sjc-health");
+  assert.deepEqual(health.inputs, {
+    type: "TCP",
+    fqdn: "edge.sjc.media.example.net",
+    port: 443,
+    requestInterval: 10,
+    failureThreshold: 3,
+    tags: { pool: "metal-sjc", "media-region": "us-west" },
+  });
   assert.deepEqual(resource(usWest, "traffic-us-west-metal-sjc").inputs, {
+    healthCheckId: resource(usWest, "traffic-us-west-metal-sjc").inputs.healthCheckId,
     zoneId: "Z04517273OFFLINE",
     name: "join.us-west.media.example.net",
     type: "CNAME",

@@ -1,0 +1,442 @@
+/**
+ * The host rehearsal: one GCP, one AWS and one bare-metal host, each in a network namespace
+ * of its own (a veth to this machine, where the stand-ins listen) with a throwaway root
+ * directory, running the very bytes the fleet renders: the GCP startup-script, the AWS
+ * cloud-config (checked by `cloud-init schema`, then its write_files and runcmd done as
+ * cloud-init does) and the bare-metal SSH payload. Needs root, ip, nft, ethtool, python3,
+ * cloud-init.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import YAML from "yaml";
+import { loadStackFile } from "../../modules/config/stack";
+import type { FleetSpec } from "../../modules/config/fleet.schema";
+import { hostFacts, type HostHardware } from "../../modules/tuning/host-facts";
+import {
+  bootstrapScript,
+  BOOTSTRAP_PATH,
+  cloudConfig,
+  metalPayload,
+} from "../../modules/host/bootstrap";
+import { autoScalingGroupName } from "../../modules/host/agent";
+import {
+  AWS_DRAIN_HOOK,
+  AWS_MEDIA_METRIC,
+  GCP_MEDIA_LOAD_METRIC,
+} from "../../modules/host/metrics";
+import { AGENT_UNIT, STATE_DIR } from "../../modules/host/units";
+import { renderTuning, type TuningArtifacts } from "../../modules/tuning";
+import { awsStandIns, gcpStandIns, StandIns } from "./stand-ins";
+import { Supervisor } from "./supervisor";
+
+const ROOT_DIR = join(__dirname, "../..");
+const FIXTURES = join(ROOT_DIR, "test/fixtures/host");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface HostResult {
+  kind: FleetSpec["kind"];
+  tuned: boolean;
+  mediaAfterTuning: boolean;
+  healthy: boolean;
+  unhealthyWhileDraining: boolean;
+  metricPosts: number;
+  heartbeats: number;
+  drained: boolean;
+  sessionsAtCompletion: number | undefined;
+  callsCut: number;
+  agentRestartsSurvived: number;
+}
+
+export interface RehearsalResult {
+  hosts: HostResult[];
+  /** A GCP host deleted by its MIG: it drains at system shutdown, before the media server stops. */
+  shutdown: HostResult;
+  problems: string[];
+}
+
+function spec(stack: string, overrides: (s: any) => void): FleetSpec {
+  const loaded = loadStackFile(join(ROOT_DIR, `stacks/Pulumi.${stack}.yaml`)) as any;
+  const s = structuredClone(loaded.document.config["avfleet:fleet"]);
+  overrides(s);
+  return s;
+}
+
+async function until<T>(
+  what: string,
+  ms: number,
+  probe: () => T | undefined | Promise<T | undefined>,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v as T;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+async function get(url: string): Promise<{ status: number; text: string } | undefined> {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(1500) });
+    return { status: r.status, text: await r.text() };
+  } catch {
+    return undefined;
+  }
+}
+
+interface Host {
+  kind: FleetSpec["kind"];
+  spec: FleetSpec;
+  tuning: TuningArtifacts;
+  ns: string;
+  root: string;
+  hostIp: string;
+  nsIp: string;
+}
+
+function sh(ns: string, command: string, env: NodeJS.ProcessEnv) {
+  return spawnSync("ip", ["netns", "exec", ns, "sh", "-c", command], { encoding: "utf8", env });
+}
+
+function setUpNetns(ns: string, veth: string, hostIp: string, nsIp: string): void {
+  const run = (...args: string[]) => {
+    const r = spawnSync("ip", args, { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
+  };
+  run("netns", "add", ns);
+  run("link", "add", veth, "type", "veth", "peer", "name", `${veth}p`);
+  run("link", "set", `${veth}p`, "netns", ns);
+  run("addr", "add", `${hostIp}/30`, "dev", veth);
+  run("link", "set", veth, "up");
+  run("-n", ns, "link", "set", "lo", "up");
+  run("-n", ns, "link", "set", `${veth}p`, "name", "eth0");
+  run("-n", ns, "addr", "add", `${nsIp}/30`, "dev", "eth0");
+  run("-n", ns, "link", "set", "eth0", "up");
+  run("-n", ns, "route", "add", "default", "via", hostIp);
+}
+
+/** Runs the host's boot payload the way its boot system would. */
+function boot(host: Host, env: NodeJS.ProcessEnv): void {
+  let r;
+  if (host.kind === "gcp") {
+    // The guest agent writes startup-script to a file and runs it.
+    const file = join(host.root, "run/startup-script");
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, bootstrapScript(host.spec, host.tuning), { mode: 0o755 });
+    r = sh(host.ns, file, env);
+  } else if (host.kind === "aws") {
+    const text = cloudConfig(host.spec, host.tuning);
+    const file = join(host.root, "run/user-data");
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text);
+    const schema = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+    if (schema.status !== 0) throw new Error(`cloud-init schema: ${schema.stdout}${schema.stderr}`);
+    const doc = YAML.parse(text);
+    for (const f of doc.write_files) {
+      const path = join(host.root, f.path);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, f.content, { mode: parseInt(f.permissions, 8) });
+    }
+    const [[command]] = doc.runcmd;
+    if (command !== BOOTSTRAP_PATH) throw new Error(`runcmd runs ${command}`);
+    r = sh(host.ns, join(host.root, command), env);
+  } else {
+    r = sh(host.ns, metalPayload(host.spec, host.tuning, "active").create, env);
+  }
+  if (r.status !== 0) throw new Error(`${host.kind} bootstrap: ${r.stdout}${r.stderr}`);
+}
+
+function systemctlStarts(root: string): string[] {
+  const calls = readFileSync(join(root, "run/systemctl.calls"), "utf8").trim().split("\n");
+  return calls
+    .map((c) => c.split(" "))
+    .filter(([verb]) => verb === "start" || verb === "restart")
+    .flatMap(([, ...units]) => units);
+}
+
+async function rehearseHost(
+  host: Host,
+  standIns: StandIns,
+  notice: "platform" | "shutdown" = "platform",
+): Promise<HostResult> {
+  const env = {
+    ...process.env,
+    AVFLEET_ROOT: host.root,
+    PATH: `${FIXTURES}/bin:${process.env.PATH}`,
+  };
+  let control: { endpoints: Record<string, string>; notice: () => void };
+  if (host.kind === "gcp") {
+    const g = await gcpStandIns(standIns, {
+      project: "media-prod-usw1",
+      projectNumber: "123456789012",
+      region: "us-west1",
+      zone: "us-west1-b",
+      name: "gcp-usw1-x7k2",
+      id: "4929812345678901234",
+      group: "gcp-usw1-mig",
+      metricType: GCP_MEDIA_LOAD_METRIC,
+    });
+    control = { endpoints: g.endpoints, notice: g.requestDrain };
+  } else if (host.kind === "aws") {
+    const a = await awsStandIns(standIns, {
+      region: "us-east-1",
+      instanceId: "i-0abc1234def567890",
+      role: "aws-use1-role",
+      group: autoScalingGroupName(host.spec.pool),
+      hook: AWS_DRAIN_HOOK,
+      metric: AWS_MEDIA_METRIC,
+    });
+    control = { endpoints: a.endpoints, notice: a.terminate };
+  } else {
+    control = {
+      endpoints: {},
+      notice: () => {
+        const r = sh(host.ns, metalPayload(host.spec, host.tuning, "draining").create, env);
+        if (r.status !== 0) throw new Error(`drain payload: ${r.stderr}`);
+      },
+    };
+  }
+
+  boot(host, env);
+  // What makes this a rehearsal: a drop-in per unit pointing at the root and the stand-ins.
+  const starts = systemctlStarts(host.root);
+  for (const unit of ["avfleet-tune.service", ...starts]) {
+    const dir = join(host.root, `etc/systemd/system/${unit}.d`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, "zz-rehearsal.conf"),
+      `[Service]\nEnvironment=AVFLEET_ROOT=${host.root} AVFLEET_TUNE_ROOT=${host.root} AVFLEET_AGENT_ENDPOINTS=${JSON.stringify(control.endpoints)} PATH=${env.PATH}\n`,
+    );
+  }
+  const wanted = host.tuning.settings.find((s) => s.name === "net.ipv4.udp_rmem_min")!.value;
+  const readBack = sh(host.ns, "cat /proc/sys/net/ipv4/udp_rmem_min", env).stdout.trim();
+  const tuned = readBack === wanted;
+
+  const supervisor = new Supervisor(host.root, host.ns);
+  const mediaUnit = host.tuning.facts.mediaUnit;
+  const health = `http://${host.nsIp}:${host.spec.ports.health.port}${host.spec.ports.health.path}`;
+  const metrics = `http://${host.nsIp}:${host.spec.ports.health.port}/metrics`;
+  const stats = async () => {
+    const r = sh(host.ns, `curl -sf http://127.0.0.1:${host.spec.workload.adminPort}/stats`, env);
+    return r.status === 0 ? JSON.parse(r.stdout) : undefined;
+  };
+  let scrapes = 0;
+  try {
+    await supervisor.start(starts);
+    const tuneDone = supervisor.events.find(
+      (e) => e.unit === "avfleet-tune.service" && e.event === "exited",
+    )!;
+    const mediaStart = supervisor.events.find(
+      (e) => e.unit === mediaUnit && e.event === "started",
+    )!;
+    const first = await until("media stats", 10_000, stats);
+    const mediaAfterTuning =
+      tuneDone.code === 0 &&
+      mediaStart.at >= tuneDone.at &&
+      String(first.udpRmemMinAtStart) === wanted;
+
+    const healthy =
+      (await until("healthy", 20_000, async () => (await get(health))?.status === 200)) === true;
+    const posts = () =>
+      host.kind === "gcp"
+        ? standIns.count("monitoring", "timeSeries.create")
+        : host.kind === "aws"
+          ? standIns.count("monitoring", "PutMetricData")
+          : scrapes;
+    await until("a load report", 20_000, async () => {
+      if (host.kind === "metal") {
+        const m = await get(metrics);
+        if (
+          m?.status === 200 &&
+          new RegExp(`^avfleet_media_streams\\{pool="${host.spec.pool}"\\} \\d+$`, "m").test(m.text)
+        )
+          scrapes++;
+      }
+      return posts() > 0;
+    });
+
+    const drainFile = join(host.root, STATE_DIR, "drain.json");
+    const cutFile = join(host.root, "var/lib/avfleet-sfu/cut");
+    if (notice === "shutdown") {
+      // systemd is stopping the system (the VM's graceful shutdown): the agent stops first.
+      writeFileSync(join(host.root, "run/system-state"), "stopping\n");
+      const stopping = supervisor.stopAll();
+      const unhealthy = await until(
+        "unhealthy at shutdown",
+        10_000,
+        async () => (await get(health))?.status !== 200,
+      );
+      await stopping;
+      const state = JSON.parse(readFileSync(drainFile, "utf8"));
+      return {
+        kind: host.kind,
+        tuned,
+        mediaAfterTuning,
+        healthy,
+        unhealthyWhileDraining: unhealthy === true,
+        metricPosts: posts(),
+        heartbeats: 0,
+        drained:
+          state.reason === "shutdown" &&
+          state.completed &&
+          standIns.count("compute", "deleteInstances") === 0,
+        sessionsAtCompletion: state.sessionsLeft,
+        callsCut: Number(readFileSync(cutFile, "utf8")),
+        agentRestartsSurvived: 0,
+      };
+    }
+    control.notice();
+    const unhealthyWhileDraining =
+      (await until(
+        "unhealthy on drain",
+        10_000,
+        async () => (await get(health))?.status === 503,
+      )) === true;
+    const heartbeats = () => standIns.count("autoscaling", "RecordLifecycleActionHeartbeat");
+    if (host.kind === "aws") await until("a heartbeat", 10_000, () => heartbeats() > 0);
+
+    // kill -9 the agent mid-drain: systemd (here the supervisor) restarts it; it resumes.
+    const before = JSON.parse(readFileSync(drainFile, "utf8"));
+    let agentRestartsSurvived = 0;
+    const sessionsBefore = (await stats())?.sessions ?? 0;
+    process.kill(supervisor.pid(AGENT_UNIT)!, "SIGKILL");
+    await until(
+      "the agent back",
+      10_000,
+      () =>
+        supervisor.events.some((e) => e.unit === AGENT_UNIT && e.event === "restarted") &&
+        supervisor.pid(AGENT_UNIT),
+    );
+
+    const completed = async () => {
+      if (host.kind === "gcp") return standIns.count("compute", "deleteInstances") > 0;
+      if (host.kind === "aws") return standIns.count("autoscaling", "CompleteLifecycleAction") > 0;
+      return existsSync(join(host.root, STATE_DIR, "drained"));
+    };
+    await until("the drain to complete", 30_000, completed);
+    // The agent records the completion right after the platform call.
+    const after = await until("the drain recorded", 5_000, () => {
+      const state = JSON.parse(readFileSync(drainFile, "utf8"));
+      return state.completed ? state : undefined;
+    });
+    const sessionsAtCompletion = after.sessionsLeft as number | undefined;
+    if (
+      after.startedAt === before.startedAt &&
+      after.deadline === before.deadline &&
+      sessionsBefore > 0
+    )
+      agentRestartsSurvived++;
+    if (host.kind === "metal") {
+      const m = await get(metrics);
+      if (m?.status === 200 && /^avfleet_agent_draining 1$/m.test(m.text)) scrapes++;
+    }
+
+    // The platform takes the host away: systemd stops the units (the media server last).
+    await supervisor.stopAll();
+    const callsCut = existsSync(cutFile) ? Number(readFileSync(cutFile, "utf8")) : NaN;
+    return {
+      kind: host.kind,
+      tuned,
+      mediaAfterTuning,
+      healthy,
+      unhealthyWhileDraining,
+      metricPosts: posts(),
+      heartbeats: heartbeats(),
+      drained: await completed(),
+      sessionsAtCompletion,
+      callsCut,
+      agentRestartsSurvived,
+    };
+  } finally {
+    await supervisor.stopAll();
+  }
+}
+
+/** Rehearses the three hosts one after another (each brings its own namespace and root). */
+export async function rehearseHosts(prefix = `host-${process.pid}`): Promise<RehearsalResult> {
+  const fast = (s: any) => {
+    s.agent = { intervalSec: 1 };
+    s.drainSeconds = 60;
+  };
+  const specs: Array<[FleetSpec, HostHardware]> = [
+    [
+      spec("gcp-us-west1", fast),
+      {
+        cores: 2,
+        nicDriver: "gve",
+        rxQueues: 2,
+        txQueues: 2,
+        streamsPerHost: 4800,
+        interfaces: ["eth0"],
+      },
+    ],
+    [
+      spec("aws-us-east-1", fast),
+      {
+        cores: 2,
+        nicDriver: "ena",
+        rxQueues: 2,
+        txQueues: 2,
+        streamsPerHost: 4000,
+        interfaces: ["eth0"],
+      },
+    ],
+    [
+      spec("metal-sjc", fast),
+      {
+        cores: 2,
+        nicDriver: "ice",
+        rxQueues: 2,
+        txQueues: 2,
+        streamsPerHost: 6000,
+        interfaces: ["eth0"],
+      },
+    ],
+  ];
+  const octet = 100 + (process.pid % 150);
+  const results: HostResult[] = [];
+  const problems: string[] = [];
+  const runs: Array<[FleetSpec, HostHardware, "platform" | "shutdown"]> = [
+    ...specs.map(([s, hw]) => [s, hw, "platform"] as [FleetSpec, HostHardware, "platform"]),
+    [specs[0][0], specs[0][1], "shutdown"],
+  ];
+  for (const [i, [s, hw, notice]] of runs.entries()) {
+    const host: Host = {
+      kind: s.kind,
+      spec: s,
+      // This machine has 2 CPUs: the media worker is CPU 1 (the fleet's rule reserves 2).
+      tuning: renderTuning(s.tuning.profile, { ...hostFacts(s, hw), mediaWorkerCpus: "1" }),
+      ns: `${prefix}-${s.kind}${i}`,
+      root: mkdtempSync(join(tmpdir(), `${prefix}-${s.kind}${i}-`)),
+      hostIp: `10.${octet}.${i}.1`,
+      nsIp: `10.${octet}.${i}.2`,
+    };
+    const veth = `hr${i}${process.pid % 100000}`;
+    const standIns = new StandIns(host.hostIp);
+    try {
+      setUpNetns(host.ns, veth, host.hostIp, host.nsIp);
+      results.push(await rehearseHost(host, standIns, notice));
+    } finally {
+      standIns.close();
+      problems.push(...standIns.problems.map((p) => `${s.kind}: ${p}`));
+      spawnSync("ip", ["link", "del", veth]);
+      spawnSync("ip", ["netns", "del", host.ns]);
+      rmSync(host.root, { recursive: true, force: true });
+    }
+  }
+  return { hosts: results.slice(0, specs.length), shutdown: results[specs.length], problems };
+}
+
+export function summaryLine(r: RehearsalResult): string {
+  const h = r.hosts;
+  const count = (f: (x: HostResult) => boolean) => h.filter(f).length;
+  return (
+    `host: hosts=${h.length} tuned=${count((x) => x.tuned && x.mediaAfterTuning)} healthy=${count((x) => x.healthy)}` +
+    ` metric_posts=${h.reduce((n, x) => n + x.metricPosts, 0)}` +
+    ` drains=${count((x) => x.drained && x.unhealthyWhileDraining && x.sessionsAtCompletion === 0)}` +
+    ` calls_cut=${h.reduce((n, x) => n + x.callsCut, 0)}` +
+    ` agent_restarts_survived=${h.reduce((n, x) => n + x.agentRestartsSurvived, 0)}`
+  );
+}

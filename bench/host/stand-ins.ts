@@ -1,0 +1,305 @@
+/**
+ * Local stand-ins of what surrounds a cloud host, for the host rehearsal. Each checks every
+ * request against the API's documented shape (URL, method, auth header, body fields) and
+ * records what does not match; a mismatch is answered the way the API would (4xx).
+ *   GCP metadata server  https://cloud.google.com/compute/docs/metadata/querying-metadata
+ *   Cloud Monitoring     POST v3/projects/{project}/timeSeries (projects.timeSeries.create)
+ *   Compute MIG          POST compute/v1/projects/{p}/regions/{r}/instanceGroupManagers/{m}/deleteInstances
+ *   EC2 IMDSv2           PUT latest/api/token; GET latest/meta-data/... with the token
+ *   CloudWatch           Query API Action=PutMetricData Version=2010-08-01, SigV4 "monitoring"
+ *   Auto Scaling         Query API RecordLifecycleActionHeartbeat / CompleteLifecycleAction,
+ *                        Version=2011-01-01, SigV4 "autoscaling"
+ */
+import { createHash, createHmac, randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface Recorded {
+  service: string;
+  action: string;
+  at: number;
+  body: unknown;
+}
+
+type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
+
+export class StandIns {
+  readonly calls: Recorded[] = [];
+  readonly problems: string[] = [];
+  private readonly servers: Server[] = [];
+
+  constructor(private readonly address: string) {}
+
+  problem(service: string, what: string, res: ServerResponse, status = 400): void {
+    this.problems.push(`${service}: ${what}`);
+    res.writeHead(status).end(what);
+  }
+
+  async serve(handler: Handler): Promise<string> {
+    const server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", () => handler(req, body, res));
+    });
+    this.servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, this.address, resolve));
+    return `http://${this.address}:${(server.address() as AddressInfo).port}`;
+  }
+
+  close(): void {
+    for (const s of this.servers) {
+      s.closeAllConnections();
+      s.close();
+    }
+  }
+
+  count(service: string, action: string): number {
+    return this.calls.filter((c) => c.service === service && c.action === action).length;
+  }
+}
+
+export interface GcpInstance {
+  project: string;
+  projectNumber: string;
+  region: string;
+  zone: string;
+  name: string;
+  id: string;
+  group: string;
+  metricType: string;
+}
+
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+
+/** Metadata server + Cloud Monitoring + Compute on one address. */
+export async function gcpStandIns(s: StandIns, vm: GcpInstance) {
+  const attributes: Record<string, string> = {
+    "created-by": `projects/${vm.projectNumber}/regions/${vm.region}/instanceGroupManagers/${vm.group}`,
+  };
+  const token = `ya29.${randomBytes(8).toString("hex")}`;
+  const lastPoint = new Map<string, number>();
+  const metadata: Record<string, () => string> = {
+    "project/project-id": () => vm.project,
+    "instance/id": () => vm.id,
+    "instance/name": () => vm.name,
+    "instance/zone": () => `projects/${vm.projectNumber}/zones/${vm.zone}`,
+    "instance/service-accounts/default/token": () =>
+      JSON.stringify({ access_token: token, expires_in: 3599, token_type: "Bearer" }),
+  };
+  const bearer = (req: IncomingMessage) => req.headers.authorization === `Bearer ${token}`;
+  const url = await s.serve((req, body, res) => {
+    const path = req.url ?? "";
+    if (path.startsWith("/computeMetadata/v1/")) {
+      if (req.method !== "GET") return s.problem("metadata", `${req.method} ${path}`, res, 405);
+      if (req.headers["metadata-flavor"] !== "Google")
+        return s.problem("metadata", `${path} without Metadata-Flavor: Google`, res, 403);
+      const key = path.slice("/computeMetadata/v1/".length);
+      const attr = key.startsWith("instance/attributes/") ? key.split("/")[2] : undefined;
+      const value = attr !== undefined ? attributes[attr] : metadata[key]?.();
+      if (value === undefined) return void res.writeHead(404).end("not found");
+      res.writeHead(200, { "Metadata-Flavor": "Google" }).end(value);
+      return;
+    }
+    const series = `/v3/projects/${vm.project}/timeSeries`;
+    if (path === series) {
+      if (req.method !== "POST") return s.problem("monitoring", `${req.method} ${path}`, res, 405);
+      if (!bearer(req)) return s.problem("monitoring", "no valid Bearer token", res, 401);
+      const doc = JSON.parse(body);
+      const ts = doc.timeSeries?.[0];
+      const wrong: string[] = [];
+      if (doc.timeSeries?.length !== 1) wrong.push("timeSeries must hold one series");
+      if (ts?.metric?.type !== vm.metricType) wrong.push(`metric.type ${ts?.metric?.type}`);
+      if (ts?.resource?.type !== "gce_instance") wrong.push(`resource.type ${ts?.resource?.type}`);
+      const labels = ts?.resource?.labels ?? {};
+      const want = { project_id: vm.project, instance_id: vm.id, zone: vm.zone };
+      if (JSON.stringify(labels) !== JSON.stringify(want))
+        wrong.push(`resource.labels ${JSON.stringify(labels)}`);
+      if (ts?.metricKind !== "GAUGE") wrong.push(`metricKind ${ts?.metricKind}`);
+      const point = ts?.points?.[0];
+      if (ts?.points?.length !== 1) wrong.push("points must hold one point");
+      if (!RFC3339.test(point?.interval?.endTime ?? ""))
+        wrong.push("interval.endTime not RFC 3339");
+      if (!/^\d+$/.test(point?.value?.int64Value ?? ""))
+        wrong.push("value.int64Value not an integer string");
+      // Cloud Monitoring refuses a point less than 5 s after the last one of a series.
+      const last = lastPoint.get(vm.id);
+      if (last !== undefined && Date.now() - last < 5000) wrong.push("points less than 5 s apart");
+      if (wrong.length) return s.problem("monitoring", wrong.join("; "), res);
+      lastPoint.set(vm.id, Date.now());
+      s.calls.push({
+        service: "monitoring",
+        action: "timeSeries.create",
+        at: Date.now(),
+        body: doc,
+      });
+      res.writeHead(200, { "Content-Type": "application/json" }).end("{}");
+      return;
+    }
+    const del = `/compute/v1/${attributes["created-by"]}/deleteInstances`;
+    if (path === del) {
+      if (req.method !== "POST") return s.problem("compute", `${req.method} ${path}`, res, 405);
+      if (!bearer(req)) return s.problem("compute", "no valid Bearer token", res, 401);
+      const doc = JSON.parse(body);
+      const self = `projects/${vm.project}/zones/${vm.zone}/instances/${vm.name}`;
+      if (JSON.stringify(doc.instances) !== JSON.stringify([self]))
+        return s.problem("compute", `instances ${JSON.stringify(doc.instances)}`, res);
+      s.calls.push({ service: "compute", action: "deleteInstances", at: Date.now(), body: doc });
+      res
+        .writeHead(200, { "Content-Type": "application/json" })
+        .end('{"kind":"compute#operation"}');
+      return;
+    }
+    s.problem("gcp", `${req.method} ${path}: no such API`, res, 404);
+  });
+  return {
+    endpoints: { metadata: url, monitoring: url, compute: url },
+    requestDrain: () => (attributes["avfleet-drain"] = "true"),
+  };
+}
+
+export interface AwsInstance {
+  region: string;
+  instanceId: string;
+  role: string;
+  group: string;
+  hook: string;
+  metric: { namespace: string; name: string; unit: string };
+}
+
+const hmac = (key: Buffer | string, data: string) =>
+  createHmac("sha256", key).update(data).digest();
+const sha256hex = (data: string) => createHash("sha256").update(data).digest("hex");
+
+/** Checks an AWS Signature Version 4 header against the secret the stand-in IMDS handed out. */
+function sigv4Problem(
+  req: IncomingMessage,
+  body: string,
+  creds: { AccessKeyId: string; SecretAccessKey: string; Token: string },
+  region: string,
+  service: string,
+): string | undefined {
+  const auth = req.headers.authorization ?? "";
+  const m =
+    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/.exec(
+      auth,
+    );
+  if (!m) return `Authorization is not SigV4: ${auth}`;
+  const [, akid, date, reg, svc, signed, signature] = m;
+  if (akid !== creds.AccessKeyId) return `signed with ${akid}, not the instance role's key`;
+  if (reg !== region || svc !== service)
+    return `credential scope ${reg}/${svc}, expected ${region}/${service}`;
+  if (req.headers["x-amz-security-token"] !== creds.Token)
+    return "X-Amz-Security-Token missing or wrong";
+  const amzDate = String(req.headers["x-amz-date"] ?? "");
+  if (!amzDate.startsWith(date)) return "X-Amz-Date does not match the credential date";
+  const names = signed.split(";");
+  if (!names.includes("host") || !names.includes("x-amz-date"))
+    return "host and x-amz-date must be signed";
+  const canonical = [
+    req.method,
+    (req.url ?? "/").split("?")[0],
+    (req.url ?? "").split("?")[1] ?? "",
+    names.map((n) => `${n}:${String(req.headers[n] ?? "").trim()}\n`).join(""),
+    signed,
+    sha256hex(body),
+  ].join("\n");
+  const scope = `${date}/${region}/${service}/aws4_request`;
+  const toSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256hex(canonical)].join("\n");
+  let key = hmac(`AWS4${creds.SecretAccessKey}`, date);
+  for (const part of [region, service, "aws4_request"]) key = hmac(key, part);
+  return hmac(key, toSign).toString("hex") === signature ? undefined : "signature does not verify";
+}
+
+/** IMDSv2 + CloudWatch + Auto Scaling, each on its own port. */
+export async function awsStandIns(s: StandIns, vm: AwsInstance) {
+  let lifecycle = "InService";
+  const tokens = new Set<string>();
+  const creds = {
+    Code: "Success",
+    AccessKeyId: `ASIA${randomBytes(8).toString("hex").toUpperCase()}`,
+    SecretAccessKey: randomBytes(20).toString("base64"),
+    Token: randomBytes(24).toString("base64"),
+    Expiration: new Date(Date.now() + 6 * 3600_000).toISOString(),
+  };
+  const meta: Record<string, () => string> = {
+    "instance-id": () => vm.instanceId,
+    "placement/region": () => vm.region,
+    "iam/security-credentials/": () => vm.role,
+    [`iam/security-credentials/${vm.role}`]: () => JSON.stringify(creds),
+    "autoscaling/target-lifecycle-state": () => lifecycle,
+  };
+  const imds = await s.serve((req, _body, res) => {
+    const path = req.url ?? "";
+    if (path === "/latest/api/token") {
+      if (req.method !== "PUT") return s.problem("imds", `${req.method} ${path}`, res, 405);
+      const ttl = Number(req.headers["x-aws-ec2-metadata-token-ttl-seconds"]);
+      if (!(ttl >= 1 && ttl <= 21600))
+        return s.problem("imds", "token TTL header missing or out of 1-21600", res);
+      const token = randomBytes(16).toString("base64");
+      tokens.add(token);
+      return void res.writeHead(200).end(token);
+    }
+    if (!path.startsWith("/latest/meta-data/"))
+      return s.problem("imds", `no such path ${path}`, res, 404);
+    if (!tokens.has(String(req.headers["x-aws-ec2-metadata-token"])))
+      return s.problem("imds", `${path} without an IMDSv2 token`, res, 401);
+    const value = meta[path.slice("/latest/meta-data/".length)]?.();
+    if (value === undefined) return void res.writeHead(404).end();
+    res.writeHead(200).end(value);
+  });
+  const query = (service: "monitoring" | "autoscaling", check: (p: URLSearchParams) => string[]) =>
+    s.serve((req, body, res) => {
+      if (req.method !== "POST" || (req.url ?? "") !== "/")
+        return s.problem(service, `${req.method} ${req.url}`, res, 405);
+      if (!String(req.headers["content-type"]).startsWith("application/x-www-form-urlencoded"))
+        return s.problem(service, "Content-Type must be application/x-www-form-urlencoded", res);
+      const bad = sigv4Problem(req, body, creds, vm.region, service);
+      if (bad) return s.problem(service, bad, res, 403);
+      const params = new URLSearchParams(body);
+      const wrong = check(params);
+      if (wrong.length)
+        return s.problem(service, `${params.get("Action")}: ${wrong.join("; ")}`, res);
+      s.calls.push({
+        service,
+        action: params.get("Action")!,
+        at: Date.now(),
+        body: Object.fromEntries(params),
+      });
+      res.writeHead(200, { "Content-Type": "text/xml" }).end(`<${params.get("Action")}Response/>`);
+    });
+  const expect = (p: URLSearchParams, want: Record<string, string>) =>
+    Object.entries(want)
+      .filter(([k, v]) => p.get(k) !== v)
+      .map(([k, v]) => `${k}=${p.get(k)}, expected ${v}`);
+  const monitoring = await query("monitoring", (p) => [
+    ...expect(p, {
+      Action: "PutMetricData",
+      Version: "2010-08-01",
+      Namespace: vm.metric.namespace,
+      "MetricData.member.1.MetricName": vm.metric.name,
+      "MetricData.member.1.Unit": vm.metric.unit,
+      "MetricData.member.1.Dimensions.member.1.Name": "AutoScalingGroupName",
+      "MetricData.member.1.Dimensions.member.1.Value": vm.group,
+    }),
+    ...(/^\d+$/.test(p.get("MetricData.member.1.Value") ?? "")
+      ? []
+      : ["MetricData.member.1.Value"]),
+  ]);
+  const autoscaling = await query("autoscaling", (p) => {
+    const action = p.get("Action");
+    const common = {
+      Version: "2011-01-01",
+      AutoScalingGroupName: vm.group,
+      LifecycleHookName: vm.hook,
+      InstanceId: vm.instanceId,
+    };
+    if (action === "RecordLifecycleActionHeartbeat") return expect(p, common);
+    if (action === "CompleteLifecycleAction")
+      return expect(p, { ...common, LifecycleActionResult: "CONTINUE" });
+    return [`unexpected Action ${action}`];
+  });
+  return {
+    endpoints: { imds, monitoring: `${monitoring}/`, autoscaling: `${autoscaling}/` },
+    terminate: () => (lifecycle = "Terminated"),
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * The host agent's configuration, per platform: what it publishes, where, and how it drains.
+ * The agent itself is avfleet-agent.py (Python 3 standard library), carried verbatim.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { FleetSpec } from "../config/fleet.schema";
+import { SCRIPT_PATH } from "../tuning/settings";
+import {
+  AWS_DRAIN_HOOK,
+  AWS_MEDIA_METRIC,
+  GCP_MEDIA_LOAD_METRIC,
+  GCP_MIN_POINT_SPACING_SEC,
+  PROMETHEUS_MEDIA_METRIC,
+} from "./metrics";
+import { STATE_DIR, TEXTFILE_DIR } from "./units";
+
+export const AGENT_SOURCE = readFileSync(join(__dirname, "avfleet-agent.py"), "utf8");
+
+/** The ASG a fleet declares: the agent names it in its metric dimension and lifecycle calls. */
+export function autoScalingGroupName(pool: string): string {
+  return `${pool}-media`;
+}
+
+/** The real endpoints; `{region}` is the instance's, read from IMDS. */
+const ENDPOINTS = {
+  gcp: {
+    metadata: "http://metadata.google.internal",
+    monitoring: "https://monitoring.googleapis.com",
+    compute: "https://compute.googleapis.com",
+  },
+  aws: {
+    imds: "http://169.254.169.254",
+    monitoring: "https://monitoring.{region}.amazonaws.com/",
+    autoscaling: "https://autoscaling.{region}.amazonaws.com/",
+  },
+  metal: {},
+};
+
+export interface AgentConfig {
+  platform: FleetSpec["kind"];
+  pool: string;
+  intervalSec: number;
+  publishEverySec: number;
+  verifyEverySec: number;
+  drainSeconds: number;
+  health: { port: number; path: string };
+  workload: { adminPort: number; healthPath: string; statsPath: string; drainPath: string };
+  tuneVerify: string[];
+  stateDir: string;
+  textfileDir: string;
+  metric: Record<string, string>;
+  lifecycleHook?: string;
+  endpoints: Record<string, string>;
+}
+
+function metric(spec: FleetSpec): Record<string, string> {
+  const prometheus = { prometheus: PROMETHEUS_MEDIA_METRIC };
+  if (spec.kind === "gcp") return { ...prometheus, type: GCP_MEDIA_LOAD_METRIC };
+  if (spec.kind === "aws")
+    return {
+      ...prometheus,
+      ...AWS_MEDIA_METRIC,
+      autoScalingGroup: autoScalingGroupName(spec.pool),
+    };
+  return prometheus;
+}
+
+export function agentConfig(spec: FleetSpec): AgentConfig {
+  const intervalSec = spec.agent.intervalSec;
+  const { workload } = spec;
+  return {
+    platform: spec.kind,
+    pool: spec.pool,
+    intervalSec,
+    publishEverySec:
+      spec.kind === "gcp" ? Math.max(intervalSec, 2 * GCP_MIN_POINT_SPACING_SEC) : intervalSec,
+    verifyEverySec: 300,
+    drainSeconds: spec.drainSeconds,
+    health: { port: spec.ports.health.port, path: spec.ports.health.path },
+    workload: {
+      adminPort: workload.adminPort,
+      healthPath: workload.healthPath,
+      statsPath: workload.statsPath,
+      drainPath: workload.drainPath,
+    },
+    tuneVerify: [SCRIPT_PATH, "verify"],
+    stateDir: STATE_DIR,
+    textfileDir: TEXTFILE_DIR,
+    metric: metric(spec),
+    ...(spec.kind === "aws" ? { lifecycleHook: AWS_DRAIN_HOOK } : {}),
+    endpoints: ENDPOINTS[spec.kind],
+  };
+}

@@ -1,0 +1,202 @@
+/**
+ * What a host receives at boot (or over SSH): one POSIX sh script, avfleet-bootstrap, that
+ * installs the tuning, the media server and the agent, applies the tuning and starts the
+ * units. It is carried three ways, each one the image's own boot system runs:
+ *   - GCP: `startup-script` metadata, which Google's guest agent runs at every boot on every
+ *     public image (Debian's GCE images have no cloud-init: `user-data` is ignored there);
+ *   - AWS: a #cloud-config that writes the script and runs it (EC2's Debian, Ubuntu and
+ *     Amazon Linux AMIs run cloud-init);
+ *   - bare metal: the command remote.Command runs over SSH.
+ * Pure renders. Every file path is prefixed with $AVFLEET_ROOT (empty on a host), which is
+ * how the host rehearsal runs these very bytes under a throwaway root.
+ */
+import { gzipSync } from "node:zlib";
+import YAML from "yaml";
+import type { FleetSpec } from "../config/fleet.schema";
+import type { HostState } from "../config/inventory.schema";
+import { tuningMarker, type TuningArtifacts } from "../tuning";
+import { sha256, shellQuote } from "../tuning/script";
+import { SCRIPT_PATH } from "../tuning/settings";
+import { AGENT_SOURCE, agentConfig } from "./agent";
+import {
+  AGENT_CONFIG_PATH,
+  AGENT_PATH,
+  AGENT_UNIT,
+  agentUnit,
+  STATE_DIR,
+  TEXTFILE_DIR,
+  TUNE_UNIT,
+  workloadUnit,
+} from "./units";
+
+export const BOOTSTRAP_PATH = "/usr/local/sbin/avfleet-bootstrap";
+/** A bare-metal host's drain request: its agent drains when the file appears. */
+export const DRAIN_REQUEST_PATH = `${STATE_DIR}/drain-requested`;
+/** The first line of a draining bare-metal host's payload: it keeps the tuning it has. */
+// The pack checks for this marker, so it lives with the pack's rules.
+import { DRAIN_REQUEST_MARKER } from "../../policy/rules";
+export { DRAIN_REQUEST_MARKER };
+const END = "AVFLEET_BOOTSTRAP_EOF";
+
+/** One file the bootstrap installs. */
+export interface HostFile {
+  path: string;
+  mode: string;
+  content: string;
+}
+
+export function hostFiles(spec: FleetSpec, tuning: TuningArtifacts): HostFile[] {
+  const mediaUnit = tuning.facts.mediaUnit;
+  return [
+    { path: SCRIPT_PATH, mode: "0755", content: tuning.script },
+    { path: `/etc/systemd/system/${mediaUnit}`, mode: "0644", content: workloadUnit(spec) },
+    { path: AGENT_PATH, mode: "0755", content: AGENT_SOURCE },
+    {
+      path: AGENT_CONFIG_PATH,
+      mode: "0644",
+      content: `${JSON.stringify(agentConfig(spec), null, 2)}\n`,
+    },
+    {
+      path: `/etc/systemd/system/${AGENT_UNIT}`,
+      mode: "0644",
+      content: agentUnit(mediaUnit, spec.drainSeconds),
+    },
+  ];
+}
+
+function installFile(file: HostFile): string {
+  if (!file.content.endsWith("\n") || file.content.split("\n").includes(END)) {
+    throw new Error(`${file.path}: content must end with a newline and never hold ${END}`);
+  }
+  return `put ${shellQuote(file.path)} ${file.mode} <<'${END}'\n${file.content}${END}`;
+}
+
+/**
+ * The bootstrap script. Idempotent (GCP runs it at every boot, bare metal at every payload
+ * change): it installs the package only when another version is there, restarts the agent
+ * (its drain state survives) and only starts the media server, never restarts it under calls.
+ */
+export function bootstrapScript(spec: FleetSpec, tuning: TuningArtifacts): string {
+  const { workload } = spec;
+  const mediaUnit = tuning.facts.mediaUnit;
+  const pkg = `${workload.package}=${workload.version}`;
+  return [
+    "#!/bin/sh",
+    tuningMarker(tuning),
+    `# avfleet-bootstrap pool=${spec.pool} workload=${pkg}: rendered by avfleet (modules/host).`,
+    "set -eu",
+    "ROOT=${AVFLEET_ROOT:-}",
+    "put() {",
+    '  mkdir -p "$(dirname "$ROOT$1")"',
+    '  cat >"$ROOT$1.avfleet-new"',
+    '  chmod "$2" "$ROOT$1.avfleet-new"',
+    '  mv -f "$ROOT$1.avfleet-new" "$ROOT$1"',
+    "}",
+    ...hostFiles(spec, tuning).map(installFile),
+    `mkdir -p "$ROOT${TEXTFILE_DIR}"`,
+    "# A bare-metal host set active again: no drain request, and after a finished drain the",
+    "# media server takes sessions again.",
+    `rm -f "$ROOT${DRAIN_REQUEST_PATH}"`,
+    `if [ -e "$ROOT${STATE_DIR}/drained" ]; then`,
+    `  rm -f "$ROOT${STATE_DIR}/drain.json" "$ROOT${STATE_DIR}/drained"`,
+    `  systemctl restart ${mediaUnit}`,
+    "fi",
+    "export DEBIAN_FRONTEND=noninteractive",
+    `if [ "$(dpkg-query -W -f='\${Version}' ${shellQuote(workload.package)} 2>/dev/null || :)" != ${shellQuote(workload.version)} ] ||`,
+    "  ! command -v ethtool >/dev/null || ! command -v nft >/dev/null || ! command -v python3 >/dev/null; then",
+    "  apt-get update -qq",
+    `  apt-get install -y -qq --no-install-recommends ethtool nftables python3 ${shellQuote(pkg)}`,
+    "fi",
+    "# Drift is reported by the media server's ExecStartPre and the agent's health check.",
+    `AVFLEET_TUNE_ROOT="$ROOT" "$ROOT${SCRIPT_PATH}" apply || echo "avfleet-bootstrap: tuning drifts" >&2`,
+    "systemctl daemon-reload",
+    `systemctl enable ${TUNE_UNIT} ${mediaUnit} ${AGENT_UNIT}`,
+    `systemctl start ${mediaUnit}`,
+    `systemctl restart ${AGENT_UNIT}`,
+    "",
+  ].join("\n");
+}
+
+/**
+ * A #cloud-config that writes avfleet-bootstrap and runs it once (runcmd runs on the first
+ * boot; the units it enables bring the host back after a reboot).
+ */
+export function cloudConfig(spec: FleetSpec, tuning: TuningArtifacts): string {
+  const doc = {
+    write_files: [
+      {
+        path: BOOTSTRAP_PATH,
+        owner: "root:root",
+        permissions: "0755",
+        content: bootstrapScript(spec, tuning),
+      },
+    ],
+    runcmd: [[BOOTSTRAP_PATH]],
+  };
+  return `#cloud-config\n${tuningMarker(tuning)}\n${YAML.stringify(doc, { lineWidth: 0 })}`;
+}
+
+/** AWS caps user-data at 16 KB before base64; cloud-init takes gzipped user-data as is. */
+export const AWS_USER_DATA_LIMIT = 16384;
+
+/** EC2 user-data: the cloud-config gzipped, then base64 as the launch template wants it. */
+export function awsUserData(cloudConfigText: string): string {
+  const gzipped = gzipSync(cloudConfigText, { level: 9 });
+  if (gzipped.length > AWS_USER_DATA_LIMIT) {
+    throw new Error(
+      `user-data is ${gzipped.length} bytes gzipped, over AWS's ${AWS_USER_DATA_LIMIT}`,
+    );
+  }
+  return gzipped.toString("base64");
+}
+
+/**
+ * What a bare-metal host gets, as a payload part (header, files installed as root, commands
+ * run as root: the shape modules/fleets' metal payload renders, through sudo or a root
+ * login). An active host gets the bootstrap and runs it. A draining host gets only a drain
+ * request for its agent: nothing else on it changes under live calls (no new tuning, unit or
+ * package).
+ */
+export function metalPart(spec: FleetSpec, tuning: TuningArtifacts, state: HostState) {
+  if (state === "draining") {
+    return {
+      header: [DRAIN_REQUEST_MARKER],
+      files: [
+        { path: DRAIN_REQUEST_PATH, mode: "0644", content: "set by the inventory: draining\n" },
+      ],
+      commands: [] as string[][],
+    };
+  }
+  return {
+    header: [tuningMarker(tuning)],
+    files: [{ path: BOOTSTRAP_PATH, mode: "0755", content: bootstrapScript(spec, tuning) }],
+    commands: [[BOOTSTRAP_PATH]],
+  };
+}
+
+/**
+ * The part as the command remote.Command runs when the site logs in as root (a new hash
+ * runs it again). Files land under $AVFLEET_ROOT when set: the host rehearsal's root.
+ */
+export function metalPayload(
+  spec: FleetSpec,
+  tuning: TuningArtifacts,
+  state: HostState,
+): { create: string; hash: string } {
+  const part = metalPart(spec, tuning, state);
+  const create = [
+    ...part.header,
+    "set -eu",
+    ...part.files.flatMap((file) => [
+      `base64 -d <<'${END}' | install -D -m ${file.mode} /dev/stdin "\${AVFLEET_ROOT:-}"${shellQuote(file.path)}`,
+      Buffer.from(file.content)
+        .toString("base64")
+        .replace(/(.{76})/g, "$1\n")
+        .trimEnd(),
+      END,
+    ]),
+    ...part.commands.map((argv) => `"\${AVFLEET_ROOT:-}"${argv.map(shellQuote).join(" ")}`),
+    "",
+  ].join("\n");
+  return { create, hash: sha256(create) };
+}

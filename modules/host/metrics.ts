@@ -1,0 +1,26 @@
+/**
+ * The per-host media load gauge, named once: the autoscalers in modules/fleets read these
+ * names and the host agent publishes under them.
+ */
+
+/** GCP: a custom metric on the instance's `gce_instance` resource (the MIG autoscaler's `metrics[].name`). */
+export const GCP_MEDIA_LOAD_METRIC = "custom.googleapis.com/avfleet/media_streams";
+
+/**
+ * AWS: namespace AVFleet/Media, name MediaStreams (concurrent forwarded streams, unit Count),
+ * dimension AutoScalingGroupName = the ASG's name. Its Average over the group is the load per
+ * host that target tracking holds at the target.
+ */
+export const AWS_MEDIA_METRIC = { namespace: "AVFleet/Media", name: "MediaStreams", unit: "Count" };
+
+/** Bare metal: the gauge on the agent's /metrics, which Prometheus scrapes. */
+export const PROMETHEUS_MEDIA_METRIC = "avfleet_media_streams";
+
+/** The ASG lifecycle hook that gives a terminating host time to drain its calls. */
+export const AWS_DRAIN_HOOK = "media-drain";
+
+/** The instance metadata key a GCP host drains on (set by scale-in or an operator). */
+export const GCP_DRAIN_ATTRIBUTE = "avfleet-drain";
+
+/** Cloud Monitoring takes at most one point per time series every 5 s. */
+export const GCP_MIN_POINT_SPACING_SEC = 5;

@@ -1,0 +1,186 @@
+/**
+ * Policies on what makes a host real (modules/host): a boot payload the image runs, a load
+ * metric someone publishes, a drain hook that reaches existing groups, weighted join records
+ * that follow pool health. Judged from resource inputs only.
+ */
+import type { PolicyResource } from "@pulumi/policy";
+import type { ResourcePolicy, StackPolicy } from "./policy";
+import { launchTemplateUserData } from "./hosts";
+
+const INSTANCE_TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";
+const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
+const ASG = "aws:autoscaling/group:Group";
+const LIFECYCLE_HOOK = "aws:autoscaling/lifecycleHook:LifecycleHook";
+const GCP_AUTOSCALER = [
+  "gcp:compute/regionAutoscaler:RegionAutoscaler",
+  "gcp:compute/autoscaler:Autoscaler",
+];
+const AWS_SCALING_POLICY = "aws:autoscaling/policy:Policy";
+const ROUTE53_RECORD = "aws:route53/record:Record";
+const CLOUD_DNS_RECORD = "gcp:dns/recordSet:RecordSet";
+
+/** Google image projects whose images run cloud-init (and the guest agent); the rest run only the agent. */
+export const GCE_CLOUD_INIT_PROJECTS = ["ubuntu-os-cloud", "ubuntu-os-pro-cloud"];
+
+function imageProject(image: string): string | undefined {
+  return /(?:^|\/)projects\/([^/]+)\//.exec(image)?.[1] ?? /^([a-z0-9-]+)\//.exec(image)?.[1];
+}
+
+export const bootstrapRunsOnImage: ResourcePolicy = {
+  name: "bootstrap-runs-on-image",
+  description:
+    "A host's boot payload is one its image runs: GCE startup-script (every Google image's guest agent), cloud-init user-data only on images that ship cloud-init.",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "GCP: carry modules/host's bootstrap as metadataStartupScript; AWS: a #cloud-config from modules/host (cloudConfig), gzipped by awsUserData.",
+  validateResource: (args, reportViolation) => {
+    if (args.type === INSTANCE_TEMPLATE) {
+      const userData = args.props.metadata?.["user-data"];
+      const startup = args.props.metadataStartupScript ?? args.props.metadata?.["startup-script"];
+      const image = String(args.props.disks?.find((d: any) => d.boot)?.sourceImage ?? "");
+      const project = imageProject(image);
+      if (userData !== undefined && !GCE_CLOUD_INIT_PROJECTS.includes(project ?? "")) {
+        reportViolation(
+          `carries user-data, but ${image || "its image"} has no cloud-init: the host boots without it`,
+        );
+      }
+      if (userData === undefined && startup === undefined)
+        reportViolation("carries no startup-script: the host boots into nothing");
+      return;
+    }
+    if (args.type === LAUNCH_TEMPLATE) {
+      const text = launchTemplateUserData(args.props.userData);
+      if (!/^(#cloud-config|#!)/.test(text))
+        reportViolation("user-data is neither a #cloud-config nor a script: cloud-init ignores it");
+      return;
+    }
+    args.notApplicable("not a host template");
+  },
+};
+
+function payloads(resources: PolicyResource[]): string[] {
+  return resources.flatMap((r) => {
+    if (r.type === INSTANCE_TEMPLATE)
+      return [
+        String(
+          r.props.metadataStartupScript ??
+            r.props.metadata?.["startup-script"] ??
+            r.props.metadata?.["user-data"] ??
+            "",
+        ),
+      ];
+    if (r.type === LAUNCH_TEMPLATE) return [launchTemplateUserData(r.props.userData)];
+    return [];
+  });
+}
+
+export const autoscalerMetricPublished: StackPolicy = {
+  name: "autoscaler-metric-published",
+  description:
+    "Every custom metric an autoscaler scales on is published by the agent its hosts boot with (otherwise the group sits at its minimum).",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Name the metric from modules/host/metrics.ts on both sides; the host bootstrap's agent config carries it.",
+  validateStack: (args, reportViolation) => {
+    const carried = payloads(args.resources).join("\n");
+    for (const r of args.resources) {
+      if (GCP_AUTOSCALER.includes(r.type)) {
+        for (const m of r.props.autoscalingPolicy?.metrics ?? []) {
+          if (
+            String(m.name).startsWith("custom.googleapis.com/") &&
+            !carried.includes(`"type": "${m.name}"`)
+          )
+            reportViolation(`scales on ${m.name}, which no host's agent publishes`, r.urn);
+        }
+      }
+      if (r.type === AWS_SCALING_POLICY) {
+        const spec = r.props.targetTrackingConfiguration?.customizedMetricSpecification;
+        if (!spec) continue;
+        const published =
+          carried.includes(`"namespace": "${spec.namespace}"`) &&
+          carried.includes(`"name": "${spec.metricName}"`);
+        if (!published)
+          reportViolation(
+            `scales on ${spec.namespace} ${spec.metricName}, which no host's agent publishes`,
+            r.urn,
+          );
+      }
+    }
+  },
+};
+
+export const lifecycleHookResource: StackPolicy = {
+  name: "lifecycle-hook-resource",
+  description:
+    "Every ASG's termination drain hook is its own aws.autoscaling.LifecycleHook: initialLifecycleHooks apply only when the group is created.",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Declare aws.autoscaling.LifecycleHook for the group (modules/fleets/aws.ts) instead of initialLifecycleHooks.",
+  validateStack: (args, reportViolation) => {
+    const hooks = args.resources.filter(
+      (r) =>
+        r.type === LIFECYCLE_HOOK &&
+        r.props.lifecycleTransition === "autoscaling:EC2_INSTANCE_TERMINATING",
+    );
+    for (const group of args.resources.filter((r) => r.type === ASG)) {
+      const own = hooks.filter((h) => h.props.autoscalingGroupName === group.props.name);
+      const initial = (group.props.initialLifecycleHooks ?? []).filter(
+        (h: any) => h.lifecycleTransition === "autoscaling:EC2_INSTANCE_TERMINATING",
+      );
+      if (own.length === 0 && initial.length > 0)
+        reportViolation(
+          "its drain hook is only in initialLifecycleHooks: changes never reach the existing group",
+          group.urn,
+        );
+      else if (own.length === 0)
+        reportViolation("has no termination lifecycle hook: scale-in cuts calls", group.urn);
+    }
+  },
+};
+
+export const weightedRecordHealthChecked: ResourcePolicy = {
+  name: "weighted-record-health-checked",
+  description:
+    "A weighted join record carries a health check per pool, so a dead pool loses its share of joins.",
+  // Advisory while Cloud DNS weighted sets have none (they need A records of IPs, not CNAMEs).
+  enforcementLevel: "advisory",
+  remediationSteps:
+    "Route53: healthCheckId on every weighted record; Cloud DNS: routingPolicy.healthCheck and healthCheckedTargets on every wrr item.",
+  validateResource: (args, reportViolation) => {
+    if (args.type === ROUTE53_RECORD) {
+      if (!args.props.weightedRoutingPolicies?.length) return args.notApplicable("not weighted");
+      if (!args.props.healthCheckId)
+        reportViolation(`weighted record ${args.props.setIdentifier} has no health check`);
+      return;
+    }
+    if (args.type === CLOUD_DNS_RECORD) {
+      const wrrs = args.props.routingPolicy?.wrrs ?? [];
+      if (!wrrs.length) return args.notApplicable("not weighted");
+      wrrs.forEach((w: any, i: number) => {
+        if (!w.healthCheckedTargets) reportViolation(`wrrs[${i}] has no health-checked targets`);
+      });
+      return;
+    }
+    args.notApplicable("not a DNS record");
+  },
+};
+
+export const poolEndpointHasRecord: StackPolicy = {
+  name: "pool-endpoint-has-record",
+  description: "A pool's join endpoint resolves: the fleet stack declares its DNS record.",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Declare the endpoint's record (modules/fleets) pointing at the pool's load balancer, or drop `endpoint`.",
+  validateStack: (args, reportViolation) => {
+    const names = new Set(
+      args.resources
+        .filter((r) => r.type === ROUTE53_RECORD || r.type === CLOUD_DNS_RECORD)
+        .map((r) => String(r.props.name).replace(/\.$/, "")),
+    );
+    for (const r of args.resources) {
+      const endpoint = r.type.startsWith("avfleet:fleets:") ? r.props.endpoint : undefined;
+      if (endpoint && !names.has(endpoint))
+        reportViolation(`endpoint ${endpoint} has no DNS record: joins go nowhere`, r.urn);
+    }
+  },
+};

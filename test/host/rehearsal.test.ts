@@ -1,0 +1,47 @@
+/**
+ * The host rehearsal (bench/host/rehearsal.ts): a GCP, an AWS and a bare-metal host boot from
+ * the bytes the fleet renders, in network namespaces, against stand-ins that check every
+ * request's documented shape.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { rehearseHosts, summaryLine } from "../../bench/host/rehearsal";
+import { isRoot, missingCommands, prerequisite } from "../support/prerequisites";
+
+test("host rehearsal: tuned, serving, measured, drained on notice, agent crash mid-drain survived, no call cut", async (t) => {
+  const missing = !isRoot()
+    ? "root"
+    : missingCommands("ip", "nft", "ethtool", "sha256sum", "python3", "curl", "cloud-init");
+  if (!prerequisite(t, missing)) return;
+  const result = await rehearseHosts(`host-t${process.pid}`);
+  assert.deepEqual(result.problems, [], "every request matched the API's documented shape");
+  assert.deepEqual(
+    result.hosts.map((h) => h.kind),
+    ["gcp", "aws", "metal"],
+  );
+  for (const h of result.hosts) {
+    assert.ok(h.tuned, `${h.kind}: tuning read back`);
+    assert.ok(
+      h.mediaAfterTuning,
+      `${h.kind}: the media server started after the tuning, on tuned values`,
+    );
+    assert.ok(h.healthy, `${h.kind}: health check served`);
+    assert.ok(h.unhealthyWhileDraining, `${h.kind}: unhealthy once draining`);
+    assert.ok(h.metricPosts >= 1, `${h.kind}: load reported`);
+    assert.ok(h.drained, `${h.kind}: the platform was told the host may go`);
+    assert.equal(h.sessionsAtCompletion, 0, `${h.kind}: completed at zero sessions`);
+    assert.equal(h.callsCut, 0, `${h.kind}: no call cut when the units stopped`);
+    assert.equal(h.agentRestartsSurvived, 1, `${h.kind}: the drain went on after kill -9`);
+  }
+  assert.ok(result.hosts[1].heartbeats >= 1, "aws: heartbeats while sessions remained");
+  // A GCP VM deleted by its MIG: the agent drains at system shutdown, then the SFU stops.
+  const shutdown = result.shutdown;
+  assert.ok(shutdown.unhealthyWhileDraining, "gcp shutdown: unhealthy at once");
+  assert.ok(shutdown.drained, "gcp shutdown: drained for the shutdown, no self-deletion");
+  assert.equal(shutdown.sessionsAtCompletion, 0);
+  assert.equal(shutdown.callsCut, 0, "gcp shutdown: the SFU stopped with no session left");
+  assert.match(
+    summaryLine(result),
+    /^host: hosts=3 tuned=3 healthy=3 metric_posts=\d+ drains=3 calls_cut=0 agent_restarts_survived=3$/,
+  );
+});
