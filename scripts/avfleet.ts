@@ -11,6 +11,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   migrate: () => import("./commands/migrate"),
   diff: () => import("./commands/diff"),
   tune: () => import("./commands/tune"),
+  place: () => import("./commands/place"),
 };
 
 async function main(argv: string[]): Promise<number> {

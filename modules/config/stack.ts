@@ -7,6 +7,7 @@ import { basename, dirname, isAbsolute, join } from "node:path";
 import type { FleetSpec } from "./fleet.schema";
 import type { TrafficSpec } from "./traffic.schema";
 import { weightProblems } from "../traffic/weights";
+import { steeringProblems } from "../traffic/steering";
 import { loadInventory } from "./inventory";
 import type { Inventory } from "./inventory.schema";
 import { SECRET_KEYS, stackFileSchema, type StackFile } from "./stack.schema";
@@ -164,6 +165,7 @@ export function trafficProblems(
 ): Problem[] {
   const problems = [
     ...weightProblems(traffic, at),
+    ...steeringProblems(traffic, at),
     ...dnsProviderProblems(traffic.dns.provider, config),
   ];
   traffic.pools.forEach((pool, i) => {

@@ -108,6 +108,11 @@ export function evaluate(instance: Instance, placement: Placement): Evaluation {
     metros.map((_, i) => rtt[i][placement.primary[i]]),
     weights,
   );
+  metros.forEach((m, i) => {
+    const r = rtt[i][placement.primary[i]];
+    if (r > instance.maxMs)
+      reasons.push(`${m.name}: ${r.toFixed(0)} ms to its site, over the ${instance.maxMs} ms cap`);
+  });
   if (p95Ms > instance.budgetMs + 1e-9) {
     reasons.push(`weighted p95 ${p95Ms.toFixed(1)} ms over the ${instance.budgetMs} ms budget`);
   }

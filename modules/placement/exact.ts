@@ -52,6 +52,7 @@ export async function solveExact(
   const pairs: { v: string; s: number; t: number }[][] = metros.map((_, i) => {
     const list: { v: string; s: number; t: number }[] = [];
     for (let s = 0; s < S; s++) {
+      if (rtt[i][s] > instance.maxMs) continue;
       if (!options.survive) list.push({ v: `x${i}_${s}`, s, t: -1 });
       else for (let t = 0; t < S; t++) if (t !== s) list.push({ v: `w${i}_${s}_${t}`, s, t });
     }

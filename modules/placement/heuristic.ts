@@ -29,8 +29,9 @@ export function marginalUsdPerSession(instance: Instance): number[] {
  * site serves within the budget are more than the tail.
  */
 function tailAssign(instance: Instance, open: number[], usd: number[]): number[] | undefined {
-  const { metros, rtt, budgetMs } = instance;
+  const { metros, rtt, budgetMs, maxMs } = instance;
   const primary = new Array<number>(metros.length);
+  let unserved = false;
   let allowance = P95_TAIL * instance.totalSessions;
   const options: { metro: number; to: number; saving: number }[] = [];
   metros.forEach((m, i) => {
@@ -46,7 +47,11 @@ function tailAssign(instance: Instance, open: number[], usd: number[]): number[]
         (inBudget < 0 || c < usd[inBudget] || (c === usd[inBudget] && r < row[inBudget]))
       )
         inBudget = s;
-      if (any < 0 || c < usd[any] || (c === usd[any] && r < row[any])) any = s;
+      if (r <= maxMs && (any < 0 || c < usd[any] || (c === usd[any] && r < row[any]))) any = s;
+    }
+    if (any < 0) {
+      unserved = true;
+      return;
     }
     if (inBudget < 0) {
       primary[i] = any;
@@ -57,7 +62,7 @@ function tailAssign(instance: Instance, open: number[], usd: number[]): number[]
         options.push({ metro: i, to: any, saving: usd[inBudget] - usd[any] });
     }
   });
-  if (allowance < -1e-9) return undefined;
+  if (unserved || allowance < -1e-9) return undefined;
   options.sort((a, b) => b.saving - a.saving);
   for (const o of options) {
     const d = metros[o.metro].peakSessions;
@@ -88,14 +93,12 @@ function cheapestWithRoom(
   usd: number[],
   room: number[],
   d: number,
-  anywhere: boolean,
+  withinMs: number,
   rtt: number[],
-  budgetMs: number,
 ): number {
   let best = -1;
   for (const s of open) {
-    if (room[s] >= d && (anywhere || rtt[s] <= budgetMs) && (best < 0 || usd[s] < usd[best]))
-      best = s;
+    if (room[s] >= d && rtt[s] <= withinMs && (best < 0 || usd[s] < usd[best])) best = s;
   }
   return best;
 }
@@ -117,7 +120,8 @@ function capacitated(
   let allowance = P95_TAIL * instance.totalSessions;
   const excused = metros.map((_, i) => rtt[i][cheapest[i]] > budgetMs);
   metros.forEach((m, i) => excused[i] && (allowance -= m.peakSessions));
-  const allowed = (i: number, s: number) => excused[i] || rtt[i][s] <= budgetMs;
+  const within = (i: number) => (excused[i] ? instance.maxMs : budgetMs);
+  const allowed = (i: number, s: number) => rtt[i][s] <= within(i);
   const regret = metros.map((_, i) => {
     const costs = open
       .filter((s) => allowed(i, s))
@@ -130,11 +134,11 @@ function capacitated(
   const primary = new Array<number>(metros.length);
   for (const i of order) {
     const d = metros[i].peakSessions;
-    let best = cheapestWithRoom(open, usd, room, d, excused[i], rtt[i], budgetMs);
+    let best = cheapestWithRoom(open, usd, room, d, within(i), rtt[i]);
     if (best < 0 && !excused[i] && d <= allowance) {
       excused[i] = true;
       allowance -= d;
-      best = cheapestWithRoom(open, usd, room, d, true, rtt[i], budgetMs);
+      best = cheapestWithRoom(open, usd, room, d, within(i), rtt[i]);
     }
     if (best < 0) return undefined;
     primary[i] = best;
@@ -205,7 +209,7 @@ function polish(
   capacity: number[],
 ): Solution {
   const open = [...new Set(best.placement.primary)];
-  const { metros, sites, rtt, budgetMs } = instance;
+  const { metros, sites, rtt, budgetMs, maxMs } = instance;
   if (survive) {
     if (metros.length * open.length > 2000) return best;
     for (let i = 0; i < metros.length; i++) {
@@ -239,7 +243,7 @@ function polish(
       const d = metros[i].peakSessions;
       const s = primary[i];
       for (const t of open) {
-        if (t === s || load[t] + d > capacity[t]) continue;
+        if (t === s || load[t] + d > capacity[t] || rtt[i][t] > maxMs) continue;
         const overNext = over + d * (isOver(i, t) - isOver(i, s));
         if (overNext > tail + 1e-9) continue;
         const delta =
@@ -256,13 +260,13 @@ function polish(
       const di = metros[i].peakSessions;
       const s = primary[i];
       for (const t of open) {
-        if (t === s || load[t] + di <= capacity[t]) continue;
+        if (t === s || load[t] + di <= capacity[t] || rtt[i][t] > maxMs) continue;
         for (let j = 0; j < metros.length; j++) {
           if (primary[j] !== t || j === i) continue;
           const dj = metros[j].peakSessions;
           if (load[t] + di - dj > capacity[t]) continue;
           for (const u of open) {
-            if (u === t) continue;
+            if (u === t || rtt[j][u] > maxMs) continue;
             const next = new Map([
               [s, load[s] - di],
               [t, load[t] + di - dj],
@@ -290,7 +294,7 @@ function polish(
     for (let i = 0; i < metros.length; i++) {
       for (let j = i + 1; j < metros.length; j++) {
         const [s, t] = [primary[i], primary[j]];
-        if (s === t) continue;
+        if (s === t || rtt[i][t] > maxMs || rtt[j][s] > maxMs) continue;
         const shift = metros[i].peakSessions - metros[j].peakSessions; // from s to t
         if (load[t] + shift > capacity[t] || load[s] - shift > capacity[s]) continue;
         const overNext =
@@ -425,7 +429,7 @@ export function lowerBoundUsd(instance: Instance): number {
     let any = Infinity;
     let inBudget = Infinity;
     instance.sites.forEach((_, s) => {
-      any = Math.min(any, usd[s]);
+      if (instance.rtt[i][s] <= instance.maxMs) any = Math.min(any, usd[s]);
       if (instance.rtt[i][s] <= instance.budgetMs) inBudget = Math.min(inBudget, usd[s]);
     });
     bound += m.peakSessions * any;

@@ -39,6 +39,8 @@ export interface Instance {
   totalSessions: number;
   /** The weighted p95 budget, ms. */
   budgetMs: number;
+  /** No metro's primary site may be further than this, ms: the p95 tail is not a licence to send a city across an ocean. */
+  maxMs: number;
   /** With site-loss survival: the p95 bound while one site is lost, ms. */
   lossBudgetMs?: number;
 }
@@ -94,6 +96,7 @@ export function buildInstance(
   model: RttModel,
   budgetMs: number,
   lossBudgetMs?: number,
+  maxMs = 2 * budgetMs,
 ): Instance {
   // The schema's defaults fill every key when the file is validated.
   const session = demand.session as SessionProfile;
@@ -104,6 +107,7 @@ export function buildInstance(
     rtt: demand.metros.map((m) => sites.map((s) => clientRttMs(model, m, s))),
     totalSessions: demand.metros.reduce((n, m) => n + m.peakSessions, 0),
     budgetMs,
+    maxMs,
     lossBudgetMs,
   };
 }

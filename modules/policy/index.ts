@@ -12,6 +12,7 @@ import {
   metalSshKeySecret,
 } from "./hosts";
 import { capacityCoversDemand, gcpAutoscalerBounds, labelsPresent, trafficWeights } from "./stack";
+import { cloudDnsOneRoutingPolicy, route53LatencyAwsOnly } from "./dns-steering";
 import type { AvfleetPolicy } from "./policy";
 
 export const POLICIES: AvfleetPolicy[] = [
@@ -30,6 +31,8 @@ export const POLICIES: AvfleetPolicy[] = [
   labelsPresent,
   capacityCoversDemand,
   trafficWeights,
+  cloudDnsOneRoutingPolicy,
+  route53LatencyAwsOnly,
 ];
 
 export type { AvfleetPolicy, Violation } from "./policy";

@@ -149,6 +149,9 @@ export const trafficWeights: StackPolicy = {
     if (!split) return args.notApplicable("not a traffic stack");
     const { traffic } = stackFor(split.urn);
     if (!traffic) return args.notApplicable("no traffic spec");
+    if ((traffic.dns.routing ?? "weighted") !== "weighted") {
+      return args.notApplicable("geo-steered split: clients go by location, not by weight");
+    }
     const next: Weights = {};
     for (const r of byType(args.resources, "aws:route53/record:Record")) {
       next[r.props.setIdentifier] = r.props.weightedRoutingPolicies?.[0]?.weight ?? 0;

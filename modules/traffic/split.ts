@@ -9,6 +9,34 @@ import * as aws from "@pulumi/aws";
 import * as gcp from "@pulumi/gcp";
 import type { TrafficSpec } from "../config/traffic.schema";
 import { servingPools } from "./weights";
+import { routingOf, type Routing } from "./steering";
+
+type Pool = TrafficSpec["pools"][number];
+
+/** A Route53 record's routing arguments; the schema's checks guarantee each pool's geo. */
+function route53Routing(routing: Routing, pool: Pool): Partial<aws.route53.RecordArgs> {
+  const geo = pool.geo ?? {};
+  switch (routing) {
+    case "weighted":
+      return { weightedRoutingPolicies: [{ weight: pool.weight }] };
+    case "latency":
+      return { latencyRoutingPolicies: [{ region: geo.awsRegion! }] };
+    case "geoproximity":
+      return {
+        geoproximityRoutingPolicy: {
+          // Route53 takes one of a region or coordinates; coordinates as decimal strings.
+          ...(geo.awsRegion
+            ? { awsRegion: geo.awsRegion }
+            : {
+                coordinates: [{ latitude: geo.lat!.toFixed(2), longitude: geo.lon!.toFixed(2) }],
+              }),
+          ...(geo.bias !== undefined ? { bias: geo.bias } : {}),
+        },
+      };
+    case "geolocation":
+      throw new Error("Route53 geolocation needs client locations per pool; use geoproximity");
+  }
+}
 
 export interface TrafficSplitArgs {
   /** The validated traffic spec from the stack file. */
@@ -51,6 +79,7 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
   });
 
   const { dns } = spec;
+  const routing = routingOf(spec);
   if (dns.provider === "route53") {
     for (const pool of pools) {
       new aws.route53.Record(
@@ -61,12 +90,32 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
           type: "CNAME",
           ttl: dns.ttl,
           setIdentifier: pool.stack,
-          weightedRoutingPolicies: [{ weight: pool.weight }],
+          ...route53Routing(routing, pool),
           records: [pool.endpoint],
         },
         opts,
       );
     }
+  } else if (routing === "geolocation") {
+    // Same logical name as the WRR record: switching routing updates the one record set in
+    // place, where a new resource would collide with the old one's DNS name.
+    new gcp.dns.RecordSet(
+      `${name}-wrr`,
+      {
+        project: gcpProject,
+        managedZone: dns.zone,
+        name: `${dns.recordName}.`,
+        type: "CNAME",
+        ttl: dns.ttl,
+        routingPolicy: {
+          geos: pools.map((pool) => ({
+            location: pool.geo!.gcpRegion!,
+            rrdatas: [pulumi.interpolate`${pool.endpoint}.`],
+          })),
+        },
+      },
+      opts,
+    );
   } else {
     new gcp.dns.RecordSet(
       `${name}-wrr`,
