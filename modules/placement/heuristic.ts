@@ -162,15 +162,34 @@ export function assign(
   return fitted && { primary: fitted };
 }
 
-/** Fallback: the nearest other open site (least RTT while the primary is lost). */
-function withFallbacks(instance: Instance, open: number[], placement: Placement): Placement {
-  const fallback = placement.primary.map((p, i) => {
-    let best = -1;
-    for (const s of open) {
-      if (s !== p && (best < 0 || instance.rtt[i][s] < instance.rtt[i][best])) best = s;
-    }
-    return best;
-  });
+/**
+ * Fallbacks, largest metros first: the nearest other open site that still has room for the
+ * metro when its primary is lost (what already fails over there from that primary counted),
+ * else the nearest.
+ */
+function withFallbacks(
+  instance: Instance,
+  open: number[],
+  placement: Placement,
+  capacity: number[],
+): Placement {
+  const { metros, rtt } = instance;
+  const load = instance.sites.map(() => 0);
+  metros.forEach((m, i) => (load[placement.primary[i]] += m.peakSessions));
+  const moved = new Map<string, number>();
+  const fallback = new Array<number>(metros.length);
+  const order = metros
+    .map((_, i) => i)
+    .sort((a, b) => metros[b].peakSessions - metros[a].peakSessions);
+  for (const i of order) {
+    const p = placement.primary[i];
+    const d = metros[i].peakSessions;
+    const others = open.filter((s) => s !== p).sort((a, b) => rtt[i][a] - rtt[i][b]);
+    const fits = others.find((t) => load[t] + (moved.get(`${p}>${t}`) ?? 0) + d <= capacity[t]);
+    const t = fits ?? others[0];
+    fallback[i] = t;
+    moved.set(`${p}>${t}`, (moved.get(`${p}>${t}`) ?? 0) + d);
+  }
   return { ...placement, fallback };
 }
 
@@ -189,7 +208,7 @@ function solveOpenSet(
   if (open.length === 0 || (survive && open.length < 2)) return undefined;
   let placement = assign(instance, open, usd, capacity);
   if (!placement) return undefined;
-  if (survive) placement = withFallbacks(instance, open, placement);
+  if (survive) placement = withFallbacks(instance, open, placement, capacity);
   const evaluation = evaluate(instance, placement);
   return evaluation.feasible ? { placement, evaluation } : undefined;
 }
@@ -217,7 +236,7 @@ function polish(
         if (s === best.placement.primary[i]) continue;
         const primary = [...best.placement.primary];
         primary[i] = s;
-        const placement = withFallbacks(instance, open, { primary });
+        const placement = withFallbacks(instance, open, { primary }, capacity);
         const candidate = { placement, evaluation: evaluate(instance, placement) };
         if (candidate.evaluation.feasible && cheaper(candidate, best)) best = candidate;
       }
@@ -337,7 +356,7 @@ export function solveHeuristic(
   const { survive } = options;
   const S = instance.sites.length;
   const budget =
-    options.maxEvaluations ?? Math.max(500, Math.round(3e6 / (instance.metros.length * S)));
+    options.maxEvaluations ?? Math.max(400, Math.round(3e5 / (instance.metros.length * S)));
   let evaluations = 0;
   // Small instances afford the metro moves for every candidate set, which lets the search see
   // a site it could close only by reshuffling metros.

@@ -96,27 +96,10 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
         opts,
       );
     }
-  } else if (routing === "geolocation") {
-    // Same logical name as the WRR record: switching routing updates the one record set in
-    // place, where a new resource would collide with the old one's DNS name.
-    new gcp.dns.RecordSet(
-      `${name}-wrr`,
-      {
-        project: gcpProject,
-        managedZone: dns.zone,
-        name: `${dns.recordName}.`,
-        type: "CNAME",
-        ttl: dns.ttl,
-        routingPolicy: {
-          geos: pools.map((pool) => ({
-            location: pool.geo!.gcpRegion!,
-            rrdatas: [pulumi.interpolate`${pool.endpoint}.`],
-          })),
-        },
-      },
-      opts,
-    );
   } else {
+    const rrdatas = (pool: (typeof pools)[number]) => [pulumi.interpolate`${pool.endpoint}.`];
+    // Same logical name for WRR and geolocation: switching routing updates the one record set
+    // in place, where a new resource would collide with the old one's DNS name.
     new gcp.dns.RecordSet(
       `${name}-wrr`,
       {
@@ -125,12 +108,10 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
         name: `${dns.recordName}.`,
         type: "CNAME",
         ttl: dns.ttl,
-        routingPolicy: {
-          wrrs: pools.map((pool) => ({
-            weight: pool.weight,
-            rrdatas: [pulumi.interpolate`${pool.endpoint}.`],
-          })),
-        },
+        routingPolicy:
+          routing === "geolocation"
+            ? { geos: pools.map((p) => ({ location: p.geo!.gcpRegion!, rrdatas: rrdatas(p) })) }
+            : { wrrs: pools.map((p) => ({ weight: p.weight, rrdatas: rrdatas(p) })) },
       },
       opts,
     );
