@@ -112,6 +112,12 @@ export function evaluate(instance: Instance, placement: Placement): Evaluation {
     const r = rtt[i][placement.primary[i]];
     if (r > instance.maxMs)
       reasons.push(`${m.name}: ${r.toFixed(0)} ms to its site, over the ${instance.maxMs} ms cap`);
+    const f = placement.fallback?.[i];
+    if (f !== undefined && rtt[i][f] > instance.maxMs) {
+      reasons.push(
+        `${m.name}: ${rtt[i][f].toFixed(0)} ms to its fallback, over the ${instance.maxMs} ms cap`,
+      );
+    }
   });
   if (p95Ms > instance.budgetMs + 1e-9) {
     reasons.push(`weighted p95 ${p95Ms.toFixed(1)} ms over the ${instance.budgetMs} ms budget`);

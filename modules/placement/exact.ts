@@ -54,7 +54,9 @@ export async function solveExact(
     for (let s = 0; s < S; s++) {
       if (rtt[i][s] > instance.maxMs) continue;
       if (!options.survive) list.push({ v: `x${i}_${s}`, s, t: -1 });
-      else for (let t = 0; t < S; t++) if (t !== s) list.push({ v: `w${i}_${s}_${t}`, s, t });
+      else
+        for (let t = 0; t < S; t++)
+          if (t !== s && rtt[i][t] <= instance.maxMs) list.push({ v: `w${i}_${s}_${t}`, s, t });
     }
     return list;
   });

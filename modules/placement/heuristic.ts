@@ -184,9 +184,12 @@ function withFallbacks(
   for (const i of order) {
     const p = placement.primary[i];
     const d = metros[i].peakSessions;
-    const others = open.filter((s) => s !== p).sort((a, b) => rtt[i][a] - rtt[i][b]);
+    const others = open
+      .filter((s) => s !== p && rtt[i][s] <= instance.maxMs)
+      .sort((a, b) => rtt[i][a] - rtt[i][b]);
     const fits = others.find((t) => load[t] + (moved.get(`${p}>${t}`) ?? 0) + d <= capacity[t]);
-    const t = fits ?? others[0];
+    // No fallback within the cap: evaluate() refuses the placement.
+    const t = fits ?? others[0] ?? p;
     fallback[i] = t;
     moved.set(`${p}>${t}`, (moved.get(`${p}>${t}`) ?? 0) + d);
   }

@@ -34,7 +34,8 @@ export function placementSvg(
   const points = [...instance.metros, ...instance.sites];
   const pad = 3;
   const lon0 = Math.min(...points.map((p) => p.lon)) - pad;
-  const lon1 = Math.max(...points.map((p) => p.lon)) + pad;
+  // More room east: labels are written to the right of their points.
+  const lon1 = Math.max(...points.map((p) => p.lon)) + pad * 3;
   const lat0 = Math.min(...points.map((p) => p.lat)) - pad;
   const lat1 = Math.max(...points.map((p) => p.lat)) + pad;
   // Equirectangular with the mid-latitude's cosine, so shapes are right near the middle.

@@ -58,6 +58,8 @@ function fleetChange(
   const before = isNew ? undefined : readFileSync(file, "utf8");
   const doc = YAML.parseDocument(readFileSync(source, "utf8"));
   if (isNew) {
+    // The template's own header describes the template's site, not this one.
+    if (YAML.isNode(doc.contents)) doc.contents.commentBefore = null;
     doc.commentBefore = ` ${spec.stack}: new ${spec.provider} media site proposed by \`avfleet place\` (template: ${spec.newStack!.template}).`;
     setLeaves(doc, [], { config: spec.newStack!.config ?? {} });
     if (spec.provider === "gcp") doc.setIn(["config", "gcp:region"], spec.region);

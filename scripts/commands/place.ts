@@ -61,7 +61,7 @@ that the session-weighted p95 client RTT stays within --p95-ms, every site stays
 maxHosts at peak (with the capacity module's N+1 per failure domain) and, with
 --survive-site-loss, the p95 stays within --loss-p95-ms (default 1.5 × budget) with any one
 site lost, each site sized for its worst single-site loss. The p95 lets 5 % of sessions
-exceed the budget; --max-ms (default 2 × budget) caps any metro's RTT to its primary site.
+exceed the budget; --max-ms (default 2 × budget) caps any metro's RTT to its primary and fallback sites.
 
 RTT: great-circle km × route inflation + a fixed term, fitted to the measured pairs of --rtt
 (default: published AWS inter-region RTTs), plus the file's last-mile term; clientP95 pairs
