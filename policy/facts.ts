@@ -39,6 +39,8 @@ export interface TrafficFacts {
   maxStepPct: number;
   /** Pools with a record, in the order Cloud DNS WRR entries are written (they carry no name). */
   servingPools: string[];
+  /** avfleet:traffic.dns.routing: weighted, or a geo steering where weights do not apply. */
+  routing: string;
 }
 
 export interface StackFacts {

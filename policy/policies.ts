@@ -26,6 +26,7 @@ import {
   poolEndpointHasRecord,
   weightedRecordHealthChecked,
 } from "./host";
+import { cloudDnsOneRoutingPolicy, route53LatencyAwsOnly } from "./dns-steering";
 import type { AvfleetPolicy } from "./policy";
 
 export const POLICIES: AvfleetPolicy[] = [
@@ -52,4 +53,6 @@ export const POLICIES: AvfleetPolicy[] = [
   lifecycleHookResource,
   weightedRecordHealthChecked,
   poolEndpointHasRecord,
+  cloudDnsOneRoutingPolicy,
+  route53LatencyAwsOnly,
 ];

@@ -115,6 +115,9 @@ export const trafficWeights: StackPolicy = {
   validateStack: withFacts(({ traffic }, args, reportViolation) => {
     const split = args.resources.find((r) => r.type === "avfleet:traffic:TrafficSplit");
     if (!split || !traffic) return args.notApplicable("not a traffic stack");
+    if (traffic.routing !== "weighted") {
+      return args.notApplicable("geo-steered split: clients go by location, not by weight");
+    }
     const next: Weights = {};
     for (const r of byType(args.resources, "aws:route53/record:Record")) {
       next[r.props.setIdentifier] = r.props.weightedRoutingPolicies?.[0]?.weight ?? 0;

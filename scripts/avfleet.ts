@@ -13,6 +13,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   tune: () => import("./commands/tune"),
   scale: () => import("./commands/scale"),
   cache: () => import("./commands/cache"),
+  place: () => import("./commands/place"),
 };
 
 async function main(argv: string[]): Promise<number> {

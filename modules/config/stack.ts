@@ -11,6 +11,7 @@ import { fleetHardware, hostFacts } from "../tuning/host-facts";
 import type { FleetSpec, MetalFleetSpec } from "./fleet.schema";
 import type { TrafficSpec } from "./traffic.schema";
 import { weightProblems } from "../traffic/weights";
+import { steeringProblems } from "../traffic/steering";
 import { readInventory } from "./inventory";
 import type { Inventory } from "./inventory.schema";
 import { SECRET_KEYS, stackFileSchema, type StackFile } from "./stack.schema";
@@ -189,6 +190,7 @@ export function trafficProblems(
 ): Problem[] {
   const problems = [
     ...(refused([...at, "pools"]) ? [] : weightProblems(traffic, at)),
+    ...(refused([...at, "pools"]) || refused([...at, "dns"]) ? [] : steeringProblems(traffic, at)),
     ...dnsProviderProblems(traffic.dns.provider, config),
   ];
   traffic.pools.forEach((pool, i) => {

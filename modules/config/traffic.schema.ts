@@ -1,6 +1,7 @@
 /**
  * JSON Schema of a traffic split — the `avfleet:traffic` key of a traffic stack: which pools
- * (fleet stacks) serve a media region's join endpoint, with what integer weights.
+ * (fleet stacks) serve a media region's join endpoint, with what integer weights — or, with
+ * `dns.routing` other than weighted, steered by where the client is (one pool per area).
  */
 import type { FromSchema } from "json-schema-to-ts";
 import { dnsProviderProperties } from "./dns.schema";
@@ -35,6 +36,13 @@ export const trafficSchema = {
           default: 30,
           description: "seconds; one TTL for the whole weighted set",
         },
+        routing: {
+          type: "string",
+          enum: ["weighted", "geoproximity", "geolocation", "latency"],
+          default: "weighted",
+          description:
+            "how the record picks a pool: weighted (WRR), geoproximity or latency (Route53), geolocation (Cloud DNS)",
+        },
       },
     },
     maxStepPct: {
@@ -61,6 +69,32 @@ export const trafficSchema = {
             description: "a fleet stack name like gcp-us-west1",
           },
           weight: { type: "integer", minimum: 0, maximum: 100, description: "a weight in 0–100" },
+          geo: {
+            type: "object",
+            description:
+              "where the pool is, for geo routing: {lat, lon} or {awsRegion} (geoproximity), {awsRegion} (latency), {gcpRegion} (geolocation)",
+            additionalProperties: false,
+            properties: {
+              lat: { type: "number", minimum: -90, maximum: 90, description: "a latitude" },
+              lon: { type: "number", minimum: -180, maximum: 180, description: "a longitude" },
+              awsRegion: {
+                type: "string",
+                pattern: "^[a-z]{2}-[a-z]+-[0-9]$",
+                description: "the AWS region the pool runs in",
+              },
+              gcpRegion: {
+                type: "string",
+                pattern: "^[a-z]+-[a-z]+[0-9]+$",
+                description: "the Google Cloud region Cloud DNS geolocation names the pool by",
+              },
+              bias: {
+                type: "integer",
+                minimum: -99,
+                maximum: 99,
+                description: "Route53 geoproximity bias",
+              },
+            },
+          },
         },
       },
     },

@@ -9,6 +9,34 @@ import * as aws from "@pulumi/aws";
 import * as gcp from "@pulumi/gcp";
 import type { TrafficSpec } from "../config/traffic.schema";
 import { servingPools } from "./weights";
+import { routingOf, type Routing } from "./steering";
+
+type Pool = TrafficSpec["pools"][number];
+
+/** A Route53 record's routing arguments; the schema's checks guarantee each pool's geo. */
+function route53Routing(routing: Routing, pool: Pool): Partial<aws.route53.RecordArgs> {
+  const geo = pool.geo ?? {};
+  switch (routing) {
+    case "weighted":
+      return { weightedRoutingPolicies: [{ weight: pool.weight }] };
+    case "latency":
+      return { latencyRoutingPolicies: [{ region: geo.awsRegion! }] };
+    case "geoproximity":
+      return {
+        geoproximityRoutingPolicy: {
+          // Route53 takes one of a region or coordinates; coordinates as decimal strings.
+          ...(geo.awsRegion
+            ? { awsRegion: geo.awsRegion }
+            : {
+                coordinates: [{ latitude: geo.lat!.toFixed(2), longitude: geo.lon!.toFixed(2) }],
+              }),
+          ...(geo.bias !== undefined ? { bias: geo.bias } : {}),
+        },
+      };
+    case "geolocation":
+      throw new Error("Route53 geolocation needs client locations per pool; use geoproximity");
+  }
+}
 
 export interface TrafficSplitArgs {
   /** The validated traffic spec from the stack file. */
@@ -55,6 +83,7 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
   });
 
   const { dns } = spec;
+  const routing = routingOf(spec);
   if (dns.provider === "route53") {
     for (const pool of pools) {
       // A pool whose join endpoint stops answering loses its share of joins.
@@ -78,7 +107,7 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
           type: "CNAME",
           ttl: dns.ttl,
           setIdentifier: pool.stack,
-          weightedRoutingPolicies: [{ weight: pool.weight }],
+          ...route53Routing(routing, pool),
           healthCheckId: health.id,
           records: [pool.endpoint],
         },
@@ -86,6 +115,9 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
       );
     }
   } else {
+    const rrdatas = (pool: (typeof pools)[number]) => [pulumi.interpolate`${pool.endpoint}.`];
+    // Same logical name for WRR and geolocation: switching routing updates the one record set
+    // in place, where a new resource would collide with the old one's DNS name.
     new gcp.dns.RecordSet(
       `${name}-wrr`,
       {
@@ -94,12 +126,10 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
         name: `${dns.recordName}.`,
         type: "CNAME",
         ttl: dns.ttl,
-        routingPolicy: {
-          wrrs: pools.map((pool) => ({
-            weight: pool.weight,
-            rrdatas: [pulumi.interpolate`${pool.endpoint}.`],
-          })),
-        },
+        routingPolicy:
+          routing === "geolocation"
+            ? { geos: pools.map((p) => ({ location: p.geo!.gcpRegion!, rrdatas: rrdatas(p) })) }
+            : { wrrs: pools.map((p) => ({ weight: p.weight, rrdatas: rrdatas(p) })) },
       },
       opts,
     );

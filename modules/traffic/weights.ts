@@ -24,7 +24,8 @@ export function weightProblems(spec: TrafficSpec, at: KeyPath): Problem[] {
     }
   });
   const sum = spec.pools.reduce((n, p) => n + p.weight, 0);
-  if (sum !== 100) {
+  // Geo routing sends each client to its area's pool; the weights only say which pools serve.
+  if (sum !== 100 && (spec.dns.routing ?? "weighted") === "weighted") {
     problems.push({
       path: [...at, "pools"],
       message: `weights sum to ${sum}`,
@@ -39,6 +40,6 @@ export function weightProblems(spec: TrafficSpec, at: KeyPath): Problem[] {
  * with weight-0 records when every non-zero one is unhealthy, which would send joins to a
  * pool that is not (or no longer) meant to take them.
  */
-export function servingPools(spec: TrafficSpec): { stack: string; weight: number }[] {
+export function servingPools(spec: TrafficSpec): TrafficSpec["pools"] {
   return spec.pools.filter((p) => p.weight > 0);
 }

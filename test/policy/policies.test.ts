@@ -9,6 +9,7 @@ import { listStacks, loadStacks } from "../../modules/config/stack";
 import { evaluateStacks } from "../../modules/plan/evaluate";
 import type { Plan, PlanResource } from "../../modules/plan/plan";
 import { POLICIES } from "../../modules/policy";
+import { cloudDnsOneRoutingPolicy, route53LatencyAwsOnly } from "../../policy/dns-steering";
 import { checkPlan, evaluatePolicies } from "../../modules/policy/runner";
 import { STACK_FACTS_TYPE } from "../../policy/facts";
 import { metalSshKeySecret } from "../../policy/hosts";
@@ -386,13 +387,16 @@ test("weighted-record-health-checked: quiet on Route53 records with checks, fire
 });
 
 test("every policy has a fixture that fires and one that keeps it quiet", () => {
-  // These have tests of their own below.
+  // These have tests of their own below; the DNS-steering policies are judged on
+  // geo-steered plans in test/placement.
   const ownTests = [
     metalSshKeySecret.name,
     "stack-facts-declared",
     "no-placeholders",
     "example-placeholders",
     "weighted-record-health-checked",
+    cloudDnsOneRoutingPolicy.name,
+    route53LatencyAwsOnly.name,
   ];
   const covered = new Set(fixtures.map(([policy]) => policy).concat(ownTests));
   assert.deepEqual(
