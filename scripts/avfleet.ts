@@ -11,6 +11,8 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   migrate: () => import("./commands/migrate"),
   diff: () => import("./commands/diff"),
   tune: () => import("./commands/tune"),
+  observe: () => import("./commands/observe"),
+  diagnose: () => import("./commands/diagnose"),
 };
 
 async function main(argv: string[]): Promise<number> {
