@@ -54,12 +54,15 @@ export function parseAllowance(text: string): Record<string, number> {
   return out;
 }
 
-/** Settings whose STATUS column reads `drift` (columns are two or more spaces apart). */
+/**
+ * Settings whose STATUS (the last column) reads `drift`. Columns are two or more spaces apart,
+ * and an empty ACTUAL leaves only padding: a row can show three columns.
+ */
 export function parseTuneDrift(text: string): string[] {
   return text
     .split("\n")
     .map((l) => l.trim().split(/\s{2,}/))
-    .filter((cols) => cols.length >= 4 && cols[3] === "drift")
+    .filter((cols) => cols.length >= 3 && cols.at(-1) === "drift")
     .map((cols) => cols[0]);
 }
 
