@@ -96,7 +96,10 @@ test("promtool: a rule whose threshold drifted from the spec fails its generated
   writeFileSync(join(dir, fast.name), fast.text);
   const run = promtool(dir, "test", "rules", fast.name);
   assert.equal(run.status, 1, run.output);
-  assert.match(run.output, /AvfleetPacketLossBurnPage must fire: 15\.84× burn \(79\.2 % bad\) for 1h/);
+  assert.match(
+    run.output,
+    /AvfleetPacketLossBurnPage must fire: 15\.84× burn \(79\.2 % bad\) for 1h/,
+  );
   assert.match(run.output, /got:\[\]/);
 
   // the same cases against the spec's rules pass: the failure is the mutation's
