@@ -169,10 +169,13 @@ export interface HostAlert {
   cause: "kernel-buffer" | "cloud-allowance" | "tuning-drift" | "agent-down" | "at-max";
 }
 
-/** Host and pool alerts; rates over `window`; `for` in seconds. */
-export function hostAlerts(window: string): HostAlert[] {
-  const m = HOST_METRICS;
+/** Host and pool alerts; rates over `window`; `for` in seconds; `match` narrows every selector. */
+export function hostAlerts(window: string, match = ""): HostAlert[] {
   const t = HOST_THRESHOLDS;
+  // every series, narrowed by `match` (a cloud stack's pool) when one is given
+  const m = Object.fromEntries(
+    Object.entries(HOST_METRICS).map(([k, name]) => [k, `${name}${braces([match])}`]),
+  ) as Record<keyof typeof HOST_METRICS, string>;
   return [
     {
       alert: "AvfleetHostUdpReceiveBufferDrops",
@@ -206,7 +209,7 @@ export function hostAlerts(window: string): HostAlert[] {
     },
     {
       alert: "AvfleetHostAgentDown",
-      expr: `up{job="${HOST_JOB}"} == 0`,
+      expr: `up${braces([`job="${HOST_JOB}"`, match])} == 0`,
       for: 300,
       severity: "ticket",
       summary: "The host agent on {{ $labels.instance }} does not answer",
@@ -216,7 +219,7 @@ export function hostAlerts(window: string): HostAlert[] {
     },
     {
       alert: "AvfleetPoolAtMaxHosts",
-      expr: `max by (${BY}) (${HEALTHY_HOSTS}) >= on (${BY}) max by (${BY}) (${MAX_HOSTS})`,
+      expr: `max by (${BY}) (${HEALTHY_HOSTS}${braces([match])}) >= on (${BY}) max by (${BY}) (${MAX_HOSTS}${braces([match])})`,
       for: 900,
       severity: "ticket",
       summary: "Pool {{ $labels.pool }} runs at its host ceiling",

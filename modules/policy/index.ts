@@ -12,6 +12,7 @@ import {
   metalSshKeySecret,
 } from "./hosts";
 import { capacityCoversDemand, gcpAutoscalerBounds, labelsPresent, trafficWeights } from "./stack";
+import { poolAlerting } from "./alerts";
 import type { AvfleetPolicy } from "./policy";
 
 export const POLICIES: AvfleetPolicy[] = [
@@ -30,6 +31,7 @@ export const POLICIES: AvfleetPolicy[] = [
   labelsPresent,
   capacityCoversDemand,
   trafficWeights,
+  poolAlerting,
 ];
 
 export type { AvfleetPolicy, Violation } from "./policy";

@@ -160,10 +160,10 @@ test("human preview: a tree per stack under its component and a summary line", (
   );
   assert.match(
     human.stdout,
-    / {2}= 12 resources to create \(11 custom, 1 component\)\n {4}hosts: 6–90\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$1,345,853\n/,
+    / {2}= 28 resources to create \(26 custom, 2 components\)\n {4}hosts: 6–90\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$1,345,853\n/,
   );
   assert.match(
     human.stdout,
-    /\npreview: 1 stacks, 12 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
+    /\npreview: 1 stacks, 28 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
   );
 });

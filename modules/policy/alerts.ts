@@ -1,0 +1,85 @@
+/**
+ * pool-alerting: every cloud pool brings its alerting — each of the spec's alerts for that pool,
+ * judged from the stack's resource inputs only (GCP: an alert policy whose PromQL condition
+ * names the alert rule and the pool; AWS: the composite burn alarms and the drop alarms).
+ */
+import type { PolicyResource } from "@pulumi/policy";
+import { awsAlarms, gcpAlertPolicies } from "../observe/cloud";
+import type { StackPolicy } from "./policy";
+
+const MIG = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager";
+const TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";
+const ASG = "aws:autoscaling/group:Group";
+
+/** Pools of the stack's cloud fleets, from the labels the fleets must carry. */
+function pools(resources: PolicyResource[]): { kind: "gcp" | "aws"; pool: string }[] {
+  const out: { kind: "gcp" | "aws"; pool: string }[] = [];
+  if (resources.some((r) => r.type === MIG)) {
+    for (const t of resources.filter((r) => r.type === TEMPLATE)) {
+      if (t.props.labels?.pool) out.push({ kind: "gcp", pool: t.props.labels.pool });
+    }
+  }
+  for (const g of resources.filter((r) => r.type === ASG)) {
+    const tag = (g.props.tags ?? []).find((t: { key: string }) => t.key === "pool");
+    if (tag) out.push({ kind: "aws", pool: tag.value });
+  }
+  return [...new Map(out.map((p) => [`${p.kind}/${p.pool}`, p])).values()];
+}
+
+/** Alert rule names the stack's GCP policies declare for `pool`. */
+function gcpDeclared(resources: PolicyResource[], pool: string): Set<string> {
+  const names = resources
+    .filter((r) => r.type === "gcp:monitoring/alertPolicy:AlertPolicy")
+    .flatMap((r) => r.props.conditions ?? [])
+    .map((c: any) => c.conditionPrometheusQueryLanguage)
+    .filter((q: any) => q && String(q.query).includes(`pool="${pool}"`))
+    .map((q: any) => q.alertRule);
+  return new Set(names);
+}
+
+function awsDeclared(resources: PolicyResource[]): Set<string> {
+  return new Set(
+    resources
+      .filter(
+        (r) =>
+          r.type === "aws:cloudwatch/compositeAlarm:CompositeAlarm" ||
+          r.type === "aws:cloudwatch/metricAlarm:MetricAlarm",
+      )
+      .map((r) => r.props.alarmName ?? r.props.name),
+  );
+}
+
+export const poolAlerting: StackPolicy = {
+  name: "pool-alerting",
+  description:
+    "Every cloud pool declares its own alerting: each SLO burn alert (page and ticket) and host drop alert of modules/observe, for that pool.",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Declare the pool's alerting with declareAlerting(stack) (modules/observe/alerting.ts), as index.ts does.",
+  validateStack: (args, reportViolation) => {
+    const found = pools(args.resources);
+    if (found.length === 0) return args.notApplicable("no cloud pool");
+    for (const { kind, pool } of found) {
+      const ref = { pool, mediaRegion: "" };
+      const missing =
+        kind === "gcp"
+          ? gcpAlertPolicies(ref)
+              .map((p) => p.args.conditions as { displayName: string }[])
+              .map((c) => c[0].displayName)
+              .filter((name) => !gcpDeclared(args.resources, pool).has(name))
+          : (() => {
+              const { alarms, composites } = awsAlarms(ref);
+              const declared = awsDeclared(args.resources);
+              return [
+                ...composites.map((c) => String(c.args.alarmName)),
+                ...alarms
+                  .filter((a) => !/-(page|ticket)-/.test(a.args.name))
+                  .map((a) => a.args.name),
+              ].filter((name) => !declared.has(name));
+            })();
+      if (missing.length > 0) {
+        reportViolation(`pool ${pool} lacks alert(s): ${missing.join(", ")}`);
+      }
+    }
+  },
+};
