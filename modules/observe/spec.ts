@@ -92,6 +92,9 @@ export interface BurnAlert {
 /**
  * The SRE workbook's four pairs: 2 % of the budget in 1 h or 5 % in 6 h pages; 10 % in 1 d or
  * 10 % in 3 d opens a ticket. The short window makes an alert stop soon after the burn does.
+ * Plus an outage pair (10x over 5 m and 1 m): with budgets of 5-15 % a 14.4x burn is 72 % of
+ * sessions bad or more, and a pool gone 95 % bad would reach it on the 1 h window only after
+ * ~45 minutes; media users hang up long before (bench:observe measures it).
  */
 export const BURN_ALERTS: BurnAlert[] = [
   {
@@ -99,6 +102,7 @@ export const BURN_ALERTS: BurnAlert[] = [
     windows: [
       { long: 3600, short: 300, factor: 14.4 },
       { long: 6 * 3600, short: 1800, factor: 6 },
+      { long: 300, short: 60, factor: 10 },
     ],
     for: 60,
   },

@@ -1,7 +1,7 @@
 /**
  * Live: Debian's Prometheus on loopback scrapes the rehearsal world's /metrics and four host
- * agents (the real exporter), with the observe rules loaded (durations scaled 60x: an hour's
- * window in a minute; thresholds as rendered). Loss on one pool and kernel buffer drops on one
+ * agents (the real exporter), with the observe rules loaded (durations scaled 20x: an hour's
+ * window in 3 minutes; thresholds as rendered). Loss on one pool and kernel buffer drops on one
  * of its hosts must page for that pool and host only, and `avfleet diagnose` must name both
  * and the cause.
  */
@@ -45,7 +45,7 @@ test("live: a pool's loss and a host's buffer drops page in Prometheus; diagnose
   }, 250);
   const prometheus = await startPrometheus(
     { avfleet: [worldServer.port], "avfleet-host": hosts.map((h) => h.port) },
-    renderRules({ scale: 60 }),
+    renderRules({ scale: 20 }),
   );
   t.after(async () => {
     clearInterval(timer);

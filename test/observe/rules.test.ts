@@ -38,7 +38,12 @@ test("burn thresholds are the spec's objectives times the SRE workbook factors",
   );
   assert.match(
     loss,
-    /rate6h\{slo="packet-loss"\} > 0\.3 and .*rate30m\{slo="packet-loss"\} > 0\.3\)$/,
+    /rate6h\{slo="packet-loss"\} > 0\.3 and .*rate30m\{slo="packet-loss"\} > 0\.3\) or /,
+  );
+  // the outage pair: 10x is half the sessions bad over 5 m and 1 m
+  assert.match(
+    loss,
+    /\(avfleet:slo_error_ratio:rate5m\{slo="packet-loss"\} > 0\.5 and avfleet:slo_error_ratio:rate1m\{slo="packet-loss"\} > 0\.5\)$/,
   );
   // 15 % budget cannot burn 14.4x: capped at 95 % bad so the page can still fire
   assert.match(byName.AvfleetJitterP95BurnPage.expr, /rate1h\{slo="jitter-p95"\} > 0\.95 /);
@@ -76,11 +81,11 @@ test("promtool: the rules load and every generated case up to 6 h windows passes
   writeFileSync(join(dir, "rules.yml"), renderRules());
   const check = promtool(dir, "check", "rules", "rules.yml");
   assert.equal(check.status, 0, check.output);
-  assert.match(check.output, /SUCCESS: 65 rules found/);
+  assert.match(check.output, /SUCCESS: 70 rules found/);
   const tests = ruleTests("rules.yml");
   const fast = tests.files.find((f) => f.name === "tests.yml")!;
   writeFileSync(join(dir, fast.name), fast.text);
-  assert.equal((parse(fast.text).tests as unknown[]).length, 5 * 2 + 5 * 2);
+  assert.equal((parse(fast.text).tests as unknown[]).length, 5 * 3 + 5 * 2);
   const run = promtool(dir, "test", "rules", fast.name);
   assert.equal(run.status, 0, run.output);
 });
