@@ -54,6 +54,8 @@ export const SLO_NAMES = Object.keys(SLOS) as SloName[];
 /** Series the executor reads besides the SLOs. */
 export const ACTIVE_SESSIONS = "avfleet_active_sessions";
 export const HEALTHY_HOSTS = "avfleet_healthy_hosts";
+/** The pool's host ceiling (its stack's maxHosts): alerting compares healthy hosts to it. */
+export const MAX_HOSTS = "avfleet_max_hosts";
 
 /** The PromQL selector of one metric on one pool: what a gate queries and journals. */
 export function selector(metric: string, pool: string): string {

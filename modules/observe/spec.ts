@@ -6,7 +6,7 @@
  */
 import { EXPORTER_METRICS } from "../host/exporter";
 import { COMPARISONS } from "../migrate/compare";
-import { HEALTHY_HOSTS, SLO_NAMES, SLOS } from "../migrate/slo";
+import { HEALTHY_HOSTS, MAX_HOSTS, SLO_NAMES, SLOS } from "../migrate/slo";
 
 /** A ratio SLI: the share of events that were bad, per region and pool, over a window. */
 export interface Sli {
@@ -150,8 +150,7 @@ export const HOST_METRICS = EXPORTER_METRICS;
 
 /** The scrape job of host agents; its `up` says whether an agent answers. */
 export const HOST_JOB = "avfleet-host";
-/** The pool's host ceiling, exported beside its healthy hosts. */
-export const MAX_HOSTS = "avfleet_max_hosts";
+export { MAX_HOSTS };
 
 export const HOST_THRESHOLDS = {
   /** Kernel drops over received datagrams: 0.1 % loses audio frames users hear. */

@@ -20,7 +20,7 @@ const byName = (name: string): JsonResource => {
   return found;
 };
 
-test("preview --json: one stack, exit 0, every resource a child of the fleet component", () => {
+test("preview --json: one stack, exit 0, every resource a child of the fleet or its alerting component", () => {
   assert.equal(result.code, 0, result.stderr);
   assert.equal(doc.stacks.length, 1);
   assert.equal(stack.name, "gcp-us-west1");
@@ -30,12 +30,12 @@ test("preview --json: one stack, exit 0, every resource a child of the fleet com
     component.urn,
     "urn:pulumi:gcp-us-west1::avfleet::avfleet:fleets:GcpFleet::gcp-usw1",
   );
-  for (const r of stack.resources.filter((r: JsonResource) => r !== component)) {
-    assert.equal(r.parent, component.urn, r.name);
-    assert.equal(
-      r.urn,
-      `urn:pulumi:gcp-us-west1::avfleet::avfleet:fleets:GcpFleet$${r.type}::${r.name}`,
-    );
+  const alerting = byName("gcp-usw1-alerting");
+  assert.equal(alerting.type, "avfleet:observe:PoolAlerting");
+  for (const r of stack.resources.filter((r: JsonResource) => r !== component && r !== alerting)) {
+    const parent = r.type === "gcp:monitoring/alertPolicy:AlertPolicy" ? alerting : component;
+    assert.equal(r.parent, parent.urn, r.name);
+    assert.equal(r.urn, `urn:pulumi:gcp-us-west1::avfleet::${parent.type}$${r.type}::${r.name}`);
   }
 });
 
