@@ -14,7 +14,7 @@ import { diagnose, prometheusVectors, type Cause } from "../modules/observe/diag
 import { observeFiles, RULES_FILE } from "../modules/observe/render";
 import { renderRules } from "../modules/observe/rules";
 import { SimHost, type HostFault } from "../test/observe/hosts";
-import { alerts, close, serveText, startPrometheus } from "../test/observe/prometheus";
+import { alerts, close, serveText, startPrometheus } from "../test/support/prometheus";
 
 const SCALE = 20;
 const REGION = "bench";
@@ -210,7 +210,9 @@ async function live() {
 }
 
 async function main() {
-  const [rules, run] = await Promise.all([ruleTestFigures(), live()]);
+  // one after the other: promtool's CPU would delay the live fleet's scrapes and pages
+  const run = await live();
+  const rules = await ruleTestFigures();
   console.log(
     `rule tests: ${rules.tests} cases over ${rules.alerts} alerts through promtool in ${rules.seconds.toFixed(1)} s: must-fire ${rules.mustFire}, must-not-fire ${rules.mustNotFire}`,
   );
@@ -226,6 +228,9 @@ async function main() {
     );
   console.log(`healthy pool reported: ${run.falseAlarm ? "yes (false alarm)" : "no"}`);
   const latencies = run.paging.map((p) => run.paged[p]).filter((s) => s !== undefined);
+  console.log(
+    `paged: ${latencies.length} of ${run.paging.length} degraded pools within 60 s; latency is their median`,
+  );
   const latency = latencies.length ? (median(latencies) * SCALE).toFixed(0) : "NaN";
   const correct = run.verdicts.filter((v) => v.ok).length;
   console.log(

@@ -128,11 +128,21 @@ export async function diagnose(
   const w = options.since;
   const match = options.pool ? `pool="${options.pool}"` : "";
 
-  // Hosts: every cause any counter shows.
+  // Hosts: every cause any counter shows. A failed scrape's `up` carries only the target:
+  // the host's own series from the window say whose target it was.
+  const identity = new Map<string, Record<string, string>>();
+  for (const s of await query(
+    `max by (instance, ${HOST_BY}) (max_over_time(${HOST_METRICS.inDatagrams}[${w}]))`,
+  ))
+    identity.set(s.labels.instance, s.labels);
   const hosts = new Map<string, HostFinding>();
   for (const q of hostQueries(w, match)) {
-    for (const s of await query(q.query)) {
-      if (!q.bad(s.value)) continue;
+    for (const sample of await query(q.query)) {
+      if (!q.bad(sample.value)) continue;
+      const s = {
+        ...sample,
+        labels: { ...identity.get(sample.labels.instance), ...sample.labels },
+      };
       const host = s.labels.host ?? s.labels.instance ?? "?";
       const k = key({ ...s.labels, host }, ["pool", "host"]);
       const finding = hosts.get(k) ?? {

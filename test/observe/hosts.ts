@@ -5,7 +5,7 @@
  */
 import type { Server } from "node:http";
 import { renderHostMetrics } from "../../modules/host/exporter";
-import { close, serveText } from "./prometheus";
+import { close, serveText } from "../support/prometheus";
 
 export type HostFault = "kernel-buffer" | "cloud-allowance" | "cpu-saturation" | "tuning-drift";
 

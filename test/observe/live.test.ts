@@ -16,7 +16,7 @@ import { renderRules } from "../../modules/observe/rules";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 import { newRehearsal, SHORT_RUNBOOK, tempDir, tempStacks, writeRunbook } from "../migrate/support";
 import { SimHost } from "./hosts";
-import { alerts, close, poll, serveText, startPrometheus } from "./prometheus";
+import { alerts, close, poll, serveText, startPrometheus } from "../support/prometheus";
 
 const FAULT = "target-loss=20@0";
 const TARGET = "gcp-us-west1";

@@ -1,6 +1,6 @@
 /**
- * A real Prometheus (Debian's) on 127.0.0.1 for the live test and bench:observe: scrape jobs on
- * loopback targets, the observe rules loaded, everything at 1 s. Killed and removed by `stop`.
+ * A real Prometheus (Debian's) on 127.0.0.1 for live tests and benches: scrape jobs on loopback
+ * targets, rules loaded if given, everything at 1 s. Killed and removed by `stop`.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -44,21 +44,21 @@ export interface RunningPrometheus {
   log(): string;
 }
 
-/** Prometheus scraping each job's loopback ports, with `rules` loaded. */
+/** Prometheus scraping each job's loopback ports, with `rules` loaded when given. */
 export async function startPrometheus(
   jobs: Record<string, number[]>,
-  rules: string,
+  rules?: string,
 ): Promise<RunningPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), "observe-prometheus-"));
   const probe = createServer();
   const port = await listen(probe);
   close(probe);
-  writeFileSync(join(dir, "rules.yml"), rules);
+  if (rules !== undefined) writeFileSync(join(dir, "rules.yml"), rules);
   writeFileSync(
     join(dir, "prometheus.yml"),
     [
       "global: { scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s }",
-      "rule_files: [rules.yml]",
+      ...(rules !== undefined ? ["rule_files: [rules.yml]"] : []),
       "scrape_configs:",
       ...Object.entries(jobs).map(
         ([job, ports]) =>
