@@ -22,6 +22,8 @@ import {
 
 export const TEST_LABELS = { region: "test-region", pool: "test-pool" } as const;
 const HOST_LABELS = { ...TEST_LABELS, host: "test-host", zone: "test-zone-a" };
+/** Cases over longer windows evaluate hourly, in the long file. */
+const FAST_MAX_S = 3600;
 /** Events a minute in generated series: enough that ratios land on round numbers. */
 const PER_MINUTE = 1000;
 
@@ -108,13 +110,13 @@ function burnCases(sli: Sli, base: string) {
       const threshold = effectiveFactor(sli, w.factor) * budget;
       const ratio = Math.min(0.99, threshold * 1.1);
       const what = `${num(ratio / budget)}× burn (${num(ratio * 100)} % bad) for ${duration(w.long)}`;
-      (w.long > 6 * 3600 ? slow : fast).push({
+      (w.long > FAST_MAX_S ? slow : fast).push({
         name: `${name} must fire: ${what}`,
         interval: "1m",
         input_series: burnSeries(sli, ratio, w.long / 60 + 5),
         alert_rule_test: [{ eval_time: duration(w.long), alertname: name, exp_alerts: firing }],
       });
-      cases.push({ alert: name, kind: "must-fire", what, slow: w.long > 6 * 3600 });
+      cases.push({ alert: name, kind: "must-fire", what, slow: w.long > FAST_MAX_S });
     }
     // Pages: the whole budget spent evenly over the period is no emergency. Tickets: half of it.
     const burn = alert.severity === "page" ? 1 : 0.5;
@@ -228,8 +230,8 @@ function hostCases(base: string) {
 
 /**
  * The test files for a rules file named `rulesFile` beside them. Cases over windows longer than
- * 6 h evaluate hourly (minutely evaluations of day-long windows take promtool minutes); their
- * input stays minutely, so every window sees what Prometheus would.
+ * an hour evaluate hourly (minutely evaluations of day-long windows take promtool minutes);
+ * their input stays minutely, so every window sees what Prometheus would.
  */
 export function ruleTests(
   rulesFile: string,
