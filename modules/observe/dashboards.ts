@@ -3,23 +3,37 @@
  * burn rates and budget left, host drops by cause, capacity against demand, traffic weights.
  * Every query reads a series the rules record or the fleet and host agents export, so a
  * dashboard never draws a name nothing writes. Dashboard JSON model, schemaVersion 39
- * (Grafana 10.4+ loads it; later versions migrate it on load).
+ * (Grafana 10.4+ loads it; later versions migrate it on load), checked at compile time against
+ * the types Grafana generates from its dashboard schema (@grafana/schema).
  */
+import type { Dashboard as GrafanaDashboard, ThresholdsMode } from "@grafana/schema";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS } from "../migrate/slo";
 import { num } from "./rules";
 import { HOST_METRICS, HOST_THRESHOLDS, MAX_HOSTS, ratioRecord, SLIS } from "./spec";
 
-export interface Panel {
+type GridPos = { x: number; y: number; w: number; h: number };
+
+/** A row header; its panels follow it in the dashboard's list (an expanded row holds none). */
+export interface RowPanel {
   id: number;
-  type: "timeseries" | "row";
+  type: "row";
   title: string;
-  gridPos: { x: number; y: number; w: number; h: number };
-  datasource?: { type: "prometheus"; uid: string };
-  targets?: { refId: string; expr: string; legendFormat: string }[];
-  fieldConfig?: unknown;
-  collapsed?: boolean;
-  panels?: Panel[];
+  gridPos: GridPos;
+  collapsed: boolean;
+  panels: [];
 }
+
+export interface QueryPanel {
+  id: number;
+  type: "timeseries";
+  title: string;
+  gridPos: GridPos;
+  datasource: { type: "prometheus"; uid: string };
+  targets: { refId: string; expr: string; legendFormat: string }[];
+  fieldConfig: ReturnType<typeof fieldConfig>;
+}
+
+export type Panel = RowPanel | QueryPanel;
 
 export interface Dashboard {
   uid: string;
@@ -152,7 +166,8 @@ function fieldConfig(p: PanelSpec) {
     defaults: {
       unit: p.unit,
       ...(p.max !== undefined ? { max: p.max } : {}),
-      thresholds: { mode: "absolute", steps },
+      // the schema's enum, whose value is this string; importing it would load the package
+      thresholds: { mode: "absolute" as `${ThresholdsMode.Absolute}` as ThresholdsMode, steps },
       custom: { thresholdsStyle: { mode: p.threshold !== undefined ? "line" : "off" } },
     },
     overrides: [],
@@ -167,7 +182,7 @@ export function regionDashboard(region: string): Dashboard {
   for (const group of panelSpecs(region)) {
     panels.push({
       id: id++,
-      type: "row",
+      type: "row" as const,
       title: group.row,
       gridPos: { x: 0, y: y++, w: 24, h: 1 },
       collapsed: false,
@@ -176,7 +191,7 @@ export function regionDashboard(region: string): Dashboard {
     group.panels.forEach((p, i) => {
       panels.push({
         id: id++,
-        type: "timeseries",
+        type: "timeseries" as const,
         title: p.title,
         datasource: DS,
         gridPos: { x: (i % 2) * 12, y: y + Math.floor(i / 2) * 8, w: 12, h: 8 },
@@ -190,7 +205,7 @@ export function regionDashboard(region: string): Dashboard {
     });
     y += Math.ceil(group.panels.length / 2) * 8;
   }
-  return {
+  const dashboard = {
     uid: `avfleet-${region}`.slice(0, 40),
     title: `avfleet media: ${region}`,
     tags: ["avfleet", "media", region],
@@ -204,13 +219,13 @@ export function regionDashboard(region: string): Dashboard {
         {
           name: "datasource",
           label: "Prometheus",
-          type: "datasource",
+          type: "datasource" as const,
           query: "prometheus",
-          current: {},
           hide: 0,
         },
       ],
     },
     panels,
   };
+  return dashboard satisfies GrafanaDashboard;
 }
