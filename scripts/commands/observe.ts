@@ -16,7 +16,7 @@ Writes, from the media SLOs (modules/migrate/slo.ts) and the spec in modules/obs
                             alerts per SLI; host alerts (UDP buffer drops, cloud allowance,
                             tuning drift, agent down, pool at its host ceiling)
   DIR/tests.yml             promtool tests: must-fire cases up to 1 h windows, host alerts
-  DIR/tests-long.yml        promtool tests over 6 h to 30-day windows (about 2 min)
+  DIR/tests-long.yml        promtool tests over 6 h to 30-day windows (a few minutes)
   DIR/dashboards/<r>.json   a Grafana dashboard per media region of the stacks
 
 Check them with: promtool check rules DIR/rules.yml && promtool test rules DIR/tests*.yml
