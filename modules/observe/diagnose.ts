@@ -226,8 +226,17 @@ export async function diagnose(
       p.fix = FIXES[p.cause];
     }
   }
+  // Worst first: hosts behind a burning pool (in the pools' order), then by how many causes.
+  const rank = (h: HostFinding) => {
+    const i = bad.findIndex((p) => p.pool === h.pool && p.culprits.includes(h.host));
+    return i < 0 ? bad.length : i;
+  };
   const hostList = [...hosts.values()].sort(
-    (a, b) => a.pool.localeCompare(b.pool) || a.host.localeCompare(b.host),
+    (a, b) =>
+      rank(a) - rank(b) ||
+      b.causes.length - a.causes.length ||
+      a.pool.localeCompare(b.pool) ||
+      a.host.localeCompare(b.host),
   );
   return { since: w, pools: bad, hosts: hostList, wrong: bad.length > 0 || hostList.length > 0 };
 }
