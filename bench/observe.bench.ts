@@ -196,7 +196,8 @@ async function live() {
         .filter((h) => h.pool === f.pool)
         .flatMap((h) => h.causes.map((c) => c.cause));
       const named = f.bad ? pool?.cause : hostCauses.find((c) => c === f.kind);
-      return { fault: f.kind, pool: f.pool, named: named ?? "(none)", ok: named === f.kind };
+      const seen = JSON.stringify({ pool, hosts: d.hosts.filter((h) => h.pool === f.pool) });
+      return { fault: f.kind, pool: f.pool, named: named ?? "(none)", ok: named === f.kind, seen };
     });
     const falseAlarm =
       d.pools.some((p) => p.pool === "p-healthy") || d.hosts.some((h) => h.pool === "p-healthy");
@@ -224,7 +225,7 @@ async function main() {
   }
   for (const v of run.verdicts)
     console.log(
-      `diagnose ${v.pool}: injected ${v.fault}, named ${v.named} ${v.ok ? "ok" : "WRONG"}`,
+      `diagnose ${v.pool}: injected ${v.fault}, named ${v.named} ${v.ok ? "ok" : `WRONG: saw ${v.seen}`}`,
     );
   console.log(`healthy pool reported: ${run.falseAlarm ? "yes (false alarm)" : "no"}`);
   const latencies = run.paging.map((p) => run.paged[p]).filter((s) => s !== undefined);

@@ -121,6 +121,15 @@ function hostQueries(
   ];
 }
 
+const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+/** Seconds of a one-unit Prometheus duration (30s, 15m, 1h, 1d, 1w). */
+export function seconds(duration: string): number {
+  const m = /^(\d+)([smhdw])$/.exec(duration);
+  if (!m) throw new Error(`not a duration: ${duration}`);
+  return Number(m[1]) * UNIT_S[m[2]];
+}
+
 export async function diagnose(
   query: VectorQuery,
   options: { since: string; pool?: string },
@@ -129,10 +138,12 @@ export async function diagnose(
   const match = options.pool ? `pool="${options.pool}"` : "";
 
   // Hosts: every cause any counter shows. A failed scrape's `up` carries only the target:
-  // the host's own series from the window say whose target it was.
+  // the host's own series say whose target it was, looking back 5 minutes further than the
+  // window (an agent that died at its start last answered before it).
   const identity = new Map<string, Record<string, string>>();
+  const lookback = `${seconds(w) + 300}s`;
   for (const s of await query(
-    `max by (instance, ${HOST_BY}) (max_over_time(${HOST_METRICS.inDatagrams}[${w}]))`,
+    `max by (instance, ${HOST_BY}) (max_over_time(${HOST_METRICS.inDatagrams}[${lookback}]))`,
   ))
     identity.set(s.labels.instance, s.labels);
   const hosts = new Map<string, HostFinding>();
