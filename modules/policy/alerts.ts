@@ -11,17 +11,20 @@ const MIG = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager";
 const TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";
 const ASG = "aws:autoscaling/group:Group";
 
-/** Pools of the stack's cloud fleets, from the labels the fleets must carry. */
-function pools(resources: PolicyResource[]): { kind: "gcp" | "aws"; pool: string }[] {
-  const out: { kind: "gcp" | "aws"; pool: string }[] = [];
-  if (resources.some((r) => r.type === MIG)) {
+type Pool = { kind: "gcp" | "aws"; pool: string; urn: string };
+
+/** Pools of the stack's cloud fleets (from the labels fleets must carry) and their groups. */
+function pools(resources: PolicyResource[]): Pool[] {
+  const out: Pool[] = [];
+  const mig = resources.find((r) => r.type === MIG);
+  if (mig) {
     for (const t of resources.filter((r) => r.type === TEMPLATE)) {
-      if (t.props.labels?.pool) out.push({ kind: "gcp", pool: t.props.labels.pool });
+      if (t.props.labels?.pool) out.push({ kind: "gcp", pool: t.props.labels.pool, urn: mig.urn });
     }
   }
   for (const g of resources.filter((r) => r.type === ASG)) {
     const tag = (g.props.tags ?? []).find((t: { key: string }) => t.key === "pool");
-    if (tag) out.push({ kind: "aws", pool: tag.value });
+    if (tag) out.push({ kind: "aws", pool: tag.value, urn: g.urn });
   }
   return [...new Map(out.map((p) => [`${p.kind}/${p.pool}`, p])).values()];
 }
@@ -59,7 +62,7 @@ export const poolAlerting: StackPolicy = {
   validateStack: (args, reportViolation) => {
     const found = pools(args.resources);
     if (found.length === 0) return args.notApplicable("no cloud pool");
-    for (const { kind, pool } of found) {
+    for (const { kind, pool, urn } of found) {
       const ref = { pool, mediaRegion: "" };
       const missing =
         kind === "gcp"
@@ -78,7 +81,7 @@ export const poolAlerting: StackPolicy = {
               ].filter((name) => !declared.has(name));
             })();
       if (missing.length > 0) {
-        reportViolation(`pool ${pool} lacks alert(s): ${missing.join(", ")}`);
+        reportViolation(`pool ${pool} lacks alert(s): ${missing.join(", ")}`, urn);
       }
     }
   },

@@ -51,13 +51,14 @@ test("AWS: a composite alarm per burn alert over one metric-math alarm per windo
   const composites = ofType(plan, "aws:cloudwatch/compositeAlarm:CompositeAlarm");
   const alarms = ofType(plan, "aws:cloudwatch/metricAlarm:MetricAlarm");
   assert.equal(composites.length, 10);
-  assert.equal(alarms.length, 10 * 4 + 2);
+  // per SLI: page 3 pairs, ticket 2 pairs, two windows each; plus the two drop alarms
+  assert.equal(alarms.length, 5 * (3 + 2) * 2 + 2);
   const page = composites.find(
     (c) => c.inputs.alarmName === "avfleet-aws-use1-AvfleetPacketLossBurnPage",
   )!;
   assert.equal(
     page.inputs.alarmRule,
-    '(ALARM("avfleet-aws-use1-packet-loss-page-1h-1h") AND ALARM("avfleet-aws-use1-packet-loss-page-1h-5m")) OR (ALARM("avfleet-aws-use1-packet-loss-page-6h-6h") AND ALARM("avfleet-aws-use1-packet-loss-page-6h-30m"))',
+    '(ALARM("avfleet-aws-use1-packet-loss-page-1h-1h") AND ALARM("avfleet-aws-use1-packet-loss-page-1h-5m")) OR (ALARM("avfleet-aws-use1-packet-loss-page-6h-6h") AND ALARM("avfleet-aws-use1-packet-loss-page-6h-30m")) OR (ALARM("avfleet-aws-use1-packet-loss-page-5m-5m") AND ALARM("avfleet-aws-use1-packet-loss-page-5m-1m"))',
   );
   const long = alarms.find((a) => a.inputs.name === "avfleet-aws-use1-packet-loss-ticket-3d-3d")!;
   // one period of the window: 3 days, within CloudWatch's 7-day evaluation limit
