@@ -27,6 +27,7 @@ import {
   weightedRecordHealthChecked,
 } from "./host";
 import { cloudDnsOneRoutingPolicy, route53LatencyAwsOnly } from "./dns-steering";
+import { poolAlerting } from "./alerts";
 import type { AvfleetPolicy } from "./policy";
 
 export const POLICIES: AvfleetPolicy[] = [
@@ -55,4 +56,5 @@ export const POLICIES: AvfleetPolicy[] = [
   poolEndpointHasRecord,
   cloudDnsOneRoutingPolicy,
   route53LatencyAwsOnly,
+  poolAlerting,
 ];

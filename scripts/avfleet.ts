@@ -14,6 +14,8 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   scale: () => import("./commands/scale"),
   cache: () => import("./commands/cache"),
   place: () => import("./commands/place"),
+  observe: () => import("./commands/observe"),
+  diagnose: () => import("./commands/diagnose"),
 };
 
 async function main(argv: string[]): Promise<number> {

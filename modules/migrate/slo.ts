@@ -3,6 +3,12 @@
  * alerting can reuse. A metric name here is the Prometheus series the fleet exports (and the
  * rehearsal world serves), so a gate's query and an alert rule name the same thing.
  */
+/**
+ * `objective`: the share of session-minutes (of joins, for join-success) that must keep the
+ * threshold over 30 days — what alerting burns its error budget against. Per-session tails are
+ * wide (a healthy pool has ~11 % of session-minutes above 30 ms p95 jitter, ~3 % above 1 % loss),
+ * so objectives sit above what a healthy pool does and below what a degraded one does.
+ */
 export const SLOS = {
   "packet-loss": {
     metric: "avfleet_packet_loss_ratio",
@@ -11,6 +17,7 @@ export const SLOS = {
     threshold: 0.01,
     unit: "ratio",
     summary: "packet loss < 1 %",
+    objective: 0.95,
   },
   "jitter-p95": {
     metric: "avfleet_jitter_p95_seconds",
@@ -18,6 +25,7 @@ export const SLOS = {
     threshold: 0.03,
     unit: "seconds",
     summary: "jitter p95 < 30 ms",
+    objective: 0.85,
   },
   "join-success": {
     metric: "avfleet_join_success_ratio",
@@ -25,6 +33,7 @@ export const SLOS = {
     threshold: 0.995,
     unit: "ratio",
     summary: "join success > 99.5 %",
+    objective: 0.995,
   },
   "rtt-p95": {
     metric: "avfleet_rtt_p95_seconds",
@@ -34,6 +43,7 @@ export const SLOS = {
     threshold: 0.25,
     unit: "seconds",
     summary: "RTT p95 < 250 ms",
+    objective: 0.95,
   },
 } as const;
 
@@ -44,6 +54,8 @@ export const SLO_NAMES = Object.keys(SLOS) as SloName[];
 /** Series the executor reads besides the SLOs. */
 export const ACTIVE_SESSIONS = "avfleet_active_sessions";
 export const HEALTHY_HOSTS = "avfleet_healthy_hosts";
+/** The pool's host ceiling (its stack's maxHosts): alerting compares healthy hosts to it. */
+export const MAX_HOSTS = "avfleet_max_hosts";
 
 /** The PromQL selector of one metric on one pool: what a gate queries and journals. */
 export function selector(metric: string, pool: string): string {

@@ -5,11 +5,7 @@
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { realClock } from "../../modules/migrate/clock";
 import { COMPARISONS, type Histogram } from "../../modules/migrate/compare";
@@ -25,6 +21,7 @@ import {
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLOS } from "../../modules/migrate/slo";
 import { noise } from "../../modules/migrate/world";
 import { missingCommands, prerequisite } from "../support/prerequisites";
+import { close, serveText, startPrometheus } from "../support/prometheus";
 import { executorFor, newRehearsal, tempDir, tempStacks, writeRunbook } from "../migrate/support";
 
 const REGION = "us-west";
@@ -83,87 +80,23 @@ class Fleet {
   }
 }
 
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return (server.address() as AddressInfo).port;
-}
-
-function stop(server: Server): void {
-  server.closeAllConnections();
-  server.close();
-}
-
 /** Serves the fleet's exposition and ticks it every 100 ms until stopped. */
 async function serveFleet(t: TestContext, fleet: Fleet) {
-  const server = createServer((_, res) => {
-    res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-    res.end(fleet.exposition());
-  });
-  const port = await listen(server);
+  const { server, port } = await serveText(() => fleet.exposition());
   const timer = setInterval(() => fleet.tick(), 100);
   const halt = () => {
     clearInterval(timer);
-    stop(server);
+    close(server);
   };
   t.after(halt);
   return { port, halt };
 }
 
-async function poll<T>(what: string, seconds: number, probe: () => Promise<T | undefined>) {
-  for (let i = 0; i < seconds * 5; i++) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`${what}: not within ${seconds} s`);
-}
-
 /** Prometheus on 127.0.0.1, scraping `targetPort` every second; killed when the test ends. */
-async function startPrometheus(t: TestContext, targetPort: number): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), "avfleet-prometheus-"));
-  const portProbe = createServer();
-  const port = await listen(portProbe);
-  stop(portProbe);
-  const config = join(dir, "prometheus.yml");
-  writeFileSync(
-    config,
-    [
-      "global: { scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s }",
-      "scrape_configs:",
-      `  - { job_name: avfleet, static_configs: [{ targets: ["127.0.0.1:${targetPort}"] }] }`,
-      "",
-    ].join("\n"),
-  );
-  const log = join(dir, "stderr.log");
-  writeFileSync(log, "");
-  const child = spawn(
-    "prometheus",
-    [
-      `--config.file=${config}`,
-      `--storage.tsdb.path=${join(dir, "data")}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      "--log.level=warn",
-    ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  child.stderr.on("data", (chunk) => writeFileSync(log, chunk, { flag: "a" }));
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  t.after(async () => {
-    child.kill("SIGKILL");
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const probe = prometheusProvider({ url, region: REGION, retries: 0, errorLimit: 1e9 });
-  try {
-    // ready, and the target scraped at least once
-    await poll("prometheus scraping the fleet", 30, async () =>
-      (await probe.instant('up{job="avfleet"}', Date.now())) === 1 ? true : undefined,
-    );
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; prometheus said: ${readFileSync(log, "utf8")}`);
-  }
-  return url;
+async function startFleetPrometheus(t: TestContext, targetPort: number): Promise<string> {
+  const prometheus = await startPrometheus({ avfleet: [targetPort] });
+  t.after(() => prometheus.stop());
+  return prometheus.url;
 }
 
 /** A short real-time runbook: preflight, then 5 % on the target, baked 6 s with gates every second. */
@@ -213,7 +146,7 @@ test("gates through a real Prometheus: pass when healthy, roll back at the first
   if (!prerequisite(t, missingCommands("prometheus"))) return;
   const fleet = new Fleet();
   const served = await serveFleet(t, fleet);
-  const url = await startPrometheus(t, served.port);
+  const url = await startFleetPrometheus(t, served.port);
   const provider = prometheusProvider({ url, region: REGION, stepMs: 1000, timeoutMs: 2000 });
 
   await t.test("healthy: every gate round queries Prometheus, the step passes", async () => {

@@ -20,7 +20,7 @@ const byName = (name: string): JsonResource => {
   return found;
 };
 
-test("preview --json: one stack, exit 0, every resource a child of the fleet component", () => {
+test("preview --json: one stack, exit 0, every resource a child of the fleet or its alerting component", () => {
   assert.equal(result.code, 0, result.stderr);
   assert.equal(doc.stacks.length, 1);
   assert.equal(stack.name, "gcp-us-west1");
@@ -30,7 +30,7 @@ test("preview --json: one stack, exit 0, every resource a child of the fleet com
     component.urn,
     "urn:pulumi:gcp-us-west1::avfleet::avfleet:fleets:GcpFleet::gcp-usw1",
   );
-  // The stack's facts for the policy pack sit at the root, beside the fleet.
+  // The stack's facts for the policy pack sit at the root, beside the fleet and its alerting.
   const facts = byName("stack-facts");
   assert.equal(
     facts.urn,
@@ -38,14 +38,13 @@ test("preview --json: one stack, exit 0, every resource a child of the fleet com
   );
   assert.deepEqual(facts.inputs.fleet.mediaUdp, { from: 10000, to: 59999 });
   assert.equal(facts.inputs.fleet.capacity.hostsRequired, 66);
-  const children = stack.resources.filter((r: JsonResource) => r !== component && r !== facts);
-  assert.equal(children.length, 11);
-  for (const r of children) {
-    assert.equal(r.parent, component.urn, r.name);
-    assert.equal(
-      r.urn,
-      `urn:pulumi:gcp-us-west1::avfleet::avfleet:fleets:GcpFleet$${r.type}::${r.name}`,
-    );
+  const alerting = byName("gcp-usw1-alerting");
+  assert.equal(alerting.type, "avfleet:observe:PoolAlerting");
+  const roots = [component, facts, alerting];
+  for (const r of stack.resources.filter((r: JsonResource) => !roots.includes(r))) {
+    const parent = r.type === "gcp:monitoring/alertPolicy:AlertPolicy" ? alerting : component;
+    assert.equal(r.parent, parent.urn, r.name);
+    assert.equal(r.urn, `urn:pulumi:gcp-us-west1::avfleet::${parent.type}$${r.type}::${r.name}`);
   }
 });
 
@@ -183,10 +182,10 @@ test("human preview: a tree per stack under its component and a summary line", (
   );
   assert.match(
     human.stdout,
-    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 20 resources to create \(18 custom, 2 components\)\n {4}hosts: 6–90\n {4}host: avfleet-sfu 2\.4\.1-1 · avfleet-agent, load every 30 s · drain up to 1800 s \(graceful shutdown 1800 s; autoscaler ON; media unit stops after 1860 s\)\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
+    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 36 resources to create \(33 custom, 3 components\)\n {4}hosts: 6–90\n {4}host: avfleet-sfu 2\.4\.1-1 · avfleet-agent, load every 30 s · drain up to 1800 s \(graceful shutdown 1800 s; autoscaler ON; media unit stops after 1860 s\)\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
   );
   assert.match(
     human.stdout,
-    /\npreview: 1 stacks, 20 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
+    /\npreview: 1 stacks, 36 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
   );
 });

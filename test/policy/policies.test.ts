@@ -353,6 +353,17 @@ const fixtures: [string, string, () => Plan, string[]][] = [
       "aws-use1-asg: its drain hook is only in initialLifecycleHooks: changes never reach the existing group",
     ],
   ],
+  [
+    "pool-alerting",
+    "aws-us-east-1",
+    () =>
+      mutated(
+        "aws-us-east-1",
+        "aws-use1-alerting-rtt-p95-page",
+        (i) => (i.alarmName = "avfleet-aws-use1-renamed"),
+      ),
+    ["aws-use1-asg: pool aws-use1 lacks alert(s): avfleet-aws-use1-AvfleetRttP95BurnPage"],
+  ],
 ];
 
 for (const [policy, quietStack, fire, expected] of fixtures) {

@@ -1,0 +1,246 @@
+/**
+ * The spec's alerts for one pool as cloud alerting, so a stack brings its own (pure; the
+ * PoolAlerting component declares them):
+ * - GCP: Cloud Monitoring alert policies with PromQL conditions over Managed Service for
+ *   Prometheus. A policy's condition runs one raw query (no recording rules there), so each
+ *   burn condition inlines its windows' ratios, narrowed to the pool.
+ * - AWS: CloudWatch has no PromQL. Per window a metric-math alarm on bad/total events the host
+ *   agent publishes to the `avfleet` namespace; per alert a composite alarm: any pair with
+ *   both windows in ALARM. Period × evaluation periods stays within CloudWatch's limits
+ *   (≤ 1 day under 1 h periods, ≤ 7 days otherwise): one evaluation period of the window.
+ */
+import type * as aws from "@pulumi/aws";
+import type * as gcp from "@pulumi/gcp";
+import { burnAnnotations, DEFAULT_RUNBOOK_BASE, num, scaled } from "./rules";
+import {
+  BURN_ALERTS,
+  burnAlertName,
+  duration,
+  effectiveFactor,
+  hostAlerts,
+  HOST_THRESHOLDS,
+  SLIS,
+  type BurnAlert,
+  type Sli,
+} from "./spec";
+
+export interface PoolRef {
+  pool: string;
+  mediaRegion: string;
+}
+
+/** The namespace and metrics the host agent publishes to CloudWatch on AWS. */
+export const CLOUDWATCH = {
+  namespace: "avfleet",
+  events: "SessionEvents",
+  badEvents: "SessionBadEvents",
+  rcvbufErrors: "UdpRcvbufErrors",
+  inDatagrams: "UdpInDatagrams",
+  allowance: "NicAllowanceExceeded",
+} as const;
+
+const SEVERITY = { page: "CRITICAL", ticket: "WARNING" } as const;
+
+/** The burn condition of one alert on one pool, as one PromQL query. */
+export function poolBurnQuery(sli: Sli, alert: BurnAlert, pool: string): string {
+  const match = `pool="${pool}"`;
+  const ratio = (seconds: number) => {
+    const w = duration(seconds);
+    return `${sli.bad(w, match)} / ${sli.total(w, match)}`;
+  };
+  return alert.windows
+    .map((w) => {
+      const threshold = num(effectiveFactor(sli, w.factor) * (1 - sli.objective));
+      return `((${ratio(w.long)}) > ${threshold} and (${ratio(w.short)}) > ${threshold})`;
+    })
+    .join(" or ");
+}
+
+type PolicyArgs = Omit<gcp.monitoring.AlertPolicyArgs, "project">;
+
+function policy(
+  name: string,
+  ref: PoolRef,
+  severity: "page" | "ticket",
+  query: string,
+  forSeconds: number,
+  group: string,
+  docs: { summary: string; description: string; runbook_url: string },
+): { role: string; args: PolicyArgs } {
+  const expand = (text: string) =>
+    text
+      .replace(/\{\{ \$labels\.pool \}\}/g, ref.pool)
+      .replace(/\{\{ \$labels\.region \}\}/g, ref.mediaRegion);
+  return {
+    role: name
+      .replace(/^Avfleet/, "")
+      .replace(/[A-Z]/g, (c, i) => `${i ? "-" : ""}${c.toLowerCase()}`),
+    args: {
+      displayName: `${name} ${ref.pool}`,
+      combiner: "OR",
+      severity: SEVERITY[severity],
+      conditions: [
+        {
+          displayName: name,
+          conditionPrometheusQueryLanguage: {
+            query,
+            duration: `${forSeconds}s`,
+            evaluationInterval: "60s",
+            alertRule: name,
+            ruleGroup: group,
+            labels: { severity, pool: ref.pool, region: ref.mediaRegion },
+          },
+        },
+      ],
+      documentation: {
+        mimeType: "text/markdown",
+        subject: expand(docs.summary),
+        content: `${expand(docs.description)}\n\nRunbook: ${docs.runbook_url}`,
+      },
+      userLabels: { "media-region": ref.mediaRegion, pool: ref.pool, severity },
+    },
+  };
+}
+
+/** Every alert of the spec as a GCP alert policy on the pool. */
+export function gcpAlertPolicies(
+  ref: PoolRef,
+  runbookBase = DEFAULT_RUNBOOK_BASE,
+): { role: string; args: PolicyArgs }[] {
+  const burns = SLIS.flatMap((sli) =>
+    BURN_ALERTS.map((alert) =>
+      policy(
+        burnAlertName(sli, alert.severity),
+        ref,
+        alert.severity,
+        poolBurnQuery(sli, alert, ref.pool),
+        alert.for,
+        `avfleet-slo-${sli.name}`,
+        burnAnnotations(sli, alert, runbookBase),
+      ),
+    ),
+  );
+  const hosts = hostAlerts(scaled(300), `pool="${ref.pool}"`).map((a) =>
+    policy(a.alert, ref, a.severity, a.expr, a.for, "avfleet-hosts", {
+      summary: a.summary.replace(/\{\{ \$labels\.\w+ \}\}/g, "a host"),
+      description: a.description,
+      runbook_url: `${runbookBase}#${a.alert.toLowerCase()}`,
+    }),
+  );
+  return [...burns, ...hosts];
+}
+
+type AlarmArgs = aws.cloudwatch.MetricAlarmArgs & { name: string };
+
+function ratioAlarm(
+  name: string,
+  description: string,
+  seconds: number,
+  threshold: number,
+  bad: { metricName: string; dimensions: Record<string, string> },
+  total: { metricName: string; dimensions: Record<string, string> },
+): AlarmArgs {
+  const metric = (m: typeof bad) => ({
+    namespace: CLOUDWATCH.namespace,
+    metricName: m.metricName,
+    dimensions: m.dimensions,
+    period: seconds,
+    stat: "Sum",
+  });
+  return {
+    name,
+    alarmDescription: description,
+    comparisonOperator: "GreaterThanThreshold",
+    threshold,
+    evaluationPeriods: 1,
+    // no sessions, no burn
+    treatMissingData: "notBreaching",
+    metricQueries: [
+      { id: "bad", metric: metric(bad), returnData: false },
+      { id: "total", metric: metric(total), returnData: false },
+      { id: "ratio", expression: "bad / total", label: "bad share", returnData: true },
+    ],
+  };
+}
+
+export interface AwsAlarms {
+  alarms: { role: string; args: AlarmArgs }[];
+  composites: { role: string; args: aws.cloudwatch.CompositeAlarmArgs; alarms: string[] }[];
+}
+
+/** The burn alerts as composite alarms over per-window alarms, and the host drop alarms. */
+export function awsAlarms(ref: PoolRef, runbookBase = DEFAULT_RUNBOOK_BASE): AwsAlarms {
+  const out: AwsAlarms = { alarms: [], composites: [] };
+  const prefix = `avfleet-${ref.pool}`;
+  for (const sli of SLIS) {
+    const dims = { Pool: ref.pool, Slo: sli.name };
+    for (const alert of BURN_ALERTS) {
+      const alertName = burnAlertName(sli, alert.severity);
+      const pairs: string[] = [];
+      const members: string[] = [];
+      for (const w of alert.windows) {
+        const threshold = Number(num(effectiveFactor(sli, w.factor) * (1 - sli.objective)));
+        const names = [w.long, w.short].map((s) => {
+          const name = `${prefix}-${sli.name}-${alert.severity}-${duration(w.long)}-${duration(s)}`;
+          out.alarms.push({
+            role: name.slice(prefix.length + 1),
+            args: ratioAlarm(
+              name,
+              `${sli.name} bad share over ${duration(s)} above ${threshold} (${alertName}, pair ${duration(w.long)})`,
+              s,
+              threshold,
+              { metricName: CLOUDWATCH.badEvents, dimensions: dims },
+              { metricName: CLOUDWATCH.events, dimensions: dims },
+            ),
+          });
+          return name;
+        });
+        members.push(...names);
+        pairs.push(`(${names.map((n) => `ALARM("${n}")`).join(" AND ")})`);
+      }
+      const docs = burnAnnotations(sli, alert, runbookBase);
+      out.composites.push({
+        role: `${sli.name}-${alert.severity}`,
+        alarms: members,
+        args: {
+          alarmName: `${prefix}-${alertName}`,
+          alarmRule: pairs.join(" OR "),
+          alarmDescription: `${docs.summary.replace("{{ $labels.pool }}", ref.pool).replace("{{ $labels.region }}", ref.mediaRegion)}. Runbook: ${docs.runbook_url}`,
+          tags: { "media-region": ref.mediaRegion, pool: ref.pool, severity: alert.severity },
+        },
+      });
+    }
+  }
+  const pool = { Pool: ref.pool };
+  const [drops, allowance] = hostAlerts(scaled(300));
+  out.alarms.push(
+    {
+      role: "udp-receive-buffer-drops",
+      args: ratioAlarm(
+        `${prefix}-udp-receive-buffer-drops`,
+        `${drops.summary.replace("{{ $labels.host }}", `a host of ${ref.pool}`)}. ${drops.description}`,
+        300,
+        HOST_THRESHOLDS.rcvbufDropRatio,
+        { metricName: CLOUDWATCH.rcvbufErrors, dimensions: pool },
+        { metricName: CLOUDWATCH.inDatagrams, dimensions: pool },
+      ),
+    },
+    {
+      role: "nic-allowance-exceeded",
+      args: {
+        name: `${prefix}-nic-allowance-exceeded`,
+        alarmDescription: `${allowance.description}`,
+        namespace: CLOUDWATCH.namespace,
+        metricName: CLOUDWATCH.allowance,
+        dimensions: pool,
+        statistic: "Sum",
+        period: 300,
+        evaluationPeriods: 1,
+        comparisonOperator: "GreaterThanThreshold",
+        threshold: 0,
+        treatMissingData: "notBreaching",
+      },
+    },
+  );
+  return out;
+}

@@ -1,0 +1,63 @@
+/** avfleet observe render — alert rules, their generated tests and dashboards, from the SLO spec. */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { DEFAULT_STACKS_DIR, listStacks, loadStacks } from "../../modules/config/stack";
+import { mediaRegions, observeFiles } from "../../modules/observe/render";
+import { DEFAULT_RUNBOOK_BASE } from "../../modules/observe/rules";
+import { EXIT, UsageError, parseCommandArgs, progress, type Command } from "../cli";
+
+export const command: Command = {
+  summary: "render Prometheus alert rules, their promtool tests and Grafana dashboards",
+  help: `
+Usage: avfleet observe render --out DIR [--stacks DIR] [--runbook-base URL] [--json]
+
+Writes, from the media SLOs (modules/migrate/slo.ts) and the spec in modules/observe:
+  DIR/rules.yml             recording rules per SLI and window; page and ticket burn-rate
+                            alerts per SLI; host alerts (UDP buffer drops, cloud allowance,
+                            tuning drift, agent down, pool at its host ceiling)
+  DIR/tests.yml             promtool tests: must-fire cases up to 1 h windows, host alerts
+  DIR/tests-long.yml        promtool tests over 6 h to 30-day windows (a few minutes)
+  DIR/dashboards/<r>.json   a Grafana dashboard per media region of the stacks
+
+Check them with: promtool check rules DIR/rules.yml && promtool test rules DIR/tests*.yml
+
+Options:
+  --out DIR            where to write (created)
+  --stacks DIR         stack files whose media regions get dashboards (default ${DEFAULT_STACKS_DIR})
+  --runbook-base URL   alerts link <URL>#<alert name in lower case> (default ${DEFAULT_RUNBOOK_BASE},
+                       whose "Observe runbooks" section has one entry per alert)
+  --json               print {"files":[...],"cases":[{"alert","kind","what","file"}]}`,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, {
+      out: { type: "string" },
+      stacks: { type: "string" },
+      "runbook-base": { type: "string" },
+      json: { type: "boolean" },
+    });
+    const [action, ...extra] = positionals;
+    if (action !== "render")
+      throw new UsageError(`expected "render", got ${JSON.stringify(action ?? "")}`);
+    if (extra.length > 0) throw new UsageError(`unexpected argument(s) ${extra.join(" ")}`);
+    if (!values.out) throw new UsageError("--out DIR is required");
+    const dir = values.stacks ?? DEFAULT_STACKS_DIR;
+    const regions = mediaRegions(loadStacks(dir, listStacks(dir)));
+    const { files, cases } = observeFiles(regions, { runbookBase: values["runbook-base"] });
+    for (const f of files) {
+      const path = join(values.out, f.path);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, f.text);
+      progress(`wrote ${path}`);
+    }
+    if (values.json) {
+      process.stdout.write(
+        `${JSON.stringify({ files: files.map((f) => f.path), cases }, null, 2)}\n`,
+      );
+    } else {
+      const fire = cases.filter((c) => c.kind === "must-fire").length;
+      process.stdout.write(
+        `${files.length} files in ${values.out}: ${cases.length} generated rule tests (${fire} must-fire, ${cases.length - fire} must-not-fire), ${regions.length} dashboard(s): ${regions.join(", ")}\n`,
+      );
+    }
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,64 @@
+/** The observe and diagnose commands' contract: what they write, usage errors, a dead Prometheus. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { avfleet } from "../support/cli";
+
+test("observe render --out DIR writes rules, tests and a dashboard per media region", (t) => {
+  const out = mkdtempSync(join(tmpdir(), "observe-render-"));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  const r = avfleet([
+    "observe",
+    "render",
+    "--out",
+    out,
+    "--runbook-base",
+    "https://wiki.example/avfleet",
+    "--json",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  assert.deepEqual(doc.files, [
+    "rules.yml",
+    "tests.yml",
+    "tests-long.yml",
+    "dashboards/eu-central.json",
+    "dashboards/eu-west.json",
+    "dashboards/us-east.json",
+    "dashboards/us-west.json",
+  ]);
+  for (const f of doc.files) assert.ok(existsSync(join(out, f)), f);
+  assert.match(
+    readFileSync(join(out, "rules.yml"), "utf8"),
+    /runbook_url: https:\/\/wiki\.example\/avfleet#avfleetpacketlossburnpage/,
+  );
+  assert.equal(doc.cases.length, 45);
+});
+
+test("usage errors exit 2 and write nothing", () => {
+  assert.equal(avfleet(["observe", "render"]).code, 2);
+  const bad = avfleet(["diagnose", "--prometheus", "localhost:9090"]);
+  assert.equal(bad.code, 2);
+  assert.match(
+    bad.stderr,
+    /--prometheus "localhost:9090" is not a URL, expected http\(s\):\/\/host:port/,
+  );
+  assert.match(
+    avfleet(["diagnose", "--prometheus", "http://127.0.0.1:1", "--since", "1 hour"]).stderr,
+    /is not a duration/,
+  );
+});
+
+test("diagnose: a Prometheus that does not answer is a failure, exit 3", async () => {
+  // a port that was free a moment ago: nothing listens there
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise((resolve) => probe.close(resolve));
+  const r = avfleet(["diagnose", "--prometheus", `http://127.0.0.1:${port}`]);
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /^error: /);
+});

@@ -1,0 +1,99 @@
+/**
+ * Cloud alerting as the stacks declare it (evaluated under Pulumi mocks): a GCP pool's alert
+ * policies carry PromQL conditions narrowed to the pool with the spec's thresholds, an AWS pool
+ * composes per-window alarms, and the pool-alerting policy notices a missing alert.
+ */
+import { before, test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { loadStacks } from "../../modules/config/stack";
+import { declareAlerting } from "../../modules/observe/alerting";
+import { evaluateStacks } from "../../modules/plan/evaluate";
+import type { Plan } from "../../modules/plan/plan";
+import { POLICIES } from "../../modules/policy";
+import { evaluatePolicies } from "../../modules/policy/runner";
+import { ROOT } from "../support/cli";
+
+const STACKS = join(ROOT, "stacks");
+const plans = new Map<string, Plan>();
+
+before(async () => {
+  for (const plan of await evaluateStacks(loadStacks(STACKS, ["gcp-us-west1", "aws-us-east-1"])))
+    plans.set(plan.name, plan);
+});
+
+// inputs are whatever the providers took: read them untyped
+const ofType = (plan: Plan, type: string) =>
+  plan.resources.filter((r) => r.type === type).map((r) => ({ ...r, inputs: r.inputs as any }));
+
+test("GCP: one PromQL alert policy per alert, narrowed to the pool, thresholds from the spec", () => {
+  const policies = ofType(plans.get("gcp-us-west1")!, "gcp:monitoring/alertPolicy:AlertPolicy");
+  assert.equal(policies.length, 15);
+  const page = policies.find((p) => p.name === "gcp-usw1-alerting-packet-loss-burn-page")!;
+  const cond = page.inputs.conditions[0].conditionPrometheusQueryLanguage;
+  assert.equal(cond.alertRule, "AvfleetPacketLossBurnPage");
+  assert.equal(cond.evaluationInterval, "60s");
+  assert.equal(page.inputs.severity, "CRITICAL");
+  assert.equal(page.inputs.project, "media-prod-usw1");
+  // both windows of the fastest pair, on this pool only, over 72 % bad
+  assert.match(
+    cond.query,
+    /^\(\(\(sum by \(region, pool\) \(rate\(avfleet_session_packet_loss_ratio_count\{pool="gcp-usw1"\}\[1h\]\)\)/,
+  );
+  assert.match(cond.query, /\[5m\]\)\)\) > 0\.72\) or /);
+  assert.match(page.inputs.documentation.content, /Runbook: README\.md#avfleetpacketlossburnpage/);
+});
+
+test("AWS: a composite alarm per burn alert over one metric-math alarm per window", () => {
+  const plan = plans.get("aws-us-east-1")!;
+  const composites = ofType(plan, "aws:cloudwatch/compositeAlarm:CompositeAlarm");
+  const alarms = ofType(plan, "aws:cloudwatch/metricAlarm:MetricAlarm");
+  assert.equal(composites.length, 10);
+  // per SLI: page 3 pairs, ticket 2 pairs, two windows each; plus the two drop alarms
+  assert.equal(alarms.length, 5 * (3 + 2) * 2 + 2);
+  const page = composites.find(
+    (c) => c.inputs.alarmName === "avfleet-aws-use1-AvfleetPacketLossBurnPage",
+  )!;
+  assert.equal(
+    page.inputs.alarmRule,
+    '(ALARM("avfleet-aws-use1-packet-loss-page-1h-1h") AND ALARM("avfleet-aws-use1-packet-loss-page-1h-5m")) OR (ALARM("avfleet-aws-use1-packet-loss-page-6h-6h") AND ALARM("avfleet-aws-use1-packet-loss-page-6h-30m")) OR (ALARM("avfleet-aws-use1-packet-loss-page-5m-5m") AND ALARM("avfleet-aws-use1-packet-loss-page-5m-1m"))',
+  );
+  const long = alarms.find((a) => a.inputs.name === "avfleet-aws-use1-packet-loss-ticket-3d-3d")!;
+  // one period of the window: 3 days, within CloudWatch's 7-day evaluation limit
+  assert.equal(long.inputs.metricQueries[0].metric.period, 259200);
+  assert.equal(long.inputs.evaluationPeriods, 1);
+  assert.equal(long.inputs.threshold, 0.05);
+  assert.equal(long.inputs.metricQueries[2].expression, "bad / total");
+  for (const a of alarms) {
+    const period = a.inputs.period ?? a.inputs.metricQueries[0].metric.period;
+    assert.ok(period * a.inputs.evaluationPeriods <= (period < 3600 ? 86400 : 604800), a.name);
+  }
+});
+
+test("metal stacks declare no cloud alerting: the Prometheus rules cover them", () => {
+  const [metal] = loadStacks(STACKS, ["metal-sjc"]);
+  assert.equal(declareAlerting(metal.document), undefined);
+});
+
+test("pool-alerting: quiet on the stacks, a missing alert is named", () => {
+  const policy = POLICIES.filter((p) => p.name === "pool-alerting");
+  for (const name of ["gcp-us-west1", "aws-us-east-1"]) {
+    const { violations, judged } = evaluatePolicies(plans.get(name)!, policy);
+    assert.deepEqual(violations, [], name);
+    assert.ok(judged["pool-alerting"] > 0, `${name} judged`);
+  }
+  const gcp = structuredClone(plans.get("gcp-us-west1")!);
+  gcp.resources = gcp.resources.filter(
+    (r) => r.name !== "gcp-usw1-alerting-host-udp-receive-buffer-drops",
+  );
+  assert.deepEqual(
+    evaluatePolicies(gcp, policy).violations.map((v) => v.message),
+    ["pool gcp-usw1 lacks alert(s): AvfleetHostUdpReceiveBufferDrops"],
+  );
+  const aws = structuredClone(plans.get("aws-us-east-1")!);
+  aws.resources = aws.resources.filter((r) => !r.name.endsWith("-ice-success-page"));
+  assert.deepEqual(
+    evaluatePolicies(aws, policy).violations.map((v) => v.message),
+    ["pool aws-use1 lacks alert(s): avfleet-aws-use1-AvfleetIceSuccessBurnPage"],
+  );
+});
