@@ -52,7 +52,8 @@ const commit = git("rev-parse", "HEAD").trim();
 const LOCK = Buffer.from('{"lockfileVersion": 3}');
 // What evaluations used: each stack its own file; the site its inventory; the traffic split
 // its pools' files; every one the program's modules.
-const program = ["index.ts", "modules/fleets/gcp.ts"];
+// The program imports the pack's rules (policy/rules.ts), never its policies.
+const program = ["index.ts", "modules/fleets/gcp.ts", "policy/rules.ts"];
 const used: Record<string, string[]> = {
   "gcp-a": [...program, "stacks/Pulumi.gcp-a.yaml"],
   "gcp-b": [...program, "stacks/Pulumi.gcp-b.yaml"],

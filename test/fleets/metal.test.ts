@@ -15,6 +15,13 @@ import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 import { problemsLoading } from "../support/problems";
 
+/**
+ * The one sudoers rule of the example sites: install and run the tuning (with its tools) and
+ * the host bootstrap, and drop a drain request; nothing else.
+ */
+const SUDOERS_RULE =
+  "avfleet ALL=(root) NOPASSWD: /usr/bin/install -D -m 0755 /dev/stdin /usr/local/sbin/avfleet-tune, /usr/bin/install -D -m 0755 /dev/stdin /usr/local/sbin/avfleet-bootstrap, /usr/bin/install -D -m 0644 /dev/stdin /var/lib/avfleet/drain-requested, /usr/local/sbin/avfleet-tune provision, /usr/local/sbin/avfleet-bootstrap";
+
 const HOST_KEY =
   "an SSH host public key line like 'ssh-ed25519 AAAA... root@host' (ed25519 or ecdsa; the host's /etc/ssh/ssh_host_ed25519_key.pub)";
 const INVENTORY = YAML.parse(readFileSync(join(ROOT, "inventory/metal-sjc.yaml"), "utf8"));
@@ -271,8 +278,7 @@ test("per host: tuned over SSH with a secret key, re-run exactly when its payloa
   assert.deepEqual(before.outputs.provisioning, {
     user: "avfleet",
     privilege: "sudo",
-    sudoers:
-      "avfleet ALL=(root) NOPASSWD: /usr/bin/install -D -m 0755 /dev/stdin /usr/local/sbin/avfleet-tune, /usr/local/sbin/avfleet-tune provision",
+    sudoers: SUDOERS_RULE,
   });
   assert.deepEqual(before.outputs.hosts, { active: 44, draining: 2, retired: 2 });
   assert.equal((before.outputs.hostStates as Record<string, string>)["sjc-m030"], "retired");
@@ -313,7 +319,9 @@ test("Cloud DNS host records of a live site are imported by their documented id;
   );
   assert.match(
     preview,
-    /\n {4}provisioning: as avfleet through sudo -n; every host needs in \/etc\/sudoers\.d\/avfleet: avfleet ALL=\(root\) NOPASSWD: \/usr\/bin\/install -D -m 0755 \/dev\/stdin \/usr\/local\/sbin\/avfleet-tune, \/usr\/local\/sbin\/avfleet-tune provision\n/,
+    new RegExp(
+      `\n {4}provisioning: as avfleet through sudo -n; every host needs in /etc/sudoers\\.d/avfleet: ${SUDOERS_RULE.replace(/[()\\.]/g, "\\$&")}\n`,
+    ),
   );
   assert.doesNotMatch(renderPreview([created], 1), /import/);
 });

@@ -181,7 +181,15 @@ function evaluates(file: string): void {
     renderTuning(stack.fleet.tuning.profile, hostFacts(stack.fleet, hardware));
   }
   const { capacity, cost } = fleetEconomics(stack.fleet, stack.inventory);
-  for (const n of [...Object.values(capacity), cost.egressMonthlyUsd, cost.computeMonthlyUsd.max])
+  const { demandStreams, capacityStreams, hostsRequired, shortfallHosts } = capacity;
+  for (const n of [
+    demandStreams,
+    capacityStreams,
+    hostsRequired,
+    shortfallHosts,
+    cost.egressMonthlyUsd,
+    cost.computeMonthlyUsd.max,
+  ])
     assert.ok(
       Number.isFinite(n),
       `capacity and cost are finite: ${JSON.stringify({ capacity, cost })}`,

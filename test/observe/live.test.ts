@@ -18,7 +18,9 @@ import { newRehearsal, SHORT_RUNBOOK, tempDir, tempStacks, writeRunbook } from "
 import { SimHost } from "./hosts";
 import { alerts, close, poll, serveText, startPrometheus } from "../support/prometheus";
 
-const FAULT = "target-loss=20@0";
+// At weight 100, which the test never applies: the fault starts when the test says so (a fault
+// at the weight the target already has would be active from the world's first minute).
+const FAULT = "target-loss=20@100";
 const TARGET = "gcp-us-west1";
 const SOURCE = "metal-sjc";
 

@@ -56,7 +56,7 @@ test("bad placement inputs are refused with the key path and what was expected",
     ),
     [
       "metros[0].lat: is 95, expected a latitude in degrees (−90…90), ≤ 90",
-      "metros[1].peakSessions: is number 1.5, expected peak concurrent sessions from this metro",
+      "metros[1].peakSessions: is number 1.5, expected peak concurrent sessions from this metro (an integer)",
     ],
   );
   assert.deepEqual(
@@ -67,9 +67,9 @@ test("bad placement inputs are refused with the key path and what was expected",
     ),
     [
       'sites[0].machineType: is "c9-huge", not a gcp type of the capacity table, expected one of c2d-highcpu-32, c2d-highcpu-56, n2-highcpu-32, n2d-highcpu-16, c3-highcpu-44, e2-standard-4',
-      "sites[0].region: is missing, expected the gcp region",
       "sites[0].minHosts: is 3, more than maxHosts 2, expected minHosts ≤ maxHosts",
       "sites[0].newStack: is missing, expected for a site that does not exist yet, {template, config} to write its stack from",
+      "sites[0].region: is missing, expected the gcp region",
     ],
   );
 });

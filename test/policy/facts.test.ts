@@ -33,6 +33,7 @@ test("traffic facts: the step bound and the order Cloud DNS WRR entries are writ
     mediaRegion: "eu-west",
     maxStepPct: 25,
     servingPools: ["metal-ams", "gcp-europe-west4"],
+    routing: "weighted",
   });
   assert.equal(facts.fleet, undefined);
 });

@@ -455,6 +455,7 @@ test("placeholders: every example stack lists its own, advisory; without avfleet
       "advisory: avfleet:fleet.adminCidrs[0]",
       "advisory: avfleet:fleet.ami",
       "advisory: avfleet:fleet.endpoint",
+      "advisory: avfleet:fleet.endpointZone",
       "advisory: avfleet:fleet.subnets[0].id",
       "advisory: avfleet:fleet.subnets[1].id",
       "advisory: avfleet:fleet.subnets[2].id",
