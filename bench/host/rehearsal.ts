@@ -63,12 +63,18 @@ function spec(stack: string, overrides: (s: any) => void): FleetSpec {
   return s;
 }
 
+/**
+ * Waits are bounds on how long to keep looking, not assertions on speed: a loaded CI machine
+ * runs the supervised units several times slower than a quiet one.
+ */
+const WAIT_SLACK = 3;
+
 async function until<T>(
   what: string,
   ms: number,
   probe: () => T | undefined | Promise<T | undefined>,
 ): Promise<T> {
-  const end = Date.now() + ms;
+  const end = Date.now() + ms * WAIT_SLACK;
   for (;;) {
     const v = await probe();
     if (v !== undefined && v !== false) return v as T;
@@ -298,7 +304,12 @@ async function rehearseHost(
     if (host.kind === "aws") await until("a heartbeat", 10_000, () => heartbeats() > 0);
 
     // kill -9 the agent mid-drain: systemd (here the supervisor) restarts it; it resumes.
-    const before = JSON.parse(readFileSync(drainFile, "utf8"));
+    // The agent answers 503 as soon as it drains; its state file follows.
+    const before = await until(
+      "the drain state on disk",
+      10_000,
+      () => existsSync(drainFile) && JSON.parse(readFileSync(drainFile, "utf8")),
+    );
     let agentRestartsSurvived = 0;
     const sessionsBefore = (await stats())?.sessions ?? 0;
     process.kill(supervisor.pid(AGENT_UNIT)!, "SIGKILL");
