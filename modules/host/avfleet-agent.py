@@ -184,16 +184,17 @@ def host_metrics(families, labels, snmp=None, ethtool=None, tune_verify=None, st
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def read_text(path):
+def read_proc(path):
+    # The kernel's, never under AVFLEET_ROOT: a rehearsal's host is a network namespace.
     try:
-        with open(under_root(path)) as f:
+        with open(path) as f:
             return f.read()
     except OSError:
         return None
 
 
 def default_route_interface():
-    for row in (read_text("/proc/net/route") or "").splitlines()[1:]:
+    for row in (read_proc("/proc/net/route") or "").splitlines()[1:]:
         cols = row.split()
         if len(cols) > 7 and cols[1] == "00000000" and cols[7] == "00000000":
             return cols[0]
@@ -567,10 +568,10 @@ class Agent:
         return host_metrics(
             config["families"],
             self.host_labels(),
-            snmp=read_text("/proc/net/snmp"),
+            snmp=read_proc("/proc/net/snmp"),
             ethtool=ethtool_stats([i for i in interfaces if i]),
             tune_verify=self.tune_verify,
-            stat=read_text("/proc/stat"),
+            stat=read_proc("/proc/stat"),
             user_hz=os.sysconf("SC_CLK_TCK"),
         )
 
