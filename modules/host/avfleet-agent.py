@@ -143,7 +143,9 @@ def label_text(labels):
     return "{" + body + "}" if body else ""
 
 
-def host_metrics(families, labels, snmp=None, ethtool=None, tune_verify=None, stat=None, user_hz=100):
+def host_metrics(
+    families, labels, snmp=None, ethtool=None, tune_verify=None, stat=None, user_hz=100
+):
     """Exposition text of the readings given; `families` is the config's hostMetrics.families."""
     out = []
 
@@ -206,7 +208,9 @@ def ethtool_stats(interfaces):
     out = {}
     for iface in interfaces:
         try:
-            result = subprocess.run(["ethtool", "-S", iface], capture_output=True, text=True, timeout=5)
+            result = subprocess.run(
+                ["ethtool", "-S", iface], capture_output=True, text=True, timeout=5
+            )
         except (OSError, subprocess.TimeoutExpired):
             continue
         if result.returncode == 0:
