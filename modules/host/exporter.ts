@@ -3,7 +3,9 @@
  * kernel counts), `ethtool -S <iface>` (drops the cloud's packet allowance causes: not fixable by
  * tuning), `avfleet-tune verify` (settings in drift) and `/proc/stat` (CPU by mode). Output is
  * Prometheus text format 0.0.4, which node_exporter's textfile collector also reads (no
- * timestamps, one HELP/TYPE per family). Pure: the agent reads the files and runs the commands.
+ * timestamps, one HELP/TYPE per family). Pure, and the reference: hosts run the same parse and
+ * render in avfleet-agent.py (no Node there), held line-for-line equal by test/host; the
+ * simulated hosts of test/observe and bench:observe serve this one.
  */
 
 /**
