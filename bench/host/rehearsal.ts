@@ -26,6 +26,7 @@ import {
   AWS_MEDIA_METRIC,
   GCP_MEDIA_LOAD_METRIC,
 } from "../../modules/host/metrics";
+import { EXPORTER_METRICS } from "../../modules/host/exporter";
 import { AGENT_UNIT, STATE_DIR } from "../../modules/host/units";
 import { renderTuning, type TuningArtifacts } from "../../modules/tuning";
 import { awsStandIns, gcpStandIns, StandIns } from "./stand-ins";
@@ -47,6 +48,8 @@ export interface HostResult {
   sessionsAtCompletion: number | undefined;
   callsCut: number;
   agentRestartsSurvived: number;
+  /** The labels of the host counters the agent serves on /metrics (its UDP datagrams series). */
+  hostLabels: Record<string, string> | undefined;
 }
 
 export interface RehearsalResult {
@@ -188,6 +191,7 @@ async function rehearseHost(
   } else if (host.kind === "aws") {
     const a = await awsStandIns(standIns, {
       region: "us-east-1",
+      zone: "us-east-1b",
       instanceId: "i-0abc1234def567890",
       role: "aws-use1-role",
       group: autoScalingGroupName(host.spec.pool),
@@ -245,6 +249,17 @@ async function rehearseHost(
 
     const healthy =
       (await until("healthy", 20_000, async () => (await get(health))?.status === 200)) === true;
+    // A cloud host's labels name it once the agent has asked the metadata server.
+    const hostLabels = await until("the host counters", 10_000, async () => {
+      const m = await get(metrics);
+      const series = new RegExp(`^${EXPORTER_METRICS.inDatagrams}\\{([^}]*)\\} \\d+$`, "m").exec(
+        m?.text ?? "",
+      );
+      const labels =
+        series &&
+        Object.fromEntries([...series[1].matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+      return labels && (host.kind === "metal" || labels.zone) ? labels : undefined;
+    });
     const posts = () =>
       host.kind === "gcp"
         ? standIns.count("monitoring", "timeSeries.create")
@@ -291,6 +306,7 @@ async function rehearseHost(
         sessionsAtCompletion: state.sessionsLeft,
         callsCut: Number(readFileSync(cutFile, "utf8")),
         agentRestartsSurvived: 0,
+        hostLabels,
       };
     }
     control.notice();
@@ -359,6 +375,7 @@ async function rehearseHost(
       sessionsAtCompletion,
       callsCut,
       agentRestartsSurvived,
+      hostLabels,
     };
   } finally {
     await supervisor.stopAll();

@@ -159,6 +159,7 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance) {
 
 export interface AwsInstance {
   region: string;
+  zone: string;
   instanceId: string;
   role: string;
   group: string;
@@ -224,6 +225,7 @@ export async function awsStandIns(s: StandIns, vm: AwsInstance) {
   const meta: Record<string, () => string> = {
     "instance-id": () => vm.instanceId,
     "placement/region": () => vm.region,
+    "placement/availability-zone": () => vm.zone,
     "iam/security-credentials/": () => vm.role,
     [`iam/security-credentials/${vm.role}`]: () => JSON.stringify(creds),
     "autoscaling/target-lifecycle-state": () => lifecycle,

@@ -13,6 +13,7 @@ import {
   GCP_MIN_POINT_SPACING_SEC,
   PROMETHEUS_MEDIA_METRIC,
 } from "./metrics";
+import { HOST_METRIC_FAMILIES } from "./exporter";
 import { STATE_DIR, TEXTFILE_DIR } from "./units";
 
 export const AGENT_SOURCE = readFileSync(join(__dirname, "avfleet-agent.py"), "utf8");
@@ -52,6 +53,15 @@ export interface AgentConfig {
   metric: Record<string, string>;
   lifecycleHook?: string;
   endpoints: Record<string, string>;
+  /**
+   * The host counters the agent serves on /metrics. Labels pool and region come from here, host
+   * and zone from the platform; ethtool reads `interfaces` (absent: the default route's).
+   */
+  hostMetrics: {
+    labels: { pool: string; region: string };
+    interfaces?: string[];
+    families: typeof HOST_METRIC_FAMILIES;
+  };
 }
 
 function metric(spec: FleetSpec): Record<string, string> {
@@ -66,7 +76,8 @@ function metric(spec: FleetSpec): Record<string, string> {
   return prometheus;
 }
 
-export function agentConfig(spec: FleetSpec): AgentConfig {
+/** `interfaces`: the tuning's host facts' media NICs, when they name them. */
+export function agentConfig(spec: FleetSpec, interfaces?: readonly string[]): AgentConfig {
   const intervalSec = spec.agent.intervalSec;
   const { workload } = spec;
   return {
@@ -90,5 +101,10 @@ export function agentConfig(spec: FleetSpec): AgentConfig {
     metric: metric(spec),
     ...(spec.kind === "aws" ? { lifecycleHook: AWS_DRAIN_HOOK } : {}),
     endpoints: ENDPOINTS[spec.kind],
+    hostMetrics: {
+      labels: { pool: spec.pool, region: spec.mediaRegion },
+      ...(interfaces ? { interfaces: [...interfaces] } : {}),
+      families: HOST_METRIC_FAMILIES,
+    },
   };
 }

@@ -8,7 +8,8 @@
 #     server says so, the host tuning verifies, and no drain is under way;
 #   - publishes the media load gauge every interval where the pool's autoscaler reads it
 #     (Cloud Monitoring on gce_instance, CloudWatch with AutoScalingGroupName, or /metrics);
-#   - drains on a termination notice and tells the platform when the host may go.
+#   - drains on a termination notice and tells the platform when the host may go;
+#   - serves the host's UDP drop, NIC allowance, tuning drift and CPU counters on /metrics.
 # A drain is written to STATE_DIR/drain.json before anything acts on it: a restarted agent
 # resumes it with its original deadline.
 import datetime
@@ -18,7 +19,9 @@ import hmac
 import http.server
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -83,6 +86,136 @@ class Workload:
             202,
             204,
         )
+
+
+# --- host counters: the parse and lines of modules/host/exporter.ts, held equal by its test --
+
+CPU_MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def number(text):
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def parse_snmp_udp(text):
+    lines = [line for line in text.split("\n") if line.startswith("Udp:")]
+    if len(lines) < 2:
+        return {}
+    return dict(zip(lines[0].split()[1:], map(number, lines[1].split()[1:])))
+
+
+def parse_allowance(text):
+    """ethtool -S counters named *_allowance_exceeded: the cloud's limits, not other drivers'."""
+    pattern = re.compile(r"^\s*([a-z0-9_]+_allowance_exceeded):\s*(\d+)\s*$", re.M)
+    return {m.group(1): int(m.group(2)) for m in pattern.finditer(text)}
+
+
+def parse_tune_drift(text):
+    """Settings whose last column reads drift; an empty ACTUAL leaves three columns."""
+    rows = (re.split(r"\s{2,}", line.strip()) for line in text.split("\n"))
+    return [cols[0] for cols in rows if len(cols) >= 3 and cols[-1] == "drift"]
+
+
+def parse_cpu(text, user_hz=100):
+    line = next((l for l in text.split("\n") if re.match(r"cpu\s", l)), None)
+    if line is None:
+        return {}
+    ticks = [number(t) for t in line.split()[1:]]
+    return {
+        mode: (ticks[i] if i < len(ticks) and ticks[i] is not None else 0) / user_hz
+        for i, mode in enumerate(CPU_MODES)
+    }
+
+
+def sample_value(value):
+    # As JavaScript prints it: 15, not 15.0.
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def label_text(labels):
+    def escape(value):
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+    body = ",".join(f'{k}="{escape(v)}"' for k, v in labels.items())
+    return "{" + body + "}" if body else ""
+
+
+def host_metrics(
+    families, labels, snmp=None, ethtool=None, tune_verify=None, stat=None, user_hz=100
+):
+    """Exposition text of the readings given; `families` is the config's hostMetrics.families."""
+    out = []
+
+    def one(key, value):
+        if value is not None and value == value and abs(value) != float("inf"):
+            out.append((key, [({}, value)]))
+
+    if snmp is not None:
+        udp = parse_snmp_udp(snmp)
+        for key, field in (
+            ("inDatagrams", "InDatagrams"),
+            ("rcvbufErrors", "RcvbufErrors"),
+            ("sndbufErrors", "SndbufErrors"),
+            ("inErrors", "InErrors"),
+        ):
+            one(key, udp.get(field))
+    if ethtool is not None:
+        samples = [
+            ({"interface": iface, "counter": counter}, value)
+            for iface, text in ethtool.items()
+            for counter, value in parse_allowance(text).items()
+        ]
+        out.append(("allowance", samples))
+    if tune_verify is not None:
+        drift = parse_tune_drift(tune_verify)
+        one("tuningDrift", len(drift))
+        out.append(("tuningSetting", [({"setting": setting}, 1) for setting in drift]))
+    if stat is not None:
+        cpu = parse_cpu(stat, user_hz)
+        out.append(("cpu", [({"mode": mode}, seconds) for mode, seconds in cpu.items()]))
+    lines = []
+    for key, samples in out:
+        family = families[key]
+        name = family["name"]
+        lines += [f"# HELP {name} {family['help']}", f"# TYPE {name} {family['type']}"]
+        for extra, value in samples:
+            lines.append(f"{name}{label_text({**labels, **extra})} {sample_value(value)}")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def read_proc(path):
+    # The kernel's, never under AVFLEET_ROOT: a rehearsal's host is a network namespace.
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def default_route_interface():
+    for row in (read_proc("/proc/net/route") or "").splitlines()[1:]:
+        cols = row.split()
+        if len(cols) > 7 and cols[1] == "00000000" and cols[7] == "00000000":
+            return cols[0]
+    return None
+
+
+def ethtool_stats(interfaces):
+    """`ethtool -S` per interface; one without stats (or no ethtool) is left out."""
+    out = {}
+    for iface in interfaces:
+        try:
+            result = subprocess.run(
+                ["ethtool", "-S", iface], capture_output=True, text=True, timeout=5
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if result.returncode == 0:
+            out[iface] = result.stdout
+    return out
 
 
 # --- platforms ------------------------------------------------------------------------------
@@ -157,6 +290,10 @@ class Gcp:
         url = f"{self.monitoring}/v3/projects/{me['project']}/timeSeries"
         body = json.dumps({"timeSeries": [series]}).encode()
         return call_api("POST", url, auth, body)[0] == 200
+
+    def whereami(self):
+        me = self.whoami()
+        return me and (me["name"], me["zone"])
 
     def termination_notice(self):
         # Set by the pool's scale-in (or an operator): drain, then leave the group.
@@ -269,6 +406,10 @@ class Aws:
             },
         )
 
+    def whereami(self):
+        instance, zone = self.meta("instance-id"), self.meta("placement/availability-zone")
+        return instance and zone and (instance, zone)
+
     def termination_notice(self):
         return self.meta("autoscaling/target-lifecycle-state") == "Terminated"
 
@@ -304,6 +445,10 @@ class Metal:
     def publish(self, streams):
         return True
 
+    def whereami(self):
+        # The inventory names no zone: a site's hosts share one failure domain.
+        return socket.gethostname(), None
+
     def termination_notice(self):
         return False
 
@@ -333,6 +478,8 @@ class Agent:
         self.drain_file = os.path.join(self.state_dir, "drain.json")
         self.drain = self.read_drain()
         self.tuned = False
+        self.tune_verify = None
+        self.identity = None
         self.streams = None
         # Kept across restarts: Cloud Monitoring refuses points closer than 5 s.
         self.published_file = os.path.join(self.state_dir, "published-at")
@@ -362,8 +509,15 @@ class Agent:
     def verify_tuning(self):
         command = [under_root(self.config["tuneVerify"][0]), *self.config["tuneVerify"][1:]]
         env = {**os.environ, "AVFLEET_TUNE_ROOT": ROOT} if ROOT else None
-        result = subprocess.run(command, capture_output=True, env=env)
+        try:
+            result = subprocess.run(command, capture_output=True, env=env)
+        except OSError as error:
+            # No tuning script: not tuned, and no drift to report rather than a stale one.
+            self.tuned, self.tune_verify = False, None
+            log(f"tuning does not verify: {error}")
+            return
         self.tuned = result.returncode == 0
+        self.tune_verify = result.stdout.decode()
         if not self.tuned:
             last = result.stderr.decode().strip().splitlines()[-1:] or [f"exit {result.returncode}"]
             log(f"tuning does not verify: {last[0]}")
@@ -388,7 +542,7 @@ class Agent:
             lines.append(f'{name}{{pool="{self.config["pool"]}"}} {self.streams}')
         lines.append("# TYPE avfleet_agent_draining gauge")
         lines.append(f"avfleet_agent_draining {1 if self.drain else 0}")
-        text = "\n".join(lines) + "\n"
+        text = "\n".join(lines) + "\n" + self.host_metrics()
         # Other exporters (e.g. the host exporter of drop counters) drop *.prom files here.
         for path in sorted(glob.glob(os.path.join(under_root(self.config["textfileDir"]), "*.prom"))):
             try:
@@ -397,6 +551,33 @@ class Agent:
             except OSError:
                 pass
         return text
+
+    def locate(self):
+        # In the loop, not in a scrape: a cloud's metadata server may be slow to answer.
+        if self.identity is None:
+            self.identity = self.platform.whereami() or None
+
+    def host_labels(self):
+        """host, pool, zone, region: what modules/observe's rules and diagnose sum by."""
+        host, zone = self.identity or (socket.gethostname(), None)
+        labels = {"host": host, "pool": self.config["hostMetrics"]["labels"]["pool"]}
+        if zone:
+            labels["zone"] = zone
+        labels["region"] = self.config["hostMetrics"]["labels"]["region"]
+        return labels
+
+    def host_metrics(self):
+        config = self.config["hostMetrics"]
+        interfaces = config.get("interfaces") or [default_route_interface()]
+        return host_metrics(
+            config["families"],
+            self.host_labels(),
+            snmp=read_proc("/proc/net/snmp"),
+            ethtool=ethtool_stats([i for i in interfaces if i]),
+            tune_verify=self.tune_verify,
+            stat=read_proc("/proc/stat"),
+            user_hz=os.sysconf("SC_CLK_TCK"),
+        )
 
     def start_drain(self, reason):
         self.drain = {
@@ -465,6 +646,7 @@ class Agent:
                 self.verify_tuning()
             n += 1
             try:
+                self.locate()
                 self.tick()
             except Exception as error:  # noqa: BLE001 — the agent outlives one bad tick
                 log(f"tick failed: {error!r}")
@@ -502,10 +684,18 @@ def serve(agent):
 
 
 def main():
-    path = sys.argv[1] if len(sys.argv) > 1 else "/etc/avfleet/agent.json"
-    with open(path) as f:
+    """avfleet-agent [--print-host-metrics] [CONFIG]: run, or print the host counters once."""
+    args = sys.argv[1:]
+    once = args[:1] == ["--print-host-metrics"]
+    path = (args[1:] if once else args)[:1] or ["/etc/avfleet/agent.json"]
+    with open(path[0]) as f:
         config = json.load(f)
-    Agent(config).run()
+    agent = Agent(config)
+    if not once:
+        agent.run()
+    agent.locate()
+    agent.verify_tuning()
+    sys.stdout.write(agent.host_metrics())
 
 
 if __name__ == "__main__":

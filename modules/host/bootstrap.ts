@@ -54,7 +54,7 @@ export function hostFiles(spec: FleetSpec, tuning: TuningArtifacts): HostFile[] 
     {
       path: AGENT_CONFIG_PATH,
       mode: "0644",
-      content: `${JSON.stringify(agentConfig(spec), null, 2)}\n`,
+      content: `${JSON.stringify(agentConfig(spec, tuning.facts.interfaces), null, 2)}\n`,
     },
     {
       path: `/etc/systemd/system/${AGENT_UNIT}`,

@@ -3,20 +3,64 @@
  * kernel counts), `ethtool -S <iface>` (drops the cloud's packet allowance causes: not fixable by
  * tuning), `avfleet-tune verify` (settings in drift) and `/proc/stat` (CPU by mode). Output is
  * Prometheus text format 0.0.4, which node_exporter's textfile collector also reads (no
- * timestamps, one HELP/TYPE per family). Pure: the agent reads the files and runs the commands.
+ * timestamps, one HELP/TYPE per family). Pure, and the reference: hosts run the same parse and
+ * render in avfleet-agent.py (no Node there), held line-for-line equal by test/host; the
+ * simulated hosts of test/observe and bench:observe serve this one.
  */
 
-/** Series names; modules/observe reads them through its spec (HOST_METRICS). */
-export const EXPORTER_METRICS = {
-  rcvbufErrors: "avfleet_host_udp_rcvbuf_errors_total",
-  inDatagrams: "avfleet_host_udp_in_datagrams_total",
-  inErrors: "avfleet_host_udp_in_errors_total",
-  sndbufErrors: "avfleet_host_udp_sndbuf_errors_total",
-  allowance: "avfleet_host_nic_allowance_exceeded_total",
-  tuningDrift: "avfleet_host_tuning_drift_settings",
-  tuningSetting: "avfleet_host_tuning_setting_drift",
-  cpu: "avfleet_host_cpu_seconds_total",
+/**
+ * The host series, named and explained once: renderHostMetrics and the agent (which gets this
+ * table in its JSON config) both take names, help and types from here.
+ */
+export const HOST_METRIC_FAMILIES = {
+  rcvbufErrors: {
+    name: "avfleet_host_udp_rcvbuf_errors_total",
+    help: "UDP datagrams dropped for a full socket receive buffer (RcvbufErrors).",
+    type: "counter",
+  },
+  inDatagrams: {
+    name: "avfleet_host_udp_in_datagrams_total",
+    help: "UDP datagrams delivered to sockets (/proc/net/snmp InDatagrams).",
+    type: "counter",
+  },
+  inErrors: {
+    name: "avfleet_host_udp_in_errors_total",
+    help: "UDP datagrams the kernel failed to deliver (InErrors).",
+    type: "counter",
+  },
+  sndbufErrors: {
+    name: "avfleet_host_udp_sndbuf_errors_total",
+    help: "UDP datagrams dropped for a full socket send buffer (SndbufErrors).",
+    type: "counter",
+  },
+  allowance: {
+    name: "avfleet_host_nic_allowance_exceeded_total",
+    help: "Packets the cloud shaped or dropped over the instance's allowance (ethtool -S).",
+    type: "counter",
+  },
+  tuningDrift: {
+    name: "avfleet_host_tuning_drift_settings",
+    help: "Settings avfleet-tune verify reports in drift.",
+    type: "gauge",
+  },
+  tuningSetting: {
+    name: "avfleet_host_tuning_setting_drift",
+    help: "1 for each setting avfleet-tune verify reports in drift.",
+    type: "gauge",
+  },
+  cpu: {
+    name: "avfleet_host_cpu_seconds_total",
+    help: "CPU seconds by mode, all CPUs (/proc/stat).",
+    type: "counter",
+  },
 } as const;
+
+type HostMetricKey = keyof typeof HOST_METRIC_FAMILIES;
+
+/** Series names; modules/observe reads them through its spec (HOST_METRICS). */
+export const EXPORTER_METRICS = Object.fromEntries(
+  Object.entries(HOST_METRIC_FAMILIES).map(([k, f]) => [k, f.name]),
+) as { [K in HostMetricKey]: (typeof HOST_METRIC_FAMILIES)[K]["name"] };
 
 export interface HostReadings {
   /** Labels on every series: the agent knows its host, pool, zone and region. */
@@ -87,85 +131,48 @@ function labelText(labels: Record<string, string>): string {
   return body ? `{${body}}` : "";
 }
 
-type Family = {
-  name: string;
-  help: string;
-  type: "counter" | "gauge";
-  samples: [Record<string, string>, number][];
-};
+type Sample = [Record<string, string>, number];
 
-/** Pure: the host's readings as exposition text; a reading not given is left out. */
+/**
+ * Pure: the host's readings as exposition text; a reading not given is left out. The agent's
+ * host_metrics (avfleet-agent.py) renders the same lines; test/host/exporter.test.ts holds
+ * them equal.
+ */
 export function renderHostMetrics(r: HostReadings): string {
-  const m = EXPORTER_METRICS;
-  const families: Family[] = [];
-  const one = (name: string, help: string, type: Family["type"], value: number | undefined) => {
-    if (value !== undefined && Number.isFinite(value))
-      families.push({ name, help, type, samples: [[{}, value]] });
+  const families: [HostMetricKey, Sample[]][] = [];
+  const one = (key: HostMetricKey, value: number | undefined) => {
+    if (value !== undefined && Number.isFinite(value)) families.push([key, [[{}, value]]]);
   };
   if (r.snmp !== undefined) {
     const udp = parseSnmpUdp(r.snmp);
-    one(
-      m.inDatagrams,
-      "UDP datagrams delivered to sockets (/proc/net/snmp InDatagrams).",
-      "counter",
-      udp.InDatagrams,
-    );
-    one(
-      m.rcvbufErrors,
-      "UDP datagrams dropped for a full socket receive buffer (RcvbufErrors).",
-      "counter",
-      udp.RcvbufErrors,
-    );
-    one(
-      m.sndbufErrors,
-      "UDP datagrams dropped for a full socket send buffer (SndbufErrors).",
-      "counter",
-      udp.SndbufErrors,
-    );
-    one(
-      m.inErrors,
-      "UDP datagrams the kernel failed to deliver (InErrors).",
-      "counter",
-      udp.InErrors,
-    );
+    one("inDatagrams", udp.InDatagrams);
+    one("rcvbufErrors", udp.RcvbufErrors);
+    one("sndbufErrors", udp.SndbufErrors);
+    one("inErrors", udp.InErrors);
   }
   if (r.ethtool !== undefined) {
-    const samples: Family["samples"] = [];
+    const samples: Sample[] = [];
     for (const [iface, text] of Object.entries(r.ethtool)) {
       for (const [counter, value] of Object.entries(parseAllowance(text)))
         samples.push([{ interface: iface, counter }, value]);
     }
-    families.push({
-      name: m.allowance,
-      help: "Packets the cloud shaped or dropped over the instance's allowance (ethtool -S).",
-      type: "counter",
-      samples,
-    });
+    families.push(["allowance", samples]);
   }
   if (r.tuneVerify !== undefined) {
     const drift = parseTuneDrift(r.tuneVerify);
-    one(m.tuningDrift, "Settings avfleet-tune verify reports in drift.", "gauge", drift.length);
-    families.push({
-      name: m.tuningSetting,
-      help: "1 for each setting avfleet-tune verify reports in drift.",
-      type: "gauge",
-      samples: drift.map((setting) => [{ setting }, 1]),
-    });
+    one("tuningDrift", drift.length);
+    families.push(["tuningSetting", drift.map((setting) => [{ setting }, 1])]);
   }
   if (r.stat !== undefined) {
     const cpu = parseCpu(r.stat, r.userHz);
-    families.push({
-      name: m.cpu,
-      help: "CPU seconds by mode, all CPUs (/proc/stat).",
-      type: "counter",
-      samples: Object.entries(cpu).map(([mode, s]) => [{ mode }, s]),
-    });
+    families.push(["cpu", Object.entries(cpu).map(([mode, s]) => [{ mode }, s])]);
   }
   const lines: string[] = [];
-  for (const f of families) {
-    lines.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
-    for (const [labels, value] of f.samples)
-      lines.push(`${f.name}${labelText({ ...r.labels, ...labels })} ${value}`);
+  for (const [key, samples] of families) {
+    const { name, help, type } = HOST_METRIC_FAMILIES[key];
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples)
+      lines.push(`${name}${labelText({ ...r.labels, ...labels })} ${value}`);
   }
   return lines.length ? `${lines.join("\n")}\n` : "";
 }

@@ -5,6 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { hostname } from "node:os";
 import { rehearseHosts, summaryLine } from "../../bench/host/rehearsal";
 import { isRoot, missingCommands, prerequisite } from "../support/prerequisites";
 
@@ -34,6 +35,16 @@ test("host rehearsal: tuned, serving, measured, drained on notice, agent crash m
     assert.equal(h.agentRestartsSurvived, 1, `${h.kind}: the drain went on after kill -9`);
   }
   assert.ok(result.hosts[1].heartbeats >= 1, "aws: heartbeats while sessions remained");
+  // the host counters carry what modules/observe's rules sum by: the platform's name for the
+  // host and its zone (none on bare metal), the pool and its media region
+  assert.deepEqual(
+    result.hosts.map((h) => h.hostLabels),
+    [
+      { host: "gcp-usw1-x7k2", pool: "gcp-usw1", zone: "us-west1-b", region: "us-west" },
+      { host: "i-0abc1234def567890", pool: "aws-use1", zone: "us-east-1b", region: "us-east" },
+      { host: hostname(), pool: "metal-sjc", region: "us-west" },
+    ],
+  );
   // A GCP VM deleted by its MIG: the agent drains at system shutdown, then the SFU stops.
   const shutdown = result.shutdown;
   assert.ok(shutdown.unhealthyWhileDraining, "gcp shutdown: unhealthy at once");
