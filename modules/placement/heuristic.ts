@@ -12,7 +12,7 @@ import {
   type Placement,
 } from "./evaluate";
 import type { Instance } from "./instance";
-import { seededRandom } from "./random";
+import { rng } from "../world/demand";
 import { greatCircleKm } from "./rtt";
 
 /** $ a month one more peak session costs at a site: hosts with the domain spare, and egress. */
@@ -422,7 +422,7 @@ export function solveHeuristic(
     return { open, best: polish(instance, best, survive, capacity) };
   };
   let champion = descend(open, best);
-  const rand = seededRandom(S * 7919 + instance.metros.length);
+  const rand = rng(S * 7919 + instance.metros.length);
   for (let kick = 0; kick < (options.kicks ?? 30) && evaluations < budget; kick++) {
     const next = [...champion.open];
     const closed = instance.sites.map((_, s) => s).filter((s) => !next.includes(s));

@@ -7,18 +7,7 @@ import { demandSchema, type DemandFile } from "./demand.schema";
 import { buildInstance, type Instance } from "./instance";
 import type { RttModel } from "./rtt";
 import type { SiteSpec } from "./sites.schema";
-
-/** mulberry32: a small, good-enough seeded generator. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../world/demand";
 
 const MACHINE_TYPES = { gcp: ["c2d-highcpu-32", "n2d-highcpu-16"], aws: ["c6in.8xlarge"] } as const;
 
@@ -28,7 +17,7 @@ export function randomInstance(
   model: RttModel,
   options: { budgetMs?: number; lossBudgetMs?: number } = {},
 ): Instance {
-  const rand = seededRandom(seed);
+  const rand = rng(seed);
   // Roughly the contiguous US: metro-to-metro distances of 0–4,500 km.
   const point = () => ({ lat: 30 + rand() * 17, lon: -120 + rand() * 45 });
   const demand = {
