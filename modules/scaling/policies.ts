@@ -49,6 +49,28 @@ export const staticPolicy: Policy = {
 };
 
 /**
+ * Slow scale-in, as GCP's stabilization and scale-in control do it: scale in only to the
+ * highest recommendation of the last `windowMin` minutes, and by at most `maxShare` of the
+ * group (at least one host) per 10 minutes. Scale-out passes at once.
+ */
+function slowScaleIn(windowMin: number, maxShare: number) {
+  const recent: number[] = [];
+  const removed: number[] = [];
+  return (now: number, recommendation: number, current: number): number => {
+    recent.push(recommendation);
+    if (recent.length > windowMin) recent.shift();
+    let want = Math.max(...recent);
+    if (want < current) {
+      while (removed.length && removed[0] <= now - 10) removed.shift();
+      const allowed = Math.max(1, Math.floor(maxShare * current)) - removed.length;
+      want = Math.max(want, current - Math.max(0, allowed));
+      for (let i = want; i < current; i++) removed.push(now);
+    }
+    return want;
+  };
+}
+
+/**
  * GCP's autoscaler on a per-host metric: target 70 % of capacity, scale-out at once, scale-in
  * only to the highest recommendation of the last 10 minutes (stabilization) and by at most
  * 10 % of the group per 10 minutes (scaleInControl). The MIG deletes instances it chooses
@@ -59,23 +81,12 @@ export const gcpAutoscaler: Policy = {
   name: "gcp-autoscaler",
   summary: "GCP: 70 % target, 10-min stabilization, scale-in control, MIG picks victims",
   start: ({ minHosts, maxHosts }) => {
-    const recent: number[] = [];
-    const removed: number[] = [];
+    const scaleIn = slowScaleIn(10, 0.1);
     return {
       removal: { kind: "drain", pick: "newest", limitMin: 60 },
       desired(o) {
         const rec = hostsFor(o.load, 0.7 * o.capacity);
-        recent.push(rec);
-        if (recent.length > 10) recent.shift();
-        const current = o.serving + o.booting;
-        let want = Math.max(...recent);
-        if (want < current) {
-          while (removed.length && removed[0] <= o.now - 10) removed.shift();
-          const allowed = Math.max(1, Math.floor(0.1 * current)) - removed.length;
-          want = Math.max(want, current - Math.max(0, allowed));
-          for (let i = want; i < current; i++) removed.push(o.now);
-        }
-        return clamp(want, minHosts, maxHosts);
+        return clamp(scaleIn(o.now, rec, o.serving + o.booting), minHosts, maxHosts);
       },
     };
   },
@@ -259,8 +270,7 @@ export const oursPolicy: Policy = {
   name: "ours",
   summary: "forecast + calendar, reactive floor (load +35 %), slow drain-aware scale-in",
   start: ({ minHosts, maxHosts }) => {
-    const removed: number[] = [];
-    const recent: number[] = [];
+    const scaleIn = slowScaleIn(15, 0.05);
     const forecaster = new Forecaster();
     return {
       removal: { kind: "drain", pick: "fewest-left-at-limit" },
@@ -270,17 +280,8 @@ export const oursPolicy: Policy = {
         const event = eventFactorAhead(o.events, o.now, horizon + 30);
         // An event the forecast has not seen before scales today's load, not last week's.
         const forecast = Math.max((peak ?? 0) * 1.15, event > 1 ? o.load * event * 1.15 : 0);
-        recent.push(Math.max(hostsFor(forecast, o.capacity), hostsFor(o.load * 1.35, o.capacity)));
-        if (recent.length > 15) recent.shift();
-        let want = Math.max(...recent);
-        const current = o.serving + o.booting;
-        if (want < current) {
-          while (removed.length && removed[0] <= o.now - 10) removed.shift();
-          const allowed = Math.max(1, Math.floor(0.05 * current)) - removed.length;
-          want = Math.max(want, current - Math.max(0, allowed));
-          for (let i = want; i < current; i++) removed.push(o.now);
-        }
-        return clamp(want, minHosts, maxHosts);
+        const rec = Math.max(hostsFor(forecast, o.capacity), hostsFor(o.load * 1.35, o.capacity));
+        return clamp(scaleIn(o.now, rec, o.serving + o.booting), minHosts, maxHosts);
       },
     };
   },
