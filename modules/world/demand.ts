@@ -112,6 +112,49 @@ export function diurnalShare(localHour: number, spec: Pick<CurveSpec, "peakHour"
   return spec.troughShare + (1 - spec.troughShare) * hump;
 }
 
+/** The trough share whose daily mean gives the fleet's peak-to-average ratio. */
+function troughFor(peakToAverage: number): number {
+  const meanAt = (trough: number) => {
+    let sum = 0;
+    for (let h = 0; h < 24; h += 0.25)
+      sum += diurnalShare(h, { peakHour: 20, troughShare: trough });
+    return sum / 96;
+  };
+  let [lo, hi] = [0, 1];
+  for (let i = 0; i < 40; i++) {
+    const mid = (lo + hi) / 2;
+    if (meanAt(mid) < 1 / peakToAverage) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * A region's demand curve from what a fleet spec knows: its peak at 20:00 local time, the daily
+ * shape its peak-to-average ratio implies, weekends at 85 %, no growth, 3 % noise, and the
+ * calendar's events.
+ */
+export function demandCurve(
+  region: string,
+  utcOffsetHours: number,
+  peakSessions: number,
+  peakToAverage: number,
+  events: DemandEvent[],
+): CurveSpec {
+  return {
+    region,
+    utcOffsetHours,
+    peakSessions,
+    peakHour: 20,
+    troughShare: troughFor(peakToAverage),
+    weekendFactor: 0.85,
+    weeklyGrowth: 0,
+    events,
+    noise: 0.03,
+    seed: 1,
+  };
+}
+
 /** Minute 0 is Monday 00:00 UTC. */
 export function curveTrace(spec: CurveSpec, days: number, mix = MEDIA_SESSIONS): Trace {
   const minutes = days * MINUTES_PER_DAY;

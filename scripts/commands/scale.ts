@@ -2,7 +2,7 @@
 import { writeFileSync } from "node:fs";
 import { machineType } from "../../modules/capacity/machine-types";
 import { DEFAULT_STACKS_DIR, loadStacks } from "../../modules/config/stack";
-import { curveTrace, diurnalShare, type DemandEvent, type Trace } from "../../modules/world/demand";
+import { curveTrace, demandCurve, type DemandEvent, type Trace } from "../../modules/world/demand";
 import { utcOffsetHours } from "../../modules/world/regions";
 import { readTraceCsv } from "../../modules/world/trace-file";
 import { POLICIES, policyNamed } from "../../modules/scaling/policies";
@@ -21,23 +21,6 @@ function parseEvent(spec: string, days: number): DemandEvent {
     );
   }
   return event;
-}
-
-/** The trough share whose daily mean gives the fleet's peak-to-average ratio. */
-function troughFor(peakToAverage: number): number {
-  const meanAt = (trough: number) => {
-    let sum = 0;
-    for (let h = 0; h < 24; h += 0.25)
-      sum += diurnalShare(h, { peakHour: 20, troughShare: trough });
-    return sum / 96;
-  };
-  let [lo, hi] = [0, 1];
-  for (let i = 0; i < 40; i++) {
-    const mid = (lo + hi) / 2;
-    if (meanAt(mid) < 1 / peakToAverage) lo = mid;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function fmt(n: number): string {
@@ -153,18 +136,13 @@ Examples:
     const trace: Trace = values.demand
       ? readTraceCsv(values.demand, region, offset)
       : curveTrace(
-          {
+          demandCurve(
             region,
-            utcOffsetHours: offset,
-            peakSessions: fleet.demand.peakParticipants,
-            peakHour: 20,
-            troughShare: troughFor(fleet.demand.peakToAverage),
-            weekendFactor: 0.85,
-            weeklyGrowth: 0,
+            offset,
+            fleet.demand.peakParticipants,
+            fleet.demand.peakToAverage,
             events,
-            noise: 0.03,
-            seed: 1,
-          },
+          ),
           days,
         );
     const target = {
