@@ -141,3 +141,10 @@ test("AWS: scheduled actions change only the minimum; warm pool stopped, not reu
     [[], undefined, undefined],
   );
 });
+
+test("a bad policy name is refused with the file and key path", () => {
+  assert.throws(
+    () => gcp((f) => (f.autoscaling.policy = "predictive")),
+    /test\.yaml: config\.avfleet:fleet\.autoscaling\.policy: is "predictive", expected cloud-native .* or ours/,
+  );
+});
