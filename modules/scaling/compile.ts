@@ -32,10 +32,8 @@ import {
   type Policy,
 } from "./policies";
 
-/** GCP: at most 128 scaling schedules per autoscaler. */
-export const GCP_MAX_SCHEDULES = 128;
-/** AWS: at most 125 scheduled actions per Auto Scaling group (a fixed quota). */
-export const AWS_MAX_SCHEDULED_ACTIONS = 125;
+// The clouds' limits, as the pack judges them.
+import { AWS_MAX_SCHEDULED_ACTIONS, GCP_MAX_SCHEDULES } from "../../policy/scaling";
 
 /** Boot minutes without a warm pool (uniform) and from one: what the replay's pool assumes. */
 export const COLD_BOOT_MIN: [number, number] = [3, 7];
