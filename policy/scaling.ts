@@ -16,7 +16,7 @@ export const compiledScalingSafe: StackPolicy = {
     "Scheduled actions leave desired capacity and max size alone (-1, not the provider's default 0), predictive scaling scales (ForecastAndScale), warm pools fit the group, schedules stay within the clouds' limits.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Declare what modules/scaling/compile.ts returns unchanged: Schedule desiredCapacity and maxSize -1, predictive mode ForecastAndScale, warmPool.minSize ≤ maxSize − minSize, at most 128 GCP schedules and 125 AWS actions.",
+    "Declare what modules/scaling/compile.ts returns unchanged: Schedule desiredCapacity and maxSize -1, predictive mode ForecastAndScale, warmPool.minSize = maxGroupPreparedCapacity ≤ maxSize − minSize, at most 128 GCP schedules and 125 AWS actions.",
   validateStack: (args, reportViolation) => {
     const groups = byType(args.resources, "aws:autoscaling/group:Group");
     const schedules = byType(args.resources, "aws:autoscaling/schedule:Schedule");
@@ -47,6 +47,11 @@ export const compiledScalingSafe: StackPolicy = {
       if (mine.length > AWS_MAX_SCHEDULED_ACTIONS)
         reportViolation(
           `${mine.length} scheduled actions, AWS allows ${AWS_MAX_SCHEDULED_ACTIONS} per group`,
+          g.urn,
+        );
+      if (g.props.warmPool && g.props.warmPool.maxGroupPreparedCapacity === undefined)
+        reportViolation(
+          "warm pool has no maxGroupPreparedCapacity: AWS keeps max size − desired capacity hosts in it",
           g.urn,
         );
       const warm = g.props.warmPool?.minSize ?? 0;

@@ -76,6 +76,8 @@ export interface AwsPredictiveScaling {
 export interface AwsWarmPool {
   poolState: "Stopped";
   minSize: number;
+  /** Equal to minSize: otherwise the pool holds max size − desired capacity hosts. */
+  maxGroupPreparedCapacity: number;
   instanceReusePolicy: { reuseOnScaleIn: false };
 }
 

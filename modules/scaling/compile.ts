@@ -313,6 +313,7 @@ export function compileAws(spec: AwsFleetSpec, region: string): AwsScaling {
   // The largest rise between windows: the hosts one schedule change asks for at once.
   const all = [...floors.weekday, ...floors.weekend];
   const rise = Math.max(1, ...all.slice(1).map((n, i) => n - all[i]));
+  const warmHosts = Math.min(rise, spec.maxHosts - spec.minHosts);
   return {
     kind: "aws",
     policy,
@@ -332,7 +333,8 @@ export function compileAws(spec: AwsFleetSpec, region: string): AwsScaling {
       ? {
           warmPool: {
             poolState: "Stopped" as const,
-            minSize: Math.min(rise, spec.maxHosts - spec.minHosts),
+            minSize: warmHosts,
+            maxGroupPreparedCapacity: warmHosts,
             instanceReusePolicy: { reuseOnScaleIn: false as const },
           },
         }

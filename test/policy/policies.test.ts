@@ -374,11 +374,13 @@ const fixtures: [string, string, () => Plan, string[]][] = [
       delete inputs("aws-use1-weekday-1800").desiredCapacity;
       delete inputs("aws-use1-forecast").predictiveScalingConfiguration.mode;
       inputs("aws-use1-asg").warmPool.minSize = 200;
+      delete inputs("aws-use1-asg").warmPool.maxGroupPreparedCapacity;
       return plan;
     },
     [
       "aws-use1-weekday-1800: desiredCapacity is unset (the provider's default 0): the action would set the group's desiredCapacity at its time, not only its floor",
       "aws-use1-forecast: predictive scaling mode is unset (ForecastOnly): it forecasts and never scales",
+      "aws-use1-asg: warm pool has no maxGroupPreparedCapacity: AWS keeps max size − desired capacity hosts in it",
       "aws-use1-asg: warm pool of 200 exceeds the 94 hosts the group can ever add",
     ],
   ],

@@ -112,6 +112,8 @@ test("AWS: scheduled actions change only the minimum; warm pool stopped, not reu
   }
   assert.deepEqual(compiled.warmPool?.instanceReusePolicy, { reuseOnScaleIn: false });
   assert.equal(compiled.warmPool?.poolState, "Stopped");
+  // A fixed size: without maxGroupPreparedCapacity AWS keeps max − desired hosts warm.
+  assert.equal(compiled.warmPool?.maxGroupPreparedCapacity, compiled.warmPool?.minSize);
   assert.ok(
     compiled.warmPool!.minSize >= 1 && compiled.warmPool!.minSize <= spec.maxHosts - spec.minHosts,
   );
