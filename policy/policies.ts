@@ -28,6 +28,7 @@ import {
 } from "./host";
 import { cloudDnsOneRoutingPolicy, route53LatencyAwsOnly } from "./dns-steering";
 import { poolAlerting } from "./alerts";
+import { compiledScalingSafe } from "./scaling";
 import type { AvfleetPolicy } from "./policy";
 
 export const POLICIES: AvfleetPolicy[] = [
@@ -52,6 +53,7 @@ export const POLICIES: AvfleetPolicy[] = [
   bootstrapRunsOnImage,
   autoscalerMetricPublished,
   lifecycleHookResource,
+  compiledScalingSafe,
   weightedRecordHealthChecked,
   poolEndpointHasRecord,
   cloudDnsOneRoutingPolicy,

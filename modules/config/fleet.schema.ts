@@ -247,6 +247,23 @@ const targetUtilization = {
   description: "the share of a host's media capacity the autoscaler aims for",
 } as const;
 
+/** Which scaling policy modules/scaling compiles into the pool's autoscaler (README: Compiling a scaling policy). */
+const scalingPolicy = {
+  type: "string",
+  enum: ["cloud-native", "ours"],
+  default: "cloud-native",
+  description:
+    "cloud-native (target tracking on media load alone) or ours (forecast floors on a schedule, the same target tracking, slow scale-in)",
+} as const;
+
+const forecastMargin = {
+  type: "number",
+  minimum: 0,
+  maximum: 1,
+  default: 0.15,
+  description: "policy ours: share above the forecast peak each scheduled floor holds, e.g. 0.15",
+} as const;
+
 export const gcpFleetSchema = {
   type: "object",
   required: [...commonRequired, "minHosts", "maxHosts", "machineType", "zones"],
@@ -292,11 +309,13 @@ export const gcpFleetSchema = {
     },
     autoscaling: {
       type: "object",
-      description: "a mapping {targetUtilization, cooldownSec, scaleIn}",
+      description: "a mapping {policy, targetUtilization, forecastMargin, cooldownSec, scaleIn}",
       additionalProperties: false,
       default: {},
       properties: {
+        policy: scalingPolicy,
         targetUtilization,
+        forecastMargin,
         cooldownSec: {
           type: "integer",
           minimum: 60,
@@ -391,11 +410,19 @@ export const awsFleetSchema = {
     },
     autoscaling: {
       type: "object",
-      description: "a mapping {targetUtilization, warmupSec}",
+      description: "a mapping {policy, targetUtilization, forecastMargin, warmupSec, warmPool}",
       additionalProperties: false,
       default: {},
       properties: {
+        policy: scalingPolicy,
         targetUtilization,
+        forecastMargin,
+        warmPool: {
+          type: "boolean",
+          default: true,
+          description:
+            "policy ours: keep stopped, initialized hosts in a warm pool so a scale-out serves in about a minute",
+        },
         warmupSec: {
           type: "integer",
           minimum: 0,

@@ -12,6 +12,11 @@ export { AWS_MEDIA_METRIC as MEDIA_METRIC, AWS_DRAIN_HOOK as DRAIN_HOOK } from "
 /** AWS's ceiling for a lifecycle hook's heartbeat. */
 const MAX_HEARTBEAT_SEC = 7200;
 
+/** The group's name: the host's IAM grant and the metrics' dimension name it before it exists. */
+export function groupName(spec: AwsFleetSpec): string {
+  return `${spec.pool}-media`;
+}
+
 export function targetStreamsPerHost(spec: AwsFleetSpec): number {
   return Math.floor(
     machineType(spec.instanceType).streamsPerHost * spec.autoscaling.targetUtilization,

@@ -9,6 +9,7 @@ import { tier1Eligible } from "../../policy/rules";
 // Re-exported: the pack judges TIER_1 with the very rule the template is built with.
 export { tier1Eligible };
 import { GCP_MEDIA_LOAD_METRIC } from "../host/metrics";
+import type { GcpAutoscalingPolicy } from "./scaling";
 
 /**
  * Google's health-check probers (https://cloud.google.com/load-balancing/docs/health-checks):
@@ -88,7 +89,8 @@ export function autoscalerTarget(spec: GcpFleetSpec): number {
   );
 }
 
-export function autoscalingPolicy(spec: GcpFleetSpec) {
+/** The cloud-native policy: target tracking on media load; modules/scaling compiles more onto it. */
+export function autoscalingPolicy(spec: GcpFleetSpec): GcpAutoscalingPolicy {
   return {
     mode: autoscalerMode(spec),
     minReplicas: spec.minHosts,

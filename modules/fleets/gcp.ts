@@ -7,6 +7,7 @@ import * as gcp from "@pulumi/gcp";
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { fleetLabels } from "./labels";
 import * as args from "./gcp-args";
+import type { GcpScaling } from "./scaling";
 
 export interface GcpFleetArgs {
   /** The validated fleet spec from the stack file. */
@@ -20,6 +21,8 @@ export interface GcpFleetArgs {
    * every boot: Debian's GCE images run no cloud-init.
    */
   startupScript: string;
+  /** The pool's scaling policy compiled into the autoscaler's policy (modules/scaling/compile.ts). */
+  scaling: GcpScaling;
 }
 
 export class GcpFleet extends pulumi.ComponentResource {
@@ -37,7 +40,7 @@ export class GcpFleet extends pulumi.ComponentResource {
 }
 
 export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pulumi.Resource) {
-  const { spec, project, region, startupScript } = fleetArgs;
+  const { spec, project, region, startupScript, scaling } = fleetArgs;
   const labels = fleetLabels(spec);
   const tag = args.networkTag(spec);
   const opts = { parent };
@@ -195,7 +198,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
       project,
       region,
       target: instanceGroupManager.selfLink,
-      autoscalingPolicy: args.autoscalingPolicy(spec),
+      autoscalingPolicy: scaling.autoscalingPolicy,
     },
     opts,
   );

@@ -22,6 +22,7 @@ import { privilegeOf, renderPayload, sudoersRule, type HostPayload } from "./met
 import { weightsOf } from "../traffic/weights";
 import { hostCounts, hostStates } from "./metal-args";
 import { StackFacts, stackFacts } from "./facts";
+import { scalingSummary, type AwsScaling, type FleetScaling, type GcpScaling } from "./scaling";
 
 /** The stack's config document, as `pulumi up` or the mock runtime hands it over. */
 export function stackFromPulumi(): { document: StackFile; inventory?: Inventory } {
@@ -66,11 +67,14 @@ export function hostOutput(spec: FleetSpec): { workload: string; agent: string; 
   };
 }
 
-/** Declares the stack's resources; returns its outputs. */
-export function declareStack(stack: {
-  document: StackFile;
-  inventory?: Inventory;
-}): Record<string, pulumi.Input<unknown>> {
+/**
+ * Declares the stack's resources; returns its outputs. `scaling` is the cloud fleet's policy
+ * compiled by modules/scaling (index.ts compiles it: the fleets sit below the scaling domain).
+ */
+export function declareStack(
+  stack: { document: StackFile; inventory?: Inventory },
+  scaling?: FleetScaling,
+): Record<string, pulumi.Input<unknown>> {
   const { config } = stack.document;
   new StackFacts("stack-facts", {
     facts: stackFacts(pulumi.getStack(), stack.document, stack.inventory, isConfigSecret),
@@ -111,9 +115,11 @@ export function declareStack(stack: {
           spec,
           hostTuning(spec, cloudHardware(spec.machineType, "gve")),
         ),
+        scaling: scaling as GcpScaling,
       });
       return {
         ...common,
+        scaling: scalingSummary(scaling!),
         minHosts: spec.minHosts,
         maxHosts: spec.maxHosts,
         instanceGroup: fleet.instanceGroup,
@@ -124,9 +130,11 @@ export function declareStack(stack: {
         spec,
         region: config["aws:region"]!,
         userData: cloudConfig(spec, hostTuning(spec, cloudHardware(spec.instanceType, "ena"))),
+        scaling: scaling as AwsScaling,
       });
       return {
         ...common,
+        scaling: scalingSummary(scaling!),
         minHosts: spec.minHosts,
         maxHosts: spec.maxHosts,
         autoScalingGroup: fleet.autoScalingGroupName,
