@@ -59,7 +59,7 @@ export interface RehearsalResult {
   problems: string[];
 }
 
-function spec(stack: string, overrides: (s: any) => void): FleetSpec {
+export function spec(stack: string, overrides: (s: any) => void): FleetSpec {
   const loaded = loadStackFile(join(ROOT_DIR, `stacks/Pulumi.${stack}.yaml`)) as any;
   const s = structuredClone(loaded.document.config["avfleet:fleet"]);
   overrides(s);
@@ -72,7 +72,7 @@ function spec(stack: string, overrides: (s: any) => void): FleetSpec {
  */
 const WAIT_SLACK = 3;
 
-async function until<T>(
+export async function until<T>(
   what: string,
   ms: number,
   probe: () => T | undefined | Promise<T | undefined>,
@@ -86,7 +86,7 @@ async function until<T>(
   }
 }
 
-async function get(url: string): Promise<{ status: number; text: string } | undefined> {
+export async function get(url: string): Promise<{ status: number; text: string } | undefined> {
   try {
     const r = await fetch(url, { signal: AbortSignal.timeout(1500) });
     return { status: r.status, text: await r.text() };
@@ -95,7 +95,7 @@ async function get(url: string): Promise<{ status: number; text: string } | unde
   }
 }
 
-interface Host {
+export interface Host {
   kind: FleetSpec["kind"];
   spec: FleetSpec;
   tuning: TuningArtifacts;
@@ -105,11 +105,11 @@ interface Host {
   nsIp: string;
 }
 
-function sh(ns: string, command: string, env: NodeJS.ProcessEnv) {
+export function sh(ns: string, command: string, env: NodeJS.ProcessEnv) {
   return spawnSync("ip", ["netns", "exec", ns, "sh", "-c", command], { encoding: "utf8", env });
 }
 
-function setUpNetns(ns: string, veth: string, hostIp: string, nsIp: string): void {
+export function setUpNetns(ns: string, veth: string, hostIp: string, nsIp: string): void {
   const run = (...args: string[]) => {
     const r = spawnSync("ip", args, { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
@@ -127,7 +127,7 @@ function setUpNetns(ns: string, veth: string, hostIp: string, nsIp: string): voi
 }
 
 /** Runs the host's boot payload the way its boot system would. */
-function boot(host: Host, env: NodeJS.ProcessEnv): void {
+export function boot(host: Host, env: NodeJS.ProcessEnv): void {
   let r;
   if (host.kind === "gcp") {
     // The guest agent writes startup-script to a file and runs it.
@@ -157,7 +157,7 @@ function boot(host: Host, env: NodeJS.ProcessEnv): void {
   if (r.status !== 0) throw new Error(`${host.kind} bootstrap: ${r.stdout}${r.stderr}`);
 }
 
-function systemctlStarts(root: string): string[] {
+export function systemctlStarts(root: string): string[] {
   const calls = readFileSync(join(root, "run/systemctl.calls"), "utf8").trim().split("\n");
   return calls
     .map((c) => c.split(" "))
