@@ -2,8 +2,9 @@
  * A small supervisor for the host rehearsal, because systemd is not PID 1 on this machine.
  * It honours what the rendered units rely on: Requires=/After= ordering, Type=oneshot vs
  * simple, ExecStartPre= (a failure means no start), Environment= (units and drop-ins),
- * Restart=always|on-failure with RestartSec=, and stop with ExecStop= (run first, as systemd
- * does), then KillSignal= to what is left, then SIGKILL once TimeoutStopSec= is over. Processes run in the host's network namespace; absolute paths on the
+ * Restart=always|on-failure with RestartSec=, and stop with KillSignal= to the main process
+ * (KillMode=mixed; the rehearsed units have no other), SIGKILL after TimeoutStopSec=, then
+ * ExecStopPost=. Processes run in the host's network namespace; absolute paths on the
  * command line that exist under the host's root resolve there (a chroot without chroot).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -17,7 +18,7 @@ interface Unit {
   type: string;
   execStartPre: string[];
   execStart: string;
-  execStop?: string;
+  execStopPost: string[];
   restart: string;
   restartSec: number;
   killSignal: NodeJS.Signals;
@@ -55,7 +56,7 @@ function parseUnit(root: string, name: string): Unit {
     type: one("Type", "simple"),
     execStartPre: values.get("ExecStartPre") ?? [],
     execStart: one("ExecStart", ""),
-    execStop: values.get("ExecStop")?.at(-1),
+    execStopPost: values.get("ExecStopPost") ?? [],
     restart: one("Restart", "no"),
     restartSec: Number(one("RestartSec", "0.1")),
     killSignal: one("KillSignal", "SIGTERM") as NodeJS.Signals,
@@ -178,28 +179,21 @@ export class Supervisor {
     return this.running.get(name)?.pid;
   }
 
-  /**
-   * Stops one unit: ExecStop= first (waited for), then KillSignal= to the main process if it is
-   * still there, and SIGKILL when TimeoutStopSec= (counted from the start of the stop) is over.
-   */
+  /** Stops one unit: KillSignal=, SIGKILL after TimeoutStopSec=, then its ExecStopPost=. */
   async stop(name: string): Promise<UnitEvent | undefined> {
     const child = this.running.get(name);
     if (!child) return undefined;
     const unit = this.units.get(name)!;
     this.stopRequested.add(name);
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill(unit.killSignal);
     const timer = setTimeout(() => child.kill("SIGKILL"), unit.timeoutStopSec * 1000);
-    if (unit.execStop) {
-      const [command, ...args] = this.enter(unit.execStop);
-      const stopper = spawn(command, args, {
-        env: this.env(unit),
-        stdio: "ignore",
-      });
-      await Promise.race([new Promise((resolve) => stopper.once("exit", resolve)), exited]);
-    }
-    if (this.running.get(name) === child) child.kill(unit.killSignal);
     await exited;
     clearTimeout(timer);
+    for (const post of unit.execStopPost) {
+      const [command, ...args] = this.enter(post);
+      spawnSync(command, args, { env: this.env(unit), stdio: "ignore" });
+    }
     const event: UnitEvent = { unit: name, event: "stopped", at: Date.now() };
     this.events.push(event);
     return event;

@@ -48,8 +48,9 @@ export const CONTAINER_RESTART_SEC = 10;
  * How a container unit runs its image: podman in the foreground in the host's network namespace
  * (media ports straight on the host's address: no NAT, no port publishing, and the tuning's
  * sysctls are the host's own, which is also why no --sysctl is passed: podman refuses net.*
- * sysctls with --network=host), the tuning's file limit, a stop timeout as long as the drain,
- * and the image the unit's pull step has already put on the host (--pull=never).
+ * sysctls with --network=host), the tuning's file limit, a stop timeout as long as the drain
+ * (podman's own stops: its default is 10 s), and the image the unit's pull step has already put
+ * on the host (--pull=never).
  */
 export function containerCommand(spec: FleetSpec, image: ContainerImage): string {
   const nofile = PROFILES[spec.tuning.profile].nofile;
@@ -87,9 +88,13 @@ export function workloadUnit(spec: FleetSpec): string {
     ? [
         `ExecStartPre=${pullCommand()}`,
         `ExecStart=${containerCommand(spec, image)}`,
-        // podman stop sends the stop signal and waits the container's stop timeout; systemd's
-        // own stop timeout (below) is longer, so the drain is never cut by either.
-        `ExecStop=${PODMAN} stop --ignore --time=${spec.drainSeconds} ${containerName(spec)}`,
+        // A stop signals podman run alone, which hands the signal to the server (--sig-proxy,
+        // podman's default) and exits with the server's own status once the drain is over; the
+        // unit's other processes (conmon) get SIGKILL only if the stop timeout runs out.
+        "KillMode=mixed",
+        // The container's processes live outside the unit's cgroup: if systemd had to kill the
+        // unit at its stop timeout, the container would live on without this.
+        `ExecStopPost=${PODMAN} rm --force --ignore --time=0 ${containerName(spec)}`,
         "Restart=on-failure",
         `RestartSec=${CONTAINER_RESTART_SEC}`,
         `TimeoutStartSec=${CONTAINER_START_SEC}`,
