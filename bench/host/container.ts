@@ -33,11 +33,22 @@ import { hostFacts } from "../../modules/tuning/host-facts";
 import { renderTuning } from "../../modules/tuning";
 import { containerCommand, containerName, AGENT_UNIT } from "../../modules/host/units";
 import { containerImage } from "../../modules/host/image";
-import { boot, get, sh, setUpNetns, spec, systemctlStarts, until, type Host } from "./rehearsal";
+import {
+  boot,
+  fast,
+  FIXTURES,
+  METAL_HARDWARE,
+  get,
+  sh,
+  setUpNetns,
+  spec,
+  startedAfterTuning,
+  systemctlStarts,
+  until,
+  type Host,
+} from "./rehearsal";
 import { Supervisor, type UnitEvent } from "./supervisor";
 
-const ROOT_DIR = join(__dirname, "../..");
-const FIXTURES = join(ROOT_DIR, "test/fixtures/host");
 const IMAGE_NAME = "localhost/avfleet-rehearsal-sfu";
 /** Sessions outlast podman's default stop timeout (10 s): a stop that waits them out honours ours. */
 const SESSION_SEC = "12-15";
@@ -177,25 +188,19 @@ export async function rehearseContainer(prefix = `container-${process.pid}`) {
   try {
     const digest = buildImage(dir, env);
     const workloadOf = (digestOf: string) => (s: any) => {
-      s.agent = { intervalSec: 1 };
-      s.drainSeconds = 60;
+      fast(s);
       const { adminPort, healthPath, statsPath, drainPath } = s.workload;
       s.workload = { image: IMAGE_NAME, version: "rehearsal", digest: digestOf, adminPort };
       Object.assign(s.workload, { healthPath, statsPath, drainPath });
     };
     const fleet = spec("metal-sjc", workloadOf(digest));
-    const hardware = {
-      cores: 2,
-      nicDriver: "ice",
-      rxQueues: 2,
-      txQueues: 2,
-      streamsPerHost: 6000,
-      interfaces: ["eth0"],
-    };
     const hostOf = (s: FleetSpec, root: string): Host => ({
       kind: s.kind,
       spec: s,
-      tuning: renderTuning(s.tuning.profile, { ...hostFacts(s, hardware), mediaWorkerCpus: "1" }),
+      tuning: renderTuning(s.tuning.profile, {
+        ...hostFacts(s, METAL_HARDWARE),
+        mediaWorkerCpus: "1",
+      }),
       ns,
       root,
       hostIp: `10.${octet}.200.1`,
@@ -250,13 +255,7 @@ export async function rehearseContainer(prefix = `container-${process.pid}`) {
     let result: Omit<ContainerRehearsal, "pullFailure" | "deviations">;
     try {
       await supervisor.start([mediaUnit, AGENT_UNIT]);
-      const first = await until("the server's stats", 20_000, stats);
-      const tuneDone = supervisor.events.find(
-        (e) => e.unit === "avfleet-tune.service" && e.event === "exited",
-      )!;
-      const mediaStart = supervisor.events.find(
-        (e) => e.unit === mediaUnit && e.event === "started",
-      )!;
+      const mediaAfterTuning = await startedAfterTuning(supervisor, mediaUnit, stats, wanted);
       const healthy = await until(
         "healthy",
         20_000,
@@ -281,10 +280,7 @@ export async function rehearseContainer(prefix = `container-${process.pid}`) {
       const said = /cut=(\d+)/.exec(supervisor.stderr.get(mediaUnit) ?? "")?.[1];
       result = {
         ref: containerImage(fleet)!.ref,
-        mediaAfterTuning:
-          tuneDone.code === 0 &&
-          mediaStart.at >= tuneDone.at &&
-          String(first.udpRmemMinAtStart) === wanted,
+        mediaAfterTuning,
         healthy: healthy === true,
         containerStopTimeout,
         sessionsAtStop: load.sessions,

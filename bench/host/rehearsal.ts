@@ -33,7 +33,7 @@ import { awsStandIns, gcpStandIns, StandIns } from "./stand-ins";
 import { Supervisor } from "./supervisor";
 
 const ROOT_DIR = join(__dirname, "../..");
-const FIXTURES = join(ROOT_DIR, "test/fixtures/host");
+export const FIXTURES = join(ROOT_DIR, "test/fixtures/host");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface HostResult {
@@ -165,6 +165,28 @@ export function systemctlStarts(root: string): string[] {
     .flatMap(([, ...units]) => units);
 }
 
+/**
+ * The media server started once the tuning unit had exited cleanly, and read the tuned
+ * udp_rmem_min (`wanted`) at its start (its stats say what it read).
+ */
+export async function startedAfterTuning(
+  supervisor: Supervisor,
+  mediaUnit: string,
+  stats: () => Promise<{ udpRmemMinAtStart: number } | undefined>,
+  wanted: string,
+): Promise<boolean> {
+  const first = await until("media stats", 20_000, stats);
+  const tuneDone = supervisor.events.find(
+    (e) => e.unit === "avfleet-tune.service" && e.event === "exited",
+  )!;
+  const mediaStart = supervisor.events.find((e) => e.unit === mediaUnit && e.event === "started")!;
+  return (
+    tuneDone.code === 0 &&
+    mediaStart.at >= tuneDone.at &&
+    String(first.udpRmemMinAtStart) === wanted
+  );
+}
+
 async function rehearseHost(
   host: Host,
   standIns: StandIns,
@@ -235,17 +257,7 @@ async function rehearseHost(
   let scrapes = 0;
   try {
     await supervisor.start(starts);
-    const tuneDone = supervisor.events.find(
-      (e) => e.unit === "avfleet-tune.service" && e.event === "exited",
-    )!;
-    const mediaStart = supervisor.events.find(
-      (e) => e.unit === mediaUnit && e.event === "started",
-    )!;
-    const first = await until("media stats", 10_000, stats);
-    const mediaAfterTuning =
-      tuneDone.code === 0 &&
-      mediaStart.at >= tuneDone.at &&
-      String(first.udpRmemMinAtStart) === wanted;
+    const mediaAfterTuning = await startedAfterTuning(supervisor, mediaUnit, stats, wanted);
 
     const healthy =
       (await until("healthy", 20_000, async () => (await get(health))?.status === 200)) === true;
@@ -382,12 +394,24 @@ async function rehearseHost(
   }
 }
 
+/** A rehearsal's pace: load reports every second, and the shortest drain a spec may ask. */
+export function fast(s: any): void {
+  s.agent = { intervalSec: 1 };
+  s.drainSeconds = 60;
+}
+
+/** The bare-metal host's hardware (this machine has 2 CPUs). */
+export const METAL_HARDWARE: HostHardware = {
+  cores: 2,
+  nicDriver: "ice",
+  rxQueues: 2,
+  txQueues: 2,
+  streamsPerHost: 6000,
+  interfaces: ["eth0"],
+};
+
 /** Rehearses the three hosts one after another (each brings its own namespace and root). */
 export async function rehearseHosts(prefix = `host-${process.pid}`): Promise<RehearsalResult> {
-  const fast = (s: any) => {
-    s.agent = { intervalSec: 1 };
-    s.drainSeconds = 60;
-  };
   const specs: Array<[FleetSpec, HostHardware]> = [
     [
       spec("gcp-us-west1", fast),
@@ -411,17 +435,7 @@ export async function rehearseHosts(prefix = `host-${process.pid}`): Promise<Reh
         interfaces: ["eth0"],
       },
     ],
-    [
-      spec("metal-sjc", fast),
-      {
-        cores: 2,
-        nicDriver: "ice",
-        rxQueues: 2,
-        txQueues: 2,
-        streamsPerHost: 6000,
-        interfaces: ["eth0"],
-      },
-    ],
+    [spec("metal-sjc", fast), METAL_HARDWARE],
   ];
   const octet = 100 + (process.pid % 150);
   const results: HostResult[] = [];
