@@ -105,7 +105,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       role: role.id,
       policy:
         pulumi.interpolate`arn:aws:autoscaling:${region}:${account.accountId}:autoScalingGroup:*:autoScalingGroupName/${groupName}`.apply(
-          (arn) => JSON.stringify(args.hostPolicy(arn)),
+          (arn) => JSON.stringify(args.hostPolicy(spec, arn)),
         ),
     },
     opts,

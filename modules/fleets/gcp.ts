@@ -62,6 +62,19 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     );
   }
 
+  const repository = args.imageRepository(spec);
+  if (repository) {
+    new gcp.artifactregistry.RepositoryIamMember(
+      `${name}-image-reader`,
+      {
+        ...repository,
+        role: args.IMAGE_PULL_ROLE,
+        member: pulumi.interpolate`serviceAccount:${account.email}`,
+      },
+      opts,
+    );
+  }
+
   // Once drained, the agent deletes its own VM from the MIG, and nothing else.
   const selfRemoval = new gcp.projects.IAMCustomRole(
     `${name}-self-removal`,
@@ -109,7 +122,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
         },
       ],
       ...args.networking(spec),
-      serviceAccount: { email: account.email, scopes: args.HOST_SCOPES },
+      serviceAccount: { email: account.email, scopes: args.hostScopes(spec) },
       shieldedInstanceConfig: {
         enableSecureBoot: true,
         enableVtpm: true,

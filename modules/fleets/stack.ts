@@ -12,6 +12,7 @@ import {
 import type { StackFile } from "../config/stack.schema";
 import type { AwsFleetSpec, FleetSpec, GcpFleetSpec } from "../config/fleet.schema";
 import { STOP_MARGIN_SEC } from "../host/units";
+import { workloadShown } from "../host/image";
 import { DRAIN_HOOK, drainHook } from "./aws-args";
 import { autoscalerMode, scheduling } from "./gcp-args";
 import type { Inventory, InventoryHost } from "../config/inventory.schema";
@@ -61,7 +62,7 @@ export function hostOutput(spec: FleetSpec): { workload: string; agent: string; 
     metal: () => "on inventory state draining",
   }[spec.kind]();
   return {
-    workload: `${spec.workload.package} ${spec.workload.version}`,
+    workload: workloadShown(spec),
     agent: `avfleet-agent, load every ${spec.agent.intervalSec} s`,
     drain: `up to ${spec.drainSeconds} s (${limits}; ${media})`,
   };

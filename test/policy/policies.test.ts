@@ -87,6 +87,20 @@ const fixtures: [string, string, () => Plan, string[]][] = [
     ["aws-use1-sg: opens every protocol and port to the Internet"],
   ],
   [
+    "container-image-pinned",
+    "gcp-us-west1",
+    () =>
+      mutated("gcp-us-west1", "gcp-usw1-template", (i) => {
+        i.metadataStartupScript = i.metadataStartupScript.replace(
+          "# avfleet-workload package=avfleet-sfu=2.4.1-1",
+          "# avfleet-workload image=registry.example.net/sfu:2.4.1",
+        );
+      }),
+    [
+      "gcp-usw1-template: runs registry.example.net/sfu:2.4.1 by tag only: hosts booted later may run another image",
+    ],
+  ],
+  [
     "admin-ports-not-from-internet",
     "gcp-us-west1",
     () => mutated("gcp-us-west1", "gcp-usw1-fw-ssh", (i) => (i.sourceRanges = ["0.0.0.0/0"])),
