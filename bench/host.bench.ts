@@ -11,6 +11,15 @@ async function main() {
         ` heartbeats=${h.heartbeats} sessions_at_completion=${h.sessionsAtCompletion} calls_cut=${h.callsCut}`,
     );
   }
+  for (const h of result.hosts.filter((x) => x.warm)) {
+    const w = h.warm!;
+    console.log(
+      `${h.kind}-warm-pool warm_posts=${w.warmPosts} launch_completions=${w.launchCompletions}` +
+        ` launch_heartbeats=${w.launchHeartbeats} launch_no_active=${w.launchNoActive}` +
+        ` retuned=${w.retuned} bootstrap_interrupted=${w.bootstrapInterrupted}` +
+        ` completed_before_bootstrap=${w.completedBeforeBootstrap} hooks_waiting_at_end=${w.waitingAtEnd.length}`,
+    );
+  }
   for (const p of result.problems) console.log(`request problem: ${p}`);
   console.log(`rehearsal took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(summaryLine(result));
