@@ -24,6 +24,7 @@ import {
   autoscalerMetricPublished,
   bootstrapRunsOnImage,
   lifecycleHookResource,
+  awsLaunchHook,
   poolEndpointHasRecord,
   weightedRecordHealthChecked,
 } from "./host";
@@ -55,6 +56,7 @@ export const POLICIES: AvfleetPolicy[] = [
   bootstrapRunsOnImage,
   autoscalerMetricPublished,
   lifecycleHookResource,
+  awsLaunchHook,
   compiledScalingSafe,
   weightedRecordHealthChecked,
   poolEndpointHasRecord,
