@@ -17,6 +17,7 @@ async function main() {
       `${h.kind}-warm-pool warm_posts=${w.warmPosts} launch_completions=${w.launchCompletions}` +
         ` launch_heartbeats=${w.launchHeartbeats} launch_no_active=${w.launchNoActive}` +
         ` retuned=${w.retuned} bootstrap_interrupted=${w.bootstrapInterrupted}` +
+        ` stopped_draining=${w.stoppedDraining}` +
         ` completed_before_bootstrap=${w.completedBeforeBootstrap} hooks_waiting_at_end=${w.waitingAtEnd.length}`,
     );
   }

@@ -67,6 +67,8 @@ export interface WarmPoolResult {
   retuned: boolean;
   /** The stop killed a bootstrap still running; the next boot's converged all the same. */
   bootstrapInterrupted: boolean;
+  /** The stop left the agent's shutdown drain on disk; the start served all the same. */
+  stoppedDraining: boolean;
   /** The launch was completed on the second boot before its bootstrap had run (must be false). */
   completedBeforeBootstrap: boolean;
   /** Hooks still waiting when the host was taken away (must be none). */
@@ -200,8 +202,9 @@ function sysctlValues(host: Host, env: NodeJS.ProcessEnv): Map<string, string> {
 
 /**
  * An AWS host launched into the warm pool: it boots with IMDS reading Warmed:Stopped, must
- * publish nothing and complete the launching hook once it serves; then EC2 stops it (every process
- * killed where it stands, the kernel's values and nft back to defaults, /run emptied) and starts
+ * publish nothing and complete the launching hook once it serves; then EC2 stops it (the units
+ * stopped as at a shutdown, a bootstrap still running killed where it stands, the kernel's values
+ * and nft back to defaults, /run emptied) and starts
  * it again with IMDS reading InService: systemd starts the enabled units, cloud-init runs the
  * per-boot bootstrap. Returns the supervisor of the second boot.
  */
@@ -242,10 +245,13 @@ async function warmPoolCycle(
   );
   const bootstrapInterrupted = bootstrap.exitCode === null;
   process.kill(-bootstrap.pid!, "SIGKILL");
-  const pids = ["avfleet-tune.service", ...starts].map((u) => supervisor.pid(u));
-  const stopped = supervisor.stopAll();
-  for (const pid of pids) if (pid) process.kill(pid, "SIGKILL");
-  await stopped;
+  // EC2 stops the host the way a shutdown does: systemd stops the units, the agent first (it
+  // drains for the shutdown, in vain: the host will serve again).
+  writeFileSync(join(host.root, "run/system-state"), "stopping\n");
+  await supervisor.stopAll();
+  const drainFile = join(host.root, STATE_DIR, "drain.json");
+  const stoppedDraining =
+    existsSync(drainFile) && JSON.parse(readFileSync(drainFile, "utf8")).reason === "shutdown";
   for (const [key, value] of defaults) sh(host.ns, `sysctl -qw ${key}='${value}'`, env);
   sh(host.ns, "nft flush ruleset", env);
   rmSync(join(host.root, "run"), { recursive: true, force: true });
@@ -284,6 +290,7 @@ async function warmPoolCycle(
       launchNoActive: hookCalls(standIns, "CompleteLifecycleAction:refused", AWS_LAUNCH_HOOK),
       retuned,
       bootstrapInterrupted,
+      stoppedDraining,
       completedBeforeBootstrap: early > 1,
     },
   };

@@ -427,6 +427,7 @@ class Aws:
         return instance and zone and (instance, zone)
 
     def termination_notice(self):
+        # Not Warmed:Terminated: a warm pool host has no calls to drain.
         return self.meta("autoscaling/target-lifecycle-state") == "Terminated"
 
     def lifecycle(self, action, hook, extra):
@@ -528,6 +529,11 @@ class Agent:
             with open(booted, "w") as f:
                 f.write(f"{time.time()}\n")
         self.booted_at = os.path.getmtime(booted)
+        if self.drain and self.drain["reason"] == "shutdown" and self.drain["startedAt"] < self.booted_at:
+            # A shutdown drain ends with its boot: a host started again (out of an AWS warm pool,
+            # a stopped VM) serves again instead of answering "draining" for ever.
+            os.remove(self.drain_file)
+            self.drain = None
         self.identity = None
         self.streams = None
         # Kept across restarts: Cloud Monitoring refuses points closer than 5 s.

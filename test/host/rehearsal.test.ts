@@ -43,6 +43,7 @@ test("host rehearsal: tuned, serving, measured, drained on notice, agent crash m
   assert.equal(warm.completedBeforeBootstrap, false, "aws: never completed before the bootstrap");
   assert.ok(warm.launchNoActive >= 1, "aws: a restarted agent's completion answered, not retried");
   assert.ok(warm.bootstrapInterrupted, "aws: the stop killed a bootstrap mid-install");
+  assert.ok(warm.stoppedDraining, "aws: the stop's shutdown drain did not keep the host out");
   assert.ok(warm.retuned, "aws: the stop reset the tuning, the start tuned again");
   assert.deepEqual(warm.waitingAtEnd, [], "aws: no lifecycle action left waiting");
   // the host counters carry what modules/observe's rules sum by: the platform's name for the
