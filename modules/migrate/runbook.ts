@@ -362,7 +362,7 @@ export function settingsInForce(loaded: LoadedRunbook, stepIndex: number): Setti
         setting(`${key}.confidence`, String(gate.confidence), g?.confidence, RELATIVE),
         setting(
           `${key}.effectFloor`,
-          SLO_UNIT(gate.slo, gate.effectFloor ?? COMPARISONS[gate.slo].effectFloor),
+          `${SLOS[gate.slo].bound === "below" ? "+" : "−"}${Number((100 * (gate.effectFloor ?? COMPARISONS[gate.slo].effectFloor)).toPrecision(4))} % of the source's mean`,
           g?.effectFloor,
           `the ${gate.slo} comparison`,
         ),
