@@ -56,6 +56,7 @@ function usWest() {
   return { step, gate: { ...gate, confidence: gate.confidence!, slo: "packet-loss" as const } };
 }
 const { step: STEP, gate: GATE } = usWest();
+const FLOOR = GATE.effectFloor ?? COMPARISONS["packet-loss"].effectFloor;
 const POOLS = { source: "metal", target: "cloud" };
 
 /** A seeded stream of uniforms in (0, 1) (mulberry32). */
@@ -242,6 +243,15 @@ const SCENARIOS: Scenario[] = [
       regression: true,
     },
   ]),
+  // H0's edge: the target worse by exactly the floor. The sequence's guarantee is about these:
+  // rolled back at most 1 − confidence of the time.
+  ...[0.01, 0.25].map((share) => ({
+    name: "at the floor",
+    share,
+    sourceLoss: BASE_LOSS,
+    targetLoss: BASE_LOSS * (1 + FLOOR),
+    regression: false,
+  })),
   {
     name: "incident, no regression",
     share: 0.05,
@@ -256,7 +266,7 @@ function main(): void {
   console.log(
     `gates bench: ${TRIALS} bakes per scenario, ${JOINS_PER_MIN} joins/min, us-west's shift step: ` +
       `gates every ${STEP.intervalMin} min, promotion from ${STEP.bakeMin} min, hold at ${STEP.maxBakeMin} min; ` +
-      `relative: sequential (mSPRT), confidence ${GATE.confidence}, floor +${100 * (GATE.effectFloor ?? COMPARISONS["packet-loss"].effectFloor)} % of the source's mean, at least ${GATE.minSamples} samples per pool; ` +
+      `relative: sequential (mSPRT), confidence ${GATE.confidence}, floor +${100 * FLOOR} % of the source's mean, at least ${GATE.minSamples} samples per pool; ` +
       `threshold (Flagger-style): target mean < ${SLOS["packet-loss"].threshold * 100} % every minute for ${FLAGGER_BAKE_MIN} min, no data fails, rollback after ${FLAGGER_THRESHOLD} failed rounds`,
   );
   const results = SCENARIOS.map((sc, i) => {
