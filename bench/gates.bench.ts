@@ -24,9 +24,9 @@
  * - An "incident" doubles both pools' loss at once: the region's networks, not the migration.
  */
 import { durationMs } from "../modules/config/duration";
-import { COMPARISONS, judgeComparison, type Histogram } from "../modules/migrate/compare";
+import { COMPARISONS, judgeComparison, type Histogram } from "../modules/gates/compare";
 import { loadRunbook } from "../modules/migrate/runbook";
-import { SLOS } from "../modules/migrate/slo";
+import { SLOS } from "../modules/gates/slo";
 
 const TRIALS = Number(process.env.GATES_TRIALS ?? 400);
 const JOINS_PER_MIN = 320;

@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ACTIVE_SESSIONS, HEALTHY_HOSTS, MAX_HOSTS, SLO_NAMES, SLOS } from "./slo";
+import { ACTIVE_SESSIONS, HEALTHY_HOSTS, MAX_HOSTS, SLO_NAMES, SLOS } from "../gates/slo";
 import { currentWeights, type WorldState } from "./world";
 import { sessionExposition } from "./world-sessions";
 

@@ -1,5 +1,5 @@
 /** Human text for plan, run progress and status; `--json` prints the same objects raw. */
-import type { GateEvaluation } from "./gates";
+import type { GateEvaluation } from "../gates/gates";
 import type { Entry } from "./journal";
 import type { Unit } from "./plan";
 import { commandLine } from "./pulumi";

@@ -4,9 +4,9 @@
  * TypeScript types follow from it and so do the loader's errors.
  */
 import type { FromSchema } from "json-schema-to-ts";
-import { COMPARE_DEFAULTS } from "./compare";
+import { COMPARE_DEFAULTS } from "../gates/compare";
 import { DURATION_PATTERN } from "../config/duration";
-import { SLO_NAMES, type SloName } from "./slo";
+import { SLO_NAMES, type SloName } from "../gates/slo";
 
 const stackName = {
   type: "string",

@@ -22,9 +22,9 @@ import {
 } from "../config/validate";
 import { trafficSchema, type TrafficSpec } from "../config/traffic.schema";
 import { weightProblems, weightsOf } from "../traffic/weights";
-import { COMPARISONS } from "./compare";
+import { COMPARISONS } from "../gates/compare";
 import { runbookSchema, type Runbook } from "./runbook.schema";
-import { SLOS, type SloName } from "./slo";
+import { SLOS, type SloName } from "../gates/slo";
 
 export { durationMs, formatDuration } from "../config/duration";
 

@@ -5,9 +5,9 @@
  * spread around it exponentially (most near the pool's figure, a few far worse). Counts are the
  * expected ones, computed rather than drawn: cheap, and the same on every run of a seed.
  */
-import { COMPARISONS, type Fetched, type Histogram } from "./compare";
-import { emptyHistogram, renderHistogram, renderQuery, TEMPLATES } from "./prometheus";
-import { SLO_NAMES, type SloName } from "./slo";
+import { COMPARISONS, type Fetched, type Histogram } from "../gates/compare";
+import { emptyHistogram, renderHistogram, renderQuery, TEMPLATES } from "../gates/prometheus";
+import { SLO_NAMES, type SloName } from "../gates/slo";
 import { MEAN_CALL_MIN, type WorldState } from "./world";
 
 type Minute = WorldState["minutes"][number];

@@ -9,10 +9,10 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } f
 import { stackFileName } from "../config/stack";
 import { readYamlFile } from "../config/validate";
 import type { Clock } from "./clock";
-import { consecutiveErrors, type MetricsProvider } from "./metrics";
+import { consecutiveErrors, type MetricsProvider } from "../gates/metrics";
 import type { CliResult, PulumiRunner } from "./pulumi";
 import type { LoadedRunbook } from "./runbook";
-import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLO_NAMES, SLOS } from "./slo";
+import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLO_NAMES, SLOS } from "../gates/slo";
 import type { Weights } from "./weights";
 import { worldHistogram } from "./world-sessions";
 

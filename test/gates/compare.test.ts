@@ -8,8 +8,8 @@ import {
   type CompareGate,
   type Fetched,
   type Samples,
-} from "../../modules/migrate/compare";
-import { decide, halfWidth, logMixtureRatio } from "../../modules/migrate/sequential";
+} from "../../modules/gates/compare";
+import { decide, halfWidth, logMixtureRatio } from "../../modules/gates/sequential";
 import { rng } from "../../modules/world/demand";
 
 const pools = { source: "metal-sjc", target: "gcp-us-west1" };

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { evaluateComparison, type CompareGate } from "../../modules/migrate/compare";
+import { evaluateComparison, type CompareGate } from "../../modules/gates/compare";
 import { loadRunbook } from "../../modules/migrate/runbook";
 import { advance, createWorld, parseFault, type WorldState } from "../../modules/migrate/world";
 import {

@@ -4,9 +4,26 @@
  * inconclusive too and counted apart. Relative gates (compare.ts) return the same shape.
  */
 import { COMPARE_DEFAULTS, evaluateComparison } from "./compare";
-import type { Gate } from "./runbook.schema";
-import { keeps, selector, SLOS } from "./slo";
+import { keeps, selector, SLOS, type SloName } from "./slo";
 import { reachedErrorLimit, type MetricsProvider } from "./metrics";
+
+/**
+ * A gate as a runbook states it, with the schema's defaults filled in (modules/migrate's
+ * runbook schema is its source; this is the part the verdicts read).
+ */
+export interface Gate {
+  slo: SloName;
+  /** The pool an absolute gate watches. */
+  pool: "target" | "source";
+  /** Overrides the SLO's threshold (absolute gates). */
+  threshold?: number;
+  critical: boolean;
+  minSamples: number;
+  /** Set: a relative gate, the target against the source (compare.ts). */
+  compare?: "source";
+  confidence?: number;
+  effectFloor?: number;
+}
 
 export type Verdict = "pass" | "fail" | "inconclusive";
 
