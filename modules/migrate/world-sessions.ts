@@ -8,15 +8,9 @@
 import { COMPARISONS, type Fetched, type Histogram } from "../gates/compare";
 import { emptyHistogram, renderHistogram, renderQuery, TEMPLATES } from "../gates/prometheus";
 import { SLO_NAMES, type SloName } from "../gates/slo";
-import { MEAN_CALL_MIN, type WorldState } from "./world";
+import type { WorldState } from "./world";
 
 type Minute = WorldState["minutes"][number];
-
-/** Joins of `pool` in minute `i`: what arrived beyond the calls that stayed from the minute before. */
-function joins(minutes: Minute[], i: number, pool: string): number {
-  const before = i > 0 ? (minutes[i - 1].sessions[pool] ?? 0) : 0;
-  return Math.max(0, (minutes[i].sessions[pool] ?? 0) - before * Math.exp(-1 / MEAN_CALL_MIN));
-}
 
 /** Adds one minute's expected samples of `slo` on a pool to a histogram. */
 function addMinute(h: Histogram, slo: SloName, minute: Minute, joined: number, pool: string): void {
@@ -43,9 +37,9 @@ export function sessionHistogram(
   const h = { ...emptyHistogram(COMPARISONS[slo].buckets), sessions: 0 };
   let first = true;
   let seen = false;
-  state.minutes.forEach((minute, i) => {
+  state.minutes.forEach((minute) => {
     if (minute.t <= from || minute.t > to) return;
-    const joined = joins(state.minutes, i, pool);
+    const joined = minute.joins?.[pool] ?? 0;
     // the window's calls: those in progress in its first minute, then every join
     h.sessions += first ? (minute.sessions[pool] ?? 0) : joined;
     first = false;

@@ -19,7 +19,7 @@ import {
   type PrometheusProvider,
 } from "../../modules/gates/prometheus";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLOS } from "../../modules/gates/slo";
-import { noise } from "../../modules/migrate/world";
+import { noise } from "../../modules/world/quality";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 import { close, serveText, startPrometheus } from "../support/prometheus";
 import { executorFor, newRehearsal, tempDir, tempStacks, writeRunbook } from "../migrate/support";

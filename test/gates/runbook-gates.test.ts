@@ -65,7 +65,7 @@ test("a loss the thresholds let through (0.8 %) rolls back on the relative gate,
   assert.equal(outcome.kind, "rolled-back");
   assert.match(
     outcome.reason,
-    /^packet-loss vs source on gcp-us-west1 failed at weight 25: target worse: mean 0\.00\d+ vs 0\.00\d+, \+\d+(\.\d+)? % \(99 % sequence \+\d+(\.\d+)? % to \+\d+(\.\d+)? %\) above floor \+50 %, p [\d.e-]+, \d+ vs \d+ samples$/,
+    /^packet-loss vs source on gcp-us-west1 failed at weight 25: target worse: mean 0\.00\d+ vs 0\.00\d+, \+\d+(\.\d+)? % \(99 % sequence \+\d+(\.\d+)? % to \+\d+(\.\d+)? %\) above floor \+50 %, p [\d.e-]+, \d+ vs \d+ samples(, [\d.]+ and [\d.]+ per session)?$/,
   );
   const state = foldJournal(journalOf(r));
   const rounds = state.rounds.filter((g) => g.unit === outcome.unit);
