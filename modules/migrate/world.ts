@@ -28,7 +28,7 @@ import type { CliResult, PulumiRunner } from "./pulumi";
 import type { LoadedRunbook } from "./runbook";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLO_NAMES, SLOS } from "../gates/slo";
 import type { Weights } from "./weights";
-import { worldHistogram } from "./world-sessions";
+import { worldHistogram } from "../gates/world-sessions";
 
 export interface Fault {
   spec: string;

@@ -7,7 +7,7 @@ import {
   sessionExposition,
   sessionHistogram,
   worldHistogram,
-} from "../../modules/migrate/world-sessions";
+} from "../../modules/gates/world-sessions";
 import { FIXTURE_STACKS, US_WEST } from "../migrate/support";
 
 const POOLS = { source: "metal-sjc", target: "gcp-us-west1" };

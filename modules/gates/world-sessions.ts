@@ -1,16 +1,31 @@
 /**
- * The rehearsal world's per-session quality, as the fleet's SFUs export it: a histogram per
+ * A simulated world's per-session quality, as the fleet's SFUs export it: a histogram per
  * pool of session-minute samples (packet loss, jitter p95) and of join attempts (1 joined,
  * 0 failed). The world keeps one quality figure per pool and minute; the calls of that minute
  * spread around it exponentially (most near the pool's figure, a few far worse). Counts are the
  * expected ones, computed rather than drawn: cheap, and the same on every run of a seed.
  */
-import { COMPARISONS, type Fetched, type Histogram } from "../gates/compare";
-import { emptyHistogram, renderHistogram, renderQuery, TEMPLATES } from "../gates/prometheus";
-import { SLO_NAMES, type SloName } from "../gates/slo";
-import type { WorldState } from "./world";
+import { COMPARISONS, type Fetched, type Histogram } from "./compare";
+import { emptyHistogram, renderHistogram, renderQuery, TEMPLATES } from "./prometheus";
+import { SLO_NAMES, type SloName } from "./slo";
+/**
+ * What a simulated world records of its calls (modules/migrate's rehearsal world is one): per
+ * minute and pool, the sessions in progress, those that joined, and the quality figures in
+ * SLO_NAMES order.
+ */
+export interface SessionRecord {
+  region: string;
+  pools: string[];
+  now: number;
+  minutes: {
+    t: number;
+    sessions: Record<string, number>;
+    joins?: Record<string, number>;
+    quality: Record<string, readonly number[]>;
+  }[];
+}
 
-type Minute = WorldState["minutes"][number];
+type Minute = SessionRecord["minutes"][number];
 
 /** Adds one minute's expected samples of `slo` on a pool to a histogram. */
 function addMinute(h: Histogram, slo: SloName, minute: Minute, joined: number, pool: string): void {
@@ -28,7 +43,7 @@ function addMinute(h: Histogram, slo: SloName, minute: Minute, joined: number, p
 
 /** Pure: the per-session histogram of `slo` on `pool` over the minutes in (from, to]. */
 export function sessionHistogram(
-  state: WorldState,
+  state: SessionRecord,
   slo: SloName,
   pool: string,
   from: number,
@@ -52,7 +67,7 @@ export function sessionHistogram(
 
 /** The world as a HistogramSource: what the same PromQL would return from a scrape of it. */
 export function worldHistogram(
-  state: WorldState,
+  state: SessionRecord,
   metric: string,
   pool: string,
   from: number,
@@ -67,7 +82,7 @@ export function worldHistogram(
 }
 
 /** Exposition lines: each per-session histogram since the world began, per pool. */
-export function sessionExposition(state: WorldState): string[] {
+export function sessionExposition(state: SessionRecord): string[] {
   return SLO_NAMES.flatMap((slo) =>
     renderHistogram(
       COMPARISONS[slo].sessionMetric,
