@@ -71,6 +71,11 @@ export function autoscalerMode(spec: GcpFleetSpec): "ON" | "ONLY_SCALE_OUT" {
   return spec.drainSeconds <= GRACEFUL_SHUTDOWN_MAX_SEC ? "ON" : "ONLY_SCALE_OUT";
 }
 
+/** Only a pool whose autoscaler leaves scale-in to us has a scale-in controller (gcp-scale-in.ts). */
+export function needsScaleInController(spec: GcpFleetSpec): boolean {
+  return autoscalerMode(spec) === "ONLY_SCALE_OUT";
+}
+
 export function networkTag(spec: GcpFleetSpec): string {
   return `${spec.pool}-media`;
 }

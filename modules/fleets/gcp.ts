@@ -7,6 +7,7 @@ import * as gcp from "@pulumi/gcp";
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { fleetLabels } from "./labels";
 import * as args from "./gcp-args";
+import { GcpScaleIn } from "./gcp-scale-in";
 
 export interface GcpFleetArgs {
   /** The validated fleet spec from the stack file. */
@@ -189,7 +190,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     );
   }
 
-  new gcp.compute.RegionAutoscaler(
+  const autoscaler = new gcp.compute.RegionAutoscaler(
     `${name}-autoscaler`,
     {
       project,
@@ -199,6 +200,21 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     },
     opts,
   );
+  // The autoscaler only scales out: hosts leave through the drain path, marked by this.
+  if (args.needsScaleInController(spec)) {
+    new GcpScaleIn(
+      `${name}-scale-in`,
+      {
+        spec,
+        project,
+        region,
+        instanceGroupManager,
+        autoscaler,
+        hostServiceAccount: account,
+      },
+      opts,
+    );
+  }
 
   for (const rule of args.firewallRules(spec)) {
     new gcp.compute.Firewall(

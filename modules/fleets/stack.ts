@@ -13,7 +13,7 @@ import type { StackFile } from "../config/stack.schema";
 import type { AwsFleetSpec, FleetSpec, GcpFleetSpec } from "../config/fleet.schema";
 import { STOP_MARGIN_SEC } from "../host/units";
 import { DRAIN_HOOK, drainHook } from "./aws-args";
-import { autoscalerMode, scheduling } from "./gcp-args";
+import { autoscalerMode, needsScaleInController, scheduling } from "./gcp-args";
 import type { Inventory, InventoryHost } from "../config/inventory.schema";
 import { classHardware, cloudHardware } from "../tuning/host-facts";
 import { hostTuning, tuningPayloadPart } from "./host-tuning";
@@ -53,7 +53,11 @@ export function hostOutput(spec: FleetSpec): { workload: string; agent: string; 
     gcp: () => {
       const gcpSpec = spec as GcpFleetSpec;
       const shutdown = scheduling(gcpSpec).gracefulShutdown.maxDuration.seconds;
-      return `graceful shutdown ${shutdown} s; autoscaler ${autoscalerMode(gcpSpec)}`;
+      const { maxHostsPerWindow, windowSec } = gcpSpec.autoscaling.scaleIn;
+      const controller = needsScaleInController(gcpSpec)
+        ? `; scale-in controller drains ≤ ${maxHostsPerWindow} least-loaded host(s) per ${windowSec} s`
+        : "";
+      return `graceful shutdown ${shutdown} s; autoscaler ${autoscalerMode(gcpSpec)}${controller}`;
     },
     aws: () =>
       `lifecycle hook ${DRAIN_HOOK} heartbeat ${drainHook(spec as AwsFleetSpec).heartbeatTimeout} s`,

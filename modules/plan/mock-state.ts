@@ -24,8 +24,14 @@ const computed: Record<string, (name: string, inputs: State) => State> = {
   "gcp:compute/healthCheck:HealthCheck": (name, i) => ({
     selfLink: gcpSelfLink(i, "healthChecks", name),
   }),
+  "gcp:compute/regionAutoscaler:RegionAutoscaler": (name, i) => ({ name: i.name ?? name }),
+  "gcp:cloudfunctionsv2/function:Function": (name, i) => ({
+    name: i.name ?? name,
+    url: `https://${i.location}-${i.project}.cloudfunctions.net/${i.name ?? name}`,
+  }),
   "aws:ec2/launchTemplate:LaunchTemplate": () => ({ latestVersion: 1, defaultVersion: 1 }),
   "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": (name, i) => ({
+    name: i.name ?? name,
     selfLink: gcpSelfLink(i, "instanceGroupManagers", name),
     instanceGroup: gcpSelfLink(i, "instanceGroups", name),
   }),
