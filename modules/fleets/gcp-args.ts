@@ -4,10 +4,10 @@
  */
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../capacity/machine-types";
-import { tier1Eligible } from "../../policy/rules";
+import { GRACEFUL_SHUTDOWN_MAX_SEC, tier1Eligible } from "../../policy/rules";
 
-// Re-exported: the pack judges TIER_1 with the very rule the template is built with.
-export { tier1Eligible };
+// Re-exported: the pack judges TIER_1 and the drain limit with the very rules the fleet is built with.
+export { GRACEFUL_SHUTDOWN_MAX_SEC, tier1Eligible };
 import { GCP_MEDIA_LOAD_METRIC } from "../host/metrics";
 
 /**
@@ -60,13 +60,11 @@ export function selfRemovalCondition(spec: GcpFleetSpec, project: string, region
 }
 
 /**
- * GCP graceful shutdown gives a deleted VM at most an hour. While the drain fits in it, the
- * autoscaler scales in itself and each VM drains on shutdown; a longer drain would cut calls
- * at the hour, so the autoscaler only scales out and hosts leave through the drain path
- * (metadata avfleet-drain=true → drain → the agent removes its VM from the MIG).
+ * While the drain fits in graceful shutdown, the autoscaler scales in itself and each VM drains
+ * on shutdown; a longer drain would cut calls at the hour, so the autoscaler only scales out and
+ * hosts leave through the drain path (the scale-in controller sets avfleet-drain=true → drain →
+ * the agent removes its VM from the MIG).
  */
-export const GRACEFUL_SHUTDOWN_MAX_SEC = 3600;
-
 export function autoscalerMode(spec: GcpFleetSpec): "ON" | "ONLY_SCALE_OUT" {
   return spec.drainSeconds <= GRACEFUL_SHUTDOWN_MAX_SEC ? "ON" : "ONLY_SCALE_OUT";
 }

@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { GCP_MEDIA_LOAD_METRIC } from "../host/metrics";
+import { SCALE_IN_ENV } from "../../policy/rules";
 
 export const SCALE_IN_SOURCE = readFileSync(join(__dirname, "gcp-scale-in.py"), "utf8");
 
@@ -43,7 +44,7 @@ export function scaleInAccountId(pool: string, role: "scalein" | "scalein-inv"):
   return `${pool.slice(0, 29 - role.length).replace(/-+$/, "")}-${role}`;
 }
 
-/** What the function reads from AVFLEET_SCALE_IN: the pool's MIG, autoscaler and rate. */
+/** What the function reads from its SCALE_IN_ENV variable: the pool's MIG, autoscaler and rate. */
 export interface ScaleInConfig {
   project: string;
   region: string;
@@ -185,7 +186,7 @@ export class GcpScaleIn extends pulumi.ComponentResource {
         },
         serviceConfig: {
           serviceAccountEmail: account.email,
-          environmentVariables: { AVFLEET_SCALE_IN: config },
+          environmentVariables: { [SCALE_IN_ENV]: config },
           // One run at a time: two would mark hosts on the same observation.
           maxInstanceCount: 1,
           maxInstanceRequestConcurrency: 1,

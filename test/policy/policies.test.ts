@@ -364,6 +364,37 @@ const fixtures: [string, string, () => Plan, string[]][] = [
       ),
     ["aws-use1-asg: pool aws-use1 lacks alert(s): avfleet-aws-use1-AvfleetRttP95BurnPage"],
   ],
+  [
+    "gcp-drain-first-scale-in",
+    "gcp-europe-west4",
+    () =>
+      mutated("gcp-europe-west4", "gcp-euw4-autoscaler", (i) => (i.autoscalingPolicy.mode = "ON")),
+    [
+      "gcp-euw4-autoscaler: mode ON scales in by deleting VMs: graceful shutdown ends their calls at 3600 s of a 7200 s drain",
+    ],
+  ],
+  [
+    "gcp-drain-first-scale-in",
+    "gcp-europe-west4",
+    () => {
+      const plan = structuredClone(plans.get("gcp-europe-west4")!);
+      plan.resources = plan.resources.filter((r) => !r.name.startsWith("gcp-euw4-scale-in"));
+      return plan;
+    },
+    [
+      "stack-facts: pool gcp-euw4 drains for 7200 s but has no scale-in controller: its autoscaler never scales in, so surplus hosts stay",
+    ],
+  ],
+  [
+    "gcp-drain-first-scale-in",
+    "gcp-europe-west4",
+    () => {
+      const plan = structuredClone(plans.get("gcp-europe-west4")!);
+      plan.resources = plan.resources.filter((r) => r.name !== "gcp-euw4-scale-in-schedule");
+      return plan;
+    },
+    ["gcp-euw4-scale-in-fn: no Cloud Scheduler job calls the scale-in controller with OIDC"],
+  ],
 ];
 
 for (const [policy, quietStack, fire, expected] of fixtures) {
