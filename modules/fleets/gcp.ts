@@ -26,14 +26,20 @@ export interface GcpFleetArgs {
 export class GcpFleet extends pulumi.ComponentResource {
   readonly instanceGroup: pulumi.Output<string>;
   readonly instanceGroupManager: gcp.compute.RegionInstanceGroupManager;
+  /** The join endpoint's load-balancer address: a Cloud DNS traffic split health-checks it. */
+  readonly endpointAddress: pulumi.Output<string>;
 
   constructor(name: string, fleetArgs: GcpFleetArgs, opts?: pulumi.ComponentResourceOptions) {
     // The endpoint is an input so policies can see whether a record serves it.
     super("avfleet:fleets:GcpFleet", name, { endpoint: fleetArgs.spec.endpoint }, opts);
-    const { instanceGroupManager } = createGcpFleet(name, fleetArgs, this);
+    const { instanceGroupManager, address } = createGcpFleet(name, fleetArgs, this);
     this.instanceGroupManager = instanceGroupManager;
+    this.endpointAddress = address.address;
     this.instanceGroup = instanceGroupManager.instanceGroup;
-    this.registerOutputs({ instanceGroup: this.instanceGroup });
+    this.registerOutputs({
+      instanceGroup: this.instanceGroup,
+      endpointAddress: this.endpointAddress,
+    });
   }
 }
 
@@ -232,5 +238,5 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     );
   }
 
-  return { instanceGroupManager, template, healthCheck };
+  return { instanceGroupManager, template, healthCheck, address };
 }

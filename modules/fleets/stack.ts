@@ -121,6 +121,8 @@ export function declareStack(stack: {
         minHosts: spec.minHosts,
         maxHosts: spec.maxHosts,
         instanceGroup: fleet.instanceGroup,
+        // What a Cloud DNS traffic split answers with and health-checks for this pool.
+        endpointAddresses: [fleet.endpointAddress],
       };
     }
     case "aws": {
@@ -165,6 +167,7 @@ export function declareStack(stack: {
       return {
         ...common,
         site: spec.site,
+        ...(spec.endpointAddresses ? { endpointAddresses: spec.endpointAddresses } : {}),
         minHosts: hosts.active,
         maxHosts: hosts.active,
         hosts,

@@ -13,7 +13,16 @@ function gcpSelfLink(inputs: State, collection: string, name: string): string {
   return `https://www.googleapis.com/compute/v1/projects/${project}/${scope}/${collection}/${name}`;
 }
 
+/**
+ * The address the mock gives a GCP `compute.Address` of that logical name: a stable one from
+ * TEST-NET-3, which a StackReference to the fleet stack reads too.
+ */
+export function mockAddress(name: string): string {
+  return `203.0.113.${1 + (createHash("sha256").update(name).digest()[0] % 254)}`;
+}
+
 const computed: Record<string, (name: string, inputs: State) => State> = {
+  "gcp:compute/address:Address": (name) => ({ address: mockAddress(name) }),
   "gcp:serviceaccount/account:Account": (_, i) => ({
     email: `${i.accountId}@${i.project}.iam.gserviceaccount.com`,
   }),
