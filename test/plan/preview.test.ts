@@ -158,6 +158,8 @@ test("stack outputs: pool, media region, endpoint, instance group, min/max hosts
     maxHosts: 90,
     healthCheckPath: "/healthz",
     signalingPort: 443,
+    // the load balancer's address, which a Cloud DNS traffic split answers with and probes
+    endpointAddresses: [byName("gcp-usw1-lb-rule").inputs.ipAddress],
     host: {
       workload: "avfleet-sfu 2.4.1-1",
       agent: "avfleet-agent, load every 30 s",
