@@ -148,7 +148,8 @@ export const weightedRecordHealthChecked: ResourcePolicy = {
   validateResource: (args, reportViolation) => {
     if (args.type === ROUTE53_RECORD) {
       if (!args.props.weightedRoutingPolicies?.length) return args.notApplicable("not weighted");
-      if (!args.props.healthCheckId)
+      // `in`, not the value: a check created in the same update is still unknown at preview.
+      if (!("healthCheckId" in args.props))
         reportViolation(`weighted record ${args.props.setIdentifier} has no health check`);
       return;
     }
@@ -160,7 +161,7 @@ export const weightedRecordHealthChecked: ResourcePolicy = {
       ];
       if (!items.length) return args.notApplicable("no routing policy");
       // Cloud DNS probes external endpoints only with the record's health check.
-      if (!policy.healthCheck) reportViolation("its routing policy names no healthCheck");
+      if (!("healthCheck" in policy)) reportViolation("its routing policy names no healthCheck");
       for (const [at, item] of items) {
         const targets = item.healthCheckedTargets ?? {};
         if (!targets.externalEndpoints?.length && !targets.internalLoadBalancers?.length)

@@ -201,8 +201,9 @@ export const gcpDrainFirstScaleIn: StackPolicy = {
         );
       }
     }
+    // Presence, not values: the settings and the invoker's email are unknown at a first preview.
     const controllers = byType(args.resources, "gcp:cloudfunctionsv2/function:Function").filter(
-      (f) => f.props.serviceConfig?.environmentVariables?.[SCALE_IN_ENV] !== undefined,
+      (f) => SCALE_IN_ENV in (f.props.serviceConfig?.environmentVariables ?? {}),
     );
     if (controllers.length === 0) {
       reportViolation(
@@ -212,7 +213,7 @@ export const gcpDrainFirstScaleIn: StackPolicy = {
       return;
     }
     const scheduled = byType(args.resources, "gcp:cloudscheduler/job:Job").some(
-      (j) => j.props.httpTarget?.oidcToken?.serviceAccountEmail,
+      (j) => "serviceAccountEmail" in (j.props.httpTarget?.oidcToken ?? {}),
     );
     if (!scheduled) {
       for (const f of controllers)
