@@ -6,6 +6,7 @@
  * decision and the API calls are gcp-scale-in.py (Python 3 standard library), carried as the
  * function's main.py; this file computes its settings and declares it.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -20,6 +21,16 @@ export const SCALE_IN_SOURCE = readFileSync(join(__dirname, "gcp-scale-in.py"), 
 export const SCALE_IN_REQUIREMENTS = "functions-framework==3.10.2\n";
 export const SCALE_IN_ENTRY_POINT = "scale_in";
 export const SCALE_IN_RUNTIME = "python312";
+/**
+ * The source archive's object name carries its content's hash: a function rebuilds only when
+ * its storageSource changes, so a new source must be a new object (and the Plan shows it).
+ */
+export const SCALE_IN_OBJECT = `scale-in-${createHash("sha256")
+  .update(SCALE_IN_SOURCE)
+  .update(SCALE_IN_REQUIREMENTS)
+  .digest("hex")
+  .slice(0, 16)}.zip`;
+
 /** Cloud Scheduler's finest cron step: once a minute. */
 export const SCALE_IN_SCHEDULE = "* * * * *";
 
@@ -160,7 +171,7 @@ export class GcpScaleIn extends pulumi.ComponentResource {
       `${name}-source-zip`,
       {
         bucket: bucket.name,
-        name: "scale-in.zip",
+        name: SCALE_IN_OBJECT,
         source: new pulumi.asset.AssetArchive({
           "main.py": new pulumi.asset.StringAsset(SCALE_IN_SOURCE),
           "requirements.txt": new pulumi.asset.StringAsset(SCALE_IN_REQUIREMENTS),

@@ -201,6 +201,12 @@ test("a pool whose drain outlasts graceful shutdown declares its controller; one
   );
   const fn = resource(euw4Plan, "gcp-euw4-scale-in-fn").inputs;
   assert.equal(fn.buildConfig.entryPoint, "scale_in");
+  // a changed source is a new object, which is what makes the function rebuild
+  assert.match(fn.buildConfig.source.storageSource.object, /^scale-in-[0-9a-f]{16}\.zip$/);
+  assert.equal(
+    fn.buildConfig.source.storageSource.object,
+    resource(euw4Plan, "gcp-euw4-scale-in-source-zip").inputs.name,
+  );
   assert.match(fn.buildConfig.runtime, /^python3\d+$/);
   assert.equal(fn.serviceConfig.maxInstanceCount, 1, "one pass at a time");
   // the MIG and autoscaler by the names the provider gives them (the mock: their logical names)
