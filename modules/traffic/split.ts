@@ -164,7 +164,9 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
             : { wrrs: pools.map((p) => ({ weight: p.weight, ...targets(p) })) }),
         },
       },
-      opts,
+      // A split from before health checks is a CNAME set; Cloud DNS refuses an A set beside a
+      // CNAME of the same name, so the replacement deletes the old one first (a gap of seconds).
+      { ...opts, deleteBeforeReplace: true },
     );
   }
   return self.getOutput("weights").apply((w) => (w ?? {}) as Record<string, number>);
