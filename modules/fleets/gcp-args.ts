@@ -54,9 +54,16 @@ export function selfRemovalCondition(spec: GcpFleetSpec, project: string, region
     expression:
       `(resource.type == "compute.googleapis.com/InstanceGroupManager" && ` +
       `resource.name.startsWith("projects/${project}/regions/${region}/instanceGroupManagers/${spec.pool}-")) || ` +
-      `(resource.type == "compute.googleapis.com/Instance" && ` +
-      `resource.name.extract("/instances/{name}").startsWith("${spec.pool}-"))`,
+      `(${poolInstances(spec)})`,
   };
+}
+
+/** IAM condition: the VMs the pool's MIG names after the pool. */
+export function poolInstances(spec: GcpFleetSpec): string {
+  return (
+    `resource.type == "compute.googleapis.com/Instance" && ` +
+    `resource.name.extract("/instances/{name}").startsWith("${spec.pool}-")`
+  );
 }
 
 /**

@@ -14,6 +14,7 @@ import * as gcp from "@pulumi/gcp";
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { GCP_MEDIA_LOAD_METRIC } from "../host/metrics";
 import { SCALE_IN_ENV } from "../../policy/rules";
+import { poolInstances } from "./gcp-args";
 
 export const SCALE_IN_SOURCE = readFileSync(join(__dirname, "gcp-scale-in.py"), "utf8");
 
@@ -34,20 +35,21 @@ export const SCALE_IN_OBJECT = `scale-in-${createHash("sha256")
 /** Cloud Scheduler's finest cron step: once a minute. */
 export const SCALE_IN_SCHEDULE = "* * * * *";
 
-/** Exactly the calls gcp-scale-in.py makes. */
-export const SCALE_IN_PERMISSIONS = [
+/** Exactly the reads gcp-scale-in.py makes (list calls judge the project, so unconditioned). */
+export const SCALE_IN_READ_PERMISSIONS = [
   "compute.autoscalers.get",
   "compute.instanceGroupManagers.get",
   // regionInstanceGroupManagers.listManagedInstances
   "compute.instanceGroupManagers.list",
   "compute.instances.list",
-  "compute.instances.setMetadata",
   "monitoring.timeSeries.list",
 ];
+/** Its one write, granted only on the pool's VMs. */
+export const SCALE_IN_MARK_PERMISSIONS = ["compute.instances.setMetadata"];
 
 /** A custom role id: letters, digits, underscores and dots, 3–64 characters. */
-export function scaleInRoleId(pool: string): string {
-  return `avfleet_${pool.replace(/-/g, "_")}_scale_in`.slice(0, 64);
+export function scaleInRoleId(pool: string, role: "read" | "mark"): string {
+  return `avfleet_${pool.replace(/-/g, "_")}_scale_in_${role}`.slice(0, 64);
 }
 
 /** A service-account id (6–30 characters) of the pool's controller, or of its scheduler. */
@@ -134,17 +136,37 @@ export class GcpScaleIn extends pulumi.ComponentResource {
       o,
     );
     const member = pulumi.interpolate`serviceAccount:${account.email}`;
-    const role = new gcp.projects.IAMCustomRole(
-      `${name}-role`,
+    const read = new gcp.projects.IAMCustomRole(
+      `${name}-read`,
       {
         project,
-        roleId: scaleInRoleId(spec.pool),
-        title: `avfleet ${spec.pool}: mark the least-loaded hosts for draining`,
-        permissions: SCALE_IN_PERMISSIONS,
+        roleId: scaleInRoleId(spec.pool, "read"),
+        title: `avfleet ${spec.pool}: see the pool's size, recommendation, hosts and load`,
+        permissions: SCALE_IN_READ_PERMISSIONS,
       },
       o,
     );
-    new gcp.projects.IAMMember(`${name}-role-member`, { project, role: role.name, member }, o);
+    new gcp.projects.IAMMember(`${name}-read-member`, { project, role: read.name, member }, o);
+    const mark = new gcp.projects.IAMCustomRole(
+      `${name}-mark`,
+      {
+        project,
+        roleId: scaleInRoleId(spec.pool, "mark"),
+        title: `avfleet ${spec.pool}: mark the pool's hosts to drain`,
+        permissions: SCALE_IN_MARK_PERMISSIONS,
+      },
+      o,
+    );
+    new gcp.projects.IAMMember(
+      `${name}-mark-member`,
+      {
+        project,
+        role: mark.name,
+        member,
+        condition: { title: `only ${spec.pool}'s VMs`, expression: poolInstances(spec) },
+      },
+      o,
+    );
     new gcp.serviceaccount.IAMMember(
       `${name}-act-as-hosts`,
       {

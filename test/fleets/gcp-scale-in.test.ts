@@ -13,7 +13,11 @@ import { promisify } from "node:util";
 import { loadStacks } from "../../modules/config/stack";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import { GCP_MEDIA_LOAD_METRIC } from "../../modules/host/metrics";
-import { scaleInConfig, SCALE_IN_PERMISSIONS } from "../../modules/fleets/gcp-scale-in";
+import {
+  scaleInConfig,
+  SCALE_IN_MARK_PERMISSIONS,
+  SCALE_IN_READ_PERMISSIONS,
+} from "../../modules/fleets/gcp-scale-in";
 import { gcpStandIns, StandIns, type GcpPeer } from "../../bench/host/stand-ins";
 import { evaluateExamples, resource } from "../support/plans";
 import { ROOT } from "../support/cli";
@@ -225,9 +229,19 @@ test("a pool whose drain outlasts graceful shutdown declares its controller; one
     },
   });
   assert.deepEqual(
-    resource(euw4Plan, "gcp-euw4-scale-in-role").inputs.permissions,
-    SCALE_IN_PERMISSIONS,
+    resource(euw4Plan, "gcp-euw4-scale-in-read").inputs.permissions,
+    SCALE_IN_READ_PERMISSIONS,
   );
+  assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-mark").inputs.permissions, [
+    "compute.instances.setMetadata",
+  ]);
+  assert.deepEqual(SCALE_IN_MARK_PERMISSIONS, ["compute.instances.setMetadata"]);
+  // the one write holds only on the pool's VMs
+  assert.match(
+    resource(euw4Plan, "gcp-euw4-scale-in-mark-member").inputs.condition.expression,
+    /resource\.name\.extract\("\/instances\/\{name\}"\)\.startsWith\("gcp-euw4-"\)/,
+  );
+  assert.equal(resource(euw4Plan, "gcp-euw4-scale-in-read-member").inputs.condition, undefined);
   const job = resource(euw4Plan, "gcp-euw4-scale-in-schedule").inputs;
   assert.equal(job.schedule, "* * * * *");
   assert.equal(job.httpTarget.httpMethod, "POST");
