@@ -5,6 +5,8 @@ import {
   GRACEFUL_SHUTDOWN_MAX_SEC,
   SCALE_IN_ENV,
   tier1Eligible,
+  unpinnedImage,
+  WORKLOAD_MARKER,
 } from "./rules";
 import { byType, withFacts, type ResourcePolicy, type StackPolicy } from "./policy";
 
@@ -62,6 +64,24 @@ export const hostTuningPresent: StackPolicy = {
       }
     }
   }),
+};
+
+export const containerImagePinned: ResourcePolicy = {
+  name: "container-image-pinned",
+  description:
+    "A container workload names its image by digest: a tag can be moved, and then hosts of one pool run different servers (each pulls whatever the tag names when it boots).",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Add workload.digest (the image's manifest digest, sha256:…, e.g. from `podman inspect --format '{{.Digest}}'`) beside workload.version.",
+  validateResource: (args, reportViolation) => {
+    const payload = hostPayload(args.type, args.props);
+    if (payload === undefined) return args.notApplicable("not a host payload");
+    const marker = payload.split("\n").find((line) => line.startsWith(WORKLOAD_MARKER));
+    if (!marker) return args.notApplicable("names no workload (a drain request)");
+    const image = unpinnedImage(marker);
+    if (image)
+      reportViolation(`runs ${image} by tag only: hosts booted later may run another image`);
+  },
 };
 
 export const gcpGvnic: ResourcePolicy = {

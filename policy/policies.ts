@@ -5,6 +5,7 @@ import {
   awsEbsEncrypted,
   awsImdsv2,
   gcpDrainFirstScaleIn,
+  containerImagePinned,
   gcpGvnic,
   gcpMigKeepsCapacity,
   gcpTier1Eligible,
@@ -29,6 +30,7 @@ import {
 } from "./host";
 import { cloudDnsOneRoutingPolicy, route53LatencyAwsOnly } from "./dns-steering";
 import { poolAlerting } from "./alerts";
+import { compiledScalingSafe } from "./scaling";
 import type { AvfleetPolicy } from "./policy";
 
 export const POLICIES: AvfleetPolicy[] = [
@@ -38,6 +40,7 @@ export const POLICIES: AvfleetPolicy[] = [
   mediaUdpDeclaredRange,
   adminPortsNotFromInternet,
   hostTuningPresent,
+  containerImagePinned,
   gcpGvnic,
   gcpTier1Eligible,
   gcpMigKeepsCapacity,
@@ -54,6 +57,7 @@ export const POLICIES: AvfleetPolicy[] = [
   bootstrapRunsOnImage,
   autoscalerMetricPublished,
   lifecycleHookResource,
+  compiledScalingSafe,
   weightedRecordHealthChecked,
   poolEndpointHasRecord,
   cloudDnsOneRoutingPolicy,

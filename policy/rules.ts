@@ -46,3 +46,15 @@ export function weightStep(previous: Weights, next: Weights): number {
   for (const pool of pools) moved += Math.max(0, (next[pool] ?? 0) - (previous[pool] ?? 0));
   return moved;
 }
+
+/**
+ * The line a host payload carries to say what media server it runs (`image=<name>:<tag>[@digest]`
+ * or `package=<name>=<version>`), at the start of a line of the payload as the pack sees it.
+ */
+export const WORKLOAD_MARKER = "# avfleet-workload ";
+
+/** The image a workload marker names when it is pinned by tag only, else undefined. */
+export function unpinnedImage(marker: string): string | undefined {
+  const image = /^image=(\S+)$/.exec(marker.slice(WORKLOAD_MARKER.length))?.[1];
+  return image && !/@sha256:[a-f0-9]{64}$/.test(image) ? image : undefined;
+}

@@ -37,7 +37,7 @@ import { awsStandIns, gcpStandIns, StandIns } from "./stand-ins";
 import { Supervisor } from "./supervisor";
 
 const ROOT_DIR = join(__dirname, "../..");
-const FIXTURES = join(ROOT_DIR, "test/fixtures/host");
+export const FIXTURES = join(ROOT_DIR, "test/fixtures/host");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface HostResult {
@@ -69,7 +69,7 @@ export interface RehearsalResult {
   problems: string[];
 }
 
-function spec(stack: string, overrides: (s: any) => void): FleetSpec {
+export function spec(stack: string, overrides: (s: any) => void): FleetSpec {
   const loaded = loadStackFile(join(ROOT_DIR, `stacks/Pulumi.${stack}.yaml`)) as any;
   const s = structuredClone(loaded.document.config["avfleet:fleet"]);
   overrides(s);
@@ -82,7 +82,7 @@ function spec(stack: string, overrides: (s: any) => void): FleetSpec {
  */
 const WAIT_SLACK = 3;
 
-async function until<T>(
+export async function until<T>(
   what: string,
   ms: number,
   probe: () => T | undefined | Promise<T | undefined>,
@@ -96,7 +96,7 @@ async function until<T>(
   }
 }
 
-async function get(url: string): Promise<{ status: number; text: string } | undefined> {
+export async function get(url: string): Promise<{ status: number; text: string } | undefined> {
   try {
     const r = await fetch(url, { signal: AbortSignal.timeout(1500) });
     return { status: r.status, text: await r.text() };
@@ -105,7 +105,7 @@ async function get(url: string): Promise<{ status: number; text: string } | unde
   }
 }
 
-interface Host {
+export interface Host {
   kind: FleetSpec["kind"];
   spec: FleetSpec;
   tuning: TuningArtifacts;
@@ -115,11 +115,11 @@ interface Host {
   nsIp: string;
 }
 
-function sh(ns: string, command: string, env: NodeJS.ProcessEnv) {
+export function sh(ns: string, command: string, env: NodeJS.ProcessEnv) {
   return spawnSync("ip", ["netns", "exec", ns, "sh", "-c", command], { encoding: "utf8", env });
 }
 
-function setUpNetns(ns: string, veth: string, hostIp: string, nsIp: string): void {
+export function setUpNetns(ns: string, veth: string, hostIp: string, nsIp: string): void {
   const run = (...args: string[]) => {
     const r = spawnSync("ip", args, { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
@@ -137,7 +137,7 @@ function setUpNetns(ns: string, veth: string, hostIp: string, nsIp: string): voi
 }
 
 /** Runs the host's boot payload the way its boot system would. */
-function boot(host: Host, env: NodeJS.ProcessEnv): void {
+export function boot(host: Host, env: NodeJS.ProcessEnv): void {
   let r;
   if (host.kind === "gcp") {
     // The guest agent writes startup-script to a file and runs it.
@@ -167,12 +167,34 @@ function boot(host: Host, env: NodeJS.ProcessEnv): void {
   if (r.status !== 0) throw new Error(`${host.kind} bootstrap: ${r.stdout}${r.stderr}`);
 }
 
-function systemctlStarts(root: string): string[] {
+export function systemctlStarts(root: string): string[] {
   const calls = readFileSync(join(root, "run/systemctl.calls"), "utf8").trim().split("\n");
   return calls
     .map((c) => c.split(" "))
     .filter(([verb]) => verb === "start" || verb === "restart")
     .flatMap(([, ...units]) => units);
+}
+
+/**
+ * The media server started once the tuning unit had exited cleanly, and read the tuned
+ * udp_rmem_min (`wanted`) at its start (its stats say what it read).
+ */
+export async function startedAfterTuning(
+  supervisor: Supervisor,
+  mediaUnit: string,
+  stats: () => Promise<{ udpRmemMinAtStart: number } | undefined>,
+  wanted: string,
+): Promise<boolean> {
+  const first = await until("media stats", 20_000, stats);
+  const tuneDone = supervisor.events.find(
+    (e) => e.unit === "avfleet-tune.service" && e.event === "exited",
+  )!;
+  const mediaStart = supervisor.events.find((e) => e.unit === mediaUnit && e.event === "started")!;
+  return (
+    tuneDone.code === 0 &&
+    mediaStart.at >= tuneDone.at &&
+    String(first.udpRmemMinAtStart) === wanted
+  );
 }
 
 async function rehearseHost(
@@ -276,17 +298,7 @@ async function rehearseHost(
   let scrapes = 0;
   try {
     await supervisor.start(starts);
-    const tuneDone = supervisor.events.find(
-      (e) => e.unit === "avfleet-tune.service" && e.event === "exited",
-    )!;
-    const mediaStart = supervisor.events.find(
-      (e) => e.unit === mediaUnit && e.event === "started",
-    )!;
-    const first = await until("media stats", 10_000, stats);
-    const mediaAfterTuning =
-      tuneDone.code === 0 &&
-      mediaStart.at >= tuneDone.at &&
-      String(first.udpRmemMinAtStart) === wanted;
+    const mediaAfterTuning = await startedAfterTuning(supervisor, mediaUnit, stats, wanted);
 
     const healthy =
       (await until("healthy", 20_000, async () => (await get(health))?.status === 200)) === true;
@@ -427,12 +439,24 @@ async function rehearseHost(
   }
 }
 
+/** A rehearsal's pace: load reports every second, and the shortest drain a spec may ask. */
+export function fast(s: any): void {
+  s.agent = { intervalSec: 1 };
+  s.drainSeconds = 60;
+}
+
+/** The bare-metal host's hardware (this machine has 2 CPUs). */
+export const METAL_HARDWARE: HostHardware = {
+  cores: 2,
+  nicDriver: "ice",
+  rxQueues: 2,
+  txQueues: 2,
+  streamsPerHost: 6000,
+  interfaces: ["eth0"],
+};
+
 /** Rehearses the three hosts one after another (each brings its own namespace and root). */
 export async function rehearseHosts(prefix = `host-${process.pid}`): Promise<RehearsalResult> {
-  const fast = (s: any) => {
-    s.agent = { intervalSec: 1 };
-    s.drainSeconds = 60;
-  };
   // A drain longer than GCP's graceful shutdown: the host leaves through the scale-in
   // controller's mark (its calls end well before the limit, so the rehearsal stays short).
   const longDrain = (s: any) => {
@@ -462,17 +486,7 @@ export async function rehearseHosts(prefix = `host-${process.pid}`): Promise<Reh
         interfaces: ["eth0"],
       },
     ],
-    [
-      spec("metal-sjc", fast),
-      {
-        cores: 2,
-        nicDriver: "ice",
-        rxQueues: 2,
-        txQueues: 2,
-        streamsPerHost: 6000,
-        interfaces: ["eth0"],
-      },
-    ],
+    [spec("metal-sjc", fast), METAL_HARDWARE],
   ];
   const octet = 100 + (process.pid % 150);
   const results: HostResult[] = [];

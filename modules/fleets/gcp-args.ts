@@ -9,6 +9,8 @@ import { GRACEFUL_SHUTDOWN_MAX_SEC, tier1Eligible } from "../../policy/rules";
 // Re-exported: the pack judges TIER_1 and the drain limit with the very rules the fleet is built with.
 export { GRACEFUL_SHUTDOWN_MAX_SEC, tier1Eligible };
 import { GCP_MEDIA_LOAD_METRIC } from "../host/metrics";
+import { artifactRegistryRepository, containerImage } from "../host/image";
+import type { GcpAutoscalingPolicy } from "./scaling";
 
 /**
  * Google's health-check probers (https://cloud.google.com/load-balancing/docs/health-checks):
@@ -35,6 +37,22 @@ export const HOST_SCOPES = [
   "https://www.googleapis.com/auth/compute",
 ];
 export const HOST_ROLES = ["roles/monitoring.metricWriter", "roles/logging.logWriter"];
+
+/** Artifact Registry serves pulls to a token with the read-only storage scope. */
+const PULL_SCOPE = "https://www.googleapis.com/auth/devstorage.read_only";
+/** Pulls from one repository: granted on that repository, not the project. */
+export const IMAGE_PULL_ROLE = "roles/artifactregistry.reader";
+
+/** The host's scopes: a pool whose image is in Artifact Registry also pulls it. */
+export function hostScopes(spec: GcpFleetSpec): string[] {
+  return containerImage(spec)?.auth === "google" ? [...HOST_SCOPES, PULL_SCOPE] : HOST_SCOPES;
+}
+
+/** The Artifact Registry repository a pool pulls its image from, for the reader grant. */
+export function imageRepository(spec: GcpFleetSpec) {
+  const image = containerImage(spec);
+  return image?.auth === "google" ? artifactRegistryRepository(image.name) : undefined;
+}
 
 /** The permissions of instanceGroupManagers.deleteInstances, the agent's last call after a drain. */
 export const SELF_REMOVAL_PERMISSIONS = [
@@ -98,7 +116,8 @@ export function autoscalerTarget(spec: GcpFleetSpec): number {
   );
 }
 
-export function autoscalingPolicy(spec: GcpFleetSpec) {
+/** The cloud-native policy: target tracking on media load; modules/scaling compiles more onto it. */
+export function autoscalingPolicy(spec: GcpFleetSpec): GcpAutoscalingPolicy {
   return {
     mode: autoscalerMode(spec),
     minReplicas: spec.minHosts,

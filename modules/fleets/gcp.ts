@@ -8,6 +8,7 @@ import type { GcpFleetSpec } from "../config/fleet.schema";
 import { fleetLabels } from "./labels";
 import * as args from "./gcp-args";
 import { GcpScaleIn } from "./gcp-scale-in";
+import type { GcpScaling } from "./scaling";
 
 export interface GcpFleetArgs {
   /** The validated fleet spec from the stack file. */
@@ -21,6 +22,8 @@ export interface GcpFleetArgs {
    * every boot: Debian's GCE images run no cloud-init.
    */
   startupScript: string;
+  /** The pool's scaling policy compiled into the autoscaler's policy (modules/scaling/compile.ts). */
+  scaling: GcpScaling;
 }
 
 export class GcpFleet extends pulumi.ComponentResource {
@@ -44,7 +47,7 @@ export class GcpFleet extends pulumi.ComponentResource {
 }
 
 export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pulumi.Resource) {
-  const { spec, project, region, startupScript } = fleetArgs;
+  const { spec, project, region, startupScript, scaling } = fleetArgs;
   const labels = fleetLabels(spec);
   const tag = args.networkTag(spec);
   const opts = { parent };
@@ -62,6 +65,19 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     new gcp.projects.IAMMember(
       `${name}-${role.split(".").pop()!.toLowerCase()}`,
       { project, role, member: pulumi.interpolate`serviceAccount:${account.email}` },
+      opts,
+    );
+  }
+
+  const repository = args.imageRepository(spec);
+  if (repository) {
+    new gcp.artifactregistry.RepositoryIamMember(
+      `${name}-image-reader`,
+      {
+        ...repository,
+        role: args.IMAGE_PULL_ROLE,
+        member: pulumi.interpolate`serviceAccount:${account.email}`,
+      },
       opts,
     );
   }
@@ -113,7 +129,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
         },
       ],
       ...args.networking(spec),
-      serviceAccount: { email: account.email, scopes: args.HOST_SCOPES },
+      serviceAccount: { email: account.email, scopes: args.hostScopes(spec) },
       shieldedInstanceConfig: {
         enableSecureBoot: true,
         enableVtpm: true,
@@ -202,7 +218,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
       project,
       region,
       target: instanceGroupManager.selfLink,
-      autoscalingPolicy: args.autoscalingPolicy(spec),
+      autoscalingPolicy: scaling.autoscalingPolicy,
     },
     opts,
   );

@@ -12,6 +12,7 @@ import {
 import type { StackFile } from "../config/stack.schema";
 import type { AwsFleetSpec, FleetSpec, GcpFleetSpec } from "../config/fleet.schema";
 import { STOP_MARGIN_SEC } from "../host/units";
+import { workloadShown } from "../host/image";
 import { DRAIN_HOOK, drainHook } from "./aws-args";
 import { autoscalerMode, needsScaleInController, scheduling } from "./gcp-args";
 import type { Inventory, InventoryHost } from "../config/inventory.schema";
@@ -22,6 +23,7 @@ import { privilegeOf, renderPayload, sudoersRule, type HostPayload } from "./met
 import { weightsOf } from "../traffic/weights";
 import { hostCounts, hostStates } from "./metal-args";
 import { StackFacts, stackFacts } from "./facts";
+import { scalingSummary, type AwsScaling, type FleetScaling, type GcpScaling } from "./scaling";
 
 /** The stack's config document, as `pulumi up` or the mock runtime hands it over. */
 export function stackFromPulumi(): { document: StackFile; inventory?: Inventory } {
@@ -64,17 +66,20 @@ export function hostOutput(spec: FleetSpec): { workload: string; agent: string; 
     metal: () => "on inventory state draining",
   }[spec.kind]();
   return {
-    workload: `${spec.workload.package} ${spec.workload.version}`,
+    workload: workloadShown(spec),
     agent: `avfleet-agent, load every ${spec.agent.intervalSec} s`,
     drain: `up to ${spec.drainSeconds} s (${limits}; ${media})`,
   };
 }
 
-/** Declares the stack's resources; returns its outputs. */
-export function declareStack(stack: {
-  document: StackFile;
-  inventory?: Inventory;
-}): Record<string, pulumi.Input<unknown>> {
+/**
+ * Declares the stack's resources; returns its outputs. `scaling` is the cloud fleet's policy
+ * compiled by modules/scaling (index.ts compiles it: the fleets sit below the scaling domain).
+ */
+export function declareStack(
+  stack: { document: StackFile; inventory?: Inventory },
+  scaling?: FleetScaling,
+): Record<string, pulumi.Input<unknown>> {
   const { config } = stack.document;
   new StackFacts("stack-facts", {
     facts: stackFacts(pulumi.getStack(), stack.document, stack.inventory, isConfigSecret),
@@ -115,9 +120,11 @@ export function declareStack(stack: {
           spec,
           hostTuning(spec, cloudHardware(spec.machineType, "gve")),
         ),
+        scaling: scaling as GcpScaling,
       });
       return {
         ...common,
+        scaling: scalingSummary(scaling!),
         minHosts: spec.minHosts,
         maxHosts: spec.maxHosts,
         instanceGroup: fleet.instanceGroup,
@@ -130,9 +137,11 @@ export function declareStack(stack: {
         spec,
         region: config["aws:region"]!,
         userData: cloudConfig(spec, hostTuning(spec, cloudHardware(spec.instanceType, "ena"))),
+        scaling: scaling as AwsScaling,
       });
       return {
         ...common,
+        scaling: scalingSummary(scaling!),
         minHosts: spec.minHosts,
         maxHosts: spec.maxHosts,
         autoScalingGroup: fleet.autoScalingGroupName,

@@ -13,6 +13,8 @@ export interface PlanResource {
   inputs: Record<string, unknown>;
   /** The `import` resource option: the id of an existing resource the first up adopts. */
   importId?: string;
+  /** The `ignoreChanges` resource option: inputs a later up takes from the state, not the program. */
+  ignoreChanges?: string[];
 }
 
 export interface Plan {

@@ -28,6 +28,7 @@ interface RegisterRequest {
   getCustom(): boolean;
   getObject(): unknown;
   getImportid(): string;
+  getIgnorechangesList(): string[];
 }
 
 interface ReadRequest {
@@ -198,6 +199,7 @@ async function evaluate(
     if (resources.length >= BATCH) flush();
     const parent = req.getParent() || undefined;
     const importId = "getImportid" in req ? req.getImportid() : undefined;
+    const ignoreChanges = "getIgnorechangesList" in req ? req.getIgnorechangesList() : [];
     resources.push({
       urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
       type: req.getType(),
@@ -208,6 +210,7 @@ async function evaluate(
         pulumi.runtime.deserializeProperties(properties as never, true),
       ) as Record<string, unknown>,
       ...(importId ? { importId } : {}),
+      ...(ignoreChanges.length ? { ignoreChanges } : {}),
     });
   };
   const register = monitor.registerResource.bind(monitor);

@@ -87,6 +87,20 @@ const fixtures: [string, string, () => Plan, string[]][] = [
     ["aws-use1-sg: opens every protocol and port to the Internet"],
   ],
   [
+    "container-image-pinned",
+    "gcp-us-west1",
+    () =>
+      mutated("gcp-us-west1", "gcp-usw1-template", (i) => {
+        i.metadataStartupScript = i.metadataStartupScript.replace(
+          "# avfleet-workload package=avfleet-sfu=2.4.1-1",
+          "# avfleet-workload image=registry.example.net/sfu:2.4.1",
+        );
+      }),
+    [
+      "gcp-usw1-template: runs registry.example.net/sfu:2.4.1 by tag only: hosts booted later may run another image",
+    ],
+  ],
+  [
     "admin-ports-not-from-internet",
     "gcp-us-west1",
     () => mutated("gcp-us-west1", "gcp-usw1-fw-ssh", (i) => (i.sourceRanges = ["0.0.0.0/0"])),
@@ -394,6 +408,43 @@ const fixtures: [string, string, () => Plan, string[]][] = [
       return plan;
     },
     ["gcp-euw4-scale-in-fn: no Cloud Scheduler job calls the scale-in controller with OIDC"],
+  ],
+  [
+    "compiled-scaling-safe",
+    "aws-us-east-1",
+    () => {
+      // What a hand edit of the compiled settings looks like: provider defaults left in.
+      const plan = structuredClone(plans.get("aws-us-east-1")!);
+      const inputs = (name: string) => plan.resources.find((r) => r.name === name)!.inputs as any;
+      delete inputs("aws-use1-weekday-1800").desiredCapacity;
+      delete inputs("aws-use1-forecast").predictiveScalingConfiguration.mode;
+      inputs("aws-use1-asg").warmPool.minSize = 200;
+      delete inputs("aws-use1-asg").warmPool.maxGroupPreparedCapacity;
+      return plan;
+    },
+    [
+      "aws-use1-weekday-1800: desiredCapacity is unset (the provider's default 0): the action would set the group's desiredCapacity at its time, not only its floor",
+      "aws-use1-forecast: predictive scaling mode is unset (ForecastOnly): it forecasts and never scales",
+      "aws-use1-asg: warm pool has no maxGroupPreparedCapacity: AWS keeps max size − desired capacity hosts in it",
+      "aws-use1-asg: warm pool of 200 exceeds the 94 hosts the group can ever add",
+    ],
+  ],
+  [
+    "compiled-scaling-safe",
+    "gcp-us-west1",
+    () =>
+      mutated("gcp-us-west1", "gcp-usw1-autoscaler", (i) => {
+        const first = i.autoscalingPolicy.scalingSchedules[0];
+        first.durationSec = 60;
+        i.autoscalingPolicy.scalingSchedules = Array.from({ length: 129 }, () => first);
+      }),
+    [
+      "gcp-usw1-autoscaler: 129 scaling schedules, GCP allows 128",
+      ...Array.from(
+        { length: 129 },
+        () => "gcp-usw1-autoscaler: schedule weekday-0000 lasts 60 s, GCP needs ≥ 300",
+      ),
+    ],
   ],
 ];
 
