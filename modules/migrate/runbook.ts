@@ -21,7 +21,8 @@ import {
   type ReadLimits,
 } from "../config/validate";
 import { trafficSchema, type TrafficSpec } from "../config/traffic.schema";
-import { weightProblems, weightsOf } from "../traffic/weights";
+import { weightProblems } from "../config/traffic";
+import { weightsOf } from "../traffic/weights";
 import { COMPARISONS } from "../gates/compare";
 import { runbookSchema, type Runbook } from "./runbook.schema";
 import { SLOS, type SloName } from "../gates/slo";

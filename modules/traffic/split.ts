@@ -9,7 +9,7 @@ import * as aws from "@pulumi/aws";
 import * as gcp from "@pulumi/gcp";
 import type { TrafficSpec } from "../config/traffic.schema";
 import { servingPools } from "./weights";
-import { routingOf, type Routing } from "./steering";
+import { routingOf, type Routing } from "../config/traffic";
 
 type Pool = TrafficSpec["pools"][number];
 
