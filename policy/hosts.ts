@@ -1,6 +1,13 @@
 /** Policies on the media hosts themselves: tuning, NICs, metadata, disks, provisioning. */
 import { gunzipSync } from "node:zlib";
-import { DRAIN_REQUEST_MARKER, tier1Eligible, unpinnedImage, WORKLOAD_MARKER } from "./rules";
+import {
+  DRAIN_REQUEST_MARKER,
+  GRACEFUL_SHUTDOWN_MAX_SEC,
+  SCALE_IN_ENV,
+  tier1Eligible,
+  unpinnedImage,
+  WORKLOAD_MARKER,
+} from "./rules";
 import { byType, withFacts, type ResourcePolicy, type StackPolicy } from "./policy";
 
 const INSTANCE_TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";
@@ -190,6 +197,47 @@ export const awsDrainHook: StackPolicy = {
           hook.urn,
         );
       }
+    }
+  }),
+};
+
+export const gcpDrainFirstScaleIn: StackPolicy = {
+  name: "gcp-drain-first-scale-in",
+  description: `A GCP pool whose drain outlasts graceful shutdown (${GRACEFUL_SHUTDOWN_MAX_SEC} s) is never scaled in by its autoscaler: it only scales out, and a scale-in controller, called on a schedule, drains hosts before they go.`,
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Declare the pool with GcpFleet (modules/fleets): drainSeconds > 3600 sets the autoscaler's mode to ONLY_SCALE_OUT and adds <pool>-scale-in (a Cloud Run function and its Cloud Scheduler job). Or keep drainSeconds ≤ 3600.",
+  validateStack: withFacts(({ fleet }, args, reportViolation, factsUrn) => {
+    if (fleet?.kind !== "gcp") return args.notApplicable("not a GCP fleet stack");
+    if (fleet.drainSeconds <= GRACEFUL_SHUTDOWN_MAX_SEC) {
+      return args.notApplicable(`drainSeconds ${fleet.drainSeconds} fits in graceful shutdown`);
+    }
+    for (const scaler of byType(args.resources, "gcp:compute/regionAutoscaler:RegionAutoscaler")) {
+      const mode = scaler.props.autoscalingPolicy?.mode ?? "ON";
+      if (mode !== "ONLY_SCALE_OUT" && mode !== "OFF") {
+        reportViolation(
+          `mode ${mode} scales in by deleting VMs: graceful shutdown ends their calls at ${GRACEFUL_SHUTDOWN_MAX_SEC} s of a ${fleet.drainSeconds} s drain`,
+          scaler.urn,
+        );
+      }
+    }
+    // Presence, not values: the settings and the invoker's email are unknown at a first preview.
+    const controllers = byType(args.resources, "gcp:cloudfunctionsv2/function:Function").filter(
+      (f) => SCALE_IN_ENV in (f.props.serviceConfig?.environmentVariables ?? {}),
+    );
+    if (controllers.length === 0) {
+      reportViolation(
+        `pool ${fleet.pool} drains for ${fleet.drainSeconds} s but has no scale-in controller: its autoscaler never scales in, so surplus hosts stay`,
+        factsUrn,
+      );
+      return;
+    }
+    const scheduled = byType(args.resources, "gcp:cloudscheduler/job:Job").some(
+      (j) => "serviceAccountEmail" in (j.props.httpTarget?.oidcToken ?? {}),
+    );
+    if (!scheduled) {
+      for (const f of controllers)
+        reportViolation("no Cloud Scheduler job calls the scale-in controller with OIDC", f.urn);
     }
   }),
 };

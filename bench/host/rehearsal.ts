@@ -6,7 +6,8 @@
  * cloud-init does) and the bare-metal SSH payload. The AWS host launches into a warm pool, is
  * stopped and started again before it serves. Needs root, ip, nft, ethtool, python3, cloud-init.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
+import { promisify } from "node:util";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -30,6 +31,9 @@ import {
 import { EXPORTER_METRICS } from "../../modules/host/exporter";
 import { AGENT_UNIT, STATE_DIR } from "../../modules/host/units";
 import { renderTuning, type TuningArtifacts } from "../../modules/tuning";
+import { needsScaleInController } from "../../modules/fleets/gcp-args";
+import { scaleInConfig } from "../../modules/fleets/gcp-scale-in";
+import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import { awsStandIns, gcpStandIns, StandIns } from "./stand-ins";
 import { Supervisor } from "./supervisor";
 
@@ -49,6 +53,12 @@ export interface HostResult {
   sessionsAtCompletion: number | undefined;
   callsCut: number;
   agentRestartsSurvived: number;
+  /**
+   * A GCP host of a pool whose drain outlasts graceful shutdown: the pool's scale-in controller
+   * (one pass of the function) picked it, the least-loaded, and marked it to drain.
+   */
+  markedByController: boolean;
+  drainSeconds: number;
   /** The labels of the host counters the agent serves on /metrics (its UDP datagrams series). */
   hostLabels: Record<string, string> | undefined;
   /** AWS: its boot into the warm pool, its stop and its start out of it. */
@@ -348,10 +358,11 @@ async function rehearseHost(
     AVFLEET_ROOT: host.root,
     PATH: `${FIXTURES}/bin:${process.env.PATH}`,
   };
-  let control: { endpoints: Record<string, string>; notice: () => void };
+  let control: { endpoints: Record<string, string>; notice: () => unknown };
   let aws: AwsControl | undefined;
+  let markedByController = false;
   if (host.kind === "gcp") {
-    const g = await gcpStandIns(standIns, {
+    const vm = {
       project: "media-prod-usw1",
       projectNumber: "123456789012",
       region: "us-west1",
@@ -360,8 +371,38 @@ async function rehearseHost(
       id: "4929812345678901234",
       group: "gcp-usw1-mig",
       metricType: GCP_MEDIA_LOAD_METRIC,
-    });
-    control = { endpoints: g.endpoints, notice: g.requestDrain };
+    };
+    const gcpSpec = host.spec as GcpFleetSpec;
+    const controlled = needsScaleInController(gcpSpec);
+    // Two VMs where the autoscaler recommends one: the controller must pick the quieter.
+    const pool = {
+      autoscaler: "gcp-usw1-autoscaler",
+      recommendedSize: 1,
+      peers: [{ name: "gcp-usw1-p9q8", zone: "us-west1-a", id: "4929812345678909999", load: 5000 }],
+    };
+    const g = await gcpStandIns(standIns, vm, controlled ? pool : undefined);
+    const scaleIn = async () => {
+      const config = scaleInConfig(gcpSpec, vm.project, vm.region, {
+        instanceGroupManager: vm.group,
+        autoscaler: pool.autoscaler,
+      });
+      const { stdout } = await promisify(execFile)(
+        "python3",
+        [join(ROOT_DIR, "modules/fleets/gcp-scale-in.py")],
+        {
+          env: {
+            ...process.env,
+            PYTHONDONTWRITEBYTECODE: "1",
+            AVFLEET_SCALE_IN: JSON.stringify(config),
+            AVFLEET_SCALE_IN_ENDPOINTS: JSON.stringify(g.endpoints),
+          },
+        },
+      );
+      markedByController =
+        JSON.stringify(JSON.parse(stdout).marked) === JSON.stringify([vm.name]) &&
+        g.vms().some((v) => v.name === vm.name && v.items.some((i) => i.key === "avfleet-drain"));
+    };
+    control = { endpoints: g.endpoints, notice: controlled ? scaleIn : g.requestDrain };
   } else if (host.kind === "aws") {
     const a = await awsStandIns(standIns, {
       region: "us-east-1",
@@ -491,10 +532,12 @@ async function rehearseHost(
         sessionsAtCompletion: state.sessionsLeft,
         callsCut: Number(readFileSync(cutFile, "utf8")),
         agentRestartsSurvived: 0,
+        markedByController: false,
+        drainSeconds: host.spec.drainSeconds,
         hostLabels,
       };
     }
-    control.notice();
+    await control.notice();
     const unhealthyWhileDraining =
       (await until(
         "unhealthy on drain",
@@ -561,6 +604,8 @@ async function rehearseHost(
       sessionsAtCompletion,
       callsCut,
       agentRestartsSurvived,
+      markedByController,
+      drainSeconds: host.spec.drainSeconds,
       hostLabels,
       ...(aws && warm ? { warm: { ...warm, waitingAtEnd: aws.waiting() } } : {}),
     };
@@ -587,9 +632,15 @@ export const METAL_HARDWARE: HostHardware = {
 
 /** Rehearses the three hosts one after another (each brings its own namespace and root). */
 export async function rehearseHosts(prefix = `host-${process.pid}`): Promise<RehearsalResult> {
+  // A drain longer than GCP's graceful shutdown: the host leaves through the scale-in
+  // controller's mark (its calls end well before the limit, so the rehearsal stays short).
+  const longDrain = (s: any) => {
+    fast(s);
+    s.drainSeconds = 7200;
+  };
   const specs: Array<[FleetSpec, HostHardware]> = [
     [
-      spec("gcp-us-west1", fast),
+      spec("gcp-us-west1", longDrain),
       {
         cores: 2,
         nicDriver: "gve",

@@ -561,6 +561,15 @@ export const metalFleetSchema = {
       },
     },
     dns: dnsSchema,
+    endpointAddresses: {
+      type: "array",
+      description:
+        "the IPv4 addresses the site's endpoint answers on (its signaling edge): a Cloud DNS traffic split health-checks them",
+      minItems: 1,
+      maxItems: 8,
+      uniqueItems: true,
+      items: { type: "string", format: "ipv4", description: "an IPv4 address" },
+    },
   },
 } as const;
 

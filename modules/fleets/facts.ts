@@ -14,7 +14,7 @@ import { fleetEconomics } from "../capacity/capacity";
 import type { Inventory } from "../config/inventory.schema";
 import { SECRET_KEYS, stackFileSchema, type StackFile } from "../config/stack.schema";
 import { servingPools } from "../traffic/weights";
-import { routingOf } from "../traffic/steering";
+import { routingOf } from "../config/traffic";
 import { AVFLEET_TUNE_VERSION, TUNING_MARKER_PREFIX } from "../tuning";
 import { hostStates } from "./metal-args";
 

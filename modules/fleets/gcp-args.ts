@@ -4,10 +4,10 @@
  */
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../capacity/machine-types";
-import { tier1Eligible } from "../../policy/rules";
+import { GRACEFUL_SHUTDOWN_MAX_SEC, tier1Eligible } from "../../policy/rules";
 
-// Re-exported: the pack judges TIER_1 with the very rule the template is built with.
-export { tier1Eligible };
+// Re-exported: the pack judges TIER_1 and the drain limit with the very rules the fleet is built with.
+export { GRACEFUL_SHUTDOWN_MAX_SEC, tier1Eligible };
 import { GCP_MEDIA_LOAD_METRIC } from "../host/metrics";
 import { artifactRegistryRepository, containerImage } from "../host/image";
 import type { GcpAutoscalingPolicy } from "./scaling";
@@ -72,21 +72,31 @@ export function selfRemovalCondition(spec: GcpFleetSpec, project: string, region
     expression:
       `(resource.type == "compute.googleapis.com/InstanceGroupManager" && ` +
       `resource.name.startsWith("projects/${project}/regions/${region}/instanceGroupManagers/${spec.pool}-")) || ` +
-      `(resource.type == "compute.googleapis.com/Instance" && ` +
-      `resource.name.extract("/instances/{name}").startsWith("${spec.pool}-"))`,
+      `(${poolInstances(spec)})`,
   };
 }
 
-/**
- * GCP graceful shutdown gives a deleted VM at most an hour. While the drain fits in it, the
- * autoscaler scales in itself and each VM drains on shutdown; a longer drain would cut calls
- * at the hour, so the autoscaler only scales out and hosts leave through the drain path
- * (metadata avfleet-drain=true → drain → the agent removes its VM from the MIG).
- */
-export const GRACEFUL_SHUTDOWN_MAX_SEC = 3600;
+/** IAM condition: the VMs the pool's MIG names after the pool. */
+export function poolInstances(spec: GcpFleetSpec): string {
+  return (
+    `resource.type == "compute.googleapis.com/Instance" && ` +
+    `resource.name.extract("/instances/{name}").startsWith("${spec.pool}-")`
+  );
+}
 
+/**
+ * While the drain fits in graceful shutdown, the autoscaler scales in itself and each VM drains
+ * on shutdown; a longer drain would cut calls at the hour, so the autoscaler only scales out and
+ * hosts leave through the drain path (the scale-in controller sets avfleet-drain=true → drain →
+ * the agent removes its VM from the MIG).
+ */
 export function autoscalerMode(spec: GcpFleetSpec): "ON" | "ONLY_SCALE_OUT" {
   return spec.drainSeconds <= GRACEFUL_SHUTDOWN_MAX_SEC ? "ON" : "ONLY_SCALE_OUT";
+}
+
+/** Only a pool whose autoscaler leaves scale-in to us has a scale-in controller (gcp-scale-in.ts). */
+export function needsScaleInController(spec: GcpFleetSpec): boolean {
+  return autoscalerMode(spec) === "ONLY_SCALE_OUT";
 }
 
 export function networkTag(spec: GcpFleetSpec): string {

@@ -7,6 +7,7 @@ import * as gcp from "@pulumi/gcp";
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { fleetLabels } from "./labels";
 import * as args from "./gcp-args";
+import { GcpScaleIn } from "./gcp-scale-in";
 import type { GcpScaling } from "./scaling";
 
 export interface GcpFleetArgs {
@@ -28,14 +29,20 @@ export interface GcpFleetArgs {
 export class GcpFleet extends pulumi.ComponentResource {
   readonly instanceGroup: pulumi.Output<string>;
   readonly instanceGroupManager: gcp.compute.RegionInstanceGroupManager;
+  /** The join endpoint's load-balancer address: a Cloud DNS traffic split health-checks it. */
+  readonly endpointAddress: pulumi.Output<string>;
 
   constructor(name: string, fleetArgs: GcpFleetArgs, opts?: pulumi.ComponentResourceOptions) {
     // The endpoint is an input so policies can see whether a record serves it.
     super("avfleet:fleets:GcpFleet", name, { endpoint: fleetArgs.spec.endpoint }, opts);
-    const { instanceGroupManager } = createGcpFleet(name, fleetArgs, this);
+    const { instanceGroupManager, address } = createGcpFleet(name, fleetArgs, this);
     this.instanceGroupManager = instanceGroupManager;
+    this.endpointAddress = address.address;
     this.instanceGroup = instanceGroupManager.instanceGroup;
-    this.registerOutputs({ instanceGroup: this.instanceGroup });
+    this.registerOutputs({
+      instanceGroup: this.instanceGroup,
+      endpointAddress: this.endpointAddress,
+    });
   }
 }
 
@@ -205,7 +212,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     );
   }
 
-  new gcp.compute.RegionAutoscaler(
+  const autoscaler = new gcp.compute.RegionAutoscaler(
     `${name}-autoscaler`,
     {
       project,
@@ -215,6 +222,21 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     },
     opts,
   );
+  // The autoscaler only scales out: hosts leave through the drain path, marked by this.
+  if (args.needsScaleInController(spec)) {
+    new GcpScaleIn(
+      `${name}-scale-in`,
+      {
+        spec,
+        project,
+        region,
+        instanceGroupManager,
+        autoscaler,
+        hostServiceAccount: account,
+      },
+      opts,
+    );
+  }
 
   for (const rule of args.firewallRules(spec)) {
     new gcp.compute.Firewall(
@@ -232,5 +254,5 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     );
   }
 
-  return { instanceGroupManager, template, healthCheck };
+  return { instanceGroupManager, template, healthCheck, address };
 }

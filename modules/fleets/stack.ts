@@ -14,7 +14,7 @@ import type { AwsFleetSpec, FleetSpec, GcpFleetSpec } from "../config/fleet.sche
 import { STOP_MARGIN_SEC } from "../host/units";
 import { workloadShown } from "../host/image";
 import { DRAIN_HOOK, drainHook } from "./aws-args";
-import { autoscalerMode, scheduling } from "./gcp-args";
+import { autoscalerMode, needsScaleInController, scheduling } from "./gcp-args";
 import type { Inventory, InventoryHost } from "../config/inventory.schema";
 import { classHardware, cloudHardware } from "../tuning/host-facts";
 import { hostTuning, tuningPayloadPart } from "./host-tuning";
@@ -55,7 +55,11 @@ export function hostOutput(spec: FleetSpec): { workload: string; agent: string; 
     gcp: () => {
       const gcpSpec = spec as GcpFleetSpec;
       const shutdown = scheduling(gcpSpec).gracefulShutdown.maxDuration.seconds;
-      return `graceful shutdown ${shutdown} s; autoscaler ${autoscalerMode(gcpSpec)}`;
+      const { maxHostsPerWindow, windowSec } = gcpSpec.autoscaling.scaleIn;
+      const controller = needsScaleInController(gcpSpec)
+        ? `; scale-in controller drains ≤ ${maxHostsPerWindow} least-loaded host(s) per ${windowSec} s`
+        : "";
+      return `graceful shutdown ${shutdown} s; autoscaler ${autoscalerMode(gcpSpec)}${controller}`;
     },
     aws: () =>
       `lifecycle hook ${DRAIN_HOOK} heartbeat ${drainHook(spec as AwsFleetSpec).heartbeatTimeout} s`,
@@ -124,6 +128,8 @@ export function declareStack(
         minHosts: spec.minHosts,
         maxHosts: spec.maxHosts,
         instanceGroup: fleet.instanceGroup,
+        // What a Cloud DNS traffic split answers with and health-checks for this pool.
+        endpointAddresses: [fleet.endpointAddress],
       };
     }
     case "aws": {
@@ -170,6 +176,7 @@ export function declareStack(
       return {
         ...common,
         site: spec.site,
+        ...(spec.endpointAddresses ? { endpointAddresses: spec.endpointAddresses } : {}),
         minHosts: hosts.active,
         maxHosts: hosts.active,
         hosts,

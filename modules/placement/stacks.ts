@@ -10,7 +10,7 @@ import { listStacks, loadStackFile, stackFileName, validateStackDocument } from 
 import { stackFileSchema } from "../config/stack.schema";
 import type { TrafficSpec } from "../config/traffic.schema";
 import { assertNoProblems, InputError, schemaProblems } from "../config/validate";
-import { steeringProblems } from "../traffic/steering";
+import { steeringProblems } from "../config/traffic";
 import type { Evaluation } from "./evaluate";
 import type { Instance, Site } from "./instance";
 

@@ -12,9 +12,10 @@ import * as pulumi from "@pulumi/pulumi";
 import fs from "node:fs";
 import { dirname, resolve, sep } from "node:path";
 import { loadStackFile, pulumiConfigMap, stackFileName, type LoadedStack } from "../config/stack";
+import type { FleetSpec } from "../config/fleet.schema";
 import { fleetEconomics } from "../capacity/capacity";
 import { trafficShareOf } from "../traffic/shares";
-import { mockCall, mockId, mockState } from "./mock-state";
+import { mockAddress, mockCall, mockId, mockState } from "./mock-state";
 import type { Plan, PlanResource } from "./plan";
 import { redactSecrets } from "./redact";
 import { quietStackTraces, TRACES_HINT } from "./stack-traces";
@@ -54,7 +55,8 @@ async function resolveOutput(value: unknown): Promise<unknown> {
 
 /**
  * What a StackReference reads offline: a fleet stack's outputs that come from its config
- * (endpoint, its signaling port, pool, media region); nothing of the stack itself, which has never been applied.
+ * (endpoint, its signaling port, pool, media region, endpoint addresses); nothing of the stack
+ * itself, which has never been applied (a GCP pool's address is the one its own mock gets).
  */
 function stackOutputs(self: LoadedStack, name: string): Record<string, unknown> {
   if (name === self.name) return {};
@@ -66,8 +68,17 @@ function stackOutputs(self: LoadedStack, name: string): Record<string, unknown> 
         pool: fleet.pool,
         mediaRegion: fleet.mediaRegion,
         kind: fleet.kind,
+        ...endpointAddresses(fleet),
       }
     : {};
+}
+
+/** A GCP pool's load-balancer address (modules/fleets names it `<pool>-lb-ip`), a site's declared ones. */
+function endpointAddresses(fleet: FleetSpec): { endpointAddresses?: string[] } {
+  if (fleet.kind === "gcp") return { endpointAddresses: [mockAddress(`${fleet.pool}-lb-ip`)] };
+  if (fleet.kind === "metal" && fleet.endpointAddresses)
+    return { endpointAddresses: fleet.endpointAddresses };
+  return {};
 }
 
 /** The parent's request: evaluate this stack file. */

@@ -22,7 +22,7 @@ import type {
 } from "../fleets/scaling";
 import { demandCurve, diurnalShare, MINUTES_PER_DAY, type CurveSpec } from "../world/demand";
 import { timeZoneOf, utcOffsetHours } from "../world/regions";
-import type { PoolSpec } from "../world/pool";
+import type { PoolSpec, Removal } from "../world/pool";
 import {
   awsPredictive,
   FORECAST_LEAD_MIN,
@@ -81,13 +81,24 @@ export function controlsOf(spec: CloudSpec): CloudControls {
   return {
     cloud: "gcp",
     targetUtilization,
-    onlyScaleOut: policy.mode === "ONLY_SCALE_OUT",
     scaleIn: {
       windowMin: policy.scaleInControl.timeWindowSec / 60,
       maxHosts: policy.scaleInControl.maxScaledInReplicas.fixed,
     },
-    removal: { kind: "drain", pick: "newest", limitMin: GRACEFUL_SHUTDOWN_MAX_SEC / 60 },
+    removal: gcpRemoval(policy.mode, spec.drainSeconds),
   };
+}
+
+/**
+ * How GCP hosts leave. Mode ON: the MIG deletes (newest first, as modelled) and graceful
+ * shutdown drains each for at most an hour. ONLY_SCALE_OUT: the scale-in controller
+ * (modules/fleets/gcp-scale-in.ts) marks the least-loaded hosts at the autoscaler's
+ * recommendation, already throttled by scale-in control, and each drains up to the pool's limit.
+ */
+export function gcpRemoval(mode: "ON" | "ONLY_SCALE_OUT", drainSeconds: number): Removal {
+  return mode === "ONLY_SCALE_OUT"
+    ? { kind: "drain", pick: "least-loaded", limitMin: drainSeconds / 60 }
+    : { kind: "drain", pick: "newest", limitMin: GRACEFUL_SHUTDOWN_MAX_SEC / 60 };
 }
 
 export type DayKind = "weekday" | "weekend";

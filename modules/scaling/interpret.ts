@@ -106,7 +106,6 @@ export function interpretScaling(
     const controls = {
       cloud: "gcp" as const,
       targetUtilization: p.metrics[0].target / facts.streamsPerHost,
-      onlyScaleOut: p.mode === "ONLY_SCALE_OUT",
       scaleIn: {
         windowMin: p.scaleInControl.timeWindowSec / 60,
         maxHosts: p.scaleInControl.maxScaledInReplicas.fixed,

@@ -336,8 +336,6 @@ export type CloudControls =
       cloud: "gcp";
       /** Share of a host's capacity the metric target holds. */
       targetUtilization: number;
-      /** `mode: ONLY_SCALE_OUT`: the autoscaler never takes hosts away. */
-      onlyScaleOut: boolean;
       scaleIn: { windowMin: number; maxHosts: number };
       removal: Removal;
     }
@@ -374,9 +372,7 @@ export function cloudAutoscaler(
     removal: controls.removal,
     desired(o) {
       const rec = Math.max(floor(o), hostsFor(o.load, controls.targetUtilization * o.capacity));
-      const want = clamp(scaleIn(rec), minHosts, maxHosts);
-      // Hosts leave through the drain path then, never through the autoscaler.
-      return controls.onlyScaleOut ? Math.max(want, o.serving + o.booting) : want;
+      return clamp(scaleIn(rec), minHosts, maxHosts);
     },
   };
 }

@@ -46,6 +46,10 @@ test("host rehearsal: tuned, serving, measured, drained on notice, agent crash m
   assert.ok(warm.stoppedDraining, "aws: the stop's shutdown drain did not keep the host out");
   assert.ok(warm.retuned, "aws: the stop reset the tuning, the start tuned again");
   assert.deepEqual(warm.waitingAtEnd, [], "aws: no lifecycle action left waiting");
+  // GCP, drain 7200 s > graceful shutdown: the autoscaler only scales out; the scale-in
+  // controller marked the quieter of two VMs, whose agent drained it and deleted its VM.
+  assert.equal(result.hosts[0].drainSeconds, 7200);
+  assert.ok(result.hosts[0].markedByController, "gcp: marked by the scale-in controller");
   // the host counters carry what modules/observe's rules sum by: the platform's name for the
   // host and its zone (none on bare metal), the pool and its media region
   assert.deepEqual(

@@ -161,6 +161,8 @@ test("stack outputs: pool, media region, endpoint, instance group, min/max hosts
     maxHosts: 90,
     healthCheckPath: "/healthz",
     signalingPort: 443,
+    // the load balancer's address, which a Cloud DNS traffic split answers with and probes
+    endpointAddresses: [byName("gcp-usw1-lb-rule").inputs.ipAddress],
     scaling:
       "ours: GCP autoscaler ON, target 2880 streams/host · 55 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s",
     host: {

@@ -1,9 +1,34 @@
 /**
- * Geo steering of a traffic split: which routing each DNS provider can actually serve, and
- * what each pool must say about where it is for that routing.
+ * What a valid traffic split is beyond its schema: weights, and the geo steering each DNS
+ * provider can actually serve with what each pool must say about where it is.
  */
-import type { TrafficSpec } from "../config/traffic.schema";
-import type { KeyPath, Problem } from "../config/validate";
+import type { TrafficSpec } from "./traffic.schema";
+import type { KeyPath, Problem } from "./validate";
+
+/** Weights are integers that sum to 100, each pool listed once. */
+export function weightProblems(spec: TrafficSpec, at: KeyPath): Problem[] {
+  const problems: Problem[] = [];
+  spec.pools.forEach((pool, i) => {
+    const first = spec.pools.findIndex((p) => p.stack === pool.stack);
+    if (first !== i) {
+      problems.push({
+        path: [...at, "pools", i, "stack"],
+        message: `is "${pool.stack}" again (pools[${first}])`,
+        expected: "each pool once",
+      });
+    }
+  });
+  const sum = spec.pools.reduce((n, p) => n + p.weight, 0);
+  // Geo routing sends each client to its area's pool; the weights only say which pools serve.
+  if (sum !== 100 && (spec.dns.routing ?? "weighted") === "weighted") {
+    problems.push({
+      path: [...at, "pools"],
+      message: `weights sum to ${sum}`,
+      expected: "weights that sum to 100",
+    });
+  }
+  return problems;
+}
 
 export type Routing = NonNullable<TrafficSpec["dns"]["routing"]>;
 
