@@ -14,6 +14,16 @@ async function main() {
           : ""),
     );
   }
+  for (const h of result.hosts.filter((x) => x.warm)) {
+    const w = h.warm!;
+    console.log(
+      `${h.kind}-warm-pool warm_posts=${w.warmPosts} launch_completions=${w.launchCompletions}` +
+        ` launch_heartbeats=${w.launchHeartbeats} launch_no_active=${w.launchNoActive}` +
+        ` retuned=${w.retuned} bootstrap_interrupted=${w.bootstrapInterrupted}` +
+        ` stopped_draining=${w.stoppedDraining}` +
+        ` completed_before_bootstrap=${w.completedBeforeBootstrap} hooks_waiting_at_end=${w.waitingAtEnd.length}`,
+    );
+  }
   for (const p of result.problems) console.log(`request problem: ${p}`);
   console.log(`rehearsal took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(summaryLine(result));

@@ -109,6 +109,21 @@ export const autoscalerMetricPublished: StackPolicy = {
   },
 };
 
+/** A group's hooks on one transition: its own LifecycleHook resources, its initialLifecycleHooks. */
+function groupHooks(resources: PolicyResource[], group: PolicyResource, transition: string) {
+  return {
+    own: resources.filter(
+      (r) =>
+        r.type === LIFECYCLE_HOOK &&
+        r.props.lifecycleTransition === transition &&
+        r.props.autoscalingGroupName === group.props.name,
+    ),
+    initial: (group.props.initialLifecycleHooks ?? []).filter(
+      (h: { lifecycleTransition?: string }) => h.lifecycleTransition === transition,
+    ),
+  };
+}
+
 export const lifecycleHookResource: StackPolicy = {
   name: "lifecycle-hook-resource",
   description:
@@ -117,15 +132,11 @@ export const lifecycleHookResource: StackPolicy = {
   remediationSteps:
     "Declare aws.autoscaling.LifecycleHook for the group (modules/fleets/aws.ts) instead of initialLifecycleHooks.",
   validateStack: (args, reportViolation) => {
-    const hooks = args.resources.filter(
-      (r) =>
-        r.type === LIFECYCLE_HOOK &&
-        r.props.lifecycleTransition === "autoscaling:EC2_INSTANCE_TERMINATING",
-    );
     for (const group of args.resources.filter((r) => r.type === ASG)) {
-      const own = hooks.filter((h) => h.props.autoscalingGroupName === group.props.name);
-      const initial = (group.props.initialLifecycleHooks ?? []).filter(
-        (h: any) => h.lifecycleTransition === "autoscaling:EC2_INSTANCE_TERMINATING",
+      const { own, initial } = groupHooks(
+        args.resources,
+        group,
+        "autoscaling:EC2_INSTANCE_TERMINATING",
       );
       if (own.length === 0 && initial.length > 0)
         reportViolation(
@@ -134,6 +145,44 @@ export const lifecycleHookResource: StackPolicy = {
         );
       else if (own.length === 0)
         reportViolation("has no termination lifecycle hook: scale-in cuts calls", group.urn);
+    }
+  },
+};
+
+const LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING";
+
+export const awsLaunchHook: StackPolicy = {
+  name: "aws-launch-hook",
+  description:
+    "An ASG with a warm pool holds every launch until the host serves: a launching hook (its own resource, and in initialLifecycleHooks from the creation on) whose default result is ABANDON.",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Declare the group's autoscaling:EC2_INSTANCE_LAUNCHING hook as aws.autoscaling.LifecycleHook and in initialLifecycleHooks, defaultResult ABANDON (modules/fleets/aws.ts).",
+  validateStack: (args, reportViolation) => {
+    for (const group of args.resources.filter((r) => r.type === ASG)) {
+      const { own, initial } = groupHooks(args.resources, group, LAUNCHING);
+      for (const hook of [...own.map((h) => h.props), ...initial])
+        if (hook.defaultResult !== "ABANDON")
+          reportViolation(
+            `launching hook ${hook.name} defaults to ${hook.defaultResult ?? "ABANDON"}: a host that never gets ready goes in service`,
+            group.urn,
+          );
+      if (!group.props.warmPool) continue;
+      if (own.length === 0 && initial.length === 0)
+        reportViolation(
+          "has a warm pool but no launching hook: AWS stops a warm host without waiting for its bootstrap, and hosts go in service before they serve",
+          group.urn,
+        );
+      else if (own.length === 0)
+        reportViolation(
+          "its launching hook is only in initialLifecycleHooks: changes never reach the existing group",
+          group.urn,
+        );
+      else if (initial.length === 0)
+        reportViolation(
+          "its launching hook is not in initialLifecycleHooks: the group's first hosts and its warm pool launch before the hook exists",
+          group.urn,
+        );
     }
   },
 };

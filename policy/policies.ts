@@ -25,6 +25,7 @@ import {
   autoscalerMetricPublished,
   bootstrapRunsOnImage,
   lifecycleHookResource,
+  awsLaunchHook,
   poolEndpointHasRecord,
   weightedRecordHealthChecked,
 } from "./host";
@@ -57,6 +58,7 @@ export const POLICIES: AvfleetPolicy[] = [
   bootstrapRunsOnImage,
   autoscalerMetricPublished,
   lifecycleHookResource,
+  awsLaunchHook,
   compiledScalingSafe,
   weightedRecordHealthChecked,
   poolEndpointHasRecord,

@@ -2,11 +2,11 @@
  * The host rehearsal: one GCP, one AWS and one bare-metal host, each in a network namespace
  * of its own (a veth to this machine, where the stand-ins listen) with a throwaway root
  * directory, running the very bytes the fleet renders: the GCP startup-script, the AWS
- * cloud-config (checked by `cloud-init schema`, then its write_files and runcmd done as
- * cloud-init does) and the bare-metal SSH payload. Needs root, ip, nft, ethtool, python3,
- * cloud-init.
+ * cloud-config (checked by `cloud-init schema`, then its write_files and per-boot script done as
+ * cloud-init does) and the bare-metal SSH payload. The AWS host launches into a warm pool, is
+ * stopped and started again before it serves. Needs root, ip, nft, ethtool, python3, cloud-init.
  */
-import { execFile, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,13 +17,14 @@ import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { hostFacts, type HostHardware } from "../../modules/tuning/host-facts";
 import {
   bootstrapScript,
-  BOOTSTRAP_PATH,
   cloudConfig,
   metalPayload,
+  PER_BOOT_BOOTSTRAP_PATH,
 } from "../../modules/host/bootstrap";
 import { autoScalingGroupName } from "../../modules/host/agent";
 import {
   AWS_DRAIN_HOOK,
+  AWS_LAUNCH_HOOK,
   AWS_MEDIA_METRIC,
   GCP_MEDIA_LOAD_METRIC,
 } from "../../modules/host/metrics";
@@ -60,6 +61,28 @@ export interface HostResult {
   drainSeconds: number;
   /** The labels of the host counters the agent serves on /metrics (its UDP datagrams series). */
   hostLabels: Record<string, string> | undefined;
+  /** AWS: its boot into the warm pool, its stop and its start out of it. */
+  warm?: WarmPoolResult;
+}
+
+export interface WarmPoolResult {
+  /** Load reports while the target lifecycle state read Warmed:Stopped (must be none). */
+  warmPosts: number;
+  /** Launching hook actions completed (CONTINUE): one per boot. */
+  launchCompletions: number;
+  launchHeartbeats: number;
+  /** Completions answered "No active Lifecycle Action" (a restarted agent asking again). */
+  launchNoActive: number;
+  /** Tuned values reset by the stop, read back tuned after the start. */
+  retuned: boolean;
+  /** The stop killed a bootstrap still running; the next boot's converged all the same. */
+  bootstrapInterrupted: boolean;
+  /** The stop left the agent's shutdown drain on disk; the start served all the same. */
+  stoppedDraining: boolean;
+  /** The launch was completed on the second boot before its bootstrap had run (must be false). */
+  completedBeforeBootstrap: boolean;
+  /** Hooks still waiting when the host was taken away (must be none). */
+  waitingAtEnd: string[];
 }
 
 export interface RehearsalResult {
@@ -158,13 +181,141 @@ export function boot(host: Host, env: NodeJS.ProcessEnv): void {
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, f.content, { mode: parseInt(f.permissions, 8) });
     }
-    const [[command]] = doc.runcmd;
-    if (command !== BOOTSTRAP_PATH) throw new Error(`runcmd runs ${command}`);
-    r = sh(host.ns, join(host.root, command), env);
+    // cloud-init's scripts-per-boot runs the directory at every boot: the only thing to run.
+    if (
+      doc.runcmd ||
+      doc.write_files.length !== 1 ||
+      doc.write_files[0].path !== PER_BOOT_BOOTSTRAP_PATH
+    )
+      throw new Error(`the cloud-config does not leave exactly the per-boot bootstrap to run`);
+    r = perBoot(host, env);
   } else {
     r = sh(host.ns, metalPayload(host.spec, host.tuning, "active").create, env);
   }
   if (r.status !== 0) throw new Error(`${host.kind} bootstrap: ${r.stdout}${r.stderr}`);
+}
+
+/** What cloud-init's scripts-per-boot does at every later boot of an AWS host. */
+function perBoot(host: Host, env: NodeJS.ProcessEnv) {
+  return sh(host.ns, join(host.root, PER_BOOT_BOOTSTRAP_PATH), env);
+}
+
+/** The netns's values of the tuning's sysctls, as they are before the tuning (its defaults). */
+function sysctlValues(host: Host, env: NodeJS.ProcessEnv): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const s of host.tuning.settings.filter((x) => x.area === "sysctl")) {
+    const r = sh(host.ns, `cat /proc/sys/${s.name.replaceAll(".", "/")}`, env);
+    if (r.status === 0) values.set(s.name, r.stdout.trim());
+  }
+  return values;
+}
+
+/**
+ * An AWS host launched into the warm pool: it boots with IMDS reading Warmed:Stopped, must
+ * publish nothing and complete the launching hook once it serves; then EC2 stops it (the units
+ * stopped as at a shutdown, a bootstrap still running killed where it stands, the kernel's values
+ * and nft back to defaults, /run emptied) and starts
+ * it again with IMDS reading InService: systemd starts the enabled units, cloud-init runs the
+ * per-boot bootstrap. Returns the supervisor of the second boot.
+ */
+async function warmPoolCycle(
+  host: Host,
+  env: NodeJS.ProcessEnv,
+  standIns: StandIns,
+  aws: AwsControl,
+  supervisor: Supervisor,
+  starts: string[],
+  defaults: Map<string, string>,
+  health: string,
+): Promise<{ supervisor: Supervisor; warm: Omit<WarmPoolResult, "waitingAtEnd"> }> {
+  const completions = () => hookCalls(standIns, "CompleteLifecycleAction", AWS_LAUNCH_HOOK);
+  await until("healthy in the warm pool", 20_000, async () => (await get(health))?.status === 200);
+  await until("the launch completed (warm pool)", 20_000, () => completions() === 1);
+  // A few load report intervals: none may reach CloudWatch while warmed.
+  await sleep(3000 * host.spec.agent.intervalSec);
+  const warmPosts = standIns.count("monitoring", "PutMetricData");
+
+  // The stop catches a bootstrap under way (a host launched before its group had the hook is
+  // stopped while its user data still runs): it dies where it stands, like every unit.
+  const aptCalls = join(host.root, "var/log/apt-get.calls");
+  const installs = () =>
+    readFileSync(aptCalls, "utf8")
+      .split("\n")
+      .filter((l) => l.startsWith("install")).length;
+  const installsBefore = installs();
+  const bootstrap = spawn(
+    "ip",
+    ["netns", "exec", host.ns, "sh", join(host.root, PER_BOOT_BOOTSTRAP_PATH)],
+    { env: { ...env, AVFLEET_REHEARSAL_HANG: "install" }, detached: true, stdio: "ignore" },
+  );
+  await until(
+    "the bootstrap in the middle of its install",
+    10_000,
+    () => installs() > installsBefore,
+  );
+  const bootstrapInterrupted = bootstrap.exitCode === null;
+  process.kill(-bootstrap.pid!, "SIGKILL");
+  // EC2 stops the host the way a shutdown does: systemd stops the units, the agent first (it
+  // drains for the shutdown, in vain: the host will serve again).
+  writeFileSync(join(host.root, "run/system-state"), "stopping\n");
+  await supervisor.stopAll();
+  const drainFile = join(host.root, STATE_DIR, "drain.json");
+  const stoppedDraining =
+    existsSync(drainFile) && JSON.parse(readFileSync(drainFile, "utf8")).reason === "shutdown";
+  for (const [key, value] of defaults) sh(host.ns, `sysctl -qw ${key}='${value}'`, env);
+  sh(host.ns, "nft flush ruleset", env);
+  rmSync(join(host.root, "run"), { recursive: true, force: true });
+  const wanted = host.tuning.settings.find((s) => s.name === "net.ipv4.udp_rmem_min")!.value;
+  const reset = sh(host.ns, "cat /proc/sys/net/ipv4/udp_rmem_min", env).stdout.trim() !== wanted;
+
+  aws.launch("InService");
+  const next = new Supervisor(host.root, host.ns);
+  await next.start(starts);
+  // cloud-init's final stage comes late in the boot: the agent is up before the bootstrap ran,
+  // and heartbeats the launch until then.
+  await until(
+    "a launch heartbeat",
+    10_000,
+    () => hookCalls(standIns, "RecordLifecycleActionHeartbeat", AWS_LAUNCH_HOOK) > 0,
+  );
+  const early = completions();
+  const r = perBoot(host, env);
+  if (r.status !== 0) throw new Error(`per-boot bootstrap: ${r.stdout}${r.stderr}`);
+  await until("the launch completed (in service)", 30_000, () => completions() === 2);
+  // A restarted agent completes again: "No active Lifecycle Action" is its answer, not an error.
+  process.kill(next.pid(AGENT_UNIT)!, "SIGKILL");
+  await until(
+    "the restarted agent's completion",
+    15_000,
+    () => hookCalls(standIns, "CompleteLifecycleAction:refused", AWS_LAUNCH_HOOK) > 0,
+  );
+  const retuned =
+    reset && sh(host.ns, "cat /proc/sys/net/ipv4/udp_rmem_min", env).stdout.trim() === wanted;
+  return {
+    supervisor: next,
+    warm: {
+      warmPosts,
+      launchCompletions: completions(),
+      launchHeartbeats: hookCalls(standIns, "RecordLifecycleActionHeartbeat", AWS_LAUNCH_HOOK),
+      launchNoActive: hookCalls(standIns, "CompleteLifecycleAction:refused", AWS_LAUNCH_HOOK),
+      retuned,
+      bootstrapInterrupted,
+      stoppedDraining,
+      completedBeforeBootstrap: early > 1,
+    },
+  };
+}
+
+type AwsControl = Awaited<ReturnType<typeof awsStandIns>>;
+
+/** Auto Scaling calls of one action on one hook that the stand-in answered. */
+function hookCalls(standIns: StandIns, action: string, hook: string): number {
+  return standIns.calls.filter(
+    (c) =>
+      c.service === "autoscaling" &&
+      c.action === action &&
+      (c.body as Record<string, string>).LifecycleHookName === hook,
+  ).length;
 }
 
 export function systemctlStarts(root: string): string[] {
@@ -208,6 +359,7 @@ async function rehearseHost(
     PATH: `${FIXTURES}/bin:${process.env.PATH}`,
   };
   let control: { endpoints: Record<string, string>; notice: () => unknown };
+  let aws: AwsControl | undefined;
   let markedByController = false;
   if (host.kind === "gcp") {
     const vm = {
@@ -259,9 +411,13 @@ async function rehearseHost(
       role: "aws-use1-role",
       group: autoScalingGroupName(host.spec.pool),
       hook: AWS_DRAIN_HOOK,
+      launchHook: AWS_LAUNCH_HOOK,
       metric: AWS_MEDIA_METRIC,
     });
     control = { endpoints: a.endpoints, notice: a.terminate };
+    // Launched into the warm pool: IMDS names the state it is headed for.
+    a.launch("Warmed:Stopped");
+    aws = a;
   } else {
     control = {
       endpoints: {},
@@ -272,6 +428,7 @@ async function rehearseHost(
     };
   }
 
+  const defaults = sysctlValues(host, env);
   boot(host, env);
   // What makes this a rehearsal: a drop-in per unit pointing at the root and the stand-ins.
   const starts = systemctlStarts(host.root);
@@ -285,9 +442,9 @@ async function rehearseHost(
   }
   const wanted = host.tuning.settings.find((s) => s.name === "net.ipv4.udp_rmem_min")!.value;
   const readBack = sh(host.ns, "cat /proc/sys/net/ipv4/udp_rmem_min", env).stdout.trim();
-  const tuned = readBack === wanted;
+  let tuned = readBack === wanted;
 
-  const supervisor = new Supervisor(host.root, host.ns);
+  let supervisor = new Supervisor(host.root, host.ns);
   const mediaUnit = host.tuning.facts.mediaUnit;
   const health = `http://${host.nsIp}:${host.spec.ports.health.port}${host.spec.ports.health.path}`;
   const metrics = `http://${host.nsIp}:${host.spec.ports.health.port}/metrics`;
@@ -298,6 +455,22 @@ async function rehearseHost(
   let scrapes = 0;
   try {
     await supervisor.start(starts);
+    let warm: Omit<WarmPoolResult, "waitingAtEnd"> | undefined;
+    if (aws) {
+      const cycle = await warmPoolCycle(
+        host,
+        env,
+        standIns,
+        aws,
+        supervisor,
+        starts,
+        defaults,
+        health,
+      );
+      ({ supervisor, warm } = cycle);
+      tuned &&= warm.retuned;
+    }
+    // Of the host's last boot: after a warm pool's stop, the tuning unit tunes again first.
     const mediaAfterTuning = await startedAfterTuning(supervisor, mediaUnit, stats, wanted);
 
     const healthy =
@@ -371,7 +544,7 @@ async function rehearseHost(
         10_000,
         async () => (await get(health))?.status === 503,
       )) === true;
-    const heartbeats = () => standIns.count("autoscaling", "RecordLifecycleActionHeartbeat");
+    const heartbeats = () => hookCalls(standIns, "RecordLifecycleActionHeartbeat", AWS_DRAIN_HOOK);
     if (host.kind === "aws") await until("a heartbeat", 10_000, () => heartbeats() > 0);
 
     // kill -9 the agent mid-drain: systemd (here the supervisor) restarts it; it resumes.
@@ -394,7 +567,8 @@ async function rehearseHost(
 
     const completed = async () => {
       if (host.kind === "gcp") return standIns.count("compute", "deleteInstances") > 0;
-      if (host.kind === "aws") return standIns.count("autoscaling", "CompleteLifecycleAction") > 0;
+      if (host.kind === "aws")
+        return hookCalls(standIns, "CompleteLifecycleAction", AWS_DRAIN_HOOK) > 0;
       return existsSync(join(host.root, STATE_DIR, "drained"));
     };
     await until("the drain to complete", 30_000, completed);
@@ -433,6 +607,7 @@ async function rehearseHost(
       markedByController,
       drainSeconds: host.spec.drainSeconds,
       hostLabels,
+      ...(aws && warm ? { warm: { ...warm, waitingAtEnd: aws.waiting() } } : {}),
     };
   } finally {
     await supervisor.stopAll();

@@ -9,7 +9,8 @@
  *   EC2 IMDSv2           PUT latest/api/token; GET latest/meta-data/... with the token
  *   CloudWatch           Query API Action=PutMetricData Version=2010-08-01, SigV4 "monitoring"
  *   Auto Scaling         Query API RecordLifecycleActionHeartbeat / CompleteLifecycleAction,
- *                        Version=2011-01-01, SigV4 "autoscaling"
+ *                        Version=2011-01-01, SigV4 "autoscaling"; on a hook with no action
+ *                        waiting: 400 ValidationError "No active Lifecycle Action found"
  */
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -339,7 +340,10 @@ export interface AwsInstance {
   instanceId: string;
   role: string;
   group: string;
+  /** The termination (drain) hook. */
   hook: string;
+  /** The launching hook. */
+  launchHook: string;
   metric: { namespace: string; name: string; unit: string };
 }
 
@@ -390,6 +394,8 @@ function sigv4Problem(
 /** IMDSv2 + CloudWatch + Auto Scaling, each on its own port. */
 export async function awsStandIns(s: StandIns, vm: AwsInstance) {
   let lifecycle = "InService";
+  // Hooks whose lifecycle action waits for this instance (Pending:Wait, Terminating:Wait).
+  const waiting = new Set<string>();
   const tokens = new Set<string>();
   const creds = {
     Code: "Success",
@@ -425,7 +431,11 @@ export async function awsStandIns(s: StandIns, vm: AwsInstance) {
     if (value === undefined) return void res.writeHead(404).end();
     res.writeHead(200).end(value);
   });
-  const query = (service: "monitoring" | "autoscaling", check: (p: URLSearchParams) => string[]) =>
+  const query = (
+    service: "monitoring" | "autoscaling",
+    check: (p: URLSearchParams) => string[],
+    refuse: (p: URLSearchParams) => string | undefined = () => undefined,
+  ) =>
     s.serve((req, body, res) => {
       if (req.method !== "POST" || (req.url ?? "") !== "/")
         return s.problem(service, `${req.method} ${req.url}`, res, 405);
@@ -437,6 +447,20 @@ export async function awsStandIns(s: StandIns, vm: AwsInstance) {
       const wrong = check(params);
       if (wrong.length)
         return s.problem(service, `${params.get("Action")}: ${wrong.join("; ")}`, res);
+      const refused = refuse(params);
+      if (refused) {
+        s.calls.push({
+          service,
+          action: `${params.get("Action")}:refused`,
+          at: Date.now(),
+          body: Object.fromEntries(params),
+        });
+        return void res
+          .writeHead(400, { "Content-Type": "text/xml" })
+          .end(
+            `<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>${refused}</Message></Error></ErrorResponse>`,
+          );
+      }
       s.calls.push({
         service,
         action: params.get("Action")!,
@@ -450,6 +474,8 @@ export async function awsStandIns(s: StandIns, vm: AwsInstance) {
       .filter(([k, v]) => p.get(k) !== v)
       .map(([k, v]) => `${k}=${p.get(k)}, expected ${v}`);
   const monitoring = await query("monitoring", (p) => [
+    // A warm pool host's 0 streams would drag the group's average down.
+    ...(lifecycle.startsWith("Warmed:") ? [`published while ${lifecycle}`] : []),
     ...expect(p, {
       Action: "PutMetricData",
       Version: "2010-08-01",
@@ -463,21 +489,42 @@ export async function awsStandIns(s: StandIns, vm: AwsInstance) {
       ? []
       : ["MetricData.member.1.Value"]),
   ]);
-  const autoscaling = await query("autoscaling", (p) => {
-    const action = p.get("Action");
-    const common = {
-      Version: "2011-01-01",
-      AutoScalingGroupName: vm.group,
-      LifecycleHookName: vm.hook,
-      InstanceId: vm.instanceId,
-    };
-    if (action === "RecordLifecycleActionHeartbeat") return expect(p, common);
-    if (action === "CompleteLifecycleAction")
-      return expect(p, { ...common, LifecycleActionResult: "CONTINUE" });
-    return [`unexpected Action ${action}`];
-  });
+  const autoscaling = await query(
+    "autoscaling",
+    (p) => {
+      const action = p.get("Action");
+      const hook = p.get("LifecycleHookName");
+      const common = {
+        Version: "2011-01-01",
+        AutoScalingGroupName: vm.group,
+        InstanceId: vm.instanceId,
+      };
+      const wrong = hook === vm.hook || hook === vm.launchHook ? [] : [`LifecycleHookName=${hook}`];
+      if (action === "RecordLifecycleActionHeartbeat") return [...wrong, ...expect(p, common)];
+      if (action === "CompleteLifecycleAction")
+        return [...wrong, ...expect(p, { ...common, LifecycleActionResult: "CONTINUE" })];
+      return [`unexpected Action ${action}`];
+    },
+    (p) => {
+      const hook = p.get("LifecycleHookName")!;
+      if (!waiting.has(hook))
+        return `No active Lifecycle Action found with instance ID ${vm.instanceId}`;
+      if (p.get("Action") === "CompleteLifecycleAction") waiting.delete(hook);
+      return undefined;
+    },
+  );
   return {
     endpoints: { imds, monitoring: `${monitoring}/`, autoscaling: `${autoscaling}/` },
-    terminate: () => (lifecycle = "Terminated"),
+    terminate: () => {
+      lifecycle = "Terminated";
+      waiting.add(vm.hook);
+    },
+    /** A launch (into the warm pool: Warmed:Stopped; out of it: InService) waits on the hook. */
+    launch: (target: string) => {
+      lifecycle = target;
+      waiting.add(vm.launchHook);
+    },
+    /** Hooks still waiting for this instance. */
+    waiting: () => [...waiting],
   };
 }

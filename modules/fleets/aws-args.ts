@@ -4,7 +4,8 @@
  */
 import type { AwsFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../capacity/machine-types";
-import { AWS_DRAIN_HOOK, AWS_MEDIA_METRIC } from "../host/metrics";
+import { AWS_DRAIN_HOOK, AWS_LAUNCH_HOOK, AWS_MEDIA_METRIC } from "../host/metrics";
+import { launchSeconds } from "../host/units";
 import { containerImage, ecrRepository } from "../host/image";
 
 /** The per-host media-load metric and the drain hook, named once for fleet and agent. */
@@ -35,6 +36,28 @@ export function drainHook(spec: AwsFleetSpec) {
     heartbeatTimeout: Math.min(MAX_HEARTBEAT_SEC, spec.drainSeconds + 120),
     defaultResult: "CONTINUE",
   };
+}
+
+/**
+ * The launching hook: a new host (into the warm pool, out of it, or into service) waits until its
+ * agent completes the action with CONTINUE — bootstrap done, tuning verified, media server
+ * healthy — and is replaced (ABANDON) when it never does within the boot's time.
+ */
+export function launchHook(spec: AwsFleetSpec) {
+  return {
+    name: AWS_LAUNCH_HOOK,
+    lifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING",
+    heartbeatTimeout: launchSeconds(spec),
+    defaultResult: "ABANDON",
+  };
+}
+
+/**
+ * How long `pulumi up` waits for a new group's first hosts: each may hold its launching hook for
+ * the hook's timeout and, heartbeating, as long again (the provider's default is 10 minutes).
+ */
+export function waitForCapacityTimeout(spec: AwsFleetSpec): string {
+  return `${2 * launchSeconds(spec) + 120}s`;
 }
 
 /** Rollouts launch replacements first and never drop below full healthy capacity. */
@@ -110,8 +133,8 @@ export function imagePullStatements(spec: AwsFleetSpec) {
 }
 
 /**
- * Least privilege: publish the media metric (only in its namespace), complete own lifecycle
- * actions, and pull the pool's image when it is in ECR.
+ * Least privilege: publish the media metric (only in its namespace), heartbeat and complete the
+ * group's lifecycle actions (launch and drain), and pull the pool's image when it is in ECR.
  */
 export function hostPolicy(spec: AwsFleetSpec, asgArn: string) {
   return {
@@ -125,7 +148,8 @@ export function hostPolicy(spec: AwsFleetSpec, asgArn: string) {
         Condition: { StringEquals: { "cloudwatch:namespace": AWS_MEDIA_METRIC.namespace } },
       },
       {
-        Sid: "DrainBeforeTermination",
+        // The drain hook at termination and the launching hook at every boot, on this group.
+        Sid: "LifecycleActions",
         Effect: "Allow",
         Action: [
           "autoscaling:CompleteLifecycleAction",

@@ -235,6 +235,12 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
         ? { metricsGranularity: "1Minute", enabledMetrics: ["GroupInServiceInstances"] }
         : {}),
       ...(scaling.warmPool ? { warmPool: scaling.warmPool } : {}),
+      // The launching hook from the group's creation on: without it the first hosts (and the warm
+      // pool's) launch before the hook resource exists, go in service before they serve, and a
+      // warm host is stopped in the middle of its bootstrap. Later changes come from the
+      // resource below, which puts the same hook (PutLifecycleHook creates or updates).
+      initialLifecycleHooks: [args.launchHook(spec)],
+      waitForCapacityTimeout: args.waitForCapacityTimeout(spec),
       tags: args.asgTags(tags),
     },
     // Scheduled actions move the minimum every hour: after a refresh, the next up must not set
@@ -242,11 +248,16 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     scaling.schedules.length ? { ...opts, ignoreChanges: ["minSize"] } : opts,
   );
 
-  // Its own resource, not initialLifecycleHooks (read only when the group is created): a new
-  // drain time reaches groups that already exist.
+  // Their own resources, not only initialLifecycleHooks (read only when the group is created):
+  // a new drain time or boot time reaches groups that already exist.
   new aws.autoscaling.LifecycleHook(
     `${name}-drain-hook`,
     { region, autoscalingGroupName: group.name, ...args.drainHook(spec) },
+    opts,
+  );
+  new aws.autoscaling.LifecycleHook(
+    `${name}-launch-hook`,
+    { region, autoscalingGroupName: group.name, ...args.launchHook(spec) },
     opts,
   );
 

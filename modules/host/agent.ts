@@ -8,6 +8,7 @@ import type { FleetSpec } from "../config/fleet.schema";
 import { SCRIPT_PATH } from "../tuning/settings";
 import {
   AWS_DRAIN_HOOK,
+  AWS_LAUNCH_HOOK,
   AWS_MEDIA_METRIC,
   GCP_MEDIA_LOAD_METRIC,
   GCP_MIN_POINT_SPACING_SEC,
@@ -15,19 +16,30 @@ import {
 } from "./metrics";
 import { HOST_METRIC_FAMILIES } from "./exporter";
 import { containerImage, type ContainerImage } from "./image";
-import { STATE_DIR, TEXTFILE_DIR } from "./units";
+import { launchSeconds, STATE_DIR, TEXTFILE_DIR } from "./units";
 
 /**
  * A Python file as a host gets it: without its comment-only lines past the first two (shebang,
- * "rendered by"), because AWS caps user-data at 16 KB gzipped and the comments cost about a
- * tenth of that. A comment line inside a multi-line string would change the program: a test
- * holds the compacted files' syntax trees equal to the originals'.
+ * "rendered by") and without its docstrings, because AWS caps user-data at 16 KB gzipped and
+ * they cost about a fifth of that. A docstring is a line opening with `"""` right after a line
+ * ending in `:` (a def or class), up to the line that closes it. A comment line inside a
+ * multi-line string would change the program: a test holds the compacted file's syntax tree
+ * equal to the original's less its docstrings.
  */
 export function compactPython(source: string): string {
-  return source
-    .split("\n")
-    .filter((line, i) => i < 2 || !/^\s*#/.test(line))
-    .join("\n");
+  const kept: string[] = [];
+  let inDocstring = false;
+  for (const [i, line] of source.split("\n").entries()) {
+    const text = line.trim();
+    if (inDocstring) {
+      inDocstring = !text.endsWith('"""');
+    } else if (text.startsWith('"""') && kept.at(-1)?.trimEnd().endsWith(":")) {
+      inDocstring = text.length < 6 || !text.endsWith('"""');
+    } else if (i < 2 || !text.startsWith("#")) {
+      kept.push(line);
+    }
+  }
+  return kept.join("\n");
 }
 
 export const AGENT_SOURCE = compactPython(
@@ -75,6 +87,11 @@ export interface AgentConfig {
   textfileDir: string;
   metric: Record<string, string>;
   lifecycleHook?: string;
+  /**
+   * AWS: the launching hook the agent completes at every boot once the host serves, and
+   * heartbeats every heartbeatSec while it comes up, for at most limitSec after the boot.
+   */
+  launch?: { hook: string; heartbeatSec: number; limitSec: number };
   endpoints: Record<string, string>;
   /**
    * The host counters the agent serves on /metrics. Labels pool and region come from here, host
@@ -124,7 +141,16 @@ export function agentConfig(spec: FleetSpec, interfaces?: readonly string[]): Ag
     stateDir: STATE_DIR,
     textfileDir: TEXTFILE_DIR,
     metric: metric(spec),
-    ...(spec.kind === "aws" ? { lifecycleHook: AWS_DRAIN_HOOK } : {}),
+    ...(spec.kind === "aws"
+      ? {
+          lifecycleHook: AWS_DRAIN_HOOK,
+          launch: {
+            hook: AWS_LAUNCH_HOOK,
+            heartbeatSec: Math.floor(launchSeconds(spec) / 3),
+            limitSec: launchSeconds(spec),
+          },
+        }
+      : {}),
     endpoints: ENDPOINTS[spec.kind],
     hostMetrics: {
       labels: { pool: spec.pool, region: spec.mediaRegion },

@@ -304,6 +304,9 @@ class Gcp:
     def heartbeat(self):
         return True
 
+    def launch(self, ready):
+        return True
+
     def complete(self):
         me, auth = self.whoami(), self.bearer()
         group = self.meta("instance/attributes/created-by")
@@ -388,13 +391,24 @@ class Aws:
         body = urllib.parse.urlencode(params).encode()
         headers = sigv4("POST", url, region, service, body, json.loads(creds))
         status, answer = call_api("POST", url, headers, body)
+        # A lifecycle action already completed (by this agent before a restart, or at an earlier
+        # boot) or never started (the hook was added after the launch) is done, not a failure.
+        if status == 400 and b"No active Lifecycle Action" in answer:
+            return True
         if status != 200:
             log(f"{service} {params['Action']}: HTTP {status} {answer[:200]!r}")
         return status == 200
 
+    def warmed(self):
+        # Warmed:Pending, Warmed:Stopped, ... : a warm pool host that serves nobody (AWS: "Retrieve
+        # the target lifecycle state through instance metadata").
+        return (self.meta("autoscaling/target-lifecycle-state") or "Warmed:").startswith("Warmed:")
+
     def publish(self, streams):
         metric = self.config["metric"]
-        return self.call(
+        # A warm pool host's 0 streams would pull the group's average down: target tracking
+        # would take serving hosts away.
+        return not self.warmed() and self.call(
             "monitoring",
             {
                 "Action": "PutMetricData",
@@ -413,9 +427,10 @@ class Aws:
         return instance and zone and (instance, zone)
 
     def termination_notice(self):
+        # Not Warmed:Terminated: a warm pool host has no calls to drain.
         return self.meta("autoscaling/target-lifecycle-state") == "Terminated"
 
-    def lifecycle(self, action, extra):
+    def lifecycle(self, action, hook, extra):
         instance = self.meta("instance-id")
         if not instance:
             return False
@@ -425,17 +440,32 @@ class Aws:
                 "Action": action,
                 "Version": "2011-01-01",
                 "AutoScalingGroupName": self.config["metric"]["autoScalingGroup"],
-                "LifecycleHookName": self.config["lifecycleHook"],
+                "LifecycleHookName": hook,
                 "InstanceId": instance,
                 **extra,
             },
         )
 
     def heartbeat(self):
-        return self.lifecycle("RecordLifecycleActionHeartbeat", {})
+        return self.lifecycle("RecordLifecycleActionHeartbeat", self.config["lifecycleHook"], {})
 
     def complete(self):
-        return self.lifecycle("CompleteLifecycleAction", {"LifecycleActionResult": "CONTINUE"})
+        return self.lifecycle(
+            "CompleteLifecycleAction",
+            self.config["lifecycleHook"],
+            {"LifecycleActionResult": "CONTINUE"},
+        )
+
+    def launch(self, ready):
+        """The launching hook, at every boot (into the warm pool and out of it): CONTINUE once the
+        host serves, a heartbeat while it comes up. True once completed."""
+        hook = self.config["launch"]["hook"]
+        if ready:
+            return self.lifecycle(
+                "CompleteLifecycleAction", hook, {"LifecycleActionResult": "CONTINUE"}
+            )
+        self.lifecycle("RecordLifecycleActionHeartbeat", hook, {})
+        return False
 
 
 class Metal:
@@ -455,6 +485,9 @@ class Metal:
         return False
 
     def heartbeat(self):
+        return True
+
+    def launch(self, ready):
         return True
 
     def complete(self):
@@ -486,6 +519,21 @@ class Agent:
         self.drain = self.read_drain()
         self.tuned = False
         self.tune_verify = None
+        self.launched = False
+        self.launch_beat = 0
+        # /run is emptied at every boot: the bootstrap's mark and this boot's start are this boot's.
+        self.bootstrapped = under_root("/run/avfleet/bootstrapped")
+        booted = under_root("/run/avfleet/agent-booted")
+        if not os.path.exists(booted):
+            os.makedirs(os.path.dirname(booted), exist_ok=True)
+            with open(booted, "w") as f:
+                f.write(f"{time.time()}\n")
+        self.booted_at = os.path.getmtime(booted)
+        if self.drain and self.drain["reason"] == "shutdown" and self.drain["startedAt"] < self.booted_at:
+            # A shutdown drain ends with its boot: a host started again (out of an AWS warm pool,
+            # a stopped VM) serves again instead of answering "draining" for ever.
+            os.remove(self.drain_file)
+            self.drain = None
         self.identity = None
         self.streams = None
         # Kept across restarts: Cloud Monitoring refuses points closer than 5 s.
@@ -597,7 +645,23 @@ class Agent:
         self.write_drain()
         log(f"drain started ({reason}); limit {self.config['drainSeconds']} s")
 
+    def launch(self):
+        """Tells the platform the host is ready (bootstrap done, tuning verified, media server
+        healthy); until then, heartbeats within the launch limit. Past it, or when the host never
+        gets ready, nothing: the hook's default result (ABANDON) replaces the host."""
+        launch = self.config.get("launch")
+        if self.launched or not launch:
+            return
+        ready = os.path.exists(self.bootstrapped) and self.health()[0] == 200
+        beat = time.time() - self.launch_beat >= launch["heartbeatSec"]
+        if ready or (beat and time.time() < self.booted_at + launch["limitSec"]):
+            self.launch_beat = time.time()
+            self.launched = self.platform.launch(ready)
+            log("launch complete" if self.launched else "launching: heartbeat")
+
     def tick(self):
+        if not self.drain:
+            self.launch()
         stats = self.workload.stats()
         if stats is not None:
             self.streams = stats["streams"]

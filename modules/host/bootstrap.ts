@@ -4,12 +4,13 @@
  * units. It is carried three ways, each one the image's own boot system runs:
  *   - GCP: `startup-script` metadata, which Google's guest agent runs at every boot on every
  *     public image (Debian's GCE images have no cloud-init: `user-data` is ignored there);
- *   - AWS: a #cloud-config that writes the script and runs it (EC2's Debian, Ubuntu and
- *     Amazon Linux AMIs run cloud-init);
+ *   - AWS: a #cloud-config that writes the script where cloud-init runs it at every boot
+ *     (EC2's Debian, Ubuntu and Amazon Linux AMIs run cloud-init);
  *   - bare metal: the command remote.Command runs over SSH.
  * Pure renders. Every file path is prefixed with $AVFLEET_ROOT (empty on a host), which is
  * how the host rehearsal runs these very bytes under a throwaway root.
  */
+import { dirname } from "node:path/posix";
 import { gzipSync } from "node:zlib";
 import YAML from "yaml";
 import type { FleetSpec } from "../config/fleet.schema";
@@ -31,6 +32,16 @@ import {
 } from "./units";
 
 export const BOOTSTRAP_PATH = "/usr/local/sbin/avfleet-bootstrap";
+/**
+ * Where an AWS host keeps it: cloud-init's scripts-per-boot module (cloud_final_modules, frequency
+ * always) runs this directory at every boot, the first one included.
+ */
+export const PER_BOOT_BOOTSTRAP_PATH = "/var/lib/cloud/scripts/per-boot/avfleet-bootstrap";
+/**
+ * Written by the bootstrap's last step; /run is emptied at every boot, so it says this boot's
+ * bootstrap is done (the AWS agent completes the launch only then).
+ */
+export const BOOTSTRAPPED_PATH = "/run/avfleet/bootstrapped";
 /** A bare-metal host's drain request: its agent drains when the file appears. */
 export const DRAIN_REQUEST_PATH = `${STATE_DIR}/drain-requested`;
 /** The first line of a draining bare-metal host's payload: it keeps the tuning it has. */
@@ -109,6 +120,9 @@ function installStep(spec: FleetSpec): string[] {
     "export DEBIAN_FRONTEND=noninteractive",
     `if ${stale} ||`,
     `  ${tools.map((t) => `! command -v ${t} >/dev/null`).join(" || ")}; then`,
+    // A boot stopped mid-install (an AWS warm pool host is stopped without waiting) leaves dpkg
+    // interrupted, and apt-get refuses to run until it is configured.
+    "  dpkg --configure -a",
     "  apt-get update -qq",
     `  apt-get install -y -qq --no-install-recommends ${packages.join(" ")}`,
     "fi",
@@ -155,26 +169,28 @@ export function bootstrapScript(spec: FleetSpec, tuning: TuningArtifacts): strin
         // while systemd tries the pull again.
         `systemctl start ${mediaUnit} || echo "avfleet-bootstrap: ${mediaUnit} did not start" >&2`
       : `systemctl start ${mediaUnit}`,
+    `mkdir -p "$ROOT${dirname(BOOTSTRAPPED_PATH)}"`,
+    `date >"$ROOT${BOOTSTRAPPED_PATH}"`,
     `systemctl restart ${AGENT_UNIT}`,
     "",
   ].join("\n");
 }
 
 /**
- * A #cloud-config that writes avfleet-bootstrap and runs it once (runcmd runs on the first
- * boot; the units it enables bring the host back after a reboot).
+ * A #cloud-config that writes avfleet-bootstrap where cloud-init runs it at every boot, not as
+ * runcmd: cloud-init marks a per-instance module done before it runs it, so a first boot stopped
+ * in the middle (an AWS warm pool host) would never run the rest. The bootstrap is idempotent.
  */
 export function cloudConfig(spec: FleetSpec, tuning: TuningArtifacts): string {
   const doc = {
     write_files: [
       {
-        path: BOOTSTRAP_PATH,
+        path: PER_BOOT_BOOTSTRAP_PATH,
         owner: "root:root",
         permissions: "0755",
         content: bootstrapScript(spec, tuning),
       },
     ],
-    runcmd: [[BOOTSTRAP_PATH]],
   };
   return `#cloud-config\n${tuningMarker(tuning)}\n${workloadMarker(spec)}\n${YAML.stringify(doc, { lineWidth: 0 })}`;
 }

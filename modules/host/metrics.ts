@@ -19,6 +19,12 @@ export const PROMETHEUS_MEDIA_METRIC = "avfleet_media_streams";
 /** The ASG lifecycle hook that gives a terminating host time to drain its calls. */
 export const AWS_DRAIN_HOOK = "media-drain";
 
+/**
+ * The ASG lifecycle hook that holds a launching host (into the warm pool, out of it, or straight
+ * into service) until its agent says it serves: bootstrap done, tuning verified, media healthy.
+ */
+export const AWS_LAUNCH_HOOK = "media-launch";
+
 /** The instance metadata key a GCP host drains on (set by scale-in or an operator). */
 export const GCP_DRAIN_ATTRIBUTE = "avfleet-drain";
 

@@ -45,6 +45,14 @@ export const CONTAINER_START_SEC = 600;
 export const CONTAINER_RESTART_SEC = 10;
 
 /**
+ * Seconds an AWS host may take from launch to serving (the launching hook's heartbeat timeout):
+ * the bootstrap's package install and the tuning, plus a container pool's image pull.
+ */
+export function launchSeconds(spec: FleetSpec): number {
+  return 300 + (containerImage(spec) ? CONTAINER_START_SEC : 0);
+}
+
+/**
  * How a container unit runs its image: podman in the foreground in the host's network namespace
  * (media ports straight on the host's address: no NAT, no port publishing, and the tuning's
  * sysctls are the host's own, which is also why no --sysctl is passed: podman refuses net.*

@@ -39,8 +39,10 @@ test("auto scaling group: subnets, sizes, drain hook, 100 % healthy instance ref
     "subnet-0a11b22c33d44e552",
     "subnet-0a11b22c33d44e553",
   ]);
-  // The drain hook is its own resource, so a new drain time reaches the existing group.
-  assert.equal(asg.initialLifecycleHooks, undefined);
+  // The drain hook is its own resource, so a new drain time reaches the existing group; the
+  // launching hook is there from the creation on, so no first host goes in service unready.
+  assert.deepEqual(asg.initialLifecycleHooks, [args.launchHook(spec)]);
+  assert.equal(asg.waitForCapacityTimeout, "720s");
   assert.deepEqual(resource(plan, "aws-use1-drain-hook").inputs, {
     region: "us-east-1",
     autoscalingGroupName: "aws-use1-media",
@@ -52,6 +54,24 @@ test("auto scaling group: subnets, sizes, drain hook, 100 % healthy instance ref
   assert.equal(asg.instanceRefresh.preferences.minHealthyPercentage, 100);
   assert.equal(asg.launchTemplate.version, "1");
   assert.ok(asg.tags.every((t: { propagateAtLaunch: boolean }) => t.propagateAtLaunch));
+});
+
+test("launching hook: held until the agent says the host serves, replaced (ABANDON) when it never does", () => {
+  const hook = {
+    name: "media-launch",
+    lifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING",
+    heartbeatTimeout: 300,
+    defaultResult: "ABANDON",
+  };
+  assert.deepEqual(resource(plan, "aws-use1-launch-hook").inputs, {
+    region: "us-east-1",
+    autoscalingGroupName: "aws-use1-media",
+    ...hook,
+  });
+  // A container pool's hosts pull an image first: 10 more minutes.
+  const container = { ...spec, workload: { ...spec.workload, image: "sfu", digest: undefined } };
+  assert.equal(args.launchHook(container as AwsFleetSpec).heartbeatTimeout, 900);
+  assert.equal(args.waitForCapacityTimeout(container as AwsFleetSpec), "1920s");
 });
 
 test("target tracking on the per-host media-load metric (AVFleet/Media MediaStreams, by ASG)", () => {
@@ -148,7 +168,9 @@ test("launch template: IMDSv2 required, encrypted gp3, public IPv4, base64 cloud
   assert.match(userData, /^#cloud-config\n/);
   const boot = cloudInit(userData);
   assert.match(boot.marker, /^# avfleet-tune 1 profile=media-udp hash=[0-9a-f]{64}$/);
-  assert.deepEqual(boot.runcmd, [["/usr/local/sbin/avfleet-bootstrap"]]);
+  // Run at every boot by cloud-init's scripts-per-boot, not once by runcmd: a first boot stopped
+  // half-way (a warm pool host) converges at the next.
+  assert.equal(boot.runcmd, undefined);
   // ENA on a 32-vCPU c6in: the script sets 32 combined channels on the media NIC.
   assert.match(boot.files.get("/usr/local/sbin/avfleet-tune")!, /ena/);
   assert.match(boot.files.get("/etc/systemd/system/sfu.service")!, /^TimeoutStopSec=1860$/m);

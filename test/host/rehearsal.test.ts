@@ -35,6 +35,17 @@ test("host rehearsal: tuned, serving, measured, drained on notice, agent crash m
     assert.equal(h.agentRestartsSurvived, 1, `${h.kind}: the drain went on after kill -9`);
   }
   assert.ok(result.hosts[1].heartbeats >= 1, "aws: heartbeats while sessions remained");
+  // The AWS host launched into a warm pool, was stopped mid-bootstrap and started again.
+  const warm = result.hosts[1].warm!;
+  assert.equal(warm.warmPosts, 0, "aws: no load published while Warmed:Stopped");
+  assert.equal(warm.launchCompletions, 2, "aws: the launch completed at each boot");
+  assert.ok(warm.launchHeartbeats >= 1, "aws: the launch heartbeats until the bootstrap ran");
+  assert.equal(warm.completedBeforeBootstrap, false, "aws: never completed before the bootstrap");
+  assert.ok(warm.launchNoActive >= 1, "aws: a restarted agent's completion answered, not retried");
+  assert.ok(warm.bootstrapInterrupted, "aws: the stop killed a bootstrap mid-install");
+  assert.ok(warm.stoppedDraining, "aws: the stop's shutdown drain did not keep the host out");
+  assert.ok(warm.retuned, "aws: the stop reset the tuning, the start tuned again");
+  assert.deepEqual(warm.waitingAtEnd, [], "aws: no lifecycle action left waiting");
   // GCP, drain 7200 s > graceful shutdown: the autoscaler only scales out; the scale-in
   // controller marked the quieter of two VMs, whose agent drained it and deleted its VM.
   assert.equal(result.hosts[0].drainSeconds, 7200);

@@ -2,9 +2,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import YAML from "yaml";
 import { listStacks, loadStackFile } from "../../modules/config/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { hostTuning } from "../../modules/fleets/host-tuning";
@@ -17,6 +18,7 @@ import {
   cloudConfig,
   DRAIN_REQUEST_MARKER,
   metalPayload,
+  PER_BOOT_BOOTSTRAP_PATH,
 } from "../../modules/host/bootstrap";
 import { workloadUnit } from "../../modules/host/units";
 import { ROOT } from "../support/cli";
@@ -96,6 +98,29 @@ test("every rendered cloud-config passes cloud-init schema", (t) => {
   );
 });
 
+test("Debian's cloud-init runs the AWS bootstrap at every boot, the first one included", (t) => {
+  if (!prerequisite(t, missingCommands("cloud-init"))) return;
+  assert.deepEqual(Object.keys(YAML.parse(cloudConfig(aws, hostTuning(aws, hardware)))), [
+    "write_files",
+  ]);
+  // cloud-init's own code, with its own interpreter: the module's frequency and directory.
+  const cloudInit = spawnSync("sh", ["-c", "command -v cloud-init"], { encoding: "utf8" });
+  const python = readFileSync(cloudInit.stdout.trim(), "utf8").split("\n")[0].slice(2).trim();
+  const r = spawnSync(
+    python,
+    [
+      "-c",
+      "import os; from cloudinit.config import cc_scripts_per_boot as m; from cloudinit.helpers import Paths; " +
+        "print(m.frequency, os.path.join(Paths({}).get_cpath('scripts'), m.SCRIPT_SUBDIR))",
+    ],
+    { encoding: "utf8" },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), `always ${dirname(PER_BOOT_BOOTSTRAP_PATH)}`);
+  const cfg = YAML.parse(readFileSync("/etc/cloud/cloud.cfg", "utf8"));
+  assert.ok(cfg.cloud_final_modules.includes("scripts-per-boot"));
+});
+
 test("the bootstrap and the stand-in tools pass shellcheck (POSIX sh)", (t) => {
   if (!prerequisite(t, missingCommands("shellcheck"))) return;
   const dir = mkdtempSync(join(tmpdir(), "host-shellcheck-"));
@@ -110,7 +135,7 @@ test("the bootstrap and the stand-in tools pass shellcheck (POSIX sh)", (t) => {
   const fixtures = join(ROOT, "test/fixtures/host/bin");
   const r = spawnSync(
     "shellcheck",
-    ["-s", "sh", file, payload, join(fixtures, "apt-get"), join(fixtures, "systemctl")],
+    ["-s", "sh", file, payload, ...["apt-get", "dpkg", "systemctl"].map((f) => join(fixtures, f))],
     {
       encoding: "utf8",
     },

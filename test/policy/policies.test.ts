@@ -368,6 +368,27 @@ const fixtures: [string, string, () => Plan, string[]][] = [
     ],
   ],
   [
+    "aws-launch-hook",
+    "aws-us-east-1",
+    () => {
+      // Today's mistake: a warm pool, and no launching hook that waits for the host to serve.
+      const plan = mutated("aws-us-east-1", "aws-use1-asg", (i) => delete i.initialLifecycleHooks);
+      plan.resources = plan.resources.filter((r) => r.name !== "aws-use1-launch-hook");
+      return plan;
+    },
+    [
+      "aws-use1-asg: has a warm pool but no launching hook: AWS stops a warm host without waiting for its bootstrap, and hosts go in service before they serve",
+    ],
+  ],
+  [
+    "aws-launch-hook",
+    "aws-us-east-1",
+    () => mutated("aws-us-east-1", "aws-use1-launch-hook", (i) => (i.defaultResult = "CONTINUE")),
+    [
+      "aws-use1-asg: launching hook media-launch defaults to CONTINUE: a host that never gets ready goes in service",
+    ],
+  ],
+  [
     "pool-alerting",
     "aws-us-east-1",
     () =>

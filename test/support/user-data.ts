@@ -8,7 +8,7 @@ import YAML from "yaml";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { hostTuning } from "../../modules/fleets/host-tuning";
 import type { HostHardware } from "../../modules/tuning/host-facts";
-import { BOOTSTRAP_PATH, cloudConfig } from "../../modules/host/bootstrap";
+import { cloudConfig, PER_BOOT_BOOTSTRAP_PATH } from "../../modules/host/bootstrap";
 
 /** `cloud-init schema` passes every pool's rendered cloud-config (the caller checks it is there). */
 export function assertCloudConfigsPass(specs: FleetSpec[], hardware: HostHardware): void {
@@ -33,11 +33,11 @@ export function cloudInit(userData: string): {
   marker: string;
   bootstrap: string;
   files: Map<string, string>;
-  runcmd: string[][];
+  runcmd: string[][] | undefined;
 } {
   const [, marker] = userData.split("\n");
   const doc = YAML.parse(userData);
-  const file = doc.write_files.find((f: { path: string }) => f.path === BOOTSTRAP_PATH);
+  const file = doc.write_files.find((f: { path: string }) => f.path === PER_BOOT_BOOTSTRAP_PATH);
   return {
     marker,
     bootstrap: file.content,
