@@ -58,26 +58,53 @@ export function blobId(bytes: Buffer): string {
   return createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
 }
 
-/** A file's blob id, or "absent". */
+/**
+ * A directory's id: its entries' names (subdirectories with a trailing /). An evaluation that
+ * lists a directory depends on which files are in it, not only on the files it then reads:
+ * a fleet's traffic share on every split in its stacks directory, a new one included.
+ */
+function listingId(names: string[]): string {
+  return `listing:${createHash("sha1")
+    .update([...names].sort().join("\n"))
+    .digest("hex")}`;
+}
+
+/** A file's blob id, a directory's listing id, or "absent". */
 export function fileId(file: string): string {
   try {
     return blobId(readFileSync(file));
-  } catch {
-    return "absent";
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EISDIR") return "absent";
+    const entries = readdirSync(file, { withFileTypes: true });
+    return listingId(entries.map((e) => (e.isDirectory() ? `${e.name}/` : e.name)));
   }
 }
 
 export function commitSnapshot(root: string, commit: string): Snapshot {
   const ids = new Map<string, string>();
+  const directories = new Map<string, Set<string>>();
   const listing = git(root, ["ls-tree", "-r", "-z", commit]).toString();
   for (const entry of listing.split("\0").filter(Boolean)) {
     // <mode> SP <type> SP <object> TAB <path>
     const [meta, path] = entry.split("\t");
     const [, type, object] = meta.split(" ");
-    if (type === "blob") ids.set(path, object);
+    if (type !== "blob") continue;
+    ids.set(path, object);
+    const parts = path.split("/");
+    for (let depth = 0; depth < parts.length; depth++) {
+      const directory = depth === 0 ? "." : parts.slice(0, depth).join("/");
+      const name = depth === parts.length - 1 ? parts[depth] : `${parts[depth]}/`;
+      if (!directories.has(directory)) directories.set(directory, new Set());
+      directories.get(directory)!.add(name);
+    }
   }
+  const directoryId = (path: string) => {
+    const names = directories.get(path);
+    return names ? listingId([...names]) : "absent";
+  };
   return {
-    id: (path) => (isAbsolute(path) ? fileId(path) : (ids.get(path) ?? "absent")),
+    id: (path) =>
+      isAbsolute(path) ? fileId(path) : (ids.get(path) ?? directoryId(path.replace(/\/$/, ""))),
     read(path) {
       if (!ids.has(path)) return undefined;
       return git(root, ["cat-file", "blob", ids.get(path)!]);

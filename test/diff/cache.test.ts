@@ -116,6 +116,27 @@ test("an inventory changes the site that names it and the traffic over it, no ot
   assert.equal(key("metal-sjc"), metal);
 });
 
+test("a traffic split added to the stacks directory a fleet listed: a miss; the same listing at a commit: a hit", () => {
+  // A fleet's egress is costed at its share in every split of its directory, so its
+  // evaluation lists the directory (modules/traffic/shares.ts).
+  const listed = [...used["gcp-a"], "stacks"];
+  const at = (snapshot = workingTreeSnapshot(dir)) => planKey(snapshot, "gcp-a", listed, LOCK);
+  const before = at();
+  assert.equal(at(commitSnapshot(dir, commit)), before);
+  write(
+    "stacks/Pulumi.traffic-eu-west.yaml",
+    "config:\n  avfleet:traffic:\n    pools: [{stack: gcp-a, weight: 50}]\n",
+  );
+  assert.notEqual(at(), before, "a new split");
+  assert.equal(key("gcp-b"), atCommit("gcp-b"), "a stack that did not list the directory");
+  rmSync(join(dir, "stacks/Pulumi.traffic-eu-west.yaml"));
+  assert.equal(at(), before);
+  write("stacks/sub/Pulumi.x.yaml", "config: {}\n");
+  assert.notEqual(at(), before, "a new subdirectory is a new entry");
+  rmSync(join(dir, "stacks/sub"), { recursive: true });
+  assert.equal(at(), before);
+});
+
 test("lookup finds a Plan by the files an earlier evaluation used, at any revision with those bytes", () => {
   const cache = new PlanCache(join(dir, ".avfleet/cache"));
   const plan: Plan = { name: "gcp-a", resources: [], outputs: { minHosts: 6 } };

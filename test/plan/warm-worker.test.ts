@@ -42,6 +42,8 @@ test("a warm worker gives the Plans and used files of one worker per stack", asy
   // A traffic split reads the stack files of its pools.
   assert.ok(used("traffic-us-west").includes("stacks/Pulumi.metal-sjc.yaml"));
   assert.ok(used("traffic-us-west").includes("stacks/Pulumi.gcp-us-west1.yaml"));
+  // A fleet's traffic share comes from every split in its directory: it lists the directory.
+  assert.ok(gcp.includes("stacks"));
 });
 
 test("a stack that fails stops the evaluation: its error, no further stacks", async () => {
