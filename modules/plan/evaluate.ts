@@ -12,6 +12,7 @@ import type { LoadedStack } from "../config/stack";
 import { workerBundle } from "./bundle";
 import { PLAN_CACHE_ROOT } from "./cache";
 import type { Plan, PlanResource } from "./plan";
+import { SharedStrings } from "./shared-strings";
 import type { DoneMessage, EvaluateMessage, ResourcesMessage, WorkerStats } from "./worker";
 
 /** A stack whose program failed to evaluate; the message carries its error output. */
@@ -101,6 +102,7 @@ function weight(stack: StackToEvaluate): number {
 class Worker {
   private child: ChildProcess;
   private stderr = "";
+  private strings = new SharedStrings();
   private current?: {
     stack: StackToEvaluate;
     resources: PlanResource[];
@@ -118,7 +120,11 @@ class Worker {
     this.child.on("message", (message: ResourcesMessage | DoneMessage) => {
       const current = this.current!;
       if (message.kind === "resources") {
-        for (const resource of message.resources) current.resources.push(resource);
+        this.strings.add(message.strings);
+        for (const resource of message.resources) {
+          resource.inputs = this.strings.resolve(resource.inputs);
+          current.resources.push(resource);
+        }
         return;
       }
       this.current = undefined;

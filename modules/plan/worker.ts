@@ -17,6 +17,7 @@ import { trafficShareOf } from "../traffic/shares";
 import { mockCall, mockId, mockState } from "./mock-state";
 import type { Plan, PlanResource } from "./plan";
 import { redactSecrets } from "./redact";
+import { StringSharer } from "./shared-strings";
 import { quietStackTraces, TRACES_HINT } from "./stack-traces";
 import { SECRET } from "./plan";
 
@@ -75,10 +76,15 @@ export interface EvaluateMessage {
   stackFile: string;
 }
 
-/** A batch of resources, in registration order. */
+/**
+ * A batch of resources, in registration order, their long strings as references to `strings`
+ * of this and earlier batches (./shared-strings.ts).
+ */
 export interface ResourcesMessage {
   kind: "resources";
   resources: PlanResource[];
+  /** Long strings first used in this batch, numbered after those of earlier batches. */
+  strings: string[];
 }
 
 /** The Plan without its resources, and the absolute paths of every file the evaluation read. */
@@ -147,6 +153,7 @@ function used(roots: Iterable<string>): string[] {
 async function evaluate(
   stackFile: string,
   loadProgram: () => Record<string, unknown>,
+  sharer: StringSharer,
   send: (message: ResourcesMessage) => void,
 ): Promise<Omit<Plan, "resources">> {
   const stack = loadStackFile(stackFile);
@@ -179,7 +186,7 @@ async function evaluate(
   // them, so record them where the monitor receives the request.
   let resources: PlanResource[] = [];
   const flush = () => {
-    if (resources.length > 0) send({ kind: "resources", resources });
+    if (resources.length > 0) send({ kind: "resources", resources, strings: sharer.take() });
     resources = [];
   };
   const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorInternals;
@@ -193,8 +200,8 @@ async function evaluate(
       name: req.getName(),
       ...(parent ? { parent } : {}),
       custom,
-      inputs: redactSecrets(
-        pulumi.runtime.deserializeProperties(properties as never, true),
+      inputs: sharer.share(
+        redactSecrets(pulumi.runtime.deserializeProperties(properties as never, true)),
       ) as Record<string, unknown>,
       ...(importId ? { importId } : {}),
     });
@@ -251,6 +258,7 @@ export function runWorker(loadProgram: () => Record<string, unknown>): void {
     new Promise<void>((done) => process.send!(message, () => done()));
   const program = "index.ts";
   const startSeconds = performance.now() / 1000;
+  const sharer = new StringSharer();
   let queue = Promise.resolve();
   process.on("message", (message: EvaluateMessage) => {
     queue = queue.then(async () => {
@@ -259,7 +267,7 @@ export function runWorker(loadProgram: () => Record<string, unknown>): void {
       tracker().reset(program);
       let sending = Promise.resolve();
       try {
-        const plan = await evaluate(message.stackFile, loadProgram, (batch) => {
+        const plan = await evaluate(message.stackFile, loadProgram, sharer, (batch) => {
           sending = sending.then(() => send(batch));
         });
         await sending;
