@@ -94,21 +94,23 @@ async function main(): Promise<void> {
     }
 
     const small = names.find((n) => n.startsWith("gcp-"))!;
-    const runs = [0, 1, 2].map(() => {
+    // As a user runs it (bin/avfleet); the first run builds the CLI's bundle and is not counted.
+    const runs = [0, 1, 2, 3].map(() => {
       const t = process.hrtime.bigint();
       const result = spawnSync(
         process.execPath,
-        ["--import", "tsx", join(project.dir, "scripts/avfleet.ts"), "preview", small, "--json"],
+        [join(project.dir, "bin/avfleet"), "preview", small, "--json"],
         { cwd: project.dir, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
       );
       if (result.status !== 0) throw new Error(`preview ${small} failed:\n${result.stderr}`);
       return seconds(t);
     });
+    const built = runs.shift()!;
     const oneStack = [...runs].sort((a, b) => a - b)[1];
     started = process.hrtime.bigint();
     const [inProcess] = await evaluateStacksWithReads([stack(small)], { root: project.dir });
     console.log(
-      `  one small stack (${small}): avfleet preview --json ${runs.map((r) => fixed(r)).join(" / ")} s (median ${fixed(oneStack)}); worker alone ${fixed(seconds(started))} s (start ${fixed(inProcess.stats.startSeconds)} s, evaluate ${fixed(inProcess.stats.evaluateSeconds)} s)`,
+      `  one small stack (${small}): avfleet preview --json ${runs.map((r) => fixed(r)).join(" / ")} s (median ${fixed(oneStack)}; ${fixed(built)} s building the CLI first); worker alone ${fixed(seconds(started))} s (start ${fixed(inProcess.stats.startSeconds)} s, evaluate ${fixed(inProcess.stats.evaluateSeconds)} s)`,
     );
 
     console.log(

@@ -30,7 +30,7 @@ import type { Plan } from "./plan";
 /** Bump when the Plan's shape or the key's recipe changes. */
 const CACHE_FORMAT = 3;
 
-/** Everything cached for a checkout: Plans, their manifests, compiled workers. */
+/** Everything cached for a checkout: Plans, their manifests, compiled workers and CLI. */
 export const PLAN_CACHE_ROOT = join(".avfleet", "cache");
 export const PLAN_CACHE_DIR = join(PLAN_CACHE_ROOT, "plans");
 
@@ -262,7 +262,7 @@ export class PlanCache {
     const maxAge = (options.maxAgeDays ?? PRUNE_DEFAULTS.maxAgeDays) * 86_400_000;
     const maxBytes = (options.maxMiB ?? PRUNE_DEFAULTS.maxMiB) * 1024 * 1024;
     const files: { file: string; bytes: number; used: number }[] = [];
-    for (const dir of ["plans", "manifests", "workers"]) {
+    for (const dir of ["plans", "manifests", "workers", "cli"]) {
       let names: string[] = [];
       try {
         names = readdirSync(join(this.root, dir));
