@@ -12,7 +12,7 @@ import { DEFAULT_STACKS_DIR, stackFileName } from "../modules/config/stack";
 import { workerBundle } from "../modules/plan/bundle";
 import { PLAN_CACHE_ROOT } from "../modules/plan/cache";
 import { evaluateStacksWithReads, type Evaluated } from "../modules/plan/evaluate";
-import { previewJson } from "../modules/plan/render-preview";
+import { jsonPieces, PREVIEW_JSON_DEPTH, previewJson } from "../modules/plan/render-preview";
 import { tempProject } from "../test/diff/project";
 import { floorSeconds, writeEstate, writeSite } from "./estate";
 
@@ -47,7 +47,11 @@ async function main(): Promise<void> {
     const estateSeconds = seconds(started);
     const plans = estate.map((e) => e.plan);
     started = process.hrtime.bigint();
-    const json = JSON.stringify(previewJson(plans), null, 2);
+    // As preview --json writes it: piece by piece, here into a byte count.
+    let jsonBytes = 0;
+    for (const piece of jsonPieces(previewJson(plans), PREVIEW_JSON_DEPTH)) {
+      jsonBytes += Buffer.byteLength(piece);
+    }
     const serializeSeconds = seconds(started);
     const resources = plans.reduce((n, p) => n + p.resources.length, 0);
     const workersStart = [...new Set(estate.map((e) => e.stats.startSeconds))];
@@ -68,7 +72,7 @@ async function main(): Promise<void> {
       `    evaluate: ${fixed(evaluateSum)} s summed over stacks; slowest ${slowest.slice(0, 3).map(describe).join(", ")}`,
     );
     console.log(
-      `    serialize: ${fixed(serializeSeconds)} s for the --json document (${fixed(json.length / 1024 / 1024, 1)} MiB)`,
+      `    serialize: ${fixed(serializeSeconds)} s for the --json document (${fixed(jsonBytes / 1024 / 1024, 1)} MiB)`,
     );
     console.log(
       `    peak memory: ${fixed(workerPeak, 0)} MiB largest worker, ${fixed(parentMiB(), 0)} MiB parent (holds every Plan)`,
