@@ -37,10 +37,24 @@ interface ReadRequest {
   getProperties(): unknown;
 }
 
+type Callback = (err: unknown, response?: { toString(): string }) => void;
+
 interface MockMonitorInternals {
   newUrn(parent: string, type: string, name: string): string;
-  registerResource(req: RegisterRequest, callback: unknown): Promise<void>;
-  readResource(req: ReadRequest, callback: unknown): Promise<void>;
+  registerResource(req: RegisterRequest, callback: Callback): Promise<void>;
+  readResource(req: ReadRequest, callback: Callback): Promise<void>;
+}
+
+/**
+ * The SDK interpolates every RPC response into a debug line, built whatever the log level:
+ * a protobuf message as text is all its contents — for a bare-metal host its 95 KB payload
+ * again, per resource. The line is never shown offline; the response says only its kind.
+ */
+function terse(callback: Callback): Callback {
+  return (err, response) => {
+    if (response) response.toString = () => "[response]";
+    callback(err, response);
+  };
 }
 
 async function resolveOutput(value: unknown): Promise<unknown> {
@@ -209,7 +223,7 @@ async function evaluate(
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, callback) => {
     record(req, req.getCustom(), req.getObject());
-    return register(req, callback);
+    return register(req, terse(callback));
   };
   // Resources the program reads rather than manages (StackReferences) arrive here.
   const read = monitor.readResource.bind(monitor);
@@ -220,7 +234,7 @@ async function evaluate(
     if (last.type === "pulumi:pulumi:StackReference") {
       last.inputs = { ...last.inputs, outputs: referencedOutputs(stack, String(last.inputs.name)) };
     }
-    return read(req, callback);
+    return read(req, terse(callback));
   };
 
   const exported = loadProgram();
