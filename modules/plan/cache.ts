@@ -24,7 +24,8 @@ import {
   utimesSync,
   writeFileSync,
 } from "node:fs";
-import { isAbsolute, join, relative, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
+import { STACK_FILE } from "../config/stack";
 import type { Plan } from "./plan";
 
 /** Bump when the Plan's shape or the key's recipe changes. */
@@ -69,8 +70,53 @@ function listingId(names: string[]): string {
     .digest("hex")}`;
 }
 
+/**
+ * The name, in a stacks directory, that stands for the traffic splits in it: a fleet is costed
+ * at its share in them (./worker.ts), and the other stack files it reads to find them do not
+ * change it, so a one-stack change does not re-evaluate every fleet beside it.
+ */
+export const TRAFFIC_SPLITS = "(traffic splits)";
+
+/**
+ * The id of a stacks directory's traffic splits: its stack files that may declare
+ * `avfleet:traffic` (a mention is enough, so a new split is never missed), by name and bytes.
+ */
+function trafficSplitsId(
+  dir: string,
+  names: Iterable<string> | undefined,
+  read: (path: string) => Buffer | undefined,
+): string {
+  if (!names) return "absent";
+  const splits: [string, string][] = [];
+  for (const name of [...names].filter((n) => STACK_FILE.test(n)).sort()) {
+    const bytes = read(`${dir}/${name}`);
+    if (bytes?.includes("avfleet:traffic")) splits.push([name, blobId(bytes)]);
+  }
+  return `splits:${createHash("sha1").update(JSON.stringify(splits)).digest("hex")}`;
+}
+
+function readOrUndefined(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function listOrUndefined(dir: string): string[] | undefined {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A file's blob id, a directory's listing id, or "absent". */
 export function fileId(file: string): string {
+  if (basename(file) === TRAFFIC_SPLITS) {
+    const dir = dirname(file);
+    return trafficSplitsId(dir, listOrUndefined(dir), readOrUndefined);
+  }
   try {
     return blobId(readFileSync(file));
   } catch (err) {
@@ -102,13 +148,20 @@ export function commitSnapshot(root: string, commit: string): Snapshot {
     const names = directories.get(path);
     return names ? listingId([...names]) : "absent";
   };
+  const read = (path: string) =>
+    ids.has(path) ? git(root, ["cat-file", "blob", ids.get(path)!]) : undefined;
+  const splits = new Map<string, string>();
+  const splitsId = (dir: string) => {
+    if (!splits.has(dir)) splits.set(dir, trafficSplitsId(dir, directories.get(dir), read));
+    return splits.get(dir)!;
+  };
   return {
-    id: (path) =>
-      isAbsolute(path) ? fileId(path) : (ids.get(path) ?? directoryId(path.replace(/\/$/, ""))),
-    read(path) {
-      if (!ids.has(path)) return undefined;
-      return git(root, ["cat-file", "blob", ids.get(path)!]);
+    id(path) {
+      if (isAbsolute(path)) return fileId(path);
+      if (basename(path) === TRAFFIC_SPLITS) return splitsId(dirname(path));
+      return ids.get(path) ?? directoryId(path.replace(/\/$/, ""));
     },
+    read,
   };
 }
 
@@ -121,13 +174,7 @@ export function workingTreeSnapshot(root: string): Snapshot {
       if (!ids.has(path)) ids.set(path, fileId(file(path)));
       return ids.get(path)!;
     },
-    read(path) {
-      try {
-        return readFileSync(file(path));
-      } catch {
-        return undefined;
-      }
-    },
+    read: (path) => readOrUndefined(file(path)),
   };
 }
 

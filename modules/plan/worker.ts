@@ -10,10 +10,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import fs from "node:fs";
-import { dirname, resolve, sep } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { loadStackFile, pulumiConfigMap, stackFileName, type LoadedStack } from "../config/stack";
 import { fleetEconomics } from "../capacity/capacity";
 import { trafficShareOf } from "../traffic/shares";
+import { TRAFFIC_SPLITS } from "./cache";
 import { mockCall, mockId, mockState } from "./mock-state";
 import type { Plan, PlanResource } from "./plan";
 import { redactSecrets } from "./redact";
@@ -132,6 +133,9 @@ interface Tracker {
 
 const tracker = () => (globalThis as unknown as { __avfleet: Tracker }).__avfleet;
 
+/** False while the worker reads files whose bytes a Plan does not depend on as such. */
+let tracking = true;
+
 /**
  * Files read at run time (stack files, inventories, data beside modules) count as used,
  * like modules: while a module initializes, by that module. Dependencies are covered by
@@ -145,7 +149,7 @@ function trackFileReads(): void {
       ...args: unknown[]
     ) {
       const file = typeof args[0] === "string" ? resolve(args[0]) : undefined;
-      if (file && !file.includes(`${sep}node_modules${sep}`)) tracker().use(file);
+      if (tracking && file && !file.includes(`${sep}node_modules${sep}`)) tracker().use(file);
       return original.apply(this, args);
     };
   }
@@ -162,6 +166,21 @@ function used(roots: Iterable<string>): string[] {
   };
   for (const key of roots) visit(key);
   return [...seen].map((key) => resolve(key)).sort();
+}
+
+/**
+ * A fleet's share in the traffic splits of its directory. Finding them reads every stack file
+ * there; the Plan depends on the splits alone (TRAFFIC_SPLITS in ./cache.ts).
+ */
+function trafficShare(stack: LoadedStack): number {
+  const dir = dirname(stack.file);
+  tracking = false;
+  try {
+    return trafficShareOf(dir, stack.name);
+  } finally {
+    tracking = true;
+    tracker().use(join(dir, TRAFFIC_SPLITS));
+  }
 }
 
 async function evaluate(
@@ -252,7 +271,7 @@ async function evaluate(
             stack.fleet.kind === "gcp"
               ? stack.document.config["gcp:region"]
               : stack.document.config["aws:region"],
-          trafficShare: trafficShareOf(dirname(stack.file), stack.name),
+          trafficShare: trafficShare(stack),
         })
       : {}),
   };
