@@ -35,19 +35,19 @@ export class MetalFleet extends pulumi.ComponentResource {
 }
 
 /**
- * Hosts declared between two turns of the event loop. The SDK holds about 130 KB of promises
- * and closures per resource until its registration completes, and a loop that declares every
- * host at once keeps them all alive together: 5 GB for a 20,000-host site. Between chunks the
- * registrations already sent proceed (under mocks they complete), so at most a chunk is in
- * flight offline; under `pulumi up` every host is still registered without waiting for any
- * to be created.
+ * Resources (a host's command, a host's DNS record) declared between two turns of the event
+ * loop. The SDK holds about 130 KB of promises and closures per resource until its
+ * registration completes, and a loop that declares every host at once keeps them all alive
+ * together: 5 GB for a 20,000-host site. Between chunks the registrations already sent
+ * proceed (under mocks they complete), so at most a chunk is in flight offline; under
+ * `pulumi up` every host is still registered without waiting for any to be created.
  */
-const HOSTS_PER_CHUNK = 250;
+const RESOURCES_PER_CHUNK = 250;
 
 async function inChunks(declarations: (() => void)[]): Promise<void> {
-  for (let i = 0; i < declarations.length; i += HOSTS_PER_CHUNK) {
+  for (let i = 0; i < declarations.length; i += RESOURCES_PER_CHUNK) {
     if (i > 0) await new Promise((next) => setImmediate(next));
-    for (const declare of declarations.slice(i, i + HOSTS_PER_CHUNK)) declare();
+    for (const declare of declarations.slice(i, i + RESOURCES_PER_CHUNK)) declare();
   }
 }
 

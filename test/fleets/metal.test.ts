@@ -405,7 +405,7 @@ test("a site declared in several chunks: every host tuned and in DNS once, in in
   const dir = tempDir();
   mkdirSync(join(dir, "stacks"));
   mkdirSync(join(dir, "inventory"));
-  // More hosts than one chunk of the fleet's declarations (HOSTS_PER_CHUNK) holds, twice over.
+  // More hosts than one chunk of the fleet's declarations (RESOURCES_PER_CHUNK) holds, twice over.
   writeSite(dir, "metal-chunked", 600);
   const [plan] = await evaluateStacks(loadStacks(join(dir, "stacks"), ["metal-chunked"]));
   const inventory = loadInventory(join(dir, "inventory/metal-chunked.yaml"));
