@@ -4,8 +4,13 @@
  */
 import { declareStack, stackFromPulumi } from "./modules/fleets/stack";
 import { declareAlerting } from "./modules/observe/alerting";
+import { compileScaling } from "./modules/scaling/compile";
 
 const stack = stackFromPulumi();
-const outputs = declareStack(stack);
+const { config } = stack.document;
+const outputs = declareStack(
+  stack,
+  compileScaling(config["avfleet:fleet"], config["gcp:region"] ?? config["aws:region"]),
+);
 declareAlerting(stack.document);
 export = outputs;

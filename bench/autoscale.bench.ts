@@ -6,6 +6,9 @@
 import { curveTrace, type CurveSpec } from "../modules/world/demand";
 import { POLICIES, policyNamed } from "../modules/scaling/policies";
 import { replay, sumResults, type ReplayPool } from "../modules/scaling/replay";
+import { loadStacks } from "../modules/config/stack";
+import { compileScaling } from "../modules/scaling/compile";
+import { replayCompiled } from "../modules/scaling/interpret";
 
 const DAYS = 28;
 const REGIONS: Omit<
@@ -80,6 +83,15 @@ const saving = (1 - ours.hostHours / st.hostHours) * 100;
 console.log(
   `ratios: ours/static host-hours=${(ours.hostHours / st.hostHours).toFixed(3)} ours/reactive host-hours=${(ours.hostHours / reactive.hostHours).toFixed(3)} overload reduction vs reactive=${reactive.totals.overloadMinutes ? ((1 - ours.totals.overloadMinutes / reactive.totals.overloadMinutes) * 100).toFixed(1) : "n/a"}%`,
 );
+// The example stacks' policy (ours) against its compiled provider config, same 28 days.
+for (const stack of loadStacks("stacks", ["gcp-us-west1", "aws-us-east-1"])) {
+  const fleet = stack.fleet as Parameters<typeof replayCompiled>[0];
+  const region = (stack.document.config["gcp:region"] ?? stack.document.config["aws:region"])!;
+  const a = replayCompiled(fleet, region, compileScaling(fleet, region)!, DAYS);
+  console.log(
+    `compiled ${stack.name}: policy=${fleet.autoscaling.policy} host_hours_ratio=${a.hostHoursRatio.toFixed(4)} minutes_below_by_2+=${a.belowMinutes}/${a.minutes} minutes_above_by_2+=${a.aboveMinutes} overload_min=${a.overloadMinutes.policy}/${a.overloadMinutes.compiled}`,
+  );
+}
 console.log(
   `autoscale: days=${DAYS} regions=${pools.length} static_host_hours=${Math.round(st.hostHours)} ours_host_hours=${Math.round(ours.hostHours)} saving_pct=${saving.toFixed(1)} ours_overload_min=${ours.totals.overloadMinutes} ours_calls_cut=${Math.round(ours.totals.callsCut)} reactive_overload_min=${reactive.totals.overloadMinutes} reactive_host_hours=${Math.round(reactive.hostHours)} cloud_native_overload_min=${cloud.totals.overloadMinutes} seconds=${seconds.toFixed(2)}`,
 );

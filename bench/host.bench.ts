@@ -8,7 +8,10 @@ async function main() {
     console.log(
       `${(h === result.shutdown ? "gcp-shutdown" : h.kind).padEnd(12)} tuned=${h.tuned} media_after_tuning=${h.mediaAfterTuning} healthy=${h.healthy}` +
         ` unhealthy_while_draining=${h.unhealthyWhileDraining} metric_posts=${h.metricPosts}` +
-        ` heartbeats=${h.heartbeats} sessions_at_completion=${h.sessionsAtCompletion} calls_cut=${h.callsCut}`,
+        ` heartbeats=${h.heartbeats} sessions_at_completion=${h.sessionsAtCompletion} calls_cut=${h.callsCut}` +
+        (h.kind === "gcp" && h !== result.shutdown
+          ? ` drain_s=${h.drainSeconds} marked_by_scale_in=${h.markedByController}`
+          : ""),
     );
   }
   for (const p of result.problems) console.log(`request problem: ${p}`);

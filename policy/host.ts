@@ -142,23 +142,31 @@ export const weightedRecordHealthChecked: ResourcePolicy = {
   name: "weighted-record-health-checked",
   description:
     "A weighted join record carries a health check per pool, so a dead pool loses its share of joins.",
-  // Advisory while Cloud DNS weighted sets have none (they need A records of IPs, not CNAMEs).
-  enforcementLevel: "advisory",
+  enforcementLevel: "mandatory",
   remediationSteps:
-    "Route53: healthCheckId on every weighted record; Cloud DNS: routingPolicy.healthCheck and healthCheckedTargets on every wrr item.",
+    "Route53: healthCheckId on every weighted record; Cloud DNS: an A record whose routingPolicy names a healthCheck and gives every wrrs/geos item healthCheckedTargets (modules/traffic does both).",
   validateResource: (args, reportViolation) => {
     if (args.type === ROUTE53_RECORD) {
       if (!args.props.weightedRoutingPolicies?.length) return args.notApplicable("not weighted");
-      if (!args.props.healthCheckId)
+      // `in`, not the value: a check created in the same update is still unknown at preview.
+      if (!("healthCheckId" in args.props))
         reportViolation(`weighted record ${args.props.setIdentifier} has no health check`);
       return;
     }
     if (args.type === CLOUD_DNS_RECORD) {
-      const wrrs = args.props.routingPolicy?.wrrs ?? [];
-      if (!wrrs.length) return args.notApplicable("not weighted");
-      wrrs.forEach((w: any, i: number) => {
-        if (!w.healthCheckedTargets) reportViolation(`wrrs[${i}] has no health-checked targets`);
-      });
+      const policy = args.props.routingPolicy ?? {};
+      const items: Array<[string, any]> = [
+        ...(policy.wrrs ?? []).map((w: any, i: number): [string, any] => [`wrrs[${i}]`, w]),
+        ...(policy.geos ?? []).map((g: any, i: number): [string, any] => [`geos[${i}]`, g]),
+      ];
+      if (!items.length) return args.notApplicable("no routing policy");
+      // Cloud DNS probes external endpoints only with the record's health check.
+      if (!("healthCheck" in policy)) reportViolation("its routing policy names no healthCheck");
+      for (const [at, item] of items) {
+        const targets = item.healthCheckedTargets ?? {};
+        if (!targets.externalEndpoints?.length && !targets.internalLoadBalancers?.length)
+          reportViolation(`${at} has no health-checked targets`);
+      }
       return;
     }
     args.notApplicable("not a DNS record");

@@ -1,6 +1,13 @@
 /** Policies on the media hosts themselves: tuning, NICs, metadata, disks, provisioning. */
 import { gunzipSync } from "node:zlib";
-import { DRAIN_REQUEST_MARKER, tier1Eligible } from "./rules";
+import {
+  DRAIN_REQUEST_MARKER,
+  GRACEFUL_SHUTDOWN_MAX_SEC,
+  SCALE_IN_ENV,
+  tier1Eligible,
+  unpinnedImage,
+  WORKLOAD_MARKER,
+} from "./rules";
 import { byType, withFacts, type ResourcePolicy, type StackPolicy } from "./policy";
 
 const INSTANCE_TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";
@@ -57,6 +64,24 @@ export const hostTuningPresent: StackPolicy = {
       }
     }
   }),
+};
+
+export const containerImagePinned: ResourcePolicy = {
+  name: "container-image-pinned",
+  description:
+    "A container workload names its image by digest: a tag can be moved, and then hosts of one pool run different servers (each pulls whatever the tag names when it boots).",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Add workload.digest (the image's manifest digest, sha256:…, e.g. from `podman inspect --format '{{.Digest}}'`) beside workload.version.",
+  validateResource: (args, reportViolation) => {
+    const payload = hostPayload(args.type, args.props);
+    if (payload === undefined) return args.notApplicable("not a host payload");
+    const marker = payload.split("\n").find((line) => line.startsWith(WORKLOAD_MARKER));
+    if (!marker) return args.notApplicable("names no workload (a drain request)");
+    const image = unpinnedImage(marker);
+    if (image)
+      reportViolation(`runs ${image} by tag only: hosts booted later may run another image`);
+  },
 };
 
 export const gcpGvnic: ResourcePolicy = {
@@ -172,6 +197,47 @@ export const awsDrainHook: StackPolicy = {
           hook.urn,
         );
       }
+    }
+  }),
+};
+
+export const gcpDrainFirstScaleIn: StackPolicy = {
+  name: "gcp-drain-first-scale-in",
+  description: `A GCP pool whose drain outlasts graceful shutdown (${GRACEFUL_SHUTDOWN_MAX_SEC} s) is never scaled in by its autoscaler: it only scales out, and a scale-in controller, called on a schedule, drains hosts before they go.`,
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Declare the pool with GcpFleet (modules/fleets): drainSeconds > 3600 sets the autoscaler's mode to ONLY_SCALE_OUT and adds <pool>-scale-in (a Cloud Run function and its Cloud Scheduler job). Or keep drainSeconds ≤ 3600.",
+  validateStack: withFacts(({ fleet }, args, reportViolation, factsUrn) => {
+    if (fleet?.kind !== "gcp") return args.notApplicable("not a GCP fleet stack");
+    if (fleet.drainSeconds <= GRACEFUL_SHUTDOWN_MAX_SEC) {
+      return args.notApplicable(`drainSeconds ${fleet.drainSeconds} fits in graceful shutdown`);
+    }
+    for (const scaler of byType(args.resources, "gcp:compute/regionAutoscaler:RegionAutoscaler")) {
+      const mode = scaler.props.autoscalingPolicy?.mode ?? "ON";
+      if (mode !== "ONLY_SCALE_OUT" && mode !== "OFF") {
+        reportViolation(
+          `mode ${mode} scales in by deleting VMs: graceful shutdown ends their calls at ${GRACEFUL_SHUTDOWN_MAX_SEC} s of a ${fleet.drainSeconds} s drain`,
+          scaler.urn,
+        );
+      }
+    }
+    // Presence, not values: the settings and the invoker's email are unknown at a first preview.
+    const controllers = byType(args.resources, "gcp:cloudfunctionsv2/function:Function").filter(
+      (f) => SCALE_IN_ENV in (f.props.serviceConfig?.environmentVariables ?? {}),
+    );
+    if (controllers.length === 0) {
+      reportViolation(
+        `pool ${fleet.pool} drains for ${fleet.drainSeconds} s but has no scale-in controller: its autoscaler never scales in, so surplus hosts stay`,
+        factsUrn,
+      );
+      return;
+    }
+    const scheduled = byType(args.resources, "gcp:cloudscheduler/job:Job").some(
+      (j) => "serviceAccountEmail" in (j.props.httpTarget?.oidcToken ?? {}),
+    );
+    if (!scheduled) {
+      for (const f of controllers)
+        reportViolation("no Cloud Scheduler job calls the scale-in controller with OIDC", f.urn);
     }
   }),
 };

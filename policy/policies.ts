@@ -4,6 +4,8 @@ import {
   awsDrainHook,
   awsEbsEncrypted,
   awsImdsv2,
+  gcpDrainFirstScaleIn,
+  containerImagePinned,
   gcpGvnic,
   gcpMigKeepsCapacity,
   gcpTier1Eligible,
@@ -28,6 +30,7 @@ import {
 } from "./host";
 import { cloudDnsOneRoutingPolicy, route53LatencyAwsOnly } from "./dns-steering";
 import { poolAlerting } from "./alerts";
+import { compiledScalingSafe } from "./scaling";
 import type { AvfleetPolicy } from "./policy";
 
 export const POLICIES: AvfleetPolicy[] = [
@@ -37,10 +40,12 @@ export const POLICIES: AvfleetPolicy[] = [
   mediaUdpDeclaredRange,
   adminPortsNotFromInternet,
   hostTuningPresent,
+  containerImagePinned,
   gcpGvnic,
   gcpTier1Eligible,
   gcpMigKeepsCapacity,
   gcpAutoscalerBounds,
+  gcpDrainFirstScaleIn,
   awsImdsv2,
   awsDrainHook,
   awsEbsEncrypted,
@@ -52,6 +57,7 @@ export const POLICIES: AvfleetPolicy[] = [
   bootstrapRunsOnImage,
   autoscalerMetricPublished,
   lifecycleHookResource,
+  compiledScalingSafe,
   weightedRecordHealthChecked,
   poolEndpointHasRecord,
   cloudDnsOneRoutingPolicy,

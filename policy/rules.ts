@@ -10,6 +10,16 @@
  */
 export const DRAIN_REQUEST_MARKER = "# avfleet drain request: the host keeps its tuning and units";
 
+/**
+ * GCP graceful shutdown gives a deleted VM at most an hour (3600 s). A pool whose drain is
+ * longer must never be scaled in by its autoscaler: it only scales out, and the pool's
+ * scale-in controller marks hosts to drain first.
+ */
+export const GRACEFUL_SHUTDOWN_MAX_SEC = 3600;
+
+/** The environment variable that carries a scale-in controller's settings (its function's). */
+export const SCALE_IN_ENV = "AVFLEET_SCALE_IN";
+
 /** A CIDR that covers every address: 0.0.0.0/0 or ::/0. */
 export function isWorldCidr(text: string): boolean {
   return /\/0$/.test(text);
@@ -35,4 +45,16 @@ export function weightStep(previous: Weights, next: Weights): number {
   let moved = 0;
   for (const pool of pools) moved += Math.max(0, (next[pool] ?? 0) - (previous[pool] ?? 0));
   return moved;
+}
+
+/**
+ * The line a host payload carries to say what media server it runs (`image=<name>:<tag>[@digest]`
+ * or `package=<name>=<version>`), at the start of a line of the payload as the pack sees it.
+ */
+export const WORKLOAD_MARKER = "# avfleet-workload ";
+
+/** The image a workload marker names when it is pinned by tag only, else undefined. */
+export function unpinnedImage(marker: string): string | undefined {
+  const image = /^image=(\S+)$/.exec(marker.slice(WORKLOAD_MARKER.length))?.[1];
+  return image && !/@sha256:[a-f0-9]{64}$/.test(image) ? image : undefined;
 }

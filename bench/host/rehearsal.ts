@@ -6,7 +6,8 @@
  * cloud-init does) and the bare-metal SSH payload. Needs root, ip, nft, ethtool, python3,
  * cloud-init.
  */
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
+import { promisify } from "node:util";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -29,11 +30,14 @@ import {
 import { EXPORTER_METRICS } from "../../modules/host/exporter";
 import { AGENT_UNIT, STATE_DIR } from "../../modules/host/units";
 import { renderTuning, type TuningArtifacts } from "../../modules/tuning";
+import { needsScaleInController } from "../../modules/fleets/gcp-args";
+import { scaleInConfig } from "../../modules/fleets/gcp-scale-in";
+import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import { awsStandIns, gcpStandIns, StandIns } from "./stand-ins";
 import { Supervisor } from "./supervisor";
 
 const ROOT_DIR = join(__dirname, "../..");
-const FIXTURES = join(ROOT_DIR, "test/fixtures/host");
+export const FIXTURES = join(ROOT_DIR, "test/fixtures/host");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface HostResult {
@@ -48,6 +52,12 @@ export interface HostResult {
   sessionsAtCompletion: number | undefined;
   callsCut: number;
   agentRestartsSurvived: number;
+  /**
+   * A GCP host of a pool whose drain outlasts graceful shutdown: the pool's scale-in controller
+   * (one pass of the function) picked it, the least-loaded, and marked it to drain.
+   */
+  markedByController: boolean;
+  drainSeconds: number;
   /** The labels of the host counters the agent serves on /metrics (its UDP datagrams series). */
   hostLabels: Record<string, string> | undefined;
 }
@@ -59,7 +69,7 @@ export interface RehearsalResult {
   problems: string[];
 }
 
-function spec(stack: string, overrides: (s: any) => void): FleetSpec {
+export function spec(stack: string, overrides: (s: any) => void): FleetSpec {
   const loaded = loadStackFile(join(ROOT_DIR, `stacks/Pulumi.${stack}.yaml`)) as any;
   const s = structuredClone(loaded.document.config["avfleet:fleet"]);
   overrides(s);
@@ -72,7 +82,7 @@ function spec(stack: string, overrides: (s: any) => void): FleetSpec {
  */
 const WAIT_SLACK = 3;
 
-async function until<T>(
+export async function until<T>(
   what: string,
   ms: number,
   probe: () => T | undefined | Promise<T | undefined>,
@@ -86,7 +96,7 @@ async function until<T>(
   }
 }
 
-async function get(url: string): Promise<{ status: number; text: string } | undefined> {
+export async function get(url: string): Promise<{ status: number; text: string } | undefined> {
   try {
     const r = await fetch(url, { signal: AbortSignal.timeout(1500) });
     return { status: r.status, text: await r.text() };
@@ -95,7 +105,7 @@ async function get(url: string): Promise<{ status: number; text: string } | unde
   }
 }
 
-interface Host {
+export interface Host {
   kind: FleetSpec["kind"];
   spec: FleetSpec;
   tuning: TuningArtifacts;
@@ -105,11 +115,11 @@ interface Host {
   nsIp: string;
 }
 
-function sh(ns: string, command: string, env: NodeJS.ProcessEnv) {
+export function sh(ns: string, command: string, env: NodeJS.ProcessEnv) {
   return spawnSync("ip", ["netns", "exec", ns, "sh", "-c", command], { encoding: "utf8", env });
 }
 
-function setUpNetns(ns: string, veth: string, hostIp: string, nsIp: string): void {
+export function setUpNetns(ns: string, veth: string, hostIp: string, nsIp: string): void {
   const run = (...args: string[]) => {
     const r = spawnSync("ip", args, { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
@@ -127,7 +137,7 @@ function setUpNetns(ns: string, veth: string, hostIp: string, nsIp: string): voi
 }
 
 /** Runs the host's boot payload the way its boot system would. */
-function boot(host: Host, env: NodeJS.ProcessEnv): void {
+export function boot(host: Host, env: NodeJS.ProcessEnv): void {
   let r;
   if (host.kind === "gcp") {
     // The guest agent writes startup-script to a file and runs it.
@@ -157,12 +167,34 @@ function boot(host: Host, env: NodeJS.ProcessEnv): void {
   if (r.status !== 0) throw new Error(`${host.kind} bootstrap: ${r.stdout}${r.stderr}`);
 }
 
-function systemctlStarts(root: string): string[] {
+export function systemctlStarts(root: string): string[] {
   const calls = readFileSync(join(root, "run/systemctl.calls"), "utf8").trim().split("\n");
   return calls
     .map((c) => c.split(" "))
     .filter(([verb]) => verb === "start" || verb === "restart")
     .flatMap(([, ...units]) => units);
+}
+
+/**
+ * The media server started once the tuning unit had exited cleanly, and read the tuned
+ * udp_rmem_min (`wanted`) at its start (its stats say what it read).
+ */
+export async function startedAfterTuning(
+  supervisor: Supervisor,
+  mediaUnit: string,
+  stats: () => Promise<{ udpRmemMinAtStart: number } | undefined>,
+  wanted: string,
+): Promise<boolean> {
+  const first = await until("media stats", 20_000, stats);
+  const tuneDone = supervisor.events.find(
+    (e) => e.unit === "avfleet-tune.service" && e.event === "exited",
+  )!;
+  const mediaStart = supervisor.events.find((e) => e.unit === mediaUnit && e.event === "started")!;
+  return (
+    tuneDone.code === 0 &&
+    mediaStart.at >= tuneDone.at &&
+    String(first.udpRmemMinAtStart) === wanted
+  );
 }
 
 async function rehearseHost(
@@ -175,9 +207,10 @@ async function rehearseHost(
     AVFLEET_ROOT: host.root,
     PATH: `${FIXTURES}/bin:${process.env.PATH}`,
   };
-  let control: { endpoints: Record<string, string>; notice: () => void };
+  let control: { endpoints: Record<string, string>; notice: () => unknown };
+  let markedByController = false;
   if (host.kind === "gcp") {
-    const g = await gcpStandIns(standIns, {
+    const vm = {
       project: "media-prod-usw1",
       projectNumber: "123456789012",
       region: "us-west1",
@@ -186,8 +219,38 @@ async function rehearseHost(
       id: "4929812345678901234",
       group: "gcp-usw1-mig",
       metricType: GCP_MEDIA_LOAD_METRIC,
-    });
-    control = { endpoints: g.endpoints, notice: g.requestDrain };
+    };
+    const gcpSpec = host.spec as GcpFleetSpec;
+    const controlled = needsScaleInController(gcpSpec);
+    // Two VMs where the autoscaler recommends one: the controller must pick the quieter.
+    const pool = {
+      autoscaler: "gcp-usw1-autoscaler",
+      recommendedSize: 1,
+      peers: [{ name: "gcp-usw1-p9q8", zone: "us-west1-a", id: "4929812345678909999", load: 5000 }],
+    };
+    const g = await gcpStandIns(standIns, vm, controlled ? pool : undefined);
+    const scaleIn = async () => {
+      const config = scaleInConfig(gcpSpec, vm.project, vm.region, {
+        instanceGroupManager: vm.group,
+        autoscaler: pool.autoscaler,
+      });
+      const { stdout } = await promisify(execFile)(
+        "python3",
+        [join(ROOT_DIR, "modules/fleets/gcp-scale-in.py")],
+        {
+          env: {
+            ...process.env,
+            PYTHONDONTWRITEBYTECODE: "1",
+            AVFLEET_SCALE_IN: JSON.stringify(config),
+            AVFLEET_SCALE_IN_ENDPOINTS: JSON.stringify(g.endpoints),
+          },
+        },
+      );
+      markedByController =
+        JSON.stringify(JSON.parse(stdout).marked) === JSON.stringify([vm.name]) &&
+        g.vms().some((v) => v.name === vm.name && v.items.some((i) => i.key === "avfleet-drain"));
+    };
+    control = { endpoints: g.endpoints, notice: controlled ? scaleIn : g.requestDrain };
   } else if (host.kind === "aws") {
     const a = await awsStandIns(standIns, {
       region: "us-east-1",
@@ -235,17 +298,7 @@ async function rehearseHost(
   let scrapes = 0;
   try {
     await supervisor.start(starts);
-    const tuneDone = supervisor.events.find(
-      (e) => e.unit === "avfleet-tune.service" && e.event === "exited",
-    )!;
-    const mediaStart = supervisor.events.find(
-      (e) => e.unit === mediaUnit && e.event === "started",
-    )!;
-    const first = await until("media stats", 10_000, stats);
-    const mediaAfterTuning =
-      tuneDone.code === 0 &&
-      mediaStart.at >= tuneDone.at &&
-      String(first.udpRmemMinAtStart) === wanted;
+    const mediaAfterTuning = await startedAfterTuning(supervisor, mediaUnit, stats, wanted);
 
     const healthy =
       (await until("healthy", 20_000, async () => (await get(health))?.status === 200)) === true;
@@ -306,10 +359,12 @@ async function rehearseHost(
         sessionsAtCompletion: state.sessionsLeft,
         callsCut: Number(readFileSync(cutFile, "utf8")),
         agentRestartsSurvived: 0,
+        markedByController: false,
+        drainSeconds: host.spec.drainSeconds,
         hostLabels,
       };
     }
-    control.notice();
+    await control.notice();
     const unhealthyWhileDraining =
       (await until(
         "unhealthy on drain",
@@ -375,6 +430,8 @@ async function rehearseHost(
       sessionsAtCompletion,
       callsCut,
       agentRestartsSurvived,
+      markedByController,
+      drainSeconds: host.spec.drainSeconds,
       hostLabels,
     };
   } finally {
@@ -382,15 +439,33 @@ async function rehearseHost(
   }
 }
 
+/** A rehearsal's pace: load reports every second, and the shortest drain a spec may ask. */
+export function fast(s: any): void {
+  s.agent = { intervalSec: 1 };
+  s.drainSeconds = 60;
+}
+
+/** The bare-metal host's hardware (this machine has 2 CPUs). */
+export const METAL_HARDWARE: HostHardware = {
+  cores: 2,
+  nicDriver: "ice",
+  rxQueues: 2,
+  txQueues: 2,
+  streamsPerHost: 6000,
+  interfaces: ["eth0"],
+};
+
 /** Rehearses the three hosts one after another (each brings its own namespace and root). */
 export async function rehearseHosts(prefix = `host-${process.pid}`): Promise<RehearsalResult> {
-  const fast = (s: any) => {
-    s.agent = { intervalSec: 1 };
-    s.drainSeconds = 60;
+  // A drain longer than GCP's graceful shutdown: the host leaves through the scale-in
+  // controller's mark (its calls end well before the limit, so the rehearsal stays short).
+  const longDrain = (s: any) => {
+    fast(s);
+    s.drainSeconds = 7200;
   };
   const specs: Array<[FleetSpec, HostHardware]> = [
     [
-      spec("gcp-us-west1", fast),
+      spec("gcp-us-west1", longDrain),
       {
         cores: 2,
         nicDriver: "gve",
@@ -411,17 +486,7 @@ export async function rehearseHosts(prefix = `host-${process.pid}`): Promise<Reh
         interfaces: ["eth0"],
       },
     ],
-    [
-      spec("metal-sjc", fast),
-      {
-        cores: 2,
-        nicDriver: "ice",
-        rxQueues: 2,
-        txQueues: 2,
-        streamsPerHost: 6000,
-        interfaces: ["eth0"],
-      },
-    ],
+    [spec("metal-sjc", fast), METAL_HARDWARE],
   ];
   const octet = 100 + (process.pid % 150);
   const results: HostResult[] = [];

@@ -4,7 +4,8 @@
  * records what does not match; a mismatch is answered the way the API would (4xx).
  *   GCP metadata server  https://cloud.google.com/compute/docs/metadata/querying-metadata
  *   Cloud Monitoring     POST v3/projects/{project}/timeSeries (projects.timeSeries.create)
- *   Compute MIG          POST compute/v1/projects/{p}/regions/{r}/instanceGroupManagers/{m}/deleteInstances
+ *   Compute              regional MIG deleteInstances, get, listManagedInstances; autoscalers.get;
+ *                        instances.list, setMetadata (see gcpStandIns)
  *   EC2 IMDSv2           PUT latest/api/token; GET latest/meta-data/... with the token
  *   CloudWatch           Query API Action=PutMetricData Version=2010-08-01, SigV4 "monitoring"
  *   Auto Scaling         Query API RecordLifecycleActionHeartbeat / CompleteLifecycleAction,
@@ -69,15 +70,72 @@ export interface GcpInstance {
   metricType: string;
 }
 
-const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+/** Another VM of the same MIG: the scale-in controller sees it; no agent runs on it. */
+export interface GcpPeer {
+  name: string;
+  zone: string;
+  id: string;
+  /** Its newest load point (streams); undefined: it published none. */
+  load?: number;
+  status?: string;
+  items?: Array<{ key: string; value: string }>;
+}
 
-/** Metadata server + Cloud Monitoring + Compute on one address. */
-export async function gcpStandIns(s: StandIns, vm: GcpInstance) {
-  const attributes: Record<string, string> = {
-    "created-by": `projects/${vm.projectNumber}/regions/${vm.region}/instanceGroupManagers/${vm.group}`,
-  };
+/** The pool around the VM, for the scale-in controller: its autoscaler and the other VMs. */
+export interface GcpPool {
+  autoscaler: string;
+  recommendedSize: number | undefined;
+  peers: GcpPeer[];
+  /** Items per listManagedInstances / instances.list page: small, so paging is exercised. */
+  pageSize?: number;
+}
+
+interface Vm {
+  name: string;
+  zone: string;
+  id: string;
+  status: string;
+  metadata: { fingerprint: string; items: Array<{ key: string; value: string }> };
+}
+
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+const fingerprint = () => randomBytes(6).toString("base64");
+
+/**
+ * Metadata server + Cloud Monitoring + Compute on one address, for one VM of a regional MIG
+ * (and, with `pool`, its peers and autoscaler):
+ *   regionAutoscalers.get, regionInstanceGroupManagers.get / listManagedInstances (POST, no body)
+ *   / deleteInstances, instances.list (per zone), instances.setMetadata (fingerprint, else 412),
+ *   timeSeries.create / timeSeries.list (filter on metric.type, RFC 3339 interval).
+ */
+export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) {
+  const group = `projects/${vm.projectNumber}/regions/${vm.region}/instanceGroupManagers/${vm.group}`;
+  const vms: Vm[] = [
+    {
+      name: vm.name,
+      zone: vm.zone,
+      id: vm.id,
+      status: "RUNNING",
+      metadata: { fingerprint: fingerprint(), items: [{ key: "created-by", value: group }] },
+    },
+    ...(pool?.peers ?? []).map((p) => ({
+      name: p.name,
+      zone: p.zone,
+      id: p.id,
+      status: p.status ?? "RUNNING",
+      metadata: {
+        fingerprint: fingerprint(),
+        items: [{ key: "created-by", value: group }, ...(p.items ?? [])],
+      },
+    })),
+  ];
+  const self = vms[0];
   const token = `ya29.${randomBytes(8).toString("hex")}`;
   const lastPoint = new Map<string, number>();
+  // instance id -> newest load point [endTime ms, value]
+  const loads = new Map<string, [number, number]>();
+  for (const p of pool?.peers ?? [])
+    if (p.load !== undefined) loads.set(p.id, [Date.now(), p.load]);
   const metadata: Record<string, () => string> = {
     "project/project-id": () => vm.project,
     "instance/id": () => vm.id,
@@ -87,20 +145,77 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance) {
       JSON.stringify({ access_token: token, expires_in: 3599, token_type: "Bearer" }),
   };
   const bearer = (req: IncomingMessage) => req.headers.authorization === `Bearer ${token}`;
+  const compute = `/compute/v1/projects/${vm.project}`;
+  const region = `${compute}/regions/${vm.region}`;
+  const pageSize = pool?.pageSize ?? 500;
+  /** One page of `items` after `pageToken` (an offset here), as Compute and Monitoring page. */
+  const page = <T>(items: T[], query: URLSearchParams, key: string) => {
+    const from = Number(query.get("pageToken") ?? 0);
+    const next = from + pageSize < items.length ? { nextPageToken: String(from + pageSize) } : {};
+    return { [key]: items.slice(from, from + pageSize), ...next };
+  };
+  const json = (res: ServerResponse, doc: unknown) =>
+    res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(doc));
+  const record = (service: string, action: string, body: unknown) =>
+    s.calls.push({ service, action, at: Date.now(), body });
+
   const url = await s.serve((req, body, res) => {
-    const path = req.url ?? "";
+    const [path, search = ""] = (req.url ?? "").split("?");
+    const query = new URLSearchParams(search);
     if (path.startsWith("/computeMetadata/v1/")) {
       if (req.method !== "GET") return s.problem("metadata", `${req.method} ${path}`, res, 405);
       if (req.headers["metadata-flavor"] !== "Google")
         return s.problem("metadata", `${path} without Metadata-Flavor: Google`, res, 403);
       const key = path.slice("/computeMetadata/v1/".length);
       const attr = key.startsWith("instance/attributes/") ? key.split("/")[2] : undefined;
-      const value = attr !== undefined ? attributes[attr] : metadata[key]?.();
+      const value =
+        attr !== undefined
+          ? self.metadata.items.find((i) => i.key === attr)?.value
+          : metadata[key]?.();
       if (value === undefined) return void res.writeHead(404).end("not found");
       res.writeHead(200, { "Metadata-Flavor": "Google" }).end(value);
       return;
     }
     const series = `/v3/projects/${vm.project}/timeSeries`;
+    if (path === series && req.method === "GET") {
+      if (!bearer(req)) return s.problem("monitoring", "no valid Bearer token", res, 401);
+      const filter = query.get("filter") ?? "";
+      const [start, end] = [query.get("interval.startTime"), query.get("interval.endTime")];
+      const wrong: string[] = [];
+      if (!filter.includes(`metric.type = "${vm.metricType}"`))
+        wrong.push(`filter ${filter} does not select metric.type = "${vm.metricType}"`);
+      if (!RFC3339.test(start ?? "") || !RFC3339.test(end ?? ""))
+        wrong.push("interval.startTime and interval.endTime must be RFC 3339");
+      else if (Date.parse(start!) > Date.parse(end!)) wrong.push("interval ends before it starts");
+      if (wrong.length) return s.problem("monitoring", wrong.join("; "), res);
+      record("monitoring", "timeSeries.list", Object.fromEntries(query));
+      const inWindow = [...loads].filter(
+        ([, [at]]) => at >= Date.parse(start!) - 1000 && at <= Date.parse(end!) + 1000,
+      );
+      const all = inWindow.map(([id, [at, value]]) => ({
+        metric: { type: vm.metricType },
+        resource: {
+          type: "gce_instance",
+          labels: {
+            project_id: vm.project,
+            instance_id: id,
+            zone: vms.find((v) => v.id === id)?.zone,
+          },
+        },
+        metricKind: "GAUGE",
+        valueType: "INT64",
+        points: [
+          {
+            interval: {
+              startTime: new Date(at).toISOString(),
+              endTime: new Date(at).toISOString(),
+            },
+            value: { int64Value: String(value) },
+          },
+        ],
+      }));
+      return json(res, page(all, query, "timeSeries"));
+    }
     if (path === series) {
       if (req.method !== "POST") return s.problem("monitoring", `${req.method} ${path}`, res, 405);
       if (!bearer(req)) return s.problem("monitoring", "no valid Bearer token", res, 401);
@@ -126,34 +241,95 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance) {
       if (last !== undefined && Date.now() - last < 5000) wrong.push("points less than 5 s apart");
       if (wrong.length) return s.problem("monitoring", wrong.join("; "), res);
       lastPoint.set(vm.id, Date.now());
-      s.calls.push({
-        service: "monitoring",
-        action: "timeSeries.create",
-        at: Date.now(),
-        body: doc,
-      });
-      res.writeHead(200, { "Content-Type": "application/json" }).end("{}");
-      return;
+      loads.set(vm.id, [Date.now(), Number(point.value.int64Value)]);
+      record("monitoring", "timeSeries.create", doc);
+      return json(res, {});
     }
-    const del = `/compute/v1/${attributes["created-by"]}/deleteInstances`;
-    if (path === del) {
+    if (!path.startsWith("/compute/v1/"))
+      return s.problem("gcp", `${req.method} ${path}: no such API`, res, 404);
+    if (!bearer(req)) return s.problem("compute", `${path}: no valid Bearer token`, res, 401);
+    const instanceUrl = (v: Vm) =>
+      `https://www.googleapis.com${compute}/zones/${v.zone}/instances/${v.name}`;
+    if (path === `/compute/v1/${group}/deleteInstances`) {
       if (req.method !== "POST") return s.problem("compute", `${req.method} ${path}`, res, 405);
-      if (!bearer(req)) return s.problem("compute", "no valid Bearer token", res, 401);
       const doc = JSON.parse(body);
-      const self = `projects/${vm.project}/zones/${vm.zone}/instances/${vm.name}`;
-      if (JSON.stringify(doc.instances) !== JSON.stringify([self]))
+      const me = `projects/${vm.project}/zones/${vm.zone}/instances/${vm.name}`;
+      if (JSON.stringify(doc.instances) !== JSON.stringify([me]))
         return s.problem("compute", `instances ${JSON.stringify(doc.instances)}`, res);
-      s.calls.push({ service: "compute", action: "deleteInstances", at: Date.now(), body: doc });
-      res
-        .writeHead(200, { "Content-Type": "application/json" })
-        .end('{"kind":"compute#operation"}');
-      return;
+      vms.splice(vms.indexOf(self), 1);
+      record("compute", "deleteInstances", doc);
+      return json(res, { kind: "compute#operation" });
+    }
+    if (!pool) return s.problem("compute", `${req.method} ${path}: no such API`, res, 404);
+    if (path === `${region}/autoscalers/${pool.autoscaler}` && req.method === "GET") {
+      record("compute", "autoscalers.get", null);
+      return json(res, {
+        name: pool.autoscaler,
+        target: `https://www.googleapis.com${region}/instanceGroupManagers/${vm.group}`,
+        autoscalingPolicy: { mode: "ONLY_SCALE_OUT" },
+        ...(pool.recommendedSize === undefined ? {} : { recommendedSize: pool.recommendedSize }),
+      });
+    }
+    const mig = `${region}/instanceGroupManagers/${vm.group}`;
+    if (path === mig && req.method === "GET") {
+      record("compute", "instanceGroupManagers.get", null);
+      return json(res, { name: vm.group, targetSize: vms.length });
+    }
+    if (path === `${mig}/listManagedInstances`) {
+      if (req.method !== "POST") return s.problem("compute", `${req.method} ${path}`, res, 405);
+      if (body !== "") return s.problem("compute", "listManagedInstances takes no body", res);
+      record("compute", "listManagedInstances", Object.fromEntries(query));
+      const managed = vms.map((v) => ({
+        instance: instanceUrl(v),
+        id: v.id,
+        instanceStatus: v.status,
+        currentAction: "NONE",
+      }));
+      return json(res, page(managed, query, "managedInstances"));
+    }
+    const zoneList = /^\/compute\/v1\/projects\/[^/]+\/zones\/([^/]+)\/instances$/.exec(path);
+    if (zoneList && path.startsWith(compute) && req.method === "GET") {
+      record("compute", "instances.list", { zone: zoneList[1] });
+      const items = vms
+        .filter((v) => v.zone === zoneList[1])
+        .map((v) => ({
+          ...v,
+          selfLink: instanceUrl(v),
+          metadata: { kind: "compute#metadata", ...v.metadata },
+        }));
+      return json(res, page(items, query, "items"));
+    }
+    const setMeta =
+      /^\/compute\/v1\/projects\/[^/]+\/zones\/([^/]+)\/instances\/([^/]+)\/setMetadata$/.exec(
+        path,
+      );
+    if (setMeta && path.startsWith(compute)) {
+      if (req.method !== "POST") return s.problem("compute", `${req.method} ${path}`, res, 405);
+      if (!String(req.headers["content-type"]).startsWith("application/json"))
+        return s.problem("compute", "setMetadata: Content-Type must be application/json", res);
+      const target = vms.find((v) => v.zone === setMeta[1] && v.name === setMeta[2]);
+      if (!target) return s.problem("compute", `setMetadata: no instance ${setMeta[2]}`, res, 404);
+      const doc = JSON.parse(body);
+      if (doc.fingerprint !== target.metadata.fingerprint)
+        return void res
+          .writeHead(412, { "Content-Type": "application/json" })
+          .end(JSON.stringify({ error: { code: 412, errors: [{ reason: "conditionNotMet" }] } }));
+      const keys = new Set((doc.items ?? []).map((i: { key: string }) => i.key));
+      const lost = target.metadata.items.filter((i) => !keys.has(i.key)).map((i) => i.key);
+      // setMetadata replaces the whole list: a key left out is deleted.
+      if (lost.length)
+        return s.problem("compute", `setMetadata would delete ${lost.join(", ")}`, res);
+      target.metadata = { fingerprint: fingerprint(), items: doc.items };
+      record("compute", "setMetadata", { instance: target.name, ...doc });
+      return json(res, { kind: "compute#operation" });
     }
     s.problem("gcp", `${req.method} ${path}: no such API`, res, 404);
   });
   return {
     endpoints: { metadata: url, monitoring: url, compute: url },
-    requestDrain: () => (attributes["avfleet-drain"] = "true"),
+    requestDrain: () => void self.metadata.items.push({ key: "avfleet-drain", value: "true" }),
+    /** The MIG's VMs now (a host that deleted itself is gone). */
+    vms: () => vms.map((v) => ({ name: v.name, items: v.metadata.items })),
   };
 }
 

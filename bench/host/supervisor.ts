@@ -2,8 +2,9 @@
  * A small supervisor for the host rehearsal, because systemd is not PID 1 on this machine.
  * It honours what the rendered units rely on: Requires=/After= ordering, Type=oneshot vs
  * simple, ExecStartPre= (a failure means no start), Environment= (units and drop-ins),
- * Restart=always|on-failure with RestartSec=, and stop with KillSignal= then SIGKILL after
- * TimeoutStopSec=. Processes run in the host's network namespace; absolute paths on the
+ * Restart=always|on-failure with RestartSec=, and stop with KillSignal= to the main process
+ * (KillMode=mixed; the rehearsed units have no other), SIGKILL after TimeoutStopSec=, then
+ * ExecStopPost=. Processes run in the host's network namespace; absolute paths on the
  * command line that exist under the host's root resolve there (a chroot without chroot).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -17,6 +18,7 @@ interface Unit {
   type: string;
   execStartPre: string[];
   execStart: string;
+  execStopPost: string[];
   restart: string;
   restartSec: number;
   killSignal: NodeJS.Signals;
@@ -54,6 +56,7 @@ function parseUnit(root: string, name: string): Unit {
     type: one("Type", "simple"),
     execStartPre: values.get("ExecStartPre") ?? [],
     execStart: one("ExecStart", ""),
+    execStopPost: values.get("ExecStopPost") ?? [],
     restart: one("Restart", "no"),
     restartSec: Number(one("RestartSec", "0.1")),
     killSignal: one("KillSignal", "SIGTERM") as NodeJS.Signals,
@@ -74,7 +77,11 @@ export class Supervisor {
   readonly events: UnitEvent[] = [];
   private readonly running = new Map<string, ChildProcess>();
   private readonly units = new Map<string, Unit>();
+  /** What each unit's processes wrote to stderr (a container's output comes through podman). */
+  readonly stderr = new Map<string, string>();
   private stopping = false;
+  /** Units asked to stop: systemd never restarts those, whatever way they exit. */
+  private readonly stopRequested = new Set<string>();
 
   constructor(
     private readonly root: string,
@@ -86,6 +93,19 @@ export class Supervisor {
       .split(/\s+/)
       .filter(Boolean)
       .map((w) => (w.startsWith("/") && existsSync(join(this.root, w)) ? join(this.root, w) : w));
+  }
+
+  /**
+   * A command line run in the host's network namespace. Podman runs through nsenter, which
+   * switches only the network namespace: `ip netns exec` also mounts the namespace's own /sys,
+   * and that hides the cgroup hierarchy podman's runtime needs. Everything else wants that /sys
+   * (the tuning reads its NICs there).
+   */
+  private enter(command: string): string[] {
+    const argv = this.argv(command);
+    return argv[0].endsWith("/podman")
+      ? ["nsenter", `--net=/run/netns/${this.netns}`, ...argv]
+      : ["ip", "netns", "exec", this.netns, ...argv];
   }
 
   private env(unit: Unit): NodeJS.ProcessEnv {
@@ -111,14 +131,16 @@ export class Supervisor {
 
   private async startUnit(unit: Unit): Promise<void> {
     for (const pre of unit.execStartPre) {
-      const r = spawnSync("ip", ["netns", "exec", this.netns, ...this.argv(pre)], {
+      const [command, ...args] = this.enter(pre);
+      const r = spawnSync(command, args, {
         env: this.env(unit),
         encoding: "utf8",
       });
       if (r.status !== 0) throw new Error(`${unit.name}: ExecStartPre ${pre} failed: ${r.stderr}`);
     }
     if (unit.type === "oneshot") {
-      const r = spawnSync("ip", ["netns", "exec", this.netns, ...this.argv(unit.execStart)], {
+      const [command, ...args] = this.enter(unit.execStart);
+      const r = spawnSync(command, args, {
         env: this.env(unit),
         encoding: "utf8",
       });
@@ -127,11 +149,13 @@ export class Supervisor {
         throw new Error(`${unit.name}: ${unit.execStart} failed: ${r.stdout}${r.stderr}`);
       return;
     }
-    const child = spawn("ip", ["netns", "exec", this.netns, ...this.argv(unit.execStart)], {
+    const [command, ...args] = this.enter(unit.execStart);
+    const child = spawn(command, args, {
       env: this.env(unit),
       stdio: ["ignore", "ignore", "pipe"],
     });
     child.stderr!.on("data", (d: Buffer) => {
+      this.stderr.set(unit.name, (this.stderr.get(unit.name) ?? "") + d.toString());
       if (process.env.AVFLEET_REHEARSAL_VERBOSE) process.stderr.write(`[${unit.name}] ${d}`);
     });
     this.running.set(unit.name, child);
@@ -141,9 +165,9 @@ export class Supervisor {
       this.events.push({ unit: unit.name, event: "exited", at: Date.now(), code, signal });
       const failed = code !== 0 || signal !== null;
       const again = unit.restart === "always" || (unit.restart === "on-failure" && failed);
-      if (again && !this.stopping) {
+      if (again && !this.stopping && !this.stopRequested.has(unit.name)) {
         setTimeout(() => {
-          if (this.stopping) return;
+          if (this.stopping || this.stopRequested.has(unit.name)) return;
           this.events.push({ unit: unit.name, event: "restarted", at: Date.now() });
           void this.startUnit(unit);
         }, unit.restartSec * 1000);
@@ -155,20 +179,30 @@ export class Supervisor {
     return this.running.get(name)?.pid;
   }
 
-  /** Stops every unit in reverse start order: KillSignal, then SIGKILL after TimeoutStopSec. */
+  /** Stops one unit: KillSignal=, SIGKILL after TimeoutStopSec=, then its ExecStopPost=. */
+  async stop(name: string): Promise<UnitEvent | undefined> {
+    const child = this.running.get(name);
+    if (!child) return undefined;
+    const unit = this.units.get(name)!;
+    this.stopRequested.add(name);
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill(unit.killSignal);
+    const timer = setTimeout(() => child.kill("SIGKILL"), unit.timeoutStopSec * 1000);
+    await exited;
+    clearTimeout(timer);
+    for (const post of unit.execStopPost) {
+      const [command, ...args] = this.enter(post);
+      spawnSync(command, args, { env: this.env(unit), stdio: "ignore" });
+    }
+    const event: UnitEvent = { unit: name, event: "stopped", at: Date.now() };
+    this.events.push(event);
+    return event;
+  }
+
+  /** Stops every unit in reverse start order. */
   async stopAll(): Promise<void> {
     this.stopping = true;
     const started = this.events.filter((e) => e.event === "started").map((e) => e.unit);
-    for (const name of [...new Set(started)].reverse()) {
-      const child = this.running.get(name);
-      if (!child) continue;
-      const unit = this.units.get(name)!;
-      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-      child.kill(unit.killSignal);
-      const timer = setTimeout(() => child.kill("SIGKILL"), unit.timeoutStopSec * 1000);
-      await exited;
-      clearTimeout(timer);
-      this.events.push({ unit: name, event: "stopped", at: Date.now() });
-    }
+    for (const name of [...new Set(started)].reverse()) await this.stop(name);
   }
 }

@@ -4,9 +4,35 @@
  */
 import type { Demand, FleetSpec } from "../config/fleet.schema";
 import type { Inventory } from "../config/inventory.schema";
-import type { PlanCapacity, PlanCost } from "../plan/plan";
 import { machineType } from "./machine-types";
 import { egressTiersIn, hourlyUsdIn } from "./region-prices";
+
+/** Demand against capacity for a fleet stack, as its Plan carries it. */
+export interface PlanCapacity {
+  /** Peak concurrent media streams the stack must carry, headroom included. */
+  demandStreams: number;
+  /** Streams the stack carries at maxHosts (bare metal: its active hosts). */
+  capacityStreams: number;
+  /**
+   * Hosts needed for the demand, N+1 across zones or racks included; bare metal: the active
+   * hosts plus the shortfall.
+   */
+  hostsRequired: number;
+  /** Hosts missing to cover the demand (0 when covered). */
+  shortfallHosts: number;
+  /** Bare metal: the host class the shortfall is counted in (the site's most common). */
+  shortfallClass?: string;
+}
+
+/** Monthly cost of a fleet stack in USD, as its Plan carries it. */
+export interface PlanCost {
+  /** Compute at min and at max hosts (bare metal: amortized, min = max). */
+  computeMonthlyUsd: { min: number; max: number };
+  /** Egress for the stack's share of its region's demand; media is egress-heavy. */
+  egressMonthlyUsd: number;
+  /** Share of the media region's traffic the egress is costed at (traffic split weight). */
+  trafficShare: number;
+}
 
 export const HOURS_PER_MONTH = 730;
 const SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600;

@@ -70,22 +70,44 @@ export const demandSchema = {
   },
 } as const;
 
+const packageSchema = {
+  type: "string",
+  pattern: "^[a-z0-9][a-z0-9+.-]+$",
+  description: "the Debian package of the media server, from the image's apt sources",
+} as const;
+
+/**
+ * A fully qualified image name: a registry host (with a dot or a port, or localhost) and a path.
+ * Short names are refused: podman resolves them through registries.conf, and in a unit with no
+ * terminal its enforcing short-name mode fails the pull rather than ask.
+ */
+export const IMAGE_NAME_PATTERN =
+  "^(localhost|[a-z0-9-]+(\\.[a-z0-9-]+)+)(:[0-9]{1,5})?(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)+$";
+
 /** The media server a pool runs, and how the host agent talks to it. */
 export const workloadSchema = {
   type: "object",
-  description: "a mapping {package, version, command, adminPort, healthPath, statsPath, drainPath}",
-  required: ["package", "version", "adminPort"],
+  description:
+    "a mapping {package | image, version, digest, command, adminPort, healthPath, statsPath, drainPath}",
+  required: ["version", "adminPort"],
   additionalProperties: false,
   properties: {
-    package: {
+    package: packageSchema,
+    image: {
       type: "string",
-      pattern: "^[a-z0-9][a-z0-9+.-]+$",
-      description: "the Debian package of the media server, from the image's apt sources",
+      pattern: IMAGE_NAME_PATTERN,
+      description:
+        "a container image name with its registry and no tag, e.g. us-west1-docker.pkg.dev/media-prod/sfu/avfleet-sfu",
     },
     version: {
       type: "string",
-      pattern: "^[A-Za-z0-9.+~:-]+$",
-      description: "the exact package version to install, e.g. 2.4.1-1",
+      pattern: "^[A-Za-z0-9_][A-Za-z0-9_.+~:-]{0,127}$",
+      description: "the exact package version (e.g. 2.4.1-1), or the image tag (e.g. 2.4.1)",
+    },
+    digest: {
+      type: "string",
+      pattern: "^sha256:[a-f0-9]{64}$",
+      description: "the image's manifest digest, sha256:<64 hex digits>: the bytes every host runs",
     },
     command: {
       type: "string",
@@ -111,6 +133,31 @@ export const workloadSchema = {
       pattern: "^/[A-Za-z0-9._~/-]*$",
       default: "/drain",
       description: "POST: take no new sessions, let the current ones end (idempotent)",
+    },
+  },
+  // A workload is a package or an image, never both: say which key is out of place.
+  if: { required: ["image"] },
+  then: {
+    properties: {
+      package: { not: {}, description: "no package beside image (a workload is one or the other)" },
+      command: { not: {}, description: "no command beside image (the image's entrypoint runs)" },
+      version: {
+        type: "string",
+        pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
+        description: "an image tag: letters, digits, _ . -, at most 128 characters",
+      },
+    },
+  },
+  else: {
+    required: ["package"],
+    properties: {
+      package: { ...packageSchema, description: `${packageSchema.description}, or image` },
+      digest: { not: {}, description: "no digest without image (a package has none)" },
+      version: {
+        type: "string",
+        pattern: "^[A-Za-z0-9.+~:-]+$",
+        description: "the exact package version to install, e.g. 2.4.1-1",
+      },
     },
   },
 } as const;
@@ -247,6 +294,23 @@ const targetUtilization = {
   description: "the share of a host's media capacity the autoscaler aims for",
 } as const;
 
+/** Which scaling policy modules/scaling compiles into the pool's autoscaler (README: Compiling a scaling policy). */
+const scalingPolicy = {
+  type: "string",
+  enum: ["cloud-native", "ours"],
+  default: "cloud-native",
+  description:
+    "cloud-native (target tracking on media load alone) or ours (forecast floors on a schedule, the same target tracking, slow scale-in)",
+} as const;
+
+const forecastMargin = {
+  type: "number",
+  minimum: 0,
+  maximum: 1,
+  default: 0.15,
+  description: "policy ours: share above the forecast peak each scheduled floor holds, e.g. 0.15",
+} as const;
+
 export const gcpFleetSchema = {
   type: "object",
   required: [...commonRequired, "minHosts", "maxHosts", "machineType", "zones"],
@@ -292,11 +356,13 @@ export const gcpFleetSchema = {
     },
     autoscaling: {
       type: "object",
-      description: "a mapping {targetUtilization, cooldownSec, scaleIn}",
+      description: "a mapping {policy, targetUtilization, forecastMargin, cooldownSec, scaleIn}",
       additionalProperties: false,
       default: {},
       properties: {
+        policy: scalingPolicy,
         targetUtilization,
+        forecastMargin,
         cooldownSec: {
           type: "integer",
           minimum: 60,
@@ -391,11 +457,19 @@ export const awsFleetSchema = {
     },
     autoscaling: {
       type: "object",
-      description: "a mapping {targetUtilization, warmupSec}",
+      description: "a mapping {policy, targetUtilization, forecastMargin, warmupSec, warmPool}",
       additionalProperties: false,
       default: {},
       properties: {
+        policy: scalingPolicy,
         targetUtilization,
+        forecastMargin,
+        warmPool: {
+          type: "boolean",
+          default: true,
+          description:
+            "policy ours: keep stopped, initialized hosts in a warm pool so a scale-out serves in about a minute",
+        },
         warmupSec: {
           type: "integer",
           minimum: 0,
@@ -487,6 +561,15 @@ export const metalFleetSchema = {
       },
     },
     dns: dnsSchema,
+    endpointAddresses: {
+      type: "array",
+      description:
+        "the IPv4 addresses the site's endpoint answers on (its signaling edge): a Cloud DNS traffic split health-checks them",
+      minItems: 1,
+      maxItems: 8,
+      uniqueItems: true,
+      items: { type: "string", format: "ipv4", description: "an IPv4 address" },
+    },
   },
 } as const;
 

@@ -193,6 +193,8 @@ export function trafficProblems(
     ...(refused([...at, "pools"]) || refused([...at, "dns"]) ? [] : steeringProblems(traffic, at)),
     ...dnsProviderProblems(traffic.dns.provider, config),
   ];
+  // Cloud DNS: each pool's first signaling port, where the one health check probes it.
+  const ports = new Map<string, number>();
   traffic.pools.forEach((pool, i) => {
     const path = [...at, "pools", i, "stack"];
     const file = stackFileName(stacksDir, pool.stack);
@@ -234,9 +236,55 @@ export function trafficProblems(
         message: `is "${pool.stack}", which declares no endpoint`,
         expected: "a fleet with avfleet:fleet.endpoint",
       });
+    } else if (traffic.dns.provider === "clouddns") {
+      problems.push(...cloudDnsPoolProblems(fleet, pool.stack, path));
+      ports.set(pool.stack, fleet.ports.signalingTcp[0]);
     }
   });
+  if (new Set(ports.values()).size > 1) {
+    problems.push({
+      path: [...at, "pools"],
+      message: `serve joins on different first signaling ports (${[...ports].map(([stack, port]) => `${port} on ${stack}`).join(", ")})`,
+      expected:
+        "one port: a Cloud DNS record has one health check, probing every pool on the same port",
+    });
+  }
+  if (traffic.dns.provider === "clouddns" && !traffic.dns.healthCheckRegions) {
+    problems.push({
+      path: [...at, "dns", "healthCheckRegions"],
+      message: "is missing",
+      expected:
+        "three Google Cloud regions Cloud DNS probes the pools' endpoints from: a record without a health check keeps sending joins to a dead pool",
+    });
+  }
   return problems;
+}
+
+/**
+ * A health-checked Cloud DNS record answers with A records of IPs its health check probes: a
+ * pool must publish the addresses its endpoint answers on — a GCP pool its load balancer's, a
+ * bare-metal site the ones it declares; an AWS network load balancer has no fixed ones.
+ */
+function cloudDnsPoolProblems(fleet: FleetSpec, stack: string, path: KeyPath): Problem[] {
+  if (fleet.kind === "aws") {
+    return [
+      {
+        path,
+        message: `is "${stack}", an AWS pool: its network load balancer has no fixed IP addresses for a health-checked Cloud DNS record`,
+        expected: "a GCP or bare-metal pool, or dns.provider route53",
+      },
+    ];
+  }
+  if (fleet.kind === "metal" && !fleet.endpointAddresses) {
+    return [
+      {
+        path,
+        message: `is "${stack}", whose fleet declares no endpointAddresses`,
+        expected: `avfleet:fleet.endpointAddresses in ${stack}: the IPv4 addresses ${fleet.endpoint} answers on, which the Cloud DNS health check probes`,
+      },
+    ];
+  }
+  return [];
 }
 
 /** The host counts of a metal fleet come from its inventory; a number here would be ignored. */

@@ -19,7 +19,7 @@ export const trafficSchema = {
     },
     dns: {
       type: "object",
-      description: "a mapping {provider, zone, recordName, ttl}",
+      description: "a mapping {provider, zone, recordName, ttl, routing, healthCheckRegions}",
       required: ["provider", "zone", "recordName"],
       additionalProperties: false,
       properties: {
@@ -35,6 +35,19 @@ export const trafficSchema = {
           maximum: 300,
           default: 30,
           description: "seconds; one TTL for the whole weighted set",
+        },
+        healthCheckRegions: {
+          type: "array",
+          description:
+            "Cloud DNS: the three Google Cloud regions its health checks probe each pool's endpoint from, e.g. [europe-west1, europe-west3, europe-west4]",
+          minItems: 3,
+          maxItems: 3,
+          uniqueItems: true,
+          items: {
+            type: "string",
+            pattern: "^[a-z]+-[a-z]+[0-9]+$",
+            description: "a Google Cloud region like europe-west4",
+          },
         },
         routing: {
           type: "string",

@@ -5,12 +5,18 @@
 import type { AwsFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../capacity/machine-types";
 import { AWS_DRAIN_HOOK, AWS_MEDIA_METRIC } from "../host/metrics";
+import { containerImage, ecrRepository } from "../host/image";
 
 /** The per-host media-load metric and the drain hook, named once for fleet and agent. */
 export { AWS_MEDIA_METRIC as MEDIA_METRIC, AWS_DRAIN_HOOK as DRAIN_HOOK } from "../host/metrics";
 
 /** AWS's ceiling for a lifecycle hook's heartbeat. */
 const MAX_HEARTBEAT_SEC = 7200;
+
+/** The group's name: the host's IAM grant and the metrics' dimension name it before it exists. */
+export function groupName(spec: AwsFleetSpec): string {
+  return `${spec.pool}-media`;
+}
 
 export function targetStreamsPerHost(spec: AwsFleetSpec): number {
   return Math.floor(
@@ -84,8 +90,30 @@ export function ingressRules(spec: AwsFleetSpec): IngressRule[] {
   ];
 }
 
-/** Least privilege: publish the media metric (only in its namespace), complete own lifecycle actions. */
-export function hostPolicy(asgArn: string) {
+/**
+ * ECR pulls with exactly the calls a pull makes (AWS's AmazonEC2ContainerRegistryPullOnly): a
+ * registry token (an action with no resource), then the manifest and layers of one repository.
+ */
+export function imagePullStatements(spec: AwsFleetSpec) {
+  const image = containerImage(spec);
+  const repo = image?.auth === "ecr" ? ecrRepository(image.name) : undefined;
+  if (!repo) return [];
+  return [
+    { Sid: "RegistryToken", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
+    {
+      Sid: "PullMediaImage",
+      Effect: "Allow",
+      Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+      Resource: `arn:aws:ecr:${repo.region}:${repo.account}:repository/${repo.repository}`,
+    },
+  ];
+}
+
+/**
+ * Least privilege: publish the media metric (only in its namespace), complete own lifecycle
+ * actions, and pull the pool's image when it is in ECR.
+ */
+export function hostPolicy(spec: AwsFleetSpec, asgArn: string) {
   return {
     Version: "2012-10-17",
     Statement: [
@@ -105,6 +133,7 @@ export function hostPolicy(asgArn: string) {
         ],
         Resource: asgArn,
       },
+      ...imagePullStatements(spec),
     ],
   };
 }

@@ -9,6 +9,7 @@ import type { AwsFleetSpec } from "../config/fleet.schema";
 import { fleetLabels } from "./labels";
 import * as args from "./aws-args";
 import { awsUserData } from "../host/bootstrap";
+import type { AwsScaling } from "./scaling";
 
 export interface AwsFleetArgs {
   /** The validated fleet spec from the stack file. */
@@ -17,6 +18,8 @@ export interface AwsFleetArgs {
   region: string;
   /** The #cloud-config carrying the host bootstrap (modules/host); gzipped and base64-encoded here. */
   userData: string;
+  /** The pool's scaling policy compiled into provider settings (modules/scaling/compile.ts). */
+  scaling: AwsScaling;
 }
 
 export class AwsFleet extends pulumi.ComponentResource {
@@ -32,10 +35,10 @@ export class AwsFleet extends pulumi.ComponentResource {
 }
 
 export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pulumi.Resource) {
-  const { spec, region, userData } = fleetArgs;
+  const { spec, region, userData, scaling } = fleetArgs;
   const tags = fleetLabels(spec);
   const opts = { parent };
-  const groupName = `${spec.pool}-media`;
+  const groupName = args.groupName(spec);
 
   // The join endpoint's network load balancer has a security group of its own, so the
   // hosts' health port opens to it alone.
@@ -102,7 +105,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       role: role.id,
       policy:
         pulumi.interpolate`arn:aws:autoscaling:${region}:${account.accountId}:autoScalingGroup:*:autoScalingGroupName/${groupName}`.apply(
-          (arn) => JSON.stringify(args.hostPolicy(arn)),
+          (arn) => JSON.stringify(args.hostPolicy(spec, arn)),
         ),
     },
     opts,
@@ -227,9 +230,16 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       defaultInstanceWarmup: spec.autoscaling.warmupSec,
       instanceRefresh: args.instanceRefresh(spec),
       terminationPolicies: ["OldestLaunchTemplate", "OldestInstance"],
+      // Predictive scaling's load metric multiplies by the hosts in service.
+      ...(scaling.predictive
+        ? { metricsGranularity: "1Minute", enabledMetrics: ["GroupInServiceInstances"] }
+        : {}),
+      ...(scaling.warmPool ? { warmPool: scaling.warmPool } : {}),
       tags: args.asgTags(tags),
     },
-    opts,
+    // Scheduled actions move the minimum every hour: after a refresh, the next up must not set
+    // it back (the schedules carry spec.minHosts as their floor).
+    scaling.schedules.length ? { ...opts, ignoreChanges: ["minSize"] } : opts,
   );
 
   // Its own resource, not initialLifecycleHooks (read only when the group is created): a new
@@ -246,9 +256,9 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       region,
       autoscalingGroupName: group.name,
       policyType: "TargetTrackingScaling",
-      estimatedInstanceWarmup: spec.autoscaling.warmupSec,
+      estimatedInstanceWarmup: scaling.targetTracking.estimatedInstanceWarmup,
       targetTrackingConfiguration: {
-        targetValue: args.targetStreamsPerHost(spec),
+        targetValue: scaling.targetTracking.targetValue,
         customizedMetricSpecification: {
           namespace: args.MEDIA_METRIC.namespace,
           metricName: args.MEDIA_METRIC.name,
@@ -260,6 +270,26 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     },
     opts,
   );
+
+  if (scaling.predictive) {
+    new aws.autoscaling.Policy(
+      `${name}-forecast`,
+      {
+        region,
+        autoscalingGroupName: group.name,
+        policyType: "PredictiveScaling",
+        predictiveScalingConfiguration: scaling.predictive,
+      },
+      opts,
+    );
+  }
+  for (const action of scaling.schedules) {
+    new aws.autoscaling.Schedule(
+      `${name}-${action.scheduledActionName}`,
+      { region, autoscalingGroupName: group.name, ...action },
+      opts,
+    );
+  }
 
   return { group, launchTemplate, securityGroup };
 }

@@ -4,11 +4,13 @@
  */
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../capacity/machine-types";
-import { tier1Eligible } from "../../policy/rules";
+import { GRACEFUL_SHUTDOWN_MAX_SEC, tier1Eligible } from "../../policy/rules";
 
-// Re-exported: the pack judges TIER_1 with the very rule the template is built with.
-export { tier1Eligible };
+// Re-exported: the pack judges TIER_1 and the drain limit with the very rules the fleet is built with.
+export { GRACEFUL_SHUTDOWN_MAX_SEC, tier1Eligible };
 import { GCP_MEDIA_LOAD_METRIC } from "../host/metrics";
+import { artifactRegistryRepository, containerImage } from "../host/image";
+import type { GcpAutoscalingPolicy } from "./scaling";
 
 /**
  * Google's health-check probers (https://cloud.google.com/load-balancing/docs/health-checks):
@@ -36,6 +38,22 @@ export const HOST_SCOPES = [
 ];
 export const HOST_ROLES = ["roles/monitoring.metricWriter", "roles/logging.logWriter"];
 
+/** Artifact Registry serves pulls to a token with the read-only storage scope. */
+const PULL_SCOPE = "https://www.googleapis.com/auth/devstorage.read_only";
+/** Pulls from one repository: granted on that repository, not the project. */
+export const IMAGE_PULL_ROLE = "roles/artifactregistry.reader";
+
+/** The host's scopes: a pool whose image is in Artifact Registry also pulls it. */
+export function hostScopes(spec: GcpFleetSpec): string[] {
+  return containerImage(spec)?.auth === "google" ? [...HOST_SCOPES, PULL_SCOPE] : HOST_SCOPES;
+}
+
+/** The Artifact Registry repository a pool pulls its image from, for the reader grant. */
+export function imageRepository(spec: GcpFleetSpec) {
+  const image = containerImage(spec);
+  return image?.auth === "google" ? artifactRegistryRepository(image.name) : undefined;
+}
+
 /** The permissions of instanceGroupManagers.deleteInstances, the agent's last call after a drain. */
 export const SELF_REMOVAL_PERMISSIONS = [
   "compute.instanceGroupManagers.update",
@@ -54,21 +72,31 @@ export function selfRemovalCondition(spec: GcpFleetSpec, project: string, region
     expression:
       `(resource.type == "compute.googleapis.com/InstanceGroupManager" && ` +
       `resource.name.startsWith("projects/${project}/regions/${region}/instanceGroupManagers/${spec.pool}-")) || ` +
-      `(resource.type == "compute.googleapis.com/Instance" && ` +
-      `resource.name.extract("/instances/{name}").startsWith("${spec.pool}-"))`,
+      `(${poolInstances(spec)})`,
   };
 }
 
-/**
- * GCP graceful shutdown gives a deleted VM at most an hour. While the drain fits in it, the
- * autoscaler scales in itself and each VM drains on shutdown; a longer drain would cut calls
- * at the hour, so the autoscaler only scales out and hosts leave through the drain path
- * (metadata avfleet-drain=true → drain → the agent removes its VM from the MIG).
- */
-export const GRACEFUL_SHUTDOWN_MAX_SEC = 3600;
+/** IAM condition: the VMs the pool's MIG names after the pool. */
+export function poolInstances(spec: GcpFleetSpec): string {
+  return (
+    `resource.type == "compute.googleapis.com/Instance" && ` +
+    `resource.name.extract("/instances/{name}").startsWith("${spec.pool}-")`
+  );
+}
 
+/**
+ * While the drain fits in graceful shutdown, the autoscaler scales in itself and each VM drains
+ * on shutdown; a longer drain would cut calls at the hour, so the autoscaler only scales out and
+ * hosts leave through the drain path (the scale-in controller sets avfleet-drain=true → drain →
+ * the agent removes its VM from the MIG).
+ */
 export function autoscalerMode(spec: GcpFleetSpec): "ON" | "ONLY_SCALE_OUT" {
   return spec.drainSeconds <= GRACEFUL_SHUTDOWN_MAX_SEC ? "ON" : "ONLY_SCALE_OUT";
+}
+
+/** Only a pool whose autoscaler leaves scale-in to us has a scale-in controller (gcp-scale-in.ts). */
+export function needsScaleInController(spec: GcpFleetSpec): boolean {
+  return autoscalerMode(spec) === "ONLY_SCALE_OUT";
 }
 
 export function networkTag(spec: GcpFleetSpec): string {
@@ -88,7 +116,8 @@ export function autoscalerTarget(spec: GcpFleetSpec): number {
   );
 }
 
-export function autoscalingPolicy(spec: GcpFleetSpec) {
+/** The cloud-native policy: target tracking on media load; modules/scaling compiles more onto it. */
+export function autoscalingPolicy(spec: GcpFleetSpec): GcpAutoscalingPolicy {
   return {
     mode: autoscalerMode(spec),
     minReplicas: spec.minHosts,

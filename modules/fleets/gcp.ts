@@ -7,6 +7,8 @@ import * as gcp from "@pulumi/gcp";
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { fleetLabels } from "./labels";
 import * as args from "./gcp-args";
+import { GcpScaleIn } from "./gcp-scale-in";
+import type { GcpScaling } from "./scaling";
 
 export interface GcpFleetArgs {
   /** The validated fleet spec from the stack file. */
@@ -20,24 +22,32 @@ export interface GcpFleetArgs {
    * every boot: Debian's GCE images run no cloud-init.
    */
   startupScript: string;
+  /** The pool's scaling policy compiled into the autoscaler's policy (modules/scaling/compile.ts). */
+  scaling: GcpScaling;
 }
 
 export class GcpFleet extends pulumi.ComponentResource {
   readonly instanceGroup: pulumi.Output<string>;
   readonly instanceGroupManager: gcp.compute.RegionInstanceGroupManager;
+  /** The join endpoint's load-balancer address: a Cloud DNS traffic split health-checks it. */
+  readonly endpointAddress: pulumi.Output<string>;
 
   constructor(name: string, fleetArgs: GcpFleetArgs, opts?: pulumi.ComponentResourceOptions) {
     // The endpoint is an input so policies can see whether a record serves it.
     super("avfleet:fleets:GcpFleet", name, { endpoint: fleetArgs.spec.endpoint }, opts);
-    const { instanceGroupManager } = createGcpFleet(name, fleetArgs, this);
+    const { instanceGroupManager, address } = createGcpFleet(name, fleetArgs, this);
     this.instanceGroupManager = instanceGroupManager;
+    this.endpointAddress = address.address;
     this.instanceGroup = instanceGroupManager.instanceGroup;
-    this.registerOutputs({ instanceGroup: this.instanceGroup });
+    this.registerOutputs({
+      instanceGroup: this.instanceGroup,
+      endpointAddress: this.endpointAddress,
+    });
   }
 }
 
 export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pulumi.Resource) {
-  const { spec, project, region, startupScript } = fleetArgs;
+  const { spec, project, region, startupScript, scaling } = fleetArgs;
   const labels = fleetLabels(spec);
   const tag = args.networkTag(spec);
   const opts = { parent };
@@ -55,6 +65,19 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     new gcp.projects.IAMMember(
       `${name}-${role.split(".").pop()!.toLowerCase()}`,
       { project, role, member: pulumi.interpolate`serviceAccount:${account.email}` },
+      opts,
+    );
+  }
+
+  const repository = args.imageRepository(spec);
+  if (repository) {
+    new gcp.artifactregistry.RepositoryIamMember(
+      `${name}-image-reader`,
+      {
+        ...repository,
+        role: args.IMAGE_PULL_ROLE,
+        member: pulumi.interpolate`serviceAccount:${account.email}`,
+      },
       opts,
     );
   }
@@ -106,7 +129,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
         },
       ],
       ...args.networking(spec),
-      serviceAccount: { email: account.email, scopes: args.HOST_SCOPES },
+      serviceAccount: { email: account.email, scopes: args.hostScopes(spec) },
       shieldedInstanceConfig: {
         enableSecureBoot: true,
         enableVtpm: true,
@@ -189,16 +212,31 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     );
   }
 
-  new gcp.compute.RegionAutoscaler(
+  const autoscaler = new gcp.compute.RegionAutoscaler(
     `${name}-autoscaler`,
     {
       project,
       region,
       target: instanceGroupManager.selfLink,
-      autoscalingPolicy: args.autoscalingPolicy(spec),
+      autoscalingPolicy: scaling.autoscalingPolicy,
     },
     opts,
   );
+  // The autoscaler only scales out: hosts leave through the drain path, marked by this.
+  if (args.needsScaleInController(spec)) {
+    new GcpScaleIn(
+      `${name}-scale-in`,
+      {
+        spec,
+        project,
+        region,
+        instanceGroupManager,
+        autoscaler,
+        hostServiceAccount: account,
+      },
+      opts,
+    );
+  }
 
   for (const rule of args.firewallRules(spec)) {
     new gcp.compute.Firewall(
@@ -216,5 +254,5 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     );
   }
 
-  return { instanceGroupManager, template, healthCheck };
+  return { instanceGroupManager, template, healthCheck, address };
 }

@@ -12,8 +12,9 @@ import {
 import type { StackFile } from "../config/stack.schema";
 import type { AwsFleetSpec, FleetSpec, GcpFleetSpec } from "../config/fleet.schema";
 import { STOP_MARGIN_SEC } from "../host/units";
+import { workloadShown } from "../host/image";
 import { DRAIN_HOOK, drainHook } from "./aws-args";
-import { autoscalerMode, scheduling } from "./gcp-args";
+import { autoscalerMode, needsScaleInController, scheduling } from "./gcp-args";
 import type { Inventory, InventoryHost } from "../config/inventory.schema";
 import { classHardware, cloudHardware } from "../tuning/host-facts";
 import { hostTuning, tuningPayloadPart } from "./host-tuning";
@@ -22,6 +23,7 @@ import { privilegeOf, renderPayload, sudoersRule, type HostPayload } from "./met
 import { weightsOf } from "../traffic/weights";
 import { hostCounts, hostStates } from "./metal-args";
 import { StackFacts, stackFacts } from "./facts";
+import { scalingSummary, type AwsScaling, type FleetScaling, type GcpScaling } from "./scaling";
 
 /** The stack's config document, as `pulumi up` or the mock runtime hands it over. */
 export function stackFromPulumi(): { document: StackFile; inventory?: Inventory } {
@@ -53,24 +55,31 @@ export function hostOutput(spec: FleetSpec): { workload: string; agent: string; 
     gcp: () => {
       const gcpSpec = spec as GcpFleetSpec;
       const shutdown = scheduling(gcpSpec).gracefulShutdown.maxDuration.seconds;
-      return `graceful shutdown ${shutdown} s; autoscaler ${autoscalerMode(gcpSpec)}`;
+      const { maxHostsPerWindow, windowSec } = gcpSpec.autoscaling.scaleIn;
+      const controller = needsScaleInController(gcpSpec)
+        ? `; scale-in controller drains ≤ ${maxHostsPerWindow} least-loaded host(s) per ${windowSec} s`
+        : "";
+      return `graceful shutdown ${shutdown} s; autoscaler ${autoscalerMode(gcpSpec)}${controller}`;
     },
     aws: () =>
       `lifecycle hook ${DRAIN_HOOK} heartbeat ${drainHook(spec as AwsFleetSpec).heartbeatTimeout} s`,
     metal: () => "on inventory state draining",
   }[spec.kind]();
   return {
-    workload: `${spec.workload.package} ${spec.workload.version}`,
+    workload: workloadShown(spec),
     agent: `avfleet-agent, load every ${spec.agent.intervalSec} s`,
     drain: `up to ${spec.drainSeconds} s (${limits}; ${media})`,
   };
 }
 
-/** Declares the stack's resources; returns its outputs. */
-export function declareStack(stack: {
-  document: StackFile;
-  inventory?: Inventory;
-}): Record<string, pulumi.Input<unknown>> {
+/**
+ * Declares the stack's resources; returns its outputs. `scaling` is the cloud fleet's policy
+ * compiled by modules/scaling (index.ts compiles it: the fleets sit below the scaling domain).
+ */
+export function declareStack(
+  stack: { document: StackFile; inventory?: Inventory },
+  scaling?: FleetScaling,
+): Record<string, pulumi.Input<unknown>> {
   const { config } = stack.document;
   new StackFacts("stack-facts", {
     facts: stackFacts(pulumi.getStack(), stack.document, stack.inventory, isConfigSecret),
@@ -111,12 +120,16 @@ export function declareStack(stack: {
           spec,
           hostTuning(spec, cloudHardware(spec.machineType, "gve")),
         ),
+        scaling: scaling as GcpScaling,
       });
       return {
         ...common,
+        scaling: scalingSummary(scaling!),
         minHosts: spec.minHosts,
         maxHosts: spec.maxHosts,
         instanceGroup: fleet.instanceGroup,
+        // What a Cloud DNS traffic split answers with and health-checks for this pool.
+        endpointAddresses: [fleet.endpointAddress],
       };
     }
     case "aws": {
@@ -124,9 +137,11 @@ export function declareStack(stack: {
         spec,
         region: config["aws:region"]!,
         userData: cloudConfig(spec, hostTuning(spec, cloudHardware(spec.instanceType, "ena"))),
+        scaling: scaling as AwsScaling,
       });
       return {
         ...common,
+        scaling: scalingSummary(scaling!),
         minHosts: spec.minHosts,
         maxHosts: spec.maxHosts,
         autoScalingGroup: fleet.autoScalingGroupName,
@@ -161,6 +176,7 @@ export function declareStack(stack: {
       return {
         ...common,
         site: spec.site,
+        ...(spec.endpointAddresses ? { endpointAddresses: spec.endpointAddresses } : {}),
         minHosts: hosts.active,
         maxHosts: hosts.active,
         hosts,

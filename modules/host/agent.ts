@@ -14,9 +14,25 @@ import {
   PROMETHEUS_MEDIA_METRIC,
 } from "./metrics";
 import { HOST_METRIC_FAMILIES } from "./exporter";
+import { containerImage, type ContainerImage } from "./image";
 import { STATE_DIR, TEXTFILE_DIR } from "./units";
 
-export const AGENT_SOURCE = readFileSync(join(__dirname, "avfleet-agent.py"), "utf8");
+/**
+ * A Python file as a host gets it: without its comment-only lines past the first two (shebang,
+ * "rendered by"), because AWS caps user-data at 16 KB gzipped and the comments cost about a
+ * tenth of that. A comment line inside a multi-line string would change the program: a test
+ * holds the compacted files' syntax trees equal to the originals'.
+ */
+export function compactPython(source: string): string {
+  return source
+    .split("\n")
+    .filter((line, i) => i < 2 || !/^\s*#/.test(line))
+    .join("\n");
+}
+
+export const AGENT_SOURCE = compactPython(
+  readFileSync(join(__dirname, "avfleet-agent.py"), "utf8"),
+);
 
 /** The ASG a fleet declares: the agent names it in its metric dimension and lifecycle calls. */
 export function autoScalingGroupName(pool: string): string {
@@ -46,7 +62,14 @@ export interface AgentConfig {
   verifyEverySec: number;
   drainSeconds: number;
   health: { port: number; path: string };
-  workload: { adminPort: number; healthPath: string; statsPath: string; drainPath: string };
+  workload: {
+    adminPort: number;
+    healthPath: string;
+    statsPath: string;
+    drainPath: string;
+    /** A container workload's image, which `avfleet-agent --pull` puts on the host. */
+    image?: Pick<ContainerImage, "ref" | "registry" | "auth">;
+  };
   tuneVerify: string[];
   stateDir: string;
   textfileDir: string;
@@ -80,6 +103,7 @@ function metric(spec: FleetSpec): Record<string, string> {
 export function agentConfig(spec: FleetSpec, interfaces?: readonly string[]): AgentConfig {
   const intervalSec = spec.agent.intervalSec;
   const { workload } = spec;
+  const image = containerImage(spec);
   return {
     platform: spec.kind,
     pool: spec.pool,
@@ -94,6 +118,7 @@ export function agentConfig(spec: FleetSpec, interfaces?: readonly string[]): Ag
       healthPath: workload.healthPath,
       statsPath: workload.statsPath,
       drainPath: workload.drainPath,
+      ...(image ? { image: { ref: image.ref, registry: image.registry, auth: image.auth } } : {}),
     },
     tuneVerify: [SCRIPT_PATH, "verify"],
     stateDir: STATE_DIR,

@@ -9,9 +9,11 @@
 #   - publishes the media load gauge every interval where the pool's autoscaler reads it
 #     (Cloud Monitoring on gce_instance, CloudWatch with AutoScalingGroupName, or /metrics);
 #   - drains on a termination notice and tells the platform when the host may go;
-#   - serves the host's UDP drop, NIC allowance, tuning drift and CPU counters on /metrics.
+#   - serves the host's UDP drop, NIC allowance, tuning drift and CPU counters on /metrics;
+#   - with --pull, puts a container workload's image on the host before the server starts.
 # A drain is written to STATE_DIR/drain.json before anything acts on it: a restarted agent
 # resumes it with its original deadline.
+import base64
 import datetime
 import glob
 import hashlib
@@ -466,12 +468,17 @@ PLATFORMS = {"gcp": Gcp, "aws": Aws, "metal": Metal}
 # --- the agent ------------------------------------------------------------------------------
 
 
+def agent_endpoints(config):
+    """The platform's endpoints; AVFLEET_AGENT_ENDPOINTS overrides them (the host rehearsal)."""
+    endpoints = dict(config.get("endpoints", {}))
+    endpoints.update(json.loads(os.environ.get("AVFLEET_AGENT_ENDPOINTS", "{}")))
+    return endpoints
+
+
 class Agent:
     def __init__(self, config):
         self.config = config
-        endpoints = dict(config.get("endpoints", {}))
-        endpoints.update(json.loads(os.environ.get("AVFLEET_AGENT_ENDPOINTS", "{}")))
-        self.platform = PLATFORMS[config["platform"]](config, endpoints)
+        self.platform = PLATFORMS[config["platform"]](config, agent_endpoints(config))
         self.workload = Workload(config["workload"])
         self.state_dir = under_root(config["stateDir"])
         os.makedirs(self.state_dir, exist_ok=True)
@@ -683,13 +690,47 @@ def serve(agent):
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
 
+def pull(config):
+    """--pull: 0 once the workload's image is on the host (the media unit's last ExecStartPre,
+    so a failed pull fails the start). An image already there is not pulled again: a restart
+    needs no registry. Credentials: see modules/host/image.ts (RegistryAuth)."""
+    image = config["workload"]["image"]
+    ref = image["ref"]
+    if subprocess.run(["podman", "image", "exists", ref]).returncode == 0:
+        return 0
+    auth = []
+    if image["auth"] != "none":
+        if image["auth"] == "google":
+            gcp = Gcp(config, agent_endpoints(config))
+            if gcp.bearer() is None:
+                log(f"pull {ref}: no token from the metadata server")
+                return 1
+            secret = base64.b64encode(f"oauth2accesstoken:{gcp.token}".encode()).decode()
+            doc = {"auths": {image["registry"]: {"auth": secret}}}
+        else:
+            doc = {"credHelpers": {image["registry"]: "ecr-login"}}
+        path = under_root("/run/avfleet/registry-auth.json")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            json.dump(doc, f)
+        auth = ["--authfile", path]
+    status = subprocess.run(["podman", "pull", "--quiet", *auth, ref]).returncode
+    if status:
+        log(f"pull {ref}: podman exited {status}")
+    return status
+
+
 def main():
-    """avfleet-agent [--print-host-metrics] [CONFIG]: run, or print the host counters once."""
+    """avfleet-agent [--print-host-metrics | --pull] [CONFIG]: run, print the host counters once,
+    or put the workload's image on the host."""
     args = sys.argv[1:]
-    once = args[:1] == ["--print-host-metrics"]
-    path = (args[1:] if once else args)[:1] or ["/etc/avfleet/agent.json"]
+    mode = args[0] if args[:1] in (["--print-host-metrics"], ["--pull"]) else None
+    path = (args[1:] if mode else args)[:1] or ["/etc/avfleet/agent.json"]
     with open(path[0]) as f:
         config = json.load(f)
+    if mode == "--pull":
+        sys.exit(pull(config))
+    once = mode == "--print-host-metrics"
     agent = Agent(config)
     if not once:
         agent.run()

@@ -18,6 +18,7 @@ import { tuningMarker, type TuningArtifacts } from "../tuning";
 import { sha256, shellQuote } from "../tuning/script";
 import { SCRIPT_PATH } from "../tuning/settings";
 import { AGENT_SOURCE, agentConfig } from "./agent";
+import { containerImage } from "./image";
 import {
   AGENT_CONFIG_PATH,
   AGENT_PATH,
@@ -34,7 +35,7 @@ export const BOOTSTRAP_PATH = "/usr/local/sbin/avfleet-bootstrap";
 export const DRAIN_REQUEST_PATH = `${STATE_DIR}/drain-requested`;
 /** The first line of a draining bare-metal host's payload: it keeps the tuning it has. */
 // The pack checks for this marker, so it lives with the pack's rules.
-import { DRAIN_REQUEST_MARKER } from "../../policy/rules";
+import { DRAIN_REQUEST_MARKER, WORKLOAD_MARKER } from "../../policy/rules";
 export { DRAIN_REQUEST_MARKER };
 const END = "AVFLEET_BOOTSTRAP_EOF";
 
@@ -71,19 +72,62 @@ function installFile(file: HostFile): string {
   return `put ${shellQuote(file.path)} ${file.mode} <<'${END}'\n${file.content}${END}`;
 }
 
+/** The line that says what the host runs, for the policy pack (an image pinned by digest?). */
+export function workloadMarker(spec: FleetSpec): string {
+  const image = containerImage(spec);
+  const what = image
+    ? `image=${image.shown}`
+    : `package=${spec.workload.package}=${spec.workload.version}`;
+  return `${WORKLOAD_MARKER}${what}`;
+}
+
+/**
+ * Installs what the host needs from Debian's repository when it is missing: the tuning's tools,
+ * the agent's Python and the workload — its package at the exact version, or podman (Debian 12:
+ * 4.3.1) and, for an ECR image, Debian's ECR credential helper.
+ */
+function installStep(spec: FleetSpec): string[] {
+  const { workload } = spec;
+  const image = containerImage(spec);
+  const tools = ["ethtool", "nft", "python3"];
+  const packages = ["ethtool", "nftables", "python3"];
+  let stale: string;
+  if (image) {
+    tools.push("podman");
+    packages.push("podman");
+    if (image.auth === "ecr") {
+      tools.push("docker-credential-ecr-login");
+      packages.push("amazon-ecr-credential-helper");
+    }
+    stale = "false";
+  } else {
+    const pkg = `${workload.package}=${workload.version}`;
+    packages.push(shellQuote(pkg));
+    stale = `[ "$(dpkg-query -W -f='\${Version}' ${shellQuote(workload.package!)} 2>/dev/null || :)" != ${shellQuote(workload.version)} ]`;
+  }
+  return [
+    "export DEBIAN_FRONTEND=noninteractive",
+    `if ${stale} ||`,
+    `  ${tools.map((t) => `! command -v ${t} >/dev/null`).join(" || ")}; then`,
+    "  apt-get update -qq",
+    `  apt-get install -y -qq --no-install-recommends ${packages.join(" ")}`,
+    "fi",
+  ];
+}
+
 /**
  * The bootstrap script. Idempotent (GCP runs it at every boot, bare metal at every payload
- * change): it installs the package only when another version is there, restarts the agent
+ * change): it installs the package only when another version is there (podman only when it is
+ * missing), restarts the agent
  * (its drain state survives) and only starts the media server, never restarts it under calls.
  */
 export function bootstrapScript(spec: FleetSpec, tuning: TuningArtifacts): string {
-  const { workload } = spec;
   const mediaUnit = tuning.facts.mediaUnit;
-  const pkg = `${workload.package}=${workload.version}`;
   return [
     "#!/bin/sh",
     tuningMarker(tuning),
-    `# avfleet-bootstrap pool=${spec.pool} workload=${pkg}: rendered by avfleet (modules/host).`,
+    workloadMarker(spec),
+    `# avfleet-bootstrap pool=${spec.pool}: rendered by avfleet (modules/host).`,
     "set -eu",
     "ROOT=${AVFLEET_ROOT:-}",
     "put() {",
@@ -101,17 +145,16 @@ export function bootstrapScript(spec: FleetSpec, tuning: TuningArtifacts): strin
     `  rm -f "$ROOT${STATE_DIR}/drain.json" "$ROOT${STATE_DIR}/drained"`,
     `  systemctl restart ${mediaUnit}`,
     "fi",
-    "export DEBIAN_FRONTEND=noninteractive",
-    `if [ "$(dpkg-query -W -f='\${Version}' ${shellQuote(workload.package)} 2>/dev/null || :)" != ${shellQuote(workload.version)} ] ||`,
-    "  ! command -v ethtool >/dev/null || ! command -v nft >/dev/null || ! command -v python3 >/dev/null; then",
-    "  apt-get update -qq",
-    `  apt-get install -y -qq --no-install-recommends ethtool nftables python3 ${shellQuote(pkg)}`,
-    "fi",
+    ...installStep(spec),
     "# Drift is reported by the media server's ExecStartPre and the agent's health check.",
     `AVFLEET_TUNE_ROOT="$ROOT" "$ROOT${SCRIPT_PATH}" apply || echo "avfleet-bootstrap: tuning drifts" >&2`,
     "systemctl daemon-reload",
     `systemctl enable ${TUNE_UNIT} ${mediaUnit} ${AGENT_UNIT}`,
-    `systemctl start ${mediaUnit}`,
+    containerImage(spec)
+      ? // A failed pull fails the start; the agent still starts and reports the host unhealthy
+        // while systemd tries the pull again.
+        `systemctl start ${mediaUnit} || echo "avfleet-bootstrap: ${mediaUnit} did not start" >&2`
+      : `systemctl start ${mediaUnit}`,
     `systemctl restart ${AGENT_UNIT}`,
     "",
   ].join("\n");
@@ -133,7 +176,7 @@ export function cloudConfig(spec: FleetSpec, tuning: TuningArtifacts): string {
     ],
     runcmd: [[BOOTSTRAP_PATH]],
   };
-  return `#cloud-config\n${tuningMarker(tuning)}\n${YAML.stringify(doc, { lineWidth: 0 })}`;
+  return `#cloud-config\n${tuningMarker(tuning)}\n${workloadMarker(spec)}\n${YAML.stringify(doc, { lineWidth: 0 })}`;
 }
 
 /** AWS caps user-data at 16 KB before base64; cloud-init takes gzipped user-data as is. */
@@ -168,7 +211,7 @@ export function metalPart(spec: FleetSpec, tuning: TuningArtifacts, state: HostS
     };
   }
   return {
-    header: [tuningMarker(tuning)],
+    header: [tuningMarker(tuning), workloadMarker(spec)],
     files: [{ path: BOOTSTRAP_PATH, mode: "0755", content: bootstrapScript(spec, tuning) }],
     commands: [[BOOTSTRAP_PATH]],
   };

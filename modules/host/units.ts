@@ -3,7 +3,9 @@
  * workload) and the host agent. Pure renders.
  */
 import type { FleetSpec } from "../config/fleet.schema";
+import { PROFILES } from "../tuning/profiles";
 import { BOOT_UNIT as TUNE_UNIT, SCRIPT_PATH } from "../tuning/settings";
+import { containerImage, type ContainerImage } from "./image";
 
 export { TUNE_UNIT };
 export const AGENT_UNIT = "avfleet-agent.service";
@@ -21,17 +23,87 @@ export function workloadCommand(spec: FleetSpec): string {
   return spec.workload.command ?? `/usr/bin/${spec.workload.package}`;
 }
 
+/** Debian 12's podman (4.3.1), installed by the bootstrap from Debian's own repository. */
+export const PODMAN = "/usr/bin/podman";
+
+/** A container workload's container: one per host, named after the pool. */
+export function containerName(spec: FleetSpec): string {
+  return `avfleet-${spec.pool}`;
+}
+
+/**
+ * Seconds systemd allows for the start of a container unit: the image pull is part of it
+ * (systemd's default 90 s is short for a media server's image on a cold host).
+ */
+export const CONTAINER_START_SEC = 600;
+
+/**
+ * A failed start (a pull the registry refused) is tried again after this long. Above 2 s so that
+ * five failures never fall inside systemd's default start limit (5 in 10 s), which would stop the
+ * retries for good.
+ */
+export const CONTAINER_RESTART_SEC = 10;
+
+/**
+ * How a container unit runs its image: podman in the foreground in the host's network namespace
+ * (media ports straight on the host's address: no NAT, no port publishing, and the tuning's
+ * sysctls are the host's own, which is also why no --sysctl is passed: podman refuses net.*
+ * sysctls with --network=host), the tuning's file limit, a stop timeout as long as the drain
+ * (podman's own stops: its default is 10 s), and the image the unit's pull step has already put
+ * on the host (--pull=never).
+ */
+export function containerCommand(spec: FleetSpec, image: ContainerImage): string {
+  const nofile = PROFILES[spec.tuning.profile].nofile;
+  return [
+    `${PODMAN} run`,
+    `--name=${containerName(spec)}`,
+    "--replace",
+    "--rm",
+    "--pull=never",
+    "--network=host",
+    `--ulimit=nofile=${nofile}:${nofile}`,
+    "--stop-signal=SIGTERM",
+    `--stop-timeout=${spec.drainSeconds}`,
+    `--env=AVFLEET_ADMIN_PORT=${spec.workload.adminPort}`,
+    image.ref,
+  ].join(" ");
+}
+
+/** The pull step: the image on the host (pulled with the platform's credentials), or a failure. */
+export function pullCommand(): string {
+  return `/usr/bin/python3 ${AGENT_PATH} --pull ${AGENT_CONFIG_PATH}`;
+}
+
 /**
  * The media server's unit. It never starts before the tuning is applied and verifies
  * (Requires= + After= the tuning unit, and verify again as ExecStartPre: a oneshot that
- * drifted still counts as started). A stop waits out the whole drain.
+ * drifted still counts as started). A stop waits out the whole drain. A container workload
+ * pulls its image before the server starts: a failed pull fails the start, so the host never
+ * serves half-started and its health check says so.
  */
 export function workloadUnit(spec: FleetSpec): string {
   const { workload } = spec;
+  const image = containerImage(spec);
+  const start = image
+    ? [
+        `ExecStartPre=${pullCommand()}`,
+        `ExecStart=${containerCommand(spec, image)}`,
+        // A stop signals podman run alone, which hands the signal to the server (--sig-proxy,
+        // podman's default) and exits with the server's own status once the drain is over; the
+        // unit's other processes (conmon) get SIGKILL only if the stop timeout runs out.
+        "KillMode=mixed",
+        // The container's processes live outside the unit's cgroup: if systemd had to kill the
+        // unit at its stop timeout, the container would live on without this.
+        `ExecStopPost=${PODMAN} rm --force --ignore --time=0 ${containerName(spec)}`,
+        "Restart=on-failure",
+        `RestartSec=${CONTAINER_RESTART_SEC}`,
+        `TimeoutStartSec=${CONTAINER_START_SEC}`,
+      ]
+    : [`ExecStart=${workloadCommand(spec)}`, "Restart=on-failure", "RestartSec=2"];
   return [
     "# rendered by avfleet (modules/host); change the fleet spec, not this file.",
     "[Unit]",
-    `Description=media server ${workload.package} ${workload.version} (avfleet pool ${spec.pool})`,
+    `Description=media server ${image ? `${image.shown} (container)` : `${workload.package} ${workload.version}`} (avfleet pool ${spec.pool})`,
     `Requires=${TUNE_UNIT}`,
     `After=network-online.target ${TUNE_UNIT}`,
     "Wants=network-online.target",
@@ -40,9 +112,7 @@ export function workloadUnit(spec: FleetSpec): string {
     "Type=simple",
     `Environment=AVFLEET_ADMIN_PORT=${workload.adminPort}`,
     `ExecStartPre=${SCRIPT_PATH} verify`,
-    `ExecStart=${workloadCommand(spec)}`,
-    "Restart=on-failure",
-    "RestartSec=2",
+    ...start,
     "KillSignal=SIGTERM",
     `TimeoutStopSec=${spec.drainSeconds + STOP_MARGIN_SEC}`,
     "",

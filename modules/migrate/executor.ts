@@ -16,9 +16,9 @@ import {
 } from "./backend";
 import type { Clock } from "./clock";
 import { describeHolder } from "./lock";
-import { evaluateGates, roundVerdict, type GateEvaluation } from "./gates";
+import { evaluateGates, roundVerdict, type GateEvaluation } from "../gates/gates";
 import type { Entry, EntryOf, HaltKind, NewEntry } from "./journal";
-import type { MetricsProvider } from "./metrics";
+import type { MetricsProvider } from "../gates/metrics";
 import type { Unit, UnitOf } from "./plan";
 import {
   CONFLICT_RETRY,
@@ -31,7 +31,7 @@ import {
   type PulumiRunner,
 } from "./pulumi";
 import { durationMs, formatDuration, type LoadedRunbook } from "./runbook";
-import { ACTIVE_SESSIONS, HEALTHY_HOSTS, selector } from "./slo";
+import { ACTIVE_SESSIONS, HEALTHY_HOSTS, selector } from "../gates/slo";
 import {
   applyEntry,
   changedAnything,

@@ -4,9 +4,9 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ACTIVE_SESSIONS, HEALTHY_HOSTS, MAX_HOSTS, SLO_NAMES, SLOS } from "./slo";
+import { ACTIVE_SESSIONS, HEALTHY_HOSTS, MAX_HOSTS, SLO_NAMES, SLOS } from "../gates/slo";
 import { currentWeights, type WorldState } from "./world";
-import { sessionExposition } from "./world-sessions";
+import { sessionExposition } from "../gates/world-sessions";
 
 /** Pure: the world's latest minute as exposition text, one gauge family per metric. */
 export function renderExposition(state: WorldState): string {

@@ -5,7 +5,7 @@
  * before the next append); in PostgreSQL one row per entry.
  */
 import { existsSync, readFileSync } from "node:fs";
-import type { GateEvaluation } from "./gates";
+import type { GateEvaluation } from "../gates/gates";
 import type { Weights } from "./weights";
 
 export type HaltKind =

@@ -1,5 +1,5 @@
 /** Human text for plan, run progress and status; `--json` prints the same objects raw. */
-import type { GateEvaluation } from "./gates";
+import type { GateEvaluation } from "../gates/gates";
 import type { Entry } from "./journal";
 import type { Unit } from "./plan";
 import { commandLine } from "./pulumi";
@@ -209,7 +209,7 @@ export function renderStatus(s: Status): string {
       lines.push(
         `               ${e.sourceQuery}`,
         `               vs ${e.query}`,
-        `               samples ${e.sourceSamples ?? 0} vs ${e.targetSamples ?? 0}; U ${figure(e.statistic)}, p ${figure(e.pValue)} (alpha ${figure(e.alpha)}); effect ${figure(e.effect)} (floor ${e.threshold})`,
+        `               samples ${e.sourceSamples ?? 0} vs ${e.targetSamples ?? 0}; effect ${figure(e.effect)} in [${e.interval?.map(figure).join(", ") ?? "-"}] (floor ${e.threshold}); p ${figure(e.pValue)} (alpha ${figure(e.alpha)})`,
       );
     }
   }

@@ -4,9 +4,9 @@
  * TypeScript types follow from it and so do the loader's errors.
  */
 import type { FromSchema } from "json-schema-to-ts";
-import { COMPARE_DEFAULTS } from "./compare";
+import { COMPARE_DEFAULTS } from "../gates/compare";
 import { DURATION_PATTERN } from "../config/duration";
-import { SLO_NAMES, type SloName } from "./slo";
+import { SLO_NAMES, type SloName } from "../gates/slo";
 
 const stackName = {
   type: "string",
@@ -28,9 +28,12 @@ const duration = <const Min extends string, const Max extends string>(
   }) as const;
 
 /**
- * What a gate's threshold and relative effect floor may be, per SLO, in the SLO's unit: a
- * bound a healthy pool could never breach (a loss ceiling of 5 = 500 %, a negative jitter
- * bound, a join-success floor of 0) would make the gate unable to fail.
+ * What a gate's threshold (in the SLO's unit) and relative effect floor (a share of the
+ * source's mean) may be, per SLO: a bound a healthy pool could never breach (a loss ceiling of
+ * 5 = 500 %, a negative jitter bound, a join-success floor of 0) would make the gate unable to
+ * fail; a floor of 0 would never let equal pools pass (the sequential test can only tell a
+ * difference from the floor), and one past the ceiling would let a pool twice as bad (for
+ * join success: a rate 5 % lower) through.
  */
 const GATE_BOUNDS = {
   "packet-loss": {
@@ -40,9 +43,9 @@ const GATE_BOUNDS = {
       description: "a packet-loss ceiling: a ratio like 0.01 (1 %)",
     },
     effectFloor: {
-      minimum: 0,
-      maximum: 0.1,
-      description: "a worsening of the loss ratio, like 0.0025",
+      exclusiveMinimum: 0,
+      maximum: 1,
+      description: "a worsening as a share of the source's loss ratio, like 0.5 (+50 %)",
     },
   },
   "jitter-p95": {
@@ -52,9 +55,9 @@ const GATE_BOUNDS = {
       description: "a jitter p95 ceiling in seconds, like 0.03",
     },
     effectFloor: {
-      minimum: 0,
-      maximum: 0.5,
-      description: "a worsening of jitter p95 in seconds, like 0.005",
+      exclusiveMinimum: 0,
+      maximum: 1,
+      description: "a worsening as a share of the source's jitter p95, like 0.5 (+50 %)",
     },
   },
   "rtt-p95": {
@@ -64,9 +67,9 @@ const GATE_BOUNDS = {
       description: "an RTT p95 ceiling in seconds, like 0.25",
     },
     effectFloor: {
-      minimum: 0,
+      exclusiveMinimum: 0,
       maximum: 1,
-      description: "a worsening of RTT p95 in seconds, like 0.02",
+      description: "a worsening as a share of the source's RTT p95, like 0.25 (+25 %)",
     },
   },
   "join-success": {
@@ -76,9 +79,9 @@ const GATE_BOUNDS = {
       description: "a join-success floor: a ratio like 0.995",
     },
     effectFloor: {
-      minimum: 0,
-      maximum: 0.5,
-      description: "a drop of the join-success ratio, like 0.002",
+      exclusiveMinimum: 0,
+      maximum: 0.05,
+      description: "a drop as a share of the source's join-success ratio, like 0.002 (−0.2 %)",
     },
   },
 } as const satisfies Record<SloName, unknown>;
@@ -119,19 +122,20 @@ const gateSchema = {
     compare: {
       const: "source",
       description:
-        "source (judge the target against the source pool over the same window — Mann–Whitney U and an effect floor — instead of against the SLO's threshold; pool and threshold do not apply)",
+        "source (judge the target against the source pool over the window since the weight change — a sequential test against a floor relative to the source's mean — instead of against the SLO's threshold; pool and threshold do not apply)",
     },
     confidence: {
       type: "number",
       exclusiveMinimum: 0.5,
       exclusiveMaximum: 1,
-      description: "a relative gate's confidence per evaluation, like 0.999 (between 0.5 and 1)",
+      description:
+        "a relative gate's confidence over the whole bake, like 0.99 (between 0.5 and 1)",
     },
     effectFloor: {
       type: "number",
-      minimum: 0,
+      exclusiveMinimum: 0,
       description:
-        "the smallest worsening of the target's mean a relative gate fails on, in the SLO's unit",
+        "the smallest worsening of the target's mean a relative gate fails on, as a share of the source's mean",
     },
     slo: { type: "string", enum: SLO_NAMES, description: `one of ${SLO_NAMES.join(" | ")}` },
     pool: {

@@ -22,9 +22,9 @@ import {
 } from "../config/validate";
 import { trafficSchema, type TrafficSpec } from "../config/traffic.schema";
 import { weightProblems, weightsOf } from "../traffic/weights";
-import { COMPARISONS } from "./compare";
+import { COMPARISONS } from "../gates/compare";
 import { runbookSchema, type Runbook } from "./runbook.schema";
-import { SLOS, type SloName } from "./slo";
+import { SLOS, type SloName } from "../gates/slo";
 
 export { durationMs, formatDuration } from "../config/duration";
 
@@ -362,7 +362,7 @@ export function settingsInForce(loaded: LoadedRunbook, stepIndex: number): Setti
         setting(`${key}.confidence`, String(gate.confidence), g?.confidence, RELATIVE),
         setting(
           `${key}.effectFloor`,
-          SLO_UNIT(gate.slo, gate.effectFloor ?? COMPARISONS[gate.slo].effectFloor),
+          `${SLOS[gate.slo].bound === "below" ? "+" : "−"}${Number((100 * (gate.effectFloor ?? COMPARISONS[gate.slo].effectFloor)).toPrecision(4))} % of the source's mean`,
           g?.effectFloor,
           `the ${gate.slo} comparison`,
         ),

@@ -1,20 +1,34 @@
 /**
  * The rehearsal world: a simulated region the executor migrates in seconds. It answers the
  * same Pulumi calls as the real CLI (config set / up / stack output / preview / destroy,
- * applied instantly), serves per-pool metrics, and keeps time. Sessions arrive on a diurnal
- * curve and stay on the pool the weights gave them until they end; quality has seeded noise,
- * so a run is deterministic. Its state is a file, so a killed executor resumes the same world.
+ * applied instantly), serves per-pool metrics, and keeps time. Demand is modules/world's: the
+ * region's diurnal curve from the target fleet's spec (its peak and peak-to-average, its
+ * region's time zone) and the session mix with its multi-hour tail; sessions stay on the pool
+ * the weights gave them until they end. Quality is modules/world's per-pool figures with
+ * seeded noise, so a run is deterministic. Its state is a file, so a killed executor resumes
+ * the same world.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { stackFileName } from "../config/stack";
 import { readYamlFile } from "../config/validate";
+import {
+  curveTrace,
+  demandCurve,
+  MEDIA_SESSIONS,
+  meanSessionMin,
+  MINUTES_PER_DAY,
+  survivalPerMinute,
+  type Trace,
+} from "../world/demand";
+import { poolQuality } from "../world/quality";
+import { utcOffsetHours } from "../world/regions";
 import type { Clock } from "./clock";
-import { consecutiveErrors, type MetricsProvider } from "./metrics";
+import { consecutiveErrors, type MetricsProvider } from "../gates/metrics";
 import type { CliResult, PulumiRunner } from "./pulumi";
 import type { LoadedRunbook } from "./runbook";
-import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLO_NAMES, SLOS } from "./slo";
+import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLO_NAMES, SLOS } from "../gates/slo";
 import type { Weights } from "./weights";
-import { worldHistogram } from "./world-sessions";
+import { worldHistogram } from "../gates/world-sessions";
 
 export interface Fault {
   spec: string;
@@ -47,9 +61,18 @@ export function parseFault(spec: string): Fault | undefined {
 interface Minute {
   t: number;
   sessions: Record<string, number>;
-  /** Per pool with sessions: [packet loss, jitter p95 s, join success]. */
+  /** Sessions that joined each pool in this minute (none in the first). */
+  joins?: Record<string, number>;
   /** Per pool, one figure per SLO in SLO_NAMES order: loss, jitter, joins, RTT. */
   quality: Record<string, [number, number, number, number]>;
+}
+
+/** The region's demand, from the target fleet's spec: what modules/world builds its curve from. */
+interface Demand {
+  region: string;
+  utcOffsetHours: number;
+  peakSessions: number;
+  peakToAverage: number;
 }
 
 interface SimStack {
@@ -70,6 +93,9 @@ export interface WorldState {
   now: number;
   stacks: Record<string, SimStack>;
   hosts: Record<string, { healthy: number; want: number; readyAt: number }>;
+  demand: Demand;
+  /** Sessions in progress per pool, one count per phase of the session mix. */
+  phases: Record<string, number[]>;
   minutes: Minute[];
   /** When each fault became active. */
   triggered: Record<string, number>;
@@ -77,35 +103,65 @@ export interface WorldState {
   ups: { stack: string; at: number; change: string }[];
 }
 
-/** Tuesday 14:00 UTC: afternoon traffic in the Americas and Europe. */
-const START = Date.UTC(2026, 2, 10, 14, 0, 0);
+/** Minute 0 of modules/world's traces: Monday 9 March 2026, 00:00 UTC. */
+const MONDAY = Date.UTC(2026, 2, 9, 0, 0, 0);
 const MINUTE = 60_000;
-export const MEAN_CALL_MIN = 30;
 const BOOT_MS = 4 * MINUTE;
-const PEAK_JOINS_PER_MIN = 400;
+/** The curve a world runs on, repeated: long enough for a migration and a day-long drain. */
+const TRACE_DAYS = 7;
 
-/** Joins per minute: a diurnal curve peaking at 18:00 UTC. */
-export function joinsPerMinute(t: number): number {
-  const hour = (t / 3_600_000) % 24;
-  return PEAK_JOINS_PER_MIN * (0.6 + 0.4 * Math.cos((2 * Math.PI * (hour - 18)) / 24));
+/** Tuesday 14:00 in the region's time zone: afternoon traffic, climbing to the evening peak. */
+const startOf = (demand: Demand) => MONDAY + (24 + 14 - demand.utcOffsetHours) * 3_600_000;
+
+const traces = new Map<string, Trace>();
+/** The region's curve (computed once per demand: a world is saved often, its curve never). */
+function traceOf(demand: Demand): Trace {
+  const key = JSON.stringify(demand);
+  let trace = traces.get(key);
+  if (!trace) {
+    const spec = demandCurve(
+      demand.region,
+      demand.utcOffsetHours,
+      demand.peakSessions,
+      demand.peakToAverage,
+      [],
+    );
+    trace = curveTrace(spec, TRACE_DAYS, MEDIA_SESSIONS);
+    traces.set(key, trace);
+  }
+  return trace;
 }
 
-/** Deterministic noise in [0, 1) from the seed and a key (FNV-1a, then an avalanche mix). */
-export function noise(seed: number, key: string): number {
-  let h = 0x811c9dc5 ^ seed;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ (h >>> 15), h | 1);
-  h ^= h + Math.imul(h ^ (h >>> 7), h | 61);
-  return ((h ^ (h >>> 14)) >>> 0) / 4294967296;
+/** Index of minute `t` in the region's trace. */
+const minuteOf = (t: number) => Math.floor((t - MONDAY) / MINUTE) % (TRACE_DAYS * MINUTES_PER_DAY);
+
+function fleetConfig(file: string): Record<string, any> {
+  return (readYamlFile(file, "a fleet stack file") as any)?.config ?? {};
 }
 
 function fleetOutputs(file: string): Record<string, unknown> {
-  const fleet = (readYamlFile(file, "a fleet stack file") as any)?.config?.["avfleet:fleet"] ?? {};
+  const fleet = fleetConfig(file)["avfleet:fleet"] ?? {};
   return {
     pool: fleet.pool,
     mediaRegion: fleet.mediaRegion,
     minHosts: fleet.minHosts ?? 1,
     maxHosts: fleet.maxHosts ?? 1,
+  };
+}
+
+/**
+ * The region's demand from the target fleet: its cloud region's time zone, and the peak the
+ * pool must carry once the move is done (the schema's peak-to-average when it gives none).
+ */
+function demandOf(file: string, mediaRegion: string): Demand {
+  const config = fleetConfig(file);
+  const region: string = config["gcp:region"] ?? config["aws:region"] ?? mediaRegion;
+  const demand = config["avfleet:fleet"]?.demand ?? {};
+  return {
+    region,
+    utcOffsetHours: utcOffsetHours(region) ?? 0,
+    peakSessions: demand.peakParticipants ?? 10_000,
+    peakToAverage: demand.peakToAverage ?? 2.5,
   };
 }
 
@@ -135,15 +191,25 @@ export function createWorld(loaded: LoadedRunbook, seed: number, faults: Fault[]
     hosts[pool] = {
       healthy: Number(outputs.minHosts),
       want: Number(outputs.minHosts),
-      readyAt: START,
+      readyAt: 0,
     };
   }
-  // Start in steady state: every pool carries its share of calls already in progress.
-  const sessions = Object.fromEntries(
+  const demand = demandOf(stackFileName(loaded.stacksDir, runbook.target), runbook.region);
+  const start = startOf(demand);
+  // Start in steady state: every pool carries its share of calls already in progress, each
+  // phase of the mix in proportion to how long its calls last.
+  const now = traceOf(demand).sessions[minuteOf(start)];
+  const mean = meanSessionMin(MEDIA_SESSIONS);
+  const phases = Object.fromEntries(
     traffic.pools.map((p) => [
       p,
-      (joinsPerMinute(START) * MEAN_CALL_MIN * traffic.weights[p]) / 100,
+      MEDIA_SESSIONS.phases.map(
+        (ph) => (now * (traffic.weights[p] / 100) * ph.share * ph.meanMin) / mean,
+      ),
     ]),
+  );
+  const sessions = Object.fromEntries(
+    traffic.pools.map((p) => [p, phases[p].reduce((a, b) => a + b, 0)]),
   );
   const world: WorldState = {
     seed,
@@ -153,10 +219,12 @@ export function createWorld(loaded: LoadedRunbook, seed: number, faults: Fault[]
     source: runbook.source,
     target: runbook.target,
     pools: traffic.pools,
-    now: START,
+    now: start,
     stacks,
     hosts,
-    minutes: [{ t: START, sessions, quality: {} }],
+    demand,
+    phases,
+    minutes: [{ t: start, sessions, quality: {} }],
     triggered: {},
     ups: [],
   };
@@ -168,36 +236,41 @@ export function currentWeights(state: WorldState): Weights {
   return state.stacks[state.traffic].outputs!.weights;
 }
 
+/** A pool's figures in SLO_NAMES order (loss, jitter, joins, RTT), with a target-loss fault. */
 function quality(state: WorldState, pool: string, t: number): [number, number, number, number] {
-  const key = `${pool}@${t}`;
   const lossFault = state.faults.find(
     (f) =>
       f.kind === "target-loss" && pool === state.target && (state.triggered[f.spec] ?? t + 1) <= t,
   );
-  const loss = lossFault
-    ? (lossFault.pct ?? 0) / 100 + 0.002 * noise(state.seed, `loss-f${key}`)
-    : 0.002 + 0.0015 * noise(state.seed, `loss${key}`);
-  const jitter = 0.01 + 0.008 * noise(state.seed, `jitter${key}`);
-  const join = 0.9985 + 0.0014 * noise(state.seed, `join${key}`);
-  const rtt = 0.06 + 0.03 * noise(state.seed, `rtt${key}`);
-  return [loss, jitter, join, rtt];
+  const q = poolQuality(state.seed, pool, t, lossFault ? (lossFault.pct ?? 0) / 100 : undefined);
+  return [q.loss, q.jitter, q.joinSuccess, q.rtt];
 }
 
-/** Simulates whole minutes up to `until`: arrivals split by weight, calls ending at random. */
+/**
+ * Simulates whole minutes up to `until`: the curve's joins split by weight, each pool's calls
+ * ending phase by phase as the session mix says.
+ */
 export function advance(state: WorldState, until: number): void {
   let last = state.minutes[state.minutes.length - 1];
+  const trace = traceOf(state.demand);
+  const survive = survivalPerMinute(MEDIA_SESSIONS);
   while (last.t + MINUTE <= until) {
     const t = last.t + MINUTE;
     const weights = currentWeights(state);
-    const joins = joinsPerMinute(t);
-    const stay = Math.exp(-1 / MEAN_CALL_MIN);
+    const arriving = trace.joins[minuteOf(last.t)];
     const sessions: Record<string, number> = {};
+    const joins: Record<string, number> = {};
     const q: Minute["quality"] = {};
     for (const pool of state.pools) {
-      sessions[pool] = (last.sessions[pool] ?? 0) * stay + (joins * (weights[pool] ?? 0)) / 100;
+      joins[pool] = (arriving * (weights[pool] ?? 0)) / 100;
+      const phases = (state.phases[pool] ??= MEDIA_SESSIONS.phases.map(() => 0));
+      MEDIA_SESSIONS.phases.forEach((ph, k) => {
+        phases[k] = phases[k] * survive[k] + joins[pool] * ph.share;
+      });
+      sessions[pool] = phases.reduce((a, b) => a + b, 0);
       if (sessions[pool] >= 1) q[pool] = quality(state, pool, t);
     }
-    last = { t, sessions, quality: q };
+    last = { t, sessions, joins, quality: q };
     state.minutes.push(last);
   }
   for (const h of Object.values(state.hosts)) {

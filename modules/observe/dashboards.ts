@@ -7,7 +7,7 @@
  * the types Grafana generates from its dashboard schema (@grafana/schema).
  */
 import type { Dashboard as GrafanaDashboard, ThresholdsMode } from "@grafana/schema";
-import { ACTIVE_SESSIONS, HEALTHY_HOSTS } from "../migrate/slo";
+import { ACTIVE_SESSIONS, HEALTHY_HOSTS } from "../gates/slo";
 import { num } from "./rules";
 import { HOST_METRICS, HOST_THRESHOLDS, MAX_HOSTS, ratioRecord, SLIS } from "./spec";
 

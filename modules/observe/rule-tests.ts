@@ -5,7 +5,7 @@
  * budget never opens a ticket); for every host alert a firing and a quiet host.
  */
 import { stringify } from "yaml";
-import { HEALTHY_HOSTS } from "../migrate/slo";
+import { HEALTHY_HOSTS } from "../gates/slo";
 import { burnAnnotations, DEFAULT_RUNBOOK_BASE, hostGroup, num } from "./rules";
 import {
   BURN_ALERTS,

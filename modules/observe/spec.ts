@@ -1,12 +1,12 @@
 /**
- * The observability spec: the media SLOs the migration gates use (modules/migrate/slo.ts, the one
+ * The observability spec: the media SLOs the migration gates use (modules/gates/slo.ts, the one
  * source of thresholds and objectives) as ratio SLIs over the fleet's per-session histograms,
  * with the windows and multi-window, multi-burn-rate alerts of the SRE workbook, plus the host
  * alerts that name a cause. Rules, their tests, dashboards and cloud alerts all render from it.
  */
 import { EXPORTER_METRICS } from "../host/exporter";
-import { COMPARISONS } from "../migrate/compare";
-import { HEALTHY_HOSTS, MAX_HOSTS, SLO_NAMES, SLOS } from "../migrate/slo";
+import { COMPARISONS } from "../gates/compare";
+import { HEALTHY_HOSTS, MAX_HOSTS, SLO_NAMES, SLOS } from "../gates/slo";
 
 /** A ratio SLI: the share of events that were bad, per region and pool, over a window. */
 export interface Sli {

@@ -13,7 +13,16 @@ function gcpSelfLink(inputs: State, collection: string, name: string): string {
   return `https://www.googleapis.com/compute/v1/projects/${project}/${scope}/${collection}/${name}`;
 }
 
+/**
+ * The address the mock gives a GCP `compute.Address` of that logical name: a stable one from
+ * TEST-NET-3, which a StackReference to the fleet stack reads too.
+ */
+export function mockAddress(name: string): string {
+  return `203.0.113.${1 + (createHash("sha256").update(name).digest()[0] % 254)}`;
+}
+
 const computed: Record<string, (name: string, inputs: State) => State> = {
+  "gcp:compute/address:Address": (name) => ({ address: mockAddress(name) }),
   "gcp:serviceaccount/account:Account": (_, i) => ({
     email: `${i.accountId}@${i.project}.iam.gserviceaccount.com`,
   }),
@@ -24,8 +33,14 @@ const computed: Record<string, (name: string, inputs: State) => State> = {
   "gcp:compute/healthCheck:HealthCheck": (name, i) => ({
     selfLink: gcpSelfLink(i, "healthChecks", name),
   }),
+  "gcp:compute/regionAutoscaler:RegionAutoscaler": (name, i) => ({ name: i.name ?? name }),
+  "gcp:cloudfunctionsv2/function:Function": (name, i) => ({
+    name: i.name ?? name,
+    url: `https://${i.location}-${i.project}.cloudfunctions.net/${i.name ?? name}`,
+  }),
   "aws:ec2/launchTemplate:LaunchTemplate": () => ({ latestVersion: 1, defaultVersion: 1 }),
   "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": (name, i) => ({
+    name: i.name ?? name,
     selfLink: gcpSelfLink(i, "instanceGroupManagers", name),
     instanceGroup: gcpSelfLink(i, "instanceGroups", name),
   }),

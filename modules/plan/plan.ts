@@ -1,3 +1,5 @@
+import type { PlanCapacity, PlanCost } from "../capacity/capacity";
+
 /** A Plan: what one stack's program declares, evaluated offline under Pulumi's mocks. */
 
 export interface PlanResource {
@@ -13,6 +15,8 @@ export interface PlanResource {
   inputs: Record<string, unknown>;
   /** The `import` resource option: the id of an existing resource the first up adopts. */
   importId?: string;
+  /** The `ignoreChanges` resource option: inputs a later up takes from the state, not the program. */
+  ignoreChanges?: string[];
 }
 
 export interface Plan {
@@ -27,30 +31,3 @@ export interface Plan {
 }
 
 export const SECRET = "[secret]";
-
-/** Demand against capacity for a fleet stack (modules/capacity). */
-export interface PlanCapacity {
-  /** Peak concurrent media streams the stack must carry, headroom included. */
-  demandStreams: number;
-  /** Streams the stack carries at maxHosts (bare metal: its active hosts). */
-  capacityStreams: number;
-  /**
-   * Hosts needed for the demand, N+1 across zones or racks included; bare metal: the active
-   * hosts plus the shortfall.
-   */
-  hostsRequired: number;
-  /** Hosts missing to cover the demand (0 when covered). */
-  shortfallHosts: number;
-  /** Bare metal: the host class the shortfall is counted in (the site's most common). */
-  shortfallClass?: string;
-}
-
-/** Monthly cost of a fleet stack in USD (modules/capacity). */
-export interface PlanCost {
-  /** Compute at min and at max hosts (bare metal: amortized, min = max). */
-  computeMonthlyUsd: { min: number; max: number };
-  /** Egress for the stack's share of its region's demand; media is egress-heavy. */
-  egressMonthlyUsd: number;
-  /** Share of the media region's traffic the egress is costed at (traffic split weight). */
-  trafficShare: number;
-}

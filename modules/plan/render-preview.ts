@@ -49,6 +49,7 @@ export function economicsLines(plan: Plan): string[] {
   } else if (o.minHosts !== undefined) {
     lines.push(`hosts: ${o.minHosts}–${o.maxHosts}`);
   }
+  if (o.scaling) lines.push(`scaling: ${o.scaling}`);
   if (o.provisioning) {
     const { user, privilege, sudoers } = o.provisioning;
     lines.push(

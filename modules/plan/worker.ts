@@ -12,10 +12,11 @@ import * as pulumi from "@pulumi/pulumi";
 import fs from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 import { loadStackFile, pulumiConfigMap, stackFileName, type LoadedStack } from "../config/stack";
+import type { FleetSpec } from "../config/fleet.schema";
 import { fleetEconomics } from "../capacity/capacity";
 import { trafficShareOf } from "../traffic/shares";
 import { TRAFFIC_SPLITS } from "./cache";
-import { mockCall, mockId, mockState } from "./mock-state";
+import { mockAddress, mockCall, mockId, mockState } from "./mock-state";
 import type { Plan, PlanResource } from "./plan";
 import { redactSecrets } from "./redact";
 import { StringSharer } from "./shared-strings";
@@ -29,6 +30,7 @@ interface RegisterRequest {
   getCustom(): boolean;
   getObject(): unknown;
   getImportid(): string;
+  getIgnorechangesList(): string[];
 }
 
 interface ReadRequest {
@@ -69,7 +71,8 @@ async function resolveOutput(value: unknown): Promise<unknown> {
 
 /**
  * What a StackReference reads offline: a fleet stack's outputs that come from its config
- * (endpoint, its signaling port, pool, media region); nothing of the stack itself, which has never been applied.
+ * (endpoint, its signaling port, pool, media region, endpoint addresses); nothing of the stack
+ * itself, which has never been applied (a GCP pool's address is the one its own mock gets).
  */
 function stackOutputs(self: LoadedStack, name: string): Record<string, unknown> {
   if (name === self.name) return {};
@@ -81,8 +84,17 @@ function stackOutputs(self: LoadedStack, name: string): Record<string, unknown> 
         pool: fleet.pool,
         mediaRegion: fleet.mediaRegion,
         kind: fleet.kind,
+        ...endpointAddresses(fleet),
       }
     : {};
+}
+
+/** A GCP pool's load-balancer address (modules/fleets names it `<pool>-lb-ip`), a site's declared ones. */
+function endpointAddresses(fleet: FleetSpec): { endpointAddresses?: string[] } {
+  if (fleet.kind === "gcp") return { endpointAddresses: [mockAddress(`${fleet.pool}-lb-ip`)] };
+  if (fleet.kind === "metal" && fleet.endpointAddresses)
+    return { endpointAddresses: fleet.endpointAddresses };
+  return {};
 }
 
 /** The parent's request: evaluate this stack file. */
@@ -227,6 +239,7 @@ async function evaluate(
     if (resources.length >= BATCH) flush();
     const parent = req.getParent() || undefined;
     const importId = "getImportid" in req ? req.getImportid() : undefined;
+    const ignoreChanges = "getIgnorechangesList" in req ? req.getIgnorechangesList() : [];
     resources.push({
       urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
       type: req.getType(),
@@ -237,6 +250,7 @@ async function evaluate(
         redactSecrets(pulumi.runtime.deserializeProperties(properties as never, true)),
       ) as Record<string, unknown>,
       ...(importId ? { importId } : {}),
+      ...(ignoreChanges.length ? { ignoreChanges } : {}),
     });
   };
   const register = monitor.registerResource.bind(monitor);

@@ -5,7 +5,7 @@
  * reactive one follows Jitsi's autoscaler; ours combines a forecast with a reactive floor and
  * drains least-loaded hosts first.
  */
-import { MINUTES_PER_WEEK, type Trace } from "../world/demand";
+import { MINUTES_PER_DAY, MINUTES_PER_WEEK, type Trace } from "../world/demand";
 import type { Removal } from "../world/pool";
 
 export interface Observation {
@@ -102,28 +102,54 @@ export const awsTargetTracking: Policy = {
   name: "aws-target-tracking",
   summary: "AWS: 70 % target, 3-min scale-out / 15-min scale-in alarms, lifecycle-hook drain",
   start: ({ minHosts, maxHosts }) => {
-    let high = 0;
-    let low = 0;
-    let desired = -1;
+    const track = targetTracker(0.7);
     return {
       removal: { kind: "drain", pick: "oldest" },
-      desired(o) {
-        const current = o.serving + o.booting;
-        if (desired < 0) desired = current;
-        const utilization = o.load / Math.max(1, o.serving * o.capacity);
-        high = utilization > 0.7 ? high + 1 : 0;
-        low = utilization < 0.63 ? low + 1 : 0;
-        const rec = hostsFor(o.load, 0.7 * o.capacity);
-        if (high >= 3 && rec > desired) desired = rec;
-        if (low >= 15 && rec < desired) {
-          desired = rec;
-          low = 0;
-        }
-        return (desired = clamp(desired, minHosts, maxHosts));
-      },
+      desired: (o) => track(o, minHosts, maxHosts),
     };
   },
 };
+
+/**
+ * AWS target tracking's desired capacity: the scale-out alarm needs 3 minutes above the target,
+ * the scale-in alarm 15 minutes below 90 % of it; the desired count stays within [min, max],
+ * and a higher min (a scheduled action, a predictive forecast) raises it at once while a lower
+ * one leaves it to the scale-in alarm.
+ */
+export function targetTracker(target: number) {
+  let high = 0;
+  let low = 0;
+  let desired = -1;
+  return (o: Observation, min: number, max: number): number => {
+    const current = o.serving + o.booting;
+    if (desired < 0) desired = current;
+    const utilization = o.load / Math.max(1, o.serving * o.capacity);
+    high = utilization > target ? high + 1 : 0;
+    low = utilization < 0.9 * target ? low + 1 : 0;
+    const rec = hostsFor(o.load, target * o.capacity);
+    if (high >= 3 && rec > desired) desired = rec;
+    if (low >= 15 && rec < desired) {
+      desired = rec;
+      low = 0;
+    }
+    return (desired = clamp(desired, min, max));
+  };
+}
+
+/**
+ * GCP's scale-in as documented: the recommendation is the highest of the last
+ * `stabilizationMin` minutes (stabilization) and never below the peak recommendation of the
+ * last `windowMin` minutes minus `maxScaledIn` hosts (scaleInControl). Scale-out passes at once.
+ */
+export function gcpScaleIn(stabilizationMin: number, windowMin: number, maxScaledIn: number) {
+  const recent: number[] = [];
+  return (recommendation: number): number => {
+    recent.push(recommendation);
+    if (recent.length > Math.max(stabilizationMin, windowMin)) recent.shift();
+    const stabilized = Math.max(...recent.slice(-stabilizationMin));
+    return Math.max(stabilized, Math.max(...recent.slice(-windowMin)) - maxScaledIn);
+  };
+}
 
 /**
  * Jitsi's autoscaler (scaleUpThreshold / scaleDownThreshold on the bridges' stress, counted
@@ -260,6 +286,28 @@ function eventFactorAhead(events: Trace["events"], from: number, to: number): nu
 }
 
 /**
+ * Hosts the forecast asks for over the next boot time + 15 minutes, +`margin`, raised by
+ * announced events ahead of their ramp: what ours schedules ahead of demand.
+ */
+export function forecastFloor(margin: number) {
+  const forecaster = new Forecaster();
+  return (o: Observation): number => {
+    const horizon = o.now + o.bootMin + FORECAST_LEAD_MIN;
+    const peak = forecaster.peak(o.history, o.now, o.now, horizon);
+    const event = eventFactorAhead(o.events, o.now, horizon + 30);
+    // An event the forecast has not seen before scales today's load, not last week's.
+    const forecast = Math.max(
+      (peak ?? 0) * (1 + margin),
+      event > 1 ? o.load * event * (1 + margin) : 0,
+    );
+    return hostsFor(forecast, o.capacity);
+  };
+}
+
+/** Minutes beyond a boot time the forecast looks ahead. */
+export const FORECAST_LEAD_MIN = 15;
+
+/**
  * Ours: the forecast over the next boot time + 15 minutes (+15 %), raised by announced events
  * ahead of their ramp, never below a reactive floor of the current load +35 % (the forecast
  * can be wrong; the floor covers a boot time's worth of surprise). Scale-in waits until the
@@ -271,21 +319,100 @@ export const oursPolicy: Policy = {
   summary: "forecast + calendar, reactive floor (load +35 %), slow drain-aware scale-in",
   start: ({ minHosts, maxHosts }) => {
     const scaleIn = slowScaleIn(15, 0.05);
-    const forecaster = new Forecaster();
+    const floor = forecastFloor(0.15);
     return {
       removal: { kind: "drain", pick: "fewest-left-at-limit" },
       desired(o) {
-        const horizon = o.now + o.bootMin + 15;
-        const peak = forecaster.peak(o.history, o.now, o.now, horizon);
-        const event = eventFactorAhead(o.events, o.now, horizon + 30);
-        // An event the forecast has not seen before scales today's load, not last week's.
-        const forecast = Math.max((peak ?? 0) * 1.15, event > 1 ? o.load * event * 1.15 : 0);
-        const rec = Math.max(hostsFor(forecast, o.capacity), hostsFor(o.load * 1.35, o.capacity));
+        const rec = Math.max(floor(o), hostsFor(o.load * 1.35, o.capacity));
         return clamp(scaleIn(o.now, rec, o.serving + o.booting), minHosts, maxHosts);
       },
     };
   },
 };
+
+/** What a cloud's autoscaler offers a policy: its metric target, scale-in and removal. */
+export type CloudControls =
+  | {
+      cloud: "gcp";
+      /** Share of a host's capacity the metric target holds. */
+      targetUtilization: number;
+      scaleIn: { windowMin: number; maxHosts: number };
+      removal: Removal;
+    }
+  | { cloud: "aws"; targetUtilization: number; removal: Removal };
+
+/** GCP's autoscaler stabilizes scale-in over 10 minutes (not configurable in the GA API). */
+export const GCP_STABILIZATION_MIN = 10;
+
+/**
+ * A cloud's autoscaler with a floor that moves minute by minute: on GCP the floor joins the
+ * metric's recommendation and both pass through stabilization and scale-in control (as a
+ * scaling schedule's minimum does); on AWS the floor is the group's minimum (as scheduled
+ * actions and predictive scaling set it) under target tracking.
+ */
+export function cloudAutoscaler(
+  controls: CloudControls,
+  bounds: { minHosts: number; maxHosts: number },
+  floor: (o: Observation) => number,
+): PolicyRun {
+  const { minHosts, maxHosts } = bounds;
+  if (controls.cloud === "aws") {
+    const track = targetTracker(controls.targetUtilization);
+    return {
+      removal: controls.removal,
+      desired: (o) => track(o, clamp(floor(o), minHosts, maxHosts), maxHosts),
+    };
+  }
+  const scaleIn = gcpScaleIn(
+    GCP_STABILIZATION_MIN,
+    controls.scaleIn.windowMin,
+    controls.scaleIn.maxHosts,
+  );
+  return {
+    removal: controls.removal,
+    desired(o) {
+      const rec = Math.max(floor(o), hostsFor(o.load, controls.targetUtilization * o.capacity));
+      return clamp(scaleIn(rec), minHosts, maxHosts);
+    },
+  };
+}
+
+/**
+ * AWS predictive scaling in ForecastAndScale mode, as documented: no forecast before 24 hours of
+ * data; an hourly forecast of the load (modelled: the hour's mean a week earlier, else a day
+ * earlier) divided by the target per host; instances launch `bufferMin` ahead of the hour. It
+ * only raises the group's minimum, never scales in.
+ */
+export function awsPredictive(sessionsPerHostAtTarget: number, bufferMin: number) {
+  const hourly = new Map<number, number>();
+  return (o: Observation): number => {
+    if (o.now < MINUTES_PER_DAY) return 0;
+    const hour = Math.floor((o.now + bufferMin) / 60) * 60;
+    if (!hourly.has(hour)) {
+      const back = hour - MINUTES_PER_WEEK >= 0 ? MINUTES_PER_WEEK : MINUTES_PER_DAY;
+      let sum = 0;
+      for (let m = hour - back; m < hour - back + 60; m++) sum += o.history[m];
+      hourly.set(hour, Math.ceil(sum / 60 / sessionsPerHostAtTarget));
+    }
+    return hourly.get(hour)!;
+  };
+}
+
+/**
+ * Ours as a cloud's own autoscaler can run it: a forecast floor (hosts per minute) under the
+ * cloud's metric target, scale-in and removal. What `autoscaling.policy: ours` compiles from.
+ */
+export function oursOn(
+  controls: CloudControls,
+  floor: () => (o: Observation) => number,
+  name = "ours",
+): Policy {
+  return {
+    name: `${name}-on-${controls.cloud}`,
+    summary: `${name} under ${controls.cloud}'s autoscaler, metric target ${controls.targetUtilization}`,
+    start: (bounds) => cloudAutoscaler(controls, bounds, floor()),
+  };
+}
 
 export const POLICIES: Policy[] = [
   staticPolicy,

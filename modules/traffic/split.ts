@@ -13,6 +13,23 @@ import { routingOf, type Routing } from "./steering";
 
 type Pool = TrafficSpec["pools"][number];
 
+/**
+ * The health check of a Cloud DNS routing policy: global, probing from exactly three source
+ * regions (which allow no check more often than every 30 s), TCP on the pools' signaling port —
+ * the port their load balancer or edge already opens to the Internet, so no firewall change.
+ */
+export function cloudDnsHealthCheck(spec: TrafficSpec, port: pulumi.Input<number>) {
+  return {
+    description: `avfleet: joins of ${spec.mediaRegion} go only to pools that answer`,
+    sourceRegions: [...(spec.dns.healthCheckRegions ?? [])],
+    checkIntervalSec: 30,
+    timeoutSec: 5,
+    healthyThreshold: 2,
+    unhealthyThreshold: 3,
+    tcpHealthCheck: { port, portSpecification: "USE_FIXED_PORT" },
+  };
+}
+
 /** A Route53 record's routing arguments; the schema's checks guarantee each pool's geo. */
 function route53Routing(routing: Routing, pool: Pool): Partial<aws.route53.RecordArgs> {
   const geo = pool.geo ?? {};
@@ -79,6 +96,10 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
       ...pool,
       endpoint: fleet.requireOutput("endpoint") as pulumi.Output<string>,
       signalingPort: fleet.requireOutput("signalingPort") as pulumi.Output<number>,
+      // Only a Cloud DNS split reads them (validation requires every pool to publish them).
+      endpointAddresses: pulumi
+        .output(spec.dns.provider === "clouddns" ? fleet.requireOutput("endpointAddresses") : [])
+        .apply((a) => a as string[]),
     };
   });
 
@@ -115,7 +136,17 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
       );
     }
   } else {
-    const rrdatas = (pool: (typeof pools)[number]) => [pulumi.interpolate`${pool.endpoint}.`];
+    // A pool whose endpoint stops answering loses its share of joins: Cloud DNS probes each
+    // pool's addresses from three regions and answers only with the healthy ones. Health-checked
+    // targets are IPs, so the record is an A record of each pool's endpoint addresses.
+    const health = new gcp.compute.HealthCheck(
+      `${name}-health`,
+      { project: gcpProject, ...cloudDnsHealthCheck(spec, pools[0].signalingPort) },
+      opts,
+    );
+    const targets = (pool: (typeof pools)[number]) => ({
+      healthCheckedTargets: { externalEndpoints: pool.endpointAddresses },
+    });
     // Same logical name for WRR and geolocation: switching routing updates the one record set
     // in place, where a new resource would collide with the old one's DNS name.
     new gcp.dns.RecordSet(
@@ -124,14 +155,18 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
         project: gcpProject,
         managedZone: dns.zone,
         name: `${dns.recordName}.`,
-        type: "CNAME",
+        type: "A",
         ttl: dns.ttl,
-        routingPolicy:
-          routing === "geolocation"
-            ? { geos: pools.map((p) => ({ location: p.geo!.gcpRegion!, rrdatas: rrdatas(p) })) }
-            : { wrrs: pools.map((p) => ({ weight: p.weight, rrdatas: rrdatas(p) })) },
+        routingPolicy: {
+          healthCheck: health.id,
+          ...(routing === "geolocation"
+            ? { geos: pools.map((p) => ({ location: p.geo!.gcpRegion!, ...targets(p) })) }
+            : { wrrs: pools.map((p) => ({ weight: p.weight, ...targets(p) })) }),
+        },
       },
-      opts,
+      // A split from before health checks is a CNAME set; Cloud DNS refuses an A set beside a
+      // CNAME of the same name, so the replacement deletes the old one first (a gap of seconds).
+      { ...opts, deleteBeforeReplace: true },
     );
   }
   return self.getOutput("weights").apply((w) => (w ?? {}) as Record<string, number>);

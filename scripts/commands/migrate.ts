@@ -21,8 +21,8 @@ import {
 import { serveExposition } from "../../modules/migrate/exposition";
 import { operatorIdentity } from "../../modules/migrate/identity";
 import { describeHolder, LockedError } from "../../modules/migrate/lock";
-import { noMetrics } from "../../modules/migrate/metrics";
-import { prometheusProvider } from "../../modules/migrate/prometheus";
+import { noMetrics } from "../../modules/gates/metrics";
+import { prometheusProvider } from "../../modules/gates/prometheus";
 import { planUnits } from "../../modules/migrate/plan";
 import { isPostgresUrl, postgresBackend } from "../../modules/migrate/postgres";
 import { cliPulumi, projectRoot, pulumiArgs } from "../../modules/migrate/pulumi";

@@ -11,7 +11,7 @@ export const command: Command = {
   help: `
 Usage: avfleet observe render --out DIR [--stacks DIR] [--runbook-base URL] [--json]
 
-Writes, from the media SLOs (modules/migrate/slo.ts) and the spec in modules/observe:
+Writes, from the media SLOs (modules/gates/slo.ts) and the spec in modules/observe:
   DIR/rules.yml             recording rules per SLI and window; page and ticket burn-rate
                             alerts per SLI; host alerts (UDP buffer drops, cloud allowance,
                             tuning drift, agent down, pool at its host ceiling)

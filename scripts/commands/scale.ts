@@ -1,6 +1,5 @@
 /** avfleet scale replay — what each autoscaling policy would do on a pool's own demand. */
 import { writeFileSync } from "node:fs";
-import { machineType } from "../../modules/capacity/machine-types";
 import { DEFAULT_STACKS_DIR, loadStacks } from "../../modules/config/stack";
 import { curveTrace, demandCurve, type DemandEvent, type Trace } from "../../modules/world/demand";
 import { utcOffsetHours } from "../../modules/world/regions";
@@ -8,6 +7,7 @@ import { readTraceCsv } from "../../modules/world/trace-file";
 import { POLICIES, policyNamed } from "../../modules/scaling/policies";
 import { replay, type ReplayResult } from "../../modules/scaling/replay";
 import { replaySvg } from "../../modules/scaling/plot";
+import { poolOf } from "../../modules/scaling/compile";
 import { EXIT, UsageError, parseCommandArgs, progress, progressDone, type Command } from "../cli";
 
 const EVENT = /^(\d{1,2}):(\d{1,2}):(\d{1,4}):(\d+(?:\.\d+)?)$/;
@@ -132,7 +132,6 @@ Examples:
     const offset = utcOffsetHours(region);
     if (offset === undefined)
       throw new UsageError(`region ${region} has no time zone in modules/world/regions.ts`);
-    const type = machineType(fleet.kind === "gcp" ? fleet.machineType : fleet.instanceType);
     const trace: Trace = values.demand
       ? readTraceCsv(values.demand, region, offset)
       : curveTrace(
@@ -145,19 +144,8 @@ Examples:
           ),
           days,
         );
-    const target = {
-      trace,
-      pool: {
-        capacity: Math.floor(type.streamsPerHost / fleet.demand.streamsPerParticipant),
-        drainLimitMin: Math.round(fleet.drainSeconds / 60),
-        coldBootMin: [3, 7] as [number, number],
-        warmBootMin: 1,
-        seed: 1,
-      },
-      minHosts: fleet.minHosts,
-      maxHosts: fleet.maxHosts,
-      hourlyUsd: type.hourlyUsd,
-    };
+    const { hourlyUsd, ...pool } = poolOf(fleet);
+    const target = { trace, pool, minHosts: fleet.minHosts, maxHosts: fleet.maxHosts, hourlyUsd };
     const results = policies.map((policy, i) => {
       progress(`replaying ${i + 1}/${policies.length}: ${policy.name}`);
       return replay(target, policy, { warmPool: values["warm-pool"] ?? false, keepSeries: true });

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { realClock } from "../../modules/migrate/clock";
-import { COMPARISONS, type Histogram } from "../../modules/migrate/compare";
+import { COMPARISONS, type Histogram } from "../../modules/gates/compare";
 import { runMigration } from "../../modules/migrate/executor";
 import type { Entry } from "../../modules/migrate/journal";
 import {
@@ -17,9 +17,9 @@ import {
   prometheusProvider,
   renderHistogram,
   type PrometheusProvider,
-} from "../../modules/migrate/prometheus";
-import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLOS } from "../../modules/migrate/slo";
-import { noise } from "../../modules/migrate/world";
+} from "../../modules/gates/prometheus";
+import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLOS } from "../../modules/gates/slo";
+import { noise } from "../../modules/world/quality";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 import { close, serveText, startPrometheus } from "../support/prometheus";
 import { executorFor, newRehearsal, tempDir, tempStacks, writeRunbook } from "../migrate/support";

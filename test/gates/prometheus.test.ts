@@ -2,12 +2,12 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { evaluateComparison, type CompareGate } from "../../modules/migrate/compare";
+import { evaluateComparison, type CompareGate } from "../../modules/gates/compare";
 import {
   prometheusProvider,
   PrometheusError,
   type PrometheusOptions,
-} from "../../modules/migrate/prometheus";
+} from "../../modules/gates/prometheus";
 
 type Reply = { status?: number; body: unknown } | "hang";
 interface Request {

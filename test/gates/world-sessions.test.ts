@@ -1,13 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { evaluateComparison, type CompareGate } from "../../modules/migrate/compare";
+import { evaluateComparison, type CompareGate } from "../../modules/gates/compare";
 import { loadRunbook } from "../../modules/migrate/runbook";
 import { advance, createWorld, parseFault, type WorldState } from "../../modules/migrate/world";
 import {
   sessionExposition,
   sessionHistogram,
   worldHistogram,
-} from "../../modules/migrate/world-sessions";
+} from "../../modules/gates/world-sessions";
 import { FIXTURE_STACKS, US_WEST } from "../migrate/support";
 
 const POOLS = { source: "metal-sjc", target: "gcp-us-west1" };

@@ -35,6 +35,10 @@ test("host rehearsal: tuned, serving, measured, drained on notice, agent crash m
     assert.equal(h.agentRestartsSurvived, 1, `${h.kind}: the drain went on after kill -9`);
   }
   assert.ok(result.hosts[1].heartbeats >= 1, "aws: heartbeats while sessions remained");
+  // GCP, drain 7200 s > graceful shutdown: the autoscaler only scales out; the scale-in
+  // controller marked the quieter of two VMs, whose agent drained it and deleted its VM.
+  assert.equal(result.hosts[0].drainSeconds, 7200);
+  assert.ok(result.hosts[0].markedByController, "gcp: marked by the scale-in controller");
   // the host counters carry what modules/observe's rules sum by: the platform's name for the
   // host and its zone (none on bare metal), the pool and its media region
   assert.deepEqual(

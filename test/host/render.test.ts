@@ -21,7 +21,7 @@ import {
 import { workloadUnit } from "../../modules/host/units";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
-import { bootstrapFiles } from "../support/user-data";
+import { assertCloudConfigsPass, bootstrapFiles } from "../support/user-data";
 
 const STACKS = join(ROOT, "stacks");
 const fleets = listStacks(STACKS)
@@ -90,13 +90,10 @@ test("a draining bare-metal host gets its drain request and nothing else", () =>
 
 test("every rendered cloud-config passes cloud-init schema", (t) => {
   if (!prerequisite(t, missingCommands("cloud-init"))) return;
-  const dir = mkdtempSync(join(tmpdir(), "host-cloud-config-"));
-  for (const spec of fleets.filter((f) => f.kind !== "metal")) {
-    const file = join(dir, `${spec.pool}.yaml`);
-    writeFileSync(file, cloudConfig(spec, hostTuning(spec, hardware)));
-    const r = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
-    assert.equal(r.status, 0, `${spec.pool}: ${r.stdout}${r.stderr}`);
-  }
+  assertCloudConfigsPass(
+    fleets.filter((f) => f.kind !== "metal"),
+    hardware,
+  );
 });
 
 test("the bootstrap and the stand-in tools pass shellcheck (POSIX sh)", (t) => {

@@ -65,7 +65,7 @@ test("rehearsal: no fault ends at the decommission approval; target-loss rolls b
   );
   assert.match(
     faulty.stdout,
-    /\nrolled-back: packet-loss on gcp-us-west1 failed at weight 25: mean 0\.03\d* over \d+ samples, not < 0\.01\n$/,
+    /\nrolled-back: packet-loss on gcp-us-west1 failed at weight 25: mean 0\.03\d* over \d+ samples, not < 0\.01; packet-loss vs source on gcp-us-west1 failed at weight 25: target worse: .*\n$/,
   );
 
   const status = migrate("status", state, "--rehearse");

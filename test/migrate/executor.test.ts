@@ -23,6 +23,7 @@ import {
   tempStacks,
   US_WEST,
   writeRunbook,
+  unitOf,
   type Rehearsal,
 } from "./support";
 
@@ -44,7 +45,7 @@ test("rehearsal without faults: cloud at 100, metal drained, stopped at the deco
   const r = newRehearsal(US_WEST, FIXTURE_STACKS);
   const outcome = await runMigration(executorFor(r).ctx);
   assert.equal(outcome.kind, "waiting-approval");
-  assert.equal(outcome.unit, "10");
+  assert.equal(outcome.unit, unitOf(r, { kind: "approve" }));
   assert.deepEqual(weightsOf(r), { "metal-sjc": 0, "gcp-us-west1": 100 });
   const world = loadWorld(r.worldFile);
   assert.ok(
@@ -61,12 +62,16 @@ test("rehearsal without faults: cloud at 100, metal drained, stopped at the deco
     ],
   );
   const state = foldJournal(journalOf(r));
-  assert.equal(state.pendingApproval?.unit, "10");
-  assert.equal(
-    state.rounds.filter((g) => g.verdict === "pass").length,
-    6 * 6,
-    "six rounds per 30-minute bake",
-  );
+  assert.equal(state.pendingApproval?.unit, unitOf(r, { kind: "approve" }));
+  // every weight bakes until its sequential gates decide: at least 10 min, at most 90, and
+  // 1 % (few new calls on the target) needs more rounds than 25 %
+  const rounds = (weight: number) => state.rounds.filter((g) => g.unit === unitOf(r, { weight }));
+  for (const weight of [1, 5, 25, 50, 75, 100]) {
+    const bake = rounds(weight);
+    assert.equal(bake.at(-1)?.verdict, "pass", `weight ${weight} promoted on a pass`);
+    assert.ok(bake.length >= 2 && bake.length < 18, `weight ${weight}: ${bake.length} rounds`);
+  }
+  assert.ok(rounds(1).length > rounds(25).length, "1 % bakes longer than 25 %");
 
   // approve, and the run retires metal-sjc and ends
   const approval = await approveMigration(executorFor(r, { by: "alice" }).ctx);
@@ -82,10 +87,11 @@ test("target-loss=3@25: the critical packet-loss gate rolls back to the last goo
   const r = newRehearsal(US_WEST, FIXTURE_STACKS, ["target-loss=3@25"]);
   const outcome = await runMigration(executorFor(r).ctx);
   assert.equal(outcome.kind, "rolled-back");
-  assert.equal(outcome.unit, "5");
+  assert.equal(outcome.unit, unitOf(r, { weight: 25 }));
+  // both the threshold and the relative gate see it
   assert.match(
     outcome.reason,
-    /^packet-loss on gcp-us-west1 failed at weight 25: mean 0\.03\d* over \d+ samples, not < 0\.01$/,
+    /^packet-loss on gcp-us-west1 failed at weight 25: mean 0\.03\d* over \d+ samples, not < 0\.01; packet-loss vs source on gcp-us-west1 failed at weight 25: target worse: /,
   );
   assert.deepEqual(weightsOf(r), { "metal-sjc": 95, "gcp-us-west1": 5 });
   const state = foldJournal(journalOf(r));
@@ -103,16 +109,17 @@ test("metrics-outage: the rehearsal holds after 5 failed queries in a row, as a 
   const r = newRehearsal(US_WEST, FIXTURE_STACKS, ["metrics-outage@25"]);
   const outcome = await runMigration(executorFor(r).ctx);
   assert.equal(outcome.kind, "held");
-  assert.equal(outcome.unit, "5");
+  assert.equal(outcome.unit, unitOf(r, { weight: 25 }));
   assert.match(
     outcome.reason,
     /^metrics provider failing: .*: query failed: 5 failed queries in a row \(limit 5\); last: metrics backend unavailable: 503/,
   );
   const state = foldJournal(journalOf(r));
-  const rounds = state.rounds.filter((g) => g.unit === "5");
-  // four absolute gates a round (loss, jitter, RTT, joins): the limit falls in the second round
-  assert.equal(rounds.length, 2, "held at the second round, not after an extended bake");
-  assert.equal(state.queryErrors, 2 * 4, "query errors are counted, apart from failures");
+  const rounds = state.rounds.filter((g) => g.unit === unitOf(r, { weight: 25 }));
+  // four absolute gates and two relative ones (a query per pool) a round: the limit falls in
+  // the first round
+  assert.equal(rounds.length, 1, "held at the first round, not after an extended bake");
+  assert.equal(state.queryErrors, 6, "query errors are counted, apart from failures");
   assert.deepEqual(
     weightsOf(r),
     { "metal-sjc": 75, "gcp-us-west1": 25 },
@@ -122,8 +129,11 @@ test("metrics-outage: the rehearsal holds after 5 failed queries in a row, as a 
   await approveMigration(executorFor(r, { by: "carol" }).ctx);
   const next = await runMigration(executorFor(r).ctx);
   assert.equal(next.kind, "held");
-  assert.equal(next.unit, "6");
-  assert.match(foldJournal(journalOf(r)).completed.get("5")!.summary, /accepted by carol/);
+  assert.equal(next.unit, unitOf(r, { weight: 50 }));
+  assert.match(
+    foldJournal(journalOf(r)).completed.get(unitOf(r, { weight: 25 }))!.summary,
+    /accepted by carol/,
+  );
   // and an operator rollback goes back to the last good weights, skipping gates
   const back = await rollbackMigration(executorFor(r, { by: "dave" }).ctx);
   assert.equal(back.kind, "rolled-back");
@@ -164,25 +174,28 @@ test("abort while waiting for an approval withdraws it; the next run asks again"
   await assert.rejects(approveMigration(executorFor(r, { by: "alice" }).ctx), InputError);
   const again = await runMigration(executorFor(r).ctx);
   assert.equal(again.kind, "waiting-approval");
-  assert.equal(again.unit, "10");
+  assert.equal(again.unit, unitOf(r, { kind: "approve" }));
 });
 
 test("abort during a bake stops at the next check; run resumes the same bake", async () => {
   const r = newRehearsal(US_WEST, FIXTURE_STACKS);
   const { ctx } = executorFor(r);
   ctx.onEntry = (entry) => {
-    if (entry.type === "gates" && entry.unit === "4" && entry.round === 2)
+    if (entry.type === "gates" && entry.unit === unitOf(r, { weight: 1 }) && entry.round === 2)
       void ctx.backend.requestAbort(ctx.key, { by: "frank", reason: "pager" });
   };
   const outcome = await runMigration(ctx);
   assert.equal(outcome.kind, "aborted");
-  assert.equal(outcome.unit, "4");
+  assert.equal(outcome.unit, unitOf(r, { weight: 1 }));
   const resumed = await runMigration(executorFor(r).ctx);
   assert.equal(resumed.kind, "waiting-approval");
-  const rounds = foldJournal(journalOf(r)).rounds.filter((g) => g.unit === "4");
+  const rounds = foldJournal(journalOf(r)).rounds.filter(
+    (g) => g.unit === unitOf(r, { weight: 1 }),
+  );
+  assert.ok(rounds.length > 2, "the abort came mid-bake");
   assert.deepEqual(
     rounds.map((g) => g.round),
-    [1, 2, 3, 4, 5, 6],
+    rounds.map((_, i) => i + 1),
     "the bake went on where it stopped",
   );
 });

@@ -49,7 +49,7 @@ test("avfleet migrate plan prints every step and its commands", () => {
   );
   assert.match(
     r.stdout,
-    / 5\. shift gcp-us-west1 to 25 %, bake 30m\n {4}weights → metal-sjc 75, gcp-us-west1 25/,
+    / 5\. shift gcp-us-west1 to 25 %, bake 10m\n {4}weights → metal-sjc 75, gcp-us-west1 25/,
   );
   assert.match(r.stdout, /\$ pulumi up --yes --refresh --stack traffic-us-west/);
   assert.match(

@@ -83,12 +83,15 @@ const badCases: [string, (doc: any) => void, string[]][] = [
         { slo: "jitter-p95", threshold: -0.01 },
         { slo: "join-success", threshold: 0 },
         { slo: "rtt-p95", compare: "source", effectFloor: 3 },
+        // a floor of 0: equal pools could never pass the sequential test
+        { slo: "packet-loss", compare: "source", effectFloor: 0 },
       ]),
     [
       "steps[2].gates[0].threshold: is 5, expected a packet-loss ceiling: a ratio like 0.01 (1 %), ≤ 0.2",
       "steps[2].gates[1].threshold: is -0.01, expected a jitter p95 ceiling in seconds, like 0.03, > 0",
       "steps[2].gates[2].threshold: is 0, expected a join-success floor: a ratio like 0.995, > 0.5",
-      "steps[2].gates[3].effectFloor: is 3, expected a worsening of RTT p95 in seconds, like 0.02, ≤ 1",
+      "steps[2].gates[3].effectFloor: is 3, expected a worsening as a share of the source's RTT p95, like 0.25 (+25 %), ≤ 1",
+      "steps[2].gates[4].effectFloor: is 0, expected a worsening as a share of the source's loss ratio, like 0.5 (+50 %), > 0",
     ],
   ],
   [
@@ -256,14 +259,14 @@ test("migrate plan prints every setting in force and where it comes from", () =>
   assert.deepEqual(
     inForce.map((l) => l.trim()),
     [
-      "steps[2].bake = 30m  [runbook]",
-      "steps[2].maxBake = 60 min  [default: twice bake]",
+      "steps[2].bake = 10m  [runbook]",
+      "steps[2].maxBake = 20 min  [default: twice bake]",
       "steps[2].interval = 5m  [runbook]",
       "steps[2].gates[0].threshold (packet-loss on target) = < 0.02  [runbook]",
       "steps[2].gates[0].minSamples (packet-loss on target) = 3  [default: schema default]",
       "steps[2].gates[0].critical (packet-loss on target) = true  [default: schema default]",
-      "steps[2].gates[1].confidence (jitter-p95 vs source) = 0.999  [default: relative gates (COMPARE_DEFAULTS)]",
-      "steps[2].gates[1].effectFloor (jitter-p95 vs source) = 5 ms  [default: the jitter-p95 comparison]",
+      "steps[2].gates[1].confidence (jitter-p95 vs source) = 0.99  [default: relative gates (COMPARE_DEFAULTS)]",
+      "steps[2].gates[1].effectFloor (jitter-p95 vs source) = +50 % of the source's mean  [default: the jitter-p95 comparison]",
       "steps[2].gates[1].minSamples (jitter-p95 vs source) = 200  [runbook]",
       "steps[2].gates[1].critical (jitter-p95 vs source) = true  [default: schema default]",
     ],

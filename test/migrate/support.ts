@@ -6,7 +6,7 @@ import YAML from "yaml";
 import { localBackend, statePaths } from "../../modules/migrate/backend";
 import type { ExecutorContext } from "../../modules/migrate/executor";
 import { readJournal } from "../../modules/migrate/journal";
-import { planUnits } from "../../modules/migrate/plan";
+import { planUnits, type Unit } from "../../modules/migrate/plan";
 import { loadRunbook, type LoadedRunbook } from "../../modules/migrate/runbook";
 import {
   createWorld,
@@ -75,6 +75,21 @@ export interface Rehearsal {
   loaded: LoadedRunbook;
   stateDir: string;
   worldFile: string;
+}
+
+/**
+ * The plan unit of a rehearsal that shifts the target to `weight`, or the first of a kind:
+ * tests name steps by what they do, so a runbook that gains a step keeps its tests.
+ */
+export function unitOf(r: Rehearsal, which: { weight: number } | { kind: Unit["kind"] }): string {
+  const { target } = r.loaded.runbook;
+  const unit = planUnits(r.loaded).find((u) =>
+    "weight" in which
+      ? u.kind === "shift" && u.weights[target] === which.weight
+      : u.kind === which.kind,
+  );
+  if (!unit) throw new Error(`no unit ${JSON.stringify(which)} in ${r.loaded.file}`);
+  return unit.id;
 }
 
 /** Every entry of a rehearsal's journal, as on disk now. */

@@ -113,7 +113,8 @@ test("regional autoscaler: custom media-load metric and scale-in control", () =>
   const a = byName("gcp-usw1-autoscaler");
   assert.equal(a.type, "gcp:compute/regionAutoscaler:RegionAutoscaler");
   assert.match(a.inputs.target, /regions\/us-west1\/instanceGroupManagers\/gcp-usw1-mig$/);
-  assert.deepEqual(a.inputs.autoscalingPolicy, {
+  const { scalingSchedules, ...policy } = a.inputs.autoscalingPolicy;
+  assert.deepEqual(policy, {
     cooldownPeriod: 180,
     maxReplicas: 90,
     metrics: [{ name: "custom.googleapis.com/avfleet/media_streams", target: 2880, type: "GAUGE" }],
@@ -121,6 +122,8 @@ test("regional autoscaler: custom media-load metric and scale-in control", () =>
     mode: "ON",
     scaleInControl: { maxScaledInReplicas: { fixed: 2 }, timeWindowSec: 900 },
   });
+  // The stack names policy ours: its forecast floors ride on the autoscaler as schedules.
+  assert.equal(scalingSchedules.length, 55);
 });
 
 test("health check probes the configured path and port", () => {
@@ -158,6 +161,10 @@ test("stack outputs: pool, media region, endpoint, instance group, min/max hosts
     maxHosts: 90,
     healthCheckPath: "/healthz",
     signalingPort: 443,
+    // the load balancer's address, which a Cloud DNS traffic split answers with and probes
+    endpointAddresses: [byName("gcp-usw1-lb-rule").inputs.ipAddress],
+    scaling:
+      "ours: GCP autoscaler ON, target 2880 streams/host · 55 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s",
     host: {
       workload: "avfleet-sfu 2.4.1-1",
       agent: "avfleet-agent, load every 30 s",
@@ -182,7 +189,7 @@ test("human preview: a tree per stack under its component and a summary line", (
   );
   assert.match(
     human.stdout,
-    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 36 resources to create \(33 custom, 3 components\)\n {4}hosts: 6–90\n {4}host: avfleet-sfu 2\.4\.1-1 · avfleet-agent, load every 30 s · drain up to 1800 s \(graceful shutdown 1800 s; autoscaler ON; media unit stops after 1860 s\)\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
+    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 36 resources to create \(33 custom, 3 components\)\n {4}hosts: 6–90\n {4}scaling: ours: GCP autoscaler ON, target 2880 streams\/host · 55 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s\n {4}host: avfleet-sfu 2\.4\.1-1 · avfleet-agent, load every 30 s · drain up to 1800 s \(graceful shutdown 1800 s; autoscaler ON; media unit stops after 1860 s\)\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
   );
   assert.match(
     human.stdout,

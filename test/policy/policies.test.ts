@@ -87,6 +87,20 @@ const fixtures: [string, string, () => Plan, string[]][] = [
     ["aws-use1-sg: opens every protocol and port to the Internet"],
   ],
   [
+    "container-image-pinned",
+    "gcp-us-west1",
+    () =>
+      mutated("gcp-us-west1", "gcp-usw1-template", (i) => {
+        i.metadataStartupScript = i.metadataStartupScript.replace(
+          "# avfleet-workload package=avfleet-sfu=2.4.1-1",
+          "# avfleet-workload image=registry.example.net/sfu:2.4.1",
+        );
+      }),
+    [
+      "gcp-usw1-template: runs registry.example.net/sfu:2.4.1 by tag only: hosts booted later may run another image",
+    ],
+  ],
+  [
     "admin-ports-not-from-internet",
     "gcp-us-west1",
     () => mutated("gcp-us-west1", "gcp-usw1-fw-ssh", (i) => (i.sourceRanges = ["0.0.0.0/0"])),
@@ -364,6 +378,74 @@ const fixtures: [string, string, () => Plan, string[]][] = [
       ),
     ["aws-use1-asg: pool aws-use1 lacks alert(s): avfleet-aws-use1-AvfleetRttP95BurnPage"],
   ],
+  [
+    "gcp-drain-first-scale-in",
+    "gcp-europe-west4",
+    () =>
+      mutated("gcp-europe-west4", "gcp-euw4-autoscaler", (i) => (i.autoscalingPolicy.mode = "ON")),
+    [
+      "gcp-euw4-autoscaler: mode ON scales in by deleting VMs: graceful shutdown ends their calls at 3600 s of a 7200 s drain",
+    ],
+  ],
+  [
+    "gcp-drain-first-scale-in",
+    "gcp-europe-west4",
+    () => {
+      const plan = structuredClone(plans.get("gcp-europe-west4")!);
+      plan.resources = plan.resources.filter((r) => !r.name.startsWith("gcp-euw4-scale-in"));
+      return plan;
+    },
+    [
+      "stack-facts: pool gcp-euw4 drains for 7200 s but has no scale-in controller: its autoscaler never scales in, so surplus hosts stay",
+    ],
+  ],
+  [
+    "gcp-drain-first-scale-in",
+    "gcp-europe-west4",
+    () => {
+      const plan = structuredClone(plans.get("gcp-europe-west4")!);
+      plan.resources = plan.resources.filter((r) => r.name !== "gcp-euw4-scale-in-schedule");
+      return plan;
+    },
+    ["gcp-euw4-scale-in-fn: no Cloud Scheduler job calls the scale-in controller with OIDC"],
+  ],
+  [
+    "compiled-scaling-safe",
+    "aws-us-east-1",
+    () => {
+      // What a hand edit of the compiled settings looks like: provider defaults left in.
+      const plan = structuredClone(plans.get("aws-us-east-1")!);
+      const inputs = (name: string) => plan.resources.find((r) => r.name === name)!.inputs as any;
+      delete inputs("aws-use1-weekday-1800").desiredCapacity;
+      delete inputs("aws-use1-forecast").predictiveScalingConfiguration.mode;
+      inputs("aws-use1-asg").warmPool.minSize = 200;
+      delete inputs("aws-use1-asg").warmPool.maxGroupPreparedCapacity;
+      return plan;
+    },
+    [
+      "aws-use1-weekday-1800: desiredCapacity is unset (the provider's default 0): the action would set the group's desiredCapacity at its time, not only its floor",
+      "aws-use1-forecast: predictive scaling mode is unset (ForecastOnly): it forecasts and never scales",
+      "aws-use1-asg: warm pool has no maxGroupPreparedCapacity: AWS keeps max size − desired capacity hosts in it",
+      "aws-use1-asg: warm pool of 200 exceeds the 94 hosts the group can ever add",
+    ],
+  ],
+  [
+    "compiled-scaling-safe",
+    "gcp-us-west1",
+    () =>
+      mutated("gcp-us-west1", "gcp-usw1-autoscaler", (i) => {
+        const first = i.autoscalingPolicy.scalingSchedules[0];
+        first.durationSec = 60;
+        i.autoscalingPolicy.scalingSchedules = Array.from({ length: 129 }, () => first);
+      }),
+    [
+      "gcp-usw1-autoscaler: 129 scaling schedules, GCP allows 128",
+      ...Array.from(
+        { length: 129 },
+        () => "gcp-usw1-autoscaler: schedule weekday-0000 lasts 60 s, GCP needs ≥ 300",
+      ),
+    ],
+  ],
 ];
 
 for (const [policy, quietStack, fire, expected] of fixtures) {
@@ -375,25 +457,44 @@ for (const [policy, quietStack, fire, expected] of fixtures) {
   });
 }
 
-// Advisory until the traffic split's health checks and the pools' endpoint records exist:
-// today's stacks are the mistake they catch.
-// Advisory while Cloud DNS weighted sets carry no health checks: traffic-eu-west is the
-// mistake it catches; traffic-us-west's Route53 records each carry one.
-test("weighted-record-health-checked: quiet on Route53 records with checks, fires without", () => {
-  const checked = verdict(plans.get("traffic-us-west")!, "weighted-record-health-checked");
-  assert.ok(checked.judged > 0);
-  assert.deepEqual(checked.messages, []);
+// Both clouds: traffic-us-west's Route53 records and traffic-eu-west's Cloud DNS set each carry
+// a health check per pool; without them a dead pool keeps its share of joins.
+test("weighted-record-health-checked: quiet on checked records of both clouds, fires without", () => {
+  const judge = (plan: Plan) => verdict(plan, "weighted-record-health-checked");
+  for (const stack of ["traffic-us-west", "traffic-eu-west"]) {
+    const checked = judge(plans.get(stack)!);
+    assert.ok(checked.judged > 0, stack);
+    assert.deepEqual(checked.messages, [], stack);
+  }
   const unchecked = structuredClone(plans.get("traffic-us-west")!);
   for (const r of unchecked.resources) delete r.inputs.healthCheckId;
-  assert.deepEqual(verdict(unchecked, "weighted-record-health-checked").messages, [
+  assert.deepEqual(judge(unchecked).messages, [
     "traffic-us-west-metal-sjc: weighted record metal-sjc has no health check",
   ]);
-  assert.deepEqual(
-    verdict(plans.get("traffic-eu-west")!, "weighted-record-health-checked").messages,
-    [
-      "traffic-eu-west-wrr: wrrs[0] has no health-checked targets",
-      "traffic-eu-west-wrr: wrrs[1] has no health-checked targets",
-    ],
+  // Today's Cloud DNS mistake: CNAMEs of each pool's endpoint, nothing probed.
+  const cnames = mutated("traffic-eu-west", "traffic-eu-west-wrr", (i) => {
+    i.type = "CNAME";
+    delete i.routingPolicy.healthCheck;
+    for (const w of i.routingPolicy.wrrs) {
+      delete w.healthCheckedTargets;
+      w.rrdatas = ["edge.example."];
+    }
+  });
+  assert.deepEqual(judge(cnames).messages, [
+    "traffic-eu-west-wrr: its routing policy names no healthCheck",
+    "traffic-eu-west-wrr: wrrs[0] has no health-checked targets",
+    "traffic-eu-west-wrr: wrrs[1] has no health-checked targets",
+  ]);
+  const geoUnchecked = mutated("traffic-eu-west", "traffic-eu-west-wrr", (i) => {
+    i.routingPolicy.geos = [{ location: "europe-west4", rrdatas: ["203.0.113.7"] }];
+    delete i.routingPolicy.wrrs;
+  });
+  assert.deepEqual(judge(geoUnchecked).messages, [
+    "traffic-eu-west-wrr: geos[0] has no health-checked targets",
+  ]);
+  assert.equal(
+    POLICIES.find((p) => p.name === "weighted-record-health-checked")!.enforcementLevel,
+    "mandatory",
   );
 });
 

@@ -1,6 +1,25 @@
 /** Reads back what a rendered host payload (cloud-config, startup-script, SSH command) installs. */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import YAML from "yaml";
-import { BOOTSTRAP_PATH } from "../../modules/host/bootstrap";
+import type { FleetSpec } from "../../modules/config/fleet.schema";
+import { hostTuning } from "../../modules/fleets/host-tuning";
+import type { HostHardware } from "../../modules/tuning/host-facts";
+import { BOOTSTRAP_PATH, cloudConfig } from "../../modules/host/bootstrap";
+
+/** `cloud-init schema` passes every pool's rendered cloud-config (the caller checks it is there). */
+export function assertCloudConfigsPass(specs: FleetSpec[], hardware: HostHardware): void {
+  const dir = mkdtempSync(join(tmpdir(), "host-cloud-config-"));
+  for (const spec of specs) {
+    const file = join(dir, `${spec.pool}.yaml`);
+    writeFileSync(file, cloudConfig(spec, hostTuning(spec, hardware)));
+    const r = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+    assert.equal(r.status, 0, `${spec.pool}: ${r.stdout}${r.stderr}`);
+  }
+}
 
 /** The files avfleet-bootstrap installs, by path. */
 export function bootstrapFiles(script: string): Map<string, string> {

@@ -1,5 +1,5 @@
 /**
- * The rehearsal world's per-session quality, as the fleet's SFUs export it: a histogram per
+ * A simulated world's per-session quality, as the fleet's SFUs export it: a histogram per
  * pool of session-minute samples (packet loss, jitter p95) and of join attempts (1 joined,
  * 0 failed). The world keeps one quality figure per pool and minute; the calls of that minute
  * spread around it exponentially (most near the pool's figure, a few far worse). Counts are the
@@ -8,15 +8,24 @@
 import { COMPARISONS, type Fetched, type Histogram } from "./compare";
 import { emptyHistogram, renderHistogram, renderQuery, TEMPLATES } from "./prometheus";
 import { SLO_NAMES, type SloName } from "./slo";
-import { MEAN_CALL_MIN, type WorldState } from "./world";
-
-type Minute = WorldState["minutes"][number];
-
-/** Joins of `pool` in minute `i`: what arrived beyond the calls that stayed from the minute before. */
-function joins(minutes: Minute[], i: number, pool: string): number {
-  const before = i > 0 ? (minutes[i - 1].sessions[pool] ?? 0) : 0;
-  return Math.max(0, (minutes[i].sessions[pool] ?? 0) - before * Math.exp(-1 / MEAN_CALL_MIN));
+/**
+ * What a simulated world records of its calls (modules/migrate's rehearsal world is one): per
+ * minute and pool, the sessions in progress, those that joined, and the quality figures in
+ * SLO_NAMES order.
+ */
+export interface SessionRecord {
+  region: string;
+  pools: string[];
+  now: number;
+  minutes: {
+    t: number;
+    sessions: Record<string, number>;
+    joins?: Record<string, number>;
+    quality: Record<string, readonly number[]>;
+  }[];
 }
+
+type Minute = SessionRecord["minutes"][number];
 
 /** Adds one minute's expected samples of `slo` on a pool to a histogram. */
 function addMinute(h: Histogram, slo: SloName, minute: Minute, joined: number, pool: string): void {
@@ -34,7 +43,7 @@ function addMinute(h: Histogram, slo: SloName, minute: Minute, joined: number, p
 
 /** Pure: the per-session histogram of `slo` on `pool` over the minutes in (from, to]. */
 export function sessionHistogram(
-  state: WorldState,
+  state: SessionRecord,
   slo: SloName,
   pool: string,
   from: number,
@@ -43,9 +52,9 @@ export function sessionHistogram(
   const h = { ...emptyHistogram(COMPARISONS[slo].buckets), sessions: 0 };
   let first = true;
   let seen = false;
-  state.minutes.forEach((minute, i) => {
+  state.minutes.forEach((minute) => {
     if (minute.t <= from || minute.t > to) return;
-    const joined = joins(state.minutes, i, pool);
+    const joined = minute.joins?.[pool] ?? 0;
     // the window's calls: those in progress in its first minute, then every join
     h.sessions += first ? (minute.sessions[pool] ?? 0) : joined;
     first = false;
@@ -58,7 +67,7 @@ export function sessionHistogram(
 
 /** The world as a HistogramSource: what the same PromQL would return from a scrape of it. */
 export function worldHistogram(
-  state: WorldState,
+  state: SessionRecord,
   metric: string,
   pool: string,
   from: number,
@@ -73,7 +82,7 @@ export function worldHistogram(
 }
 
 /** Exposition lines: each per-session histogram since the world began, per pool. */
-export function sessionExposition(state: WorldState): string[] {
+export function sessionExposition(state: SessionRecord): string[] {
   return SLO_NAMES.flatMap((slo) =>
     renderHistogram(
       COMPARISONS[slo].sessionMetric,

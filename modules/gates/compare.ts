@@ -1,14 +1,16 @@
 /**
- * Relative gates: is the target pool worse than the source pool over the same window?
- * Per-session samples of both pools — raw values, or a Prometheus histogram's buckets, where
- * every session in a bucket ties — go through a one-sided Mann–Whitney U test (tie-corrected,
- * normal approximation with continuity correction) in the metric's bad direction. A failure
- * needs both significance and an effect above the metric's floor, so a huge sample cannot roll
- * back over a difference nobody hears. Fewer samples than the minimum on either side, or none,
- * is inconclusive: never a pass.
+ * Relative gates: is the target pool worse than the source pool, over the window since the
+ * weight change, by more than a floor relative to the source's mean? Each round the gate
+ * estimates θ = (target's mean worsening) − floor × (source's mean) from both pools' per-session
+ * samples — raw values, or a Prometheus histogram's buckets and sum — and runs the sequential
+ * test of sequential.ts on it: worse beyond the floor with the sequence's confidence fails;
+ * better than the floor with the same confidence passes; otherwise inconclusive, and the bake
+ * goes on (up to maxBake, then a human decides). Fewer samples than the minimum on either side,
+ * or none, is inconclusive: never a pass.
  */
 import { fmt, type GateEvaluation } from "./gates";
 import { reachedErrorLimit } from "./metrics";
+import { decide } from "./sequential";
 import { selector, SLOS, type SloName } from "./slo";
 
 /**
@@ -42,7 +44,11 @@ export interface Comparison {
   sessionMetric: string;
   /** Finite bucket upper bounds; +Inf is implied. Fine where the SLO's threshold is. */
   buckets: readonly number[];
-  /** The smallest worsening of the mean worth a rollback, in the SLO's unit. */
+  /**
+   * The smallest worsening of the target's mean worth a rollback, as a share of the source's
+   * mean (0.5: the target's loss ratio is half as high again). A ratio holds at any baseline:
+   * an absolute floor that fits 0.5 % loss is deaf at 0.1 % and trigger-happy at 3 %.
+   */
   effectFloor: number;
 }
 
@@ -51,15 +57,16 @@ export const COMPARISONS: Record<SloName, Comparison> = {
   "packet-loss": {
     sessionMetric: "avfleet_session_packet_loss_ratio",
     buckets: [0, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1],
-    effectFloor: 0.0025,
+    effectFloor: 0.5,
   },
   "jitter-p95": {
     sessionMetric: "avfleet_session_jitter_p95_seconds",
     buckets: [0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.2],
-    effectFloor: 0.005,
+    effectFloor: 0.5,
   },
-  // A join is a session sample of 0 (failed) or 1 (joined): Mann–Whitney on two values is
-  // the two-proportion test, so one mechanism serves every metric.
+  // A join is a session sample of 0 (failed) or 1 (joined): a difference of means on two
+  // values is the difference of rates, so one mechanism serves every metric. A drop of 0.2 %
+  // of the source's rate is about 0.002 of success ratio.
   "join-success": {
     sessionMetric: "avfleet_session_join_success",
     buckets: [0, 1],
@@ -68,15 +75,17 @@ export const COMPARISONS: Record<SloName, Comparison> = {
   "rtt-p95": {
     sessionMetric: "avfleet_session_rtt_p95_seconds",
     buckets: [0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 1],
-    effectFloor: 0.02,
+    effectFloor: 0.25,
   },
 };
 
 /**
  * A runbook's defaults for relative gates, as bench:gates measures them: 100 session-minutes
- * per pool before a verdict, and a 0.1 % false-failure chance per round.
+ * per pool before a verdict (the normal approximation needs some), and a 1 % chance over the
+ * whole bake, however many rounds it takes, of a rollback where the target is within the floor
+ * (or of a promotion where it is beyond it).
  */
-export const COMPARE_DEFAULTS = { minSamples: 100, confidence: 0.999 } as const;
+export const COMPARE_DEFAULTS = { minSamples: 100, confidence: 0.99 } as const;
 
 /** A relative gate as the runbook states it (defaults filled in by the schema). */
 export interface CompareGate {
@@ -84,142 +93,87 @@ export interface CompareGate {
   critical: boolean;
   /** The fewest samples each pool needs before a verdict. */
   minSamples: number;
-  /** One minus the per-evaluation false-failure rate: a bake of k rounds risks at most k×(1−confidence). */
+  /** One minus the chance, over every round of a bake at once, that the sequence misses. */
   confidence: number;
-  /** Overrides the SLO's floor in COMPARISONS. */
+  /** Overrides the SLO's floor in COMPARISONS (a share of the source's mean). */
   effectFloor?: number;
 }
 
-/** Samples at one value (or in one bucket), ascending by value: the ties of a ranking. */
-export interface Group {
-  value: number;
-  source: number;
-  target: number;
-}
-
-export interface MannWhitney {
-  /** U of the target: pairs where the target sample is larger, ties counting half. */
-  u: number;
-  z: number;
-  /** One-sided: the chance of a U this far toward `worse` if the pools were alike. */
-  pValue: number;
-}
-
-/** erfc with fractional error below 1.2e-7 everywhere (Numerical Recipes' erfcc). */
-function erfc(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const poly =
-    -1.26551223 +
-    t *
-      (1.00002368 +
-        t *
-          (0.37409196 +
-            t *
-              (0.09678418 +
-                t *
-                  (-0.18628806 +
-                    t *
-                      (0.27886807 +
-                        t *
-                          (-1.13520398 +
-                            t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
-  const r = t * Math.exp(-z * z + poly);
-  return x >= 0 ? r : 2 - r;
-}
-
-/** P(Z > z) for a standard normal Z. */
-export function upperTail(z: number): number {
-  return 0.5 * erfc(z / Math.SQRT2);
+/** One pool's samples reduced to what the test needs. */
+export interface Moments {
+  /** Finite samples (session-minutes, or joins). */
+  n: number;
+  mean: number;
+  /** The spread of one sample around the mean. */
+  variance: number;
+  /** Samples per session, at least 1: raw values are one per session. */
+  perSession: number;
+  /** NaN or infinite samples (or histogram figures) left out. */
+  dropped: number;
+  /** A histogram's sessions per bucket (not cumulative), ascending by upper bound. */
+  groups?: { le: number; count: number }[];
 }
 
 /**
- * Pure: Mann–Whitney U over grouped samples. `worse: "greater"` asks whether the target tends
- * to be larger than the source; "less" whether smaller. Both pools need at least one sample.
- *
- * `perSession` is each pool's samples per session. Var(U) = nₛnₜ(n+1)/12 splits into a part
- * from the target's spread (nₛ·nₜ·nₛ/12) and one from the source's (nₛ·nₜ·nₜ/12); samples of
- * one session count as one in the worst case (intra-session correlation 1), which multiplies
- * each part by its pool's samples per session. 1 and 1 is the textbook test.
+ * Pure: mean and spread of raw values, or of a histogram. A histogram knows its sum but not
+ * where in a bucket each sample lies: every finite bucket's samples are placed at one common
+ * fraction of its width, the fraction that reproduces the exact sum (so a 0/1 metric with
+ * buckets 0 and 1 comes out exact); the +Inf bucket takes whatever the finite ones cannot hold.
+ * Values are taken as non-negative (every SLO metric is).
  */
-export function mannWhitney(
-  groups: Group[],
-  worse: "greater" | "less",
-  perSession = { source: 1, target: 1 },
-): MannWhitney {
-  let ns = 0;
-  let nt = 0;
-  let below = 0;
-  let rankSum = 0;
-  let ties = 0;
-  for (const g of groups) {
-    const c = g.source + g.target;
-    rankSum += g.target * (below + (c + 1) / 2);
-    ties += c * c * c - c;
-    below += c;
-    ns += g.source;
-    nt += g.target;
-  }
-  const n = ns + nt;
-  const u = rankSum - (nt * (nt + 1)) / 2;
-  const mean = (ns * nt) / 2;
-  const tieFactor = 1 - ties / (n * n * n - n);
-  const spread = ns * perSession.target + nt * perSession.source + 1;
-  const variance = ((ns * nt) / 12) * spread * tieFactor;
-  const toward = worse === "greater" ? u - mean : mean - u;
-  // Every sample tied: no evidence either way.
-  if (!(variance > 0)) return { u, z: 0, pValue: 1 };
-  const z = (toward - 0.5) / Math.sqrt(variance);
-  return { u, z, pValue: upperTail(z) };
-}
-
-interface Side {
-  groups: Map<number, number>;
-  n: number;
-  mean: number;
-  dropped: number;
-  /** Samples per session, at least 1: raw values are one per session. */
-  perSession: number;
-}
-
-/** NaN and infinities are left out and counted; a histogram's buckets become its groups. */
-function side(samples: Samples): Side {
+export function moments(samples: Samples): Moments {
   if ("values" in samples) {
     const finite = samples.values.filter(Number.isFinite);
-    const groups = new Map<number, number>();
-    for (const v of finite) groups.set(v, (groups.get(v) ?? 0) + 1);
     const n = finite.length;
     const mean = n ? finite.reduce((a, b) => a + b, 0) / n : NaN;
-    return { groups, n, mean, dropped: samples.values.length - n, perSession: 1 };
+    const variance = n ? finite.reduce((a, v) => a + (v - mean) ** 2, 0) / n : NaN;
+    return { n, mean, variance, perSession: 1, dropped: samples.values.length - n };
   }
   const { buckets, sum, sessions } = samples.histogram;
   const bad =
     buckets.filter((b) => !Number.isFinite(b.count)).length + (Number.isFinite(sum) ? 0 : 1);
-  if (bad > 0) return { groups: new Map(), n: 0, mean: NaN, dropped: bad, perSession: 1 };
+  if (bad > 0) return { n: 0, mean: NaN, variance: NaN, perSession: 1, dropped: bad };
   // increase() extrapolates: counts arrive fractional and, across buckets, not always monotone.
-  const groups = new Map<number, number>();
+  const groups: { le: number; count: number; low: number }[] = [];
   let previous = 0;
+  let low = 0;
   for (const b of [...buckets].sort((a, b) => a.le - b.le)) {
     const cumulative = Math.max(previous, Math.round(b.count));
-    groups.set(b.le, cumulative - previous);
+    groups.push({ le: b.le, count: cumulative - previous, low: Math.min(low, b.le) });
     previous = cumulative;
+    low = b.le;
   }
-  const perSession = sessions && sessions > 0 ? Math.max(1, previous / sessions) : 1;
-  return { groups, n: previous, mean: previous ? sum / previous : NaN, dropped: 0, perSession };
+  const n = previous;
+  const finite = groups.filter((g) => Number.isFinite(g.le));
+  const atLow = groups.reduce((a, g) => a + g.count * g.low, 0);
+  const widths = finite.reduce((a, g) => a + g.count * (g.le - g.low), 0);
+  const fraction = widths > 0 ? Math.min(1, Math.max(0, (sum - atLow) / widths)) : 0;
+  const placed = atLow + fraction * widths;
+  const value = (g: (typeof groups)[number]) =>
+    Number.isFinite(g.le)
+      ? g.low + fraction * (g.le - g.low)
+      : g.low + (g.count > 0 ? Math.max(0, sum - placed) / g.count : 0);
+  const fitted = n ? groups.reduce((a, g) => a + g.count * value(g), 0) / n : NaN;
+  const variance = n ? groups.reduce((a, g) => a + g.count * (value(g) - fitted) ** 2, 0) / n : NaN;
+  const perSession = sessions && sessions > 0 ? Math.max(1, n / sessions) : 1;
+  return {
+    n,
+    mean: n ? sum / n : NaN,
+    variance,
+    perSession,
+    dropped: 0,
+    groups: groups.map(({ le, count }) => ({ le, count })),
+  };
 }
 
-function groupsOf(source: Side, target: Side): Group[] {
-  const values = [...new Set([...source.groups.keys(), ...target.groups.keys()])].sort(
-    (a, b) => a - b,
-  );
-  return values.map((value) => ({
-    value,
-    source: source.groups.get(value) ?? 0,
-    target: target.groups.get(value) ?? 0,
-  }));
-}
+/**
+ * The variance of a pool's mean. A session's minutes are the same call on the same network,
+ * so they count as one sample in the worst case (intra-session correlation 1): the spread
+ * divides by the sessions, not by the samples.
+ */
+const varianceOfMean = (m: Moments) => (m.variance * m.perSession) / m.n;
 
-/** Two histograms rank together only when they share their bucket bounds. */
+/** Two histograms compare only when they share their bucket bounds. */
 function sameBounds(a: Samples, b: Samples): boolean {
   if (!("histogram" in a) || !("histogram" in b)) return "values" in a && "values" in b;
   const bounds = (h: Histogram) =>
@@ -229,6 +183,8 @@ function sameBounds(a: Samples, b: Samples): boolean {
       .join(",");
   return bounds(a.histogram) === bounds(b.histogram);
 }
+
+const signed = (x: number) => `${x >= 0 ? "+" : "−"}${fmt(Math.abs(100 * x))} %`;
 
 /** Pure: a relative gate's verdict from both pools' samples (or why they are missing). */
 export function judgeComparison(
@@ -278,14 +234,23 @@ export function judgeComparison(
       `${pools.source} and ${pools.target} export different buckets of ${metric}`,
     );
   }
-  const s = side(source);
-  const t = side(target);
+  const s = moments(source);
+  const t = moments(target);
   const counts = {
     sourceSamples: s.n,
     targetSamples: t.n,
     samples: t.n,
     dropped: s.dropped + t.dropped,
     ...("values" in target ? { values: target.values } : {}),
+    ...(s.groups && t.groups
+      ? {
+          buckets: s.groups.map((g, i) => ({
+            le: g.le,
+            source: g.count,
+            target: t.groups![i].count,
+          })),
+        }
+      : {}),
   };
   const droppedNote = counts.dropped ? ` (${counts.dropped} NaN or infinite left out)` : "";
   if (s.n < gate.minSamples || t.n < gate.minSamples) {
@@ -294,34 +259,48 @@ export function judgeComparison(
       counts,
     );
   }
-  const groups = groupsOf(s, t);
-  const worse = slo.bound === "below" ? "greater" : "less";
-  const { u, pValue } = mannWhitney(groups, worse, {
-    source: s.perSession,
-    target: t.perSession,
-  });
-  const effect = slo.bound === "below" ? t.mean - s.mean : s.mean - t.mean;
-  const significant = pValue < alpha;
-  const large = effect >= floor;
-  const fail = significant && large;
+  if (!(s.mean > 0)) {
+    return inconclusive(
+      `${pools.source}'s mean ${metric} is ${fmt(s.mean)}: no baseline for a floor relative to it`,
+      counts,
+    );
+  }
+  const sign = slo.bound === "below" ? 1 : -1;
+  // θ = sign·(target − source) − floor·source, in the metric's unit; > 0 is worse than the floor
+  const theta = sign * (t.mean - s.mean) - floor * s.mean;
+  const variance = varianceOfMean(t) + (1 + sign * floor) ** 2 * varianceOfMean(s);
+  if (!(variance > 0)) {
+    return inconclusive(
+      `no spread in either pool's samples: nothing to measure the difference by`,
+      counts,
+    );
+  }
+  // the mixture spreads over effects the size of the floor, where the decision is
+  const { decision, low, high, pValue } = decide({ theta, variance, tau: floor * s.mean }, alpha);
+  const effect = (sign * (t.mean - s.mean)) / s.mean;
+  const interval: [number, number] = [low / s.mean + floor, high / s.mean + floor];
+  const verdict = decision === "reject" ? "fail" : decision === "accept" ? "pass" : "inconclusive";
   const clustered =
     s.perSession > 1 || t.perSession > 1
       ? `, ${fmt(s.perSession)} and ${fmt(t.perSession)} per session`
       : "";
+  const said = {
+    fail: "target worse",
+    pass: "target not worse",
+    inconclusive: "not yet decided",
+  }[verdict];
+  const relation = { fail: "above", pass: "below", inconclusive: "spans" }[verdict];
   return {
     ...base,
     ...counts,
-    verdict: fail ? "fail" : "pass",
+    verdict,
     value: effect,
     effect,
-    statistic: u,
+    interval,
     pValue,
-    ...("histogram" in target
-      ? { buckets: groups.map((g) => ({ le: g.value, source: g.source, target: g.target })) }
-      : {}),
     reason:
-      `target ${fail ? "" : "not "}worse: mean ${fmt(t.mean)} vs ${fmt(s.mean)}, effect ${fmt(effect)} ${large ? "≥" : "<"} floor ${fmt(floor)}, ` +
-      `p ${fmt(pValue)} ${significant ? "<" : "≥"} ${fmt(alpha)} (U ${fmt(u)}, ${s.n} vs ${t.n} samples${droppedNote}${clustered})`,
+      `${said}: mean ${fmt(t.mean)} vs ${fmt(s.mean)}, ${signed(effect)} (${fmt(100 * gate.confidence)} % sequence ${signed(interval[0])} to ${signed(interval[1])}) ${relation} floor ${signed(floor)}, ` +
+      `p ${fmt(pValue)}, ${s.n} vs ${t.n} samples${droppedNote}${clustered}`,
   };
 }
 

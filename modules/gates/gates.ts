@@ -1,12 +1,29 @@
 /**
  * Gate verdicts. Absolute SLO guards: the mean over the bake window against the SLO's
  * threshold. No data or too few samples is inconclusive, never a pass; a query error is
- * inconclusive too and counted apart. Statistical gates (#7) return the same shape.
+ * inconclusive too and counted apart. Relative gates (compare.ts) return the same shape.
  */
 import { COMPARE_DEFAULTS, evaluateComparison } from "./compare";
-import type { Gate } from "./runbook.schema";
-import { keeps, selector, SLOS } from "./slo";
+import { keeps, selector, SLOS, type SloName } from "./slo";
 import { reachedErrorLimit, type MetricsProvider } from "./metrics";
+
+/**
+ * A gate as a runbook states it, with the schema's defaults filled in (modules/migrate's
+ * runbook schema is its source; this is the part the verdicts read).
+ */
+export interface Gate {
+  slo: SloName;
+  /** The pool an absolute gate watches. */
+  pool: "target" | "source";
+  /** Overrides the SLO's threshold (absolute gates). */
+  threshold?: number;
+  critical: boolean;
+  minSamples: number;
+  /** Set: a relative gate, the target against the source (compare.ts). */
+  compare?: "source";
+  confidence?: number;
+  effectFloor?: number;
+}
 
 export type Verdict = "pass" | "fail" | "inconclusive";
 
@@ -29,16 +46,17 @@ export interface GateEvaluation {
   errorLimit?: boolean;
   reason: string;
   /** Relative gates (compare.ts): the source pool's query, both sides' sample counts, NaN or
-   * non-finite samples left out, Mann–Whitney U, its one-sided p-value against alpha, and the
-   * effect (how much worse the target's mean is, in the metric's unit; `value` repeats it). */
+   * non-finite samples left out, the sequential test's always-valid p-value (of "no worse than
+   * the floor") and alpha, the effect (how much worse the target's mean is, as a share of the
+   * source's; `value` repeats it) and its always-valid (1 − alpha) interval. */
   sourceQuery?: string;
   sourceSamples?: number;
   targetSamples?: number;
   dropped?: number;
-  statistic?: number;
   pValue?: number;
   alpha?: number;
   effect?: number;
+  interval?: [number, number];
   /** Histogram buckets compared: upper bound and each pool's sessions in the bucket. */
   buckets?: { le: number; source: number; target: number }[];
 }

@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { judgeGate, roundVerdict, type GateEvaluation } from "../../modules/migrate/gates";
+import { judgeGate, roundVerdict, type GateEvaluation } from "../../modules/gates/gates";
 import type { Gate } from "../../modules/migrate/runbook.schema";
-import { SLOS } from "../../modules/migrate/slo";
+import { SLOS } from "../../modules/gates/slo";
 
 const gate = (over: Partial<Gate> = {}): Gate => ({
   slo: "packet-loss",

@@ -1,0 +1,247 @@
+#!/usr/bin/python3
+# avfleet scale-in controller of one GCP media pool whose drain outlasts graceful shutdown
+# (rendered by avfleet, modules/fleets/gcp-scale-in.ts; change the fleet spec, not this file).
+#
+# The pool's autoscaler only scales out. Every minute Cloud Scheduler calls this function: it
+# reads the autoscaler's recommendedSize and the MIG's targetSize and, when the MIG is larger,
+# marks the least-loaded running hosts `avfleet-drain=true`. Each marked host's agent drains
+# and then deletes its own VM from the MIG (at zero sessions, or at the pool's drain limit).
+# Nothing here deletes a VM.
+#
+# Python 3 standard library only: main.py of a Cloud Run function (entry point `scale_in`),
+# or `python3 main.py` for one pass from a shell.
+import datetime
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+DRAIN_KEY = "avfleet-drain"
+MARKED_AT_KEY = "avfleet-drain-at"
+# How far back a load point still counts: the agent publishes at least every 10 s.
+LOAD_LOOKBACK_SEC = 300
+
+
+def log(message):
+    print(f"avfleet-scale-in: {message}", file=sys.stderr, flush=True)
+
+
+# --- the decision: pure -----------------------------------------------------------------------
+
+
+def decide(size, recommended, hosts, now, max_per_window, window_sec):
+    """Names of the hosts to mark for draining now, least loaded first.
+
+    hosts: [{name, running, load (None: no recent reading), markedAt (None: not draining;
+    a number: epoch seconds of the mark, 0 when unknown)}]. A host already draining counts
+    toward the excess (it will leave) and, when marked within the window, toward the rate.
+    A host without a load reading is never picked: it may be booting or not publishing.
+    """
+    if recommended is None or recommended >= size:
+        return []
+    draining = [h for h in hosts if h["markedAt"] is not None]
+    recent = sum(1 for h in draining if now - h["markedAt"] < window_sec)
+    budget = min(size - recommended - len(draining), max_per_window - recent)
+    if budget <= 0:
+        return []
+    candidates = [
+        h for h in hosts if h["markedAt"] is None and h["running"] and h["load"] is not None
+    ]
+    candidates.sort(key=lambda h: (h["load"], h["name"]))
+    return [h["name"] for h in candidates[:budget]]
+
+
+def marked_at(items):
+    """None when the host is not draining; else the mark's epoch seconds (0 when unknown)."""
+    meta = {i["key"]: i.get("value", "") for i in items}
+    if meta.get(DRAIN_KEY, "").strip().lower() != "true":
+        return None
+    try:
+        return parse_time(meta.get(MARKED_AT_KEY, ""))
+    except ValueError:
+        return 0
+
+
+def parse_time(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def rfc3339(epoch):
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+
+
+# --- the APIs ---------------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    pass
+
+
+class Google:
+    """Metadata-server token; Compute and Cloud Monitoring REST calls."""
+
+    def __init__(self, endpoints):
+        self.metadata = endpoints["metadata"].rstrip("/") + "/computeMetadata/v1/"
+        self.compute = endpoints["compute"].rstrip("/") + "/compute/v1/"
+        self.monitoring = endpoints["monitoring"].rstrip("/") + "/v3/"
+        self.token = None
+
+    def call(self, method, url, body=None, ok=(200,)):
+        headers = {"Authorization": f"Bearer {self.bearer()}"}
+        # A POST without a body still says Content-Length: 0.
+        data = b"" if method == "POST" else None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                status, text = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, text = error.code, error.read()
+        if status not in ok:
+            raise ApiError(f"{method} {url}: HTTP {status} {text[:300]!r}")
+        return status, json.loads(text or b"{}")
+
+    def bearer(self):
+        if self.token is None:
+            request = urllib.request.Request(
+                self.metadata + "instance/service-accounts/default/token",
+                headers={"Metadata-Flavor": "Google"},
+            )
+            with urllib.request.urlopen(request, timeout=5) as response:
+                self.token = json.loads(response.read())["access_token"]
+        return self.token
+
+    def pages(self, method, url, key):
+        """Every item of a paginated list (Compute and Monitoring share pageToken)."""
+        token = None
+        while True:
+            sep = "&" if "?" in url else "?"
+            page = url + (f"{sep}pageToken={urllib.parse.quote(token)}" if token else "")
+            _, doc = self.call(method, page)
+            yield from doc.get(key, [])
+            token = doc.get("nextPageToken")
+            if not token:
+                return
+
+
+def observe(api, config, now):
+    """(targetSize, recommendedSize, hosts) of the pool, as decide() takes them."""
+    region = f"{api.compute}projects/{config['project']}/regions/{config['region']}"
+    _, autoscaler = api.call("GET", f"{region}/autoscalers/{config['autoscaler']}")
+    mig_url = f"{region}/instanceGroupManagers/{config['instanceGroupManager']}"
+    _, mig = api.call("GET", mig_url)
+    managed = list(api.pages("POST", f"{mig_url}/listManagedInstances", "managedInstances"))
+    # (zone, name) -> the MIG's view of each of its VMs.
+    members = {}
+    for m in managed:
+        parts = m["instance"].split("/")
+        members[(parts[-3], parts[-1])] = m
+    instances = {}
+    for zone in sorted({z for z, _ in members}):
+        url = f"{api.compute}projects/{config['project']}/zones/{zone}/instances"
+        for vm in api.pages("GET", url, "items"):
+            if (zone, vm["name"]) in members:
+                instances[(zone, vm["name"])] = vm
+    loads = latest_loads(api, config, now)
+    hosts = []
+    for (zone, name), m in sorted(members.items()):
+        vm = instances.get((zone, name))
+        if vm is None:
+            continue
+        hosts.append(
+            {
+                "name": name,
+                "zone": zone,
+                "running": m.get("instanceStatus") == "RUNNING"
+                and m.get("currentAction", "NONE") == "NONE",
+                "load": loads.get(str(vm.get("id"))),
+                "markedAt": marked_at(vm.get("metadata", {}).get("items", [])),
+                "metadata": vm.get("metadata", {}),
+            }
+        )
+    return int(mig["targetSize"]), autoscaler.get("recommendedSize"), hosts
+
+
+def latest_loads(api, config, now):
+    """instance_id -> the newest value of the pool's load gauge in the lookback."""
+    query = urllib.parse.urlencode(
+        {
+            "filter": f'metric.type = "{config["metric"]}" AND resource.type = "gce_instance"',
+            "interval.startTime": rfc3339(now - LOAD_LOOKBACK_SEC),
+            "interval.endTime": rfc3339(now),
+            "view": "FULL",
+        }
+    )
+    url = f"{api.monitoring}projects/{config['project']}/timeSeries?{query}"
+    loads = {}
+    for series in api.pages("GET", url, "timeSeries"):
+        points = series.get("points") or []
+        if points:
+            # Points come newest first.
+            loads[series["resource"]["labels"]["instance_id"]] = int(
+                points[0]["value"]["int64Value"]
+            )
+    return loads
+
+
+def mark(api, config, host, now):
+    """Adds the drain mark to the host's metadata; False when its metadata moved meanwhile."""
+    metadata = host["metadata"]
+    items = [i for i in metadata.get("items", []) if i["key"] not in (DRAIN_KEY, MARKED_AT_KEY)]
+    items += [{"key": DRAIN_KEY, "value": "true"}, {"key": MARKED_AT_KEY, "value": rfc3339(now)}]
+    url = (
+        f"{api.compute}projects/{config['project']}/zones/{host['zone']}"
+        f"/instances/{host['name']}/setMetadata"
+    )
+    # 412 conditionNotMet: the fingerprint is stale; the next run reads it again.
+    status, _ = api.call(
+        "POST", url, {"fingerprint": metadata.get("fingerprint", ""), "items": items}, (200, 412)
+    )
+    return status == 200
+
+
+def run_once(config, endpoints, now):
+    api = Google(endpoints)
+    size, recommended, hosts = observe(api, config, now)
+    chosen = decide(
+        size, recommended, hosts, now, config["maxHostsPerWindow"], config["windowSec"]
+    )
+    by_name = {h["name"]: h for h in hosts}
+    marked = [name for name in chosen if mark(api, config, by_name[name], now)]
+    draining = sum(1 for h in hosts if h["markedAt"] is not None)
+    report = {
+        "size": size,
+        "recommended": recommended,
+        "draining": draining,
+        "marked": marked,
+    }
+    log(json.dumps(report))
+    return report
+
+
+def settings():
+    config = json.loads(os.environ["AVFLEET_SCALE_IN"])
+    endpoints = dict(config.pop("endpoints"))
+    endpoints.update(json.loads(os.environ.get("AVFLEET_SCALE_IN_ENDPOINTS", "{}")))
+    return config, endpoints
+
+
+def scale_in(request):
+    """The Cloud Run function's HTTP entry point (Cloud Scheduler, OIDC-authenticated)."""
+    config, endpoints = settings()
+    try:
+        return json.dumps(run_once(config, endpoints, datetime.datetime.now().timestamp())), 200
+    except (ApiError, OSError, KeyError, ValueError) as error:
+        log(f"run failed: {error}")
+        return json.dumps({"error": str(error)}), 500
+
+
+if __name__ == "__main__":
+    config, endpoints = settings()
+    print(json.dumps(run_once(config, endpoints, datetime.datetime.now().timestamp())))

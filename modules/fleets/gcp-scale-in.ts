@@ -1,0 +1,276 @@
+/**
+ * The scale-in controller of a GCP pool whose drain outlasts graceful shutdown: its autoscaler
+ * only scales out, and this function — run every minute by Cloud Scheduler — marks the
+ * least-loaded hosts `avfleet-drain=true` while the MIG is larger than the autoscaler
+ * recommends. Each marked host's agent drains and deletes its own VM from the MIG. The
+ * decision and the API calls are gcp-scale-in.py (Python 3 standard library), carried as the
+ * function's main.py; this file computes its settings and declares it.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+import type { GcpFleetSpec } from "../config/fleet.schema";
+import { GCP_MEDIA_LOAD_METRIC } from "../host/metrics";
+import { SCALE_IN_ENV } from "../../policy/rules";
+import { poolInstances } from "./gcp-args";
+
+export const SCALE_IN_SOURCE = readFileSync(join(__dirname, "gcp-scale-in.py"), "utf8");
+
+/** Required by every Python function; Google installs it anyway, pinned here for repeatable builds. */
+export const SCALE_IN_REQUIREMENTS = "functions-framework==3.10.2\n";
+export const SCALE_IN_ENTRY_POINT = "scale_in";
+export const SCALE_IN_RUNTIME = "python312";
+/**
+ * The source archive's object name carries its content's hash: a function rebuilds only when
+ * its storageSource changes, so a new source must be a new object (and the Plan shows it).
+ */
+export const SCALE_IN_OBJECT = `scale-in-${createHash("sha256")
+  .update(SCALE_IN_SOURCE)
+  .update(SCALE_IN_REQUIREMENTS)
+  .digest("hex")
+  .slice(0, 16)}.zip`;
+
+/** Cloud Scheduler's finest cron step: once a minute. */
+export const SCALE_IN_SCHEDULE = "* * * * *";
+
+/** Exactly the reads gcp-scale-in.py makes (list calls judge the project, so unconditioned). */
+export const SCALE_IN_READ_PERMISSIONS = [
+  "compute.autoscalers.get",
+  "compute.instanceGroupManagers.get",
+  // regionInstanceGroupManagers.listManagedInstances
+  "compute.instanceGroupManagers.list",
+  "compute.instances.list",
+  "monitoring.timeSeries.list",
+];
+/** Its one write, granted only on the pool's VMs. */
+export const SCALE_IN_MARK_PERMISSIONS = ["compute.instances.setMetadata"];
+
+/** A custom role id: letters, digits, underscores and dots, 3–64 characters. */
+export function scaleInRoleId(pool: string, role: "read" | "mark"): string {
+  return `avfleet_${pool.replace(/-/g, "_")}_scale_in_${role}`.slice(0, 64);
+}
+
+/** A service-account id (6–30 characters) of the pool's controller, or of its scheduler. */
+export function scaleInAccountId(pool: string, role: "scalein" | "scalein-inv"): string {
+  return `${pool.slice(0, 29 - role.length).replace(/-+$/, "")}-${role}`;
+}
+
+/** What the function reads from its SCALE_IN_ENV variable: the pool's MIG, autoscaler and rate. */
+export interface ScaleInConfig {
+  project: string;
+  region: string;
+  instanceGroupManager: string;
+  autoscaler: string;
+  metric: string;
+  /** At most this many hosts marked within `windowSec` (the autoscaler's scaleInControl). */
+  maxHostsPerWindow: number;
+  windowSec: number;
+  endpoints: { metadata: string; compute: string; monitoring: string };
+}
+
+export function scaleInConfig(
+  spec: GcpFleetSpec,
+  project: string,
+  region: string,
+  names: { instanceGroupManager: string; autoscaler: string },
+): ScaleInConfig {
+  return {
+    project,
+    region,
+    ...names,
+    metric: GCP_MEDIA_LOAD_METRIC,
+    maxHostsPerWindow: spec.autoscaling.scaleIn.maxHostsPerWindow,
+    windowSec: spec.autoscaling.scaleIn.windowSec,
+    endpoints: {
+      metadata: "http://metadata.google.internal",
+      compute: "https://compute.googleapis.com",
+      monitoring: "https://monitoring.googleapis.com",
+    },
+  };
+}
+
+export interface GcpScaleInArgs {
+  /** The validated fleet spec of the pool (its drainSeconds exceed graceful shutdown). */
+  spec: GcpFleetSpec;
+  /** The GCP project of the pool. */
+  project: string;
+  /** The pool's region: the function, its schedule and its source bucket live there. */
+  region: string;
+  /** The pool's regional MIG (its name is what the function reads and lists). */
+  instanceGroupManager: gcp.compute.RegionInstanceGroupManager;
+  /** The pool's ONLY_SCALE_OUT autoscaler, whose recommendedSize the function follows. */
+  autoscaler: gcp.compute.RegionAutoscaler;
+  /** The hosts' service account: marking a VM that runs as it needs actAs on it. */
+  hostServiceAccount: gcp.serviceaccount.Account;
+}
+
+export class GcpScaleIn extends pulumi.ComponentResource {
+  /** The function's URL, which the scheduler calls with an OIDC token. */
+  readonly url: pulumi.Output<string>;
+
+  constructor(name: string, a: GcpScaleInArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(
+      "avfleet:fleets:GcpScaleIn",
+      name,
+      {
+        pool: a.spec.pool,
+        drainSeconds: a.spec.drainSeconds,
+        schedule: SCALE_IN_SCHEDULE,
+        maxHostsPerWindow: a.spec.autoscaling.scaleIn.maxHostsPerWindow,
+        windowSec: a.spec.autoscaling.scaleIn.windowSec,
+      },
+      opts,
+    );
+    const { spec, project, region } = a;
+    const o = { parent: this };
+
+    const account = new gcp.serviceaccount.Account(
+      `${name}-sa`,
+      {
+        project,
+        accountId: scaleInAccountId(spec.pool, "scalein"),
+        displayName: `avfleet scale-in of ${spec.pool}`,
+      },
+      o,
+    );
+    const member = pulumi.interpolate`serviceAccount:${account.email}`;
+    const read = new gcp.projects.IAMCustomRole(
+      `${name}-read`,
+      {
+        project,
+        roleId: scaleInRoleId(spec.pool, "read"),
+        title: `avfleet ${spec.pool}: see the pool's size, recommendation, hosts and load`,
+        permissions: SCALE_IN_READ_PERMISSIONS,
+      },
+      o,
+    );
+    new gcp.projects.IAMMember(`${name}-read-member`, { project, role: read.name, member }, o);
+    const mark = new gcp.projects.IAMCustomRole(
+      `${name}-mark`,
+      {
+        project,
+        roleId: scaleInRoleId(spec.pool, "mark"),
+        title: `avfleet ${spec.pool}: mark the pool's hosts to drain`,
+        permissions: SCALE_IN_MARK_PERMISSIONS,
+      },
+      o,
+    );
+    new gcp.projects.IAMMember(
+      `${name}-mark-member`,
+      {
+        project,
+        role: mark.name,
+        member,
+        condition: { title: `only ${spec.pool}'s VMs`, expression: poolInstances(spec) },
+      },
+      o,
+    );
+    new gcp.serviceaccount.IAMMember(
+      `${name}-act-as-hosts`,
+      {
+        serviceAccountId: a.hostServiceAccount.name,
+        role: "roles/iam.serviceAccountUser",
+        member,
+      },
+      o,
+    );
+
+    const bucket = new gcp.storage.Bucket(
+      `${name}-source`,
+      {
+        project,
+        location: region,
+        uniformBucketLevelAccess: true,
+        publicAccessPrevention: "enforced",
+        forceDestroy: true,
+      },
+      o,
+    );
+    // main.py beside requirements.txt at the archive's root, as the Python runtime wants.
+    const source = new gcp.storage.BucketObject(
+      `${name}-source-zip`,
+      {
+        bucket: bucket.name,
+        name: SCALE_IN_OBJECT,
+        source: new pulumi.asset.AssetArchive({
+          "main.py": new pulumi.asset.StringAsset(SCALE_IN_SOURCE),
+          "requirements.txt": new pulumi.asset.StringAsset(SCALE_IN_REQUIREMENTS),
+        }),
+      },
+      o,
+    );
+    const config = pulumi
+      .all([a.instanceGroupManager.name, a.autoscaler.name])
+      .apply(([instanceGroupManager, autoscaler]) =>
+        JSON.stringify(scaleInConfig(spec, project, region, { instanceGroupManager, autoscaler })),
+      );
+    const fn = new gcp.cloudfunctionsv2.Function(
+      `${name}-fn`,
+      {
+        project,
+        location: region,
+        description: `avfleet: drain-first scale-in of ${spec.pool}`,
+        buildConfig: {
+          runtime: SCALE_IN_RUNTIME,
+          entryPoint: SCALE_IN_ENTRY_POINT,
+          source: { storageSource: { bucket: bucket.name, object: source.name } },
+        },
+        serviceConfig: {
+          serviceAccountEmail: account.email,
+          environmentVariables: { [SCALE_IN_ENV]: config },
+          // One run at a time: two would mark hosts on the same observation.
+          maxInstanceCount: 1,
+          maxInstanceRequestConcurrency: 1,
+          timeoutSeconds: 50,
+          availableMemory: "256M",
+          ingressSettings: "ALLOW_ALL",
+          allTrafficOnLatestRevision: true,
+        },
+      },
+      o,
+    );
+    this.url = fn.url;
+
+    const invoker = new gcp.serviceaccount.Account(
+      `${name}-invoker`,
+      {
+        project,
+        accountId: scaleInAccountId(spec.pool, "scalein-inv"),
+        displayName: `avfleet scale-in scheduler of ${spec.pool}`,
+      },
+      o,
+    );
+    // A 2nd-gen function is a Cloud Run service: calling it needs run.invoker on that service.
+    new gcp.cloudrunv2.ServiceIamMember(
+      `${name}-invoke`,
+      {
+        project,
+        location: region,
+        name: fn.name,
+        role: "roles/run.invoker",
+        member: pulumi.interpolate`serviceAccount:${invoker.email}`,
+      },
+      o,
+    );
+    new gcp.cloudscheduler.Job(
+      `${name}-schedule`,
+      {
+        project,
+        region,
+        description: `avfleet: scale-in pass of ${spec.pool}`,
+        schedule: SCALE_IN_SCHEDULE,
+        timeZone: "Etc/UTC",
+        attemptDeadline: "60s",
+        httpTarget: {
+          httpMethod: "POST",
+          uri: fn.url,
+          oidcToken: { serviceAccountEmail: invoker.email, audience: fn.url },
+        },
+      },
+      o,
+    );
+    this.registerOutputs({ url: this.url });
+  }
+}

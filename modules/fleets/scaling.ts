@@ -1,0 +1,123 @@
+/**
+ * What a fleet's autoscaling declares, in the providers' own field names. modules/scaling
+ * compiles a scaling policy into these shapes (it reads the demand curve, which sits above the
+ * fleets); the components declare them as given.
+ */
+
+/** One entry of a GCP autoscaler's `autoscalingPolicy.scalingSchedules`. */
+export interface GcpScalingSchedule {
+  /** Unique in the autoscaler; lowercase letters, digits and hyphens. */
+  name: string;
+  description: string;
+  /** Extended cron: when each interval starts, in `timeZone`. */
+  schedule: string;
+  /** An IANA time zone name. */
+  timeZone: string;
+  /** At least 300. */
+  durationSec: number;
+  minRequiredReplicas: number;
+}
+
+/** A GCP autoscaler's `autoscalingPolicy`. */
+export interface GcpAutoscalingPolicy {
+  mode: "ON" | "ONLY_SCALE_OUT";
+  minReplicas: number;
+  maxReplicas: number;
+  cooldownPeriod: number;
+  metrics: { name: string; target: number; type: "GAUGE" }[];
+  scaleInControl: { maxScaledInReplicas: { fixed: number }; timeWindowSec: number };
+  scalingSchedules?: GcpScalingSchedule[];
+}
+
+/** One `aws.autoscaling.Schedule`: a recurring change of the group's minimum, nothing else. */
+export interface AwsScheduledAction {
+  scheduledActionName: string;
+  /** Unix cron, in `timeZone`. */
+  recurrence: string;
+  /** An IANA time zone name. */
+  timeZone: string;
+  minSize: number;
+  /** -1: unchanged. The provider's default (0) would set it. */
+  maxSize: -1;
+  /** -1: unchanged, so a schedule never writes the size target tracking owns. */
+  desiredCapacity: -1;
+}
+
+/** One CloudWatch query of a predictive scaling metric specification. */
+export interface AwsMetricDataQuery {
+  id: string;
+  expression?: string;
+  metricStat?: {
+    metric: {
+      namespace: string;
+      metricName: string;
+      dimensions: { name: string; value: string }[];
+    };
+    stat: string;
+  };
+  returnData: boolean;
+}
+
+/** An `aws.autoscaling.Policy`'s `predictiveScalingConfiguration`. */
+export interface AwsPredictiveScaling {
+  mode: "ForecastAndScale" | "ForecastOnly";
+  /** Seconds ahead of each forecast hour that instances launch. */
+  schedulingBufferTime: string;
+  maxCapacityBreachBehavior: "HonorMaxCapacity";
+  metricSpecification: {
+    /** Per-host load the forecast capacity holds: forecast load / this = hosts. */
+    targetValue: number;
+    customizedLoadMetricSpecification: { metricDataQueries: AwsMetricDataQuery[] };
+    customizedScalingMetricSpecification: { metricDataQueries: AwsMetricDataQuery[] };
+  };
+}
+
+/** An `aws.autoscaling.Group`'s `warmPool`. */
+export interface AwsWarmPool {
+  poolState: "Stopped";
+  minSize: number;
+  /** Equal to minSize: otherwise the pool holds max size − desired capacity hosts. */
+  maxGroupPreparedCapacity: number;
+  instanceReusePolicy: { reuseOnScaleIn: false };
+}
+
+export interface GcpScaling {
+  kind: "gcp";
+  policy: string;
+  autoscalingPolicy: GcpAutoscalingPolicy;
+}
+
+export interface AwsScaling {
+  kind: "aws";
+  policy: string;
+  targetTracking: { targetValue: number; estimatedInstanceWarmup: number };
+  predictive?: AwsPredictiveScaling;
+  schedules: AwsScheduledAction[];
+  warmPool?: AwsWarmPool;
+}
+
+export type FleetScaling = GcpScaling | AwsScaling;
+
+/** What preview prints of a pool's compiled autoscaling. */
+export function scalingSummary(scaling: FleetScaling): string {
+  if (scaling.kind === "gcp") {
+    const p = scaling.autoscalingPolicy;
+    const control = p.scaleInControl;
+    return [
+      `${scaling.policy}: GCP autoscaler ${p.mode}, target ${p.metrics[0].target} streams/host`,
+      floors(p.scalingSchedules?.map((s) => s.minRequiredReplicas) ?? []),
+      `scale-in ≤ ${control.maxScaledInReplicas.fixed} hosts per ${control.timeWindowSec} s`,
+    ].join(" · ");
+  }
+  return [
+    `${scaling.policy}: AWS target tracking ${scaling.targetTracking.targetValue} streams/host`,
+    floors(scaling.schedules.map((s) => s.minSize)),
+    `predictive ${scaling.predictive ? scaling.predictive.mode : "off"}`,
+    `warm pool ${scaling.warmPool ? `${scaling.warmPool.minSize} ${scaling.warmPool.poolState.toLowerCase()}` : "none"}`,
+  ].join(" · ");
+}
+
+function floors(mins: number[]): string {
+  if (mins.length === 0) return "no schedules";
+  return `${mins.length} schedules, floors ${Math.min(...mins)}–${Math.max(...mins)} hosts`;
+}

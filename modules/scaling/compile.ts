@@ -1,0 +1,365 @@
+/**
+ * Compile: a pool's scaling policy and the demand curve its fleet spec implies → the provider
+ * settings its autoscaler runs. Pure; the fleets declare what this returns.
+ *
+ * `cloud-native`: target tracking on the per-host media load, nothing ahead of demand.
+ * `ours`: the same target tracking as the reactive floor, plus the forecast as floors on a
+ * weekly schedule (one per local half hour that changes, weekdays and weekends apart, in the region's
+ * time zone); on AWS also predictive scaling (it follows growth the compiled curve cannot know)
+ * and a warm pool of stopped hosts.
+ */
+import type { AwsFleetSpec, GcpFleetSpec } from "../config/fleet.schema";
+import { machineType } from "../capacity/machine-types";
+import { autoscalingPolicy, GRACEFUL_SHUTDOWN_MAX_SEC } from "../fleets/gcp-args";
+import { drainHook, groupName, MEDIA_METRIC, targetStreamsPerHost } from "../fleets/aws-args";
+import type {
+  AwsMetricDataQuery,
+  AwsScaling,
+  AwsScheduledAction,
+  FleetScaling,
+  GcpScaling,
+  GcpScalingSchedule,
+} from "../fleets/scaling";
+import { demandCurve, diurnalShare, MINUTES_PER_DAY, type CurveSpec } from "../world/demand";
+import { timeZoneOf, utcOffsetHours } from "../world/regions";
+import type { PoolSpec, Removal } from "../world/pool";
+import {
+  awsPredictive,
+  FORECAST_LEAD_MIN,
+  oursOn,
+  type CloudControls,
+  type Observation,
+  type Policy,
+} from "./policies";
+
+// The clouds' limits, as the pack judges them.
+import { AWS_MAX_SCHEDULED_ACTIONS, GCP_MAX_SCHEDULES } from "../../policy/scaling";
+
+/** Boot minutes without a warm pool (uniform) and from one: what the replay's pool assumes. */
+export const COLD_BOOT_MIN: [number, number] = [3, 7];
+export const WARM_BOOT_MIN = 1;
+
+type CloudSpec = GcpFleetSpec | AwsFleetSpec;
+
+/** The simulated pool a fleet spec implies: sessions per host, drain limit, boot times. */
+export function poolOf(spec: CloudSpec): Omit<PoolSpec, "warmPool"> & { hourlyUsd: number } {
+  const type = machineType(spec.kind === "gcp" ? spec.machineType : spec.instanceType);
+  return {
+    capacity: Math.floor(type.streamsPerHost / spec.demand.streamsPerParticipant),
+    drainLimitMin: Math.round(spec.drainSeconds / 60),
+    coldBootMin: COLD_BOOT_MIN,
+    warmBootMin: WARM_BOOT_MIN,
+    seed: 1,
+    hourlyUsd: type.hourlyUsd,
+  };
+}
+
+/** The demand curve of a pool's region, from its fleet spec (no calendar: the spec has none). */
+export function curveOf(spec: CloudSpec, region: string): CurveSpec {
+  const offset = utcOffsetHours(region);
+  if (offset === undefined)
+    throw new Error(`region ${region} has no time zone in modules/world/regions.ts`);
+  return demandCurve(region, offset, spec.demand.peakParticipants, spec.demand.peakToAverage, []);
+}
+
+/** Whether the pool boots from a warm pool under its policy. */
+export function warmPoolOf(spec: CloudSpec): boolean {
+  return spec.kind === "aws" && spec.autoscaling.policy === "ours" && spec.autoscaling.warmPool;
+}
+
+/** The cloud autoscaler's controls a fleet spec sets: what both the policy and its compilation run under. */
+export function controlsOf(spec: CloudSpec): CloudControls {
+  const { targetUtilization } = spec.autoscaling;
+  if (spec.kind === "aws") {
+    return {
+      cloud: "aws",
+      targetUtilization,
+      removal: { kind: "drain", pick: "oldest", limitMin: drainHook(spec).heartbeatTimeout / 60 },
+    };
+  }
+  const policy = autoscalingPolicy(spec);
+  return {
+    cloud: "gcp",
+    targetUtilization,
+    scaleIn: {
+      windowMin: policy.scaleInControl.timeWindowSec / 60,
+      maxHosts: policy.scaleInControl.maxScaledInReplicas.fixed,
+    },
+    removal: gcpRemoval(policy.mode, spec.drainSeconds),
+  };
+}
+
+/**
+ * How GCP hosts leave. Mode ON: the MIG deletes (newest first, as modelled) and graceful
+ * shutdown drains each for at most an hour. ONLY_SCALE_OUT: the scale-in controller
+ * (modules/fleets/gcp-scale-in.ts) marks the least-loaded hosts at the autoscaler's
+ * recommendation, already throttled by scale-in control, and each drains up to the pool's limit.
+ */
+export function gcpRemoval(mode: "ON" | "ONLY_SCALE_OUT", drainSeconds: number): Removal {
+  return mode === "ONLY_SCALE_OUT"
+    ? { kind: "drain", pick: "least-loaded", limitMin: drainSeconds / 60 }
+    : { kind: "drain", pick: "newest", limitMin: GRACEFUL_SHUTDOWN_MAX_SEC / 60 };
+}
+
+export type DayKind = "weekday" | "weekend";
+const DAYS_OF_WEEK: Record<DayKind, string> = { weekday: "1-5", weekend: "0,6" };
+
+/**
+ * Minutes of each scheduled floor: half an hour follows the evening ramp closely enough while
+ * both days' schedules stay within GCP's 128 and AWS's 125.
+ */
+export const WINDOW_MIN = 30;
+const WINDOWS_PER_DAY = MINUTES_PER_DAY / WINDOW_MIN;
+
+/**
+ * The forecast floor of each half hour of the local day, weekdays and weekends: hosts for the
+ * busiest minute of the window and of the lookahead after it (boot time + 15 minutes, as ours
+ * looks ahead), plus the margin, within [min, max]. The lookahead past midnight counts as a
+ * weekday (the busier kind).
+ */
+export function windowFloors(
+  curve: CurveSpec,
+  sessionsPerHost: number,
+  bounds: { minHosts: number; maxHosts: number; margin: number; bootMin: number },
+): Record<DayKind, number[]> {
+  const lookahead = bounds.bootMin + FORECAST_LEAD_MIN;
+  const floorsOf = (kind: DayKind) =>
+    Array.from({ length: WINDOWS_PER_DAY }, (_, w) => {
+      let peak = 0;
+      for (let m = w * WINDOW_MIN; m < (w + 1) * WINDOW_MIN + lookahead; m++) {
+        const factor = kind === "weekend" && m < MINUTES_PER_DAY ? curve.weekendFactor : 1;
+        const hour = (m % MINUTES_PER_DAY) / 60;
+        peak = Math.max(peak, curve.peakSessions * factor * diurnalShare(hour, curve));
+      }
+      const hosts = Math.ceil((peak * (1 + bounds.margin)) / sessionsPerHost);
+      return Math.max(bounds.minHosts, Math.min(bounds.maxHosts, hosts));
+    });
+  return { weekday: floorsOf("weekday"), weekend: floorsOf("weekend") };
+}
+
+/** A window's local start as cron fields and as HHMM. */
+function startOf(window: number): { minute: number; hour: number; hhmm: string } {
+  const minute = (window * WINDOW_MIN) % 60;
+  const hour = Math.floor((window * WINDOW_MIN) / 60);
+  return {
+    minute,
+    hour,
+    hhmm: `${String(hour).padStart(2, "0")}${String(minute).padStart(2, "0")}`,
+  };
+}
+
+/** Demand the curve asks for at trace minute `t`, without noise (what compile can know). */
+export function curveSessions(curve: CurveSpec, t: number): number {
+  const local = t + Math.round(curve.utcOffsetHours * 60);
+  const day = Math.floor(local / MINUTES_PER_DAY);
+  const weekend = ((day % 7) + 7) % 7 >= 5;
+  const hour = (((local % MINUTES_PER_DAY) + MINUTES_PER_DAY) % MINUTES_PER_DAY) / 60;
+  return curve.peakSessions * diurnalShare(hour, curve) * (weekend ? curve.weekendFactor : 1);
+}
+
+/**
+ * Ours' forecast floor minute by minute from the spec's curve: hosts for the busiest minute of
+ * the next boot time + 15 minutes, plus the margin. The replayed policy compile is checked
+ * against; the compiled schedules hold it in half-hour steps.
+ */
+export function curveFloor(curve: CurveSpec, sessionsPerHost: number, margin: number) {
+  return (o: Observation): number => {
+    let peak = 0;
+    for (let t = o.now; t < o.now + o.bootMin + FORECAST_LEAD_MIN; t++)
+      peak = Math.max(peak, curveSessions(curve, t));
+    return Math.ceil((peak * (1 + margin)) / sessionsPerHost);
+  };
+}
+
+/** The policy a fleet spec's `ours` stands for, as its cloud runs it, before compilation. */
+export function oursFor(spec: CloudSpec, region: string): Policy {
+  const { capacity } = poolOf(spec);
+  const { forecastMargin } = spec.autoscaling;
+  const forecast = () => curveFloor(curveOf(spec, region), capacity, forecastMargin);
+  if (spec.kind === "gcp") return oursOn(controlsOf(spec), forecast);
+  // On AWS predictive scaling follows growth the compiled curve cannot know.
+  const atTarget = targetStreamsPerHost(spec) / spec.demand.streamsPerParticipant;
+  return oursOn(controlsOf(spec), () => {
+    const [curve, predicted] = [
+      forecast(),
+      awsPredictive(atTarget, spec.autoscaling.warmupSec / 60),
+    ];
+    return (o) => Math.max(curve(o), predicted(o));
+  });
+}
+
+/** The cloud's autoscaler with nothing ahead of demand: what `cloud-native` stands for. */
+export function cloudNativeFor(spec: CloudSpec): Policy {
+  return oursOn(controlsOf(spec), () => () => 0, "cloud-native");
+}
+
+/** One GCP schedule per run of equal window floors above the minimum. */
+function gcpSchedules(
+  floors: Record<DayKind, number[]>,
+  timeZone: string,
+  minHosts: number,
+): GcpScalingSchedule[] {
+  const schedules: GcpScalingSchedule[] = [];
+  for (const kind of ["weekday", "weekend"] as const) {
+    const windows = floors[kind];
+    for (let first = 0; first < WINDOWS_PER_DAY;) {
+      let end = first + 1;
+      while (end < WINDOWS_PER_DAY && windows[end] === windows[first]) end++;
+      if (windows[first] > minHosts) {
+        const { minute, hour, hhmm } = startOf(first);
+        schedules.push({
+          name: `${kind}-${hhmm}`,
+          description: `forecast floor of ${kind}s from ${hhmm} local, ${(end - first) * WINDOW_MIN} min`,
+          schedule: `${minute} ${hour} * * ${DAYS_OF_WEEK[kind]}`,
+          timeZone,
+          durationSec: (end - first) * WINDOW_MIN * 60,
+          minRequiredReplicas: windows[first],
+        });
+      }
+      first = end;
+    }
+  }
+  return schedules;
+}
+
+/** One AWS scheduled action wherever the window floor changes (and at each day's start). */
+function awsSchedules(floors: Record<DayKind, number[]>, timeZone: string): AwsScheduledAction[] {
+  const actions: AwsScheduledAction[] = [];
+  for (const kind of ["weekday", "weekend"] as const) {
+    floors[kind].forEach((minSize, w) => {
+      if (w > 0 && floors[kind][w - 1] === minSize) return;
+      const { minute, hour, hhmm } = startOf(w);
+      actions.push({
+        scheduledActionName: `${kind}-${hhmm}`,
+        recurrence: `${minute} ${hour} * * ${DAYS_OF_WEEK[kind]}`,
+        timeZone,
+        minSize,
+        maxSize: -1,
+        desiredCapacity: -1,
+      });
+    });
+  }
+  return actions;
+}
+
+/** The load of the whole group (average per host × hosts in service) and the per-host scaling metric. */
+function predictiveMetrics(group: string): {
+  load: AwsMetricDataQuery[];
+  scaling: AwsMetricDataQuery[];
+} {
+  const streams = (id: string, returnData: boolean): AwsMetricDataQuery => ({
+    id,
+    metricStat: {
+      metric: {
+        namespace: MEDIA_METRIC.namespace,
+        metricName: MEDIA_METRIC.name,
+        dimensions: [{ name: "AutoScalingGroupName", value: group }],
+      },
+      stat: "Average",
+    },
+    returnData,
+  });
+  return {
+    // A gauge's Sum would count every report of the period; average × hosts is the group's load.
+    load: [
+      streams("per_host", false),
+      {
+        id: "hosts",
+        metricStat: {
+          metric: {
+            namespace: "AWS/AutoScaling",
+            metricName: "GroupInServiceInstances",
+            dimensions: [{ name: "AutoScalingGroupName", value: group }],
+          },
+          stat: "Average",
+        },
+        returnData: false,
+      },
+      { id: "load", expression: "per_host * hosts", returnData: true },
+    ],
+    scaling: [streams("per_host", true)],
+  };
+}
+
+export function compileGcp(spec: GcpFleetSpec, region: string): GcpScaling {
+  const base = autoscalingPolicy(spec);
+  const { policy } = spec.autoscaling;
+  if (policy === "cloud-native") return { kind: "gcp", policy, autoscalingPolicy: base };
+  const pool = poolOf(spec);
+  const floors = windowFloors(curveOf(spec, region), pool.capacity, {
+    minHosts: spec.minHosts,
+    maxHosts: spec.maxHosts,
+    margin: spec.autoscaling.forecastMargin,
+    bootMin: Math.round((COLD_BOOT_MIN[0] + COLD_BOOT_MIN[1]) / 2),
+  });
+  const scalingSchedules = gcpSchedules(floors, timeZoneOf(region)!, spec.minHosts);
+  if (scalingSchedules.length > GCP_MAX_SCHEDULES) {
+    throw new Error(
+      `${scalingSchedules.length} scaling schedules, GCP allows ${GCP_MAX_SCHEDULES}`,
+    );
+  }
+  return { kind: "gcp", policy, autoscalingPolicy: { ...base, scalingSchedules } };
+}
+
+export function compileAws(spec: AwsFleetSpec, region: string): AwsScaling {
+  const targetValue = targetStreamsPerHost(spec);
+  const targetTracking = { targetValue, estimatedInstanceWarmup: spec.autoscaling.warmupSec };
+  const { policy } = spec.autoscaling;
+  if (policy === "cloud-native") return { kind: "aws", policy, targetTracking, schedules: [] };
+  const warm = warmPoolOf(spec);
+  const pool = poolOf(spec);
+  const floors = windowFloors(curveOf(spec, region), pool.capacity, {
+    minHosts: spec.minHosts,
+    maxHosts: spec.maxHosts,
+    margin: spec.autoscaling.forecastMargin,
+    bootMin: warm ? WARM_BOOT_MIN : Math.round((COLD_BOOT_MIN[0] + COLD_BOOT_MIN[1]) / 2),
+  });
+  const schedules = awsSchedules(floors, timeZoneOf(region)!);
+  if (schedules.length > AWS_MAX_SCHEDULED_ACTIONS) {
+    throw new Error(
+      `${schedules.length} scheduled actions, AWS allows ${AWS_MAX_SCHEDULED_ACTIONS}`,
+    );
+  }
+  const metrics = predictiveMetrics(groupName(spec));
+  // The largest rise between windows: the hosts one schedule change asks for at once.
+  const all = [...floors.weekday, ...floors.weekend];
+  const rise = Math.max(1, ...all.slice(1).map((n, i) => n - all[i]));
+  const warmHosts = Math.min(rise, spec.maxHosts - spec.minHosts);
+  return {
+    kind: "aws",
+    policy,
+    targetTracking,
+    predictive: {
+      mode: "ForecastAndScale",
+      schedulingBufferTime: String(spec.autoscaling.warmupSec),
+      maxCapacityBreachBehavior: "HonorMaxCapacity",
+      metricSpecification: {
+        targetValue,
+        customizedLoadMetricSpecification: { metricDataQueries: metrics.load },
+        customizedScalingMetricSpecification: { metricDataQueries: metrics.scaling },
+      },
+    },
+    schedules,
+    ...(warm
+      ? {
+          warmPool: {
+            poolState: "Stopped" as const,
+            minSize: warmHosts,
+            maxGroupPreparedCapacity: warmHosts,
+            instanceReusePolicy: { reuseOnScaleIn: false as const },
+          },
+        }
+      : {}),
+  };
+}
+
+/** The compiled autoscaling of a cloud fleet stack; undefined for metal and traffic stacks. */
+export function compileScaling(
+  spec: CloudSpec | { kind: "metal" } | undefined,
+  region: string | undefined,
+): FleetScaling | undefined {
+  if (!spec || !region) return undefined;
+  if (spec.kind === "gcp") return compileGcp(spec, region);
+  if (spec.kind === "aws") return compileAws(spec, region);
+  return undefined;
+}

@@ -1,0 +1,255 @@
+/**
+ * The GCP scale-in controller (modules/fleets/gcp-scale-in.py): its decision on a table of
+ * cases, then whole passes of the function run by python3 against stand-in Compute, Cloud
+ * Monitoring and metadata servers that check each request's documented shape; and what a
+ * pool declares for it.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { loadStacks } from "../../modules/config/stack";
+import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
+import { GCP_MEDIA_LOAD_METRIC } from "../../modules/host/metrics";
+import {
+  scaleInConfig,
+  SCALE_IN_MARK_PERMISSIONS,
+  SCALE_IN_READ_PERMISSIONS,
+} from "../../modules/fleets/gcp-scale-in";
+import { gcpStandIns, StandIns, type GcpPeer } from "../../bench/host/stand-ins";
+import { evaluateExamples, resource } from "../support/plans";
+import { ROOT } from "../support/cli";
+import { missingCommands, prerequisite } from "../support/prerequisites";
+
+const CONTROLLER = join(ROOT, "modules/fleets/gcp-scale-in.py");
+const CASES = JSON.parse(
+  readFileSync(join(ROOT, "test/fixtures/scale-in/decisions.json"), "utf8"),
+) as Array<Record<string, any>>;
+const PY_ENV = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
+const load = [
+  "import importlib.util, json, sys",
+  `spec = importlib.util.spec_from_file_location("main", ${JSON.stringify(CONTROLLER)})`,
+  "main = importlib.util.module_from_spec(spec); spec.loader.exec_module(main)",
+].join("\n");
+
+test("decide: least-loaded first, never past size - recommended, never a draining host, rate-limited", (t) => {
+  if (!prerequisite(t, missingCommands("python3"))) return;
+  const run = spawnSync(
+    "python3",
+    [
+      "-c",
+      `${load}
+out = []
+for c in json.load(sys.stdin):
+    out.append(main.decide(c["size"], c["recommended"], c["hosts"], c["now"], c["maxPerWindow"], c["windowSec"]))
+json.dump(out, sys.stdout)`,
+    ],
+    { input: JSON.stringify(CASES), encoding: "utf8", env: PY_ENV },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  const got = JSON.parse(run.stdout) as string[][];
+  for (const [i, c] of CASES.entries()) assert.deepEqual(got[i], c.expect, c.case);
+});
+
+const euw4 = loadStacks(join(ROOT, "stacks"), ["gcp-europe-west4"])[0].document.config[
+  "avfleet:fleet"
+] as GcpFleetSpec;
+
+const VM = {
+  project: "media-prod-euw4",
+  projectNumber: "210987654321",
+  region: "europe-west4",
+  zone: "europe-west4-a",
+  name: "gcp-euw4-a1b2",
+  id: "5000000000000000001",
+  group: "gcp-euw4-mig-3f9a",
+  metricType: GCP_MEDIA_LOAD_METRIC,
+};
+const AUTOSCALER = "gcp-euw4-autoscaler-77c1";
+
+function peer(name: string, zone: string, load?: number, items?: GcpPeer["items"]): GcpPeer {
+  return { name, zone, id: `60000000000000000${name.slice(-2)}`, load, items };
+}
+
+/**
+ * One pass of the controller against the stand-ins at `endpoint`, for the autoscaler named,
+ * at the given rate: `python3 main.py` (its stdout) or, with `program`, that Python code run
+ * after loading main.py as `main`.
+ */
+async function controller(
+  endpoint: string,
+  { rate = euw4.autoscaling.scaleIn, autoscaler = AUTOSCALER, program = "" } = {},
+): Promise<string> {
+  const config = scaleInConfig(
+    { ...euw4, autoscaling: { ...euw4.autoscaling, scaleIn: rate } },
+    VM.project,
+    VM.region,
+    { instanceGroupManager: VM.group, autoscaler },
+  );
+  const args = program ? ["-c", `${load}\n${program}`] : [CONTROLLER];
+  const { stdout } = await promisify(execFile)("python3", args, {
+    env: {
+      ...PY_ENV,
+      AVFLEET_SCALE_IN: JSON.stringify(config),
+      AVFLEET_SCALE_IN_ENDPOINTS: JSON.stringify({
+        metadata: endpoint,
+        compute: endpoint,
+        monitoring: endpoint,
+      }),
+    },
+  });
+  return stdout.trim();
+}
+
+const pass = async (endpoint: string, rate: { maxHostsPerWindow: number; windowSec: number }) =>
+  JSON.parse(await controller(endpoint, { rate }));
+
+test("a pass against stand-in Compute and Monitoring marks the least-loaded hosts, keeping their metadata", async (t) => {
+  if (!prerequisite(t, missingCommands("python3"))) return;
+  const s = new StandIns("127.0.0.1");
+  try {
+    const g = await gcpStandIns(s, VM, {
+      autoscaler: AUTOSCALER,
+      recommendedSize: 3,
+      pageSize: 2,
+      peers: [
+        peer("gcp-euw4-c3d4", "europe-west4-b", 1200, [
+          { key: "ssh-keys", value: "ops:ssh-ed25519 AAAA" },
+        ]),
+        peer("gcp-euw4-e5f6", "europe-west4-c", 80),
+        peer("gcp-euw4-g7h8", "europe-west4-a", 2400),
+        peer("gcp-euw4-i9j0", "europe-west4-b", 40),
+        // no load point: booting or not publishing, never picked
+        peer("gcp-euw4-k1l2", "europe-west4-c"),
+      ],
+    });
+    // six VMs (the agent's own publishes nothing here), recommendation 3, 2 per 900 s
+    let report = await pass(g.endpoints.compute, { maxHostsPerWindow: 2, windowSec: 900 });
+    assert.deepEqual(s.problems, [], "every request matched the API's documented shape");
+    assert.deepEqual(report, {
+      size: 6,
+      recommended: 3,
+      draining: 0,
+      marked: ["gcp-euw4-i9j0", "gcp-euw4-e5f6"],
+    });
+    const marks = s.calls.filter((c) => c.action === "setMetadata").map((c) => c.body as any);
+    assert.deepEqual(
+      marks.map((m) => m.instance),
+      ["gcp-euw4-i9j0", "gcp-euw4-e5f6"],
+    );
+    for (const m of marks) {
+      assert.match(m.fingerprint, /^[A-Za-z0-9+/=]+$/, "the fingerprint read with the instance");
+      const items = Object.fromEntries(m.items.map((i: any) => [i.key, i.value]));
+      assert.equal(items["avfleet-drain"], "true");
+      assert.match(items["avfleet-drain-at"], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      assert.ok(items["created-by"].endsWith(`/instanceGroupManagers/${VM.group}`));
+    }
+    // paging: 6 managed instances at 2 a page is 3 listManagedInstances calls
+    assert.equal(s.count("compute", "listManagedInstances"), 3);
+
+    // The next minute: both still drain; 6 - 3 - 2 leaves one, but the window allows no more.
+    report = await pass(g.endpoints.compute, { maxHostsPerWindow: 2, windowSec: 900 });
+    assert.deepEqual(report.marked, [], "the window's allowance is spent");
+    assert.equal(report.draining, 2);
+    // With a wider allowance, the third goes: the host whose ssh-keys must survive the mark.
+    report = await pass(g.endpoints.compute, { maxHostsPerWindow: 3, windowSec: 900 });
+    assert.deepEqual(report.marked, ["gcp-euw4-c3d4"]);
+    const c3d4 = g.vms().find((v) => v.name === "gcp-euw4-c3d4")!;
+    assert.deepEqual(
+      c3d4.items.map((i) => i.key),
+      ["created-by", "ssh-keys", "avfleet-drain", "avfleet-drain-at"],
+    );
+    report = await pass(g.endpoints.compute, { maxHostsPerWindow: 9, windowSec: 900 });
+    assert.deepEqual(report.marked, [], "3 draining cover 6 - 3: nothing more");
+    assert.deepEqual(s.problems, []);
+  } finally {
+    s.close();
+  }
+});
+
+test("the function's HTTP entry point answers 200 with its report, 500 when an API fails", async (t) => {
+  if (!prerequisite(t, missingCommands("python3"))) return;
+  const s = new StandIns("127.0.0.1");
+  try {
+    const g = await gcpStandIns(s, VM, {
+      autoscaler: AUTOSCALER,
+      recommendedSize: undefined,
+      peers: [peer("gcp-euw4-c3d4", "europe-west4-b", 10)],
+    });
+    const entry = (autoscaler: string) =>
+      controller(g.endpoints.compute, {
+        autoscaler,
+        program: "body, status = main.scale_in(None)\nprint(status, body)",
+      });
+    // no recommendation yet: nothing marked
+    assert.equal(
+      await entry(AUTOSCALER),
+      '200 {"size": 2, "recommended": null, "draining": 0, "marked": []}',
+    );
+    assert.match(await entry("no-such-autoscaler"), /^500 \{"error": "GET .*HTTP 404/);
+  } finally {
+    s.close();
+  }
+});
+
+test("a pool whose drain outlasts graceful shutdown declares its controller; one that fits does not", async () => {
+  const [euw4Plan, usw1Plan] = await evaluateExamples("gcp-europe-west4", "gcp-us-west1");
+  const component = resource(euw4Plan, "gcp-euw4-scale-in");
+  assert.equal(component.type, "avfleet:fleets:GcpScaleIn");
+  assert.equal(component.parent, resource(euw4Plan, "gcp-euw4").urn);
+  assert.equal(
+    resource(euw4Plan, "gcp-euw4-autoscaler").inputs.autoscalingPolicy.mode,
+    "ONLY_SCALE_OUT",
+  );
+  const fn = resource(euw4Plan, "gcp-euw4-scale-in-fn").inputs;
+  assert.equal(fn.buildConfig.entryPoint, "scale_in");
+  // a changed source is a new object, which is what makes the function rebuild
+  assert.match(fn.buildConfig.source.storageSource.object, /^scale-in-[0-9a-f]{16}\.zip$/);
+  assert.equal(
+    fn.buildConfig.source.storageSource.object,
+    resource(euw4Plan, "gcp-euw4-scale-in-source-zip").inputs.name,
+  );
+  assert.match(fn.buildConfig.runtime, /^python3\d+$/);
+  assert.equal(fn.serviceConfig.maxInstanceCount, 1, "one pass at a time");
+  // the MIG and autoscaler by the names the provider gives them (the mock: their logical names)
+  assert.deepEqual(JSON.parse(fn.serviceConfig.environmentVariables.AVFLEET_SCALE_IN), {
+    project: "media-prod-euw4",
+    region: "europe-west4",
+    instanceGroupManager: "gcp-euw4-mig",
+    autoscaler: "gcp-euw4-autoscaler",
+    metric: GCP_MEDIA_LOAD_METRIC,
+    maxHostsPerWindow: 1,
+    windowSec: 900,
+    endpoints: {
+      metadata: "http://metadata.google.internal",
+      compute: "https://compute.googleapis.com",
+      monitoring: "https://monitoring.googleapis.com",
+    },
+  });
+  assert.deepEqual(
+    resource(euw4Plan, "gcp-euw4-scale-in-read").inputs.permissions,
+    SCALE_IN_READ_PERMISSIONS,
+  );
+  assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-mark").inputs.permissions, [
+    "compute.instances.setMetadata",
+  ]);
+  assert.deepEqual(SCALE_IN_MARK_PERMISSIONS, ["compute.instances.setMetadata"]);
+  // the one write holds only on the pool's VMs
+  assert.match(
+    resource(euw4Plan, "gcp-euw4-scale-in-mark-member").inputs.condition.expression,
+    /resource\.name\.extract\("\/instances\/\{name\}"\)\.startsWith\("gcp-euw4-"\)/,
+  );
+  assert.equal(resource(euw4Plan, "gcp-euw4-scale-in-read-member").inputs.condition, undefined);
+  const job = resource(euw4Plan, "gcp-euw4-scale-in-schedule").inputs;
+  assert.equal(job.schedule, "* * * * *");
+  assert.equal(job.httpTarget.httpMethod, "POST");
+  assert.match(job.httpTarget.uri, /^https:\/\/.*gcp-euw4-scale-in-fn$/);
+  assert.equal(job.httpTarget.oidcToken.audience, job.httpTarget.uri);
+  assert.match(job.httpTarget.oidcToken.serviceAccountEmail, /^gcp-euw4-scalein-inv@/);
+  const invoke = resource(euw4Plan, "gcp-euw4-scale-in-invoke").inputs;
+  assert.equal(invoke.role, "roles/run.invoker");
+  assert.equal(invoke.member, `serviceAccount:${job.httpTarget.oidcToken.serviceAccountEmail}`);
+  assert.equal(usw1Plan.resources.filter((r) => r.name.includes("scale-in")).length, 0);
+});

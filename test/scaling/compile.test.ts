@@ -1,0 +1,152 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import YAML from "yaml";
+import { validateStackDocument } from "../../modules/config/stack";
+import type { AwsFleetSpec, GcpFleetSpec } from "../../modules/config/fleet.schema";
+import type { AwsScaling, GcpScaling } from "../../modules/fleets/scaling";
+import { compileAws, compileGcp, WINDOW_MIN } from "../../modules/scaling/compile";
+import { cronStarts, replayCompiled } from "../../modules/scaling/interpret";
+import { ROOT } from "../support/cli";
+
+function specOf<T>(stack: string, change: (fleet: any) => void = () => {}): T {
+  const doc = YAML.parse(readFileSync(join(ROOT, `stacks/Pulumi.${stack}.yaml`), "utf8"));
+  change(doc.config["avfleet:fleet"]);
+  return validateStackDocument("test.yaml", doc).document.config["avfleet:fleet"] as T;
+}
+const gcp = (change?: (fleet: any) => void) => specOf<GcpFleetSpec>("gcp-us-west1", change);
+const aws = (change?: (fleet: any) => void) => specOf<AwsFleetSpec>("aws-us-east-1", change);
+
+const DAYS = 14;
+
+/**
+ * The tolerance: the compiled floors are held for half an hour each, the policy's floor moves
+ * every minute, so the compiled config may serve more; it must not serve fewer hosts (beyond one)
+ * in more than 0.5 % of minutes, cost at most 3 % more host-hours, and refuse no join.
+ */
+function assertAgrees(agreement: ReturnType<typeof replayCompiled>, what: string) {
+  assert.equal(agreement.overloadMinutes.policy, 0, `${what}: the policy refuses no join`);
+  assert.equal(agreement.overloadMinutes.compiled, 0, `${what}: nor does its compilation`);
+  assert.ok(
+    agreement.belowMinutes <= 0.005 * agreement.minutes,
+    `${what}: ${agreement.belowMinutes} minutes more than one host below the policy`,
+  );
+  assert.ok(
+    agreement.hostHoursRatio >= 1 - 0.005 && agreement.hostHoursRatio <= 1.03,
+    `${what}: host-hours ×${agreement.hostHoursRatio.toFixed(4)}`,
+  );
+}
+
+test("golden: ours compiled for GCP decides what ours decides under GCP's autoscaler, on the spec's own demand", () => {
+  const spec = gcp((f) => (f.autoscaling.policy = "ours"));
+  const compiled = compileGcp(spec, "us-west1");
+  assertAgrees(replayCompiled(spec, "us-west1", compiled, DAYS), "gcp");
+  // A compile that loses its schedules is caught: the metric alone lags the forecast.
+  const dropped: GcpScaling = {
+    ...compiled,
+    autoscalingPolicy: { ...compiled.autoscalingPolicy, scalingSchedules: [] },
+  };
+  assert.throws(() => assertAgrees(replayCompiled(spec, "us-west1", dropped, DAYS), "dropped"));
+});
+
+test("golden: ours compiled for AWS (schedules, predictive, warm pool) decides what ours decides", () => {
+  const spec = aws((f) => (f.autoscaling.policy = "ours"));
+  const compiled = compileAws(spec, "us-east-1");
+  assertAgrees(replayCompiled(spec, "us-east-1", compiled, DAYS), "aws");
+  const mutants: Record<string, AwsScaling> = {
+    "no schedules": { ...compiled, schedules: [] },
+    "no warm pool": { ...compiled, warmPool: undefined },
+    "no predictive scaling": { ...compiled, predictive: undefined },
+  };
+  for (const [what, mutant] of Object.entries(mutants)) {
+    assert.throws(
+      () => assertAgrees(replayCompiled(spec, "us-east-1", mutant, DAYS), what),
+      `${what} must be caught`,
+    );
+  }
+});
+
+test("golden: cloud-native compiles to today's autoscaler and replays identically", () => {
+  const spec = gcp((f) => (f.autoscaling.policy = "cloud-native"));
+  const compiled = compileGcp(spec, "us-west1");
+  assert.equal(compiled.autoscalingPolicy.scalingSchedules, undefined);
+  const agreement = replayCompiled(spec, "us-west1", compiled, 7);
+  assert.equal(agreement.belowMinutes + agreement.aboveMinutes, 0);
+  assert.equal(agreement.hostHoursRatio, 1);
+});
+
+test("GCP schedules: half-hour floors in the region's zone, weekdays and weekends, within GCP's limits", () => {
+  const spec = gcp((f) => (f.autoscaling.policy = "ours"));
+  const schedules = compileGcp(spec, "us-west1").autoscalingPolicy.scalingSchedules!;
+  assert.ok(schedules.length > 0 && schedules.length <= 128);
+  for (const s of schedules) {
+    assert.equal(s.timeZone, "America/Los_Angeles");
+    assert.ok(s.durationSec >= 300 && s.durationSec % (WINDOW_MIN * 60) === 0);
+    assert.ok(s.minRequiredReplicas > spec.minHosts && s.minRequiredReplicas <= spec.maxHosts);
+    assert.match(s.name, /^(weekday|weekend)-\d{4}$/);
+    assert.match(s.schedule, /^(0|30) \d{1,2} \* \* (1-5|0,6)$/);
+  }
+  // The busiest floor sits at the evening peak: 40,000 participants, 1,200 per host, +15 %.
+  const top = schedules.reduce((a, b) => (b.minRequiredReplicas > a.minRequiredReplicas ? b : a));
+  assert.equal(top.minRequiredReplicas, Math.ceil((40000 * 1.15) / 1200));
+  assert.match(top.schedule, /^\d+ (19|20) \* \* 1-5$/);
+  // Weekends are lower (85 % of a weekday).
+  const peakOf = (kind: string) =>
+    Math.max(...schedules.filter((s) => s.name.startsWith(kind)).map((s) => s.minRequiredReplicas));
+  assert.ok(peakOf("weekend") < peakOf("weekday"));
+  // Nights stay at the autoscaler's own minimum: no schedule there.
+  const covered = new Set(schedules.flatMap((s) => cronStarts(s.schedule).map((m) => m % 1440)));
+  assert.ok(!covered.has(4 * 60), "04:00 local needs no floor above minReplicas");
+});
+
+test("AWS: scheduled actions change only the minimum; warm pool stopped, not reused; predictive forecasts and scales", () => {
+  const spec = aws((f) => (f.autoscaling.policy = "ours"));
+  const compiled = compileAws(spec, "us-east-1");
+  assert.ok(compiled.schedules.length > 0 && compiled.schedules.length <= 125);
+  for (const a of compiled.schedules) {
+    assert.equal(a.desiredCapacity, -1, "never the size target tracking owns");
+    assert.equal(a.maxSize, -1);
+    assert.equal(a.timeZone, "America/New_York");
+    assert.ok(a.minSize >= spec.minHosts && a.minSize <= spec.maxHosts);
+  }
+  assert.deepEqual(compiled.warmPool?.instanceReusePolicy, { reuseOnScaleIn: false });
+  assert.equal(compiled.warmPool?.poolState, "Stopped");
+  // A fixed size: without maxGroupPreparedCapacity AWS keeps max − desired hosts warm.
+  assert.equal(compiled.warmPool?.maxGroupPreparedCapacity, compiled.warmPool?.minSize);
+  assert.ok(
+    compiled.warmPool!.minSize >= 1 && compiled.warmPool!.minSize <= spec.maxHosts - spec.minHosts,
+  );
+  assert.equal(compiled.predictive?.mode, "ForecastAndScale");
+  const load = compiled.predictive!.metricSpecification.customizedLoadMetricSpecification;
+  assert.deepEqual(
+    load.metricDataQueries.map((q) => [q.id, q.returnData]),
+    [
+      ["per_host", false],
+      ["hosts", false],
+      ["load", true],
+    ],
+  );
+  assert.equal(
+    compileAws(
+      aws((f) => (f.autoscaling.warmPool = false)),
+      "us-east-1",
+    ).warmPool,
+    undefined,
+  );
+  const native = compileAws(
+    aws((f) => (f.autoscaling.policy = "cloud-native")),
+    "us-east-1",
+  );
+  assert.deepEqual(
+    [native.schedules, native.predictive, native.warmPool],
+    [[], undefined, undefined],
+  );
+});
+
+test("a bad policy name is refused with the file and key path", () => {
+  assert.throws(
+    () => gcp((f) => (f.autoscaling.policy = "predictive")),
+    /test\.yaml: config\.avfleet:fleet\.autoscaling\.policy: is "predictive", expected cloud-native .* or ours/,
+  );
+});
