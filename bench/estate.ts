@@ -4,6 +4,7 @@
  * SDK floor to compare them with.
  */
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -29,22 +30,53 @@ export function floorSeconds(count: number): number {
 }
 
 /**
- * A bare-metal site of `hosts` hosts (50 per rack, two host classes, a few draining and
- * retired), built from metal-sjc, written as <dir>/stacks/Pulumi.<stack>.yaml and
- * <dir>/inventory/<stack>.yaml (both directories must exist). Addresses come from the benchmarking range 198.18.0.0/15.
+ * A host key line as ssh-keygen writes it: the ed25519 public key blob (type name, then 32 key
+ * bytes, each length-prefixed) in base64, the key bytes derived from the host's name.
+ */
+function hostKey(host: string): string {
+  const type = Buffer.from("ssh-ed25519");
+  const key = createHash("sha256").update(host).digest();
+  const length = (n: number) => Buffer.from([0, 0, 0, n]);
+  const blob = Buffer.concat([length(type.length), type, length(key.length), key]);
+  return `ssh-ed25519 ${blob.toString("base64")} root@${host}`;
+}
+
+/** Hosts per rack in generated sites. */
+const RACK_HOSTS = 50;
+
+/**
+ * A bare-metal site of `hosts` hosts (50 per rack, racks declared on two power feeds and
+ * four spines, two host classes, a few draining and retired, a host key per host), built from
+ * metal-sjc, written as <dir>/stacks/Pulumi.<stack>.yaml and <dir>/inventory/<stack>.yaml
+ * (both directories must exist). Public addresses come from 100.0.0.0/10, global unicast
+ * space (the validator refuses the RFC 2544 benchmarking range, as it should for a real
+ * site) and more than the RFC 5737 documentation ranges hold.
  */
 export function writeSite(dir: string, stack: string, hosts: number, mediaRegion?: string): void {
   const site = stack.replace(/^metal-/, "");
   const inventory = YAML.parse(readFileSync(join(ROOT, "inventory/metal-sjc.yaml"), "utf8"));
+  const rack = (i: number) => `r${String(Math.floor(i / RACK_HOSTS) + 1).padStart(3, "0")}`;
+  const racks = Math.ceil(hosts / RACK_HOSTS);
   inventory.site = site;
-  inventory.hosts = Array.from({ length: hosts }, (_, i) => ({
-    name: `${site}-m${String(i + 1).padStart(5, "0")}`,
-    publicIp: `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
-    privateIp: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
-    rack: `r${String(Math.floor(i / 50) + 1).padStart(3, "0")}`,
-    class: i % 2 ? "r6525-2x100g" : "r640-2x25g",
-    state: i % 97 === 3 ? "draining" : i % 101 === 7 ? "retired" : "active",
-  }));
+  inventory.racks = Object.fromEntries(
+    Array.from({ length: racks }, (_, r) => [
+      rack(r * RACK_HOSTS),
+      { power: r % 2 ? "feed-b" : "feed-a", network: `spine-${(r >> 1) % 4}` },
+    ]),
+  );
+  inventory.hosts = Array.from({ length: hosts }, (_, i) => {
+    const name = `${site}-m${String(i + 1).padStart(5, "0")}`;
+    const state = i % 97 === 3 ? "draining" : i % 101 === 7 ? "retired" : "active";
+    return {
+      name,
+      publicIp: `100.${i >> 16}.${(i >> 8) & 255}.${i & 255}`,
+      privateIp: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
+      rack: rack(i),
+      class: i % 2 ? "r6525-2x100g" : "r640-2x25g",
+      state,
+      ...(state === "retired" ? {} : { hostKey: hostKey(name) }),
+    };
+  });
   writeFileSync(join(dir, "inventory", `${stack}.yaml`), YAML.stringify(inventory));
   const doc = example("metal-sjc");
   const fleet = doc.config["avfleet:fleet"];

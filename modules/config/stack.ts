@@ -29,7 +29,7 @@ import {
 } from "./validate";
 
 export const DEFAULT_STACKS_DIR = "stacks";
-const STACK_FILE = /^Pulumi\.([a-z0-9][a-z0-9-]*)\.yaml$/;
+export const STACK_FILE = /^Pulumi\.([a-z0-9][a-z0-9-]*)\.yaml$/;
 
 /** A stack file that passed every check. */
 export interface LoadedStack {

@@ -126,14 +126,30 @@ var __commonJS = (cb, mod) => {
 const ESBUILD_COMMONJS =
   /^var __commonJS = \(cb, mod\) => function __require\(\) \{\n(?: .*\n)+?\};\n/m;
 
-async function build(root: string, out: string): Promise<string[]> {
+/** What a bundle runs, and whether it tracks what its modules require (the worker does). */
+interface Recipe {
+  kind: "workers" | "cli";
+  entry: string;
+  tracked: boolean;
+}
+
+const WORKER: Recipe = {
+  kind: "workers",
+  entry: [
+    `require("./modules/plan/lazy-sdk.ts").deferUnusedSdkModules();`,
+    `require("./modules/plan/worker.ts").runWorker(() => require("./index.ts"));`,
+  ].join("\n"),
+  tracked: true,
+};
+
+/** The avfleet CLI (scripts/avfleet.ts), run by bin/avfleet without compiling TypeScript. */
+const CLI: Recipe = { kind: "cli", entry: `require("./scripts/avfleet.ts");`, tracked: false };
+
+async function build(root: string, out: string, recipe: Recipe): Promise<string[]> {
   const esbuild = await import("esbuild");
   const ts = (await import("typescript")).default;
   const options = compilerOptions(ts, root);
-  const entry = [
-    `require("./modules/plan/lazy-sdk.ts").deferUnusedSdkModules();`,
-    `require("./modules/plan/worker.ts").runWorker(() => require("./index.ts"));`,
-  ].join("\n");
+  const { entry } = recipe;
   const result = await esbuild.build({
     stdin: { contents: entry, resolveDir: root, sourcefile: "avfleet-worker-entry.js" },
     absWorkingDir: root,
@@ -151,7 +167,8 @@ async function build(root: string, out: string): Promise<string[]> {
         name: "avfleet-commonjs",
         setup(b) {
           b.onLoad({ filter: /\.ts$/ }, ({ path }) => {
-            const source = readFileSync(path, "utf8");
+            // The CLI's entry starts with a shebang line.
+            const source = readFileSync(path, "utf8").replace(/^#!.*/, "");
             const { outputText } = ts.transpileModule(source, {
               compilerOptions: options,
               fileName: path,
@@ -168,17 +185,14 @@ async function build(root: string, out: string): Promise<string[]> {
     ],
   });
   const text = result.outputFiles[0].text;
-  if (!ESBUILD_COMMONJS.test(text)) {
+  if (recipe.tracked && !ESBUILD_COMMONJS.test(text)) {
     throw new Error(
       "esbuild's __commonJS helper changed: update TRACKER in modules/plan/bundle.ts",
     );
   }
   mkdirSync(dirname(out), { recursive: true });
   const temporary = `${out}.${process.pid}.tmp`;
-  writeFileSync(
-    temporary,
-    text.replace(ESBUILD_COMMONJS, () => TRACKER),
-  );
+  writeFileSync(temporary, recipe.tracked ? text.replace(ESBUILD_COMMONJS, () => TRACKER) : text);
   renameSync(temporary, out);
   return Object.keys(result.metafile.inputs)
     .filter((input) => !input.startsWith("<stdin>") && !input.startsWith("avfleet-worker-entry"))
@@ -190,9 +204,25 @@ async function build(root: string, out: string): Promise<string[]> {
  * `cacheRoot`. Sources are compared by content; the bundle names `root`'s paths, so each
  * checkout has its own.
  */
-export async function workerBundle(root: string, cacheRoot: string): Promise<Bundle> {
-  const cacheDir = join(cacheRoot, "workers");
-  const name = hash(JSON.stringify({ format: BUNDLE_FORMAT, root, node: process.version }));
+export function workerBundle(root: string, cacheRoot: string): Promise<Bundle> {
+  return cachedBundle(root, cacheRoot, WORKER);
+}
+
+/**
+ * The CLI's bundle, as workerBundle; its manifest is <cacheRoot>/cli/<name>.json for
+ * bin/avfleet, which checks the sources' blob ids itself and runs the bundle when they match.
+ */
+export function cliBundle(root: string, cacheRoot: string): Promise<Bundle> {
+  return cachedBundle(root, cacheRoot, CLI);
+}
+
+async function cachedBundle(root: string, cacheRoot: string, recipe: Recipe): Promise<Bundle> {
+  const cacheDir = join(cacheRoot, recipe.kind);
+  // bin/avfleet finds the CLI's manifest by Node's version alone: its cache is its checkout's.
+  const name =
+    recipe.kind === "cli"
+      ? `node-${process.version}`
+      : hash(JSON.stringify({ format: BUNDLE_FORMAT, root, node: process.version }));
   const manifestFile = join(cacheDir, `${name}.json`);
   try {
     const manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as BundleManifest;
@@ -207,7 +237,7 @@ export async function workerBundle(root: string, cacheRoot: string): Promise<Bun
   }
   const started = process.hrtime.bigint();
   const staging = join(cacheDir, `${name}.${process.pid}.staging.js`);
-  const inputs = await build(root, staging);
+  const inputs = await build(root, staging, recipe);
   const tsconfig = join(root, "tsconfig.json");
   const ids = Object.fromEntries([...inputs, tsconfig].map((input) => [input, fileId(input)]));
   const file = join(cacheDir, `${hash(JSON.stringify(ids) + name)}.js`);

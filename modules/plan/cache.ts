@@ -24,13 +24,14 @@ import {
   utimesSync,
   writeFileSync,
 } from "node:fs";
-import { isAbsolute, join, relative, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
+import { STACK_FILE } from "../config/stack";
 import type { Plan } from "./plan";
 
 /** Bump when the Plan's shape or the key's recipe changes. */
 const CACHE_FORMAT = 3;
 
-/** Everything cached for a checkout: Plans, their manifests, compiled workers. */
+/** Everything cached for a checkout: Plans, their manifests, compiled workers and CLI. */
 export const PLAN_CACHE_ROOT = join(".avfleet", "cache");
 export const PLAN_CACHE_DIR = join(PLAN_CACHE_ROOT, "plans");
 
@@ -58,30 +59,109 @@ export function blobId(bytes: Buffer): string {
   return createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
 }
 
-/** A file's blob id, or "absent". */
+/**
+ * A directory's id: its entries' names (subdirectories with a trailing /). An evaluation that
+ * lists a directory depends on which files are in it, not only on the files it then reads:
+ * a fleet's traffic share on every split in its stacks directory, a new one included.
+ */
+function listingId(names: string[]): string {
+  return `listing:${createHash("sha1")
+    .update([...names].sort().join("\n"))
+    .digest("hex")}`;
+}
+
+/**
+ * The name, in a stacks directory, that stands for the traffic splits in it: a fleet is costed
+ * at its share in them (./worker.ts), and the other stack files it reads to find them do not
+ * change it, so a one-stack change does not re-evaluate every fleet beside it.
+ */
+export const TRAFFIC_SPLITS = "(traffic splits)";
+
+/**
+ * The id of a stacks directory's traffic splits: its stack files that may declare
+ * `avfleet:traffic` (a mention is enough, so a new split is never missed), by name and bytes.
+ */
+function trafficSplitsId(
+  dir: string,
+  names: Iterable<string> | undefined,
+  read: (path: string) => Buffer | undefined,
+): string {
+  if (!names) return "absent";
+  const splits: [string, string][] = [];
+  for (const name of [...names].filter((n) => STACK_FILE.test(n)).sort()) {
+    const bytes = read(`${dir}/${name}`);
+    if (bytes?.includes("avfleet:traffic")) splits.push([name, blobId(bytes)]);
+  }
+  return `splits:${createHash("sha1").update(JSON.stringify(splits)).digest("hex")}`;
+}
+
+function readOrUndefined(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function listOrUndefined(dir: string): string[] | undefined {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A file's blob id, a directory's listing id, or "absent". */
 export function fileId(file: string): string {
+  if (basename(file) === TRAFFIC_SPLITS) {
+    const dir = dirname(file);
+    return trafficSplitsId(dir, listOrUndefined(dir), readOrUndefined);
+  }
   try {
     return blobId(readFileSync(file));
-  } catch {
-    return "absent";
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EISDIR") return "absent";
+    const entries = readdirSync(file, { withFileTypes: true });
+    return listingId(entries.map((e) => (e.isDirectory() ? `${e.name}/` : e.name)));
   }
 }
 
 export function commitSnapshot(root: string, commit: string): Snapshot {
   const ids = new Map<string, string>();
+  const directories = new Map<string, Set<string>>();
   const listing = git(root, ["ls-tree", "-r", "-z", commit]).toString();
   for (const entry of listing.split("\0").filter(Boolean)) {
     // <mode> SP <type> SP <object> TAB <path>
     const [meta, path] = entry.split("\t");
     const [, type, object] = meta.split(" ");
-    if (type === "blob") ids.set(path, object);
+    if (type !== "blob") continue;
+    ids.set(path, object);
+    const parts = path.split("/");
+    for (let depth = 0; depth < parts.length; depth++) {
+      const directory = depth === 0 ? "." : parts.slice(0, depth).join("/");
+      const name = depth === parts.length - 1 ? parts[depth] : `${parts[depth]}/`;
+      if (!directories.has(directory)) directories.set(directory, new Set());
+      directories.get(directory)!.add(name);
+    }
   }
+  const directoryId = (path: string) => {
+    const names = directories.get(path);
+    return names ? listingId([...names]) : "absent";
+  };
+  const read = (path: string) =>
+    ids.has(path) ? git(root, ["cat-file", "blob", ids.get(path)!]) : undefined;
+  const splits = new Map<string, string>();
+  const splitsId = (dir: string) => {
+    if (!splits.has(dir)) splits.set(dir, trafficSplitsId(dir, directories.get(dir), read));
+    return splits.get(dir)!;
+  };
   return {
-    id: (path) => (isAbsolute(path) ? fileId(path) : (ids.get(path) ?? "absent")),
-    read(path) {
-      if (!ids.has(path)) return undefined;
-      return git(root, ["cat-file", "blob", ids.get(path)!]);
+    id(path) {
+      if (isAbsolute(path)) return fileId(path);
+      if (basename(path) === TRAFFIC_SPLITS) return splitsId(dirname(path));
+      return ids.get(path) ?? directoryId(path.replace(/\/$/, ""));
     },
+    read,
   };
 }
 
@@ -94,13 +174,7 @@ export function workingTreeSnapshot(root: string): Snapshot {
       if (!ids.has(path)) ids.set(path, fileId(file(path)));
       return ids.get(path)!;
     },
-    read(path) {
-      try {
-        return readFileSync(file(path));
-      } catch {
-        return undefined;
-      }
-    },
+    read: (path) => readOrUndefined(file(path)),
   };
 }
 
@@ -235,7 +309,7 @@ export class PlanCache {
     const maxAge = (options.maxAgeDays ?? PRUNE_DEFAULTS.maxAgeDays) * 86_400_000;
     const maxBytes = (options.maxMiB ?? PRUNE_DEFAULTS.maxMiB) * 1024 * 1024;
     const files: { file: string; bytes: number; used: number }[] = [];
-    for (const dir of ["plans", "manifests", "workers"]) {
+    for (const dir of ["plans", "manifests", "workers", "cli"]) {
       let names: string[] = [];
       try {
         names = readdirSync(join(this.root, dir));

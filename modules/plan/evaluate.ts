@@ -12,6 +12,7 @@ import type { LoadedStack } from "../config/stack";
 import { workerBundle } from "./bundle";
 import { PLAN_CACHE_ROOT } from "./cache";
 import type { Plan, PlanResource } from "./plan";
+import { SharedStrings } from "./shared-strings";
 import type { DoneMessage, EvaluateMessage, ResourcesMessage, WorkerStats } from "./worker";
 
 /** A stack whose program failed to evaluate; the message carries its error output. */
@@ -101,6 +102,7 @@ function weight(stack: StackToEvaluate): number {
 class Worker {
   private child: ChildProcess;
   private stderr = "";
+  private strings = new SharedStrings();
   private current?: {
     stack: StackToEvaluate;
     resources: PlanResource[];
@@ -111,14 +113,25 @@ class Worker {
   constructor(script: WorkerScript, root: string, heapMiB: number) {
     this.child = fork(script.file, [], {
       cwd: root,
-      execArgv: [...script.execArgv, `--max-old-space-size=${heapMiB}`],
+      execArgv: [
+        ...script.execArgv,
+        `--max-old-space-size=${heapMiB}`,
+        // The SDK makes hundreds of short-lived promises per resource: a young generation
+        // eight times the default collects them with less work (0.92x CPU on 2,000 hosts at 64 MB,
+        // 0.91x more at 128 MB on 5,000 hosts, for 160 MB more peak).
+        "--max-semi-space-size=128",
+      ],
       stdio: ["ignore", "ignore", "pipe", "ipc"],
     });
     this.child.stderr!.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
     this.child.on("message", (message: ResourcesMessage | DoneMessage) => {
       const current = this.current!;
       if (message.kind === "resources") {
-        for (const resource of message.resources) current.resources.push(resource);
+        this.strings.add(message.strings);
+        for (const resource of message.resources) {
+          resource.inputs = this.strings.resolve(resource.inputs);
+          current.resources.push(resource);
+        }
         return;
       }
       this.current = undefined;
@@ -183,8 +196,8 @@ export async function evaluateStacksWithReads(
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
   const weights = stacks.map(weight);
   const order = stacks.map((_, i) => i).sort((a, b) => weights[b] - weights[a] || a - b);
-  // Node's default heap limit (~4 GiB) is less than a 20,000-host site needs: the SDK holds
-  // every resource in flight until the program has declared them all (see README).
+  // Headroom over Node's default heap limit (~4 GiB) for programs that declare more at once
+  // than MetalFleet's chunks: the SDK holds every resource in flight (see README).
   const heapMiB = Math.floor(((totalmem() / 1024 / 1024) * HEAP_SHARE) / concurrency);
   let next = 0;
   let done = 0;

@@ -120,6 +120,9 @@ export function renderPreview(plans: Plan[], seconds: number): string {
 }
 
 /** The `--json` document. */
+/** The levels of previewJson's document opened piece by piece: stacks, a stack, its resources. */
+export const PREVIEW_JSON_DEPTH = 4;
+
 export function previewJson(plans: Plan[]): unknown {
   return {
     stacks: plans.map((p) => ({
@@ -135,4 +138,30 @@ export function previewJson(plans: Plan[]): unknown {
       outputs: p.outputs,
     })),
   };
+}
+
+/**
+ * `JSON.stringify(value, null, 2)` in pieces, the containers of the first `depth` levels opened
+ * here and what lies below them stringified whole: a 20,000-host site's preview is about
+ * 1.9 GB of JSON, more than one string may hold.
+ */
+export function* jsonPieces(value: unknown, depth: number, indent = ""): Generator<string> {
+  const open = value !== null && typeof value === "object" && depth > 0;
+  const entries = !open
+    ? []
+    : Array.isArray(value)
+      ? value.map((v) => [undefined, v === undefined ? null : v] as const)
+      : Object.entries(value).filter(([, v]) => v !== undefined && typeof v !== "function");
+  if (!open || entries.length === 0) {
+    yield JSON.stringify(value, null, 2).replace(/\n/g, `\n${indent}`);
+    return;
+  }
+  const inner = `${indent}  `;
+  yield Array.isArray(value) ? "[" : "{";
+  for (let i = 0; i < entries.length; i++) {
+    const [key, v] = entries[i];
+    yield `${i === 0 ? "" : ","}\n${inner}${key === undefined ? "" : `${JSON.stringify(key)}: `}`;
+    yield* jsonPieces(v, depth - 1, inner);
+  }
+  yield `\n${indent}${Array.isArray(value) ? "]" : "}"}`;
 }

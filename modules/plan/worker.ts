@@ -10,14 +10,16 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import fs from "node:fs";
-import { dirname, resolve, sep } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { loadStackFile, pulumiConfigMap, stackFileName, type LoadedStack } from "../config/stack";
 import type { FleetSpec } from "../config/fleet.schema";
 import { fleetEconomics } from "../capacity/capacity";
 import { trafficShareOf } from "../traffic/shares";
+import { TRAFFIC_SPLITS } from "./cache";
 import { mockAddress, mockCall, mockId, mockState } from "./mock-state";
 import type { Plan, PlanResource } from "./plan";
 import { redactSecrets } from "./redact";
+import { StringSharer } from "./shared-strings";
 import { quietStackTraces, TRACES_HINT } from "./stack-traces";
 import { SECRET } from "./plan";
 
@@ -38,10 +40,24 @@ interface ReadRequest {
   getProperties(): unknown;
 }
 
+type Callback = (err: unknown, response?: { toString(): string }) => void;
+
 interface MockMonitorInternals {
   newUrn(parent: string, type: string, name: string): string;
-  registerResource(req: RegisterRequest, callback: unknown): Promise<void>;
-  readResource(req: ReadRequest, callback: unknown): Promise<void>;
+  registerResource(req: RegisterRequest, callback: Callback): Promise<void>;
+  readResource(req: ReadRequest, callback: Callback): Promise<void>;
+}
+
+/**
+ * The SDK interpolates every RPC response into a debug line, built whatever the log level:
+ * a protobuf message as text is all its contents — for a bare-metal host its 95 KB payload
+ * again, per resource. The line is never shown offline; the response says only its kind.
+ */
+function terse(callback: Callback): Callback {
+  return (err, response) => {
+    if (response) response.toString = () => "[response]";
+    callback(err, response);
+  };
 }
 
 async function resolveOutput(value: unknown): Promise<unknown> {
@@ -87,10 +103,15 @@ export interface EvaluateMessage {
   stackFile: string;
 }
 
-/** A batch of resources, in registration order. */
+/**
+ * A batch of resources, in registration order, their long strings as references to `strings`
+ * of this and earlier batches (./shared-strings.ts).
+ */
 export interface ResourcesMessage {
   kind: "resources";
   resources: PlanResource[];
+  /** Long strings first used in this batch, numbered after those of earlier batches. */
+  strings: string[];
 }
 
 /** The Plan without its resources, and the absolute paths of every file the evaluation read. */
@@ -124,6 +145,9 @@ interface Tracker {
 
 const tracker = () => (globalThis as unknown as { __avfleet: Tracker }).__avfleet;
 
+/** False while the worker reads files whose bytes a Plan does not depend on as such. */
+let tracking = true;
+
 /**
  * Files read at run time (stack files, inventories, data beside modules) count as used,
  * like modules: while a module initializes, by that module. Dependencies are covered by
@@ -137,7 +161,7 @@ function trackFileReads(): void {
       ...args: unknown[]
     ) {
       const file = typeof args[0] === "string" ? resolve(args[0]) : undefined;
-      if (file && !file.includes(`${sep}node_modules${sep}`)) tracker().use(file);
+      if (tracking && file && !file.includes(`${sep}node_modules${sep}`)) tracker().use(file);
       return original.apply(this, args);
     };
   }
@@ -156,9 +180,25 @@ function used(roots: Iterable<string>): string[] {
   return [...seen].map((key) => resolve(key)).sort();
 }
 
+/**
+ * A fleet's share in the traffic splits of its directory. Finding them reads every stack file
+ * there; the Plan depends on the splits alone (TRAFFIC_SPLITS in ./cache.ts).
+ */
+function trafficShare(stack: LoadedStack): number {
+  const dir = dirname(stack.file);
+  tracking = false;
+  try {
+    return trafficShareOf(dir, stack.name);
+  } finally {
+    tracking = true;
+    tracker().use(join(dir, TRAFFIC_SPLITS));
+  }
+}
+
 async function evaluate(
   stackFile: string,
   loadProgram: () => Record<string, unknown>,
+  sharer: StringSharer,
   send: (message: ResourcesMessage) => void,
 ): Promise<Omit<Plan, "resources">> {
   const stack = loadStackFile(stackFile);
@@ -191,7 +231,7 @@ async function evaluate(
   // them, so record them where the monitor receives the request.
   let resources: PlanResource[] = [];
   const flush = () => {
-    if (resources.length > 0) send({ kind: "resources", resources });
+    if (resources.length > 0) send({ kind: "resources", resources, strings: sharer.take() });
     resources = [];
   };
   const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorInternals;
@@ -206,8 +246,8 @@ async function evaluate(
       name: req.getName(),
       ...(parent ? { parent } : {}),
       custom,
-      inputs: redactSecrets(
-        pulumi.runtime.deserializeProperties(properties as never, true),
+      inputs: sharer.share(
+        redactSecrets(pulumi.runtime.deserializeProperties(properties as never, true)),
       ) as Record<string, unknown>,
       ...(importId ? { importId } : {}),
       ...(ignoreChanges.length ? { ignoreChanges } : {}),
@@ -216,7 +256,7 @@ async function evaluate(
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, callback) => {
     record(req, req.getCustom(), req.getObject());
-    return register(req, callback);
+    return register(req, terse(callback));
   };
   // Resources the program reads rather than manages (StackReferences) arrive here.
   const read = monitor.readResource.bind(monitor);
@@ -227,7 +267,7 @@ async function evaluate(
     if (last.type === "pulumi:pulumi:StackReference") {
       last.inputs = { ...last.inputs, outputs: referencedOutputs(stack, String(last.inputs.name)) };
     }
-    return read(req, callback);
+    return read(req, terse(callback));
   };
 
   const exported = loadProgram();
@@ -245,7 +285,7 @@ async function evaluate(
             stack.fleet.kind === "gcp"
               ? stack.document.config["gcp:region"]
               : stack.document.config["aws:region"],
-          trafficShare: trafficShareOf(dirname(stack.file), stack.name),
+          trafficShare: trafficShare(stack),
         })
       : {}),
   };
@@ -265,6 +305,7 @@ export function runWorker(loadProgram: () => Record<string, unknown>): void {
     new Promise<void>((done) => process.send!(message, () => done()));
   const program = "index.ts";
   const startSeconds = performance.now() / 1000;
+  const sharer = new StringSharer();
   let queue = Promise.resolve();
   process.on("message", (message: EvaluateMessage) => {
     queue = queue.then(async () => {
@@ -273,7 +314,7 @@ export function runWorker(loadProgram: () => Record<string, unknown>): void {
       tracker().reset(program);
       let sending = Promise.resolve();
       try {
-        const plan = await evaluate(message.stackFile, loadProgram, (batch) => {
+        const plan = await evaluate(message.stackFile, loadProgram, sharer, (batch) => {
           sending = sending.then(() => send(batch));
         });
         await sending;

@@ -1,6 +1,11 @@
 /** avfleet preview — what every stack declares, evaluated offline under Pulumi's mocks. */
 import { DEFAULT_STACKS_DIR } from "../../modules/config/stack";
-import { previewJson, renderPreview } from "../../modules/plan/render-preview";
+import {
+  jsonPieces,
+  PREVIEW_JSON_DEPTH,
+  previewJson,
+  renderPreview,
+} from "../../modules/plan/render-preview";
 import { EXIT, evaluateNamedStacks, parseCommandArgs, UsageError, type Command } from "../cli";
 
 export const command: Command = {
@@ -42,11 +47,20 @@ Examples:
       loader,
     );
     const seconds = (Date.now() - started) / 1000;
-    process.stdout.write(
-      values.json
-        ? `${JSON.stringify(previewJson(plans), null, 2)}\n`
-        : renderPreview(plans, seconds),
-    );
+    if (!values.json) {
+      process.stdout.write(renderPreview(plans, seconds));
+      return EXIT.ok;
+    }
+    // Resource by resource, in writes of about a megabyte.
+    let pending = "";
+    for (const piece of jsonPieces(previewJson(plans), PREVIEW_JSON_DEPTH)) {
+      pending += piece;
+      if (pending.length >= 1 << 20) {
+        process.stdout.write(pending);
+        pending = "";
+      }
+    }
+    process.stdout.write(`${pending}\n`);
     return EXIT.ok;
   },
 };

@@ -116,6 +116,52 @@ test("an inventory changes the site that names it and the traffic over it, no ot
   assert.equal(key("metal-sjc"), metal);
 });
 
+test("a traffic split added to the stacks directory a fleet listed: a miss; the same listing at a commit: a hit", () => {
+  // A fleet's egress is costed at its share in every split of its directory, so its
+  // evaluation lists the directory (modules/traffic/shares.ts).
+  const listed = [...used["gcp-a"], "stacks"];
+  const at = (snapshot = workingTreeSnapshot(dir)) => planKey(snapshot, "gcp-a", listed, LOCK);
+  const before = at();
+  assert.equal(at(commitSnapshot(dir, commit)), before);
+  write(
+    "stacks/Pulumi.traffic-eu-west.yaml",
+    "config:\n  avfleet:traffic:\n    pools: [{stack: gcp-a, weight: 50}]\n",
+  );
+  assert.notEqual(at(), before, "a new split");
+  assert.equal(key("gcp-b"), atCommit("gcp-b"), "a stack that did not list the directory");
+  rmSync(join(dir, "stacks/Pulumi.traffic-eu-west.yaml"));
+  assert.equal(at(), before);
+  write("stacks/sub/Pulumi.x.yaml", "config: {}\n");
+  assert.notEqual(at(), before, "a new subdirectory is a new entry");
+  rmSync(join(dir, "stacks/sub"), { recursive: true });
+  assert.equal(at(), before);
+});
+
+test("a fleet's traffic splits: a new or changed split is a miss, any other stack file a hit", () => {
+  const costed = [...used["gcp-a"], "stacks/(traffic splits)"];
+  const at = (snapshot = workingTreeSnapshot(dir)) => planKey(snapshot, "gcp-a", costed, LOCK);
+  const before = at();
+  assert.equal(at(commitSnapshot(dir, commit)), before, "a commit and its working tree");
+  write("stacks/Pulumi.gcp-b.yaml", "config: {b: 2}\n");
+  write("stacks/Pulumi.gcp-c.yaml", "config: {c: 1}\n");
+  assert.equal(at(), before, "a stack that is not a split, changed or added");
+  write(
+    "stacks/Pulumi.traffic-eu-west.yaml",
+    "config:\n  avfleet:traffic:\n    pools: [{stack: gcp-a, weight: 50}]\n",
+  );
+  const added = at();
+  assert.notEqual(added, before, "a new split");
+  write(
+    "stacks/Pulumi.traffic-eu-west.yaml",
+    "config:\n  avfleet:traffic:\n    pools: [{stack: gcp-a, weight: 60}]\n",
+  );
+  assert.notEqual(at(), added, "a split changed");
+  rmSync(join(dir, "stacks/Pulumi.traffic-eu-west.yaml"));
+  rmSync(join(dir, "stacks/Pulumi.gcp-c.yaml"));
+  write("stacks/Pulumi.gcp-b.yaml", "config: {b: 1}\n");
+  assert.equal(at(), before);
+});
+
 test("lookup finds a Plan by the files an earlier evaluation used, at any revision with those bytes", () => {
   const cache = new PlanCache(join(dir, ".avfleet/cache"));
   const plan: Plan = { name: "gcp-a", resources: [], outputs: { minHosts: 6 } };

@@ -31,6 +31,7 @@ const PROJECT_FILES = [
   "policy",
   "scripts",
   "inventory",
+  "bin",
 ];
 
 type Doc = Record<string, any>;
@@ -47,7 +48,7 @@ export interface TempProject {
   editYaml(path: string, change: (doc: Doc) => void): void;
   removeStack(name: string): void;
   commit(message: string): string;
-  /** Runs the copy's own CLI inside the copy. */
+  /** Runs the copy's own CLI inside the copy, as `npx avfleet` does (bin/avfleet). */
   avfleet(...args: string[]): CliResult;
   dispose(): void;
 }
@@ -98,11 +99,11 @@ export function tempProject(): TempProject {
       return git("rev-parse", "HEAD").trim();
     },
     avfleet(...args) {
-      const result = spawnSync(
-        process.execPath,
-        ["--import", "tsx", join(dir, "scripts/avfleet.ts"), ...args],
-        { cwd: dir, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 },
-      );
+      const result = spawnSync(process.execPath, [join(dir, "bin/avfleet"), ...args], {
+        cwd: dir,
+        encoding: "utf8",
+        maxBuffer: 256 * 1024 * 1024,
+      });
       return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
     },
     dispose() {

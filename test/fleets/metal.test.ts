@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -11,6 +11,7 @@ import { InputError } from "../../modules/config/validate";
 import { evaluateStacks } from "../../modules/plan/evaluate";
 import type { Plan } from "../../modules/plan/plan";
 import { renderPreview } from "../../modules/plan/render-preview";
+import { writeSite } from "../../bench/estate";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 import { problemsLoading } from "../support/problems";
@@ -398,4 +399,25 @@ test("every host key in the example inventories and stacks is a key OpenSSH read
     return run.stdout.split(" ")[1];
   });
   assert.equal(new Set(fingerprints).size, keys.length, "no two hosts share a key");
+});
+
+test("a site declared in several chunks: every host tuned and in DNS once, in inventory order", async () => {
+  const dir = tempDir();
+  mkdirSync(join(dir, "stacks"));
+  mkdirSync(join(dir, "inventory"));
+  // More hosts than one chunk of the fleet's declarations (RESOURCES_PER_CHUNK) holds, twice over.
+  writeSite(dir, "metal-chunked", 600);
+  const [plan] = await evaluateStacks(loadStacks(join(dir, "stacks"), ["metal-chunked"]));
+  const inventory = loadInventory(join(dir, "inventory/metal-chunked.yaml"));
+  const named = (type: string, suffix: RegExp) =>
+    plan.resources
+      .filter((r) => r.type === type)
+      .map((r) => r.name.replace(/^metal-chunked-/, "").replace(suffix, ""));
+  const provisioned = inventory.hosts.filter((h) => h.state !== "retired").map((h) => h.name);
+  const active = inventory.hosts.filter((h) => h.state === "active").map((h) => h.name);
+  assert.ok(provisioned.length > 500 && active.length < provisioned.length);
+  assert.deepEqual(named("command:remote:Command", /-tune$/), provisioned);
+  assert.deepEqual(named("aws:route53/record:Record", /-dns$/), active);
+  assert.equal((plan.outputs.hosts as { active: number }).active, active.length);
+  rmSync(dir, { recursive: true, force: true });
 });

@@ -42,6 +42,12 @@ test("a warm worker gives the Plans and used files of one worker per stack", asy
   // A traffic split reads the stack files of its pools.
   assert.ok(used("traffic-us-west").includes("stacks/Pulumi.metal-sjc.yaml"));
   assert.ok(used("traffic-us-west").includes("stacks/Pulumi.gcp-us-west1.yaml"));
+  // A fleet's traffic share comes from the splits in its directory, not from the other stack
+  // files read to find them.
+  assert.ok(gcp.includes("stacks/(traffic splits)"));
+  assert.ok(gcp.includes("stacks/Pulumi.gcp-us-west1.yaml"));
+  assert.ok(!gcp.includes("stacks/Pulumi.aws-us-east-1.yaml"));
+  assert.ok(!gcp.includes("stacks/Pulumi.traffic-us-west.yaml"));
 });
 
 test("a stack that fails stops the evaluation: its error, no further stacks", async () => {
