@@ -97,7 +97,8 @@ export async function evaluateNamedStacks(
     );
   }
   const selected = names.length ? names : available;
-  const plans = await evaluateStacks(loadStacks(dir, selected), {
+  const stacks = { count: selected.length, load: () => loadStacks(dir, selected) };
+  const plans = await evaluateStacks(stacks, {
     loader,
     onPlan: (plan, done, total) => progress(`evaluated ${done}/${total}: ${plan.name}`),
   });

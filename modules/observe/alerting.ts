@@ -4,8 +4,10 @@
  * definitions are pure (cloud.ts) and this component only declares them.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as aws from "@pulumi/aws";
-import * as gcp from "@pulumi/gcp";
+// Only the provider modules declared here: a provider's index loads all of its modules
+// (@pulumi/aws ~0.1 s), and a GCP stack has no use for AWS's.
+import * as cloudwatch from "@pulumi/aws/cloudwatch";
+import * as monitoring from "@pulumi/gcp/monitoring";
 import type { StackFile } from "../config/stack.schema";
 import { POOL_ALERTING_TYPE } from "../../policy/alerts";
 import { awsAlarms, gcpAlertPolicies, type PoolRef } from "./cloud";
@@ -54,7 +56,7 @@ export class PoolAlerting extends pulumi.ComponentResource {
     if (cloud.kind === "gcp") {
       const policies = gcpAlertPolicies(args.ref, args.runbookBase);
       for (const p of policies) {
-        new gcp.monitoring.AlertPolicy(
+        new monitoring.AlertPolicy(
           `${name}-${p.role}`,
           { ...p.args, project: cloud.project },
           parent,
@@ -63,11 +65,11 @@ export class PoolAlerting extends pulumi.ComponentResource {
       this.alerts = policies.map((p) => p.role);
     } else {
       const { alarms, composites } = awsAlarms(args.ref, args.runbookBase);
-      const byName = new Map<string, aws.cloudwatch.MetricAlarm>();
+      const byName = new Map<string, cloudwatch.MetricAlarm>();
       for (const a of alarms) {
         byName.set(
           a.args.name,
-          new aws.cloudwatch.MetricAlarm(
+          new cloudwatch.MetricAlarm(
             `${name}-${a.role}`,
             { ...a.args, region: cloud.region },
             parent,
@@ -75,7 +77,7 @@ export class PoolAlerting extends pulumi.ComponentResource {
         );
       }
       for (const c of composites) {
-        new aws.cloudwatch.CompositeAlarm(
+        new cloudwatch.CompositeAlarm(
           `${name}-${c.role}`,
           { ...c.args, region: cloud.region },
           // the rule names its member alarms: they must exist first

@@ -74,6 +74,13 @@ const HEAP_SHARE = 0.75;
 /** A stack to evaluate: the worker loads and validates its file itself. */
 export type StackToEvaluate = Pick<LoadedStack, "name" | "file">;
 
+/**
+ * The stacks, or how many there are and how to load them: then the workers start loading the
+ * SDK, providers and modules while `load` validates the stack files (a one-stack preview's
+ * validation and worker start overlap); `load` throwing closes them, nothing evaluated.
+ */
+export type Stacks = StackToEvaluate[] | { count: number; load: () => StackToEvaluate[] };
+
 /** Bytes of a stack's file and of the inventory it names: how much its program will declare. */
 function weight(stack: StackToEvaluate): number {
   const size = (file: string) => {
@@ -181,7 +188,7 @@ export async function evaluateStack(
 
 /** Plans in the order of `stacks`, with what each evaluation read. */
 export async function evaluateStacksWithReads(
-  stacks: StackToEvaluate[],
+  toEvaluate: Stacks,
   options: EvaluateOptions = {},
 ): Promise<Evaluated[]> {
   const root = options.root ?? THIS_ROOT;
@@ -192,18 +199,30 @@ export async function evaluateStacksWithReads(
         file: (await workerBundle(root, options.cacheDir ?? join(root, PLAN_CACHE_ROOT))).file,
         execArgv: [],
       };
-  const results: Evaluated[] = new Array(stacks.length);
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
-  const weights = stacks.map(weight);
-  const order = stacks.map((_, i) => i).sort((a, b) => weights[b] - weights[a] || a - b);
   // Headroom over Node's default heap limit (~4 GiB) for programs that declare more at once
   // than MetalFleet's chunks: the SDK holds every resource in flight (see README).
   const heapMiB = Math.floor(((totalmem() / 1024 / 1024) * HEAP_SHARE) / concurrency);
+  const count = Array.isArray(toEvaluate) ? toEvaluate.length : toEvaluate.count;
+  const workers = Array.from(
+    { length: Math.min(concurrency, count) },
+    () => new Worker(script, root, heapMiB),
+  );
+  let stacks: StackToEvaluate[];
+  try {
+    stacks = Array.isArray(toEvaluate) ? toEvaluate : toEvaluate.load();
+  } catch (err) {
+    for (const worker of workers) worker.close();
+    throw err;
+  }
+  const results: Evaluated[] = new Array(stacks.length);
+  const weights = stacks.map(weight);
+  const order = stacks.map((_, i) => i).sort((a, b) => weights[b] - weights[a] || a - b);
   let next = 0;
   let done = 0;
   let failed = false;
-  async function lane(): Promise<void> {
-    let worker = new Worker(script, root, heapMiB);
+  async function lane(first: Worker): Promise<void> {
+    let worker = first;
     try {
       while (next < order.length && !failed) {
         const index = order[next++];
@@ -224,13 +243,13 @@ export async function evaluateStacksWithReads(
     }
   }
 
-  await Promise.all(Array.from({ length: Math.min(concurrency, stacks.length) }, lane));
+  await Promise.all(workers.map(lane));
   return results;
 }
 
 /** Plans in the order of `stacks`. */
 export async function evaluateStacks(
-  stacks: StackToEvaluate[],
+  stacks: Stacks,
   options: EvaluateOptions = {},
 ): Promise<Plan[]> {
   return (await evaluateStacksWithReads(stacks, options)).map((e) => e.plan);
