@@ -345,7 +345,9 @@ set +e
 ssh -F none -i "$d/ssh/client" -o UserKnownHostsFile="$d/ssh/known_hosts" -o StrictHostKeyChecking=yes \
   -o BatchMode=yes -p 2222 "$2@127.0.0.1" "$3"
 rc=$?
+# The next run listens on the same port: this sshd must be gone first.
 kill $pid
+wait $pid
 exit $rc`;
 
 function keygen(file: string, comment: string): string {
