@@ -4,7 +4,12 @@
  * declares; aws-args.ts computes.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as aws from "@pulumi/aws";
+import { getCallerIdentityOutput } from "@pulumi/aws/getCallerIdentity";
+import * as autoscaling from "@pulumi/aws/autoscaling";
+import * as ec2 from "@pulumi/aws/ec2";
+import * as iam from "@pulumi/aws/iam";
+import * as lb from "@pulumi/aws/lb";
+import * as route53 from "@pulumi/aws/route53";
 import type { AwsFleetSpec } from "../config/fleet.schema";
 import { fleetLabels } from "./labels";
 import * as args from "./aws-args";
@@ -42,7 +47,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
 
   // The join endpoint's network load balancer has a security group of its own, so the
   // hosts' health port opens to it alone.
-  const lbSecurityGroup = new aws.ec2.SecurityGroup(
+  const lbSecurityGroup = new ec2.SecurityGroup(
     `${name}-lb-sg`,
     {
       region,
@@ -62,7 +67,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     },
     opts,
   );
-  const securityGroup = new aws.ec2.SecurityGroup(
+  const securityGroup = new ec2.SecurityGroup(
     `${name}-sg`,
     {
       region,
@@ -93,13 +98,13 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     opts,
   );
 
-  const role = new aws.iam.Role(
+  const role = new iam.Role(
     `${name}-role`,
     { assumeRolePolicy: JSON.stringify(args.EC2_ASSUME_ROLE), tags },
     opts,
   );
-  const account = aws.getCallerIdentityOutput({}, opts);
-  new aws.iam.RolePolicy(
+  const account = getCallerIdentityOutput({}, opts);
+  new iam.RolePolicy(
     `${name}-policy`,
     {
       role: role.id,
@@ -110,9 +115,9 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     },
     opts,
   );
-  const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags }, opts);
+  const profile = new iam.InstanceProfile(`${name}-profile`, { role: role.name, tags }, opts);
 
-  const launchTemplate = new aws.ec2.LaunchTemplate(
+  const launchTemplate = new ec2.LaunchTemplate(
     `${name}-lt`,
     {
       region,
@@ -158,7 +163,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     opts,
   );
 
-  const balancer = new aws.lb.LoadBalancer(
+  const balancer = new lb.LoadBalancer(
     `${name}-nlb`,
     {
       region,
@@ -171,7 +176,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     opts,
   );
   const targetGroups = spec.ports.signalingTcp.map((port) => {
-    const targetGroup = new aws.lb.TargetGroup(
+    const targetGroup = new lb.TargetGroup(
       `${name}-tg-${port}`,
       {
         region,
@@ -184,7 +189,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       },
       opts,
     );
-    new aws.lb.Listener(
+    new lb.Listener(
       `${name}-listener-${port}`,
       {
         region,
@@ -198,7 +203,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     return targetGroup;
   });
   if (spec.endpoint && spec.endpointZone) {
-    new aws.route53.Record(
+    new route53.Record(
       `${name}-endpoint`,
       {
         zoneId: spec.endpointZone,
@@ -210,7 +215,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     );
   }
 
-  const group = new aws.autoscaling.Group(
+  const group = new autoscaling.Group(
     `${name}-asg`,
     {
       region,
@@ -250,18 +255,18 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
 
   // Their own resources, not only initialLifecycleHooks (read only when the group is created):
   // a new drain time or boot time reaches groups that already exist.
-  new aws.autoscaling.LifecycleHook(
+  new autoscaling.LifecycleHook(
     `${name}-drain-hook`,
     { region, autoscalingGroupName: group.name, ...args.drainHook(spec) },
     opts,
   );
-  new aws.autoscaling.LifecycleHook(
+  new autoscaling.LifecycleHook(
     `${name}-launch-hook`,
     { region, autoscalingGroupName: group.name, ...args.launchHook(spec) },
     opts,
   );
 
-  new aws.autoscaling.Policy(
+  new autoscaling.Policy(
     `${name}-media-load`,
     {
       region,
@@ -283,7 +288,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
   );
 
   if (scaling.predictive) {
-    new aws.autoscaling.Policy(
+    new autoscaling.Policy(
       `${name}-forecast`,
       {
         region,
@@ -295,7 +300,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     );
   }
   for (const action of scaling.schedules) {
-    new aws.autoscaling.Schedule(
+    new autoscaling.Schedule(
       `${name}-${action.scheduledActionName}`,
       { region, autoscalingGroupName: group.name, ...action },
       opts,

@@ -10,7 +10,13 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import * as gcp from "@pulumi/gcp";
+import * as cloudfunctionsv2 from "@pulumi/gcp/cloudfunctionsv2";
+import * as cloudrunv2 from "@pulumi/gcp/cloudrunv2";
+import * as cloudscheduler from "@pulumi/gcp/cloudscheduler";
+import * as compute from "@pulumi/gcp/compute";
+import * as projects from "@pulumi/gcp/projects";
+import * as serviceaccount from "@pulumi/gcp/serviceaccount";
+import * as storage from "@pulumi/gcp/storage";
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { GCP_MEDIA_LOAD_METRIC } from "../host/metrics";
 import { SCALE_IN_ENV } from "../../policy/rules";
@@ -99,11 +105,11 @@ export interface GcpScaleInArgs {
   /** The pool's region: the function, its schedule and its source bucket live there. */
   region: string;
   /** The pool's regional MIG (its name is what the function reads and lists). */
-  instanceGroupManager: gcp.compute.RegionInstanceGroupManager;
+  instanceGroupManager: compute.RegionInstanceGroupManager;
   /** The pool's ONLY_SCALE_OUT autoscaler, whose recommendedSize the function follows. */
-  autoscaler: gcp.compute.RegionAutoscaler;
+  autoscaler: compute.RegionAutoscaler;
   /** The hosts' service account: marking a VM that runs as it needs actAs on it. */
-  hostServiceAccount: gcp.serviceaccount.Account;
+  hostServiceAccount: serviceaccount.Account;
 }
 
 export class GcpScaleIn extends pulumi.ComponentResource {
@@ -126,7 +132,7 @@ export class GcpScaleIn extends pulumi.ComponentResource {
     const { spec, project, region } = a;
     const o = { parent: this };
 
-    const account = new gcp.serviceaccount.Account(
+    const account = new serviceaccount.Account(
       `${name}-sa`,
       {
         project,
@@ -136,7 +142,7 @@ export class GcpScaleIn extends pulumi.ComponentResource {
       o,
     );
     const member = pulumi.interpolate`serviceAccount:${account.email}`;
-    const read = new gcp.projects.IAMCustomRole(
+    const read = new projects.IAMCustomRole(
       `${name}-read`,
       {
         project,
@@ -146,8 +152,8 @@ export class GcpScaleIn extends pulumi.ComponentResource {
       },
       o,
     );
-    new gcp.projects.IAMMember(`${name}-read-member`, { project, role: read.name, member }, o);
-    const mark = new gcp.projects.IAMCustomRole(
+    new projects.IAMMember(`${name}-read-member`, { project, role: read.name, member }, o);
+    const mark = new projects.IAMCustomRole(
       `${name}-mark`,
       {
         project,
@@ -157,7 +163,7 @@ export class GcpScaleIn extends pulumi.ComponentResource {
       },
       o,
     );
-    new gcp.projects.IAMMember(
+    new projects.IAMMember(
       `${name}-mark-member`,
       {
         project,
@@ -167,7 +173,7 @@ export class GcpScaleIn extends pulumi.ComponentResource {
       },
       o,
     );
-    new gcp.serviceaccount.IAMMember(
+    new serviceaccount.IAMMember(
       `${name}-act-as-hosts`,
       {
         serviceAccountId: a.hostServiceAccount.name,
@@ -177,7 +183,7 @@ export class GcpScaleIn extends pulumi.ComponentResource {
       o,
     );
 
-    const bucket = new gcp.storage.Bucket(
+    const bucket = new storage.Bucket(
       `${name}-source`,
       {
         project,
@@ -189,7 +195,7 @@ export class GcpScaleIn extends pulumi.ComponentResource {
       o,
     );
     // main.py beside requirements.txt at the archive's root, as the Python runtime wants.
-    const source = new gcp.storage.BucketObject(
+    const source = new storage.BucketObject(
       `${name}-source-zip`,
       {
         bucket: bucket.name,
@@ -206,7 +212,7 @@ export class GcpScaleIn extends pulumi.ComponentResource {
       .apply(([instanceGroupManager, autoscaler]) =>
         JSON.stringify(scaleInConfig(spec, project, region, { instanceGroupManager, autoscaler })),
       );
-    const fn = new gcp.cloudfunctionsv2.Function(
+    const fn = new cloudfunctionsv2.Function(
       `${name}-fn`,
       {
         project,
@@ -233,7 +239,7 @@ export class GcpScaleIn extends pulumi.ComponentResource {
     );
     this.url = fn.url;
 
-    const invoker = new gcp.serviceaccount.Account(
+    const invoker = new serviceaccount.Account(
       `${name}-invoker`,
       {
         project,
@@ -243,7 +249,7 @@ export class GcpScaleIn extends pulumi.ComponentResource {
       o,
     );
     // A 2nd-gen function is a Cloud Run service: calling it needs run.invoker on that service.
-    new gcp.cloudrunv2.ServiceIamMember(
+    new cloudrunv2.ServiceIamMember(
       `${name}-invoke`,
       {
         project,
@@ -254,7 +260,7 @@ export class GcpScaleIn extends pulumi.ComponentResource {
       },
       o,
     );
-    new gcp.cloudscheduler.Job(
+    new cloudscheduler.Job(
       `${name}-schedule`,
       {
         project,

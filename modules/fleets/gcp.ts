@@ -3,7 +3,11 @@
  * on media load, health check and firewalls. It only declares; gcp-args.ts computes.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as gcp from "@pulumi/gcp";
+import * as artifactregistry from "@pulumi/gcp/artifactregistry";
+import * as compute from "@pulumi/gcp/compute";
+import * as dns from "@pulumi/gcp/dns";
+import * as projects from "@pulumi/gcp/projects";
+import * as serviceaccount from "@pulumi/gcp/serviceaccount";
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { fleetLabels } from "./labels";
 import * as args from "./gcp-args";
@@ -28,7 +32,7 @@ export interface GcpFleetArgs {
 
 export class GcpFleet extends pulumi.ComponentResource {
   readonly instanceGroup: pulumi.Output<string>;
-  readonly instanceGroupManager: gcp.compute.RegionInstanceGroupManager;
+  readonly instanceGroupManager: compute.RegionInstanceGroupManager;
   /** The join endpoint's load-balancer address: a Cloud DNS traffic split health-checks it. */
   readonly endpointAddress: pulumi.Output<string>;
 
@@ -52,7 +56,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
   const tag = args.networkTag(spec);
   const opts = { parent };
 
-  const account = new gcp.serviceaccount.Account(
+  const account = new serviceaccount.Account(
     `${name}-sa`,
     {
       project,
@@ -62,7 +66,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     opts,
   );
   for (const role of args.HOST_ROLES) {
-    new gcp.projects.IAMMember(
+    new projects.IAMMember(
       `${name}-${role.split(".").pop()!.toLowerCase()}`,
       { project, role, member: pulumi.interpolate`serviceAccount:${account.email}` },
       opts,
@@ -71,7 +75,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
 
   const repository = args.imageRepository(spec);
   if (repository) {
-    new gcp.artifactregistry.RepositoryIamMember(
+    new artifactregistry.RepositoryIamMember(
       `${name}-image-reader`,
       {
         ...repository,
@@ -83,7 +87,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
   }
 
   // Once drained, the agent deletes its own VM from the MIG, and nothing else.
-  const selfRemoval = new gcp.projects.IAMCustomRole(
+  const selfRemoval = new projects.IAMCustomRole(
     `${name}-self-removal`,
     {
       project,
@@ -93,7 +97,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     },
     opts,
   );
-  new gcp.projects.IAMMember(
+  new projects.IAMMember(
     `${name}-self-removal-member`,
     {
       project,
@@ -104,7 +108,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     opts,
   );
 
-  const template = new gcp.compute.InstanceTemplate(
+  const template = new compute.InstanceTemplate(
     `${name}-template`,
     {
       project,
@@ -140,13 +144,13 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     opts,
   );
 
-  const healthCheck = new gcp.compute.HealthCheck(
+  const healthCheck = new compute.HealthCheck(
     `${name}-health`,
     { project, ...args.agentHealthCheck(spec, 10, 3) },
     opts,
   );
 
-  const instanceGroupManager = new gcp.compute.RegionInstanceGroupManager(
+  const instanceGroupManager = new compute.RegionInstanceGroupManager(
     `${name}-mig`,
     {
       project,
@@ -166,13 +170,13 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
 
   // The join endpoint: a regional external passthrough network load balancer over the MIG
   // for signaling; media stays direct to each host's own address.
-  const lbHealth = new gcp.compute.RegionHealthCheck(
+  const lbHealth = new compute.RegionHealthCheck(
     `${name}-lb-health`,
     // Faster than autohealing's: a draining host leaves the balancer within ~10 s.
     { project, region, ...args.agentHealthCheck(spec, 5, 2) },
     opts,
   );
-  const backend = new gcp.compute.RegionBackendService(
+  const backend = new compute.RegionBackendService(
     `${name}-lb`,
     {
       project,
@@ -184,12 +188,12 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     },
     opts,
   );
-  const address = new gcp.compute.Address(
+  const address = new compute.Address(
     `${name}-lb-ip`,
     { project, region, addressType: "EXTERNAL", networkTier: "PREMIUM" },
     opts,
   );
-  new gcp.compute.ForwardingRule(
+  new compute.ForwardingRule(
     `${name}-lb-rule`,
     {
       project,
@@ -205,14 +209,10 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
   );
   const record = args.endpointRecord(spec);
   if (record) {
-    new gcp.dns.RecordSet(
-      `${name}-endpoint`,
-      { project, ...record, rrdatas: [address.address] },
-      opts,
-    );
+    new dns.RecordSet(`${name}-endpoint`, { project, ...record, rrdatas: [address.address] }, opts);
   }
 
-  const autoscaler = new gcp.compute.RegionAutoscaler(
+  const autoscaler = new compute.RegionAutoscaler(
     `${name}-autoscaler`,
     {
       project,
@@ -239,7 +239,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
   }
 
   for (const rule of args.firewallRules(spec)) {
-    new gcp.compute.Firewall(
+    new compute.Firewall(
       `${name}-fw-${rule.role}`,
       {
         project,

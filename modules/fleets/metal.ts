@@ -5,8 +5,8 @@
  * metal-payload.ts compute.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as aws from "@pulumi/aws";
-import * as gcp from "@pulumi/gcp";
+import * as route53 from "@pulumi/aws/route53";
+import * as clouddns from "@pulumi/gcp/dns";
 import * as command from "@pulumi/command";
 import type { MetalFleetSpec } from "../config/fleet.schema";
 import type { Inventory, InventoryHost } from "../config/inventory.schema";
@@ -88,7 +88,7 @@ export function createMetalFleet(
   const record = (host: InventoryHost) => () => {
     const fqdn = args.hostFqdn(host, dns.domain);
     if (dns.provider === "route53") {
-      new aws.route53.Record(
+      new route53.Record(
         `${name}-${host.name}-dns`,
         {
           zoneId: dns.zone,
@@ -101,7 +101,7 @@ export function createMetalFleet(
         opts,
       );
     } else {
-      new gcp.dns.RecordSet(
+      new clouddns.RecordSet(
         `${name}-${host.name}-dns`,
         {
           project: gcpProject,

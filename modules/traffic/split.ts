@@ -5,8 +5,9 @@
  * own outputs, so that policies can bound the step.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as aws from "@pulumi/aws";
-import * as gcp from "@pulumi/gcp";
+import * as route53 from "@pulumi/aws/route53";
+import * as compute from "@pulumi/gcp/compute";
+import * as clouddns from "@pulumi/gcp/dns";
 import type { TrafficSpec } from "../config/traffic.schema";
 import { servingPools } from "./weights";
 import { routingOf, type Routing } from "../config/traffic";
@@ -31,7 +32,7 @@ export function cloudDnsHealthCheck(spec: TrafficSpec, port: pulumi.Input<number
 }
 
 /** A Route53 record's routing arguments; the schema's checks guarantee each pool's geo. */
-function route53Routing(routing: Routing, pool: Pool): Partial<aws.route53.RecordArgs> {
+function route53Routing(routing: Routing, pool: Pool): Partial<route53.RecordArgs> {
   const geo = pool.geo ?? {};
   switch (routing) {
     case "weighted":
@@ -108,7 +109,7 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
   if (dns.provider === "route53") {
     for (const pool of pools) {
       // A pool whose join endpoint stops answering loses its share of joins.
-      const health = new aws.route53.HealthCheck(
+      const health = new route53.HealthCheck(
         `${name}-${pool.stack}-health`,
         {
           type: "TCP",
@@ -120,7 +121,7 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
         },
         opts,
       );
-      new aws.route53.Record(
+      new route53.Record(
         `${name}-${pool.stack}`,
         {
           zoneId: dns.zone,
@@ -139,7 +140,7 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
     // A pool whose endpoint stops answering loses its share of joins: Cloud DNS probes each
     // pool's addresses from three regions and answers only with the healthy ones. Health-checked
     // targets are IPs, so the record is an A record of each pool's endpoint addresses.
-    const health = new gcp.compute.HealthCheck(
+    const health = new compute.HealthCheck(
       `${name}-health`,
       { project: gcpProject, ...cloudDnsHealthCheck(spec, pools[0].signalingPort) },
       opts,
@@ -149,7 +150,7 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
     });
     // Same logical name for WRR and geolocation: switching routing updates the one record set
     // in place, where a new resource would collide with the old one's DNS name.
-    new gcp.dns.RecordSet(
+    new clouddns.RecordSet(
       `${name}-wrr`,
       {
         project: gcpProject,
