@@ -20,7 +20,13 @@ import type {
   GcpScaling,
   GcpScalingSchedule,
 } from "../fleets/scaling";
-import { demandCurve, diurnalShare, MINUTES_PER_DAY, type CurveSpec } from "../world/demand";
+import {
+  curveBase,
+  demandCurve,
+  diurnalShare,
+  MINUTES_PER_DAY,
+  type CurveSpec,
+} from "../world/demand";
 import { timeZoneOf, utcOffsetHours } from "../world/regions";
 import type { PoolSpec, Removal } from "../world/pool";
 import {
@@ -148,15 +154,6 @@ function startOf(window: number): { minute: number; hour: number; hhmm: string }
   };
 }
 
-/** Demand the curve asks for at trace minute `t`, without noise (what compile can know). */
-export function curveSessions(curve: CurveSpec, t: number): number {
-  const local = t + Math.round(curve.utcOffsetHours * 60);
-  const day = Math.floor(local / MINUTES_PER_DAY);
-  const weekend = ((day % 7) + 7) % 7 >= 5;
-  const hour = (((local % MINUTES_PER_DAY) + MINUTES_PER_DAY) % MINUTES_PER_DAY) / 60;
-  return curve.peakSessions * diurnalShare(hour, curve) * (weekend ? curve.weekendFactor : 1);
-}
-
 /**
  * Ours' forecast floor minute by minute from the spec's curve: hosts for the busiest minute of
  * the next boot time + 15 minutes, plus the margin. The replayed policy compile is checked
@@ -166,7 +163,7 @@ export function curveFloor(curve: CurveSpec, sessionsPerHost: number, margin: nu
   return (o: Observation): number => {
     let peak = 0;
     for (let t = o.now; t < o.now + o.bootMin + FORECAST_LEAD_MIN; t++)
-      peak = Math.max(peak, curveSessions(curve, t));
+      peak = Math.max(peak, curveBase(curve, t));
     return Math.ceil((peak * (1 + margin)) / sessionsPerHost);
   };
 }

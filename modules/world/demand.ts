@@ -155,6 +155,17 @@ export function demandCurve(
   };
 }
 
+/**
+ * The curve's daily and weekly shape at trace minute `m` (minute 0 is Monday 00:00 UTC):
+ * no growth, events or noise — what a forecast from the spec alone can know.
+ */
+export function curveBase(spec: CurveSpec, m: number): number {
+  const local = m + Math.round(spec.utcOffsetHours * 60);
+  const weekday = ((Math.floor(local / MINUTES_PER_DAY) % 7) + 7) % 7; // 0 = Monday
+  const hour = (((local % MINUTES_PER_DAY) + MINUTES_PER_DAY) % MINUTES_PER_DAY) / 60;
+  return spec.peakSessions * diurnalShare(hour, spec) * (weekday >= 5 ? spec.weekendFactor : 1);
+}
+
 /** Minute 0 is Monday 00:00 UTC. */
 export function curveTrace(spec: CurveSpec, days: number, mix = MEDIA_SESSIONS): Trace {
   const minutes = days * MINUTES_PER_DAY;
@@ -167,16 +178,10 @@ export function curveTrace(spec: CurveSpec, days: number, mix = MEDIA_SESSIONS):
   const sessions = new Float64Array(minutes);
   let wobble = 0;
   for (let m = 0; m < minutes; m++) {
-    const local = m + offset;
-    const localDay = Math.floor(local / MINUTES_PER_DAY);
-    const weekday = ((localDay % 7) + 7) % 7; // 0 = Monday
-    const hour = (((local % MINUTES_PER_DAY) + MINUTES_PER_DAY) % MINUTES_PER_DAY) / 60;
     // AR(1) noise: minutes that are alike, as real demand is.
     wobble = 0.97 * wobble + 0.03 * (random() * 2 - 1) * 8;
     sessions[m] =
-      spec.peakSessions *
-      diurnalShare(hour, spec) *
-      (weekday >= 5 ? spec.weekendFactor : 1) *
+      curveBase(spec, m) *
       (1 + spec.weeklyGrowth) ** (m / MINUTES_PER_WEEK) *
       eventFactor(events, m) *
       Math.max(0.5, 1 + spec.noise * wobble);
