@@ -3,7 +3,17 @@
  * token. A lock whose pid is dead (a killed executor) is taken over, and the caller notes it in
  * the journal.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { dirname } from "node:path";
 
 export interface LockHolder {
@@ -46,7 +56,8 @@ export function readLock(file: string): LockHolder | undefined {
   try {
     return JSON.parse(readFileSync(file, "utf8"));
   } catch {
-    // Missing, or torn by a kill between create and write: either way nobody holds it.
+    // Missing, or unreadable (written by a version that created the file before writing it,
+    // and killed in between): either way nobody holds it.
     return undefined;
   }
 }
@@ -55,6 +66,29 @@ export interface Lock {
   /** The dead holder this lock was taken from, if any. */
   takenFrom?: LockHolder;
   release(): void;
+}
+
+/**
+ * Creates `file` with its content, or fails with EEXIST, in one step: the content is written
+ * to a file of this process's own and hard-linked into place. A lock created empty and then
+ * written is, for a moment, a lock nobody can read: another executor starting at that moment
+ * took it for a dead one's and took it over (seen as "lock was taken over" when two runs
+ * started together).
+ */
+function createWhole(file: string, content: string): void {
+  const own = `${file}.${process.pid}.${randomBytes(6).toString("hex")}`;
+  const fd = openSync(own, "wx");
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(own, file);
+  } finally {
+    rmSync(own, { force: true });
+  }
 }
 
 export function acquireLock(
@@ -66,9 +100,7 @@ export function acquireLock(
   let takenFrom: LockHolder | undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(file, "wx");
-      writeSync(fd, JSON.stringify(holder));
-      closeSync(fd);
+      createWhole(file, JSON.stringify(holder));
       return {
         takenFrom,
         release: () => {

@@ -1,11 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import fs, { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { localBackend, statePaths, thisHolder } from "../../modules/migrate/backend";
 import { readJournal, type Entry } from "../../modules/migrate/journal";
 import { acquireLock, LockedError } from "../../modules/migrate/lock";
 import { foldJournal, nextUnit, validApproval } from "../../modules/migrate/state";
+import { ROOT } from "../support/cli";
 import { tempDir } from "./support";
 
 const units = ["1", "2", "3"].map((id) => ({ id }));
@@ -100,4 +102,64 @@ test("the lock keeps a second executor out and is taken over from a dead one", (
   );
   second.release();
   acquireLock(file, holder(300), () => true).release();
+});
+
+test("executors racing for one lock: exactly one gets it, the others are told who holds it", async () => {
+  const dir = tempDir();
+  const file = join(dir, "lock");
+  // Each contender waits for the same moment, tries once, reports, and holds on while the
+  // others try, as an executor holds its lock for the run.
+  const contender = `
+    const { acquireLock } = require(${JSON.stringify(join(ROOT, "modules/migrate/lock.ts"))});
+    const start = Number(process.argv[1]);
+    while (Date.now() < start) {}
+    let outcome;
+    try {
+      const lock = acquireLock(${JSON.stringify(file)}, { pid: process.pid, since: Date.now() });
+      outcome = lock.takenFrom ? "took-over" : "holds";
+      setTimeout(() => lock.release(), 1500);
+    } catch (err) {
+      outcome = /held by executor pid \\d+/.test(err.message) ? "refused" : "error: " + err.message;
+    }
+    process.stdout.write(outcome);
+  `;
+  for (let round = 0; round < 3; round++) {
+    const start = String(Date.now() + 800);
+    const outcomes = await Promise.all(
+      Array.from(
+        { length: 6 },
+        () =>
+          new Promise<string>((done) => {
+            const child = spawn(process.execPath, ["--import", "tsx", "-e", contender, start]);
+            let out = "";
+            child.stdout.on("data", (d) => (out += d));
+            child.on("exit", () => done(out));
+          }),
+      ),
+    );
+    assert.deepEqual(
+      outcomes.sort(),
+      ["holds", "refused", "refused", "refused", "refused", "refused"],
+      `round ${round}`,
+    );
+    assert.deepEqual(readdirSync(dir), [], "the lock is released and nothing else is left");
+  }
+});
+
+test("a lock file names its holder from the moment it exists", (t) => {
+  const file = join(tempDir(), "lock");
+  // Whenever the lock is written to, another executor looking at it must already see a holder
+  // it can read, or see no lock at all: never one it would take for a dead executor's.
+  const seen: (string | undefined)[] = [];
+  const write = fs.writeSync;
+  t.mock.method(fs, "writeSync", (...args: Parameters<typeof fs.writeSync>) => {
+    seen.push(fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined);
+    return write(...args);
+  });
+  acquireLock(file, { pid: process.pid, since: 0, token: 7 }, () => true).release();
+  assert.ok(seen.length > 0);
+  assert.deepEqual(
+    seen,
+    seen.map(() => undefined),
+  );
 });
