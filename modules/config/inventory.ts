@@ -124,6 +124,7 @@ export function inventoryProblems(inventory: Inventory): Problem[] {
 }
 
 export const INVENTORY_FORMAT: InputFormat<Inventory> = {
+  name: "inventory",
   expected: "a host inventory with site, hostClasses, racks and hosts",
   schema: inventorySchema,
   maxBytes: INVENTORY_LIMITS.bytes,

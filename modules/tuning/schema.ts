@@ -156,6 +156,7 @@ function factsSemanticProblems(facts: HostFacts): Problem[] {
 }
 
 export const HOST_FACTS_FORMAT: InputFormat<HostFacts> = {
+  name: "host-facts",
   expected: HOST_FACTS_EXPECTED,
   schema: hostFactsSchema,
   // A facts file is a dozen keys.
