@@ -40,9 +40,12 @@ export class MetalFleet extends pulumi.ComponentResource {
  * registration completes, and a loop that declares every host at once keeps them all alive
  * together: 5 GB for a 20,000-host site. Between chunks the registrations already sent
  * proceed (under mocks they complete), so at most a chunk is in flight offline; under
- * `pulumi up` every host is still registered without waiting for any to be created.
+ * `pulumi up` every host is still registered without waiting for any to be created. Fewer in
+ * flight also means less for the garbage collector to copy out of the young generation:
+ * 5,000 hosts evaluate in 8.0 s with chunks of 1,000, 7.0 s with 250, 6.0 s with 100 (and
+ * 50), on 2 cores.
  */
-const RESOURCES_PER_CHUNK = 250;
+const RESOURCES_PER_CHUNK = 100;
 
 async function inChunks(declarations: (() => void)[]): Promise<void> {
   for (let i = 0; i < declarations.length; i += RESOURCES_PER_CHUNK) {

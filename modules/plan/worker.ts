@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import fs from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 import { loadStackFile, pulumiConfigMap, stackFileName, type LoadedStack } from "../config/stack";
+import { rememberCheckedInputs, type CheckedInput } from "../config/validate";
 import type { FleetSpec } from "../config/fleet.schema";
 import { fleetEconomics } from "../capacity/capacity";
 import { trafficShareOf } from "../traffic/shares";
@@ -28,7 +29,6 @@ interface RegisterRequest {
   getName(): string;
   getParent(): string;
   getCustom(): boolean;
-  getObject(): unknown;
   getImportid(): string;
   getIgnorechangesList(): string[];
 }
@@ -37,7 +37,6 @@ interface ReadRequest {
   getType(): string;
   getName(): string;
   getParent(): string;
-  getProperties(): unknown;
 }
 
 type Callback = (err: unknown, response?: { toString(): string }) => void;
@@ -101,6 +100,12 @@ function endpointAddresses(fleet: FleetSpec): { endpointAddresses?: string[] } {
 export interface EvaluateMessage {
   kind: "evaluate";
   stackFile: string;
+}
+
+/** Documents the parent already checked (an inventory is parsed once, not once per process). */
+export interface CheckedMessage {
+  kind: "checked";
+  inputs: CheckedInput[];
 }
 
 /**
@@ -208,14 +213,43 @@ async function evaluate(
     if (!referenced.has(ref)) referenced.set(ref, stackOutputs(self, ref.split("/").pop()!));
     return referenced.get(ref)!;
   };
+  // The mock monitor knows each resource's parent and URN, and hands the mock its inputs
+  // already decoded; neither alone makes a Plan resource. The monitor's request is recorded
+  // first, and the mock, which the monitor calls before it awaits anything, completes it.
+  let resources: PlanResource[] = [];
+  let awaitingInputs: PlanResource | undefined;
+  const flush = () => {
+    if (resources.length > 0) send({ kind: "resources", resources, strings: sharer.take() });
+    resources = [];
+  };
+  const withInputs = (type: string, name: string, inputs: Record<string, unknown>) => {
+    const resource = awaitingInputs;
+    awaitingInputs = undefined;
+    if (resource?.type !== type || resource.name !== name) {
+      throw new Error(
+        `the mock runtime created ${type} ${name} outside the monitor's request (${resource?.type} ${resource?.name}): has @pulumi/pulumi's MockMonitor changed?`,
+      );
+    }
+    resource.inputs = sharer.share(redactSecrets(inputs)) as Record<string, unknown>;
+    // Policies see a read resource's state; for a StackReference that is its outputs.
+    if (type === "pulumi:pulumi:StackReference") {
+      resource.inputs = {
+        ...resource.inputs,
+        outputs: referencedOutputs(stack, String(inputs.name)),
+      };
+    }
+  };
   // preview=false: with true, outputs the mock did not return stay unknown and apply()
   // callbacks never run, so interpolated inputs would be missing from the Plan.
   await pulumi.runtime.setMocks(
     {
-      newResource: ({ type, name, inputs }) => ({
-        id: mockId(type, name),
-        state: mockState(type, name, inputs, (ref) => referencedOutputs(stack, ref)),
-      }),
+      newResource: ({ type, name, inputs }) => {
+        withInputs(type, name, inputs);
+        return {
+          id: mockId(type, name),
+          state: mockState(type, name, inputs, (ref) => referencedOutputs(stack, ref)),
+        };
+      },
       call: ({ token, inputs }) => mockCall(token, inputs),
     },
     "avfleet",
@@ -227,46 +261,33 @@ async function evaluate(
   const { config, secretKeys } = pulumiConfigMap(stack.document);
   pulumi.runtime.setAllConfig(config, secretKeys);
 
-  // The mock monitor knows each resource's parent and URN; MockResourceArgs does not carry
-  // them, so record them where the monitor receives the request.
-  let resources: PlanResource[] = [];
-  const flush = () => {
-    if (resources.length > 0) send({ kind: "resources", resources, strings: sharer.take() });
-    resources = [];
-  };
   const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorInternals;
-  const record = (req: RegisterRequest | ReadRequest, custom: boolean, properties: unknown) => {
+  const record = (req: RegisterRequest | ReadRequest, custom: boolean) => {
     if (resources.length >= BATCH) flush();
     const parent = req.getParent() || undefined;
     const importId = "getImportid" in req ? req.getImportid() : undefined;
     const ignoreChanges = "getIgnorechangesList" in req ? req.getIgnorechangesList() : [];
-    resources.push({
+    awaitingInputs = {
       urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
       type: req.getType(),
       name: req.getName(),
       ...(parent ? { parent } : {}),
       custom,
-      inputs: sharer.share(
-        redactSecrets(pulumi.runtime.deserializeProperties(properties as never, true)),
-      ) as Record<string, unknown>,
+      inputs: {},
       ...(importId ? { importId } : {}),
       ...(ignoreChanges.length ? { ignoreChanges } : {}),
-    });
+    };
+    resources.push(awaitingInputs);
   };
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, callback) => {
-    record(req, req.getCustom(), req.getObject());
+    record(req, req.getCustom());
     return register(req, terse(callback));
   };
   // Resources the program reads rather than manages (StackReferences) arrive here.
   const read = monitor.readResource.bind(monitor);
   monitor.readResource = (req, callback) => {
-    record(req, true, req.getProperties());
-    // Policies see a read resource's state; for a StackReference that is its outputs.
-    const last = resources[resources.length - 1];
-    if (last.type === "pulumi:pulumi:StackReference") {
-      last.inputs = { ...last.inputs, outputs: referencedOutputs(stack, String(last.inputs.name)) };
-    }
+    record(req, true);
     return read(req, terse(callback));
   };
 
@@ -307,7 +328,11 @@ export function runWorker(loadProgram: () => Record<string, unknown>): void {
   const startSeconds = performance.now() / 1000;
   const sharer = new StringSharer();
   let queue = Promise.resolve();
-  process.on("message", (message: EvaluateMessage) => {
+  process.on("message", (message: EvaluateMessage | CheckedMessage) => {
+    if (message.kind === "checked") {
+      rememberCheckedInputs(message.inputs);
+      return;
+    }
     queue = queue.then(async () => {
       const started = performance.now();
       tracker().roots = new Set(base);
