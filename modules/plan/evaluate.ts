@@ -191,8 +191,12 @@ class Worker {
 
   /** Runs the worker below normal priority from now on. */
   yieldToHeaviest(): void {
+    // No pid: the fork failed (its error event reports why), and setPriority without one
+    // would lower this process instead.
+    const { pid } = this.child;
+    if (pid === undefined) return;
     try {
-      setPriority(this.child.pid!, constants.priority.PRIORITY_BELOW_NORMAL);
+      setPriority(pid, constants.priority.PRIORITY_BELOW_NORMAL);
     } catch {
       // A worker that already exited has nothing to yield; its exit reports why.
     }

@@ -10,6 +10,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import fs from "node:fs";
+import { getPriority } from "node:os";
 import { dirname, join, resolve, sep } from "node:path";
 import { loadStackFile, pulumiConfigMap, stackFileName, type LoadedStack } from "../config/stack";
 import { rememberCheckedInputs, type CheckedInput } from "../config/validate";
@@ -135,6 +136,8 @@ export interface WorkerStats {
   evaluateSeconds: number;
   /** The worker's peak resident memory so far. */
   peakMiB: number;
+  /** The worker's scheduling priority (nice) when it finished the stack. */
+  priority: number;
 }
 
 const BATCH = 500;
@@ -347,6 +350,7 @@ export function runWorker(loadProgram: () => Record<string, unknown>): void {
           startSeconds,
           evaluateSeconds: (performance.now() - started) / 1000,
           peakMiB: process.resourceUsage().maxRSS / 1024,
+          priority: getPriority(),
         };
         await send({ kind: "done", plan, reads: used(tracker().roots), stats });
       } catch (err) {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants, getPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { EvaluationError, evaluateStacksWithReads } from "../../modules/plan/evaluate";
@@ -48,6 +48,18 @@ test("a warm worker gives the Plans and used files of one worker per stack", asy
   assert.ok(gcp.includes("stacks/Pulumi.gcp-us-west1.yaml"));
   assert.ok(!gcp.includes("stacks/Pulumi.aws-us-east-1.yaml"));
   assert.ok(!gcp.includes("stacks/Pulumi.traffic-us-west.yaml"));
+});
+
+test("the heaviest stack's worker keeps its priority; the workers of the others yield to it", async () => {
+  const evaluated = await evaluateStacksWithReads(STACKS, { concurrency: 2 });
+  const priority = Object.fromEntries(evaluated.map((e) => [e.plan.name, e.stats.priority]));
+  // The site's stack file and inventory are the most bytes: it is the heaviest.
+  assert.deepEqual(priority, {
+    "metal-sjc": getPriority(),
+    "aws-us-east-1": constants.priority.PRIORITY_BELOW_NORMAL,
+    "traffic-us-west": constants.priority.PRIORITY_BELOW_NORMAL,
+    "gcp-us-west1": constants.priority.PRIORITY_BELOW_NORMAL,
+  });
 });
 
 test("a stack that fails stops the evaluation: its error, no further stacks", async () => {
