@@ -334,7 +334,10 @@ const OVER_SSH = `set -e
 d=$1
 ip link set lo up
 mkdir -p /run/sshd
-/usr/sbin/sshd -D -e -f "$d/ssh/sshd_config" 2>"$d/ssh/log" &
+# Emptied here, not by the background job's own redirection: that one may come after the wait
+# below has read the last run's "Server listening" and let ssh connect to no one.
+: >"$d/ssh/log"
+/usr/sbin/sshd -D -e -f "$d/ssh/sshd_config" 2>>"$d/ssh/log" &
 pid=$!
 i=0
 until grep -q "Server listening" "$d/ssh/log"; do
