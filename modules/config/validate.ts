@@ -11,7 +11,7 @@ import { resolve } from "node:path";
 import Ajv, { type ErrorObject, type AnySchema } from "ajv";
 import addFormats from "ajv-formats";
 import * as jsyaml from "js-yaml";
-import YAML, { LineCounter, isAlias, isScalar, type Node } from "yaml";
+import YAML, { LineCounter, Schema, isAlias, isScalar, type Node } from "yaml";
 import { inDurationRange, type DurationRange } from "./duration";
 import { isCidr } from "./net";
 
@@ -346,21 +346,14 @@ function listItemProblems(text: string, limit: number): Problem[] {
 /** Text that may hold an anchor, an alias, a tag, a merge key or a directive. */
 const NOT_PLAIN = /[&*!]|<<|^%/m;
 /**
- * Plain scalars the YAML 1.2 core schema resolves to null, a boolean or a number (the yaml
- * package's own patterns, yaml/dist/schema/core). js-yaml keeps some as strings (`1e400`,
- * which yaml reads as Infinity) and writes null keys as "null" where yaml writes "": a
- * string or key of this shape sends the document the slow way.
+ * Plain scalars the YAML 1.2 core schema resolves to null, a boolean or a number: the yaml
+ * package's own patterns. js-yaml keeps some as strings (`1e400`, which yaml reads as
+ * Infinity) and writes null keys as "null" where yaml writes "": a string or key of this
+ * shape sends the document the slow way.
  */
-const CORE_NON_STRING = [
-  /^(?:~|[Nn]ull|NULL)?$/,
-  /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/,
-  /^0o[0-7]+$/,
-  /^[-+]?[0-9]+$/,
-  /^0x[0-9a-fA-F]+$/,
-  /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
-  /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/,
-  /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/,
-];
+const CORE_NON_STRING = new Schema({ schema: "core" }).tags.flatMap((tag) =>
+  "test" in tag && tag.test ? [tag.test] : [],
+);
 const looksResolved = (text: string) => CORE_NON_STRING.some((pattern) => pattern.test(text));
 
 function stringsAgree(value: unknown): boolean {
