@@ -4,7 +4,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import type { Plan, PlanResource } from "../plan/plan";
-import { forcesReplacement } from "./replacements";
+import { forcesReplacement } from "../providers/replacement";
 
 export type Op = "create" | "update" | "replace" | "delete";
 
@@ -79,7 +79,8 @@ function resourceChange(
   if (!after) return { op: "delete", ...base, changes: [] };
   const changes: PropertyChange[] = diffValues(before.inputs, after.inputs).map((c) => ({
     ...c,
-    replaces: after.custom && forcesReplacement(after.type, c.path, after.inputs),
+    replaces:
+      after.custom && forcesReplacement(after.type, c.path, after.inputs, after.ignoreChanges),
   }));
   // A resource whose type changed under the same URN cannot be updated in place.
   const retyped = before.type !== after.type;

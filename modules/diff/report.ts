@@ -4,7 +4,7 @@
  * the PR comment; only the markup differs.
  */
 import type { ResourceChange, StackDiff, ValueChange } from "./diff";
-import { replacementEffect } from "./replacements";
+import { replacementEffect } from "../providers/replacement";
 import { costChange, type Move, type Range, type StackSummary } from "./summary";
 import { trafficWeights } from "../../policy/stack";
 

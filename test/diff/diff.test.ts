@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { diffPlans, diffValues } from "../../modules/diff/diff";
-import { forcesReplacement } from "../../modules/diff/replacements";
+import { forcesReplacement } from "../../modules/providers/replacement";
 import {
   GITHUB_COMMENT_LIMIT,
   renderMarkdown,

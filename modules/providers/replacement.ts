@@ -9,6 +9,28 @@
  * (node_modules/@pulumi/command/remote/command.d.ts, CommandArgs.triggers).
  */
 
+import type { ProviderRule } from "./rule";
+
+export const FORCE_NEW: ProviderRule = {
+  id: "pulumi.bridge.force-new",
+  says:
+    "A change to an input the upstream Terraform schema marks ForceNew replaces the resource; " +
+    "with an explicit name (the ASG's) the bridge deletes the old one before it creates the new " +
+    "(two cannot share the name), so every host of a replaced group goes first",
+  source:
+    "hashicorp/terraform-provider-aws internal/service/autoscaling/group.go (initial_lifecycle_hook " +
+    "ForceNew); https://www.pulumi.com/docs/iac/concepts/options/deletebeforereplace/",
+};
+
+export const IGNORE_CHANGES: ProviderRule = {
+  id: "pulumi.ignore-changes",
+  says:
+    "ignoreChanges makes the engine diff an input against the state's value, not the program's: " +
+    "a change there neither updates nor replaces the resource (the program's value is used only " +
+    "at create)",
+  source: "https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/",
+};
+
 interface ReplacementRule {
   /** Top-level inputs whose change forces replacement; "all" when the resource is immutable. */
   inputs: readonly string[] | "all";
@@ -23,7 +45,7 @@ const RULES: Record<string, ReplacementRule> = {
   // is a new template, and the MIG then rolls its hosts onto it.
   "gcp:compute/instanceTemplate:InstanceTemplate": {
     inputs: "all",
-    effect: "the MIG rolls every host onto the new template",
+    effect: "new hosts take the new template; the MIG's update policy says what running ones get",
   },
   "gcp:compute/firewall:Firewall": { inputs: ["name", "network", "direction", "project"] },
   "gcp:compute/healthCheck:HealthCheck": { inputs: ["name", "project"] },
@@ -38,7 +60,12 @@ const RULES: Record<string, ReplacementRule> = {
   "aws:ec2/securityGroup:SecurityGroup": {
     inputs: ["name", "namePrefix", "vpcId", "description"],
   },
-  "aws:autoscaling/group:Group": { inputs: ["name", "namePrefix"] },
+  // initial_lifecycle_hook is ForceNew in the upstream provider: a changed hook replaces the
+  // whole group unless the program ignores it (the hooks' own resources carry the change).
+  "aws:autoscaling/group:Group": {
+    inputs: ["name", "namePrefix", "initialLifecycleHooks"],
+    effect: "every host of the group is terminated (delete before replace: the name is fixed)",
+  },
   "aws:route53/record:Record": { inputs: ["name", "type", "zoneId", "setIdentifier"] },
   // "If the update command was provided the resource will be updated, otherwise it will be
   // replaced using the create command."
@@ -58,7 +85,9 @@ export function forcesReplacement(
   type: string,
   path: string,
   inputs: Record<string, unknown>,
+  ignoreChanges: readonly string[] = [],
 ): boolean {
+  if (ignoreChanges.includes(topLevel(path))) return false;
   const rule = RULES[type];
   if (!rule) return false;
   if (rule.unlessSet && inputs[rule.unlessSet] !== undefined) return false;

@@ -1,0 +1,137 @@
+/**
+ * What EC2 Auto Scaling, EC2 and Network Load Balancers do to a host, as AWS documents them.
+ * Inputs are the fields the program sends the provider (the Plan's).
+ */
+import type { ProviderRule } from "./rule";
+
+export const TERMINATION: ProviderRule = {
+  id: "aws.asg.termination",
+  says:
+    "An instance the group terminates (scale-in, rebalancing, refresh, a failed health check) is " +
+    "first deregistered from its target groups and waits out the deregistration delay; only then " +
+    "does it enter Terminating:Wait, where a terminating lifecycle hook holds it until " +
+    "CompleteLifecycleAction or the hook's timeout, then EC2 shuts it down",
+  source:
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html; " +
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/attach-load-balancer-asg.html",
+};
+
+export const NO_ACTIVE_ACTION: ProviderRule = {
+  id: "aws.asg.no-active-action",
+  says:
+    "CompleteLifecycleAction and RecordLifecycleActionHeartbeat for an instance not (yet) in a " +
+    "hook's wait state fail with HTTP 400 ValidationError 'No active Lifecycle Action found'",
+  source:
+    "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CompleteLifecycleAction.html; " +
+    "github.com/convox/rack/issues/2432",
+};
+
+export const HOOK_TIMEOUT: ProviderRule = {
+  id: "aws.asg.hook-timeout",
+  says:
+    "A lifecycle hook waits heartbeatTimeout seconds (30-7200) after the last heartbeat, at most " +
+    "min(48 h, 100 x heartbeatTimeout) in all, then applies its defaultResult",
+  source: "https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html",
+};
+
+/** When a hook entered at `enteredAt` lets the instance go, heartbeating at `beats` (times). */
+export function hookReleasesAt(
+  hook: { heartbeatTimeout: number },
+  enteredAt: number,
+  lastBeat: number,
+): number {
+  const global = enteredAt + Math.min(48 * 3600, 100 * hook.heartbeatTimeout);
+  return Math.min(global, Math.max(enteredAt, lastBeat) + hook.heartbeatTimeout);
+}
+
+export const HEALTH_CHECK_TYPE: ProviderRule = {
+  id: "aws.asg.health-check-type",
+  says:
+    "With healthCheckType EC2 the group replaces an instance only for its EC2 status checks; " +
+    "with ELB it also replaces one its target groups report unhealthy, after the grace period",
+  source:
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-health-checks.html",
+};
+
+/** Whether the group replaces an instance its load balancer calls unhealthy. */
+export function replacesOnTargetHealth(group: { healthCheckType?: string }): boolean {
+  return group.healthCheckType === "ELB";
+}
+
+export const AZ_REBALANCE: ProviderRule = {
+  id: "aws.asg.az-rebalance",
+  says:
+    "AZRebalance launches instances in the emptier zones and then terminates instances in the " +
+    "fuller ones (through the terminating hooks) until zones are even; it does not run while the " +
+    "AZRebalance process is suspended, and scale-in then still terminates from the fullest zone",
+  source:
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-suspend-resume-processes.html; " +
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/auto-scaling-benefits.html",
+};
+
+export function rebalances(group: { suspendedProcesses?: string[] }): boolean {
+  return !(group.suspendedProcesses ?? []).includes("AZRebalance");
+}
+
+export const INSTANCE_REFRESH: ProviderRule = {
+  id: "aws.asg.instance-refresh",
+  says:
+    "With instanceRefresh set, an update of the group's launch template (or a listed trigger) " +
+    "starts a refresh that replaces every instance not on it, keeping minHealthyPercentage in " +
+    "service; replaced instances leave through the terminating hooks",
+  source: "https://docs.aws.amazon.com/autoscaling/ec2/userguide/asg-instance-refresh.html",
+};
+
+export const NLB_UNHEALTHY: ProviderRule = {
+  id: "aws.nlb.unhealthy-connection-termination",
+  says:
+    "A Network Load Balancer closes established connections to a target that turns unhealthy " +
+    "(target_health_state.unhealthy.connection_termination.enabled, default true); disabled, " +
+    "they stay open (draining_interval_seconds only delays the state's change to unhealthy)",
+  source:
+    "https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-target-groups.html#target-health-state",
+};
+
+/** Whether the balancer closes the established connections of a target that turns unhealthy. */
+export function nlbCutsUnhealthy(targetGroup: {
+  targetHealthStates?: { enableUnhealthyConnectionTermination?: boolean }[];
+}): boolean {
+  return targetGroup.targetHealthStates?.[0]?.enableUnhealthyConnectionTermination !== false;
+}
+
+export const NLB_DEREGISTRATION: ProviderRule = {
+  id: "aws.nlb.deregistration",
+  says:
+    "A deregistered target gets no new connections; its established ones stay open through the " +
+    "deregistration delay (default 300 s) and after it unless connection termination on " +
+    "deregistration is enabled (default false)",
+  source:
+    "https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-target-groups.html#deregistration-delay",
+};
+
+export function deregistrationDelaySec(targetGroup: { deregistrationDelay?: string | number }) {
+  return targetGroup.deregistrationDelay === undefined
+    ? 300
+    : Number(targetGroup.deregistrationDelay);
+}
+
+export const EC2_STATUS: ProviderRule = {
+  id: "aws.ec2.status-check",
+  says:
+    "An instance that fails its EC2 status checks (a crashed or hung OS) is marked unhealthy and " +
+    "replaced by its group; a stopped-and-started one is not an instance that crashed",
+  source:
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-health-checks.html",
+};
+
+export const AWS_RULES = [
+  TERMINATION,
+  NO_ACTIVE_ACTION,
+  HOOK_TIMEOUT,
+  HEALTH_CHECK_TYPE,
+  AZ_REBALANCE,
+  INSTANCE_REFRESH,
+  NLB_UNHEALTHY,
+  NLB_DEREGISTRATION,
+  EC2_STATUS,
+];

@@ -1,0 +1,167 @@
+/**
+ * What Compute Engine, its managed instance groups and its load balancers do to a host, as
+ * Google documents it. Inputs are the fields the program sends the provider (the Plan's), so a
+ * rule judges the rendered bytes, not avfleet's intent.
+ */
+import type { ProviderRule } from "./rule";
+
+export const AUTOHEALING: ProviderRule = {
+  id: "gcp.mig.autohealing",
+  says:
+    "A VM that fails the autohealing health check unhealthyThreshold times in a row, once " +
+    "initialDelaySec (0-3600) has passed since the MIG (re)created it, is repaired: deleted and " +
+    "created again from the template (defaultActionOnFailure REPAIR, the default; DO_NOTHING " +
+    "leaves it); a VM the MIG itself stops or deletes is not repaired",
+  source:
+    "https://cloud.google.com/compute/docs/instance-groups/autohealing-instances-in-migs; " +
+    "https://cloud.google.com/compute/docs/instance-groups/about-repair; Compute v1 " +
+    "InstanceGroupManagerInstanceLifecyclePolicy.defaultActionOnFailure",
+};
+
+/** GCP's range for autohealing's initial delay. */
+export const AUTOHEALING_MAX_INITIAL_DELAY_SEC = 3600;
+
+export interface AutohealingSettings {
+  initialDelaySec: number;
+  checkIntervalSec: number;
+  unhealthyThreshold: number;
+  /** `instanceLifecyclePolicy.defaultActionOnFailure`; REPAIR when unset. */
+  actionOnFailure: "REPAIR" | "DO_NOTHING";
+}
+
+/** Whether the MIG repairs (recreates) a VM after `failedProbes` in a row, `age` s after its creation. */
+export function autohealingRepairs(s: AutohealingSettings, failedProbes: number, age: number) {
+  return (
+    s.actionOnFailure === "REPAIR" &&
+    age >= s.initialDelaySec &&
+    failedProbes >= s.unhealthyThreshold
+  );
+}
+
+export const UPDATE_POLICY: ProviderRule = {
+  id: "gcp.mig.update-policy",
+  says:
+    "A PROACTIVE update policy applies a new instance template to every VM at once within " +
+    "maxSurge/maxUnavailable, by minimalAction (REPLACE deletes the VM and creates a new one, " +
+    "RESTART stops and starts it, REFRESH changes only what needs no stop); OPPORTUNISTIC applies " +
+    "it only to VMs the MIG creates for other reasons (scale-out, repair)",
+  source:
+    "https://cloud.google.com/compute/docs/instance-groups/rolling-out-updates-to-managed-instance-groups",
+};
+
+/** What a template change does to one existing VM, by the MIG's update policy. */
+export function onTemplateChange(policy: {
+  type?: string;
+  minimalAction?: string;
+}): "replace" | "restart" | "refresh" | "none" {
+  if (policy.type !== "PROACTIVE") return "none";
+  // A new template (another image, metadata or machine type) needs at least a restart.
+  if (policy.minimalAction === "REPLACE") return "replace";
+  return "restart";
+}
+
+export const REDISTRIBUTION: ProviderRule = {
+  id: "gcp.mig.redistribution",
+  says:
+    "A regional MIG with instanceRedistributionType PROACTIVE deletes VMs in zones that hold " +
+    "more than their share and creates them in the others (after a zone recovers, or zones " +
+    "change); NONE never moves a running VM",
+  source:
+    "https://cloud.google.com/compute/docs/instance-groups/regional-mig-distribution-shape#proactive-instance-redistribution",
+};
+
+/** VMs the MIG deletes to even out zones, by the redistribution type. */
+export function redistributionDeletes(type: string | undefined, perZone: number[]): number {
+  if (type !== "PROACTIVE" || perZone.length === 0) return 0;
+  const total = perZone.reduce((a, b) => a + b, 0);
+  const even = Math.ceil(total / perZone.length);
+  return perZone.reduce((n, count) => n + Math.max(0, count - even), 0);
+}
+
+export const AUTOSCALER_MODE: ProviderRule = {
+  id: "gcp.autoscaler.mode",
+  says:
+    "An autoscaler in mode ON resizes the MIG to its recommendation, and the MIG deletes VMs of " +
+    "its own choosing to shrink; ONLY_SCALE_OUT never removes a VM (recommendedSize is still " +
+    "computed)",
+  source:
+    "https://cloud.google.com/compute/docs/autoscaler#autoscaling_mode; Compute v1 Autoscaler.recommendedSize",
+};
+
+export function autoscalerDeletes(mode: string | undefined): boolean {
+  return mode === "ON";
+}
+
+export const STOP_LIMIT: ProviderRule = {
+  id: "gcp.gce.stop-limit",
+  says:
+    "Deleting or stopping a VM sends the guest an ACPI shutdown and powers it off when the " +
+    "guest has not shut down within 90 s (Spot and preemptible VMs: 30 s; the API's " +
+    "Scheduling.skipGuestOsShutdown says 120 s: the shorter is the one to plan for)",
+  source:
+    "https://cloud.google.com/compute/docs/shutdownscript; Compute v1 Scheduling.skipGuestOsShutdown",
+};
+
+export const STOP_LIMIT_SEC = 90;
+
+export const GRACEFUL_SHUTDOWN: ProviderRule = {
+  id: "gcp.gce.graceful-shutdown",
+  says:
+    "Graceful shutdown (scheduling.gracefulShutdown, up to 3600 s) is Preview and is not " +
+    "available for VMs a managed instance group deletes; those get the normal stop limit",
+  source: "https://cloud.google.com/compute/docs/instances/graceful-shutdown-overview",
+};
+
+/** Seconds a VM the MIG deletes has between the ACPI shutdown and its power-off. */
+export function migDeletionLimitSec(): number {
+  return STOP_LIMIT_SEC;
+}
+
+export const STARTUP_SCRIPT: ProviderRule = {
+  id: "gcp.gce.startup-script",
+  says:
+    "Google's guest agent runs the startup-script metadata at every boot of the VM, not only " +
+    "the first",
+  source: "https://cloud.google.com/compute/docs/instances/startup-scripts/linux",
+};
+
+export const AUTOMATIC_RESTART: ProviderRule = {
+  id: "gcp.gce.automatic-restart",
+  says:
+    "A VM that crashes or whose host fails is restarted by Compute Engine when " +
+    "scheduling.automaticRestart is true (the default); with onHostMaintenance MIGRATE a host " +
+    "maintenance event live-migrates the running VM without stopping it",
+  source: "https://cloud.google.com/compute/docs/instances/setting-vm-host-options",
+};
+
+export const PASSTHROUGH_NLB: ProviderRule = {
+  id: "gcp.nlb.unhealthy-backend",
+  says:
+    "An external passthrough Network Load Balancer sends no new connections to a backend that " +
+    "fails its health check; established TCP connections persist on it by default " +
+    "(connectionPersistenceOnUnhealthyBackends DEFAULT_FOR_PROTOCOL, PER_CONNECTION tracking); " +
+    "NEVER_PERSIST moves them to healthy backends",
+  source:
+    "https://cloud.google.com/load-balancing/docs/network/networklb-backend-service#connection-persistence",
+};
+
+/** Whether the balancer cuts a host's established connections when its check fails. */
+export function passthroughCutsOnUnhealthy(backend: {
+  connectionTrackingPolicy?: { connectionPersistenceOnUnhealthyBackends?: string };
+}): boolean {
+  return (
+    backend.connectionTrackingPolicy?.connectionPersistenceOnUnhealthyBackends === "NEVER_PERSIST"
+  );
+}
+
+export const GCP_RULES = [
+  AUTOHEALING,
+  UPDATE_POLICY,
+  REDISTRIBUTION,
+  AUTOSCALER_MODE,
+  STOP_LIMIT,
+  GRACEFUL_SHUTDOWN,
+  STARTUP_SCRIPT,
+  AUTOMATIC_RESTART,
+  PASSTHROUGH_NLB,
+];
