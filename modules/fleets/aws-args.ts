@@ -174,6 +174,42 @@ export function asgTags(tags: Record<string, string>) {
   return Object.entries(tags).map(([key, value]) => ({ key, value, propagateAtLaunch: true }));
 }
 
+/**
+ * A target that turns unhealthy is a host that drains: the balancer must stop sending it new
+ * connections and leave its established ones open (signaling of calls in progress). NLBs close
+ * them by default (target_health_state.unhealthy.connection_termination.enabled = true); the
+ * draining interval only names the state while the host drains (AWS: 0-360000 s). Connections
+ * of a deregistered target stay open too (connection termination on deregistration is off by
+ * default, kept off here explicitly).
+ */
+export function targetConnectionPolicy(spec: AwsFleetSpec) {
+  return {
+    connectionTermination: false,
+    targetHealthStates: [
+      {
+        enableUnhealthyConnectionTermination: false,
+        unhealthyDrainingInterval: Math.min(spec.drainSeconds, 360000),
+      },
+    ],
+  };
+}
+
+/**
+ * Processes the group must not run: AZRebalance terminates serving hosts to even out zones (through
+ * the drain hook, but a host replaced for balance alone). Scale-out launches into the emptiest
+ * zone and scale-in takes from the fullest anyway, so zones even out as the pool breathes.
+ */
+export const SUSPENDED_PROCESSES = ["AZRebalance"];
+
+/**
+ * Group inputs a later `up` must not change: initialLifecycleHooks is ForceNew upstream (a changed
+ * hook would delete and recreate the group, every host with it); the hooks' own LifecycleHook
+ * resources carry every change. minSize moves with scheduled actions.
+ */
+export function groupIgnoreChanges(hasSchedules: boolean): string[] {
+  return ["initialLifecycleHooks", ...(hasSchedules ? ["minSize"] : [])];
+}
+
 /** The health check the load balancer's target groups run against each host's agent. */
 export function targetHealthCheck(spec: AwsFleetSpec) {
   return {

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { getCallerIdentityOutput } from "@pulumi/aws/getCallerIdentity";
 import * as autoscaling from "@pulumi/aws/autoscaling";
 import * as ec2 from "@pulumi/aws/ec2";
+import { getAmiOutput } from "@pulumi/aws/ec2/getAmi";
 import * as iam from "@pulumi/aws/iam";
 import * as lb from "@pulumi/aws/lb";
 import * as route53 from "@pulumi/aws/route53";
@@ -117,6 +118,13 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
   );
   const profile = new iam.InstanceProfile(`${name}-profile`, { role: role.name, tags }, opts);
 
+  // The root volume's device name is the image's own (/dev/xvda on Amazon Linux and Debian,
+  // /dev/sda1 on Ubuntu): a mapping under another name adds a second volume and leaves the
+  // root at the image's default size.
+  const image = getAmiOutput(
+    { region, filters: [{ name: "image-id", values: [spec.ami] }] },
+    { parent },
+  );
   const launchTemplate = new ec2.LaunchTemplate(
     `${name}-lt`,
     {
@@ -143,7 +151,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       ],
       blockDeviceMappings: [
         {
-          deviceName: "/dev/xvda",
+          deviceName: image.rootDeviceName,
           ebs: {
             volumeSize: spec.rootVolumeGb,
             volumeType: "gp3",
@@ -153,10 +161,9 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
         },
       ],
       monitoring: { enabled: true },
-      tagSpecifications: [
-        { resourceType: "instance", tags },
-        { resourceType: "volume", tags },
-      ],
+      // No tagSpecifications: they are part of the template's version, and a new version starts
+      // an instance refresh that replaces every host for a label. Instances take their tags from
+      // the group (propagateAtLaunch); a tag change reaches new hosts only.
       updateDefaultVersion: true,
       tags,
     },
@@ -185,6 +192,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
         protocol: "TCP",
         targetType: "instance",
         healthCheck: args.targetHealthCheck(spec),
+        ...args.targetConnectionPolicy(spec),
         tags,
       },
       opts,
@@ -235,6 +243,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       defaultInstanceWarmup: spec.autoscaling.warmupSec,
       instanceRefresh: args.instanceRefresh(spec),
       terminationPolicies: ["OldestLaunchTemplate", "OldestInstance"],
+      suspendedProcesses: args.SUSPENDED_PROCESSES,
       // Predictive scaling's load metric multiplies by the hosts in service.
       ...(scaling.predictive
         ? { metricsGranularity: "1Minute", enabledMetrics: ["GroupInServiceInstances"] }
@@ -250,7 +259,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     },
     // Scheduled actions move the minimum every hour: after a refresh, the next up must not set
     // it back (the schedules carry spec.minHosts as their floor).
-    scaling.schedules.length ? { ...opts, ignoreChanges: ["minSize"] } : opts,
+    { ...opts, ignoreChanges: args.groupIgnoreChanges(scaling.schedules.length > 0) },
   );
 
   // Their own resources, not only initialLifecycleHooks (read only when the group is created):

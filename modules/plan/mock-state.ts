@@ -55,6 +55,13 @@ const calls: Record<string, (inputs: State) => State> = {
     arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/avfleet-offline`,
     userId: "AIDAOFFLINE",
   }),
+  // Offline there is no image to describe: the device name Debian's and Amazon Linux's EC2
+  // images use for their root volume (Ubuntu's is /dev/sda1).
+  "aws:ec2/getAmi:getAmi": (inputs) => ({
+    ...inputs,
+    id: (inputs.filters as { values: string[] }[] | undefined)?.[0]?.values[0] ?? "ami-offline",
+    rootDeviceName: "/dev/xvda",
+  }),
 };
 
 export function mockCall(token: string, inputs: State): State {
