@@ -25,6 +25,9 @@ import {
   AGENT_PATH,
   AGENT_UNIT,
   agentUnit,
+  SHUTDOWN_TARGETS,
+  shutdownDropIn,
+  shutdownDropInPath,
   STATE_DIR,
   TEXTFILE_DIR,
   TUNE_UNIT,
@@ -73,6 +76,11 @@ export function hostFiles(spec: FleetSpec, tuning: TuningArtifacts): HostFile[] 
       mode: "0644",
       content: agentUnit(mediaUnit, spec.drainSeconds),
     },
+    ...SHUTDOWN_TARGETS.map((target) => ({
+      path: shutdownDropInPath(target),
+      mode: "0644",
+      content: shutdownDropIn(spec.drainSeconds),
+    })),
   ];
 }
 

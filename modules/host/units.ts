@@ -131,6 +131,30 @@ export function workloadUnit(spec: FleetSpec): string {
 }
 
 /**
+ * The targets a shutdown or reboot starts with a deadline of their own. systemd 252 (Debian 12)
+ * ships poweroff.target and reboot.target with JobTimeoutSec=30min and a forced JobTimeoutAction
+ * (later versions give kexec.target one too): a shutdown drain longer than 30 minutes would be
+ * cut there, whatever TimeoutStopSec says.
+ */
+export const SHUTDOWN_TARGETS = ["poweroff.target", "reboot.target", "kexec.target"];
+
+/** The drop-in each shutdown target gets: room for the agent's drain, then the media server's stop. */
+export function shutdownDropIn(drainSeconds: number): string {
+  return [
+    "# rendered by avfleet (modules/host): a shutdown waits for the agent's drain (systemd's",
+    "# default 30 min would force the power-off and cut longer calls).",
+    "[Unit]",
+    `JobTimeoutSec=${drainSeconds + 2 * STOP_MARGIN_SEC}`,
+    "",
+  ].join("\n");
+}
+
+/** Where a target's drop-in goes. */
+export function shutdownDropInPath(target: string): string {
+  return `/etc/systemd/system/${target}.d/avfleet-drain.conf`;
+}
+
+/**
  * The agent's unit: restarted whatever way it ends, after the media server (so at a
  * shutdown it stops first, and drains the server before it lets the shutdown go on).
  */

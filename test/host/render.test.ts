@@ -69,10 +69,18 @@ test("every cloud stack's bootstrap carries tuning, unit, agent and config; AWS 
         "/usr/local/sbin/avfleet-agent",
         "/etc/avfleet/agent.json",
         "/etc/systemd/system/avfleet-agent.service",
+        // systemd 252's shutdown targets force the power-off at 30 min: room for the drain
+        "/etc/systemd/system/poweroff.target.d/avfleet-drain.conf",
+        "/etc/systemd/system/reboot.target.d/avfleet-drain.conf",
+        "/etc/systemd/system/kexec.target.d/avfleet-drain.conf",
       ],
       spec.pool,
     );
     assert.equal(JSON.parse(files.get("/etc/avfleet/agent.json")!).platform, spec.kind);
+    assert.match(
+      files.get("/etc/systemd/system/reboot.target.d/avfleet-drain.conf")!,
+      new RegExp(`^JobTimeoutSec=${spec.drainSeconds + 120}$`, "m"),
+    );
   }
   const userData = awsUserData(cloudConfig(aws, hostTuning(aws, hardware)));
   assert.ok(Buffer.from(userData, "base64").length <= 16384);
@@ -141,4 +149,37 @@ test("the bootstrap and the stand-in tools pass shellcheck (POSIX sh)", (t) => {
     },
   );
   assert.equal(r.status, 0, r.stdout);
+});
+
+test("the shutdown targets' drop-ins load under Debian 12's systemd, over its own units", (t) => {
+  if (!prerequisite(t, missingCommands("systemd-analyze"))) return;
+  const units = "/usr/lib/systemd/system";
+  const verify = (dropIn: string) => {
+    const root = mkdtempSync(join(tmpdir(), "avfleet-dropin-"));
+    const dir = join(root, "etc/systemd/system/reboot.target.d");
+    spawnSync("mkdir", ["-p", dir, join(root, units)]);
+    for (const unit of [
+      "reboot.target",
+      "systemd-reboot.service",
+      "shutdown.target",
+      "final.target",
+      "umount.target",
+    ]) {
+      spawnSync("cp", [join(units, unit), join(root, units)]);
+    }
+    writeFileSync(join(dir, "avfleet-drain.conf"), dropIn);
+    return spawnSync("systemd-analyze", ["verify", `--root=${root}`, "reboot.target"], {
+      encoding: "utf8",
+    });
+  };
+  // Debian's own target carries the deadline the drop-in moves.
+  assert.match(readFileSync(join(units, "reboot.target"), "utf8"), /^JobTimeoutSec=30min$/m);
+  for (const spec of fleets) {
+    const files = bootstrapFiles(bootstrapScript(spec, hostTuning(spec, hardware)));
+    const run = verify(files.get("/etc/systemd/system/reboot.target.d/avfleet-drain.conf")!);
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stderr, "", `${spec.pool}: systemd-analyze says nothing of the drop-in`);
+  }
+  // The test of the test: a misspelt key is named.
+  assert.match(verify("[Unit]\nJobTimeoutSecs=60\n").stderr, /Unknown key 'JobTimeoutSecs'/);
 });

@@ -9,6 +9,7 @@ import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { hostTuning } from "../../modules/fleets/host-tuning";
 import type { HostHardware } from "../../modules/tuning/host-facts";
 import { cloudConfig, PER_BOOT_BOOTSTRAP_PATH } from "../../modules/host/bootstrap";
+import { bootstrapFiles } from "../../modules/lifecycle/rendered";
 
 /** `cloud-init schema` passes every pool's rendered cloud-config (the caller checks it is there). */
 export function assertCloudConfigsPass(specs: FleetSpec[], hardware: HostHardware): void {
@@ -21,13 +22,8 @@ export function assertCloudConfigsPass(specs: FleetSpec[], hardware: HostHardwar
   }
 }
 
-/** The files avfleet-bootstrap installs, by path. */
-export function bootstrapFiles(script: string): Map<string, string> {
-  const files = new Map<string, string>();
-  const put = /^put '([^']+)' \d+ <<'(\w+)'\n([\s\S]*?)^\2$/gm;
-  for (const m of script.matchAll(put)) files.set(m[1], m[3]);
-  return files;
-}
+/** The files avfleet-bootstrap installs, by path: the lifecycle simulation reads them the same way. */
+export { bootstrapFiles };
 
 export function cloudInit(userData: string): {
   marker: string;
