@@ -1,5 +1,6 @@
 /** Human preview of Plans: a resource tree per stack, grouped by component, and a summary. */
 import type { Plan, PlanResource } from "./plan";
+import { formatLeaveLine, leaveLines } from "../lifecycle/leave";
 
 function shortType(type: string): string {
   // gcp:compute/instanceTemplate:InstanceTemplate → gcp:compute:InstanceTemplate
@@ -85,6 +86,15 @@ export function economicsLines(plan: Plan): string[] {
   return lines;
 }
 
+/** How the pool's hosts leave, fail and update, as its rendering meets the providers' rules. */
+function leavingLines(plan: Plan): string[] {
+  const lines = leaveLines(plan.resources);
+  if (!lines.length) return [];
+  return ["    how hosts leave (npm run bench:lifecycle for the whole matrix):"].concat(
+    lines.map((l) => `      ${formatLeaveLine(l)}`),
+  );
+}
+
 export function summarizePlan(plan: Plan): string {
   const custom = plan.resources.filter((r) => r.custom).length;
   const components = plan.resources.length - custom;
@@ -109,6 +119,7 @@ export function renderPreview(plans: Plan[], seconds: number): string {
       ...tree(plan),
       `  = ${summarizePlan(plan)}`,
       ...economicsLines(plan).map((line) => `    ${line}`),
+      ...leavingLines(plan),
       "",
     );
   }
@@ -128,6 +139,7 @@ export function previewJson(plans: Plan[]): unknown {
     stacks: plans.map((p) => ({
       name: p.name,
       ...(p.capacity ? { capacity: p.capacity, cost: p.cost } : {}),
+      lifecycle: leaveLines(p.resources),
       resources: p.resources.map(({ urn, type, name, parent, inputs }) => ({
         urn,
         type,

@@ -1,0 +1,55 @@
+/**
+ * What the rendered host agent answers, from its own code: agent-answers.py imports the agent
+ * file the bootstrap installs and asks it, once per distinct agent and configuration.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AGENT_CONFIG_FILE, AGENT_FILE, type RenderedPool } from "./rendered";
+
+export type HostState = "serving" | "draining" | "workload-down" | "untuned";
+
+export interface AgentAnswers {
+  /** path → host state → HTTP status the agent serves. */
+  health: Record<string, Record<HostState, number>>;
+  lifecycle: {
+    /** AWS: the drain hook's completion counted done on "No active Lifecycle Action". */
+    drainCompleteDoneOnNoActive?: boolean;
+    launchDoneOnNoActive?: boolean;
+    /** GCP: the calls its drain completion makes ([method, url]). */
+    completeCalls?: [string, string][];
+  };
+}
+
+const cache = new Map<string, AgentAnswers>();
+
+export function agentAnswers(pool: RenderedPool): AgentAnswers {
+  const agent = pool.files.get(AGENT_FILE) ?? "";
+  const config = pool.files.get(AGENT_CONFIG_FILE) ?? "";
+  const key = createHash("sha256").update(agent).update("\0").update(config).digest("hex");
+  const known = cache.get(key);
+  if (known) return known;
+  const dir = mkdtempSync(join(tmpdir(), "avfleet-agent-answers-"));
+  try {
+    writeFileSync(join(dir, "agent"), agent);
+    writeFileSync(join(dir, "agent.json"), config);
+    const run = spawnSync(
+      "python3",
+      [join(__dirname, "agent-answers.py"), join(dir, "agent"), join(dir, "agent.json")],
+      { encoding: "utf8" },
+    );
+    if (run.status !== 0) throw new Error(`${pool.pool}: the rendered agent: ${run.stderr}`);
+    const answers = JSON.parse(run.stdout) as AgentAnswers;
+    cache.set(key, answers);
+    return answers;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** What the agent answers on `path` in `state`; 404 for a path it does not serve. */
+export function answer(answers: AgentAnswers, path: string, state: HostState): number {
+  return answers.health[path]?.[state] ?? 404;
+}

@@ -1,0 +1,210 @@
+/**
+ * An AWS pool as EC2 Auto Scaling runs it: terminations through deregistration and the drain
+ * hook, the hook's timeouts, AZRebalance, instance refresh, the group's health checks and the
+ * Network Load Balancer's handling of connections, read from the pool's rendered resources and
+ * applied by the rules of modules/providers/aws.
+ */
+import * as aws from "../providers/aws";
+import { agent, crash, firstBootSec, type Complete } from "./host";
+import type { Platform } from "./platform";
+import { inputsOf, type RenderedPool } from "./rendered";
+import type { SimHost, World } from "./world";
+
+const GROUP = "aws:autoscaling/group:Group";
+const HOOK = "aws:autoscaling/lifecycleHook:LifecycleHook";
+/** Seconds EC2 takes to shut down an instance with nothing left to wait for. */
+const SHUTDOWN_SEC = 10;
+
+interface Hook {
+  heartbeatTimeout: number;
+  defaultResult: string;
+}
+
+export interface AwsFacts {
+  group: Record<string, any>;
+  drainHook?: Hook;
+  launchHook?: Hook;
+  targetGroup: Record<string, any>;
+  zones: string[];
+}
+
+export function awsFacts(pool: RenderedPool): AwsFacts {
+  const hooks = pool.resources.filter((r) => r.type === HOOK).map((r) => r.inputs);
+  const hook = (transition: string) =>
+    hooks.find((h) => h.lifecycleTransition === transition) as Hook | undefined;
+  const group = inputsOf(pool, GROUP) ?? {};
+  return {
+    group,
+    drainHook: hook("autoscaling:EC2_INSTANCE_TERMINATING"),
+    launchHook: hook("autoscaling:EC2_INSTANCE_LAUNCHING"),
+    targetGroup: inputsOf(pool, "aws:lb/targetGroup:TargetGroup") ?? {},
+    zones: (group.vpcZoneIdentifiers as string[] | undefined)?.map((_, i) => `zone-${i + 1}`) ?? [
+      "zone-1",
+      "zone-2",
+    ],
+  };
+}
+
+export function awsPlatform(pool: RenderedPool): Platform {
+  const facts = awsFacts(pool);
+  /** When each terminating instance's drain hook waits (after deregistration), and its beats. */
+  const hooks = new Map<SimHost, { activeAt: number; lastBeat: number }>();
+  /** Instances the group replaces for no need of theirs (balance, tags). */
+  const churning = new Set<SimHost>();
+
+  const launch = (w: World, zone: string, template = 1) =>
+    w.addHost(zone, [], { upAt: w.t + firstBootSec(pool), template });
+
+  /** The group terminates an instance: deregistration, then the drain hook, then EC2. */
+  const terminate = (w: World, host: SimHost, why: string) => {
+    if (hooks.has(host) || host.goneAt !== undefined) return;
+    w.cite(aws.TERMINATION, true);
+    const delay = w.cite(aws.NLB_DEREGISTRATION, aws.deregistrationDelaySec(facts.targetGroup));
+    w.say(`${why}: ${host.name} deregistered (delay ${delay} s), then its drain hook`);
+    if (churning.has(host)) w.outcome.churnedHosts++;
+    // IMDS target-lifecycle-state reads Terminated from the start: the agent drains.
+    host.drainRequested = "target lifecycle state Terminated";
+    if (!facts.drainHook) {
+      w.powerOff(host, w.t + delay + SHUTDOWN_SEC, "terminated (no drain hook)");
+      return;
+    }
+    hooks.set(host, { activeAt: w.t + delay, lastBeat: w.t + delay });
+  };
+
+  const complete: Complete = (w, host) => {
+    const hook = hooks.get(host);
+    if (!hook) return true;
+    if (w.t < hook.activeAt) {
+      w.cite(aws.NO_ACTIVE_ACTION, true);
+      // The agent's own reading of "No active Lifecycle Action" (agent-answers.py asks it).
+      if (w.answers.lifecycle.drainCompleteDoneOnNoActive) {
+        host.drain!.completedAt = w.t;
+        w.say(`${host.name}: the agent took "No active Lifecycle Action" for done`);
+      }
+      return false;
+    }
+    w.powerOff(host, w.t + SHUTDOWN_SEC, "drain hook completed");
+    return true;
+  };
+
+  /** Heartbeats while calls remain, and the hook's own timeout. */
+  const hookClock = (w: World) => {
+    for (const [host, hook] of hooks) {
+      if (host.goneAt !== undefined || w.t < hook.activeAt) continue;
+      const beating = host.drain && host.drain.completedAt === undefined && w.state(host);
+      if (beating && w.sessions(host) > 0 && w.t % w.pool.agent.intervalSec === 0)
+        hook.lastBeat = w.t;
+      const release = w.cite(
+        aws.HOOK_TIMEOUT,
+        aws.hookReleasesAt(facts.drainHook!, hook.activeAt, hook.lastBeat),
+      );
+      if (w.t >= release) {
+        w.accept(host);
+        w.powerOff(
+          host,
+          w.t + SHUTDOWN_SEC,
+          `drain hook timed out (${facts.drainHook!.defaultResult})`,
+        );
+      }
+    }
+  };
+
+  /** ELB health checks: a draining (unhealthy) instance replaced (healthCheckType ELB). */
+  const groupHealth = (w: World) => {
+    if (!w.cite(aws.HEALTH_CHECK_TYPE, aws.replacesOnTargetHealth(facts.group))) return;
+    for (const h of w.live()) {
+      if (!hooks.has(h) && w.state(h) === "draining") {
+        churning.add(h);
+        terminate(w, h, "the group replaces an instance its target group calls unhealthy");
+      }
+    }
+  };
+
+  const refresh = (w: World, why: string, needed: boolean) => {
+    if (!w.cite(aws.INSTANCE_REFRESH, facts.group.instanceRefresh !== undefined)) return;
+    w.say(`instance refresh (${why}): every instance replaced, new ones first`);
+    for (const h of w.live().filter((x) => x.template === 1)) {
+      launch(w, h.zone, 2).upAt = w.t;
+      if (!needed) churning.add(h);
+      terminate(w, h, "instance refresh");
+    }
+  };
+
+  return {
+    zones: facts.zones,
+    actors: [agent(complete), hookClock, groupHealth],
+    scaleIn(w) {
+      // terminationPolicies OldestLaunchTemplate, OldestInstance: the first launched.
+      const oldest = w.live().filter((h) => !hooks.has(h))[0];
+      terminate(w, oldest, "scale-in");
+    },
+    operatorDrain(w, host) {
+      terminate(w, host, "terminate-instance-in-auto-scaling-group by an operator");
+    },
+    templateChange(w) {
+      refresh(w, "a new launch template version", true);
+    },
+    labelChange(w) {
+      const lt = inputsOf(w.pool, "aws:ec2/launchTemplate:LaunchTemplate") ?? {};
+      // Tags in the template's tagSpecifications are part of its version; the template's own tags are not.
+      if (!w.cite(aws.INSTANCE_REFRESH, (lt.tagSpecifications ?? []).length > 0)) {
+        w.say(
+          "labels change: the launch template's version does not (instance tags come from the group)",
+        );
+        return;
+      }
+      refresh(w, "tags in the launch template's version", false);
+    },
+    zoneRecovered(w) {
+      const [gone, ...rest] = facts.zones;
+      for (const h of w.live().filter((x) => x.zone === gone)) {
+        w.powerOff(h, w.t, "zone outage", true);
+        launch(w, rest[0]).upAt = w.t;
+      }
+      const rebalance = w.cite(aws.AZ_REBALANCE, aws.rebalances(facts.group));
+      w.say(`zone ${gone} is back empty: AZRebalance ${rebalance ? "runs" : "is suspended"}`);
+      if (!rebalance) return;
+      const even = Math.ceil(w.live().length / facts.zones.length);
+      const over = facts.zones.flatMap((z) =>
+        w
+          .live()
+          .filter((h) => h.zone === z)
+          .slice(even),
+      );
+      for (const h of over) {
+        launch(w, gone).upAt = w.t;
+        churning.add(h);
+        terminate(w, h, "AZRebalance");
+      }
+    },
+    crash(w, host) {
+      crash(w, host);
+      // The impaired instance fails its status checks and the group replaces it.
+      w.cite(aws.EC2_STATUS, true);
+      host.upAt = Infinity;
+      terminate(w, host, "EC2 status check failed");
+      launch(w, host.zone);
+    },
+    scaleOutSlowBoot(w) {
+      const h = launch(w, facts.zones[0]);
+      const budget = facts.launchHook?.heartbeatTimeout ?? Infinity;
+      w.cite(aws.HOOK_TIMEOUT, budget);
+      w.say(
+        `scale-out: ${h.name} boots in ${h.upAt - w.t} s; its launching hook waits ${budget} s`,
+      );
+      if (h.upAt - w.t > budget && facts.launchHook?.defaultResult === "ABANDON") {
+        w.outcome.churnedHosts++;
+        w.powerOff(h, w.t + budget, "launching hook abandoned");
+      }
+    },
+    readinessLost(w, host) {
+      host.untuned = true;
+      const cuts = w.cite(aws.NLB_UNHEALTHY, aws.nlbCutsUnhealthy(facts.targetGroup));
+      w.say(`${host.name}: readiness fails; the NLB ${cuts ? "closes" : "keeps"} its connections`);
+      if (cuts) {
+        w.outcome.callsCut += w.sessions(host);
+        host.calls = host.calls.map((end) => Math.min(end, w.t));
+      }
+    },
+  };
+}

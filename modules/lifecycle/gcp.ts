@@ -1,0 +1,217 @@
+/**
+ * A GCP pool as Compute Engine runs it: the MIG's autohealer, autoscaler, update policy and
+ * redistribution, the scale-in controller when the stack declares one, and the VM's stop limit,
+ * all read from the pool's rendered resources and applied by the rules of modules/providers/gcp.
+ */
+import * as gcp from "../providers/gcp";
+import { agent, crash, firstBootSec, rebootSec, type Complete } from "./host";
+import type { Platform } from "./platform";
+import { byId, inputsOf, type RenderedPool } from "./rendered";
+import { every, type SimHost, type World } from "./world";
+
+const MIG = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager";
+const CONTROLLER_ENV = "AVFLEET_SCALE_IN";
+/** Cloud Scheduler calls the controller once a minute. */
+const CONTROLLER_PERIOD_SEC = 60;
+
+export interface GcpFacts {
+  autohealing: gcp.AutohealingSettings & { path: string };
+  updatePolicy: { type?: string; minimalAction?: string; instanceRedistributionType?: string };
+  autoscalerMode?: string;
+  /** A scale-in controller is declared (a function with its settings). */
+  controller: boolean;
+  backend: Record<string, any>;
+  zones: string[];
+}
+
+export function gcpFacts(pool: RenderedPool): GcpFacts {
+  const mig = inputsOf(pool, MIG) ?? {};
+  const policy = mig.autoHealingPolicies ?? {};
+  const check = policy.healthCheck ? byId(pool, String(policy.healthCheck))?.inputs : undefined;
+  const fn = pool.resources.find(
+    (r) =>
+      r.type === "gcp:cloudfunctionsv2/function:Function" &&
+      r.inputs.serviceConfig?.environmentVariables?.[CONTROLLER_ENV] !== undefined,
+  );
+  return {
+    autohealing: {
+      initialDelaySec: policy.initialDelaySec ?? 0,
+      checkIntervalSec: check?.checkIntervalSec ?? 5,
+      unhealthyThreshold: check?.unhealthyThreshold ?? 2,
+      actionOnFailure: mig.instanceLifecyclePolicy?.defaultActionOnFailure ?? "REPAIR",
+      // No autohealing policy: nothing probes.
+      path: check?.httpHealthCheck?.requestPath ?? (check ? "/" : ""),
+    },
+    updatePolicy: mig.updatePolicy ?? {},
+    autoscalerMode: inputsOf(pool, "gcp:compute/regionAutoscaler:RegionAutoscaler")
+      ?.autoscalingPolicy?.mode,
+    controller: fn !== undefined,
+    backend: inputsOf(pool, "gcp:compute/regionBackendService:RegionBackendService") ?? {},
+    zones: mig.distributionPolicyZones ?? ["zone-a", "zone-b", "zone-c"],
+  };
+}
+
+/** How the pool's agent's finished drain reaches the platform, from the agent's own calls. */
+function completion(w: World): "self-delete" | "guest-attribute" | "none" {
+  const calls = w.answers.lifecycle.completeCalls ?? [];
+  if (calls.some(([, url]) => url.includes("/deleteInstances"))) return "self-delete";
+  if (calls.some(([, url]) => url.includes("/guest-attributes/"))) return "guest-attribute";
+  return "none";
+}
+
+export function gcpPlatform(pool: RenderedPool): Platform {
+  const facts = gcpFacts(pool);
+  const failures = new Map<SimHost, number>();
+  /** The size the autoscaler recommends; the controller drains hosts down to it. */
+  let recommended: number | undefined;
+
+  /** The MIG deletes a VM: the guest gets the stop limit, no graceful shutdown. */
+  const migDeletes = (w: World, host: SimHost, why: string) => {
+    w.cite(gcp.GRACEFUL_SHUTDOWN, true);
+    w.powerOff(host, w.t + w.cite(gcp.STOP_LIMIT, gcp.migDeletionLimitSec()), why);
+  };
+  /** A new VM from the template, serving after its first boot. */
+  const create = (w: World, zone: string, template = 1) =>
+    w.addHost(zone, [], { upAt: w.t + firstBootSec(pool), template });
+
+  const complete: Complete = (w, host) => {
+    const path = completion(w);
+    if (path === "self-delete") {
+      migDeletes(w, host, "the agent removed its VM from the MIG");
+      return true;
+    }
+    // The controller deletes it at its next pass; the agent has said what it can.
+    if (path === "guest-attribute") host.drain!.completedAt = w.t;
+    return false;
+  };
+
+  const autohealer = every(facts.autohealing.checkIntervalSec, (w) => {
+    if (!facts.autohealing.path) return;
+    for (const h of w.live()) {
+      const ok = w.probe(h, facts.autohealing.path) === 200;
+      const n = ok ? 0 : (failures.get(h) ?? 0) + 1;
+      failures.set(h, n);
+      if (
+        !w.cite(gcp.AUTOHEALING, gcp.autohealingRepairs(facts.autohealing, n, w.t - h.createdAt))
+      ) {
+        continue;
+      }
+      if (!h.failed) w.outcome.churnedHosts++;
+      w.say(`autohealing: ${h.name} failed ${n} probes of ${facts.autohealing.path}: repaired`);
+      migDeletes(w, h, "autohealing repair");
+      create(w, h.zone, h.template);
+    }
+  });
+
+  const controller = every(CONTROLLER_PERIOD_SEC, (w) => {
+    if (!facts.controller) return;
+    for (const h of w.live()) {
+      const drain = h.drain;
+      if (
+        drain?.completedAt !== undefined ||
+        (drain && w.t >= drain.deadline + 2 * CONTROLLER_PERIOD_SEC)
+      ) {
+        w.accept(h);
+        migDeletes(w, h, "the controller deleted its drained VM");
+      }
+    }
+    const serving = w.live().filter((h) => !h.drain && !h.drainRequested);
+    if (recommended === undefined || serving.length <= recommended) return;
+    const pick = [...serving].sort((a, b) => w.sessions(a) - w.sessions(b))[0];
+    pick.drainRequested = "marked by the scale-in controller";
+    w.say(`controller: ${pick.name} marked to drain (${w.sessions(pick)} call(s))`);
+  });
+
+  const templateChange = (w: World) => {
+    const action = w.cite(gcp.UPDATE_POLICY, gcp.onTemplateChange(facts.updatePolicy));
+    w.say(`template changes: the MIG's update policy says ${action} for running VMs`);
+    if (action === "none") return;
+    for (const h of w.live().filter((x) => x.template === 1)) {
+      w.outcome.churnedHosts++;
+      if (action === "replace") {
+        migDeletes(w, h, "replaced by a proactive update");
+        create(w, h.zone, 2);
+      } else {
+        // A restart stops the VM (stop limit) and boots it again: its calls are ended.
+        w.powerOff(h, w.t + gcp.STOP_LIMIT_SEC, `${action}ed by a proactive update`);
+        create(w, h.zone, 2);
+      }
+    }
+  };
+
+  return {
+    zones: facts.zones,
+    actors: [agent(complete), autohealer, controller],
+    scaleIn(w) {
+      recommended = w.live().length - 1;
+      if (w.cite(gcp.AUTOSCALER_MODE, gcp.autoscalerDeletes(facts.autoscalerMode))) {
+        // The MIG chooses; the busiest is the case to plan for.
+        const pick = [...w.live()].sort((a, b) => w.sessions(b) - w.sessions(a))[0];
+        w.say(`autoscaler (mode ${facts.autoscalerMode}) deletes ${pick.name}`);
+        migDeletes(w, pick, "scale-in by the autoscaler");
+      } else if (!facts.controller) {
+        w.say(
+          `autoscaler mode ${facts.autoscalerMode ?? "none"} and no controller: nothing scales in`,
+        );
+      }
+    },
+    operatorDrain(_w, host) {
+      host.drainRequested = "avfleet-drain=true set by an operator";
+    },
+    templateChange,
+    // Labels are part of the template: a new template, as any change.
+    labelChange: templateChange,
+    zoneRecovered(w) {
+      // The zone's VMs were recreated in the others while it was out; it is back, empty.
+      const [gone, ...rest] = facts.zones;
+      for (const h of w.live().filter((x) => x.zone === gone)) {
+        w.powerOff(h, w.t, "zone outage", true);
+        create(w, rest[0]).upAt = w.t;
+      }
+      const perZone = facts.zones.map((z) => w.live().filter((h) => h.zone === z).length);
+      const excess = w.cite(
+        gcp.REDISTRIBUTION,
+        gcp.redistributionDeletes(facts.updatePolicy.instanceRedistributionType, perZone),
+      );
+      w.say(`zone ${gone} is back empty (${perZone.join("/")}): redistribution deletes ${excess}`);
+      const even = Math.ceil(w.live().length / facts.zones.length);
+      const over = facts.zones.flatMap((z) =>
+        w
+          .live()
+          .filter((h) => h.zone === z)
+          .slice(even),
+      );
+      for (const h of over.slice(0, excess)) {
+        w.outcome.churnedHosts++;
+        migDeletes(w, h, "proactive redistribution");
+        create(w, gone);
+      }
+    },
+    hostMaintenance(w, host) {
+      w.cite(gcp.AUTOMATIC_RESTART, true);
+      w.say(`${host.name}: host maintenance, onHostMaintenance MIGRATE: live-migrated, calls kept`);
+    },
+    crash(w, host) {
+      w.cite(gcp.AUTOMATIC_RESTART, true);
+      w.cite(gcp.STARTUP_SCRIPT, rebootSec());
+      crash(w, host);
+    },
+    scaleOutSlowBoot(w) {
+      const h = create(w, facts.zones[0]);
+      w.say(
+        `scale-out: ${h.name} boots in ${h.upAt - w.t} s; autohealing's initial delay is ${facts.autohealing.initialDelaySec} s`,
+      );
+    },
+    readinessLost(w, host) {
+      host.untuned = true;
+      const cuts = w.cite(gcp.PASSTHROUGH_NLB, gcp.passthroughCutsOnUnhealthy(facts.backend));
+      w.say(
+        `${host.name}: readiness fails; the balancer ${cuts ? "moves" : "keeps"} its connections`,
+      );
+      if (cuts) {
+        w.outcome.callsCut += w.sessions(host);
+        host.calls = host.calls.map((end) => Math.min(end, w.t));
+      }
+    },
+  };
+}
