@@ -8,7 +8,7 @@ import { GRACEFUL_SHUTDOWN_MAX_SEC, tier1Eligible } from "../../policy/rules";
 
 // Re-exported: the pack judges TIER_1 and the drain limit with the very rules the fleet is built with.
 export { GRACEFUL_SHUTDOWN_MAX_SEC, tier1Eligible };
-import { GCP_MEDIA_LOAD_METRIC } from "../host/metrics";
+import { GCP_MEDIA_LOAD_METRIC, LIVENESS_PATH } from "../host/metrics";
 import { artifactRegistryRepository, containerImage } from "../host/image";
 import type { GcpAutoscalingPolicy } from "./scaling";
 
@@ -234,9 +234,10 @@ export function endpointRecord(spec: GcpFleetSpec) {
   return { managedZone: spec.endpointZone, name: `${spec.endpoint}.`, type: "A", ttl: 60 };
 }
 
-/** An HTTP check of the host agent's health endpoint (autohealing and the load balancer). */
+/** An HTTP check of one of the host agent's health paths. */
 export function agentHealthCheck(
   spec: GcpFleetSpec,
+  requestPath: string,
   intervalSec: number,
   unhealthyThreshold: number,
 ) {
@@ -245,6 +246,21 @@ export function agentHealthCheck(
     timeoutSec: 5,
     healthyThreshold: 2,
     unhealthyThreshold,
-    httpHealthCheck: { port: spec.ports.health.port, requestPath: spec.ports.health.path },
+    httpHealthCheck: { port: spec.ports.health.port, requestPath },
   };
+}
+
+/**
+ * The MIG autohealer's check probes liveness, which a draining host passes: a failed autohealing
+ * check recreates the VM, calls and all. Google advises separate, more conservative checks for
+ * autohealing than for load balancing
+ * (https://cloud.google.com/compute/docs/instance-groups/autohealing-instances-in-migs).
+ */
+export function autohealingHealthCheck(spec: GcpFleetSpec) {
+  return agentHealthCheck(spec, LIVENESS_PATH, 10, 3);
+}
+
+/** The load balancer's check probes readiness, faster: a draining host leaves it within ~10 s. */
+export function loadBalancerHealthCheck(spec: GcpFleetSpec) {
+  return agentHealthCheck(spec, spec.ports.health.path, 5, 2);
 }

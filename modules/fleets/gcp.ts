@@ -146,7 +146,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
 
   const healthCheck = new compute.HealthCheck(
     `${name}-health`,
-    { project, ...args.agentHealthCheck(spec, 10, 3) },
+    { project, ...args.autohealingHealthCheck(spec) },
     opts,
   );
 
@@ -172,8 +172,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
   // for signaling; media stays direct to each host's own address.
   const lbHealth = new compute.RegionHealthCheck(
     `${name}-lb-health`,
-    // Faster than autohealing's: a draining host leaves the balancer within ~10 s.
-    { project, region, ...args.agentHealthCheck(spec, 5, 2) },
+    { project, region, ...args.loadBalancerHealthCheck(spec) },
     opts,
   );
   const backend = new compute.RegionBackendService(

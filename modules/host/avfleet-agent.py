@@ -4,8 +4,10 @@
 #
 # One process, Python 3 standard library only (every image that runs cloud-init has it, and
 # Google's and Debian's cloud images ship it), supervised by systemd (Restart=always):
-#   - serves the load balancer's / autohealer's health check: healthy only while the media
-#     server says so, the host tuning verifies, and no drain is under way;
+#   - serves two health checks (health_answer): readiness for the load balancer, healthy only
+#     while the media server says so, the host tuning verifies and no drain is under way; and
+#     liveness for the MIG's autohealer, healthy while the media server answers, draining or
+#     not (a draining host is not broken: recreating it would cut its calls);
 #   - publishes the media load gauge every interval where the pool's autoscaler reads it
 #     (Cloud Monitoring on gce_instance, CloudWatch with AutoScalingGroupName, or /metrics);
 #   - drains on a termination notice and tells the platform when the host may go;
@@ -508,6 +510,29 @@ def agent_endpoints(config):
     return endpoints
 
 
+def health_answer(path, config, drain, tuned, workload_healthy):
+    """(HTTP status, reason) of the health port for `path`, or None for another path.
+
+    Readiness (`health.path`, the load balancer's): 200 only while no drain runs, the tuning
+    verifies and the media server is healthy. Liveness (`health.livenessPath`, the autohealer's):
+    200 while the media server answers its health endpoint, draining or not; a host failing it
+    is broken and may be recreated, one merely draining must not be.
+    """
+    if path == config["health"].get("livenessPath"):
+        if not workload_healthy:
+            return 503, "media server unhealthy"
+        return 200, "alive, draining" if drain else "alive"
+    if path != config["health"]["path"]:
+        return None
+    if drain:
+        return 503, "draining"
+    if not tuned:
+        return 503, "tuning does not verify"
+    if not workload_healthy:
+        return 503, "media server unhealthy"
+    return 200, "ok"
+
+
 class Agent:
     def __init__(self, config):
         self.config = config
@@ -577,15 +602,15 @@ class Agent:
             last = result.stderr.decode().strip().splitlines()[-1:] or [f"exit {result.returncode}"]
             log(f"tuning does not verify: {last[0]}")
 
+    def answer(self, path):
+        """(HTTP status, reason) of a health path, or None when the path is neither check."""
+        if path not in (self.config["health"]["path"], self.config["health"].get("livenessPath")):
+            return None
+        return health_answer(path, self.config, self.drain, self.tuned, self.workload.healthy())
+
     def health(self):
-        """(HTTP status, reason)."""
-        if self.drain:
-            return 503, "draining"
-        if not self.tuned:
-            return 503, "tuning does not verify"
-        if not self.workload.healthy():
-            return 503, "media server unhealthy"
-        return 200, "ok"
+        """The readiness answer: (HTTP status, reason)."""
+        return self.answer(self.config["health"]["path"])
 
     def metrics(self):
         name = self.config["metric"].get("prometheus", "avfleet_media_streams")
@@ -727,12 +752,11 @@ class Agent:
 
 
 def serve(agent):
-    health_path = agent.config["health"]["path"]
-
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            if self.path == health_path:
-                status, text = agent.health()
+            answer = agent.answer(self.path)
+            if answer is not None:
+                status, text = answer
                 content_type = "text/plain"
             elif self.path == "/metrics":
                 status, text = 200, agent.metrics()

@@ -1,13 +1,18 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { validateStackDocument } from "../../modules/config/stack";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import * as args from "../../modules/fleets/gcp-args";
+import { agentConfig } from "../../modules/host/agent";
 import { ROOT } from "../support/cli";
+import { missingCommands, prerequisite } from "../support/prerequisites";
+
+const AGENT = join(ROOT, "modules/host/avfleet-agent.py");
 
 function spec(change: (fleet: any) => void = () => {}): GcpFleetSpec {
   const doc = YAML.parse(readFileSync(join(ROOT, "stacks/Pulumi.gcp-us-west1.yaml"), "utf8"));
@@ -105,4 +110,49 @@ test("graceful shutdown drains calls, capped at GCP's one hour", () => {
     args.scheduling(spec((f) => (f.drainSeconds = 5400))).gracefulShutdown.maxDuration,
     { seconds: 3600 },
   );
+});
+
+test("autohealing probes liveness, which a draining host passes; the load balancer probes readiness, which it fails", (t) => {
+  if (!prerequisite(t, missingCommands("python3"))) return;
+  const s = spec();
+  const config = agentConfig(s);
+  const autohealing = args.autohealingHealthCheck(s).httpHealthCheck;
+  const balancer = args.loadBalancerHealthCheck(s).httpHealthCheck;
+  assert.equal(autohealing.requestPath, config.health.livenessPath);
+  assert.equal(balancer.requestPath, config.health.path);
+  assert.notEqual(autohealing.requestPath, balancer.requestPath);
+  assert.equal(autohealing.port, config.health.port);
+  // The agent's own answer, tabulated by python3 from the file the hosts run.
+  const cases = [
+    // [path, drain, tuned, workloadHealthy]
+    [autohealing.requestPath, true, true, true],
+    [balancer.requestPath, true, true, true],
+    [autohealing.requestPath, false, true, true],
+    [balancer.requestPath, false, true, true],
+    [autohealing.requestPath, true, true, false],
+    [autohealing.requestPath, false, false, true],
+    [balancer.requestPath, false, false, true],
+    [balancer.requestPath, false, true, false],
+    ["/other", false, true, true],
+  ];
+  const run = spawnSync(
+    "python3",
+    [
+      "-c",
+      `import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("agent", ${JSON.stringify(AGENT)})
+agent = importlib.util.module_from_spec(spec); spec.loader.exec_module(agent)
+config, cases = json.load(sys.stdin)
+drain = {"reason": "termination notice"}
+json.dump([agent.health_answer(p, config, drain if d else None, t, w) for p, d, t, w in cases], sys.stdout)`,
+    ],
+    {
+      input: JSON.stringify([config, cases]),
+      encoding: "utf8",
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
+    },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  const statuses = (JSON.parse(run.stdout) as Array<[number, string] | null>).map((a) => a?.[0]);
+  assert.deepEqual(statuses, [200, 503, 200, 200, 503, 200, 503, 503, undefined]);
 });

@@ -126,10 +126,12 @@ test("regional autoscaler: custom media-load metric and scale-in control", () =>
   assert.equal(scalingSchedules.length, 55);
 });
 
-test("health check probes the configured path and port", () => {
+test("autohealing probes the agent's liveness path, the load balancer the configured readiness path", () => {
   const hc = byName("gcp-usw1-health");
   assert.equal(hc.type, "gcp:compute/healthCheck:HealthCheck");
-  assert.deepEqual(hc.inputs.httpHealthCheck, { port: 8080, requestPath: "/healthz" });
+  assert.deepEqual(hc.inputs.httpHealthCheck, { port: 8080, requestPath: "/livez" });
+  const lb = byName("gcp-usw1-lb-health");
+  assert.deepEqual(lb.inputs.httpHealthCheck, { port: 8080, requestPath: "/healthz" });
 });
 
 test("firewalls: media UDP range, signaling, health from Google only, SSH from admins only", () => {
