@@ -384,22 +384,19 @@ class Aws:
         return body.decode().strip() if status == 200 else None
 
     def call(self, service, params):
+        """(HTTP status, answer) of a signed Query API call; status 0 when none could be made."""
         region = self.meta("placement/region")
         role = self.meta("iam/security-credentials/")
         creds = role and self.meta("iam/security-credentials/" + role.splitlines()[0])
         if not region or not creds:
-            return False
+            return 0, b""
         url = self.endpoints[service].replace("{region}", region)
         body = urllib.parse.urlencode(params).encode()
         headers = sigv4("POST", url, region, service, body, json.loads(creds))
         status, answer = call_api("POST", url, headers, body)
-        # A lifecycle action already completed (by this agent before a restart, or at an earlier
-        # boot) or never started (the hook was added after the launch) is done, not a failure.
-        if status == 400 and b"No active Lifecycle Action" in answer:
-            return True
         if status != 200:
             log(f"{service} {params['Action']}: HTTP {status} {answer[:200]!r}")
-        return status == 200
+        return status, answer
 
     def warmed(self):
         # Warmed:Pending, Warmed:Stopped, ... : a warm pool host that serves nobody (AWS: "Retrieve
@@ -410,7 +407,7 @@ class Aws:
         metric = self.config["metric"]
         # A warm pool host's 0 streams would pull the group's average down: target tracking
         # would take serving hosts away.
-        return not self.warmed() and self.call(
+        return not self.warmed() and 200 == self.call(
             "monitoring",
             {
                 "Action": "PutMetricData",
@@ -422,7 +419,7 @@ class Aws:
                 "MetricData.member.1.Dimensions.member.1.Name": "AutoScalingGroupName",
                 "MetricData.member.1.Dimensions.member.1.Value": metric["autoScalingGroup"],
             },
-        )
+        )[0]
 
     def whereami(self):
         instance, zone = self.meta("instance-id"), self.meta("placement/availability-zone")
@@ -433,9 +430,10 @@ class Aws:
         return self.meta("autoscaling/target-lifecycle-state") == "Terminated"
 
     def lifecycle(self, action, hook, extra):
+        """(HTTP status, answer) of a lifecycle call on this instance."""
         instance = self.meta("instance-id")
         if not instance:
-            return False
+            return 0, b""
         return self.call(
             "autoscaling",
             {
@@ -448,26 +446,43 @@ class Aws:
             },
         )
 
+    def drain_call(self, action, extra):
+        """True once the drain hook took the call. "No active Lifecycle Action" while IMDS reads
+        Terminated is not done: a terminating instance's hook becomes active only after it has
+        left its load balancer, and IMDS reads Terminated before that; the next tick asks again.
+        Any other time, nothing waits on the hook (a drain asked on the host): done."""
+        status, answer = self.lifecycle(action, self.config["lifecycleHook"], extra)
+        if no_active_action(status, answer):
+            if self.meta("autoscaling/target-lifecycle-state") == "Terminated":
+                log(f"{action}: the drain hook is not active yet; again at the next tick")
+                return False
+            return True
+        return status == 200
+
     def heartbeat(self):
-        return self.lifecycle("RecordLifecycleActionHeartbeat", self.config["lifecycleHook"], {})
+        return self.drain_call("RecordLifecycleActionHeartbeat", {})
 
     def complete(self):
-        return self.lifecycle(
-            "CompleteLifecycleAction",
-            self.config["lifecycleHook"],
-            {"LifecycleActionResult": "CONTINUE"},
-        )
+        return self.drain_call("CompleteLifecycleAction", {"LifecycleActionResult": "CONTINUE"})
 
     def launch(self, ready):
         """The launching hook, at every boot (into the warm pool and out of it): CONTINUE once the
-        host serves, a heartbeat while it comes up. True once completed."""
+        host serves, a heartbeat while it comes up. True once completed; "No active Lifecycle
+        Action" is done too: completed by this agent before a restart or at an earlier boot, or
+        never started (the hook was added after the launch)."""
         hook = self.config["launch"]["hook"]
         if ready:
-            return self.lifecycle(
+            status, answer = self.lifecycle(
                 "CompleteLifecycleAction", hook, {"LifecycleActionResult": "CONTINUE"}
             )
+            return status == 200 or no_active_action(status, answer)
         self.lifecycle("RecordLifecycleActionHeartbeat", hook, {})
         return False
+
+
+def no_active_action(status, answer):
+    """Auto Scaling's answer to a lifecycle call with no action waiting on the hook."""
+    return status == 400 and b"No active Lifecycle Action" in answer
 
 
 class Metal:
