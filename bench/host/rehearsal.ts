@@ -31,7 +31,6 @@ import {
 import { EXPORTER_METRICS } from "../../modules/host/exporter";
 import { AGENT_UNIT, STATE_DIR } from "../../modules/host/units";
 import { renderTuning, type TuningArtifacts } from "../../modules/tuning";
-import { needsScaleInController } from "../../modules/fleets/gcp-args";
 import { scaleInConfig } from "../../modules/fleets/gcp-scale-in";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import { awsStandIns, gcpStandIns, StandIns } from "./stand-ins";
@@ -373,14 +372,13 @@ async function rehearseHost(
       metricType: GCP_MEDIA_LOAD_METRIC,
     };
     const gcpSpec = host.spec as GcpFleetSpec;
-    const controlled = needsScaleInController(gcpSpec);
     // Two VMs where the autoscaler recommends one: the controller must pick the quieter.
     const pool = {
       autoscaler: "gcp-usw1-autoscaler",
       recommendedSize: 1,
       peers: [{ name: "gcp-usw1-p9q8", zone: "us-west1-a", id: "4929812345678909999", load: 5000 }],
     };
-    const g = await gcpStandIns(standIns, vm, controlled ? pool : undefined);
+    const g = await gcpStandIns(standIns, vm, pool);
     const scaleIn = async () => {
       const config = scaleInConfig(gcpSpec, vm.project, vm.region, {
         instanceGroupManager: vm.group,
@@ -402,7 +400,7 @@ async function rehearseHost(
         JSON.stringify(JSON.parse(stdout).marked) === JSON.stringify([vm.name]) &&
         g.vms().some((v) => v.name === vm.name && v.items.some((i) => i.key === "avfleet-drain"));
     };
-    control = { endpoints: g.endpoints, notice: controlled ? scaleIn : g.requestDrain };
+    control = { endpoints: g.endpoints, notice: scaleIn };
   } else if (host.kind === "aws") {
     const a = await awsStandIns(standIns, {
       region: "us-east-1",

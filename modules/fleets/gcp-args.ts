@@ -4,10 +4,10 @@
  */
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../capacity/machine-types";
-import { GRACEFUL_SHUTDOWN_MAX_SEC, tier1Eligible } from "../../policy/rules";
+import { tier1Eligible } from "../../policy/rules";
 
-// Re-exported: the pack judges TIER_1 and the drain limit with the very rules the fleet is built with.
-export { GRACEFUL_SHUTDOWN_MAX_SEC, tier1Eligible };
+// Re-exported: the pack judges TIER_1 with the very rule the fleet is built with.
+export { tier1Eligible };
 import { GCP_MEDIA_LOAD_METRIC, LIVENESS_PATH } from "../host/metrics";
 import { artifactRegistryRepository, containerImage } from "../host/image";
 import type { GcpAutoscalingPolicy } from "./scaling";
@@ -85,19 +85,13 @@ export function poolInstances(spec: GcpFleetSpec): string {
 }
 
 /**
- * While the drain fits in graceful shutdown, the autoscaler scales in itself and each VM drains
- * on shutdown; a longer drain would cut calls at the hour, so the autoscaler only scales out and
- * hosts leave through the drain path (the scale-in controller sets avfleet-drain=true → drain →
- * the agent removes its VM from the MIG).
+ * The autoscaler only scales out, for every pool: a VM the MIG deletes gets the normal ~90 s
+ * stop (graceful shutdown is Preview and does not apply to MIG-initiated deletions:
+ * https://cloud.google.com/compute/docs/instances/graceful-shutdown-overview), which would cut
+ * its calls. Hosts leave through the scale-in controller (gcp-scale-in.ts): it marks them
+ * avfleet-drain=true, each drains up to the pool's limit, and the controller deletes it then.
  */
-export function autoscalerMode(spec: GcpFleetSpec): "ON" | "ONLY_SCALE_OUT" {
-  return spec.drainSeconds <= GRACEFUL_SHUTDOWN_MAX_SEC ? "ON" : "ONLY_SCALE_OUT";
-}
-
-/** Only a pool whose autoscaler leaves scale-in to us has a scale-in controller (gcp-scale-in.ts). */
-export function needsScaleInController(spec: GcpFleetSpec): boolean {
-  return autoscalerMode(spec) === "ONLY_SCALE_OUT";
-}
+export const AUTOSCALER_MODE = "ONLY_SCALE_OUT";
 
 export function networkTag(spec: GcpFleetSpec): string {
   return `${spec.pool}-media`;
@@ -119,12 +113,12 @@ export function autoscalerTarget(spec: GcpFleetSpec): number {
 /** The cloud-native policy: target tracking on media load; modules/scaling compiles more onto it. */
 export function autoscalingPolicy(spec: GcpFleetSpec): GcpAutoscalingPolicy {
   return {
-    mode: autoscalerMode(spec),
+    mode: AUTOSCALER_MODE,
     minReplicas: spec.minHosts,
     maxReplicas: spec.maxHosts,
     cooldownPeriod: spec.autoscaling.cooldownSec,
     metrics: [{ name: GCP_MEDIA_LOAD_METRIC, target: autoscalerTarget(spec), type: "GAUGE" }],
-    // Every host removed ends the calls on it: bound how many go per window.
+    // The recommendation the scale-in controller follows: bound how many hosts drain per window.
     scaleInControl: {
       maxScaledInReplicas: { fixed: spec.autoscaling.scaleIn.maxHostsPerWindow },
       timeWindowSec: spec.autoscaling.scaleIn.windowSec,
@@ -216,17 +210,12 @@ export function networking(spec: GcpFleetSpec) {
   };
 }
 
-/** Graceful shutdown lets a host drain its calls; GCP caps it at an hour. */
-export function scheduling(spec: GcpFleetSpec) {
-  return {
-    automaticRestart: true,
-    onHostMaintenance: "MIGRATE",
-    gracefulShutdown: {
-      enabled: true,
-      maxDuration: { seconds: Math.min(spec.drainSeconds, GRACEFUL_SHUTDOWN_MAX_SEC) },
-    },
-  };
-}
+/**
+ * No gracefulShutdown: it is Preview and does not apply to VMs a MIG deletes
+ * (https://cloud.google.com/compute/docs/instances/graceful-shutdown-overview); the drain never
+ * rests on it. A host leaves only once the scale-in controller saw its drain end.
+ */
+export const SCHEDULING = { automaticRestart: true, onHostMaintenance: "MIGRATE" };
 
 /** The pool's join endpoint record, when the spec names both the endpoint and its zone. */
 export function endpointRecord(spec: GcpFleetSpec) {

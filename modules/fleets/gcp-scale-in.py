@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# avfleet scale-in controller of one GCP media pool whose drain outlasts graceful shutdown
+# avfleet scale-in controller of one GCP media pool
 # (rendered by avfleet, modules/fleets/gcp-scale-in.ts; change the fleet spec, not this file).
 #
 # The pool's autoscaler only scales out. Every minute Cloud Scheduler calls this function: it

@@ -1,8 +1,7 @@
 /**
- * The scale-in controller of a GCP pool whose drain outlasts graceful shutdown: its autoscaler
- * only scales out, and this function — run every minute by Cloud Scheduler — marks the
- * least-loaded hosts `avfleet-drain=true` while the MIG is larger than the autoscaler
- * recommends. Each marked host's agent drains and deletes its own VM from the MIG. The
+ * The scale-in controller of every GCP pool: its autoscaler only scales out, and this function
+ * — run every minute by Cloud Scheduler — marks the least-loaded hosts `avfleet-drain=true`
+ * while the MIG is larger than the autoscaler recommends. Each marked host's agent drains and deletes its own VM from the MIG. The
  * decision and the API calls are gcp-scale-in.py (Python 3 standard library), carried as the
  * function's main.py; this file computes its settings and declares it.
  */
@@ -98,7 +97,7 @@ export function scaleInConfig(
 }
 
 export interface GcpScaleInArgs {
-  /** The validated fleet spec of the pool (its drainSeconds exceed graceful shutdown). */
+  /** The validated fleet spec of the pool. */
   spec: GcpFleetSpec;
   /** The GCP project of the pool. */
   project: string;

@@ -139,7 +139,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
         enableVtpm: true,
         enableIntegrityMonitoring: true,
       },
-      scheduling: args.scheduling(spec),
+      scheduling: args.SCHEDULING,
     },
     opts,
   );
@@ -222,20 +222,11 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     opts,
   );
   // The autoscaler only scales out: hosts leave through the drain path, marked by this.
-  if (args.needsScaleInController(spec)) {
-    new GcpScaleIn(
-      `${name}-scale-in`,
-      {
-        spec,
-        project,
-        region,
-        instanceGroupManager,
-        autoscaler,
-        hostServiceAccount: account,
-      },
-      opts,
-    );
-  }
+  new GcpScaleIn(
+    `${name}-scale-in`,
+    { spec, project, region, instanceGroupManager, autoscaler, hostServiceAccount: account },
+    opts,
+  );
 
   for (const rule of args.firewallRules(spec)) {
     new compute.Firewall(

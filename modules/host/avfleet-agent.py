@@ -737,7 +737,8 @@ class Agent:
 
     def on_sigterm(self, *_):
         """systemd stops the agent before the media server: at a system shutdown (a GCE
-        deletion within graceful shutdown), drain first; on a plain restart, just go."""
+        deletion by anything but the scale-in controller), drain for what time is left; on a plain
+        restart, just go."""
         state = subprocess.run(["systemctl", "is-system-running"], capture_output=True, text=True)
         if state.stdout.strip() != "stopping":
             sys.exit(0)

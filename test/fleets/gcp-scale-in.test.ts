@@ -194,7 +194,7 @@ test("the function's HTTP entry point answers 200 with its report, 500 when an A
   }
 });
 
-test("a pool whose drain outlasts graceful shutdown declares its controller; one that fits does not", async () => {
+test("every pool declares its controller, a 30-minute drain as a 2-hour one", async () => {
   const [euw4Plan, usw1Plan] = await evaluateExamples("gcp-europe-west4", "gcp-us-west1");
   const component = resource(euw4Plan, "gcp-euw4-scale-in");
   assert.equal(component.type, "avfleet:fleets:GcpScaleIn");
@@ -251,5 +251,10 @@ test("a pool whose drain outlasts graceful shutdown declares its controller; one
   const invoke = resource(euw4Plan, "gcp-euw4-scale-in-invoke").inputs;
   assert.equal(invoke.role, "roles/run.invoker");
   assert.equal(invoke.member, `serviceAccount:${job.httpTarget.oidcToken.serviceAccountEmail}`);
-  assert.equal(usw1Plan.resources.filter((r) => r.name.includes("scale-in")).length, 0);
+  // gcp-us-west1 drains 1800 s: its autoscaler never scales in either.
+  assert.equal(resource(usw1Plan, "gcp-usw1-scale-in").type, "avfleet:fleets:GcpScaleIn");
+  assert.equal(
+    resource(usw1Plan, "gcp-usw1-autoscaler").inputs.autoscalingPolicy.mode,
+    "ONLY_SCALE_OUT",
+  );
 });

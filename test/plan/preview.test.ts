@@ -40,9 +40,17 @@ test("preview --json: one stack, exit 0, every resource a child of the fleet or 
   assert.equal(facts.inputs.fleet.capacity.hostsRequired, 66);
   const alerting = byName("gcp-usw1-alerting");
   assert.equal(alerting.type, "avfleet:observe:PoolAlerting");
-  const roots = [component, facts, alerting];
+  // Every GCP pool has its scale-in controller, a component of its own under the fleet.
+  const scaleIn = byName("gcp-usw1-scale-in");
+  assert.equal(scaleIn.parent, component.urn);
+  const roots = [component, facts, alerting, scaleIn];
   for (const r of stack.resources.filter((r: JsonResource) => !roots.includes(r))) {
-    const parent = r.type === "gcp:monitoring/alertPolicy:AlertPolicy" ? alerting : component;
+    const parent =
+      r.type === "gcp:monitoring/alertPolicy:AlertPolicy"
+        ? alerting
+        : r.name.startsWith("gcp-usw1-scale-in-")
+          ? scaleIn
+          : component;
     assert.equal(r.parent, parent.urn, r.name);
     assert.equal(r.urn, `urn:pulumi:gcp-us-west1::avfleet::${parent.type}$${r.type}::${r.name}`);
   }
@@ -119,7 +127,7 @@ test("regional autoscaler: custom media-load metric and scale-in control", () =>
     maxReplicas: 90,
     metrics: [{ name: "custom.googleapis.com/avfleet/media_streams", target: 2880, type: "GAUGE" }],
     minReplicas: 6,
-    mode: "ON",
+    mode: "ONLY_SCALE_OUT",
     scaleInControl: { maxScaledInReplicas: { fixed: 2 }, timeWindowSec: 900 },
   });
   // The stack names policy ours: its forecast floors ride on the autoscaler as schedules.
@@ -166,12 +174,12 @@ test("stack outputs: pool, media region, endpoint, instance group, min/max hosts
     // the load balancer's address, which a Cloud DNS traffic split answers with and probes
     endpointAddresses: [byName("gcp-usw1-lb-rule").inputs.ipAddress],
     scaling:
-      "ours: GCP autoscaler ON, target 2880 streams/host · 55 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s",
+      "ours: GCP autoscaler ONLY_SCALE_OUT, target 2880 streams/host · 55 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s",
     host: {
       workload: "avfleet-sfu 2.4.1-1",
       agent: "avfleet-agent, load every 30 s",
       drain:
-        "up to 1800 s (graceful shutdown 1800 s; autoscaler ON; media unit stops after 1860 s)",
+        "up to 1800 s (autoscaler ONLY_SCALE_OUT; scale-in controller drains ≤ 2 host(s) per 900 s; media unit stops after 1860 s)",
     },
     instanceGroup:
       "https://www.googleapis.com/compute/v1/projects/media-prod-usw1/regions/us-west1/instanceGroups/gcp-usw1-mig",
@@ -191,10 +199,10 @@ test("human preview: a tree per stack under its component and a summary line", (
   );
   assert.match(
     human.stdout,
-    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 36 resources to create \(33 custom, 3 components\)\n {4}hosts: 6–90\n {4}scaling: ours: GCP autoscaler ON, target 2880 streams\/host · 55 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s\n {4}host: avfleet-sfu 2\.4\.1-1 · avfleet-agent, load every 30 s · drain up to 1800 s \(graceful shutdown 1800 s; autoscaler ON; media unit stops after 1860 s\)\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
+    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 49 resources to create \(45 custom, 4 components\)\n {4}hosts: 6–90\n {4}scaling: ours: GCP autoscaler ONLY_SCALE_OUT, target 2880 streams\/host · 55 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s\n {4}host: avfleet-sfu 2\.4\.1-1 · avfleet-agent, load every 30 s · drain up to 1800 s \(autoscaler ONLY_SCALE_OUT; scale-in controller drains ≤ 2 host\(s\) per 900 s; media unit stops after 1860 s\)\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
   );
   assert.match(
     human.stdout,
-    /\npreview: 1 stacks, 36 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
+    /\npreview: 1 stacks, 49 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
   );
 });
