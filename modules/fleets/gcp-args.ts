@@ -28,13 +28,12 @@ export const GOOGLE_HEALTH_CHECK_RANGES = [
 export { GCP_MEDIA_LOAD_METRIC as MEDIA_LOAD_METRIC } from "../host/metrics";
 
 /**
- * The scopes a media host's agent needs: write its load gauge and logs, and (compute) take
- * its own VM out of the MIG once drained. IAM below narrows compute to exactly that.
+ * The scopes a media host's agent needs: write its load gauge and logs. No compute scope: the
+ * host never changes its MIG; the scale-in controller deletes it once its drain is done.
  */
 export const HOST_SCOPES = [
   "https://www.googleapis.com/auth/monitoring.write",
   "https://www.googleapis.com/auth/logging.write",
-  "https://www.googleapis.com/auth/compute",
 ];
 export const HOST_ROLES = ["roles/monitoring.metricWriter", "roles/logging.logWriter"];
 
@@ -52,28 +51,6 @@ export function hostScopes(spec: GcpFleetSpec): string[] {
 export function imageRepository(spec: GcpFleetSpec) {
   const image = containerImage(spec);
   return image?.auth === "google" ? artifactRegistryRepository(image.name) : undefined;
-}
-
-/** The permissions of instanceGroupManagers.deleteInstances, the agent's last call after a drain. */
-export const SELF_REMOVAL_PERMISSIONS = [
-  "compute.instanceGroupManagers.update",
-  "compute.instances.delete",
-];
-
-/** A custom role id: letters, digits, underscores and dots, 3–64 characters. */
-export function selfRemovalRoleId(pool: string): string {
-  return `avfleet_${pool.replace(/-/g, "_")}_drained`.slice(0, 64);
-}
-
-/** The self-removal grant holds only on this pool's MIG and the VMs it names after the pool. */
-export function selfRemovalCondition(spec: GcpFleetSpec, project: string, region: string) {
-  return {
-    title: `only ${spec.pool}'s MIG and VMs`,
-    expression:
-      `(resource.type == "compute.googleapis.com/InstanceGroupManager" && ` +
-      `resource.name.startsWith("projects/${project}/regions/${region}/instanceGroupManagers/${spec.pool}-")) || ` +
-      `(${poolInstances(spec)})`,
-  };
 }
 
 /** IAM condition: the VMs the pool's MIG names after the pool. */

@@ -1,9 +1,11 @@
 /**
  * The scale-in controller of every GCP pool: its autoscaler only scales out, and this function
  * — run every minute by Cloud Scheduler — marks the least-loaded hosts `avfleet-drain=true`
- * while the MIG is larger than the autoscaler recommends. Each marked host's agent drains and deletes its own VM from the MIG. The
- * decision and the API calls are gcp-scale-in.py (Python 3 standard library), carried as the
- * function's main.py; this file computes its settings and declares it.
+ * while the MIG is larger than the autoscaler recommends. Each marked host's agent drains and
+ * says so in a guest attribute; a later pass deletes its VM from the MIG (as it does once a mark
+ * is older than the drain limit). The decisions and the API calls are gcp-scale-in.py (Python 3
+ * standard library), carried as the function's main.py; this file computes its settings and
+ * declares it.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -47,19 +49,42 @@ export const SCALE_IN_READ_PERMISSIONS = [
   // regionInstanceGroupManagers.listManagedInstances
   "compute.instanceGroupManagers.list",
   "compute.instances.list",
+  // instances.getGuestAttributes: whether a marked host's drain is done
+  "compute.instances.getGuestAttributes",
   "monitoring.timeSeries.list",
 ];
-/** Its one write, granted only on the pool's VMs. */
+/** The mark, granted only on the pool's VMs. */
 export const SCALE_IN_MARK_PERMISSIONS = ["compute.instances.setMetadata"];
+/**
+ * regionInstanceGroupManagers.deleteInstances of a drained host: granted only on the pool's MIG
+ * and the VMs it names after the pool.
+ */
+export const SCALE_IN_DELETE_PERMISSIONS = [
+  "compute.instanceGroupManagers.update",
+  "compute.instances.delete",
+];
 
 /** A custom role id: letters, digits, underscores and dots, 3–64 characters. */
-export function scaleInRoleId(pool: string, role: "read" | "mark"): string {
+export function scaleInRoleId(pool: string, role: "read" | "mark" | "delete"): string {
   return `avfleet_${pool.replace(/-/g, "_")}_scale_in_${role}`.slice(0, 64);
 }
 
 /** A service-account id (6–30 characters) of the pool's controller, or of its scheduler. */
 export function scaleInAccountId(pool: string, role: "scalein" | "scalein-inv"): string {
   return `${pool.slice(0, 29 - role.length).replace(/-+$/, "")}-${role}`;
+}
+
+/**
+ * The delete grant's condition: exactly this pool's MIG (by the name the provider gave it) or
+ * the VMs it names after the pool.
+ */
+export function deleteCondition(spec: GcpFleetSpec, project: string, region: string, mig: string) {
+  return {
+    title: `only ${spec.pool}'s MIG and VMs`,
+    expression:
+      `resource.name == "projects/${project}/regions/${region}/instanceGroupManagers/${mig}" || ` +
+      `(${poolInstances(spec)})`,
+  };
 }
 
 /** What the function reads from its SCALE_IN_ENV variable: the pool's MIG, autoscaler and rate. */
@@ -69,6 +94,8 @@ export interface ScaleInConfig {
   instanceGroupManager: string;
   autoscaler: string;
   metric: string;
+  /** The pool's drain limit: a mark older than this (and a margin) is deleted undrained. */
+  drainSeconds: number;
   /** At most this many hosts marked within `windowSec` (the autoscaler's scaleInControl). */
   maxHostsPerWindow: number;
   windowSec: number;
@@ -86,6 +113,7 @@ export function scaleInConfig(
     region,
     ...names,
     metric: GCP_MEDIA_LOAD_METRIC,
+    drainSeconds: spec.drainSeconds,
     maxHostsPerWindow: spec.autoscaling.scaleIn.maxHostsPerWindow,
     windowSec: spec.autoscaling.scaleIn.windowSec,
     endpoints: {
@@ -169,6 +197,28 @@ export class GcpScaleIn extends pulumi.ComponentResource {
         role: mark.name,
         member,
         condition: { title: `only ${spec.pool}'s VMs`, expression: poolInstances(spec) },
+      },
+      o,
+    );
+    const remove = new projects.IAMCustomRole(
+      `${name}-delete`,
+      {
+        project,
+        roleId: scaleInRoleId(spec.pool, "delete"),
+        title: `avfleet ${spec.pool}: delete the pool's drained hosts from its MIG`,
+        permissions: SCALE_IN_DELETE_PERMISSIONS,
+      },
+      o,
+    );
+    new projects.IAMMember(
+      `${name}-delete-member`,
+      {
+        project,
+        role: remove.name,
+        member,
+        condition: a.instanceGroupManager.name.apply((mig) =>
+          deleteCondition(spec, project, region, mig),
+        ),
       },
       o,
     );

@@ -86,28 +86,6 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     );
   }
 
-  // Once drained, the agent deletes its own VM from the MIG, and nothing else.
-  const selfRemoval = new projects.IAMCustomRole(
-    `${name}-self-removal`,
-    {
-      project,
-      roleId: args.selfRemovalRoleId(spec.pool),
-      title: `avfleet ${spec.pool}: a drained host leaves its MIG`,
-      permissions: args.SELF_REMOVAL_PERMISSIONS,
-    },
-    opts,
-  );
-  new projects.IAMMember(
-    `${name}-self-removal-member`,
-    {
-      project,
-      role: selfRemoval.name,
-      member: pulumi.interpolate`serviceAccount:${account.email}`,
-      condition: args.selfRemovalCondition(spec, project, region),
-    },
-    opts,
-  );
-
   const template = new compute.InstanceTemplate(
     `${name}-template`,
     {
@@ -121,6 +99,9 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
       metadata: {
         "enable-oslogin": "TRUE",
         "block-project-ssh-keys": "TRUE",
+        // The agent says its drain is done in a guest attribute, which the scale-in controller
+        // reads (https://cloud.google.com/compute/docs/metadata/manage-guest-attributes).
+        "enable-guest-attributes": "TRUE",
       },
       disks: [
         {
@@ -155,7 +136,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     {
       project,
       region,
-      // The self-removal grant holds on VMs named after the pool.
+      // The scale-in controller's grants hold on VMs named after the pool.
       baseInstanceName: spec.pool,
       distributionPolicyZones: spec.zones,
       distributionPolicyTargetShape: "EVEN",

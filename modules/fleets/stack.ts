@@ -54,7 +54,7 @@ export function hostOutput(spec: FleetSpec): { workload: string; agent: string; 
   const limits = {
     gcp: () => {
       const { maxHostsPerWindow, windowSec } = (spec as GcpFleetSpec).autoscaling.scaleIn;
-      return `autoscaler ${AUTOSCALER_MODE}; scale-in controller drains ≤ ${maxHostsPerWindow} host(s) per ${windowSec} s`;
+      return `autoscaler ${AUTOSCALER_MODE}; scale-in controller drains ≤ ${maxHostsPerWindow} host(s) per ${windowSec} s, deletes each once drained`;
     },
     aws: () =>
       `lifecycle hook ${DRAIN_HOOK} heartbeat ${drainHook(spec as AwsFleetSpec).heartbeatTimeout} s`,

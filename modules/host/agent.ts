@@ -57,7 +57,6 @@ const ENDPOINTS = {
   gcp: {
     metadata: "http://metadata.google.internal",
     monitoring: "https://monitoring.googleapis.com",
-    compute: "https://compute.googleapis.com",
   },
   aws: {
     imds: "http://169.254.169.254",

@@ -10,7 +10,8 @@
 #     not (a draining host is not broken: recreating it would cut its calls);
 #   - publishes the media load gauge every interval where the pool's autoscaler reads it
 #     (Cloud Monitoring on gce_instance, CloudWatch with AutoScalingGroupName, or /metrics);
-#   - drains on a termination notice and tells the platform when the host may go;
+#   - drains on a termination notice and tells the platform when the host may go (GCP: a guest
+#     attribute the pool's scale-in controller reads before it deletes the VM);
 #   - serves the host's UDP drop, NIC allowance, tuning drift and CPU counters on /metrics;
 #   - with --pull, puts a container workload's image on the host before the server starts.
 # A drain is written to STATE_DIR/drain.json before anything acts on it: a restarted agent
@@ -226,13 +227,12 @@ def ethtool_stats(interfaces):
 
 
 class Gcp:
-    """Metadata server, Cloud Monitoring timeSeries.create, MIG deleteInstances."""
+    """Metadata server (and its guest attributes), Cloud Monitoring timeSeries.create."""
 
     def __init__(self, config, endpoints):
         self.config = config
         self.metadata = endpoints["metadata"].rstrip("/") + "/computeMetadata/v1/"
         self.monitoring = endpoints["monitoring"].rstrip("/")
-        self.compute = endpoints["compute"].rstrip("/")
         self.token = None
         self.token_expires = 0
         self.identity = None
@@ -300,7 +300,7 @@ class Gcp:
         return me and (me["name"], me["zone"])
 
     def termination_notice(self):
-        # Set by the pool's scale-in (or an operator): drain, then leave the group.
+        # Set by the pool's scale-in controller (or an operator): drain, then say so.
         return (self.meta("instance/attributes/avfleet-drain") or "").strip() == "true"
 
     def heartbeat(self):
@@ -309,15 +309,21 @@ class Gcp:
     def launch(self, ready):
         return True
 
-    def complete(self):
-        me, auth = self.whoami(), self.bearer()
-        group = self.meta("instance/attributes/created-by")
-        if me is None or auth is None or not group:
-            return False
-        instance = f"projects/{me['project']}/zones/{me['zone']}/instances/{me['name']}"
-        body = json.dumps({"instances": [instance], "skipInstancesOnValidationError": True})
-        url = f"{self.compute}/compute/v1/{group.strip()}/deleteInstances"
-        return call_api("POST", url, auth, body.encode())[0] == 200
+    def complete(self, sessions):
+        """Tells the scale-in controller the drain is done: a guest attribute, which the host
+        writes through its metadata server with no IAM at all; the controller reads it and
+        deletes the VM from the MIG
+        (https://cloud.google.com/compute/docs/metadata/manage-guest-attributes)."""
+        value = f"done {int(time.time())} {'unknown' if sessions is None else sessions}"
+        return (
+            call_api(
+                "PUT",
+                self.metadata + "instance/guest-attributes/avfleet/drain",
+                {"Metadata-Flavor": "Google"},
+                value.encode(),
+            )[0]
+            == 200
+        )
 
 
 def sigv4(method, url, region, service, body, creds):
@@ -462,7 +468,7 @@ class Aws:
     def heartbeat(self):
         return self.drain_call("RecordLifecycleActionHeartbeat", {})
 
-    def complete(self):
+    def complete(self, sessions):
         return self.drain_call("CompleteLifecycleAction", {"LifecycleActionResult": "CONTINUE"})
 
     def launch(self, ready):
@@ -507,7 +513,7 @@ class Metal:
     def launch(self, ready):
         return True
 
-    def complete(self):
+    def complete(self, sessions):
         with open(os.path.join(self.state_dir, "drained"), "w") as marker:
             marker.write(f"{int(time.time())}\n")
         return True
@@ -725,7 +731,7 @@ class Agent:
         over = time.time() >= self.drain["deadline"]
         if sessions == 0 or over:
             # A shutdown drain ends with the shutdown itself; the platform is already at it.
-            if self.drain["reason"] == "shutdown" or self.platform.complete():
+            if self.drain["reason"] == "shutdown" or self.platform.complete(sessions):
                 self.drain["completed"] = True
                 self.drain["sessionsLeft"] = sessions
                 self.write_drain()

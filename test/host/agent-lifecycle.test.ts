@@ -33,7 +33,7 @@ for state, status, body, call in cases:
             "iam/security-credentials/role": creds, "instance-id": "i-0abc",
             "autoscaling/target-lifecycle-state": state}
     aws.meta = meta.get
-    out.append(aws.launch(True) if call == "launch" else getattr(aws, call)())
+    out.append({"launch": lambda: aws.launch(True), "heartbeat": aws.heartbeat, "complete": lambda: aws.complete(0)}[call]())
 json.dump(out, sys.stdout)`;
   const run = spawnSync("python3", ["-c", program], {
     input: JSON.stringify([agentConfig(aws), cases]),
