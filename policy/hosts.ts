@@ -118,22 +118,23 @@ export const gcpTier1Eligible: ResourcePolicy = {
 export const gcpMigKeepsCapacity: ResourcePolicy = {
   name: "gcp-mig-keeps-capacity",
   description:
-    "A MIG rollout never takes serving hosts away first: no unavailable instances, surge instead.",
+    "Neither a MIG rollout nor a zone rebalance deletes a serving host: updates are opportunistic (new VMs only) and redistribution is off; old hosts leave through the scale-in controller's drain.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "updatePolicy: maxUnavailableFixed 0 (no percent), maxSurgeFixed ≥ the number of zones.",
+    'updatePolicy: type "OPPORTUNISTIC", instanceRedistributionType "NONE" (GcpFleet sets both).',
   validateResource: (args, reportViolation) => {
     if (args.type !== "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager") {
       return args.notApplicable("not a regional MIG");
     }
     const policy = args.props.updatePolicy ?? {};
-    if ((policy.maxUnavailableFixed ?? 1) !== 0 || (policy.maxUnavailablePercent ?? 0) !== 0) {
-      reportViolation("a rollout may take hosts out of service before replacements are up");
-    }
-    const zones = (args.props.distributionPolicyZones ?? []).length;
-    if ((policy.maxSurgeFixed ?? 0) < Math.max(1, zones)) {
+    if (policy.type !== "OPPORTUNISTIC") {
       reportViolation(
-        `maxSurgeFixed ${policy.maxSurgeFixed ?? 0} is below the ${zones} zones a regional MIG surges across`,
+        `update type ${policy.type ?? "PROACTIVE (default)"} replaces serving hosts on a template change, cutting their calls`,
+      );
+    }
+    if (policy.instanceRedistributionType !== "NONE") {
+      reportViolation(
+        `instance redistribution ${policy.instanceRedistributionType ?? "PROACTIVE (default)"} deletes serving hosts to even out zones`,
       );
     }
   },

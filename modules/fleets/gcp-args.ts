@@ -10,6 +10,7 @@ import { tier1Eligible } from "../../policy/rules";
 export { tier1Eligible };
 import { GCP_MEDIA_LOAD_METRIC, LIVENESS_PATH } from "../host/metrics";
 import { artifactRegistryRepository, containerImage } from "../host/image";
+import { launchSeconds } from "../host/units";
 import type { GcpAutoscalingPolicy } from "./scaling";
 
 /**
@@ -104,19 +105,37 @@ export function autoscalingPolicy(spec: GcpFleetSpec): GcpAutoscalingPolicy {
 }
 
 /**
- * A rollout adds new hosts before old ones go and never takes one away first. A regional
- * MIG wants a fixed surge of 0 or at least one per zone.
+ * Neither a rollout nor a rebalance deletes a serving host. OPPORTUNISTIC: a new template reaches
+ * only VMs the MIG creates (scale-out, repair); the old ones leave through the scale-in
+ * controller, which drains hosts on the old template first
+ * (https://cloud.google.com/compute/docs/instance-groups/updating-selected-instances-in-a-mig).
+ * Redistribution NONE: no deletion in a fuller zone to even the zones out
+ * (https://cloud.google.com/compute/docs/instance-groups/regional-migs). minimalAction REFRESH,
+ * the least disruptive, if someone applies updates by hand. A regional MIG's fixed surge and
+ * unavailability are each 0 or at least the number of zones, and not both 0
+ * (InstanceGroupManagerUpdatePolicy, Compute v1 reference); surge 0 with redistribution NONE.
  */
 export function updatePolicy(spec: GcpFleetSpec) {
   return {
-    type: "PROACTIVE",
-    minimalAction: "REPLACE",
-    replacementMethod: "SUBSTITUTE",
-    instanceRedistributionType: "PROACTIVE",
-    maxSurgeFixed: spec.zones.length,
-    maxUnavailableFixed: 0,
-    minReadySec: 60,
+    type: "OPPORTUNISTIC",
+    minimalAction: "REFRESH",
+    instanceRedistributionType: "NONE",
+    maxSurgeFixed: 0,
+    maxUnavailableFixed: spec.zones.length,
   };
+}
+
+const AUTOHEALING_MARGIN_SEC = 120;
+const AUTOHEALING_MAX_DELAY_SEC = 3600;
+
+/**
+ * Seconds the autohealer leaves a new VM alone: its boot budget (launchSeconds: installs, tuning
+ * and a container pool's image pull) and a margin, at most GCP's 3600
+ * (InstanceGroupManagerAutoHealingPolicy.initialDelaySec, Compute v1 reference). A host still
+ * booting past it would be recreated, and booting again, recreated again.
+ */
+export function autohealingInitialDelaySec(spec: GcpFleetSpec): number {
+  return Math.min(launchSeconds(spec) + AUTOHEALING_MARGIN_SEC, AUTOHEALING_MAX_DELAY_SEC);
 }
 
 export function namedPorts(spec: GcpFleetSpec) {

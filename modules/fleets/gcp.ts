@@ -142,7 +142,10 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
       distributionPolicyTargetShape: "EVEN",
       versions: [{ name: "primary", instanceTemplate: template.selfLinkUnique }],
       namedPorts: args.namedPorts(spec),
-      autoHealingPolicies: { healthCheck: healthCheck.id, initialDelaySec: 300 },
+      autoHealingPolicies: {
+        healthCheck: healthCheck.id,
+        initialDelaySec: args.autohealingInitialDelaySec(spec),
+      },
       updatePolicy: args.updatePolicy(spec),
       waitForInstances: false,
     },

@@ -9,6 +9,7 @@ import { validateStackDocument } from "../../modules/config/stack";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import * as args from "../../modules/fleets/gcp-args";
 import { agentConfig } from "../../modules/host/agent";
+import { launchSeconds } from "../../modules/host/units";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 
@@ -59,7 +60,7 @@ test("autoscaler holds each host at capacity × target utilization, on the media
   assert.equal(args.autoscalerTarget(spec((f) => (f.autoscaling.targetUtilization = 0.5))), 2400);
 });
 
-test("rollouts surge at least one host per zone and never take one away first", () => {
+test("rollouts and rebalancing never delete a serving host: opportunistic updates, no redistribution", () => {
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 4 }), (zones) => {
       const policy = args.updatePolicy(
@@ -68,10 +69,29 @@ test("rollouts surge at least one host per zone and never take one away first", 
             (f.zones = ["us-west1-a", "us-west1-b", "us-west1-c", "us-west1-d"].slice(0, zones)),
         ),
       );
-      assert.equal(policy.maxUnavailableFixed, 0);
-      assert.equal(policy.maxSurgeFixed, zones);
+      assert.equal(policy.type, "OPPORTUNISTIC");
+      assert.equal(policy.instanceRedistributionType, "NONE");
+      assert.equal(policy.minimalAction, "REFRESH");
+      // a regional MIG's fixed values: 0 or ≥ the zones, not both 0
+      assert.equal(policy.maxSurgeFixed, 0);
+      assert.equal(policy.maxUnavailableFixed, zones);
     }),
   );
+});
+
+test("autohealing waits out the first boot: package pools 420 s, container pools 1020 s, at most 3600", () => {
+  assert.equal(args.autohealingInitialDelaySec(spec()), 420);
+  const container = spec((f) => {
+    delete f.workload.package;
+    delete f.workload.version;
+    f.workload.image = "us-west1-docker.pkg.dev/media-prod-usw1/sfu/avfleet-sfu";
+    f.workload.version = "2.4.1";
+    f.workload.digest = `sha256:${"ab".repeat(32)}`;
+  });
+  // the image pull (600 s) on top of the first boot's installs (300 s), and a margin
+  assert.equal(args.autohealingInitialDelaySec(container), 1020);
+  assert.ok(args.autohealingInitialDelaySec(container) >= launchSeconds(container));
+  assert.ok(args.autohealingInitialDelaySec(container) <= 3600);
 });
 
 test("firewall: media only on the declared UDP range, health only from Google, SSH only from admins", () => {

@@ -97,7 +97,7 @@ test("instance template: gVNIC, TIER_1, external IP, a startup script that tunes
   });
 });
 
-test("regional MIG: three zones, named ports, autohealing on the health check, surge-only rollouts", () => {
+test("regional MIG: three zones, named ports, autohealing after the first boot, no rollout or rebalance deletes a host", () => {
   const mig = byName("gcp-usw1-mig");
   assert.equal(mig.type, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager");
   assert.equal(mig.inputs.region, "us-west1");
@@ -106,10 +106,16 @@ test("regional MIG: three zones, named ports, autohealing on the health check, s
     { name: "health", port: 8080 },
     { name: "signaling-443", port: 443 },
   ]);
-  assert.equal(mig.inputs.autoHealingPolicies.initialDelaySec, 300);
+  // the first boot's 300 s and a margin
+  assert.equal(mig.inputs.autoHealingPolicies.initialDelaySec, 420);
   assert.match(mig.inputs.autoHealingPolicies.healthCheck, /^gcp-usw1-health-/);
-  assert.equal(mig.inputs.updatePolicy.maxUnavailableFixed, 0);
-  assert.equal(mig.inputs.updatePolicy.maxSurgeFixed, 3);
+  assert.deepEqual(mig.inputs.updatePolicy, {
+    type: "OPPORTUNISTIC",
+    minimalAction: "REFRESH",
+    instanceRedistributionType: "NONE",
+    maxSurgeFixed: 0,
+    maxUnavailableFixed: 3,
+  });
   assert.match(
     mig.inputs.versions[0].instanceTemplate,
     /instanceTemplates\/gcp-usw1-0001\?uniqueId=1$/,

@@ -167,8 +167,16 @@ const fixtures: [string, string, () => Plan, string[]][] = [
   [
     "gcp-mig-keeps-capacity",
     "gcp-us-west1",
-    () => mutated("gcp-us-west1", "gcp-usw1-mig", (i) => (i.updatePolicy.maxUnavailableFixed = 3)),
-    ["gcp-usw1-mig: a rollout may take hosts out of service before replacements are up"],
+    () =>
+      mutated("gcp-us-west1", "gcp-usw1-mig", (i) => {
+        i.updatePolicy.type = "PROACTIVE";
+        i.updatePolicy.minimalAction = "REPLACE";
+        delete i.updatePolicy.instanceRedistributionType;
+      }),
+    [
+      "gcp-usw1-mig: update type PROACTIVE replaces serving hosts on a template change, cutting their calls",
+      "gcp-usw1-mig: instance redistribution PROACTIVE (default) deletes serving hosts to even out zones",
+    ],
   ],
   [
     "gcp-autoscaler-bounds",
