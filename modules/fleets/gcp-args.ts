@@ -213,6 +213,30 @@ export function networking(spec: GcpFleetSpec) {
  */
 export const SCHEDULING = { automaticRestart: true, onHostMaintenance: "MIGRATE" };
 
+/**
+ * The APIs a pool's stack calls, enabled by the stack itself: a hardened org's new project has
+ * few on. Each is declared with disableOnDestroy false, so two stacks in one project may both
+ * declare one (the provider's create enables it, which is idempotent) and neither's destroy
+ * turns off an API the other uses.
+ */
+export function requiredServices(spec: GcpFleetSpec): string[] {
+  return [
+    "compute.googleapis.com",
+    "iam.googleapis.com",
+    "monitoring.googleapis.com",
+    "logging.googleapis.com",
+    // the scale-in controller: a Cloud Run function built by Cloud Build into Artifact
+    // Registry from a source zip in Cloud Storage, called by Cloud Scheduler
+    "cloudfunctions.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "run.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "storage.googleapis.com",
+    ...(endpointRecord(spec) ? ["dns.googleapis.com"] : []),
+  ];
+}
+
 /** The pool's join endpoint record, when the spec names both the endpoint and its zone. */
 export function endpointRecord(spec: GcpFleetSpec) {
   if (!spec.endpoint || !spec.endpointZone) return undefined;

@@ -69,8 +69,24 @@ export function scaleInRoleId(pool: string, role: "read" | "mark" | "delete"): s
   return `avfleet_${pool.replace(/-/g, "_")}_scale_in_${role}`.slice(0, 64);
 }
 
-/** A service-account id (6–30 characters) of the pool's controller, or of its scheduler. */
-export function scaleInAccountId(pool: string, role: "scalein" | "scalein-inv"): string {
+/**
+ * The roles the function's own build account needs (Cloud Run, "Configure the build service
+ * account": https://cloud.google.com/run/docs/configuring/services/build-service-account):
+ * build logs, the built image in Artifact Registry, the source from Cloud Storage. The
+ * default (the compute account) gets no roles where the org enforces
+ * iam.automaticIamGrantsForDefaultServiceAccounts.
+ */
+export const SCALE_IN_BUILD_ROLES = [
+  "roles/logging.logWriter",
+  "roles/artifactregistry.writer",
+  "roles/storage.objectAdmin",
+];
+
+/** A service-account id (6–30 characters) of the pool's controller, its scheduler or its build. */
+export function scaleInAccountId(
+  pool: string,
+  role: "scalein" | "scalein-inv" | "scalein-bld",
+): string {
   return `${pool.slice(0, 29 - role.length).replace(/-+$/, "")}-${role}`;
 }
 
@@ -137,6 +153,8 @@ export interface GcpScaleInArgs {
   autoscaler: compute.RegionAutoscaler;
   /** The hosts' service account: marking a VM that runs as it needs actAs on it. */
   hostServiceAccount: serviceaccount.Account;
+  /** The project's APIs the pool enables: the function and its schedule wait for them. */
+  services: projects.Service[];
 }
 
 export class GcpScaleIn extends pulumi.ComponentResource {
@@ -256,6 +274,23 @@ export class GcpScaleIn extends pulumi.ComponentResource {
       },
       o,
     );
+    const build = new serviceaccount.Account(
+      `${name}-build`,
+      {
+        project,
+        accountId: scaleInAccountId(spec.pool, "scalein-bld"),
+        displayName: `avfleet scale-in build of ${spec.pool}`,
+      },
+      o,
+    );
+    const buildGrants = SCALE_IN_BUILD_ROLES.map(
+      (role) =>
+        new projects.IAMMember(
+          `${name}-build-${role.split(".").pop()!.toLowerCase()}`,
+          { project, role, member: pulumi.interpolate`serviceAccount:${build.email}` },
+          o,
+        ),
+    );
     const config = pulumi
       .all([a.instanceGroupManager.name, a.autoscaler.name])
       .apply(([instanceGroupManager, autoscaler]) =>
@@ -268,6 +303,8 @@ export class GcpScaleIn extends pulumi.ComponentResource {
         location: region,
         description: `avfleet: drain-first scale-in of ${spec.pool}`,
         buildConfig: {
+          // Its own build account, by full resource name, as the field wants.
+          serviceAccount: pulumi.interpolate`projects/${project}/serviceAccounts/${build.email}`,
           runtime: SCALE_IN_RUNTIME,
           entryPoint: SCALE_IN_ENTRY_POINT,
           source: { storageSource: { bucket: bucket.name, object: source.name } },
@@ -284,7 +321,7 @@ export class GcpScaleIn extends pulumi.ComponentResource {
           allTrafficOnLatestRevision: true,
         },
       },
-      o,
+      { ...o, dependsOn: [...a.services, ...buildGrants] },
     );
     this.url = fn.url;
 
@@ -324,7 +361,7 @@ export class GcpScaleIn extends pulumi.ComponentResource {
           oidcToken: { serviceAccountEmail: invoker.email, audience: fn.url },
         },
       },
-      o,
+      { ...o, dependsOn: a.services },
     );
     this.registerOutputs({ url: this.url });
   }

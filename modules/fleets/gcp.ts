@@ -56,6 +56,16 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
   const tag = args.networkTag(spec);
   const opts = { parent };
 
+  const services = args.requiredServices(spec).map(
+    (service) =>
+      new projects.Service(
+        `${name}-api-${service.split(".")[0]}`,
+        // Never turn an API off: another stack in the project may use it.
+        { project, service, disableOnDestroy: false },
+        opts,
+      ),
+  );
+
   const account = new serviceaccount.Account(
     `${name}-sa`,
     {
@@ -208,7 +218,15 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
   // The autoscaler only scales out: hosts leave through the drain path, marked by this.
   new GcpScaleIn(
     `${name}-scale-in`,
-    { spec, project, region, instanceGroupManager, autoscaler, hostServiceAccount: account },
+    {
+      spec,
+      project,
+      region,
+      instanceGroupManager,
+      autoscaler,
+      hostServiceAccount: account,
+      services,
+    },
     opts,
   );
 

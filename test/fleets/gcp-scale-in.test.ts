@@ -376,6 +376,42 @@ test("every pool declares its controller, a 30-minute drain as a 2-hour one", as
     .filter((r) => r.type === "gcp:projects/iAMMember:IAMMember" && r.inputs.member === hostMember)
     .map((r) => r.inputs.role);
   assert.deepEqual(hostRoles.sort(), ["roles/logging.logWriter", "roles/monitoring.metricWriter"]);
+  // a hardened org: the function builds as its own account, with the roles a build needs
+  assert.match(
+    fn.buildConfig.serviceAccount,
+    /^projects\/media-prod-euw4\/serviceAccounts\/gcp-euw4-scalein-bld@/,
+  );
+  const buildMember = `serviceAccount:${fn.buildConfig.serviceAccount.split("/").pop()}`;
+  assert.deepEqual(
+    euw4Plan.resources
+      .filter(
+        (r) => r.type === "gcp:projects/iAMMember:IAMMember" && r.inputs.member === buildMember,
+      )
+      .map((r) => r.inputs.role)
+      .sort(),
+    ["roles/artifactregistry.writer", "roles/logging.logWriter", "roles/storage.objectAdmin"],
+  );
+  // and the stack enables the APIs it calls, never turning one off on destroy
+  const services = euw4Plan.resources.filter((r) => r.type === "gcp:projects/service:Service");
+  assert.deepEqual(
+    services.map((r) => r.inputs.service).sort(),
+    [
+      "artifactregistry",
+      "cloudbuild",
+      "cloudfunctions",
+      "cloudscheduler",
+      "compute",
+      "iam",
+      "logging",
+      "monitoring",
+      "run",
+      "storage",
+      ...(euw4Plan.resources.some((r) => r.name === "gcp-euw4-endpoint") ? ["dns"] : []),
+    ]
+      .map((api) => `${api}.googleapis.com`)
+      .sort(),
+  );
+  for (const r of services) assert.equal(r.inputs.disableOnDestroy, false, r.name);
   const job = resource(euw4Plan, "gcp-euw4-scale-in-schedule").inputs;
   assert.equal(job.schedule, "* * * * *");
   assert.equal(job.httpTarget.httpMethod, "POST");
