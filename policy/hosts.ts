@@ -2,7 +2,6 @@
 import { gunzipSync } from "node:zlib";
 import {
   DRAIN_REQUEST_MARKER,
-  GRACEFUL_SHUTDOWN_MAX_SEC,
   SCALE_IN_ENV,
   tier1Eligible,
   unpinnedImage,
@@ -119,22 +118,23 @@ export const gcpTier1Eligible: ResourcePolicy = {
 export const gcpMigKeepsCapacity: ResourcePolicy = {
   name: "gcp-mig-keeps-capacity",
   description:
-    "A MIG rollout never takes serving hosts away first: no unavailable instances, surge instead.",
+    "Neither a MIG rollout nor a zone rebalance deletes a serving host: updates are opportunistic (new VMs only) and redistribution is off; old hosts leave through the scale-in controller's drain.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "updatePolicy: maxUnavailableFixed 0 (no percent), maxSurgeFixed ≥ the number of zones.",
+    'updatePolicy: type "OPPORTUNISTIC", instanceRedistributionType "NONE" (GcpFleet sets both).',
   validateResource: (args, reportViolation) => {
     if (args.type !== "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager") {
       return args.notApplicable("not a regional MIG");
     }
     const policy = args.props.updatePolicy ?? {};
-    if ((policy.maxUnavailableFixed ?? 1) !== 0 || (policy.maxUnavailablePercent ?? 0) !== 0) {
-      reportViolation("a rollout may take hosts out of service before replacements are up");
-    }
-    const zones = (args.props.distributionPolicyZones ?? []).length;
-    if ((policy.maxSurgeFixed ?? 0) < Math.max(1, zones)) {
+    if (policy.type !== "OPPORTUNISTIC") {
       reportViolation(
-        `maxSurgeFixed ${policy.maxSurgeFixed ?? 0} is below the ${zones} zones a regional MIG surges across`,
+        `update type ${policy.type ?? "PROACTIVE (default)"} replaces serving hosts on a template change, cutting their calls`,
+      );
+    }
+    if (policy.instanceRedistributionType !== "NONE") {
+      reportViolation(
+        `instance redistribution ${policy.instanceRedistributionType ?? "PROACTIVE (default)"} deletes serving hosts to even out zones`,
       );
     }
   },
@@ -203,20 +203,18 @@ export const awsDrainHook: StackPolicy = {
 
 export const gcpDrainFirstScaleIn: StackPolicy = {
   name: "gcp-drain-first-scale-in",
-  description: `A GCP pool whose drain outlasts graceful shutdown (${GRACEFUL_SHUTDOWN_MAX_SEC} s) is never scaled in by its autoscaler: it only scales out, and a scale-in controller, called on a schedule, drains hosts before they go.`,
+  description:
+    "A GCP pool is never scaled in by its autoscaler (a VM the MIG deletes gets ~90 s, not its drain): the autoscaler only scales out, and a scale-in controller, called on a schedule, drains hosts and deletes them once drained.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Declare the pool with GcpFleet (modules/fleets): drainSeconds > 3600 sets the autoscaler's mode to ONLY_SCALE_OUT and adds <pool>-scale-in (a Cloud Run function and its Cloud Scheduler job). Or keep drainSeconds ≤ 3600.",
+    "Declare the pool with GcpFleet (modules/fleets): it sets the autoscaler's mode to ONLY_SCALE_OUT and adds <pool>-scale-in (a Cloud Run function and its Cloud Scheduler job calling it with OIDC). A pool declared otherwise needs both: mode ONLY_SCALE_OUT (or OFF) and a scheduled controller.",
   validateStack: withFacts(({ fleet }, args, reportViolation, factsUrn) => {
     if (fleet?.kind !== "gcp") return args.notApplicable("not a GCP fleet stack");
-    if (fleet.drainSeconds <= GRACEFUL_SHUTDOWN_MAX_SEC) {
-      return args.notApplicable(`drainSeconds ${fleet.drainSeconds} fits in graceful shutdown`);
-    }
     for (const scaler of byType(args.resources, "gcp:compute/regionAutoscaler:RegionAutoscaler")) {
       const mode = scaler.props.autoscalingPolicy?.mode ?? "ON";
       if (mode !== "ONLY_SCALE_OUT" && mode !== "OFF") {
         reportViolation(
-          `mode ${mode} scales in by deleting VMs: graceful shutdown ends their calls at ${GRACEFUL_SHUTDOWN_MAX_SEC} s of a ${fleet.drainSeconds} s drain`,
+          `mode ${mode} scales in by deleting VMs: each gets ~90 s to stop, not the ${fleet.drainSeconds} s drain, and its calls are cut; set mode ONLY_SCALE_OUT`,
           scaler.urn,
         );
       }
@@ -227,7 +225,7 @@ export const gcpDrainFirstScaleIn: StackPolicy = {
     );
     if (controllers.length === 0) {
       reportViolation(
-        `pool ${fleet.pool} drains for ${fleet.drainSeconds} s but has no scale-in controller: its autoscaler never scales in, so surplus hosts stay`,
+        `pool ${fleet.pool} has no scale-in controller: its autoscaler never scales in, so surplus hosts stay; declare it with GcpFleet`,
         factsUrn,
       );
       return;
@@ -237,7 +235,10 @@ export const gcpDrainFirstScaleIn: StackPolicy = {
     );
     if (!scheduled) {
       for (const f of controllers)
-        reportViolation("no Cloud Scheduler job calls the scale-in controller with OIDC", f.urn);
+        reportViolation(
+          "no Cloud Scheduler job calls the scale-in controller with OIDC: it never runs",
+          f.urn,
+        );
     }
   }),
 };

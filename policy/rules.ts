@@ -10,13 +10,6 @@
  */
 export const DRAIN_REQUEST_MARKER = "# avfleet drain request: the host keeps its tuning and units";
 
-/**
- * GCP graceful shutdown gives a deleted VM at most an hour (3600 s). A pool whose drain is
- * longer must never be scaled in by its autoscaler: it only scales out, and the pool's
- * scale-in controller marks hosts to drain first.
- */
-export const GRACEFUL_SHUTDOWN_MAX_SEC = 3600;
-
 /** The environment variable that carries a scale-in controller's settings (its function's). */
 export const SCALE_IN_ENV = "AVFLEET_SCALE_IN";
 

@@ -31,8 +31,8 @@ import {
 import { EXPORTER_METRICS } from "../../modules/host/exporter";
 import { AGENT_UNIT, STATE_DIR } from "../../modules/host/units";
 import { renderTuning, type TuningArtifacts } from "../../modules/tuning";
-import { needsScaleInController } from "../../modules/fleets/gcp-args";
 import { scaleInConfig } from "../../modules/fleets/gcp-scale-in";
+import { autohealingHealthCheck } from "../../modules/fleets/gcp-args";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import { awsStandIns, gcpStandIns, StandIns } from "./stand-ins";
 import { Supervisor } from "./supervisor";
@@ -54,15 +54,42 @@ export interface HostResult {
   callsCut: number;
   agentRestartsSurvived: number;
   /**
-   * A GCP host of a pool whose drain outlasts graceful shutdown: the pool's scale-in controller
-   * (one pass of the function) picked it, the least-loaded, and marked it to drain.
+   * GCP: the pool's scale-in controller (one pass of the function) picked it, the least-loaded,
+   * and marked it to drain.
    */
   markedByController: boolean;
+  /**
+   * GCP: the controller's next pass after the drain read the host's guest attribute and deleted
+   * its VM from the MIG (the host never calls deleteInstances: the stand-in refuses it).
+   */
+  deletedByController: boolean;
+  /** GCP: the autohealer stand-in's view of the drain (undefined on other platforms). */
+  autohealer?: AutohealerResult;
+  /** AWS: the drain hook became active only after deregistration (undefined elsewhere). */
+  drainHook?: DrainHookResult;
   drainSeconds: number;
   /** The labels of the host counters the agent serves on /metrics (its UDP datagrams series). */
   hostLabels: Record<string, string> | undefined;
   /** AWS: its boot into the warm pool, its stop and its start out of it. */
   warm?: WarmPoolResult;
+}
+
+export interface AutohealerResult {
+  /** Probes of the path the rendered autohealing check names, during the drain. */
+  probes: number;
+  /** Recreations: runs of failed probes reaching the rendered unhealthyThreshold. */
+  repairs: number;
+  /** The readiness path (the load balancer's) answered 503 during the same drain. */
+  readinessFailed: boolean;
+}
+
+export interface DrainHookResult {
+  /** Drain-hook calls answered "No active Lifecycle Action" before the hook was active. */
+  noActive: number;
+  /** The agent's drain state read completed when the hook became active (must be false). */
+  completedBeforeActive: boolean;
+  /** The accepted completion came after the hook became active. */
+  completedAfterActive: boolean;
 }
 
 export interface WarmPoolResult {
@@ -348,6 +375,52 @@ export async function startedAfterTuning(
   );
 }
 
+/**
+ * How long after a scale-in the AWS drain hook's action becomes active (the instance has left its
+ * load balancer): longer than the rehearsal's calls take to end (the SFU stand-in's at most 9 s).
+ */
+const DEREGISTRATION_MS = 20_000;
+
+/**
+ * The rehearsal runs the autohealer this many times faster than the rendered check: its agent
+ * ticks every second where a fleet's ticks every 10 s or more, and a drain here lasts seconds.
+ */
+const AUTOHEALER_SPEEDUP = 10;
+
+/**
+ * The MIG's autohealer during a GCP host's drain: probes the path, port, interval (sped up) and
+ * threshold that the rendered autohealing check names; a run of failures reaching the
+ * threshold would recreate the VM. Beside it, the load balancer's readiness path.
+ */
+function autohealerStandIn(host: Host) {
+  const check = autohealingHealthCheck(host.spec as GcpFleetSpec);
+  const { port, requestPath } = check.httpHealthCheck;
+  const readiness = `http://${host.nsIp}:${host.spec.ports.health.port}${host.spec.ports.health.path}`;
+  const result: AutohealerResult = { probes: 0, repairs: 0, readinessFailed: false };
+  let failures = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const answer = await get(`http://${host.nsIp}:${port}${requestPath}`);
+      result.probes++;
+      failures = answer?.status === 200 ? 0 : failures + 1;
+      if (failures >= check.unhealthyThreshold) {
+        result.repairs++;
+        failures = 0;
+      }
+      if ((await get(readiness))?.status === 503) result.readinessFailed = true;
+      await sleep((check.checkIntervalSec * 1000) / AUTOHEALER_SPEEDUP);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return result;
+    },
+  };
+}
+
 async function rehearseHost(
   host: Host,
   standIns: StandIns,
@@ -360,7 +433,10 @@ async function rehearseHost(
   };
   let control: { endpoints: Record<string, string>; notice: () => unknown };
   let aws: AwsControl | undefined;
+  let completedBeforeActive = false;
   let markedByController = false;
+  /** GCP: one more pass of the controller once the drain is done; true when it deleted the VM. */
+  let deletePass: (() => Promise<boolean>) | undefined;
   if (host.kind === "gcp") {
     const vm = {
       project: "media-prod-usw1",
@@ -371,16 +447,16 @@ async function rehearseHost(
       id: "4929812345678901234",
       group: "gcp-usw1-mig",
       metricType: GCP_MEDIA_LOAD_METRIC,
+      address: host.nsIp,
     };
     const gcpSpec = host.spec as GcpFleetSpec;
-    const controlled = needsScaleInController(gcpSpec);
     // Two VMs where the autoscaler recommends one: the controller must pick the quieter.
     const pool = {
       autoscaler: "gcp-usw1-autoscaler",
       recommendedSize: 1,
       peers: [{ name: "gcp-usw1-p9q8", zone: "us-west1-a", id: "4929812345678909999", load: 5000 }],
     };
-    const g = await gcpStandIns(standIns, vm, controlled ? pool : undefined);
+    const g = await gcpStandIns(standIns, vm, pool);
     const scaleIn = async () => {
       const config = scaleInConfig(gcpSpec, vm.project, vm.region, {
         instanceGroupManager: vm.group,
@@ -398,11 +474,17 @@ async function rehearseHost(
           },
         },
       );
+      return JSON.parse(stdout) as { marked: string[]; deleted: string[] };
+    };
+    const mark = async () => {
       markedByController =
-        JSON.stringify(JSON.parse(stdout).marked) === JSON.stringify([vm.name]) &&
+        JSON.stringify((await scaleIn()).marked) === JSON.stringify([vm.name]) &&
         g.vms().some((v) => v.name === vm.name && v.items.some((i) => i.key === "avfleet-drain"));
     };
-    control = { endpoints: g.endpoints, notice: controlled ? scaleIn : g.requestDrain };
+    deletePass = async () =>
+      JSON.stringify((await scaleIn()).deleted) === JSON.stringify([vm.name]) &&
+      !g.vms().some((v) => v.name === vm.name);
+    control = { endpoints: g.endpoints, notice: mark };
   } else if (host.kind === "aws") {
     const a = await awsStandIns(standIns, {
       region: "us-east-1",
@@ -414,7 +496,17 @@ async function rehearseHost(
       launchHook: AWS_LAUNCH_HOOK,
       metric: AWS_MEDIA_METRIC,
     });
-    control = { endpoints: a.endpoints, notice: a.terminate };
+    // The drain hook becomes active only once the instance has left its load balancer: past
+    // the time its calls take to end, so the agent asks to complete before it is active.
+    control = {
+      endpoints: a.endpoints,
+      notice: () =>
+        a.terminate(DEREGISTRATION_MS, () => {
+          const file = join(host.root, STATE_DIR, "drain.json");
+          completedBeforeActive =
+            existsSync(file) && JSON.parse(readFileSync(file, "utf8")).completed === true;
+        }),
+    };
     // Launched into the warm pool: IMDS names the state it is headed for.
     a.launch("Warmed:Stopped");
     aws = a;
@@ -533,18 +625,23 @@ async function rehearseHost(
         callsCut: Number(readFileSync(cutFile, "utf8")),
         agentRestartsSurvived: 0,
         markedByController: false,
+        deletedByController: false,
         drainSeconds: host.spec.drainSeconds,
         hostLabels,
       };
     }
     await control.notice();
+    const autohealer = host.kind === "gcp" ? autohealerStandIn(host) : undefined;
     const unhealthyWhileDraining =
       (await until(
         "unhealthy on drain",
         10_000,
         async () => (await get(health))?.status === 503,
       )) === true;
-    const heartbeats = () => hookCalls(standIns, "RecordLifecycleActionHeartbeat", AWS_DRAIN_HOOK);
+    // Heartbeats while sessions remain, whether the hook was active yet or not.
+    const heartbeats = () =>
+      hookCalls(standIns, "RecordLifecycleActionHeartbeat", AWS_DRAIN_HOOK) +
+      hookCalls(standIns, "RecordLifecycleActionHeartbeat:refused", AWS_DRAIN_HOOK);
     if (host.kind === "aws") await until("a heartbeat", 10_000, () => heartbeats() > 0);
 
     // kill -9 the agent mid-drain: systemd (here the supervisor) restarts it; it resumes.
@@ -566,7 +663,7 @@ async function rehearseHost(
     );
 
     const completed = async () => {
-      if (host.kind === "gcp") return standIns.count("compute", "deleteInstances") > 0;
+      if (host.kind === "gcp") return standIns.count("metadata", "guest-attributes.put") > 0;
       if (host.kind === "aws")
         return hookCalls(standIns, "CompleteLifecycleAction", AWS_DRAIN_HOOK) > 0;
       return existsSync(join(host.root, STATE_DIR, "drained"));
@@ -588,6 +685,24 @@ async function rehearseHost(
       const m = await get(metrics);
       if (m?.status === 200 && /^avfleet_agent_draining 1$/m.test(m.text)) scrapes++;
     }
+    const healing = await autohealer?.stop();
+    // The controller's next pass reads the drain's guest attribute and deletes the VM.
+    const deletedByController = (await deletePass?.()) ?? false;
+    const activeAt = aws?.drainHookActiveAt();
+    const drainHook = aws && {
+      noActive:
+        hookCalls(standIns, "RecordLifecycleActionHeartbeat:refused", AWS_DRAIN_HOOK) +
+        hookCalls(standIns, "CompleteLifecycleAction:refused", AWS_DRAIN_HOOK),
+      completedBeforeActive,
+      completedAfterActive:
+        activeAt !== undefined &&
+        standIns.calls.some(
+          (c) =>
+            c.action === "CompleteLifecycleAction" &&
+            (c.body as Record<string, string>).LifecycleHookName === AWS_DRAIN_HOOK &&
+            c.at >= activeAt,
+        ),
+    };
 
     // The platform takes the host away: systemd stops the units (the media server last).
     await supervisor.stopAll();
@@ -605,6 +720,9 @@ async function rehearseHost(
       callsCut,
       agentRestartsSurvived,
       markedByController,
+      deletedByController,
+      ...(healing ? { autohealer: healing } : {}),
+      ...(drainHook ? { drainHook } : {}),
       drainSeconds: host.spec.drainSeconds,
       hostLabels,
       ...(aws && warm ? { warm: { ...warm, waitingAtEnd: aws.waiting() } } : {}),
@@ -632,15 +750,10 @@ export const METAL_HARDWARE: HostHardware = {
 
 /** Rehearses the three hosts one after another (each brings its own namespace and root). */
 export async function rehearseHosts(prefix = `host-${process.pid}`): Promise<RehearsalResult> {
-  // A drain longer than GCP's graceful shutdown: the host leaves through the scale-in
-  // controller's mark (its calls end well before the limit, so the rehearsal stays short).
-  const longDrain = (s: any) => {
-    fast(s);
-    s.drainSeconds = 7200;
-  };
   const specs: Array<[FleetSpec, HostHardware]> = [
     [
-      spec("gcp-us-west1", longDrain),
+      // The host leaves through the scale-in controller's mark, as every GCP host does.
+      spec("gcp-us-west1", fast),
       {
         cores: 2,
         nicDriver: "gve",

@@ -2,10 +2,11 @@
  * Local stand-ins of what surrounds a cloud host, for the host rehearsal. Each checks every
  * request against the API's documented shape (URL, method, auth header, body fields) and
  * records what does not match; a mismatch is answered the way the API would (4xx).
- *   GCP metadata server  https://cloud.google.com/compute/docs/metadata/querying-metadata
+ *   GCP metadata server  https://cloud.google.com/compute/docs/metadata/querying-metadata;
+ *                        guest attributes (PUT from the host): .../manage-guest-attributes
  *   Cloud Monitoring     POST v3/projects/{project}/timeSeries (projects.timeSeries.create)
  *   Compute              regional MIG deleteInstances, get, listManagedInstances; autoscalers.get;
- *                        instances.list, setMetadata (see gcpStandIns)
+ *                        instances.list, setMetadata, getGuestAttributes (see gcpStandIns)
  *   EC2 IMDSv2           PUT latest/api/token; GET latest/meta-data/... with the token
  *   CloudWatch           Query API Action=PutMetricData Version=2010-08-01, SigV4 "monitoring"
  *   Auto Scaling         Query API RecordLifecycleActionHeartbeat / CompleteLifecycleAction,
@@ -69,6 +70,8 @@ export interface GcpInstance {
   id: string;
   group: string;
   metricType: string;
+  /** The host's own address: the host never calls deleteInstances; its controller does. */
+  address?: string;
 }
 
 /** Another VM of the same MIG: the scale-in controller sees it; no agent runs on it. */
@@ -80,6 +83,10 @@ export interface GcpPeer {
   load?: number;
   status?: string;
   items?: Array<{ key: string; value: string }>;
+  /** On an instance template the MIG no longer creates VMs from. */
+  outdated?: boolean;
+  /** Guest attributes its agent wrote: "namespace/key" -> value. */
+  guest?: Record<string, string>;
 }
 
 /** The pool around the VM, for the scale-in controller: its autoscaler and the other VMs. */
@@ -96,7 +103,10 @@ interface Vm {
   zone: string;
   id: string;
   status: string;
+  template: string;
   metadata: { fingerprint: string; items: Array<{ key: string; value: string }> };
+  /** Guest attributes the VM wrote through its metadata server: "namespace/key" -> value. */
+  guest: Map<string, string>;
 }
 
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
@@ -106,28 +116,37 @@ const fingerprint = () => randomBytes(6).toString("base64");
  * Metadata server + Cloud Monitoring + Compute on one address, for one VM of a regional MIG
  * (and, with `pool`, its peers and autoscaler):
  *   regionAutoscalers.get, regionInstanceGroupManagers.get / listManagedInstances (POST, no body)
- *   / deleteInstances, instances.list (per zone), instances.setMetadata (fingerprint, else 412),
- *   timeSeries.create / timeSeries.list (filter on metric.type, RFC 3339 interval).
+ *   / deleteInstances (the controller's: instance URLs of the group's VMs), instances.list (per
+ *   zone), instances.setMetadata (fingerprint, else 412), instances.getGuestAttributes
+ *   (queryPath; 404 when nothing is there), timeSeries.create / timeSeries.list (filter on
+ *   metric.type, RFC 3339 interval); the VM's metadata server takes guest attributes (PUT).
  */
 export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) {
   const group = `projects/${vm.projectNumber}/regions/${vm.region}/instanceGroupManagers/${vm.group}`;
+  const compute = `/compute/v1/projects/${vm.project}`;
+  const template = (version: string) =>
+    `https://www.googleapis.com${compute}/global/instanceTemplates/${vm.group}-${version}`;
   const vms: Vm[] = [
     {
       name: vm.name,
       zone: vm.zone,
       id: vm.id,
       status: "RUNNING",
+      template: template("current"),
       metadata: { fingerprint: fingerprint(), items: [{ key: "created-by", value: group }] },
+      guest: new Map(),
     },
     ...(pool?.peers ?? []).map((p) => ({
       name: p.name,
       zone: p.zone,
       id: p.id,
       status: p.status ?? "RUNNING",
+      template: template(p.outdated ? "previous" : "current"),
       metadata: {
         fingerprint: fingerprint(),
         items: [{ key: "created-by", value: group }, ...(p.items ?? [])],
       },
+      guest: new Map(Object.entries(p.guest ?? {})),
     })),
   ];
   const self = vms[0];
@@ -146,7 +165,6 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
       JSON.stringify({ access_token: token, expires_in: 3599, token_type: "Bearer" }),
   };
   const bearer = (req: IncomingMessage) => req.headers.authorization === `Bearer ${token}`;
-  const compute = `/compute/v1/projects/${vm.project}`;
   const region = `${compute}/regions/${vm.region}`;
   const pageSize = pool?.pageSize ?? 500;
   /** One page of `items` after `pageToken` (an offset here), as Compute and Monitoring page. */
@@ -164,15 +182,24 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
     const [path, search = ""] = (req.url ?? "").split("?");
     const query = new URLSearchParams(search);
     if (path.startsWith("/computeMetadata/v1/")) {
-      if (req.method !== "GET") return s.problem("metadata", `${req.method} ${path}`, res, 405);
       if (req.headers["metadata-flavor"] !== "Google")
         return s.problem("metadata", `${path} without Metadata-Flavor: Google`, res, 403);
       const key = path.slice("/computeMetadata/v1/".length);
+      const guest = /^instance\/guest-attributes\/([^/]+\/[^/]+)$/.exec(key)?.[1];
+      if (guest !== undefined && req.method === "PUT") {
+        // The host writes its own attributes, enabled by enable-guest-attributes in metadata.
+        self.guest.set(guest, body);
+        record("metadata", "guest-attributes.put", { key: guest, value: body });
+        return void res.writeHead(200).end();
+      }
+      if (req.method !== "GET") return s.problem("metadata", `${req.method} ${path}`, res, 405);
       const attr = key.startsWith("instance/attributes/") ? key.split("/")[2] : undefined;
       const value =
         attr !== undefined
           ? self.metadata.items.find((i) => i.key === attr)?.value
-          : metadata[key]?.();
+          : guest !== undefined
+            ? self.guest.get(guest)
+            : metadata[key]?.();
       if (value === undefined) return void res.writeHead(404).end("not found");
       res.writeHead(200, { "Metadata-Flavor": "Google" }).end(value);
       return;
@@ -251,16 +278,6 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
     if (!bearer(req)) return s.problem("compute", `${path}: no valid Bearer token`, res, 401);
     const instanceUrl = (v: Vm) =>
       `https://www.googleapis.com${compute}/zones/${v.zone}/instances/${v.name}`;
-    if (path === `/compute/v1/${group}/deleteInstances`) {
-      if (req.method !== "POST") return s.problem("compute", `${req.method} ${path}`, res, 405);
-      const doc = JSON.parse(body);
-      const me = `projects/${vm.project}/zones/${vm.zone}/instances/${vm.name}`;
-      if (JSON.stringify(doc.instances) !== JSON.stringify([me]))
-        return s.problem("compute", `instances ${JSON.stringify(doc.instances)}`, res);
-      vms.splice(vms.indexOf(self), 1);
-      record("compute", "deleteInstances", doc);
-      return json(res, { kind: "compute#operation" });
-    }
     if (!pool) return s.problem("compute", `${req.method} ${path}: no such API`, res, 404);
     if (path === `${region}/autoscalers/${pool.autoscaler}` && req.method === "GET") {
       record("compute", "autoscalers.get", null);
@@ -274,7 +291,55 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
     const mig = `${region}/instanceGroupManagers/${vm.group}`;
     if (path === mig && req.method === "GET") {
       record("compute", "instanceGroupManagers.get", null);
-      return json(res, { name: vm.group, targetSize: vms.length });
+      return json(res, {
+        name: vm.group,
+        targetSize: vms.length,
+        versions: [{ name: "primary", instanceTemplate: template("current") }],
+      });
+    }
+    if (path === `${mig}/deleteInstances`) {
+      if (req.method !== "POST") return s.problem("compute", `${req.method} ${path}`, res, 405);
+      if (req.socket.remoteAddress === vm.address)
+        return s.problem("compute", "deleteInstances from the host itself", res, 403);
+      const doc = JSON.parse(body);
+      const targets = (doc.instances ?? []).map((url: string) =>
+        vms.find((v) => url === instanceUrl(v)),
+      );
+      if (targets.length === 0 || targets.includes(undefined))
+        return s.problem(
+          "compute",
+          `deleteInstances: instances ${JSON.stringify(doc.instances)}`,
+          res,
+        );
+      if (doc.skipInstancesOnValidationError !== true)
+        return s.problem("compute", "deleteInstances: skipInstancesOnValidationError unset", res);
+      // The MIG deletes them and its targetSize shrinks by as many.
+      for (const t of targets) vms.splice(vms.indexOf(t), 1);
+      record("compute", "deleteInstances", doc);
+      return json(res, { kind: "compute#operation" });
+    }
+    const guestQuery =
+      /^\/compute\/v1\/projects\/[^/]+\/zones\/([^/]+)\/instances\/([^/]+)\/getGuestAttributes$/.exec(
+        path,
+      );
+    if (guestQuery && path.startsWith(compute) && req.method === "GET") {
+      const target = vms.find((v) => v.zone === guestQuery[1] && v.name === guestQuery[2]);
+      if (!target) return s.problem("compute", `getGuestAttributes: no ${guestQuery[2]}`, res, 404);
+      const namespace = (query.get("queryPath") ?? "").replace(/\/$/, "");
+      record("compute", "getGuestAttributes", { instance: target.name, namespace });
+      const items = [...target.guest]
+        .map(([k, value]) => ({ namespace: k.split("/")[0], key: k.split("/")[1], value }))
+        .filter((i) => i.namespace === namespace);
+      // Nothing under the path: Compute answers 404, with its JSON error body.
+      if (items.length === 0)
+        return void res
+          .writeHead(404, { "Content-Type": "application/json" })
+          .end(JSON.stringify({ error: { code: 404, errors: [{ reason: "notFound" }] } }));
+      return json(res, {
+        kind: "compute#guestAttributes",
+        queryPath: query.get("queryPath"),
+        queryValue: { items },
+      });
     }
     if (path === `${mig}/listManagedInstances`) {
       if (req.method !== "POST") return s.problem("compute", `${req.method} ${path}`, res, 405);
@@ -285,6 +350,7 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
         id: v.id,
         instanceStatus: v.status,
         currentAction: "NONE",
+        version: { instanceTemplate: v.template },
       }));
       return json(res, page(managed, query, "managedInstances"));
     }
@@ -294,7 +360,10 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
       const items = vms
         .filter((v) => v.zone === zoneList[1])
         .map((v) => ({
-          ...v,
+          name: v.name,
+          zone: v.zone,
+          id: v.id,
+          status: v.status,
           selfLink: instanceUrl(v),
           metadata: { kind: "compute#metadata", ...v.metadata },
         }));
@@ -328,8 +397,7 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
   });
   return {
     endpoints: { metadata: url, monitoring: url, compute: url },
-    requestDrain: () => void self.metadata.items.push({ key: "avfleet-drain", value: "true" }),
-    /** The MIG's VMs now (a host that deleted itself is gone). */
+    /** The MIG's VMs now (a host the controller deleted is gone). */
     vms: () => vms.map((v) => ({ name: v.name, items: v.metadata.items })),
   };
 }
@@ -396,6 +464,7 @@ export async function awsStandIns(s: StandIns, vm: AwsInstance) {
   let lifecycle = "InService";
   // Hooks whose lifecycle action waits for this instance (Pending:Wait, Terminating:Wait).
   const waiting = new Set<string>();
+  let drainHookActiveAt: number | undefined;
   const tokens = new Set<string>();
   const creds = {
     Code: "Success",
@@ -515,10 +584,21 @@ export async function awsStandIns(s: StandIns, vm: AwsInstance) {
   );
   return {
     endpoints: { imds, monitoring: `${monitoring}/`, autoscaling: `${autoscaling}/` },
-    terminate: () => {
+    /**
+     * A scale-in: IMDS reads Terminated at once, but the drain hook's action waits only once the
+     * instance has left its load balancer, `deregisterMs` later; until then Auto Scaling answers
+     * "No active Lifecycle Action" on it. `onActive` runs as it becomes active.
+     */
+    terminate: (deregisterMs = 0, onActive: () => void = () => {}) => {
       lifecycle = "Terminated";
-      waiting.add(vm.hook);
+      setTimeout(() => {
+        waiting.add(vm.hook);
+        drainHookActiveAt = Date.now();
+        onActive();
+      }, deregisterMs);
     },
+    /** When the drain hook's action began to wait (undefined: not yet). */
+    drainHookActiveAt: () => drainHookActiveAt,
     /** A launch (into the warm pool: Warmed:Stopped; out of it: InService) waits on the hook. */
     launch: (target: string) => {
       lifecycle = target;

@@ -4,12 +4,13 @@
  */
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../capacity/machine-types";
-import { GRACEFUL_SHUTDOWN_MAX_SEC, tier1Eligible } from "../../policy/rules";
+import { tier1Eligible } from "../../policy/rules";
 
-// Re-exported: the pack judges TIER_1 and the drain limit with the very rules the fleet is built with.
-export { GRACEFUL_SHUTDOWN_MAX_SEC, tier1Eligible };
-import { GCP_MEDIA_LOAD_METRIC } from "../host/metrics";
+// Re-exported: the pack judges TIER_1 with the very rule the fleet is built with.
+export { tier1Eligible };
+import { GCP_MEDIA_LOAD_METRIC, LIVENESS_PATH } from "../host/metrics";
 import { artifactRegistryRepository, containerImage } from "../host/image";
+import { launchSeconds } from "../host/units";
 import type { GcpAutoscalingPolicy } from "./scaling";
 
 /**
@@ -28,13 +29,12 @@ export const GOOGLE_HEALTH_CHECK_RANGES = [
 export { GCP_MEDIA_LOAD_METRIC as MEDIA_LOAD_METRIC } from "../host/metrics";
 
 /**
- * The scopes a media host's agent needs: write its load gauge and logs, and (compute) take
- * its own VM out of the MIG once drained. IAM below narrows compute to exactly that.
+ * The scopes a media host's agent needs: write its load gauge and logs. No compute scope: the
+ * host never changes its MIG; the scale-in controller deletes it once its drain is done.
  */
 export const HOST_SCOPES = [
   "https://www.googleapis.com/auth/monitoring.write",
   "https://www.googleapis.com/auth/logging.write",
-  "https://www.googleapis.com/auth/compute",
 ];
 export const HOST_ROLES = ["roles/monitoring.metricWriter", "roles/logging.logWriter"];
 
@@ -54,28 +54,6 @@ export function imageRepository(spec: GcpFleetSpec) {
   return image?.auth === "google" ? artifactRegistryRepository(image.name) : undefined;
 }
 
-/** The permissions of instanceGroupManagers.deleteInstances, the agent's last call after a drain. */
-export const SELF_REMOVAL_PERMISSIONS = [
-  "compute.instanceGroupManagers.update",
-  "compute.instances.delete",
-];
-
-/** A custom role id: letters, digits, underscores and dots, 3–64 characters. */
-export function selfRemovalRoleId(pool: string): string {
-  return `avfleet_${pool.replace(/-/g, "_")}_drained`.slice(0, 64);
-}
-
-/** The self-removal grant holds only on this pool's MIG and the VMs it names after the pool. */
-export function selfRemovalCondition(spec: GcpFleetSpec, project: string, region: string) {
-  return {
-    title: `only ${spec.pool}'s MIG and VMs`,
-    expression:
-      `(resource.type == "compute.googleapis.com/InstanceGroupManager" && ` +
-      `resource.name.startsWith("projects/${project}/regions/${region}/instanceGroupManagers/${spec.pool}-")) || ` +
-      `(${poolInstances(spec)})`,
-  };
-}
-
 /** IAM condition: the VMs the pool's MIG names after the pool. */
 export function poolInstances(spec: GcpFleetSpec): string {
   return (
@@ -85,19 +63,13 @@ export function poolInstances(spec: GcpFleetSpec): string {
 }
 
 /**
- * While the drain fits in graceful shutdown, the autoscaler scales in itself and each VM drains
- * on shutdown; a longer drain would cut calls at the hour, so the autoscaler only scales out and
- * hosts leave through the drain path (the scale-in controller sets avfleet-drain=true → drain →
- * the agent removes its VM from the MIG).
+ * The autoscaler only scales out, for every pool: a VM the MIG deletes gets the normal ~90 s
+ * stop (graceful shutdown is Preview and does not apply to MIG-initiated deletions:
+ * https://cloud.google.com/compute/docs/instances/graceful-shutdown-overview), which would cut
+ * its calls. Hosts leave through the scale-in controller (gcp-scale-in.ts): it marks them
+ * avfleet-drain=true, each drains up to the pool's limit, and the controller deletes it then.
  */
-export function autoscalerMode(spec: GcpFleetSpec): "ON" | "ONLY_SCALE_OUT" {
-  return spec.drainSeconds <= GRACEFUL_SHUTDOWN_MAX_SEC ? "ON" : "ONLY_SCALE_OUT";
-}
-
-/** Only a pool whose autoscaler leaves scale-in to us has a scale-in controller (gcp-scale-in.ts). */
-export function needsScaleInController(spec: GcpFleetSpec): boolean {
-  return autoscalerMode(spec) === "ONLY_SCALE_OUT";
-}
+export const AUTOSCALER_MODE = "ONLY_SCALE_OUT";
 
 export function networkTag(spec: GcpFleetSpec): string {
   return `${spec.pool}-media`;
@@ -119,12 +91,12 @@ export function autoscalerTarget(spec: GcpFleetSpec): number {
 /** The cloud-native policy: target tracking on media load; modules/scaling compiles more onto it. */
 export function autoscalingPolicy(spec: GcpFleetSpec): GcpAutoscalingPolicy {
   return {
-    mode: autoscalerMode(spec),
+    mode: AUTOSCALER_MODE,
     minReplicas: spec.minHosts,
     maxReplicas: spec.maxHosts,
     cooldownPeriod: spec.autoscaling.cooldownSec,
     metrics: [{ name: GCP_MEDIA_LOAD_METRIC, target: autoscalerTarget(spec), type: "GAUGE" }],
-    // Every host removed ends the calls on it: bound how many go per window.
+    // The recommendation the scale-in controller follows: bound how many hosts drain per window.
     scaleInControl: {
       maxScaledInReplicas: { fixed: spec.autoscaling.scaleIn.maxHostsPerWindow },
       timeWindowSec: spec.autoscaling.scaleIn.windowSec,
@@ -133,19 +105,37 @@ export function autoscalingPolicy(spec: GcpFleetSpec): GcpAutoscalingPolicy {
 }
 
 /**
- * A rollout adds new hosts before old ones go and never takes one away first. A regional
- * MIG wants a fixed surge of 0 or at least one per zone.
+ * Neither a rollout nor a rebalance deletes a serving host. OPPORTUNISTIC: a new template reaches
+ * only VMs the MIG creates (scale-out, repair); the old ones leave through the scale-in
+ * controller, which drains hosts on the old template first
+ * (https://cloud.google.com/compute/docs/instance-groups/updating-selected-instances-in-a-mig).
+ * Redistribution NONE: no deletion in a fuller zone to even the zones out
+ * (https://cloud.google.com/compute/docs/instance-groups/regional-migs). minimalAction REFRESH,
+ * the least disruptive, if someone applies updates by hand. A regional MIG's fixed surge and
+ * unavailability are each 0 or at least the number of zones, and not both 0
+ * (InstanceGroupManagerUpdatePolicy, Compute v1 reference); surge 0 with redistribution NONE.
  */
 export function updatePolicy(spec: GcpFleetSpec) {
   return {
-    type: "PROACTIVE",
-    minimalAction: "REPLACE",
-    replacementMethod: "SUBSTITUTE",
-    instanceRedistributionType: "PROACTIVE",
-    maxSurgeFixed: spec.zones.length,
-    maxUnavailableFixed: 0,
-    minReadySec: 60,
+    type: "OPPORTUNISTIC",
+    minimalAction: "REFRESH",
+    instanceRedistributionType: "NONE",
+    maxSurgeFixed: 0,
+    maxUnavailableFixed: spec.zones.length,
   };
+}
+
+const AUTOHEALING_MARGIN_SEC = 120;
+const AUTOHEALING_MAX_DELAY_SEC = 3600;
+
+/**
+ * Seconds the autohealer leaves a new VM alone: its boot budget (launchSeconds: installs, tuning
+ * and a container pool's image pull) and a margin, at most GCP's 3600
+ * (InstanceGroupManagerAutoHealingPolicy.initialDelaySec, Compute v1 reference). A host still
+ * booting past it would be recreated, and booting again, recreated again.
+ */
+export function autohealingInitialDelaySec(spec: GcpFleetSpec): number {
+  return Math.min(launchSeconds(spec) + AUTOHEALING_MARGIN_SEC, AUTOHEALING_MAX_DELAY_SEC);
 }
 
 export function namedPorts(spec: GcpFleetSpec) {
@@ -216,16 +206,35 @@ export function networking(spec: GcpFleetSpec) {
   };
 }
 
-/** Graceful shutdown lets a host drain its calls; GCP caps it at an hour. */
-export function scheduling(spec: GcpFleetSpec) {
-  return {
-    automaticRestart: true,
-    onHostMaintenance: "MIGRATE",
-    gracefulShutdown: {
-      enabled: true,
-      maxDuration: { seconds: Math.min(spec.drainSeconds, GRACEFUL_SHUTDOWN_MAX_SEC) },
-    },
-  };
+/**
+ * No gracefulShutdown: it is Preview and does not apply to VMs a MIG deletes
+ * (https://cloud.google.com/compute/docs/instances/graceful-shutdown-overview); the drain never
+ * rests on it. A host leaves only once the scale-in controller saw its drain end.
+ */
+export const SCHEDULING = { automaticRestart: true, onHostMaintenance: "MIGRATE" };
+
+/**
+ * The APIs a pool's stack calls, enabled by the stack itself: a hardened org's new project has
+ * few on. Each is declared with disableOnDestroy false, so two stacks in one project may both
+ * declare one (the provider's create enables it, which is idempotent) and neither's destroy
+ * turns off an API the other uses.
+ */
+export function requiredServices(spec: GcpFleetSpec): string[] {
+  return [
+    "compute.googleapis.com",
+    "iam.googleapis.com",
+    "monitoring.googleapis.com",
+    "logging.googleapis.com",
+    // the scale-in controller: a Cloud Run function built by Cloud Build into Artifact
+    // Registry from a source zip in Cloud Storage, called by Cloud Scheduler
+    "cloudfunctions.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "run.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "storage.googleapis.com",
+    ...(endpointRecord(spec) ? ["dns.googleapis.com"] : []),
+  ];
 }
 
 /** The pool's join endpoint record, when the spec names both the endpoint and its zone. */
@@ -234,9 +243,10 @@ export function endpointRecord(spec: GcpFleetSpec) {
   return { managedZone: spec.endpointZone, name: `${spec.endpoint}.`, type: "A", ttl: 60 };
 }
 
-/** An HTTP check of the host agent's health endpoint (autohealing and the load balancer). */
+/** An HTTP check of one of the host agent's health paths. */
 export function agentHealthCheck(
   spec: GcpFleetSpec,
+  requestPath: string,
   intervalSec: number,
   unhealthyThreshold: number,
 ) {
@@ -245,6 +255,21 @@ export function agentHealthCheck(
     timeoutSec: 5,
     healthyThreshold: 2,
     unhealthyThreshold,
-    httpHealthCheck: { port: spec.ports.health.port, requestPath: spec.ports.health.path },
+    httpHealthCheck: { port: spec.ports.health.port, requestPath },
   };
+}
+
+/**
+ * The MIG autohealer's check probes liveness, which a draining host passes: a failed autohealing
+ * check recreates the VM, calls and all. Google advises separate, more conservative checks for
+ * autohealing than for load balancing
+ * (https://cloud.google.com/compute/docs/instance-groups/autohealing-instances-in-migs).
+ */
+export function autohealingHealthCheck(spec: GcpFleetSpec) {
+  return agentHealthCheck(spec, LIVENESS_PATH, 10, 3);
+}
+
+/** The load balancer's check probes readiness, faster: a draining host leaves it within ~10 s. */
+export function loadBalancerHealthCheck(spec: GcpFleetSpec) {
+  return agentHealthCheck(spec, spec.ports.health.path, 5, 2);
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
-# avfleet scale-in controller of one GCP media pool whose drain outlasts graceful shutdown
+# avfleet scale-in controller of one GCP media pool
 # (rendered by avfleet, modules/fleets/gcp-scale-in.ts; change the fleet spec, not this file).
 #
 # The pool's autoscaler only scales out. Every minute Cloud Scheduler calls this function: it
-# reads the autoscaler's recommendedSize and the MIG's targetSize and, when the MIG is larger,
-# marks the least-loaded running hosts `avfleet-drain=true`. Each marked host's agent drains
-# and then deletes its own VM from the MIG (at zero sessions, or at the pool's drain limit).
-# Nothing here deletes a VM.
+# deletes from the MIG each marked host whose drain is done (its agent wrote the guest attribute
+# avfleet/drain at zero sessions or at the pool's drain limit) or whose mark is older than the
+# drain limit and a margin (its agent died: the limit has passed anyway); then it reads the
+# autoscaler's recommendedSize and the MIG's targetSize and, when the MIG is larger, marks
+# running hosts `avfleet-drain=true`: those not on the MIG's current template first (a new
+# template reaches the pool as it scales in), then the least loaded. Nothing else deletes a VM.
 #
 # Python 3 standard library only: main.py of a Cloud Run function (entry point `scale_in`),
 # or `python3 main.py` for one pass from a shell.
@@ -20,6 +22,12 @@ import urllib.request
 
 DRAIN_KEY = "avfleet-drain"
 MARKED_AT_KEY = "avfleet-drain-at"
+# The guest attribute a host's agent writes when its drain is done: "done <epoch> <sessionsLeft>".
+GUEST_NAMESPACE = "avfleet"
+GUEST_DRAIN_KEY = "drain"
+# A mark older than the drain limit by this much is expired: the agent sees a mark within a tick,
+# and the controller runs once a minute; past this, the agent is not coming back to say done.
+EXPIRY_MARGIN_SEC = 300
 # How far back a load point still counts: the agent publishes at least every 10 s.
 LOAD_LOOKBACK_SEC = 300
 
@@ -32,12 +40,13 @@ def log(message):
 
 
 def decide(size, recommended, hosts, now, max_per_window, window_sec):
-    """Names of the hosts to mark for draining now, least loaded first.
+    """Names of the hosts to mark for draining now: outdated first, then least loaded.
 
     hosts: [{name, running, load (None: no recent reading), markedAt (None: not draining;
-    a number: epoch seconds of the mark, 0 when unknown)}]. A host already draining counts
-    toward the excess (it will leave) and, when marked within the window, toward the rate.
-    A host without a load reading is never picked: it may be booting or not publishing.
+    a number: epoch seconds of the mark, 0 when unknown), outdated (optional: not on the MIG's
+    current template)}]. A host already draining counts toward the excess (it will leave) and,
+    when marked within the window, toward the rate. A host without a load reading is never
+    picked: it may be booting or not publishing.
     """
     if recommended is None or recommended >= size:
         return []
@@ -49,8 +58,31 @@ def decide(size, recommended, hosts, now, max_per_window, window_sec):
     candidates = [
         h for h in hosts if h["markedAt"] is None and h["running"] and h["load"] is not None
     ]
-    candidates.sort(key=lambda h: (h["load"], h["name"]))
+    candidates.sort(key=lambda h: (not h.get("outdated", False), h["load"], h["name"]))
     return [h["name"] for h in candidates[:budget]]
+
+
+def to_delete(hosts, now, drain_seconds):
+    """Names of the marked hosts to take out of the MIG now: the drain is done (drainDone), or
+    the mark is older than the drain limit and EXPIRY_MARGIN_SEC. A mark of unknown time (0)
+    never expires: only its agent's word takes that host away."""
+    return [
+        h["name"]
+        for h in hosts
+        if h["markedAt"] is not None
+        and (
+            h.get("drainDone", False)
+            or (h["markedAt"] > 0 and now - h["markedAt"] >= drain_seconds + EXPIRY_MARGIN_SEC)
+        )
+    ]
+
+
+def drain_done(attributes):
+    """Whether the guest attributes under avfleet/ say the drain is done."""
+    for item in attributes.get("queryValue", {}).get("items", []):
+        if item.get("namespace") == GUEST_NAMESPACE and item.get("key") == GUEST_DRAIN_KEY:
+            return item.get("value", "").split(" ")[0] == "done"
+    return False
 
 
 def marked_at(items):
@@ -136,6 +168,7 @@ def observe(api, config, now):
     _, autoscaler = api.call("GET", f"{region}/autoscalers/{config['autoscaler']}")
     mig_url = f"{region}/instanceGroupManagers/{config['instanceGroupManager']}"
     _, mig = api.call("GET", mig_url)
+    current = (mig.get("versions") or [{}])[0].get("instanceTemplate")
     managed = list(api.pages("POST", f"{mig_url}/listManagedInstances", "managedInstances"))
     # (zone, name) -> the MIG's view of each of its VMs.
     members = {}
@@ -154,18 +187,34 @@ def observe(api, config, now):
         vm = instances.get((zone, name))
         if vm is None:
             continue
+        marked = marked_at(vm.get("metadata", {}).get("items", []))
+        done = marked is not None and drain_done(guest_attributes(api, config, zone, name))
+        template = (m.get("version") or {}).get("instanceTemplate")
         hosts.append(
             {
                 "name": name,
                 "zone": zone,
+                "instance": m["instance"],
                 "running": m.get("instanceStatus") == "RUNNING"
                 and m.get("currentAction", "NONE") == "NONE",
                 "load": loads.get(str(vm.get("id"))),
-                "markedAt": marked_at(vm.get("metadata", {}).get("items", [])),
+                "markedAt": marked,
+                "outdated": bool(current and template and template != current),
+                "drainDone": done,
                 "metadata": vm.get("metadata", {}),
             }
         )
     return int(mig["targetSize"]), autoscaler.get("recommendedSize"), hosts
+
+
+def guest_attributes(api, config, zone, name):
+    """The VM's guest attributes under avfleet/; none yet is a 404, read as empty."""
+    url = (
+        f"{api.compute}projects/{config['project']}/zones/{zone}/instances/{name}"
+        f"/getGuestAttributes?queryPath={GUEST_NAMESPACE}%2F"
+    )
+    status, doc = api.call("GET", url, ok=(200, 404))
+    return doc if status == 200 else {}
 
 
 def latest_loads(api, config, now):
@@ -206,9 +255,24 @@ def mark(api, config, host, now):
     return status == 200
 
 
+def delete(api, config, hosts):
+    """Takes the hosts out of the MIG (its targetSize shrinks with them)."""
+    url = (
+        f"{api.compute}projects/{config['project']}/regions/{config['region']}"
+        f"/instanceGroupManagers/{config['instanceGroupManager']}/deleteInstances"
+    )
+    body = {"instances": [h["instance"] for h in hosts], "skipInstancesOnValidationError": True}
+    api.call("POST", url, body)
+
+
 def run_once(config, endpoints, now):
     api = Google(endpoints)
     size, recommended, hosts = observe(api, config, now)
+    leaving = set(to_delete(hosts, now, config["drainSeconds"]))
+    if leaving:
+        delete(api, config, [h for h in hosts if h["name"] in leaving])
+    hosts = [h for h in hosts if h["name"] not in leaving]
+    size -= len(leaving)
     chosen = decide(
         size, recommended, hosts, now, config["maxHostsPerWindow"], config["windowSec"]
     )
@@ -220,6 +284,7 @@ def run_once(config, endpoints, now):
         "recommended": recommended,
         "draining": draining,
         "marked": marked,
+        "deleted": sorted(leaving),
     }
     log(json.dumps(report))
     return report

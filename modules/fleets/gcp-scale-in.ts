@@ -1,10 +1,11 @@
 /**
- * The scale-in controller of a GCP pool whose drain outlasts graceful shutdown: its autoscaler
- * only scales out, and this function — run every minute by Cloud Scheduler — marks the
- * least-loaded hosts `avfleet-drain=true` while the MIG is larger than the autoscaler
- * recommends. Each marked host's agent drains and deletes its own VM from the MIG. The
- * decision and the API calls are gcp-scale-in.py (Python 3 standard library), carried as the
- * function's main.py; this file computes its settings and declares it.
+ * The scale-in controller of every GCP pool: its autoscaler only scales out, and this function
+ * — run every minute by Cloud Scheduler — marks the least-loaded hosts `avfleet-drain=true`
+ * while the MIG is larger than the autoscaler recommends. Each marked host's agent drains and
+ * says so in a guest attribute; a later pass deletes its VM from the MIG (as it does once a mark
+ * is older than the drain limit). The decisions and the API calls are gcp-scale-in.py (Python 3
+ * standard library), carried as the function's main.py; this file computes its settings and
+ * declares it.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -48,19 +49,58 @@ export const SCALE_IN_READ_PERMISSIONS = [
   // regionInstanceGroupManagers.listManagedInstances
   "compute.instanceGroupManagers.list",
   "compute.instances.list",
+  // instances.getGuestAttributes: whether a marked host's drain is done
+  "compute.instances.getGuestAttributes",
   "monitoring.timeSeries.list",
 ];
-/** Its one write, granted only on the pool's VMs. */
+/** The mark, granted only on the pool's VMs. */
 export const SCALE_IN_MARK_PERMISSIONS = ["compute.instances.setMetadata"];
+/**
+ * regionInstanceGroupManagers.deleteInstances of a drained host: granted only on the pool's MIG
+ * and the VMs it names after the pool.
+ */
+export const SCALE_IN_DELETE_PERMISSIONS = [
+  "compute.instanceGroupManagers.update",
+  "compute.instances.delete",
+];
 
 /** A custom role id: letters, digits, underscores and dots, 3–64 characters. */
-export function scaleInRoleId(pool: string, role: "read" | "mark"): string {
+export function scaleInRoleId(pool: string, role: "read" | "mark" | "delete"): string {
   return `avfleet_${pool.replace(/-/g, "_")}_scale_in_${role}`.slice(0, 64);
 }
 
-/** A service-account id (6–30 characters) of the pool's controller, or of its scheduler. */
-export function scaleInAccountId(pool: string, role: "scalein" | "scalein-inv"): string {
+/**
+ * The roles the function's own build account needs (Cloud Run, "Configure the build service
+ * account": https://cloud.google.com/run/docs/configuring/services/build-service-account):
+ * build logs, the built image in Artifact Registry, the source from Cloud Storage. The
+ * default (the compute account) gets no roles where the org enforces
+ * iam.automaticIamGrantsForDefaultServiceAccounts.
+ */
+export const SCALE_IN_BUILD_ROLES = [
+  "roles/logging.logWriter",
+  "roles/artifactregistry.writer",
+  "roles/storage.objectAdmin",
+];
+
+/** A service-account id (6–30 characters) of the pool's controller, its scheduler or its build. */
+export function scaleInAccountId(
+  pool: string,
+  role: "scalein" | "scalein-inv" | "scalein-bld",
+): string {
   return `${pool.slice(0, 29 - role.length).replace(/-+$/, "")}-${role}`;
+}
+
+/**
+ * The delete grant's condition: exactly this pool's MIG (by the name the provider gave it) or
+ * the VMs it names after the pool.
+ */
+export function deleteCondition(spec: GcpFleetSpec, project: string, region: string, mig: string) {
+  return {
+    title: `only ${spec.pool}'s MIG and VMs`,
+    expression:
+      `resource.name == "projects/${project}/regions/${region}/instanceGroupManagers/${mig}" || ` +
+      `(${poolInstances(spec)})`,
+  };
 }
 
 /** What the function reads from its SCALE_IN_ENV variable: the pool's MIG, autoscaler and rate. */
@@ -70,6 +110,8 @@ export interface ScaleInConfig {
   instanceGroupManager: string;
   autoscaler: string;
   metric: string;
+  /** The pool's drain limit: a mark older than this (and a margin) is deleted undrained. */
+  drainSeconds: number;
   /** At most this many hosts marked within `windowSec` (the autoscaler's scaleInControl). */
   maxHostsPerWindow: number;
   windowSec: number;
@@ -87,6 +129,7 @@ export function scaleInConfig(
     region,
     ...names,
     metric: GCP_MEDIA_LOAD_METRIC,
+    drainSeconds: spec.drainSeconds,
     maxHostsPerWindow: spec.autoscaling.scaleIn.maxHostsPerWindow,
     windowSec: spec.autoscaling.scaleIn.windowSec,
     endpoints: {
@@ -98,7 +141,7 @@ export function scaleInConfig(
 }
 
 export interface GcpScaleInArgs {
-  /** The validated fleet spec of the pool (its drainSeconds exceed graceful shutdown). */
+  /** The validated fleet spec of the pool. */
   spec: GcpFleetSpec;
   /** The GCP project of the pool. */
   project: string;
@@ -110,6 +153,8 @@ export interface GcpScaleInArgs {
   autoscaler: compute.RegionAutoscaler;
   /** The hosts' service account: marking a VM that runs as it needs actAs on it. */
   hostServiceAccount: serviceaccount.Account;
+  /** The project's APIs the pool enables: the function and its schedule wait for them. */
+  services: projects.Service[];
 }
 
 export class GcpScaleIn extends pulumi.ComponentResource {
@@ -173,6 +218,28 @@ export class GcpScaleIn extends pulumi.ComponentResource {
       },
       o,
     );
+    const remove = new projects.IAMCustomRole(
+      `${name}-delete`,
+      {
+        project,
+        roleId: scaleInRoleId(spec.pool, "delete"),
+        title: `avfleet ${spec.pool}: delete the pool's drained hosts from its MIG`,
+        permissions: SCALE_IN_DELETE_PERMISSIONS,
+      },
+      o,
+    );
+    new projects.IAMMember(
+      `${name}-delete-member`,
+      {
+        project,
+        role: remove.name,
+        member,
+        condition: a.instanceGroupManager.name.apply((mig) =>
+          deleteCondition(spec, project, region, mig),
+        ),
+      },
+      o,
+    );
     new serviceaccount.IAMMember(
       `${name}-act-as-hosts`,
       {
@@ -207,6 +274,23 @@ export class GcpScaleIn extends pulumi.ComponentResource {
       },
       o,
     );
+    const build = new serviceaccount.Account(
+      `${name}-build`,
+      {
+        project,
+        accountId: scaleInAccountId(spec.pool, "scalein-bld"),
+        displayName: `avfleet scale-in build of ${spec.pool}`,
+      },
+      o,
+    );
+    const buildGrants = SCALE_IN_BUILD_ROLES.map(
+      (role) =>
+        new projects.IAMMember(
+          `${name}-build-${role.split(".").pop()!.toLowerCase()}`,
+          { project, role, member: pulumi.interpolate`serviceAccount:${build.email}` },
+          o,
+        ),
+    );
     const config = pulumi
       .all([a.instanceGroupManager.name, a.autoscaler.name])
       .apply(([instanceGroupManager, autoscaler]) =>
@@ -219,6 +303,8 @@ export class GcpScaleIn extends pulumi.ComponentResource {
         location: region,
         description: `avfleet: drain-first scale-in of ${spec.pool}`,
         buildConfig: {
+          // Its own build account, by full resource name, as the field wants.
+          serviceAccount: pulumi.interpolate`projects/${project}/serviceAccounts/${build.email}`,
           runtime: SCALE_IN_RUNTIME,
           entryPoint: SCALE_IN_ENTRY_POINT,
           source: { storageSource: { bucket: bucket.name, object: source.name } },
@@ -235,7 +321,7 @@ export class GcpScaleIn extends pulumi.ComponentResource {
           allTrafficOnLatestRevision: true,
         },
       },
-      o,
+      { ...o, dependsOn: [...a.services, ...buildGrants] },
     );
     this.url = fn.url;
 
@@ -275,7 +361,7 @@ export class GcpScaleIn extends pulumi.ComponentResource {
           oidcToken: { serviceAccountEmail: invoker.email, audience: fn.url },
         },
       },
-      o,
+      { ...o, dependsOn: a.services },
     );
     this.registerOutputs({ url: this.url });
   }

@@ -56,6 +56,16 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
   const tag = args.networkTag(spec);
   const opts = { parent };
 
+  const services = args.requiredServices(spec).map(
+    (service) =>
+      new projects.Service(
+        `${name}-api-${service.split(".")[0]}`,
+        // Never turn an API off: another stack in the project may use it.
+        { project, service, disableOnDestroy: false },
+        opts,
+      ),
+  );
+
   const account = new serviceaccount.Account(
     `${name}-sa`,
     {
@@ -86,28 +96,6 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     );
   }
 
-  // Once drained, the agent deletes its own VM from the MIG, and nothing else.
-  const selfRemoval = new projects.IAMCustomRole(
-    `${name}-self-removal`,
-    {
-      project,
-      roleId: args.selfRemovalRoleId(spec.pool),
-      title: `avfleet ${spec.pool}: a drained host leaves its MIG`,
-      permissions: args.SELF_REMOVAL_PERMISSIONS,
-    },
-    opts,
-  );
-  new projects.IAMMember(
-    `${name}-self-removal-member`,
-    {
-      project,
-      role: selfRemoval.name,
-      member: pulumi.interpolate`serviceAccount:${account.email}`,
-      condition: args.selfRemovalCondition(spec, project, region),
-    },
-    opts,
-  );
-
   const template = new compute.InstanceTemplate(
     `${name}-template`,
     {
@@ -121,6 +109,9 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
       metadata: {
         "enable-oslogin": "TRUE",
         "block-project-ssh-keys": "TRUE",
+        // The agent says its drain is done in a guest attribute, which the scale-in controller
+        // reads (https://cloud.google.com/compute/docs/metadata/manage-guest-attributes).
+        "enable-guest-attributes": "TRUE",
       },
       disks: [
         {
@@ -139,14 +130,14 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
         enableVtpm: true,
         enableIntegrityMonitoring: true,
       },
-      scheduling: args.scheduling(spec),
+      scheduling: args.SCHEDULING,
     },
     opts,
   );
 
   const healthCheck = new compute.HealthCheck(
     `${name}-health`,
-    { project, ...args.agentHealthCheck(spec, 10, 3) },
+    { project, ...args.autohealingHealthCheck(spec) },
     opts,
   );
 
@@ -155,13 +146,16 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     {
       project,
       region,
-      // The self-removal grant holds on VMs named after the pool.
+      // The scale-in controller's grants hold on VMs named after the pool.
       baseInstanceName: spec.pool,
       distributionPolicyZones: spec.zones,
       distributionPolicyTargetShape: "EVEN",
       versions: [{ name: "primary", instanceTemplate: template.selfLinkUnique }],
       namedPorts: args.namedPorts(spec),
-      autoHealingPolicies: { healthCheck: healthCheck.id, initialDelaySec: 300 },
+      autoHealingPolicies: {
+        healthCheck: healthCheck.id,
+        initialDelaySec: args.autohealingInitialDelaySec(spec),
+      },
       updatePolicy: args.updatePolicy(spec),
       waitForInstances: false,
     },
@@ -172,8 +166,7 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
   // for signaling; media stays direct to each host's own address.
   const lbHealth = new compute.RegionHealthCheck(
     `${name}-lb-health`,
-    // Faster than autohealing's: a draining host leaves the balancer within ~10 s.
-    { project, region, ...args.agentHealthCheck(spec, 5, 2) },
+    { project, region, ...args.loadBalancerHealthCheck(spec) },
     opts,
   );
   const backend = new compute.RegionBackendService(
@@ -223,20 +216,19 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     opts,
   );
   // The autoscaler only scales out: hosts leave through the drain path, marked by this.
-  if (args.needsScaleInController(spec)) {
-    new GcpScaleIn(
-      `${name}-scale-in`,
-      {
-        spec,
-        project,
-        region,
-        instanceGroupManager,
-        autoscaler,
-        hostServiceAccount: account,
-      },
-      opts,
-    );
-  }
+  new GcpScaleIn(
+    `${name}-scale-in`,
+    {
+      spec,
+      project,
+      region,
+      instanceGroupManager,
+      autoscaler,
+      hostServiceAccount: account,
+      services,
+    },
+    opts,
+  );
 
   for (const rule of args.firewallRules(spec)) {
     new compute.Firewall(

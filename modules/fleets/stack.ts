@@ -14,7 +14,7 @@ import type { AwsFleetSpec, FleetSpec, GcpFleetSpec } from "../config/fleet.sche
 import { STOP_MARGIN_SEC } from "../host/units";
 import { workloadShown } from "../host/image";
 import { DRAIN_HOOK, drainHook } from "./aws-args";
-import { autoscalerMode, needsScaleInController, scheduling } from "./gcp-args";
+import { AUTOSCALER_MODE } from "./gcp-args";
 import type { Inventory, InventoryHost } from "../config/inventory.schema";
 import { classHardware, cloudHardware } from "../tuning/host-facts";
 import { hostTuning, tuningPayloadPart } from "./host-tuning";
@@ -53,13 +53,8 @@ export function hostOutput(spec: FleetSpec): { workload: string; agent: string; 
   const media = `media unit stops after ${spec.drainSeconds + STOP_MARGIN_SEC} s`;
   const limits = {
     gcp: () => {
-      const gcpSpec = spec as GcpFleetSpec;
-      const shutdown = scheduling(gcpSpec).gracefulShutdown.maxDuration.seconds;
-      const { maxHostsPerWindow, windowSec } = gcpSpec.autoscaling.scaleIn;
-      const controller = needsScaleInController(gcpSpec)
-        ? `; scale-in controller drains ≤ ${maxHostsPerWindow} least-loaded host(s) per ${windowSec} s`
-        : "";
-      return `graceful shutdown ${shutdown} s; autoscaler ${autoscalerMode(gcpSpec)}${controller}`;
+      const { maxHostsPerWindow, windowSec } = (spec as GcpFleetSpec).autoscaling.scaleIn;
+      return `autoscaler ${AUTOSCALER_MODE}; scale-in controller drains ≤ ${maxHostsPerWindow} host(s) per ${windowSec} s, deletes each once drained`;
     },
     aws: () =>
       `lifecycle hook ${DRAIN_HOOK} heartbeat ${drainHook(spec as AwsFleetSpec).heartbeatTimeout} s`,

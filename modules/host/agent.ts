@@ -12,6 +12,7 @@ import {
   AWS_MEDIA_METRIC,
   GCP_MEDIA_LOAD_METRIC,
   GCP_MIN_POINT_SPACING_SEC,
+  LIVENESS_PATH,
   PROMETHEUS_MEDIA_METRIC,
 } from "./metrics";
 import { HOST_METRIC_FAMILIES } from "./exporter";
@@ -56,7 +57,6 @@ const ENDPOINTS = {
   gcp: {
     metadata: "http://metadata.google.internal",
     monitoring: "https://monitoring.googleapis.com",
-    compute: "https://compute.googleapis.com",
   },
   aws: {
     imds: "http://169.254.169.254",
@@ -73,7 +73,12 @@ export interface AgentConfig {
   publishEverySec: number;
   verifyEverySec: number;
   drainSeconds: number;
-  health: { port: number; path: string };
+  /**
+   * The health port: `path` answers readiness (the load balancer's: 503 while draining,
+   * untuned or unhealthy), `livenessPath` liveness (the autohealer's: 200 while the media server
+   * answers, draining or not).
+   */
+  health: { port: number; path: string; livenessPath: string };
   workload: {
     adminPort: number;
     healthPath: string;
@@ -129,7 +134,11 @@ export function agentConfig(spec: FleetSpec, interfaces?: readonly string[]): Ag
       spec.kind === "gcp" ? Math.max(intervalSec, 2 * GCP_MIN_POINT_SPACING_SEC) : intervalSec,
     verifyEverySec: 300,
     drainSeconds: spec.drainSeconds,
-    health: { port: spec.ports.health.port, path: spec.ports.health.path },
+    health: {
+      port: spec.ports.health.port,
+      path: spec.ports.health.path,
+      livenessPath: LIVENESS_PATH,
+    },
     workload: {
       adminPort: workload.adminPort,
       healthPath: workload.healthPath,

@@ -4,11 +4,14 @@
 #
 # One process, Python 3 standard library only (every image that runs cloud-init has it, and
 # Google's and Debian's cloud images ship it), supervised by systemd (Restart=always):
-#   - serves the load balancer's / autohealer's health check: healthy only while the media
-#     server says so, the host tuning verifies, and no drain is under way;
+#   - serves two health checks (health_answer): readiness for the load balancer, healthy only
+#     while the media server says so, the host tuning verifies and no drain is under way; and
+#     liveness for the MIG's autohealer, healthy while the media server answers, draining or
+#     not (a draining host is not broken: recreating it would cut its calls);
 #   - publishes the media load gauge every interval where the pool's autoscaler reads it
 #     (Cloud Monitoring on gce_instance, CloudWatch with AutoScalingGroupName, or /metrics);
-#   - drains on a termination notice and tells the platform when the host may go;
+#   - drains on a termination notice and tells the platform when the host may go (GCP: a guest
+#     attribute the pool's scale-in controller reads before it deletes the VM);
 #   - serves the host's UDP drop, NIC allowance, tuning drift and CPU counters on /metrics;
 #   - with --pull, puts a container workload's image on the host before the server starts.
 # A drain is written to STATE_DIR/drain.json before anything acts on it: a restarted agent
@@ -224,13 +227,12 @@ def ethtool_stats(interfaces):
 
 
 class Gcp:
-    """Metadata server, Cloud Monitoring timeSeries.create, MIG deleteInstances."""
+    """Metadata server (and its guest attributes), Cloud Monitoring timeSeries.create."""
 
     def __init__(self, config, endpoints):
         self.config = config
         self.metadata = endpoints["metadata"].rstrip("/") + "/computeMetadata/v1/"
         self.monitoring = endpoints["monitoring"].rstrip("/")
-        self.compute = endpoints["compute"].rstrip("/")
         self.token = None
         self.token_expires = 0
         self.identity = None
@@ -298,7 +300,7 @@ class Gcp:
         return me and (me["name"], me["zone"])
 
     def termination_notice(self):
-        # Set by the pool's scale-in (or an operator): drain, then leave the group.
+        # Set by the pool's scale-in controller (or an operator): drain, then say so.
         return (self.meta("instance/attributes/avfleet-drain") or "").strip() == "true"
 
     def heartbeat(self):
@@ -307,15 +309,21 @@ class Gcp:
     def launch(self, ready):
         return True
 
-    def complete(self):
-        me, auth = self.whoami(), self.bearer()
-        group = self.meta("instance/attributes/created-by")
-        if me is None or auth is None or not group:
-            return False
-        instance = f"projects/{me['project']}/zones/{me['zone']}/instances/{me['name']}"
-        body = json.dumps({"instances": [instance], "skipInstancesOnValidationError": True})
-        url = f"{self.compute}/compute/v1/{group.strip()}/deleteInstances"
-        return call_api("POST", url, auth, body.encode())[0] == 200
+    def complete(self, sessions):
+        """Tells the scale-in controller the drain is done: a guest attribute, which the host
+        writes through its metadata server with no IAM at all; the controller reads it and
+        deletes the VM from the MIG
+        (https://cloud.google.com/compute/docs/metadata/manage-guest-attributes)."""
+        value = f"done {int(time.time())} {'unknown' if sessions is None else sessions}"
+        return (
+            call_api(
+                "PUT",
+                self.metadata + "instance/guest-attributes/avfleet/drain",
+                {"Metadata-Flavor": "Google"},
+                value.encode(),
+            )[0]
+            == 200
+        )
 
 
 def sigv4(method, url, region, service, body, creds):
@@ -382,22 +390,19 @@ class Aws:
         return body.decode().strip() if status == 200 else None
 
     def call(self, service, params):
+        """(HTTP status, answer) of a signed Query API call; status 0 when none could be made."""
         region = self.meta("placement/region")
         role = self.meta("iam/security-credentials/")
         creds = role and self.meta("iam/security-credentials/" + role.splitlines()[0])
         if not region or not creds:
-            return False
+            return 0, b""
         url = self.endpoints[service].replace("{region}", region)
         body = urllib.parse.urlencode(params).encode()
         headers = sigv4("POST", url, region, service, body, json.loads(creds))
         status, answer = call_api("POST", url, headers, body)
-        # A lifecycle action already completed (by this agent before a restart, or at an earlier
-        # boot) or never started (the hook was added after the launch) is done, not a failure.
-        if status == 400 and b"No active Lifecycle Action" in answer:
-            return True
         if status != 200:
             log(f"{service} {params['Action']}: HTTP {status} {answer[:200]!r}")
-        return status == 200
+        return status, answer
 
     def warmed(self):
         # Warmed:Pending, Warmed:Stopped, ... : a warm pool host that serves nobody (AWS: "Retrieve
@@ -408,7 +413,7 @@ class Aws:
         metric = self.config["metric"]
         # A warm pool host's 0 streams would pull the group's average down: target tracking
         # would take serving hosts away.
-        return not self.warmed() and self.call(
+        return not self.warmed() and 200 == self.call(
             "monitoring",
             {
                 "Action": "PutMetricData",
@@ -420,7 +425,7 @@ class Aws:
                 "MetricData.member.1.Dimensions.member.1.Name": "AutoScalingGroupName",
                 "MetricData.member.1.Dimensions.member.1.Value": metric["autoScalingGroup"],
             },
-        )
+        )[0]
 
     def whereami(self):
         instance, zone = self.meta("instance-id"), self.meta("placement/availability-zone")
@@ -431,9 +436,10 @@ class Aws:
         return self.meta("autoscaling/target-lifecycle-state") == "Terminated"
 
     def lifecycle(self, action, hook, extra):
+        """(HTTP status, answer) of a lifecycle call on this instance."""
         instance = self.meta("instance-id")
         if not instance:
-            return False
+            return 0, b""
         return self.call(
             "autoscaling",
             {
@@ -446,26 +452,43 @@ class Aws:
             },
         )
 
-    def heartbeat(self):
-        return self.lifecycle("RecordLifecycleActionHeartbeat", self.config["lifecycleHook"], {})
+    def drain_call(self, action, extra):
+        """True once the drain hook took the call. "No active Lifecycle Action" while IMDS reads
+        Terminated is not done: a terminating instance's hook becomes active only after it has
+        left its load balancer, and IMDS reads Terminated before that; the next tick asks again.
+        Any other time, nothing waits on the hook (a drain asked on the host): done."""
+        status, answer = self.lifecycle(action, self.config["lifecycleHook"], extra)
+        if no_active_action(status, answer):
+            if self.meta("autoscaling/target-lifecycle-state") == "Terminated":
+                log(f"{action}: the drain hook is not active yet; again at the next tick")
+                return False
+            return True
+        return status == 200
 
-    def complete(self):
-        return self.lifecycle(
-            "CompleteLifecycleAction",
-            self.config["lifecycleHook"],
-            {"LifecycleActionResult": "CONTINUE"},
-        )
+    def heartbeat(self):
+        return self.drain_call("RecordLifecycleActionHeartbeat", {})
+
+    def complete(self, sessions):
+        return self.drain_call("CompleteLifecycleAction", {"LifecycleActionResult": "CONTINUE"})
 
     def launch(self, ready):
         """The launching hook, at every boot (into the warm pool and out of it): CONTINUE once the
-        host serves, a heartbeat while it comes up. True once completed."""
+        host serves, a heartbeat while it comes up. True once completed; "No active Lifecycle
+        Action" is done too: completed by this agent before a restart or at an earlier boot, or
+        never started (the hook was added after the launch)."""
         hook = self.config["launch"]["hook"]
         if ready:
-            return self.lifecycle(
+            status, answer = self.lifecycle(
                 "CompleteLifecycleAction", hook, {"LifecycleActionResult": "CONTINUE"}
             )
+            return status == 200 or no_active_action(status, answer)
         self.lifecycle("RecordLifecycleActionHeartbeat", hook, {})
         return False
+
+
+def no_active_action(status, answer):
+    """Auto Scaling's answer to a lifecycle call with no action waiting on the hook."""
+    return status == 400 and b"No active Lifecycle Action" in answer
 
 
 class Metal:
@@ -490,7 +513,7 @@ class Metal:
     def launch(self, ready):
         return True
 
-    def complete(self):
+    def complete(self, sessions):
         with open(os.path.join(self.state_dir, "drained"), "w") as marker:
             marker.write(f"{int(time.time())}\n")
         return True
@@ -506,6 +529,29 @@ def agent_endpoints(config):
     endpoints = dict(config.get("endpoints", {}))
     endpoints.update(json.loads(os.environ.get("AVFLEET_AGENT_ENDPOINTS", "{}")))
     return endpoints
+
+
+def health_answer(path, config, drain, tuned, workload_healthy):
+    """(HTTP status, reason) of the health port for `path`, or None for another path.
+
+    Readiness (`health.path`, the load balancer's): 200 only while no drain runs, the tuning
+    verifies and the media server is healthy. Liveness (`health.livenessPath`, the autohealer's):
+    200 while the media server answers its health endpoint, draining or not; a host failing it
+    is broken and may be recreated, one merely draining must not be.
+    """
+    if path == config["health"].get("livenessPath"):
+        if not workload_healthy:
+            return 503, "media server unhealthy"
+        return 200, "alive, draining" if drain else "alive"
+    if path != config["health"]["path"]:
+        return None
+    if drain:
+        return 503, "draining"
+    if not tuned:
+        return 503, "tuning does not verify"
+    if not workload_healthy:
+        return 503, "media server unhealthy"
+    return 200, "ok"
 
 
 class Agent:
@@ -577,15 +623,15 @@ class Agent:
             last = result.stderr.decode().strip().splitlines()[-1:] or [f"exit {result.returncode}"]
             log(f"tuning does not verify: {last[0]}")
 
+    def answer(self, path):
+        """(HTTP status, reason) of a health path, or None when the path is neither check."""
+        if path not in (self.config["health"]["path"], self.config["health"].get("livenessPath")):
+            return None
+        return health_answer(path, self.config, self.drain, self.tuned, self.workload.healthy())
+
     def health(self):
-        """(HTTP status, reason)."""
-        if self.drain:
-            return 503, "draining"
-        if not self.tuned:
-            return 503, "tuning does not verify"
-        if not self.workload.healthy():
-            return 503, "media server unhealthy"
-        return 200, "ok"
+        """The readiness answer: (HTTP status, reason)."""
+        return self.answer(self.config["health"]["path"])
 
     def metrics(self):
         name = self.config["metric"].get("prometheus", "avfleet_media_streams")
@@ -685,7 +731,7 @@ class Agent:
         over = time.time() >= self.drain["deadline"]
         if sessions == 0 or over:
             # A shutdown drain ends with the shutdown itself; the platform is already at it.
-            if self.drain["reason"] == "shutdown" or self.platform.complete():
+            if self.drain["reason"] == "shutdown" or self.platform.complete(sessions):
                 self.drain["completed"] = True
                 self.drain["sessionsLeft"] = sessions
                 self.write_drain()
@@ -697,7 +743,8 @@ class Agent:
 
     def on_sigterm(self, *_):
         """systemd stops the agent before the media server: at a system shutdown (a GCE
-        deletion within graceful shutdown), drain first; on a plain restart, just go."""
+        deletion by anything but the scale-in controller), drain for what time is left; on a plain
+        restart, just go."""
         state = subprocess.run(["systemctl", "is-system-running"], capture_output=True, text=True)
         if state.stdout.strip() != "stopping":
             sys.exit(0)
@@ -727,12 +774,11 @@ class Agent:
 
 
 def serve(agent):
-    health_path = agent.config["health"]["path"]
-
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            if self.path == health_path:
-                status, text = agent.health()
+            answer = agent.answer(self.path)
+            if answer is not None:
+                status, text = answer
                 content_type = "text/plain"
             elif self.path == "/metrics":
                 status, text = 200, agent.metrics()

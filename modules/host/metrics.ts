@@ -30,3 +30,11 @@ export const GCP_DRAIN_ATTRIBUTE = "avfleet-drain";
 
 /** Cloud Monitoring takes at most one point per time series every 5 s. */
 export const GCP_MIN_POINT_SPACING_SEC = 5;
+
+/**
+ * The agent's liveness path on the health port: 200 while the media server answers, draining
+ * or not. The MIG's autohealer probes it; the load balancer probes readiness
+ * (`ports.health.path`), which fails while draining. An autohealer on readiness would recreate
+ * every draining host.
+ */
+export const LIVENESS_PATH = "/livez";

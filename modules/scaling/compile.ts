@@ -10,7 +10,7 @@
  */
 import type { AwsFleetSpec, GcpFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../capacity/machine-types";
-import { autoscalingPolicy, GRACEFUL_SHUTDOWN_MAX_SEC } from "../fleets/gcp-args";
+import { autoscalingPolicy } from "../fleets/gcp-args";
 import { drainHook, groupName, MEDIA_METRIC, targetStreamsPerHost } from "../fleets/aws-args";
 import type {
   AwsMetricDataQuery,
@@ -91,20 +91,18 @@ export function controlsOf(spec: CloudSpec): CloudControls {
       windowMin: policy.scaleInControl.timeWindowSec / 60,
       maxHosts: policy.scaleInControl.maxScaledInReplicas.fixed,
     },
-    removal: gcpRemoval(policy.mode, spec.drainSeconds),
+    removal: gcpRemoval(spec.drainSeconds),
   };
 }
 
 /**
- * How GCP hosts leave. Mode ON: the MIG deletes (newest first, as modelled) and graceful
- * shutdown drains each for at most an hour. ONLY_SCALE_OUT: the scale-in controller
- * (modules/fleets/gcp-scale-in.ts) marks the least-loaded hosts at the autoscaler's
- * recommendation, already throttled by scale-in control, and each drains up to the pool's limit.
+ * How GCP hosts leave: always through the scale-in controller (modules/fleets/gcp-scale-in.ts),
+ * never a MIG deletion. It marks the least-loaded hosts at the autoscaler's recommendation,
+ * already throttled by scale-in control; each drains up to the pool's limit, and the controller
+ * deletes it once its drain is done or the limit has passed.
  */
-export function gcpRemoval(mode: "ON" | "ONLY_SCALE_OUT", drainSeconds: number): Removal {
-  return mode === "ONLY_SCALE_OUT"
-    ? { kind: "drain", pick: "least-loaded", limitMin: drainSeconds / 60 }
-    : { kind: "drain", pick: "newest", limitMin: GRACEFUL_SHUTDOWN_MAX_SEC / 60 };
+export function gcpRemoval(drainSeconds: number): Removal {
+  return { kind: "drain", pick: "least-loaded", limitMin: drainSeconds / 60 };
 }
 
 export type DayKind = "weekday" | "weekend";

@@ -1,13 +1,19 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { validateStackDocument } from "../../modules/config/stack";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import * as args from "../../modules/fleets/gcp-args";
+import { agentConfig } from "../../modules/host/agent";
+import { launchSeconds } from "../../modules/host/units";
 import { ROOT } from "../support/cli";
+import { missingCommands, prerequisite } from "../support/prerequisites";
+
+const AGENT = join(ROOT, "modules/host/avfleet-agent.py");
 
 function spec(change: (fleet: any) => void = () => {}): GcpFleetSpec {
   const doc = YAML.parse(readFileSync(join(ROOT, "stacks/Pulumi.gcp-us-west1.yaml"), "utf8"));
@@ -43,18 +49,18 @@ test("autoscaler holds each host at capacity × target utilization, on the media
     maxScaledInReplicas: { fixed: 2 },
     timeWindowSec: 900,
   });
-  assert.equal(policy.mode, "ON", "a 30-minute drain fits in graceful shutdown's hour");
-  assert.equal(
-    args.autoscalingPolicy(spec((f) => (f.drainSeconds = 5400))).mode,
-    "ONLY_SCALE_OUT",
-    "a drain longer than an hour never rides on a MIG deletion",
-  );
+  // A VM the MIG deletes gets ~90 s: whatever the drain, the autoscaler never scales in.
+  for (const drainSeconds of [60, 1800, 5400])
+    assert.equal(
+      args.autoscalingPolicy(spec((f) => (f.drainSeconds = drainSeconds))).mode,
+      "ONLY_SCALE_OUT",
+    );
   assert.equal(policy.minReplicas, 6);
   assert.equal(policy.maxReplicas, 90);
   assert.equal(args.autoscalerTarget(spec((f) => (f.autoscaling.targetUtilization = 0.5))), 2400);
 });
 
-test("rollouts surge at least one host per zone and never take one away first", () => {
+test("rollouts and rebalancing never delete a serving host: opportunistic updates, no redistribution", () => {
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 4 }), (zones) => {
       const policy = args.updatePolicy(
@@ -63,10 +69,29 @@ test("rollouts surge at least one host per zone and never take one away first", 
             (f.zones = ["us-west1-a", "us-west1-b", "us-west1-c", "us-west1-d"].slice(0, zones)),
         ),
       );
-      assert.equal(policy.maxUnavailableFixed, 0);
-      assert.equal(policy.maxSurgeFixed, zones);
+      assert.equal(policy.type, "OPPORTUNISTIC");
+      assert.equal(policy.instanceRedistributionType, "NONE");
+      assert.equal(policy.minimalAction, "REFRESH");
+      // a regional MIG's fixed values: 0 or ≥ the zones, not both 0
+      assert.equal(policy.maxSurgeFixed, 0);
+      assert.equal(policy.maxUnavailableFixed, zones);
     }),
   );
+});
+
+test("autohealing waits out the first boot: package pools 420 s, container pools 1020 s, at most 3600", () => {
+  assert.equal(args.autohealingInitialDelaySec(spec()), 420);
+  const container = spec((f) => {
+    delete f.workload.package;
+    delete f.workload.version;
+    f.workload.image = "us-west1-docker.pkg.dev/media-prod-usw1/sfu/avfleet-sfu";
+    f.workload.version = "2.4.1";
+    f.workload.digest = `sha256:${"ab".repeat(32)}`;
+  });
+  // the image pull (600 s) on top of the first boot's installs (300 s), and a margin
+  assert.equal(args.autohealingInitialDelaySec(container), 1020);
+  assert.ok(args.autohealingInitialDelaySec(container) >= launchSeconds(container));
+  assert.ok(args.autohealingInitialDelaySec(container) <= 3600);
 });
 
 test("firewall: media only on the declared UDP range, health only from Google, SSH only from admins", () => {
@@ -96,13 +121,52 @@ test("service-account ids are valid GCP account ids for every valid pool name", 
   );
 });
 
-test("graceful shutdown drains calls, capped at GCP's one hour", () => {
-  assert.deepEqual(args.scheduling(spec()).gracefulShutdown, {
-    enabled: true,
-    maxDuration: { seconds: 1800 },
-  });
-  assert.deepEqual(
-    args.scheduling(spec((f) => (f.drainSeconds = 5400))).gracefulShutdown.maxDuration,
-    { seconds: 3600 },
+test("the template asks for no graceful shutdown: no drain rests on it", () => {
+  assert.deepEqual(args.SCHEDULING, { automaticRestart: true, onHostMaintenance: "MIGRATE" });
+  assert.equal("gracefulShutdown" in args.SCHEDULING, false);
+});
+
+test("autohealing probes liveness, which a draining host passes; the load balancer probes readiness, which it fails", (t) => {
+  if (!prerequisite(t, missingCommands("python3"))) return;
+  const s = spec();
+  const config = agentConfig(s);
+  const autohealing = args.autohealingHealthCheck(s).httpHealthCheck;
+  const balancer = args.loadBalancerHealthCheck(s).httpHealthCheck;
+  assert.equal(autohealing.requestPath, config.health.livenessPath);
+  assert.equal(balancer.requestPath, config.health.path);
+  assert.notEqual(autohealing.requestPath, balancer.requestPath);
+  assert.equal(autohealing.port, config.health.port);
+  // The agent's own answer, tabulated by python3 from the file the hosts run.
+  const cases = [
+    // [path, drain, tuned, workloadHealthy]
+    [autohealing.requestPath, true, true, true],
+    [balancer.requestPath, true, true, true],
+    [autohealing.requestPath, false, true, true],
+    [balancer.requestPath, false, true, true],
+    [autohealing.requestPath, true, true, false],
+    [autohealing.requestPath, false, false, true],
+    [balancer.requestPath, false, false, true],
+    [balancer.requestPath, false, true, false],
+    ["/other", false, true, true],
+  ];
+  const run = spawnSync(
+    "python3",
+    [
+      "-c",
+      `import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("agent", ${JSON.stringify(AGENT)})
+agent = importlib.util.module_from_spec(spec); spec.loader.exec_module(agent)
+config, cases = json.load(sys.stdin)
+drain = {"reason": "termination notice"}
+json.dump([agent.health_answer(p, config, drain if d else None, t, w) for p, d, t, w in cases], sys.stdout)`,
+    ],
+    {
+      input: JSON.stringify([config, cases]),
+      encoding: "utf8",
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
+    },
   );
+  assert.equal(run.status, 0, run.stderr);
+  const statuses = (JSON.parse(run.stdout) as Array<[number, string] | null>).map((a) => a?.[0]);
+  assert.deepEqual(statuses, [200, 503, 200, 200, 503, 200, 503, 503, undefined]);
 });

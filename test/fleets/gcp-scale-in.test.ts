@@ -15,9 +15,11 @@ import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import { GCP_MEDIA_LOAD_METRIC } from "../../modules/host/metrics";
 import {
   scaleInConfig,
+  SCALE_IN_DELETE_PERMISSIONS,
   SCALE_IN_MARK_PERMISSIONS,
   SCALE_IN_READ_PERMISSIONS,
 } from "../../modules/fleets/gcp-scale-in";
+import { HOST_SCOPES } from "../../modules/fleets/gcp-args";
 import { gcpStandIns, StandIns, type GcpPeer } from "../../bench/host/stand-ins";
 import { evaluateExamples, resource } from "../support/plans";
 import { ROOT } from "../support/cli";
@@ -51,6 +53,43 @@ json.dump(out, sys.stdout)`,
   assert.equal(run.status, 0, run.stderr);
   const got = JSON.parse(run.stdout) as string[][];
   for (const [i, c] of CASES.entries()) assert.deepEqual(got[i], c.expect, c.case);
+});
+
+test("to_delete: a marked host whose drain is done or whose mark outlived the limit, and nothing else", (t) => {
+  if (!prerequisite(t, missingCommands("python3"))) return;
+  const now = 100_000;
+  const drainSeconds = 7200;
+  const host = (name: string, markedAt: number | null, drainDone?: boolean) => ({
+    name,
+    running: true,
+    load: 10,
+    markedAt,
+    ...(drainDone === undefined ? {} : { drainDone }),
+  });
+  const hosts = [
+    host("serving", null),
+    // a done attribute without a mark is not the controller's doing: left alone
+    host("unmarked-but-done", null, true),
+    host("drained", now - 60, true),
+    host("draining", now - 60, false),
+    host("draining-no-attribute", now - drainSeconds),
+    host("agent-died", now - drainSeconds - 300),
+    // a mark of unknown time (an operator's) never expires: only its agent's word takes it away
+    host("operator-mark", 0),
+    host("operator-mark-drained", 0, true),
+  ];
+  const run = spawnSync(
+    "python3",
+    [
+      "-c",
+      `${load}
+hosts, now, drain = json.load(sys.stdin)
+json.dump(main.to_delete(hosts, now, drain), sys.stdout)`,
+    ],
+    { input: JSON.stringify([hosts, now, drainSeconds]), encoding: "utf8", env: PY_ENV },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), ["drained", "agent-died", "operator-mark-drained"]);
 });
 
 const euw4 = loadStacks(join(ROOT, "stacks"), ["gcp-europe-west4"])[0].document.config[
@@ -133,6 +172,7 @@ test("a pass against stand-in Compute and Monitoring marks the least-loaded host
       recommended: 3,
       draining: 0,
       marked: ["gcp-euw4-i9j0", "gcp-euw4-e5f6"],
+      deleted: [],
     });
     const marks = s.calls.filter((c) => c.action === "setMetadata").map((c) => c.body as any);
     assert.deepEqual(
@@ -169,6 +209,72 @@ test("a pass against stand-in Compute and Monitoring marks the least-loaded host
   }
 });
 
+test("a pass deletes the marked hosts whose drain is done or whose mark expired, then marks hosts on an old template first", async (t) => {
+  if (!prerequisite(t, missingCommands("python3"))) return;
+  const s = new StandIns("127.0.0.1");
+  const markedAgo = (sec: number) => [
+    { key: "avfleet-drain", value: "true" },
+    {
+      key: "avfleet-drain-at",
+      value: new Date(Date.now() - sec * 1000).toISOString().replace(/\.\d+Z$/, "Z"),
+    },
+  ];
+  try {
+    const g = await gcpStandIns(s, VM, {
+      autoscaler: AUTOSCALER,
+      recommendedSize: 2,
+      peers: [
+        // its agent wrote the attribute at zero sessions
+        {
+          ...peer("gcp-euw4-c3d4", "europe-west4-b", 0, markedAgo(60)),
+          guest: { "avfleet/drain": "done 1700000000 0" },
+        },
+        // still draining
+        peer("gcp-euw4-e5f6", "europe-west4-c", 300, markedAgo(60)),
+        // marked longer ago than the drain limit and the margin: its agent is gone
+        peer("gcp-euw4-g7h8", "europe-west4-a", 40, markedAgo(euw4.drainSeconds + 400)),
+        { ...peer("gcp-euw4-i9j0", "europe-west4-b", 2000), outdated: true },
+        peer("gcp-euw4-k1l2", "europe-west4-c", 5),
+      ],
+    });
+    const report = await pass(g.endpoints.compute, { maxHostsPerWindow: 3, windowSec: 900 });
+    assert.deepEqual(s.problems, [], "every request matched the API's documented shape");
+    // 6 - 2 deleted = 4; recommended 2, one still draining: one more, the outdated one first.
+    assert.deepEqual(report, {
+      size: 4,
+      recommended: 2,
+      draining: 1,
+      marked: ["gcp-euw4-i9j0"],
+      deleted: ["gcp-euw4-c3d4", "gcp-euw4-g7h8"],
+    });
+    const deletes = s.calls.filter((c) => c.action === "deleteInstances").map((c) => c.body);
+    assert.deepEqual(deletes, [
+      {
+        // in the order the controller lists hosts: by zone, then name
+        instances: [
+          `https://www.googleapis.com/compute/v1/projects/${VM.project}/zones/europe-west4-a/instances/gcp-euw4-g7h8`,
+          `https://www.googleapis.com/compute/v1/projects/${VM.project}/zones/europe-west4-b/instances/gcp-euw4-c3d4`,
+        ],
+        skipInstancesOnValidationError: true,
+      },
+    ]);
+    // only marked hosts' attributes are read
+    assert.deepEqual(
+      s.calls
+        .filter((c) => c.action === "getGuestAttributes")
+        .map((c) => (c.body as { instance: string }).instance)
+        .sort(),
+      ["gcp-euw4-c3d4", "gcp-euw4-e5f6", "gcp-euw4-g7h8"],
+    );
+    assert.deepEqual(
+      g.vms().map((v) => v.name),
+      [VM.name, "gcp-euw4-e5f6", "gcp-euw4-i9j0", "gcp-euw4-k1l2"],
+    );
+  } finally {
+    s.close();
+  }
+});
+
 test("the function's HTTP entry point answers 200 with its report, 500 when an API fails", async (t) => {
   if (!prerequisite(t, missingCommands("python3"))) return;
   const s = new StandIns("127.0.0.1");
@@ -186,7 +292,7 @@ test("the function's HTTP entry point answers 200 with its report, 500 when an A
     // no recommendation yet: nothing marked
     assert.equal(
       await entry(AUTOSCALER),
-      '200 {"size": 2, "recommended": null, "draining": 0, "marked": []}',
+      '200 {"size": 2, "recommended": null, "draining": 0, "marked": [], "deleted": []}',
     );
     assert.match(await entry("no-such-autoscaler"), /^500 \{"error": "GET .*HTTP 404/);
   } finally {
@@ -194,7 +300,7 @@ test("the function's HTTP entry point answers 200 with its report, 500 when an A
   }
 });
 
-test("a pool whose drain outlasts graceful shutdown declares its controller; one that fits does not", async () => {
+test("every pool declares its controller, a 30-minute drain as a 2-hour one", async () => {
   const [euw4Plan, usw1Plan] = await evaluateExamples("gcp-europe-west4", "gcp-us-west1");
   const component = resource(euw4Plan, "gcp-euw4-scale-in");
   assert.equal(component.type, "avfleet:fleets:GcpScaleIn");
@@ -220,6 +326,7 @@ test("a pool whose drain outlasts graceful shutdown declares its controller; one
     instanceGroupManager: "gcp-euw4-mig",
     autoscaler: "gcp-euw4-autoscaler",
     metric: GCP_MEDIA_LOAD_METRIC,
+    drainSeconds: 7200,
     maxHostsPerWindow: 1,
     windowSec: 900,
     endpoints: {
@@ -242,6 +349,69 @@ test("a pool whose drain outlasts graceful shutdown declares its controller; one
     /resource\.name\.extract\("\/instances\/\{name\}"\)\.startsWith\("gcp-euw4-"\)/,
   );
   assert.equal(resource(euw4Plan, "gcp-euw4-scale-in-read-member").inputs.condition, undefined);
+  assert.ok(SCALE_IN_READ_PERMISSIONS.includes("compute.instances.getGuestAttributes"));
+  // the controller deletes drained hosts: only from exactly this pool's MIG and its VMs
+  assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-delete").inputs.permissions, [
+    "compute.instanceGroupManagers.update",
+    "compute.instances.delete",
+  ]);
+  assert.deepEqual(SCALE_IN_DELETE_PERMISSIONS, [
+    "compute.instanceGroupManagers.update",
+    "compute.instances.delete",
+  ]);
+  const deleteMember = resource(euw4Plan, "gcp-euw4-scale-in-delete-member").inputs;
+  assert.match(deleteMember.member, /^serviceAccount:gcp-euw4-scalein@/);
+  assert.equal(
+    deleteMember.condition.expression,
+    'resource.name == "projects/media-prod-euw4/regions/europe-west4/instanceGroupManagers/gcp-euw4-mig" || ' +
+      '(resource.type == "compute.googleapis.com/Instance" && resource.name.extract("/instances/{name}").startsWith("gcp-euw4-"))',
+  );
+  // the hosts: no compute scope, no role that deletes or changes a VM or a MIG
+  const template = resource(euw4Plan, "gcp-euw4-template").inputs;
+  assert.deepEqual(template.serviceAccount.scopes, HOST_SCOPES);
+  assert.ok(!HOST_SCOPES.some((scope) => /auth\/(compute|cloud-platform)/.test(scope)));
+  assert.equal(template.metadata["enable-guest-attributes"], "TRUE");
+  const hostMember = `serviceAccount:${template.serviceAccount.email}`;
+  const hostRoles = euw4Plan.resources
+    .filter((r) => r.type === "gcp:projects/iAMMember:IAMMember" && r.inputs.member === hostMember)
+    .map((r) => r.inputs.role);
+  assert.deepEqual(hostRoles.sort(), ["roles/logging.logWriter", "roles/monitoring.metricWriter"]);
+  // a hardened org: the function builds as its own account, with the roles a build needs
+  assert.match(
+    fn.buildConfig.serviceAccount,
+    /^projects\/media-prod-euw4\/serviceAccounts\/gcp-euw4-scalein-bld@/,
+  );
+  const buildMember = `serviceAccount:${fn.buildConfig.serviceAccount.split("/").pop()}`;
+  assert.deepEqual(
+    euw4Plan.resources
+      .filter(
+        (r) => r.type === "gcp:projects/iAMMember:IAMMember" && r.inputs.member === buildMember,
+      )
+      .map((r) => r.inputs.role)
+      .sort(),
+    ["roles/artifactregistry.writer", "roles/logging.logWriter", "roles/storage.objectAdmin"],
+  );
+  // and the stack enables the APIs it calls, never turning one off on destroy
+  const services = euw4Plan.resources.filter((r) => r.type === "gcp:projects/service:Service");
+  assert.deepEqual(
+    services.map((r) => r.inputs.service).sort(),
+    [
+      "artifactregistry",
+      "cloudbuild",
+      "cloudfunctions",
+      "cloudscheduler",
+      "compute",
+      "iam",
+      "logging",
+      "monitoring",
+      "run",
+      "storage",
+      ...(euw4Plan.resources.some((r) => r.name === "gcp-euw4-endpoint") ? ["dns"] : []),
+    ]
+      .map((api) => `${api}.googleapis.com`)
+      .sort(),
+  );
+  for (const r of services) assert.equal(r.inputs.disableOnDestroy, false, r.name);
   const job = resource(euw4Plan, "gcp-euw4-scale-in-schedule").inputs;
   assert.equal(job.schedule, "* * * * *");
   assert.equal(job.httpTarget.httpMethod, "POST");
@@ -251,5 +421,10 @@ test("a pool whose drain outlasts graceful shutdown declares its controller; one
   const invoke = resource(euw4Plan, "gcp-euw4-scale-in-invoke").inputs;
   assert.equal(invoke.role, "roles/run.invoker");
   assert.equal(invoke.member, `serviceAccount:${job.httpTarget.oidcToken.serviceAccountEmail}`);
-  assert.equal(usw1Plan.resources.filter((r) => r.name.includes("scale-in")).length, 0);
+  // gcp-us-west1 drains 1800 s: its autoscaler never scales in either.
+  assert.equal(resource(usw1Plan, "gcp-usw1-scale-in").type, "avfleet:fleets:GcpScaleIn");
+  assert.equal(
+    resource(usw1Plan, "gcp-usw1-autoscaler").inputs.autoscalingPolicy.mode,
+    "ONLY_SCALE_OUT",
+  );
 });

@@ -46,10 +46,23 @@ test("host rehearsal: tuned, serving, measured, drained on notice, agent crash m
   assert.ok(warm.stoppedDraining, "aws: the stop's shutdown drain did not keep the host out");
   assert.ok(warm.retuned, "aws: the stop reset the tuning, the start tuned again");
   assert.deepEqual(warm.waitingAtEnd, [], "aws: no lifecycle action left waiting");
-  // GCP, drain 7200 s > graceful shutdown: the autoscaler only scales out; the scale-in
-  // controller marked the quieter of two VMs, whose agent drained it and deleted its VM.
-  assert.equal(result.hosts[0].drainSeconds, 7200);
-  assert.ok(result.hosts[0].markedByController, "gcp: marked by the scale-in controller");
+  // GCP: the autoscaler only scales out; the scale-in controller marked the quieter of two
+  // VMs, whose agent drained it and said so in a guest attribute; the controller's next pass
+  // deleted the VM (the stand-in refuses deleteInstances from the host itself).
+  const gcp = result.hosts[0];
+  assert.ok(gcp.markedByController, "gcp: marked by the scale-in controller");
+  assert.ok(gcp.deletedByController, "gcp: deleted from the MIG by the controller, once drained");
+  // The autohealer probed the rendered autohealing check's path through the drain: never a
+  // repair, while the load balancer's readiness path answered 503 in the same drain.
+  assert.ok(gcp.autohealer!.probes >= 3, "gcp: the autohealer probed through the drain");
+  assert.equal(gcp.autohealer!.repairs, 0, "gcp: no autohealer repair of a draining host");
+  assert.ok(gcp.autohealer!.readinessFailed, "gcp: readiness answered 503 while draining");
+  // AWS: the drain hook became active only after deregistration; until then Auto Scaling
+  // answered "No active Lifecycle Action", which the agent did not take for done.
+  const hook = result.hosts[1].drainHook!;
+  assert.ok(hook.noActive >= 1, "aws: the agent called the drain hook before it was active");
+  assert.equal(hook.completedBeforeActive, false, "aws: no drain counted done before the hook");
+  assert.ok(hook.completedAfterActive, "aws: the drain hook completed once active");
   // the host counters carry what modules/observe's rules sum by: the platform's name for the
   // host and its zone (none on bare metal), the pool and its media region
   assert.deepEqual(

@@ -40,9 +40,17 @@ test("preview --json: one stack, exit 0, every resource a child of the fleet or 
   assert.equal(facts.inputs.fleet.capacity.hostsRequired, 66);
   const alerting = byName("gcp-usw1-alerting");
   assert.equal(alerting.type, "avfleet:observe:PoolAlerting");
-  const roots = [component, facts, alerting];
+  // Every GCP pool has its scale-in controller, a component of its own under the fleet.
+  const scaleIn = byName("gcp-usw1-scale-in");
+  assert.equal(scaleIn.parent, component.urn);
+  const roots = [component, facts, alerting, scaleIn];
   for (const r of stack.resources.filter((r: JsonResource) => !roots.includes(r))) {
-    const parent = r.type === "gcp:monitoring/alertPolicy:AlertPolicy" ? alerting : component;
+    const parent =
+      r.type === "gcp:monitoring/alertPolicy:AlertPolicy"
+        ? alerting
+        : r.name.startsWith("gcp-usw1-scale-in-")
+          ? scaleIn
+          : component;
     assert.equal(r.parent, parent.urn, r.name);
     assert.equal(r.urn, `urn:pulumi:gcp-us-west1::avfleet::${parent.type}$${r.type}::${r.name}`);
   }
@@ -69,10 +77,10 @@ test("instance template: gVNIC, TIER_1, external IP, a startup script that tunes
     scopes: [
       "https://www.googleapis.com/auth/monitoring.write",
       "https://www.googleapis.com/auth/logging.write",
-      // The agent removes its own drained VM from the MIG (IAM narrows it to that).
-      "https://www.googleapis.com/auth/compute",
     ],
   });
+  // No compute scope: the scale-in controller deletes drained hosts, never the host itself.
+  assert.equal(t.inputs.metadata["enable-guest-attributes"], "TRUE");
   assert.deepEqual(t.inputs.shieldedInstanceConfig, {
     enableIntegrityMonitoring: true,
     enableSecureBoot: true,
@@ -89,7 +97,7 @@ test("instance template: gVNIC, TIER_1, external IP, a startup script that tunes
   });
 });
 
-test("regional MIG: three zones, named ports, autohealing on the health check, surge-only rollouts", () => {
+test("regional MIG: three zones, named ports, autohealing after the first boot, no rollout or rebalance deletes a host", () => {
   const mig = byName("gcp-usw1-mig");
   assert.equal(mig.type, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager");
   assert.equal(mig.inputs.region, "us-west1");
@@ -98,10 +106,16 @@ test("regional MIG: three zones, named ports, autohealing on the health check, s
     { name: "health", port: 8080 },
     { name: "signaling-443", port: 443 },
   ]);
-  assert.equal(mig.inputs.autoHealingPolicies.initialDelaySec, 300);
+  // the first boot's 300 s and a margin
+  assert.equal(mig.inputs.autoHealingPolicies.initialDelaySec, 420);
   assert.match(mig.inputs.autoHealingPolicies.healthCheck, /^gcp-usw1-health-/);
-  assert.equal(mig.inputs.updatePolicy.maxUnavailableFixed, 0);
-  assert.equal(mig.inputs.updatePolicy.maxSurgeFixed, 3);
+  assert.deepEqual(mig.inputs.updatePolicy, {
+    type: "OPPORTUNISTIC",
+    minimalAction: "REFRESH",
+    instanceRedistributionType: "NONE",
+    maxSurgeFixed: 0,
+    maxUnavailableFixed: 3,
+  });
   assert.match(
     mig.inputs.versions[0].instanceTemplate,
     /instanceTemplates\/gcp-usw1-0001\?uniqueId=1$/,
@@ -119,17 +133,19 @@ test("regional autoscaler: custom media-load metric and scale-in control", () =>
     maxReplicas: 90,
     metrics: [{ name: "custom.googleapis.com/avfleet/media_streams", target: 2880, type: "GAUGE" }],
     minReplicas: 6,
-    mode: "ON",
+    mode: "ONLY_SCALE_OUT",
     scaleInControl: { maxScaledInReplicas: { fixed: 2 }, timeWindowSec: 900 },
   });
   // The stack names policy ours: its forecast floors ride on the autoscaler as schedules.
   assert.equal(scalingSchedules.length, 55);
 });
 
-test("health check probes the configured path and port", () => {
+test("autohealing probes the agent's liveness path, the load balancer the configured readiness path", () => {
   const hc = byName("gcp-usw1-health");
   assert.equal(hc.type, "gcp:compute/healthCheck:HealthCheck");
-  assert.deepEqual(hc.inputs.httpHealthCheck, { port: 8080, requestPath: "/healthz" });
+  assert.deepEqual(hc.inputs.httpHealthCheck, { port: 8080, requestPath: "/livez" });
+  const lb = byName("gcp-usw1-lb-health");
+  assert.deepEqual(lb.inputs.httpHealthCheck, { port: 8080, requestPath: "/healthz" });
 });
 
 test("firewalls: media UDP range, signaling, health from Google only, SSH from admins only", () => {
@@ -164,12 +180,12 @@ test("stack outputs: pool, media region, endpoint, instance group, min/max hosts
     // the load balancer's address, which a Cloud DNS traffic split answers with and probes
     endpointAddresses: [byName("gcp-usw1-lb-rule").inputs.ipAddress],
     scaling:
-      "ours: GCP autoscaler ON, target 2880 streams/host · 55 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s",
+      "ours: GCP autoscaler ONLY_SCALE_OUT, target 2880 streams/host · 55 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s",
     host: {
       workload: "avfleet-sfu 2.4.1-1",
       agent: "avfleet-agent, load every 30 s",
       drain:
-        "up to 1800 s (graceful shutdown 1800 s; autoscaler ON; media unit stops after 1860 s)",
+        "up to 1800 s (autoscaler ONLY_SCALE_OUT; scale-in controller drains ≤ 2 host(s) per 900 s, deletes each once drained; media unit stops after 1860 s)",
     },
     instanceGroup:
       "https://www.googleapis.com/compute/v1/projects/media-prod-usw1/regions/us-west1/instanceGroups/gcp-usw1-mig",
@@ -189,10 +205,10 @@ test("human preview: a tree per stack under its component and a summary line", (
   );
   assert.match(
     human.stdout,
-    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 36 resources to create \(33 custom, 3 components\)\n {4}hosts: 6–90\n {4}scaling: ours: GCP autoscaler ON, target 2880 streams\/host · 55 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s\n {4}host: avfleet-sfu 2\.4\.1-1 · avfleet-agent, load every 30 s · drain up to 1800 s \(graceful shutdown 1800 s; autoscaler ON; media unit stops after 1860 s\)\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
+    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 64 resources to create \(60 custom, 4 components\)\n {4}hosts: 6–90\n {4}scaling: ours: GCP autoscaler ONLY_SCALE_OUT, target 2880 streams\/host · 55 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s\n {4}host: avfleet-sfu 2\.4\.1-1 · avfleet-agent, load every 30 s · drain up to 1800 s \(autoscaler ONLY_SCALE_OUT; scale-in controller drains ≤ 2 host\(s\) per 900 s, deletes each once drained; media unit stops after 1860 s\)\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
   );
   assert.match(
     human.stdout,
-    /\npreview: 1 stacks, 36 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
+    /\npreview: 1 stacks, 64 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
   );
 });

@@ -167,8 +167,16 @@ const fixtures: [string, string, () => Plan, string[]][] = [
   [
     "gcp-mig-keeps-capacity",
     "gcp-us-west1",
-    () => mutated("gcp-us-west1", "gcp-usw1-mig", (i) => (i.updatePolicy.maxUnavailableFixed = 3)),
-    ["gcp-usw1-mig: a rollout may take hosts out of service before replacements are up"],
+    () =>
+      mutated("gcp-us-west1", "gcp-usw1-mig", (i) => {
+        i.updatePolicy.type = "PROACTIVE";
+        i.updatePolicy.minimalAction = "REPLACE";
+        delete i.updatePolicy.instanceRedistributionType;
+      }),
+    [
+      "gcp-usw1-mig: update type PROACTIVE replaces serving hosts on a template change, cutting their calls",
+      "gcp-usw1-mig: instance redistribution PROACTIVE (default) deletes serving hosts to even out zones",
+    ],
   ],
   [
     "gcp-autoscaler-bounds",
@@ -399,25 +407,25 @@ const fixtures: [string, string, () => Plan, string[]][] = [
       ),
     ["aws-use1-asg: pool aws-use1 lacks alert(s): avfleet-aws-use1-AvfleetRttP95BurnPage"],
   ],
+  // Every GCP pool, not only one draining longer than an hour: gcp-us-west1 drains 1800 s.
   [
     "gcp-drain-first-scale-in",
-    "gcp-europe-west4",
-    () =>
-      mutated("gcp-europe-west4", "gcp-euw4-autoscaler", (i) => (i.autoscalingPolicy.mode = "ON")),
+    "gcp-us-west1",
+    () => mutated("gcp-us-west1", "gcp-usw1-autoscaler", (i) => (i.autoscalingPolicy.mode = "ON")),
     [
-      "gcp-euw4-autoscaler: mode ON scales in by deleting VMs: graceful shutdown ends their calls at 3600 s of a 7200 s drain",
+      "gcp-usw1-autoscaler: mode ON scales in by deleting VMs: each gets ~90 s to stop, not the 1800 s drain, and its calls are cut; set mode ONLY_SCALE_OUT",
     ],
   ],
   [
     "gcp-drain-first-scale-in",
-    "gcp-europe-west4",
+    "gcp-us-west1",
     () => {
-      const plan = structuredClone(plans.get("gcp-europe-west4")!);
-      plan.resources = plan.resources.filter((r) => !r.name.startsWith("gcp-euw4-scale-in"));
+      const plan = structuredClone(plans.get("gcp-us-west1")!);
+      plan.resources = plan.resources.filter((r) => !r.name.startsWith("gcp-usw1-scale-in"));
       return plan;
     },
     [
-      "stack-facts: pool gcp-euw4 drains for 7200 s but has no scale-in controller: its autoscaler never scales in, so surplus hosts stay",
+      "stack-facts: pool gcp-usw1 has no scale-in controller: its autoscaler never scales in, so surplus hosts stay; declare it with GcpFleet",
     ],
   ],
   [
@@ -428,7 +436,9 @@ const fixtures: [string, string, () => Plan, string[]][] = [
       plan.resources = plan.resources.filter((r) => r.name !== "gcp-euw4-scale-in-schedule");
       return plan;
     },
-    ["gcp-euw4-scale-in-fn: no Cloud Scheduler job calls the scale-in controller with OIDC"],
+    [
+      "gcp-euw4-scale-in-fn: no Cloud Scheduler job calls the scale-in controller with OIDC: it never runs",
+    ],
   ],
   [
     "compiled-scaling-safe",
