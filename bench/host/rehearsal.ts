@@ -33,6 +33,7 @@ import { AGENT_UNIT, STATE_DIR } from "../../modules/host/units";
 import { renderTuning, type TuningArtifacts } from "../../modules/tuning";
 import { scaleInConfig } from "../../modules/fleets/gcp-scale-in";
 import { autohealingHealthCheck } from "../../modules/fleets/gcp-args";
+import { autohealingRepairs } from "../../modules/providers/gcp";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import { awsStandIns, gcpStandIns, StandIns } from "./stand-ins";
 import { Supervisor } from "./supervisor";
@@ -77,7 +78,14 @@ export interface HostResult {
 export interface AutohealerResult {
   /** Probes of the path the rendered autohealing check names, during the drain. */
   probes: number;
-  /** Recreations: runs of failed probes reaching the rendered unhealthyThreshold. */
+  /** The longest run of liveness probes the agent did not answer 200 (a kill -9's restart). */
+  longestFailedRun: number;
+  /** The same on the readiness path: the whole drain. */
+  longestReadinessFailedRun: number;
+  /**
+   * Recreations, as the provider model's autohealing rule decides them (modules/providers/gcp)
+   * for a VM past its initial delay: runs of failures reaching the rendered unhealthyThreshold.
+   */
   repairs: number;
   /** The readiness path (the load balancer's) answered 503 during the same drain. */
   readinessFailed: boolean;
@@ -396,19 +404,40 @@ function autohealerStandIn(host: Host) {
   const check = autohealingHealthCheck(host.spec as GcpFleetSpec);
   const { port, requestPath } = check.httpHealthCheck;
   const readiness = `http://${host.nsIp}:${host.spec.ports.health.port}${host.spec.ports.health.path}`;
-  const result: AutohealerResult = { probes: 0, repairs: 0, readinessFailed: false };
+  const result: AutohealerResult = {
+    probes: 0,
+    longestFailedRun: 0,
+    longestReadinessFailedRun: 0,
+    repairs: 0,
+    readinessFailed: false,
+  };
+  const settings = {
+    initialDelaySec: 0,
+    checkIntervalSec: check.checkIntervalSec,
+    unhealthyThreshold: check.unhealthyThreshold,
+    actionOnFailure: "REPAIR" as const,
+  };
   let failures = 0;
+  let readinessFailures = 0;
   let running = true;
   const loop = (async () => {
     while (running) {
       const answer = await get(`http://${host.nsIp}:${port}${requestPath}`);
       result.probes++;
       failures = answer?.status === 200 ? 0 : failures + 1;
-      if (failures >= check.unhealthyThreshold) {
+      result.longestFailedRun = Math.max(result.longestFailedRun, failures);
+      // A VM serving for long is past its initial delay: only the probes decide.
+      if (autohealingRepairs(settings, failures, Infinity)) {
         result.repairs++;
         failures = 0;
       }
-      if ((await get(readiness))?.status === 503) result.readinessFailed = true;
+      const ready = (await get(readiness))?.status === 200;
+      readinessFailures = ready ? 0 : readinessFailures + 1;
+      result.longestReadinessFailedRun = Math.max(
+        result.longestReadinessFailedRun,
+        readinessFailures,
+      );
+      if (!ready) result.readinessFailed = true;
       await sleep((check.checkIntervalSec * 1000) / AUTOHEALER_SPEEDUP);
     }
   })();

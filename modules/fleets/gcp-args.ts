@@ -266,8 +266,22 @@ export function agentHealthCheck(
  * (https://cloud.google.com/compute/docs/instance-groups/autohealing-instances-in-migs).
  */
 export function autohealingHealthCheck(spec: GcpFleetSpec) {
-  return agentHealthCheck(spec, LIVENESS_PATH, 10, 3);
+  return agentHealthCheck(
+    spec,
+    LIVENESS_PATH,
+    AUTOHEALING_INTERVAL_SEC,
+    Math.ceil(REBOOT_BUDGET_SEC / AUTOHEALING_INTERVAL_SEC),
+  );
 }
+
+const AUTOHEALING_INTERVAL_SEC = 10;
+/**
+ * How long a host may answer nothing while it reboots (kernel, then the startup-script again,
+ * then the agent). Autohealing counts from the VM's creation, not its boot: a check that gave up
+ * after 30 s recreated every host an operator rebooted, its drain included. A dead host's calls
+ * are gone either way; it is recreated two minutes later instead of half a minute.
+ */
+export const REBOOT_BUDGET_SEC = 120;
 
 /** The load balancer's check probes readiness, faster: a draining host leaves it within ~10 s. */
 export function loadBalancerHealthCheck(spec: GcpFleetSpec) {

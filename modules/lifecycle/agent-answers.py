@@ -5,6 +5,7 @@
 #
 # python3 agent-answers.py AGENT_FILE CONFIG_FILE  ->  JSON on stdout
 import importlib.machinery
+import inspect
 import importlib.util
 import json
 import sys
@@ -28,7 +29,8 @@ STATES = {
 
 def answer(path, state):
     if hasattr(agent, "health_answer"):
-        return agent.health_answer(path, config, state["drain"], state["tuned"], state["workload"])[0]
+        said = agent.health_answer(path, config, state["drain"], state["tuned"], state["workload"])
+        return said[0] if said else 404
     # An agent without health_answer serves one health path, Agent.health's answer.
     if path != config["health"]["path"]:
         return 404
@@ -50,13 +52,22 @@ NO_ACTIVE = b"<ErrorResponse><Error><Code>ValidationError</Code><Message>No acti
 
 
 def fake_api(method, url, headers=None, body=None, timeout=5):
+    """Auto Scaling before the hook is active: every lifecycle call is refused as AWS documents."""
     calls.append([method, url])
-    if "autoscaling" in url:
+    if body and b"LifecycleAction" in body:
         return 400, NO_ACTIVE
     return 200, b"{}"
 
 
 agent.call_api = fake_api
+
+
+def complete(platform):
+    """The platform's complete(), with zero sessions left where it takes them."""
+    takes = inspect.signature(platform.complete).parameters
+    return platform.complete(*([0] if takes else []))
+
+
 lifecycle = {}
 if config["platform"] == "aws":
     meta = {
@@ -68,15 +79,15 @@ if config["platform"] == "aws":
         "instance-id": "i-0",
         "autoscaling/target-lifecycle-state": "Terminated",
     }
-    platform = agent.Aws(config, {"imds": "http://imds", "autoscaling": "https://as", "monitoring": "https://cw"})
+    platform = agent.Aws(config, agent.agent_endpoints(config))
     platform.meta = lambda path: meta.get(path)
     # True: the agent takes the platform's "No active Lifecycle Action" for the call done.
     lifecycle = {
-        "drainCompleteDoneOnNoActive": bool(platform.complete()),
+        "drainCompleteDoneOnNoActive": bool(complete(platform)),
         "launchDoneOnNoActive": bool(platform.launch(True)),
     }
 elif config["platform"] == "gcp":
-    platform = agent.Gcp(config, {"metadata": "http://md", "monitoring": "https://mon", "compute": "https://compute"})
+    platform = agent.Gcp(config, agent.agent_endpoints(config))
     platform.meta = lambda path: {
         "project/project-id": "p",
         "instance/id": "1",
@@ -85,7 +96,7 @@ elif config["platform"] == "gcp":
         "instance/attributes/created-by": "projects/1/regions/r/instanceGroupManagers/mig",
         "instance/service-accounts/default/token": json.dumps({"access_token": "t", "expires_in": 3600}),
     }.get(path)
-    platform.complete()
+    complete(platform)
     lifecycle = {"completeCalls": calls[:]}
 
 json.dump({"health": health, "lifecycle": lifecycle}, sys.stdout)

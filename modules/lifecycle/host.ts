@@ -95,7 +95,9 @@ export function rebootInGuest(w: World, host: SimHost): void {
     w.cite(SHUTDOWN_JOB_TIMEOUT, jobTimeoutSec(dropIn)),
   );
   w.startDrain(host, "shutdown");
-  const drained = Math.max(w.t, ...host.calls.filter((end) => end <= host.drain!.deadline));
+  // The agent lets the shutdown go on at zero calls, or at its drain limit.
+  const lastEnd = Math.max(w.t, ...host.calls);
+  const drained = lastEnd <= host.drain!.deadline ? lastEnd : host.drain!.deadline;
   const down = Math.min(w.t + limit, drained);
   if (down < w.t + limit) w.accept(host);
   // The host powers off and comes back: its calls are judged at the power-off.
@@ -108,9 +110,8 @@ export function rebootInGuest(w: World, host: SimHost): void {
     `${host.name} reboots: down at +${down - w.t} s (shutdown limit ${limit} s)${calls ? `, ${calls} call(s) ended` : ""}`,
   );
   host.calls = host.calls.map((end) => Math.min(end, down));
-  if (host.drain && host.drain.acceptedAt === undefined) w.accept(host);
-  host.drain = undefined;
-  host.upAt = down + rebootSec();
+  if (host.drain!.acceptedAt === undefined) w.accept(host);
+  host.reboot = { down, up: down + rebootSec() };
 }
 
 /** The pool's hosts: two per zone, each with a few calls of different lengths, one long. */

@@ -26,6 +26,8 @@ export interface SimHost {
   untuned: boolean;
   /** A drain asked of it (a metadata mark, a file, a lifecycle state): its agent starts it. */
   drainRequested?: string;
+  /** A reboot under way: down from `down`, up again (its shutdown drain over) at `up`. */
+  reboot?: { down: number; up: number };
   /** It really failed (crashed): replacing it is a repair, not churn. */
   failed?: boolean;
   /** Set when it is gone: powered off, deleted or replaced. */
@@ -123,6 +125,12 @@ export class World {
 
   /** What the host is in, for its agent's answers; undefined when nothing answers. */
   state(host: SimHost): HostState | undefined {
+    if (host.reboot && this.t >= host.reboot.down) {
+      if (this.t < host.reboot.up) return undefined;
+      // A shutdown drain ends with its boot: the host serves again.
+      host.drain = undefined;
+      host.reboot = undefined;
+    }
     if (host.goneAt !== undefined || this.t < host.upAt || this.t < host.agentDownUntil) {
       return undefined;
     }

@@ -12,6 +12,7 @@ import type { AwsFleetSpec, GcpFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../capacity/machine-types";
 import { autoscalingPolicy } from "../fleets/gcp-args";
 import { drainHook, groupName, MEDIA_METRIC, targetStreamsPerHost } from "../fleets/aws-args";
+import { hookReleasesAt } from "../providers/aws";
 import type {
   AwsMetricDataQuery,
   AwsScaling,
@@ -68,6 +69,15 @@ export function curveOf(spec: CloudSpec, region: string): CurveSpec {
   return demandCurve(region, offset, spec.demand.peakParticipants, spec.demand.peakToAverage, []);
 }
 
+/**
+ * How long an AWS host drains before it goes, as the provider model has it: its agent completes
+ * the drain hook at zero calls or at drainSeconds, heartbeating the hook meanwhile, and the hook
+ * lets go of a host anyway at its global timeout (min(48 h, 100 x heartbeat)).
+ */
+export function awsDrainLimitSec(spec: AwsFleetSpec): number {
+  return Math.min(spec.drainSeconds, hookReleasesAt(drainHook(spec), 0, spec.drainSeconds));
+}
+
 /** Whether the pool boots from a warm pool under its policy. */
 export function warmPoolOf(spec: CloudSpec): boolean {
   return spec.kind === "aws" && spec.autoscaling.policy === "ours" && spec.autoscaling.warmPool;
@@ -80,7 +90,7 @@ export function controlsOf(spec: CloudSpec): CloudControls {
     return {
       cloud: "aws",
       targetUtilization,
-      removal: { kind: "drain", pick: "oldest", limitMin: drainHook(spec).heartbeatTimeout / 60 },
+      removal: { kind: "drain", pick: "oldest", limitMin: awsDrainLimitSec(spec) / 60 },
     };
   }
   const policy = autoscalingPolicy(spec);

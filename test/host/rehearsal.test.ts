@@ -55,6 +55,11 @@ test("host rehearsal: tuned, serving, measured, drained on notice, agent crash m
   // The autohealer probed the rendered autohealing check's path through the drain: never a
   // repair, while the load balancer's readiness path answered 503 in the same drain.
   assert.ok(gcp.autohealer!.probes >= 3, "gcp: the autohealer probed through the drain");
+  // Liveness failed only while the killed agent restarted; readiness failed the whole drain.
+  assert.ok(
+    gcp.autohealer!.longestFailedRun < gcp.autohealer!.longestReadinessFailedRun,
+    `gcp: liveness failed ${gcp.autohealer!.longestFailedRun} probes in a row, readiness ${gcp.autohealer!.longestReadinessFailedRun}`,
+  );
   assert.equal(gcp.autohealer!.repairs, 0, "gcp: no autohealer repair of a draining host");
   assert.ok(gcp.autohealer!.readinessFailed, "gcp: readiness answered 503 while draining");
   // AWS: the drain hook became active only after deregistration; until then Auto Scaling

@@ -1,0 +1,143 @@
+/**
+ * The lifecycle matrix over this project's fleets as rendered: each finding of a reading against
+ * the providers' documents is a scenario that cut calls or churned hosts on the earlier
+ * rendering, and holds at zero now.
+ */
+import { before, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { lifecycleEstate } from "../../bench/lifecycle";
+import { agentAnswers } from "../../modules/lifecycle/agent";
+import {
+  replacedGroups,
+  runMatrix,
+  type Kind,
+  type PoolRenderings,
+  type ScenarioResult,
+} from "../../modules/lifecycle/scenarios";
+import { World } from "../../modules/lifecycle/world";
+import { ALL_RULES } from "../../modules/providers/rules";
+import { ROOT } from "../support/cli";
+
+let estate: PoolRenderings[];
+let results: ScenarioResult[];
+before(async () => {
+  estate = await lifecycleEstate();
+  results = runMatrix(estate);
+});
+
+function cell(scenario: string, kind: Kind) {
+  const rows = results.filter((r) => r.scenario === scenario && r.kind === kind);
+  assert.ok(rows.length > 0, `${scenario} ran on ${kind}`);
+  const sum = (k: "callsCut" | "churnedHosts" | "secondsPastLimit") =>
+    rows.reduce((n, r) => n + r[k], 0);
+  return {
+    cut: sum("callsCut"),
+    churned: sum("churnedHosts"),
+    past: sum("secondsPastLimit"),
+    story: rows.flatMap((r) => [`${r.pool}:`, ...r.story]).join("\n"),
+  };
+}
+
+function holds(scenario: string, kind: Kind) {
+  const c = cell(scenario, kind);
+  assert.deepEqual(
+    { cut: c.cut, churned: c.churned, past: c.past },
+    { cut: 0, churned: 0, past: 0 },
+    `${scenario} on ${kind}:\n${c.story}`,
+  );
+}
+
+test("GCP: autohealing never repairs a host that drains, restarts its agent or loses readiness", () => {
+  holds("autohealing-during-drain", "gcp");
+  holds("agent-crash", "gcp");
+  holds("readiness-lost", "gcp");
+});
+
+test("GCP: scale-in drains first on every pool (no MIG deletion at the 90 s stop limit)", () => {
+  holds("scale-in", "gcp");
+  holds("long-call-scale-in", "gcp");
+});
+
+test("GCP: a new template, a label or a recovered zone replaces no serving host", () => {
+  holds("template-rollout", "gcp");
+  holds("label-change", "gcp");
+  holds("zone-rebalance", "gcp");
+  holds("hook-change", "gcp");
+});
+
+test("GCP: a container pool's slow first boot is not recreated by autohealing", () => {
+  holds("slow-first-boot", "gcp");
+});
+
+test("GCP: the agent never deletes its own VM; its finished drain is a guest attribute the controller reads", () => {
+  for (const { base } of estate.filter((p) => p.base.kind === "gcp")) {
+    const calls = agentAnswers(base).lifecycle.completeCalls ?? [];
+    assert.ok(calls.length > 0, base.pool);
+    assert.ok(
+      calls.every(([, url]) => url.includes("/guest-attributes/")),
+      `${base.pool}: ${JSON.stringify(calls)}`,
+    );
+  }
+  holds("operator-drain", "gcp");
+});
+
+test("a 2-hour call on a host rebooted with a 2-hour drain outlives systemd's 30-minute shutdown limit", () => {
+  for (const kind of ["gcp", "aws", "metal"] as const) holds("long-call-reboot", kind);
+});
+
+test("AWS: a changed launching hook replaces no group (initialLifecycleHooks is ForceNew upstream)", () => {
+  holds("hook-change", "aws");
+  // The test of the test: without ignoreChanges the same change replaces the group.
+  const pools = estate.find((p) => p.base.kind === "aws")!;
+  const w = new World(pools.base, agentAnswers(pools.base));
+  const unignored = pools.container!.resources.map((r) => ({ ...r, ignoreChanges: [] }));
+  assert.equal(replacedGroups(w, pools.base.resources, unignored).length, 1);
+  assert.deepEqual(replacedGroups(w, pools.base.resources, pools.container!.resources), []);
+});
+
+test("AWS: a drain counts as complete only once its hook is active (after deregistration)", () => {
+  holds("operator-drain", "aws");
+  for (const { base } of estate.filter((p) => p.base.kind === "aws")) {
+    assert.equal(agentAnswers(base).lifecycle.drainCompleteDoneOnNoActive, false, base.pool);
+    assert.equal(agentAnswers(base).lifecycle.launchDoneOnNoActive, true, base.pool);
+  }
+});
+
+test("AWS: the NLB keeps the connections of a target that turns unhealthy", () => {
+  holds("readiness-lost", "aws");
+});
+
+test("AWS: a recovered zone or a label change replaces no host", () => {
+  holds("zone-rebalance", "aws");
+  holds("label-change", "aws");
+  holds("template-rollout", "aws");
+});
+
+test("the whole matrix: no call cut before its limit, no host churned, none kept past its limit", () => {
+  const kinds = new Set(results.map((r) => r.kind));
+  const cells = new Set(results.map((r) => `${r.scenario}/${r.kind}`));
+  assert.deepEqual([...kinds].sort(), ["aws", "gcp", "metal"]);
+  assert.ok(cells.size >= 20, `${cells.size} scenarios`);
+  for (const c of cells) {
+    const [scenario, kind] = c.split("/");
+    holds(scenario, kind as Kind);
+  }
+});
+
+test("every provider rule a scenario relied on is a row of docs/real-path.md with its source", () => {
+  const doc = readFileSync(join(ROOT, "docs/real-path.md"), "utf8");
+  const used = new Set(results.flatMap((r) => r.rules));
+  assert.ok(used.size >= 12, `${used.size} rules cited`);
+  for (const rule of ALL_RULES) {
+    const row = doc.split("\n").find((line) => line.includes(`\`${rule.id}\``));
+    assert.ok(row, `docs/real-path.md has no row for ${rule.id}`);
+    assert.ok(row.includes(rule.source.split(/[;,] /)[0]), `${rule.id}: its source in the row`);
+  }
+  for (const id of used)
+    assert.ok(
+      ALL_RULES.some((r) => r.id === id),
+      id,
+    );
+});
