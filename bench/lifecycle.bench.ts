@@ -24,13 +24,13 @@ async function main(): Promise<void> {
   const sum = (rows: ScenarioResult[], k: keyof ScenarioResult) =>
     rows.reduce((n, r) => n + (r[k] as number), 0);
   console.log(
-    `${"scenario".padEnd(26)} ${"platform".padEnd(8)} pools  cut  at_limit  lost_to_fault  churned  past_limit_s  rules`,
+    `${"scenario".padEnd(26)} ${"platform".padEnd(8)} pools  cut  at_limit  lost_to_fault  churned  past_limit_s  failed_ups  rules`,
   );
   for (const [key, rows] of cells) {
     const [scenario, kind] = key.split("\t");
     const rules = new Set(rows.flatMap((r) => r.rules));
     console.log(
-      `${scenario.padEnd(26)} ${kind.padEnd(8)} ${String(rows.length).padStart(5)} ${String(sum(rows, "callsCut")).padStart(4)} ${String(sum(rows, "callsCutAtLimit")).padStart(9)} ${String(sum(rows, "callsLostToFault")).padStart(14)} ${String(sum(rows, "churnedHosts")).padStart(8)} ${String(sum(rows, "secondsPastLimit")).padStart(13)}  ${[...rules].join(" ")}`,
+      `${scenario.padEnd(26)} ${kind.padEnd(8)} ${String(rows.length).padStart(5)} ${String(sum(rows, "callsCut")).padStart(4)} ${String(sum(rows, "callsCutAtLimit")).padStart(9)} ${String(sum(rows, "callsLostToFault")).padStart(14)} ${String(sum(rows, "churnedHosts")).padStart(8)} ${String(sum(rows, "secondsPastLimit")).padStart(13)} ${String(sum(rows, "failedUps")).padStart(11)}  ${[...rules].join(" ")}`,
     );
   }
   const cited = new Set(results.flatMap((r) => r.rules));

@@ -185,6 +185,9 @@ export function asgTags(tags: Record<string, string>) {
 export function targetConnectionPolicy(spec: AwsFleetSpec) {
   return {
     connectionTermination: false,
+    // A terminating host waits out this delay before its drain hook is even active (AWS's
+    // default is 300 s); its connections stay open after it anyway, so the drain needs none.
+    deregistrationDelay: 30,
     targetHealthStates: [
       {
         enableUnhealthyConnectionTermination: false,

@@ -55,17 +55,19 @@ export const SCALE_IN_READ_PERMISSIONS = [
 ];
 /** The mark, granted only on the pool's VMs. */
 export const SCALE_IN_MARK_PERMISSIONS = ["compute.instances.setMetadata"];
+/** regionInstanceGroupManagers.deleteInstances of a drained host: the VM's part, on the pool's VMs. */
+export const SCALE_IN_DELETE_PERMISSIONS = ["compute.instances.delete"];
 /**
- * regionInstanceGroupManagers.deleteInstances of a drained host: granted only on the pool's MIG
- * and the VMs it names after the pool.
+ * ...and the MIG's part. Granted without a condition: IAM conditions recognize resource names
+ * only for the resource types Google lists (Compute: Instance, InstanceTemplate, Disk, Firewall,
+ * ... but no InstanceGroupManager, https://cloud.google.com/iam/docs/conditions-resource-attributes),
+ * so a condition naming the MIG would never hold and every deletion would be refused. The account
+ * may therefore update any MIG of the project: keep a region's pools in a project of their own.
  */
-export const SCALE_IN_DELETE_PERMISSIONS = [
-  "compute.instanceGroupManagers.update",
-  "compute.instances.delete",
-];
+export const SCALE_IN_RESIZE_PERMISSIONS = ["compute.instanceGroupManagers.update"];
 
 /** A custom role id: letters, digits, underscores and dots, 3–64 characters. */
-export function scaleInRoleId(pool: string, role: "read" | "mark" | "delete"): string {
+export function scaleInRoleId(pool: string, role: "read" | "mark" | "delete" | "resize"): string {
   return `avfleet_${pool.replace(/-/g, "_")}_scale_in_${role}`.slice(0, 64);
 }
 
@@ -88,19 +90,6 @@ export function scaleInAccountId(
   role: "scalein" | "scalein-inv" | "scalein-bld",
 ): string {
   return `${pool.slice(0, 29 - role.length).replace(/-+$/, "")}-${role}`;
-}
-
-/**
- * The delete grant's condition: exactly this pool's MIG (by the name the provider gave it) or
- * the VMs it names after the pool.
- */
-export function deleteCondition(spec: GcpFleetSpec, project: string, region: string, mig: string) {
-  return {
-    title: `only ${spec.pool}'s MIG and VMs`,
-    expression:
-      `resource.name == "projects/${project}/regions/${region}/instanceGroupManagers/${mig}" || ` +
-      `(${poolInstances(spec)})`,
-  };
 }
 
 /** What the function reads from its SCALE_IN_ENV variable: the pool's MIG, autoscaler and rate. */
@@ -234,12 +223,21 @@ export class GcpScaleIn extends pulumi.ComponentResource {
         project,
         role: remove.name,
         member,
-        condition: a.instanceGroupManager.name.apply((mig) =>
-          deleteCondition(spec, project, region, mig),
-        ),
+        condition: { title: `only ${spec.pool}'s VMs`, expression: poolInstances(spec) },
       },
       o,
     );
+    const resize = new projects.IAMCustomRole(
+      `${name}-resize`,
+      {
+        project,
+        roleId: scaleInRoleId(spec.pool, "resize"),
+        title: `avfleet ${spec.pool}: take deleted hosts out of the MIG's size`,
+        permissions: SCALE_IN_RESIZE_PERMISSIONS,
+      },
+      o,
+    );
+    new projects.IAMMember(`${name}-resize-member`, { project, role: resize.name, member }, o);
     new serviceaccount.IAMMember(
       `${name}-act-as-hosts`,
       {

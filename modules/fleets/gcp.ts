@@ -132,7 +132,11 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
       },
       scheduling: args.SCHEDULING,
     },
-    opts,
+    // OPPORTUNISTIC updates leave running VMs on the template they were created from, and GCE
+    // refuses to delete a template a MIG still uses (resourceInUseByAnotherResource,
+    // hashicorp/terraform-provider-google#6277, pulumi/pulumi-gcp#680): a replaced template
+    // stays in the project, so the up that replaces it does not fail.
+    { ...opts, retainOnDelete: true },
   );
 
   const healthCheck = new compute.HealthCheck(

@@ -71,8 +71,9 @@ class Workload:
         self.base = f"http://127.0.0.1:{config['adminPort']}"
         self.config = config
 
-    def healthy(self):
-        return call_api("GET", self.base + self.config["healthPath"], timeout=2)[0] == 200
+    def health_status(self):
+        """The HTTP status of the server's own health endpoint; 0 when it does not answer."""
+        return call_api("GET", self.base + self.config["healthPath"], timeout=2)[0]
 
     def stats(self):
         """{sessions, streams, packetsPerSecond}, or None when the server does not answer."""
@@ -531,17 +532,19 @@ def agent_endpoints(config):
     return endpoints
 
 
-def health_answer(path, config, drain, tuned, workload_healthy):
+def health_answer(path, config, drain, tuned, workload_status):
     """(HTTP status, reason) of the health port for `path`, or None for another path.
 
-    Readiness (`health.path`, the load balancer's): 200 only while no drain runs, the tuning
-    verifies and the media server is healthy. Liveness (`health.livenessPath`, the autohealer's):
-    200 while the media server answers its health endpoint, draining or not; a host failing it
-    is broken and may be recreated, one merely draining must not be.
+    `workload_status` is the media server's own health answer (0: none). Readiness (`health.path`,
+    the load balancer's): 200 only while no drain runs, the tuning verifies and the media server
+    says 200. Liveness (`health.livenessPath`, the autohealer's): 200 while the media server
+    answers at all, draining or not, whatever it says of itself (a server may call itself
+    unhealthy while it drains); a host failing it is broken and may be recreated, one merely
+    draining must not be.
     """
     if path == config["health"].get("livenessPath"):
-        if not workload_healthy:
-            return 503, "media server unhealthy"
+        if not workload_status:
+            return 503, "media server does not answer"
         return 200, "alive, draining" if drain else "alive"
     if path != config["health"]["path"]:
         return None
@@ -549,7 +552,7 @@ def health_answer(path, config, drain, tuned, workload_healthy):
         return 503, "draining"
     if not tuned:
         return 503, "tuning does not verify"
-    if not workload_healthy:
+    if workload_status != 200:
         return 503, "media server unhealthy"
     return 200, "ok"
 
@@ -627,7 +630,9 @@ class Agent:
         """(HTTP status, reason) of a health path, or None when the path is neither check."""
         if path not in (self.config["health"]["path"], self.config["health"].get("livenessPath")):
             return None
-        return health_answer(path, self.config, self.drain, self.tuned, self.workload.healthy())
+        return health_answer(
+            path, self.config, self.drain, self.tuned, self.workload.health_status()
+        )
 
     def health(self):
         """The readiness answer: (HTTP status, reason)."""

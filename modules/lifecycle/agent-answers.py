@@ -19,11 +19,12 @@ spec.loader.exec_module(agent)
 with open(sys.argv[2]) as f:
     config = json.load(f)
 
+# workload: the media server's own health answer (0: none).
 STATES = {
-    "serving": dict(drain=None, tuned=True, workload=True),
-    "draining": dict(drain={"reason": "termination notice"}, tuned=True, workload=True),
-    "workload-down": dict(drain=None, tuned=True, workload=False),
-    "untuned": dict(drain=None, tuned=False, workload=True),
+    "serving": dict(drain=None, tuned=True, workload=200),
+    "draining": dict(drain={"reason": "termination notice"}, tuned=True, workload=200),
+    "workload-down": dict(drain=None, tuned=True, workload=0),
+    "untuned": dict(drain=None, tuned=False, workload=200),
 }
 
 
@@ -37,7 +38,7 @@ def answer(path, state):
     host = types.SimpleNamespace(
         drain=state["drain"],
         tuned=state["tuned"],
-        workload=types.SimpleNamespace(healthy=lambda: state["workload"]),
+        workload=types.SimpleNamespace(healthy=lambda: state["workload"] == 200),
     )
     return agent.Agent.health(host)[0]
 

@@ -6,7 +6,7 @@
 import * as gcp from "../providers/gcp";
 import { agent, crash, firstBootSec, rebootSec, type Complete } from "./host";
 import type { Platform } from "./platform";
-import { byId, inputsOf, type RenderedPool } from "./rendered";
+import { byId, inputsOf, resourceOf, type RenderedPool } from "./rendered";
 import { every, type SimHost, type World } from "./world";
 
 const MIG = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager";
@@ -123,6 +123,14 @@ export function gcpPlatform(pool: RenderedPool): Platform {
   });
 
   const templateChange = (w: World) => {
+    const kept = resourceOf(
+      w.pool,
+      "gcp:compute/instanceTemplate:InstanceTemplate",
+    )?.retainOnDelete;
+    if (!w.cite(gcp.TEMPLATE_IN_USE, kept) && gcp.onTemplateChange(facts.updatePolicy) === "none") {
+      w.outcome.failedUps++;
+      w.say("the up fails deleting the old template: running VMs still use it");
+    }
     const action = w.cite(gcp.UPDATE_POLICY, gcp.onTemplateChange(facts.updatePolicy));
     w.say(`template changes: the MIG's update policy says ${action} for running VMs`);
     if (action === "none") return;

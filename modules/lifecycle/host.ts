@@ -106,8 +106,9 @@ export function rebootInGuest(w: World, host: SimHost): void {
     if (down >= host.drain!.deadline) w.outcome.callsCutAtLimit += calls;
     else w.outcome.callsCut += calls;
   }
+  const when = down >= host.drain!.deadline ? "at the drain limit" : "before the drain limit";
   w.say(
-    `${host.name} reboots: down at +${down - w.t} s (shutdown limit ${limit} s)${calls ? `, ${calls} call(s) ended` : ""}`,
+    `${host.name} reboots: down at +${down - w.t} s (shutdown limit ${limit} s)${calls ? `, ${calls} call(s) ended ${when}` : ""}`,
   );
   host.calls = host.calls.map((end) => Math.min(end, down));
   if (host.drain!.acceptedAt === undefined) w.accept(host);

@@ -12,6 +12,8 @@ export interface LeaveLine {
   /** What happened to the hosts that went, in a few words. */
   summary: string;
   callsCut: number;
+  /** Calls still up at their host's drain limit, ended there (what the limit allows). */
+  callsCutAtLimit: number;
   churnedHosts: number;
   secondsPastLimit: number;
 }
@@ -40,6 +42,7 @@ export function leaveLines(resources: (RenderedResource & { urn?: string; parent
         title: s.title,
         summary: summary(r),
         callsCut: r.callsCut,
+        callsCutAtLimit: r.callsCutAtLimit,
         churnedHosts: r.churnedHosts,
         secondsPastLimit: r.secondsPastLimit,
       });
@@ -54,5 +57,6 @@ export function formatLeaveLine(l: LeaveLine): string {
     l.churnedHosts ? `${l.churnedHosts} host(s) CHURNED` : "",
     l.secondsPastLimit ? `${l.secondsPastLimit} s past the limit` : "",
   ].filter(Boolean);
-  return `${l.scenario}: ${l.summary}${cost.length ? ` — ${cost.join(", ")}` : " — no call cut"}`;
+  const limit = l.callsCutAtLimit ? `; ${l.callsCutAtLimit} still up at the drain limit` : "";
+  return `${l.scenario}: ${l.summary}${cost.length ? ` — ${cost.join(", ")}` : ` — no call cut before its limit${limit}`}`;
 }

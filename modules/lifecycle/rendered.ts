@@ -13,6 +13,7 @@ export interface RenderedResource {
   name: string;
   inputs: Record<string, any>;
   ignoreChanges?: string[];
+  retainOnDelete?: boolean;
 }
 
 export interface RenderedPool {

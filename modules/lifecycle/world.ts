@@ -56,6 +56,8 @@ export interface Outcome {
   churnedHosts: number;
   /** Seconds hosts were kept past their drain limit before the platform was told they may go. */
   secondsPastLimit: number;
+  /** `pulumi up`s the change leaves failed (the stack in error until someone steps in). */
+  failedUps: number;
   /** What happened, in order, for a person. */
   story: string[];
   /** How each host that went, went: the drain it had (if any) and what removed it. */
@@ -73,6 +75,7 @@ export class World {
     callsLostToFault: 0,
     churnedHosts: 0,
     secondsPastLimit: 0,
+    failedUps: 0,
     story: [],
     departures: [],
   };

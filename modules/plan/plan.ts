@@ -17,6 +17,8 @@ export interface PlanResource {
   importId?: string;
   /** The `ignoreChanges` resource option: inputs a later up takes from the state, not the program. */
   ignoreChanges?: string[];
+  /** The `retainOnDelete` resource option: a replaced or deleted resource stays in the cloud. */
+  retainOnDelete?: boolean;
 }
 
 export interface Plan {

@@ -32,6 +32,7 @@ interface RegisterRequest {
   getCustom(): boolean;
   getImportid(): string;
   getIgnorechangesList(): string[];
+  getRetainondelete(): boolean | undefined;
 }
 
 interface ReadRequest {
@@ -270,6 +271,7 @@ async function evaluate(
     const parent = req.getParent() || undefined;
     const importId = "getImportid" in req ? req.getImportid() : undefined;
     const ignoreChanges = "getIgnorechangesList" in req ? req.getIgnorechangesList() : [];
+    const retainOnDelete = "getRetainondelete" in req && req.getRetainondelete() === true;
     awaitingInputs = {
       urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
       type: req.getType(),
@@ -279,6 +281,7 @@ async function evaluate(
       inputs: {},
       ...(importId ? { importId } : {}),
       ...(ignoreChanges.length ? { ignoreChanges } : {}),
+      ...(retainOnDelete ? { retainOnDelete } : {}),
     };
     resources.push(awaitingInputs);
   };

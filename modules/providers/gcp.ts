@@ -65,9 +65,12 @@ export const REDISTRIBUTION: ProviderRule = {
   says:
     "A regional MIG with instanceRedistributionType PROACTIVE deletes VMs in zones that hold " +
     "more than their share and creates them in the others (after a zone recovers, or zones " +
-    "change); NONE never moves a running VM",
+    "change); NONE never moves a running VM, and a resize still adds to the emptiest zone and " +
+    "removes from the fullest (the API words NONE 'for non-autoscaled groups': unverified for " +
+    "an autoscaled one)",
   source:
-    "https://cloud.google.com/compute/docs/instance-groups/regional-mig-distribution-shape#proactive-instance-redistribution",
+    "https://cloud.google.com/compute/docs/instance-groups/regional-mig-distribution-shape#proactive-instance-redistribution; " +
+    "https://cloud.google.com/compute/docs/instance-groups/regional-mig-rebalance-manually",
 };
 
 /** VMs the MIG deletes to even out zones, by the redistribution type. */
@@ -154,7 +157,17 @@ export function passthroughCutsOnUnhealthy(backend: {
   );
 }
 
+export const TEMPLATE_IN_USE: ProviderRule = {
+  id: "gcp.template.in-use",
+  says:
+    "An instance template a MIG still uses (its versions, or VMs created from it) cannot be " +
+    "deleted (resourceInUseByAnotherResource): replacing a template fails at the delete unless " +
+    "the old one is retained",
+  source: "hashicorp/terraform-provider-google#6277; pulumi/pulumi-gcp#680",
+};
+
 export const GCP_RULES = [
+  TEMPLATE_IN_USE,
   AUTOHEALING,
   UPDATE_POLICY,
   REDISTRIBUTION,

@@ -138,16 +138,19 @@ test("autohealing probes liveness, which a draining host passes; the load balanc
   assert.equal(autohealing.port, config.health.port);
   // The agent's own answer, tabulated by python3 from the file the hosts run.
   const cases = [
-    // [path, drain, tuned, workloadHealthy]
-    [autohealing.requestPath, true, true, true],
-    [balancer.requestPath, true, true, true],
-    [autohealing.requestPath, false, true, true],
-    [balancer.requestPath, false, true, true],
-    [autohealing.requestPath, true, true, false],
-    [autohealing.requestPath, false, false, true],
-    [balancer.requestPath, false, false, true],
-    [balancer.requestPath, false, true, false],
-    ["/other", false, true, true],
+    // [path, drain, tuned, the media server's own health answer (0: none)]
+    [autohealing.requestPath, true, true, 200],
+    [balancer.requestPath, true, true, 200],
+    [autohealing.requestPath, false, true, 200],
+    [balancer.requestPath, false, true, 200],
+    [autohealing.requestPath, true, true, 0],
+    [autohealing.requestPath, false, false, 200],
+    [balancer.requestPath, false, false, 200],
+    [balancer.requestPath, false, true, 0],
+    ["/other", false, true, 200],
+    // a server that calls itself unhealthy while it drains is still alive: not recreated
+    [autohealing.requestPath, true, true, 503],
+    [balancer.requestPath, false, true, 503],
   ];
   const run = spawnSync(
     "python3",
@@ -168,5 +171,5 @@ json.dump([agent.health_answer(p, config, drain if d else None, t, w) for p, d, 
   );
   assert.equal(run.status, 0, run.stderr);
   const statuses = (JSON.parse(run.stdout) as Array<[number, string] | null>).map((a) => a?.[0]);
-  assert.deepEqual(statuses, [200, 503, 200, 200, 503, 200, 503, 503, undefined]);
+  assert.deepEqual(statuses, [200, 503, 200, 200, 503, 200, 503, 503, undefined, 200, 503]);
 });

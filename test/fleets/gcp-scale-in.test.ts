@@ -350,22 +350,25 @@ test("every pool declares its controller, a 30-minute drain as a 2-hour one", as
   );
   assert.equal(resource(euw4Plan, "gcp-euw4-scale-in-read-member").inputs.condition, undefined);
   assert.ok(SCALE_IN_READ_PERMISSIONS.includes("compute.instances.getGuestAttributes"));
-  // the controller deletes drained hosts: only from exactly this pool's MIG and its VMs
+  // the controller deletes drained hosts: the VMs' part only on the pool's VMs; the MIG's part
+  // unconditioned (IAM conditions do not recognize InstanceGroupManager names: one naming the MIG
+  // would never hold)
   assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-delete").inputs.permissions, [
-    "compute.instanceGroupManagers.update",
     "compute.instances.delete",
   ]);
-  assert.deepEqual(SCALE_IN_DELETE_PERMISSIONS, [
-    "compute.instanceGroupManagers.update",
-    "compute.instances.delete",
-  ]);
+  assert.deepEqual(SCALE_IN_DELETE_PERMISSIONS, ["compute.instances.delete"]);
   const deleteMember = resource(euw4Plan, "gcp-euw4-scale-in-delete-member").inputs;
   assert.match(deleteMember.member, /^serviceAccount:gcp-euw4-scalein@/);
   assert.equal(
     deleteMember.condition.expression,
-    'resource.name == "projects/media-prod-euw4/regions/europe-west4/instanceGroupManagers/gcp-euw4-mig" || ' +
-      '(resource.type == "compute.googleapis.com/Instance" && resource.name.extract("/instances/{name}").startsWith("gcp-euw4-"))',
+    'resource.type == "compute.googleapis.com/Instance" && resource.name.extract("/instances/{name}").startsWith("gcp-euw4-")',
   );
+  assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-resize").inputs.permissions, [
+    "compute.instanceGroupManagers.update",
+  ]);
+  const resizeMember = resource(euw4Plan, "gcp-euw4-scale-in-resize-member").inputs;
+  assert.equal(resizeMember.condition, undefined);
+  assert.doesNotMatch(JSON.stringify(euw4Plan.resources), /instanceGroupManagers\/[^"]*"\s*\|\|/);
   // the hosts: no compute scope, no role that deletes or changes a VM or a MIG
   const template = resource(euw4Plan, "gcp-euw4-template").inputs;
   assert.deepEqual(template.serviceAccount.scopes, HOST_SCOPES);
@@ -427,4 +430,11 @@ test("every pool declares its controller, a 30-minute drain as a 2-hour one", as
     resource(usw1Plan, "gcp-usw1-autoscaler").inputs.autoscalingPolicy.mode,
     "ONLY_SCALE_OUT",
   );
+});
+
+test("a replaced instance template stays in the project: OPPORTUNISTIC VMs still use it, and GCE refuses to delete a template in use", async () => {
+  const [euw4Plan] = await evaluateExamples("gcp-europe-west4");
+  const template = resource(euw4Plan, "gcp-euw4-template");
+  assert.equal(template.retainOnDelete, true);
+  assert.equal(resource(euw4Plan, "gcp-euw4-mig").inputs.updatePolicy.type, "OPPORTUNISTIC");
 });

@@ -30,12 +30,13 @@ before(async () => {
 function cell(scenario: string, kind: Kind) {
   const rows = results.filter((r) => r.scenario === scenario && r.kind === kind);
   assert.ok(rows.length > 0, `${scenario} ran on ${kind}`);
-  const sum = (k: "callsCut" | "churnedHosts" | "secondsPastLimit") =>
+  const sum = (k: "callsCut" | "churnedHosts" | "secondsPastLimit" | "failedUps") =>
     rows.reduce((n, r) => n + r[k], 0);
   return {
     cut: sum("callsCut"),
     churned: sum("churnedHosts"),
     past: sum("secondsPastLimit"),
+    failedUps: sum("failedUps"),
     story: rows.flatMap((r) => [`${r.pool}:`, ...r.story]).join("\n"),
   };
 }
@@ -43,8 +44,8 @@ function cell(scenario: string, kind: Kind) {
 function holds(scenario: string, kind: Kind) {
   const c = cell(scenario, kind);
   assert.deepEqual(
-    { cut: c.cut, churned: c.churned, past: c.past },
-    { cut: 0, churned: 0, past: 0 },
+    { cut: c.cut, churned: c.churned, past: c.past, failedUps: c.failedUps },
+    { cut: 0, churned: 0, past: 0, failedUps: 0 },
     `${scenario} on ${kind}:\n${c.story}`,
   );
 }
