@@ -66,6 +66,37 @@ export const SCALE_IN_DELETE_PERMISSIONS = ["compute.instances.delete"];
  */
 export const SCALE_IN_RESIZE_PERMISSIONS = ["compute.instanceGroupManagers.update"];
 
+/**
+ * The controller's custom roles: what each lets it do, and whether only on the pool's VMs (the
+ * reads list the project's VMs and MIGs; the MIG's own update cannot be conditioned, see above).
+ */
+export const SCALE_IN_GRANTS = [
+  {
+    role: "read",
+    title: "see the pool's size, recommendation, hosts and load",
+    permissions: SCALE_IN_READ_PERMISSIONS,
+    onPoolVms: false,
+  },
+  {
+    role: "mark",
+    title: "mark the pool's hosts to drain",
+    permissions: SCALE_IN_MARK_PERMISSIONS,
+    onPoolVms: true,
+  },
+  {
+    role: "delete",
+    title: "delete the pool's drained hosts from its MIG",
+    permissions: SCALE_IN_DELETE_PERMISSIONS,
+    onPoolVms: true,
+  },
+  {
+    role: "resize",
+    title: "take deleted hosts out of the MIG's size",
+    permissions: SCALE_IN_RESIZE_PERMISSIONS,
+    onPoolVms: false,
+  },
+] as const;
+
 /** A custom role id: letters, digits, underscores and dots, 3–64 characters. */
 export function scaleInRoleId(pool: string, role: "read" | "mark" | "delete" | "resize"): string {
   return `avfleet_${pool.replace(/-/g, "_")}_scale_in_${role}`.slice(0, 64);
@@ -176,68 +207,30 @@ export class GcpScaleIn extends pulumi.ComponentResource {
       o,
     );
     const member = pulumi.interpolate`serviceAccount:${account.email}`;
-    const read = new projects.IAMCustomRole(
-      `${name}-read`,
-      {
-        project,
-        roleId: scaleInRoleId(spec.pool, "read"),
-        title: `avfleet ${spec.pool}: see the pool's size, recommendation, hosts and load`,
-        permissions: SCALE_IN_READ_PERMISSIONS,
-      },
-      o,
-    );
-    new projects.IAMMember(`${name}-read-member`, { project, role: read.name, member }, o);
-    const mark = new projects.IAMCustomRole(
-      `${name}-mark`,
-      {
-        project,
-        roleId: scaleInRoleId(spec.pool, "mark"),
-        title: `avfleet ${spec.pool}: mark the pool's hosts to drain`,
-        permissions: SCALE_IN_MARK_PERMISSIONS,
-      },
-      o,
-    );
-    new projects.IAMMember(
-      `${name}-mark-member`,
-      {
-        project,
-        role: mark.name,
-        member,
-        condition: { title: `only ${spec.pool}'s VMs`, expression: poolInstances(spec) },
-      },
-      o,
-    );
-    const remove = new projects.IAMCustomRole(
-      `${name}-delete`,
-      {
-        project,
-        roleId: scaleInRoleId(spec.pool, "delete"),
-        title: `avfleet ${spec.pool}: delete the pool's drained hosts from its MIG`,
-        permissions: SCALE_IN_DELETE_PERMISSIONS,
-      },
-      o,
-    );
-    new projects.IAMMember(
-      `${name}-delete-member`,
-      {
-        project,
-        role: remove.name,
-        member,
-        condition: { title: `only ${spec.pool}'s VMs`, expression: poolInstances(spec) },
-      },
-      o,
-    );
-    const resize = new projects.IAMCustomRole(
-      `${name}-resize`,
-      {
-        project,
-        roleId: scaleInRoleId(spec.pool, "resize"),
-        title: `avfleet ${spec.pool}: take deleted hosts out of the MIG's size`,
-        permissions: SCALE_IN_RESIZE_PERMISSIONS,
-      },
-      o,
-    );
-    new projects.IAMMember(`${name}-resize-member`, { project, role: resize.name, member }, o);
+    for (const grant of SCALE_IN_GRANTS) {
+      const role = new projects.IAMCustomRole(
+        `${name}-${grant.role}`,
+        {
+          project,
+          roleId: scaleInRoleId(spec.pool, grant.role),
+          title: `avfleet ${spec.pool}: ${grant.title}`,
+          permissions: grant.permissions,
+        },
+        o,
+      );
+      new projects.IAMMember(
+        `${name}-${grant.role}-member`,
+        {
+          project,
+          role: role.name,
+          member,
+          ...(grant.onPoolVms
+            ? { condition: { title: `only ${spec.pool}'s VMs`, expression: poolInstances(spec) } }
+            : {}),
+        },
+        o,
+      );
+    }
     new serviceaccount.IAMMember(
       `${name}-act-as-hosts`,
       {
