@@ -823,11 +823,24 @@ export async function rehearseHosts(prefix = `host-${process.pid}`): Promise<Reh
       hostIp: `10.${octet}.${i}.1`,
       nsIp: `10.${octet}.${i}.2`,
     };
+    // What every Debian image has and the bootstrap writes into (policy-rc.d).
+    mkdirSync(join(host.root, "usr/sbin"), { recursive: true });
     const veth = `hr${i}${process.pid % 100000}`;
     const standIns = new StandIns(host.hostIp);
     try {
       setUpNetns(host.ns, veth, host.hostIp, host.nsIp);
       results.push(await rehearseHost(host, standIns, notice));
+      // Every install ran behind the bootstrap's policy-rc.d (101: no restart), gone after it.
+      const calls = join(host.root, "var/log/apt-get.calls");
+      const asked = existsSync(calls)
+        ? (readFileSync(calls, "utf8").match(/^policy-rc\.d .*$/gm) ?? [])
+        : [];
+      for (const line of asked.filter((l) => !l.endsWith(": 101"))) {
+        problems.push(`${s.kind}: an install could restart the media server (${line})`);
+      }
+      if (existsSync(join(host.root, "usr/sbin/policy-rc.d"))) {
+        problems.push(`${s.kind}: the bootstrap left its policy-rc.d behind`);
+      }
     } finally {
       standIns.close();
       problems.push(...standIns.problems.map((p) => `${s.kind}: ${p}`));

@@ -43,9 +43,36 @@ export function compactPython(source: string): string {
   return kept.join("\n");
 }
 
-export const AGENT_SOURCE = compactPython(
-  readFileSync(join(__dirname, "avfleet-agent.py"), "utf8"),
-);
+const AGENT_FILE_SOURCE = readFileSync(join(__dirname, "avfleet-agent.py"), "utf8");
+
+/**
+ * The source without the `# --- platform: NAME ---` blocks of the platforms not in `keep`: a
+ * block runs to the next `# --- ` line. AWS caps user-data at 16 KB gzipped, and each platform's
+ * API code is a quarter of the agent.
+ */
+export function platformSource(source: string, keep: ReadonlySet<string>): string {
+  let dropping = false;
+  return source
+    .split("\n")
+    .filter((line) => {
+      if (line.startsWith("# --- ")) {
+        const platform = /^# --- platform: (\w+) ---$/.exec(line)?.[1];
+        dropping = platform !== undefined && !keep.has(platform);
+      }
+      return !dropping;
+    })
+    .join("\n");
+}
+
+/**
+ * The agent a pool's hosts get: its own platform's code (and GCP's where its image is pulled with
+ * a Google token), without comment lines and docstrings.
+ */
+export function agentSource(spec: FleetSpec): string {
+  const keep = new Set<string>([spec.kind]);
+  if (containerImage(spec)?.auth === "google") keep.add("gcp");
+  return compactPython(platformSource(AGENT_FILE_SOURCE, keep));
+}
 
 /** The ASG a fleet declares: the agent names it in its metric dimension and lifecycle calls. */
 export function autoScalingGroupName(pool: string): string {

@@ -225,6 +225,12 @@ def ethtool_stats(interfaces):
 
 
 # --- platforms ------------------------------------------------------------------------------
+# A host gets the block of its own platform only (modules/host/agent.ts, agentSource): AWS caps
+# user-data at 16 KB gzipped. Each block registers itself in PLATFORMS.
+
+PLATFORMS = {}
+
+# --- platform: gcp ---
 
 
 class Gcp:
@@ -325,6 +331,11 @@ class Gcp:
             )[0]
             == 200
         )
+
+
+PLATFORMS["gcp"] = Gcp
+
+# --- platform: aws ---
 
 
 def sigv4(method, url, region, service, body, creds):
@@ -492,6 +503,11 @@ def no_active_action(status, answer):
     return status == 400 and b"No active Lifecycle Action" in answer
 
 
+PLATFORMS["aws"] = Aws
+
+# --- platform: metal ---
+
+
 class Metal:
     """Bare metal: Prometheus scrapes /metrics; the inventory's `draining` writes the request."""
 
@@ -520,7 +536,7 @@ class Metal:
         return True
 
 
-PLATFORMS = {"gcp": Gcp, "aws": Aws, "metal": Metal}
+PLATFORMS["metal"] = Metal
 
 # --- the agent ------------------------------------------------------------------------------
 
@@ -816,7 +832,7 @@ def pull(config):
     auth = []
     if image["auth"] != "none":
         if image["auth"] == "google":
-            gcp = Gcp(config, agent_endpoints(config))
+            gcp = PLATFORMS["gcp"](config, agent_endpoints(config))
             if gcp.bearer() is None:
                 log(f"pull {ref}: no token from the metadata server")
                 return 1

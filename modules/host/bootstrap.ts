@@ -18,7 +18,7 @@ import type { HostState } from "../config/inventory.schema";
 import { tuningMarker, type TuningArtifacts } from "../tuning";
 import { sha256, shellQuote } from "../tuning/script";
 import { SCRIPT_PATH } from "../tuning/settings";
-import { AGENT_SOURCE, agentConfig } from "./agent";
+import { agentConfig, agentSource } from "./agent";
 import { containerImage } from "./image";
 import {
   AGENT_CONFIG_PATH,
@@ -53,6 +53,11 @@ import { DRAIN_REQUEST_MARKER, WORKLOAD_MARKER } from "../../policy/rules";
 export { DRAIN_REQUEST_MARKER };
 const END = "AVFLEET_BOOTSTRAP_EOF";
 
+/** Debian's policy layer for maintainer scripts' service actions (invoke-rc.d(8)). */
+export const POLICY_RC_D = "/usr/sbin/policy-rc.d";
+/** The line that makes a policy-rc.d the bootstrap's own (one the image brought stays). */
+export const POLICY_RC_D_MARK = "# avfleet-bootstrap";
+
 /** One file the bootstrap installs. */
 export interface HostFile {
   path: string;
@@ -65,7 +70,7 @@ export function hostFiles(spec: FleetSpec, tuning: TuningArtifacts): HostFile[] 
   return [
     { path: SCRIPT_PATH, mode: "0755", content: tuning.script },
     { path: `/etc/systemd/system/${mediaUnit}`, mode: "0644", content: workloadUnit(spec) },
-    { path: AGENT_PATH, mode: "0755", content: AGENT_SOURCE },
+    { path: AGENT_PATH, mode: "0755", content: agentSource(spec) },
     {
       path: AGENT_CONFIG_PATH,
       mode: "0644",
@@ -126,13 +131,23 @@ function installStep(spec: FleetSpec): string[] {
   }
   return [
     "export DEBIAN_FRONTEND=noninteractive",
+    // Ours, left by a boot stopped mid-install (its EXIT trap never ran): the host's other
+    // packages must restart on their upgrades again.
+    `! grep -qsx '${POLICY_RC_D_MARK}' "$ROOT${POLICY_RC_D}" || rm -f "$ROOT${POLICY_RC_D}"`,
     `if ${stale} ||`,
     `  ${tools.map((t) => `! command -v ${t} >/dev/null`).join(" || ")}; then`,
+    // A Debian package's maintainer scripts restart its service on upgrade (dh_installsystemd's
+    // deb-systemd-invoke): a serving media server would lose its calls. policy-rc.d answering
+    // 101 ("action forbidden", Debian's invoke-rc.d policy interface) stops that; the running
+    // server keeps its binary until a drain restarts it (or the next boot).
+    `  P=; [ -e "$ROOT${POLICY_RC_D}" ] || { P=1; printf '#!/bin/sh\\n${POLICY_RC_D_MARK}\\nexit 101\\n' >"$ROOT${POLICY_RC_D}"; chmod 755 "$ROOT${POLICY_RC_D}"; trap 'rm -f "$ROOT${POLICY_RC_D}"' EXIT; }`,
     // A boot stopped mid-install (an AWS warm pool host is stopped without waiting) leaves dpkg
     // interrupted, and apt-get refuses to run until it is configured.
     "  dpkg --configure -a",
     "  apt-get update -qq",
     `  apt-get install -y -qq --no-install-recommends ${packages.join(" ")}`,
+    // Ours goes; one the image brought stays.
+    `  [ -z "$P" ] || rm -f "$ROOT${POLICY_RC_D}"; trap - EXIT`,
     "fi",
   ];
 }

@@ -530,9 +530,13 @@ class Execution {
     return await this.hold(unit.id, `${why}: ${failing.join("; ")}`);
   }
 
-  async hold(unit: string, reason: string): Promise<Outcome> {
+  async hold(
+    unit: string,
+    reason: string,
+    choice = "approve to accept this weight, or roll back",
+  ): Promise<Outcome> {
     await this.record({ type: "approval-requested", unit, reason, hold: true });
-    return await this.halt("held", `${reason}; approve to accept this weight, or roll back`, unit);
+    return await this.halt("held", `${reason}; ${choice}`, unit);
   }
 
   async drain(unit: UnitOf<"drain">): Promise<Outcome | undefined> {
@@ -540,8 +544,19 @@ class Execution {
     if (!current.ok) return await this.halt("tool-failed", current.reason, unit.id);
     const change = await this.ensureWeights(unit.id, unit.weights, current.weights);
     if (!change.ok) return this.failedChange(unit.id, change);
-    const deadline = this.state.started.get(unit.id)! + unit.maxWaitMs;
     const { source } = this.runbook;
+    // A drain that ran out was held with its figure; an approval of that figure ends it.
+    const approval = validApproval(this.state, unit.id, this.clock.now());
+    if (approval) {
+      await this.record({
+        type: "step-end",
+        unit: unit.id,
+        weights: unit.weights,
+        summary: `ran out with sessions left on ${source} (the hold says how many); accepted by ${approval.by}`,
+      });
+      return undefined;
+    }
+    const deadline = this.state.started.get(unit.id)! + unit.maxWaitMs;
     for (;;) {
       const sessions = await this.instant(ACTIVE_SESSIONS, source);
       const count = typeof sessions === "number" ? sessions : null;
@@ -561,13 +576,13 @@ class Execution {
         return undefined;
       }
       if (this.clock.now() >= deadline) {
-        await this.record({
-          type: "step-end",
-          unit: unit.id,
-          weights: unit.weights,
-          summary: `max wait reached with ${count ?? "unknown"} sessions left on ${source}`,
-        });
-        return undefined;
+        // Not drained: whatever removes the source's hosts next would cut these calls, so a
+        // person decides, seeing the figure.
+        return await this.hold(
+          unit.id,
+          `drain ran out after ${formatDuration(unit.maxWaitMs)} with ${count ?? "an unknown number of"} sessions still on ${source} (drained means fewer than ${unit.belowSessions})`,
+          `approve to go on (the steps after it retire ${source} and end those calls), or roll back`,
+        );
       }
       if (!(await this.sleepUntil(Math.min(deadline, this.clock.now() + unit.intervalMs)))) {
         return await this.stopForAbort(unit.id);

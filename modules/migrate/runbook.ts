@@ -5,7 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { DEFAULT_STACKS_DIR, listStacks, stackFileName } from "../config/stack";
+import { DEFAULT_STACKS_DIR, listStacks, loadStackFile, stackFileName } from "../config/stack";
+import { fleetEconomics } from "../capacity/capacity";
 import { durationMs, formatDuration } from "../config/duration";
 import {
   assertNoFileProblems,
@@ -221,6 +222,36 @@ function scheduleProblems(runbook: Runbook, traffic: TrafficStack): Problem[] {
   return problems;
 }
 
+/**
+ * A drain's threshold is below what the source can carry: at or above its capacity the source
+ * counts as drained at once, and the steps after it cut every call. A source that does not load
+ * is `avfleet preview`'s to report.
+ */
+function drainProblems(runbook: Runbook, stacksDir: string): Problem[] {
+  let capacity: number;
+  try {
+    const source = loadStackFile(stackFileName(stacksDir, runbook.source));
+    if (!source.fleet) return [];
+    const economics = fleetEconomics(source.fleet, source.inventory);
+    capacity = Math.floor(
+      economics.capacity.capacityStreams / source.fleet.demand.streamsPerParticipant,
+    );
+  } catch {
+    return [];
+  }
+  return runbook.steps.flatMap((step, i) =>
+    step.kind === "drain" && step.belowSessions >= capacity
+      ? [
+          {
+            path: ["steps", i, "belowSessions"],
+            message: `is ${step.belowSessions}, not below the ${capacity} sessions ${runbook.source} can carry: it would count as drained at once`,
+            expected: `fewer than ${capacity} (a few per host: the calls a drain may leave to its limit)`,
+          },
+        ]
+      : [],
+  );
+}
+
 /** Decommissioning retires the source's hosts: only after a finished drain and an approval. */
 function orderProblems(runbook: Runbook): Problem[] {
   const problems: Problem[] = [];
@@ -291,7 +322,13 @@ export function validateRunbook(
     const unknown = refusedBy([...schema, ...semantic]);
     check(() => semantic.push(...poolProblems(runbook, split).filter((p) => !unknown(p.path))));
     if (!refused(["steps"])) {
-      check(() => semantic.push(...scheduleProblems(runbook, split), ...orderProblems(runbook)));
+      check(() =>
+        semantic.push(
+          ...scheduleProblems(runbook, split),
+          ...orderProblems(runbook),
+          ...drainProblems(runbook, stacksDir),
+        ),
+      );
     }
   }
   assertNoProblems(file, [...schema, ...notRestated(schema, semantic)]);

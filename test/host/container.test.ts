@@ -13,7 +13,7 @@ import YAML from "yaml";
 import { loadStackFile, loadStacks } from "../../modules/config/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { hostTuning } from "../../modules/fleets/host-tuning";
-import { AGENT_SOURCE, agentConfig } from "../../modules/host/agent";
+import { agentConfig, agentSource, platformSource } from "../../modules/host/agent";
 import {
   awsUserData,
   bootstrapScript,
@@ -191,7 +191,7 @@ test("the container bootstrap passes shellcheck (POSIX sh)", (t) => {
   assert.equal(r.status, 0, r.stdout);
 });
 
-test("the agent a host gets is the agent in the repository, less its comment lines and docstrings", (t) => {
+test("the agent a host gets is the agent in the repository, less other platforms' code, its comment lines and docstrings", (t) => {
   if (!prerequisite(t, missingCommands("python3"))) return;
   // The syntax tree less every docstring (the first statement of a def or class, a string).
   const strip = [
@@ -212,8 +212,22 @@ test("the agent a host gets is the agent in the repository, less its comment lin
     return r.stdout;
   };
   const original = readFileSync(join(ROOT, "modules/host/avfleet-agent.py"), "utf8");
-  assert.ok(AGENT_SOURCE.length < original.length);
-  assert.equal(tree(AGENT_SOURCE), tree(original));
+  for (const kind of ["gcp", "aws", "metal"]) {
+    const spec = { kind, workload: { package: "avfleet-sfu" } } as unknown as FleetSpec;
+    const shipped = agentSource(spec);
+    assert.ok(shipped.length < original.length);
+    assert.equal(tree(shipped), tree(platformSource(original, new Set([kind]))), kind);
+    // its own platform and no other
+    for (const other of ["Gcp", "Aws", "Metal"]) {
+      assert.equal(
+        new RegExp(`^class ${other}:`, "m").test(shipped),
+        other.toLowerCase() === kind,
+        `${kind}: class ${other}`,
+      );
+    }
+  }
+  // Every platform's block is there to drop: all three leave the repository's whole tree.
+  assert.equal(tree(platformSource(original, new Set(["gcp", "aws", "metal"]))), tree(original));
 });
 
 test("a GCP container pool may read its Artifact Registry repository, and only that", () => {

@@ -277,3 +277,36 @@ test("target-loss at the weight traffic already has: active at once, and the rol
     "25 was never applied",
   );
 });
+
+test("a drain that runs out with calls left holds with the figure; only an approval of it goes on to decommission", async () => {
+  const stacks = tempStacks();
+  const dir = tempDir();
+  const runbook = structuredClone(SHORT_RUNBOOK);
+  // metal-sjc cannot get below 10 sessions within 10 minutes: calls last longer than that
+  runbook.steps[5] = { kind: "drain", belowSessions: 10, maxWait: "10m", interval: "5m" };
+  const r = newRehearsal(writeRunbook(dir, runbook), stacks);
+  const held = await runMigration(executorFor(r).ctx);
+  assert.equal(held.kind, "held");
+  assert.equal(held.unit, unitOf(r, { kind: "drain" }));
+  assert.match(
+    held.reason,
+    /^drain ran out after 10 min with \d+ sessions still on metal-sjc \(drained means fewer than 10\); approve to go on \(the steps after it retire metal-sjc and end those calls\), or roll back$/,
+  );
+  const left = Number(/with (\d+) sessions/.exec(held.reason)![1]);
+  assert.ok(left >= 10, `${left} sessions left`);
+  const state = foldJournal(journalOf(r));
+  assert.equal(state.completed.has(unitOf(r, { kind: "drain" })), false, "the drain is not done");
+  assert.equal(
+    loadWorld(r.worldFile).stacks["metal-sjc"].outputs !== null,
+    true,
+    "metal-sjc stands",
+  );
+  // a run without a decision holds again, and never reaches the decommission
+  assert.equal((await runMigration(executorFor(r).ctx)).kind, "held");
+  await approveMigration(executorFor(r, { by: "alice" }).ctx);
+  const next = await runMigration(executorFor(r).ctx);
+  assert.equal(next.kind, "waiting-approval");
+  assert.equal(next.unit, unitOf(r, { kind: "approve" }));
+  const drain = foldJournal(journalOf(r)).completed.get(unitOf(r, { kind: "drain" }))!;
+  assert.match(drain.summary, /ran out with sessions left on metal-sjc .*accepted by alice/);
+});

@@ -274,3 +274,27 @@ test("migrate plan prints every setting in force and where it comes from", () =>
   // Printed once per shift step, not once per weight.
   assert.equal(result.stdout.split("in force for every weight").length - 1, 1);
 });
+
+test("a drain's belowSessions is bounded by what the source can carry (1e23 would end the drain at once)", () => {
+  const stacks = join(ROOT, "stacks");
+  const i = GOOD.steps.findIndex((s: any) => s.kind === "drain");
+  const load = (belowSessions: number) => {
+    const doc = structuredClone(GOOD);
+    doc.steps[i].belowSessions = belowSessions;
+    const file = writeRunbook(tempDir(), doc);
+    try {
+      loadRunbook(file, stacks);
+      return undefined;
+    } catch (err) {
+      assert.ok(err instanceof InputError, String(err));
+      return err.lines.map((line) => line.replace(`${file}: `, "")).join("\n");
+    }
+  };
+  // metal-sjc's inventory carries 301,500 streams at 4 per participant
+  assert.equal(
+    load(1e23),
+    `steps[${i}].belowSessions: is 1e+23, not below the 75375 sessions metal-sjc can carry: it would count as drained at once, expected fewer than 75375 (a few per host: the calls a drain may leave to its limit)`,
+  );
+  assert.match(load(75375)!, /belowSessions: is 75375, not below the 75375 sessions/);
+  assert.equal(load(75374), undefined);
+});
