@@ -46,7 +46,8 @@ function invoke(policy: string) {
       "--mount",
       "sh",
       "-c",
-      'touch /usr/sbin/policy-rc.d 2>/dev/null; mount --bind "$1" /usr/sbin/policy-rc.d && deb-systemd-invoke restart avfleet-upgrade-test.service',
+      // A tmpfs over /usr/sbin, in this namespace only: nothing of the machine's is written.
+      'mount -t tmpfs tmpfs /usr/sbin && cp "$1" /usr/sbin/policy-rc.d && deb-systemd-invoke restart avfleet-upgrade-test.service',
       "_",
       policy,
     ],
