@@ -13,6 +13,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   tune: () => import("./commands/tune"),
   scale: () => import("./commands/scale"),
   cache: () => import("./commands/cache"),
+  rollout: () => import("./commands/rollout"),
   place: () => import("./commands/place"),
   observe: () => import("./commands/observe"),
   diagnose: () => import("./commands/diagnose"),
