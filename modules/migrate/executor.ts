@@ -452,16 +452,7 @@ class Execution {
     }
     const change = await this.ensureWeights(unit.id, unit.weights, current.weights);
     if (!change.ok) return this.failedChange(unit.id, change);
-    const approval = validApproval(this.state, unit.id, this.clock.now());
-    if (approval) {
-      await this.record({
-        type: "step-end",
-        unit: unit.id,
-        weights: unit.weights,
-        summary: `held, then accepted by ${approval.by}`,
-      });
-      return undefined;
-    }
+    if (await this.endIfAccepted(unit, (by) => `held, then accepted by ${by}`)) return undefined;
     const appliedAt = this.state.applied.get(unit.id)!.at;
     // A resumed bake first acts on its last recorded round: the decision it led to may be
     // what the kill interrupted.
@@ -530,6 +521,22 @@ class Execution {
     return await this.hold(unit.id, `${why}: ${failing.join("; ")}`);
   }
 
+  /** A held unit someone approved ends here, saying who accepted what. */
+  async endIfAccepted(
+    unit: { id: string; weights: Weights },
+    summary: (by: string) => string,
+  ): Promise<boolean> {
+    const approval = validApproval(this.state, unit.id, this.clock.now());
+    if (!approval) return false;
+    await this.record({
+      type: "step-end",
+      unit: unit.id,
+      weights: unit.weights,
+      summary: summary(approval.by),
+    });
+    return true;
+  }
+
   async hold(
     unit: string,
     reason: string,
@@ -546,16 +553,9 @@ class Execution {
     if (!change.ok) return this.failedChange(unit.id, change);
     const { source } = this.runbook;
     // A drain that ran out was held with its figure; an approval of that figure ends it.
-    const approval = validApproval(this.state, unit.id, this.clock.now());
-    if (approval) {
-      await this.record({
-        type: "step-end",
-        unit: unit.id,
-        weights: unit.weights,
-        summary: `ran out with sessions left on ${source} (the hold says how many); accepted by ${approval.by}`,
-      });
-      return undefined;
-    }
+    const accepted = (by: string) =>
+      `ran out with sessions left on ${source} (the hold says how many); accepted by ${by}`;
+    if (await this.endIfAccepted(unit, accepted)) return undefined;
     const deadline = this.state.started.get(unit.id)! + unit.maxWaitMs;
     for (;;) {
       const sessions = await this.instant(ACTIVE_SESSIONS, source);
