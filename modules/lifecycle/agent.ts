@@ -4,7 +4,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AGENT_CONFIG_FILE, AGENT_FILE, type RenderedPool } from "./rendered";
@@ -24,13 +24,28 @@ export interface AgentAnswers {
 }
 
 const cache = new Map<string, AgentAnswers>();
+/**
+ * Answers kept by the hash of the agent, its configuration and the probe: a preview asks the same
+ * agent every time, and starting Python costs more than the scenarios themselves.
+ */
+const DISK_CACHE = join(tmpdir(), "avfleet-agent-answers");
+const PROBE = readFileSync(join(__dirname, "agent-answers.py"));
 
 export function agentAnswers(pool: RenderedPool): AgentAnswers {
   const agent = pool.files.get(AGENT_FILE) ?? "";
   const config = pool.files.get(AGENT_CONFIG_FILE) ?? "";
-  const key = createHash("sha256").update(agent).update("\0").update(config).digest("hex");
-  const known = cache.get(key);
-  if (known) return known;
+  const key = createHash("sha256")
+    .update(PROBE)
+    .update("\0")
+    .update(agent)
+    .update("\0")
+    .update(config)
+    .digest("hex");
+  const known = cache.get(key) ?? readCached(key);
+  if (known) {
+    cache.set(key, known);
+    return known;
+  }
   const dir = mkdtempSync(join(tmpdir(), "avfleet-agent-answers-"));
   try {
     writeFileSync(join(dir, "agent"), agent);
@@ -43,9 +58,22 @@ export function agentAnswers(pool: RenderedPool): AgentAnswers {
     if (run.status !== 0) throw new Error(`${pool.pool}: the rendered agent: ${run.stderr}`);
     const answers = JSON.parse(run.stdout) as AgentAnswers;
     cache.set(key, answers);
+    mkdirSync(DISK_CACHE, { recursive: true });
+    // Written aside, then renamed: a reader never sees half an entry.
+    const file = join(DISK_CACHE, `${key}.json`);
+    writeFileSync(`${file}.${process.pid}`, run.stdout);
+    renameSync(`${file}.${process.pid}`, file);
     return answers;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function readCached(key: string): AgentAnswers | undefined {
+  try {
+    return JSON.parse(readFileSync(join(DISK_CACHE, `${key}.json`), "utf8")) as AgentAnswers;
+  } catch {
+    return undefined;
   }
 }
 
