@@ -123,15 +123,15 @@ export function gcpPlatform(pool: RenderedPool): Platform {
   });
 
   const templateChange = (w: World) => {
+    const action = w.cite(gcp.UPDATE_POLICY, gcp.onTemplateChange(facts.updatePolicy));
     const kept = resourceOf(
       w.pool,
       "gcp:compute/instanceTemplate:InstanceTemplate",
     )?.retainOnDelete;
-    if (!w.cite(gcp.TEMPLATE_IN_USE, kept) && gcp.onTemplateChange(facts.updatePolicy) === "none") {
+    if (!w.cite(gcp.TEMPLATE_IN_USE, kept) && action === "none") {
       w.outcome.failedUps++;
       w.say("the up fails deleting the old template: running VMs still use it");
     }
-    const action = w.cite(gcp.UPDATE_POLICY, gcp.onTemplateChange(facts.updatePolicy));
     w.say(`template changes: the MIG's update policy says ${action} for running VMs`);
     if (action === "none") return;
     for (const h of w.live().filter((x) => x.template === 1)) {

@@ -12,7 +12,7 @@ import {
   timeoutStopSec,
 } from "../providers/systemd";
 import type { RenderedPool } from "./rendered";
-import { every, type Actor, type SimHost, type World } from "./world";
+import type { Actor, SimHost, World } from "./world";
 
 /** Scenario assumptions, not provider rules: how long this fleet's hosts take to come up. */
 export const BOOT = {
@@ -99,7 +99,6 @@ export function rebootInGuest(w: World, host: SimHost): void {
   const lastEnd = Math.max(w.t, ...host.calls);
   const drained = lastEnd <= host.drain!.deadline ? lastEnd : host.drain!.deadline;
   const down = Math.min(w.t + limit, drained);
-  if (down < w.t + limit) w.accept(host);
   // The host powers off and comes back: its calls are judged at the power-off.
   const calls = host.calls.filter((end) => end > down).length;
   if (calls) {
@@ -111,7 +110,8 @@ export function rebootInGuest(w: World, host: SimHost): void {
     `${host.name} reboots: down at +${down - w.t} s (shutdown limit ${limit} s)${calls ? `, ${calls} call(s) ended ${when}` : ""}`,
   );
   host.calls = host.calls.map((end) => Math.min(end, down));
-  if (host.drain!.acceptedAt === undefined) w.accept(host);
+  // The shutdown itself tells the platform: nothing is kept past the limit.
+  w.accept(host);
   host.reboot = { down, up: down + rebootSec() };
 }
 
@@ -128,5 +128,3 @@ export function seed(w: World, zones: string[], longCallSec: number): void {
     }
   });
 }
-
-export { every };

@@ -123,7 +123,7 @@ export function hostPool(
 
 /** The pool's one resource of `type` (its inputs), or undefined. */
 export function inputsOf(pool: RenderedPool, type: string): Record<string, any> | undefined {
-  return pool.resources.find((r) => r.type === type)?.inputs;
+  return resourceOf(pool, type)?.inputs;
 }
 
 export function resourceOf(pool: RenderedPool, type: string): RenderedResource | undefined {
