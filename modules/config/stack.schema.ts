@@ -5,6 +5,7 @@
 import type { FromSchema, JSONSchema } from "json-schema-to-ts";
 import { fleetSchema } from "./fleet.schema";
 import { trafficSchema } from "./traffic.schema";
+import { rolloutSchema } from "./rollout.schema";
 
 const gcpRegion = {
   type: "string",
@@ -88,6 +89,7 @@ export const stackFileSchema = {
         },
         "avfleet:fleet": fleetSchema,
         "avfleet:traffic": trafficSchema,
+        "avfleet:rollout": rolloutSchema,
       },
       allOf: [
         whenKind("gcp", ["gcp:project", "gcp:region"], {
