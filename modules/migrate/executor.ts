@@ -7,76 +7,45 @@
  * Every write goes through the state backend under this executor's lease (backend.ts).
  */
 import { InputError } from "../config/validate";
-import {
-  LockedError,
-  thisHolder,
-  type AbortRequest,
-  type Lease,
-  type StateBackend,
-} from "./backend";
-import type { Clock } from "./clock";
-import { describeHolder } from "./lock";
+import { LockedError, type Lease } from "./backend";
 import { evaluateGates, roundVerdict, type GateEvaluation } from "../gates/gates";
-import type { Entry, EntryOf, HaltKind, NewEntry } from "./journal";
-import type { MetricsProvider } from "../gates/metrics";
+import type { Entry, EntryOf, HaltKind } from "./journal";
 import type { Unit, UnitOf } from "./plan";
-import {
-  CONFLICT_RETRY,
-  isConflict,
-  MIN_HOSTS_PATH,
-  pulumiArgs,
-  setWeightsArgs,
-  summarize,
-  type CliResult,
-  type PulumiRunner,
-} from "./pulumi";
+import { MIN_HOSTS_PATH, pulumiArgs, setWeightsArgs, summarize } from "./pulumi";
 import { durationMs, formatDuration, type LoadedRunbook } from "./runbook";
-import { ACTIVE_SESSIONS, HEALTHY_HOSTS, selector } from "../gates/slo";
-import {
-  applyEntry,
-  changedAnything,
-  foldJournal,
-  nextUnit,
-  validApproval,
-  type Approval,
-  type MigrationState,
-} from "./state";
+import { ACTIVE_SESSIONS, HEALTHY_HOSTS } from "../gates/slo";
+import { changedAnything, foldJournal, nextUnit, validApproval, type Approval } from "./state";
 import { formatWeights, sameWeights, shiftedWeights, type Weights } from "./weights";
+import {
+  abortRun,
+  approveRun,
+  JournaledRun,
+  leased as leasedRun,
+  type Outcome,
+  type RunContext,
+} from "./run";
 
-export interface Drivers {
-  pulumi: PulumiRunner;
-  metrics: MetricsProvider;
-  clock: Clock;
-}
+export { exitCodeOf, type Drivers, type Outcome, type OutcomeKind } from "./run";
 
-export interface ExecutorContext {
+export interface ExecutorContext extends RunContext<Unit> {
   loaded: LoadedRunbook;
-  units: Unit[];
-  backend: StateBackend;
-  /** The runbook's key in the backend: `<region>`, or `<region>/rehearsal`. */
-  key: string;
-  /** Who acts: a validated operator identity (identity.ts), recorded with the lease. */
-  by: string;
-  drivers: Drivers;
-  /** A human line per journal entry, as it happens. */
-  onEntry?: (entry: Entry, units: Unit[]) => void;
   mode: "migrate" | "rehearse";
 }
 
-export type OutcomeKind = HaltKind | "stepped";
-
-export interface Outcome {
-  kind: OutcomeKind;
-  reason: string;
-  unit?: string;
-}
-
-/** The exit-code contract: stopping where the runbook says is fine; a stop it did not plan is a finding. */
-export function exitCodeOf(kind: OutcomeKind): number {
-  if (kind === "done" || kind === "waiting-approval" || kind === "stepped" || kind === "abandoned")
-    return 0;
-  if (kind === "tool-failed") return 3;
-  return 1;
+/** A migration's context: the run's file and approval lifetimes come from its runbook. */
+export function migrationContext(
+  fields: Omit<ExecutorContext, "file" | "approvalTtlMs">,
+): ExecutorContext {
+  return {
+    ...fields,
+    file: fields.loaded.file,
+    approvalTtlMs(unit) {
+      const step = fields.units.find((u) => u.id === unit);
+      return step?.kind === "approve"
+        ? step.expiresAfterMs
+        : durationMs(fields.loaded.runbook.approvalsExpireAfter);
+    },
+  };
 }
 
 /** `dirty`: the failure came after config was set, so the stack may hold a partial change. */
@@ -87,78 +56,13 @@ function hostsReading(value: number | string | undefined): string {
 
 type Step = { ok: true } | { ok: false; kind: HaltKind; reason: string; dirty?: boolean };
 
-class Execution {
-  /** Entries in the journal as this executor last saw it: the next append's condition. */
-  private seen: number;
-
-  private constructor(
-    private readonly ctx: ExecutorContext,
-    private readonly lease: Lease,
-    entries: Entry[],
-    public state: MigrationState = foldJournal(entries),
-  ) {
-    this.seen = entries.length;
-  }
-
-  /** An executor holding `lease`, from the journal as it stands. */
-  static async open(ctx: ExecutorContext, lease: Lease): Promise<Execution> {
-    return new Execution(ctx, lease, await ctx.backend.read(ctx.key));
-  }
-
-  get clock(): Clock {
-    return this.ctx.drivers.clock;
+class Execution extends JournaledRun<ExecutorContext> {
+  static open(ctx: ExecutorContext, lease: Lease, entries: Entry[]): Execution {
+    return new Execution(ctx, lease, entries);
   }
 
   private get runbook() {
     return this.ctx.loaded.runbook;
-  }
-
-  /** Durable before it counts: appended under the lease, then folded into the state. */
-  async record(entry: NewEntry): Promise<void> {
-    const full = { ...entry, at: entry.at ?? this.clock.now() } as Entry;
-    await this.ctx.backend.append(this.lease, this.seen, full);
-    this.seen++;
-    applyEntry(this.state, full);
-    this.ctx.onEntry?.(full, this.ctx.units);
-  }
-
-  async halt(kind: HaltKind, reason: string, unit?: string): Promise<Outcome> {
-    await this.record({ type: "halt", kind, reason, unit });
-    return { kind, reason, unit };
-  }
-
-  async pulumi(unit: string, args: string[]): Promise<CliResult> {
-    for (let attempt = 1, delay = CONFLICT_RETRY.firstDelayMs; ; attempt++, delay *= 2) {
-      const result = await this.ctx.drivers.pulumi(args);
-      await this.record({
-        type: "command",
-        unit,
-        argv: ["pulumi", ...args],
-        exitCode: result.exitCode,
-        summary: summarize(result),
-      });
-      if (!isConflict(result) || attempt === CONFLICT_RETRY.attempts) return result;
-      await this.record({
-        type: "note",
-        unit,
-        message: `409 Conflict: another update holds ${args[args.indexOf("--stack") + 1]}; retry ${attempt}/${CONFLICT_RETRY.attempts - 1} in ${formatDuration(delay)}`,
-      });
-      await this.clock.sleep(delay);
-    }
-  }
-
-  async outputs(
-    unit: string,
-    stack: string,
-  ): Promise<{ ok: true; outputs: any } | { ok: false; reason: string }> {
-    const result = await this.pulumi(unit, pulumiArgs.outputs(stack));
-    if (result.exitCode !== 0)
-      return { ok: false, reason: `pulumi stack output ${stack}: ${summarize(result)}` };
-    try {
-      return { ok: true, outputs: JSON.parse(result.stdout || "{}") };
-    } catch {
-      return { ok: false, reason: `pulumi stack output ${stack}: not JSON: ${summarize(result)}` };
-    }
   }
 
   async readWeights(
@@ -171,27 +75,6 @@ class Execution {
       return { ok: false, reason: `${this.runbook.traffic} has no weights output` };
     }
     return { ok: true, weights };
-  }
-
-  aborted(): Promise<AbortRequest | undefined> {
-    return this.ctx.backend.abortRequest(this.ctx.key);
-  }
-
-  /** Sleeps until `t` in slices, so an abort lands within a tick. False when aborted. */
-  async sleepUntil(t: number): Promise<boolean> {
-    for (let now = this.clock.now(); now < t; now = this.clock.now()) {
-      if (await this.aborted()) return false;
-      await this.clock.sleep(Math.min(t - now, this.clock.tickMs));
-    }
-    return !(await this.aborted());
-  }
-
-  /** Stops for an abort request: records who asked, which also withdraws a pending approval. */
-  async stopForAbort(unit?: string): Promise<Outcome> {
-    const request = (await this.aborted()) ?? { by: "unknown", reason: "abort requested" };
-    await this.ctx.backend.clearAbort(this.ctx.key);
-    await this.record({ type: "abort", by: request.by, reason: request.reason });
-    return await this.halt("aborted", `aborted by ${request.by}: ${request.reason}`, unit);
   }
 
   /**
@@ -371,15 +254,6 @@ class Execution {
     return undefined;
   }
 
-  /** A metric's latest value, or a string saying why there is none. */
-  async instant(metric: string, pool: string): Promise<number | string | undefined> {
-    try {
-      return await this.ctx.drivers.metrics.instant(selector(metric, pool), this.clock.now());
-    } catch (err) {
-      return `query failed: ${(err as Error).message}`;
-    }
-  }
-
   async scale(unit: UnitOf<"scale">): Promise<Outcome | undefined> {
     const read = await this.outputs(unit.id, unit.stack);
     if (!read.ok) return await this.halt("tool-failed", read.reason, unit.id);
@@ -521,29 +395,12 @@ class Execution {
     return await this.hold(unit.id, `${why}: ${failing.join("; ")}`);
   }
 
-  /** A held unit someone approved ends here, saying who accepted what. */
-  async endIfAccepted(
-    unit: { id: string; weights: Weights },
-    summary: (by: string) => string,
-  ): Promise<boolean> {
-    const approval = validApproval(this.state, unit.id, this.clock.now());
-    if (!approval) return false;
-    await this.record({
-      type: "step-end",
-      unit: unit.id,
-      weights: unit.weights,
-      summary: summary(approval.by),
-    });
-    return true;
-  }
-
-  async hold(
+  hold(
     unit: string,
     reason: string,
     choice = "approve to accept this weight, or roll back",
   ): Promise<Outcome> {
-    await this.record({ type: "approval-requested", unit, reason, hold: true });
-    return await this.halt("held", `${reason}; ${choice}`, unit);
+    return super.hold(unit, reason, choice);
   }
 
   async drain(unit: UnitOf<"drain">): Promise<Outcome | undefined> {
@@ -669,18 +526,12 @@ export function migrationFinished(entries: Entry[]): boolean {
 }
 
 /** Runs `work` holding the runbook's lease; the lease is released however it ends. */
-async function leased<T>(
+function leased<T>(
   ctx: ExecutorContext,
   work: (ex: Execution, lease: Lease) => Promise<T>,
   before?: () => void | Promise<void>,
 ): Promise<T> {
-  const lease = await ctx.backend.acquire(ctx.key, thisHolder(ctx.by));
-  try {
-    await before?.();
-    return await work(await Execution.open(ctx, lease), lease);
-  } finally {
-    await lease.release();
-  }
+  return leasedRun(ctx, Execution.open, work, before);
 }
 
 /** Runs from where the journal stands until an approval, a halt or the end. */
@@ -776,45 +627,14 @@ export async function rollbackMigration(ctx: ExecutorContext, waitMs = 30_000): 
   }
 }
 
-/**
- * Abort at any moment: a running executor is asked to stop at its next check (and records the
- * abort then); otherwise the journal records it at once, which also withdraws a pending
- * approval request.
- */
-export async function abortMigration(ctx: ExecutorContext, reason: string): Promise<Outcome> {
-  try {
-    return await leased(ctx, async (ex) => {
-      await ex.record({ type: "abort", by: ctx.by, reason });
-      return await ex.halt("aborted", `aborted by ${ctx.by}: ${reason}`);
-    });
-  } catch (err) {
-    if (!(err instanceof LockedError)) throw err;
-    await ctx.backend.requestAbort(ctx.key, { by: ctx.by, reason });
-    return {
-      kind: "aborted",
-      reason: `asked ${describeHolder(err.holder)} to stop at its next check`,
-    };
-  }
+/** Abort at any moment (run.ts): a running executor stops at its next check. */
+export function abortMigration(ctx: ExecutorContext, reason: string): Promise<Outcome> {
+  return abortRun(ctx, Execution.open, reason);
 }
 
 /** Records who approved the pending request, and until when the approval holds. */
 export function approveMigration(ctx: ExecutorContext): Promise<Approval> {
-  return leased(ctx, async (ex) => {
-    const pending = ex.state.pendingApproval;
-    if (!pending) {
-      throw new InputError([
-        `${ctx.loaded.file}: (journal): has no pending approval, expected a run stopped at an approve step or a hold`,
-      ]);
-    }
-    const unit = ctx.units.find((u) => u.id === pending.unit);
-    const ttl =
-      unit?.kind === "approve"
-        ? unit.expiresAfterMs
-        : durationMs(ctx.loaded.runbook.approvalsExpireAfter);
-    const at = ex.clock.now();
-    await ex.record({ type: "approved", unit: pending.unit, by: ctx.by, expiresAt: at + ttl, at });
-    return { unit: pending.unit, by: ctx.by, at, expiresAt: at + ttl };
-  });
+  return approveRun(ctx, Execution.open);
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   rollbackMigration,
   runMigration,
   type Drivers,
+  migrationContext,
   type ExecutorContext,
   type Outcome,
 } from "../../modules/migrate/executor";
@@ -296,7 +297,7 @@ async function migrate(argv: string[]): Promise<number> {
       clock: realClock,
     };
 
-    const ctx: ExecutorContext = {
+    const ctx: ExecutorContext = migrationContext({
       loaded,
       units,
       backend,
@@ -310,7 +311,7 @@ async function migrate(argv: string[]): Promise<number> {
           action === "run" || action === "rollback" ? entryLine(entry, units) : undefined;
         if (line) progressLine(line);
       },
-    };
+    });
     const finish = (outcome: Outcome) => {
       if (json) out(`${JSON.stringify({ outcome }, null, 2)}\n`);
       else if (action !== "run") out(`${outcome.kind}: ${outcome.reason}\n`);

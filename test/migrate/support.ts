@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import YAML from "yaml";
 import { localBackend, statePaths } from "../../modules/migrate/backend";
-import type { ExecutorContext } from "../../modules/migrate/executor";
+import { migrationContext, type ExecutorContext } from "../../modules/migrate/executor";
 import { readJournal } from "../../modules/migrate/journal";
 import { planUnits, type Unit } from "../../modules/migrate/plan";
 import { loadRunbook, type LoadedRunbook } from "../../modules/migrate/runbook";
@@ -130,7 +130,7 @@ export function executorFor(
   const pid = options.pid ?? 1;
   return {
     world,
-    ctx: {
+    ctx: migrationContext({
       loaded: r.loaded,
       units: planUnits(r.loaded),
       // Key "." is the state dir itself.
@@ -143,6 +143,6 @@ export function executorFor(
       by: options.by ?? "tester",
       drivers: world,
       mode: "rehearse",
-    },
+    }),
   };
 }
