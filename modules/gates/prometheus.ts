@@ -8,12 +8,12 @@
  */
 import { COMPARISONS, type Fetched, type Histogram, type HistogramSource } from "./compare";
 import { consecutiveErrors, ERROR_LIMIT, type MetricsProvider } from "./metrics";
-import { ACTIVE_SESSIONS } from "./slo";
+import { ACTIVE_SESSIONS, poolMatchers } from "./slo";
 
-/** Every template's matchers: the pool in the runbook's region. */
-const labels = 'pool="{{pool}}",region="{{region}}"';
+/** Every template's matchers: the pool (or a cohort of its hosts) in the runbook's region. */
+const labels = '{{matchers}},region="{{region}}"';
 
-/** `{{pool}}`, `{{region}}`, `{{metric}}`, `{{window}}` are filled in per query. */
+/** `{{matchers}}` (slo.ts poolMatchers), `{{region}}`, `{{metric}}`, `{{window}}` are filled in per query. */
 export const TEMPLATES = {
   /** An absolute gate's series (one value per step): the pool's mean over its hosts. */
   range: `avg({{metric}}{${labels}})`,
@@ -44,8 +44,8 @@ export function renderQuery(template: string, vars: Record<string, string>): str
   });
 }
 
-/** The gates' selector form (`metric{pool="p"}`, slo.ts) that templates replace. */
-const SELECTOR = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{pool="([^"]+)"\}$/;
+/** The gates' selector form (`metric{pool="p"}`, with a cohort's matchers: slo.ts) that templates replace. */
+const SELECTOR = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(pool="[^"]+"(?:,[a-z_]+(?:=~|!=|=)"[^"\\]*")*)\}$/;
 
 export interface PrometheusOptions {
   /** Base URL, e.g. http://127.0.0.1:9090 */
@@ -171,7 +171,7 @@ export function prometheusProvider(options: PrometheusOptions): PrometheusProvid
   /** A gates' selector turned into the template's query; any other query goes as written. */
   function templated(template: string, query: string): string {
     const m = SELECTOR.exec(query);
-    return m ? renderQuery(template, { metric: m[1], pool: m[2], region: o.region }) : query;
+    return m ? renderQuery(template, { metric: m[1], matchers: m[2], region: o.region }) : query;
   }
 
   return {
@@ -205,7 +205,7 @@ export function prometheusProvider(options: PrometheusOptions): PrometheusProvid
 
     async histogram(metric, pool, from, to): Promise<Fetched> {
       const window = `${Math.max(1, Math.round((to - from) / 1000))}s`;
-      const vars = { metric, pool, region: o.region, window };
+      const vars = { metric, matchers: poolMatchers(pool), region: o.region, window };
       const query = renderQuery(TEMPLATES.buckets, vars);
       const fresh = renderQuery(TEMPLATES.fresh, vars);
       if (!single(fresh, await vector(fresh, to))) {

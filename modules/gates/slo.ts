@@ -57,9 +57,29 @@ export const HEALTHY_HOSTS = "avfleet_healthy_hosts";
 /** The pool's host ceiling (its stack's maxHosts): alerting compares healthy hosts to it. */
 export const MAX_HOSTS = "avfleet_max_hosts";
 
-/** The PromQL selector of one metric on one pool: what a gate queries and journals. */
+/** A label matcher a cohort adds to its pool's: `release=r-1a2b…`, `host=~a|b`, `release!=…`. */
+const COHORT_MATCHER = /^([a-z_]+)(=~|!=|=)([^"\\]*)$/;
+
+/**
+ * A pool's PromQL matchers. A gate's "pool" may also be a cohort of a pool's hosts,
+ * `pool/label=value` (a release's canary, `pool/release=r-…`, against the rest of the pool,
+ * `pool/release!=r-…`): the label is one the hosts' agent puts on every series it exports.
+ */
+export function poolMatchers(pool: string): string {
+  const [name, ...cohort] = pool.split("/");
+  return [
+    `pool="${name}"`,
+    ...cohort.map((m) => {
+      const parts = COHORT_MATCHER.exec(m);
+      if (!parts) throw new Error(`not a cohort matcher: ${m} (in ${pool})`);
+      return `${parts[1]}${parts[2]}"${parts[3]}"`;
+    }),
+  ].join(",");
+}
+
+/** The PromQL selector of one metric on one pool (or cohort): what a gate queries and journals. */
 export function selector(metric: string, pool: string): string {
-  return `${metric}{pool="${pool}"}`;
+  return `${metric}{${poolMatchers(pool)}}`;
 }
 
 /** Whether a value keeps the SLO, with the threshold the runbook may have overridden. */

@@ -7,7 +7,7 @@
  */
 import { COMPARISONS, type Fetched, type Histogram } from "./compare";
 import { emptyHistogram, renderHistogram, renderQuery, TEMPLATES } from "./prometheus";
-import { SLO_NAMES, type SloName } from "./slo";
+import { poolMatchers, SLO_NAMES, type SloName } from "./slo";
 /**
  * What a simulated world records of its calls (modules/migrate's rehearsal world is one): per
  * minute and pool, the sessions in progress, those that joined, and the quality figures in
@@ -75,7 +75,12 @@ export function worldHistogram(
 ): Fetched {
   const slo = SLO_NAMES.find((s) => COMPARISONS[s].sessionMetric === metric);
   const window = `${Math.max(1, Math.round((to - from) / 1000))}s`;
-  const query = renderQuery(TEMPLATES.buckets, { metric, pool, region: state.region, window });
+  const query = renderQuery(TEMPLATES.buckets, {
+    metric,
+    matchers: poolMatchers(pool),
+    region: state.region,
+    window,
+  });
   if (!slo) throw new Error(`unknown per-session metric ${metric}`);
   const histogram = sessionHistogram(state, slo, pool, from, to);
   return histogram ? { query, histogram } : { query, missing: `no sessions on ${pool}` };

@@ -6,8 +6,11 @@ import { evaluateComparison, type CompareGate } from "../../modules/gates/compar
 import {
   prometheusProvider,
   PrometheusError,
+  renderQuery,
+  TEMPLATES,
   type PrometheusOptions,
 } from "../../modules/gates/prometheus";
+import { poolMatchers, selector } from "../../modules/gates/slo";
 
 type Reply = { status?: number; body: unknown } | "hang";
 interface Request {
@@ -191,4 +194,20 @@ test("consecutive-error limit: the gate holds (errorLimit), never passes, never 
   assert.equal(second.verdict, "inconclusive");
   assert.equal(second.errorLimit, true);
   assert.match(second.reason, /failed queries in a row \(limit 3\); last: .*HTTP 500/);
+});
+
+test("a cohort of a pool's hosts is queried with its own matchers: a canary against the rest", () => {
+  assert.equal(
+    selector("avfleet_active_sessions", "metal-sjc/release=r-0123456789ab"),
+    'avfleet_active_sessions{pool="metal-sjc",release="r-0123456789ab"}',
+  );
+  assert.equal(
+    renderQuery(TEMPLATES.instant, {
+      metric: "avfleet_active_sessions",
+      matchers: poolMatchers("metal-sjc/host=~sjc-r01-01|sjc-r01-02"),
+      region: "us-west",
+    }),
+    'sum(avfleet_active_sessions{pool="metal-sjc",host=~"sjc-r01-01|sjc-r01-02",region="us-west"})',
+  );
+  assert.throws(() => selector("m", 'p/release="x"'), /not a cohort matcher/);
 });
