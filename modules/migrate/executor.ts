@@ -19,6 +19,7 @@ import { formatWeights, sameWeights, shiftedWeights, type Weights } from "./weig
 import {
   abortRun,
   approveRun,
+  heldOutcome,
   JournaledRun,
   leased as leasedRun,
   type Outcome,
@@ -551,13 +552,8 @@ export function runMigration(ctx: ExecutorContext, options: RunOptions = {}): Pr
           };
         }
         if (s.blocked?.kind === "done") return { kind: "done", reason: "already complete" };
-        if (s.pendingApproval?.hold) {
-          return {
-            kind: "held",
-            reason: `held at step ${s.pendingApproval.unit}: ${s.pendingApproval.reason}`,
-            unit: s.pendingApproval.unit,
-          };
-        }
+        const held = heldOutcome(s);
+        if (held) return held;
       }
       await ctx.backend.clearAbort(ctx.key);
       await ex.record({

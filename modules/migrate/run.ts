@@ -78,6 +78,17 @@ export function exitCodeOf(kind: OutcomeKind): number {
   return 1;
 }
 
+/** A run stopped at a hold stays there until someone approves or rolls back. */
+export function heldOutcome(state: MigrationState): Outcome | undefined {
+  const pending = state.pendingApproval;
+  if (!pending?.hold) return undefined;
+  return {
+    kind: "held",
+    reason: `held at step ${pending.unit}: ${pending.reason}`,
+    unit: pending.unit,
+  };
+}
+
 export class JournaledRun<C extends RunContext<any> = RunContext> {
   /** Entries in the journal as this run last saw it: the next append's condition. */
   private seen: number;

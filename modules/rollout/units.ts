@@ -1,0 +1,94 @@
+/**
+ * Pure: a release's rollout through one pool as the units its journal marks complete — begin
+ * (record the release as the pool's rollout), then the canary and every batch, each drained,
+ * updated, verified and returned before the next; the canary also baked under the relative
+ * gates, its hosts against the rest of the pool.
+ */
+import { createHash } from "node:crypto";
+import type { Gate } from "../gates/gates";
+import { planBatches, type BatchLimits, type RolloutHost } from "../release/batches";
+
+export type RolloutUnit = { id: string; title: string } & (
+  { kind: "begin" } | { kind: "batch"; index: number; hosts: string[]; canary: boolean }
+);
+
+/** What a pool is and runs, as its driver reads it before anything changes. */
+export interface PoolRead {
+  stack: string;
+  kind: "metal" | "gcp" | "aws";
+  /** The release the stack renders now (stack output release.rendered). */
+  rendered: string;
+  /** The release its hosts run (from its state), and what the rollout's config calls `from`. */
+  running: string;
+  from: { id: string; classes?: Record<string, string>; template?: string; version?: number };
+  /** Serving hosts by failure domain (rack or zone), each with the release it runs. */
+  hosts: (RolloutHost & { release: string })[];
+  /** The pool's drain limit: calls still on a host then may be ended (its stack's drainSeconds). */
+  drainSeconds: number;
+}
+
+export interface RolloutOptions extends BatchLimits {
+  gates: Gate[];
+  bakeMs: number;
+  maxBakeMs: number;
+  intervalMs: number;
+  /** How long an updated batch has to serve again on its release before the rollout stops. */
+  verifyWithinMs: number;
+  approvalTtlMs: number;
+}
+
+/** The canary's gates: the migrations' relative defaults, canary hosts against the rest. */
+export const ROLLOUT_GATES: Gate[] = (["packet-loss", "jitter-p95", "join-success"] as const).map(
+  (slo) => ({
+    slo,
+    pool: "target",
+    critical: true,
+    minSamples: 100,
+    compare: "source",
+    confidence: 0.99,
+  }),
+);
+
+export const ROLLOUT_DEFAULTS: RolloutOptions = {
+  canaryShare: 0.01,
+  maxUnavailable: "10%",
+  domainsAtOnce: 1,
+  gates: ROLLOUT_GATES,
+  bakeMs: 30 * 60_000,
+  maxBakeMs: 2 * 60 * 60_000,
+  intervalMs: 5 * 60_000,
+  verifyWithinMs: 20 * 60_000,
+  approvalTtlMs: 4 * 60 * 60_000,
+};
+
+/** The batches' hash the program checks (`avfleet:rollout.plan`): a changed pool is refused. */
+export function planHash(batches: string[][]): string {
+  return createHash("sha256").update(JSON.stringify(batches)).digest("hex").slice(0, 12);
+}
+
+export function rolloutUnits(pool: PoolRead, options: RolloutOptions): RolloutUnit[] {
+  const { canary, batches } = planBatches(pool.hosts, options);
+  const all = [canary, ...batches].filter((b) => b.length > 0);
+  const domainOf = new Map(pool.hosts.map((h) => [h.name, h.domain]));
+  const where = (hosts: string[]) => [...new Set(hosts.map((h) => domainOf.get(h)))].join(", ");
+  return [
+    {
+      id: "1",
+      kind: "begin",
+      title: `record ${pool.rendered} as ${pool.stack}'s rollout over ${pool.running}`,
+    },
+    ...all.map((hosts, index) => ({
+      id: String(index + 2),
+      kind: "batch" as const,
+      index,
+      hosts,
+      canary: index === 0,
+      title: `${index === 0 ? "canary" : `batch ${index}/${all.length - 1}`}: ${hosts.length} host(s) in ${where(hosts)}`,
+    })),
+  ];
+}
+
+/** The batches, canary first, as the program recomputes them from the same pool and limits. */
+export function unitBatches(units: RolloutUnit[]): string[][] {
+  return units.flatMap((u) => (u.kind === "batch" ? [u.hosts] : []));
+}
