@@ -60,6 +60,42 @@ export function waitForCapacityTimeout(spec: AwsFleetSpec): string {
   return `${2 * launchSeconds(spec) + 120}s`;
 }
 
+/**
+ * Everything the launch template hands an instance, less the references to other resources:
+ * what it boots (AMI, root volume), runs (user data), runs on (instance type, IMDS, a public
+ * address) and is watched with. Its hash is the pool's release id
+ * (modules/release/cloud-intent.ts). Left out: the template's name, description and tags, the
+ * instance profile and security group (the same resources for every release of the pool) and
+ * the root device's name (the AMI's own, which imageId already fixes).
+ *
+ * @param userData the gzipped, base64-encoded cloud-config (modules/host/bootstrap.ts awsUserData)
+ */
+export function hostLaunchTemplate(spec: AwsFleetSpec, userData: string) {
+  return {
+    imageId: spec.ami,
+    instanceType: spec.instanceType,
+    userData,
+    metadataOptions: {
+      httpEndpoint: "enabled",
+      httpTokens: "required",
+      httpPutResponseHopLimit: 1,
+    },
+    // Media flows straight to clients: each host gets a public IPv4.
+    networkInterface: {
+      deviceIndex: 0,
+      associatePublicIpAddress: "true",
+      deleteOnTermination: "true",
+    },
+    rootVolume: {
+      volumeSize: spec.rootVolumeGb,
+      volumeType: "gp3",
+      encrypted: "true",
+      deleteOnTermination: "true",
+    },
+    monitoring: { enabled: true },
+  };
+}
+
 /** Rollouts launch replacements first and never drop below full healthy capacity. */
 export function instanceRefresh(spec: AwsFleetSpec) {
   return {

@@ -125,42 +125,20 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     { region, filters: [{ name: "image-id", values: [spec.ami] }] },
     { parent },
   );
+  const { networkInterface, rootVolume, ...host } = args.hostLaunchTemplate(
+    spec,
+    awsUserData(userData),
+  );
   const launchTemplate = new ec2.LaunchTemplate(
     `${name}-lt`,
     {
       region,
       namePrefix: `${spec.pool}-`,
       description: `media hosts of pool ${spec.pool} (${spec.mediaRegion})`,
-      imageId: spec.ami,
-      instanceType: spec.instanceType,
-      userData: awsUserData(userData),
+      ...host,
       iamInstanceProfile: { arn: profile.arn },
-      metadataOptions: {
-        httpEndpoint: "enabled",
-        httpTokens: "required",
-        httpPutResponseHopLimit: 1,
-      },
-      // Media flows straight to clients: each host gets a public IPv4.
-      networkInterfaces: [
-        {
-          deviceIndex: 0,
-          associatePublicIpAddress: "true",
-          deleteOnTermination: "true",
-          securityGroups: [securityGroup.id],
-        },
-      ],
-      blockDeviceMappings: [
-        {
-          deviceName: image.rootDeviceName,
-          ebs: {
-            volumeSize: spec.rootVolumeGb,
-            volumeType: "gp3",
-            encrypted: "true",
-            deleteOnTermination: "true",
-          },
-        },
-      ],
-      monitoring: { enabled: true },
+      networkInterfaces: [{ ...networkInterface, securityGroups: [securityGroup.id] }],
+      blockDeviceMappings: [{ deviceName: image.rootDeviceName, ebs: rootVolume }],
       // No tagSpecifications: they are part of the template's version, and a new version starts
       // an instance refresh that replaces every host for a label. Instances take their tags from
       // the group (propagateAtLaunch); a tag change reaches new hosts only.

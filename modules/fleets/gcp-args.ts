@@ -213,6 +213,46 @@ export function networking(spec: GcpFleetSpec) {
  */
 export const SCHEDULING = { automaticRestart: true, onHostMaintenance: "MIGRATE" };
 
+/** Shielded VM: Secure Boot, vTPM and integrity monitoring on every host. */
+export const SHIELDED_INSTANCE = {
+  enableSecureBoot: true,
+  enableVtpm: true,
+  enableIntegrityMonitoring: true,
+};
+
+/**
+ * Everything the instance template hands a VM: what it boots (image, disk), runs (the startup
+ * script, metadata), runs on (machine type, network, scheduling, Shielded VM) and may call
+ * (scopes). Its hash is the pool's release id (modules/release/cloud-intent.ts). Left out, as
+ * nothing a host runs depends on them: the template's name, description, labels and project,
+ * and the service account's email (the same account for every release of the pool).
+ */
+export function hostTemplate(spec: GcpFleetSpec, startupScript: string) {
+  return {
+    machineType: spec.machineType,
+    tags: [networkTag(spec)],
+    metadataStartupScript: startupScript,
+    metadata: {
+      "enable-oslogin": "TRUE",
+      "block-project-ssh-keys": "TRUE",
+      // The agent says its drain is done in a guest attribute, which the scale-in controller
+      // reads (https://cloud.google.com/compute/docs/metadata/manage-guest-attributes).
+      "enable-guest-attributes": "TRUE",
+    },
+    bootDisk: {
+      boot: true,
+      autoDelete: true,
+      sourceImage: spec.image,
+      diskSizeGb: spec.bootDiskGb,
+      diskType: "pd-balanced",
+    },
+    ...networking(spec),
+    scopes: hostScopes(spec),
+    shieldedInstanceConfig: SHIELDED_INSTANCE,
+    scheduling: SCHEDULING,
+  };
+}
+
 /**
  * The APIs a pool's stack calls, enabled by the stack itself: a hardened org's new project has
  * few on. Each is declared with disableOnDestroy false, so two stacks in one project may both

@@ -96,41 +96,17 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     );
   }
 
+  const { bootDisk, scopes, ...host } = args.hostTemplate(spec, startupScript);
   const template = new compute.InstanceTemplate(
     `${name}-template`,
     {
       project,
       namePrefix: `${spec.pool}-`,
       description: `media hosts of pool ${spec.pool} (${spec.mediaRegion})`,
-      machineType: spec.machineType,
-      tags: [tag],
       labels,
-      metadataStartupScript: startupScript,
-      metadata: {
-        "enable-oslogin": "TRUE",
-        "block-project-ssh-keys": "TRUE",
-        // The agent says its drain is done in a guest attribute, which the scale-in controller
-        // reads (https://cloud.google.com/compute/docs/metadata/manage-guest-attributes).
-        "enable-guest-attributes": "TRUE",
-      },
-      disks: [
-        {
-          boot: true,
-          autoDelete: true,
-          sourceImage: spec.image,
-          diskSizeGb: spec.bootDiskGb,
-          diskType: "pd-balanced",
-          labels,
-        },
-      ],
-      ...args.networking(spec),
-      serviceAccount: { email: account.email, scopes: args.hostScopes(spec) },
-      shieldedInstanceConfig: {
-        enableSecureBoot: true,
-        enableVtpm: true,
-        enableIntegrityMonitoring: true,
-      },
-      scheduling: args.SCHEDULING,
+      ...host,
+      disks: [{ ...bootDisk, labels }],
+      serviceAccount: { email: account.email, scopes },
     },
     // OPPORTUNISTIC updates leave running VMs on the template they were created from, and GCE
     // refuses to delete a template a MIG still uses (resourceInUseByAnotherResource,
