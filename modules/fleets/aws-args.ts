@@ -7,6 +7,7 @@ import { machineType } from "../capacity/machine-types";
 import { AWS_DRAIN_HOOK, AWS_LAUNCH_HOOK, AWS_MEDIA_METRIC } from "../host/metrics";
 import { launchSeconds } from "../host/units";
 import { containerImage, ecrRepository } from "../host/image";
+import type { GroupTarget } from "../release/cloud-intent";
 
 /** The per-host media-load metric and the drain hook, named once for fleet and agent. */
 export { AWS_MEDIA_METRIC as MEDIA_METRIC, AWS_DRAIN_HOOK as DRAIN_HOOK } from "../host/metrics";
@@ -93,19 +94,6 @@ export function hostLaunchTemplate(spec: AwsFleetSpec, userData: string) {
       deleteOnTermination: "true",
     },
     monitoring: { enabled: true },
-  };
-}
-
-/** Rollouts launch replacements first and never drop below full healthy capacity. */
-export function instanceRefresh(spec: AwsFleetSpec) {
-  return {
-    strategy: "Rolling",
-    preferences: {
-      minHealthyPercentage: 100,
-      maxHealthyPercentage: 200,
-      instanceWarmup: String(spec.autoscaling.warmupSec),
-      skipMatching: true,
-    },
   };
 }
 
@@ -243,10 +231,16 @@ export const SUSPENDED_PROCESSES = ["AZRebalance"];
 /**
  * Group inputs a later `up` must not change: initialLifecycleHooks is ForceNew upstream (a changed
  * hook would delete and recreate the group, every host with it); the hooks' own LifecycleHook
- * resources carry every change. minSize moves with scheduled actions.
+ * resources carry every change. minSize moves with scheduled actions. The launch template's
+ * version, unless a rollout of this release points it (modules/release/cloud-intent.ts): the new
+ * version is created, and the group keeps launching the one it ran.
  */
-export function groupIgnoreChanges(hasSchedules: boolean): string[] {
-  return ["initialLifecycleHooks", ...(hasSchedules ? ["minSize"] : [])];
+export function groupIgnoreChanges(hasSchedules: boolean, target: GroupTarget): string[] {
+  return [
+    "initialLifecycleHooks",
+    ...(hasSchedules ? ["minSize"] : []),
+    ...(target === "running" ? ["launchTemplate.version"] : []),
+  ];
 }
 
 /** The health check the load balancer's target groups run against each host's agent. */

@@ -12,6 +12,7 @@ import { GCP_MEDIA_LOAD_METRIC, LIVENESS_PATH } from "../host/metrics";
 import { artifactRegistryRepository, containerImage } from "../host/image";
 import { launchSeconds } from "../host/units";
 import type { GcpAutoscalingPolicy } from "./scaling";
+import type { GroupTarget } from "../release/cloud-intent";
 
 /**
  * Google's health-check probers (https://cloud.google.com/load-balancing/docs/health-checks):
@@ -123,6 +124,16 @@ export function updatePolicy(spec: GcpFleetSpec) {
     maxSurgeFixed: 0,
     maxUnavailableFixed: spec.zones.length,
   };
+}
+
+/**
+ * The MIG's inputs a later `up` takes from the state: its versions, unless a rollout of this
+ * release points them (modules/release/cloud-intent.ts). With versions unchanged, a new template
+ * reaches no VM, not even those the MIG creates (scale-out, autohealing): they get the release
+ * the pool runs, until the rollout moves the MIG.
+ */
+export function migIgnoreChanges(target: GroupTarget): string[] {
+  return target === "running" ? ["versions"] : [];
 }
 
 const AUTOHEALING_MARGIN_SEC = 120;

@@ -76,11 +76,32 @@ export function rebalances(group: { suspendedProcesses?: string[] }): boolean {
 export const INSTANCE_REFRESH: ProviderRule = {
   id: "aws.asg.instance-refresh",
   says:
-    "With instanceRefresh set, an update of the group's launch template (or a listed trigger) " +
-    "starts a refresh that replaces every instance not on it, keeping minHealthyPercentage in " +
-    "service; replaced instances leave through the terminating hooks",
-  source: "https://docs.aws.amazon.com/autoscaling/ec2/userguide/asg-instance-refresh.html",
+    "With instanceRefresh set, an update that changes the group's launchTemplate (or " +
+    "mixedInstancesPolicy, launchConfiguration, a listed trigger) makes the provider start a " +
+    "refresh that replaces every instance not on it, keeping minHealthyPercentage in service; " +
+    "replaced instances leave through the terminating hooks. Without instanceRefresh the " +
+    "provider starts none: the change only says what new instances launch from",
+  source:
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/asg-instance-refresh.html; " +
+    "hashicorp/terraform-provider-aws internal/service/autoscaling/group.go (resourceGroupUpdate: " +
+    "shouldRefreshInstances on a launch_template change, startInstanceRefresh only when " +
+    "instance_refresh is set); @pulumi/aws 7.48.0 types/input.d.ts GroupInstanceRefresh.triggers",
 };
+
+/** Whether an update that changes these top-level inputs makes the provider start a refresh. */
+export function startsInstanceRefresh(
+  group: { instanceRefresh?: { triggers?: readonly string[]; [setting: string]: unknown } },
+  changed: readonly string[],
+): boolean {
+  if (!group.instanceRefresh) return false;
+  const triggers = [
+    "launchTemplate",
+    "mixedInstancesPolicy",
+    "launchConfiguration",
+    ...(group.instanceRefresh.triggers ?? []),
+  ];
+  return changed.some((key) => triggers.includes(key));
+}
 
 export const NLB_UNHEALTHY: ProviderRule = {
   id: "aws.nlb.unhealthy-connection-termination",

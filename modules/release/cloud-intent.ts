@@ -10,7 +10,6 @@
  */
 import { createHash } from "node:crypto";
 import type { RolloutConfig } from "../config/rollout.schema";
-import type { KeyPath, Problem } from "../config/validate";
 
 /** JSON with the keys of every object sorted: the same value hashes the same in any key order. */
 export function canonicalJson(value: unknown): string {
@@ -71,36 +70,4 @@ export function rolloutSummary(rollout: RolloutConfig | undefined) {
   if (!rollout) return undefined;
   const { release, target, updated, draining } = rollout;
   return { release, target, updated, draining };
-}
-
-/**
- * A cloud pool's rollout must say what the pool ran before in its own provider's terms: a
- * rollback points the group at it, and it may be asked for at any batch.
- */
-export function cloudRolloutProblems(
-  kind: string,
-  rollout: RolloutConfig | undefined,
-  at: KeyPath,
-): Problem[] {
-  if (!rollout) return [];
-  const from = rollout.from ?? {};
-  if (kind === "gcp" && from.template === undefined) {
-    return [
-      {
-        path: [...at, "from"],
-        message: "has no template",
-        expected: "from.template: the instance template's self link the MIG pointed at before",
-      },
-    ];
-  }
-  if (kind === "aws" && from.version === undefined) {
-    return [
-      {
-        path: [...at, "from"],
-        message: "has no version",
-        expected: "from.version: the launch template version the group launched before",
-      },
-    ];
-  }
-  return [];
 }

@@ -15,12 +15,8 @@ import { hostLaunchTemplate } from "../../modules/fleets/aws-args";
 import { hostTemplate } from "../../modules/fleets/gcp-args";
 import { hostTuning } from "../../modules/fleets/host-tuning";
 import { awsUserData, bootstrapScript, cloudConfig } from "../../modules/host/bootstrap";
-import {
-  canonicalJson,
-  cloudRolloutProblems,
-  groupIntent,
-  releaseId,
-} from "../../modules/release/cloud-intent";
+import { cloudRolloutProblems } from "../../modules/config/cloud-rollout";
+import { canonicalJson, groupIntent, releaseId } from "../../modules/release/cloud-intent";
 import { cloudHardware } from "../../modules/tuning/host-facts";
 import { ROOT } from "../support/cli";
 
