@@ -10,6 +10,7 @@ import { hostFactsProblems } from "../tuning/schema";
 import { fleetHardware, hostFacts } from "../tuning/host-facts";
 import type { FleetSpec, MetalFleetSpec } from "./fleet.schema";
 import type { TrafficSpec } from "./traffic.schema";
+import { cloudRolloutProblems } from "./cloud-rollout";
 import { steeringProblems, weightProblems } from "./traffic";
 import { readInventory } from "./inventory";
 import type { Inventory } from "./inventory.schema";
@@ -485,6 +486,14 @@ export function validateStackDocument(
   } else if (fleet) {
     check(() => semantic.push(...fleetProblems(fleet, stack.config, fleetAt, refusedBy(schema))));
     check(() => semantic.push(...metalHostCountProblems(fleet, fleetAt)));
+    check(() =>
+      semantic.push(
+        ...cloudRolloutProblems(fleet.kind, stack.config["avfleet:rollout"], [
+          "config",
+          "avfleet:rollout",
+        ]),
+      ),
+    );
     if (fleet.kind === "metal") {
       check(() => {
         const metal = metalProblems(file, fleet, fleetAt, stacksDir, schema.length === 0);

@@ -7,6 +7,7 @@ import { machineType } from "../capacity/machine-types";
 import { AWS_DRAIN_HOOK, AWS_LAUNCH_HOOK, AWS_MEDIA_METRIC } from "../host/metrics";
 import { launchSeconds } from "../host/units";
 import { containerImage, ecrRepository } from "../host/image";
+import type { GroupTarget } from "../release/cloud-intent";
 
 /** The per-host media-load metric and the drain hook, named once for fleet and agent. */
 export { AWS_MEDIA_METRIC as MEDIA_METRIC, AWS_DRAIN_HOOK as DRAIN_HOOK } from "../host/metrics";
@@ -60,16 +61,39 @@ export function waitForCapacityTimeout(spec: AwsFleetSpec): string {
   return `${2 * launchSeconds(spec) + 120}s`;
 }
 
-/** Rollouts launch replacements first and never drop below full healthy capacity. */
-export function instanceRefresh(spec: AwsFleetSpec) {
+/**
+ * Everything the launch template hands an instance, less the references to other resources:
+ * what it boots (AMI, root volume), runs (user data), runs on (instance type, IMDS, a public
+ * address) and is watched with. Its hash is the pool's release id
+ * (modules/release/cloud-intent.ts). Left out: the template's name, description and tags, the
+ * instance profile and security group (the same resources for every release of the pool) and
+ * the root device's name (the AMI's own, which imageId already fixes).
+ *
+ * @param userData the gzipped, base64-encoded cloud-config (modules/host/bootstrap.ts awsUserData)
+ */
+export function hostLaunchTemplate(spec: AwsFleetSpec, userData: string) {
   return {
-    strategy: "Rolling",
-    preferences: {
-      minHealthyPercentage: 100,
-      maxHealthyPercentage: 200,
-      instanceWarmup: String(spec.autoscaling.warmupSec),
-      skipMatching: true,
+    imageId: spec.ami,
+    instanceType: spec.instanceType,
+    userData,
+    metadataOptions: {
+      httpEndpoint: "enabled",
+      httpTokens: "required",
+      httpPutResponseHopLimit: 1,
     },
+    // Media flows straight to clients: each host gets a public IPv4.
+    networkInterface: {
+      deviceIndex: 0,
+      associatePublicIpAddress: "true",
+      deleteOnTermination: "true",
+    },
+    rootVolume: {
+      volumeSize: spec.rootVolumeGb,
+      volumeType: "gp3",
+      encrypted: "true",
+      deleteOnTermination: "true",
+    },
+    monitoring: { enabled: true },
   };
 }
 
@@ -207,10 +231,16 @@ export const SUSPENDED_PROCESSES = ["AZRebalance"];
 /**
  * Group inputs a later `up` must not change: initialLifecycleHooks is ForceNew upstream (a changed
  * hook would delete and recreate the group, every host with it); the hooks' own LifecycleHook
- * resources carry every change. minSize moves with scheduled actions.
+ * resources carry every change. minSize moves with scheduled actions. The launch template's
+ * version, unless a rollout of this release points it (modules/release/cloud-intent.ts): the new
+ * version is created, and the group keeps launching the one it ran.
  */
-export function groupIgnoreChanges(hasSchedules: boolean): string[] {
-  return ["initialLifecycleHooks", ...(hasSchedules ? ["minSize"] : [])];
+export function groupIgnoreChanges(hasSchedules: boolean, target: GroupTarget): string[] {
+  return [
+    "initialLifecycleHooks",
+    ...(hasSchedules ? ["minSize"] : []),
+    ...(target === "running" ? ["launchTemplate.version"] : []),
+  ];
 }
 
 /** The health check the load balancer's target groups run against each host's agent. */

@@ -12,6 +12,8 @@ import * as iam from "@pulumi/aws/iam";
 import * as lb from "@pulumi/aws/lb";
 import * as route53 from "@pulumi/aws/route53";
 import type { AwsFleetSpec } from "../config/fleet.schema";
+import type { RolloutConfig } from "../config/rollout.schema";
+import { groupIntent, releaseId, rolloutSummary } from "../release/cloud-intent";
 import { fleetLabels } from "./labels";
 import * as args from "./aws-args";
 import { awsUserData } from "../host/bootstrap";
@@ -26,22 +28,37 @@ export interface AwsFleetArgs {
   userData: string;
   /** The pool's scaling policy compiled into provider settings (modules/scaling/compile.ts). */
   scaling: AwsScaling;
+  /** Where a release's rollout stands (`avfleet:rollout`), when one does. */
+  rollout?: RolloutConfig;
+}
+
+/** The pool's release as the stack outputs it; modules/release/cloud-intent.ts decides. */
+export interface AwsRelease {
+  /** The release id this `up` renders. */
+  rendered: string;
+  /** The launch template version this `up` renders (the template's latest). */
+  version: number;
+  /** The version the group launches from after this `up`: what new and replacement hosts get. */
+  running: number;
+  rollout?: ReturnType<typeof rolloutSummary>;
 }
 
 export class AwsFleet extends pulumi.ComponentResource {
   readonly autoScalingGroupName: pulumi.Output<string>;
+  readonly release: pulumi.Output<AwsRelease>;
 
   constructor(name: string, fleetArgs: AwsFleetArgs, opts?: pulumi.ComponentResourceOptions) {
     // The endpoint is an input so policies can see whether a record serves it.
     super("avfleet:fleets:AwsFleet", name, { endpoint: fleetArgs.spec.endpoint }, opts);
-    const { group } = createAwsFleet(name, fleetArgs, this);
+    const { group, release } = createAwsFleet(name, fleetArgs, this);
     this.autoScalingGroupName = group.name;
-    this.registerOutputs({ autoScalingGroupName: this.autoScalingGroupName });
+    this.release = release;
+    this.registerOutputs({ autoScalingGroupName: this.autoScalingGroupName, release });
   }
 }
 
 export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pulumi.Resource) {
-  const { spec, region, userData, scaling } = fleetArgs;
+  const { spec, region, userData, scaling, rollout } = fleetArgs;
   const tags = fleetLabels(spec);
   const opts = { parent };
   const groupName = args.groupName(spec);
@@ -125,45 +142,24 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     { region, filters: [{ name: "image-id", values: [spec.ami] }] },
     { parent },
   );
+  const hostInputs = args.hostLaunchTemplate(spec, awsUserData(userData));
+  const { networkInterface, rootVolume, ...host } = hostInputs;
+  const rendered = releaseId(hostInputs);
+  const intent = groupIntent(rendered, rollout);
   const launchTemplate = new ec2.LaunchTemplate(
     `${name}-lt`,
     {
       region,
       namePrefix: `${spec.pool}-`,
       description: `media hosts of pool ${spec.pool} (${spec.mediaRegion})`,
-      imageId: spec.ami,
-      instanceType: spec.instanceType,
-      userData: awsUserData(userData),
+      ...host,
       iamInstanceProfile: { arn: profile.arn },
-      metadataOptions: {
-        httpEndpoint: "enabled",
-        httpTokens: "required",
-        httpPutResponseHopLimit: 1,
-      },
-      // Media flows straight to clients: each host gets a public IPv4.
-      networkInterfaces: [
-        {
-          deviceIndex: 0,
-          associatePublicIpAddress: "true",
-          deleteOnTermination: "true",
-          securityGroups: [securityGroup.id],
-        },
-      ],
-      blockDeviceMappings: [
-        {
-          deviceName: image.rootDeviceName,
-          ebs: {
-            volumeSize: spec.rootVolumeGb,
-            volumeType: "gp3",
-            encrypted: "true",
-            deleteOnTermination: "true",
-          },
-        },
-      ],
-      monitoring: { enabled: true },
-      // No tagSpecifications: they are part of the template's version, and a new version starts
-      // an instance refresh that replaces every host for a label. Instances take their tags from
-      // the group (propagateAtLaunch); a tag change reaches new hosts only.
+      networkInterfaces: [{ ...networkInterface, securityGroups: [securityGroup.id] }],
+      blockDeviceMappings: [{ deviceName: image.rootDeviceName, ebs: rootVolume }],
+      // No tagSpecifications: they are part of the template's version, so a label change would
+      // be a new version, which reaches no host until a rollout points the group at it.
+      // Instances take their tags from the group (propagateAtLaunch); a tag change reaches new
+      // hosts only.
       updateDefaultVersion: true,
       tags,
     },
@@ -231,9 +227,17 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       minSize: spec.minHosts,
       maxSize: spec.maxHosts,
       vpcZoneIdentifiers: spec.subnets.map((s) => s.id),
+      // An explicit version number, never $Latest or $Default: those follow the template, so a
+      // new version would reach every instance the group launches (scale-out, replacements)
+      // before any rollout vetted it. This up's version only when a rollout of exactly this
+      // release says so, the one the pool ran before when it rolls back; otherwise
+      // ignoreChanges keeps the state's (below).
       launchTemplate: {
         id: launchTemplate.id,
-        version: launchTemplate.latestVersion.apply(String),
+        version:
+          intent.target === "from"
+            ? String(rollout!.from.version!)
+            : launchTemplate.latestVersion.apply(String),
       },
       // EC2, not ELB: a draining host fails the load balancer's check on purpose and must not
       // be replaced for it.
@@ -241,7 +245,10 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       targetGroupArns: targetGroups.map((t) => t.arn),
       healthCheckGracePeriod: spec.autoscaling.warmupSec,
       defaultInstanceWarmup: spec.autoscaling.warmupSec,
-      instanceRefresh: args.instanceRefresh(spec),
+      // No instanceRefresh: with it, the provider starts a refresh of every instance whenever
+      // launchTemplate changes (terraform-provider-aws autoscaling/group.go, resourceGroupUpdate),
+      // so the up that points the group at a rollout's release would replace the whole pool at
+      // once, beside the rollout's drained batches. Releases go through the rollout only.
       terminationPolicies: ["OldestLaunchTemplate", "OldestInstance"],
       suspendedProcesses: args.SUSPENDED_PROCESSES,
       // Predictive scaling's load metric multiplies by the hosts in service.
@@ -259,7 +266,10 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     },
     // Scheduled actions move the minimum every hour: after a refresh, the next up must not set
     // it back (the schedules carry spec.minHosts as their floor).
-    { ...opts, ignoreChanges: args.groupIgnoreChanges(scaling.schedules.length > 0) },
+    {
+      ...opts,
+      ignoreChanges: args.groupIgnoreChanges(scaling.schedules.length > 0, intent.target),
+    },
   );
 
   // Their own resources, not only initialLifecycleHooks (read only when the group is created):
@@ -316,5 +326,14 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     );
   }
 
-  return { group, launchTemplate, securityGroup };
+  const release = pulumi
+    .all([launchTemplate.latestVersion, group.launchTemplate])
+    .apply(([latest, running]) => ({
+      rendered,
+      version: latest,
+      running: Number(running.version),
+      ...(rollout ? { rollout: rolloutSummary(rollout) } : {}),
+    }));
+
+  return { group, launchTemplate, securityGroup, release };
 }

@@ -12,6 +12,7 @@ import { GCP_MEDIA_LOAD_METRIC, LIVENESS_PATH } from "../host/metrics";
 import { artifactRegistryRepository, containerImage } from "../host/image";
 import { launchSeconds } from "../host/units";
 import type { GcpAutoscalingPolicy } from "./scaling";
+import type { GroupTarget } from "../release/cloud-intent";
 
 /**
  * Google's health-check probers (https://cloud.google.com/load-balancing/docs/health-checks):
@@ -125,6 +126,16 @@ export function updatePolicy(spec: GcpFleetSpec) {
   };
 }
 
+/**
+ * The MIG's inputs a later `up` takes from the state: its versions, unless a rollout of this
+ * release points them (modules/release/cloud-intent.ts). With versions unchanged, a new template
+ * reaches no VM, not even those the MIG creates (scale-out, autohealing): they get the release
+ * the pool runs, until the rollout moves the MIG.
+ */
+export function migIgnoreChanges(target: GroupTarget): string[] {
+  return target === "running" ? ["versions"] : [];
+}
+
 const AUTOHEALING_MARGIN_SEC = 120;
 const AUTOHEALING_MAX_DELAY_SEC = 3600;
 
@@ -212,6 +223,46 @@ export function networking(spec: GcpFleetSpec) {
  * rests on it. A host leaves only once the scale-in controller saw its drain end.
  */
 export const SCHEDULING = { automaticRestart: true, onHostMaintenance: "MIGRATE" };
+
+/** Shielded VM: Secure Boot, vTPM and integrity monitoring on every host. */
+export const SHIELDED_INSTANCE = {
+  enableSecureBoot: true,
+  enableVtpm: true,
+  enableIntegrityMonitoring: true,
+};
+
+/**
+ * Everything the instance template hands a VM: what it boots (image, disk), runs (the startup
+ * script, metadata), runs on (machine type, network, scheduling, Shielded VM) and may call
+ * (scopes). Its hash is the pool's release id (modules/release/cloud-intent.ts). Left out, as
+ * nothing a host runs depends on them: the template's name, description, labels and project,
+ * and the service account's email (the same account for every release of the pool).
+ */
+export function hostTemplate(spec: GcpFleetSpec, startupScript: string) {
+  return {
+    machineType: spec.machineType,
+    tags: [networkTag(spec)],
+    metadataStartupScript: startupScript,
+    metadata: {
+      "enable-oslogin": "TRUE",
+      "block-project-ssh-keys": "TRUE",
+      // The agent says its drain is done in a guest attribute, which the scale-in controller
+      // reads (https://cloud.google.com/compute/docs/metadata/manage-guest-attributes).
+      "enable-guest-attributes": "TRUE",
+    },
+    bootDisk: {
+      boot: true,
+      autoDelete: true,
+      sourceImage: spec.image,
+      diskSizeGb: spec.bootDiskGb,
+      diskType: "pd-balanced",
+    },
+    ...networking(spec),
+    scopes: hostScopes(spec),
+    shieldedInstanceConfig: SHIELDED_INSTANCE,
+    scheduling: SCHEDULING,
+  };
+}
 
 /**
  * The APIs a pool's stack calls, enabled by the stack itself: a hardened org's new project has

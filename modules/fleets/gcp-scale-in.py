@@ -9,6 +9,9 @@
 # autoscaler's recommendedSize and the MIG's targetSize and, when the MIG is larger, marks
 # running hosts `avfleet-drain=true`: those not on the MIG's current template first (a new
 # template reaches the pool as it scales in), then the least loaded. Nothing else deletes a VM.
+# A host a release's rollout drains (`avfleet-drain-for=<release>` beside the mark) is the
+# rollout's: it recreates that VM from the MIG's template once drained, so this never deletes it
+# (it still counts as draining: out of service, it leaves no room for a scale-in beside it).
 #
 # Python 3 standard library only: main.py of a Cloud Run function (entry point `scale_in`),
 # or `python3 main.py` for one pass from a shell.
@@ -22,6 +25,8 @@ import urllib.request
 
 DRAIN_KEY = "avfleet-drain"
 MARKED_AT_KEY = "avfleet-drain-at"
+# Set with the mark by a release's rollout, which recreates the VM itself once drained.
+DRAIN_FOR_KEY = "avfleet-drain-for"
 # The guest attribute a host's agent writes when its drain is done: "done <epoch> <sessionsLeft>".
 GUEST_NAMESPACE = "avfleet"
 GUEST_DRAIN_KEY = "drain"
@@ -65,11 +70,13 @@ def decide(size, recommended, hosts, now, max_per_window, window_sec):
 def to_delete(hosts, now, drain_seconds):
     """Names of the marked hosts to take out of the MIG now: the drain is done (drainDone), or
     the mark is older than the drain limit and EXPIRY_MARGIN_SEC. A mark of unknown time (0)
-    never expires: only its agent's word takes that host away."""
+    never expires: only its agent's word takes that host away. A host drained for a rollout
+    (drainFor) is never taken out: the rollout recreates it."""
     return [
         h["name"]
         for h in hosts
         if h["markedAt"] is not None
+        and not h.get("drainFor")
         and (
             h.get("drainDone", False)
             or (h["markedAt"] > 0 and now - h["markedAt"] >= drain_seconds + EXPIRY_MARGIN_SEC)
@@ -94,6 +101,12 @@ def marked_at(items):
         return parse_time(meta.get(MARKED_AT_KEY, ""))
     except ValueError:
         return 0
+
+
+def drain_for(items):
+    """The release a rollout drains the host for, or None."""
+    meta = {i["key"]: i.get("value", "") for i in items}
+    return meta.get(DRAIN_FOR_KEY) or None
 
 
 def parse_time(text):
@@ -187,7 +200,8 @@ def observe(api, config, now):
         vm = instances.get((zone, name))
         if vm is None:
             continue
-        marked = marked_at(vm.get("metadata", {}).get("items", []))
+        items = vm.get("metadata", {}).get("items", [])
+        marked = marked_at(items)
         done = marked is not None and drain_done(guest_attributes(api, config, zone, name))
         template = (m.get("version") or {}).get("instanceTemplate")
         hosts.append(
@@ -201,6 +215,7 @@ def observe(api, config, now):
                 "markedAt": marked,
                 "outdated": bool(current and template and template != current),
                 "drainDone": done,
+                "drainFor": drain_for(items),
                 "metadata": vm.get("metadata", {}),
             }
         )

@@ -9,6 +9,8 @@ import * as dns from "@pulumi/gcp/dns";
 import * as projects from "@pulumi/gcp/projects";
 import * as serviceaccount from "@pulumi/gcp/serviceaccount";
 import type { GcpFleetSpec } from "../config/fleet.schema";
+import type { RolloutConfig } from "../config/rollout.schema";
+import { groupIntent, releaseId, rolloutSummary } from "../release/cloud-intent";
 import { fleetLabels } from "./labels";
 import * as args from "./gcp-args";
 import { GcpScaleIn } from "./gcp-scale-in";
@@ -28,6 +30,19 @@ export interface GcpFleetArgs {
   startupScript: string;
   /** The pool's scaling policy compiled into the autoscaler's policy (modules/scaling/compile.ts). */
   scaling: GcpScaling;
+  /** Where a release's rollout stands (`avfleet:rollout`), when one does. */
+  rollout?: RolloutConfig;
+}
+
+/** The pool's release as the stack outputs it; modules/release/cloud-intent.ts decides. */
+export interface GcpRelease {
+  /** The release id this `up` renders. */
+  rendered: string;
+  /** The instance template this `up` renders (its self link, unique form). */
+  template: string;
+  /** The template the MIG points at after this `up`: what new and recreated hosts get. */
+  running: string;
+  rollout?: ReturnType<typeof rolloutSummary>;
 }
 
 export class GcpFleet extends pulumi.ComponentResource {
@@ -35,23 +50,26 @@ export class GcpFleet extends pulumi.ComponentResource {
   readonly instanceGroupManager: compute.RegionInstanceGroupManager;
   /** The join endpoint's load-balancer address: a Cloud DNS traffic split health-checks it. */
   readonly endpointAddress: pulumi.Output<string>;
+  readonly release: pulumi.Output<GcpRelease>;
 
   constructor(name: string, fleetArgs: GcpFleetArgs, opts?: pulumi.ComponentResourceOptions) {
     // The endpoint is an input so policies can see whether a record serves it.
     super("avfleet:fleets:GcpFleet", name, { endpoint: fleetArgs.spec.endpoint }, opts);
-    const { instanceGroupManager, address } = createGcpFleet(name, fleetArgs, this);
+    const { instanceGroupManager, address, release } = createGcpFleet(name, fleetArgs, this);
     this.instanceGroupManager = instanceGroupManager;
     this.endpointAddress = address.address;
     this.instanceGroup = instanceGroupManager.instanceGroup;
+    this.release = release;
     this.registerOutputs({
       instanceGroup: this.instanceGroup,
       endpointAddress: this.endpointAddress,
+      release: this.release,
     });
   }
 }
 
 export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pulumi.Resource) {
-  const { spec, project, region, startupScript, scaling } = fleetArgs;
+  const { spec, project, region, startupScript, scaling, rollout } = fleetArgs;
   const labels = fleetLabels(spec);
   const tag = args.networkTag(spec);
   const opts = { parent };
@@ -96,41 +114,20 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     );
   }
 
+  const hostInputs = args.hostTemplate(spec, startupScript);
+  const { bootDisk, scopes, ...host } = hostInputs;
+  const rendered = releaseId(hostInputs);
+  const intent = groupIntent(rendered, rollout);
   const template = new compute.InstanceTemplate(
     `${name}-template`,
     {
       project,
       namePrefix: `${spec.pool}-`,
       description: `media hosts of pool ${spec.pool} (${spec.mediaRegion})`,
-      machineType: spec.machineType,
-      tags: [tag],
       labels,
-      metadataStartupScript: startupScript,
-      metadata: {
-        "enable-oslogin": "TRUE",
-        "block-project-ssh-keys": "TRUE",
-        // The agent says its drain is done in a guest attribute, which the scale-in controller
-        // reads (https://cloud.google.com/compute/docs/metadata/manage-guest-attributes).
-        "enable-guest-attributes": "TRUE",
-      },
-      disks: [
-        {
-          boot: true,
-          autoDelete: true,
-          sourceImage: spec.image,
-          diskSizeGb: spec.bootDiskGb,
-          diskType: "pd-balanced",
-          labels,
-        },
-      ],
-      ...args.networking(spec),
-      serviceAccount: { email: account.email, scopes: args.hostScopes(spec) },
-      shieldedInstanceConfig: {
-        enableSecureBoot: true,
-        enableVtpm: true,
-        enableIntegrityMonitoring: true,
-      },
-      scheduling: args.SCHEDULING,
+      ...host,
+      disks: [{ ...bootDisk, labels }],
+      serviceAccount: { email: account.email, scopes },
     },
     // OPPORTUNISTIC updates leave running VMs on the template they were created from, and GCE
     // refuses to delete a template a MIG still uses (resourceInUseByAnotherResource,
@@ -154,7 +151,16 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
       baseInstanceName: spec.pool,
       distributionPolicyZones: spec.zones,
       distributionPolicyTargetShape: "EVEN",
-      versions: [{ name: "primary", instanceTemplate: template.selfLinkUnique }],
+      // The template new and recreated hosts get: this up's only when a rollout of exactly
+      // this release says so (modules/release/cloud-intent.ts), the one the pool ran before
+      // when it rolls back; otherwise ignoreChanges keeps the state's (below).
+      versions: [
+        {
+          name: "primary",
+          instanceTemplate:
+            intent.target === "from" ? rollout!.from.template! : template.selfLinkUnique,
+        },
+      ],
       namedPorts: args.namedPorts(spec),
       autoHealingPolicies: {
         healthCheck: healthCheck.id,
@@ -163,7 +169,10 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
       updatePolicy: args.updatePolicy(spec),
       waitForInstances: false,
     },
-    opts,
+    // A new template is created (the release is recorded) while the MIG keeps pointing at what
+    // it ran: the engine diffs versions against the state's, so no up moves it; Pulumi uses
+    // the program's value only when it creates the MIG.
+    { ...opts, ignoreChanges: args.migIgnoreChanges(intent.target) },
   );
 
   // The join endpoint: a regional external passthrough network load balancer over the MIG
@@ -250,5 +259,14 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
     );
   }
 
-  return { instanceGroupManager, template, healthCheck, address };
+  const release = pulumi
+    .all([template.selfLinkUnique, instanceGroupManager.versions])
+    .apply(([templateLink, versions]) => ({
+      rendered,
+      template: templateLink,
+      running: versions[0]?.instanceTemplate ?? "",
+      ...(rollout ? { rollout: rolloutSummary(rollout) } : {}),
+    }));
+
+  return { instanceGroupManager, template, healthCheck, address, release };
 }

@@ -116,6 +116,7 @@ export function declareStack(
           hostTuning(spec, cloudHardware(spec.machineType, "gve")),
         ),
         scaling: scaling as GcpScaling,
+        rollout: config["avfleet:rollout"],
       });
       return {
         ...common,
@@ -123,6 +124,7 @@ export function declareStack(
         minHosts: spec.minHosts,
         maxHosts: spec.maxHosts,
         instanceGroup: fleet.instanceGroup,
+        release: fleet.release,
         // What a Cloud DNS traffic split answers with and health-checks for this pool.
         endpointAddresses: [fleet.endpointAddress],
       };
@@ -133,6 +135,7 @@ export function declareStack(
         region: config["aws:region"]!,
         userData: cloudConfig(spec, hostTuning(spec, cloudHardware(spec.instanceType, "ena"))),
         scaling: scaling as AwsScaling,
+        rollout: config["avfleet:rollout"],
       });
       return {
         ...common,
@@ -140,6 +143,7 @@ export function declareStack(
         minHosts: spec.minHosts,
         maxHosts: spec.maxHosts,
         autoScalingGroup: fleet.autoScalingGroupName,
+        release: fleet.release,
       };
     }
     case "metal": {

@@ -28,6 +28,15 @@ export const AWS_LAUNCH_HOOK = "media-launch";
 /** The instance metadata key a GCP host drains on (set by scale-in or an operator). */
 export const GCP_DRAIN_ATTRIBUTE = "avfleet-drain";
 
+/** When the drain mark was set (RFC 3339): the scale-in controller's rate limit counts it. */
+export const GCP_DRAIN_AT_ATTRIBUTE = "avfleet-drain-at";
+
+/**
+ * Beside the mark when a release's rollout drains the host (its value: the release id): the
+ * scale-in controller then leaves the drained VM to the rollout, which recreates it.
+ */
+export const GCP_DRAIN_FOR_ATTRIBUTE = "avfleet-drain-for";
+
 /** Cloud Monitoring takes at most one point per time series every 5 s. */
 export const GCP_MIN_POINT_SPACING_SEC = 5;
 

@@ -5,9 +5,10 @@
  * applied by the rules of modules/providers/aws.
  */
 import * as aws from "../providers/aws";
+import { IGNORE_CHANGES, ignoredBy } from "../providers/replacement";
 import { agent, crash, firstBootSec, type Complete } from "./host";
 import type { Platform } from "./platform";
-import { inputsOf, type RenderedPool } from "./rendered";
+import { inputsOf, resourceOf, type RenderedPool } from "./rendered";
 import type { SimHost, World } from "./world";
 
 const GROUP = "aws:autoscaling/group:Group";
@@ -43,6 +44,11 @@ export function awsFacts(pool: RenderedPool): AwsFacts {
       "zone-2",
     ],
   };
+}
+
+/** The group's ignoreChanges, as the Plan recorded them. */
+function groupIgnoreChanges(pool: RenderedPool): string[] {
+  return resourceOf(pool, GROUP)?.ignoreChanges ?? [];
 }
 
 export function awsPlatform(pool: RenderedPool): Platform {
@@ -141,7 +147,29 @@ export function awsPlatform(pool: RenderedPool): Platform {
     operatorDrain(w, host) {
       terminate(w, host, "terminate-instance-in-auto-scaling-group by an operator");
     },
+    rolloutBatch(w, hosts) {
+      for (const h of hosts) {
+        w.cite(aws.TERMINATE_INSTANCE, true);
+        terminate(w, h, "the rollout's terminate-instance-in-auto-scaling-group");
+        // The desired capacity stays: the group launches a replacement at once, from the
+        // version the up pointed it at.
+        w.cite(aws.LAUNCH_TEMPLATE_VERSION, true);
+        launch(w, h.zone, 2);
+      }
+    },
     templateChange(w) {
+      const version = facts.group.launchTemplate?.version;
+      const follows = w.cite(aws.LAUNCH_TEMPLATE_VERSION, aws.followsTemplate(version));
+      const ignored = w.cite(
+        IGNORE_CHANGES,
+        ignoredBy("launchTemplate.version", groupIgnoreChanges(w.pool)),
+      );
+      if (!follows && ignored && facts.group.instanceRefresh === undefined) {
+        w.say(
+          "a new launch template version: the group keeps launching the version it ran (pinned, ignored by the up), no refresh is declared",
+        );
+        return;
+      }
       refresh(w, "a new launch template version", true);
     },
     labelChange(w) {

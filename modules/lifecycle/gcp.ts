@@ -4,6 +4,7 @@
  * all read from the pool's rendered resources and applied by the rules of modules/providers/gcp.
  */
 import * as gcp from "../providers/gcp";
+import { IGNORE_CHANGES, ignoredBy } from "../providers/replacement";
 import { agent, crash, firstBootSec, rebootSec, type Complete } from "./host";
 import type { Platform } from "./platform";
 import { byId, inputsOf, resourceOf, type RenderedPool } from "./rendered";
@@ -13,6 +14,8 @@ const MIG = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager";
 const CONTROLLER_ENV = "AVFLEET_SCALE_IN";
 /** Cloud Scheduler calls the controller once a minute. */
 const CONTROLLER_PERIOD_SEC = 60;
+/** How often a rollout reads its batch's guest attributes (a scenario assumption). */
+const ROLLOUT_POLL_SEC = 30;
 
 export interface GcpFacts {
   autohealing: gcp.AutohealingSettings & { path: string };
@@ -107,6 +110,8 @@ export function gcpPlatform(pool: RenderedPool): Platform {
     if (!facts.controller) return;
     for (const h of w.live()) {
       const drain = h.drain;
+      // A host drained for a rollout is the rollout's to recreate (gcp-scale-in.py to_delete).
+      if (h.drainFor) continue;
       if (
         drain?.completedAt !== undefined ||
         (drain && w.t >= drain.deadline + 2 * CONTROLLER_PERIOD_SEC)
@@ -122,6 +127,25 @@ export function gcpPlatform(pool: RenderedPool): Platform {
     w.say(`controller: ${pick.name} marked to drain (${w.sessions(pick)} call(s))`);
   });
 
+  /**
+   * The rollout recreates each host of its batch once its guest attribute says done (or its
+   * limit passed): the MIG deletes it (the stop limit, its calls already ended) and creates it
+   * again from the template the up pointed the MIG at.
+   */
+  const rolling = new Set<SimHost>();
+  const rollout = every(ROLLOUT_POLL_SEC, (w) => {
+    for (const h of [...rolling]) {
+      const drain = h.drain;
+      const done = w.cite(gcp.GUEST_ATTRIBUTES, drain?.completedAt !== undefined);
+      if (!done && !(drain && w.t >= drain.deadline + ROLLOUT_POLL_SEC)) continue;
+      rolling.delete(h);
+      w.accept(h);
+      const wait = w.cite(gcp.RECREATE, gcp.recreateDrainWaitSec(facts.backend));
+      w.powerOff(h, w.t + wait + gcp.STOP_LIMIT_SEC, "recreated by the rollout");
+      create(w, h.zone, 2).createdAt = w.t + wait;
+    }
+  });
+
   const templateChange = (w: World) => {
     const action = w.cite(gcp.UPDATE_POLICY, gcp.onTemplateChange(facts.updatePolicy));
     const kept = resourceOf(
@@ -131,6 +155,10 @@ export function gcpPlatform(pool: RenderedPool): Platform {
     if (!w.cite(gcp.TEMPLATE_IN_USE, kept) && action === "none") {
       w.outcome.failedUps++;
       w.say("the up fails deleting the old template: running VMs still use it");
+    }
+    const migIgnores = resourceOf(w.pool, MIG)?.ignoreChanges ?? [];
+    if (w.cite(IGNORE_CHANGES, ignoredBy("versions", migIgnores))) {
+      w.say("template changes: the MIG keeps its versions (ignored by the up) until a rollout");
     }
     w.say(`template changes: the MIG's update policy says ${action} for running VMs`);
     if (action === "none") return;
@@ -149,7 +177,7 @@ export function gcpPlatform(pool: RenderedPool): Platform {
 
   return {
     zones: facts.zones,
-    actors: [agent(complete), autohealer, controller],
+    actors: [agent(complete), autohealer, controller, rollout],
     scaleIn(w) {
       recommended = w.live().length - 1;
       if (w.cite(gcp.AUTOSCALER_MODE, gcp.autoscalerDeletes(facts.autoscalerMode))) {
@@ -165,6 +193,15 @@ export function gcpPlatform(pool: RenderedPool): Platform {
     },
     operatorDrain(_w, host) {
       host.drainRequested = "avfleet-drain=true set by an operator";
+    },
+    rolloutBatch(w, hosts) {
+      for (const h of hosts) {
+        w.cite(gcp.ADD_METADATA, true);
+        h.drainRequested = "avfleet-drain=true with avfleet-drain-for, set by the rollout";
+        h.drainFor = "the release";
+        rolling.add(h);
+      }
+      w.say(`rollout: ${hosts.map((h) => h.name).join(", ")} marked to drain for the release`);
     },
     templateChange,
     // Labels are part of the template: a new template, as any change.

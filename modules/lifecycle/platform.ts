@@ -29,4 +29,9 @@ export interface Platform {
   scaleOutSlowBoot?(w: World): void;
   /** A serving host's readiness fails (its tuning drifted): what happens to its calls? */
   readinessLost?(w: World, host: SimHost): void;
+  /**
+   * A release's rollout takes a batch through the pool's drain path and has the provider replace
+   * it (modules/fleets/cloud-rollout.ts), after the up that pointed the group at the release.
+   */
+  rolloutBatch?(w: World, hosts: SimHost[]): void;
 }

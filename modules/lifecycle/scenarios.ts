@@ -108,6 +108,14 @@ export const SCENARIOS: Scenario[] = [
     events: (p) => [at(START, (w) => need(p.templateChange, "templates")(w))],
   },
   {
+    id: "release-rollout",
+    title: "a release's rollout drains a batch (a busy and a quiet host) and replaces it",
+    kinds: ["gcp", "aws"],
+    events: (p) => [
+      at(START, (w) => need(p.rolloutBatch, "rollouts")(w, [hostAt(BUSY)(w), hostAt(QUIET)(w)])),
+    ],
+  },
+  {
     id: "label-change",
     title: "a label or tag changes, nothing else",
     kinds: ["gcp", "aws"],

@@ -26,6 +26,8 @@ export interface SimHost {
   untuned: boolean;
   /** A drain asked of it (a metadata mark, a file, a lifecycle state): its agent starts it. */
   drainRequested?: string;
+  /** The release a rollout drains it for: the rollout, not the scale-in controller, replaces it. */
+  drainFor?: string;
   /** A reboot under way: down from `down`, up again (its shutdown drain over) at `up`. */
   reboot?: { down: number; up: number };
   /** It really failed (crashed): replacing it is a repair, not churn. */

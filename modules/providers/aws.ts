@@ -76,11 +76,32 @@ export function rebalances(group: { suspendedProcesses?: string[] }): boolean {
 export const INSTANCE_REFRESH: ProviderRule = {
   id: "aws.asg.instance-refresh",
   says:
-    "With instanceRefresh set, an update of the group's launch template (or a listed trigger) " +
-    "starts a refresh that replaces every instance not on it, keeping minHealthyPercentage in " +
-    "service; replaced instances leave through the terminating hooks",
-  source: "https://docs.aws.amazon.com/autoscaling/ec2/userguide/asg-instance-refresh.html",
+    "With instanceRefresh set, an update that changes the group's launchTemplate (or " +
+    "mixedInstancesPolicy, launchConfiguration, a listed trigger) makes the provider start a " +
+    "refresh that replaces every instance not on it, keeping minHealthyPercentage in service; " +
+    "replaced instances leave through the terminating hooks. Without instanceRefresh the " +
+    "provider starts none: the change only says what new instances launch from",
+  source:
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/asg-instance-refresh.html; " +
+    "hashicorp/terraform-provider-aws internal/service/autoscaling/group.go (resourceGroupUpdate: " +
+    "shouldRefreshInstances on a launch_template change, startInstanceRefresh only when " +
+    "instance_refresh is set); @pulumi/aws 7.48.0 types/input.d.ts GroupInstanceRefresh.triggers",
 };
+
+/** Whether an update that changes these top-level inputs makes the provider start a refresh. */
+export function startsInstanceRefresh(
+  group: { instanceRefresh?: { triggers?: readonly string[]; [setting: string]: unknown } },
+  changed: readonly string[],
+): boolean {
+  if (!group.instanceRefresh) return false;
+  const triggers = [
+    "launchTemplate",
+    "mixedInstancesPolicy",
+    "launchConfiguration",
+    ...(group.instanceRefresh.triggers ?? []),
+  ];
+  return changed.some((key) => triggers.includes(key));
+}
 
 export const NLB_UNHEALTHY: ProviderRule = {
   id: "aws.nlb.unhealthy-connection-termination",
@@ -124,6 +145,84 @@ export const EC2_STATUS: ProviderRule = {
     "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-health-checks.html",
 };
 
+export const TERMINATE_INSTANCE: ProviderRule = {
+  id: "aws.asg.terminate-instance",
+  says:
+    "TerminateInstanceInAutoScalingGroup without decrementing the desired capacity: the instance " +
+    "leaves as any the group terminates (deregistered from its target groups, then held in " +
+    "Terminating:Wait by the terminating hooks until CompleteLifecycleAction or their timeout), " +
+    "and the group at once starts launching a replacement from its launch template version, " +
+    "in the zone its balancing picks; it cannot be called on an instance of the warm pool",
+  source:
+    "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TerminateInstanceInAutoScalingGroup.html; " +
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ts-as-healthchecks.html (terminating " +
+    "manually: hooks and deregistration complete first); " +
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-launch-template-permissions.html " +
+    '("immediately starts launching new instances to replace the instances that you terminated")',
+};
+
+export const LAUNCH_TEMPLATE_VERSION: ProviderRule = {
+  id: "aws.asg.launch-template-version",
+  says:
+    "A group launches every new instance (scale-out, a replacement, the warm pool) from the " +
+    "launch template version it names: a number is that version for good, $Latest and " +
+    "$Default follow the template (a new version reaches the next launch); changing the group's " +
+    "version changes no running instance",
+  source:
+    "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_LaunchTemplateSpecification.html; " +
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/create-asg-launch-template.html",
+};
+
+/** Whether a new version of the template reaches the group's next launch without a change to it. */
+export function followsTemplate(version: string | undefined): boolean {
+  // The API's default, when the group names no version, is $Default.
+  return version === undefined || version === "$Latest" || version === "$Default";
+}
+
+export const WARM_POOL_VERSION: ProviderRule = {
+  id: "aws.asg.warm-pool-version",
+  says:
+    "Warm pool instances keep the launch template version they were launched with: a new " +
+    "version reaches them only when they are replaced; terminated (EC2 TerminateInstances: the " +
+    "group's own terminate call refuses warm pool instances), they are relaunched at once from " +
+    "the group's version",
+  source:
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html; " +
+    "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TerminateInstanceInAutoScalingGroup.html",
+};
+
+export const LIFECYCLE_STATE: ProviderRule = {
+  id: "aws.asg.lifecycle-state",
+  says:
+    "DescribeAutoScalingInstances and DescribeAutoScalingGroups report each instance's " +
+    "LifecycleState (InService; Terminating, Terminating:Wait while a terminating hook holds " +
+    "it, Terminating:Proceed, Terminated; Warmed:* in the warm pool) and LaunchTemplate.Version; " +
+    "an instance id the group no longer knows is left out, with no error",
+  source:
+    "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_AutoScalingInstanceDetails.html; " +
+    "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeAutoScalingInstances.html",
+};
+
+/** Where a terminated instance's drain stands, from its LifecycleState (undefined: left the group). */
+export function drainStage(lifecycleState: string | undefined): "serving" | "draining" | "gone" {
+  if (lifecycleState === undefined || lifecycleState === "Terminated") return "gone";
+  return lifecycleState.startsWith("Terminating") ? "draining" : "serving";
+}
+
+export const REFRESH_GATES: ProviderRule = {
+  id: "aws.asg.refresh-checkpoints",
+  says:
+    "An instance refresh pauses at each of its CheckpointPercentages for CheckpointDelay and " +
+    "then goes on by itself; AutoRollback replaces what it deployed when the refresh fails or an " +
+    "alarm of its AlarmSpecification goes to ALARM, and needs a numbered launch template " +
+    "version (not $Latest/$Default); the instances it replaces leave through the terminating " +
+    "hooks; it picks the instances and batches itself (MinHealthyPercentage)",
+  source:
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/asg-adding-checkpoints-instance-refresh.html; " +
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/instance-refresh-rollback.html; " +
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks.html#lifecycle-hooks-availability",
+};
+
 export const AWS_RULES = [
   TERMINATION,
   NO_ACTIVE_ACTION,
@@ -134,4 +233,9 @@ export const AWS_RULES = [
   NLB_UNHEALTHY,
   NLB_DEREGISTRATION,
   EC2_STATUS,
+  TERMINATE_INSTANCE,
+  LAUNCH_TEMPLATE_VERSION,
+  WARM_POOL_VERSION,
+  LIFECYCLE_STATE,
+  REFRESH_GATES,
 ];

@@ -166,6 +166,68 @@ export const TEMPLATE_IN_USE: ProviderRule = {
   source: "hashicorp/terraform-provider-google#6277; pulumi/pulumi-gcp#680",
 };
 
+export const RECREATE: ProviderRule = {
+  id: "gcp.mig.recreate",
+  says:
+    "recreateInstances deletes each named VM and creates it again, with its name and zone, from " +
+    "the group's current target template (its versions); the call is done once scheduled " +
+    "(each VM's currentAction shows RECREATING until the MIG is through); the deleted VM gets " +
+    "the normal stop limit, where the group backs a service with connection draining its " +
+    "deletion waits up to that timeout + 60 s (a regional backend service's default timeout is " +
+    "0), and the new VM's autohealing initial delay starts afresh",
+  source:
+    "https://cloud.google.com/compute/docs/reference/rest/v1/regionInstanceGroupManagers/recreateInstances; " +
+    "https://cloud.google.com/sdk/gcloud/reference/compute/instance-groups/managed/recreate-instances; " +
+    "hashicorp/terraform-provider-google google/services/compute/resource_compute_region_backend_service.go " +
+    "(connection_draining_timeout_sec Default 0)",
+};
+
+/** Seconds a recreated VM waits for its backend service's connection draining at most. */
+export function recreateDrainWaitSec(backend: { connectionDrainingTimeoutSec?: number }): number {
+  const timeout = backend.connectionDrainingTimeoutSec ?? 0;
+  return timeout > 0 ? timeout + 60 : 0;
+}
+
+/** The template a VM the MIG creates now (scale-out, repair, recreate) is created from. */
+export function templateForNewVms(mig: { versions?: { instanceTemplate?: string }[] }) {
+  return mig.versions?.[0]?.instanceTemplate;
+}
+
+export const ADD_METADATA: ProviderRule = {
+  id: "gcp.gce.add-metadata",
+  says:
+    "gcloud compute instances add-metadata sets only the keys it is given and leaves every other " +
+    "key as it was (instances.setMetadata with the VM's current fingerprint); the guest reads " +
+    "the new values from its metadata server",
+  source:
+    "https://cloud.google.com/sdk/gcloud/reference/compute/instances/add-metadata; " +
+    "https://cloud.google.com/compute/docs/reference/rest/v1/instances/setMetadata",
+};
+
+export const GUEST_ATTRIBUTES: ProviderRule = {
+  id: "gcp.gce.guest-attributes",
+  says:
+    "A VM's guest attributes are written from inside it only, through its metadata server " +
+    "(metadata enable-guest-attributes TRUE); instances.getGuestAttributes with a queryPath " +
+    "(gcloud compute instances get-guest-attributes --query-path) returns them as " +
+    "queryValue.items [{namespace, key, value}]",
+  source:
+    "https://cloud.google.com/compute/docs/metadata/manage-guest-attributes; " +
+    "https://cloud.google.com/sdk/gcloud/reference/compute/instances/get-guest-attributes",
+};
+
+export const MANAGED_INSTANCES: ProviderRule = {
+  id: "gcp.mig.managed-instances",
+  says:
+    "listManagedInstances (gcloud ... managed list-instances) reports each VM of the group with " +
+    "version.instanceTemplate, the template it was created from, its instanceStatus and its " +
+    "currentAction: NONE once the MIG has nothing scheduled for it, CREATING, RECREATING, " +
+    "DELETING while it acts",
+  source:
+    "https://cloud.google.com/compute/docs/reference/rest/v1/regionInstanceGroupManagers/listManagedInstances; " +
+    "Compute v1 ManagedInstance.currentAction, ManagedInstance.version",
+};
+
 export const GCP_RULES = [
   TEMPLATE_IN_USE,
   AUTOHEALING,
@@ -177,4 +239,8 @@ export const GCP_RULES = [
   STARTUP_SCRIPT,
   AUTOMATIC_RESTART,
   PASSTHROUGH_NLB,
+  RECREATE,
+  ADD_METADATA,
+  GUEST_ATTRIBUTES,
+  MANAGED_INSTANCES,
 ];

@@ -27,9 +27,58 @@ export const IGNORE_CHANGES: ProviderRule = {
   says:
     "ignoreChanges makes the engine diff an input against the state's value, not the program's: " +
     "a change there neither updates nor replaces the resource (the program's value is used only " +
-    "at create)",
-  source: "https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/",
+    "at create, when the state has none); a property path (launchTemplate.version) ignores that " +
+    "part of an input and no more",
+  source:
+    "https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/; " +
+    "https://www.pulumi.com/docs/reference/property-paths/",
 };
+
+/** A property path as Pulumi writes one (`a.b`, `a[0]`, `a["k.j"]`) as its keys. */
+export function pathKeys(path: string): (string | number)[] {
+  const keys: (string | number)[] = [];
+  const token = /(?:^|\.)([A-Za-z_$][\w$]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/gy;
+  let m: RegExpExecArray | null;
+  while ((m = token.exec(path))) {
+    keys.push(m[1] ?? (m[2] !== undefined ? Number(m[2]) : (JSON.parse(m[3]) as string)));
+    if (token.lastIndex === path.length) return keys;
+  }
+  throw new Error(`not a property path: ${path}`);
+}
+
+/** Whether a change at `path` lies under one of the ignored paths. */
+export function ignoredBy(path: string, ignoreChanges: readonly string[]): boolean {
+  const keys = pathKeys(path);
+  return ignoreChanges.some((ignored) => {
+    const prefix = pathKeys(ignored);
+    return prefix.length <= keys.length && prefix.every((k, i) => k === keys[i]);
+  });
+}
+
+/**
+ * The inputs the engine diffs on the next `up`: the program's, with the state's value at each
+ * ignored path where the state has one (where it has none, the program's stays).
+ */
+export function inputsAfterIgnore(
+  inputs: Record<string, unknown>,
+  state: Record<string, unknown>,
+  ignoreChanges: readonly string[],
+): Record<string, unknown> {
+  const result = structuredClone(inputs);
+  for (const ignored of ignoreChanges) {
+    const keys = pathKeys(ignored);
+    let from: unknown = state;
+    for (const k of keys) from = (from as Record<string | number, unknown> | undefined)?.[k];
+    if (from === undefined) continue;
+    let to = result as Record<string | number, unknown>;
+    for (const k of keys.slice(0, -1)) {
+      if (typeof to[k] !== "object" || to[k] === null) to[k] = typeof k === "number" ? [] : {};
+      to = to[k] as Record<string | number, unknown>;
+    }
+    to[keys[keys.length - 1]] = structuredClone(from);
+  }
+  return result;
+}
 
 interface ReplacementRule {
   /** Top-level inputs whose change forces replacement; "all" when the resource is immutable. */
@@ -87,7 +136,7 @@ export function forcesReplacement(
   inputs: Record<string, unknown>,
   ignoreChanges: readonly string[] = [],
 ): boolean {
-  if (ignoreChanges.includes(topLevel(path))) return false;
+  if (ignoredBy(path, ignoreChanges)) return false;
   const rule = RULES[type];
   if (!rule) return false;
   if (rule.unlessSet && inputs[rule.unlessSet] !== undefined) return false;

@@ -30,7 +30,7 @@ test("drain hook: on termination, heartbeat covers the drain time, capped at AWS
   );
 });
 
-test("auto scaling group: subnets, sizes, drain hook, 100 % healthy instance refresh", () => {
+test("auto scaling group: subnets, sizes, drain hook, a pinned launch template version, no instance refresh", () => {
   const asg = resource(plan, "aws-use1-asg").inputs;
   assert.equal(asg.minSize, 6);
   assert.equal(asg.maxSize, 100);
@@ -51,8 +51,10 @@ test("auto scaling group: subnets, sizes, drain hook, 100 % healthy instance ref
     heartbeatTimeout: 1920,
     defaultResult: "CONTINUE",
   });
-  assert.equal(asg.instanceRefresh.preferences.minHealthyPercentage, 100);
-  assert.equal(asg.launchTemplate.version, "1");
+  // Releases roll through drained batches (modules/fleets/cloud-rollout.ts): a declared refresh
+  // would replace every host whenever the group's launch template version moves.
+  assert.equal(asg.instanceRefresh, undefined);
+  assert.equal(asg.launchTemplate.version, "1", "the version number, never $Latest");
   assert.ok(asg.tags.every((t: { propagateAtLaunch: boolean }) => t.propagateAtLaunch));
 });
 

@@ -12,7 +12,12 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { loadStacks } from "../../modules/config/stack";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
-import { GCP_MEDIA_LOAD_METRIC } from "../../modules/host/metrics";
+import {
+  GCP_DRAIN_AT_ATTRIBUTE,
+  GCP_DRAIN_ATTRIBUTE,
+  GCP_DRAIN_FOR_ATTRIBUTE,
+  GCP_MEDIA_LOAD_METRIC,
+} from "../../modules/host/metrics";
 import {
   scaleInConfig,
   SCALE_IN_DELETE_PERMISSIONS,
@@ -59,12 +64,13 @@ test("to_delete: a marked host whose drain is done or whose mark outlived the li
   if (!prerequisite(t, missingCommands("python3"))) return;
   const now = 100_000;
   const drainSeconds = 7200;
-  const host = (name: string, markedAt: number | null, drainDone?: boolean) => ({
+  const host = (name: string, markedAt: number | null, drainDone?: boolean, drainFor?: string) => ({
     name,
     running: true,
     load: 10,
     markedAt,
     ...(drainDone === undefined ? {} : { drainDone }),
+    ...(drainFor === undefined ? {} : { drainFor }),
   });
   const hosts = [
     host("serving", null),
@@ -77,6 +83,9 @@ test("to_delete: a marked host whose drain is done or whose mark outlived the li
     // a mark of unknown time (an operator's) never expires: only its agent's word takes it away
     host("operator-mark", 0),
     host("operator-mark-drained", 0, true),
+    // a rollout's drain: the rollout recreates the VM, drained or past its limit
+    host("rollout-drained", now - 60, true, "r-0123456789ab"),
+    host("rollout-agent-died", now - drainSeconds - 300, false, "r-0123456789ab"),
   ];
   const run = spawnSync(
     "python3",
@@ -233,17 +242,26 @@ test("a pass deletes the marked hosts whose drain is done or whose mark expired,
         peer("gcp-euw4-e5f6", "europe-west4-c", 300, markedAgo(60)),
         // marked longer ago than the drain limit and the margin: its agent is gone
         peer("gcp-euw4-g7h8", "europe-west4-a", 40, markedAgo(euw4.drainSeconds + 400)),
+        // drained for a rollout: the rollout recreates it, the controller leaves it
+        {
+          ...peer("gcp-euw4-m3n4", "europe-west4-a", 0, [
+            ...markedAgo(60),
+            { key: GCP_DRAIN_FOR_ATTRIBUTE, value: "r-0123456789ab" },
+          ]),
+          guest: { "avfleet/drain": "done 1700000000 0" },
+        },
         { ...peer("gcp-euw4-i9j0", "europe-west4-b", 2000), outdated: true },
         peer("gcp-euw4-k1l2", "europe-west4-c", 5),
       ],
     });
     const report = await pass(g.endpoints.compute, { maxHostsPerWindow: 3, windowSec: 900 });
     assert.deepEqual(s.problems, [], "every request matched the API's documented shape");
-    // 6 - 2 deleted = 4; recommended 2, one still draining: one more, the outdated one first.
+    // 7 - 2 deleted = 5; recommended 2, two draining (one for the rollout): one more, the
+    // outdated one first.
     assert.deepEqual(report, {
-      size: 4,
+      size: 5,
       recommended: 2,
-      draining: 1,
+      draining: 2,
       marked: ["gcp-euw4-i9j0"],
       deleted: ["gcp-euw4-c3d4", "gcp-euw4-g7h8"],
     });
@@ -264,11 +282,11 @@ test("a pass deletes the marked hosts whose drain is done or whose mark expired,
         .filter((c) => c.action === "getGuestAttributes")
         .map((c) => (c.body as { instance: string }).instance)
         .sort(),
-      ["gcp-euw4-c3d4", "gcp-euw4-e5f6", "gcp-euw4-g7h8"],
+      ["gcp-euw4-c3d4", "gcp-euw4-e5f6", "gcp-euw4-g7h8", "gcp-euw4-m3n4"],
     );
     assert.deepEqual(
       g.vms().map((v) => v.name),
-      [VM.name, "gcp-euw4-e5f6", "gcp-euw4-i9j0", "gcp-euw4-k1l2"],
+      [VM.name, "gcp-euw4-e5f6", "gcp-euw4-m3n4", "gcp-euw4-i9j0", "gcp-euw4-k1l2"],
     );
   } finally {
     s.close();
@@ -437,4 +455,11 @@ test("a replaced instance template stays in the project: OPPORTUNISTIC VMs still
   const template = resource(euw4Plan, "gcp-euw4-template");
   assert.equal(template.retainOnDelete, true);
   assert.equal(resource(euw4Plan, "gcp-euw4-mig").inputs.updatePolicy.type, "OPPORTUNISTIC");
+});
+
+test("the controller's metadata keys are the ones the agent and a rollout write", () => {
+  const source = readFileSync(CONTROLLER, "utf8");
+  assert.match(source, new RegExp(`^DRAIN_KEY = "${GCP_DRAIN_ATTRIBUTE}"$`, "m"));
+  assert.match(source, new RegExp(`^MARKED_AT_KEY = "${GCP_DRAIN_AT_ATTRIBUTE}"$`, "m"));
+  assert.match(source, new RegExp(`^DRAIN_FOR_KEY = "${GCP_DRAIN_FOR_ATTRIBUTE}"$`, "m"));
 });

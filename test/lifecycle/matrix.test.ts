@@ -84,6 +84,28 @@ test("GCP: the agent never deletes its own VM; its finished drain is a guest att
   holds("operator-drain", "gcp");
 });
 
+test("a release's rollout drains its batch and the provider replaces it; the scale-in controller leaves it to the rollout", () => {
+  for (const kind of ["gcp", "aws"] as const) {
+    holds("release-rollout", kind);
+    for (const r of results.filter((x) => x.scenario === "release-rollout" && x.kind === kind)) {
+      assert.deepEqual(
+        r.departures,
+        r.departures.map((d) => ({
+          drain: d.drain,
+          why: kind === "gcp" ? "recreated by the rollout" : "drain hook completed",
+          fault: false,
+        })),
+        r.story.join("\n"),
+      );
+      assert.equal(r.departures.length, 2, r.pool);
+      assert.ok(
+        r.departures.every((d) => d.drain),
+        "each drained first",
+      );
+    }
+  }
+});
+
 test("a 2-hour call on a host rebooted with a 2-hour drain outlives systemd's 30-minute shutdown limit", () => {
   for (const kind of ["gcp", "aws", "metal"] as const) holds("long-call-reboot", kind);
 });

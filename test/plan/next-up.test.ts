@@ -26,7 +26,11 @@ test("no size fight on AWS: after target tracking and a scheduled action moved t
   assert.equal(group.inputs.desiredCapacity, undefined, "target tracking owns the size");
   // After a refresh the state holds what the cloud did: 41 hosts wanted, a schedule's minimum of 23.
   const scaled = { ...group.inputs, desiredCapacity: 41, minSize: 23 };
-  assert.deepEqual(group.ignoreChanges, ["initialLifecycleHooks", "minSize"]);
+  assert.deepEqual(group.ignoreChanges, [
+    "initialLifecycleHooks",
+    "minSize",
+    "launchTemplate.version",
+  ]);
   assert.deepEqual(nextUpChanges(group, scaled, SIZE_KEYS), []);
   assert.deepEqual(
     nextUpChanges({ ...group, ignoreChanges: ["initialLifecycleHooks"] }, scaled, SIZE_KEYS),

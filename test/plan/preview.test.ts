@@ -167,8 +167,14 @@ test("firewalls: media UDP range, signaling, health from Google only, SSH from a
   }
 });
 
-test("stack outputs: pool, media region, endpoint, instance group, min/max hosts, health-check path", () => {
-  assert.deepEqual(stack.outputs, {
+test("stack outputs: pool, media region, endpoint, instance group, min/max hosts, health-check path, release", () => {
+  const { release, ...outputs } = stack.outputs as Record<string, any>;
+  // The release this up renders, and what the MIG points at (the program's template on a
+  // first up; on later ones the state's: test/fleets/release.test.ts).
+  const template = byName("gcp-usw1-mig").inputs.versions[0].instanceTemplate;
+  assert.match(release.rendered, /^r-[0-9a-f]{12}$/);
+  assert.deepEqual(release, { rendered: release.rendered, template, running: template });
+  assert.deepEqual(outputs, {
     endpoint: "edge.gcp-usw1.media.example.net",
     kind: "gcp",
     pool: "gcp-usw1",

@@ -4,7 +4,12 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import * as aws from "../../modules/providers/aws";
 import * as gcp from "../../modules/providers/gcp";
-import { forcesReplacement } from "../../modules/providers/replacement";
+import {
+  forcesReplacement,
+  ignoredBy,
+  inputsAfterIgnore,
+  pathKeys,
+} from "../../modules/providers/replacement";
 import {
   jobTimeoutSec,
   restartAfterKill,
@@ -95,4 +100,29 @@ test("GCP: autohealing repairs only past the initial delay and the threshold; re
   assert.equal(gcp.onTemplateChange({ type: "PROACTIVE", minimalAction: "REPLACE" }), "replace");
   assert.equal(gcp.autoscalerDeletes("ONLY_SCALE_OUT"), false);
   assert.equal(gcp.passthroughCutsOnUnhealthy({}), false);
+});
+
+test("Pulumi: ignoreChanges by property path keeps the state's value there and nowhere else", () => {
+  assert.deepEqual(pathKeys("launchTemplate.version"), ["launchTemplate", "version"]);
+  assert.deepEqual(pathKeys('versions[0]["instance.Template"]'), [
+    "versions",
+    0,
+    "instance.Template",
+  ]);
+  assert.throws(() => pathKeys("a..b"), /not a property path/);
+  assert.equal(ignoredBy("launchTemplate.version", ["launchTemplate.version"]), true);
+  assert.equal(ignoredBy("launchTemplate.id", ["launchTemplate.version"]), false);
+  assert.equal(ignoredBy("versions[0].instanceTemplate", ["versions"]), true);
+  assert.equal(ignoredBy("versionsX", ["versions"]), false);
+  const group = "aws:autoscaling/group:Group";
+  assert.equal(forcesReplacement(group, "initialLifecycleHooks[0].name", {}, ["minSize"]), true);
+  const program = { launchTemplate: { id: "lt-1", version: "4" }, maxSize: 9 };
+  const state = { launchTemplate: { id: "lt-1", version: "3" }, maxSize: 8 };
+  assert.deepEqual(inputsAfterIgnore(program, state, ["launchTemplate.version"]), {
+    launchTemplate: { id: "lt-1", version: "3" },
+    maxSize: 9,
+  });
+  // No state there (a create): the program's value stands.
+  assert.deepEqual(inputsAfterIgnore(program, {}, ["launchTemplate.version"]), program);
+  assert.equal(program.launchTemplate.version, "4", "the program's inputs are not changed");
 });
