@@ -19,9 +19,10 @@ import * as gcp from "../providers/gcp";
 import { RERUN } from "../providers/command";
 import { Citations } from "../providers/rule";
 import { BOOT } from "../lifecycle/host";
-import { unavailableHosts } from "../release/batches";
+import { planBatches, unavailableHosts, type BatchLimits } from "../release/batches";
 import { rng } from "../world/demand";
-import type { Action, PoolDriver } from "./executor";
+import type { PoolDriver } from "./executor";
+import { awsDriver, configFromArgs, gcpDriver, metalDriver } from "./drivers";
 import type { PoolRead } from "./units";
 
 interface Host {
@@ -35,6 +36,8 @@ interface Host {
   /** Down (stopping, booting) until then. */
   downUntil?: number;
   gone?: boolean;
+  /** AWS: terminated in its group, held in Terminating:Wait by the drain hook. */
+  terminating?: boolean;
 }
 
 export interface RolloutTally {
@@ -159,6 +162,14 @@ export class RolloutWorld {
           h.calls.push(this.now + this.callLength());
           this.joins.set(h.release, (this.joins.get(h.release) ?? 0) + 1);
         }
+      }
+    }
+    // The agent completes the drain hook at zero calls, or at the limit; the instance goes.
+    for (const h of this.live().filter((x) => x.terminating)) {
+      if (this.sessions(h) === 0 || this.now >= h.drainingSince! + this.o.drainSeconds * 1000) {
+        this.citations.cite(aws.TERMINATION, true);
+        this.stop(h, this.now);
+        h.gone = true;
       }
     }
     const out = this.size - serving.length;
@@ -286,145 +297,119 @@ export class RolloutWorld {
     return config.target === "release" ? config.release : this.o.running;
   }
 
-  /** `pulumi config set` of each field and `up`: the program acts on the hosts it changes. */
-  private up(config: RolloutConfig): Action[] {
-    const stack = this.o.stack;
-    const actions: Action[] = Object.entries(config).map(([key, value]) => ({
-      argv: [
-        "pulumi",
-        "config",
-        "set",
-        "--path",
-        `avfleet:rollout.${key}`,
-        JSON.stringify(value),
-        "--stack",
-        stack,
-      ],
-      exitCode: 0,
-      summary: "",
-    }));
-    this.config = config;
-    this.target = this.releaseOf(config);
-    actions.push({ argv: ["pulumi", "up", "--yes", "--stack", stack], exitCode: 0, summary: "" });
-    return actions;
+  /** A host drained, stopped and started again on `release` (its calls at the limit ended). */
+  private restart(h: Host, release: string, downSec: number): void {
+    this.stop(h, this.now);
+    if (release !== h.release) {
+      if (release === this.o.rendered) this.tally.hostsUpdated++;
+      else this.tally.hostsRolledBack++;
+    }
+    h.release = release;
+    h.drainingSince = undefined;
+    h.downUntil = this.now + downSec * 1000;
   }
 
-  readonly driver: PoolDriver = {
-    read: async () => this.read(),
-    configure: async (config) => this.up(config),
-    drain: async (config, _batch, names) => {
-      const hosts = names.map((n) => this.host(n));
-      const drain = (h: Host) => (h.drainingSince ??= this.now);
-      if (this.o.kind === "metal") {
-        // The batch's payload becomes a drain request; `up` runs exactly the changed commands.
-        this.citations.cite(RERUN, true);
-        const actions = this.up(config);
-        hosts.forEach(drain);
-        return actions;
-      }
-      const actions = this.up(config);
-      if (this.o.kind === "gcp") {
-        hosts.forEach(drain);
-        return [
-          ...actions,
-          ...hosts.map((h) => ({
-            argv: [
-              "gcloud",
-              "compute",
-              "instances",
-              "add-metadata",
-              h.name,
-              `--zone=${h.domain}`,
-              "--metadata=avfleet-drain=true",
-            ],
-            exitCode: 0,
-            summary: "",
-          })),
-        ];
-      }
-      // AWS: a terminate in the group holds the instance in Terminating:Wait (the drain hook)
-      // while the group launches its replacement from the launch template it points at.
-      this.citations.cite(aws.TERMINATION, true);
-      for (const h of hosts) {
-        drain(h);
-        const replacement = this.addHost(h.domain, this.target);
-        replacement.downUntil = this.now + (BOOT.osSec + BOOT.installSec) * 1000;
-      }
-      return [
-        ...actions,
-        ...hosts.map((h) => ({
-          argv: [
-            "aws",
-            "autoscaling",
-            "terminate-instance-in-auto-scaling-group",
-            "--instance-id",
-            h.name,
-            "--no-should-decrement-desired-capacity",
-          ],
-          exitCode: 0,
-          summary: "",
-        })),
-      ];
-    },
-    update: async (config, _batch, names) => {
-      const hosts = names.map((n) => this.host(n));
-      const release = this.releaseOf(config);
-      const counted = (n: number) => {
-        if (config.target === "release") this.tally.hostsUpdated += n;
-        else this.tally.hostsRolledBack += n;
-      };
-      const actions = this.up(config);
-      if (this.o.kind === "metal") {
-        // The payload installs the package without restarting the server, then restarts it
-        // (the host is drained): a short restart, calls at the limit ended.
-        for (const h of hosts) {
-          this.stop(h, this.now);
-          h.release = release;
-          h.drainingSince = undefined;
-          h.downUntil = this.now + BOOT.rerunSec * 1000;
+  /**
+   * `up` with the staged config: the program's decisions. Metal, per host by its batch (the
+   * same planBatches the program runs): the draining batch drains, batches below `updated` run
+   * the release, the rest what they ran (their command unchanged, so not run again). A cloud
+   * group points new and recreated hosts at the target's template or version.
+   */
+  private up(): void {
+    const config = configFromArgs(this.staged) as RolloutConfig;
+    this.config = config;
+    this.target = this.releaseOf(config);
+    if (this.o.kind !== "metal") return;
+    const { canary, batches } = planBatches(
+      this.live().map((h) => ({ name: h.name, domain: h.domain })),
+      config as BatchLimits,
+    );
+    [canary, ...batches].forEach((names, i) => {
+      const release = i < config.updated ? config.release : this.o.running;
+      for (const h of names.map((n) => this.host(n))) {
+        if (i === config.draining) {
+          if (h.drainingSince === undefined) this.citations.cite(RERUN, true);
+          h.drainingSince ??= this.now;
+        } else if (h.release !== release || h.drainingSince !== undefined) {
+          // Its command changed: run again, the bootstrap restarts the drained server on it.
+          this.citations.cite(RERUN, true);
+          this.restart(h, release, BOOT.rerunSec);
         }
-        counted(hosts.length);
-        return actions;
       }
-      if (this.o.kind === "gcp") {
-        // A recreated VM gets the stop limit, then boots from the group's template.
-        const stopSec = this.citations.cite(gcp.STOP_LIMIT, gcp.STOP_LIMIT_SEC);
-        for (const h of hosts) {
-          this.stop(h, this.now);
-          h.release = release;
-          h.drainingSince = undefined;
-          h.downUntil = this.now + (stopSec + BOOT.osSec + BOOT.installSec) * 1000;
-        }
-        counted(hosts.length);
-        return [
-          ...actions,
-          {
-            argv: [
-              "gcloud",
-              "compute",
-              "instance-groups",
-              "managed",
-              "recreate-instances",
-              this.o.stack,
-              `--instances=${names.join(",")}`,
-            ],
-            exitCode: 0,
-            summary: "",
-          },
-        ];
-      }
-      // AWS: the agent completes the hook once drained (or at the limit); the instance goes.
-      for (const h of hosts) {
-        this.stop(h, this.now);
-        h.gone = true;
-      }
-      counted(hosts.length);
-      return actions;
-    },
-  };
+    });
+  }
 
-  /** What a command runner of the rehearsal returns to the executor's Pulumi calls. */
+  private staged: string[][] = [];
+
+  /** The Pulumi CLI as the rollout calls it: config rm/set, up, stack output. */
   async pulumi(args: string[]): Promise<CliResult> {
-    return { exitCode: 0, stdout: "", stderr: `rehearsal: pulumi ${args.join(" ")}` };
+    const ok = (stdout = "") => ({ exitCode: 0, stdout, stderr: "" });
+    if (args[0] === "config" && args[1] === "rm") this.staged = [];
+    else if (args[0] === "config" && args[1] === "set") this.staged.push(args);
+    else if (args[0] === "up") this.up();
+    else if (args[0] === "stack" && args[1] === "output") {
+      return ok(JSON.stringify({ release: { rendered: this.o.rendered } }));
+    } else return { exitCode: 1, stdout: "", stderr: `rehearsal: no pulumi ${args.join(" ")}` };
+    return ok();
+  }
+
+  /** gcloud and aws as the rollout calls them: a drain mark, a recreate, a terminate. */
+  async run(argv: string[]): Promise<CliResult> {
+    const ok = { exitCode: 0, stdout: "", stderr: "" };
+    const [program, ...rest] = argv;
+    if (program === "gcloud" && rest.includes("add-metadata")) {
+      this.host(rest[rest.indexOf("add-metadata") + 1]).drainingSince ??= this.now;
+      return ok;
+    }
+    if (program === "gcloud" && rest.includes("recreate-instances")) {
+      // A recreated VM gets the stop limit, then boots from the group's template.
+      const stopSec = this.citations.cite(gcp.RECREATE, gcp.STOP_LIMIT_SEC);
+      const names = rest.find((a) => a.startsWith("--instances="))!.slice("--instances=".length);
+      for (const name of names.split(",")) {
+        this.restart(this.host(name), this.target, stopSec + BOOT.osSec + BOOT.installSec);
+      }
+      return ok;
+    }
+    if (program === "aws" && rest.includes("terminate-instance-in-auto-scaling-group")) {
+      // Deregistered and held in Terminating:Wait by the drain hook, which the agent completes
+      // at zero calls or at the drain limit; the group launches the replacement at once.
+      const h = this.host(rest[rest.indexOf("--instance-id") + 1]);
+      this.citations.cite(aws.TERMINATE_INSTANCE, true);
+      h.drainingSince ??= this.now;
+      h.terminating = true;
+      if (this.target !== h.release) {
+        if (this.target === this.o.rendered) this.tally.hostsUpdated++;
+        else this.tally.hostsRolledBack++;
+      }
+      this.addHost(h.domain, this.target).downUntil =
+        this.now + (BOOT.osSec + BOOT.installSec) * 1000;
+      return ok;
+    }
+    return { exitCode: 1, stdout: "", stderr: `rehearsal: no ${argv.join(" ")}` };
+  }
+
+  /** The pool's driver as a real run builds it, on this world's runners. */
+  get driver(): PoolDriver {
+    const common = {
+      stack: this.o.stack,
+      pulumi: (args: string[]) => this.pulumi(args),
+      read: async () => this.read(),
+    };
+    if (this.o.kind === "metal") return metalDriver(common);
+    const run = (argv: string[]) => this.run(argv);
+    if (this.o.kind === "gcp") {
+      return gcpDriver({
+        ...common,
+        run,
+        clock: this.clock,
+        pool: { project: "rehearsal", region: "rehearsal", instanceGroupManager: this.o.stack },
+        zoneOf: (name) => this.host(name).domain,
+      });
+    }
+    return awsDriver({
+      ...common,
+      run,
+      pool: { region: "rehearsal", autoScalingGroup: this.o.stack },
+    });
   }
 }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { rehearseRollout } from "../../modules/rollout/rehearse";
 import { RolloutWorld, type WorldOptions } from "../../modules/rollout/world";
 import { unavailableHosts } from "../../modules/release/batches";
+import { configFromArgs, rolloutConfigArgs } from "../../modules/rollout/drivers";
 
 const SITE: WorldOptions = {
   stack: "metal-sjc",
@@ -47,7 +48,7 @@ test("a bad release (the canary's loss one point up) stops at the canary and goe
   assert.equal(world.tally.callsCut, 0);
   // The canary drained twice: before it took the release, and before it gave it back.
   const draining = entries.flatMap((e) =>
-    e.type === "command" && e.argv[4] === "avfleet:rollout.draining" ? [e.argv[5]] : [],
+    e.type === "command" && e.argv.includes("avfleet:rollout.draining") ? [e.argv.at(-1)] : [],
   );
   assert.deepEqual(draining, ["-1", "0", "-1", "0", "-1"]);
 });
@@ -67,4 +68,42 @@ test("a batch never takes more hosts out than maxUnavailable allows, as a share 
   assert.equal(outcome.kind, "done", outcome.reason);
   assert.ok(world.tally.maxOutOfService <= unavailableHosts("10%", 60));
   assert.equal(world.tally.maxUnavailableExceeded, 0);
+});
+
+test("avfleet:rollout is written leaf by leaf as config set --path stores it, and read back whole", () => {
+  const config = {
+    release: "r-000000000002",
+    from: { id: "r-000000000001", classes: { "r640-2x25g": "a".repeat(64) } },
+    plan: "0123456789ab",
+    updated: 0,
+    draining: -1,
+    target: "release" as const,
+    canaryShare: 0.01,
+    maxUnavailable: "10%",
+    domainsAtOnce: 1,
+  };
+  const calls = rolloutConfigArgs("metal-sjc", config);
+  // removed first: a half-written config is no rollout, and an up changes no host
+  assert.deepEqual(calls[0], ["config", "rm", "avfleet:rollout", "--stack", "metal-sjc"]);
+  assert.deepEqual(
+    calls.find((c) => c.includes("avfleet:rollout.canaryShare")),
+    [
+      "config",
+      "set",
+      "--path",
+      "avfleet:rollout.canaryShare",
+      "--type",
+      "float",
+      "--stack",
+      "metal-sjc",
+      "--",
+      "0.01",
+    ],
+  );
+  // -1 after --, never taken for a flag
+  assert.deepEqual(calls.find((c) => c.includes("avfleet:rollout.draining"))!.slice(-2), [
+    "--",
+    "-1",
+  ]);
+  assert.deepEqual(configFromArgs(calls), config);
 });

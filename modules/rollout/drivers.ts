@@ -1,0 +1,194 @@
+/**
+ * The pools' drivers: the exact command lines a rollout runs on each provider, through runners
+ * that a real run points at the CLIs (pulumi, gcloud, aws) and a rehearsal at its world.
+ *
+ * `avfleet:rollout` is written leaf by leaf with `pulumi config set --path`, which stores an
+ * integer as a number, true/false as a boolean and anything else as a string
+ * (https://www.pulumi.com/docs/iac/cli/commands/pulumi_config_set/): a share like 0.01 goes
+ * with `--type float`, and every value after `--`, so `-1` is not read as a flag. The key is
+ * removed first: a half-written config is no rollout, and an `up` then changes no host.
+ */
+import type { RolloutConfig } from "../config/rollout.schema";
+import {
+  awsRollout,
+  gcpRollout,
+  type AwsRolloutPool,
+  type GcpRolloutPool,
+} from "../fleets/cloud-rollout";
+import { pulumiArgs, summarize, type CliResult, type PulumiRunner } from "../migrate/pulumi";
+import type { Clock } from "../migrate/clock";
+import type { Action, PoolDriver } from "./executor";
+import type { PoolRead } from "./units";
+
+/** Runs a command line (argv[0] the program); never throws for a non-zero exit. */
+export type CliRunner = (argv: string[]) => Promise<CliResult>;
+
+export const ROLLOUT_KEY = "avfleet:rollout";
+
+/** Each leaf of the config as `pulumi config set --path` args, after removing the key. */
+export function rolloutConfigArgs(stack: string, config: RolloutConfig): string[][] {
+  const leaves: [string, unknown][] = [];
+  const walk = (path: string, value: unknown) => {
+    if (value !== null && typeof value === "object") {
+      for (const [k, v] of Object.entries(value)) walk(`${path}.${k}`, v);
+    } else if (value !== undefined) leaves.push([path, value]);
+  };
+  walk(ROLLOUT_KEY, config);
+  return [
+    ["config", "rm", ROLLOUT_KEY, "--stack", stack],
+    ...leaves.map(([path, value]) => [
+      "config",
+      "set",
+      "--path",
+      path,
+      ...(typeof value === "number" && !Number.isInteger(value) ? ["--type", "float"] : []),
+      "--stack",
+      stack,
+      "--",
+      String(value),
+    ]),
+  ];
+}
+
+/** The config back from the calls rolloutConfigArgs makes (what `config set --path` stores). */
+export function configFromArgs(calls: string[][]): Record<string, unknown> {
+  const root: Record<string, any> = {};
+  for (const args of calls) {
+    if (args[0] !== "config" || args[1] !== "set") continue;
+    const path = args[args.indexOf("--path") + 1].split(".").slice(1);
+    const text = args[args.indexOf("--") + 1];
+    const float = args.includes("float");
+    const value = float
+      ? Number(text)
+      : /^-?\d+$/.test(text)
+        ? Number(text)
+        : text === "true" || text === "false"
+          ? text === "true"
+          : text;
+    let node = root;
+    for (const key of path.slice(0, -1)) node = node[key] ??= {};
+    node[path.at(-1)!] = value;
+  }
+  return root;
+}
+
+async function pulumiAction(pulumi: PulumiRunner, args: string[]): Promise<Action> {
+  const result = await pulumi(args);
+  return { argv: ["pulumi", ...args], exitCode: result.exitCode, summary: summarize(result) };
+}
+
+/** Config set, then up; stops at the first failure (the executor journals each call). */
+async function configure(
+  pulumi: PulumiRunner,
+  stack: string,
+  config: RolloutConfig,
+): Promise<Action[]> {
+  const actions: Action[] = [];
+  for (const args of [...rolloutConfigArgs(stack, config), pulumiArgs.up(stack)]) {
+    const action = await pulumiAction(pulumi, args);
+    actions.push(action);
+    if (action.exitCode !== 0) break;
+  }
+  return actions;
+}
+
+async function runSteps(run: CliRunner, argvs: string[][]): Promise<Action[]> {
+  const actions: Action[] = [];
+  for (const argv of argvs) {
+    const result = await run(argv);
+    actions.push({ argv, exitCode: result.exitCode, summary: summarize(result) });
+    if (result.exitCode !== 0) break;
+  }
+  return actions;
+}
+
+const failed = (actions: Action[]) => actions.some((a) => a.exitCode !== 0);
+
+/**
+ * Bare metal: the program does it all. A draining batch gets a drain request and leaves DNS
+ * at the `up`; an updated batch runs its class payload (package installed behind policy-rc.d,
+ * the drained server restarted on it) at the next.
+ */
+export function metalDriver(o: {
+  stack: string;
+  pulumi: PulumiRunner;
+  read: () => Promise<PoolRead>;
+}): PoolDriver {
+  return {
+    read: o.read,
+    configure: (config) => configure(o.pulumi, o.stack, config),
+    drain: (config) => configure(o.pulumi, o.stack, config),
+    update: (config) => configure(o.pulumi, o.stack, config),
+  };
+}
+
+/**
+ * GCP: the `up` points the MIG at the batch's target template; the controller's mark drains
+ * each VM (the rollout's release on it, so the controller leaves it be); once drained, the
+ * MIG recreates them from that template under the same names.
+ */
+export function gcpDriver(o: {
+  stack: string;
+  pool: GcpRolloutPool;
+  pulumi: PulumiRunner;
+  run: CliRunner;
+  clock: Clock;
+  read: () => Promise<PoolRead>;
+  zoneOf: (host: string) => string;
+}): PoolDriver {
+  const hosts = (names: string[]) => names.map((name) => ({ name, zone: o.zoneOf(name) }));
+  return {
+    read: o.read,
+    configure: (config) => configure(o.pulumi, o.stack, config),
+    async drain(config, _batch, names) {
+      const actions = await configure(o.pulumi, o.stack, config);
+      if (failed(actions)) return actions;
+      const steps = gcpRollout.drain(o.pool, hosts(names), config.release, new Date(o.clock.now()));
+      return [
+        ...actions,
+        ...(await runSteps(
+          o.run,
+          steps.map((s) => s.argv),
+        )),
+      ];
+    },
+    async update(config, _batch, names) {
+      const actions = await configure(o.pulumi, o.stack, config);
+      if (failed(actions)) return actions;
+      return [
+        ...actions,
+        ...(await runSteps(o.run, [gcpRollout.replace(o.pool, hosts(names)).argv])),
+      ];
+    },
+  };
+}
+
+/**
+ * AWS: the `up` points the group at the batch's target version; terminating each instance in
+ * the group (capacity kept) drains it through the termination hook while the group launches
+ * its replacement from that version. The update is the hook's end: nothing more to call.
+ */
+export function awsDriver(o: {
+  stack: string;
+  pool: AwsRolloutPool;
+  pulumi: PulumiRunner;
+  run: CliRunner;
+  read: () => Promise<PoolRead>;
+}): PoolDriver {
+  return {
+    read: o.read,
+    configure: (config) => configure(o.pulumi, o.stack, config),
+    async drain(config, _batch, names) {
+      const actions = await configure(o.pulumi, o.stack, config);
+      if (failed(actions)) return actions;
+      return [
+        ...actions,
+        ...(await runSteps(
+          o.run,
+          awsRollout.drain(o.pool, names).map((s) => s.argv),
+        )),
+      ];
+    },
+    update: async () => [],
+  };
+}
