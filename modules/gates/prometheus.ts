@@ -45,7 +45,8 @@ export function renderQuery(template: string, vars: Record<string, string>): str
 }
 
 /** The gates' selector form (`metric{pool="p"}`, with a cohort's matchers: slo.ts) that templates replace. */
-const SELECTOR = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(pool="[^"]+"(?:,[a-z_]+(?:=~|!=|=)"[^"\\]*")*)\}$/;
+const SELECTOR =
+  /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(pool="[^"]+"(?:,[a-z_]+(?:=~|!~|!=|=)"[^"\\]*")*)\}$/;
 
 export interface PrometheusOptions {
   /** Base URL, e.g. http://127.0.0.1:9090 */

@@ -57,8 +57,8 @@ export const HEALTHY_HOSTS = "avfleet_healthy_hosts";
 /** The pool's host ceiling (its stack's maxHosts): alerting compares healthy hosts to it. */
 export const MAX_HOSTS = "avfleet_max_hosts";
 
-/** A label matcher a cohort adds to its pool's: `release=r-1a2b…`, `host=~a|b`, `release!=…`. */
-const COHORT_MATCHER = /^([a-z_]+)(=~|!=|=)([^"\\]*)$/;
+/** A label matcher a cohort adds to its pool's: `release=r-1a2b…`, `host=~a|b`, `release!~a|b`. */
+const COHORT_MATCHER = /^([a-z_]+)(=~|!~|!=|=)([^"\\]*)$/;
 
 /**
  * A pool's PromQL matchers. A gate's "pool" may also be a cohort of a pool's hosts,

@@ -66,7 +66,7 @@ export function rolloutHash(pool: PoolRead, units: RolloutUnit[]): string {
 }
 
 const hostCohort = (stack: string, hosts: string[]) => `${stack}/host=~${hosts.join("|")}`;
-const releaseCohort = (stack: string, release: string) => `${stack}/release=${release}`;
+const releaseCohort = (stack: string, label: string) => `${stack}/release=~${label}`;
 
 class Rollout extends JournaledRun<RolloutContext> {
   static open(ctx: RolloutContext, lease: Lease, entries: Entry[]): Rollout {
@@ -204,8 +204,9 @@ class Rollout extends JournaledRun<RolloutContext> {
         (u) => u.kind === "batch" && (forward ? u.index <= unit.index : u.index >= unit.index),
       )
       .reduce((n, u) => n + (u.kind === "batch" ? u.hosts.length : 0), 0);
+    const label = forward ? this.pool.labels.rendered : this.pool.labels.running;
     for (;;) {
-      const onRelease = await this.instant(HEALTHY_HOSTS, releaseCohort(stack, release));
+      const onRelease = await this.instant(HEALTHY_HOSTS, releaseCohort(stack, label));
       const healthy = await this.instant(HEALTHY_HOSTS, stack);
       if (typeof onRelease === "number" && onRelease >= need && healthy === total) return true;
       if (this.clock.now() >= deadline) {
@@ -227,8 +228,8 @@ class Rollout extends JournaledRun<RolloutContext> {
     const { stack, rendered } = this.pool;
     if (await this.endIfAccepted(unit, (by) => `held, then accepted by ${by}`)) return undefined;
     const pools = {
-      target: releaseCohort(stack, rendered),
-      source: `${stack}/release!=${rendered}`,
+      target: releaseCohort(stack, this.pool.labels.rendered),
+      source: `${stack}/release!~${this.pool.labels.rendered}`,
     };
     const started = this.clock.now();
     const { bakeMs, maxBakeMs, intervalMs, gates } = this.ctx.options;

@@ -5,6 +5,7 @@
  * gates, its hosts against the rest of the pool.
  */
 import { createHash } from "node:crypto";
+import type { RolloutConfig } from "../config/rollout.schema";
 import type { Gate } from "../gates/gates";
 import { planBatches, type BatchLimits, type RolloutHost } from "../release/batches";
 
@@ -20,7 +21,14 @@ export interface PoolRead {
   rendered: string;
   /** The release its hosts run (from its state), and what the rollout's config calls `from`. */
   running: string;
-  from: { id: string; classes?: Record<string, string>; template?: string; version?: number };
+  from: RolloutConfig["from"];
+  /**
+   * The `release` label the hosts' series carry for each (alternatives joined by `|`): bare
+   * metal, the 12-hex prefix of each class payload's sha256; GCP, the instance template's name
+   * (the `instance-template` metadata GCE sets on a MIG's VMs); AWS, `v<launch template
+   * version>`. The canary is `release=~<rendered>`, the rest `release!~<rendered>`.
+   */
+  labels: { rendered: string; running: string };
   /** Serving hosts by failure domain (rack or zone), each with the release it runs. */
   hosts: (RolloutHost & { release: string })[];
   /** The pool's drain limit: calls still on a host then may be ended (its stack's drainSeconds). */

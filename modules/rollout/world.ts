@@ -229,10 +229,11 @@ export class RolloutWorld {
     if (!m) throw new Error(`not a selector: ${query}`);
     let hosts = this.live();
     for (const matcher of m[1].split(/,(?=[a-z_]+(?:=~|!=|=)")/)) {
-      const [, label, op, value] = /^([a-z_]+)(=~|!=|=)"(.*)"$/.exec(matcher)!;
+      const [, label, op, value] = /^([a-z_]+)(=~|!~|!=|=)"(.*)"$/.exec(matcher)!;
       const of = (h: Host) =>
         label === "pool" ? this.o.stack : label === "host" ? h.name : h.release;
       if (op === "=~") hosts = hosts.filter((h) => value.split("|").includes(of(h)));
+      else if (op === "!~") hosts = hosts.filter((h) => !value.split("|").includes(of(h)));
       else if (op === "!=") hosts = hosts.filter((h) => of(h) !== value);
       else hosts = hosts.filter((h) => of(h) === value);
     }
@@ -252,9 +253,9 @@ export class RolloutWorld {
     histogram: async (metric, pool, from, to): Promise<Fetched> => {
       // A cohort by release: the releases its matcher picks, summed minute by minute.
       const [, cohort = ""] = pool.split("/");
-      const [, op, value] = /^release(!=|=)(.*)$/.exec(cohort) ?? [];
+      const [, op, value = ""] = /^release(=~|!~)(.*)$/.exec(cohort) ?? [];
       const picks = (release: string) =>
-        op === undefined || (op === "=" ? release === value : release !== value);
+        op === undefined || value.split("|").includes(release) === (op === "=~");
       const minutes = this.record.minutes.map((m) => {
         const releases = Object.keys(m.sessions).filter(picks);
         const sessions = releases.reduce((n, r) => n + m.sessions[r], 0);
@@ -282,6 +283,7 @@ export class RolloutWorld {
       rendered: this.o.rendered,
       running: this.o.running,
       from: { id: this.o.running },
+      labels: { rendered: this.o.rendered, running: this.o.running },
       hosts: this.live().map((h) => ({ name: h.name, domain: h.domain, release: h.release })),
       drainSeconds: this.o.drainSeconds,
     };
