@@ -22,13 +22,7 @@ import {
 } from "../migrate/run";
 import { formatDuration } from "../migrate/runbook";
 import { nextUnit, type Approval } from "../migrate/state";
-import {
-  planHash,
-  unitBatches,
-  type PoolRead,
-  type RolloutOptions,
-  type RolloutUnit,
-} from "./units";
+import { planHash, type PoolRead, type RolloutOptions, type RolloutUnit } from "./units";
 
 /** One call a driver made (a `pulumi`, `gcloud` or `aws` command line) and how it went. */
 export interface Action {
@@ -62,7 +56,10 @@ export interface RolloutContext extends RunContext<RolloutUnit> {
 
 /** A run's identity: the pool, the two releases and the batches. A changed plan is a new run. */
 export function rolloutHash(pool: PoolRead, units: RolloutUnit[]): string {
-  return planHash([[pool.stack, pool.running, pool.rendered], ...unitBatches(units)]);
+  return planHash({
+    canary: [pool.stack, pool.running, pool.rendered],
+    batches: units.flatMap((u) => (u.kind === "batch" ? [u.hosts] : [])),
+  });
 }
 
 const hostCohort = (stack: string, hosts: string[]) => `${stack}/host=~${hosts.join("|")}`;
@@ -71,6 +68,13 @@ const releaseCohort = (stack: string, label: string) => `${stack}/release=~${lab
 class Rollout extends JournaledRun<RolloutContext> {
   static open(ctx: RolloutContext, lease: Lease, entries: Entry[]): Rollout {
     return new Rollout(ctx, lease, entries);
+  }
+
+  /** The batches as planned (the begin unit holds them). */
+  private get plan() {
+    const begin = this.ctx.units.find((u) => u.kind === "begin");
+    if (begin?.kind !== "begin") throw new Error("a rollout's units start with begin");
+    return begin.plan;
   }
 
   private get pool() {
@@ -83,7 +87,7 @@ class Rollout extends JournaledRun<RolloutContext> {
     return {
       release: this.pool.rendered,
       from: this.pool.from,
-      plan: planHash(unitBatches(this.ctx.units)),
+      plan: planHash(this.plan),
       updated,
       draining,
       target,

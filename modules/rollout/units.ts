@@ -7,11 +7,19 @@
 import { createHash } from "node:crypto";
 import type { RolloutConfig } from "../config/rollout.schema";
 import type { Gate } from "../gates/gates";
-import { planBatches, type BatchLimits, type RolloutHost } from "../release/batches";
+import {
+  planBatches,
+  type BatchLimits,
+  type RolloutBatches,
+  type RolloutHost,
+} from "../release/batches";
 
-export type RolloutUnit = { id: string; title: string } & (
-  { kind: "begin" } | { kind: "batch"; index: number; hosts: string[]; canary: boolean }
-);
+export type RolloutUnit = { id: string; title: string } &
+  /** `plan`: the batches, as the program recomputes them from the same hosts and limits. */
+  (
+    | { kind: "begin"; plan: RolloutBatches }
+    | { kind: "batch"; index: number; hosts: string[]; canary: boolean }
+  );
 
 /** What a pool is and runs, as its driver reads it before anything changes. */
 export interface PoolRead {
@@ -70,12 +78,17 @@ export const ROLLOUT_DEFAULTS: RolloutOptions = {
 };
 
 /** The batches' hash the program checks (`avfleet:rollout.plan`): a changed pool is refused. */
-export function planHash(batches: string[][]): string {
-  return createHash("sha256").update(JSON.stringify(batches)).digest("hex").slice(0, 12);
+export function planHash(plan: RolloutBatches): string {
+  return createHash("sha256").update(JSON.stringify(plan)).digest("hex").slice(0, 12);
 }
 
 export function rolloutUnits(pool: PoolRead, options: RolloutOptions): RolloutUnit[] {
-  const { canary, batches } = planBatches(pool.hosts, options);
+  // A site's program batches every active host (its plan hash covers them all); a cloud pool's
+  // hosts change names as they are replaced, so a resumed rollout plans what is left to do.
+  const hosts =
+    pool.kind === "metal" ? pool.hosts : pool.hosts.filter((h) => h.release !== pool.rendered);
+  const plan = planBatches(hosts, options);
+  const { canary, batches } = plan;
   const all = [canary, ...batches].filter((b) => b.length > 0);
   const domainOf = new Map(pool.hosts.map((h) => [h.name, h.domain]));
   const where = (hosts: string[]) => [...new Set(hosts.map((h) => domainOf.get(h)))].join(", ");
@@ -83,6 +96,7 @@ export function rolloutUnits(pool: PoolRead, options: RolloutOptions): RolloutUn
     {
       id: "1",
       kind: "begin",
+      plan,
       title: `record ${pool.rendered} as ${pool.stack}'s rollout over ${pool.running}`,
     },
     ...all.map((hosts, index) => ({
@@ -94,9 +108,4 @@ export function rolloutUnits(pool: PoolRead, options: RolloutOptions): RolloutUn
       title: `${index === 0 ? "canary" : `batch ${index}/${all.length - 1}`}: ${hosts.length} host(s) in ${where(hosts)}`,
     })),
   ];
-}
-
-/** The batches, canary first, as the program recomputes them from the same pool and limits. */
-export function unitBatches(units: RolloutUnit[]): string[][] {
-  return units.flatMap((u) => (u.kind === "batch" ? [u.hosts] : []));
 }
