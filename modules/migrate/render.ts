@@ -56,7 +56,7 @@ function gateText(e: GateEvaluation): string {
 }
 
 /** One progress line per journal entry worth a human's attention (reads stay in the journal). */
-export function entryLine(entry: Entry, units: Unit[]): string | undefined {
+export function entryLine(entry: Entry, units: readonly { id: string }[]): string | undefined {
   const t = hhmm(entry.at);
   switch (entry.type) {
     case "start":

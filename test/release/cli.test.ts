@@ -41,7 +41,7 @@ test("rollout plan: bad options and stacks exit 2 with what was expected", () =>
       ["rollout", "plan", "traffic-us-west"],
       /traffic-us-west is a traffic stack, expected a fleet stack/,
     ],
-    [["rollout", "go", "metal-sjc"], /expected "rollout plan STACK"/],
+    [["rollout", "go", "metal-sjc"], /expected "rollout plan\|run\|status\|approve\|abort\|rollback STACK"/],
   ];
   for (const [args, message] of cases) {
     const r = avfleet(args);
@@ -49,4 +49,36 @@ test("rollout plan: bad options and stacks exit 2 with what was expected", () =>
     assert.match(r.stderr, message);
     assert.equal(r.stdout, "");
   }
+});
+
+test("rollout run --rehearse: a bad release stops at the canary, goes back, and exits 1", () => {
+  const r = avfleet([
+    "rollout",
+    "run",
+    "metal-sjc",
+    "--rehearse",
+    "--bad-release",
+    "--canary-share",
+    "0.1",
+    "--json",
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  const { outcome } = JSON.parse(r.stdout);
+  assert.equal(outcome.kind, "rolled-back");
+  assert.match(outcome.reason, /canary failed its gates: packet-loss/);
+  // progress goes to stderr under --json: the drain, the config the program reads, the up
+  assert.match(r.stderr, /canary: \d+ host\(s\) in r\d\d/);
+  assert.match(
+    r.stderr,
+    /pulumi config set --path avfleet:rollout.draining --stack metal-sjc -- 0/,
+  );
+});
+
+test("rollout run: a real run needs its metrics, a rehearsal is run only; both exit 2", () => {
+  const real = avfleet(["rollout", "run", "metal-sjc"]);
+  assert.equal(real.code, 2);
+  assert.match(real.stderr, /a real rollout needs --prometheus/);
+  const approve = avfleet(["rollout", "approve", "metal-sjc", "--rehearse"]);
+  assert.equal(approve.code, 2);
+  assert.match(approve.stderr, /--rehearse .* go with run/);
 });
