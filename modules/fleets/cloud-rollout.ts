@@ -268,6 +268,24 @@ export const awsRollout = {
     }));
   },
 
+  /** The version the group launches from (its LaunchTemplate.Version). */
+  groupVersion(answer: unknown): number | undefined {
+    const group = (answer as { AutoScalingGroups?: Record<string, any>[] } | null)
+      ?.AutoScalingGroups?.[0];
+    const version =
+      group?.LaunchTemplate?.Version ??
+      group?.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification?.Version;
+    return version === undefined ? undefined : Number(version);
+  },
+
+  /** Warm instances launched from another version than `version`: to be replaced before a canary. */
+  staleWarm(answer: unknown, version: number): string[] {
+    const instances = (answer as { Instances?: Record<string, any>[] } | null)?.Instances ?? [];
+    return instances
+      .filter((i) => Number(i.LaunchTemplate?.Version) !== version)
+      .map((i) => i.InstanceId as string);
+  },
+
   /** The warm pool's instances, whose version no change of the group's reaches. */
   warmPool(pool: AwsRolloutPool): RolloutStep {
     return {

@@ -175,11 +175,33 @@ export function awsDriver(o: {
   run: CliRunner;
   read: () => Promise<PoolRead>;
 }): PoolDriver {
+  /**
+   * After the `up` that points the group at a version: warm instances of another one would
+   * come back as replacements on it, so they go first (they carry no calls).
+   */
+  async function pointed(config: RolloutConfig): Promise<Action[]> {
+    const actions = await configure(o.pulumi, o.stack, config);
+    if (failed(actions)) return actions;
+    const answers: unknown[] = [];
+    for (const argv of [awsRollout.running(o.pool).argv, awsRollout.warmPool(o.pool).argv]) {
+      const result = await o.run(argv);
+      actions.push({ argv, exitCode: result.exitCode, summary: summarize(result) });
+      if (result.exitCode !== 0) return actions;
+      answers.push(JSON.parse(result.stdout || "null"));
+    }
+    const version = awsRollout.groupVersion(answers[0]);
+    const stale = version === undefined ? [] : awsRollout.staleWarm(answers[1], version);
+    if (stale.length === 0) return actions;
+    return [
+      ...actions,
+      ...(await runSteps(o.run, [awsRollout.refreshWarmPool(o.pool, stale).argv])),
+    ];
+  }
   return {
     read: o.read,
-    configure: (config) => configure(o.pulumi, o.stack, config),
+    configure: pointed,
     async drain(config, _batch, names) {
-      const actions = await configure(o.pulumi, o.stack, config);
+      const actions = await pointed(config);
       if (failed(actions)) return actions;
       return [
         ...actions,

@@ -342,6 +342,9 @@ export class RolloutWorld {
   }
 
   private staged: string[][] = [];
+  /** AWS: the version its warm pool's instance was launched from, and its refreshes. */
+  private warmVersion = 1;
+  warmRefreshed = 0;
 
   /** The Pulumi CLI as the rollout calls it: config rm/set, up, stack output. */
   async pulumi(args: string[]): Promise<CliResult> {
@@ -370,6 +373,29 @@ export class RolloutWorld {
       for (const name of names.split(",")) {
         this.restart(this.host(name), this.target, stopSec + BOOT.osSec + BOOT.installSec);
       }
+      return ok;
+    }
+    if (program === "aws" && rest.includes("describe-auto-scaling-groups")) {
+      const version = this.target === this.o.rendered ? 2 : 1;
+      return {
+        ...ok,
+        stdout: JSON.stringify({
+          AutoScalingGroups: [{ LaunchTemplate: { Version: String(version) } }],
+        }),
+      };
+    }
+    if (program === "aws" && rest.includes("describe-warm-pool")) {
+      // One stopped warm instance launched from the version the group had before the rollout.
+      const warm =
+        this.warmVersion === (this.target === this.o.rendered ? 2 : 1)
+          ? []
+          : [{ InstanceId: "i-warm", LaunchTemplate: { Version: String(this.warmVersion) } }];
+      return { ...ok, stdout: JSON.stringify({ Instances: warm }) };
+    }
+    if (program === "aws" && rest.includes("terminate-instances")) {
+      // EC2 terminates it; the group relaunches its warm pool from the version it points at.
+      this.warmVersion = this.target === this.o.rendered ? 2 : 1;
+      this.warmRefreshed++;
       return ok;
     }
     if (program === "aws" && rest.includes("terminate-instance-in-auto-scaling-group")) {

@@ -20,7 +20,7 @@ for (const kind of ["metal", "gcp", "aws"] as const) {
     const world = new RolloutWorld({ ...SITE, kind, stack: `${kind}-pool`, callsPerHost: 600 });
     // A one-host canary of 200 calls cannot tell join success within 0.2 % in two hours (it
     // holds for a person, the next test's case); three busier hosts can.
-    const { outcome, units } = await rehearseRollout(world, {
+    const { outcome, units, entries } = await rehearseRollout(world, {
       maxUnavailable: 3,
       canaryShare: 0.1,
     });
@@ -34,6 +34,16 @@ for (const kind of ["metal", "gcp", "aws"] as const) {
     assert.equal(sizes[0], 3, "a three-host canary, within one rack or zone");
     assert.ok(sizes.every((n) => n <= 3));
     assert.equal(world.tally.hostsUpdated, 24);
+    if (kind === "aws") {
+      // The warm instance of the old version goes before the canary's first terminate.
+      assert.equal(world.warmRefreshed, 1);
+      const argvs = entries.flatMap((e) => (e.type === "command" ? [e.argv.join(" ")] : []));
+      const warm = argvs.findIndex((a) =>
+        a.startsWith("aws ec2 terminate-instances --instance-ids i-warm"),
+      );
+      const first = argvs.findIndex((a) => a.includes("terminate-instance-in-auto-scaling-group"));
+      assert.ok(warm >= 0 && warm < first, "warm pool refreshed before the canary");
+    }
   });
 }
 
