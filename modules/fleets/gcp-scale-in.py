@@ -71,15 +71,20 @@ def to_delete(hosts, now, drain_seconds):
     """Names of the marked hosts to take out of the MIG now: the drain is done (drainDone), or
     the mark is older than the drain limit and EXPIRY_MARGIN_SEC. A mark of unknown time (0)
     never expires: only its agent's word takes that host away. A host drained for a rollout
-    (drainFor) is never taken out: the rollout recreates it."""
+    (drainFor) is the rollout's to recreate, until twice the drain limit and the margin have
+    passed: a rollout killed or aborted after its mark would otherwise leave the host out of
+    service for ever (and counted against the scale-in budget)."""
+    def expired(h, limit):
+        return h["markedAt"] > 0 and now - h["markedAt"] >= limit + EXPIRY_MARGIN_SEC
+
     return [
         h["name"]
         for h in hosts
         if h["markedAt"] is not None
-        and not h.get("drainFor")
         and (
-            h.get("drainDone", False)
-            or (h["markedAt"] > 0 and now - h["markedAt"] >= drain_seconds + EXPIRY_MARGIN_SEC)
+            expired(h, 2 * drain_seconds)
+            if h.get("drainFor")
+            else h.get("drainDone", False) or expired(h, drain_seconds)
         )
     ]
 

@@ -4,9 +4,10 @@
  *
  * `avfleet:rollout` is written leaf by leaf with `pulumi config set --path`, which stores an
  * integer as a number, true/false as a boolean and anything else as a string
- * (https://www.pulumi.com/docs/iac/cli/commands/pulumi_config_set/): a share like 0.01 goes
- * with `--type float`, and every value after `--`, so `-1` is not read as a flag. The key is
- * removed first: a half-written config is no rollout, and an `up` then changes no host.
+ * (https://www.pulumi.com/docs/iac/cli/commands/pulumi_config_set/): each value goes with its
+ * `--type` (string, int or float; the flag came with pulumi/pulumi#18287, early 2025, so older
+ * CLIs refuse it), after `--`, so `-1` is not read as a flag. The key is removed first: a
+ * half-written config is no rollout, and an `up` then changes no host.
  */
 import type { RolloutConfig } from "../config/rollout.schema";
 import {
@@ -41,7 +42,9 @@ export function rolloutConfigArgs(stack: string, config: RolloutConfig): string[
       "set",
       "--path",
       path,
-      ...(typeof value === "number" && !Number.isInteger(value) ? ["--type", "float"] : []),
+      // Typed every time: untyped, a plan hash of 12 decimal digits would be stored as a number.
+      "--type",
+      typeof value !== "number" ? "string" : Number.isInteger(value) ? "int" : "float",
       "--stack",
       stack,
       "--",
@@ -57,14 +60,8 @@ export function configFromArgs(calls: string[][]): Record<string, unknown> {
     if (args[0] !== "config" || args[1] !== "set") continue;
     const path = args[args.indexOf("--path") + 1].split(".").slice(1);
     const text = args[args.indexOf("--") + 1];
-    const float = args.includes("float");
-    const value = float
-      ? Number(text)
-      : /^-?\d+$/.test(text)
-        ? Number(text)
-        : text === "true" || text === "false"
-          ? text === "true"
-          : text;
+    const type = args[args.indexOf("--type") + 1];
+    const value = type === "int" || type === "float" ? Number(text) : text;
     let node = root;
     for (const key of path.slice(0, -1)) node = node[key] ??= {};
     node[path.at(-1)!] = value;
@@ -155,9 +152,15 @@ export function gcpDriver(o: {
     async update(config, _batch, names) {
       const actions = await configure(o.pulumi, o.stack, config);
       if (failed(actions)) return actions;
+      const argv = gcpRollout.replace(o.pool, hosts(names)).argv;
+      const result = await o.run(argv);
+      // gcloud answers per instance (SUCCESS, FAIL, MEMBER_NOT_FOUND) and exits 0 either way.
+      const refused = /\b(FAIL|MEMBER_NOT_FOUND)\b/.exec(result.stdout);
       return [
         ...actions,
-        ...(await runSteps(o.run, [gcpRollout.replace(o.pool, hosts(names)).argv])),
+        refused
+          ? { argv, exitCode: 1, summary: `an instance was not recreated: ${refused[1]}` }
+          : { argv, exitCode: result.exitCode, summary: summarize(result) },
       ];
     },
   };

@@ -144,6 +144,10 @@ export function awsRead(c: Common & { describeGroups: unknown }): PoolRead {
   if (!from.version || from.version === version) {
     throw new Error(`${c.stack}: the group already launches ${id}'s version; nothing to roll out`);
   }
+  if (!(c.describeGroups as any)?.AutoScalingGroups?.length) {
+    // A name that matches nothing is an empty answer, not an error, from AWS.
+    throw new Error(`${c.stack}: aws describes no such Auto Scaling group`);
+  }
   const running = `v${from.version}`;
   return {
     stack: c.stack,

@@ -86,6 +86,8 @@ test("to_delete: a marked host whose drain is done or whose mark outlived the li
     // a rollout's drain: the rollout recreates the VM, drained or past its limit
     host("rollout-drained", now - 60, true, "r-0123456789ab"),
     host("rollout-agent-died", now - drainSeconds - 300, false, "r-0123456789ab"),
+    // a rollout killed after its mark: after twice the limit the host is taken out like any
+    host("rollout-abandoned", now - 2 * drainSeconds - 300, true, "r-0123456789ab"),
   ];
   const run = spawnSync(
     "python3",
@@ -98,7 +100,12 @@ json.dump(main.to_delete(hosts, now, drain), sys.stdout)`,
     { input: JSON.stringify([hosts, now, drainSeconds]), encoding: "utf8", env: PY_ENV },
   );
   assert.equal(run.status, 0, run.stderr);
-  assert.deepEqual(JSON.parse(run.stdout), ["drained", "agent-died", "operator-mark-drained"]);
+  assert.deepEqual(JSON.parse(run.stdout), [
+    "drained",
+    "agent-died",
+    "operator-mark-drained",
+    "rollout-abandoned",
+  ]);
 });
 
 const euw4 = loadStacks(join(ROOT, "stacks"), ["gcp-europe-west4"])[0].document.config[

@@ -41,7 +41,10 @@ test("rollout plan: bad options and stacks exit 2 with what was expected", () =>
       ["rollout", "plan", "traffic-us-west"],
       /traffic-us-west is a traffic stack, expected a fleet stack/,
     ],
-    [["rollout", "go", "metal-sjc"], /expected "rollout plan\|run\|status\|approve\|abort\|rollback STACK"/],
+    [
+      ["rollout", "go", "metal-sjc"],
+      /expected "rollout plan\|run\|status\|approve\|abort\|rollback STACK"/,
+    ],
   ];
   for (const [args, message] of cases) {
     const r = avfleet(args);
@@ -70,7 +73,7 @@ test("rollout run --rehearse: a bad release stops at the canary, goes back, and 
   assert.match(r.stderr, /canary: \d+ host\(s\) in r\d\d/);
   assert.match(
     r.stderr,
-    /pulumi config set --path avfleet:rollout.draining --stack metal-sjc -- 0/,
+    /pulumi config set --path avfleet:rollout.draining --type int --stack metal-sjc -- 0/,
   );
 });
 
