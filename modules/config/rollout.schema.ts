@@ -30,7 +30,8 @@ export const rolloutSchema = {
     release: {
       type: "string",
       pattern: RELEASE_ID,
-      description: "the release this rollout applies: the stack output release.rendered it started for",
+      description:
+        "the release this rollout applies: the stack output release.rendered it started for",
     },
     from: {
       type: "object",

@@ -56,14 +56,14 @@ test("AWS: NLB connection handling and the group's replacement triggers, from th
   assert.equal(aws.rebalances({ suspendedProcesses: ["AZRebalance"] }), false);
   assert.equal(aws.replacesOnTargetHealth({ healthCheckType: "ELB" }), true);
   const group = "aws:autoscaling/group:Group";
-  assert.equal(forcesReplacement(group, "initialLifecycleHooks[0].heartbeatTimeout", {}), true);
+  assert.equal(forcesReplacement(group, "initialLifecycleHooks[0].heartbeatTimeout"), true);
   assert.equal(
-    forcesReplacement(group, "initialLifecycleHooks[0].heartbeatTimeout", {}, [
+    forcesReplacement(group, "initialLifecycleHooks[0].heartbeatTimeout", [
       "initialLifecycleHooks",
     ]),
     false,
   );
-  assert.equal(forcesReplacement(group, "maxSize", {}), false);
+  assert.equal(forcesReplacement(group, "maxSize"), false);
 });
 
 test("GCP: autohealing repairs only past the initial delay and the threshold; redistribution evens zones out", () => {
