@@ -40,7 +40,6 @@ export function privilegeOf(user: string): Privilege {
   return user === "root" ? "root" : "sudo";
 }
 
-export const SUDOERS_FILE = "/etc/sudoers.d/avfleet";
 /** Where the command installs the payload it runs: root's directory, never the login's. */
 export const PAYLOAD_PATH = "/var/lib/avfleet/payload.sh";
 const INSTALL = ["/usr/bin/install", "-D", "-o", "root", "-g", "root", "-m", "0700", "/dev/stdin"];
@@ -65,13 +64,14 @@ export function sudoersRule(user: string): string {
 }
 
 /**
- * Where a payload is kept by its sha256: in the project on the operator's side (relative, so the
- * state holds the same path on every machine) and in the login's home on the host (SFTP resolves
- * a relative path against the login directory). The host keeps every payload it was handed, so
- * a rollback finds the earlier one there.
+ * Where a payload is kept, by (16 hex digits of) its sha256: in the project on the operator's
+ * side (relative, so the state holds the same path on every machine) and in the login's home on
+ * the host (SFTP resolves a relative path against the login directory). The host keeps every
+ * payload it was handed, so a rollback finds the earlier one there. The command checks the whole
+ * sha256 before it runs one.
  */
 export function payloadFile(sha: string): string {
-  return `.avfleet/payloads/${sha}.sh`;
+  return `.avfleet/payloads/${sha.slice(0, 16)}.sh`;
 }
 
 function quoted(argv: string[]): string {
@@ -115,29 +115,33 @@ export function renderPayload(parts: readonly PayloadPart[]): Payload {
 /**
  * Pure. The command remote.Command runs in the login's home: install the payload of `sha`
  * root-owned (from its copy there, or from `inline`, the text of a payload small enough to carry
- * in the command: the drain request), check its sha256 as root, run it. The payload's output goes to
- * a log beside its copy; the command prints one line (the state keeps what it prints), or the
- * log's end when the payload fails.
+ * in the command: the drain request), check its sha256 as root, run it. The payload's output goes
+ * to a log beside its copy; the command prints one line, or the log's end when the payload fails.
+ * The state keeps the command and what it prints twice per host (inputs, outputs): every byte
+ * here is one of the site's state.
  */
 export function applyCommand(user: string, sha: string, inline?: string): string {
   const sudo = privilegeOf(user) === "root" ? "" : "sudo -n ";
-  const install = `${sudo}${INSTALL.join(" ")} $p`;
+  const file = payloadFile(sha);
   if (inline?.split("\n").includes(INLINE_END)) {
     throw new Error(`an inline payload never holds a line ${INLINE_END}`);
   }
-  // A missing copy lands here too, after the shell's own line saying so.
-  const refused = `could not install $f as root at $p${sudo ? ` (sudo -n needs the rule pulumi stack output provisioning shows, in ${SUDOERS_FILE})` : ""}`;
+  // A login without the rule (or without sudo) stops here, having changed nothing.
+  const refused = sudo
+    ? `||{ echo "avfleet: could not install $f as root: sudo -n needs the rule pulumi stack output provisioning shows">&2;exit 1;}`
+    : "";
   return [
-    "set -eu",
-    `refused() { echo "avfleet: ${refused}" >&2; exit 1; }`,
-    `s=${sha}`,
-    `p=${PAYLOAD_PATH}`,
-    `f=${payloadFile("$s")}`,
-    ...(inline !== undefined
-      ? ['mkdir -p "${f%/*}"', `${install} <<'${INLINE_END}' || refused`, inline + INLINE_END]
-      : [`${install} <"$f" || refused`]),
-    `[ "$(${sudo}${CHECK} $p)" = "$s  $p" ] || { echo "avfleet: $p is not payload $s: not run" >&2; exit 1; }`,
-    `${sudo}${RUN} $p >"$f.log" 2>&1 || { tail -n 20 "$f.log" >&2; exit 1; }`,
-    'echo "avfleet: ran payload $s"',
+    "set -e",
+    `s=${sha} p=${PAYLOAD_PATH} f=${file}`,
+    ...(inline === undefined
+      ? [`${sudo}${INSTALL.join(" ")} $p <$f${refused}`]
+      : [
+          `mkdir -p ${file.slice(0, file.lastIndexOf("/"))}`,
+          `${sudo}${INSTALL.join(" ")} $p <<'${INLINE_END}'${refused}`,
+          inline + INLINE_END,
+        ]),
+    `[ "$(${sudo}${CHECK} $p)" = "$s  $p" ]||{ echo avfleet: $p is not $s>&2;exit 1;}`,
+    `${sudo}${RUN} $p >$f.log 2>&1||{ tail -n20 $f.log>&2;exit 1;}`,
+    `echo avfleet: ran ${sha.slice(0, 16)}`,
   ].join("\n");
 }

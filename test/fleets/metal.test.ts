@@ -262,7 +262,7 @@ test("per site: each class's payload once; per host a copy of it by sha256 and a
     assert.equal(classes.classes[of], sha);
     assert.match(payload, /^# avfleet-tune 1 profile=media-udp hash=[0-9a-f]{64}\n/);
     // The project keeps the file its hosts' copies read, byte for byte.
-    assert.equal(readFileSync(join(ROOT, ".avfleet/payloads", `${sha}.sh`), "utf8"), payload);
+    assert.equal(readFileSync(join(ROOT, payloadFile(sha)), "utf8"), payload);
   }
   assert.equal(classes.rendered, releaseId(classes.classes));
   assert.equal(classes.rollout, undefined);
@@ -281,16 +281,16 @@ test("per site: each class's payload once; per host a copy of it by sha256 and a
     assert.deepEqual(copy.inputs.source, {
       "4dabf18193072939515e22adb298388d": "c44067f5952c0a294b673a41bacd8c17",
       __pulumiAsset: true,
-      path: `.avfleet/payloads/${sha}.sh`,
+      path: `.avfleet/payloads/${sha.slice(0, 16)}.sh`,
     });
-    assert.equal(copy.inputs.remotePath, `.avfleet/payloads/${sha}.sh`);
+    assert.equal(copy.inputs.remotePath, `.avfleet/payloads/${sha.slice(0, 16)}.sh`);
     assert.deepEqual(copy.inputs.triggers, [
       INVENTORY.hosts.find((h: any) => h.name === host).hostKey,
     ]);
     assert.equal(copy.inputs.connection, "[secret]");
     const { create } = commands.get(host)!.inputs;
     assert.equal(create, applyCommand("avfleet", sha));
-    assert.match(create, new RegExp(`^s=${sha}$`, "m"));
+    assert.match(create, new RegExp(`^s=${sha} `, "m"));
     // No rollout of this release: an existing host keeps what it runs.
     assert.deepEqual(copy.ignoreChanges, ["source", "remotePath"]);
     assert.deepEqual(commands.get(host)!.ignoreChanges, ["create", "triggers"]);
@@ -479,7 +479,7 @@ test("without a rollout, a host that joins (new, or back from its drain) gets th
     const command = up.created.find((r) => r.name === `metal-sjc-${host}-tune`)!;
     assert.equal((command.inputs as any).create, applyCommand("avfleet", v2), host);
     const copy = up.created.find((r) => r.name === `metal-sjc-${host}-payload`)!;
-    assert.equal((copy.inputs as any).remotePath, `.avfleet/payloads/${v2}.sh`, host);
+    assert.equal((copy.inputs as any).remotePath, payloadFile(v2), host);
   }
   assert.ok(up.deleted.some((urn) => urn.endsWith("::metal-sjc-sjc-m005-drain")));
 
