@@ -417,6 +417,13 @@ test("a changed release: an up alone touches no host; the rollout's canary chang
   const other = canary.resources.find((r) => r.name === "metal-sjc-sjc-m040-tune")!;
   assert.equal((other.inputs as any).create, applyCommand("avfleet", v1["r6525-2x100g"]));
 
+  assert.match(
+    renderPreview([canary], 1),
+    new RegExp(
+      `\n {4}release: ${v2.rendered} \\(2 host classes\\); rollout: 1 of ${1 + plan.batches.length} batches on it \\(the canary is batch 0\\), none draining\n`,
+    ),
+  );
+
   const drainUp = nextUp(canaryUp.state, draining);
   const batch1 = [...plan.batches[0]].sort();
   assert.deepEqual(touched(drainUp, canaryUp.state), batch1);
@@ -560,6 +567,10 @@ test("Cloud DNS host records of a live site are imported by their documented id;
     ),
   );
   assert.doesNotMatch(renderPreview([created], 1), /import/);
+  assert.match(
+    preview,
+    /\n {4}release: r-[0-9a-f]{12} \(1 host class\); no rollout: an up records it and changes no existing host\n/,
+  );
 });
 
 test("the SSH connections pin the inventory's host key and go through the site's bastion with the same key, or with none when the operator's ssh-agent holds it", async () => {
