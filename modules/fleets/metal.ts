@@ -110,7 +110,28 @@ export function createMetalFleet(
     return { ...direct, ...key, ...(proxy ? { proxy: { ...proxy, ...key } } : {}) };
   };
   const user = spec.ssh.user;
-  const provision = (host: InventoryHost) => () => {
+  const copies = new Map<string, command.remote.CopyToRemote>();
+  const copy = (host: InventoryHost) => () => {
+    const intent = intents.get(host.name)!;
+    if (intent.run === "drain") return;
+    const rendered = classes[host.class];
+    const ignored = args.ignoredInputs(intent, rendered.payload.sha).copy;
+    copies.set(
+      host.name,
+      new command.remote.CopyToRemote(
+        `${name}-${host.name}-payload`,
+        {
+          connection: connection(host),
+          source: new pulumi.asset.FileAsset(rendered.file),
+          remotePath: payloadFile(rendered.payload.sha),
+          // A reinstalled host (a new host key) has lost its copies: copy again.
+          triggers: [args.pinnedHostKey(host)],
+        },
+        ignored.length ? { ...opts, ignoreChanges: ignored } : opts,
+      ),
+    );
+  };
+  const run = (host: InventoryHost) => () => {
     const intent = intents.get(host.name)!;
     if (intent.run === "drain") {
       new command.remote.Command(
@@ -120,26 +141,14 @@ export function createMetalFleet(
       );
       return;
     }
-    const rendered = classes[host.class].payload;
-    const ignored = args.ignoredInputs(intent, rendered.sha);
-    const copy = new command.remote.CopyToRemote(
-      `${name}-${host.name}-payload`,
-      {
-        connection: connection(host),
-        source: new pulumi.asset.FileAsset(classes[host.class].file),
-        remotePath: payloadFile(rendered.sha),
-        // A reinstalled host (a new host key) has lost its copies: copy again.
-        triggers: [args.pinnedHostKey(host)],
-      },
-      ignored.copy.length ? { ...opts, ignoreChanges: ignored.copy } : opts,
-    );
+    const ignored = args.ignoredInputs(intent, classes[host.class].payload.sha).command;
     new command.remote.Command(
       `${name}-${host.name}-tune`,
       { connection: connection(host), create: applyCommand(user, intent.sha) },
       {
         ...opts,
-        dependsOn: [copy],
-        ...(ignored.command.length ? { ignoreChanges: ignored.command } : {}),
+        dependsOn: [copies.get(host.name)!],
+        ...(ignored.length ? { ignoreChanges: ignored } : {}),
       },
     );
   };
@@ -177,8 +186,13 @@ export function createMetalFleet(
       );
     }
   };
+  const provisioned = args.provisionedHosts(inventory);
+  // Every copy before the commands that depend on them: a command waits for its copy's
+  // registration before its own and holds its promises meanwhile. 5,000 hosts on 2 cores: 18.4 s
+  // with each command right after its copy, 12.9 s so (12.7 s with no dependency at all).
   return inChunks([
-    ...args.provisionedHosts(inventory).map(provision),
+    ...provisioned.map(copy),
+    ...provisioned.map(run),
     ...args.dnsHosts(inventory, intents).map(record),
   ]);
 }
