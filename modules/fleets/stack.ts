@@ -78,7 +78,7 @@ export function metalPayloads(
   spec: MetalFleetSpec,
   inventory: Inventory,
 ): { classes: Record<string, Payload>; drain: Payload } {
-  const tuning = (name: string) => hostTuning(spec, classHardware(inventory.hostClasses[name]));
+  const hardware = (name: string) => classHardware(inventory.hostClasses[name]);
   const active = [
     ...new Set(inventory.hosts.filter((h) => h.state === "active").map((h) => h.class)),
   ].sort();
@@ -87,13 +87,18 @@ export function metalPayloads(
       active.map((name) => [
         name,
         renderPayload([
-          tuningPayloadPart(spec, classHardware(inventory.hostClasses[name])),
-          metalPart(spec, tuning(name), "active"),
+          tuningPayloadPart(spec, hardware(name)),
+          metalPart(spec, hostTuning(spec, hardware(name)), "active"),
         ]),
       ]),
     ),
+    // A drain request is the same whatever the class: it changes nothing of the tuning.
     drain: renderPayload([
-      metalPart(spec, tuning(Object.keys(inventory.hostClasses)[0]), "draining"),
+      metalPart(
+        spec,
+        hostTuning(spec, hardware(Object.keys(inventory.hostClasses)[0])),
+        "draining",
+      ),
     ]),
   };
 }
