@@ -258,8 +258,9 @@ export function metalPart(spec: FleetSpec, tuning: TuningArtifacts, state: HostS
 }
 
 /**
- * The part as the command remote.Command runs when the site logs in as root (a new hash
- * runs it again). Files land under $AVFLEET_ROOT when set: the host rehearsal's root.
+ * The part alone as one root script, its files under $AVFLEET_ROOT when set: what the host
+ * rehearsal runs in its throwaway root. A site's hosts get the part inside their class's payload
+ * (modules/fleets/metal-payload.ts), with the tuning's part before it.
  */
 export function metalPayload(
   spec: FleetSpec,
