@@ -2,6 +2,7 @@
 import { gunzipSync } from "node:zlib";
 import {
   DRAIN_REQUEST_MARKER,
+  METAL_PAYLOAD_TYPE,
   SCALE_IN_ENV,
   tier1Eligible,
   unpinnedImage,
@@ -12,6 +13,7 @@ import { byType, withFacts, type ResourcePolicy, type StackPolicy } from "./poli
 const INSTANCE_TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";
 const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
 const REMOTE_COMMAND = "command:remote:Command";
+const REMOTE_COPY = "command:remote:CopyToRemote";
 const ASG = "aws:autoscaling/group:Group";
 const LIFECYCLE_HOOK = "aws:autoscaling/lifecycleHook:LifecycleHook";
 
@@ -21,7 +23,10 @@ export function launchTemplateUserData(userData: string | undefined): string {
   return (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString("utf8");
 }
 
-/** The boot or provisioning payload a host resource carries, as text. */
+/**
+ * The boot or provisioning payload a host resource carries, as text. A bare-metal site declares
+ * each payload once (its hosts' copies and commands name it by sha256).
+ */
 function hostPayload(type: string, props: Record<string, any>): string | undefined {
   if (type === INSTANCE_TEMPLATE)
     return (
@@ -31,7 +36,7 @@ function hostPayload(type: string, props: Record<string, any>): string | undefin
       ""
     );
   if (type === LAUNCH_TEMPLATE) return launchTemplateUserData(props.userData);
-  if (type === REMOTE_COMMAND) return props.create ?? "";
+  if (type === METAL_PAYLOAD_TYPE) return props.payload ?? "";
   return undefined;
 }
 
@@ -41,7 +46,7 @@ export const hostTuningPresent: StackPolicy = {
     "Every instance template, launch template and bare-metal host carries the avfleet-tune payload of the current version and of the profile its stack names.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Build the payload with modules/host/bootstrap.ts (bootstrapScript / cloudConfig / metalPayload), never hand-written user-data.",
+    "Build the payload with modules/host/bootstrap.ts (bootstrapScript / cloudConfig / metalPart), never hand-written user-data.",
   validateStack: withFacts(({ fleet }, args, reportViolation) => {
     if (!fleet) return args.notApplicable("not a fleet stack");
     const { markerPrefix, version: expected, profile } = fleet.tuning;
@@ -252,9 +257,12 @@ export const metalNoRetiredProvisioning: StackPolicy = {
     if (fleet?.kind !== "metal" || !fleet.hostStates) {
       return args.notApplicable("not a bare-metal stack");
     }
-    for (const r of byType(args.resources, REMOTE_COMMAND)) {
-      const host = Object.keys(fleet.hostStates).find(
-        (name) => r.name === `${fleet.pool}-${name}-tune`,
+    for (const r of [
+      ...byType(args.resources, REMOTE_COMMAND),
+      ...byType(args.resources, REMOTE_COPY),
+    ]) {
+      const host = Object.keys(fleet.hostStates).find((name) =>
+        ["tune", "drain", "payload"].some((what) => r.name === `${fleet.pool}-${name}-${what}`),
       );
       if (host && fleet.hostStates[host] === "retired") {
         reportViolation(`provisions ${host}, which is retired`, r.urn);

@@ -10,6 +10,12 @@
  */
 export const DRAIN_REQUEST_MARKER = "# avfleet drain request: the host keeps its tuning and units";
 
+/**
+ * The component that carries one bare-metal payload once per site (a host class's, or the drain
+ * request): its `payload` input is the script; each host's command names it by its `sha`.
+ */
+export const METAL_PAYLOAD_TYPE = "avfleet:fleets:MetalPayload";
+
 /** The environment variable that carries a scale-in controller's settings (its function's). */
 export const SCALE_IN_ENV = "AVFLEET_SCALE_IN";
 

@@ -535,16 +535,22 @@ export const metalFleetSchema = {
     ssh: {
       type: "object",
       description:
-        "a mapping {user, port, bastion}; the key is the secret avfleet:sshPrivateKey; user root runs the payload as root, any other user through sudo -n",
+        "a mapping {user, port, agent, bastion}; the key is the secret avfleet:sshPrivateKey, or the operator's ssh-agent's (agent: true); user root runs the payload as root, any other user through sudo -n",
       required: ["user"],
       additionalProperties: false,
       properties: {
         user: sshUserSchema,
         port: sshPortSchema,
+        agent: {
+          type: "boolean",
+          default: false,
+          description:
+            "true: the operator's ssh-agent holds the key (SSH_AUTH_SOCK where pulumi runs), so no avfleet:sshPrivateKey and no key in the state",
+        },
         bastion: {
           type: "object",
           description:
-            "a mapping {host, port, user, hostKey}: the jump host every connection goes through (same private key)",
+            "a mapping {host, port, user, hostKey}: the jump host every connection goes through (same key)",
           required: ["host", "user", "hostKey"],
           additionalProperties: false,
           properties: {

@@ -97,7 +97,31 @@ export const stackFileSchema = {
           "gcp:region": gcpRegion,
         }),
         whenKind("aws", ["aws:region"], { "aws:region": awsRegion }),
-        whenKind("metal", ["avfleet:sshPrivateKey"], { "avfleet:sshPrivateKey": secret }),
+        // A site whose key the operator's ssh-agent holds has none in its config.
+        {
+          if: {
+            required: ["avfleet:fleet"],
+            properties: {
+              "avfleet:fleet": {
+                type: "object",
+                properties: {
+                  kind: { const: "metal" },
+                  ssh: {
+                    not: {
+                      type: "object",
+                      required: ["agent"],
+                      properties: { agent: { const: true } },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          then: {
+            required: ["avfleet:sshPrivateKey"],
+            properties: { "avfleet:sshPrivateKey": secret },
+          },
+        },
       ],
     },
   },

@@ -132,7 +132,17 @@ export function fleetProblems(
       ),
     );
   }
-  if (fleet.kind === "metal") problems.push(...dnsProviderProblems(fleet.dns.provider, config));
+  if (fleet.kind === "metal") {
+    problems.push(...dnsProviderProblems(fleet.dns.provider, config));
+    if (fleet.ssh?.agent && config["avfleet:sshPrivateKey"] !== undefined) {
+      problems.push({
+        path: ["config", "avfleet:sshPrivateKey"],
+        message: `is set, but ${[...at, "ssh", "agent"].slice(1).join(".")} is true: the hosts are reached with the operator's ssh-agent, never with this key`,
+        expected:
+          "no avfleet:sshPrivateKey (pulumi config rm avfleet:sshPrivateKey), or ssh.agent false",
+      });
+    }
+  }
   return problems;
 }
 

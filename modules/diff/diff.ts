@@ -4,7 +4,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import type { Plan, PlanResource } from "../plan/plan";
-import { forcesReplacement } from "../providers/replacement";
+import { forcesReplacement, topLevel } from "../providers/replacement";
 
 export type Op = "create" | "update" | "replace" | "delete";
 
@@ -77,11 +77,14 @@ function resourceChange(
   const base = { urn: r.urn, type: r.type, name: r.name };
   if (!before) return { op: "create", ...base, changes: [] };
   if (!after) return { op: "delete", ...base, changes: [] };
-  const changes: PropertyChange[] = diffValues(before.inputs, after.inputs).map((c) => ({
-    ...c,
-    replaces:
-      after.custom && forcesReplacement(after.type, c.path, after.inputs, after.ignoreChanges),
-  }));
+  // Pulumi diffs an ignored input against the state, not the program: a change there is none.
+  const ignored = new Set(after.ignoreChanges ?? []);
+  const changes: PropertyChange[] = diffValues(before.inputs, after.inputs)
+    .filter((c) => !ignored.has(topLevel(c.path)))
+    .map((c) => ({
+      ...c,
+      replaces: after.custom && forcesReplacement(after.type, c.path, after.ignoreChanges),
+    }));
   // A resource whose type changed under the same URN cannot be updated in place.
   const retyped = before.type !== after.type;
   if (changes.length === 0 && !retyped) return undefined;

@@ -1,15 +1,34 @@
 /** What a bare-metal site declares per host, computed from its inventory. */
 import type { Inventory, InventoryHost } from "../config/inventory.schema";
 import type { MetalFleetSpec } from "../config/fleet.schema";
+import type { HostIntent } from "../release/intent";
 
 /** Hosts that get the tuning payload: everything not retired (draining hosts still serve calls). */
 export function provisionedHosts(inventory: Inventory): InventoryHost[] {
   return inventory.hosts.filter((h) => h.state !== "retired");
 }
 
-/** Hosts that get a DNS record: only active ones take new joins. */
-export function dnsHosts(inventory: Inventory): InventoryHost[] {
-  return inventory.hosts.filter((h) => h.state === "active");
+/** Hosts that get a DNS record: only active ones take new joins, and none while it drains. */
+export function dnsHosts(inventory: Inventory, intents: Map<string, HostIntent>): InventoryHost[] {
+  return inventory.hosts.filter(
+    (h) => h.state === "active" && intents.get(h.name)?.run !== "drain",
+  );
+}
+
+/**
+ * The inputs a host's copy and command take from the state instead of the program
+ * (ignoreChanges; a host the up creates gets the program's): what carries the payload, when the
+ * host keeps what it runs. A host that is to run an earlier payload keeps its copies too (the
+ * earlier payload's copy is on it already), and its command names that payload.
+ */
+export function ignoredInputs(
+  intent: Extract<HostIntent, { run: "payload" }>,
+  renderedSha: string,
+): { copy: string[]; command: string[] } {
+  return {
+    copy: intent.keep || intent.sha !== renderedSha ? ["source", "remotePath"] : [],
+    command: intent.keep ? ["create", "triggers"] : [],
+  };
 }
 
 export function hostFqdn(host: InventoryHost, domain: string): string {
@@ -34,11 +53,29 @@ export function pinnedHostKey(host: InventoryHost): string {
   return host.hostKey;
 }
 
-type Bastion = NonNullable<MetalFleetSpec["ssh"]["bastion"]>;
-
-/** remote.Command's `proxy`, but for the private key (the site's one key, a secret). */
-export function bastionConnection(bastion: Bastion) {
-  return { host: bastion.host, port: bastion.port, user: bastion.user, hostKey: bastion.hostKey };
+/**
+ * How remote.Command and remote.CopyToRemote reach a host, but for the private key (the site's
+ * one key, a secret, unless the operator's ssh-agent holds it): its private address, pinned to
+ * its host key, through the site's bastion when it has one.
+ */
+export function hostConnection(ssh: MetalFleetSpec["ssh"], host: InventoryHost) {
+  const { bastion } = ssh;
+  return {
+    host: host.privateIp,
+    port: ssh.port,
+    user: ssh.user,
+    hostKey: pinnedHostKey(host),
+    ...(bastion
+      ? {
+          proxy: {
+            host: bastion.host,
+            port: bastion.port,
+            user: bastion.user,
+            hostKey: bastion.hostKey,
+          },
+        }
+      : {}),
+  };
 }
 
 /**

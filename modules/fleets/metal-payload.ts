@@ -1,9 +1,11 @@
 /**
- * A bare-metal host's SSH payload: the shell text remote.Command runs as the site's SSH user.
- * Parts (the tuning today, the host agent next) each bring files and commands; the payload
- * installs every file and runs every command as root: directly when the site logs in as
- * root, otherwise through `sudo -n` under exactly the rule sudoersRule() renders. It checks
- * that it may before the first privileged step, and says what to grant when it may not.
+ * A bare-metal host's payloads and the small command that runs one. A payload (a host class's
+ * tuning and bootstrap, or a drain request) is one root script: parts (the tuning, the host
+ * bootstrap) each bring files and commands, and the script installs every file and runs every
+ * command. remote.CopyToRemote puts a class's payload in the SSH user's home under its sha256;
+ * the command installs it root-owned at PAYLOAD_PATH, checks its sha256 there and runs it as
+ * root: through `sudo -n` under one constant rule (sudoersRule), or directly for a root login.
+ * Root owns the copy that is checked and run, so the login cannot swap it in between.
  */
 import { sha256, shellQuote } from "../tuning";
 
@@ -25,86 +27,55 @@ export interface PayloadPart {
   commands: string[][];
 }
 
-/** A host's payload: the command to run and the hash that triggers a re-run. */
-export interface HostPayload {
-  create: string;
-  hash: string;
+/** A rendered payload: the script, and its sha256, by which hosts and the state know it. */
+export interface Payload {
+  text: string;
+  sha: string;
 }
 
-/** How the payload becomes root: a root login, or sudo -n for any other user. */
+/** How the command becomes root: a root login, or sudo -n for any other user. */
 export type Privilege = "root" | "sudo";
 
 export function privilegeOf(user: string): Privilege {
   return user === "root" ? "root" : "sudo";
 }
 
-export const SUDOERS_FILE = "/etc/sudoers.d/avfleet";
-const INSTALL = "/usr/bin/install";
-/** Words sudoers reads literally: no spaces, wildcards or its special characters (, : = \ !). */
-const SUDOERS_WORD = /^[A-Za-z0-9_./@%+-]+$/;
+/** Where the command installs the payload it runs: root's directory, never the login's. */
+export const PAYLOAD_PATH = "/var/lib/avfleet/payload.sh";
+const INSTALL = ["/usr/bin/install", "-D", "-o", "root", "-g", "root", "-m", "0700", "/dev/stdin"];
+const CHECK = "/usr/bin/sha256sum";
+const RUN = "/bin/sh";
 const B64_END = "AVFLEET_B64";
+const INLINE_END = "AVFLEET_PAYLOAD";
 
-function installArgv(file: PayloadFile): string[] {
-  return [INSTALL, "-D", "-m", file.mode, "/dev/stdin", file.path];
-}
-
-function sudoersCommand(argv: string[]): string {
-  if (!argv[0]?.startsWith("/")) throw new Error(`not an absolute program path: ${argv[0]}`);
-  for (const word of argv) {
-    if (!SUDOERS_WORD.test(word)) throw new Error(`not a literal sudoers word: ${word}`);
-  }
-  return argv.join(" ");
+/**
+ * The one sudoers line a non-root login needs, the same for every release and host class:
+ * install a payload root-owned, read its sha256, run it. Whoever may install what root runs is
+ * root in effect: the rule keeps the login from doing anything else by mistake and makes the
+ * grant auditable; it does not make a stolen key harmless.
+ */
+export function sudoersRule(user: string): string {
+  const commands = [
+    [...INSTALL, PAYLOAD_PATH],
+    [CHECK, PAYLOAD_PATH],
+    [RUN, PAYLOAD_PATH],
+  ];
+  return `${user} ALL=(root) NOPASSWD: ${commands.map((argv) => argv.join(" ")).join(", ")}`;
 }
 
 /**
- * The one sudoers line that lets `user` run this payload: each install and command with its
- * exact arguments, nothing else. Whoever may replace a program that runs as root is root in
- * effect: the rule keeps the login from doing anything else by mistake and makes the grant
- * auditable; it does not make a stolen key harmless.
+ * Where a payload is kept, by (16 hex digits of) its sha256: in the project on the operator's
+ * side (relative, so the state holds the same path on every machine) and in the login's home on
+ * the host (SFTP resolves a relative path against the login directory). The host keeps every
+ * payload it was handed, so a rollback finds the earlier one there. The command checks the whole
+ * sha256 before it runs one.
  */
-export function sudoersRule(user: string, parts: readonly PayloadPart[]): string {
-  const argvs = [
-    ...parts.flatMap((p) => p.files.map(installArgv)),
-    ...parts.flatMap((p) => p.commands),
-  ];
-  return `${user} ALL=(root) NOPASSWD: ${argvs.map(sudoersCommand).join(", ")}`;
+export function payloadFile(sha: string): string {
+  return `.avfleet/payloads/${sha.slice(0, 16)}.sh`;
 }
 
 function quoted(argv: string[]): string {
   return argv.map(shellQuote).join(" ");
-}
-
-function privilegeLines(user: string, rule: string): string[] {
-  if (privilegeOf(user) === "root") {
-    return [
-      `# avfleet bare-metal payload: runs as root (the site logs in as ${user}).`,
-      "set -eu",
-      "fail() {",
-      `  printf 'avfleet payload on %s as %s: %s\\n' "$(uname -n)" "$(id -un)" "$1" >&2`,
-      "  exit 1",
-      "}",
-      `[ "$(id -u)" -eq 0 ] || fail "needs a root login (ssh.user: root) but runs as uid $(id -u): log in as root, or set ssh.user to a user granted the sudoers rule in README.md (Bare metal)"`,
-      "may_root() { :; }",
-      'as_root() { "$@"; }',
-    ];
-  }
-  const grant = `grant exactly this rule in ${SUDOERS_FILE} (visudo -f ${SUDOERS_FILE}): $grant - or log in as root (ssh.user: root)`;
-  return [
-    `# avfleet bare-metal payload: runs as ${user}; every privileged step through sudo -n,`,
-    `# allowed by exactly this rule in ${SUDOERS_FILE}:`,
-    `# ${rule}`,
-    "set -eu",
-    `grant=${shellQuote(rule)}`,
-    "fail() {",
-    `  printf 'avfleet payload on %s as %s: %s\\n' "$(uname -n)" "$(id -un)" "$1" >&2`,
-    "  exit 1",
-    "}",
-    `command -v sudo >/dev/null 2>&1 || fail "sudo is not installed: install it and ${grant}"`,
-    "may_root() {",
-    `  sudo -n -l "$@" >/dev/null 2>&1 || fail "may not run '$*' as root without a password: ${grant}"`,
-    "}",
-    'as_root() { sudo -n "$@"; }',
-  ];
 }
 
 function installLines(file: PayloadFile): string[] {
@@ -113,31 +84,64 @@ function installLines(file: PayloadFile): string[] {
     .replace(/(.{76})/g, "$1\n");
   const path = shellQuote(file.path);
   return [
-    `base64 -d <<'${B64_END}' | as_root ${quoted(installArgv(file))}`,
+    `base64 -d <<'${B64_END}' | ${quoted(["/usr/bin/install", "-D", "-m", file.mode, "/dev/stdin", file.path])}`,
     encoded.trimEnd(),
     B64_END,
-    // A broken pipe or a full disk would leave a partial file: compare what landed.
+    // A full disk would leave a partial file: compare what landed.
     `if [ -r ${path} ] && ! printf '%s  %s\\n' ${sha256(file.content)} ${path} | sha256sum -c --status -; then`,
     `  fail "installed ${file.path} differs from the rendered file"`,
     "fi",
   ];
 }
 
-/**
- * Pure. The payload checks every install it may run before the first one, and every command
- * before the first command; `hash` changes exactly when the text does.
- */
-export function renderPayload(user: string, parts: readonly PayloadPart[]): HostPayload {
-  const files = parts.flatMap((p) => p.files);
-  const commands = parts.flatMap((p) => p.commands);
-  const create = [
+/** Pure. The root script: every file installed and checked, then every command run. */
+export function renderPayload(parts: readonly PayloadPart[]): Payload {
+  const text = [
     ...parts.flatMap((p) => p.header),
-    ...privilegeLines(user, sudoersRule(user, parts)),
-    ...files.map((f) => `may_root ${quoted(installArgv(f))}`),
-    ...files.flatMap(installLines),
-    ...commands.map((argv) => `may_root ${quoted(argv)}`),
-    ...commands.map((argv) => `as_root ${quoted(argv)}`),
+    `# avfleet bare-metal payload: runs as root from ${PAYLOAD_PATH} (README.md, Bare metal).`,
+    "set -eu",
+    "fail() {",
+    `  printf 'avfleet payload on %s: %s\\n' "$(uname -n)" "$1" >&2`,
+    "  exit 1",
+    "}",
+    `[ "$(id -u)" -eq 0 ] || fail "runs as uid $(id -u), not root: its command runs it as root"`,
+    ...parts.flatMap((p) => p.files).flatMap(installLines),
+    ...parts.flatMap((p) => p.commands).map(quoted),
     "",
   ].join("\n");
-  return { create, hash: sha256(create) };
+  return { text, sha: sha256(text) };
+}
+
+/**
+ * Pure. The command remote.Command runs in the login's home: install the payload of `sha`
+ * root-owned (from its copy there, or from `inline`, the text of a payload small enough to carry
+ * in the command: the drain request), check its sha256 as root, run it. The payload's output goes
+ * to a log beside its copy; the command prints one line, or the log's end when the payload fails.
+ * The state keeps the command and what it prints twice per host (inputs, outputs): every byte
+ * here is one of the site's state.
+ */
+export function applyCommand(user: string, sha: string, inline?: string): string {
+  const sudo = privilegeOf(user) === "root" ? "" : "sudo -n ";
+  const file = payloadFile(sha);
+  if (inline?.split("\n").includes(INLINE_END)) {
+    throw new Error(`an inline payload never holds a line ${INLINE_END}`);
+  }
+  // A login without the rule (or without sudo) stops here, having changed nothing.
+  const refused = sudo
+    ? `||{ echo "avfleet: could not install $f as root: sudo -n needs the rule pulumi stack output provisioning shows">&2;exit 1;}`
+    : "";
+  return [
+    "set -e",
+    `s=${sha} p=${PAYLOAD_PATH} f=${file}`,
+    ...(inline === undefined
+      ? [`${sudo}${INSTALL.join(" ")} $p <$f${refused}`]
+      : [
+          `mkdir -p ${file.slice(0, file.lastIndexOf("/"))}`,
+          `${sudo}${INSTALL.join(" ")} $p <<'${INLINE_END}'${refused}`,
+          inline + INLINE_END,
+        ]),
+    `[ "$(${sudo}${CHECK} $p)" = "$s  $p" ]||{ echo avfleet: $p is not $s>&2;exit 1;}`,
+    `${sudo}${RUN} $p >$f.log 2>&1||{ tail -n20 $f.log>&2;exit 1;}`,
+    `echo avfleet: ran ${sha.slice(0, 16)}`,
+  ].join("\n");
 }

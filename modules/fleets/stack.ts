@@ -10,18 +10,20 @@ import {
   validateStackDocument,
 } from "../config/stack";
 import type { StackFile } from "../config/stack.schema";
-import type { AwsFleetSpec, FleetSpec, GcpFleetSpec } from "../config/fleet.schema";
+import type { AwsFleetSpec, FleetSpec, GcpFleetSpec, MetalFleetSpec } from "../config/fleet.schema";
 import { STOP_MARGIN_SEC } from "../host/units";
 import { workloadShown } from "../host/image";
 import { DRAIN_HOOK, drainHook } from "./aws-args";
 import { AUTOSCALER_MODE } from "./gcp-args";
-import type { Inventory, InventoryHost } from "../config/inventory.schema";
+import type { Inventory } from "../config/inventory.schema";
 import { classHardware, cloudHardware } from "../tuning/host-facts";
 import { hostTuning, tuningPayloadPart } from "./host-tuning";
 import { bootstrapScript, cloudConfig, metalPart } from "../host/bootstrap";
-import { privilegeOf, renderPayload, sudoersRule, type HostPayload } from "./metal-payload";
+import { privilegeOf, renderPayload, sudoersRule, type Payload } from "./metal-payload";
+import { storePayload } from "./payload-store";
+import { releaseIntent } from "../release/intent";
 import { weightsOf } from "../traffic/weights";
-import { hostCounts, hostStates } from "./metal-args";
+import { hostCounts, hostStates, provisionedHosts } from "./metal-args";
 import { StackFacts, stackFacts } from "./facts";
 import { scalingSummary, type AwsScaling, type FleetScaling, type GcpScaling } from "./scaling";
 
@@ -64,6 +66,40 @@ export function hostOutput(spec: FleetSpec): { workload: string; agent: string; 
     workload: workloadShown(spec),
     agent: `avfleet-agent, load every ${spec.agent.intervalSec} s`,
     drain: `up to ${spec.drainSeconds} s (${limits}; ${media})`,
+  };
+}
+
+/**
+ * A site's payloads: each class with an active host gets its tuning (with the tools it needs)
+ * and the bootstrap that starts the agent and the media server; a draining host only a drain
+ * request, so nothing else changes under its live calls. Pure.
+ */
+export function metalPayloads(
+  spec: MetalFleetSpec,
+  inventory: Inventory,
+): { classes: Record<string, Payload>; drain: Payload } {
+  const hardware = (name: string) => classHardware(inventory.hostClasses[name]);
+  const active = [
+    ...new Set(inventory.hosts.filter((h) => h.state === "active").map((h) => h.class)),
+  ].sort();
+  return {
+    classes: Object.fromEntries(
+      active.map((name) => [
+        name,
+        renderPayload([
+          tuningPayloadPart(spec, hardware(name)),
+          metalPart(spec, hostTuning(spec, hardware(name)), "active"),
+        ]),
+      ]),
+    ),
+    // A drain request is the same whatever the class: it changes nothing of the tuning.
+    drain: renderPayload([
+      metalPart(
+        spec,
+        hostTuning(spec, hardware(Object.keys(inventory.hostClasses)[0])),
+        "draining",
+      ),
+    ]),
   };
 }
 
@@ -148,27 +184,32 @@ export function declareStack(
     }
     case "metal": {
       const inventory = stack.inventory!;
-      // An active host gets its tuning (with the tools it needs) and the bootstrap that starts
-      // the agent and the media server; a draining host only a drain request, so nothing else
-      // changes under its live calls.
-      const partsOf = (host: Pick<InventoryHost, "class" | "state">) => {
-        const hardware = classHardware(inventory.hostClasses[host.class]);
-        const drainOrBoot = metalPart(spec, hostTuning(spec, hardware), host.state);
-        return host.state === "draining"
-          ? [drainOrBoot]
-          : [tuningPayloadPart(spec, hardware), drainOrBoot];
-      };
-      const byClass = new Map<string, HostPayload>();
-      const payloadFor = (host: InventoryHost) => {
-        const key = `${host.class} ${host.state}`;
-        if (!byClass.has(key)) byClass.set(key, renderPayload(spec.ssh.user, partsOf(host)));
-        return byClass.get(key)!;
-      };
+      const payloads = metalPayloads(spec, inventory);
+      const { output: release, hosts: intents } = releaseIntent({
+        file: stackFileName(DEFAULT_STACKS_DIR, pulumi.getStack()),
+        classes: Object.fromEntries(Object.entries(payloads.classes).map(([c, p]) => [c, p.sha])),
+        hosts: provisionedHosts(inventory).map((h) => ({
+          name: h.name,
+          domain: h.rack,
+          class: h.class,
+          state: h.state as "active" | "draining",
+        })),
+        rollout: config["avfleet:rollout"],
+      });
       new (components.metal().MetalFleet)(spec.pool, {
         spec,
         inventory,
-        sshPrivateKey: new pulumi.Config("avfleet").requireSecret("sshPrivateKey"),
-        payloadFor,
+        ...(spec.ssh.agent
+          ? {}
+          : { sshPrivateKey: new pulumi.Config("avfleet").requireSecret("sshPrivateKey") }),
+        classes: Object.fromEntries(
+          Object.entries(payloads.classes).map(([c, payload]) => [
+            c,
+            { payload, file: storePayload(payload) },
+          ]),
+        ),
+        drain: payloads.drain,
+        intents,
         gcpProject: config["gcp:project"],
       });
       const hosts = hostCounts(inventory);
@@ -180,18 +221,12 @@ export function declareStack(
         maxHosts: hosts.active,
         hosts,
         hostStates: hostStates(inventory),
-        // What a host must grant before the first up (every class's payload runs the same steps).
+        // What a host must grant before the first up: the same for every class and release.
         provisioning:
           privilegeOf(spec.ssh.user) === "root"
             ? { user: spec.ssh.user, privilege: "root" }
-            : {
-                user: spec.ssh.user,
-                privilege: "sudo",
-                sudoers: sudoersRule(spec.ssh.user, [
-                  ...partsOf({ class: Object.keys(inventory.hostClasses)[0], state: "active" }),
-                  ...partsOf({ class: Object.keys(inventory.hostClasses)[0], state: "draining" }),
-                ]),
-              },
+            : { user: spec.ssh.user, privilege: "sudo", sudoers: sudoersRule(spec.ssh.user) },
+        release,
       };
     }
   }

@@ -175,18 +175,19 @@ export function bootstrapScript(spec: FleetSpec, tuning: TuningArtifacts): strin
     "}",
     ...hostFiles(spec, tuning).map(installFile),
     `mkdir -p "$ROOT${TEXTFILE_DIR}"`,
-    "# A bare-metal host set active again: no drain request, and after a finished drain the",
-    "# media server takes sessions again.",
-    `rm -f "$ROOT${DRAIN_REQUEST_PATH}"`,
-    `if [ -e "$ROOT${STATE_DIR}/drained" ]; then`,
-    `  rm -f "$ROOT${STATE_DIR}/drain.json" "$ROOT${STATE_DIR}/drained"`,
-    `  systemctl restart ${mediaUnit}`,
-    "fi",
     ...installStep(spec),
     "# Drift is reported by the media server's ExecStartPre and the agent's health check.",
     `AVFLEET_TUNE_ROOT="$ROOT" "$ROOT${SCRIPT_PATH}" apply || echo "avfleet-bootstrap: tuning drifts" >&2`,
     "systemctl daemon-reload",
     `systemctl enable ${TUNE_UNIT} ${mediaUnit} ${AGENT_UNIT}`,
+    "# A bare-metal host set active again: no drain request, and after a finished drain the",
+    "# media server takes sessions again. Only now, after the install: policy-rc.d kept the",
+    "# package's own restart from the serving server, so this restart starts the new binary.",
+    `rm -f "$ROOT${DRAIN_REQUEST_PATH}"`,
+    `if [ -e "$ROOT${STATE_DIR}/drained" ]; then`,
+    `  rm -f "$ROOT${STATE_DIR}/drain.json" "$ROOT${STATE_DIR}/drained"`,
+    `  systemctl restart ${mediaUnit}`,
+    "fi",
     containerImage(spec)
       ? // A failed pull fails the start; the agent still starts and reports the host unhealthy
         // while systemd tries the pull again.
@@ -257,8 +258,9 @@ export function metalPart(spec: FleetSpec, tuning: TuningArtifacts, state: HostS
 }
 
 /**
- * The part as the command remote.Command runs when the site logs in as root (a new hash
- * runs it again). Files land under $AVFLEET_ROOT when set: the host rehearsal's root.
+ * The part alone as one root script, its files under $AVFLEET_ROOT when set: what the host
+ * rehearsal runs in its throwaway root. A site's hosts get the part inside their class's payload
+ * (modules/fleets/metal-payload.ts), with the tuning's part before it.
  */
 export function metalPayload(
   spec: FleetSpec,

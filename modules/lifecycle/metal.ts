@@ -1,7 +1,7 @@
 /**
- * A bare-metal site: no provider removes a host. The inventory's `draining` reaches the host as
- * a changed payload (remote.Command runs its create again over SSH), whose drain request the
- * agent acts on; a crashed host reboots where it stands.
+ * A bare-metal site: no provider removes a host. The inventory's `draining` (or a rollout's
+ * draining batch) reaches the host as a new remote.Command, whose create runs over SSH and hands
+ * the agent a drain request; a crashed host reboots where it stands.
  */
 import { RERUN } from "../providers/command";
 import { agent, crash } from "./host";
@@ -15,7 +15,7 @@ export function metalPlatform(_pool: RenderedPool): Platform {
     actors: [agent(() => true)],
     operatorDrain(w, host) {
       w.cite(RERUN, true);
-      host.drainRequested = "inventory state draining (payload run again)";
+      host.drainRequested = "inventory state draining (its drain command created)";
     },
     crash(w, host) {
       crash(w, host);

@@ -1,11 +1,13 @@
 /**
  * A pool as the providers and its hosts receive it: the resources' inputs (a Plan's) and the
  * files the host bootstrap installs, read back out of the bytes each platform is handed — the
- * GCP startup-script, the AWS launch template's gzipped cloud-config, a bare-metal host's SSH
- * payload. The lifecycle simulation judges these, never the fleet spec they came from.
+ * GCP startup-script, the AWS launch template's gzipped cloud-config, a bare-metal host class's
+ * payload (declared once per site, copied to its hosts by sha256). The lifecycle simulation
+ * judges these, never the fleet spec they came from.
  */
 import { gunzipSync } from "node:zlib";
 import YAML from "yaml";
+import { METAL_PAYLOAD_TYPE } from "../../policy/rules";
 
 /** A resource as the program registers it (a Plan's resources have this shape). */
 export interface RenderedResource {
@@ -56,7 +58,7 @@ export function bootstrapFiles(script: string): Map<string, string> {
   return files;
 }
 
-/** A bare-metal payload's `base64 -d <<'END' | ... install ... PATH` blocks. */
+/** A bare-metal payload's `base64 -d <<'END' | install ... PATH` blocks. */
 export function payloadFiles(payload: string): Map<string, string> {
   const files = new Map<string, string>();
   const re = /^base64 -d <<'([A-Z0-9_]+)' \|.*'([^']+)'\n([\s\S]*?)^\1$/gm;
@@ -81,8 +83,8 @@ function bootstrapOf(kind: RenderedPool["kind"], resources: RenderedResource[]):
     return doc.write_files?.find((f) => f.content.includes("avfleet-bootstrap"))?.content ?? "";
   }
   // Every active host of a site gets the same bootstrap; a draining one only a drain request.
-  for (const command of resources.filter((r) => r.type === "command:remote:Command")) {
-    const script = [...payloadFiles(String(command.inputs.create ?? "")).values()].find((f) =>
+  for (const payload of resources.filter((r) => r.type === METAL_PAYLOAD_TYPE)) {
+    const script = [...payloadFiles(String(payload.inputs.payload ?? "")).values()].find((f) =>
       f.includes("# avfleet-bootstrap pool="),
     );
     if (script) return script;

@@ -73,9 +73,7 @@ export function replacedGroups(
     const keys = new Set([...Object.keys(prev.inputs), ...Object.keys(next.inputs)]);
     const changed = [...keys].filter((k) => !isDeepStrictEqual(prev.inputs[k], next.inputs[k]));
     if (changed.some((k) => next.ignoreChanges?.includes(k))) w.cite(IGNORE_CHANGES, true);
-    const forcing = changed.filter((k) =>
-      forcesReplacement(next.type, k, next.inputs, next.ignoreChanges),
-    );
+    const forcing = changed.filter((k) => forcesReplacement(next.type, k, next.ignoreChanges));
     if (w.cite(FORCE_NEW, forcing.length > 0))
       replaced.push(`${next.name} (${forcing.join(", ")})`);
   }

@@ -29,3 +29,48 @@ export function nextUpInputs(
 ): Record<string, unknown> {
   return inputsAfterIgnore(resource.inputs, state, resource.ignoreChanges ?? []);
 }
+
+/** Inputs by URN, as the state holds them after an up. */
+export type State = ReadonlyMap<string, Record<string, unknown>>;
+
+export interface UpResult {
+  created: PlanResource[];
+  /** URNs of resources the program no longer declares. */
+  deleted: string[];
+  /** Existing resources the up changes, and which inputs. */
+  updated: { resource: PlanResource; keys: string[] }[];
+  /** The state after the up: ignored inputs keep the state's value. */
+  state: State;
+}
+
+/** What the next `up` of `plan` does against `state`, and the state it leaves. */
+export function nextUp(state: State, plan: { resources: PlanResource[] }): UpResult {
+  const after = new Map<string, Record<string, unknown>>();
+  const created: PlanResource[] = [];
+  const updated: UpResult["updated"] = [];
+  for (const resource of plan.resources) {
+    const before = state.get(resource.urn);
+    if (!before) {
+      created.push(resource);
+      after.set(resource.urn, resource.inputs);
+      continue;
+    }
+    const keys = nextUpChanges(resource, before, [
+      ...new Set([...Object.keys(before), ...Object.keys(resource.inputs)]),
+    ]);
+    if (keys.length) updated.push({ resource, keys });
+    const kept = (resource.ignoreChanges ?? []).filter((key) => key in before);
+    after.set(resource.urn, {
+      ...before,
+      ...resource.inputs,
+      ...Object.fromEntries(kept.map((key) => [key, before[key]])),
+    });
+  }
+  const deleted = [...state.keys()].filter((urn) => !after.has(urn));
+  return { created, deleted, updated, state: after };
+}
+
+/** The state a first `up` of `plan` leaves. */
+export function stateOf(plan: { resources: PlanResource[] }): State {
+  return nextUp(new Map(), plan).state;
+}

@@ -1,6 +1,7 @@
 /** Human preview of Plans: a resource tree per stack, grouped by component, and a summary. */
 import type { Plan, PlanResource } from "./plan";
 import { formatLeaveLine, leaveLines } from "../lifecycle/leave";
+import type { ReleaseOutput } from "../release/intent";
 
 function shortType(type: string): string {
   // gcp:compute/instanceTemplate:InstanceTemplate → gcp:compute:InstanceTemplate
@@ -62,6 +63,7 @@ export function economicsLines(plan: Plan): string[] {
   if (o.host) {
     lines.push(`host: ${o.host.workload} · ${o.host.agent} · drain ${o.host.drain}`);
   }
+  if (o.release) lines.push(releaseLine(o.release));
   const { capacity, cost } = plan;
   if (capacity) {
     const verdict =
@@ -84,6 +86,19 @@ export function economicsLines(plan: Plan): string[] {
     lines.push(`cost/month: compute ${compute} · egress ${usd(cost.egressMonthlyUsd)}${share}`);
   }
   return lines;
+}
+
+/** A bare-metal site's release: what this up renders, and whether it reaches any host. */
+function releaseLine(release: ReleaseOutput): string {
+  const { rendered, rollout } = release;
+  const classes = Object.keys(release.classes).length;
+  const head = `release: ${rendered} (${classes} host class${classes === 1 ? "" : "es"})`;
+  if (!rollout) return `${head}; no rollout: an up records it and changes no existing host`;
+  if (rollout.release !== rendered) {
+    return `${head}; the rollout is of ${rollout.release}: an up records ${rendered} and changes no existing host`;
+  }
+  const draining = rollout.draining >= 0 ? `batch ${rollout.draining} draining` : "none draining";
+  return `${head}; rollout: ${rollout.updated} of ${rollout.batches} batches on it (the canary is batch 0), ${draining}`;
 }
 
 /** How the pool's hosts leave, fail and update, as its rendering meets the providers' rules. */

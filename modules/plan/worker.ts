@@ -20,12 +20,14 @@ import { trafficShareOf } from "../traffic/shares";
 import { TRAFFIC_SPLITS } from "./cache";
 import { mockAddress, mockCall, mockId, mockState } from "./mock-state";
 import type { Plan, PlanResource } from "./plan";
-import { redactSecrets } from "./redact";
+import { hasAsset, redactSecrets } from "./redact";
 import { StringSharer } from "./shared-strings";
 import { quietStackTraces, TRACES_HINT } from "./stack-traces";
 import { SECRET } from "./plan";
 
 interface RegisterRequest {
+  /** The inputs as the SDK serialized them: an asset is its signature and path there. */
+  getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
   getType(): string;
   getName(): string;
   getParent(): string;
@@ -222,6 +224,7 @@ async function evaluate(
   // first, and the mock, which the monitor calls before it awaits anything, completes it.
   let resources: PlanResource[] = [];
   let awaitingInputs: PlanResource | undefined;
+  let awaitingRequest: RegisterRequest | ReadRequest | undefined;
   const flush = () => {
     if (resources.length > 0) send({ kind: "resources", resources, strings: sharer.take() });
     resources = [];
@@ -234,7 +237,14 @@ async function evaluate(
         `the mock runtime created ${type} ${name} outside the monitor's request (${resource?.type} ${resource?.name}): has @pulumi/pulumi's MockMonitor changed?`,
       );
     }
-    resource.inputs = sharer.share(redactSecrets(inputs)) as Record<string, unknown>;
+    // The mock hands over an asset's path as a promise, which no Plan can hold: take the
+    // request's serialized inputs, where it is a string.
+    const request = awaitingRequest;
+    const wire =
+      request && "getObject" in request && hasAsset(inputs)
+        ? (request.getObject()?.toJavaScript() ?? inputs)
+        : inputs;
+    resource.inputs = sharer.share(redactSecrets(wire)) as Record<string, unknown>;
     // Policies see a read resource's state; for a StackReference that is its outputs.
     if (type === "pulumi:pulumi:StackReference") {
       resource.inputs = {
@@ -272,6 +282,7 @@ async function evaluate(
     const importId = "getImportid" in req ? req.getImportid() : undefined;
     const ignoreChanges = "getIgnorechangesList" in req ? req.getIgnorechangesList() : [];
     const retainOnDelete = "getRetainondelete" in req && req.getRetainondelete() === true;
+    awaitingRequest = req;
     awaitingInputs = {
       urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
       type: req.getType(),

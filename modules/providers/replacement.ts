@@ -5,8 +5,7 @@
  *
  * Sources: the bridged providers' schemas mark these inputs `ForceNew` in the upstream
  * Terraform provider (terraform-provider-google, terraform-provider-aws), which Pulumi's
- * bridge turns into replacements; @pulumi/command documents its own rule on `triggers`
- * (node_modules/@pulumi/command/remote/command.d.ts, CommandArgs.triggers).
+ * bridge turns into replacements; @pulumi/command's rules are its source's (./command.ts).
  */
 
 import type { ProviderRule } from "./rule";
@@ -83,8 +82,6 @@ export function inputsAfterIgnore(
 interface ReplacementRule {
   /** Top-level inputs whose change forces replacement; "all" when the resource is immutable. */
   inputs: readonly string[] | "all";
-  /** When this input is set, a change is an update instead (command's `update`). */
-  unlessSet?: string;
   /** What the replacement does to the fleet, for the reviewer. */
   effect?: string;
 }
@@ -116,30 +113,33 @@ const RULES: Record<string, ReplacementRule> = {
     effect: "every host of the group is terminated (delete before replace: the name is fixed)",
   },
   "aws:route53/record:Record": { inputs: ["name", "type", "zoneId", "setIdentifier"] },
-  // "If the update command was provided the resource will be updated, otherwise it will be
-  // replaced using the create command."
-  "command:remote:Command": { inputs: ["triggers"], unlessSet: "update" },
+  // triggers are replaceOnChanges whether or not the command has an update (its docs say an
+  // update command would update instead; its code does not); any other change is an update,
+  // which runs update or else create (RERUN), and copies again only a changed source (COPY).
+  "command:remote:Command": { inputs: ["triggers"], effect: "its create runs again on the host" },
+  "command:remote:CopyToRemote": {
+    inputs: ["triggers"],
+    effect: "the file is copied again; the earlier copy stays on the host",
+  },
 };
 
 /** The top-level input a property path starts with: `allows[0].ports` → `allows`. */
-function topLevel(path: string): string {
+export function topLevel(path: string): string {
   return /^[^.[]+/.exec(path)?.[0] ?? path.replace(/^\["(.*?)"\].*$/, "$1");
 }
 
 /**
- * Whether changing the input at `path` forces replacement of a resource of `type` whose new
- * inputs are `inputs`.
+ * Whether changing the input at `path` forces replacement of a resource of `type` that ignores
+ * `ignoreChanges`.
  */
 export function forcesReplacement(
   type: string,
   path: string,
-  inputs: Record<string, unknown>,
   ignoreChanges: readonly string[] = [],
 ): boolean {
   if (ignoredBy(path, ignoreChanges)) return false;
   const rule = RULES[type];
   if (!rule) return false;
-  if (rule.unlessSet && inputs[rule.unlessSet] !== undefined) return false;
   return rule.inputs === "all" || rule.inputs.includes(topLevel(path));
 }
 

@@ -22,7 +22,8 @@ import {
 } from "../migrate/run";
 import { formatDuration } from "../migrate/runbook";
 import { nextUnit, type Approval } from "../migrate/state";
-import { planHash, type PoolRead, type RolloutOptions, type RolloutUnit } from "./units";
+import { planHash } from "../release/intent";
+import type { PoolRead, RolloutOptions, RolloutUnit } from "./units";
 
 /** One call a driver made (a `pulumi`, `gcloud` or `aws` command line) and how it went. */
 export interface Action {

@@ -6,9 +6,9 @@
  * its group (gcloud list-instances, aws describe-auto-scaling-groups). Pure: each takes the
  * parsed answers and says what it found, or throws an Error saying what is wrong.
  */
-import { createHash } from "node:crypto";
 import type { RolloutConfig } from "../config/rollout.schema";
 import { awsRollout, gcpRollout } from "../fleets/cloud-rollout";
+import { releaseId } from "../release/intent";
 import type { PoolRead } from "./units";
 
 interface Common {
@@ -36,15 +36,6 @@ function underWay(c: Common, id: string): RolloutConfig["from"] | undefined {
 }
 
 const sha12 = (sha: string) => sha.slice(0, 12);
-
-/** The same id the program gives a site's release (modules/release: class=sha lines, sorted). */
-function siteReleaseId(classes: Record<string, string>): string {
-  const lines = Object.entries(classes)
-    .map(([name, sha]) => `${name}=${sha}\n`)
-    .sort()
-    .join("");
-  return `r-${createHash("sha256").update(lines).digest("hex").slice(0, 12)}`;
-}
 
 /** Each host's payload sha from a site's state: its `<pool>-<host>-tune` command's `s=` line. */
 export function stateShas(pool: string, exported: any): Map<string, string> {
@@ -85,10 +76,10 @@ export function metalRead(
       }
       classes[h.class] = sha;
     }
-    from = { id: siteReleaseId(classes), classes };
+    from = { id: releaseId(classes), classes };
   }
   const before = from.classes ?? {};
-  const running = from.id ?? siteReleaseId(before);
+  const running = from.id ?? releaseId(before);
   if (running === id) throw new Error(`${c.stack}: every host runs ${id}; nothing to roll out`);
   return {
     stack: c.stack,

@@ -4,7 +4,6 @@
  * updated, verified and returned before the next; the canary also baked under the relative
  * gates, its hosts against the rest of the pool.
  */
-import { createHash } from "node:crypto";
 import type { RolloutConfig } from "../config/rollout.schema";
 import type { Gate } from "../gates/gates";
 import {
@@ -76,11 +75,6 @@ export const ROLLOUT_DEFAULTS: RolloutOptions = {
   verifyWithinMs: 20 * 60_000,
   approvalTtlMs: 4 * 60 * 60_000,
 };
-
-/** The batches' hash the program checks (`avfleet:rollout.plan`): a changed pool is refused. */
-export function planHash(plan: RolloutBatches): string {
-  return createHash("sha256").update(JSON.stringify(plan)).digest("hex").slice(0, 12);
-}
 
 export function rolloutUnits(pool: PoolRead, options: RolloutOptions): RolloutUnit[] {
   // A site's program batches every active host (its plan hash covers them all); a cloud pool's

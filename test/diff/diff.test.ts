@@ -84,13 +84,39 @@ test("diffPlans: create, delete, in-place update, replacement forced by the tabl
   ]);
 });
 
-test("replacement rules: firewall direction yes, source ranges no; command triggers unless update is set", () => {
-  assert.equal(forcesReplacement(FIREWALL, "direction", {}), true);
-  assert.equal(forcesReplacement(FIREWALL, "sourceRanges[0]", {}), false);
-  assert.equal(forcesReplacement(TEMPLATE, 'metadata["user-data"]', {}), true);
-  assert.equal(forcesReplacement(COMMAND, "triggers[0]", { create: "x" }), true);
-  assert.equal(forcesReplacement(COMMAND, "triggers[0]", { update: "y" }), false);
-  assert.equal(forcesReplacement("gcp:unknown/thing:Thing", "name", {}), false);
+test("replacement rules: firewall direction yes, source ranges no; a command's or a copy's triggers, even with an update command; not what is ignored", () => {
+  assert.equal(forcesReplacement(FIREWALL, "direction"), true);
+  assert.equal(forcesReplacement(FIREWALL, "sourceRanges[0]"), false);
+  assert.equal(forcesReplacement(TEMPLATE, 'metadata["user-data"]'), true);
+  assert.equal(forcesReplacement(COMMAND, "triggers[0]"), true);
+  assert.equal(forcesReplacement(COMMAND, "create"), false, "an update: create runs again");
+  assert.equal(forcesReplacement("command:remote:CopyToRemote", "triggers[0]"), true);
+  assert.equal(forcesReplacement("command:remote:CopyToRemote", "source"), false);
+  assert.equal(forcesReplacement(COMMAND, "triggers[0]", ["triggers"]), false);
+  assert.equal(forcesReplacement("gcp:unknown/thing:Thing", "name"), false);
+});
+
+test("diffPlans: an input the resource ignores changes nothing, as under pulumi up; the rest still does", () => {
+  const command = (create: string, user: string) => ({
+    ...resource("s", COMMAND, "h1-tune", { create, connection: { user } }),
+    ignoreChanges: ["create", "triggers"],
+  });
+  assert.deepEqual(
+    diffPlans(plan("s", [command("s=old", "a")]), plan("s", [command("s=new", "a")])).resources,
+    [],
+  );
+  assert.deepEqual(
+    diffPlans(plan("s", [command("s=old", "a")]), plan("s", [command("s=new", "b")])).resources,
+    [
+      {
+        op: "update",
+        urn: urn("s", COMMAND, "h1-tune"),
+        type: COMMAND,
+        name: "h1-tune",
+        changes: [{ path: "connection.user", before: "a", after: "b", replaces: false }],
+      },
+    ],
+  );
 });
 
 test("diffPlans: stacks added, removed, unchanged", () => {

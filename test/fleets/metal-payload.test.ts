@@ -1,10 +1,12 @@
 /**
- * The bare-metal payload as a host runs it: an unprivileged login with (and without) the
- * sudoers rule, and a root login. Nothing outside the test changes: a private mount
- * namespace puts scratch directories over /usr/local/sbin, /etc/sysctl.d,
- * /etc/security/limits.d, /etc/systemd/system, /etc/sudoers.d and the user databases (the
- * test user exists only there), and a network namespace named metal-… takes the sysctls,
- * nftables rules and the NIC.
+ * The bare-metal payload and the command that runs it, as a host runs them: an unprivileged
+ * login with (and without) the one constant sudoers rule, and a root login; the payload copied
+ * into the login's home as remote.CopyToRemote leaves it (and over a real sshd, by SFTP to the
+ * relative path), installed root-owned, checked by its sha256 and run. Nothing outside the test
+ * changes: a private mount namespace puts scratch directories over /usr/local/sbin,
+ * /etc/sysctl.d, /etc/security/limits.d, /etc/systemd/system, /etc/sudoers.d, /var/lib/avfleet
+ * and the user databases (the test user exists only there), and a network namespace named
+ * metal-… takes the sysctls, nftables rules and the NIC.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,77 +14,83 @@ import { spawnSync } from "node:child_process";
 import {
   appendFileSync,
   chmodSync,
+  chownSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   realpathSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { hostPayloadPart, renderTuning, sha256 } from "../../modules/tuning";
-import { renderPayload, sudoersRule, SUDOERS_FILE } from "../../modules/fleets/metal-payload";
+import {
+  applyCommand,
+  PAYLOAD_PATH,
+  payloadFile,
+  renderPayload,
+  sudoersRule,
+  type Payload,
+} from "../../modules/fleets/metal-payload";
 import { isRoot, missingCommands, prerequisite } from "../support/prerequisites";
 import { exampleFacts, matchSnapshot, table, vethHostFacts } from "../tuning/support";
 
-const RULE_SJC =
-  "avfleet ALL=(root) NOPASSWD: /usr/bin/install -D -m 0755 /dev/stdin /usr/local/sbin/avfleet-tune, /usr/local/sbin/avfleet-tune provision";
+const RULE =
+  "avfleet ALL=(root) NOPASSWD: /usr/bin/install -D -o root -g root -m 0700 /dev/stdin /var/lib/avfleet/payload.sh, /usr/bin/sha256sum /var/lib/avfleet/payload.sh, /bin/sh /var/lib/avfleet/payload.sh";
 
-test("sudoers rule: the exact install and command lines, nothing else; an unsafe word is refused", () => {
-  const part = hostPayloadPart(renderTuning("media-udp", exampleFacts("metal-64")));
-  assert.equal(sudoersRule("avfleet", [part]), RULE_SJC);
-  const agent = {
-    header: [],
-    files: [{ path: "/etc/systemd/system/avfleet-agent.service", mode: "0644", content: "x\n" }],
-    commands: [["/usr/bin/systemctl", "enable", "--now", "avfleet-agent.service"]],
-  };
-  assert.equal(
-    sudoersRule("ops", [part, agent]),
-    "ops ALL=(root) NOPASSWD: /usr/bin/install -D -m 0755 /dev/stdin /usr/local/sbin/avfleet-tune, " +
-      "/usr/bin/install -D -m 0644 /dev/stdin /etc/systemd/system/avfleet-agent.service, " +
-      "/usr/local/sbin/avfleet-tune provision, /usr/bin/systemctl enable --now avfleet-agent.service",
-  );
-  for (const argv of [
-    ["/bin/echo", "two words"],
-    ["/usr/bin/env", "A=B"],
-    ["/bin/cat", "/etc/*"],
-    ["cat"],
-  ]) {
-    assert.throws(
-      () => sudoersRule("ops", [{ header: [], files: [], commands: [argv] }]),
-      argv.join(" "),
-    );
-  }
+test("sudoers rule: one constant line, every release and host class, exact arguments and no wildcard", () => {
+  assert.equal(sudoersRule("avfleet"), RULE);
+  assert.equal(sudoersRule("ops"), RULE.replace(/^avfleet /, "ops "));
+  assert.doesNotMatch(RULE, /[*?[\]]/);
 });
 
-test("payload snapshots (sudo, root): the marker first, every step checked before it runs; the script byte for byte", () => {
+test("payload snapshot: a root script, the markers first, every file installed and checked, then its commands; named by its sha256", () => {
   const artifacts = renderTuning("media-udp", exampleFacts("metal-64"));
-  for (const user of ["avfleet", "root"]) {
-    const { create, hash } = renderPayload(user, [hostPayloadPart(artifacts)]);
-    assert.equal(hash, sha256(create));
-    const lines = create.split("\n");
-    assert.match(
-      lines[0],
-      new RegExp(`^# avfleet-tune 1 profile=media-udp hash=${artifacts.hash}$`),
-    );
-    const start = lines.findIndex((l) => l.startsWith("base64 -d <<'AVFLEET_B64'"));
-    const end = lines.indexOf("AVFLEET_B64");
-    assert.equal(
-      Buffer.from(lines.slice(start + 1, end).join(""), "base64").toString(),
-      artifacts.script,
-    );
-    matchSnapshot(
-      `metal-64.media-udp.payload.${user}.sh`,
-      [...lines.slice(0, start + 1), "<base64 of avfleet-tune>", ...lines.slice(end)].join("\n"),
-    );
-  }
-  assert.notEqual(
-    renderPayload("avfleet", [hostPayloadPart(artifacts)]).hash,
-    renderPayload("ops", [hostPayloadPart(artifacts)]).hash,
-    "another login re-runs the payload",
+  const { text, sha } = renderPayload([hostPayloadPart(artifacts)]);
+  assert.equal(sha, sha256(text));
+  const lines = text.split("\n");
+  assert.match(lines[0], new RegExp(`^# avfleet-tune 1 profile=media-udp hash=${artifacts.hash}$`));
+  const start = lines.findIndex((l) => l.startsWith("base64 -d <<'AVFLEET_B64'"));
+  const end = lines.indexOf("AVFLEET_B64");
+  assert.equal(
+    Buffer.from(lines.slice(start + 1, end).join(""), "base64").toString(),
+    artifacts.script,
+  );
+  matchSnapshot(
+    "metal-64.media-udp.payload.sh",
+    [...lines.slice(0, start + 1), "<base64 of avfleet-tune>", ...lines.slice(end)].join("\n"),
+  );
+});
+
+test("the command: install from the copy by sha256, check as root, run as root, print one line; sudo -n for a login, nothing for root", () => {
+  const sha = "0123456789abcdef".repeat(4);
+  const sudo = applyCommand("avfleet", sha);
+  assert.equal(
+    sudo,
+    [
+      "set -e",
+      `s=${sha} p=/var/lib/avfleet/payload.sh f=.avfleet/payloads/0123456789abcdef.sh`,
+      'sudo -n /usr/bin/install -D -o root -g root -m 0700 /dev/stdin $p <$f||{ echo "avfleet: could not install $f as root: sudo -n needs the rule pulumi stack output provisioning shows">&2;exit 1;}',
+      '[ "$(sudo -n /usr/bin/sha256sum $p)" = "$s  $p" ]||{ echo avfleet: $p is not $s>&2;exit 1;}',
+      "sudo -n /bin/sh $p >$f.log 2>&1||{ tail -n20 $f.log>&2;exit 1;}",
+      "echo avfleet: ran 0123456789abcdef",
+    ].join("\n"),
+  );
+  // Exactly what the rule names, each through sudo -n: nothing else runs as root.
+  const rooted = [...sudo.matchAll(/(?:^|\$\()sudo -n (\/\S+(?: \S+)*?) \$p/gm)];
+  assert.deepEqual(
+    rooted.map((m) => `${m[1]} ${PAYLOAD_PATH}`),
+    RULE.split(": ")[1].split(", "),
+  );
+  const root = applyCommand("root", sha);
+  assert.equal(
+    root,
+    sudo.replaceAll("sudo -n ", "").replace(/\|\|\{ echo "avfleet: could not install[^}]*\}/, ""),
   );
 });
 
@@ -103,7 +111,8 @@ const SCRATCH = {
 
 // Binds the scratch tree, hides a running systemd (units are checked only on a live one) and
 // the programs in $HIDE (a non-executable empty file over each), and enters the netns; "$@"
-// runs there.
+// runs there. /var/lib is a scratch directory with every entry of the machine's bound back
+// into it but avfleet: what the payloads install there stays in the sandbox.
 const ENTER = `set -e
 d=$1; shift
 for p in $HIDE; do mount --bind "$d/hidden" "$p"; done
@@ -111,17 +120,37 @@ for f in passwd group shadow; do mount --bind "$d/$f" "/etc/$f"; done
 ${Object.entries(SCRATCH)
   .map(([dir, path]) => `mount --bind "$d/${dir}" ${path}`)
   .join("\n")}
+mount --bind /var/lib "$d/varlib-machine"
+mount --bind "$d/varlib" /var/lib
+for x in "$d/varlib-machine"/*; do
+  n=\${x##*/}
+  [ "$n" != avfleet ] || continue
+  if [ -L "$x" ]; then ln -sfn "$(readlink "$x")" "/var/lib/$n"
+  elif [ -d "$x" ]; then mkdir -p "/var/lib/$n"; mount --bind "$x" "/var/lib/$n"
+  else : >>"/var/lib/$n"; mount --bind "$x" "/var/lib/$n"; fi
+done
 if [ -d /run/systemd ]; then mount --bind "$d/empty" /run/systemd; fi
 exec ip netns exec ${NS} "$@"`;
 
 class Sandbox {
   readonly dir = mkdtempSync(join(tmpdir(), "metal-payload-"));
+  /** The login's home, and root's: where the command runs and the copies land. */
+  readonly home = { user: join(this.dir, "home"), root: join(this.dir, "root-home") };
 
   constructor(rule?: string) {
-    for (const sub of [...Object.keys(SCRATCH), "empty"]) mkdirSync(join(this.dir, sub));
+    for (const sub of [...Object.keys(SCRATCH), "empty", "varlib", "varlib-machine"]) {
+      mkdirSync(join(this.dir, sub));
+    }
+    for (const home of Object.values(this.home)) mkdirSync(home);
+    // The login reaches its home, and sshd its authorized_keys, through the sandbox directory.
+    chmodSync(this.dir, 0o755);
+    chownSync(this.home.user, UID, UID);
     writeFileSync(join(this.dir, "hidden"), "", { mode: 0o644 });
     for (const f of ["passwd", "group", "shadow"]) copyFileSync(`/etc/${f}`, join(this.dir, f));
-    appendFileSync(join(this.dir, "passwd"), `${USER}:x:${UID}:${UID}::/nonexistent:/bin/sh\n`);
+    appendFileSync(
+      join(this.dir, "passwd"),
+      `${USER}:x:${UID}:${UID}::${this.home.user}:/bin/sh\n`,
+    );
     appendFileSync(join(this.dir, "group"), `${USER}:x:${UID}:\n`);
     // "*", not "!": sshd without PAM refuses even a key login to a locked ("!") account.
     appendFileSync(join(this.dir, "shadow"), `${USER}:*:20000::::::\n`);
@@ -145,15 +174,32 @@ class Sandbox {
     );
   }
 
-  /** As remote.Command runs it: the login's shell with -c and the payload text. */
-  payload(as: "root" | "user", create: string, hide: string[] = []) {
+  /** As remote.Command runs it: the login's shell with -c and the text, in the login's home. */
+  command(as: "root" | "user", text: string, hide: string[] = []) {
+    const script = `cd ${this.home[as]}\n${text}`;
     return this.run(
-      as === "root" ? ["sh", "-c", create] : ["runuser", "-u", USER, "--", "sh", "-c", create],
+      as === "root" ? ["sh", "-c", script] : ["runuser", "-u", USER, "--", "sh", "-c", script],
       hide,
     );
   }
 
-  file(dir: keyof typeof SCRATCH, name: string): string {
+  /** The copy remote.CopyToRemote leaves in the login's home: the login's own file. */
+  copy(as: "root" | "user", sha: string, text: string) {
+    const file = join(this.home[as], payloadFile(sha));
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text);
+    if (as === "user") {
+      for (const path of [join(this.home.user, ".avfleet"), dirname(file), file]) {
+        chownSync(path, UID, UID);
+      }
+    }
+  }
+
+  log(as: "root" | "user", sha: string): string {
+    return readFileSync(join(this.home[as], `${payloadFile(sha)}.log`), "utf8");
+  }
+
+  file(dir: keyof typeof SCRATCH | "varlib", name: string): string {
     return readFileSync(join(this.dir, dir, name), "utf8");
   }
 
@@ -192,68 +238,93 @@ const MISSING = () =>
         "sha256sum",
       );
 
-test("payload as an unprivileged login: with the sudoers rule it installs, applies and reads back the tuning; without it, it says what to grant and changes nothing", (t) => {
+/** What the tuning's payload applied, read back as the payload's table says and from outside. */
+function assertTuned(box: Sandbox, log: string, artifacts: ReturnType<typeof renderTuning>) {
+  // The log has the payload's stderr between the table's rows: the rows are its 4-column lines.
+  const applied = table(
+    log
+      .split("\n")
+      .filter((line) => line.trim().split(/ {2,}/).length === 4)
+      .join("\n"),
+  );
+  assert.ok(applied.size > 10, log);
+  assert.deepEqual(applied.get("sysctl net.ipv4.udp_rmem_min"), {
+    wanted: "16384",
+    actual: "16384",
+    status: "ok",
+  });
+  assert.deepEqual(applied.get("conntrack notrack udp"), {
+    wanted: "40000-40999",
+    actual: "40000-40999",
+    status: "ok",
+  });
+  assert.equal(applied.get("file /etc/sysctl.d/90-avfleet-tune.conf")?.status, "ok");
+  assert.equal(applied.get("mpt0 rx-0 rps_cpus")?.status, "ok");
+  assert.equal(box.file("sbin", "avfleet-tune"), artifacts.script);
+  assert.equal(box.file("sysctl", "90-avfleet-tune.conf"), artifacts.sysctl);
+  assert.equal(inNs("cat /proc/sys/net/ipv4/udp_rmem_min").stdout.trim(), "16384");
+  assert.match(inNs("nft list table inet avfleet_tune").stdout, /udp dport 40000-40999 notrack/);
+}
+
+test("as an unprivileged login under the exact rule: the copy is installed root-owned, checked and run; a copy swapped after it was made is refused and nothing runs; without the rule it says what to grant and changes nothing", (t) => {
   if (!prerequisite(t, MISSING())) return;
   const artifacts = renderTuning("media-udp", facts);
-  const parts = [hostPayloadPart(artifacts)];
-  const { create } = renderPayload(USER, parts);
-  const rule = sudoersRule(USER, parts);
+  const payload = renderPayload([hostPayloadPart(artifacts)]);
+  const command = applyCommand(USER, payload.sha);
+  const rule = sudoersRule(USER);
   withNetns(() => {
     const denied = new Sandbox();
     try {
-      const run = denied.payload("user", create);
+      denied.copy("user", payload.sha, payload.text);
+      const run = denied.command("user", command);
       assert.equal(run.status, 1, run.stdout + run.stderr);
-      assert.equal(
-        run.stderr.trim().replace(/^avfleet payload on \S+ as /, ""),
-        `${USER}: may not run '/usr/bin/install -D -m 0755 /dev/stdin /usr/local/sbin/avfleet-tune' as root without a password: ` +
-          `grant exactly this rule in ${SUDOERS_FILE} (visudo -f ${SUDOERS_FILE}): ${rule} - or log in as root (ssh.user: root)`,
+      assert.match(
+        run.stderr,
+        new RegExp(
+          `^avfleet: could not install \\.avfleet/payloads/${payload.sha.slice(0, 16)}\\.sh as root: sudo -n needs the rule pulumi stack output provisioning shows$`,
+          "m",
+        ),
       );
+      assert.equal(run.stdout, "");
+      assert.deepEqual(readdirSync(join(denied.dir, "varlib")).includes("avfleet"), false);
       assert.deepEqual(readdirSync(join(denied.dir, "sbin")), [], "nothing installed");
-      assert.deepEqual(readdirSync(join(denied.dir, "sysctl")), []);
       assert.equal(inNs("nft list table inet avfleet_tune").status, 1, "no rule loaded");
       // A minimal Debian has no sudo at all.
-      const bare = denied.payload("user", create, [programPath("sudo")]);
+      const bare = denied.command("user", command, [programPath("sudo")]);
       assert.equal(bare.status, 1, bare.stdout + bare.stderr);
-      assert.equal(
-        bare.stderr.trim().replace(/^avfleet payload on \S+ as /, ""),
-        `${USER}: sudo is not installed: install it and ` +
-          `grant exactly this rule in ${SUDOERS_FILE} (visudo -f ${SUDOERS_FILE}): ${rule} - or log in as root (ssh.user: root)`,
-      );
-      assert.deepEqual(readdirSync(join(denied.dir, "sbin")), []);
+      assert.match(bare.stderr, /^avfleet: could not install /m);
     } finally {
       denied.remove();
     }
 
     const granted = new Sandbox(rule);
     try {
-      const run = granted.payload("user", create);
+      // Swapped in the login's home after the copy: a payload that would mark the machine.
+      const swapped = `${payload.text}: >/etc/sudoers.d/swapped\n`;
+      granted.copy("user", payload.sha, swapped);
+      const refused = granted.command("user", command);
+      assert.equal(refused.status, 1, refused.stdout + refused.stderr);
+      assert.equal(refused.stderr, `avfleet: ${PAYLOAD_PATH} is not ${payload.sha}\n`);
+      assert.deepEqual(readdirSync(join(granted.dir, "sudoers")), ["avfleet"], "it never ran");
+      assert.deepEqual(readdirSync(join(granted.dir, "sbin")), []);
+
+      granted.copy("user", payload.sha, payload.text);
+      const run = granted.command("user", command);
       assert.equal(run.status, 0, run.stdout + run.stderr);
-      const applied = table(run.stdout);
-      assert.deepEqual(applied.get("sysctl net.ipv4.udp_rmem_min"), {
-        wanted: "16384",
-        actual: "16384",
-        status: "ok",
-      });
-      assert.deepEqual(applied.get("conntrack notrack udp"), {
-        wanted: "40000-40999",
-        actual: "40000-40999",
-        status: "ok",
-      });
-      assert.equal(applied.get("file /etc/sysctl.d/90-avfleet-tune.conf")?.status, "ok");
-      assert.equal(applied.get("mpt0 rx-0 rps_cpus")?.status, "ok");
-      // Read back from outside the payload: what landed is what was rendered.
-      assert.equal(granted.file("sbin", "avfleet-tune"), artifacts.script);
-      assert.equal(granted.file("sysctl", "90-avfleet-tune.conf"), artifacts.sysctl);
-      assert.equal(inNs("cat /proc/sys/net/ipv4/udp_rmem_min").stdout.trim(), "16384");
-      assert.match(
-        inNs("nft list table inet avfleet_tune").stdout,
-        /udp dport 40000-40999 notrack/,
-      );
+      assert.equal(run.stdout, `avfleet: ran ${payload.sha.slice(0, 16)}\n`, "one line");
+      assert.equal(run.stderr, "");
+      assertTuned(granted, granted.log("user", payload.sha), artifacts);
+      // What ran is root's copy: root's, unwritable by the login, byte for byte the payload.
+      const installed = statSync(join(granted.dir, "varlib/avfleet/payload.sh"));
+      assert.deepEqual([installed.uid, installed.gid, installed.mode & 0o777], [0, 0, 0o700]);
+      const dir = statSync(join(granted.dir, "varlib/avfleet"));
+      assert.deepEqual([dir.uid, dir.mode & 0o022], [0, 0]);
+      assert.equal(granted.file("varlib", "avfleet/payload.sh"), payload.text);
       const verify = granted.run(["/usr/local/sbin/avfleet-tune", "verify"]);
       assert.equal(verify.status, 0, verify.stdout + verify.stderr);
       assert.match(verify.stderr, /avfleet-tune verify: no drift/);
       // Run again: the same payload converges.
-      const again = granted.payload("user", create);
+      const again = granted.command("user", command);
       assert.equal(again.status, 0, again.stdout + again.stderr);
     } finally {
       granted.remove();
@@ -261,27 +332,31 @@ test("payload as an unprivileged login: with the sudoers rule it installs, appli
   });
 });
 
-test("payload for a root login: applies as root; run by anyone else, it says it needs root and changes nothing", (t) => {
+test("a root login runs the same steps without sudo; a drain request travels in the command itself", (t) => {
   if (!prerequisite(t, MISSING())) return;
   const artifacts = renderTuning("media-udp", facts);
-  const { create } = renderPayload("root", [hostPayloadPart(artifacts)]);
+  const payload = renderPayload([hostPayloadPart(artifacts)]);
   withNetns(() => {
     const box = new Sandbox();
     try {
-      const refused = box.payload("user", create);
-      assert.equal(refused.status, 1, refused.stdout + refused.stderr);
-      assert.match(
-        refused.stderr,
-        new RegExp(
-          `^avfleet payload on \\S+ as ${USER}: needs a root login \\(ssh.user: root\\) but runs as uid ${UID}:`,
-        ),
-      );
-      assert.deepEqual(readdirSync(join(box.dir, "sbin")), []);
-
-      const run = box.payload("root", create);
+      box.copy("root", payload.sha, payload.text);
+      const run = box.command("root", applyCommand("root", payload.sha));
       assert.equal(run.status, 0, run.stdout + run.stderr);
-      assert.equal(table(run.stdout).get("sysctl net.ipv4.udp_rmem_min")?.status, "ok");
-      assert.equal(box.file("sbin", "avfleet-tune"), artifacts.script);
+      assert.equal(run.stdout, `avfleet: ran ${payload.sha.slice(0, 16)}\n`);
+      assertTuned(box, box.log("root", payload.sha), artifacts);
+
+      const drain = renderPayload([
+        {
+          header: ["# a drain request"],
+          files: [{ path: "/var/lib/avfleet/drain-requested", mode: "0644", content: "x\n" }],
+          commands: [],
+        },
+      ]);
+      const drained = box.command("user", applyCommand(USER, drain.sha, drain.text));
+      assert.equal(drained.status, 1, "a login without the rule may not");
+      const rooted = box.command("root", applyCommand("root", drain.sha, drain.text));
+      assert.equal(rooted.status, 0, rooted.stdout + rooted.stderr);
+      assert.equal(box.file("varlib", "avfleet/drain-requested"), "x\n");
     } finally {
       box.remove();
     }
@@ -297,13 +372,13 @@ function programPath(name: string): string {
 test("provision: a missing tool goes to apt-get; still missing after it, or with no apt-get, it names the package, exits 3 and applies nothing", (t) => {
   if (!prerequisite(t, MISSING() ?? missingCommands("apt-get"))) return;
   const artifacts = renderTuning("media-udp", facts);
-  const { create } = renderPayload("root", [hostPayloadPart(artifacts)]);
+  const { text } = renderPayload([hostPayloadPart(artifacts)]);
   const nft = programPath("nft");
   withNetns(() => {
     // nft hidden but its package installed: apt-get has nothing to do, and nft stays missing.
     const box = new Sandbox();
     try {
-      const run = box.payload("root", create, [nft]);
+      const run = box.command("root", text, [nft]);
       assert.equal(run.status, 3, run.stdout + run.stderr);
       assert.match(run.stderr, /^avfleet-tune provision: installing nftables$/m);
       assert.match(
@@ -317,7 +392,7 @@ test("provision: a missing tool goes to apt-get; still missing after it, or with
     }
     const bare = new Sandbox();
     try {
-      const run = bare.payload("root", create, [nft, programPath("apt-get")]);
+      const run = bare.command("root", text, [nft, programPath("apt-get")]);
       assert.equal(run.status, 3, run.stdout + run.stderr);
       assert.equal(
         run.stderr.trim(),
@@ -329,7 +404,8 @@ test("provision: a missing tool goes to apt-get; still missing after it, or with
   });
 });
 
-// A real sshd in the netns (any port is free there), and the operator's ssh pinned to one key.
+// A real sshd in the netns (any port is free there); the operator's sftp puts the copy at the
+// relative path, as remote.CopyToRemote does, and ssh runs the command, pinned to one key.
 const OVER_SSH = `set -e
 d=$1
 ip link set lo up
@@ -345,8 +421,10 @@ until grep -q "Server listening" "$d/ssh/log"; do
   sleep 0.1
 done
 set +e
-ssh -F none -i "$d/ssh/client" -o UserKnownHostsFile="$d/ssh/known_hosts" -o StrictHostKeyChecking=yes \
-  -o BatchMode=yes -p 2222 "$2@127.0.0.1" "$3"
+o="-F none -i $d/ssh/client -o UserKnownHostsFile=$d/ssh/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes"
+# shellcheck disable=SC2086
+sftp $o -P 2222 -b "$d/ssh/batch" "$2@127.0.0.1" >/dev/null &&
+  ssh $o -p 2222 "$2@127.0.0.1" "$3"
 rc=$?
 # The next run listens on the same port: this sshd must be gone first.
 kill $pid
@@ -359,18 +437,27 @@ function keygen(file: string, comment: string): string {
   return readFileSync(`${file}.pub`, "utf8").trim();
 }
 
-test("over a real sshd, as remote.Command runs it (the login shell with -c): pinned to the inventory-format host key it provisions; pinned to another key it never starts", (t) => {
-  if (!prerequisite(t, MISSING() ?? missingCommands("sshd", "ssh", "ssh-keygen"))) return;
+test("over a real sshd, as remote.CopyToRemote and remote.Command reach a host: SFTP puts the copy at the relative path in the login's home and the command runs it; pinned to another host key, nothing is copied or run", (t) => {
+  if (!prerequisite(t, MISSING() ?? missingCommands("sshd", "ssh", "sftp", "ssh-keygen"))) return;
+  const sftpServer = ["/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server"].find(
+    existsSync,
+  );
+  if (!prerequisite(t, sftpServer ? undefined : "sftp-server")) return;
   const artifacts = renderTuning("media-udp", facts);
-  const parts = [hostPayloadPart(artifacts)];
-  const { create } = renderPayload(USER, parts);
+  const payload: Payload = renderPayload([hostPayloadPart(artifacts)]);
+  const command = applyCommand(USER, payload.sha);
   withNetns(() => {
-    const box = new Sandbox(sudoersRule(USER, parts));
+    const box = new Sandbox(sudoersRule(USER));
     try {
       const ssh = join(box.dir, "ssh");
       mkdirSync(ssh);
-      // The login reads its authorized_keys through the sandbox directory.
-      chmodSync(box.dir, 0o755);
+      const local = join(ssh, "payload.sh");
+      writeFileSync(local, payload.text, { mode: 0o644 });
+      const remote = payloadFile(payload.sha);
+      writeFileSync(
+        join(ssh, "batch"),
+        `-mkdir .avfleet\n-mkdir ${dirname(remote)}\nput ${local} ${remote}\n`,
+      );
       // What the inventory holds: the host's public key line, as its .pub file has it.
       const hostKey = keygen(join(ssh, "host"), "root@metal-box");
       const operatorKey = keygen(join(ssh, "client"), "avfleet-operator");
@@ -386,6 +473,7 @@ test("over a real sshd, as remote.Command runs it (the login shell with -c): pin
           `AuthorizedKeysFile ${join(ssh, "authorized_keys")}`,
           "PasswordAuthentication no",
           "KbdInteractiveAuthentication no",
+          `Subsystem sftp ${sftpServer}`,
           "",
         ].join("\n"),
       );
@@ -393,24 +481,18 @@ test("over a real sshd, as remote.Command runs it (the login shell with -c): pin
         writeFileSync(join(ssh, "known_hosts"), `[127.0.0.1]:2222 ${key}\n`);
 
       pinned(keygen(join(ssh, "impostor"), "root@metal-box"));
-      const refused = box.run(["sh", "-c", OVER_SSH, "sh", box.dir, USER, create]);
+      const refused = box.run(["sh", "-c", OVER_SSH, "sh", box.dir, USER, command]);
       assert.equal(refused.status, 255, refused.stdout + refused.stderr);
       assert.match(refused.stderr, /Host key verification failed/);
+      assert.equal(existsSync(join(box.home.user, ".avfleet")), false, "nothing copied");
       assert.deepEqual(readdirSync(join(box.dir, "sbin")), [], "nothing ran on the host");
 
       pinned(hostKey);
-      const run = box.run(["sh", "-c", OVER_SSH, "sh", box.dir, USER, create]);
+      const run = box.run(["sh", "-c", OVER_SSH, "sh", box.dir, USER, command]);
       assert.equal(run.status, 0, run.stdout + run.stderr);
-      assert.deepEqual(table(run.stdout).get("sysctl net.ipv4.udp_rmem_min"), {
-        wanted: "16384",
-        actual: "16384",
-        status: "ok",
-      });
-      assert.equal(box.file("sbin", "avfleet-tune"), artifacts.script);
-      assert.match(
-        inNs("nft list table inet avfleet_tune").stdout,
-        /udp dport 40000-40999 notrack/,
-      );
+      assert.equal(run.stdout, `avfleet: ran ${payload.sha.slice(0, 16)}\n`);
+      assert.equal(readFileSync(join(box.home.user, remote), "utf8"), payload.text);
+      assertTuned(box, box.log("user", payload.sha), artifacts);
     } finally {
       box.remove();
     }

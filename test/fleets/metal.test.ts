@@ -6,10 +6,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { loadInventory } from "../../modules/config/inventory";
-import { loadStackFile, loadStacks } from "../../modules/config/stack";
+import { loadStackFile, loadStacks, validateStackDocument } from "../../modules/config/stack";
 import { InputError } from "../../modules/config/validate";
-import { evaluateStacks } from "../../modules/plan/evaluate";
-import type { Plan } from "../../modules/plan/plan";
+import { EvaluationError, evaluateStacks } from "../../modules/plan/evaluate";
+import type { Plan, PlanResource } from "../../modules/plan/plan";
+import { nextUp, stateOf, type State, type UpResult } from "../../modules/plan/next-up";
+import { planBatches, unavailableHosts } from "../../modules/release/batches";
+import { planHash, releaseId, releaseIntent } from "../../modules/release/intent";
+import { applyCommand, payloadFile } from "../../modules/fleets/metal-payload";
+import { DRAIN_REQUEST_MARKER, METAL_PAYLOAD_TYPE } from "../../policy/rules";
+import { sha256 } from "../../modules/tuning";
 import { renderPreview } from "../../modules/plan/render-preview";
 import { writeSite } from "../../bench/estate";
 import { ROOT } from "../support/cli";
@@ -17,11 +23,11 @@ import { missingCommands, prerequisite } from "../support/prerequisites";
 import { problemsLoading } from "../support/problems";
 
 /**
- * The one sudoers rule of the example sites: install and run the tuning (with its tools) and
- * the host bootstrap, and drop a drain request; nothing else.
+ * The one sudoers rule of every site, release and host class: install a payload root-owned,
+ * read its sha256, run it; nothing else.
  */
 const SUDOERS_RULE =
-  "avfleet ALL=(root) NOPASSWD: /usr/bin/install -D -m 0755 /dev/stdin /usr/local/sbin/avfleet-tune, /usr/bin/install -D -m 0755 /dev/stdin /usr/local/sbin/avfleet-bootstrap, /usr/bin/install -D -m 0644 /dev/stdin /var/lib/avfleet/drain-requested, /usr/local/sbin/avfleet-tune provision, /usr/local/sbin/avfleet-bootstrap";
+  "avfleet ALL=(root) NOPASSWD: /usr/bin/install -D -o root -g root -m 0700 /dev/stdin /var/lib/avfleet/payload.sh, /usr/bin/sha256sum /var/lib/avfleet/payload.sh, /bin/sh /var/lib/avfleet/payload.sh";
 
 const HOST_KEY =
   "an SSH host public key line like 'ssh-ed25519 AAAA... root@host' (ed25519 or ecdsa; the host's /etc/ssh/ssh_host_ed25519_key.pub)";
@@ -162,6 +168,22 @@ test("the SSH private key must be a Pulumi secret, never plain text", () => {
   );
 });
 
+test("with ssh.agent the site has no key in its config: none is asked for, and one set anyway is refused", () => {
+  const dir = tempDir();
+  const doc = structuredClone(STACK);
+  doc.config["avfleet:fleet"].inventory = join(ROOT, "inventory/metal-sjc.yaml");
+  doc.config["avfleet:fleet"].ssh.agent = true;
+  delete doc.config["avfleet:sshPrivateKey"];
+  writeFileSync(join(dir, "Pulumi.metal-agent.yaml"), YAML.stringify(doc));
+  assert.equal(loadStackFile(join(dir, "Pulumi.metal-agent.yaml")).fleet?.kind, "metal");
+  assert.deepEqual(
+    stackProblems((c) => (c["avfleet:fleet"].ssh.agent = true)),
+    [
+      "config.avfleet:sshPrivateKey: is set, but avfleet:fleet.ssh.agent is true: the hosts are reached with the operator's ssh-agent, never with this key, expected no avfleet:sshPrivateKey (pulumi config rm avfleet:sshPrivateKey), or ssh.agent false",
+    ],
+  );
+});
+
 test("a bastion needs its host key pinned", () => {
   assert.deepEqual(
     stackProblems((c) => delete c["avfleet:fleet"].ssh.bastion.hostKey),
@@ -198,73 +220,88 @@ test("a bad inventory stops preview with exit 2 before anything is evaluated", a
   );
 });
 
-/**
- * metal-sjc as-is; with the r6525 class's cores changed (its payload changes); and with its
- * NIC queues lowered from 32 to 24, which renders the same payload because channels are
- * capped by the CPUs reserved for interrupts (8 of 64). Evaluated side by side.
- */
-async function evaluateVariants(): Promise<Plan[]> {
-  const dir = tempDir();
-  const variant = (name: string, change: (inventory: any) => void) => {
+/** Writes metal-sjc with `change` applied to its stack config and inventory; returns its name. */
+function variantWriter(dir: string) {
+  return (name: string, change: (config: any, inventory: any) => void = () => {}) => {
     const inventory = structuredClone(INVENTORY);
-    change(inventory);
-    writeFileSync(join(dir, `${name}.yaml`), YAML.stringify(inventory));
     const doc = structuredClone(STACK);
+    change(doc.config, inventory);
+    writeFileSync(join(dir, `${name}.yaml`), YAML.stringify(inventory));
     doc.config["avfleet:fleet"].inventory = join(dir, `${name}.yaml`);
     writeFileSync(join(dir, `Pulumi.${name}.yaml`), YAML.stringify(doc));
     return name;
   };
-  return evaluateStacks(
-    loadStacks(dir, [
-      variant("metal-before", () => {}),
-      variant("metal-cores", (inv) => (inv.hostClasses["r6525-2x100g"].cores = 48)),
-      variant("metal-queues", (inv) => (inv.hostClasses["r6525-2x100g"].nicQueues = 24)),
-    ]),
-  );
 }
 
-test("per host: tuned over SSH with a secret key, re-run exactly when its payload changes; retired hosts get nothing", async () => {
-  const [before, cores, queues] = await evaluateVariants();
-  const commands = (plan: Plan) =>
-    new Map(
-      plan.resources
-        .filter((r) => r.type === "command:remote:Command")
-        .map((r) => [r.name.replace(/^metal-sjc-/, "").replace(/-tune$/, ""), r.inputs as any]),
-    );
-  const b = commands(before);
-  const a = commands(cores);
-  const q = commands(queues);
-  // 48 hosts, 2 retired (sjc-m030, sjc-m031): 46 provisioned, draining ones included.
-  assert.equal(b.size, 46);
-  assert.ok(!b.has("sjc-m030") && !b.has("sjc-m031"));
-  assert.ok(b.has("sjc-m005"), "a draining host gets a payload");
-  // A draining host gets only its agent's drain request: nothing else changes under its calls.
-  assert.match(b.get("sjc-m005").create, /\/var\/lib\/avfleet\/drain-requested/);
-  assert.doesNotMatch(b.get("sjc-m005").create, /avfleet-tune/);
-  assert.equal(
-    b.get("sjc-m001").connection,
-    "[secret]",
-    "the connection carries the private key: secret",
+const byType = (plan: Plan, type: string, suffix: string) =>
+  new Map(
+    plan.resources
+      .filter((r) => r.type === type && r.name.endsWith(suffix))
+      .map((r) => [
+        r.name.slice("metal-sjc-".length, -suffix.length),
+        r as PlanResource & { inputs: any },
+      ]),
   );
-  const classOf = new Map(INVENTORY.hosts.map((h: any) => [h.name, h.class]));
-  const stateOf = new Map(INVENTORY.hosts.map((h: any) => [h.name, h.state]));
-  let changed = 0;
-  for (const [host, command] of b) {
-    const sameTrigger = command.triggers[0] === a.get(host).triggers[0];
-    const retuned = classOf.get(host) === "r6525-2x100g" && stateOf.get(host) === "active";
-    assert.equal(sameTrigger, !retuned, host);
-    if (!sameTrigger) changed++;
-    assert.equal(command.triggers[0], q.get(host).triggers[0], `${host}: same payload, no re-run`);
-    // The pinned key is in the triggers: a reinstalled host gets its payload again.
-    assert.equal(command.triggers[1], INVENTORY.hosts.find((h: any) => h.name === host).hostKey);
-  }
-  const activeOfClass = INVENTORY.hosts.filter(
-    (h: any) => h.class === "r6525-2x100g" && h.state === "active",
-  ).length;
-  assert.equal(changed, activeOfClass, "exactly the active hosts of the changed class");
-  assert.match(b.get("sjc-m001").triggers[0], /^[0-9a-f]{64}$/);
 
-  const records = before.resources.filter((r) => r.type === "aws:route53/record:Record");
+test("per site: each class's payload once; per host a copy of it by sha256 and a small command that runs it; a draining host only its drain request; retired hosts nothing", async () => {
+  const [plan] = await evaluateStacks(loadStacks(join(ROOT, "stacks"), ["metal-sjc"]));
+  const payloads = plan.resources.filter((r) => r.type === METAL_PAYLOAD_TYPE);
+  assert.deepEqual(
+    payloads.map((r) => [r.name, (r.inputs as any).of]),
+    [
+      ["metal-sjc-payload-r640-2x25g", "r640-2x25g"],
+      ["metal-sjc-payload-r6525-2x100g", "r6525-2x100g"],
+      ["metal-sjc-payload-drain", "drain"],
+    ],
+  );
+  const classes = plan.outputs.release as any;
+  for (const r of payloads) {
+    const { of, sha, payload } = r.inputs as any;
+    assert.equal(sha, sha256(payload), "a payload is named by its sha256");
+    if (of === "drain") continue;
+    assert.equal(classes.classes[of], sha);
+    assert.match(payload, /^# avfleet-tune 1 profile=media-udp hash=[0-9a-f]{64}\n/);
+    // The project keeps the file its hosts' copies read, byte for byte.
+    assert.equal(readFileSync(join(ROOT, payloadFile(sha)), "utf8"), payload);
+  }
+  assert.equal(classes.rendered, releaseId(classes.classes));
+  assert.equal(classes.rollout, undefined);
+
+  const copies = byType(plan, "command:remote:CopyToRemote", "-payload");
+  const commands = byType(plan, "command:remote:Command", "-tune");
+  const drains = byType(plan, "command:remote:Command", "-drain");
+  // 48 hosts: 44 active get their class's payload, sjc-m005 and sjc-m017 a drain request,
+  // the retired sjc-m030 and sjc-m031 nothing.
+  assert.equal(copies.size, 44);
+  assert.deepEqual([...copies.keys()], [...commands.keys()]);
+  assert.deepEqual([...drains.keys()], ["sjc-m005", "sjc-m017"]);
+  const classOf = new Map(INVENTORY.hosts.map((h: any) => [h.name, h.class]));
+  for (const [host, copy] of copies) {
+    const sha = classes.classes[classOf.get(host) as string];
+    assert.deepEqual(copy.inputs.source, {
+      "4dabf18193072939515e22adb298388d": "c44067f5952c0a294b673a41bacd8c17",
+      __pulumiAsset: true,
+      path: `.avfleet/payloads/${sha.slice(0, 16)}.sh`,
+    });
+    assert.equal(copy.inputs.remotePath, `.avfleet/payloads/${sha.slice(0, 16)}.sh`);
+    assert.deepEqual(copy.inputs.triggers, [
+      INVENTORY.hosts.find((h: any) => h.name === host).hostKey,
+    ]);
+    assert.equal(copy.inputs.connection, "[secret]");
+    const { create } = commands.get(host)!.inputs;
+    assert.equal(create, applyCommand("avfleet", sha));
+    assert.match(create, new RegExp(`^s=${sha} `, "m"));
+    // No rollout of this release: an existing host keeps what it runs.
+    assert.deepEqual(copy.ignoreChanges, ["source", "remotePath"]);
+    assert.deepEqual(commands.get(host)!.ignoreChanges, ["create", "triggers"]);
+  }
+  const drain = drains.get("sjc-m005")!.inputs.create;
+  assert.match(drain, /\/var\/lib\/avfleet\/drain-requested/);
+  assert.ok(drain.includes(DRAIN_REQUEST_MARKER));
+  assert.doesNotMatch(drain, /avfleet-tune/);
+  assert.ok(drain.length < 1500, `a drain request stays small: ${drain.length} bytes`);
+
+  const records = plan.resources.filter((r) => r.type === "aws:route53/record:Record");
   assert.equal(records.length, 44, "DNS only for active hosts");
   const m001 = records.find((r) => r.name === "metal-sjc-sjc-m001-dns")!.inputs;
   // A live site (dns.adopt): the first up overwrites the records that already exist.
@@ -276,13 +313,215 @@ test("per host: tuned over SSH with a secret key, re-run exactly when its payloa
     records: ["198.51.100.11"],
     allowOverwrite: true,
   });
-  assert.deepEqual(before.outputs.provisioning, {
+  assert.deepEqual(plan.outputs.provisioning, {
     user: "avfleet",
     privilege: "sudo",
     sudoers: SUDOERS_RULE,
   });
-  assert.deepEqual(before.outputs.hosts, { active: 44, draining: 2, retired: 2 });
-  assert.equal((before.outputs.hostStates as Record<string, string>)["sjc-m030"], "retired");
+  assert.deepEqual(plan.outputs.hosts, { active: 44, draining: 2, retired: 2 });
+  assert.equal((plan.outputs.hostStates as Record<string, string>)["sjc-m030"], "retired");
+});
+
+/** The Plan as if its stack were named `site`: variants of one site, as one stack's next ups. */
+function asSite(plan: Plan): Plan {
+  const urn = (u: string) => u.replace(`urn:pulumi:${plan.name}::`, "urn:pulumi:site::");
+  return {
+    ...plan,
+    resources: plan.resources.map((r) => ({
+      ...r,
+      urn: urn(r.urn),
+      ...(r.parent ? { parent: urn(r.parent) } : {}),
+    })),
+  };
+}
+
+/** Hosts an up touches: any of its resources created (for a host the state had), changed or deleted. */
+function touched(up: UpResult, existing: State): string[] {
+  const host = (urn: string) => /::[^:]+-(sjc-m\d+)-(payload|tune|drain|dns)$/.exec(urn)?.[1];
+  const hostsBefore = new Set([...existing.keys()].map(host).filter(Boolean));
+  return [
+    ...new Set(
+      [
+        ...up.created.map((r) => r.urn).filter((urn) => hostsBefore.has(host(urn))),
+        ...up.updated.map((u) => u.resource.urn),
+        ...up.deleted,
+      ]
+        .map(host)
+        .filter((h): h is string => h !== undefined && h.length > 0),
+    ),
+  ].sort();
+}
+
+test("a changed release: an up alone touches no host; the rollout's canary changes exactly its hosts, then its first batch drains and leaves DNS", async () => {
+  const dir = tempDir();
+  const variant = variantWriter(dir);
+  const bump = (config: any) => (config["avfleet:fleet"].workload.version = "2.5.0-1");
+  const [before, bumped] = (
+    await evaluateStacks(loadStacks(dir, [variant("metal-v1"), variant("metal-v2", bump)]))
+  ).map(asSite);
+  const v1 = (before.outputs.release as any).classes;
+  const v2 = bumped.outputs.release as any;
+  assert.notDeepEqual(v1, v2.classes, "the new version changes both classes' payloads");
+  const limits = { canaryShare: 0.05, maxUnavailable: "10%", domainsAtOnce: 1 } as const;
+  const active = INVENTORY.hosts
+    .filter((h: any) => h.state === "active")
+    .map((h: any) => ({ name: h.name, domain: h.rack }));
+  const plan = planBatches(active, limits);
+  const rollout = (updated: number, draining: number) => (config: any) => {
+    bump(config);
+    config["avfleet:rollout"] = {
+      release: v2.rendered,
+      from: { classes: v1 },
+      plan: planHash(plan),
+      updated,
+      draining,
+      target: "release",
+      ...limits,
+    };
+  };
+  const [canary, draining] = (
+    await evaluateStacks(
+      loadStacks(dir, [
+        variant("metal-canary", rollout(1, -1)),
+        variant("metal-drain", rollout(1, 1)),
+      ]),
+    )
+  ).map(asSite);
+
+  const state0 = stateOf(before);
+  const recorded = nextUp(state0, bumped);
+  assert.deepEqual(touched(recorded, state0), [], "the up only records the release");
+  // What changed is the site's payloads, once each, and the facts the policies read.
+  assert.deepEqual(recorded.updated.map((u) => u.resource.name).sort(), [
+    "metal-sjc-payload-r640-2x25g",
+    "metal-sjc-payload-r6525-2x100g",
+    "stack-facts",
+  ]);
+
+  const canaryUp = nextUp(recorded.state, canary);
+  assert.deepEqual(touched(canaryUp, recorded.state), [...plan.canary].sort());
+  assert.equal(plan.canary.length, 3);
+  assert.ok(plan.canary.length <= unavailableHosts(limits.maxUnavailable, active.length));
+  for (const host of plan.canary) {
+    const command = canary.resources.find((r) => r.name === `metal-sjc-${host}-tune`)!;
+    const sha = v2.classes[INVENTORY.hosts.find((h: any) => h.name === host).class];
+    assert.equal((command.inputs as any).create, applyCommand("avfleet", sha));
+    assert.equal(command.ignoreChanges, undefined);
+    assert.deepEqual(
+      canaryUp.updated.find((u) => u.resource.name === `metal-sjc-${host}-payload`)?.keys,
+      ["remotePath", "source"],
+      "the canary's copy is the new payload's",
+    );
+  }
+  // Everyone else is named by the payload it ran: the state's command, unchanged.
+  const other = canary.resources.find((r) => r.name === "metal-sjc-sjc-m040-tune")!;
+  assert.equal((other.inputs as any).create, applyCommand("avfleet", v1["r6525-2x100g"]));
+
+  assert.match(
+    renderPreview([canary], 1),
+    new RegExp(
+      `\n {4}release: ${v2.rendered} \\(2 host classes\\); rollout: 1 of ${1 + plan.batches.length} batches on it \\(the canary is batch 0\\), none draining\n`,
+    ),
+  );
+
+  const drainUp = nextUp(canaryUp.state, draining);
+  const batch1 = [...plan.batches[0]].sort();
+  assert.deepEqual(touched(drainUp, canaryUp.state), batch1);
+  for (const host of batch1) {
+    assert.ok(
+      drainUp.created.some((r) => r.name === `metal-sjc-${host}-drain`),
+      host,
+    );
+    assert.ok(
+      drainUp.deleted.some((urn) => urn.endsWith(`::metal-sjc-${host}-dns`)),
+      host,
+    );
+    assert.ok(
+      drainUp.deleted.some((urn) => urn.endsWith(`::metal-sjc-${host}-tune`)),
+      host,
+    );
+  }
+  assert.ok(drainUp.deleted.every((urn) => batch1.some((h) => urn.includes(`-${h}-`))));
+});
+/** A host key line as ssh-keygen writes it (an ed25519 public key blob in base64). */
+function newHostKey(host: string): string {
+  const type = Buffer.from("ssh-ed25519");
+  const key = Buffer.from(sha256(host), "hex");
+  const length = (n: number) => Buffer.from([0, 0, 0, n]);
+  const blob = Buffer.concat([length(type.length), type, length(key.length), key]);
+  return `ssh-ed25519 ${blob.toString("base64")} root@${host}`;
+}
+
+const addHost = (inventory: any) =>
+  inventory.hosts.push({
+    name: "sjc-m049",
+    publicIp: "198.51.100.99",
+    privateIp: "10.20.4.99",
+    rack: "r04",
+    class: "r640-2x25g",
+    state: "active",
+    hostKey: newHostKey("sjc-m049"),
+  });
+
+test("without a rollout, a host that joins (new, or back from its drain) gets the release rendered now; during one, a changed inventory is refused", async () => {
+  const dir = tempDir();
+  const variant = variantWriter(dir);
+  const bump = (config: any) => (config["avfleet:fleet"].workload.version = "2.5.0-1");
+  const [before, joined] = (
+    await evaluateStacks(
+      loadStacks(dir, [
+        variant("metal-v1"),
+        variant("metal-joined", (config, inventory) => {
+          bump(config);
+          addHost(inventory);
+          inventory.hosts.find((h: any) => h.name === "sjc-m005").state = "active";
+        }),
+      ]),
+    )
+  ).map(asSite);
+  const v2 = (joined.outputs.release as any).classes["r640-2x25g"];
+  const up = nextUp(stateOf(before), joined);
+  assert.deepEqual(touched(up, stateOf(before)), ["sjc-m005"], "only the host back from its drain");
+  for (const host of ["sjc-m005", "sjc-m049"]) {
+    const command = up.created.find((r) => r.name === `metal-sjc-${host}-tune`)!;
+    assert.equal((command.inputs as any).create, applyCommand("avfleet", v2), host);
+    const copy = up.created.find((r) => r.name === `metal-sjc-${host}-payload`)!;
+    assert.equal((copy.inputs as any).remotePath, payloadFile(v2), host);
+  }
+  assert.ok(up.deleted.some((urn) => urn.endsWith("::metal-sjc-sjc-m005-drain")));
+
+  const limits = { canaryShare: 0.05, maxUnavailable: "10%", domainsAtOnce: 1 } as const;
+  const active = INVENTORY.hosts.filter((h: any) => h.state === "active");
+  const started = planHash(
+    planBatches(
+      active.map((h: any) => ({ name: h.name, domain: h.rack })),
+      limits,
+    ),
+  );
+  const grown = variant("metal-grown", (config, inventory) => {
+    bump(config);
+    addHost(inventory);
+    config["avfleet:rollout"] = {
+      release: (joined.outputs.release as any).rendered,
+      from: { classes: (before.outputs.release as any).classes },
+      plan: started,
+      updated: 1,
+      draining: -1,
+      target: "release",
+      ...limits,
+    };
+  });
+  await assert.rejects(evaluateStacks(loadStacks(dir, [grown])), (err: unknown) => {
+    assert.ok(err instanceof EvaluationError);
+    assert.match(
+      err.output,
+      new RegExp(
+        `^stacks/Pulumi\\.metal-grown\\.yaml: config\\.avfleet:rollout\\.plan: is ${started}, but the inventory's active hosts and the rollout's limits make plan [0-9a-f]{12}: the site changed during the rollout of r-[0-9a-f]{12}, expected the plan the rollout started with: finish or roll back the rollout before adding, draining or retiring hosts$`,
+        "m",
+      ),
+    );
+    return true;
+  });
 });
 
 test("Cloud DNS host records of a live site are imported by their documented id; without adopt, created", async () => {
@@ -313,10 +552,13 @@ test("Cloud DNS host records of a live site are imported by their documented id;
   // The preview says what the first up adopts and what each host must grant.
   const preview = renderPreview([adopted], 1);
   assert.match(preview, /\n {2}├─ metal-ams-ams-m001-dns {2}gcp:dns:RecordSet {2}\(import\)\n/);
+  assert.match(preview, /\n {2}├─ metal-ams-ams-m001-payload {2}command:remote:CopyToRemote\n/);
   assert.match(preview, /\n {2}├─ metal-ams-ams-m001-tune {2}command:remote:Command\n/);
+  // 22 active hosts' records, copies and commands, a draining host's drain request; the
+  // fleet, its one class's payload and the drain request's, the stack's facts.
   assert.match(
     preview,
-    / {2}= 47 resources to create \(45 custom, 2 components\), 22 of them adopted by import\n/,
+    / {2}= 71 resources to create \(67 custom, 4 components\), 22 of them adopted by import\n/,
   );
   assert.match(
     preview,
@@ -325,9 +567,13 @@ test("Cloud DNS host records of a live site are imported by their documented id;
     ),
   );
   assert.doesNotMatch(renderPreview([created], 1), /import/);
+  assert.match(
+    preview,
+    /\n {4}release: r-[0-9a-f]{12} \(1 host class\); no rollout: an up records it and changes no existing host\n/,
+  );
 });
 
-test("the SSH connection pins the inventory's host key and goes through the site's bastion with the same key", async () => {
+test("the SSH connections pin the inventory's host key and go through the site's bastion with the same key, or with none when the operator's ssh-agent holds it", async () => {
   // The connection is secret as a whole in the Plan: read it where the mock receives it.
   const pulumi = await import("@pulumi/pulumi");
   const connections = new Map<string, any>();
@@ -335,7 +581,7 @@ test("the SSH connection pins the inventory's host key and goes through the site
     {
       newResource: ({ type, name, inputs }) => {
         // The provider's SDK marks the whole connection secret: the mock sees it wrapped.
-        if (type === "command:remote:Command") connections.set(name, inputs.connection.value);
+        if (type.startsWith("command:remote:")) connections.set(name, inputs.connection.value);
         return { id: `${name}-id`, state: inputs };
       },
       call: () => ({}),
@@ -345,39 +591,71 @@ test("the SSH connection pins the inventory's host key and goes through the site
     false,
   );
   const { MetalFleet } = await import("../../modules/fleets/metal");
-  const { validateStackDocument } = await import("../../modules/config/stack");
+  const { metalPayloads } = await import("../../modules/fleets/stack");
   const { document, inventory } = validateStackDocument(
     join(ROOT, "stacks/Pulumi.metal-sjc.yaml"),
     structuredClone(STACK),
   );
   const spec = document.config["avfleet:fleet"] as any;
+  const payloads = metalPayloads(spec, inventory!);
+  const classes = Object.fromEntries(
+    Object.entries(payloads.classes).map(([c, payload]) => [
+      c,
+      { payload, file: payloadFile(payload.sha) },
+    ]),
+  );
+  const { hosts: intents } = releaseIntent({
+    file: "stacks/Pulumi.metal-sjc.yaml",
+    classes: Object.fromEntries(Object.entries(payloads.classes).map(([c, p]) => [c, p.sha])),
+    hosts: inventory!.hosts
+      .filter((h) => h.state !== "retired")
+      .map((h) => ({ name: h.name, domain: h.rack, class: h.class, state: h.state as any })),
+  });
+  const key = "-----BEGIN OPENSSH PRIVATE KEY-----";
   new MetalFleet("metal-sjc", {
     spec,
     inventory: inventory!,
-    sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----"),
-    payloadFor: () => ({ create: "true", hash: "h" }),
+    sshPrivateKey: pulumi.secret(key),
+    classes,
+    drain: payloads.drain,
+    intents,
+  });
+  new MetalFleet("metal-agent", {
+    spec,
+    inventory: inventory!,
+    classes,
+    drain: payloads.drain,
+    intents,
   });
   // Registrations are asynchronous: wait for every outstanding one.
   await pulumi.runtime.disconnect();
-  assert.equal(connections.size, 46);
-  assert.deepEqual(connections.get("metal-sjc-sjc-m001-tune"), {
+  // 44 active hosts' copies and commands, 2 draining hosts' drain requests, per fleet.
+  assert.equal(connections.size, 2 * (44 * 2 + 2));
+  const direct = {
     host: "10.20.1.11",
     port: 22,
     user: "avfleet",
-    privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----",
     hostKey: INVENTORY.hosts[0].hostKey,
-    proxy: {
-      host: "bastion.sjc.ops.example.net",
-      port: 22,
-      user: "avfleet",
-      hostKey: STACK.config["avfleet:fleet"].ssh.bastion.hostKey,
-      privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----",
-      dialErrorLimit: 10,
-      perDialTimeout: 15,
-    },
     dialErrorLimit: 10,
     perDialTimeout: 15,
-  });
+  };
+  const proxy = {
+    host: "bastion.sjc.ops.example.net",
+    port: 22,
+    user: "avfleet",
+    hostKey: STACK.config["avfleet:fleet"].ssh.bastion.hostKey,
+    dialErrorLimit: 10,
+    perDialTimeout: 15,
+  };
+  for (const resource of ["payload", "tune"]) {
+    assert.deepEqual(connections.get(`metal-sjc-sjc-m001-${resource}`), {
+      ...direct,
+      privateKey: key,
+      proxy: { ...proxy, privateKey: key },
+    });
+    // No key anywhere: the provider signs with SSH_AUTH_SOCK's agent.
+    assert.deepEqual(connections.get(`metal-agent-sjc-m001-${resource}`), { ...direct, proxy });
+  }
 });
 
 test("every host key in the example inventories and stacks is a key OpenSSH reads", (t) => {
@@ -411,12 +689,15 @@ test("a site declared in several chunks: every host tuned and in DNS once, in in
   const inventory = loadInventory(join(dir, "inventory/metal-chunked.yaml"));
   const named = (type: string, suffix: RegExp) =>
     plan.resources
-      .filter((r) => r.type === type)
+      .filter((r) => r.type === type && suffix.test(r.name))
       .map((r) => r.name.replace(/^metal-chunked-/, "").replace(suffix, ""));
-  const provisioned = inventory.hosts.filter((h) => h.state !== "retired").map((h) => h.name);
   const active = inventory.hosts.filter((h) => h.state === "active").map((h) => h.name);
-  assert.ok(provisioned.length > 500 && active.length < provisioned.length);
-  assert.deepEqual(named("command:remote:Command", /-tune$/), provisioned);
+  const draining = inventory.hosts.filter((h) => h.state === "draining").map((h) => h.name);
+  assert.ok(active.length > 500 && draining.length > 0);
+  assert.deepEqual(named("command:remote:CopyToRemote", /-payload$/), active);
+  // A command registers once its copy has: the commands come in inventory order too, later.
+  assert.deepEqual(named("command:remote:Command", /-tune$/), active);
+  assert.deepEqual(named("command:remote:Command", /-drain$/), draining);
   assert.deepEqual(named("aws:route53/record:Record", /-dns$/), active);
   assert.equal((plan.outputs.hosts as { active: number }).active, active.length);
   rmSync(dir, { recursive: true, force: true });

@@ -102,7 +102,7 @@ test("GCP: a new media server with no rollout creates a template and the MIG kee
     template.inputs.metadataStartupScript,
     resource(before, "gcp-usw1-template").inputs.metadataStartupScript,
   );
-  assert.equal(forcesReplacement(template.type, "metadataStartupScript", template.inputs), true);
+  assert.equal(forcesReplacement(template.type, "metadataStartupScript"), true);
   assert.equal(template.retainOnDelete, true);
   // The MIG: its versions are the state's on the next up, so it changes nothing.
   const mig = resource(after, "gcp-usw1-mig");
@@ -152,7 +152,7 @@ test("AWS: a new media server with no rollout makes a launch template version; t
   const lt = resource(plans["aws-new-server"], "aws-use1-lt");
   assert.notEqual(lt.inputs.userData, resource(base[AWS], "aws-use1-lt").inputs.userData);
   // A launch template's content makes a new version, not a new template.
-  assert.equal(forcesReplacement(lt.type, "userData", lt.inputs), false);
+  assert.equal(forcesReplacement(lt.type, "userData"), false);
   assert.equal(group.inputs.instanceRefresh, undefined, "no refresh is declared");
   assert.match(group.inputs.launchTemplate.version, /^\d+$/, "a version number, never $Latest");
   assert.deepEqual(group.ignoreChanges, [

@@ -7,12 +7,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadStackFile } from "../../modules/config/stack";
 import { hostTuning } from "../../modules/fleets/host-tuning";
 import { bootstrapScript, POLICY_RC_D } from "../../modules/host/bootstrap";
+import { STATE_DIR } from "../../modules/host/units";
+import { MEDIA_UNIT } from "../../modules/tuning/host-facts";
+import { SCRIPT_PATH } from "../../modules/tuning/settings";
+import { ROOT } from "../support/cli";
 import { isRoot, missingCommands, prerequisite } from "../support/prerequisites";
 
 const spec = loadStackFile("stacks/Pulumi.metal-sjc.yaml").fleet!;
@@ -75,4 +79,61 @@ test("the package install runs behind a policy-rc.d that Debian's deb-systemd-in
   writeFileSync(allow, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
   assert.doesNotMatch(invoke(allow).stderr, /returned 101/);
   assert.match(readFileSync(policy, "utf8"), /^exit 101$/m);
+});
+
+/**
+ * The bootstrap from its install step to the media server's start, as a drained host set
+ * active again runs it, under a throwaway root with the rehearsal's stand-in apt-get, dpkg and
+ * systemctl; each call is logged with whether the package's binary is there yet.
+ */
+function afterDrain(): string[] {
+  const lines = script.split("\n");
+  const from = lines.indexOf("export DEBIAN_FRONTEND=noninteractive");
+  const to = lines.findIndex((l) => l.startsWith(`systemctl start ${MEDIA_UNIT}`));
+  assert.ok(from > 0 && to > from);
+  const root = mkdtempSync(join(tmpdir(), "avfleet-drained-"));
+  const bin = join(root, "test-bin");
+  const fixtures = join(ROOT, "test/fixtures/host/bin");
+  const binary = `$AVFLEET_ROOT/usr/bin/${spec.workload.package}`;
+  mkdirSync(bin);
+  for (const tool of ["apt-get", "systemctl"]) {
+    writeFileSync(
+      join(bin, tool),
+      `#!/bin/sh\n[ -e "${binary}" ] && b=new || b=old\nprintf '%s %s (binary: %s)\\n' ${tool} "$*" $b >>"$AVFLEET_ROOT/calls"\nexec ${join(fixtures, tool)} "$@"\n`,
+      { mode: 0o755 },
+    );
+  }
+  for (const dir of ["usr/sbin", STATE_DIR.slice(1), "usr/local/sbin"]) {
+    mkdirSync(join(root, dir), { recursive: true });
+  }
+  // The tuning's own apply is not what this is about: a stand-in that changes nothing.
+  writeFileSync(join(root, SCRIPT_PATH), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  writeFileSync(join(root, STATE_DIR, "drained"), "1764000000\n");
+  writeFileSync(join(root, STATE_DIR, "drain.json"), "{}\n");
+  const run = spawnSync(
+    "sh",
+    ["-euc", ["ROOT=$1", ...lines.slice(from, to)].join("\n"), "_", root],
+    {
+      encoding: "utf8",
+      env: { ...process.env, AVFLEET_ROOT: root, PATH: `${bin}:${fixtures}:${process.env.PATH}` },
+    },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  return [
+    ...readFileSync(join(root, "calls"), "utf8").trim().split("\n"),
+    ...readFileSync(join(root, "var/log/apt-get.calls"), "utf8").trim().split("\n"),
+  ];
+}
+
+test("a drained host set active again: the package installs behind policy-rc.d, then the media server restarts on the new binary", (t) => {
+  if (!prerequisite(t, missingCommands("dpkg-query"))) return;
+  const calls = afterDrain();
+  const install = calls.findIndex((c) => c.startsWith("apt-get install"));
+  const restart = calls.indexOf(`systemctl restart ${MEDIA_UNIT} (binary: new)`);
+  assert.ok(install >= 0, calls.join("\n"));
+  assert.match(calls[install], /\(binary: old\)$/);
+  assert.ok(restart > install, `the restart comes after the install:\n${calls.join("\n")}`);
+  assert.equal(calls.filter((c) => c.startsWith(`systemctl restart ${MEDIA_UNIT}`)).length, 1);
+  // The package's own restart, asked of the policy layer during the install, was refused.
+  assert.ok(calls.includes(`policy-rc.d ${MEDIA_UNIT} restart: 101`), calls.join("\n"));
 });

@@ -129,10 +129,12 @@ const fixtures: [string, string, () => Plan, string[]][] = [
     () =>
       mutated(
         "metal-sjc",
-        "metal-sjc-sjc-m001-tune",
-        (i) => (i.create = i.create.replace("profile=media-udp", "profile=baseline")),
+        "metal-sjc-payload-r640-2x25g",
+        (i) => (i.payload = i.payload.replace("profile=media-udp", "profile=baseline")),
       ),
-    ["metal-sjc-sjc-m001-tune: carries profile=baseline, but the stack names profile=media-udp"],
+    [
+      "metal-sjc-payload-r640-2x25g: carries profile=baseline, but the stack names profile=media-udp",
+    ],
   ],
   [
     "host-tuning-present",
@@ -220,15 +222,20 @@ const fixtures: [string, string, () => Plan, string[]][] = [
     "metal-sjc",
     () => {
       const plan = structuredClone(plans.get("metal-sjc")!);
-      const m001 = plan.resources.find((r) => r.name === "metal-sjc-sjc-m001-tune")!;
-      plan.resources.push({
-        ...structuredClone(m001),
-        name: "metal-sjc-sjc-m030-tune",
-        urn: m001.urn.replace("m001", "m030"),
-      });
+      for (const what of ["payload", "tune"]) {
+        const m001 = plan.resources.find((r) => r.name === `metal-sjc-sjc-m001-${what}`)!;
+        plan.resources.push({
+          ...structuredClone(m001),
+          name: `metal-sjc-sjc-m030-${what}`,
+          urn: m001.urn.replace("m001", "m030"),
+        });
+      }
       return plan;
     },
-    ["metal-sjc-sjc-m030-tune: provisions sjc-m030, which is retired"],
+    [
+      "metal-sjc-sjc-m030-tune: provisions sjc-m030, which is retired",
+      "metal-sjc-sjc-m030-payload: provisions sjc-m030, which is retired",
+    ],
   ],
   [
     "labels-present",

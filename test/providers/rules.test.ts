@@ -61,14 +61,14 @@ test("AWS: NLB connection handling and the group's replacement triggers, from th
   assert.equal(aws.rebalances({ suspendedProcesses: ["AZRebalance"] }), false);
   assert.equal(aws.replacesOnTargetHealth({ healthCheckType: "ELB" }), true);
   const group = "aws:autoscaling/group:Group";
-  assert.equal(forcesReplacement(group, "initialLifecycleHooks[0].heartbeatTimeout", {}), true);
+  assert.equal(forcesReplacement(group, "initialLifecycleHooks[0].heartbeatTimeout"), true);
   assert.equal(
-    forcesReplacement(group, "initialLifecycleHooks[0].heartbeatTimeout", {}, [
+    forcesReplacement(group, "initialLifecycleHooks[0].heartbeatTimeout", [
       "initialLifecycleHooks",
     ]),
     false,
   );
-  assert.equal(forcesReplacement(group, "maxSize", {}), false);
+  assert.equal(forcesReplacement(group, "maxSize"), false);
 });
 
 test("GCP: autohealing repairs only past the initial delay and the threshold; redistribution evens zones out", () => {
@@ -115,7 +115,7 @@ test("Pulumi: ignoreChanges by property path keeps the state's value there and n
   assert.equal(ignoredBy("versions[0].instanceTemplate", ["versions"]), true);
   assert.equal(ignoredBy("versionsX", ["versions"]), false);
   const group = "aws:autoscaling/group:Group";
-  assert.equal(forcesReplacement(group, "initialLifecycleHooks[0].name", {}, ["minSize"]), true);
+  assert.equal(forcesReplacement(group, "initialLifecycleHooks[0].name", ["minSize"]), true);
   const program = { launchTemplate: { id: "lt-1", version: "4" }, maxSize: 9 };
   const state = { launchTemplate: { id: "lt-1", version: "3" }, maxSize: 8 };
   assert.deepEqual(inputsAfterIgnore(program, state, ["launchTemplate.version"]), {
