@@ -3,9 +3,16 @@
  * the rollout's rehearsal world, then a bad release (the canary's packet loss one point higher)
  * stopped at its canary and rolled back. Prints a row per rollout and a last line:
  * `rollout: providers= hosts= batches= canary_hosts= calls_cut= max_unavailable_exceeded=
- * bad_release_stopped= rolled_back_hosts= state_kib_per_host= site_state_mib_5000=`.
+ * bad_release_stopped= rolled_back_hosts= state_kib_per_host= site_state_mib_5000=` (the state
+ * figures as bench:state measures them: metal-sjc's largest host, and a 5,000-host site).
  */
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULT_STACKS_DIR, stackFileName } from "../modules/config/stack";
 import { rehearseRollout } from "../modules/rollout/rehearse";
+import { writeSite } from "./estate";
+import { measureSite } from "./state";
 import { RolloutWorld, type WorldOptions } from "../modules/rollout/world";
 
 const OLD = "r-000000000001";
@@ -87,8 +94,18 @@ async function main(): Promise<void> {
   cut += bad.tally.callsCut;
   exceeded += bad.tally.maxUnavailableExceeded;
   console.log(`\nbad release: ${r.outcome.reason}`);
+  // What Pulumi keeps per bare-metal host (bench:state prints the detail): the example sites'
+  // largest host, and a generated 5,000-host site, with the operator's ssh-agent.
+  process.stderr.write("rollout: measuring the state of metal-sjc and a 5,000-host site...\n");
+  const perHost = measureSite(stackFileName(DEFAULT_STACKS_DIR, "metal-sjc"), "agent");
+  const dir = mkdtempSync(join(tmpdir(), "avfleet-rollout-state-"));
+  for (const sub of ["stacks", "inventory"]) mkdirSync(join(dir, sub));
+  writeSite(dir, "metal-big", 5000);
+  const site = measureSite(stackFileName(join(dir, DEFAULT_STACKS_DIR), "metal-big"), "agent");
+  const kib = (perHost.maxPerHost.compact / 1024).toFixed(2);
+  const mib = (site.total.compact / 1024 / 1024).toFixed(1);
   console.log(
-    `rollout: providers=${POOLS.length} hosts=${hosts} batches=${batches} canary_hosts=${canaryHosts} calls_cut=${cut} max_unavailable_exceeded=${exceeded} bad_release_stopped=${stopped ? 1 : 0} rolled_back_hosts=${bad.tally.hostsRolledBack}`,
+    `rollout: providers=${POOLS.length} hosts=${hosts} batches=${batches} canary_hosts=${canaryHosts} calls_cut=${cut} max_unavailable_exceeded=${exceeded} bad_release_stopped=${stopped ? 1 : 0} rolled_back_hosts=${bad.tally.hostsRolledBack} state_kib_per_host=${kib} site_state_mib_5000=${mib}`,
   );
 }
 

@@ -37,13 +37,13 @@ function underWay(c: Common, id: string): RolloutConfig["from"] | undefined {
 
 const sha12 = (sha: string) => sha.slice(0, 12);
 
-/** Each host's payload sha from a site's state: its `<pool>-<host>-tune` command's `s=` line. */
+/** Each host's payload sha from a site's state: the `s=` of its `<pool>-<host>-tune` command (fleets/metal-payload.ts applyCommand). */
 export function stateShas(pool: string, exported: any): Map<string, string> {
   const shas = new Map<string, string>();
   for (const r of exported?.deployment?.resources ?? []) {
     if (r.type !== "command:remote:Command") continue;
     const name = String(r.urn).split("::").at(-1)!;
-    const m = /^s=([0-9a-f]{64})$/m.exec(String(r.inputs?.create ?? ""));
+    const m = /^s=([0-9a-f]{64})\b/m.exec(String(r.inputs?.create ?? ""));
     if (m && name.startsWith(`${pool}-`) && name.endsWith("-tune")) {
       shas.set(name.slice(pool.length + 1, -"-tune".length), m[1]);
     }

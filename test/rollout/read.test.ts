@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { applyCommand } from "../../modules/fleets/metal-payload";
 import { awsRead, gcpRead, metalRead, stateShas } from "../../modules/rollout/read";
 
 const OLD = "a".repeat(64);
@@ -7,7 +8,7 @@ const NEW = "b".repeat(64);
 const command = (host: string, sha: string) => ({
   type: "command:remote:Command",
   urn: `urn:pulumi:metal-sjc::avfleet::avfleet:fleets:MetalFleet$command:remote:Command::metal-sjc-${host}-tune`,
-  inputs: { create: `set -eu\ns=${sha}\np=/var/lib/avfleet/payload.sh\n` },
+  inputs: { create: applyCommand("avfleet", sha) },
 });
 const site = {
   stack: "metal-sjc",
