@@ -55,6 +55,8 @@ const END = "AVFLEET_BOOTSTRAP_EOF";
 
 /** Debian's policy layer for maintainer scripts' service actions (invoke-rc.d(8)). */
 export const POLICY_RC_D = "/usr/sbin/policy-rc.d";
+/** apt's wait for the dpkg lock (apt.conf(5) DPkg::Lock::Timeout, seconds). */
+const APT_WAIT = "-o DPkg::Lock::Timeout=300";
 /** The line that makes a policy-rc.d the bootstrap's own (one the image brought stays). */
 export const POLICY_RC_D_MARK = "# avfleet-bootstrap";
 
@@ -144,8 +146,11 @@ function installStep(spec: FleetSpec): string[] {
     // A boot stopped mid-install (an AWS warm pool host is stopped without waiting) leaves dpkg
     // interrupted, and apt-get refuses to run until it is configured.
     "  dpkg --configure -a",
-    "  apt-get update -qq",
-    `  apt-get install -y -qq --no-install-recommends ${packages.join(" ")}`,
+    // A fresh host's apt-daily or unattended-upgrades may hold the lock: wait, as avfleet-tune
+    // does. A conffile question has no terminal to ask: keep the host's. A rollback installs
+    // the older version it pins: apt-get -y refuses a downgrade without --allow-downgrades.
+    `  apt-get ${APT_WAIT} update -qq`,
+    `  apt-get ${APT_WAIT} -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install -y -qq --allow-downgrades --no-install-recommends ${packages.join(" ")}`,
     // Ours goes; one the image brought stays.
     `  [ -z "$P" ] || rm -f "$ROOT${POLICY_RC_D}"; trap - EXIT`,
     "fi",

@@ -88,17 +88,34 @@ export function economicsLines(plan: Plan): string[] {
   return lines;
 }
 
-/** A bare-metal site's release: what this up renders, and whether it reaches any host. */
-function releaseLine(release: ReleaseOutput): string {
+/**
+ * A pool's release: what this up renders, and whether it reaches any host. A site's output
+ * names its host classes; a cloud pool's its template or launch template version
+ * (modules/fleets gcp.ts, aws.ts).
+ */
+function releaseLine(
+  release: Omit<ReleaseOutput, "classes" | "rollout"> & {
+    classes?: ReleaseOutput["classes"];
+    template?: string;
+    version?: number;
+    rollout?: Omit<NonNullable<ReleaseOutput["rollout"]>, "batches"> & { batches?: number };
+  },
+): string {
   const { rendered, rollout } = release;
-  const classes = Object.keys(release.classes).length;
-  const head = `release: ${rendered} (${classes} host class${classes === 1 ? "" : "es"})`;
+  const classes = Object.keys(release.classes ?? {}).length;
+  const what = release.classes
+    ? `${classes} host class${classes === 1 ? "" : "es"}`
+    : release.template
+      ? `template ${release.template.split("?")[0].split("/").at(-1)}`
+      : `launch template version ${release.version}`;
+  const head = `release: ${rendered} (${what})`;
   if (!rollout) return `${head}; no rollout: an up records it and changes no existing host`;
   if (rollout.release !== rendered) {
     return `${head}; the rollout is of ${rollout.release}: an up records ${rendered} and changes no existing host`;
   }
   const draining = rollout.draining >= 0 ? `batch ${rollout.draining} draining` : "none draining";
-  return `${head}; rollout: ${rollout.updated} of ${rollout.batches} batches on it (the canary is batch 0), ${draining}`;
+  const of = rollout.batches === undefined ? "" : ` of ${rollout.batches}`;
+  return `${head}; rollout: ${rollout.updated}${of} batches on it (the canary is batch 0), ${draining}`;
 }
 
 /** How the pool's hosts leave, fail and update, as its rendering meets the providers' rules. */

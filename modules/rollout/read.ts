@@ -100,7 +100,8 @@ export function metalRead(
   };
 }
 
-const templateName = (link: string) => link.split("/").at(-1)!;
+/** A template self link's name; the unique form (`?uniqueId=…`) the program outputs names the same. */
+const templateName = (link: string) => link.split("?")[0].split("/").at(-1)!;
 
 export function gcpRead(c: Common & { listInstances: unknown }): PoolRead {
   const id = rendered(c);

@@ -103,7 +103,7 @@ test("the container bootstrap installs podman (and ECR's credential helper), nev
   assert.equal(lines[2], `# avfleet-workload image=${AR_IMAGE}:2.4.1@${DIGEST}`);
   assert.ok(
     lines.includes(
-      "  apt-get install -y -qq --no-install-recommends ethtool nftables python3 podman",
+      "  apt-get -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install -y -qq --allow-downgrades --no-install-recommends ethtool nftables python3 podman",
     ),
   );
   assert.ok(
@@ -120,7 +120,7 @@ test("the container bootstrap installs podman (and ECR's credential helper), nev
   const awsScript = bootstrapScript(aws, hostTuning(aws, hardware));
   assert.match(
     awsScript,
-    /^ {2}apt-get install -y -qq --no-install-recommends ethtool nftables python3 podman amazon-ecr-credential-helper$/m,
+    /^ {2}apt-get -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install -y -qq --allow-downgrades --no-install-recommends ethtool nftables python3 podman amazon-ecr-credential-helper$/m,
   );
   assert.match(awsScript, /! command -v docker-credential-ecr-login >\/dev\/null; then$/m);
   assert.deepEqual(

@@ -84,7 +84,11 @@ test("a GCP pool's hosts and releases are its MIG's instances by template name",
   const pool = gcpRead({
     stack: "gcp-us-west1",
     drainSeconds: 1800,
-    release: { rendered: "r-222222222222", template: link("sfu-new"), running: link("sfu-old") },
+    release: {
+      rendered: "r-222222222222",
+      template: `${link("sfu-new")}?uniqueId=4711`,
+      running: link("sfu-old"),
+    },
     listInstances: [
       {
         instance:
