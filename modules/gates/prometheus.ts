@@ -8,7 +8,7 @@
  */
 import { COMPARISONS, type Fetched, type Histogram, type HistogramSource } from "./compare";
 import { consecutiveErrors, ERROR_LIMIT, type MetricsProvider } from "./metrics";
-import { ACTIVE_SESSIONS, poolMatchers } from "./slo";
+import { ACTIVE_SESSIONS, MATCHER_OPS, poolMatchers } from "./slo";
 
 /** Every template's matchers: the pool (or a cohort of its hosts) in the runbook's region. */
 const labels = '{{matchers}},region="{{region}}"';
@@ -45,8 +45,9 @@ export function renderQuery(template: string, vars: Record<string, string>): str
 }
 
 /** The gates' selector form (`metric{pool="p"}`, with a cohort's matchers: slo.ts) that templates replace. */
-const SELECTOR =
-  /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(pool="[^"]+"(?:,[a-z_]+(?:=~|!~|!=|=)"[^"\\]*")*)\}$/;
+const SELECTOR = new RegExp(
+  `^([a-zA-Z_:][a-zA-Z0-9_:]*)\\{(pool="[^"]+"(?:,[a-z_]+(?:${MATCHER_OPS})"[^"\\\\]*")*)\\}$`,
+);
 
 export interface PrometheusOptions {
   /** Base URL, e.g. http://127.0.0.1:9090 */

@@ -58,7 +58,9 @@ export const HEALTHY_HOSTS = "avfleet_healthy_hosts";
 export const MAX_HOSTS = "avfleet_max_hosts";
 
 /** A label matcher a cohort adds to its pool's: `release=r-1a2b…`, `host=~a|b`, `release!~a|b`. */
-const COHORT_MATCHER = /^([a-z_]+)(=~|!~|!=|=)([^"\\]*)$/;
+/** PromQL's label matcher operators, as a regex alternation: every reader of a cohort uses it. */
+export const MATCHER_OPS = "=~|!~|!=|=";
+const COHORT_MATCHER = new RegExp(`^([a-z_]+)(${MATCHER_OPS})([^"\\\\]*)$`);
 
 /**
  * A pool's PromQL matchers. A gate's "pool" may also be a cohort of a pool's hosts,

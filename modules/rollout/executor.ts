@@ -6,6 +6,7 @@
  * canary is also baked under the relative gates, canary hosts against the rest of the pool. A
  * failed gate or verification returns every updated host to the release it ran, drained first.
  */
+import { createHash } from "node:crypto";
 import type { RolloutConfig } from "../config/rollout.schema";
 import { evaluateGates, roundVerdict, type GateEvaluation } from "../gates/gates";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS } from "../gates/slo";
@@ -57,10 +58,11 @@ export interface RolloutContext extends RunContext<RolloutUnit> {
 
 /** A run's identity: the pool, the two releases and the batches. A changed plan is a new run. */
 export function rolloutHash(pool: PoolRead, units: RolloutUnit[]): string {
-  return planHash({
-    canary: [pool.stack, pool.running, pool.rendered],
-    batches: units.flatMap((u) => (u.kind === "batch" ? [u.hosts] : [])),
-  });
+  const batches = units.flatMap((u) => (u.kind === "batch" ? [u.hosts] : []));
+  return createHash("sha256")
+    .update(JSON.stringify([pool.stack, pool.running, pool.rendered, batches]))
+    .digest("hex")
+    .slice(0, 12);
 }
 
 const hostCohort = (stack: string, hosts: string[]) => `${stack}/host=~${hosts.join("|")}`;

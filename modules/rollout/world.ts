@@ -10,7 +10,7 @@
 import type { RolloutConfig } from "../config/rollout.schema";
 import type { Fetched } from "../gates/compare";
 import type { MetricsProvider } from "../gates/metrics";
-import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLO_NAMES } from "../gates/slo";
+import { ACTIVE_SESSIONS, HEALTHY_HOSTS, MATCHER_OPS, SLO_NAMES } from "../gates/slo";
 import { worldHistogram, type SessionRecord } from "../gates/world-sessions";
 import type { Clock } from "../migrate/clock";
 import type { CliResult } from "../migrate/pulumi";
@@ -71,6 +71,7 @@ const MINUTE = 60_000;
 const SHORT_CALL_MIN = 12;
 const LONG_CALL_MIN = 120;
 const LONG_SHARE = 0.05;
+const MEAN_CALL_MIN = (1 - LONG_SHARE) * SHORT_CALL_MIN + LONG_SHARE * LONG_CALL_MIN;
 const BASE_QUALITY = { loss: 0.004, jitter: 0.012, join: 0.998, rtt: 0.09 };
 
 export class RolloutWorld {
@@ -154,8 +155,7 @@ export class RolloutWorld {
     const serving = this.live().filter((h) => this.serving(h));
     const perHost = this.o.callsPerHost ?? 200;
     // Joins keep each serving host near its steady load: arrivals = load / mean call length.
-    const meanMin = (1 - LONG_SHARE) * SHORT_CALL_MIN + LONG_SHARE * LONG_CALL_MIN;
-    const rate = (perHost / (meanMin * 60)) * (this.size / Math.max(1, serving.length));
+    const rate = (perHost / (MEAN_CALL_MIN * 60)) * (this.size / Math.max(1, serving.length));
     for (const h of serving) {
       for (let k = rate; k > 0; k--) {
         if (k >= 1 || this.random() < k) {
@@ -228,8 +228,8 @@ export class RolloutWorld {
     const m = /\{(.*)\}$/.exec(query);
     if (!m) throw new Error(`not a selector: ${query}`);
     let hosts = this.live();
-    for (const matcher of m[1].split(/,(?=[a-z_]+(?:=~|!=|=)")/)) {
-      const [, label, op, value] = /^([a-z_]+)(=~|!~|!=|=)"(.*)"$/.exec(matcher)!;
+    for (const matcher of m[1].split(new RegExp(`,(?=[a-z_]+(?:${MATCHER_OPS})")`))) {
+      const [, label, op, value] = new RegExp(`^([a-z_]+)(${MATCHER_OPS})"(.*)"$`).exec(matcher)!;
       const of = (h: Host) =>
         label === "pool" ? this.o.stack : label === "host" ? h.name : h.release;
       if (op === "=~") hosts = hosts.filter((h) => value.split("|").includes(of(h)));
@@ -346,15 +346,13 @@ export class RolloutWorld {
   private warmVersion = 1;
   warmRefreshed = 0;
 
-  /** The Pulumi CLI as the rollout calls it: config rm/set, up, stack output. */
+  /** The Pulumi CLI as the rollout's drivers call it: config rm/set, up. */
   async pulumi(args: string[]): Promise<CliResult> {
     const ok = (stdout = "") => ({ exitCode: 0, stdout, stderr: "" });
     if (args[0] === "config" && args[1] === "rm") this.staged = [];
     else if (args[0] === "config" && args[1] === "set") this.staged.push(args);
     else if (args[0] === "up") this.up();
-    else if (args[0] === "stack" && args[1] === "output") {
-      return ok(JSON.stringify({ release: { rendered: this.o.rendered } }));
-    } else return { exitCode: 1, stdout: "", stderr: `rehearsal: no pulumi ${args.join(" ")}` };
+    else return { exitCode: 1, stdout: "", stderr: `rehearsal: no pulumi ${args.join(" ")}` };
     return ok();
   }
 
