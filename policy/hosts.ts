@@ -12,8 +12,7 @@ import { byType, withFacts, type ResourcePolicy, type StackPolicy } from "./poli
 
 const INSTANCE_TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";
 const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
-const REMOTE_COMMAND = "command:remote:Command";
-const REMOTE_COPY = "command:remote:CopyToRemote";
+const HOST_COMMAND = "command:local:Command";
 const ASG = "aws:autoscaling/group:Group";
 const LIFECYCLE_HOOK = "aws:autoscaling/lifecycleHook:LifecycleHook";
 
@@ -257,12 +256,9 @@ export const metalNoRetiredProvisioning: StackPolicy = {
     if (fleet?.kind !== "metal" || !fleet.hostStates) {
       return args.notApplicable("not a bare-metal stack");
     }
-    for (const r of [
-      ...byType(args.resources, REMOTE_COMMAND),
-      ...byType(args.resources, REMOTE_COPY),
-    ]) {
+    for (const r of byType(args.resources, HOST_COMMAND)) {
       const host = Object.keys(fleet.hostStates).find((name) =>
-        ["tune", "drain", "payload"].some((what) => r.name === `${fleet.pool}-${name}-${what}`),
+        ["tune", "drain"].some((what) => r.name === `${fleet.pool}-${name}-${what}`),
       );
       if (host && fleet.hostStates[host] === "retired") {
         reportViolation(`provisions ${host}, which is retired`, r.urn);

@@ -2,10 +2,12 @@
  * A bare-metal host's payloads and the small command that runs one. A payload (a host class's
  * tuning and bootstrap, or a drain request) is one root script: parts (the tuning, the host
  * bootstrap) each bring files and commands, and the script installs every file and runs every
- * command. remote.CopyToRemote puts a class's payload in the SSH user's home under its sha256;
- * the command installs it root-owned at PAYLOAD_PATH, checks its sha256 there and runs it as
- * root: through `sudo -n` under one constant rule (sudoersRule), or directly for a root login.
- * Root owns the copy that is checked and run, so the login cannot swap it in between.
+ * command. A host's local.Command pipes its class's payload, kept in the project under its
+ * sha256, through the operator's ssh (metal-ssh.ts) straight into a root-owned file at
+ * PAYLOAD_PATH, checks its sha256 there and runs it as root: through `sudo -n` under one constant
+ * rule (sudoersRule), or directly for a root login. The login never holds a copy that root then
+ * runs, so it cannot swap one in between. Each payload keeps itself on the host (KEPT_DIR), so a
+ * rollback finds the earlier one there when the operator's project no longer has it.
  */
 import { sha256, shellQuote } from "../tuning";
 
@@ -45,6 +47,10 @@ export const PAYLOAD_PATH = "/var/lib/avfleet/payload.sh";
 const INSTALL = ["/usr/bin/install", "-D", "-o", "root", "-g", "root", "-m", "0700", "/dev/stdin"];
 const CHECK = "/usr/bin/sha256sum";
 const RUN = "/bin/sh";
+/** Root-owned, world-readable: the login reads a kept payload only to hand it back to install. */
+const KEPT_DIR = "/var/lib/avfleet/kept";
+/** How many payloads a host keeps, newest first: a rollback goes back one or two. */
+const KEPT = 8;
 const B64_END = "AVFLEET_B64";
 const INLINE_END = "AVFLEET_PAYLOAD";
 
@@ -65,10 +71,8 @@ export function sudoersRule(user: string): string {
 
 /**
  * Where a payload is kept, by (16 hex digits of) its sha256: in the project on the operator's
- * side (relative, so the state holds the same path on every machine) and in the login's home on
- * the host (SFTP resolves a relative path against the login directory). The host keeps every
- * payload it was handed, so a rollback finds the earlier one there. The command checks the whole
- * sha256 before it runs one.
+ * side (relative, so a host's command reads the same on every teammate's machine) and in
+ * KEPT_DIR on the host. The command checks the whole sha256 before it runs one.
  */
 export function payloadFile(sha: string): string {
   return `.avfleet/payloads/${sha.slice(0, 16)}.sh`;
@@ -107,41 +111,76 @@ export function renderPayload(parts: readonly PayloadPart[]): Payload {
     `[ "$(id -u)" -eq 0 ] || fail "runs as uid $(id -u), not root: its command runs it as root"`,
     ...parts.flatMap((p) => p.files).flatMap(installLines),
     ...parts.flatMap((p) => p.commands).map(quoted),
+    // Last, so only a payload that ran to the end is kept for a rollback.
+    `k=${KEPT_DIR}; install -d -m 0755 $k`,
+    `install -m 0644 "$0" "$k/$(sha256sum <"$0" | cut -c1-16).sh"`,
+    // Newest first by mtime, which only ls gives POSIX sh; the names are hex digits.
+    "# shellcheck disable=SC2012",
+    `ls -1t $k/*.sh | tail -n +${KEPT + 1} | xargs -r rm -f --`,
     "",
   ].join("\n");
   return { text, sha: sha256(text) };
 }
 
+/** The payload sha a command of applyCommand's applies. */
+export function appliedSha(create: string): string | undefined {
+  return /'s=([0-9a-f]{64}) /.exec(create)?.[1];
+}
+
+/** Which host a command reaches, and through which rendered ssh_config (metal-ssh.ts). */
+export interface SshTarget {
+  config: string;
+  host: string;
+}
+
+/** Where the login's shell keeps a payload's output, relative to its home. */
+export function payloadLog(sha: string): string {
+  return `.avfleet/log/${sha.slice(0, 16)}.log`;
+}
+
 /**
- * Pure. The command remote.Command runs in the login's home: install the payload of `sha`
- * root-owned (from its copy there, or from `inline`, the text of a payload small enough to carry
- * in the command: the drain request), check its sha256 as root, run it. The payload's output goes
- * to a log beside its copy; the command prints one line, or the log's end when the payload fails.
- * The state keeps the command and what it prints twice per host (inputs, outputs): every byte
- * here is one of the site's state.
+ * Pure. What runs on the host, in the login's home, with the payload of `sha` on its stdin:
+ * install it root-owned, check its sha256 as root (or install the host's kept copy when what came
+ * is not it: a rollback run where the project no longer has the payload), run it as root. The
+ * payload's output goes to payloadLog; the command prints one line, or the log's end when the
+ * payload fails.
  */
-export function applyCommand(user: string, sha: string, inline?: string): string {
+export function hostCommand(user: string, sha: string): string {
   const sudo = privilegeOf(user) === "root" ? "" : "sudo -n ";
-  const file = payloadFile(sha);
+  const short = sha.slice(0, 16);
+  // A login without the rule (or without sudo) stops here, having changed nothing.
+  const refused = `could not install $p as root${sudo ? " (sudo -n needs the rule pulumi stack output provisioning shows)" : ""}`;
+  return [
+    `s=${sha} p=${PAYLOAD_PATH} k=${KEPT_DIR}/${short}.sh l=${payloadLog(sha)}`,
+    `i(){ ${sudo}${INSTALL.join(" ")} $p;}`,
+    `c(){ [ "$(${sudo}${CHECK} $p)" = "$s  $p" ];}`,
+    `i||{ echo "avfleet: ${refused}">&2;exit 1;}`,
+    `c||{ [ -r $k ]&&i<$k&&c;}||{ echo "avfleet: $p is not $s, and no copy of it is kept on $(uname -n)">&2;exit 1;}`,
+    `mkdir -p \${l%/*};${sudo}${RUN} $p >$l 2>&1||{ tail -n20 $l>&2;exit 1;}`,
+    `echo avfleet: ran ${short}`,
+  ].join("\n");
+}
+
+/**
+ * Pure. The command a host's local.Command runs in the project root: hostCommand over the
+ * operator's ssh (metal-ssh.ts), fed the project's copy of the payload (none: the host's kept
+ * copy), or `inline`, the text of a payload small enough to carry in the command (the drain
+ * request). The state keeps the command and what it prints twice per host (inputs, outputs):
+ * every byte here is one of the site's state.
+ */
+export function applyCommand(
+  target: SshTarget,
+  user: string,
+  sha: string,
+  inline?: string,
+): string {
   if (inline?.split("\n").includes(INLINE_END)) {
     throw new Error(`an inline payload never holds a line ${INLINE_END}`);
   }
-  // A login without the rule (or without sudo) stops here, having changed nothing.
-  const refused = sudo
-    ? `||{ echo "avfleet: could not install $f as root: sudo -n needs the rule pulumi stack output provisioning shows">&2;exit 1;}`
-    : "";
-  return [
-    "set -e",
-    `s=${sha} p=${PAYLOAD_PATH} f=${file}`,
-    ...(inline === undefined
-      ? [`${sudo}${INSTALL.join(" ")} $p <$f${refused}`]
-      : [
-          `mkdir -p ${file.slice(0, file.lastIndexOf("/"))}`,
-          `${sudo}${INSTALL.join(" ")} $p <<'${INLINE_END}'${refused}`,
-          inline + INLINE_END,
-        ]),
-    `[ "$(${sudo}${CHECK} $p)" = "$s  $p" ]||{ echo avfleet: $p is not $s>&2;exit 1;}`,
-    `${sudo}${RUN} $p >$f.log 2>&1||{ tail -n20 $f.log>&2;exit 1;}`,
-    `echo avfleet: ran ${sha.slice(0, 16)}`,
-  ].join("\n");
+  const remote = hostCommand(user, sha);
+  if (remote.includes("'"))
+    throw new Error("the host's command is single-quoted: it never holds a quote");
+  const ssh = `ssh -F ${target.config} ${target.host} '${remote}'`;
+  if (inline !== undefined) return `${ssh} <<'${INLINE_END}'\n${inline}${INLINE_END}`;
+  return `f=${payloadFile(sha)};[ -f $f ]||f=/dev/null\n${ssh} <$f`;
 }

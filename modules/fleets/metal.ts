@@ -1,13 +1,13 @@
 /**
  * MetalFleet: one bare-metal site's media hosts. Each payload the site hands out (a host
  * class's, the drain request) is declared once, as a MetalPayload; each host carries only what
- * is its own: a copy of its class's payload by sha256 (remote.CopyToRemote) and the small
- * command that checks and runs the payload it is to run (remote.Command), over SSH with its host
- * key pinned, through the site's bastion when it has one; a draining host only the command that
- * hands its agent a drain request; each serving host its DNS record. What a host runs is decided
- * in modules/release/intent.ts: a host that keeps what it runs ignores the payload-carrying
- * inputs, so Pulumi keeps what its state holds. It only declares; metal-args.ts and
- * metal-payload.ts compute.
+ * is its own: the small command (local.Command) that pipes the payload it is to run, by sha256,
+ * through the operator's ssh to the host, where it is checked and run as root (metal-payload.ts;
+ * the ssh_config that pins each host key and goes through the site's bastion is metal-ssh.ts's);
+ * a draining host only the command that hands its agent a drain request; each serving host its
+ * DNS record. What a host runs is decided in modules/release/intent.ts: a host that keeps what it
+ * runs ignores its command's changes, so Pulumi keeps what its state holds. It only declares;
+ * metal-args.ts, metal-ssh.ts and metal-payload.ts compute.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as route53 from "@pulumi/aws/route53";
@@ -18,20 +18,22 @@ import type { Inventory, InventoryHost } from "../config/inventory.schema";
 import type { HostIntent } from "../release/intent";
 import { METAL_PAYLOAD_TYPE } from "../../policy/rules";
 import * as args from "./metal-args";
-import { applyCommand, payloadFile, type Payload } from "./metal-payload";
+import { applyCommand, type Payload } from "./metal-payload";
 
 export interface MetalFleetArgs {
   /** The validated fleet spec from the stack file. */
   spec: MetalFleetSpec;
   /** The site's validated host inventory. */
   inventory: Inventory;
+  /** The site's rendered ssh_config, relative to the project root (metal-ssh.ts). */
+  sshConfig: string;
   /**
-   * The SSH private key for the hosts and the bastion, a Pulumi secret (avfleet:sshPrivateKey);
-   * none when the operator's ssh-agent holds it (ssh.agent).
+   * Resolves when the files the commands read are written: the payloads, the ssh_config, and the
+   * SSH private key when the stack holds it (a secret written only where pulumi runs).
    */
-  sshPrivateKey?: pulumi.Output<string>;
-  /** Each class with an active host: its payload and the project file its hosts' copies read. */
-  classes: Record<string, { payload: Payload; file: string }>;
+  ready: pulumi.Output<string>;
+  /** Each class with an active host: its payload. */
+  classes: Record<string, { payload: Payload }>;
   /** The drain request a draining host runs. */
   drain: Payload;
   /** What each provisioned host runs after this up. */
@@ -90,7 +92,7 @@ export function createMetalFleet(
   fleetArgs: MetalFleetArgs,
   parent: pulumi.Resource,
 ): Promise<void> {
-  const { spec, inventory, sshPrivateKey, classes, drain, intents, gcpProject } = fleetArgs;
+  const { spec, inventory, sshConfig, ready, classes, drain, intents, gcpProject } = fleetArgs;
   const opts = { parent };
 
   for (const [of, { payload }] of [
@@ -104,52 +106,28 @@ export function createMetalFleet(
     );
   }
 
-  const key = sshPrivateKey ? { privateKey: sshPrivateKey } : {};
-  const connection = (host: InventoryHost) => {
-    const { proxy, ...direct } = args.hostConnection(spec.ssh, host);
-    return { ...direct, ...key, ...(proxy ? { proxy: { ...proxy, ...key } } : {}) };
-  };
   const user = spec.ssh.user;
-  const copies = new Map<string, command.remote.CopyToRemote>();
-  const copy = (host: InventoryHost) => () => {
-    const intent = intents.get(host.name)!;
-    if (intent.run === "drain") return;
-    const rendered = classes[host.class];
-    const ignored = args.ignoredInputs(intent, rendered.payload.sha).copy;
-    copies.set(
-      host.name,
-      new command.remote.CopyToRemote(
-        `${name}-${host.name}-payload`,
-        {
-          connection: connection(host),
-          source: new pulumi.asset.FileAsset(rendered.file),
-          remotePath: payloadFile(rendered.payload.sha),
-          // A reinstalled host (a new host key) has lost its copies: copy again.
-          triggers: [args.pinnedHostKey(host)],
-        },
-        ignored.length ? { ...opts, ignoreChanges: ignored } : opts,
-      ),
-    );
-  };
+  const target = (host: InventoryHost) => ({ config: sshConfig, host: host.name });
+  // The command waits for the files it reads; `ready` is unsecret, so the command is no secret.
+  const when = (cmd: string) => ready.apply(() => cmd);
   const run = (host: InventoryHost) => () => {
     const intent = intents.get(host.name)!;
     if (intent.run === "drain") {
-      new command.remote.Command(
+      new command.local.Command(
         `${name}-${host.name}-drain`,
-        { connection: connection(host), create: applyCommand(user, drain.sha, drain.text) },
+        { create: when(applyCommand(target(host), user, drain.sha, drain.text)) },
         opts,
       );
       return;
     }
-    const ignored = args.ignoredInputs(intent, classes[host.class].payload.sha).command;
-    new command.remote.Command(
+    new command.local.Command(
       `${name}-${host.name}-tune`,
-      { connection: connection(host), create: applyCommand(user, intent.sha) },
       {
-        ...opts,
-        dependsOn: [copies.get(host.name)!],
-        ...(ignored.length ? { ignoreChanges: ignored } : {}),
+        create: when(applyCommand(target(host), user, intent.sha)),
+        // A reinstalled host (a new host key) has lost what it ran: run it again.
+        triggers: [args.pinnedHostKey(host)],
       },
+      intent.keep ? { ...opts, ignoreChanges: ["create", "triggers"] } : opts,
     );
   };
 
@@ -186,13 +164,8 @@ export function createMetalFleet(
       );
     }
   };
-  const provisioned = args.provisionedHosts(inventory);
-  // Every copy before the commands that depend on them: a command waits for its copy's
-  // registration before its own and holds its promises meanwhile. 5,000 hosts on 2 cores: 18.4 s
-  // with each command right after its copy, 12.9 s so (12.7 s with no dependency at all).
   return inChunks([
-    ...provisioned.map(copy),
-    ...provisioned.map(run),
+    ...args.provisionedHosts(inventory).map(run),
     ...args.dnsHosts(inventory, intents).map(record),
   ]);
 }

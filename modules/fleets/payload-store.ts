@@ -1,22 +1,44 @@
 /**
- * The project's copies of the payloads the program renders, where remote.CopyToRemote's
- * FileAsset reads them: `.avfleet/payloads/<sha256>.sh` under the directory Pulumi runs the
- * program in (the project root). The path is relative, so the state holds the same one on every
- * teammate's machine; the engine stores the asset as that path and the content's sha256, and
- * compares assets by the sha256 alone.
+ * The files a bare-metal site's commands read on the operator's side, written by the program
+ * under the directory Pulumi runs it and its commands in (the project root): each payload the
+ * program renders at `.avfleet/payloads/<sha256>.sh`, the site's ssh_config and known_hosts, and
+ * its private key when the stack holds it. The paths are relative, so the state holds the same
+ * commands on every teammate's machine.
  */
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { payloadFile, type Payload } from "./metal-payload";
+import { identityFile, knownHostsFile, sshConfigFile, type SshFiles } from "./metal-ssh";
+
+/** Whole or not at all: a concurrent evaluation, or a command reading it, never reads half. */
+function store(root: string, file: string, text: string, mode = 0o644): string {
+  const path = join(root, file);
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const partial = `${path}.${process.pid}.partial`;
+  writeFileSync(partial, text, { mode });
+  // writeFileSync's mode is only for a new file: a partial left by a killed run keeps its own.
+  chmodSync(partial, mode);
+  renameSync(partial, path);
+  return file;
+}
 
 /** Writes the payload's file (the same bytes again when it is there) and returns its path. */
 export function storePayload(payload: Payload, root = process.cwd()): string {
-  const file = payloadFile(payload.sha);
-  const path = join(root, file);
-  mkdirSync(dirname(path), { recursive: true });
-  // Whole or not at all: a concurrent evaluation, or the engine hashing it, never reads half.
-  const partial = `${path}.${process.pid}.partial`;
-  writeFileSync(partial, payload.text);
-  renameSync(partial, path);
-  return file;
+  return store(root, payloadFile(payload.sha), payload.text);
+}
+
+/** Writes the site's ssh_config and known_hosts; returns the ssh_config's path. */
+export function storeSshFiles(pool: string, files: SshFiles, root = process.cwd()): string {
+  store(root, knownHostsFile(pool), files.knownHosts);
+  return store(root, sshConfigFile(pool), files.config);
+}
+
+/** Writes the site's private key, readable by the operator alone (ssh refuses it otherwise). */
+export function storeIdentity(pool: string, privateKey: string, root = process.cwd()): void {
+  store(
+    root,
+    identityFile(pool),
+    privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`,
+    0o600,
+  );
 }

@@ -20,7 +20,8 @@ import { classHardware, cloudHardware } from "../tuning/host-facts";
 import { hostTuning, tuningPayloadPart } from "./host-tuning";
 import { bootstrapScript, cloudConfig, metalPart } from "../host/bootstrap";
 import { privilegeOf, renderPayload, sudoersRule, type Payload } from "./metal-payload";
-import { storePayload } from "./payload-store";
+import { storeIdentity, storePayload, storeSshFiles } from "./payload-store";
+import { sshFiles } from "./metal-ssh";
 import { releaseIntent } from "../release/intent";
 import { weightsOf } from "../traffic/weights";
 import { hostCounts, hostStates, provisionedHosts } from "./metal-args";
@@ -196,17 +197,24 @@ export function declareStack(
         })),
         rollout: config["avfleet:rollout"],
       });
+      for (const payload of Object.values(payloads.classes)) storePayload(payload);
+      const sshConfig = storeSshFiles(
+        spec.pool,
+        sshFiles(spec.pool, spec.ssh, provisionedHosts(inventory)),
+      );
       new (components.metal().MetalFleet)(spec.pool, {
         spec,
         inventory,
-        ...(spec.ssh.agent
-          ? {}
-          : { sshPrivateKey: new pulumi.Config("avfleet").requireSecret("sshPrivateKey") }),
+        sshConfig,
+        ready: spec.ssh.agent
+          ? pulumi.output("")
+          : pulumi.unsecret(
+              new pulumi.Config("avfleet")
+                .requireSecret("sshPrivateKey")
+                .apply((key) => (storeIdentity(spec.pool, key), "")),
+            ),
         classes: Object.fromEntries(
-          Object.entries(payloads.classes).map(([c, payload]) => [
-            c,
-            { payload, file: storePayload(payload) },
-          ]),
+          Object.entries(payloads.classes).map(([c, payload]) => [c, { payload }]),
         ),
         drain: payloads.drain,
         intents,

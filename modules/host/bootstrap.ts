@@ -6,7 +6,7 @@
  *     public image (Debian's GCE images have no cloud-init: `user-data` is ignored there);
  *   - AWS: a #cloud-config that writes the script where cloud-init runs it at every boot
  *     (EC2's Debian, Ubuntu and Amazon Linux AMIs run cloud-init);
- *   - bare metal: the command remote.Command runs over SSH.
+ *   - bare metal: the payload its host command (local.Command) hands over ssh.
  * Pure renders. Every file path is prefixed with $AVFLEET_ROOT (empty on a host), which is
  * how the host rehearsal runs these very bytes under a throwaway root.
  */

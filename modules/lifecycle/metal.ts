@@ -1,7 +1,7 @@
 /**
  * A bare-metal site: no provider removes a host. The inventory's `draining` (or a rollout's
- * draining batch) reaches the host as a new remote.Command, whose create runs over SSH and hands
- * the agent a drain request; a crashed host reboots where it stands.
+ * draining batch) reaches the host as a new local.Command, whose create runs ssh to the host and
+ * hands the agent a drain request; a crashed host reboots where it stands.
  */
 import { RERUN } from "../providers/command";
 import { agent, crash } from "./host";

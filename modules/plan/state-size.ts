@@ -10,9 +10,9 @@
  *   sdk/go/common/resource/config/crypt.go: EncryptValue, encryptAES256GCGM).
  * - An asset is its signature, the sha256 of its content and its path (Asset.Serialize,
  *   sdk/go/common/resource/asset/asset.go); the content is not in the state.
- * - Outputs: a remote.Command's are its inputs and its stdout and stderr, a remote.CopyToRemote's
- *   its inputs (pulumi-command v1.2.1 remote/command.go:69-73, copy.go:84-86), any other custom
- *   resource's what the mocks answer (./mock-state.ts), a component's what it registered.
+ * - Outputs: a local.Command's are its inputs and its stdout and stderr (pulumi-command v1.2.1
+ *   provider/pkg/provider/local/command.go, CommandOutputs), any other custom resource's what
+ *   the mocks answer (./mock-state.ts), a component's what it registered.
  * - JSON without the file backend's indentation (sdk/go/common/encoding/marshal.go indents by
  *   four spaces, which adds about a third): `indented` counts it.
  */
@@ -68,12 +68,11 @@ export function stored(value: unknown): unknown {
 export function outputsOf(resource: RegisteredResource): Record<string, unknown> {
   const { type, name, inputs } = resource;
   if (!resource.custom) return resource.outputs ?? {};
-  if (type === "command:remote:Command") {
+  if (type === "command:local:Command") {
     // What its echo prints: the one line a command that succeeds prints.
-    const stdout = /^echo (.*)$/m.exec(String(inputs.create ?? ""))?.[1] ?? "";
+    const stdout = /^echo ([^'\n]*)/m.exec(String(inputs.create ?? ""))?.[1] ?? "";
     return { ...inputs, stdout, stderr: "" };
   }
-  if (type === "command:remote:CopyToRemote") return inputs;
   return mockState(type, name, inputs, () => ({}));
 }
 
@@ -120,7 +119,7 @@ export function siteStateBytes(
 ): SiteStateBytes {
   const hostOf = new Map(
     hosts.flatMap((host) =>
-      ["payload", "tune", "drain", "dns"].map((what) => [`${pool}-${host}-${what}`, host]),
+      ["tune", "drain", "dns"].map((what) => [`${pool}-${host}-${what}`, host]),
     ),
   );
   const perHost = new Map<string, StateBytes>();

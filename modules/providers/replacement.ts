@@ -115,12 +115,8 @@ const RULES: Record<string, ReplacementRule> = {
   "aws:route53/record:Record": { inputs: ["name", "type", "zoneId", "setIdentifier"] },
   // triggers are replaceOnChanges whether or not the command has an update (its docs say an
   // update command would update instead; its code does not); any other change is an update,
-  // which runs update or else create (RERUN), and copies again only a changed source (COPY).
-  "command:remote:Command": { inputs: ["triggers"], effect: "its create runs again on the host" },
-  "command:remote:CopyToRemote": {
-    inputs: ["triggers"],
-    effect: "the file is copied again; the earlier copy stays on the host",
-  },
+  // which runs update or else create (RERUN).
+  "command:local:Command": { inputs: ["triggers"], effect: "its create runs again on the host" },
 };
 
 /** The top-level input a property path starts with: `allows[0].ports` → `allows`. */

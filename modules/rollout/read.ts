@@ -8,6 +8,7 @@
  */
 import type { RolloutConfig } from "../config/rollout.schema";
 import { awsRollout, gcpRollout } from "../fleets/cloud-rollout";
+import { appliedSha } from "../fleets/metal-payload";
 import { releaseId } from "../release/intent";
 import type { PoolRead } from "./units";
 
@@ -37,15 +38,15 @@ function underWay(c: Common, id: string): RolloutConfig["from"] | undefined {
 
 const sha12 = (sha: string) => sha.slice(0, 12);
 
-/** Each host's payload sha from a site's state: the `s=` of its `<pool>-<host>-tune` command (fleets/metal-payload.ts applyCommand). */
+/** Each host's payload sha from a site's state: what its `<pool>-<host>-tune` command applies. */
 export function stateShas(pool: string, exported: any): Map<string, string> {
   const shas = new Map<string, string>();
   for (const r of exported?.deployment?.resources ?? []) {
-    if (r.type !== "command:remote:Command") continue;
+    if (r.type !== "command:local:Command") continue;
     const name = String(r.urn).split("::").at(-1)!;
-    const m = /^s=([0-9a-f]{64})\b/m.exec(String(r.inputs?.create ?? ""));
-    if (m && name.startsWith(`${pool}-`) && name.endsWith("-tune")) {
-      shas.set(name.slice(pool.length + 1, -"-tune".length), m[1]);
+    const sha = appliedSha(String(r.inputs?.create ?? ""));
+    if (sha && name.startsWith(`${pool}-`) && name.endsWith("-tune")) {
+      shas.set(name.slice(pool.length + 1, -"-tune".length), sha);
     }
   }
   return shas;

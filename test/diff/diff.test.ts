@@ -37,7 +37,7 @@ function plan(
 const FIREWALL = "gcp:compute/firewall:Firewall";
 const NO_VERDICTS = { introduced: [], resolved: [] };
 const TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";
-const COMMAND = "command:remote:Command";
+const COMMAND = "command:local:Command";
 
 test("diffValues: leaf paths, array indexes, quoted keys, absent sides", () => {
   assert.deepEqual(
@@ -84,21 +84,19 @@ test("diffPlans: create, delete, in-place update, replacement forced by the tabl
   ]);
 });
 
-test("replacement rules: firewall direction yes, source ranges no; a command's or a copy's triggers, even with an update command; not what is ignored", () => {
+test("replacement rules: firewall direction yes, source ranges no; a command's triggers, even with an update command; not what is ignored", () => {
   assert.equal(forcesReplacement(FIREWALL, "direction"), true);
   assert.equal(forcesReplacement(FIREWALL, "sourceRanges[0]"), false);
   assert.equal(forcesReplacement(TEMPLATE, 'metadata["user-data"]'), true);
   assert.equal(forcesReplacement(COMMAND, "triggers[0]"), true);
   assert.equal(forcesReplacement(COMMAND, "create"), false, "an update: create runs again");
-  assert.equal(forcesReplacement("command:remote:CopyToRemote", "triggers[0]"), true);
-  assert.equal(forcesReplacement("command:remote:CopyToRemote", "source"), false);
   assert.equal(forcesReplacement(COMMAND, "triggers[0]", ["triggers"]), false);
   assert.equal(forcesReplacement("gcp:unknown/thing:Thing", "name"), false);
 });
 
 test("diffPlans: an input the resource ignores changes nothing, as under pulumi up; the rest still does", () => {
   const command = (create: string, user: string) => ({
-    ...resource("s", COMMAND, "h1-tune", { create, connection: { user } }),
+    ...resource("s", COMMAND, "h1-tune", { create, environment: { USER: user } }),
     ignoreChanges: ["create", "triggers"],
   });
   assert.deepEqual(
@@ -113,7 +111,7 @@ test("diffPlans: an input the resource ignores changes nothing, as under pulumi 
         urn: urn("s", COMMAND, "h1-tune"),
         type: COMMAND,
         name: "h1-tune",
-        changes: [{ path: "connection.user", before: "a", after: "b", replaces: false }],
+        changes: [{ path: "environment.USER", before: "a", after: "b", replaces: false }],
       },
     ],
   );

@@ -1,8 +1,8 @@
 /**
  * The bare-metal payload and the command that runs it, as a host runs them: an unprivileged
- * login with (and without) the one constant sudoers rule, and a root login; the payload copied
- * into the login's home as remote.CopyToRemote leaves it (and over a real sshd, by SFTP to the
- * relative path), installed root-owned, checked by its sha256 and run. Nothing outside the test
+ * login with (and without) the one constant sudoers rule, and a root login; the payload on the
+ * command's stdin (over a real sshd, from the project's copy through the rendered ssh_config and
+ * a bastion), installed root-owned, checked by its sha256 and run, or the host's kept copy. Nothing outside the test
  * changes: a private mount namespace puts scratch directories over /usr/local/sbin,
  * /etc/sysctl.d, /etc/security/limits.d, /etc/systemd/system, /etc/sudoers.d, /var/lib/avfleet
  * and the user databases (the test user exists only there), and a network namespace named
@@ -16,7 +16,6 @@ import {
   chmodSync,
   chownSync,
   copyFileSync,
-  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -30,13 +29,18 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { hostPayloadPart, renderTuning, sha256 } from "../../modules/tuning";
 import {
+  appliedSha,
   applyCommand,
+  hostCommand,
   PAYLOAD_PATH,
   payloadFile,
+  payloadLog,
   renderPayload,
   sudoersRule,
   type Payload,
 } from "../../modules/fleets/metal-payload";
+import { sshFiles } from "../../modules/fleets/metal-ssh";
+import { storeIdentity, storeSshFiles } from "../../modules/fleets/payload-store";
 import { isRoot, missingCommands, prerequisite } from "../support/prerequisites";
 import { exampleFacts, matchSnapshot, table, vethHostFacts } from "../tuning/support";
 
@@ -67,31 +71,47 @@ test("payload snapshot: a root script, the markers first, every file installed a
   );
 });
 
-test("the command: install from the copy by sha256, check as root, run as root, print one line; sudo -n for a login, nothing for root", () => {
+test("the host's command: install what comes on stdin, check it as root, else the kept copy, run it as root, print one line; sudo -n for a login, nothing for root", () => {
   const sha = "0123456789abcdef".repeat(4);
-  const sudo = applyCommand("avfleet", sha);
+  const sudo = hostCommand("avfleet", sha);
   assert.equal(
     sudo,
     [
-      "set -e",
-      `s=${sha} p=/var/lib/avfleet/payload.sh f=.avfleet/payloads/0123456789abcdef.sh`,
-      'sudo -n /usr/bin/install -D -o root -g root -m 0700 /dev/stdin $p <$f||{ echo "avfleet: could not install $f as root: sudo -n needs the rule pulumi stack output provisioning shows">&2;exit 1;}',
-      '[ "$(sudo -n /usr/bin/sha256sum $p)" = "$s  $p" ]||{ echo avfleet: $p is not $s>&2;exit 1;}',
-      "sudo -n /bin/sh $p >$f.log 2>&1||{ tail -n20 $f.log>&2;exit 1;}",
+      `s=${sha} p=/var/lib/avfleet/payload.sh k=/var/lib/avfleet/kept/0123456789abcdef.sh l=.avfleet/log/0123456789abcdef.log`,
+      "i(){ sudo -n /usr/bin/install -D -o root -g root -m 0700 /dev/stdin $p;}",
+      'c(){ [ "$(sudo -n /usr/bin/sha256sum $p)" = "$s  $p" ];}',
+      'i||{ echo "avfleet: could not install $p as root (sudo -n needs the rule pulumi stack output provisioning shows)">&2;exit 1;}',
+      'c||{ [ -r $k ]&&i<$k&&c;}||{ echo "avfleet: $p is not $s, and no copy of it is kept on $(uname -n)">&2;exit 1;}',
+      "mkdir -p ${l%/*};sudo -n /bin/sh $p >$l 2>&1||{ tail -n20 $l>&2;exit 1;}",
       "echo avfleet: ran 0123456789abcdef",
     ].join("\n"),
   );
   // Exactly what the rule names, each through sudo -n: nothing else runs as root.
-  const rooted = [...sudo.matchAll(/(?:^|\$\()sudo -n (\/\S+(?: \S+)*?) \$p/gm)];
+  const rooted = [...sudo.matchAll(/(?:^|\$\(|\{ |;)sudo -n (\/\S+(?: \S+)*?) \$p/gm)];
   assert.deepEqual(
     rooted.map((m) => `${m[1]} ${PAYLOAD_PATH}`),
     RULE.split(": ")[1].split(", "),
   );
-  const root = applyCommand("root", sha);
   assert.equal(
-    root,
-    sudo.replaceAll("sudo -n ", "").replace(/\|\|\{ echo "avfleet: could not install[^}]*\}/, ""),
+    hostCommand("root", sha),
+    sudo
+      .replace(" (sudo -n needs the rule pulumi stack output provisioning shows)", "")
+      .replaceAll("sudo -n ", ""),
   );
+});
+
+test("the local command: ssh through the site's ssh_config, fed the project's copy (or nothing, for the kept one) or the inline drain request; the sha it applies reads back", () => {
+  const sha = "0123456789abcdef".repeat(4);
+  const target = { config: ".avfleet/ssh/metal-sjc/config", host: "sjc-m001" };
+  const command = applyCommand(target, "avfleet", sha);
+  assert.equal(
+    command,
+    `f=.avfleet/payloads/0123456789abcdef.sh;[ -f $f ]||f=/dev/null\nssh -F .avfleet/ssh/metal-sjc/config sjc-m001 '${hostCommand("avfleet", sha)}' <$f`,
+  );
+  assert.equal(appliedSha(command), sha);
+  const drain = applyCommand(target, "avfleet", sha, "echo drain\n");
+  assert.ok(drain.endsWith(`' <<'AVFLEET_PAYLOAD'\necho drain\nAVFLEET_PAYLOAD`), drain);
+  assert.throws(() => applyCommand(target, "avfleet", sha, "AVFLEET_PAYLOAD\n"), /never holds/);
 });
 
 const NS = `metal-payload-${process.pid}`;
@@ -174,29 +194,25 @@ class Sandbox {
     );
   }
 
-  /** As remote.Command runs it: the login's shell with -c and the text, in the login's home. */
-  command(as: "root" | "user", text: string, hide: string[] = []) {
-    const script = `cd ${this.home[as]}\n${text}`;
+  /** As sshd runs it: the login's shell with -c and the text, in the login's home; `stdin` a file. */
+  command(as: "root" | "user", text: string, stdin = "/dev/null", hide: string[] = []) {
+    const script = `cd ${this.home[as]}\n{\n${text}\n} <${stdin}`;
     return this.run(
       as === "root" ? ["sh", "-c", script] : ["runuser", "-u", USER, "--", "sh", "-c", script],
       hide,
     );
   }
 
-  /** The copy remote.CopyToRemote leaves in the login's home: the login's own file. */
-  copy(as: "root" | "user", sha: string, text: string) {
-    const file = join(this.home[as], payloadFile(sha));
+  /** What the operator's project holds of a payload, readable by anyone (ssh feeds it). */
+  project(sha: string, text: string): string {
+    const file = join(this.dir, "project", payloadFile(sha));
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, text);
-    if (as === "user") {
-      for (const path of [join(this.home.user, ".avfleet"), dirname(file), file]) {
-        chownSync(path, UID, UID);
-      }
-    }
+    writeFileSync(file, text, { mode: 0o644 });
+    return file;
   }
 
   log(as: "root" | "user", sha: string): string {
-    return readFileSync(join(this.home[as], `${payloadFile(sha)}.log`), "utf8");
+    return readFileSync(join(this.home[as], payloadLog(sha)), "utf8");
   }
 
   file(dir: keyof typeof SCRATCH | "varlib", name: string): string {
@@ -266,52 +282,51 @@ function assertTuned(box: Sandbox, log: string, artifacts: ReturnType<typeof ren
   assert.match(inNs("nft list table inet avfleet_tune").stdout, /udp dport 40000-40999 notrack/);
 }
 
-test("as an unprivileged login under the exact rule: the copy is installed root-owned, checked and run; a copy swapped after it was made is refused and nothing runs; without the rule it says what to grant and changes nothing", (t) => {
+test("as an unprivileged login under the exact rule: what comes on stdin is installed root-owned, checked and run, and keeps itself; what is not the payload is refused and nothing runs, unless the host kept the payload; without the rule it says what to grant and changes nothing", (t) => {
   if (!prerequisite(t, MISSING())) return;
   const artifacts = renderTuning("media-udp", facts);
   const payload = renderPayload([hostPayloadPart(artifacts)]);
-  const command = applyCommand(USER, payload.sha);
-  const rule = sudoersRule(USER);
+  const command = hostCommand(USER, payload.sha);
+  const short = payload.sha.slice(0, 16);
   withNetns(() => {
     const denied = new Sandbox();
     try {
-      denied.copy("user", payload.sha, payload.text);
-      const run = denied.command("user", command);
+      const run = denied.command("user", command, denied.project(payload.sha, payload.text));
       assert.equal(run.status, 1, run.stdout + run.stderr);
-      assert.match(
-        run.stderr,
-        new RegExp(
-          `^avfleet: could not install \\.avfleet/payloads/${payload.sha.slice(0, 16)}\\.sh as root: sudo -n needs the rule pulumi stack output provisioning shows$`,
-          "m",
-        ),
+      assert.equal(
+        run.stderr.split("\n").at(-2),
+        `avfleet: could not install ${PAYLOAD_PATH} as root (sudo -n needs the rule pulumi stack output provisioning shows)`,
       );
       assert.equal(run.stdout, "");
       assert.deepEqual(readdirSync(join(denied.dir, "varlib")).includes("avfleet"), false);
       assert.deepEqual(readdirSync(join(denied.dir, "sbin")), [], "nothing installed");
       assert.equal(inNs("nft list table inet avfleet_tune").status, 1, "no rule loaded");
       // A minimal Debian has no sudo at all.
-      const bare = denied.command("user", command, [programPath("sudo")]);
+      const bare = denied.command("user", command, "/dev/null", [programPath("sudo")]);
       assert.equal(bare.status, 1, bare.stdout + bare.stderr);
       assert.match(bare.stderr, /^avfleet: could not install /m);
     } finally {
       denied.remove();
     }
 
-    const granted = new Sandbox(rule);
+    const granted = new Sandbox(sudoersRule(USER));
     try {
-      // Swapped in the login's home after the copy: a payload that would mark the machine.
-      const swapped = `${payload.text}: >/etc/sudoers.d/swapped\n`;
-      granted.copy("user", payload.sha, swapped);
-      const refused = granted.command("user", command);
+      // Not the payload of its sha (a stale or tampered project copy): a payload that would mark the machine.
+      const swapped = granted.project(payload.sha, `${payload.text}: >/etc/sudoers.d/swapped\n`);
+      const refused = granted.command("user", command, swapped);
       assert.equal(refused.status, 1, refused.stdout + refused.stderr);
-      assert.equal(refused.stderr, `avfleet: ${PAYLOAD_PATH} is not ${payload.sha}\n`);
+      assert.match(
+        refused.stderr,
+        new RegExp(
+          `^avfleet: ${PAYLOAD_PATH} is not ${payload.sha}, and no copy of it is kept on \\S+\n$`,
+        ),
+      );
       assert.deepEqual(readdirSync(join(granted.dir, "sudoers")), ["avfleet"], "it never ran");
       assert.deepEqual(readdirSync(join(granted.dir, "sbin")), []);
 
-      granted.copy("user", payload.sha, payload.text);
-      const run = granted.command("user", command);
+      const run = granted.command("user", command, granted.project(payload.sha, payload.text));
       assert.equal(run.status, 0, run.stdout + run.stderr);
-      assert.equal(run.stdout, `avfleet: ran ${payload.sha.slice(0, 16)}\n`, "one line");
+      assert.equal(run.stdout, `avfleet: ran ${short}\n`, "one line");
       assert.equal(run.stderr, "");
       assertTuned(granted, granted.log("user", payload.sha), artifacts);
       // What ran is root's copy: root's, unwritable by the login, byte for byte the payload.
@@ -320,12 +335,25 @@ test("as an unprivileged login under the exact rule: the copy is installed root-
       const dir = statSync(join(granted.dir, "varlib/avfleet"));
       assert.deepEqual([dir.uid, dir.mode & 0o022], [0, 0]);
       assert.equal(granted.file("varlib", "avfleet/payload.sh"), payload.text);
+      // It kept itself: root's, readable, unwritable by the login.
+      assert.equal(granted.file("varlib", `avfleet/kept/${short}.sh`), payload.text);
+      const kept = statSync(join(granted.dir, `varlib/avfleet/kept/${short}.sh`));
+      assert.deepEqual([kept.uid, kept.mode & 0o777], [0, 0o644]);
       const verify = granted.run(["/usr/local/sbin/avfleet-tune", "verify"]);
       assert.equal(verify.status, 0, verify.stdout + verify.stderr);
       assert.match(verify.stderr, /avfleet-tune verify: no drift/);
-      // Run again: the same payload converges.
-      const again = granted.command("user", command);
-      assert.equal(again.status, 0, again.stdout + again.stderr);
+      // A rollback from a machine without the project's copy: the host's kept one runs.
+      const kept2 = granted.command("user", command);
+      assert.equal(kept2.status, 0, kept2.stdout + kept2.stderr);
+      assert.equal(kept2.stdout, `avfleet: ran ${short}\n`);
+      // Even fed something else, the payload of its sha is what runs.
+      const fed = granted.command("user", command, swapped);
+      assert.equal(fed.status, 0, fed.stdout + fed.stderr);
+      assert.deepEqual(
+        readdirSync(join(granted.dir, "sudoers")),
+        ["avfleet"],
+        "the swap never ran",
+      );
     } finally {
       granted.remove();
     }
@@ -339,8 +367,11 @@ test("a root login runs the same steps without sudo; a drain request travels in 
   withNetns(() => {
     const box = new Sandbox();
     try {
-      box.copy("root", payload.sha, payload.text);
-      const run = box.command("root", applyCommand("root", payload.sha));
+      const run = box.command(
+        "root",
+        hostCommand("root", payload.sha),
+        box.project(payload.sha, payload.text),
+      );
       assert.equal(run.status, 0, run.stdout + run.stderr);
       assert.equal(run.stdout, `avfleet: ran ${payload.sha.slice(0, 16)}\n`);
       assertTuned(box, box.log("root", payload.sha), artifacts);
@@ -352,9 +383,10 @@ test("a root login runs the same steps without sudo; a drain request travels in 
           commands: [],
         },
       ]);
-      const drained = box.command("user", applyCommand(USER, drain.sha, drain.text));
+      const request = box.project(drain.sha, drain.text);
+      const drained = box.command("user", hostCommand(USER, drain.sha), request);
       assert.equal(drained.status, 1, "a login without the rule may not");
-      const rooted = box.command("root", applyCommand("root", drain.sha, drain.text));
+      const rooted = box.command("root", hostCommand("root", drain.sha), request);
       assert.equal(rooted.status, 0, rooted.stdout + rooted.stderr);
       assert.equal(box.file("varlib", "avfleet/drain-requested"), "x\n");
     } finally {
@@ -378,7 +410,7 @@ test("provision: a missing tool goes to apt-get; still missing after it, or with
     // nft hidden but its package installed: apt-get has nothing to do, and nft stays missing.
     const box = new Sandbox();
     try {
-      const run = box.command("root", text, [nft]);
+      const run = box.command("root", text, "/dev/null", [nft]);
       assert.equal(run.status, 3, run.stdout + run.stderr);
       assert.match(run.stderr, /^avfleet-tune provision: installing nftables$/m);
       assert.match(
@@ -392,7 +424,7 @@ test("provision: a missing tool goes to apt-get; still missing after it, or with
     }
     const bare = new Sandbox();
     try {
-      const run = bare.command("root", text, [nft, programPath("apt-get")]);
+      const run = bare.command("root", text, "/dev/null", [nft, programPath("apt-get")]);
       assert.equal(run.status, 3, run.stdout + run.stderr);
       assert.equal(
         run.stderr.trim(),
@@ -404,8 +436,8 @@ test("provision: a missing tool goes to apt-get; still missing after it, or with
   });
 });
 
-// A real sshd in the netns (any port is free there); the operator's sftp puts the copy at the
-// relative path, as remote.CopyToRemote does, and ssh runs the command, pinned to one key.
+// A real sshd in the netns (any port is free there), the site's bastion and its host at once;
+// the host's command runs in the project directory as local.Command runs it (/bin/sh -c).
 const OVER_SSH = `set -e
 d=$1
 ip link set lo up
@@ -421,12 +453,11 @@ until grep -q "Server listening" "$d/ssh/log"; do
   sleep 0.1
 done
 set +e
-o="-F none -i $d/ssh/client -o UserKnownHostsFile=$d/ssh/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes"
-# shellcheck disable=SC2086
-sftp $o -P 2222 -b "$d/ssh/batch" "$2@127.0.0.1" >/dev/null &&
-  ssh $o -p 2222 "$2@127.0.0.1" "$3"
+cd "$d/project"
+/bin/sh -c "$2"
 rc=$?
-# The next run listens on the same port: this sshd must be gone first.
+# The bastion's master connection (ControlPersist) and this sshd go before the next run.
+ssh -F "$3" -O exit avfleet-bastion 2>/dev/null
 kill $pid
 wait $pid
 exit $rc`;
@@ -437,27 +468,18 @@ function keygen(file: string, comment: string): string {
   return readFileSync(`${file}.pub`, "utf8").trim();
 }
 
-test("over a real sshd, as remote.CopyToRemote and remote.Command reach a host: SFTP puts the copy at the relative path in the login's home and the command runs it; pinned to another host key, nothing is copied or run", (t) => {
-  if (!prerequisite(t, MISSING() ?? missingCommands("sshd", "ssh", "sftp", "ssh-keygen"))) return;
-  const sftpServer = ["/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server"].find(
-    existsSync,
-  );
-  if (!prerequisite(t, sftpServer ? undefined : "sftp-server")) return;
+test("over a real sshd, as pulumi up runs a host's command: ssh through the rendered ssh_config and the bastion, the project's payload installed, checked and run; another key pinned for the host, nothing runs", (t) => {
+  if (!prerequisite(t, MISSING() ?? missingCommands("sshd", "ssh", "ssh-keygen"))) return;
   const artifacts = renderTuning("media-udp", facts);
   const payload: Payload = renderPayload([hostPayloadPart(artifacts)]);
-  const command = applyCommand(USER, payload.sha);
+  const stack = "metal-box";
   withNetns(() => {
     const box = new Sandbox(sudoersRule(USER));
     try {
       const ssh = join(box.dir, "ssh");
       mkdirSync(ssh);
-      const local = join(ssh, "payload.sh");
-      writeFileSync(local, payload.text, { mode: 0o644 });
-      const remote = payloadFile(payload.sha);
-      writeFileSync(
-        join(ssh, "batch"),
-        `-mkdir .avfleet\n-mkdir ${dirname(remote)}\nput ${local} ${remote}\n`,
-      );
+      const project = join(box.dir, "project");
+      box.project(payload.sha, payload.text);
       // What the inventory holds: the host's public key line, as its .pub file has it.
       const hostKey = keygen(join(ssh, "host"), "root@metal-box");
       const operatorKey = keygen(join(ssh, "client"), "avfleet-operator");
@@ -473,26 +495,45 @@ test("over a real sshd, as remote.CopyToRemote and remote.Command reach a host: 
           `AuthorizedKeysFile ${join(ssh, "authorized_keys")}`,
           "PasswordAuthentication no",
           "KbdInteractiveAuthentication no",
-          `Subsystem sftp ${sftpServer}`,
           "",
         ].join("\n"),
       );
-      const pinned = (key: string) =>
-        writeFileSync(join(ssh, "known_hosts"), `[127.0.0.1]:2222 ${key}\n`);
+      const spec = {
+        user: USER,
+        port: 2222,
+        agent: false,
+        bastion: { host: "127.0.0.1", port: 2222, user: USER, hostKey },
+      };
+      const host = (key: string) => ({
+        name: "box-m001",
+        publicIp: "192.0.2.1",
+        privateIp: "127.0.0.1",
+        rack: "r1",
+        class: "c",
+        state: "active" as const,
+        hostKey: key,
+      });
+      const config = storeSshFiles(stack, sshFiles(stack, spec, [host(hostKey)]), project);
+      storeIdentity(stack, readFileSync(join(ssh, "client"), "utf8"), project);
+      const command = applyCommand({ config, host: "box-m001" }, USER, payload.sha);
+      const over = () => box.run(["sh", "-c", OVER_SSH, "sh", box.dir, command, config]);
 
-      pinned(keygen(join(ssh, "impostor"), "root@metal-box"));
-      const refused = box.run(["sh", "-c", OVER_SSH, "sh", box.dir, USER, command]);
+      // The bastion is who it says; the host is not.
+      const impostor = keygen(join(ssh, "impostor"), "root@metal-box");
+      storeSshFiles(stack, sshFiles(stack, spec, [host(impostor)]), project);
+      const refused = over();
       assert.equal(refused.status, 255, refused.stdout + refused.stderr);
       assert.match(refused.stderr, /Host key verification failed/);
-      assert.equal(existsSync(join(box.home.user, ".avfleet")), false, "nothing copied");
+      assert.match(refused.stderr, /box-m001/, "the alias the host key is pinned under");
       assert.deepEqual(readdirSync(join(box.dir, "sbin")), [], "nothing ran on the host");
 
-      pinned(hostKey);
-      const run = box.run(["sh", "-c", OVER_SSH, "sh", box.dir, USER, command]);
+      storeSshFiles(stack, sshFiles(stack, spec, [host(hostKey)]), project);
+      const run = over();
       assert.equal(run.status, 0, run.stdout + run.stderr);
       assert.equal(run.stdout, `avfleet: ran ${payload.sha.slice(0, 16)}\n`);
-      assert.equal(readFileSync(join(box.home.user, remote), "utf8"), payload.text);
       assertTuned(box, box.log("user", payload.sha), artifacts);
+      // The jump went through the bastion's section: one master connection, now gone.
+      assert.match(readFileSync(join(ssh, "log"), "utf8"), /Accepted publickey for metal-u/);
     } finally {
       box.remove();
     }

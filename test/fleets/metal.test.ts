@@ -1,19 +1,25 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { loadInventory } from "../../modules/config/inventory";
-import { loadStackFile, loadStacks, validateStackDocument } from "../../modules/config/stack";
+import { loadStackFile, loadStacks } from "../../modules/config/stack";
 import { InputError } from "../../modules/config/validate";
 import { EvaluationError, evaluateStacks } from "../../modules/plan/evaluate";
 import type { Plan, PlanResource } from "../../modules/plan/plan";
 import { nextUp, stateOf, type State, type UpResult } from "../../modules/plan/next-up";
 import { planBatches, unavailableHosts } from "../../modules/release/batches";
-import { planHash, releaseId, releaseIntent } from "../../modules/release/intent";
+import { planHash, releaseId } from "../../modules/release/intent";
 import { applyCommand, payloadFile } from "../../modules/fleets/metal-payload";
+import {
+  identityFile,
+  knownHostsFile,
+  sshConfigFile,
+  sshFiles,
+} from "../../modules/fleets/metal-ssh";
 import { DRAIN_REQUEST_MARKER, METAL_PAYLOAD_TYPE } from "../../policy/rules";
 import { sha256 } from "../../modules/tuning";
 import { renderPreview } from "../../modules/plan/render-preview";
@@ -243,7 +249,7 @@ const byType = (plan: Plan, type: string, suffix: string) =>
       ]),
   );
 
-test("per site: each class's payload once; per host a copy of it by sha256 and a small command that runs it; a draining host only its drain request; retired hosts nothing", async () => {
+test("per site: each class's payload once; per host a small command that pipes it by sha256 through the site's ssh_config and runs it; a draining host only its drain request; retired hosts nothing", async () => {
   const [plan] = await evaluateStacks(loadStacks(join(ROOT, "stacks"), ["metal-sjc"]));
   const payloads = plan.resources.filter((r) => r.type === METAL_PAYLOAD_TYPE);
   assert.deepEqual(
@@ -261,45 +267,35 @@ test("per site: each class's payload once; per host a copy of it by sha256 and a
     if (of === "drain") continue;
     assert.equal(classes.classes[of], sha);
     assert.match(payload, /^# avfleet-tune 1 profile=media-udp hash=[0-9a-f]{64}\n/);
-    // The project keeps the file its hosts' copies read, byte for byte.
+    // The project keeps the file its hosts' commands feed them, byte for byte.
     assert.equal(readFileSync(join(ROOT, payloadFile(sha)), "utf8"), payload);
   }
   assert.equal(classes.rendered, releaseId(classes.classes));
   assert.equal(classes.rollout, undefined);
 
-  const copies = byType(plan, "command:remote:CopyToRemote", "-payload");
-  const commands = byType(plan, "command:remote:Command", "-tune");
-  const drains = byType(plan, "command:remote:Command", "-drain");
+  const commands = byType(plan, "command:local:Command", "-tune");
+  const drains = byType(plan, "command:local:Command", "-drain");
   // 48 hosts: 44 active get their class's payload, sjc-m005 and sjc-m017 a drain request,
   // the retired sjc-m030 and sjc-m031 nothing.
-  assert.equal(copies.size, 44);
-  assert.deepEqual([...copies.keys()], [...commands.keys()]);
+  assert.equal(commands.size, 44);
   assert.deepEqual([...drains.keys()], ["sjc-m005", "sjc-m017"]);
   const classOf = new Map(INVENTORY.hosts.map((h: any) => [h.name, h.class]));
-  for (const [host, copy] of copies) {
+  for (const [host, command] of commands) {
     const sha = classes.classes[classOf.get(host) as string];
-    assert.deepEqual(copy.inputs.source, {
-      "4dabf18193072939515e22adb298388d": "c44067f5952c0a294b673a41bacd8c17",
-      __pulumiAsset: true,
-      path: `.avfleet/payloads/${sha.slice(0, 16)}.sh`,
-    });
-    assert.equal(copy.inputs.remotePath, `.avfleet/payloads/${sha.slice(0, 16)}.sh`);
-    assert.deepEqual(copy.inputs.triggers, [
+    // Nothing of the connection: the host's name in the site's ssh_config, its key a trigger.
+    assert.deepEqual(Object.keys(command.inputs).sort(), ["create", "triggers"]);
+    assert.equal(command.inputs.create, siteCommand(host, sha));
+    assert.deepEqual(command.inputs.triggers, [
       INVENTORY.hosts.find((h: any) => h.name === host).hostKey,
     ]);
-    assert.equal(copy.inputs.connection, "[secret]");
-    const { create } = commands.get(host)!.inputs;
-    assert.equal(create, applyCommand("avfleet", sha));
-    assert.match(create, new RegExp(`^s=${sha} `, "m"));
     // No rollout of this release: an existing host keeps what it runs.
-    assert.deepEqual(copy.ignoreChanges, ["source", "remotePath"]);
-    assert.deepEqual(commands.get(host)!.ignoreChanges, ["create", "triggers"]);
+    assert.deepEqual(command.ignoreChanges, ["create", "triggers"]);
   }
   const drain = drains.get("sjc-m005")!.inputs.create;
   assert.match(drain, /\/var\/lib\/avfleet\/drain-requested/);
   assert.ok(drain.includes(DRAIN_REQUEST_MARKER));
   assert.doesNotMatch(drain, /avfleet-tune/);
-  assert.ok(drain.length < 1500, `a drain request stays small: ${drain.length} bytes`);
+  assert.ok(drain.length < 2048, `a drain request stays small: ${drain.length} bytes`);
 
   const records = plan.resources.filter((r) => r.type === "aws:route53/record:Record");
   assert.equal(records.length, 44, "DNS only for active hosts");
@@ -322,6 +318,10 @@ test("per site: each class's payload once; per host a copy of it by sha256 and a
   assert.equal((plan.outputs.hostStates as Record<string, string>)["sjc-m030"], "retired");
 });
 
+/** A metal-sjc host's command, as the site's ssh_config reaches it. */
+const siteCommand = (host: string, sha: string) =>
+  applyCommand({ config: sshConfigFile("metal-sjc"), host }, "avfleet", sha);
+
 /** The Plan as if its stack were named `site`: variants of one site, as one stack's next ups. */
 function asSite(plan: Plan): Plan {
   const urn = (u: string) => u.replace(`urn:pulumi:${plan.name}::`, "urn:pulumi:site::");
@@ -337,7 +337,7 @@ function asSite(plan: Plan): Plan {
 
 /** Hosts an up touches: any of its resources created (for a host the state had), changed or deleted. */
 function touched(up: UpResult, existing: State): string[] {
-  const host = (urn: string) => /::[^:]+-(sjc-m\d+)-(payload|tune|drain|dns)$/.exec(urn)?.[1];
+  const host = (urn: string) => /::[^:]+-(sjc-m\d+)-(tune|drain|dns)$/.exec(urn)?.[1];
   const hostsBefore = new Set([...existing.keys()].map(host).filter(Boolean));
   return [
     ...new Set(
@@ -405,17 +405,12 @@ test("a changed release: an up alone touches no host; the rollout's canary chang
   for (const host of plan.canary) {
     const command = canary.resources.find((r) => r.name === `metal-sjc-${host}-tune`)!;
     const sha = v2.classes[INVENTORY.hosts.find((h: any) => h.name === host).class];
-    assert.equal((command.inputs as any).create, applyCommand("avfleet", sha));
+    assert.equal((command.inputs as any).create, siteCommand(host, sha));
     assert.equal(command.ignoreChanges, undefined);
-    assert.deepEqual(
-      canaryUp.updated.find((u) => u.resource.name === `metal-sjc-${host}-payload`)?.keys,
-      ["remotePath", "source"],
-      "the canary's copy is the new payload's",
-    );
   }
   // Everyone else is named by the payload it ran: the state's command, unchanged.
   const other = canary.resources.find((r) => r.name === "metal-sjc-sjc-m040-tune")!;
-  assert.equal((other.inputs as any).create, applyCommand("avfleet", v1["r6525-2x100g"]));
+  assert.equal((other.inputs as any).create, siteCommand("sjc-m040", v1["r6525-2x100g"]));
 
   assert.match(
     renderPreview([canary], 1),
@@ -484,9 +479,7 @@ test("without a rollout, a host that joins (new, or back from its drain) gets th
   assert.deepEqual(touched(up, stateOf(before)), ["sjc-m005"], "only the host back from its drain");
   for (const host of ["sjc-m005", "sjc-m049"]) {
     const command = up.created.find((r) => r.name === `metal-sjc-${host}-tune`)!;
-    assert.equal((command.inputs as any).create, applyCommand("avfleet", v2), host);
-    const copy = up.created.find((r) => r.name === `metal-sjc-${host}-payload`)!;
-    assert.equal((copy.inputs as any).remotePath, payloadFile(v2), host);
+    assert.equal((command.inputs as any).create, siteCommand(host, v2), host);
   }
   assert.ok(up.deleted.some((urn) => urn.endsWith("::metal-sjc-sjc-m005-drain")));
 
@@ -552,13 +545,12 @@ test("Cloud DNS host records of a live site are imported by their documented id;
   // The preview says what the first up adopts and what each host must grant.
   const preview = renderPreview([adopted], 1);
   assert.match(preview, /\n {2}├─ metal-ams-ams-m001-dns {2}gcp:dns:RecordSet {2}\(import\)\n/);
-  assert.match(preview, /\n {2}├─ metal-ams-ams-m001-payload {2}command:remote:CopyToRemote\n/);
-  assert.match(preview, /\n {2}├─ metal-ams-ams-m001-tune {2}command:remote:Command\n/);
-  // 22 active hosts' records, copies and commands, a draining host's drain request; the
-  // fleet, its one class's payload and the drain request's, the stack's facts.
+  assert.match(preview, /\n {2}├─ metal-ams-ams-m001-tune {2}command:local:Command\n/);
+  // 22 active hosts' records and commands, a draining host's drain request; the fleet, its
+  // one class's payload and the drain request's, the stack's facts.
   assert.match(
     preview,
-    / {2}= 71 resources to create \(67 custom, 4 components\), 22 of them adopted by import\n/,
+    / {2}= 49 resources to create \(45 custom, 4 components\), 22 of them adopted by import\n/,
   );
   assert.match(
     preview,
@@ -573,88 +565,71 @@ test("Cloud DNS host records of a live site are imported by their documented id;
   );
 });
 
-test("the SSH connections pin the inventory's host key and go through the site's bastion with the same key, or with none when the operator's ssh-agent holds it", async () => {
-  // The connection is secret as a whole in the Plan: read it where the mock receives it.
-  const pulumi = await import("@pulumi/pulumi");
-  const connections = new Map<string, any>();
-  await pulumi.runtime.setMocks(
-    {
-      newResource: ({ type, name, inputs }) => {
-        // The provider's SDK marks the whole connection secret: the mock sees it wrapped.
-        if (type.startsWith("command:remote:")) connections.set(name, inputs.connection.value);
-        return { id: `${name}-id`, state: inputs };
-      },
-      call: () => ({}),
-    },
-    "avfleet",
-    "metal-sjc",
-    false,
+test("the site's ssh_config pins each host's key under its name and jumps through the bastion, whose connection every host shares; the program writes it, and the stack's key readable by the operator alone, where its commands run", async () => {
+  const spec = loadStackFile(join(ROOT, "stacks/Pulumi.metal-sjc.yaml")).fleet as any;
+  const provisioned = INVENTORY.hosts.filter((h: any) => h.state !== "retired");
+  const files = sshFiles("metal-sjc", spec.ssh, provisioned);
+  const lines: string[] = files.config.split("\n");
+  const m001 = lines.indexOf("Host sjc-m001");
+  assert.deepEqual(lines.slice(m001, m001 + 3), [
+    "Host sjc-m001",
+    "  HostName 10.20.1.11",
+    "  HostKeyAlias sjc-m001",
+  ]);
+  assert.equal(lines.filter((l) => l.startsWith("Host sjc-")).length, 46, "draining hosts too");
+  assert.ok(!files.config.includes("sjc-m030"), "a retired host is not reached");
+  const bastion = lines.indexOf("Host avfleet-bastion");
+  const all = lines.indexOf("Host *");
+  assert.ok(m001 < bastion && bastion < all, "the first value wins: Host * last");
+  assert.deepEqual(lines.slice(bastion + 1, all), [
+    "  HostName bastion.sjc.ops.example.net",
+    "  Port 22",
+    "  User avfleet",
+    "  HostKeyAlias avfleet-bastion",
+    "  ProxyJump none",
+    "  ControlMaster auto",
+    "  ControlPath .avfleet/ssh/metal-sjc/%C",
+    "  ControlPersist 120",
+  ]);
+  assert.deepEqual(lines.slice(all + 1, all + 5), [
+    "  User avfleet",
+    "  Port 22",
+    "  ProxyJump avfleet-bastion",
+    "  UserKnownHostsFile .avfleet/ssh/metal-sjc/known_hosts",
+  ]);
+  assert.ok(lines.includes("  StrictHostKeyChecking yes") && lines.includes("  BatchMode yes"));
+  assert.ok(lines.includes("  IdentityFile .avfleet/ssh/metal-sjc/id"));
+  const [key, blob] = INVENTORY.hosts[0].hostKey.split(" ");
+  assert.equal(files.knownHosts.split("\n")[0], `sjc-m001 ${key} ${blob}`);
+  assert.equal(
+    files.knownHosts.split("\n").at(-2),
+    `avfleet-bastion ${spec.ssh.bastion.hostKey.split(" ").slice(0, 2).join(" ")}`,
   );
-  const { MetalFleet } = await import("../../modules/fleets/metal");
-  const { metalPayloads } = await import("../../modules/fleets/stack");
-  const { document, inventory } = validateStackDocument(
-    join(ROOT, "stacks/Pulumi.metal-sjc.yaml"),
-    structuredClone(STACK),
+  // The operator's ssh-agent: no key file named.
+  const agent = sshFiles("metal-sjc", { ...spec.ssh, agent: true }, provisioned);
+  assert.doesNotMatch(agent.config, /IdentityFile|IdentitiesOnly/);
+
+  // The program writes them where Pulumi runs it and its commands: the project root. A pool of
+  // this test's own: other tests evaluate metal-sjc's variants meanwhile.
+  const pool = `metal-ssh-${process.pid}`;
+  const dir = tempDir();
+  const variant = variantWriter(dir);
+  const [plan] = await evaluateStacks(
+    loadStacks(dir, [variant("metal-ssh", (config) => (config["avfleet:fleet"].pool = pool))]),
   );
-  const spec = document.config["avfleet:fleet"] as any;
-  const payloads = metalPayloads(spec, inventory!);
-  const classes = Object.fromEntries(
-    Object.entries(payloads.classes).map(([c, payload]) => [
-      c,
-      { payload, file: payloadFile(payload.sha) },
-    ]),
-  );
-  const { hosts: intents } = releaseIntent({
-    file: "stacks/Pulumi.metal-sjc.yaml",
-    classes: Object.fromEntries(Object.entries(payloads.classes).map(([c, p]) => [c, p.sha])),
-    hosts: inventory!.hosts
-      .filter((h) => h.state !== "retired")
-      .map((h) => ({ name: h.name, domain: h.rack, class: h.class, state: h.state as any })),
-  });
-  const key = "-----BEGIN OPENSSH PRIVATE KEY-----";
-  new MetalFleet("metal-sjc", {
-    spec,
-    inventory: inventory!,
-    sshPrivateKey: pulumi.secret(key),
-    classes,
-    drain: payloads.drain,
-    intents,
-  });
-  new MetalFleet("metal-agent", {
-    spec,
-    inventory: inventory!,
-    classes,
-    drain: payloads.drain,
-    intents,
-  });
-  // Registrations are asynchronous: wait for every outstanding one.
-  await pulumi.runtime.disconnect();
-  // 44 active hosts' copies and commands, 2 draining hosts' drain requests, per fleet.
-  assert.equal(connections.size, 2 * (44 * 2 + 2));
-  const direct = {
-    host: "10.20.1.11",
-    port: 22,
-    user: "avfleet",
-    hostKey: INVENTORY.hosts[0].hostKey,
-    dialErrorLimit: 10,
-    perDialTimeout: 15,
-  };
-  const proxy = {
-    host: "bastion.sjc.ops.example.net",
-    port: 22,
-    user: "avfleet",
-    hostKey: STACK.config["avfleet:fleet"].ssh.bastion.hostKey,
-    dialErrorLimit: 10,
-    perDialTimeout: 15,
-  };
-  for (const resource of ["payload", "tune"]) {
-    assert.deepEqual(connections.get(`metal-sjc-sjc-m001-${resource}`), {
-      ...direct,
-      privateKey: key,
-      proxy: { ...proxy, privateKey: key },
-    });
-    // No key anywhere: the provider signs with SSH_AUTH_SOCK's agent.
-    assert.deepEqual(connections.get(`metal-agent-sjc-m001-${resource}`), { ...direct, proxy });
+  try {
+    const commands = plan.resources.filter((r) => r.type === "command:local:Command");
+    assert.equal(commands.length, 46);
+    assert.ok(
+      commands.every((r) => (r.inputs as any).create.includes(` -F ${sshConfigFile(pool)} `)),
+    );
+    const own = sshFiles(pool, spec.ssh, provisioned);
+    assert.equal(readFileSync(join(ROOT, sshConfigFile(pool)), "utf8"), own.config);
+    assert.equal(readFileSync(join(ROOT, knownHostsFile(pool)), "utf8"), own.knownHosts);
+    const id = statSync(join(ROOT, identityFile(pool)));
+    assert.equal(id.mode & 0o777, 0o600);
+  } finally {
+    rmSync(join(ROOT, ".avfleet/ssh", pool), { recursive: true, force: true });
   }
 });
 
@@ -694,10 +669,8 @@ test("a site declared in several chunks: every host tuned and in DNS once, in in
   const active = inventory.hosts.filter((h) => h.state === "active").map((h) => h.name);
   const draining = inventory.hosts.filter((h) => h.state === "draining").map((h) => h.name);
   assert.ok(active.length > 500 && draining.length > 0);
-  assert.deepEqual(named("command:remote:CopyToRemote", /-payload$/), active);
-  // A command registers once its copy has: the commands come in inventory order too, later.
-  assert.deepEqual(named("command:remote:Command", /-tune$/), active);
-  assert.deepEqual(named("command:remote:Command", /-drain$/), draining);
+  assert.deepEqual(named("command:local:Command", /-tune$/), active);
+  assert.deepEqual(named("command:local:Command", /-drain$/), draining);
   assert.deepEqual(named("aws:route53/record:Record", /-dns$/), active);
   assert.equal((plan.outputs.hosts as { active: number }).active, active.length);
   rmSync(dir, { recursive: true, force: true });

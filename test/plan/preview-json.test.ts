@@ -18,13 +18,12 @@ test("a preview document: the same text, one piece per resource", () => {
       resources: [
         {
           urn: "urn:a",
-          type: "command:remote:Command",
+          type: "command:local:Command",
           name: "a",
           custom: true,
           inputs: {
             create: "#!/bin/sh\necho 'x'\n",
             triggers: ["h", null],
-            connection: "[secret]",
           },
         },
         { urn: "urn:b", type: "t", name: "b", parent: "urn:a", custom: true, inputs: {} },

@@ -222,20 +222,15 @@ const fixtures: [string, string, () => Plan, string[]][] = [
     "metal-sjc",
     () => {
       const plan = structuredClone(plans.get("metal-sjc")!);
-      for (const what of ["payload", "tune"]) {
-        const m001 = plan.resources.find((r) => r.name === `metal-sjc-sjc-m001-${what}`)!;
-        plan.resources.push({
-          ...structuredClone(m001),
-          name: `metal-sjc-sjc-m030-${what}`,
-          urn: m001.urn.replace("m001", "m030"),
-        });
-      }
+      const m001 = plan.resources.find((r) => r.name === "metal-sjc-sjc-m001-tune")!;
+      plan.resources.push({
+        ...structuredClone(m001),
+        name: "metal-sjc-sjc-m030-tune",
+        urn: m001.urn.replace("m001", "m030"),
+      });
       return plan;
     },
-    [
-      "metal-sjc-sjc-m030-tune: provisions sjc-m030, which is retired",
-      "metal-sjc-sjc-m030-payload: provisions sjc-m030, which is retired",
-    ],
+    ["metal-sjc-sjc-m030-tune: provisions sjc-m030, which is retired"],
   ],
   [
     "labels-present",

@@ -6,9 +6,11 @@ import { awsRead, gcpRead, metalRead, stateShas } from "../../modules/rollout/re
 const OLD = "a".repeat(64);
 const NEW = "b".repeat(64);
 const command = (host: string, sha: string) => ({
-  type: "command:remote:Command",
-  urn: `urn:pulumi:metal-sjc::avfleet::avfleet:fleets:MetalFleet$command:remote:Command::metal-sjc-${host}-tune`,
-  inputs: { create: applyCommand("avfleet", sha) },
+  type: "command:local:Command",
+  urn: `urn:pulumi:metal-sjc::avfleet::avfleet:fleets:MetalFleet$command:local:Command::metal-sjc-${host}-tune`,
+  inputs: {
+    create: applyCommand({ config: ".avfleet/ssh/metal-sjc/config", host }, "avfleet", sha),
+  },
 });
 const site = {
   stack: "metal-sjc",

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { hostPayloadPart, PROFILE_NAMES, renderTuning } from "../../modules/tuning";
-import { applyCommand, renderPayload } from "../../modules/fleets/metal-payload";
+import { applyCommand, hostCommand, renderPayload } from "../../modules/fleets/metal-payload";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 import { exampleFacts, HOSTS } from "./support";
 
@@ -18,6 +18,7 @@ const shellcheck = (text: string, exclude: string[] = []) =>
  * payload's log as the login, on purpose; only the install, the check and the run are root's.
  */
 const COMMAND_EXCLUDES = ["SC2024"];
+const TARGET = { config: ".avfleet/ssh/metal-sjc/config", host: "sjc-m001" };
 
 test("shellcheck: the rendered avfleet-tune, host payloads and the commands that run them (sudo, root, a payload inline), every profile, both host classes", (t) => {
   if (!prerequisite(t, missingCommands("shellcheck"))) return;
@@ -28,9 +29,13 @@ test("shellcheck: the rendered avfleet-tune, host payloads and the commands that
       for (const [what, text] of [
         ["script", a.script],
         ["payload", `#!/bin/sh\n${payload.text}`],
-        ["sudo command", `#!/bin/sh\n${applyCommand("avfleet", payload.sha)}`],
-        ["root command", `#!/bin/sh\n${applyCommand("root", payload.sha)}`],
-        ["inline command", `#!/bin/sh\n${applyCommand("avfleet", payload.sha, payload.text)}`],
+        ["sudo command", `#!/bin/sh\n${hostCommand("avfleet", payload.sha)}`],
+        ["root command", `#!/bin/sh\n${hostCommand("root", payload.sha)}`],
+        ["local command", `#!/bin/sh\n${applyCommand(TARGET, "avfleet", payload.sha)}`],
+        [
+          "inline command",
+          `#!/bin/sh\n${applyCommand(TARGET, "avfleet", payload.sha, payload.text)}`,
+        ],
       ]) {
         const result = shellcheck(text, what.endsWith("command") ? COMMAND_EXCLUDES : []);
         assert.equal(result.status, 0, `${host} ${profile} ${what}:\n${result.stdout}`);

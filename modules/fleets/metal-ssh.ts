@@ -1,0 +1,98 @@
+/**
+ * How `pulumi up` reaches a bare-metal site's hosts: the operator's own OpenSSH client, run by a
+ * local.Command per host, reading an ssh_config and a known_hosts file the program renders into
+ * the project (`.avfleet/ssh/<pool>/`) at every run. Nothing of the connection is in Pulumi's
+ * state: an address, a host key or the bastion changes these files, not a host's command, so it
+ * re-runs no host. Pure; payload-store.ts writes the files.
+ *
+ * What OpenSSH does with them (ssh_config(5), OpenSSH 9.2 as Debian 12 ships it):
+ * - the first value obtained for an option wins, so each host's and the bastion's sections come
+ *   before `Host *`;
+ * - `HostKeyAlias` makes the host key be looked up under the host's inventory name, not its
+ *   address (an address reused by another host does not inherit its key);
+ * - `ProxyJump` runs `ssh -W` to the bastion with the same `-F` file, so the bastion's section
+ *   (its host key, its ControlMaster) applies to the jump;
+ * - `ControlMaster auto` with `ControlPersist` multiplexes every jump over one bastion
+ *   connection: a site's hosts, hundreds at once under `pulumi up --parallel`, would otherwise
+ *   each open their own and meet sshd's MaxStartups (10:30:100, sshd_config(5)) on the bastion.
+ */
+import type { MetalFleetSpec } from "../config/fleet.schema";
+import type { InventoryHost } from "../config/inventory.schema";
+import { pinnedHostKey } from "./metal-args";
+
+/**
+ * The site's SSH files, relative to the project root (where Pulumi runs the program and its
+ * commands), by pool: a site's stack may be renamed, its commands must not change with it.
+ */
+export function sshDir(pool: string): string {
+  return `.avfleet/ssh/${pool}`;
+}
+
+export const sshConfigFile = (pool: string) => `${sshDir(pool)}/config`;
+export const knownHostsFile = (pool: string) => `${sshDir(pool)}/known_hosts`;
+/** The site's private key, when the stack holds it (avfleet:sshPrivateKey) rather than the operator's ssh-agent. */
+export const identityFile = (pool: string) => `${sshDir(pool)}/id`;
+
+const BASTION = "avfleet-bastion";
+
+export interface SshFiles {
+  config: string;
+  knownHosts: string;
+}
+
+/** The bastion's key, without its comment: what a known_hosts line holds after the name. */
+const keyOnly = (hostKey: string) => hostKey.trim().split(/\s+/).slice(0, 2).join(" ");
+
+/** Pure. The ssh_config and known_hosts that reach `hosts` of the site as `ssh -F <config> <host name>`. */
+export function sshFiles(
+  pool: string,
+  ssh: MetalFleetSpec["ssh"],
+  hosts: readonly InventoryHost[],
+): SshFiles {
+  const { bastion } = ssh;
+  const hostSections = hosts.flatMap((h) => [
+    `Host ${h.name}`,
+    `  HostName ${h.privateIp}`,
+    `  HostKeyAlias ${h.name}`,
+  ]);
+  const bastionSection = bastion
+    ? [
+        `Host ${BASTION}`,
+        `  HostName ${bastion.host}`,
+        `  Port ${bastion.port}`,
+        `  User ${bastion.user}`,
+        `  HostKeyAlias ${BASTION}`,
+        "  ProxyJump none",
+        "  ControlMaster auto",
+        `  ControlPath ${sshDir(pool)}/%C`,
+        "  ControlPersist 120",
+      ]
+    : [];
+  const config = [
+    `# How pulumi up reaches pool ${pool}'s hosts (ssh -F ${sshConfigFile(pool)} <host>).`,
+    "# Rendered by the program at every run from the stack and its inventory: edit those.",
+    ...hostSections,
+    ...bastionSection,
+    "Host *",
+    `  User ${ssh.user}`,
+    `  Port ${ssh.port}`,
+    ...(bastion ? [`  ProxyJump ${BASTION}`] : []),
+    `  UserKnownHostsFile ${knownHostsFile(pool)}`,
+    "  GlobalKnownHostsFile /dev/null",
+    "  StrictHostKeyChecking yes",
+    "  UpdateHostKeys no",
+    "  CheckHostIP no",
+    "  BatchMode yes",
+    ...(ssh.agent ? [] : [`  IdentityFile ${identityFile(pool)}`, "  IdentitiesOnly yes"]),
+    "  ConnectTimeout 15",
+    "  ServerAliveInterval 15",
+    "  ServerAliveCountMax 4",
+    "",
+  ].join("\n");
+  const knownHosts = [
+    ...hosts.map((h) => `${h.name} ${keyOnly(pinnedHostKey(h))}`),
+    ...(bastion ? [`${BASTION} ${keyOnly(bastion.hostKey)}`] : []),
+    "",
+  ].join("\n");
+  return { config, knownHosts };
+}
