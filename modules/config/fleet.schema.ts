@@ -73,7 +73,48 @@ export const demandSchema = {
 const packageSchema = {
   type: "string",
   pattern: "^[a-z0-9][a-z0-9+.-]+$",
-  description: "the Debian package of the media server, from the image's apt sources",
+  description:
+    "the Debian package of the media server, from aptSource or the image's own apt sources",
+} as const;
+
+/**
+ * The apt repository a package comes from when the image has none of its own (Debian's cloud
+ * images have only Debian's): one deb822 source whose Signed-By is this key alone, so the
+ * repository signs nothing but its own packages (Debian wiki, DebianRepository/UseThirdParty).
+ */
+const aptSourceSchema = {
+  type: "object",
+  description:
+    "a mapping {uri, suite, components, key}: the apt repository of the package, when the image has none",
+  required: ["uri", "suite", "key"],
+  additionalProperties: false,
+  properties: {
+    uri: {
+      type: "string",
+      pattern: "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%+-]+)*/?$",
+      description: "the repository's base URL, e.g. https://apt.media.example.net/debian",
+    },
+    suite: {
+      type: "string",
+      pattern: "^[a-z0-9][a-z0-9._-]*$",
+      description: "the suite (distribution), e.g. bookworm",
+    },
+    components: {
+      type: "array",
+      minItems: 1,
+      uniqueItems: true,
+      default: ["main"],
+      description: "the components to use, e.g. [main]",
+      items: { type: "string", pattern: "^[a-z0-9][a-z0-9_-]*$", description: "a component" },
+    },
+    key: {
+      type: "string",
+      pattern:
+        "^-----BEGIN PGP PUBLIC KEY BLOCK-----\\n[ -~\\n]+\\n-----END PGP PUBLIC KEY BLOCK-----\\n?$",
+      description:
+        "the repository's signing key, ASCII-armored as `gpg --armor --export <id>` prints it",
+    },
+  },
 } as const;
 
 /**
@@ -88,11 +129,12 @@ export const IMAGE_NAME_PATTERN =
 export const workloadSchema = {
   type: "object",
   description:
-    "a mapping {package | image, version, digest, command, adminPort, healthPath, statsPath, drainPath}",
+    "a mapping {package | image, version, aptSource, digest, command, adminPort, healthPath, statsPath, drainPath}",
   required: ["version", "adminPort"],
   additionalProperties: false,
   properties: {
     package: packageSchema,
+    aptSource: aptSourceSchema,
     image: {
       type: "string",
       pattern: IMAGE_NAME_PATTERN,
@@ -141,6 +183,7 @@ export const workloadSchema = {
     properties: {
       package: { not: {}, description: "no package beside image (a workload is one or the other)" },
       command: { not: {}, description: "no command beside image (the image's entrypoint runs)" },
+      aptSource: { not: {}, description: "no aptSource beside image (podman pulls the image)" },
       version: {
         type: "string",
         pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",

@@ -101,7 +101,8 @@ function installLines(file: PayloadFile): string[] {
 /** Pure. The root script: every file installed and checked, then every command run. */
 export function renderPayload(parts: readonly PayloadPart[]): Payload {
   const text = [
-    ...parts.flatMap((p) => p.header),
+    // Parts may carry the same marker (the tuning's is the bootstrap's too): once each.
+    ...new Set(parts.flatMap((p) => p.header)),
     `# avfleet bare-metal payload: runs as root from ${PAYLOAD_PATH} (README.md, Bare metal).`,
     "set -eu",
     "fail() {",
@@ -131,6 +132,8 @@ export function appliedSha(create: string): string | undefined {
 export interface SshTarget {
   config: string;
   host: string;
+  /** The script that opens the bastion's master connection first, when the site has one. */
+  master?: string;
 }
 
 /** Where the login's shell keeps a payload's output, relative to its home. */
@@ -180,7 +183,7 @@ export function applyCommand(
   const remote = hostCommand(user, sha);
   if (remote.includes("'"))
     throw new Error("the host's command is single-quoted: it never holds a quote");
-  const ssh = `ssh -F ${target.config} ${target.host} '${remote}'`;
+  const ssh = `${target.master ? `sh ${target.master}&&` : ""}ssh -F ${target.config} ${target.host} '${remote}'`;
   if (inline !== undefined) return `${ssh} <<'${INLINE_END}'\n${inline}${INLINE_END}`;
   return `f=${payloadFile(sha)};[ -f $f ]||f=/dev/null\n${ssh} <$f`;
 }

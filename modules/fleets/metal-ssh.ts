@@ -13,8 +13,12 @@
  * - `ProxyJump` runs `ssh -W` to the bastion with the same `-F` file, so the bastion's section
  *   (its host key, its ControlMaster) applies to the jump;
  * - `ControlMaster auto` with `ControlPersist` multiplexes every jump over one bastion
- *   connection: a site's hosts, hundreds at once under `pulumi up --parallel`, would otherwise
+ *   connection: a site's hosts, up to `--parallel` at once under `pulumi up`, would otherwise
  *   each open their own and meet sshd's MaxStartups (10:30:100, sshd_config(5)) on the bastion.
+ *   The socket appears only once the master has logged in (openssh-portable ssh.c: ssh_login
+ *   before muxserver_listen), and every client that starts before then opens a connection of
+ *   its own: so each host's command first runs the site's `master` script, which lets one of
+ *   them open the master while the others wait for its socket.
  */
 import type { MetalFleetSpec } from "../config/fleet.schema";
 import type { InventoryHost } from "../config/inventory.schema";
@@ -32,12 +36,45 @@ export const sshConfigFile = (pool: string) => `${sshDir(pool)}/config`;
 export const knownHostsFile = (pool: string) => `${sshDir(pool)}/known_hosts`;
 /** The site's private key, when the stack holds it (avfleet:sshPrivateKey) rather than the operator's ssh-agent. */
 export const identityFile = (pool: string) => `${sshDir(pool)}/id`;
+/** The script a host's command runs first when the site has a bastion: the master connection, once. */
+export const masterScript = (pool: string) => `${sshDir(pool)}/master`;
 
 const BASTION = "avfleet-bastion";
 
 export interface SshFiles {
   config: string;
   knownHosts: string;
+  /** With a bastion: the script that opens its master connection once (POSIX sh). */
+  master?: string;
+}
+
+/** Seconds a command waits for another's master connection before it gives up. */
+const MASTER_WAIT = 60;
+
+/**
+ * Opens the bastion's master connection unless it is up: mkdir is the lock (atomic, and on
+ * macOS too, which has no flock(1)); whoever holds it runs `ssh -fN`, which with the config's
+ * ControlMaster auto becomes the master and goes to the background once logged in; the others
+ * wait for `ssh -O check` to find its socket.
+ */
+function masterText(pool: string): string {
+  const c = sshConfigFile(pool);
+  const lock = `${sshDir(pool)}/master.lock`;
+  return [
+    "#!/bin/sh",
+    `# The bastion's master connection for pool ${pool}'s host commands. Rendered by avfleet.`,
+    `c=${c} l=${lock} i=0`,
+    `until ssh -F $c -O check ${BASTION} 2>/dev/null; do`,
+    "  if mkdir $l 2>/dev/null; then",
+    `    ssh -F $c -fN ${BASTION}; r=$?; rmdir $l`,
+    "    [ $r -eq 0 ] || exit $r",
+    "  fi",
+    "  i=$((i + 1))",
+    `  [ $i -le ${MASTER_WAIT} ] || { echo "avfleet: no master connection to the bastion after ${MASTER_WAIT} s (is $l left by a killed run?)" >&2; exit 1; }`,
+    "  sleep 1",
+    "done",
+    "",
+  ].join("\n");
 }
 
 /** The bastion's key, without its comment: what a known_hosts line holds after the name. */
@@ -94,5 +131,5 @@ export function sshFiles(
     ...(bastion ? [`${BASTION} ${keyOnly(bastion.hostKey)}`] : []),
     "",
   ].join("\n");
-  return { config, knownHosts };
+  return { config, knownHosts, ...(bastion ? { master: masterText(pool) } : {}) };
 }

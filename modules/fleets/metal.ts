@@ -25,8 +25,8 @@ export interface MetalFleetArgs {
   spec: MetalFleetSpec;
   /** The site's validated host inventory. */
   inventory: Inventory;
-  /** The site's rendered ssh_config, relative to the project root (metal-ssh.ts). */
-  sshConfig: string;
+  /** The site's rendered ssh_config and bastion master script, relative to the project root (metal-ssh.ts). */
+  ssh: { config: string; master?: string };
   /**
    * Resolves when the files the commands read are written: the payloads, the ssh_config, and the
    * SSH private key when the stack holds it (a secret written only where pulumi runs).
@@ -92,7 +92,7 @@ export function createMetalFleet(
   fleetArgs: MetalFleetArgs,
   parent: pulumi.Resource,
 ): Promise<void> {
-  const { spec, inventory, sshConfig, ready, classes, drain, intents, gcpProject } = fleetArgs;
+  const { spec, inventory, ssh, ready, classes, drain, intents, gcpProject } = fleetArgs;
   const opts = { parent };
 
   for (const [of, { payload }] of [
@@ -107,7 +107,7 @@ export function createMetalFleet(
   }
 
   const user = spec.ssh.user;
-  const target = (host: InventoryHost) => ({ config: sshConfig, host: host.name });
+  const target = (host: InventoryHost) => ({ ...ssh, host: host.name });
   // The command waits for the files it reads; `ready` is unsecret, so the command is no secret.
   const when = (cmd: string) => ready.apply(() => cmd);
   const run = (host: InventoryHost) => () => {

@@ -8,7 +8,13 @@
 import { chmodSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { payloadFile, type Payload } from "./metal-payload";
-import { identityFile, knownHostsFile, sshConfigFile, type SshFiles } from "./metal-ssh";
+import {
+  identityFile,
+  knownHostsFile,
+  masterScript,
+  sshConfigFile,
+  type SshFiles,
+} from "./metal-ssh";
 
 /** Whole or not at all: a concurrent evaluation, or a command reading it, never reads half. */
 function store(root: string, file: string, text: string, mode = 0o644): string {
@@ -27,10 +33,15 @@ export function storePayload(payload: Payload, root = process.cwd()): string {
   return store(root, payloadFile(payload.sha), payload.text);
 }
 
-/** Writes the site's ssh_config and known_hosts; returns the ssh_config's path. */
-export function storeSshFiles(pool: string, files: SshFiles, root = process.cwd()): string {
+/** Writes the site's SSH files; returns the paths a host's command names. */
+export function storeSshFiles(
+  pool: string,
+  files: SshFiles,
+  root = process.cwd(),
+): { config: string; master?: string } {
   store(root, knownHostsFile(pool), files.knownHosts);
-  return store(root, sshConfigFile(pool), files.config);
+  const master = files.master ? store(root, masterScript(pool), files.master) : undefined;
+  return { config: store(root, sshConfigFile(pool), files.config), ...(master ? { master } : {}) };
 }
 
 /** Writes the site's private key, readable by the operator alone (ssh refuses it otherwise). */

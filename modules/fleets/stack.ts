@@ -198,20 +198,21 @@ export function declareStack(
         rollout: config["avfleet:rollout"],
       });
       for (const payload of Object.values(payloads.classes)) storePayload(payload);
-      const sshConfig = storeSshFiles(
+      const ssh = storeSshFiles(
         spec.pool,
         sshFiles(spec.pool, spec.ssh, provisionedHosts(inventory)),
       );
       new (components.metal().MetalFleet)(spec.pool, {
         spec,
         inventory,
-        sshConfig,
+        ssh,
         ready: spec.ssh.agent
           ? pulumi.output("")
           : pulumi.unsecret(
               new pulumi.Config("avfleet")
                 .requireSecret("sshPrivateKey")
-                .apply((key) => (storeIdentity(spec.pool, key), "")),
+                // A preview runs no command: the key is written only where an up runs them.
+                .apply((key) => (pulumi.runtime.isDryRun() || storeIdentity(spec.pool, key), "")),
             ),
         classes: Object.fromEntries(
           Object.entries(payloads.classes).map(([c, payload]) => [c, { payload }]),

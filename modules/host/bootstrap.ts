@@ -67,9 +67,40 @@ export interface HostFile {
   content: string;
 }
 
+/** Where the package's repository and its key go (apt's sources.list.d, Debian's keyrings). */
+export const APT_SOURCE_PATH = "/etc/apt/sources.list.d/avfleet.sources";
+export const APT_KEY_PATH = "/etc/apt/keyrings/avfleet.asc";
+
+/**
+ * The package's repository as a deb822 source (sources.list(5), apt ≥ 1.1; Debian 12 has 2.6)
+ * trusting only its own key: Signed-By names an ASCII-armored key file, which apt ≥ 2.4 reads
+ * as it is (no gpg --dearmor).
+ */
+export function aptSourceFiles(spec: FleetSpec): HostFile[] {
+  const source = spec.workload.aptSource;
+  if (!source) return [];
+  const key = source.key.endsWith("\n") ? source.key : `${source.key}\n`;
+  return [
+    { path: APT_KEY_PATH, mode: "0644", content: key },
+    {
+      path: APT_SOURCE_PATH,
+      mode: "0644",
+      content: [
+        "Types: deb",
+        `URIs: ${source.uri}`,
+        `Suites: ${source.suite}`,
+        `Components: ${(source.components ?? ["main"]).join(" ")}`,
+        `Signed-By: ${APT_KEY_PATH}`,
+        "",
+      ].join("\n"),
+    },
+  ];
+}
+
 export function hostFiles(spec: FleetSpec, tuning: TuningArtifacts): HostFile[] {
   const mediaUnit = tuning.facts.mediaUnit;
   return [
+    ...aptSourceFiles(spec),
     { path: SCRIPT_PATH, mode: "0755", content: tuning.script },
     { path: `/etc/systemd/system/${mediaUnit}`, mode: "0644", content: workloadUnit(spec) },
     { path: AGENT_PATH, mode: "0755", content: agentSource(spec) },

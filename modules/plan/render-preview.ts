@@ -54,10 +54,12 @@ export function economicsLines(plan: Plan): string[] {
   if (o.scaling) lines.push(`scaling: ${o.scaling}`);
   if (o.provisioning) {
     const { user, privilege, sudoers } = o.provisioning;
+    // sshd runs the command with the login's shell, in its home (where the payload's log goes).
+    const login = `as ${user} (a POSIX login shell and a writable home)`;
     lines.push(
       privilege === "root"
-        ? `provisioning: as ${user}`
-        : `provisioning: as ${user} through sudo -n; every host needs in /etc/sudoers.d/avfleet: ${sudoers}`,
+        ? `provisioning: ${login}`
+        : `provisioning: ${login} through sudo -n; every host needs in /etc/sudoers.d/avfleet: ${sudoers}`,
     );
   }
   if (o.host) {

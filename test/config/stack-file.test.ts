@@ -77,6 +77,24 @@ const badCases: [string, string, string[]][] = [
     ],
   ],
   [
+    "an apt source's key that is not an armored public key",
+    withFleet((f) => (f.workload.aptSource.key = "ssh-ed25519 AAAA")),
+    [
+      'config.avfleet:fleet.workload.aptSource.key: is "ssh-ed25519 AAAA", expected the repository\'s signing key, ASCII-armored as `gpg --armor --export <id>` prints it',
+    ],
+  ],
+  [
+    "an apt source beside an image",
+    withFleet((f) => {
+      delete f.workload.package;
+      f.workload.image = "us-west1-docker.pkg.dev/media-prod-usw1/sfu/avfleet-sfu";
+      f.workload.version = "2.4.1";
+    }),
+    [
+      'config.avfleet:fleet.workload.aptSource: is {"uri":"https://apt.media.example.net/debian","suite":"bo..., expected no aptSource beside image (podman pulls the image)',
+    ],
+  ],
+  [
     "min > max",
     withFleet((f) => (f.minHosts = 100)),
     ["config.avfleet:fleet.minHosts: is 100, more than maxHosts 90, expected minHosts ≤ maxHosts"],

@@ -83,6 +83,7 @@ test("autohealing waits out the first boot: package pools 420 s, container pools
   assert.equal(args.autohealingInitialDelaySec(spec()), 420);
   const container = spec((f) => {
     delete f.workload.package;
+    delete f.workload.aptSource;
     delete f.workload.version;
     f.workload.image = "us-west1-docker.pkg.dev/media-prod-usw1/sfu/avfleet-sfu";
     f.workload.version = "2.4.1";

@@ -504,8 +504,8 @@ test("over a real sshd, as pulumi up runs a host's command: ssh through the rend
         agent: false,
         bastion: { host: "127.0.0.1", port: 2222, user: USER, hostKey },
       };
-      const host = (key: string) => ({
-        name: "box-m001",
+      const host = (key: string, name = "box-m001") => ({
+        name,
         publicIp: "192.0.2.1",
         privateIp: "127.0.0.1",
         rack: "r1",
@@ -513,27 +513,44 @@ test("over a real sshd, as pulumi up runs a host's command: ssh through the rend
         state: "active" as const,
         hostKey: key,
       });
-      const config = storeSshFiles(stack, sshFiles(stack, spec, [host(hostKey)]), project);
+      // Eight names for the one sshd: eight hosts behind the bastion, each pinned under its name.
+      const names = Array.from({ length: 8 }, (_, i) => `box-m00${i + 1}`);
+      const hosts = (key: string) => [host(key), ...names.slice(1).map((n) => host(hostKey, n))];
+      const paths = storeSshFiles(stack, sshFiles(stack, spec, hosts(hostKey)), project);
       storeIdentity(stack, readFileSync(join(ssh, "client"), "utf8"), project);
-      const command = applyCommand({ config, host: "box-m001" }, USER, payload.sha);
-      const over = () => box.run(["sh", "-c", OVER_SSH, "sh", box.dir, command, config]);
+      assert.equal(paths.master, `.avfleet/ssh/${stack}/master`);
+      const command = applyCommand({ ...paths, host: "box-m001" }, USER, payload.sha);
+      const over = (text = command) =>
+        box.run(["sh", "-c", OVER_SSH, "sh", box.dir, text, paths.config]);
 
       // The bastion is who it says; the host is not.
       const impostor = keygen(join(ssh, "impostor"), "root@metal-box");
-      storeSshFiles(stack, sshFiles(stack, spec, [host(impostor)]), project);
+      storeSshFiles(stack, sshFiles(stack, spec, hosts(impostor)), project);
       const refused = over();
       assert.equal(refused.status, 255, refused.stdout + refused.stderr);
       assert.match(refused.stderr, /Host key verification failed/);
       assert.match(refused.stderr, /box-m001/, "the alias the host key is pinned under");
       assert.deepEqual(readdirSync(join(box.dir, "sbin")), [], "nothing ran on the host");
 
-      storeSshFiles(stack, sshFiles(stack, spec, [host(hostKey)]), project);
+      storeSshFiles(stack, sshFiles(stack, spec, hosts(hostKey)), project);
       const run = over();
       assert.equal(run.status, 0, run.stdout + run.stderr);
       assert.equal(run.stdout, `avfleet: ran ${payload.sha.slice(0, 16)}\n`);
       assertTuned(box, box.log("user", payload.sha), artifacts);
-      // The jump went through the bastion's section: one master connection, now gone.
-      assert.match(readFileSync(join(ssh, "log"), "utf8"), /Accepted publickey for metal-u/);
+
+      // Eight hosts' commands at once, as pulumi up --parallel starts them: one of them opens
+      // the bastion's master, the others wait for it; the bastion authenticates once.
+      const accepted = () =>
+        readFileSync(join(ssh, "log"), "utf8").match(/Accepted publickey/g)?.length ?? 0;
+      const parallel = over(
+        [
+          "p=",
+          ...names.map((n) => `(sh ${paths.master}&&ssh -F ${paths.config} ${n} true) & p="$p $!"`),
+          "s=0; for j in $p; do wait $j || s=1; done; exit $s",
+        ].join("\n"),
+      );
+      assert.equal(parallel.status, 0, parallel.stdout + parallel.stderr);
+      assert.equal(accepted(), 1 + names.length, readFileSync(join(ssh, "log"), "utf8"));
     } finally {
       box.remove();
     }

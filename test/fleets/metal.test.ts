@@ -17,6 +17,7 @@ import { applyCommand, payloadFile } from "../../modules/fleets/metal-payload";
 import {
   identityFile,
   knownHostsFile,
+  masterScript,
   sshConfigFile,
   sshFiles,
 } from "../../modules/fleets/metal-ssh";
@@ -320,7 +321,11 @@ test("per site: each class's payload once; per host a small command that pipes i
 
 /** A metal-sjc host's command, as the site's ssh_config reaches it. */
 const siteCommand = (host: string, sha: string) =>
-  applyCommand({ config: sshConfigFile("metal-sjc"), host }, "avfleet", sha);
+  applyCommand(
+    { config: sshConfigFile("metal-sjc"), master: masterScript("metal-sjc"), host },
+    "avfleet",
+    sha,
+  );
 
 /** The Plan as if its stack were named `site`: variants of one site, as one stack's next ups. */
 function asSite(plan: Plan): Plan {
@@ -555,7 +560,7 @@ test("Cloud DNS host records of a live site are imported by their documented id;
   assert.match(
     preview,
     new RegExp(
-      `\n {4}provisioning: as avfleet through sudo -n; every host needs in /etc/sudoers\\.d/avfleet: ${SUDOERS_RULE.replace(/[()\\.]/g, "\\$&")}\n`,
+      `\n {4}provisioning: as avfleet \\(a POSIX login shell and a writable home\\) through sudo -n; every host needs in /etc/sudoers\\.d/avfleet: ${SUDOERS_RULE.replace(/[()\\.]/g, "\\$&")}\n`,
     ),
   );
   assert.doesNotMatch(renderPreview([created], 1), /import/);
@@ -626,6 +631,11 @@ test("the site's ssh_config pins each host's key under its name and jumps throug
     const own = sshFiles(pool, spec.ssh, provisioned);
     assert.equal(readFileSync(join(ROOT, sshConfigFile(pool)), "utf8"), own.config);
     assert.equal(readFileSync(join(ROOT, knownHostsFile(pool)), "utf8"), own.knownHosts);
+    // Behind a bastion every command opens (or waits for) the one master connection first.
+    assert.equal(readFileSync(join(ROOT, masterScript(pool)), "utf8"), own.master);
+    assert.ok(
+      commands.every((r) => (r.inputs as any).create.includes(`sh ${masterScript(pool)}&&ssh `)),
+    );
     const id = statSync(join(ROOT, identityFile(pool)));
     assert.equal(id.mode & 0o777, 0o600);
   } finally {

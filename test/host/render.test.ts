@@ -64,6 +64,10 @@ test("every cloud stack's bootstrap carries tuning, unit, agent and config; AWS 
     assert.deepEqual(
       [...files.keys()],
       [
+        // the package's repository, where the image has none (the GCP examples' Debian images)
+        ...(spec.workload.aptSource
+          ? ["/etc/apt/keyrings/avfleet.asc", "/etc/apt/sources.list.d/avfleet.sources"]
+          : []),
         "/usr/local/sbin/avfleet-tune",
         "/etc/systemd/system/sfu.service",
         "/usr/local/sbin/avfleet-agent",
