@@ -29,7 +29,7 @@ type Variant = "container" | "longDrain";
 const VARIANTS: Record<Variant, (fleet: Doc) => boolean> = {
   container(fleet) {
     if (fleet.kind === "metal") return false;
-    const { package: _, version, ...rest } = fleet.workload;
+    const { package: _, aptSource: __, version, ...rest } = fleet.workload;
     const registry =
       fleet.kind === "gcp"
         ? "us-west1-docker.pkg.dev/media-prod/sfu/avfleet-sfu"

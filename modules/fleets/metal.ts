@@ -110,6 +110,7 @@ export function createMetalFleet(
   const target = (host: InventoryHost) => ({ ...ssh, host: host.name });
   // The command waits for the files it reads; `ready` is unsecret, so the command is no secret.
   const when = (cmd: string) => ready.apply(() => cmd);
+  const commands = new Map<string, command.local.Command>();
   const run = (host: InventoryHost) => () => {
     const intent = intents.get(host.name)!;
     if (intent.run === "drain") {
@@ -120,7 +121,7 @@ export function createMetalFleet(
       );
       return;
     }
-    new command.local.Command(
+    const tune = new command.local.Command(
       `${name}-${host.name}-tune`,
       {
         create: when(applyCommand(target(host), user, intent.sha)),
@@ -129,11 +130,15 @@ export function createMetalFleet(
       },
       intent.keep ? { ...opts, ignoreChanges: ["create", "triggers"] } : opts,
     );
+    commands.set(host.name, tune);
   };
 
   const { dns } = spec;
   const record = (host: InventoryHost) => () => {
     const fqdn = args.hostFqdn(host, dns.domain);
+    // Joins reach a host once its command has run: a host the up creates (new, or back from a
+    // drain) gets its record after it is tuned and serving, or none while its command fails.
+    const dnsOpts = { ...opts, dependsOn: [commands.get(host.name)!] };
     if (dns.provider === "route53") {
       new route53.Record(
         `${name}-${host.name}-dns`,
@@ -145,7 +150,7 @@ export function createMetalFleet(
           records: [host.publicIp],
           ...(dns.adopt ? { allowOverwrite: true } : {}),
         },
-        opts,
+        dnsOpts,
       );
     } else {
       new clouddns.RecordSet(
@@ -159,8 +164,8 @@ export function createMetalFleet(
           rrdatas: [host.publicIp],
         },
         dns.adopt
-          ? { ...opts, import: args.cloudDnsImportId(gcpProject!, dns.zone, `${fqdn}.`, "A") }
-          : opts,
+          ? { ...dnsOpts, import: args.cloudDnsImportId(gcpProject!, dns.zone, `${fqdn}.`, "A") }
+          : dnsOpts,
       );
     }
   };

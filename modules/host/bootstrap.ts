@@ -216,6 +216,17 @@ export function bootstrapScript(spec: FleetSpec, tuning: TuningArtifacts): strin
     `AVFLEET_TUNE_ROOT="$ROOT" "$ROOT${SCRIPT_PATH}" apply || echo "avfleet-bootstrap: tuning drifts" >&2`,
     "systemctl daemon-reload",
     `systemctl enable ${TUNE_UNIT} ${mediaUnit} ${AGENT_UNIT}`,
+    ...(spec.kind === "metal"
+      ? [
+          // Set active again while its drain runs: the server takes no joins until the drain
+          // ends (the contract has no undrain), and a restart would cut the calls it still
+          // carries. Fail, so the up names the host and it gets no DNS record yet.
+          `if [ -e "$ROOT${DRAIN_REQUEST_PATH}" ] && [ -e "$ROOT${STATE_DIR}/drain.json" ] && [ ! -e "$ROOT${STATE_DIR}/drained" ]; then`,
+          `  echo "avfleet-bootstrap: $(uname -n) is still draining: set it active again once ${STATE_DIR}/drained is there" >&2`,
+          "  exit 1",
+          "fi",
+        ]
+      : []),
     "# A bare-metal host set active again: no drain request, and after a finished drain the",
     "# media server takes sessions again. Only now, after the install: policy-rc.d kept the",
     "# package's own restart from the serving server, so this restart starts the new binary.",

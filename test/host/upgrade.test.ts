@@ -7,12 +7,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadStackFile } from "../../modules/config/stack";
 import { hostTuning } from "../../modules/fleets/host-tuning";
-import { bootstrapScript, POLICY_RC_D } from "../../modules/host/bootstrap";
+import { bootstrapScript, DRAIN_REQUEST_PATH, POLICY_RC_D } from "../../modules/host/bootstrap";
 import { STATE_DIR } from "../../modules/host/units";
 import { MEDIA_UNIT } from "../../modules/tuning/host-facts";
 import { SCRIPT_PATH } from "../../modules/tuning/settings";
@@ -88,7 +88,7 @@ test("the package install runs behind a policy-rc.d that Debian's deb-systemd-in
  * active again runs it, under a throwaway root with the rehearsal's stand-in apt-get, dpkg and
  * systemctl; each call is logged with whether the package's binary is there yet.
  */
-function afterDrain(): string[] {
+function afterDrain(drain: "drained" | "running" = "drained") {
   const lines = script.split("\n");
   const from = lines.indexOf("export DEBIAN_FRONTEND=noninteractive");
   const to = lines.findIndex((l) => l.startsWith(`systemctl start ${MEDIA_UNIT}`));
@@ -110,8 +110,9 @@ function afterDrain(): string[] {
   }
   // The tuning's own apply is not what this is about: a stand-in that changes nothing.
   writeFileSync(join(root, SCRIPT_PATH), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
-  writeFileSync(join(root, STATE_DIR, "drained"), "1764000000\n");
+  if (drain === "drained") writeFileSync(join(root, STATE_DIR, "drained"), "1764000000\n");
   writeFileSync(join(root, STATE_DIR, "drain.json"), "{}\n");
+  writeFileSync(join(root, DRAIN_REQUEST_PATH), "set by the inventory: draining\n");
   const run = spawnSync(
     "sh",
     ["-euc", ["ROOT=$1", ...lines.slice(from, to)].join("\n"), "_", root],
@@ -120,16 +121,20 @@ function afterDrain(): string[] {
       env: { ...process.env, AVFLEET_ROOT: root, PATH: `${bin}:${fixtures}:${process.env.PATH}` },
     },
   );
-  assert.equal(run.status, 0, run.stderr);
-  return [
-    ...readFileSync(join(root, "calls"), "utf8").trim().split("\n"),
-    ...readFileSync(join(root, "var/log/apt-get.calls"), "utf8").trim().split("\n"),
-  ];
+  return {
+    run,
+    calls: [
+      ...readFileSync(join(root, "calls"), "utf8").trim().split("\n"),
+      ...readFileSync(join(root, "var/log/apt-get.calls"), "utf8").trim().split("\n"),
+    ],
+    requested: existsSync(join(root, DRAIN_REQUEST_PATH)),
+  };
 }
 
 test("a drained host set active again: the package installs behind policy-rc.d, then the media server restarts on the new binary", (t) => {
   if (!prerequisite(t, missingCommands("dpkg-query"))) return;
-  const calls = afterDrain();
+  const { run, calls } = afterDrain();
+  assert.equal(run.status, 0, run.stderr);
   const install = calls.findIndex((c) => /^apt-get .*\binstall\b/.test(c));
   const restart = calls.indexOf(`systemctl restart ${MEDIA_UNIT} (binary: new)`);
   assert.ok(install >= 0, calls.join("\n"));
@@ -138,4 +143,23 @@ test("a drained host set active again: the package installs behind policy-rc.d, 
   assert.equal(calls.filter((c) => c.startsWith(`systemctl restart ${MEDIA_UNIT}`)).length, 1);
   // The package's own restart, asked of the policy layer during the install, was refused.
   assert.ok(calls.includes(`policy-rc.d ${MEDIA_UNIT} restart: 101`), calls.join("\n"));
+});
+
+test("a host set active again while its drain still runs: the bootstrap stops before any restart and says so; the host keeps draining", (t) => {
+  if (!prerequisite(t, missingCommands("dpkg-query"))) return;
+  const { run, calls, requested } = afterDrain("running");
+  assert.equal(run.status, 1);
+  assert.match(
+    run.stderr,
+    new RegExp(
+      `^avfleet-bootstrap: \\S+ is still draining: set it active again once ${STATE_DIR}/drained is there$`,
+      "m",
+    ),
+  );
+  assert.deepEqual(
+    calls.filter((c) => c.startsWith(`systemctl restart ${MEDIA_UNIT}`)),
+    [],
+    "its calls are not cut",
+  );
+  assert.ok(requested, "the drain request stays: the agent goes on draining");
 });
