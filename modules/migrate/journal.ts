@@ -41,6 +41,8 @@ export type Entry = { at: number } & (
       evaluations: GateEvaluation[];
     }
   | { type: "drain-poll"; unit: string; sessions: number | null; reason?: string }
+  /** A rollout's batches as its begin planned them: every later invocation goes by these. */
+  | { type: "plan"; unit: string; release: string; batches: string[][] }
   | { type: "step-end"; unit: string; summary: string; weights?: Weights }
   | { type: "approval-requested"; unit: string; reason: string; hold: boolean }
   | { type: "approved"; unit: string; by: string; expiresAt: number }

@@ -90,6 +90,8 @@ export function entryLine(entry: Entry, units: readonly { id: string }[]): strin
       return `${t} stopped (${entry.kind}): ${entry.reason}`;
     case "note":
       return `${t} note: ${entry.message}`;
+    case "plan":
+      return `${t}   plan: ${entry.batches.map((b) => b.length).join(" + ")} host(s), the canary first`;
     default:
       return undefined;
   }

@@ -35,6 +35,8 @@ export interface MigrationState {
   blocked?: EntryOf<"halt">;
   lastAbort?: EntryOf<"abort">;
   lastRollback?: EntryOf<"rollback">;
+  /** A rollout's plan, as this epoch's begin recorded it. */
+  plan?: EntryOf<"plan">;
   queryErrors: number;
 }
 
@@ -69,6 +71,7 @@ export function applyEntry(s: MigrationState, e: Entry): void {
         s.approvals.clear();
         s.pendingApproval = undefined;
         s.blocked = undefined;
+        s.plan = undefined;
       }
       s.hash = e.hash;
       s.halt = undefined;
@@ -119,6 +122,9 @@ export function applyEntry(s: MigrationState, e: Entry): void {
       Object.assign(s, emptyState(), {
         halt: { type: "halt", kind: "abandoned", reason: e.reason, at: e.at },
       });
+      break;
+    case "plan":
+      s.plan = e;
       break;
     case "halt":
       s.halt = e;

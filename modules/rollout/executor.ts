@@ -118,6 +118,13 @@ class Rollout extends JournaledRun<RolloutContext> {
   async runUnit(unit: RolloutUnit): Promise<Outcome | undefined> {
     await this.record({ type: "step-start", unit: unit.id, title: unit.title });
     if (unit.kind === "begin") {
+      const { canary, batches } = this.plan;
+      await this.record({
+        type: "plan",
+        unit: unit.id,
+        release: this.pool.rendered,
+        batches: [canary, ...batches],
+      });
       const failed = await this.act(
         unit.id,
         this.ctx.driver.configure(this.config(0, -1, "release")),
@@ -150,21 +157,30 @@ class Rollout extends JournaledRun<RolloutContext> {
     target: RolloutConfig["target"],
   ): Promise<Outcome | undefined> {
     const forward = target === "release";
+    // Resumed, a cloud batch may have hosts replaced already (on the release, under new names).
+    const present = new Set(this.pool.hosts.map((h) => h.name));
+    const hosts = forward ? unit.hosts.filter((h) => present.has(h)) : unit.hosts;
     const after = forward ? unit.index + 1 : unit.index;
     const step = forward ? unit.id : `${unit.id}:back`;
     const release = forward ? this.pool.rendered : this.pool.running;
+    if (hosts.length === 0) {
+      await this.record({
+        type: "note",
+        unit: step,
+        message: "every host of the batch was replaced already",
+      });
+      const verified = await this.verify(step, unit, release);
+      return verified === true ? undefined : this.failed(unit, verified, forward);
+    }
     const drainConfig = this.config(forward ? unit.index : unit.index + 1, unit.index, target);
-    const failedDrain = await this.act(
-      step,
-      this.ctx.driver.drain(drainConfig, unit.index, unit.hosts),
-    );
+    const failedDrain = await this.act(step, this.ctx.driver.drain(drainConfig, unit.index, hosts));
     if (failedDrain) return this.failed(unit, `drain: ${failedDrain}`, forward);
-    const drained = await this.awaitDrain(step, unit.hosts);
+    const drained = await this.awaitDrain(step, hosts);
     if (drained) return drained;
     const updateConfig = this.config(after, -1, target);
     const failedUpdate = await this.act(
       step,
-      this.ctx.driver.update(updateConfig, unit.index, unit.hosts),
+      this.ctx.driver.update(updateConfig, unit.index, hosts),
     );
     if (failedUpdate) return this.failed(unit, `update: ${failedUpdate}`, forward);
     const verified = await this.verify(step, unit, release);
@@ -299,7 +315,9 @@ class Rollout extends JournaledRun<RolloutContext> {
     await this.record({ type: "note", unit: unit.id, message: `rolling back: ${reason} (${by})` });
     const reached = this.ctx.units.filter(
       (u): u is Extract<RolloutUnit, { kind: "batch" }> =>
-        u.kind === "batch" && (this.state.completed.has(u.id) || u.id === unit.id),
+        u.kind === "batch" &&
+        // The unit that failed has started; an operator's rollback names the next, which has not.
+        (this.state.completed.has(u.id) || (u.id === unit.id && this.state.started.has(u.id))),
     );
     // A cloud group replaces a host under a new name: a batch goes back by the hosts that now
     // run the release in its place (bare-metal names never change).

@@ -7,9 +7,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { localBackend } from "../migrate/backend";
 import type { Entry } from "../migrate/journal";
+import { foldJournal } from "../migrate/state";
 import type { Outcome } from "../migrate/run";
-import { runRollout, type RolloutContext } from "./executor";
-import { rolloutUnits, ROLLOUT_DEFAULTS, type RolloutOptions, type RolloutUnit } from "./units";
+import {
+  rollbackRollout,
+  runRollout,
+  type RolloutContext,
+  type RolloutRunOptions,
+} from "./executor";
+import {
+  journaledPlan,
+  rolloutUnits,
+  ROLLOUT_DEFAULTS,
+  type RolloutOptions,
+  type RolloutUnit,
+} from "./units";
 import type { RolloutWorld } from "./world";
 
 export interface Rehearsal {
@@ -18,22 +30,36 @@ export interface Rehearsal {
   entries: Entry[];
 }
 
-export async function rehearseRollout(
-  world: RolloutWorld,
-  options: Partial<RolloutOptions> = {},
-  onEntry?: RolloutContext["onEntry"],
-): Promise<Rehearsal> {
-  const dir = mkdtempSync(join(tmpdir(), "avfleet-rollout-"));
-  try {
-    const opts = { ...ROLLOUT_DEFAULTS, ...options };
+/**
+ * One rollout's journal and lease on a world, invoked as often as an operator would: each
+ * invocation reads the pool again and plans its units again, as `avfleet rollout run` does.
+ */
+export class RolloutRehearsal {
+  private readonly dir = mkdtempSync(join(tmpdir(), "avfleet-rollout-"));
+  private readonly opts: RolloutOptions;
+  readonly entries: Entry[] = [];
+  units: RolloutUnit[] = [];
+
+  constructor(
+    private readonly world: RolloutWorld,
+    options: Partial<RolloutOptions> = {},
+    private readonly onEntry?: RolloutContext["onEntry"],
+  ) {
+    this.opts = { ...ROLLOUT_DEFAULTS, ...options };
+  }
+
+  private async context(): Promise<RolloutContext> {
+    const { world, opts } = this;
     const pool = world.read();
-    const units = rolloutUnits(pool, opts);
-    const entries: Entry[] = [];
-    const ctx: RolloutContext = {
+    const backend = localBackend(this.dir);
+    const key = `release/${pool.stack}`;
+    const state = foldJournal(await backend.read(key));
+    this.units = rolloutUnits(pool, opts, journaledPlan(state, pool.rendered));
+    return {
       file: `stacks/Pulumi.${pool.stack}.yaml`,
-      units,
-      backend: localBackend(dir),
-      key: `release/${pool.stack}`,
+      units: this.units,
+      backend,
+      key,
       by: "rehearsal",
       drivers: { pulumi: (args) => world.pulumi(args), metrics: world.metrics, clock: world.clock },
       mode: "rehearse",
@@ -42,12 +68,35 @@ export async function rehearseRollout(
       driver: world.driver,
       options: opts,
       onEntry: (entry, all) => {
-        entries.push(entry);
-        onEntry?.(entry, all);
+        this.entries.push(entry);
+        this.onEntry?.(entry, all);
       },
     };
-    return { outcome: await runRollout(ctx), units, entries };
+  }
+
+  async run(options: RolloutRunOptions = {}): Promise<Outcome> {
+    return runRollout(await this.context(), options);
+  }
+
+  async rollback(): Promise<Outcome> {
+    return rollbackRollout(await this.context());
+  }
+
+  close(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function rehearseRollout(
+  world: RolloutWorld,
+  options: Partial<RolloutOptions> = {},
+  onEntry?: RolloutContext["onEntry"],
+): Promise<Rehearsal> {
+  const rehearsal = new RolloutRehearsal(world, options, onEntry);
+  try {
+    const outcome = await rehearsal.run();
+    return { outcome, units: rehearsal.units, entries: rehearsal.entries };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    rehearsal.close();
   }
 }

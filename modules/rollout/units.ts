@@ -6,6 +6,7 @@
  */
 import type { RolloutConfig } from "../config/rollout.schema";
 import type { Gate } from "../gates/gates";
+import type { MigrationState } from "../migrate/state";
 import {
   planBatches,
   type BatchLimits,
@@ -76,16 +77,30 @@ export const ROLLOUT_DEFAULTS: RolloutOptions = {
   approvalTtlMs: 4 * 60 * 60_000,
 };
 
-export function rolloutUnits(pool: PoolRead, options: RolloutOptions): RolloutUnit[] {
+/**
+ * The rollout's units: the batches its begin recorded (`planned`, the canary first), or, before
+ * it has begun, a plan of the pool as it is. A cloud pool's hosts change names as they are
+ * replaced: planned again after its canary, the pool would make another canary of the hosts
+ * left, and a held canary's approval would plan a third.
+ */
+export function rolloutUnits(
+  pool: PoolRead,
+  options: RolloutOptions,
+  planned?: string[][],
+): RolloutUnit[] {
   // A site's program batches every active host (its plan hash covers them all); a cloud pool's
-  // hosts change names as they are replaced, so a resumed rollout plans what is left to do.
+  // plan is of the hosts not on the release yet.
   const hosts =
     pool.kind === "metal" ? pool.hosts : pool.hosts.filter((h) => h.release !== pool.rendered);
-  const plan = planBatches(hosts, options);
+  const plan = planned
+    ? { canary: planned[0] ?? [], batches: planned.slice(1) }
+    : planBatches(hosts, options);
   const { canary, batches } = plan;
   const all = [canary, ...batches].filter((b) => b.length > 0);
   const domainOf = new Map(pool.hosts.map((h) => [h.name, h.domain]));
-  const where = (hosts: string[]) => [...new Set(hosts.map((h) => domainOf.get(h)))].join(", ");
+  // A planned host replaced since (a cloud batch done) is in no domain the pool knows now.
+  const where = (hosts: string[]) =>
+    [...new Set(hosts.map((h) => domainOf.get(h) ?? "hosts replaced since"))].join(", ");
   return [
     {
       id: "1",
@@ -102,4 +117,9 @@ export function rolloutUnits(pool: PoolRead, options: RolloutOptions): RolloutUn
       title: `${index === 0 ? "canary" : `batch ${index}/${all.length - 1}`}: ${hosts.length} host(s) in ${where(hosts)}`,
     })),
   ];
+}
+
+/** The batches this release's rollout began with, from its journal's state, if it has begun. */
+export function journaledPlan(state: MigrationState, release: string): string[][] | undefined {
+  return state.plan?.release === release ? state.plan.batches : undefined;
 }

@@ -22,7 +22,12 @@ import {
   type RolloutContext,
 } from "../../modules/rollout/executor";
 import { cliRunner, realPool } from "../../modules/rollout/real";
-import { ROLLOUT_DEFAULTS, rolloutUnits, type RolloutOptions } from "../../modules/rollout/units";
+import {
+  journaledPlan,
+  ROLLOUT_DEFAULTS,
+  rolloutUnits,
+  type RolloutOptions,
+} from "../../modules/rollout/units";
 import { RolloutWorld } from "../../modules/rollout/world";
 import { EXIT, UsageError, parseCommandArgs, type Command } from "../cli";
 
@@ -233,7 +238,11 @@ async function rolloutAction(
         throw new InputError([`${stack.file}: (pool): ${(err as Error).message}`]);
       pool = undefined;
     }
-    const units = pool ? rolloutUnits(pool, options) : [];
+    // Once begun, a rollout goes by the batches it planned, whatever the pool's names now.
+    const planned = pool
+      ? journaledPlan(foldJournal(await backend.read(key)), pool.rendered)
+      : undefined;
+    const units = pool ? rolloutUnits(pool, options, planned) : [];
     const ctx: RolloutContext = {
       file: stack.file,
       units,

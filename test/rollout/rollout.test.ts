@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { rehearseRollout } from "../../modules/rollout/rehearse";
+import { rehearseRollout, RolloutRehearsal } from "../../modules/rollout/rehearse";
 import { RolloutWorld, type WorldOptions } from "../../modules/rollout/world";
 import { unavailableHosts } from "../../modules/release/batches";
 import { configFromArgs, rolloutConfigArgs } from "../../modules/rollout/drivers";
@@ -116,4 +116,40 @@ test("avfleet:rollout is written leaf by leaf as config set --path stores it, an
     "-1",
   ]);
   assert.deepEqual(configFromArgs(calls), config);
+});
+
+test("an AWS rollout resumed, its hosts replaced under new names: every invocation goes by the batches its begin planned (no second canary), and a rollback after it returns every host on the release", async () => {
+  const world = new RolloutWorld({ ...SITE, kind: "aws", stack: "aws-pool", callsPerHost: 600 });
+  const rehearsal = new RolloutRehearsal(world, { maxUnavailable: 3, canaryShare: 0.1 });
+  try {
+    // One unit per invocation: begin, the canary, batch 1, batch 2, each a resume.
+    const first = await rehearsal.run({ step: true });
+    assert.equal(first.kind, "stepped", first.reason);
+    const planned = rehearsal.units.flatMap((u) => (u.kind === "batch" ? [u.hosts] : []));
+    for (let i = 0; i < 3; i++) {
+      const outcome = await rehearsal.run({ step: true });
+      assert.equal(outcome.kind, "stepped", outcome.reason);
+      assert.deepEqual(
+        rehearsal.units.flatMap((u) => (u.kind === "batch" ? [u.hosts] : [])),
+        planned,
+        "the begin's plan, not the pool's names now",
+      );
+    }
+    assert.equal(rehearsal.entries.filter((e) => e.type === "start" && e.restart).length, 0);
+    const canaries = rehearsal.entries.filter(
+      (e) => e.type === "step-start" && e.title.startsWith("canary"),
+    );
+    assert.equal(canaries.length, 1, "one canary");
+    const onRelease = () => world.read().hosts.filter((h) => h.release === SITE.rendered);
+    const reached = planned.slice(0, 3).flat().length;
+    assert.equal(onRelease().length, reached, "the canary, batches 1 and 2");
+    const back = await rehearsal.rollback();
+    assert.equal(back.kind, "rolled-back", back.reason);
+    assert.match(back.reason, new RegExp(`${reached} host\\(s\\) back on ${SITE.running}`));
+    assert.deepEqual([...new Set(world.read().hosts.map((h) => h.release))], [SITE.running]);
+    assert.equal(world.tally.callsCut, 0);
+    assert.equal(world.tally.maxUnavailableExceeded, 0);
+  } finally {
+    rehearsal.close();
+  }
 });
