@@ -48,33 +48,53 @@ export interface SshFiles {
   master?: string;
 }
 
-/** Seconds a command waits for another's master connection before it gives up. */
+/** Seconds a command waits for a master connection before it goes on without one. */
 const MASTER_WAIT = 60;
 
 /**
- * Opens the bastion's master connection unless it is up: mkdir is the lock (atomic, and on
- * macOS too, which has no flock(1)); whoever holds it runs `ssh -fN`, which with the config's
- * ControlMaster auto becomes the master and goes to the background once logged in; the others
- * wait for `ssh -O check` to find its socket.
+ * Opens the bastion's master connection unless one is up. mkdir is the lock (atomic, on macOS
+ * too, which has no flock(1)), holding its opener's pid, so a lock whose opener was killed is
+ * taken over. The opener runs `ssh -MN` itself, in the background with its output to /dev/null
+ * (pulumi-command waits for the command's pipes), and watches it: with the config's
+ * ControlPersist the master detaches once logged in (openssh-portable ssh.c,
+ * control_persist_detach) and leaves after 120 s unused (clientloop.c, only once no channel is
+ * open). A connection that never became the master (the socket was taken) is killed rather than
+ * left open forever, and a command that waits too long goes on without a master: one more
+ * bastion login, not a failed host.
  */
 function masterText(pool: string): string {
   const c = sshConfigFile(pool);
-  const lock = `${sshDir(pool)}/master.lock`;
-  return [
-    "#!/bin/sh",
-    `# The bastion's master connection for pool ${pool}'s host commands. Rendered by avfleet.`,
-    `c=${c} l=${lock} i=0`,
-    `until ssh -F $c -O check ${BASTION} 2>/dev/null; do`,
-    "  if mkdir $l 2>/dev/null; then",
-    `    ssh -F $c -fN ${BASTION}; r=$?; rmdir $l`,
-    "    [ $r -eq 0 ] || exit $r",
-    "  fi",
-    "  i=$((i + 1))",
-    `  [ $i -le ${MASTER_WAIT} ] || { echo "avfleet: no master connection to the bastion after ${MASTER_WAIT} s (is $l left by a killed run?)" >&2; exit 1; }`,
-    "  sleep 1",
-    "done",
-    "",
-  ].join("\n");
+  // Per local user, as the socket is: another user's opener is no use to this one.
+  const lock = `${sshDir(pool)}/master.$(id -u).lock`;
+  return String.raw`#!/bin/sh
+# The bastion's master connection for pool ${pool}'s host commands. Rendered by avfleet.
+c=${c} l=${lock} i=0
+m() { ssh -F $c -O check ${BASTION} 2>/dev/null; }
+until m; do
+  if mkdir "$l" 2>/dev/null; then
+    echo $$ >"$l/pid"
+    trap 'rm -rf "$l"' EXIT INT TERM HUP
+    ssh -F $c -MNn ${BASTION} </dev/null >/dev/null 2>&1 &
+    p=$! j=0
+    until m; do
+      kill -0 $p 2>/dev/null || m || { echo "avfleet: no connection to the bastion: ssh -F $c ${BASTION}" >&2; exit 255; }
+      j=$((j + 1)); [ $j -le ${MASTER_WAIT} ] || { kill $p; exit 0; }
+      sleep 1
+    done
+    exit 0
+  fi
+  # A dead opener's lock is taken over under a second lock, its pid read again there: two
+  # waiters that both saw it dead must not remove the lock the first of them takes next.
+  o=$(cat "$l/pid" 2>/dev/null)
+  if [ -n "$o" ] && ! kill -0 "$o" 2>/dev/null && mkdir "$l.t" 2>/dev/null; then
+    o=$(cat "$l/pid" 2>/dev/null)
+    [ -z "$o" ] || kill -0 "$o" 2>/dev/null || rm -rf "$l"
+    rmdir "$l.t"
+  fi
+  i=$((i + 1)); [ $i -le ${MASTER_WAIT} ] || exit 0
+  sleep 1
+done
+`;
 }
 
 /** The bastion's key, without its comment: what a known_hosts line holds after the name. */
@@ -101,7 +121,8 @@ export function sshFiles(
         `  HostKeyAlias ${BASTION}`,
         "  ProxyJump none",
         "  ControlMaster auto",
-        `  ControlPath ${sshDir(pool)}/%C`,
+        // %C hashes the remote end only: two local users would share (and be refused) a socket.
+        `  ControlPath ${sshDir(pool)}/%i-%C`,
         "  ControlPersist 120",
       ]
     : [];

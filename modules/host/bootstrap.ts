@@ -174,13 +174,16 @@ function installStep(spec: FleetSpec): string[] {
     // 101 ("action forbidden", Debian's invoke-rc.d policy interface) stops that; the running
     // server keeps its binary until a drain restarts it (or the next boot).
     `  P=; [ -e "$ROOT${POLICY_RC_D}" ] || { P=1; printf '#!/bin/sh\\n${POLICY_RC_D_MARK}\\nexit 101\\n' >"$ROOT${POLICY_RC_D}"; chmod 755 "$ROOT${POLICY_RC_D}"; trap 'rm -f "$ROOT${POLICY_RC_D}"' EXIT; }`,
+    // A fresh host's apt-daily or unattended-upgrades may hold apt's locks at boot. The install
+    // waits for dpkg's (DPkg::Lock::Timeout); dpkg --configure and apt-get update take theirs
+    // without waiting (apt 2.6 apt-pkg/update.cc, the lists lock), so they are tried again.
+    '  w() { n=0; until "$@"; do n=$((n + 1)); [ $n -lt 30 ] || return 1; sleep 10; done; }',
     // A boot stopped mid-install (an AWS warm pool host is stopped without waiting) leaves dpkg
     // interrupted, and apt-get refuses to run until it is configured.
-    "  dpkg --configure -a",
-    // A fresh host's apt-daily or unattended-upgrades may hold the lock: wait, as avfleet-tune
-    // does. A conffile question has no terminal to ask: keep the host's. A rollback installs
-    // the older version it pins: apt-get -y refuses a downgrade without --allow-downgrades.
-    `  apt-get ${APT_WAIT} update -qq`,
+    "  w dpkg --configure -a",
+    // A conffile question has no terminal to ask: keep the host's. A rollback installs the
+    // older version it pins: apt-get -y refuses a downgrade without --allow-downgrades.
+    `  w apt-get ${APT_WAIT} update -qq`,
     `  apt-get ${APT_WAIT} -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install -y -qq --allow-downgrades --no-install-recommends ${packages.join(" ")}`,
     // Ours goes; one the image brought stays.
     `  [ -z "$P" ] || rm -f "$ROOT${POLICY_RC_D}"; trap - EXIT`,
@@ -221,7 +224,11 @@ export function bootstrapScript(spec: FleetSpec, tuning: TuningArtifacts): strin
           // Set active again while its drain runs: the server takes no joins until the drain
           // ends (the contract has no undrain), and a restart would cut the calls it still
           // carries. Fail, so the up names the host and it gets no DNS record yet.
-          `if [ -e "$ROOT${DRAIN_REQUEST_PATH}" ] && [ -e "$ROOT${STATE_DIR}/drain.json" ] && [ ! -e "$ROOT${STATE_DIR}/drained" ]; then`,
+          // The agent stops first: a tick between the check and the request's removal would
+          // start the drain the check did not see.
+          `systemctl stop ${AGENT_UNIT}`,
+          `if [ -e "$ROOT${STATE_DIR}/drain.json" ] && [ ! -e "$ROOT${STATE_DIR}/drained" ]; then`,
+          `  systemctl start ${AGENT_UNIT}`,
           `  echo "avfleet-bootstrap: $(uname -n) is still draining: set it active again once ${STATE_DIR}/drained is there" >&2`,
           "  exit 1",
           "fi",

@@ -539,7 +539,11 @@ test("over a real sshd, as pulumi up runs a host's command: ssh through the rend
       assertTuned(box, box.log("user", payload.sha), artifacts);
 
       // Eight hosts' commands at once, as pulumi up --parallel starts them: one of them opens
-      // the bastion's master, the others wait for it; the bastion authenticates once.
+      // the bastion's master, the others wait for it; the bastion authenticates once. A lock
+      // left by a killed run (its opener's pid gone) is taken over.
+      const lock = join(project, `.avfleet/ssh/${stack}/master.${process.getuid!()}.lock`);
+      mkdirSync(lock);
+      writeFileSync(join(lock, "pid"), "2147483646\n");
       const accepted = () =>
         readFileSync(join(ssh, "log"), "utf8").match(/Accepted publickey/g)?.length ?? 0;
       const parallel = over(

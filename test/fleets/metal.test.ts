@@ -593,7 +593,7 @@ test("the site's ssh_config pins each host's key under its name and jumps throug
     "  HostKeyAlias avfleet-bastion",
     "  ProxyJump none",
     "  ControlMaster auto",
-    "  ControlPath .avfleet/ssh/metal-sjc/%C",
+    "  ControlPath .avfleet/ssh/metal-sjc/%i-%C",
     "  ControlPersist 120",
   ]);
   assert.deepEqual(lines.slice(all + 1, all + 5), [

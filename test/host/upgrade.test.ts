@@ -162,4 +162,11 @@ test("a host set active again while its drain still runs: the bootstrap stops be
     "its calls are not cut",
   );
   assert.ok(requested, "the drain request stays: the agent goes on draining");
+  // The agent was stopped for the check (no tick in between) and started again to go on.
+  const agent = calls.filter((c) => /^systemctl (stop|start) avfleet-agent/.test(c));
+  assert.deepEqual(
+    agent.map((c) => c.split(" ")[1]),
+    ["stop", "start"],
+    calls.join("\n"),
+  );
 });

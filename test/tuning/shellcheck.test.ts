@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { hostPayloadPart, PROFILE_NAMES, renderTuning } from "../../modules/tuning";
 import { applyCommand, hostCommand, renderPayload } from "../../modules/fleets/metal-payload";
+import { sshFiles } from "../../modules/fleets/metal-ssh";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 import { exampleFacts, HOSTS } from "./support";
 
@@ -42,4 +43,25 @@ test("shellcheck: the rendered avfleet-tune, host payloads and the commands that
       }
     }
   }
+});
+
+test("shellcheck: a site's bastion master script", (t) => {
+  if (!prerequisite(t, missingCommands("shellcheck"))) return;
+  const { master } = sshFiles(
+    "metal-sjc",
+    {
+      user: "avfleet",
+      port: 22,
+      agent: true,
+      bastion: {
+        host: "bastion.example.net",
+        port: 22,
+        user: "avfleet",
+        hostKey: "ssh-ed25519 AAAA",
+      },
+    },
+    [],
+  );
+  const result = shellcheck(master!, []);
+  assert.equal(result.status, 0, result.stdout);
 });
