@@ -80,6 +80,9 @@ export function hostLaunchTemplate(spec: AwsFleetSpec, userData: string) {
       httpEndpoint: "enabled",
       httpTokens: "required",
       httpPutResponseHopLimit: 1,
+      // The agent reads the launch template version it runs (its release label) from the tag
+      // EC2 puts on the instance, which IMDS serves only so (instance-metadata-tags).
+      instanceMetadataTags: "enabled",
     },
     // Media flows straight to clients: each host gets a public IPv4.
     networkInterface: {

@@ -10,6 +10,7 @@
  * rollback finds the earlier one there when the operator's project no longer has it.
  */
 import { sha256, shellQuote } from "../tuning";
+import { STATE_DIR } from "../host/units";
 
 export interface PayloadFile {
   /** Absolute path on the host. */
@@ -98,8 +99,16 @@ function installLines(file: PayloadFile): string[] {
   ];
 }
 
-/** Pure. The root script: every file installed and checked, then every command run. */
-export function renderPayload(parts: readonly PayloadPart[]): Payload {
+/**
+ * Pure. The root script: every file installed and checked, then every command run. A class's
+ * payload (`release`) first records itself as the host's release, the first 12 hex of its
+ * sha256 (what a rollout's reads call it): the agent the bootstrap restarts labels its series
+ * with it. A drain request leaves it as it is.
+ */
+export function renderPayload(
+  parts: readonly PayloadPart[],
+  options: { release?: boolean } = {},
+): Payload {
   const text = [
     // Parts may carry the same marker (the tuning's is the bootstrap's too): once each.
     ...new Set(parts.flatMap((p) => p.header)),
@@ -111,6 +120,9 @@ export function renderPayload(parts: readonly PayloadPart[]): Payload {
     "}",
     `[ "$(id -u)" -eq 0 ] || fail "runs as uid $(id -u), not root: its command runs it as root"`,
     ...parts.flatMap((p) => p.files).flatMap(installLines),
+    ...(options.release
+      ? [`install -d -m 0755 ${STATE_DIR}`, `sha256sum <"$0" | cut -c1-12 >${STATE_DIR}/release`]
+      : []),
     ...parts.flatMap((p) => p.commands).map(quoted),
     // Last, so only a payload that ran to the end is kept for a rollback.
     `k=${KEPT_DIR}; install -d -m 0755 $k`,

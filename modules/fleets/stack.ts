@@ -87,10 +87,13 @@ export function metalPayloads(
     classes: Object.fromEntries(
       active.map((name) => [
         name,
-        renderPayload([
-          tuningPayloadPart(spec, hardware(name)),
-          metalPart(spec, hostTuning(spec, hardware(name)), "active"),
-        ]),
+        renderPayload(
+          [
+            tuningPayloadPart(spec, hardware(name)),
+            metalPart(spec, hostTuning(spec, hardware(name)), "active"),
+          ],
+          { release: true },
+        ),
       ]),
     ),
     // A drain request is the same whatever the class: it changes nothing of the tuning.

@@ -15,7 +15,7 @@ import {
   LIVENESS_PATH,
   PROMETHEUS_MEDIA_METRIC,
 } from "./metrics";
-import { HOST_METRIC_FAMILIES } from "./exporter";
+import { HOST_METRIC_FAMILIES, SERVING_SERIES } from "./exporter";
 import { containerImage, type ContainerImage } from "./image";
 import { launchSeconds, STATE_DIR, TEXTFILE_DIR } from "./units";
 
@@ -134,6 +134,8 @@ export interface AgentConfig {
     interfaces?: string[];
     families: typeof HOST_METRIC_FAMILIES;
   };
+  /** The names of the gauges the agent serves of the host as a server (sessions, readiness). */
+  serving: typeof SERVING_SERIES;
 }
 
 function metric(spec: FleetSpec): Record<string, string> {
@@ -193,5 +195,6 @@ export function agentConfig(spec: FleetSpec, interfaces?: readonly string[]): Ag
       ...(interfaces ? { interfaces: [...interfaces] } : {}),
       families: HOST_METRIC_FAMILIES,
     },
+    serving: SERVING_SERIES,
   };
 }

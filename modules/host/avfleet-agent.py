@@ -306,6 +306,12 @@ class Gcp:
         me = self.whoami()
         return me and (me["name"], me["zone"])
 
+    def release(self):
+        # A MIG's VM carries the template it was made from as metadata `instance-template`
+        # (projects/<n>/global/instanceTemplates/<name>): the release a rollout reads it by.
+        template = self.meta("instance/attributes/instance-template")
+        return template.strip().rsplit("/", 1)[-1] if template else None
+
     def termination_notice(self):
         # Set by the pool's scale-in controller (or an operator): drain, then say so.
         return (self.meta("instance/attributes/avfleet-drain") or "").strip() == "true"
@@ -443,6 +449,13 @@ class Aws:
         instance, zone = self.meta("instance-id"), self.meta("placement/availability-zone")
         return instance and zone and (instance, zone)
 
+    def release(self):
+        # The launch template version the group launched this instance from, as the tag EC2
+        # adds (aws:ec2launchtemplate:version); IMDS shows tags only with instanceMetadataTags
+        # enabled in the launch template (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/work-with-tags-in-IMDS.html).
+        version = self.meta("tags/instance/aws:ec2launchtemplate:version")
+        return f"v{version}" if version else None
+
     def termination_notice(self):
         # Not Warmed:Terminated: a warm pool host has no calls to drain.
         return self.meta("autoscaling/target-lifecycle-state") == "Terminated"
@@ -520,6 +533,14 @@ class Metal:
     def whereami(self):
         # The inventory names no zone: a site's hosts share one failure domain.
         return socket.gethostname(), None
+
+    def release(self):
+        # Written by the class payload this host ran: the first 12 hex of its sha256.
+        try:
+            with open(os.path.join(self.state_dir, "release")) as f:
+                return f.read().strip() or None
+        except OSError:
+            return None
 
     def termination_notice(self):
         return False
@@ -600,7 +621,9 @@ class Agent:
             os.remove(self.drain_file)
             self.drain = None
         self.identity = None
+        self.release = None
         self.streams = None
+        self.sessions = None
         # Kept across restarts: Cloud Monitoring refuses points closer than 5 s.
         self.published_file = os.path.join(self.state_dir, "published-at")
         try:
@@ -664,6 +687,16 @@ class Agent:
             lines.append(f'{name}{{pool="{self.config["pool"]}"}} {self.streams}')
         lines.append("# TYPE avfleet_agent_draining gauge")
         lines.append(f"avfleet_agent_draining {1 if self.drain else 0}")
+        # What a rollout and a migration count, per host and release (modules/gates/slo.ts).
+        labels = label_text(self.host_labels())
+        active, healthy = self.config["serving"]["activeSessions"], self.config["serving"]["healthyHosts"]
+        lines.append(f"# HELP {active} Sessions in progress on this host's media server.")
+        lines.append(f"# TYPE {active} gauge")
+        if self.sessions is not None:
+            lines.append(f"{active}{labels} {self.sessions}")
+        lines.append(f"# HELP {healthy} 1 while this host takes sessions (its readiness).")
+        lines.append(f"# TYPE {healthy} gauge")
+        lines.append(f"{healthy}{labels} {1 if self.health()[0] == 200 else 0}")
         text = "\n".join(lines) + "\n" + self.host_metrics()
         # Other exporters (e.g. the host exporter of drop counters) drop *.prom files here.
         for path in sorted(glob.glob(os.path.join(under_root(self.config["textfileDir"]), "*.prom"))):
@@ -678,6 +711,8 @@ class Agent:
         # In the loop, not in a scrape: a cloud's metadata server may be slow to answer.
         if self.identity is None:
             self.identity = self.platform.whereami() or None
+        if self.release is None:
+            self.release = self.platform.release()
 
     def host_labels(self):
         """host, pool, zone, region: what modules/observe's rules and diagnose sum by."""
@@ -686,6 +721,8 @@ class Agent:
         if zone:
             labels["zone"] = zone
         labels["region"] = self.config["hostMetrics"]["labels"]["region"]
+        if self.release:
+            labels["release"] = self.release
         return labels
 
     def host_metrics(self):
@@ -732,6 +769,7 @@ class Agent:
         stats = self.workload.stats()
         if stats is not None:
             self.streams = stats["streams"]
+            self.sessions = stats["sessions"]
             due = time.time() - self.published_at >= self.config["publishEverySec"]
             if due and self.platform.publish(stats["streams"]):
                 self.published_at = time.time()

@@ -57,6 +57,17 @@ export const HOST_METRIC_FAMILIES = {
 
 type HostMetricKey = keyof typeof HOST_METRIC_FAMILIES;
 
+/**
+ * The agent's gauges of the host as a server, labelled like the host series (pool, host, zone,
+ * region, release): what a rollout and a migration count (modules/gates/slo.ts names them so).
+ */
+export const SERVING_SERIES = {
+  /** Sessions in progress on the host's media server, from its stats. */
+  activeSessions: "avfleet_active_sessions",
+  /** 1 while the host's readiness answers 200, else 0. */
+  healthyHosts: "avfleet_healthy_hosts",
+} as const;
+
 /** Series names; modules/observe reads them through its spec (HOST_METRICS). */
 export const EXPORTER_METRICS = Object.fromEntries(
   Object.entries(HOST_METRIC_FAMILIES).map(([k, f]) => [k, f.name]),

@@ -192,7 +192,7 @@ class Rollout extends JournaledRun<RolloutContext> {
   async awaitDrain(step: string, hosts: string[]): Promise<Outcome | undefined> {
     const limitMs = this.pool.drainSeconds * 1000;
     const started = this.clock.now();
-    const cohort = hostCohort(this.pool.stack, hosts);
+    const cohort = hostCohort(this.pool.pool, hosts);
     for (;;) {
       const sessions = await this.instant(ACTIVE_SESSIONS, cohort);
       const count = typeof sessions === "number" ? sessions : null;
@@ -217,7 +217,7 @@ class Rollout extends JournaledRun<RolloutContext> {
     release: string,
   ): Promise<true | string> {
     const deadline = this.clock.now() + this.ctx.options.verifyWithinMs;
-    const { stack } = this.pool;
+    const { pool } = this.pool;
     const total = this.pool.hosts.length;
     // Forward, the batches up to this one run the release; back, this one and every batch not
     // yet reached run the pool's old one again.
@@ -229,8 +229,8 @@ class Rollout extends JournaledRun<RolloutContext> {
       .reduce((n, u) => n + (u.kind === "batch" ? u.hosts.length : 0), 0);
     const label = forward ? this.pool.labels.rendered : this.pool.labels.running;
     for (;;) {
-      const onRelease = await this.instant(HEALTHY_HOSTS, releaseCohort(stack, label));
-      const healthy = await this.instant(HEALTHY_HOSTS, stack);
+      const onRelease = await this.instant(HEALTHY_HOSTS, releaseCohort(pool, label));
+      const healthy = await this.instant(HEALTHY_HOSTS, pool);
       if (typeof onRelease === "number" && onRelease >= need && healthy === total) return true;
       if (this.clock.now() >= deadline) {
         return `verify: ${onRelease ?? "no"} healthy host(s) on ${release} (expected ${need}), ${healthy ?? "no"} healthy of ${total} after ${formatDuration(this.ctx.options.verifyWithinMs)}`;
@@ -248,11 +248,11 @@ class Rollout extends JournaledRun<RolloutContext> {
 
   /** The canary's bake: gate rounds until a pass, a critical failure (rollback) or a hold. */
   async bake(unit: Extract<RolloutUnit, { kind: "batch" }>): Promise<Outcome | undefined> {
-    const { stack, rendered } = this.pool;
+    const { pool, rendered } = this.pool;
     if (await this.endIfAccepted(unit, (by) => `held, then accepted by ${by}`)) return undefined;
     const pools = {
-      target: releaseCohort(stack, this.pool.labels.rendered),
-      source: `${stack}/release!~${this.pool.labels.rendered}`,
+      target: releaseCohort(pool, this.pool.labels.rendered),
+      source: `${pool}/release!~${this.pool.labels.rendered}`,
     };
     const started = this.clock.now();
     const { bakeMs, maxBakeMs, intervalMs, gates } = this.ctx.options;

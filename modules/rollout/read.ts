@@ -14,6 +14,8 @@ import type { PoolRead } from "./units";
 
 interface Common {
   stack: string;
+  /** The fleet spec's pool: the label its hosts' series carry. */
+  pool: string;
   drainSeconds: number;
   /** The stack output `release`. */
   release: Record<string, any> | undefined;
@@ -84,6 +86,7 @@ export function metalRead(
   if (running === id) throw new Error(`${c.stack}: every host runs ${id}; nothing to roll out`);
   return {
     stack: c.stack,
+    pool: c.pool,
     kind: "metal",
     rendered: id,
     running,
@@ -116,6 +119,7 @@ export function gcpRead(c: Common & { listInstances: unknown }): PoolRead {
   const running = templateName(from.template);
   return {
     stack: c.stack,
+    pool: c.pool,
     kind: "gcp",
     rendered: id,
     running,
@@ -144,6 +148,7 @@ export function awsRead(c: Common & { describeGroups: unknown }): PoolRead {
   const running = `v${from.version}`;
   return {
     stack: c.stack,
+    pool: c.pool,
     kind: "aws",
     rendered: id,
     running,

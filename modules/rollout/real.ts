@@ -36,6 +36,7 @@ export function realPool(
       outputs,
       common: {
         stack: stack.name,
+        pool: fleet.pool,
         drainSeconds: fleet.drainSeconds,
         release: outputs?.release,
         rollout: config["avfleet:rollout"],
@@ -52,7 +53,7 @@ export function realPool(
         const hosts = stack
           .inventory!.hosts.filter((h) => h.state === "active")
           .map((h) => ({ name: h.name, rack: h.rack, class: h.class }));
-        return metalRead({ ...c, pool: fleet.pool, hosts, exported });
+        return metalRead({ ...c, hosts, exported });
       },
     });
   }

@@ -24,6 +24,8 @@ export type RolloutUnit = { id: string; title: string } &
 /** What a pool is and runs, as its driver reads it before anything changes. */
 export interface PoolRead {
   stack: string;
+  /** The `pool` label the hosts' series carry: the fleet spec's pool, not the stack's name. */
+  pool: string;
   kind: "metal" | "gcp" | "aws";
   /** The release the stack renders now (stack output release.rendered). */
   rendered: string;

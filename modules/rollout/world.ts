@@ -51,6 +51,8 @@ export interface RolloutTally {
 
 export interface WorldOptions {
   stack: string;
+  /** The hosts' pool label, when it is not the stack's name (a GCP or AWS pool's short name). */
+  pool?: string;
   kind: PoolRead["kind"];
   /** Hosts by failure domain: `domains` × `perDomain`. */
   domains: string[];
@@ -231,7 +233,7 @@ export class RolloutWorld {
     for (const matcher of m[1].split(new RegExp(`,(?=[a-z_]+(?:${MATCHER_OPS})")`))) {
       const [, label, op, value] = new RegExp(`^([a-z_]+)(${MATCHER_OPS})"(.*)"$`).exec(matcher)!;
       const of = (h: Host) =>
-        label === "pool" ? this.o.stack : label === "host" ? h.name : h.release;
+        label === "pool" ? (this.o.pool ?? this.o.stack) : label === "host" ? h.name : h.release;
       if (op === "=~") hosts = hosts.filter((h) => value.split("|").includes(of(h)));
       else if (op === "!~") hosts = hosts.filter((h) => !value.split("|").includes(of(h)));
       else if (op === "!=") hosts = hosts.filter((h) => of(h) !== value);
@@ -279,6 +281,7 @@ export class RolloutWorld {
   read(): PoolRead {
     return {
       stack: this.o.stack,
+      pool: this.o.pool ?? this.o.stack,
       kind: this.o.kind,
       rendered: this.o.rendered,
       running: this.o.running,

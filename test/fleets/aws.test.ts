@@ -153,12 +153,13 @@ test("join endpoint: a network load balancer on the signaling port, target healt
   assert.equal(asg.healthCheckType, "EC2", "a draining host fails the LB check on purpose");
 });
 
-test("launch template: IMDSv2 required, encrypted gp3, public IPv4, base64 cloud-init that tunes the host", () => {
+test("launch template: IMDSv2 required, tags in IMDS (the agent's release label), encrypted gp3, public IPv4, base64 cloud-init that tunes the host", () => {
   const lt = resource(plan, "aws-use1-lt").inputs;
   assert.deepEqual(lt.metadataOptions, {
     httpEndpoint: "enabled",
     httpTokens: "required",
     httpPutResponseHopLimit: 1,
+    instanceMetadataTags: "enabled",
   });
   assert.equal(lt.blockDeviceMappings[0].ebs.encrypted, "true");
   assert.equal(lt.blockDeviceMappings[0].ebs.volumeType, "gp3");

@@ -5,10 +5,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadStackFile } from "../../modules/config/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { agentConfig } from "../../modules/host/agent";
+import { STATE_DIR } from "../../modules/host/units";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 
@@ -65,4 +68,67 @@ test('"No active Lifecycle Action" is done for the launching hook, not for the d
     ]),
     [false, false, true, true, true, true, true, false],
   );
+});
+
+/** Runs `body` (python, with `agent` loaded and `config` the spec's agent config) and returns its JSON. */
+function inAgent(spec: FleetSpec, body: string, root: string): unknown {
+  const program = `import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("agent", ${JSON.stringify(AGENT)})
+agent = importlib.util.module_from_spec(spec); spec.loader.exec_module(agent)
+config = json.load(sys.stdin)
+${body}`;
+  const run = spawnSync("python3", ["-c", program], {
+    input: JSON.stringify(agentConfig(spec)),
+    encoding: "utf8",
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1", AVFLEET_ROOT: root },
+  });
+  assert.equal(run.status, 0, run.stderr);
+  return JSON.parse(run.stdout);
+}
+
+test("each platform's release label is what a rollout reads the host by: the MIG's template name, v<launch template version>, the class payload's sha prefix", (t) => {
+  if (!prerequisite(t, missingCommands("python3"))) return;
+  const root = mkdtempSync(join(tmpdir(), "agent-release-"));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const gcp = loadStackFile(join(ROOT, "stacks/Pulumi.gcp-us-west1.yaml")).fleet as FleetSpec;
+  const metal = loadStackFile(join(ROOT, "stacks/Pulumi.metal-sjc.yaml")).fleet as FleetSpec;
+  // Each cloud platform's answer from its metadata service, as the agent reads it there.
+  const cases: [FleetSpec, string, string, string, string][] = [
+    [
+      gcp,
+      "Gcp",
+      "instance/attributes/instance-template",
+      "projects/123/global/instanceTemplates/gcp-usw1-20261204",
+      "gcp-usw1-20261204",
+    ],
+    [aws, "Aws", "tags/instance/aws:ec2launchtemplate:version", "7", "v7"],
+  ];
+  for (const [spec, platform, path, answer, release] of cases) {
+    const read = inAgent(
+      spec,
+      `p = agent.${platform}(config, config["endpoints"])
+p.meta = {${JSON.stringify(path)}: ${JSON.stringify(answer)}}.get
+json.dump(p.release(), sys.stdout)`,
+      root,
+    );
+    assert.equal(read, release, platform);
+  }
+  mkdirSync(join(root, STATE_DIR), { recursive: true });
+  writeFileSync(join(root, STATE_DIR, "release"), "0123456789ab\n");
+  const served = inAgent(
+    metal,
+    `a = agent.Agent(config)
+a.identity = ("sjc-m001", None)
+a.locate()
+a.sessions = 12
+a.health = lambda: (200, "ok")
+text = a.metrics()
+a.health = lambda: (503, "draining")
+json.dump([text, a.metrics()], sys.stdout)`,
+    root,
+  ) as string[];
+  const labels = `{host="sjc-m001",pool="${metal.pool}",region="${metal.mediaRegion}",release="0123456789ab"}`;
+  assert.ok(served[0].includes(`\navfleet_active_sessions${labels} 12\n`), served[0]);
+  assert.ok(served[0].includes(`\navfleet_healthy_hosts${labels} 1\n`), served[0]);
+  assert.ok(served[1].includes(`\navfleet_healthy_hosts${labels} 0\n`), served[1]);
 });

@@ -85,6 +85,7 @@ test("a GCP pool's hosts and releases are its MIG's instances by template name",
     `https://www.googleapis.com/compute/v1/projects/p/global/instanceTemplates/${t}`;
   const pool = gcpRead({
     stack: "gcp-us-west1",
+    pool: "gcp-usw1",
     drainSeconds: 1800,
     release: {
       rendered: "r-222222222222",
@@ -103,10 +104,13 @@ test("a GCP pool's hosts and releases are its MIG's instances by template name",
   assert.deepEqual(pool.labels, { rendered: "sfu-new", running: "sfu-old" });
   assert.deepEqual(pool.from, { template: link("sfu-old") });
   assert.deepEqual(pool.hosts, [{ name: "sfu-1", domain: "us-west1-a", release: "sfu-old" }]);
+  // The gates query the label the hosts' agent puts on its series: the fleet's pool.
+  assert.equal(pool.pool, "gcp-usw1");
   assert.throws(
     () =>
       gcpRead({
         stack: "g",
+        pool: "g",
         drainSeconds: 1,
         release: { rendered: "r-222222222222", template: link("x"), running: link("x") },
         listInstances: [],
@@ -118,6 +122,7 @@ test("a GCP pool's hosts and releases are its MIG's instances by template name",
 test("an AWS pool's hosts are its group's instances in service, by launch template version", () => {
   const pool = awsRead({
     stack: "aws-us-east-1",
+    pool: "aws-use1",
     drainSeconds: 1800,
     release: { rendered: "r-333333333333", version: 7, running: 6 },
     describeGroups: {
@@ -149,7 +154,13 @@ test("an AWS pool's hosts are its group's instances in service, by launch templa
 test("a stack whose program has not recorded the release says to run up first", () => {
   assert.throws(
     () =>
-      awsRead({ stack: "aws-us-east-1", drainSeconds: 1, release: undefined, describeGroups: {} }),
+      awsRead({
+        stack: "aws-us-east-1",
+        pool: "aws-use1",
+        drainSeconds: 1,
+        release: undefined,
+        describeGroups: {},
+      }),
     /outputs no release.rendered: run `pulumi up -s aws-us-east-1`/,
   );
 });

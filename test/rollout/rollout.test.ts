@@ -17,7 +17,14 @@ const SITE: WorldOptions = {
 
 for (const kind of ["metal", "gcp", "aws"] as const) {
   test(`a good release reaches every ${kind} host in drained batches, no call cut before its limit`, async () => {
-    const world = new RolloutWorld({ ...SITE, kind, stack: `${kind}-pool`, callsPerHost: 600 });
+    // The hosts label their series with the fleet's pool, not the stack's name.
+    const world = new RolloutWorld({
+      ...SITE,
+      kind,
+      stack: `${kind}-stack`,
+      pool: `${kind}-pool`,
+      callsPerHost: 600,
+    });
     // A one-host canary of 200 calls cannot tell join success within 0.2 % in two hours (it
     // holds for a person, the next test's case); three busier hosts can.
     const { outcome, units, entries } = await rehearseRollout(world, {
