@@ -2,11 +2,26 @@
  * Relative gates: is the target pool worse than the source pool, over the window since the
  * weight change, by more than a floor relative to the source's mean? Each round the gate
  * estimates θ = (target's mean worsening) − floor × (source's mean) from both pools' per-session
- * samples — raw values, or a Prometheus histogram's buckets and sum — and runs the sequential
- * test of sequential.ts on it: worse beyond the floor with the sequence's confidence fails;
- * better than the floor with the same confidence passes; otherwise inconclusive, and the bake
- * goes on (up to maxBake, then a human decides). Fewer samples than the minimum on either side,
- * or none, is inconclusive: never a pass.
+ * summaries — raw values, or Prometheus histograms' buckets and sums, one sample per session —
+ * and runs the sequential test of sequential.ts on it: worse beyond the floor with the
+ * sequence's confidence fails; better than the floor with the same confidence passes; otherwise
+ * inconclusive, and the bake goes on (up to maxBake, then a human decides). Fewer sessions than
+ * the minimum on either side, or none, is inconclusive: never a pass.
+ *
+ * The unit of evidence is the session, and minutes are clusters on top of it. A session's
+ * summary is one sample (its minutes are the same call on the same network), so the variance of
+ * a pool's mean is the per-session spread over the sessions. But the calls of one minute on one
+ * pool also share causes — a congested peering link, a noisy neighbour — that no count of
+ * sessions averages away: a thousand calls in one bad minute are one bad minute. So the
+ * variance also carries a cluster-robust term over the window's minutes, computed from each
+ * pool's per-minute totals (session-minutes and their sum) paired minute by minute: a cause
+ * both pools share in a minute cancels in their difference, one that hits a single pool counts
+ * in full. Why this and not a model with a fitted time effect: the robust sum needs no model of
+ * how minutes correlate within a pool or across pools, only per-minute totals Prometheus
+ * already has; the per-session term keeps it from trusting a few quiet minutes (it adds the
+ * two, erring towards a longer bake, never towards a wrong verdict). A verdict needs
+ * MIN_MINUTES minutes: before that there are too few clusters to tell shared causes from an
+ * effect.
  */
 import { fmt, type GateEvaluation } from "./gates";
 import { reachedErrorLimit } from "./metrics";
@@ -14,33 +29,60 @@ import { decide } from "./sequential";
 import { selector, SLOS, type SloName } from "./slo";
 
 /**
- * A histogram's increase over the window: cumulative session counts per upper bound
- * (ascending, the last +Inf) and the sum of the observed values.
+ * A histogram over the window: cumulative session counts per upper bound (ascending, the last
+ * +Inf) and the sum of the observed values.
  */
 export interface Histogram {
   buckets: { le: number; count: number }[];
   sum: number;
-  /**
-   * Distinct sessions behind the samples. Each session reports once a minute, so its samples
-   * are alike: without this count the test would take them for independent and fail healthy
-   * pools far more often than its alpha says (the bench measures it).
-   */
-  sessions?: number;
 }
 
-/** One pool's per-session samples over the window. */
-export type Samples = { values: number[] } | { histogram: Histogram };
+/** One minute of a pool: its session-minutes and the sum of their values. */
+export interface MinuteTotal {
+  count: number;
+  sum: number;
+}
+
+/**
+ * One pool's per-session samples over the window: raw values, or the histogram of one summary
+ * per session (ended in the window, or in progress at its end). `minutes`, one per minute of the
+ * window, oldest first and aligned across pools, carries the shared minute-level causes.
+ */
+export type Samples = ({ values: number[] } | { histogram: Histogram }) & {
+  minutes?: MinuteTotal[];
+};
 
 /** What a pool's samples came from (journaled) and the samples, or why there are none. */
 export type Fetched = { query: string } & (Samples | { missing: string });
 
-/** Where per-session histograms come from: Prometheus, or the rehearsal world. */
+/**
+ * Where per-session summaries come from: Prometheus, or the rehearsal world. `metric` is a
+ * Comparison's `summaryMetric`; the source finds the rest of the comparison's series from it.
+ */
 export interface HistogramSource {
   histogram(metric: string, pool: string, from: number, to: number): Promise<Fetched>;
 }
 
+/**
+ * The series a relative gate reads, every one labelled `pool`, `region`, `host` and `release`
+ * (a cohort of a pool's hosts is picked by the last two, slo.ts poolMatchers). The host agent
+ * publishes them with these buckets; the rehearsal worlds serve the same.
+ */
 export interface Comparison {
-  /** The per-session histogram the fleet exports (observed once per session per minute). */
+  /**
+   * Histogram (a counter), observed once per session when its call ends: the call's figure over
+   * its whole length (lost ÷ sent packets; the p95 of its jitter or RTT; for joins, the join's
+   * result, observed at the attempt: 1 joined, 0 failed).
+   */
+  summaryMetric: string;
+  /**
+   * Gauge histogram (`_bucket`, `_sum`, `_count` gauges): the calls in progress, by their figure
+   * so far. With the ended calls' increase it is every session of the window, once each; without
+   * it a bake would wait for its calls to end (bench:gates: 12 % of healthy 1 % bakes held).
+   * Joins have none: a join's result is known at once.
+   */
+  openMetric?: string;
+  /** Histogram observed once per session per minute: its per-minute totals are the clusters. */
   sessionMetric: string;
   /** Finite bucket upper bounds; +Inf is implied. Fine where the SLO's threshold is. */
   buckets: readonly number[];
@@ -55,11 +97,15 @@ export interface Comparison {
 /** Relative comparisons per SLO, sharing the SLO's direction (slo.ts `bound`). */
 export const COMPARISONS: Record<SloName, Comparison> = {
   "packet-loss": {
+    summaryMetric: "avfleet_session_summary_packet_loss_ratio",
+    openMetric: "avfleet_session_open_packet_loss_ratio",
     sessionMetric: "avfleet_session_packet_loss_ratio",
     buckets: [0, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1],
     effectFloor: 0.5,
   },
   "jitter-p95": {
+    summaryMetric: "avfleet_session_summary_jitter_p95_seconds",
+    openMetric: "avfleet_session_open_jitter_p95_seconds",
     sessionMetric: "avfleet_session_jitter_p95_seconds",
     buckets: [0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.2],
     effectFloor: 0.5,
@@ -68,11 +114,14 @@ export const COMPARISONS: Record<SloName, Comparison> = {
   // values is the difference of rates, so one mechanism serves every metric. A drop of 0.2 %
   // of the source's rate is about 0.002 of success ratio.
   "join-success": {
+    summaryMetric: "avfleet_session_join_success",
     sessionMetric: "avfleet_session_join_success",
     buckets: [0, 1],
     effectFloor: 0.002,
   },
   "rtt-p95": {
+    summaryMetric: "avfleet_session_summary_rtt_p95_seconds",
+    openMetric: "avfleet_session_open_rtt_p95_seconds",
     sessionMetric: "avfleet_session_rtt_p95_seconds",
     buckets: [0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 1],
     effectFloor: 0.25,
@@ -80,8 +129,8 @@ export const COMPARISONS: Record<SloName, Comparison> = {
 };
 
 /**
- * A runbook's defaults for relative gates, as bench:gates measures them: 100 session-minutes
- * per pool before a verdict (the normal approximation needs some), and a 1 % chance over the
+ * A runbook's defaults for relative gates, as bench:gates measures them: 100 sessions per pool
+ * before a verdict (the normal approximation needs some), and a 1 % chance over the
  * whole bake, however many rounds it takes, of a rollback where the target is within the floor
  * (or of a promotion where it is beyond it).
  */
@@ -91,7 +140,7 @@ export const COMPARE_DEFAULTS = { minSamples: 100, confidence: 0.99 } as const;
 export interface CompareGate {
   slo: SloName;
   critical: boolean;
-  /** The fewest samples each pool needs before a verdict. */
+  /** The fewest sessions each pool needs before a verdict. */
   minSamples: number;
   /** One minus the chance, over every round of a bake at once, that the sequence misses. */
   confidence: number;
@@ -101,13 +150,11 @@ export interface CompareGate {
 
 /** One pool's samples reduced to what the test needs. */
 export interface Moments {
-  /** Finite samples (session-minutes, or joins). */
+  /** Finite samples: sessions. */
   n: number;
   mean: number;
-  /** The spread of one sample around the mean. */
+  /** The spread of one session's figure around the mean. */
   variance: number;
-  /** Samples per session, at least 1: raw values are one per session. */
-  perSession: number;
   /** NaN or infinite samples (or histogram figures) left out. */
   dropped: number;
   /** A histogram's sessions per bucket (not cumulative), ascending by upper bound. */
@@ -127,12 +174,12 @@ export function moments(samples: Samples): Moments {
     const n = finite.length;
     const mean = n ? finite.reduce((a, b) => a + b, 0) / n : NaN;
     const variance = n ? finite.reduce((a, v) => a + (v - mean) ** 2, 0) / n : NaN;
-    return { n, mean, variance, perSession: 1, dropped: samples.values.length - n };
+    return { n, mean, variance, dropped: samples.values.length - n };
   }
-  const { buckets, sum, sessions } = samples.histogram;
+  const { buckets, sum } = samples.histogram;
   const bad =
     buckets.filter((b) => !Number.isFinite(b.count)).length + (Number.isFinite(sum) ? 0 : 1);
-  if (bad > 0) return { n: 0, mean: NaN, variance: NaN, perSession: 1, dropped: bad };
+  if (bad > 0) return { n: 0, mean: NaN, variance: NaN, dropped: bad };
   // increase() extrapolates: counts arrive fractional and, across buckets, not always monotone.
   const groups: { le: number; count: number; low: number }[] = [];
   let previous = 0;
@@ -155,23 +202,63 @@ export function moments(samples: Samples): Moments {
       : g.low + (g.count > 0 ? Math.max(0, sum - placed) / g.count : 0);
   const fitted = n ? groups.reduce((a, g) => a + g.count * value(g), 0) / n : NaN;
   const variance = n ? groups.reduce((a, g) => a + g.count * (value(g) - fitted) ** 2, 0) / n : NaN;
-  const perSession = sessions && sessions > 0 ? Math.max(1, n / sessions) : 1;
   return {
     n,
     mean: n ? sum / n : NaN,
     variance,
-    perSession,
     dropped: 0,
     groups: groups.map(({ le, count }) => ({ le, count })),
   };
 }
 
+/** The variance of a pool's mean over its sessions, taken as independent of one another. */
+const varianceOfMean = (m: Moments) => m.variance / m.n;
+
 /**
- * The variance of a pool's mean. A session's minutes are the same call on the same network,
- * so they count as one sample in the worst case (intra-session correlation 1): the spread
- * divides by the sessions, not by the samples.
+ * The fewest minutes with calls on both pools before a verdict: the minute-level term below has
+ * one degree of freedom fewer than its minutes, and with fewer than five a single shared cause
+ * (one bad minute at a weight change) could pass for an effect.
  */
-const varianceOfMean = (m: Moments) => (m.variance * m.perSession) / m.n;
+export const MIN_MINUTES = 5;
+
+/**
+ * Pure: what shared per-minute causes add to the variance of θ̂. The cluster-robust variance
+ * over the window's minutes, from both pools' per-minute totals (aligned, oldest first): θ̂'s
+ * linearization summed minute by minute, so what the pools share in a minute cancels and what
+ * one pool has alone adds; M/(M − 1) corrects for the means being estimated from the same
+ * minutes. Less what independent sessions alone would put in it (each pool's per-session spread
+ * `spread` over its session-minutes; a session's figure varies less than its minutes', so this
+ * takes away no more than their share): the sessions are counted once, in the per-session term.
+ * `weights`: θ's coefficients on the target's and the source's means. Undefined when a pool has
+ * no minutes or they do not line up.
+ */
+export function minuteVariance(
+  target: MinuteTotal[] | undefined,
+  source: MinuteTotal[] | undefined,
+  weights: { target: number; source: number },
+  spread: { target: number; source: number },
+): { variance: number; minutes: number } | undefined {
+  if (!target || !source || target.length !== source.length) return undefined;
+  const total = (ms: MinuteTotal[]) =>
+    ms.reduce((a, m) => ({ count: a.count + m.count, sum: a.sum + m.sum }), { count: 0, sum: 0 });
+  const [t, s] = [total(target), total(source)];
+  if (!(t.count > 0 && s.count > 0)) return undefined;
+  const residual = (m: MinuteTotal, all: MinuteTotal) =>
+    (m.sum - (all.sum / all.count) * m.count) / all.count;
+  let squares = 0;
+  let sessions = 0;
+  let minutes = 0;
+  target.forEach((m, i) => {
+    if (!(m.count > 0 && source[i].count > 0)) return;
+    minutes++;
+    squares += (weights.target * residual(m, t) - weights.source * residual(source[i], s)) ** 2;
+    sessions +=
+      (weights.target ** 2 * spread.target * m.count) / t.count ** 2 +
+      (weights.source ** 2 * spread.source * source[i].count) / s.count ** 2;
+  });
+  if (minutes < 2) return { variance: 0, minutes };
+  return { variance: Math.max(0, (squares * minutes) / (minutes - 1) - sessions), minutes };
+}
 
 /** Two histograms compare only when they share their bucket bounds. */
 function sameBounds(a: Samples, b: Samples): boolean {
@@ -195,7 +282,7 @@ export function judgeComparison(
   const slo = SLOS[gate.slo];
   const floor = gate.effectFloor ?? COMPARISONS[gate.slo].effectFloor;
   const alpha = 1 - gate.confidence;
-  const metric = COMPARISONS[gate.slo].sessionMetric;
+  const metric = COMPARISONS[gate.slo].summaryMetric;
   const base = {
     gate: `${gate.slo} vs source`,
     critical: gate.critical,
@@ -255,7 +342,7 @@ export function judgeComparison(
   const droppedNote = counts.dropped ? ` (${counts.dropped} NaN or infinite left out)` : "";
   if (s.n < gate.minSamples || t.n < gate.minSamples) {
     return inconclusive(
-      `${s.n} ${pools.source} and ${t.n} ${pools.target} samples${droppedNote}, fewer than the ${gate.minSamples} per pool a comparison needs`,
+      `${s.n} ${pools.source} and ${t.n} ${pools.target} sessions${droppedNote}, fewer than the ${gate.minSamples} per pool a comparison needs`,
       counts,
     );
   }
@@ -268,7 +355,27 @@ export function judgeComparison(
   const sign = slo.bound === "below" ? 1 : -1;
   // θ = sign·(target − source) − floor·source, in the metric's unit; > 0 is worse than the floor
   const theta = sign * (t.mean - s.mean) - floor * s.mean;
-  const variance = varianceOfMean(t) + (1 + sign * floor) ** 2 * varianceOfMean(s);
+  const weights = { target: sign, source: sign + floor };
+  const shared =
+    source.minutes || target.minutes
+      ? minuteVariance(target.minutes, source.minutes, weights, {
+          target: t.variance,
+          source: s.variance,
+        })
+      : { variance: 0, minutes: undefined };
+  if (!shared) {
+    return inconclusive(
+      `no per-minute totals of ${COMPARISONS[gate.slo].sessionMetric} on both pools over the same minutes: shared causes cannot be told from an effect`,
+      counts,
+    );
+  }
+  if (shared.minutes !== undefined && shared.minutes < MIN_MINUTES) {
+    return inconclusive(
+      `${shared.minutes} minute(s) with calls on both pools, fewer than the ${MIN_MINUTES} a comparison needs (one minute's calls share its network)`,
+      counts,
+    );
+  }
+  const variance = varianceOfMean(t) + weights.source ** 2 * varianceOfMean(s) + shared.variance;
   if (!(variance > 0)) {
     return inconclusive(
       `no spread in either pool's samples: nothing to measure the difference by`,
@@ -281,8 +388,8 @@ export function judgeComparison(
   const interval: [number, number] = [low / s.mean + floor, high / s.mean + floor];
   const verdict = decision === "reject" ? "fail" : decision === "accept" ? "pass" : "inconclusive";
   const clustered =
-    s.perSession > 1 || t.perSession > 1
-      ? `, ${fmt(s.perSession)} and ${fmt(t.perSession)} per session`
+    shared.minutes !== undefined
+      ? `, over ${shared.minutes} minutes (shared per-minute causes ${fmt((100 * shared.variance) / variance)} % of the variance)`
       : "";
   const said = {
     fail: "target worse",
@@ -300,12 +407,12 @@ export function judgeComparison(
     pValue,
     reason:
       `${said}: mean ${fmt(t.mean)} vs ${fmt(s.mean)}, ${signed(effect)} (${fmt(100 * gate.confidence)} % sequence ${signed(interval[0])} to ${signed(interval[1])}) ${relation} floor ${signed(floor)}, ` +
-      `p ${fmt(pValue)}, ${s.n} vs ${t.n} samples${droppedNote}${clustered}`,
+      `p ${fmt(pValue)}, ${s.n} vs ${t.n} sessions${droppedNote}${clustered}`,
   };
 }
 
 /**
- * Fetches both pools' histograms over (from, to] and judges them. A provider error is
+ * Fetches both pools' per-session summaries over (from, to] and judges them. A provider error is
  * inconclusive; one carrying `errorLimit: true` (the provider's consecutive-error limit) holds.
  */
 export async function evaluateComparison(
@@ -315,7 +422,7 @@ export async function evaluateComparison(
   from: number,
   to: number,
 ): Promise<GateEvaluation> {
-  const metric = COMPARISONS[gate.slo].sessionMetric;
+  const metric = COMPARISONS[gate.slo].summaryMetric;
   try {
     const { histogram } = provider;
     if (!histogram) throw new Error("the metrics provider serves no per-session histograms");

@@ -6,34 +6,39 @@
  * from metric failures — and after `errorLimit` of them in a row the error says so
  * (`errorLimit: true`), which holds the migration for a human instead of baking on blind.
  */
-import { COMPARISONS, type Fetched, type Histogram, type HistogramSource } from "./compare";
+import {
+  COMPARISONS,
+  type Fetched,
+  type Histogram,
+  type HistogramSource,
+  type MinuteTotal,
+} from "./compare";
 import { consecutiveErrors, ERROR_LIMIT, type MetricsProvider } from "./metrics";
-import { ACTIVE_SESSIONS, MATCHER_OPS, poolMatchers } from "./slo";
+import { MATCHER_OPS, poolMatchers, SLO_NAMES } from "./slo";
 
 /** Every template's matchers: the pool (or a cohort of its hosts) in the runbook's region. */
 const labels = '{{matchers}},region="{{region}}"';
 
-/** `{{matchers}}` (slo.ts poolMatchers), `{{region}}`, `{{metric}}`, `{{window}}` are filled in per query. */
+/** `{{matchers}}` (slo.ts poolMatchers), `{{region}}`, `{{metric}}`, `{{window}}`, `{{step}}` are filled in per query. */
 export const TEMPLATES = {
   /** An absolute gate's series (one value per step): the pool's mean over its hosts. */
   range: `avg({{metric}}{${labels}})`,
   /** A count the executor reads (healthy hosts, active sessions): the pool's total. */
   instant: `sum({{metric}}{${labels}})`,
-  /** A relative gate's sessions per bucket over the window. */
+  /** A relative gate's calls ended in the window, per bucket of their summary (`{{metric}}`). */
   buckets: `sum by (le) (increase({{metric}}_bucket{${labels}}[{{window}}]))`,
   sum: `sum(increase({{metric}}_sum{${labels}}[{{window}}]))`,
+  /** The calls in progress at the window's end, per bucket of their figure so far (`{{metric}}`: a gauge histogram). */
+  openBuckets: `sum by (le) ({{metric}}_bucket{${labels}})`,
+  openSum: `sum({{metric}}_sum{${labels}})`,
+  /** One step's session-minutes and their sum (query_range, steps of `{{step}}`): the clusters. */
+  minuteCount: `sum(increase({{metric}}_count{${labels}}[{{step}}]))`,
+  minuteSum: `sum(increase({{metric}}_sum{${labels}}[{{step}}]))`,
   /**
    * Series still scraped at the window's end. A range function reads samples up to the last
    * scrape that worked, so without this a target down since mid-bake would look like data.
    */
   fresh: `count({{metric}}_count{${labels}})`,
-  /**
-   * Distinct sessions behind the window's samples: those in progress when it opened and those
-   * that joined since (every join attempt is one join-success sample).
-   */
-  sessions:
-    `(sum(${ACTIVE_SESSIONS}{${labels}} offset {{window}}) or vector(0)) + ` +
-    `sum(increase(${COMPARISONS["join-success"].sessionMetric}_count{${labels}}[{{window}}]))`,
 } as const;
 
 /** Pure: a template with its `{{name}}`s filled in; an unknown name is a programming error. */
@@ -53,7 +58,10 @@ export interface PrometheusOptions {
   /** Base URL, e.g. http://127.0.0.1:9090 */
   url: string;
   region: string;
-  /** query_range resolution: the scrape interval the fleet's gauges change at. */
+  /**
+   * query_range resolution: the scrape interval the fleet's gauges change at, and the length of
+   * a relative gate's clusters (a minute: what the fleet's shared causes are measured in).
+   */
   stepMs?: number;
   timeoutMs?: number;
   /** Attempts after the first, for network errors, timeouts and 5xx. */
@@ -170,6 +178,30 @@ export function prometheusProvider(options: PrometheusOptions): PrometheusProvid
     return Number.isFinite(value) ? value : undefined;
   }
 
+  /**
+   * One value per step of (from, to], oldest first, a missing step as 0: the steps are aligned
+   * across pools by their place in the window, so both pools get the same ones.
+   */
+  async function minutes(query: string, from: number, to: number): Promise<number[]> {
+    const step = o.stepMs;
+    const data = (await api("/api/v1/query_range", {
+      query,
+      start: seconds(from + step),
+      end: seconds(to),
+      step: seconds(step),
+    })) as { resultType: string; result: Matrix };
+    if (data.result.length > 1) {
+      throw new PrometheusError(`${query}: ${data.result.length} series, expected one`, false);
+    }
+    const at = new Map(data.result[0]?.values.map(([t, v]) => [Math.round(t * 1000), v]) ?? []);
+    const out: number[] = [];
+    for (let t = from + step; t <= to; t += step) {
+      const v = at.get(t);
+      out.push(v === undefined ? 0 : parseSample(v));
+    }
+    return out;
+  }
+
   /** A gates' selector turned into the template's query; any other query goes as written. */
   function templated(template: string, query: string): string {
     const m = SELECTOR.exec(query);
@@ -206,6 +238,9 @@ export function prometheusProvider(options: PrometheusOptions): PrometheusProvid
     },
 
     async histogram(metric, pool, from, to): Promise<Fetched> {
+      const slo = SLO_NAMES.find((name) => COMPARISONS[name].summaryMetric === metric);
+      if (!slo) throw new PrometheusError(`${metric}: not a per-session summary`, false);
+      const { openMetric, sessionMetric } = COMPARISONS[slo];
       const window = `${Math.max(1, Math.round((to - from) / 1000))}s`;
       const vars = { metric, matchers: poolMatchers(pool), region: o.region, window };
       const query = renderQuery(TEMPLATES.buckets, vars);
@@ -213,27 +248,38 @@ export function prometheusProvider(options: PrometheusOptions): PrometheusProvid
       if (!single(fresh, await vector(fresh, to))) {
         return { query, missing: `no fresh ${metric} series at the window's end (${fresh})` };
       }
-      const [buckets, sum, sessions] = await Promise.all(
-        [TEMPLATES.buckets, TEMPLATES.sum, TEMPLATES.sessions].map((tpl) =>
-          vector(renderQuery(tpl, vars), to),
-        ),
-      );
-      const parsed = buckets.map((b) => ({
-        le: parseSample(b.metric.le),
-        count: parseSample(b.value[1]),
-      }));
-      if (!parsed.some((b) => b.le === Infinity) || sum.length !== 1) {
+      const open = { ...vars, metric: openMetric ?? metric };
+      const perMinute = { ...vars, metric: sessionMetric, step: `${o.stepMs / 1000}s` };
+      const [buckets, sum, openBuckets, openSum, minuteCount, minuteSum] = await Promise.all([
+        vector(query, to),
+        vector(renderQuery(TEMPLATES.sum, vars), to),
+        openMetric ? vector(renderQuery(TEMPLATES.openBuckets, open), to) : [],
+        openMetric ? vector(renderQuery(TEMPLATES.openSum, open), to) : [],
+        minutes(renderQuery(TEMPLATES.minuteCount, perMinute), from, to),
+        minutes(renderQuery(TEMPLATES.minuteSum, perMinute), from, to),
+      ]);
+      if (!buckets.some((b) => parseSample(b.metric.le) === Infinity) || sum.length !== 1) {
         return { query, missing: `partial histogram: no +Inf bucket or no _sum (${query})` };
       }
-      // Without a session count the samples would pass for independent: no verdict on them.
-      const count = single("sessions", sessions);
-      if (count === undefined) {
-        return { query, missing: `no session count (${renderQuery(TEMPLATES.sessions, vars)})` };
-      }
-      return {
-        query,
-        histogram: { buckets: parsed, sum: parseSample(sum[0].value[1]), sessions: count },
+      // a pool whose calls all ended has no open series: nothing in progress, not missing data
+      const inProgress = new Map(
+        openBuckets.map((b) => [parseSample(b.metric.le), parseSample(b.value[1])]),
+      );
+      const histogram: Histogram = {
+        buckets: buckets.map((b) => {
+          const le = parseSample(b.metric.le);
+          return { le, count: parseSample(b.value[1]) + (inProgress.get(le) ?? 0) };
+        }),
+        sum: parseSample(sum[0].value[1]) + (openSum.length ? parseSample(openSum[0].value[1]) : 0),
       };
+      const perMinuteTotals: MinuteTotal[] = minuteCount.map((count, i) => ({
+        count,
+        sum: minuteSum[i] ?? NaN,
+      }));
+      if (perMinuteTotals.some((m) => !Number.isFinite(m.count) || !Number.isFinite(m.sum))) {
+        return { query, missing: `gaps in the per-minute ${sessionMetric} totals` };
+      }
+      return { query, histogram, minutes: perMinuteTotals };
     },
   };
 }

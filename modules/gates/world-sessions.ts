@@ -1,11 +1,12 @@
 /**
- * A simulated world's per-session quality, as the fleet's SFUs export it: a histogram per
- * pool of session-minute samples (packet loss, jitter p95) and of join attempts (1 joined,
- * 0 failed). The world keeps one quality figure per pool and minute; the calls of that minute
- * spread around it exponentially (most near the pool's figure, a few far worse). Counts are the
- * expected ones, computed rather than drawn: cheap, and the same on every run of a seed.
+ * A simulated world's per-session quality, as the fleet's host agents export it: per pool, one
+ * summary per session (its call's figure over its whole length; joins: 1 joined, 0 failed) and
+ * per-minute totals of its session-minutes. The world keeps one quality figure per pool and
+ * minute (shocks shared by every call of the minute included); a session's figure spreads around
+ * the pool's exponentially (most near it, a few far worse). Counts are the expected ones,
+ * computed rather than drawn: cheap, and the same on every run of a seed.
  */
-import { COMPARISONS, type Fetched, type Histogram } from "./compare";
+import { COMPARISONS, type Fetched, type Histogram, type MinuteTotal } from "./compare";
 import { emptyHistogram, renderHistogram, renderQuery, TEMPLATES } from "./prometheus";
 import { poolMatchers, SLO_NAMES, type SloName } from "./slo";
 /**
@@ -27,42 +28,55 @@ export interface SessionRecord {
 
 type Minute = SessionRecord["minutes"][number];
 
-/** Adds one minute's expected samples of `slo` on a pool to a histogram. */
-function addMinute(h: Histogram, slo: SloName, minute: Minute, joined: number, pool: string): void {
-  const q = minute.quality[pool][SLO_NAMES.indexOf(slo)];
+/** Adds `count` sessions whose figures spread exponentially around `mean` (0/1 for joins). */
+function addSessions(h: Histogram, slo: SloName, count: number, mean: number): void {
   if (slo === "join-success") {
     // buckets le=0 (failed), le=1 and +Inf (every attempt)
-    h.buckets.forEach((b) => (b.count += b.le === 0 ? joined * (1 - q) : joined));
-    h.sum += joined * q;
-    return;
+    h.buckets.forEach((b) => (b.count += b.le === 0 ? count * (1 - mean) : count));
+  } else {
+    for (const b of h.buckets) b.count += count * (1 - Math.exp(-b.le / mean));
   }
-  const sessions = minute.sessions[pool] ?? 0;
-  for (const b of h.buckets) b.count += sessions * (1 - Math.exp(-b.le / q));
-  h.sum += sessions * q;
+  h.sum += count * mean;
 }
 
-/** Pure: the per-session histogram of `slo` on `pool` over the minutes in (from, to]. */
+/**
+ * One minute's totals of a pool: its session-minutes and their sum (joins: the minute's
+ * attempts and those that joined), the pool's figure being shared by all of them.
+ */
+function minuteTotal(slo: SloName, minute: Minute, pool: string): MinuteTotal {
+  const q = minute.quality[pool]?.[SLO_NAMES.indexOf(slo)];
+  const count = (slo === "join-success" ? minute.joins?.[pool] : minute.sessions[pool]) ?? 0;
+  return q === undefined ? { count: 0, sum: 0 } : { count, sum: count * q };
+}
+
+/**
+ * Pure: the per-session summaries of `slo` on `pool` over the minutes in (from, to] — every
+ * session of the window once: those in progress in its first minute, then every join — with the
+ * window's per-minute totals. A session's figure spreads around the pool's mean over the window
+ * (weighted by session-minutes): its own minutes' mean, in the fluid model that has no single
+ * calls.
+ */
 export function sessionHistogram(
   state: SessionRecord,
   slo: SloName,
   pool: string,
   from: number,
   to: number,
-): Histogram | undefined {
-  const h = { ...emptyHistogram(COMPARISONS[slo].buckets), sessions: 0 };
-  let first = true;
-  let seen = false;
-  state.minutes.forEach((minute) => {
-    if (minute.t <= from || minute.t > to) return;
-    const joined = minute.joins?.[pool] ?? 0;
-    // the window's calls: those in progress in its first minute, then every join
-    h.sessions += first ? (minute.sessions[pool] ?? 0) : joined;
-    first = false;
-    if (minute.quality[pool] === undefined) return;
-    seen = true;
-    addMinute(h, slo, minute, joined, pool);
+): { histogram: Histogram; minutes: MinuteTotal[] } | undefined {
+  const window = state.minutes.filter((m) => m.t > from && m.t <= to);
+  const minutes = window.map((m) => minuteTotal(slo, m, pool));
+  const total = minutes.reduce((a, m) => ({ count: a.count + m.count, sum: a.sum + m.sum }), {
+    count: 0,
+    sum: 0,
   });
-  return seen ? h : undefined;
+  if (!window.some((m) => m.quality[pool] !== undefined) || !(total.count > 0)) return undefined;
+  const sessions =
+    slo === "join-success"
+      ? total.count
+      : window.reduce((a, m, i) => a + ((i ? m.joins?.[pool] : m.sessions[pool]) ?? 0), 0);
+  const histogram = emptyHistogram(COMPARISONS[slo].buckets);
+  addSessions(histogram, slo, sessions, total.sum / total.count);
+  return { histogram, minutes };
 }
 
 /** The world as a HistogramSource: what the same PromQL would return from a scrape of it. */
@@ -73,7 +87,7 @@ export function worldHistogram(
   from: number,
   to: number,
 ): Fetched {
-  const slo = SLO_NAMES.find((s) => COMPARISONS[s].sessionMetric === metric);
+  const slo = SLO_NAMES.find((s) => COMPARISONS[s].summaryMetric === metric);
   const window = `${Math.max(1, Math.round((to - from) / 1000))}s`;
   const query = renderQuery(TEMPLATES.buckets, {
     metric,
@@ -81,23 +95,67 @@ export function worldHistogram(
     region: state.region,
     window,
   });
-  if (!slo) throw new Error(`unknown per-session metric ${metric}`);
-  const histogram = sessionHistogram(state, slo, pool, from, to);
-  return histogram ? { query, histogram } : { query, missing: `no sessions on ${pool}` };
+  if (!slo) throw new Error(`unknown per-session summary ${metric}`);
+  const samples = sessionHistogram(state, slo, pool, from, to);
+  return samples ? { query, ...samples } : { query, missing: `no sessions on ${pool}` };
 }
 
-/** Exposition lines: each per-session histogram since the world began, per pool. */
+/**
+ * Exposition lines, per pool: each per-minute histogram since the world began; each summary of
+ * the calls ended since (a minute's ended calls around that minute's figure); the calls in
+ * progress around the last minute's.
+ */
 export function sessionExposition(state: SessionRecord): string[] {
-  return SLO_NAMES.flatMap((slo) =>
-    renderHistogram(
-      COMPARISONS[slo].sessionMetric,
-      `Per-session ${slo} (one sample a session-minute; joins: 1 joined, 0 failed).`,
-      state.pools.map((pool) => ({
-        labels: { pool, region: state.region },
-        histogram:
-          sessionHistogram(state, slo, pool, -Infinity, state.now) ??
-          emptyHistogram(COMPARISONS[slo].buckets),
-      })),
-    ),
-  );
+  const series = (slo: SloName, fill: (h: Histogram, pool: string) => void) =>
+    state.pools.map((pool) => {
+      const histogram = emptyHistogram(COMPARISONS[slo].buckets);
+      fill(histogram, pool);
+      return { labels: { pool, region: state.region }, histogram };
+    });
+  const figure = (m: Minute, pool: string, slo: SloName) =>
+    m.quality[pool]?.[SLO_NAMES.indexOf(slo)];
+  return SLO_NAMES.flatMap((slo) => {
+    const { sessionMetric, summaryMetric, openMetric } = COMPARISONS[slo];
+    const perMinute = renderHistogram(
+      sessionMetric,
+      `Per-session ${slo}, one sample a session-minute (joins: 1 joined, 0 failed).`,
+      series(slo, (h, pool) =>
+        state.minutes.forEach((m) => {
+          const q = figure(m, pool, slo);
+          const { count } = minuteTotal(slo, m, pool);
+          if (q !== undefined) addSessions(h, slo, count, q);
+        }),
+      ),
+    );
+    if (!openMetric) return perMinute;
+    const ended = renderHistogram(
+      summaryMetric,
+      `Per-session ${slo} over the whole call, observed when it ends.`,
+      series(slo, (h, pool) =>
+        state.minutes.forEach((m, i) => {
+          const q = figure(m, pool, slo);
+          const before = i ? (state.minutes[i - 1].sessions[pool] ?? 0) : 0;
+          const count = before + (m.joins?.[pool] ?? 0) - (m.sessions[pool] ?? 0);
+          if (q !== undefined && i > 0 && count > 0) addSessions(h, slo, count, q);
+        }),
+      ),
+    );
+    const last = state.minutes.at(-1);
+    // A gauge histogram: the text format (0.0.4) has no such type, so three gauge families.
+    const open = renderHistogram(
+      openMetric,
+      `Per-session ${slo} of the calls in progress, so far.`,
+      series(slo, (h, pool) => {
+        const q = last && figure(last, pool, slo);
+        if (q !== undefined) addSessions(h, slo, last!.sessions[pool] ?? 0, q);
+      }),
+    )
+      .filter((line) => !line.startsWith("#"))
+      .sort()
+      .flatMap((line, i, all) => {
+        const family = line.slice(0, line.indexOf("{"));
+        return i && all[i - 1].startsWith(`${family}{`) ? [line] : [`# TYPE ${family} gauge`, line];
+      });
+    return [...perMinute, ...ended, ...open];
+  });
 }

@@ -28,15 +28,20 @@ export interface Quality {
 /**
  * Pure: a healthy pool's quality in minute `t` (keyed by pool and minute, so the same seed
  * gives the same figures on every run), or with `faultLoss` (a ratio) the loss of a broken one.
+ * Every figure is the minute's, shared by all of the pool's calls in it. Half of a figure's
+ * noise is the pool's own; the other half is the region's, the same minute in every pool (a
+ * congested peering link), which gates must not take for a difference — nor its absence in the
+ * other pool's mean, when the pools' calls weigh on different minutes, for one.
  */
 export function poolQuality(seed: number, pool: string, t: number, faultLoss?: number): Quality {
   const key = `${pool}@${t}`;
+  const shared = (what: string) => noise(seed, `${what}@${t}`);
   return {
     loss:
       faultLoss === undefined
-        ? 0.002 + 0.0015 * noise(seed, `loss${key}`)
-        : faultLoss + 0.002 * noise(seed, `loss-f${key}`),
-    jitter: 0.01 + 0.008 * noise(seed, `jitter${key}`),
+        ? 0.002 + 0.00075 * (noise(seed, `loss${key}`) + shared("loss"))
+        : faultLoss + 0.001 * (noise(seed, `loss-f${key}`) + shared("loss")),
+    jitter: 0.01 + 0.004 * (noise(seed, `jitter${key}`) + shared("jitter")),
     joinSuccess: 0.9985 + 0.0014 * noise(seed, `join${key}`),
     rtt: 0.06 + 0.03 * noise(seed, `rtt${key}`),
   };

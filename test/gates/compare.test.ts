@@ -4,6 +4,8 @@ import fc from "fast-check";
 import {
   COMPARISONS,
   judgeComparison,
+  MIN_MINUTES,
+  minuteVariance,
   moments,
   type CompareGate,
   type Fetched,
@@ -63,7 +65,7 @@ test("a target clearly worse than the floor fails, with the figures journaled", 
   assert.equal(e.threshold, COMPARISONS["packet-loss"].effectFloor);
   assert.match(
     e.reason,
-    /^target worse: mean 0.01375 vs 0.00375, \+266.7 % \(99 % sequence \+\d+(\.\d+)? % to \+\d+(\.\d+)? %\) above floor \+50 %, p [\d.e-]+, 40 vs 40 samples$/,
+    /^target worse: mean 0.01375 vs 0.00375, \+266.7 % \(99 % sequence \+\d+(\.\d+)? % to \+\d+(\.\d+)? %\) above floor \+50 %, p [\d.e-]+, 40 vs 40 sessions$/,
   );
 });
 
@@ -99,15 +101,15 @@ test("no data, partial data, too few samples, NaN, a zero baseline or a query er
   assert.equal(few.verdict, "inconclusive");
   assert.equal(
     few.reason,
-    "5 metal-sjc and 2 gcp-us-west1 samples, fewer than the 5 per pool a comparison needs",
+    "5 metal-sjc and 2 gcp-us-west1 sessions, fewer than the 5 per pool a comparison needs",
   );
   const nan = judge(gate(), ok, [NaN, NaN, 0.001, Infinity, 0.002, 0.001, NaN]);
   assert.equal(nan.verdict, "inconclusive");
   assert.equal(nan.dropped, 4);
-  assert.match(nan.reason, /3 gcp-us-west1 samples \(4 NaN or infinite left out\)/);
+  assert.match(nan.reason, /3 gcp-us-west1 sessions \(4 NaN or infinite left out\)/);
   const zero = judge(gate(), [0, 0, 0, 0, 0], ok);
   assert.equal(zero.verdict, "inconclusive");
-  assert.match(zero.reason, /mean avfleet_session_packet_loss_ratio is 0: no baseline/);
+  assert.match(zero.reason, /mean avfleet_session_summary_packet_loss_ratio is 0: no baseline/);
   const missing = judgeComparison(gate(), pools, {
     source: raw(ok),
     target: { query: "t", missing: "series stale at the window's end" },
@@ -120,18 +122,9 @@ test("no data, partial data, too few samples, NaN, a zero baseline or a query er
   assert.equal(error.errorLimit, true);
 });
 
-const histogram = (
-  bounds: number[],
-  counts: number[],
-  sum: number,
-  sessions?: number,
-): Fetched & Samples => ({
+const histogram = (bounds: number[], counts: number[], sum: number): Fetched & Samples => ({
   query: "h",
-  histogram: {
-    buckets: bounds.map((le, i) => ({ le, count: counts[i] })),
-    sum,
-    ...(sessions === undefined ? {} : { sessions }),
-  },
+  histogram: { buckets: bounds.map((le, i) => ({ le, count: counts[i] })), sum },
 });
 
 test("histograms: the mean comes from the sum, the spread from buckets placed to match it", () => {
@@ -169,22 +162,70 @@ test("histograms: the mean comes from the sum, the spread from buckets placed to
   assert.match(mismatched.reason, /export different buckets/);
 });
 
-test("samples of one session count as one: the per-session correction widens the sequence", () => {
-  const bounds = [0.005, 0.01, Infinity];
-  const judgeWith = (targetSessions?: number) =>
+test("a minute's shared cause counts once: a worse mean that one bad minute explains is no verdict", () => {
+  // 1000 source sessions at 0.4 %; 100 target sessions at 0.8 % (+100 %, floor +50 %)
+  const source = Array.from({ length: 1000 }, (_, i) => (i % 2 ? 0.003 : 0.005));
+  const target = Array.from({ length: 100 }, (_, i) => (i % 2 ? 0.007 : 0.009));
+  const flat = Array.from({ length: 10 }, () => ({ count: 100, sum: 0.4 }));
+  const judgeWith = (minutes?: { count: number; sum: number }[]) =>
     judgeComparison(gate(), pools, {
-      source: histogram(bounds, [900, 1000, 1000], 4, 1000),
-      target: histogram(bounds, [40, 90, 100], 0.85, targetSessions),
+      source: {
+        query: "s",
+        values: source,
+        ...(minutes ? { minutes: flat.slice(0, minutes.length) } : {}),
+      },
+      target: { query: "t", values: target, ...(minutes ? { minutes } : {}) },
     });
-  const independent = judgeWith();
-  assert.deepEqual(judgeWith(100).interval, independent.interval, "one sample per session");
-  // 100 target samples from 10 calls: the evidence of 10, not 100
-  const clustered = judgeWith(10);
-  assert.equal(independent.verdict, "fail", independent.reason);
-  assert.equal(clustered.verdict, "inconclusive", clustered.reason);
-  const width = (e: typeof clustered) => e.interval![1] - e.interval![0];
-  assert.ok(Math.abs(width(clustered) / width(independent) - Math.sqrt(10)) < 0.2);
-  assert.match(clustered.reason, /, 1 and 10 per session$/);
+  // as independent sessions the target is clearly worse
+  assert.equal(judgeWith().verdict, "fail");
+  // the same target whose minutes were all at 0.4 % but one at 4.4 %: that one minute is the
+  // whole difference, and one minute is one cause, however many calls shared it
+  const oneBadMinute = Array.from({ length: 10 }, (_, i) =>
+    i === 3 ? { count: 10, sum: 0.44 } : { count: 10, sum: 0.04 },
+  );
+  const shared = judgeWith(oneBadMinute);
+  assert.equal(shared.verdict, "inconclusive", shared.reason);
+  assert.match(
+    shared.reason,
+    /over 10 minutes \(shared per-minute causes 9\d(\.\d+)? % of the variance\)$/,
+  );
+  // the same difference spread evenly over its minutes is the target's own: it fails
+  const even = judgeWith(Array.from({ length: 10 }, () => ({ count: 10, sum: 0.08 })));
+  assert.equal(even.verdict, "fail", even.reason);
+  assert.match(even.reason, /shared per-minute causes 0 % of the variance/);
+  // a cause both pools share in a minute cancels in their difference: the source's bad minute
+  // in proportion (θ weighs the source's mean by 1 + floor), nothing is left of either
+  const source3 = flat.map((_, i) => ({ count: 100, sum: i === 3 ? 2.8 : 0.4 - 0.8 / 3 }));
+  const both = judgeComparison(gate(), pools, {
+    source: { query: "s", values: source, minutes: source3 },
+    target: { query: "t", values: target, minutes: oneBadMinute },
+  });
+  assert.equal(both.verdict, "fail", both.reason);
+  assert.match(both.reason, /shared per-minute causes 0 % of the variance/);
+  // fewer than five minutes with calls on both pools: no verdict yet
+  const early = judgeWith(
+    oneBadMinute.slice(0, MIN_MINUTES - 1).map(() => ({ count: 25, sum: 0.2 })),
+  );
+  assert.equal(early.verdict, "inconclusive");
+  assert.match(early.reason, /^4 minute\(s\) with calls on both pools, fewer than the 5/);
+});
+
+test("minuteVariance: the cluster-robust sum over minutes, less what independent sessions put in it", () => {
+  const w = { target: 1, source: 1.5 };
+  const none = { target: 0, source: 0 };
+  // the target's minutes at 1, 3, 1, 3 (mean 2) over 10 sessions each; the source flat
+  const target = [1, 3, 1, 3].map((m) => ({ count: 10, sum: 10 * m }));
+  const source = [0, 0, 0, 0].map(() => ({ count: 100, sum: 100 }));
+  // residuals ±10/40 = ±0.25, four of them: 0.25, then ×4/3
+  const v = minuteVariance(target, source, w, none)!;
+  assert.equal(v.minutes, 4);
+  assert.ok(Math.abs(v.variance - (4 * 0.25 ** 2 * 4) / 3) < 1e-12, `${v.variance}`);
+  // sessions with a spread of 1 each: 10 per minute over 40 put 4·10/1600 = 0.025 in it
+  const less = minuteVariance(target, source, w, { target: 1, source: 0 })!;
+  assert.ok(Math.abs(less.variance - (v.variance - 0.025)) < 1e-12);
+  // minutes that do not line up, or a pool without any: undefined
+  assert.equal(minuteVariance(target, source.slice(1), w, none), undefined);
+  assert.equal(minuteVariance(target, undefined, w, none), undefined);
 });
 
 /**

@@ -99,43 +99,77 @@ test("no data: an empty range is no samples, an empty or NaN instant is undefine
   assert.equal(p.consecutiveErrors(), 0, "no data is not a provider error");
 });
 
-test("histograms: fresh series give buckets, sum and sessions; stale, partial or uncounted ones are missing", async (t) => {
+test("per-session summaries: the calls ended in the window and those in progress at its end, once each, with per-minute totals; stale or partial ones are missing", async (t) => {
   let fresh = vector([{}, "3"]);
   let buckets = vector([{ le: "0.01" }, "7.2"], [{ le: "+Inf" }, "10.4"]);
-  let sessions = vector([{}, "3"]);
-  const fake = await fakePrometheus(t, ({ params }) => {
+  const fake = await fakePrometheus(t, ({ path, params }) => {
     const q = params.get("query")!;
+    if (path === "/api/v1/query_range") {
+      // minutes 2 and 3 of three: minute 1 had no calls and comes back as no point
+      const v = q.includes("_count") ? ["40", "50"] : ["0.2", "0.3"];
+      return ok({
+        resultType: "matrix",
+        result: [
+          {
+            metric: {},
+            values: [
+              [120, v[0]],
+              [180, v[1]],
+            ],
+          },
+        ],
+      });
+    }
     if (q.startsWith("count(")) return fresh;
-    if (q.startsWith("sum by (le)")) return buckets;
-    if (q.startsWith("(sum(avfleet_active_sessions")) return sessions;
-    return vector([{}, "0.05"]);
+    if (q.startsWith("sum by (le) (increase(")) return buckets;
+    if (q.startsWith("sum by (le) (avfleet_session_open_")) {
+      return vector([{ le: "0.01" }, "2"], [{ le: "+Inf" }, "3"]);
+    }
+    if (q.startsWith("sum(avfleet_session_open_")) return vector([{}, "0.5"]);
+    return vector([{}, "0.25"]);
   });
   const p = fake.provider();
-  const got = await p.histogram("avfleet_session_packet_loss_ratio", "gcp-us-west1", 0, 600_000);
+  const metric = "avfleet_session_summary_packet_loss_ratio";
+  const got = await p.histogram(metric, "gcp-us-west1", 0, 180_000);
   assert.deepEqual(got, {
     query:
-      'sum by (le) (increase(avfleet_session_packet_loss_ratio_bucket{pool="gcp-us-west1",region="us-west"}[600s]))',
+      'sum by (le) (increase(avfleet_session_summary_packet_loss_ratio_bucket{pool="gcp-us-west1",region="us-west"}[180s]))',
     histogram: {
       buckets: [
-        { le: 0.01, count: 7.2 },
-        { le: Infinity, count: 10.4 },
+        { le: 0.01, count: 9.2 },
+        { le: Infinity, count: 13.4 },
       ],
-      sum: 0.05,
-      sessions: 3,
+      sum: 0.75,
     },
+    minutes: [
+      { count: 0, sum: 0 },
+      { count: 40, sum: 0.2 },
+      { count: 50, sum: 0.3 },
+    ],
   });
-  assert.equal(fake.requests.at(-1)!.params.get("time"), "600.000");
+  const queries = fake.requests.map((r) => r.params.get("query"));
+  assert.ok(
+    queries.includes(
+      'sum by (le) (avfleet_session_open_packet_loss_ratio_bucket{pool="gcp-us-west1",region="us-west"})',
+    ),
+  );
+  assert.ok(
+    queries.includes(
+      'sum(increase(avfleet_session_packet_loss_ratio_count{pool="gcp-us-west1",region="us-west"}[60s]))',
+    ),
+  );
+  const range = fake.requests.find((r) => r.path === "/api/v1/query_range")!;
+  assert.deepEqual(
+    [range.params.get("start"), range.params.get("end"), range.params.get("step")],
+    ["60.000", "180.000", "60.000"],
+  );
   fresh = vector();
-  const stale = await p.histogram("m", "gcp-us-west1", 0, 600_000);
-  assert.match("missing" in stale ? stale.missing : "", /^no fresh m series at the window's end/);
+  const stale = await p.histogram(metric, "gcp-us-west1", 0, 600_000);
+  assert.match("missing" in stale ? stale.missing : "", /^no fresh \S+ series at the window's end/);
   fresh = vector([{}, "3"]);
   buckets = vector([{ le: "0.01" }, "7"]);
-  const partial = await p.histogram("m", "gcp-us-west1", 0, 600_000);
+  const partial = await p.histogram(metric, "gcp-us-west1", 0, 600_000);
   assert.match("missing" in partial ? partial.missing : "", /^partial histogram: no \+Inf bucket/);
-  buckets = vector([{ le: "+Inf" }, "7"]);
-  sessions = vector();
-  const uncounted = await p.histogram("m", "gcp-us-west1", 0, 600_000);
-  assert.match("missing" in uncounted ? uncounted.missing : "", /^no session count/);
 });
 
 test("a slow Prometheus times out: an error, not data, counted once however many tries", async (t) => {

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { COMPARE_DEFAULTS } from "../../modules/gates/compare";
+import { COMPARE_DEFAULTS, MIN_MINUTES } from "../../modules/gates/compare";
 import { runMigration } from "../../modules/migrate/executor";
 import { prometheusProvider } from "../../modules/gates/prometheus";
 import { renderStatus, statusOf } from "../../modules/migrate/render";
@@ -59,18 +59,26 @@ test("a relative gate loads with its own defaults; a bad one is refused with the
   );
 });
 
-test("a loss the thresholds let through (0.8 %) rolls back on the relative gate, at its first round", async () => {
+test("a loss the thresholds let through (0.8 %) rolls back on the relative gate, at its first round with five minutes of evidence", async () => {
   const r = newRehearsal(comparing(), FIXTURE_STACKS, ["target-loss=0.8@25"]);
   const outcome = await runMigration(executorFor(r).ctx);
   assert.equal(outcome.kind, "rolled-back");
   assert.match(
     outcome.reason,
-    /^packet-loss vs source on gcp-us-west1 failed at weight 25: target worse: mean 0\.00\d+ vs 0\.00\d+, \+\d+(\.\d+)? % \(99 % sequence \+\d+(\.\d+)? % to \+\d+(\.\d+)? %\) above floor \+50 %, p [\d.e-]+, \d+ vs \d+ samples(, [\d.]+ and [\d.]+ per session)?$/,
+    /^packet-loss vs source on gcp-us-west1 failed at weight 25: target worse: mean 0\.00\d+ vs 0\.00\d+, \+\d+(\.\d+)? % \(99 % sequence \+\d+(\.\d+)? % to \+\d+(\.\d+)? %\) above floor \+50 %, p [\d.e-]+, \d+ vs \d+ sessions, over \d+ minutes \(shared per-minute causes [\d.]+ % of the variance\)$/,
   );
   const state = foldJournal(journalOf(r));
   const rounds = state.rounds.filter((g) => g.unit === outcome.unit);
-  assert.equal(rounds.length, 1, "rolled back at the bake's first round");
-  const last = rounds[0];
+  // gates every minute: the first four rounds have too few minutes to tell a shared bad minute
+  // from an effect, the fifth decides
+  assert.equal(rounds.length, MIN_MINUTES, "rolled back at the first round it could");
+  for (const round of rounds.slice(0, -1)) {
+    assert.match(
+      round.evaluations.at(-1)!.reason,
+      /minute\(s\) with calls on both pools, fewer than the 5/,
+    );
+  }
+  const last = rounds.at(-1)!;
   assert.equal(last.verdict, "critical-fail");
   // the absolute packet-loss gate did not fail: 0.8 % is under its 1 %
   assert.notEqual(last.evaluations[0].verdict, "fail");
