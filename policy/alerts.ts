@@ -7,7 +7,7 @@
  * spec itself.
  */
 import type { PolicyResource } from "@pulumi/policy";
-import type { StackPolicy } from "./policy";
+import { withFacts, type StackPolicy } from "./policy";
 
 /** The component modules/observe/alerting.ts declares per cloud pool. */
 export const POOL_ALERTING_TYPE = "avfleet:observe:PoolAlerting";
@@ -85,4 +85,58 @@ export const poolAlerting: StackPolicy = {
       }
     }
   },
+};
+
+const ALARMS = [
+  "aws:cloudwatch/metricAlarm:MetricAlarm",
+  "aws:cloudwatch/compositeAlarm:CompositeAlarm",
+];
+const ALERT_POLICY = "gcp:monitoring/alertPolicy:AlertPolicy";
+
+/**
+ * Only how many receivers, never which: in a preview a new topic's ARN or channel's name is
+ * unknown, and reading it would stop the whole policy (@pulumi/policy's unknownCheckingProxy).
+ */
+const count = (list: unknown): number => (Array.isArray(list) ? list.length : 0);
+
+/** Why a page-severity alert reaches no one, or undefined when it reaches a receiver. */
+function unrouted(r: PolicyResource): string | undefined {
+  if (ALARMS.includes(r.type) && r.props.tags?.severity === "page") {
+    if (r.props.actionsEnabled === false) return "has its actions disabled";
+    if (count(r.props.alarmActions) === 0) return "has no alarmActions";
+  }
+  if (
+    r.type === ALERT_POLICY &&
+    (r.props.severity === "CRITICAL" || r.props.userLabels?.severity === "page") &&
+    count(r.props.notificationChannels) === 0
+  ) {
+    return "has no notificationChannels";
+  }
+  return undefined;
+}
+
+export const pageHasReceiver: StackPolicy = {
+  name: "page-has-receiver",
+  description:
+    "Every page-severity alert reaches a receiver: a CloudWatch alarm notifies an SNS topic (alarmActions), a GCP alert policy a notification channel, a bare-metal site's Alertmanager a page receiver (alerting.notify.page).",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Declare avfleet:fleet.alerting.notify.page (and .ticket) in the stack file, with its secret if the receiver reads one (README, Where pages go).",
+  validateStack: withFacts(({ fleet }, args, reportViolation, factsUrn) => {
+    if (fleet?.kind === "metal") {
+      if (!fleet.notify?.includes("page")) {
+        reportViolation(
+          `pool ${fleet.pool}'s page alerts (Prometheus rules, routed by Alertmanager) have no receiver: the stack declares no alerting.notify.page`,
+          factsUrn,
+        );
+      }
+      return;
+    }
+    const alerts = args.resources.filter((r) => ALARMS.includes(r.type) || r.type === ALERT_POLICY);
+    if (alerts.length === 0) return args.notApplicable("no alarm or alert policy");
+    for (const r of alerts) {
+      const why = unrouted(r);
+      if (why) reportViolation(`page-severity alert ${r.name} ${why}: it would page no one`, r.urn);
+    }
+  }),
 };

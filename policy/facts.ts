@@ -31,6 +31,8 @@ export interface FleetFacts {
   capacity: { hostsRequired: number; headroom: number };
   /** Bare metal: each inventory host's state (active, draining, retired …) by host name. */
   hostStates?: Record<string, string>;
+  /** The severities (page, ticket) alerting.notify gives a receiver. */
+  notify?: string[];
 }
 
 export interface TrafficFacts {

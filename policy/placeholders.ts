@@ -32,15 +32,28 @@ function countsUp(hex: string): boolean {
   return false;
 }
 
-const CLOUD_ID = /^(ami|vpc|subnet|sg|igw|eni)-([0-9a-f]{8,17})$|^(Z[0-9A-Z]{8,31})$/;
+const CLOUD_ID =
+  /^(ami|vpc|subnet|sg|igw|eni)-([0-9a-f]{8,17})$|^(Z[0-9A-Z]{8,31})$|^projects\/[^/]+\/notificationChannels\/([0-9]+)$/;
+
+/** The account ids AWS's documentation uses in its examples. */
+const DOCUMENTATION_ACCOUNT = /^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(123456789012|111122223333):/;
+
+/** The host an e-mail address, a URL or a host:port names (the value itself otherwise). */
+const hostOf = (value: string) =>
+  value
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, "")
+    .replace(/^[^@/]*@/, "")
+    .split(/[/:?#]/)[0];
 
 /** Why a value is a placeholder, or undefined when it may be real. */
 export function placeholderReason(value: string): string | undefined {
   const marker = MARKER.exec(value);
   if (marker) return `carries the marker ${marker[0]}`;
   const id = CLOUD_ID.exec(value);
-  if (id && countsUp(id[2] ?? id[3])) return "is a made-up id (its digits count up)";
-  if (RESERVED_DOMAIN.test(value)) return "is a name reserved for documentation (RFC 2606)";
+  if (id && countsUp(id[2] ?? id[3] ?? id[4])) return "is a made-up id (its digits count up)";
+  if (DOCUMENTATION_ACCOUNT.test(value)) return "names an AWS documentation account";
+  if (RESERVED_DOMAIN.test(value) || RESERVED_DOMAIN.test(hostOf(value)))
+    return "is a name reserved for documentation (RFC 2606)";
   if (DOCUMENTATION_ADDRESS.test(value)) return "is a documentation address range (RFC 5737)";
   return undefined;
 }

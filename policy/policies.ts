@@ -30,7 +30,7 @@ import {
   weightedRecordHealthChecked,
 } from "./host";
 import { cloudDnsOneRoutingPolicy, route53LatencyAwsOnly } from "./dns-steering";
-import { poolAlerting } from "./alerts";
+import { pageHasReceiver, poolAlerting } from "./alerts";
 import { compiledScalingSafe } from "./scaling";
 import type { AvfleetPolicy } from "./policy";
 
@@ -65,4 +65,5 @@ export const POLICIES: AvfleetPolicy[] = [
   cloudDnsOneRoutingPolicy,
   route53LatencyAwsOnly,
   poolAlerting,
+  pageHasReceiver,
 ];

@@ -7,6 +7,7 @@ import { machineTypeNames } from "../capacity/machine-types";
 import { PROFILE_NAMES } from "../tuning/profiles";
 import { dnsProviderProperties } from "./dns.schema";
 import { hostKeySchema } from "./inventory.schema";
+import { awsAlertingSchema, gcpAlertingSchema, metalAlertingSchema } from "./notify.schema";
 
 const port = (description: string, minimum = 1) =>
   ({ type: "integer", minimum, maximum: 65535, description }) as const;
@@ -361,6 +362,7 @@ export const gcpFleetSchema = {
   properties: {
     kind: { const: "gcp" },
     ...commonProperties,
+    alerting: gcpAlertingSchema,
     endpointZone: {
       type: "string",
       pattern: "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$",
@@ -447,6 +449,7 @@ export const awsFleetSchema = {
   properties: {
     kind: { const: "aws" },
     ...commonProperties,
+    alerting: awsAlertingSchema,
     endpointZone: {
       type: "string",
       pattern: "^Z[A-Z0-9]{1,31}$",
@@ -568,6 +571,7 @@ export const metalFleetSchema = {
   properties: {
     kind: { const: "metal" },
     ...commonProperties,
+    alerting: metalAlertingSchema,
     site: { type: "string", pattern: "^[a-z][a-z0-9]{1,15}$", description: "a site code like sjc" },
     inventory: {
       type: "string",

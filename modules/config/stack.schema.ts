@@ -6,6 +6,7 @@ import type { FromSchema, JSONSchema } from "json-schema-to-ts";
 import { fleetSchema } from "./fleet.schema";
 import { trafficSchema } from "./traffic.schema";
 import { rolloutSchema } from "./rollout.schema";
+import { NOTIFY_SECRET_KEYS } from "./notify.schema";
 
 const gcpRegion = {
   type: "string",
@@ -22,20 +23,24 @@ const awsRegion = {
   pattern: "^[a-z]{2}-[a-z]+-[0-9]$",
   description: "an AWS region like us-east-1",
 } as const;
-const secret = {
-  type: "object",
-  description:
-    "a Pulumi secret (pulumi config set --secret avfleet:sshPrivateKey < key), never plain text",
-  required: ["secure"],
-  additionalProperties: false,
-  properties: { secure: { type: "string" } },
-} as const;
+const secret = <const K extends string>(key: K) =>
+  ({
+    type: "object",
+    description: `a Pulumi secret (pulumi config set --secret ${key} < key), never plain text`,
+    required: ["secure"],
+    additionalProperties: false,
+    properties: { secure: { type: "string" } },
+  }) as const;
 
 /** A config key outside the avfleet namespace: `<namespace>:<key>`. */
 export const OTHER_NAMESPACE = "^(?!avfleet:)[A-Za-z0-9_.-]+:.+$";
 
 /** Config keys whose values must be Pulumi secrets. */
-export const SECRET_KEYS = ["avfleet:sshPrivateKey"] as const;
+export const SECRET_KEYS = [
+  "avfleet:sshPrivateKey",
+  NOTIFY_SECRET_KEYS.page,
+  NOTIFY_SECRET_KEYS.ticket,
+] as const;
 
 const whenKind = <
   const K extends string,
@@ -81,7 +86,9 @@ export const stackFileSchema = {
         "gcp:project": gcpProject,
         "gcp:region": gcpRegion,
         "aws:region": awsRegion,
-        "avfleet:sshPrivateKey": secret,
+        "avfleet:sshPrivateKey": secret("avfleet:sshPrivateKey"),
+        [NOTIFY_SECRET_KEYS.page]: secret(NOTIFY_SECRET_KEYS.page),
+        [NOTIFY_SECRET_KEYS.ticket]: secret(NOTIFY_SECRET_KEYS.ticket),
         "avfleet:example": {
           type: "boolean",
           description:
@@ -119,7 +126,7 @@ export const stackFileSchema = {
           },
           then: {
             required: ["avfleet:sshPrivateKey"],
-            properties: { "avfleet:sshPrivateKey": secret },
+            properties: { "avfleet:sshPrivateKey": secret("avfleet:sshPrivateKey") },
           },
         },
       ],

@@ -11,6 +11,7 @@ import { fleetHardware, hostFacts } from "../tuning/host-facts";
 import type { FleetSpec, MetalFleetSpec } from "./fleet.schema";
 import type { TrafficSpec } from "./traffic.schema";
 import { cloudRolloutProblems } from "./cloud-rollout";
+import { NOTIFY_SECRET_KEYS, SEVERITIES, needsSecret } from "./notify.schema";
 import { steeringProblems, weightProblems } from "./traffic";
 import { readInventory } from "./inventory";
 import type { Inventory } from "./inventory.schema";
@@ -120,6 +121,9 @@ export function fleetProblems(
     });
   }
   problems.push(...(readable([...at, "ports"]) ? portProblems(fleet, at) : []));
+  if (readable([...at, "alerting"], ["config", "aws:region"])) {
+    problems.push(...notifyProblems(fleet, config, at));
+  }
   if (fleet.kind === "gcp" && readable([...at, "zones"], ["config", "gcp:region"])) {
     problems.push(...zoneProblems(fleet.zones, config["gcp:region"]!, (i) => [...at, "zones", i]));
   }
@@ -140,6 +144,46 @@ export function fleetProblems(
         message: `is set, but ${[...at, "ssh", "agent"].slice(1).join(".")} is true: the hosts are reached with the operator's ssh-agent, never with this key`,
         expected:
           "no avfleet:sshPrivateKey (pulumi config rm avfleet:sshPrivateKey), or ssh.agent false",
+      });
+    }
+  }
+  return problems;
+}
+
+/**
+ * A receiver's secret is set exactly when a receiver reads it, and an existing SNS topic is in
+ * the alarms' region: CloudWatch alarm actions name a topic of the alarm's own region.
+ */
+function notifyProblems(fleet: FleetSpec, config: StackFile["config"], at: KeyPath): Problem[] {
+  const problems: Problem[] = [];
+  for (const severity of SEVERITIES) {
+    const key = NOTIFY_SECRET_KEYS[severity];
+    const receiver = fleet.alerting?.notify[severity];
+    // an Alertmanager receiver reads its keys from files on its own host
+    const cloud = fleet.kind === "metal" ? undefined : fleet.alerting?.notify[severity];
+    const reads = !!cloud && needsSecret(cloud);
+    const where = [...at, "alerting", "notify", severity].slice(1).join(".");
+    if (reads && config[key] === undefined) {
+      problems.push({
+        path: ["config", key],
+        message: `is missing, but ${where} reads its key from it`,
+        expected: `a Pulumi secret (pulumi config set --secret ${key} < key)`,
+      });
+    } else if (!reads && config[key] !== undefined) {
+      problems.push({
+        path: ["config", key],
+        message: `is set, but no receiver reads it (${where} ${receiver ? "takes no secret" : "is not declared"})`,
+        expected: `no ${key} (pulumi config rm ${key}), or a receiver that reads it`,
+      });
+    }
+    const arn = cloud && "topicArn" in cloud ? cloud.topicArn : undefined;
+    const region = arn?.split(":")[3];
+    if (fleet.kind === "aws" && region && region !== config["aws:region"]) {
+      problems.push({
+        path: [...at, "alerting", "notify", severity, "topicArn"],
+        message: `is a topic in ${region}, not in aws:region ${config["aws:region"]}`,
+        expected:
+          "an SNS topic in the stack's region (CloudWatch alarms notify only topics of their region)",
       });
     }
   }

@@ -113,7 +113,7 @@ const ajv = new Ajv({
   discriminator: true,
   allowUnionTypes: true,
 });
-addFormats(ajv, ["ipv4", "ipv6", "hostname", "uri"]);
+addFormats(ajv, ["ipv4", "ipv6", "hostname", "uri", "email"]);
 ajv.addFormat("cidr", { type: "string", validate: isCidr });
 ajv.addKeyword({
   keyword: "durationRange",

@@ -72,6 +72,7 @@ export function stackFacts(
       capacity: { hostsRequired: capacity.hostsRequired, headroom: spec.demand.headroom },
     };
     if (inventory) fleet.hostStates = hostStates(inventory);
+    if (spec.alerting) fleet.notify = Object.keys(spec.alerting.notify).sort();
     facts.fleet = fleet;
   }
   const traffic = config["avfleet:traffic"];

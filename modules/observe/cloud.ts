@@ -11,6 +11,7 @@
  */
 import type * as aws from "@pulumi/aws";
 import type * as gcp from "@pulumi/gcp";
+import type { Severity } from "../config/notify.schema";
 import { burnAnnotations, DEFAULT_RUNBOOK_BASE, num, scaled } from "./rules";
 import {
   BURN_ALERTS,
@@ -61,17 +62,18 @@ type PolicyArgs = Omit<gcp.monitoring.AlertPolicyArgs, "project">;
 function policy(
   name: string,
   ref: PoolRef,
-  severity: "page" | "ticket",
+  severity: Severity,
   query: string,
   forSeconds: number,
   group: string,
   docs: { summary: string; description: string; runbook_url: string },
-): { role: string; args: PolicyArgs } {
+): { role: string; args: PolicyArgs; severity: Severity } {
   const expand = (text: string) =>
     text
       .replace(/\{\{ \$labels\.pool \}\}/g, ref.pool)
       .replace(/\{\{ \$labels\.region \}\}/g, ref.mediaRegion);
   return {
+    severity,
     role: name
       .replace(/^Avfleet/, "")
       .replace(/[A-Z]/g, (c, i) => `${i ? "-" : ""}${c.toLowerCase()}`),
@@ -106,7 +108,7 @@ function policy(
 export function gcpAlertPolicies(
   ref: PoolRef,
   runbookBase = DEFAULT_RUNBOOK_BASE,
-): { role: string; args: PolicyArgs }[] {
+): { role: string; args: PolicyArgs; severity: Severity }[] {
   const burns = SLIS.flatMap((sli) =>
     BURN_ALERTS.map((alert) =>
       policy(
@@ -139,6 +141,7 @@ function ratioAlarm(
   threshold: number,
   bad: { metricName: string; dimensions: Record<string, string> },
   total: { metricName: string; dimensions: Record<string, string> },
+  tags?: Record<string, string>,
 ): AlarmArgs {
   const metric = (m: typeof bad) => ({
     namespace: CLOUDWATCH.namespace,
@@ -149,6 +152,7 @@ function ratioAlarm(
   });
   return {
     name,
+    ...(tags ? { tags } : {}),
     alarmDescription: description,
     comparisonOperator: "GreaterThanThreshold",
     threshold,
@@ -164,8 +168,17 @@ function ratioAlarm(
 }
 
 export interface AwsAlarms {
-  alarms: { role: string; args: AlarmArgs }[];
-  composites: { role: string; args: aws.cloudwatch.CompositeAlarmArgs; alarms: string[] }[];
+  /**
+   * `severity` marks an alarm that is an alert of its own and notifies; a window of a burn
+   * alert has none: it notifies only through its composite, or each window would page alone.
+   */
+  alarms: { role: string; args: AlarmArgs; severity?: Severity }[];
+  composites: {
+    role: string;
+    args: aws.cloudwatch.CompositeAlarmArgs;
+    alarms: string[];
+    severity: Severity;
+  }[];
 }
 
 /** The burn alerts as composite alarms over per-window alarms, and the host drop alarms. */
@@ -202,6 +215,7 @@ export function awsAlarms(ref: PoolRef, runbookBase = DEFAULT_RUNBOOK_BASE): Aws
       out.composites.push({
         role: `${sli.name}-${alert.severity}`,
         alarms: members,
+        severity: alert.severity,
         args: {
           alarmName: `${prefix}-${alertName}`,
           alarmRule: pairs.join(" OR "),
@@ -213,9 +227,15 @@ export function awsAlarms(ref: PoolRef, runbookBase = DEFAULT_RUNBOOK_BASE): Aws
   }
   const pool = { Pool: ref.pool };
   const [drops, allowance] = hostAlerts(scaled(300));
+  const tags = (severity: Severity) => ({
+    "media-region": ref.mediaRegion,
+    pool: ref.pool,
+    severity,
+  });
   out.alarms.push(
     {
       role: "udp-receive-buffer-drops",
+      severity: drops.severity,
       args: ratioAlarm(
         `${prefix}-udp-receive-buffer-drops`,
         `${drops.summary.replace("{{ $labels.host }}", `a host of ${ref.pool}`)}. ${drops.description}`,
@@ -223,11 +243,14 @@ export function awsAlarms(ref: PoolRef, runbookBase = DEFAULT_RUNBOOK_BASE): Aws
         HOST_THRESHOLDS.rcvbufDropRatio,
         { metricName: CLOUDWATCH.rcvbufErrors, dimensions: pool },
         { metricName: CLOUDWATCH.inDatagrams, dimensions: pool },
+        tags(drops.severity),
       ),
     },
     {
       role: "nic-allowance-exceeded",
+      severity: allowance.severity,
       args: {
+        tags: tags(allowance.severity),
         name: `${prefix}-nic-allowance-exceeded`,
         alarmDescription: `${allowance.description}`,
         namespace: CLOUDWATCH.namespace,

@@ -1,9 +1,11 @@
 /**
  * Everything `avfleet observe render` writes, as files: the rules, their generated promtool
- * tests (beside the rules: promtool resolves rule_files against the test file), and one
- * dashboard per media region.
+ * tests (beside the rules: promtool resolves rule_files against the test file), one
+ * dashboard per media region, and each bare-metal site's Alertmanager configuration.
  */
+import type { MetalReceiver, Severity } from "../config/notify.schema";
 import type { LoadedStack } from "../config/stack";
+import { renderAlertmanager, type AlertmanagerOptions } from "./alertmanager";
 import { regionDashboard } from "./dashboards";
 import { ruleTests, type TestCase } from "./rule-tests";
 import { renderRules, type RuleOptions } from "./rules";
@@ -16,9 +18,35 @@ export function mediaRegions(stacks: LoadedStack[]): string[] {
   return [...new Set(regions.filter((r): r is string => !!r))].sort();
 }
 
+/** A bare-metal site whose Prometheus rules Alertmanager routes. */
+export interface AlertmanagerSite {
+  stack: string;
+  pool: string;
+  notify: Record<Severity, MetalReceiver>;
+}
+
+export const alertmanagerFile = (stack: string) => `alertmanager/${stack}.yml`;
+
+/** The bare-metal stacks and where each sends its alerts; a stack that says nowhere has none. */
+export function alertmanagerSites(stacks: LoadedStack[]): {
+  sites: AlertmanagerSite[];
+  without: string[];
+} {
+  const metal = stacks.filter((s) => s.fleet?.kind === "metal");
+  return {
+    sites: metal.flatMap((s) =>
+      s.fleet?.kind === "metal" && s.fleet.alerting
+        ? [{ stack: s.name, pool: s.fleet.pool, notify: s.fleet.alerting.notify }]
+        : [],
+    ),
+    without: metal.filter((s) => !s.fleet?.alerting).map((s) => s.name),
+  };
+}
+
 export function observeFiles(
   regions: string[],
-  options: RuleOptions = {},
+  options: RuleOptions & AlertmanagerOptions = {},
+  sites: AlertmanagerSite[] = [],
 ): { files: { path: string; text: string }[]; cases: TestCase[] } {
   const tests = ruleTests(RULES_FILE, options.runbookBase);
   return {
@@ -28,6 +56,10 @@ export function observeFiles(
       ...regions.map((r) => ({
         path: `dashboards/${r}.json`,
         text: `${JSON.stringify(regionDashboard(r), null, 2)}\n`,
+      })),
+      ...sites.map((s) => ({
+        path: alertmanagerFile(s.stack),
+        text: renderAlertmanager(s.pool, s.notify, options),
       })),
     ],
     cases: tests.cases,

@@ -38,6 +38,10 @@ const computed: Record<string, (name: string, inputs: State) => State> = {
     name: i.name ?? name,
     url: `https://${i.location}-${i.project}.cloudfunctions.net/${i.name ?? name}`,
   }),
+  // The server assigns the channel's number; policies notify it by this name.
+  "gcp:monitoring/notificationChannel:NotificationChannel": (name, i) => ({
+    name: `projects/${i.project}/notificationChannels/${parseInt(createHash("sha256").update(name).digest("hex").slice(0, 12), 16)}`,
+  }),
   "aws:ec2/launchTemplate:LaunchTemplate": () => ({ latestVersion: 1, defaultVersion: 1 }),
   "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": (name, i) => ({
     name: i.name ?? name,

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { DEFAULT_STACKS_DIR, listStacks, loadStacks } from "../../modules/config/stack";
-import { mediaRegions, observeFiles } from "../../modules/observe/render";
+import { alertmanagerSites, mediaRegions, observeFiles } from "../../modules/observe/render";
 import { DEFAULT_RUNBOOK_BASE } from "../../modules/observe/rules";
 import { EXIT, UsageError, parseCommandArgs, progress, type Command } from "../cli";
 
@@ -18,8 +18,11 @@ Writes, from the media SLOs (modules/gates/slo.ts) and the spec in modules/obser
   DIR/tests.yml             promtool tests: must-fire cases up to 1 h windows, host alerts
   DIR/tests-long.yml        promtool tests over 6 h to 30-day windows (a few minutes)
   DIR/dashboards/<r>.json   a Grafana dashboard per media region of the stacks
+  DIR/alertmanager/<s>.yml  per bare-metal stack with alerting.notify: Alertmanager routing
+                            severity page and ticket to the stack's receivers
 
 Check them with: promtool check rules DIR/rules.yml && promtool test rules DIR/tests*.yml
+                 amtool check-config DIR/alertmanager/*.yml
 
 Options:
   --out DIR            where to write (created)
@@ -40,8 +43,10 @@ Options:
     if (extra.length > 0) throw new UsageError(`unexpected argument(s) ${extra.join(" ")}`);
     if (!values.out) throw new UsageError("--out DIR is required");
     const dir = values.stacks ?? DEFAULT_STACKS_DIR;
-    const regions = mediaRegions(loadStacks(dir, listStacks(dir)));
-    const { files, cases } = observeFiles(regions, { runbookBase: values["runbook-base"] });
+    const stacks = loadStacks(dir, listStacks(dir));
+    const regions = mediaRegions(stacks);
+    const { sites, without } = alertmanagerSites(stacks);
+    const { files, cases } = observeFiles(regions, { runbookBase: values["runbook-base"] }, sites);
     for (const f of files) {
       const path = join(values.out, f.path);
       mkdirSync(dirname(path), { recursive: true });
@@ -50,12 +55,12 @@ Options:
     }
     if (values.json) {
       process.stdout.write(
-        `${JSON.stringify({ files: files.map((f) => f.path), cases }, null, 2)}\n`,
+        `${JSON.stringify({ files: files.map((f) => f.path), cases, withoutReceivers: without }, null, 2)}\n`,
       );
     } else {
       const fire = cases.filter((c) => c.kind === "must-fire").length;
       process.stdout.write(
-        `${files.length} files in ${values.out}: ${cases.length} generated rule tests (${fire} must-fire, ${cases.length - fire} must-not-fire), ${regions.length} dashboard(s): ${regions.join(", ")}\n`,
+        `${files.length} files in ${values.out}: ${cases.length} generated rule tests (${fire} must-fire, ${cases.length - fire} must-not-fire), ${regions.length} dashboard(s): ${regions.join(", ")}; ${sites.length} Alertmanager configuration(s)${without.length ? ` (none for ${without.join(", ")}: no alerting.notify, nothing would receive their alerts)` : ""}\n`,
       );
     }
     return EXIT.ok;

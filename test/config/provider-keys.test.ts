@@ -46,7 +46,7 @@ test("provider keys, other namespaces' secrets and ESC environments pass through
   assert.equal(stack.fleet?.pool, GOOD.config["avfleet:fleet"].pool);
 
   const { config, secretKeys } = pulumiConfigMap(stack.document);
-  assert.deepEqual(secretKeys, ["gcp:credentials"]);
+  assert.deepEqual(secretKeys, ["avfleet:notifyPageSecret", "gcp:credentials"]);
   assert.equal(config["gcp:credentials"], OFFLINE_SECRET);
   assert.equal(config["aws:profile"], "media-prod");
   assert.equal(

@@ -73,7 +73,7 @@ const badCases: [string, string, string[]][] = [
     "unknown key",
     withFleet((f) => (f.maxHost = 9)),
     [
-      "config.avfleet:fleet.maxHost: is not a known key, expected one of kind, mediaRegion, pool, endpoint, minHosts, maxHosts, ports, adminCidrs, tuning, demand, drainSeconds, workload, agent, labels, endpointZone, machineType, zones, image, network, subnetwork, bootDiskGb, autoscaling",
+      "config.avfleet:fleet.maxHost: is not a known key, expected one of kind, mediaRegion, pool, endpoint, minHosts, maxHosts, ports, adminCidrs, tuning, demand, drainSeconds, workload, agent, labels, alerting, endpointZone, machineType, zones, image, network, subnetwork, bootDiskGb, autoscaling",
     ],
   ],
   [
@@ -152,6 +152,38 @@ const badCases: [string, string, string[]][] = [
       "config.avfleet:fleet.minHosts: is -1, expected a host count in 0–5000, ≥ 0",
     ],
   ],
+  [
+    "a receiver whose secret is not set",
+    withFleet((_, c) => delete c["avfleet:notifyPageSecret"]),
+    [
+      "config.avfleet:notifyPageSecret: is missing, but avfleet:fleet.alerting.notify.page reads its key from it, expected a Pulumi secret (pulumi config set --secret avfleet:notifyPageSecret < key)",
+    ],
+  ],
+  [
+    "a receiver secret in plain text, and one no receiver reads",
+    withFleet((_, c) => {
+      c["avfleet:notifyPageSecret"] = "https://events.pagerduty.com/integration/abc/enqueue";
+      c["avfleet:notifyTicketSecret"] = { secure: "v1:AAAA" };
+    }),
+    [
+      'config.avfleet:notifyPageSecret: is string "https://events.pagerduty.com/integration/abc/enqueue", expected a Pulumi secret (pulumi config set --secret avfleet:notifyPageSecret < key), never plain text',
+      "config.avfleet:notifyTicketSecret: is set, but no receiver reads it (avfleet:fleet.alerting.notify.ticket takes no secret), expected no avfleet:notifyTicketSecret (pulumi config rm avfleet:notifyTicketSecret), or a receiver that reads it",
+    ],
+  ],
+  [
+    "a receiver of another platform, and one that names two kinds",
+    withFleet((f) => {
+      f.alerting.notify.page = { topicArn: "arn:aws:sns:us-west-2:480913274615:pages" };
+      f.alerting.notify.ticket = {
+        channel: "projects/p-roject/notificationChannels/1",
+        email: ["a@b.io"],
+      };
+    }),
+    [
+      "config.avfleet:fleet.alerting.notify.page.topicArn: is not a known key, expected one of channel, email, pagerduty, webhook",
+      'config.avfleet:fleet.alerting.notify.ticket.email: is ["a@b.io"], expected no email beside channel',
+    ],
+  ],
 ];
 
 for (const [name, text, expected] of badCases) {
@@ -189,5 +221,14 @@ test("AWS subnets must sit in zones of the stack's region, one per zone", () => 
   assert.deepEqual(problemsOf(YAML.stringify(doc)), [
     'config.avfleet:fleet.subnets[1].zone: is "us-west-2b", outside region us-east-1, expected a zone of us-east-1',
     'config.avfleet:fleet.subnets[2].zone: is "us-east-1a" again, expected each zone once',
+  ]);
+});
+
+test("an AWS receiver's existing topic must be in the stack's region", () => {
+  const doc = YAML.parse(readFileSync(join(ROOT, "stacks/Pulumi.aws-eu-central-1.yaml"), "utf8"));
+  doc.config["avfleet:fleet"].alerting.notify.page.topicArn =
+    "arn:aws:sns:us-east-1:480913274615:media-pages";
+  assert.deepEqual(problemsOf(YAML.stringify(doc)), [
+    "config.avfleet:fleet.alerting.notify.page.topicArn: is a topic in us-east-1, not in aws:region eu-central-1, expected an SNS topic in the stack's region (CloudWatch alarms notify only topics of their region)",
   ]);
 });

@@ -29,6 +29,8 @@ test("observe render --out DIR writes rules, tests and a dashboard per media reg
     "dashboards/eu-west.json",
     "dashboards/us-east.json",
     "dashboards/us-west.json",
+    "alertmanager/metal-ams.yml",
+    "alertmanager/metal-sjc.yml",
   ]);
   for (const f of doc.files) assert.ok(existsSync(join(out, f)), f);
   assert.match(

@@ -18,7 +18,9 @@ const STACKS = join(ROOT, "stacks");
 const plans = new Map<string, Plan>();
 
 before(async () => {
-  for (const plan of await evaluateStacks(loadStacks(STACKS, ["gcp-us-west1", "aws-us-east-1"])))
+  for (const plan of await evaluateStacks(
+    loadStacks(STACKS, ["gcp-us-west1", "aws-us-east-1", "aws-eu-central-1", "gcp-europe-west4"]),
+  ))
     plans.set(plan.name, plan);
 });
 
@@ -95,5 +97,90 @@ test("pool-alerting: quiet on the stacks, a missing alert is named", () => {
   assert.deepEqual(
     evaluatePolicies(aws, policy).violations.map((v) => v.message),
     ["pool aws-use1 lacks alert(s): avfleet-aws-use1-AvfleetIceSuccessBurnPage"],
+  );
+});
+
+test("routing: every alert notifies its severity's receiver, a window alarm only through its composite", () => {
+  const aws = plans.get("aws-us-east-1")!;
+  const topic = (severity: string) =>
+    ofType(aws, "aws:sns/topic:Topic").find((t) => t.inputs.tags.severity === severity)!;
+  assert.equal(topic("page").inputs.name, "avfleet-aws-use1-page");
+  const arn = (severity: string) => `arn:aws:sns:us-east-1:123456789012:${topic(severity).name}`;
+  const alarms = [
+    ...ofType(aws, "aws:cloudwatch/compositeAlarm:CompositeAlarm"),
+    ...ofType(aws, "aws:cloudwatch/metricAlarm:MetricAlarm"),
+  ];
+  const alerts = alarms.filter((a) => a.inputs.tags?.severity);
+  assert.equal(alerts.length, 12);
+  for (const a of alerts) {
+    // OK too, so a PagerDuty incident resolves with its alarm
+    assert.deepEqual(a.inputs.alarmActions, [arn(a.inputs.tags.severity)], a.name);
+    assert.deepEqual(a.inputs.okActions, a.inputs.alarmActions, a.name);
+  }
+  for (const a of alarms.filter((a) => !a.inputs.tags?.severity)) {
+    assert.equal(a.inputs.alarmActions, undefined, a.name);
+  }
+  const subscriptions = ofType(aws, "aws:sns/topicSubscription:TopicSubscription");
+  assert.deepEqual(
+    subscriptions.map((s) => [s.name, s.inputs.protocol, s.inputs.endpoint, s.inputs.topic]),
+    [
+      ["aws-use1-alerting-ticket-email-0", "email", "media-infra@example.net", arn("ticket")],
+      // the PagerDuty URL carries its key: a secret, never in the stack file or the plan
+      ["aws-use1-alerting-page-https", "https", "[secret]", arn("page")],
+    ],
+  );
+  // an existing topic: nothing created, the ARN as the stack names it
+  const euc1 = plans.get("aws-eu-central-1")!;
+  assert.equal(ofType(euc1, "aws:sns/topic:Topic").length, 0);
+  const drops = ofType(euc1, "aws:cloudwatch/metricAlarm:MetricAlarm").find(
+    (a) => a.name === "aws-euc1-alerting-nic-allowance-exceeded",
+  )!;
+  assert.deepEqual(drops.inputs.alarmActions, [
+    "arn:aws:sns:eu-central-1:111122223333:media-pages",
+  ]);
+
+  const gcp = plans.get("gcp-us-west1")!;
+  const channels = ofType(gcp, "gcp:monitoring/notificationChannel:NotificationChannel");
+  assert.deepEqual(
+    channels.map((c) => [c.name, c.inputs.type, c.inputs.labels, c.inputs.sensitiveLabels]),
+    [
+      [
+        "gcp-usw1-alerting-ticket-email-0",
+        "email",
+        { email_address: "media-infra@example.net" },
+        undefined,
+      ],
+      ["gcp-usw1-alerting-page-pagerduty", "pagerduty", undefined, "[secret]"],
+    ],
+  );
+  const policies = ofType(gcp, "gcp:monitoring/alertPolicy:AlertPolicy");
+  const channelOf = (severity: string) =>
+    channels.find((c) => c.inputs.userLabels.severity === severity)!;
+  for (const p of policies) {
+    const severity = p.inputs.userLabels.severity;
+    assert.equal(p.inputs.notificationChannels.length, 1, p.name);
+    assert.match(
+      p.inputs.notificationChannels[0],
+      /^projects\/media-prod-usw1\/notificationChannels\/\d+$/,
+    );
+    assert.ok(channelOf(severity), p.name);
+  }
+  const pages = new Set(
+    policies
+      .filter((p) => p.inputs.severity === "CRITICAL")
+      .map((p) => p.inputs.notificationChannels[0]),
+  );
+  const tickets = new Set(
+    policies
+      .filter((p) => p.inputs.severity === "WARNING")
+      .map((p) => p.inputs.notificationChannels[0]),
+  );
+  assert.equal(pages.size, 1);
+  assert.equal(tickets.size, 1);
+  assert.notDeepEqual([...pages], [...tickets]);
+  const euw4 = ofType(plans.get("gcp-europe-west4")!, "gcp:monitoring/alertPolicy:AlertPolicy");
+  assert.deepEqual(
+    euw4.find((p) => p.name === "gcp-euw4-alerting-pool-at-max-hosts")!.inputs.notificationChannels,
+    ["projects/media-prod-euw4/notificationChannels/1234567890"],
   );
 });

@@ -536,6 +536,7 @@ test("every policy has a fixture that fires and one that keeps it quiet", () => 
   // geo-steered plans in test/placement.
   const ownTests = [
     metalSshKeySecret.name,
+    "page-has-receiver",
     "stack-facts-declared",
     "no-placeholders",
     "example-placeholders",
@@ -571,22 +572,84 @@ test("metal-ssh-key-secret: quiet with a secure key, fires on a key the stack st
   ]);
 });
 
+test("page-has-receiver: every example stack's pages reach a receiver; an alert, a stack or a site without one is refused", async () => {
+  const judge = (plan: Plan) => verdict(plan, "page-has-receiver");
+  for (const stack of ["aws-us-east-1", "aws-eu-central-1", "gcp-us-west1", "gcp-europe-west4"]) {
+    assert.deepEqual(judge(plans.get(stack)!), { messages: [], judged: 1 }, stack);
+  }
+  for (const stack of ["metal-sjc", "metal-ams"]) {
+    assert.deepEqual(judge(plans.get(stack)!), { messages: [], judged: 1 }, stack);
+  }
+  // a ticket without actions is not this policy's: only pages must reach someone
+  const aws = mutated("aws-us-east-1", "aws-use1-alerting-packet-loss-page", (i) => {
+    delete i.alarmActions;
+  });
+  const ticketOnly = mutated("aws-us-east-1", "aws-use1-alerting-packet-loss-ticket", (i) => {
+    delete i.alarmActions;
+  });
+  assert.deepEqual(judge(aws).messages, [
+    "aws-use1-alerting-packet-loss-page: page-severity alert aws-use1-alerting-packet-loss-page has no alarmActions: it would page no one",
+  ]);
+  assert.deepEqual(judge(ticketOnly).messages, []);
+  const muted = mutated(
+    "aws-us-east-1",
+    "aws-use1-alerting-udp-receive-buffer-drops",
+    (i) => (i.actionsEnabled = false),
+  );
+  assert.deepEqual(judge(muted).messages, [
+    "aws-use1-alerting-udp-receive-buffer-drops: page-severity alert aws-use1-alerting-udp-receive-buffer-drops has its actions disabled: it would page no one",
+  ]);
+  const gcp = mutated("gcp-us-west1", "gcp-usw1-alerting-jitter-p95-burn-page", (i) => {
+    i.notificationChannels = [];
+  });
+  assert.deepEqual(judge(gcp).messages, [
+    "gcp-usw1-alerting-jitter-p95-burn-page: page-severity alert gcp-usw1-alerting-jitter-p95-burn-page has no notificationChannels: it would page no one",
+  ]);
+  const site = withFacts("metal-sjc", (f) => delete f.fleet.notify);
+  assert.deepEqual(judge(site).messages, [
+    "stack-facts: pool metal-sjc's page alerts (Prometheus rules, routed by Alertmanager) have no receiver: the stack declares no alerting.notify.page",
+  ]);
+  // The program itself, for a stack file that says nowhere: every page alert is refused.
+  const doc = YAML.parse(readFileSync(join(STACKS, "Pulumi.aws-us-east-1.yaml"), "utf8"));
+  delete doc.config["avfleet:fleet"].alerting;
+  delete doc.config["avfleet:notifyPageSecret"];
+  const file = join(mkdtempSync(join(tmpdir(), "page-has-receiver-")), "Pulumi.aws-us-east-1.yaml");
+  writeFileSync(file, YAML.stringify(doc));
+  const [plan] = await evaluateStacks([{ name: "aws-us-east-1", file }]);
+  const refused = judge(plan).messages.map((m) => m.split(":")[0]);
+  assert.deepEqual(refused, [
+    "aws-use1-alerting-udp-receive-buffer-drops",
+    "aws-use1-alerting-nic-allowance-exceeded",
+    "aws-use1-alerting-packet-loss-page",
+    "aws-use1-alerting-jitter-p95-page",
+    "aws-use1-alerting-join-success-page",
+    "aws-use1-alerting-rtt-p95-page",
+    "aws-use1-alerting-ice-success-page",
+  ]);
+  assert.equal(POLICIES.find((p) => p.name === "page-has-receiver")!.enforcementLevel, "mandatory");
+});
+
 test("placeholders: every example stack lists its own, advisory; without avfleet:example they are mandatory", () => {
   const advisory = (stack: string) =>
     checkPlan(plans.get(stack)!)
       .filter((v) => v.policy === "example-placeholders")
       .map((v) => `${v.level}: ${v.message}`);
   assert.deepEqual(advisory("metal-sjc"), [
+    'advisory: avfleet:fleet.alerting.notify.ticket.email.from is "alertmanager@sjc.ops.example.net", which is a name reserved for documentation (RFC 2606): set it to your own value',
+    'advisory: avfleet:fleet.alerting.notify.ticket.email.smarthost is "smtp.example.net:587", which is a name reserved for documentation (RFC 2606): set it to your own value',
+    'advisory: avfleet:fleet.alerting.notify.ticket.email.to[0] is "media-infra@example.net", which is a name reserved for documentation (RFC 2606): set it to your own value',
     'advisory: avfleet:fleet.dns.domain is "sjc.media.example.net", which is a name reserved for documentation (RFC 2606): set it to your own value',
     'advisory: avfleet:fleet.dns.zone is "Z04517273OFFLINE", which carries the marker OFFLINE: set it to your own value',
     'advisory: avfleet:fleet.endpoint is "edge.sjc.media.example.net", which is a name reserved for documentation (RFC 2606): set it to your own value',
     'advisory: avfleet:fleet.ssh.bastion.host is "bastion.sjc.ops.example.net", which is a name reserved for documentation (RFC 2606): set it to your own value',
+    'advisory: avfleet:fleet.workload.aptSource.uri is "https://apt.media.example.net/debian", which is a name reserved for documentation (RFC 2606): set it to your own value',
     'advisory: inventory/metal-sjc.yaml: hosts[*].publicIp: 48 values like "198.51.100.11", which is a documentation address range (RFC 5737): set them to your own',
   ]);
   assert.deepEqual(
     advisory("aws-us-east-1").map((m) => m.split(" is ")[0]),
     [
       "advisory: avfleet:fleet.adminCidrs[0]",
+      "advisory: avfleet:fleet.alerting.notify.ticket.email[0]",
       "advisory: avfleet:fleet.ami",
       "advisory: avfleet:fleet.endpoint",
       "advisory: avfleet:fleet.endpointZone",
@@ -622,6 +685,12 @@ test("placeholderReason: flags made-up values, passes real-looking ones", () => 
     "198.51.100.0/24",
     "203.0.113.16/28",
     "2001:db8::/32",
+    // a receiver copied from an example would page no one
+    "media-infra@example.net",
+    "https://alerts.example.net/avfleet/page",
+    "smtp.example.net:587",
+    "arn:aws:sns:eu-central-1:111122223333:media-pages",
+    "projects/media-prod-euw4/notificationChannels/1234567890",
   ]) {
     assert.ok(placeholderReason(value), value);
   }
@@ -633,6 +702,9 @@ test("placeholderReason: flags made-up values, passes real-looking ones", () => 
     "10.20.250.0/28",
     "media-prod-usw1",
     "c2d-highcpu-32",
+    "oncall@media.examplecorp.net",
+    "arn:aws:sns:eu-central-1:480913274615:media-pages",
+    "projects/media-prod-euw4/notificationChannels/8302716495",
   ]) {
     assert.equal(placeholderReason(value), undefined, value);
   }
@@ -668,18 +740,20 @@ test("avfleet policy exits 1 on a mandatory violation and prints how to fix it",
   assert.equal(
     result.stdout,
     [
-      "gcp-us-west1: 4 violation(s)",
+      "gcp-us-west1: 6 violation(s)",
       "  [mandatory] capacity-covers-demand: avfleet-gcp-us-west1: 40 hosts at most, but the media region's peak needs 66 (headroom 0.3, N+1)",
       "      fix: Raise maxHosts (or add active hosts), use a larger machine type, or correct avfleet:fleet.demand.",
       ...[
         'avfleet:fleet.adminCidrs[0] is "198.51.100.0/24", which is a documentation address range (RFC 5737)',
         'avfleet:fleet.adminCidrs[1] is "203.0.113.16/28", which is a documentation address range (RFC 5737)',
+        'avfleet:fleet.alerting.notify.ticket.email[0] is "media-infra@example.net", which is a name reserved for documentation (RFC 2606)',
         'avfleet:fleet.endpoint is "edge.gcp-usw1.media.example.net", which is a name reserved for documentation (RFC 2606)',
+        'avfleet:fleet.workload.aptSource.uri is "https://apt.media.example.net/debian", which is a name reserved for documentation (RFC 2606)',
       ].flatMap((finding) => [
         `  [advisory] example-placeholders: stack-facts: ${finding}: set it to your own value`,
         "      fix: Set each named key in stacks/Pulumi.<stack>.yaml (or pulumi config set) to your own value; see README, Placeholders. Then remove avfleet:example.",
       ]),
-      `policy: 1 stacks, ${POLICIES.length} policies, 1 mandatory and 3 advisory violation(s)`,
+      `policy: 1 stacks, ${POLICIES.length} policies, 1 mandatory and 5 advisory violation(s)`,
       "",
     ].join("\n"),
   );
@@ -699,6 +773,6 @@ test("avfleet policy: a placeholder in a stack that is not an example is mandato
   );
   assert.match(
     result.stdout,
-    /policy: 1 stacks, \d+ policies, 3 mandatory and 0 advisory violation\(s\)\n$/,
+    /policy: 1 stacks, \d+ policies, 5 mandatory and 0 advisory violation\(s\)\n$/,
   );
 });
