@@ -1,6 +1,7 @@
 /**
  * A real Prometheus (Debian's) on 127.0.0.1 for live tests and benches: scrape jobs on loopback
- * targets, rules loaded if given, everything at 1 s. Killed and removed by `stop`.
+ * targets, rules loaded if given, everything at 1 s. Killed and removed by `stop`. Other
+ * daemons start the same way (startDaemon).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -44,15 +45,50 @@ export interface RunningPrometheus {
   log(): string;
 }
 
+/**
+ * Starts `command` with `args(port)` on a free loopback port, its stderr logged in `dir`, and
+ * waits until `ready` answers; `stop` kills it and removes `dir`.
+ */
+export async function startDaemon(
+  command: string,
+  dir: string,
+  args: (port: number) => string[],
+  ready: (url: string) => Promise<true | undefined>,
+): Promise<RunningPrometheus> {
+  const probe = createServer();
+  const port = await listen(probe);
+  close(probe);
+  const log = join(dir, "stderr.log");
+  writeFileSync(log, "");
+  const child = spawn(command, args(port), { stdio: ["ignore", "ignore", "pipe"] });
+  child.stderr.on("data", (chunk) => writeFileSync(log, chunk, { flag: "a" }));
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const url = `http://127.0.0.1:${port}`;
+  const running = {
+    url,
+    log: () => readFileSync(log, "utf8"),
+    async stop() {
+      child.kill("SIGKILL");
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await poll(`${command} ready`, 30, () => ready(url));
+  } catch (err) {
+    const said = running.log();
+    await running.stop();
+    throw new Error(`${(err as Error).message}; ${command} said: ${said}`);
+  }
+  return running;
+}
+
 /** Prometheus scraping each job's loopback ports, with `rules` loaded when given. */
 export async function startPrometheus(
   jobs: Record<string, number[]>,
   rules?: string,
 ): Promise<RunningPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), "observe-prometheus-"));
-  const probe = createServer();
-  const port = await listen(probe);
-  close(probe);
   if (rules !== undefined) writeFileSync(join(dir, "rules.yml"), rules);
   writeFileSync(
     join(dir, "prometheus.yml"),
@@ -67,42 +103,22 @@ export async function startPrometheus(
       "",
     ].join("\n"),
   );
-  const log = join(dir, "stderr.log");
-  writeFileSync(log, "");
-  const child = spawn(
+  // ready once it scrapes every job
+  return startDaemon(
     "prometheus",
-    [
+    dir,
+    (port) => [
       `--config.file=${join(dir, "prometheus.yml")}`,
       `--storage.tsdb.path=${join(dir, "data")}`,
       `--web.listen-address=127.0.0.1:${port}`,
       "--log.level=warn",
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  child.stderr.on("data", (chunk) => writeFileSync(log, chunk, { flag: "a" }));
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const url = `http://127.0.0.1:${port}`;
-  const running = {
-    url,
-    log: () => readFileSync(log, "utf8"),
-    async stop() {
-      child.kill("SIGKILL");
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  try {
-    await poll("prometheus scraping every job", 30, async () => {
+    async (url) => {
       const r = (await (await fetch(`${url}/api/v1/query?query=up`)).json()) as any;
       const up = r.data.result.filter((s: any) => s.value[1] === "1").length;
       return up === Object.values(jobs).flat().length ? true : undefined;
-    });
-  } catch (err) {
-    const said = running.log();
-    await running.stop();
-    throw new Error(`${(err as Error).message}; prometheus said: ${said}`);
-  }
-  return running;
+    },
+  );
 }
 
 export interface ActiveAlert {
