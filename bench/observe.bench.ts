@@ -3,9 +3,19 @@
  * once into a live loopback fleet scraped by Debian's Prometheus with the rules loaded (every
  * duration scaled 20x). Prints how long each pool fault
  * took to page (in fleet time: real seconds x 20) and whether `diagnose` named each fault.
+ * And how many alerts of every stack reach a receiver: CloudWatch alarms and composites, GCP
+ * policies (as the program declares them) and each metal site's rules through its rendered
+ * Alertmanager routes (amtool).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { parse } from "yaml";
+import { listStacks, loadStacks } from "../modules/config/stack";
+import { evaluateStacks } from "../modules/plan/evaluate";
+import { renderAlertmanager } from "../modules/observe/alertmanager";
+import { alertmanagerSites } from "../modules/observe/render";
+import { ruleGroups } from "../modules/observe/rules";
+import { routesOf } from "../test/support/alertmanager";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { COMPARISONS, type Histogram } from "../modules/gates/compare";
@@ -58,6 +68,66 @@ async function ruleTestFigures() {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Alerts of every stack, and those that reach a receiver: an alarm whose actions name topics
+ * (a topic the stack creates must have a subscription), a policy with channels, a metal rule
+ * that Alertmanager routes to a receiver with an integration.
+ */
+async function receiverFigures() {
+  const stacks = loadStacks("stacks", listStacks("stacks"));
+  const plans = await evaluateStacks(stacks);
+  let alerts = 0;
+  let routed = 0;
+  for (const plan of plans) {
+    const inputs = (type: string) =>
+      plan.resources.filter((r) => r.type === type).map((r) => ({ ...r, i: r.inputs as any }));
+    const subscribed = new Set(
+      inputs("aws:sns/topicSubscription:TopicSubscription").map((s) => s.i.topic),
+    );
+    const created = inputs("aws:sns/topic:Topic").map((t) => String(t.name));
+    const reaches = (arn: string) =>
+      subscribed.has(arn) || !created.some((name) => arn.endsWith(`:${name}`));
+    for (const a of [
+      ...inputs("aws:cloudwatch/metricAlarm:MetricAlarm"),
+      ...inputs("aws:cloudwatch/compositeAlarm:CompositeAlarm"),
+    ].filter((a) => a.i.tags?.severity)) {
+      alerts++;
+      if (a.i.alarmActions?.length && a.i.alarmActions.every(reaches)) routed++;
+    }
+    for (const p of inputs("gcp:monitoring/alertPolicy:AlertPolicy")) {
+      alerts++;
+      if (p.i.notificationChannels?.length && p.i.notificationChannels.every(Boolean)) routed++;
+    }
+  }
+  const rules = ruleGroups()
+    .flatMap((g) => g.rules)
+    .filter((r) => r.alert);
+  const { sites, without } = alertmanagerSites(stacks);
+  alerts += without.length * rules.length;
+  const dir = mkdtempSync(join(tmpdir(), "observe-bench-am-"));
+  try {
+    for (const site of sites) {
+      const text = renderAlertmanager(site.pool, site.notify);
+      const file = join(dir, `${site.stack}.yml`);
+      writeFileSync(file, text);
+      const integrations = new Map<string, number>(
+        parse(text).receivers.map((r: Record<string, unknown>) => [
+          r.name,
+          Object.keys(r).filter((k) => k.endsWith("_configs")).length,
+        ]),
+      );
+      for (const r of rules) {
+        alerts++;
+        const to = routesOf(file, { alertname: r.alert!, ...r.labels, pool: site.pool });
+        if (to.length > 0 && to.every((name) => (integrations.get(name) ?? 0) > 0)) routed++;
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { alerts, routed };
 }
 
 interface Fault {
@@ -214,6 +284,10 @@ async function main() {
   // one after the other: promtool's CPU would delay the live fleet's scrapes and pages
   const run = await live();
   const rules = await ruleTestFigures();
+  const receivers = await receiverFigures();
+  console.log(
+    `receivers: ${receivers.routed} of ${receivers.alerts} alerts of every stack reach one (CloudWatch, Cloud Monitoring, Alertmanager)`,
+  );
   console.log(
     `rule tests: ${rules.tests} cases over ${rules.alerts} alerts through promtool in ${rules.seconds.toFixed(1)} s: must-fire ${rules.mustFire}, must-not-fire ${rules.mustNotFire}`,
   );
@@ -235,7 +309,7 @@ async function main() {
   const latency = latencies.length ? (median(latencies) * SCALE).toFixed(0) : "NaN";
   const correct = run.verdicts.filter((v) => v.ok).length;
   console.log(
-    `observe: alerts=${rules.alerts} tests=${rules.tests} must_fire_ok=${rules.mustFire} must_not_fire_ok=${rules.mustNotFire} page_latency_s=${latency} diagnose_correct=${correct}/${run.verdicts.length}`,
+    `observe: alerts=${rules.alerts} tests=${rules.tests} must_fire_ok=${rules.mustFire} must_not_fire_ok=${rules.mustNotFire} page_latency_s=${latency} diagnose_correct=${correct}/${run.verdicts.length} alerts_with_receiver=${receivers.routed}/${receivers.alerts}`,
   );
 }
 

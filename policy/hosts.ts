@@ -269,9 +269,11 @@ export const metalNoRetiredProvisioning: StackPolicy = {
 
 export const metalSshKeySecret: StackPolicy = {
   name: "metal-ssh-key-secret",
-  description: "The SSH private key that provisions bare metal is stored only as a Pulumi secret.",
+  description:
+    "The SSH private key that provisions bare metal, and every alert receiver's key, is stored only as a Pulumi secret.",
   enforcementLevel: "mandatory",
-  remediationSteps: "pulumi config set --secret avfleet:sshPrivateKey -s <stack> < key",
+  remediationSteps:
+    "pulumi config set --secret <key> -s <stack> < value (avfleet:sshPrivateKey, avfleet:notifyPageSecret, avfleet:notifyTicketSecret)",
   validateStack: withFacts(({ secrets }, args, reportViolation, factsUrn) => {
     // Policies see decrypted values, so the program declares how the stack stores each key.
     const keys = Object.keys(secrets);

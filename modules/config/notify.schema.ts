@@ -87,7 +87,8 @@ export const gcpReceiverSchema = {
   properties: {
     channel: {
       type: "string",
-      pattern: "^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/notificationChannels/[0-9]+$",
+      // the API names a channel's project by id or by number
+      pattern: "^projects/([a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]+)/notificationChannels/[0-9]+$",
       description: "a channel name like projects/media-prod/notificationChannels/123456789",
     },
     email: { ...emails, description: `${emails.description}, one email channel each` },
