@@ -91,6 +91,10 @@ function policy(
             alertRule: name,
             ruleGroup: group,
             labels: { severity, pool: ref.pool, region: ref.mediaRegion },
+            // Cloud Monitoring refuses a policy on a metric it has not received yet, and a new
+            // pool's hosts publish theirs only once they run (hashicorp/terraform-provider-google
+            // #20491; the field's own documentation: "disable metric existence validation").
+            disableMetricValidation: true,
           },
         },
       ],

@@ -35,6 +35,8 @@ test("GCP: one PromQL alert policy per alert, narrowed to the pool, thresholds f
   const cond = page.inputs.conditions[0].conditionPrometheusQueryLanguage;
   assert.equal(cond.alertRule, "AvfleetPacketLossBurnPage");
   assert.equal(cond.evaluationInterval, "60s");
+  // created before the pool's hosts have sent a point of it
+  assert.equal(cond.disableMetricValidation, true);
   assert.equal(page.inputs.severity, "CRITICAL");
   assert.equal(page.inputs.project, "media-prod-usw1");
   // both windows of the fastest pair, on this pool only, over 72 % bad
