@@ -66,6 +66,11 @@ class Execution extends JournaledRun<ExecutorContext> {
     return this.ctx.loaded.runbook;
   }
 
+  /** The `pool` label a pool stack's hosts export their series under: what is queried. */
+  private poolOf(stack: string): string {
+    return this.ctx.loaded.traffic.poolLabels[stack];
+  }
+
   async readWeights(
     unit: string,
   ): Promise<{ ok: true; weights: Weights } | { ok: false; reason: string }> {
@@ -238,7 +243,7 @@ class Execution extends JournaledRun<ExecutorContext> {
       );
     }
     const want = Number(outputs[target].minHosts ?? 1);
-    const healthy = await this.instant(HEALTHY_HOSTS, target);
+    const healthy = await this.instant(HEALTHY_HOSTS, this.poolOf(target));
     if (typeof healthy !== "number" || healthy < want) {
       const seen = hostsReading(healthy);
       return await this.halt(
@@ -289,7 +294,7 @@ class Execution extends JournaledRun<ExecutorContext> {
     }
     const deadline = this.state.started.get(unit.id)! + unit.healthyWithinMs;
     for (;;) {
-      const healthy = await this.instant(HEALTHY_HOSTS, unit.stack);
+      const healthy = await this.instant(HEALTHY_HOSTS, this.poolOf(unit.stack));
       if (typeof healthy === "number" && healthy >= unit.minHosts) {
         await this.record({
           type: "step-end",
@@ -342,7 +347,7 @@ class Execution extends JournaledRun<ExecutorContext> {
       }
       const evaluations = await evaluateGates(
         unit.gates,
-        { source: this.runbook.source, target },
+        { source: this.poolOf(this.runbook.source), target: this.poolOf(target) },
         this.ctx.drivers.metrics,
         appliedAt,
         this.clock.now(),
@@ -416,7 +421,7 @@ class Execution extends JournaledRun<ExecutorContext> {
     if (await this.endIfAccepted(unit, accepted)) return undefined;
     const deadline = this.state.started.get(unit.id)! + unit.maxWaitMs;
     for (;;) {
-      const sessions = await this.instant(ACTIVE_SESSIONS, source);
+      const sessions = await this.instant(ACTIVE_SESSIONS, this.poolOf(source));
       const count = typeof sessions === "number" ? sessions : null;
       await this.record({
         type: "drain-poll",

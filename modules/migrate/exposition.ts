@@ -5,7 +5,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS, MAX_HOSTS, SLO_NAMES, SLOS } from "../gates/slo";
-import { currentWeights, type WorldState } from "./world";
+import { currentWeights, labelledSessions, type WorldState } from "./world";
 import { sessionExposition } from "../gates/world-sessions";
 
 /** Pure: the world's latest minute as exposition text, one gauge family per metric. */
@@ -35,11 +35,12 @@ export function renderExposition(state: WorldState): string {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
     for (const pool of state.pools) {
       const v = value(pool);
-      if (v !== undefined) lines.push(`${name}{pool="${pool}",region="${state.region}"} ${v}`);
+      if (v !== undefined)
+        lines.push(`${name}{pool="${state.labels[pool]}",region="${state.region}"} ${v}`);
     }
   }
   // Per-session histograms: what relative gates query, as they would query the fleet.
-  lines.push(...sessionExposition(state));
+  lines.push(...sessionExposition(labelledSessions(state)));
   // Samples carry no timestamps (Prometheus would refuse the simulated clock's as out of
   // bounds); the world's time is a gauge of its own.
   lines.push(

@@ -46,6 +46,12 @@ export interface TrafficStack {
   mediaRegion: string;
   /** Pool stacks in the file's order: a pool's index is its `pools[i]` config path. */
   pools: string[];
+  /**
+   * Each pool stack's `avfleet:fleet.pool`: the `pool` label its hosts put on every series they
+   * export, so what gates and health checks query. A stack's name is not it (gcp-us-west1 runs
+   * pool gcp-usw1).
+   */
+  poolLabels: Record<string, string>;
   weights: Record<string, number>;
   maxStepPct: number;
   ttlSeconds: number;
@@ -69,8 +75,9 @@ export interface LoadedRunbook {
  */
 function readTrafficStack(
   runbook: Runbook,
-  file: string,
+  stacksDir: string,
 ): { traffic?: TrafficStack; problems: Problem[] } {
+  const file = stackFileName(stacksDir, runbook.traffic);
   const document = readYamlFile(file, "a traffic stack file with config.avfleet:traffic");
   const config = (document as { config?: Record<string, unknown> }).config;
   const spec = config?.["avfleet:traffic"];
@@ -90,17 +97,48 @@ function readTrafficStack(
   assertNoProblems(file, schemaProblems(trafficSchema, spec, at));
   const split = spec as TrafficSpec;
   assertNoProblems(file, weightProblems(split, at));
+  const pools = split.pools.map((p) => p.stack);
+  const labels = poolLabels(runbook, pools, stacksDir);
   return {
     traffic: {
       file,
       mediaRegion: split.mediaRegion,
-      pools: split.pools.map((p) => p.stack),
+      pools,
+      poolLabels: labels.labels,
       weights: weightsOf(split),
       maxStepPct: split.maxStepPct,
       ttlSeconds: split.dns.ttl,
     },
-    problems: [],
+    problems: labels.problems,
   };
+}
+
+/** The `pool` of each pool stack's fleet; a pool stack without one is a split gates cannot read. */
+function poolLabels(
+  runbook: Runbook,
+  pools: string[],
+  stacksDir: string,
+): { labels: Record<string, string>; problems: Problem[] } {
+  const labels: Record<string, string> = {};
+  const problems: Problem[] = [];
+  for (const stack of pools) {
+    const file = stackFileName(stacksDir, stack);
+    // A missing source or target stack is stackProblems' to report.
+    if (!existsSync(file)) continue;
+    const config = (readYamlFile(file, "a fleet stack file") as { config?: Record<string, any> })
+      ?.config;
+    const pool = config?.["avfleet:fleet"]?.pool;
+    if (typeof pool === "string" && pool) labels[stack] = pool;
+    else {
+      const key = (["source", "target"] as const).find((k) => runbook[k] === stack);
+      problems.push({
+        path: [key ?? "traffic"],
+        message: `${key ? `is "${stack}", ` : `steers pool stack ${stack}, `}a stack without avfleet:fleet.pool`,
+        expected: "a fleet stack: its pool is the label the gates query its hosts' series by",
+      });
+    }
+  }
+  return { labels, problems };
 }
 
 /** One region at a time means the runbook's region is the one its traffic stack steers. */
@@ -311,7 +349,7 @@ export function validateRunbook(
     const stacks = stackProblems(runbook, stacksDir).filter((p) => !refused(p.path));
     semantic.push(...stacks);
     if (stacks.some((p) => p.path[0] === "traffic") || refused(["traffic"])) return;
-    const read = readTrafficStack(runbook, stackFileName(stacksDir, runbook.traffic));
+    const read = readTrafficStack(runbook, stacksDir);
     semantic.push(...read.problems);
     traffic = read.traffic;
   });

@@ -28,7 +28,7 @@ import type { CliResult, PulumiRunner } from "./pulumi";
 import type { LoadedRunbook } from "./runbook";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLO_NAMES, SLOS } from "../gates/slo";
 import type { Weights } from "./weights";
-import { worldHistogram } from "../gates/world-sessions";
+import { worldHistogram, type SessionRecord } from "../gates/world-sessions";
 
 export interface Fault {
   spec: string;
@@ -90,6 +90,8 @@ export interface WorldState {
   source: string;
   target: string;
   pools: string[];
+  /** Each pool stack's `pool` label: the world answers queries by it, as the fleet's hosts do. */
+  labels: Record<string, string>;
   now: number;
   stacks: Record<string, SimStack>;
   hosts: Record<string, { healthy: number; want: number; readyAt: number }>;
@@ -219,6 +221,7 @@ export function createWorld(loaded: LoadedRunbook, seed: number, faults: Fault[]
     source: runbook.source,
     target: runbook.target,
     pools: traffic.pools,
+    labels: traffic.poolLabels,
     now: start,
     stacks,
     hosts,
@@ -372,10 +375,30 @@ function pulumiCall(state: WorldState, args: string[]): { result: CliResult; cha
   return { result: fail(`unknown command "${args.join(" ")}"`), changed: false };
 }
 
-function parseSelector(query: string): { metric: string; pool: string } {
+/** A gate's selector, its pool label read back as the world's pool stack. */
+function parseSelector(state: WorldState, query: string): { metric: string; pool: string } {
   const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{pool="([^"]+)"\}$/.exec(query);
   if (!m) throw new Error(`unsupported query ${query}`);
-  return { metric: m[1], pool: m[2] };
+  const pool = state.pools.find((p) => state.labels[p] === m[2]);
+  if (!pool) throw new Error(`no pool labelled ${m[2]} in the world (${query})`);
+  return { metric: m[1], pool };
+}
+
+/** The world's calls as its hosts would export them: by pool label, not by stack. */
+export function labelledSessions(state: WorldState): SessionRecord {
+  const relabel = <T>(record: Record<string, T>) =>
+    Object.fromEntries(Object.entries(record).map(([stack, v]) => [state.labels[stack], v]));
+  return {
+    region: state.region,
+    now: state.now,
+    pools: state.pools.map((p) => state.labels[p]),
+    minutes: state.minutes.map((m) => ({
+      t: m.t,
+      sessions: relabel(m.sessions),
+      ...(m.joins ? { joins: relabel(m.joins) } : {}),
+      quality: relabel(m.quality),
+    })),
+  };
 }
 
 export interface World {
@@ -428,7 +451,7 @@ export function worldDrivers(
     metrics: {
       async range(query, from, to) {
         outage();
-        const { metric, pool } = parseSelector(query);
+        const { metric, pool } = parseSelector(state, query);
         const index = SLO_NAMES.findIndex((slo) => SLOS[slo].metric === metric);
         if (index < 0) throw new Error(`unknown metric ${metric}`);
         return state.minutes
@@ -437,7 +460,7 @@ export function worldDrivers(
       },
       async instant(query) {
         outage();
-        const { metric, pool } = parseSelector(query);
+        const { metric, pool } = parseSelector(state, query);
         if (metric === HEALTHY_HOSTS) return state.hosts[pool]?.healthy;
         if (metric === ACTIVE_SESSIONS) {
           const last = state.minutes[state.minutes.length - 1];
@@ -447,7 +470,7 @@ export function worldDrivers(
       },
       async histogram(metric, pool, from, to) {
         outage();
-        return worldHistogram(state, metric, pool, from, to);
+        return worldHistogram(labelledSessions(state), metric, pool, from, to);
       },
     },
     clock: {

@@ -25,7 +25,9 @@ import { close, serveText, startPrometheus } from "../support/prometheus";
 import { executorFor, newRehearsal, tempDir, tempStacks, writeRunbook } from "../migrate/support";
 
 const REGION = "us-west";
-const POOLS = { source: "metal-sjc", target: "gcp-us-west1" };
+/** The runbook's pool stacks, and the `pool` label their hosts export (each stack's fleet pool). */
+const STACKS = { source: "metal-sjc", target: "gcp-us-west1" };
+const POOLS = { source: "metal-sjc", target: "gcp-usw1" };
 const LOSS = COMPARISONS["packet-loss"];
 const JOIN = COMPARISONS["join-success"];
 
@@ -133,7 +135,7 @@ function liveRehearsal() {
   const file = writeRunbook(tempDir(), {
     region: REGION,
     traffic: "traffic-us-west",
-    ...POOLS,
+    ...STACKS,
     steps: [
       { kind: "preflight" },
       {
@@ -180,7 +182,7 @@ test("gates through a real Prometheus: pass when healthy, roll back at the first
     const last = run.gates.at(-1)!;
     assert.equal(last.type === "gates" && last.verdict, "pass");
     const [absolute, compared] = last.type === "gates" ? last.evaluations : [];
-    assert.equal(absolute.query, 'avfleet_packet_loss_ratio{pool="gcp-us-west1"}');
+    assert.equal(absolute.query, 'avfleet_packet_loss_ratio{pool="gcp-usw1"}');
     assert.ok(absolute.samples >= 3, `${absolute.samples} samples`);
     assert.ok(Math.abs(absolute.value! - 0.005) < 1e-9);
     // the relative gate over the same window, through the same API
@@ -189,7 +191,7 @@ test("gates through a real Prometheus: pass when healthy, roll back at the first
     assert.ok(compared.pValue! >= 0.001);
     assert.match(
       compared.query,
-      /increase\(avfleet_session_summary_packet_loss_ratio_bucket\{pool="gcp-us-west1",region="us-west"\}\[\d+s\]\)/,
+      /increase\(avfleet_session_summary_packet_loss_ratio_bucket\{pool="gcp-usw1",region="us-west"\}\[\d+s\]\)/,
     );
   });
 

@@ -65,7 +65,7 @@ test("a loss the thresholds let through (0.8 %) rolls back on the relative gate,
   assert.equal(outcome.kind, "rolled-back");
   assert.match(
     outcome.reason,
-    /^packet-loss vs source on gcp-us-west1 failed at weight 25: target worse: mean 0\.00\d+ vs 0\.00\d+, \+\d+(\.\d+)? % \(99 % sequence \+\d+(\.\d+)? % to \+\d+(\.\d+)? %\) above floor \+50 %, p [\d.e-]+, \d+ vs \d+ sessions, over \d+ minutes \(shared per-minute causes [\d.]+ % of the variance\)$/,
+    /^packet-loss vs source on gcp-usw1 failed at weight 25: target worse: mean 0\.00\d+ vs 0\.00\d+, \+\d+(\.\d+)? % \(99 % sequence \+\d+(\.\d+)? % to \+\d+(\.\d+)? %\) above floor \+50 %, p [\d.e-]+, \d+ vs \d+ sessions, over \d+ minutes \(shared per-minute causes [\d.]+ % of the variance\)$/,
   );
   const state = foldJournal(journalOf(r));
   const rounds = state.rounds.filter((g) => g.unit === outcome.unit);
@@ -89,7 +89,7 @@ test("a loss the thresholds let through (0.8 %) rolls back on the relative gate,
   assert.ok(relative.sourceSamples! > 100 && relative.targetSamples! > 100);
   // status shows the test's figures from the journal
   const text = renderStatus(statusOf(r.loaded, executorFor(r).ctx.units, state, {}));
-  assert.match(text, /FAIL {9}packet-loss vs source on gcp-us-west1 \(critical\): target worse/);
+  assert.match(text, /FAIL {9}packet-loss vs source on gcp-usw1 \(critical\): target worse/);
   assert.match(
     text,
     /samples \d+ vs \d+; effect [\d.]+ in \[[\d.]+, [\d.]+\] \(floor 0\.5\); p [\d.e-]+ \(alpha 0\.01\)/,

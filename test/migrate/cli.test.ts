@@ -61,22 +61,22 @@ test("rehearsal: no fault ends at the decommission approval; target-loss rolls b
   assert.equal(faulty.code, 1, faulty.stderr);
   assert.match(
     faulty.stdout,
-    /ROLLBACK to metal-sjc 95, gcp-us-west1 5: packet-loss on gcp-us-west1 failed at weight 25/,
+    /ROLLBACK to metal-sjc 95, gcp-us-west1 5: packet-loss on gcp-usw1 failed at weight 25/,
   );
   assert.match(
     faulty.stdout,
-    /\nrolled-back: packet-loss on gcp-us-west1 failed at weight 25: mean 0\.03\d* over \d+ samples, not < 0\.01; packet-loss vs source on gcp-us-west1 failed at weight 25: target worse: .*\n$/,
+    /\nrolled-back: packet-loss on gcp-usw1 failed at weight 25: mean 0\.03\d* over \d+ samples, not < 0\.01; packet-loss vs source on gcp-usw1 failed at weight 25: target worse: .*\n$/,
   );
 
   const status = migrate("status", state, "--rehearse");
   assert.equal(status.code, 0, status.stderr);
   assert.match(
     status.stdout,
-    /state: {5}rolled-back — packet-loss on gcp-us-west1 failed at weight 25/,
+    /state: {5}rolled-back — packet-loss on gcp-usw1 failed at weight 25/,
   );
   assert.match(status.stdout, /weights: {3}metal-sjc 95, gcp-us-west1 5\n/);
   assert.match(status.stdout, /→ {2}5\. shift gcp-us-west1 to 25 %/);
-  assert.match(status.stdout, /FAIL {9}packet-loss on gcp-us-west1 \(critical\): mean 0\.03/);
+  assert.match(status.stdout, /FAIL {9}packet-loss on gcp-usw1 \(critical\): mean 0\.03/);
   assert.match(
     status.stdout,
     /pending approval: none\nnext: fix the cause, then run with --restart/,
@@ -84,7 +84,7 @@ test("rehearsal: no fault ends at the decommission approval; target-loss rolls b
   const json = JSON.parse(migrate("status", state, "--rehearse", "--json").stdout);
   assert.equal(json.state, "rolled-back");
   assert.equal(json.gates.evaluations[0].verdict, "fail");
-  assert.equal(json.gates.evaluations[0].query, 'avfleet_packet_loss_ratio{pool="gcp-us-west1"}');
+  assert.equal(json.gates.evaluations[0].query, 'avfleet_packet_loss_ratio{pool="gcp-usw1"}');
 });
 
 test("approve, abort and status through the CLI", () => {
@@ -213,7 +213,7 @@ test("--metrics-port serves the rehearsal world's metrics, during the run and af
   }
   const url = /metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(output)![1];
   const text = await (await fetch(url)).text();
-  assert.match(text, /^avfleet_traffic_weight\{pool="gcp-us-west1",region="us-west"\} 100$/m);
+  assert.match(text, /^avfleet_traffic_weight\{pool="gcp-usw1",region="us-west"\} 100$/m);
   child.kill("SIGINT");
   assert.equal(await exited, 0);
 });

@@ -23,6 +23,8 @@ import { alerts, close, poll, serveText, startPrometheus } from "../support/prom
 const FAULT = "target-loss=20@100";
 const TARGET = "gcp-us-west1";
 const SOURCE = "metal-sjc";
+/** The `pool` label TARGET's hosts export: its fleet's pool, not the stack's name. */
+const TARGET_POOL = "gcp-usw1";
 
 test("live: a pool's loss and a host's buffer drops page in Prometheus; diagnose names pool, host and cause", async (t) => {
   if (!prerequisite(t, missingCommands("prometheus"))) return;
@@ -34,7 +36,7 @@ test("live: a pool's loss and a host's buffer drops page in Prometheus; diagnose
   const hosts = [
     ...["a", "b", "c"].map(
       (z) =>
-        new SimHost({ host: `usw1-${z}`, pool: TARGET, zone: `us-west1-${z}`, region: "us-west" }),
+        new SimHost({ host: `usw1-${z}`, pool: TARGET_POOL, zone: `us-west1-${z}`, region: "us-west" }),
     ),
     new SimHost({ host: "sjc-1", pool: SOURCE, zone: "sjc", region: "us-west" }),
   ];
@@ -78,8 +80,8 @@ test("live: a pool's loss and a host's buffer drops page in Prometheus; diagnose
   assert.deepEqual(
     pages.map((a) => [a.labels.alertname, a.labels.pool, a.labels.host ?? ""]).sort(),
     [
-      ["AvfleetHostUdpReceiveBufferDrops", TARGET, "usw1-b"],
-      ["AvfleetPacketLossBurnPage", TARGET, ""],
+      ["AvfleetHostUdpReceiveBufferDrops", TARGET_POOL, "usw1-b"],
+      ["AvfleetPacketLossBurnPage", TARGET_POOL, ""],
     ],
   );
   const loss = pages.find((a) => a.labels.alertname === "AvfleetPacketLossBurnPage")!;
@@ -90,7 +92,7 @@ test("live: a pool's loss and a host's buffer drops page in Prometheus; diagnose
   const d = await diagnose(prometheusVectors(prometheus.url), { since: "20s" });
   assert.deepEqual(
     d.pools.map((p) => [p.pool, p.cause, p.culprits.join(",")]),
-    [[TARGET, "kernel-buffer", "usw1-b"]],
+    [[TARGET_POOL, "kernel-buffer", "usw1-b"]],
   );
   assert.equal(d.pools[0].burns.find((b) => b.slo === "packet-loss")!.burn > 1, true);
   assert.match(d.pools[0].fix, /rmem_max.*avfleet-tune apply/);
@@ -112,12 +114,12 @@ test("live: a pool's loss and a host's buffer drops page in Prometheus; diagnose
       "--since",
       "20s",
       "--pool",
-      TARGET,
+      TARGET_POOL,
     ],
     { encoding: "utf8" },
   );
   assert.equal(cli.status, 1, cli.stderr);
-  assert.match(cli.stdout, /^POOL gcp-us-west1 \(us-west\): packet-loss burns [\d.]+x its budget/m);
+  assert.match(cli.stdout, /^POOL gcp-usw1 \(us-west\): packet-loss burns [\d.]+x its budget/m);
   assert.match(cli.stdout, /cause: kernel-buffer \(usw1-b\)/);
-  assert.match(cli.stdout, /HOST usw1-b \(pool gcp-us-west1, zone us-west1-b\): kernel-buffer/);
+  assert.match(cli.stdout, /HOST usw1-b \(pool gcp-usw1, zone us-west1-b\): kernel-buffer/);
 });
