@@ -64,9 +64,23 @@ export const awsReceiverSchema = {
       ...emails,
       description: `${emails.description}, each subscribed to the topic (each confirms once)`,
     },
-    https: secretFlag(
-      "one HTTPS subscription (e.g. PagerDuty's CloudWatch integration URL, which carries its key)",
-    ),
+    https: {
+      description:
+        "true (an endpoint that confirms its subscription itself, like PagerDuty's CloudWatch integration) or {autoConfirms: false}",
+      anyOf: [
+        secretFlag(
+          "one HTTPS subscription whose endpoint confirms itself (e.g. PagerDuty's CloudWatch integration URL, which carries its key): the up waits up to 5 minutes for it",
+        ),
+        {
+          type: "object",
+          description:
+            "a mapping {autoConfirms: false}: the endpoint's owner confirms by hand (the SubscribeURL SNS posts to it, valid 3 days); the up does not wait",
+          required: ["autoConfirms"],
+          additionalProperties: false,
+          properties: { autoConfirms: { const: false, description: "false" } },
+        },
+      ],
+    },
   },
   if: { required: ["topicArn"] },
   then: {

@@ -89,6 +89,15 @@ export function renderAlertmanager(
       })),
     },
     receivers: SEVERITIES.map((s) => receiver(receiverName(pool, s), s, notify[s])),
+    // A pool's burn that pages also crosses its ticket's slower windows: the person paged
+    // needs no ticket of the same SLO on top (rules.ts labels both with `slo`).
+    inhibit_rules: [
+      {
+        source_matchers: ['severity="page"'],
+        target_matchers: ['severity="ticket"'],
+        equal: ["pool", "slo"],
+      },
+    ],
   };
   return stringify(config, { lineWidth: 0 });
 }

@@ -55,11 +55,16 @@ export function awsTargets(
           ? [
               {
                 role: `${severity}-https`,
-                args: {
-                  protocol: "https",
-                  endpointAutoConfirms: true,
-                  confirmationTimeoutInMinutes: 5,
-                },
+                // An endpoint that does not confirm itself would fail every up after the
+                // wait: its owner confirms it once, and the subscription waits for that.
+                args:
+                  receiver.https === true
+                    ? {
+                        protocol: "https",
+                        endpointAutoConfirms: true,
+                        confirmationTimeoutInMinutes: 5,
+                      }
+                    : { protocol: "https", endpointAutoConfirms: false },
                 secret: true as const,
               },
             ]

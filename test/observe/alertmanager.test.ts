@@ -72,7 +72,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return text;
 }
 
-test("a page posted as Prometheus posts it reaches the page webhook through a real Alertmanager", async (t) => {
+test("a page posted as Prometheus posts it reaches the page webhook through a real Alertmanager; its SLO's ticket is inhibited", async (t) => {
   if (!prerequisite(t, missingCommands(ALERTMANAGER))) return;
   const deliveries: Delivery[] = [];
   const hook = createServer(async (req, res) => {
@@ -101,9 +101,12 @@ test("a page posted as Prometheus posts it reaches the page webhook through a re
   const am = await startAlertmanager(config);
   t.after(() => am.stop());
 
-  const [page, ticket] = ["AvfleetPacketLossBurnPage", "AvfleetHostTuningDrift"].map((name) =>
-    ruleAlerts("metal-sjc").find((a) => a.alertname === name)!,
-  );
+  const [page, ticket, pagedTicket] = [
+    "AvfleetPacketLossBurnPage",
+    "AvfleetHostTuningDrift",
+    "AvfleetPacketLossBurnTicket",
+  ].map((name) => ruleAlerts("metal-sjc").find((a) => a.alertname === name)!);
+  assert.equal(pagedTicket.slo, page.slo);
   assert.equal(page.severity, "page");
   assert.equal(ticket.severity, "ticket");
   // what Prometheus' notifier sends: labels, annotations, startsAt, generatorURL
@@ -111,7 +114,7 @@ test("a page posted as Prometheus posts it reaches the page webhook through a re
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(
-      [page, ticket].map((labels) => ({
+      [page, ticket, pagedTicket].map((labels) => ({
         labels,
         annotations: { summary: `${labels.alertname} on metal-sjc` },
         startsAt: new Date().toISOString(),
@@ -132,7 +135,8 @@ test("a page posted as Prometheus posts it reaches the page webhook through a re
     delivered.body.alerts.map((a) => [a.labels.alertname, a.labels.severity, a.labels.pool]),
     [["AvfleetPacketLossBurnPage", "page", "metal-sjc"]],
   );
-  // the ticket went to its own receiver, not to the page's
+  // the ticket went to its own receiver, not to the page's; the ticket of the SLO that
+  // pages is held back by the page (inhibit_rules)
   assert.deepEqual(
     at("/ticket").map((d) => [d.body.receiver, d.body.alerts[0].labels.alertname]),
     [["metal-sjc-ticket", "AvfleetHostTuningDrift"]],

@@ -8,6 +8,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadStacks } from "../../modules/config/stack";
 import { declareAlerting } from "../../modules/observe/alerting";
+import { awsTargets } from "../../modules/observe/notify";
+import { awsReceiverSchema, type AwsReceiver } from "../../modules/config/notify.schema";
+import { schemaProblems } from "../../modules/config/validate";
 import { evaluateStacks } from "../../modules/plan/evaluate";
 import type { Plan } from "../../modules/plan/plan";
 import { POLICIES } from "../../modules/policy";
@@ -185,4 +188,23 @@ test("routing: every alert notifies its severity's receiver, a window alarm only
     euw4.find((p) => p.name === "gcp-euw4-alerting-pool-at-max-hosts")!.inputs.notificationChannels,
     ["projects/media-prod-euw4/notificationChannels/1234567890"],
   );
+});
+
+test("an HTTPS endpoint that does not confirm itself is subscribed without the up waiting for it", () => {
+  const subscription = (https: AwsReceiver["https"]) =>
+    awsTargets("aws-use1", {}, { page: { https }, ticket: { email: ["a@b.io"] } }).page
+      .subscriptions[0].args;
+  assert.deepEqual(subscription(true), {
+    protocol: "https",
+    endpointAutoConfirms: true,
+    confirmationTimeoutInMinutes: 5,
+  });
+  assert.deepEqual(subscription({ autoConfirms: false }), {
+    protocol: "https",
+    endpointAutoConfirms: false,
+  });
+  const problems = (https: unknown) =>
+    schemaProblems(awsReceiverSchema, { https }).map((p) => `${p.path.join(".")}: ${p.message}`);
+  assert.deepEqual(problems({ autoConfirms: false }), []);
+  assert.equal(problems({ autoConfirms: true }).at(-1), "https.autoConfirms: is true");
 });
