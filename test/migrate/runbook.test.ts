@@ -1,14 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { readFileSync } from "node:fs";
 import { InputError } from "../../modules/config/validate";
 import { loadRunbook, validateRunbook } from "../../modules/migrate/runbook";
 import { avfleet, ROOT } from "../support/cli";
-import { FIXTURE_STACKS, tempDir, US_WEST, writeRunbook } from "./support";
+import { FIXTURE_STACKS, tempDir, tempStacks, US_WEST, writeRunbook } from "./support";
 
 const GOOD = YAML.parse(readFileSync(US_WEST, "utf8"));
 
@@ -37,6 +37,11 @@ test("the example runbooks load against the repository's stacks and the fixture 
   }
   const usw = loadRunbook(US_WEST, FIXTURE_STACKS);
   assert.deepEqual(usw.traffic.pools, ["metal-sjc", "gcp-us-west1"]);
+  // what the gates query: the pool each stack's hosts label their series with
+  assert.deepEqual(usw.traffic.poolLabels, {
+    "metal-sjc": "metal-sjc",
+    "gcp-us-west1": "gcp-usw1",
+  });
   // Schema defaults fill in what the runbook leaves out.
   assert.deepEqual(shift(usw.runbook).gates[0], {
     slo: "packet-loss",
@@ -297,4 +302,21 @@ test("a drain's belowSessions is bounded by what the source can carry (1e23 woul
   );
   assert.match(load(75375)!, /belowSessions: is 75375, not below the 75375 sessions/);
   assert.equal(load(75374), undefined);
+});
+
+test("a pool stack without avfleet:fleet.pool is refused: the gates could not find its hosts' series", () => {
+  const stacks = tempStacks();
+  const file = join(stacks, "Pulumi.gcp-us-west1.yaml");
+  writeFileSync(file, readFileSync(file, "utf8").replace(/^    pool: gcp-usw1\n/m, ""));
+  const runbook = writeRunbook(tempDir(), { ...YAML.parse(readFileSync(US_WEST, "utf8")) });
+  assert.throws(
+    () => loadRunbook(runbook, stacks),
+    (err: unknown) =>
+      err instanceof InputError &&
+      err.lines.some((l) =>
+        l.endsWith(
+          'target: is "gcp-us-west1", a stack without avfleet:fleet.pool, expected a fleet stack: its pool is the label the gates query its hosts\' series by',
+        ),
+      ),
+  );
 });
