@@ -14,15 +14,20 @@ import {
   type MinuteTotal,
 } from "./compare";
 import { consecutiveErrors, ERROR_LIMIT, type MetricsProvider } from "./metrics";
-import { MATCHER_OPS, poolMatchers, SLO_NAMES } from "./slo";
+import { MATCHER_OPS, poolMatchers, SLO_NAMES, SLOS } from "./slo";
 
 /** Every template's matchers: the pool (or a cohort of its hosts) in the runbook's region. */
 const labels = '{{matchers}},region="{{region}}"';
 
 /** `{{matchers}}` (slo.ts poolMatchers), `{{region}}`, `{{metric}}`, `{{window}}`, `{{step}}` are filled in per query. */
 export const TEMPLATES = {
-  /** An absolute gate's series (one value per step): the pool's mean over its hosts. */
-  range: `avg({{metric}}{${labels}})`,
+  /**
+   * An absolute gate's series, one value per step: the mean figure of the pool's session-minutes
+   * in the step, from the per-minute session histogram (`{{metric}}`: the SLO's
+   * Comparison.sessionMetric) the host agents export. No host publishes the SLO's own name
+   * (slo.ts `metric`): it names the gate in journals and is what a rehearsal world serves.
+   */
+  range: `sum(increase({{metric}}_sum{${labels}}[{{step}}])) / sum(increase({{metric}}_count{${labels}}[{{step}}]))`,
   /** A count the executor reads (healthy hosts, active sessions): the pool's total. */
   instant: `sum({{metric}}{${labels}})`,
   /** A relative gate's calls ended in the window, per bucket of their summary (`{{metric}}`). */
@@ -203,16 +208,30 @@ export function prometheusProvider(options: PrometheusOptions): PrometheusProvid
   }
 
   /** A gates' selector turned into the template's query; any other query goes as written. */
-  function templated(template: string, query: string): string {
+  function templated(template: string, query: string, metric = (name: string) => name): string {
     const m = SELECTOR.exec(query);
-    return m ? renderQuery(template, { metric: m[1], matchers: m[2], region: o.region }) : query;
+    return m
+      ? renderQuery(template, {
+          metric: metric(m[1]),
+          matchers: m[2],
+          region: o.region,
+          step: `${o.stepMs / 1000}s`,
+        })
+      : query;
   }
+
+  /** An SLO's name (slo.ts `metric`) as the per-minute session histogram that measures it. */
+  const sessionMetric = (name: string) => {
+    const slo = SLO_NAMES.find((s) => SLOS[s].metric === name);
+    if (!slo) throw new PrometheusError(`${name}: not an SLO's metric`, false);
+    return COMPARISONS[slo].sessionMetric;
+  };
 
   return {
     consecutiveErrors: errors.count,
 
     async range(query, from, to) {
-      const promql = templated(TEMPLATES.range, query);
+      const promql = templated(TEMPLATES.range, query, sessionMetric);
       // (from, to]: the first step after the window opens
       const data = (await api("/api/v1/query_range", {
         query: promql,

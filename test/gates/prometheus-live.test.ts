@@ -18,7 +18,7 @@ import {
   renderHistogram,
   type PrometheusProvider,
 } from "../../modules/gates/prometheus";
-import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLOS } from "../../modules/gates/slo";
+import { ACTIVE_SESSIONS, HEALTHY_HOSTS } from "../../modules/gates/slo";
 import { noise } from "../../modules/world/quality";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 import { close, serveText, startPrometheus } from "../support/prometheus";
@@ -77,7 +77,6 @@ class Fleet {
     return `${[
       ...gauge(HEALTHY_HOSTS, () => 50),
       ...gauge(ACTIVE_SESSIONS, () => 200),
-      ...gauge(SLOS["packet-loss"].metric, (p) => this.meanLoss[p]),
       ...renderHistogram(
         LOSS.sessionMetric,
         "Per-session packet loss, one sample a session-minute.",
@@ -184,7 +183,8 @@ test("gates through a real Prometheus: pass when healthy, roll back at the first
     const [absolute, compared] = last.type === "gates" ? last.evaluations : [];
     assert.equal(absolute.query, 'avfleet_packet_loss_ratio{pool="gcp-usw1"}');
     assert.ok(absolute.samples >= 3, `${absolute.samples} samples`);
-    assert.ok(Math.abs(absolute.value! - 0.005) < 1e-9);
+    // the mean of the sessions' figures, uniform on [0, 0.01]: hundreds of them
+    assert.ok(Math.abs(absolute.value! - 0.005) < 0.001, `${absolute.value}`);
     // the relative gate over the same window, through the same API
     assert.equal(compared.verdict, "pass", compared.reason);
     assert.ok(compared.targetSamples! >= 50 && compared.sourceSamples! >= 50);

@@ -65,7 +65,8 @@ test("range: the pool's mean in the region over (from, to], NaN left out, nothin
   assert.equal(r.path, "/api/v1/query_range");
   assert.equal(
     r.params.get("query"),
-    'avg(avfleet_packet_loss_ratio{pool="gcp-us-west1",region="us-west"})',
+    // what the hosts publish: their sessions' per-minute histogram, the step's mean figure
+    'sum(increase(avfleet_session_packet_loss_ratio_sum{pool="gcp-us-west1",region="us-west"}[1s])) / sum(increase(avfleet_session_packet_loss_ratio_count{pool="gcp-us-west1",region="us-west"}[1s]))',
   );
   assert.deepEqual(
     [r.params.get("start"), r.params.get("end"), r.params.get("step")],
@@ -85,7 +86,8 @@ test("no data: an empty range is no samples, an empty or NaN instant is undefine
   let answer = matrix(60);
   const fake = await fakePrometheus(t, () => answer);
   const p = fake.provider();
-  assert.deepEqual(await p.range('m{pool="p"}', 0, 60_000), []);
+  assert.deepEqual(await p.range('avfleet_rtt_p95_seconds{pool="p"}', 0, 60_000), []);
+  await assert.rejects(p.range('m{pool="p"}', 0, 60_000), /m: not an SLO's metric/);
   answer = vector();
   assert.equal(await p.instant('avfleet_healthy_hosts{pool="p"}', 0), undefined);
   answer = vector([{}, "NaN"]);
