@@ -28,6 +28,8 @@ import {
 export interface PoolRef {
   pool: string;
   mediaRegion: string;
+  /** The pool's ceiling (its stack's maxHosts): the at-max policy compares healthy hosts with it. */
+  maxHosts?: number;
 }
 
 /** The namespace and metrics the host agent publishes to CloudWatch on AWS. */
@@ -126,7 +128,7 @@ export function gcpAlertPolicies(
       ),
     ),
   );
-  const hosts = hostAlerts(scaled(300), `pool="${ref.pool}"`).map((a) =>
+  const hosts = hostAlerts(scaled(300), `pool="${ref.pool}"`, ref.maxHosts).map((a) =>
     policy(a.alert, ref, a.severity, a.expr, a.for, "avfleet-hosts", {
       summary: a.summary.replace(/\{\{ \$labels\.\w+ \}\}/g, "a host"),
       description: a.description,

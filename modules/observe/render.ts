@@ -8,7 +8,7 @@ import type { LoadedStack } from "../config/stack";
 import { renderAlertmanager, type AlertmanagerOptions } from "./alertmanager";
 import { regionDashboard } from "./dashboards";
 import { ruleTests, type TestCase } from "./rule-tests";
-import { renderRules, type RuleOptions } from "./rules";
+import { renderRules, type PoolCeiling, type RuleOptions } from "./rules";
 
 export const RULES_FILE = "rules.yml";
 
@@ -23,6 +23,15 @@ export interface AlertmanagerSite {
   stack: string;
   pool: string;
   notify: Record<Severity, MetalReceiver>;
+}
+
+/** The autoscaled pools' ceilings, which the rules publish as `avfleet_max_hosts`. */
+export function poolCeilings(stacks: LoadedStack[]): PoolCeiling[] {
+  return stacks.flatMap((s) =>
+    s.fleet && s.fleet.kind !== "metal"
+      ? [{ pool: s.fleet.pool, region: s.fleet.mediaRegion, maxHosts: s.fleet.maxHosts }]
+      : [],
+  );
 }
 
 export const alertmanagerFile = (stack: string) => `alertmanager/${stack}.yml`;

@@ -77,6 +77,9 @@ function gauge(metric: string, labels: Record<string, string>, value: number, mi
   return { series: seriesText(metric, labels), values: `${value}+0x${minutes}` };
 }
 
+/** `n` host names, for series one per host. */
+const hosts = (n: number) => Array.from({ length: n }, (_, i) => `host-${i + 1}`);
+
 function expand(text: string, labels: Record<string, string>): string {
   return text.replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, k: string) => labels[k] ?? "");
 }
@@ -174,13 +177,14 @@ function hostCases(base: string) {
       labels: instance,
       what: ["scrapes failing", "scrapes answered"],
     },
+    // as the agents publish it: 1 per serving host
     AvfleetPoolAtMaxHosts: {
       fire: [
-        gauge(HEALTHY_HOSTS, { region, pool }, 10, minutes),
+        ...hosts(10).map((host) => gauge(HEALTHY_HOSTS, { region, pool, host }, 1, minutes)),
         gauge(MAX_HOSTS, { region, pool }, 10, minutes),
       ],
       quiet: [
-        gauge(HEALTHY_HOSTS, { region, pool }, 8, minutes),
+        ...hosts(8).map((host) => gauge(HEALTHY_HOSTS, { region, pool, host }, 1, minutes)),
         gauge(MAX_HOSTS, { region, pool }, 10, minutes),
       ],
       labels: { region, pool },

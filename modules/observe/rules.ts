@@ -10,6 +10,7 @@ import {
   duration,
   effectiveFactor,
   hostAlerts,
+  MAX_HOSTS,
   PERIOD_S,
   ratioRecord,
   SLIS,
@@ -25,6 +26,14 @@ export interface RuleOptions {
   runbookBase?: string;
   /** The SLIs to render (default: the spec's); tests pass a mutated copy. */
   slis?: Sli[];
+  /** The autoscaled pools whose ceiling the at-max alert compares with (their stacks' maxHosts). */
+  pools?: PoolCeiling[];
+}
+
+export interface PoolCeiling {
+  pool: string;
+  region: string;
+  maxHosts: number;
 }
 
 export interface Rule {
@@ -146,8 +155,27 @@ export function hostGroup(options: RuleOptions = {}): RuleGroup {
   };
 }
 
+/**
+ * Each pool's ceiling as a series: no host knows its pool's maxHosts (a change of it would
+ * re-render every host), so the rules the stacks render publish it.
+ */
+export function poolGroup(pools: PoolCeiling[]): RuleGroup {
+  return {
+    name: "avfleet-pools",
+    rules: pools.map((p) => ({
+      record: MAX_HOSTS,
+      expr: `vector(${p.maxHosts})`,
+      labels: { pool: p.pool, region: p.region },
+    })),
+  };
+}
+
 export function ruleGroups(options: RuleOptions = {}): RuleGroup[] {
-  return [...sloGroups(options), hostGroup(options)];
+  return [
+    ...sloGroups(options),
+    hostGroup(options),
+    ...(options.pools?.length ? [poolGroup(options.pools)] : []),
+  ];
 }
 
 /** The rules file Prometheus and promtool load. */

@@ -172,8 +172,12 @@ export interface HostAlert {
   cause: "kernel-buffer" | "cloud-allowance" | "tuning-drift" | "agent-down" | "at-max";
 }
 
-/** Host and pool alerts; rates over `window`; `for` in seconds; `match` narrows every selector. */
-export function hostAlerts(window: string, match = ""): HostAlert[] {
+/**
+ * Host and pool alerts; rates over `window`; `for` in seconds; `match` narrows every selector.
+ * `maxHosts`: a cloud alert policy's one pool's ceiling, inlined (Cloud Monitoring has no
+ * recording rules); a Prometheus reads each pool's from `avfleet_max_hosts` (poolGroup).
+ */
+export function hostAlerts(window: string, match = "", maxHosts?: number): HostAlert[] {
   const t = HOST_THRESHOLDS;
   // every series, narrowed by `match` (a cloud stack's pool) when one is given
   const m = Object.fromEntries(
@@ -222,7 +226,11 @@ export function hostAlerts(window: string, match = ""): HostAlert[] {
     },
     {
       alert: "AvfleetPoolAtMaxHosts",
-      expr: `max by (${BY}) (${HEALTHY_HOSTS}${braces([match])}) >= on (${BY}) max by (${BY}) (${MAX_HOSTS}${braces([match])})`,
+      // each host says 1 while it serves: the pool's count is their sum
+      expr:
+        maxHosts === undefined
+          ? `sum by (${BY}) (${HEALTHY_HOSTS}${braces([match])}) >= on (${BY}) max by (${BY}) (${MAX_HOSTS}${braces([match])})`
+          : `sum by (${BY}) (${HEALTHY_HOSTS}${braces([match])}) >= ${maxHosts}`,
       for: 900,
       severity: "ticket",
       summary: "Pool {{ $labels.pool }} runs at its host ceiling",

@@ -2,7 +2,12 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { DEFAULT_STACKS_DIR, listStacks, loadStacks } from "../../modules/config/stack";
-import { alertmanagerSites, mediaRegions, observeFiles } from "../../modules/observe/render";
+import {
+  alertmanagerSites,
+  mediaRegions,
+  observeFiles,
+  poolCeilings,
+} from "../../modules/observe/render";
 import { DEFAULT_RUNBOOK_BASE } from "../../modules/observe/rules";
 import { EXIT, UsageError, parseCommandArgs, progress, type Command } from "../cli";
 
@@ -46,7 +51,11 @@ Options:
     const stacks = loadStacks(dir, listStacks(dir));
     const regions = mediaRegions(stacks);
     const { sites, without } = alertmanagerSites(stacks);
-    const { files, cases } = observeFiles(regions, { runbookBase: values["runbook-base"] }, sites);
+    const { files, cases } = observeFiles(
+      regions,
+      { runbookBase: values["runbook-base"], pools: poolCeilings(stacks) },
+      sites,
+    );
     for (const f of files) {
       const path = join(values.out, f.path);
       mkdirSync(dirname(path), { recursive: true });

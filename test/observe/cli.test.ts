@@ -1,6 +1,7 @@
 /** The observe and diagnose commands' contract: what they write, usage errors, a dead Prometheus. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import YAML from "yaml";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -36,6 +37,19 @@ test("observe render --out DIR writes rules, tests and a dashboard per media reg
   assert.match(
     readFileSync(join(out, "rules.yml"), "utf8"),
     /runbook_url: https:\/\/wiki\.example\/avfleet#avfleetpacketlossburnpage/,
+  );
+  // each autoscaled pool's ceiling, which no host knows, published by the rules
+  const groups = YAML.parse(readFileSync(join(out, "rules.yml"), "utf8")).groups;
+  assert.deepEqual(
+    groups
+      .find((g: { name: string }) => g.name === "avfleet-pools")
+      .rules.map((r: any) => [r.record, r.expr, r.labels.pool, r.labels.region]),
+    [
+      ["avfleet_max_hosts", "vector(36)", "aws-euc1", "eu-central"],
+      ["avfleet_max_hosts", "vector(100)", "aws-use1", "us-east"],
+      ["avfleet_max_hosts", "vector(48)", "gcp-euw4", "eu-west"],
+      ["avfleet_max_hosts", "vector(90)", "gcp-usw1", "us-west"],
+    ],
   );
   assert.equal(doc.cases.length, 45);
 });

@@ -208,3 +208,14 @@ test("an HTTPS endpoint that does not confirm itself is subscribed without the u
   assert.deepEqual(problems({ autoConfirms: false }), []);
   assert.equal(problems({ autoConfirms: true }).at(-1), "https.autoConfirms: is true");
 });
+
+test("a GCP pool's at-max policy counts its serving hosts against its own maxHosts, inlined", () => {
+  const gcp = plans.get("gcp-us-west1")!;
+  const atMax = ofType(gcp, "gcp:monitoring/alertPolicy:AlertPolicy").find(
+    (p) => p.inputs.conditions[0].displayName === "AvfleetPoolAtMaxHosts",
+  )!;
+  assert.equal(
+    atMax.inputs.conditions[0].conditionPrometheusQueryLanguage.query,
+    'sum by (region, pool) (avfleet_healthy_hosts{pool="gcp-usw1"}) >= 90',
+  );
+});

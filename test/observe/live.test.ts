@@ -36,7 +36,12 @@ test("live: a pool's loss and a host's buffer drops page in Prometheus; diagnose
   const hosts = [
     ...["a", "b", "c"].map(
       (z) =>
-        new SimHost({ host: `usw1-${z}`, pool: TARGET_POOL, zone: `us-west1-${z}`, region: "us-west" }),
+        new SimHost({
+          host: `usw1-${z}`,
+          pool: TARGET_POOL,
+          zone: `us-west1-${z}`,
+          region: "us-west",
+        }),
     ),
     new SimHost({ host: "sjc-1", pool: SOURCE, zone: "sjc", region: "us-west" }),
   ];
