@@ -49,11 +49,19 @@ const RECEIVER = "avfleet";
  * merged with the agent's built-in configuration. The receiver takes static_configs only and
  * refuses honor_labels (confgenerator prometheus.go, validatePrometheus); the agent's own labels
  * (host, pool, zone, region, release) pass as they are, none of them one of the labels
- * prometheus_target reserves (project_id, location, cluster, namespace, job, instance).
+ * prometheus_target reserves (project_id, location, cluster, namespace, job, instance). The
+ * target carries TARGET_LABELS, so `up` has the pool.
  */
 export function opsAgentConfig(spec: FleetSpec): string {
   const scrape = hostScrapeJob(
-    { static_configs: [{ targets: [`127.0.0.1:${spec.ports.health.port}`] }] },
+    {
+      static_configs: [
+        {
+          targets: [`127.0.0.1:${spec.ports.health.port}`],
+          labels: { pool: spec.pool, region: spec.mediaRegion },
+        },
+      ],
+    },
     OPS_AGENT_SCRAPE_INTERVAL,
   );
   const config = {

@@ -20,8 +20,18 @@ export type TargetDiscovery =
   | { file_sd_configs: { files: string[]; refresh_interval?: string }[] };
 
 /**
+ * The labels every scraper puts on its agent targets, which the agent serves too (both from the
+ * fleet spec: its pool and media region): on the target they reach `up`, which the alert on a
+ * silent agent selects by pool.
+ */
+export const TARGET_LABELS = ["pool", "region"] as const;
+
+/**
  * The host agents' scrape job. Only `avfleet_*` series are kept: a media server's package or a
  * textfile may add others, and Managed Service for Prometheus bills every sample it ingests.
+ * A target label the scraped series carry too renames theirs to `exported_<name>` (the Ops
+ * Agent refuses honor_labels, which would keep them): the target's value is the same one, so
+ * the renamed copy is dropped.
  */
 export function hostScrapeJob(discovery: TargetDiscovery, interval: string) {
   return {
@@ -29,6 +39,9 @@ export function hostScrapeJob(discovery: TargetDiscovery, interval: string) {
     scrape_interval: interval,
     metrics_path: METRICS_PATH,
     ...discovery,
-    metric_relabel_configs: [{ source_labels: ["__name__"], regex: AGENT_SERIES, action: "keep" }],
+    metric_relabel_configs: [
+      { source_labels: ["__name__"], regex: AGENT_SERIES, action: "keep" },
+      { regex: `exported_(${TARGET_LABELS.join("|")})`, action: "labeldrop" },
+    ],
   };
 }

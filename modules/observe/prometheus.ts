@@ -61,7 +61,8 @@ export function prometheusSites(stacks: LoadedStack[]): PrometheusSite[] {
 /**
  * The file_sd targets: every host that is not retired, at its private address (the site's own
  * network; the agent answers on every address), labelled with what the rules and the rollout
- * read. A draining host is scraped too: its drain and its last calls are what is watched.
+ * read (TARGET_LABELS and the site). A draining host is scraped too: its drain and its last
+ * calls are what is watched.
  */
 export function siteTargets(site: PrometheusSite) {
   return [
@@ -76,9 +77,7 @@ export function siteTargets(site: PrometheusSite) {
 
 /**
  * prometheus.yml for one site, written at prometheusFile(stack) beside its targets file, the
- * rules one level up. honor_labels keeps the labels the agent serves (host, pool, region,
- * release) as they are: by default a target label of the same name would rename the agent's to
- * exported_<name>; the target's labels still fill in what a series lacks (site, and `up`'s pool).
+ * rules one level up.
  */
 export function renderPrometheus(
   site: PrometheusSite,
@@ -99,13 +98,7 @@ export function renderPrometheus(
         }
       : {}),
     scrape_configs: [
-      {
-        ...hostScrapeJob(
-          { file_sd_configs: [{ files: [targets] }] },
-          options.scrapeInterval ?? "15s",
-        ),
-        honor_labels: true,
-      },
+      hostScrapeJob({ file_sd_configs: [{ files: [targets] }] }, options.scrapeInterval ?? "15s"),
     ],
   };
   return stringify(config, { lineWidth: 0 });

@@ -31,7 +31,7 @@ const stack = (name: string) =>
 const gcp = stack("gcp-us-west1");
 const hardware = { cores: 32, nicDriver: "gve", rxQueues: 16, txQueues: 16, streamsPerHost: 4800 };
 
-test("the Ops Agent's config.yaml: one prometheus receiver scraping the agent on loopback each minute, avfleet_* only", () => {
+test("the Ops Agent's config.yaml: one prometheus receiver scraping the agent on loopback each minute, avfleet_* only, the target labelled with the pool for up", () => {
   const text = opsAgentConfig(gcp);
   assert.match(text, /^# rendered by avfleet/);
   assert.deepEqual(YAML.parse(text), {
@@ -45,9 +45,16 @@ test("the Ops Agent's config.yaml: one prometheus receiver scraping the agent on
                 job_name: "avfleet-host",
                 scrape_interval: "60s",
                 metrics_path: "/metrics",
-                static_configs: [{ targets: ["127.0.0.1:8080"] }],
+                static_configs: [
+                  {
+                    targets: ["127.0.0.1:8080"],
+                    labels: { pool: "gcp-usw1", region: "us-west" },
+                  },
+                ],
                 metric_relabel_configs: [
                   { source_labels: ["__name__"], regex: "avfleet_.*", action: "keep" },
+                  // the agent's pool and region, renamed under the target's equal ones
+                  { regex: "exported_(pool|region)", action: "labeldrop" },
                 ],
               },
             ],

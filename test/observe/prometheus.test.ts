@@ -51,7 +51,10 @@ test("observe render: each metal site's prometheus.yml passes promtool, with its
     const [job] = config.scrape_configs;
     assert.equal(job.job_name, "avfleet-host");
     assert.equal(job.metrics_path, "/metrics");
-    assert.equal(job.honor_labels, true);
+    assert.deepEqual(job.metric_relabel_configs, [
+      { source_labels: ["__name__"], regex: "avfleet_.*", action: "keep" },
+      { regex: "exported_(pool|region)", action: "labeldrop" },
+    ]);
     assert.deepEqual(job.file_sd_configs, [{ files: [`${site.stack}.targets.json`] }]);
 
     const targets = JSON.parse(
