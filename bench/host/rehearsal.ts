@@ -37,6 +37,7 @@ import { autohealingRepairs } from "../../modules/providers/gcp";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import { awsStandIns, gcpStandIns, StandIns } from "./stand-ins";
 import { Supervisor } from "./supervisor";
+import { siteScrape, type SiteScrape } from "./prometheus";
 
 const ROOT_DIR = join(__dirname, "../..");
 export const FIXTURES = join(ROOT_DIR, "test/fixtures/host");
@@ -73,6 +74,8 @@ export interface HostResult {
   hostLabels: Record<string, string> | undefined;
   /** AWS: its boot into the warm pool, its stop and its start out of it. */
   warm?: WarmPoolResult;
+  /** Bare metal: its site's Prometheus scraped it and paged through Alertmanager. */
+  site?: SiteScrape;
 }
 
 export interface AutohealerResult {
@@ -624,6 +627,8 @@ async function rehearseHost(
       }
       return posts() > 0;
     });
+    const site =
+      host.kind === "metal" ? await siteScrape(host.spec.pool, host.ns, host.nsIp) : undefined;
 
     const drainFile = join(host.root, STATE_DIR, "drain.json");
     const cutFile = join(host.root, "var/lib/avfleet-sfu/cut");
@@ -755,6 +760,7 @@ async function rehearseHost(
       drainSeconds: host.spec.drainSeconds,
       hostLabels,
       ...(aws && warm ? { warm: { ...warm, waitingAtEnd: aws.waiting() } } : {}),
+      ...(site ? { site } : {}),
     };
   } finally {
     await supervisor.stopAll();

@@ -21,6 +21,14 @@ import { SCRIPT_PATH } from "../tuning/settings";
 import { agentConfig, agentSource } from "./agent";
 import { containerImage } from "./image";
 import {
+  OPS_AGENT_APT,
+  OPS_AGENT_CONFIG_PATH,
+  OPS_AGENT_KEY_PATH,
+  OPS_AGENT_SOURCE_PATH,
+  opsAgentConfig,
+  opsAgentInstall,
+} from "./ops-agent";
+import {
   AGENT_CONFIG_PATH,
   AGENT_PATH,
   AGENT_UNIT,
@@ -82,19 +90,28 @@ export function aptSourceFiles(spec: FleetSpec): HostFile[] {
   const key = source.key.endsWith("\n") ? source.key : `${source.key}\n`;
   return [
     { path: APT_KEY_PATH, mode: "0644", content: key },
-    {
-      path: APT_SOURCE_PATH,
-      mode: "0644",
-      content: [
-        "Types: deb",
-        `URIs: ${source.uri}`,
-        `Suites: ${source.suite}`,
-        `Components: ${(source.components ?? ["main"]).join(" ")}`,
-        `Signed-By: ${APT_KEY_PATH}`,
-        "",
-      ].join("\n"),
-    },
+    debSource(APT_SOURCE_PATH, source, APT_KEY_PATH),
   ];
+}
+
+/** One deb822 source file whose packages apt accepts only when signed by the key at `keyPath`. */
+export function debSource(
+  path: string,
+  source: { uri: string; suite: string; components?: string[] },
+  keyPath: string,
+): HostFile {
+  return {
+    path,
+    mode: "0644",
+    content: [
+      "Types: deb",
+      `URIs: ${source.uri}`,
+      `Suites: ${source.suite}`,
+      `Components: ${(source.components ?? ["main"]).join(" ")}`,
+      `Signed-By: ${keyPath}`,
+      "",
+    ].join("\n"),
+  };
 }
 
 export function hostFiles(spec: FleetSpec, tuning: TuningArtifacts): HostFile[] {
@@ -119,6 +136,12 @@ export function hostFiles(spec: FleetSpec, tuning: TuningArtifacts): HostFile[] 
       mode: "0644",
       content: shutdownDropIn(spec.drainSeconds),
     })),
+    ...(spec.kind === "gcp"
+      ? [
+          debSource(OPS_AGENT_SOURCE_PATH, OPS_AGENT_APT, OPS_AGENT_KEY_PATH),
+          { path: OPS_AGENT_CONFIG_PATH, mode: "0644", content: opsAgentConfig(spec) },
+        ]
+      : []),
   ];
 }
 
@@ -167,6 +190,10 @@ function installStep(spec: FleetSpec): string[] {
     // Ours, left by a boot stopped mid-install (its EXIT trap never ran): the host's other
     // packages must restart on their upgrades again.
     `! grep -qsx '${POLICY_RC_D_MARK}' "$ROOT${POLICY_RC_D}" || rm -f "$ROOT${POLICY_RC_D}"`,
+    // A fresh host's apt-daily or unattended-upgrades may hold apt's locks at boot. The install
+    // waits for dpkg's (DPkg::Lock::Timeout); dpkg --configure and apt-get update take theirs
+    // without waiting (apt 2.6 apt-pkg/update.cc, the lists lock), so they are tried again.
+    'w() { n=0; until "$@"; do n=$((n + 1)); [ $n -lt 30 ] || return 1; sleep 10; done; }',
     `if ${stale} ||`,
     `  ${tools.map((t) => `! command -v ${t} >/dev/null`).join(" || ")}; then`,
     // A Debian package's maintainer scripts restart its service on upgrade (dh_installsystemd's
@@ -174,10 +201,6 @@ function installStep(spec: FleetSpec): string[] {
     // 101 ("action forbidden", Debian's invoke-rc.d policy interface) stops that; the running
     // server keeps its binary until a drain restarts it (or the next boot).
     `  P=; [ -e "$ROOT${POLICY_RC_D}" ] || { P=1; printf '#!/bin/sh\\n${POLICY_RC_D_MARK}\\nexit 101\\n' >"$ROOT${POLICY_RC_D}"; chmod 755 "$ROOT${POLICY_RC_D}"; trap 'rm -f "$ROOT${POLICY_RC_D}"' EXIT; }`,
-    // A fresh host's apt-daily or unattended-upgrades may hold apt's locks at boot. The install
-    // waits for dpkg's (DPkg::Lock::Timeout); dpkg --configure and apt-get update take theirs
-    // without waiting (apt 2.6 apt-pkg/update.cc, the lists lock), so they are tried again.
-    '  w() { n=0; until "$@"; do n=$((n + 1)); [ $n -lt 30 ] || return 1; sleep 10; done; }',
     // A boot stopped mid-install (an AWS warm pool host is stopped without waiting) leaves dpkg
     // interrupted, and apt-get refuses to run until it is configured.
     "  w dpkg --configure -a",
@@ -250,6 +273,7 @@ export function bootstrapScript(spec: FleetSpec, tuning: TuningArtifacts): strin
     `mkdir -p "$ROOT${dirname(BOOTSTRAPPED_PATH)}"`,
     `date >"$ROOT${BOOTSTRAPPED_PATH}"`,
     `systemctl restart ${AGENT_UNIT}`,
+    ...(spec.kind === "gcp" ? opsAgentInstall(APT_WAIT) : []),
     "",
   ].join("\n");
 }

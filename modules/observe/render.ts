@@ -1,12 +1,21 @@
 /**
  * Everything `avfleet observe render` writes, as files: the rules, their generated promtool
  * tests (beside the rules: promtool resolves rule_files against the test file), one
- * dashboard per media region, and each bare-metal site's Alertmanager configuration.
+ * dashboard per media region, and each bare-metal site's Alertmanager configuration and
+ * Prometheus (its prometheus.yml and the targets file of its hosts).
  */
 import type { MetalReceiver, Severity } from "../config/notify.schema";
 import type { LoadedStack } from "../config/stack";
 import { renderAlertmanager, type AlertmanagerOptions } from "./alertmanager";
 import { regionDashboard } from "./dashboards";
+import {
+  prometheusFile,
+  renderPrometheus,
+  siteTargets,
+  targetsFile,
+  type PrometheusOptions,
+  type PrometheusSite,
+} from "./prometheus";
 import { ruleTests, type TestCase } from "./rule-tests";
 import { renderRules, type PoolCeiling, type RuleOptions } from "./rules";
 
@@ -54,8 +63,9 @@ export function alertmanagerSites(stacks: LoadedStack[]): {
 
 export function observeFiles(
   regions: string[],
-  options: RuleOptions & AlertmanagerOptions = {},
+  options: RuleOptions & AlertmanagerOptions & PrometheusOptions = {},
   sites: AlertmanagerSite[] = [],
+  prometheus: PrometheusSite[] = [],
 ): { files: { path: string; text: string }[]; cases: TestCase[] } {
   const tests = ruleTests(RULES_FILE, options.runbookBase);
   return {
@@ -70,6 +80,10 @@ export function observeFiles(
         path: alertmanagerFile(s.stack),
         text: renderAlertmanager(s.pool, s.notify, options),
       })),
+      ...prometheus.flatMap((s) => [
+        { path: prometheusFile(s.stack), text: renderPrometheus(s, RULES_FILE, options) },
+        { path: targetsFile(s.stack), text: `${JSON.stringify(siteTargets(s), null, 2)}\n` },
+      ]),
     ],
     cases: tests.cases,
   };

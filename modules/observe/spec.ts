@@ -5,6 +5,7 @@
  * alerts that name a cause. Rules, their tests, dashboards and cloud alerts all render from it.
  */
 import { EXPORTER_METRICS } from "../host/exporter";
+import { HOST_JOB } from "../host/scrape";
 import { COMPARISONS } from "../gates/compare";
 import { HEALTHY_HOSTS, MAX_HOSTS, SLO_NAMES, SLOS } from "../gates/slo";
 
@@ -148,8 +149,7 @@ export function duration(seconds: number): string {
 /** The host exporter's series (modules/host/exporter.ts). */
 export const HOST_METRICS = EXPORTER_METRICS;
 
-/** The scrape job of host agents; its `up` says whether an agent answers. */
-export const HOST_JOB = "avfleet-host";
+export { HOST_JOB };
 export { MAX_HOSTS };
 
 export const HOST_THRESHOLDS = {

@@ -8,6 +8,7 @@ import {
   observeFiles,
   poolCeilings,
 } from "../../modules/observe/render";
+import { prometheusSites } from "../../modules/observe/prometheus";
 import { DEFAULT_RUNBOOK_BASE } from "../../modules/observe/rules";
 import { EXIT, UsageError, parseCommandArgs, progress, type Command } from "../cli";
 
@@ -25,9 +26,15 @@ Writes, from the media SLOs (modules/gates/slo.ts) and the spec in modules/obser
   DIR/dashboards/<r>.json   a Grafana dashboard per media region of the stacks
   DIR/alertmanager/<s>.yml  per bare-metal stack with alerting.notify: Alertmanager routing
                             severity page and ticket to the stack's receivers
+  DIR/prometheus/<s>.yml    per bare-metal stack: the site's Prometheus, scraping its hosts'
+                            agents, loading DIR/rules.yml, sending to its Alertmanager on
+                            127.0.0.1:9093 (when it has alerting.notify)
+  DIR/prometheus/<s>.targets.json  its hosts (file_sd: every host not retired, private address,
+                            labels pool, region, site)
 
 Check them with: promtool check rules DIR/rules.yml && promtool test rules DIR/tests*.yml
                  amtool check-config DIR/alertmanager/*.yml
+                 promtool check config DIR/prometheus/<s>.yml
 
 Options:
   --out DIR            where to write (created)
@@ -55,6 +62,7 @@ Options:
       regions,
       { runbookBase: values["runbook-base"], pools: poolCeilings(stacks) },
       sites,
+      prometheusSites(stacks),
     );
     for (const f of files) {
       const path = join(values.out, f.path);
@@ -69,7 +77,7 @@ Options:
     } else {
       const fire = cases.filter((c) => c.kind === "must-fire").length;
       process.stdout.write(
-        `${files.length} files in ${values.out}: ${cases.length} generated rule tests (${fire} must-fire, ${cases.length - fire} must-not-fire), ${regions.length} dashboard(s): ${regions.join(", ")}; ${sites.length} Alertmanager configuration(s)${without.length ? ` (none for ${without.join(", ")}: no alerting.notify, nothing would receive their alerts)` : ""}\n`,
+        `${files.length} files in ${values.out}: ${cases.length} generated rule tests (${fire} must-fire, ${cases.length - fire} must-not-fire), ${regions.length} dashboard(s): ${regions.join(", ")}; ${sites.length} Alertmanager configuration(s), ${prometheusSites(stacks).length} Prometheus configuration(s)${without.length ? ` (none for ${without.join(", ")}: no alerting.notify, nothing would receive their alerts)` : ""}\n`,
       );
     }
     return EXIT.ok;

@@ -116,7 +116,8 @@ test("the container bootstrap installs podman (and ECR's credential helper), nev
       'systemctl start sfu.service || echo "avfleet-bootstrap: sfu.service did not start" >&2',
     ),
   );
-  assert.doesNotMatch(gcpScript, /avfleet-sfu=|dpkg-query/);
+  // no package version asked of dpkg (the Ops Agent is only asked whether it is installed)
+  assert.doesNotMatch(gcpScript, /avfleet-sfu=|dpkg-query -W -f='\$\{Version\}'/);
   const awsScript = bootstrapScript(aws, hostTuning(aws, hardware));
   assert.match(
     awsScript,

@@ -78,6 +78,42 @@ test("host rehearsal: tuned, serving, measured, drained on notice, agent crash m
       { host: hostname(), pool: "metal-sjc", region: "us-west" },
     ],
   );
+  // Bare metal: the site's own Prometheus, run from the prometheus.yml and targets file `observe
+  // render` writes (one host kept, its address rewritten to the namespace's), found the host by
+  // the inventory and read it; the kernel's drops it was then made to count paged through the
+  // site's rendered Alertmanager to the page webhook.
+  const site = result.hosts[2].site!;
+  assert.deepEqual(site.rewritten, {
+    host: "sjc-m001",
+    from: "10.20.1.11:8080",
+    to: site.rewritten.to,
+  });
+  assert.equal(site.healthy?.value, "1", "metal: avfleet_healthy_hosts{pool} is 1");
+  const inventoryLabels = {
+    job: "avfleet-host",
+    instance: site.rewritten.to,
+    pool: "metal-sjc",
+    region: "us-west",
+    site: "sjc",
+    host: hostname(),
+  };
+  assert.deepEqual(site.healthy?.labels, { __name__: "avfleet_healthy_hosts", ...inventoryLabels });
+  assert.deepEqual(site.hostSeries, {
+    __name__: "avfleet_host_udp_in_datagrams_total",
+    ...inventoryLabels,
+  });
+  assert.deepEqual(site.page, {
+    receiver: "metal-sjc-page",
+    alertname: "AvfleetHostUdpReceiveBufferDrops",
+    labels: {
+      alertname: "AvfleetHostUdpReceiveBufferDrops",
+      cause: "kernel-buffer",
+      severity: "page",
+      pool: "metal-sjc",
+      region: "us-west",
+      host: hostname(),
+    },
+  });
   // A GCP VM deleted by its MIG: the agent drains at system shutdown, then the SFU stops.
   const shutdown = result.shutdown;
   assert.ok(shutdown.unhealthyWhileDraining, "gcp shutdown: unhealthy at once");

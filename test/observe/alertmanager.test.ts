@@ -6,7 +6,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -14,10 +13,10 @@ import { loadStacks, listStacks } from "../../modules/config/stack";
 import { renderAlertmanager } from "../../modules/observe/alertmanager";
 import { alertmanagerSites } from "../../modules/observe/render";
 import { ruleGroups } from "../../modules/observe/rules";
-import { ALERTMANAGER, routesOf, startAlertmanager } from "../support/alertmanager";
+import { ALERTMANAGER, routesOf, startAlertmanager, startWebhook } from "../support/alertmanager";
 import { avfleet, ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
-import { close, listen, poll } from "../support/prometheus";
+import { poll } from "../support/prometheus";
 
 const STACKS = join(ROOT, "stacks");
 
@@ -56,35 +55,11 @@ test("observe render: each metal stack's alertmanager.yml passes amtool and rout
   }
 });
 
-interface Delivery {
-  path: string;
-  authorization?: string;
-  body: {
-    receiver: string;
-    status: string;
-    alerts: { labels: Record<string, string>; status: string }[];
-  };
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  let text = "";
-  for await (const chunk of req) text += chunk;
-  return text;
-}
-
 test("a page posted as Prometheus posts it reaches the page webhook through a real Alertmanager; its SLO's ticket is inhibited", async (t) => {
   if (!prerequisite(t, missingCommands(ALERTMANAGER))) return;
-  const deliveries: Delivery[] = [];
-  const hook = createServer(async (req, res) => {
-    deliveries.push({
-      path: req.url ?? "",
-      authorization: req.headers.authorization,
-      body: JSON.parse(await readBody(req)),
-    });
-    res.end();
-  });
-  const port = await listen(hook);
-  t.after(() => close(hook));
+  const hook = await startWebhook();
+  const { deliveries } = hook;
+  t.after(() => hook.close());
   const dir = mkdtempSync(join(tmpdir(), "notify-token-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, "token"), "page-token\n");
@@ -92,9 +67,9 @@ test("a page posted as Prometheus posts it reaches the page webhook through a re
     "metal-sjc",
     {
       page: {
-        webhook: { url: `http://127.0.0.1:${port}/page`, credentialsFile: join(dir, "token") },
+        webhook: { url: hook.url("/page"), credentialsFile: join(dir, "token") },
       },
-      ticket: { webhook: { url: `http://127.0.0.1:${port}/ticket` } },
+      ticket: { webhook: { url: hook.url("/ticket") } },
     },
     { groupWait: "1s" },
   );

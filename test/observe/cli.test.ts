@@ -32,6 +32,10 @@ test("observe render --out DIR writes rules, tests and a dashboard per media reg
     "dashboards/us-west.json",
     "alertmanager/metal-ams.yml",
     "alertmanager/metal-sjc.yml",
+    "prometheus/metal-ams.yml",
+    "prometheus/metal-ams.targets.json",
+    "prometheus/metal-sjc.yml",
+    "prometheus/metal-sjc.targets.json",
   ]);
   for (const f of doc.files) assert.ok(existsSync(join(out, f)), f);
   assert.match(

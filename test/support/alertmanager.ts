@@ -1,13 +1,15 @@
 /**
  * Debian's Alertmanager (prometheus-alertmanager 0.25) for live tests and benches: one
- * instance on a free loopback port with its own storage and no cluster, and amtool's answer
- * to where a set of labels is routed. Killed and removed by `stop`.
+ * instance on a free loopback port with its own storage and no cluster, amtool's answer
+ * to where a set of labels is routed, and a webhook receiver that keeps what it is sent.
+ * Killed and removed by `stop`.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startDaemon, type RunningPrometheus } from "./prometheus";
+import { close, listen, startDaemon, type RunningPrometheus } from "./prometheus";
 
 export const ALERTMANAGER = "prometheus-alertmanager";
 
@@ -43,4 +45,40 @@ export function routesOf(configFile: string, labels: Record<string, string>): st
   );
   if (r.status !== 0) throw new Error(`amtool config routes test: ${r.stderr}`);
   return r.stdout.trim().split(",").filter(Boolean);
+}
+
+/** What Alertmanager's webhook integration posted (its JSON body), and where. */
+export interface Delivery {
+  path: string;
+  authorization?: string;
+  body: {
+    receiver: string;
+    status: string;
+    alerts: { labels: Record<string, string>; status: string }[];
+  };
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  let text = "";
+  for await (const chunk of req) text += chunk;
+  return text;
+}
+
+/** A webhook receiver on a free loopback port: `url(path)` to put in a receiver. */
+export async function startWebhook() {
+  const deliveries: Delivery[] = [];
+  const server = createServer(async (req, res) => {
+    deliveries.push({
+      path: req.url ?? "",
+      authorization: req.headers.authorization,
+      body: JSON.parse(await readBody(req)),
+    });
+    res.end();
+  });
+  const port = await listen(server);
+  return {
+    deliveries,
+    url: (path: string) => `http://127.0.0.1:${port}${path}`,
+    close: () => close(server),
+  };
 }
