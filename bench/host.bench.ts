@@ -24,6 +24,16 @@ async function main() {
         ` completed_before_bootstrap=${w.completedBeforeBootstrap} hooks_waiting_at_end=${w.waitingAtEnd.length}`,
     );
   }
+  for (const h of result.hosts.filter((x) => x.sessions)) {
+    const { sfu, agent, promtool, contract } = h.sessions!;
+    console.log(
+      `${h.kind}-sessions sfu_ended=${sfu.ended} agent_ended=${agent.ended.join("/")}` +
+        ` sfu_joins=${sfu.joined + sfu.joinsFailed} agent_joins=${agent.joins}` +
+        ` sfu_joins_failed=${sfu.joinsFailed} agent_le0=${agent.joinsFailed}` +
+        ` ice=${agent.ice.connected}/${agent.ice.failed} session_minutes=${agent.minutes}` +
+        ` open=${agent.open} promtool_problems=${promtool.length} contract_problems=${contract.length}`,
+    );
+  }
   for (const p of result.problems) console.log(`request problem: ${p}`);
   console.log(`rehearsal took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(summaryLine(result));

@@ -189,9 +189,9 @@ export async function rehearseContainer(prefix = `container-${process.pid}`) {
     const digest = buildImage(dir, env);
     const workloadOf = (digestOf: string) => (s: any) => {
       fast(s);
-      const { adminPort, healthPath, statsPath, drainPath } = s.workload;
+      const { adminPort, healthPath, statsPath, drainPath, sessionsPath } = s.workload;
       s.workload = { image: IMAGE_NAME, version: "rehearsal", digest: digestOf, adminPort };
-      Object.assign(s.workload, { healthPath, statsPath, drainPath });
+      Object.assign(s.workload, { healthPath, statsPath, drainPath, sessionsPath });
     };
     const fleet = spec("metal-sjc", workloadOf(digest));
     const hostOf = (s: FleetSpec, root: string): Host => ({

@@ -21,7 +21,7 @@ import {
   metalPayload,
   PER_BOOT_BOOTSTRAP_PATH,
 } from "../../modules/host/bootstrap";
-import { autoScalingGroupName } from "../../modules/host/agent";
+import { autoScalingGroupName, countsSessions } from "../../modules/host/agent";
 import {
   AWS_DRAIN_HOOK,
   AWS_LAUNCH_HOOK,
@@ -35,6 +35,7 @@ import { scaleInConfig } from "../../modules/fleets/gcp-scale-in";
 import { autohealingHealthCheck } from "../../modules/fleets/gcp-args";
 import { autohealingRepairs } from "../../modules/providers/gcp";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
+import { sessionsOnHost, type SessionsResult } from "./sessions";
 import { awsStandIns, gcpStandIns, StandIns } from "./stand-ins";
 import { Supervisor } from "./supervisor";
 import { siteScrape, type SiteScrape } from "./prometheus";
@@ -76,6 +77,11 @@ export interface HostResult {
   warm?: WarmPoolResult;
   /** Bare metal: its site's Prometheus scraped it and paged through Alertmanager. */
   site?: SiteScrape;
+  /**
+   * The per-session families on the agent's /metrics once drained, against the SFU's counts
+   * (none where the agent does not count them: modules/host/agent.ts countsSessions).
+   */
+  sessions?: SessionsResult;
 }
 
 export interface AutohealerResult {
@@ -572,8 +578,9 @@ async function rehearseHost(
   const mediaUnit = host.tuning.facts.mediaUnit;
   const health = `http://${host.nsIp}:${host.spec.ports.health.port}${host.spec.ports.health.path}`;
   const metrics = `http://${host.nsIp}:${host.spec.ports.health.port}/metrics`;
+  const admin = `http://127.0.0.1:${host.spec.workload.adminPort}`;
   const stats = async () => {
-    const r = sh(host.ns, `curl -sf http://127.0.0.1:${host.spec.workload.adminPort}/stats`, env);
+    const r = sh(host.ns, `curl -sf ${admin}/stats`, env);
     return r.status === 0 ? JSON.parse(r.stdout) : undefined;
   };
   let scrapes = 0;
@@ -719,6 +726,16 @@ async function rehearseHost(
       const m = await get(metrics);
       if (m?.status === 200 && /^avfleet_agent_draining 1$/m.test(m.text)) scrapes++;
     }
+    const sessions = countsSessions(host.spec)
+      ? await sessionsOnHost(
+          async () => (await get(metrics))?.text,
+          stats,
+          () =>
+            JSON.parse(
+              sh(host.ns, `curl -sf ${admin}${host.spec.workload.sessionsPath}`, env).stdout,
+            ),
+        )
+      : undefined;
     const healing = await autohealer?.stop();
     // The controller's next pass reads the drain's guest attribute and deletes the VM.
     const deletedByController = (await deletePass?.()) ?? false;
@@ -761,6 +778,7 @@ async function rehearseHost(
       hostLabels,
       ...(aws && warm ? { warm: { ...warm, waitingAtEnd: aws.waiting() } } : {}),
       ...(site ? { site } : {}),
+      ...(sessions ? { sessions } : {}),
     };
   } finally {
     await supervisor.stopAll();

@@ -130,7 +130,7 @@ export const IMAGE_NAME_PATTERN =
 export const workloadSchema = {
   type: "object",
   description:
-    "a mapping {package | image, version, aptSource, digest, command, adminPort, healthPath, statsPath, drainPath}",
+    "a mapping {package | image, version, aptSource, digest, command, adminPort, healthPath, statsPath, drainPath, sessionsPath}",
   required: ["version", "adminPort"],
   additionalProperties: false,
   properties: {
@@ -176,6 +176,13 @@ export const workloadSchema = {
       pattern: "^/[A-Za-z0-9._~/-]*$",
       default: "/drain",
       description: "POST: take no new sessions, let the current ones end (idempotent)",
+    },
+    sessionsPath: {
+      type: "string",
+      pattern: "^/[A-Za-z0-9._~/-]*$",
+      default: "/sessions",
+      description:
+        "GET ?after=<cursor>: JSON {cursor, lost, records, open}, the session records since the cursor",
     },
   },
   // A workload is a package or an image, never both: say which key is out of place.

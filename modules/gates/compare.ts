@@ -24,6 +24,7 @@
  * effect.
  */
 import { fmt, type GateEvaluation } from "./gates";
+import { SESSION_SERIES } from "../host/sessions";
 import { reachedErrorLimit } from "./metrics";
 import { decide } from "./sequential";
 import { selector, SLOS, type SloName } from "./slo";
@@ -94,38 +95,18 @@ export interface Comparison {
   effectFloor: number;
 }
 
-/** Relative comparisons per SLO, sharing the SLO's direction (slo.ts `bound`). */
+/**
+ * Relative comparisons per SLO, sharing the SLO's direction (slo.ts `bound`). The series and
+ * their buckets are the host agent's (modules/host/sessions.ts), which publishes them.
+ */
 export const COMPARISONS: Record<SloName, Comparison> = {
-  "packet-loss": {
-    summaryMetric: "avfleet_session_summary_packet_loss_ratio",
-    openMetric: "avfleet_session_open_packet_loss_ratio",
-    sessionMetric: "avfleet_session_packet_loss_ratio",
-    buckets: [0, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1],
-    effectFloor: 0.5,
-  },
-  "jitter-p95": {
-    summaryMetric: "avfleet_session_summary_jitter_p95_seconds",
-    openMetric: "avfleet_session_open_jitter_p95_seconds",
-    sessionMetric: "avfleet_session_jitter_p95_seconds",
-    buckets: [0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.2],
-    effectFloor: 0.5,
-  },
+  "packet-loss": { ...SESSION_SERIES["packet-loss"], effectFloor: 0.5 },
+  "jitter-p95": { ...SESSION_SERIES["jitter-p95"], effectFloor: 0.5 },
   // A join is a session sample of 0 (failed) or 1 (joined): a difference of means on two
   // values is the difference of rates, so one mechanism serves every metric. A drop of 0.2 %
   // of the source's rate is about 0.002 of success ratio.
-  "join-success": {
-    summaryMetric: "avfleet_session_join_success",
-    sessionMetric: "avfleet_session_join_success",
-    buckets: [0, 1],
-    effectFloor: 0.002,
-  },
-  "rtt-p95": {
-    summaryMetric: "avfleet_session_summary_rtt_p95_seconds",
-    openMetric: "avfleet_session_open_rtt_p95_seconds",
-    sessionMetric: "avfleet_session_rtt_p95_seconds",
-    buckets: [0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 1],
-    effectFloor: 0.25,
-  },
+  "join-success": { ...SESSION_SERIES["join-success"], effectFloor: 0.002 },
+  "rtt-p95": { ...SESSION_SERIES["rtt-p95"], effectFloor: 0.25 },
 };
 
 /**

@@ -16,6 +16,7 @@ import {
   PROMETHEUS_MEDIA_METRIC,
 } from "./metrics";
 import { HOST_METRIC_FAMILIES, SERVING_SERIES } from "./exporter";
+import { SESSION_FAMILIES, type SessionFamilies } from "./sessions";
 import { containerImage, type ContainerImage } from "./image";
 import { launchSeconds, STATE_DIR, TEXTFILE_DIR } from "./units";
 
@@ -46,9 +47,9 @@ export function compactPython(source: string): string {
 const AGENT_FILE_SOURCE = readFileSync(join(__dirname, "avfleet-agent.py"), "utf8");
 
 /**
- * The source without the `# --- platform: NAME ---` blocks of the platforms not in `keep`: a
- * block runs to the next `# --- ` line. AWS caps user-data at 16 KB gzipped, and each platform's
- * API code is a quarter of the agent.
+ * The source without the `# --- platform: NAME ---` and `# --- feature: NAME ---` blocks not
+ * named in `keep`: a block runs to the next `# --- ` line. AWS caps user-data at 16 KB gzipped,
+ * and each platform's API code is a quarter of the agent.
  */
 export function platformSource(source: string, keep: ReadonlySet<string>): string {
   let dropping = false;
@@ -56,8 +57,8 @@ export function platformSource(source: string, keep: ReadonlySet<string>): strin
     .split("\n")
     .filter((line) => {
       if (line.startsWith("# --- ")) {
-        const platform = /^# --- platform: (\w+) ---$/.exec(line)?.[1];
-        dropping = platform !== undefined && !keep.has(platform);
+        const block = /^# --- (?:platform|feature): (\w+) ---$/.exec(line)?.[1];
+        dropping = block !== undefined && !keep.has(block);
       }
       return !dropping;
     })
@@ -71,7 +72,18 @@ export function platformSource(source: string, keep: ReadonlySet<string>): strin
 export function agentSource(spec: FleetSpec): string {
   const keep = new Set<string>([spec.kind]);
   if (containerImage(spec)?.auth === "google") keep.add("gcp");
+  if (countsSessions(spec)) keep.add("sessions");
   return compactPython(platformSource(AGENT_FILE_SOURCE, keep));
+}
+
+/**
+ * Whether a pool's agent counts the media server's session records (modules/host/sessions.ts).
+ * Not on AWS yet: its user-data was 15,715 bytes gzipped for a package pool and 16,010 for a
+ * container pool, of AWS's 16,384, and the counting (its code and its families in the config)
+ * adds about 2,000. An AWS pool's gates read no per-session series and hold, never pass.
+ */
+export function countsSessions(spec: FleetSpec): boolean {
+  return spec.kind !== "aws";
 }
 
 /** The ASG a fleet declares: the agent names it in its metric dimension and lifecycle calls. */
@@ -111,6 +123,8 @@ export interface AgentConfig {
     healthPath: string;
     statsPath: string;
     drainPath: string;
+    /** The session records (modules/config/sessions.schema.ts) the agent counts. */
+    sessionsPath: string;
     /** A container workload's image, which `avfleet-agent --pull` puts on the host. */
     image?: Pick<ContainerImage, "ref" | "registry" | "auth">;
   };
@@ -136,6 +150,8 @@ export interface AgentConfig {
   };
   /** The names of the gauges the agent serves of the host as a server (sessions, readiness). */
   serving: typeof SERVING_SERIES;
+  /** The per-session quality families the agent counts from the media server's records. */
+  sessions?: SessionFamilies;
 }
 
 function metric(spec: FleetSpec): Record<string, string> {
@@ -173,6 +189,7 @@ export function agentConfig(spec: FleetSpec, interfaces?: readonly string[]): Ag
       healthPath: workload.healthPath,
       statsPath: workload.statsPath,
       drainPath: workload.drainPath,
+      sessionsPath: workload.sessionsPath,
       ...(image ? { image: { ref: image.ref, registry: image.registry, auth: image.auth } } : {}),
     },
     tuneVerify: [SCRIPT_PATH, "verify"],
@@ -196,5 +213,6 @@ export function agentConfig(spec: FleetSpec, interfaces?: readonly string[]): Ag
       families: HOST_METRIC_FAMILIES,
     },
     serving: SERVING_SERIES,
+    ...(countsSessions(spec) ? { sessions: SESSION_FAMILIES } : {}),
   };
 }

@@ -135,7 +135,8 @@ function escape(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
-function labelText(labels: Record<string, string>): string {
+/** `{k="v",…}` with values escaped as the text format asks; empty labels, nothing. */
+export function labelText(labels: Record<string, string>): string {
   const body = Object.entries(labels)
     .map(([k, v]) => `${k}="${escape(v)}"`)
     .join(",");

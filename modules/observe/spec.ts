@@ -6,6 +6,7 @@
  */
 import { EXPORTER_METRICS } from "../host/exporter";
 import { HOST_JOB } from "../host/scrape";
+import { ICE_CONNECTIONS } from "../host/sessions";
 import { COMPARISONS } from "../gates/compare";
 import { HEALTHY_HOSTS, MAX_HOSTS, SLO_NAMES, SLOS } from "../gates/slo";
 
@@ -60,8 +61,8 @@ const histogramSlis: Sli[] = SLO_NAMES.map((name) => {
   };
 });
 
-/** ICE: the SFUs count connection attempts by outcome; the gates have no such SLO. */
-export const ICE_METRIC = "avfleet_ice_connections_total";
+/** ICE: the host agents count their SFU's join attempts by ICE outcome; the gates have no such SLO. */
+export const ICE_METRIC = ICE_CONNECTIONS;
 const iceSli: Sli = {
   name: "ice-success",
   objective: 0.99,

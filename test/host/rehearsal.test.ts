@@ -12,7 +12,16 @@ import { isRoot, missingCommands, prerequisite } from "../support/prerequisites"
 test("host rehearsal: tuned, serving, measured, drained on notice, agent crash mid-drain survived, no call cut", async (t) => {
   const missing = !isRoot()
     ? "root"
-    : missingCommands("ip", "nft", "ethtool", "sha256sum", "python3", "curl", "cloud-init");
+    : missingCommands(
+        "ip",
+        "nft",
+        "ethtool",
+        "sha256sum",
+        "python3",
+        "curl",
+        "cloud-init",
+        "promtool",
+      );
   if (!prerequisite(t, missing)) return;
   const result = await rehearseHosts(`host-t${process.pid}`);
   assert.deepEqual(result.problems, [], "every request matched the API's documented shape");
@@ -33,6 +42,22 @@ test("host rehearsal: tuned, serving, measured, drained on notice, agent crash m
     assert.equal(h.sessionsAtCompletion, 0, `${h.kind}: completed at zero sessions`);
     assert.equal(h.callsCut, 0, `${h.kind}: no call cut when the units stopped`);
     assert.equal(h.agentRestartsSurvived, 1, `${h.kind}: the drain went on after kill -9`);
+    // Counted from the SFU's session records through that kill -9: each call once. Not on AWS
+    // (its user-data has no room yet: modules/host/agent.ts countsSessions).
+    if (h.kind === "aws") {
+      assert.equal(h.sessions, undefined);
+      continue;
+    }
+    const { sfu, agent, promtool, contract } = h.sessions!;
+    assert.deepEqual(contract, [], `${h.kind}: the SFU's records match the contract`);
+    assert.ok(sfu.ended >= 1 && sfu.joinsFailed >= 1, `${h.kind}: ${JSON.stringify(sfu)}`);
+    assert.deepEqual(agent.ended, [sfu.ended, sfu.ended, sfu.ended], `${h.kind}: ended calls`);
+    assert.ok(agent.minutes >= sfu.ended, `${h.kind}: a session-minute at least per call`);
+    assert.equal(agent.joins, sfu.joined + sfu.joinsFailed, `${h.kind}: join attempts`);
+    assert.equal(agent.joinsFailed, sfu.joinsFailed, `${h.kind}: failed joins in le="0"`);
+    assert.deepEqual(agent.ice, { connected: sfu.joined, failed: sfu.joinsFailed });
+    assert.equal(agent.open, 0, `${h.kind}: nothing in progress once drained`);
+    assert.deepEqual(promtool, [], `${h.kind}: promtool accepts the agent's /metrics`);
   }
   assert.ok(result.hosts[1].heartbeats >= 1, "aws: heartbeats while sessions remained");
   // The AWS host launched into a warm pool, was stopped mid-bootstrap and started again.
