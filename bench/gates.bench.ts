@@ -20,9 +20,10 @@
  *   rates and shocks but apart from the calls' packets (a pool's Poisson noise in a minute is
  *   negligible next to its shock).
  * - The shift step is us-west's (runbooks/us-west.yaml): its minimum bake, maxBake and relative
- *   packet-loss gate, judged by compare.ts exactly as it runs against Prometheus, half the bakes
- *   at us-west's interval and half at 1 minute. A bake ends at the gate's first rollback, at its
- *   first pass once the minimum bake is over, or at maxBake (held for a human; neither).
+ *   packet-loss gate, judged by compare.ts exactly as it runs against Prometheus with the bake's
+ *   schedule (maxBake, interval) passed, half the bakes at us-west's interval and half at 1
+ *   minute. A bake ends at the gate's first rollback, at its first pass once the minimum bake is
+ *   over, or at maxBake (held for a human; neither).
  * - Fixed threshold (Flagger): every minute for FLAGGER_BAKE_MIN minutes, the target's mean loss
  *   over the window against the SLO's 1 %; a round with no data fails (Flagger errors on an
  *   empty query); rollback after FLAGGER_THRESHOLD failed rounds, as Flagger's
@@ -33,6 +34,7 @@ import { durationMs } from "../modules/config/duration";
 import {
   COMPARISONS,
   judgeComparison,
+  PROMOTION_SPACING_MS,
   type MinuteTotal,
   type Samples,
 } from "../modules/gates/compare";
@@ -314,10 +316,20 @@ function bake(seed: number, intervalMin: number, sc: Scenario): Bake {
       if (decided && m >= FLAGGER_BAKE_MIN) break;
       continue;
     }
-    const { verdict } = judgeComparison(GATE, POOLS, {
-      source: { query: "", ...summaries(u, source, m) },
-      target: { query: "", ...summaries(u, target, m) },
-    });
+    // the window since the weight change, and the schedule the executor passes
+    const { verdict } = judgeComparison(
+      GATE,
+      POOLS,
+      {
+        source: { query: "", ...summaries(u, source, m) },
+        target: { query: "", ...summaries(u, target, m) },
+      },
+      {
+        elapsedMs: m * 60_000,
+        maxBakeMs: STEP.maxBakeMin * 60_000,
+        intervalMs: intervalMin * 60_000,
+      },
+    );
     if (verdict === "fail") decided = { minute: m, outcome: "rollback" };
     else if (verdict === "pass" && m >= STEP.bakeMin) decided = { minute: m, outcome: "promote" };
     else if (m + intervalMin > STEP.maxBakeMin) decided = { minute: m, outcome: "hold" };
@@ -402,7 +414,7 @@ function main(): void {
     `gates bench: ${TRIALS} bakes per scenario, ${JOINS_PER_MIN} joins/min, us-west's shift step: ` +
       `gates every ${INTERVALS_MIN.join(" or ")} min (half the bakes each), promotion from ${STEP.bakeMin} min, hold at ${STEP.maxBakeMin} min; ` +
       `per-minute shocks: lognormal σ ${SHOCK_SHARED} shared by both pools × σ ${SHOCK_POOL} per pool; ` +
-      `relative: sequential (mSPRT), confidence ${GATE.confidence}, floor +${100 * FLOOR} % of the source's mean, at least ${GATE.minSamples} sessions per pool; ` +
+      `relative: sequential on the log of the ratio of means, confidence ${GATE.confidence} (rollback: mSPRT; promotion: alpha spent over maxBake, judged every ${PROMOTION_SPACING_MS / 60_000} min), floor +${100 * FLOOR} % of the source's mean, at least ${GATE.minSamples} sessions per pool; ` +
       `threshold (Flagger-style): target mean < ${SLOS["packet-loss"].threshold * 100} % every minute for ${FLAGGER_BAKE_MIN} min, no data fails, rollback after ${FLAGGER_THRESHOLD} failed rounds`,
   );
   const results = SCENARIOS.map((sc, i) => {

@@ -1,11 +1,12 @@
 /**
  * Relative gates: is the target pool worse than the source pool, over the window since the
  * weight change, by more than a floor relative to the source's mean? Each round the gate
- * estimates θ = (target's mean worsening) − floor × (source's mean) from both pools' per-session
- * summaries — raw values, or Prometheus histograms' buckets and sums, one sample per session —
- * and runs the sequential test of sequential.ts on it: worse beyond the floor with the
- * sequence's confidence fails; better than the floor with the same confidence passes; otherwise
- * inconclusive, and the bake goes on (up to maxBake, then a human decides). Fewer sessions than
+ * estimates θ, the log of the ratio of the pools' means less the log of the floor's (logRatio),
+ * from both pools' per-session summaries — raw values, or Prometheus histograms' buckets and
+ * sums, one sample per session — and runs the sequential test of sequential.ts on it: worse
+ * beyond the floor with the sequence's confidence fails; better than the floor with the same
+ * confidence passes; otherwise inconclusive, and the bake goes on (up to maxBake, then a human
+ * decides). Fewer sessions than
  * the minimum on either side, or none, is inconclusive: never a pass.
  *
  * The unit of evidence is the session, and minutes are clusters on top of it. A session's
@@ -15,8 +16,8 @@
  * sessions averages away: a thousand calls in one bad minute are one bad minute. So the
  * variance also carries a cluster-robust term over the window's minutes, computed from each
  * pool's per-minute totals (session-minutes and their sum) paired minute by minute: a cause
- * both pools share in a minute cancels in their difference, one that hits a single pool counts
- * in full. Why this and not a model with a fitted time effect: the robust sum needs no model of
+ * both pools share in a minute, in proportion to their means, cancels in their ratio; one that
+ * hits a single pool counts in full. Why this and not a model with a fitted time effect: the robust sum needs no model of
  * how minutes correlate within a pool or across pools, only per-minute totals Prometheus
  * already has; the per-session term keeps it from trusting a few quiet minutes (it adds the
  * two, erring towards a longer bake, never towards a wrong verdict). A verdict needs
@@ -111,9 +112,9 @@ export const COMPARISONS: Record<SloName, Comparison> = {
 
 /**
  * A runbook's defaults for relative gates, as bench:gates measures them: 100 sessions per pool
- * before a verdict (the normal approximation needs some), and a 1 % chance over the
- * whole bake, however many rounds it takes, of a rollback where the target is within the floor
- * (or of a promotion where it is beyond it).
+ * before a verdict (the normal approximation needs some), and at most a 1 % chance over the
+ * whole bake, however many rounds it takes, of a rollback where the target is within the floor,
+ * and as much of a promotion where it is beyond it.
  */
 export const COMPARE_DEFAULTS = { minSamples: 100, confidence: 0.99 } as const;
 
@@ -192,9 +193,6 @@ export function moments(samples: Samples): Moments {
   };
 }
 
-/** The variance of a pool's mean over its sessions, taken as independent of one another. */
-const varianceOfMean = (m: Moments) => m.variance / m.n;
-
 /**
  * The fewest minutes with calls on both pools before a verdict: the minute-level term below has
  * one degree of freedom fewer than its minutes, and with fewer than five a single shared cause
@@ -210,7 +208,7 @@ export const MIN_MINUTES = 5;
  * minutes. Less what independent sessions alone would put in it (each pool's per-session spread
  * `spread` over its session-minutes; a session's figure varies less than its minutes', so this
  * takes away no more than their share): the sessions are counted once, in the per-session term.
- * `weights`: θ's coefficients on the target's and the source's means. Undefined when a pool has
+ * `weights`: θ's derivatives by the target's and the source's means. Undefined when a pool has
  * no minutes or they do not line up.
  */
 export function minuteVariance(
@@ -241,6 +239,50 @@ export function minuteVariance(
   return { variance: Math.max(0, (squares * minutes) / (minutes - 1) - sessions), minutes };
 }
 
+/**
+ * Pure: θ̂ = sign·(ln t̄ − ln s̄ − ln(1 + sign·floor)), > 0 worse than the floor, and its
+ * variance; `shared` is minuteVariance's term (undefined: the minutes do not line up; no
+ * `minutes` in it: neither pool has any). The floor is a share of the source's mean, so the
+ * question is a ratio, and on the log scale a pool's spread is relative (variance ÷ mean²): a
+ * skewed figure's few lossy calls raise a pool's mean and its spread together, and on the
+ * difference of means a 1 % bake without them looked both better and surer than it was (the
+ * estimate and its standard error correlated 0.8 in bench:gates) — ln t̄ and the relative spread
+ * barely move together (for gamma-like figures not at all). The target's relative spread is
+ * taken as at least the source's: over its few hundred sessions the rare large ones are often
+ * missing, over the source's thousands they are not. Each log-mean is corrected for its bias,
+ * E ln x̄ ≈ ln μ − spread/2n (Jensen; at 100 sessions a tenth of a standard error, towards
+ * "better").
+ */
+export function logRatio(
+  pools: { source: Moments; target: Moments },
+  minutes: { source?: MinuteTotal[]; target?: MinuteTotal[] },
+  sign: 1 | -1,
+  floor: number,
+): {
+  theta: number;
+  variance: number;
+  ratioFloor: number;
+  shared?: { variance: number; minutes?: number };
+} {
+  const { source: s, target: t } = pools;
+  const relative = (m: Moments) => m.variance / m.mean / m.mean || 0;
+  const spread = { source: relative(s), target: Math.max(relative(t), relative(s)) };
+  const logMean = (m: Moments, relative: number) => Math.log(m.mean) + relative / (2 * m.n);
+  const ratioFloor = Math.log(1 + sign * floor);
+  const theta = sign * (logMean(t, spread.target) - logMean(s, spread.source) - ratioFloor);
+  // θ's derivatives by the pools' means (a target without any loss has no minutes to weigh)
+  const weights = { target: t.mean > 0 ? 1 / t.mean : 0, source: 1 / s.mean };
+  const shared =
+    minutes.source || minutes.target
+      ? minuteVariance(minutes.target, minutes.source, weights, {
+          target: t.variance,
+          source: s.variance,
+        })
+      : { variance: 0 };
+  const variance = spread.target / t.n + spread.source / s.n + (shared?.variance ?? 0);
+  return { theta, variance, ratioFloor, shared };
+}
+
 /** Two histograms compare only when they share their bucket bounds. */
 function sameBounds(a: Samples, b: Samples): boolean {
   if (!("histogram" in a) || !("histogram" in b)) return "values" in a && "values" in b;
@@ -254,11 +296,33 @@ function sameBounds(a: Samples, b: Samples): boolean {
 
 const signed = (x: number) => `${x >= 0 ? "+" : "−"}${fmt(Math.abs(100 * x))} %`;
 
-/** Pure: a relative gate's verdict from both pools' samples (or why they are missing). */
+/** A bake's horizon and rhythm, as the executor runs it: its maxBake and its gates' interval. */
+export interface BakeSchedule {
+  maxBakeMs: number;
+  intervalMs: number;
+}
+
+/**
+ * The least time between two looks that may promote. The calls in progress are read by their
+ * figure so far, revised every minute, so the estimate is rougher from minute to minute than
+ * the Brownian motion the spending boundary assumes (bench:gates' 1 % bakes: a 1-minute step
+ * varies 2.3 times as much as the information it adds says, a 5-minute step 1.5 times), and a
+ * boundary looked at every minute crossed on that roughness: 1.4 % of 1-minute bakes at the floor
+ * promoted, 0.8 % of 5-minute ones. Rollbacks are judged at every look (sequential.ts).
+ */
+export const PROMOTION_SPACING_MS = 5 * 60_000;
+
+/**
+ * Pure: a relative gate's verdict from both pools' samples (or why they are missing). `look`:
+ * the window's length and the bake's schedule, when the caller knows them — the sequence then
+ * spends its alpha for a promotion over the bake (sequential.ts), judged every
+ * PROMOTION_SPACING_MS of rounds.
+ */
 export function judgeComparison(
   gate: CompareGate,
   pools: { source: string; target: string },
   fetched: { source: Fetched; target: Fetched } | { error: string; errorLimit?: boolean },
+  look?: { elapsedMs: number } & BakeSchedule,
 ): GateEvaluation {
   const slo = SLOS[gate.slo];
   const floor = gate.effectFloor ?? COMPARISONS[gate.slo].effectFloor;
@@ -334,16 +398,12 @@ export function judgeComparison(
     );
   }
   const sign = slo.bound === "below" ? 1 : -1;
-  // θ = sign·(target − source) − floor·source, in the metric's unit; > 0 is worse than the floor
-  const theta = sign * (t.mean - s.mean) - floor * s.mean;
-  const weights = { target: sign, source: sign + floor };
-  const shared =
-    source.minutes || target.minutes
-      ? minuteVariance(target.minutes, source.minutes, weights, {
-          target: t.variance,
-          source: s.variance,
-        })
-      : { variance: 0, minutes: undefined };
+  const { theta, variance, ratioFloor, shared } = logRatio(
+    { source: s, target: t },
+    { source: source.minutes, target: target.minutes },
+    sign,
+    floor,
+  );
   if (!shared) {
     return inconclusive(
       `no per-minute totals of ${COMPARISONS[gate.slo].sessionMetric} on both pools over the same minutes: shared causes cannot be told from an effect`,
@@ -356,18 +416,25 @@ export function judgeComparison(
       counts,
     );
   }
-  const variance = varianceOfMean(t) + weights.source ** 2 * varianceOfMean(s) + shared.variance;
   if (!(variance > 0)) {
     return inconclusive(
       `no spread in either pool's samples: nothing to measure the difference by`,
       counts,
     );
   }
-  // the mixture spreads over effects the size of the floor, where the decision is
-  const { decision, low, high, pValue } = decide({ theta, variance, tau: floor * s.mean }, alpha);
+  // without a horizon, the mixture spreads over effects the size of the floor
+  const { decision, low, high, pValue } = decide(
+    { theta, variance, tau: Math.abs(ratioFloor) },
+    alpha,
+    look && look.elapsedMs / look.maxBakeMs,
+  );
   const effect = (sign * (t.mean - s.mean)) / s.mean;
-  const interval: [number, number] = [low / s.mean + floor, high / s.mean + floor];
-  const verdict = decision === "reject" ? "fail" : decision === "accept" ? "pass" : "inconclusive";
+  // the worsening, as a share of the source's mean, at a θ
+  const worsening = (at: number) => sign * (Math.exp(sign * at + ratioFloor) - 1);
+  const interval: [number, number] = [worsening(low), worsening(high)];
+  const promotes = !look || promotionRound(look);
+  const verdict =
+    decision === "reject" ? "fail" : decision === "accept" && promotes ? "pass" : "inconclusive";
   const clustered =
     shared.minutes !== undefined
       ? `, over ${shared.minutes} minutes (shared per-minute causes ${fmt((100 * shared.variance) / variance)} % of the variance)`
@@ -377,7 +444,11 @@ export function judgeComparison(
     pass: "target not worse",
     inconclusive: "not yet decided",
   }[verdict];
-  const relation = { fail: "above", pass: "below", inconclusive: "spans" }[verdict];
+  const relation = { reject: "above", accept: "below", continue: "spans" }[decision];
+  const waits =
+    decision === "accept" && !promotes
+      ? ` (a promotion is judged every ${PROMOTION_SPACING_MS / 60_000} min of rounds)`
+      : "";
   return {
     ...base,
     ...counts,
@@ -388,13 +459,24 @@ export function judgeComparison(
     pValue,
     reason:
       `${said}: mean ${fmt(t.mean)} vs ${fmt(s.mean)}, ${signed(effect)} (${fmt(100 * gate.confidence)} % sequence ${signed(interval[0])} to ${signed(interval[1])}) ${relation} floor ${signed(floor)}, ` +
-      `p ${fmt(pValue)}, ${s.n} vs ${t.n} sessions${droppedNote}${clustered}`,
+      `p ${fmt(pValue)}, ${s.n} vs ${t.n} sessions${droppedNote}${clustered}${waits}`,
   };
 }
 
 /**
- * Fetches both pools' per-session summaries over (from, to] and judges them. A provider error is
- * inconclusive; one carrying `errorLimit: true` (the provider's consecutive-error limit) holds.
+ * Pure: whether a look may promote — the executor's rounds come every interval from the weight
+ * change, so every ⌈PROMOTION_SPACING_MS ÷ interval⌉-th one (each at an interval of 5 minutes
+ * or more). The round is counted from the elapsed time, which drifts by the executor's latency.
+ */
+export function promotionRound(look: { elapsedMs: number; intervalMs: number }): boolean {
+  const every = Math.max(1, Math.ceil(PROMOTION_SPACING_MS / look.intervalMs));
+  return Math.round(look.elapsedMs / look.intervalMs) % every === 0;
+}
+
+/**
+ * Fetches both pools' per-session summaries over (from, to] and judges them; `schedule`, when
+ * the caller knows it, is the bake's maxBake and interval. A provider error is inconclusive;
+ * one carrying `errorLimit: true` (the provider's consecutive-error limit) holds.
  */
 export async function evaluateComparison(
   gate: CompareGate,
@@ -402,7 +484,9 @@ export async function evaluateComparison(
   provider: Partial<HistogramSource>,
   from: number,
   to: number,
+  schedule?: BakeSchedule,
 ): Promise<GateEvaluation> {
+  const look = schedule && { ...schedule, elapsedMs: to - from };
   const metric = COMPARISONS[gate.slo].summaryMetric;
   try {
     const { histogram } = provider;
@@ -411,7 +495,7 @@ export async function evaluateComparison(
       histogram(metric, pools.source, from, to),
       histogram(metric, pools.target, from, to),
     ]);
-    return judgeComparison(gate, pools, { source, target });
+    return judgeComparison(gate, pools, { source, target }, look);
   } catch (err) {
     return judgeComparison(gate, pools, {
       error: (err as Error).message,

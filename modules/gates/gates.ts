@@ -3,7 +3,7 @@
  * threshold. No data or too few samples is inconclusive, never a pass; a query error is
  * inconclusive too and counted apart. Relative gates (compare.ts) return the same shape.
  */
-import { COMPARE_DEFAULTS, evaluateComparison } from "./compare";
+import { COMPARE_DEFAULTS, evaluateComparison, type BakeSchedule } from "./compare";
 import { keeps, selector, SLOS, type SloName } from "./slo";
 import { reachedErrorLimit, type MetricsProvider } from "./metrics";
 
@@ -127,19 +127,25 @@ export function roundVerdict(evaluations: GateEvaluation[]): RoundVerdict {
   return "pass";
 }
 
-/** Queries every gate over (from, to] and judges it; a relative gate compares the two pools. */
+/**
+ * Queries every gate over (from, to] and judges it; a relative gate compares the two pools.
+ * `schedule`: the bake's maxBake and interval. Given, a relative gate spends its alpha for a
+ * promotion over the bake and promotes sooner (compare.ts); without it, its sequence must hold
+ * for ever.
+ */
 export async function evaluateGates(
   gates: Gate[],
   pools: { source: string; target: string },
   metrics: MetricsProvider,
   from: number,
   to: number,
+  schedule?: BakeSchedule,
 ): Promise<GateEvaluation[]> {
   return Promise.all(
     gates.map(async (gate) => {
       if (gate.compare) {
         const confidence = gate.confidence ?? COMPARE_DEFAULTS.confidence;
-        return evaluateComparison({ ...gate, confidence }, pools, metrics, from, to);
+        return evaluateComparison({ ...gate, confidence }, pools, metrics, from, to, schedule);
       }
       const pool = pools[gate.pool];
       const query = selector(SLOS[gate.slo].metric, pool);

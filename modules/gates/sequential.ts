@@ -1,21 +1,28 @@
 /**
- * The sequential test behind relative gates: a mixture sequential probability ratio test
- * (mSPRT) on a difference of means, as Johari, Koomen, Pekelis and Walsh use for continuously
- * monitored A/B tests ("Always valid inference", Operations Research 2022), read as a confidence
- * sequence (Howard, Ramdas, McAuliffe, Sekhon, "Time-uniform, nonparametric, nonasymptotic
- * confidence sequences", Ann. Statist. 2021): an interval around the estimate that holds at
- * every look at once, with probability at least 1 − alpha.
+ * The sequential test behind relative gates: a confidence sequence around an estimate θ̂ of an
+ * effect θ, approximately normal with variance V, whose ends hold at every look of a bake at
+ * once, each with probability at least 1 − alpha. Its low end above 0 rejects H0: θ ≤ 0 (a
+ * rollback); its high end below 0 rejects θ ≥ 0 (a promotion); across 0 the bake goes on.
  *
- * Why this design and not alpha spending: a bake has no fixed number of looks (the bake ends
- * when the evidence is enough, and a resumed run looks again), and an mSPRT needs none; its
- * decision at a look depends only on the evidence up to that look, so each round is a pure
- * function of the window since the weight change. The price is power next to a
- * group-sequential design tuned for one horizon; bench:gates measures what is left.
- *
- * The estimate θ̂ is approximately normal with variance V (the central limit theorem over
- * sessions); the mixture over the effect θ is N(0, τ²). Then
- *   Λ = sqrt(V / (V + τ²)) · exp(τ² θ̂² / (2 V (V + τ²)))
- * and Λ ≥ 1/alpha exactly when |θ̂| ≥ w, the half-width below.
+ * The two ends answer different needs, so they have different boundaries:
+ * - A rollback must come at the first look the evidence allows, however long the bake: a
+ *   mixture sequential probability ratio test (mSPRT: Johari, Koomen, Pekelis, Walsh, "Always
+ *   valid inference", Operations Research 2022), read as a confidence sequence (Howard, Ramdas,
+ *   McAuliffe, Sekhon, Ann. Statist. 2021). With the mixture over θ being N(0, τ²),
+ *     Λ = sqrt(V / (V + τ²)) · exp(τ² θ̂² / (2 V (V + τ²)))
+ *   and Λ ≥ 1/alpha exactly when |θ̂| ≥ w, its half-width.
+ * - A promotion can wait for the bake's evidence, and at 1 % of traffic that evidence comes late:
+ *   the mixture, valid for ever, needs 3.6 standard errors at 90 minutes and held 1 healthy 1 %
+ *   bake in 20 for a human (bench:gates). When the bake's horizon (maxBake) is known, alpha is
+ *   spent over it as O'Brien and Fleming's boundary spends it (Lan and DeMets, "Discrete
+ *   sequential boundaries for clinical trials", Biometrika 1983, calendar time as information
+ *   time): half-width z(1 − alpha/2) · √V / √share. Under θ = 0 the score θ̂/V is a Brownian
+ *   motion in the information 1/V; when information grows with the bake's time the boundary is a
+ *   constant level for it, which a Brownian motion crosses by the horizon with probability
+ *   2(1 − Φ(z)) = alpha (the reflection principle) — over any looks at all: every minute, every
+ *   five, a resumed run's extra one. Information that arrives early (a pool already carrying
+ *   calls) only makes it stricter. It spends almost nothing early and leaves the last looks
+ *   2.58 standard errors at confidence 0.99. Without a horizon the high end is the mixture's.
  */
 
 /** An estimate of an effect, its variance, and the mixture's spread τ, all in one unit. */
@@ -25,14 +32,63 @@ export interface Estimate {
   tau: number;
 }
 
+const horner = (coefficients: number[], x: number) =>
+  coefficients.reduce((acc, k) => acc * x + k, 0);
+
 /**
- * Pure: the half-width of the always-valid (1 − alpha) confidence sequence around θ̂. Zero
+ * Pure: the standard normal distribution function Φ, from erfc by the Chebyshev fit Numerical
+ * Recipes gives as erfcc (relative error below 1.2e-7 everywhere, tails included).
+ */
+export function normalCdf(x: number): number {
+  const z = Math.abs(x) / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * z);
+  const fit = [
+    0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418,
+    0.37409196, 1.00002368, -1.26551223,
+  ];
+  const erfc = t * Math.exp(-z * z + horner(fit, t));
+  return x >= 0 ? 1 - erfc / 2 : erfc / 2;
+}
+
+/** Pure: the standard normal quantile Φ⁻¹(p), 0 < p < 1 (P. J. Acklam's, relative error 1.2e-9). */
+export function normalQuantile(p: number): number {
+  const a = [
+    -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716,
+    2.506628277459239,
+  ];
+  const b = [
+    -54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972,
+    -13.28068155288572, 1,
+  ];
+  const c = [
+    -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734,
+    4.374664141464968, 2.938163982698783,
+  ];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416, 1];
+  const tail = (q: number) => horner(c, q) / horner(d, q);
+  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)));
+  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
+  const q = p - 0.5;
+  return (horner(a, q * q) * q) / horner(b, q * q);
+}
+
+/**
+ * Pure: the half-width of the always-valid (1 − alpha) mixture sequence around θ̂. Zero
  * variance gives zero width: the caller decides whether it believes a sample without spread.
  */
 export function halfWidth({ variance: v, tau }: Estimate, alpha: number): number {
   if (!(v > 0)) return 0;
   const t2 = tau * tau;
   return Math.sqrt(((2 * v * (v + t2)) / t2) * (Math.log(1 / alpha) + 0.5 * Math.log(1 + t2 / v)));
+}
+
+/**
+ * Pure: the half-width of the boundary that spends alpha over a bake, `share` of it gone
+ * (elapsed ÷ maxBake; beyond 1, the last look's): z(1 − alpha/2) · √V / √share.
+ */
+export function spendingHalfWidth(variance: number, alpha: number, share: number): number {
+  if (!(variance > 0)) return 0;
+  return (normalQuantile(1 - alpha / 2) * Math.sqrt(variance)) / Math.sqrt(Math.min(1, share));
 }
 
 /** Pure: log Λ, the mixture likelihood ratio of θ = 0 against the N(0, τ²) mixture. */
@@ -46,17 +102,23 @@ export type Decision = "reject" | "accept" | "continue";
 
 /**
  * Pure: the sequential decision on H0: θ ≤ 0 (θ > 0 means worse than the floor).
- * reject: the whole sequence lies above 0 (worse by more than the floor);
- * accept: it lies below 0 (not worse by the floor); continue: it spans 0.
- * The always-valid p-value of H0 is min(1, 1/Λ) when θ̂ > 0, else 1.
+ * reject: the sequence lies above 0 (worse by more than the floor) — its low end is always the
+ * mixture's, so a rollback comes at the first look the evidence allows, and a large effect at
+ * 25 % rolls back in five minutes; accept: it lies below 0 (not worse by the floor) — its high
+ * end spends alpha over the bake when `share` (elapsed ÷ maxBake) is known, else the mixture's;
+ * continue: it spans 0. Each side errs with probability at most alpha. The always-valid
+ * p-value of H0 is min(1, 1/Λ) when θ̂ > 0, else 1.
  */
 export function decide(
   estimate: Estimate,
   alpha: number,
+  share?: number,
 ): { decision: Decision; low: number; high: number; pValue: number } {
-  const w = halfWidth(estimate, alpha);
-  const low = estimate.theta - w;
-  const high = estimate.theta + w;
+  const mixture = halfWidth(estimate, alpha);
+  const low = estimate.theta - mixture;
+  const high =
+    estimate.theta +
+    (share === undefined ? mixture : spendingHalfWidth(estimate.variance, alpha, share));
   const pValue = estimate.theta > 0 ? Math.min(1, Math.exp(-logMixtureRatio(estimate))) : 1;
   const decision = low > 0 ? "reject" : high < 0 ? "accept" : "continue";
   return { decision, low, high, pValue };
