@@ -351,6 +351,7 @@ class Execution extends JournaledRun<ExecutorContext> {
         this.ctx.drivers.metrics,
         appliedAt,
         this.clock.now(),
+        { maxBakeMs: unit.maxBakeMs, intervalMs: unit.intervalMs },
       );
       const round = (last?.round ?? 0) + 1;
       await this.record({

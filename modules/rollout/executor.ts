@@ -265,6 +265,7 @@ class Rollout extends JournaledRun<RolloutContext> {
         this.ctx.drivers.metrics,
         started,
         this.clock.now(),
+        { maxBakeMs, intervalMs },
       );
       const verdict = roundVerdict(evaluations);
       await this.record({ type: "gates", unit: unit.id, round, verdict, evaluations });
