@@ -93,6 +93,30 @@ const ENDPOINTS = {
   metal: {},
 };
 
+/** Samples of `family` whose labels include `match`, added (`sign` 1) or taken away (-1). */
+export interface CounterTerm {
+  family: string;
+  match: Record<string, string>;
+  sign: 1 | -1;
+}
+
+/**
+ * What an AWS host publishes to CloudWatch besides its load: per metric, the increase of its
+ * counter terms over each `periodSec`, summed over the host's series, with `dimensions` as the
+ * alarms read them. Built by modules/observe (cloudwatchCounters) from the spec the alarms
+ * render from, and handed down by index.ts: modules/host sits below the observe domain.
+ */
+export interface CloudWatchCounters {
+  namespace: string;
+  periodSec: number;
+  metrics: {
+    name: string;
+    unit: "Count";
+    dimensions: Record<string, string>;
+    terms: CounterTerm[];
+  }[];
+}
+
 export interface AgentConfig {
   platform: FleetSpec["kind"];
   pool: string;

@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadStacks } from "../../modules/config/stack";
 import { declareAlerting } from "../../modules/observe/alerting";
+import { awsAlarms, cloudwatchCounters } from "../../modules/observe/cloud";
+import { SLIS } from "../../modules/observe/spec";
 import { evaluateStacks } from "../../modules/plan/evaluate";
 import type { Plan } from "../../modules/plan/plan";
 import { POLICIES } from "../../modules/policy";
@@ -184,5 +186,40 @@ test("routing: every alert notifies its severity's receiver, a window alarm only
   assert.deepEqual(
     euw4.find((p) => p.name === "gcp-euw4-alerting-pool-at-max-hosts")!.inputs.notificationChannels,
     ["projects/media-prod-euw4/notificationChannels/1234567890"],
+  );
+});
+
+test("AWS: the alarms read exactly the metrics the hosts' table publishes, in its namespace", () => {
+  const table = cloudwatchCounters("aws-use1");
+  const { alarms } = awsAlarms({ pool: "aws-use1", mediaRegion: "us-east" });
+  const read = new Set(
+    alarms.flatMap(({ args }) =>
+      ((args.metricQueries ?? []) as any[])
+        .filter((q) => q.metric)
+        .map((q) => q.metric)
+        .concat(args.metricName ? [args] : [])
+        .map((m: any) => JSON.stringify([m.namespace, m.metricName, m.dimensions])),
+    ),
+  );
+  assert.deepEqual(
+    [...read].sort(),
+    table.metrics.map((m) => JSON.stringify([table.namespace, m.name, m.dimensions])).sort(),
+  );
+  assert.equal(table.namespace, "AVFleet/Media");
+  assert.equal(table.periodSec, 60);
+  // packet loss: bad events are all samples less those under the threshold, as the PromQL has it
+  assert.deepEqual(table.metrics[0], {
+    name: "SessionBadEvents",
+    unit: "Count",
+    dimensions: { Pool: "aws-use1", Slo: "packet-loss" },
+    terms: [
+      { family: "avfleet_session_packet_loss_ratio_count", match: {}, sign: 1 },
+      { family: "avfleet_session_packet_loss_ratio_bucket", match: { le: "0.01" }, sign: -1 },
+    ],
+  });
+  const loss = SLIS.find((s) => s.name === "packet-loss")!;
+  assert.equal(
+    loss.bad("5m"),
+    '(sum by (region, pool) (rate(avfleet_session_packet_loss_ratio_count[5m])) - sum by (region, pool) (rate(avfleet_session_packet_loss_ratio_bucket{le="0.01"}[5m])))',
   );
 });
