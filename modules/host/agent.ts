@@ -20,27 +20,42 @@ import { containerImage, type ContainerImage } from "./image";
 import { launchSeconds, STATE_DIR, TEXTFILE_DIR } from "./units";
 
 /**
- * A Python file as a host gets it: without its comment-only lines past the first two (shebang,
- * "rendered by") and without its docstrings, because AWS caps user-data at 16 KB gzipped and
- * they cost about a fifth of that. A docstring is a line opening with `"""` right after a line
- * ending in `:` (a def or class), up to the line that closes it. A comment line inside a
- * multi-line string would change the program: a test holds the compacted file's syntax tree
- * equal to the original's less its docstrings.
+ * A Python file as a host gets it: without its comment-only and blank lines past the first two
+ * (shebang, "rendered by"), without its docstrings, indented by one space a level and with
+ * bracketed lines joined, because AWS caps user-data at 16 KB gzipped. A docstring is a line
+ * opening with `"""` right after a line ending in `:` (a def or class), up to the line that
+ * closes it. A comment line inside a multi-line string would change the program: a test holds
+ * the compacted file's syntax tree equal to the original's less its docstrings.
  */
 export function compactPython(source: string): string {
   const kept: string[] = [];
   let inDocstring = false;
-  for (const [i, line] of source.split("\n").entries()) {
+  let depth = 0;
+  const lines = source.split("\n");
+  for (const [i, line] of lines.entries()) {
     const text = line.trim();
     if (inDocstring) {
       inDocstring = !text.endsWith('"""');
     } else if (text.startsWith('"""') && kept.at(-1)?.trimEnd().endsWith(":")) {
       inDocstring = text.length < 6 || !text.endsWith('"""');
-    } else if (i < 2 || !text.startsWith("#")) {
-      kept.push(line);
+    } else if (depth > 0 && text && !text.startsWith("#")) {
+      // Inside brackets a line break is only a space.
+      const last = kept.pop()!;
+      kept.push(`${last}${/[([{]$/.test(last) ? "" : " "}${text}`);
+      depth += bracketDepth(text);
+    } else if (i < 2 || i === lines.length - 1 || (text && !text.startsWith("#"))) {
+      // One space per level of four: Python asks only that a block's lines agree.
+      kept.push(line.replace(/^(?: {4})+/, (indent) => " ".repeat(indent.length / 4)));
+      depth += bracketDepth(text);
     }
   }
   return kept.join("\n");
+}
+
+/** How much a line of Python opens brackets (its strings and comment left out). */
+function bracketDepth(text: string): number {
+  const code = text.replace(/"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|#.*/g, "");
+  return [...code].reduce((d, c) => d + ("([{".includes(c) ? 1 : ")]}".includes(c) ? -1 : 0), 0);
 }
 
 const AGENT_FILE_SOURCE = readFileSync(join(__dirname, "avfleet-agent.py"), "utf8");

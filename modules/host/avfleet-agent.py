@@ -341,6 +341,16 @@ class Gcp:
 
 PLATFORMS["gcp"] = Gcp
 
+
+def google_registry_auth(config, registry):
+    """podman's auth file for an Artifact Registry pull: the VM's token (in the gcp block, so
+    hosts pulling from elsewhere do not carry it); None without a token."""
+    gcp = Gcp(config, agent_endpoints(config))
+    if gcp.bearer() is None:
+        return None
+    secret = base64.b64encode(f"oauth2accesstoken:{gcp.token}".encode()).decode()
+    return {"auths": {registry: {"auth": secret}}}
+
 # --- platform: aws ---
 
 
@@ -870,12 +880,10 @@ def pull(config):
     auth = []
     if image["auth"] != "none":
         if image["auth"] == "google":
-            gcp = PLATFORMS["gcp"](config, agent_endpoints(config))
-            if gcp.bearer() is None:
+            doc = google_registry_auth(config, image["registry"])
+            if doc is None:
                 log(f"pull {ref}: no token from the metadata server")
                 return 1
-            secret = base64.b64encode(f"oauth2accesstoken:{gcp.token}".encode()).decode()
-            doc = {"auths": {image["registry"]: {"auth": secret}}}
         else:
             doc = {"credHelpers": {image["registry"]: "ecr-login"}}
         path = under_root("/run/avfleet/registry-auth.json")

@@ -107,7 +107,7 @@ export function hostFiles(spec: FleetSpec, tuning: TuningArtifacts): HostFile[] 
     {
       path: AGENT_CONFIG_PATH,
       mode: "0644",
-      content: `${JSON.stringify(agentConfig(spec, tuning.facts.interfaces), null, 2)}\n`,
+      content: `${JSON.stringify(agentConfig(spec, tuning.facts.interfaces))}\n`,
     },
     {
       path: `/etc/systemd/system/${AGENT_UNIT}`,
@@ -270,7 +270,7 @@ export function cloudConfig(spec: FleetSpec, tuning: TuningArtifacts): string {
       },
     ],
   };
-  return `#cloud-config\n${tuningMarker(tuning)}\n${workloadMarker(spec)}\n${YAML.stringify(doc, { lineWidth: 0 })}`;
+  return `#cloud-config\n${tuningMarker(tuning)}\n${workloadMarker(spec)}\n${YAML.stringify(doc, { lineWidth: 0, indentSeq: false })}`;
 }
 
 /** AWS caps user-data at 16 KB before base64; cloud-init takes gzipped user-data as is. */
