@@ -36,6 +36,9 @@ import { autohealingHealthCheck } from "../../modules/fleets/gcp-args";
 import { autohealingRepairs } from "../../modules/providers/gcp";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import { awsStandIns, gcpStandIns, StandIns } from "./stand-ins";
+import { countersArrive, rehearsalCounters, type CountersResult } from "./cloudwatch";
+import { hostPolicy } from "../../modules/fleets/aws-args";
+import type { AwsFleetSpec } from "../../modules/config/fleet.schema";
 import { Supervisor } from "./supervisor";
 
 const ROOT_DIR = join(__dirname, "../..");
@@ -73,6 +76,8 @@ export interface HostResult {
   hostLabels: Record<string, string> | undefined;
   /** AWS: its boot into the warm pool, its stop and its start out of it. */
   warm?: WarmPoolResult;
+  /** AWS: the counters its pool's alarms read, as they arrived at CloudWatch. */
+  counters?: CountersResult;
 }
 
 export interface AutohealerResult {
@@ -204,7 +209,7 @@ export function boot(host: Host, env: NodeJS.ProcessEnv): void {
     writeFileSync(file, bootstrapScript(host.spec, host.tuning), { mode: 0o755 });
     r = sh(host.ns, file, env);
   } else if (host.kind === "aws") {
-    const text = cloudConfig(host.spec, host.tuning);
+    const text = cloudConfig(host.spec, host.tuning, rehearsalCounters(host.spec));
     const file = join(host.root, "run/user-data");
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, text);
@@ -524,6 +529,7 @@ async function rehearseHost(
       hook: AWS_DRAIN_HOOK,
       launchHook: AWS_LAUNCH_HOOK,
       metric: AWS_MEDIA_METRIC,
+      policy: hostPolicy(host.spec as AwsFleetSpec, "arn:aws:autoscaling:us-east-1:123456789012:*"),
     });
     // The drain hook becomes active only once the instance has left its load balancer: past
     // the time its calls take to end, so the agent asks to complete before it is active.
@@ -611,7 +617,8 @@ async function rehearseHost(
       host.kind === "gcp"
         ? standIns.count("monitoring", "timeSeries.create")
         : host.kind === "aws"
-          ? standIns.count("monitoring", "PutMetricData")
+          ? // the load gauge's calls, not the alarm counters'
+            (aws?.published().filter((d) => d.name === AWS_MEDIA_METRIC.name).length ?? 0)
           : scrapes;
     await until("a load report", 20_000, async () => {
       if (host.kind === "metal") {
@@ -624,6 +631,9 @@ async function rehearseHost(
       }
       return posts() > 0;
     });
+
+    const counters =
+      aws && (await countersArrive(host.root, host.spec, standIns, aws.published, until));
 
     const drainFile = join(host.root, STATE_DIR, "drain.json");
     const cutFile = join(host.root, "var/lib/avfleet-sfu/cut");
@@ -755,6 +765,7 @@ async function rehearseHost(
       drainSeconds: host.spec.drainSeconds,
       hostLabels,
       ...(aws && warm ? { warm: { ...warm, waitingAtEnd: aws.waiting() } } : {}),
+      ...(counters ? { counters } : {}),
     };
   } finally {
     await supervisor.stopAll();

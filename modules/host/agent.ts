@@ -156,7 +156,8 @@ export interface AgentConfig {
   tuneVerify: string[];
   stateDir: string;
   textfileDir: string;
-  metric: Record<string, string>;
+  /** The load gauge: its Prometheus name, and where the pool's autoscaler reads it. */
+  metric: { [key: string]: string | Record<string, string> };
   lifecycleHook?: string;
   /**
    * AWS: the launching hook the agent completes at every boot once the host serves, and
@@ -175,9 +176,11 @@ export interface AgentConfig {
   };
   /** The names of the gauges the agent serves of the host as a server (sessions, readiness). */
   serving: typeof SERVING_SERIES;
+  /** AWS: the counters the agent publishes to CloudWatch for the pool's alarms. */
+  cloudwatch?: CloudWatchCounters;
 }
 
-function metric(spec: FleetSpec): Record<string, string> {
+function metric(spec: FleetSpec): AgentConfig["metric"] {
   const prometheus = { prometheus: PROMETHEUS_MEDIA_METRIC };
   if (spec.kind === "gcp") return { ...prometheus, type: GCP_MEDIA_LOAD_METRIC };
   if (spec.kind === "aws")
@@ -185,12 +188,20 @@ function metric(spec: FleetSpec): Record<string, string> {
       ...prometheus,
       ...AWS_MEDIA_METRIC,
       autoScalingGroup: autoScalingGroupName(spec.pool),
+      dimensions: { AutoScalingGroupName: autoScalingGroupName(spec.pool) },
     };
   return prometheus;
 }
 
-/** `interfaces`: the tuning's host facts' media NICs, when they name them. */
-export function agentConfig(spec: FleetSpec, interfaces?: readonly string[]): AgentConfig {
+/**
+ * `interfaces`: the tuning's host facts' media NICs, when they name them; `cloudwatch`: what an
+ * AWS host publishes for its pool's alarms.
+ */
+export function agentConfig(
+  spec: FleetSpec,
+  interfaces?: readonly string[],
+  cloudwatch?: CloudWatchCounters,
+): AgentConfig {
   const intervalSec = spec.agent.intervalSec;
   const { workload } = spec;
   const image = containerImage(spec);
@@ -235,5 +246,6 @@ export function agentConfig(spec: FleetSpec, interfaces?: readonly string[]): Ag
       families: HOST_METRIC_FAMILIES,
     },
     serving: SERVING_SERIES,
+    ...(cloudwatch ? { cloudwatch } : {}),
   };
 }
