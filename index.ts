@@ -4,13 +4,16 @@
  */
 import { declareStack, stackFromPulumi } from "./modules/fleets/stack";
 import { declareAlerting } from "./modules/observe/alerting";
+import { cloudwatchCounters } from "./modules/observe/cloud";
 import { compileScaling } from "./modules/scaling/compile";
 
 const stack = stackFromPulumi();
 const { config } = stack.document;
+const fleet = config["avfleet:fleet"];
 const outputs = declareStack(
   stack,
-  compileScaling(config["avfleet:fleet"], config["gcp:region"] ?? config["aws:region"]),
+  compileScaling(fleet, config["gcp:region"] ?? config["aws:region"]),
+  fleet?.kind === "aws" ? cloudwatchCounters(fleet.pool) : undefined,
 );
 declareAlerting(stack.document);
 export = outputs;

@@ -74,6 +74,11 @@ function payloads(resources: PolicyResource[]): string[] {
   });
 }
 
+/** Whether a payload's agent config (compact JSON, or indented) sets `key` to `value`. */
+function sets(carried: string, key: string, value: string): boolean {
+  return carried.includes(`"${key}":"${value}"`) || carried.includes(`"${key}": "${value}"`);
+}
+
 export const autoscalerMetricPublished: StackPolicy = {
   name: "autoscaler-metric-published",
   description:
@@ -86,10 +91,7 @@ export const autoscalerMetricPublished: StackPolicy = {
     for (const r of args.resources) {
       if (GCP_AUTOSCALER.includes(r.type)) {
         for (const m of r.props.autoscalingPolicy?.metrics ?? []) {
-          if (
-            String(m.name).startsWith("custom.googleapis.com/") &&
-            !carried.includes(`"type": "${m.name}"`)
-          )
+          if (String(m.name).startsWith("custom.googleapis.com/") && !sets(carried, "type", m.name))
             reportViolation(`scales on ${m.name}, which no host's agent publishes`, r.urn);
         }
       }
@@ -97,8 +99,7 @@ export const autoscalerMetricPublished: StackPolicy = {
         const spec = r.props.targetTrackingConfiguration?.customizedMetricSpecification;
         if (!spec) continue;
         const published =
-          carried.includes(`"namespace": "${spec.namespace}"`) &&
-          carried.includes(`"name": "${spec.metricName}"`);
+          sets(carried, "namespace", spec.namespace) && sets(carried, "name", spec.metricName);
         if (!published)
           reportViolation(
             `scales on ${spec.namespace} ${spec.metricName}, which no host's agent publishes`,

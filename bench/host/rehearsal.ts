@@ -37,6 +37,9 @@ import { autohealingRepairs } from "../../modules/providers/gcp";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import { sessionsOnHost, type SessionsResult } from "./sessions";
 import { awsStandIns, gcpStandIns, StandIns } from "./stand-ins";
+import { countersArrive, rehearsalCounters, type CountersResult } from "./cloudwatch";
+import { hostPolicy } from "../../modules/fleets/aws-args";
+import type { AwsFleetSpec } from "../../modules/config/fleet.schema";
 import { Supervisor } from "./supervisor";
 import { siteScrape, type SiteScrape } from "./prometheus";
 
@@ -82,6 +85,8 @@ export interface HostResult {
    * (none where the agent does not count them: modules/host/agent.ts countsSessions).
    */
   sessions?: SessionsResult;
+  /** AWS: the counters its pool's alarms read, as they arrived at CloudWatch. */
+  counters?: CountersResult;
 }
 
 export interface AutohealerResult {
@@ -213,7 +218,7 @@ export function boot(host: Host, env: NodeJS.ProcessEnv): void {
     writeFileSync(file, bootstrapScript(host.spec, host.tuning), { mode: 0o755 });
     r = sh(host.ns, file, env);
   } else if (host.kind === "aws") {
-    const text = cloudConfig(host.spec, host.tuning);
+    const text = cloudConfig(host.spec, host.tuning, rehearsalCounters(host.spec));
     const file = join(host.root, "run/user-data");
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, text);
@@ -533,6 +538,7 @@ async function rehearseHost(
       hook: AWS_DRAIN_HOOK,
       launchHook: AWS_LAUNCH_HOOK,
       metric: AWS_MEDIA_METRIC,
+      policy: hostPolicy(host.spec as AwsFleetSpec, "arn:aws:autoscaling:us-east-1:123456789012:*"),
     });
     // The drain hook becomes active only once the instance has left its load balancer: past
     // the time its calls take to end, so the agent asks to complete before it is active.
@@ -621,7 +627,8 @@ async function rehearseHost(
       host.kind === "gcp"
         ? standIns.count("monitoring", "timeSeries.create")
         : host.kind === "aws"
-          ? standIns.count("monitoring", "PutMetricData")
+          ? // the load gauge's calls, not the alarm counters'
+            (aws?.published().filter((d) => d.name === AWS_MEDIA_METRIC.name).length ?? 0)
           : scrapes;
     await until("a load report", 20_000, async () => {
       if (host.kind === "metal") {
@@ -636,6 +643,9 @@ async function rehearseHost(
     });
     const site =
       host.kind === "metal" ? await siteScrape(host.spec.pool, host.ns, host.nsIp) : undefined;
+
+    const counters =
+      aws && (await countersArrive(host.root, host.spec, standIns, aws.published, until));
 
     const drainFile = join(host.root, STATE_DIR, "drain.json");
     const cutFile = join(host.root, "var/lib/avfleet-sfu/cut");
@@ -779,6 +789,7 @@ async function rehearseHost(
       ...(aws && warm ? { warm: { ...warm, waitingAtEnd: aws.waiting() } } : {}),
       ...(site ? { site } : {}),
       ...(sessions ? { sessions } : {}),
+      ...(counters ? { counters } : {}),
     };
   } finally {
     await supervisor.stopAll();

@@ -8,7 +8,8 @@
  *   Compute              regional MIG deleteInstances, get, listManagedInstances; autoscalers.get;
  *                        instances.list, setMetadata, getGuestAttributes (see gcpStandIns)
  *   EC2 IMDSv2           PUT latest/api/token; GET latest/meta-data/... with the token
- *   CloudWatch           Query API Action=PutMetricData Version=2010-08-01, SigV4 "monitoring"
+ *   CloudWatch           Query API Action=PutMetricData Version=2010-08-01, SigV4 "monitoring";
+ *                        a namespace the instance role's policy does not allow: AccessDenied
  *   Auto Scaling         Query API RecordLifecycleActionHeartbeat / CompleteLifecycleAction,
  *                        Version=2011-01-01, SigV4 "autoscaling"; on a hook with no action
  *                        waiting: 400 ValidationError "No active Lifecycle Action found"
@@ -413,6 +414,71 @@ export interface AwsInstance {
   /** The launching hook. */
   launchHook: string;
   metric: { namespace: string; name: string; unit: string };
+  /** The instance role's policy (modules/fleets/aws-args.ts hostPolicy), as IAM evaluates it. */
+  policy: { Statement: { Effect: string; Action: string | string[]; Condition?: unknown }[] };
+}
+
+/** One datum of a PutMetricData call the stand-in took. */
+export interface PublishedDatum {
+  at: number;
+  namespace: string;
+  name: string;
+  unit: string | null;
+  value: number;
+  dimensions: Record<string, string>;
+}
+
+/**
+ * Whether the role may PutMetricData in `namespace`: an Allow statement for the action whose
+ * condition, if any, is StringEquals on cloudwatch:namespace
+ * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/iam-cw-condition-keys-namespace.html).
+ */
+export function mayPutMetricData(policy: AwsInstance["policy"], namespace: string): boolean {
+  return policy.Statement.some((st) => {
+    const actions = [st.Action].flat();
+    if (st.Effect !== "Allow" || !actions.includes("cloudwatch:PutMetricData")) return false;
+    if (st.Condition === undefined) return true;
+    const allowed = (st.Condition as { StringEquals?: Record<string, string | string[]> })
+      .StringEquals?.["cloudwatch:namespace"];
+    return allowed !== undefined && [allowed].flat().includes(namespace);
+  });
+}
+
+/**
+ * The MetricData members of a Query API PutMetricData, and what breaks the documented limits
+ * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html):
+ * at most 1000 metrics a request, 1 MB a POST, 30 dimensions a metric, a finite Value.
+ */
+function metricData(p: URLSearchParams, body: string) {
+  const members = new Map<number, Omit<PublishedDatum, "at" | "namespace">>();
+  const wrong: string[] = [];
+  for (const [key, value] of p) {
+    const m = /^MetricData\.member\.(\d+)\.(.+)$/.exec(key);
+    if (!m) continue;
+    const d = members.get(Number(m[1])) ?? { name: "", unit: null, value: NaN, dimensions: {} };
+    members.set(Number(m[1]), d);
+    const dim = /^Dimensions\.member\.(\d+)\.(Name|Value)$/.exec(m[2]);
+    if (m[2] === "MetricName") d.name = value;
+    else if (m[2] === "Unit") d.unit = value;
+    else if (m[2] === "Value") d.value = value.trim() ? Number(value) : NaN;
+    else if (dim) {
+      const name = p.get(`MetricData.member.${m[1]}.Dimensions.member.${dim[1]}.Name`);
+      const val = p.get(`MetricData.member.${m[1]}.Dimensions.member.${dim[1]}.Value`);
+      if (name === null || val === null) wrong.push(`${key} without its pair`);
+      else d.dimensions[name] = val;
+    } else wrong.push(`unexpected ${key}`);
+  }
+  const data = [...members.entries()].sort(([a], [b]) => a - b);
+  if (data.some(([n], i) => n !== i + 1)) wrong.push("MetricData members not numbered 1..n");
+  if (data.length === 0 || data.length > 1000) wrong.push(`${data.length} metrics, not 1-1000`);
+  if (Buffer.byteLength(body) > 1024 * 1024) wrong.push("request over 1 MB");
+  for (const [n, d] of data) {
+    if (!d.name) wrong.push(`MetricData.member.${n}.MetricName missing`);
+    if (!Number.isFinite(d.value)) wrong.push(`MetricData.member.${n}.Value not a number`);
+    if (Object.keys(d.dimensions).length > 30)
+      wrong.push(`MetricData.member.${n}: over 30 dimensions`);
+  }
+  return { data: data.map(([, d]) => d), wrong };
 }
 
 const hmac = (key: Buffer | string, data: string) =>
@@ -504,6 +570,8 @@ export async function awsStandIns(s: StandIns, vm: AwsInstance) {
     service: "monitoring" | "autoscaling",
     check: (p: URLSearchParams) => string[],
     refuse: (p: URLSearchParams) => string | undefined = () => undefined,
+    deny: (p: URLSearchParams) => string | undefined = () => undefined,
+    took: (p: URLSearchParams) => void = () => {},
   ) =>
     s.serve((req, body, res) => {
       if (req.method !== "POST" || (req.url ?? "") !== "/")
@@ -516,48 +584,75 @@ export async function awsStandIns(s: StandIns, vm: AwsInstance) {
       const wrong = check(params);
       if (wrong.length)
         return s.problem(service, `${params.get("Action")}: ${wrong.join("; ")}`, res);
-      const refused = refuse(params);
-      if (refused) {
+      const answer = (status: number, type: string, code: string, message: string) =>
+        void res
+          .writeHead(status, { "Content-Type": "text/xml" })
+          .end(
+            `<ErrorResponse><Error><Type>${type}</Type><Code>${code}</Code><Message>${message}</Message></Error></ErrorResponse>`,
+          );
+      const record = (suffix: string) =>
         s.calls.push({
           service,
-          action: `${params.get("Action")}:refused`,
+          action: `${params.get("Action")}${suffix}`,
           at: Date.now(),
           body: Object.fromEntries(params),
         });
-        return void res
-          .writeHead(400, { "Content-Type": "text/xml" })
-          .end(
-            `<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>${refused}</Message></Error></ErrorResponse>`,
-          );
+      // IAM decides before the service looks at the request: AccessDenied, as AWS's common
+      // errors name it (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CommonErrors.html).
+      const denied = deny(params);
+      if (denied) {
+        record(":denied");
+        return answer(403, "Sender", "AccessDenied", denied);
       }
-      s.calls.push({
-        service,
-        action: params.get("Action")!,
-        at: Date.now(),
-        body: Object.fromEntries(params),
-      });
+      const refused = refuse(params);
+      if (refused) {
+        record(":refused");
+        return answer(400, "Sender", "ValidationError", refused);
+      }
+      record("");
+      took(params);
       res.writeHead(200, { "Content-Type": "text/xml" }).end(`<${params.get("Action")}Response/>`);
     });
   const expect = (p: URLSearchParams, want: Record<string, string>) =>
     Object.entries(want)
       .filter(([k, v]) => p.get(k) !== v)
       .map(([k, v]) => `${k}=${p.get(k)}, expected ${v}`);
-  const monitoring = await query("monitoring", (p) => [
-    // A warm pool host's 0 streams would drag the group's average down.
-    ...(lifecycle.startsWith("Warmed:") ? [`published while ${lifecycle}`] : []),
-    ...expect(p, {
-      Action: "PutMetricData",
-      Version: "2010-08-01",
-      Namespace: vm.metric.namespace,
-      "MetricData.member.1.MetricName": vm.metric.name,
-      "MetricData.member.1.Unit": vm.metric.unit,
-      "MetricData.member.1.Dimensions.member.1.Name": "AutoScalingGroupName",
-      "MetricData.member.1.Dimensions.member.1.Value": vm.group,
-    }),
-    ...(/^\d+$/.test(p.get("MetricData.member.1.Value") ?? "")
-      ? []
-      : ["MetricData.member.1.Value"]),
-  ]);
+  const published: PublishedDatum[] = [];
+  const monitoring = await query(
+    "monitoring",
+    (p) => {
+      const { data, wrong } = metricData(p, p.toString());
+      // The load gauge target tracking reads: one integer per host, by its group.
+      const load = data.filter((d) => d.name === vm.metric.name);
+      return [
+        // A warm pool host's 0 streams would drag the group's average down.
+        ...(lifecycle.startsWith("Warmed:") ? [`published while ${lifecycle}`] : []),
+        ...expect(p, { Action: "PutMetricData", Version: "2010-08-01" }),
+        ...(p.get("Namespace") ? [] : ["Namespace missing"]),
+        ...wrong,
+        ...load.flatMap((d) =>
+          d.unit === vm.metric.unit &&
+          Number.isInteger(d.value) &&
+          JSON.stringify(d.dimensions) === JSON.stringify({ AutoScalingGroupName: vm.group })
+            ? []
+            : [`${vm.metric.name}: ${JSON.stringify(d)}`],
+        ),
+      ];
+    },
+    undefined,
+    (p) =>
+      mayPutMetricData(vm.policy, p.get("Namespace")!)
+        ? undefined
+        : `User: arn:aws:sts::123456789012:assumed-role/${vm.role}/${vm.instanceId} is not authorized to perform: cloudwatch:PutMetricData`,
+    (p) =>
+      published.push(
+        ...metricData(p, "").data.map((d) => ({
+          ...d,
+          at: Date.now(),
+          namespace: p.get("Namespace")!,
+        })),
+      ),
+  );
   const autoscaling = await query(
     "autoscaling",
     (p) => {
@@ -606,5 +701,7 @@ export async function awsStandIns(s: StandIns, vm: AwsInstance) {
     },
     /** Hooks still waiting for this instance. */
     waiting: () => [...waiting],
+    /** Every datum CloudWatch took, in order. */
+    published: () => [...published],
   };
 }

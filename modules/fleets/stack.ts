@@ -19,6 +19,7 @@ import type { Inventory } from "../config/inventory.schema";
 import { classHardware, cloudHardware } from "../tuning/host-facts";
 import { hostTuning, tuningPayloadPart } from "./host-tuning";
 import { bootstrapScript, cloudConfig, metalPart } from "../host/bootstrap";
+import type { CloudWatchCounters } from "../host/agent";
 import { privilegeOf, renderPayload, sudoersRule, type Payload } from "./metal-payload";
 import { storeIdentity, storePayload, storeSshFiles } from "./payload-store";
 import { sshFiles } from "./metal-ssh";
@@ -109,11 +110,13 @@ export function metalPayloads(
 
 /**
  * Declares the stack's resources; returns its outputs. `scaling` is the cloud fleet's policy
- * compiled by modules/scaling (index.ts compiles it: the fleets sit below the scaling domain).
+ * compiled by modules/scaling, `cloudwatch` what an AWS pool's hosts publish for its alarms,
+ * from modules/observe (index.ts computes both: the fleets sit below those domains).
  */
 export function declareStack(
   stack: { document: StackFile; inventory?: Inventory },
   scaling?: FleetScaling,
+  cloudwatch?: CloudWatchCounters,
 ): Record<string, pulumi.Input<unknown>> {
   const { config } = stack.document;
   new StackFacts("stack-facts", {
@@ -173,7 +176,11 @@ export function declareStack(
       const fleet = new (components.aws().AwsFleet)(spec.pool, {
         spec,
         region: config["aws:region"]!,
-        userData: cloudConfig(spec, hostTuning(spec, cloudHardware(spec.instanceType, "ena"))),
+        userData: cloudConfig(
+          spec,
+          hostTuning(spec, cloudHardware(spec.instanceType, "ena")),
+          cloudwatch,
+        ),
         scaling: scaling as AwsScaling,
         rollout: config["avfleet:rollout"],
       });

@@ -21,27 +21,42 @@ import { containerImage, type ContainerImage } from "./image";
 import { launchSeconds, STATE_DIR, TEXTFILE_DIR } from "./units";
 
 /**
- * A Python file as a host gets it: without its comment-only lines past the first two (shebang,
- * "rendered by") and without its docstrings, because AWS caps user-data at 16 KB gzipped and
- * they cost about a fifth of that. A docstring is a line opening with `"""` right after a line
- * ending in `:` (a def or class), up to the line that closes it. A comment line inside a
- * multi-line string would change the program: a test holds the compacted file's syntax tree
- * equal to the original's less its docstrings.
+ * A Python file as a host gets it: without its comment-only and blank lines past the first two
+ * (shebang, "rendered by"), without its docstrings, indented by one space a level and with
+ * bracketed lines joined, because AWS caps user-data at 16 KB gzipped. A docstring is a line
+ * opening with `"""` right after a line ending in `:` (a def or class), up to the line that
+ * closes it. A comment line inside a multi-line string would change the program: a test holds
+ * the compacted file's syntax tree equal to the original's less its docstrings.
  */
 export function compactPython(source: string): string {
   const kept: string[] = [];
   let inDocstring = false;
-  for (const [i, line] of source.split("\n").entries()) {
+  let depth = 0;
+  const lines = source.split("\n");
+  for (const [i, line] of lines.entries()) {
     const text = line.trim();
     if (inDocstring) {
       inDocstring = !text.endsWith('"""');
     } else if (text.startsWith('"""') && kept.at(-1)?.trimEnd().endsWith(":")) {
       inDocstring = text.length < 6 || !text.endsWith('"""');
-    } else if (i < 2 || !text.startsWith("#")) {
-      kept.push(line);
+    } else if (depth > 0 && text && !text.startsWith("#")) {
+      // Inside brackets a line break is only a space.
+      const last = kept.pop()!;
+      kept.push(`${last}${/[([{]$/.test(last) ? "" : " "}${text}`);
+      depth += bracketDepth(text);
+    } else if (i < 2 || i === lines.length - 1 || (text && !text.startsWith("#"))) {
+      // One space per level of four: Python asks only that a block's lines agree.
+      kept.push(line.replace(/^(?: {4})+/, (indent) => " ".repeat(indent.length / 4)));
+      depth += bracketDepth(text);
     }
   }
   return kept.join("\n");
+}
+
+/** How much a line of Python opens brackets (its strings and comment left out). */
+function bracketDepth(text: string): number {
+  const code = text.replace(/"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|#.*/g, "");
+  return [...code].reduce((d, c) => d + ("([{".includes(c) ? 1 : ")]}".includes(c) ? -1 : 0), 0);
 }
 
 const AGENT_FILE_SOURCE = readFileSync(join(__dirname, "avfleet-agent.py"), "utf8");
@@ -105,6 +120,30 @@ const ENDPOINTS = {
   metal: {},
 };
 
+/** Samples of `family` whose labels include `match`, added (`sign` 1) or taken away (-1). */
+export interface CounterTerm {
+  family: string;
+  match: Record<string, string>;
+  sign: 1 | -1;
+}
+
+/**
+ * What an AWS host publishes to CloudWatch besides its load: per metric, the increase of its
+ * counter terms over each `periodSec`, summed over the host's series, with `dimensions` as the
+ * alarms read them. Built by modules/observe (cloudwatchCounters) from the spec the alarms
+ * render from, and handed down by index.ts: modules/host sits below the observe domain.
+ */
+export interface CloudWatchCounters {
+  namespace: string;
+  periodSec: number;
+  metrics: {
+    name: string;
+    unit: "Count";
+    dimensions: Record<string, string>;
+    terms: CounterTerm[];
+  }[];
+}
+
 export interface AgentConfig {
   platform: FleetSpec["kind"];
   pool: string;
@@ -131,7 +170,8 @@ export interface AgentConfig {
   tuneVerify: string[];
   stateDir: string;
   textfileDir: string;
-  metric: Record<string, string>;
+  /** The load gauge: its Prometheus name, and where the pool's autoscaler reads it. */
+  metric: { [key: string]: string | Record<string, string> };
   lifecycleHook?: string;
   /**
    * AWS: the launching hook the agent completes at every boot once the host serves, and
@@ -152,9 +192,11 @@ export interface AgentConfig {
   serving: typeof SERVING_SERIES;
   /** The per-session quality families the agent counts from the media server's records. */
   sessions?: SessionFamilies;
+  /** AWS: the counters the agent publishes to CloudWatch for the pool's alarms. */
+  cloudwatch?: CloudWatchCounters;
 }
 
-function metric(spec: FleetSpec): Record<string, string> {
+function metric(spec: FleetSpec): AgentConfig["metric"] {
   const prometheus = { prometheus: PROMETHEUS_MEDIA_METRIC };
   if (spec.kind === "gcp") return { ...prometheus, type: GCP_MEDIA_LOAD_METRIC };
   if (spec.kind === "aws")
@@ -162,12 +204,20 @@ function metric(spec: FleetSpec): Record<string, string> {
       ...prometheus,
       ...AWS_MEDIA_METRIC,
       autoScalingGroup: autoScalingGroupName(spec.pool),
+      dimensions: { AutoScalingGroupName: autoScalingGroupName(spec.pool) },
     };
   return prometheus;
 }
 
-/** `interfaces`: the tuning's host facts' media NICs, when they name them. */
-export function agentConfig(spec: FleetSpec, interfaces?: readonly string[]): AgentConfig {
+/**
+ * `interfaces`: the tuning's host facts' media NICs, when they name them; `cloudwatch`: what an
+ * AWS host publishes for its pool's alarms.
+ */
+export function agentConfig(
+  spec: FleetSpec,
+  interfaces?: readonly string[],
+  cloudwatch?: CloudWatchCounters,
+): AgentConfig {
   const intervalSec = spec.agent.intervalSec;
   const { workload } = spec;
   const image = containerImage(spec);
@@ -214,5 +264,6 @@ export function agentConfig(spec: FleetSpec, interfaces?: readonly string[]): Ag
     },
     serving: SERVING_SERIES,
     ...(countsSessions(spec) ? { sessions: SESSION_FAMILIES } : {}),
+    ...(cloudwatch ? { cloudwatch } : {}),
   };
 }

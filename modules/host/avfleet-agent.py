@@ -468,6 +468,16 @@ class Gcp:
 
 PLATFORMS["gcp"] = Gcp
 
+
+def google_registry_auth(config, registry):
+    """podman's auth file for an Artifact Registry pull: the VM's token (in the gcp block, so
+    hosts pulling from elsewhere do not carry it); None without a token."""
+    gcp = Gcp(config, agent_endpoints(config))
+    if gcp.bearer() is None:
+        return None
+    secret = base64.b64encode(f"oauth2accesstoken:{gcp.token}".encode()).decode()
+    return {"auths": {registry: {"auth": secret}}}
+
 # --- platform: aws ---
 
 
@@ -517,6 +527,7 @@ class Aws:
         self.endpoints = endpoints
         self.token = None
         self.token_expires = 0
+        self.readings, self.counted_at, self.pending = None, 0, []
 
     def meta(self, path):
         if time.time() >= self.token_expires - 60:
@@ -558,19 +569,26 @@ class Aws:
         metric = self.config["metric"]
         # A warm pool host's 0 streams would pull the group's average down: target tracking
         # would take serving hosts away.
-        return not self.warmed() and 200 == self.call(
-            "monitoring",
-            {
-                "Action": "PutMetricData",
-                "Version": "2010-08-01",
-                "Namespace": metric["namespace"],
-                "MetricData.member.1.MetricName": metric["name"],
-                "MetricData.member.1.Unit": metric["unit"],
-                "MetricData.member.1.Value": str(streams),
-                "MetricData.member.1.Dimensions.member.1.Name": "AutoScalingGroupName",
-                "MetricData.member.1.Dimensions.member.1.Value": metric["autoScalingGroup"],
-            },
-        )[0]
+        params = metric_data(metric["namespace"], [metric], [streams])
+        return not self.warmed() and 200 == self.call("monitoring", params)[0]
+
+    def count(self, exposition):
+        """The counters the pool's alarms read (config cloudwatch), read from the host's own
+        /metrics text every period and published as their increase. An increase not yet
+        accepted is added to the next period's: a failed call loses nothing while the agent
+        runs. A warm pool host serves no pool's sessions: what moved meanwhile is nobody's."""
+        config = self.config["cloudwatch"]
+        if time.time() - self.counted_at < config["periodSec"]:
+            return
+        self.counted_at = time.time()
+        before, self.readings = self.readings, parse_exposition(exposition())
+        if before is None or self.warmed():
+            return
+        increases = metric_increases(config["metrics"], before, self.readings)
+        self.pending = [p + i for p, i in zip(self.pending, increases)] if self.pending else increases
+        params = metric_data(config["namespace"], config["metrics"], self.pending)
+        if self.call("monitoring", params)[0] == 200:
+            self.pending = [0] * len(self.pending)
 
     def whereami(self):
         instance, zone = self.meta("instance-id"), self.meta("placement/availability-zone")
@@ -636,6 +654,49 @@ class Aws:
             return status == 200 or no_active_action(status, answer)
         self.lifecycle("RecordLifecycleActionHeartbeat", hook, {})
         return False
+
+
+def parse_exposition(text):
+    """{(family, sorted label pairs): value} of the samples of Prometheus text format 0.0.4. Label
+    values stay escaped: they only tell series apart and match the table's plain values."""
+    return {
+        (m[1], tuple(sorted(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m[2] or "")))): number(m[3])
+        for m in re.finditer(r"^([\w:]+)(?:\{(.*)\})?\s+(\S+)", text, re.M)
+        if number(m[3]) is not None
+    }
+
+
+def metric_increases(metrics, before, after):
+    """Per table metric (config cloudwatch.metrics), its terms' increases between two readings,
+    summed over the host's series each term matches. A series' increase is Prometheus's, less
+    the extrapolation: one new since `before` is only its own baseline, one that went down was
+    reset to 0 (a restarted process), so all of its value is new."""
+    increase = {k: v - before[k] if v >= before[k] else v for k, v in after.items() if k in before}
+    return [
+        sum(
+            term["sign"] * value
+            for term in metric["terms"]
+            for (family, labels), value in increase.items()
+            if family == term["family"] and set(term["match"].items()) <= set(labels)
+        )
+        for metric in metrics
+    ]
+
+
+def metric_data(namespace, metrics, values):
+    """The form fields of a PutMetricData call publishing `values`, one per metric, with its
+    dimensions: CloudWatch takes another set of dimensions for another metric. One call carries
+    them all: modules/observe/cloud.ts keeps the table within the call's documented limits."""
+    params = {"Action": "PutMetricData", "Version": "2010-08-01", "Namespace": namespace}
+    for i, (metric, value) in enumerate(zip(metrics, values), 1):
+        member = f"MetricData.member.{i}."
+        params[member + "MetricName"] = metric["name"]
+        params[member + "Unit"] = metric["unit"]
+        params[member + "Value"] = sample_value(value)
+        for j, (name, dimension) in enumerate(metric["dimensions"].items(), 1):
+            params[f"{member}Dimensions.member.{j}.Name"] = name
+            params[f"{member}Dimensions.member.{j}.Value"] = dimension
+    return params
 
 
 def no_active_action(status, answer):
@@ -909,6 +970,8 @@ class Agent:
                 with open(self.published_file, "w") as f:
                     f.write(f"{self.published_at}\n")
                 log(f"published {stats['streams']} streams")
+        if "cloudwatch" in self.config:
+            self.platform.count(self.metrics)
         if not self.drain:
             requested = os.path.join(self.state_dir, "drain-requested")
             if os.path.exists(requested):
@@ -1003,12 +1066,10 @@ def pull(config):
     auth = []
     if image["auth"] != "none":
         if image["auth"] == "google":
-            gcp = PLATFORMS["gcp"](config, agent_endpoints(config))
-            if gcp.bearer() is None:
+            doc = google_registry_auth(config, image["registry"])
+            if doc is None:
                 log(f"pull {ref}: no token from the metadata server")
                 return 1
-            secret = base64.b64encode(f"oauth2accesstoken:{gcp.token}".encode()).decode()
-            doc = {"auths": {image["registry"]: {"auth": secret}}}
         else:
             doc = {"credHelpers": {image["registry"]: "ecr-login"}}
         path = under_root("/run/avfleet/registry-auth.json")

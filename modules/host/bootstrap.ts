@@ -18,7 +18,7 @@ import type { HostState } from "../config/inventory.schema";
 import { tuningMarker, type TuningArtifacts } from "../tuning";
 import { sha256, shellQuote } from "../tuning/script";
 import { SCRIPT_PATH } from "../tuning/settings";
-import { agentConfig, agentSource } from "./agent";
+import { agentConfig, agentSource, type CloudWatchCounters } from "./agent";
 import { containerImage } from "./image";
 import {
   OPS_AGENT_APT,
@@ -114,7 +114,11 @@ export function debSource(
   };
 }
 
-export function hostFiles(spec: FleetSpec, tuning: TuningArtifacts): HostFile[] {
+export function hostFiles(
+  spec: FleetSpec,
+  tuning: TuningArtifacts,
+  cloudwatch?: CloudWatchCounters,
+): HostFile[] {
   const mediaUnit = tuning.facts.mediaUnit;
   return [
     ...aptSourceFiles(spec),
@@ -124,7 +128,7 @@ export function hostFiles(spec: FleetSpec, tuning: TuningArtifacts): HostFile[] 
     {
       path: AGENT_CONFIG_PATH,
       mode: "0644",
-      content: `${JSON.stringify(agentConfig(spec, tuning.facts.interfaces), null, 2)}\n`,
+      content: `${JSON.stringify(agentConfig(spec, tuning.facts.interfaces, cloudwatch))}\n`,
     },
     {
       path: `/etc/systemd/system/${AGENT_UNIT}`,
@@ -220,7 +224,11 @@ function installStep(spec: FleetSpec): string[] {
  * missing), restarts the agent
  * (its drain state survives) and only starts the media server, never restarts it under calls.
  */
-export function bootstrapScript(spec: FleetSpec, tuning: TuningArtifacts): string {
+export function bootstrapScript(
+  spec: FleetSpec,
+  tuning: TuningArtifacts,
+  cloudwatch?: CloudWatchCounters,
+): string {
   const mediaUnit = tuning.facts.mediaUnit;
   return [
     "#!/bin/sh",
@@ -235,7 +243,7 @@ export function bootstrapScript(spec: FleetSpec, tuning: TuningArtifacts): strin
     '  chmod "$2" "$ROOT$1.avfleet-new"',
     '  mv -f "$ROOT$1.avfleet-new" "$ROOT$1"',
     "}",
-    ...hostFiles(spec, tuning).map(installFile),
+    ...hostFiles(spec, tuning, cloudwatch).map(installFile),
     `mkdir -p "$ROOT${TEXTFILE_DIR}"`,
     ...installStep(spec),
     "# Drift is reported by the media server's ExecStartPre and the agent's health check.",
@@ -283,18 +291,22 @@ export function bootstrapScript(spec: FleetSpec, tuning: TuningArtifacts): strin
  * runcmd: cloud-init marks a per-instance module done before it runs it, so a first boot stopped
  * in the middle (an AWS warm pool host) would never run the rest. The bootstrap is idempotent.
  */
-export function cloudConfig(spec: FleetSpec, tuning: TuningArtifacts): string {
+export function cloudConfig(
+  spec: FleetSpec,
+  tuning: TuningArtifacts,
+  cloudwatch?: CloudWatchCounters,
+): string {
   const doc = {
     write_files: [
       {
         path: PER_BOOT_BOOTSTRAP_PATH,
         owner: "root:root",
         permissions: "0755",
-        content: bootstrapScript(spec, tuning),
+        content: bootstrapScript(spec, tuning, cloudwatch),
       },
     ],
   };
-  return `#cloud-config\n${tuningMarker(tuning)}\n${workloadMarker(spec)}\n${YAML.stringify(doc, { lineWidth: 0 })}`;
+  return `#cloud-config\n${tuningMarker(tuning)}\n${workloadMarker(spec)}\n${YAML.stringify(doc, { lineWidth: 0, indentSeq: false })}`;
 }
 
 /** AWS caps user-data at 16 KB before base64; cloud-init takes gzipped user-data as is. */

@@ -5,13 +5,16 @@
  *   Prometheus. A policy's condition runs one raw query (no recording rules there), so each
  *   burn condition inlines its windows' ratios, narrowed to the pool.
  * - AWS: CloudWatch has no PromQL. Per window a metric-math alarm on bad/total events the host
- *   agent publishes to the `avfleet` namespace; per alert a composite alarm: any pair with
- *   both windows in ALARM. Period × evaluation periods stays within CloudWatch's limits
+ *   agent publishes (cloudwatchCounters: the one table of what it publishes and the alarms
+ *   read); per alert a composite alarm: any pair with both windows in ALARM. Period × evaluation periods stays within CloudWatch's limits
  *   (≤ 1 day under 1 h periods, ≤ 7 days otherwise): one evaluation period of the window.
  */
 import type * as aws from "@pulumi/aws";
 import type * as gcp from "@pulumi/gcp";
 import type { Severity } from "../config/notify.schema";
+import type { CloudWatchCounters, CounterTerm } from "../host/agent";
+import { HOST_METRIC_FAMILIES } from "../host/exporter";
+import { AWS_MEDIA_METRIC } from "../host/metrics";
 import { burnAnnotations, DEFAULT_RUNBOOK_BASE, num, scaled } from "./rules";
 import {
   BURN_ALERTS,
@@ -32,9 +35,12 @@ export interface PoolRef {
   maxHosts?: number;
 }
 
-/** The namespace and metrics the host agent publishes to CloudWatch on AWS. */
+/**
+ * The namespace and metrics the host agent publishes to CloudWatch on AWS: its load's namespace,
+ * the only one the host role may write (modules/fleets/aws-args.ts hostPolicy).
+ */
 export const CLOUDWATCH = {
-  namespace: "avfleet",
+  namespace: AWS_MEDIA_METRIC.namespace,
   events: "SessionEvents",
   badEvents: "SessionBadEvents",
   rcvbufErrors: "UdpRcvbufErrors",
@@ -43,6 +49,55 @@ export const CLOUDWATCH = {
 } as const;
 
 const SEVERITY = { page: "CRITICAL", ticket: "WARNING" } as const;
+
+/** A host family's counter, all of its series. */
+const hostCounter = (key: keyof typeof HOST_METRIC_FAMILIES): CounterTerm[] => [
+  { family: HOST_METRIC_FAMILIES[key].name, match: {}, sign: 1 },
+];
+
+/**
+ * What an AWS pool's hosts publish and its alarms read: each SLI's bad and total events
+ * ({Pool, Slo}) and the host drop counters ({Pool}), as the increase of the counters the spec
+ * names over each period. The agent publishes one point per metric and period; an alarm's Sum
+ * over a window adds the pool's hosts up.
+ */
+export function cloudwatchCounters(pool: string, periodSec = 60): CloudWatchCounters {
+  const metric = (name: string, dimensions: Record<string, string>, terms: CounterTerm[]) => ({
+    name,
+    unit: "Count" as const,
+    dimensions,
+    terms,
+  });
+  return {
+    namespace: CLOUDWATCH.namespace,
+    periodSec,
+    metrics: [
+      ...SLIS.flatMap((sli) => {
+        const dims = { Pool: pool, Slo: sli.name };
+        return [
+          metric(CLOUDWATCH.badEvents, dims, sli.events.bad),
+          metric(CLOUDWATCH.events, dims, sli.events.total),
+        ];
+      }),
+      metric(CLOUDWATCH.rcvbufErrors, { Pool: pool }, hostCounter("rcvbufErrors")),
+      metric(CLOUDWATCH.inDatagrams, { Pool: pool }, hostCounter("inDatagrams")),
+      metric(CLOUDWATCH.allowance, { Pool: pool }, hostCounter("allowance")),
+    ],
+  };
+}
+
+/** The table's metric of that name and dimensions: an alarm reads only what hosts publish. */
+function published(
+  counters: CloudWatchCounters,
+  name: string,
+  dims: Record<string, string>,
+): { metricName: string; dimensions: Record<string, string> } {
+  const m = counters.metrics.find(
+    (c) => c.name === name && JSON.stringify(c.dimensions) === JSON.stringify(dims),
+  );
+  if (!m) throw new Error(`no host publishes ${name} ${JSON.stringify(dims)}`);
+  return { metricName: m.name, dimensions: m.dimensions };
+}
 
 /** The burn condition of one alert on one pool, as one PromQL query. */
 export function poolBurnQuery(sli: Sli, alert: BurnAlert, pool: string): string {
@@ -191,6 +246,7 @@ export interface AwsAlarms {
 export function awsAlarms(ref: PoolRef, runbookBase = DEFAULT_RUNBOOK_BASE): AwsAlarms {
   const out: AwsAlarms = { alarms: [], composites: [] };
   const prefix = `avfleet-${ref.pool}`;
+  const counters = cloudwatchCounters(ref.pool);
   for (const sli of SLIS) {
     const dims = { Pool: ref.pool, Slo: sli.name };
     for (const alert of BURN_ALERTS) {
@@ -208,8 +264,8 @@ export function awsAlarms(ref: PoolRef, runbookBase = DEFAULT_RUNBOOK_BASE): Aws
               `${sli.name} bad share over ${duration(s)} above ${threshold} (${alertName}, pair ${duration(w.long)})`,
               s,
               threshold,
-              { metricName: CLOUDWATCH.badEvents, dimensions: dims },
-              { metricName: CLOUDWATCH.events, dimensions: dims },
+              published(counters, CLOUDWATCH.badEvents, dims),
+              published(counters, CLOUDWATCH.events, dims),
             ),
           });
           return name;
@@ -247,8 +303,8 @@ export function awsAlarms(ref: PoolRef, runbookBase = DEFAULT_RUNBOOK_BASE): Aws
         `${drops.summary.replace("{{ $labels.host }}", `a host of ${ref.pool}`)}. ${drops.description}`,
         300,
         HOST_THRESHOLDS.rcvbufDropRatio,
-        { metricName: CLOUDWATCH.rcvbufErrors, dimensions: pool },
-        { metricName: CLOUDWATCH.inDatagrams, dimensions: pool },
+        published(counters, CLOUDWATCH.rcvbufErrors, pool),
+        published(counters, CLOUDWATCH.inDatagrams, pool),
         tags(drops.severity),
       ),
     },
@@ -260,8 +316,7 @@ export function awsAlarms(ref: PoolRef, runbookBase = DEFAULT_RUNBOOK_BASE): Aws
         name: `${prefix}-nic-allowance-exceeded`,
         alarmDescription: `${allowance.description}`,
         namespace: CLOUDWATCH.namespace,
-        metricName: CLOUDWATCH.allowance,
-        dimensions: pool,
+        ...published(counters, CLOUDWATCH.allowance, pool),
         statistic: "Sum",
         period: 300,
         evaluationPeriods: 1,

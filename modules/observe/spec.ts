@@ -4,6 +4,7 @@
  * with the windows and multi-window, multi-burn-rate alerts of the SRE workbook, plus the host
  * alerts that name a cause. Rules, their tests, dashboards and cloud alerts all render from it.
  */
+import type { CounterTerm } from "../host/agent";
 import { EXPORTER_METRICS } from "../host/exporter";
 import { HOST_JOB } from "../host/scrape";
 import { ICE_CONNECTIONS } from "../host/sessions";
@@ -23,6 +24,11 @@ export interface Sli {
   total(window: string, match?: string, by?: string): string;
   /** Counters a test feeds for `bad` bad events in `total`: [metric, extra labels, count]. */
   feed(bad: number, total: number): [string, Record<string, string>, number][];
+  /**
+   * The counters whose increase counts bad and all events: `bad` and `total` render them as
+   * PromQL, the AWS hosts' agent sums them for CloudWatch (modules/observe/cloud.ts).
+   */
+  events: { bad: CounterTerm[]; total: CounterTerm[] };
 }
 
 export const BY = "region, pool";
@@ -36,24 +42,45 @@ function braces(labels: string[]): string {
   return set.length ? `{${set.join(",")}}` : "";
 }
 
+/** The PromQL of terms' summed rates: one term alone, or the difference of two. */
+function termsRate(terms: CounterTerm[], window: string, match = "", by = BY): string {
+  const rate = (t: CounterTerm) => {
+    const labels = Object.entries(t.match).map(([k, v]) => `${k}="${v}"`);
+    return sumRate(`${t.family}${braces([...labels, match])}`, window, by);
+  };
+  if (terms.length === 1 && terms[0].sign === 1) return rate(terms[0]);
+  if (terms.length === 2 && terms[0].sign === 1 && terms[1].sign === -1)
+    return `(${rate(terms[0])} - ${rate(terms[1])})`;
+  throw new Error(`no PromQL for terms ${JSON.stringify(terms)}`);
+}
+
+/** An SLI's bad and total as PromQL, from its counter terms. */
+function ratesOf(events: Sli["events"]): Pick<Sli, "bad" | "total"> {
+  return {
+    bad: (w, m, by) => termsRate(events.bad, w, m, by),
+    total: (w, m, by) => termsRate(events.total, w, m, by),
+  };
+}
+
 /** Every gate SLO, as the share of per-session samples past its threshold (a histogram bucket). */
 const histogramSlis: Sli[] = SLO_NAMES.map((name) => {
   const slo = SLOS[name];
   const metric = COMPARISONS[name].sessionMetric;
   // join-success: a failed join is a sample of 0, so the bad events are the le="0" bucket.
   const le = slo.bound === "below" ? slo.threshold : 0;
-  const bucket = (match?: string) => `${metric}_bucket${braces([`le="${le}"`, match ?? ""])}`;
-  const count = (match?: string) => `${metric}_count${braces([match ?? ""])}`;
+  const bucket: CounterTerm = { family: `${metric}_bucket`, match: { le: String(le) }, sign: 1 };
+  const count: CounterTerm = { family: `${metric}_count`, match: {}, sign: 1 };
   const good = slo.bound === "below";
+  const events = {
+    bad: good ? [count, { ...bucket, sign: -1 as const }] : [bucket],
+    total: [count],
+  };
   return {
     name,
     objective: slo.objective,
     summary: slo.summary,
-    bad: (w, m, by) =>
-      good
-        ? `(${sumRate(count(m), w, by)} - ${sumRate(bucket(m), w, by)})`
-        : sumRate(bucket(m), w, by),
-    total: (w, m, by) => sumRate(count(m), w, by),
+    ...ratesOf(events),
+    events,
     feed: (bad, total) => [
       [`${metric}_bucket`, { le: String(le) }, good ? total - bad : bad],
       [`${metric}_count`, {}, total],
@@ -63,12 +90,16 @@ const histogramSlis: Sli[] = SLO_NAMES.map((name) => {
 
 /** ICE: the host agents count their SFU's join attempts by ICE outcome; the gates have no such SLO. */
 export const ICE_METRIC = ICE_CONNECTIONS;
+const iceEvents: Sli["events"] = {
+  bad: [{ family: ICE_METRIC, match: { outcome: "failed" }, sign: 1 }],
+  total: [{ family: ICE_METRIC, match: {}, sign: 1 }],
+};
 const iceSli: Sli = {
   name: "ice-success",
   objective: 0.99,
   summary: "ICE connects",
-  bad: (w, m, by) => sumRate(`${ICE_METRIC}${braces(['outcome="failed"', m ?? ""])}`, w, by),
-  total: (w, m, by) => sumRate(`${ICE_METRIC}${braces([m ?? ""])}`, w, by),
+  ...ratesOf(iceEvents),
+  events: iceEvents,
   feed: (bad, total) => [
     [ICE_METRIC, { outcome: "failed" }, bad],
     [ICE_METRIC, { outcome: "connected" }, total - bad],

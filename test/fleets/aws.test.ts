@@ -8,6 +8,7 @@ import type { Plan } from "../../modules/plan/plan";
 import { evaluateExamples, resource } from "../support/plans";
 import { cloudInit } from "../support/user-data";
 import { launchTemplateUserData } from "../../policy/hosts";
+import { cloudwatchCounters } from "../../modules/observe/cloud";
 
 const spec = loadStackFile("stacks/Pulumi.aws-us-east-1.yaml").fleet as AwsFleetSpec;
 let plan: Plan;
@@ -177,6 +178,14 @@ test("launch template: IMDSv2 required, tags in IMDS (the agent's release label)
   // ENA on a 32-vCPU c6in: the script sets 32 combined channels on the media NIC.
   assert.match(boot.files.get("/usr/local/sbin/avfleet-tune")!, /ena/);
   assert.match(boot.files.get("/etc/systemd/system/sfu.service")!, /^TimeoutStopSec=1860$/m);
+  // The agent publishes what the pool's alarms read, in the one namespace its role may write.
+  const agent = JSON.parse(boot.files.get("/etc/avfleet/agent.json")!);
+  assert.deepEqual(agent.cloudwatch, cloudwatchCounters("aws-use1"));
+  const policy = JSON.parse(resource(plan, "aws-use1-policy").inputs.policy);
+  assert.equal(
+    policy.Statement[0].Condition.StringEquals["cloudwatch:namespace"],
+    agent.cloudwatch.namespace,
+  );
 });
 
 test("instance profile: publish only the media metric, complete only this group's lifecycle actions", () => {

@@ -93,6 +93,14 @@ test("host rehearsal: tuned, serving, measured, drained on notice, agent crash m
   assert.ok(hook.noActive >= 1, "aws: the agent called the drain hook before it was active");
   assert.equal(hook.completedBeforeActive, false, "aws: no drain counted done before the hook");
   assert.ok(hook.completedAfterActive, "aws: the drain hook completed once active");
+  // AWS: CloudWatch took exactly the metrics the pool's rendered alarms read (names and
+  // dimensions), in the namespace the role may write; per period the increases, which add up to
+  // what the SFU's counters moved, a restart among them.
+  const counters = result.hosts[1].counters!;
+  assert.deepEqual(counters.arrived, counters.alarmed, "aws: the alarms' metrics arrived");
+  assert.equal(counters.denied, 0, "aws: nothing published outside the role's namespace");
+  for (const [metric, { published, moved }] of Object.entries(counters.sums))
+    assert.equal(published, moved, `aws: ${metric} published as the counters moved`);
   // the host counters carry what modules/observe's rules sum by: the platform's name for the
   // host and its zone (none on bare metal), the pool and its media region
   assert.deepEqual(

@@ -11,6 +11,8 @@ import { declareAlerting } from "../../modules/observe/alerting";
 import { awsTargets } from "../../modules/observe/notify";
 import { awsReceiverSchema, type AwsReceiver } from "../../modules/config/notify.schema";
 import { schemaProblems } from "../../modules/config/validate";
+import { awsAlarms, cloudwatchCounters } from "../../modules/observe/cloud";
+import { SLIS } from "../../modules/observe/spec";
 import { evaluateStacks } from "../../modules/plan/evaluate";
 import type { Plan } from "../../modules/plan/plan";
 import { POLICIES } from "../../modules/policy";
@@ -217,5 +219,40 @@ test("a GCP pool's at-max policy counts its serving hosts against its own maxHos
   assert.equal(
     atMax.inputs.conditions[0].conditionPrometheusQueryLanguage.query,
     'sum by (region, pool) (avfleet_healthy_hosts{pool="gcp-usw1"}) >= 90',
+  );
+});
+
+test("AWS: the alarms read exactly the metrics the hosts' table publishes, in its namespace", () => {
+  const table = cloudwatchCounters("aws-use1");
+  const { alarms } = awsAlarms({ pool: "aws-use1", mediaRegion: "us-east" });
+  const read = new Set(
+    alarms.flatMap(({ args }) =>
+      ((args.metricQueries ?? []) as any[])
+        .filter((q) => q.metric)
+        .map((q) => q.metric)
+        .concat(args.metricName ? [args] : [])
+        .map((m: any) => JSON.stringify([m.namespace, m.metricName, m.dimensions])),
+    ),
+  );
+  assert.deepEqual(
+    [...read].sort(),
+    table.metrics.map((m) => JSON.stringify([table.namespace, m.name, m.dimensions])).sort(),
+  );
+  assert.equal(table.namespace, "AVFleet/Media");
+  assert.equal(table.periodSec, 60);
+  // packet loss: bad events are all samples less those under the threshold, as the PromQL has it
+  assert.deepEqual(table.metrics[0], {
+    name: "SessionBadEvents",
+    unit: "Count",
+    dimensions: { Pool: "aws-use1", Slo: "packet-loss" },
+    terms: [
+      { family: "avfleet_session_packet_loss_ratio_count", match: {}, sign: 1 },
+      { family: "avfleet_session_packet_loss_ratio_bucket", match: { le: "0.01" }, sign: -1 },
+    ],
+  });
+  const loss = SLIS.find((s) => s.name === "packet-loss")!;
+  assert.equal(
+    loss.bad("5m"),
+    '(sum by (region, pool) (rate(avfleet_session_packet_loss_ratio_count[5m])) - sum by (region, pool) (rate(avfleet_session_packet_loss_ratio_bucket{le="0.01"}[5m])))',
   );
 });
