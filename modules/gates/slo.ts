@@ -58,6 +58,8 @@ export const ACTIVE_SESSIONS = SERVING_SERIES.activeSessions;
 export const HEALTHY_HOSTS = SERVING_SERIES.healthyHosts;
 /** The pool's host ceiling (its stack's maxHosts): alerting compares healthy hosts to it. */
 export const MAX_HOSTS = "avfleet_max_hosts";
+/** A pool's weight in its traffic split, 0-100: the dashboards plot it, a rehearsal world serves it. */
+export const TRAFFIC_WEIGHT = "avfleet_traffic_weight";
 
 /** A label matcher a cohort adds to its pool's: `release=r-1a2b…`, `host=~a|b`, `release!~a|b`. */
 /** PromQL's label matcher operators, as a regex alternation: every reader of a cohort uses it. */

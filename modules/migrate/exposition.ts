@@ -4,7 +4,14 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ACTIVE_SESSIONS, HEALTHY_HOSTS, MAX_HOSTS, SLO_NAMES, SLOS } from "../gates/slo";
+import {
+  ACTIVE_SESSIONS,
+  HEALTHY_HOSTS,
+  MAX_HOSTS,
+  SLO_NAMES,
+  SLOS,
+  TRAFFIC_WEIGHT,
+} from "../gates/slo";
 import { currentWeights, labelledSessions, type WorldState } from "./world";
 import { sessionExposition } from "../gates/world-sessions";
 
@@ -20,7 +27,7 @@ export function renderExposition(state: WorldState): string {
     ],
     [HEALTHY_HOSTS, "Hosts passing their health check.", (p) => state.hosts[p]?.healthy],
     [MAX_HOSTS, "The pool's host ceiling (maxHosts).", (p) => state.stacks[p]?.outputs?.maxHosts],
-    ["avfleet_traffic_weight", "Weighted-DNS weight of the pool, 0-100.", (p) => weights[p]],
+    [TRAFFIC_WEIGHT, "Weighted-DNS weight of the pool, 0-100.", (p) => weights[p]],
     ...SLO_NAMES.map((name) => SLOS[name]).map(
       (slo, i) =>
         [

@@ -9,7 +9,14 @@
 import type { Dashboard as GrafanaDashboard, ThresholdsMode } from "@grafana/schema";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS } from "../gates/slo";
 import { num } from "./rules";
-import { HOST_METRICS, HOST_THRESHOLDS, MAX_HOSTS, ratioRecord, SLIS } from "./spec";
+import {
+  HOST_METRICS,
+  HOST_THRESHOLDS,
+  MAX_HOSTS,
+  ratioRecord,
+  SLIS,
+  TRAFFIC_WEIGHT,
+} from "./spec";
 
 type GridPos = { x: number; y: number; w: number; h: number };
 
@@ -150,7 +157,7 @@ export function panelSpecs(region: string): { row: string; panels: PanelSpec[] }
         },
         {
           title: "Traffic weights (weighted DNS)",
-          queries: [[`sum by (pool) (avfleet_traffic_weight{${r}})`, "{{pool}}"]],
+          queries: [[`sum by (pool) (${TRAFFIC_WEIGHT}{${r}})`, "{{pool}}"]],
           unit: "none",
           max: 100,
         },

@@ -17,7 +17,7 @@ import {
   type PrometheusSite,
 } from "./prometheus";
 import { ruleTests, type TestCase } from "./rule-tests";
-import { renderRules, type PoolCeiling, type RuleOptions } from "./rules";
+import { renderRules, type PoolFacts, type RuleOptions } from "./rules";
 
 export const RULES_FILE = "rules.yml";
 
@@ -34,13 +34,21 @@ export interface AlertmanagerSite {
   notify: Record<Severity, MetalReceiver>;
 }
 
-/** The autoscaled pools' ceilings, which the rules publish as `avfleet_max_hosts`. */
-export function poolCeilings(stacks: LoadedStack[]): PoolCeiling[] {
-  return stacks.flatMap((s) =>
-    s.fleet && s.fleet.kind !== "metal"
-      ? [{ pool: s.fleet.pool, region: s.fleet.mediaRegion, maxHosts: s.fleet.maxHosts }]
-      : [],
+/**
+ * What the stacks declare of each pool that its hosts do not know: an autoscaled pool's ceiling,
+ * and every pool's weight in its region's traffic split (by the pool's label, not its stack).
+ */
+export function poolFacts(stacks: LoadedStack[]): PoolFacts[] {
+  const fleets = new Map(stacks.flatMap((s) => (s.fleet ? [[s.name, s.fleet] as const] : [])));
+  const weights = new Map(
+    stacks.flatMap((s) => s.traffic?.pools.map((p) => [p.stack, p.weight] as const) ?? []),
   );
+  return [...fleets].map(([stack, fleet]) => ({
+    pool: fleet.pool,
+    region: fleet.mediaRegion,
+    ...(fleet.kind !== "metal" ? { maxHosts: fleet.maxHosts } : {}),
+    ...(weights.has(stack) ? { weight: weights.get(stack) } : {}),
+  }));
 }
 
 export const alertmanagerFile = (stack: string) => `alertmanager/${stack}.yml`;

@@ -11,6 +11,7 @@ import {
   effectiveFactor,
   hostAlerts,
   MAX_HOSTS,
+  TRAFFIC_WEIGHT,
   PERIOD_S,
   ratioRecord,
   SLIS,
@@ -26,14 +27,17 @@ export interface RuleOptions {
   runbookBase?: string;
   /** The SLIs to render (default: the spec's); tests pass a mutated copy. */
   slis?: Sli[];
-  /** The autoscaled pools whose ceiling the at-max alert compares with (their stacks' maxHosts). */
-  pools?: PoolCeiling[];
+  /** What the stacks declare of each pool, which no host knows (poolGroup). */
+  pools?: PoolFacts[];
 }
 
-export interface PoolCeiling {
+export interface PoolFacts {
   pool: string;
   region: string;
-  maxHosts: number;
+  /** An autoscaled pool's ceiling (its stack's maxHosts): the at-max alert compares with it. */
+  maxHosts?: number;
+  /** Its weight in its region's traffic split, as the traffic stack declares it. */
+  weight?: number;
 }
 
 export interface Rule {
@@ -156,17 +160,20 @@ export function hostGroup(options: RuleOptions = {}): RuleGroup {
 }
 
 /**
- * Each pool's ceiling as a series: no host knows its pool's maxHosts (a change of it would
- * re-render every host), so the rules the stacks render publish it.
+ * Each pool's ceiling and traffic weight as series: no host knows them (a change of either would
+ * re-render every host), so the rules rendered from the stacks publish them, as of the render.
  */
-export function poolGroup(pools: PoolCeiling[]): RuleGroup {
+export function poolGroup(pools: PoolFacts[]): RuleGroup {
+  const record = (name: string, p: PoolFacts, value: number | undefined) =>
+    value === undefined
+      ? []
+      : [{ record: name, expr: `vector(${value})`, labels: { pool: p.pool, region: p.region } }];
   return {
     name: "avfleet-pools",
-    rules: pools.map((p) => ({
-      record: MAX_HOSTS,
-      expr: `vector(${p.maxHosts})`,
-      labels: { pool: p.pool, region: p.region },
-    })),
+    rules: pools.flatMap((p) => [
+      ...record(MAX_HOSTS, p, p.maxHosts),
+      ...record(TRAFFIC_WEIGHT, p, p.weight),
+    ]),
   };
 }
 

@@ -9,7 +9,7 @@ import { EXPORTER_METRICS } from "../host/exporter";
 import { HOST_JOB } from "../host/scrape";
 import { ICE_CONNECTIONS } from "../host/sessions";
 import { COMPARISONS } from "../gates/compare";
-import { HEALTHY_HOSTS, MAX_HOSTS, SLO_NAMES, SLOS } from "../gates/slo";
+import { HEALTHY_HOSTS, MAX_HOSTS, SLO_NAMES, SLOS, TRAFFIC_WEIGHT } from "../gates/slo";
 
 /** A ratio SLI: the share of events that were bad, per region and pool, over a window. */
 export interface Sli {
@@ -182,7 +182,7 @@ export function duration(seconds: number): string {
 export const HOST_METRICS = EXPORTER_METRICS;
 
 export { HOST_JOB };
-export { MAX_HOSTS };
+export { MAX_HOSTS, TRAFFIC_WEIGHT };
 
 export const HOST_THRESHOLDS = {
   /** Kernel drops over received datagrams: 0.1 % loses audio frames users hear. */

@@ -6,7 +6,7 @@ import {
   alertmanagerSites,
   mediaRegions,
   observeFiles,
-  poolCeilings,
+  poolFacts,
 } from "../../modules/observe/render";
 import { prometheusSites } from "../../modules/observe/prometheus";
 import { DEFAULT_RUNBOOK_BASE } from "../../modules/observe/rules";
@@ -60,7 +60,7 @@ Options:
     const { sites, without } = alertmanagerSites(stacks);
     const { files, cases } = observeFiles(
       regions,
-      { runbookBase: values["runbook-base"], pools: poolCeilings(stacks) },
+      { runbookBase: values["runbook-base"], pools: poolFacts(stacks) },
       sites,
       prometheusSites(stacks),
     );

@@ -42,7 +42,7 @@ test("observe render --out DIR writes rules, tests and a dashboard per media reg
     readFileSync(join(out, "rules.yml"), "utf8"),
     /runbook_url: https:\/\/wiki\.example\/avfleet#avfleetpacketlossburnpage/,
   );
-  // each autoscaled pool's ceiling, which no host knows, published by the rules
+  // what the stacks declare of each pool and no host knows, published by the rules
   const groups = YAML.parse(readFileSync(join(out, "rules.yml"), "utf8")).groups;
   assert.deepEqual(
     groups
@@ -52,7 +52,12 @@ test("observe render --out DIR writes rules, tests and a dashboard per media reg
       ["avfleet_max_hosts", "vector(36)", "aws-euc1", "eu-central"],
       ["avfleet_max_hosts", "vector(100)", "aws-use1", "us-east"],
       ["avfleet_max_hosts", "vector(48)", "gcp-euw4", "eu-west"],
+      // the traffic stacks' weights, by the pools' labels
+      ["avfleet_traffic_weight", "vector(5)", "gcp-euw4", "eu-west"],
       ["avfleet_max_hosts", "vector(90)", "gcp-usw1", "us-west"],
+      ["avfleet_traffic_weight", "vector(0)", "gcp-usw1", "us-west"],
+      ["avfleet_traffic_weight", "vector(95)", "metal-ams", "eu-west"],
+      ["avfleet_traffic_weight", "vector(100)", "metal-sjc", "us-west"],
     ],
   );
   assert.equal(doc.cases.length, 45);
