@@ -35,11 +35,13 @@ export const OPS_AGENT_APT = {
 };
 
 /**
- * Once a minute: the alert policies evaluate every 60 s over windows of 5 minutes and more, and
- * every sample is billed. The Ops Agent raises anything under 10 s to 10 s (its confgenerator
- * prometheus.go, minScrapeInterval).
+ * As a site's Prometheus scrapes: the outage page's short window is 1 minute, and rate() needs
+ * two samples in its window (https://prometheus.io/docs/prometheus/latest/querying/functions/#rate):
+ * at 60 s a 1-minute window holds one and the page could never fire. Every sample is billed;
+ * the Ops Agent raises anything under 10 s to 10 s (its confgenerator prometheus.go,
+ * minScrapeInterval).
  */
-export const OPS_AGENT_SCRAPE_INTERVAL = "60s";
+export const OPS_AGENT_SCRAPE_INTERVAL = "15s";
 
 /** The receiver's and pipeline's name in the Ops Agent's configuration. */
 const RECEIVER = "avfleet";

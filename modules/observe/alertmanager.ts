@@ -90,11 +90,14 @@ export function renderAlertmanager(
     },
     receivers: SEVERITIES.map((s) => receiver(receiverName(pool, s), s, notify[s])),
     // A pool's burn that pages also crosses its ticket's slower windows: the person paged
-    // needs no ticket of the same SLO on top (rules.ts labels both with `slo`).
+    // needs no ticket of the same SLO on top (rules.ts labels both with `slo`). Host alerts
+    // carry no `slo`, and a label missing on both sides counts as equal: without `slo=~".+"` a
+    // host's page would hold back every host ticket of its pool
+    // (https://prometheus.io/docs/alerting/0.25/configuration/#inhibit_rule).
     inhibit_rules: [
       {
-        source_matchers: ['severity="page"'],
-        target_matchers: ['severity="ticket"'],
+        source_matchers: ['severity="page"', 'slo=~".+"'],
+        target_matchers: ['severity="ticket"', 'slo=~".+"'],
         equal: ["pool", "slo"],
       },
     ],

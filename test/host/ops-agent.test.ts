@@ -43,7 +43,7 @@ test("the Ops Agent's config.yaml: one prometheus receiver scraping the agent on
             scrape_configs: [
               {
                 job_name: "avfleet-host",
-                scrape_interval: "60s",
+                scrape_interval: "15s",
                 metrics_path: "/metrics",
                 static_configs: [
                   {

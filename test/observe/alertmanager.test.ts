@@ -76,10 +76,11 @@ test("a page posted as Prometheus posts it reaches the page webhook through a re
   const am = await startAlertmanager(config);
   t.after(() => am.stop());
 
-  const [page, ticket, pagedTicket] = [
+  const [page, ticket, pagedTicket, hostPage] = [
     "AvfleetPacketLossBurnPage",
     "AvfleetHostTuningDrift",
     "AvfleetPacketLossBurnTicket",
+    "AvfleetHostUdpReceiveBufferDrops",
   ].map((name) => ruleAlerts("metal-sjc").find((a) => a.alertname === name)!);
   assert.equal(pagedTicket.slo, page.slo);
   assert.equal(page.severity, "page");
@@ -89,7 +90,7 @@ test("a page posted as Prometheus posts it reaches the page webhook through a re
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(
-      [page, ticket, pagedTicket].map((labels) => ({
+      [page, ticket, pagedTicket, hostPage].map((labels) => ({
         labels,
         annotations: { summary: `${labels.alertname} on metal-sjc` },
         startsAt: new Date().toISOString(),
@@ -99,10 +100,10 @@ test("a page posted as Prometheus posts it reaches the page webhook through a re
   });
   assert.equal(posted.status, 200, await posted.text());
 
-  await poll("both deliveries", 20, async () => (deliveries.length >= 2 ? true : undefined));
+  await poll("three deliveries", 20, async () => (deliveries.length >= 3 ? true : undefined));
   const at = (path: string) => deliveries.filter((d) => d.path === path);
-  assert.equal(at("/page").length, 1, am.log());
-  const [delivered] = at("/page");
+  assert.equal(at("/page").length, 2, am.log());
+  const delivered = at("/page").find((d) => d.body.alerts[0].labels.slo)!;
   assert.equal(delivered.body.receiver, "metal-sjc-page");
   assert.equal(delivered.body.status, "firing");
   assert.equal(delivered.authorization, "Bearer page-token");
@@ -111,7 +112,8 @@ test("a page posted as Prometheus posts it reaches the page webhook through a re
     [["AvfleetPacketLossBurnPage", "page", "metal-sjc"]],
   );
   // the ticket went to its own receiver, not to the page's; the ticket of the SLO that
-  // pages is held back by the page (inhibit_rules)
+  // pages is held back by the page (inhibit_rules), a host's ticket is not held back by a
+  // host's page (neither has an SLO)
   assert.deepEqual(
     at("/ticket").map((d) => [d.body.receiver, d.body.alerts[0].labels.alertname]),
     [["metal-sjc-ticket", "AvfleetHostTuningDrift"]],
