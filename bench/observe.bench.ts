@@ -13,7 +13,9 @@ import { parse } from "yaml";
 import { listStacks, loadStacks } from "../modules/config/stack";
 import { evaluateStacks } from "../modules/plan/evaluate";
 import { renderAlertmanager } from "../modules/observe/alertmanager";
-import { alertmanagerSites } from "../modules/observe/render";
+import { alertmanagerSites, poolFacts } from "../modules/observe/render";
+import { cloudwatchCounters } from "../modules/observe/cloud";
+import { servedSeries, unpublished, unpublishedAlarmMetrics } from "../modules/observe/seams";
 import { ruleGroups } from "../modules/observe/rules";
 import { routesOf } from "../test/support/alertmanager";
 import { tmpdir } from "node:os";
@@ -71,18 +73,43 @@ async function ruleTestFigures() {
 }
 
 /**
- * Alerts of every stack, and those that reach a receiver: an alarm whose actions name topics
- * (a topic the stack creates must have a subscription), a policy with channels, a metal rule
- * that Alertmanager routes to a receiver with an integration.
+ * Alerts of every stack, those that reach a receiver (an alarm whose actions name topics, a
+ * topic the stack creates having a subscription; a policy with channels; a metal rule that
+ * Alertmanager routes to a receiver with an integration) and those whose every read has a
+ * source (modules/observe/seams.ts: a series the pool's own hosts publish, by its own pool, or
+ * one the rules record).
  */
 async function receiverFigures() {
   const stacks = loadStacks("stacks", listStacks("stacks"));
   const plans = await evaluateStacks(stacks);
+  const fleetOf = new Map(stacks.flatMap((s) => (s.fleet ? [[s.name, s.fleet] as const] : [])));
+  const facts = poolFacts(stacks);
+  const recorded = new Set(
+    ruleGroups({ pools: facts })
+      .flatMap((g) => g.rules)
+      .flatMap((r) => (r.record ? [r.record] : [])),
+  );
   let alerts = 0;
   let routed = 0;
+  let sourced = 0;
   for (const plan of plans) {
+    const fleet = fleetOf.get(plan.name)!;
     const inputs = (type: string) =>
       plan.resources.filter((r) => r.type === type).map((r) => ({ ...r, i: r.inputs as any }));
+    const alarms = new Map(
+      inputs("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => [a.i.name as string, a.i]),
+    );
+    const metricsOf = (alarm: any): any[] => [
+      ...(alarm.metricQueries ?? []).map((q: any) => q.metric).filter(Boolean),
+      ...(alarm.metricName ? [alarm] : []),
+    ];
+    // a composite reads its member alarms' metrics
+    const reads = (a: any): any[] =>
+      a.alarmRule
+        ? [...a.alarmRule.matchAll(/ALARM\("([^"]+)"\)/g)].flatMap((m: string[]) =>
+            metricsOf(alarms.get(m[1])),
+          )
+        : metricsOf(a);
     const subscribed = new Set(
       inputs("aws:sns/topicSubscription:TopicSubscription").map((s) => s.i.topic),
     );
@@ -95,10 +122,14 @@ async function receiverFigures() {
     ].filter((a) => a.i.tags?.severity)) {
       alerts++;
       if (a.i.alarmActions?.length && a.i.alarmActions.every(reaches)) routed++;
+      const table = cloudwatchCounters(fleet.pool);
+      if (unpublishedAlarmMetrics(fleet, table, reads(a.i)).length === 0) sourced++;
     }
     for (const p of inputs("gcp:monitoring/alertPolicy:AlertPolicy")) {
       alerts++;
       if (p.i.notificationChannels?.length && p.i.notificationChannels.every(Boolean)) routed++;
+      const query = p.i.conditions[0].conditionPrometheusQueryLanguage.query;
+      if (unpublished(query, servedSeries(fleet), new Set([fleet.pool])).length === 0) sourced++;
     }
   }
   const rules = ruleGroups()
@@ -106,6 +137,13 @@ async function receiverFigures() {
     .filter((r) => r.alert);
   const { sites, without } = alertmanagerSites(stacks);
   alerts += without.length * rules.length;
+  // a metal site's Prometheus evaluates every rule over its own hosts' series
+  const pools = new Set(facts.map((f) => f.pool));
+  for (const fleet of fleetOf.values()) {
+    if (fleet.kind !== "metal") continue;
+    const published = new Set([...servedSeries(fleet), ...recorded]);
+    sourced += rules.filter((r) => unpublished(r.expr, published, pools).length === 0).length;
+  }
   const dir = mkdtempSync(join(tmpdir(), "observe-bench-am-"));
   try {
     for (const site of sites) {
@@ -127,7 +165,7 @@ async function receiverFigures() {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return { alerts, routed };
+  return { alerts, routed, sourced };
 }
 
 interface Fault {
@@ -289,6 +327,9 @@ async function main() {
     `receivers: ${receivers.routed} of ${receivers.alerts} alerts of every stack reach one (CloudWatch, Cloud Monitoring, Alertmanager)`,
   );
   console.log(
+    `sources: ${receivers.sourced} of ${receivers.alerts} alerts of every stack read only series their pool's hosts publish (or the rules record)`,
+  );
+  console.log(
     `rule tests: ${rules.tests} cases over ${rules.alerts} alerts through promtool in ${rules.seconds.toFixed(1)} s: must-fire ${rules.mustFire}, must-not-fire ${rules.mustNotFire}`,
   );
   for (const pool of run.paging) {
@@ -309,7 +350,7 @@ async function main() {
   const latency = latencies.length ? (median(latencies) * SCALE).toFixed(0) : "NaN";
   const correct = run.verdicts.filter((v) => v.ok).length;
   console.log(
-    `observe: alerts=${rules.alerts} tests=${rules.tests} must_fire_ok=${rules.mustFire} must_not_fire_ok=${rules.mustNotFire} page_latency_s=${latency} diagnose_correct=${correct}/${run.verdicts.length} alerts_with_receiver=${receivers.routed}/${receivers.alerts}`,
+    `observe: alerts=${rules.alerts} tests=${rules.tests} must_fire_ok=${rules.mustFire} must_not_fire_ok=${rules.mustNotFire} page_latency_s=${latency} diagnose_correct=${correct}/${run.verdicts.length} alerts_with_source=${receivers.sourced}/${receivers.alerts} alerts_with_receiver=${receivers.routed}/${receivers.alerts}`,
   );
 }
 

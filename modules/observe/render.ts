@@ -21,10 +21,16 @@ import { renderRules, type PoolFacts, type RuleOptions } from "./rules";
 
 export const RULES_FILE = "rules.yml";
 
-/** The media regions the stacks serve, sorted. */
-export function mediaRegions(stacks: LoadedStack[]): string[] {
-  const regions = stacks.map((s) => s.fleet?.mediaRegion ?? s.traffic?.mediaRegion);
-  return [...new Set(regions.filter((r): r is string => !!r))].sort();
+/**
+ * The media regions whose pools' hosts publish Prometheus series, sorted: a dashboard each. A
+ * metal site's go to its Prometheus, a GCP pool's to Managed Service for Prometheus; an AWS
+ * pool's go to CloudWatch, so a region of AWS pools alone would get a dashboard of empty panels.
+ */
+export function dashboardRegions(stacks: LoadedStack[]): string[] {
+  const regions = stacks.flatMap((s) =>
+    s.fleet && s.fleet.kind !== "aws" ? [s.fleet.mediaRegion] : [],
+  );
+  return [...new Set(regions)].sort();
 }
 
 /** A bare-metal site whose Prometheus rules Alertmanager routes. */

@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { DEFAULT_STACKS_DIR, listStacks, loadStacks } from "../../modules/config/stack";
 import {
   alertmanagerSites,
-  mediaRegions,
+  dashboardRegions,
   observeFiles,
   poolFacts,
 } from "../../modules/observe/render";
@@ -23,7 +23,7 @@ Writes, from the media SLOs (modules/gates/slo.ts) and the spec in modules/obser
                             tuning drift, agent down, pool at its host ceiling)
   DIR/tests.yml             promtool tests: must-fire cases up to 1 h windows, host alerts
   DIR/tests-long.yml        promtool tests over 6 h to 30-day windows (a few minutes)
-  DIR/dashboards/<r>.json   a Grafana dashboard per media region of the stacks
+  DIR/dashboards/<r>.json   a Grafana dashboard per media region whose pools publish to Prometheus (metal, GCP)
   DIR/alertmanager/<s>.yml  per bare-metal stack with alerting.notify: Alertmanager routing
                             severity page and ticket to the stack's receivers
   DIR/prometheus/<s>.yml    per bare-metal stack: the site's Prometheus, scraping its hosts'
@@ -56,7 +56,7 @@ Options:
     if (!values.out) throw new UsageError("--out DIR is required");
     const dir = values.stacks ?? DEFAULT_STACKS_DIR;
     const stacks = loadStacks(dir, listStacks(dir));
-    const regions = mediaRegions(stacks);
+    const regions = dashboardRegions(stacks);
     const { sites, without } = alertmanagerSites(stacks);
     const { files, cases } = observeFiles(
       regions,
