@@ -18,7 +18,7 @@ import { AUTOSCALER_MODE } from "./gcp-args";
 import type { Inventory } from "../config/inventory.schema";
 import { classHardware, cloudHardware } from "../tuning/host-facts";
 import { hostTuning, tuningPayloadPart } from "./host-tuning";
-import { bootstrapScript, cloudConfig, metalPart } from "../host/bootstrap";
+import { awsBoot, bootstrapScript, metalPart } from "../host/bootstrap";
 import { privilegeOf, renderPayload, sudoersRule, type Payload } from "./metal-payload";
 import { storeIdentity, storePayload, storeSshFiles } from "./payload-store";
 import { sshFiles } from "./metal-ssh";
@@ -173,7 +173,7 @@ export function declareStack(
       const fleet = new (components.aws().AwsFleet)(spec.pool, {
         spec,
         region: config["aws:region"]!,
-        userData: cloudConfig(spec, hostTuning(spec, cloudHardware(spec.instanceType, "ena"))),
+        boot: awsBoot(spec, hostTuning(spec, cloudHardware(spec.instanceType, "ena"))),
         scaling: scaling as AwsScaling,
         rollout: config["avfleet:rollout"],
       });

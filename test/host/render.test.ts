@@ -13,7 +13,8 @@ import { autoscalingPolicy } from "../../modules/fleets/gcp-args";
 import { MEDIA_METRIC } from "../../modules/fleets/aws-args";
 import { agentConfig } from "../../modules/host/agent";
 import {
-  awsUserData,
+  awsBoot,
+  AWS_USER_DATA_LIMIT,
   bootstrapScript,
   cloudConfig,
   DRAIN_REQUEST_MARKER,
@@ -23,7 +24,7 @@ import {
 import { workloadUnit } from "../../modules/host/units";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
-import { assertCloudConfigsPass, bootstrapFiles } from "../support/user-data";
+import { assertCloudConfigsPass, bootstrapFiles, TEST_BUCKET } from "../support/user-data";
 
 const STACKS = join(ROOT, "stacks");
 const fleets = listStacks(STACKS)
@@ -86,8 +87,8 @@ test("every cloud stack's bootstrap carries tuning, unit, agent and config; AWS 
       new RegExp(`^JobTimeoutSec=${spec.drainSeconds + 120}$`, "m"),
     );
   }
-  const userData = awsUserData(cloudConfig(aws, hostTuning(aws, hardware)));
-  assert.ok(Buffer.from(userData, "base64").length <= 16384);
+  const userData = awsBoot(aws, hostTuning(aws, hardware)).userData(TEST_BUCKET);
+  assert.ok(Buffer.from(userData, "base64").length <= AWS_USER_DATA_LIMIT / 4);
 });
 
 test("a draining bare-metal host gets its drain request and nothing else", () => {
@@ -112,9 +113,10 @@ test("every rendered cloud-config passes cloud-init schema", (t) => {
 
 test("Debian's cloud-init runs the AWS bootstrap at every boot, the first one included", (t) => {
   if (!prerequisite(t, missingCommands("cloud-init"))) return;
-  assert.deepEqual(Object.keys(YAML.parse(cloudConfig(aws, hostTuning(aws, hardware)))), [
-    "write_files",
-  ]);
+  assert.deepEqual(
+    Object.keys(YAML.parse(cloudConfig(aws, hostTuning(aws, hardware), TEST_BUCKET))),
+    ["write_files"],
+  );
   // cloud-init's own code, with its own interpreter: the module's frequency and directory.
   const cloudInit = spawnSync("sh", ["-c", "command -v cloud-init"], { encoding: "utf8" });
   const python = readFileSync(cloudInit.stdout.trim(), "utf8").split("\n")[0].slice(2).trim();
