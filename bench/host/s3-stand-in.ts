@@ -41,8 +41,13 @@ export function s3StandIn(s: StandIns, bucket: S3Object): Promise<string> {
     if (bad) return s.problem("s3", bad, res, 403);
     const key = decodeURIComponent((req.url ?? "/").split("?")[0].slice(1));
     const content = bucket.objects.get(key);
-    if (!key.startsWith(bucket.prefix) || content === undefined)
-      return s.problem("s3", `AccessDenied: GetObject ${key}`, res, 403);
+    // The grant's answer, not a malformed request: recorded as refused, as S3 answers it.
+    if (!key.startsWith(bucket.prefix) || content === undefined) {
+      s.calls.push({ service: "s3", action: "GetObject:refused", at: Date.now(), body: { key } });
+      return void res
+        .writeHead(403, { "Content-Type": "application/xml" })
+        .end("<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>");
+    }
     s.calls.push({ service: "s3", action: "GetObject", at: Date.now(), body: { key } });
     res.writeHead(200, { "Content-Type": "binary/octet-stream" }).end(content);
   });
