@@ -10,6 +10,8 @@ import { launchTemplateUserData } from "./hosts";
 const INSTANCE_TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";
 const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
 const ASG = "aws:autoscaling/group:Group";
+/** An AWS pool's boot payload: its launch template's user-data only fetches it. */
+const S3_OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2";
 const LIFECYCLE_HOOK = "aws:autoscaling/lifecycleHook:LifecycleHook";
 const GCP_AUTOSCALER = [
   "gcp:compute/regionAutoscaler:RegionAutoscaler",
@@ -70,6 +72,7 @@ function payloads(resources: PolicyResource[]): string[] {
         ),
       ];
     if (r.type === LAUNCH_TEMPLATE) return [launchTemplateUserData(r.props.userData)];
+    if (r.type === S3_OBJECT) return [String(r.props.content ?? "")];
     return [];
   });
 }

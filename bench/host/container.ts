@@ -211,8 +211,8 @@ export async function rehearseContainer(prefix = `container-${process.pid}`) {
 
     const bootEnv = { ...env, AVFLEET_ROOT: host.root, PATH: `${FIXTURES}/bin:${env.PATH}` };
     const mediaUnit = host.tuning.facts.mediaUnit;
-    const prepare = (h: Host) => {
-      boot(h, bootEnv);
+    const prepare = async (h: Host) => {
+      await boot(h, bootEnv);
       const image = containerImage(h.spec)!;
       let execStart = "";
       if (!maySetAnyLimit()) {
@@ -243,7 +243,7 @@ export async function rehearseContainer(prefix = `container-${process.pid}`) {
       }
       return execStart;
     };
-    if (prepare(host)) deviations.push("file limit clamped to this machine's hard limits");
+    if (await prepare(host)) deviations.push("file limit clamped to this machine's hard limits");
 
     const supervisor = new Supervisor(host.root, ns);
     const stats = async () => {
@@ -295,7 +295,7 @@ export async function rehearseContainer(prefix = `container-${process.pid}`) {
     // The same host told to run an image that no registry serves.
     const missing = `sha256:${"0".repeat(64)}`;
     const broken = hostOf(spec("metal-sjc", workloadOf(missing)), host.root);
-    prepare(broken);
+    await prepare(broken);
     const second = new Supervisor(host.root, ns);
     let started = true;
     try {

@@ -3,7 +3,8 @@
  * of its own (a veth to this machine, where the stand-ins listen) with a throwaway root
  * directory, running the very bytes the fleet renders: the GCP startup-script, the AWS
  * cloud-config (checked by `cloud-init schema`, then its write_files and per-boot script done as
- * cloud-init does) and the bare-metal SSH payload. The AWS host launches into a warm pool, is
+ * cloud-init does: the stub, which fetches the payload object from an S3 stand-in) and the
+ * bare-metal SSH payload. The AWS host launches into a warm pool, is
  * stopped and started again before it serves. Needs root, ip, nft, ethtool, python3, cloud-init.
  */
 import { execFile, spawn, spawnSync } from "node:child_process";
@@ -21,7 +22,9 @@ import {
   metalPayload,
   PER_BOOT_BOOTSTRAP_PATH,
 } from "../../modules/host/bootstrap";
-import { autoScalingGroupName, countsSessions } from "../../modules/host/agent";
+import { autoScalingGroupName } from "../../modules/host/agent";
+import { payloadKey, PAYLOAD_PREFIX } from "../../modules/host/boot-stub";
+import { sha256 } from "../../modules/tuning/script";
 import {
   AWS_DRAIN_HOOK,
   AWS_LAUNCH_HOOK,
@@ -40,6 +43,7 @@ import { awsStandIns, gcpStandIns, StandIns } from "./stand-ins";
 import { countersArrive, rehearsalCounters, type CountersResult } from "./cloudwatch";
 import { hostPolicy } from "../../modules/fleets/aws-args";
 import type { AwsFleetSpec } from "../../modules/config/fleet.schema";
+import { s3StandIn } from "./s3-stand-in";
 import { Supervisor } from "./supervisor";
 import { siteScrape, type SiteScrape } from "./prometheus";
 
@@ -82,12 +86,28 @@ export interface HostResult {
   site?: SiteScrape;
   /**
    * The per-session families on the agent's /metrics once drained, against the SFU's counts
-   * (none where the agent does not count them: modules/host/agent.ts countsSessions).
+   * (none for the host that leaves at shutdown).
    */
   sessions?: SessionsResult;
   /** AWS: the counters its pool's alarms read, as they arrived at CloudWatch. */
   counters?: CountersResult;
+  /** AWS: how its boot stub fetched the payload object (undefined elsewhere). */
+  payload?: PayloadResult;
 }
+
+export interface PayloadResult {
+  /** GetObject calls the S3 stand-in answered: the first boot's only (later boots keep it). */
+  fetches: number;
+  /** A boot whose object had been swapped under its key failed, and ran nothing of it. */
+  swappedRefused: boolean;
+}
+
+/** An AWS host's boot payload, its agent publishing the counters its pool's alarms read. */
+const awsPayload = (host: Host) =>
+  bootstrapScript(host.spec, host.tuning, rehearsalCounters(host.spec));
+
+/** The pool's bucket as the rehearsal's user-data names it (the stub is pointed at the stand-in). */
+const REHEARSAL_BUCKET = "aws-use1-boot-20261204000000000000000001";
 
 export interface AutohealerResult {
   /** Probes of the path the rendered autohealing check names, during the drain. */
@@ -208,8 +228,11 @@ export function setUpNetns(ns: string, veth: string, hostIp: string, nsIp: strin
   run("-n", ns, "route", "add", "default", "via", hostIp);
 }
 
-/** Runs the host's boot payload the way its boot system would. */
-export function boot(host: Host, env: NodeJS.ProcessEnv): void {
+/**
+ * Runs the host's boot payload the way its boot system would. Asynchronous: an AWS host's stub
+ * fetches its payload from stand-ins this process serves.
+ */
+export async function boot(host: Host, env: NodeJS.ProcessEnv): Promise<void> {
   let r;
   if (host.kind === "gcp") {
     // The guest agent writes startup-script to a file and runs it.
@@ -218,7 +241,7 @@ export function boot(host: Host, env: NodeJS.ProcessEnv): void {
     writeFileSync(file, bootstrapScript(host.spec, host.tuning), { mode: 0o755 });
     r = sh(host.ns, file, env);
   } else if (host.kind === "aws") {
-    const text = cloudConfig(host.spec, host.tuning, rehearsalCounters(host.spec));
+    const text = cloudConfig(host.spec, host.tuning, REHEARSAL_BUCKET, awsPayload(host));
     const file = join(host.root, "run/user-data");
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, text);
@@ -237,16 +260,24 @@ export function boot(host: Host, env: NodeJS.ProcessEnv): void {
       doc.write_files[0].path !== PER_BOOT_BOOTSTRAP_PATH
     )
       throw new Error(`the cloud-config does not leave exactly the per-boot bootstrap to run`);
-    r = perBoot(host, env);
+    r = await perBoot(host, env);
   } else {
     r = sh(host.ns, metalPayload(host.spec, host.tuning, "active").create, env);
   }
   if (r.status !== 0) throw new Error(`${host.kind} bootstrap: ${r.stdout}${r.stderr}`);
 }
 
-/** What cloud-init's scripts-per-boot does at every later boot of an AWS host. */
+/** What cloud-init's scripts-per-boot does at every boot of an AWS host: it runs the stub. */
 function perBoot(host: Host, env: NodeJS.ProcessEnv) {
-  return sh(host.ns, join(host.root, PER_BOOT_BOOTSTRAP_PATH), env);
+  return new Promise<{ status: number; stdout: string; stderr: string }>((resolve) =>
+    execFile(
+      "ip",
+      ["netns", "exec", host.ns, "sh", "-c", join(host.root, PER_BOOT_BOOTSTRAP_PATH)],
+      { encoding: "utf8", env, maxBuffer: 64 << 20 },
+      (error, stdout, stderr) =>
+        resolve({ status: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
 }
 
 /** The netns's values of the tuning's sysctls, as they are before the tuning (its defaults). */
@@ -276,7 +307,12 @@ async function warmPoolCycle(
   starts: string[],
   defaults: Map<string, string>,
   health: string,
-): Promise<{ supervisor: Supervisor; warm: Omit<WarmPoolResult, "waitingAtEnd"> }> {
+  stats: () => Promise<SfuCounts | undefined>,
+): Promise<{
+  supervisor: Supervisor;
+  warm: Omit<WarmPoolResult, "waitingAtEnd">;
+  sfuBefore: SfuCounts | undefined;
+}> {
   const completions = () => hookCalls(standIns, "CompleteLifecycleAction", AWS_LAUNCH_HOOK);
   await until("healthy in the warm pool", 20_000, async () => (await get(health))?.status === 200);
   await until("the launch completed (warm pool)", 20_000, () => completions() === 1);
@@ -307,6 +343,10 @@ async function warmPoolCycle(
   // EC2 stops the host the way a shutdown does: systemd stops the units, the agent first (it
   // drains for the shutdown, in vain: the host will serve again).
   writeFileSync(join(host.root, "run/system-state"), "stopping\n");
+  // The SFU's counts of this boot, read once the agent (stopped first) counts no more: the next
+  // boot's SFU counts from zero, while the agent's counters go on from its state.
+  await supervisor.stop(AGENT_UNIT);
+  const sfuBefore = await stats();
   await supervisor.stopAll();
   const drainFile = join(host.root, STATE_DIR, "drain.json");
   const stoppedDraining =
@@ -328,7 +368,7 @@ async function warmPoolCycle(
     () => hookCalls(standIns, "RecordLifecycleActionHeartbeat", AWS_LAUNCH_HOOK) > 0,
   );
   const early = completions();
-  const r = perBoot(host, env);
+  const r = await perBoot(host, env);
   if (r.status !== 0) throw new Error(`per-boot bootstrap: ${r.stdout}${r.stderr}`);
   await until("the launch completed (in service)", 30_000, () => completions() === 2);
   // A restarted agent completes again: "No active Lifecycle Action" is its answer, not an error.
@@ -342,6 +382,7 @@ async function warmPoolCycle(
     reset && sh(host.ns, "cat /proc/sys/net/ipv4/udp_rmem_min", env).stdout.trim() === wanted;
   return {
     supervisor: next,
+    sfuBefore,
     warm: {
       warmPosts,
       launchCompletions: completions(),
@@ -356,6 +397,15 @@ async function warmPoolCycle(
 }
 
 type AwsControl = Awaited<ReturnType<typeof awsStandIns>>;
+
+/** What the stand-in SFU's /stats counts since it started. */
+interface SfuCounts {
+  sessions: number;
+  started: number;
+  joinsFailed: number;
+  ended: number;
+  udpRmemMinAtStart: number;
+}
 
 /** Auto Scaling calls of one action on one hook that the stand-in answered. */
 function hookCalls(standIns: StandIns, action: string, hook: string): number {
@@ -480,6 +530,8 @@ async function rehearseHost(
   let markedByController = false;
   /** GCP: one more pass of the controller once the drain is done; true when it deleted the VM. */
   let deletePass: (() => Promise<boolean>) | undefined;
+  /** AWS: puts the payload's own bytes back under its key. */
+  let restorePayload: (() => unknown) | undefined;
   if (host.kind === "gcp") {
     const vm = {
       project: "media-prod-usw1",
@@ -554,6 +606,18 @@ async function rehearseHost(
     // Launched into the warm pool: IMDS names the state it is headed for.
     a.launch("Warmed:Stopped");
     aws = a;
+    // The pool's bucket holds the payload under its sha256's key; first with other bytes there.
+    const payload = awsPayload(host);
+    const key = payloadKey(sha256(payload));
+    const objects = new Map([[key, '#!/bin/sh\ntouch "$AVFLEET_ROOT/swapped-ran"\n']]);
+    const s3 = await s3StandIn(standIns, {
+      objects,
+      region: "us-east-1",
+      prefix: PAYLOAD_PREFIX,
+      credentials: a.credentials,
+    });
+    Object.assign(env, { AVFLEET_IMDS: a.endpoints.imds, AVFLEET_S3: s3 });
+    restorePayload = () => objects.set(key, payload);
   } else {
     control = {
       endpoints: {},
@@ -565,7 +629,20 @@ async function rehearseHost(
   }
 
   const defaults = sysctlValues(host, env);
-  boot(host, env);
+  let swappedRefused: boolean | undefined;
+  if (restorePayload) {
+    // A payload swapped under its key: the stub refuses it and runs nothing of it.
+    let refused = false;
+    try {
+      await boot(host, env);
+    } catch (e) {
+      refused = /refused the payload: its sha256 is [0-9a-f]{64}/.test(String(e));
+    }
+    swappedRefused = refused && !existsSync(join(host.root, "swapped-ran"));
+    restorePayload();
+  }
+  const swappedFetches = standIns.count("s3", "GetObject");
+  await boot(host, env);
   // What makes this a rehearsal: a drop-in per unit pointing at the root and the stand-ins.
   const starts = systemctlStarts(host.root);
   for (const unit of ["avfleet-tune.service", ...starts]) {
@@ -585,9 +662,21 @@ async function rehearseHost(
   const health = `http://${host.nsIp}:${host.spec.ports.health.port}${host.spec.ports.health.path}`;
   const metrics = `http://${host.nsIp}:${host.spec.ports.health.port}/metrics`;
   const admin = `http://127.0.0.1:${host.spec.workload.adminPort}`;
-  const stats = async () => {
+  const stats = async (): Promise<SfuCounts | undefined> => {
     const r = sh(host.ns, `curl -sf ${admin}/stats`, env);
     return r.status === 0 ? JSON.parse(r.stdout) : undefined;
+  };
+  /** The SFU's counts over every boot of the host (an AWS host's warm pool boot before this). */
+  let sfuBefore: SfuCounts | undefined;
+  const hostStats = async () => {
+    const s = await stats();
+    if (!s || !sfuBefore) return s;
+    return {
+      ...s,
+      started: s.started + sfuBefore.started,
+      joinsFailed: s.joinsFailed + sfuBefore.joinsFailed,
+      ended: s.ended + sfuBefore.ended,
+    };
   };
   let scrapes = 0;
   try {
@@ -603,8 +692,9 @@ async function rehearseHost(
         starts,
         defaults,
         health,
+        stats,
       );
-      ({ supervisor, warm } = cycle);
+      ({ supervisor, warm, sfuBefore } = cycle);
       tuned &&= warm.retuned;
     }
     // Of the host's last boot: after a warm pool's stop, the tuning unit tunes again first.
@@ -736,16 +826,12 @@ async function rehearseHost(
       const m = await get(metrics);
       if (m?.status === 200 && /^avfleet_agent_draining 1$/m.test(m.text)) scrapes++;
     }
-    const sessions = countsSessions(host.spec)
-      ? await sessionsOnHost(
-          async () => (await get(metrics))?.text,
-          stats,
-          () =>
-            JSON.parse(
-              sh(host.ns, `curl -sf ${admin}${host.spec.workload.sessionsPath}`, env).stdout,
-            ),
-        )
-      : undefined;
+    const sessions = await sessionsOnHost(
+      async () => (await get(metrics))?.text,
+      hostStats,
+      () =>
+        JSON.parse(sh(host.ns, `curl -sf ${admin}${host.spec.workload.sessionsPath}`, env).stdout),
+    );
     const healing = await autohealer?.stop();
     // The controller's next pass reads the drain's guest attribute and deletes the VM.
     const deletedByController = (await deletePass?.()) ?? false;
@@ -789,6 +875,15 @@ async function rehearseHost(
       ...(aws && warm ? { warm: { ...warm, waitingAtEnd: aws.waiting() } } : {}),
       ...(site ? { site } : {}),
       ...(sessions ? { sessions } : {}),
+      // Fetches since the payload was restored: its first boot's, none at the warm pool's start.
+      ...(swappedRefused !== undefined
+        ? {
+            payload: {
+              fetches: standIns.count("s3", "GetObject") - swappedFetches,
+              swappedRefused,
+            },
+          }
+        : {}),
       ...(counters ? { counters } : {}),
     };
   } finally {

@@ -486,7 +486,7 @@ const hmac = (key: Buffer | string, data: string) =>
 const sha256hex = (data: string) => createHash("sha256").update(data).digest("hex");
 
 /** Checks an AWS Signature Version 4 header against the secret the stand-in IMDS handed out. */
-function sigv4Problem(
+export function sigv4Problem(
   req: IncomingMessage,
   body: string,
   creds: { AccessKeyId: string; SecretAccessKey: string; Token: string },
@@ -679,6 +679,8 @@ export async function awsStandIns(s: StandIns, vm: AwsInstance) {
   );
   return {
     endpoints: { imds, monitoring: `${monitoring}/`, autoscaling: `${autoscaling}/` },
+    /** The instance role's credentials IMDS hands out (the S3 stand-in checks them too). */
+    credentials: creds,
     /**
      * A scale-in: IMDS reads Terminated at once, but the drain hook's action waits only once the
      * instance has left its load balancer, `deregisterMs` later; until then Auto Scaling answers

@@ -11,12 +11,14 @@ import { getAmiOutput } from "@pulumi/aws/ec2/getAmi";
 import * as iam from "@pulumi/aws/iam";
 import * as lb from "@pulumi/aws/lb";
 import * as route53 from "@pulumi/aws/route53";
+import * as s3 from "@pulumi/aws/s3";
 import type { AwsFleetSpec } from "../config/fleet.schema";
 import type { RolloutConfig } from "../config/rollout.schema";
 import { groupIntent, releaseId, rolloutSummary } from "../release/cloud-intent";
 import { fleetLabels } from "./labels";
 import * as args from "./aws-args";
-import { awsUserData } from "../host/bootstrap";
+import type { AwsBoot } from "../host/bootstrap";
+import { payloadBucketPrefix, PAYLOAD_PUBLIC_ACCESS_BLOCK, payloadReadPolicy } from "./aws-payload";
 import type { AwsScaling } from "./scaling";
 
 export interface AwsFleetArgs {
@@ -24,8 +26,8 @@ export interface AwsFleetArgs {
   spec: AwsFleetSpec;
   /** The AWS region of the fleet (`aws:region`); every subnet's zone is inside it. */
   region: string;
-  /** The #cloud-config carrying the host bootstrap (modules/host); gzipped and base64-encoded here. */
-  userData: string;
+  /** The host bootstrap as an S3 object and the user-data that fetches it (modules/host awsBoot). */
+  boot: AwsBoot;
   /** The pool's scaling policy compiled into provider settings (modules/scaling/compile.ts). */
   scaling: AwsScaling;
   /** Where a release's rollout stands (`avfleet:rollout`), when one does. */
@@ -58,7 +60,7 @@ export class AwsFleet extends pulumi.ComponentResource {
 }
 
 export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pulumi.Resource) {
-  const { spec, region, userData, scaling, rollout } = fleetArgs;
+  const { spec, region, boot, scaling, rollout } = fleetArgs;
   const tags = fleetLabels(spec);
   const opts = { parent };
   const groupName = args.groupName(spec);
@@ -135,6 +137,33 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
   );
   const profile = new iam.InstanceProfile(`${name}-profile`, { role: role.name, tags }, opts);
 
+  // The hosts' boot payload, which their user-data only fetches (modules/host/boot-stub.ts).
+  // forceDestroy: the bucket goes only with its pool, after the launch template that names it,
+  // and with the payloads the stack retained in it.
+  const payloads = new s3.Bucket(
+    `${name}-payloads`,
+    { region, bucketPrefix: payloadBucketPrefix(spec), forceDestroy: true, tags },
+    opts,
+  );
+  new s3.BucketPublicAccessBlock(
+    `${name}-payloads-private`,
+    { region, bucket: payloads.id, ...PAYLOAD_PUBLIC_ACCESS_BLOCK },
+    opts,
+  );
+  // A new payload is a new key, so a changed one replaces this object; the old one stays in the
+  // bucket (retainOnDelete): hosts of the launch template versions that pin it still launch
+  // (scale-out and replacements until a rollout moves the group, the warm pool, a rollback).
+  const payload = new s3.BucketObjectv2(
+    `${name}-payload`,
+    { region, bucket: payloads.id, key: boot.key, content: boot.payload, tags },
+    { ...opts, retainOnDelete: true },
+  );
+  const payloadRead = new iam.RolePolicy(
+    `${name}-payload-read`,
+    { role: role.id, policy: payloads.arn.apply((arn) => JSON.stringify(payloadReadPolicy(arn))) },
+    opts,
+  );
+
   // The root volume's device name is the image's own (/dev/xvda on Amazon Linux and Debian,
   // /dev/sda1 on Ubuntu): a mapping under another name adds a second volume and leaves the
   // root at the image's default size.
@@ -142,8 +171,11 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     { region, filters: [{ name: "image-id", values: [spec.ami] }] },
     { parent },
   );
-  const hostInputs = args.hostLaunchTemplate(spec, awsUserData(userData));
-  const { networkInterface, rootVolume, ...host } = hostInputs;
+  // The release is what hosts are handed less the bucket's name: the pool's one bucket for every
+  // release, as the instance profile is. The payload's sha256, in the user-data, is in it. The
+  // template's user-data is the same stub naming the bucket (below).
+  const hostInputs = args.hostLaunchTemplate(spec, boot.userData(""));
+  const { networkInterface, rootVolume, userData, ...host } = hostInputs;
   const rendered = releaseId(hostInputs);
   const intent = groupIntent(rendered, rollout);
   const launchTemplate = new ec2.LaunchTemplate(
@@ -153,6 +185,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       namePrefix: `${spec.pool}-`,
       description: `media hosts of pool ${spec.pool} (${spec.mediaRegion})`,
       ...host,
+      userData: payloads.bucket.apply(boot.userData),
       iamInstanceProfile: { arn: profile.arn },
       networkInterfaces: [{ ...networkInterface, securityGroups: [securityGroup.id] }],
       blockDeviceMappings: [{ deviceName: image.rootDeviceName, ebs: rootVolume }],
@@ -163,7 +196,8 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       updateDefaultVersion: true,
       tags,
     },
-    opts,
+    // No version may name a payload its hosts cannot read yet.
+    { ...opts, dependsOn: [payload, payloadRead] },
   );
 
   const balancer = new lb.LoadBalancer(

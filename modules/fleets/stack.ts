@@ -18,7 +18,7 @@ import { AUTOSCALER_MODE } from "./gcp-args";
 import type { Inventory } from "../config/inventory.schema";
 import { classHardware, cloudHardware } from "../tuning/host-facts";
 import { hostTuning, tuningPayloadPart } from "./host-tuning";
-import { bootstrapScript, cloudConfig, metalPart } from "../host/bootstrap";
+import { awsBoot, bootstrapScript, metalPart } from "../host/bootstrap";
 import type { CloudWatchCounters } from "../host/agent";
 import { privilegeOf, renderPayload, sudoersRule, type Payload } from "./metal-payload";
 import { storeIdentity, storePayload, storeSshFiles } from "./payload-store";
@@ -176,11 +176,7 @@ export function declareStack(
       const fleet = new (components.aws().AwsFleet)(spec.pool, {
         spec,
         region: config["aws:region"]!,
-        userData: cloudConfig(
-          spec,
-          hostTuning(spec, cloudHardware(spec.instanceType, "ena")),
-          cloudwatch,
-        ),
+        boot: awsBoot(spec, hostTuning(spec, cloudHardware(spec.instanceType, "ena")), cloudwatch),
         scaling: scaling as AwsScaling,
         rollout: config["avfleet:rollout"],
       });

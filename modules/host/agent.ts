@@ -23,7 +23,7 @@ import { launchSeconds, STATE_DIR, TEXTFILE_DIR } from "./units";
 /**
  * A Python file as a host gets it: without its comment-only and blank lines past the first two
  * (shebang, "rendered by"), without its docstrings, indented by one space a level and with
- * bracketed lines joined, because AWS caps user-data at 16 KB gzipped. A docstring is a line
+ * bracketed lines joined: a host needs none of it, and every byte is in each host's boot payload. A docstring is a line
  * opening with `"""` right after a line ending in `:` (a def or class), up to the line that
  * closes it. A comment line inside a multi-line string would change the program: a test holds
  * the compacted file's syntax tree equal to the original's less its docstrings.
@@ -62,9 +62,8 @@ function bracketDepth(text: string): number {
 const AGENT_FILE_SOURCE = readFileSync(join(__dirname, "avfleet-agent.py"), "utf8");
 
 /**
- * The source without the `# --- platform: NAME ---` and `# --- feature: NAME ---` blocks not
- * named in `keep`: a block runs to the next `# --- ` line. AWS caps user-data at 16 KB gzipped,
- * and each platform's API code is a quarter of the agent.
+ * The source without the `# --- platform: NAME ---` blocks not named in `keep`: a block runs to
+ * the next `# --- ` line. Each platform's API code is a quarter of the agent, and a host runs one.
  */
 export function platformSource(source: string, keep: ReadonlySet<string>): string {
   let dropping = false;
@@ -72,7 +71,7 @@ export function platformSource(source: string, keep: ReadonlySet<string>): strin
     .split("\n")
     .filter((line) => {
       if (line.startsWith("# --- ")) {
-        const block = /^# --- (?:platform|feature): (\w+) ---$/.exec(line)?.[1];
+        const block = /^# --- platform: (\w+) ---$/.exec(line)?.[1];
         dropping = block !== undefined && !keep.has(block);
       }
       return !dropping;
@@ -87,18 +86,7 @@ export function platformSource(source: string, keep: ReadonlySet<string>): strin
 export function agentSource(spec: FleetSpec): string {
   const keep = new Set<string>([spec.kind]);
   if (containerImage(spec)?.auth === "google") keep.add("gcp");
-  if (countsSessions(spec)) keep.add("sessions");
   return compactPython(platformSource(AGENT_FILE_SOURCE, keep));
-}
-
-/**
- * Whether a pool's agent counts the media server's session records (modules/host/sessions.ts).
- * Not on AWS yet: its user-data was 15,715 bytes gzipped for a package pool and 16,010 for a
- * container pool, of AWS's 16,384, and the counting (its code and its families in the config)
- * adds about 2,000. An AWS pool's gates read no per-session series and hold, never pass.
- */
-export function countsSessions(spec: FleetSpec): boolean {
-  return spec.kind !== "aws";
 }
 
 /** The ASG a fleet declares: the agent names it in its metric dimension and lifecycle calls. */
@@ -191,7 +179,7 @@ export interface AgentConfig {
   /** The names of the gauges the agent serves of the host as a server (sessions, readiness). */
   serving: typeof SERVING_SERIES;
   /** The per-session quality families the agent counts from the media server's records. */
-  sessions?: SessionFamilies;
+  sessions: SessionFamilies;
   /** AWS: the counters the agent publishes to CloudWatch for the pool's alarms. */
   cloudwatch?: CloudWatchCounters;
 }
@@ -263,7 +251,7 @@ export function agentConfig(
       families: HOST_METRIC_FAMILIES,
     },
     serving: SERVING_SERIES,
-    ...(countsSessions(spec) ? { sessions: SESSION_FAMILIES } : {}),
+    sessions: SESSION_FAMILIES,
     ...(cloudwatch ? { cloudwatch } : {}),
   };
 }

@@ -224,10 +224,9 @@ def ethtool_stats(interfaces):
     return out
 
 
-# --- feature: sessions ---
-# Per-session quality: the media server's session records (README: the workload contract),
-# counted and rendered as modules/host/sessions.ts does, held equal by its test. A block of its
-# own: hosts whose user-data has no room for it go without (modules/host/agent.ts).
+# --- per-session quality --------------------------------------------------------------------
+# The media server's session records (README: the workload contract), counted and rendered as
+# modules/host/sessions.ts does, held equal by its test.
 
 
 def observe(h, buckets, value):

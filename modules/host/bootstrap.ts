@@ -4,8 +4,8 @@
  * units. It is carried three ways, each one the image's own boot system runs:
  *   - GCP: `startup-script` metadata, which Google's guest agent runs at every boot on every
  *     public image (Debian's GCE images have no cloud-init: `user-data` is ignored there);
- *   - AWS: a #cloud-config that writes the script where cloud-init runs it at every boot
- *     (EC2's Debian, Ubuntu and Amazon Linux AMIs run cloud-init);
+ *   - AWS: an S3 object the pool declares, which a #cloud-config's stub fetches and runs at
+ *     every boot (EC2's Debian, Ubuntu and Amazon Linux AMIs run cloud-init);
  *   - bare metal: the payload its host command (local.Command) hands over ssh.
  * Pure renders. Every file path is prefixed with $AVFLEET_ROOT (empty on a host), which is
  * how the host rehearsal runs these very bytes under a throwaway root.
@@ -19,6 +19,7 @@ import { tuningMarker, type TuningArtifacts } from "../tuning";
 import { sha256, shellQuote } from "../tuning/script";
 import { SCRIPT_PATH } from "../tuning/settings";
 import { agentConfig, agentSource, type CloudWatchCounters } from "./agent";
+import { bootStub, payloadKey } from "./boot-stub";
 import { containerImage } from "./image";
 import {
   OPS_AGENT_APT,
@@ -287,14 +288,17 @@ export function bootstrapScript(
 }
 
 /**
- * A #cloud-config that writes avfleet-bootstrap where cloud-init runs it at every boot, not as
- * runcmd: cloud-init marks a per-instance module done before it runs it, so a first boot stopped
- * in the middle (an AWS warm pool host) would never run the rest. The bootstrap is idempotent.
+ * A #cloud-config that writes the boot stub (modules/host/boot-stub.ts) where cloud-init runs it
+ * at every boot, not as runcmd: cloud-init marks a per-instance module done before it runs it, so
+ * a first boot stopped in the middle (an AWS warm pool host) would never run the rest. The stub
+ * fetches the bootstrap from `bucket` (pinned by its sha256) and runs it; the bootstrap is
+ * idempotent. Its first lines carry the payload's markers, as the bootstrap's do.
  */
 export function cloudConfig(
   spec: FleetSpec,
   tuning: TuningArtifacts,
-  cloudwatch?: CloudWatchCounters,
+  bucket: string,
+  payload = bootstrapScript(spec, tuning),
 ): string {
   const doc = {
     write_files: [
@@ -302,12 +306,27 @@ export function cloudConfig(
         path: PER_BOOT_BOOTSTRAP_PATH,
         owner: "root:root",
         permissions: "0755",
-        content: bootstrapScript(spec, tuning, cloudwatch),
+        content: bootStub(bucket, sha256(payload), BOOTSTRAP_PATH),
       },
     ],
   };
   return `#cloud-config\n${tuningMarker(tuning)}\n${workloadMarker(spec)}\n${YAML.stringify(doc, { lineWidth: 0, indentSeq: false })}`;
 }
+
+/**
+ * What an AWS pool declares for its hosts' boot: the bootstrap as an S3 object (its key and
+ * bytes) and, for the bucket that holds it, the launch template's user-data.
+ */
+export function awsBoot(spec: FleetSpec, tuning: TuningArtifacts, cloudwatch?: CloudWatchCounters) {
+  const payload = bootstrapScript(spec, tuning, cloudwatch);
+  return {
+    payload,
+    key: payloadKey(sha256(payload)),
+    userData: (bucket: string) => awsUserData(cloudConfig(spec, tuning, bucket, payload)),
+  };
+}
+
+export type AwsBoot = ReturnType<typeof awsBoot>;
 
 /** AWS caps user-data at 16 KB before base64; cloud-init takes gzipped user-data as is. */
 export const AWS_USER_DATA_LIMIT = 16384;

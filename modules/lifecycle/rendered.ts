@@ -1,12 +1,10 @@
 /**
  * A pool as the providers and its hosts receive it: the resources' inputs (a Plan's) and the
  * files the host bootstrap installs, read back out of the bytes each platform is handed — the
- * GCP startup-script, the AWS launch template's gzipped cloud-config, a bare-metal host class's
+ * GCP startup-script, the AWS pool's payload object (its user-data fetches it), a bare-metal host class's
  * payload (declared once per site, copied to its hosts by sha256). The lifecycle simulation
  * judges these, never the fleet spec they came from.
  */
-import { gunzipSync } from "node:zlib";
-import YAML from "yaml";
 import { METAL_PAYLOAD_TYPE } from "../../policy/rules";
 
 /** A resource as the program registers it (a Plan's resources have this shape). */
@@ -77,10 +75,9 @@ function bootstrapOf(kind: RenderedPool["kind"], resources: RenderedResource[]):
     return String(template?.inputs.metadataStartupScript ?? "");
   }
   if (kind === "aws") {
-    const template = resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate");
-    const cloudConfig = gunzipSync(Buffer.from(String(template?.inputs.userData ?? ""), "base64"));
-    const doc = YAML.parse(cloudConfig.toString("utf8")) as { write_files?: { content: string }[] };
-    return doc.write_files?.find((f) => f.content.includes("avfleet-bootstrap"))?.content ?? "";
+    // The object the launch template's user-data fetches (modules/host/boot-stub.ts).
+    const payload = resources.find((r) => r.type === "aws:s3/bucketObjectv2:BucketObjectv2");
+    return String(payload?.inputs.content ?? "");
   }
   // Every active host of a site gets the same bootstrap; a draining one only a drain request.
   for (const payload of resources.filter((r) => r.type === METAL_PAYLOAD_TYPE)) {

@@ -43,6 +43,11 @@ const computed: Record<string, (name: string, inputs: State) => State> = {
     name: `projects/${i.project}/notificationChannels/${parseInt(createHash("sha256").update(name).digest("hex").slice(0, 12), 16)}`,
   }),
   "aws:ec2/launchTemplate:LaunchTemplate": () => ({ latestVersion: 1, defaultVersion: 1 }),
+  // bucketPrefix and the provider's 26 characters; S3's ARNs name neither region nor account.
+  "aws:s3/bucket:Bucket": (name, i) => {
+    const bucket = `${i.bucketPrefix ?? ""}${createHash("sha256").update(name).digest("hex").slice(0, 26)}`;
+    return { bucket, arn: `arn:aws:s3:::${bucket}` };
+  },
   "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": (name, i) => ({
     name: i.name ?? name,
     selfLink: gcpSelfLink(i, "instanceGroupManagers", name),

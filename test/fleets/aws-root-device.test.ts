@@ -37,7 +37,7 @@ test("the root volume mapping takes the AMI's root device name (Ubuntu: /dev/sda
   const fleet = new AwsFleet(spec.pool, {
     spec,
     region: "us-east-1",
-    userData: "#cloud-config\n",
+    boot: { payload: "#!/bin/sh\n", key: "payload/0", userData: () => "" },
     scaling: compileAws(spec, "us-east-1"),
   });
   await new Promise<void>((resolve) => fleet.urn.apply(() => resolve()));

@@ -1,12 +1,13 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import fc from "fast-check";
 import type { AwsFleetSpec } from "../../modules/config/fleet.schema";
 import { loadStackFile } from "../../modules/config/stack";
 import * as args from "../../modules/fleets/aws-args";
 import type { Plan } from "../../modules/plan/plan";
 import { evaluateExamples, resource } from "../support/plans";
-import { cloudInit } from "../support/user-data";
+import { bootstrapFiles, cloudInit } from "../support/user-data";
 import { launchTemplateUserData } from "../../policy/hosts";
 import { cloudwatchCounters } from "../../modules/observe/cloud";
 
@@ -166,8 +167,8 @@ test("launch template: IMDSv2 required, tags in IMDS (the agent's release label)
   assert.equal(lt.blockDeviceMappings[0].ebs.volumeType, "gp3");
   assert.equal(lt.networkInterfaces[0].associatePublicIpAddress, "true");
   assert.equal(lt.instanceType, "c6in.8xlarge");
-  // gzipped under AWS's 16 KB cap; cloud-init inflates it.
-  assert.ok(Buffer.from(lt.userData, "base64").length <= 16384);
+  // gzipped far under AWS's 16 KB cap (a stub); cloud-init inflates it.
+  assert.ok(Buffer.from(lt.userData, "base64").length <= 4096);
   const userData = launchTemplateUserData(lt.userData);
   assert.match(userData, /^#cloud-config\n/);
   const boot = cloudInit(userData);
@@ -175,6 +176,18 @@ test("launch template: IMDSv2 required, tags in IMDS (the agent's release label)
   // Run at every boot by cloud-init's scripts-per-boot, not once by runcmd: a first boot stopped
   // half-way (a warm pool host) converges at the next.
   assert.equal(boot.runcmd, undefined);
+  // The stub pins the payload object's sha256 and fetches it from the pool's bucket by the key
+  // that sha256 names.
+  const payload = resource(plan, "aws-use1-payload");
+  const sha = createHash("sha256").update(payload.inputs.content).digest("hex");
+  assert.equal(payload.inputs.key, `payload/${sha}`);
+  assert.match(boot.bootstrap, new RegExp(`^SHA=${sha}$`, "m"));
+  const bucket = resource(plan, "aws-use1-payloads").inputs.bucketPrefix;
+  assert.match(
+    boot.bootstrap,
+    new RegExp(`https://${bucket}[0-9a-f]{26}\\.s3\\.\\$R\\.amazonaws\\.com`),
+  );
+  const files = bootstrapFiles(payload.inputs.content);
   // ENA on a 32-vCPU c6in: the script sets 32 combined channels on the media NIC.
   assert.match(boot.files.get("/usr/local/sbin/avfleet-tune")!, /ena/);
   assert.match(boot.files.get("/etc/systemd/system/sfu.service")!, /^TimeoutStopSec=1860$/m);
@@ -186,6 +199,31 @@ test("launch template: IMDSv2 required, tags in IMDS (the agent's release label)
     policy.Statement[0].Condition.StringEquals["cloudwatch:namespace"],
     agent.cloudwatch.namespace,
   );
+  assert.match(files.get("/usr/local/sbin/avfleet-tune")!, /ena/);
+  assert.match(files.get("/etc/systemd/system/sfu.service")!, /^TimeoutStopSec=1860$/m);
+});
+
+test("boot payloads: a private bucket of the pool's, objects kept when replaced, hosts read only payload/", () => {
+  assert.equal(resource(plan, "aws-use1-payloads").inputs.bucketPrefix, "aws-use1-boot-");
+  assert.deepEqual(
+    Object.fromEntries(
+      Object.entries(resource(plan, "aws-use1-payloads-private").inputs).filter(
+        ([k]) => k.startsWith("block") || k.startsWith("ignore") || k.startsWith("restrict"),
+      ),
+    ),
+    {
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    },
+  );
+  // Hosts of older launch template versions still fetch theirs: the stack never deletes one.
+  assert.equal(resource(plan, "aws-use1-payload").retainOnDelete, true);
+  const [read] = JSON.parse(resource(plan, "aws-use1-payload-read").inputs.policy).Statement;
+  assert.equal(read.Effect, "Allow");
+  assert.equal(read.Action, "s3:GetObject");
+  assert.match(read.Resource, /^arn:aws:s3:::aws-use1-boot-[0-9a-f]{26}\/payload\/\*$/);
 });
 
 test("instance profile: publish only the media metric, complete only this group's lifecycle actions", () => {

@@ -42,12 +42,8 @@ test("host rehearsal: tuned, serving, measured, drained on notice, agent crash m
     assert.equal(h.sessionsAtCompletion, 0, `${h.kind}: completed at zero sessions`);
     assert.equal(h.callsCut, 0, `${h.kind}: no call cut when the units stopped`);
     assert.equal(h.agentRestartsSurvived, 1, `${h.kind}: the drain went on after kill -9`);
-    // Counted from the SFU's session records through that kill -9: each call once. Not on AWS
-    // (its user-data has no room yet: modules/host/agent.ts countsSessions).
-    if (h.kind === "aws") {
-      assert.equal(h.sessions, undefined);
-      continue;
-    }
+    // Counted from the SFU's session records through that kill -9: each call once, on every
+    // platform (AWS's agent comes in the payload object its user-data fetches).
     const { sfu, agent, promtool, contract } = h.sessions!;
     assert.deepEqual(contract, [], `${h.kind}: the SFU's records match the contract`);
     assert.ok(sfu.ended >= 1 && sfu.joinsFailed >= 1, `${h.kind}: ${JSON.stringify(sfu)}`);
@@ -60,6 +56,13 @@ test("host rehearsal: tuned, serving, measured, drained on notice, agent crash m
     assert.deepEqual(promtool, [], `${h.kind}: promtool accepts the agent's /metrics`);
   }
   assert.ok(result.hosts[1].heartbeats >= 1, "aws: heartbeats while sessions remained");
+  const payload = result.hosts[1].payload!;
+  assert.ok(payload.swappedRefused, "aws: a payload swapped under its key was refused, not run");
+  assert.equal(
+    payload.fetches,
+    1,
+    "aws: fetched at the first boot, kept for the warm pool's start",
+  );
   // The AWS host launched into a warm pool, was stopped mid-bootstrap and started again.
   const warm = result.hosts[1].warm!;
   assert.equal(warm.warmPosts, 0, "aws: no load published while Warmed:Stopped");

@@ -13,7 +13,8 @@ import { autoscalingPolicy } from "../../modules/fleets/gcp-args";
 import { MEDIA_METRIC } from "../../modules/fleets/aws-args";
 import { agentConfig } from "../../modules/host/agent";
 import {
-  awsUserData,
+  awsBoot,
+  AWS_USER_DATA_LIMIT,
   bootstrapScript,
   cloudConfig,
   DRAIN_REQUEST_MARKER,
@@ -23,7 +24,12 @@ import {
 import { workloadUnit } from "../../modules/host/units";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
-import { assertCloudConfigsPass, bootstrapFiles } from "../support/user-data";
+import {
+  assertCloudConfigsPass,
+  bootstrapFiles,
+  cloudInit,
+  TEST_BUCKET,
+} from "../support/user-data";
 
 const STACKS = join(ROOT, "stacks");
 const fleets = listStacks(STACKS)
@@ -58,7 +64,7 @@ test("the agent publishes under the very names the autoscalers read", () => {
   assert.ok(agentConfig({ ...gcp, agent: { intervalSec: 1 } } as FleetSpec).publishEverySec >= 5);
 });
 
-test("every cloud stack's bootstrap carries tuning, unit, agent and config; AWS user-data fits 16 KB gzipped", () => {
+test("every cloud stack's bootstrap carries tuning, unit, agent and config; AWS user-data (the stub) under a quarter of its 16 KB", () => {
   for (const spec of fleets.filter((f) => f.kind !== "metal")) {
     const files = bootstrapFiles(bootstrapScript(spec, hostTuning(spec, hardware)));
     assert.deepEqual(
@@ -93,8 +99,8 @@ test("every cloud stack's bootstrap carries tuning, unit, agent and config; AWS 
       new RegExp(`^JobTimeoutSec=${spec.drainSeconds + 120}$`, "m"),
     );
   }
-  const userData = awsUserData(cloudConfig(aws, hostTuning(aws, hardware)));
-  assert.ok(Buffer.from(userData, "base64").length <= 16384);
+  const userData = awsBoot(aws, hostTuning(aws, hardware)).userData(TEST_BUCKET);
+  assert.ok(Buffer.from(userData, "base64").length <= AWS_USER_DATA_LIMIT / 4);
 });
 
 test("a draining bare-metal host gets its drain request and nothing else", () => {
@@ -119,9 +125,10 @@ test("every rendered cloud-config passes cloud-init schema", (t) => {
 
 test("Debian's cloud-init runs the AWS bootstrap at every boot, the first one included", (t) => {
   if (!prerequisite(t, missingCommands("cloud-init"))) return;
-  assert.deepEqual(Object.keys(YAML.parse(cloudConfig(aws, hostTuning(aws, hardware)))), [
-    "write_files",
-  ]);
+  assert.deepEqual(
+    Object.keys(YAML.parse(cloudConfig(aws, hostTuning(aws, hardware), TEST_BUCKET))),
+    ["write_files"],
+  );
   // cloud-init's own code, with its own interpreter: the module's frequency and directory.
   const cloudInit = spawnSync("sh", ["-c", "command -v cloud-init"], { encoding: "utf8" });
   const python = readFileSync(cloudInit.stdout.trim(), "utf8").split("\n")[0].slice(2).trim();
@@ -140,11 +147,16 @@ test("Debian's cloud-init runs the AWS bootstrap at every boot, the first one in
   assert.ok(cfg.cloud_final_modules.includes("scripts-per-boot"));
 });
 
-test("the bootstrap and the stand-in tools pass shellcheck (POSIX sh)", (t) => {
+test("the bootstrap, the AWS boot stub and the stand-in tools pass shellcheck (POSIX sh)", (t) => {
   if (!prerequisite(t, missingCommands("shellcheck"))) return;
   const dir = mkdtempSync(join(tmpdir(), "host-shellcheck-"));
   const file = join(dir, "avfleet-bootstrap");
   writeFileSync(file, bootstrapScript(aws, hostTuning(aws, hardware)));
+  const stub = join(dir, "avfleet-boot-stub");
+  writeFileSync(
+    stub,
+    cloudInit(cloudConfig(aws, hostTuning(aws, hardware), TEST_BUCKET)).bootstrap,
+  );
   const metal = fleets.find((f) => f.kind === "metal")!;
   const payload = join(dir, "payload");
   writeFileSync(
@@ -154,7 +166,10 @@ test("the bootstrap and the stand-in tools pass shellcheck (POSIX sh)", (t) => {
   const fixtures = join(ROOT, "test/fixtures/host/bin");
   const r = spawnSync(
     "shellcheck",
-    ["-s", "sh", file, payload, ...["apt-get", "dpkg", "systemctl"].map((f) => join(fixtures, f))],
+    [
+      ...["-s", "sh", file, stub, payload],
+      ...["apt-get", "dpkg", "systemctl"].map((f) => join(fixtures, f)),
+    ],
     {
       encoding: "utf8",
     },

@@ -14,7 +14,7 @@ import type { AwsFleetSpec, GcpFleetSpec } from "../../modules/config/fleet.sche
 import { hostLaunchTemplate } from "../../modules/fleets/aws-args";
 import { hostTemplate } from "../../modules/fleets/gcp-args";
 import { hostTuning } from "../../modules/fleets/host-tuning";
-import { awsUserData, bootstrapScript, cloudConfig } from "../../modules/host/bootstrap";
+import { awsBoot, bootstrapScript } from "../../modules/host/bootstrap";
 import { cloudRolloutProblems } from "../../modules/config/cloud-rollout";
 import { canonicalJson, groupIntent, releaseId } from "../../modules/release/cloud-intent";
 import { cloudHardware } from "../../modules/tuning/host-facts";
@@ -35,8 +35,9 @@ function gcpRelease(change?: (fleet: any) => void): string {
 
 function awsRelease(change?: (fleet: any) => void): string {
   const spec = fleet<AwsFleetSpec>("aws-us-east-1", change);
-  const config = cloudConfig(spec, hostTuning(spec, cloudHardware(spec.instanceType, "ena")));
-  return releaseId(hostLaunchTemplate(spec, awsUserData(config)));
+  // As AwsFleet: the user-data less the bucket's name (the pool's, for every release).
+  const boot = awsBoot(spec, hostTuning(spec, cloudHardware(spec.instanceType, "ena")));
+  return releaseId(hostLaunchTemplate(spec, boot.userData("")));
 }
 
 test("a release id is r- and 12 hex of the sha256 of the canonical JSON, whatever the key order", () => {

@@ -9,6 +9,9 @@ import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { hostTuning } from "../../modules/fleets/host-tuning";
 import type { HostHardware } from "../../modules/tuning/host-facts";
 import { cloudConfig, PER_BOOT_BOOTSTRAP_PATH } from "../../modules/host/bootstrap";
+
+/** A bucket as the provider names one from a pool's prefix: the longest S3 allows (63). */
+export const TEST_BUCKET = "aws-use1-boot-".padEnd(63, "7");
 import { bootstrapFiles } from "../../modules/lifecycle/rendered";
 
 /** `cloud-init schema` passes every pool's rendered cloud-config (the caller checks it is there). */
@@ -16,7 +19,7 @@ export function assertCloudConfigsPass(specs: FleetSpec[], hardware: HostHardwar
   const dir = mkdtempSync(join(tmpdir(), "host-cloud-config-"));
   for (const spec of specs) {
     const file = join(dir, `${spec.pool}.yaml`);
-    writeFileSync(file, cloudConfig(spec, hostTuning(spec, hardware)));
+    writeFileSync(file, cloudConfig(spec, hostTuning(spec, hardware), TEST_BUCKET));
     const r = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
     assert.equal(r.status, 0, `${spec.pool}: ${r.stdout}${r.stderr}`);
   }
