@@ -391,7 +391,8 @@ test("property: a Brownian motion looked at every minute of a 90-minute bake cro
 
 test("promotions are judged every 5 minutes of rounds, counted from the elapsed bake", () => {
   const minute = 60_000;
-  const at = (elapsedMs: number, intervalMs: number) => promotionRound({ elapsedMs, intervalMs });
+  const at = (elapsedMs: number, intervalMs: number, maxBakeMs = 90 * minute) =>
+    promotionRound({ elapsedMs, intervalMs, maxBakeMs });
   assert.deepEqual(
     [4, 5, 6, 10].map((m) => at(m * minute + 400, minute)),
     [false, true, false, true],
@@ -402,6 +403,13 @@ test("promotions are judged every 5 minutes of rounds, counted from the elapsed 
     [false, false, true],
   );
   assert.ok(at(5 * minute - 900, 5 * minute) && at(30 * minute, 10 * minute));
+  // a shorter bake looks as often in its share: every 18th of it — a 30-minute bake every
+  // 2 rounds of a minute, a rehearsal's 16 seconds at every round of a second
+  assert.deepEqual(
+    [3, 4, 5, 6].map((m) => at(m * minute, minute, 30 * minute)),
+    [false, true, false, true],
+  );
+  assert.ok([1, 2, 3, 12, 16].every((s) => at(s * 1000, 1000, 16_000)));
   // a target clearly not worse, at a round that may not promote: undecided, and why
   const source = Array.from({ length: 400 }, (_, i) => 0.005 + (i % 20) * 0.0001);
   const schedule = { maxBakeMs: 90 * minute, intervalMs: minute };
