@@ -308,15 +308,20 @@ export interface BakeSchedule {
  * the Brownian motion the spending boundary assumes (bench:gates' 1 % bakes: a 1-minute step
  * varies 2.3 times as much as the information it adds says, a 5-minute step 1.5 times), and a
  * boundary looked at every minute crossed on that roughness: 1.4 % of 1-minute bakes at the floor
- * promoted, 0.8 % of 5-minute ones. Rollbacks are judged at every look (sequential.ts).
+ * promoted, 0.8 % of 5-minute ones. That is us-west's 90-minute bake looked at every 18th of it;
+ * the boundary spends by the bake's share, so a shorter bake looks as often in its share, every
+ * maxBake ÷ PROMOTION_LOOKS when that is less (a rehearsal's 16-second bake, looked at every
+ * 5 minutes, could never promote and held healthy). Rollbacks are judged at every look
+ * (sequential.ts).
  */
 export const PROMOTION_SPACING_MS = 5 * 60_000;
+const PROMOTION_LOOKS = 18;
 
 /**
  * Pure: a relative gate's verdict from both pools' samples (or why they are missing). `look`:
  * the window's length and the bake's schedule, when the caller knows them — the sequence then
  * spends its alpha for a promotion over the bake (sequential.ts), judged every
- * PROMOTION_SPACING_MS of rounds.
+ * PROMOTION_SPACING_MS of rounds (or maxBake ÷ PROMOTION_LOOKS, if less).
  */
 export function judgeComparison(
   gate: CompareGate,
@@ -447,7 +452,7 @@ export function judgeComparison(
   const relation = { reject: "above", accept: "below", continue: "spans" }[decision];
   const waits =
     decision === "accept" && !promotes
-      ? ` (a promotion is judged every ${PROMOTION_SPACING_MS / 60_000} min of rounds)`
+      ? ` (a promotion is judged every ${fmt((promotionEvery(look) * look.intervalMs) / 60_000)} min of rounds)`
       : "";
   return {
     ...base,
@@ -464,13 +469,21 @@ export function judgeComparison(
 }
 
 /**
- * Pure: whether a look may promote — the executor's rounds come every interval from the weight
- * change, so every ⌈PROMOTION_SPACING_MS ÷ interval⌉-th one (each at an interval of 5 minutes
- * or more). The round is counted from the elapsed time, which drifts by the executor's latency.
+ * Pure: the rounds from one look that may promote to the next — the executor's rounds come every
+ * interval from the weight change, so ⌈spacing ÷ interval⌉ of them (1 at an interval of the
+ * spacing or more), the spacing PROMOTION_SPACING_MS or maxBake ÷ PROMOTION_LOOKS, the less.
  */
-export function promotionRound(look: { elapsedMs: number; intervalMs: number }): boolean {
-  const every = Math.max(1, Math.ceil(PROMOTION_SPACING_MS / look.intervalMs));
-  return Math.round(look.elapsedMs / look.intervalMs) % every === 0;
+function promotionEvery(schedule: BakeSchedule): number {
+  const spacing = Math.min(PROMOTION_SPACING_MS, schedule.maxBakeMs / PROMOTION_LOOKS);
+  return Math.max(1, Math.ceil(spacing / schedule.intervalMs));
+}
+
+/**
+ * Pure: whether a look may promote: every promotionEvery-th round. The round is counted from the
+ * elapsed time, which drifts by the executor's latency.
+ */
+export function promotionRound(look: { elapsedMs: number } & BakeSchedule): boolean {
+  return Math.round(look.elapsedMs / look.intervalMs) % promotionEvery(look) === 0;
 }
 
 /**
