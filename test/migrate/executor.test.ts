@@ -91,7 +91,7 @@ test("target-loss=3@25: the critical packet-loss gate rolls back to the last goo
   // both the threshold and the relative gate see it
   assert.match(
     outcome.reason,
-    /^packet-loss on gcp-us-west1 failed at weight 25: mean 0\.03\d* over \d+ samples, not < 0\.01; packet-loss vs source on gcp-us-west1 failed at weight 25: target worse: /,
+    /^packet-loss on gcp-usw1 failed at weight 25: mean 0\.03\d* over \d+ samples, not < 0\.01; packet-loss vs source on gcp-usw1 failed at weight 25: target worse: /,
   );
   assert.deepEqual(weightsOf(r), { "metal-sjc": 95, "gcp-us-west1": 5 });
   const state = foldJournal(journalOf(r));
@@ -265,7 +265,7 @@ test("target-loss at the weight traffic already has: active at once, and the rol
   const r = newRehearsal(writeRunbook(tempDir(), runbook), stacks, ["target-loss=3@10"]);
   const outcome = await runMigration(executorFor(r).ctx);
   assert.equal(outcome.kind, "rolled-back");
-  assert.match(outcome.reason, /^packet-loss on gcp-us-west1 failed at weight 10: mean 0\.03/);
+  assert.match(outcome.reason, /^packet-loss on gcp-usw1 failed at weight 10: mean 0\.03/);
   const state = foldJournal(journalOf(r));
   const world = loadWorld(r.worldFile);
   assert.equal(world.triggered["target-loss=3@10"], world.minutes[0].t, "active from the start");

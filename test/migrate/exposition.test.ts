@@ -22,7 +22,9 @@ test("the world's metrics in Prometheus text format: HELP, TYPE and one sample p
   // Prometheus would refuse the simulated clock as sample timestamps: it is a gauge instead
   assert.ok(lines.includes(`avfleet_world_time_seconds ${Date.UTC(2026, 2, 10, 14, 5) / 1000}`));
   // a pool without sessions has no quality samples: no data, not zero
-  assert.ok(!lines.some((l) => l.startsWith('avfleet_packet_loss_ratio{pool="gcp-us-west1"')));
+  // (the world answers by the pools' labels, as their hosts do: gcp-us-west1 runs gcp-usw1)
+  assert.ok(lines.includes('avfleet_traffic_weight{pool="gcp-usw1",region="us-west"} 0'));
+  assert.ok(!lines.some((l) => l.startsWith('avfleet_packet_loss_ratio{pool="gcp-usw1"')));
   for (const line of lines.filter((l) => l.includes("{"))) {
     assert.match(
       line,
