@@ -97,6 +97,7 @@ export async function countersArrive(
   standIns: StandIns,
   published: () => PublishedDatum[],
   waitFor: (what: string, ms: number, ok: () => boolean) => Promise<unknown>,
+  sfu: { quiet(on: boolean): void; sessions(): Promise<number | undefined> },
 ): Promise<CountersResult> {
   const table = rehearsalCounters(spec);
   const dir = join(root, TEXTFILE_DIR);
@@ -104,6 +105,18 @@ export async function countersArrive(
   const calls = () =>
     published().filter((d) => table.metrics.some((m) => m.name === d.name)).length /
     table.metrics.length;
+  // The agent counts its SFU's sessions into the same families: with joins stopped and every call
+  // ended, two publishes later its own counters stand still, and what arrives from then on is the
+  // textfile's moves alone.
+  sfu.quiet(true);
+  let open: number | undefined;
+  await waitFor("the SFU's calls ended", 20_000, () => {
+    void sfu.sessions().then((n) => (open = n));
+    return open === 0;
+  });
+  const settled = calls();
+  await waitFor("two counter publishes", 20_000, () => calls() >= settled + 2);
+  const mark = published().length;
   for (const state of STATES) {
     // Renamed into place: the agent never reads half a file.
     writeFileSync(join(dir, "sfu.prom.tmp"), textfile(spec.pool, state));
@@ -111,7 +124,10 @@ export async function countersArrive(
     const after = calls();
     await waitFor("two counter publishes", 20_000, () => calls() >= after + 2);
   }
-  const counted = published().filter((d) => d.name !== AWS_MEDIA_METRIC.name);
+  sfu.quiet(false);
+  const counted = published()
+    .slice(mark)
+    .filter((d) => d.name !== AWS_MEDIA_METRIC.name);
   const sum = (name: string, slo: string) =>
     counted
       .filter((d) => d.name === name && d.dimensions.Slo === slo)

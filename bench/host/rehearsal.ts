@@ -735,7 +735,11 @@ async function rehearseHost(
       host.kind === "metal" ? await siteScrape(host.spec.pool, host.ns, host.nsIp) : undefined;
 
     const counters =
-      aws && (await countersArrive(host.root, host.spec, standIns, aws.published, until));
+      aws &&
+      (await countersArrive(host.root, host.spec, standIns, aws.published, until, {
+        quiet: (on) => sh(host.ns, `curl -sf -X POST ${admin}/${on ? "pause" : "resume"}`, env),
+        sessions: async () => (await stats())?.sessions,
+      }));
 
     const drainFile = join(host.root, STATE_DIR, "drain.json");
     const cutFile = join(host.root, "var/lib/avfleet-sfu/cut");

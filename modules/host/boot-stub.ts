@@ -19,7 +19,21 @@ export function payloadKey(sha: string): string {
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /** How many times the stub asks before the boot fails (then the launching hook abandons it). */
-const FETCH_TRIES = 10;
+const FETCH_TRIES = 6;
+/** curl's limits: each IMDS call, and the object's download. */
+const IMDS_TIMEOUT_SEC = 5;
+const GET_TIMEOUT_SEC = 30;
+/** The waits between tries: 2, 4, 8, 16, 32 s. */
+const waits = Array.from({ length: FETCH_TRIES - 1 }, (_, i) => 2 ** (i + 1));
+
+/**
+ * The longest the stub can take before it gives up: every try's four IMDS calls and download
+ * timing out, and the waits. The launching hook's timeout counts it (units.ts launchSeconds): a
+ * hook shorter than the stub's own retries abandoned a host whose role policy was still
+ * propagating (a reviewer of the rendered pool found 300 s against about 15 minutes).
+ */
+export const STUB_FETCH_SECONDS =
+  FETCH_TRIES * (4 * IMDS_TIMEOUT_SEC + GET_TIMEOUT_SEC) + waits.reduce((a, b) => a + b, 0);
 
 /**
  * The stub cloud-init runs at every boot: it runs the payload the user-data pins by sha256,
@@ -47,12 +61,12 @@ export function bootStub(bucket: string, sha: string, installAt: string): string
     "IMDS=${AVFLEET_IMDS:-http://169.254.169.254}",
     'mkdir -p "$(dirname "$B")"',
     'sum() { sha256sum "$1" 2>/dev/null | cut -d" " -f1; }',
-    'm() { curl -sf -m 5 -H "X-aws-ec2-metadata-token: $T" "$IMDS/latest/meta-data/$1"; }',
+    `m() { curl -sf -m ${IMDS_TIMEOUT_SEC} -H "X-aws-ec2-metadata-token: $T" "$IMDS/latest/meta-data/$1"; }`,
     "fetch() {",
-    `  T=$(curl -sf -m 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$IMDS/latest/api/token") &&`,
+    `  T=$(curl -sf -m ${IMDS_TIMEOUT_SEC} -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$IMDS/latest/api/token") &&`,
     '  R=$(m placement/region) && N=$(m iam/security-credentials/) && C=$(m "iam/security-credentials/$N") || return 1',
     `  printf '%s' "$C" | python3 -c 'import json,sys; c=json.load(sys.stdin); print("user = \\"%s:%s\\"\\nheader = \\"x-amz-security-token: %s\\"" % (c["AccessKeyId"], c["SecretAccessKey"], c["Token"]))' |`,
-    `    curl -sf -m 60 -K - --aws-sigv4 "aws:amz:$R:s3" -H 'x-amz-content-sha256: ${EMPTY_SHA256}' \\`,
+    `    curl -sf -m ${GET_TIMEOUT_SEC} -K - --aws-sigv4 "aws:amz:$R:s3" -H 'x-amz-content-sha256: ${EMPTY_SHA256}' \\`,
     `      -o "$B.avfleet-new" "\${AVFLEET_S3:-https://${bucket}.s3.$R.amazonaws.com}/${payloadKey("$SHA")}"`,
     "}",
     "n=0",
@@ -69,8 +83,7 @@ export function bootStub(bucket: string, sha: string, installAt: string): string
     `    echo "avfleet-boot-stub: no payload after ${FETCH_TRIES} tries" >&2`,
     "    exit 1",
     "  else",
-    // 2, 4, 8, 16, 32 s, then a minute: about 6 minutes in all, within a launch's time.
-    "    sleep $((n < 6 ? 1 << n : 60))",
+    "    sleep $((1 << n))",
     "  fi",
     "done",
     'exec "$B"',

@@ -5,6 +5,7 @@
 import type { FleetSpec } from "../config/fleet.schema";
 import { PROFILES } from "../tuning/profiles";
 import { BOOT_UNIT as TUNE_UNIT, SCRIPT_PATH } from "../tuning/settings";
+import { STUB_FETCH_SECONDS } from "./boot-stub";
 import { containerImage, type ContainerImage } from "./image";
 
 export { TUNE_UNIT };
@@ -46,10 +47,11 @@ export const CONTAINER_RESTART_SEC = 10;
 
 /**
  * Seconds an AWS host may take from launch to serving (the launching hook's heartbeat timeout):
- * the bootstrap's package install and the tuning, plus a container pool's image pull.
+ * its boot stub's fetch of the payload at worst, the bootstrap's package install and the tuning,
+ * plus a container pool's image pull.
  */
 export function launchSeconds(spec: FleetSpec): number {
-  return 300 + (containerImage(spec) ? CONTAINER_START_SEC : 0);
+  return STUB_FETCH_SECONDS + 300 + (containerImage(spec) ? CONTAINER_START_SEC : 0);
 }
 
 /**

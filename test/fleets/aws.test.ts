@@ -44,7 +44,8 @@ test("auto scaling group: subnets, sizes, drain hook, a pinned launch template v
   // The drain hook is its own resource, so a new drain time reaches the existing group; the
   // launching hook is there from the creation on, so no first host goes in service unready.
   assert.deepEqual(asg.initialLifecycleHooks, [args.launchHook(spec)]);
-  assert.equal(asg.waitForCapacityTimeout, "720s");
+  // two launches' worth (a first host abandoned, its replacement) and two minutes
+  assert.equal(asg.waitForCapacityTimeout, "1444s");
   assert.deepEqual(resource(plan, "aws-use1-drain-hook").inputs, {
     region: "us-east-1",
     autoscalingGroupName: "aws-use1-media",
@@ -64,7 +65,8 @@ test("launching hook: held until the agent says the host serves, replaced (ABAND
   const hook = {
     name: "media-launch",
     lifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING",
-    heartbeatTimeout: 300,
+    // the stub's fetch at worst (362 s), then 300 s to install and tune
+    heartbeatTimeout: 662,
     defaultResult: "ABANDON",
   };
   assert.deepEqual(resource(plan, "aws-use1-launch-hook").inputs, {
@@ -74,8 +76,8 @@ test("launching hook: held until the agent says the host serves, replaced (ABAND
   });
   // A container pool's hosts pull an image first: 10 more minutes.
   const container = { ...spec, workload: { ...spec.workload, image: "sfu", digest: undefined } };
-  assert.equal(args.launchHook(container as AwsFleetSpec).heartbeatTimeout, 900);
-  assert.equal(args.waitForCapacityTimeout(container as AwsFleetSpec), "1920s");
+  assert.equal(args.launchHook(container as AwsFleetSpec).heartbeatTimeout, 1262);
+  assert.equal(args.waitForCapacityTimeout(container as AwsFleetSpec), "2644s");
 });
 
 test("target tracking on the per-host media-load metric (AVFleet/Media MediaStreams, by ASG)", () => {
@@ -189,10 +191,10 @@ test("launch template: IMDSv2 required, tags in IMDS (the agent's release label)
   );
   const files = bootstrapFiles(payload.inputs.content);
   // ENA on a 32-vCPU c6in: the script sets 32 combined channels on the media NIC.
-  assert.match(boot.files.get("/usr/local/sbin/avfleet-tune")!, /ena/);
-  assert.match(boot.files.get("/etc/systemd/system/sfu.service")!, /^TimeoutStopSec=1860$/m);
+  assert.match(files.get("/usr/local/sbin/avfleet-tune")!, /ena/);
+  assert.match(files.get("/etc/systemd/system/sfu.service")!, /^TimeoutStopSec=1860$/m);
   // The agent publishes what the pool's alarms read, in the one namespace its role may write.
-  const agent = JSON.parse(boot.files.get("/etc/avfleet/agent.json")!);
+  const agent = JSON.parse(files.get("/etc/avfleet/agent.json")!);
   assert.deepEqual(agent.cloudwatch, cloudwatchCounters("aws-use1"));
   const policy = JSON.parse(resource(plan, "aws-use1-policy").inputs.policy);
   assert.equal(

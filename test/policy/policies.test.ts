@@ -657,6 +657,7 @@ test("placeholders: every example stack lists its own, advisory; without avfleet
       "advisory: avfleet:fleet.subnets[1].id",
       "advisory: avfleet:fleet.subnets[2].id",
       "advisory: avfleet:fleet.vpcId",
+      "advisory: avfleet:fleet.workload.aptSource.uri",
     ],
   );
   for (const stack of plans.keys()) {
