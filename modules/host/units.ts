@@ -46,12 +46,13 @@ export const CONTAINER_START_SEC = 600;
 export const CONTAINER_RESTART_SEC = 10;
 
 /**
- * Seconds an AWS host may take from launch to serving (the launching hook's heartbeat timeout):
- * its boot stub's fetch of the payload at worst, the bootstrap's package install and the tuning,
- * plus a container pool's image pull.
+ * Seconds a host may take from launch to serving (an AWS pool's launching hook timeout, a GCP
+ * pool's autohealing initial delay): the bootstrap's package install and the tuning, plus a
+ * container pool's image pull, plus on AWS its boot stub's fetch of the payload at worst.
  */
 export function launchSeconds(spec: FleetSpec): number {
-  return STUB_FETCH_SECONDS + 300 + (containerImage(spec) ? CONTAINER_START_SEC : 0);
+  const fetch = spec.kind === "aws" ? STUB_FETCH_SECONDS : 0;
+  return fetch + 300 + (containerImage(spec) ? CONTAINER_START_SEC : 0);
 }
 
 /**
