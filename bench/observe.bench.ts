@@ -14,7 +14,7 @@ import { listStacks, loadStacks } from "../modules/config/stack";
 import { evaluateStacks } from "../modules/plan/evaluate";
 import { renderAlertmanager } from "../modules/observe/alertmanager";
 import { alertmanagerSites, poolFacts } from "../modules/observe/render";
-import { cloudwatchCounters } from "../modules/observe/cloud";
+import { alarmMetrics, cloudwatchCounters, type AlarmMetric } from "../modules/observe/cloud";
 import { servedSeries, unpublished, unpublishedAlarmMetrics } from "../modules/observe/seams";
 import { ruleGroups } from "../modules/observe/rules";
 import { routesOf } from "../test/support/alertmanager";
@@ -99,17 +99,13 @@ async function receiverFigures() {
     const alarms = new Map(
       inputs("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => [a.i.name as string, a.i]),
     );
-    const metricsOf = (alarm: any): any[] => [
-      ...(alarm.metricQueries ?? []).map((q: any) => q.metric).filter(Boolean),
-      ...(alarm.metricName ? [alarm] : []),
-    ];
     // a composite reads its member alarms' metrics
-    const reads = (a: any): any[] =>
+    const reads = (a: any): AlarmMetric[] =>
       a.alarmRule
         ? [...a.alarmRule.matchAll(/ALARM\("([^"]+)"\)/g)].flatMap((m: string[]) =>
-            metricsOf(alarms.get(m[1])),
+            alarmMetrics(alarms.get(m[1])),
           )
-        : metricsOf(a);
+        : alarmMetrics(a);
     const subscribed = new Set(
       inputs("aws:sns/topicSubscription:TopicSubscription").map((s) => s.i.topic),
     );

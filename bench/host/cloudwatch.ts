@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { AWS_MEDIA_METRIC } from "../../modules/host/metrics";
 import { TEXTFILE_DIR } from "../../modules/host/units";
-import { awsAlarms, cloudwatchCounters } from "../../modules/observe/cloud";
+import { alarmMetrics, awsAlarms, cloudwatchCounters } from "../../modules/observe/cloud";
 import { SLIS } from "../../modules/observe/spec";
 import type { PublishedDatum, StandIns } from "./stand-ins";
 
@@ -26,19 +26,9 @@ export function alarmedMetrics(spec: FleetSpec): string[] {
   const { alarms } = awsAlarms({ pool: spec.pool, mediaRegion: spec.mediaRegion });
   return [
     ...new Set(
-      alarms.flatMap(({ args }) => {
-        const queries = (args.metricQueries ?? []) as {
-          metric?: { namespace: string; metricName: string; dimensions: Record<string, string> };
-        }[];
-        const read = queries.flatMap((q) => (q.metric ? [q.metric] : []));
-        if (args.metricName)
-          read.push({
-            namespace: args.namespace as string,
-            metricName: args.metricName as string,
-            dimensions: args.dimensions as Record<string, string>,
-          });
-        return read.map((m) => key(m.namespace, m.metricName, m.dimensions));
-      }),
+      alarms.flatMap(({ args }) =>
+        alarmMetrics(args).map((m) => key(m.namespace!, m.metricName!, m.dimensions!)),
+      ),
     ),
   ].sort();
 }

@@ -811,7 +811,7 @@ class Agent:
         self.release = None
         self.streams = None
         self.sessions = None
-        self.session_counter = Sessions(config, self.state_dir) if "sessions" in config else None
+        self.session_counter = Sessions(config, self.state_dir)
         # Kept across restarts: Cloud Monitoring refuses points closer than 5 s.
         self.published_file = os.path.join(self.state_dir, "published-at")
         try:
@@ -887,8 +887,7 @@ class Agent:
         lines.append(f"# TYPE {healthy} gauge")
         lines.append(f"{healthy}{labels} {1 if self.health()[0] == 200 else 0}")
         text = "\n".join(lines) + "\n" + self.host_metrics()
-        if self.session_counter:
-            text += self.session_counter.metrics(self.host_labels())
+        text += self.session_counter.metrics(self.host_labels())
         # Other exporters (e.g. the host exporter of drop counters) drop *.prom files here.
         for path in sorted(glob.glob(os.path.join(under_root(self.config["textfileDir"]), "*.prom"))):
             try:
@@ -955,8 +954,7 @@ class Agent:
             log("launch complete" if self.launched else "launching: heartbeat")
 
     def tick(self):
-        if self.session_counter:
-            self.session_counter.count()
+        self.session_counter.count()
         if not self.drain:
             self.launch()
         stats = self.workload.stats()

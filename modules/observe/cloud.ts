@@ -228,6 +228,27 @@ function ratioAlarm(
   };
 }
 
+/** A CloudWatch metric an alarm reads: its namespace, name and dimensions. */
+export interface AlarmMetric {
+  namespace?: string;
+  metricName?: string;
+  dimensions?: Record<string, string>;
+}
+
+/** The metrics one metric alarm reads: its metric-math queries' metrics, or its own metric. */
+export function alarmMetrics(alarm: {
+  metricQueries?: unknown;
+  namespace?: unknown;
+  metricName?: unknown;
+  dimensions?: unknown;
+}): AlarmMetric[] {
+  const queries = (alarm.metricQueries ?? []) as { metric?: AlarmMetric }[];
+  return [
+    ...queries.flatMap((q) => (q.metric ? [q.metric] : [])),
+    ...(alarm.metricName ? [alarm as AlarmMetric] : []),
+  ];
+}
+
 export interface AwsAlarms {
   /**
    * `severity` marks an alarm that is an alert of its own and notifies; a window of a burn

@@ -7,6 +7,7 @@
  */
 import type { FleetSpec } from "../config/fleet.schema";
 import { agentConfig, type CloudWatchCounters } from "../host/agent";
+import type { AlarmMetric } from "./cloud";
 import { HOST_JOB } from "../host/scrape";
 import { emptyCounts, renderSessionMetrics } from "../host/sessions";
 
@@ -40,8 +41,8 @@ export function promqlReads(expr: string): {
 }
 
 /** Every series name a fleet's hosts serve on /metrics, as their agent's config has it. */
-export function servedSeries(spec: FleetSpec, cloudwatch?: CloudWatchCounters): Set<string> {
-  const config = agentConfig(spec, undefined, cloudwatch);
+export function servedSeries(spec: FleetSpec): Set<string> {
+  const config = agentConfig(spec);
   const names = new Set<string>([
     config.metric.prometheus as string,
     ...Object.values(config.hostMetrics.families).map((f) => f.name),
@@ -83,9 +84,9 @@ export function unpublished(expr: string, published: Set<string>, pools: Set<str
 export function unpublishedAlarmMetrics(
   spec: FleetSpec,
   table: CloudWatchCounters,
-  reads: { namespace?: string; metricName?: string; dimensions?: Record<string, string> }[],
+  reads: AlarmMetric[],
 ): string[] {
-  const served = servedSeries(spec, table);
+  const served = servedSeries(spec);
   const sourced = new Map(
     table.metrics.map((m) => [
       JSON.stringify([table.namespace, m.name, m.dimensions]),

@@ -11,7 +11,7 @@ import { declareAlerting } from "../../modules/observe/alerting";
 import { awsTargets } from "../../modules/observe/notify";
 import { awsReceiverSchema, type AwsReceiver } from "../../modules/config/notify.schema";
 import { schemaProblems } from "../../modules/config/validate";
-import { awsAlarms, cloudwatchCounters } from "../../modules/observe/cloud";
+import { alarmMetrics, awsAlarms, cloudwatchCounters } from "../../modules/observe/cloud";
 import { SLIS } from "../../modules/observe/spec";
 import { evaluateStacks } from "../../modules/plan/evaluate";
 import type { Plan } from "../../modules/plan/plan";
@@ -227,11 +227,7 @@ test("AWS: the alarms read exactly the metrics the hosts' table publishes, in it
   const { alarms } = awsAlarms({ pool: "aws-use1", mediaRegion: "us-east" });
   const read = new Set(
     alarms.flatMap(({ args }) =>
-      ((args.metricQueries ?? []) as any[])
-        .filter((q) => q.metric)
-        .map((q) => q.metric)
-        .concat(args.metricName ? [args] : [])
-        .map((m: any) => JSON.stringify([m.namespace, m.metricName, m.dimensions])),
+      alarmMetrics(args).map((m) => JSON.stringify([m.namespace, m.metricName, m.dimensions])),
     ),
   );
   assert.deepEqual(

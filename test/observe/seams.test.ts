@@ -25,7 +25,12 @@ import {
 } from "../../modules/observe/seams";
 import { opsAgentConfig } from "../../modules/host/ops-agent";
 import { autoscalingPolicy } from "../../modules/fleets/gcp-args";
-import { awsAlarms, cloudwatchCounters, gcpAlertPolicies } from "../../modules/observe/cloud";
+import {
+  alarmMetrics,
+  awsAlarms,
+  cloudwatchCounters,
+  gcpAlertPolicies,
+} from "../../modules/observe/cloud";
 import { regionDashboard } from "../../modules/observe/dashboards";
 import { prometheusSites, renderPrometheus } from "../../modules/observe/prometheus";
 import { dashboardRegions, poolFacts } from "../../modules/observe/render";
@@ -41,10 +46,6 @@ const STACKS = join(ROOT, "stacks");
 const stacks = loadStacks(STACKS, listStacks(STACKS));
 const fleets = stacks.filter((s): s is LoadedStack & { fleet: FleetSpec } => !!s.fleet);
 
-/** Every series name a fleet's hosts serve (an AWS pool's agent with its CloudWatch table). */
-const served = (spec: FleetSpec) =>
-  servedSeries(spec, spec.kind === "aws" ? cloudwatchCounters(spec.pool) : undefined);
-
 const byPool = new Map(fleets.map((s) => [s.fleet.pool, s.fleet]));
 const recorded = new Set(
   (YAML.parse(renderRules({ pools: poolFacts(stacks) })).groups as any[]).flatMap((g) =>
@@ -54,14 +55,14 @@ const recorded = new Set(
 
 const allPools = new Set(byPool.keys());
 
-const everyServed = new Set(fleets.flatMap((s) => [...served(s.fleet)]));
+const everyServed = new Set(fleets.flatMap((s) => [...servedSeries(s.fleet)]));
 
 test("seams: every series the Prometheus rules and each region's dashboard read is served by that region's Prometheus-publishing hosts or recorded by a rule", () => {
   const rules = YAML.parse(renderRules({ pools: poolFacts(stacks) })).groups.flatMap((g: any) =>
     g.rules.map((r: any) => r.expr as string),
   );
   const metal = fleets.filter((s) => s.fleet.kind === "metal");
-  const siteSeries = new Set([...metal.flatMap((s) => [...served(s.fleet)]), ...recorded]);
+  const siteSeries = new Set([...metal.flatMap((s) => [...servedSeries(s.fleet)]), ...recorded]);
   // a site's Prometheus evaluates the rules over its own hosts' series
   assert.deepEqual(
     rules.flatMap((e: string) => unpublished(e, siteSeries, allPools)),
@@ -70,7 +71,7 @@ test("seams: every series the Prometheus rules and each region's dashboard read 
   let panels = 0;
   for (const region of dashboardRegions(stacks)) {
     const local = fleets.filter((s) => s.fleet.mediaRegion === region && s.fleet.kind !== "aws");
-    const publishers = new Set([...local.flatMap((s) => [...served(s.fleet)]), ...recorded]);
+    const publishers = new Set([...local.flatMap((s) => [...servedSeries(s.fleet)]), ...recorded]);
     const exprs = regionDashboard(region).panels.flatMap((p: any) =>
       (p.targets ?? []).map((t: any) => t.expr as string),
     );
@@ -98,7 +99,7 @@ test("seams: a metal site's Prometheus and a GCP host's Ops Agent scrape the job
     assert.equal(job.job_name, HOST_JOB);
     const keep = new RegExp(`^(?:${job.metric_relabel_configs[0].regex})$`);
     assert.deepEqual(
-      [...served(gcp.fleet)].filter((n) => !keep.test(n)),
+      [...servedSeries(gcp.fleet)].filter((n) => !keep.test(n)),
       [],
     );
   }
@@ -115,7 +116,7 @@ test("seams: each GCP pool's alert policies read series its own hosts send, by i
       (p) => (p.args.conditions as any)[0].conditionPrometheusQueryLanguage.query as string,
     );
     assert.deepEqual(
-      queries.flatMap((q) => unpublished(q, served(fleet), new Set([fleet.pool]))),
+      queries.flatMap((q) => unpublished(q, servedSeries(fleet), new Set([fleet.pool]))),
       [],
       fleet.pool,
     );
@@ -129,10 +130,7 @@ test("seams: each AWS pool's alarms read what its hosts publish, and the counter
     const table = cloudwatchCounters(fleet.pool);
     const config = agentConfig(fleet, undefined, table);
     const { alarms } = awsAlarms({ pool: fleet.pool, mediaRegion: fleet.mediaRegion });
-    const read = alarms.flatMap(({ args }) => [
-      ...((args.metricQueries as any[]) ?? []).map((q) => q.metric).filter(Boolean),
-      ...(args.metricName ? [args as any] : []),
-    ]);
+    const read = alarms.flatMap(({ args }) => alarmMetrics(args));
     assert.ok(read.length >= 20);
     assert.deepEqual(unpublishedAlarmMetrics(fleet, table, read), [], fleet.pool);
     // target tracking reads the load the agent writes, in its group
