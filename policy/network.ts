@@ -1,6 +1,6 @@
 /** Policies on what the fleet opens to the Internet. */
 import type { PolicyResource } from "@pulumi/policy";
-import { isWorldCidr } from "./rules";
+import { worldShare } from "./rules";
 import { withFacts, type StackPolicy } from "./policy";
 
 const GCP_FIREWALL = "gcp:compute/firewall:Firewall";
@@ -60,8 +60,12 @@ export const mediaUdpDeclaredRange: StackPolicy = {
     const { from, to } = fleet.mediaUdp;
     for (const { urn, rules } of found) {
       for (const rule of rules) {
-        if (rule.protocol === "all" && rule.sources.some(isWorldCidr)) {
-          reportViolation("opens every protocol and port to the Internet", urn);
+        const world = rule.protocol === "all" ? worldShare(rule.sources) : undefined;
+        if (world) {
+          reportViolation(
+            `opens every protocol and port to the Internet: ${world.sources.join(", ")} (${world.share})`,
+            urn,
+          );
         }
         if (rule.protocol !== "udp") continue;
         for (const [lo, hi] of rule.ranges) {
@@ -79,7 +83,8 @@ export const mediaUdpDeclaredRange: StackPolicy = {
 
 export const adminPortsNotFromInternet: StackPolicy = {
   name: "admin-ports-not-from-internet",
-  description: "SSH and the health/admin port are never reachable from 0.0.0.0/0 or ::/0.",
+  description:
+    "SSH and the health/admin port are never reachable from the Internet: 0.0.0.0/0, ::/0, or sources that together hold a /8 of public IPv4, a /16 of global unicast IPv6, or half of either family.",
   enforcementLevel: "mandatory",
   remediationSteps:
     "Restrict the rule's sources to avfleet:fleet.adminCidrs (SSH) or the load balancer's probe ranges (health).",
@@ -90,10 +95,13 @@ export const adminPortsNotFromInternet: StackPolicy = {
     for (const { urn, rules } of found) {
       for (const rule of rules) {
         if (rule.protocol !== "tcp" && rule.protocol !== "all") continue;
-        const world = rule.sources.filter(isWorldCidr);
+        const world = worldShare(rule.sources);
         for (const port of adminPorts) {
-          if (world.length && rule.ranges.some((range) => covers(range, port))) {
-            reportViolation(`opens TCP ${port} to ${world.join(", ")}`, urn);
+          if (world && rule.ranges.some((range) => covers(range, port))) {
+            reportViolation(
+              `opens TCP ${port} to ${world.sources.join(", ")} (${world.share})`,
+              urn,
+            );
           }
         }
       }

@@ -19,9 +19,155 @@ export const METAL_PAYLOAD_TYPE = "avfleet:fleets:MetalPayload";
 /** The environment variable that carries a scale-in controller's settings (its function's). */
 export const SCALE_IN_ENV = "AVFLEET_SCALE_IN";
 
-/** A CIDR that covers every address: 0.0.0.0/0 or ::/0. */
-export function isWorldCidr(text: string): boolean {
-  return /\/0$/.test(text);
+/**
+ * IPv4 ranges that are not global unicast (IANA's special-purpose registry, RFC 6890). The
+ * documentation ranges of RFC 5737 are not here: example files must use them as host
+ * addresses, and they route nowhere either.
+ */
+export const NOT_GLOBAL_IPV4: readonly (readonly [string, string])[] = [
+  ["0.0.0.0/8", "an unspecified (this-network) address"],
+  ["10.0.0.0/8", "a private (RFC 1918) address"],
+  ["100.64.0.0/10", "a carrier-grade NAT (RFC 6598) address"],
+  ["127.0.0.0/8", "a loopback address"],
+  ["169.254.0.0/16", "a link-local address"],
+  ["172.16.0.0/12", "a private (RFC 1918) address"],
+  ["192.0.0.0/24", "an IETF protocol assignment (RFC 6890)"],
+  ["192.88.99.0/24", "a deprecated 6to4 relay anycast address"],
+  ["192.168.0.0/16", "a private (RFC 1918) address"],
+  ["198.18.0.0/15", "a benchmarking (RFC 2544) address"],
+  ["224.0.0.0/4", "a multicast address"],
+  ["240.0.0.0/4", "a reserved address (or broadcast)"],
+];
+
+/** An address range of one family, first and last address inclusive. */
+interface Span {
+  first: bigint;
+  last: bigint;
+}
+
+const FAMILY_BITS = { 4: 32, 6: 128 } as const;
+type Family = keyof typeof FAMILY_BITS;
+
+function ipv4Value(text: string): bigint | undefined {
+  const octets = text.split(".");
+  if (octets.length !== 4 || !octets.every((o) => /^\d{1,3}$/.test(o) && Number(o) <= 255)) {
+    return undefined;
+  }
+  return octets.reduce((n, o) => n * 256n + BigInt(o), 0n);
+}
+
+function ipv6Value(text: string): bigint | undefined {
+  // An embedded IPv4 tail (::ffff:192.0.2.1) stands for the last two groups.
+  const tail = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  const v4 = tail ? ipv4Value(tail[2]) : undefined;
+  if (tail && v4 === undefined) return undefined;
+  const head = tail
+    ? `${tail[1]}${(v4! >> 16n).toString(16)}:${(v4! & 0xffffn).toString(16)}`
+    : text;
+  const halves = head.split("::");
+  if (halves.length > 2) return undefined;
+  const groups = (part: string) => (part === "" ? [] : part.split(":"));
+  const [left, right = undefined] = halves.map(groups);
+  const missing = 8 - left.length - (right?.length ?? 0);
+  if (right === undefined ? missing !== 0 : missing < 1) return undefined;
+  const all = [...left, ...Array(right === undefined ? 0 : missing).fill("0"), ...(right ?? [])];
+  if (!all.every((g) => /^[0-9a-f]{1,4}$/i.test(g))) return undefined;
+  return all.reduce((n, g) => (n << 16n) + BigInt(parseInt(g, 16)), 0n);
+}
+
+/** The addresses a CIDR names, host bits ignored as the providers mask them; undefined if not a CIDR. */
+function cidrSpan(text: string): { family: Family; span: Span } | undefined {
+  const match = /^([^/]+)\/(\d{1,3})$/.exec(text.trim());
+  if (!match) return undefined;
+  const family: Family = match[1].includes(":") ? 6 : 4;
+  const address = family === 4 ? ipv4Value(match[1]) : ipv6Value(match[1]);
+  const prefix = Number(match[2]);
+  if (address === undefined || prefix > FAMILY_BITS[family]) return undefined;
+  const size = 1n << BigInt(FAMILY_BITS[family] - prefix);
+  const first = (address / size) * size;
+  return { family, span: { first, last: first + size - 1n } };
+}
+
+/** Spans sorted and merged where they overlap or touch, so no address counts twice. */
+function union(spans: Span[]): Span[] {
+  const merged: Span[] = [];
+  for (const { first, last } of [...spans].sort((a, b) => (a.first < b.first ? -1 : 1))) {
+    const previous = merged[merged.length - 1];
+    if (previous && first <= previous.last + 1n) {
+      if (last > previous.last) previous.last = last;
+    } else merged.push({ first, last });
+  }
+  return merged;
+}
+
+const size = (spans: Span[]) => spans.reduce((n, s) => n + s.last - s.first + 1n, 0n);
+
+/** The addresses of `spans` (a union) that also lie in `within` (a union). */
+function overlap(spans: Span[], within: Span[]): bigint {
+  let n = 0n;
+  for (const a of spans) {
+    for (const b of within) {
+      const first = a.first > b.first ? a.first : b.first;
+      const last = a.last < b.last ? a.last : b.last;
+      if (first <= last) n += last - first + 1n;
+    }
+  }
+  return n;
+}
+
+const spansOf = (cidrs: readonly string[]) => union(cidrs.map((c) => cidrSpan(c)!.span));
+
+/**
+ * Each family's public address space, and the share of it that counts as the world. IPv4: a
+ * /8 (16.7 million public addresses) is more than any company's offices and VPN egress hold,
+ * and 0.0.0.0/0 cut into pieces stays far above it. IPv6: only 2000::/3 is global unicast
+ * (RFC 4291, IANA's address space registry), less the IETF and documentation blocks; a /16 of
+ * it holds 65,536 of the /32s an RIR gives a whole ISP, so no admin network is that large.
+ */
+const PUBLIC: Record<Family, { within: Span[]; excluded: Span[]; world: bigint }> = {
+  4: {
+    within: [{ first: 0n, last: (1n << 32n) - 1n }],
+    excluded: spansOf(NOT_GLOBAL_IPV4.map(([cidr]) => cidr)),
+    world: 1n << 24n,
+  },
+  6: {
+    within: spansOf(["2000::/3"]),
+    // IETF protocol assignments (RFC 2928) and documentation (RFC 3849).
+    excluded: spansOf(["2001::/23", "2001:db8::/32"]),
+    world: 1n << 112n,
+  },
+};
+
+/** How many public addresses of one family the union of some spans holds. */
+function publicAddresses(family: Family, spans: Span[]): bigint {
+  const { within, excluded } = PUBLIC[family];
+  return overlap(spans, within) - overlap(spans, excluded);
+}
+
+/**
+ * Whether a rule whose sources are `cidrs` opens to the Internet: the union of its sources of
+ * one family holds at least the world's share of that family's public space, or half of the
+ * family's whole space (8000::/1 lies outside 2000::/3 and is still half of IPv6). Pieces count
+ * together, so 0.0.0.0/1 and 128.0.0.0/1 are the world as 0.0.0.0/0 is. A source that is not a
+ * CIDR is left out: the provider refuses it. Returns that family's sources and how much they hold.
+ */
+export function worldShare(
+  cidrs: readonly string[],
+): { sources: string[]; share: string } | undefined {
+  for (const family of [4, 6] as const) {
+    const sources = cidrs.filter((c) => cidrSpan(c)?.family === family);
+    const spans = union(sources.map((c) => cidrSpan(c)!.span));
+    const reached = publicAddresses(family, spans);
+    if (reached >= PUBLIC[family].world) {
+      const all = publicAddresses(family, PUBLIC[family].within);
+      const percent = Number((reached * 10000n) / all) / 100;
+      return { sources, share: `${percent}% of the public IPv${family} space` };
+    }
+    if (size(spans) >= 1n << BigInt(FAMILY_BITS[family] - 1)) {
+      return { sources, share: `half or more of all IPv${family} addresses` };
+    }
+  }
+  return undefined;
 }
 
 const TIER_1_FAMILIES = new Set(["n2", "n2d", "c2", "c2d", "c3"]);

@@ -84,7 +84,9 @@ const fixtures: [string, string, () => Plan, string[]][] = [
       mutated("aws-us-east-1", "aws-use1-sg", (i) =>
         i.ingress.push({ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }),
       ),
-    ["aws-use1-sg: opens every protocol and port to the Internet"],
+    [
+      "aws-use1-sg: opens every protocol and port to the Internet: 0.0.0.0/0 (100% of the public IPv4 space)",
+    ],
   ],
   [
     "container-image-pinned",
@@ -104,13 +106,13 @@ const fixtures: [string, string, () => Plan, string[]][] = [
     "admin-ports-not-from-internet",
     "gcp-us-west1",
     () => mutated("gcp-us-west1", "gcp-usw1-fw-ssh", (i) => (i.sourceRanges = ["0.0.0.0/0"])),
-    ["gcp-usw1-fw-ssh: opens TCP 22 to 0.0.0.0/0"],
+    ["gcp-usw1-fw-ssh: opens TCP 22 to 0.0.0.0/0 (100% of the public IPv4 space)"],
   ],
   [
     "admin-ports-not-from-internet",
     "aws-us-east-1",
     () => mutated("aws-us-east-1", "aws-use1-sg", (i) => (i.ingress[2].ipv6CidrBlocks = ["::/0"])),
-    ["aws-use1-sg: opens TCP 22 to ::/0"],
+    ["aws-use1-sg: opens TCP 22 to ::/0 (100% of the public IPv6 space)"],
   ],
   [
     "host-tuning-present",
