@@ -84,8 +84,7 @@ export function writeSite(dir: string, stack: string, hosts: number, mediaRegion
     site,
     pool: stack,
     endpoint: `edge.${site}.media.example.net`,
-    // Absolute: a program evaluated from another checkout still finds it.
-    inventory: join(dir, "inventory", `${stack}.yaml`),
+    inventory: `inventory/${stack}.yaml`,
     ...(mediaRegion ? { mediaRegion } : {}),
   });
   writeFileSync(stackFileName(join(dir, DEFAULT_STACKS_DIR), stack), YAML.stringify(doc));

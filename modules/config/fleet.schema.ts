@@ -582,9 +582,11 @@ export const metalFleetSchema = {
     site: { type: "string", pattern: "^[a-z][a-z0-9]{1,15}$", description: "a site code like sjc" },
     inventory: {
       type: "string",
-      pattern: "^[A-Za-z0-9_./-]+\\.ya?ml$",
+      // Neither absolute nor climbing out with `..`: a stack file names only files of its
+      // project, so one cannot have the program (or a reviewer's preview) read another file.
+      pattern: "^(?!/)(?!(.*/)?\\.\\.(/|$))[A-Za-z0-9_./-]+\\.ya?ml$",
       description:
-        "the host inventory file, relative to the project root, e.g. inventory/metal-sjc.yaml",
+        "the host inventory file, a path inside the project relative to its root (no leading /, no ..), e.g. inventory/metal-sjc.yaml",
     },
     ssh: {
       type: "object",

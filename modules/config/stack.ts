@@ -2,8 +2,8 @@
  * Stack files: find them, load one into a typed, validated config (or every problem at
  * once), and turn it into the string map Pulumi's config runtime takes.
  */
-import { existsSync, readdirSync } from "node:fs";
-import { basename, dirname, isAbsolute, join } from "node:path";
+import { existsSync, readdirSync, realpathSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { baseHostsRequired } from "../capacity/capacity";
 import { machineType } from "../capacity/machine-types";
 import { hostFactsProblems } from "../tuning/schema";
@@ -446,7 +446,25 @@ export function derivedProblems(
 
 /** The stack file's inventory, resolved against the project root (where Pulumi runs). */
 export function inventoryFile(fleet: MetalFleetSpec, stacksDir: string): string {
-  return isAbsolute(fleet.inventory) ? fleet.inventory : join(dirname(stacksDir), fleet.inventory);
+  return join(dirname(stacksDir), fleet.inventory);
+}
+
+/**
+ * Where the inventory really is, symbolic links followed, or why it may not be read: the
+ * schema keeps the path itself inside the project, but a link inside it may point anywhere.
+ */
+function confinedInventory(
+  fleet: MetalFleetSpec,
+  stacksDir: string,
+): { file: string } | { problem: string } {
+  const path = inventoryFile(fleet, stacksDir);
+  if (!existsSync(path)) return { problem: `which does not exist (looked for ${path})` };
+  const root = realpathSync(dirname(stacksDir));
+  const real = realpathSync(path);
+  const inside = relative(root, real);
+  return inside === ".." || inside.startsWith(`..${sep}`) || isAbsolute(inside)
+    ? { problem: `which resolves to ${real}, outside the project ${root}` }
+    : { file: path };
 }
 
 function metalProblems(
@@ -457,18 +475,19 @@ function metalProblems(
   /** False when the stack file itself has problems: derived values would be built on them. */
   derive: boolean,
 ): { problems: FileProblem[]; inventory?: Inventory } {
-  const path = inventoryFile(fleet, stacksDir);
-  if (!existsSync(path)) {
+  const found = confinedInventory(fleet, stacksDir);
+  if ("problem" in found) {
     return {
       problems: inFile(file, [
         {
           path: [...at, "inventory"],
-          message: `is "${fleet.inventory}", which does not exist (looked for ${path})`,
-          expected: "the path of this site's host inventory, relative to the project root",
+          message: `is "${fleet.inventory}", ${found.problem}`,
+          expected: "the path of this site's host inventory, a file inside the project",
         },
       ]),
     };
   }
+  const path = found.file;
   const { value, problems } = readInventory(path);
   if (!value) return { problems };
   if (typeof value.site === "string" && value.site !== fleet.site) {
@@ -549,11 +568,14 @@ export function validateStackDocument(
       ),
     );
     if (fleet.kind === "metal") {
-      check(() => {
-        const metal = metalProblems(file, fleet, fleetAt, stacksDir, schema.length === 0);
-        other.push(...metal.problems);
-        inventory = metal.inventory;
-      });
+      // A path the schema refused is not read at all: it may name a file outside the project.
+      if (!refusedBy(schema)([...fleetAt, "inventory"])) {
+        check(() => {
+          const metal = metalProblems(file, fleet, fleetAt, stacksDir, schema.length === 0);
+          other.push(...metal.problems);
+          inventory = metal.inventory;
+        });
+      }
     } else if (schema.length === 0) {
       other.push(...derivedProblems(file, fleet, fleetAt));
     }

@@ -10,6 +10,7 @@ import {
   validateStackDocument,
 } from "../config/stack";
 import type { StackFile } from "../config/stack.schema";
+import { offlineStacksDir } from "./offline";
 import type { AwsFleetSpec, FleetSpec, GcpFleetSpec, MetalFleetSpec } from "../config/fleet.schema";
 import { STOP_MARGIN_SEC } from "../host/units";
 import { workloadShown } from "../host/image";
@@ -32,7 +33,11 @@ import { scalingSummary, type AwsScaling, type FleetScaling, type GcpScaling } f
 /** The stack's config document, as `pulumi up` or the mock runtime hands it over. */
 export function stackFromPulumi(): { document: StackFile; inventory?: Inventory } {
   const file = stackFileName(DEFAULT_STACKS_DIR, pulumi.getStack());
-  return validateStackDocument(file, stackDocumentFromConfigMap(pulumi.runtime.allConfig()));
+  return validateStackDocument(
+    file,
+    stackDocumentFromConfigMap(pulumi.runtime.allConfig()),
+    offlineStacksDir() ?? DEFAULT_STACKS_DIR,
+  );
 }
 
 /**

@@ -8,7 +8,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { availableParallelism, constants, setPriority, totalmem } from "node:os";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import YAML from "yaml";
 import type { LoadedStack } from "../config/stack";
 import { checkedInputs, type CheckedInput } from "../config/validate";
@@ -104,7 +104,7 @@ function weight(stack: StackToEvaluate): number {
     const inventory = document?.config?.["avfleet:fleet"]?.inventory;
     if (typeof inventory !== "string") return size(stack.file);
     // Relative to the project root, as modules/config/stack.ts resolves it.
-    const file = isAbsolute(inventory) ? inventory : join(dirname(dirname(stack.file)), inventory);
+    const file = join(dirname(dirname(stack.file)), inventory);
     return size(stack.file) + size(file);
   } catch {
     return size(stack.file);

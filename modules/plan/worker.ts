@@ -14,6 +14,7 @@ import { getPriority } from "node:os";
 import { dirname, join, resolve, sep } from "node:path";
 import { loadStackFile, pulumiConfigMap, stackFileName, type LoadedStack } from "../config/stack";
 import { rememberCheckedInputs, type CheckedInput } from "../config/validate";
+import { evaluatingOffline } from "../fleets/offline";
 import type { FleetSpec } from "../config/fleet.schema";
 import { fleetEconomics } from "../capacity/capacity";
 import { trafficShareOf } from "../traffic/shares";
@@ -213,6 +214,7 @@ async function evaluate(
   send: (message: ResourcesMessage) => void,
 ): Promise<Omit<Plan, "resources">> {
   const stack = loadStackFile(stackFile);
+  evaluatingOffline(dirname(stackFile));
   // The mock answers the program's read and the Plan records the same read: load each once.
   const referenced = new Map<string, Record<string, unknown>>();
   const referencedOutputs = (self: LoadedStack, ref: string) => {

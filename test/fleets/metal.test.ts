@@ -1,12 +1,20 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { loadInventory } from "../../modules/config/inventory";
-import { loadStackFile, loadStacks } from "../../modules/config/stack";
+import { loadStackFile, loadStacks, validateStackDocument } from "../../modules/config/stack";
 import { InputError } from "../../modules/config/validate";
 import { EvaluationError, evaluateStacks } from "../../modules/plan/evaluate";
 import type { Plan, PlanResource } from "../../modules/plan/plan";
@@ -41,8 +49,15 @@ const HOST_KEY =
 const INVENTORY = YAML.parse(readFileSync(join(ROOT, "inventory/metal-sjc.yaml"), "utf8"));
 const STACK = YAML.parse(readFileSync(join(ROOT, "stacks/Pulumi.metal-sjc.yaml"), "utf8"));
 
+/**
+ * The stacks folder of a project of its own, whose inventory/ holds the example sites'
+ * inventories: a stack names only files inside its project.
+ */
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "avfleet-metal-"));
+  const project = mkdtempSync(join(tmpdir(), "avfleet-metal-"));
+  cpSync(join(ROOT, "inventory"), join(project, "inventory"), { recursive: true });
+  mkdirSync(join(project, "stacks"));
+  return join(project, "stacks");
 }
 
 function inventoryProblems(change: (inv: any) => void): string[] {
@@ -155,9 +170,11 @@ for (const [name, change, expected] of corpus) {
 
 function stackProblems(change: (config: any) => void): string[] {
   const doc = structuredClone(STACK);
-  doc.config["avfleet:fleet"].inventory = join(ROOT, "inventory/metal-sjc.yaml");
   change(doc.config);
-  return problemsLoading(loadStackFile, "Pulumi.metal-x.yaml", YAML.stringify(doc));
+  // Resolved against this repository, where the inventory the stack names is.
+  const load = (file: string) =>
+    validateStackDocument(file, YAML.parse(readFileSync(file, "utf8")), join(ROOT, "stacks"));
+  return problemsLoading(load, "Pulumi.metal-x.yaml", YAML.stringify(doc));
 }
 
 test("the SSH private key must be a Pulumi secret, never plain text", () => {
@@ -178,7 +195,6 @@ test("the SSH private key must be a Pulumi secret, never plain text", () => {
 test("with ssh.agent the site has no key in its config: none is asked for, and one set anyway is refused", () => {
   const dir = tempDir();
   const doc = structuredClone(STACK);
-  doc.config["avfleet:fleet"].inventory = join(ROOT, "inventory/metal-sjc.yaml");
   doc.config["avfleet:fleet"].ssh.agent = true;
   delete doc.config["avfleet:sshPrivateKey"];
   writeFileSync(join(dir, "Pulumi.metal-agent.yaml"), YAML.stringify(doc));
@@ -213,7 +229,7 @@ test("a bad inventory stops preview with exit 2 before anything is evaluated", a
   inv.hosts[1].name = "sjc-m001";
   writeFileSync(join(dir, "inv.yaml"), YAML.stringify(inv));
   const doc = structuredClone(STACK);
-  doc.config["avfleet:fleet"].inventory = join(dir, "inv.yaml");
+  doc.config["avfleet:fleet"].inventory = "stacks/inv.yaml";
   writeFileSync(join(dir, "Pulumi.metal-x.yaml"), YAML.stringify(doc));
   assert.throws(
     () => loadStacks(dir, ["metal-x"]),
@@ -234,7 +250,7 @@ function variantWriter(dir: string) {
     const doc = structuredClone(STACK);
     change(doc.config, inventory);
     writeFileSync(join(dir, `${name}.yaml`), YAML.stringify(inventory));
-    doc.config["avfleet:fleet"].inventory = join(dir, `${name}.yaml`);
+    doc.config["avfleet:fleet"].inventory = `stacks/${name}.yaml`;
     writeFileSync(join(dir, `Pulumi.${name}.yaml`), YAML.stringify(doc));
     return name;
   };
@@ -525,7 +541,6 @@ test("without a rollout, a host that joins (new, or back from its drain) gets th
 test("Cloud DNS host records of a live site are imported by their documented id; without adopt, created", async () => {
   const dir = tempDir();
   const ams = YAML.parse(readFileSync(join(ROOT, "stacks/Pulumi.metal-ams.yaml"), "utf8"));
-  ams.config["avfleet:fleet"].inventory = join(ROOT, "inventory/metal-ams.yaml");
   writeFileSync(join(dir, "Pulumi.metal-ams.yaml"), YAML.stringify(ams));
   const fresh = structuredClone(ams);
   fresh.config["avfleet:fleet"].dns.adopt = false;

@@ -1,0 +1,15 @@
+/**
+ * The offline evaluator (modules/plan/worker.ts) runs in the code's folder, so it says where
+ * the stack's own project keeps its stack files (and so its inventories). A module of its
+ * own: the worker sets it before it loads the program.
+ */
+let offlineStacks: string | undefined;
+
+export function evaluatingOffline(stacksDir: string): void {
+  offlineStacks = stacksDir;
+}
+
+/** The stacks folder of the stack evaluated offline; undefined under the Pulumi CLI. */
+export function offlineStacksDir(): string | undefined {
+  return offlineStacks;
+}
