@@ -3,6 +3,8 @@
  * else's zone, network or documentation range) on a real `pulumi up`. The program declares
  * every string its stack config sets (StackFacts.settings), so a finding names the key to set.
  */
+// The SDK's settings alone: the whole SDK would add half a second to every `avfleet policy`.
+import { isDryRun } from "@pulumi/pulumi/runtime/settings";
 import type { StackFacts } from "./facts";
 import { withFacts, type StackPolicy } from "./policy";
 
@@ -98,14 +100,42 @@ export const noPlaceholders: StackPolicy = {
   }),
 };
 
+/** What an example stack must do before its first `pulumi up`. */
+const exampleRemediation = `${remediationSteps} Then remove avfleet:example.`;
+
+/** A validation of example stacks (avfleet:example: true) alone. */
+const ofExamples = (validate: Parameters<typeof withFacts>[0]) =>
+  withFacts((facts, args, reportViolation, factsUrn) =>
+    facts.example
+      ? validate(facts, args, reportViolation, factsUrn)
+      : args.notApplicable("not an example stack"),
+  );
+
 export const examplePlaceholders: StackPolicy = {
   name: "example-placeholders",
   description:
     "An example stack (avfleet:example: true) lists the placeholders a team must replace before its first `pulumi up`.",
   enforcementLevel: "advisory",
-  remediationSteps: `${remediationSteps} Then remove avfleet:example.`,
-  validateStack: withFacts((facts, args, reportViolation, factsUrn) => {
-    if (!facts.example) return args.notApplicable("not an example stack");
+  remediationSteps: exampleRemediation,
+  validateStack: ofExamples((facts, _args, reportViolation, factsUrn) => {
     for (const finding of placeholderFindings(facts)) reportViolation(finding, factsUrn);
+  }),
+};
+
+export const exampleNeverApplied: StackPolicy = {
+  name: "example-never-applied",
+  description:
+    "An example stack (avfleet:example: true) is previewed, never applied: its placeholders name zones, networks and hosts that are not the team's.",
+  enforcementLevel: "mandatory",
+  remediationSteps: exampleRemediation,
+  validateStack: ofExamples((_facts, args, reportViolation, factsUrn) => {
+    // The engine starts a pack with PULUMI_NODEJS_DRY_RUN "true" for a preview and "false" for
+    // an update, which isDryRun() reads: pulumi/pulumi pkg/resource/plugin/analyzer_plugin.go
+    // (constructEnv) and its policy-dryrun conformance test; see docs/real-path.md.
+    if (isDryRun()) return args.notApplicable("a preview");
+    reportViolation(
+      "avfleet:example is true, and this is an update: an example stack is never applied",
+      factsUrn,
+    );
   }),
 };

@@ -13,7 +13,7 @@ import {
   metalNoRetiredProvisioning,
   metalSshKeySecret,
 } from "./hosts";
-import { examplePlaceholders, noPlaceholders } from "./placeholders";
+import { exampleNeverApplied, examplePlaceholders, noPlaceholders } from "./placeholders";
 import {
   capacityCoversDemand,
   gcpAutoscalerBounds,
@@ -38,6 +38,7 @@ export const POLICIES: AvfleetPolicy[] = [
   stackFactsDeclared,
   noPlaceholders,
   examplePlaceholders,
+  exampleNeverApplied,
   mediaUdpDeclaredRange,
   adminPortsNotFromInternet,
   hostTuningPresent,

@@ -1,7 +1,8 @@
 /**
- * The offline evaluator (modules/plan/worker.ts) runs in the code's folder, so it says where
- * the stack's own project keeps its stack files (and so its inventories). A module of its
- * own: the worker sets it before it loads the program.
+ * The offline evaluator (modules/plan/worker.ts) runs the program under mocks with preview
+ * off, only so that apply() callbacks run: no provider sees what it declares. It runs in the
+ * code's folder, so it also says where the stack's own project keeps its stack files (and so
+ * its inventories). A module of its own: the worker sets it before it loads the program.
  */
 let offlineStacks: string | undefined;
 

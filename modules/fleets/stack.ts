@@ -10,6 +10,7 @@ import {
   validateStackDocument,
 } from "../config/stack";
 import type { StackFile } from "../config/stack.schema";
+import { assertNoFileProblems } from "../config/validate";
 import { offlineStacksDir } from "./offline";
 import type { AwsFleetSpec, FleetSpec, GcpFleetSpec, MetalFleetSpec } from "../config/fleet.schema";
 import { STOP_MARGIN_SEC } from "../host/units";
@@ -30,14 +31,35 @@ import { hostCounts, hostStates, provisionedHosts } from "./metal-args";
 import { StackFacts, stackFacts } from "./facts";
 import { scalingSummary, type AwsScaling, type FleetScaling, type GcpScaling } from "./scaling";
 
-/** The stack's config document, as `pulumi up` or the mock runtime hands it over. */
+/**
+ * The stack's config document, as `pulumi up` or the mock runtime hands it over. An example
+ * stack stops an update here, before it declares anything: its placeholders are other
+ * people's zones, networks and hosts.
+ */
 export function stackFromPulumi(): { document: StackFile; inventory?: Inventory } {
   const file = stackFileName(DEFAULT_STACKS_DIR, pulumi.getStack());
-  return validateStackDocument(
+  const offline = offlineStacksDir();
+  const stack = validateStackDocument(
     file,
     stackDocumentFromConfigMap(pulumi.runtime.allConfig()),
-    offlineStacksDir() ?? DEFAULT_STACKS_DIR,
+    offline ?? DEFAULT_STACKS_DIR,
   );
+  if (
+    stack.document.config["avfleet:example"] === true &&
+    !pulumi.runtime.isDryRun() &&
+    offline === undefined
+  ) {
+    assertNoFileProblems([
+      {
+        file,
+        path: ["config", "avfleet:example"],
+        message: "is true, and this is an update: an example stack is previewed, never applied",
+        expected:
+          "your own value for every placeholder (avfleet policy lists them), then avfleet:example removed",
+      },
+    ]);
+  }
+  return stack;
 }
 
 /**

@@ -10,6 +10,7 @@ import type {
   ResourceValidationArgs,
   StackValidationArgs,
 } from "@pulumi/policy";
+import * as settings from "@pulumi/pulumi/runtime/settings";
 import type { Plan } from "../plan/plan";
 import { POLICIES } from "../../policy/policies";
 import { isStackPolicy, type AvfleetPolicy } from "../../policy/policy";
@@ -94,28 +95,43 @@ function run(policy: AvfleetPolicy, report: ReportViolation, resources: PolicyRe
   return judged;
 }
 
-/** Every violation of `policies` in a Plan, and how many resources or stacks each judged. */
+/** The SDK's own switch for tests; the engine sets the pack's through its environment. */
+const { _setIsDryRun: setDryRun } = settings as unknown as { _setIsDryRun(value: boolean): void };
+
+/**
+ * Every violation of `policies` in a Plan, and how many resources or stacks each judged. A
+ * Plan is what `pulumi preview` would show, so policies judge a preview unless `preview` is
+ * false (an update: what the pack sees during `pulumi up`).
+ */
 export function evaluatePolicies(
   plan: Plan,
   policies: AvfleetPolicy[] = POLICIES,
+  { preview = true }: { preview?: boolean } = {},
 ): { violations: Violation[]; judged: Record<string, number> } {
   const resources = policyResources(plan);
   const violations: Violation[] = [];
   const judged: Record<string, number> = {};
-  for (const policy of policies) {
-    judged[policy.name] = run(
-      policy,
-      (message, urn) =>
-        violations.push({
-          stack: plan.name,
-          urn: urn ?? `urn:pulumi:${plan.name}::avfleet::pulumi:pulumi:Stack::avfleet-${plan.name}`,
-          policy: policy.name,
-          level: policy.enforcementLevel === "advisory" ? "advisory" : "mandatory",
-          message,
-          remediation: policy.remediationSteps,
-        }),
-      resources,
-    );
+  const outside = settings.isDryRun();
+  setDryRun(preview);
+  try {
+    for (const policy of policies) {
+      judged[policy.name] = run(
+        policy,
+        (message, urn) =>
+          violations.push({
+            stack: plan.name,
+            urn:
+              urn ?? `urn:pulumi:${plan.name}::avfleet::pulumi:pulumi:Stack::avfleet-${plan.name}`,
+            policy: policy.name,
+            level: policy.enforcementLevel === "advisory" ? "advisory" : "mandatory",
+            message,
+            remediation: policy.remediationSteps,
+          }),
+        resources,
+      );
+    }
+  } finally {
+    setDryRun(outside);
   }
   return { violations, judged };
 }

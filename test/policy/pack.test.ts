@@ -53,13 +53,16 @@ interface Pack {
   stop(): void;
 }
 
-/** Starts the pack as the language host does; resolves once it prints its port. */
-function startPack(): Promise<Pack> {
+/**
+ * Starts the pack as the language host does, for a preview unless `preview` is false (the
+ * engine says which in PULUMI_NODEJS_DRY_RUN); resolves once it prints its port.
+ */
+function startPack(preview = true): Promise<Pack> {
   const req = createRequire(join(dir, "node_modules/@pulumi/pulumi/package.json"));
   const child = spawn(
     process.execPath,
     [req.resolve("./cmd/run-policy-pack"), "127.0.0.1:0", "."],
-    { cwd: dir, env: { ...process.env, NODE_OPTIONS: "" } },
+    { cwd: dir, env: { ...process.env, NODE_OPTIONS: "", PULUMI_NODEJS_DRY_RUN: String(preview) } },
   );
   let stderr = "";
   child.stderr.on("data", (chunk) => (stderr += chunk));
@@ -150,6 +153,23 @@ test("the pack, installed alone, serves every policy and judges a Plan as `avfle
         judged.some((v) => v.startsWith("example-placeholders advisory")),
       judged.join("\n"),
     );
+  } finally {
+    pack.stop();
+  }
+});
+
+test("the pack started for an update refuses an example stack, as `avfleet policy` does not", async (t) => {
+  if (!prerequisite(t, installFailure)) return;
+  const pack = await startPack(false);
+  try {
+    const request = new pack.pb.AnalyzeStackRequest();
+    request.setResourcesList(
+      plan.resources.map((r) => analyzerResource(pack, r, "AnalyzerResource")),
+    );
+    const judged = verdicts(pack, await pack.call("analyzeStack", request), stackUrn(plan.name));
+    const refusal = `example-never-applied mandatory ${resource(plan, "stack-facts").urn}: avfleet:example is true, and this is an update: an example stack is never applied`;
+    assert.ok(judged.includes(refusal), judged.join("\n"));
+    assert.ok(!checkPlan(plan).some((v) => v.policy === "example-never-applied"));
   } finally {
     pack.stop();
   }
