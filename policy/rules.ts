@@ -20,7 +20,8 @@ export const METAL_PAYLOAD_TYPE = "avfleet:fleets:MetalPayload";
 export const SCALE_IN_ENV = "AVFLEET_SCALE_IN";
 
 /**
- * IPv4 ranges that are not global unicast (IANA's special-purpose registry, RFC 6890). The
+ * IPv4 ranges that are not global unicast (IANA's special-purpose registry, RFC 6890:
+ * https://www.iana.org/assignments/iana-ipv4-special-registry/). The
  * documentation ranges of RFC 5737 are not here: example files must use them as host
  * addresses, and they route nowhere either.
  */
@@ -75,7 +76,11 @@ function ipv6Value(text: string): bigint | undefined {
   return all.reduce((n, g) => (n << 16n) + BigInt(parseInt(g, 16)), 0n);
 }
 
-/** The addresses a CIDR names, host bits ignored as the providers mask them; undefined if not a CIDR. */
+/**
+ * The addresses a CIDR names, undefined if it is not one. Host bits are ignored, as EC2
+ * canonicalizes them (100.68.0.18/18 is 100.68.0.0/18:
+ * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AuthorizeSecurityGroupIngress.html).
+ */
 function cidrSpan(text: string): { family: Family; span: Span } | undefined {
   const match = /^([^/]+)\/(\d{1,3})$/.exec(text.trim());
   if (!match) return undefined;
@@ -121,7 +126,8 @@ const spansOf = (cidrs: readonly string[]) => union(cidrs.map((c) => cidrSpan(c)
  * Each family's public address space, and the share of it that counts as the world. IPv4: a
  * /8 (16.7 million public addresses) is more than any company's offices and VPN egress hold,
  * and 0.0.0.0/0 cut into pieces stays far above it. IPv6: only 2000::/3 is global unicast
- * (RFC 4291, IANA's address space registry), less the IETF and documentation blocks; a /16 of
+ * (RFC 4291, https://www.iana.org/assignments/ipv6-address-space/), less the IETF and
+ * documentation blocks (https://www.iana.org/assignments/iana-ipv6-special-registry/); a /16 of
  * it holds 65,536 of the /32s an RIR gives a whole ISP, so no admin network is that large.
  */
 const PUBLIC: Record<Family, { within: Span[]; excluded: Span[]; world: bigint }> = {

@@ -87,7 +87,7 @@ test("the thresholds: a /8 of public IPv4, a /16 of global unicast IPv6, half of
   assert.equal(worldShare(["8000::/1"])?.share, "half or more of all IPv6 addresses");
   assert.equal(worldShare(["::/1", "8000::/1"])?.share, "100% of the public IPv6 space");
   assert.equal(worldShare(["fc00::/7", "fe80::/10", "2001:db8::/32"]), undefined);
-  // Host bits are masked as the providers do: 0.0.0.1/0 is 0.0.0.0/0.
+  // Host bits are masked as EC2 canonicalizes them (docs/real-path.md): 0.0.0.1/0 is 0.0.0.0/0.
   assert.equal(worldShare(["0.0.0.1/0"])?.share, "100% of the public IPv4 space");
 });
 
