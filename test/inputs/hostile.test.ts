@@ -172,7 +172,7 @@ test("stack files and inventories: every class of hostile or mistaken input at o
     `${numbers}: config.avfleet:fleet.minHosts: is -.inf, expected a host count in 0–5000 (an integer)`,
     `${numbers}: config.avfleet:fleet.tuning.stallMs: is .nan, expected the worst receiver stall to absorb, in ms`,
     `${integer.inventory}: hostClasses.r640-2x25g.cores: is number 31.5, expected a CPU count (an integer)`,
-    `${missing}: config.avfleet:fleet.inventory: is "inventory/nowhere.yaml", which does not exist (looked for ${join(p.dir, "inventory/nowhere.yaml")}), expected the path of this site's host inventory, relative to the project root`,
+    `${missing}: config.avfleet:fleet.inventory: is "inventory/nowhere.yaml", which does not exist (looked for ${join(p.dir, "inventory/nowhere.yaml")}), expected the path of this site's host inventory, a file inside the project`,
   ]);
   assert.match(
     result.stderr,
