@@ -4,7 +4,7 @@
  * container image, or with a two-hour drain), written as stack files of a temporary stacks
  * directory beside this project's inventories.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -59,7 +59,8 @@ export async function lifecycleEstate(
   const dir = mkdtempSync(join(tmpdir(), "avfleet-lifecycle-"));
   try {
     mkdirSync(join(dir, DEFAULT_STACKS_DIR));
-    symlinkSync(join(root, "inventory"), join(dir, "inventory"));
+    // A copy: a stack may not read an inventory through a link out of its project.
+    cpSync(join(root, "inventory"), join(dir, "inventory"), { recursive: true });
     const names: string[] = [...stacks];
     for (const stack of stacks) {
       const text = readFileSync(stackFileName(join(root, DEFAULT_STACKS_DIR), stack), "utf8");
