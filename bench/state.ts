@@ -9,9 +9,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { MetalFleetSpec } from "../modules/config/fleet.schema";
 import { loadStackFile, pulumiConfigMap } from "../modules/config/stack";
+import { evaluatingOffline } from "../modules/fleets/offline";
 import { mockCall, mockId, mockState } from "../modules/plan/mock-state";
 import {
   siteStateBytes,
@@ -51,6 +52,8 @@ async function registered(stackFile: string, auth: Auth): Promise<SiteState> {
   const stack = loadStackFile(stackFile);
   const fleet = stack.fleet;
   if (fleet?.kind !== "metal") throw new Error(`${stackFile} is not a bare-metal stack`);
+  // An update's state, measured under mocks: the example stacks are measured as they are.
+  evaluatingOffline(dirname(stackFile));
   await pulumi.runtime.setMocks(
     {
       newResource: ({ type, name, inputs }) => ({

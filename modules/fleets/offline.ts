@@ -1,6 +1,7 @@
 /**
- * The offline evaluator (modules/plan/worker.ts) runs the program under mocks with preview
- * off, only so that apply() callbacks run: no provider sees what it declares. It runs in the
+ * The offline evaluator (modules/plan/worker.ts, and bench/state.ts, which measures an
+ * update's state) runs the program under mocks with preview off, only so that apply()
+ * callbacks run: no provider sees what it declares. It runs in the
  * code's folder, so it also says where the stack's own project keeps its stack files (and so
  * its inventories). A module of its own: the worker sets it before it loads the program.
  */
