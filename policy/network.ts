@@ -1,6 +1,6 @@
 /** Policies on what the fleet opens to the Internet. */
-import type { PolicyResource } from "@pulumi/policy";
-import { worldShare } from "./rules";
+import type { PolicyResource, ReportViolation, StackValidationArgs } from "@pulumi/policy";
+import { AGENT_LISTEN_MARKER, METAL_PAYLOAD_TYPE, worldShare } from "./rules";
 import { withFacts, type StackPolicy } from "./policy";
 
 const GCP_FIREWALL = "gcp:compute/firewall:Firewall";
@@ -87,8 +87,9 @@ export const adminPortsNotFromInternet: StackPolicy = {
     "SSH and the health/admin port are never reachable from the Internet: 0.0.0.0/0, ::/0, or sources that together hold a /8 of public IPv4, a /16 of global unicast IPv6, or half of either family.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Restrict the rule's sources to avfleet:fleet.adminCidrs (SSH) or the load balancer's probe ranges (health).",
+    "Restrict the rule's sources to avfleet:fleet.adminCidrs (SSH) or the load balancer's probe ranges (health); on bare metal, keep 0.0.0.0/0 and ::/0 out of avfleet:fleet.adminCidrs and .monitoringCidrs, the sources the firewall of every class payload admits.",
   validateStack: withFacts(({ fleet }, args, reportViolation) => {
+    if (fleet?.kind === "metal") return metalAgentPort(fleet.healthPort, args, reportViolation);
     const found = firewalls(args.resources);
     if (!fleet || found.length === 0) return args.notApplicable("no fleet firewall");
     const adminPorts = [22, fleet.healthPort];
@@ -108,3 +109,39 @@ export const adminPortsNotFromInternet: StackPolicy = {
     }
   }),
 };
+
+/**
+ * A bare-metal site has no cloud firewall: its hosts' agent port is open to whatever each class
+ * payload's own firewall lets through, which the payload states in its listen marker. A payload
+ * without one runs an agent that nothing guards.
+ */
+function metalAgentPort(
+  healthPort: number,
+  args: StackValidationArgs,
+  reportViolation: ReportViolation,
+) {
+  const payloads = args.resources.filter(
+    (r) => r.type === METAL_PAYLOAD_TYPE && r.props.of !== "drain",
+  );
+  if (payloads.length === 0) return args.notApplicable("no host class payload");
+  for (const { urn, props } of payloads) {
+    const line = String(props.payload ?? "")
+      .split("\n")
+      .find((l) => l.startsWith(AGENT_LISTEN_MARKER));
+    const listen = /^port=(\d+) from=(\S+)$/.exec(line?.slice(AGENT_LISTEN_MARKER.length) ?? "");
+    if (!listen || Number(listen[1]) !== healthPort) {
+      reportViolation(
+        `installs no firewall for TCP ${healthPort}: its hosts' agent answers every address`,
+        urn,
+      );
+      continue;
+    }
+    const world = worldShare(listen[2].split(","));
+    if (world) {
+      reportViolation(
+        `opens TCP ${healthPort} to ${world.sources.join(", ")} (${world.share})`,
+        urn,
+      );
+    }
+  }
+}

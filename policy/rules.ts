@@ -204,6 +204,12 @@ export function weightStep(previous: Weights, next: Weights): number {
  */
 export const WORKLOAD_MARKER = "# avfleet-workload ";
 
+/**
+ * The line a bare-metal class payload carries to say who reaches its hosts' agent port through
+ * the firewall it installs: `port=<port> from=<cidr>,<cidr>`.
+ */
+export const AGENT_LISTEN_MARKER = "# avfleet-agent-listen ";
+
 /** The image a workload marker names when it is pinned by tag only, else undefined. */
 export function unpinnedImage(marker: string): string | undefined {
   const image = /^image=(\S+)$/.exec(marker.slice(WORKLOAD_MARKER.length))?.[1];

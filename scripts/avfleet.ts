@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   place: () => import("./commands/place"),
   observe: () => import("./commands/observe"),
   diagnose: () => import("./commands/diagnose"),
+  sudoers: () => import("./commands/sudoers"),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -36,6 +36,7 @@ import { containerImage } from "../../modules/host/image";
 import {
   boot,
   fast,
+  probedHere,
   FIXTURES,
   METAL_HARDWARE,
   get,
@@ -189,6 +190,7 @@ export async function rehearseContainer(prefix = `container-${process.pid}`) {
     const digest = buildImage(dir, env);
     const workloadOf = (digestOf: string) => (s: any) => {
       fast(s);
+      probedHere(s);
       const { adminPort, healthPath, statsPath, drainPath, sessionsPath } = s.workload;
       s.workload = { image: IMAGE_NAME, version: "rehearsal", digest: digestOf, adminPort };
       Object.assign(s.workload, { healthPath, statsPath, drainPath, sessionsPath });

@@ -161,6 +161,14 @@ export interface RehearsalResult {
   problems: string[];
 }
 
+/**
+ * This machine scrapes and probes each namespace from its side of the link (10.x): a bare-metal
+ * host's monitoring network here, which its firewall must let through.
+ */
+export function probedHere(s: any): void {
+  s.monitoringCidrs = ["10.0.0.0/8"];
+}
+
 export function spec(stack: string, overrides: (s: any) => void): FleetSpec {
   const loaded = loadStackFile(join(ROOT_DIR, `stacks/Pulumi.${stack}.yaml`)) as any;
   const s = structuredClone(loaded.document.config["avfleet:fleet"]);
@@ -937,7 +945,13 @@ export async function rehearseHosts(prefix = `host-${process.pid}`): Promise<Reh
         interfaces: ["eth0"],
       },
     ],
-    [spec("metal-sjc", fast), METAL_HARDWARE],
+    [
+      spec("metal-sjc", (s) => {
+        fast(s);
+        probedHere(s);
+      }),
+      METAL_HARDWARE,
+    ],
   ];
   const octet = 100 + (process.pid % 150);
   const results: HostResult[] = [];

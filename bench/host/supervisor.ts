@@ -89,7 +89,9 @@ export class Supervisor {
   ) {}
 
   private argv(command: string): string[] {
+    // A "+" prefix (full privileges, systemd.service(5)) changes nothing here: everything runs as root.
     return command
+      .replace(/^\+/, "")
       .split(/\s+/)
       .filter(Boolean)
       .map((w) => (w.startsWith("/") && existsSync(join(this.root, w)) ? join(this.root, w) : w));

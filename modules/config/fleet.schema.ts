@@ -580,6 +580,14 @@ export const metalFleetSchema = {
     ...commonProperties,
     alerting: metalAlertingSchema,
     site: { type: "string", pattern: "^[a-z][a-z0-9]{1,15}$", description: "a site code like sjc" },
+    monitoringCidrs: {
+      type: "array",
+      description:
+        "a list of at most 64 CIDRs of the site's monitoring network (its Prometheus), e.g. 10.20.250.16/28: with adminCidrs, the only sources the host's firewall lets reach the agent's port (ports.health.port); absent: adminCidrs alone",
+      maxItems: 64,
+      uniqueItems: true,
+      items: { type: "string", format: "cidr", description: "a CIDR like 10.20.250.16/28" },
+    },
     inventory: {
       type: "string",
       // Neither absolute nor climbing out with `..`: a stack file names only files of its

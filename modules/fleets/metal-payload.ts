@@ -59,7 +59,10 @@ const INLINE_END = "AVFLEET_PAYLOAD";
  * The one sudoers line a non-root login needs, the same for every release and host class:
  * install a payload root-owned, read its sha256, run it. Whoever may install what root runs is
  * root in effect: the rule keeps the login from doing anything else by mistake and makes the
- * grant auditable; it does not make a stolen key harmless.
+ * grant auditable; it does not make a stolen key harmless. Each command carries its whole argv:
+ * sudoers matches arguments as shell wildcards (or a regex after ^) and lets a command listed
+ * without arguments run with any (sudoers(5) Cmnd_List, https://www.sudo.ws/docs/man/sudoers.man/),
+ * so none of them may hold a wildcard character. `avfleet sudoers <stack>` prints it.
  */
 export function sudoersRule(user: string): string {
   const commands = [

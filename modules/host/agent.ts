@@ -18,7 +18,7 @@ import {
 import { HOST_METRIC_FAMILIES, SERVING_SERIES } from "./exporter";
 import { SESSION_FAMILIES, type SessionFamilies } from "./sessions";
 import { containerImage, type ContainerImage } from "./image";
-import { launchSeconds, STATE_DIR, TEXTFILE_DIR } from "./units";
+import { agentSources, launchSeconds, STATE_DIR, TEXTFILE_DIR } from "./units";
 
 /**
  * A Python file as a host gets it: without its comment-only and blank lines past the first two
@@ -144,7 +144,17 @@ export interface AgentConfig {
    * untuned or unhealthy), `livenessPath` liveness (the autohealer's: 200 while the media server
    * answers, draining or not).
    */
-  health: { port: number; path: string; livenessPath: string };
+  health: {
+    port: number;
+    path: string;
+    livenessPath: string;
+    /**
+     * Bare metal, where no cloud firewall stands in front of the host: the IPv4 networks that
+     * reach the port (the site's admin and monitoring CIDRs). The agent listens only on the
+     * private address the host routes them from, and on loopback. Absent: every address.
+     */
+    via?: string[];
+  };
   workload: {
     adminPort: number;
     healthPath: string;
@@ -175,6 +185,8 @@ export interface AgentConfig {
     labels: { pool: string; region: string };
     interfaces?: string[];
     families: typeof HOST_METRIC_FAMILIES;
+    /** Seconds the counters read (ethtool -S, /proc) serve every scrape before a new read. */
+    refreshSec: number;
   };
   /** The names of the gauges the agent serves of the host as a server (sessions, readiness). */
   serving: typeof SERVING_SERIES;
@@ -196,6 +208,13 @@ function metric(spec: FleetSpec): AgentConfig["metric"] {
     };
   return prometheus;
 }
+
+/**
+ * How long one read of the host's counters serves scrapes: Prometheus scrapes every 15 s or
+ * more, so every scrape still gets a new read, and a flood of them forks one ethtool per NIC
+ * every 5 s at most.
+ */
+export const HOST_READINGS_REFRESH_SEC = 5;
 
 /**
  * `interfaces`: the tuning's host facts' media NICs, when they name them; `cloudwatch`: what an
@@ -221,6 +240,7 @@ export function agentConfig(
       port: spec.ports.health.port,
       path: spec.ports.health.path,
       livenessPath: LIVENESS_PATH,
+      ...(spec.kind === "metal" ? { via: agentSources(spec).filter((c) => !c.includes(":")) } : {}),
     },
     workload: {
       adminPort: workload.adminPort,
@@ -249,6 +269,7 @@ export function agentConfig(
       labels: { pool: spec.pool, region: spec.mediaRegion },
       ...(interfaces ? { interfaces: [...interfaces] } : {}),
       families: HOST_METRIC_FAMILIES,
+      refreshSec: HOST_READINGS_REFRESH_SEC,
     },
     serving: SERVING_SERIES,
     sessions: SESSION_FAMILIES,

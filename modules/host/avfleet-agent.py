@@ -22,6 +22,7 @@ import glob
 import hashlib
 import hmac
 import http.server
+import ipaddress
 import json
 import os
 import re
@@ -222,6 +223,26 @@ def ethtool_stats(interfaces):
         if result.returncode == 0:
             out[iface] = result.stdout
     return out
+
+
+class Readings:
+    """The kernel's and the NIC's counters, read at most once per `every` seconds whatever the
+    number of scrapes: a scrape forks no process of its own, so a flood of requests on the
+    port cannot become a flood of ethtool runs (one at a time, the others wait for its result)."""
+
+    def __init__(self, every, read):
+        self.every = every
+        self.read = read
+        self.lock = threading.Lock()
+        self.at = None
+        self.value = None
+
+    def get(self):
+        with self.lock:
+            if self.at is None or time.monotonic() - self.at >= self.every:
+                self.value = self.read()
+                self.at = time.monotonic()
+            return self.value
 
 
 # --- per-session quality --------------------------------------------------------------------
@@ -812,6 +833,7 @@ class Agent:
         self.streams = None
         self.sessions = None
         self.session_counter = Sessions(config, self.state_dir)
+        self.readings = Readings(config["hostMetrics"]["refreshSec"], self.read_host)
         # Kept across restarts: Cloud Monitoring refuses points closer than 5 s.
         self.published_file = os.path.join(self.state_dir, "published-at")
         try:
@@ -915,17 +937,21 @@ class Agent:
             labels["release"] = self.release
         return labels
 
+    def read_host(self):
+        interfaces = self.config["hostMetrics"].get("interfaces") or [default_route_interface()]
+        return {
+            "snmp": read_proc("/proc/net/snmp"),
+            "ethtool": ethtool_stats([i for i in interfaces if i]),
+            "stat": read_proc("/proc/stat"),
+        }
+
     def host_metrics(self):
-        config = self.config["hostMetrics"]
-        interfaces = config.get("interfaces") or [default_route_interface()]
         return host_metrics(
-            config["families"],
+            self.config["hostMetrics"]["families"],
             self.host_labels(),
-            snmp=read_proc("/proc/net/snmp"),
-            ethtool=ethtool_stats([i for i in interfaces if i]),
             tune_verify=self.tune_verify,
-            stat=read_proc("/proc/stat"),
             user_hz=os.sysconf("SC_CLK_TCK"),
+            **self.readings.get(),
         )
 
     def start_drain(self, reason):
@@ -1047,9 +1073,40 @@ def serve(agent):
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("", agent.config["health"]["port"]), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    for address in listen_addresses(agent.config["health"]):
+        server = http.server.ThreadingHTTPServer((address, agent.config["health"]["port"]), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+# RFC 1918, as the inventory's privateIp is (modules/config/net.ts).
+PRIVATE_V4 = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
+
+
+def listen_addresses(health):
+    """Every address ("") where a cloud's firewall guards the port. Where nothing in front does
+    (bare metal), the host's own private address the kernel routes the admin and monitoring
+    networks from (a UDP connect sends nothing), and loopback; never a public one: an agent that
+    finds no private route refuses to serve rather than serve the Internet."""
+    if "via" not in health:
+        return [""]
+    found = []
+    for cidr in health["via"]:
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            probe.connect((cidr.split("/")[0], 9))
+            address = probe.getsockname()[0]
+        except OSError:
+            continue
+        finally:
+            probe.close()
+        if any(ipaddress.ip_address(address) in net for net in PRIVATE_V4) and address not in found:
+            found.append(address)
+    if not found:
+        raise SystemExit(
+            f"avfleet-agent: no private address routes to {', '.join(health['via'])}: not serving on a public one"
+        )
+    return [*found, "127.0.0.1"]
 
 
 def pull(config):

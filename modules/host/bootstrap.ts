@@ -33,7 +33,13 @@ import {
   AGENT_CONFIG_PATH,
   AGENT_PATH,
   AGENT_UNIT,
+  agentFirewall,
+  agentSources,
   agentUnit,
+  FIREWALL_PATH,
+  FIREWALL_UNIT,
+  firewallUnit,
+  RUN_DIR,
   SHUTDOWN_TARGETS,
   shutdownDropIn,
   shutdownDropInPath,
@@ -53,12 +59,12 @@ export const PER_BOOT_BOOTSTRAP_PATH = "/var/lib/cloud/scripts/per-boot/avfleet-
  * Written by the bootstrap's last step; /run is emptied at every boot, so it says this boot's
  * bootstrap is done (the AWS agent completes the launch only then).
  */
-export const BOOTSTRAPPED_PATH = "/run/avfleet/bootstrapped";
+export const BOOTSTRAPPED_PATH = `${RUN_DIR}/bootstrapped`;
 /** A bare-metal host's drain request: its agent drains when the file appears. */
 export const DRAIN_REQUEST_PATH = `${STATE_DIR}/drain-requested`;
 /** The first line of a draining bare-metal host's payload: it keeps the tuning it has. */
 // The pack checks for this marker, so it lives with the pack's rules.
-import { DRAIN_REQUEST_MARKER, WORKLOAD_MARKER } from "../../policy/rules";
+import { AGENT_LISTEN_MARKER, DRAIN_REQUEST_MARKER, WORKLOAD_MARKER } from "../../policy/rules";
 export { DRAIN_REQUEST_MARKER };
 const END = "AVFLEET_BOOTSTRAP_EOF";
 
@@ -134,8 +140,14 @@ export function hostFiles(
     {
       path: `/etc/systemd/system/${AGENT_UNIT}`,
       mode: "0644",
-      content: agentUnit(mediaUnit, spec.drainSeconds),
+      content: agentUnit(mediaUnit, spec.drainSeconds, spec.kind === "metal"),
     },
+    ...(spec.kind === "metal"
+      ? [
+          { path: FIREWALL_PATH, mode: "0644", content: agentFirewall(spec) },
+          { path: `/etc/systemd/system/${FIREWALL_UNIT}`, mode: "0644", content: firewallUnit() },
+        ]
+      : []),
     ...SHUTDOWN_TARGETS.map((target) => ({
       path: shutdownDropInPath(target),
       mode: "0644",
@@ -164,6 +176,11 @@ export function workloadMarker(spec: FleetSpec): string {
     ? `image=${image.shown}`
     : `package=${spec.workload.package}=${spec.workload.version}`;
   return `${WORKLOAD_MARKER}${what}`;
+}
+
+/** The line that says who reaches a bare-metal host's agent port, for the policy pack. */
+export function agentListenMarker(spec: FleetSpec): string {
+  return `${AGENT_LISTEN_MARKER}port=${spec.ports.health.port} from=${agentSources(spec).join(",")}`;
 }
 
 /**
@@ -253,6 +270,9 @@ export function bootstrapScript(
     `systemctl enable ${TUNE_UNIT} ${mediaUnit} ${AGENT_UNIT}`,
     ...(spec.kind === "metal"
       ? [
+          // Before the agent's restart below: a changed list of sources applies at once.
+          `systemctl enable ${FIREWALL_UNIT}`,
+          `systemctl restart ${FIREWALL_UNIT}`,
           // Set active again while its drain runs: the server takes no joins until the drain
           // ends (the contract has no undrain), and a restart would cut the calls it still
           // carries. Fail, so the up names the host and it gets no DNS record yet.
@@ -360,7 +380,7 @@ export function metalPart(spec: FleetSpec, tuning: TuningArtifacts, state: HostS
     };
   }
   return {
-    header: [tuningMarker(tuning), workloadMarker(spec)],
+    header: [tuningMarker(tuning), workloadMarker(spec), agentListenMarker(spec)],
     files: [{ path: BOOTSTRAP_PATH, mode: "0755", content: bootstrapScript(spec, tuning) }],
     commands: [[BOOTSTRAP_PATH]],
   };

@@ -14,6 +14,8 @@ export const AGENT_PATH = "/usr/local/sbin/avfleet-agent";
 export const AGENT_CONFIG_PATH = "/etc/avfleet/agent.json";
 /** Where the agent keeps its drain state, and where a drain is requested on bare metal. */
 export const STATE_DIR = "/var/lib/avfleet";
+/** This boot's marks (the bootstrap's, the agent's start): /run is emptied at every boot. */
+export const RUN_DIR = "/run/avfleet";
 /** *.prom files here are served on the agent's /metrics (the node-exporter textfile idea). */
 export const TEXTFILE_DIR = "/var/lib/avfleet/textfile";
 
@@ -85,6 +87,45 @@ export function pullCommand(): string {
   return `/usr/bin/python3 ${AGENT_PATH} --pull ${AGENT_CONFIG_PATH}`;
 }
 
+/** systemd.exec(5), the directives below: https://www.freedesktop.org/software/systemd/man/latest/systemd.exec.html */
+const HARDENING = [
+  "NoNewPrivileges=yes",
+  "ProtectSystem=strict",
+  "ProtectHome=yes",
+  "PrivateTmp=yes",
+  "PrivateDevices=yes",
+  "ProtectKernelTunables=yes",
+  "ProtectKernelModules=yes",
+  "ProtectKernelLogs=yes",
+  "ProtectControlGroups=yes",
+  "RestrictSUIDSGID=yes",
+  "LockPersonality=yes",
+];
+
+/** Whether the media server binds a port below 1024, which takes CAP_NET_BIND_SERVICE (capabilities(7)). */
+export function bindsPrivilegedPort(spec: FleetSpec): boolean {
+  const ports = [...spec.ports.signalingTcp, spec.ports.mediaUdp.from, spec.workload.adminPort];
+  return ports.some((port) => port < 1024);
+}
+
+/**
+ * A package workload's server runs as a user of its own that systemd allocates (DynamicUser=:
+ * no account to create, none left behind, and it implies its own ProtectSystem=strict and
+ * RemoveIPC=), with a state directory of its own as the only writable place, and no capability
+ * but the bind of a port below 1024 when the fleet has one: an exploit of the Internet-facing
+ * server is an unprivileged process in a read-only file system.
+ */
+function serverSandbox(spec: FleetSpec): string[] {
+  const bind = bindsPrivilegedPort(spec);
+  return [
+    "DynamicUser=yes",
+    "StateDirectory=avfleet-media",
+    ...HARDENING,
+    `CapabilityBoundingSet=${bind ? "CAP_NET_BIND_SERVICE" : ""}`,
+    ...(bind ? ["AmbientCapabilities=CAP_NET_BIND_SERVICE"] : []),
+  ];
+}
+
 /**
  * The media server's unit. It never starts before the tuning is applied and verifies
  * (Requires= + After= the tuning unit, and verify again as ExecStartPre: a oneshot that
@@ -110,7 +151,12 @@ export function workloadUnit(spec: FleetSpec): string {
         `RestartSec=${CONTAINER_RESTART_SEC}`,
         `TimeoutStartSec=${CONTAINER_START_SEC}`,
       ]
-    : [`ExecStart=${workloadCommand(spec)}`, "Restart=on-failure", "RestartSec=2"];
+    : [
+        `ExecStart=${workloadCommand(spec)}`,
+        "Restart=on-failure",
+        "RestartSec=2",
+        ...serverSandbox(spec),
+      ];
   return [
     "# rendered by avfleet (modules/host); change the fleet spec, not this file.",
     "[Unit]",
@@ -122,7 +168,9 @@ export function workloadUnit(spec: FleetSpec): string {
     "[Service]",
     "Type=simple",
     `Environment=AVFLEET_ADMIN_PORT=${workload.adminPort}`,
-    `ExecStartPre=${SCRIPT_PATH} verify`,
+    // "+": the check reads the host's nftables (CAP_NET_ADMIN) whatever user the server runs as
+    // (systemd.service(5), ExecStart= prefixes).
+    `ExecStartPre=+${SCRIPT_PATH} verify`,
     ...start,
     "KillSignal=SIGTERM",
     `TimeoutStopSec=${spec.drainSeconds + STOP_MARGIN_SEC}`,
@@ -157,21 +205,103 @@ export function shutdownDropInPath(target: string): string {
   return `/etc/systemd/system/${target}.d/avfleet-drain.conf`;
 }
 
+export const FIREWALL_UNIT = "avfleet-firewall.service";
+export const FIREWALL_PATH = "/etc/avfleet/firewall.nft";
+/** The agent's own nftables table: nothing else of the host's ruleset is touched. */
+export const FIREWALL_TABLE = "avfleet_agent";
+export const NFT = "/usr/sbin/nft";
+
+/** Who may reach a bare-metal host's agent port: the site's admin and monitoring networks. */
+export function agentSources(spec: FleetSpec): string[] {
+  const monitoring = spec.kind === "metal" ? (spec.monitoringCidrs ?? []) : [];
+  return [...new Set([...spec.adminCidrs, ...monitoring])];
+}
+
+/**
+ * A bare-metal host's firewall for its admin ports, which no cloud firewall guards there: the
+ * agent's port only from agentSources (and loopback), the media server's admin port (the agent's
+ * loopback contract) from nowhere else. A table of its own, replaced whole: `nft -f` applies a
+ * file as one transaction, and the leading declare-then-delete makes a rerun replace the table
+ * instead of failing or adding its rules twice
+ * (https://wiki.nftables.org/wiki-nftables/index.php/Atomic_rule_replacement). A drop in any
+ * base chain is final: no later chain of another table can accept the packet again (nft(8),
+ * VERDICT STATEMENT, https://www.netfilter.org/projects/nftables/manpage.html), so a host's own
+ * ruleset cannot reopen the port by mistake.
+ */
+export function agentFirewall(spec: FleetSpec): string {
+  const sources = agentSources(spec);
+  const v4 = sources.filter((c) => !c.includes(":"));
+  const v6 = sources.filter((c) => c.includes(":"));
+  const port = spec.ports.health.port;
+  return [
+    `#!${NFT} -f`,
+    "# rendered by avfleet (modules/host); change the fleet spec, not this file.",
+    `table inet ${FIREWALL_TABLE}`,
+    `delete table inet ${FIREWALL_TABLE}`,
+    `table inet ${FIREWALL_TABLE} {`,
+    "  chain input {",
+    "    type filter hook input priority filter; policy accept;",
+    '    iif "lo" accept',
+    ...(v4.length ? [`    ip saddr { ${v4.join(", ")} } tcp dport ${port} accept`] : []),
+    ...(v6.length ? [`    ip6 saddr { ${v6.join(", ")} } tcp dport ${port} accept`] : []),
+    `    tcp dport { ${port}, ${spec.workload.adminPort} } drop`,
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+}
+
+/**
+ * The unit that loads it at every boot before any network is up, as Debian's nftables.service
+ * does (nftables 1.0.6, /lib/systemd/system/nftables.service), and after it: that service's
+ * /etc/nftables.conf starts with `flush ruleset`, which would remove this table.
+ */
+export function firewallUnit(): string {
+  return [
+    "# rendered by avfleet (modules/host); change the fleet spec, not this file.",
+    "[Unit]",
+    "Description=avfleet: only the site's admin and monitoring networks reach the agent's port",
+    "DefaultDependencies=no",
+    "Wants=network-pre.target",
+    `Before=network-pre.target shutdown.target ${AGENT_UNIT}`,
+    "After=nftables.service",
+    "Conflicts=shutdown.target",
+    "",
+    "[Service]",
+    "Type=oneshot",
+    "RemainAfterExit=yes",
+    `ExecStart=${NFT} -f ${FIREWALL_PATH}`,
+    "",
+    "[Install]",
+    "WantedBy=sysinit.target",
+    "",
+  ].join("\n");
+}
+
 /**
  * The agent's unit: restarted whatever way it ends, after the media server (so at a
- * shutdown it stops first, and drains the server before it lets the shutdown go on).
+ * shutdown it stops first, and drains the server before it lets the shutdown go on). On bare
+ * metal it never listens without its firewall.
  */
-export function agentUnit(mediaUnit: string, drainSeconds: number): string {
+export function agentUnit(mediaUnit: string, drainSeconds: number, firewall = false): string {
   return [
     "# rendered by avfleet (modules/host); change the fleet spec, not this file.",
     "[Unit]",
     "Description=avfleet host agent: health check, media load, drain",
-    `After=network-online.target ${TUNE_UNIT} ${mediaUnit}`,
+    `After=network-online.target ${TUNE_UNIT} ${mediaUnit}${firewall ? ` ${FIREWALL_UNIT}` : ""}`,
     "Wants=network-online.target",
+    ...(firewall ? [`Requires=${FIREWALL_UNIT}`] : []),
     "",
     "[Service]",
     "Type=simple",
     `ExecStart=/usr/bin/python3 ${AGENT_PATH} ${AGENT_CONFIG_PATH}`,
+    // Still uid 0 (its tuning check lists nftables), but with no capability besides that one and
+    // a read-only system: it writes only its state and /run/avfleet (kept across its restarts).
+    `StateDirectory=${STATE_DIR.slice("/var/lib/".length)}`,
+    `RuntimeDirectory=${RUN_DIR.slice("/run/".length)}`,
+    "RuntimeDirectoryPreserve=yes",
+    ...HARDENING,
+    "CapabilityBoundingSet=CAP_NET_ADMIN",
     "Restart=always",
     "RestartSec=2",
     "# At a shutdown the agent drains before it exits (the media server stops after it).",

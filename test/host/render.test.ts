@@ -43,7 +43,7 @@ test("the media unit starts only after the tuning verifies, restarts on failure,
   const unit = workloadUnit(gcp);
   assert.match(unit, /^Requires=avfleet-tune\.service$/m);
   assert.match(unit, /^After=network-online\.target avfleet-tune\.service$/m);
-  assert.match(unit, /^ExecStartPre=\/usr\/local\/sbin\/avfleet-tune verify$/m);
+  assert.match(unit, /^ExecStartPre=\+\/usr\/local\/sbin\/avfleet-tune verify$/m);
   assert.match(unit, /^ExecStart=\/usr\/bin\/avfleet-sfu$/m);
   assert.match(unit, /^Restart=on-failure$/m);
   assert.match(unit, /^Environment=AVFLEET_ADMIN_PORT=9090$/m);

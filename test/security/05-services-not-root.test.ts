@@ -1,0 +1,150 @@
+/**
+ * Finding 5: the Internet-facing media server ran as root with no sandbox, so an exploit of the
+ * SFU was root on the host; the agent likewise. Now the package server runs as a user systemd
+ * allocates, in a read-only system with private /tmp and devices, no new privileges, and no
+ * capability but the bind of a port below 1024 when the fleet has one; the agent keeps uid 0
+ * for its tuning check but holds CAP_NET_ADMIN alone, in a read-only system. Judged with
+ * systemd's own tools on the rendered units (systemd-analyze verify, and security --offline).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { loadStackFile } from "../../modules/config/stack";
+import type { FleetSpec } from "../../modules/config/fleet.schema";
+import {
+  AGENT_PATH,
+  AGENT_UNIT,
+  agentUnit,
+  FIREWALL_UNIT,
+  firewallUnit,
+  NFT,
+  TUNE_UNIT,
+  workloadCommand,
+  workloadUnit,
+} from "../../modules/host/units";
+import { SCRIPT_PATH } from "../../modules/tuning/settings";
+import { ROOT } from "../support/cli";
+import { missingCommands, prerequisite } from "../support/prerequisites";
+
+const sjc = loadStackFile(join(ROOT, "stacks/Pulumi.metal-sjc.yaml")).fleet as FleetSpec;
+/** The same fleet with its signaling on an unprivileged port. */
+const high: FleetSpec = structuredClone(sjc);
+high.ports.signalingTcp = [8443];
+const MEDIA_UNIT = "avfleet-sfu.service";
+
+/** systemd-analyze on the rendered units in a throwaway root (their programs as stubs). */
+function analyze(units: Record<string, string>, ...args: string[]) {
+  const root = mkdtempSync(join(tmpdir(), "sec05-"));
+  try {
+    for (const program of [
+      workloadCommand(sjc),
+      SCRIPT_PATH,
+      "/usr/bin/python3",
+      AGENT_PATH,
+      NFT,
+    ]) {
+      mkdirSync(join(root, dirname(program)), { recursive: true });
+      writeFileSync(join(root, program), "#!/bin/sh\n", { mode: 0o755 });
+    }
+    // Debian's own units, which the rendered ones are ordered against.
+    mkdirSync(join(root, "usr/lib/systemd"), { recursive: true });
+    spawnSync("cp", ["-r", "/usr/lib/systemd/system", join(root, "usr/lib/systemd/")]);
+    const dir = join(root, "etc/systemd/system");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, TUNE_UNIT),
+      `[Service]\nType=oneshot\nExecStart=${SCRIPT_PATH} apply\n`,
+    );
+    for (const [name, text] of Object.entries(units)) writeFileSync(join(dir, name), text);
+    return spawnSync("systemd-analyze", [...args, `--root=${root}`, ...Object.keys(units)], {
+      encoding: "utf8",
+    });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** systemd's own verdict on a unit: each check's result, and the overall exposure (0 safe, 10 root). */
+function security(name: string, text: string) {
+  const json = analyze({ [name]: text }, "security", "--offline=true", "--json=short");
+  assert.equal(json.status, 0, json.stderr);
+  const checks = new Map<string, boolean>(
+    (JSON.parse(json.stdout) as { name: string; set: boolean }[]).map((c) => [c.name, c.set]),
+  );
+  const plain = analyze({ [name]: text }, "security", "--offline=true");
+  const exposure = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(plain.stdout)?.[1]);
+  return { checks, exposure };
+}
+
+test("the media server runs as a user of its own, sandboxed, with no capability for high ports", (t) => {
+  if (!prerequisite(t, missingCommands("systemd-analyze"))) return;
+  const { checks, exposure } = security(MEDIA_UNIT, workloadUnit(high));
+  for (const check of [
+    "User=/DynamicUser=",
+    "NoNewPrivileges=",
+    "ProtectSystem=",
+    "ProtectHome=",
+    "PrivateTmp=",
+    "PrivateDevices=",
+    "ProtectKernelModules=",
+    "ProtectKernelTunables=",
+    "CapabilityBoundingSet=~CAP_SYS_ADMIN",
+    "CapabilityBoundingSet=~CAP_NET_ADMIN",
+    "CapabilityBoundingSet=~CAP_NET_(BIND_SERVICE|BROADCAST|RAW)",
+  ])
+    assert.equal(checks.get(check), true, `${check} protects the media server`);
+  // A root service with no sandbox scores 9.6 ("UNSAFE"), the unit this replaces.
+  assert.ok(exposure <= 5, `exposure ${exposure}`);
+  assert.match(workloadUnit(high), /^CapabilityBoundingSet=$/m);
+  assert.doesNotMatch(workloadUnit(high), /AmbientCapabilities/);
+});
+
+test("a fleet that signals on 443 gives its server the bind capability and nothing else", () => {
+  const unit = workloadUnit(sjc);
+  assert.deepEqual(sjc.ports.signalingTcp, [443]);
+  assert.match(unit, /^CapabilityBoundingSet=CAP_NET_BIND_SERVICE$/m);
+  assert.match(unit, /^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m);
+  assert.match(unit, /^DynamicUser=yes$/m);
+  // The tuning check lists nftables (CAP_NET_ADMIN): it alone runs with full privileges.
+  assert.match(unit, new RegExp(`^ExecStartPre=\\+${SCRIPT_PATH} verify$`, "m"));
+});
+
+test("the agent holds CAP_NET_ADMIN alone in a read-only system that it writes only its state into", (t) => {
+  if (!prerequisite(t, missingCommands("systemd-analyze"))) return;
+  const unit = agentUnit(MEDIA_UNIT, sjc.drainSeconds, false);
+  const { checks, exposure } = security(AGENT_UNIT, unit);
+  for (const check of [
+    "NoNewPrivileges=",
+    "ProtectSystem=",
+    "ProtectHome=",
+    "PrivateTmp=",
+    "CapabilityBoundingSet=~CAP_SYS_ADMIN",
+    "CapabilityBoundingSet=~CAP_SYS_MODULE",
+    "CapabilityBoundingSet=~CAP_SYS_PTRACE",
+    "CapabilityBoundingSet=~CAP_(DAC_*|FOWNER|IPC_OWNER)",
+    "CapabilityBoundingSet=~CAP_SET(UID|GID|PCAP)",
+  ])
+    assert.equal(checks.get(check), true, `${check} protects the agent`);
+  assert.ok(exposure < 7, `exposure ${exposure}`);
+  assert.match(unit, /^CapabilityBoundingSet=CAP_NET_ADMIN$/m);
+  assert.match(unit, /^StateDirectory=avfleet$/m);
+  assert.match(unit, /^RuntimeDirectory=avfleet$/m);
+  assert.match(unit, /^RuntimeDirectoryPreserve=yes$/m);
+});
+
+test("systemd-analyze verify accepts the rendered media, agent and firewall units", (t) => {
+  if (!prerequisite(t, missingCommands("systemd-analyze"))) return;
+  const run = analyze(
+    {
+      [MEDIA_UNIT]: workloadUnit(sjc),
+      [AGENT_UNIT]: agentUnit(MEDIA_UNIT, sjc.drainSeconds, true),
+      [FIREWALL_UNIT]: firewallUnit(),
+    },
+    "verify",
+  );
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stderr, "");
+});
