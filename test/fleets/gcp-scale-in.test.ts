@@ -371,7 +371,7 @@ test("every pool declares its controller, a 30-minute drain as a 2-hour one", as
   // the one write holds only on the pool's VMs
   assert.match(
     resource(euw4Plan, "gcp-euw4-scale-in-mark-member").inputs.condition.expression,
-    /resource\.name\.extract\("\/instances\/\{name\}"\)\.startsWith\("gcp-euw4-"\)/,
+    /resource\.name\.extract\("\/instances\/\{name\}"\)\.matches\("\^gcp-euw4-\[a-z0-9\]\{4\}\$"\)/,
   );
   assert.equal(resource(euw4Plan, "gcp-euw4-scale-in-read-member").inputs.condition, undefined);
   assert.ok(SCALE_IN_READ_PERMISSIONS.includes("compute.instances.getGuestAttributes"));
@@ -386,7 +386,7 @@ test("every pool declares its controller, a 30-minute drain as a 2-hour one", as
   assert.match(deleteMember.member, /^serviceAccount:gcp-euw4-scalein@/);
   assert.equal(
     deleteMember.condition.expression,
-    'resource.type == "compute.googleapis.com/Instance" && resource.name.extract("/instances/{name}").startsWith("gcp-euw4-")',
+    'resource.type == "compute.googleapis.com/Instance" && resource.name.extract("/instances/{name}").matches("^gcp-euw4-[a-z0-9]{4}$")',
   );
   assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-resize").inputs.permissions, [
     "compute.instanceGroupManagers.update",
