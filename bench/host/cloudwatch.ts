@@ -7,7 +7,7 @@
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
-import { AWS_MEDIA_METRIC } from "../../modules/host/metrics";
+import { awsMediaMetric } from "../../modules/host/metrics";
 import { TEXTFILE_DIR } from "../../modules/host/units";
 import { alarmMetrics, awsAlarms, cloudwatchCounters } from "../../modules/observe/cloud";
 import { SLIS } from "../../modules/observe/spec";
@@ -117,7 +117,7 @@ export async function countersArrive(
   sfu.quiet(false);
   const counted = published()
     .slice(mark)
-    .filter((d) => d.name !== AWS_MEDIA_METRIC.name);
+    .filter((d) => d.name !== awsMediaMetric(spec.pool).name);
   const sum = (name: string, slo: string) =>
     counted
       .filter((d) => d.name === name && d.dimensions.Slo === slo)

@@ -8,7 +8,6 @@
  * stopped and started again before it serves. Needs root, ip, nft, ethtool, python3, cloud-init.
  */
 import { execFile, spawn, spawnSync } from "node:child_process";
-import { promisify } from "node:util";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -28,7 +27,7 @@ import { sha256 } from "../../modules/tuning/script";
 import {
   AWS_DRAIN_HOOK,
   AWS_LAUNCH_HOOK,
-  AWS_MEDIA_METRIC,
+  awsMediaMetric,
   GCP_MEDIA_LOAD_METRIC,
 } from "../../modules/host/metrics";
 import { EXPORTER_METRICS } from "../../modules/host/exporter";
@@ -39,7 +38,7 @@ import { autohealingHealthCheck } from "../../modules/fleets/gcp-args";
 import { autohealingRepairs } from "../../modules/providers/gcp";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import { sessionsOnHost, type SessionsResult } from "./sessions";
-import { awsStandIns, gcpStandIns, StandIns } from "./stand-ins";
+import { awsStandIns, gcpStandIns, scaleInPass, StandIns } from "./stand-ins";
 import { countersArrive, rehearsalCounters, type CountersResult } from "./cloudwatch";
 import { hostPolicy } from "../../modules/fleets/aws-args";
 import type { AwsFleetSpec } from "../../modules/config/fleet.schema";
@@ -553,11 +552,12 @@ async function rehearseHost(
       address: host.nsIp,
     };
     const gcpSpec = host.spec as GcpFleetSpec;
-    // Two VMs where the autoscaler recommends one: the controller must pick the quieter.
+    // Two VMs where the autoscaler recommends one: the controller must pick the quieter. Both
+    // loads together fit one host at the autoscaler's target, or the controller keeps both.
     const pool = {
       autoscaler: "gcp-usw1-autoscaler",
       recommendedSize: 1,
-      peers: [{ name: "gcp-usw1-p9q8", zone: "us-west1-a", id: "4929812345678909999", load: 5000 }],
+      peers: [{ name: "gcp-usw1-p9q8", zone: "us-west1-a", id: "4929812345678909999", load: 2000 }],
     };
     const g = await gcpStandIns(standIns, vm, pool);
     const scaleIn = async () => {
@@ -565,19 +565,7 @@ async function rehearseHost(
         instanceGroupManager: vm.group,
         autoscaler: pool.autoscaler,
       });
-      const { stdout } = await promisify(execFile)(
-        "python3",
-        [join(ROOT_DIR, "modules/fleets/gcp-scale-in.py")],
-        {
-          env: {
-            ...process.env,
-            PYTHONDONTWRITEBYTECODE: "1",
-            AVFLEET_SCALE_IN: JSON.stringify(config),
-            AVFLEET_SCALE_IN_ENDPOINTS: JSON.stringify(g.endpoints),
-          },
-        },
-      );
-      return JSON.parse(stdout) as { marked: string[]; deleted: string[] };
+      return scaleInPass(config, g.endpoints);
     };
     const mark = async () => {
       markedByController =
@@ -597,7 +585,7 @@ async function rehearseHost(
       group: autoScalingGroupName(host.spec.pool),
       hook: AWS_DRAIN_HOOK,
       launchHook: AWS_LAUNCH_HOOK,
-      metric: AWS_MEDIA_METRIC,
+      metric: awsMediaMetric(host.spec.pool),
       policy: hostPolicy(host.spec as AwsFleetSpec, "arn:aws:autoscaling:us-east-1:123456789012:*"),
     });
     // The drain hook becomes active only once the instance has left its load balancer: past
@@ -726,7 +714,8 @@ async function rehearseHost(
         ? standIns.count("monitoring", "timeSeries.create")
         : host.kind === "aws"
           ? // the load gauge's calls, not the alarm counters'
-            (aws?.published().filter((d) => d.name === AWS_MEDIA_METRIC.name).length ?? 0)
+            (aws?.published().filter((d) => d.name === awsMediaMetric(host.spec.pool).name)
+              .length ?? 0)
           : scrapes;
     await until("a load report", 20_000, async () => {
       if (host.kind === "metal") {

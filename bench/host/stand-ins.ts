@@ -6,7 +6,7 @@
  *                        guest attributes (PUT from the host): .../manage-guest-attributes
  *   Cloud Monitoring     POST v3/projects/{project}/timeSeries (projects.timeSeries.create)
  *   Compute              regional MIG deleteInstances, get, listManagedInstances; autoscalers.get;
- *                        instances.list, setMetadata, getGuestAttributes (see gcpStandIns)
+ *                        instances.get, setMetadata, getGuestAttributes (see gcpStandIns)
  *   EC2 IMDSv2           PUT latest/api/token; GET latest/meta-data/... with the token
  *   CloudWatch           Query API Action=PutMetricData Version=2010-08-01, SigV4 "monitoring";
  *                        a namespace the instance role's policy does not allow: AccessDenied
@@ -14,9 +14,13 @@
  *                        Version=2011-01-01, SigV4 "autoscaling"; on a hook with no action
  *                        waiting: 400 ValidationError "No active Lifecycle Action found"
  */
+import { execFile } from "node:child_process";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type { ScaleInConfig } from "../../modules/fleets/gcp-scale-in";
 
 export interface Recorded {
   service: string;
@@ -80,7 +84,7 @@ export interface GcpPeer {
   name: string;
   zone: string;
   id: string;
-  /** Its newest load point (streams); undefined: it published none. */
+  /** The load its agent last reported (streams, just now); undefined: it reported none. */
   load?: number;
   status?: string;
   items?: Array<{ key: string; value: string }>;
@@ -95,7 +99,7 @@ export interface GcpPool {
   autoscaler: string;
   recommendedSize: number | undefined;
   peers: GcpPeer[];
-  /** Items per listManagedInstances / instances.list page: small, so paging is exercised. */
+  /** Items per listManagedInstances page: small, so paging is exercised. */
   pageSize?: number;
 }
 
@@ -113,14 +117,34 @@ interface Vm {
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 const fingerprint = () => randomBytes(6).toString("base64");
 
+/** One pass of the GCP scale-in controller (`python3 main.py`) against the stand-ins: its report. */
+export async function scaleInPass(
+  config: ScaleInConfig,
+  endpoints: Record<string, string>,
+): Promise<{ size: number; recommended: number | null; marked: string[]; deleted: string[] }> {
+  const { stdout } = await promisify(execFile)(
+    "python3",
+    [join(__dirname, "../../modules/fleets/gcp-scale-in.py")],
+    {
+      env: {
+        ...process.env,
+        PYTHONDONTWRITEBYTECODE: "1",
+        AVFLEET_SCALE_IN: JSON.stringify(config),
+        AVFLEET_SCALE_IN_ENDPOINTS: JSON.stringify(endpoints),
+      },
+    },
+  );
+  return JSON.parse(stdout);
+}
+
 /**
  * Metadata server + Cloud Monitoring + Compute on one address, for one VM of a regional MIG
  * (and, with `pool`, its peers and autoscaler):
  *   regionAutoscalers.get, regionInstanceGroupManagers.get / listManagedInstances (POST, no body)
- *   / deleteInstances (the controller's: instance URLs of the group's VMs), instances.list (per
- *   zone), instances.setMetadata (fingerprint, else 412), instances.getGuestAttributes
- *   (queryPath; 404 when nothing is there), timeSeries.create / timeSeries.list (filter on
- *   metric.type, RFC 3339 interval); the VM's metadata server takes guest attributes (PUT).
+ *   / deleteInstances (the controller's: instance URLs of the group's VMs), instances.get,
+ *   instances.setMetadata (fingerprint, else 412), instances.getGuestAttributes
+ *   (queryPath; 404 when nothing is there), timeSeries.create; the VM's metadata server takes
+ *   guest attributes (PUT).
  */
 export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) {
   const group = `projects/${vm.projectNumber}/regions/${vm.region}/instanceGroupManagers/${vm.group}`;
@@ -147,16 +171,20 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
         fingerprint: fingerprint(),
         items: [{ key: "created-by", value: group }, ...(p.items ?? [])],
       },
-      guest: new Map(Object.entries(p.guest ?? {})),
+      // Its agent reports its load in a guest attribute beside the Monitoring gauge.
+      guest: new Map(
+        Object.entries({
+          ...(p.load === undefined
+            ? {}
+            : { "avfleet/load": `${Math.floor(Date.now() / 1000)} ${p.load}` }),
+          ...p.guest,
+        }),
+      ),
     })),
   ];
   const self = vms[0];
   const token = `ya29.${randomBytes(8).toString("hex")}`;
   const lastPoint = new Map<string, number>();
-  // instance id -> newest load point [endTime ms, value]
-  const loads = new Map<string, [number, number]>();
-  for (const p of pool?.peers ?? [])
-    if (p.load !== undefined) loads.set(p.id, [Date.now(), p.load]);
   const metadata: Record<string, () => string> = {
     "project/project-id": () => vm.project,
     "instance/id": () => vm.id,
@@ -168,7 +196,7 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
   const bearer = (req: IncomingMessage) => req.headers.authorization === `Bearer ${token}`;
   const region = `${compute}/regions/${vm.region}`;
   const pageSize = pool?.pageSize ?? 500;
-  /** One page of `items` after `pageToken` (an offset here), as Compute and Monitoring page. */
+  /** One page of `items` after `pageToken` (an offset here), as Compute pages. */
   const page = <T>(items: T[], query: URLSearchParams, key: string) => {
     const from = Number(query.get("pageToken") ?? 0);
     const next = from + pageSize < items.length ? { nextPageToken: String(from + pageSize) } : {};
@@ -206,45 +234,6 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
       return;
     }
     const series = `/v3/projects/${vm.project}/timeSeries`;
-    if (path === series && req.method === "GET") {
-      if (!bearer(req)) return s.problem("monitoring", "no valid Bearer token", res, 401);
-      const filter = query.get("filter") ?? "";
-      const [start, end] = [query.get("interval.startTime"), query.get("interval.endTime")];
-      const wrong: string[] = [];
-      if (!filter.includes(`metric.type = "${vm.metricType}"`))
-        wrong.push(`filter ${filter} does not select metric.type = "${vm.metricType}"`);
-      if (!RFC3339.test(start ?? "") || !RFC3339.test(end ?? ""))
-        wrong.push("interval.startTime and interval.endTime must be RFC 3339");
-      else if (Date.parse(start!) > Date.parse(end!)) wrong.push("interval ends before it starts");
-      if (wrong.length) return s.problem("monitoring", wrong.join("; "), res);
-      record("monitoring", "timeSeries.list", Object.fromEntries(query));
-      const inWindow = [...loads].filter(
-        ([, [at]]) => at >= Date.parse(start!) - 1000 && at <= Date.parse(end!) + 1000,
-      );
-      const all = inWindow.map(([id, [at, value]]) => ({
-        metric: { type: vm.metricType },
-        resource: {
-          type: "gce_instance",
-          labels: {
-            project_id: vm.project,
-            instance_id: id,
-            zone: vms.find((v) => v.id === id)?.zone,
-          },
-        },
-        metricKind: "GAUGE",
-        valueType: "INT64",
-        points: [
-          {
-            interval: {
-              startTime: new Date(at).toISOString(),
-              endTime: new Date(at).toISOString(),
-            },
-            value: { int64Value: String(value) },
-          },
-        ],
-      }));
-      return json(res, page(all, query, "timeSeries"));
-    }
     if (path === series) {
       if (req.method !== "POST") return s.problem("monitoring", `${req.method} ${path}`, res, 405);
       if (!bearer(req)) return s.problem("monitoring", "no valid Bearer token", res, 401);
@@ -270,7 +259,6 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
       if (last !== undefined && Date.now() - last < 5000) wrong.push("points less than 5 s apart");
       if (wrong.length) return s.problem("monitoring", wrong.join("; "), res);
       lastPoint.set(vm.id, Date.now());
-      loads.set(vm.id, [Date.now(), Number(point.value.int64Value)]);
       record("monitoring", "timeSeries.create", doc);
       return json(res, {});
     }
@@ -355,20 +343,24 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
       }));
       return json(res, page(managed, query, "managedInstances"));
     }
-    const zoneList = /^\/compute\/v1\/projects\/[^/]+\/zones\/([^/]+)\/instances$/.exec(path);
-    if (zoneList && path.startsWith(compute) && req.method === "GET") {
-      record("compute", "instances.list", { zone: zoneList[1] });
-      const items = vms
-        .filter((v) => v.zone === zoneList[1])
-        .map((v) => ({
-          name: v.name,
-          zone: v.zone,
-          id: v.id,
-          status: v.status,
-          selfLink: instanceUrl(v),
-          metadata: { kind: "compute#metadata", ...v.metadata },
-        }));
-      return json(res, page(items, query, "items"));
+    const instanceGet = /^\/compute\/v1\/projects\/[^/]+\/zones\/([^/]+)\/instances\/([^/]+)$/.exec(
+      path,
+    );
+    if (instanceGet && path.startsWith(compute) && req.method === "GET") {
+      record("compute", "instances.get", { instance: instanceGet[2] });
+      const v = vms.find((v) => v.zone === instanceGet[1] && v.name === instanceGet[2]);
+      if (!v)
+        return void res
+          .writeHead(404, { "Content-Type": "application/json" })
+          .end(JSON.stringify({ error: { code: 404, errors: [{ reason: "notFound" }] } }));
+      return json(res, {
+        name: v.name,
+        zone: v.zone,
+        id: v.id,
+        status: v.status,
+        selfLink: instanceUrl(v),
+        metadata: { kind: "compute#metadata", ...v.metadata },
+      });
     }
     const setMeta =
       /^\/compute\/v1\/projects\/[^/]+\/zones\/([^/]+)\/instances\/([^/]+)\/setMetadata$/.exec(

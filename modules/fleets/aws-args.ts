@@ -4,13 +4,13 @@
  */
 import type { AwsFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../capacity/machine-types";
-import { AWS_DRAIN_HOOK, AWS_LAUNCH_HOOK, AWS_MEDIA_METRIC } from "../host/metrics";
+import { AWS_DRAIN_HOOK, AWS_LAUNCH_HOOK, awsMediaMetric } from "../host/metrics";
 import { launchSeconds } from "../host/units";
 import { containerImage, ecrRepository } from "../host/image";
 import type { GroupTarget } from "../release/cloud-intent";
 
 /** The per-host media-load metric and the drain hook, named once for fleet and agent. */
-export { AWS_MEDIA_METRIC as MEDIA_METRIC, AWS_DRAIN_HOOK as DRAIN_HOOK } from "../host/metrics";
+export { awsMediaMetric as mediaMetric, AWS_DRAIN_HOOK as DRAIN_HOOK } from "../host/metrics";
 
 /** AWS's ceiling for a lifecycle hook's heartbeat. */
 const MAX_HEARTBEAT_SEC = 7200;
@@ -160,19 +160,24 @@ export function imagePullStatements(spec: AwsFleetSpec) {
 }
 
 /**
- * Least privilege: publish the media metric (only in its namespace), heartbeat and complete the
- * group's lifecycle actions (launch and drain), and pull the pool's image when it is in ECR.
+ * Least privilege: publish the media metric and the alarms' counters (only in the pool's own
+ * namespace), heartbeat and complete the group's lifecycle actions (launch and drain), and pull
+ * the pool's image when it is in ECR.
  */
 export function hostPolicy(spec: AwsFleetSpec, asgArn: string) {
   return {
     Version: "2012-10-17",
     Statement: [
       {
+        // PutMetricData has no resource; the namespace condition is what narrows it
+        // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/iam-cw-condition-keys-namespace.html).
         Sid: "PublishMediaLoad",
         Effect: "Allow",
         Action: "cloudwatch:PutMetricData",
         Resource: "*",
-        Condition: { StringEquals: { "cloudwatch:namespace": AWS_MEDIA_METRIC.namespace } },
+        Condition: {
+          StringEquals: { "cloudwatch:namespace": awsMediaMetric(spec.pool).namespace },
+        },
       },
       {
         // The drain hook at termination and the launching hook at every boot, on this group.

@@ -329,9 +329,9 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       targetTrackingConfiguration: {
         targetValue: scaling.targetTracking.targetValue,
         customizedMetricSpecification: {
-          namespace: args.MEDIA_METRIC.namespace,
-          metricName: args.MEDIA_METRIC.name,
-          unit: args.MEDIA_METRIC.unit,
+          namespace: args.mediaMetric(spec.pool).namespace,
+          metricName: args.mediaMetric(spec.pool).name,
+          unit: args.mediaMetric(spec.pool).unit,
           statistic: "Average",
           metricDimensions: [{ name: "AutoScalingGroupName", value: group.name }],
         },

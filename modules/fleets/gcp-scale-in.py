@@ -9,6 +9,11 @@
 # autoscaler's recommendedSize and the MIG's targetSize and, when the MIG is larger, marks
 # running hosts `avfleet-drain=true`: those not on the MIG's current template first (a new
 # template reaches the pool as it scales in), then the least loaded. Nothing else deletes a VM.
+# Loads come from each member's own guest attribute avfleet/load, which only that VM can write:
+# the Cloud Monitoring gauge the autoscaler reads can be written by any account holding
+# monitoring.metricWriter in the project, for any instance_id, so a forged series could steer
+# which hosts drain. For the same reason the recommendation is not followed below the hosts the
+# members' own loads need at the autoscaler's target.
 # A host a release's rollout drains (`avfleet-drain-for=<release>` beside the mark) is the
 # rollout's: it recreates that VM from the MIG's template once drained, so this never deletes it
 # (it still counts as draining: out of service, it leaves no room for a scale-in beside it).
@@ -30,10 +35,12 @@ DRAIN_FOR_KEY = "avfleet-drain-for"
 # The guest attribute a host's agent writes when its drain is done: "done <epoch> <sessionsLeft>".
 GUEST_NAMESPACE = "avfleet"
 GUEST_DRAIN_KEY = "drain"
+# ...and at each load publish: "<epoch> <streams>".
+GUEST_LOAD_KEY = "load"
 # A mark older than the drain limit by this much is expired: the agent sees a mark within a tick,
 # and the controller runs once a minute; past this, the agent is not coming back to say done.
 EXPIRY_MARGIN_SEC = 300
-# How far back a load point still counts: the agent publishes at least every 10 s.
+# How old a load reading may be and still count: the agent publishes at least every 10 s.
 LOAD_LOOKBACK_SEC = 300
 
 
@@ -89,12 +96,38 @@ def to_delete(hosts, now, drain_seconds):
     ]
 
 
+def guest_value(attributes, key):
+    """The value of avfleet/<key> among a VM's guest attributes, or None."""
+    for item in attributes.get("queryValue", {}).get("items", []):
+        if item.get("namespace") == GUEST_NAMESPACE and item.get("key") == key:
+            return item.get("value", "")
+    return None
+
+
 def drain_done(attributes):
     """Whether the guest attributes under avfleet/ say the drain is done."""
-    for item in attributes.get("queryValue", {}).get("items", []):
-        if item.get("namespace") == GUEST_NAMESPACE and item.get("key") == GUEST_DRAIN_KEY:
-            return item.get("value", "").split(" ")[0] == "done"
-    return False
+    return (guest_value(attributes, GUEST_DRAIN_KEY) or "").split(" ")[0] == "done"
+
+
+def own_load(attributes, now):
+    """The streams the VM itself last reported, or None when it reported none in the lookback
+    (or something unreadable)."""
+    try:
+        at, streams = (guest_value(attributes, GUEST_LOAD_KEY) or "").split(" ")
+        at, streams = int(at), int(streams)
+    except ValueError:
+        return None
+    return streams if streams >= 0 and now - LOAD_LOOKBACK_SEC <= at <= now + 60 else None
+
+
+def trusted_recommendation(recommended, hosts, per_host):
+    """The autoscaler's recommendation, but never below the hosts that the members' own loads
+    need at `per_host` streams each, plus every member whose load is unknown (booting, or
+    silent: no capacity to count on): a forged low gauge cannot drain a busy pool."""
+    if recommended is None:
+        return None
+    known = [h["load"] for h in hosts if h["load"] is not None]
+    return max(recommended, -(-sum(known) // per_host) + len(hosts) - len(known))
 
 
 def marked_at(items):
@@ -132,12 +165,11 @@ class ApiError(Exception):
 
 
 class Google:
-    """Metadata-server token; Compute and Cloud Monitoring REST calls."""
+    """Metadata-server token; Compute REST calls."""
 
     def __init__(self, endpoints):
         self.metadata = endpoints["metadata"].rstrip("/") + "/computeMetadata/v1/"
         self.compute = endpoints["compute"].rstrip("/") + "/compute/v1/"
-        self.monitoring = endpoints["monitoring"].rstrip("/") + "/v3/"
         self.token = None
 
     def call(self, method, url, body=None, ok=(200,)):
@@ -168,7 +200,7 @@ class Google:
         return self.token
 
     def pages(self, method, url, key):
-        """Every item of a paginated list (Compute and Monitoring share pageToken)."""
+        """Every item of a paginated Compute list."""
         token = None
         while True:
             sep = "&" if "?" in url else "?"
@@ -193,21 +225,17 @@ def observe(api, config, now):
     for m in managed:
         parts = m["instance"].split("/")
         members[(parts[-3], parts[-1])] = m
-    instances = {}
-    for zone in sorted({z for z, _ in members}):
-        url = f"{api.compute}projects/{config['project']}/zones/{zone}/instances"
-        for vm in api.pages("GET", url, "items"):
-            if (zone, vm["name"]) in members:
-                instances[(zone, vm["name"])] = vm
-    loads = latest_loads(api, config, now)
     hosts = []
     for (zone, name), m in sorted(members.items()):
-        vm = instances.get((zone, name))
-        if vm is None:
+        # One VM at a time, not instances.list: a get is granted on the pool's VMs alone, a list
+        # on the whole project. A member gone meanwhile (404) is no host.
+        url = f"{api.compute}projects/{config['project']}/zones/{zone}/instances/{name}"
+        status, vm = api.call("GET", url, ok=(200, 404))
+        if status == 404:
             continue
         items = vm.get("metadata", {}).get("items", [])
         marked = marked_at(items)
-        done = marked is not None and drain_done(guest_attributes(api, config, zone, name))
+        attributes = guest_attributes(api, config, zone, name)
         template = (m.get("version") or {}).get("instanceTemplate")
         hosts.append(
             {
@@ -216,10 +244,10 @@ def observe(api, config, now):
                 "instance": m["instance"],
                 "running": m.get("instanceStatus") == "RUNNING"
                 and m.get("currentAction", "NONE") == "NONE",
-                "load": loads.get(str(vm.get("id"))),
+                "load": own_load(attributes, now),
                 "markedAt": marked,
                 "outdated": bool(current and template and template != current),
-                "drainDone": done,
+                "drainDone": marked is not None and drain_done(attributes),
                 "drainFor": drain_for(items),
                 "metadata": vm.get("metadata", {}),
             }
@@ -235,28 +263,6 @@ def guest_attributes(api, config, zone, name):
     )
     status, doc = api.call("GET", url, ok=(200, 404))
     return doc if status == 200 else {}
-
-
-def latest_loads(api, config, now):
-    """instance_id -> the newest value of the pool's load gauge in the lookback."""
-    query = urllib.parse.urlencode(
-        {
-            "filter": f'metric.type = "{config["metric"]}" AND resource.type = "gce_instance"',
-            "interval.startTime": rfc3339(now - LOAD_LOOKBACK_SEC),
-            "interval.endTime": rfc3339(now),
-            "view": "FULL",
-        }
-    )
-    url = f"{api.monitoring}projects/{config['project']}/timeSeries?{query}"
-    loads = {}
-    for series in api.pages("GET", url, "timeSeries"):
-        points = series.get("points") or []
-        if points:
-            # Points come newest first.
-            loads[series["resource"]["labels"]["instance_id"]] = int(
-                points[0]["value"]["int64Value"]
-            )
-    return loads
 
 
 def mark(api, config, host, now):
@@ -293,6 +299,7 @@ def run_once(config, endpoints, now):
         delete(api, config, [h for h in hosts if h["name"] in leaving])
     hosts = [h for h in hosts if h["name"] not in leaving]
     size -= len(leaving)
+    recommended = trusted_recommendation(recommended, hosts, config["hostTarget"])
     chosen = decide(
         size, recommended, hosts, now, config["maxHostsPerWindow"], config["windowSec"]
     )

@@ -1,7 +1,8 @@
 /**
  * The scale-in controller of every GCP pool: its autoscaler only scales out, and this function
  * — run every minute by Cloud Scheduler — marks the least-loaded hosts `avfleet-drain=true`
- * while the MIG is larger than the autoscaler recommends. Each marked host's agent drains and
+ * while the MIG is larger than the autoscaler recommends (and than the hosts' own loads, which
+ * each VM reports in a guest attribute only it can write, need). Each marked host's agent drains and
  * says so in a guest attribute; a later pass deletes its VM from the MIG (as it does once a mark
  * is older than the drain limit). The decisions and the API calls are gcp-scale-in.py (Python 3
  * standard library), carried as the function's main.py; this file computes its settings and
@@ -19,9 +20,8 @@ import * as projects from "@pulumi/gcp/projects";
 import * as serviceaccount from "@pulumi/gcp/serviceaccount";
 import * as storage from "@pulumi/gcp/storage";
 import type { GcpFleetSpec } from "../config/fleet.schema";
-import { GCP_MEDIA_LOAD_METRIC } from "../host/metrics";
 import { SCALE_IN_ENV } from "../../policy/rules";
-import { poolInstances } from "./gcp-args";
+import { autoscalerTarget, poolInstances } from "./gcp-args";
 
 export const SCALE_IN_SOURCE = readFileSync(join(__dirname, "gcp-scale-in.py"), "utf8");
 
@@ -42,16 +42,25 @@ export const SCALE_IN_OBJECT = `scale-in-${createHash("sha256")
 /** Cloud Scheduler's finest cron step: once a minute. */
 export const SCALE_IN_SCHEDULE = "* * * * *";
 
-/** Exactly the reads gcp-scale-in.py makes (list calls judge the project, so unconditioned). */
+/**
+ * The reads gcp-scale-in.py makes of the MIG and its autoscaler, unconditioned: IAM conditions
+ * do not recognize their names (see SCALE_IN_RESIZE_PERMISSIONS). No Cloud Monitoring read: any
+ * metricWriter of the project can write the load gauge.
+ */
 export const SCALE_IN_READ_PERMISSIONS = [
   "compute.autoscalers.get",
   "compute.instanceGroupManagers.get",
   // regionInstanceGroupManagers.listManagedInstances
   "compute.instanceGroupManagers.list",
-  "compute.instances.list",
-  // instances.getGuestAttributes: whether a marked host's drain is done
+];
+/**
+ * ...and of each member VM, only on the pool's VMs: instances.get (its marks) and
+ * instances.getGuestAttributes (its own load, and whether its drain is done). No
+ * compute.instances.list: that is granted on the project, every VM of it.
+ */
+export const SCALE_IN_INSPECT_PERMISSIONS = [
+  "compute.instances.get",
   "compute.instances.getGuestAttributes",
-  "monitoring.timeSeries.list",
 ];
 /** The mark, granted only on the pool's VMs. */
 export const SCALE_IN_MARK_PERMISSIONS = ["compute.instances.setMetadata"];
@@ -68,14 +77,20 @@ export const SCALE_IN_RESIZE_PERMISSIONS = ["compute.instanceGroupManagers.updat
 
 /**
  * The controller's custom roles: what each lets it do, and whether only on the pool's VMs (the
- * reads list the project's VMs and MIGs; the MIG's own update cannot be conditioned, see above).
+ * MIG's own reads and update cannot be conditioned, see above).
  */
 export const SCALE_IN_GRANTS = [
   {
     role: "read",
-    title: "see the pool's size, recommendation, hosts and load",
+    title: "see the pool's size, recommendation and members",
     permissions: SCALE_IN_READ_PERMISSIONS,
     onPoolVms: false,
+  },
+  {
+    role: "inspect",
+    title: "see the pool's hosts, their marks and their own loads",
+    permissions: SCALE_IN_INSPECT_PERMISSIONS,
+    onPoolVms: true,
   },
   {
     role: "mark",
@@ -98,7 +113,10 @@ export const SCALE_IN_GRANTS = [
 ] as const;
 
 /** A custom role id: letters, digits, underscores and dots, 3–64 characters. */
-export function scaleInRoleId(pool: string, role: "read" | "mark" | "delete" | "resize"): string {
+export function scaleInRoleId(
+  pool: string,
+  role: (typeof SCALE_IN_GRANTS)[number]["role"],
+): string {
   return `avfleet_${pool.replace(/-/g, "_")}_scale_in_${role}`.slice(0, 64);
 }
 
@@ -129,13 +147,17 @@ export interface ScaleInConfig {
   region: string;
   instanceGroupManager: string;
   autoscaler: string;
-  metric: string;
+  /**
+   * Streams per host the autoscaler holds each host at: the recommendation is not followed
+   * below the hosts the members' own loads need at this.
+   */
+  hostTarget: number;
   /** The pool's drain limit: a mark older than this (and a margin) is deleted undrained. */
   drainSeconds: number;
   /** At most this many hosts marked within `windowSec` (the autoscaler's scaleInControl). */
   maxHostsPerWindow: number;
   windowSec: number;
-  endpoints: { metadata: string; compute: string; monitoring: string };
+  endpoints: { metadata: string; compute: string };
 }
 
 export function scaleInConfig(
@@ -148,14 +170,13 @@ export function scaleInConfig(
     project,
     region,
     ...names,
-    metric: GCP_MEDIA_LOAD_METRIC,
+    hostTarget: autoscalerTarget(spec),
     drainSeconds: spec.drainSeconds,
     maxHostsPerWindow: spec.autoscaling.scaleIn.maxHostsPerWindow,
     windowSec: spec.autoscaling.scaleIn.windowSec,
     endpoints: {
       metadata: "http://metadata.google.internal",
       compute: "https://compute.googleapis.com",
-      monitoring: "https://monitoring.googleapis.com",
     },
   };
 }

@@ -9,7 +9,7 @@ import { SCRIPT_PATH } from "../tuning/settings";
 import {
   AWS_DRAIN_HOOK,
   AWS_LAUNCH_HOOK,
-  AWS_MEDIA_METRIC,
+  awsMediaMetric,
   GCP_MEDIA_LOAD_METRIC,
   GCP_MIN_POINT_SPACING_SEC,
   LIVENESS_PATH,
@@ -202,7 +202,7 @@ function metric(spec: FleetSpec): AgentConfig["metric"] {
   if (spec.kind === "aws")
     return {
       ...prometheus,
-      ...AWS_MEDIA_METRIC,
+      ...awsMediaMetric(spec.pool),
       autoScalingGroup: autoScalingGroupName(spec.pool),
       dimensions: { AutoScalingGroupName: autoScalingGroupName(spec.pool) },
     };

@@ -447,7 +447,24 @@ class Gcp:
         }
         url = f"{self.monitoring}/v3/projects/{me['project']}/timeSeries"
         body = json.dumps({"timeSeries": [series]}).encode()
-        return call_api("POST", url, auth, body)[0] == 200
+        # The controller's reading first: a host that shows a load in Monitoring has its own.
+        reported = self.guest_attribute("load", f"{int(time.time())} {streams}")
+        return call_api("POST", url, auth, body)[0] == 200 and reported
+
+    def guest_attribute(self, key, value):
+        """Writes avfleet/<key> through the metadata server, with no IAM at all: only this VM
+        can write its guest attributes, so the scale-in controller trusts its load and its drain
+        there, not in the Cloud Monitoring gauge every metricWriter of the project can write
+        (https://cloud.google.com/compute/docs/metadata/manage-guest-attributes)."""
+        return (
+            call_api(
+                "PUT",
+                self.metadata + f"instance/guest-attributes/avfleet/{key}",
+                {"Metadata-Flavor": "Google"},
+                value.encode(),
+            )[0]
+            == 200
+        )
 
     def whereami(self):
         me = self.whoami()
@@ -470,19 +487,9 @@ class Gcp:
         return True
 
     def complete(self, sessions):
-        """Tells the scale-in controller the drain is done: a guest attribute, which the host
-        writes through its metadata server with no IAM at all; the controller reads it and
-        deletes the VM from the MIG
-        (https://cloud.google.com/compute/docs/metadata/manage-guest-attributes)."""
-        value = f"done {int(time.time())} {'unknown' if sessions is None else sessions}"
-        return (
-            call_api(
-                "PUT",
-                self.metadata + "instance/guest-attributes/avfleet/drain",
-                {"Metadata-Flavor": "Google"},
-                value.encode(),
-            )[0]
-            == 200
+        """Tells the scale-in controller the drain is done; it deletes the VM from the MIG."""
+        return self.guest_attribute(
+            "drain", f"done {int(time.time())} {'unknown' if sessions is None else sessions}"
         )
 
 

@@ -7,11 +7,15 @@
 export const GCP_MEDIA_LOAD_METRIC = "custom.googleapis.com/avfleet/media_streams";
 
 /**
- * AWS: namespace AVFleet/Media, name MediaStreams (concurrent forwarded streams, unit Count),
- * dimension AutoScalingGroupName = the ASG's name. Its Average over the group is the load per
- * host that target tracking holds at the target.
+ * AWS: namespace AVFleet/Media/<pool>, name MediaStreams (concurrent forwarded streams, unit
+ * Count), dimension AutoScalingGroupName = the ASG's name. Its Average over the group is the
+ * load per host that target tracking holds at the target. The namespace is the pool's own: the
+ * host role may write only there (`cloudwatch:namespace`), so no host can put points into the
+ * metric another pool scales and alarms on, whatever dimensions it names.
  */
-export const AWS_MEDIA_METRIC = { namespace: "AVFleet/Media", name: "MediaStreams", unit: "Count" };
+export function awsMediaMetric(pool: string) {
+  return { namespace: `AVFleet/Media/${pool}`, name: "MediaStreams", unit: "Count" };
+}
 
 /** Bare metal: the gauge on the agent's /metrics, which Prometheus scrapes. */
 export const PROMETHEUS_MEDIA_METRIC = "avfleet_media_streams";

@@ -14,7 +14,7 @@ import type * as gcp from "@pulumi/gcp";
 import type { Severity } from "../config/notify.schema";
 import type { CloudWatchCounters, CounterTerm } from "../host/agent";
 import { HOST_METRIC_FAMILIES } from "../host/exporter";
-import { AWS_MEDIA_METRIC } from "../host/metrics";
+import { awsMediaMetric } from "../host/metrics";
 import { burnAnnotations, DEFAULT_RUNBOOK_BASE, num, scaled } from "./rules";
 import {
   BURN_ALERTS,
@@ -35,12 +35,8 @@ export interface PoolRef {
   maxHosts?: number;
 }
 
-/**
- * The namespace and metrics the host agent publishes to CloudWatch on AWS: its load's namespace,
- * the only one the host role may write (modules/fleets/aws-args.ts hostPolicy).
- */
+/** The metrics the host agent publishes to CloudWatch on AWS besides its load. */
 export const CLOUDWATCH = {
-  namespace: AWS_MEDIA_METRIC.namespace,
   events: "SessionEvents",
   badEvents: "SessionBadEvents",
   rcvbufErrors: "UdpRcvbufErrors",
@@ -69,7 +65,9 @@ export function cloudwatchCounters(pool: string, periodSec = 60): CloudWatchCoun
     terms,
   });
   return {
-    namespace: CLOUDWATCH.namespace,
+    // The load's namespace, the pool's own: the only one its hosts' role may write
+    // (modules/fleets/aws-args.ts hostPolicy), so another pool's hosts cannot raise its alarms.
+    namespace: awsMediaMetric(pool).namespace,
     periodSec,
     metrics: [
       ...SLIS.flatMap((sli) => {
@@ -91,12 +89,12 @@ function published(
   counters: CloudWatchCounters,
   name: string,
   dims: Record<string, string>,
-): { metricName: string; dimensions: Record<string, string> } {
+): { namespace: string; metricName: string; dimensions: Record<string, string> } {
   const m = counters.metrics.find(
     (c) => c.name === name && JSON.stringify(c.dimensions) === JSON.stringify(dims),
   );
   if (!m) throw new Error(`no host publishes ${name} ${JSON.stringify(dims)}`);
-  return { metricName: m.name, dimensions: m.dimensions };
+  return { namespace: counters.namespace, metricName: m.name, dimensions: m.dimensions };
 }
 
 /** The burn condition of one alert on one pool, as one PromQL query. */
@@ -200,17 +198,11 @@ function ratioAlarm(
   description: string,
   seconds: number,
   threshold: number,
-  bad: { metricName: string; dimensions: Record<string, string> },
-  total: { metricName: string; dimensions: Record<string, string> },
+  bad: ReturnType<typeof published>,
+  total: ReturnType<typeof published>,
   tags?: Record<string, string>,
 ): AlarmArgs {
-  const metric = (m: typeof bad) => ({
-    namespace: CLOUDWATCH.namespace,
-    metricName: m.metricName,
-    dimensions: m.dimensions,
-    period: seconds,
-    stat: "Sum",
-  });
+  const metric = (m: typeof bad) => ({ ...m, period: seconds, stat: "Sum" });
   return {
     name,
     ...(tags ? { tags } : {}),
@@ -336,7 +328,6 @@ export function awsAlarms(ref: PoolRef, runbookBase = DEFAULT_RUNBOOK_BASE): Aws
         tags: tags(allowance.severity),
         name: `${prefix}-nic-allowance-exceeded`,
         alarmDescription: `${allowance.description}`,
-        namespace: CLOUDWATCH.namespace,
         ...published(counters, CLOUDWATCH.allowance, pool),
         statistic: "Sum",
         period: 300,

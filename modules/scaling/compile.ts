@@ -11,7 +11,7 @@
 import type { AwsFleetSpec, GcpFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../capacity/machine-types";
 import { autoscalingPolicy } from "../fleets/gcp-args";
-import { drainHook, groupName, MEDIA_METRIC, targetStreamsPerHost } from "../fleets/aws-args";
+import { drainHook, groupName, mediaMetric, targetStreamsPerHost } from "../fleets/aws-args";
 import { hookReleasesAt } from "../providers/aws";
 import type {
   AwsMetricDataQuery,
@@ -248,7 +248,10 @@ function awsSchedules(floors: Record<DayKind, number[]>, timeZone: string): AwsS
 }
 
 /** The load of the whole group (average per host × hosts in service) and the per-host scaling metric. */
-function predictiveMetrics(group: string): {
+function predictiveMetrics(
+  group: string,
+  metric: ReturnType<typeof mediaMetric>,
+): {
   load: AwsMetricDataQuery[];
   scaling: AwsMetricDataQuery[];
 } {
@@ -256,8 +259,8 @@ function predictiveMetrics(group: string): {
     id,
     metricStat: {
       metric: {
-        namespace: MEDIA_METRIC.namespace,
-        metricName: MEDIA_METRIC.name,
+        namespace: metric.namespace,
+        metricName: metric.name,
         dimensions: [{ name: "AutoScalingGroupName", value: group }],
       },
       stat: "Average",
@@ -325,7 +328,7 @@ export function compileAws(spec: AwsFleetSpec, region: string): AwsScaling {
       `${schedules.length} scheduled actions, AWS allows ${AWS_MAX_SCHEDULED_ACTIONS}`,
     );
   }
-  const metrics = predictiveMetrics(groupName(spec));
+  const metrics = predictiveMetrics(groupName(spec), mediaMetric(spec.pool));
   // The largest rise between windows: the hosts one schedule change asks for at once.
   const all = [...floors.weekday, ...floors.weekend];
   const rise = Math.max(1, ...all.slice(1).map((n, i) => n - all[i]));

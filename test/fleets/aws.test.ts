@@ -80,14 +80,14 @@ test("launching hook: held until the agent says the host serves, replaced (ABAND
   assert.equal(args.waitForCapacityTimeout(container as AwsFleetSpec), "2644s");
 });
 
-test("target tracking on the per-host media-load metric (AVFleet/Media MediaStreams, by ASG)", () => {
+test("target tracking on the per-host media-load metric (AVFleet/Media/<pool> MediaStreams, by ASG)", () => {
   const policy = resource(plan, "aws-use1-media-load").inputs;
   assert.equal(policy.policyType, "TargetTrackingScaling");
   assert.deepEqual(policy.targetTrackingConfiguration, {
     // c6in.8xlarge carries 4,800 streams; 60 % of that.
     targetValue: 2880,
     customizedMetricSpecification: {
-      namespace: "AVFleet/Media",
+      namespace: "AVFleet/Media/aws-use1",
       metricName: "MediaStreams",
       unit: "Count",
       statistic: "Average",
@@ -231,7 +231,7 @@ test("boot payloads: a private bucket of the pool's, objects kept when replaced,
 test("instance profile: publish only the media metric, complete only this group's lifecycle actions", () => {
   const policy = JSON.parse(resource(plan, "aws-use1-policy").inputs.policy);
   assert.deepEqual(policy.Statement[0].Condition, {
-    StringEquals: { "cloudwatch:namespace": "AVFleet/Media" },
+    StringEquals: { "cloudwatch:namespace": "AVFleet/Media/aws-use1" },
   });
   assert.deepEqual(policy.Statement[1].Action, [
     "autoscaling:CompleteLifecycleAction",

@@ -10,13 +10,10 @@ import { execFile, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { loadStacks } from "../../modules/config/stack";
-import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import {
   GCP_DRAIN_AT_ATTRIBUTE,
   GCP_DRAIN_ATTRIBUTE,
   GCP_DRAIN_FOR_ATTRIBUTE,
-  GCP_MEDIA_LOAD_METRIC,
 } from "../../modules/host/metrics";
 import {
   scaleInConfig,
@@ -24,9 +21,10 @@ import {
   SCALE_IN_MARK_PERMISSIONS,
   SCALE_IN_READ_PERMISSIONS,
 } from "../../modules/fleets/gcp-scale-in";
-import { HOST_SCOPES } from "../../modules/fleets/gcp-args";
+import { autoscalerTarget, HOST_SCOPES } from "../../modules/fleets/gcp-args";
 import { gcpStandIns, StandIns, type GcpPeer } from "../../bench/host/stand-ins";
 import { evaluateExamples, resource } from "../support/plans";
+import { EUW4, EUW4_VM } from "../support/scale-in";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 
@@ -108,20 +106,8 @@ json.dump(main.to_delete(hosts, now, drain), sys.stdout)`,
   ]);
 });
 
-const euw4 = loadStacks(join(ROOT, "stacks"), ["gcp-europe-west4"])[0].document.config[
-  "avfleet:fleet"
-] as GcpFleetSpec;
-
-const VM = {
-  project: "media-prod-euw4",
-  projectNumber: "210987654321",
-  region: "europe-west4",
-  zone: "europe-west4-a",
-  name: "gcp-euw4-a1b2",
-  id: "5000000000000000001",
-  group: "gcp-euw4-mig-3f9a",
-  metricType: GCP_MEDIA_LOAD_METRIC,
-};
+const euw4 = EUW4;
+const VM = EUW4_VM;
 const AUTOSCALER = "gcp-euw4-autoscaler-77c1";
 
 function peer(name: string, zone: string, load?: number, items?: GcpPeer["items"]): GcpPeer {
@@ -151,7 +137,6 @@ async function controller(
       AVFLEET_SCALE_IN_ENDPOINTS: JSON.stringify({
         metadata: endpoint,
         compute: endpoint,
-        monitoring: endpoint,
       }),
     },
   });
@@ -161,7 +146,7 @@ async function controller(
 const pass = async (endpoint: string, rate: { maxHostsPerWindow: number; windowSec: number }) =>
   JSON.parse(await controller(endpoint, { rate }));
 
-test("a pass against stand-in Compute and Monitoring marks the least-loaded hosts, keeping their metadata", async (t) => {
+test("a pass against stand-in Compute marks the hosts least loaded by their own word, keeping their metadata", async (t) => {
   if (!prerequisite(t, missingCommands("python3"))) return;
   const s = new StandIns("127.0.0.1");
   try {
@@ -176,7 +161,7 @@ test("a pass against stand-in Compute and Monitoring marks the least-loaded host
         peer("gcp-euw4-e5f6", "europe-west4-c", 80),
         peer("gcp-euw4-g7h8", "europe-west4-a", 2400),
         peer("gcp-euw4-i9j0", "europe-west4-b", 40),
-        // no load point: booting or not publishing, never picked
+        // no load of its own: booting or not publishing, never picked
         peer("gcp-euw4-k1l2", "europe-west4-c"),
       ],
     });
@@ -283,13 +268,21 @@ test("a pass deletes the marked hosts whose drain is done or whose mark expired,
         skipInstancesOnValidationError: true,
       },
     ]);
-    // only marked hosts' attributes are read
+    // every member's own word is read once: its load, and a marked host's drain
     assert.deepEqual(
       s.calls
         .filter((c) => c.action === "getGuestAttributes")
         .map((c) => (c.body as { instance: string }).instance)
         .sort(),
-      ["gcp-euw4-c3d4", "gcp-euw4-e5f6", "gcp-euw4-g7h8", "gcp-euw4-m3n4"],
+      [
+        VM.name,
+        "gcp-euw4-c3d4",
+        "gcp-euw4-e5f6",
+        "gcp-euw4-g7h8",
+        "gcp-euw4-i9j0",
+        "gcp-euw4-k1l2",
+        "gcp-euw4-m3n4",
+      ],
     );
     assert.deepEqual(
       g.vms().map((v) => v.name),
@@ -350,14 +343,13 @@ test("every pool declares its controller, a 30-minute drain as a 2-hour one", as
     region: "europe-west4",
     instanceGroupManager: "gcp-euw4-mig",
     autoscaler: "gcp-euw4-autoscaler",
-    metric: GCP_MEDIA_LOAD_METRIC,
+    hostTarget: autoscalerTarget(euw4),
     drainSeconds: 7200,
     maxHostsPerWindow: 1,
     windowSec: 900,
     endpoints: {
       metadata: "http://metadata.google.internal",
       compute: "https://compute.googleapis.com",
-      monitoring: "https://monitoring.googleapis.com",
     },
   });
   assert.deepEqual(
@@ -371,10 +363,23 @@ test("every pool declares its controller, a 30-minute drain as a 2-hour one", as
   // the one write holds only on the pool's VMs
   assert.match(
     resource(euw4Plan, "gcp-euw4-scale-in-mark-member").inputs.condition.expression,
-    /resource\.name\.extract\("\/instances\/\{name\}"\)\.startsWith\("gcp-euw4-"\)/,
+    /resource\.name\.extract\("\/instances\/\{name\}"\)\.matches\("\^gcp-euw4-\[a-z0-9\]\{4\}\$"\)/,
   );
   assert.equal(resource(euw4Plan, "gcp-euw4-scale-in-read-member").inputs.condition, undefined);
-  assert.ok(SCALE_IN_READ_PERMISSIONS.includes("compute.instances.getGuestAttributes"));
+  // each member is read on its own, only on the pool's VMs: no project-wide instances.list
+  assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-inspect").inputs.permissions, [
+    "compute.instances.get",
+    "compute.instances.getGuestAttributes",
+  ]);
+  assert.equal(
+    resource(euw4Plan, "gcp-euw4-scale-in-inspect-member").inputs.condition.expression,
+    resource(euw4Plan, "gcp-euw4-scale-in-mark-member").inputs.condition.expression,
+  );
+  assert.deepEqual(SCALE_IN_READ_PERMISSIONS, [
+    "compute.autoscalers.get",
+    "compute.instanceGroupManagers.get",
+    "compute.instanceGroupManagers.list",
+  ]);
   // the controller deletes drained hosts: the VMs' part only on the pool's VMs; the MIG's part
   // unconditioned (IAM conditions do not recognize InstanceGroupManager names: one naming the MIG
   // would never hold)
@@ -386,7 +391,7 @@ test("every pool declares its controller, a 30-minute drain as a 2-hour one", as
   assert.match(deleteMember.member, /^serviceAccount:gcp-euw4-scalein@/);
   assert.equal(
     deleteMember.condition.expression,
-    'resource.type == "compute.googleapis.com/Instance" && resource.name.extract("/instances/{name}").startsWith("gcp-euw4-")',
+    'resource.type == "compute.googleapis.com/Instance" && resource.name.extract("/instances/{name}").matches("^gcp-euw4-[a-z0-9]{4}$")',
   );
   assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-resize").inputs.permissions, [
     "compute.instanceGroupManagers.update",

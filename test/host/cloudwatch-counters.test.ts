@@ -14,7 +14,7 @@ import { loadStackFile } from "../../modules/config/stack";
 import type { AwsFleetSpec } from "../../modules/config/fleet.schema";
 import { hostPolicy } from "../../modules/fleets/aws-args";
 import { autoScalingGroupName } from "../../modules/host/agent";
-import { AWS_DRAIN_HOOK, AWS_LAUNCH_HOOK, AWS_MEDIA_METRIC } from "../../modules/host/metrics";
+import { AWS_DRAIN_HOOK, AWS_LAUNCH_HOOK, awsMediaMetric } from "../../modules/host/metrics";
 import { cloudwatchCounters } from "../../modules/observe/cloud";
 import { ROOT } from "../support/cli";
 
@@ -150,7 +150,7 @@ test("PutMetricData: the table's names, units and dimensions, all in one call wi
     "print(json.dumps(agent.metric_data(r['namespace'], r['metrics'], list(range(len(r['metrics']))))))",
     TABLE,
   );
-  assert.equal(params.Namespace, "AVFleet/Media");
+  assert.equal(params.Namespace, "AVFleet/Media/aws-use1");
   assert.equal(params["MetricData.member.1.MetricName"], "SessionBadEvents");
   assert.equal(params["MetricData.member.1.Unit"], "Count");
   assert.equal(params["MetricData.member.1.Value"], "0");
@@ -213,10 +213,10 @@ test("the CloudWatch stand-in answers AccessDenied, as IAM would, outside the ro
       group: autoScalingGroupName(spec.pool),
       hook: AWS_DRAIN_HOOK,
       launchHook: AWS_LAUNCH_HOOK,
-      metric: AWS_MEDIA_METRIC,
+      metric: awsMediaMetric(spec.pool),
       policy: hostPolicy(spec, "arn:aws:autoscaling:us-east-1:123456789012:*"),
     });
-    // the agent's own signed call, its namespace the old alarms' and then the role's
+    // the agent's own signed call: the old alarms' namespace, the one all pools shared, then its pool's
     const child = spawn(
       "python3",
       [
@@ -224,7 +224,7 @@ test("the CloudWatch stand-in answers AccessDenied, as IAM would, outside the ro
         program(
           "aws = agent.Aws({}, r)\n" +
             "metric = {'name': 'SessionEvents', 'unit': 'Count', 'dimensions': {'Pool': 'aws-use1'}}\n" +
-            "calls = [agent.metric_data(n, [metric], [1]) for n in ('avfleet', 'AVFleet/Media')]\n" +
+            "calls = [agent.metric_data(n, [metric], [1]) for n in ('avfleet', 'AVFleet/Media', 'AVFleet/Media/aws-use1')]\n" +
             "print(json.dumps([aws.call('monitoring', params)[0] for params in calls]))",
         ),
       ],
@@ -234,14 +234,14 @@ test("the CloudWatch stand-in answers AccessDenied, as IAM would, outside the ro
     child.stdout.on("data", (d) => (out += d));
     child.stdin.end(JSON.stringify(aws.endpoints));
     await new Promise((resolve) => child.on("close", resolve));
-    assert.deepEqual(JSON.parse(out), [403, 200]);
+    assert.deepEqual(JSON.parse(out), [403, 403, 200]);
     assert.deepEqual(
       standIns.calls.map((c) => c.action),
-      ["PutMetricData:denied", "PutMetricData"],
+      ["PutMetricData:denied", "PutMetricData:denied", "PutMetricData"],
     );
     assert.deepEqual(
       aws.published().map((d) => [d.namespace, d.name, d.value]),
-      [["AVFleet/Media", "SessionEvents", 1]],
+      [["AVFleet/Media/aws-use1", "SessionEvents", 1]],
     );
     assert.deepEqual(standIns.problems, []);
   } finally {

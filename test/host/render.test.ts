@@ -10,7 +10,7 @@ import { listStacks, loadStackFile } from "../../modules/config/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { hostTuning } from "../../modules/fleets/host-tuning";
 import { autoscalingPolicy } from "../../modules/fleets/gcp-args";
-import { MEDIA_METRIC } from "../../modules/fleets/aws-args";
+import { mediaMetric } from "../../modules/fleets/aws-args";
 import { agentConfig } from "../../modules/host/agent";
 import {
   awsBoot,
@@ -56,7 +56,7 @@ test("the agent publishes under the very names the autoscalers read", () => {
   const a = agentConfig(aws).metric;
   assert.deepEqual(
     [a.namespace, a.name, a.unit],
-    [MEDIA_METRIC.namespace, MEDIA_METRIC.name, "Count"],
+    [`AVFleet/Media/${aws.pool}`, mediaMetric(aws.pool).name, "Count"],
   );
   assert.equal(a.autoScalingGroup, `${aws.pool}-media`);
   assert.equal(agentConfig(aws).lifecycleHook, "media-drain");

@@ -234,7 +234,7 @@ test("AWS: the alarms read exactly the metrics the hosts' table publishes, in it
     [...read].sort(),
     table.metrics.map((m) => JSON.stringify([table.namespace, m.name, m.dimensions])).sort(),
   );
-  assert.equal(table.namespace, "AVFleet/Media");
+  assert.equal(table.namespace, "AVFleet/Media/aws-use1");
   assert.equal(table.periodSec, 60);
   // packet loss: bad events are all samples less those under the threshold, as the PromQL has it
   assert.deepEqual(table.metrics[0], {

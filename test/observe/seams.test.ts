@@ -25,6 +25,9 @@ import {
 } from "../../modules/observe/seams";
 import { opsAgentConfig } from "../../modules/host/ops-agent";
 import { autoscalingPolicy } from "../../modules/fleets/gcp-args";
+import { hostPolicy } from "../../modules/fleets/aws-args";
+import { compileAws } from "../../modules/scaling/compile";
+import type { AwsFleetSpec } from "../../modules/config/fleet.schema";
 import {
   alarmMetrics,
   awsAlarms,
@@ -133,11 +136,25 @@ test("seams: each AWS pool's alarms read what its hosts publish, and the counter
     const read = alarms.flatMap(({ args }) => alarmMetrics(args));
     assert.ok(read.length >= 20);
     assert.deepEqual(unpublishedAlarmMetrics(fleet, table, read), [], fleet.pool);
-    // target tracking reads the load the agent writes, in its group
+    // target tracking reads the load the agent writes, in its group and its pool's namespace
     assert.deepEqual(
       [config.metric.namespace, config.metric.name, config.metric.autoScalingGroup],
-      ["AVFleet/Media", "MediaStreams", `${fleet.pool}-media`],
+      [`AVFleet/Media/${fleet.pool}`, "MediaStreams", `${fleet.pool}-media`],
     );
+    // ...the one namespace the hosts' role may write, where the alarms' counters are too
+    const publish = hostPolicy(fleet as AwsFleetSpec, "arn").Statement.find(
+      (st) => st.Action === "cloudwatch:PutMetricData",
+    );
+    assert.deepEqual(publish && "Condition" in publish && publish.Condition, {
+      StringEquals: { "cloudwatch:namespace": config.metric.namespace },
+    });
+    assert.equal(table.namespace, config.metric.namespace);
+    // ...and predictive scaling's load queries read it too (beside AWS's own group metrics)
+    const predictive = compileAws(fleet as AwsFleetSpec, "us-east-1").predictive;
+    const reads = [...JSON.stringify(predictive ?? {}).matchAll(/"namespace":"([^"]*)"/g)]
+      .map((m) => m[1])
+      .filter((namespace) => !namespace.startsWith("AWS/"));
+    assert.deepEqual([...new Set(reads)], predictive ? [config.metric.namespace] : []);
   }
 });
 

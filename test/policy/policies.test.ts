@@ -334,7 +334,9 @@ const fixtures: [string, string, () => Plan, string[]][] = [
         "aws-use1-media-load",
         (i) => (i.targetTrackingConfiguration.customizedMetricSpecification.metricName = "Streams"),
       ),
-    ["aws-use1-media-load: scales on AVFleet/Media Streams, which no host's agent publishes"],
+    [
+      "aws-use1-media-load: scales on AVFleet/Media/aws-use1 Streams, which no host's agent publishes",
+    ],
   ],
   [
     "pool-endpoint-has-record",

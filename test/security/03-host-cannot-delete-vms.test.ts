@@ -1,0 +1,59 @@
+/**
+ * Finding 3: a GCP media host could delete every VM of its pool, and of any pool whose name
+ * starts with its own. Now a host holds no compute right at all, and the scale-in controller's
+ * VM grants hold on its own pool's VMs only: pool `gcp-euw4-canary`'s VMs are outside pool
+ * `gcp-euw4`'s condition although their names start with `gcp-euw4-`.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { evaluateExamples, resource } from "../support/plans";
+import { HOST_ROLES, HOST_SCOPES } from "../../modules/fleets/gcp-args";
+
+/**
+ * Whether a rendered instance condition holds on a VM of that name, for the forms avfleet
+ * renders: `resource.type == Instance && extract("/instances/{name}").<startsWith|matches>(…)`.
+ */
+function holdsOn(expression: string, name: string): boolean {
+  const form =
+    /^resource\.type == "compute\.googleapis\.com\/Instance" && resource\.name\.extract\("\/instances\/\{name\}"\)\.(startsWith|matches)\("([^"]*)"\)$/.exec(
+      expression,
+    );
+  assert.ok(form, `an instance condition avfleet renders: ${expression}`);
+  return form[1] === "startsWith" ? name.startsWith(form[2]) : new RegExp(form[2]).test(name);
+}
+
+test("the controller's VM grants hold on its pool's MIG names, not on a pool named <pool>-…", async () => {
+  const [plan] = await evaluateExamples("gcp-europe-west4");
+  for (const grant of ["mark", "delete"]) {
+    const { condition } = resource(plan, `gcp-euw4-scale-in-${grant}-member`).inputs;
+    // the pool's own VMs: base name, hyphen, four random characters
+    assert.equal(holdsOn(condition.expression, "gcp-euw4-x7k2"), true, grant);
+    assert.equal(holdsOn(condition.expression, "gcp-euw4-0a9z"), true, grant);
+    // pool gcp-euw4-canary's and gcp-euw4-b's VMs, and VMs named by hand after the pool
+    for (const other of ["gcp-euw4-canary-x7k2", "gcp-euw4-b-x7k2", "gcp-euw4-x7k2-evil"])
+      assert.equal(holdsOn(condition.expression, other), false, `${grant} on ${other}`);
+    assert.equal(holdsOn(condition.expression, "gcp-euw-x7k2"), false, grant);
+  }
+});
+
+test("a GCP host can delete no VM and change no MIG: no compute scope, no compute role", async () => {
+  const [plan] = await evaluateExamples("gcp-europe-west4");
+  const template = resource(plan, "gcp-euw4-template").inputs;
+  assert.deepEqual(template.serviceAccount.scopes, [
+    "https://www.googleapis.com/auth/monitoring.write",
+    "https://www.googleapis.com/auth/logging.write",
+  ]);
+  assert.deepEqual(HOST_SCOPES, template.serviceAccount.scopes);
+  // every project grant to the hosts' account is one of the two writer roles
+  const hostGrants = plan.resources
+    .filter((r) => r.type === "gcp:projects/iAMMember:IAMMember")
+    .filter((r) => /^serviceAccount:gcp-euw4-sfu@/.test(String(r.inputs.member)))
+    .map((r) => r.inputs.role);
+  assert.deepEqual(hostGrants.sort(), [...HOST_ROLES].sort());
+  assert.deepEqual(HOST_ROLES, ["roles/monitoring.metricWriter", "roles/logging.logWriter"]);
+  // and no custom role names the hosts' account
+  for (const r of plan.resources.filter(
+    (r) => r.type === "gcp:projects/iAMCustomRole:IAMCustomRole",
+  ))
+    assert.doesNotMatch(String(r.inputs.title), /media hosts/);
+});
