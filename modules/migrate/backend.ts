@@ -73,6 +73,20 @@ export interface StateBackend {
   close(): Promise<void>;
 }
 
+/**
+ * A state location as it may be printed: a PostgreSQL URL's password, given as userinfo
+ * (`postgres://u:X@h/db`) or as a query parameter (`?password=X`, which libpq and the `pg`
+ * client both accept), becomes `***`. libpq: every connection keyword may be a URI query
+ * parameter (https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS);
+ * pg-connection-string 2.14.1 index.js:40 copies each query parameter into the config. Works on text that is not a valid URL too, since an
+ * unparseable location is still printed in the error that says so.
+ */
+export function redactLocation(location: string): string {
+  return location
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*):[^/?#@]*@/i, "$1:***@")
+    .replace(/([?&](?:ssl)?password=)[^&#]*/gi, "$1***");
+}
+
 /** The holder this process is, acting for `by`. */
 export function thisHolder(by: string, pid = process.pid): Holder {
   return { pid, host: hostname(), by, since: Date.now() };

@@ -11,9 +11,11 @@
  *   `holdMs`; the executor writes nothing meanwhile, so it holds where it stood.
  */
 import pg from "pg";
+import { InputError } from "../config/validate";
 import type { Entry } from "./journal";
 import {
   LockedError,
+  redactLocation,
   StaleWriteError,
   type AbortRequest,
   type Holder,
@@ -63,6 +65,10 @@ function unreachable(err: unknown): boolean {
 }
 
 export function postgresBackend(url: string, options: PostgresOptions = {}): StateBackend {
+  const where = redactLocation(url);
+  if (!URL.canParse(url)) {
+    throw new InputError([`--state: is ${where}, expected a postgres://user@host:port/db URL`]);
+  }
   const parsed = new URL(url);
   const lease = parsed.searchParams.get("lease");
   parsed.searchParams.delete("lease");
@@ -71,9 +77,6 @@ export function postgresBackend(url: string, options: PostgresOptions = {}): Sta
     ...(lease ? { leaseMs: durationMs(lease) } : {}),
     ...options,
   };
-  const shown = new URL(parsed);
-  shown.password = "";
-  const where = shown.toString();
   const pool = new pg.Pool({ connectionString: parsed.toString(), max: 3 });
   // An idle client whose server went away: the next query reconnects; nothing to crash on.
   pool.on("error", () => {});
