@@ -4,7 +4,8 @@
  * moment leaves every earlier entry readable; a torn last line is ignored on read and cut off
  * before the next append); in PostgreSQL one row per entry.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { closeSync, constants, openSync, readFileSync } from "node:fs";
+import { InputError } from "../config/validate";
 import type { GateEvaluation } from "../gates/gates";
 import type { Weights } from "./weights";
 
@@ -67,10 +68,46 @@ export type EntryOf<T extends Entry["type"]> = Extract<Entry, { type: T }>;
 export type NewEntry = WithoutAt<Entry>;
 type WithoutAt<E> = E extends unknown ? Omit<E, "at"> & { at?: number } : never;
 
+/**
+ * Opens a state file without following a symbolic link in its last component (O_NOFOLLOW: a
+ * link there fails with ELOOP, open(2)): whoever can plant a link in a state directory must
+ * not make an executor read or append to a file it points at. A link is bad input (exit 2).
+ */
+export function openNoFollow(file: string, flags: number, mode = 0o600): number {
+  try {
+    return openSync(file, flags | constants.O_NOFOLLOW, mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ELOOP") throw err;
+    throw new InputError([
+      `${file}: (state file): is a symbolic link, expected a regular file; remove the link`,
+    ]);
+  }
+}
+
+/** A state file's text, or undefined when there is none; never through a symbolic link. */
+export function readNoFollow(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openNoFollow(file, constants.O_RDONLY);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  try {
+    return readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Every whole entry of a journal file; a torn (unparseable) last line is left out. */
 export function readJournal(file: string): Entry[] {
-  if (!existsSync(file)) return [];
-  const lines = readFileSync(file, "utf8").split("\n");
+  return parseJournal(file, readNoFollow(file) ?? "");
+}
+
+/** Every whole entry of a journal's text; `file` names it in errors. */
+export function parseJournal(file: string, text: string): Entry[] {
+  const lines = text.split("\n");
   const entries: Entry[] = [];
   for (const [i, line] of lines.entries()) {
     if (line === "") continue;
