@@ -561,7 +561,8 @@ export function runMigration(ctx: ExecutorContext, options: RunOptions = {}): Pr
         const held = heldOutcome(s);
         if (held) return held;
       }
-      await ctx.backend.clearAbort(ctx.key);
+      // Recorded (under the lease) before the abort request is cleared: a stale executor
+      // must not swallow an operator's abort.
       await ex.record({
         type: "start",
         hash: ctx.loaded.hash,
@@ -570,6 +571,7 @@ export function runMigration(ctx: ExecutorContext, options: RunOptions = {}): Pr
         restart: Boolean(options.restart),
         mode: ctx.mode,
       });
+      await ctx.backend.clearAbort(ctx.key);
       if (lease.takenFrom)
         await ex.record({
           type: "note",

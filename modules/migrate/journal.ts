@@ -32,6 +32,12 @@ export type Entry = { at: number } & (
       exitCode: number;
       summary: string;
     }
+  /**
+   * Appended under the lease right before a call that changes a stack (pulumi.ts
+   * changesStack): a writer whose lease is gone is refused here, before the call, not after.
+   * `fence`: the lease's token.
+   */
+  | { type: "command-intent"; unit: string; argv: string[]; fence: number }
   | { type: "weights-intent"; unit: string; weights: Weights }
   | { type: "weights-applied"; unit: string; weights: Weights; changed: boolean }
   | {

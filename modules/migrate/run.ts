@@ -18,6 +18,7 @@ import { describeHolder } from "./lock";
 import type { Entry, HaltKind, NewEntry } from "./journal";
 import type { MetricsProvider } from "../gates/metrics";
 import {
+  changesStack,
   CONFLICT_RETRY,
   pulumiArgs,
   isConflict,
@@ -120,8 +121,18 @@ export class JournaledRun<C extends RunContext<any> = RunContext> {
     return { kind, reason, unit };
   }
 
+  /**
+   * A Pulumi call, journaled. One that changes a stack is preceded by its intent, appended
+   * under the lease: an executor that was paused (SIGSTOP, a sleeping laptop, a frozen VM)
+   * while another took its lease over is refused at that append and never makes the call,
+   * where checking only at the entry after it would leave the call's change behind unrecorded.
+   */
   async pulumi(unit: string, args: string[]): Promise<CliResult> {
     for (let attempt = 1, delay = CONFLICT_RETRY.firstDelayMs; ; attempt++, delay *= 2) {
+      if (changesStack(args)) {
+        const argv = ["pulumi", ...args];
+        await this.record({ type: "command-intent", unit, argv, fence: this.lease.token });
+      }
       const result = await this.ctx.drivers.pulumi(args);
       await this.record({
         type: "command",
@@ -179,8 +190,9 @@ export class JournaledRun<C extends RunContext<any> = RunContext> {
   /** Stops for an abort request: records who asked, which also withdraws a pending approval. */
   async stopForAbort(unit?: string): Promise<Outcome> {
     const request = (await this.aborted()) ?? { by: "unknown", reason: "abort requested" };
-    await this.ctx.backend.clearAbort(this.ctx.key);
+    // Cleared once recorded under the lease: a stale executor leaves the request standing.
     await this.record({ type: "abort", by: request.by, reason: request.reason });
+    await this.ctx.backend.clearAbort(this.ctx.key);
     return await this.halt("aborted", `aborted by ${request.by}: ${request.reason}`, unit);
   }
 

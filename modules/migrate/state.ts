@@ -3,6 +3,7 @@
  * `status` prints it, and `approve`/`abort`/`rollback` decide from it.
  */
 import type { Entry, EntryOf, HaltKind } from "./journal";
+import { changesStack } from "./pulumi";
 import type { Weights } from "./weights";
 
 export interface Approval {
@@ -163,12 +164,9 @@ export function changedAnything(entries: Entry[]): string | undefined {
   for (const e of since) {
     if (e.type === "weights-intent" || e.type === "rollback-intent")
       return `step ${e.unit} set weights (${e.type})`;
-    if (e.type === "command") {
-      const [, verb, sub] = e.argv;
-      const staged = verb === "config" && sub === "set" && !e.argv.includes("--config-file");
-      if (verb === "up" || verb === "destroy" || staged)
-        return `step ${e.unit} ran ${e.argv.slice(0, 3).join(" ")}`;
-    }
+    // An intent without its command entry: the call may have run before a kill.
+    if ((e.type === "command" || e.type === "command-intent") && changesStack(e.argv.slice(1)))
+      return `step ${e.unit} ran ${e.argv.slice(0, 3).join(" ")}`;
   }
   return undefined;
 }
