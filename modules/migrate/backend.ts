@@ -21,10 +21,11 @@ import {
   statSync,
   writeSync,
 } from "node:fs";
-import { hostname } from "node:os";
+import { hostname, userInfo } from "node:os";
 import { join, relative, sep } from "node:path";
 import { InputError } from "../config/validate";
-import { openNoFollow, parseJournal, readJournal, readNoFollow, type Entry } from "./journal";
+import { parseJournal, readJournal, type Entry } from "./journal";
+import { openNoFollow, readNoFollow } from "./nofollow";
 import { acquireLock, LockedError, processAlive, readLock, type LockHolder } from "./lock";
 
 export { LockedError };
@@ -38,6 +39,8 @@ export interface Lease {
   readonly token: number;
   /** The holder this lease was taken from: a dead process, or one whose lease expired. */
   readonly takenFrom?: Holder;
+  /** Who the backend authenticated the holder as (StateBackend.identity). */
+  readonly as: string;
   release(): Promise<void>;
 }
 
@@ -51,12 +54,21 @@ export class StaleWriteError extends Error {
 
 export interface AbortRequest {
   by: string;
+  /** Who the backend authenticated the requester as. */
+  as?: string;
   reason: string;
 }
 
 export interface StateBackend {
   /** Where, for messages: a directory or a URL without its password. */
   readonly where: string;
+  /**
+   * Who this process is, as the backend authenticated it, never as a flag says: the OS user
+   * of the local directory, or PostgreSQL's session_user (each operator their own role).
+   */
+  identity(): Promise<string>;
+  /** Whether identity() belongs to `group`: an OS group locally, a PostgreSQL role shared. */
+  memberOf(group: string): Promise<boolean>;
   /** Takes the key's lease, or throws LockedError naming the live holder. */
   acquire(key: string, holder: Holder): Promise<Lease>;
   /** The live holder of a key's lease, if any. */
@@ -155,6 +167,29 @@ function privateKeyDir(root: string, dir: string, create: boolean): boolean {
   return true;
 }
 
+/** The OS user this process runs as; a uid without a passwd entry (a container's) by number. */
+function osIdentity(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.()}`;
+  }
+}
+
+/**
+ * Whether this process's user is in OS group `group` (group(5): `name:password:gid:members`):
+ * its gid among the process's groups, or the user named among the members.
+ */
+function inOsGroup(group: string, groupFile = "/etc/group"): boolean {
+  const line = readFileSync(groupFile, "utf8")
+    .split("\n")
+    .find((l) => l.split(":")[0] === group);
+  if (!line) return false;
+  const [, , gid, members = ""] = line.split(":");
+  const gids = process.getgroups?.() ?? [];
+  return gids.includes(Number(gid)) || members.split(",").includes(osIdentity());
+}
+
 export interface LocalOptions {
   /** The pid this process takes leases as (tests stand in for several processes). */
   pid?: number;
@@ -187,13 +222,25 @@ export function localBackend(root: string, options: LocalOptions = {}): StateBac
   };
   return {
     where: root,
+    async identity() {
+      return osIdentity();
+    },
+    async memberOf(group) {
+      return inOsGroup(group);
+    },
     async acquire(key, holder) {
       const p = checked(key, true)!;
       const token = 1 + Math.floor(Math.random() * 2 ** 48);
-      const lock = acquireLock(p.lock, { ...holder, pid: options.pid ?? holder.pid, token }, alive);
+      const as = osIdentity();
+      const lock = acquireLock(
+        p.lock,
+        { ...holder, as, pid: options.pid ?? holder.pid, token },
+        alive,
+      );
       return {
         key,
         token,
+        as,
         takenFrom: lock.takenFrom,
         release: async () => {
           close(key);

@@ -4,8 +4,7 @@
  * moment leaves every earlier entry readable; a torn last line is ignored on read and cut off
  * before the next append); in PostgreSQL one row per entry.
  */
-import { closeSync, constants, openSync, readFileSync } from "node:fs";
-import { InputError } from "../config/validate";
+import { readNoFollow } from "./nofollow";
 import type { GateEvaluation } from "../gates/gates";
 import type { Weights } from "./weights";
 
@@ -19,9 +18,21 @@ export type HaltKind =
   | "done"
   | "abandoned";
 
-/** Everything the executor records; `at` is the executor's clock (simulated in rehearsal). */
+/**
+ * Everything the executor records; `at` is the executor's clock (simulated in rehearsal).
+ * `by` is who the operator says they are (--by, free text); `as` is who the state backend
+ * authenticated (the OS user, or PostgreSQL's session_user): the one an approval policy checks.
+ */
 export type Entry = { at: number } & (
-  | { type: "start"; hash: string; pid: number; by?: string; restart: boolean; mode: string }
+  | {
+      type: "start";
+      hash: string;
+      pid: number;
+      by?: string;
+      as?: string;
+      restart: boolean;
+      mode: string;
+    }
   | { type: "baseline"; weights: Weights }
   | { type: "note"; message: string; unit?: string }
   | { type: "step-start"; unit: string; title: string }
@@ -52,59 +63,30 @@ export type Entry = { at: number } & (
   | { type: "plan"; unit: string; release: string; batches: string[][] }
   | { type: "step-end"; unit: string; summary: string; weights?: Weights }
   | { type: "approval-requested"; unit: string; reason: string; hold: boolean }
-  | { type: "approved"; unit: string; by: string; expiresAt: number }
-  | {
-      type: "rollback-intent";
-      unit: string;
-      from: Weights;
-      to: Weights;
-      reason: string;
-      by: string;
-    }
-  | { type: "rollback"; unit: string; from: Weights; to: Weights; reason: string; by: string }
-  | { type: "abort"; by: string; reason: string }
+  | { type: "approved"; unit: string; by: string; as?: string; expiresAt: number }
+  | ({ type: "rollback-intent" } & RollbackFields)
+  | ({ type: "rollback" } & RollbackFields)
+  | { type: "abort"; by: string; as?: string; reason: string }
   /** Given up before it changed anything: the region is free, the next run starts over. */
-  | { type: "abandoned"; by: string; reason: string }
+  | { type: "abandoned"; by: string; as?: string; reason: string }
   | { type: "halt"; kind: HaltKind; reason: string; unit?: string }
 );
+
+/** A rollback as intended and as done: the same unit, weights, reason and who. */
+interface RollbackFields {
+  unit: string;
+  from: Weights;
+  to: Weights;
+  reason: string;
+  by: string;
+  as?: string;
+}
 
 export type EntryOf<T extends Entry["type"]> = Extract<Entry, { type: T }>;
 
 /** An entry as the executor writes it: `at` defaults to the clock's now. */
 export type NewEntry = WithoutAt<Entry>;
 type WithoutAt<E> = E extends unknown ? Omit<E, "at"> & { at?: number } : never;
-
-/**
- * Opens a state file without following a symbolic link in its last component (O_NOFOLLOW: a
- * link there fails with ELOOP, open(2)): whoever can plant a link in a state directory must
- * not make an executor read or append to a file it points at. A link is bad input (exit 2).
- */
-export function openNoFollow(file: string, flags: number, mode = 0o600): number {
-  try {
-    return openSync(file, flags | constants.O_NOFOLLOW, mode);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ELOOP") throw err;
-    throw new InputError([
-      `${file}: (state file): is a symbolic link, expected a regular file; remove the link`,
-    ]);
-  }
-}
-
-/** A state file's text, or undefined when there is none; never through a symbolic link. */
-export function readNoFollow(file: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openNoFollow(file, constants.O_RDONLY);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
-  }
-  try {
-    return readFileSync(fd, "utf8");
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Every whole entry of a journal file; a torn (unparseable) last line is left out. */
 export function readJournal(file: string): Entry[] {

@@ -18,7 +18,7 @@ import {
 } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
-import { readNoFollow } from "./journal";
+import { readNoFollow } from "./nofollow";
 
 export interface LockHolder {
   pid: number;
@@ -26,15 +26,19 @@ export interface LockHolder {
   host?: string;
   /** The kernel's boot id when the lock was taken (Linux; absent elsewhere). */
   bootId?: string;
-  /** The operator identity the holder acts for. */
+  /** The operator identity the holder acts for: what --by said. */
   by?: string;
+  /** Who the state backend authenticated the holder as (OS user, PostgreSQL session_user). */
+  as?: string;
   token?: number;
 }
 
 /** `alice (executor pid 42 on build-7) since 2026-…`: who to ask. */
 export function describeHolder(holder: LockHolder): string {
   const executor = `executor pid ${holder.pid}${holder.host ? ` on ${holder.host}` : ""}`;
-  const who = holder.by ? `${holder.by} (${executor})` : executor;
+  const authenticated =
+    holder.as && holder.as !== holder.by ? `, authenticated as ${holder.as}` : "";
+  const who = holder.by ? `${holder.by} (${executor}${authenticated})` : executor;
   return `${who} since ${new Date(holder.since).toISOString()}`;
 }
 

@@ -9,6 +9,8 @@ import type { Weights } from "./weights";
 export interface Approval {
   unit: string;
   by: string;
+  /** Who the state backend authenticated the approver as. */
+  as?: string;
   at: number;
   expiresAt: number;
 }
@@ -16,6 +18,8 @@ export interface Approval {
 export interface MigrationState {
   /** The hash the current run epoch started with (undefined: never run). */
   hash?: string;
+  /** Who the backend authenticated the latest run start as: whom an approval must not be. */
+  startedAs?: string;
   /** Units finished in this epoch, with their step-end entries. */
   completed: Map<string, EntryOf<"step-end">>;
   /** When each unit first started in this epoch (bake, drain and wait clocks run from it). */
@@ -75,6 +79,7 @@ export function applyEntry(s: MigrationState, e: Entry): void {
         s.plan = undefined;
       }
       s.hash = e.hash;
+      s.startedAs = e.as;
       s.halt = undefined;
       break;
     case "baseline":
@@ -99,7 +104,13 @@ export function applyEntry(s: MigrationState, e: Entry): void {
       s.pendingApproval = e;
       break;
     case "approved":
-      s.approvals.set(e.unit, { unit: e.unit, by: e.by, at: e.at, expiresAt: e.expiresAt });
+      s.approvals.set(e.unit, {
+        unit: e.unit,
+        by: e.by,
+        ...(e.as ? { as: e.as } : {}),
+        at: e.at,
+        expiresAt: e.expiresAt,
+      });
       s.pendingApproval = undefined;
       break;
     case "rollback-intent":

@@ -18,7 +18,7 @@ import {
   worldDrivers,
   type World,
 } from "../../modules/migrate/world";
-import { ROOT } from "../support/cli";
+import { avfleet, ROOT, type CliResult } from "../support/cli";
 
 export const FIXTURE_STACKS = resolve(__dirname, "fixtures", "stacks");
 export const US_WEST = join(ROOT, "runbooks", "us-west.yaml");
@@ -164,4 +164,16 @@ export async function freshDatabase(lease?: string): Promise<string> {
   url.pathname = `/${name}`;
   if (lease) url.searchParams.set("lease", lease);
   return url.toString();
+}
+
+/** `avfleet migrate <action> <runbook> --rehearse` on the fixture stacks, from `checkout`. */
+export function rehearsalCli(
+  runbook: string,
+  checkout: string,
+  action: string,
+  args: string[] = [],
+  env?: NodeJS.ProcessEnv,
+): CliResult {
+  const common = ["--rehearse", "--stacks-dir", FIXTURE_STACKS, "--state-dir", checkout];
+  return avfleet(["migrate", action, runbook, ...common, ...args], { env });
 }

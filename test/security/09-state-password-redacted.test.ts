@@ -7,11 +7,10 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { redactLocation, thisHolder } from "../../modules/migrate/backend";
 import { postgresBackend } from "../../modules/migrate/postgres";
-import { avfleet } from "../support/cli";
 import { prerequisite } from "../support/prerequisites";
 import {
-  FIXTURE_STACKS,
   freshDatabase,
+  rehearsalCli,
   SHORT_RUNBOOK,
   tempDir,
   writeRunbook,
@@ -92,19 +91,8 @@ test("migrate status, a refused lease and a stale write print the state URL with
   inUserinfo.password = SECRET;
   const runbook = writeRunbook(tempDir(), SHORT_RUNBOOK);
   const checkout = tempDir();
-  const cli = (url: URL, ...args: string[]) =>
-    avfleet([
-      "migrate",
-      ...args,
-      runbook,
-      "--stacks-dir",
-      FIXTURE_STACKS,
-      "--rehearse",
-      "--state-dir",
-      checkout,
-      "--state",
-      url.toString(),
-    ]);
+  const cli = (url: URL, action: string, ...args: string[]) =>
+    rehearsalCli(runbook, checkout, action, [...args, "--state", url.toString()]);
   const ran = cli(inQuery, "run", "--step");
   assert.equal(ran.code, 0, ran.stderr);
   for (const url of [inQuery, inUserinfo]) {

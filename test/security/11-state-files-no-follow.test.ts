@@ -18,13 +18,20 @@ import {
   writeFileSync,
 } from "node:fs";
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { loadRunbook } from "../../modules/migrate/runbook";
+import { createWorld, saveWorld } from "../../modules/migrate/world";
 import { localBackend, statePaths, thisHolder } from "../../modules/migrate/backend";
 import { acquireLock, bootId, LockedError } from "../../modules/migrate/lock";
 import { readJournal } from "../../modules/migrate/journal";
-import { avfleet } from "../support/cli";
 import { isRoot } from "../support/prerequisites";
-import { FIXTURE_STACKS, SHORT_RUNBOOK, tempDir, writeRunbook } from "../migrate/support";
+import {
+  FIXTURE_STACKS,
+  rehearsalCli,
+  SHORT_RUNBOOK,
+  tempDir,
+  writeRunbook,
+} from "../migrate/support";
 
 const note = { type: "note" as const, message: "x", at: 0 };
 
@@ -45,10 +52,10 @@ test("a journal that is a symbolic link is refused, and the file it points at is
   const lease = await backend.acquire("us-west", thisHolder("alice"));
   try {
     await assert.rejects(backend.append(lease, 0, note), {
-      name: "InputError",
+      name: "StateLinkError",
       message: `${join(root, "us-west", "journal.jsonl")}: (state file): is a symbolic link, expected a regular file; remove the link`,
     });
-    await assert.rejects(backend.read("us-west"), { name: "InputError" });
+    await assert.rejects(backend.read("us-west"), { name: "StateLinkError" });
   } finally {
     await lease.release();
     await backend.close();
@@ -63,7 +70,7 @@ test("an abort request is never written through a symbolic link", async () => {
   symlinkSync(target.file, statePaths(join(root, "us-west")).abort);
   const backend = localBackend(root);
   await assert.rejects(backend.requestAbort("us-west", { by: "mallory", reason: "x" }), {
-    name: "InputError",
+    name: "StateLinkError",
     message: /abort-requested: \(state file\): is a symbolic link/,
   });
   assert.equal(readFileSync(target.file, "utf8"), target.content);
@@ -99,27 +106,31 @@ test("state folders are made private, and a shared or foreign one is refused", a
   });
 });
 
-test("migrate run refuses a world-writable state directory with exit 2, doing nothing", () => {
+test("migrate refuses a world-writable state directory and a linked journal with exit 2, doing nothing", () => {
   const checkout = tempDir();
   const state = join(checkout, "state");
   mkdirSync(state);
   chmodSync(state, 0o777);
   const runbook = writeRunbook(tempDir(), SHORT_RUNBOOK);
-  const result = avfleet([
-    "migrate",
-    "run",
-    runbook,
-    "--rehearse",
-    "--stacks-dir",
-    FIXTURE_STACKS,
-    "--state-dir",
-    checkout,
-    "--state",
-    state,
-  ]);
+  const result = rehearsalCli(runbook, checkout, "run", ["--state", state]);
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr, /state directory\): is group- or world-writable \(mode 777\)/);
   assert.equal(existsSync(join(state, "us-west")), false, "no folder, lock or journal made");
+
+  // A planted journal link: status says so and exits 2, reading nothing through it.
+  chmodSync(state, 0o700);
+  mkdirSync(join(state, "us-west", "rehearsal"), { recursive: true, mode: 0o700 });
+  const world = join(checkout, "us-west", "rehearsal", "world.json");
+  mkdirSync(dirname(world), { recursive: true });
+  saveWorld(world, createWorld(loadRunbook(runbook, FIXTURE_STACKS), 1, []));
+  const target = victim();
+  symlinkSync(target.file, join(state, "us-west", "rehearsal", "journal.jsonl"));
+  const status = rehearsalCli(runbook, checkout, "status", ["--state", state]);
+  assert.equal(status.code, 2, status.stderr);
+  assert.equal(
+    status.stderr,
+    `${join(state, "us-west", "rehearsal", "journal.jsonl")}: (state file): is a symbolic link, expected a regular file; remove the link\n`,
+  );
 });
 
 test("a dead pid's lock is taken over only when it was taken on this host in this boot", () => {
@@ -165,7 +176,7 @@ test("a lock file that is a symbolic link is not read through", () => {
   );
   symlinkSync(fake, join(dir, "lock"));
   assert.throws(() => acquireLock(join(dir, "lock"), { pid: 1, since: 0 }, () => true), {
-    name: "InputError",
+    name: "StateLinkError",
     message: /lock: \(state file\): is a symbolic link/,
   });
   assert.equal(readJournal(join(dir, "journal.jsonl")).length, 0);
