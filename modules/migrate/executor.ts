@@ -40,6 +40,7 @@ export function migrationContext(
   return {
     ...fields,
     file: fields.loaded.file,
+    approvers: fields.loaded.runbook.approvers,
     approvalTtlMs(unit) {
       const step = fields.units.find((u) => u.id === unit);
       return step?.kind === "approve"
@@ -161,7 +162,16 @@ class Execution extends JournaledRun<ExecutorContext> {
     const current = await this.readWeights(unit);
     if (!current.ok) return await this.halt("tool-failed", `rollback: ${current.reason}`, unit);
     if (!this.state.pendingRollback) {
-      await this.record({ type: "rollback-intent", unit, from: current.weights, to, reason, by });
+      const as = this.actor;
+      await this.record({
+        type: "rollback-intent",
+        unit,
+        from: current.weights,
+        to,
+        reason,
+        by,
+        as,
+      });
     }
     // A resumed rollback reports where it started, not where the kill left it.
     const intent = this.state.pendingRollback!;
@@ -174,6 +184,7 @@ class Execution extends JournaledRun<ExecutorContext> {
       to,
       reason: intent.reason,
       by: intent.by,
+      as: intent.as,
     });
     return { kind: "rolled-back", reason: intent.reason, unit };
   }
@@ -561,15 +572,18 @@ export function runMigration(ctx: ExecutorContext, options: RunOptions = {}): Pr
         const held = heldOutcome(s);
         if (held) return held;
       }
-      await ctx.backend.clearAbort(ctx.key);
+      // Recorded (under the lease) before the abort request is cleared: a stale executor
+      // must not swallow an operator's abort.
       await ex.record({
         type: "start",
         hash: ctx.loaded.hash,
         pid: process.pid,
         by: ctx.by,
+        as: lease.as,
         restart: Boolean(options.restart),
         mode: ctx.mode,
       });
+      await ctx.backend.clearAbort(ctx.key);
       if (lease.takenFrom)
         await ex.record({
           type: "note",
@@ -657,7 +671,7 @@ export function abandonMigration(ctx: ExecutorContext, reason: string): Promise<
         `${ctx.loaded.file}: (journal): ${change}, expected a migration that changed nothing; finish it, roll it back, or run with --restart`,
       ]);
     }
-    await ex.record({ type: "abandoned", by: ctx.by, reason });
+    await ex.record({ type: "abandoned", by: ctx.by, as: ex.actor, reason });
     return { kind: "abandoned", reason: `abandoned by ${ctx.by}: ${reason}` };
   });
 }

@@ -11,9 +11,11 @@
  *   `holdMs`; the executor writes nothing meanwhile, so it holds where it stood.
  */
 import pg from "pg";
+import { InputError } from "../config/validate";
 import type { Entry } from "./journal";
 import {
   LockedError,
+  redactLocation,
   StaleWriteError,
   type AbortRequest,
   type Holder,
@@ -63,6 +65,10 @@ function unreachable(err: unknown): boolean {
 }
 
 export function postgresBackend(url: string, options: PostgresOptions = {}): StateBackend {
+  const where = redactLocation(url);
+  if (!URL.canParse(url)) {
+    throw new InputError([`--state: is ${where}, expected a postgres://user@host:port/db URL`]);
+  }
   const parsed = new URL(url);
   const lease = parsed.searchParams.get("lease");
   parsed.searchParams.delete("lease");
@@ -71,9 +77,6 @@ export function postgresBackend(url: string, options: PostgresOptions = {}): Sta
     ...(lease ? { leaseMs: durationMs(lease) } : {}),
     ...options,
   };
-  const shown = new URL(parsed);
-  shown.password = "";
-  const where = shown.toString();
   const pool = new pg.Pool({ connectionString: parsed.toString(), max: 3 });
   // An idle client whose server went away: the next query reconnects; nothing to crash on.
   pool.on("error", () => {});
@@ -139,11 +142,29 @@ export function postgresBackend(url: string, options: PostgresOptions = {}): Sta
     return rows.rows.map((r) => r.entry as Entry);
   }
 
+  const sessionUser = async (c: pg.ClientBase) =>
+    (await c.query("SELECT session_user AS who")).rows[0].who as string;
+
   return {
     where,
+    identity: () => tx(sessionUser),
+    memberOf(group) {
+      // https://www.postgresql.org/docs/current/functions-info.html: pg_has_role(user, role,
+      // 'MEMBER') is direct or indirect membership; a superuser is a member of every role.
+      return tx(async (c) => {
+        const role = await c.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [group]);
+        if (role.rowCount === 0) return false;
+        const r = await c.query("SELECT pg_has_role(session_user, $1, 'MEMBER') AS member", [
+          group,
+        ]);
+        return r.rows[0].member === true;
+      });
+    },
     async acquire(key, holder) {
       const taken = await tx(async (c) => {
         const row = await leaseRow(c, key);
+        // The holder is who the server authenticated, whatever --by says.
+        const as = await sessionUser(c);
         if (row?.live) throw new LockedError(`${where} ${key}`, row.holder);
         const token = Number((await c.query("SELECT nextval('avfleet_fence') AS t")).rows[0].t);
         // FOR UPDATE locks no row that does not exist yet: two first acquisitions meet here, and
@@ -153,13 +174,13 @@ export function postgresBackend(url: string, options: PostgresOptions = {}): Sta
            VALUES ($1, $2, $3, clock_timestamp() + $4 * interval '1 millisecond')
            ON CONFLICT (key) DO UPDATE SET token = $2, holder = $3, expires_at = EXCLUDED.expires_at
            WHERE avfleet_lease.expires_at <= clock_timestamp()`,
-          [key, token, JSON.stringify({ ...holder, token }), o.leaseMs],
+          [key, token, JSON.stringify({ ...holder, as, token }), o.leaseMs],
         );
         if (taken.rowCount === 0) {
           const now = await c.query("SELECT holder FROM avfleet_lease WHERE key = $1", [key]);
           throw new LockedError(`${where} ${key}`, now.rows[0].holder);
         }
-        return { token, takenFrom: row?.holder };
+        return { token, as, takenFrom: row?.holder };
       });
       // Renewal failures are left to the next append, which refuses a lost lease.
       const timer = setInterval(() => {

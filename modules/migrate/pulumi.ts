@@ -44,6 +44,19 @@ export const pulumiArgs = {
   ],
 };
 
+/**
+ * Whether a call changes a stack: `up`, `destroy`, or a `config set` of the stack's own config
+ * file (the next `up` anyone runs applies it). A preview, an output read or a `config set`
+ * into a copy (`--config-file`, dry runs) changes nothing. `args` as given to the CLI, no
+ * leading `pulumi`.
+ */
+export function changesStack(args: string[]): boolean {
+  const [verb, sub] = args;
+  if (verb === "up") return true;
+  if (verb === "destroy") return !args.includes("--preview-only");
+  return verb === "config" && sub === "set" && !args.includes("--config-file");
+}
+
 export const MIN_HOSTS_PATH = "avfleet:fleet.minHosts";
 
 /** One `config set` per pool, so the weights of every pool sum to 100 after `up`. */

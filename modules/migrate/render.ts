@@ -56,6 +56,11 @@ function gateText(e: GateEvaluation): string {
 }
 
 /** One progress line per journal entry worth a human's attention (reads stay in the journal). */
+/** `alice`, or `alice (authenticated as root)` when the claim and the authentication differ. */
+function byAs(e: { by: string; as?: string }): string {
+  return e.as && e.as !== e.by ? `${e.by} (authenticated as ${e.as})` : e.by;
+}
+
 export function entryLine(entry: Entry, units: readonly { id: string }[]): string | undefined {
   const t = hhmm(entry.at);
   switch (entry.type) {
@@ -79,13 +84,13 @@ export function entryLine(entry: Entry, units: readonly { id: string }[]): strin
     case "approval-requested":
       return `${t}   ${entry.hold ? "HOLD" : "approval needed"}: ${entry.reason}`;
     case "approved":
-      return `${t} approved step ${entry.unit} by ${entry.by}, valid until ${new Date(entry.expiresAt).toISOString()}`;
+      return `${t} approved step ${entry.unit} by ${byAs(entry)}, valid until ${new Date(entry.expiresAt).toISOString()}`;
     case "rollback-intent":
       return `${t} ROLLBACK to ${formatWeights(entry.to)}: ${entry.reason}`;
     case "rollback":
       return `${t} stopped (rolled-back) from ${formatWeights(entry.from)} to ${formatWeights(entry.to)}: ${entry.reason}`;
     case "abort":
-      return `${t} abort by ${entry.by}: ${entry.reason}`;
+      return `${t} abort by ${byAs(entry)}: ${entry.reason}`;
     case "halt":
       return `${t} stopped (${entry.kind}): ${entry.reason}`;
     case "note":
@@ -115,7 +120,8 @@ export interface Status {
   gates?: { unit: string; round: number; verdict: string; evaluations: GateEvaluation[] };
   queryErrors: number;
   pendingApproval?: { unit: string; reason: string; hold: boolean; requestedAt: string };
-  approvals: { unit: string; by: string; at: string; expiresAt: string }[];
+  /** `by`: what --by said; `as`: who the state backend authenticated. */
+  approvals: { unit: string; by: string; as?: string; at: string; expiresAt: string }[];
 }
 
 export function statusOf(
@@ -172,6 +178,7 @@ export function statusOf(
     approvals: [...state.approvals.values()].map((a) => ({
       unit: a.unit,
       by: a.by,
+      ...(a.as ? { as: a.as } : {}),
       at: new Date(a.at).toISOString(),
       expiresAt: new Date(a.expiresAt).toISOString(),
     })),
@@ -222,7 +229,7 @@ export function renderStatus(s: Status): string {
       : "pending approval: none",
   );
   for (const a of s.approvals)
-    lines.push(`approved: step ${a.unit} by ${a.by} at ${a.at}, expires ${a.expiresAt}`);
+    lines.push(`approved: step ${a.unit} by ${byAs(a)} at ${a.at}, expires ${a.expiresAt}`);
   const next = NEXT[s.state];
   if (next) lines.push(`next: ${next}`);
   return `${lines.join("\n")}\n`;

@@ -18,6 +18,7 @@ import { describeHolder } from "./lock";
 import type { Entry, HaltKind, NewEntry } from "./journal";
 import type { MetricsProvider } from "../gates/metrics";
 import {
+  changesStack,
   CONFLICT_RETRY,
   pulumiArgs,
   isConflict,
@@ -60,6 +61,16 @@ export interface RunContext<
   mode: string;
   /** How long an approval of `unit` holds. */
   approvalTtlMs(unit: string): number;
+  /** Who may approve (a runbook's `approvers`); anyone when absent. */
+  approvers?: ApproverPolicy;
+}
+
+/** Who may approve, checked against identities the state backend authenticated. */
+export interface ApproverPolicy {
+  /** An OS group (local state) or PostgreSQL role (shared state) the approver belongs to. */
+  group?: string;
+  /** The approver is not who started the run being approved. */
+  distinctFromStarter?: boolean;
 }
 
 export type OutcomeKind = HaltKind | "stepped";
@@ -106,6 +117,11 @@ export class JournaledRun<C extends RunContext<any> = RunContext> {
     return this.ctx.drivers.clock;
   }
 
+  /** Who the state backend authenticated this run's lease holder as. */
+  get actor(): string {
+    return this.lease.as;
+  }
+
   /** Durable before it counts: appended under the lease, then folded into the state. */
   async record(entry: NewEntry): Promise<void> {
     const full = { ...entry, at: entry.at ?? this.clock.now() } as Entry;
@@ -120,8 +136,18 @@ export class JournaledRun<C extends RunContext<any> = RunContext> {
     return { kind, reason, unit };
   }
 
+  /**
+   * A Pulumi call, journaled. One that changes a stack is preceded by its intent, appended
+   * under the lease: an executor that was paused (SIGSTOP, a sleeping laptop, a frozen VM)
+   * while another took its lease over is refused at that append and never makes the call,
+   * where checking only at the entry after it would leave the call's change behind unrecorded.
+   */
   async pulumi(unit: string, args: string[]): Promise<CliResult> {
     for (let attempt = 1, delay = CONFLICT_RETRY.firstDelayMs; ; attempt++, delay *= 2) {
+      if (changesStack(args)) {
+        const argv = ["pulumi", ...args];
+        await this.record({ type: "command-intent", unit, argv, fence: this.lease.token });
+      }
       const result = await this.ctx.drivers.pulumi(args);
       await this.record({
         type: "command",
@@ -179,8 +205,9 @@ export class JournaledRun<C extends RunContext<any> = RunContext> {
   /** Stops for an abort request: records who asked, which also withdraws a pending approval. */
   async stopForAbort(unit?: string): Promise<Outcome> {
     const request = (await this.aborted()) ?? { by: "unknown", reason: "abort requested" };
+    // Cleared once recorded under the lease: a stale executor leaves the request standing.
+    await this.record({ type: "abort", ...request });
     await this.ctx.backend.clearAbort(this.ctx.key);
-    await this.record({ type: "abort", by: request.by, reason: request.reason });
     return await this.halt("aborted", `aborted by ${request.by}: ${request.reason}`, unit);
   }
 
@@ -234,12 +261,16 @@ export async function abortRun<C extends RunContext<any>>(
 ): Promise<Outcome> {
   try {
     return await leased(ctx, open, async (run) => {
-      await run.record({ type: "abort", by: ctx.by, reason });
+      await run.record({ type: "abort", by: ctx.by, as: run.actor, reason });
       return await run.halt("aborted", `aborted by ${ctx.by}: ${reason}`);
     });
   } catch (err) {
     if (!(err instanceof LockedError)) throw err;
-    await ctx.backend.requestAbort(ctx.key, { by: ctx.by, reason });
+    await ctx.backend.requestAbort(ctx.key, {
+      by: ctx.by,
+      as: await ctx.backend.identity(),
+      reason,
+    });
     return {
       kind: "aborted",
       reason: `asked ${describeHolder(err.holder)} to stop at its next check`,
@@ -259,9 +290,43 @@ export function approveRun<C extends RunContext<any>>(
         `${ctx.file}: (journal): has no pending approval, expected a run stopped at an approve step or a hold`,
       ]);
     }
+    await refuseApprover(ctx, run);
     const ttl = ctx.approvalTtlMs(pending.unit);
     const at = run.clock.now();
-    await run.record({ type: "approved", unit: pending.unit, by: ctx.by, expiresAt: at + ttl, at });
-    return { unit: pending.unit, by: ctx.by, at, expiresAt: at + ttl };
+    const as = run.actor;
+    await run.record({
+      type: "approved",
+      unit: pending.unit,
+      by: ctx.by,
+      as,
+      expiresAt: at + ttl,
+      at,
+    });
+    return { unit: pending.unit, by: ctx.by, as, at, expiresAt: at + ttl };
   });
+}
+
+/**
+ * Throws (exit 2, nothing recorded) when the runbook's `approvers` rule out this approver,
+ * judged by the identity the state backend authenticated, never by --by.
+ */
+async function refuseApprover<C extends RunContext<any>>(
+  ctx: C,
+  run: JournaledRun<C>,
+): Promise<void> {
+  const { group, distinctFromStarter } = ctx.approvers ?? {};
+  const who = `${run.actor} (as the state backend ${ctx.backend.where} authenticated you; --by ${ctx.by} is not checked)`;
+  if (distinctFromStarter && (run.state.startedAs ?? run.actor) === run.actor) {
+    const starter = run.state.startedAs
+      ? "who started this run"
+      : "and the journal names no starter";
+    throw new InputError([
+      `${ctx.file}: approvers.distinctFromStarter: is ${who}, ${starter}, expected an approver other than the one who started it; nothing recorded`,
+    ]);
+  }
+  if (group !== undefined && !(await ctx.backend.memberOf(group))) {
+    throw new InputError([
+      `${ctx.file}: approvers.group: is ${who}, not a member of ${group}, expected a member of ${group}; nothing recorded`,
+    ]);
+  }
 }

@@ -301,6 +301,25 @@ export const runbookSchema = {
       ...duration("how long an approval stays valid", "1m", "168h"),
       default: "4h",
     },
+    approvers: {
+      type: "object",
+      additionalProperties: false,
+      description:
+        "who may approve, judged by the identity the state backend authenticated (the OS user locally, PostgreSQL's session_user when shared), never by --by: {group, distinctFromStarter}",
+      properties: {
+        group: {
+          type: "string",
+          pattern: "^[A-Za-z_][A-Za-z0-9_.-]{0,62}$",
+          description:
+            "an OS group (local state) or PostgreSQL role (shared state, pg_has_role MEMBER) the approver must belong to",
+        },
+        distinctFromStarter: {
+          type: "boolean",
+          description:
+            "true: refuse an approval from the identity that started the run being approved (four eyes)",
+        },
+      },
+    },
     steps: {
       type: "array",
       minItems: 1,

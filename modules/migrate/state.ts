@@ -3,11 +3,14 @@
  * `status` prints it, and `approve`/`abort`/`rollback` decide from it.
  */
 import type { Entry, EntryOf, HaltKind } from "./journal";
+import { changesStack } from "./pulumi";
 import type { Weights } from "./weights";
 
 export interface Approval {
   unit: string;
   by: string;
+  /** Who the state backend authenticated the approver as. */
+  as?: string;
   at: number;
   expiresAt: number;
 }
@@ -15,6 +18,8 @@ export interface Approval {
 export interface MigrationState {
   /** The hash the current run epoch started with (undefined: never run). */
   hash?: string;
+  /** Who the backend authenticated the latest run start as: whom an approval must not be. */
+  startedAs?: string;
   /** Units finished in this epoch, with their step-end entries. */
   completed: Map<string, EntryOf<"step-end">>;
   /** When each unit first started in this epoch (bake, drain and wait clocks run from it). */
@@ -74,6 +79,7 @@ export function applyEntry(s: MigrationState, e: Entry): void {
         s.plan = undefined;
       }
       s.hash = e.hash;
+      s.startedAs = e.as;
       s.halt = undefined;
       break;
     case "baseline":
@@ -98,7 +104,13 @@ export function applyEntry(s: MigrationState, e: Entry): void {
       s.pendingApproval = e;
       break;
     case "approved":
-      s.approvals.set(e.unit, { unit: e.unit, by: e.by, at: e.at, expiresAt: e.expiresAt });
+      s.approvals.set(e.unit, {
+        unit: e.unit,
+        by: e.by,
+        ...(e.as ? { as: e.as } : {}),
+        at: e.at,
+        expiresAt: e.expiresAt,
+      });
       s.pendingApproval = undefined;
       break;
     case "rollback-intent":
@@ -163,12 +175,9 @@ export function changedAnything(entries: Entry[]): string | undefined {
   for (const e of since) {
     if (e.type === "weights-intent" || e.type === "rollback-intent")
       return `step ${e.unit} set weights (${e.type})`;
-    if (e.type === "command") {
-      const [, verb, sub] = e.argv;
-      const staged = verb === "config" && sub === "set" && !e.argv.includes("--config-file");
-      if (verb === "up" || verb === "destroy" || staged)
-        return `step ${e.unit} ran ${e.argv.slice(0, 3).join(" ")}`;
-    }
+    // An intent without its command entry: the call may have run before a kill.
+    if ((e.type === "command" || e.type === "command-intent") && changesStack(e.argv.slice(1)))
+      return `step ${e.unit} ran ${e.argv.slice(0, 3).join(" ")}`;
   }
   return undefined;
 }

@@ -22,6 +22,7 @@ import {
 import { serveExposition } from "../../modules/migrate/exposition";
 import { operatorIdentity } from "../../modules/migrate/identity";
 import { describeHolder, LockedError } from "../../modules/migrate/lock";
+import { StateLinkError } from "../../modules/migrate/nofollow";
 import { noMetrics } from "../../modules/gates/metrics";
 import { prometheusProvider } from "../../modules/gates/prometheus";
 import { planUnits } from "../../modules/migrate/plan";
@@ -90,7 +91,10 @@ Options:
   --json             machine-readable output on stdout (progress goes to stderr)
   --by NAME          who acts (approve, abort, rollback, abandon, run): a login or email,
                      letters, digits and . _ @ + - (at most 64); default $AVFLEET_BY, else
-                     the OS user. Newlines and control characters are refused.
+                     the OS user. Newlines and control characters are refused. A claim only:
+                     the journal records beside it who the state backend authenticated (the
+                     OS user locally, PostgreSQL's session_user when shared), and a runbook's
+                     approvers (group, distinctFromStarter) are checked against that.
   --reason TEXT      abort, abandon: why
 run only:
   --step             run one step, then stop
@@ -118,6 +122,10 @@ Examples:
     try {
       return await migrate(argv);
     } catch (err) {
+      if (err instanceof StateLinkError) {
+        process.stderr.write(`${err.message}\n`);
+        return EXIT.badInput;
+      }
       // Another executor on this runbook, or a lease lost to one, is not a crash: say who, no
       // stack trace.
       if (!(err instanceof LockedError || err instanceof StaleWriteError)) throw err;
@@ -344,7 +352,7 @@ async function migrate(argv: string[]): Promise<number> {
         out(
           json
             ? `${JSON.stringify({ approval }, null, 2)}\n`
-            : `approved step ${approval.unit} by ${approval.by} at ${new Date(approval.at).toISOString()}, valid until ${new Date(approval.expiresAt).toISOString()}; run again to go on\n`,
+            : `approved step ${approval.unit} by ${approval.by}${approval.as && approval.as !== approval.by ? ` (authenticated as ${approval.as})` : ""} at ${new Date(approval.at).toISOString()}, valid until ${new Date(approval.expiresAt).toISOString()}; run again to go on\n`,
         );
         return EXIT.ok;
       }

@@ -120,10 +120,12 @@ test("approve, abort and status through the CLI", () => {
   assert.equal(approved.code, 0, approved.stderr);
   assert.match(
     approved.stdout,
-    /^approved step 10 by alice at .*, valid until .*; run again to go on\n$/,
+    new RegExp(
+      `^approved step 10 by alice \\(authenticated as ${userInfo().username}\\) at .*, valid until .*; run again to go on\n$`,
+    ),
   );
   const status = migrate("status", state, "--rehearse");
-  assert.match(status.stdout, /approved: step 10 by alice at /);
+  assert.match(status.stdout, /approved: step 10 by alice \(authenticated as .+\) at /);
   const done = migrate("run", state, "--rehearse");
   assert.equal(done.code, 0, done.stderr);
   assert.match(done.stdout, /\$ pulumi destroy --yes --stack metal-sjc → exit 0/);

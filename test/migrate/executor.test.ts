@@ -10,6 +10,7 @@ import {
   runMigration,
 } from "../../modules/migrate/executor";
 import { acquireLock } from "../../modules/migrate/lock";
+import { hostname } from "node:os";
 import { localBackend, statePaths } from "../../modules/migrate/backend";
 import { foldJournal } from "../../modules/migrate/state";
 import { currentWeights, loadWorld } from "../../modules/migrate/world";
@@ -235,7 +236,7 @@ test("a second executor on the same runbook is refused while the first holds the
   const held = acquireLock(statePaths(r.stateDir).lock, { pid: 8, since: 0, by: "bob" });
   await assert.rejects(
     runMigration({ ...ctx, backend: localBackend(r.stateDir, { pid: 7, alive: () => true }) }),
-    /held by bob \(executor pid 8\)/,
+    new RegExp(`held by bob \\(executor pid 8 on ${hostname()}\\)`),
   );
   held.release();
 });

@@ -7,7 +7,6 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import pg from "pg";
@@ -16,7 +15,14 @@ import { foldJournal } from "../../modules/migrate/state";
 import { loadWorld } from "../../modules/migrate/world";
 import { ROOT } from "../support/cli";
 import { prerequisite } from "../support/prerequisites";
-import { FIXTURE_STACKS, SHORT_RUNBOOK, tempDir, US_WEST, writeRunbook } from "./support";
+import {
+  FIXTURE_STACKS,
+  freshDatabase,
+  SHORT_RUNBOOK,
+  tempDir,
+  US_WEST,
+  writeRunbook,
+} from "./support";
 
 const SERVER = process.env.AVFLEET_TEST_POSTGRES;
 const CTL = process.env.AVFLEET_TEST_PGCTL;
@@ -29,19 +35,6 @@ function ready(t: TestContext): boolean {
       ? undefined
       : "AVFLEET_TEST_POSTGRES and AVFLEET_TEST_PGCTL (eval $(bash .ci/postgres-start))",
   );
-}
-
-/** A database of its own for each test, on the shared server. */
-async function freshDatabase(lease: string): Promise<string> {
-  const name = `migrate_${randomBytes(5).toString("hex")}`;
-  const client = new pg.Client(SERVER);
-  await client.connect();
-  await client.query(`CREATE DATABASE ${name}`);
-  await client.end();
-  const url = new URL(SERVER!);
-  url.pathname = `/${name}`;
-  url.searchParams.set("lease", lease);
-  return url.toString();
 }
 
 /** Rows of `sql`; none while the executor has not yet created the tables. */

@@ -1,7 +1,9 @@
 /** Shared set-up for the migrate tests: temp stacks, runbooks and in-process rehearsals. */
+import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import pg from "pg";
 import YAML from "yaml";
 import { localBackend, statePaths } from "../../modules/migrate/backend";
 import { migrationContext, type ExecutorContext } from "../../modules/migrate/executor";
@@ -16,7 +18,7 @@ import {
   worldDrivers,
   type World,
 } from "../../modules/migrate/world";
-import { ROOT } from "../support/cli";
+import { avfleet, ROOT, type CliResult } from "../support/cli";
 
 export const FIXTURE_STACKS = resolve(__dirname, "fixtures", "stacks");
 export const US_WEST = join(ROOT, "runbooks", "us-west.yaml");
@@ -145,4 +147,33 @@ export function executorFor(
       mode: "rehearse",
     }),
   };
+}
+
+/**
+ * A database of its own on the test server (.ci/postgres-start's AVFLEET_TEST_POSTGRES), its
+ * URL with `?lease=` when given.
+ */
+export async function freshDatabase(lease?: string): Promise<string> {
+  const server = process.env.AVFLEET_TEST_POSTGRES!;
+  const name = `migrate_${randomBytes(5).toString("hex")}`;
+  const client = new pg.Client(server);
+  await client.connect();
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  if (lease) url.searchParams.set("lease", lease);
+  return url.toString();
+}
+
+/** `avfleet migrate <action> <runbook> --rehearse` on the fixture stacks, from `checkout`. */
+export function rehearsalCli(
+  runbook: string,
+  checkout: string,
+  action: string,
+  args: string[] = [],
+  env?: NodeJS.ProcessEnv,
+): CliResult {
+  const common = ["--rehearse", "--stacks-dir", FIXTURE_STACKS, "--state-dir", checkout];
+  return avfleet(["migrate", action, runbook, ...common, ...args], { env });
 }

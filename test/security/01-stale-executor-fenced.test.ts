@@ -1,0 +1,88 @@
+/**
+ * Finding 1: an executor paused (SIGSTOP, a sleeping laptop, a frozen VM) while another took
+ * its lease over must change nothing when it wakes: no `pulumi config set`, `up` or `destroy`
+ * reaches Pulumi, nothing is left staged for the next `up`, and it stops with StaleWriteError
+ * (exit 3 from the CLI).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { localBackend, StaleWriteError, thisHolder } from "../../modules/migrate/backend";
+import { runMigration } from "../../modules/migrate/executor";
+import { changesStack } from "../../modules/migrate/pulumi";
+import { changedAnything } from "../../modules/migrate/state";
+import { loadWorld } from "../../modules/migrate/world";
+import { executorFor, FIXTURE_STACKS, journalOf, newRehearsal, US_WEST } from "../migrate/support";
+
+test("an executor whose lease was taken while it slept makes no Pulumi change when it wakes", async () => {
+  const r = newRehearsal(US_WEST, FIXTURE_STACKS);
+  const calls: string[][] = [];
+  let tookOver = false;
+  const successor = localBackend(r.stateDir, { pid: 2, alive: (p) => p === 2 });
+  const { ctx, world } = executorFor(r, {
+    pid: 1,
+    afterWrite: (what) => {
+      // The executor has recorded that it is about to move weights, and freezes right there;
+      // meanwhile its lock is found with a dead-looking pid and taken over (acquire takes the
+      // lock file synchronously, before its first await).
+      if (what === "weights-intent" && !tookOver) {
+        tookOver = true;
+        void successor.acquire(".", thisHolder("bob", 2));
+      }
+    },
+  });
+  const drivers = {
+    ...world,
+    pulumi: (args: string[]) => {
+      if (tookOver) calls.push(args);
+      return world.pulumi(args);
+    },
+  };
+  await assert.rejects(runMigration({ ...ctx, drivers }), StaleWriteError);
+  assert.ok(tookOver, "the run got as far as a weight change");
+  assert.deepEqual(
+    calls.filter(changesStack),
+    [],
+    "after losing its lease, the executor ran no config set, up or destroy",
+  );
+  assert.deepEqual(loadWorld(r.worldFile).stacks["traffic-us-west"].staged, {});
+  const entries = journalOf(r);
+  assert.equal(entries.at(-1)?.type, "weights-intent", "nothing written after the takeover");
+});
+
+test("every Pulumi call that changes a stack is preceded by its intent, fenced by the lease's token", async () => {
+  const r = newRehearsal(US_WEST, FIXTURE_STACKS);
+  const { ctx } = executorFor(r);
+  const outcome = await runMigration(ctx);
+  assert.equal(outcome.kind, "waiting-approval", outcome.reason);
+  const entries = journalOf(r);
+  const changing = entries.flatMap((e, i) =>
+    e.type === "command" && changesStack(e.argv.slice(1)) ? [i] : [],
+  );
+  assert.ok(changing.length >= 4, "the run set weights and ran ups");
+  const first = entries.find((e) => e.type === "command-intent");
+  for (const i of changing) {
+    const [intent, command] = [entries[i - 1], entries[i]];
+    assert.equal(intent.type, "command-intent", `entry ${i - 1}`);
+    assert.ok(intent.type === "command-intent" && command.type === "command");
+    assert.deepEqual(intent.argv, command.argv);
+    assert.equal(intent.unit, command.unit);
+    assert.equal(first?.type === "command-intent" && first.fence, intent.fence, "one lease");
+    assert.ok(Number.isInteger(intent.fence) && intent.fence > 0);
+  }
+  // A read or a preview has no intent: it changes nothing.
+  assert.equal(
+    entries.filter((e) => e.type === "command-intent" && !changesStack(e.argv.slice(1))).length,
+    0,
+  );
+});
+
+test("an intent without its result counts as a change: such a run cannot be abandoned as harmless", () => {
+  const argv = ["pulumi", "config", "set", "--path", "avfleet:traffic.pools[0].weight", "99"];
+  assert.equal(
+    changedAnything([
+      { type: "start", hash: "h", pid: 1, restart: false, mode: "migrate", at: 0 },
+      { type: "command-intent", unit: "3", argv, fence: 7, at: 1 },
+    ]),
+    "step 3 ran pulumi config set",
+  );
+});
