@@ -1,5 +1,5 @@
 /**
- * DESIGN.md's layout rule: a domain (a folder under modules/) reads only the ones below it, so
+ * docs/design.md's layout rule: a domain (a folder under modules/) reads only the ones below it, so
  * the domains' imports form no cycle. Walks every import of modules/ and names the files of
  * any cycle it finds.
  */
