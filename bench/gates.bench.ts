@@ -19,10 +19,10 @@
  *   pool's per-minute totals of session-minutes. The per-minute totals are drawn from the same
  *   rates and shocks but apart from the calls' packets (a pool's Poisson noise in a minute is
  *   negligible next to its shock).
- * - The shift step is us-west's (runbooks/us-west.yaml): its minimum bake, maxBake and relative
- *   packet-loss gate, judged by compare.ts exactly as it runs against Prometheus with the bake's
- *   schedule (maxBake, interval) passed, half the bakes at us-west's interval and half at 1
- *   minute. A bake ends at the gate's first rollback, at its first pass once the minimum bake is
+ * - The shift steps are us-west's (runbooks/us-west.yaml), each weight its own: its minimum
+ *   bake, maxBake and relative packet-loss gate, judged by compare.ts exactly as it runs against
+ *   Prometheus with the bake's schedule (maxBake, interval) passed, half the bakes at us-west's
+ *   interval and half at 1 minute. A bake ends at the gate's first rollback, at its first pass once the minimum bake is
  *   over, or at maxBake (held for a human; neither).
  * - Fixed threshold (Flagger): every minute for FLAGGER_BAKE_MIN minutes, the target's mean loss
  *   over the window against the SLO's 1 %; a round with no data fails (Flagger errors on an
@@ -33,6 +33,7 @@
 import { durationMs } from "../modules/config/duration";
 import {
   COMPARISONS,
+  type CompareGate,
   judgeComparison,
   PROMOTION_SPACING_MS,
   type MinuteTotal,
@@ -56,27 +57,56 @@ const HISTORY_MIN = 240;
 const SHOCK_SHARED = 0.2;
 const SHOCK_POOL = 0.2;
 
-/** us-west's first shift step and its relative packet-loss gate, as the runbook states them. */
-function usWest() {
-  const { runbook } = loadRunbook("runbooks/us-west.yaml");
-  const shift = runbook.steps.find((s) => s.kind === "shift");
-  const gate = shift?.gates.find((g) => g.compare === "source" && g.slo === "packet-loss");
-  if (!shift || shift.kind !== "shift" || !gate?.compare) {
-    throw new Error("runbooks/us-west.yaml: no shift step with a relative packet-loss gate");
-  }
-  const min = (d: string) => durationMs(d) / 60_000;
-  const bakeMin = min(shift.bake);
-  const step = {
-    bakeMin,
-    maxBakeMin: shift.maxBake ? min(shift.maxBake) : 2 * bakeMin,
-    intervalMin: min(shift.interval),
-  };
-  return { step, gate: { ...gate, confidence: gate.confidence!, slo: "packet-loss" as const } };
+interface Step {
+  bakeMin: number;
+  maxBakeMin: number;
+  intervalMin: number;
+  gate: CompareGate;
 }
-const { step: STEP, gate: GATE } = usWest();
+
+/**
+ * us-west's shift steps by the weights they carry, each with its bake, maxBake, interval and
+ * relative packet-loss gate, as the runbook states them.
+ */
+function usWest(): Map<number, Step> {
+  const { runbook } = loadRunbook("runbooks/us-west.yaml");
+  const min = (d: string) => durationMs(d) / 60_000;
+  const steps = new Map<number, Step>();
+  for (const shift of runbook.steps) {
+    if (shift.kind !== "shift") continue;
+    const gate = shift.gates.find((g) => g.compare === "source" && g.slo === "packet-loss");
+    if (!gate?.compare) {
+      throw new Error("runbooks/us-west.yaml: a shift step without a relative packet-loss gate");
+    }
+    const bakeMin = min(shift.bake);
+    const step = {
+      bakeMin,
+      maxBakeMin: shift.maxBake ? min(shift.maxBake) : 2 * bakeMin,
+      intervalMin: min(shift.interval),
+      gate: { ...gate, confidence: gate.confidence!, slo: "packet-loss" as const },
+    };
+    for (const weight of shift.weights) steps.set(weight, step);
+  }
+  return steps;
+}
+const STEPS = usWest();
+/** The step that carries a share of traffic. */
+function stepOf(share: number): Step {
+  const step = STEPS.get(Math.round(share * 100));
+  if (!step) throw new Error(`runbooks/us-west.yaml: no shift step carries ${share * 100} %`);
+  return step;
+}
+const FIRST = stepOf(0.01);
+/** Each maxBake and the weights that hold at it: "105 min (1 %), 90 min (5, 25, 50, 75, 100 %)". */
+function holds(): string {
+  const weights = new Map<number, number[]>();
+  for (const [w, step] of STEPS)
+    weights.set(step.maxBakeMin, [...(weights.get(step.maxBakeMin) ?? []), w]);
+  return [...weights].map(([min, ws]) => `${min} min (${ws.join(", ")} %)`).join(", ");
+}
 /** The gates' intervals the bakes run at, half each: a runbook's 1 minute and us-west's own. */
-const INTERVALS_MIN = [1, STEP.intervalMin];
-const FLOOR = GATE.effectFloor ?? COMPARISONS["packet-loss"].effectFloor;
+const intervalsOf = (step: Step) => [1, step.intervalMin];
+const FLOOR = FIRST.gate.effectFloor ?? COMPARISONS["packet-loss"].effectFloor;
 const POOLS = { source: "metal", target: "cloud" };
 
 /** A seeded stream of uniforms in (0, 1) (mulberry32). */
@@ -269,7 +299,8 @@ interface Scenario {
  */
 function bake(seed: number, intervalMin: number, sc: Scenario): Bake {
   const u = uniforms(seed);
-  const last = Math.max(STEP.maxBakeMin, FLAGGER_BAKE_MIN);
+  const step = stepOf(sc.share);
+  const last = Math.max(step.maxBakeMin, FLAGGER_BAKE_MIN);
   const [sourceShock, targetShock] = shocks(u, last);
   const shares = sc.inProgress ?? { source: 1 - sc.share, target: 0 };
   const calls = (share: number) => Math.round(JOINS_PER_MIN * CALL_MIN * share);
@@ -312,13 +343,13 @@ function bake(seed: number, intervalMin: number, sc: Scenario): Bake {
         failedChecks++;
       if (failedChecks >= FLAGGER_THRESHOLD) threshold = m;
     }
-    if (decided || m % intervalMin !== 0 || m > STEP.maxBakeMin) {
+    if (decided || m % intervalMin !== 0 || m > step.maxBakeMin) {
       if (decided && m >= FLAGGER_BAKE_MIN) break;
       continue;
     }
     // the window since the weight change, and the schedule the executor passes
     const { verdict } = judgeComparison(
-      GATE,
+      step.gate,
       POOLS,
       {
         source: { query: "", ...summaries(u, source, m) },
@@ -326,13 +357,13 @@ function bake(seed: number, intervalMin: number, sc: Scenario): Bake {
       },
       {
         elapsedMs: m * 60_000,
-        maxBakeMs: STEP.maxBakeMin * 60_000,
+        maxBakeMs: step.maxBakeMin * 60_000,
         intervalMs: intervalMin * 60_000,
       },
     );
     if (verdict === "fail") decided = { minute: m, outcome: "rollback" };
-    else if (verdict === "pass" && m >= STEP.bakeMin) decided = { minute: m, outcome: "promote" };
-    else if (m + intervalMin > STEP.maxBakeMin) decided = { minute: m, outcome: "hold" };
+    else if (verdict === "pass" && m >= step.bakeMin) decided = { minute: m, outcome: "promote" };
+    else if (m + intervalMin > step.maxBakeMin) decided = { minute: m, outcome: "hold" };
   }
   return { ...decided!, intervalMin, threshold };
 }
@@ -348,10 +379,11 @@ interface Rates {
   threshold: number;
 }
 
-/** A scenario's bakes, half at each of INTERVALS_MIN (alternating seeds). */
+/** A scenario's bakes, half at each of its step's intervalsOf (alternating seeds). */
 function run(seedBase: number, scenario: Scenario): Rates & { bakes: Bake[] } {
+  const intervals = intervalsOf(stepOf(scenario.share));
   const bakes = Array.from({ length: TRIALS }, (_, i) =>
-    bake(seedBase + i, INTERVALS_MIN[i % INTERVALS_MIN.length], scenario),
+    bake(seedBase + i, intervals[i % intervals.length], scenario),
   );
   const share = (o: Bake["outcome"], of = bakes) =>
     of.filter((b) => b.outcome === o).length / of.length;
@@ -411,10 +443,10 @@ const SCENARIOS: Scenario[] = [
 function main(): void {
   const started = Date.now();
   console.log(
-    `gates bench: ${TRIALS} bakes per scenario, ${JOINS_PER_MIN} joins/min, us-west's shift step: ` +
-      `gates every ${INTERVALS_MIN.join(" or ")} min (half the bakes each), promotion from ${STEP.bakeMin} min, hold at ${STEP.maxBakeMin} min; ` +
+    `gates bench: ${TRIALS} bakes per scenario, ${JOINS_PER_MIN} joins/min, us-west's shift steps: ` +
+      `gates every ${intervalsOf(FIRST).join(" or ")} min (half the bakes each), promotion from ${FIRST.bakeMin} min, hold at ${holds()}; ` +
       `per-minute shocks: lognormal σ ${SHOCK_SHARED} shared by both pools × σ ${SHOCK_POOL} per pool; ` +
-      `relative: sequential on the log of the ratio of means, confidence ${GATE.confidence} (rollback: mSPRT; promotion: alpha spent over maxBake, judged every ${PROMOTION_SPACING_MS / 60_000} min), floor +${100 * FLOOR} % of the source's mean, at least ${GATE.minSamples} sessions per pool; ` +
+      `relative: sequential on the log of the ratio of means, confidence ${FIRST.gate.confidence} (rollback: mSPRT; promotion: alpha spent over maxBake, judged every ${PROMOTION_SPACING_MS / 60_000} min), floor +${100 * FLOOR} % of the source's mean, at least ${FIRST.gate.minSamples} sessions per pool; ` +
       `threshold (Flagger-style): target mean < ${SLOS["packet-loss"].threshold * 100} % every minute for ${FLAGGER_BAKE_MIN} min, no data fails, rollback after ${FLAGGER_THRESHOLD} failed rounds`,
   );
   const results = SCENARIOS.map((sc, i) => {

@@ -263,6 +263,7 @@ export function logRatio(
   variance: number;
   ratioFloor: number;
   shared?: { variance: number; minutes?: number };
+  df: number;
 } {
   const { source: s, target: t } = pools;
   const relative = (m: Moments) => m.variance / m.mean / m.mean || 0;
@@ -279,8 +280,25 @@ export function logRatio(
           source: s.variance,
         })
       : { variance: 0 };
-  const variance = spread.target / t.n + spread.source / s.n + (shared?.variance ?? 0);
-  return { theta, variance, ratioFloor, shared };
+  const terms = [
+    { variance: spread.target / t.n, df: t.n - 1 },
+    { variance: spread.source / s.n, df: s.n - 1 },
+    ...(shared && "minutes" in shared
+      ? [{ variance: shared.variance, df: shared.minutes - 1 }]
+      : []),
+  ];
+  const variance = terms.reduce((a, x) => a + x.variance, 0);
+  return { theta, variance, ratioFloor, shared, df: welchDf(terms) };
+}
+
+/**
+ * Pure: the Welch–Satterthwaite degrees of freedom of a sum of variance estimates, each with its
+ * own: (Σ v)² ÷ Σ v²/df.
+ */
+export function welchDf(terms: { variance: number; df: number }[]): number {
+  const total = terms.reduce((a, x) => a + x.variance, 0);
+  const spread = terms.reduce((a, x) => a + (x.df > 0 ? x.variance ** 2 / x.df : 0), 0);
+  return spread > 0 ? (total * total) / spread : Infinity;
 }
 
 /** Two histograms compare only when they share their bucket bounds. */
@@ -403,7 +421,7 @@ export function judgeComparison(
     );
   }
   const sign = slo.bound === "below" ? 1 : -1;
-  const { theta, variance, ratioFloor, shared } = logRatio(
+  const { theta, variance, ratioFloor, shared, df } = logRatio(
     { source: s, target: t },
     { source: source.minutes, target: target.minutes },
     sign,
@@ -429,7 +447,7 @@ export function judgeComparison(
   }
   // without a horizon, the mixture spreads over effects the size of the floor
   const { decision, low, high, pValue } = decide(
-    { theta, variance, tau: Math.abs(ratioFloor) },
+    { theta, variance, tau: Math.abs(ratioFloor), df },
     alpha,
     look && look.elapsedMs / look.maxBakeMs,
   );

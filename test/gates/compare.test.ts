@@ -9,6 +9,7 @@ import {
   minuteVariance,
   moments,
   promotionRound,
+  welchDf,
   type CompareGate,
   type Fetched,
   type MinuteTotal,
@@ -21,6 +22,7 @@ import {
   normalCdf,
   normalQuantile,
   spendingHalfWidth,
+  tQuantile,
 } from "../../modules/gates/sequential";
 import { rng } from "../../modules/world/demand";
 
@@ -367,6 +369,77 @@ test("the promotion's end spends alpha over the bake; the rollback's end stays a
   assert.equal(decide({ ...estimate, theta: 0.75 }, 0.01, 0.1).decision, "reject");
 });
 
+test("Student's t quantile, as the promotion's boundary reads it on an estimated variance", () => {
+  // tables (R's qt): at least as wide as the truth below 4 degrees of freedom, close above
+  const table: [number, number, number, number][] = [
+    [0.995, 1, 63.65674, 1e-6],
+    [0.995, 2, 9.924843, 1e-6],
+    [0.995, 4, 4.604095, 3e-3],
+    [0.995, 10, 3.169273, 1e-4],
+    [0.995, 30, 2.749996, 1e-6],
+    [0.975, 5, 2.570582, 2e-4],
+  ];
+  for (const [p, df, t, tolerance] of table) {
+    assert.ok(Math.abs(tQuantile(p, df) / t - 1) < tolerance, `t(${p}, ${df}) ${tQuantile(p, df)}`);
+  }
+  assert.ok(tQuantile(0.995, 3) > 5.840909, "df 3 is taken as 2: wider");
+  assert.equal(tQuantile(0.995), normalQuantile(0.995));
+  assert.equal(tQuantile(0.995, Infinity), normalQuantile(0.995));
+  // Welch–Satterthwaite: two equal variances with 9 each add to 18; a dominant term's count rules
+  assert.equal(
+    welchDf([
+      { variance: 1, df: 9 },
+      { variance: 1, df: 9 },
+    ]),
+    18,
+  );
+  assert.ok(
+    Math.abs(
+      welchDf([
+        { variance: 4, df: 10 },
+        { variance: 1, df: 5 },
+      ]) -
+        25 / 1.8,
+    ) < 1e-9,
+  );
+  assert.equal(welchDf([{ variance: 1, df: 0 }]), Infinity);
+  // the boundary widens by t/z: at 5 minutes' df (4) 79 % wider than the normal's
+  const ratio = spendingHalfWidth(0.04, 0.01, 1, 4) / spendingHalfWidth(0.04, 0.01, 1);
+  assert.ok(Math.abs(ratio - tQuantile(0.995, 4) / normalQuantile(0.995)) < 1e-12);
+});
+
+test("property: on a variance estimated from the minutes so far, the promotion's boundary errs at most alpha of the time with t, more with z", () => {
+  // one unit-variance figure a minute, its spread estimated from the minutes so far (k − 1 df):
+  // θ̂ = mean, V̂ = s²/k; a 30-minute bake (maxBake 30m) looked at every 5 minutes, as a
+  // promotion is, from the first 5 minutes on (MIN_MINUTES)
+  const u = rng(777);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  const paths = 20000;
+  const crossed = { t: 0, z: 0 };
+  for (let p = 0; p < paths; p++) {
+    let sum = 0;
+    let squares = 0;
+    const done = { t: false, z: false };
+    for (let k = 1; k <= 30; k++) {
+      const x = normal();
+      sum += x;
+      squares += x * x;
+      if (k % 5 !== 0) continue;
+      const mean = sum / k;
+      const variance = (squares - k * mean * mean) / (k - 1) / k;
+      for (const how of ["t", "z"] as const) {
+        const df = how === "t" ? k - 1 : undefined;
+        if (!done[how] && decide({ theta: mean, variance, tau: 1, df }, 0.01, k / 30).high < 0) {
+          done[how] = true;
+          crossed[how]++;
+        }
+      }
+    }
+  }
+  assert.ok(crossed.t <= 0.01 * paths, `t: ${crossed.t} of ${paths}`);
+  assert.ok(crossed.z > 0.012 * paths, `z: ${crossed.z} of ${paths}: the estimate's own error`);
+});
+
 test("property: a Brownian motion looked at every minute of a 90-minute bake crosses the promotion's boundary at most alpha of the time", () => {
   // the score of a mean of unit-variance samples, one per minute: θ̂ = S_k / k, V = 1/k
   const u = rng(4242);
@@ -375,9 +448,9 @@ test("property: a Brownian motion looked at every minute of a 90-minute bake cro
   let crossed = 0;
   for (let p = 0; p < paths; p++) {
     let sum = 0;
-    for (let k = 1; k <= 90; k++) {
+    for (let k = 1; k <= 30; k++) {
       sum += normal();
-      if (decide({ theta: sum / k, variance: 1 / k, tau: 1 }, 0.01, k / 90).high < 0) {
+      if (decide({ theta: sum / k, variance: 1 / k, tau: 1 }, 0.01, k / 30).high < 0) {
         crossed++;
         break;
       }

@@ -10,7 +10,19 @@ import { loadRunbook, validateRunbook } from "../../modules/migrate/runbook";
 import { avfleet, ROOT } from "../support/cli";
 import { FIXTURE_STACKS, tempDir, tempStacks, US_WEST, writeRunbook } from "./support";
 
-const GOOD = YAML.parse(readFileSync(US_WEST, "utf8"));
+/**
+ * us-west, its shift steps (1 % with a longer maxBake, then 5–100 %) as one: the checks below
+ * rewrite a shift's whole schedule, and the step indices in their messages are this one's.
+ */
+const GOOD = (() => {
+  const doc = YAML.parse(readFileSync(US_WEST, "utf8"));
+  const shifts = doc.steps.filter((s: any) => s.kind === "shift");
+  const first = doc.steps.indexOf(shifts[0]);
+  const merged = { ...shifts.at(-1), weights: shifts.flatMap((s: any) => s.weights) };
+  doc.steps = doc.steps.filter((s: any) => s.kind !== "shift");
+  doc.steps.splice(first, 0, merged);
+  return doc;
+})();
 
 function problemsOf(change: (doc: any) => void): string[] {
   const doc = structuredClone(GOOD);
