@@ -31,7 +31,12 @@ import { basename, dirname, join } from "node:path";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { hostFacts } from "../../modules/tuning/host-facts";
 import { renderTuning } from "../../modules/tuning";
-import { containerCommand, containerName, AGENT_UNIT } from "../../modules/host/units";
+import {
+  containerCommand,
+  containerName,
+  AGENT_UNIT,
+  TUNE_CHECK_UNIT,
+} from "../../modules/host/units";
 import { containerImage } from "../../modules/host/image";
 import {
   boot,
@@ -226,7 +231,7 @@ export async function rehearseContainer(prefix = `container-${process.pid}`) {
           `--ulimit=nofile=${nofile}:${nofile} --ulimit=nproc=${nproc}:${nproc}`,
         )}\n`;
       }
-      for (const unit of ["avfleet-tune.service", ...systemctlStarts(h.root)]) {
+      for (const unit of ["avfleet-tune.service", TUNE_CHECK_UNIT, ...systemctlStarts(h.root)]) {
         const dropIns = join(h.root, `etc/systemd/system/${unit}.d`);
         mkdirSync(dropIns, { recursive: true });
         const environment = Object.entries({

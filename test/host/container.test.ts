@@ -132,6 +132,8 @@ test("the container bootstrap installs podman (and ECR's credential helper), nev
       "/usr/local/sbin/avfleet-agent",
       "/etc/avfleet/agent.json",
       "/etc/systemd/system/avfleet-agent.service",
+      "/etc/systemd/system/avfleet-tune-check.service",
+      "/etc/systemd/system/avfleet-tune-check.timer",
       "/etc/systemd/system/poweroff.target.d/avfleet-drain.conf",
       "/etc/systemd/system/reboot.target.d/avfleet-drain.conf",
       "/etc/systemd/system/kexec.target.d/avfleet-drain.conf",

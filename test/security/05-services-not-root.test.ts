@@ -2,29 +2,44 @@
  * Finding 5: the Internet-facing media server ran as root with no sandbox, so an exploit of the
  * SFU was root on the host; the agent likewise. Now the package server runs as a user systemd
  * allocates, in a read-only system with private /tmp and devices, no new privileges, and no
- * capability but the bind of a port below 1024 when the fleet has one; the agent keeps uid 0
- * for its tuning check but holds CAP_NET_ADMIN alone, in a read-only system. Judged with
- * systemd's own tools on the rendered units (systemd-analyze verify, and security --offline).
+ * capability but the bind of a port below 1024 when the fleet has one; the agent likewise runs as
+ * a user of its own with no capability at all, writing none of root's /var/lib/avfleet (the
+ * bare-metal payload's place), and root's part of its work is one fixed tuning check. Judged
+ * with systemd's own tools on the rendered units (systemd-analyze verify, and security
+ * --offline).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { loadStackFile } from "../../modules/config/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import {
+  AGENT_CONFIG_PATH,
   AGENT_PATH,
+  AGENT_RUN_DIR,
+  AGENT_STATE_DIR,
   AGENT_UNIT,
   agentUnit,
   FIREWALL_UNIT,
   firewallUnit,
   NFT,
+  RUN_DIR,
+  STATE_DIR,
+  TUNE_CHECK_TIMER,
+  TUNE_CHECK_UNIT,
   TUNE_UNIT,
+  TUNE_VERDICT_PATH,
+  tuneCheckTimer,
+  tuneCheckUnit,
   workloadCommand,
   workloadUnit,
 } from "../../modules/host/units";
+import { hostFiles } from "../../modules/host/bootstrap";
+import { hostTuning } from "../../modules/fleets/host-tuning";
+import { PAYLOAD_PATH } from "../../modules/fleets/metal-payload";
 import { SCRIPT_PATH } from "../../modules/tuning/settings";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
@@ -112,15 +127,17 @@ test("a fleet that signals on 443 gives its server the bind capability and nothi
   assert.match(unit, new RegExp(`^ExecStartPre=\\+${SCRIPT_PATH} verify$`, "m"));
 });
 
-test("the agent holds CAP_NET_ADMIN alone in a read-only system that it writes only its state into", (t) => {
+test("the agent runs as a user of its own with no capability, and cannot write where root's payload lives", (t) => {
   if (!prerequisite(t, missingCommands("systemd-analyze"))) return;
   const unit = agentUnit(MEDIA_UNIT, sjc.drainSeconds, false);
   const { checks, exposure } = security(AGENT_UNIT, unit);
   for (const check of [
+    "User=/DynamicUser=",
     "NoNewPrivileges=",
     "ProtectSystem=",
     "ProtectHome=",
     "PrivateTmp=",
+    "CapabilityBoundingSet=~CAP_NET_ADMIN",
     "CapabilityBoundingSet=~CAP_SYS_ADMIN",
     "CapabilityBoundingSet=~CAP_SYS_MODULE",
     "CapabilityBoundingSet=~CAP_SYS_PTRACE",
@@ -128,11 +145,67 @@ test("the agent holds CAP_NET_ADMIN alone in a read-only system that it writes o
     "CapabilityBoundingSet=~CAP_SET(UID|GID|PCAP)",
   ])
     assert.equal(checks.get(check), true, `${check} protects the agent`);
-  assert.ok(exposure < 7, `exposure ${exposure}`);
-  assert.match(unit, /^CapabilityBoundingSet=CAP_NET_ADMIN$/m);
-  assert.match(unit, /^StateDirectory=avfleet$/m);
-  assert.match(unit, /^RuntimeDirectory=avfleet$/m);
-  assert.match(unit, /^RuntimeDirectoryPreserve=yes$/m);
+  // As root bounded to CAP_NET_ADMIN it scored 6.x.
+  assert.ok(exposure <= 5, `exposure ${exposure}`);
+  assert.match(unit, /^DynamicUser=yes$/m);
+  assert.match(unit, /^CapabilityBoundingSet=$/m);
+  assert.doesNotMatch(unit, /^(User|AmbientCapabilities|ReadWritePaths|PermissionsStartOnly)=/m);
+  // Nothing of the agent's runs with full privileges ("+", "!", "!!" prefixes).
+  assert.doesNotMatch(unit, /^Exec\w+=[+!]/m);
+  // ProtectSystem=strict leaves writable only these: none is, or holds, root's payload directory.
+  const writable = [...unit.matchAll(/^(State|Runtime)Directory=(.+)$/gm)].map(
+    ([, kind, dir]) => `/${kind === "State" ? "var/lib" : "run"}/${dir}`,
+  );
+  assert.deepEqual(writable, [AGENT_STATE_DIR, AGENT_RUN_DIR]);
+  assert.equal(dirname(PAYLOAD_PATH), STATE_DIR);
+  for (const dir of writable)
+    assert.ok(!`${STATE_DIR}/`.startsWith(`${dir}/`) && dir !== STATE_DIR, dir);
+  assert.match(unit, new RegExp(`^Requires=${TUNE_CHECK_UNIT}$`, "m"));
+});
+
+test("root's part of the agent's work is the tuning check alone: a fixed command, CAP_NET_ADMIN only, writing only /run/avfleet", (t) => {
+  if (!prerequisite(t, missingCommands("systemd-analyze"))) return;
+  const host = hostFiles(
+    sjc,
+    hostTuning(sjc, {
+      cores: 32,
+      nicDriver: "mlx5_core",
+      rxQueues: 16,
+      txQueues: 16,
+      streamsPerHost: 4800,
+    }),
+  );
+  const units = host.filter(
+    (f) => f.path.startsWith("/etc/systemd/system/") && !f.path.includes(".d/"),
+  );
+  // Every unit the payload writes (the tuning's own unit comes from its script), and who runs
+  // it: as root only the firewall loader and this check, and neither runs the agent's loop.
+  const root = units
+    .filter(
+      (f) => !/^(DynamicUser=yes|User=\S+)$/m.test(f.content) && /^\[Service\]$/m.test(f.content),
+    )
+    .map((f) => basename(f.path));
+  assert.deepEqual(root.sort(), [FIREWALL_UNIT, TUNE_CHECK_UNIT]);
+  const check = tuneCheckUnit();
+  assert.match(
+    check,
+    new RegExp(
+      `^ExecStart=/usr/bin/python3 ${AGENT_PATH} --verify-tuning ${AGENT_CONFIG_PATH}$`,
+      "m",
+    ),
+  );
+  assert.match(check, /^CapabilityBoundingSet=CAP_NET_ADMIN$/m);
+  assert.match(check, /^ProtectSystem=strict$/m);
+  assert.match(check, /^RuntimeDirectory=avfleet$/m);
+  assert.match(check, /^RuntimeDirectoryPreserve=yes$/m);
+  assert.equal(dirname(TUNE_VERDICT_PATH), RUN_DIR);
+  const { checks } = security(TUNE_CHECK_UNIT, check);
+  for (const name of [
+    "NoNewPrivileges=",
+    "CapabilityBoundingSet=~CAP_SYS_ADMIN",
+    "CapabilityBoundingSet=~CAP_SET(UID|GID|PCAP)",
+  ])
+    assert.equal(checks.get(name), true, `${name} bounds the check`);
 });
 
 test("systemd-analyze verify accepts the rendered media, agent and firewall units", (t) => {
@@ -142,6 +215,8 @@ test("systemd-analyze verify accepts the rendered media, agent and firewall unit
       [MEDIA_UNIT]: workloadUnit(sjc),
       [AGENT_UNIT]: agentUnit(MEDIA_UNIT, sjc.drainSeconds, true),
       [FIREWALL_UNIT]: firewallUnit(),
+      [TUNE_CHECK_UNIT]: tuneCheckUnit(),
+      [TUNE_CHECK_TIMER]: tuneCheckTimer(),
     },
     "verify",
   );
