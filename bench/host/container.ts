@@ -76,6 +76,8 @@ export interface ContainerRehearsal {
   exit: Pick<UnitEvent, "code" | "signal">;
   /** Sessions the server cut, as it said on its way out (undefined: it never said: killed). */
   cut: number | undefined;
+  /** The server's process as the host's kernel sees it: its real uid, effective capabilities. */
+  server: { uid: number; capEff: string };
   /** An image that cannot be pulled: the unit does not start and the agent says unhealthy. */
   pullFailure: { started: boolean; health: number | undefined; containers: string };
   deviations: string[];
@@ -200,7 +202,11 @@ export async function rehearseContainer(prefix = `container-${process.pid}`) {
       s.workload = { image: IMAGE_NAME, version: "rehearsal", digest: digestOf, adminPort };
       Object.assign(s.workload, { healthPath, statsPath, drainPath, sessionsPath });
     };
-    const fleet = spec("metal-sjc", workloadOf(digest));
+    // Signaling above 1024: the container runs in a user namespace of its own (containerPrivileges).
+    const fleet = spec("metal-sjc", (s) => {
+      workloadOf(digest)(s);
+      s.ports.signalingTcp = [8443];
+    });
     const hostOf = (s: FleetSpec, root: string): Host => ({
       kind: s.kind,
       spec: s,
@@ -272,6 +278,16 @@ export async function rehearseContainer(prefix = `container-${process.pid}`) {
         const s = await stats();
         return s && s.sessions >= 2 ? s : undefined;
       });
+      const pid = run(
+        "podman",
+        ["inspect", "--format", "{{.State.Pid}}", containerName(fleet)],
+        env,
+      );
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const server = {
+        uid: Number(/^Uid:\s+(\d+)/m.exec(status)![1]),
+        capEff: /^CapEff:\s+(\S+)/m.exec(status)![1],
+      };
       const containerStopTimeout = Number(
         run(
           "podman",
@@ -294,6 +310,7 @@ export async function rehearseContainer(prefix = `container-${process.pid}`) {
         stopSeconds: (Date.now() - started) / 1000,
         exit: { code: exited.code, signal: exited.signal },
         cut: said === undefined ? undefined : Number(said),
+        server,
       };
     } finally {
       await supervisor.stopAll();

@@ -69,12 +69,43 @@ export function launchSeconds(spec: FleetSpec): number {
 }
 
 /**
+ * The host IDs a container's IDs 0-65535 become when it runs in a user namespace: the range
+ * podman's documentation gives its `containers` user for --userns=auto, far above any account's
+ * or subordinate range (podman-run(1), --userns=auto,
+ * https://docs.podman.io/en/v4.3/markdown/podman-run.1.html). Root's podman maps any range
+ * without /etc/subuid (--uidmap, same page).
+ */
+export const CONTAINER_HOST_ID = 2147483647;
+export const CONTAINER_IDS = 65536;
+
+/**
+ * The container's privileges: no capability (but the bind of a port below 1024 when the fleet
+ * has one), no new privileges through setuid files, a read-only image (podman's default
+ * --read-only-tmpfs keeps /tmp, /var/tmp and /run writable tmpfs). And its root is no root of the
+ * host, in a user namespace of its own, unless a port is below 1024: with --network=host the
+ * socket belongs to the host's network namespace, whose owner (the initial user namespace) alone
+ * may grant that bind (user_namespaces(7), https://man7.org/linux/man-pages/man7/user_namespaces.7.html:
+ * capabilities in a user namespace govern only the resources it owns; checked here, a bind of 443
+ * from `unshare --user --map-root-user` is refused, UDP 10000 is not).
+ */
+export function containerPrivileges(spec: FleetSpec): string[] {
+  const bind = bindsPrivilegedPort(spec);
+  const ids = `0:${CONTAINER_HOST_ID}:${CONTAINER_IDS}`;
+  return [
+    "--cap-drop=all",
+    ...(bind ? ["--cap-add=NET_BIND_SERVICE"] : [`--uidmap=${ids}`, `--gidmap=${ids}`]),
+    "--security-opt=no-new-privileges",
+    "--read-only",
+  ];
+}
+
+/**
  * How a container unit runs its image: podman in the foreground in the host's network namespace
  * (media ports straight on the host's address: no NAT, no port publishing, and the tuning's
  * sysctls are the host's own, which is also why no --sysctl is passed: podman refuses net.*
- * sysctls with --network=host), the tuning's file limit, a stop timeout as long as the drain
- * (podman's own stops: its default is 10 s), and the image the unit's pull step has already put
- * on the host (--pull=never).
+ * sysctls with --network=host), with containerPrivileges, the tuning's file limit, a stop
+ * timeout as long as the drain (podman's own stops: its default is 10 s), and the image the
+ * unit's pull step has already put on the host (--pull=never).
  */
 export function containerCommand(spec: FleetSpec, image: ContainerImage): string {
   const nofile = PROFILES[spec.tuning.profile].nofile;
@@ -85,6 +116,7 @@ export function containerCommand(spec: FleetSpec, image: ContainerImage): string
     "--rm",
     "--pull=never",
     "--network=host",
+    ...containerPrivileges(spec),
     `--ulimit=nofile=${nofile}:${nofile}`,
     "--stop-signal=SIGTERM",
     `--stop-timeout=${spec.drainSeconds}`,

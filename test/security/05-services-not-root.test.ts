@@ -4,9 +4,10 @@
  * allocates, in a read-only system with private /tmp and devices, no new privileges, and no
  * capability but the bind of a port below 1024 when the fleet has one; the agent likewise runs as
  * a user of its own with no capability at all, writing none of root's /var/lib/avfleet (the
- * bare-metal payload's place), and root's part of its work is one fixed tuning check. Judged
- * with systemd's own tools on the rendered units (systemd-analyze verify, and security
- * --offline).
+ * bare-metal payload's place), and root's part of its work is one fixed tuning check. A
+ * container pool's server drops every capability and runs in a user namespace when its ports
+ * allow. Judged with systemd's own tools on the rendered units (systemd-analyze verify, and
+ * security --offline); the container rehearsal (test/host) runs the podman flags for real.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -23,6 +24,10 @@ import {
   AGENT_STATE_DIR,
   AGENT_UNIT,
   agentUnit,
+  CONTAINER_HOST_ID,
+  CONTAINER_IDS,
+  containerCommand,
+  containerPrivileges,
   FIREWALL_UNIT,
   firewallUnit,
   NFT,
@@ -38,6 +43,7 @@ import {
   workloadUnit,
 } from "../../modules/host/units";
 import { hostFiles } from "../../modules/host/bootstrap";
+import type { ContainerImage } from "../../modules/host/image";
 import { hostTuning } from "../../modules/fleets/host-tuning";
 import { PAYLOAD_PATH } from "../../modules/fleets/metal-payload";
 import { SCRIPT_PATH } from "../../modules/tuning/settings";
@@ -222,4 +228,41 @@ test("systemd-analyze verify accepts the rendered media, agent and firewall unit
   );
   assert.equal(run.status, 0, run.stderr);
   assert.equal(run.stderr, "");
+});
+
+test("a container pool's server has no capability, no new privileges, a read-only image, and a user namespace when its ports allow one", () => {
+  const image = { ref: "registry.example/sfu@sha256:" + "0".repeat(64) } as ContainerImage;
+  const flags = (spec: FleetSpec) => containerCommand(spec, image).split(" ");
+  const ids = `0:${CONTAINER_HOST_ID}:${CONTAINER_IDS}`;
+  // Signaling on 8443: root in the container is CONTAINER_HOST_ID on the host, with nothing.
+  assert.deepEqual(containerPrivileges(high), [
+    "--cap-drop=all",
+    `--uidmap=${ids}`,
+    `--gidmap=${ids}`,
+    "--security-opt=no-new-privileges",
+    "--read-only",
+  ]);
+  // Signaling on 443 over the host's network: only the initial user namespace may grant that
+  // bind, so the bind capability alone, and no user namespace.
+  assert.deepEqual(containerPrivileges(sjc), [
+    "--cap-drop=all",
+    "--cap-add=NET_BIND_SERVICE",
+    "--security-opt=no-new-privileges",
+    "--read-only",
+  ]);
+  for (const spec of [sjc, high]) {
+    const argv = flags(spec);
+    for (const flag of containerPrivileges(spec)) assert.ok(argv.includes(flag), flag);
+    assert.ok(
+      !argv.some((a) =>
+        /^--(privileged|cap-add=(?!NET_BIND_SERVICE$)|userns=host|security-opt=.*unconfined)/.test(
+          a,
+        ),
+      ),
+    );
+    assert.ok(
+      argv.indexOf("--cap-drop=all") < argv.indexOf(image.ref),
+      "podman flags precede the image",
+    );
+  }
 });
