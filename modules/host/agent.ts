@@ -25,6 +25,7 @@ import {
   launchSeconds,
   STATE_DIR,
   TEXTFILE_DIR,
+  TUNE_CHECK_EVERY_SEC,
   TUNE_VERDICT_PATH,
 } from "./units";
 
@@ -176,6 +177,8 @@ export interface AgentConfig {
   tuneVerify: string[];
   /** Where that check leaves its verdict ({status, stdout, stderr}) for the agent. */
   tuneVerdict: string;
+  /** Older than this, the verdict counts as none: root's check stopped running. */
+  tuneVerdictMaxAgeSec: number;
   /** The agent's own writable state. */
   stateDir: string;
   /** This boot's marks of the agent's own. */
@@ -266,6 +269,7 @@ export function agentConfig(
     },
     tuneVerify: [SCRIPT_PATH, "verify"],
     tuneVerdict: TUNE_VERDICT_PATH,
+    tuneVerdictMaxAgeSec: 3 * TUNE_CHECK_EVERY_SEC,
     stateDir: AGENT_STATE_DIR,
     runDir: AGENT_RUN_DIR,
     hostDir: STATE_DIR,

@@ -865,11 +865,17 @@ class Agent:
         """The tuning check's verdict: root's check unit leaves it in `tuneVerdict` (the agent's
         user cannot list nftables); --print-host-metrics, run by root, passes its own."""
         if verdict is None:
+            path = under_root(self.config["tuneVerdict"])
             try:
-                with open(under_root(self.config["tuneVerdict"])) as f:
+                with open(path) as f:
                     verdict = json.load(f)
+                age = time.time() - os.path.getmtime(path)
             except (OSError, ValueError) as error:
-                verdict = {"status": None, "stdout": None, "stderr": f"no verdict: {error}"}
+                verdict, age = {"status": None, "stdout": None, "stderr": f"no verdict: {error}"}, 0
+            if age > self.config["tuneVerdictMaxAgeSec"]:
+                # Its timer stopped: an old "tuned" would outlive any drift.
+                stale = f"the last verdict is {int(age)} s old: is avfleet-tune-check.timer running?"
+                verdict = {"status": None, "stdout": None, "stderr": stale}
         self.tuned = verdict["status"] == 0
         if not self.tuned and verdict != self.verdict:
             last = verdict["stderr"].strip().splitlines()[-1:] or [f"exit {verdict['status']}"]

@@ -12,7 +12,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { loadStackFile } from "../../modules/config/stack";
@@ -34,6 +44,7 @@ import {
   RUN_DIR,
   STATE_DIR,
   TUNE_CHECK_TIMER,
+  TUNE_CHECK_EVERY_SEC,
   TUNE_CHECK_UNIT,
   TUNE_UNIT,
   TUNE_VERDICT_PATH,
@@ -48,13 +59,16 @@ import { hostTuning } from "../../modules/fleets/host-tuning";
 import { PAYLOAD_PATH } from "../../modules/fleets/metal-payload";
 import { SCRIPT_PATH } from "../../modules/tuning/settings";
 import { ROOT } from "../support/cli";
-import { missingCommands, prerequisite } from "../support/prerequisites";
+import { isRoot, missingCommands, prerequisite } from "../support/prerequisites";
+import { agentConfig } from "../../modules/host/agent";
 
 const sjc = loadStackFile(join(ROOT, "stacks/Pulumi.metal-sjc.yaml")).fleet as FleetSpec;
 /** The same fleet with its signaling on an unprivileged port. */
 const high: FleetSpec = structuredClone(sjc);
 high.ports.signalingTcp = [8443];
 const MEDIA_UNIT = "avfleet-sfu.service";
+const NOBODY = 65534;
+const PYTHON = "/usr/bin/python3";
 
 /** systemd-analyze on the rendered units in a throwaway root (their programs as stubs). */
 function analyze(units: Record<string, string>, ...args: string[]) {
@@ -265,4 +279,80 @@ test("a container pool's server has no capability, no new privileges, a read-onl
       "podman flags precede the image",
     );
   }
+});
+
+test("the agent's program as an unprivileged user: root's verdict makes it tuned, a stale one does not, its drain lands in its own directory, root's payload is out of reach", (t) => {
+  if (!prerequisite(t, !isRoot() ? "root" : missingCommands("setpriv"))) return;
+  const root = mkdtempSync(join(tmpdir(), "sec05-agent-"));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  chmodSync(root, 0o755);
+  const config = join(root, "agent.json");
+  writeFileSync(config, JSON.stringify(agentConfig(sjc)));
+  mkdirSync(join(root, dirname(SCRIPT_PATH)), { recursive: true });
+  writeFileSync(join(root, SCRIPT_PATH), "#!/bin/sh\necho 'tuned: 0 setting(s) drift' >&2\n", {
+    mode: 0o755,
+  });
+  // The program where the bootstrap puts it, run by Debian's python as the units do.
+  mkdirSync(join(root, dirname(AGENT_PATH)), { recursive: true });
+  copyFileSync(join(ROOT, "modules/host/avfleet-agent.py"), join(root, AGENT_PATH));
+  mkdirSync(join(root, STATE_DIR), { recursive: true, mode: 0o755 });
+  writeFileSync(join(root, PAYLOAD_PATH), "#!/bin/sh\n", { mode: 0o700 });
+  // What systemd makes of StateDirectory=/RuntimeDirectory= for the agent's user.
+  for (const dir of [AGENT_STATE_DIR, AGENT_RUN_DIR]) {
+    mkdirSync(join(root, dir), { recursive: true });
+    chownSync(join(root, dir), NOBODY, NOBODY);
+  }
+  const env = { ...process.env, AVFLEET_ROOT: root, PYTHONDONTWRITEBYTECODE: "1" };
+  // Root's check unit.
+  const check = spawnSync(PYTHON, [join(root, AGENT_PATH), "--verify-tuning", config], {
+    env,
+  });
+  assert.equal(check.status, 0, String(check.stderr));
+  const program = `import importlib.util, json, os, sys, time
+from importlib.machinery import SourceFileLoader
+loader = SourceFileLoader("agent", ${JSON.stringify(join(root, AGENT_PATH))})
+agent = importlib.util.module_from_spec(importlib.util.spec_from_loader("agent", loader))
+loader.exec_module(agent)
+a = agent.Agent(json.load(open(sys.argv[1])))
+a.verify_tuning()
+a.start_drain("test")
+try:
+    open(agent.under_root(${JSON.stringify(PAYLOAD_PATH)}), "w").write("swapped")
+    swapped = True
+except PermissionError:
+    swapped = False
+json.dump({"uid": os.getuid(), "tuned": a.tuned, "swapped": swapped}, sys.stdout)`;
+  // The unit's user: an unprivileged uid with no capability (CapabilityBoundingSet= empty).
+  const asAgent = () =>
+    spawnSync(
+      "setpriv",
+      [
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        PYTHON,
+        "-c",
+        program,
+        config,
+      ],
+      { env, encoding: "utf8" },
+    );
+  const fresh = asAgent();
+  assert.equal(fresh.status, 0, fresh.stderr);
+  assert.deepEqual(JSON.parse(fresh.stdout), { uid: NOBODY, tuned: true, swapped: false });
+  // Root's timer stopped 16 minutes ago: the agent no longer calls the host tuned.
+  const old = Date.now() / 1000 - 3 * TUNE_CHECK_EVERY_SEC - 60;
+  utimesSync(join(root, TUNE_VERDICT_PATH), old, old);
+  const stale = asAgent();
+  assert.equal(stale.status, 0, stale.stderr);
+  assert.deepEqual(JSON.parse(stale.stdout), { uid: NOBODY, tuned: false, swapped: false });
+  assert.match(stale.stderr, /is avfleet-tune-check\.timer running\?/);
+  assert.equal(readFileSync(join(root, PAYLOAD_PATH), "utf8"), "#!/bin/sh\n");
+  assert.equal(
+    JSON.parse(readFileSync(join(root, AGENT_STATE_DIR, "drain.json"), "utf8")).reason,
+    "test",
+  );
 });
