@@ -31,7 +31,12 @@ import { basename, dirname, join } from "node:path";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { hostFacts } from "../../modules/tuning/host-facts";
 import { renderTuning } from "../../modules/tuning";
-import { containerCommand, containerName, AGENT_UNIT } from "../../modules/host/units";
+import {
+  containerCommand,
+  containerName,
+  AGENT_UNIT,
+  TUNE_CHECK_UNIT,
+} from "../../modules/host/units";
 import { containerImage } from "../../modules/host/image";
 import {
   boot,
@@ -71,6 +76,8 @@ export interface ContainerRehearsal {
   exit: Pick<UnitEvent, "code" | "signal">;
   /** Sessions the server cut, as it said on its way out (undefined: it never said: killed). */
   cut: number | undefined;
+  /** The server's process as the host's kernel sees it: its real uid, effective capabilities. */
+  server: { uid: number; capEff: string };
   /** An image that cannot be pulled: the unit does not start and the agent says unhealthy. */
   pullFailure: { started: boolean; health: number | undefined; containers: string };
   deviations: string[];
@@ -195,7 +202,11 @@ export async function rehearseContainer(prefix = `container-${process.pid}`) {
       s.workload = { image: IMAGE_NAME, version: "rehearsal", digest: digestOf, adminPort };
       Object.assign(s.workload, { healthPath, statsPath, drainPath, sessionsPath });
     };
-    const fleet = spec("metal-sjc", workloadOf(digest));
+    // Signaling above 1024: the container runs in a user namespace of its own (containerPrivileges).
+    const fleet = spec("metal-sjc", (s) => {
+      workloadOf(digest)(s);
+      s.ports.signalingTcp = [8443];
+    });
     const hostOf = (s: FleetSpec, root: string): Host => ({
       kind: s.kind,
       spec: s,
@@ -226,7 +237,7 @@ export async function rehearseContainer(prefix = `container-${process.pid}`) {
           `--ulimit=nofile=${nofile}:${nofile} --ulimit=nproc=${nproc}:${nproc}`,
         )}\n`;
       }
-      for (const unit of ["avfleet-tune.service", ...systemctlStarts(h.root)]) {
+      for (const unit of ["avfleet-tune.service", TUNE_CHECK_UNIT, ...systemctlStarts(h.root)]) {
         const dropIns = join(h.root, `etc/systemd/system/${unit}.d`);
         mkdirSync(dropIns, { recursive: true });
         const environment = Object.entries({
@@ -267,6 +278,16 @@ export async function rehearseContainer(prefix = `container-${process.pid}`) {
         const s = await stats();
         return s && s.sessions >= 2 ? s : undefined;
       });
+      const pid = run(
+        "podman",
+        ["inspect", "--format", "{{.State.Pid}}", containerName(fleet)],
+        env,
+      );
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const server = {
+        uid: Number(/^Uid:\s+(\d+)/m.exec(status)![1]),
+        capEff: /^CapEff:\s+(\S+)/m.exec(status)![1],
+      };
       const containerStopTimeout = Number(
         run(
           "podman",
@@ -289,6 +310,7 @@ export async function rehearseContainer(prefix = `container-${process.pid}`) {
         stopSeconds: (Date.now() - started) / 1000,
         exit: { code: exited.code, signal: exited.signal },
         cut: said === undefined ? undefined : Number(said),
+        server,
       };
     } finally {
       await supervisor.stopAll();

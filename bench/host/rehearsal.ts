@@ -31,7 +31,7 @@ import {
   GCP_MEDIA_LOAD_METRIC,
 } from "../../modules/host/metrics";
 import { EXPORTER_METRICS } from "../../modules/host/exporter";
-import { AGENT_UNIT, STATE_DIR } from "../../modules/host/units";
+import { AGENT_STATE_DIR, AGENT_UNIT, TUNE_CHECK_UNIT } from "../../modules/host/units";
 import { renderTuning, type TuningArtifacts } from "../../modules/tuning";
 import { scaleInConfig } from "../../modules/fleets/gcp-scale-in";
 import { autohealingHealthCheck } from "../../modules/fleets/gcp-args";
@@ -355,7 +355,7 @@ async function warmPoolCycle(
   await supervisor.stop(AGENT_UNIT);
   const sfuBefore = await stats();
   await supervisor.stopAll();
-  const drainFile = join(host.root, STATE_DIR, "drain.json");
+  const drainFile = join(host.root, AGENT_STATE_DIR, "drain.json");
   const stoppedDraining =
     existsSync(drainFile) && JSON.parse(readFileSync(drainFile, "utf8")).reason === "shutdown";
   for (const [key, value] of defaults) sh(host.ns, `sysctl -qw ${key}='${value}'`, env);
@@ -424,12 +424,14 @@ function hookCalls(standIns: StandIns, action: string, hook: string): number {
   ).length;
 }
 
+/** The services the bootstrap started (timers left out: the supervisor runs none). */
 export function systemctlStarts(root: string): string[] {
   const calls = readFileSync(join(root, "run/systemctl.calls"), "utf8").trim().split("\n");
   return calls
     .map((c) => c.split(" "))
     .filter(([verb]) => verb === "start" || verb === "restart")
-    .flatMap(([, ...units]) => units);
+    .flatMap(([, ...units]) => units)
+    .filter((unit) => !unit.endsWith(".timer"));
 }
 
 /**
@@ -594,7 +596,7 @@ async function rehearseHost(
       endpoints: a.endpoints,
       notice: () =>
         a.terminate(DEREGISTRATION_MS, () => {
-          const file = join(host.root, STATE_DIR, "drain.json");
+          const file = join(host.root, AGENT_STATE_DIR, "drain.json");
           completedBeforeActive =
             existsSync(file) && JSON.parse(readFileSync(file, "utf8")).completed === true;
         }),
@@ -641,7 +643,7 @@ async function rehearseHost(
   await boot(host, env);
   // What makes this a rehearsal: a drop-in per unit pointing at the root and the stand-ins.
   const starts = systemctlStarts(host.root);
-  for (const unit of ["avfleet-tune.service", ...starts]) {
+  for (const unit of ["avfleet-tune.service", TUNE_CHECK_UNIT, ...starts]) {
     const dir = join(host.root, `etc/systemd/system/${unit}.d`);
     mkdirSync(dir, { recursive: true });
     writeFileSync(
@@ -738,7 +740,7 @@ async function rehearseHost(
         sessions: async () => (await stats())?.sessions,
       }));
 
-    const drainFile = join(host.root, STATE_DIR, "drain.json");
+    const drainFile = join(host.root, AGENT_STATE_DIR, "drain.json");
     const cutFile = join(host.root, "var/lib/avfleet-sfu/cut");
     if (notice === "shutdown") {
       // systemd is stopping the system (the VM's graceful shutdown): the agent stops first.
@@ -808,7 +810,7 @@ async function rehearseHost(
       if (host.kind === "gcp") return standIns.count("metadata", "guest-attributes.put") > 0;
       if (host.kind === "aws")
         return hookCalls(standIns, "CompleteLifecycleAction", AWS_DRAIN_HOOK) > 0;
-      return existsSync(join(host.root, STATE_DIR, "drained"));
+      return existsSync(join(host.root, AGENT_STATE_DIR, "drained"));
     };
     await until("the drain to complete", 30_000, completed);
     // The agent records the completion right after the platform call.

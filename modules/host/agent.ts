@@ -18,7 +18,16 @@ import {
 import { HOST_METRIC_FAMILIES, SERVING_SERIES } from "./exporter";
 import { SESSION_FAMILIES, type SessionFamilies } from "./sessions";
 import { containerImage, type ContainerImage } from "./image";
-import { agentSources, launchSeconds, STATE_DIR, TEXTFILE_DIR } from "./units";
+import {
+  AGENT_RUN_DIR,
+  AGENT_STATE_DIR,
+  agentSources,
+  launchSeconds,
+  STATE_DIR,
+  TEXTFILE_DIR,
+  TUNE_CHECK_EVERY_SEC,
+  TUNE_VERDICT_PATH,
+} from "./units";
 
 /**
  * A Python file as a host gets it: without its comment-only and blank lines past the first two
@@ -137,7 +146,6 @@ export interface AgentConfig {
   pool: string;
   intervalSec: number;
   publishEverySec: number;
-  verifyEverySec: number;
   drainSeconds: number;
   /**
    * The health port: `path` answers readiness (the load balancer's: 503 while draining,
@@ -165,8 +173,18 @@ export interface AgentConfig {
     /** A container workload's image, which `avfleet-agent --pull` puts on the host. */
     image?: Pick<ContainerImage, "ref" | "registry" | "auth">;
   };
+  /** Run by root's tuning check (`--verify-tuning`), never by the agent's service. */
   tuneVerify: string[];
+  /** Where that check leaves its verdict ({status, stdout, stderr}) for the agent. */
+  tuneVerdict: string;
+  /** Older than this, the verdict counts as none: root's check stopped running. */
+  tuneVerdictMaxAgeSec: number;
+  /** The agent's own writable state. */
   stateDir: string;
+  /** This boot's marks of the agent's own. */
+  runDir: string;
+  /** Root's: the host's release and (bare metal) a drain request, which the agent only reads. */
+  hostDir: string;
   textfileDir: string;
   /** The load gauge: its Prometheus name, and where the pool's autoscaler reads it. */
   metric: { [key: string]: string | Record<string, string> };
@@ -234,7 +252,6 @@ export function agentConfig(
     intervalSec,
     publishEverySec:
       spec.kind === "gcp" ? Math.max(intervalSec, 2 * GCP_MIN_POINT_SPACING_SEC) : intervalSec,
-    verifyEverySec: 300,
     drainSeconds: spec.drainSeconds,
     health: {
       port: spec.ports.health.port,
@@ -251,7 +268,11 @@ export function agentConfig(
       ...(image ? { image: { ref: image.ref, registry: image.registry, auth: image.auth } } : {}),
     },
     tuneVerify: [SCRIPT_PATH, "verify"],
-    stateDir: STATE_DIR,
+    tuneVerdict: TUNE_VERDICT_PATH,
+    tuneVerdictMaxAgeSec: 3 * TUNE_CHECK_EVERY_SEC,
+    stateDir: AGENT_STATE_DIR,
+    runDir: AGENT_RUN_DIR,
+    hostDir: STATE_DIR,
     textfileDir: TEXTFILE_DIR,
     metric: metric(spec),
     ...(spec.kind === "aws"

@@ -741,6 +741,7 @@ class Metal:
 
     def __init__(self, config, endpoints):
         self.state_dir = under_root(config["stateDir"])
+        self.host_dir = under_root(config["hostDir"])
 
     def publish(self, streams):
         return True
@@ -752,7 +753,7 @@ class Metal:
     def release(self):
         # Written by the class payload this host ran: the first 12 hex of its sha256.
         try:
-            with open(os.path.join(self.state_dir, "release")) as f:
+            with open(os.path.join(self.host_dir, "release")) as f:
                 return f.read().strip() or None
         except OSError:
             return None
@@ -820,11 +821,12 @@ class Agent:
         self.drain = self.read_drain()
         self.tuned = False
         self.tune_verify = None
+        self.verdict = None
         self.launched = False
         self.launch_beat = 0
         # /run is emptied at every boot: the bootstrap's mark and this boot's start are this boot's.
         self.bootstrapped = under_root("/run/avfleet/bootstrapped")
-        booted = under_root("/run/avfleet/agent-booted")
+        booted = os.path.join(under_root(config["runDir"]), "booted")
         if not os.path.exists(booted):
             os.makedirs(os.path.dirname(booted), exist_ok=True)
             with open(booted, "w") as f:
@@ -866,21 +868,26 @@ class Agent:
             os.fsync(f.fileno())
         os.replace(tmp, self.drain_file)
 
-    def verify_tuning(self):
-        command = [under_root(self.config["tuneVerify"][0]), *self.config["tuneVerify"][1:]]
-        env = {**os.environ, "AVFLEET_TUNE_ROOT": ROOT} if ROOT else None
-        try:
-            result = subprocess.run(command, capture_output=True, env=env)
-        except OSError as error:
-            # No tuning script: not tuned, and no drift to report rather than a stale one.
-            self.tuned, self.tune_verify = False, None
-            log(f"tuning does not verify: {error}")
-            return
-        self.tuned = result.returncode == 0
-        self.tune_verify = result.stdout.decode()
-        if not self.tuned:
-            last = result.stderr.decode().strip().splitlines()[-1:] or [f"exit {result.returncode}"]
+    def verify_tuning(self, verdict=None):
+        """The tuning check's verdict: root's check unit leaves it in `tuneVerdict` (the agent's
+        user cannot list nftables); --print-host-metrics, run by root, passes its own."""
+        if verdict is None:
+            path = under_root(self.config["tuneVerdict"])
+            try:
+                with open(path) as f:
+                    verdict = json.load(f)
+                age = time.time() - os.path.getmtime(path)
+            except (OSError, ValueError) as error:
+                verdict, age = {"status": None, "stdout": None, "stderr": f"no verdict: {error}"}, 0
+            if age > self.config["tuneVerdictMaxAgeSec"]:
+                # Its timer stopped: an old "tuned" would outlive any drift.
+                stale = f"the last verdict is {int(age)} s old: is avfleet-tune-check.timer running?"
+                verdict = {"status": None, "stdout": None, "stderr": stale}
+        self.tuned = verdict["status"] == 0
+        if not self.tuned and verdict != self.verdict:
+            last = verdict["stderr"].strip().splitlines()[-1:] or [f"exit {verdict['status']}"]
             log(f"tuning does not verify: {last[0]}")
+        self.verdict, self.tune_verify = verdict, verdict["stdout"]
 
     def answer(self, path):
         """(HTTP status, reason) of a health path, or None when the path is neither check."""
@@ -1003,7 +1010,7 @@ class Agent:
         if "cloudwatch" in self.config:
             self.platform.count(self.metrics)
         if not self.drain:
-            requested = os.path.join(self.state_dir, "drain-requested")
+            requested = os.path.join(under_root(self.config["hostDir"]), "drain-requested")
             if os.path.exists(requested):
                 self.start_drain("requested on the host")
             elif self.platform.termination_notice():
@@ -1042,12 +1049,9 @@ class Agent:
         signal.signal(signal.SIGTERM, self.on_sigterm)
         serve(self)
         every = self.config["intervalSec"]
-        verify_every = max(1, int(self.config.get("verifyEverySec", 300) // every))
-        n = 0
         while True:
-            if n % verify_every == 0:
-                self.verify_tuning()
-            n += 1
+            # A file read: the check itself runs on root's timer.
+            self.verify_tuning()
             try:
                 self.locate()
                 self.tick()
@@ -1144,22 +1148,51 @@ def pull(config):
     return status
 
 
+def check_tuning(config):
+    """`avfleet-tune verify` as it ran: {status (None: no script), stdout, stderr}."""
+    command = [under_root(config["tuneVerify"][0]), *config["tuneVerify"][1:]]
+    env = {**os.environ, "AVFLEET_TUNE_ROOT": ROOT} if ROOT else None
+    try:
+        result = subprocess.run(command, capture_output=True, env=env)
+    except OSError as error:
+        # No tuning script: not tuned, and no drift to report rather than a stale one.
+        return {"status": None, "stdout": None, "stderr": str(error)}
+    return {
+        "status": result.returncode,
+        "stdout": result.stdout.decode(),
+        "stderr": result.stderr.decode(),
+    }
+
+
+def write_verdict(config):
+    """--verify-tuning (root's check unit): the verdict where the agent reads it, replaced whole."""
+    path = under_root(config["tuneVerdict"])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(check_tuning(config), f)
+    os.chmod(path + ".tmp", 0o644)
+    os.replace(path + ".tmp", path)
+
+
 def main():
-    """avfleet-agent [--print-host-metrics | --pull] [CONFIG]: run, print the host counters once,
-    or put the workload's image on the host."""
+    """avfleet-agent [--print-host-metrics | --pull | --verify-tuning] [CONFIG]: run, print the
+    host counters once, put the workload's image on the host, or check the tuning for the agent."""
     args = sys.argv[1:]
-    mode = args[0] if args[:1] in (["--print-host-metrics"], ["--pull"]) else None
+    modes = (["--print-host-metrics"], ["--pull"], ["--verify-tuning"])
+    mode = args[0] if args[:1] in modes else None
     path = (args[1:] if mode else args)[:1] or ["/etc/avfleet/agent.json"]
     with open(path[0]) as f:
         config = json.load(f)
     if mode == "--pull":
         sys.exit(pull(config))
+    if mode == "--verify-tuning":
+        sys.exit(write_verdict(config))
     once = mode == "--print-host-metrics"
     agent = Agent(config)
     if not once:
         agent.run()
     agent.locate()
-    agent.verify_tuning()
+    agent.verify_tuning(check_tuning(config))
     sys.stdout.write(agent.host_metrics())
 
 

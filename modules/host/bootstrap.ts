@@ -35,6 +35,7 @@ import {
   AGENT_UNIT,
   agentFirewall,
   agentSources,
+  AGENT_STATE_DIR,
   agentUnit,
   FIREWALL_PATH,
   FIREWALL_UNIT,
@@ -45,6 +46,10 @@ import {
   shutdownDropInPath,
   STATE_DIR,
   TEXTFILE_DIR,
+  TUNE_CHECK_TIMER,
+  TUNE_CHECK_UNIT,
+  tuneCheckTimer,
+  tuneCheckUnit,
   TUNE_UNIT,
   workloadUnit,
 } from "./units";
@@ -142,6 +147,8 @@ export function hostFiles(
       mode: "0644",
       content: agentUnit(mediaUnit, spec.drainSeconds, spec.kind === "metal"),
     },
+    { path: `/etc/systemd/system/${TUNE_CHECK_UNIT}`, mode: "0644", content: tuneCheckUnit() },
+    { path: `/etc/systemd/system/${TUNE_CHECK_TIMER}`, mode: "0644", content: tuneCheckTimer() },
     ...(spec.kind === "metal"
       ? [
           { path: FIREWALL_PATH, mode: "0644", content: agentFirewall(spec) },
@@ -236,6 +243,25 @@ function installStep(spec: FleetSpec): string[] {
   ];
 }
 
+/** What the agent kept in /var/lib/avfleet while it ran as root, now in its own directory. */
+export const AGENT_STATE_FILES = ["drain.json", "drained", "published-at", "sessions.json"];
+
+/**
+ * A host upgraded from an agent that ran as root: its drain (and the rest of its state) moves
+ * into the agent's own directory, the agent stopped meanwhile so that it writes neither place.
+ * Only once: afterwards none of these files is left in /var/lib/avfleet.
+ */
+function migrateAgentState(): string[] {
+  const old = AGENT_STATE_FILES.map((f) => `"$ROOT${STATE_DIR}/${f}"`).join(" ");
+  return [
+    `for f in ${old}; do`,
+    '  [ -e "$f" ] || continue',
+    `  [ -d "$ROOT${AGENT_STATE_DIR}" ] || { systemctl stop ${AGENT_UNIT}; mkdir -p "$ROOT${AGENT_STATE_DIR}"; }`,
+    `  mv -f "$f" "$ROOT${AGENT_STATE_DIR}/"`,
+    "done",
+  ];
+}
+
 /**
  * The bootstrap script. Idempotent (GCP runs it at every boot, bare metal at every payload
  * change): it installs the package only when another version is there (podman only when it is
@@ -267,7 +293,9 @@ export function bootstrapScript(
     "# Drift is reported by the media server's ExecStartPre and the agent's health check.",
     `AVFLEET_TUNE_ROOT="$ROOT" "$ROOT${SCRIPT_PATH}" apply || echo "avfleet-bootstrap: tuning drifts" >&2`,
     "systemctl daemon-reload",
-    `systemctl enable ${TUNE_UNIT} ${mediaUnit} ${AGENT_UNIT}`,
+    `systemctl enable ${TUNE_UNIT} ${mediaUnit} ${AGENT_UNIT} ${TUNE_CHECK_TIMER}`,
+    `systemctl start ${TUNE_CHECK_TIMER}`,
+    ...migrateAgentState(),
     ...(spec.kind === "metal"
       ? [
           // Before the agent's restart below: a changed list of sources applies at once.
@@ -279,9 +307,9 @@ export function bootstrapScript(
           // The agent stops first: a tick between the check and the request's removal would
           // start the drain the check did not see.
           `systemctl stop ${AGENT_UNIT}`,
-          `if [ -e "$ROOT${STATE_DIR}/drain.json" ] && [ ! -e "$ROOT${STATE_DIR}/drained" ]; then`,
+          `if [ -e "$ROOT${AGENT_STATE_DIR}/drain.json" ] && [ ! -e "$ROOT${AGENT_STATE_DIR}/drained" ]; then`,
           `  systemctl start ${AGENT_UNIT}`,
-          `  echo "avfleet-bootstrap: $(uname -n) is still draining: set it active again once ${STATE_DIR}/drained is there" >&2`,
+          `  echo "avfleet-bootstrap: $(uname -n) is still draining: set it active again once ${AGENT_STATE_DIR}/drained is there" >&2`,
           "  exit 1",
           "fi",
         ]
@@ -290,8 +318,8 @@ export function bootstrapScript(
     "# media server takes sessions again. Only now, after the install: policy-rc.d kept the",
     "# package's own restart from the serving server, so this restart starts the new binary.",
     `rm -f "$ROOT${DRAIN_REQUEST_PATH}"`,
-    `if [ -e "$ROOT${STATE_DIR}/drained" ]; then`,
-    `  rm -f "$ROOT${STATE_DIR}/drain.json" "$ROOT${STATE_DIR}/drained"`,
+    `if [ -e "$ROOT${AGENT_STATE_DIR}/drained" ]; then`,
+    `  rm -f "$ROOT${AGENT_STATE_DIR}/drain.json" "$ROOT${AGENT_STATE_DIR}/drained"`,
     `  systemctl restart ${mediaUnit}`,
     "fi",
     containerImage(spec)

@@ -12,10 +12,21 @@ export { TUNE_UNIT };
 export const AGENT_UNIT = "avfleet-agent.service";
 export const AGENT_PATH = "/usr/local/sbin/avfleet-agent";
 export const AGENT_CONFIG_PATH = "/etc/avfleet/agent.json";
-/** Where the agent keeps its drain state, and where a drain is requested on bare metal. */
+/**
+ * Root's: where a drain is requested on bare metal, the host's release, the bare-metal payload.
+ * The agent reads it and never writes it.
+ */
 export const STATE_DIR = "/var/lib/avfleet";
-/** This boot's marks (the bootstrap's, the agent's start): /run is emptied at every boot. */
+/** The agent's own (its user's): its drain state, the drained mark, its session cursor. */
+export const AGENT_STATE_DIR = `${STATE_DIR}/agent`;
+/** This boot's marks (the bootstrap's, the tuning verdict): /run is emptied at every boot. */
 export const RUN_DIR = "/run/avfleet";
+/** The agent's own marks of this boot (its start). */
+export const AGENT_RUN_DIR = `${RUN_DIR}/agent`;
+/** The tuning check's last verdict, written by root's TUNE_CHECK_UNIT, read by the agent. */
+export const TUNE_VERDICT_PATH = `${RUN_DIR}/tune-verdict.json`;
+export const TUNE_CHECK_UNIT = "avfleet-tune-check.service";
+export const TUNE_CHECK_TIMER = "avfleet-tune-check.timer";
 /** *.prom files here are served on the agent's /metrics (the node-exporter textfile idea). */
 export const TEXTFILE_DIR = "/var/lib/avfleet/textfile";
 
@@ -58,12 +69,43 @@ export function launchSeconds(spec: FleetSpec): number {
 }
 
 /**
+ * The host IDs a container's IDs 0-65535 become when it runs in a user namespace: the range
+ * podman's documentation gives its `containers` user for --userns=auto, far above any account's
+ * or subordinate range (podman-run(1), --userns=auto,
+ * https://docs.podman.io/en/v4.3/markdown/podman-run.1.html). Root's podman maps any range
+ * without /etc/subuid (--uidmap, same page).
+ */
+export const CONTAINER_HOST_ID = 2147483647;
+export const CONTAINER_IDS = 65536;
+
+/**
+ * The container's privileges: no capability (but the bind of a port below 1024 when the fleet
+ * has one), no new privileges through setuid files, a read-only image (podman's default
+ * --read-only-tmpfs keeps /tmp, /var/tmp and /run writable tmpfs). And its root is no root of the
+ * host, in a user namespace of its own, unless a port is below 1024: with --network=host the
+ * socket belongs to the host's network namespace, whose owner (the initial user namespace) alone
+ * may grant that bind (user_namespaces(7), https://man7.org/linux/man-pages/man7/user_namespaces.7.html:
+ * capabilities in a user namespace govern only the resources it owns; checked here, a bind of 443
+ * from `unshare --user --map-root-user` is refused, UDP 10000 is not).
+ */
+export function containerPrivileges(spec: FleetSpec): string[] {
+  const bind = bindsPrivilegedPort(spec);
+  const ids = `0:${CONTAINER_HOST_ID}:${CONTAINER_IDS}`;
+  return [
+    "--cap-drop=all",
+    ...(bind ? ["--cap-add=NET_BIND_SERVICE"] : [`--uidmap=${ids}`, `--gidmap=${ids}`]),
+    "--security-opt=no-new-privileges",
+    "--read-only",
+  ];
+}
+
+/**
  * How a container unit runs its image: podman in the foreground in the host's network namespace
  * (media ports straight on the host's address: no NAT, no port publishing, and the tuning's
  * sysctls are the host's own, which is also why no --sysctl is passed: podman refuses net.*
- * sysctls with --network=host), the tuning's file limit, a stop timeout as long as the drain
- * (podman's own stops: its default is 10 s), and the image the unit's pull step has already put
- * on the host (--pull=never).
+ * sysctls with --network=host), with containerPrivileges, the tuning's file limit, a stop
+ * timeout as long as the drain (podman's own stops: its default is 10 s), and the image the
+ * unit's pull step has already put on the host (--pull=never).
  */
 export function containerCommand(spec: FleetSpec, image: ContainerImage): string {
   const nofile = PROFILES[spec.tuning.profile].nofile;
@@ -74,6 +116,7 @@ export function containerCommand(spec: FleetSpec, image: ContainerImage): string
     "--rm",
     "--pull=never",
     "--network=host",
+    ...containerPrivileges(spec),
     `--ulimit=nofile=${nofile}:${nofile}`,
     "--stop-signal=SIGTERM",
     `--stop-timeout=${spec.drainSeconds}`,
@@ -278,30 +321,84 @@ export function firewallUnit(): string {
   ].join("\n");
 }
 
+/** How often root's tuning check runs (the agent's readiness follows its last verdict). */
+export const TUNE_CHECK_EVERY_SEC = 300;
+
+/**
+ * The one root piece of the agent's work: `avfleet-tune verify` lists the tuning's nftables
+ * table, which netlink refuses without CAP_NET_ADMIN. A oneshot that runs the root-owned agent
+ * program in its --verify-tuning mode (the command comes from root's config, nothing the agent
+ * writes) and leaves its verdict in TUNE_VERDICT_PATH; it holds that one capability in a
+ * read-only system. RuntimeDirectoryPreserve=: without it the end of this oneshot would remove
+ * /run/avfleet, the agent's own directory inside it included.
+ */
+export function tuneCheckUnit(): string {
+  return [
+    "# rendered by avfleet (modules/host); change the fleet spec, not this file.",
+    "[Unit]",
+    "Description=avfleet: check the host's tuning for the agent (root's part)",
+    `After=${TUNE_UNIT}`,
+    "",
+    "[Service]",
+    "Type=oneshot",
+    `ExecStart=/usr/bin/python3 ${AGENT_PATH} --verify-tuning ${AGENT_CONFIG_PATH}`,
+    `RuntimeDirectory=${RUN_DIR.slice("/run/".length)}`,
+    "RuntimeDirectoryPreserve=yes",
+    ...HARDENING,
+    "CapabilityBoundingSet=CAP_NET_ADMIN",
+    "",
+  ].join("\n");
+}
+
+/**
+ * Runs the check again every TUNE_CHECK_EVERY_SEC (systemd.timer(5), OnUnitActiveSec= counts
+ * from the check's last start: https://www.freedesktop.org/software/systemd/man/latest/systemd.timer.html).
+ */
+export function tuneCheckTimer(): string {
+  return [
+    "# rendered by avfleet (modules/host); change the fleet spec, not this file.",
+    "[Unit]",
+    "Description=avfleet: check the host's tuning every few minutes",
+    "",
+    "[Timer]",
+    "OnBootSec=1min",
+    `OnUnitActiveSec=${TUNE_CHECK_EVERY_SEC}s`,
+    "",
+    "[Install]",
+    "WantedBy=timers.target",
+    "",
+  ].join("\n");
+}
+
 /**
  * The agent's unit: restarted whatever way it ends, after the media server (so at a
  * shutdown it stops first, and drains the server before it lets the shutdown go on). On bare
- * metal it never listens without its firewall.
+ * metal it never listens without its firewall. It starts after a fresh tuning verdict.
  */
 export function agentUnit(mediaUnit: string, drainSeconds: number, firewall = false): string {
   return [
     "# rendered by avfleet (modules/host); change the fleet spec, not this file.",
     "[Unit]",
     "Description=avfleet host agent: health check, media load, drain",
-    `After=network-online.target ${TUNE_UNIT} ${mediaUnit}${firewall ? ` ${FIREWALL_UNIT}` : ""}`,
-    "Wants=network-online.target",
+    `After=network-online.target ${TUNE_UNIT} ${TUNE_CHECK_UNIT} ${mediaUnit}${firewall ? ` ${FIREWALL_UNIT}` : ""}`,
+    `Wants=network-online.target ${TUNE_CHECK_TIMER}`,
+    `Requires=${TUNE_CHECK_UNIT}`,
     ...(firewall ? [`Requires=${FIREWALL_UNIT}`] : []),
     "",
     "[Service]",
     "Type=simple",
     `ExecStart=/usr/bin/python3 ${AGENT_PATH} ${AGENT_CONFIG_PATH}`,
-    // Still uid 0 (its tuning check lists nftables), but with no capability besides that one and
-    // a read-only system: it writes only its state and /run/avfleet (kept across its restarts).
-    `StateDirectory=${STATE_DIR.slice("/var/lib/".length)}`,
-    `RuntimeDirectory=${RUN_DIR.slice("/run/".length)}`,
+    // A user of its own with no capability (its port is >= 1024, fleet.schema; `ethtool -S`
+    // and `systemctl is-system-running` need none) that writes only its own directories: not
+    // /var/lib/avfleet, where root's payload and drain requests live. DynamicUser= moves an
+    // existing /var/lib/avfleet/agent under /var/lib/private and chowns it at start (systemd.exec(5),
+    // https://www.freedesktop.org/software/systemd/man/latest/systemd.exec.html#DynamicUser=).
+    "DynamicUser=yes",
+    `StateDirectory=${AGENT_STATE_DIR.slice("/var/lib/".length)}`,
+    `RuntimeDirectory=${AGENT_RUN_DIR.slice("/run/".length)}`,
     "RuntimeDirectoryPreserve=yes",
     ...HARDENING,
-    "CapabilityBoundingSet=CAP_NET_ADMIN",
+    "CapabilityBoundingSet=",
     "Restart=always",
     "RestartSec=2",
     "# At a shutdown the agent drains before it exits (the media server stops after it).",

@@ -6,6 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { PODMAN_DEFAULT_STOP_SEC, rehearseContainer } from "../../bench/host/container";
+import { CONTAINER_HOST_ID } from "../../modules/host/units";
 import { isRoot, missingCommands, prerequisite } from "../support/prerequisites";
 
 test("container workload: starts after tuning, healthy through the agent, a stop waits out the drain, a failed pull never serves", async (t) => {
@@ -29,4 +30,7 @@ test("container workload: starts after tuning, healthy through the agent, a stop
   assert.deepEqual(r.exit, { code: 0, signal: null }, "the server exited by itself");
   assert.equal(r.cut, 0, "no session cut");
   assert.deepEqual(r.pullFailure, { started: false, health: 503, containers: "" });
+  // The server's root is the host's CONTAINER_HOST_ID, with no capability: a user namespace and
+  // --cap-drop=all, and still it served UDP and TCP on the host's own addresses.
+  assert.deepEqual(r.server, { uid: CONTAINER_HOST_ID, capEff: "0000000000000000" });
 });

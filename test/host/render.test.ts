@@ -79,6 +79,8 @@ test("every cloud stack's bootstrap carries tuning, unit, agent and config; AWS 
         "/usr/local/sbin/avfleet-agent",
         "/etc/avfleet/agent.json",
         "/etc/systemd/system/avfleet-agent.service",
+        "/etc/systemd/system/avfleet-tune-check.service",
+        "/etc/systemd/system/avfleet-tune-check.timer",
         // systemd 252's shutdown targets force the power-off at 30 min: room for the drain
         "/etc/systemd/system/poweroff.target.d/avfleet-drain.conf",
         "/etc/systemd/system/reboot.target.d/avfleet-drain.conf",

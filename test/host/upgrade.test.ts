@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { loadStackFile } from "../../modules/config/stack";
 import { hostTuning } from "../../modules/fleets/host-tuning";
 import { bootstrapScript, DRAIN_REQUEST_PATH, POLICY_RC_D } from "../../modules/host/bootstrap";
-import { STATE_DIR } from "../../modules/host/units";
+import { AGENT_STATE_DIR, STATE_DIR } from "../../modules/host/units";
 import { MEDIA_UNIT } from "../../modules/tuning/host-facts";
 import { SCRIPT_PATH } from "../../modules/tuning/settings";
 import { ROOT } from "../support/cli";
@@ -109,6 +109,7 @@ function afterDrain(drain: "drained" | "running" = "drained") {
     mkdirSync(join(root, dir), { recursive: true });
   }
   // The tuning's own apply is not what this is about: a stand-in that changes nothing.
+  // The drain as the agent left it while it ran as root: in root's directory.
   writeFileSync(join(root, SCRIPT_PATH), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
   if (drain === "drained") writeFileSync(join(root, STATE_DIR, "drained"), "1764000000\n");
   writeFileSync(join(root, STATE_DIR, "drain.json"), "{}\n");
@@ -128,6 +129,7 @@ function afterDrain(drain: "drained" | "running" = "drained") {
       ...readFileSync(join(root, "var/log/apt-get.calls"), "utf8").trim().split("\n"),
     ],
     requested: existsSync(join(root, DRAIN_REQUEST_PATH)),
+    drain: (dir: string) => existsSync(join(root, dir, "drain.json")),
   };
 }
 
@@ -147,12 +149,12 @@ test("a drained host set active again: the package installs behind policy-rc.d, 
 
 test("a host set active again while its drain still runs: the bootstrap stops before any restart and says so; the host keeps draining", (t) => {
   if (!prerequisite(t, missingCommands("dpkg-query"))) return;
-  const { run, calls, requested } = afterDrain("running");
+  const { run, calls, requested, drain } = afterDrain("running");
   assert.equal(run.status, 1);
   assert.match(
     run.stderr,
     new RegExp(
-      `^avfleet-bootstrap: \\S+ is still draining: set it active again once ${STATE_DIR}/drained is there$`,
+      `^avfleet-bootstrap: \\S+ is still draining: set it active again once ${AGENT_STATE_DIR}/drained is there$`,
       "m",
     ),
   );
@@ -162,11 +164,13 @@ test("a host set active again while its drain still runs: the bootstrap stops be
     "its calls are not cut",
   );
   assert.ok(requested, "the drain request stays: the agent goes on draining");
-  // The agent was stopped for the check (no tick in between) and started again to go on.
+  // The root agent's drain moved into the agent's own directory, the agent stopped meanwhile;
+  // stopped again for the check (no tick in between) and started again to go on.
+  assert.deepEqual([drain(STATE_DIR), drain(AGENT_STATE_DIR)], [false, true]);
   const agent = calls.filter((c) => /^systemctl (stop|start) avfleet-agent/.test(c));
   assert.deepEqual(
     agent.map((c) => c.split(" ")[1]),
-    ["stop", "start"],
+    ["stop", "stop", "start"],
     calls.join("\n"),
   );
 });

@@ -2,38 +2,73 @@
  * Finding 5: the Internet-facing media server ran as root with no sandbox, so an exploit of the
  * SFU was root on the host; the agent likewise. Now the package server runs as a user systemd
  * allocates, in a read-only system with private /tmp and devices, no new privileges, and no
- * capability but the bind of a port below 1024 when the fleet has one; the agent keeps uid 0
- * for its tuning check but holds CAP_NET_ADMIN alone, in a read-only system. Judged with
- * systemd's own tools on the rendered units (systemd-analyze verify, and security --offline).
+ * capability but the bind of a port below 1024 when the fleet has one; the agent likewise runs as
+ * a user of its own with no capability at all, writing none of root's /var/lib/avfleet (the
+ * bare-metal payload's place), and root's part of its work is one fixed tuning check. A
+ * container pool's server drops every capability and runs in a user namespace when its ports
+ * allow. Judged with systemd's own tools on the rendered units (systemd-analyze verify, and
+ * security --offline); the container rehearsal (test/host) runs the podman flags for real.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { loadStackFile } from "../../modules/config/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import {
+  AGENT_CONFIG_PATH,
   AGENT_PATH,
+  AGENT_RUN_DIR,
+  AGENT_STATE_DIR,
   AGENT_UNIT,
   agentUnit,
+  CONTAINER_HOST_ID,
+  CONTAINER_IDS,
+  containerCommand,
+  containerPrivileges,
   FIREWALL_UNIT,
   firewallUnit,
   NFT,
+  RUN_DIR,
+  STATE_DIR,
+  TUNE_CHECK_TIMER,
+  TUNE_CHECK_EVERY_SEC,
+  TUNE_CHECK_UNIT,
   TUNE_UNIT,
+  TUNE_VERDICT_PATH,
+  tuneCheckTimer,
+  tuneCheckUnit,
   workloadCommand,
   workloadUnit,
 } from "../../modules/host/units";
+import { hostFiles } from "../../modules/host/bootstrap";
+import type { ContainerImage } from "../../modules/host/image";
+import { hostTuning } from "../../modules/fleets/host-tuning";
+import { PAYLOAD_PATH } from "../../modules/fleets/metal-payload";
 import { SCRIPT_PATH } from "../../modules/tuning/settings";
 import { ROOT } from "../support/cli";
-import { missingCommands, prerequisite } from "../support/prerequisites";
+import { isRoot, missingCommands, prerequisite } from "../support/prerequisites";
+import { agentConfig } from "../../modules/host/agent";
 
 const sjc = loadStackFile(join(ROOT, "stacks/Pulumi.metal-sjc.yaml")).fleet as FleetSpec;
 /** The same fleet with its signaling on an unprivileged port. */
 const high: FleetSpec = structuredClone(sjc);
 high.ports.signalingTcp = [8443];
 const MEDIA_UNIT = "avfleet-sfu.service";
+const NOBODY = 65534;
+const PYTHON = "/usr/bin/python3";
 
 /** systemd-analyze on the rendered units in a throwaway root (their programs as stubs). */
 function analyze(units: Record<string, string>, ...args: string[]) {
@@ -112,15 +147,17 @@ test("a fleet that signals on 443 gives its server the bind capability and nothi
   assert.match(unit, new RegExp(`^ExecStartPre=\\+${SCRIPT_PATH} verify$`, "m"));
 });
 
-test("the agent holds CAP_NET_ADMIN alone in a read-only system that it writes only its state into", (t) => {
+test("the agent runs as a user of its own with no capability, and cannot write where root's payload lives", (t) => {
   if (!prerequisite(t, missingCommands("systemd-analyze"))) return;
   const unit = agentUnit(MEDIA_UNIT, sjc.drainSeconds, false);
   const { checks, exposure } = security(AGENT_UNIT, unit);
   for (const check of [
+    "User=/DynamicUser=",
     "NoNewPrivileges=",
     "ProtectSystem=",
     "ProtectHome=",
     "PrivateTmp=",
+    "CapabilityBoundingSet=~CAP_NET_ADMIN",
     "CapabilityBoundingSet=~CAP_SYS_ADMIN",
     "CapabilityBoundingSet=~CAP_SYS_MODULE",
     "CapabilityBoundingSet=~CAP_SYS_PTRACE",
@@ -128,11 +165,67 @@ test("the agent holds CAP_NET_ADMIN alone in a read-only system that it writes o
     "CapabilityBoundingSet=~CAP_SET(UID|GID|PCAP)",
   ])
     assert.equal(checks.get(check), true, `${check} protects the agent`);
-  assert.ok(exposure < 7, `exposure ${exposure}`);
-  assert.match(unit, /^CapabilityBoundingSet=CAP_NET_ADMIN$/m);
-  assert.match(unit, /^StateDirectory=avfleet$/m);
-  assert.match(unit, /^RuntimeDirectory=avfleet$/m);
-  assert.match(unit, /^RuntimeDirectoryPreserve=yes$/m);
+  // As root bounded to CAP_NET_ADMIN it scored 6.x.
+  assert.ok(exposure <= 5, `exposure ${exposure}`);
+  assert.match(unit, /^DynamicUser=yes$/m);
+  assert.match(unit, /^CapabilityBoundingSet=$/m);
+  assert.doesNotMatch(unit, /^(User|AmbientCapabilities|ReadWritePaths|PermissionsStartOnly)=/m);
+  // Nothing of the agent's runs with full privileges ("+", "!", "!!" prefixes).
+  assert.doesNotMatch(unit, /^Exec\w+=[+!]/m);
+  // ProtectSystem=strict leaves writable only these: none is, or holds, root's payload directory.
+  const writable = [...unit.matchAll(/^(State|Runtime)Directory=(.+)$/gm)].map(
+    ([, kind, dir]) => `/${kind === "State" ? "var/lib" : "run"}/${dir}`,
+  );
+  assert.deepEqual(writable, [AGENT_STATE_DIR, AGENT_RUN_DIR]);
+  assert.equal(dirname(PAYLOAD_PATH), STATE_DIR);
+  for (const dir of writable)
+    assert.ok(!`${STATE_DIR}/`.startsWith(`${dir}/`) && dir !== STATE_DIR, dir);
+  assert.match(unit, new RegExp(`^Requires=${TUNE_CHECK_UNIT}$`, "m"));
+});
+
+test("root's part of the agent's work is the tuning check alone: a fixed command, CAP_NET_ADMIN only, writing only /run/avfleet", (t) => {
+  if (!prerequisite(t, missingCommands("systemd-analyze"))) return;
+  const host = hostFiles(
+    sjc,
+    hostTuning(sjc, {
+      cores: 32,
+      nicDriver: "mlx5_core",
+      rxQueues: 16,
+      txQueues: 16,
+      streamsPerHost: 4800,
+    }),
+  );
+  const units = host.filter(
+    (f) => f.path.startsWith("/etc/systemd/system/") && !f.path.includes(".d/"),
+  );
+  // Every unit the payload writes (the tuning's own unit comes from its script), and who runs
+  // it: as root only the firewall loader and this check, and neither runs the agent's loop.
+  const root = units
+    .filter(
+      (f) => !/^(DynamicUser=yes|User=\S+)$/m.test(f.content) && /^\[Service\]$/m.test(f.content),
+    )
+    .map((f) => basename(f.path));
+  assert.deepEqual(root.sort(), [FIREWALL_UNIT, TUNE_CHECK_UNIT]);
+  const check = tuneCheckUnit();
+  assert.match(
+    check,
+    new RegExp(
+      `^ExecStart=/usr/bin/python3 ${AGENT_PATH} --verify-tuning ${AGENT_CONFIG_PATH}$`,
+      "m",
+    ),
+  );
+  assert.match(check, /^CapabilityBoundingSet=CAP_NET_ADMIN$/m);
+  assert.match(check, /^ProtectSystem=strict$/m);
+  assert.match(check, /^RuntimeDirectory=avfleet$/m);
+  assert.match(check, /^RuntimeDirectoryPreserve=yes$/m);
+  assert.equal(dirname(TUNE_VERDICT_PATH), RUN_DIR);
+  const { checks } = security(TUNE_CHECK_UNIT, check);
+  for (const name of [
+    "NoNewPrivileges=",
+    "CapabilityBoundingSet=~CAP_SYS_ADMIN",
+    "CapabilityBoundingSet=~CAP_SET(UID|GID|PCAP)",
+  ])
+    assert.equal(checks.get(name), true, `${name} bounds the check`);
 });
 
 test("systemd-analyze verify accepts the rendered media, agent and firewall units", (t) => {
@@ -142,9 +235,124 @@ test("systemd-analyze verify accepts the rendered media, agent and firewall unit
       [MEDIA_UNIT]: workloadUnit(sjc),
       [AGENT_UNIT]: agentUnit(MEDIA_UNIT, sjc.drainSeconds, true),
       [FIREWALL_UNIT]: firewallUnit(),
+      [TUNE_CHECK_UNIT]: tuneCheckUnit(),
+      [TUNE_CHECK_TIMER]: tuneCheckTimer(),
     },
     "verify",
   );
   assert.equal(run.status, 0, run.stderr);
   assert.equal(run.stderr, "");
+});
+
+test("a container pool's server has no capability, no new privileges, a read-only image, and a user namespace when its ports allow one", () => {
+  const image = { ref: "registry.example/sfu@sha256:" + "0".repeat(64) } as ContainerImage;
+  const flags = (spec: FleetSpec) => containerCommand(spec, image).split(" ");
+  const ids = `0:${CONTAINER_HOST_ID}:${CONTAINER_IDS}`;
+  // Signaling on 8443: root in the container is CONTAINER_HOST_ID on the host, with nothing.
+  assert.deepEqual(containerPrivileges(high), [
+    "--cap-drop=all",
+    `--uidmap=${ids}`,
+    `--gidmap=${ids}`,
+    "--security-opt=no-new-privileges",
+    "--read-only",
+  ]);
+  // Signaling on 443 over the host's network: only the initial user namespace may grant that
+  // bind, so the bind capability alone, and no user namespace.
+  assert.deepEqual(containerPrivileges(sjc), [
+    "--cap-drop=all",
+    "--cap-add=NET_BIND_SERVICE",
+    "--security-opt=no-new-privileges",
+    "--read-only",
+  ]);
+  for (const spec of [sjc, high]) {
+    const argv = flags(spec);
+    for (const flag of containerPrivileges(spec)) assert.ok(argv.includes(flag), flag);
+    assert.ok(
+      !argv.some((a) =>
+        /^--(privileged|cap-add=(?!NET_BIND_SERVICE$)|userns=host|security-opt=.*unconfined)/.test(
+          a,
+        ),
+      ),
+    );
+    assert.ok(
+      argv.indexOf("--cap-drop=all") < argv.indexOf(image.ref),
+      "podman flags precede the image",
+    );
+  }
+});
+
+test("the agent's program as an unprivileged user: root's verdict makes it tuned, a stale one does not, its drain lands in its own directory, root's payload is out of reach", (t) => {
+  if (!prerequisite(t, !isRoot() ? "root" : missingCommands("setpriv"))) return;
+  const root = mkdtempSync(join(tmpdir(), "sec05-agent-"));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  chmodSync(root, 0o755);
+  const config = join(root, "agent.json");
+  writeFileSync(config, JSON.stringify(agentConfig(sjc)));
+  mkdirSync(join(root, dirname(SCRIPT_PATH)), { recursive: true });
+  writeFileSync(join(root, SCRIPT_PATH), "#!/bin/sh\necho 'tuned: 0 setting(s) drift' >&2\n", {
+    mode: 0o755,
+  });
+  // The program where the bootstrap puts it, run by Debian's python as the units do.
+  mkdirSync(join(root, dirname(AGENT_PATH)), { recursive: true });
+  copyFileSync(join(ROOT, "modules/host/avfleet-agent.py"), join(root, AGENT_PATH));
+  mkdirSync(join(root, STATE_DIR), { recursive: true, mode: 0o755 });
+  writeFileSync(join(root, PAYLOAD_PATH), "#!/bin/sh\n", { mode: 0o700 });
+  // What systemd makes of StateDirectory=/RuntimeDirectory= for the agent's user.
+  for (const dir of [AGENT_STATE_DIR, AGENT_RUN_DIR]) {
+    mkdirSync(join(root, dir), { recursive: true });
+    chownSync(join(root, dir), NOBODY, NOBODY);
+  }
+  const env = { ...process.env, AVFLEET_ROOT: root, PYTHONDONTWRITEBYTECODE: "1" };
+  // Root's check unit.
+  const check = spawnSync(PYTHON, [join(root, AGENT_PATH), "--verify-tuning", config], {
+    env,
+  });
+  assert.equal(check.status, 0, String(check.stderr));
+  const program = `import importlib.util, json, os, sys, time
+from importlib.machinery import SourceFileLoader
+loader = SourceFileLoader("agent", ${JSON.stringify(join(root, AGENT_PATH))})
+agent = importlib.util.module_from_spec(importlib.util.spec_from_loader("agent", loader))
+loader.exec_module(agent)
+a = agent.Agent(json.load(open(sys.argv[1])))
+a.verify_tuning()
+a.start_drain("test")
+try:
+    open(agent.under_root(${JSON.stringify(PAYLOAD_PATH)}), "w").write("swapped")
+    swapped = True
+except PermissionError:
+    swapped = False
+json.dump({"uid": os.getuid(), "tuned": a.tuned, "swapped": swapped}, sys.stdout)`;
+  // The unit's user: an unprivileged uid with no capability (CapabilityBoundingSet= empty).
+  const asAgent = () =>
+    spawnSync(
+      "setpriv",
+      [
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        PYTHON,
+        "-c",
+        program,
+        config,
+      ],
+      { env, encoding: "utf8" },
+    );
+  const fresh = asAgent();
+  assert.equal(fresh.status, 0, fresh.stderr);
+  assert.deepEqual(JSON.parse(fresh.stdout), { uid: NOBODY, tuned: true, swapped: false });
+  // Root's timer stopped 16 minutes ago: the agent no longer calls the host tuned.
+  const old = Date.now() / 1000 - 3 * TUNE_CHECK_EVERY_SEC - 60;
+  utimesSync(join(root, TUNE_VERDICT_PATH), old, old);
+  const stale = asAgent();
+  assert.equal(stale.status, 0, stale.stderr);
+  assert.deepEqual(JSON.parse(stale.stdout), { uid: NOBODY, tuned: false, swapped: false });
+  assert.match(stale.stderr, /is avfleet-tune-check\.timer running\?/);
+  assert.equal(readFileSync(join(root, PAYLOAD_PATH), "utf8"), "#!/bin/sh\n");
+  assert.equal(
+    JSON.parse(readFileSync(join(root, AGENT_STATE_DIR, "drain.json"), "utf8")).reason,
+    "test",
+  );
 });
