@@ -121,7 +121,7 @@ export const pageHasReceiver: StackPolicy = {
     "Every page-severity alert reaches a receiver: a CloudWatch alarm notifies an SNS topic (alarmActions), a GCP alert policy a notification channel, a bare-metal site's Alertmanager a page receiver (alerting.notify.page).",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Declare avfleet:fleet.alerting.notify.page (and .ticket) in the stack file, with its secret if the receiver reads one (README, Where pages go).",
+    "Declare avfleet:fleet.alerting.notify.page (and .ticket) in the stack file, with its secret if the receiver reads one (docs/reference/observability.md, Where pages go).",
   validateStack: withFacts(({ fleet }, args, reportViolation, factsUrn) => {
     if (fleet?.kind === "metal") {
       if (!fleet.notify?.includes("page")) {

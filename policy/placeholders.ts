@@ -86,7 +86,7 @@ function placeholderFindings(facts: StackFacts): string[] {
 }
 
 const remediationSteps =
-  "Set each named key in stacks/Pulumi.<stack>.yaml (or pulumi config set) to your own value; see README, Placeholders.";
+  "Set each named key in stacks/Pulumi.<stack>.yaml (or pulumi config set) to your own value; see docs/reference/policy-pack.md, Placeholders.";
 
 export const noPlaceholders: StackPolicy = {
   name: "no-placeholders",

@@ -345,7 +345,10 @@ const targetUtilization = {
   description: "the share of a host's media capacity the autoscaler aims for",
 } as const;
 
-/** Which scaling policy modules/scaling compiles into the pool's autoscaler (README: Compiling a scaling policy). */
+/**
+ * Which scaling policy modules/scaling compiles into the pool's autoscaler
+ * (docs/reference/autoscaling.md: Compiling a scaling policy).
+ */
 const scalingPolicy = {
   type: "string",
   enum: ["cloud-native", "ours"],

@@ -6,8 +6,9 @@ import type { FromSchema } from "json-schema-to-ts";
 import { hostFactsSchema } from "../tuning/schema";
 
 /**
- * Limits of one inventory (README "Limits"): the largest sites run a few thousand hosts, and a
- * 20,000-host inventory must stay valid; past 50,000 a site is several inventories.
+ * Limits of one inventory (docs/reference/stacks-and-inputs.md, "Reading inputs"): the largest
+ * sites run a few thousand hosts, and a 20,000-host inventory must stay valid; past 50,000 a
+ * site is several inventories.
  */
 export const INVENTORY_LIMITS = {
   hosts: 50_000,

@@ -61,7 +61,7 @@ export function inventoryProblems(inventory: Inventory): Problem[] {
       expected: `a racks: mapping declaring the ${used.length} racks the hosts use, each with its power and network domain, e.g. racks: { ${used
         .slice(0, 3)
         .map((r) => `${r}: { power: <feed>, network: <domain> }`)
-        .join(", ")}${used.length > 3 ? ", …" : ""} } (README Changelog)`,
+        .join(", ")}${used.length > 3 ? ", …" : ""} } (CHANGELOG.md)`,
     });
   }
   const classes = Object.keys(inventory.hostClasses ?? {});

@@ -335,7 +335,7 @@ function listItemProblems(text: string, limit: number): Problem[] {
         {
           path: [],
           message: `has more than ${limit} list entries`,
-          expected: `at most ${limit} (split the file; see the limits in README.md)`,
+          expected: `at most ${limit} (split the file; see the limits in docs/reference/stacks-and-inputs.md)`,
         },
       ];
     }

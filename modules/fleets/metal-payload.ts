@@ -115,7 +115,7 @@ export function renderPayload(
   const text = [
     // Parts may carry the same marker (the tuning's is the bootstrap's too): once each.
     ...new Set(parts.flatMap((p) => p.header)),
-    `# avfleet bare-metal payload: runs as root from ${PAYLOAD_PATH} (README.md, Bare metal).`,
+    `# avfleet bare-metal payload: runs as root from ${PAYLOAD_PATH} (docs/reference/bare-metal.md).`,
     "set -eu",
     "fail() {",
     `  printf 'avfleet payload on %s: %s\\n' "$(uname -n)" "$1" >&2`,

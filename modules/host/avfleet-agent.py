@@ -246,8 +246,8 @@ class Readings:
 
 
 # --- per-session quality --------------------------------------------------------------------
-# The media server's session records (README: the workload contract), counted and rendered as
-# modules/host/sessions.ts does, held equal by its test.
+# The media server's session records (the workload contract, docs/reference/hosts.md), counted
+# and rendered as modules/host/sessions.ts does, held equal by its test.
 
 
 def observe(h, buckets, value):

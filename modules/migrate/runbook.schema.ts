@@ -14,7 +14,10 @@ const stackName = {
   description: "a stack name (stacks/Pulumi.<name>.yaml)",
 } as const;
 
-/** A duration with the range that means something for it (README "Runbook limits"). */
+/**
+ * A duration with the range that means something for it (docs/reference/stacks-and-inputs.md,
+ * "Reading inputs").
+ */
 const duration = <const Min extends string, const Max extends string>(
   description: string,
   min: Min,

@@ -231,7 +231,8 @@ export async function evaluateStacksWithReads(
       };
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
   // Headroom over Node's default heap limit (~4 GiB) for programs that declare more at once
-  // than MetalFleet's chunks: the SDK holds every resource in flight (see README).
+  // than MetalFleet's chunks: the SDK holds every resource in flight
+  // (see docs/reference/evaluation.md).
   const heapMiB = Math.floor(((totalmem() / 1024 / 1024) * HEAP_SHARE) / concurrency);
   const count = Array.isArray(toEvaluate) ? toEvaluate.length : toEvaluate.count;
   const workers = Array.from(

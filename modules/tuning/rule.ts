@@ -1,10 +1,10 @@
 /**
- * The UDP receive buffer sizing rule (DESIGN.md): a socket must hold every packet that
+ * The UDP receive buffer sizing rule (docs/design.md): a socket must hold every packet that
  * arrives while its reader stalls, and each queued packet costs its skb's truesize, not
  * its payload. Bigger than the rule only adds queueing delay under sustained overload.
  */
 
-/** Truesize of one queued 1200-byte datagram on this kernel (measured, DESIGN.md). */
+/** Truesize of one queued 1200-byte datagram on this kernel (measured, docs/design.md). */
 export const PER_PACKET_COST_BYTES = 2304;
 
 /**

@@ -165,7 +165,7 @@ test("stack files and inventories: every class of hostile or mistaken input at o
     `${rack.inventory}: hosts[5].rack: is "r1", not a declared rack, expected one of r01, r02, r03, r04, or add it under racks: as r1: { power: <feed>, network: <domain> }`,
     `${retired.inventory}: hosts: has all 48 hosts retired, expected at least one active or draining host (a site that is gone is decommissioned: its stack destroyed and its stack file removed)`,
     `${maxHosts.stack}: config.avfleet:fleet.maxHosts: is set on a metal fleet, whose hosts are its inventory's active hosts, expected no maxHosts (add, retire or drain hosts in inventory/maxhosts.yaml instead)`,
-    `${noRacks.inventory}: racks: is missing, expected a racks: mapping declaring the 4 racks the hosts use, each with its power and network domain, e.g. racks: { r01: { power: <feed>, network: <domain> }, r02: { power: <feed>, network: <domain> }, r03: { power: <feed>, network: <domain> }, … } (README Changelog)`,
+    `${noRacks.inventory}: racks: is missing, expected a racks: mapping declaring the 4 racks the hosts use, each with its power and network domain, e.g. racks: { r01: { power: <feed>, network: <domain> }, r02: { power: <feed>, network: <domain> }, r03: { power: <feed>, network: <domain> }, … } (CHANGELOG.md)`,
     `${onePass.inventory}: hosts[3].name: is "sjc-m001", already used by hosts[0], expected a name no other host has`,
     `${onePass.inventory}: hosts[4].state: is "on", expected one of "active" | "draining" | "retired"`,
     `${numbers}: config.avfleet:fleet.maxHosts: is .inf, expected a host count in 1–5000 (an integer)`,
@@ -209,7 +209,7 @@ test("a 100,000-host inventory is refused before it is parsed; a larger file by 
   );
   const result = p.run("preview", "--stacks-dir", join(p.dir, "stacks"), "big", "huge");
   assertRefused(p, result, [
-    `${huge.inventory}: (document): has more than 51024 list entries, expected at most 51024 (split the file; see the limits in README.md)`,
+    `${huge.inventory}: (document): has more than 51024 list entries, expected at most 51024 (split the file; see the limits in docs/reference/stacks-and-inputs.md)`,
     `${big.inventory}: (document): is larger than 16777216 bytes, expected a file of at most 16777216 bytes (16384 KiB)`,
   ]);
 });

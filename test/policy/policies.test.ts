@@ -758,7 +758,7 @@ test("avfleet policy exits 1 on a mandatory violation and prints how to fix it",
         'avfleet:fleet.workload.aptSource.uri is "https://apt.media.example.net/debian", which is a name reserved for documentation (RFC 2606)',
       ].flatMap((finding) => [
         `  [advisory] example-placeholders: stack-facts: ${finding}: set it to your own value`,
-        "      fix: Set each named key in stacks/Pulumi.<stack>.yaml (or pulumi config set) to your own value; see README, Placeholders. Then remove avfleet:example.",
+        "      fix: Set each named key in stacks/Pulumi.<stack>.yaml (or pulumi config set) to your own value; see docs/reference/policy-pack.md, Placeholders. Then remove avfleet:example.",
       ]),
       `policy: 1 stacks, ${POLICIES.length} policies, 1 mandatory and 5 advisory violation(s)`,
       "",

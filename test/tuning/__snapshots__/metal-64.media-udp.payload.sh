@@ -1,5 +1,5 @@
 # avfleet-tune 1 profile=media-udp hash=fc98e254b275aa2c1099549a2efa0ffb15cb87b813ca6c10f15c2464802b59d4
-# avfleet bare-metal payload: runs as root from /var/lib/avfleet/payload.sh (README.md, Bare metal).
+# avfleet bare-metal payload: runs as root from /var/lib/avfleet/payload.sh (docs/reference/bare-metal.md).
 set -eu
 fail() {
   printf 'avfleet payload on %s: %s\n' "$(uname -n)" "$1" >&2
