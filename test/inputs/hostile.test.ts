@@ -226,11 +226,12 @@ test("runbooks and tuning facts: alias bombs and impossible values, exit 2", () 
   assertRefused(p, p.run("migrate", "plan", bomb), [BOMB_LINE(bomb)]);
   const runbook = read("runbooks/us-west.yaml");
   runbook.steps[2].bake = "9000h";
-  runbook.steps[4].expiresAfter = "0s";
+  const approve = runbook.steps.findIndex((s: { kind: string }) => s.kind === "approve");
+  runbook.steps[approve].expiresAfter = "0s";
   const bad = p.write("runbooks/us-west.yaml", runbook);
   assertRefused(p, p.run("migrate", "plan", bad), [
     `${bad}: steps[2].bake: is "9000h", expected how long each weight bakes before its gates decide: a duration like 30s, 10m or 2h, from 5s to 24h`,
-    `${bad}: steps[4].expiresAfter: is "0s", expected how long an approval stays valid: a duration like 30s, 10m or 2h, from 1m to 168h`,
+    `${bad}: steps[${approve}].expiresAfter: is "0s", expected how long an approval stays valid: a duration like 30s, 10m or 2h, from 1m to 168h`,
   ]);
   const factsBomb = p.write("facts/bomb.yaml", ALIAS_BOMB);
   assertRefused(p, p.run("tune", "render", "--profile", "media-udp", "--facts", factsBomb), [
