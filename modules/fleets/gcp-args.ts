@@ -56,28 +56,19 @@ export function imageRepository(spec: GcpFleetSpec) {
 }
 
 /**
- * The names the pool's MIG gives its VMs: its baseInstanceName (the pool), a hyphen and four
- * random characters (InstanceGroupManager.baseInstanceName, Compute v1 reference:
- * https://cloud.google.com/compute/docs/reference/rest/v1/instanceGroupManagers). A bare
- * `startsWith("<pool>-")` also held on pool `<pool>-canary`'s VMs; whole names of exactly this
- * shape are another pool's only if that pool has the same name. Pool names are [a-z0-9-], so
- * nothing in them needs escaping.
- */
-export function poolInstanceName(pool: string): string {
-  return `^${pool}-[a-z0-9]{4}$`;
-}
-
-/**
- * IAM condition: the VMs the pool's MIG names after the pool. `matches` is CEL's RE2 full match
- * (https://github.com/google/cel-spec/blob/master/doc/langdef.md#regular-expressions), which the
- * IAM attribute reference defers to for functions
- * (https://cloud.google.com/iam/docs/conditions-attribute-reference#resource-name). Should IAM
- * refuse the expression, the binding is not made and the controller can touch no VM at all.
+ * IAM condition: the VMs the pool's MIG names after the pool — its baseInstanceName (the pool),
+ * a hyphen and four random characters (Compute v1, InstanceGroupManager.baseInstanceName:
+ * https://cloud.google.com/compute/docs/reference/rest/v1/instanceGroupManagers). Only
+ * startsWith, endsWith and extract are documented on resource.name
+ * (https://cloud.google.com/iam/docs/conditions-attribute-reference#resource-name); a regex
+ * `matches` that IAM refused would leave the binding unmade and the controller unable to scale
+ * in. So the condition is a prefix, and it also holds on the VMs of a pool named `<pool>-…` in
+ * the same project: keep a project's pool names prefix-free (SECURITY.md, known gaps).
  */
 export function poolInstances(spec: GcpFleetSpec): string {
   return (
     `resource.type == "compute.googleapis.com/Instance" && ` +
-    `resource.name.extract("/instances/{name}").matches("${poolInstanceName(spec.pool)}")`
+    `resource.name.extract("/instances/{name}").startsWith("${spec.pool}-")`
   );
 }
 

@@ -1,8 +1,8 @@
 /**
  * Finding 3: a GCP media host could delete every VM of its pool, and of any pool whose name
- * starts with its own. Now a host holds no compute right at all, and the scale-in controller's
- * VM grants hold on its own pool's VMs only: pool `gcp-euw4-canary`'s VMs are outside pool
- * `gcp-euw4`'s condition although their names start with `gcp-euw4-`.
+ * starts with its own. Now a host holds no compute right at all. The scale-in controller's VM
+ * grants are a name prefix, the only form IAM documents on resource.name: they still hold on
+ * the VMs of a pool named `<pool>-…` in the same project (a known gap, SECURITY.md).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -22,17 +22,16 @@ function holdsOn(expression: string, name: string): boolean {
   return form[1] === "startsWith" ? name.startsWith(form[2]) : new RegExp(form[2]).test(name);
 }
 
-test("the controller's VM grants hold on its pool's MIG names, not on a pool named <pool>-…", async () => {
+test("the controller's VM grants hold on its pool's MIG names, in the form IAM documents", async () => {
   const [plan] = await evaluateExamples("gcp-europe-west4");
   for (const grant of ["mark", "delete"]) {
     const { condition } = resource(plan, `gcp-euw4-scale-in-${grant}-member`).inputs;
     // the pool's own VMs: base name, hyphen, four random characters
     assert.equal(holdsOn(condition.expression, "gcp-euw4-x7k2"), true, grant);
     assert.equal(holdsOn(condition.expression, "gcp-euw4-0a9z"), true, grant);
-    // pool gcp-euw4-canary's and gcp-euw4-b's VMs, and VMs named by hand after the pool
-    for (const other of ["gcp-euw4-canary-x7k2", "gcp-euw4-b-x7k2", "gcp-euw4-x7k2-evil"])
+    // a pool whose name is a prefix of this one's, and other pools of the project
+    for (const other of ["gcp-euw-x7k2", "gcp-usw1-x7k2", "gcp-euw40-x7k2"])
       assert.equal(holdsOn(condition.expression, other), false, `${grant} on ${other}`);
-    assert.equal(holdsOn(condition.expression, "gcp-euw-x7k2"), false, grant);
   }
 });
 
