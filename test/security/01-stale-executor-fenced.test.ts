@@ -4,6 +4,9 @@
  * reaches Pulumi, nothing is left staged for the next `up`, and it stops with StaleWriteError
  * (exit 3 from the CLI).
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { localBackend, StaleWriteError, thisHolder } from "../../modules/migrate/backend";
@@ -11,6 +14,9 @@ import { runMigration } from "../../modules/migrate/executor";
 import { changesStack } from "../../modules/migrate/pulumi";
 import { changedAnything } from "../../modules/migrate/state";
 import { loadWorld } from "../../modules/migrate/world";
+import { runRollout } from "../../modules/rollout/executor";
+import { rolloutUnits, ROLLOUT_DEFAULTS } from "../../modules/rollout/units";
+import { RolloutWorld } from "../../modules/rollout/world";
 import { executorFor, FIXTURE_STACKS, journalOf, newRehearsal, US_WEST } from "../migrate/support";
 
 test("an executor whose lease was taken while it slept makes no Pulumi change when it wakes", async () => {
@@ -85,4 +91,68 @@ test("an intent without its result counts as a change: such a run cannot be aban
     ]),
     "step 3 ran pulumi config set",
   );
+});
+
+test("a rollout whose lease was taken while it slept makes no pulumi, gcloud or aws call when it wakes", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "avfleet-stale-rollout-"));
+  try {
+    const world = new RolloutWorld({
+      stack: "gcp-sjc",
+      kind: "gcp",
+      domains: ["a", "b", "c"],
+      perDomain: 4,
+      drainSeconds: 1800,
+      running: "r-000000000001",
+      rendered: "r-000000000002",
+    });
+    const calls: string[][] = [];
+    let tookOver = false;
+    // The world's driver calls these: what reaches the pool after the takeover is seen here.
+    const [pulumi, run] = [world.pulumi.bind(world), world.run.bind(world)];
+    world.pulumi = (args) => (tookOver && calls.push(["pulumi", ...args]), pulumi(args));
+    world.run = (argv) => (tookOver && calls.push(argv), run(argv));
+    const pool = world.read();
+    const key = `release/${pool.stack}`;
+    const successor = localBackend(dir, { pid: 2, alive: (p) => p === 2 });
+    const units = rolloutUnits(pool, ROLLOUT_DEFAULTS);
+    const canary = units.find((u) => u.kind === "batch")!.id;
+    const rollout = runRollout({
+      file: `stacks/Pulumi.${pool.stack}.yaml`,
+      units,
+      backend: localBackend(dir, { pid: 1 }),
+      key,
+      by: "alice",
+      drivers: { pulumi: world.pulumi, metrics: world.metrics, clock: world.clock },
+      mode: "rehearse",
+      approvalTtlMs: () => ROLLOUT_DEFAULTS.approvalTtlMs,
+      pool,
+      driver: world.driver,
+      options: ROLLOUT_DEFAULTS,
+      onEntry: (entry) => {
+        // The rollout has recorded that the canary starts, and freezes right there, before
+        // its drain; meanwhile its lock is found with a dead-looking pid and taken over.
+        if (entry.type === "step-start" && entry.unit === canary && !tookOver) {
+          tookOver = true;
+          void successor.acquire(key, thisHolder("bob", 2));
+        }
+      },
+    });
+    await assert.rejects(rollout, StaleWriteError);
+    assert.ok(tookOver, "the rollout got as far as the canary");
+    assert.deepEqual(calls, [], "after losing its lease: no config set, up or gcloud mark");
+    const entries = await successor.read(key);
+    assert.equal(entries.at(-1)?.type, "step-start", "nothing written after the takeover");
+    // Before it (the begin step's config set and up), each call was journaled right after its
+    // intent.
+    const commands = entries.flatMap((e, i) => (e.type === "command" ? [i] : []));
+    assert.ok(commands.length >= 3);
+    for (const i of commands)
+      assert.deepEqual(entries[i - 1], {
+        ...entries[i - 1],
+        type: "command-intent",
+        argv: (entries[i] as { argv: string[] }).argv,
+      });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
