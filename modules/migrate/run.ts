@@ -15,6 +15,7 @@ import {
 } from "./backend";
 import type { Clock } from "./clock";
 import { describeHolder } from "./lock";
+import type { FenceToken } from "./fence";
 import type { Entry, HaltKind, NewEntry } from "./journal";
 import type { MetricsProvider } from "../gates/metrics";
 import {
@@ -145,11 +146,12 @@ export class JournaledRun<C extends RunContext<any> = RunContext> {
   async journaled(
     unit: string,
     argv: string[],
-    call: () => Promise<CliResult>,
+    call: (fence: FenceToken) => Promise<CliResult>,
     changes: boolean,
   ): Promise<CliResult> {
     if (changes) await this.record({ type: "command-intent", unit, argv, fence: this.lease.token });
-    const result = await call();
+    // The token also goes with the call, for the program to check at an update (fence.ts).
+    const result = await call({ key: this.ctx.key, token: this.lease.token });
     const summary = summarize(result);
     await this.record({ type: "command", unit, argv, exitCode: result.exitCode, summary });
     return result;
@@ -158,7 +160,7 @@ export class JournaledRun<C extends RunContext<any> = RunContext> {
   /** A Pulumi call, journaled; one that changes a stack (changesStack) is fenced. */
   async pulumi(unit: string, args: string[]): Promise<CliResult> {
     for (let attempt = 1, delay = CONFLICT_RETRY.firstDelayMs; ; attempt++, delay *= 2) {
-      const call = () => this.ctx.drivers.pulumi(args);
+      const call = (fence: FenceToken) => this.ctx.drivers.pulumi(args, fence);
       const result = await this.journaled(unit, ["pulumi", ...args], call, changesStack(args));
       if (!isConflict(result) || attempt === CONFLICT_RETRY.attempts) return result;
       await this.record({

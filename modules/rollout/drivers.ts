@@ -71,7 +71,7 @@ export function configFromArgs(calls: string[][]): Record<string, unknown> {
 
 async function pulumiAction(pulumi: PulumiRunner, args: string[], fence: Fence): Promise<Action> {
   const argv = ["pulumi", ...args];
-  const result = await fence(argv, () => pulumi(args));
+  const result = await fence(argv, (lease) => pulumi(args, lease));
   return { argv, exitCode: result.exitCode, summary: summarize(result) };
 }
 

@@ -13,6 +13,7 @@ import { ACTIVE_SESSIONS, HEALTHY_HOSTS } from "../gates/slo";
 import type { Lease } from "../migrate/backend";
 import type { Entry } from "../migrate/journal";
 import type { CliResult } from "../migrate/pulumi";
+import type { FenceToken } from "../migrate/fence";
 import {
   abortRun,
   approveRun,
@@ -42,7 +43,7 @@ export interface Action {
  */
 export type Fence = (
   argv: string[],
-  call: () => Promise<CliResult>,
+  call: (lease: FenceToken) => Promise<CliResult>,
   changes?: boolean,
 ) => Promise<CliResult>;
 

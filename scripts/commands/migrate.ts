@@ -307,7 +307,7 @@ async function migrate(argv: string[]): Promise<number> {
     }
     const metrics = prometheus ? prometheusProvider({ url: prometheus, region }) : noMetrics;
     const drivers: Drivers = world ?? {
-      pulumi: cliPulumi(projectRoot(loaded.stacksDir)),
+      pulumi: cliPulumi(projectRoot(loaded.stacksDir), process.env, stateSpec),
       metrics,
       clock: realClock,
     };

@@ -231,7 +231,11 @@ async function rolloutAction(
           run: (a: string[]) => world.run(a),
           clock: world.clock,
         }
-      : { pulumi: cliPulumi(projectRoot(dirname(stack.file))), run: cliRunner(), clock: realClock };
+      : {
+          pulumi: cliPulumi(projectRoot(dirname(stack.file)), process.env, stateSpec),
+          run: cliRunner(),
+          clock: realClock,
+        };
     const driver = world ? world.driver : realPool(stack, runners);
     let pool;
     try {

@@ -11,6 +11,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { localBackend, StaleWriteError, thisHolder } from "../../modules/migrate/backend";
 import { runMigration } from "../../modules/migrate/executor";
+import {
+  fenceEnv,
+  fenceFromEnv,
+  refuseStaleUpdate,
+  type FenceToken,
+} from "../../modules/migrate/fence";
 import { changesStack } from "../../modules/migrate/pulumi";
 import { changedAnything } from "../../modules/migrate/state";
 import { loadWorld } from "../../modules/migrate/world";
@@ -109,7 +115,12 @@ test("a rollout whose lease was taken while it slept makes no pulumi, gcloud or 
     let tookOver = false;
     // The world's driver calls these: what reaches the pool after the takeover is seen here.
     const [pulumi, run] = [world.pulumi.bind(world), world.run.bind(world)];
-    world.pulumi = (args) => (tookOver && calls.push(["pulumi", ...args]), pulumi(args));
+    const leases = new Set<string>();
+    world.pulumi = (args: string[], lease?: FenceToken) => {
+      leases.add(JSON.stringify(lease));
+      if (tookOver) calls.push(["pulumi", ...args]);
+      return pulumi(args);
+    };
     world.run = (argv) => (tookOver && calls.push(argv), run(argv));
     const pool = world.read();
     const key = `release/${pool.stack}`;
@@ -145,6 +156,9 @@ test("a rollout whose lease was taken while it slept makes no pulumi, gcloud or 
     // Before it (the begin step's config set and up), each call was journaled right after its
     // intent.
     const commands = entries.flatMap((e, i) => (e.type === "command" ? [i] : []));
+    // Each pulumi call also carried the lease, for the program to check at an update.
+    const fences = entries.flatMap((e) => (e.type === "command-intent" ? [e.fence] : []));
+    assert.deepEqual([...leases], [JSON.stringify({ key, token: fences[0] })]);
     assert.ok(commands.length >= 3);
     for (const i of commands)
       assert.deepEqual(entries[i - 1], {
@@ -155,4 +169,45 @@ test("a rollout whose lease was taken while it slept makes no pulumi, gcloud or 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the program refuses an update started under a lease that was since taken; a preview and the current lease pass", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "avfleet-fence-"));
+  try {
+    // Two executors as two pids: the first's lock is found dead and taken over.
+    const first = await localBackend(dir, { pid: 1 }).acquire("us-west", thisHolder("alice", 1));
+    const open = (location: string) => localBackend(location, { alive: (p) => p === 2 });
+    const second = await open(dir).acquire("us-west", thisHolder("bob", 2));
+    assert.notEqual(first.token, second.token);
+    const envOf = (token: number) => fenceEnv(dir, { key: "us-west", token });
+    // What the frozen first executor's `pulumi up` carries into the program.
+    await assert.rejects(
+      refuseStaleUpdate(envOf(first.token), false, open),
+      new Error(
+        `${dir} us-west: this update was started under lease token ${first.token}, but it is now token ${second.token}; a stale executor's update changes nothing (exit 3 at its next write)`,
+      ),
+    );
+    await refuseStaleUpdate(envOf(first.token), true, open);
+    await refuseStaleUpdate(envOf(second.token), false, open);
+    await second.release();
+    await assert.rejects(
+      refuseStaleUpdate(envOf(second.token), false, open),
+      /started under lease token \d+, but nobody holds it/,
+    );
+    // An operator's own `pulumi up`, not started by an executor, carries no fence.
+    await refuseStaleUpdate({}, false, open);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a fenced pulumi call carries an absolute state path, the key and the token to the program", () => {
+  const env = fenceEnv("state/dir", { key: "us-west", token: 42 });
+  assert.deepEqual(fenceFromEnv(env), {
+    state: join(process.cwd(), "state/dir"),
+    key: "us-west",
+    token: 42,
+  });
+  const url = "postgres://avfleet@db.internal/fleet";
+  assert.equal(fenceFromEnv(fenceEnv(url, { key: "k", token: 1 }))?.state, url);
 });
