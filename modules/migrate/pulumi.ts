@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { fenceEnv, type FenceToken } from "./fence";
 import type { Weights } from "./weights";
 
 export interface CliResult {
@@ -13,8 +14,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `pulumi <args>`; never throws for a non-zero exit. */
-export type PulumiRunner = (args: string[]) => Promise<CliResult>;
+/**
+ * Runs `pulumi <args>`; never throws for a non-zero exit. `fence`: the lease the call is made
+ * under, which the program checks at an update (fence.ts).
+ */
+export type PulumiRunner = (args: string[], fence?: FenceToken) => Promise<CliResult>;
 
 export const pulumiArgs = {
   outputs: (stack: string) => ["stack", "output", "--json", "--stack", stack],
@@ -124,13 +128,21 @@ export function isConflict(result: CliResult): boolean {
 /** Bounded backoff for a 409: waits of 2, 4, 8 and 16 s, then the conflict is a failure. */
 export const CONFLICT_RETRY = { attempts: 5, firstDelayMs: 2_000 };
 
-/** The real CLI: `PULUMI` or `pulumi` on PATH, through zx, run against the project at `root`. */
-export function cliPulumi(root: string, env: NodeJS.ProcessEnv = process.env): PulumiRunner {
+/**
+ * The real CLI: `PULUMI` or `pulumi` on PATH, through zx, run against the project at `root`. A
+ * fenced call also carries the state's `location` and the lease to the program.
+ */
+export function cliPulumi(
+  root: string,
+  env: NodeJS.ProcessEnv = process.env,
+  location?: string,
+): PulumiRunner {
   const bin = env.PULUMI || "pulumi";
-  return async (args) => {
+  return async (args, fence) => {
     const { $ } = await import("zx");
     const argv = [...globalArgs(root), ...args];
-    const result = await $({ env, nothrow: true, quiet: true })`${bin} ${argv}`;
+    const callEnv = fence && location ? { ...env, ...fenceEnv(location, fence) } : env;
+    const result = await $({ env: callEnv, nothrow: true, quiet: true })`${bin} ${argv}`;
     return { exitCode: result.exitCode ?? 1, stdout: result.stdout, stderr: result.stderr };
   };
 }

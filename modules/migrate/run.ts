@@ -15,6 +15,7 @@ import {
 } from "./backend";
 import type { Clock } from "./clock";
 import { describeHolder } from "./lock";
+import type { FenceToken } from "./fence";
 import type { Entry, HaltKind, NewEntry } from "./journal";
 import type { MetricsProvider } from "../gates/metrics";
 import {
@@ -137,25 +138,30 @@ export class JournaledRun<C extends RunContext<any> = RunContext> {
   }
 
   /**
-   * A Pulumi call, journaled. One that changes a stack is preceded by its intent, appended
-   * under the lease: an executor that was paused (SIGSTOP, a sleeping laptop, a frozen VM)
-   * while another took its lease over is refused at that append and never makes the call,
+   * A command line run and journaled. One that `changes` something is preceded by its intent,
+   * appended under the lease: an executor that was paused (SIGSTOP, a sleeping laptop, a frozen
+   * VM) while another took its lease over is refused at that append and never makes the call,
    * where checking only at the entry after it would leave the call's change behind unrecorded.
    */
+  async journaled(
+    unit: string,
+    argv: string[],
+    call: (fence: FenceToken) => Promise<CliResult>,
+    changes: boolean,
+  ): Promise<CliResult> {
+    if (changes) await this.record({ type: "command-intent", unit, argv, fence: this.lease.token });
+    // The token also goes with the call, for the program to check at an update (fence.ts).
+    const result = await call({ key: this.ctx.key, token: this.lease.token });
+    const summary = summarize(result);
+    await this.record({ type: "command", unit, argv, exitCode: result.exitCode, summary });
+    return result;
+  }
+
+  /** A Pulumi call, journaled; one that changes a stack (changesStack) is fenced. */
   async pulumi(unit: string, args: string[]): Promise<CliResult> {
     for (let attempt = 1, delay = CONFLICT_RETRY.firstDelayMs; ; attempt++, delay *= 2) {
-      if (changesStack(args)) {
-        const argv = ["pulumi", ...args];
-        await this.record({ type: "command-intent", unit, argv, fence: this.lease.token });
-      }
-      const result = await this.ctx.drivers.pulumi(args);
-      await this.record({
-        type: "command",
-        unit,
-        argv: ["pulumi", ...args],
-        exitCode: result.exitCode,
-        summary: summarize(result),
-      });
+      const call = (fence: FenceToken) => this.ctx.drivers.pulumi(args, fence);
+      const result = await this.journaled(unit, ["pulumi", ...args], call, changesStack(args));
       if (!isConflict(result) || attempt === CONFLICT_RETRY.attempts) return result;
       await this.record({
         type: "note",

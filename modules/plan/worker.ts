@@ -310,7 +310,12 @@ async function evaluate(
     return read(req, terse(callback));
   };
 
-  const exported = loadProgram();
+  // The program is a function the language host calls and awaits (index.ts): so is it here.
+  const program: unknown = loadProgram();
+  const exported = (typeof program === "function" ? await program() : program) as Record<
+    string,
+    unknown
+  >;
   const outputs: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(exported)) outputs[key] = await resolveOutput(value);
   // Resources declared inside apply() register late: wait for every outstanding RPC.

@@ -18,7 +18,7 @@ import {
 } from "../fleets/cloud-rollout";
 import { pulumiArgs, summarize, type CliResult, type PulumiRunner } from "../migrate/pulumi";
 import type { Clock } from "../migrate/clock";
-import type { Action, PoolDriver } from "./executor";
+import type { Action, Fence, PoolDriver } from "./executor";
 import type { PoolRead } from "./units";
 
 /** Runs a command line (argv[0] the program); never throws for a non-zero exit. */
@@ -69,9 +69,10 @@ export function configFromArgs(calls: string[][]): Record<string, unknown> {
   return root;
 }
 
-async function pulumiAction(pulumi: PulumiRunner, args: string[]): Promise<Action> {
-  const result = await pulumi(args);
-  return { argv: ["pulumi", ...args], exitCode: result.exitCode, summary: summarize(result) };
+async function pulumiAction(pulumi: PulumiRunner, args: string[], fence: Fence): Promise<Action> {
+  const argv = ["pulumi", ...args];
+  const result = await fence(argv, (lease) => pulumi(args, lease));
+  return { argv, exitCode: result.exitCode, summary: summarize(result) };
 }
 
 /** Config set, then up; stops at the first failure (the executor journals each call). */
@@ -79,20 +80,22 @@ async function configure(
   pulumi: PulumiRunner,
   stack: string,
   config: RolloutConfig,
+  fence: Fence,
 ): Promise<Action[]> {
   const actions: Action[] = [];
   for (const args of [...rolloutConfigArgs(stack, config), pulumiArgs.up(stack)]) {
-    const action = await pulumiAction(pulumi, args);
+    const action = await pulumiAction(pulumi, args, fence);
     actions.push(action);
     if (action.exitCode !== 0) break;
   }
   return actions;
 }
 
-async function runSteps(run: CliRunner, argvs: string[][]): Promise<Action[]> {
+/** Calls that change the pool, each fenced; stops at the first failure. */
+async function runSteps(run: CliRunner, argvs: string[][], fence: Fence): Promise<Action[]> {
   const actions: Action[] = [];
   for (const argv of argvs) {
-    const result = await run(argv);
+    const result = await fence(argv, () => run(argv));
     actions.push({ argv, exitCode: result.exitCode, summary: summarize(result) });
     if (result.exitCode !== 0) break;
   }
@@ -113,9 +116,9 @@ export function metalDriver(o: {
 }): PoolDriver {
   return {
     read: o.read,
-    configure: (config) => configure(o.pulumi, o.stack, config),
-    drain: (config) => configure(o.pulumi, o.stack, config),
-    update: (config) => configure(o.pulumi, o.stack, config),
+    configure: (config, fence) => configure(o.pulumi, o.stack, config, fence),
+    drain: (config, _batch, _hosts, fence) => configure(o.pulumi, o.stack, config, fence),
+    update: (config, _batch, _hosts, fence) => configure(o.pulumi, o.stack, config, fence),
   };
 }
 
@@ -136,9 +139,9 @@ export function gcpDriver(o: {
   const hosts = (names: string[]) => names.map((name) => ({ name, zone: o.zoneOf(name) }));
   return {
     read: o.read,
-    configure: (config) => configure(o.pulumi, o.stack, config),
-    async drain(config, _batch, names) {
-      const actions = await configure(o.pulumi, o.stack, config);
+    configure: (config, fence) => configure(o.pulumi, o.stack, config, fence),
+    async drain(config, _batch, names, fence) {
+      const actions = await configure(o.pulumi, o.stack, config, fence);
       if (failed(actions)) return actions;
       const steps = gcpRollout.drain(o.pool, hosts(names), config.release, new Date(o.clock.now()));
       return [
@@ -146,14 +149,15 @@ export function gcpDriver(o: {
         ...(await runSteps(
           o.run,
           steps.map((s) => s.argv),
+          fence,
         )),
       ];
     },
-    async update(config, _batch, names) {
-      const actions = await configure(o.pulumi, o.stack, config);
+    async update(config, _batch, names, fence) {
+      const actions = await configure(o.pulumi, o.stack, config, fence);
       if (failed(actions)) return actions;
       const argv = gcpRollout.replace(o.pool, hosts(names)).argv;
-      const result = await o.run(argv);
+      const result = await fence(argv, () => o.run(argv));
       // gcloud answers per instance (SUCCESS, FAIL, MEMBER_NOT_FOUND) and exits 0 either way.
       const refused = /\b(FAIL|MEMBER_NOT_FOUND)\b/.exec(result.stdout);
       return [
@@ -182,12 +186,12 @@ export function awsDriver(o: {
    * After the `up` that points the group at a version: warm instances of another one would
    * come back as replacements on it, so they go first (they carry no calls).
    */
-  async function pointed(config: RolloutConfig): Promise<Action[]> {
-    const actions = await configure(o.pulumi, o.stack, config);
+  async function pointed(config: RolloutConfig, fence: Fence): Promise<Action[]> {
+    const actions = await configure(o.pulumi, o.stack, config, fence);
     if (failed(actions)) return actions;
     const answers: unknown[] = [];
     for (const argv of [awsRollout.running(o.pool).argv, awsRollout.warmPool(o.pool).argv]) {
-      const result = await o.run(argv);
+      const result = await fence(argv, () => o.run(argv), false);
       actions.push({ argv, exitCode: result.exitCode, summary: summarize(result) });
       if (result.exitCode !== 0) return actions;
       answers.push(JSON.parse(result.stdout || "null"));
@@ -197,20 +201,21 @@ export function awsDriver(o: {
     if (stale.length === 0) return actions;
     return [
       ...actions,
-      ...(await runSteps(o.run, [awsRollout.refreshWarmPool(o.pool, stale).argv])),
+      ...(await runSteps(o.run, [awsRollout.refreshWarmPool(o.pool, stale).argv], fence)),
     ];
   }
   return {
     read: o.read,
     configure: pointed,
-    async drain(config, _batch, names) {
-      const actions = await pointed(config);
+    async drain(config, _batch, names, fence) {
+      const actions = await pointed(config, fence);
       if (failed(actions)) return actions;
       return [
         ...actions,
         ...(await runSteps(
           o.run,
           awsRollout.drain(o.pool, names).map((s) => s.argv),
+          fence,
         )),
       ];
     },

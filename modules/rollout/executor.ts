@@ -12,6 +12,8 @@ import { evaluateGates, roundVerdict, type GateEvaluation } from "../gates/gates
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS } from "../gates/slo";
 import type { Lease } from "../migrate/backend";
 import type { Entry } from "../migrate/journal";
+import type { CliResult } from "../migrate/pulumi";
+import type { FenceToken } from "../migrate/fence";
 import {
   abortRun,
   approveRun,
@@ -34,6 +36,18 @@ export interface Action {
 }
 
 /**
+ * How a driver makes each call: the executor journals it (JournaledRun.journaled), and one that
+ * `changes` the pool (config, up, a drain mark, a recreate, a terminate; the default) after its
+ * intent under the lease, so a rollout that lost its lease while paused is refused before the
+ * call, never after it.
+ */
+export type Fence = (
+  argv: string[],
+  call: (lease: FenceToken) => Promise<CliResult>,
+  changes?: boolean,
+) => Promise<CliResult>;
+
+/**
  * How a pool's hosts are drained and updated: bare metal through the program (avfleet:rollout,
  * then `pulumi up`, which runs exactly the changed hosts' commands), a cloud pool through its
  * own drain path and the group's recreation of drained instances.
@@ -42,11 +56,11 @@ export interface PoolDriver {
   /** What the pool renders and runs now, and its hosts. */
   read(): Promise<PoolRead>;
   /** Makes `avfleet:rollout` the stack's (config set, up). */
-  configure(config: RolloutConfig): Promise<Action[]>;
+  configure(config: RolloutConfig, fence: Fence): Promise<Action[]>;
   /** Takes a batch out of service: no new joins; its calls go on until they end or the limit. */
-  drain(config: RolloutConfig, batch: number, hosts: string[]): Promise<Action[]>;
+  drain(config: RolloutConfig, batch: number, hosts: string[], fence: Fence): Promise<Action[]>;
   /** Puts a drained batch on `config.target`'s release and back in service. */
-  update(config: RolloutConfig, batch: number, hosts: string[]): Promise<Action[]>;
+  update(config: RolloutConfig, batch: number, hosts: string[], fence: Fence): Promise<Action[]>;
 }
 
 export interface RolloutContext extends RunContext<RolloutUnit> {
@@ -100,19 +114,26 @@ class Rollout extends JournaledRun<RolloutContext> {
     };
   }
 
-  /** Journals a driver's calls; the first failure is the step's. */
-  async act(unit: string, calls: Promise<Action[]>): Promise<string | undefined> {
+  /**
+   * A driver's calls, each journaled as it is made (fenced); the first failure is the step's.
+   * A journal that refuses (a lost lease) is no failure of the step: it stops the run.
+   */
+  async act(unit: string, calls: (fence: Fence) => Promise<Action[]>): Promise<string | undefined> {
     let actions: Action[];
+    let journal: { failed: unknown } | undefined;
+    const fence: Fence = (argv, call, changes = true) =>
+      this.journaled(unit, argv, call, changes).catch((err: unknown) => {
+        journal ??= { failed: err };
+        throw err;
+      });
     try {
-      actions = await calls;
+      actions = await calls(fence);
     } catch (err) {
+      if (journal) throw journal.failed;
       return (err as Error).message;
     }
-    for (const a of actions) {
-      await this.record({ type: "command", unit, ...a });
-      if (a.exitCode !== 0) return `${a.argv.slice(0, 3).join(" ")}: ${a.summary}`;
-    }
-    return undefined;
+    const a = actions.find((a) => a.exitCode !== 0);
+    return a && `${a.argv.slice(0, 3).join(" ")}: ${a.summary}`;
   }
 
   async runUnit(unit: RolloutUnit): Promise<Outcome | undefined> {
@@ -125,9 +146,8 @@ class Rollout extends JournaledRun<RolloutContext> {
         release: this.pool.rendered,
         batches: [canary, ...batches],
       });
-      const failed = await this.act(
-        unit.id,
-        this.ctx.driver.configure(this.config(0, -1, "release")),
+      const failed = await this.act(unit.id, (fence) =>
+        this.ctx.driver.configure(this.config(0, -1, "release"), fence),
       );
       if (failed) return await this.halt("tool-failed", failed, unit.id);
       await this.record({
@@ -173,14 +193,15 @@ class Rollout extends JournaledRun<RolloutContext> {
       return verified === true ? undefined : this.failed(unit, verified, forward);
     }
     const drainConfig = this.config(forward ? unit.index : unit.index + 1, unit.index, target);
-    const failedDrain = await this.act(step, this.ctx.driver.drain(drainConfig, unit.index, hosts));
+    const failedDrain = await this.act(step, (fence) =>
+      this.ctx.driver.drain(drainConfig, unit.index, hosts, fence),
+    );
     if (failedDrain) return this.failed(unit, `drain: ${failedDrain}`, forward);
     const drained = await this.awaitDrain(step, hosts);
     if (drained) return drained;
     const updateConfig = this.config(after, -1, target);
-    const failedUpdate = await this.act(
-      step,
-      this.ctx.driver.update(updateConfig, unit.index, hosts),
+    const failedUpdate = await this.act(step, (fence) =>
+      this.ctx.driver.update(updateConfig, unit.index, hosts, fence),
     );
     if (failedUpdate) return this.failed(unit, `update: ${failedUpdate}`, forward);
     const verified = await this.verify(step, unit, release);
@@ -376,7 +397,8 @@ export function runRollout(ctx: RolloutContext, options: RolloutRunOptions = {})
     }
     const held = heldOutcome(s);
     if (held) return held;
-    await ctx.backend.clearAbort(ctx.key);
+    // Recorded (under the lease) before the abort request is cleared: a stale rollout must
+    // not swallow an operator's abort.
     await run.record({
       type: "start",
       hash,
@@ -385,6 +407,7 @@ export function runRollout(ctx: RolloutContext, options: RolloutRunOptions = {})
       restart: s.hash !== undefined && s.hash !== hash,
       mode: ctx.mode,
     });
+    await ctx.backend.clearAbort(ctx.key);
     if (lease.takenFrom) {
       await run.record({
         type: "note",

@@ -421,7 +421,8 @@ export class RolloutWorld {
   get driver(): PoolDriver {
     const common = {
       stack: this.o.stack,
-      pulumi: (args: string[]) => this.pulumi(args),
+      // Whatever runner the world has now, given the lease each call is made under.
+      pulumi: this.pulumi.bind(this),
       read: async () => this.read(),
     };
     if (this.o.kind === "metal") return metalDriver(common);

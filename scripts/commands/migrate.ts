@@ -119,21 +119,28 @@ Examples:
   avfleet migrate run runbooks/us-west.yaml --rehearse --fault target-loss=3@25
   avfleet migrate approve runbooks/us-west.yaml --by alice`,
   async run(argv) {
-    try {
-      return await migrate(argv);
-    } catch (err) {
-      if (err instanceof StateLinkError) {
-        process.stderr.write(`${err.message}\n`);
-        return EXIT.badInput;
-      }
-      // Another executor on this runbook, or a lease lost to one, is not a crash: say who, no
-      // stack trace.
-      if (!(err instanceof LockedError || err instanceof StaleWriteError)) throw err;
-      process.stderr.write(`error: ${err.message}\n`);
-      return EXIT.failure;
-    }
+    return await withStateErrors(() => migrate(argv));
   },
 };
+
+/**
+ * Runs a command on the state backend (migrate, rollout). Another executor holding the lease,
+ * or a lease lost to one, is not a crash: it says who, no stack trace, and exits 3; a state
+ * file reached through a symlink is bad input (exit 2).
+ */
+export async function withStateErrors(command: () => Promise<number>): Promise<number> {
+  try {
+    return await command();
+  } catch (err) {
+    if (err instanceof StateLinkError) {
+      process.stderr.write(`${err.message}\n`);
+      return EXIT.badInput;
+    }
+    if (!(err instanceof LockedError || err instanceof StaleWriteError)) throw err;
+    process.stderr.write(`error: ${err.message}\n`);
+    return EXIT.failure;
+  }
+}
 
 /**
  * The rehearsal world in `dir`: resumed when it exists (with the same faults, for run),
@@ -300,7 +307,7 @@ async function migrate(argv: string[]): Promise<number> {
     }
     const metrics = prometheus ? prometheusProvider({ url: prometheus, region }) : noMetrics;
     const drivers: Drivers = world ?? {
-      pulumi: cliPulumi(projectRoot(loaded.stacksDir)),
+      pulumi: cliPulumi(projectRoot(loaded.stacksDir), process.env, stateSpec),
       metrics,
       clock: realClock,
     };

@@ -30,6 +30,7 @@ import {
 } from "../../modules/rollout/units";
 import { RolloutWorld } from "../../modules/rollout/world";
 import { EXIT, UsageError, parseCommandArgs, type Command } from "../cli";
+import { withStateErrors } from "./migrate";
 
 const DEFAULTS: BatchLimits = ROLLOUT_DEFAULTS;
 
@@ -126,7 +127,9 @@ Examples:
         "a real rollout needs --prometheus: its canary's gates and its drains read the hosts' series",
       );
     }
-    return await rolloutAction(action, stack, { ...ROLLOUT_DEFAULTS, ...limits }, values);
+    return await withStateErrors(() =>
+      rolloutAction(action, stack, { ...ROLLOUT_DEFAULTS, ...limits }, values),
+    );
   },
 };
 
@@ -228,7 +231,11 @@ async function rolloutAction(
           run: (a: string[]) => world.run(a),
           clock: world.clock,
         }
-      : { pulumi: cliPulumi(projectRoot(dirname(stack.file))), run: cliRunner(), clock: realClock };
+      : {
+          pulumi: cliPulumi(projectRoot(dirname(stack.file)), process.env, stateSpec),
+          run: cliRunner(),
+          clock: realClock,
+        };
     const driver = world ? world.driver : realPool(stack, runners);
     let pool;
     try {

@@ -4,13 +4,25 @@
  * reaches Pulumi, nothing is left staged for the next `up`, and it stops with StaleWriteError
  * (exit 3 from the CLI).
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { localBackend, StaleWriteError, thisHolder } from "../../modules/migrate/backend";
 import { runMigration } from "../../modules/migrate/executor";
+import {
+  fenceEnv,
+  fenceFromEnv,
+  refuseStaleUpdate,
+  type FenceToken,
+} from "../../modules/migrate/fence";
 import { changesStack } from "../../modules/migrate/pulumi";
 import { changedAnything } from "../../modules/migrate/state";
 import { loadWorld } from "../../modules/migrate/world";
+import { runRollout } from "../../modules/rollout/executor";
+import { rolloutUnits, ROLLOUT_DEFAULTS } from "../../modules/rollout/units";
+import { RolloutWorld } from "../../modules/rollout/world";
 import { executorFor, FIXTURE_STACKS, journalOf, newRehearsal, US_WEST } from "../migrate/support";
 
 test("an executor whose lease was taken while it slept makes no Pulumi change when it wakes", async () => {
@@ -85,4 +97,117 @@ test("an intent without its result counts as a change: such a run cannot be aban
     ]),
     "step 3 ran pulumi config set",
   );
+});
+
+test("a rollout whose lease was taken while it slept makes no pulumi, gcloud or aws call when it wakes", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "avfleet-stale-rollout-"));
+  try {
+    const world = new RolloutWorld({
+      stack: "gcp-sjc",
+      kind: "gcp",
+      domains: ["a", "b", "c"],
+      perDomain: 4,
+      drainSeconds: 1800,
+      running: "r-000000000001",
+      rendered: "r-000000000002",
+    });
+    const calls: string[][] = [];
+    let tookOver = false;
+    // The world's driver calls these: what reaches the pool after the takeover is seen here.
+    const [pulumi, run] = [world.pulumi.bind(world), world.run.bind(world)];
+    const leases = new Set<string>();
+    world.pulumi = (args: string[], lease?: FenceToken) => {
+      leases.add(JSON.stringify(lease));
+      if (tookOver) calls.push(["pulumi", ...args]);
+      return pulumi(args);
+    };
+    world.run = (argv) => (tookOver && calls.push(argv), run(argv));
+    const pool = world.read();
+    const key = `release/${pool.stack}`;
+    const successor = localBackend(dir, { pid: 2, alive: (p) => p === 2 });
+    const units = rolloutUnits(pool, ROLLOUT_DEFAULTS);
+    const canary = units.find((u) => u.kind === "batch")!.id;
+    const rollout = runRollout({
+      file: `stacks/Pulumi.${pool.stack}.yaml`,
+      units,
+      backend: localBackend(dir, { pid: 1 }),
+      key,
+      by: "alice",
+      drivers: { pulumi: world.pulumi, metrics: world.metrics, clock: world.clock },
+      mode: "rehearse",
+      approvalTtlMs: () => ROLLOUT_DEFAULTS.approvalTtlMs,
+      pool,
+      driver: world.driver,
+      options: ROLLOUT_DEFAULTS,
+      onEntry: (entry) => {
+        // The rollout has recorded that the canary starts, and freezes right there, before
+        // its drain; meanwhile its lock is found with a dead-looking pid and taken over.
+        if (entry.type === "step-start" && entry.unit === canary && !tookOver) {
+          tookOver = true;
+          void successor.acquire(key, thisHolder("bob", 2));
+        }
+      },
+    });
+    await assert.rejects(rollout, StaleWriteError);
+    assert.ok(tookOver, "the rollout got as far as the canary");
+    assert.deepEqual(calls, [], "after losing its lease: no config set, up or gcloud mark");
+    const entries = await successor.read(key);
+    assert.equal(entries.at(-1)?.type, "step-start", "nothing written after the takeover");
+    // Before it (the begin step's config set and up), each call was journaled right after its
+    // intent.
+    const commands = entries.flatMap((e, i) => (e.type === "command" ? [i] : []));
+    // Each pulumi call also carried the lease, for the program to check at an update.
+    const fences = entries.flatMap((e) => (e.type === "command-intent" ? [e.fence] : []));
+    assert.deepEqual([...leases], [JSON.stringify({ key, token: fences[0] })]);
+    assert.ok(commands.length >= 3);
+    for (const i of commands)
+      assert.deepEqual(entries[i - 1], {
+        ...entries[i - 1],
+        type: "command-intent",
+        argv: (entries[i] as { argv: string[] }).argv,
+      });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the program refuses an update started under a lease that was since taken; a preview and the current lease pass", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "avfleet-fence-"));
+  try {
+    // Two executors as two pids: the first's lock is found dead and taken over.
+    const first = await localBackend(dir, { pid: 1 }).acquire("us-west", thisHolder("alice", 1));
+    const open = (location: string) => localBackend(location, { alive: (p) => p === 2 });
+    const second = await open(dir).acquire("us-west", thisHolder("bob", 2));
+    assert.notEqual(first.token, second.token);
+    const envOf = (token: number) => fenceEnv(dir, { key: "us-west", token });
+    // What the frozen first executor's `pulumi up` carries into the program.
+    await assert.rejects(
+      refuseStaleUpdate(envOf(first.token), false, open),
+      new Error(
+        `${dir} us-west: this update was started under lease token ${first.token}, but it is now token ${second.token}; a stale executor's update changes nothing (exit 3 at its next write)`,
+      ),
+    );
+    await refuseStaleUpdate(envOf(first.token), true, open);
+    await refuseStaleUpdate(envOf(second.token), false, open);
+    await second.release();
+    await assert.rejects(
+      refuseStaleUpdate(envOf(second.token), false, open),
+      /started under lease token \d+, but nobody holds it/,
+    );
+    // An operator's own `pulumi up`, not started by an executor, carries no fence.
+    await refuseStaleUpdate({}, false, open);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a fenced pulumi call carries an absolute state path, the key and the token to the program", () => {
+  const env = fenceEnv("state/dir", { key: "us-west", token: 42 });
+  assert.deepEqual(fenceFromEnv(env), {
+    state: join(process.cwd(), "state/dir"),
+    key: "us-west",
+    token: 42,
+  });
+  const url = "postgres://avfleet@db.internal/fleet";
+  assert.equal(fenceFromEnv(fenceEnv(url, { key: "k", token: 1 }))?.state, url);
 });
