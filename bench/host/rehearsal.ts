@@ -29,6 +29,8 @@ import {
   AWS_LAUNCH_HOOK,
   awsMediaMetric,
   GCP_MEDIA_LOAD_METRIC,
+  gcpDrainBucket,
+  gcpDrainObject,
 } from "../../modules/host/metrics";
 import { EXPORTER_METRICS } from "../../modules/host/exporter";
 import { AGENT_STATE_DIR, AGENT_UNIT, TUNE_CHECK_UNIT } from "../../modules/host/units";
@@ -572,7 +574,7 @@ async function rehearseHost(
     const mark = async () => {
       markedByController =
         JSON.stringify((await scaleIn()).marked) === JSON.stringify([vm.name]) &&
-        g.vms().some((v) => v.name === vm.name && v.items.some((i) => i.key === "avfleet-drain"));
+        g.objects().has(`${gcpDrainBucket(vm.project, gcpSpec.pool)}/${gcpDrainObject(vm.name)}`);
     };
     deletePass = async () =>
       JSON.stringify((await scaleIn()).deleted) === JSON.stringify([vm.name]) &&

@@ -6,7 +6,9 @@
  *                        guest attributes (PUT from the host): .../manage-guest-attributes
  *   Cloud Monitoring     POST v3/projects/{project}/timeSeries (projects.timeSeries.create)
  *   Compute              regional MIG deleteInstances, get, listManagedInstances; autoscalers.get;
- *                        instances.get, setMetadata, getGuestAttributes (see gcpStandIns)
+ *                        instances.get, getGuestAttributes (see gcpStandIns)
+ *   Cloud Storage        JSON API objects.get / insert (uploadType=media) / delete: the drain
+ *                        marks, https://cloud.google.com/storage/docs/json_api/v1/objects
  *   EC2 IMDSv2           PUT latest/api/token; GET latest/meta-data/... with the token
  *   CloudWatch           Query API Action=PutMetricData Version=2010-08-01, SigV4 "monitoring";
  *                        a namespace the instance role's policy does not allow: AccessDenied
@@ -101,6 +103,8 @@ export interface GcpPool {
   peers: GcpPeer[];
   /** Items per listManagedInstances page: small, so paging is exercised. */
   pageSize?: number;
+  /** Cloud Storage objects there already (drain marks): "<bucket>/<object>" -> timeCreated. */
+  objects?: Record<string, string>;
 }
 
 interface Vm {
@@ -109,13 +113,12 @@ interface Vm {
   id: string;
   status: string;
   template: string;
-  metadata: { fingerprint: string; items: Array<{ key: string; value: string }> };
+  metadata: { items: Array<{ key: string; value: string }> };
   /** Guest attributes the VM wrote through its metadata server: "namespace/key" -> value. */
   guest: Map<string, string>;
 }
 
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
-const fingerprint = () => randomBytes(6).toString("base64");
 
 /** One pass of the GCP scale-in controller (`python3 main.py`) against the stand-ins: its report. */
 export async function scaleInPass(
@@ -142,9 +145,10 @@ export async function scaleInPass(
  * (and, with `pool`, its peers and autoscaler):
  *   regionAutoscalers.get, regionInstanceGroupManagers.get / listManagedInstances (POST, no body)
  *   / deleteInstances (the controller's: instance URLs of the group's VMs), instances.get,
- *   instances.setMetadata (fingerprint, else 412), instances.getGuestAttributes
- *   (queryPath; 404 when nothing is there), timeSeries.create; the VM's metadata server takes
- *   guest attributes (PUT).
+ *   instances.getGuestAttributes (queryPath; 404 when nothing is there), timeSeries.create; the
+ *   VM's metadata server takes guest attributes (PUT). Cloud Storage objects, any bucket:
+ *   get (404 when there is none), insert (media upload; ifGenerationMatch=0 and one exists: 412)
+ *   and delete (204; none: 404); the host may only get.
  */
 export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) {
   const group = `projects/${vm.projectNumber}/regions/${vm.region}/instanceGroupManagers/${vm.group}`;
@@ -158,7 +162,7 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
       id: vm.id,
       status: "RUNNING",
       template: template("current"),
-      metadata: { fingerprint: fingerprint(), items: [{ key: "created-by", value: group }] },
+      metadata: { items: [{ key: "created-by", value: group }] },
       guest: new Map(),
     },
     ...(pool?.peers ?? []).map((p) => ({
@@ -167,10 +171,7 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
       id: p.id,
       status: p.status ?? "RUNNING",
       template: template(p.outdated ? "previous" : "current"),
-      metadata: {
-        fingerprint: fingerprint(),
-        items: [{ key: "created-by", value: group }, ...(p.items ?? [])],
-      },
+      metadata: { items: [{ key: "created-by", value: group }, ...(p.items ?? [])] },
       // Its agent reports its load in a guest attribute beside the Monitoring gauge.
       guest: new Map(
         Object.entries({
@@ -185,6 +186,8 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
   const self = vms[0];
   const token = `ya29.${randomBytes(8).toString("hex")}`;
   const lastPoint = new Map<string, number>();
+  /** Cloud Storage objects, "<bucket>/<object>" -> timeCreated. */
+  const marks = new Map<string, string>(Object.entries(pool?.objects ?? {}));
   const metadata: Record<string, () => string> = {
     "project/project-id": () => vm.project,
     "instance/id": () => vm.id,
@@ -261,6 +264,44 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
       lastPoint.set(vm.id, Date.now());
       record("monitoring", "timeSeries.create", doc);
       return json(res, {});
+    }
+    const object = /^(\/upload)?\/storage\/v1\/b\/([^/]+)\/o(?:\/([^/]+))?$/.exec(path);
+    if (object) {
+      if (!bearer(req)) return s.problem("storage", `${path}: no valid Bearer token`, res, 401);
+      const [, upload, bucket, encoded] = object;
+      const name = upload ? query.get("name") : encoded && decodeURIComponent(encoded);
+      if (!name) return s.problem("storage", `${req.method} ${path}: no object name`, res);
+      const key = `${bucket}/${name}`;
+      const notFound = () =>
+        void res
+          .writeHead(404, { "Content-Type": "application/json" })
+          .end(JSON.stringify({ error: { code: 404, message: "No such object" } }));
+      if (req.method === "GET" && !upload) {
+        record("storage", "objects.get", { bucket, name });
+        const at = marks.get(key);
+        if (at === undefined) return notFound();
+        return json(res, { kind: "storage#object", bucket, name, timeCreated: at });
+      }
+      // The hosts' account holds storage.objects.get alone.
+      if (req.socket.remoteAddress === vm.address)
+        return s.problem("storage", `${req.method} ${name} from the host itself`, res, 403);
+      if (req.method === "POST" && upload) {
+        if (query.get("uploadType") !== "media")
+          return s.problem("storage", `insert: uploadType ${query.get("uploadType")}`, res);
+        if (query.get("ifGenerationMatch") === "0" && marks.has(key))
+          return void res
+            .writeHead(412, { "Content-Type": "application/json" })
+            .end(JSON.stringify({ error: { code: 412, message: "Precondition Failed" } }));
+        marks.set(key, new Date().toISOString());
+        record("storage", "objects.insert", { bucket, name });
+        return json(res, { kind: "storage#object", bucket, name, timeCreated: marks.get(key) });
+      }
+      if (req.method === "DELETE" && !upload) {
+        if (!marks.delete(key)) return notFound();
+        record("storage", "objects.delete", { bucket, name });
+        return void res.writeHead(204).end();
+      }
+      return s.problem("storage", `${req.method} ${path}`, res, 405);
     }
     if (!path.startsWith("/compute/v1/"))
       return s.problem("gcp", `${req.method} ${path}: no such API`, res, 404);
@@ -362,36 +403,14 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
         metadata: { kind: "compute#metadata", ...v.metadata },
       });
     }
-    const setMeta =
-      /^\/compute\/v1\/projects\/[^/]+\/zones\/([^/]+)\/instances\/([^/]+)\/setMetadata$/.exec(
-        path,
-      );
-    if (setMeta && path.startsWith(compute)) {
-      if (req.method !== "POST") return s.problem("compute", `${req.method} ${path}`, res, 405);
-      if (!String(req.headers["content-type"]).startsWith("application/json"))
-        return s.problem("compute", "setMetadata: Content-Type must be application/json", res);
-      const target = vms.find((v) => v.zone === setMeta[1] && v.name === setMeta[2]);
-      if (!target) return s.problem("compute", `setMetadata: no instance ${setMeta[2]}`, res, 404);
-      const doc = JSON.parse(body);
-      if (doc.fingerprint !== target.metadata.fingerprint)
-        return void res
-          .writeHead(412, { "Content-Type": "application/json" })
-          .end(JSON.stringify({ error: { code: 412, errors: [{ reason: "conditionNotMet" }] } }));
-      const keys = new Set((doc.items ?? []).map((i: { key: string }) => i.key));
-      const lost = target.metadata.items.filter((i) => !keys.has(i.key)).map((i) => i.key);
-      // setMetadata replaces the whole list: a key left out is deleted.
-      if (lost.length)
-        return s.problem("compute", `setMetadata would delete ${lost.join(", ")}`, res);
-      target.metadata = { fingerprint: fingerprint(), items: doc.items };
-      record("compute", "setMetadata", { instance: target.name, ...doc });
-      return json(res, { kind: "compute#operation" });
-    }
     s.problem("gcp", `${req.method} ${path}: no such API`, res, 404);
   });
   return {
-    endpoints: { metadata: url, monitoring: url, compute: url },
+    endpoints: { metadata: url, monitoring: url, compute: url, storage: url },
     /** The MIG's VMs now (a host the controller deleted is gone). */
     vms: () => vms.map((v) => ({ name: v.name, items: v.metadata.items })),
+    /** The Cloud Storage objects now: "<bucket>/<object>" -> timeCreated. */
+    objects: () => new Map(marks),
   };
 }
 

@@ -30,24 +30,22 @@ export const GOOGLE_HEALTH_CHECK_RANGES = [
 export { GCP_MEDIA_LOAD_METRIC as MEDIA_LOAD_METRIC } from "../host/metrics";
 
 /**
- * The scopes a media host's agent needs: write its load gauge and logs. No compute scope: the
- * host never changes its MIG; the scale-in controller deletes it once its drain is done.
+ * The scopes a media host's agent needs: write its load gauge and logs, and read its drain mark
+ * (an object in the pool's mark bucket; Artifact Registry serves pulls to the same read-only
+ * storage scope). No compute scope: the host never changes its MIG; the scale-in controller
+ * deletes it once its drain is done. A scope only caps what the account's IAM grants allow
+ * (https://cloud.google.com/compute/docs/access/service-accounts#accesscopesiam): the host
+ * account reads objects of its pool's mark prefix alone.
  */
 export const HOST_SCOPES = [
   "https://www.googleapis.com/auth/monitoring.write",
   "https://www.googleapis.com/auth/logging.write",
+  "https://www.googleapis.com/auth/devstorage.read_only",
 ];
 export const HOST_ROLES = ["roles/monitoring.metricWriter", "roles/logging.logWriter"];
 
-/** Artifact Registry serves pulls to a token with the read-only storage scope. */
-const PULL_SCOPE = "https://www.googleapis.com/auth/devstorage.read_only";
 /** Pulls from one repository: granted on that repository, not the project. */
 export const IMAGE_PULL_ROLE = "roles/artifactregistry.reader";
-
-/** The host's scopes: a pool whose image is in Artifact Registry also pulls it. */
-export function hostScopes(spec: GcpFleetSpec): string[] {
-  return containerImage(spec)?.auth === "google" ? [...HOST_SCOPES, PULL_SCOPE] : HOST_SCOPES;
-}
 
 /** The Artifact Registry repository a pool pulls its image from, for the reader grant. */
 export function imageRepository(spec: GcpFleetSpec) {
@@ -76,8 +74,8 @@ export function poolInstances(spec: GcpFleetSpec): string {
  * The autoscaler only scales out, for every pool: a VM the MIG deletes gets the normal ~90 s
  * stop (graceful shutdown is Preview and does not apply to MIG-initiated deletions:
  * https://cloud.google.com/compute/docs/instances/graceful-shutdown-overview), which would cut
- * its calls. Hosts leave through the scale-in controller (gcp-scale-in.ts): it marks them
- * avfleet-drain=true, each drains up to the pool's limit, and the controller deletes it then.
+ * its calls. Hosts leave through the scale-in controller (gcp-scale-in.ts): it marks them to
+ * drain, each drains up to the pool's limit, and the controller deletes it then.
  */
 export const AUTOSCALER_MODE = "ONLY_SCALE_OUT";
 
@@ -267,7 +265,7 @@ export function hostTemplate(spec: GcpFleetSpec, startupScript: string) {
       diskType: "pd-balanced",
     },
     ...networking(spec),
-    scopes: hostScopes(spec),
+    scopes: HOST_SCOPES,
     shieldedInstanceConfig: SHIELDED_INSTANCE,
     scheduling: SCHEDULING,
   };

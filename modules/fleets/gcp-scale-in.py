@@ -7,8 +7,13 @@
 # avfleet/drain at zero sessions or at the pool's drain limit) or whose mark is older than the
 # drain limit and a margin (its agent died: the limit has passed anyway); then it reads the
 # autoscaler's recommendedSize and the MIG's targetSize and, when the MIG is larger, marks
-# running hosts `avfleet-drain=true`: those not on the MIG's current template first (a new
-# template reaches the pool as it scales in), then the least loaded. Nothing else deletes a VM.
+# running hosts to drain: those not on the MIG's current template first (a new template reaches
+# the pool as it scales in), then the least loaded. Nothing else deletes a VM.
+# A mark is an object drain/<VM name> in the pool's mark bucket, created when none exists and
+# deleted with its VM; the host's agent polls it. Not instance metadata: setMetadata would let
+# this function's identity set any key, `startup-script` included, root on the pool's VMs.
+# Operators and a release's rollout still mark by metadata (`avfleet-drain=true`), which this
+# reads as well.
 # Loads come from each member's own guest attribute avfleet/load, which only that VM can write:
 # the Cloud Monitoring gauge the autoscaler reads can be written by any account holding
 # monitoring.metricWriter in the project, for any instance_id, so a forged series could steer
@@ -30,7 +35,7 @@ import urllib.request
 
 DRAIN_KEY = "avfleet-drain"
 MARKED_AT_KEY = "avfleet-drain-at"
-# Set with the mark by a release's rollout, which recreates the VM itself once drained.
+# Set with the metadata mark by a release's rollout, which recreates the VM itself once drained.
 DRAIN_FOR_KEY = "avfleet-drain-for"
 # The guest attribute a host's agent writes when its drain is done: "done <epoch> <sessionsLeft>".
 GUEST_NAMESPACE = "avfleet"
@@ -130,12 +135,15 @@ def trusted_recommendation(recommended, hosts, per_host):
     return max(recommended, -(-sum(known) // per_host) + len(hosts) - len(known))
 
 
-def marked_at(items):
-    """None when the host is not draining; else the mark's epoch seconds (0 when unknown)."""
+def marked_at(items, mark_object):
+    """None when the host is not draining; else the mark's epoch seconds (0 when unknown). The
+    controller's own mark is an object (its timeCreated); an operator's or a rollout's, metadata."""
     meta = {i["key"]: i.get("value", "") for i in items}
-    if meta.get(DRAIN_KEY, "").strip().lower() != "true":
-        return None
     try:
+        if mark_object is not None:
+            return parse_time(mark_object.get("timeCreated", ""))
+        if meta.get(DRAIN_KEY, "").strip().lower() != "true":
+            return None
         return parse_time(meta.get(MARKED_AT_KEY, ""))
     except ValueError:
         return 0
@@ -151,12 +159,6 @@ def parse_time(text):
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def rfc3339(epoch):
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%SZ"
-    )
-
-
 # --- the APIs ---------------------------------------------------------------------------------
 
 
@@ -165,11 +167,12 @@ class ApiError(Exception):
 
 
 class Google:
-    """Metadata-server token; Compute REST calls."""
+    """Metadata-server token; Compute and Cloud Storage JSON API calls."""
 
     def __init__(self, endpoints):
         self.metadata = endpoints["metadata"].rstrip("/") + "/computeMetadata/v1/"
         self.compute = endpoints["compute"].rstrip("/") + "/compute/v1/"
+        self.storage = endpoints["storage"].rstrip("/")
         self.token = None
 
     def call(self, method, url, body=None, ok=(200,)):
@@ -234,7 +237,7 @@ def observe(api, config, now):
         if status == 404:
             continue
         items = vm.get("metadata", {}).get("items", [])
-        marked = marked_at(items)
+        marked = marked_at(items, mark_object(api, config, name))
         attributes = guest_attributes(api, config, zone, name)
         template = (m.get("version") or {}).get("instanceTemplate")
         hosts.append(
@@ -249,7 +252,6 @@ def observe(api, config, now):
                 "outdated": bool(current and template and template != current),
                 "drainDone": marked is not None and drain_done(attributes),
                 "drainFor": drain_for(items),
-                "metadata": vm.get("metadata", {}),
             }
         )
     return int(mig["targetSize"]), autoscaler.get("recommendedSize"), hosts
@@ -265,19 +267,30 @@ def guest_attributes(api, config, zone, name):
     return doc if status == 200 else {}
 
 
-def mark(api, config, host, now):
-    """Adds the drain mark to the host's metadata; False when its metadata moved meanwhile."""
-    metadata = host["metadata"]
-    items = [i for i in metadata.get("items", []) if i["key"] not in (DRAIN_KEY, MARKED_AT_KEY)]
-    items += [{"key": DRAIN_KEY, "value": "true"}, {"key": MARKED_AT_KEY, "value": rfc3339(now)}]
-    url = (
-        f"{api.compute}projects/{config['project']}/zones/{host['zone']}"
-        f"/instances/{host['name']}/setMetadata"
-    )
-    # 412 conditionNotMet: the fingerprint is stale; the next run reads it again.
-    status, _ = api.call(
-        "POST", url, {"fingerprint": metadata.get("fingerprint", ""), "items": items}, (200, 412)
-    )
+def mark_url(api, config, name, upload=False):
+    """The JSON API URL of the host's mark object (its name URL-encoded, / included)."""
+    marks = config["drainMarks"]
+    quoted = urllib.parse.quote(marks["prefix"] + name, safe="")
+    if upload:
+        return (
+            f"{api.storage}/upload/storage/v1/b/{marks['bucket']}/o"
+            f"?uploadType=media&name={quoted}&ifGenerationMatch=0"
+        )
+    return f"{api.storage}/storage/v1/b/{marks['bucket']}/o/{quoted}"
+
+
+def mark_object(api, config, name):
+    """The host's mark object's resource, or None: objects.get answers 404 when there is none
+    (https://cloud.google.com/storage/docs/consistency)."""
+    status, doc = api.call("GET", mark_url(api, config, name), ok=(200, 404))
+    return doc if status == 200 else None
+
+
+def mark(api, config, host):
+    """Creates the host's mark object, empty; False when one exists already: ifGenerationMatch=0
+    lets the upload through only where no live object is, else 412
+    (https://cloud.google.com/storage/docs/request-preconditions)."""
+    status, _ = api.call("POST", mark_url(api, config, host["name"], upload=True), ok=(200, 412))
     return status == 200
 
 
@@ -289,6 +302,9 @@ def delete(api, config, hosts):
     )
     body = {"instances": [h["instance"] for h in hosts], "skipInstancesOnValidationError": True}
     api.call("POST", url, body)
+    # A later VM may get a deleted one's name: it must not be born marked. 204 once deleted.
+    for h in hosts:
+        api.call("DELETE", mark_url(api, config, h["name"]), ok=(204, 404))
 
 
 def run_once(config, endpoints, now):
@@ -304,7 +320,7 @@ def run_once(config, endpoints, now):
         size, recommended, hosts, now, config["maxHostsPerWindow"], config["windowSec"]
     )
     by_name = {h["name"]: h for h in hosts}
-    marked = [name for name in chosen if mark(api, config, by_name[name], now)]
+    marked = [name for name in chosen if mark(api, config, by_name[name])]
     draining = sum(1 for h in hosts if h["markedAt"] is not None)
     report = {
         "size": size,

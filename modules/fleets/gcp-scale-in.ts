@@ -1,6 +1,7 @@
 /**
  * The scale-in controller of every GCP pool: its autoscaler only scales out, and this function
- * — run every minute by Cloud Scheduler — marks the least-loaded hosts `avfleet-drain=true`
+ * — run every minute by Cloud Scheduler — marks the least-loaded hosts to drain (an object
+ * `drain/<VM name>` in the pool's mark bucket, see gcpDrainObject)
  * while the MIG is larger than the autoscaler recommends (and than the hosts' own loads, which
  * each VM reports in a guest attribute only it can write, need). Each marked host's agent drains and
  * says so in a guest attribute; a later pass deletes its VM from the MIG (as it does once a mark
@@ -21,6 +22,7 @@ import * as serviceaccount from "@pulumi/gcp/serviceaccount";
 import * as storage from "@pulumi/gcp/storage";
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { SCALE_IN_ENV } from "../../policy/rules";
+import { gcpDrainBucket, GCP_DRAIN_PREFIX } from "../host/metrics";
 import { autoscalerTarget, poolInstances } from "./gcp-args";
 
 export const SCALE_IN_SOURCE = readFileSync(join(__dirname, "gcp-scale-in.py"), "utf8");
@@ -62,8 +64,20 @@ export const SCALE_IN_INSPECT_PERMISSIONS = [
   "compute.instances.get",
   "compute.instances.getGuestAttributes",
 ];
-/** The mark, granted only on the pool's VMs. */
-export const SCALE_IN_MARK_PERMISSIONS = ["compute.instances.setMetadata"];
+/**
+ * The mark: the object drain/<VM name> in the pool's mark bucket. get (marked, and since its
+ * timeCreated), create (only where none exists: ifGenerationMatch=0) and delete (once its VM is
+ * gone, so a later VM of that name is not born marked). Granted on that bucket and only under
+ * its drain/ prefix. Not compute.instances.setMetadata: that sets any key, `startup-script` and
+ * `ssh-keys` included, and IAM has no condition on metadata keys.
+ */
+export const SCALE_IN_MARK_PERMISSIONS = [
+  "storage.objects.create",
+  "storage.objects.delete",
+  "storage.objects.get",
+];
+/** The hosts' part: whether a mark exists. A list is a bucket's, which no prefix holds to. */
+export const HOST_MARK_PERMISSIONS = ["storage.objects.get"];
 /** regionInstanceGroupManagers.deleteInstances of a drained host: the VM's part, on the pool's VMs. */
 export const SCALE_IN_DELETE_PERMISSIONS = ["compute.instances.delete"];
 /**
@@ -76,46 +90,61 @@ export const SCALE_IN_DELETE_PERMISSIONS = ["compute.instances.delete"];
 export const SCALE_IN_RESIZE_PERMISSIONS = ["compute.instanceGroupManagers.update"];
 
 /**
- * The controller's custom roles: what each lets it do, and whether only on the pool's VMs (the
- * MIG's own reads and update cannot be conditioned, see above).
+ * The controller's custom roles: what each lets it do, and where: on the project (the MIG's
+ * own reads and update cannot be conditioned, see above), on the pool's VMs, or on the drain/
+ * objects of the pool's mark bucket.
  */
 export const SCALE_IN_GRANTS = [
   {
     role: "read",
     title: "see the pool's size, recommendation and members",
     permissions: SCALE_IN_READ_PERMISSIONS,
-    onPoolVms: false,
+    on: "project",
   },
   {
     role: "inspect",
     title: "see the pool's hosts, their marks and their own loads",
     permissions: SCALE_IN_INSPECT_PERMISSIONS,
-    onPoolVms: true,
+    on: "pool-vms",
   },
   {
     role: "mark",
     title: "mark the pool's hosts to drain",
     permissions: SCALE_IN_MARK_PERMISSIONS,
-    onPoolVms: true,
+    on: "drain-marks",
   },
   {
     role: "delete",
     title: "delete the pool's drained hosts from its MIG",
     permissions: SCALE_IN_DELETE_PERMISSIONS,
-    onPoolVms: true,
+    on: "pool-vms",
   },
   {
     role: "resize",
     title: "take deleted hosts out of the MIG's size",
     permissions: SCALE_IN_RESIZE_PERMISSIONS,
-    onPoolVms: false,
+    on: "project",
   },
 ] as const;
+
+/**
+ * IAM condition: objects under drain/ of the pool's mark bucket. Cloud Storage names an object
+ * `projects/_/buckets/<bucket>/objects/<object>` to IAM conditions
+ * (https://cloud.google.com/iam/docs/conditions-resource-attributes#resource-name), and a
+ * bucket-level binding may carry one (uniform bucket-level access,
+ * https://cloud.google.com/storage/docs/samples/storage-add-bucket-conditional-iam-binding).
+ */
+export function drainMarks(bucket: string): string {
+  return (
+    `resource.type == "storage.googleapis.com/Object" && ` +
+    `resource.name.startsWith("projects/_/buckets/${bucket}/objects/${GCP_DRAIN_PREFIX}")`
+  );
+}
 
 /** A custom role id: letters, digits, underscores and dots, 3–64 characters. */
 export function scaleInRoleId(
   pool: string,
-  role: (typeof SCALE_IN_GRANTS)[number]["role"],
+  role: (typeof SCALE_IN_GRANTS)[number]["role"] | "host_mark",
 ): string {
   return `avfleet_${pool.replace(/-/g, "_")}_scale_in_${role}`.slice(0, 64);
 }
@@ -157,7 +186,9 @@ export interface ScaleInConfig {
   /** At most this many hosts marked within `windowSec` (the autoscaler's scaleInControl). */
   maxHostsPerWindow: number;
   windowSec: number;
-  endpoints: { metadata: string; compute: string };
+  /** The pool's mark bucket and the prefix of its marks (`<prefix><VM name>`). */
+  drainMarks: { bucket: string; prefix: string };
+  endpoints: { metadata: string; compute: string; storage: string };
 }
 
 export function scaleInConfig(
@@ -174,9 +205,11 @@ export function scaleInConfig(
     drainSeconds: spec.drainSeconds,
     maxHostsPerWindow: spec.autoscaling.scaleIn.maxHostsPerWindow,
     windowSec: spec.autoscaling.scaleIn.windowSec,
+    drainMarks: { bucket: gcpDrainBucket(project, spec.pool), prefix: GCP_DRAIN_PREFIX },
     endpoints: {
       metadata: "http://metadata.google.internal",
       compute: "https://compute.googleapis.com",
+      storage: "https://storage.googleapis.com",
     },
   };
 }
@@ -228,6 +261,24 @@ export class GcpScaleIn extends pulumi.ComponentResource {
       o,
     );
     const member = pulumi.interpolate`serviceAccount:${account.email}`;
+    // The hosts poll it every tick: in the pool's region, beside them.
+    const marksBucket = gcpDrainBucket(project, spec.pool);
+    const marks = new storage.Bucket(
+      `${name}-marks`,
+      {
+        project,
+        name: marksBucket,
+        location: region,
+        uniformBucketLevelAccess: true,
+        publicAccessPrevention: "enforced",
+        forceDestroy: true,
+      },
+      o,
+    );
+    const onMarks = {
+      title: `only ${spec.pool}'s drain marks`,
+      expression: drainMarks(marksBucket),
+    };
     for (const grant of SCALE_IN_GRANTS) {
       const role = new projects.IAMCustomRole(
         `${name}-${grant.role}`,
@@ -239,19 +290,48 @@ export class GcpScaleIn extends pulumi.ComponentResource {
         },
         o,
       );
-      new projects.IAMMember(
-        `${name}-${grant.role}-member`,
-        {
-          project,
-          role: role.name,
-          member,
-          ...(grant.onPoolVms
-            ? { condition: { title: `only ${spec.pool}'s VMs`, expression: poolInstances(spec) } }
-            : {}),
-        },
-        o,
-      );
+      if (grant.on === "drain-marks")
+        new storage.BucketIAMMember(
+          `${name}-${grant.role}-member`,
+          { bucket: marks.name, role: role.name, member, condition: onMarks },
+          o,
+        );
+      else
+        new projects.IAMMember(
+          `${name}-${grant.role}-member`,
+          {
+            project,
+            role: role.name,
+            member,
+            ...(grant.on === "pool-vms"
+              ? { condition: { title: `only ${spec.pool}'s VMs`, expression: poolInstances(spec) } }
+              : {}),
+          },
+          o,
+        );
     }
+    // Every host of the pool runs as one account, so IAM cannot hold a host to its own mark:
+    // it may read its siblings' too, which tells it nothing it could misuse.
+    const hostMark = new projects.IAMCustomRole(
+      `${name}-host-mark`,
+      {
+        project,
+        roleId: scaleInRoleId(spec.pool, "host_mark"),
+        title: `avfleet ${spec.pool}: hosts see their drain marks`,
+        permissions: HOST_MARK_PERMISSIONS,
+      },
+      o,
+    );
+    new storage.BucketIAMMember(
+      `${name}-host-mark-member`,
+      {
+        bucket: marks.name,
+        role: hostMark.name,
+        member: pulumi.interpolate`serviceAccount:${a.hostServiceAccount.email}`,
+        condition: onMarks,
+      },
+      o,
+    );
     new serviceaccount.IAMMember(
       `${name}-act-as-hosts`,
       {

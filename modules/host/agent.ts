@@ -14,6 +14,7 @@ import {
   GCP_MIN_POINT_SPACING_SEC,
   LIVENESS_PATH,
   PROMETHEUS_MEDIA_METRIC,
+  GCP_DRAIN_PREFIX,
 } from "./metrics";
 import { HOST_METRIC_FAMILIES, SERVING_SERIES } from "./exporter";
 import { SESSION_FAMILIES, type SessionFamilies } from "./sessions";
@@ -108,6 +109,7 @@ const ENDPOINTS = {
   gcp: {
     metadata: "http://metadata.google.internal",
     monitoring: "https://monitoring.googleapis.com",
+    storage: "https://storage.googleapis.com",
   },
   aws: {
     imds: "http://169.254.169.254",
@@ -189,6 +191,12 @@ export interface AgentConfig {
   /** The load gauge: its Prometheus name, and where the pool's autoscaler reads it. */
   metric: { [key: string]: string | Record<string, string> };
   lifecycleHook?: string;
+  /**
+   * GCP: where the scale-in controller marks this host to drain: object `<prefix><VM name>` of
+   * the pool's mark bucket, whose name (gcpDrainBucket) the agent derives from its project, which
+   * only the metadata server tells it.
+   */
+  drainMarks?: { prefix: string };
   /**
    * AWS: the launching hook the agent completes at every boot once the host serves, and
    * heartbeats every heartbeatSec while it comes up, for at most limitSec after the boot.
@@ -285,6 +293,7 @@ export function agentConfig(
           },
         }
       : {}),
+    ...(spec.kind === "gcp" ? { drainMarks: { prefix: GCP_DRAIN_PREFIX } } : {}),
     endpoints: ENDPOINTS[spec.kind],
     hostMetrics: {
       labels: { pool: spec.pool, region: spec.mediaRegion },

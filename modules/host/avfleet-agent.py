@@ -387,6 +387,7 @@ class Gcp:
         self.config = config
         self.metadata = endpoints["metadata"].rstrip("/") + "/computeMetadata/v1/"
         self.monitoring = endpoints["monitoring"].rstrip("/")
+        self.storage = endpoints.get("storage", "").rstrip("/")
         self.token = None
         self.token_expires = 0
         self.identity = None
@@ -477,8 +478,26 @@ class Gcp:
         return template.strip().rsplit("/", 1)[-1] if template else None
 
     def termination_notice(self):
-        # Set by the pool's scale-in controller (or an operator): drain, then say so.
-        return (self.meta("instance/attributes/avfleet-drain") or "").strip() == "true"
+        # An operator or a rollout marks by metadata; the pool's scale-in controller by an object
+        # drain/<name> in the pool's mark bucket, as it holds no compute.instances.setMetadata.
+        if (self.meta("instance/attributes/avfleet-drain") or "").strip() == "true":
+            return True
+        return self.drain_object_exists()
+
+    def drain_object_exists(self):
+        """Whether the controller's mark object of this VM exists: objects.get answers 404 when
+        it does not (https://cloud.google.com/storage/docs/consistency). Anything
+        else but 200 is no mark this tick: the controller waits for a drain it sees done."""
+        marks, me, auth = self.config.get("drainMarks"), self.whoami(), self.bearer()
+        if not (marks and me and auth and self.storage):
+            return False
+        bucket = drain_bucket(me["project"], self.config["pool"])
+        name = urllib.parse.quote(marks["prefix"] + me["name"], safe="")
+        url = f"{self.storage}/storage/v1/b/{bucket}/o/{name}"
+        status = call_api("GET", url, auth)[0]
+        if status not in (200, 404):
+            log(f"drain mark {url}: HTTP {status}")
+        return status == 200
 
     def heartbeat(self):
         return True
@@ -494,6 +513,12 @@ class Gcp:
 
 
 PLATFORMS["gcp"] = Gcp
+
+
+def drain_bucket(project, pool):
+    """The pool's mark bucket, as gcpDrainBucket (modules/host/metrics.ts) names it."""
+    digest = hashlib.sha256(f"{project}/{pool}".encode()).hexdigest()[:12]
+    return f"{pool[:40].rstrip('-_')}-drain-{digest}"
 
 
 def google_registry_auth(config, registry):

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * The per-host media load gauge, named once: the autoscalers in modules/fleets read these
  * names and the host agent publishes under them.
@@ -29,7 +31,11 @@ export const AWS_DRAIN_HOOK = "media-drain";
  */
 export const AWS_LAUNCH_HOOK = "media-launch";
 
-/** The instance metadata key a GCP host drains on (set by scale-in or an operator). */
+/**
+ * The instance metadata key a GCP host drains on, set by an operator or a release's rollout
+ * (both hold compute.instances.setMetadata anyway). The scale-in controller marks by object
+ * instead (gcpDrainObject): setMetadata sets any key, `startup-script` included.
+ */
 export const GCP_DRAIN_ATTRIBUTE = "avfleet-drain";
 
 /** When the drain mark was set (RFC 3339): the scale-in controller's rate limit counts it. */
@@ -40,6 +46,28 @@ export const GCP_DRAIN_AT_ATTRIBUTE = "avfleet-drain-at";
  * scale-in controller then leaves the drained VM to the rollout, which recreates it.
  */
 export const GCP_DRAIN_FOR_ATTRIBUTE = "avfleet-drain-for";
+
+/**
+ * The scale-in controller's drain marks: an object `drain/<VM name>` in the pool's mark bucket.
+ * An object's content cannot run on a host, unlike instance metadata, and IAM can hold a grant
+ * to the prefix (https://cloud.google.com/storage/docs/samples/storage-add-bucket-conditional-iam-binding).
+ */
+export const GCP_DRAIN_PREFIX = "drain/";
+
+export function gcpDrainObject(vm: string): string {
+  return `${GCP_DRAIN_PREFIX}${vm}`;
+}
+
+/**
+ * The pool's mark bucket: bucket names are global, so the pool's own name and a hash of its
+ * project and pool. A name someone else already holds fails the `up` (no mark channel at all),
+ * never points hosts at another's bucket. 3–63 characters of [a-z0-9_-]. The agent derives the
+ * same name (drain_bucket in avfleet-agent.py): its project is known only on the host.
+ */
+export function gcpDrainBucket(project: string, pool: string): string {
+  const hash = createHash("sha256").update(`${project}/${pool}`).digest("hex").slice(0, 12);
+  return `${pool.slice(0, 40).replace(/[-_]+$/, "")}-drain-${hash}`;
+}
 
 /** Cloud Monitoring takes at most one point per time series every 5 s. */
 export const GCP_MIN_POINT_SPACING_SEC = 5;

@@ -14,6 +14,7 @@ import {
   GCP_DRAIN_AT_ATTRIBUTE,
   GCP_DRAIN_ATTRIBUTE,
   GCP_DRAIN_FOR_ATTRIBUTE,
+  gcpDrainBucket,
 } from "../../modules/host/metrics";
 import {
   scaleInConfig,
@@ -109,6 +110,9 @@ json.dump(main.to_delete(hosts, now, drain), sys.stdout)`,
 const euw4 = EUW4;
 const VM = EUW4_VM;
 const AUTOSCALER = "gcp-euw4-autoscaler-77c1";
+/** The pool's mark bucket, and a mark object's key in the stand-ins: "<bucket>/drain/<VM>". */
+const MARKS = gcpDrainBucket(VM.project, EUW4.pool);
+const markKey = (vm: string) => `${MARKS}/drain/${vm}`;
 
 function peer(name: string, zone: string, load?: number, items?: GcpPeer["items"]): GcpPeer {
   return { name, zone, id: `60000000000000000${name.slice(-2)}`, load, items };
@@ -137,6 +141,7 @@ async function controller(
       AVFLEET_SCALE_IN_ENDPOINTS: JSON.stringify({
         metadata: endpoint,
         compute: endpoint,
+        storage: endpoint,
       }),
     },
   });
@@ -146,7 +151,7 @@ async function controller(
 const pass = async (endpoint: string, rate: { maxHostsPerWindow: number; windowSec: number }) =>
   JSON.parse(await controller(endpoint, { rate }));
 
-test("a pass against stand-in Compute marks the hosts least loaded by their own word, keeping their metadata", async (t) => {
+test("a pass against stand-in Compute marks the hosts least loaded by their own word, by an object in the pool's mark bucket, leaving their metadata alone", async (t) => {
   if (!prerequisite(t, missingCommands("python3"))) return;
   const s = new StandIns("127.0.0.1");
   try {
@@ -175,18 +180,14 @@ test("a pass against stand-in Compute marks the hosts least loaded by their own 
       marked: ["gcp-euw4-i9j0", "gcp-euw4-e5f6"],
       deleted: [],
     });
-    const marks = s.calls.filter((c) => c.action === "setMetadata").map((c) => c.body as any);
     assert.deepEqual(
-      marks.map((m) => m.instance),
-      ["gcp-euw4-i9j0", "gcp-euw4-e5f6"],
+      s.calls.filter((c) => c.action === "objects.insert").map((c) => c.body),
+      [
+        { bucket: MARKS, name: "drain/gcp-euw4-i9j0" },
+        { bucket: MARKS, name: "drain/gcp-euw4-e5f6" },
+      ],
     );
-    for (const m of marks) {
-      assert.match(m.fingerprint, /^[A-Za-z0-9+/=]+$/, "the fingerprint read with the instance");
-      const items = Object.fromEntries(m.items.map((i: any) => [i.key, i.value]));
-      assert.equal(items["avfleet-drain"], "true");
-      assert.match(items["avfleet-drain-at"], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-      assert.ok(items["created-by"].endsWith(`/instanceGroupManagers/${VM.group}`));
-    }
+    assert.deepEqual([...g.objects().keys()], [markKey("gcp-euw4-i9j0"), markKey("gcp-euw4-e5f6")]);
     // paging: 6 managed instances at 2 a page is 3 listManagedInstances calls
     assert.equal(s.count("compute", "listManagedInstances"), 3);
 
@@ -194,13 +195,14 @@ test("a pass against stand-in Compute marks the hosts least loaded by their own 
     report = await pass(g.endpoints.compute, { maxHostsPerWindow: 2, windowSec: 900 });
     assert.deepEqual(report.marked, [], "the window's allowance is spent");
     assert.equal(report.draining, 2);
-    // With a wider allowance, the third goes: the host whose ssh-keys must survive the mark.
+    // With a wider allowance, the third goes; its metadata is as it was.
     report = await pass(g.endpoints.compute, { maxHostsPerWindow: 3, windowSec: 900 });
     assert.deepEqual(report.marked, ["gcp-euw4-c3d4"]);
+    assert.ok(g.objects().has(markKey("gcp-euw4-c3d4")));
     const c3d4 = g.vms().find((v) => v.name === "gcp-euw4-c3d4")!;
     assert.deepEqual(
       c3d4.items.map((i) => i.key),
-      ["created-by", "ssh-keys", "avfleet-drain", "avfleet-drain-at"],
+      ["created-by", "ssh-keys"],
     );
     report = await pass(g.endpoints.compute, { maxHostsPerWindow: 9, windowSec: 900 });
     assert.deepEqual(report.marked, [], "3 draining cover 6 - 3: nothing more");
@@ -232,8 +234,9 @@ test("a pass deletes the marked hosts whose drain is done or whose mark expired,
         },
         // still draining
         peer("gcp-euw4-e5f6", "europe-west4-c", 300, markedAgo(60)),
-        // marked longer ago than the drain limit and the margin: its agent is gone
-        peer("gcp-euw4-g7h8", "europe-west4-a", 40, markedAgo(euw4.drainSeconds + 400)),
+        // the controller marked it longer ago than the drain limit and the margin (its object,
+        // below): its agent is gone
+        peer("gcp-euw4-g7h8", "europe-west4-a", 40),
         // drained for a rollout: the rollout recreates it, the controller leaves it
         {
           ...peer("gcp-euw4-m3n4", "europe-west4-a", 0, [
@@ -245,6 +248,11 @@ test("a pass deletes the marked hosts whose drain is done or whose mark expired,
         { ...peer("gcp-euw4-i9j0", "europe-west4-b", 2000), outdated: true },
         peer("gcp-euw4-k1l2", "europe-west4-c", 5),
       ],
+      objects: {
+        [markKey("gcp-euw4-g7h8")]: new Date(
+          Date.now() - (euw4.drainSeconds + 400) * 1000,
+        ).toISOString(),
+      },
     });
     const report = await pass(g.endpoints.compute, { maxHostsPerWindow: 3, windowSec: 900 });
     assert.deepEqual(s.problems, [], "every request matched the API's documented shape");
@@ -288,6 +296,9 @@ test("a pass deletes the marked hosts whose drain is done or whose mark expired,
       g.vms().map((v) => v.name),
       [VM.name, "gcp-euw4-e5f6", "gcp-euw4-m3n4", "gcp-euw4-i9j0", "gcp-euw4-k1l2"],
     );
+    // a deleted VM's mark goes with it (a later VM of its name is not born marked); the new
+    // mark is the outdated host's
+    assert.deepEqual([...g.objects().keys()], [markKey("gcp-euw4-i9j0")]);
   } finally {
     s.close();
   }
@@ -347,22 +358,40 @@ test("every pool declares its controller, a 30-minute drain as a 2-hour one", as
     drainSeconds: 7200,
     maxHostsPerWindow: 1,
     windowSec: 900,
+    drainMarks: { bucket: gcpDrainBucket("media-prod-euw4", "gcp-euw4"), prefix: "drain/" },
     endpoints: {
       metadata: "http://metadata.google.internal",
       compute: "https://compute.googleapis.com",
+      storage: "https://storage.googleapis.com",
     },
   });
   assert.deepEqual(
     resource(euw4Plan, "gcp-euw4-scale-in-read").inputs.permissions,
     SCALE_IN_READ_PERMISSIONS,
   );
+  // the mark: objects under drain/ of the pool's mark bucket, a binding on that bucket alone
+  const marks = gcpDrainBucket("media-prod-euw4", "gcp-euw4");
+  assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-marks").inputs.name, marks);
   assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-mark").inputs.permissions, [
-    "compute.instances.setMetadata",
+    "storage.objects.create",
+    "storage.objects.delete",
+    "storage.objects.get",
   ]);
-  assert.deepEqual(SCALE_IN_MARK_PERMISSIONS, ["compute.instances.setMetadata"]);
-  // the one write holds only on the pool's VMs
+  assert.deepEqual(SCALE_IN_MARK_PERMISSIONS, [
+    "storage.objects.create",
+    "storage.objects.delete",
+    "storage.objects.get",
+  ]);
+  const markMember = resource(euw4Plan, "gcp-euw4-scale-in-mark-member");
+  assert.equal(markMember.type, "gcp:storage/bucketIAMMember:BucketIAMMember");
+  assert.equal(
+    markMember.inputs.condition.expression,
+    `resource.type == "storage.googleapis.com/Object" && ` +
+      `resource.name.startsWith("projects/_/buckets/${marks}/objects/drain/")`,
+  );
+  // the VM delete holds only on the pool's VMs
   assert.match(
-    resource(euw4Plan, "gcp-euw4-scale-in-mark-member").inputs.condition.expression,
+    resource(euw4Plan, "gcp-euw4-scale-in-delete-member").inputs.condition.expression,
     /resource\.name\.extract\("\/instances\/\{name\}"\)\.startsWith\("gcp-euw4-"\)/,
   );
   assert.equal(resource(euw4Plan, "gcp-euw4-scale-in-read-member").inputs.condition, undefined);
@@ -373,7 +402,7 @@ test("every pool declares its controller, a 30-minute drain as a 2-hour one", as
   ]);
   assert.equal(
     resource(euw4Plan, "gcp-euw4-scale-in-inspect-member").inputs.condition.expression,
-    resource(euw4Plan, "gcp-euw4-scale-in-mark-member").inputs.condition.expression,
+    resource(euw4Plan, "gcp-euw4-scale-in-delete-member").inputs.condition.expression,
   );
   assert.deepEqual(SCALE_IN_READ_PERMISSIONS, [
     "compute.autoscalers.get",

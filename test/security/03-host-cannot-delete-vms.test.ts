@@ -24,7 +24,7 @@ function holdsOn(expression: string, name: string): boolean {
 
 test("the controller's VM grants hold on its pool's MIG names, in the form IAM documents", async () => {
   const [plan] = await evaluateExamples("gcp-europe-west4");
-  for (const grant of ["mark", "delete"]) {
+  for (const grant of ["inspect", "delete"]) {
     const { condition } = resource(plan, `gcp-euw4-scale-in-${grant}-member`).inputs;
     // the pool's own VMs: base name, hyphen, four random characters
     assert.equal(holdsOn(condition.expression, "gcp-euw4-x7k2"), true, grant);
@@ -35,12 +35,13 @@ test("the controller's VM grants hold on its pool's MIG names, in the form IAM d
   }
 });
 
-test("a GCP host can delete no VM and change no MIG: no compute scope, no compute role", async () => {
+test("a GCP host can delete no VM and change no MIG: no compute scope, no compute role, a storage read only of its pool's drain marks", async () => {
   const [plan] = await evaluateExamples("gcp-europe-west4");
   const template = resource(plan, "gcp-euw4-template").inputs;
   assert.deepEqual(template.serviceAccount.scopes, [
     "https://www.googleapis.com/auth/monitoring.write",
     "https://www.googleapis.com/auth/logging.write",
+    "https://www.googleapis.com/auth/devstorage.read_only",
   ]);
   assert.deepEqual(HOST_SCOPES, template.serviceAccount.scopes);
   // every project grant to the hosts' account is one of the two writer roles
