@@ -100,8 +100,9 @@ async function registered(stackFile: string, auth: Auth): Promise<SiteState> {
     if (resource) resource.outputs = req.getOutputs()?.toJavaScript() ?? {};
     registerOutputs(req, callback);
   };
+  // the program is an exported function, which Pulumi's Node.js host calls and awaits
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require(join(ROOT, "index.ts"));
+  await (require(join(ROOT, "index.ts")) as () => Promise<unknown>)();
   await pulumi.runtime.disconnect();
   const hosts = stack.inventory!.hosts.filter((h) => h.state !== "retired").map((h) => h.name);
   const { perHost, total } = siteStateBytes([...resources.values()], fleet.pool, hosts);
