@@ -17,6 +17,7 @@ import {
   mkdirSync,
   readFileSync,
   renameSync,
+  statSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
@@ -236,14 +237,28 @@ async function cachedBundle(root: string, cacheRoot: string, recipe: Recipe): Pr
     // No usable bundle: build one.
   }
   const started = process.hrtime.bigint();
+  const startedAt = Date.now();
   const staging = join(cacheDir, `${name}.${process.pid}.staging.js`);
   const inputs = await build(root, staging, recipe);
   const tsconfig = join(root, "tsconfig.json");
   const ids = Object.fromEntries([...inputs, tsconfig].map((input) => [input, fileId(input)]));
   const file = join(cacheDir, `${hash(JSON.stringify(ids) + name)}.js`);
   renameSync(staging, file);
+  // The ids are read after the build: a source saved while it ran would be recorded with
+  // content the bundle does not have, and every later run would use that stale bundle.
+  if (inputs.some((input) => modifiedSince(input, startedAt))) {
+    return { file, buildSeconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  }
   const manifest: BundleManifest = { inputs: ids, file };
   writeFileSync(`${manifestFile}.${process.pid}.tmp`, JSON.stringify(manifest));
   renameSync(`${manifestFile}.${process.pid}.tmp`, manifestFile);
   return { file, buildSeconds: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+function modifiedSince(file: string, at: number): boolean {
+  try {
+    return statSync(file).mtimeMs >= at;
+  } catch {
+    return true;
+  }
 }

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { tempProject } from "../diff/project";
@@ -44,4 +44,24 @@ test("a changed source is in the next run", () => {
   writeFileSync(file, source);
   assert.doesNotMatch(project.avfleet("--help").stdout, /just edited/);
   assert.ok(existsSync(join(project.dir, `.avfleet/cache/cli/node-${process.version}.json`)));
+});
+
+test("a source saved while its bundle builds is not cached with the bundle: the next run builds again", () => {
+  const manifestFile = join(project.dir, `.avfleet/cache/cli/node-${process.version}.json`);
+  const manifest = () => JSON.parse(readFileSync(manifestFile, "utf8")) as { file: string };
+  project.avfleet("--help");
+  const before = manifest().file;
+  const file = join(project.dir, "scripts/commands/cache.ts");
+  const source = readFileSync(file, "utf8");
+  // Saved after the build started, as an editor would while it runs: its mtime is later.
+  writeFileSync(file, source.replace(/summary: "[^"]*"/, 'summary: "saved mid-build"'));
+  const later = new Date(Date.now() + 3600_000);
+  utimesSync(file, later, later);
+  assert.match(project.avfleet("--help").stdout, /saved mid-build/);
+  assert.equal(manifest().file, before, "the manifest still names the bundle before the edit");
+  const earlier = new Date(Date.now() - 1000);
+  utimesSync(file, earlier, earlier);
+  assert.match(project.avfleet("--help").stdout, /saved mid-build/);
+  assert.notEqual(manifest().file, before, "built once more, and cached this time");
+  writeFileSync(file, source);
 });
