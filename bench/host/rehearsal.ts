@@ -776,6 +776,10 @@ async function rehearseHost(
         hostLabels,
       };
     }
+    // Calls are held open through the kill -9 below: on a slow machine they would otherwise
+    // all end (4–9 s) before it, leaving no drain in progress to survive.
+    await until("a call in progress", 10_000, async () => ((await stats())?.sessions ?? 0) > 0);
+    sh(host.ns, `curl -sf -X POST ${admin}/hold`, env);
     await control.notice();
     const autohealer = host.kind === "gcp" ? autohealerStandIn(host) : undefined;
     const unhealthyWhileDraining =
@@ -784,10 +788,16 @@ async function rehearseHost(
         10_000,
         async () => (await get(health))?.status === 503,
       )) === true;
-    // Heartbeats while sessions remain, whether the hook was active yet or not.
+    // Heartbeats while sessions remain: AWS's hook, whether active yet or not; on GCP the
+    // "draining" attribute that tells the scale-in controller the host saw its mark.
     const heartbeats = () =>
       hookCalls(standIns, "RecordLifecycleActionHeartbeat", AWS_DRAIN_HOOK) +
-      hookCalls(standIns, "RecordLifecycleActionHeartbeat:refused", AWS_DRAIN_HOOK);
+      hookCalls(standIns, "RecordLifecycleActionHeartbeat:refused", AWS_DRAIN_HOOK) +
+      standIns.calls.filter(
+        (c) =>
+          c.action === "guest-attributes.put" &&
+          (c.body as { value: string }).value.startsWith("draining "),
+      ).length;
     if (host.kind === "aws") await until("a heartbeat", 10_000, () => heartbeats() > 0);
 
     // kill -9 the agent mid-drain: systemd (here the supervisor) restarts it; it resumes.
@@ -807,9 +817,17 @@ async function rehearseHost(
         supervisor.events.some((e) => e.unit === AGENT_UNIT && e.event === "restarted") &&
         supervisor.pid(AGENT_UNIT),
     );
+    sh(host.ns, `curl -sf -X POST ${admin}/release`, env);
 
     const completed = async () => {
-      if (host.kind === "gcp") return standIns.count("metadata", "guest-attributes.put") > 0;
+      if (host.kind === "gcp")
+        // The agent writes "draining <epoch>" while it drains, "done …" once it may go.
+        return standIns.calls.some(
+          (c) =>
+            c.action === "guest-attributes.put" &&
+            (c.body as { key: string; value: string }).key === "avfleet/drain" &&
+            (c.body as { value: string }).value.startsWith("done "),
+        );
       if (host.kind === "aws")
         return hookCalls(standIns, "CompleteLifecycleAction", AWS_DRAIN_HOOK) > 0;
       return existsSync(join(host.root, AGENT_STATE_DIR, "drained"));

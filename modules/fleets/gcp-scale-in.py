@@ -25,6 +25,7 @@
 #
 # Python 3 standard library only: main.py of a Cloud Run function (entry point `scale_in`),
 # or `python3 main.py` for one pass from a shell.
+import concurrent.futures
 import datetime
 import json
 import os
@@ -37,7 +38,8 @@ DRAIN_KEY = "avfleet-drain"
 MARKED_AT_KEY = "avfleet-drain-at"
 # Set with the metadata mark by a release's rollout, which recreates the VM itself once drained.
 DRAIN_FOR_KEY = "avfleet-drain-for"
-# The guest attribute a host's agent writes when its drain is done: "done <epoch> <sessionsLeft>".
+# The guest attribute a host's agent writes while it drains ("draining <epoch>": it saw its mark)
+# and when its drain is done ("done <epoch> <sessionsLeft>").
 GUEST_NAMESPACE = "avfleet"
 GUEST_DRAIN_KEY = "drain"
 # ...and at each load publish: "<epoch> <streams>".
@@ -45,6 +47,8 @@ GUEST_LOAD_KEY = "load"
 # A mark older than the drain limit by this much is expired: the agent sees a mark within a tick,
 # and the controller runs once a minute; past this, the agent is not coming back to say done.
 EXPIRY_MARGIN_SEC = 300
+# Members read at once: each takes three requests to Compute and Cloud Storage.
+INSPECT_THREADS = 16
 # How old a load reading may be and still count: the agent publishes at least every 10 s.
 LOAD_LOOKBACK_SEC = 300
 
@@ -79,25 +83,43 @@ def decide(size, recommended, hosts, now, max_per_window, window_sec):
     return [h["name"] for h in candidates[:budget]]
 
 
-def to_delete(hosts, now, drain_seconds):
-    """Names of the marked hosts to take out of the MIG now: the drain is done (drainDone), or
-    the mark is older than the drain limit and EXPIRY_MARGIN_SEC. A mark of unknown time (0)
-    never expires: only its agent's word takes that host away. A host drained for a rollout
-    (drainFor) is the rollout's to recreate, until twice the drain limit and the margin have
-    passed: a rollout killed or aborted after its mark would otherwise leave the host out of
-    service for ever (and counted against the scale-in budget)."""
-    def expired(h, limit):
-        return h["markedAt"] > 0 and now - h["markedAt"] >= limit + EXPIRY_MARGIN_SEC
+def expired_marks(hosts, now, drain_seconds):
+    """The marked hosts whose mark is older than the drain limit and EXPIRY_MARGIN_SEC. A mark of
+    unknown time (0) never expires: only its agent's word takes that host away. A host drained
+    for a rollout (drainFor) is the rollout's to recreate, until twice the drain limit and the
+    margin have passed: a rollout killed or aborted after its mark would otherwise leave the host
+    out of service for ever (and counted against the scale-in budget)."""
+    def expired(h):
+        limit = 2 * drain_seconds if h.get("drainFor") else drain_seconds
+        return h["markedAt"] is not None and h["markedAt"] > 0 and now - h["markedAt"] >= limit + EXPIRY_MARGIN_SEC
 
+    return [h for h in hosts if expired(h)]
+
+
+def to_delete(hosts, now, drain_seconds):
+    """Names of the marked hosts to take out of the MIG now: the drain is done (drainDone; a
+    rollout's host only once expired), or the mark expired and the host either said it was
+    draining (drainSeen: its agent saw the mark, its calls had the limit) or reports no load (its
+    agent is gone). A host past its mark that never said so and still reports load is blind to
+    its mark (an image without access to the mark bucket, a failing read): deleting it would cut
+    every call it carries, so it stays, and blind() names it."""
+    gone = {
+        h["name"] for h in expired_marks(hosts, now, drain_seconds)
+        if h.get("drainSeen", False) or h["load"] is None
+    }
     return [
         h["name"]
         for h in hosts
-        if h["markedAt"] is not None
-        and (
-            expired(h, 2 * drain_seconds)
-            if h.get("drainFor")
-            else h.get("drainDone", False) or expired(h, drain_seconds)
-        )
+        if h["name"] in gone
+        or (h["markedAt"] is not None and not h.get("drainFor") and h.get("drainDone", False))
+    ]
+
+
+def blind(hosts, now, drain_seconds):
+    """Names of the hosts past their mark that never acknowledged it and still serve."""
+    return [
+        h["name"] for h in expired_marks(hosts, now, drain_seconds)
+        if not h.get("drainSeen", False) and h["load"] is not None
     ]
 
 
@@ -109,9 +131,10 @@ def guest_value(attributes, key):
     return None
 
 
-def drain_done(attributes):
-    """Whether the guest attributes under avfleet/ say the drain is done."""
-    return (guest_value(attributes, GUEST_DRAIN_KEY) or "").split(" ")[0] == "done"
+def drain_state(attributes):
+    """What the host's agent last said of its drain: "draining", "done", or None."""
+    word = (guest_value(attributes, GUEST_DRAIN_KEY) or "").split(" ")[0]
+    return word if word in ("draining", "done") else None
 
 
 def own_load(attributes, now):
@@ -228,32 +251,36 @@ def observe(api, config, now):
     for m in managed:
         parts = m["instance"].split("/")
         members[(parts[-3], parts[-1])] = m
-    hosts = []
-    for (zone, name), m in sorted(members.items()):
+    def inspect(member):
+        (zone, name), m = member
         # One VM at a time, not instances.list: a get is granted on the pool's VMs alone, a list
         # on the whole project. A member gone meanwhile (404) is no host.
         url = f"{api.compute}projects/{config['project']}/zones/{zone}/instances/{name}"
         status, vm = api.call("GET", url, ok=(200, 404))
         if status == 404:
-            continue
+            return None
         items = vm.get("metadata", {}).get("items", [])
         marked = marked_at(items, mark_object(api, config, name))
         attributes = guest_attributes(api, config, zone, name)
         template = (m.get("version") or {}).get("instanceTemplate")
-        hosts.append(
-            {
-                "name": name,
-                "zone": zone,
-                "instance": m["instance"],
-                "running": m.get("instanceStatus") == "RUNNING"
-                and m.get("currentAction", "NONE") == "NONE",
-                "load": own_load(attributes, now),
-                "markedAt": marked,
-                "outdated": bool(current and template and template != current),
-                "drainDone": marked is not None and drain_done(attributes),
-                "drainFor": drain_for(items),
-            }
-        )
+        return {
+            "name": name,
+            "zone": zone,
+            "instance": m["instance"],
+            "running": m.get("instanceStatus") == "RUNNING"
+            and m.get("currentAction", "NONE") == "NONE",
+            "load": own_load(attributes, now),
+            "markedAt": marked,
+            "outdated": bool(current and template and template != current),
+            "drainDone": marked is not None and drain_state(attributes) == "done",
+            "drainSeen": marked is not None and drain_state(attributes) is not None,
+            "drainFor": drain_for(items),
+        }
+
+    # Three reads per member: in sequence, a pool of 100 hosts would take most of the
+    # function's timeout. The token was fetched by the calls above, before any thread.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=INSPECT_THREADS) as pool:
+        hosts = [h for h in pool.map(inspect, sorted(members.items())) if h is not None]
     return int(mig["targetSize"]), autoscaler.get("recommendedSize"), hosts
 
 
@@ -322,12 +349,21 @@ def run_once(config, endpoints, now):
     by_name = {h["name"]: h for h in hosts}
     marked = [name for name in chosen if mark(api, config, by_name[name])]
     draining = sum(1 for h in hosts if h["markedAt"] is not None)
+    unseen = blind(hosts, now, config["drainSeconds"])
+    if unseen:
+        log(
+            f"blind: {', '.join(unseen)} never said they saw their mark in "
+            f"gs://{config['drainMarks']['bucket']}/{config['drainMarks']['prefix']} and still "
+            "serve: left in place with their calls; check their agent can read the mark "
+            "(an image from before the mark bucket needs a rollout)"
+        )
     report = {
         "size": size,
         "recommended": recommended,
         "draining": draining,
         "marked": marked,
         "deleted": sorted(leaving),
+        "blind": unseen,
     }
     log(json.dumps(report))
     return report

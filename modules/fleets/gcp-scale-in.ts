@@ -332,6 +332,11 @@ export class GcpScaleIn extends pulumi.ComponentResource {
       },
       o,
     );
+    // Compute asks for actAs on the account a VM runs as of whoever manages (deletes) that VM
+    // ("If the user will be managing virtual machine instances that are configured to run as a
+    // service account, you must also grant roles/iam.serviceAccountUser":
+    // https://cloud.google.com/compute/docs/access/iam, roles/compute.instanceAdmin.v1). It
+    // gives the controller nothing beyond the hosts' own rights, which it holds more of.
     new serviceaccount.IAMMember(
       `${name}-act-as-hosts`,
       {

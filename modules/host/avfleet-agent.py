@@ -379,6 +379,9 @@ PLATFORMS = {}
 
 # --- platform: gcp ---
 
+# How often a draining GCP host says again that it drains (its guest attribute avfleet/drain).
+GUEST_DRAIN_REFRESH_SEC = 60
+
 
 class Gcp:
     """Metadata server (and its guest attributes), Cloud Monitoring timeSeries.create."""
@@ -391,6 +394,7 @@ class Gcp:
         self.token = None
         self.token_expires = 0
         self.identity = None
+        self.acknowledged_at = 0
 
     def meta(self, path):
         status, body = call_api("GET", self.metadata + path, {"Metadata-Flavor": "Google"})
@@ -500,7 +504,19 @@ class Gcp:
         return status == 200
 
     def heartbeat(self):
-        return True
+        """Tells the scale-in controller this host saw its mark and drains: past the drain limit
+        it deletes such a host, but leaves one that never said so and still serves (blind to
+        its mark, which would have its calls cut). At the drain's first tick, then once a
+        minute: guest attributes take about 10 writes a minute per VM, and past that GCE may
+        drop attributes being written
+        (https://cloud.google.com/compute/docs/metadata/manage-guest-attributes); the load
+        takes six."""
+        if time.time() - self.acknowledged_at < GUEST_DRAIN_REFRESH_SEC:
+            return True
+        if self.guest_attribute("drain", f"draining {int(time.time())}"):
+            self.acknowledged_at = time.time()
+            return True
+        return False
 
     def launch(self, ready):
         return True

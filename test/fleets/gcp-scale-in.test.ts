@@ -59,16 +59,23 @@ json.dump(out, sys.stdout)`,
   for (const [i, c] of CASES.entries()) assert.deepEqual(got[i], c.expect, c.case);
 });
 
-test("to_delete: a marked host whose drain is done or whose mark outlived the limit, and nothing else", (t) => {
+test("to_delete: a marked host whose drain is done, or whose mark outlived the limit once it drained or went silent; blind: one that never saw its mark and still serves", (t) => {
   if (!prerequisite(t, missingCommands("python3"))) return;
   const now = 100_000;
   const drainSeconds = 7200;
-  const host = (name: string, markedAt: number | null, drainDone?: boolean, drainFor?: string) => ({
+  const host = (
+    name: string,
+    markedAt: number | null,
+    drainDone?: boolean,
+    drainFor?: string,
+    { load = 10 as number | null, drainSeen = drainDone } = {},
+  ) => ({
     name,
     running: true,
-    load: 10,
+    load,
     markedAt,
     ...(drainDone === undefined ? {} : { drainDone }),
+    ...(drainSeen === undefined ? {} : { drainSeen }),
     ...(drainFor === undefined ? {} : { drainFor }),
   });
   const hosts = [
@@ -78,7 +85,12 @@ test("to_delete: a marked host whose drain is done or whose mark outlived the li
     host("drained", now - 60, true),
     host("draining", now - 60, false),
     host("draining-no-attribute", now - drainSeconds),
-    host("agent-died", now - drainSeconds - 300),
+    // past the limit and the margin: its agent said it drained (its calls had the limit)...
+    host("drained-at-limit", now - drainSeconds - 300, false, undefined, { drainSeen: true }),
+    // ...or its agent is gone: no load
+    host("agent-died", now - drainSeconds - 300, undefined, undefined, { load: null }),
+    // ...but one that never saw its mark and still serves keeps its calls
+    host("blind", now - drainSeconds - 300),
     // a mark of unknown time (an operator's) never expires: only its agent's word takes it away
     host("operator-mark", 0),
     host("operator-mark-drained", 0, true),
@@ -94,17 +106,20 @@ test("to_delete: a marked host whose drain is done or whose mark outlived the li
       "-c",
       `${load}
 hosts, now, drain = json.load(sys.stdin)
-json.dump(main.to_delete(hosts, now, drain), sys.stdout)`,
+json.dump([main.to_delete(hosts, now, drain), main.blind(hosts, now, drain)], sys.stdout)`,
     ],
     { input: JSON.stringify([hosts, now, drainSeconds]), encoding: "utf8", env: PY_ENV },
   );
   assert.equal(run.status, 0, run.stderr);
-  assert.deepEqual(JSON.parse(run.stdout), [
+  const [deleted, blind] = JSON.parse(run.stdout);
+  assert.deepEqual(deleted, [
     "drained",
+    "drained-at-limit",
     "agent-died",
     "operator-mark-drained",
     "rollout-abandoned",
   ]);
+  assert.deepEqual(blind, ["blind"]);
 });
 
 const euw4 = EUW4;
@@ -179,6 +194,7 @@ test("a pass against stand-in Compute marks the hosts least loaded by their own 
       draining: 0,
       marked: ["gcp-euw4-i9j0", "gcp-euw4-e5f6"],
       deleted: [],
+      blind: [],
     });
     assert.deepEqual(
       s.calls.filter((c) => c.action === "objects.insert").map((c) => c.body),
@@ -235,8 +251,10 @@ test("a pass deletes the marked hosts whose drain is done or whose mark expired,
         // still draining
         peer("gcp-euw4-e5f6", "europe-west4-c", 300, markedAgo(60)),
         // the controller marked it longer ago than the drain limit and the margin (its object,
-        // below): its agent is gone
-        peer("gcp-euw4-g7h8", "europe-west4-a", 40),
+        // below): its agent is gone, no load
+        peer("gcp-euw4-g7h8", "europe-west4-a"),
+        // marked as long ago, still serving, never said it saw the mark: blind, kept
+        peer("gcp-euw4-p5q6", "europe-west4-c", 30),
         // drained for a rollout: the rollout recreates it, the controller leaves it
         {
           ...peer("gcp-euw4-m3n4", "europe-west4-a", 0, [
@@ -252,18 +270,22 @@ test("a pass deletes the marked hosts whose drain is done or whose mark expired,
         [markKey("gcp-euw4-g7h8")]: new Date(
           Date.now() - (euw4.drainSeconds + 400) * 1000,
         ).toISOString(),
+        [markKey("gcp-euw4-p5q6")]: new Date(
+          Date.now() - (euw4.drainSeconds + 400) * 1000,
+        ).toISOString(),
       },
     });
     const report = await pass(g.endpoints.compute, { maxHostsPerWindow: 3, windowSec: 900 });
     assert.deepEqual(s.problems, [], "every request matched the API's documented shape");
-    // 7 - 2 deleted = 5; recommended 2, two draining (one for the rollout): one more, the
-    // outdated one first.
+    // 8 - 2 deleted = 6; recommended 2, three draining (one for the rollout, one blind): one
+    // more, the outdated one first.
     assert.deepEqual(report, {
-      size: 5,
+      size: 6,
       recommended: 2,
-      draining: 2,
+      draining: 3,
       marked: ["gcp-euw4-i9j0"],
       deleted: ["gcp-euw4-c3d4", "gcp-euw4-g7h8"],
+      blind: ["gcp-euw4-p5q6"],
     });
     const deletes = s.calls.filter((c) => c.action === "deleteInstances").map((c) => c.body);
     assert.deepEqual(deletes, [
@@ -290,15 +312,23 @@ test("a pass deletes the marked hosts whose drain is done or whose mark expired,
         "gcp-euw4-i9j0",
         "gcp-euw4-k1l2",
         "gcp-euw4-m3n4",
+        "gcp-euw4-p5q6",
       ],
     );
     assert.deepEqual(
       g.vms().map((v) => v.name),
-      [VM.name, "gcp-euw4-e5f6", "gcp-euw4-m3n4", "gcp-euw4-i9j0", "gcp-euw4-k1l2"],
+      [
+        VM.name,
+        "gcp-euw4-e5f6",
+        "gcp-euw4-p5q6",
+        "gcp-euw4-m3n4",
+        "gcp-euw4-i9j0",
+        "gcp-euw4-k1l2",
+      ],
     );
-    // a deleted VM's mark goes with it (a later VM of its name is not born marked); the new
-    // mark is the outdated host's
-    assert.deepEqual([...g.objects().keys()], [markKey("gcp-euw4-i9j0")]);
+    // a deleted VM's mark goes with it (a later VM of its name is not born marked); the blind
+    // host keeps its own; the new mark is the outdated host's
+    assert.deepEqual([...g.objects().keys()], [markKey("gcp-euw4-p5q6"), markKey("gcp-euw4-i9j0")]);
   } finally {
     s.close();
   }
@@ -321,7 +351,7 @@ test("the function's HTTP entry point answers 200 with its report, 500 when an A
     // no recommendation yet: nothing marked
     assert.equal(
       await entry(AUTOSCALER),
-      '200 {"size": 2, "recommended": null, "draining": 0, "marked": [], "deleted": []}',
+      '200 {"size": 2, "recommended": null, "draining": 0, "marked": [], "deleted": [], "blind": []}',
     );
     assert.match(await entry("no-such-autoscaler"), /^500 \{"error": "GET .*HTTP 404/);
   } finally {

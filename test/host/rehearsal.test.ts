@@ -56,6 +56,7 @@ test("host rehearsal: tuned, serving, measured, drained on notice, agent crash m
     assert.deepEqual(promtool, [], `${h.kind}: promtool accepts the agent's /metrics`);
   }
   assert.ok(result.hosts[1].heartbeats >= 1, "aws: heartbeats while sessions remained");
+  assert.ok(result.hosts[0].heartbeats >= 1, "gcp: said it saw its mark while sessions remained");
   const payload = result.hosts[1].payload!;
   assert.ok(payload.swappedRefused, "aws: a payload swapped under its key was refused, not run");
   assert.equal(

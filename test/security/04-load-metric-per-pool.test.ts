@@ -88,6 +88,7 @@ test("GCP: a forged low gauge drains no busy pool, and no host's series picks wh
     draining: 0,
     marked: ["gcp-euw4-g7h8"],
     deleted: [],
+    blind: [],
   });
 });
 
