@@ -2,6 +2,7 @@
 import { DEFAULT_STACKS_DIR, listStacks } from "../../modules/config/stack";
 import { weightsAtRevision, withAppliedWeights } from "../../modules/policy/base";
 import { checkPlan } from "../../modules/policy/runner";
+import { poolPrefixViolations } from "../../modules/policy/estate";
 import { POLICIES, type Violation } from "../../modules/policy";
 import { EXIT, evaluateNamedStacks, parseCommandArgs, type Command } from "../cli";
 
@@ -42,6 +43,9 @@ last applied. The pack reads them from the stack itself; offline there are none,
 bound the move.
 
 With the Pulumi CLI, the same pack runs as: pulumi preview --policy-pack policy -s <stack>
+The pack sees one stack; a check across stacks runs here alone, over the stacks evaluated
+(name none to judge the whole estate): gcp-pool-names-prefix-free, no GCP pool's name and a
+hyphen beginning another's in one project (a scale-in controller's IAM holds it to a prefix).
 
 Options:
   --json            {"violations":[{"stack","urn","policy","level","message","remediation"}]}
@@ -59,9 +63,10 @@ Options:
       ? weightsAtRevision(values.base, dir, positionals.length ? positionals : listStacks(dir))
       : new Map();
     const { names, plans } = await evaluateNamedStacks(positionals, dir);
-    const violations = plans.flatMap((plan) =>
-      checkPlan(withAppliedWeights(plan, applied.get(plan.name))),
-    );
+    const violations = [
+      ...plans.flatMap((plan) => checkPlan(withAppliedWeights(plan, applied.get(plan.name)))),
+      ...poolPrefixViolations(plans),
+    ];
     process.stdout.write(
       values.json
         ? `${JSON.stringify({ violations }, null, 2)}\n`

@@ -1,11 +1,17 @@
 /**
  * Finding 3: a GCP media host could delete every VM of its pool, and of any pool whose name
  * starts with its own. Now a host holds no compute right at all. The scale-in controller's VM
- * grants are a name prefix, the only form IAM documents on resource.name: they still hold on
- * the VMs of a pool named `<pool>-…` in the same project (a known gap, SECURITY.md).
+ * grants are a name prefix, the only form IAM documents on resource.name, which would also hold
+ * on the VMs of a pool named `<pool>-…` in the same project: `avfleet policy` refuses two such
+ * pools across the estate.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import YAML from "yaml";
+import { avfleet, ROOT } from "../support/cli";
 import { evaluateExamples, resource } from "../support/plans";
 import { HOST_ROLES, HOST_SCOPES } from "../../modules/fleets/gcp-args";
 
@@ -56,4 +62,40 @@ test("a GCP host can delete no VM and change no MIG: no compute scope, no comput
     (r) => r.type === "gcp:projects/iAMCustomRole:IAMCustomRole",
   ))
     assert.doesNotMatch(String(r.inputs.title), /media hosts/);
+});
+
+test("CLI: avfleet policy exits 1 on two pools of one project whose names collide by prefix, and passes them in two projects", () => {
+  const dir = mkdtempSync(join(tmpdir(), "avfleet-03-"));
+  const stacks = join(dir, "stacks");
+  mkdirSync(stacks);
+  const source = readFileSync(join(ROOT, "stacks", "Pulumi.gcp-europe-west4.yaml"), "utf8");
+  const write = (project: string) => {
+    const doc = YAML.parse(source);
+    writeFileSync(join(stacks, "Pulumi.gcp-europe-west4.yaml"), source);
+    doc.config["avfleet:fleet"].pool = "gcp-euw4-b";
+    doc.config["gcp:project"] = project;
+    writeFileSync(join(stacks, "Pulumi.gcp-europe-west4-b.yaml"), YAML.stringify(doc));
+  };
+  const project = YAML.parse(source).config["gcp:project"];
+  try {
+    write(project);
+    const collide = avfleet(["policy", "--stacks-dir", stacks]);
+    assert.equal(collide.code, 1, collide.stdout + collide.stderr);
+    assert.ok(
+      collide.stdout.includes(
+        `[mandatory] gcp-pool-names-prefix-free: gcp-euw4-b-mig: pool gcp-euw4-b (stack gcp-europe-west4-b) begins with pool gcp-euw4- (stack gcp-europe-west4) in project ${project}: gcp-euw4's scale-in controller could delete gcp-euw4-b's VMs`,
+      ),
+      collide.stdout,
+    );
+    write(`${project}-b`);
+    const apart = avfleet(["policy", "--stacks-dir", stacks, "--json"]);
+    assert.deepEqual(
+      JSON.parse(apart.stdout).violations.filter(
+        (v: { policy: string }) => v.policy === "gcp-pool-names-prefix-free",
+      ),
+      [],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
