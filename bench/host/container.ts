@@ -202,7 +202,8 @@ export async function rehearseContainer(prefix = `container-${process.pid}`) {
       s.workload = { image: IMAGE_NAME, version: "rehearsal", digest: digestOf, adminPort };
       Object.assign(s.workload, { healthPath, statsPath, drainPath, sessionsPath });
     };
-    // Signaling above 1024: the container runs in a user namespace of its own (containerPrivileges).
+    // Signaling above 1024, as a pool whose host keeps the kernel's unprivileged port start (the
+    // stand-in binds no signaling port; a bind of 443 from a user namespace: test/security/05).
     const fleet = spec("metal-sjc", (s) => {
       workloadOf(digest)(s);
       s.ports.signalingTcp = [8443];

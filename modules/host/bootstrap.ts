@@ -40,6 +40,8 @@ import {
   FIREWALL_PATH,
   FIREWALL_UNIT,
   firewallUnit,
+  NFTABLES_DROP_IN,
+  nftablesDropIn,
   RUN_DIR,
   SHUTDOWN_TARGETS,
   shutdownDropIn,
@@ -149,6 +151,7 @@ export function hostFiles(
     },
     { path: `/etc/systemd/system/${TUNE_CHECK_UNIT}`, mode: "0644", content: tuneCheckUnit() },
     { path: `/etc/systemd/system/${TUNE_CHECK_TIMER}`, mode: "0644", content: tuneCheckTimer() },
+    { path: NFTABLES_DROP_IN, mode: "0644", content: nftablesDropIn(spec.kind === "metal") },
     ...(spec.kind === "metal"
       ? [
           { path: FIREWALL_PATH, mode: "0644", content: agentFirewall(spec) },
@@ -295,6 +298,15 @@ export function bootstrapScript(
     "systemctl daemon-reload",
     `systemctl enable ${TUNE_UNIT} ${mediaUnit} ${AGENT_UNIT} ${TUNE_CHECK_TIMER}`,
     `systemctl start ${TUNE_CHECK_TIMER}`,
+    // From here the agent may be stopped (its state moved, a bare-metal host's drain checked):
+    // whatever ends the script, a failure, the drain check's exit or a signal (an SSH session
+    // that drops, a deploy's timeout), it runs again. dash runs the EXIT trap on `set -e` exits
+    // and keeps their status; a signal's trap must exit for it to run.
+    `trap 'systemctl start ${AGENT_UNIT} || true' EXIT`,
+    "trap 'exit 129' HUP",
+    "trap 'exit 130' INT",
+    "trap 'exit 141' PIPE",
+    "trap 'exit 143' TERM",
     ...migrateAgentState(),
     ...(spec.kind === "metal"
       ? [
@@ -305,10 +317,9 @@ export function bootstrapScript(
           // ends (the contract has no undrain), and a restart would cut the calls it still
           // carries. Fail, so the up names the host and it gets no DNS record yet.
           // The agent stops first: a tick between the check and the request's removal would
-          // start the drain the check did not see.
+          // start the drain the check did not see. The EXIT trap above starts it again.
           `systemctl stop ${AGENT_UNIT}`,
           `if [ -e "$ROOT${AGENT_STATE_DIR}/drain.json" ] && [ ! -e "$ROOT${AGENT_STATE_DIR}/drained" ]; then`,
-          `  systemctl start ${AGENT_UNIT}`,
           `  echo "avfleet-bootstrap: $(uname -n) is still draining: set it active again once ${AGENT_STATE_DIR}/drained is there" >&2`,
           "  exit 1",
           "fi",

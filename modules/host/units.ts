@@ -3,6 +3,7 @@
  * workload) and the host agent. Pure renders.
  */
 import type { FleetSpec } from "../config/fleet.schema";
+import { privilegedPorts } from "../tuning/host-facts";
 import { PROFILES } from "../tuning/profiles";
 import { BOOT_UNIT as TUNE_UNIT, SCRIPT_PATH } from "../tuning/settings";
 import { STUB_FETCH_SECONDS } from "./boot-stub";
@@ -79,21 +80,21 @@ export const CONTAINER_HOST_ID = 2147483647;
 export const CONTAINER_IDS = 65536;
 
 /**
- * The container's privileges: no capability (but the bind of a port below 1024 when the fleet
- * has one), no new privileges through setuid files, a read-only image (podman's default
- * --read-only-tmpfs keeps /tmp, /var/tmp and /run writable tmpfs). And its root is no root of the
- * host, in a user namespace of its own, unless a port is below 1024: with --network=host the
- * socket belongs to the host's network namespace, whose owner (the initial user namespace) alone
- * may grant that bind (user_namespaces(7), https://man7.org/linux/man-pages/man7/user_namespaces.7.html:
- * capabilities in a user namespace govern only the resources it owns; checked here, a bind of 443
- * from `unshare --user --map-root-user` is refused, UDP 10000 is not).
+ * The container's privileges: no capability, no new privileges through setuid files, a
+ * read-only image (podman's default --read-only-tmpfs keeps /tmp, /var/tmp and /run writable
+ * tmpfs), and its root is no root of the host: a user namespace of its own. A port below 1024
+ * cannot come from a capability here: with --network=host the socket belongs to the host's
+ * network namespace, whose owner (the initial user namespace) alone may grant that bind
+ * (user_namespaces(7), https://man7.org/linux/man-pages/man7/user_namespaces.7.html: checked
+ * here, a bind of 443 from `unshare --user --map-root-user` is refused). The host's tuning
+ * lowers ip_unprivileged_port_start to that port instead (modules/tuning/host-facts.ts).
  */
-export function containerPrivileges(spec: FleetSpec): string[] {
-  const bind = bindsPrivilegedPort(spec);
+export function containerPrivileges(): string[] {
   const ids = `0:${CONTAINER_HOST_ID}:${CONTAINER_IDS}`;
   return [
     "--cap-drop=all",
-    ...(bind ? ["--cap-add=NET_BIND_SERVICE"] : [`--uidmap=${ids}`, `--gidmap=${ids}`]),
+    `--uidmap=${ids}`,
+    `--gidmap=${ids}`,
     "--security-opt=no-new-privileges",
     "--read-only",
   ];
@@ -116,7 +117,7 @@ export function containerCommand(spec: FleetSpec, image: ContainerImage): string
     "--rm",
     "--pull=never",
     "--network=host",
-    ...containerPrivileges(spec),
+    ...containerPrivileges(),
     `--ulimit=nofile=${nofile}:${nofile}`,
     "--stop-signal=SIGTERM",
     `--stop-timeout=${spec.drainSeconds}`,
@@ -145,12 +146,6 @@ const HARDENING = [
   "LockPersonality=yes",
 ];
 
-/** Whether the media server binds a port below 1024, which takes CAP_NET_BIND_SERVICE (capabilities(7)). */
-export function bindsPrivilegedPort(spec: FleetSpec): boolean {
-  const ports = [...spec.ports.signalingTcp, spec.ports.mediaUdp.from, spec.workload.adminPort];
-  return ports.some((port) => port < 1024);
-}
-
 /**
  * A package workload's server runs as a user of its own that systemd allocates (DynamicUser=:
  * no account to create, none left behind, and it implies its own ProtectSystem=strict and
@@ -159,7 +154,7 @@ export function bindsPrivilegedPort(spec: FleetSpec): boolean {
  * server is an unprivileged process in a read-only file system.
  */
 function serverSandbox(spec: FleetSpec): string[] {
-  const bind = bindsPrivilegedPort(spec);
+  const bind = privilegedPorts(spec).length > 0;
   return [
     "DynamicUser=yes",
     "StateDirectory=avfleet-media",
@@ -297,7 +292,8 @@ export function agentFirewall(spec: FleetSpec): string {
 /**
  * The unit that loads it at every boot before any network is up, as Debian's nftables.service
  * does (nftables 1.0.6, /lib/systemd/system/nftables.service), and after it: that service's
- * /etc/nftables.conf starts with `flush ruleset`, which would remove this table.
+ * /etc/nftables.conf starts with `flush ruleset`, which would remove this table. Later runs of
+ * that service flush it again: see nftablesDropIn.
  */
 export function firewallUnit(): string {
   return [
@@ -317,6 +313,33 @@ export function firewallUnit(): string {
     "",
     "[Install]",
     "WantedBy=sysinit.target",
+    "",
+  ].join("\n");
+}
+
+export const NFTABLES_DROP_IN = "/etc/systemd/system/nftables.service.d/avfleet.conf";
+
+/**
+ * Debian's nftables.service flushes every table, avfleet's included, whenever it runs: its
+ * ExecStart and ExecReload apply /etc/nftables.conf, whose shipped first line is `flush
+ * ruleset`, and its ExecStop is `nft flush ruleset` (nftables 1.0.6). It ships disabled, so an
+ * operator's first `systemctl start nftables` on a live host is the likely case. This drop-in
+ * puts avfleet's tables back after each: the tuning's notrack table (a tuning that no longer
+ * verifies makes the host unhealthy) and, on bare metal, the agent's firewall. A drop-in's
+ * ExecStartPost=, ExecReload= and ExecStopPost= lines add to the unit's own, after them
+ * (systemd.unit(5), drop-ins; systemd.service(5):
+ * https://www.freedesktop.org/software/systemd/man/latest/systemd.service.html). The tuning's
+ * `apply` rewrites only what drifted, as every deploy does on a live host; its failure is left
+ * to the agent's tuning check (`-`), the firewall's fails the service, loudly.
+ */
+export function nftablesDropIn(metal: boolean): string {
+  const loads = [`-${SCRIPT_PATH} apply`, ...(metal ? [`${NFT} -f ${FIREWALL_PATH}`] : [])];
+  return [
+    "# rendered by avfleet (modules/host); change the fleet spec, not this file.",
+    "[Service]",
+    ...["ExecStartPost", "ExecReload", "ExecStopPost"].flatMap((key) =>
+      loads.map((command) => `${key}=${command}`),
+    ),
     "",
   ].join("\n");
 }

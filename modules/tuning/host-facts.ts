@@ -50,10 +50,29 @@ export function mediaWorkerCpus(cores: number): string {
   return `${reserved}-${cores - 1}`;
 }
 
+/** The ports below 1024 the media server binds, which take CAP_NET_BIND_SERVICE (capabilities(7)). */
+export function privilegedPorts(spec: Pick<FleetSpec, "ports" | "workload">): number[] {
+  const ports = [...spec.ports.signalingTcp, spec.ports.mediaUdp.from, spec.workload.adminPort];
+  return ports.filter((port) => port < 1024);
+}
+
+/**
+ * A container's server runs in a user namespace with no capability, and over host networking
+ * its sockets answer to the host's namespace (modules/host/units.ts, containerPrivileges): it
+ * binds a port below 1024 only when the host lowers ip_unprivileged_port_start to it
+ * (https://docs.kernel.org/networking/ip-sysctl.html). A package's server gets the capability
+ * from systemd instead, and the host keeps the kernel's 1024.
+ */
+function unprivilegedPortStart(spec: Pick<FleetSpec, "ports" | "workload">) {
+  const low = privilegedPorts(spec);
+  return spec.workload.image !== undefined && low.length > 0 ? Math.min(...low) : undefined;
+}
+
 export function hostFacts(
-  spec: Pick<FleetSpec, "demand" | "tuning" | "ports">,
+  spec: Pick<FleetSpec, "demand" | "tuning" | "ports" | "workload">,
   hardware: HostHardware,
 ): HostFacts {
+  const portStart = unprivilegedPortStart(spec);
   return {
     cores: hardware.cores,
     nicDriver: hardware.nicDriver,
@@ -64,6 +83,7 @@ export function hostFacts(
     mediaUdpPorts: { from: spec.ports.mediaUdp.from, to: spec.ports.mediaUdp.to },
     mediaWorkerCpus: mediaWorkerCpus(hardware.cores),
     mediaUnit: MEDIA_UNIT,
+    ...(portStart === undefined ? {} : { unprivilegedPortStart: portStart }),
     ...(hardware.interfaces ? { interfaces: hardware.interfaces } : {}),
   };
 }

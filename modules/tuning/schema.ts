@@ -74,6 +74,13 @@ export const hostFactsSchema = {
       pattern: "^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}\\.service$",
       description: "a systemd service name like sfu.service",
     },
+    unprivilegedPortStart: {
+      type: "integer",
+      minimum: 1,
+      maximum: 1023,
+      description:
+        "the lowest port any process may bind without CAP_NET_BIND_SERVICE (net.ipv4.ip_unprivileged_port_start), for a server in a user namespace that binds a port below 1024; default: the kernel's 1024",
+    },
     interfaces: {
       type: "array",
       description: "a list of NIC names (default: the default route's interface)",

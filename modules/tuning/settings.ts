@@ -89,6 +89,15 @@ function sysctlSettings(profileName: ProfileName, facts: HostFacts): Setting[] {
       ),
     );
   }
+  if (facts.unprivilegedPortStart !== undefined) {
+    settings.push(
+      sysctl(
+        "net.ipv4.ip_unprivileged_port_start",
+        facts.unprivilegedPortStart,
+        "the media server binds this port from a user namespace with no capability: host networking's socket answers to the host's namespace, where only this sysctl lets it bind below 1024 (ip-sysctl.rst)",
+      ),
+    );
+  }
   if (profile.packetPath) {
     const backlog = Math.max(10000, Math.ceil((pps * stallMs) / 1000));
     settings.push(

@@ -81,6 +81,8 @@ test("every cloud stack's bootstrap carries tuning, unit, agent and config; AWS 
         "/etc/systemd/system/avfleet-agent.service",
         "/etc/systemd/system/avfleet-tune-check.service",
         "/etc/systemd/system/avfleet-tune-check.timer",
+        // Debian's nftables.service flushes the tuning's notrack table: put back after it
+        "/etc/systemd/system/nftables.service.d/avfleet.conf",
         // systemd 252's shutdown targets force the power-off at 30 min: room for the drain
         "/etc/systemd/system/poweroff.target.d/avfleet-drain.conf",
         "/etc/systemd/system/reboot.target.d/avfleet-drain.conf",

@@ -88,10 +88,17 @@ test("the package install runs behind a policy-rc.d that Debian's deb-systemd-in
  * active again runs it, under a throwaway root with the rehearsal's stand-in apt-get, dpkg and
  * systemctl; each call is logged with whether the package's binary is there yet.
  */
-function afterDrain(drain: "drained" | "running" = "drained") {
+function afterDrain(
+  drain: "drained" | "running" = "drained",
+  { mediaFails = false, killedAtMediaRestart = false } = {},
+) {
   const lines = script.split("\n");
   const from = lines.indexOf("export DEBIAN_FRONTEND=noninteractive");
-  const to = lines.findIndex((l) => l.startsWith(`systemctl start ${MEDIA_UNIT}`));
+  // With a media server that does not start, to the end; else up to its start.
+  const to =
+    mediaFails || killedAtMediaRestart
+      ? lines.length
+      : lines.findIndex((l) => l.startsWith(`systemctl start ${MEDIA_UNIT}`));
   assert.ok(from > 0 && to > from);
   const root = mkdtempSync(join(tmpdir(), "avfleet-drained-"));
   const bin = join(root, "test-bin");
@@ -101,7 +108,15 @@ function afterDrain(drain: "drained" | "running" = "drained") {
   for (const tool of ["apt-get", "systemctl"]) {
     writeFileSync(
       join(bin, tool),
-      `#!/bin/sh\n[ -e "${binary}" ] && b=new || b=old\nprintf '%s %s (binary: %s)\\n' ${tool} "$*" $b >>"$AVFLEET_ROOT/calls"\nexec ${join(fixtures, tool)} "$@"\n`,
+      `#!/bin/sh\n[ -e "${binary}" ] && b=new || b=old\nprintf '%s %s (binary: %s)\\n' ${tool} "$*" $b >>"$AVFLEET_ROOT/calls"\n` +
+        (mediaFails && tool === "systemctl"
+          ? `case "$*" in "start ${MEDIA_UNIT}"|"restart ${MEDIA_UNIT}") exit 1;; esac\n`
+          : "") +
+        // The deploy's SSH session drops while the media server restarts: the shell gets TERM.
+        (killedAtMediaRestart && tool === "systemctl"
+          ? `case "$*" in "restart ${MEDIA_UNIT}") kill -TERM $PPID; sleep 1;; esac\n`
+          : "") +
+        `exec ${join(fixtures, tool)} "$@"\n`,
       { mode: 0o755 },
     );
   }
@@ -145,6 +160,34 @@ test("a drained host set active again: the package installs behind policy-rc.d, 
   assert.equal(calls.filter((c) => c.startsWith(`systemctl restart ${MEDIA_UNIT}`)).length, 1);
   // The package's own restart, asked of the policy layer during the install, was refused.
   assert.ok(calls.includes(`policy-rc.d ${MEDIA_UNIT} restart: 101`), calls.join("\n"));
+});
+
+test("a media server that does not start after the install fails the bootstrap, and the agent stopped for the drain check runs again", (t) => {
+  if (!prerequisite(t, missingCommands("dpkg-query"))) return;
+  const { run, calls } = afterDrain("drained", { mediaFails: true });
+  assert.notEqual(run.status, 0, "the up names the host");
+  const agent = calls.filter((c) => /^systemctl (stop|start|restart) avfleet-agent/.test(c));
+  assert.deepEqual(
+    agent.map((c) => c.split(" ")[1]),
+    ["stop", "stop", "start"],
+    calls.join("\n"),
+  );
+  assert.ok(
+    calls.indexOf(agent[2]) >
+      calls.findIndex((c) => c.startsWith(`systemctl restart ${MEDIA_UNIT}`)),
+  );
+});
+
+test("a deploy killed by a signal after the agent stopped for the drain check starts the agent again", (t) => {
+  if (!prerequisite(t, missingCommands("dpkg-query"))) return;
+  const { run, calls } = afterDrain("drained", { killedAtMediaRestart: true });
+  assert.equal(run.status, 143, run.stderr);
+  const agent = calls.filter((c) => /^systemctl (stop|start|restart) avfleet-agent/.test(c));
+  assert.deepEqual(
+    agent.map((c) => c.split(" ")[1]),
+    ["stop", "stop", "start"],
+    calls.join("\n"),
+  );
 });
 
 test("a host set active again while its drain still runs: the bootstrap stops before any restart and says so; the host keeps draining", (t) => {

@@ -67,6 +67,19 @@ const sjc = loadStackFile(join(ROOT, "stacks/Pulumi.metal-sjc.yaml")).fleet as F
 const high: FleetSpec = structuredClone(sjc);
 high.ports.signalingTcp = [8443];
 const MEDIA_UNIT = "avfleet-sfu.service";
+const HARDWARE = {
+  cores: 32,
+  nicDriver: "mlx5_core",
+  rxQueues: 16,
+  txQueues: 16,
+  streamsPerHost: 4800,
+};
+/** A fleet's spec with its server run from an image. */
+function containerOn(spec: FleetSpec): FleetSpec {
+  const c = structuredClone(spec);
+  c.workload = { ...c.workload, image: "registry.example/sfu", digest: `sha256:${"0".repeat(64)}` };
+  return c;
+}
 const NOBODY = 65534;
 const PYTHON = "/usr/bin/python3";
 
@@ -114,20 +127,25 @@ function security(name: string, text: string) {
   return { checks, exposure };
 }
 
+/** systemd-analyze security's checks both Internet-facing and agent units must pass. */
+const SANDBOX_CHECKS = [
+  "User=/DynamicUser=",
+  "NoNewPrivileges=",
+  "ProtectSystem=",
+  "ProtectHome=",
+  "PrivateTmp=",
+  "CapabilityBoundingSet=~CAP_SYS_ADMIN",
+  "CapabilityBoundingSet=~CAP_NET_ADMIN",
+];
+
 test("the media server runs as a user of its own, sandboxed, with no capability for high ports", (t) => {
   if (!prerequisite(t, missingCommands("systemd-analyze"))) return;
   const { checks, exposure } = security(MEDIA_UNIT, workloadUnit(high));
   for (const check of [
-    "User=/DynamicUser=",
-    "NoNewPrivileges=",
-    "ProtectSystem=",
-    "ProtectHome=",
-    "PrivateTmp=",
+    ...SANDBOX_CHECKS,
     "PrivateDevices=",
     "ProtectKernelModules=",
     "ProtectKernelTunables=",
-    "CapabilityBoundingSet=~CAP_SYS_ADMIN",
-    "CapabilityBoundingSet=~CAP_NET_ADMIN",
     "CapabilityBoundingSet=~CAP_NET_(BIND_SERVICE|BROADCAST|RAW)",
   ])
     assert.equal(checks.get(check), true, `${check} protects the media server`);
@@ -152,13 +170,7 @@ test("the agent runs as a user of its own with no capability, and cannot write w
   const unit = agentUnit(MEDIA_UNIT, sjc.drainSeconds, false);
   const { checks, exposure } = security(AGENT_UNIT, unit);
   for (const check of [
-    "User=/DynamicUser=",
-    "NoNewPrivileges=",
-    "ProtectSystem=",
-    "ProtectHome=",
-    "PrivateTmp=",
-    "CapabilityBoundingSet=~CAP_NET_ADMIN",
-    "CapabilityBoundingSet=~CAP_SYS_ADMIN",
+    ...SANDBOX_CHECKS,
     "CapabilityBoundingSet=~CAP_SYS_MODULE",
     "CapabilityBoundingSet=~CAP_SYS_PTRACE",
     "CapabilityBoundingSet=~CAP_(DAC_*|FOWNER|IPC_OWNER)",
@@ -185,16 +197,7 @@ test("the agent runs as a user of its own with no capability, and cannot write w
 
 test("root's part of the agent's work is the tuning check alone: a fixed command, CAP_NET_ADMIN only, writing only /run/avfleet", (t) => {
   if (!prerequisite(t, missingCommands("systemd-analyze"))) return;
-  const host = hostFiles(
-    sjc,
-    hostTuning(sjc, {
-      cores: 32,
-      nicDriver: "mlx5_core",
-      rxQueues: 16,
-      txQueues: 16,
-      streamsPerHost: 4800,
-    }),
-  );
+  const host = hostFiles(sjc, hostTuning(sjc, HARDWARE));
   const units = host.filter(
     (f) => f.path.startsWith("/etc/systemd/system/") && !f.path.includes(".d/"),
   );
@@ -246,41 +249,78 @@ test("systemd-analyze verify accepts the rendered media, agent and firewall unit
   assert.equal(run.stderr, "");
 });
 
-test("a container pool's server has no capability, no new privileges, a read-only image, and a user namespace when its ports allow one", () => {
+test("a container pool's server has no capability, no new privileges, a read-only image and a user namespace, on any port", () => {
   const image = { ref: "registry.example/sfu@sha256:" + "0".repeat(64) } as ContainerImage;
-  const flags = (spec: FleetSpec) => containerCommand(spec, image).split(" ");
   const ids = `0:${CONTAINER_HOST_ID}:${CONTAINER_IDS}`;
-  // Signaling on 8443: root in the container is CONTAINER_HOST_ID on the host, with nothing.
-  assert.deepEqual(containerPrivileges(high), [
+  // Root in the container is CONTAINER_HOST_ID on the host, with nothing.
+  assert.deepEqual(containerPrivileges(), [
     "--cap-drop=all",
     `--uidmap=${ids}`,
     `--gidmap=${ids}`,
     "--security-opt=no-new-privileges",
     "--read-only",
   ]);
-  // Signaling on 443 over the host's network: only the initial user namespace may grant that
-  // bind, so the bind capability alone, and no user namespace.
-  assert.deepEqual(containerPrivileges(sjc), [
-    "--cap-drop=all",
-    "--cap-add=NET_BIND_SERVICE",
-    "--security-opt=no-new-privileges",
-    "--read-only",
-  ]);
-  for (const spec of [sjc, high]) {
-    const argv = flags(spec);
-    for (const flag of containerPrivileges(spec)) assert.ok(argv.includes(flag), flag);
+  for (const spec of [containerOn(sjc), containerOn(high)]) {
+    const argv = containerCommand(spec, image).split(" ");
+    for (const flag of containerPrivileges()) assert.ok(argv.includes(flag), flag);
     assert.ok(
-      !argv.some((a) =>
-        /^--(privileged|cap-add=(?!NET_BIND_SERVICE$)|userns=host|security-opt=.*unconfined)/.test(
-          a,
-        ),
-      ),
+      !argv.some((a) => /^--(privileged|cap-add|userns=host|security-opt=.*unconfined)/.test(a)),
     );
     assert.ok(
       argv.indexOf("--cap-drop=all") < argv.indexOf(image.ref),
       "podman flags precede the image",
     );
   }
+});
+
+test("a container pool signaling on 443: the host's tuning lowers ip_unprivileged_port_start to 443, and a server in a user namespace over host networking binds it then, not before", (t) => {
+  if (!prerequisite(t, !isRoot() ? "root" : missingCommands("ip", "unshare", "python3"))) return;
+  const sysctls = (spec: FleetSpec) =>
+    hostTuning(spec, HARDWARE).settings.filter(
+      (s) => s.name === "net.ipv4.ip_unprivileged_port_start",
+    );
+  assert.deepEqual(
+    sysctls(containerOn(sjc)).map((s) => s.value),
+    ["443"],
+  );
+  // A package's server gets the capability from systemd; above 1024 nothing is needed.
+  assert.deepEqual(sysctls(sjc), []);
+  assert.deepEqual(sysctls(containerOn(high)), []);
+  const ns = `sec05-port-${process.pid}`;
+  spawnSync("ip", ["netns", "add", ns]);
+  t.after(() => spawnSync("ip", ["netns", "del", ns]));
+  spawnSync("ip", ["netns", "exec", ns, "ip", "link", "set", "lo", "up"]);
+  // root of a user namespace of its own, as podman's --uidmap makes it, in the host's network
+  const bind = () =>
+    spawnSync(
+      "ip",
+      [
+        "netns",
+        "exec",
+        ns,
+        "unshare",
+        "--user",
+        "--map-root-user",
+        "python3",
+        "-c",
+        "import socket; socket.socket().bind(('127.0.0.1', 443))",
+      ],
+      { encoding: "utf8" },
+    );
+  const refused = bind();
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr, /Permission denied/);
+  const set = spawnSync("ip", [
+    "netns",
+    "exec",
+    ns,
+    "sysctl",
+    "-w",
+    `net.ipv4.ip_unprivileged_port_start=${sysctls(containerOn(sjc))[0].value}`,
+  ]);
+  assert.equal(set.status, 0, String(set.stderr));
+  const bound = bind();
+  assert.equal(bound.status, 0, bound.stderr);
 });
 
 test("the agent's program as an unprivileged user: root's verdict makes it tuned, a stale one does not, its drain lands in its own directory, root's payload is out of reach", (t) => {

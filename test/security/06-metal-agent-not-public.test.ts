@@ -24,9 +24,13 @@ import {
   AGENT_UNIT,
   agentFirewall,
   agentUnit,
+  FIREWALL_PATH,
   FIREWALL_TABLE,
   FIREWALL_UNIT,
+  NFT,
+  nftablesDropIn,
 } from "../../modules/host/units";
+import { SCRIPT_PATH } from "../../modules/tuning/settings";
 import { ROOT } from "../support/cli";
 import { isRoot, missingCommands, prerequisite } from "../support/prerequisites";
 
@@ -170,6 +174,37 @@ test("the rendered nftables table admits the agent's port from the admin and mon
     28,
     "the media server's admin port answers loopback only",
   );
+});
+
+test("Debian's nftables.service flushes the ruleset at each start, reload and stop; avfleet's drop-in loads the firewall and the tuning again after each", (t) => {
+  if (!prerequisite(t, ready ? undefined : "root and ip, nft, curl, python3, ss")) return;
+  const dropIn = nftablesDropIn(true);
+  const lines = (key: string) =>
+    [...dropIn.matchAll(new RegExp(`^${key}=(.*)$`, "gm"))].map((m) => m[1]);
+  for (const key of ["ExecStartPost", "ExecReload", "ExecStopPost"]) {
+    assert.deepEqual(lines(key), [`-${SCRIPT_PATH} apply`, `${NFT} -f ${FIREWALL_PATH}`], key);
+  }
+  // A cloud host has no firewall of avfleet's, but the tuning's notrack table all the same.
+  assert.deepEqual(
+    [...nftablesDropIn(false).matchAll(/^ExecReload=(.*)$/gm)].map((m) => m[1]),
+    [`-${SCRIPT_PATH} apply`],
+  );
+  assert.equal(inNs("nft -f -", agentFirewall(sjc)).status, 0);
+  // Debian's /etc/nftables.conf as shipped (nftables 1.0.6), which its start and reload apply.
+  const debianConf = [
+    "#!/usr/sbin/nft -f",
+    "flush ruleset",
+    "table inet filter {",
+    "  chain input { type filter hook input priority filter; }",
+    "}",
+    "",
+  ].join("\n");
+  assert.equal(inNs("nft -f -", debianConf).status, 0);
+  assert.equal(reach(INTERNET, PRIVATE), 0, "the flush opened the agent's port to anyone");
+  // The drop-in's firewall line, its file here from stdin.
+  assert.equal(inNs("nft -f -", agentFirewall(sjc)).status, 0);
+  assert.equal(reach(INTERNET, PRIVATE), 28, "closed again");
+  assert.equal(reach(ADMIN, PRIVATE), 0, "the admin network still reaches it");
 });
 
 test("a scrape flood forks one ethtool per refresh period, not one per scrape", async (t) => {

@@ -42,7 +42,7 @@ test("facts problems say where, what and what was expected", () => {
     "f.yaml: packetsPerSecond: with stallMs 20 needs 2534408192 bytes of socket buffer, expected packetsPerSecond × stallMs to need at most 1073741824 bytes (1 GiB)",
   ]);
   assert.deepEqual(lines({ ...facts, stallMs: 0, rxQueues: 1.5, ring: 4096 }), [
-    "f.yaml: ring: is not a known key, expected one of cores, nicDriver, rxQueues, txQueues, packetsPerSecond, stallMs, mediaUdpPorts, mediaWorkerCpus, mediaUnit, interfaces",
+    "f.yaml: ring: is not a known key, expected one of cores, nicDriver, rxQueues, txQueues, packetsPerSecond, stallMs, mediaUdpPorts, mediaWorkerCpus, mediaUnit, unprivilegedPortStart, interfaces",
     "f.yaml: rxQueues: is number 1.5, expected the RX queues one NIC has, an integer",
     "f.yaml: stallMs: is 0, expected the worst receiver stall to absorb, in ms, > 0",
   ]);
