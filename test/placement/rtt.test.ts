@@ -224,6 +224,7 @@ test("avfleet place rtt prints the RTT the placement assumes per pair; a bad CSV
   );
   assert.deepEqual(report.pairs[1].via, [
     "frankfurt",
+    "zurich",
     "milan",
     "marseille",
     "suez",
