@@ -4,7 +4,9 @@
  * naming its columns among from, to (a point of the RTT files) and from_lat, from_lon, to_lat,
  * to_lon (decimal degrees). Each end of each row is a name or a latitude and longitude, never
  * both or neither. Every problem is reported as `<file>: line N: …, expected …`; nothing is
- * priced from a file with one.
+ * priced from a file with one. Unlike RFC 4180 §2.4 (spaces are part of a field), spaces around
+ * a field are trimmed: no region name or coordinate holds one, and `a, b` is a common way to
+ * write a pair. RFC 4180: https://www.rfc-editor.org/rfc/rfc4180#section-2.
  */
 import { readFileSync, statSync } from "node:fs";
 import { InputError } from "../config/validate";

@@ -1,7 +1,7 @@
 /** avfleet place — where to run media pools, and the stack changes that do it. */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { DEFAULT_STACKS_DIR, stackFileName } from "../../modules/config/stack";
 import { assertNoProblems } from "../../modules/config/validate";
 import { buildInstance } from "../../modules/placement/instance";
@@ -276,7 +276,7 @@ ${RTT_HELP}`,
         quality: model.quality,
         lastMileMs: model.lastMileMs,
         sources: model.sources.map(({ label, date, pairs }) => ({ label, date, pairs })),
-        files: rttFiles,
+        files: rttFiles.map((f) => relative(process.cwd(), f)),
       },
       monthlyUsd: evaluation.monthlyUsd,
       p95Ms: evaluation.p95Ms,
