@@ -13,7 +13,7 @@ import { InputError } from "../config/validate";
 import type { Point } from "./geo";
 
 const MAX_FILE_BYTES = 8 * 1024 * 1024;
-export const MAX_PAIRS = 100_000;
+const MAX_PAIRS = 100_000;
 /** A bad file is usually bad on every line: the first ones say enough. */
 const MAX_REPORTED = 20;
 const COLUMNS = ["from", "to", "from_lat", "from_lon", "to_lat", "to_lon"] as const;

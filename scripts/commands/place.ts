@@ -76,7 +76,7 @@ matrices).
 Exit 2 on a bad file (file, line, what was expected), nothing printed.
 
 Options:
-  --json   {"model","pairs":[{"line","from","to","greatCircleKm","routeKm","via","backboneMs","clientMs","basis","source","date","modelMs"}]}`;
+  --json   {"model","pairs":[{"line","from","to","greatCircleKm","routeKm","via","backboneMs","clientMs","basis","source","citation","date","publishedPair","modelMs"}]}`;
 
 async function rttCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, {
@@ -102,6 +102,7 @@ async function rttCommand(argv: string[]): Promise<number> {
       clientMs: rtt.ms + model.lastMileMs,
       basis: rtt.basis,
       source: rtt.basis === "published" ? rtt.published.label : undefined,
+      citation: rtt.basis === "published" ? rtt.published.source : undefined,
       date: rtt.basis === "published" ? rtt.published.date : undefined,
       publishedPair: rtt.basis === "published" ? [rtt.published.from, rtt.published.to] : undefined,
       modelMs: piecewiseMs(model.fit, rtt.route.km),
