@@ -269,6 +269,14 @@ export function clientRttMs(
   return backboneRtt(model, metro, site).ms + model.lastMileMs;
 }
 
+/** How many metro–site pairs a published figure prices (the rest are the model's). */
+export function publishedPairs(model: RttModel, metros: Place[], sites: Place[]): number {
+  return metros.reduce(
+    (n, m) => n + sites.filter((s) => backboneRtt(model, m, s).basis === "published").length,
+    0,
+  );
+}
+
 /** One line on what the model is, for the command's output. */
 export function describeModel(model: RttModel): string {
   const [c0, s0, ...changes] = model.fit.coef;

@@ -15,7 +15,13 @@ import {
 import { placementSvg } from "../../modules/placement/map";
 import { readPairsCsv } from "../../modules/placement/pairs";
 import { metroTable, siteTable, summaryLine } from "../../modules/placement/report";
-import { backboneRtt, describeModel, fitRttModel, piecewiseMs } from "../../modules/placement/rtt";
+import {
+  backboneRtt,
+  describeModel,
+  fitRttModel,
+  piecewiseMs,
+  publishedPairs,
+} from "../../modules/placement/rtt";
 import { rttSensitivity, sensitivityLines } from "../../modules/placement/sensitivity";
 import { place } from "../../modules/placement/solve";
 import { proposeStacks, type StackChange } from "../../modules/placement/stacks";
@@ -240,6 +246,7 @@ ${RTT_HELP}`,
       survive ? lossBudgetMs : undefined,
       maxMs,
     );
+    const published = publishedPairs(model, instance.metros, instance.sites);
     progress(`place: ${instance.metros.length} metros, ${instance.sites.length} sites, solving`);
     const run = await place(instance, { survive, solver: solver as "auto" });
     if (!run.solution) {
@@ -272,6 +279,8 @@ ${RTT_HELP}`,
       seconds: run.seconds,
       rttModel: {
         description: describeModel(model),
+        publishedPairs: published,
+        pairs: instance.metros.length * instance.sites.length,
         knotsKm: model.fit.knotsKm,
         coef: model.fit.coef,
         quality: model.quality,
@@ -307,6 +316,7 @@ ${RTT_HELP}`,
     }
     const lines = [
       `RTT: ${describeModel(model)}`,
+      `RTT: ${published} of ${instance.metros.length * instance.sites.length} metro–site pairs from published figures, the others from the model`,
       "",
       siteTable(instance, evaluation),
       "",

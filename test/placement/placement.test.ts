@@ -142,6 +142,9 @@ test("avfleet place: tables, a map and stack files that pass the stack checks; n
     report.notes.some((n: string) => n.includes("weighted canary runs on join.eu-west")),
     "no geo steering where a WRR canary runs",
   );
+  // Metros and sites in the same metro as a published region pair are priced by its figure.
+  assert.ok(report.rttModel.publishedPairs > 0);
+  assert.ok(report.rttModel.publishedPairs < report.rttModel.pairs);
   // Solved again with every RTT ±20 %: each case says what changes against the choice.
   assert.deepEqual(
     report.sensitivity.map((c: any) => c.scale),

@@ -15,6 +15,7 @@ import {
   KNOTS_KM,
   leaveOneOutErrors,
   normalEquations,
+  pairKey,
   piecewiseMs,
   quantile,
   relativeError,
@@ -40,6 +41,16 @@ function tempFile(name: string, text: string): string {
   writeFileSync(file, text);
   return file;
 }
+
+test("the shipped matrices hold the figures their sources print", () => {
+  const ms = (a: string, b: string) => model.matrix.pairs.get(pairKey(a, b))?.ms;
+  assert.equal(ms("brazilsouth", "southafricanorth"), 319, "Azure: 319 both ways");
+  assert.equal(ms("westeurope", "japaneast"), 234.5, "Azure: 234 and 235, the mean");
+  assert.equal(ms("eu-gb", "eu-de"), 13, "IBM: London–Frankfurt 13 both ways");
+  assert.equal(ms("ca-tor", "ca-mon"), 10.5, "IBM: 11 and 10");
+  assert.equal(ms("us-east-1", "eu-west-1"), 80.55, "AWS 2017");
+  assert.equal(model.matrix.pairs.size, 45 + 1170 + 66);
+});
 
 test("published round trips come first, with their source; the model only fills the gaps", () => {
   const londonParis = backboneRtt(model, LONDON, PARIS);
