@@ -95,7 +95,7 @@ const LINKS: [Hub, Hub, string][] = [
   ["guam", "tokyo", "Japan-Guam-Australia (JGA-N)"],
   ["guam", "hongkong", "HK-G"],
   ["guam", "sydney", "Japan-Guam-Australia (JGA-S)"],
-  ["newyork", "london", "trans-Atlantic cables (e.g. AEC-1, Grace Hopper)"],
+  ["newyork", "london", "trans-Atlantic cables (e.g. Grace Hopper, New York–Bude)"],
   ["newyork", "dublin", "Havfrue/AEC-2"],
   ["ashburn", "paris", "Dunant (Virginia Beach–Saint-Hilaire-de-Riez)"],
   ["ashburn", "madrid", "MAREA (Virginia Beach–Bilbao)"],
