@@ -3,19 +3,16 @@
  * instances of ≤ 12 candidate sites, then the heuristic alone on a 300-metro × 60-site one.
  * Prints per instance the costs, the gap and the times; the last line is the summary.
  */
-import { resolve } from "node:path";
 import { solveExact } from "../modules/placement/exact";
 import { solveHeuristic } from "../modules/placement/heuristic";
-import { loadRtt } from "../modules/placement/load";
+import { loadRttFiles, SHIPPED_RTT_FILES } from "../modules/placement/load";
 import { randomInstance } from "../modules/placement/random";
 import { fitRttModel } from "../modules/placement/rtt";
 
 const INSTANCES = 20;
 
 async function main() {
-  const model = fitRttModel(
-    loadRtt(resolve(__dirname, "../modules/placement/rtt-aws-inter-region.yaml")),
-  );
+  const model = fitRttModel(loadRttFiles(SHIPPED_RTT_FILES));
   const gaps: number[] = [];
   let violations = 0;
   console.log("seed  metros sites  exact $/month  heuristic $/month  gap %  exact s  heuristic s");

@@ -10,39 +10,20 @@ import type { Plan } from "../../modules/plan/plan";
 import { evaluate } from "../../modules/placement/evaluate";
 import { solveExact } from "../../modules/placement/exact";
 import { lowerBoundUsd, solveHeuristic } from "../../modules/placement/heuristic";
-import { loadDemand, loadRtt, loadSites } from "../../modules/placement/load";
+import {
+  loadDemand,
+  loadRttFiles,
+  loadSites,
+  SHIPPED_RTT_FILES,
+} from "../../modules/placement/load";
 import { randomInstance } from "../../modules/placement/random";
-import { fitRttModel, greatCircleKm } from "../../modules/placement/rtt";
+import { fitRttModel } from "../../modules/placement/rtt";
 import { POLICIES } from "../../modules/policy";
 import { evaluatePolicies } from "../../modules/policy/runner";
 import { avfleet, ROOT } from "../support/cli";
 import { problemsLoading } from "../support/problems";
 
-const RTT_FILE = join(ROOT, "modules/placement/rtt-aws-inter-region.yaml");
-const model = fitRttModel(loadRtt(RTT_FILE));
-
-test("the RTT fit recovers the inflation and fixed term the measurements were made with", () => {
-  const points = { a: { lat: 0, lon: 0 }, b: { lat: 0, lon: 10 }, c: { lat: 20, lon: 30 } };
-  const rtt = (x: keyof typeof points, y: keyof typeof points) =>
-    greatCircleKm(points[x], points[y]) * 1.5 * 0.01 + 7;
-  const fit = fitRttModel({
-    source: "synthetic",
-    date: "2026-11",
-    lastMileMs: 10,
-    points,
-    pairs: [
-      ["a", "b", rtt("a", "b")],
-      ["a", "c", rtt("a", "c")],
-      ["b", "c", rtt("b", "c")],
-    ],
-  });
-  assert.ok(Math.abs(fit.inflation - 1.5) < 1e-9, `inflation ${fit.inflation}`);
-  assert.ok(Math.abs(fit.fixedMs - 7) < 1e-9, `fixed ${fit.fixedMs}`);
-  assert.ok(fit.fit.rmseMs < 1e-9);
-  // The shipped calibration: routes about a third longer than the great circle.
-  assert.ok(model.inflation > 1.2 && model.inflation < 1.6, `inflation ${model.inflation}`);
-  assert.equal(model.fit.pairs, 14, "pairs up to fitMaxKm 8000 km");
-});
+const model = fitRttModel(loadRttFiles(SHIPPED_RTT_FILES));
 
 test("bad placement inputs are refused with the key path and what was expected", () => {
   const demand = (metros: string) => `metros:\n${metros}`;
@@ -161,6 +142,21 @@ test("avfleet place: tables, a map and stack files that pass the stack checks; n
     report.notes.some((n: string) => n.includes("weighted canary runs on join.eu-west")),
     "no geo steering where a WRR canary runs",
   );
+  // Metros and sites in the same metro as a published region pair are priced by its figure.
+  assert.ok(report.rttModel.publishedPairs > 0);
+  assert.ok(report.rttModel.publishedPairs < report.rttModel.pairs);
+  // Solved again with every RTT ±20 %: each case says what changes against the choice.
+  assert.deepEqual(
+    report.sensitivity.map((c: any) => c.scale),
+    [0.8, 1.2],
+  );
+  for (const c of report.sensitivity) {
+    const chosen = new Set(report.sites.filter((s: any) => s.hosts > 0).map((s: any) => s.name));
+    for (const s of c.opened) assert.ok(!chosen.has(s), `${s} was already open`);
+    for (const s of c.closed) assert.ok(chosen.has(s), `${s} was not open`);
+    for (const m of c.moved)
+      assert.equal(report.metros.find((x: any) => x.name === m.metro).primary, m.from);
+  }
   const bad = mkdtempSync(join(tmpdir(), "place-bad-"));
   writeFileSync(join(bad, "demand.yaml"), "metros: []\n");
   const refused = avfleet([
