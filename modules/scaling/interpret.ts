@@ -14,7 +14,7 @@ import { zoneOffsetHours } from "../world/regions";
 import type { Removal } from "../world/pool";
 import type { AwsScaling, FleetScaling, GcpScaling } from "../fleets/scaling";
 import { awsPredictive, cloudAutoscaler, type Observation, type Policy } from "./policies";
-import { replay, type ReplayResult } from "./replay";
+import { OPEN_LOOP, replay, type ReplayResult } from "./replay";
 import type { AwsFleetSpec, GcpFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../capacity/machine-types";
 import { curveTrace } from "../world/demand";
@@ -204,6 +204,7 @@ export function replayCompiled(
     minHosts: spec.minHosts,
     maxHosts: spec.maxHosts,
     hourlyUsd: pool.hourlyUsd,
+    sizingPeak: spec.demand.peakParticipants,
   };
   const type = machineType(spec.kind === "gcp" ? spec.machineType : spec.instanceType);
   const facts = {
@@ -213,9 +214,12 @@ export function replayCompiled(
   };
   const read = interpretScaling(scaling, facts);
   const policy = spec.autoscaling.policy === "ours" ? oursFor(spec, region) : cloudNativeFor(spec);
+  // Open loop: both decide on the same joins, minute for minute; closed, each run's own cuts
+  // would come back as joins and the two would no longer see the same demand.
+  const options = { keepSeries: true, retry: OPEN_LOOP };
   return agreement(
-    replay(target, policy, { warmPool: warmPoolOf(spec), keepSeries: true }),
-    replay(target, read.policy, { warmPool: read.warmPool, keepSeries: true }),
+    replay(target, policy, { ...options, warmPool: warmPoolOf(spec) }),
+    replay(target, read.policy, { ...options, warmPool: read.warmPool }),
     pool.capacity,
     1,
   );

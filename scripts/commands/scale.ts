@@ -145,7 +145,14 @@ Examples:
           days,
         );
     const { hourlyUsd, ...pool } = poolOf(fleet);
-    const target = { trace, pool, minHosts: fleet.minHosts, maxHosts: fleet.maxHosts, hourlyUsd };
+    const target = {
+      trace,
+      pool,
+      minHosts: fleet.minHosts,
+      maxHosts: fleet.maxHosts,
+      hourlyUsd,
+      sizingPeak: fleet.demand.peakParticipants,
+    };
     const results = policies.map((policy, i) => {
       progress(`replaying ${i + 1}/${policies.length}: ${policy.name}`);
       return replay(target, policy, { warmPool: values["warm-pool"] ?? false, keepSeries: true });
