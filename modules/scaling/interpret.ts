@@ -186,6 +186,27 @@ export function agreement(
   };
 }
 
+/** The compiled config of a fleet spec as a Policy (named `compiled`): what the stack deploys. */
+export function compiledPolicy(
+  spec: GcpFleetSpec | AwsFleetSpec,
+  scaling: FleetScaling,
+): { policy: Policy; warmPool: boolean } {
+  const type = machineType(spec.kind === "gcp" ? spec.machineType : spec.instanceType);
+  const read = interpretScaling(scaling, {
+    streamsPerHost: type.streamsPerHost,
+    sessionsPerHost: poolOf(spec).capacity,
+    removal: controlsOf(spec).removal,
+  });
+  return {
+    policy: {
+      ...read.policy,
+      name: "compiled",
+      summary: `what the stack deploys: ${read.policy.summary}`,
+    },
+    warmPool: read.warmPool,
+  };
+}
+
 /**
  * The golden check: the policy a fleet spec names (oursFor) and its compiled config, read back
  * with the providers' semantics, replayed over the same days of the spec's demand curve.
@@ -206,13 +227,7 @@ export function replayCompiled(
     hourlyUsd: pool.hourlyUsd,
     sizingPeak: spec.demand.peakParticipants,
   };
-  const type = machineType(spec.kind === "gcp" ? spec.machineType : spec.instanceType);
-  const facts = {
-    streamsPerHost: type.streamsPerHost,
-    sessionsPerHost: pool.capacity,
-    removal: controlsOf(spec).removal,
-  };
-  const read = interpretScaling(scaling, facts);
+  const read = compiledPolicy(spec, scaling);
   const policy = spec.autoscaling.policy === "ours" ? oursFor(spec, region) : cloudNativeFor(spec);
   // Open loop: both decide on the same joins, minute for minute; closed, each run's own cuts
   // would come back as joins and the two would no longer see the same demand.

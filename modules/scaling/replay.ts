@@ -6,7 +6,9 @@
  */
 import {
   MEDIA_SESSIONS,
+  MINUTES_PER_DAY,
   meanSessionMin,
+  type DemandEvent,
   survivalPerMinute,
   type SessionMix,
   type Trace,
@@ -51,6 +53,23 @@ export interface Failover {
   end: number;
   factor: number;
   noticeMin: number;
+}
+
+/**
+ * The calendar's events in a file trace's minutes: `day` counts local days from the first row's
+ * local date (day 0), `hour` is local time at the region's standard offset.
+ */
+export function fileCalendar(
+  events: DemandEvent[],
+  firstMinute: number,
+  utcOffsetHours: number,
+): Trace["events"] {
+  const localFirst = firstMinute + Math.round(utcOffsetHours * 60);
+  const sinceMidnight = ((localFirst % MINUTES_PER_DAY) + MINUTES_PER_DAY) % MINUTES_PER_DAY;
+  return events.map((e) => {
+    const start = e.day * MINUTES_PER_DAY + e.hour * 60 - sinceMidnight;
+    return { start, end: start + e.durationMin, factor: e.factor };
+  });
 }
 
 export interface ReplayPool {
