@@ -18,9 +18,9 @@ import type { Policy } from "./policies";
 
 /**
  * How users answer a refusal or a cut. Clients reconnect on their own: LiveKit's client SDK
- * retries a dropped connection after 0, 0.3, 1.2, 2.7, 4.8 and then every 7 s
- * (livekit/client-sdk-js src/room/DefaultReconnectPolicy.ts), so nearly every attempt lands
- * within the next minute; people give up on a failed join more often than a client does.
+ * tries 10 times, after 0 (+ up to 1 s), 3, 5 and then 7 s, each ±50 % — about a minute in all
+ * (livekit/client-sdk-js src/room/DefaultReconnectPolicy.ts at 0be977c), so a retry lands in
+ * the next minute; a person whose join keeps failing gives up more often than a client does.
  */
 export interface RetryModel {
   /** Share of refused joins that try again; each retry that is refused again retries at this share. */

@@ -5,6 +5,7 @@
  * a buffer of at most MAX_TRACE_MINUTES values, so memory stays bounded whatever its size.
  */
 import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { StringDecoder } from "node:string_decoder";
 import { InputError } from "../config/validate";
 import { joinsFor, type Trace } from "./demand";
 
@@ -22,7 +23,7 @@ const CHUNK_BYTES = 1 << 20;
 // A date, a time to the minute or finer, and a zone: Z or ±hh:mm (no zone would mean local time).
 const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/;
 // Decimal only: Number() would also read "0x4E20", "1e3" and "" (as 0).
-const COUNT = /^\d{1,8}(\.\d+)?$/;
+const COUNT = /^\d+(\.\d+)?$/;
 
 export interface TraceFile extends Trace {
   /** Minutes missing from the file, held at the previous value (each gap ≤ MAX_GAP_MIN). */
@@ -31,20 +32,24 @@ export interface TraceFile extends Trace {
   firstMinute: number;
 }
 
-/** Lines of a file, read CHUNK_BYTES at a time. */
-function* lines(file: string): Generator<string> {
+/** Calls `onLine` with each line of a file (without its CR LF), read CHUNK_BYTES at a time. */
+function eachLine(file: string, onLine: (line: string) => void): void {
   const fd = openSync(file, "r");
   try {
     const buffer = Buffer.alloc(CHUNK_BYTES);
+    // A character split between two chunks is decoded once both are read.
+    const decoder = new StringDecoder("utf8");
     let rest = "";
-    for (;;) {
-      const n = readSync(fd, buffer, 0, CHUNK_BYTES, null);
-      if (n === 0) break;
-      const parts = (rest + buffer.toString("utf8", 0, n)).split("\n");
-      rest = parts.pop()!;
-      for (const line of parts) yield line.endsWith("\r") ? line.slice(0, -1) : line;
+    for (let n; (n = readSync(fd, buffer, 0, CHUNK_BYTES, null)) > 0;) {
+      const text = rest + decoder.write(buffer.subarray(0, n));
+      let start = 0;
+      for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
+        onLine(text.slice(start, text[nl - 1] === "\r" ? nl - 1 : nl));
+        start = nl + 1;
+      }
+      rest = text.slice(start);
     }
-    if (rest) yield rest;
+    if (rest) onLine(rest);
   } finally {
     closeSync(fd);
   }
@@ -67,15 +72,15 @@ export function readTraceCsv(file: string, region: string, utcOffsetHours: numbe
   let first = NaN;
   let last = NaN;
   let lineNo = 0;
-  for (const line of lines(file)) {
+  eachLine(file, (line) => {
     lineNo++;
     const where = `line ${lineNo}`;
     if (lineNo === 1) {
       if (line.trim() !== "time,sessions")
         fail(where, `is "${line.slice(0, 40)}"`, "the header time,sessions");
-      continue;
+      return;
     }
-    if (line.trim() === "") continue;
+    if (line.length === 0 || line.trim() === "") return;
     const [time, sessions, ...extra] = line.split(",");
     if (extra.length)
       fail(
@@ -120,7 +125,7 @@ export function readTraceCsv(file: string, region: string, utcOffsetHours: numbe
     for (let m = last + 1; m < minute; m++, filled++, count++) values[count] = values[count - 1];
     values[count++] = n;
     last = minute;
-  }
+  });
   if (count < 1440) fail("(file)", `has ${count} minutes`, "at least one day of minutes");
   const sessions = values.slice(0, count);
   return {

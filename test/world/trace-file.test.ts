@@ -64,7 +64,10 @@ test("refused, each with its line and column: empty, hex, exponent and absurd va
     with_("-3"),
     'line 11, column sessions: "-3" is not a count, expected a decimal number ≥ 0',
   );
-  assert.match(with_("1000000000000"), /^line 11, column sessions: "1000000000000" is not a count/);
+  assert.equal(
+    with_("1000000000000"),
+    "line 11, column sessions: 1000000000000 sessions, expected at most 10000000 per pool",
+  );
   assert.equal(
     with_("20000000"),
     "line 11, column sessions: 20000000 sessions, expected at most 10000000 per pool",
