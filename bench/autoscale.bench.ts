@@ -99,6 +99,7 @@ const failoverPool: ReplayPool = {
     end: start + step.durationMin + 1,
     factor: step.factor,
     noticeMin: plan.noticeMin,
+    headroom: OURS_HEADROOM,
   })),
 };
 const allPools = [...pools, failoverPool];

@@ -45,14 +45,15 @@ export const OPEN_LOOP: RetryModel = { ...RETRY_MODEL, retryShare: 0, rejoinShar
 
 /**
  * A regional failover the traffic split carries out: it raises this pool's floor to `factor` ×
- * its load `noticeMin` before it shifts the joins (trace minutes), so the step meets serving
- * hosts; without notice the pool meets it with its headroom alone.
+ * its load, plus `headroom`, `noticeMin` before it shifts the joins (trace minutes), so the
+ * step meets serving hosts; without notice the pool meets it with its headroom alone.
  */
 export interface Failover {
   start: number;
   end: number;
   factor: number;
   noticeMin: number;
+  headroom: number;
 }
 
 /**
@@ -130,12 +131,12 @@ export function peakOf(sessions: Float64Array): number {
 
 const clamp = (n: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, n));
 
-/** Hosts the traffic split asks for at `now`: its failover's factor × load, from the notice on. */
+/** Hosts the traffic split asks for at `now`: its failover's factor × load + headroom, from the notice on. */
 function splitFloor(failovers: Failover[], now: number, load: number, capacity: number): number {
   let hosts = 0;
   for (const f of failovers)
     if (now >= f.start - f.noticeMin && now < f.end)
-      hosts = Math.max(hosts, Math.ceil((load * f.factor) / capacity));
+      hosts = Math.max(hosts, Math.ceil((load * f.factor * (1 + f.headroom)) / capacity));
   return hosts;
 }
 

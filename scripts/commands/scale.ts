@@ -14,13 +14,20 @@ import { OURS_HEADROOM, POLICIES, policyNamed, type Policy } from "../../modules
 import { fileCalendar, RETRY_MODEL, replay, type ReplayResult } from "../../modules/scaling/replay";
 import { frontierSvg, replaySvg } from "../../modules/scaling/plot";
 import { frontier } from "../../modules/scaling/frontier";
-import { DEFAULT_WORST_STEP, spikePlan, type WorstStep } from "../../modules/scaling/spikes";
+import {
+  DEFAULT_WORST_STEP,
+  localMinute,
+  spikePlan,
+  withSteps,
+  type WorstStep,
+} from "../../modules/scaling/spikes";
 import { cloudNativeFor, compileScaling, poolOf } from "../../modules/scaling/compile";
 import { compiledPolicy } from "../../modules/scaling/interpret";
 import { EXIT, UsageError, parseCommandArgs, progress, progressDone, type Command } from "../cli";
 
 const EVENT = /^(\d{1,2}):(\d{1,2}):(\d{1,4}):(\d+(?:\.\d+)?)$/;
 const STEP = /^(\d+(?:\.\d+)?)x(\d{1,4})s$/;
+const FAILOVER = /^(\d{1,2}):(\d{1,2}(?:\.\d+)?)$/;
 /** Rows this command adds to POLICIES from the stack itself. */
 const STACK_POLICIES: Record<string, string> = {
   "cloud-native": "the cloud's own autoscaler on the stack's target, nothing ahead of demand",
@@ -37,6 +44,16 @@ function parseEvent(spec: string, days: number): DemandEvent {
     );
   }
   return event;
+}
+
+/** A failover's local day and hour (DAY:HOUR, the hour may have decimals: 19.5 is 19:30). */
+function parseFailover(spec: string, days: number): { day: number; hour: number } {
+  const m = FAILOVER.exec(spec);
+  if (!m || +m[1] >= days || +m[2] >= 24)
+    throw new UsageError(
+      `--failover is "${spec}", expected DAY:HOUR (day < the days replayed, hour 0–23.99, e.g. 10:19.5)`,
+    );
+  return { day: +m[1], hour: +m[2] };
 }
 
 function parseStep(spec: string | undefined): WorstStep {
@@ -99,8 +116,9 @@ export const command: Command = {
   help: `
 Usage: avfleet scale replay STACK [--demand FILE.csv] [--days N] [--policy P,...]
                               [--event DAY:HOUR:MINUTES:FACTOR ...] [--warm-pool]
-                              [--worst-step FACTORxSECONDS] [--svg FILE] [--frontier FILE]
-                              [--json] [--stacks-dir DIR]
+                              [--worst-step FACTORxSECONDS] [--failover DAY:HOUR ...]
+                              [--unannounced] [--svg FILE] [--frontier FILE] [--json]
+                              [--stacks-dir DIR]
 
 Runs each policy over the same demand, through the same simulated pool (the stack's machine
 type, its hosts' capacity in sessions, its drain limit, boot times with or without a warm
@@ -131,6 +149,9 @@ Options:
   --warm-pool       hosts boot from a warm pool (1 min) instead of cold (3–7 min)
   --worst-step FxS  the step the pool plans for (default ${DEFAULT_WORST_STEP.factor}x${DEFAULT_WORST_STEP.withinSec}s, a regional failover): prints
                     the split's notice, the warm hosts it needs, and what it leaves unannounced
+  --failover D:H    the worst step lands on local day D at hour H (19.5 = 19:30) for its
+                    duration (3 h); the traffic split raises the pool's floor a boot ahead of
+                    shifting the joins, or not with --unannounced
   --svg FILE        write demand vs capacity per policy as an SVG
   --frontier FILE   write ours' host-hours against calls cut at the drain limit as an SVG
   --json            {"stack","minutes","demand","spike","results":[{"policy","warmPool","hostHours",
@@ -139,7 +160,8 @@ Options:
 Examples:
   avfleet scale replay gcp-us-west1 --svg replay.svg
   avfleet scale replay aws-us-east-1 --policy ours,compiled --event 20:19:180:2.2
-  avfleet scale replay gcp-us-west1 --demand export.csv --days 14 --event 3:19:120:2`,
+  avfleet scale replay gcp-us-west1 --demand export.csv --days 14 --event 3:19:120:2
+  avfleet scale replay gcp-us-west1 --policy ours,compiled --failover 24:19.5 --unannounced`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {
       demand: { type: "string" },
@@ -148,6 +170,8 @@ Examples:
       event: { type: "string", multiple: true },
       "warm-pool": { type: "boolean" },
       "worst-step": { type: "string" },
+      failover: { type: "string", multiple: true },
+      unannounced: { type: "boolean" },
       svg: { type: "string" },
       frontier: { type: "string" },
       json: { type: "boolean" },
@@ -182,6 +206,8 @@ Examples:
       throw new UsageError(`region ${region} has no time zone in modules/world/regions.ts`);
     let trace: Trace;
     let demand: { source: string; filledMinutes: number };
+    // Where the worst step lands: trace minutes of each --failover.
+    let steps: number[];
     if (values.demand) {
       const file = readTraceCsv(values.demand, region, offset);
       const minutes = (days ?? Infinity) * MINUTES_PER_DAY;
@@ -191,6 +217,11 @@ Examples:
         );
       const fileDays = Math.floor(Math.min(minutes, file.sessions.length) / MINUTES_PER_DAY);
       const events = (values.event ?? []).map((e) => parseEvent(e, Math.max(1, fileDays)));
+      steps = (values.failover ?? []).map((f) => {
+        const { day, hour } = parseFailover(f, Math.max(1, fileDays));
+        return fileCalendar([{ day, hour, durationMin: 0, factor: 1 }], file.firstMinute, offset)[0]
+          .start;
+      });
       trace = {
         ...file,
         sessions: file.sessions.subarray(0, Math.min(minutes, file.sessions.length)),
@@ -201,6 +232,10 @@ Examples:
     } else {
       const curveDays = days ?? 28;
       const events = (values.event ?? []).map((e) => parseEvent(e, curveDays));
+      steps = (values.failover ?? []).map((f) => {
+        const { day, hour } = parseFailover(f, curveDays);
+        return localMinute({ utcOffsetHours: offset }, day, hour);
+      });
       trace = curveTrace(
         demandCurve(
           region,
@@ -214,6 +249,19 @@ Examples:
       demand = { source: "curve", filledMinutes: 0 };
     }
     const { hourlyUsd, ...pool } = poolOf(fleet);
+    const warmPool = values["warm-pool"] ?? false;
+    const plan = spikePlan(step, pool, {
+      headroom: OURS_HEADROOM,
+      peakSessions: fleet.demand.peakParticipants,
+      warmPool,
+    });
+    steps.forEach((start, i) => {
+      if (start < 0 || start + step.durationMin > trace.sessions.length)
+        throw new UsageError(
+          `--failover ${values.failover![i]} lands at trace minute ${start}, its ${step.durationMin} minutes do not fit in the ${trace.sessions.length} replayed`,
+        );
+    });
+    if (steps.length) trace = withSteps(trace, step, steps);
     const target = {
       trace,
       pool,
@@ -221,8 +269,17 @@ Examples:
       maxHosts: fleet.maxHosts,
       hourlyUsd,
       sizingPeak: fleet.demand.peakParticipants,
+      // The split raises this pool's floor a boot ahead, unless the failover comes unannounced.
+      failovers: values.unannounced
+        ? []
+        : steps.map((start) => ({
+            start,
+            end: start + step.durationMin + Math.ceil(step.withinSec / 60),
+            factor: step.factor,
+            noticeMin: plan.noticeMin,
+            headroom: OURS_HEADROOM,
+          })),
     };
-    const warmPool = values["warm-pool"] ?? false;
     const rows: { policy: Policy; warmPool: boolean }[] = names.map((name) => {
       if (name === "cloud-native") return { policy: { ...cloudNativeFor(fleet), name }, warmPool };
       if (name === "compiled") {
@@ -237,11 +294,6 @@ Examples:
     });
     const points = values.frontier ? frontier(target, warmPool) : undefined;
     progressDone();
-    const plan = spikePlan(step, pool, {
-      headroom: OURS_HEADROOM,
-      peakSessions: fleet.demand.peakParticipants,
-      warmPool,
-    });
     const replayedDays = trace.sessions.length / MINUTES_PER_DAY;
     if (values.svg) {
       writeFileSync(
@@ -263,12 +315,16 @@ Examples:
       );
     }
     const minutes = trace.sessions.length;
-    const spike = { step, ...plan };
+    const announced = !values.unannounced;
+    const spike = { step, ...plan, failovers: steps, announced };
+    const failoverNote = steps.length
+      ? `, ${steps.length} failover${steps.length > 1 ? "s" : ""} ×${step.factor} ${announced ? `announced ${plan.noticeMin} min ahead` : "unannounced"}`
+      : "";
     const stepLine = `worst step ×${step.factor} in ${step.withinSec} s: the split raises this pool's floor ${plan.noticeMin} min before it shifts joins; a warm pool of ${plan.warmHosts} hosts serves it after one boot; unannounced at the peak, joins are refused for ~${plan.residual.overloadMin} min (${fmt(plan.residual.sessionsShort)} sessions short)`;
     process.stdout.write(
       values.json
         ? `${JSON.stringify({ stack: stackName, minutes, demand, spike, results: results.map(({ series: _, ...r }) => r) }, null, 2)}\n`
-        : `${stackName}: ${fmt(replayedDays)} days (${demand.source === "curve" ? "the stack's demand curve" : `${demand.source}, ${demand.filledMinutes} missing minutes held`}), ${fmt(target.pool.capacity)} sessions per host, drain limit ${target.pool.drainLimitMin} min, ${warmPool ? "warm pool" : "cold boot"}\n\n${table(results)}\n\n${stepLine}\n${values.svg ? `\nplot: ${values.svg}\n` : ""}${values.frontier ? `frontier: ${values.frontier}\n` : ""}`,
+        : `${stackName}: ${fmt(replayedDays)} days (${demand.source === "curve" ? "the stack's demand curve" : `${demand.source}, ${demand.filledMinutes} missing minutes held`}), ${fmt(target.pool.capacity)} sessions per host, drain limit ${target.pool.drainLimitMin} min, ${warmPool ? "warm pool" : "cold boot"}${failoverNote}\n\n${table(results)}\n\n${stepLine}\n${values.svg ? `\nplot: ${values.svg}\n` : ""}${values.frontier ? `frontier: ${values.frontier}\n` : ""}`,
     );
     return EXIT.ok;
   },

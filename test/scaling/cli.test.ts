@@ -7,6 +7,13 @@ import { avfleet } from "../support/cli";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "avfleet-scale-"));
 
+/** `avfleet scale replay ARGS --json`, parsed. */
+function replayJson(...args: string[]) {
+  const result = avfleet(["scale", "replay", ...args, "--json"]);
+  assert.equal(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout);
+}
+
 test("scale replay: every policy on the stack's demand, as a table, JSON and a plot", () => {
   const svg = join(tmp(), "replay.svg");
   const human = avfleet(["scale", "replay", "gcp-us-west1", "--days", "8", "--svg", svg]);
@@ -36,18 +43,13 @@ test("scale replay: every policy on the stack's demand, as a table, JSON and a p
     /^worst step ×2 in 60 s: the split raises this pool's floor 7 min before/m,
   );
 
-  const json = avfleet([
-    "scale",
-    "replay",
+  const { minutes, results, spike } = replayJson(
     "gcp-us-west1",
     "--days",
     "8",
     "--policy",
     "static,ours,compiled",
-    "--json",
-  ]);
-  assert.equal(json.code, 0, json.stderr);
-  const { minutes, results, spike } = JSON.parse(json.stdout);
+  );
   assert.equal(minutes, 8 * 1440);
   assert.deepEqual(
     results.map((r: { policy: string }) => r.policy),
@@ -119,6 +121,19 @@ test("scale replay: a Prometheus-exported CSV is the demand; a bad row names its
   );
 });
 
+test("scale replay: a ×2 failover the split announces a boot ahead meets serving hosts; unannounced, it overloads", () => {
+  const run = (...more: string[]) =>
+    replayJson("gcp-us-west1", "--days", "8", "--policy", "ours", "--failover", "6:19.5", ...more);
+  const announced = run();
+  assert.equal(announced.spike.failovers.length, 1);
+  assert.equal(announced.spike.noticeMin, 7);
+  assert.ok(announced.results[0].totals.overloadMinutes <= 1);
+  const unannounced = run("--unannounced");
+  assert.equal(unannounced.spike.announced, false);
+  assert.ok(unannounced.results[0].totals.overloadMinutes > 1);
+  assert.ok(unannounced.results[0].totals.refusedJoins > 1000);
+});
+
 test("scale replay: usage mistakes exit 2 and write nothing", () => {
   const svg = join(tmp(), "never.svg");
   for (const args of [
@@ -127,6 +142,9 @@ test("scale replay: usage mistakes exit 2 and write nothing", () => {
     ["scale", "replay", "gcp-us-west1", "--days", "0", "--svg", svg],
     ["scale", "replay", "gcp-us-west1", "--event", "40:19:60:2", "--svg", svg],
     ["scale", "replay", "gcp-us-west1", "--worst-step", "0.5x60s", "--svg", svg],
+    ["scale", "replay", "gcp-us-west1", "--failover", "9:19", "--days", "8", "--svg", svg],
+    // Day 7 at 19:30 in UTC-8 is past the 8th day in UTC.
+    ["scale", "replay", "gcp-us-west1", "--failover", "7:19.5", "--days", "8", "--svg", svg],
     ["scale", "replay"],
   ]) {
     const result = avfleet(args);

@@ -186,7 +186,9 @@ test("spikes: the plan from boot times and the declared step; the split's notice
   assert.equal(stepped.sessions[at], 2 * quiet.sessions[at]);
   assert.equal(stepped.sessions[at - 1], quiet.sessions[at - 1]);
   assert.equal(stepped.sessions[at + 200], quiet.sessions[at + 200]);
-  const failovers = [{ start: at, end: at + 181, factor: 2, noticeMin: plan.noticeMin }];
+  const failovers = [
+    { start: at, end: at + 181, factor: 2, noticeMin: plan.noticeMin, headroom: OURS_HEADROOM },
+  ];
   const announced = replay(target({ ...stepped }, { failovers }), oursPolicy, { warmPool: false });
   const unannounced = replay(target(stepped), oursPolicy, { warmPool: false });
   assert.ok(announced.totals.overloadMinutes <= 1, `${announced.totals.overloadMinutes}`);
