@@ -29,6 +29,7 @@ import {
   type CurveSpec,
 } from "../world/demand";
 import { timeZoneOf, utcOffsetHours } from "../world/regions";
+import { DEFAULT_WORST_STEP, spikePlan } from "./spikes";
 import type { PoolSpec, Removal } from "../world/pool";
 import {
   awsPredictive,
@@ -329,10 +330,16 @@ export function compileAws(spec: AwsFleetSpec, region: string): AwsScaling {
     );
   }
   const metrics = predictiveMetrics(groupName(spec), mediaMetric(spec.pool));
-  // The largest rise between windows: the hosts one schedule change asks for at once.
+  // The largest rise between windows (the hosts one schedule change asks for at once), or the
+  // hosts the declared worst step at the peak leaves short of the target's headroom, if more.
   const all = [...floors.weekday, ...floors.weekend];
   const rise = Math.max(1, ...all.slice(1).map((n, i) => n - all[i]));
-  const warmHosts = Math.min(rise, spec.maxHosts - spec.minHosts);
+  const step = spikePlan(DEFAULT_WORST_STEP, pool, {
+    headroom: 1 / spec.autoscaling.targetUtilization - 1,
+    peakSessions: spec.demand.peakParticipants,
+    warmPool: true,
+  });
+  const warmHosts = Math.min(Math.max(rise, step.warmHosts), spec.maxHosts - spec.minHosts);
   return {
     kind: "aws",
     policy,

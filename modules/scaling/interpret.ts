@@ -14,7 +14,7 @@ import { zoneOffsetHours } from "../world/regions";
 import type { Removal } from "../world/pool";
 import type { AwsScaling, FleetScaling, GcpScaling } from "../fleets/scaling";
 import { awsPredictive, cloudAutoscaler, type Observation, type Policy } from "./policies";
-import { replay, type ReplayResult } from "./replay";
+import { OPEN_LOOP, replay, type ReplayResult } from "./replay";
 import type { AwsFleetSpec, GcpFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../capacity/machine-types";
 import { curveTrace } from "../world/demand";
@@ -186,6 +186,27 @@ export function agreement(
   };
 }
 
+/** The compiled config of a fleet spec as a Policy (named `compiled`): what the stack deploys. */
+export function compiledPolicy(
+  spec: GcpFleetSpec | AwsFleetSpec,
+  scaling: FleetScaling,
+): { policy: Policy; warmPool: boolean } {
+  const type = machineType(spec.kind === "gcp" ? spec.machineType : spec.instanceType);
+  const read = interpretScaling(scaling, {
+    streamsPerHost: type.streamsPerHost,
+    sessionsPerHost: poolOf(spec).capacity,
+    removal: controlsOf(spec).removal,
+  });
+  return {
+    policy: {
+      ...read.policy,
+      name: "compiled",
+      summary: `what the stack deploys: ${read.policy.summary}`,
+    },
+    warmPool: read.warmPool,
+  };
+}
+
 /**
  * The golden check: the policy a fleet spec names (oursFor) and its compiled config, read back
  * with the providers' semantics, replayed over the same days of the spec's demand curve.
@@ -204,18 +225,16 @@ export function replayCompiled(
     minHosts: spec.minHosts,
     maxHosts: spec.maxHosts,
     hourlyUsd: pool.hourlyUsd,
+    sizingPeak: spec.demand.peakParticipants,
   };
-  const type = machineType(spec.kind === "gcp" ? spec.machineType : spec.instanceType);
-  const facts = {
-    streamsPerHost: type.streamsPerHost,
-    sessionsPerHost: pool.capacity,
-    removal: controlsOf(spec).removal,
-  };
-  const read = interpretScaling(scaling, facts);
+  const read = compiledPolicy(spec, scaling);
   const policy = spec.autoscaling.policy === "ours" ? oursFor(spec, region) : cloudNativeFor(spec);
+  // Open loop: both decide on the same joins, minute for minute; closed, each run's own cuts
+  // would come back as joins and the two would no longer see the same demand.
+  const options = { keepSeries: true, retry: OPEN_LOOP };
   return agreement(
-    replay(target, policy, { warmPool: warmPoolOf(spec), keepSeries: true }),
-    replay(target, read.policy, { warmPool: read.warmPool, keepSeries: true }),
+    replay(target, policy, { ...options, warmPool: warmPoolOf(spec) }),
+    replay(target, read.policy, { ...options, warmPool: read.warmPool }),
     pool.capacity,
     1,
   );

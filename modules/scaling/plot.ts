@@ -4,6 +4,7 @@
  * A standalone SVG, no library: it opens in a browser, a PR or the README.
  */
 import type { Trace } from "../world/demand";
+import type { FrontierPoint } from "./frontier";
 import type { ReplayResult } from "./replay";
 
 const WIDTH = 900;
@@ -74,6 +75,55 @@ export function replaySvg(trace: Trace, results: ReplayResult[], title: string):
     `<text x="${LEFT}" y="36" font-size="11" fill="#555">black: demand (sessions) · blue: serving capacity · red: minutes joins were refused</text>`,
     ...panels,
     ...ticks,
+    `</svg>`,
+    "",
+  ].join("\n");
+}
+
+const FRONTIER_PANEL = { width: 280, height: 210, left: 50, bottom: 36 };
+
+/**
+ * Host-hours against calls cut at the drain limit, one panel per pool, a point per setting of
+ * ours (labelled by its per-host budget and drain limit), the point ours runs at filled.
+ */
+export function frontierSvg(
+  pools: { name: string; points: FrontierPoint[] }[],
+  title: string,
+): string {
+  const { width, height, left, bottom } = FRONTIER_PANEL;
+  const perRow = 3;
+  const rows = Math.ceil(pools.length / perRow);
+  const panels = pools.map((p, i) => {
+    const x0 = (i % perRow) * width;
+    const y0 = 40 + Math.floor(i / perRow) * height;
+    const hours = p.points.map((q) => q.hostHours);
+    const [lo, hi] = [Math.min(...hours), Math.max(...hours)];
+    const top = Math.max(0.01, ...p.points.map((q) => q.cutAtLimitPct));
+    const px = (h: number) => x0 + left + ((h - lo) / Math.max(1, hi - lo)) * (width - left - 30);
+    const py = (c: number) => y0 + height - bottom - (c / top) * (height - bottom - 30);
+    const dots = p.points.map((q) => {
+      const label = `${Number.isFinite(q.maxCutPerHost) ? `≤${q.maxCutPerHost}` : "any"}@${q.drainLimitMin}m`;
+      return [
+        `<circle cx="${px(q.hostHours).toFixed(1)}" cy="${py(q.cutAtLimitPct).toFixed(1)}" r="4" fill="${q.chosen ? "#2b6cb0" : "white"}" stroke="#2b6cb0"/>`,
+        `<text x="${(px(q.hostHours) + 6).toFixed(1)}" y="${(py(q.cutAtLimitPct) - 4).toFixed(1)}" font-size="9" fill="#333">${escape(label)}</text>`,
+      ].join("");
+    });
+    return [
+      `<text x="${x0 + 10}" y="${y0 + 16}" font-size="12" font-weight="bold">${escape(p.name)}</text>`,
+      `<line x1="${x0 + left}" y1="${y0 + height - bottom}" x2="${x0 + width - 20}" y2="${y0 + height - bottom}" stroke="#999"/>`,
+      `<line x1="${x0 + left}" y1="${y0 + 24}" x2="${x0 + left}" y2="${y0 + height - bottom}" stroke="#999"/>`,
+      `<text x="${x0 + left}" y="${y0 + height - bottom + 14}" font-size="9" fill="#555">${Math.round(lo).toLocaleString("en-US")} host-h</text>`,
+      `<text x="${x0 + width - 20}" y="${y0 + height - bottom + 14}" font-size="9" fill="#555" text-anchor="end">${Math.round(hi).toLocaleString("en-US")}</text>`,
+      `<text x="${x0 + 4}" y="${y0 + 34}" font-size="9" fill="#555">${top.toFixed(2)} %</text>`,
+      ...dots,
+    ].join("");
+  });
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${perRow * width}" height="${40 + rows * height}" font-family="sans-serif">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">${escape(title)}</text>`,
+    `<text x="10" y="34" font-size="10" fill="#555">x: host-hours · y: calls cut at the drain limit (% of calls) · label: calls a scale-in may cut per host @ drain limit · filled: ours</text>`,
+    ...panels,
     `</svg>`,
     "",
   ].join("\n");

@@ -24,7 +24,16 @@ export interface PoolSpec {
 /** How a policy's scale-in takes hosts out. */
 export type Removal =
   /** Least-loaded hosts first; they drain until empty or the drain limit. */
-  | { kind: "drain"; pick: Pick; limitMin?: number }
+  | {
+      kind: "drain";
+      pick: Pick;
+      limitMin?: number;
+      /**
+       * Hosts expected to hold more calls than this at the drain limit are not taken: the
+       * scale-in waits for their calls to end instead of cutting them.
+       */
+      maxLeftAtLimit?: number;
+    }
   /** Deleted at once: every call on them is cut. */
   | { kind: "delete"; pick: Pick };
 
@@ -69,6 +78,11 @@ interface Host {
   readyAt: number;
   drainingSince: number;
   drainLimit: number;
+  /**
+   * Out of rotation (≥ 0): takes joins only once every host in rotation is full, the host a
+   * scale-in takes first (rank 0) last. −1: in rotation.
+   */
+  cordonRank: number;
   sessions: Float64Array;
 }
 
@@ -98,6 +112,8 @@ export class Pool {
   private hosts: Host[] = [];
   private nextId = 0;
   private readonly survive: number[];
+  /** Share of each phase's calls still running a drain limit later. */
+  private readonly survivesLimit: number[];
   private readonly shares: number[];
   private readonly random: () => number;
   readonly totals: PoolTotals = {
@@ -110,6 +126,8 @@ export class Pool {
     scaleIns: 0,
     peakHosts: 0,
   };
+  /** Sessions cut so far, per phase of the mix: the calls whose participants may come back. */
+  readonly cutByPhase: Float64Array;
 
   constructor(
     readonly spec: PoolSpec,
@@ -121,6 +139,8 @@ export class Pool {
     this.survive = survivalPerMinute(mix);
     this.shares = mix.phases.map((p) => p.share);
     this.random = rng(spec.seed);
+    this.cutByPhase = new Float64Array(mix.phases.length);
+    this.survivesLimit = this.survive.map((p) => p ** spec.drainLimitMin);
     const mean = meanSessionMin(mix);
     for (let i = 0; i < initialHosts; i++) {
       this.add(0, 0);
@@ -138,6 +158,7 @@ export class Pool {
       readyAt: now + bootMin,
       drainingSince: -1,
       drainLimit: 0,
+      cordonRank: -1,
       sessions: new Float64Array(this.survive.length),
     });
   }
@@ -150,10 +171,14 @@ export class Pool {
 
   private leftAtLimit(host: Host): number {
     let n = 0;
-    for (let k = 0; k < host.sessions.length; k++) {
-      n += host.sessions[k] * this.survive[k] ** this.spec.drainLimitMin;
-    }
+    for (let k = 0; k < host.sessions.length; k++) n += host.sessions[k] * this.survivesLimit[k];
     return n;
+  }
+
+  /** Ends a host's calls as cut; returns how many. */
+  private cut(host: Host): number {
+    for (let k = 0; k < host.sessions.length; k++) this.cutByPhase[k] += host.sessions[k];
+    return Pool.load(host);
   }
 
   static load(host: Host): number {
@@ -174,6 +199,29 @@ export class Pool {
     return { serving, booting, draining: this.hosts.length - serving - booting };
   }
 
+  /**
+   * Takes `count` serving hosts out of rotation (those a scale-in would pick first) and puts the
+   * rest back: a cordoned host gets only the joins no other host has room for, the one taken
+   * first last of all, so its calls thin out before it is drained, while its capacity counts.
+   */
+  cordon(now: number, count: number, pick: Pick): void {
+    const serving = this.hosts.filter((h) => h.drainingSince < 0 && h.readyAt <= now);
+    const order = removalOrder(
+      serving.map((h) => this.candidate(h, now)),
+      pick,
+    );
+    order.forEach((i, rank) => (serving[i].cordonRank = rank < count ? rank : -1));
+  }
+
+  private candidate(h: Host, now: number): RemovalCandidate {
+    return {
+      createdAt: h.createdAt,
+      booting: h.readyAt > now,
+      load: Pool.load(h),
+      leftAtLimit: this.leftAtLimit(h),
+    };
+  }
+
   /** Brings the non-draining host count to `desired`: boots hosts or takes some out. */
   scaleTo(now: number, desired: number, removal: Removal): void {
     const { serving, booting } = this.active(now);
@@ -185,21 +233,21 @@ export class Pool {
     }
     if (desired >= current) return;
     const candidates = this.hosts.filter((h) => h.drainingSince < 0);
-    const order = removalOrder(
-      candidates.map((h) => ({
-        createdAt: h.createdAt,
-        booting: h.readyAt > now,
-        load: Pool.load(h),
-        leftAtLimit: this.leftAtLimit(h),
-      })),
-      removal.pick,
+    const cands = candidates.map((h) => this.candidate(h, now));
+    const order = removalOrder(cands, removal.pick);
+    const limit = removal.kind === "drain" ? (removal.maxLeftAtLimit ?? Infinity) : Infinity;
+    const out = new Set(
+      order
+        .filter((i) => cands[i].booting || cands[i].leftAtLimit <= limit)
+        .slice(0, current - desired)
+        .map((i) => candidates[i]),
     );
-    const out = new Set(order.slice(0, current - desired).map((i) => candidates[i]));
+    if (out.size === 0) return;
     this.totals.scaleIns++;
     this.hosts = this.hosts.filter((h) => {
       if (!out.has(h)) return true;
       if (removal.kind === "delete" || h.readyAt > now) {
-        this.totals.callsCut += Pool.load(h);
+        this.totals.callsCut += this.cut(h);
         return false;
       }
       h.drainingSince = now;
@@ -208,10 +256,14 @@ export class Pool {
     });
   }
 
-  /** One minute: calls end, joins arrive, drained hosts leave. */
-  step(now: number, joins: number): PoolMinute {
+  /**
+   * One minute: calls end, joins arrive, drained hosts leave. `resumed` are participants of cut
+   * calls coming back, per phase: their calls go on as long as they would have.
+   */
+  step(now: number, joins: number, resumed?: Float64Array): PoolMinute {
     const serving: Host[] = [];
     let free = 0;
+    let freeInRotation = 0;
     let load = 0;
     let booting = 0;
     const kept: Host[] = [];
@@ -223,13 +275,14 @@ export class Pool {
         if (n < 0.5) continue;
         if (drained >= h.drainLimit) {
           // Calls cut at a limit shorter than the pool's drain limit count as cut short.
-          if (h.drainLimit < this.spec.drainLimitMin) this.totals.callsCut += n;
-          else this.totals.callsCutAtLimit += n;
+          if (h.drainLimit < this.spec.drainLimitMin) this.totals.callsCut += this.cut(h);
+          else this.totals.callsCutAtLimit += this.cut(h);
           continue;
         }
       } else if (h.readyAt <= now) {
         serving.push(h);
         free += Math.max(0, this.spec.capacity - n);
+        if (h.cordonRank < 0) freeInRotation += Math.max(0, this.spec.capacity - n);
       } else {
         booting++;
       }
@@ -237,14 +290,39 @@ export class Pool {
       kept.push(h);
     }
     this.hosts = kept;
-    const admitted = Math.min(joins, free);
+    const back = resumed ? resumed.reduce((n, v) => n + v, 0) : 0;
+    const arriving = joins + back;
+    const admitted = Math.min(arriving, free);
     if (admitted > 0) {
-      for (const h of serving) {
-        const share = (admitted * Math.max(0, this.spec.capacity - Pool.load(h))) / free;
-        for (let k = 0; k < h.sessions.length; k++) h.sessions[k] += share * this.shares[k];
+      // Each phase's arrivals: the mix's share of new joins, plus the calls resuming in it.
+      const perPhase = this.shares.map(
+        (share, k) => ((joins * share + (resumed?.[k] ?? 0)) * admitted) / arriving,
+      );
+      // Hosts in rotation first, in proportion to their free capacity; the overflow fills the
+      // cordoned ones one by one, the last to be taken first.
+      const inRotation = Math.min(admitted, freeInRotation);
+      let overflow = admitted - inRotation;
+      const took = serving.map((h) =>
+        h.cordonRank < 0
+          ? inRotation &&
+            (inRotation * Math.max(0, this.spec.capacity - Pool.load(h))) / freeInRotation
+          : 0,
+      );
+      const cordoned = serving
+        .map((_, i) => i)
+        .filter((i) => serving[i].cordonRank >= 0)
+        .sort((a, b) => serving[b].cordonRank - serving[a].cordonRank);
+      for (const i of cordoned) {
+        if (overflow <= 0) break;
+        took[i] = Math.min(overflow, Math.max(0, this.spec.capacity - Pool.load(serving[i])));
+        overflow -= took[i];
       }
+      serving.forEach((h, i) => {
+        for (let k = 0; k < h.sessions.length; k++)
+          h.sessions[k] += (took[i] / admitted) * perPhase[k];
+      });
     }
-    const refused = joins - admitted;
+    const refused = arriving - admitted;
     // Half a session is the fluid model's rounding: less than one refused call is none.
     if (refused >= 0.5) {
       this.totals.overloadMinutes++;

@@ -7,13 +7,20 @@ import { avfleet } from "../support/cli";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "avfleet-scale-"));
 
+/** `avfleet scale replay ARGS --json`, parsed. */
+function replayJson(...args: string[]) {
+  const result = avfleet(["scale", "replay", ...args, "--json"]);
+  assert.equal(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout);
+}
+
 test("scale replay: every policy on the stack's demand, as a table, JSON and a plot", () => {
   const svg = join(tmp(), "replay.svg");
   const human = avfleet(["scale", "replay", "gcp-us-west1", "--days", "8", "--svg", svg]);
   assert.equal(human.code, 0, human.stderr);
   assert.match(
     human.stdout,
-    /gcp-us-west1: 8 days, 1,200 sessions per host, drain limit 30 min, cold boot/,
+    /gcp-us-west1: 8 days \(the stack.s demand curve\), 1,200 sessions per host, drain limit 30 min, cold boot/,
   );
   for (const policy of [
     "static",
@@ -23,37 +30,46 @@ test("scale replay: every policy on the stack's demand, as a table, JSON and a p
     "scheduled",
     "predictive",
     "ours",
+    "cloud-native",
+    "compiled",
   ]) {
     assert.match(human.stdout, new RegExp(`^${policy} `, "m"));
   }
   const picture = readFileSync(svg, "utf8");
   assert.match(picture, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
-  assert.equal((picture.match(/font-weight="bold">/g) ?? []).length, 8, "a title and seven panels");
+  assert.equal((picture.match(/font-weight="bold">/g) ?? []).length, 10, "a title and nine panels");
+  assert.match(
+    human.stdout,
+    /^worst step ×2 in 60 s: the split raises this pool's floor 7 min before/m,
+  );
 
-  const json = avfleet([
-    "scale",
-    "replay",
+  const { minutes, results, spike } = replayJson(
     "gcp-us-west1",
     "--days",
     "8",
     "--policy",
-    "static,ours",
-    "--json",
-  ]);
-  assert.equal(json.code, 0, json.stderr);
-  const { minutes, results } = JSON.parse(json.stdout);
+    "static,ours,compiled",
+  );
   assert.equal(minutes, 8 * 1440);
   assert.deepEqual(
     results.map((r: { policy: string }) => r.policy),
-    ["static", "ours"],
+    ["static", "ours", "compiled"],
   );
-  // 40,000 participants at the peak (a few % of noise on top), +30 %, at 1,200 per host,
-  // plus one: 45–48 hosts, every hour of the 8 days.
-  const staticHosts = results[0].hostHours / (8 * 24);
-  assert.ok(
-    Number.isInteger(staticHosts) && staticHosts >= 45 && staticHosts <= 48,
-    `${staticHosts}`,
-  );
+  assert.deepEqual(spike.step, { factor: 2, withinSec: 60, durationMin: 180 });
+  for (const r of results) {
+    for (const key of ["calls", "callsCut", "callsCutAtLimit", "gaveUp", "rejoins"])
+      assert.equal(typeof r.totals[key], "number", `${r.policy}: ${key}`);
+    assert.ok(r.totals.calls > 1e6, "calls started over 8 days");
+  }
+  // The deployed config (cloud-native in this stack) cuts every few-hundredth call at the
+  // drain limit; ours at most one in a thousand after its first week.
+  const [, ours, compiled] = results;
+  assert.ok(compiled.totals.callsCutAtLimit > 0.01 * compiled.totals.calls);
+  assert.ok(ours.totals.callsCutAtLimit < 0.002 * ours.totals.calls);
+  assert.ok(ours.servedPct > 99.9);
+  // Sized from the declared 40,000 participants, not the replayed peak: +30 %, at 1,200 per
+  // host, plus one: 45 hosts, every hour of the 8 days.
+  assert.equal(results[0].hostHours, 45 * 8 * 24);
   assert.equal(results[1].totals.overloadMinutes, 0);
   assert.ok(results[1].hostHours < 0.7 * results[0].hostHours);
 });
@@ -66,18 +82,33 @@ test("scale replay: a Prometheus-exported CSV is the demand; a bad row names its
     return `${new Date(start + m * 60000).toISOString()},${sessions.toFixed(0)}`;
   });
   writeFileSync(join(dir, "good.csv"), ["time,sessions", ...rows].join("\n"));
-  const good = avfleet([
-    "scale",
-    "replay",
-    "aws-us-east-1",
-    "--demand",
-    join(dir, "good.csv"),
-    "--policy",
-    "ours",
-    "--json",
-  ]);
+  const run = (...more: string[]) =>
+    avfleet([
+      "scale",
+      "replay",
+      "aws-us-east-1",
+      "--demand",
+      join(dir, "good.csv"),
+      "--policy",
+      "ours",
+      "--json",
+      ...more,
+    ]);
+  const good = run();
   assert.equal(good.code, 0, good.stderr);
   assert.equal(JSON.parse(good.stdout).minutes, 2 * 1440);
+
+  // --days takes the file's first days; --event puts a launch on ours' calendar: it scales
+  // out ahead of it, on the same demand.
+  const oneDay = run("--days", "1");
+  assert.equal(JSON.parse(oneDay.stdout).minutes, 1440);
+  const plain = JSON.parse(good.stdout).results[0];
+  // Day 1 at 00:00 local (UTC-5) is 05:00 UTC on the file's first day: the sine's peak.
+  const launch = JSON.parse(run("--event", "1:0:120:2").stdout).results[0];
+  assert.ok(launch.hostHours > plain.hostHours + 10, `${launch.hostHours} vs ${plain.hostHours}`);
+  const tooMany = run("--days", "3");
+  assert.equal(tooMany.code, 2);
+  assert.match(tooMany.stderr, /--days is 3, but .*good\.csv has 2\.0 days/);
 
   rows[99] = rows[99].replace(/,\d+$/, ",lots");
   writeFileSync(join(dir, "bad.csv"), ["time,sessions", ...rows].join("\n"));
@@ -86,8 +117,21 @@ test("scale replay: a Prometheus-exported CSV is the demand; a bad row names its
   assert.equal(bad.stdout, "");
   assert.equal(
     bad.stderr,
-    `${join(dir, "bad.csv")}: line 101: sessions "lots" is not a count, expected a number ≥ 0\n`,
+    `${join(dir, "bad.csv")}: line 101, column sessions: "lots" is not a count, expected a decimal number ≥ 0\n`,
   );
+});
+
+test("scale replay: a ×2 failover the split announces a boot ahead meets serving hosts; unannounced, it overloads", () => {
+  const run = (...more: string[]) =>
+    replayJson("gcp-us-west1", "--days", "8", "--policy", "ours", "--failover", "6:19.5", ...more);
+  const announced = run();
+  assert.equal(announced.spike.failovers.length, 1);
+  assert.equal(announced.spike.noticeMin, 7);
+  assert.ok(announced.results[0].totals.overloadMinutes <= 1);
+  const unannounced = run("--unannounced");
+  assert.equal(unannounced.spike.announced, false);
+  assert.ok(unannounced.results[0].totals.overloadMinutes > 1);
+  assert.ok(unannounced.results[0].totals.refusedJoins > 1000);
 });
 
 test("scale replay: usage mistakes exit 2 and write nothing", () => {
@@ -97,6 +141,10 @@ test("scale replay: usage mistakes exit 2 and write nothing", () => {
     ["scale", "replay", "gcp-us-west1", "--policy", "magic", "--svg", svg],
     ["scale", "replay", "gcp-us-west1", "--days", "0", "--svg", svg],
     ["scale", "replay", "gcp-us-west1", "--event", "40:19:60:2", "--svg", svg],
+    ["scale", "replay", "gcp-us-west1", "--worst-step", "0.5x60s", "--svg", svg],
+    ["scale", "replay", "gcp-us-west1", "--failover", "9:19", "--days", "8", "--svg", svg],
+    // Day 7 at 19:30 in UTC-8 is past the 8th day in UTC.
+    ["scale", "replay", "gcp-us-west1", "--failover", "7:19.5", "--days", "8", "--svg", svg],
     ["scale", "replay"],
   ]) {
     const result = avfleet(args);

@@ -6,7 +6,7 @@ import YAML from "yaml";
 import { validateStackDocument } from "../../modules/config/stack";
 import type { AwsFleetSpec, GcpFleetSpec } from "../../modules/config/fleet.schema";
 import type { AwsScaling, GcpScaling } from "../../modules/fleets/scaling";
-import { compileAws, compileGcp, WINDOW_MIN } from "../../modules/scaling/compile";
+import { compileAws, compileGcp, poolOf, WINDOW_MIN } from "../../modules/scaling/compile";
 import { cronStarts, replayCompiled } from "../../modules/scaling/interpret";
 import { ROOT } from "../support/cli";
 
@@ -117,6 +117,10 @@ test("AWS: scheduled actions change only the minimum; warm pool stopped, not reu
   assert.ok(
     compiled.warmPool!.minSize >= 1 && compiled.warmPool!.minSize <= spec.maxHosts - spec.minHosts,
   );
+  // Sized for the worst step (×2 in 60 s) at the declared peak: 50,000 participants, of which
+  // the 60 % target's headroom (+67 %) covers all but a third, in hosts of the pool's capacity.
+  const capacity = poolOf(spec).capacity;
+  assert.equal(compiled.warmPool!.minSize, Math.ceil(((2 - 1 - (1 / 0.6 - 1)) * 50000) / capacity));
   assert.equal(compiled.predictive?.mode, "ForecastAndScale");
   const load = compiled.predictive!.metricSpecification.customizedLoadMetricSpecification;
   assert.deepEqual(

@@ -92,3 +92,29 @@ test("scale-in order: booting hosts first, then by the pick", () => {
   assert.deepEqual(removalOrder(hosts, "newest"), [2, 1, 3, 0]);
   assert.deepEqual(removalOrder(hosts, "oldest"), [2, 0, 3, 1]);
 });
+
+test("a cordoned host takes only the joins the hosts in rotation have no room for; the host taken first fills last", () => {
+  const pool = new Pool(SPEC, ONE_KIND(1e9), 4);
+  // Four empty hosts: two out of rotation (the newest first in "newest" order).
+  pool.cordon(0, 2, "newest");
+  let minute = pool.step(0, 1500);
+  assert.equal(Math.round(minute.load), 1500);
+  pool.scaleTo(1, 2, { kind: "delete", pick: "least-loaded" });
+  assert.equal(Math.round(pool.totals.callsCut), 0, "the cordoned hosts took no joins");
+  // Again: two hosts, one cordoned; 1,500 joins fill the other (1,000), the rest overflow.
+  const again = new Pool(SPEC, ONE_KIND(1e9), 2);
+  again.cordon(0, 1, "newest");
+  minute = again.step(0, 1500);
+  assert.equal(Math.round(minute.load), 1500);
+  assert.equal(minute.refused, 0, "a cordoned host's capacity still counts");
+  again.scaleTo(1, 1, { kind: "delete", pick: "newest" });
+  assert.equal(Math.round(again.totals.callsCut), 500);
+});
+
+test("a scale-in skips hosts that would hold more calls than allowed at the drain limit", () => {
+  const pool = new Pool(SPEC, ONE_KIND(1e9), 2, 800);
+  pool.scaleTo(0, 1, { kind: "drain", pick: "least-loaded", maxLeftAtLimit: 100 });
+  assert.deepEqual(pool.active(0), { serving: 2, booting: 0, draining: 0 });
+  pool.scaleTo(0, 1, { kind: "drain", pick: "least-loaded", maxLeftAtLimit: 500 });
+  assert.deepEqual(pool.active(0), { serving: 1, booting: 0, draining: 1 });
+});

@@ -1,0 +1,51 @@
+/**
+ * The price of not cutting calls: ours replayed at several points — how many calls a scale-in
+ * may cut per host at the drain limit, and longer drain limits — each giving host-hours against
+ * calls cut. The team picks its point from the curve (plot.ts frontierSvg).
+ */
+import { OURS_MAX_CUT_PER_HOST, oursWith } from "./policies";
+import { replay, type ReplayPool } from "./replay";
+
+export interface FrontierPoint {
+  /** Calls a scale-in may leave per host at the drain limit (Infinity: any). */
+  maxCutPerHost: number;
+  drainLimitMin: number;
+  hostHours: number;
+  /** Calls cut at the drain limit, and before it, as % of calls started. */
+  cutAtLimitPct: number;
+  cutEarlyPct: number;
+  /** The point ours runs at. */
+  chosen: boolean;
+}
+
+/**
+ * The points replayed: per-host cut budgets at the pool's own drain limit, then no budget at
+ * that limit and at up to two hours (the longest drainSeconds the schema takes: AWS's
+ * heartbeat cap; the GCP controller has no limit of its own).
+ */
+export const FRONTIER_BUDGETS = [5, 15, OURS_MAX_CUT_PER_HOST, 80, Infinity];
+export const LONGEST_DRAIN_MIN = 120;
+
+export function frontier(target: ReplayPool, warmPool: boolean): FrontierPoint[] {
+  const own = target.pool.drainLimitMin;
+  const settings = [
+    ...FRONTIER_BUDGETS.map((budget) => ({ budget, limit: own })),
+    ...(own < LONGEST_DRAIN_MIN ? [{ budget: Infinity, limit: LONGEST_DRAIN_MIN }] : []),
+  ];
+  return settings.map(({ budget, limit }) => {
+    const r = replay(
+      { ...target, pool: { ...target.pool, drainLimitMin: limit } },
+      oursWith(budget),
+      { warmPool },
+    );
+    const calls = Math.max(1, r.totals.calls);
+    return {
+      maxCutPerHost: budget,
+      drainLimitMin: limit,
+      hostHours: r.hostHours,
+      cutAtLimitPct: (100 * r.totals.callsCutAtLimit) / calls,
+      cutEarlyPct: (100 * r.totals.callsCut) / calls,
+      chosen: budget === OURS_MAX_CUT_PER_HOST && limit === own,
+    };
+  });
+}
