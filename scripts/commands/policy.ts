@@ -1,5 +1,11 @@
 /** avfleet policy — every policy over every stack, offline, as the policy pack would judge. */
-import { DEFAULT_STACKS_DIR, listStacks } from "../../modules/config/stack";
+import {
+  DEFAULT_STACKS_DIR,
+  listStacks,
+  loadStackFile,
+  pulumiConfigMap,
+  stackFileName,
+} from "../../modules/config/stack";
 import { weightsAtRevision, withAppliedWeights } from "../../modules/policy/base";
 import { checkPlan } from "../../modules/policy/runner";
 import { POLICIES, type Violation } from "../../modules/policy";
@@ -41,6 +47,10 @@ last applied. The pack reads them from the stack itself; offline there are none,
 --base the revision that is applied (e.g. origin/main): each traffic split's weights there
 bound the move.
 
+Each stack's config goes to the policies as the Pulumi CLI hands it to the pack
+(PULUMI_CONFIG), so a program whose StackFacts disagree with it is refused
+(stack-facts-match-config).
+
 With the Pulumi CLI, the same pack runs as: pulumi preview --policy-pack policy -s <stack>
 
 Options:
@@ -59,8 +69,11 @@ Options:
       ? weightsAtRevision(values.base, dir, positionals.length ? positionals : listStacks(dir))
       : new Map();
     const { names, plans } = await evaluateNamedStacks(positionals, dir);
+    // What the engine hands the pack beside the resources: the stack's config.
+    const config = (stack: string) =>
+      pulumiConfigMap(loadStackFile(stackFileName(dir, stack)).document).config;
     const violations = plans.flatMap((plan) =>
-      checkPlan(withAppliedWeights(plan, applied.get(plan.name))),
+      checkPlan(withAppliedWeights(plan, applied.get(plan.name)), POLICIES, config(plan.name)),
     );
     process.stdout.write(
       values.json
