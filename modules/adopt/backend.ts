@@ -11,7 +11,7 @@
  * - its layout is `.pulumi/meta.yaml`'s version: 0 is the legacy layout without projects, 1
  *   project mode; a bucket without the file that already holds stacks stays legacy, an empty
  *   one becomes 1 unless PULUMI_DIY_BACKEND_LEGACY_LAYOUT is set (pkg/backend/diy/meta.go
- *   pulumiMeta and ensurePulumiMeta, lines 30-87); `pulumi state upgrade` moves a legacy
+ *   pulumiMeta and ensurePulumiMeta, lines 42-112); `pulumi state upgrade` moves a legacy
  *   store to project mode;
  * - in project mode a stack is organization/<project>/<stack>, the organization always the
  *   literal "organization" (pkg/backend/diy/store.go projectReferenceStore.ParseReference,
