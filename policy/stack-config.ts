@@ -5,7 +5,9 @@
  * object of `namespace:key` → string (a structured value JSON-encoded, as `pulumi config`
  * holds it), and the stack's name in PULUMI_STACK: pulumi/pulumi 1b59498
  * pkg/resource/plugin/analyzer_plugin.go constructEnv (lines 963-998) and constructConfig
- * (1000-1016), fed by pkg/engine/update.go (lines 1101-1115: target.Config.Decrypt). So a pack
+ * (1000-1016), fed by pkg/engine/update.go (lines 1101-1115: target.Config.Decrypt); the
+ * stack's name is the short one on both kinds of backend (pkg/backend/diy/state.go:102-103,
+ * pkg/backend/httpstate/state.go:275-277), as the program's getStack() is. So a pack
  * need not take the program's word for what the config says: StackFacts are checked against it.
  *
  * Like facts.ts this file imports nothing: the config schemas take their defaults from here.
