@@ -1,5 +1,5 @@
 /**
- * Stack files as the Pulumi CLI leaves them. Since v3.50 any command that saves a stack file
+ * Stack files as the Pulumi CLI leaves them. Any command that saves a stack file
  * (`pulumi config set`, `config set --secret`, `stack init`) edits it in place with
  * yamlutil.Edit: comments and key order stay, but every top-level config value is written
  * back as the string Pulumi holds (config.Value keeps a scalar as text; Value.MarshalYAML
