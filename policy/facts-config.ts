@@ -12,6 +12,7 @@ import {
   FLEET_TYPES,
   SETTINGS_KEYS,
   stackConfig,
+  stackName,
   stringLeaves,
   structured,
   TRAFFIC_SPLIT_TYPE,
@@ -128,7 +129,7 @@ function componentProblems(
   }
 }
 
-/** Why a stack's facts disagree with its config (PULUMI_CONFIG, PULUMI_STACK); none if they agree. */
+/** Why a stack's facts disagree with its config (PULUMI_CONFIG, stackName); none if they agree. */
 export function factsConfigProblems(
   facts: StackFacts,
   config: Record<string, string>,
@@ -166,7 +167,7 @@ export const stackFactsMatchConfig: StackPolicy = {
     for (const problem of factsConfigProblems(
       facts,
       config,
-      process.env.PULUMI_STACK,
+      stackName(process.env),
       args.resources,
     )) {
       reportViolation(problem, factsUrn);

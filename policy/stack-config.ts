@@ -3,12 +3,10 @@
  *
  * The CLI starts a policy pack with the stack's decrypted config in PULUMI_CONFIG, a JSON
  * object of `namespace:key` → string (a structured value JSON-encoded, as `pulumi config`
- * holds it), and the stack's name in PULUMI_STACK: pulumi/pulumi 1b59498
- * pkg/resource/plugin/analyzer_plugin.go constructEnv (lines 963-998) and constructConfig
- * (1000-1016), fed by pkg/engine/update.go (lines 1101-1115: target.Config.Decrypt); the
- * stack's name is the short one on both kinds of backend (pkg/backend/diy/state.go:102-103,
- * pkg/backend/httpstate/state.go:275-277), as the program's getStack() is. So a pack
+ * holds it): pulumi/pulumi 1b59498 pkg/resource/plugin/analyzer_plugin.go constructConfig
+ * (1000-1016), fed by pkg/engine/update.go (lines 1101-1115: target.Config.Decrypt). So a pack
  * need not take the program's word for what the config says: StackFacts are checked against it.
+ * The stack's name: see stackName.
  *
  * Like facts.ts this file imports nothing: the config schemas take their defaults from here.
  */
@@ -62,6 +60,23 @@ export function stackConfig(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The stack's short name as the engine hands it to a Node.js pack, or undefined if it did not.
+ * Since CLI v3.221.0 (pulumi/pulumi#21684, commit 0f0fbfe0fb) a Node.js pack is started by the
+ * nodejs language host, which sets PULUMI_NODEJS_STACK (with _ORGANIZATION, _PROJECT,
+ * _DRY_RUN and PULUMI_CONFIG) but not PULUMI_STACK (sdk/nodejs/cmd/pulumi-language-nodejs/
+ * main.go:1709-1739); PULUMI_STACK is set beside it only by constructEnv
+ * (pkg/resource/plugin/analyzer_plugin.go:962-995), used only when no language plugin is found
+ * (:164-201). So PULUMI_NODEJS_STACK first. PULUMI_STACK may also be the operator's own, which
+ * the CLI reads to pick a stack (pkg/backend/state/stacks.go:81) and may be org/project/stack:
+ * the engine's name is the short one on both backends (pkg/backend/diy/state.go:102-103,
+ * pkg/backend/httpstate/state.go:275-277), so a qualified value counts by its last segment.
+ */
+export function stackName(env: Record<string, string | undefined>): string | undefined {
+  const raw = [env.PULUMI_NODEJS_STACK, env.PULUMI_STACK].find((v) => v !== undefined && v !== "");
+  return raw?.split("/").pop();
 }
 
 /** A structured config value (JSON-encoded by Pulumi), or undefined if absent or not JSON. */

@@ -99,11 +99,13 @@ function run(policy: AvfleetPolicy, report: ReportViolation, resources: PolicyRe
 const { _setIsDryRun: setDryRun } = settings as unknown as { _setIsDryRun(value: boolean): void };
 
 /**
- * The engine starts a pack with the stack's config and name in its environment
- * (policy/stack-config.ts); offline the policies get the same for the time of a run.
+ * The engine starts a pack with the stack's config and name in its environment: PULUMI_CONFIG
+ * and PULUMI_NODEJS_STACK, the variables both of its ways of starting a Node.js pack set
+ * (policy/stack-config.ts stackName); offline the policies get the same for the time of a run.
+ * PULUMI_STACK is left as the operator's shell has it, as the CLI's language host leaves it.
  */
 function withStackEnv<T>(stack: string, config: Record<string, string> | undefined, run: () => T) {
-  const keys = ["PULUMI_CONFIG", "PULUMI_STACK"] as const;
+  const keys = ["PULUMI_CONFIG", "PULUMI_NODEJS_STACK"] as const;
   const outside = keys.map((key) => process.env[key]);
   const inside = config === undefined ? [undefined, undefined] : [JSON.stringify(config), stack];
   const set = (values: (string | undefined)[]) =>

@@ -14,7 +14,7 @@ import {
 import type { Plan } from "../../modules/plan/plan";
 import { POLICIES } from "../../modules/policy";
 import { evaluatePolicies } from "../../modules/policy/runner";
-import { stackConfig } from "../../policy/stack-config";
+import { stackConfig, stackName } from "../../policy/stack-config";
 import { ROOT } from "../support/cli";
 import { evaluateExamples, resource } from "../support/plans";
 
@@ -117,4 +117,28 @@ test("without the engine's config the check is not applicable, and a malformed o
   assert.equal(stackConfig({ PULUMI_CONFIG: "[1]" }), undefined);
   assert.equal(stackConfig({ PULUMI_CONFIG: '{"a:b": 1}' }), undefined);
   assert.deepEqual(stackConfig({ PULUMI_CONFIG: '{"a:b": "1"}' }), { "a:b": "1" });
+});
+
+test("the stack's name: the language host's PULUMI_NODEJS_STACK first, then PULUMI_STACK by its last segment", () => {
+  // CLI >= 3.221 sets only PULUMI_NODEJS_STACK; the operator's shell may export a qualified PULUMI_STACK.
+  assert.equal(
+    stackName({ PULUMI_NODEJS_STACK: "gcp-us-west1", PULUMI_STACK: "media-infra/avfleet/other" }),
+    "gcp-us-west1",
+  );
+  assert.equal(stackName({ PULUMI_STACK: "organization/avfleet/gcp-us-west1" }), "gcp-us-west1");
+  assert.equal(stackName({ PULUMI_STACK: "gcp-us-west1" }), "gcp-us-west1");
+  assert.equal(stackName({ PULUMI_NODEJS_STACK: "" }), undefined);
+  assert.equal(stackName({}), undefined);
+});
+
+test("offline, the pack gets its stack's name as the CLI's language host passes it", () => {
+  const outside = process.env.PULUMI_STACK;
+  process.env.PULUMI_STACK = "media-infra/avfleet/traffic-us-west";
+  try {
+    const gcp = plans.get("gcp-us-west1")!;
+    assert.deepEqual(verdict(gcp, configOf("gcp-us-west1")).messages, []);
+  } finally {
+    if (outside === undefined) delete process.env.PULUMI_STACK;
+    else process.env.PULUMI_STACK = outside;
+  }
 });

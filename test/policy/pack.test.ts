@@ -57,7 +57,7 @@ interface Pack {
 /**
  * Starts the pack as the language host does, for a preview unless `preview` is false (the
  * engine says which in PULUMI_NODEJS_DRY_RUN), with the stack's config and name if given (the
- * engine's PULUMI_CONFIG and PULUMI_STACK); resolves once it prints its port.
+ * engine's PULUMI_CONFIG and PULUMI_NODEJS_STACK; PULUMI_STACK is the operator's, here another); resolves once it prints its port.
  */
 function startPack(
   preview = true,
@@ -73,7 +73,10 @@ function startPack(
         ...process.env,
         NODE_OPTIONS: "",
         PULUMI_NODEJS_DRY_RUN: String(preview),
-        ...(stack ? { PULUMI_CONFIG: JSON.stringify(stack.config), PULUMI_STACK: stack.name } : {}),
+        PULUMI_STACK: "media-infra/avfleet/some-other-stack",
+        ...(stack
+          ? { PULUMI_CONFIG: JSON.stringify(stack.config), PULUMI_NODEJS_STACK: stack.name }
+          : {}),
       },
     },
   );
