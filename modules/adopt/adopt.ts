@@ -9,6 +9,8 @@
  */
 import type { Plan, PlanResource } from "../plan/plan";
 import { cloudDnsImportId } from "../fleets/metal-args";
+import { STACK_FACTS_TYPE } from "../../policy/facts";
+import { placeholderReason } from "../../policy/placeholders";
 
 export const ROUTE53_RECORD = "aws:route53/record:Record";
 export const CLOUD_DNS_RECORD = "gcp:dns/recordSet:RecordSet";
@@ -26,6 +28,12 @@ export interface ImportSpec {
   id?: string;
   parent?: string;
   component?: true;
+  /**
+   * The provider plugin version to read the record with (importSpec.Version, line 212):
+   * without it the import uses the package's unversioned default provider
+   * (pkg/resource/deploy/import.go:721-730), not the one the program runs.
+   */
+  version?: string;
   /** The resource's name in the program, where `name` had to be made unique in the file. */
   logicalName?: string;
 }
@@ -44,11 +52,30 @@ export interface AdoptedRecord {
   parentUrn?: string;
 }
 
+/** An import id part that is a placeholder: `pulumi import` would fail to read the record. */
+export interface PlaceholderId {
+  /** The record's resource name. */
+  record: string;
+  /** The record input the id is built from. */
+  input: string;
+  value: string;
+  reason: string;
+  /** The stack config keys (StackFacts.settings) the value comes from, where one matches. */
+  keys: string[];
+}
+
 export interface Adoption {
   stack: string;
+  /** The stack file says it is an example (avfleet:example): its ids may be placeholders. */
+  example: boolean;
   records: AdoptedRecord[];
+  /** Import ids resting on placeholder values (the pack's placeholderReason). */
+  placeholders: PlaceholderId[];
   file: ImportFile;
 }
+
+/** Provider plugin versions by package (aws, gcp), as the program's installed SDKs pin them. */
+export type ProviderVersions = Record<string, string>;
 
 const text = (r: PlanResource, key: string): string => {
   const value = r.inputs[key];
@@ -57,6 +84,30 @@ const text = (r: PlanResource, key: string): string => {
   }
   return value;
 };
+
+/** The record inputs its import id is built from (importId). */
+const ID_INPUTS: Record<string, string[]> = {
+  [ROUTE53_RECORD]: ["zoneId", "name", "type", "setIdentifier"],
+  [CLOUD_DNS_RECORD]: ["project", "managedZone", "name", "type"],
+};
+
+/**
+ * The placeholder values a record's import id rests on (a made-up zone id such as
+ * Z04517273OFFLINE, a name under example.net): on a real run `pulumi import` fails reading it
+ * (NoSuchHostedZone). Detected as the pack detects placeholders; each is traced to the config
+ * keys whose values it holds.
+ */
+function placeholderIds(r: PlanResource, settings: Record<string, string>): PlaceholderId[] {
+  return (ID_INPUTS[r.type] ?? []).flatMap((input) => {
+    const value = r.inputs[input];
+    const reason = typeof value === "string" ? placeholderReason(value) : undefined;
+    if (typeof value !== "string" || !reason) return [];
+    const keys = Object.entries(settings)
+      .filter(([, v]) => v !== "" && placeholderReason(v) && value.includes(v.replace(/\.$/, "")))
+      .map(([key]) => key);
+    return [{ record: r.name, input, value, reason, keys }];
+  });
+}
 
 /**
  * The id `pulumi import` reads a record by. Route53: ZONEID_NAME_TYPE, then _SETID for a
@@ -89,7 +140,11 @@ export function importId(r: PlanResource): string {
  * program imports itself (a bare-metal site's `dns.adopt` on Cloud DNS) are left out: a
  * second import of one fails. `only` keeps the records of those names (those that exist).
  */
-export function adoption(plan: Plan, only?: readonly string[]): Adoption {
+export function adoption(
+  plan: Plan,
+  versions: ProviderVersions,
+  only?: readonly string[],
+): Adoption {
   const byUrn = new Map(plan.resources.map((r) => [r.urn, r]));
   const records = plan.resources.filter(
     (r) =>
@@ -123,13 +178,19 @@ export function adoption(plan: Plan, only?: readonly string[]): Adoption {
   const fileName = new Map(
     entries.map((r) => [r.urn, count.get(r.name)! > 1 ? `${r.name}#${r.type}` : r.name]),
   );
+  const versionOf = (r: PlanResource) => {
+    const pkg = r.type.split(":")[0];
+    const version = versions[pkg];
+    if (!version) throw new Error(`${r.urn}: no installed version of the ${pkg} provider given`);
+    return version;
+  };
   const resources = entries.map((r): ImportSpec => {
     const name = fileName.get(r.urn)!;
     return {
       type: r.type,
       name,
       ...(name !== r.name ? { logicalName: r.name } : {}),
-      ...(r.custom ? { id: importId(r) } : { component: true as const }),
+      ...(r.custom ? { id: importId(r), version: versionOf(r) } : { component: true as const }),
       ...(r.parent && fileName.has(r.parent) ? { parent: fileName.get(r.parent)! } : {}),
     };
   });
@@ -140,8 +201,12 @@ export function adoption(plan: Plan, only?: readonly string[]): Adoption {
     const urn = urns.get(fileName.get(r.urn)!);
     if (urn !== r.urn) throw new Error(`the import file would give ${r.urn} the URN ${urn}`);
   }
+  const facts = plan.resources.find((r) => r.type === STACK_FACTS_TYPE)?.inputs;
+  const settings = (facts?.settings ?? {}) as Record<string, string>;
   return {
     stack: plan.name,
+    example: facts?.example === true,
+    placeholders: records.flatMap((r) => placeholderIds(r, settings)),
     records: records.map((r) => ({
       urn: r.urn,
       type: r.type,

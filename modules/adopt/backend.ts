@@ -145,6 +145,22 @@ export function layoutProblem(layout: Layout): string | undefined {
     : undefined;
 }
 
+/**
+ * Why a stack file's `environment:` stops every CLI command for the stack on this backend, or
+ * undefined. Any environment, a list of names or an inline definition, is opened before config
+ * is read, and a backend other than Pulumi Cloud fails it: "backend … does not support
+ * environments" (pulumi/pulumi 1b59498 pkg/cmd/pulumi/config/io.go:238-256 openStackEnv,
+ * config_env.go:41-45 errBackendNoEnvironments).
+ */
+export function environmentProblem(
+  file: string,
+  document: { environment?: unknown },
+  backend: Backend,
+): string | undefined {
+  if (backend.kind !== "diy" || document.environment == null) return undefined;
+  return `${file}: environment: a DIY backend (${backend.url}) does not support Pulumi ESC environments: every pulumi command for this stack would fail ("backend … does not support environments"); move the values into config:, or use Pulumi Cloud`;
+}
+
 /** The backend a command works against and how it names stacks there. */
 export interface StackNaming {
   backend: Backend;

@@ -1,6 +1,7 @@
 /** avfleet backend — the state backend, its layout, and the stack names used there. */
-import { stackNaming } from "../../modules/adopt/backend";
+import { environmentProblem, stackNaming } from "../../modules/adopt/backend";
 import { DEFAULT_STACKS_DIR, listStacks, loadStacks } from "../../modules/config/stack";
+import { InputError } from "../../modules/config/validate";
 import { servingPools } from "../../modules/traffic/weights";
 import { EXIT, parseCommandArgs, UsageError, type Command } from "../cli";
 import { PROJECT, PROJECT_FILE } from "./adopt";
@@ -18,7 +19,8 @@ and a bare --stack resolves in your default organization, so --org is required.
 For a file:// store it reads .pulumi/meta.yaml: a store in the legacy layout (state version 0,
 written by CLIs before v3.61, or no meta.yaml beside existing stacks) refuses project-scoped
 names until \`pulumi state upgrade\`; that is a finding (exit 1). A bucket (s3://, gs://,
-azblob://) is not read: the output says what to look for.
+azblob://) is not read: the output says what to look for. A stack file with an environment:
+is bad input on a DIY backend (exit 2): the CLI fails every command for it there.
 
 Options:
   --backend URL     the state backend
@@ -41,7 +43,12 @@ Examples:
     }
     const naming = stackNaming(values, process.env, PROJECT_FILE, PROJECT);
     const dir = values["stacks-dir"] ?? DEFAULT_STACKS_DIR;
-    const stacks = loadStacks(dir, listStacks(dir)).map((s) => ({
+    const loaded = loadStacks(dir, listStacks(dir));
+    const envProblems = loaded
+      .map((s) => environmentProblem(s.file, s.document, naming.backend))
+      .filter((p): p is string => p !== undefined);
+    if (envProblems.length > 0) throw new InputError(envProblems);
+    const stacks = loaded.map((s) => ({
       stack: s.name,
       qualified: naming.qualify(s.name),
       // What TrafficSplit's StackReferences name (modules/traffic/split.ts stackRef).

@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -14,7 +14,7 @@ import {
   layoutProblem,
   stackNaming,
 } from "../../modules/adopt/backend";
-import { avfleet } from "../support/cli";
+import { avfleet, ROOT } from "../support/cli";
 
 /** A file:// state store with the given .pulumi contents. */
 function store(files: Record<string, string>): string {
@@ -105,4 +105,30 @@ test("avfleet backend: the traffic splits' references, and a legacy store is a f
   assert.match(adopt.stderr, /pulumi state upgrade/);
   const bad = avfleet(["backend", "--backend", "ftp://x"]);
   assert.equal(bad.code, 2);
+});
+
+test("avfleet backend: a stack file with an environment: is bad input on a DIY backend, not on Cloud", () => {
+  const root = mkdtempSync(join(tmpdir(), "avfleet-backend-stacks-"));
+  const dir = join(root, "stacks");
+  cpSync(join(ROOT, "stacks"), dir, { recursive: true });
+  cpSync(join(ROOT, "inventory"), join(root, "inventory"), { recursive: true });
+  const file = join(dir, "Pulumi.traffic-eu-west.yaml");
+  // The inline form counts as much as a list of names (project.go Environment.Definition).
+  writeFileSync(file, `environment:\n  values: { a: 1 }\n${readFileSync(file, "utf8")}`);
+  const diy = avfleet(["backend", "--stacks-dir", dir, "--backend", "gs://media-state"]);
+  assert.equal(diy.code, 2, diy.stdout);
+  assert.match(
+    diy.stderr,
+    /Pulumi\.traffic-eu-west\.yaml: environment: a DIY backend \(gs:\/\/media-state\)/,
+  );
+  const cloud = avfleet([
+    "backend",
+    "--stacks-dir",
+    dir,
+    "--backend",
+    "https://api.pulumi.com",
+    "--org",
+    "m",
+  ]);
+  assert.equal(cloud.code, 0, cloud.stderr);
 });
