@@ -22,11 +22,17 @@ import {
   stackDocumentFromConfigMap,
   stackFileName,
 } from "../../modules/config/stack";
+import { stackFileSchema } from "../../modules/config/stack.schema";
 import { evaluateExamples } from "../support/plans";
 import { avfleet, ROOT } from "../support/cli";
 import { problemsLoading } from "../support/problems";
 
-/** What yamlutil.Edit writes after a `config set` of another key: top-level scalars as strings. */
+/**
+ * What yamlutil.Edit writes after a `config set` of any key, without --type: EVERY top-level
+ * scalar of the file as a string, not only the key set (marshal.go:100-107 re-marshals the
+ * whole stack; config/object.go:403 and value.go:170-175 hold a top-level scalar as text).
+ * A string stays as it was; a bool or number becomes its quoted text.
+ */
 function cliRewrite(text: string): string {
   const doc = YAML.parseDocument(text);
   const config = doc.get("config");
@@ -109,4 +115,50 @@ test("avfleet:example takes a boolean or its string, nothing else", () => {
   const { config } = pulumiConfigMap(loadStackFile(file).document);
   const decoded = stackDocumentFromConfigMap(config) as { config: Record<string, unknown> };
   assert.equal(decoded.config["avfleet:example"], false);
+});
+
+/**
+ * Every top-level scalar key the schema lets the program decode: not a structured value
+ * (fleet, traffic, rollout) and not a secret ({secure: …}).
+ */
+const TOP_LEVEL_SCALARS = Object.entries(
+  stackFileSchema.properties.config.properties as Record<string, object>,
+)
+  .filter(([, schema]) => !("type" in schema && schema.type === "object"))
+  .map(([key]) => key);
+
+test("every top-level scalar the program decodes takes both the CLI's string and the --type form", () => {
+  assert.deepEqual([...TOP_LEVEL_SCALARS].sort(), [
+    "avfleet:example",
+    "aws:region",
+    "gcp:project",
+    "gcp:region",
+  ]);
+  const project = mkdtempSync(join(tmpdir(), "avfleet-scalars-"));
+  const dir = join(project, "stacks");
+  mkdirSync(dir);
+  cpSync(join(ROOT, "inventory"), join(project, "inventory"), { recursive: true });
+  let checked = 0;
+  for (const name of listStacks(join(ROOT, "stacks"))) {
+    const text = readFileSync(stackFileName(join(ROOT, "stacks"), name), "utf8");
+    const native = YAML.parse(text).config as Record<string, unknown>;
+    for (const key of TOP_LEVEL_SCALARS.filter((k) => k in native)) {
+      const file = join(dir, `Pulumi.${name}.yaml`);
+      const decoded = (form: string) => {
+        const doc = YAML.parseDocument(text);
+        // `config set KEY V` (a string, quoted as yaml.v3 does) or `config set --type bool|int|float`.
+        const value = new Scalar(form === "string" ? String(native[key]) : native[key]);
+        if (form === "string") value.type = Scalar.QUOTE_DOUBLE;
+        (doc.get("config") as YAML.YAMLMap).set(key, value);
+        writeFileSync(file, doc.toString());
+        const { config } = pulumiConfigMap(loadStackFile(file).document);
+        return (stackDocumentFromConfigMap(config) as { config: Record<string, unknown> }).config[
+          key
+        ];
+      };
+      assert.deepEqual(decoded("string"), decoded("typed"), `${name} ${key}`);
+      checked++;
+    }
+  }
+  assert.ok(checked >= 16, `only ${checked} top-level scalars checked`);
 });
