@@ -3,10 +3,14 @@
  * policies can judge it from what the Pulumi engine hands them, never from the repository.
  *
  * The engine gives a policy a resource's inputs (Analyze) or every resource's outputs
- * (AnalyzeStack), the pack's own config and the stack's tags; the analyzer protocol's
- * ConfigureStack carries the stack's config too, but @pulumi/policy 1.21 keeps only the tags. So the program declares one `avfleet:index:StackFacts`
- * component whose inputs and registered outputs are a StackFacts document, and the
- * policies that need a fact read it from there (as stack policies, which see every resource).
+ * (AnalyzeStack), the pack's own config and the stack's tags; @pulumi/policy 1.21 hands a
+ * policy nothing of the stack's config, though the CLI starts the pack with it in
+ * PULUMI_CONFIG (stack-config.ts). What a policy needs is more than the config says (hosts
+ * required, the tuning's marker, an inventory's host states), so the program declares one
+ * `avfleet:index:StackFacts` component whose inputs and registered outputs are a StackFacts
+ * document, the policies that need a fact read it from there (as stack policies, which see
+ * every resource), and stack-facts-match-config checks every fact the config implies
+ * against PULUMI_CONFIG, so a program cannot claim other facts than its config's.
  *
  * This file and rules.ts import nothing: the program imports the contract from here.
  */

@@ -32,10 +32,12 @@ import {
 import { cloudDnsOneRoutingPolicy, route53LatencyAwsOnly } from "./dns-steering";
 import { pageHasReceiver, poolAlerting } from "./alerts";
 import { compiledScalingSafe } from "./scaling";
+import { stackFactsMatchConfig } from "./facts-config";
 import type { AvfleetPolicy } from "./policy";
 
 export const POLICIES: AvfleetPolicy[] = [
   stackFactsDeclared,
+  stackFactsMatchConfig,
   noPlaceholders,
   examplePlaceholders,
   exampleNeverApplied,

@@ -18,6 +18,8 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   observe: () => import("./commands/observe"),
   diagnose: () => import("./commands/diagnose"),
   sudoers: () => import("./commands/sudoers"),
+  adopt: () => import("./commands/adopt"),
+  backend: () => import("./commands/backend"),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -5,6 +5,7 @@
 import type { FromSchema } from "json-schema-to-ts";
 import { machineTypeNames } from "../capacity/machine-types";
 import { PROFILE_NAMES } from "../tuning/profiles";
+import { FACT_DEFAULTS } from "../../policy/stack-config";
 import { dnsProviderProperties } from "./dns.schema";
 import { hostKeySchema } from "./inventory.schema";
 import { awsAlertingSchema, gcpAlertingSchema, metalAlertingSchema } from "./notify.schema";
@@ -58,7 +59,7 @@ export const demandSchema = {
       type: "number",
       minimum: 0,
       maximum: 2,
-      default: 0.3,
+      default: FACT_DEFAULTS.headroom,
       description: "spare share of capacity above the peak, e.g. 0.3",
     },
     peakToAverage: {
@@ -293,7 +294,7 @@ const commonProperties = {
     minimum: 60,
     // AWS caps a lifecycle hook's heartbeat at two hours.
     maximum: 7200,
-    default: 1800,
+    default: FACT_DEFAULTS.drainSeconds,
     description: "seconds a host may take to drain its calls before it goes",
   },
   workload: workloadSchema,

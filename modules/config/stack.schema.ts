@@ -68,10 +68,19 @@ export const stackFileSchema = {
     secretsprovider: { type: "string" },
     encryptedkey: { type: "string" },
     encryptionsalt: { type: "string" },
+    // Pulumi reads `environment:` as a list of ESC environment names or, failing that, as an
+    // inline ESC definition it hands to ESC unread (sdk/go/common/workspace/project.go,
+    // Environment.UnmarshalYAML and Definition at pulumi/pulumi 1b59498).
     environment: {
-      type: "array",
-      description: "the Pulumi ESC environments this stack imports",
+      type: ["array", "object"],
+      description:
+        "the Pulumi ESC environments this stack imports: a list of names, or an inline ESC definition {imports: [...], values: {...}}",
+      // What a list holds; ESC itself checks an inline definition.
       items: { type: "string" },
+      properties: {
+        imports: { type: "array", description: "the ESC environments the definition imports" },
+        values: { type: "object", description: "the definition's values (pulumiConfig, …)" },
+      },
     },
     config: {
       type: "object",
@@ -90,9 +99,12 @@ export const stackFileSchema = {
         [NOTIFY_SECRET_KEYS.page]: secret(NOTIFY_SECRET_KEYS.page),
         [NOTIFY_SECRET_KEYS.ticket]: secret(NOTIFY_SECRET_KEYS.ticket),
         "avfleet:example": {
-          type: "boolean",
+          // Pulumi holds a top-level value as a string and writes it back quoted whenever the CLI
+          // saves the file (`config set` of any key): `true` becomes "true". The program decodes
+          // both (stack.ts, decodeAvfleetValue), so the file may say either.
+          enum: [true, false, "true", "false"],
           description:
-            "true for a stack file that is an example: its placeholder values (example ids, domains, address ranges) are reported as advisory instead of mandatory; remove it in a stack you apply",
+            'true (or "true", as the Pulumi CLI rewrites it) for a stack file that is an example: its placeholder values (example ids, domains, address ranges) are reported as advisory instead of mandatory; remove it in a stack you apply',
         },
         "avfleet:fleet": fleetSchema,
         "avfleet:traffic": trafficSchema,

@@ -4,6 +4,7 @@
  * `dns.routing` other than weighted, steered by where the client is (one pool per area).
  */
 import type { FromSchema } from "json-schema-to-ts";
+import { FACT_DEFAULTS } from "../../policy/stack-config";
 import { dnsProviderProperties } from "./dns.schema";
 
 export const trafficSchema = {
@@ -62,7 +63,7 @@ export const trafficSchema = {
       type: "integer",
       minimum: 1,
       maximum: 100,
-      default: 25,
+      default: FACT_DEFAULTS.maxStepPct,
       description: "the most weight one change may move, in percentage points",
     },
     pools: {

@@ -2,6 +2,7 @@
  * What a valid traffic split is beyond its schema: weights, and the geo steering each DNS
  * provider can actually serve with what each pool must say about where it is.
  */
+import { FACT_DEFAULTS } from "../../policy/stack-config";
 import type { TrafficSpec } from "./traffic.schema";
 import type { KeyPath, Problem } from "./validate";
 
@@ -40,7 +41,7 @@ export const ROUTINGS: Record<TrafficSpec["dns"]["provider"], Routing[]> = {
 };
 
 export function routingOf(spec: TrafficSpec): Routing {
-  return spec.dns.routing ?? "weighted";
+  return spec.dns.routing ?? FACT_DEFAULTS.routing;
 }
 
 export function steeringProblems(spec: TrafficSpec, at: KeyPath): Problem[] {

@@ -10,6 +10,7 @@ import {
   type FleetFacts,
   type StackFacts as Facts,
 } from "../../policy/facts";
+import { stringLeaves } from "../../policy/stack-config";
 import { fleetEconomics } from "../capacity/capacity";
 import type { Inventory } from "../config/inventory.schema";
 import { SECRET_KEYS, stackFileSchema, type StackFile } from "../config/stack.schema";
@@ -17,15 +18,6 @@ import { servingPools } from "../traffic/weights";
 import { routingOf } from "../config/traffic";
 import { AVFLEET_TUNE_VERSION, TUNING_MARKER_PREFIX } from "../tuning";
 import { hostStates } from "./metal-args";
-
-/** Every string under `value`, by key path: `avfleet:fleet.subnets[0].id`. */
-function strings(value: unknown, path: string, into: Record<string, string>) {
-  if (typeof value === "string") into[path] = value;
-  else if (Array.isArray(value)) value.forEach((v, i) => strings(v, `${path}[${i}]`, into));
-  else if (value && typeof value === "object") {
-    for (const [key, v] of Object.entries(value)) strings(v, `${path}.${key}`, into);
-  }
-}
 
 export function stackFacts(
   stack: string,
@@ -41,12 +33,12 @@ export function stackFacts(
   const settings: Record<string, string> = {};
   for (const [key, value] of Object.entries(config)) {
     const secret = (secretKeys as string[]).includes(key) || storedEncrypted(key);
-    if (known.includes(key) && !secret) strings(value, key, settings);
+    if (known.includes(key) && !secret) stringLeaves(value, key, settings);
   }
   // A site's inventory is a file the team writes too: its hosts' addresses must be real.
   const site = config["avfleet:fleet"];
   if (site?.kind === "metal" && inventory)
-    strings(inventory.hosts, `${site.inventory}: hosts`, settings);
+    stringLeaves(inventory.hosts, `${site.inventory}: hosts`, settings);
   const facts: Facts = {
     version: STACK_FACTS_VERSION,
     stack,

@@ -99,14 +99,46 @@ function run(policy: AvfleetPolicy, report: ReportViolation, resources: PolicyRe
 const { _setIsDryRun: setDryRun } = settings as unknown as { _setIsDryRun(value: boolean): void };
 
 /**
+ * The engine starts a pack with the stack's config and name in its environment: PULUMI_CONFIG
+ * and PULUMI_NODEJS_STACK, the variables both of its ways of starting a Node.js pack set
+ * (policy/stack-config.ts stackName); offline the policies get the same for the time of a run.
+ * PULUMI_STACK is left as the operator's shell has it, as the CLI's language host leaves it.
+ */
+function withStackEnv<T>(stack: string, config: Record<string, string> | undefined, run: () => T) {
+  const keys = ["PULUMI_CONFIG", "PULUMI_NODEJS_STACK"] as const;
+  const outside = keys.map((key) => process.env[key]);
+  const inside = config === undefined ? [undefined, undefined] : [JSON.stringify(config), stack];
+  const set = (values: (string | undefined)[]) =>
+    keys.forEach((key, i) =>
+      values[i] === undefined ? delete process.env[key] : (process.env[key] = values[i]),
+    );
+  set(inside);
+  try {
+    return run();
+  } finally {
+    set(outside);
+  }
+}
+
+/**
  * Every violation of `policies` in a Plan, and how many resources or stacks each judged. A
  * Plan is what `pulumi preview` would show, so policies judge a preview unless `preview` is
- * false (an update: what the pack sees during `pulumi up`).
+ * false (an update: what the pack sees during `pulumi up`). `config` is the stack's config as
+ * the engine hands it to the pack (pulumiConfigMap of its stack file); without it the policies
+ * that check the program's facts against it are not applicable.
  */
 export function evaluatePolicies(
   plan: Plan,
   policies: AvfleetPolicy[] = POLICIES,
-  { preview = true }: { preview?: boolean } = {},
+  { preview = true, config }: { preview?: boolean; config?: Record<string, string> } = {},
+): { violations: Violation[]; judged: Record<string, number> } {
+  return withStackEnv(plan.name, config, () => judge(plan, policies, preview));
+}
+
+function judge(
+  plan: Plan,
+  policies: AvfleetPolicy[],
+  preview: boolean,
 ): { violations: Violation[]; judged: Record<string, number> } {
   const resources = policyResources(plan);
   const violations: Violation[] = [];
@@ -136,6 +168,10 @@ export function evaluatePolicies(
   return { violations, judged };
 }
 
-export function checkPlan(plan: Plan, policies: AvfleetPolicy[] = POLICIES): Violation[] {
-  return evaluatePolicies(plan, policies).violations;
+export function checkPlan(
+  plan: Plan,
+  policies: AvfleetPolicy[] = POLICIES,
+  config?: Record<string, string>,
+): Violation[] {
+  return evaluatePolicies(plan, policies, { config }).violations;
 }

@@ -1,5 +1,11 @@
 /** avfleet policy — every policy over every stack, offline, as the policy pack would judge. */
-import { DEFAULT_STACKS_DIR, listStacks } from "../../modules/config/stack";
+import {
+  DEFAULT_STACKS_DIR,
+  listStacks,
+  loadStackFile,
+  pulumiConfigMap,
+  stackFileName,
+} from "../../modules/config/stack";
 import { weightsAtRevision, withAppliedWeights } from "../../modules/policy/base";
 import { checkPlan } from "../../modules/policy/runner";
 import { poolPrefixViolations } from "../../modules/policy/estate";
@@ -42,6 +48,10 @@ last applied. The pack reads them from the stack itself; offline there are none,
 --base the revision that is applied (e.g. origin/main): each traffic split's weights there
 bound the move.
 
+Each stack's config goes to the policies as the Pulumi CLI hands it to the pack
+(PULUMI_CONFIG), so a program whose StackFacts disagree with it is refused
+(stack-facts-match-config).
+
 With the Pulumi CLI, the same pack runs as: pulumi preview --policy-pack policy -s <stack>
 The pack sees one stack; a check across stacks runs here alone, over the stacks evaluated
 (name none to judge the whole estate): gcp-pool-names-prefix-free, no GCP pool's name and a
@@ -63,8 +73,13 @@ Options:
       ? weightsAtRevision(values.base, dir, positionals.length ? positionals : listStacks(dir))
       : new Map();
     const { names, plans } = await evaluateNamedStacks(positionals, dir);
+    // What the engine hands the pack beside the resources: the stack's config.
+    const config = (stack: string) =>
+      pulumiConfigMap(loadStackFile(stackFileName(dir, stack)).document).config;
     const violations = [
-      ...plans.flatMap((plan) => checkPlan(withAppliedWeights(plan, applied.get(plan.name)))),
+      ...plans.flatMap((plan) =>
+        checkPlan(withAppliedWeights(plan, applied.get(plan.name)), POLICIES, config(plan.name)),
+      ),
       ...poolPrefixViolations(plans),
     ];
     process.stdout.write(

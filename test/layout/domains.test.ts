@@ -39,23 +39,33 @@ function domainImports(): Map<string, Map<string, string>> {
   return graph;
 }
 
-/** Every cycle's domains, found by depth-first search (each reported once, from its first). */
+/**
+ * Every cycle's domains, found by a depth-first search from each domain, each cycle once and
+ * told from its alphabetically first domain: a new domain must not rename a known cycle by
+ * being searched first.
+ */
 function cycles(graph: Map<string, Map<string, string>>): string[][] {
-  const found: string[][] = [];
-  const state = new Map<string, "open" | "done">();
-  const path: string[] = [];
-  const visit = (d: string) => {
-    state.set(d, "open");
-    path.push(d);
-    for (const next of graph.get(d)?.keys() ?? []) {
-      if (state.get(next) === "open") found.push([...path.slice(path.indexOf(next)), next]);
-      else if (!state.has(next)) visit(next);
-    }
-    path.pop();
-    state.set(d, "done");
-  };
-  for (const d of [...graph.keys()].sort()) if (!state.has(d)) visit(d);
-  return found;
+  const found = new Map<string, string[]>();
+  for (const start of [...graph.keys()].sort()) {
+    const state = new Map<string, "open" | "done">();
+    const path: string[] = [];
+    const visit = (d: string) => {
+      state.set(d, "open");
+      path.push(d);
+      for (const next of graph.get(d)?.keys() ?? []) {
+        if (state.get(next) === "open") {
+          const cycle = path.slice(path.indexOf(next));
+          const first = cycle.indexOf([...cycle].sort()[0]);
+          const told = [...cycle.slice(first), ...cycle.slice(0, first)];
+          found.set(told.join(" → "), [...told, told[0]]);
+        } else if (!state.has(next)) visit(next);
+      }
+      path.pop();
+      state.set(d, "done");
+    };
+    visit(start);
+  }
+  return [...found.values()];
 }
 
 /**

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import type { Plan } from "../../modules/plan/plan";
 import { POLICIES } from "../../modules/policy";
 import { checkPlan } from "../../modules/policy/runner";
+import { loadStackFile, pulumiConfigMap, stackFileName } from "../../modules/config/stack";
 import { ROOT } from "../support/cli";
 import { evaluateExamples, resource } from "../support/plans";
 import { prerequisite } from "../support/prerequisites";
@@ -55,14 +56,29 @@ interface Pack {
 
 /**
  * Starts the pack as the language host does, for a preview unless `preview` is false (the
- * engine says which in PULUMI_NODEJS_DRY_RUN); resolves once it prints its port.
+ * engine says which in PULUMI_NODEJS_DRY_RUN), with the stack's config and name if given (the
+ * engine's PULUMI_CONFIG and PULUMI_NODEJS_STACK; PULUMI_STACK is the operator's, here another); resolves once it prints its port.
  */
-function startPack(preview = true): Promise<Pack> {
+function startPack(
+  preview = true,
+  stack?: { name: string; config: Record<string, string> },
+): Promise<Pack> {
   const req = createRequire(join(dir, "node_modules/@pulumi/pulumi/package.json"));
   const child = spawn(
     process.execPath,
     [req.resolve("./cmd/run-policy-pack"), "127.0.0.1:0", "."],
-    { cwd: dir, env: { ...process.env, NODE_OPTIONS: "", PULUMI_NODEJS_DRY_RUN: String(preview) } },
+    {
+      cwd: dir,
+      env: {
+        ...process.env,
+        NODE_OPTIONS: "",
+        PULUMI_NODEJS_DRY_RUN: String(preview),
+        PULUMI_STACK: "media-infra/avfleet/some-other-stack",
+        ...(stack
+          ? { PULUMI_CONFIG: JSON.stringify(stack.config), PULUMI_NODEJS_STACK: stack.name }
+          : {}),
+      },
+    },
   );
   let stderr = "";
   child.stderr.on("data", (chunk) => (stderr += chunk));
@@ -170,6 +186,34 @@ test("the pack started for an update refuses an example stack, as `avfleet polic
     const refusal = `example-never-applied mandatory ${resource(plan, "stack-facts").urn}: avfleet:example is true, and this is an update: an example stack is never applied`;
     assert.ok(judged.includes(refusal), judged.join("\n"));
     assert.ok(!checkPlan(plan).some((v) => v.policy === "example-never-applied"));
+  } finally {
+    pack.stop();
+  }
+});
+
+test("the pack reads the stack's config from PULUMI_CONFIG and refuses facts that disagree, as `avfleet policy` does", async (t) => {
+  if (!prerequisite(t, installFailure)) return;
+  const config = pulumiConfigMap(
+    loadStackFile(stackFileName(join(ROOT, "stacks"), plan.name)).document,
+  ).config;
+  const lying = structuredClone(plan);
+  resource(lying, "stack-facts").inputs.fleet.drainSeconds = 60;
+  const pack = await startPack(true, { name: plan.name, config });
+  try {
+    const request = new pack.pb.AnalyzeStackRequest();
+    request.setResourcesList(
+      lying.resources.map((r) => analyzerResource(pack, r, "AnalyzerResource")),
+    );
+    const judged = verdicts(pack, await pack.call("analyzeStack", request), stackUrn(plan.name));
+    const refusal = `stack-facts-match-config mandatory ${resource(plan, "stack-facts").urn}: StackFacts say fleet.drainSeconds 60, but the stack's config implies 1800`;
+    assert.ok(judged.includes(refusal), judged.join("\n"));
+    const offline = checkPlan(lying, POLICIES, config)
+      .filter((v) => v.policy === "stack-facts-match-config")
+      .map((v) => `${v.policy} ${v.level} ${v.urn}: ${v.message}`);
+    assert.deepEqual(
+      judged.filter((v) => v.startsWith("stack-facts-match-config")),
+      offline,
+    );
   } finally {
     pack.stop();
   }
