@@ -175,7 +175,7 @@ test("summary: traffic moving, hosts changing state, host range, cost", () => {
     egress: { before: 40, after: 40 },
   });
   const text = renderText(report([{ before: g0, after: g1 }]));
-  assert.match(text, /6–90 → 6–100 {2}compute ±\$0…\+\$200 · egress ±\$0/);
+  assert.match(text, /6–90 → 6–100 {2}compute ±\$0…\+\$200 \(min…max hosts\) · egress ±\$0/);
 });
 
 const violation = (policy: string, name: string, level: Violation["level"]): Violation => ({
@@ -237,15 +237,15 @@ test("markdown: traffic moves first and highlighted, new violations counted, no 
   );
   assert.match(
     md,
-    /> ⚠️ \*\*Traffic moves in traffic-us-west: gcp-us-west1 0 → 10, metal-sjc 100 → 90\*\*/,
+    /> ⚠️ \*\*Traffic moves in traffic-us-west: gcp-us-west1 0% → 10%, metal-sjc 100% → 90%\*\*/,
   );
   const rows = md.split("\n").filter((l) => l.startsWith("| **"));
   assert.match(
     rows[0],
-    /^\| \*\*traffic-us-west\*\* \| 0 \| 0 \| 0 \| 0 \| {2}\| {2}\| ⚠️ \*\*gcp-us-west1 0 → 10, metal-sjc 100 → 90\*\* \|/,
+    /^\| \*\*traffic-us-west\*\* \| 0 \| 0 \| 0 \| 0 \| {2}\| {2}\| {2}\| ⚠️ \*\*gcp-us-west1 0% → 10%, metal-sjc 100% → 90%\*\* \|/,
   );
   assert.match(rows[1], /^\| \*\*aaa\*\* \| 0 \| 0 \| 1 \| 0 \| .* \| \+1 mandatory \|$/);
-  assert.match(md, /\n\+ {5}\[mandatory\] p: p on fw \(fw; fix: fix it\)\n/);
+  assert.match(md, /\n! {5}\[mandatory\] p: p on fw \(fw; fix: fix it\)\n/);
 
   const same = report([{ before: t0, after: structuredClone(t0) }]);
   assert.equal(
