@@ -19,22 +19,21 @@ function asText(bytes: Buffer): string | undefined {
 }
 
 /**
- * The text a value carries, and how it was encoded: a whole value of base64 (AWS user data is
- * gzip then base64: modules/host/bootstrap.ts awsUserData) decodes when it gives text; base64
+ * The text a value carries, and how it was encoded: a whole value of gzip+base64 (AWS user data:
+ * modules/host/bootstrap.ts awsUserData) decodes when it gives text; base64
  * heredocs inside a script (`base64 -d <<'END'`, how a bare-metal payload installs each file:
  * modules/fleets/metal-payload.ts installLines) show the file they install.
  */
 export function decodeRendered(value: string): { text: string; encoding?: string } {
-  if (value.length >= 16 && BASE64_TEXT.test(value)) {
-    const bytes = Buffer.from(value, "base64");
-    const gzipped = bytes[0] === 0x1f && bytes[1] === 0x8b;
+  // "H4sI" is gzip's magic number and method (1f 8b 08) in base64: nothing else is tried whole.
+  if (value.startsWith("H4sI") && BASE64_TEXT.test(value)) {
     let text: string | undefined;
     try {
-      text = asText(gzipped ? gunzipSync(bytes) : bytes);
+      text = asText(gunzipSync(Buffer.from(value, "base64")));
     } catch {
       text = undefined;
     }
-    if (text !== undefined) return { text, encoding: gzipped ? "gzip+base64" : "base64" };
+    if (text !== undefined) return { text, encoding: "gzip+base64" };
   }
   const lines = value.split("\n");
   const out: string[] = [];
@@ -178,7 +177,9 @@ export function unifiedLines(edits: Edit[]): string[] {
     const hunk = edits.slice(from, to + 1);
     const lengthA = hunk.filter((e) => e.op !== "+").length;
     const lengthB = hunk.filter((e) => e.op !== "-").length;
-    out.push(`@@ -${startA},${lengthA} +${startB},${lengthB} @@`);
+    // An empty side starts at the line before the hunk, as diff -u writes it (-0,0).
+    const at = (start: number, length: number) => `${length ? start : start - 1},${length}`;
+    out.push(`@@ -${at(startA, lengthA)} +${at(startB, lengthB)} @@`);
     out.push(...hunk.map((e) => `${e.op}${e.line}`));
   }
   return out;
