@@ -156,6 +156,8 @@ export function hostEffects(
   head: Plan | undefined,
   hosts: Range | undefined,
 ): HostEffect[] {
+  // A stack the change adds has no running host yet.
+  if (diff.status === "added") return [];
   const changes = diff.resources;
   return [
     ...awsEffects(changes, head, hosts),

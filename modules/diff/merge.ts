@@ -8,7 +8,8 @@
  * megabytes whatever its host count, and merge reads shards with a limit sized for them.
  */
 import { createHash } from "node:crypto";
-import { assertNoProblems, InputError, readYamlFile, schemaProblems } from "../config/validate";
+import { readFileSync, statSync } from "node:fs";
+import { assertNoProblems, InputError, schemaProblems } from "../config/validate";
 import type { DiffReport, Side } from "./report";
 import type { Shard } from "./run";
 import { BLOB_KEY, SHARD_FORMAT, SHARD_MAX_BYTES, shardSchema } from "./shard.schema";
@@ -73,8 +74,34 @@ function inflate(file: string, report: unknown, blobs: Record<string, string>): 
   return inflated;
 }
 
+const EXPECTED = "a shard written by avfleet diff --shard";
+
+/**
+ * A shard is JSON that avfleet wrote: JSON.parse reads a 7 MB one in a fraction of the time the
+ * YAML reader takes once its scripts hold `&`, `*` or `!` (which send YAML the slow way).
+ */
+function readShard(file: string): unknown {
+  const refuse = (message: string, expected = EXPECTED) =>
+    assertNoProblems(file, [{ path: [], message, expected }]);
+  let text = "";
+  try {
+    if (statSync(file).size > SHARD_MAX_BYTES) {
+      refuse(`is larger than ${SHARD_MAX_BYTES} bytes`, `${EXPECTED}, at most 256 MiB`);
+    }
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    refuse(`cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`, "a readable file");
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    return refuse(`is not JSON (${(err as Error).message})`);
+  }
+}
+
 function loadShard(file: string): LoadedShard {
-  const document = readYamlFile(file, "a shard written by avfleet diff --shard", SHARD_MAX_BYTES);
+  const document = readShard(file);
   assertNoProblems(file, schemaProblems(shardSchema, document));
   const { shard, stacks, blobs, report } = document as {
     shard: Shard;
@@ -92,7 +119,18 @@ export function mergeShards(files: string[]): DiffReport {
       "usage: diff merge needs the shard files, expected avfleet diff merge SHARD.json... (see --help)",
     ]);
   }
-  const shards = files.map(loadShard);
+  // Every file's problems at once, not the first file's only.
+  const unreadable: string[] = [];
+  const shards = files.flatMap((file) => {
+    try {
+      return [loadShard(file)];
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      unreadable.push(...err.lines);
+      return [];
+    }
+  });
+  if (unreadable.length > 0) throw new InputError(unreadable);
   const [first] = shards;
   const lines: string[] = [];
   const seen = new Map<number, string>();

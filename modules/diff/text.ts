@@ -241,7 +241,8 @@ export function textChange(before: string | undefined, after: string | undefined
   const encoding = a?.encoding ?? b?.encoding;
   return {
     ...(encoding ? { encoding } : {}),
-    summary: semanticChanges(edits),
+    // A new script is all additions: its settings are its lines, not a change to sum up.
+    summary: a && b ? semanticChanges(edits) : [],
     lines: unifiedLines(edits),
   };
 }
