@@ -167,7 +167,7 @@ function headline(report: DiffReport): Headline {
     `${total("replaced")} to replace`,
     `${total("deleted")} to delete (resources)`,
     touching.length
-      ? `running hosts touched in ${touching.length} stacks`
+      ? `running hosts touched in ${touching.length} ${touching.length === 1 ? "stack" : "stacks"}`
       : "no running host touched",
     moved.length && `compute ${money(sum("computeMax"))}/mo at max hosts`,
     moved.length && `egress ${money(sum("egress"))}/mo`,

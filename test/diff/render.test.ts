@@ -154,10 +154,12 @@ test("running hosts: an instance refresh, a template no host takes, re-run setup
     md,
     /> ⚠️ \*\*Running hosts in metal: re-runs the setup over SSH on 68 live hosts\*\*/,
   );
+  // 68 Commands updated: the row says what happens on the hosts, not "68 machines".
   assert.match(
     md,
-    /\| 68 to update|\| 0 \| 68 \| 0 \| 0 \| 24 → 24|\| 0 \| 68 \| 0 \| 0 \|  \| re-runs/,
+    /\| \*\*metal\*\* \| 0 \| 68 \| 0 \| 0 \| {2}\| re-runs the setup over SSH on 68 live hosts \|/,
   );
+  assert.match(md, / · running hosts touched in 1 stack\*\*\n/);
 
   const gcp = (policy: string, action: string, image: string) =>
     fleet("gcp", [
