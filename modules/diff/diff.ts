@@ -26,7 +26,10 @@ export interface ResourceChange {
   urn: string;
   type: string;
   name: string;
-  /** Input changes (update and replace only). */
+  /**
+   * Input changes (update and replace); for a create, the scripts it carries (multi-line string
+   * inputs), which a reviewer reads as added lines: a new host's setup, a drain request.
+   */
   changes: PropertyChange[];
 }
 
@@ -75,7 +78,12 @@ function resourceChange(
 ): ResourceChange | undefined {
   const r = (after ?? before)!;
   const base = { urn: r.urn, type: r.type, name: r.name };
-  if (!before) return { op: "create", ...base, changes: [] };
+  if (!before) {
+    const scripts = diffValues({}, after!.inputs)
+      .filter((c) => typeof c.after === "string" && c.after.includes("\n"))
+      .map((c) => ({ ...c, replaces: false }));
+    return { op: "create", ...base, changes: scripts };
+  }
   if (!after) return { op: "delete", ...base, changes: [] };
   // Pulumi diffs an ignored input against the state, not the program: a change there is none.
   const ignored = new Set(after.ignoreChanges ?? []);

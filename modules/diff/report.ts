@@ -5,6 +5,7 @@
  */
 import type { ResourceChange, StackDiff, ValueChange } from "./diff";
 import { replacementEffect } from "../providers/replacement";
+import { decodeRendered, textChange } from "./text";
 import { costChange, type Move, type Range, type StackSummary } from "./summary";
 import { trafficWeights } from "../../policy/stack";
 
@@ -32,6 +33,10 @@ const sideName = (s: Side) => (s.commit ? `${s.label} (${s.commit})` : s.label);
 export const changedStacks = (report: DiffReport) =>
   report.stacks.filter((s) => s.diff.status !== "unchanged");
 
+/** Capacity and cost move with prices and demand: such a stack's inputs did not change. */
+export const costOnly = ({ diff }: StackReport) =>
+  diff.status === "changed" && diff.resources.length === 0 && diff.outputs.length === 0;
+
 export function noChangeLine(report: DiffReport): string {
   return `No infrastructure change: ${report.stacks.length} stacks have identical Plans at ${sideName(report.base)} and ${sideName(report.head)}.`;
 }
@@ -43,7 +48,8 @@ const usd = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 function money(delta: number): string {
   const rounded = Math.round(delta);
   if (rounded === 0) return "±$0";
-  return `${rounded > 0 ? "+" : "−"}$${usd.format(Math.abs(rounded))}`;
+  // ASCII "-" beside ASCII "+": one pair of characters a reader (and a grep) can match.
+  return `${rounded > 0 ? "+" : "-"}$${usd.format(Math.abs(rounded))}`;
 }
 
 const range = (r?: Range) => (!r ? "—" : r.min === r.max ? `${r.min}` : `${r.min}–${r.max}`);
@@ -58,7 +64,7 @@ function costCell(s: StackSummary): string {
   const compute =
     Math.round(computeMin) === Math.round(computeMax)
       ? money(computeMax)
-      : `${money(computeMin)}…${money(computeMax)}`;
+      : `${money(computeMin)}…${money(computeMax)} (min…max hosts)`;
   return `compute ${compute} · egress ${money(egress)}`;
 }
 
@@ -73,8 +79,19 @@ function capped(items: string[]): string {
   return items.length > MOVES_SHOWN ? `${shown}, +${items.length - MOVES_SHOWN} more` : shown;
 }
 
+/** Weights are percent of the region's joins (they sum to 100). */
+const percentMove = (m: Move<number>) => ({
+  key: m.key,
+  ...(m.before === undefined ? {} : { before: `${m.before}%` }),
+  ...(m.after === undefined ? {} : { after: `${m.after}%` }),
+});
+
 function weightsCell(s: StackSummary): string {
-  return capped(s.weights.map((m) => moveText(m, "—")));
+  return capped(s.weights.map((m) => moveText(percentMove(m), "—")));
+}
+
+function hostEffectsCell(s: StackSummary): string {
+  return s.hostEffects.map((e) => e.text).join("; ");
 }
 
 /** Host moves grouped by transition: "3 active → draining". */
@@ -132,22 +149,28 @@ interface Headline {
 
 function headline(report: DiffReport): Headline {
   const changed = changedStacks(report).map((s) => s.summary);
+  const costs = changedStacks(report).filter(costOnly).length;
   const total = (k: "created" | "updated" | "replaced" | "deleted") =>
     changed.reduce((n, s) => n + s[k], 0);
-  const costs = changed.flatMap((s) => (s.cost ? [costChange(s.cost)] : []));
-  const sum = (k: "computeMax" | "egress") => costs.reduce((n, c) => n + c[k], 0);
+  const moved = changed.flatMap((s) => (s.cost ? [costChange(s.cost)] : []));
+  const sum = (k: "computeMax" | "egress") => moved.reduce((n, c) => n + c[k], 0);
+  const touching = changed.filter((s) => s.hostEffects.some((e) => e.touches));
   const added = changed.filter((s) => s.status === "added").length;
   const removed = changed.filter((s) => s.status === "removed").length;
   const parts = [
-    `${changed.length} of ${report.stacks.length} stacks change`,
+    `${changed.length - costs} of ${report.stacks.length} stacks change`,
+    costs && `${costs} with cost only (prices or demand moved)`,
     added && `${added} added`,
     removed && `${removed} removed`,
     `${total("created")} to create`,
     `${total("updated")} to update`,
     `${total("replaced")} to replace`,
-    `${total("deleted")} to delete`,
-    costs.length && `compute ${money(sum("computeMax"))}/mo at max hosts`,
-    costs.length && `egress ${money(sum("egress"))}/mo`,
+    `${total("deleted")} to delete (resources)`,
+    touching.length
+      ? `running hosts touched in ${touching.length} ${touching.length === 1 ? "stack" : "stacks"}`
+      : "no running host touched",
+    moved.length && `compute ${money(sum("computeMax"))}/mo at max hosts`,
+    moved.length && `egress ${money(sum("egress"))}/mo`,
   ].filter(Boolean);
   // A broken step rule moves live traffic faster than the split allows: it heads the summary,
   // which is never cut, with its message.
@@ -156,13 +179,37 @@ function headline(report: DiffReport): Headline {
       .filter((v) => v.level === "mandatory" && v.policy === trafficWeights.name)
       .map((v) => `Traffic rule broken in ${s.stack}: ${v.message}`),
   );
+  for (const { diff } of changedStacks(report)) alerts.push(...stepLimitAlerts(diff));
   for (const s of changed) {
     if (s.weights.length) alerts.push(`Traffic moves in ${s.stack}: ${weightsCell(s)}`);
+    for (const e of s.hostEffects.filter((e) => e.touches)) {
+      alerts.push(`Running hosts in ${s.stack}: ${e.text}`);
+    }
     if (s.hostStates.length) alerts.push(`Hosts change state in ${s.stack}: ${hostStatesCell(s)}`);
     const mandatory = s.policy.introduced.filter((v) => v.level === "mandatory").length;
     if (mandatory) alerts.push(`${mandatory} new mandatory policy violations in ${s.stack}`);
   }
   return { line: parts.join(" · "), alerts };
+}
+
+/**
+ * The step rule judges a PR's traffic move by the head's maxStepPct: a PR that raises it passes
+ * the rule it loosened, so the raise itself heads the summary.
+ */
+function stepLimitAlerts(diff: StackDiff): string[] {
+  return diff.resources.flatMap((r) =>
+    r.changes
+      .filter(
+        (c) =>
+          /(^|\.)maxStepPct$/.test(c.path) &&
+          typeof c.after === "number" &&
+          (typeof c.before !== "number" || c.after > c.before),
+      )
+      .map(
+        (c) =>
+          `Step limit raised in ${diff.stack}: maxStepPct ${c.before ?? "(none)"} → ${c.after}; this PR's traffic move is judged by the raised limit`,
+      ),
+  );
 }
 
 const COLUMNS = [
@@ -172,6 +219,7 @@ const COLUMNS = [
   "Replace",
   "Delete",
   "Hosts",
+  "Running hosts",
   "Cost / month",
   "Traffic weights",
   "Host states",
@@ -186,6 +234,7 @@ function rowCells(s: StackSummary): string[] {
     String(s.replaced),
     String(s.deleted),
     hostsCell(s),
+    hostEffectsCell(s),
     costCell(s),
     weightsCell(s),
     hostStatesCell(s),
@@ -205,7 +254,6 @@ function unchangedLine(report: DiffReport): string | undefined {
 // --- details -----------------------------------------------------------------------------
 
 const SHOW_CHARS = 100;
-const MAX_LINE_CHANGES = 20;
 
 function show(value: unknown): string {
   if (value === undefined) return "(none)";
@@ -213,40 +261,46 @@ function show(value: unknown): string {
   return text.length > SHOW_CHARS ? `${text.slice(0, SHOW_CHARS - 1)}…` : text;
 }
 
-/** A multi-line string (user-data, a script) changes by lines, not as one value. */
-function lineChanges(before: string, after: string, indent: string): string[] {
-  const had = new Set(before.split("\n"));
-  const has = new Set(after.split("\n"));
-  const lines = [
-    ...before
-      .split("\n")
-      .filter((l) => !has.has(l))
-      .map((l) => `-${indent}${l}`),
-    ...after
-      .split("\n")
-      .filter((l) => !had.has(l))
-      .map((l) => `+${indent}${l}`),
+/** Most diff lines one value shows; the CLI's --json has every change in full. */
+const MAX_TEXT_LINES = 400;
+
+/** A string a reviewer reads as text: several lines, or an encoding avfleet rendered. */
+function isText(v: unknown): v is string {
+  return typeof v === "string" && (v.includes("\n") || decodeRendered(v).encoding !== undefined);
+}
+
+/** A script or payload: what it changes first, then a unified diff of its (decoded) lines. */
+function textLines(c: ValueChange, indent: string, note: string): string[] {
+  const t = textChange(c.before as string | undefined, c.after as string | undefined);
+  const inner = `${indent}    `;
+  const lines = t.lines.map((l) =>
+    l.startsWith("@@") ? ` ${inner}${l}` : `${l[0]}${inner}${l.slice(1)}`,
+  );
+  return [
+    ` ${indent}${c.path}:${note}${t.encoding ? ` (decoded from ${t.encoding})` : ""}`,
+    ...(t.summary.length ? [` ${inner}changes: ${t.summary.join("; ")}`] : []),
+    ...(lines.length > MAX_TEXT_LINES
+      ? [
+          ...lines.slice(0, MAX_TEXT_LINES),
+          ` ${inner}… ${lines.length - MAX_TEXT_LINES} more diff lines`,
+        ]
+      : lines),
   ];
-  return lines.length > MAX_LINE_CHANGES
-    ? [
-        ...lines.slice(0, MAX_LINE_CHANGES),
-        ` ${indent}… ${lines.length - MAX_LINE_CHANGES} more changed lines`,
-      ]
-    : lines;
 }
 
 function valueLines(c: ValueChange, indent: string, note = ""): string[] {
   const { before, after } = c;
-  if (typeof before === "string" && typeof after === "string" && /\n/.test(before + after)) {
-    return [` ${indent}${c.path}:${note}`, ...lineChanges(before, after, `${indent}    `)];
-  }
+  const sides = [before, after].filter((v) => v !== undefined);
+  if (sides.length > 0 && sides.every(isText)) return textLines(c, indent, note);
   return [` ${indent}${c.path}: ${show(before)} → ${show(after)}${note}`];
 }
 
 const OP_MARK: Record<ResourceChange["op"], string> = {
   create: "+  ",
   update: "~  ",
-  replace: "-/+",
+  // GitHub's diff highlighting colours "-" lines red and "+" green: a replacement is neither a
+  // removal nor a good thing, so it starts with "!" (a changed line) like the other warnings.
+  replace: "!+-",
   delete: "-  ",
 };
 
@@ -269,14 +323,14 @@ function resourceLines(r: ResourceChange): string[] {
   ];
 }
 
-/** A stack's details as diff-style lines (+ create, ~ update, -/+ replace, - delete). */
+/** A stack's details as diff-style lines (+ create, ~ update, !+- replace, - delete). */
 export function detailLines({ diff, summary }: StackReport): string[] {
   const lines = diff.resources.flatMap(resourceLines);
   const section = (title: string, body: string[]) => (body.length ? [`   ${title}:`, ...body] : []);
   lines.push(
     ...section(
       "traffic weights",
-      summary.weights.map((m) => `!     ${moveText(m, "(none)")}`),
+      summary.weights.map((m) => `!     ${moveText(percentMove(m), "(none)")}`),
     ),
     ...section(
       "host states",
@@ -300,10 +354,10 @@ export function detailLines({ diff, summary }: StackReport): string[] {
     ...section("new policy violations", [
       ...summary.policy.introduced.map(
         (v) =>
-          `+     [${v.level}] ${v.policy}: ${v.message} (${v.urn.split("::").pop()}; fix: ${v.remediation})`,
+          `!     [${v.level}] ${v.policy}: ${v.message} (${v.urn.split("::").pop()}; fix: ${v.remediation})`,
       ),
       ...summary.policy.resolved.map(
-        (v) => `-     resolved [${v.level}] ${v.policy} (${v.urn.split("::").pop()})`,
+        (v) => `+     resolved [${v.level}] ${v.policy} (${v.urn.split("::").pop()})`,
       ),
     ]),
   );
@@ -317,7 +371,8 @@ function detailTitle(s: StackSummary): string {
     s.replaced && `${s.replaced} to replace`,
     s.deleted && `${s.deleted} to delete`,
   ].filter(Boolean);
-  return `${stackLabel(s)}: ${counts.join(", ") || "outputs only"}`;
+  const effects = s.hostEffects.map((e) => e.text).join("; ");
+  return `${stackLabel(s)}: ${counts.join(", ") || "outputs only"}${effects ? ` — ${effects}` : ""}`;
 }
 
 // --- terminal ----------------------------------------------------------------------------
@@ -382,9 +437,29 @@ function detailsBlock(s: StackReport, lines: string[], note?: string): string {
   ].join("\n");
 }
 
+/** Most rows of the summary table; the rest are counted, in the order they would have come. */
+export const MAX_TABLE_ROWS = 100;
+/** Most alerts above the table. */
+export const MAX_ALERTS = 20;
+
+function tableRow(s: StackReport): string {
+  const cells = rowCells(s.summary).map(cell);
+  cells[0] = `**${cells[0]}**`;
+  const weights = COLUMNS.indexOf("Traffic weights");
+  if (cells[weights]) cells[weights] = `⚠️ **${cells[weights]}**`;
+  return `| ${cells.join(" | ")} |`;
+}
+
+const more = (n: number, what: string) => (n > 0 ? [`_… and ${n} more ${what}._`, ""] : []);
+
+/** Where the reader finds what the comment leaves out. */
+const fullDiff = (report: DiffReport) =>
+  `the full diff is the run's \`avfleet-diff\` artifact, or \`npx avfleet diff --base ${report.base.label}\``;
+
 /**
- * The PR comment. The summary is always whole; details fill what is left of `limit` in
- * summary order, the last one cut at a line, and say so.
+ * The PR comment. The summary comes first and whole, its table and alerts capped so that it
+ * fits whatever the estate; details fill what is left of `limit` in summary order, the last one
+ * cut at a line, and the stacks whose details did not fit are named.
  */
 export function renderMarkdown(
   report: DiffReport,
@@ -398,31 +473,33 @@ export function renderMarkdown(
     "",
     `**${line}**`,
     "",
-    ...alerts.map((a) => `> ⚠️ **${a}**  `),
+    ...alerts.slice(0, MAX_ALERTS).map((a) => `> ⚠️ **${a}**  `),
     ...(alerts.length ? [""] : []),
+    ...more(alerts.length - MAX_ALERTS, "alerts (in the table below)"),
     `| ${COLUMNS.join(" | ")} |`,
-    `| --- | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |`,
-    ...stacks.map((s) => {
-      const cells = rowCells(s.summary).map(cell);
-      cells[0] = `**${cells[0]}**`;
-      if (cells[7]) cells[7] = `⚠️ **${cells[7]}**`;
-      return `| ${cells.join(" | ")} |`;
-    }),
+    `| ${COLUMNS.map((_, i) => (i >= 1 && i <= 4 ? "---:" : "---")).join(" | ")} |`,
+    ...stacks.slice(0, MAX_TABLE_ROWS).map(tableRow),
     "",
+    ...more(stacks.length - MAX_TABLE_ROWS, `stacks change: ${fullDiff(report)}`),
     ...(unchangedLine(report) ? [unchangedLine(report)!, ""] : []),
   ].join("\n");
-  const cut = `_Details cut to fit GitHub's comment limit: \`npx avfleet diff --base ${report.base.label}\` prints them all._\n`;
+  const cutNote = (dropped: string[]) =>
+    `_Details cut to fit GitHub's comment limit${dropped.length ? ` (not shown: ${capped(dropped)})` : ""}: ${fullDiff(report)}._\n`;
+  const names = stacks.map((s) => s.diff.stack);
+  // The longest note it may take: room for it is kept from the first block on.
+  const reserve = cutNote(names).length;
   let body = "";
-  let truncated = false;
+  let shown = 0;
+  let partial = false;
   for (const s of stacks) {
-    const budget = limit - summary.length - 1 - cut.length - body.length;
+    const budget = limit - summary.length - 1 - reserve - body.length;
     const lines = detailLines(s);
     const whole = detailsBlock(s, lines);
     if (whole.length <= budget) {
       body += whole;
+      shown++;
       continue;
     }
-    truncated = true;
     // Keep as many lines as fit beside the block's frame and the note on what was cut.
     let kept = lines.length;
     const note = (n: number) => `… ${lines.length - n} more lines cut`;
@@ -434,10 +511,12 @@ export function renderMarkdown(
       );
       block = detailsBlock(s, lines.slice(0, kept), note(kept));
     }
-    if (block.length <= budget) body += block;
+    partial = block.length <= budget;
+    if (partial) body += block;
     break;
   }
-  return `${summary}\n${body}${truncated ? cut : ""}`;
+  if (shown === stacks.length) return `${summary}\n${body}`;
+  return `${summary}\n${body}${cutNote(names.slice(shown + (partial ? 1 : 0)))}`;
 }
 
 // --- JSON --------------------------------------------------------------------------------

@@ -17,12 +17,22 @@ const side = {
 } as const;
 
 /** Bump when the shard document changes; merge refuses other formats. */
-export const SHARD_FORMAT = 1;
+export const SHARD_FORMAT = 2;
+
+/** The one key of an object that stands for a blob of the shard: `{"avfleet:blob": sha256}`. */
+export const BLOB_KEY = "avfleet:blob";
+
+/**
+ * Largest shard merge reads. A shard holds each large text once (a 5,000-host site's package
+ * bump is a few MB: test/diff/big-site.test.ts); V8 refuses strings past 512 MiB, so the limit
+ * stays well below that, with room for the merged report beside it.
+ */
+export const SHARD_MAX_BYTES = 256 * 1024 * 1024;
 
 export const shardSchema = {
   type: "object",
-  description: "a diff shard {format, shard, stacks, report}",
-  required: ["format", "shard", "stacks", "report"],
+  description: "a diff shard {format, shard, stacks, blobs, report}",
+  required: ["format", "shard", "stacks", "blobs", "report"],
   additionalProperties: false,
   properties: {
     format: {
@@ -43,6 +53,12 @@ export const shardSchema = {
       type: "array",
       description: "the names of the stacks this shard covered",
       items: { type: "string", description: "a stack name" },
+    },
+    blobs: {
+      type: "object",
+      description: `the report's large texts by their sha256 (64 hex digits); the report holds {"${BLOB_KEY}": sha256} in their place`,
+      propertyNames: { pattern: "^[0-9a-f]{64}$" },
+      additionalProperties: { type: "string", description: "the text" },
     },
     report: {
       type: "object",

@@ -5,6 +5,7 @@
  */
 import type { Plan } from "../plan/plan";
 import type { StackDiff } from "./diff";
+import { hostEffects, type HostEffect } from "./effects";
 import type { VerdictChanges } from "./verdicts";
 
 export interface Range {
@@ -38,6 +39,8 @@ export interface StackSummary {
   /** Bare-metal hosts changing state (active, draining, retired), joining or leaving. */
   hostStates: Move<string>[];
   policy: VerdictChanges;
+  /** What the change does to the hosts running now, by the provider model (effects.ts). */
+  hostEffects: HostEffect[];
 }
 
 const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);
@@ -112,6 +115,7 @@ export function summarizeStack(
     weights: moves(record(base?.outputs.weights), record(head?.outputs.weights), isNumber),
     hostStates: moves(record(base?.outputs.hostStates), record(head?.outputs.hostStates), isString),
     policy,
+    hostEffects: hostEffects(diff, head, hostRange(base) ?? hostRange(head)),
   };
 }
 

@@ -13,8 +13,12 @@ Usage: avfleet diff --base REV [--head REV] [--markdown | --json | --shard I/N] 
 Compares the Plans of every stack at two revisions, matched by URN: resources created,
 updated (property paths, old → new, secrets redacted), replaced (a changed input forces a
 new resource) and deleted; stacks added and removed. A summary comes first — per stack the
-counts, hosts min/max, monthly cost (compute, egress), traffic-weight changes, host state
-changes and new policy violations — then the details of each stack.
+counts, hosts min/max, what the change does to the hosts running now (an instance refresh,
+VMs replaced, a setup re-run over SSH, or none: by the provider's rules), monthly cost
+(compute at min…max hosts, egress), traffic-weight changes (%), host state changes and new
+policy violations — then the details of each stack. A changed script or boot payload reads
+as a unified diff, decoded where avfleet encoded it (a payload's base64 files, AWS user
+data's gzip+base64), with what it changes first (a package version, a sysctl).
 
 The base (and --head, when given) is checked out into a temporary git worktree that reuses
 this checkout's node_modules, and evaluated offline under Pulumi's mocks. Plans are cached
@@ -26,16 +30,18 @@ the cache is pruned to its defaults (see avfleet cache prune).
 
 When an estate outgrows one runner, split the stacks into N shards run anywhere (a CI
 matrix): --shard I/N evaluates and compares every N-th stack (by name, from the I-th) and
-writes a shard document (JSON) to stdout; \`avfleet diff merge\` reads all N of them and prints
-the one report a single run would have printed.
+writes a shard document (JSON) to stdout, each large text in it once, by sha256;
+\`avfleet diff merge\` reads all N of them (up to 256 MiB each) and prints the one report a
+single run would have printed.
 
 Options:
   --base REV            the revision to compare against (branch, tag, commit; e.g. origin/main)
   --head REV            the changed revision (default: the working tree, uncommitted changes included)
-  --markdown            a PR comment: the summary whole, details cut to fit GitHub's
-                        65,536-character comment (with room for the workflow's lines)
+  --markdown            a PR comment: the summary first (at most 100 table rows, the rest
+                        counted), details cut to fit GitHub's 65,536-character comment (with
+                        room for the workflow's lines), the stacks left out named
   --json                {"base","head","changed","stacks":[{"stack","status","created","updated",
-                        "replaced","deleted","hosts","cost","weights","hostStates","policy",
+                        "replaced","deleted","hosts","cost","weights","hostStates","policy","hostEffects",
                         "resources":[{"op","urn","type","name","changes":[{"path","before","after",
                         "replaces"}]}],"outputs","economics"}]}
   --shard I/N           only shard I of N (1 <= I <= N); stdout is a shard document for merge

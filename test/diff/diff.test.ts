@@ -4,35 +4,11 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { diffPlans, diffValues } from "../../modules/diff/diff";
 import { forcesReplacement } from "../../modules/providers/replacement";
-import {
-  GITHUB_COMMENT_LIMIT,
-  renderMarkdown,
-  renderText,
-  type DiffReport,
-} from "../../modules/diff/report";
+import { GITHUB_COMMENT_LIMIT, renderMarkdown, renderText } from "../../modules/diff/report";
 import { summarizeStack } from "../../modules/diff/summary";
 import { verdictChanges, type Violation } from "../../modules/diff/verdicts";
-import { SECRET, type Plan, type PlanResource } from "../../modules/plan/plan";
-
-const urn = (stack: string, type: string, name: string) =>
-  `urn:pulumi:${stack}::avfleet::${type}::${name}`;
-
-function resource(
-  stack: string,
-  type: string,
-  name: string,
-  inputs: Record<string, unknown>,
-): PlanResource {
-  return { urn: urn(stack, type, name), type, name, custom: true, inputs };
-}
-
-function plan(
-  name: string,
-  resources: PlanResource[],
-  outputs: Record<string, unknown> = {},
-): Plan {
-  return { name, resources, outputs };
-}
+import { SECRET, type Plan } from "../../modules/plan/plan";
+import { plan, report, resource, urn } from "./plans";
 
 const FIREWALL = "gcp:compute/firewall:Firewall";
 const NO_VERDICTS = { introduced: [], resolved: [] };
@@ -175,7 +151,7 @@ test("summary: traffic moving, hosts changing state, host range, cost", () => {
     egress: { before: 40, after: 40 },
   });
   const text = renderText(report([{ before: g0, after: g1 }]));
-  assert.match(text, /6–90 → 6–100 {2}compute ±\$0…\+\$200 · egress ±\$0/);
+  assert.match(text, /6–90 → 6–100 +compute ±\$0…\+\$200 \(min…max hosts\) · egress ±\$0/);
 });
 
 const violation = (policy: string, name: string, level: Violation["level"]): Violation => ({
@@ -205,21 +181,6 @@ test("policy verdicts: violations introduced and resolved, matched by policy and
   );
 });
 
-function report(
-  pairs: { before?: Plan; after?: Plan; check?: (p: Plan) => Violation[] }[],
-): DiffReport {
-  return {
-    base: { label: "origin/main", commit: "abc1234" },
-    head: { label: "working tree" },
-    stacks: pairs.map(({ before, after, check }) => {
-      const diff = diffPlans(before, after);
-      const judge = (p?: Plan) => (p && check ? check(p) : []);
-      const policy = verdictChanges(judge(before), judge(after));
-      return { diff, summary: summarizeStack(diff, before, after, policy) };
-    }),
-  };
-}
-
 test("markdown: traffic moves first and highlighted, new violations counted, no change one line", () => {
   const t0 = traffic({ "metal-sjc": 100, "gcp-us-west1": 0 });
   const t1 = traffic({ "metal-sjc": 90, "gcp-us-west1": 10 });
@@ -237,15 +198,15 @@ test("markdown: traffic moves first and highlighted, new violations counted, no 
   );
   assert.match(
     md,
-    /> ⚠️ \*\*Traffic moves in traffic-us-west: gcp-us-west1 0 → 10, metal-sjc 100 → 90\*\*/,
+    /> ⚠️ \*\*Traffic moves in traffic-us-west: gcp-us-west1 0% → 10%, metal-sjc 100% → 90%\*\*/,
   );
   const rows = md.split("\n").filter((l) => l.startsWith("| **"));
   assert.match(
     rows[0],
-    /^\| \*\*traffic-us-west\*\* \| 0 \| 0 \| 0 \| 0 \| {2}\| {2}\| ⚠️ \*\*gcp-us-west1 0 → 10, metal-sjc 100 → 90\*\* \|/,
+    /^\| \*\*traffic-us-west\*\* \| 0 \| 0 \| 0 \| 0 \| {2}\| {2}\| {2}\| ⚠️ \*\*gcp-us-west1 0% → 10%, metal-sjc 100% → 90%\*\* \|/,
   );
   assert.match(rows[1], /^\| \*\*aaa\*\* \| 0 \| 0 \| 1 \| 0 \| .* \| \+1 mandatory \|$/);
-  assert.match(md, /\n\+ {5}\[mandatory\] p: p on fw \(fw; fix: fix it\)\n/);
+  assert.match(md, /\n! {5}\[mandatory\] p: p on fw \(fw; fix: fix it\)\n/);
 
   const same = report([{ before: t0, after: structuredClone(t0) }]);
   assert.equal(
@@ -282,9 +243,11 @@ test("markdown fits a GitHub comment: details cut, the summary never", () => {
         );
         const whole = renderMarkdown(r, Infinity);
         const summary = whole.slice(0, whole.search(/<details>|$/));
-        const md = renderMarkdown(r, Math.max(limit, summary.length + 200));
+        // Room for the note on what was cut, which names the stacks it leaves out.
+        const room = Math.max(limit, summary.length + 400);
+        const md = renderMarkdown(r, room);
         assert.ok(md.startsWith(summary), "the summary is whole");
-        assert.ok(md.length <= Math.max(limit, summary.length + 200));
+        assert.ok(md.length <= room);
         if (md !== whole) assert.match(md, /_Details cut to fit GitHub's comment limit/);
         // Every block opened is closed: a cut never leaves a fence or <details> open.
         assert.equal(md.split("<details>").length, md.split("</details>").length);

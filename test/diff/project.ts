@@ -3,7 +3,7 @@
  * stack files derived from the example stacks, so diff tests run the CLI of the copy against
  * revisions they make, whatever example stacks exist.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import {
   cpSync,
   existsSync,
@@ -110,4 +110,20 @@ export function tempProject(): TempProject {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The CLI of the copy, without waiting: shards run at the same time, as on a CI matrix. */
+export function avfleetAsync(project: TempProject, ...args: string[]): Promise<CliResult> {
+  return new Promise((done) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(project.dir, "scripts/avfleet.ts"), ...args],
+      { cwd: project.dir },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("exit", (code) => done({ code: code ?? -1, stdout, stderr }));
+  });
 }

@@ -4,12 +4,10 @@
  * merge into the report one run prints; merge refuses an incomplete or mixed set of shards.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import type { CliResult } from "../support/cli";
-import { tempProject, type TempProject } from "./project";
+import { avfleetAsync, tempProject, type TempProject } from "./project";
 
 let project: TempProject;
 const STACKS = ["aws-us-east-1", "gcp-us-west1", "metal-sjc", "traffic-us-west"];
@@ -20,22 +18,6 @@ before(() => {
   project.commit("base");
 });
 after(() => project.dispose());
-
-/** The CLI of the copy, without waiting: shards run at the same time, as on a CI matrix. */
-function avfleetAsync(...args: string[]): Promise<CliResult> {
-  return new Promise((done) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", join(project.dir, "scripts/avfleet.ts"), ...args],
-      { cwd: project.dir },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("exit", (code) => done({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 const evaluatedStacks = (stderr: string) =>
   [...stderr.matchAll(/^evaluated \d+\/\d+: (\S+) \((.+)\)$/gm)].map((m) => `${m[1]} @ ${m[2]}`);
@@ -80,7 +62,7 @@ test("shards run as separate processes merge into the report of one run", async 
   const wholeJson = project.avfleet("diff", "--base", "HEAD", "--json");
 
   const shards = await Promise.all(
-    [1, 2, 3].map((i) => avfleetAsync("diff", "--base", "HEAD", "--shard", `${i}/3`)),
+    [1, 2, 3].map((i) => avfleetAsync(project, "diff", "--base", "HEAD", "--shard", `${i}/3`)),
   );
   const files = shards.map((result, i) => {
     assert.equal(result.code, 0, result.stderr);
