@@ -32,6 +32,7 @@ import {
 import { cloudDnsOneRoutingPolicy, route53LatencyAwsOnly } from "./dns-steering";
 import { pageHasReceiver, poolAlerting } from "./alerts";
 import { compiledScalingSafe } from "./scaling";
+import { trafficMigrationOrder } from "./migration";
 import type { AvfleetPolicy } from "./policy";
 
 export const POLICIES: AvfleetPolicy[] = [
@@ -56,6 +57,7 @@ export const POLICIES: AvfleetPolicy[] = [
   labelsPresent,
   capacityCoversDemand,
   trafficWeights,
+  trafficMigrationOrder,
   bootstrapRunsOnImage,
   autoscalerMetricPublished,
   lifecycleHookResource,
