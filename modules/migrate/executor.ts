@@ -6,6 +6,7 @@
  * is finished first, and bakes, drains and waits keep the clocks they started with.
  * Every write goes through the state backend under this executor's lease (backend.ts).
  */
+import { stackFileName } from "../config/stack";
 import { InputError } from "../config/validate";
 import { LockedError, type Lease } from "./backend";
 import { evaluateGates, roundVerdict, type GateEvaluation } from "../gates/gates";
@@ -133,7 +134,22 @@ class Execution extends JournaledRun<ExecutorContext> {
       weights,
       changed: !sameWeights(current, weights),
     });
+    await this.publish(unit, this.ctx.loaded.traffic.file);
     return { ok: true };
+  }
+
+  /** The stack file a step changed, published for the team (publish.ts), the outcome noted. */
+  async publish(unit: string, file: string): Promise<void> {
+    const { publish } = this.ctx.drivers;
+    if (!publish) return;
+    const step = this.ctx.units.find((u) => u.id === unit.split(":")[0]);
+    const what = unit.endsWith(":rollback") ? "rollback" : (step?.title ?? `step ${unit}`);
+    const message = `avfleet migrate ${this.runbook.region}: ${what}`;
+    await this.record({
+      type: "note",
+      unit,
+      message: `publish: ${await publish([file], message)}`,
+    });
   }
 
   /**
@@ -165,10 +181,9 @@ class Execution extends JournaledRun<ExecutorContext> {
   async unstage(unit: string, weights: Weights): Promise<void> {
     const { traffic } = this.runbook;
     const change = { seq: this.position, rollback: false };
-    await this.pulumi(
-      unit,
-      setWeightsArgs(traffic, this.ctx.loaded.traffic.pools, weights, change),
-    );
+    const args = setWeightsArgs(traffic, this.ctx.loaded.traffic.pools, weights, change);
+    if ((await this.pulumi(unit, args)).exitCode === 0)
+      await this.publish(unit, this.ctx.loaded.traffic.file);
   }
 
   /**
@@ -332,6 +347,7 @@ class Execution extends JournaledRun<ExecutorContext> {
           unit.id,
         );
       }
+      await this.publish(unit.id, stackFileName(this.ctx.loaded.stacksDir, unit.stack));
     }
     const deadline = this.state.started.get(unit.id)! + unit.healthyWithinMs;
     for (;;) {

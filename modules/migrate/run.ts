@@ -18,6 +18,7 @@ import { describeHolder } from "./lock";
 import type { FenceToken } from "./fence";
 import type { Entry, HaltKind, NewEntry } from "./journal";
 import type { MetricsProvider } from "../gates/metrics";
+import type { Publish } from "./publish";
 import {
   changesStack,
   concurrentUpdate,
@@ -42,6 +43,8 @@ export interface Drivers {
   pulumi: PulumiRunner;
   metrics: MetricsProvider;
   clock: Clock;
+  /** Where a real run's changed stack files go for the team (`--publish`, publish.ts). */
+  publish?: Publish;
 }
 
 /** A journaled run's identity and its drivers; a unit is what the journal marks complete. */

@@ -538,9 +538,10 @@ test("weighted-record-health-checked: quiet on checked records of both clouds, f
 test("every policy has a fixture that fires and one that keeps it quiet", () => {
   // These have tests of their own below; the DNS-steering policies are judged on
   // geo-steered plans in test/placement, example-never-applied in test/security (08) and by
-  // the pack itself in test/policy/pack.test.ts.
+  // the pack itself in test/policy/pack.test.ts, traffic-migration-order in migration.test.ts.
   const ownTests = [
     metalSshKeySecret.name,
+    "traffic-migration-order",
     "page-has-receiver",
     "stack-facts-declared",
     "no-placeholders",
