@@ -39,6 +39,14 @@ export interface FleetFacts {
   notify?: string[];
 }
 
+/** avfleet:traffic.migration, written by `avfleet migrate` with every weight change. */
+export interface MigrationMarker {
+  /** The change's position in the region's migration journal: only grows. */
+  seq: number;
+  /** The change is a rollback (the safe direction: never held to maxStepPct). */
+  rollback: boolean;
+}
+
 export interface TrafficFacts {
   mediaRegion: string;
   /** avfleet:traffic.maxStepPct. */
@@ -47,6 +55,8 @@ export interface TrafficFacts {
   servingPools: string[];
   /** avfleet:traffic.dns.routing: weighted, or a geo steering where weights do not apply. */
   routing: string;
+  /** avfleet:traffic.migration: the migration's weight change this config is (policy/migration.ts). */
+  migration?: MigrationMarker;
 }
 
 export interface StackFacts {

@@ -33,6 +33,7 @@ import { cloudDnsOneRoutingPolicy, route53LatencyAwsOnly } from "./dns-steering"
 import { pageHasReceiver, poolAlerting } from "./alerts";
 import { compiledScalingSafe } from "./scaling";
 import { stackFactsMatchConfig } from "./facts-config";
+import { trafficMigrationOrder } from "./migration";
 import type { AvfleetPolicy } from "./policy";
 
 export const POLICIES: AvfleetPolicy[] = [
@@ -58,6 +59,7 @@ export const POLICIES: AvfleetPolicy[] = [
   labelsPresent,
   capacityCoversDemand,
   trafficWeights,
+  trafficMigrationOrder,
   bootstrapRunsOnImage,
   autoscalerMetricPublished,
   lifecycleHookResource,

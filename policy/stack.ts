@@ -3,6 +3,7 @@ import type { PolicyResource } from "@pulumi/policy";
 import { readFacts, STACK_FACTS_TYPE } from "./facts";
 import { weightStep, type Weights } from "./rules";
 import { byType, withFacts, type ResourcePolicy, type StackPolicy } from "./policy";
+import { deployedMarker, selfReference, stagedRollback } from "./migration";
 
 export const REQUIRED_LABELS = ["team", "cost-center", "media-region", "pool"];
 
@@ -108,7 +109,7 @@ export const capacityCoversDemand: StackPolicy = {
 export const trafficWeights: StackPolicy = {
   name: "traffic-weights",
   description:
-    "A traffic split's weights sum to 100, and one change moves at most the split's maxStepPct points.",
+    "A traffic split's weights sum to 100, and one change moves at most the split's maxStepPct points (a rollback avfleet migrate staged excepted).",
   enforcementLevel: "mandatory",
   remediationSteps:
     "Move traffic in steps (avfleet migrate runs the schedule); for an emergency, raise maxStepPct in the same change, with review.",
@@ -133,14 +134,11 @@ export const trafficWeights: StackPolicy = {
     const sum = Object.values(next).reduce((a, b) => a + b, 0);
     if (sum !== 100) reportViolation(`the records' weights sum to ${sum}, not 100`, split.urn);
     // The last applied weights, read by the split's StackReference to its own stack.
-    const self = args.resources.find(
-      (r) =>
-        r.type === "pulumi:pulumi:StackReference" &&
-        r.parent?.urn === split.urn &&
-        r.name.endsWith("-ref-self"),
-    );
+    const self = selfReference(args.resources, split.urn);
     const previous = (self?.props.outputs?.weights ?? {}) as Weights;
-    if (Object.keys(previous).length > 0) {
+    // A rollback the executor staged goes back to weights that served: never held back.
+    const rollback = stagedRollback(traffic.migration, deployedMarker(self));
+    if (Object.keys(previous).length > 0 && !rollback) {
       const moved = weightStep(previous, next);
       if (moved > traffic.maxStepPct) {
         reportViolation(

@@ -9,7 +9,7 @@ import { dnsProviderProperties } from "./dns.schema";
 
 export const trafficSchema = {
   type: "object",
-  description: "a traffic split {mediaRegion, dns, maxStepPct, pools}",
+  description: "a traffic split {mediaRegion, dns, maxStepPct, pools, migration}",
   required: ["mediaRegion", "dns", "pools"],
   additionalProperties: false,
   properties: {
@@ -65,6 +65,25 @@ export const trafficSchema = {
       maximum: 100,
       default: FACT_DEFAULTS.maxStepPct,
       description: "the most weight one change may move, in percentage points",
+    },
+    migration: {
+      type: "object",
+      description:
+        "written by avfleet migrate with each weight change, never by hand: {seq, rollback}; the policy pack refuses an update whose seq is older than the one the stack last applied",
+      required: ["seq", "rollback"],
+      additionalProperties: false,
+      properties: {
+        seq: {
+          type: "integer",
+          minimum: 1,
+          description:
+            "the position in the region's migration journal of the change that wrote these weights",
+        },
+        rollback: {
+          type: "boolean",
+          description: "the change is a rollback, which the pack never holds to maxStepPct",
+        },
+      },
     },
     pools: {
       type: "array",

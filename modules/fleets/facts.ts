@@ -74,6 +74,7 @@ export function stackFacts(
       maxStepPct: traffic.maxStepPct,
       servingPools: servingPools(traffic).map((p) => p.stack),
       routing: routingOf(traffic),
+      ...(traffic.migration ? { migration: traffic.migration } : {}),
     };
   }
   return facts;

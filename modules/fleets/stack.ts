@@ -161,6 +161,8 @@ export function declareStack(
       recordName: traffic.dns.recordName,
       ttl: traffic.dns.ttl,
       weights: weightsOf(traffic),
+      // What the next update's pack compares its config with (policy/migration.ts).
+      migration: traffic.migration ?? null,
       previousWeights: split.previousWeights,
     };
   }

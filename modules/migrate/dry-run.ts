@@ -37,7 +37,7 @@ function calls(loaded: LoadedRunbook, unit: Unit, copyOf: (stack: string) => str
     case "shift":
     case "drain":
       return [
-        ...setWeightsArgs(traffic, loaded.traffic.pools, unit.weights, copyOf(traffic)),
+        setWeightsArgs(traffic, loaded.traffic.pools, unit.weights, undefined, copyOf(traffic)),
         pulumiArgs.preview(traffic, copyOf(traffic)),
       ];
     case "decommission":

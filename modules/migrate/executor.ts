@@ -6,12 +6,20 @@
  * is finished first, and bakes, drains and waits keep the clocks they started with.
  * Every write goes through the state backend under this executor's lease (backend.ts).
  */
+import { stackFileName } from "../config/stack";
 import { InputError } from "../config/validate";
 import { LockedError, type Lease } from "./backend";
 import { evaluateGates, roundVerdict, type GateEvaluation } from "../gates/gates";
 import type { Entry, EntryOf, HaltKind } from "./journal";
 import type { Unit, UnitOf } from "./plan";
-import { MIN_HOSTS_PATH, pulumiArgs, setWeightsArgs, summarize } from "./pulumi";
+import {
+  concurrentUpdate,
+  MIN_HOSTS_PATH,
+  pulumiArgs,
+  setWeightsArgs,
+  summarize,
+  type CliResult,
+} from "./pulumi";
 import { durationMs, formatDuration, type LoadedRunbook } from "./runbook";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS } from "../gates/slo";
 import { changedAnything, foldJournal, nextUnit, validApproval, type Approval } from "./state";
@@ -86,17 +94,18 @@ class Execution extends JournaledRun<ExecutorContext> {
 
   /**
    * Makes the traffic stack's weights `weights`: set every pool, up, read back. Skipped when
-   * `current` (just read back) already shows them (a resumed step), unless `force` (the
-   * config may hold a failed change that must not linger for the next `up`).
+   * `current` (just read back) already shows them (a resumed step), unless a `rollback` (the
+   * config may hold a failed change that must not linger for the next `up`). The config carries
+   * the intent's journal position and whether it is a rollback (pulumi.ts WeightChange).
    */
   async ensureWeights(
     unit: string,
     weights: Weights,
     current: Weights,
-    force = false,
+    rollback = false,
   ): Promise<Step> {
     const { traffic } = this.runbook;
-    if (!force && sameWeights(current, weights)) {
+    if (!rollback && sameWeights(current, weights)) {
       if (!this.state.applied.has(unit)) {
         await this.record({ type: "weights-applied", unit, weights, changed: false });
       }
@@ -104,15 +113,14 @@ class Execution extends JournaledRun<ExecutorContext> {
     }
     await this.record({ type: "weights-intent", unit, weights });
     for (const args of [
-      ...setWeightsArgs(traffic, this.ctx.loaded.traffic.pools, weights),
+      setWeightsArgs(traffic, this.ctx.loaded.traffic.pools, weights, {
+        seq: this.position,
+        rollback,
+      }),
       pulumiArgs.up(traffic),
     ]) {
       const result = await this.pulumi(unit, args);
-      if (result.exitCode !== 0) {
-        await this.unstage(unit, current);
-        const reason = `pulumi ${args[0]} ${traffic}: ${summarize(result)}`;
-        return { ok: false, kind: "tool-failed", reason, dirty: true };
-      }
+      if (result.exitCode !== 0) return await this.failedCall(unit, args, result, current);
     }
     const back = await this.readWeights(unit);
     if (!back.ok) return { ok: false, kind: "tool-failed", reason: back.reason, dirty: true };
@@ -126,19 +134,56 @@ class Execution extends JournaledRun<ExecutorContext> {
       weights,
       changed: !sameWeights(current, weights),
     });
+    await this.publish(unit, this.ctx.loaded.traffic.file);
     return { ok: true };
   }
 
+  /** The stack file a step changed, published for the team (publish.ts), the outcome noted. */
+  async publish(unit: string, file: string): Promise<void> {
+    const { publish } = this.ctx.drivers;
+    if (!publish) return;
+    const step = this.ctx.units.find((u) => u.id === unit.split(":")[0]);
+    const what = unit.endsWith(":rollback") ? "rollback" : (step?.title ?? `step ${unit}`);
+    const message = `avfleet migrate ${this.runbook.region}: ${what}`;
+    await this.record({
+      type: "note",
+      unit,
+      message: `publish: ${await publish([file], message)}`,
+    });
+  }
+
   /**
-   * After a failed `config set` or `up`: puts the stack's config back to the weights last read
-   * from it, so the next `up` anyone runs (a teammate, CI) applies nothing this run staged.
+   * A weight change's `config set-all` or `up` failed: the staged config goes back. An `up` that
+   * another update kept out, retries and all, never started, so nothing deployed moved: the run
+   * stops (the next `run` tries the step again) instead of rolling back.
+   */
+  private async failedCall(
+    unit: string,
+    args: string[],
+    result: CliResult,
+    current: Weights,
+  ): Promise<Step> {
+    await this.unstage(unit, current);
+    const reason = `pulumi ${args[0]} ${this.runbook.traffic}: ${summarize(result)}`;
+    const held = concurrentUpdate(result);
+    if (held) {
+      const why = `${reason} (${held}: another update held the stack through every retry; nothing was applied, run again)`;
+      return { ok: false, kind: "tool-failed", reason: why };
+    }
+    return { ok: false, kind: "tool-failed", reason, dirty: true };
+  }
+
+  /**
+   * After a failed `config set-all` or `up`: puts the stack's config back to the weights last
+   * read from it, so the next `up` anyone runs (a teammate, CI) applies nothing this run staged.
    * Best effort: a failure here is journaled, and the next run's step sets every pool anyway.
    */
   async unstage(unit: string, weights: Weights): Promise<void> {
     const { traffic } = this.runbook;
-    for (const args of setWeightsArgs(traffic, this.ctx.loaded.traffic.pools, weights)) {
-      if ((await this.pulumi(unit, args)).exitCode !== 0) return;
-    }
+    const change = { seq: this.position, rollback: false };
+    const args = setWeightsArgs(traffic, this.ctx.loaded.traffic.pools, weights, change);
+    if ((await this.pulumi(unit, args)).exitCode === 0)
+      await this.publish(unit, this.ctx.loaded.traffic.file);
   }
 
   /**
@@ -302,6 +347,7 @@ class Execution extends JournaledRun<ExecutorContext> {
           unit.id,
         );
       }
+      await this.publish(unit.id, stackFileName(this.ctx.loaded.stacksDir, unit.stack));
     }
     const deadline = this.state.started.get(unit.id)! + unit.healthyWithinMs;
     for (;;) {

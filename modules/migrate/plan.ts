@@ -5,7 +5,7 @@
  */
 import type { Gate } from "./runbook.schema";
 import { durationMs, type LoadedRunbook } from "./runbook";
-import { MIN_HOSTS_PATH, pulumiArgs, setWeightsArgs } from "./pulumi";
+import { MIN_HOSTS_PATH, PLANNED_SEQ, pulumiArgs, setWeightsArgs } from "./pulumi";
 import { shiftedWeights, type Weights } from "./weights";
 
 interface UnitBase {
@@ -46,12 +46,12 @@ type WithoutId<U> = U extends unknown ? Omit<U, "id"> : never;
 
 export type UnitOf<K extends Unit["kind"]> = Extract<Unit, { kind: K }>;
 
-/** The Pulumi calls of one weight change: read, set every pool, up, read back. */
+/** The Pulumi calls of one weight change: read, set every pool (one write), up, read back. */
 export function weightChangeArgs(loaded: LoadedRunbook, weights: Weights): string[][] {
   const { traffic } = loaded.runbook;
   return [
     pulumiArgs.outputs(traffic),
-    ...setWeightsArgs(traffic, loaded.traffic.pools, weights),
+    setWeightsArgs(traffic, loaded.traffic.pools, weights, { seq: PLANNED_SEQ, rollback: false }),
     pulumiArgs.up(traffic),
     pulumiArgs.outputs(traffic),
   ];

@@ -20,9 +20,26 @@ export interface CliResult {
  */
 export type PulumiRunner = (args: string[], fence?: FenceToken) => Promise<CliResult>;
 
+/**
+ * Where the policy pack is, from the project root (`--cwd`): every `up` runs it, so a stack
+ * whose org enforces no pack (any DIY backend) is judged all the same. Stack policies run after
+ * the update phase (pulumi/pulumi pkg/resource/deploy/deployment_executor.go:350 waits for the
+ * steps, :406-410 then analyzes the stack), so what stops a bad update is the preview `up`
+ * runs first: never `--skip-preview` (`-f`, pkg/cmd/pulumi/operations/up.go:902).
+ */
+export const POLICY_PACK = "policy";
+
 export const pulumiArgs = {
   outputs: (stack: string) => ["stack", "output", "--json", "--stack", stack],
-  up: (stack: string) => ["up", "--yes", "--refresh", "--stack", stack],
+  up: (stack: string) => [
+    "up",
+    "--yes",
+    "--refresh",
+    "--policy-pack",
+    POLICY_PACK,
+    "--stack",
+    stack,
+  ],
   /** What --dry-run runs instead of `up`, against a copy of the stack's config. */
   preview: (stack: string, configFile: string) => [
     "preview",
@@ -33,7 +50,7 @@ export const pulumiArgs = {
     "--config-file",
     configFile,
   ],
-  policies: (stack: string) => ["preview", "--policy-pack", "policy", "--stack", stack],
+  policies: (stack: string) => ["preview", "--policy-pack", POLICY_PACK, "--stack", stack],
   destroy: (stack: string) => ["destroy", "--yes", "--stack", stack],
   destroyPreview: (stack: string) => ["destroy", "--preview-only", "--stack", stack],
   setConfig: (stack: string, path: string, value: number, configFile?: string) => [
@@ -42,6 +59,25 @@ export const pulumiArgs = {
     "--path",
     path,
     String(value),
+    "--stack",
+    stack,
+    ...(configFile ? ["--config-file", configFile] : []),
+  ],
+  /**
+   * Several `--path` values in one call: the CLI loads the stack file once, sets each and saves
+   * once (pulumi/pulumi pkg/cmd/pulumi/config/config.go:976-987, :1083), so no `up` ever sees
+   * half of them. An integer or true/false is stored as one (sdk/go/common/resource/config/
+   * map.go:239 coerceObject, object.go:566 coerce).
+   */
+  setAll: (
+    stack: string,
+    values: (readonly [string, number | boolean | string])[],
+    configFile?: string,
+  ) => [
+    "config",
+    "set-all",
+    "--path",
+    ...values.flatMap(([path, value]) => ["--plaintext", `${path}=${value}`]),
     "--stack",
     stack,
     ...(configFile ? ["--config-file", configFile] : []),
@@ -58,25 +94,57 @@ export function changesStack(args: string[]): boolean {
   const [verb, sub] = args;
   if (verb === "up") return true;
   if (verb === "destroy") return !args.includes("--preview-only");
-  return verb === "config" && sub === "set" && !args.includes("--config-file");
+  return (
+    verb === "config" && (sub === "set" || sub === "set-all") && !args.includes("--config-file")
+  );
 }
 
 export const MIN_HOSTS_PATH = "avfleet:fleet.minHosts";
 
-/** One `config set` per pool, so the weights of every pool sum to 100 after `up`. */
+/**
+ * Which weight change a traffic stack's config is: the journal's entry that intended it (its
+ * position, which only grows for a region's journal) and whether it is a rollback. The pack
+ * refuses an update whose config is older than the change the stack last applied (a checkout
+ * that missed a migration step), and never holds a rollback to the step rule
+ * (policy/migration.ts).
+ */
+export interface WeightChange {
+  seq: number | typeof PLANNED_SEQ;
+  rollback: boolean;
+}
+
+/** The sequence as a plan shows it: known only once the change's intent is journaled. */
+export const PLANNED_SEQ = "<seq>";
+
+export const MIGRATION_PATH = "avfleet:traffic.migration";
+
+/**
+ * One `config set-all` for a weight change: every pool's weight and the change's marker, in one
+ * write of the stack file, so the weights of every pool sum to 100 whenever anyone runs `up`.
+ * No marker for a throwaway copy (dry runs): nothing is recorded for it to order.
+ */
 export function setWeightsArgs(
   traffic: string,
   pools: string[],
   weights: Weights,
+  change: WeightChange | undefined,
   configFile?: string,
-): string[][] {
-  return pools.map((pool, i) =>
-    pulumiArgs.setConfig(
-      traffic,
-      `avfleet:traffic.pools[${i}].weight`,
-      weights[pool] ?? 0,
-      configFile,
-    ),
+): string[] {
+  return pulumiArgs.setAll(
+    traffic,
+    [
+      ...pools.map((pool, i): [string, number] => [
+        `avfleet:traffic.pools[${i}].weight`,
+        weights[pool] ?? 0,
+      ]),
+      ...(change
+        ? ([
+            [`${MIGRATION_PATH}.seq`, change.seq],
+            [`${MIGRATION_PATH}.rollback`, change.rollback],
+          ] as const)
+        : []),
+    ],
+    configFile,
   );
 }
 
@@ -118,15 +186,37 @@ export function globalArgs(root: string): string[] {
 }
 
 /**
- * `[409] Conflict: Another update is currently in progress.`: another update holds the stack
- * (exit 255, like any error). Retrying is right; `pulumi cancel` would kill a live update.
+ * What the CLI says when another update holds the stack, per backend. Pulumi Cloud refuses to
+ * start the update with `[409] Conflict: Another update is currently in progress.`
+ * (pkg/backend/httpstate/backend.go:1825-1827, apitype/errors.go:72); a DIY backend (file, S3,
+ * GCS, PostgreSQL) finds another process's lock file before `up`, `refresh`, `destroy` or
+ * `import` (pkg/backend/diy/backend.go:1206, :1233, :1258, :1283) and fails with `the stack is
+ * currently locked by N lock(s). Either wait … pulumi cancel` (pkg/backend/diy/lock.go:87).
+ * The Automation API tells a concurrent update by these same two texts (sdk/go/auto/errors.go:
+ * 50-52). Both exit 1 since CLI 3.227.0 (pkg/cmd/pulumi/cmd/exit_codes.go: neither is a typed
+ * error), 255 before; only the text tells them from other failures.
  */
-export function isConflict(result: CliResult): boolean {
-  return result.exitCode !== 0 && /\[409\] Conflict/.test(`${result.stderr}\n${result.stdout}`);
+export const CONCURRENT_UPDATE = [
+  { backend: "Pulumi Cloud", text: "[409] Conflict: Another update is currently in progress." },
+  { backend: "DIY backend", text: "the stack is currently locked by" },
+] as const;
+
+/**
+ * Which backend says another update holds the stack, or undefined. Retrying is right; `pulumi
+ * cancel` would kill a live update (Cloud) or delete a live process's lock (DIY).
+ */
+export function concurrentUpdate(result: CliResult): string | undefined {
+  if (result.exitCode === 0) return undefined;
+  const output = `${result.stderr}\n${result.stdout}`;
+  return CONCURRENT_UPDATE.find((c) => output.includes(c.text))?.backend;
 }
 
-/** Bounded backoff for a 409: waits of 2, 4, 8 and 16 s, then the conflict is a failure. */
-export const CONFLICT_RETRY = { attempts: 5, firstDelayMs: 2_000 };
+/**
+ * Bounded backoff while another update holds the stack: waits doubling from 2 s up to 60 s,
+ * 10 retries (6 min 2 s in all: a traffic stack's `up` takes a minute or two), then the call
+ * has failed.
+ */
+export const CONFLICT_RETRY = { retries: 10, firstDelayMs: 2_000, maxDelayMs: 60_000 };
 
 /**
  * The real CLI: `PULUMI` or `pulumi` on PATH, through zx, run against the project at `root`. A

@@ -18,11 +18,12 @@ import { describeHolder } from "./lock";
 import type { FenceToken } from "./fence";
 import type { Entry, HaltKind, NewEntry } from "./journal";
 import type { MetricsProvider } from "../gates/metrics";
+import type { Publish } from "./publish";
 import {
   changesStack,
+  concurrentUpdate,
   CONFLICT_RETRY,
   pulumiArgs,
-  isConflict,
   summarize,
   type CliResult,
   type PulumiRunner,
@@ -42,6 +43,8 @@ export interface Drivers {
   pulumi: PulumiRunner;
   metrics: MetricsProvider;
   clock: Clock;
+  /** Where a real run's changed stack files go for the team (`--publish`, publish.ts). */
+  publish?: Publish;
 }
 
 /** A journaled run's identity and its drivers; a unit is what the journal marks complete. */
@@ -114,6 +117,11 @@ export class JournaledRun<C extends RunContext<any> = RunContext> {
     this.seen = entries.length;
   }
 
+  /** How many entries the journal holds: the position of the last one, which only grows. */
+  get position(): number {
+    return this.seen;
+  }
+
   get clock(): Clock {
     return this.ctx.drivers.clock;
   }
@@ -157,16 +165,22 @@ export class JournaledRun<C extends RunContext<any> = RunContext> {
     return result;
   }
 
-  /** A Pulumi call, journaled; one that changes a stack (changesStack) is fenced. */
+  /**
+   * A Pulumi call, journaled; one that changes a stack (changesStack) is fenced. Another update
+   * holding the stack (a teammate's `up`, CI) is waited out, each retry journaled, within
+   * CONFLICT_RETRY.
+   */
   async pulumi(unit: string, args: string[]): Promise<CliResult> {
-    for (let attempt = 1, delay = CONFLICT_RETRY.firstDelayMs; ; attempt++, delay *= 2) {
+    const { retries, firstDelayMs, maxDelayMs } = CONFLICT_RETRY;
+    for (let retry = 1, delay = firstDelayMs; ; retry++, delay = Math.min(2 * delay, maxDelayMs)) {
       const call = (fence: FenceToken) => this.ctx.drivers.pulumi(args, fence);
       const result = await this.journaled(unit, ["pulumi", ...args], call, changesStack(args));
-      if (!isConflict(result) || attempt === CONFLICT_RETRY.attempts) return result;
+      const backend = concurrentUpdate(result);
+      if (!backend || retry > retries) return result;
       await this.record({
         type: "note",
         unit,
-        message: `409 Conflict: another update holds ${args[args.indexOf("--stack") + 1]}; retry ${attempt}/${CONFLICT_RETRY.attempts - 1} in ${formatDuration(delay)}`,
+        message: `another update holds ${args[args.indexOf("--stack") + 1]} (${backend}); retry ${retry}/${retries} in ${formatDuration(delay)}`,
       });
       await this.clock.sleep(delay);
     }

@@ -1,7 +1,9 @@
 /**
  * The rehearsal world: a simulated region the executor migrates in seconds. It answers the
- * same Pulumi calls as the real CLI (config set / up / stack output / preview / destroy,
- * applied instantly), serves per-pool metrics, and keeps time. Demand is modules/world's: the
+ * same Pulumi calls as the real CLI (config set / set-all / up / stack output / preview /
+ * destroy, applied instantly), with the CLI's exit codes and, under a concurrent update, each
+ * backend's own message; an `up` with the pack is judged by the pack's traffic rules. It
+ * serves per-pool metrics, and keeps time. Demand is modules/world's: the
  * region's diurnal curve from the target fleet's spec (its peak and peak-to-average, its
  * region's time zone) and the session mix with its multi-hour tail; sessions stay on the pool
  * the weights gave them until they end. Quality is modules/world's per-pool figures with
@@ -24,23 +26,33 @@ import { poolQuality } from "../world/quality";
 import { utcOffsetHours } from "../world/regions";
 import type { Clock } from "./clock";
 import { consecutiveErrors, type MetricsProvider } from "../gates/metrics";
-import type { CliResult, PulumiRunner } from "./pulumi";
+import { MIGRATION_PATH, type CliResult, type PulumiRunner } from "./pulumi";
+import type { MigrationMarker } from "../../policy/facts";
+import { stagedRollback, staleWeights } from "../../policy/migration";
+import { weightStep } from "../../policy/rules";
 import type { LoadedRunbook } from "./runbook";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS, SLO_NAMES, SLOS } from "../gates/slo";
-import type { Weights } from "./weights";
+import { sameWeights, type Weights } from "./weights";
 import { worldHistogram, type SessionRecord } from "../gates/world-sessions";
 
 export interface Fault {
   spec: string;
-  kind: "target-loss" | "metrics-outage" | "up-fail";
+  kind: "target-loss" | "metrics-outage" | "up-fail" | "concurrent-up";
   /** The target's weight from which the fault is active. */
   atWeight: number;
   /** target-loss: the packet loss it causes, in percent. */
   pct?: number;
+  /** concurrent-up: whose lock the other update holds (what the CLI then says). */
+  backend?: Backend;
 }
 
-const FAULT = /^(?:(target-loss)=(\d+(?:\.\d+)?)|(metrics-outage)|(up-fail))@(\d{1,3})$/;
-export const FAULT_HELP = "target-loss=<pct>@<weight> | metrics-outage@<weight> | up-fail@<weight>";
+/** A Pulumi state backend as the CLI tells them apart: Pulumi Cloud, or DIY (a bucket, a file). */
+export type Backend = "diy" | "cloud";
+
+const FAULT =
+  /^(?:(target-loss)=(\d+(?:\.\d+)?)|(metrics-outage)|(up-fail)|(concurrent-up)=(diy|cloud))@(\d{1,3})$/;
+export const FAULT_HELP =
+  "target-loss=<pct>@<weight> | metrics-outage@<weight> | up-fail@<weight> | concurrent-up=<diy|cloud>@<weight>";
 /** What each fault does, with units, for --help. */
 export const FAULT_UNITS = `                     <weight>: the target pool's traffic weight, 0-100 (percent of new
                      joins); a fault is active from the moment the target reaches it,
@@ -48,14 +60,24 @@ export const FAULT_UNITS = `                     <weight>: the target pool's tra
                      target-loss=<pct>: the target loses <pct> percent of packets (3 = 3 %)
                      metrics-outage: every metrics query fails (HTTP 503); the run holds
                      after 5 failed queries in a row, as a real run does
-                     up-fail: pulumi up fails for any weight change to <weight> or above`;
+                     up-fail: pulumi up fails for any weight change to <weight> or above
+                     concurrent-up=diy|cloud: a teammate's pulumi up, from a checkout
+                     without the migration's stack file, holds the traffic stack for
+                     90 s when the change to <weight> starts; the executor's up meets
+                     the DIY lock file or Pulumi Cloud's 409 meanwhile`;
 
 /** Parses `--fault` specs; undefined for a malformed one. */
 export function parseFault(spec: string): Fault | undefined {
   const m = FAULT.exec(spec);
-  if (!m || Number(m[5]) > 100) return undefined;
-  const kind = (m[1] ?? m[3] ?? m[4]) as Fault["kind"];
-  return { spec, kind, atWeight: Number(m[5]), ...(m[2] ? { pct: Number(m[2]) } : {}) };
+  if (!m || Number(m[7]) > 100) return undefined;
+  const kind = (m[1] ?? m[3] ?? m[4] ?? m[5]) as Fault["kind"];
+  return {
+    spec,
+    kind,
+    atWeight: Number(m[7]),
+    ...(m[2] ? { pct: Number(m[2]) } : {}),
+    ...(m[6] ? { backend: m[6] as Backend } : {}),
+  };
 }
 
 interface Minute {
@@ -76,8 +98,8 @@ interface Demand {
 }
 
 interface SimStack {
-  /** `pulumi config set --path` values waiting for `up`. */
-  staged: Record<string, number>;
+  /** `pulumi config set --path` / `set-all --path` values waiting for `up`. */
+  staged: Record<string, number | boolean>;
   /** Stack outputs after the last `up`; null once destroyed. */
   outputs: Record<string, any> | null;
 }
@@ -103,6 +125,12 @@ export interface WorldState {
   triggered: Record<string, number>;
   /** Every `up` that changed something, for the tests' "never applied twice". */
   ups: { stack: string; at: number; change: string }[];
+  /** The traffic split's maxStepPct: what the pack's step rule allows one update to move. */
+  maxStepPct: number;
+  /** The traffic stack file's weights as the run found them: what a stale checkout deploys. */
+  checkoutWeights: Weights;
+  /** A concurrent-up fault's update: until when it holds the traffic stack, and its verdict. */
+  concurrent?: { fault: string; until: number; outcome: string };
 }
 
 /** Minute 0 of modules/world's traces: Monday 9 March 2026, 00:00 UTC. */
@@ -167,6 +195,9 @@ function demandOf(file: string, mediaRegion: string): Demand {
   };
 }
 
+/** Faults that act on the `up` that moves the target to their weight, not on traffic. */
+const ON_UP: Fault["kind"][] = ["up-fail", "concurrent-up"];
+
 /**
  * Activates every fault whose weight the target has reached, from now on: a fault at the
  * weight traffic already has is active from the world's first minute. `up-fail` acts on `up`.
@@ -174,7 +205,7 @@ function demandOf(file: string, mediaRegion: string): Demand {
 function triggerFaults(state: WorldState): void {
   const at = currentWeights(state)[state.target] ?? 0;
   for (const f of state.faults) {
-    if (f.kind !== "up-fail" && at >= f.atWeight) state.triggered[f.spec] ??= state.now;
+    if (!ON_UP.includes(f.kind) && at >= f.atWeight) state.triggered[f.spec] ??= state.now;
   }
 }
 
@@ -230,6 +261,8 @@ export function createWorld(loaded: LoadedRunbook, seed: number, faults: Fault[]
     minutes: [{ t: start, sessions, quality: {} }],
     triggered: {},
     ups: [],
+    maxStepPct: traffic.maxStepPct,
+    checkoutWeights: { ...traffic.weights },
   };
   triggerFaults(world);
   return world;
@@ -290,8 +323,51 @@ function ok(stdout = ""): CliResult {
   return { exitCode: 0, stdout, stderr: "" };
 }
 
-function fail(message: string): CliResult {
-  return { exitCode: 255, stdout: "", stderr: `error: ${message}` };
+/**
+ * The CLI's exit codes since 3.227.0 (pulumi/pulumi pkg/cmd/pulumi/cmd/exit_codes.go:28-40,
+ * ExitCodeFor :61-126): a stack that does not exist 6, malformed flags or config 2, any other
+ * error 1 — a failed update, a policy violation (ExitPolicyViolation is not wired yet), another
+ * update's lock. Older CLIs exit 255 for every error; the executor reads the text, not the code.
+ */
+const CLI_EXIT = { error: 1, configuration: 2, stackNotFound: 6 } as const;
+
+function fail(message: string, exitCode: number = CLI_EXIT.error): CliResult {
+  return { exitCode, stdout: "", stderr: `error: ${message}` };
+}
+
+/** How long a concurrent-up fault's update holds the stack: a traffic stack's `up`. */
+const CONCURRENT_UP_MS = 90_000;
+
+/**
+ * What the CLI prints when another update holds the stack, as each backend words it: Pulumi
+ * Cloud's 409 (pkg/backend/httpstate/backend.go:1825-1827 wrapped by backenderr.go:106-108), a
+ * DIY backend's lock file (pkg/backend/diy/lock.go:87-107).
+ */
+function lockedOut(backend: Backend, stack: string, since: number): CliResult {
+  if (backend === "cloud") {
+    return fail(
+      "[409] Conflict: Another update is currently in progress.\nTo learn more about possible reasons and resolution, visit https://www.pulumi.com/docs/support/troubleshooting/common-issues/update-conflicts/",
+    );
+  }
+  return fail(
+    "the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`." +
+      `\n  s3://avfleet-pulumi-state/.pulumi/locks/organization/avfleet/${stack}/5f0b6c2e-8d1a-4c57-9a0e-3b7d2f1e9c44.json: created by teammate@ci-7 (pid 4242) at ${new Date(since).toISOString()}`,
+  );
+}
+
+/**
+ * A concurrent-up fault's update: a teammate deploying the traffic stack from a checkout
+ * without the migration's changes (the stack file's weights as the run found them, no marker),
+ * judged by the pack as the teammate's `up --policy-pack` would be.
+ */
+function teammateUp(state: WorldState, fault: Fault): string {
+  const outputs = state.stacks[state.traffic].outputs!;
+  const stale = staleWeights(undefined, outputs.migration ?? undefined);
+  if (stale) return `refused by traffic-migration-order: ${stale}`;
+  if (sameWeights(outputs.weights, state.checkoutWeights)) return "applied nothing: same weights";
+  outputs.weights = { ...state.checkoutWeights };
+  state.ups.push({ stack: state.traffic, at: state.now, change: `${fault.spec}: teammate's up` });
+  return `applied ${JSON.stringify(state.checkoutWeights)}`;
 }
 
 function flag(args: string[], name: string): string | undefined {
@@ -299,8 +375,29 @@ function flag(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
+/** Why the pack refuses a traffic stack's update to `weights`, or undefined (policy/). */
+function packRefusal(state: WorldState, stack: SimStack, weights: Weights): string | undefined {
+  const marker = migrationOf(stack.staged) ?? stack.outputs!.migration ?? undefined;
+  const deployed = stack.outputs!.migration ?? undefined;
+  const stale = staleWeights(marker, deployed);
+  if (stale) return `traffic-migration-order: ${stale}`;
+  const moved = weightStep(stack.outputs!.weights, weights);
+  if (moved > state.maxStepPct && !stagedRollback(marker, deployed)) {
+    return `traffic-weights: this change moves ${moved} points of traffic, more than maxStepPct ${state.maxStepPct}`;
+  }
+  return undefined;
+}
+
+/** The marker a `set-all` staged, if it staged one. */
+function migrationOf(staged: SimStack["staged"]): MigrationMarker | undefined {
+  const seq = staged[`${MIGRATION_PATH}.seq`];
+  return typeof seq === "number"
+    ? { seq, rollback: staged[`${MIGRATION_PATH}.rollback`] === true }
+    : undefined;
+}
+
 /** `pulumi up` on a simulated stack: staged config becomes outputs, or the up fails. */
-function up(state: WorldState, name: string): CliResult {
+function up(state: WorldState, name: string, withPack: boolean): CliResult {
   const stack = state.stacks[name];
   if (!stack.outputs) return fail(`stack ${name} was destroyed`);
   if (name === state.traffic) {
@@ -308,11 +405,34 @@ function up(state: WorldState, name: string): CliResult {
     const weights = Object.fromEntries(
       state.pools.map((p, i) => [
         p,
-        stack.staged[`avfleet:traffic.pools[${i}].weight`] ?? before[p],
+        Number(stack.staged[`avfleet:traffic.pools[${i}].weight`] ?? before[p]),
       ]),
     );
+    const held = state.concurrent && state.now < state.concurrent.until;
+    const concurrent = state.faults.find(
+      (f) =>
+        f.kind === "concurrent-up" &&
+        state.triggered[f.spec] === undefined &&
+        weights[state.target] >= f.atWeight &&
+        weights[state.target] !== before[state.target],
+    );
+    if (!held && concurrent) {
+      state.triggered[concurrent.spec] = state.now;
+      const outcome = teammateUp(state, concurrent);
+      state.concurrent = {
+        fault: concurrent.spec,
+        until: state.now + CONCURRENT_UP_MS,
+        outcome,
+      };
+    }
+    if (state.concurrent && state.now < state.concurrent.until) {
+      const fault = state.faults.find((f) => f.spec === state.concurrent!.fault)!;
+      return lockedOut(fault.backend!, name, state.triggered[fault.spec]);
+    }
     const sum = Object.values(weights).reduce((a, b) => a + b, 0);
     if (sum !== 100) return fail(`traffic-split: pool weights sum to ${sum}, expected 100`);
+    const refusal = withPack ? packRefusal(state, stack, weights) : undefined;
+    if (refusal) return fail(`preview failed: mandatory policy violation: ${refusal}`);
     const upFail = state.faults.find(
       (f) => f.kind === "up-fail" && weights[state.target] >= f.atWeight,
     );
@@ -321,10 +441,13 @@ function up(state: WorldState, name: string): CliResult {
         `update failed: route53 ChangeResourceRecordSets: Throttling: Rate exceeded (rehearsal fault ${upFail.spec})`,
       );
     }
+    const migration = migrationOf(stack.staged) ?? stack.outputs.migration;
     stack.staged = {};
-    if (Object.keys(weights).every((p) => weights[p] === before[p]))
+    if (Object.keys(weights).every((p) => weights[p] === before[p])) {
+      stack.outputs = { ...stack.outputs, migration };
       return ok("Resources: unchanged");
-    stack.outputs = { ...stack.outputs, weights };
+    }
+    stack.outputs = { ...stack.outputs, weights, migration };
     state.ups.push({ stack: name, at: state.now, change: JSON.stringify(weights) });
     triggerFaults(state);
     return ok(
@@ -333,7 +456,7 @@ function up(state: WorldState, name: string): CliResult {
   }
   const minHosts = stack.staged["avfleet:fleet.minHosts"];
   stack.staged = {};
-  if (minHosts === undefined || minHosts === stack.outputs.minHosts)
+  if (typeof minHosts !== "number" || minHosts === stack.outputs.minHosts)
     return ok("Resources: unchanged");
   stack.outputs = { ...stack.outputs, minHosts };
   state.hosts[name] = { ...state.hosts[name], want: minHosts, readyAt: state.now + BOOT_MS };
@@ -341,22 +464,48 @@ function up(state: WorldState, name: string): CliResult {
   return ok(`Resources: 1 updated (minHosts ${minHosts})`);
 }
 
+/** `config set --path K V` and `config set-all --path --plaintext K=V …`, as the CLI stores them. */
+function stage(stack: SimStack, args: string[]): void {
+  const value = (v: string) => (v === "true" || v === "false" ? v === "true" : Number(v));
+  if (args[1] === "set") {
+    const i = args.indexOf("--path");
+    stack.staged[args[i + 1]] = value(args[i + 2]);
+    return;
+  }
+  args.forEach((a, i) => {
+    if (a !== "--plaintext") return;
+    const pair = args[i + 1];
+    stack.staged[pair.slice(0, pair.indexOf("="))] = value(pair.slice(pair.indexOf("=") + 1));
+  });
+}
+
 /** The fake `pulumi` CLI: the calls the executor makes, answered from the world's state. */
 function pulumiCall(state: WorldState, args: string[]): { result: CliResult; changed: boolean } {
   const name = flag(args, "--stack") ?? "";
   const stack = state.stacks[name];
-  if (!stack) return { result: fail(`no stack named '${name}' found`), changed: false };
+  // backenderr.StackNotFoundError (pkg/backend/backenderr/backenderr.go:47), exit 6.
+  if (!stack)
+    return {
+      result: fail(`no stack named '${name}' found`, CLI_EXIT.stackNotFound),
+      changed: false,
+    };
   const [verb, sub] = args;
+  if (args.includes("--skip-preview") || args.includes("-f")) {
+    // The real CLI would run it; the rehearsal refuses, as up's preview is the policy gate.
+    const message = `${verb} without its preview: the policy pack would judge nothing before the update`;
+    return { result: fail(message, CLI_EXIT.configuration), changed: false };
+  }
   if (verb === "stack" && sub === "output") {
     return { result: ok(JSON.stringify(stack.outputs ?? {})), changed: false };
   }
-  if (verb === "config" && sub === "set") {
+  if (verb === "config" && (sub === "set" || sub === "set-all")) {
     // --config-file: a dry run's copy of the config, which the world does not keep.
     if (flag(args, "--config-file")) return { result: ok(), changed: false };
-    stack.staged[args[args.indexOf("--path") + 1]] = Number(args[args.indexOf("--path") + 2]);
+    stage(stack, args);
     return { result: ok(), changed: true };
   }
-  if (verb === "up") return { result: up(state, name), changed: true };
+  if (verb === "up")
+    return { result: up(state, name, args.includes("--policy-pack")), changed: true };
   if (verb === "preview" || args.includes("--preview-only")) {
     const policies = flag(args, "--policy-pack")
       ? " | Policy Packs run: policy (local): passed"
@@ -372,7 +521,10 @@ function pulumiCall(state: WorldState, args: string[]): { result: CliResult; cha
     state.ups.push({ stack: name, at: state.now, change: "destroyed" });
     return { result: ok("Resources: - destroyed"), changed: true };
   }
-  return { result: fail(`unknown command "${args.join(" ")}"`), changed: false };
+  return {
+    result: fail(`unknown command "${args.join(" ")}"`, CLI_EXIT.configuration),
+    changed: false,
+  };
 }
 
 /** A gate's selector, its pool label read back as the world's pool stack. */

@@ -26,6 +26,7 @@ import { StateLinkError } from "../../modules/migrate/nofollow";
 import { noMetrics } from "../../modules/gates/metrics";
 import { prometheusProvider } from "../../modules/gates/prometheus";
 import { planUnits } from "../../modules/migrate/plan";
+import { gitPublisher } from "../../modules/migrate/publish";
 import { isPostgresUrl, postgresBackend } from "../../modules/migrate/postgres";
 import { cliPulumi, projectRoot, pulumiArgs } from "../../modules/migrate/pulumi";
 import { entryLine, renderPlan, renderStatus, statusOf } from "../../modules/migrate/render";
@@ -108,6 +109,10 @@ ${FAULT_UNITS}
   --seed N           rehearsal noise seed (default 1)
   --metrics-port N   serve the world's metrics (Prometheus text format) on 127.0.0.1:N/metrics
                      during the rehearsal and after it, until interrupted
+  --publish BRANCH   (run, rollback; real runs) commit every stack file a step changes to
+                     BRANCH (never your checked-out branch), push it to origin and open one
+                     pull request with gh, updated by each push: deploys from git then carry
+                     the migration's weights (the pack refuses older ones)
   --prometheus URL   gates query Prometheus' HTTP API at URL (real runs; PromQL per pool and
                      region, timeouts, retries, a hold after 5 failed queries in a row)
 
@@ -205,6 +210,7 @@ async function migrate(argv: string[]): Promise<number> {
     seed: { type: "string" },
     "metrics-port": { type: "string" },
     prometheus: { type: "string" },
+    publish: { type: "string" },
   });
   const [word, file, ...extra] = positionals;
   const action = ACTIONS.find((a) => a === word);
@@ -232,6 +238,19 @@ async function migrate(argv: string[]): Promise<number> {
   const prometheus = values.prometheus;
   if (prometheus !== undefined && !/^https?:\/\/[^/\s]+/.test(prometheus)) {
     throw new UsageError(`--prometheus ${prometheus} is not an http(s) URL`);
+  }
+  const publish = values.publish;
+  if (publish !== undefined) {
+    if (action !== "run" && action !== "rollback")
+      throw new UsageError("--publish only goes with run and rollback: they change stack files");
+    if (values.rehearse || values["dry-run"])
+      throw new UsageError(
+        "--publish is for real runs: a rehearsal or dry run changes no stack file",
+      );
+    if (!/^[A-Za-z0-9_][A-Za-z0-9._/-]*$/.test(publish) || /\.\.|\/\/|\.lock$|\/$/.test(publish))
+      throw new UsageError(
+        `--publish ${publish} is not a branch name like avfleet/migrate-us-west`,
+      );
   }
   if (prometheus !== undefined && values.rehearse) {
     throw new UsageError("--prometheus is for real runs; a rehearsal's metrics are its world's");
@@ -306,10 +325,12 @@ async function migrate(argv: string[]): Promise<number> {
       };
     }
     const metrics = prometheus ? prometheusProvider({ url: prometheus, region }) : noMetrics;
+    const root = projectRoot(loaded.stacksDir);
     const drivers: Drivers = world ?? {
-      pulumi: cliPulumi(projectRoot(loaded.stacksDir), process.env, stateSpec),
+      pulumi: cliPulumi(root, process.env, stateSpec),
       metrics,
       clock: realClock,
+      ...(publish ? { publish: gitPublisher(root, publish) } : {}),
     };
 
     const ctx: ExecutorContext = migrationContext({

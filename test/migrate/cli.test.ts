@@ -138,7 +138,7 @@ test("--dry-run previews every change against copies of the config and records n
   assert.equal(r.code, 0, r.stderr);
   assert.match(
     r.stdout,
-    /\$ pulumi config set --path 'avfleet:traffic\.pools\[1\]\.weight' 25 --stack traffic-us-west --config-file \S+Pulumi\.traffic-us-west\.yaml → exit 0/,
+    /\$ pulumi config set-all --path --plaintext 'avfleet:traffic\.pools\[0\]\.weight=75' --plaintext 'avfleet:traffic\.pools\[1\]\.weight=25' --stack traffic-us-west --config-file \S+Pulumi\.traffic-us-west\.yaml → exit 0/,
   );
   assert.match(
     r.stdout,

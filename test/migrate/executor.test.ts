@@ -1,7 +1,5 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import YAML from "yaml";
 import { InputError } from "../../modules/config/validate";
 import {
   abortMigration,
@@ -20,6 +18,7 @@ import {
   journalOf,
   newRehearsal,
   SHORT_RUNBOOK,
+  stacksAt,
   tempDir,
   tempStacks,
   US_WEST,
@@ -27,18 +26,6 @@ import {
   unitOf,
   type Rehearsal,
 } from "./support";
-
-/** Fixture stacks whose traffic split already sends `gcp` points to gcp-us-west1. */
-function stacksAt(metal: number, gcp: number): string {
-  const stacks = tempStacks();
-  const doc = YAML.parse(readFileSync(`${stacks}/Pulumi.traffic-us-west.yaml`, "utf8"));
-  doc.config["avfleet:traffic"].pools = [
-    { stack: "metal-sjc", weight: metal },
-    { stack: "gcp-us-west1", weight: gcp },
-  ];
-  writeRunbook(stacks, doc, "Pulumi.traffic-us-west.yaml");
-  return stacks;
-}
 
 const weightsOf = (r: Rehearsal) => currentWeights(loadWorld(r.worldFile));
 
@@ -155,6 +142,8 @@ test("up-fail: pulumi's error lands in the journal and the dirty config is rolle
     "up",
     "--yes",
     "--refresh",
+    "--policy-pack",
+    "policy",
     "--stack",
     "traffic-us-west",
   ]);

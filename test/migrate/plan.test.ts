@@ -29,13 +29,12 @@ test("us-west plans one unit per weight, each moving only source and target", ()
   );
 });
 
-test("a shift unit's commands are the exact pulumi calls: read, set every pool, up, read back", () => {
+test("a shift unit's commands are the exact pulumi calls: read, set every pool and the step's marker in one write, up with the pack, read back", () => {
   const units = planUnits(loadRunbook(US_WEST, FIXTURE_STACKS));
   assert.deepEqual(units[4].commands.map(commandLine), [
     "pulumi stack output --json --stack traffic-us-west",
-    "pulumi config set --path 'avfleet:traffic.pools[0].weight' 75 --stack traffic-us-west",
-    "pulumi config set --path 'avfleet:traffic.pools[1].weight' 25 --stack traffic-us-west",
-    "pulumi up --yes --refresh --stack traffic-us-west",
+    "pulumi config set-all --path --plaintext 'avfleet:traffic.pools[0].weight=75' --plaintext 'avfleet:traffic.pools[1].weight=25' --plaintext 'avfleet:traffic.migration.seq=<seq>' --plaintext avfleet:traffic.migration.rollback=false --stack traffic-us-west",
+    "pulumi up --yes --refresh --policy-pack policy --stack traffic-us-west",
     "pulumi stack output --json --stack traffic-us-west",
   ]);
 });
@@ -51,7 +50,10 @@ test("avfleet migrate plan prints every step and its commands", () => {
     r.stdout,
     / 5\. shift gcp-us-west1 to 25 %, bake 10m\n {4}weights → metal-sjc 75, gcp-us-west1 25/,
   );
-  assert.match(r.stdout, /\$ pulumi up --yes --refresh --stack traffic-us-west/);
+  assert.match(
+    r.stdout,
+    /\$ pulumi up --yes --refresh --policy-pack policy --stack traffic-us-west/,
+  );
   assert.match(
     r.stdout,
     /11\. decommission metal-sjc: retire its hosts\n.*\n {4}\$ pulumi destroy --yes --stack metal-sjc/,

@@ -1,8 +1,10 @@
 /**
  * The real Pulumi driver, against a stand-in `pulumi` executable: our machines have no
  * Pulumi CLI (and no cloud), so the stand-in records its arguments and answers like the CLI
- * would (config set stages, up applies, stack output prints JSON). What it proves is the
- * exact command lines avfleet runs, through zx, for a shift step and for a rollback.
+ * would (config set / set-all stage, up applies, stack output prints JSON; errors exit 1, as
+ * since CLI 3.227.0, pkg/cmd/pulumi/cmd/exit_codes.go). What it proves is the exact command
+ * lines avfleet runs, through zx, for a shift step and for a rollback, and what it does when
+ * another update holds the stack on either kind of backend.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,6 +12,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { readJournal } from "../../modules/migrate/journal";
 import { planUnits } from "../../modules/migrate/plan";
+import { commandLine } from "../../modules/migrate/pulumi";
 import { loadRunbook } from "../../modules/migrate/runbook";
 import { avfleet } from "../support/cli";
 import { tempDir, tempStacks, writeRunbook } from "./support";
@@ -29,15 +32,22 @@ const stack = args[args.indexOf("--stack") + 1];
 const save = () => fs.writeFileSync(process.env.STANDIN_STATE, JSON.stringify(state));
 if (args[0] === "stack" && args[1] === "output") {
   process.stdout.write(JSON.stringify(state.outputs[stack] || {}));
-} else if (args[0] === "config" && args[1] === "set") {
-  const i = args.indexOf("--path");
-  (state.staged[stack] ||= {})[args[i + 1]] = Number(args[i + 2]);
+} else if (args[0] === "config" && args[1] === "set-all") {
+  // set-all --path: "75" is stored as 75, "true" as true (config/object.go coerce).
+  args.forEach((a, i) => {
+    if (a !== "--plaintext") return;
+    const [key, value] = args[i + 1].split("=");
+    (state.staged[stack] ||= {})[key] = value === "true" || value === "false" ? value === "true" : Number(value);
+  });
   save();
 } else if (args[0] === "up" && state.conflicts > 0) {
   state.conflicts--;
   save();
-  process.stderr.write("error: [409] Conflict: Another update is currently in progress.\\n");
-  process.exit(255);
+  // Each backend's words (httpstate/backend.go:1825 + backenderr.go:106; diy/lock.go:87).
+  process.stderr.write(process.env.STANDIN_BACKEND === "cloud"
+    ? "error: [409] Conflict: Another update is currently in progress.\\nTo learn more about possible reasons and resolution, visit https://www.pulumi.com/docs/support/troubleshooting/common-issues/update-conflicts/\\n"
+    : "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with \`pulumi cancel\`.\\n  file:///srv/pulumi/.pulumi/locks/organization/avfleet/" + stack + "/0d5c.json: created by bob@laptop (pid 881) at 2026-03-10T09:00:00Z\\n");
+  process.exit(1);
 } else if (args[0] === "up") {
   const staged = state.staged[stack] || {};
   const weights = { ...state.outputs[stack].weights };
@@ -47,7 +57,7 @@ if (args[0] === "stack" && args[1] === "output") {
   });
   if (weights["gcp-us-west1"] >= Number(process.env.STANDIN_FAIL_UP_AT || 101) || state.ups >= Number(process.env.STANDIN_UPS_BEFORE_FAILING || Infinity)) {
     process.stderr.write("error: update failed\\n  aws:route53:Record (gcp-us-west1): InvalidChangeBatch: stand-in refusal\\n");
-    process.exit(255);
+    process.exit(1);
   }
   state.outputs[stack].weights = weights;
   state.staged[stack] = {};
@@ -129,20 +139,25 @@ function setUp(env: Record<string, string> = {}, conflicts = 0) {
   return { run, calls, journal, pulumiState, runbook, stacks, bin };
 }
 
+/** A call as the plan shows it: the marker's sequence is known only once journaled. */
+const planned = (call: string) => call.replace(/migration\.seq=\d+/, "migration.seq=<seq>");
+
 test("a shift step runs exactly the planned pulumi calls; a rollback the fast path back", () => {
-  const { run, calls, runbook, stacks } = setUp();
+  const { run, calls, runbook, stacks, journal } = setUp();
   const shift = run("run");
   assert.equal(shift.code, 1, shift.stderr);
   assert.match(shift.stdout, /\naborted: aborted by test: bake not needed here\n$/);
-  const planned = planUnits(loadRunbook(runbook, stacks))[0].commands.map((args) =>
-    ["pulumi", ...args].join(" "),
-  );
-  assert.deepEqual(calls(), ["pulumi stack output --json --stack traffic-us-west", ...planned]);
-  assert.deepEqual(planned, [
+  const plan = planUnits(loadRunbook(runbook, stacks))[0].commands.map((args) => commandLine(args));
+  assert.deepEqual(calls().map(planned), [
     "pulumi stack output --json --stack traffic-us-west",
-    "pulumi config set --path avfleet:traffic.pools[0].weight 75 --stack traffic-us-west",
-    "pulumi config set --path avfleet:traffic.pools[1].weight 25 --stack traffic-us-west",
-    "pulumi up --yes --refresh --stack traffic-us-west",
+    ...plan.map((c) => c.replace(/'/g, "")),
+  ]);
+  const intent = journal().findIndex((e) => e.type === "weights-intent");
+  assert.deepEqual(calls(), [
+    "pulumi stack output --json --stack traffic-us-west",
+    "pulumi stack output --json --stack traffic-us-west",
+    `pulumi config set-all --path --plaintext avfleet:traffic.pools[0].weight=75 --plaintext avfleet:traffic.pools[1].weight=25 --plaintext avfleet:traffic.migration.seq=${intent + 1} --plaintext avfleet:traffic.migration.rollback=false --stack traffic-us-west`,
+    "pulumi up --yes --refresh --policy-pack policy --stack traffic-us-west",
     "pulumi stack output --json --stack traffic-us-west",
   ]);
 
@@ -150,11 +165,14 @@ test("a shift step runs exactly the planned pulumi calls; a rollback the fast pa
   const rollback = run("rollback", "--by", "oncall");
   assert.equal(rollback.code, 1, rollback.stderr);
   assert.match(rollback.stdout, /\nrolled-back: operator rollback by oncall\n$/);
+  const back = journal()
+    .map((e) => e.type)
+    .lastIndexOf("weights-intent");
+  assert.ok(back > intent);
   assert.deepEqual(calls().slice(before), [
     "pulumi stack output --json --stack traffic-us-west",
-    "pulumi config set --path avfleet:traffic.pools[0].weight 100 --stack traffic-us-west",
-    "pulumi config set --path avfleet:traffic.pools[1].weight 0 --stack traffic-us-west",
-    "pulumi up --yes --refresh --stack traffic-us-west",
+    `pulumi config set-all --path --plaintext avfleet:traffic.pools[0].weight=100 --plaintext avfleet:traffic.pools[1].weight=0 --plaintext avfleet:traffic.migration.seq=${back + 1} --plaintext avfleet:traffic.migration.rollback=true --stack traffic-us-west`,
+    "pulumi up --yes --refresh --policy-pack policy --stack traffic-us-west",
     "pulumi stack output --json --stack traffic-us-west",
   ]);
   const status = JSON.parse(run("status", "--json").stdout);
@@ -186,27 +204,32 @@ test("a failed pulumi up stops the step with the CLI's message in the journal (b
   assert.match(command.summary, /InvalidChangeBatch: stand-in refusal/);
 });
 
-test("a 409 Conflict (another update on the stack) is journaled and retried after a backoff", () => {
-  const { run, calls, journal } = setUp({}, 1);
-  const r = run("run");
-  assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stdout, /aborted by test: bake not needed here/);
-  const ups = calls().filter((c) => c.startsWith("pulumi up "));
-  assert.deepEqual(ups, [
-    "pulumi up --yes --refresh --stack traffic-us-west",
-    "pulumi up --yes --refresh --stack traffic-us-west",
-  ]);
-  const entries = journal();
-  const conflict = entries.findIndex((e) => e.type === "command" && e.exitCode === 255);
-  assert.ok(conflict > 0);
-  const [command, note] = entries.slice(conflict, conflict + 2);
-  assert.ok(command.type === "command" && note.type === "note");
-  assert.match(command.summary, /\[409\] Conflict: Another update is currently in progress/);
-  assert.equal(note.message, "409 Conflict: another update holds traffic-us-west; retry 1/4 in 2s");
-  const applied = entries.find((e) => e.type === "weights-applied");
-  assert.ok(applied?.type === "weights-applied");
-  assert.deepEqual(applied.weights, { "metal-sjc": 75, "gcp-us-west1": 25 });
-});
+for (const [backend, words, said] of [
+  ["diy", "DIY backend", /the stack is currently locked by 1 lock\(s\)\. Either wait/],
+  ["cloud", "Pulumi Cloud", /\[409\] Conflict: Another update is currently in progress/],
+] as const) {
+  test(`another update holding the stack (${words}: exit 1, its own words) is journaled and retried after a backoff`, () => {
+    const { run, calls, journal } = setUp({ STANDIN_BACKEND: backend }, 2);
+    const r = run("run");
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /aborted by test: bake not needed here/);
+    const ups = calls().filter((c) => c.startsWith("pulumi up "));
+    assert.equal(ups.length, 3, "two attempts locked out, the third applies");
+    const entries = journal();
+    const locked = entries.filter((e) => e.type === "command" && e.exitCode === 1);
+    assert.equal(locked.length, 2);
+    for (const e of locked) assert.ok(e.type === "command" && said.test(e.summary), e.type);
+    const notes = entries.flatMap((e) => (e.type === "note" ? [e.message] : []));
+    assert.deepEqual(notes, [
+      `another update holds traffic-us-west (${words}); retry 1/10 in 2s`,
+      `another update holds traffic-us-west (${words}); retry 2/10 in 4s`,
+    ]);
+    assert.equal(entries.filter((e) => e.type === "rollback-intent").length, 0, "not rolled back");
+    const applied = entries.find((e) => e.type === "weights-applied");
+    assert.ok(applied?.type === "weights-applied");
+    assert.deepEqual(applied.weights, { "metal-sjc": 75, "gcp-us-west1": 25 });
+  });
+}
 
 test("a failed up leaves no unapplied weight in the stack's config: what the next `pulumi up` applies is what is deployed", () => {
   const { run, pulumiState, journal } = setUp({ STANDIN_UPS_BEFORE_FAILING: "1" });
@@ -216,10 +239,16 @@ test("a failed up leaves no unapplied weight in the stack's config: what the nex
   assert.match(r.stdout, /tool-failed: rollback: pulumi up traffic-us-west: error: update failed/);
   const { staged, outputs } = pulumiState();
   assert.deepEqual(outputs["traffic-us-west"].weights, { "metal-sjc": 75, "gcp-us-west1": 25 });
-  assert.deepEqual(staged["traffic-us-west"], {
+  const { "avfleet:traffic.migration.seq": seq, ...config } = staged["traffic-us-west"];
+  assert.deepEqual(config, {
     "avfleet:traffic.pools[0].weight": 75,
     "avfleet:traffic.pools[1].weight": 25,
+    "avfleet:traffic.migration.rollback": false,
   });
+  const intent = journal()
+    .map((e) => e.type)
+    .lastIndexOf("weights-intent");
+  assert.ok(seq > intent + 1, "the unstaging write is a later change than the failed one");
   const intents = journal().filter((e) => e.type === "rollback-intent");
   assert.equal(
     intents.length,

@@ -1,6 +1,6 @@
 /** Shared set-up for the migrate tests: temp stacks, runbooks and in-process rehearsals. */
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import pg from "pg";
@@ -72,6 +72,18 @@ export const SHORT_RUNBOOK = {
     { kind: "decommission" },
   ],
 };
+
+/** Fixture stacks whose traffic split already sends `gcp` points to gcp-us-west1. */
+export function stacksAt(metal: number, gcp: number): string {
+  const stacks = tempStacks();
+  const doc = YAML.parse(readFileSync(`${stacks}/Pulumi.traffic-us-west.yaml`, "utf8"));
+  doc.config["avfleet:traffic"].pools = [
+    { stack: "metal-sjc", weight: metal },
+    { stack: "gcp-us-west1", weight: gcp },
+  ];
+  writeRunbook(stacks, doc, "Pulumi.traffic-us-west.yaml");
+  return stacks;
+}
 
 export interface Rehearsal {
   loaded: LoadedRunbook;

@@ -1,0 +1,67 @@
+/**
+ * A migration's weight changes against a deploy from a stale checkout. `avfleet migrate` writes
+ * each change's weights with a marker, `avfleet:traffic.migration` {seq, rollback}: seq is the
+ * change's position in the region's journal, which only grows. The traffic stack outputs the
+ * marker it applied, and the split reads its own last outputs (its `-ref-self` StackReference),
+ * so an update whose config is older than what the stack last applied — a teammate or CI
+ * deploying from a checkout that missed a step — is refused instead of silently moving traffic
+ * back. And a rollback the executor staged is the safe direction: the step rule never holds it.
+ */
+import type { PolicyResource } from "@pulumi/policy";
+import type { MigrationMarker } from "./facts";
+import { withFacts, type StackPolicy } from "./policy";
+
+/** The split's StackReference to its own stack: what the stack applied last. */
+export function selfReference(resources: PolicyResource[], splitUrn: string) {
+  return resources.find(
+    (r) =>
+      r.type === "pulumi:pulumi:StackReference" &&
+      r.parent?.urn === splitUrn &&
+      r.name.endsWith("-ref-self"),
+  );
+}
+
+/** The marker the stack applied last, if its last update carried one. */
+export function deployedMarker(self: PolicyResource | undefined): MigrationMarker | undefined {
+  const marker = self?.props.outputs?.migration;
+  return typeof marker?.seq === "number" ? marker : undefined;
+}
+
+/**
+ * Why this update's weights are older than the ones the stack applied last, or undefined. The
+ * same seq is the same change (an `up` run again, a checkout with the migration's commit).
+ */
+export function staleWeights(
+  config: MigrationMarker | undefined,
+  deployed: MigrationMarker | undefined,
+): string | undefined {
+  if (!deployed || (config && config.seq >= deployed.seq)) return undefined;
+  const have = config ? `migration step ${config.seq}` : "no migration step";
+  return `the stack's config carries ${have}, but the stack last applied step ${deployed.seq}: this checkout's weights are older than a running migration's`;
+}
+
+/** Whether this update is a rollback the executor staged after the stack's last update. */
+export function stagedRollback(
+  config: MigrationMarker | undefined,
+  deployed: MigrationMarker | undefined,
+): boolean {
+  return config?.rollback === true && config.seq > (deployed?.seq ?? 0);
+}
+
+export const trafficMigrationOrder: StackPolicy = {
+  name: "traffic-migration-order",
+  description:
+    "A traffic split's weights are never older than the migration step the stack last applied.",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Deploy the traffic stack's file as the migration left it (its avfleet:traffic.migration and weights): pull the migration's stack file changes, or let `avfleet migrate` finish or roll back.",
+  validateStack: withFacts(({ traffic }, args, reportViolation) => {
+    const split = args.resources.find((r) => r.type === "avfleet:traffic:TrafficSplit");
+    if (!split || !traffic) return args.notApplicable("not a traffic stack");
+    const stale = staleWeights(
+      traffic.migration,
+      deployedMarker(selfReference(args.resources, split.urn)),
+    );
+    if (stale) reportViolation(stale, split.urn);
+  }),
+};
