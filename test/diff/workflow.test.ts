@@ -138,7 +138,8 @@ test("least privilege: no token by default, none persisted, credentials only beh
       assert.deepEqual(writes, [["pull-requests", "write"]]);
       assert.ok(!text.includes("npm ci"), "the job with a write token runs none of the PR's code");
     } else if (name === "preview") {
-      assert.deepEqual(writes, [["id-token", "write"]]);
+      // No OIDC token either until a step uses it: every step (npm ci included) could ask for one.
+      assert.deepEqual(writes, []);
     } else {
       assert.deepEqual(job.permissions, { contents: "read" }, name);
     }
@@ -146,6 +147,10 @@ test("least privilege: no token by default, none persisted, credentials only beh
   }
   assert.equal(jobs.preview.environment, "preview");
   assert.match(jobs.preview.if, /head\.repo\.full_name == github\.repository/);
+  // A missing environment is created on first use with no reviewers: fail closed until the
+  // repository says it has them.
+  assert.match(jobs.preview.if, /vars\.AVFLEET_PREVIEW_PROTECTED == 'true'/);
+  assert.match(jobs.preview.if, /^\$\{\{ !cancelled\(\) && /);
 });
 
 test("the cache is saved from main only, keyed by commit; re-runs overwrite artifacts; Node 24 actions", () => {
