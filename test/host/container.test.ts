@@ -80,7 +80,8 @@ test("the container unit: pull before start, podman on the host network, drain-l
       "ExecStartPre=+/usr/local/sbin/avfleet-tune verify",
       "ExecStartPre=/usr/bin/python3 /usr/local/sbin/avfleet-agent --pull /etc/avfleet/agent.json",
       "ExecStart=/usr/bin/podman run --name=avfleet-gcp-usw1 --replace --rm --pull=never --network=host" +
-        " --cap-drop=all --cap-add=NET_BIND_SERVICE --security-opt=no-new-privileges --read-only" +
+        " --cap-drop=all --uidmap=0:2147483647:65536 --gidmap=0:2147483647:65536" +
+        " --security-opt=no-new-privileges --read-only" +
         " --ulimit=nofile=1048576:1048576 --stop-signal=SIGTERM --stop-timeout=1800" +
         ` --env=AVFLEET_ADMIN_PORT=9090 ${AR_IMAGE}@${DIGEST}`,
       "KillMode=mixed",
@@ -135,6 +136,7 @@ test("the container bootstrap installs podman (and ECR's credential helper), nev
       "/etc/systemd/system/avfleet-agent.service",
       "/etc/systemd/system/avfleet-tune-check.service",
       "/etc/systemd/system/avfleet-tune-check.timer",
+      "/etc/systemd/system/nftables.service.d/avfleet.conf",
       "/etc/systemd/system/poweroff.target.d/avfleet-drain.conf",
       "/etc/systemd/system/reboot.target.d/avfleet-drain.conf",
       "/etc/systemd/system/kexec.target.d/avfleet-drain.conf",
