@@ -107,36 +107,51 @@ test("the lock keeps a second executor out and is taken over from a dead one", (
 test("executors racing for one lock: exactly one gets it, the others are told who holds it", async () => {
   const dir = tempDir();
   const file = join(dir, "lock");
-  // Each contender waits for the same moment, tries once, reports, and holds on while the
-  // others try, as an executor holds its lock for the run.
+  // Barriers by files, not by time (a loaded machine starts tsx in seconds): every contender
+  // says it is ready, all try at once when "start" appears, each reports, and the holder holds
+  // on until every other has reported, as an executor holds its lock for the run.
+  const signals = tempDir();
   const contender = `
     const { acquireLock } = require(${JSON.stringify(join(ROOT, "modules/migrate/lock.ts"))});
-    const start = Number(process.argv[1]);
-    while (Date.now() < start) {}
-    let outcome;
+    const { existsSync } = require("node:fs");
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    const waitFor = (f) => { while (!existsSync(f)) Atomics.wait(nap, 0, 0, 1); };
+    process.stdout.write("ready\\n");
+    waitFor(${JSON.stringify(join(signals, "start"))});
+    let outcome, lock;
     try {
-      const lock = acquireLock(${JSON.stringify(file)}, { pid: process.pid, since: Date.now() });
+      lock = acquireLock(${JSON.stringify(file)}, { pid: process.pid, since: Date.now() });
       outcome = lock.takenFrom ? "took-over" : "holds";
-      setTimeout(() => lock.release(), 1500);
     } catch (err) {
       outcome = /held by executor pid \\d+/.test(err.message) ? "refused" : "error: " + err.message;
     }
-    process.stdout.write(outcome);
+    process.stdout.write(outcome + "\\n");
+    if (lock) {
+      waitFor(${JSON.stringify(join(signals, "done"))});
+      lock.release();
+    }
   `;
+  const said = (out: string) => out.split("\n").filter(Boolean);
+  const until = async (what: string, test: () => boolean) => {
+    for (const deadline = Date.now() + 120_000; !test();) {
+      if (Date.now() > deadline) throw new Error(`contenders never ${what}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
   for (let round = 0; round < 3; round++) {
-    const start = String(Date.now() + 800);
-    const outcomes = await Promise.all(
-      Array.from(
-        { length: 6 },
-        () =>
-          new Promise<string>((done) => {
-            const child = spawn(process.execPath, ["--import", "tsx", "-e", contender, start]);
-            let out = "";
-            child.stdout.on("data", (d) => (out += d));
-            child.on("exit", () => done(out));
-          }),
-      ),
-    );
+    for (const f of ["start", "done"]) fs.rmSync(join(signals, f), { force: true });
+    const contenders = Array.from({ length: 6 }, () => {
+      const child = spawn(process.execPath, ["--import", "tsx", "-e", contender]);
+      const c = { out: "", exited: new Promise((done) => child.on("exit", done)) };
+      child.stdout.on("data", (d) => (c.out += d));
+      return c;
+    });
+    await until("got ready", () => contenders.every((c) => said(c.out).length >= 1));
+    writeFileSync(join(signals, "start"), "");
+    await until("reported", () => contenders.every((c) => said(c.out).length >= 2));
+    writeFileSync(join(signals, "done"), "");
+    await Promise.all(contenders.map((c) => c.exited));
+    const outcomes = contenders.map((c) => said(c.out)[1]);
     assert.deepEqual(
       outcomes.sort(),
       ["holds", "refused", "refused", "refused", "refused", "refused"],
