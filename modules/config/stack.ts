@@ -121,6 +121,9 @@ export function fleetProblems(
     });
   }
   problems.push(...(readable([...at, "ports"]) ? portProblems(fleet, at) : []));
+  if (readable([...at, "ports"], [...at, "workload", "adminPort"])) {
+    problems.push(...adminPortProblems(fleet, at));
+  }
   if (readable([...at, "alerting"], ["config", "aws:region"])) {
     problems.push(...notifyProblems(fleet, config, at));
   }
@@ -228,6 +231,29 @@ function portProblems(fleet: FleetSpec, at: KeyPath): Problem[] {
     }
   }
   return problems;
+}
+
+/**
+ * The SFU's loopback admin port is a TCP listener on the same host as the agent's health port
+ * and the signaling ports, so sharing a number with either fails the second bind at boot
+ * (EADDRINUSE: Linux refuses a loopback bind under a wildcard listener of the same port, see
+ * docs/real-path.md "Admin port collisions"). The media range is UDP, another port space, so
+ * a TCP admin port inside it is no collision.
+ */
+function adminPortProblems(fleet: FleetSpec, at: KeyPath): Problem[] {
+  const adminPort = fleet.workload.adminPort;
+  const { signalingTcp, health } = fleet.ports;
+  const taken = [
+    ...(health.port === adminPort ? [`the health port (ports.health.port ${health.port})`] : []),
+    ...signalingTcp.flatMap((p, i) =>
+      p === adminPort ? [`signaling TCP port ports.signalingTcp[${i}] ${p}`] : [],
+    ),
+  ];
+  return taken.map((what) => ({
+    path: [...at, "workload", "adminPort"],
+    message: `is ${adminPort}, the same TCP port as ${what}: the SFU and the agent would collide at boot`,
+    expected: "a TCP port no other listener on the host uses (not the health or a signaling port)",
+  }));
 }
 
 /**
