@@ -398,6 +398,17 @@ function derivedFrom(fact: string, kind: FleetSpec["kind"]): "hardware" | string
   }
 }
 
+/** The fleet keys derivedProblems reads (through fleetHardware and hostFacts). */
+const DERIVED_FROM = [
+  "kind",
+  "demand",
+  "tuning",
+  "ports",
+  "workload",
+  "machineType",
+  "instanceType",
+];
+
 /** Most hosts any demand may need: beyond it the capacity plan would count for minutes. */
 export const MAX_HOSTS_REQUIRED = 1_000_000;
 
@@ -498,7 +509,7 @@ function metalProblems(
   fleet: MetalFleetSpec,
   at: KeyPath,
   stacksDir: string,
-  /** False when the stack file itself has problems: derived values would be built on them. */
+  /** False when the schema refused a key derived values read: they would be built on it. */
   derive: boolean,
 ): { problems: FileProblem[]; inventory?: Inventory } {
   const found = confinedInventory(fleet, stacksDir);
@@ -593,17 +604,20 @@ export function validateStackDocument(
         ]),
       ),
     );
+    // What tuning and capacity derive is checked whenever the keys they read were accepted, so
+    // that a mistake elsewhere in the file does not hide one here until the next run.
+    const derive = !DERIVED_FROM.some((key) => refusedBy(schema)([...fleetAt, key]));
     if (fleet.kind === "metal") {
       // A path the schema refused is not read at all: it may name a file outside the project.
       if (!refusedBy(schema)([...fleetAt, "inventory"])) {
         check(() => {
-          const metal = metalProblems(file, fleet, fleetAt, stacksDir, schema.length === 0);
+          const metal = metalProblems(file, fleet, fleetAt, stacksDir, derive);
           other.push(...metal.problems);
           inventory = metal.inventory;
         });
       }
-    } else if (schema.length === 0) {
-      other.push(...derivedProblems(file, fleet, fleetAt));
+    } else if (derive) {
+      check(() => other.push(...derivedProblems(file, fleet, fleetAt)));
     }
   }
   assertNoFileProblems([

@@ -224,10 +224,37 @@ function problemFromAjv(error: ErrorObject): Problem | undefined {
         expected: `${described}from ${range.min} to ${range.max}`,
       };
     }
+    case "minItems":
+    case "minProperties": {
+      // A list's description names its upper bound ("a list of at most 50000 hosts"), which
+      // says nothing to the writer of an empty one.
+      const least = Number(params.limit);
+      const described = describeSchema(schema);
+      const count = Array.isArray(data) ? data.length : Object.keys(data as object).length;
+      return {
+        path,
+        message: count === 0 ? "is empty" : `has ${count}`,
+        expected: / at most /.test(described)
+          ? described.replace(/ at most /, ` at least ${least} and at most `)
+          : `${described}, with at least ${least} ${least === 1 ? "entry" : "entries"}`,
+      };
+    }
+    case "pattern":
+      // A pattern without a description would read "expected a value": show it. A key refused
+      // by propertyNames is named at its own path, not its mapping's.
+      return {
+        path: error.propertyName === undefined ? path : [...path, error.propertyName],
+        message: error.propertyName === undefined ? `is ${show(data)}` : "is not an allowed name",
+        expected:
+          typeof schema?.description === "string"
+            ? schema.description
+            : `a value matching ${String(params.pattern)}`,
+      };
     case "if":
+    case "propertyNames":
     case "oneOf":
     case "anyOf":
-      return undefined; // the branch errors say what is wrong
+      return undefined; // the branch (or name) errors say what is wrong
     default:
       return { path, message: `is ${show(data)}`, expected: describeSchema(schema) };
   }
@@ -304,6 +331,35 @@ function tooLarge(maxBytes: number): Problem {
   };
 }
 
+/**
+ * Why bytes are not UTF-8 text, or undefined. Decoding them anyway would show the user a garbled
+ * file and a YAML error about it. YAML 1.2 §5.2 (https://yaml.org/spec/1.2.2/#52-character-encodings)
+ * lets a stream be UTF-16 or UTF-32, told by its byte order mark or, without one, by where the
+ * NULs of its ASCII characters fall; avfleet reads UTF-8 only (one encoding for diffs, hashes
+ * and the yaml package, which takes strings) and says which encoding it found instead. No YAML
+ * character is NUL (§5.1, c-printable), so NULs without that pattern are a binary file.
+ */
+export function notUtf8(bytes: Uint8Array): string | undefined {
+  const starts = (...mark: number[]) => mark.every((b, i) => bytes[i] === b);
+  if (starts(0x00, 0x00, 0xfe, 0xff) || starts(0xff, 0xfe, 0x00, 0x00)) return "UTF-32";
+  if (starts(0xfe, 0xff)) return "UTF-16 (big-endian, with a byte order mark)";
+  if (starts(0xff, 0xfe)) return "UTF-16 (little-endian, with a byte order mark)";
+  if (bytes.includes(0)) {
+    // Mostly-ASCII text in UTF-16 has a NUL in most of one half of its byte pairs (the odd
+    // offsets little-endian, the even ones big-endian).
+    const sample = bytes.subarray(0, 4096);
+    const nulsAt = (parity: number) => sample.filter((b, i) => i % 2 === parity && b === 0).length;
+    const half = sample.length / 4;
+    return nulsAt(0) > half || nulsAt(1) > half ? "UTF-16 (no byte order mark)" : "binary";
+  }
+  try {
+    new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return undefined;
+  } catch {
+    return "not UTF-8 (Latin-1 or another legacy encoding?)";
+  }
+}
+
 function readBounded(file: string, maxBytes: number): { text?: string; problems: Problem[] } {
   let fd: number | undefined;
   try {
@@ -316,7 +372,14 @@ function readBounded(file: string, maxBytes: number): { text?: string; problems:
       n = readSync(fd, buffer, length, buffer.length - length, null);
     }
     if (length > maxBytes) return { problems: [tooLarge(maxBytes)] };
-    return { text: buffer.subarray(0, length).toString("utf8"), problems: [] };
+    const bytes = buffer.subarray(0, length);
+    const encoding = notUtf8(bytes);
+    if (encoding) {
+      return {
+        problems: [{ path: [], message: `is ${encoding}`, expected: "a UTF-8 text file" }],
+      };
+    }
+    return { text: bytes.toString("utf8"), problems: [] };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     return {
