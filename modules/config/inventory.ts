@@ -109,7 +109,8 @@ export function inventoryProblems(inventory: Inventory): Problem[] {
     if (host.state !== "retired" && !host.hostKey) {
       problems.push({
         path: ["hosts", i, "hostKey"],
-        message: `is missing on ${host.state} host ${host.name}`,
+        message: "is missing on host",
+        subject: host.name,
         expected: `${inventorySchema.properties.hosts.items.properties.hostKey.description}; only retired hosts may omit it`,
       });
     }
