@@ -398,6 +398,42 @@ function derivedFrom(fact: string, kind: FleetSpec["kind"]): "hardware" | string
   }
 }
 
+/**
+ * A `secure:` value that is text in base64, not ciphertext: it evaluates offline (there is no
+ * key to decrypt it with) and fails only at the first real `pulumi up`. Every secrets provider
+ * stores encrypted bytes — the passphrase and service providers `v1:<nonce>:<AES-256-GCM
+ * ciphertext>`, both base64 (pulumi/pulumi sdk/go/common/resource/config/crypt.go,
+ * symmetricCrypter.EncryptValue) — and 16 random bytes all fall in printable ASCII about once in
+ * ten million, so a value whose every part decodes to printable text was written by hand. The
+ * example stacks carry one on purpose (avfleet:example: true), as they carry other placeholders.
+ */
+function fakeSecretProblems(config: StackFile["config"]): Problem[] {
+  if (config["avfleet:example"] === true) return [];
+  return Object.entries(config).flatMap(([key, value]) => {
+    const secure = (value as { secure?: unknown } | null)?.secure;
+    const text = typeof secure === "string" ? decodedText(secure) : undefined;
+    if (text === undefined) return [];
+    return [
+      {
+        path: ["config", key, "secure"],
+        message: `decodes to the text ${JSON.stringify(text.length > 40 ? `${text.slice(0, 37)}...` : text)}, not ciphertext: a placeholder`,
+        expected: `a value written by pulumi config set --secret ${key} (or avfleet:example: true on a stack that is never applied)`,
+      },
+    ];
+  });
+}
+
+/** The text a hand-made "ciphertext" holds, or undefined when it may be real. */
+export function decodedText(secure: string): string | undefined {
+  const parts = secure.replace(/^v1:/, "").split(":");
+  const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+  if (!parts.every((part) => BASE64.test(part))) return undefined;
+  const decoded = parts.map((part) => Buffer.from(part, "base64"));
+  const bytes = Buffer.concat(decoded);
+  const printable = bytes.every((b) => (b >= 0x20 && b < 0x7f) || b === 0x09 || b === 0x0a);
+  return bytes.length >= 8 && printable ? decoded.map(String).join(":") : undefined;
+}
+
 /** The fleet keys derivedProblems reads (through fleetHardware and hostFacts). */
 const DERIVED_FROM = [
   "kind",
@@ -573,6 +609,9 @@ export function validateStackDocument(
   const fleet = stack?.config?.["avfleet:fleet"];
   const traffic = stack?.config?.["avfleet:traffic"];
   const fleetAt = ["config", "avfleet:fleet"];
+  if (stack?.config && typeof stack.config === "object") {
+    check(() => semantic.push(...fakeSecretProblems(stack.config)));
+  }
   if (stack?.config && typeof stack.config === "object" && !fleet === !traffic) {
     semantic.push({
       path: ["config"],

@@ -215,6 +215,28 @@ test("a TCP admin port inside the media UDP range is no collision: another port 
   assert.equal(loadStackFile(file).fleet!.workload.adminPort, 10000);
 });
 
+test("a secret whose 'ciphertext' is base64 text is a placeholder, refused unless the stack is an example", () => {
+  const fake = withFleet((_, c) => delete c["avfleet:example"]);
+  assert.deepEqual(problemsOf(fake), [
+    'config.avfleet:notifyPageSecret.secure: decodes to the text "example-ciphertext-set-your-own-key", not ciphertext: a placeholder, expected a value written by pulumi config set --secret avfleet:notifyPageSecret (or avfleet:example: true on a stack that is never applied)',
+  ]);
+  // What the passphrase provider writes: a 12-byte nonce and AES-GCM output, random bytes.
+  const nonce = Buffer.from("9c1f0e7a44d2b3a1c8e0ff01", "hex").toString("base64");
+  const sealed = Buffer.from(
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "hex",
+  );
+  const file = join(mkdtempSync(join(tmpdir(), "avfleet-stacks-")), "Pulumi.real.yaml");
+  writeFileSync(
+    file,
+    withFleet((_, c) => {
+      delete c["avfleet:example"];
+      c["avfleet:notifyPageSecret"] = { secure: `v1:${nonce}:${sealed.toString("base64")}` };
+    }),
+  );
+  assert.equal(loadStackFile(file).name, "real");
+});
+
 for (const [name, text, expected] of badCases) {
   test(`bad stack file: ${name}`, () => {
     assert.deepEqual(problemsOf(text), expected);
