@@ -63,7 +63,7 @@ export const poolAlerting: StackPolicy = {
     "Every cloud pool declares its own alerting: each SLO burn alert (page and ticket) and host drop alert of modules/observe, for that pool.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Declare the pool's alerting with declareAlerting(stack) (modules/observe/alerting.ts), as index.ts does.",
+    "No stack-file key: avfleet's index.ts declares every pool's alerting (declareAlerting, modules/observe/alerting.ts); a program that does not must call it. What pages go where is avfleet:fleet.alerting.",
   validateStack: (args, reportViolation) => {
     const found = pools(args.resources);
     if (found.length === 0) return args.notApplicable("no cloud pool");

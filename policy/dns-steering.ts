@@ -38,7 +38,7 @@ export const route53LatencyAwsOnly: ResourcePolicy = {
     "Route53 latency records point at AWS endpoints only: their routing uses AWS's own region latency data, meaningless for a metal site or another cloud.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Use geoproximity (coordinates for non-AWS pools) or geolocation for a split with non-AWS pools; latency routing only when every pool runs in AWS.",
+    "Set avfleet:traffic.dns.routing to geoproximity (with avfleet:traffic.pools[].geo {lat, lon} for non-AWS pools) or geolocation; latency routing only when every pool runs in AWS.",
   validateResource: (args, reportViolation) => {
     if (args.type !== ROUTE53_RECORD) return args.notApplicable("not a Route53 record");
     const latency = args.props.latencyRoutingPolicies ?? [];

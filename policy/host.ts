@@ -34,7 +34,7 @@ export const bootstrapRunsOnImage: ResourcePolicy = {
     "A host's boot payload is one its image runs: GCE startup-script (every Google image's guest agent), cloud-init user-data only on images that ship cloud-init.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "GCP: carry modules/host's bootstrap as metadataStartupScript; AWS: a #cloud-config from modules/host (cloudConfig), gzipped by awsUserData.",
+    "No stack-file key: avfleet's program carries the bootstrap (GCP: modules/host's script as metadataStartupScript; AWS: a #cloud-config from cloudConfig, gzipped by awsUserData); a template declared outside it must do the same.",
   validateResource: (args, reportViolation) => {
     if (args.type === INSTANCE_TEMPLATE) {
       const userData = args.props.metadata?.["user-data"];
@@ -88,7 +88,7 @@ export const autoscalerMetricPublished: StackPolicy = {
     "Every custom metric an autoscaler scales on is published by the agent its hosts boot with (otherwise the group sits at its minimum).",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Name the metric from modules/host/metrics.ts on both sides; the host bootstrap's agent config carries it.",
+    "No stack-file key: the metric's name is the program's (modules/host/metrics.ts, on the autoscaler and in the agent's config); an autoscaler declared outside it must name the same metric.",
   validateStack: (args, reportViolation) => {
     const carried = payloads(args.resources).join("\n");
     for (const r of args.resources) {
@@ -134,7 +134,7 @@ export const lifecycleHookResource: StackPolicy = {
     "Every ASG's termination drain hook is its own aws.autoscaling.LifecycleHook: initialLifecycleHooks apply only when the group is created.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Declare aws.autoscaling.LifecycleHook for the group (modules/fleets/aws.ts) instead of initialLifecycleHooks.",
+    "No stack-file key: AwsFleet declares the hook as its own resource; a group declared outside it needs an aws.autoscaling.LifecycleHook instead of initialLifecycleHooks.",
   validateStack: (args, reportViolation) => {
     for (const group of args.resources.filter((r) => r.type === ASG)) {
       const { own, initial } = groupHooks(
@@ -161,7 +161,7 @@ export const awsLaunchHook: StackPolicy = {
     "An ASG with a warm pool holds every launch until the host serves: a launching hook (its own resource, and in initialLifecycleHooks from the creation on) whose default result is ABANDON.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Declare the group's autoscaling:EC2_INSTANCE_LAUNCHING hook as aws.autoscaling.LifecycleHook and in initialLifecycleHooks, defaultResult ABANDON (modules/fleets/aws.ts).",
+    "No stack-file key: AwsFleet declares it; a group declared outside it needs its autoscaling:EC2_INSTANCE_LAUNCHING hook as aws.autoscaling.LifecycleHook and in initialLifecycleHooks, defaultResult ABANDON.",
   validateStack: (args, reportViolation) => {
     for (const group of args.resources.filter((r) => r.type === ASG)) {
       const { own, initial } = groupHooks(args.resources, group, LAUNCHING);
@@ -197,7 +197,7 @@ export const weightedRecordHealthChecked: ResourcePolicy = {
     "A weighted join record carries a health check per pool, so a dead pool loses its share of joins.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Route53: healthCheckId on every weighted record; Cloud DNS: an A record whose routingPolicy names a healthCheck and gives every wrrs/geos item healthCheckedTargets (modules/traffic does both).",
+    "No stack-file key for Route53 (modules/traffic gives every weighted record its healthCheckId); Cloud DNS: set avfleet:traffic.dns.healthCheckRegions, and avfleet:fleet.endpointAddresses on a metal pool, so every wrrs/geos item gets healthCheckedTargets.",
   validateResource: (args, reportViolation) => {
     if (args.type === ROUTE53_RECORD) {
       if (!args.props.weightedRoutingPolicies?.length) return args.notApplicable("not weighted");
@@ -231,7 +231,7 @@ export const poolEndpointHasRecord: StackPolicy = {
   description: "A pool's join endpoint resolves: the fleet stack declares its DNS record.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Declare the endpoint's record (modules/fleets) pointing at the pool's load balancer, or drop `endpoint`.",
+    "Set avfleet:fleet.endpointZone in stacks/Pulumi.<stack>.yaml (GCP: the Cloud DNS managed zone of gcp:project; AWS: the Route53 hosted zone id) so the program declares the endpoint's record, or remove avfleet:fleet.endpoint.",
   validateStack: (args, reportViolation) => {
     const names = new Set(
       args.resources

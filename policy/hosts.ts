@@ -45,7 +45,7 @@ export const hostTuningPresent: StackPolicy = {
     "Every instance template, launch template and bare-metal host carries the avfleet-tune payload of the current version and of the profile its stack names.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Build the payload with modules/host/bootstrap.ts (bootstrapScript / cloudConfig / metalPart), never hand-written user-data.",
+    "No stack-file key: avfleet's program builds the payload (modules/host/bootstrap.ts: bootstrapScript / cloudConfig / metalPart); a violation is user-data written by hand in a program, so build it with those instead.",
   validateStack: withFacts(({ fleet }, args, reportViolation) => {
     if (!fleet) return args.notApplicable("not a fleet stack");
     const { markerPrefix, version: expected, profile } = fleet.tuning;
@@ -75,7 +75,7 @@ export const containerImagePinned: ResourcePolicy = {
     "A container workload names its image by digest: a tag can be moved, and then hosts of one pool run different servers (each pulls whatever the tag names when it boots).",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Add workload.digest (the image's manifest digest, sha256:…, e.g. from `podman inspect --format '{{.Digest}}'`) beside workload.version.",
+    "Add avfleet:fleet.workload.digest (the image's manifest digest, sha256:…, e.g. from `podman inspect --format '{{.Digest}}'`) beside avfleet:fleet.workload.version in stacks/Pulumi.<stack>.yaml.",
   validateResource: (args, reportViolation) => {
     const payload = hostPayload(args.type, args.props);
     if (payload === undefined) return args.notApplicable("not a host payload");
@@ -91,7 +91,8 @@ export const gcpGvnic: ResourcePolicy = {
   name: "gcp-gvnic",
   description: "Media NICs on GCP are gVNIC (virtio-net caps packet rates and blocks TIER_1).",
   enforcementLevel: "mandatory",
-  remediationSteps: 'Set nicType: "GVNIC" on every network interface of the instance template.',
+  remediationSteps:
+    'No stack-file key: GcpFleet sets nicType "GVNIC" on every interface it declares; a violation is an instance template declared outside it, which must set nicType: "GVNIC" on every network interface.',
   validateResource: (args, reportViolation) => {
     if (args.type !== INSTANCE_TEMPLATE) return args.notApplicable("not an instance template");
     (args.props.networkInterfaces ?? []).forEach((nic: { nicType?: string }, i: number) => {
@@ -109,7 +110,7 @@ export const gcpTier1Eligible: ResourcePolicy = {
     "TIER_1 egress is requested only on machine types that support it (N2/N2D/C2/C2D/C3, 30+ vCPUs).",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Use an eligible machine type, or drop networkPerformanceConfig (the API rejects the template).",
+    "Set avfleet:fleet.machineType to a Tier_1-eligible type, or drop networkPerformanceConfig from a template declared outside GcpFleet (the API rejects the template).",
   validateResource: (args, reportViolation) => {
     if (args.type !== INSTANCE_TEMPLATE) return args.notApplicable("not an instance template");
     const tier = args.props.networkPerformanceConfig?.totalEgressBandwidthTier;
@@ -125,7 +126,7 @@ export const gcpMigKeepsCapacity: ResourcePolicy = {
     "Neither a MIG rollout nor a zone rebalance deletes a serving host: updates are opportunistic (new VMs only) and redistribution is off; old hosts leave through the scale-in controller's drain.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    'updatePolicy: type "OPPORTUNISTIC", instanceRedistributionType "NONE" (GcpFleet sets both).',
+    'No stack-file key: GcpFleet sets both; a group declared outside it needs updatePolicy: type "OPPORTUNISTIC", instanceRedistributionType "NONE".',
   validateResource: (args, reportViolation) => {
     if (args.type !== "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager") {
       return args.notApplicable("not a regional MIG");
@@ -148,7 +149,8 @@ export const awsImdsv2: ResourcePolicy = {
   name: "aws-imdsv2",
   description: "Instances require IMDSv2 session tokens.",
   enforcementLevel: "mandatory",
-  remediationSteps: 'metadataOptions: { httpTokens: "required" } on the launch template.',
+  remediationSteps:
+    'No stack-file key: AwsFleet requires IMDSv2; a launch template declared outside it needs metadataOptions: { httpTokens: "required" }.',
   validateResource: (args, reportViolation) => {
     if (args.type !== LAUNCH_TEMPLATE) return args.notApplicable("not a launch template");
     if (args.props.metadataOptions?.httpTokens !== "required") {
@@ -163,7 +165,8 @@ export const awsEbsEncrypted: ResourcePolicy = {
   name: "aws-ebs-encrypted",
   description: "Every EBS volume of a media host is encrypted.",
   enforcementLevel: "mandatory",
-  remediationSteps: 'blockDeviceMappings[].ebs.encrypted: "true" on the launch template.',
+  remediationSteps:
+    'No stack-file key: AwsFleet encrypts its volumes; a launch template declared outside it needs blockDeviceMappings[].ebs.encrypted: "true".',
   validateResource: (args, reportViolation) => {
     if (args.type !== LAUNCH_TEMPLATE) return args.notApplicable("not a launch template");
     const mappings = args.props.blockDeviceMappings ?? [];
@@ -211,7 +214,7 @@ export const gcpDrainFirstScaleIn: StackPolicy = {
     "A GCP pool is never scaled in by its autoscaler (a VM the MIG deletes gets ~90 s, not its drain): the autoscaler only scales out, and a scale-in controller, called on a schedule, drains hosts and deletes them once drained.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Declare the pool with GcpFleet (modules/fleets): it sets the autoscaler's mode to ONLY_SCALE_OUT and adds <pool>-scale-in (a Cloud Run function and its Cloud Scheduler job calling it with OIDC). A pool declared otherwise needs both: mode ONLY_SCALE_OUT (or OFF) and a scheduled controller.",
+    "No stack-file key: GcpFleet sets the autoscaler's mode to ONLY_SCALE_OUT and adds <pool>-scale-in (a Cloud Run function and its Cloud Scheduler job calling it with OIDC); a pool declared outside it needs both: mode ONLY_SCALE_OUT (or OFF) and a scheduled controller.",
   validateStack: withFacts(({ fleet }, args, reportViolation, factsUrn) => {
     if (fleet?.kind !== "gcp") return args.notApplicable("not a GCP fleet stack");
     for (const scaler of byType(args.resources, "gcp:compute/regionAutoscaler:RegionAutoscaler")) {
@@ -251,7 +254,8 @@ export const metalNoRetiredProvisioning: StackPolicy = {
   name: "metal-no-retired-provisioning",
   description: "Retired bare-metal hosts get no provisioning (their addresses may be reused).",
   enforcementLevel: "mandatory",
-  remediationSteps: "Provision only hosts whose inventory state is active or draining.",
+  remediationSteps:
+    "Set the host's state to active or draining in the inventory avfleet:fleet.inventory names (hosts[].state), or leave a retired host out of provisioning.",
   validateStack: withFacts(({ fleet }, args, reportViolation) => {
     if (fleet?.kind !== "metal" || !fleet.hostStates) {
       return args.notApplicable("not a bare-metal stack");

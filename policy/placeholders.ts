@@ -86,7 +86,7 @@ function placeholderFindings(facts: StackFacts): string[] {
 }
 
 const remediationSteps =
-  "Set each named key in stacks/Pulumi.<stack>.yaml (or pulumi config set) to your own value; see docs/reference/policy-pack.md, Placeholders.";
+  "Set each avfleet: key the violation names (e.g. avfleet:fleet.dns.zone, avfleet:fleet.adminCidrs[0]) in stacks/Pulumi.<stack>.yaml to your own value (pulumi config set --path, --secret for a secret); see docs/reference/policy-pack.md, Placeholders.";
 
 export const noPlaceholders: StackPolicy = {
   name: "no-placeholders",

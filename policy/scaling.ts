@@ -16,7 +16,7 @@ export const compiledScalingSafe: StackPolicy = {
     "Scheduled actions leave desired capacity and max size alone (-1, not the provider's default 0), predictive scaling scales (ForecastAndScale), warm pools fit the group, schedules stay within the clouds' limits.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Declare what modules/scaling/compile.ts returns unchanged: Schedule desiredCapacity and maxSize -1, predictive mode ForecastAndScale, warmPool.minSize = maxGroupPreparedCapacity ≤ maxSize − minSize, at most 128 GCP schedules and 125 AWS actions.",
+    "Set avfleet:fleet.autoscaling (and minHosts/maxHosts) in the stack file and let the program declare what modules/scaling/compile.ts returns unchanged: Schedule desiredCapacity and maxSize -1, predictive mode ForecastAndScale, warmPool.minSize = maxGroupPreparedCapacity ≤ maxSize − minSize, at most 128 GCP schedules and 125 AWS actions.",
   validateStack: (args, reportViolation) => {
     const groups = byType(args.resources, "aws:autoscaling/group:Group");
     const schedules = byType(args.resources, "aws:autoscaling/schedule:Schedule");

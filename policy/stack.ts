@@ -25,7 +25,7 @@ export const labelsPresent: ResourcePolicy = {
   description: `Every resource that takes labels or tags carries ${REQUIRED_LABELS.join(", ")}, so cost and ownership add up.`,
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Pass fleetLabels(spec) (modules/fleets/labels.ts) as the resource's labels/tags.",
+    "Set avfleet:fleet.labels (team, cost-center) in the stack file; a resource declared outside avfleet's components takes them with fleetLabels(spec) (modules/fleets/labels.ts).",
   validateResource: (args, reportViolation) => {
     const read = LABELLED[args.type];
     if (!read) return args.notApplicable("takes no labels");
@@ -41,7 +41,7 @@ export const gcpAutoscalerBounds: StackPolicy = {
     "A media autoscaler bounds scale-in (scaleInControl), has min ≤ max, and keeps at least one host per zone.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Set autoscaling.scaleIn and minHosts ≥ the number of zones in the stack file; keep minHosts ≤ maxHosts.",
+    "Set avfleet:fleet.autoscaling.scaleIn, and avfleet:fleet.minHosts ≥ the number of avfleet:fleet.zones; keep minHosts ≤ avfleet:fleet.maxHosts.",
   validateStack: (args, reportViolation) => {
     const scalers = byType(args.resources, "gcp:compute/regionAutoscaler:RegionAutoscaler");
     if (scalers.length === 0) return args.notApplicable("no regional autoscaler");
@@ -89,7 +89,7 @@ export const capacityCoversDemand: StackPolicy = {
     "At its most hosts, a fleet carries its media region's peak with headroom, even after losing a zone or rack.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Raise maxHosts (or add active hosts), use a larger machine type, or correct avfleet:fleet.demand.",
+    "Raise avfleet:fleet.maxHosts (metal: add active hosts to the inventory avfleet:fleet.inventory names), use a larger avfleet:fleet.machineType / instanceType, or correct avfleet:fleet.demand.",
   validateStack: withFacts(({ fleet }, args, reportViolation) => {
     if (!fleet) return args.notApplicable("not a fleet stack");
     // A bare-metal site's capacity is its active hosts; every active host has a DNS record.
@@ -112,7 +112,7 @@ export const trafficWeights: StackPolicy = {
     "A traffic split's weights sum to 100, and one change moves at most the split's maxStepPct points (a rollback avfleet migrate staged excepted).",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Move traffic in steps (avfleet migrate runs the schedule); for an emergency, raise maxStepPct in the same change, with review.",
+    "Change avfleet:traffic.pools[].weight in steps (avfleet migrate runs the schedule); for an emergency, raise avfleet:traffic.maxStepPct in the same change, with review.",
   validateStack: withFacts(({ traffic }, args, reportViolation) => {
     const split = args.resources.find((r) => r.type === "avfleet:traffic:TrafficSplit");
     if (!split || !traffic) return args.notApplicable("not a traffic stack");
@@ -155,7 +155,7 @@ export const stackFactsDeclared: StackPolicy = {
   description: `The stack declares its facts (${STACK_FACTS_TYPE}), which the policies that judge it against its own spec read.`,
   enforcementLevel: "mandatory",
   remediationSteps:
-    "Run the stack with avfleet's program of the same version as the pack: index.ts declares the facts (modules/fleets/facts.ts).",
+    "No stack-file key: the facts are declared by avfleet's program (index.ts, modules/fleets/facts.ts), not read from the stack file; run the stack with avfleet's program of the pack's version.",
   validateStack: (args, reportViolation) => {
     const found = readFacts(args.resources);
     if ("problem" in found) {

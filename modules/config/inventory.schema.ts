@@ -118,7 +118,11 @@ export const inventorySchema = {
       description: "a mapping of host class name to its hardware, capacity and cost",
       minProperties: 1,
       maxProperties: INVENTORY_LIMITS.hostClasses,
-      propertyNames: { pattern: "^[a-z0-9][a-z0-9-]{0,31}$" },
+      propertyNames: {
+        pattern: "^[a-z0-9][a-z0-9-]{0,31}$",
+        description:
+          "a host class name: lowercase letters a-z, digits 0-9 and -, starting with a letter or digit, at most 32 characters",
+      },
       additionalProperties: hostClassSchema,
     },
     racks: {
@@ -127,7 +131,11 @@ export const inventorySchema = {
         "a mapping of rack name to {power, network}, e.g. r01: { power: a, network: spine-1 }",
       minProperties: 1,
       maxProperties: INVENTORY_LIMITS.racks,
-      propertyNames: { pattern: "^[a-z0-9][a-z0-9-]{0,15}$" },
+      propertyNames: {
+        pattern: "^[a-z0-9][a-z0-9-]{0,15}$",
+        description:
+          "a rack name: lowercase letters a-z, digits 0-9 and -, starting with a letter or digit, at most 16 characters",
+      },
       additionalProperties: rackSchema,
     },
     hosts: {

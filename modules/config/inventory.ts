@@ -8,10 +8,26 @@ import {
 import { isPrivateIpv4, notGlobalUnicast } from "./net";
 import { loadInput, readInput, type InputFormat, type Problem } from "./validate";
 
-function duplicates(inventory: Inventory, key: "name" | "publicIp" | "privateIp"): Problem[] {
+const isMapping = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * The hosts that are mappings, with their index: the schema refuses any other item, and the
+ * checks across hosts still run on the rest (every problem of the file in one run).
+ */
+function readableHosts(inventory: Inventory): [InventoryHost, number][] {
+  return inventory.hosts.flatMap((host, i): [InventoryHost, number][] =>
+    isMapping(host) ? [[host, i]] : [],
+  );
+}
+
+function duplicates(
+  hosts: [InventoryHost, number][],
+  key: "name" | "publicIp" | "privateIp",
+): Problem[] {
   const first = new Map<string, number>();
   const problems: Problem[] = [];
-  inventory.hosts.forEach((host, i) => {
+  hosts.forEach(([host, i]) => {
     const seen = first.get(host[key]);
     if (seen === undefined) first.set(host[key], i);
     else
@@ -48,13 +64,14 @@ function addressProblems(host: InventoryHost, i: number): Problem[] {
 }
 
 export function inventoryProblems(inventory: Inventory): Problem[] {
+  const hosts = readableHosts(inventory);
   const problems = [
-    ...duplicates(inventory, "name"),
-    ...duplicates(inventory, "publicIp"),
-    ...duplicates(inventory, "privateIp"),
+    ...duplicates(hosts, "name"),
+    ...duplicates(hosts, "publicIp"),
+    ...duplicates(hosts, "privateIp"),
   ];
   if (!inventory.racks) {
-    const used = [...new Set(inventory.hosts.map((h) => h.rack))];
+    const used = [...new Set(hosts.map(([h]) => h.rack))];
     problems.push({
       path: ["racks"],
       message: "is missing",
@@ -64,11 +81,12 @@ export function inventoryProblems(inventory: Inventory): Problem[] {
         .join(", ")}${used.length > 3 ? ", …" : ""} } (CHANGELOG.md)`,
     });
   }
-  const classes = Object.keys(inventory.hostClasses ?? {});
-  const racks = Object.keys(inventory.racks ?? {});
-  inventory.hosts.forEach((host, i) => {
+  // A hostClasses or racks the schema refused as a whole names nothing to check against.
+  const classes = isMapping(inventory.hostClasses) ? Object.keys(inventory.hostClasses) : undefined;
+  const racks = isMapping(inventory.racks) ? Object.keys(inventory.racks) : undefined;
+  hosts.forEach(([host, i]) => {
     problems.push(...addressProblems(host, i));
-    if (!classes.includes(host.class)) {
+    if (classes && !classes.includes(host.class)) {
       problems.push({
         path: ["hosts", i, "class"],
         message: `is "${host.class}", not a defined host class`,
@@ -77,7 +95,7 @@ export function inventoryProblems(inventory: Inventory): Problem[] {
     }
     // An undeclared rack is most often a typo, and each typo would count as one more failure
     // domain in the capacity plan.
-    if (inventory.racks && !racks.includes(host.rack)) {
+    if (racks && !racks.includes(host.rack)) {
       problems.push({
         path: ["hosts", i, "rack"],
         message: `is "${host.rack}", not a declared rack`,
@@ -87,11 +105,12 @@ export function inventoryProblems(inventory: Inventory): Problem[] {
   });
   // Provisioning connects to every host that is not retired; an unpinned host key would let
   // anyone on the path receive the root payload.
-  inventory.hosts.forEach((host, i) => {
+  hosts.forEach(([host, i]) => {
     if (host.state !== "retired" && !host.hostKey) {
       problems.push({
         path: ["hosts", i, "hostKey"],
-        message: `is missing on ${host.state} host ${host.name}`,
+        message: "is missing on host",
+        subject: host.name,
         expected: `${inventorySchema.properties.hosts.items.properties.hostKey.description}; only retired hosts may omit it`,
       });
     }
@@ -99,8 +118,7 @@ export function inventoryProblems(inventory: Inventory): Problem[] {
   // Draining a whole rack at once takes out its share of the site and usually means a typo
   // in a bulk edit; a rack goes away host by host, or is retired.
   const states = new Map<string, string[]>();
-  for (const host of inventory.hosts)
-    states.set(host.rack, [...(states.get(host.rack) ?? []), host.state]);
+  for (const [host] of hosts) states.set(host.rack, [...(states.get(host.rack) ?? []), host.state]);
   for (const [rack, rackStates] of states) {
     if (rackStates.every((s) => s === "draining")) {
       problems.push({
@@ -112,7 +130,10 @@ export function inventoryProblems(inventory: Inventory): Problem[] {
   }
   // A site with no host left serves nothing: previewing it would only report the hosts it
   // lacks. Retiring a site is decommissioning its stack (migrate decommission), not this.
-  if (inventory.hosts.length > 0 && inventory.hosts.every((h) => h.state === "retired")) {
+  if (
+    inventory.hosts.length > 0 &&
+    inventory.hosts.every((h) => isMapping(h) && h.state === "retired")
+  ) {
     problems.push({
       path: ["hosts"],
       message: `has all ${inventory.hosts.length} hosts retired`,

@@ -121,6 +121,9 @@ export function fleetProblems(
     });
   }
   problems.push(...(readable([...at, "ports"]) ? portProblems(fleet, at) : []));
+  if (readable([...at, "ports"], [...at, "workload", "adminPort"])) {
+    problems.push(...adminPortProblems(fleet, at));
+  }
   if (readable([...at, "alerting"], ["config", "aws:region"])) {
     problems.push(...notifyProblems(fleet, config, at));
   }
@@ -228,6 +231,29 @@ function portProblems(fleet: FleetSpec, at: KeyPath): Problem[] {
     }
   }
   return problems;
+}
+
+/**
+ * The SFU's loopback admin port is a TCP listener on the same host as the agent's health port
+ * and the signaling ports, so sharing a number with either fails the second bind at boot
+ * (EADDRINUSE: Linux refuses a loopback bind under a wildcard listener of the same port, see
+ * docs/real-path.md "Admin port collisions"). The media range is UDP, another port space, so
+ * a TCP admin port inside it is no collision.
+ */
+function adminPortProblems(fleet: FleetSpec, at: KeyPath): Problem[] {
+  const adminPort = fleet.workload.adminPort;
+  const { signalingTcp, health } = fleet.ports;
+  const taken = [
+    ...(health.port === adminPort ? [`the health port (ports.health.port ${health.port})`] : []),
+    ...signalingTcp.flatMap((p, i) =>
+      p === adminPort ? [`signaling TCP port ports.signalingTcp[${i}] ${p}`] : [],
+    ),
+  ];
+  return taken.map((what) => ({
+    path: [...at, "workload", "adminPort"],
+    message: `is ${adminPort}, the same TCP port as ${what}: the SFU and the agent would collide at boot`,
+    expected: "a TCP port no other listener on the host uses (not the health or a signaling port)",
+  }));
 }
 
 /**
@@ -372,6 +398,53 @@ function derivedFrom(fact: string, kind: FleetSpec["kind"]): "hardware" | string
   }
 }
 
+/**
+ * A `secure:` value that is text in base64, not ciphertext: it evaluates offline (there is no
+ * key to decrypt it with) and fails only at the first real `pulumi up`. Every secrets provider
+ * stores encrypted bytes — the passphrase and service providers `v1:<nonce>:<AES-256-GCM
+ * ciphertext>`, both base64 (pulumi/pulumi sdk/go/common/resource/config/crypt.go,
+ * symmetricCrypter.EncryptValue) — and 16 random bytes all fall in printable ASCII about once in
+ * ten million, so a value whose every part decodes to printable text was written by hand. The
+ * example stacks carry one on purpose (avfleet:example: true), as they carry other placeholders.
+ */
+function fakeSecretProblems(config: StackFile["config"]): Problem[] {
+  if (config["avfleet:example"] === true) return [];
+  return Object.entries(config).flatMap(([key, value]) => {
+    const secure = (value as { secure?: unknown } | null)?.secure;
+    const text = typeof secure === "string" ? decodedText(secure) : undefined;
+    if (text === undefined) return [];
+    return [
+      {
+        path: ["config", key, "secure"],
+        message: `decodes to the text ${JSON.stringify(text.length > 40 ? `${text.slice(0, 37)}...` : text)}, not ciphertext: a placeholder`,
+        expected: `a value written by pulumi config set --secret ${key} (or avfleet:example: true on a stack that is never applied)`,
+      },
+    ];
+  });
+}
+
+/** The text a hand-made "ciphertext" holds, or undefined when it may be real. */
+export function decodedText(secure: string): string | undefined {
+  const parts = secure.replace(/^v1:/, "").split(":");
+  const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+  if (!parts.every((part) => BASE64.test(part))) return undefined;
+  const decoded = parts.map((part) => Buffer.from(part, "base64"));
+  const bytes = Buffer.concat(decoded);
+  const printable = bytes.every((b) => (b >= 0x20 && b < 0x7f) || b === 0x09 || b === 0x0a);
+  return bytes.length >= 8 && printable ? decoded.map(String).join(":") : undefined;
+}
+
+/** The fleet keys derivedProblems reads (through fleetHardware and hostFacts). */
+const DERIVED_FROM = [
+  "kind",
+  "demand",
+  "tuning",
+  "ports",
+  "workload",
+  "machineType",
+  "instanceType",
+];
+
 /** Most hosts any demand may need: beyond it the capacity plan would count for minutes. */
 export const MAX_HOSTS_REQUIRED = 1_000_000;
 
@@ -472,7 +545,7 @@ function metalProblems(
   fleet: MetalFleetSpec,
   at: KeyPath,
   stacksDir: string,
-  /** False when the stack file itself has problems: derived values would be built on them. */
+  /** False when the schema refused a key derived values read: they would be built on it. */
   derive: boolean,
 ): { problems: FileProblem[]; inventory?: Inventory } {
   const found = confinedInventory(fleet, stacksDir);
@@ -536,6 +609,9 @@ export function validateStackDocument(
   const fleet = stack?.config?.["avfleet:fleet"];
   const traffic = stack?.config?.["avfleet:traffic"];
   const fleetAt = ["config", "avfleet:fleet"];
+  if (stack?.config && typeof stack.config === "object") {
+    check(() => semantic.push(...fakeSecretProblems(stack.config)));
+  }
   if (stack?.config && typeof stack.config === "object" && !fleet === !traffic) {
     semantic.push({
       path: ["config"],
@@ -567,17 +643,20 @@ export function validateStackDocument(
         ]),
       ),
     );
+    // What tuning and capacity derive is checked whenever the keys they read were accepted, so
+    // that a mistake elsewhere in the file does not hide one here until the next run.
+    const derive = !DERIVED_FROM.some((key) => refusedBy(schema)([...fleetAt, key]));
     if (fleet.kind === "metal") {
       // A path the schema refused is not read at all: it may name a file outside the project.
       if (!refusedBy(schema)([...fleetAt, "inventory"])) {
         check(() => {
-          const metal = metalProblems(file, fleet, fleetAt, stacksDir, schema.length === 0);
+          const metal = metalProblems(file, fleet, fleetAt, stacksDir, derive);
           other.push(...metal.problems);
           inventory = metal.inventory;
         });
       }
-    } else if (schema.length === 0) {
-      other.push(...derivedProblems(file, fleet, fleetAt));
+    } else if (derive) {
+      check(() => other.push(...derivedProblems(file, fleet, fleetAt)));
     }
   }
   assertNoFileProblems([

@@ -27,6 +27,11 @@ export interface Problem {
   expected: string;
   /** Where in the text, for problems of the YAML itself (they have no key path yet). */
   position?: { line: number; col: number };
+  /**
+   * The list item the problem is about, by name (e.g. a host's), said after the message. The
+   * same problem on several items of one list is one line naming them all.
+   */
+  subject?: string;
 }
 
 /** A problem with the file it is in: checks that span files (a stack and its inventory). */
@@ -59,7 +64,56 @@ export function formatProblem(file: string, problem: Problem): string {
   const where = problem.position
     ? `${problem.position.line}:${problem.position.col}`
     : formatKeyPath(problem.path);
-  return `${file}: ${where}: ${problem.message}, expected ${problem.expected}`;
+  const subject = problem.subject === undefined ? "" : ` ${problem.subject}`;
+  return `${file}: ${where}: ${problem.message}${subject}, expected ${problem.expected}`;
+}
+
+/** Most indexes and subjects a grouped line spells out before "…". */
+const GROUP_SHOWN = 40;
+
+function listed(items: readonly (string | number)[]): string {
+  const shown = items.slice(0, GROUP_SHOWN).join(", ");
+  return items.length > GROUP_SHOWN ? `${shown}, … ${items.length - GROUP_SHOWN} more` : shown;
+}
+
+/**
+ * One line per problem, except that the same problem (message and expected) at the same key
+ * of several items of one list is one line: `hosts[3, 5, 9].hostKey (3 items: a, b, c): …`.
+ * Twenty-nine near-identical lines hide the one that differs.
+ */
+export function formatProblems(problems: readonly FileProblem[]): string[] {
+  const groups = new Map<string, FileProblem[]>();
+  const order: FileProblem[][] = [];
+  for (const p of problems) {
+    const item = p.position ? -1 : p.path.findIndex((segment) => typeof segment === "number");
+    const shape = p.path.map((segment, i) => (i === item ? "*" : String(segment)));
+    const key =
+      item < 0 ? `${order.length}` : [p.file, item, ...shape, p.message, p.expected].join("\0");
+    const group = groups.get(key);
+    if (group) group.push(p);
+    else {
+      groups.set(key, [p]);
+      order.push(groups.get(key)!);
+    }
+  }
+  return [
+    ...new Set(
+      order.map((group) => {
+        const [first] = group;
+        if (group.length === 1) return formatProblem(first.file, first);
+        const item = first.path.findIndex((segment) => typeof segment === "number");
+        const indexes = [...new Set(group.map((p) => p.path[item]))];
+        const list = formatKeyPath(first.path.slice(0, item + 1)).replace(
+          /\[\d+\]$/,
+          `[${listed(indexes)}]`,
+        );
+        const rest = formatKeyPath(["", ...first.path.slice(item + 1)]);
+        const subjects = group.flatMap((p) => (p.subject === undefined ? [] : [p.subject]));
+        const items = `(${indexes.length} items${subjects.length ? `: ${listed(subjects)}` : ""})`;
+        return `${first.file}: ${list}${rest} ${items}: ${first.message}, expected ${first.expected}`;
+      }),
+    ),
+  ];
 }
 
 function compareSegments(a: string | number, b: string | number): number {
@@ -89,7 +143,7 @@ export function assertNoFileProblems(problems: FileProblem[]): void {
   const sorted = [...problems].sort(
     (a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) || compareProblems(a, b),
   );
-  throw new InputError([...new Set(sorted.map((p) => formatProblem(p.file, p)))], sorted);
+  throw new InputError(formatProblems(sorted), sorted);
 }
 
 /** Throws an InputError when there are problems, sorted by key path. */
@@ -224,10 +278,37 @@ function problemFromAjv(error: ErrorObject): Problem | undefined {
         expected: `${described}from ${range.min} to ${range.max}`,
       };
     }
+    case "minItems":
+    case "minProperties": {
+      // A list's description names its upper bound ("a list of at most 50000 hosts"), which
+      // says nothing to the writer of an empty one.
+      const least = Number(params.limit);
+      const described = describeSchema(schema);
+      const count = Array.isArray(data) ? data.length : Object.keys(data as object).length;
+      return {
+        path,
+        message: count === 0 ? "is empty" : `has ${count}`,
+        expected: / at most /.test(described)
+          ? described.replace(/ at most /, ` at least ${least} and at most `)
+          : `${described}, with at least ${least} ${least === 1 ? "entry" : "entries"}`,
+      };
+    }
+    case "pattern":
+      // A pattern without a description would read "expected a value": show it. A key refused
+      // by propertyNames is named at its own path, not its mapping's.
+      return {
+        path: error.propertyName === undefined ? path : [...path, error.propertyName],
+        message: error.propertyName === undefined ? `is ${show(data)}` : "is not an allowed name",
+        expected:
+          typeof schema?.description === "string"
+            ? schema.description
+            : `a value matching ${String(params.pattern)}`,
+      };
     case "if":
+    case "propertyNames":
     case "oneOf":
     case "anyOf":
-      return undefined; // the branch errors say what is wrong
+      return undefined; // the branch (or name) errors say what is wrong
     default:
       return { path, message: `is ${show(data)}`, expected: describeSchema(schema) };
   }
@@ -304,6 +385,35 @@ function tooLarge(maxBytes: number): Problem {
   };
 }
 
+/**
+ * Why bytes are not UTF-8 text, or undefined. Decoding them anyway would show the user a garbled
+ * file and a YAML error about it. YAML 1.2 §5.2 (https://yaml.org/spec/1.2.2/#52-character-encodings)
+ * lets a stream be UTF-16 or UTF-32, told by its byte order mark or, without one, by where the
+ * NULs of its ASCII characters fall; avfleet reads UTF-8 only (one encoding for diffs, hashes
+ * and the yaml package, which takes strings) and says which encoding it found instead. No YAML
+ * character is NUL (§5.1, c-printable), so NULs without that pattern are a binary file.
+ */
+export function notUtf8(bytes: Uint8Array): string | undefined {
+  const starts = (...mark: number[]) => mark.every((b, i) => bytes[i] === b);
+  if (starts(0x00, 0x00, 0xfe, 0xff) || starts(0xff, 0xfe, 0x00, 0x00)) return "UTF-32";
+  if (starts(0xfe, 0xff)) return "UTF-16 (big-endian, with a byte order mark)";
+  if (starts(0xff, 0xfe)) return "UTF-16 (little-endian, with a byte order mark)";
+  if (bytes.includes(0)) {
+    // Mostly-ASCII text in UTF-16 has a NUL in most of one half of its byte pairs (the odd
+    // offsets little-endian, the even ones big-endian).
+    const sample = bytes.subarray(0, 4096);
+    const nulsAt = (parity: number) => sample.filter((b, i) => i % 2 === parity && b === 0).length;
+    const half = sample.length / 4;
+    return nulsAt(0) > half || nulsAt(1) > half ? "UTF-16 (no byte order mark)" : "binary";
+  }
+  try {
+    new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return undefined;
+  } catch {
+    return "not UTF-8 (Latin-1 or another legacy encoding?)";
+  }
+}
+
 function readBounded(file: string, maxBytes: number): { text?: string; problems: Problem[] } {
   let fd: number | undefined;
   try {
@@ -316,7 +426,14 @@ function readBounded(file: string, maxBytes: number): { text?: string; problems:
       n = readSync(fd, buffer, length, buffer.length - length, null);
     }
     if (length > maxBytes) return { problems: [tooLarge(maxBytes)] };
-    return { text: buffer.subarray(0, length).toString("utf8"), problems: [] };
+    const bytes = buffer.subarray(0, length);
+    const encoding = notUtf8(bytes);
+    if (encoding) {
+      return {
+        problems: [{ path: [], message: `is ${encoding}`, expected: "a UTF-8 text file" }],
+      };
+    }
+    return { text: bytes.toString("utf8"), problems: [] };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     return {

@@ -7,8 +7,9 @@ import { settingsInForce, type LoadedRunbook } from "./runbook";
 import type { MigrationState } from "./state";
 import { formatWeights, type Weights } from "./weights";
 
-function hhmm(at: number): string {
-  return new Date(at).toISOString().slice(11, 16);
+/** The date with the time: a soak of 24 h under HH:MM alone looked instant (#27). */
+function timestamp(at: number): string {
+  return new Date(at).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 export function renderPlan(loaded: LoadedRunbook, units: Unit[]): string {
@@ -62,7 +63,7 @@ function byAs(e: { by: string; as?: string }): string {
 }
 
 export function entryLine(entry: Entry, units: readonly { id: string }[]): string | undefined {
-  const t = hhmm(entry.at);
+  const t = timestamp(entry.at);
   switch (entry.type) {
     case "start":
       return `${t} ${entry.restart ? "restart" : "run"} (${entry.mode}, pid ${entry.pid})`;

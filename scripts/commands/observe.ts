@@ -15,7 +15,7 @@ import { EXIT, UsageError, parseCommandArgs, progress, type Command } from "../c
 export const command: Command = {
   summary: "render Prometheus alert rules, their promtool tests and Grafana dashboards",
   help: `
-Usage: avfleet observe render --out DIR [--stacks DIR] [--runbook-base URL] [--json]
+Usage: avfleet observe render --out DIR [--stacks-dir DIR] [--runbook-base URL] [--json]
 
 Writes, from the media SLOs (modules/gates/slo.ts) and the spec in modules/observe:
   DIR/rules.yml             recording rules per SLI and window; page and ticket burn-rate
@@ -38,13 +38,15 @@ Check them with: promtool check rules DIR/rules.yml && promtool test rules DIR/t
 
 Options:
   --out DIR            where to write (created)
-  --stacks DIR         stack files whose media regions get dashboards (default ${DEFAULT_STACKS_DIR})
+  --stacks-dir DIR     stack files whose media regions get dashboards (default ${DEFAULT_STACKS_DIR});
+                       --stacks DIR is its old name, still accepted with a warning
   --runbook-base URL   alerts link <URL>#<alert name in lower case> (default ${DEFAULT_RUNBOOK_BASE},
                        whose "Observe runbooks" section has one entry per alert)
   --json               print {"files":[...],"cases":[{"alert","kind","what","file"}]}`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {
       out: { type: "string" },
+      "stacks-dir": { type: "string" },
       stacks: { type: "string" },
       "runbook-base": { type: "string" },
       json: { type: "boolean" },
@@ -54,7 +56,7 @@ Options:
       throw new UsageError(`expected "render", got ${JSON.stringify(action ?? "")}`);
     if (extra.length > 0) throw new UsageError(`unexpected argument(s) ${extra.join(" ")}`);
     if (!values.out) throw new UsageError("--out DIR is required");
-    const dir = values.stacks ?? DEFAULT_STACKS_DIR;
+    const dir = stacksDir(values["stacks-dir"], values.stacks);
     const stacks = loadStacks(dir, listStacks(dir));
     const regions = dashboardRegions(stacks);
     const { sites, without } = alertmanagerSites(stacks);
@@ -83,3 +85,18 @@ Options:
     return EXIT.ok;
   },
 };
+
+/**
+ * Every other command names the stacks directory --stacks-dir; --stacks stays for scripts
+ * written against the old name, with a warning, until it is removed.
+ */
+function stacksDir(current: string | undefined, old: string | undefined): string {
+  if (old === undefined) return current ?? DEFAULT_STACKS_DIR;
+  if (current !== undefined && current !== old) {
+    throw new UsageError(
+      `--stacks ${old} and --stacks-dir ${current} name two directories: give --stacks-dir alone`,
+    );
+  }
+  process.stderr.write("avfleet observe: --stacks is deprecated, use --stacks-dir\n");
+  return old;
+}

@@ -13,8 +13,9 @@ export const command: Command = {
   help: `
 Usage: avfleet preview [STACK...] [--json] [--stacks-dir DIR] [--loader bundle|pulumi-cli]
 
-Evaluates each stack's program (index.ts) under Pulumi's mock runtime, one process per
-stack, and prints per stack a resource tree grouped by component and a summary line.
+Evaluates each stack's program (index.ts) under Pulumi's mock runtime in warm worker
+processes, one per core (at most one per stack), each evaluating stack after stack, the
+largest first; prints per stack a resource tree grouped by component and a summary line.
 Without STACK, previews every stacks/Pulumi.<stack>.yaml. Every stack file is validated
 first; any problem stops the command before anything is evaluated (exit 2).
 

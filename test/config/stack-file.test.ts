@@ -129,6 +129,26 @@ const badCases: [string, string, string[]][] = [
     ],
   ],
   [
+    "the SFU's admin port on the health port or a signaling port (both TCP on the host)",
+    withFleet((f) => {
+      f.workload.adminPort = 8080;
+      f.ports.health.port = 8080;
+      f.ports.signalingTcp = [443, 8080];
+    }),
+    [
+      "config.avfleet:fleet.ports.health.port: overlaps signaling port 8080, expected ports that do not overlap",
+      "config.avfleet:fleet.workload.adminPort: is 8080, the same TCP port as the health port (ports.health.port 8080): the SFU and the agent would collide at boot, expected a TCP port no other listener on the host uses (not the health or a signaling port)",
+      "config.avfleet:fleet.workload.adminPort: is 8080, the same TCP port as signaling TCP port ports.signalingTcp[1] 8080: the SFU and the agent would collide at boot, expected a TCP port no other listener on the host uses (not the health or a signaling port)",
+    ],
+  ],
+  [
+    "the SFU's admin port equal to the health port alone",
+    withFleet((f) => (f.workload.adminPort = f.ports.health.port)),
+    [
+      "config.avfleet:fleet.workload.adminPort: is 8080, the same TCP port as the health port (ports.health.port 8080): the SFU and the agent would collide at boot, expected a TCP port no other listener on the host uses (not the health or a signaling port)",
+    ],
+  ],
+  [
     "invalid CIDR",
     withFleet((f) => (f.adminCidrs = ["10.0.0.0/8", "300.1.2.0/24"])),
     ['config.avfleet:fleet.adminCidrs[1]: is "300.1.2.0/24", expected a CIDR like 198.51.100.0/24'],
@@ -185,6 +205,37 @@ const badCases: [string, string, string[]][] = [
     ],
   ],
 ];
+
+test("a TCP admin port inside the media UDP range is no collision: another port space", () => {
+  const file = join(mkdtempSync(join(tmpdir(), "avfleet-stacks-")), "Pulumi.ok.yaml");
+  writeFileSync(
+    file,
+    withFleet((f) => (f.workload.adminPort = f.ports.mediaUdp.from)),
+  );
+  assert.equal(loadStackFile(file).fleet!.workload.adminPort, 10000);
+});
+
+test("a secret whose 'ciphertext' is base64 text is a placeholder, refused unless the stack is an example", () => {
+  const fake = withFleet((_, c) => delete c["avfleet:example"]);
+  assert.deepEqual(problemsOf(fake), [
+    'config.avfleet:notifyPageSecret.secure: decodes to the text "example-ciphertext-set-your-own-key", not ciphertext: a placeholder, expected a value written by pulumi config set --secret avfleet:notifyPageSecret (or avfleet:example: true on a stack that is never applied)',
+  ]);
+  // What the passphrase provider writes: a 12-byte nonce and AES-GCM output, random bytes.
+  const nonce = Buffer.from("9c1f0e7a44d2b3a1c8e0ff01", "hex").toString("base64");
+  const sealed = Buffer.from(
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "hex",
+  );
+  const file = join(mkdtempSync(join(tmpdir(), "avfleet-stacks-")), "Pulumi.real.yaml");
+  writeFileSync(
+    file,
+    withFleet((_, c) => {
+      delete c["avfleet:example"];
+      c["avfleet:notifyPageSecret"] = { secure: `v1:${nonce}:${sealed.toString("base64")}` };
+    }),
+  );
+  assert.equal(loadStackFile(file).name, "real");
+});
 
 for (const [name, text, expected] of badCases) {
   test(`bad stack file: ${name}`, () => {

@@ -147,7 +147,7 @@ const corpus: [string, (inv: any) => void, string[]][] = [
     "a provisioned host without a host key",
     (inv) => delete inv.hosts[4].hostKey,
     [
-      `hosts[4].hostKey: is missing on draining host sjc-m005, expected ${HOST_KEY}; only retired hosts may omit it`,
+      `hosts[4].hostKey: is missing on host sjc-m005, expected ${HOST_KEY}; only retired hosts may omit it`,
     ],
   ],
   [

@@ -17,6 +17,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
+import { notUtf8 } from "../../modules/config/validate";
 import { ROOT, type CliResult } from "../support/cli";
 
 type Doc = Record<string, any>;
@@ -186,6 +187,52 @@ test("stack files and inventories: every class of hostile or mistaken input at o
     .split("\n")
     .map((l) => l.split(": ")[0]);
   assert.deepEqual(files, [...files].sort());
+});
+
+test("#27 finding 9: a schema mistake hides nothing else; lists, names and encodings said plainly", () => {
+  const p = project();
+  // A stack-file key the derived checks do not read is wrong, and a host class is too small:
+  // both in one run (the derived check used to wait for a clean stack file).
+  const both = metal(p, "both", {
+    stack: (f) => (f.adminCidrs = ["300.1.2.0/24"]),
+    inventory: (inv) => (inv.hostClasses["r640-2x25g"].cores = 2),
+  });
+  const empty = metal(p, "empty", { inventory: (inv) => (inv.hosts = []) });
+  const shell = metal(p, "shell", {
+    inventory: (inv) => (inv.hostClasses["r640;rm -rf"] = inv.hostClasses["r640-2x25g"]),
+  });
+  const utf16 = p.write(
+    "stacks/Pulumi.utf16.yaml",
+    "\ufeff" + readFileSync(join(ROOT, "stacks/Pulumi.gcp-us-west1.yaml"), "utf8"),
+  );
+  writeFileSync(utf16, Buffer.from(readFileSync(utf16, "utf8"), "utf16le"));
+  const result = p.run("preview", "--stacks-dir", join(p.dir, "stacks"));
+  assertRefused(p, result, [
+    `${both.stack}: config.avfleet:fleet.adminCidrs[0]: is "300.1.2.0/24", expected a CIDR like 198.51.100.0/24`,
+    `${both.inventory}: hostClasses.r640-2x25g.cores: is 2: the tuning derives mediaWorkerCpus "2-1", which has a descending range in "2-1", expected a core count that leaves media workers beside the CPUs kept for interrupts (max(2, cores/8)): at least 3`,
+    `${empty.inventory}: hosts: is empty, expected a list of at least 1 and at most 50000 hosts`,
+    `${shell.inventory}: hostClasses.r640;rm -rf: is not an allowed name, expected a host class name: lowercase letters a-z, digits 0-9 and -, starting with a letter or digit, at most 32 characters`,
+    `${utf16}: (document): is UTF-16 (little-endian, with a byte order mark), expected a UTF-8 text file`,
+  ]);
+});
+
+test("an encoding is named from the bytes: UTF-16 without a mark, UTF-32, Latin-1, binary", () => {
+  const text = "config:\n  a: é\n";
+  assert.equal(notUtf8(Buffer.from(text, "utf8")), undefined);
+  assert.equal(notUtf8(Buffer.from("\ufeff" + text, "utf8")), undefined);
+  assert.equal(notUtf8(Buffer.from(text, "utf16le")), "UTF-16 (no byte order mark)");
+  assert.equal(notUtf8(Buffer.from(text, "utf16le").swap16()), "UTF-16 (no byte order mark)");
+  assert.equal(
+    notUtf8(Buffer.from("\ufeff" + text, "utf16le").swap16()),
+    "UTF-16 (big-endian, with a byte order mark)",
+  );
+  assert.equal(notUtf8(Buffer.from([0xff, 0xfe, 0, 0, 0x61, 0, 0, 0])), "UTF-32");
+  assert.equal(
+    notUtf8(Buffer.from(text, "latin1")),
+    "not UTF-8 (Latin-1 or another legacy encoding?)",
+  );
+  const elf = Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, 0x00, 0x3e, 0x00, 0x01, 0x02]);
+  assert.equal(notUtf8(elf), "binary");
 });
 
 test("a 100,000-host inventory is refused before it is parsed; a larger file by its size", () => {

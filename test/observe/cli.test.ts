@@ -2,11 +2,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import YAML from "yaml";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { avfleet } from "../support/cli";
+import { avfleet, ROOT } from "../support/cli";
 
 test("observe render --out DIR writes rules, tests and a dashboard per media region", (t) => {
   const out = mkdtempSync(join(tmpdir(), "observe-render-"));
@@ -59,6 +59,39 @@ test("observe render --out DIR writes rules, tests and a dashboard per media reg
     ],
   );
   assert.equal(doc.cases.length, 45);
+});
+
+test("observe render reads --stacks-dir like every command; --stacks still works, with a warning", (t) => {
+  // One stack of one media region: its dashboard alone shows which directory was read.
+  const stacks = mkdtempSync(join(tmpdir(), "observe-stacks-"));
+  const out = mkdtempSync(join(tmpdir(), "observe-render-"));
+  t.after(() => [stacks, out].forEach((d) => rmSync(d, { recursive: true, force: true })));
+  copyFileSync(
+    join(ROOT, "stacks/Pulumi.gcp-europe-west4.yaml"),
+    join(stacks, "Pulumi.gcp-europe-west4.yaml"),
+  );
+  const dashboards = (r: { stdout: string }) =>
+    JSON.parse(r.stdout).files.filter((f: string) => f.startsWith("dashboards/"));
+  const current = avfleet(["observe", "render", "--out", out, "--stacks-dir", stacks, "--json"]);
+  assert.equal(current.code, 0, current.stderr);
+  assert.deepEqual(dashboards(current), ["dashboards/eu-west.json"]);
+  assert.doesNotMatch(current.stderr, /deprecated/);
+  const old = avfleet(["observe", "render", "--out", out, "--stacks", stacks, "--json"]);
+  assert.equal(old.code, 0, old.stderr);
+  assert.deepEqual(dashboards(old), ["dashboards/eu-west.json"]);
+  assert.match(old.stderr, /--stacks is deprecated, use --stacks-dir/);
+  const both = avfleet([
+    "observe",
+    "render",
+    "--out",
+    out,
+    "--stacks",
+    stacks,
+    "--stacks-dir",
+    "stacks",
+  ]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /name two directories: give --stacks-dir alone/);
 });
 
 test("usage errors exit 2 and write nothing", () => {

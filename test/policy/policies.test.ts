@@ -752,7 +752,7 @@ test("avfleet policy exits 1 on a mandatory violation and prints how to fix it",
     [
       "gcp-us-west1: 6 violation(s)",
       "  [mandatory] capacity-covers-demand: avfleet-gcp-us-west1: 40 hosts at most, but the media region's peak needs 66 (headroom 0.3, N+1)",
-      "      fix: Raise maxHosts (or add active hosts), use a larger machine type, or correct avfleet:fleet.demand.",
+      "      fix: Raise avfleet:fleet.maxHosts (metal: add active hosts to the inventory avfleet:fleet.inventory names), use a larger avfleet:fleet.machineType / instanceType, or correct avfleet:fleet.demand.",
       ...[
         'avfleet:fleet.adminCidrs[0] is "198.51.100.0/24", which is a documentation address range (RFC 5737)',
         'avfleet:fleet.adminCidrs[1] is "203.0.113.16/28", which is a documentation address range (RFC 5737)',
@@ -761,7 +761,7 @@ test("avfleet policy exits 1 on a mandatory violation and prints how to fix it",
         'avfleet:fleet.workload.aptSource.uri is "https://apt.media.example.net/debian", which is a name reserved for documentation (RFC 2606)',
       ].flatMap((finding) => [
         `  [advisory] example-placeholders: stack-facts: ${finding}: set it to your own value`,
-        "      fix: Set each named key in stacks/Pulumi.<stack>.yaml (or pulumi config set) to your own value; see docs/reference/policy-pack.md, Placeholders. Then remove avfleet:example.",
+        "      fix: Set each avfleet: key the violation names (e.g. avfleet:fleet.dns.zone, avfleet:fleet.adminCidrs[0]) in stacks/Pulumi.<stack>.yaml to your own value (pulumi config set --path, --secret for a secret); see docs/reference/policy-pack.md, Placeholders. Then remove avfleet:example.",
       ]),
       `policy: 1 stacks, ${POLICIES.length} policies, 1 mandatory and 5 advisory violation(s)`,
       "",
@@ -774,6 +774,10 @@ test("avfleet policy: a placeholder in a stack that is not an example is mandato
   const dir = mkdtempSync(join(tmpdir(), "policy-placeholders-"));
   const doc = YAML.parse(readFileSync(join(STACKS, "Pulumi.gcp-europe-west4.yaml"), "utf8"));
   delete doc.config["avfleet:example"];
+  // Ciphertext-shaped (random bytes): the example's base64 text is refused at load (#27).
+  for (const value of Object.values(doc.config) as { secure?: string }[])
+    if (value?.secure)
+      value.secure = "v1:nMHuV0TSs6HI4P8B:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
   writeFileSync(join(dir, "Pulumi.gcp-europe-west4.yaml"), YAML.stringify(doc));
   const result = avfleet(["policy", "--stacks-dir", dir]);
   assert.equal(result.code, 1, result.stderr);
