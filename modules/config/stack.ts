@@ -408,7 +408,11 @@ function derivedFrom(fact: string, kind: FleetSpec["kind"]): "hardware" | string
  * example stacks carry one on purpose (avfleet:example: true), as they carry other placeholders.
  */
 function fakeSecretProblems(config: StackFile["config"]): Problem[] {
-  if (config["avfleet:example"] === true) return [];
+  // An example (a string once the Pulumi CLI rewrote the file: docs/real-path.md, issue #30),
+  // or a flag the schema refused: that problem is reported there, and whether this stack is
+  // an example is not known.
+  const example = config["avfleet:example"];
+  if (example !== undefined && String(example) !== "false") return [];
   return Object.entries(config).flatMap(([key, value]) => {
     const secure = (value as { secure?: unknown } | null)?.secure;
     const text = typeof secure === "string" ? decodedText(secure) : undefined;

@@ -109,7 +109,11 @@ test("avfleet:example takes a boolean or its string, nothing else", () => {
   assert.deepEqual(problemsOf(USW.replace("avfleet:example: true", 'avfleet:example: "yes"')), [
     'config.avfleet:example: is "yes", expected true (or "true", as the Pulumi CLI rewrites it) for a stack file that is an example: its placeholder values (example ids, domains, address ranges) are reported as advisory instead of mandatory; remove it in a stack you apply',
   ]);
-  const quoted = USW.replace("avfleet:example: true", 'avfleet:example: "false"');
+  // Not an example any more: its secret must look like ciphertext (16 random-looking bytes).
+  const quoted = USW.replace("avfleet:example: true", 'avfleet:example: "false"').replace(
+    /secure: v1:\S+/,
+    `secure: v1:${Buffer.from([...Array(16).keys()].map((i) => (i * 97 + 211) % 256)).toString("base64")}:${Buffer.from([...Array(24).keys()].map((i) => (i * 53 + 7) % 256)).toString("base64")}`,
+  );
   const file = join(mkdtempSync(join(tmpdir(), "avfleet-example-")), "Pulumi.gcp-us-west1.yaml");
   writeFileSync(file, quoted);
   const { config } = pulumiConfigMap(loadStackFile(file).document);
