@@ -290,7 +290,9 @@ function problemFromAjv(error: ErrorObject): Problem | undefined {
         message: count === 0 ? "is empty" : `has ${count}`,
         expected: / at most /.test(described)
           ? described.replace(/ at most /, ` at least ${least} and at most `)
-          : `${described}, with at least ${least} ${least === 1 ? "entry" : "entries"}`,
+          : least === 1 && /non-empty/.test(described)
+            ? described
+            : `${described}, with at least ${least} ${least === 1 ? "entry" : "entries"}`,
       };
     }
     case "pattern":

@@ -486,8 +486,9 @@ export function renderMarkdown(
   const cutNote = (dropped: string[]) =>
     `_Details cut to fit GitHub's comment limit${dropped.length ? ` (not shown: ${capped(dropped)})` : ""}: ${fullDiff(report)}._\n`;
   const names = stacks.map((s) => s.diff.stack);
-  // The longest note it may take: room for it is kept from the first block on.
-  const reserve = cutNote(names).length;
+  // The longest note it may take, room kept for it from the first block on: the longest names
+  // first (the note shows the first few of those it drops, whichever they are).
+  const reserve = cutNote([...names].sort((a, b) => b.length - a.length)).length;
   let body = "";
   let shown = 0;
   let partial = false;

@@ -161,7 +161,7 @@ const badCases: [string, (doc: any) => void, string[]][] = [
     "a shift with an empty gate list",
     (doc) => (shift(doc).gates = []),
     [
-      "steps[2].gates: is [], expected a non-empty list of gates (a shift without gates is refused)",
+      "steps[2].gates: is empty, expected a non-empty list of gates (a shift without gates is refused)",
     ],
   ],
   [
