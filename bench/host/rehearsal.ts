@@ -417,6 +417,15 @@ interface SfuCounts {
 }
 
 /** Auto Scaling calls of one action on one hook that the stand-in answered. */
+/** The GCP agent's writes of its avfleet/drain guest attribute that say `word` ("draining", "done"). */
+function drainAttributeWrites(standIns: StandIns, word: string): number {
+  return standIns.calls.filter((c) => {
+    if (c.action !== "guest-attributes.put") return false;
+    const { key, value } = c.body as { key: string; value: string };
+    return key === "avfleet/drain" && value.startsWith(`${word} `);
+  }).length;
+}
+
 function hookCalls(standIns: StandIns, action: string, hook: string): number {
   return standIns.calls.filter(
     (c) =>
@@ -793,11 +802,7 @@ async function rehearseHost(
     const heartbeats = () =>
       hookCalls(standIns, "RecordLifecycleActionHeartbeat", AWS_DRAIN_HOOK) +
       hookCalls(standIns, "RecordLifecycleActionHeartbeat:refused", AWS_DRAIN_HOOK) +
-      standIns.calls.filter(
-        (c) =>
-          c.action === "guest-attributes.put" &&
-          (c.body as { value: string }).value.startsWith("draining "),
-      ).length;
+      drainAttributeWrites(standIns, "draining");
     if (host.kind === "aws") await until("a heartbeat", 10_000, () => heartbeats() > 0);
 
     // kill -9 the agent mid-drain: systemd (here the supervisor) restarts it; it resumes.
@@ -820,14 +825,8 @@ async function rehearseHost(
     sh(host.ns, `curl -sf -X POST ${admin}/release`, env);
 
     const completed = async () => {
-      if (host.kind === "gcp")
-        // The agent writes "draining <epoch>" while it drains, "done …" once it may go.
-        return standIns.calls.some(
-          (c) =>
-            c.action === "guest-attributes.put" &&
-            (c.body as { key: string; value: string }).key === "avfleet/drain" &&
-            (c.body as { value: string }).value.startsWith("done "),
-        );
+      // The agent writes "draining <epoch>" while it drains, "done …" once it may go.
+      if (host.kind === "gcp") return drainAttributeWrites(standIns, "done") > 0;
       if (host.kind === "aws")
         return hookCalls(standIns, "CompleteLifecycleAction", AWS_DRAIN_HOOK) > 0;
       return existsSync(join(host.root, AGENT_STATE_DIR, "drained"));
