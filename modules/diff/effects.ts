@@ -17,7 +17,12 @@ import { onTemplateChange, UPDATE_POLICY } from "../providers/gcp";
 import { FORCE_NEW, ignoredBy, topLevel } from "../providers/replacement";
 import type { ProviderRule } from "../providers/rule";
 import type { ResourceChange, StackDiff } from "./diff";
-import type { Range } from "./summary";
+
+/** The least and most hosts a pool may run: the count a host effect reaches. */
+export interface Range {
+  min: number;
+  max: number;
+}
 
 export interface HostEffect {
   /** What happens to running hosts, in the reviewer's words. */

@@ -6,7 +6,8 @@
 import type { ResourceChange, StackDiff, ValueChange } from "./diff";
 import { replacementEffect } from "../providers/replacement";
 import { decodeRendered, textChange } from "./text";
-import { costChange, type Move, type Range, type StackSummary } from "./summary";
+import type { Range } from "./effects";
+import { costChange, type Move, type StackSummary } from "./summary";
 import { trafficWeights } from "../../policy/stack";
 
 export interface Side {

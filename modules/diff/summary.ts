@@ -5,13 +5,8 @@
  */
 import type { Plan } from "../plan/plan";
 import type { StackDiff } from "./diff";
-import { hostEffects, type HostEffect } from "./effects";
+import { hostEffects, type HostEffect, type Range } from "./effects";
 import type { VerdictChanges } from "./verdicts";
-
-export interface Range {
-  min: number;
-  max: number;
-}
 
 export interface Delta<T> {
   before?: T;
