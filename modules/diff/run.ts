@@ -7,7 +7,14 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { DEFAULT_STACKS_DIR, listStacks, loadStacks, stackFileName } from "../config/stack";
+import YAML from "yaml";
+import {
+  DEFAULT_STACKS_DIR,
+  listStacks,
+  loadStacks,
+  pulumiConfigMap,
+  stackFileName,
+} from "../config/stack";
 import { InputError } from "../config/validate";
 import {
   commitSnapshot,
@@ -24,6 +31,7 @@ import { diffPlans } from "./diff";
 import type { DiffReport, Side } from "./report";
 import { summarizeStack } from "./summary";
 import { withAppliedWeights } from "../policy/base";
+import { POLICIES } from "../policy";
 import { checkPlan } from "../policy/runner";
 import { verdictChanges, type Violation } from "./verdicts";
 
@@ -140,14 +148,24 @@ function addWorktree(root: string, commit: string): { dir: string; dispose(): vo
 }
 
 /**
- * Policy verdicts of one revision's Plans. Policies read the facts each Plan declares, so a
- * commit's verdicts need nothing but its Plans.
+ * The stack's config as the Pulumi CLI hands it to the pack (PULUMI_CONFIG), from the stack file
+ * at this revision: the file its Plan was evaluated from, so already validated.
+ */
+function configAt(rev: Revision, stack: string): Record<string, string> | undefined {
+  const bytes = rev.snapshot.read(stackFileName(DEFAULT_STACKS_DIR, stack));
+  return bytes && pulumiConfigMap(YAML.parse(bytes.toString("utf8"))).config;
+}
+
+/**
+ * Policy verdicts of one revision's Plans, judged as `pulumi preview --policy-pack` judges them:
+ * the facts each Plan declares, and the stack's config beside them, so that a program whose
+ * facts disagree with its config (stack-facts-match-config) fails the review too.
  */
 function violationsAt(rev: Revision, plans: Map<string, Plan>): Map<string, Violation[]> {
   return new Map(
     [...plans].map(([stack, plan]) => {
       try {
-        return [stack, checkPlan(plan)];
+        return [stack, checkPlan(plan, POLICIES, configAt(rev, stack))];
       } catch (err) {
         throw new Error(
           `policy check of ${stack} at ${rev.side.label} failed: ${(err as Error).message}`,

@@ -4,7 +4,7 @@
  * nothing. One set of revisions serves every case: evaluations are the expensive part.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -287,5 +287,36 @@ test("step rule at review time: 50 points over a maxStepPct of 20 fails diff and
     assert.match(bad.stderr, /^--base: is "no-such-branch", not a commit in /);
   } finally {
     project.git("checkout", "--", "stacks/Pulumi.traffic-us-west.yaml");
+  }
+});
+
+test("a program whose facts disagree with its stack's config fails the review, as the pack would", () => {
+  // The pack reads the config the CLI hands it (PULUMI_CONFIG); diff must judge with it too.
+  const grep = spawnSync("grep", ["-rl", "version: STACK_FACTS_VERSION", "modules"], {
+    cwd: project.dir,
+    encoding: "utf8",
+  });
+  const facts = grep.stdout.trim();
+  assert.equal(facts.split("\n").length, 1, `one file declares the facts: ${grep.stdout}`);
+  const path = join(project.dir, facts);
+  writeFileSync(
+    path,
+    readFileSync(path, "utf8").replace("drainSeconds: spec.drainSeconds,", "drainSeconds: 60,"),
+  );
+  try {
+    const diff = project.avfleet("diff", "--base", "HEAD", "--json", "--fail-on-violations");
+    assert.equal(diff.code, 1, diff.stderr);
+    const stacks: JsonStack[] = JSON.parse(diff.stdout).stacks;
+    const refused = stacks
+      .filter((s) =>
+        s.policy.introduced.some(
+          (v) => v.policy === "stack-facts-match-config" && v.level === "mandatory",
+        ),
+      )
+      .map((s) => s.stack);
+    // Every fleet stack of head: their drain limits are 1800 s, not 60.
+    assert.deepEqual(refused, ["gcp-a", "gcp-b", "gcp-c", "gcp-us-west1", "metal-sjc"]);
+  } finally {
+    project.git("checkout", "--", facts);
   }
 });
