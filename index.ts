@@ -5,8 +5,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { refuseStaleUpdate } from "./modules/migrate/fence";
 import { declareStack, stackFromPulumi } from "./modules/fleets/stack";
-import { declareAlerting } from "./modules/observe/alerting";
-import { cloudwatchCounters } from "./modules/observe/cloud";
+import { declareAlerting } from "./modules/alerting/alerting";
+import { cloudwatchCounters } from "./modules/alerting/cloud";
 import { compileScaling } from "./modules/scaling/compile";
 
 /**

@@ -36,9 +36,8 @@ import {
   type CompareGate,
   judgeComparison,
   PROMOTION_SPACING_MS,
-  type MinuteTotal,
-  type Samples,
 } from "../modules/gates/compare";
+import type { MinuteTotal, Samples } from "../modules/gates/metrics";
 import { loadRunbook } from "../modules/migrate/runbook";
 import { SLOS } from "../modules/gates/slo";
 

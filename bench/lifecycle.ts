@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { DEFAULT_STACKS_DIR, loadStacks, stackFileName } from "../modules/config/stack";
-import { evaluateStacks } from "../modules/plan/evaluate";
+import { evaluateStacks } from "../modules/evaluation/evaluate";
 import { renderedPools, type RenderedPool } from "../modules/lifecycle/rendered";
 import type { PoolRenderings } from "../modules/lifecycle/scenarios";
 import { ROOT } from "../test/support/cli";

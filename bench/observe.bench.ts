@@ -11,16 +11,17 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { parse } from "yaml";
 import { listStacks, loadStacks } from "../modules/config/stack";
-import { evaluateStacks } from "../modules/plan/evaluate";
+import { evaluateStacks } from "../modules/evaluation/evaluate";
 import { renderAlertmanager } from "../modules/observe/alertmanager";
 import { alertmanagerSites, poolFacts } from "../modules/observe/render";
-import { alarmMetrics, cloudwatchCounters, type AlarmMetric } from "../modules/observe/cloud";
-import { servedSeries, unpublished, unpublishedAlarmMetrics } from "../modules/observe/seams";
+import { alarmMetrics, cloudwatchCounters, type AlarmMetric } from "../modules/alerting/cloud";
+import { servedSeries, unpublished, unpublishedAlarmMetrics } from "../modules/alerting/seams";
 import { ruleGroups } from "../modules/observe/rules";
 import { routesOf } from "../test/support/alertmanager";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { COMPARISONS, type Histogram } from "../modules/gates/compare";
+import { COMPARISONS } from "../modules/gates/compare";
+import type { Histogram } from "../modules/gates/metrics";
 import { emptyHistogram, observe, renderHistogram } from "../modules/gates/prometheus";
 import { diagnose, prometheusVectors, type Cause } from "../modules/observe/diagnose";
 import { observeFiles, RULES_FILE } from "../modules/observe/render";
@@ -76,7 +77,7 @@ async function ruleTestFigures() {
  * Alerts of every stack, those that reach a receiver (an alarm whose actions name topics, a
  * topic the stack creates having a subscription; a policy with channels; a metal rule that
  * Alertmanager routes to a receiver with an integration) and those whose every read has a
- * source (modules/observe/seams.ts: a series the pool's own hosts publish, by its own pool, or
+ * source (modules/alerting/seams.ts: a series the pool's own hosts publish, by its own pool, or
  * one the rules record).
  */
 async function receiverFigures() {

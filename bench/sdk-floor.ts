@@ -4,7 +4,7 @@
  * Usage: node --import tsx bench/sdk-floor.ts <N>
  */
 import * as pulumi from "@pulumi/pulumi";
-import { quietStackTraces } from "../modules/plan/stack-traces";
+import { quietStackTraces } from "../modules/evaluation/stack-traces";
 
 class Bare extends pulumi.CustomResource {
   constructor(name: string) {
@@ -13,7 +13,7 @@ class Bare extends pulumi.CustomResource {
 }
 
 async function main(count: number): Promise<void> {
-  // The same runtime settings as modules/plan/worker.ts, so the ratio compares like with like.
+  // The same runtime settings as modules/evaluation/worker.ts, so the ratio compares like with like.
   quietStackTraces();
   await pulumi.runtime.setMocks(
     {

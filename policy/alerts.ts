@@ -3,13 +3,13 @@
  * and each alert it names actually declared, judged from the stack's resources only (GCP: an
  * alert policy whose PromQL condition names the alert rule and the pool; AWS: the composite
  * burn alarms and the drop alarms). The pack is published alone, so the list of alerts comes
- * from the component's inputs (modules/observe computes it from the SLO spec), not from the
+ * from the component's inputs (modules/alerting computes it from the SLO spec), not from the
  * spec itself.
  */
 import type { PolicyResource } from "@pulumi/policy";
 import { withFacts, type StackPolicy } from "./policy";
 
-/** The component modules/observe/alerting.ts declares per cloud pool. */
+/** The component modules/alerting/alerting.ts declares per cloud pool. */
 export const POOL_ALERTING_TYPE = "avfleet:observe:PoolAlerting";
 
 const MIG = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager";
@@ -63,7 +63,7 @@ export const poolAlerting: StackPolicy = {
     "Every cloud pool declares its own alerting: each SLO burn alert (page and ticket) and host drop alert of modules/observe, for that pool.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "No stack-file key: avfleet's index.ts declares every pool's alerting (declareAlerting, modules/observe/alerting.ts); a program that does not must call it. What pages go where is avfleet:fleet.alerting.",
+    "No stack-file key: avfleet's index.ts declares every pool's alerting (declareAlerting, modules/alerting/alerting.ts); a program that does not must call it. What pages go where is avfleet:fleet.alerting.",
   validateStack: (args, reportViolation) => {
     const found = pools(args.resources);
     if (found.length === 0) return args.notApplicable("no cloud pool");

@@ -5,7 +5,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { InputError } from "../modules/config/validate";
 import { listStacks, loadStacks } from "../modules/config/stack";
-import { evaluateStacks, type Loader } from "../modules/plan/evaluate";
+import { evaluateStacks, type Loader } from "../modules/evaluation/evaluate";
 import type { Plan } from "../modules/plan/plan";
 
 /** Exit codes mean the same for every command. */

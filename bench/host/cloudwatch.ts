@@ -1,6 +1,6 @@
 /**
  * The AWS host's alarm metrics in the host rehearsal: the agent publishes, to the CloudWatch
- * stand-in, the counters its pool's alarms read (modules/observe/cloud.ts). The rehearsal drives
+ * stand-in, the counters its pool's alarms read (modules/alerting/cloud.ts). The rehearsal drives
  * an SFU's textfile counters through known values (a restart among them), and compares what
  * arrived with what the rendered alarms read and what the counters moved.
  */
@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { awsMediaMetric } from "../../modules/host/metrics";
 import { TEXTFILE_DIR } from "../../modules/host/units";
-import { alarmMetrics, awsAlarms, cloudwatchCounters } from "../../modules/observe/cloud";
+import { alarmMetrics, awsAlarms, cloudwatchCounters } from "../../modules/alerting/cloud";
 import { SLIS } from "../../modules/observe/spec";
 import type { PublishedDatum, StandIns } from "./stand-ins";
 

@@ -23,8 +23,8 @@ import {
   usedFiles,
   workingTreeSnapshot,
   type Snapshot,
-} from "../plan/cache";
-import { evaluateStacksWithReads } from "../plan/evaluate";
+} from "../evaluation/cache";
+import { evaluateStacksWithReads } from "../evaluation/evaluate";
 import type { Plan } from "../plan/plan";
 import type { Weights } from "../traffic/weights";
 import { diffPlans } from "./diff";

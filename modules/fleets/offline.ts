@@ -1,5 +1,5 @@
 /**
- * The offline evaluator (modules/plan/worker.ts, and bench/state.ts, which measures an
+ * The offline evaluator (modules/evaluation/worker.ts, and bench/state.ts, which measures an
  * update's state) runs the program under mocks with preview off, only so that apply()
  * callbacks run: no provider sees what it declares. It runs in the
  * code's folder, so it also says where the stack's own project keeps its stack files (and so

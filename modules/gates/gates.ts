@@ -6,6 +6,10 @@
 import { COMPARE_DEFAULTS, evaluateComparison, type BakeSchedule } from "./compare";
 import { keeps, selector, SLOS, type SloName } from "./slo";
 import { reachedErrorLimit, type MetricsProvider } from "./metrics";
+import { fmt, type GateEvaluation } from "./verdict";
+
+// What evaluateGates returns: its callers (the executors, the journal) read it from here.
+export type { GateEvaluation } from "./verdict";
 
 /**
  * A gate as a runbook states it, with the schema's defaults filled in (modules/migrate's
@@ -25,48 +29,8 @@ export interface Gate {
   effectFloor?: number;
 }
 
-export type Verdict = "pass" | "fail" | "inconclusive";
-
-export interface GateEvaluation {
-  gate: string;
-  verdict: Verdict;
-  critical: boolean;
-  metric: string;
-  pool: string;
-  query: string;
-  /** The window's samples, oldest first. */
-  values: number[];
-  samples: number;
-  /** The mean the threshold is held against, when there were samples. */
-  value?: number;
-  threshold: number;
-  bound: "below" | "above";
-  queryError?: string;
-  /** The provider reached its consecutive-error limit: hold for a human now, not at maxBake. */
-  errorLimit?: boolean;
-  reason: string;
-  /** Relative gates (compare.ts): the source pool's query, both sides' sample counts, NaN or
-   * non-finite samples left out, the sequential test's always-valid p-value (of "no worse than
-   * the floor") and alpha, the effect (how much worse the target's mean is, as a share of the
-   * source's; `value` repeats it) and its always-valid (1 − alpha) interval. */
-  sourceQuery?: string;
-  sourceSamples?: number;
-  targetSamples?: number;
-  dropped?: number;
-  pValue?: number;
-  alpha?: number;
-  effect?: number;
-  interval?: [number, number];
-  /** Histogram buckets compared: upper bound and each pool's sessions in the bucket. */
-  buckets?: { le: number; source: number; target: number }[];
-}
-
 /** A round's verdict: any critical failure rolls back; then failure holds; then inconclusive. */
 export type RoundVerdict = "pass" | "critical-fail" | "fail" | "inconclusive";
-
-export function fmt(value: number): string {
-  return Number(value.toPrecision(4)).toString();
-}
 
 /** Pure: one gate's verdict from its window's samples (or the query's error). */
 export function judgeGate(

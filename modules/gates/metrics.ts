@@ -1,4 +1,37 @@
-import type { HistogramSource } from "./compare";
+/**
+ * A histogram over the window: cumulative session counts per upper bound (ascending, the last
+ * +Inf) and the sum of the observed values.
+ */
+export interface Histogram {
+  buckets: { le: number; count: number }[];
+  sum: number;
+}
+
+/** One minute of a pool: its session-minutes and the sum of their values. */
+export interface MinuteTotal {
+  count: number;
+  sum: number;
+}
+
+/**
+ * One pool's per-session samples over the window: raw values, or the histogram of one summary
+ * per session (ended in the window, or in progress at its end). `minutes`, one per minute of the
+ * window, oldest first and aligned across pools, carries the shared minute-level causes.
+ */
+export type Samples = ({ values: number[] } | { histogram: Histogram }) & {
+  minutes?: MinuteTotal[];
+};
+
+/** What a pool's samples came from (journaled) and the samples, or why there are none. */
+export type Fetched = { query: string } & (Samples | { missing: string });
+
+/**
+ * Where per-session summaries come from: Prometheus, or the rehearsal world. `metric` is a
+ * Comparison's `summaryMetric`; the source finds the rest of the comparison's series from it.
+ */
+export interface HistogramSource {
+  histogram(metric: string, pool: string, from: number, to: number): Promise<Fetched>;
+}
 
 /**
  * Where gates get their numbers. A query is a PromQL selector (see slo.ts); a provider answers

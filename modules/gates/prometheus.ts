@@ -6,14 +6,16 @@
  * from metric failures — and after `errorLimit` of them in a row the error says so
  * (`errorLimit: true`), which holds the migration for a human instead of baking on blind.
  */
+import { COMPARISONS } from "./compare";
 import {
-  COMPARISONS,
+  consecutiveErrors,
+  ERROR_LIMIT,
   type Fetched,
   type Histogram,
   type HistogramSource,
+  type MetricsProvider,
   type MinuteTotal,
-} from "./compare";
-import { consecutiveErrors, ERROR_LIMIT, type MetricsProvider } from "./metrics";
+} from "./metrics";
 import { MATCHER_OPS, poolMatchers, SLO_NAMES, SLOS } from "./slo";
 
 /** Every template's matchers: the pool (or a cohort of its hosts) in the runbook's region. */

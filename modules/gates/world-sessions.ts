@@ -6,7 +6,8 @@
  * the pool's exponentially (most near it, a few far worse). Counts are the expected ones,
  * computed rather than drawn: cheap, and the same on every run of a seed.
  */
-import { COMPARISONS, type Fetched, type Histogram, type MinuteTotal } from "./compare";
+import { COMPARISONS } from "./compare";
+import type { Fetched, Histogram, MinuteTotal } from "./metrics";
 import { emptyHistogram, renderHistogram, renderQuery, TEMPLATES } from "./prometheus";
 import { poolMatchers, SLO_NAMES, type SloName } from "./slo";
 /**

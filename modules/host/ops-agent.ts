@@ -1,6 +1,6 @@
 /**
  * GCP: Google's Ops Agent sends the host agent's series to Google Cloud Managed Service for
- * Prometheus, where the pool's alert policies (modules/observe/cloud.ts) query them in PromQL.
+ * Prometheus, where the pool's alert policies (modules/alerting/cloud.ts) query them in PromQL.
  * Its Prometheus receiver scrapes the agent on loopback; the bootstrap installs it from Google's
  * apt repository (pure renders here, bootstrap.ts carries them).
  * https://cloud.google.com/stackdriver/docs/solutions/agents/ops-agent/prometheus

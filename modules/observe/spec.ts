@@ -26,7 +26,7 @@ export interface Sli {
   feed(bad: number, total: number): [string, Record<string, string>, number][];
   /**
    * The counters whose increase counts bad and all events: `bad` and `total` render them as
-   * PromQL, the AWS hosts' agent sums them for CloudWatch (modules/observe/cloud.ts).
+   * PromQL, the AWS hosts' agent sums them for CloudWatch (modules/alerting/cloud.ts).
    */
   events: { bad: CounterTerm[]; total: CounterTerm[] };
 }

@@ -8,8 +8,7 @@
  * calls cut before their host's drain limit, and more hosts out of service than allowed.
  */
 import type { RolloutConfig } from "../config/rollout.schema";
-import type { Fetched } from "../gates/compare";
-import type { MetricsProvider } from "../gates/metrics";
+import type { Fetched, MetricsProvider } from "../gates/metrics";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS, MATCHER_OPS, SLO_NAMES } from "../gates/slo";
 import { worldHistogram, type SessionRecord } from "../gates/world-sessions";
 import type { Clock } from "../migrate/clock";

@@ -7,12 +7,62 @@ import type { Trace } from "../world/demand";
 import type { FrontierPoint } from "./frontier";
 import type { ReplayResult } from "./replay";
 
-const WIDTH = 900;
+const WIDTH = 940;
 const PANEL = 110;
 const LEFT = 150;
-const COLUMNS = WIDTH - LEFT - 20;
+// Room right of the panels for the y-axis labels (the left margin holds each policy's name).
+const RIGHT = 60;
+const COLUMNS = WIDTH - LEFT - RIGHT;
 
 const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+
+/**
+ * Round tick values for an axis over [lo, hi]: about `count` steps of 1, 2 or 5 × a power of
+ * ten, from the first multiple of the step at or above lo to the last at or below hi.
+ */
+export function axisTicks(lo: number, hi: number, count = 4): number[] {
+  return hi > lo ? ticksOf(lo, hi, tickStep(hi - lo, count)) : [lo];
+}
+
+/** An axis from 0 that ends on a tick at or above `max` (> 0): its ticks, the last being its top. */
+export function zeroAxis(max: number, count = 4): number[] {
+  const step = tickStep(max, count);
+  return ticksOf(0, Math.max(1, Math.ceil(max / step - 1e-9)) * step, step);
+}
+
+/**
+ * The step nearest span/count among 1, 2, 5 × 10^k, switching at the geometric midpoints
+ * (√2, √10, √50) as d3-array does (src/ticks.js, tickSpec), so 4 ticks over 48,000 step by
+ * 10,000. Labels beside a y axis are lowered by 0.32em to centre on their tick, as d3-axis does
+ * (src/axis.js); `dy` is plain SVG 1.1 text positioning.
+ */
+function tickStep(span: number, count: number): number {
+  const raw = span / count;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const norm = raw / magnitude;
+  const unit = norm >= Math.sqrt(50) ? 10 : norm >= Math.sqrt(10) ? 5 : norm >= Math.SQRT2 ? 2 : 1;
+  return unit * magnitude;
+}
+
+/** Multiples of step in [lo, hi], rounded so that 3 × 0.1 is 0.3 in a label. */
+function ticksOf(lo: number, hi: number, step: number): number[] {
+  const digits = Math.max(0, 1 - Math.floor(Math.log10(step)));
+  const out: number[] = [];
+  for (let i = Math.ceil(lo / step - 1e-9); i * step <= hi + step * 1e-9; i++) {
+    out.push(Number((i * step).toFixed(digits)));
+  }
+  return out;
+}
+
+/** A tick's label: thousands separated, as many decimals as the ticks' step needs. */
+export function tickLabel(value: number, ticks: number[]): string {
+  const step = ticks.length > 1 ? ticks[1] - ticks[0] : 1;
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  return value.toLocaleString("en-US", {
+    minimumFractionDigits: decimals,
+    maximumFractionDigits: decimals,
+  });
+}
 
 /** Each column's maximum over its slice of the series. */
 function columns(series: Float64Array): number[] {
@@ -38,7 +88,9 @@ export function replaySvg(trace: Trace, results: ReplayResult[], title: string):
   let top = 0;
   for (const r of results) for (const v of columns(r.series!.capacity)) top = Math.max(top, v);
   for (const v of demand) top = Math.max(top, v);
-  const scale = (PANEL - 30) / Math.max(1, top);
+  // One scale for every panel, ending on a labelled tick, so panels compare by eye.
+  const yTicks = zeroAxis(Math.max(1, top));
+  const scale = (PANEL - 30) / yTicks[yTicks.length - 1];
   const height = 40 + results.length * PANEL + 30;
   const days = trace.sessions.length / 1440;
   const panels = results.map((r, i) => {
@@ -53,9 +105,17 @@ export function replaySvg(trace: Trace, results: ReplayResult[], title: string):
       )
       .join("");
     const stats = `${Math.round(r.hostHours).toLocaleString("en-US")} host-h · overload ${r.totals.overloadMinutes} min · cut early ${Math.round(r.totals.callsCut)} · at drain limit ${Math.round(r.totals.callsCutAtLimit).toLocaleString("en-US")}`;
+    const axis = yTicks.map((v) => {
+      const ty = (y + PANEL - 10 - v * scale).toFixed(1);
+      return (
+        `<line x1="${LEFT}" y1="${ty}" x2="${LEFT + COLUMNS}" y2="${ty}" stroke="#e4e4e4"/>` +
+        `<text x="${LEFT + COLUMNS + 4}" y="${ty}" font-size="9" fill="#555" dy="0.32em">${tickLabel(v, yTicks)}</text>`
+      );
+    });
     return [
       `<g>`,
       `<rect x="${LEFT}" y="${y + 8}" width="${COLUMNS}" height="${PANEL - 18}" fill="#fafafa" stroke="#ddd"/>`,
+      ...axis,
       overloaded,
       `<path d="${path(cap, y, scale)}" fill="none" stroke="#2b6cb0" stroke-width="1.2"/>`,
       `<path d="${path(demand, y, scale)}" fill="none" stroke="#222" stroke-width="0.8"/>`,
@@ -73,6 +133,7 @@ export function replaySvg(trace: Trace, results: ReplayResult[], title: string):
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="10" y="22" font-size="15" font-weight="bold">${escape(title)}</text>`,
     `<text x="${LEFT}" y="36" font-size="11" fill="#555">black: demand (sessions) · blue: serving capacity · red: minutes joins were refused</text>`,
+    `<text x="${LEFT + COLUMNS + 4}" y="36" font-size="10" fill="#555">sessions</text>`,
     ...panels,
     ...ticks,
     `</svg>`,
@@ -98,9 +159,13 @@ export function frontierSvg(
     const y0 = 40 + Math.floor(i / perRow) * height;
     const hours = p.points.map((q) => q.hostHours);
     const [lo, hi] = [Math.min(...hours), Math.max(...hours)];
-    const top = Math.max(0.01, ...p.points.map((q) => q.cutAtLimitPct));
+    const yTicks = zeroAxis(Math.max(0.01, ...p.points.map((q) => q.cutAtLimitPct)), 3);
+    const top = yTicks[yTicks.length - 1];
+    const xTicks = axisTicks(lo, hi, 4);
     const px = (h: number) => x0 + left + ((h - lo) / Math.max(1, hi - lo)) * (width - left - 30);
     const py = (c: number) => y0 + height - bottom - (c / top) * (height - bottom - 30);
+    const base = y0 + height - bottom;
+    const axisMiddle = ((y0 + 24 + base) / 2).toFixed(1);
     const dots = p.points.map((q) => {
       const label = `${Number.isFinite(q.maxCutPerHost) ? `≤${q.maxCutPerHost}` : "any"}@${q.drainLimitMin}m`;
       return [
@@ -110,11 +175,20 @@ export function frontierSvg(
     });
     return [
       `<text x="${x0 + 10}" y="${y0 + 16}" font-size="12" font-weight="bold">${escape(p.name)}</text>`,
-      `<line x1="${x0 + left}" y1="${y0 + height - bottom}" x2="${x0 + width - 20}" y2="${y0 + height - bottom}" stroke="#999"/>`,
-      `<line x1="${x0 + left}" y1="${y0 + 24}" x2="${x0 + left}" y2="${y0 + height - bottom}" stroke="#999"/>`,
-      `<text x="${x0 + left}" y="${y0 + height - bottom + 14}" font-size="9" fill="#555">${Math.round(lo).toLocaleString("en-US")} host-h</text>`,
-      `<text x="${x0 + width - 20}" y="${y0 + height - bottom + 14}" font-size="9" fill="#555" text-anchor="end">${Math.round(hi).toLocaleString("en-US")}</text>`,
-      `<text x="${x0 + 4}" y="${y0 + 34}" font-size="9" fill="#555">${top.toFixed(2)} %</text>`,
+      `<line x1="${x0 + left}" y1="${base}" x2="${x0 + width - 20}" y2="${base}" stroke="#999"/>`,
+      `<line x1="${x0 + left}" y1="${y0 + 24}" x2="${x0 + left}" y2="${base}" stroke="#999"/>`,
+      ...xTicks.map(
+        (h) =>
+          `<line x1="${px(h).toFixed(1)}" y1="${base}" x2="${px(h).toFixed(1)}" y2="${base + 3}" stroke="#999"/>` +
+          `<text x="${px(h).toFixed(1)}" y="${base + 13}" font-size="9" fill="#555" text-anchor="middle">${tickLabel(h, xTicks)}</text>`,
+      ),
+      `<text x="${x0 + width - 20}" y="${base + 25}" font-size="9" fill="#555" text-anchor="end">host-hours</text>`,
+      ...yTicks.map(
+        (c) =>
+          `<line x1="${x0 + left - 3}" y1="${py(c).toFixed(1)}" x2="${x0 + left}" y2="${py(c).toFixed(1)}" stroke="#999"/>` +
+          `<text x="${x0 + left - 5}" y="${py(c).toFixed(1)}" font-size="9" fill="#555" text-anchor="end" dy="0.32em">${tickLabel(c, yTicks)}</text>`,
+      ),
+      `<text x="${x0 + 14}" y="${axisMiddle}" font-size="9" fill="#555" text-anchor="middle" transform="rotate(-90 ${x0 + 14} ${axisMiddle})">% of calls</text>`,
       ...dots,
     ].join("");
   });

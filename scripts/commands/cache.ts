@@ -1,7 +1,7 @@
 /** avfleet cache prune — keep the Plan cache within its age and size. */
 import { join } from "node:path";
 import { gitRoot } from "../../modules/diff/run";
-import { PLAN_CACHE_ROOT, PlanCache, PRUNE_DEFAULTS } from "../../modules/plan/cache";
+import { PLAN_CACHE_ROOT, PlanCache, PRUNE_DEFAULTS } from "../../modules/evaluation/cache";
 import { EXIT, UsageError, parseCommandArgs, type Command } from "../cli";
 
 export const command: Command = {

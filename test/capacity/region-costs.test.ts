@@ -19,7 +19,7 @@ import {
   regionPrice,
 } from "../../modules/capacity/region-prices";
 import { loadStackFile } from "../../modules/config/stack";
-import { evaluateStacks } from "../../modules/plan/evaluate";
+import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import { ROOT } from "../support/cli";
 
 test("Tokyo and Singapore cost more than us-central1 and us-east-1 for the same machine type", () => {

@@ -14,7 +14,7 @@ import {
   PlanCache,
   planKey,
   workingTreeSnapshot,
-} from "../../modules/plan/cache";
+} from "../../modules/evaluation/cache";
 import type { Plan } from "../../modules/plan/plan";
 
 const dir = mkdtempSync(join(tmpdir(), "avfleet-cache-test-"));

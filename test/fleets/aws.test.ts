@@ -9,7 +9,7 @@ import type { Plan } from "../../modules/plan/plan";
 import { evaluateExamples, resource } from "../support/plans";
 import { bootstrapFiles, cloudInit } from "../support/user-data";
 import { launchTemplateUserData } from "../../policy/hosts";
-import { cloudwatchCounters } from "../../modules/observe/cloud";
+import { cloudwatchCounters } from "../../modules/alerting/cloud";
 
 const spec = loadStackFile("stacks/Pulumi.aws-us-east-1.yaml").fleet as AwsFleetSpec;
 let plan: Plan;

@@ -16,7 +16,7 @@ import YAML from "yaml";
 import { loadInventory } from "../../modules/config/inventory";
 import { loadStackFile, loadStacks, validateStackDocument } from "../../modules/config/stack";
 import { InputError } from "../../modules/config/validate";
-import { EvaluationError, evaluateStacks } from "../../modules/plan/evaluate";
+import { EvaluationError, evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan, PlanResource } from "../../modules/plan/plan";
 import { nextUp, stateOf, type State, type UpResult } from "../../modules/plan/next-up";
 import { planBatches, unavailableHosts } from "../../modules/release/batches";

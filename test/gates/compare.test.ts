@@ -11,10 +11,8 @@ import {
   promotionRound,
   welchDf,
   type CompareGate,
-  type Fetched,
-  type MinuteTotal,
-  type Samples,
 } from "../../modules/gates/compare";
+import type { Fetched, MinuteTotal, Samples } from "../../modules/gates/metrics";
 import {
   decide,
   halfWidth,

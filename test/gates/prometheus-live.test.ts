@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { realClock } from "../../modules/migrate/clock";
-import { COMPARISONS, type Histogram } from "../../modules/gates/compare";
+import { COMPARISONS } from "../../modules/gates/compare";
+import type { Histogram } from "../../modules/gates/metrics";
 import { runMigration } from "../../modules/migrate/executor";
 import type { Entry } from "../../modules/migrate/journal";
 import {

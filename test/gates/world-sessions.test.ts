@@ -5,8 +5,8 @@ import {
   evaluateComparison,
   judgeComparison,
   type CompareGate,
-  type Fetched,
 } from "../../modules/gates/compare";
+import type { Fetched } from "../../modules/gates/metrics";
 import { loadRunbook } from "../../modules/migrate/runbook";
 import { advance, createWorld, parseFault, type WorldState } from "../../modules/migrate/world";
 import {

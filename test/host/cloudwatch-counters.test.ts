@@ -1,6 +1,6 @@
 /**
  * What an AWS host publishes for its pool's alarms (avfleet-agent.py, CounterPublisher): the
- * increase of the table's counters (modules/observe/cloud.ts cloudwatchCounters) between two
+ * increase of the table's counters (modules/alerting/cloud.ts cloudwatchCounters) between two
  * readings of its own /metrics text, per series as Prometheus's increase() counts it (a new
  * series is a baseline, a lower value a reset), summed over the host's series, and the
  * PutMetricData calls that carry them. Values worked by hand.
@@ -15,7 +15,7 @@ import type { AwsFleetSpec } from "../../modules/config/fleet.schema";
 import { hostPolicy } from "../../modules/fleets/aws-args";
 import { autoScalingGroupName } from "../../modules/host/agent";
 import { AWS_DRAIN_HOOK, AWS_LAUNCH_HOOK, awsMediaMetric } from "../../modules/host/metrics";
-import { cloudwatchCounters } from "../../modules/observe/cloud";
+import { cloudwatchCounters } from "../../modules/alerting/cloud";
 import { ROOT } from "../support/cli";
 
 const AGENT = join(ROOT, "modules/host/avfleet-agent.py");

@@ -21,7 +21,7 @@ import {
   metalPayload,
 } from "../../modules/host/bootstrap";
 import { workloadUnit } from "../../modules/host/units";
-import { evaluateStacks } from "../../modules/plan/evaluate";
+import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan } from "../../modules/plan/plan";
 import { evaluatePolicies } from "../../modules/policy/runner";
 import { POLICIES } from "../../modules/policy";

@@ -22,7 +22,7 @@ import {
   opsAgentInstall,
 } from "../../modules/host/ops-agent";
 import { hostTuning } from "../../modules/fleets/host-tuning";
-import { gcpAlertPolicies } from "../../modules/observe/cloud";
+import { gcpAlertPolicies } from "../../modules/alerting/cloud";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { loadStacks } from "../../modules/config/stack";
-import { evaluateStacks } from "../../modules/plan/evaluate";
+import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan } from "../../modules/plan/plan";
 import { evaluate } from "../../modules/placement/evaluate";
 import { solveExact } from "../../modules/placement/exact";

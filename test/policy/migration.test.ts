@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { loadStacks } from "../../modules/config/stack";
-import { evaluateStacks } from "../../modules/plan/evaluate";
+import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan } from "../../modules/plan/plan";
 import { evaluatePolicies } from "../../modules/policy/runner";
 import { STACK_FACTS_TYPE } from "../../policy/facts";

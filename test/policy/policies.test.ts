@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { listStacks, loadStacks } from "../../modules/config/stack";
-import { evaluateStacks } from "../../modules/plan/evaluate";
+import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan, PlanResource } from "../../modules/plan/plan";
 import { POLICIES } from "../../modules/policy";
 import { cloudDnsOneRoutingPolicy, route53LatencyAwsOnly } from "../../policy/dns-steering";

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadStacks, loadStackFile } from "../../modules/config/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
-import { evaluateStacks } from "../../modules/plan/evaluate";
+import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import { evaluatePolicies } from "../../modules/policy/runner";
 import { POLICIES } from "../../modules/policy";
 import { agentConfig, HOST_READINGS_REFRESH_SEC } from "../../modules/host/agent";

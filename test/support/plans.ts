@@ -5,7 +5,7 @@ import { join } from "node:path";
 import assert from "node:assert/strict";
 import YAML from "yaml";
 import { DEFAULT_STACKS_DIR, loadStacks, stackFileName } from "../../modules/config/stack";
-import { evaluateStacks } from "../../modules/plan/evaluate";
+import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan, PlanResource } from "../../modules/plan/plan";
 import { ROOT } from "./cli";
 

@@ -15,7 +15,7 @@ import type { Severity } from "../config/notify.schema";
 import type { CloudWatchCounters, CounterTerm } from "../host/agent";
 import { HOST_METRIC_FAMILIES } from "../host/exporter";
 import { awsMediaMetric } from "../host/metrics";
-import { burnAnnotations, DEFAULT_RUNBOOK_BASE, num, scaled } from "./rules";
+import { burnAnnotations, DEFAULT_RUNBOOK_BASE, num, scaled } from "../observe/rules";
 import {
   BURN_ALERTS,
   burnAlertName,
@@ -26,7 +26,7 @@ import {
   SLIS,
   type BurnAlert,
   type Sli,
-} from "./spec";
+} from "../observe/spec";
 
 export interface PoolRef {
   pool: string;

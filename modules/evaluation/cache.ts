@@ -26,7 +26,7 @@ import {
 } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { STACK_FILE } from "../config/stack";
-import type { Plan } from "./plan";
+import type { Plan } from "../plan/plan";
 
 /** Bump when the Plan's shape or the key's recipe changes. */
 const CACHE_FORMAT = 3;

@@ -1,6 +1,6 @@
 /**
  * The Plan worker loaded the way `pulumi up` loads a program: started by
- * `node --require modules/plan/pulumi-cli-register.js`, so this file, our modules and
+ * `node --require modules/evaluation/pulumi-cli-register.js`, so this file, our modules and
  * index.ts go through the ts-node the Pulumi CLI registers (its resolution order, its type
  * checking), not through the bundle. The loader-fidelity test and `preview --loader
  * pulumi-cli` use it. The bundle's module tracker is absent here: Plans made this way record

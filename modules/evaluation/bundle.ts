@@ -137,8 +137,8 @@ interface Recipe {
 const WORKER: Recipe = {
   kind: "workers",
   entry: [
-    `require("./modules/plan/lazy-sdk.ts").deferUnusedSdkModules();`,
-    `require("./modules/plan/worker.ts").runWorker(() => require("./index.ts"));`,
+    `require("./modules/evaluation/lazy-sdk.ts").deferUnusedSdkModules();`,
+    `require("./modules/evaluation/worker.ts").runWorker(() => require("./index.ts"));`,
   ].join("\n"),
   tracked: true,
 };
@@ -188,7 +188,7 @@ async function build(root: string, out: string, recipe: Recipe): Promise<string[
   const text = result.outputFiles[0].text;
   if (recipe.tracked && !ESBUILD_COMMONJS.test(text)) {
     throw new Error(
-      "esbuild's __commonJS helper changed: update TRACKER in modules/plan/bundle.ts",
+      "esbuild's __commonJS helper changed: update TRACKER in modules/evaluation/bundle.ts",
     );
   }
   mkdirSync(dirname(out), { recursive: true });

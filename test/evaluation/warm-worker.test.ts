@@ -8,7 +8,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { constants, getPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { EvaluationError, evaluateStacksWithReads } from "../../modules/plan/evaluate";
+import { EvaluationError, evaluateStacksWithReads } from "../../modules/evaluation/evaluate";
 import { ROOT } from "../support/cli";
 
 // Every kind, the metal site first so that later stacks run in a worker it has used.

@@ -3,7 +3,7 @@
 // project's `typescript` and, when the project has none, the ts-node vendored in the SDK
 // (7.0.1); compiler options are the host's defaults overlaid with tsconfig.json's; type
 // checking is on unless PULUMI_NODEJS_TRANSPILE_ONLY or tsconfig's noCheck says otherwise.
-// `node --require <this> modules/plan/worker.ts …` then loads the worker, our modules and
+// `node --require <this> modules/evaluation/worker.ts …` then loads the worker, our modules and
 // the program through that hook: the resolution and compilation a user's `pulumi up` gets,
 // not tsx's. Plain JavaScript on purpose: it must run before any TypeScript hook exists.
 "use strict";

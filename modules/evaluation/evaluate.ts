@@ -14,7 +14,7 @@ import type { LoadedStack } from "../config/stack";
 import { checkedInputs, type CheckedInput } from "../config/validate";
 import { workerBundle } from "./bundle";
 import { PLAN_CACHE_ROOT } from "./cache";
-import type { Plan, PlanResource } from "./plan";
+import type { Plan, PlanResource } from "../plan/plan";
 import { SharedStrings } from "./shared-strings";
 import type {
   CheckedMessage,
@@ -72,8 +72,8 @@ interface WorkerScript {
 
 function pulumiCliWorker(root: string): WorkerScript {
   return {
-    file: join(root, "modules/plan/pulumi-cli-worker.ts"),
-    execArgv: ["--require", join(root, "modules/plan/pulumi-cli-register.js")],
+    file: join(root, "modules/evaluation/pulumi-cli-worker.ts"),
+    execArgv: ["--require", join(root, "modules/evaluation/pulumi-cli-register.js")],
   };
 }
 

@@ -4,9 +4,9 @@
  * side holds the whole Plan as one message), then the rest of the Plan and every file the
  * evaluation used. A warm worker keeps the SDK, the providers and our modules loaded and
  * runs the program (index.ts) afresh for each stack, under a new mock monitor and config;
- * test/plan/warm-worker.test.ts checks that this gives the Plans separate processes give.
+ * test/evaluation/warm-worker.test.ts checks that this gives the Plans separate processes give.
  *
- * Runs only inside the bundle modules/plan/bundle.ts builds: node <bundle>, fed over IPC.
+ * Runs only inside the bundle modules/evaluation/bundle.ts builds: node <bundle>, fed over IPC.
  */
 import * as pulumi from "@pulumi/pulumi";
 import fs from "node:fs";
@@ -19,12 +19,12 @@ import type { FleetSpec } from "../config/fleet.schema";
 import { fleetEconomics } from "../capacity/capacity";
 import { trafficShareOf } from "../traffic/shares";
 import { TRAFFIC_SPLITS } from "./cache";
-import { mockAddress, mockCall, mockId, mockState } from "./mock-state";
-import type { Plan, PlanResource } from "./plan";
-import { hasAsset, redactSecrets } from "./redact";
+import { mockAddress, mockCall, mockId, mockState } from "../plan/mock-state";
+import type { Plan, PlanResource } from "../plan/plan";
+import { hasAsset, redactSecrets } from "../plan/redact";
 import { StringSharer } from "./shared-strings";
 import { quietStackTraces, TRACES_HINT } from "./stack-traces";
-import { SECRET } from "./plan";
+import { SECRET } from "../plan/plan";
 
 interface RegisterRequest {
   /** The inputs as the SDK serialized them: an asset is its signature and path there. */

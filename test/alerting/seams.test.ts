@@ -22,7 +22,7 @@ import {
   servedSeries,
   unpublished,
   unpublishedAlarmMetrics,
-} from "../../modules/observe/seams";
+} from "../../modules/alerting/seams";
 import { opsAgentConfig } from "../../modules/host/ops-agent";
 import { autoscalingPolicy } from "../../modules/fleets/gcp-args";
 import { hostPolicy } from "../../modules/fleets/aws-args";
@@ -33,7 +33,7 @@ import {
   awsAlarms,
   cloudwatchCounters,
   gcpAlertPolicies,
-} from "../../modules/observe/cloud";
+} from "../../modules/alerting/cloud";
 import { regionDashboard } from "../../modules/observe/dashboards";
 import { prometheusSites, renderPrometheus } from "../../modules/observe/prometheus";
 import { dashboardRegions, poolFacts } from "../../modules/observe/render";

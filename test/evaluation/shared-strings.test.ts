@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { SharedStrings, StringSharer } from "../../modules/plan/shared-strings";
+import { SharedStrings, StringSharer } from "../../modules/evaluation/shared-strings";
 
 // What crosses the pipe: JSON.
 const wire = <T>(value: T): T => JSON.parse(JSON.stringify(value));

@@ -1,6 +1,6 @@
 /**
  * Loader fidelity: the Pulumi CLI does not run our program as our offline tools do (the
- * cached bundle, or tsx). Its Node.js host registers ts-node (modules/plan/pulumi-cli-register.js
+ * cached bundle, or tsx). Its Node.js host registers ts-node (modules/evaluation/pulumi-cli-register.js
  * does the same) and `require`s index.ts, which resolves and type-checks in its own way. Every
  * stack must evaluate to the same Plan both ways, and a file that would load differently under
  * the CLI must fail here.
@@ -11,7 +11,7 @@ import { cpSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { basename, extname, join } from "node:path";
 import { listStacks, stackFileName } from "../../modules/config/stack";
-import { evaluateStack, evaluateStacks, EvaluationError } from "../../modules/plan/evaluate";
+import { evaluateStack, evaluateStacks, EvaluationError } from "../../modules/evaluation/evaluate";
 import { ROOT } from "../support/cli";
 
 const STACKS = join(ROOT, "stacks");

@@ -3,7 +3,7 @@
  * what a fleet's hosts publish, so a reader can be checked against its publisher. The host
  * agent's series come from its config, rendered by the references test/host holds line-equal to
  * the agent; `up` of the host job comes from whatever scrapes it (a site's Prometheus, a GCP
- * host's Ops Agent). test/observe/seams.test.ts and bench:observe (alerts_with_source) use it.
+ * host's Ops Agent). test/alerting/seams.test.ts and bench:observe (alerts_with_source) use it.
  */
 import type { FleetSpec } from "../config/fleet.schema";
 import { agentConfig, type CloudWatchCounters } from "../host/agent";
