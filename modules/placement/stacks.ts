@@ -11,8 +11,8 @@ import { stackFileSchema } from "../config/stack.schema";
 import type { TrafficSpec } from "../config/traffic.schema";
 import { assertNoProblems, InputError, schemaProblems } from "../config/validate";
 import { steeringProblems } from "../config/traffic";
-import type { Evaluation } from "./evaluate";
-import type { Instance, Site } from "./instance";
+import type { Evaluation } from "../siting/evaluate";
+import type { Instance, Site } from "../siting/instance";
 
 export interface StackChange {
   stack: string;

@@ -4,16 +4,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { DEFAULT_STACKS_DIR, stackFileName } from "../../modules/config/stack";
 import { assertNoProblems } from "../../modules/config/validate";
-import { buildInstance } from "../../modules/placement/instance";
-import {
-  loadDemand,
-  loadRttFiles,
-  loadSites,
-  measuredPairProblems,
-  SHIPPED_RTT_FILES,
-} from "../../modules/placement/load";
+import { buildInstance } from "../../modules/siting/instance";
+import { loadRttFiles, SHIPPED_RTT_FILES } from "../../modules/latency/load";
+import { loadDemand, loadSites, measuredPairProblems } from "../../modules/siting/load";
 import { placementSvg } from "../../modules/placement/map";
-import { readPairsCsv } from "../../modules/placement/pairs";
+import { readPairsCsv } from "../../modules/latency/pairs";
 import { metroTable, siteTable, summaryLine } from "../../modules/placement/report";
 import {
   backboneRtt,
@@ -21,9 +16,9 @@ import {
   fitRttModel,
   piecewiseMs,
   publishedPairs,
-} from "../../modules/placement/rtt";
-import { rttSensitivity, sensitivityLines } from "../../modules/placement/sensitivity";
-import { place } from "../../modules/placement/solve";
+} from "../../modules/latency/rtt";
+import { rttSensitivity, sensitivityLines } from "../../modules/siting/sensitivity";
+import { place } from "../../modules/siting/solve";
 import { proposeStacks, type StackChange } from "../../modules/placement/stacks";
 import { EXIT, parseCommandArgs, progress, UsageError, type Command } from "../cli";
 
