@@ -24,8 +24,47 @@ test("avfleet place: tables, a map and stack files that pass the stack checks; n
     out,
     "--json",
   ]);
-  assert.equal(run.code, 0, run.stderr);
+  // The example's placement caps gcp-us-west1 at 18 hosts and geo-steers traffic-us-west while
+  // runbooks/us-west.yaml scales it to 40 and shifts it by weight (#27 finding 1).
+  assert.equal(run.code, 1, run.stderr);
   const report = JSON.parse(run.stdout);
+  const proposedFile = (stack: string) => join(out, "stacks", `Pulumi.${stack}.yaml`);
+  assert.ok(
+    report.breaks.includes(
+      `${proposedFile("gcp-us-west1")}: config.avfleet:fleet.maxHosts: is 18, below the 40 hosts runbooks/us-west.yaml steps[1] scales gcp-us-west1 to before traffic moves, expected at least 40 while runbooks/us-west.yaml runs`,
+    ),
+    report.breaks.join("\n"),
+  );
+  assert.ok(
+    report.breaks.some((b: string) =>
+      b.startsWith(
+        `${proposedFile("traffic-us-west")}: config.avfleet:traffic.dns.routing: is geoproximity, but runbooks/us-west.yaml shifts`,
+      ),
+    ),
+  );
+  // An existing file changes only at the keys the proposal sets (#27 finding 6).
+  for (const change of report.changes.filter((c: any) => !c.diff.startsWith("--- /dev/null"))) {
+    const changed = change.diff
+      .split("\n")
+      .filter((l: string) => /^[-+](?![-+]{2} )/.test(l))
+      .map((l: string) => l.slice(1).trim().split(":")[0]);
+    for (const key of changed)
+      assert.ok(
+        ["maxHosts", "minHosts", "peakParticipants", "routing", "- { stack"].includes(key),
+        `${change.stack}: ${key}`,
+      );
+  }
+  // A new stack keeps none of its template's comments: they describe the template's site.
+  const opened = report.sites.filter((s: any) => !s.exists && s.hosts > 0);
+  for (const site of opened) {
+    const comments = readFileSync(proposedFile(site.stack), "utf8")
+      .split("\n")
+      .filter((l) => l.trimStart().startsWith("#"));
+    assert.equal(comments.length, 3, comments.join("\n"));
+    assert.match(comments[0], new RegExp(`^# ${site.stack}: new gcp media site in europe-west2`));
+    for (const foreign of ["europe-west4", "Netherlands", "metal-ams", "runbooks/"])
+      assert.ok(!comments.some((c) => c.includes(foreign)), `${site.stack}: ${foreign}`);
+  }
   assert.equal(report.solver, "exact");
   assert.equal(report.status, "optimal");
   assert.ok(report.p95Ms <= 50);
@@ -33,9 +72,8 @@ test("avfleet place: tables, a map and stack files that pass the stack checks; n
     report.metros.every((m: { rttMs: number }) => m.rttMs <= 100),
     "no metro over the 2× cap",
   );
-  const opened = report.sites.filter((s: any) => !s.exists && s.hosts > 0).map((s: any) => s.stack);
   assert.ok(opened.length > 0, "the example opens an edge site");
-  for (const stack of opened) {
+  for (const { stack } of opened) {
     const file = join(out, "stacks", `Pulumi.${stack}.yaml`);
     const fleet = YAML.parse(readFileSync(file, "utf8")).config["avfleet:fleet"];
     const site = report.sites.find((s: any) => s.stack === stack);
@@ -80,6 +118,17 @@ test("avfleet place: tables, a map and stack files that pass the stack checks; n
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /demand\.yaml: metros: /);
   assert.ok(!existsSync(join(bad, "out")), "nothing written on bad input");
+  // A runbook the cross-check would read is input too: refused before anything is solved.
+  const badRunbooks = mkdtempSync(join(tmpdir(), "place-runbooks-"));
+  writeFileSync(join(badRunbooks, "us-west.yaml"), "region: us-west\ntraffic: traffic-nowhere\n");
+  const badRunbook = avfleet([
+    "place",
+    ...["--demand", "placement/demand.yaml", "--sites", "placement/sites.yaml"],
+    ...["--runbooks-dir", badRunbooks, "--out", join(bad, "out")],
+  ]);
+  assert.equal(badRunbook.code, 2);
+  assert.match(badRunbook.stderr, /us-west\.yaml: /);
+  assert.ok(!existsSync(join(bad, "out")), "nothing written on a bad runbook");
 });
 
 test("a geo-steered split evaluates to Route53 geoproximity records with coordinates; the DNS policies judge records", async () => {
