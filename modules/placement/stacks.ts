@@ -50,10 +50,11 @@ const FLEET = ["config", "avfleet:fleet"];
  * comments — they name its region, city and migration (an "Oregon" header on a us-central1
  * stack), and no rule can tell which of them would still hold.
  */
-function newStackText(site: Site, stacksDir: string): string {
+function newStackText(site: Site, stacksDir: string, notes: string[]): string {
   const spec = site.spec;
   const template = spec.newStack!.template;
   const doc = YAML.parseDocument(readFileSync(stackFileName(stacksDir, template), "utf8"));
+  const names = templateNames(template, doc.toJS().config);
   YAML.visit(doc, {
     Node(_, node) {
       node.commentBefore = undefined;
@@ -76,7 +77,33 @@ function newStackText(site: Site, stacksDir: string): string {
       spec.machineType,
     );
   }
+  for (const [path, value, name] of leavesNaming(doc.toJS(), names, [])) {
+    notes.push(
+      `${spec.stack}: ${path.join(".")} is "${value}", copied from stack ${template} and naming it (${name}): set it in the site's newStack.config`,
+    );
+  }
   return renderDocument(doc);
+}
+
+/** What names a template's own site: its stack, project, region, pool and endpoint. */
+function templateNames(template: string, config: Json): string[] {
+  const fleet = (config["avfleet:fleet"] ?? {}) as Json;
+  const names = [template, config["gcp:project"], config["gcp:region"], config["aws:region"]];
+  return [...names, fleet.pool, fleet.endpoint].filter((n): n is string => typeof n === "string");
+}
+
+/** The string values that still name the template's site, with their key paths. */
+function leavesNaming(
+  value: unknown,
+  names: string[],
+  path: string[],
+): [string[], string, string][] {
+  if (typeof value === "string") {
+    const name = names.find((n) => value.includes(n));
+    return name ? [[path, value, name]] : [];
+  }
+  if (value === null || typeof value !== "object") return [];
+  return Object.entries(value).flatMap(([key, v]) => leavesNaming(v, names, [...path, key]));
 }
 
 function fleetChange(
@@ -84,12 +111,13 @@ function fleetChange(
   hosts: number,
   sessions: number,
   stacksDir: string,
+  notes: string[],
 ): StackChange | undefined {
   const spec = site.spec;
   const file = stackFileName(stacksDir, spec.stack);
   const isNew = !spec.exists;
   const before = isNew ? undefined : readFileSync(file, "utf8");
-  let after = before ?? newStackText(site, stacksDir);
+  let after = before ?? newStackText(site, stacksDir, notes);
   after = setInText(after, [...FLEET, "demand", "peakParticipants"], sessions);
   if (spec.provider !== "metal") {
     after = setInText(after, [...FLEET, "maxHosts"], hosts);
@@ -223,7 +251,7 @@ export function proposeStacks(
         `${site.name}: stack ${site.spec.stack} is marked existing but has no file in ${stacksDir}`,
       );
     } else {
-      const change = fleetChange(site, e.hosts, e.sizedLoad, stacksDir);
+      const change = fleetChange(site, e.hosts, e.sizedLoad, stacksDir, notes);
       if (change) changes.push(change);
     }
     // A site that only stands by for another's loss needs no record of its own.

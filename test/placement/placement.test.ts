@@ -65,6 +65,13 @@ test("avfleet place: tables, a map and stack files that pass the stack checks; n
     for (const foreign of ["europe-west4", "Netherlands", "metal-ams", "runbooks/"])
       assert.ok(!comments.some((c) => c.includes(foreign)), `${site.stack}: ${foreign}`);
   }
+  // A copied value that still names the template's site is pointed out, not left silent.
+  assert.ok(
+    report.notes.includes(
+      'gcp-europe-west2: config.avfleet:fleet.alerting.notify.ticket.channel is "projects/media-prod-euw4/notificationChannels/1234567890", copied from stack gcp-europe-west4 and naming it (media-prod-euw4): set it in the site\'s newStack.config',
+    ),
+    report.notes.join("\n"),
+  );
   assert.equal(report.solver, "exact");
   assert.equal(report.status, "optimal");
   assert.ok(report.p95Ms <= 50);
