@@ -3,11 +3,11 @@
  * instances of ≤ 12 candidate sites, then the heuristic alone on a 300-metro × 60-site one.
  * Prints per instance the costs, the gap and the times; the last line is the summary.
  */
-import { solveExact } from "../modules/placement/exact";
-import { solveHeuristic } from "../modules/placement/heuristic";
-import { loadRttFiles, SHIPPED_RTT_FILES } from "../modules/placement/load";
-import { randomInstance } from "../modules/placement/random";
-import { fitRttModel } from "../modules/placement/rtt";
+import { solveExact } from "../modules/siting/exact";
+import { solveHeuristic } from "../modules/siting/heuristic";
+import { loadRttFiles, SHIPPED_RTT_FILES } from "../modules/latency/load";
+import { randomInstance } from "../modules/siting/random";
+import { fitRttModel } from "../modules/latency/rtt";
 
 const INSTANCES = 20;
 

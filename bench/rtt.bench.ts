@@ -5,7 +5,7 @@
  * beside it the single line the placement used before (1.36 × fibre over the great circle +
  * 16 ms). Prints per source and per distance band, the worst pairs, then the summary line.
  */
-import { loadRttFiles, SHIPPED_RTT_FILES } from "../modules/placement/load";
+import { loadRttFiles, SHIPPED_RTT_FILES } from "../modules/latency/load";
 import {
   fitRttModel,
   leaveOneOutErrors,
@@ -16,7 +16,7 @@ import {
   samplesOf,
   solveFit,
   type Sample,
-} from "../modules/placement/rtt";
+} from "../modules/latency/rtt";
 
 /** The model before #28: great-circle km × 1.36 × 0.01 ms/km + 16 ms, fitted to 14 AWS pairs. */
 const LINE = (km: number) => km * 1.36 * 0.01 + 16;

@@ -3,8 +3,8 @@
  * new ones marked), a solid line from each metro to its primary site, dashed to its fallback.
  * Equirectangular, cropped to the points, with a graticule — people look at placements.
  */
-import type { Evaluation, Placement } from "./evaluate";
-import type { Instance } from "./instance";
+import type { Evaluation, Placement } from "../siting/evaluate";
+import type { Instance } from "../siting/instance";
 
 const WIDTH = 960;
 const PALETTE = [

@@ -1,7 +1,7 @@
 /** A placement in words: the per-site and per-metro tables, and the summary line. */
-import type { Evaluation, Placement } from "./evaluate";
-import type { Instance } from "./instance";
-import type { PlacementRun } from "./solve";
+import type { Evaluation, Placement } from "../siting/evaluate";
+import type { Instance } from "../siting/instance";
+import type { PlacementRun } from "../siting/solve";
 
 function table(header: string[], rows: string[][]): string {
   const width = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

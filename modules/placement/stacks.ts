@@ -3,6 +3,8 @@
  * its template), new demand and host bounds for existing ones, and per media region the join
  * record's steering the provider can serve. Rendered as whole files beside stacks/, never
  * over it; every proposed file passes the stack-file schema and checks before it is shown.
+ * An existing file changes only at the keys the proposal sets (yaml-edit.ts); a new one is
+ * its template without the template's comments, which describe the template's site.
  */
 import { existsSync, readFileSync } from "node:fs";
 import YAML from "yaml";
@@ -11,14 +13,17 @@ import { stackFileSchema } from "../config/stack.schema";
 import type { TrafficSpec } from "../config/traffic.schema";
 import { assertNoProblems, InputError, schemaProblems } from "../config/validate";
 import { steeringProblems } from "../config/traffic";
-import type { Evaluation } from "./evaluate";
-import type { Instance, Site } from "./instance";
+import type { Evaluation } from "../siting/evaluate";
+import type { Instance, Site } from "../siting/instance";
+import { renderDocument, setInText } from "./yaml-edit";
 
 export interface StackChange {
   stack: string;
   /** The file's text today (undefined for a new stack). */
   before?: string;
   after: string;
+  /** `after` parsed: what the cross-check against splits and runbooks reads. */
+  proposed: { config: Record<string, unknown> };
   why: string;
 }
 
@@ -40,9 +45,65 @@ function setLeaves(doc: YAML.Document, path: string[], values: unknown): void {
 
 const FLEET = ["config", "avfleet:fleet"];
 
-/** The repository's YAML style (prettier's): `{ a: 1 }` but `[a, b]`. */
-function render(doc: YAML.Document): string {
-  return doc.toString({ lineWidth: 100 }).replace(/\[ ([^[\]\n]*?) \]/g, "[$1]");
+/**
+ * A new site's stack: the template's keys with the site's own set, and none of the template's
+ * comments — they name its region, city and migration (an "Oregon" header on a us-central1
+ * stack), and no rule can tell which of them would still hold.
+ */
+function newStackText(site: Site, stacksDir: string, notes: string[]): string {
+  const spec = site.spec;
+  const template = spec.newStack!.template;
+  const doc = YAML.parseDocument(readFileSync(stackFileName(stacksDir, template), "utf8"));
+  const names = templateNames(template, doc.toJS().config);
+  YAML.visit(doc, {
+    Node(_, node) {
+      node.commentBefore = undefined;
+      node.comment = undefined;
+    },
+  });
+  doc.comment = null;
+  doc.commentBefore = [
+    ` ${spec.stack}: new ${spec.provider} media site in ${spec.region ?? spec.mediaRegion}, proposed by \`avfleet place\`.`,
+    " Keys its sites-file entry does not set come from its newStack.template, without that",
+    " stack's comments (they describe the template's site). Check every copied value.",
+  ].join("\n");
+  setLeaves(doc, [], { config: spec.newStack!.config ?? {} });
+  if (spec.provider === "gcp") doc.setIn(["config", "gcp:region"], spec.region);
+  if (spec.provider === "aws") doc.setIn(["config", "aws:region"], spec.region);
+  doc.setIn([...FLEET, "mediaRegion"], spec.mediaRegion);
+  if (spec.machineType) {
+    doc.setIn(
+      [...FLEET, spec.provider === "aws" ? "instanceType" : "machineType"],
+      spec.machineType,
+    );
+  }
+  for (const [path, value, name] of leavesNaming(doc.toJS(), names, [])) {
+    notes.push(
+      `${spec.stack}: ${path.join(".")} is "${value}", copied from stack ${template} and naming it (${name}): set it in the site's newStack.config`,
+    );
+  }
+  return renderDocument(doc);
+}
+
+/** What names a template's own site: its stack, project, region, pool and endpoint. */
+function templateNames(template: string, config: Json): string[] {
+  const fleet = (config["avfleet:fleet"] ?? {}) as Json;
+  const names = [template, config["gcp:project"], config["gcp:region"], config["aws:region"]];
+  return [...names, fleet.pool, fleet.endpoint].filter((n): n is string => typeof n === "string");
+}
+
+/** The string values that still name the template's site, with their key paths. */
+function leavesNaming(
+  value: unknown,
+  names: string[],
+  path: string[],
+): [string[], string, string][] {
+  if (typeof value === "string") {
+    const name = names.find((n) => value.includes(n));
+    return name ? [[path, value, name]] : [];
+  }
+  if (value === null || typeof value !== "object") return [];
+  return Object.entries(value).flatMap(([key, v]) => leavesNaming(v, names, [...path, key]));
 }
 
 function fleetChange(
@@ -50,39 +111,24 @@ function fleetChange(
   hosts: number,
   sessions: number,
   stacksDir: string,
+  notes: string[],
 ): StackChange | undefined {
   const spec = site.spec;
   const file = stackFileName(stacksDir, spec.stack);
   const isNew = !spec.exists;
-  const source = isNew ? stackFileName(stacksDir, spec.newStack!.template) : file;
   const before = isNew ? undefined : readFileSync(file, "utf8");
-  const doc = YAML.parseDocument(readFileSync(source, "utf8"));
-  if (isNew) {
-    // The template's own header describes the template's site, not this one.
-    if (YAML.isNode(doc.contents)) doc.contents.commentBefore = null;
-    doc.commentBefore = ` ${spec.stack}: new ${spec.provider} media site proposed by \`avfleet place\` (template: ${spec.newStack!.template}).`;
-    setLeaves(doc, [], { config: spec.newStack!.config ?? {} });
-    if (spec.provider === "gcp") doc.setIn(["config", "gcp:region"], spec.region);
-    if (spec.provider === "aws") doc.setIn(["config", "aws:region"], spec.region);
-    doc.setIn([...FLEET, "mediaRegion"], spec.mediaRegion);
-    if (spec.machineType) {
-      doc.setIn(
-        [...FLEET, spec.provider === "aws" ? "instanceType" : "machineType"],
-        spec.machineType,
-      );
-    }
-  }
-  doc.setIn([...FLEET, "demand", "peakParticipants"], sessions);
+  let after = before ?? newStackText(site, stacksDir, notes);
+  after = setInText(after, [...FLEET, "demand", "peakParticipants"], sessions);
   if (spec.provider !== "metal") {
-    doc.setIn([...FLEET, "maxHosts"], hosts);
-    const minHosts = doc.getIn([...FLEET, "minHosts"]) as number | undefined;
+    after = setInText(after, [...FLEET, "maxHosts"], hosts);
+    const minHosts = YAML.parse(after).config["avfleet:fleet"].minHosts as number | undefined;
     if (minHosts === undefined || minHosts > hosts)
-      doc.setIn([...FLEET, "minHosts"], Math.min(site.minHosts, hosts));
+      after = setInText(after, [...FLEET, "minHosts"], Math.min(site.minHosts, hosts));
   }
-  const after = render(doc);
   if (after === before) return undefined;
+  const proposed = YAML.parse(after);
   try {
-    validateStackDocument(file, doc.toJS(), stacksDir);
+    validateStackDocument(file, proposed, stacksDir);
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
     throw new InputError(
@@ -93,10 +139,22 @@ function fleetChange(
     stack: spec.stack,
     before,
     after,
+    proposed,
     why: isNew
-      ? `new site ${spec.name}: ${hosts} hosts for ${sessions} peak sessions`
+      ? `new site ${spec.name}: ${hosts} hosts for ${sessions} peak sessions (from template ${spec.newStack!.template})`
       : `${spec.name}: sized for ${sessions} peak sessions${spec.provider === "metal" ? "" : `, maxHosts ${hosts}`}`,
   };
+}
+
+/** Every traffic split of the stacks directory as it is today. */
+export function trafficSplits(
+  stacksDir: string,
+): { name: string; file: string; spec: TrafficSpec }[] {
+  return listStacks(stacksDir).flatMap((name) => {
+    const file = stackFileName(stacksDir, name);
+    const spec = loadStackFile(file).traffic;
+    return spec ? [{ name, file, spec }] : [];
+  });
 }
 
 /** The geo field a pool needs for the provider's routing. */
@@ -115,17 +173,14 @@ function trafficChange(
   stacksDir: string,
   notes: string[],
 ): StackChange | undefined {
-  const traffic = listStacks(stacksDir)
-    .map((name) => ({ name, file: stackFileName(stacksDir, name) }))
-    .map((s) => ({ ...s, spec: loadStackFile(s.file).traffic }))
-    .find((s) => s.spec?.mediaRegion === region);
+  const traffic = trafficSplits(stacksDir).find((s) => s.spec.mediaRegion === region);
   if (!traffic) {
     notes.push(
       `media region ${region} has no traffic stack: create one for ${sites.map((s) => s.spec.stack).join(", ")}`,
     );
     return undefined;
   }
-  const spec = traffic.spec!;
+  const spec = traffic.spec;
   const serving = spec.pools.filter((p) => p.weight > 0);
   const canary = serving.length > 1 && (spec.dns.routing ?? "weighted") === "weighted";
   if (canary) {
@@ -135,7 +190,6 @@ function trafficChange(
     return undefined;
   }
   const before = readFileSync(traffic.file, "utf8");
-  const doc = YAML.parseDocument(before);
   let routing: string = "weighted";
   let pools: TrafficSpec["pools"];
   if (sites.length === 1) {
@@ -151,11 +205,14 @@ function trafficChange(
     }
     pools = sites.map((s) => ({ stack: s.spec.stack, weight: 100, geo: poolGeo(s, routing) }));
   }
-  doc.setIn(["config", "avfleet:traffic", "dns", "routing"], routing);
-  doc.setIn(["config", "avfleet:traffic", "pools"], doc.createNode(pools, { flow: false }));
-  const after = render(doc);
+  const at = ["config", "avfleet:traffic"];
+  const after = setInText(
+    setInText(before, [...at, "dns", "routing"], routing),
+    [...at, "pools"],
+    pools,
+  );
   if (after === before) return undefined;
-  const json = doc.toJS();
+  const json = YAML.parse(after);
   // Pools may be stacks this proposal creates, so only the schema and the steering rules apply.
   assertNoProblems(traffic.file, schemaProblems(stackFileSchema, json));
   assertNoProblems(
@@ -166,6 +223,7 @@ function trafficChange(
     stack: traffic.name,
     before,
     after,
+    proposed: json,
     why: `${region}: ${routing} steering over ${sites.map((s) => s.spec.stack).join(", ")}`,
   };
 }
@@ -193,7 +251,7 @@ export function proposeStacks(
         `${site.name}: stack ${site.spec.stack} is marked existing but has no file in ${stacksDir}`,
       );
     } else {
-      const change = fleetChange(site, e.hosts, e.sizedLoad, stacksDir);
+      const change = fleetChange(site, e.hosts, e.sizedLoad, stacksDir, notes);
       if (change) changes.push(change);
     }
     // A site that only stands by for another's loss needs no record of its own.

@@ -1,19 +1,14 @@
 /** avfleet place — where to run media pools, and the stack changes that do it. */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { DEFAULT_STACKS_DIR, stackFileName } from "../../modules/config/stack";
-import { assertNoProblems } from "../../modules/config/validate";
-import { buildInstance } from "../../modules/placement/instance";
-import {
-  loadDemand,
-  loadRttFiles,
-  loadSites,
-  measuredPairProblems,
-  SHIPPED_RTT_FILES,
-} from "../../modules/placement/load";
+import { assertNoProblems, formatProblems } from "../../modules/config/validate";
+import { buildInstance } from "../../modules/siting/instance";
+import { loadRttFiles, SHIPPED_RTT_FILES } from "../../modules/latency/load";
+import { loadDemand, loadSites, measuredPairProblems } from "../../modules/siting/load";
 import { placementSvg } from "../../modules/placement/map";
-import { readPairsCsv } from "../../modules/placement/pairs";
+import { readPairsCsv } from "../../modules/latency/pairs";
 import { metroTable, siteTable, summaryLine } from "../../modules/placement/report";
 import {
   backboneRtt,
@@ -21,10 +16,12 @@ import {
   fitRttModel,
   piecewiseMs,
   publishedPairs,
-} from "../../modules/placement/rtt";
-import { rttSensitivity, sensitivityLines } from "../../modules/placement/sensitivity";
-import { place } from "../../modules/placement/solve";
-import { proposeStacks, type StackChange } from "../../modules/placement/stacks";
+} from "../../modules/latency/rtt";
+import { rttSensitivity, sensitivityLines } from "../../modules/siting/sensitivity";
+import { place } from "../../modules/siting/solve";
+import { proposalBreaks } from "../../modules/placement/check";
+import { proposeStacks, trafficSplits, type StackChange } from "../../modules/placement/stacks";
+import { loadRunbook } from "../../modules/migrate/runbook";
 import { EXIT, parseCommandArgs, progress, UsageError, type Command } from "../cli";
 
 /** `diff -u` of a change against today's file (or nothing, for a new stack). */
@@ -160,7 +157,8 @@ export const command: Command = {
   help: `
 Usage: avfleet place --demand FILE --sites FILE [--p95-ms 50] [--survive-site-loss]
                      [--loss-p95-ms MS] [--max-ms MS] [--rtt FILE ...] [--rtt-sensitivity 20]
-                     [--solver auto|exact|heuristic] [--out DIR] [--stacks-dir DIR] [--json]
+                     [--solver auto|exact|heuristic] [--out DIR] [--stacks-dir DIR]
+                     [--runbooks-dir DIR] [--json]
        avfleet place rtt --pairs FILE.csv [--rtt FILE ...] [--json]   (below)
 
 Chooses which candidate sites to open, each metro's primary (and, with --survive-site-loss,
@@ -187,12 +185,22 @@ Solver: exact (HiGHS MILP) up to 12 sites and 6000 assignment variables, else th
 
 Writes to --out (default .avfleet/placement): map.svg, placement.json and stacks/ with the
 proposed stack files (new sites, resized sites, geo-steered traffic splits); prints each as
-a diff against --stacks-dir. Nothing in stacks/ is changed: review, then copy.
+a diff against --stacks-dir. Nothing in stacks/ is changed: review, then copy. An existing
+stack file changes only at the keys the proposal sets (comments, flow style and the order of
+everything else stay as written); a new one is its template without the template's comments.
 
-Exit 1 when no placement meets the constraints.
+Cross-check: the proposed files are checked against today's traffic splits and the runbooks
+in --runbooks-dir (default runbooks; each validated as \`migrate plan\` does): a split made
+geo-steered while a runbook shifts it by weight, a pool moved more than maxStepPct at once,
+runbook steps the proposed weights would skip ("already at") or turn into one jump, a pool
+capped below the hosts a runbook scales it to. Each is printed as file: key: why, and the
+proposal is still written for review.
+
+Exit 1 when no placement meets the constraints or the proposal would break a split or a
+runbook; 2 on bad input (nothing written).
 
 Options:
-  --json   {"solver","status","gapBoundPct","seconds","rttModel","monthlyUsd","p95Ms","lossP95Ms","sites","metros","sensitivity","changes","notes"}
+  --json   {"solver","status","gapBoundPct","seconds","rttModel","monthlyUsd","p95Ms","lossP95Ms","sites","metros","sensitivity","changes","notes","breaks"}
 
 ${RTT_HELP}`,
   async run(argv) {
@@ -209,6 +217,7 @@ ${RTT_HELP}`,
       solver: { type: "string" },
       out: { type: "string" },
       "stacks-dir": { type: "string" },
+      "runbooks-dir": { type: "string" },
       json: { type: "boolean" },
     });
     if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
@@ -237,6 +246,16 @@ ${RTT_HELP}`,
     rtts.forEach((rtt, f) =>
       assertNoProblems(rttFiles[f], measuredPairProblems(rtt, demand, sitesFile)),
     );
+    const runbooksDir = values["runbooks-dir"] ?? "runbooks";
+    if (values["runbooks-dir"] !== undefined && !existsSync(runbooksDir))
+      throw new UsageError(`--runbooks-dir ${runbooksDir} does not exist`);
+    // Read before solving: a bad runbook is bad input, refused before anything is written.
+    const runbooks = existsSync(runbooksDir)
+      ? readdirSync(runbooksDir)
+          .filter((f) => f.endsWith(".yaml"))
+          .sort()
+          .map((f) => loadRunbook(join(runbooksDir, f), stacksDir))
+      : [];
     const model = fitRttModel(rtts);
     const instance = buildInstance(
       demand,
@@ -272,6 +291,7 @@ ${RTT_HELP}`,
       writeFileSync(file, change.after);
       return { ...change, file, diff: unifiedDiff(change, file, stacksDir) };
     });
+    const breaks = formatProblems(proposalBreaks(diffs, trafficSplits(stacksDir), runbooks));
     const report = {
       solver: run.solver,
       status: run.status,
@@ -308,11 +328,13 @@ ${RTT_HELP}`,
       sensitivity,
       changes: diffs.map((d) => ({ stack: d.stack, file: d.file, why: d.why, diff: d.diff })),
       notes: proposal.notes,
+      breaks,
     };
     writeFileSync(join(out, "placement.json"), `${JSON.stringify(report, null, 2)}\n`);
+    const exit = breaks.length > 0 ? EXIT.findings : EXIT.ok;
     if (values.json) {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      return EXIT.ok;
+      return exit;
     }
     const lines = [
       `RTT: ${describeModel(model)}`,
@@ -327,10 +349,16 @@ ${RTT_HELP}`,
       ...diffs.flatMap((d) => [`# ${d.why}`, d.diff]),
       ...proposal.notes.map((n) => `note: ${n}`),
       ...sensitivityLines(sensitivity, evaluation.monthlyUsd),
+      ...(breaks.length > 0
+        ? [
+            `place: the proposal would break ${breaks.length} thing${breaks.length === 1 ? "" : "s"} in the splits and runbooks that name its pools:`,
+            ...breaks.map((b) => `  ${b}`),
+          ]
+        : []),
       summaryLine(instance, run),
       "",
     ];
     process.stdout.write(lines.join("\n"));
-    return EXIT.ok;
+    return exit;
   },
 };

@@ -7,100 +7,9 @@ import YAML from "yaml";
 import { loadStacks } from "../../modules/config/stack";
 import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan } from "../../modules/plan/plan";
-import { evaluate } from "../../modules/placement/evaluate";
-import { solveExact } from "../../modules/placement/exact";
-import { lowerBoundUsd, solveHeuristic } from "../../modules/placement/heuristic";
-import {
-  loadDemand,
-  loadRttFiles,
-  loadSites,
-  SHIPPED_RTT_FILES,
-} from "../../modules/placement/load";
-import { randomInstance } from "../../modules/placement/random";
-import { fitRttModel } from "../../modules/placement/rtt";
 import { POLICIES } from "../../modules/policy";
 import { evaluatePolicies } from "../../modules/policy/runner";
 import { avfleet, ROOT } from "../support/cli";
-import { problemsLoading } from "../support/problems";
-
-const model = fitRttModel(loadRttFiles(SHIPPED_RTT_FILES));
-
-test("bad placement inputs are refused with the key path and what was expected", () => {
-  const demand = (metros: string) => `metros:\n${metros}`;
-  assert.deepEqual(
-    problemsLoading(
-      loadDemand,
-      "demand.yaml",
-      demand(
-        "  - { name: a, lat: 95, lon: 0, peakSessions: 10, timeZone: UTC }\n  - { name: a, lat: 1, lon: 0, peakSessions: 1.5, timeZone: UTC }\n",
-      ),
-    ),
-    [
-      "metros[0].lat: is 95, expected a latitude in degrees (−90…90), ≤ 90",
-      "metros[1].peakSessions: is number 1.5, expected peak concurrent sessions from this metro (an integer)",
-    ],
-  );
-  assert.deepEqual(
-    problemsLoading(
-      loadSites,
-      "sites.yaml",
-      "sites:\n  - { name: x, provider: gcp, lat: 1, lon: 1, stack: gcp-x, mediaRegion: r, exists: false, machineType: c9-huge, maxHosts: 2, minHosts: 3 }\n",
-    ),
-    [
-      'sites[0].machineType: is "c9-huge", not a gcp type of the capacity table, expected one of c2d-highcpu-32, c2d-highcpu-56, n2-highcpu-32, n2d-highcpu-16, c3-highcpu-44, e2-standard-4',
-      "sites[0].minHosts: is 3, more than maxHosts 2, expected minHosts ≤ maxHosts",
-      "sites[0].newStack: is missing, expected for a site that does not exist yet, {template, config} to write its stack from",
-      "sites[0].region: is missing, expected the gcp region",
-    ],
-  );
-});
-
-test("the heuristic never beats the exact optimum and never breaks the budget; both meet capacity", async () => {
-  for (const seed of [3, 5, 7]) {
-    const instance = randomInstance(seed, { metros: 14, sites: 8 }, model);
-    const exact = await solveExact(instance, { survive: false });
-    assert.equal(exact.status, "Optimal", `seed ${seed}`);
-    const heuristic = solveHeuristic(instance, { survive: false })!;
-    const [e, h] = [exact.solution!.evaluation, heuristic.evaluation];
-    for (const x of [e, h]) {
-      assert.ok(x.feasible, x.reasons.join("; "));
-      assert.ok(x.p95Ms <= instance.budgetMs);
-      x.sites.forEach((s, i) => assert.ok(s.hosts <= instance.sites[i].maxHosts));
-    }
-    assert.ok(h.monthlyUsd >= e.monthlyUsd - 1e-6, `seed ${seed}: heuristic below the optimum`);
-    assert.ok(
-      lowerBoundUsd(instance) <= e.monthlyUsd + 1e-6,
-      `seed ${seed}: bound above the optimum`,
-    );
-    // The exact answer re-evaluated from its assignment alone costs what the solver says.
-    assert.equal(evaluate(instance, exact.solution!.placement).monthlyUsd, e.monthlyUsd);
-  }
-});
-
-test("with site-loss survival every metro has another site, and any one loss stays within capacity and the relaxed bound", async () => {
-  const instance = randomInstance(3, { metros: 10, sites: 6 }, model, { lossBudgetMs: 75 });
-  const plain = await solveExact(instance, { survive: false });
-  const survive = await solveExact(instance, { survive: true });
-  assert.equal(survive.status, "Optimal");
-  const { placement, evaluation } = survive.solution!;
-  assert.ok(evaluation.feasible, evaluation.reasons.join("; "));
-  placement.fallback!.forEach((f, i) => assert.notEqual(f, placement.primary[i]));
-  assert.ok(evaluation.lossP95Ms! <= 75);
-  // Survival costs more: each site is sized for the worst loss of another.
-  assert.ok(evaluation.monthlyUsd > plain.solution!.evaluation.monthlyUsd);
-  for (let lost = 0; lost < instance.sites.length; lost++) {
-    const extra = instance.sites.map(() => 0);
-    instance.metros.forEach((m, i) => {
-      if (placement.primary[i] === lost) extra[placement.fallback![i]] += m.peakSessions;
-    });
-    evaluation.sites.forEach((s, t) => {
-      if (t !== lost) assert.ok(s.sizedLoad >= s.load + extra[t], `site ${t} with ${lost} lost`);
-    });
-  }
-  const heuristic = solveHeuristic(instance, { survive: true });
-  assert.ok(heuristic && heuristic.evaluation.feasible);
-  assert.ok(heuristic.evaluation.monthlyUsd >= evaluation.monthlyUsd - 1e-6);
-});
 
 test("avfleet place: tables, a map and stack files that pass the stack checks; nothing in stacks/ changes", () => {
   const out = mkdtempSync(join(tmpdir(), "place-out-"));
@@ -115,8 +24,54 @@ test("avfleet place: tables, a map and stack files that pass the stack checks; n
     out,
     "--json",
   ]);
-  assert.equal(run.code, 0, run.stderr);
+  // The example's placement caps gcp-us-west1 at 18 hosts and geo-steers traffic-us-west while
+  // runbooks/us-west.yaml scales it to 40 and shifts it by weight (#27 finding 1).
+  assert.equal(run.code, 1, run.stderr);
   const report = JSON.parse(run.stdout);
+  const proposedFile = (stack: string) => join(out, "stacks", `Pulumi.${stack}.yaml`);
+  assert.ok(
+    report.breaks.includes(
+      `${proposedFile("gcp-us-west1")}: config.avfleet:fleet.maxHosts: is 18, below the 40 hosts runbooks/us-west.yaml steps[1] scales gcp-us-west1 to before traffic moves, expected at least 40 while runbooks/us-west.yaml runs`,
+    ),
+    report.breaks.join("\n"),
+  );
+  assert.ok(
+    report.breaks.some((b: string) =>
+      b.startsWith(
+        `${proposedFile("traffic-us-west")}: config.avfleet:traffic.dns.routing: is geoproximity, but runbooks/us-west.yaml shifts`,
+      ),
+    ),
+  );
+  // An existing file changes only at the keys the proposal sets (#27 finding 6).
+  for (const change of report.changes.filter((c: any) => !c.diff.startsWith("--- /dev/null"))) {
+    const changed = change.diff
+      .split("\n")
+      .filter((l: string) => /^[-+](?![-+]{2} )/.test(l))
+      .map((l: string) => l.slice(1).trim().split(":")[0]);
+    for (const key of changed)
+      assert.ok(
+        ["maxHosts", "minHosts", "peakParticipants", "routing", "- { stack"].includes(key),
+        `${change.stack}: ${key}`,
+      );
+  }
+  // A new stack keeps none of its template's comments: they describe the template's site.
+  const opened = report.sites.filter((s: any) => !s.exists && s.hosts > 0);
+  for (const site of opened) {
+    const comments = readFileSync(proposedFile(site.stack), "utf8")
+      .split("\n")
+      .filter((l) => l.trimStart().startsWith("#"));
+    assert.equal(comments.length, 3, comments.join("\n"));
+    assert.match(comments[0], new RegExp(`^# ${site.stack}: new gcp media site in europe-west2`));
+    for (const foreign of ["europe-west4", "Netherlands", "metal-ams", "runbooks/"])
+      assert.ok(!comments.some((c) => c.includes(foreign)), `${site.stack}: ${foreign}`);
+  }
+  // A copied value that still names the template's site is pointed out, not left silent.
+  assert.ok(
+    report.notes.includes(
+      'gcp-europe-west2: config.avfleet:fleet.alerting.notify.ticket.channel is "projects/media-prod-euw4/notificationChannels/1234567890", copied from stack gcp-europe-west4 and naming it (media-prod-euw4): set it in the site\'s newStack.config',
+    ),
+    report.notes.join("\n"),
+  );
   assert.equal(report.solver, "exact");
   assert.equal(report.status, "optimal");
   assert.ok(report.p95Ms <= 50);
@@ -124,9 +79,8 @@ test("avfleet place: tables, a map and stack files that pass the stack checks; n
     report.metros.every((m: { rttMs: number }) => m.rttMs <= 100),
     "no metro over the 2× cap",
   );
-  const opened = report.sites.filter((s: any) => !s.exists && s.hosts > 0).map((s: any) => s.stack);
   assert.ok(opened.length > 0, "the example opens an edge site");
-  for (const stack of opened) {
+  for (const { stack } of opened) {
     const file = join(out, "stacks", `Pulumi.${stack}.yaml`);
     const fleet = YAML.parse(readFileSync(file, "utf8")).config["avfleet:fleet"];
     const site = report.sites.find((s: any) => s.stack === stack);
@@ -171,6 +125,17 @@ test("avfleet place: tables, a map and stack files that pass the stack checks; n
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /demand\.yaml: metros: /);
   assert.ok(!existsSync(join(bad, "out")), "nothing written on bad input");
+  // A runbook the cross-check would read is input too: refused before anything is solved.
+  const badRunbooks = mkdtempSync(join(tmpdir(), "place-runbooks-"));
+  writeFileSync(join(badRunbooks, "us-west.yaml"), "region: us-west\ntraffic: traffic-nowhere\n");
+  const badRunbook = avfleet([
+    "place",
+    ...["--demand", "placement/demand.yaml", "--sites", "placement/sites.yaml"],
+    ...["--runbooks-dir", badRunbooks, "--out", join(bad, "out")],
+  ]);
+  assert.equal(badRunbook.code, 2);
+  assert.match(badRunbook.stderr, /us-west\.yaml: /);
+  assert.ok(!existsSync(join(bad, "out")), "nothing written on a bad runbook");
 });
 
 test("a geo-steered split evaluates to Route53 geoproximity records with coordinates; the DNS policies judge records", async () => {

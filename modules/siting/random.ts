@@ -5,7 +5,7 @@
 import { schemaProblems } from "../config/validate";
 import { demandSchema, type DemandFile } from "./demand.schema";
 import { buildInstance, type Instance } from "./instance";
-import type { RttModel } from "./rtt";
+import type { RttModel } from "../latency/rtt";
 import type { SiteSpec } from "./sites.schema";
 import { rng } from "../world/demand";
 

@@ -7,7 +7,7 @@ import { HOURS_PER_MONTH } from "../capacity/capacity";
 import { machineType } from "../capacity/machine-types";
 import type { DemandFile, Metro, SessionProfile } from "./demand.schema";
 import type { SiteSpec } from "./sites.schema";
-import { clientRttMs, type RttModel } from "./rtt";
+import { clientRttMs, type RttModel } from "../latency/rtt";
 
 export interface Site {
   spec: SiteSpec;

@@ -4,10 +4,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InputError } from "../../modules/config/validate";
-import { loadRttFiles, SHIPPED_RTT_FILES } from "../../modules/placement/load";
-import { readPairsCsv } from "../../modules/placement/pairs";
-import { randomInstance } from "../../modules/placement/random";
-import { route } from "../../modules/placement/routes";
+import { loadRttFiles, SHIPPED_RTT_FILES } from "../../modules/latency/load";
+import { readPairsCsv } from "../../modules/latency/pairs";
+import { randomInstance } from "../../modules/siting/random";
+import { route } from "../../modules/latency/routes";
 import {
   backboneRtt,
   clientRttMs,
@@ -22,9 +22,9 @@ import {
   samplesOf,
   solveFit,
   type Sample,
-} from "../../modules/placement/rtt";
-import { rttSensitivity } from "../../modules/placement/sensitivity";
-import { place } from "../../modules/placement/solve";
+} from "../../modules/latency/rtt";
+import { rttSensitivity } from "../../modules/siting/sensitivity";
+import { place } from "../../modules/siting/solve";
 import { avfleet } from "../support/cli";
 
 const files = loadRttFiles(SHIPPED_RTT_FILES);

@@ -3,7 +3,8 @@
  * carry media, what a host there costs and carries, and the stack that runs (or would run) it.
  */
 import type { FromSchema } from "json-schema-to-ts";
-import { latitude, longitude, placeName } from "./demand.schema";
+import { latitude, longitude } from "../latency/rtt.schema";
+import { placeName } from "./demand.schema";
 
 export const sitesSchema = {
   type: "object",

@@ -13,7 +13,7 @@ import {
 } from "./evaluate";
 import type { Instance } from "./instance";
 import { rng } from "../world/demand";
-import { greatCircleKm } from "./geo";
+import { greatCircleKm } from "../latency/geo";
 
 /** $ a month one more peak session costs at a site: hosts with the domain spare, and egress. */
 export function marginalUsdPerSession(instance: Instance): number[] {

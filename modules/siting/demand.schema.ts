@@ -3,19 +3,8 @@
  * session costs in media streams and bandwidth.
  */
 import type { FromSchema } from "json-schema-to-ts";
+import { latitude, longitude } from "../latency/rtt.schema";
 
-export const latitude = {
-  type: "number",
-  minimum: -90,
-  maximum: 90,
-  description: "a latitude in degrees (−90…90)",
-} as const;
-export const longitude = {
-  type: "number",
-  minimum: -180,
-  maximum: 180,
-  description: "a longitude in degrees (−180…180)",
-} as const;
 export const placeName = {
   type: "string",
   pattern: "^[a-z0-9][a-z0-9-]*$",

@@ -4,7 +4,19 @@
  * the last-mile term none of them can see. Several files make one matrix.
  */
 import type { FromSchema } from "json-schema-to-ts";
-import { latitude, longitude } from "./demand.schema";
+
+export const latitude = {
+  type: "number",
+  minimum: -90,
+  maximum: 90,
+  description: "a latitude in degrees (−90…90)",
+} as const;
+export const longitude = {
+  type: "number",
+  minimum: -180,
+  maximum: 180,
+  description: "a longitude in degrees (−180…180)",
+} as const;
 
 export const rttSchema = {
   type: "object",
