@@ -97,7 +97,20 @@ export const CHANGELOG: readonly ChangelogEntry[] = [
     kind: "stack file",
     fix: "replace the value with your own, or keep `avfleet:example: true` on a stack that is never applied",
     rewrites: false,
+  },
+  {
+    title: 'a secret whose "ciphertext" is base64 of printable text',
+    kind: "stack file",
+    fix: "`pulumi config set --secret <key> -s <stack> < value`",
+    rewrites: false,
     left: (key, p) => /\.secure$/.test(key) && /placeholder/.test(p.message),
+  },
+  {
+    title: "`workload.adminPort` equal to `ports.health.port` or to one of",
+    kind: "stack file",
+    fix: "give the SFU's admin port a number of its own (the examples use 9090)",
+    rewrites: false,
+    left: (key) => key === `${FLEET}.workload.adminPort`,
   },
   {
     title: "`ssh.bastion.hostKey`",

@@ -353,7 +353,7 @@ export function upgradeInputs(files: readonly string[], options: UpgradeOptions)
         refused: true,
       };
     });
-    if (r.kind === "stack file" && own.length === 0) r.remaining.push(...policyLeft(r));
+    if (r.kind === "stack file") r.remaining.push(...policyLeft(r));
   }
   const elsewhere = found.filter((p) => !results.some((r) => resolve(p.file) === resolve(r.file)));
   return { files: results, elsewhere };
