@@ -1,6 +1,8 @@
 /**
  * The mechanical rewrites of `avfleet upgrade-inputs`, as edits of the file's text at the
- * places the yaml package's Document says a key is (each node's `range`). Re-serialising the
+ * places the yaml package's Document says a key is (each node's `range`: `[start, value-end,
+ * node-end]`, node-end past a trailing comment and line break; yaml's Node.d.ts, and
+ * docs/real-path.md). Re-serialising the
  * whole Document would keep comments and flow style but not every byte (spacing, line
  * folding, a list's indentation), and a reviewer of the upgrade's diff should see only the
  * keys that changed.

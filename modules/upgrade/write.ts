@@ -2,7 +2,9 @@
  * Writes several files all or none. Each new text goes to a temporary file beside its target
  * (same directory, so the same file system) and is flushed; only when every one is written are
  * they renamed over their targets, each rename(2) atomic. A rename that fails puts back the
- * ones already done from hard links of the originals taken before the first rename.
+ * ones already done from hard links of the originals taken before the first rename. A crash
+ * between two renames leaves some files upgraded: running the command again finishes the
+ * rest, since an upgraded file has nothing left to rewrite (rename(2), docs/real-path.md).
  */
 import {
   closeSync,
