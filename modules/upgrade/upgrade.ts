@@ -72,7 +72,8 @@ const TRANSCODE = entryTitled("a stack file, inventory, runbook or facts file th
  */
 function decode(bytes: Buffer): { text?: string; change?: Change; problem?: Problem } {
   const found = notUtf8(bytes);
-  if (!found) return { text: bytes.toString("utf8").replace(/^\uFEFF/, "") };
+  // A UTF-8 byte order mark stays: the yaml package reads past it, and it is not ours to drop.
+  if (!found) return { text: bytes.toString("utf8") };
   if (found.startsWith("UTF-16")) {
     const big = found.includes("big") || (!found.includes("little") && bytes[0] === 0);
     const text = new TextDecoder(big ? "utf-16be" : "utf-16le").decode(bytes);
@@ -333,7 +334,11 @@ export function upgradeInputs(files: readonly string[], options: UpgradeOptions)
   const root = resolve(dirname(resolve(options.stacksDir)));
   const problems: FileProblem[] = [];
   const results: FileResult[] = [];
+  const named = new Set<string>();
   for (const file of files) {
+    // A file named twice (a glob and a path) is upgraded once.
+    if (named.has(resolve(file))) continue;
+    named.add(resolve(file));
     const read = upgradeFile(file, root);
     problems.push(...read.problems);
     if (read.result) results.push(read.result);

@@ -155,10 +155,10 @@ testInProject(
   (dir) => {
     // Old format: host counts (mechanical) beside no workload (not mechanical) in the stack,
     // a host without its key in the inventory, and a runbook naming another media region.
-    const stack = fixture("metal-host-counts.before.yaml").replace(
-      /\n    workload:\n(?: {6}.*\n|\n)+?(?= {4}\S)/,
-      "\n",
-    );
+    // An inventory outside the project: where it should be is not the command's to decide.
+    const stack = fixture("metal-host-counts.before.yaml")
+      .replace("inventory: inventory/", "inventory: /elsewhere/inventory/")
+      .replace(/\n    workload:\n(?: {6}.*\n|\n)+?(?= {4}\S)/, "\n");
     assert.doesNotMatch(stack, /workload/);
     writeFileSync(join(dir, METAL), stack);
     const inventory = readFileSync(join(dir, INVENTORY), "utf8").replace(
@@ -177,6 +177,11 @@ testInProject(
     const lines = run.stdout.split("\n");
     const after = (start: string) => lines[lines.findIndex((l) => l.startsWith(start)) + 1];
     assert.ok(lines.includes("  changed config.avfleet:fleet.minHosts: 40 → (removed)"));
+    assert.ok(!lines.some((l) => l.startsWith("  changed config.avfleet:fleet.inventory")));
+    assert.match(
+      after('  needs you config.avfleet:fleet.inventory: is "/elsewhere/'),
+      /^ {4}fix \(CHANGELOG.md, `inventory:` must lie inside the project\)/,
+    );
     assert.match(
       after("  needs you config.avfleet:fleet.workload: is missing"),
       /^ {4}fix \(CHANGELOG.md, `workload` on every fleet\): add `workload: /,
