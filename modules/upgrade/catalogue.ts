@@ -6,7 +6,7 @@
  */
 import { formatKeyPath, type Problem } from "../config/validate";
 
-export type InputKind = "stack file" | "inventory" | "runbook";
+export type InputKind = "stack file" | "inventory" | "runbook" | "demand CSV";
 
 export interface ChangelogEntry {
   /** The entry's bold title in CHANGELOG.md, verbatim. */
@@ -24,6 +24,13 @@ const TRAFFIC = "config.avfleet:traffic";
 const missing = (p: Problem) => p.message.startsWith("is missing");
 
 export const CHANGELOG: readonly ChangelogEntry[] = [
+  {
+    title: "`scale replay --demand` CSVs that were read before are refused",
+    kind: "demand CSV",
+    fix: "hexadecimal and exponent counts are written in decimal and a third column dropped; a time without a zone, an empty or negative count or a long gap: fix the line",
+    rewrites: true,
+    left: () => true,
+  },
   {
     title: "`minHosts`/`maxHosts` on a metal fleet",
     kind: "stack file",

@@ -35,6 +35,7 @@ import {
 } from "../config/validate";
 import { loadRunbook } from "../migrate/runbook";
 import { entryOf, entryTitled, type InputKind } from "./catalogue";
+import { demandCsvProblem, HEADER, rewriteDemandCsv } from "./demand-csv";
 import { parse, rewrite, type Change } from "./rewrite";
 
 /** What is left for a human in a file after the rewrite, with its Changelog fix if known. */
@@ -145,6 +146,25 @@ function upgradeFile(file: string, root: string): { result?: FileResult; problem
   }
   const decoded = decode(bytes);
   if (decoded.text === undefined) return { problems: [{ file, ...decoded.problem! }] };
+  const encoding = decoded.change ? [decoded.change] : [];
+  if (file.endsWith(".csv")) {
+    const header = decoded.text.split("\n")[0].trim();
+    if (header !== HEADER) {
+      const message = `starts "${header.slice(0, 40)}"`;
+      return { problems: [{ file, path: ["line 1"], message, expected: `the header ${HEADER}` }] };
+    }
+    const csv = rewriteDemandCsv(decoded.text);
+    const changes = [...encoding, ...csv.changes];
+    const result = {
+      file,
+      kind: "demand CSV" as const,
+      original: bytes,
+      text: csv.text,
+      changes,
+      remaining: [],
+    };
+    return { result, problems: [] };
+  }
   const doc = parse(decoded.text);
   if (doc.errors.length > 0) {
     return {
@@ -166,7 +186,7 @@ function upgradeFile(file: string, root: string): { result?: FileResult; problem
       kind,
       original: bytes,
       text: rewritten.text,
-      changes: [...(decoded.change ? [decoded.change] : []), ...rewritten.changes],
+      changes: [...encoding, ...rewritten.changes],
       remaining: [],
     },
     problems: [],
@@ -239,7 +259,10 @@ function loaderProblems(results: FileResult[], root: string, stacksDir: string):
     for (const r of results) {
       const file = staged.get(resolve(r.file))!;
       try {
-        if (r.kind === "stack file") loadStackFile(file);
+        if (r.kind === "demand CSV") {
+          const problem = demandCsvProblem(file);
+          if (problem) found.push({ file, ...problem, path: [problem.path] });
+        } else if (r.kind === "stack file") loadStackFile(file);
         else if (r.kind === "runbook") loadRunbook(file, stagedStacks);
         else found.push(...readInventory(file).problems);
       } catch (err) {

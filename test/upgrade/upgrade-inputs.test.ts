@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { loadStackFile } from "../../modules/config/stack";
 import { loadInventory } from "../../modules/config/inventory";
 import { loadRunbook } from "../../modules/migrate/runbook";
+import { readTraceCsv } from "../../modules/world/trace-file";
 import { writeAll } from "../../modules/upgrade/write";
 import { avfleet, ROOT } from "../support/cli";
 
@@ -286,3 +287,55 @@ test("writeAll writes every file or none", () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** A day of minutes as the current reader takes it, CR LF line ends as a spreadsheet writes. */
+function demandCsv(count: (minute: number) => string, time = (m: number) => `${minuteAt(m)}Z`) {
+  const rows = Array.from({ length: 1440 }, (_, m) => `${time(m)},${count(m)}`);
+  return ["time,sessions", ...rows, ""].join("\r\n");
+}
+const minuteAt = (m: number) => new Date(Date.UTC(2026, 10, 2, 0, m)).toISOString().slice(0, 16);
+
+testInProject(
+  "upgrade-inputs writes a demand CSV's hexadecimal and exponent counts in decimal and drops a third column",
+  (dir) => {
+    const after = demandCsv((m) => String(1000 + m));
+    const before = after
+      .replace(`${minuteAt(1)}Z,1001`, `${minuteAt(1)}Z,0x3E9`)
+      .replace(`${minuteAt(2)}Z,1002`, `${minuteAt(2)}Z,1.002e3`)
+      .replace(`${minuteAt(3)}Z,1003`, `${minuteAt(3)}Z,1003,us-west`);
+    writeFileSync(join(dir, "demand.csv"), before);
+    const run = upgrade(dir, ["demand.csv"], "--write");
+    assert.equal(run.code, 0, run.stderr + run.stdout);
+    for (const line of [
+      "  changed line 3, column sessions: 0x3E9 → 1001",
+      "  changed line 4, column sessions: 1.002e3 → 1002",
+      "  changed line 5, column 3: us-west → (removed)",
+    ]) {
+      assert.ok(run.stdout.split("\n").includes(line), `${line} in\n${run.stdout}`);
+    }
+    assert.equal(readFileSync(join(dir, "demand.csv"), "utf8"), after);
+    assert.equal(readTraceCsv(join(dir, "demand.csv"), "us-west", 0).sessions[1], 1001);
+  },
+);
+
+testInProject(
+  "upgrade-inputs reports a demand CSV's time without a zone, and guesses none",
+  (dir) => {
+    const before = demandCsv(
+      (m) => String(1000 + m),
+      (m) => (m === 7 ? minuteAt(m) : `${minuteAt(m)}Z`),
+    );
+    writeFileSync(join(dir, "demand.csv"), before);
+    const run = upgrade(dir, ["demand.csv"], "--write");
+    assert.equal(run.code, 1, run.stderr + run.stdout);
+    assert.match(
+      run.stdout,
+      /needs you line 9, column time: "2026-11-02T00:07" is not an ISO 8601 time with a zone/,
+    );
+    assert.match(
+      run.stdout,
+      /fix \(CHANGELOG.md, `scale replay --demand` CSVs that were read before are refused\)/,
+    );
+    assert.equal(readFileSync(join(dir, "demand.csv"), "utf8"), before);
+  },
+);
