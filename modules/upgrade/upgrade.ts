@@ -56,7 +56,7 @@ export interface FileResult {
   file: string;
   kind: InputKind;
   /** The bytes read, and the text the rewrite produced (UTF-8). */
-  original: Buffer;
+  read: Buffer;
   text: string;
   changes: Change[];
   remaining: Remaining[];
@@ -158,7 +158,7 @@ function upgradeFile(file: string, root: string): { result?: FileResult; problem
     const result = {
       file,
       kind: "demand CSV" as const,
-      original: bytes,
+      read: bytes,
       text: csv.text,
       changes,
       remaining: [],
@@ -184,7 +184,7 @@ function upgradeFile(file: string, root: string): { result?: FileResult; problem
     result: {
       file,
       kind,
-      original: bytes,
+      read: bytes,
       text: rewritten.text,
       changes: [...encoding, ...rewritten.changes],
       remaining: [],

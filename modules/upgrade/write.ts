@@ -9,6 +9,7 @@
 import {
   closeSync,
   fsyncSync,
+  readFileSync,
   linkSync,
   openSync,
   renameSync,
@@ -21,6 +22,8 @@ import { basename, dirname, join } from "node:path";
 export interface NewText {
   file: string;
   text: string;
+  /** The bytes the text was made from: a file changed since (an editor saved it) is not replaced. */
+  read?: Buffer;
 }
 
 const sibling = (file: string, what: string) =>
@@ -46,6 +49,11 @@ export function writeAll(files: readonly NewText[]): void {
   const renamed: number[] = [];
   try {
     for (const { file, text } of files) temps.push(writeTemp(file, text));
+    for (const { file, read } of files) {
+      if (read && !readFileSync(file).equals(read)) {
+        throw new Error(`${file} changed since it was read: run the command again`);
+      }
+    }
     files.forEach(({ file }) => {
       const backup = sibling(file, "old");
       linkSync(file, backup);

@@ -53,14 +53,14 @@ Examples:
     const blocked = results.filter((r) => !loads(r));
     const left = results.some((r) => r.remaining.length > 0) || elsewhere.length > 0;
     const written = values.write === true && blocked.length === 0 && changed.length > 0;
-    if (written) writeAll(changed.map((r) => ({ file: r.file, text: r.text })));
+    if (written) writeAll(changed.map(({ file, text, read }) => ({ file, text, read })));
     if (values.json) {
-      const files = results.map(({ file, kind, changes, remaining, ...r }) => ({
-        file,
-        kind,
-        changes,
-        remaining,
-        loads: loads({ file, kind, changes, remaining, ...r }),
+      const files = results.map((r) => ({
+        file: r.file,
+        kind: r.kind,
+        changes: r.changes,
+        remaining: r.remaining,
+        loads: loads(r),
       }));
       process.stdout.write(`${JSON.stringify({ files, elsewhere, written }, null, 2)}\n`);
     } else {

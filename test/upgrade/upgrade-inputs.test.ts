@@ -281,6 +281,11 @@ test("writeAll writes every file or none", () => {
       ["a.yaml", "b.yaml"],
       "no temporary or backup file left",
     );
+    assert.throws(
+      () => writeAll([{ file: join(dir, "a.yaml"), text: "a: 3\n", read: Buffer.from("a: 0\n") }]),
+      /changed since it was read/,
+    );
+    assert.equal(readFileSync(join(dir, "a.yaml"), "utf8"), "a: 1\n");
     writeAll([{ file: join(dir, "a.yaml"), text: "a: 2\n" }]);
     assert.equal(readFileSync(join(dir, "a.yaml"), "utf8"), "a: 2\n");
   } finally {
