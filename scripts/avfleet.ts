@@ -20,6 +20,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   sudoers: () => import("./commands/sudoers"),
   adopt: () => import("./commands/adopt"),
   backend: () => import("./commands/backend"),
+  "upgrade-inputs": () => import("./commands/upgrade-inputs"),
 };
 
 async function main(argv: string[]): Promise<number> {
