@@ -155,7 +155,7 @@ export const stackFactsDeclared: StackPolicy = {
   description: `The stack declares its facts (${STACK_FACTS_TYPE}), which the policies that judge it against its own spec read.`,
   enforcementLevel: "mandatory",
   remediationSteps:
-    "No stack-file key: the facts are declared by avfleet's program (index.ts, modules/fleets/facts.ts), not read from the stack file; run the stack with avfleet's program of the pack's version.",
+    "No stack-file key: the facts are declared by avfleet's program (index.ts, modules/program/facts.ts), not read from the stack file; run the stack with avfleet's program of the pack's version.",
   validateStack: (args, reportViolation) => {
     const found = readFacts(args.resources);
     if ("problem" in found) {

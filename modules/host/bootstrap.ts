@@ -428,7 +428,7 @@ export function metalPart(spec: FleetSpec, tuning: TuningArtifacts, state: HostS
 /**
  * The part alone as one root script, its files under $AVFLEET_ROOT when set: what the host
  * rehearsal runs in its throwaway root. A site's hosts get the part inside their class's payload
- * (modules/fleets/metal-payload.ts), with the tuning's part before it.
+ * (modules/host-payloads/metal-payload.ts), with the tuning's part before it.
  */
 export function metalPayload(
   spec: FleetSpec,

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { loadStackFile, loadStacks } from "../../modules/config/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
-import { hostTuning } from "../../modules/fleets/host-tuning";
+import { hostTuning } from "../../modules/host-payloads/host-tuning";
 import { agentConfig, agentSource, platformSource } from "../../modules/host/agent";
 import {
   awsBoot,

@@ -19,7 +19,7 @@ import { evaluatePolicies } from "../../modules/policy/runner";
 import { POLICIES } from "../../modules/policy";
 import { agentConfig, HOST_READINGS_REFRESH_SEC } from "../../modules/host/agent";
 import { bootstrapScript } from "../../modules/host/bootstrap";
-import { hostTuning } from "../../modules/fleets/host-tuning";
+import { hostTuning } from "../../modules/host-payloads/host-tuning";
 import {
   AGENT_UNIT,
   agentFirewall,

@@ -42,13 +42,13 @@ async function mockRuntime(preview: boolean, example = true) {
 
 test("program: a preview of an example stack reads it", async () => {
   await mockRuntime(true);
-  const { stackFromPulumi } = await import("../../modules/fleets/stack");
+  const { stackFromPulumi } = await import("../../modules/program/stack");
   assert.equal(stackFromPulumi().document.config["avfleet:example"], true);
 });
 
 test("program: an update of a stack that is not an example reads it", async () => {
   await mockRuntime(false, false);
-  const { stackFromPulumi } = await import("../../modules/fleets/stack");
+  const { stackFromPulumi } = await import("../../modules/program/stack");
   assert.equal(stackFromPulumi().document.config["avfleet:fleet"]?.pool, "gcp-usw1");
 });
 

@@ -17,7 +17,7 @@ import { SECRET_KEYS, stackFileSchema, type StackFile } from "../config/stack.sc
 import { servingPools } from "../traffic/weights";
 import { routingOf } from "../config/traffic";
 import { AVFLEET_TUNE_VERSION, TUNING_MARKER_PREFIX } from "../tuning";
-import { hostStates } from "./metal-args";
+import { hostStates } from "../fleets/metal-args";
 
 export function stackFacts(
   stack: string,
