@@ -23,8 +23,8 @@ import type { Weights } from "../traffic/weights";
 import { diffPlans } from "./diff";
 import type { DiffReport, Side } from "./report";
 import { summarizeStack } from "./summary";
-import { withAppliedWeights } from "../policy/base";
-import { checkPlan } from "../policy/runner";
+import { withAppliedWeights } from "../policy-runner/base";
+import { checkPlan } from "../policy-runner/runner";
 import { verdictChanges, type Violation } from "./verdicts";
 
 export interface DiffOptions {

@@ -23,8 +23,8 @@ import {
 import { workloadUnit } from "../../modules/host/units";
 import { evaluateStacks } from "../../modules/plan/evaluate";
 import type { Plan } from "../../modules/plan/plan";
-import { evaluatePolicies } from "../../modules/policy/runner";
-import { POLICIES } from "../../modules/policy";
+import { evaluatePolicies } from "../../modules/policy-runner/runner";
+import { POLICIES } from "../../modules/policy-runner";
 import { avfleet, ROOT } from "../support/cli";
 import { resource } from "../support/plans";
 import { missingCommands, prerequisite } from "../support/prerequisites";

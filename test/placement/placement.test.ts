@@ -18,8 +18,8 @@ import {
 } from "../../modules/placement/load";
 import { randomInstance } from "../../modules/placement/random";
 import { fitRttModel } from "../../modules/placement/rtt";
-import { POLICIES } from "../../modules/policy";
-import { evaluatePolicies } from "../../modules/policy/runner";
+import { POLICIES } from "../../modules/policy-runner";
+import { evaluatePolicies } from "../../modules/policy-runner/runner";
 import { avfleet, ROOT } from "../support/cli";
 import { problemsLoading } from "../support/problems";
 

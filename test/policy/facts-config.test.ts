@@ -12,8 +12,8 @@ import {
   stackFileName,
 } from "../../modules/config/stack";
 import type { Plan } from "../../modules/plan/plan";
-import { POLICIES } from "../../modules/policy";
-import { evaluatePolicies } from "../../modules/policy/runner";
+import { POLICIES } from "../../modules/policy-runner";
+import { evaluatePolicies } from "../../modules/policy-runner/runner";
 import { stackConfig, stackName } from "../../policy/stack-config";
 import { ROOT } from "../support/cli";
 import { evaluateExamples, resource } from "../support/plans";

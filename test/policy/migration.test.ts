@@ -13,7 +13,7 @@ import YAML from "yaml";
 import { loadStacks } from "../../modules/config/stack";
 import { evaluateStacks } from "../../modules/plan/evaluate";
 import type { Plan } from "../../modules/plan/plan";
-import { evaluatePolicies } from "../../modules/policy/runner";
+import { evaluatePolicies } from "../../modules/policy-runner/runner";
 import { STACK_FACTS_TYPE } from "../../policy/facts";
 import { stagedRollback, staleWeights } from "../../policy/migration";
 import { POLICIES } from "../../policy/policies";

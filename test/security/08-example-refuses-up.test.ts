@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackFile, pulumiConfigMap } from "../../modules/config/stack";
 import { InputError } from "../../modules/config/validate";
-import { evaluatePolicies } from "../../modules/policy/runner";
+import { evaluatePolicies } from "../../modules/policy-runner/runner";
 import { exampleNeverApplied } from "../../policy/placeholders";
 import { evaluateExamples } from "../support/plans";
 
