@@ -5,7 +5,7 @@
  * advisory, so the pack refuses a stack whose facts and config disagree.
  */
 import type { PolicyResource } from "@pulumi/policy";
-import type { StackFacts } from "./facts";
+import type { StackFacts } from "./contract/facts";
 import { withFacts, type StackPolicy } from "./policy";
 import {
   FACT_DEFAULTS,
@@ -16,7 +16,7 @@ import {
   stringLeaves,
   structured,
   TRAFFIC_SPLIT_TYPE,
-} from "./stack-config";
+} from "./contract/stack-config";
 
 const show = (value: unknown) => (value === undefined ? "(none)" : JSON.stringify(value));
 

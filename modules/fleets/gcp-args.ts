@@ -3,7 +3,7 @@
  * component passes straight to the provider, and that tests check directly.
  */
 import type { GcpFleetSpec } from "../config/fleet.schema";
-import { tier1Eligible } from "../../policy/rules";
+import { tier1Eligible } from "../../policy/contract/rules";
 
 // Re-exported: the pack judges TIER_1 with the very rule the fleet is built with.
 export { tier1Eligible };

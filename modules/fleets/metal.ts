@@ -16,7 +16,7 @@ import * as command from "@pulumi/command";
 import type { MetalFleetSpec } from "../config/fleet.schema";
 import type { Inventory, InventoryHost } from "../config/inventory.schema";
 import type { HostIntent } from "../release/intent";
-import { METAL_PAYLOAD_TYPE } from "../../policy/rules";
+import { METAL_PAYLOAD_TYPE } from "../../policy/contract/rules";
 import * as args from "./metal-args";
 import { applyCommand, type Payload } from "../host-payloads/metal-payload";
 import { pinnedHostKey } from "../host-payloads/metal-ssh";

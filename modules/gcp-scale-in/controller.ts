@@ -21,7 +21,7 @@ import * as projects from "@pulumi/gcp/projects";
 import * as serviceaccount from "@pulumi/gcp/serviceaccount";
 import * as storage from "@pulumi/gcp/storage";
 import type { GcpFleetSpec } from "../config/fleet.schema";
-import { SCALE_IN_ENV } from "../../policy/rules";
+import { SCALE_IN_ENV } from "../../policy/contract/rules";
 import { gcpDrainBucket, GCP_DRAIN_PREFIX } from "../host/metrics";
 import { autoscalerTarget, poolInstances } from "./pool";
 

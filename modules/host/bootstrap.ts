@@ -71,7 +71,11 @@ export const BOOTSTRAPPED_PATH = `${RUN_DIR}/bootstrapped`;
 export const DRAIN_REQUEST_PATH = `${STATE_DIR}/drain-requested`;
 /** The first line of a draining bare-metal host's payload: it keeps the tuning it has. */
 // The pack checks for this marker, so it lives with the pack's rules.
-import { AGENT_LISTEN_MARKER, DRAIN_REQUEST_MARKER, WORKLOAD_MARKER } from "../../policy/rules";
+import {
+  AGENT_LISTEN_MARKER,
+  DRAIN_REQUEST_MARKER,
+  WORKLOAD_MARKER,
+} from "../../policy/contract/rules";
 export { DRAIN_REQUEST_MARKER };
 const END = "AVFLEET_BOOTSTRAP_EOF";
 

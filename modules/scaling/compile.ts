@@ -41,7 +41,7 @@ import {
 } from "./policies";
 
 // The clouds' limits, as the pack judges them.
-import { AWS_MAX_SCHEDULED_ACTIONS, GCP_MAX_SCHEDULES } from "../../policy/scaling";
+import { AWS_MAX_SCHEDULED_ACTIONS, GCP_MAX_SCHEDULES } from "../../policy/contract/rules";
 
 /** Boot minutes without a warm pool (uniform) and from one: what the replay's pool assumes. */
 export const COLD_BOOT_MIN: [number, number] = [3, 7];

@@ -8,7 +8,7 @@ import * as args from "../../modules/fleets/aws-args";
 import type { Plan } from "../../modules/plan/plan";
 import { evaluateExamples, resource } from "../support/plans";
 import { bootstrapFiles, cloudInit } from "../support/user-data";
-import { launchTemplateUserData } from "../../policy/hosts";
+import { launchTemplateUserData } from "../../policy/contract/user-data";
 import { cloudwatchCounters } from "../../modules/observe/cloud";
 
 const spec = loadStackFile("stacks/Pulumi.aws-us-east-1.yaml").fleet as AwsFleetSpec;

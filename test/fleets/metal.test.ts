@@ -29,7 +29,7 @@ import {
   sshConfigFile,
   sshFiles,
 } from "../../modules/host-payloads/metal-ssh";
-import { DRAIN_REQUEST_MARKER, METAL_PAYLOAD_TYPE } from "../../policy/rules";
+import { DRAIN_REQUEST_MARKER, METAL_PAYLOAD_TYPE } from "../../policy/contract/rules";
 import { sha256 } from "../../modules/tuning";
 import { renderPreview } from "../../modules/plan/render-preview";
 import { writeSite } from "../../bench/estate";

@@ -14,8 +14,8 @@ import { loadStacks } from "../../modules/config/stack";
 import { evaluateStacks } from "../../modules/plan/evaluate";
 import type { Plan } from "../../modules/plan/plan";
 import { evaluatePolicies } from "../../modules/policy-runner/runner";
-import { STACK_FACTS_TYPE } from "../../policy/facts";
-import { stagedRollback, staleWeights } from "../../policy/migration";
+import { STACK_FACTS_TYPE } from "../../policy/contract/facts";
+import { stagedRollback, staleWeights } from "../../policy/contract/migration";
 import { POLICIES } from "../../policy/policies";
 import { ROOT } from "../support/cli";
 

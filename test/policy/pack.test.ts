@@ -221,8 +221,8 @@ test("the pack reads the stack's config from PULUMI_CONFIG and refuses facts tha
 
 test("test of the test: a .json beside an extensionless import breaks the pack under the CLI's loader", async (t) => {
   if (!prerequisite(t, installFailure)) return;
-  // CommonJS resolves ./rules to rules.json before rules.ts; tsx would not have noticed.
-  writeFileSync(join(dir, "rules.json"), "{}\n");
+  // CommonJS resolves ./contract/rules to rules.json before rules.ts; tsx would not have noticed.
+  writeFileSync(join(dir, "contract/rules.json"), "{}\n");
   const pack = await startPack();
   try {
     const template = resource(plan, "gcp-usw1-template");
@@ -232,7 +232,7 @@ test("test of the test: a .json beside an extensionless import breaks the pack u
     );
   } finally {
     pack.stop();
-    rmSync(join(dir, "rules.json"));
+    rmSync(join(dir, "contract/rules.json"));
   }
 });
 

@@ -10,8 +10,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadStackFile, pulumiConfigMap } from "../../modules/config/stack";
 import { InputError } from "../../modules/config/validate";
 import { evaluatePolicies } from "../../modules/policy-runner/runner";
-import { exampleNeverApplied } from "../../policy/placeholders";
+import { POLICIES } from "../../modules/policy-runner";
 import { evaluateExamples } from "../support/plans";
+
+const exampleNeverApplied = POLICIES.find((p) => p.name === "example-never-applied")!;
 
 const STACK = "gcp-us-west1";
 const FILE = `stacks/Pulumi.${STACK}.yaml`;
