@@ -1,6 +1,7 @@
 /**
- * How an AWS launch template carries a host's boot payload: the program writes it base64 (and
- * gzipped past the size cloud-init's limit asks for), the pack's host policies read it back.
+ * How an AWS launch template carries a host's boot payload: the program writes the
+ * cloud-config gzipped, then base64 (modules/host/bootstrap.ts awsUserData: AWS caps user-data
+ * at 16 KB, cloud-init takes gzip as is); the pack's host policies read it back, plain or not.
  */
 import { gunzipSync } from "node:zlib";
 
