@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { refuseStaleUpdate } from "./modules/migrate/fence";
-import { declareStack, stackFromPulumi } from "./modules/fleets/stack";
+import { declareStack, stackFromPulumi } from "./modules/program/stack";
 import { declareAlerting } from "./modules/alerting/alerting";
 import { cloudwatchCounters } from "./modules/alerting/cloud";
 import { compileScaling } from "./modules/scaling/compile";

@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { MetalFleetSpec } from "../modules/config/fleet.schema";
 import { loadStackFile, pulumiConfigMap } from "../modules/config/stack";
-import { evaluatingOffline } from "../modules/fleets/offline";
+import { evaluatingOffline } from "../modules/program/offline";
 import { mockCall, mockId, mockState } from "../modules/plan/mock-state";
 import {
   siteStateBytes,

@@ -7,10 +7,8 @@
  * spec itself.
  */
 import type { PolicyResource } from "@pulumi/policy";
+import { POOL_ALERTING_TYPE } from "./contract/rules";
 import { withFacts, type StackPolicy } from "./policy";
-
-/** The component modules/alerting/alerting.ts declares per cloud pool. */
-export const POOL_ALERTING_TYPE = "avfleet:observe:PoolAlerting";
 
 const MIG = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager";
 const TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";

@@ -5,7 +5,7 @@
  * advisory, so the pack refuses a stack whose facts and config disagree.
  */
 import type { PolicyResource } from "@pulumi/policy";
-import type { StackFacts } from "./facts";
+import type { StackFacts } from "./contract/facts";
 import { withFacts, type StackPolicy } from "./policy";
 import {
   FACT_DEFAULTS,
@@ -16,7 +16,7 @@ import {
   stringLeaves,
   structured,
   TRAFFIC_SPLIT_TYPE,
-} from "./stack-config";
+} from "./contract/stack-config";
 
 const show = (value: unknown) => (value === undefined ? "(none)" : JSON.stringify(value));
 
@@ -158,7 +158,7 @@ export const stackFactsMatchConfig: StackPolicy = {
     "The stack's facts (StackFacts) agree with the stack's own config, which the engine hands the pack (PULUMI_CONFIG), and a traffic or fleet config has its component.",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "No stack-file key: the program, not the stack file, disagrees with the config. Run the stack with avfleet's own program (index.ts builds StackFacts from the config: modules/fleets/facts.ts); a program that declares facts of its own is not one the policies can judge.",
+    "No stack-file key: the program, not the stack file, disagrees with the config. Run the stack with avfleet's own program (index.ts builds StackFacts from the config: modules/program/facts.ts); a program that declares facts of its own is not one the policies can judge.",
   validateStack: withFacts((facts, args, reportViolation, factsUrn) => {
     const config = stackConfig(process.env);
     if (!config) {

@@ -5,7 +5,7 @@
  */
 import type { PolicyResource } from "@pulumi/policy";
 import type { ResourcePolicy, StackPolicy } from "./policy";
-import { launchTemplateUserData } from "./hosts";
+import { launchTemplateUserData } from "./contract/user-data";
 
 const INSTANCE_TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";
 const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";

@@ -1,5 +1,4 @@
 /** Policies on the media hosts themselves: tuning, NICs, metadata, disks, provisioning. */
-import { gunzipSync } from "node:zlib";
 import {
   DRAIN_REQUEST_MARKER,
   METAL_PAYLOAD_TYPE,
@@ -7,20 +6,15 @@ import {
   tier1Eligible,
   unpinnedImage,
   WORKLOAD_MARKER,
-} from "./rules";
+} from "./contract/rules";
 import { byType, withFacts, type ResourcePolicy, type StackPolicy } from "./policy";
+import { launchTemplateUserData } from "./contract/user-data";
 
 const INSTANCE_TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";
 const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
 const HOST_COMMAND = "command:local:Command";
 const ASG = "aws:autoscaling/group:Group";
 const LIFECYCLE_HOOK = "aws:autoscaling/lifecycleHook:LifecycleHook";
-
-/** A launch template's user-data as text: base64, and gzipped when it starts with gzip's magic. */
-export function launchTemplateUserData(userData: string | undefined): string {
-  const bytes = Buffer.from(userData ?? "", "base64");
-  return (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString("utf8");
-}
 
 /**
  * The boot or provisioning payload a host resource carries, as text. A bare-metal site declares

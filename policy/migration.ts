@@ -8,7 +8,8 @@
  * back. And a rollback the executor staged is the safe direction: the step rule never holds it.
  */
 import type { PolicyResource } from "@pulumi/policy";
-import type { MigrationMarker } from "./facts";
+import type { MigrationMarker } from "./contract/facts";
+import { staleWeights } from "./contract/migration";
 import { withFacts, type StackPolicy } from "./policy";
 
 /** The split's StackReference to its own stack: what the stack applied last. */
@@ -25,27 +26,6 @@ export function selfReference(resources: PolicyResource[], splitUrn: string) {
 export function deployedMarker(self: PolicyResource | undefined): MigrationMarker | undefined {
   const marker = self?.props.outputs?.migration;
   return typeof marker?.seq === "number" ? marker : undefined;
-}
-
-/**
- * Why this update's weights are older than the ones the stack applied last, or undefined. The
- * same seq is the same change (an `up` run again, a checkout with the migration's commit).
- */
-export function staleWeights(
-  config: MigrationMarker | undefined,
-  deployed: MigrationMarker | undefined,
-): string | undefined {
-  if (!deployed || (config && config.seq >= deployed.seq)) return undefined;
-  const have = config ? `migration step ${config.seq}` : "no migration step";
-  return `the stack's config carries ${have}, but the stack last applied step ${deployed.seq}: this checkout's weights are older than a running migration's`;
-}
-
-/** Whether this update is a rollback the executor staged after the stack's last update. */
-export function stagedRollback(
-  config: MigrationMarker | undefined,
-  deployed: MigrationMarker | undefined,
-): boolean {
-  return config?.rollback === true && config.seq > (deployed?.seq ?? 0);
 }
 
 export const trafficMigrationOrder: StackPolicy = {

@@ -1,6 +1,6 @@
 /** Policies on what the fleet opens to the Internet. */
 import type { PolicyResource, ReportViolation, StackValidationArgs } from "@pulumi/policy";
-import { AGENT_LISTEN_MARKER, METAL_PAYLOAD_TYPE, worldShare } from "./rules";
+import { AGENT_LISTEN_MARKER, METAL_PAYLOAD_TYPE, worldShare } from "./contract/rules";
 import { withFacts, type StackPolicy } from "./policy";
 
 const GCP_FIREWALL = "gcp:compute/firewall:Firewall";

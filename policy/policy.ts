@@ -6,7 +6,7 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
-import { readFacts, type StackFacts } from "./facts";
+import { readFacts, type StackFacts } from "./contract/facts";
 
 /** Every policy says how to fix what it reports. */
 export type ResourcePolicy = ResourceValidationPolicy & { remediationSteps: string };

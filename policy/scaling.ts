@@ -5,10 +5,7 @@
  */
 import type { StackPolicy } from "./policy";
 import { byType } from "./policy";
-
-/** GCP: scaling schedules per autoscaler; AWS: scheduled actions per group (fixed quotas). */
-export const GCP_MAX_SCHEDULES = 128;
-export const AWS_MAX_SCHEDULED_ACTIONS = 125;
+import { AWS_MAX_SCHEDULED_ACTIONS, GCP_MAX_SCHEDULES } from "./contract/rules";
 
 export const compiledScalingSafe: StackPolicy = {
   name: "compiled-scaling-safe",

@@ -1,9 +1,10 @@
 /** Policies over a whole stack: labels, autoscaler bounds, capacity, traffic weights. */
 import type { PolicyResource } from "@pulumi/policy";
-import { readFacts, STACK_FACTS_TYPE } from "./facts";
-import { weightStep, type Weights } from "./rules";
+import { readFacts, STACK_FACTS_TYPE } from "./contract/facts";
+import { TRAFFIC_WEIGHTS_POLICY, weightStep, type Weights } from "./contract/rules";
 import { byType, withFacts, type ResourcePolicy, type StackPolicy } from "./policy";
-import { deployedMarker, selfReference, stagedRollback } from "./migration";
+import { deployedMarker, selfReference } from "./migration";
+import { stagedRollback } from "./contract/migration";
 
 export const REQUIRED_LABELS = ["team", "cost-center", "media-region", "pool"];
 
@@ -107,7 +108,7 @@ export const capacityCoversDemand: StackPolicy = {
 };
 
 export const trafficWeights: StackPolicy = {
-  name: "traffic-weights",
+  name: TRAFFIC_WEIGHTS_POLICY,
   description:
     "A traffic split's weights sum to 100, and one change moves at most the split's maxStepPct points (a rollback avfleet migrate staged excepted).",
   enforcementLevel: "mandatory",
@@ -155,7 +156,7 @@ export const stackFactsDeclared: StackPolicy = {
   description: `The stack declares its facts (${STACK_FACTS_TYPE}), which the policies that judge it against its own spec read.`,
   enforcementLevel: "mandatory",
   remediationSteps:
-    "No stack-file key: the facts are declared by avfleet's program (index.ts, modules/fleets/facts.ts), not read from the stack file; run the stack with avfleet's program of the pack's version.",
+    "No stack-file key: the facts are declared by avfleet's program (index.ts, modules/program/facts.ts), not read from the stack file; run the stack with avfleet's program of the pack's version.",
   validateStack: (args, reportViolation) => {
     const found = readFacts(args.resources);
     if ("problem" in found) {

@@ -35,7 +35,7 @@ import {
 import { EXPORTER_METRICS } from "../../modules/host/exporter";
 import { AGENT_STATE_DIR, AGENT_UNIT, TUNE_CHECK_UNIT } from "../../modules/host/units";
 import { renderTuning, type TuningArtifacts } from "../../modules/tuning";
-import { scaleInConfig } from "../../modules/fleets/gcp-scale-in";
+import { scaleInConfig } from "../../modules/gcp-scale-in/controller";
 import { autohealingHealthCheck } from "../../modules/fleets/gcp-args";
 import { autohealingRepairs } from "../../modules/providers/gcp";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";

@@ -11,7 +11,7 @@
  *   - x-amz-content-sha256 present, signed and the hash of the (empty) body, or UNSIGNED-PAYLOAD
  *     ("required for all AWS Signature Version 4 requests",
  *     https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html);
- *   - the role may s3:GetObject only under the payload prefix (modules/fleets/aws-payload.ts): any
+ *   - the role may s3:GetObject only under the payload prefix (modules/host-payloads/aws-payload.ts): any
  *     other key is 403 AccessDenied, and so is a missing one, since the role has no
  *     s3:ListBucket (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
  */

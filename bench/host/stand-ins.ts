@@ -22,7 +22,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { ScaleInConfig } from "../../modules/fleets/gcp-scale-in";
+import type { ScaleInConfig } from "../../modules/gcp-scale-in/controller";
 
 export interface Recorded {
   service: string;
@@ -127,7 +127,7 @@ export async function scaleInPass(
 ): Promise<{ size: number; recommended: number | null; marked: string[]; deleted: string[] }> {
   const { stdout } = await promisify(execFile)(
     "python3",
-    [join(__dirname, "../../modules/fleets/gcp-scale-in.py")],
+    [join(__dirname, "../../modules/gcp-scale-in/controller.py")],
     {
       env: {
         ...process.env,

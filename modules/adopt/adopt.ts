@@ -9,8 +9,8 @@
  */
 import type { Plan, PlanResource } from "../plan/plan";
 import { cloudDnsImportId } from "../fleets/metal-args";
-import { STACK_FACTS_TYPE } from "../../policy/facts";
-import { placeholderReason } from "../../policy/placeholders";
+import { STACK_FACTS_TYPE } from "../../policy/contract/facts";
+import { placeholderReason } from "../../policy/contract/placeholders";
 
 export const ROUTE53_RECORD = "aws:route53/record:Record";
 export const CLOUD_DNS_RECORD = "gcp:dns/recordSet:RecordSet";

@@ -20,7 +20,7 @@ import {
   type Severity,
 } from "../config/notify.schema";
 import { fleetLabels } from "../fleets/labels";
-import { POOL_ALERTING_TYPE } from "../../policy/alerts";
+import { POOL_ALERTING_TYPE } from "../../policy/contract/rules";
 import { awsAlarms, gcpAlertPolicies, type PoolRef } from "./cloud";
 import { awsTargets, gcpTargets } from "./notify";
 

@@ -5,7 +5,7 @@
 import type { FromSchema } from "json-schema-to-ts";
 import { machineTypeNames } from "../capacity/machine-types";
 import { PROFILE_NAMES } from "../tuning/profiles";
-import { FACT_DEFAULTS } from "../../policy/stack-config";
+import { FACT_DEFAULTS } from "../../policy/contract/stack-config";
 import { dnsProviderProperties } from "./dns.schema";
 import { hostKeySchema } from "./inventory.schema";
 import { awsAlertingSchema, gcpAlertingSchema, metalAlertingSchema } from "./notify.schema";

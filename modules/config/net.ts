@@ -1,6 +1,6 @@
 /** Address arithmetic that the schemas' `cidr` format and the semantic checks share. */
 import { isIPv4, isIPv6 } from "node:net";
-import { NOT_GLOBAL_IPV4 } from "../../policy/rules";
+import { NOT_GLOBAL_IPV4 } from "../../policy/contract/rules";
 
 export function isCidr(text: string): boolean {
   const match = /^([^/]+)\/(\d{1,3})$/.exec(text);

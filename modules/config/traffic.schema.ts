@@ -4,7 +4,7 @@
  * `dns.routing` other than weighted, steered by where the client is (one pool per area).
  */
 import type { FromSchema } from "json-schema-to-ts";
-import { FACT_DEFAULTS } from "../../policy/stack-config";
+import { FACT_DEFAULTS } from "../../policy/contract/stack-config";
 import { dnsProviderProperties } from "./dns.schema";
 
 export const trafficSchema = {

@@ -2,7 +2,7 @@
  * What a valid traffic split is beyond its schema: weights, and the geo steering each DNS
  * provider can actually serve with what each pool must say about where it is.
  */
-import { FACT_DEFAULTS } from "../../policy/stack-config";
+import { FACT_DEFAULTS } from "../../policy/contract/stack-config";
 import type { TrafficSpec } from "./traffic.schema";
 import type { KeyPath, Problem } from "./validate";
 

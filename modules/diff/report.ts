@@ -8,7 +8,7 @@ import { replacementEffect } from "../providers/replacement";
 import { decodeRendered, textChange } from "./text";
 import type { Range } from "./effects";
 import { costChange, type Move, type StackSummary } from "./summary";
-import { trafficWeights } from "../../policy/stack";
+import { TRAFFIC_WEIGHTS_POLICY } from "../../policy/contract/rules";
 
 export interface Side {
   /** What the user named: `origin/main`, `HEAD~1`, or "working tree". */
@@ -177,7 +177,7 @@ function headline(report: DiffReport): Headline {
   // which is never cut, with its message.
   const alerts: string[] = changed.flatMap((s) =>
     s.policy.introduced
-      .filter((v) => v.level === "mandatory" && v.policy === trafficWeights.name)
+      .filter((v) => v.level === "mandatory" && v.policy === TRAFFIC_WEIGHTS_POLICY)
       .map((v) => `Traffic rule broken in ${s.stack}: ${v.message}`),
   );
   for (const { diff } of changedStacks(report)) alerts.push(...stepLimitAlerts(diff));

@@ -30,9 +30,9 @@ import type { Weights } from "../traffic/weights";
 import { diffPlans } from "./diff";
 import type { DiffReport, Side } from "./report";
 import { summarizeStack } from "./summary";
-import { withAppliedWeights } from "../policy/base";
-import { POLICIES } from "../policy";
-import { checkPlan } from "../policy/runner";
+import { withAppliedWeights } from "../policy-runner/base";
+import { POLICIES } from "../policy-runner";
+import { checkPlan } from "../policy-runner/runner";
 import { verdictChanges, type Violation } from "./verdicts";
 
 export interface DiffOptions {

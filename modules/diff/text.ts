@@ -22,7 +22,7 @@ function asText(bytes: Buffer): string | undefined {
  * The text a value carries, and how it was encoded: a whole value of gzip+base64 (AWS user data:
  * modules/host/bootstrap.ts awsUserData) decodes when it gives text; base64
  * heredocs inside a script (`base64 -d <<'END'`, how a bare-metal payload installs each file:
- * modules/fleets/metal-payload.ts installLines) show the file they install.
+ * modules/host-payloads/metal-payload.ts installLines) show the file they install.
  */
 export function decodeRendered(value: string): { text: string; encoding?: string } {
   // "H4sI" is gzip's magic number and method (1f 8b 08) in base64: nothing else is tried whole.

@@ -1,8 +1,8 @@
 /**
- * Policy verdicts of both revisions' Plans, by this checkout's policies (modules/policy):
+ * Policy verdicts of both revisions' Plans, by this checkout's policies (modules/policy-runner):
  * which violations a change introduces and which it resolves.
  */
-import type { Violation } from "../policy/runner";
+import type { Violation } from "../policy-runner/runner";
 
 export type { Violation };
 

@@ -14,7 +14,7 @@ import { getPriority } from "node:os";
 import { dirname, join, resolve, sep } from "node:path";
 import { loadStackFile, pulumiConfigMap, stackFileName, type LoadedStack } from "../config/stack";
 import { rememberCheckedInputs, type CheckedInput } from "../config/validate";
-import { evaluatingOffline } from "../fleets/offline";
+import { evaluatingOffline } from "../program/offline";
 import type { FleetSpec } from "../config/fleet.schema";
 import { fleetEconomics } from "../capacity/capacity";
 import { trafficShareOf } from "../traffic/shares";

@@ -18,7 +18,11 @@ import { groupIntent, releaseId, rolloutSummary } from "../release/cloud-intent"
 import { fleetLabels } from "./labels";
 import * as args from "./aws-args";
 import type { AwsBoot } from "../host/bootstrap";
-import { payloadBucketPrefix, PAYLOAD_PUBLIC_ACCESS_BLOCK, payloadReadPolicy } from "./aws-payload";
+import {
+  payloadBucketPrefix,
+  PAYLOAD_PUBLIC_ACCESS_BLOCK,
+  payloadReadPolicy,
+} from "../host-payloads/aws-payload";
 import type { AwsScaling } from "./scaling";
 
 export interface AwsFleetArgs {

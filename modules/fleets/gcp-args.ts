@@ -3,8 +3,7 @@
  * component passes straight to the provider, and that tests check directly.
  */
 import type { GcpFleetSpec } from "../config/fleet.schema";
-import { machineType } from "../capacity/machine-types";
-import { tier1Eligible } from "../../policy/rules";
+import { tier1Eligible } from "../../policy/contract/rules";
 
 // Re-exported: the pack judges TIER_1 with the very rule the fleet is built with.
 export { tier1Eligible };
@@ -13,6 +12,7 @@ import { artifactRegistryRepository, containerImage } from "../host/image";
 import { launchSeconds } from "../host/units";
 import type { GcpAutoscalingPolicy } from "./scaling";
 import type { GroupTarget } from "../release/cloud-intent";
+import { autoscalerTarget } from "../gcp-scale-in/pool";
 
 /**
  * Google's health-check probers (https://cloud.google.com/load-balancing/docs/health-checks):
@@ -54,27 +54,10 @@ export function imageRepository(spec: GcpFleetSpec) {
 }
 
 /**
- * IAM condition: the VMs the pool's MIG names after the pool — its baseInstanceName (the pool),
- * a hyphen and four random characters (Compute v1, InstanceGroupManager.baseInstanceName:
- * https://cloud.google.com/compute/docs/reference/rest/v1/instanceGroupManagers). Only
- * startsWith, endsWith and extract are documented on resource.name
- * (https://cloud.google.com/iam/docs/conditions-attribute-reference#resource-name); a regex
- * `matches` that IAM refused would leave the binding unmade and the controller unable to scale
- * in. So the condition is a prefix, and it also holds on the VMs of a pool named `<pool>-…` in
- * the same project: keep a project's pool names prefix-free (SECURITY.md, known gaps).
- */
-export function poolInstances(spec: GcpFleetSpec): string {
-  return (
-    `resource.type == "compute.googleapis.com/Instance" && ` +
-    `resource.name.extract("/instances/{name}").startsWith("${spec.pool}-")`
-  );
-}
-
-/**
  * The autoscaler only scales out, for every pool: a VM the MIG deletes gets the normal ~90 s
  * stop (graceful shutdown is Preview and does not apply to MIG-initiated deletions:
  * https://cloud.google.com/compute/docs/instances/graceful-shutdown-overview), which would cut
- * its calls. Hosts leave through the scale-in controller (gcp-scale-in.ts): it marks them to
+ * its calls. Hosts leave through the scale-in controller (modules/gcp-scale-in/controller.ts): it marks them to
  * drain, each drains up to the pool's limit, and the controller deletes it then.
  */
 export const AUTOSCALER_MODE = "ONLY_SCALE_OUT";
@@ -87,13 +70,6 @@ export function networkTag(spec: GcpFleetSpec): string {
 export function serviceAccountId(pool: string): string {
   const head = pool.slice(0, 26).replace(/-+$/, "");
   return `${head}-sfu`.padStart(6, "x");
-}
-
-/** Streams per host the autoscaler holds each host at: capacity × target utilization. */
-export function autoscalerTarget(spec: GcpFleetSpec): number {
-  return Math.floor(
-    machineType(spec.machineType).streamsPerHost * spec.autoscaling.targetUtilization,
-  );
 }
 
 /** The cloud-native policy: target tracking on media load; modules/scaling compiles more onto it. */

@@ -13,7 +13,7 @@ import type { RolloutConfig } from "../config/rollout.schema";
 import { groupIntent, releaseId, rolloutSummary } from "../release/cloud-intent";
 import { fleetLabels } from "./labels";
 import * as args from "./gcp-args";
-import { GcpScaleIn } from "./gcp-scale-in";
+import { GcpScaleIn } from "../gcp-scale-in/controller";
 import type { GcpScaling } from "./scaling";
 
 export interface GcpFleetArgs {

@@ -30,12 +30,6 @@ export function hostStates(inventory: Inventory): Record<string, string> {
   return Object.fromEntries(inventory.hosts.map((h) => [h.name, h.state]));
 }
 
-/** The host key the site's known_hosts pins; the inventory loader guarantees one on every provisioned host. */
-export function pinnedHostKey(host: InventoryHost): string {
-  if (!host.hostKey) throw new Error(`${host.name}: no hostKey to pin`);
-  return host.hostKey;
-}
-
 /**
  * A Cloud DNS record set's id, the first import format @pulumi/gcp documents for
  * gcp.dns.RecordSet (`name` fully qualified, with its trailing dot, as the record's own id has it).

@@ -16,9 +16,10 @@ import * as command from "@pulumi/command";
 import type { MetalFleetSpec } from "../config/fleet.schema";
 import type { Inventory, InventoryHost } from "../config/inventory.schema";
 import type { HostIntent } from "../release/intent";
-import { METAL_PAYLOAD_TYPE } from "../../policy/rules";
+import { METAL_PAYLOAD_TYPE } from "../../policy/contract/rules";
 import * as args from "./metal-args";
-import { applyCommand, type Payload } from "./metal-payload";
+import { applyCommand, type Payload } from "../host-payloads/metal-payload";
+import { pinnedHostKey } from "../host-payloads/metal-ssh";
 
 export interface MetalFleetArgs {
   /** The validated fleet spec from the stack file. */
@@ -126,7 +127,7 @@ export function createMetalFleet(
       {
         create: when(applyCommand(target(host), user, intent.sha)),
         // A reinstalled host (a new host key) has lost what it ran: run it again.
-        triggers: [args.pinnedHostKey(host)],
+        triggers: [pinnedHostKey(host)],
       },
       intent.keep ? { ...opts, ignoreChanges: ["create", "triggers"] } : opts,
     );

@@ -71,7 +71,11 @@ export const BOOTSTRAPPED_PATH = `${RUN_DIR}/bootstrapped`;
 export const DRAIN_REQUEST_PATH = `${STATE_DIR}/drain-requested`;
 /** The first line of a draining bare-metal host's payload: it keeps the tuning it has. */
 // The pack checks for this marker, so it lives with the pack's rules.
-import { AGENT_LISTEN_MARKER, DRAIN_REQUEST_MARKER, WORKLOAD_MARKER } from "../../policy/rules";
+import {
+  AGENT_LISTEN_MARKER,
+  DRAIN_REQUEST_MARKER,
+  WORKLOAD_MARKER,
+} from "../../policy/contract/rules";
 export { DRAIN_REQUEST_MARKER };
 const END = "AVFLEET_BOOTSTRAP_EOF";
 
@@ -428,7 +432,7 @@ export function metalPart(spec: FleetSpec, tuning: TuningArtifacts, state: HostS
 /**
  * The part alone as one root script, its files under $AVFLEET_ROOT when set: what the host
  * rehearsal runs in its throwaway root. A site's hosts get the part inside their class's payload
- * (modules/fleets/metal-payload.ts), with the tuning's part before it.
+ * (modules/host-payloads/metal-payload.ts), with the tuning's part before it.
  */
 export function metalPayload(
   spec: FleetSpec,

@@ -110,7 +110,7 @@ export function gcpPlatform(pool: RenderedPool): Platform {
     if (!facts.controller) return;
     for (const h of w.live()) {
       const drain = h.drain;
-      // A host drained for a rollout is the rollout's to recreate (gcp-scale-in.py to_delete).
+      // A host drained for a rollout is the rollout's to recreate (modules/gcp-scale-in/controller.py to_delete).
       if (h.drainFor) continue;
       if (
         drain?.completedAt !== undefined ||

@@ -31,7 +31,7 @@ export interface Platform {
   readinessLost?(w: World, host: SimHost): void;
   /**
    * A release's rollout takes a batch through the pool's drain path and has the provider replace
-   * it (modules/fleets/cloud-rollout.ts), after the up that pointed the group at the release.
+   * it (modules/release/cloud-rollout.ts), after the up that pointed the group at the release.
    */
   rolloutBatch?(w: World, hosts: SimHost[]): void;
 }

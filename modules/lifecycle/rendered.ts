@@ -5,7 +5,7 @@
  * payload (declared once per site, copied to its hosts by sha256). The lifecycle simulation
  * judges these, never the fleet spec they came from.
  */
-import { METAL_PAYLOAD_TYPE } from "../../policy/rules";
+import { METAL_PAYLOAD_TYPE } from "../../policy/contract/rules";
 
 /** A resource as the program registers it (a Plan's resources have this shape). */
 export interface RenderedResource {

@@ -15,7 +15,7 @@ import {
   gcpRollout,
   type AwsRolloutPool,
   type GcpRolloutPool,
-} from "../fleets/cloud-rollout";
+} from "../release/cloud-rollout";
 import { pulumiArgs, summarize, type CliResult, type PulumiRunner } from "../migrate/pulumi";
 import type { Clock } from "../migrate/clock";
 import type { Action, Fence, PoolDriver } from "./executor";

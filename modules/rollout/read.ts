@@ -7,8 +7,8 @@
  * parsed answers and says what it found, or throws an Error saying what is wrong.
  */
 import type { RolloutConfig } from "../config/rollout.schema";
-import { awsRollout, gcpRollout } from "../fleets/cloud-rollout";
-import { appliedSha } from "../fleets/metal-payload";
+import { awsRollout, gcpRollout } from "../release/cloud-rollout";
+import { appliedSha } from "../host-payloads/metal-payload";
 import { releaseId } from "../release/intent";
 import type { PoolRead } from "./units";
 

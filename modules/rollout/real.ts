@@ -4,7 +4,7 @@
  */
 import type { LoadedStack } from "../config/stack";
 import { groupName } from "../fleets/aws-args";
-import { awsRollout, gcpRollout } from "../fleets/cloud-rollout";
+import { awsRollout, gcpRollout } from "../release/cloud-rollout";
 import type { Clock } from "../migrate/clock";
 import { pulumiArgs, summarize, type PulumiRunner } from "../migrate/pulumi";
 import { awsDriver, gcpDriver, metalDriver, type CliRunner } from "./drivers";

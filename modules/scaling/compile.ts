@@ -41,7 +41,7 @@ import {
 } from "./policies";
 
 // The clouds' limits, as the pack judges them.
-import { AWS_MAX_SCHEDULED_ACTIONS, GCP_MAX_SCHEDULES } from "../../policy/scaling";
+import { AWS_MAX_SCHEDULED_ACTIONS, GCP_MAX_SCHEDULES } from "../../policy/contract/rules";
 
 /** Boot minutes without a warm pool (uniform) and from one: what the replay's pool assumes. */
 export const COLD_BOOT_MIN: [number, number] = [3, 7];
@@ -107,7 +107,7 @@ export function controlsOf(spec: CloudSpec): CloudControls {
 }
 
 /**
- * How GCP hosts leave: always through the scale-in controller (modules/fleets/gcp-scale-in.ts),
+ * How GCP hosts leave: always through the scale-in controller (modules/gcp-scale-in/controller.ts),
  * never a MIG deletion. It marks the least-loaded hosts at the autoscaler's recommendation,
  * already throttled by scale-in control; each drains up to the pool's limit, and the controller
  * deletes it once its drain is done or the limit has passed.

@@ -1,9 +1,9 @@
 /** Weights of a traffic split: how far a change moves, which records exist. */
 import type { TrafficSpec } from "../config/traffic.schema";
 
-// The step rule is the pack's (policy/rules.ts): the pack judges it with no access to modules/.
-import type { Weights } from "../../policy/rules";
-export { weightStep, type Weights } from "../../policy/rules";
+// The step rule is the pack's (policy/contract/rules.ts): the pack judges it with no access to modules/.
+import type { Weights } from "../../policy/contract/rules";
+export { weightStep, type Weights } from "../../policy/contract/rules";
 
 export function weightsOf(spec: TrafficSpec): Weights {
   return Object.fromEntries(spec.pools.map((p) => [p.stack, p.weight]));

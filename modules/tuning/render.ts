@@ -80,7 +80,7 @@ export function renderCloudInit(artifacts: TuningArtifacts): string {
 }
 
 /**
- * The tuning's part of a bare-metal host's SSH payload (modules/fleets/metal-payload.ts
+ * The tuning's part of a bare-metal host's SSH payload (modules/host-payloads/metal-payload.ts
  * renders the parts with the site's privilege): the marker policies look for, the script,
  * and `provision`, which installs the tools the script calls and applies.
  */

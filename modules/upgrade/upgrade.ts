@@ -21,7 +21,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { placeholderReason } from "../../policy/placeholders";
+import { placeholderReason } from "../../policy/contract/placeholders";
 import { INVENTORY_LIMITS } from "../config/inventory.schema";
 import { readInventory } from "../config/inventory";
 import { loadStackFile, STACK_FILE } from "../config/stack";

@@ -6,10 +6,10 @@ import {
   pulumiConfigMap,
   stackFileName,
 } from "../../modules/config/stack";
-import { weightsAtRevision, withAppliedWeights } from "../../modules/policy/base";
-import { checkPlan } from "../../modules/policy/runner";
-import { poolPrefixViolations } from "../../modules/policy/estate";
-import { POLICIES, type Violation } from "../../modules/policy";
+import { weightsAtRevision, withAppliedWeights } from "../../modules/policy-runner/base";
+import { checkPlan } from "../../modules/policy-runner/runner";
+import { poolPrefixViolations } from "../../modules/policy-runner/estate";
+import { POLICIES, type Violation } from "../../modules/policy-runner";
 import { EXIT, evaluateNamedStacks, parseCommandArgs, type Command } from "../cli";
 
 export function renderViolations(stacks: string[], violations: Violation[]): string {

@@ -5,7 +5,7 @@ import {
   loadStackFile,
   stackFileName,
 } from "../../modules/config/stack";
-import { privilegeOf, sudoersRule } from "../../modules/fleets/metal-payload";
+import { privilegeOf, sudoersRule } from "../../modules/host-payloads/metal-payload";
 import { EXIT, UsageError, parseCommandArgs, type Command } from "../cli";
 
 export const command: Command = {

@@ -15,8 +15,8 @@ import { alarmMetrics, awsAlarms, cloudwatchCounters } from "../../modules/alert
 import { SLIS } from "../../modules/observe/spec";
 import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan } from "../../modules/plan/plan";
-import { POLICIES } from "../../modules/policy";
-import { evaluatePolicies } from "../../modules/policy/runner";
+import { POLICIES } from "../../modules/policy-runner";
+import { evaluatePolicies } from "../../modules/policy-runner/runner";
 import { ROOT } from "../support/cli";
 
 const STACKS = join(ROOT, "stacks");

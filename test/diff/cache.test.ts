@@ -52,8 +52,8 @@ const commit = git("rev-parse", "HEAD").trim();
 const LOCK = Buffer.from('{"lockfileVersion": 3}');
 // What evaluations used: each stack its own file; the site its inventory; the traffic split
 // its pools' files; every one the program's modules.
-// The program imports the pack's rules (policy/rules.ts), never its policies.
-const program = ["index.ts", "modules/fleets/gcp.ts", "policy/rules.ts"];
+// The program imports the pack's contract (policy/contract/rules.ts), never its policies.
+const program = ["index.ts", "modules/fleets/gcp.ts", "policy/contract/rules.ts"];
 const used: Record<string, string[]> = {
   "gcp-a": [...program, "stacks/Pulumi.gcp-a.yaml"],
   "gcp-b": [...program, "stacks/Pulumi.gcp-b.yaml"],
@@ -98,9 +98,9 @@ test("a changed file the evaluation used, tsconfig.json or the lockfile: a miss;
   assert.equal(key("gcp-a"), before);
 
   // The program imports the pack's rules, not its policies.
-  write("policy/rules.ts", "export const rule = 1;\n");
+  write("policy/contract/rules.ts", "export const rule = 1;\n");
   assert.notEqual(key("gcp-a"), before, "a rule the program applies");
-  rmSync(join(dir, "policy/rules.ts"));
+  rmSync(join(dir, "policy/contract/rules.ts"));
   write("policy/hosts.ts", "export const policy = 1;\n");
   assert.equal(key("gcp-a"), before, "a policy changes no Plan");
   rmSync(join(dir, "policy/hosts.ts"));

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { awsUserData } from "../../modules/host/bootstrap";
-import { renderPayload } from "../../modules/fleets/metal-payload";
+import { renderPayload } from "../../modules/host-payloads/metal-payload";
 import { GITHUB_COMMENT_LIMIT, renderMarkdown, renderText } from "../../modules/diff/report";
 import { textChange } from "../../modules/diff/text";
 import type { Plan } from "../../modules/plan/plan";

@@ -8,7 +8,7 @@ import * as args from "../../modules/fleets/aws-args";
 import type { Plan } from "../../modules/plan/plan";
 import { evaluateExamples, resource } from "../support/plans";
 import { bootstrapFiles, cloudInit } from "../support/user-data";
-import { launchTemplateUserData } from "../../policy/hosts";
+import { launchTemplateUserData } from "../../policy/contract/user-data";
 import { cloudwatchCounters } from "../../modules/alerting/cloud";
 
 const spec = loadStackFile("stacks/Pulumi.aws-us-east-1.yaml").fleet as AwsFleetSpec;
@@ -54,7 +54,7 @@ test("auto scaling group: subnets, sizes, drain hook, a pinned launch template v
     heartbeatTimeout: 1920,
     defaultResult: "CONTINUE",
   });
-  // Releases roll through drained batches (modules/fleets/cloud-rollout.ts): a declared refresh
+  // Releases roll through drained batches (modules/release/cloud-rollout.ts): a declared refresh
   // would replace every host whenever the group's launch template version moves.
   assert.equal(asg.instanceRefresh, undefined);
   assert.equal(asg.launchTemplate.version, "1", "the version number, never $Latest");

@@ -8,6 +8,7 @@ import YAML from "yaml";
 import { validateStackDocument } from "../../modules/config/stack";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import * as args from "../../modules/fleets/gcp-args";
+import { autoscalerTarget } from "../../modules/gcp-scale-in/pool";
 import { agentConfig } from "../../modules/host/agent";
 import { launchSeconds } from "../../modules/host/units";
 import { ROOT } from "../support/cli";
@@ -57,7 +58,7 @@ test("autoscaler holds each host at capacity × target utilization, on the media
     );
   assert.equal(policy.minReplicas, 6);
   assert.equal(policy.maxReplicas, 90);
-  assert.equal(args.autoscalerTarget(spec((f) => (f.autoscaling.targetUtilization = 0.5))), 2400);
+  assert.equal(autoscalerTarget(spec((f) => (f.autoscaling.targetUtilization = 0.5))), 2400);
 });
 
 test("rollouts and rebalancing never delete a serving host: opportunistic updates, no redistribution", () => {

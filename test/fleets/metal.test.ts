@@ -21,15 +21,15 @@ import type { Plan, PlanResource } from "../../modules/plan/plan";
 import { nextUp, stateOf, type State, type UpResult } from "../../modules/plan/next-up";
 import { planBatches, unavailableHosts } from "../../modules/release/batches";
 import { planHash, releaseId } from "../../modules/release/intent";
-import { applyCommand, payloadFile } from "../../modules/fleets/metal-payload";
+import { applyCommand, payloadFile } from "../../modules/host-payloads/metal-payload";
 import {
   identityFile,
   knownHostsFile,
   masterScript,
   sshConfigFile,
   sshFiles,
-} from "../../modules/fleets/metal-ssh";
-import { DRAIN_REQUEST_MARKER, METAL_PAYLOAD_TYPE } from "../../policy/rules";
+} from "../../modules/host-payloads/metal-ssh";
+import { DRAIN_REQUEST_MARKER, METAL_PAYLOAD_TYPE } from "../../policy/contract/rules";
 import { sha256 } from "../../modules/tuning";
 import { renderPreview } from "../../modules/plan/render-preview";
 import { writeSite } from "../../bench/estate";

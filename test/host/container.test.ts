@@ -12,7 +12,7 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { loadStackFile, loadStacks } from "../../modules/config/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
-import { hostTuning } from "../../modules/fleets/host-tuning";
+import { hostTuning } from "../../modules/host-payloads/host-tuning";
 import { agentConfig, agentSource, platformSource } from "../../modules/host/agent";
 import {
   awsBoot,
@@ -23,8 +23,8 @@ import {
 import { workloadUnit } from "../../modules/host/units";
 import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan } from "../../modules/plan/plan";
-import { evaluatePolicies } from "../../modules/policy/runner";
-import { POLICIES } from "../../modules/policy";
+import { evaluatePolicies } from "../../modules/policy-runner/runner";
+import { POLICIES } from "../../modules/policy-runner";
 import { avfleet, ROOT } from "../support/cli";
 import { resource } from "../support/plans";
 import { missingCommands, prerequisite } from "../support/prerequisites";

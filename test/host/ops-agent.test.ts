@@ -21,7 +21,7 @@ import {
   opsAgentConfig,
   opsAgentInstall,
 } from "../../modules/host/ops-agent";
-import { hostTuning } from "../../modules/fleets/host-tuning";
+import { hostTuning } from "../../modules/host-payloads/host-tuning";
 import { gcpAlertPolicies } from "../../modules/alerting/cloud";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";

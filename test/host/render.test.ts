@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import YAML from "yaml";
 import { listStacks, loadStackFile } from "../../modules/config/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
-import { hostTuning } from "../../modules/fleets/host-tuning";
+import { hostTuning } from "../../modules/host-payloads/host-tuning";
 import { autoscalingPolicy } from "../../modules/fleets/gcp-args";
 import { mediaMetric } from "../../modules/fleets/aws-args";
 import { agentConfig } from "../../modules/host/agent";

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadStackFile } from "../../modules/config/stack";
-import { hostTuning } from "../../modules/fleets/host-tuning";
+import { hostTuning } from "../../modules/host-payloads/host-tuning";
 import { bootstrapScript, DRAIN_REQUEST_PATH, POLICY_RC_D } from "../../modules/host/bootstrap";
 import { AGENT_STATE_DIR, STATE_DIR } from "../../modules/host/units";
 import { MEDIA_UNIT } from "../../modules/tuning/host-facts";

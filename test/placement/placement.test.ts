@@ -7,8 +7,8 @@ import YAML from "yaml";
 import { loadStacks } from "../../modules/config/stack";
 import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan } from "../../modules/plan/plan";
-import { POLICIES } from "../../modules/policy";
-import { evaluatePolicies } from "../../modules/policy/runner";
+import { POLICIES } from "../../modules/policy-runner";
+import { evaluatePolicies } from "../../modules/policy-runner/runner";
 import { avfleet, ROOT } from "../support/cli";
 
 test("avfleet place: tables, a map and stack files that pass the stack checks; nothing in stacks/ changes", () => {

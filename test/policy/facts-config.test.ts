@@ -1,6 +1,6 @@
 /**
  * The pack checks what the program claims: StackFacts against the stack's config, which the
- * engine hands the pack in PULUMI_CONFIG (policy/stack-config.ts cites where).
+ * engine hands the pack in PULUMI_CONFIG (policy/contract/stack-config.ts cites where).
  */
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
@@ -12,9 +12,9 @@ import {
   stackFileName,
 } from "../../modules/config/stack";
 import type { Plan } from "../../modules/plan/plan";
-import { POLICIES } from "../../modules/policy";
-import { evaluatePolicies } from "../../modules/policy/runner";
-import { stackConfig, stackName } from "../../policy/stack-config";
+import { POLICIES } from "../../modules/policy-runner";
+import { evaluatePolicies } from "../../modules/policy-runner/runner";
+import { stackConfig, stackName } from "../../policy/contract/stack-config";
 import { ROOT } from "../support/cli";
 import { evaluateExamples, resource } from "../support/plans";
 

@@ -13,9 +13,9 @@ import YAML from "yaml";
 import { loadStacks } from "../../modules/config/stack";
 import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan } from "../../modules/plan/plan";
-import { evaluatePolicies } from "../../modules/policy/runner";
-import { STACK_FACTS_TYPE } from "../../policy/facts";
-import { stagedRollback, staleWeights } from "../../policy/migration";
+import { evaluatePolicies } from "../../modules/policy-runner/runner";
+import { STACK_FACTS_TYPE } from "../../policy/contract/facts";
+import { stagedRollback, staleWeights } from "../../policy/contract/migration";
 import { POLICIES } from "../../policy/policies";
 import { ROOT } from "../support/cli";
 

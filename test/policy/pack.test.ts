@@ -12,8 +12,8 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Plan } from "../../modules/plan/plan";
-import { POLICIES } from "../../modules/policy";
-import { checkPlan } from "../../modules/policy/runner";
+import { POLICIES } from "../../modules/policy-runner";
+import { checkPlan } from "../../modules/policy-runner/runner";
 import { loadStackFile, pulumiConfigMap, stackFileName } from "../../modules/config/stack";
 import { ROOT } from "../support/cli";
 import { evaluateExamples, resource } from "../support/plans";
@@ -221,8 +221,8 @@ test("the pack reads the stack's config from PULUMI_CONFIG and refuses facts tha
 
 test("test of the test: a .json beside an extensionless import breaks the pack under the CLI's loader", async (t) => {
   if (!prerequisite(t, installFailure)) return;
-  // CommonJS resolves ./rules to rules.json before rules.ts; tsx would not have noticed.
-  writeFileSync(join(dir, "rules.json"), "{}\n");
+  // CommonJS resolves ./contract/rules to rules.json before rules.ts; tsx would not have noticed.
+  writeFileSync(join(dir, "contract/rules.json"), "{}\n");
   const pack = await startPack();
   try {
     const template = resource(plan, "gcp-usw1-template");
@@ -232,7 +232,7 @@ test("test of the test: a .json beside an extensionless import breaks the pack u
     );
   } finally {
     pack.stop();
-    rmSync(join(dir, "rules.json"));
+    rmSync(join(dir, "contract/rules.json"));
   }
 });
 

@@ -1,4 +1,4 @@
-import { launchTemplateUserData } from "../../policy/hosts";
+import { launchTemplateUserData } from "../../policy/contract/user-data";
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -8,12 +8,12 @@ import YAML from "yaml";
 import { listStacks, loadStacks } from "../../modules/config/stack";
 import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan, PlanResource } from "../../modules/plan/plan";
-import { POLICIES } from "../../modules/policy";
+import { POLICIES } from "../../modules/policy-runner";
 import { cloudDnsOneRoutingPolicy, route53LatencyAwsOnly } from "../../policy/dns-steering";
-import { checkPlan, evaluatePolicies } from "../../modules/policy/runner";
-import { STACK_FACTS_TYPE } from "../../policy/facts";
+import { checkPlan, evaluatePolicies } from "../../modules/policy-runner/runner";
+import { STACK_FACTS_TYPE } from "../../policy/contract/facts";
 import { metalSshKeySecret } from "../../policy/hosts";
-import { placeholderReason } from "../../policy/placeholders";
+import { placeholderReason } from "../../policy/contract/placeholders";
 import { ROOT } from "../support/cli";
 
 const STACKS = join(ROOT, "stacks");

@@ -13,7 +13,7 @@ import { RELEASE_ID } from "../../modules/config/rollout.schema";
 import type { AwsFleetSpec, GcpFleetSpec } from "../../modules/config/fleet.schema";
 import { hostLaunchTemplate } from "../../modules/fleets/aws-args";
 import { hostTemplate } from "../../modules/fleets/gcp-args";
-import { hostTuning } from "../../modules/fleets/host-tuning";
+import { hostTuning } from "../../modules/host-payloads/host-tuning";
 import { awsBoot, bootstrapScript } from "../../modules/host/bootstrap";
 import { cloudRolloutProblems } from "../../modules/config/cloud-rollout";
 import { canonicalJson, groupIntent, releaseId } from "../../modules/release/cloud-intent";

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { applyCommand } from "../../modules/fleets/metal-payload";
+import { applyCommand } from "../../modules/host-payloads/metal-payload";
 import { awsRead, gcpRead, metalRead, stateShas } from "../../modules/rollout/read";
 
 const OLD = "a".repeat(64);

@@ -12,11 +12,11 @@ import { join } from "node:path";
 import type { AwsFleetSpec } from "../../modules/config/fleet.schema";
 import { loadStacks } from "../../modules/config/stack";
 import { hostPolicy } from "../../modules/fleets/aws-args";
-import { autoscalerTarget } from "../../modules/fleets/gcp-args";
+import { autoscalerTarget } from "../../modules/gcp-scale-in/pool";
 import {
   SCALE_IN_INSPECT_PERMISSIONS,
   SCALE_IN_READ_PERMISSIONS,
-} from "../../modules/fleets/gcp-scale-in";
+} from "../../modules/gcp-scale-in/controller";
 import { mayPutMetricData } from "../../bench/host/stand-ins";
 import { evaluateExamples, resource } from "../support/plans";
 import { EUW4, euw4Pass } from "../support/scale-in";
@@ -100,7 +100,7 @@ test("GCP: the recommendation is followed down to, not below, the hosts the memb
       "-c",
       [
         "import importlib.util, json",
-        `spec = importlib.util.spec_from_file_location("main", ${JSON.stringify(join(ROOT, "modules/fleets/gcp-scale-in.py"))})`,
+        `spec = importlib.util.spec_from_file_location("main", ${JSON.stringify(join(ROOT, "modules/gcp-scale-in/controller.py"))})`,
         "main = importlib.util.module_from_spec(spec); spec.loader.exec_module(main)",
         "h = lambda *loads: [{'load': l} for l in loads]",
         "print(json.dumps([main.trusted_recommendation(1, h(2700, 2600, 300, None), 2880),",

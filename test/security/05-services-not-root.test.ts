@@ -55,8 +55,8 @@ import {
 } from "../../modules/host/units";
 import { hostFiles } from "../../modules/host/bootstrap";
 import type { ContainerImage } from "../../modules/host/image";
-import { hostTuning } from "../../modules/fleets/host-tuning";
-import { PAYLOAD_PATH } from "../../modules/fleets/metal-payload";
+import { hostTuning } from "../../modules/host-payloads/host-tuning";
+import { PAYLOAD_PATH } from "../../modules/host-payloads/metal-payload";
 import { SCRIPT_PATH } from "../../modules/tuning/settings";
 import { ROOT } from "../support/cli";
 import { isRoot, missingCommands, prerequisite } from "../support/prerequisites";

@@ -15,11 +15,11 @@ import { join } from "node:path";
 import { loadStacks, loadStackFile } from "../../modules/config/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { evaluateStacks } from "../../modules/evaluation/evaluate";
-import { evaluatePolicies } from "../../modules/policy/runner";
-import { POLICIES } from "../../modules/policy";
+import { evaluatePolicies } from "../../modules/policy-runner/runner";
+import { POLICIES } from "../../modules/policy-runner";
 import { agentConfig, HOST_READINGS_REFRESH_SEC } from "../../modules/host/agent";
 import { bootstrapScript } from "../../modules/host/bootstrap";
-import { hostTuning } from "../../modules/fleets/host-tuning";
+import { hostTuning } from "../../modules/host-payloads/host-tuning";
 import {
   AGENT_UNIT,
   agentFirewall,

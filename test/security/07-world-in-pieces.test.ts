@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import YAML from "yaml";
-import { worldShare } from "../../policy/rules";
+import { worldShare } from "../../policy/contract/rules";
 import { avfleet, ROOT } from "../support/cli";
 
 const v4 = (n: number) => [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join(".");

@@ -9,9 +9,11 @@ import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackFile, pulumiConfigMap } from "../../modules/config/stack";
 import { InputError } from "../../modules/config/validate";
-import { evaluatePolicies } from "../../modules/policy/runner";
-import { exampleNeverApplied } from "../../policy/placeholders";
+import { evaluatePolicies } from "../../modules/policy-runner/runner";
+import { POLICIES } from "../../modules/policy-runner";
 import { evaluateExamples } from "../support/plans";
+
+const exampleNeverApplied = POLICIES.find((p) => p.name === "example-never-applied")!;
 
 const STACK = "gcp-us-west1";
 const FILE = `stacks/Pulumi.${STACK}.yaml`;
@@ -42,13 +44,13 @@ async function mockRuntime(preview: boolean, example = true) {
 
 test("program: a preview of an example stack reads it", async () => {
   await mockRuntime(true);
-  const { stackFromPulumi } = await import("../../modules/fleets/stack");
+  const { stackFromPulumi } = await import("../../modules/program/stack");
   assert.equal(stackFromPulumi().document.config["avfleet:example"], true);
 });
 
 test("program: an update of a stack that is not an example reads it", async () => {
   await mockRuntime(false, false);
-  const { stackFromPulumi } = await import("../../modules/fleets/stack");
+  const { stackFromPulumi } = await import("../../modules/program/stack");
   assert.equal(stackFromPulumi().document.config["avfleet:fleet"]?.pool, "gcp-usw1");
 });
 

@@ -7,8 +7,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { poolInstances } from "../../modules/fleets/gcp-args";
-import { drainMarks } from "../../modules/fleets/gcp-scale-in";
+import { poolInstances } from "../../modules/gcp-scale-in/pool";
+import { drainMarks } from "../../modules/gcp-scale-in/controller";
 import { gcpDrainBucket } from "../../modules/host/metrics";
 import { evaluateExamples } from "../support/plans";
 import { EUW4, EUW4_VM, euw4Pass } from "../support/scale-in";

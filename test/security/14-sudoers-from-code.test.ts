@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hostCommand, PAYLOAD_PATH, sudoersRule } from "../../modules/fleets/metal-payload";
+import { hostCommand, PAYLOAD_PATH, sudoersRule } from "../../modules/host-payloads/metal-payload";
 import { sha256 } from "../../modules/tuning";
 import { avfleet } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";

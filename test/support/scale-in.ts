@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import { loadStacks } from "../../modules/config/stack";
-import { scaleInConfig } from "../../modules/fleets/gcp-scale-in";
+import { scaleInConfig } from "../../modules/gcp-scale-in/controller";
 import { GCP_MEDIA_LOAD_METRIC } from "../../modules/host/metrics";
 import { gcpStandIns, scaleInPass, StandIns, type GcpPeer } from "../../bench/host/stand-ins";
 import { ROOT } from "./cli";

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
-import { hostTuning } from "../../modules/fleets/host-tuning";
+import { hostTuning } from "../../modules/host-payloads/host-tuning";
 import type { HostHardware } from "../../modules/tuning/host-facts";
 import { cloudConfig, PER_BOOT_BOOTSTRAP_PATH } from "../../modules/host/bootstrap";
 

@@ -2,8 +2,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { hostPayloadPart, PROFILE_NAMES, renderTuning } from "../../modules/tuning";
-import { applyCommand, hostCommand, renderPayload } from "../../modules/fleets/metal-payload";
-import { sshFiles } from "../../modules/fleets/metal-ssh";
+import {
+  applyCommand,
+  hostCommand,
+  renderPayload,
+} from "../../modules/host-payloads/metal-payload";
+import { sshFiles } from "../../modules/host-payloads/metal-ssh";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 import { exampleFacts, HOSTS } from "./support";
 

@@ -215,3 +215,13 @@ export function unpinnedImage(marker: string): string | undefined {
   const image = /^image=(\S+)$/.exec(marker.slice(WORKLOAD_MARKER.length))?.[1];
   return image && !/@sha256:[a-f0-9]{64}$/.test(image) ? image : undefined;
 }
+
+/** The component modules/alerting/alerting.ts declares per cloud pool. */
+export const POOL_ALERTING_TYPE = "avfleet:observe:PoolAlerting";
+
+/** GCP: scaling schedules per autoscaler; AWS: scheduled actions per group (fixed quotas). */
+export const GCP_MAX_SCHEDULES = 128;
+export const AWS_MAX_SCHEDULED_ACTIONS = 125;
+
+/** The step rule's policy, which the PR diff's summary opens with when it holds a change. */
+export const TRAFFIC_WEIGHTS_POLICY = "traffic-weights";

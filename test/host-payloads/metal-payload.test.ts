@@ -38,9 +38,9 @@ import {
   renderPayload,
   sudoersRule,
   type Payload,
-} from "../../modules/fleets/metal-payload";
-import { sshFiles } from "../../modules/fleets/metal-ssh";
-import { storeIdentity, storeSshFiles } from "../../modules/fleets/payload-store";
+} from "../../modules/host-payloads/metal-payload";
+import { sshFiles } from "../../modules/host-payloads/metal-ssh";
+import { storeIdentity, storeSshFiles } from "../../modules/host-payloads/payload-store";
 import { isRoot, missingCommands, prerequisite } from "../support/prerequisites";
 import { exampleFacts, matchSnapshot, table, vethHostFacts } from "../tuning/support";
 

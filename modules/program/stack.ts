@@ -15,21 +15,31 @@ import { offlineStacksDir } from "./offline";
 import type { AwsFleetSpec, FleetSpec, GcpFleetSpec, MetalFleetSpec } from "../config/fleet.schema";
 import { STOP_MARGIN_SEC } from "../host/units";
 import { workloadShown } from "../host/image";
-import { DRAIN_HOOK, drainHook } from "./aws-args";
-import { AUTOSCALER_MODE } from "./gcp-args";
+import { DRAIN_HOOK, drainHook } from "../fleets/aws-args";
+import { AUTOSCALER_MODE } from "../fleets/gcp-args";
 import type { Inventory } from "../config/inventory.schema";
 import { classHardware, cloudHardware } from "../tuning/host-facts";
-import { hostTuning, tuningPayloadPart } from "./host-tuning";
+import { hostTuning, tuningPayloadPart } from "../host-payloads/host-tuning";
 import { awsBoot, bootstrapScript, metalPart } from "../host/bootstrap";
 import type { CloudWatchCounters } from "../host/agent";
-import { privilegeOf, renderPayload, sudoersRule, type Payload } from "./metal-payload";
-import { storeIdentity, storePayload, storeSshFiles } from "./payload-store";
-import { sshFiles } from "./metal-ssh";
+import {
+  privilegeOf,
+  renderPayload,
+  sudoersRule,
+  type Payload,
+} from "../host-payloads/metal-payload";
+import { storeIdentity, storePayload, storeSshFiles } from "../host-payloads/payload-store";
+import { sshFiles } from "../host-payloads/metal-ssh";
 import { releaseIntent } from "../release/intent";
 import { weightsOf } from "../traffic/weights";
-import { hostCounts, hostStates, provisionedHosts } from "./metal-args";
+import { hostCounts, hostStates, provisionedHosts } from "../fleets/metal-args";
 import { StackFacts, stackFacts } from "./facts";
-import { scalingSummary, type AwsScaling, type FleetScaling, type GcpScaling } from "./scaling";
+import {
+  scalingSummary,
+  type AwsScaling,
+  type FleetScaling,
+  type GcpScaling,
+} from "../fleets/scaling";
 
 /**
  * The stack's config document, as `pulumi up` or the mock runtime hands it over. An example
@@ -74,9 +84,9 @@ const isConfigSecret = (key: string): boolean =>
 // change to the AWS fleet does not re-evaluate GCP stacks.
 const components = {
   traffic: () => require("../traffic/split") as typeof import("../traffic/split"),
-  gcp: () => require("./gcp") as typeof import("./gcp"),
-  aws: () => require("./aws") as typeof import("./aws"),
-  metal: () => require("./metal") as typeof import("./metal"),
+  gcp: () => require("../fleets/gcp") as typeof import("../fleets/gcp"),
+  aws: () => require("../fleets/aws") as typeof import("../fleets/aws"),
+  metal: () => require("../fleets/metal") as typeof import("../fleets/metal"),
 };
 
 /** What runs on the pool's hosts and the drain limits in force, as preview shows them. */

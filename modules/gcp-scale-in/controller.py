@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # avfleet scale-in controller of one GCP media pool
-# (rendered by avfleet, modules/fleets/gcp-scale-in.ts; change the fleet spec, not this file).
+# (rendered by avfleet, modules/gcp-scale-in/controller.ts; change the fleet spec, not this file).
 #
 # The pool's autoscaler only scales out. Every minute Cloud Scheduler calls this function: it
 # deletes from the MIG each marked host whose drain is done (its agent wrote the guest attribute

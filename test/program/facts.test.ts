@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadStackFile } from "../../modules/config/stack";
-import { stackFacts } from "../../modules/fleets/facts";
+import { stackFacts } from "../../modules/program/facts";
 import { ROOT } from "../support/cli";
 
 const stack = (name: string) => loadStackFile(join(ROOT, "stacks", `Pulumi.${name}.yaml`));

@@ -16,7 +16,7 @@ export const POOL_PREFIX_POLICY = "gcp-pool-names-prefix-free";
  * only as a prefix of the VM's name (resource.name offers startsWith, endsWith and extract:
  * https://cloud.google.com/iam/docs/conditions-attribute-reference#resource-name): a VM is
  * `<baseInstanceName>-<4 characters>`, so pool `usw1`'s condition also holds on every VM of a
- * pool `usw1-b` in the same project (modules/fleets/gcp-args.ts, poolInstances).
+ * pool `usw1-b` in the same project (modules/gcp-scale-in/pool.ts, poolInstances).
  */
 export function poolPrefixViolations(plans: Plan[]): Violation[] {
   const migs = plans.flatMap((plan) =>

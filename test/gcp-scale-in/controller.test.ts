@@ -1,5 +1,5 @@
 /**
- * The GCP scale-in controller (modules/fleets/gcp-scale-in.py): its decision on a table of
+ * The GCP scale-in controller (modules/gcp-scale-in/controller.py): its decision on a table of
  * cases, then whole passes of the function run by python3 against stand-in Compute, Cloud
  * Monitoring and metadata servers that check each request's documented shape; and what a
  * pool declares for it.
@@ -21,15 +21,16 @@ import {
   SCALE_IN_DELETE_PERMISSIONS,
   SCALE_IN_MARK_PERMISSIONS,
   SCALE_IN_READ_PERMISSIONS,
-} from "../../modules/fleets/gcp-scale-in";
-import { autoscalerTarget, HOST_SCOPES } from "../../modules/fleets/gcp-args";
+} from "../../modules/gcp-scale-in/controller";
+import { HOST_SCOPES } from "../../modules/fleets/gcp-args";
+import { autoscalerTarget } from "../../modules/gcp-scale-in/pool";
 import { gcpStandIns, StandIns, type GcpPeer } from "../../bench/host/stand-ins";
 import { evaluateExamples, resource } from "../support/plans";
 import { EUW4, EUW4_VM } from "../support/scale-in";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 
-const CONTROLLER = join(ROOT, "modules/fleets/gcp-scale-in.py");
+const CONTROLLER = join(ROOT, "modules/gcp-scale-in/controller.py");
 const CASES = JSON.parse(
   readFileSync(join(ROOT, "test/fixtures/scale-in/decisions.json"), "utf8"),
 ) as Array<Record<string, any>>;

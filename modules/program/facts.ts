@@ -1,5 +1,5 @@
 /**
- * The stack's facts for the policy pack (policy/facts.ts is the contract): computed here from
+ * The stack's facts for the policy pack (policy/contract/facts.ts is the contract): computed here from
  * the validated stack, declared by StackFacts so that `pulumi preview --policy-pack policy` and
  * `avfleet policy` judge from the same resource.
  */
@@ -9,15 +9,15 @@ import {
   STACK_FACTS_VERSION,
   type FleetFacts,
   type StackFacts as Facts,
-} from "../../policy/facts";
-import { stringLeaves } from "../../policy/stack-config";
+} from "../../policy/contract/facts";
+import { stringLeaves } from "../../policy/contract/stack-config";
 import { fleetEconomics } from "../capacity/capacity";
 import type { Inventory } from "../config/inventory.schema";
 import { SECRET_KEYS, stackFileSchema, type StackFile } from "../config/stack.schema";
 import { servingPools } from "../traffic/weights";
 import { routingOf } from "../config/traffic";
 import { AVFLEET_TUNE_VERSION, TUNING_MARKER_PREFIX } from "../tuning";
-import { hostStates } from "./metal-args";
+import { hostStates } from "../fleets/metal-args";
 
 export function stackFacts(
   stack: string,

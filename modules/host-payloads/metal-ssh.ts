@@ -22,7 +22,6 @@
  */
 import type { MetalFleetSpec } from "../config/fleet.schema";
 import type { InventoryHost } from "../config/inventory.schema";
-import { pinnedHostKey } from "./metal-args";
 
 /**
  * The site's SSH files, relative to the project root (where Pulumi runs the program and its
@@ -153,4 +152,10 @@ export function sshFiles(
     "",
   ].join("\n");
   return { config, knownHosts, ...(bastion ? { master: masterText(pool) } : {}) };
+}
+
+/** The host key the site's known_hosts pins; the inventory loader guarantees one on every provisioned host. */
+export function pinnedHostKey(host: InventoryHost): string {
+  if (!host.hostKey) throw new Error(`${host.name}: no hostKey to pin`);
+  return host.hostKey;
 }

@@ -5,7 +5,7 @@
  * while the MIG is larger than the autoscaler recommends (and than the hosts' own loads, which
  * each VM reports in a guest attribute only it can write, need). Each marked host's agent drains and
  * says so in a guest attribute; a later pass deletes its VM from the MIG (as it does once a mark
- * is older than the drain limit). The decisions and the API calls are gcp-scale-in.py (Python 3
+ * is older than the drain limit). The decisions and the API calls are controller.py (Python 3
  * standard library), carried as the function's main.py; this file computes its settings and
  * declares it.
  */
@@ -21,11 +21,11 @@ import * as projects from "@pulumi/gcp/projects";
 import * as serviceaccount from "@pulumi/gcp/serviceaccount";
 import * as storage from "@pulumi/gcp/storage";
 import type { GcpFleetSpec } from "../config/fleet.schema";
-import { SCALE_IN_ENV } from "../../policy/rules";
+import { SCALE_IN_ENV } from "../../policy/contract/rules";
 import { gcpDrainBucket, GCP_DRAIN_PREFIX } from "../host/metrics";
-import { autoscalerTarget, poolInstances } from "./gcp-args";
+import { autoscalerTarget, poolInstances } from "./pool";
 
-export const SCALE_IN_SOURCE = readFileSync(join(__dirname, "gcp-scale-in.py"), "utf8");
+export const SCALE_IN_SOURCE = readFileSync(join(__dirname, "controller.py"), "utf8");
 
 /** Required by every Python function; Google installs it anyway, pinned here for repeatable builds. */
 export const SCALE_IN_REQUIREMENTS = "functions-framework==3.10.2\n";
@@ -45,7 +45,7 @@ export const SCALE_IN_OBJECT = `scale-in-${createHash("sha256")
 export const SCALE_IN_SCHEDULE = "* * * * *";
 
 /**
- * The reads gcp-scale-in.py makes of the MIG and its autoscaler, unconditioned: IAM conditions
+ * The reads controller.py makes of the MIG and its autoscaler, unconditioned: IAM conditions
  * do not recognize their names (see SCALE_IN_RESIZE_PERMISSIONS). No Cloud Monitoring read: any
  * metricWriter of the project can write the load gauge.
  */

@@ -12,8 +12,7 @@ import type {
 } from "@pulumi/policy";
 import * as settings from "@pulumi/pulumi/runtime/settings";
 import type { Plan } from "../plan/plan";
-import { POLICIES } from "../../policy/policies";
-import { isStackPolicy, type AvfleetPolicy } from "../../policy/policy";
+import { isStackPolicy, POLICIES, type AvfleetPolicy } from "../../policy/contract/policies";
 
 /** A violation as the offline runner and `avfleet policy` report it. */
 export interface Violation {
@@ -101,7 +100,7 @@ const { _setIsDryRun: setDryRun } = settings as unknown as { _setIsDryRun(value:
 /**
  * The engine starts a pack with the stack's config and name in its environment: PULUMI_CONFIG
  * and PULUMI_NODEJS_STACK, the variables both of its ways of starting a Node.js pack set
- * (policy/stack-config.ts stackName); offline the policies get the same for the time of a run.
+ * (policy/contract/stack-config.ts stackName); offline the policies get the same for the time of a run.
  * PULUMI_STACK is left as the operator's shell has it, as the CLI's language host leaves it.
  */
 function withStackEnv<T>(stack: string, config: Record<string, string> | undefined, run: () => T) {

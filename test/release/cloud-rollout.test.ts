@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { awsRollout, gcpRollout } from "../../modules/fleets/cloud-rollout";
+import { awsRollout, gcpRollout } from "../../modules/release/cloud-rollout";
 import { ALL_RULES } from "../../modules/providers/rules";
 
 const GCP = {
