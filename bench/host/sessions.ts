@@ -5,7 +5,7 @@
  * answers checked against the contract's schema, the agent's whole /metrics against promtool.
  */
 import { sessionsAnswerSchema } from "../../modules/config/sessions.schema";
-import { formatProblem, schemaProblems } from "../../modules/config/validate";
+import { formatProblem, schemaProblems } from "../../modules/inputs/validate";
 import { SESSION_FAMILIES } from "../../modules/host/sessions";
 import { promtoolProblems } from "../../test/support/promtool";
 

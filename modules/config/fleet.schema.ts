@@ -3,12 +3,17 @@
  * of truth: TypeScript types come from it (FromSchema) and so do the loader's errors.
  */
 import type { FromSchema } from "json-schema-to-ts";
-import { machineTypeNames } from "../capacity/machine-types";
-import { PROFILE_NAMES } from "../tuning/profiles";
+import { machineTypeNames } from "../machines/machine-types";
 import { FACT_DEFAULTS } from "../../policy/stack-config";
 import { dnsProviderProperties } from "./dns.schema";
-import { hostKeySchema } from "./inventory.schema";
+import { hostKeySchema } from "../inventory/inventory.schema";
 import { awsAlertingSchema, gcpAlertingSchema, metalAlertingSchema } from "./notify.schema";
+
+/**
+ * The tuning profiles a fleet may name. The names belong to the input format; modules/tuning
+ * keys its profiles by them, so a name without a profile fails to compile.
+ */
+export const PROFILE_NAMES = ["baseline", "media-udp", "media-udp-busy-poll"] as const;
 
 const port = (description: string, minimum = 1) =>
   ({ type: "integer", minimum, maximum: 65535, description }) as const;

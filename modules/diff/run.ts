@@ -7,8 +7,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { DEFAULT_STACKS_DIR, listStacks, loadStacks, stackFileName } from "../config/stack";
-import { InputError } from "../config/validate";
+import { DEFAULT_STACKS_DIR, listStacks, loadStacks, stackFileName } from "../stacks/stack";
+import { InputError } from "../inputs/validate";
 import {
   commitSnapshot,
   PLAN_CACHE_ROOT,

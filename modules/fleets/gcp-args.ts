@@ -3,7 +3,7 @@
  * component passes straight to the provider, and that tests check directly.
  */
 import type { GcpFleetSpec } from "../config/fleet.schema";
-import { machineType } from "../capacity/machine-types";
+import { machineType } from "../machines/machine-types";
 import { tier1Eligible } from "../../policy/rules";
 
 // Re-exported: the pack judges TIER_1 with the very rule the fleet is built with.

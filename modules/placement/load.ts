@@ -3,7 +3,7 @@
  * checks), every problem reported at once as `<file>: <key path>: <what>, expected <what>`.
  */
 import { resolve } from "node:path";
-import { machineTypeNames } from "../capacity/machine-types";
+import { machineTypeNames } from "../machines/machine-types";
 import {
   assertNoFileProblems,
   assertNoProblems,
@@ -11,7 +11,7 @@ import {
   schemaProblems,
   type FileProblem,
   type Problem,
-} from "../config/validate";
+} from "../inputs/validate";
 import { demandSchema, type DemandFile } from "./demand.schema";
 import { pairKey } from "./rtt";
 import { rttSchema, type RttFile } from "./rtt.schema";

@@ -6,10 +6,10 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import YAML from "yaml";
-import { listStacks, loadStackFile, stackFileName, validateStackDocument } from "../config/stack";
-import { stackFileSchema } from "../config/stack.schema";
+import { listStacks, loadStackFile, stackFileName, validateStackDocument } from "../stacks/stack";
+import { stackFileSchema } from "../stacks/stack.schema";
 import type { TrafficSpec } from "../config/traffic.schema";
-import { assertNoProblems, InputError, schemaProblems } from "../config/validate";
+import { assertNoProblems, InputError, schemaProblems } from "../inputs/validate";
 import { steeringProblems } from "../config/traffic";
 import type { Evaluation } from "./evaluate";
 import type { Instance, Site } from "./instance";

@@ -2,8 +2,8 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { DEFAULT_STACKS_DIR, stackFileName } from "../../modules/config/stack";
-import { assertNoProblems } from "../../modules/config/validate";
+import { DEFAULT_STACKS_DIR, stackFileName } from "../../modules/stacks/stack";
+import { assertNoProblems } from "../../modules/inputs/validate";
 import { buildInstance } from "../../modules/placement/instance";
 import {
   loadDemand,

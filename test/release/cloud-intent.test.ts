@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
-import { validateStackDocument } from "../../modules/config/stack";
+import { validateStackDocument } from "../../modules/stacks/stack";
 import { RELEASE_ID } from "../../modules/config/rollout.schema";
 import type { AwsFleetSpec, GcpFleetSpec } from "../../modules/config/fleet.schema";
 import { hostLaunchTemplate } from "../../modules/fleets/aws-args";

@@ -7,8 +7,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { loadStackFile, pulumiConfigMap } from "../../modules/config/stack";
-import { InputError } from "../../modules/config/validate";
+import { loadStackFile, pulumiConfigMap } from "../../modules/stacks/stack";
+import { InputError } from "../../modules/inputs/validate";
 import { evaluatePolicies } from "../../modules/policy/runner";
 import { exampleNeverApplied } from "../../policy/placeholders";
 import { evaluateExamples } from "../support/plans";

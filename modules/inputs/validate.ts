@@ -488,7 +488,7 @@ function stringsAgree(value: unknown): boolean {
  * with the same YAML 1.2 core schema; undefined for anything else, for whatever js-yaml
  * refuses (the yaml package reports it with its position), and for a string that may have
  * been a plain scalar yaml would read otherwise.
- * test/config/yaml-parsers.test.ts holds the two to the same values.
+ * test/inputs/yaml-parsers.test.ts holds the two to the same values.
  */
 export function parsePlainYaml(text: string): unknown {
   if (NOT_PLAIN.test(text)) return undefined;

@@ -5,8 +5,8 @@ import {
   type Inventory,
   type InventoryHost,
 } from "./inventory.schema";
-import { isPrivateIpv4, notGlobalUnicast } from "./net";
-import { loadInput, readInput, type InputFormat, type Problem } from "./validate";
+import { isPrivateIpv4, notGlobalUnicast } from "../inputs/net";
+import { loadInput, readInput, type InputFormat, type Problem } from "../inputs/validate";
 
 const isMapping = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);

@@ -5,16 +5,16 @@
 import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { baseHostsRequired } from "../capacity/capacity";
-import { machineType } from "../capacity/machine-types";
+import { machineType } from "../machines/machine-types";
 import { hostFactsProblems } from "../tuning/schema";
 import { fleetHardware, hostFacts } from "../tuning/host-facts";
-import type { FleetSpec, MetalFleetSpec } from "./fleet.schema";
-import type { TrafficSpec } from "./traffic.schema";
-import { cloudRolloutProblems } from "./cloud-rollout";
-import { NOTIFY_SECRET_KEYS, SEVERITIES, needsSecret } from "./notify.schema";
-import { steeringProblems, weightProblems } from "./traffic";
-import { readInventory } from "./inventory";
-import type { Inventory } from "./inventory.schema";
+import type { FleetSpec, MetalFleetSpec } from "../config/fleet.schema";
+import type { TrafficSpec } from "../config/traffic.schema";
+import { cloudRolloutProblems } from "../config/cloud-rollout";
+import { NOTIFY_SECRET_KEYS, SEVERITIES, needsSecret } from "../config/notify.schema";
+import { steeringProblems, weightProblems } from "../config/traffic";
+import { readInventory } from "../inventory/inventory";
+import type { Inventory } from "../inventory/inventory.schema";
 import { SECRET_KEYS, stackFileSchema, type StackFile } from "./stack.schema";
 import {
   assertNoFileProblems,
@@ -28,7 +28,7 @@ import {
   schemaProblems,
   type KeyPath,
   type Problem,
-} from "./validate";
+} from "../inputs/validate";
 
 export const DEFAULT_STACKS_DIR = "stacks";
 export const STACK_FILE = /^Pulumi\.([a-z0-9][a-z0-9-]*)\.yaml$/;

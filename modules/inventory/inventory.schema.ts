@@ -3,7 +3,6 @@
  * (hardware, capacity, cost) and every host with its addresses, rack and state.
  */
 import type { FromSchema } from "json-schema-to-ts";
-import { hostFactsSchema } from "../tuning/schema";
 
 /**
  * Limits of one inventory (docs/reference/stacks-and-inputs.md, "Reading inputs"): the largest
@@ -16,6 +15,20 @@ export const INVENTORY_LIMITS = {
   racks: 2_000,
   /** 50,000 hosts in block style, each with a comment and an SSH host key, fit. */
   bytes: 16 * 1024 * 1024,
+} as const;
+
+/** The NICs media runs on, in a host class and in the facts of a host tuned from it. */
+export const interfacesSchema = {
+  type: "array",
+  description: "a list of NIC names (default: the default route's interface)",
+  minItems: 1,
+  maxItems: 16,
+  uniqueItems: true,
+  items: {
+    type: "string",
+    pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$",
+    description: "a NIC name like eth0 or ens5",
+  },
 } as const;
 
 const hostClassSchema = {
@@ -43,7 +56,7 @@ const hostClassSchema = {
       maximum: 1024,
       description: "RX queues of one media NIC",
     },
-    interfaces: hostFactsSchema.properties.interfaces,
+    interfaces: interfacesSchema,
     streamsPerHost: {
       type: "integer",
       minimum: 1,

@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
-import { INVENTORY_FORMAT, loadInventory } from "../../modules/config/inventory";
-import { inventorySchema } from "../../modules/config/inventory.schema";
-import { documentProblems, formatKeyPath } from "../../modules/config/validate";
+import { INVENTORY_FORMAT, loadInventory } from "../../modules/inventory/inventory";
+import { inventorySchema } from "../../modules/inventory/inventory.schema";
+import { documentProblems, formatKeyPath } from "../../modules/inputs/validate";
 import { ROOT } from "../support/cli";
 import { problemsLoading } from "../support/problems";
 
