@@ -3,7 +3,7 @@
  * and turning bad input into `<file>: <key path>: <what>, expected <what>` + exit 2.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { InputError } from "../modules/inputs/validate";
+import { InputError } from "../modules/inputs/problems";
 import { listStacks, loadStacks } from "../modules/stacks/stack";
 import { evaluateStacks, type Loader } from "../modules/plan/evaluate";
 import type { Plan } from "../modules/plan/plan";

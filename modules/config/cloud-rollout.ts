@@ -3,7 +3,7 @@
  * (rollout.schema.ts).
  */
 import type { RolloutConfig } from "./rollout.schema";
-import type { KeyPath, Problem } from "../inputs/validate";
+import type { KeyPath, Problem } from "../inputs/problems";
 
 /**
  * A cloud pool's rollout must say what the pool ran before in its own provider's terms: a

@@ -4,7 +4,7 @@
  */
 import { FACT_DEFAULTS } from "../../policy/stack-config";
 import type { TrafficSpec } from "./traffic.schema";
-import type { KeyPath, Problem } from "../inputs/validate";
+import type { KeyPath, Problem } from "../inputs/problems";
 
 /** Weights are integers that sum to 100, each pool listed once. */
 export function weightProblems(spec: TrafficSpec, at: KeyPath): Problem[] {

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { DEFAULT_STACKS_DIR, listStacks, loadStacks, stackFileName } from "../stacks/stack";
-import { InputError } from "../inputs/validate";
+import { InputError } from "../inputs/problems";
 import {
   commitSnapshot,
   PLAN_CACHE_ROOT,

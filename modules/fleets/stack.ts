@@ -10,7 +10,7 @@ import {
   validateStackDocument,
 } from "../stacks/stack";
 import type { StackFile } from "../stacks/stack.schema";
-import { assertNoFileProblems } from "../inputs/validate";
+import { assertNoFileProblems } from "../inputs/problems";
 import { offlineStacksDir } from "./offline";
 import type { AwsFleetSpec, FleetSpec, GcpFleetSpec, MetalFleetSpec } from "../config/fleet.schema";
 import { STOP_MARGIN_SEC } from "../host/units";

@@ -6,7 +6,8 @@ import {
   type InventoryHost,
 } from "./inventory.schema";
 import { isPrivateIpv4, notGlobalUnicast } from "../inputs/net";
-import { loadInput, readInput, type InputFormat, type Problem } from "../inputs/validate";
+import { loadInput, readInput, type InputFormat } from "../inputs/validate";
+import { type Problem } from "../inputs/problems";
 
 const isMapping = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);

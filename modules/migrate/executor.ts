@@ -7,7 +7,7 @@
  * Every write goes through the state backend under this executor's lease (backend.ts).
  */
 import { stackFileName } from "../stacks/stack";
-import { InputError } from "../inputs/validate";
+import { InputError } from "../inputs/problems";
 import { LockedError, type Lease } from "./backend";
 import { evaluateGates, roundVerdict, type GateEvaluation } from "../gates/gates";
 import type { Entry, EntryOf, HaltKind } from "./journal";

@@ -12,7 +12,7 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { stackFileName } from "../stacks/stack";
-import { readYamlFile } from "../inputs/validate";
+import { readYamlFile } from "../inputs/yaml-read";
 import {
   curveTrace,
   demandCurve,

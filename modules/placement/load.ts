@@ -4,14 +4,9 @@
  */
 import { resolve } from "node:path";
 import { machineTypeNames } from "../machines/machine-types";
-import {
-  assertNoFileProblems,
-  assertNoProblems,
-  readYamlFile,
-  schemaProblems,
-  type FileProblem,
-  type Problem,
-} from "../inputs/validate";
+import { assertNoFileProblems, assertNoProblems, type FileProblem, type Problem } from "../inputs/problems";
+import { readYamlFile } from "../inputs/yaml-read";
+import { schemaProblems } from "../inputs/validate";
 import { demandSchema, type DemandFile } from "./demand.schema";
 import { pairKey } from "./rtt";
 import { rttSchema, type RttFile } from "./rtt.schema";

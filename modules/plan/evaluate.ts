@@ -103,7 +103,7 @@ function weight(stack: StackToEvaluate): number {
     const document = YAML.parse(readFileSync(stack.file, "utf8"));
     const inventory = document?.config?.["avfleet:fleet"]?.inventory;
     if (typeof inventory !== "string") return size(stack.file);
-    // Relative to the project root, as modules/stacks/stack.ts resolves it.
+    // Relative to the project root, as modules/stacks/derived.ts (inventoryFile) resolves it.
     const file = join(dirname(dirname(stack.file)), inventory);
     return size(stack.file) + size(file);
   } catch {

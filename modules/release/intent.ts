@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import type { RolloutConfig } from "../config/rollout.schema";
-import { assertNoFileProblems } from "../inputs/validate";
+import { assertNoFileProblems } from "../inputs/problems";
 import { planBatches, type BatchLimits, type RolloutBatches } from "./batches";
 
 /** A provisioned host (retired ones get nothing). */

@@ -2,33 +2,27 @@
  * Stack files: find them, load one into a typed, validated config (or every problem at
  * once), and turn it into the string map Pulumi's config runtime takes.
  */
-import { existsSync, readdirSync, realpathSync } from "node:fs";
-import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
-import { baseHostsRequired } from "../capacity/capacity";
-import { machineType } from "../machines/machine-types";
-import { hostFactsProblems } from "../tuning/schema";
-import { fleetHardware, hostFacts } from "../tuning/host-facts";
-import type { FleetSpec, MetalFleetSpec } from "../config/fleet.schema";
+import { existsSync, readdirSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { dnsProviderProblems } from "../config/dns.schema";
+import { fleetProblems, metalHostCountProblems } from "../config/fleet";
+import type { FleetSpec } from "../config/fleet.schema";
 import type { TrafficSpec } from "../config/traffic.schema";
 import { cloudRolloutProblems } from "../config/cloud-rollout";
-import { NOTIFY_SECRET_KEYS, SEVERITIES, needsSecret } from "../config/notify.schema";
 import { steeringProblems, weightProblems } from "../config/traffic";
-import { readInventory } from "../inventory/inventory";
 import type { Inventory } from "../inventory/inventory.schema";
-import { SECRET_KEYS, stackFileSchema, type StackFile } from "./stack.schema";
 import {
   assertNoFileProblems,
-  checkRunner,
   inFile,
   InputError,
-  notRestated,
-  refusedBy,
   type FileProblem,
-  readYamlFile,
-  schemaProblems,
   type KeyPath,
   type Problem,
-} from "../inputs/validate";
+} from "../inputs/problems";
+import { checkRunner, notRestated, refusedBy, schemaProblems } from "../inputs/validate";
+import { readYamlFile } from "../inputs/yaml-read";
+import { DERIVED_FROM, derivedProblems, metalProblems } from "./derived";
+import { SECRET_KEYS, stackFileSchema, type StackFile } from "./stack.schema";
 
 export const DEFAULT_STACKS_DIR = "stacks";
 export const STACK_FILE = /^Pulumi\.([a-z0-9][a-z0-9-]*)\.yaml$/;
@@ -56,204 +50,6 @@ export function listStacks(dir = DEFAULT_STACKS_DIR): string[] {
     .map((entry) => STACK_FILE.exec(entry)?.[1])
     .filter((name): name is string => name !== undefined)
     .sort();
-}
-
-function rangesOverlap(a: { from: number; to: number }, b: { from: number; to: number }): boolean {
-  return a.from <= b.to && b.from <= a.to;
-}
-
-function zoneProblems(zones: string[], region: string, at: (i: number) => KeyPath): Problem[] {
-  const problems: Problem[] = [];
-  zones.forEach((zone, i) => {
-    // GCP zones are <region>-<letter>, AWS zones <region><letter>.
-    if (!new RegExp(`^${region}-?[a-z]$`).test(zone)) {
-      problems.push({
-        path: at(i),
-        message: `is "${zone}", outside region ${region}`,
-        expected: `a zone of ${region}`,
-      });
-    } else if (zones.indexOf(zone) !== i) {
-      problems.push({ path: at(i), message: `is "${zone}" again`, expected: "each zone once" });
-    }
-  });
-  return problems;
-}
-
-/** A DNS provider needs its own provider's config key. */
-function dnsProviderProblems(
-  provider: "route53" | "clouddns",
-  config: StackFile["config"],
-): Problem[] {
-  const needs = provider === "route53" ? "aws:region" : "gcp:project";
-  return config[needs] === undefined
-    ? [
-        {
-          path: ["config", needs],
-          message: "is missing",
-          expected: `the ${provider} provider's ${needs}, since dns.provider is ${provider}`,
-        },
-      ]
-    : [];
-}
-
-/**
- * Checks a schema cannot express: orderings, overlaps, zones inside the region, the DNS
- * provider's own config being there.
- */
-export function fleetProblems(
-  fleet: FleetSpec,
-  config: StackFile["config"],
-  at: KeyPath,
-  /** Keys the schema refused: a check that reads one would only restate its problem. */
-  refused: (path: KeyPath) => boolean = () => false,
-): Problem[] {
-  const problems: Problem[] = [];
-  const readable = (...keys: KeyPath[]) => !keys.some(refused);
-  if (
-    fleet.kind !== "metal" &&
-    readable([...at, "minHosts"], [...at, "maxHosts"]) &&
-    fleet.minHosts > fleet.maxHosts
-  ) {
-    problems.push({
-      path: [...at, "minHosts"],
-      message: `is ${fleet.minHosts}, more than maxHosts ${fleet.maxHosts}`,
-      expected: "minHosts ≤ maxHosts",
-    });
-  }
-  problems.push(...(readable([...at, "ports"]) ? portProblems(fleet, at) : []));
-  if (readable([...at, "ports"], [...at, "workload", "adminPort"])) {
-    problems.push(...adminPortProblems(fleet, at));
-  }
-  if (readable([...at, "alerting"], ["config", "aws:region"])) {
-    problems.push(...notifyProblems(fleet, config, at));
-  }
-  if (fleet.kind === "gcp" && readable([...at, "zones"], ["config", "gcp:region"])) {
-    problems.push(...zoneProblems(fleet.zones, config["gcp:region"]!, (i) => [...at, "zones", i]));
-  }
-  if (fleet.kind === "aws" && readable([...at, "subnets"], ["config", "aws:region"])) {
-    problems.push(
-      ...zoneProblems(
-        fleet.subnets.map((s) => s.zone),
-        config["aws:region"]!,
-        (i) => [...at, "subnets", i, "zone"],
-      ),
-    );
-  }
-  if (fleet.kind === "metal") {
-    problems.push(...dnsProviderProblems(fleet.dns.provider, config));
-    if (fleet.ssh?.agent && config["avfleet:sshPrivateKey"] !== undefined) {
-      problems.push({
-        path: ["config", "avfleet:sshPrivateKey"],
-        message: `is set, but ${[...at, "ssh", "agent"].slice(1).join(".")} is true: the hosts are reached with the operator's ssh-agent, never with this key`,
-        expected:
-          "no avfleet:sshPrivateKey (pulumi config rm avfleet:sshPrivateKey), or ssh.agent false",
-      });
-    }
-  }
-  return problems;
-}
-
-/**
- * A receiver's secret is set exactly when a receiver reads it, and an existing SNS topic is in
- * the alarms' region: CloudWatch alarm actions name a topic of the alarm's own region.
- */
-function notifyProblems(fleet: FleetSpec, config: StackFile["config"], at: KeyPath): Problem[] {
-  const problems: Problem[] = [];
-  for (const severity of SEVERITIES) {
-    const key = NOTIFY_SECRET_KEYS[severity];
-    const receiver = fleet.alerting?.notify[severity];
-    // an Alertmanager receiver reads its keys from files on its own host
-    const cloud = fleet.kind === "metal" ? undefined : fleet.alerting?.notify[severity];
-    const reads = !!cloud && needsSecret(cloud);
-    const where = [...at, "alerting", "notify", severity].slice(1).join(".");
-    if (reads && config[key] === undefined) {
-      problems.push({
-        path: ["config", key],
-        message: `is missing, but ${where} reads its key from it`,
-        expected: `a Pulumi secret (pulumi config set --secret ${key} < key)`,
-      });
-    } else if (!reads && config[key] !== undefined) {
-      problems.push({
-        path: ["config", key],
-        message: `is set, but no receiver reads it (${where} ${receiver ? "takes no secret" : "is not declared"})`,
-        expected: `no ${key} (pulumi config rm ${key}), or a receiver that reads it`,
-      });
-    }
-    const arn = cloud && "topicArn" in cloud ? cloud.topicArn : undefined;
-    const region = arn?.split(":")[3];
-    if (fleet.kind === "aws" && region && region !== config["aws:region"]) {
-      problems.push({
-        path: [...at, "alerting", "notify", severity, "topicArn"],
-        message: `is a topic in ${region}, not in aws:region ${config["aws:region"]}`,
-        expected:
-          "an SNS topic in the stack's region (CloudWatch alarms notify only topics of their region)",
-      });
-    }
-  }
-  return problems;
-}
-
-/** Every declared port has one purpose, and the media range is not empty. */
-function portProblems(fleet: FleetSpec, at: KeyPath): Problem[] {
-  const problems: Problem[] = [];
-  const { mediaUdp, signalingTcp, health } = fleet.ports;
-  if (mediaUdp.from > mediaUdp.to) {
-    problems.push({
-      path: [...at, "ports", "mediaUdp"],
-      message: `is ${mediaUdp.from}–${mediaUdp.to}, an empty range`,
-      expected: "from ≤ to",
-    });
-  }
-  // A port that is both a media port and a signaling or health port makes firewall rules and
-  // the SFU's own binding ambiguous, so every declared port has one purpose.
-  const named: { path: KeyPath; label: string; range: { from: number; to: number } }[] = [
-    { path: [...at, "ports", "mediaUdp"], label: "the media UDP range", range: mediaUdp },
-    ...signalingTcp.map((p, i) => ({
-      path: [...at, "ports", "signalingTcp", i] as KeyPath,
-      label: `signaling port ${p}`,
-      range: { from: p, to: p },
-    })),
-    {
-      path: [...at, "ports", "health", "port"],
-      label: `health port ${health.port}`,
-      range: { from: health.port, to: health.port },
-    },
-  ];
-  for (let i = 0; i < named.length; i++) {
-    for (let j = 0; j < i; j++) {
-      if (rangesOverlap(named[i].range, named[j].range)) {
-        problems.push({
-          path: named[i].path,
-          message: `overlaps ${named[j].label}`,
-          expected: "ports that do not overlap",
-        });
-      }
-    }
-  }
-  return problems;
-}
-
-/**
- * The SFU's loopback admin port is a TCP listener on the same host as the agent's health port
- * and the signaling ports, so sharing a number with either fails the second bind at boot
- * (EADDRINUSE: Linux refuses a loopback bind under a wildcard listener of the same port, see
- * docs/real-path.md "Admin port collisions"). The media range is UDP, another port space, so
- * a TCP admin port inside it is no collision.
- */
-function adminPortProblems(fleet: FleetSpec, at: KeyPath): Problem[] {
-  const adminPort = fleet.workload.adminPort;
-  const { signalingTcp, health } = fleet.ports;
-  const taken = [
-    ...(health.port === adminPort ? [`the health port (ports.health.port ${health.port})`] : []),
-    ...signalingTcp.flatMap((p, i) =>
-      p === adminPort ? [`signaling TCP port ports.signalingTcp[${i}] ${p}`] : [],
-    ),
-  ];
-  return taken.map((what) => ({
-    path: [...at, "workload", "adminPort"],
-    message: `is ${adminPort}, the same TCP port as ${what}: the SFU and the agent would collide at boot`,
-    expected: "a TCP port no other listener on the host uses (not the health or a signaling port)",
-  }));
 }
 
 /**
@@ -367,37 +163,6 @@ function cloudDnsPoolProblems(fleet: FleetSpec, stack: string, path: KeyPath): P
   return [];
 }
 
-/** The host counts of a metal fleet come from its inventory; a number here would be ignored. */
-function metalHostCountProblems(fleet: FleetSpec, at: KeyPath): Problem[] {
-  if (fleet.kind !== "metal") return [];
-  return (["minHosts", "maxHosts"] as const)
-    .filter((key) => (fleet as Record<string, unknown>)[key] !== undefined)
-    .map((key) => ({
-      path: [...at, key],
-      message: `is set on a metal fleet, whose hosts are its inventory's active hosts`,
-      expected: `no ${key} (add, retire or drain hosts in ${fleet.inventory} instead)`,
-    }));
-}
-
-/** Which input key a derived host fact comes from, for a bare-metal host class or a cloud fleet. */
-function derivedFrom(fact: string, kind: FleetSpec["kind"]): "hardware" | string {
-  switch (fact) {
-    case "cores":
-    case "mediaWorkerCpus":
-      return kind === "metal" ? "cores" : "hardware";
-    case "rxQueues":
-    case "txQueues":
-      return kind === "metal" ? "nicQueues" : "hardware";
-    case "nicDriver":
-    case "interfaces":
-      return kind === "metal" ? fact : "hardware";
-    case "packetsPerSecond":
-      return kind === "metal" ? "streamsPerHost" : "demand";
-    default:
-      return fact;
-  }
-}
-
 /**
  * A `secure:` value that is text in base64, not ciphertext: it evaluates offline (there is no
  * key to decrypt it with) and fails only at the first real `pulumi up`. Every secrets provider
@@ -436,161 +201,6 @@ export function decodedText(secure: string): string | undefined {
   const bytes = Buffer.concat(decoded);
   const printable = bytes.every((b) => (b >= 0x20 && b < 0x7f) || b === 0x09 || b === 0x0a);
   return bytes.length >= 8 && printable ? decoded.map(String).join(":") : undefined;
-}
-
-/** The fleet keys derivedProblems reads (through fleetHardware and hostFacts). */
-const DERIVED_FROM = [
-  "kind",
-  "demand",
-  "tuning",
-  "ports",
-  "workload",
-  "machineType",
-  "instanceType",
-];
-
-/** Most hosts any demand may need: beyond it the capacity plan would count for minutes. */
-export const MAX_HOSTS_REQUIRED = 1_000_000;
-
-/**
- * What tuning and capacity derive from the fleet spec and each host class (or machine type),
- * checked with the same rules they use, and reported at the input key the value comes from.
- */
-export function derivedProblems(
-  file: string,
-  fleet: FleetSpec,
-  at: KeyPath,
-  inventory?: { file: string; document: Inventory },
-): FileProblem[] {
-  const problems: FileProblem[] = [];
-  const hardware = fleetHardware(fleet, inventory?.document.hostClasses);
-  for (const [name, host] of hardware) {
-    const facts = hostFacts(fleet, host);
-    const inClass = fleet.kind === "metal" && inventory !== undefined;
-    for (const p of hostFactsProblems(facts)) {
-      const fact = String(p.path[0]);
-      const source = derivedFrom(fact, fleet.kind);
-      const expected =
-        fact === "mediaWorkerCpus"
-          ? `a core count that leaves media workers beside the CPUs kept for interrupts (max(2, cores/8)): at least 3`
-          : p.expected;
-      const derived = `the tuning derives ${fact} ${JSON.stringify((facts as Record<string, unknown>)[fact])}, which ${p.message}`;
-      if (source === "stallMs" || source === "mediaUdpPorts") {
-        const key = source === "stallMs" ? ["tuning", "stallMs"] : ["ports", "mediaUdp"];
-        problems.push({
-          file,
-          path: [...at, ...key],
-          message: `with ${name}: ${derived}`,
-          expected,
-        });
-      } else if (inClass) {
-        const value = (inventory.document.hostClasses[name] as Record<string, unknown>)[source];
-        problems.push({
-          file: inventory.file,
-          path: ["hostClasses", name, source],
-          message: `is ${JSON.stringify(value)}: ${derived}${source === "streamsPerHost" ? ` (with demand ${JSON.stringify(fleet.demand)} of ${file})` : ""}`,
-          expected,
-        });
-      } else {
-        const key =
-          source === "hardware" ? (fleet.kind === "gcp" ? "machineType" : "instanceType") : source;
-        problems.push({
-          file,
-          path: [...at, key],
-          message: `with ${name}: ${derived}`,
-          expected,
-        });
-      }
-    }
-    const egressGbps = inClass
-      ? inventory.document.hostClasses[name].egressGbps
-      : machineType(name).egressGbps;
-    const needed = baseHostsRequired(fleet.demand, {
-      streamsPerHost: host.streamsPerHost,
-      egressGbps,
-    });
-    if (!(needed <= MAX_HOSTS_REQUIRED)) {
-      problems.push({
-        file,
-        path: [...at, "demand"],
-        message: `needs ${needed} hosts of ${name} at the peak`,
-        expected: `a demand that at most ${MAX_HOSTS_REQUIRED} hosts carry (check peakParticipants, streamsPerParticipant and avgStreamKbps)`,
-      });
-    }
-  }
-  return problems;
-}
-
-/** The stack file's inventory, resolved against the project root (where Pulumi runs). */
-export function inventoryFile(fleet: MetalFleetSpec, stacksDir: string): string {
-  return join(dirname(stacksDir), fleet.inventory);
-}
-
-/**
- * Where the inventory really is, symbolic links followed, or why it may not be read: the
- * schema keeps the path itself inside the project, but a link inside it may point anywhere.
- */
-function confinedInventory(
-  fleet: MetalFleetSpec,
-  stacksDir: string,
-): { file: string } | { problem: string } {
-  const path = inventoryFile(fleet, stacksDir);
-  if (!existsSync(path)) return { problem: `which does not exist (looked for ${path})` };
-  const root = realpathSync(dirname(stacksDir));
-  const real = realpathSync(path);
-  const inside = relative(root, real);
-  return inside === ".." || inside.startsWith(`..${sep}`) || isAbsolute(inside)
-    ? { problem: `which resolves to ${real}, outside the project ${root}` }
-    : { file: path };
-}
-
-function metalProblems(
-  file: string,
-  fleet: MetalFleetSpec,
-  at: KeyPath,
-  stacksDir: string,
-  /** False when the schema refused a key derived values read: they would be built on it. */
-  derive: boolean,
-): { problems: FileProblem[]; inventory?: Inventory } {
-  const found = confinedInventory(fleet, stacksDir);
-  if ("problem" in found) {
-    return {
-      problems: inFile(file, [
-        {
-          path: [...at, "inventory"],
-          message: `is "${fleet.inventory}", ${found.problem}`,
-          expected: "the path of this site's host inventory, a file inside the project",
-        },
-      ]),
-    };
-  }
-  const path = found.file;
-  const { value, problems } = readInventory(path);
-  if (!value) return { problems };
-  if (typeof value.site === "string" && value.site !== fleet.site) {
-    problems.push({
-      file,
-      path: [...at, "site"],
-      message: `is "${fleet.site}", but ${fleet.inventory} is the inventory of site "${value.site}"`,
-      expected: "the site of the inventory it names",
-    });
-  }
-  if (!derive) return { problems };
-  // Only host classes the inventory's own checks accepted: a derived value of a refused one
-  // would restate its problem.
-  const refused = new Set(
-    problems.filter((p) => p.path[0] === "hostClasses").map((p) => String(p.path[1])),
-  );
-  const hostClasses = Object.fromEntries(
-    Object.entries(value.hostClasses ?? {}).filter(([name]) => !refused.has(name)),
-  );
-  problems.push(
-    ...derivedProblems(file, fleet, at, {
-      file: path,
-      document: { ...value, hostClasses },
-    }),
-  );
-  return { problems, inventory: problems.length === 0 ? value : undefined };
 }
 
 /**

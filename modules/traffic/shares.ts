@@ -5,7 +5,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { listStacks, stackFileName } from "../stacks/stack";
-import { DEFAULT_MAX_BYTES, readYamlFile } from "../inputs/validate";
+import { DEFAULT_MAX_BYTES, readYamlFile } from "../inputs/yaml-read";
 
 interface RawStack {
   config?: { "avfleet:traffic"?: { pools?: { stack?: unknown; weight?: unknown }[] } };

@@ -4,13 +4,8 @@
  * because every value ends up in a root shell script.
  */
 import type { FromSchema } from "json-schema-to-ts";
-import {
-  assertNoProblems,
-  documentProblems,
-  loadInput,
-  type InputFormat,
-  type Problem,
-} from "../inputs/validate";
+import { assertNoProblems, type Problem } from "../inputs/problems";
+import { documentProblems, loadInput, type InputFormat } from "../inputs/validate";
 import { interfacesSchema } from "../inventory/inventory.schema";
 import { parseCpuList } from "./cpus";
 import { DEFAULT_EPHEMERAL, ephemeralPorts, MIN_EPHEMERAL_PORTS, size } from "./ports";

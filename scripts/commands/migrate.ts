@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_STACKS_DIR } from "../../modules/stacks/stack";
-import { InputError } from "../../modules/inputs/validate";
+import { InputError } from "../../modules/inputs/problems";
 import { localBackend, StaleWriteError } from "../../modules/migrate/backend";
 import { realClock } from "../../modules/migrate/clock";
 import { dryRun } from "../../modules/migrate/dry-run";

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { DEFAULT_STACKS_DIR, stackFileName } from "../../modules/stacks/stack";
-import { assertNoProblems } from "../../modules/inputs/validate";
+import { assertNoProblems } from "../../modules/inputs/problems";
 import { buildInstance } from "../../modules/placement/instance";
 import {
   loadDemand,

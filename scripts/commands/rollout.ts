@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { DEFAULT_STACKS_DIR, loadStacks, type LoadedStack } from "../../modules/stacks/stack";
-import { InputError } from "../../modules/inputs/validate";
+import { InputError } from "../../modules/inputs/problems";
 import { prometheusProvider } from "../../modules/gates/prometheus";
 import { localBackend } from "../../modules/migrate/backend";
 import { realClock } from "../../modules/migrate/clock";

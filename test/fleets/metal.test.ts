@@ -15,7 +15,7 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { loadInventory } from "../../modules/inventory/inventory";
 import { loadStackFile, loadStacks, validateStackDocument } from "../../modules/stacks/stack";
-import { InputError } from "../../modules/inputs/validate";
+import { InputError } from "../../modules/inputs/problems";
 import { EvaluationError, evaluateStacks } from "../../modules/plan/evaluate";
 import type { Plan, PlanResource } from "../../modules/plan/plan";
 import { nextUp, stateOf, type State, type UpResult } from "../../modules/plan/next-up";

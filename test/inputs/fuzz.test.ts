@@ -14,7 +14,7 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { fleetEconomics } from "../../modules/capacity/capacity";
 import { loadStackFile } from "../../modules/stacks/stack";
-import { InputError } from "../../modules/inputs/validate";
+import { InputError } from "../../modules/inputs/problems";
 import { planUnits } from "../../modules/migrate/plan";
 import { renderPlan } from "../../modules/migrate/render";
 import { loadRunbook } from "../../modules/migrate/runbook";

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackFile, pulumiConfigMap } from "../../modules/stacks/stack";
-import { InputError } from "../../modules/inputs/validate";
+import { InputError } from "../../modules/inputs/problems";
 import { evaluatePolicies } from "../../modules/policy/runner";
 import { exampleNeverApplied } from "../../policy/placeholders";
 import { evaluateExamples } from "../support/plans";

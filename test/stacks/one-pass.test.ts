@@ -9,7 +9,8 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { INVENTORY_FORMAT, loadInventory } from "../../modules/inventory/inventory";
 import { inventorySchema } from "../../modules/inventory/inventory.schema";
-import { documentProblems, formatKeyPath } from "../../modules/inputs/validate";
+import { documentProblems } from "../../modules/inputs/validate";
+import { formatKeyPath } from "../../modules/inputs/problems";
 import { ROOT } from "../support/cli";
 import { problemsLoading } from "../support/problems";
 
