@@ -8,7 +8,12 @@ import { existsSync } from "node:fs";
 import { DEFAULT_STACKS_DIR, listStacks, loadStackFile, stackFileName } from "../stacks/stack";
 import { fleetEconomics } from "../capacity/capacity";
 import { durationMs, formatDuration } from "../inputs/duration";
-import { assertNoFileProblems, assertNoProblems, type KeyPath, type Problem } from "../inputs/problems";
+import {
+  assertNoFileProblems,
+  assertNoProblems,
+  type KeyPath,
+  type Problem,
+} from "../inputs/problems";
 import { checkRunner, notRestated, refusedBy, schemaProblems } from "../inputs/validate";
 import { readYaml, readYamlFile, type ReadLimits } from "../inputs/yaml-read";
 import { trafficSchema, type TrafficSpec } from "../config/traffic.schema";

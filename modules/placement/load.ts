@@ -4,7 +4,12 @@
  */
 import { resolve } from "node:path";
 import { machineTypeNames } from "../machines/machine-types";
-import { assertNoFileProblems, assertNoProblems, type FileProblem, type Problem } from "../inputs/problems";
+import {
+  assertNoFileProblems,
+  assertNoProblems,
+  type FileProblem,
+  type Problem,
+} from "../inputs/problems";
 import { readYamlFile } from "../inputs/yaml-read";
 import { schemaProblems } from "../inputs/validate";
 import { demandSchema, type DemandFile } from "./demand.schema";
