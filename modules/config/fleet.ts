@@ -73,7 +73,7 @@ export function fleetProblems(
     );
   }
   if (fleet.kind === "metal") {
-    problems.push(...dnsProviderProblems(fleet.dns.provider, config));
+    if (readable([...at, "dns"])) problems.push(...dnsProviderProblems(fleet.dns.provider, config));
     if (fleet.ssh?.agent && config["avfleet:sshPrivateKey"] !== undefined) {
       problems.push({
         path: ["config", "avfleet:sshPrivateKey"],

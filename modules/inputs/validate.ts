@@ -92,6 +92,24 @@ export function describeSchema(schema: unknown): string {
   return "a value";
 }
 
+/**
+ * The keys a missing mapping must have, in words, or undefined when it has none: its
+ * description lists every key, and a newcomer writing it from the error needs to know which
+ * they may leave out. A key required unless another is present (`if`/`else`) reads as "a or b".
+ */
+function requiredKeys(schema: unknown): string | undefined {
+  const s = (schema ?? {}) as {
+    required?: string[];
+    if?: { required?: string[] };
+    else?: { required?: string[] };
+  };
+  const keys = [...(s.required ?? [])];
+  if (s.if?.required && s.else?.required) {
+    keys.push([...s.else.required, ...s.if.required].join(" or "));
+  }
+  return keys.length > 1 ? keys.join(", ") : undefined;
+}
+
 function problemFromAjv(error: ErrorObject): Problem | undefined {
   const path = pointerToPath(error.instancePath);
   const data = error.data;
@@ -101,7 +119,13 @@ function problemFromAjv(error: ErrorObject): Problem | undefined {
     case "required": {
       const key = String(params.missingProperty);
       const props = (schema?.properties ?? {}) as Record<string, unknown>;
-      return { path: [...path, key], message: "is missing", expected: describeSchema(props[key]) };
+      const required = requiredKeys(props[key]);
+      const expected = describeSchema(props[key]);
+      return {
+        path: [...path, key],
+        message: "is missing",
+        expected: required ? `${expected}, of which ${required} are required` : expected,
+      };
     }
     case "additionalProperties": {
       const known = Object.keys((schema?.properties ?? {}) as object);

@@ -32,16 +32,11 @@ function derivedFrom(fact: string, kind: FleetSpec["kind"]): "hardware" | string
   }
 }
 
-/** The fleet keys derivedProblems reads (through fleetHardware and hostFacts). */
-export const DERIVED_FROM = [
-  "kind",
-  "demand",
-  "tuning",
-  "ports",
-  "workload",
-  "machineType",
-  "instanceType",
-];
+/**
+ * The fleet keys derivedProblems needs (through fleetHardware and hostFacts); the workload it
+ * reads too can be left out (validateStackDocument).
+ */
+export const DERIVED_FROM = ["kind", "demand", "tuning", "ports", "machineType", "instanceType"];
 
 /** Most hosts any demand may need: beyond it the capacity plan would count for minutes. */
 export const MAX_HOSTS_REQUIRED = 1_000_000;

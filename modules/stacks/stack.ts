@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { dnsProviderProblems } from "../config/dns.schema";
 import { fleetProblems, metalHostCountProblems } from "../config/fleet";
-import type { FleetSpec } from "../config/fleet.schema";
+import type { FleetSpec, MetalFleetSpec } from "../config/fleet.schema";
 import type { TrafficSpec } from "../config/traffic.schema";
 import { cloudRolloutProblems } from "../config/cloud-rollout";
 import { steeringProblems, weightProblems } from "../config/traffic";
@@ -64,14 +64,18 @@ export function trafficProblems(
   /** Keys the schema refused: a check that reads one would only restate its problem. */
   refused: (path: KeyPath) => boolean = () => false,
 ): Problem[] {
+  // Each check reads only keys the schema accepted, so a refused key elsewhere in the split
+  // (its ttl, say) hides none of the others until the next run.
+  const provider = refused([...at, "dns", "provider"]) ? undefined : traffic.dns?.provider;
   const problems = [
     ...(refused([...at, "pools"]) ? [] : weightProblems(traffic, at)),
     ...(refused([...at, "pools"]) || refused([...at, "dns"]) ? [] : steeringProblems(traffic, at)),
-    ...dnsProviderProblems(traffic.dns.provider, config),
+    ...(provider ? dnsProviderProblems(provider, config) : []),
   ];
+  const cloudDns = provider === "clouddns";
   // Cloud DNS: each pool's first signaling port, where the one health check probes it.
   const ports = new Map<string, number>();
-  traffic.pools.forEach((pool, i) => {
+  (refused([...at, "pools"]) ? [] : traffic.pools).forEach((pool, i) => {
     const path = [...at, "pools", i, "stack"];
     const file = stackFileName(stacksDir, pool.stack);
     if (!existsSync(file)) {
@@ -92,7 +96,10 @@ export function trafficProblems(
         message: `is "${pool.stack}", whose stack file has problems`,
         expected: "a valid fleet stack",
       });
-      return;
+      // The pool's own problems are its file's to report. What this split needs of the pool
+      // is still checked from what that file says, so fixing the pool does not reveal it.
+      fleet = unvalidatedFleet(file);
+      if (!fleet) return;
     }
     if (!fleet) {
       problems.push({
@@ -112,9 +119,10 @@ export function trafficProblems(
         message: `is "${pool.stack}", which declares no endpoint`,
         expected: "a fleet with avfleet:fleet.endpoint",
       });
-    } else if (traffic.dns.provider === "clouddns") {
+    } else if (cloudDns) {
       problems.push(...cloudDnsPoolProblems(fleet, pool.stack, path));
-      ports.set(pool.stack, fleet.ports.signalingTcp[0]);
+      const port = fleet.ports?.signalingTcp?.[0];
+      if (typeof port === "number") ports.set(pool.stack, port);
     }
   });
   if (new Set(ports.values()).size > 1) {
@@ -125,7 +133,7 @@ export function trafficProblems(
         "one port: a Cloud DNS record has one health check, probing every pool on the same port",
     });
   }
-  if (traffic.dns.provider === "clouddns" && !traffic.dns.healthCheckRegions) {
+  if (cloudDns && !traffic.dns.healthCheckRegions) {
     problems.push({
       path: [...at, "dns", "healthCheckRegions"],
       message: "is missing",
@@ -134,6 +142,30 @@ export function trafficProblems(
     });
   }
   return problems;
+}
+
+/**
+ * The fleet a stack file declares, read without its checks: only its keys of the right type
+ * are looked at, one of another type counting as missing.
+ */
+function unvalidatedFleet(file: string): FleetSpec | undefined {
+  let document: unknown;
+  try {
+    document = readYamlFile(file, "a Pulumi stack file with a config: mapping");
+  } catch (err) {
+    if (err instanceof InputError) return undefined;
+    throw err;
+  }
+  const fleet = (document as StackFile | null)?.config?.["avfleet:fleet"];
+  if (typeof fleet !== "object" || fleet === null) return undefined;
+  const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+  const raw = fleet as Record<string, unknown>;
+  return {
+    ...fleet,
+    mediaRegion: text(raw.mediaRegion),
+    endpoint: text(raw.endpoint),
+    kind: text(raw.kind),
+  } as FleetSpec;
 }
 
 /**
@@ -260,17 +292,22 @@ export function validateStackDocument(
     // What tuning and capacity derive is checked whenever the keys they read were accepted, so
     // that a mistake elsewhere in the file does not hide one here until the next run.
     const derive = !DERIVED_FROM.some((key) => refusedBy(schema)([...fleetAt, key]));
+    // The workload gives a host fact only to an image binding a port below 1024: with a refused
+    // workload the other facts are still derived and checked, that one is left out.
+    const derivable: FleetSpec = refusedBy(schema)([...fleetAt, "workload"])
+      ? ({ ...fleet, workload: {} } as FleetSpec)
+      : fleet;
     if (fleet.kind === "metal") {
       // A path the schema refused is not read at all: it may name a file outside the project.
       if (!refusedBy(schema)([...fleetAt, "inventory"])) {
         check(() => {
-          const metal = metalProblems(file, fleet, fleetAt, stacksDir, derive);
+          const metal = metalProblems(file, derivable as MetalFleetSpec, fleetAt, stacksDir, derive);
           other.push(...metal.problems);
           inventory = metal.inventory;
         });
       }
     } else if (derive) {
-      check(() => other.push(...derivedProblems(file, fleet, fleetAt)));
+      check(() => other.push(...derivedProblems(file, derivable, fleetAt)));
     }
   }
   assertNoFileProblems([
