@@ -3,7 +3,7 @@
  * its machine type or inventory, and the price tables.
  */
 import type { Demand, FleetSpec } from "../config/fleet.schema";
-import type { Inventory } from "../inventory/inventory.schema";
+import type { Inventory } from "../inventory/inventory";
 import { machineType } from "../machines/machine-types";
 import { egressTiersIn, hourlyUsdIn } from "./region-prices";
 

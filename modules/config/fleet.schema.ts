@@ -6,7 +6,7 @@ import type { FromSchema } from "json-schema-to-ts";
 import { machineTypeNames } from "../machines/machine-types";
 import { FACT_DEFAULTS } from "../../policy/stack-config";
 import { dnsProviderProperties } from "./dns.schema";
-import { hostKeySchema } from "../inventory/inventory.schema";
+import { hostKeySchema } from "../inventory/inventory";
 import { port, portRangeSchema, workloadSchema } from "./workload.schema";
 import { awsAlertingSchema, gcpAlertingSchema, metalAlertingSchema } from "./notify.schema";
 

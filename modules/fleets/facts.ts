@@ -12,7 +12,7 @@ import {
 } from "../../policy/facts";
 import { stringLeaves } from "../../policy/stack-config";
 import { fleetEconomics } from "../capacity/capacity";
-import type { Inventory } from "../inventory/inventory.schema";
+import type { Inventory } from "../inventory/inventory";
 import { SECRET_KEYS, stackFileSchema, type StackFile } from "../stacks/stack.schema";
 import { servingPools } from "../traffic/weights";
 import { routingOf } from "../config/traffic";

@@ -21,7 +21,7 @@
  *   them open the master while the others wait for its socket.
  */
 import type { MetalFleetSpec } from "../config/fleet.schema";
-import type { InventoryHost } from "../inventory/inventory.schema";
+import type { InventoryHost } from "../inventory/inventory";
 import { pinnedHostKey } from "./metal-args";
 
 /**

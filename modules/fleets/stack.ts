@@ -17,7 +17,7 @@ import { STOP_MARGIN_SEC } from "../host/units";
 import { workloadShown } from "../host/image";
 import { DRAIN_HOOK, drainHook } from "./aws-args";
 import { AUTOSCALER_MODE } from "./gcp-args";
-import type { Inventory } from "../inventory/inventory.schema";
+import type { Inventory } from "../inventory/inventory";
 import { classHardware, cloudHardware } from "../tuning/host-facts";
 import { hostTuning, tuningPayloadPart } from "./host-tuning";
 import { awsBoot, bootstrapScript, metalPart } from "../host/bootstrap";

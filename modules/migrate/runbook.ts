@@ -16,7 +16,7 @@ import {
 } from "../inputs/problems";
 import { checkRunner, notRestated, refusedBy, schemaProblems } from "../inputs/validate";
 import { readYaml, readYamlFile, type ReadLimits } from "../inputs/yaml-read";
-import { trafficSchema, type TrafficSpec } from "../config/traffic.schema";
+import { trafficSchema, type TrafficSpec } from "../config/traffic";
 import { weightProblems } from "../config/traffic";
 import { weightsOf } from "../traffic/weights";
 import { COMPARISONS } from "../gates/compare";

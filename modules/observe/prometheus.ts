@@ -6,7 +6,7 @@
  * relative paths in a configuration file are read from its directory.
  */
 import { stringify } from "yaml";
-import type { InventoryHost } from "../inventory/inventory.schema";
+import type { InventoryHost } from "../inventory/inventory";
 import type { LoadedStack } from "../stacks/stack";
 import { hostScrapeJob } from "../host/scrape";
 

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import YAML from "yaml";
 import { listStacks, loadStackFile, stackFileName, validateStackDocument } from "../stacks/stack";
 import { stackFileSchema } from "../stacks/stack.schema";
-import type { TrafficSpec } from "../config/traffic.schema";
+import type { TrafficSpec } from "../config/traffic";
 import { assertNoProblems, InputError } from "../inputs/problems";
 import { schemaProblems } from "../inputs/validate";
 import { steeringProblems } from "../config/traffic";

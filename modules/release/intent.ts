@@ -7,7 +7,7 @@
  * before, by the sha256 of its class's payload. Pure.
  */
 import { createHash } from "node:crypto";
-import type { RolloutConfig } from "../config/rollout.schema";
+import type { RolloutConfig } from "../config/rollout";
 import { assertNoFileProblems } from "../inputs/problems";
 import { planBatches, type BatchLimits, type RolloutBatches } from "./batches";
 

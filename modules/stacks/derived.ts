@@ -8,7 +8,7 @@ import { baseHostsRequired } from "../capacity/capacity";
 import type { FleetSpec, MetalFleetSpec } from "../config/fleet.schema";
 import { inFile, type FileProblem, type KeyPath } from "../inputs/problems";
 import { readInventory } from "../inventory/inventory";
-import type { Inventory } from "../inventory/inventory.schema";
+import type { Inventory } from "../inventory/inventory";
 import { machineType } from "../machines/machine-types";
 import { fleetHardware, hostFacts } from "../tuning/host-facts";
 import { hostFactsProblems } from "../tuning/schema";

@@ -4,8 +4,8 @@
  */
 import type { FromSchema, JSONSchema } from "json-schema-to-ts";
 import { fleetSchema } from "../config/fleet.schema";
-import { trafficSchema } from "../config/traffic.schema";
-import { rolloutSchema } from "../config/rollout.schema";
+import { trafficSchema } from "../config/traffic";
+import { rolloutSchema } from "../config/rollout";
 import { NOTIFY_SECRET_KEYS } from "../config/notify.schema";
 
 const gcpRegion = {

@@ -7,10 +7,10 @@ import { basename, dirname, join } from "node:path";
 import { dnsProviderProblems } from "../config/dns.schema";
 import { fleetProblems, metalHostCountProblems } from "../config/fleet";
 import type { FleetSpec, MetalFleetSpec } from "../config/fleet.schema";
-import type { TrafficSpec } from "../config/traffic.schema";
-import { cloudRolloutProblems } from "../config/cloud-rollout";
+import type { TrafficSpec } from "../config/traffic";
+import { cloudRolloutProblems } from "../config/rollout";
 import { steeringProblems, weightProblems } from "../config/traffic";
-import type { Inventory } from "../inventory/inventory.schema";
+import type { Inventory } from "../inventory/inventory";
 import {
   assertNoFileProblems,
   inFile,

@@ -4,7 +4,7 @@
  * with hostFactsProblems where the inputs are read, so evaluation never meets an impossible one.
  */
 import type { FleetSpec } from "../config/fleet.schema";
-import type { HostClass } from "../inventory/inventory.schema";
+import type { HostClass } from "../inventory/inventory";
 import { machineType } from "../machines/machine-types";
 import type { HostFacts } from "./schema";
 

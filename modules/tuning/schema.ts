@@ -6,7 +6,7 @@
 import type { FromSchema } from "json-schema-to-ts";
 import { assertNoProblems, type Problem } from "../inputs/problems";
 import { documentProblems, loadInput, type InputFormat } from "../inputs/validate";
-import { interfacesSchema } from "../inventory/inventory.schema";
+import { interfacesSchema } from "../inventory/inventory";
 import { parseCpuList } from "./cpus";
 import { DEFAULT_EPHEMERAL, ephemeralPorts, MIN_EPHEMERAL_PORTS, size } from "./ports";
 import { bufferBytes } from "./rule";

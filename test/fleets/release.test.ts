@@ -7,7 +7,7 @@
  */
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
-import { RELEASE_ID } from "../../modules/config/rollout.schema";
+import { RELEASE_ID } from "../../modules/config/rollout";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { INVENTORY_FORMAT, loadInventory } from "../../modules/inventory/inventory";
-import { inventorySchema } from "../../modules/inventory/inventory.schema";
+import { inventorySchema } from "../../modules/inventory/inventory";
 import { documentProblems } from "../../modules/inputs/validate";
 import { formatKeyPath } from "../../modules/inputs/problems";
 import { ROOT } from "../support/cli";
