@@ -11,7 +11,7 @@ import { writeFileSync } from "node:fs";
 import { curveTrace, type CurveSpec } from "../modules/world/demand";
 import { OURS_HEADROOM, POLICIES, policyNamed } from "../modules/scaling/policies";
 import { peakOf, replay, sumResults, type ReplayPool } from "../modules/scaling/replay";
-import { loadStacks } from "../modules/config/stack";
+import { loadStacks } from "../modules/stacks/stack";
 import { compileScaling } from "../modules/scaling/compile";
 import { replayCompiled } from "../modules/scaling/interpret";
 import { DEFAULT_WORST_STEP, localMinute, spikePlan, withSteps } from "../modules/scaling/spikes";

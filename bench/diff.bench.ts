@@ -11,7 +11,7 @@
 import { availableParallelism } from "node:os";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { listStacks } from "../modules/config/stack";
+import { listStacks } from "../modules/stacks/stack";
 import { ROOT } from "../test/support/cli";
 import { tempProject } from "../test/diff/project";
 

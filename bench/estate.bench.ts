@@ -10,7 +10,7 @@
 import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_STACKS_DIR, loadStacks } from "../modules/config/stack";
+import { DEFAULT_STACKS_DIR, loadStacks } from "../modules/stacks/stack";
 import { workerBundle } from "../modules/evaluation/bundle";
 import { PLAN_CACHE_ROOT } from "../modules/evaluation/cache";
 import { evaluateStacksWithReads } from "../modules/evaluation/evaluate";

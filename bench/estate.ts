@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
-import { DEFAULT_STACKS_DIR, stackFileName } from "../modules/config/stack";
+import { DEFAULT_STACKS_DIR, stackFileName } from "../modules/stacks/stack";
 import { ROOT } from "../test/support/cli";
 
 type Doc = Record<string, any>;

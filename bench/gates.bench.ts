@@ -30,7 +30,7 @@
  *   `analysis.threshold`.
  * - An "incident" doubles both pools' loss at once: the region's networks, not the migration.
  */
-import { durationMs } from "../modules/config/duration";
+import { durationMs } from "../modules/inputs/duration";
 import {
   COMPARISONS,
   type CompareGate,

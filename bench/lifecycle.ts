@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { DEFAULT_STACKS_DIR, loadStacks, stackFileName } from "../modules/config/stack";
+import { DEFAULT_STACKS_DIR, loadStacks, stackFileName } from "../modules/stacks/stack";
 import { evaluateStacks } from "../modules/evaluation/evaluate";
 import { renderedPools, type RenderedPool } from "../modules/lifecycle/rendered";
 import type { PoolRenderings } from "../modules/lifecycle/scenarios";

@@ -10,7 +10,7 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { parse } from "yaml";
-import { listStacks, loadStacks } from "../modules/config/stack";
+import { listStacks, loadStacks } from "../modules/stacks/stack";
 import { evaluateStacks } from "../modules/evaluation/evaluate";
 import { renderAlertmanager } from "../modules/observe/alertmanager";
 import { alertmanagerSites, poolFacts } from "../modules/observe/render";

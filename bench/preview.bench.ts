@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_STACKS_DIR, listStacks, loadStacks } from "../modules/config/stack";
+import { DEFAULT_STACKS_DIR, listStacks, loadStacks } from "../modules/stacks/stack";
 import { evaluateStack, evaluateStacks } from "../modules/evaluation/evaluate";
 import { floorSeconds, writeSite } from "./estate";
 

@@ -9,7 +9,7 @@
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_STACKS_DIR, stackFileName } from "../modules/config/stack";
+import { DEFAULT_STACKS_DIR, stackFileName } from "../modules/stacks/stack";
 import { rehearseRollout } from "../modules/rollout/rehearse";
 import { writeSite } from "./estate";
 import { measureSite } from "./state";

@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_STACKS_DIR, stackFileName } from "../modules/config/stack";
+import { DEFAULT_STACKS_DIR, stackFileName } from "../modules/stacks/stack";
 import { writeSite } from "./estate";
 import { measureSite, type Auth, type SiteState } from "./state";
 

@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { MetalFleetSpec } from "../modules/config/fleet.schema";
-import { loadStackFile, pulumiConfigMap } from "../modules/config/stack";
+import { loadStackFile, pulumiConfigMap } from "../modules/stacks/stack";
 import { evaluatingOffline } from "../modules/program/offline";
 import { mockCall, mockId, mockState } from "../modules/plan/mock-state";
 import {

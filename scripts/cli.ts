@@ -3,8 +3,8 @@
  * and turning bad input into `<file>: <key path>: <what>, expected <what>` + exit 2.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { InputError } from "../modules/config/validate";
-import { listStacks, loadStacks } from "../modules/config/stack";
+import { InputError } from "../modules/inputs/problems";
+import { listStacks, loadStacks } from "../modules/stacks/stack";
 import { evaluateStacks, type Loader } from "../modules/evaluation/evaluate";
 import type { Plan } from "../modules/plan/plan";
 

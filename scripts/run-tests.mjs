@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // One test command for README, `npm test` and CI: node:test over every test/**/*.test.ts,
-// both cores. Arguments narrow the run to files or folders (`npm test -- test/config`).
+// both cores. Arguments narrow the run to files or folders (`npm test -- test/stacks`).
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";

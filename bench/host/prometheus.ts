@@ -20,7 +20,7 @@ import { createSocket } from "node:dgram";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { listStacks, loadStacks } from "../../modules/config/stack";
+import { listStacks, loadStacks } from "../../modules/stacks/stack";
 import { renderAlertmanager } from "../../modules/observe/alertmanager";
 import {
   prometheusFile,

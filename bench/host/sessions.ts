@@ -5,7 +5,8 @@
  * answers checked against the contract's schema, the agent's whole /metrics against promtool.
  */
 import { sessionsAnswerSchema } from "../../modules/config/sessions.schema";
-import { formatProblem, schemaProblems } from "../../modules/config/validate";
+import { formatProblem } from "../../modules/inputs/problems";
+import { schemaProblems } from "../../modules/inputs/validate";
 import { SESSION_FAMILIES } from "../../modules/host/sessions";
 import { promtoolProblems } from "../../test/support/promtool";
 

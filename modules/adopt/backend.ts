@@ -24,7 +24,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import YAML from "yaml";
-import { InputError } from "../config/validate";
+import { InputError } from "../inputs/problems";
 
 export type BackendKind = "cloud" | "diy";
 

@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as cloudwatch from "@pulumi/aws/cloudwatch";
 import * as sns from "@pulumi/aws/sns";
 import * as monitoring from "@pulumi/gcp/monitoring";
-import type { StackFile } from "../config/stack.schema";
+import type { StackFile } from "../stacks/stack.schema";
 import {
   bySeverity,
   NOTIFY_SECRET_KEYS,

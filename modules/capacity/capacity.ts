@@ -3,8 +3,8 @@
  * its machine type or inventory, and the price tables.
  */
 import type { Demand, FleetSpec } from "../config/fleet.schema";
-import type { Inventory } from "../config/inventory.schema";
-import { machineType } from "./machine-types";
+import type { Inventory } from "../inventory/inventory";
+import { machineType } from "../machines/machine-types";
 import { egressTiersIn, hourlyUsdIn } from "./region-prices";
 
 /** Demand against capacity for a fleet stack, as its Plan carries it. */

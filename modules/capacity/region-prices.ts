@@ -4,7 +4,7 @@
  * schedule its traffic pays (APAC and South America pay more for both).
  */
 import table from "./region-price-table.json";
-import { machineType, type MachineType } from "./machine-types";
+import { machineType, type MachineType } from "../machines/machine-types";
 
 export interface EgressTier {
   upToGb: number | null;

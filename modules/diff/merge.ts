@@ -9,7 +9,8 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
-import { assertNoProblems, InputError, schemaProblems } from "../config/validate";
+import { assertNoProblems, InputError } from "../inputs/problems";
+import { schemaProblems } from "../inputs/validate";
 import type { DiffReport, Side } from "./report";
 import type { Shard } from "./run";
 import { BLOB_KEY, SHARD_FORMAT, SHARD_MAX_BYTES, shardSchema } from "./shard.schema";

@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import { InputError } from "../inputs/problems";
 import YAML from "yaml";
 import {
   DEFAULT_STACKS_DIR,
@@ -14,8 +15,7 @@ import {
   loadStacks,
   pulumiConfigMap,
   stackFileName,
-} from "../config/stack";
-import { InputError } from "../config/validate";
+} from "../stacks/stack";
 import {
   commitSnapshot,
   PLAN_CACHE_ROOT,

@@ -25,7 +25,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
-import { STACK_FILE } from "../config/stack";
+import { STACK_FILE } from "../stacks/stack";
 import type { Plan } from "../plan/plan";
 
 /** Bump when the Plan's shape or the key's recipe changes. */

@@ -10,8 +10,8 @@ import { readFileSync, statSync } from "node:fs";
 import { availableParallelism, constants, setPriority, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import YAML from "yaml";
-import type { LoadedStack } from "../config/stack";
-import { checkedInputs, type CheckedInput } from "../config/validate";
+import type { LoadedStack } from "../stacks/stack";
+import { checkedInputs, type CheckedInput } from "../inputs/validate";
 import { workerBundle } from "./bundle";
 import { PLAN_CACHE_ROOT } from "./cache";
 import type { Plan, PlanResource } from "../plan/plan";
@@ -103,7 +103,7 @@ function weight(stack: StackToEvaluate): number {
     const document = YAML.parse(readFileSync(stack.file, "utf8"));
     const inventory = document?.config?.["avfleet:fleet"]?.inventory;
     if (typeof inventory !== "string") return size(stack.file);
-    // Relative to the project root, as modules/config/stack.ts resolves it.
+    // Relative to the project root, as modules/stacks/derived.ts (inventoryFile) resolves it.
     const file = join(dirname(dirname(stack.file)), inventory);
     return size(stack.file) + size(file);
   } catch {

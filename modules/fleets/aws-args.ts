@@ -3,7 +3,7 @@
  * component passes to the provider and tests check directly.
  */
 import type { AwsFleetSpec } from "../config/fleet.schema";
-import { machineType } from "../capacity/machine-types";
+import { machineType } from "../machines/machine-types";
 import { AWS_DRAIN_HOOK, AWS_LAUNCH_HOOK, awsMediaMetric } from "../host/metrics";
 import { launchSeconds } from "../host/units";
 import { containerImage, ecrRepository } from "../host/image";

@@ -13,7 +13,7 @@ import * as lb from "@pulumi/aws/lb";
 import * as route53 from "@pulumi/aws/route53";
 import * as s3 from "@pulumi/aws/s3";
 import type { AwsFleetSpec } from "../config/fleet.schema";
-import type { RolloutConfig } from "../config/rollout.schema";
+import type { RolloutConfig } from "../config/rollout";
 import { groupIntent, releaseId, rolloutSummary } from "../release/cloud-intent";
 import { fleetLabels } from "./labels";
 import * as args from "./aws-args";

@@ -9,7 +9,7 @@ import * as dns from "@pulumi/gcp/dns";
 import * as projects from "@pulumi/gcp/projects";
 import * as serviceaccount from "@pulumi/gcp/serviceaccount";
 import type { GcpFleetSpec } from "../config/fleet.schema";
-import type { RolloutConfig } from "../config/rollout.schema";
+import type { RolloutConfig } from "../config/rollout";
 import { groupIntent, releaseId, rolloutSummary } from "../release/cloud-intent";
 import { fleetLabels } from "./labels";
 import * as args from "./gcp-args";

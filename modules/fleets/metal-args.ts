@@ -1,5 +1,5 @@
 /** What a bare-metal site declares per host, computed from its inventory. */
-import type { Inventory, InventoryHost } from "../config/inventory.schema";
+import type { Inventory, InventoryHost } from "../inventory/inventory";
 import type { HostIntent } from "../release/intent";
 
 /** Hosts that get the tuning payload: everything not retired (draining hosts still serve calls). */

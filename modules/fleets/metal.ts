@@ -14,7 +14,7 @@ import * as route53 from "@pulumi/aws/route53";
 import * as clouddns from "@pulumi/gcp/dns";
 import * as command from "@pulumi/command";
 import type { MetalFleetSpec } from "../config/fleet.schema";
-import type { Inventory, InventoryHost } from "../config/inventory.schema";
+import type { Inventory, InventoryHost } from "../inventory/inventory";
 import type { HostIntent } from "../release/intent";
 import { METAL_PAYLOAD_TYPE } from "../../policy/contract/rules";
 import * as args from "./metal-args";

@@ -4,7 +4,7 @@
  * controller reading the fleet back.
  */
 import type { GcpFleetSpec } from "../config/fleet.schema";
-import { machineType } from "../capacity/machine-types";
+import { machineType } from "../machines/machine-types";
 
 /**
  * IAM condition: the VMs the pool's MIG names after the pool — its baseInstanceName (the pool),

@@ -21,7 +21,7 @@
  *   them open the master while the others wait for its socket.
  */
 import type { MetalFleetSpec } from "../config/fleet.schema";
-import type { InventoryHost } from "../config/inventory.schema";
+import type { InventoryHost } from "../inventory/inventory";
 
 /**
  * The site's SSH files, relative to the project root (where Pulumi runs the program and its

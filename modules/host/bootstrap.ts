@@ -14,7 +14,7 @@ import { dirname } from "node:path/posix";
 import { gzipSync } from "node:zlib";
 import YAML from "yaml";
 import type { FleetSpec } from "../config/fleet.schema";
-import type { HostState } from "../config/inventory.schema";
+import type { HostState } from "../inventory/inventory";
 import { tuningMarker, type TuningArtifacts } from "../tuning";
 import { sha256, shellQuote } from "../tuning/script";
 import { SCRIPT_PATH } from "../tuning/settings";

@@ -2,7 +2,8 @@
  * A container workload's image: what the host pulls and runs, and which registry it comes from
  * (for the pull's credentials and the pool's IAM grants). Pure.
  */
-import type { FleetSpec, Workload } from "../config/fleet.schema";
+import type { FleetSpec } from "../config/fleet.schema";
+import type { Workload } from "../config/workload.schema";
 
 export interface ContainerImage {
   /** Registry host and path, no tag: us-west1-docker.pkg.dev/media-prod/sfu/avfleet-sfu. */

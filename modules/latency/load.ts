@@ -6,11 +6,11 @@ import { resolve } from "node:path";
 import {
   assertNoFileProblems,
   assertNoProblems,
-  readYamlFile,
-  schemaProblems,
   type FileProblem,
   type Problem,
-} from "../config/validate";
+} from "../inputs/problems";
+import { readYamlFile } from "../inputs/yaml-read";
+import { schemaProblems } from "../inputs/validate";
 import { pairKey } from "./rtt";
 import { rttSchema, type RttFile } from "./rtt.schema";
 

@@ -9,7 +9,7 @@
  * write a pair. RFC 4180: https://www.rfc-editor.org/rfc/rfc4180#section-2.
  */
 import { readFileSync, statSync } from "node:fs";
-import { InputError } from "../config/validate";
+import { InputError } from "../inputs/problems";
 import type { Point } from "./geo";
 
 const MAX_FILE_BYTES = 8 * 1024 * 1024;

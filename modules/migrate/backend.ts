@@ -23,7 +23,7 @@ import {
 } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { join, relative, sep } from "node:path";
-import { InputError } from "../config/validate";
+import { InputError } from "../inputs/problems";
 import { parseJournal, readJournal, type Entry } from "./journal";
 import { openNoFollow, readNoFollow } from "./nofollow";
 import { acquireLock, LockedError, processAlive, readLock, type LockHolder } from "./lock";

@@ -6,7 +6,7 @@
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stackFileName } from "../config/stack";
+import { stackFileName } from "../stacks/stack";
 import type { Unit } from "./plan";
 import {
   commandLine,

@@ -6,8 +6,8 @@
  * is finished first, and bakes, drains and waits keep the clocks they started with.
  * Every write goes through the state backend under this executor's lease (backend.ts).
  */
-import { stackFileName } from "../config/stack";
-import { InputError } from "../config/validate";
+import { stackFileName } from "../stacks/stack";
+import { InputError } from "../inputs/problems";
 import { LockedError, type Lease } from "./backend";
 import { evaluateGates, roundVerdict, type GateEvaluation } from "../gates/gates";
 import type { Entry, EntryOf, HaltKind } from "./journal";

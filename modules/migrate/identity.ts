@@ -4,7 +4,7 @@
  * control character could forge status lines, and "unknown" identifies nobody.
  */
 import { userInfo } from "node:os";
-import { InputError } from "../config/validate";
+import { InputError } from "../inputs/problems";
 
 /** Letters, digits, and `. _ @ + -` between them (an email or a login), at most 64. */
 const IDENTITY = /^[\p{L}\p{N}][\p{L}\p{N}._@+-]{0,63}$/u;

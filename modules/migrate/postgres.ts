@@ -11,7 +11,7 @@
  *   `holdMs`; the executor writes nothing meanwhile, so it holds where it stood.
  */
 import pg from "pg";
-import { InputError } from "../config/validate";
+import { InputError } from "../inputs/problems";
 import type { Entry } from "./journal";
 import {
   LockedError,

@@ -5,7 +5,7 @@
  * within a clock tick, and the Pulumi and metrics calls, each journaled. A run's own steps
  * live in its subclass.
  */
-import { InputError } from "../config/validate";
+import { InputError } from "../inputs/problems";
 import {
   LockedError,
   thisHolder,

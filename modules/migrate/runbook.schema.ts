@@ -5,7 +5,7 @@
  */
 import type { FromSchema } from "json-schema-to-ts";
 import { COMPARE_DEFAULTS } from "../gates/compare";
-import { DURATION_PATTERN } from "../config/duration";
+import { DURATION_PATTERN } from "../inputs/duration";
 import { SLO_NAMES, type SloName } from "../gates/slo";
 
 const stackName = {

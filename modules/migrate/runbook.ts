@@ -5,30 +5,25 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { DEFAULT_STACKS_DIR, listStacks, loadStackFile, stackFileName } from "../config/stack";
+import { DEFAULT_STACKS_DIR, listStacks, loadStackFile, stackFileName } from "../stacks/stack";
 import { fleetEconomics } from "../capacity/capacity";
-import { durationMs, formatDuration } from "../config/duration";
+import { durationMs, formatDuration } from "../inputs/duration";
 import {
   assertNoFileProblems,
-  checkRunner,
   assertNoProblems,
-  notRestated,
-  readYaml,
-  readYamlFile,
-  refusedBy,
-  schemaProblems,
   type KeyPath,
   type Problem,
-  type ReadLimits,
-} from "../config/validate";
-import { trafficSchema, type TrafficSpec } from "../config/traffic.schema";
+} from "../inputs/problems";
+import { checkRunner, notRestated, refusedBy, schemaProblems } from "../inputs/validate";
+import { readYaml, readYamlFile, type ReadLimits } from "../inputs/yaml-read";
+import { trafficSchema, type TrafficSpec } from "../config/traffic";
 import { weightProblems } from "../config/traffic";
 import { weightsOf } from "../traffic/weights";
 import { COMPARISONS } from "../gates/compare";
 import { runbookSchema, type Runbook } from "./runbook.schema";
 import { SLOS, type SloName } from "../gates/slo";
 
-export { durationMs, formatDuration } from "../config/duration";
+export { durationMs, formatDuration } from "../inputs/duration";
 
 /** Most gate rounds one bake may take (maxBake / interval): a day at one a minute. */
 export const MAX_ROUNDS_PER_BAKE = 1440;

@@ -11,8 +11,8 @@
  * the same world.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
-import { stackFileName } from "../config/stack";
-import { readYamlFile } from "../config/validate";
+import { stackFileName } from "../stacks/stack";
+import { readYamlFile } from "../inputs/yaml-read";
 import {
   curveTrace,
   demandCurve,

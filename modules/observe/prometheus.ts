@@ -6,8 +6,8 @@
  * relative paths in a configuration file are read from its directory.
  */
 import { stringify } from "yaml";
-import type { InventoryHost } from "../config/inventory.schema";
-import type { LoadedStack } from "../config/stack";
+import type { InventoryHost } from "../inventory/inventory";
+import type { LoadedStack } from "../stacks/stack";
 import { hostScrapeJob } from "../host/scrape";
 
 export interface PrometheusOptions {

@@ -5,7 +5,7 @@
  * Prometheus (its prometheus.yml and the targets file of its hosts).
  */
 import type { MetalReceiver, Severity } from "../config/notify.schema";
-import type { LoadedStack } from "../config/stack";
+import type { LoadedStack } from "../stacks/stack";
 import { renderAlertmanager, type AlertmanagerOptions } from "./alertmanager";
 import { regionDashboard } from "./dashboards";
 import {

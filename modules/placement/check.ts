@@ -5,9 +5,9 @@
  * that make a runbook's steps no-ops or one jump, a pool capped below the hosts a runbook
  * scales it to. Pure: the command reads the splits and runbooks with their own loaders.
  */
-import type { TrafficSpec } from "../config/traffic.schema";
+import type { TrafficSpec } from "../config/traffic";
 import { routingOf } from "../config/traffic";
-import type { FileProblem } from "../config/validate";
+import type { FileProblem } from "../inputs/problems";
 
 /** A proposed stack file: where it was written and what it holds. */
 export interface ProposedStack {

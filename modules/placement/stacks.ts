@@ -8,10 +8,11 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import YAML from "yaml";
-import { listStacks, loadStackFile, stackFileName, validateStackDocument } from "../config/stack";
-import { stackFileSchema } from "../config/stack.schema";
-import type { TrafficSpec } from "../config/traffic.schema";
-import { assertNoProblems, InputError, schemaProblems } from "../config/validate";
+import { listStacks, loadStackFile, stackFileName, validateStackDocument } from "../stacks/stack";
+import { stackFileSchema } from "../stacks/stack.schema";
+import type { TrafficSpec } from "../config/traffic";
+import { assertNoProblems, InputError } from "../inputs/problems";
+import { schemaProblems } from "../inputs/validate";
 import { steeringProblems } from "../config/traffic";
 import type { Evaluation } from "../siting/evaluate";
 import type { Instance, Site } from "../siting/instance";

@@ -7,7 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { relative, resolve } from "node:path";
 import YAML from "yaml";
-import { InputError } from "../config/validate";
+import { InputError } from "../inputs/problems";
 import type { Plan } from "../plan/plan";
 import type { Weights } from "../traffic/weights";
 

@@ -12,8 +12,8 @@ import {
 } from "../../policy/contract/facts";
 import { stringLeaves } from "../../policy/contract/stack-config";
 import { fleetEconomics } from "../capacity/capacity";
-import type { Inventory } from "../config/inventory.schema";
-import { SECRET_KEYS, stackFileSchema, type StackFile } from "../config/stack.schema";
+import type { Inventory } from "../inventory/inventory";
+import { SECRET_KEYS, stackFileSchema, type StackFile } from "../stacks/stack.schema";
 import { servingPools } from "../traffic/weights";
 import { routingOf } from "../config/traffic";
 import { AVFLEET_TUNE_VERSION, TUNING_MARKER_PREFIX } from "../tuning";

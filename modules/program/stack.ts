@@ -8,16 +8,16 @@ import {
   stackDocumentFromConfigMap,
   stackFileName,
   validateStackDocument,
-} from "../config/stack";
-import type { StackFile } from "../config/stack.schema";
-import { assertNoFileProblems } from "../config/validate";
+} from "../stacks/stack";
+import type { StackFile } from "../stacks/stack.schema";
+import { assertNoFileProblems } from "../inputs/problems";
 import { offlineStacksDir } from "./offline";
 import type { AwsFleetSpec, FleetSpec, GcpFleetSpec, MetalFleetSpec } from "../config/fleet.schema";
 import { STOP_MARGIN_SEC } from "../host/units";
 import { workloadShown } from "../host/image";
 import { DRAIN_HOOK, drainHook } from "../fleets/aws-args";
 import { AUTOSCALER_MODE } from "../fleets/gcp-args";
-import type { Inventory } from "../config/inventory.schema";
+import type { Inventory } from "../inventory/inventory";
 import { classHardware, cloudHardware } from "../tuning/host-facts";
 import { hostTuning, tuningPayloadPart } from "../host-payloads/host-tuning";
 import { awsBoot, bootstrapScript, metalPart } from "../host/bootstrap";

@@ -9,7 +9,7 @@
  * of exactly the rendered release moves the group (target `release`), or back (target `from`).
  */
 import { createHash } from "node:crypto";
-import type { RolloutConfig } from "../config/rollout.schema";
+import type { RolloutConfig } from "../config/rollout";
 
 /** JSON with the keys of every object sorted: the same value hashes the same in any key order. */
 export function canonicalJson(value: unknown): string {

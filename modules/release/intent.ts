@@ -7,8 +7,8 @@
  * before, by the sha256 of its class's payload. Pure.
  */
 import { createHash } from "node:crypto";
-import type { RolloutConfig } from "../config/rollout.schema";
-import { assertNoFileProblems } from "../config/validate";
+import type { RolloutConfig } from "../config/rollout";
+import { assertNoFileProblems } from "../inputs/problems";
 import { planBatches, type BatchLimits, type RolloutBatches } from "./batches";
 
 /** A provisioned host (retired ones get nothing). */

@@ -9,7 +9,7 @@
  * CLIs refuse it), after `--`, so `-1` is not read as a flag. The key is removed first: a
  * half-written config is no rollout, and an `up` then changes no host.
  */
-import type { RolloutConfig } from "../config/rollout.schema";
+import type { RolloutConfig } from "../config/rollout";
 import {
   awsRollout,
   gcpRollout,

@@ -7,7 +7,7 @@
  * failed gate or verification returns every updated host to the release it ran, drained first.
  */
 import { createHash } from "node:crypto";
-import type { RolloutConfig } from "../config/rollout.schema";
+import type { RolloutConfig } from "../config/rollout";
 import { evaluateGates, roundVerdict, type GateEvaluation } from "../gates/gates";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS } from "../gates/slo";
 import type { Lease } from "../migrate/backend";

@@ -6,7 +6,7 @@
  * its group (gcloud list-instances, aws describe-auto-scaling-groups). Pure: each takes the
  * parsed answers and says what it found, or throws an Error saying what is wrong.
  */
-import type { RolloutConfig } from "../config/rollout.schema";
+import type { RolloutConfig } from "../config/rollout";
 import { awsRollout, gcpRollout } from "../release/cloud-rollout";
 import { appliedSha } from "../host-payloads/metal-payload";
 import { releaseId } from "../release/intent";

@@ -2,7 +2,7 @@
  * A real rollout's pool: its driver over the real CLIs and its read (read.ts) over their
  * answers, from the stack file as the CLI loaded it.
  */
-import type { LoadedStack } from "../config/stack";
+import type { LoadedStack } from "../stacks/stack";
 import { groupName } from "../fleets/aws-args";
 import { awsRollout, gcpRollout } from "../release/cloud-rollout";
 import type { Clock } from "../migrate/clock";

@@ -4,7 +4,7 @@
  * updated, verified and returned before the next; the canary also baked under the relative
  * gates, its hosts against the rest of the pool.
  */
-import type { RolloutConfig } from "../config/rollout.schema";
+import type { RolloutConfig } from "../config/rollout";
 import type { Gate } from "../gates/gates";
 import type { MigrationState } from "../migrate/state";
 import {

@@ -7,8 +7,9 @@
  * host runs its changed payload at the next `up`. It tallies what a rollout must never do:
  * calls cut before their host's drain limit, and more hosts out of service than allowed.
  */
-import type { RolloutConfig } from "../config/rollout.schema";
-import type { Fetched, MetricsProvider } from "../gates/metrics";
+import type { RolloutConfig } from "../config/rollout";
+import type { Fetched } from "../gates/metrics";
+import type { MetricsProvider } from "../gates/metrics";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS, MATCHER_OPS, SLO_NAMES } from "../gates/slo";
 import { worldHistogram, type SessionRecord } from "../gates/world-sessions";
 import type { Clock } from "../migrate/clock";

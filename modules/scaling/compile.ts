@@ -9,7 +9,7 @@
  * and a warm pool of stopped hosts.
  */
 import type { AwsFleetSpec, GcpFleetSpec } from "../config/fleet.schema";
-import { machineType } from "../capacity/machine-types";
+import { machineType } from "../machines/machine-types";
 import { autoscalingPolicy } from "../fleets/gcp-args";
 import { drainHook, groupName, mediaMetric, targetStreamsPerHost } from "../fleets/aws-args";
 import { hookReleasesAt } from "../providers/aws";

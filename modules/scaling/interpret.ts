@@ -16,7 +16,7 @@ import type { AwsScaling, FleetScaling, GcpScaling } from "../fleets/scaling";
 import { awsPredictive, cloudAutoscaler, type Observation, type Policy } from "./policies";
 import { OPEN_LOOP, replay, type ReplayResult } from "./replay";
 import type { AwsFleetSpec, GcpFleetSpec } from "../config/fleet.schema";
-import { machineType } from "../capacity/machine-types";
+import { machineType } from "../machines/machine-types";
 import { curveTrace } from "../world/demand";
 import { cloudNativeFor, controlsOf, curveOf, oursFor, poolOf, warmPoolOf } from "./compile";
 

@@ -4,7 +4,7 @@
  */
 import prices from "../capacity/egress-prices.json";
 import { HOURS_PER_MONTH } from "../capacity/capacity";
-import { machineType } from "../capacity/machine-types";
+import { machineType } from "../machines/machine-types";
 import type { DemandFile, Metro, SessionProfile } from "./demand.schema";
 import type { SiteSpec } from "./sites.schema";
 import { clientRttMs, type RttModel } from "../latency/rtt";

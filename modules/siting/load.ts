@@ -2,8 +2,10 @@
  * Reads the placement inputs through the shared reading path (YAML → JSON Schema → semantic
  * checks), every problem reported at once as `<file>: <key path>: <what>, expected <what>`.
  */
-import { machineTypeNames } from "../capacity/machine-types";
-import { assertNoProblems, readYamlFile, schemaProblems, type Problem } from "../config/validate";
+import { machineTypeNames } from "../machines/machine-types";
+import { assertNoProblems, type Problem } from "../inputs/problems";
+import { readYamlFile } from "../inputs/yaml-read";
+import { schemaProblems } from "../inputs/validate";
 import { demandSchema, type DemandFile } from "./demand.schema";
 import type { RttFile } from "../latency/rtt.schema";
 import { sitesSchema, type SitesFile } from "./sites.schema";

@@ -2,7 +2,7 @@
  * Random placement instances for the benchmark and the tests: metros and candidate sites
  * scattered over a continent-sized box, from a seed, so every run sees the same instances.
  */
-import { schemaProblems } from "../config/validate";
+import { schemaProblems } from "../inputs/validate";
 import { demandSchema, type DemandFile } from "./demand.schema";
 import { buildInstance, type Instance } from "./instance";
 import type { RttModel } from "../latency/rtt";

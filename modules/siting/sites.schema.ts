@@ -51,7 +51,7 @@ export const sitesSchema = {
           exists: { type: "boolean", description: "true when the stack runs today" },
           machineType: {
             type: "string",
-            description: "a machine type of modules/capacity/machine-type-table.json",
+            description: "a machine type of modules/machines/machine-type-table.json",
           },
           hostHourlyUsd: {
             type: "number",

@@ -4,8 +4,8 @@
  * capacity does not (each pool must be able to carry its region alone once the move is done).
  */
 import { readFileSync, statSync } from "node:fs";
-import { listStacks, stackFileName } from "../config/stack";
-import { DEFAULT_MAX_BYTES, readYamlFile } from "../config/validate";
+import { listStacks, stackFileName } from "../stacks/stack";
+import { DEFAULT_MAX_BYTES, readYamlFile } from "../inputs/yaml-read";
 
 interface RawStack {
   config?: { "avfleet:traffic"?: { pools?: { stack?: unknown; weight?: unknown }[] } };

@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as route53 from "@pulumi/aws/route53";
 import * as compute from "@pulumi/gcp/compute";
 import * as clouddns from "@pulumi/gcp/dns";
-import type { TrafficSpec } from "../config/traffic.schema";
+import type { TrafficSpec } from "../config/traffic";
 import { servingPools } from "./weights";
 import { routingOf, type Routing } from "../config/traffic";
 

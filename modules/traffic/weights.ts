@@ -1,5 +1,5 @@
 /** Weights of a traffic split: how far a change moves, which records exist. */
-import type { TrafficSpec } from "../config/traffic.schema";
+import type { TrafficSpec } from "../config/traffic";
 
 // The step rule is the pack's (policy/contract/rules.ts): the pack judges it with no access to modules/.
 import type { Weights } from "../../policy/contract/rules";

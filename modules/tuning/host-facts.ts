@@ -4,8 +4,8 @@
  * with hostFactsProblems where the inputs are read, so evaluation never meets an impossible one.
  */
 import type { FleetSpec } from "../config/fleet.schema";
-import type { HostClass } from "../config/inventory.schema";
-import { machineType } from "../capacity/machine-types";
+import type { HostClass } from "../inventory/inventory";
+import { machineType } from "../machines/machine-types";
 import type { HostFacts } from "./schema";
 
 /** The hardware facts tuning is sized from. */

@@ -1,5 +1,6 @@
 /** Host kernel and NIC tuning for UDP media: profiles + host facts → rendered artifacts. */
-export { PROFILE_NAMES, PROFILES, type ProfileName } from "./profiles";
+export { PROFILE_NAMES } from "../config/fleet.schema";
+export { PROFILES, type ProfileName } from "./profiles";
 export {
   hostFactsSchema,
   hostFactsProblems,

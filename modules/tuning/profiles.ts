@@ -2,8 +2,8 @@
  * Named tuning profiles. A profile chooses which settings a host gets; the values come
  * from the host facts through the rules in settings.ts.
  */
+import type { PROFILE_NAMES } from "../config/fleet.schema";
 
-export const PROFILE_NAMES = ["baseline", "media-udp", "media-udp-busy-poll"] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
 export interface NicPlan {

@@ -4,13 +4,9 @@
  * because every value ends up in a root shell script.
  */
 import type { FromSchema } from "json-schema-to-ts";
-import {
-  assertNoProblems,
-  documentProblems,
-  loadInput,
-  type InputFormat,
-  type Problem,
-} from "../config/validate";
+import { assertNoProblems, type Problem } from "../inputs/problems";
+import { documentProblems, loadInput, type InputFormat } from "../inputs/validate";
+import { interfacesSchema } from "../inventory/inventory";
 import { parseCpuList } from "./cpus";
 import { DEFAULT_EPHEMERAL, ephemeralPorts, MIN_EPHEMERAL_PORTS, size } from "./ports";
 import { bufferBytes } from "./rule";
@@ -81,18 +77,7 @@ export const hostFactsSchema = {
       description:
         "the lowest port any process may bind without CAP_NET_BIND_SERVICE (net.ipv4.ip_unprivileged_port_start), for a server in a user namespace that binds a port below 1024; default: the kernel's 1024",
     },
-    interfaces: {
-      type: "array",
-      description: "a list of NIC names (default: the default route's interface)",
-      minItems: 1,
-      maxItems: 16,
-      uniqueItems: true,
-      items: {
-        type: "string",
-        pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$",
-        description: "a NIC name like eth0 or ens5",
-      },
-    },
+    interfaces: interfacesSchema,
   },
 } as const;
 

@@ -4,7 +4,7 @@
  * two together), its one-line fix, and how the command recognises what is left of it in a
  * problem the current loader reports. `rewrites` marks the ones the command fixes itself.
  */
-import { formatKeyPath, type Problem } from "../config/validate";
+import { formatKeyPath, type Problem } from "../inputs/problems";
 
 export type InputKind = "stack file" | "inventory" | "runbook" | "demand CSV";
 

@@ -6,7 +6,7 @@
  * an empty count, read as 0; a negative one; a long gap, forward-filled) is left to the
  * loader to report.
  */
-import { InputError } from "../config/validate";
+import { InputError } from "../inputs/problems";
 import { readTraceCsv } from "../world/trace-file";
 import { entryTitled } from "./catalogue";
 import type { Change } from "./rewrite";

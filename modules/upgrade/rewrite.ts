@@ -19,7 +19,7 @@ import YAML, {
   type Pair,
   type YAMLMap,
 } from "yaml";
-import { formatKeyPath, type KeyPath } from "../config/validate";
+import { formatKeyPath, type KeyPath } from "../inputs/problems";
 import { entryTitled, type InputKind } from "./catalogue";
 
 /** One change the rewrite made: `path: from → to`, and the Changelog entry it answers. */

@@ -22,17 +22,17 @@ import {
 import { tmpdir } from "node:os";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { placeholderReason } from "../../policy/contract/placeholders";
-import { INVENTORY_LIMITS } from "../config/inventory.schema";
-import { readInventory } from "../config/inventory";
-import { loadStackFile, STACK_FILE } from "../config/stack";
+import { INVENTORY_LIMITS } from "../inventory/inventory";
+import { readInventory } from "../inventory/inventory";
+import { loadStackFile, STACK_FILE } from "../stacks/stack";
 import {
   formatKeyPath,
   formatProblems,
   InputError,
-  notUtf8,
   type FileProblem,
   type Problem,
-} from "../config/validate";
+} from "../inputs/problems";
+import { notUtf8 } from "../inputs/yaml-read";
 import { loadRunbook } from "../migrate/runbook";
 import { entryOf, entryTitled, type InputKind } from "./catalogue";
 import { demandCsvProblem, HEADER, rewriteDemandCsv } from "./demand-csv";

@@ -6,7 +6,7 @@
  */
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { StringDecoder } from "node:string_decoder";
-import { InputError } from "../config/validate";
+import { InputError } from "../inputs/problems";
 import { joinsFor, type Trace } from "./demand";
 
 /** Eight weeks of minutes: far more than a replay needs. */

@@ -4,8 +4,8 @@ import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { adoption, type PlaceholderId, type ProviderVersions } from "../../modules/adopt/adopt";
 import { environmentProblem, stackNaming } from "../../modules/adopt/backend";
-import { DEFAULT_STACKS_DIR, loadStackFile, stackFileName } from "../../modules/config/stack";
-import { InputError } from "../../modules/config/validate";
+import { DEFAULT_STACKS_DIR, loadStackFile, stackFileName } from "../../modules/stacks/stack";
+import { InputError } from "../../modules/inputs/problems";
 import { EXIT, evaluateNamedStacks, parseCommandArgs, UsageError, type Command } from "../cli";
 
 export const PROJECT = "avfleet";

@@ -1,7 +1,7 @@
 /** avfleet backend — the state backend, its layout, and the stack names used there. */
 import { environmentProblem, stackNaming } from "../../modules/adopt/backend";
-import { DEFAULT_STACKS_DIR, listStacks, loadStacks } from "../../modules/config/stack";
-import { InputError } from "../../modules/config/validate";
+import { DEFAULT_STACKS_DIR, listStacks, loadStacks } from "../../modules/stacks/stack";
+import { InputError } from "../../modules/inputs/problems";
 import { servingPools } from "../../modules/traffic/weights";
 import { EXIT, parseCommandArgs, UsageError, type Command } from "../cli";
 import { PROJECT, PROJECT_FILE } from "./adopt";

@@ -1,8 +1,8 @@
 /** avfleet migrate — run a region's migration runbook step by step, or rehearse it. */
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_STACKS_DIR } from "../../modules/config/stack";
-import { InputError } from "../../modules/config/validate";
+import { DEFAULT_STACKS_DIR } from "../../modules/stacks/stack";
+import { InputError } from "../../modules/inputs/problems";
 import { localBackend, StaleWriteError } from "../../modules/migrate/backend";
 import { realClock } from "../../modules/migrate/clock";
 import { dryRun } from "../../modules/migrate/dry-run";

@@ -1,7 +1,7 @@
 /** avfleet observe render — alert rules, their generated tests and dashboards, from the SLO spec. */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { DEFAULT_STACKS_DIR, listStacks, loadStacks } from "../../modules/config/stack";
+import { DEFAULT_STACKS_DIR, listStacks, loadStacks } from "../../modules/stacks/stack";
 import {
   alertmanagerSites,
   dashboardRegions,

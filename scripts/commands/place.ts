@@ -2,8 +2,8 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { DEFAULT_STACKS_DIR, stackFileName } from "../../modules/config/stack";
-import { assertNoProblems, formatProblems } from "../../modules/config/validate";
+import { DEFAULT_STACKS_DIR, stackFileName } from "../../modules/stacks/stack";
+import { assertNoProblems, formatProblems } from "../../modules/inputs/problems";
 import { buildInstance } from "../../modules/siting/instance";
 import { loadRttFiles, SHIPPED_RTT_FILES } from "../../modules/latency/load";
 import { loadDemand, loadSites, measuredPairProblems } from "../../modules/siting/load";

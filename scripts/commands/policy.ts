@@ -5,7 +5,7 @@ import {
   loadStackFile,
   pulumiConfigMap,
   stackFileName,
-} from "../../modules/config/stack";
+} from "../../modules/stacks/stack";
 import { weightsAtRevision, withAppliedWeights } from "../../modules/policy-runner/base";
 import { checkPlan } from "../../modules/policy-runner/runner";
 import { poolPrefixViolations } from "../../modules/policy-runner/estate";

@@ -1,5 +1,5 @@
 /** avfleet preview — what every stack declares, evaluated offline under Pulumi's mocks. */
-import { DEFAULT_STACKS_DIR } from "../../modules/config/stack";
+import { DEFAULT_STACKS_DIR } from "../../modules/stacks/stack";
 import {
   jsonPieces,
   PREVIEW_JSON_DEPTH,

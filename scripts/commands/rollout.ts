@@ -2,8 +2,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { DEFAULT_STACKS_DIR, loadStacks, type LoadedStack } from "../../modules/config/stack";
-import { InputError } from "../../modules/config/validate";
+import { DEFAULT_STACKS_DIR, loadStacks, type LoadedStack } from "../../modules/stacks/stack";
+import { InputError } from "../../modules/inputs/problems";
 import { prometheusProvider } from "../../modules/gates/prometheus";
 import { localBackend } from "../../modules/migrate/backend";
 import { realClock } from "../../modules/migrate/clock";

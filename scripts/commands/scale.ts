@@ -1,6 +1,6 @@
 /** avfleet scale replay — what each autoscaling policy would do on a pool's own demand. */
 import { writeFileSync } from "node:fs";
-import { DEFAULT_STACKS_DIR, loadStacks } from "../../modules/config/stack";
+import { DEFAULT_STACKS_DIR, loadStacks } from "../../modules/stacks/stack";
 import {
   curveTrace,
   demandCurve,

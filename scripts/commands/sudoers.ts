@@ -4,7 +4,7 @@ import {
   listStacks,
   loadStackFile,
   stackFileName,
-} from "../../modules/config/stack";
+} from "../../modules/stacks/stack";
 import { privilegeOf, sudoersRule } from "../../modules/host-payloads/metal-payload";
 import { EXIT, UsageError, parseCommandArgs, type Command } from "../cli";
 

@@ -1,6 +1,6 @@
 /** avfleet upgrade-inputs — input files from the previous format, and what is left for a human. */
-import { DEFAULT_STACKS_DIR } from "../../modules/config/stack";
-import { formatProblems } from "../../modules/config/validate";
+import { DEFAULT_STACKS_DIR } from "../../modules/stacks/stack";
+import { formatProblems } from "../../modules/inputs/problems";
 import { projectInputs, upgradeInputs, type FileResult } from "../../modules/upgrade/upgrade";
 import { writeAll } from "../../modules/upgrade/write";
 import { EXIT, parseCommandArgs, UsageError, type Command } from "../cli";

@@ -14,7 +14,7 @@ import {
   CLOUD_DNS_RECORD,
   ROUTE53_RECORD,
 } from "../../modules/adopt/adopt";
-import { listStacks } from "../../modules/config/stack";
+import { listStacks } from "../../modules/stacks/stack";
 import type { Plan } from "../../modules/plan/plan";
 import { avfleet, ROOT } from "../support/cli";
 import { evaluateExamples } from "../support/plans";

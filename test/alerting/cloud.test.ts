@@ -6,11 +6,11 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadStacks } from "../../modules/config/stack";
+import { loadStacks } from "../../modules/stacks/stack";
 import { declareAlerting } from "../../modules/alerting/alerting";
 import { awsTargets } from "../../modules/alerting/notify";
 import { awsReceiverSchema, type AwsReceiver } from "../../modules/config/notify.schema";
-import { schemaProblems } from "../../modules/config/validate";
+import { schemaProblems } from "../../modules/inputs/validate";
 import { alarmMetrics, awsAlarms, cloudwatchCounters } from "../../modules/alerting/cloud";
 import { SLIS } from "../../modules/observe/spec";
 import { evaluateStacks } from "../../modules/evaluation/evaluate";

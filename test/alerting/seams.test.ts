@@ -12,7 +12,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import YAML from "yaml";
-import { listStacks, loadStacks, type LoadedStack } from "../../modules/config/stack";
+import { listStacks, loadStacks, type LoadedStack } from "../../modules/stacks/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { agentConfig } from "../../modules/host/agent";
 import { HOST_JOB } from "../../modules/host/scrape";

@@ -9,8 +9,8 @@ import {
   tieredEgressUsd,
   fleetEconomics,
 } from "../../modules/capacity/capacity";
-import { MACHINE_TYPES_SOURCE } from "../../modules/capacity/machine-types";
-import { loadStackFile } from "../../modules/config/stack";
+import { MACHINE_TYPES_SOURCE } from "../../modules/machines/machine-types";
+import { loadStackFile } from "../../modules/stacks/stack";
 
 const demand = {
   peakParticipants: 40000,

@@ -18,7 +18,7 @@ import {
   pricedRegions,
   regionPrice,
 } from "../../modules/capacity/region-prices";
-import { loadStackFile } from "../../modules/config/stack";
+import { loadStackFile } from "../../modules/stacks/stack";
 import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import { ROOT } from "../support/cli";
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { BLOB_MIN_CHARS, mergeShards, shardDocument } from "../../modules/diff/merge";
-import { InputError } from "../../modules/config/validate";
+import { InputError } from "../../modules/inputs/problems";
 import { plan, report, resource } from "./plans";
 
 const dir = mkdtempSync(join(tmpdir(), "avfleet-merge-test-"));

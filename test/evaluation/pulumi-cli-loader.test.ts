@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, extname, join } from "node:path";
-import { listStacks, stackFileName } from "../../modules/config/stack";
+import { listStacks, stackFileName } from "../../modules/stacks/stack";
 import { evaluateStack, evaluateStacks, EvaluationError } from "../../modules/evaluation/evaluate";
 import { ROOT } from "../support/cli";
 

@@ -35,7 +35,7 @@ test("a warm worker gives the Plans and used files of one worker per stack", asy
   assert.ok(!gcp.includes("modules/fleets/aws.ts"), "a GCP stack never runs the AWS fleet");
   assert.ok(!gcp.includes("modules/fleets/metal.ts"));
   // A JSON import and a file read beside its module (__dirname) are used files too.
-  assert.ok(gcp.includes("modules/capacity/machine-type-table.json"));
+  assert.ok(gcp.includes("modules/machines/machine-type-table.json"));
   assert.ok(gcp.includes("modules/tuning/avfleet-tune.lib.sh"));
   assert.ok(used("aws-us-east-1").includes("modules/fleets/aws.ts"));
   assert.ok(used("metal-sjc").includes("inventory/metal-sjc.yaml"));

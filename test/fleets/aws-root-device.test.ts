@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import type { AwsFleetSpec } from "../../modules/config/fleet.schema";
-import { loadStackFile } from "../../modules/config/stack";
+import { loadStackFile } from "../../modules/stacks/stack";
 
 test("the root volume mapping takes the AMI's root device name (Ubuntu: /dev/sda1)", async () => {
   const templates: Record<string, any>[] = [];

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import type { AwsFleetSpec } from "../../modules/config/fleet.schema";
-import { loadStackFile } from "../../modules/config/stack";
+import { loadStackFile } from "../../modules/stacks/stack";
 import * as args from "../../modules/fleets/aws-args";
 import type { Plan } from "../../modules/plan/plan";
 import { evaluateExamples, resource } from "../support/plans";

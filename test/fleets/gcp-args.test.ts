@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
-import { validateStackDocument } from "../../modules/config/stack";
+import { validateStackDocument } from "../../modules/stacks/stack";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
 import * as args from "../../modules/fleets/gcp-args";
 import { autoscalerTarget } from "../../modules/gcp-scale-in/pool";

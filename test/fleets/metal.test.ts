@@ -13,9 +13,9 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { loadInventory } from "../../modules/config/inventory";
-import { loadStackFile, loadStacks, validateStackDocument } from "../../modules/config/stack";
-import { InputError } from "../../modules/config/validate";
+import { loadInventory } from "../../modules/inventory/inventory";
+import { loadStackFile, loadStacks, validateStackDocument } from "../../modules/stacks/stack";
+import { InputError } from "../../modules/inputs/problems";
 import { EvaluationError, evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan, PlanResource } from "../../modules/plan/plan";
 import { nextUp, stateOf, type State, type UpResult } from "../../modules/plan/next-up";

@@ -7,11 +7,11 @@
  */
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
-import { RELEASE_ID } from "../../modules/config/rollout.schema";
+import { RELEASE_ID } from "../../modules/config/rollout";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
-import { validateStackDocument } from "../../modules/config/stack";
+import { validateStackDocument } from "../../modules/stacks/stack";
 import { mockState } from "../../modules/plan/mock-state";
 import { nextUpChanges, nextUpInputs } from "../../modules/plan/next-up";
 import type { Plan } from "../../modules/plan/plan";

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadStackFile } from "../../modules/config/stack";
+import { loadStackFile } from "../../modules/stacks/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { agentConfig } from "../../modules/host/agent";
 import { STATE_DIR } from "../../modules/host/units";

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { awsStandIns, StandIns } from "../../bench/host/stand-ins";
-import { loadStackFile } from "../../modules/config/stack";
+import { loadStackFile } from "../../modules/stacks/stack";
 import type { AwsFleetSpec } from "../../modules/config/fleet.schema";
 import { hostPolicy } from "../../modules/fleets/aws-args";
 import { autoScalingGroupName } from "../../modules/host/agent";

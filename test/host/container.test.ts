@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { loadStackFile, loadStacks } from "../../modules/config/stack";
+import { loadStackFile, loadStacks } from "../../modules/stacks/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { hostTuning } from "../../modules/host-payloads/host-tuning";
 import { agentConfig, agentSource, platformSource } from "../../modules/host/agent";

@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { TestContext } from "node:test";
-import { listStacks, loadStackFile } from "../../modules/config/stack";
+import { listStacks, loadStackFile } from "../../modules/stacks/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { agentConfig } from "../../modules/host/agent";
 import {

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import YAML from "yaml";
-import { listStacks, loadStackFile } from "../../modules/config/stack";
+import { listStacks, loadStackFile } from "../../modules/stacks/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { hostTuning } from "../../modules/host-payloads/host-tuning";
 import { autoscalingPolicy } from "../../modules/fleets/gcp-args";

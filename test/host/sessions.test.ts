@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { agentSource } from "../../modules/host/agent";
-import { schemaProblems } from "../../modules/config/validate";
+import { schemaProblems } from "../../modules/inputs/validate";
 import { sessionsAnswerSchema, type SessionsAnswer } from "../../modules/config/sessions.schema";
 import {
   countRecords,

@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadStackFile } from "../../modules/config/stack";
+import { loadStackFile } from "../../modules/stacks/stack";
 import { hostTuning } from "../../modules/host-payloads/host-tuning";
 import { bootstrapScript, DRAIN_REQUEST_PATH, POLICY_RC_D } from "../../modules/host/bootstrap";
 import { AGENT_STATE_DIR, STATE_DIR } from "../../modules/host/units";

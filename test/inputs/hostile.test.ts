@@ -17,7 +17,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { notUtf8 } from "../../modules/config/validate";
+import { notUtf8 } from "../../modules/inputs/yaml-read";
 import { ROOT, type CliResult } from "../support/cli";
 
 type Doc = Record<string, any>;

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { InputError } from "../../modules/config/validate";
+import { InputError } from "../../modules/inputs/problems";
 import { loadRttFiles, SHIPPED_RTT_FILES } from "../../modules/latency/load";
 import { readPairsCsv } from "../../modules/latency/pairs";
 import { randomInstance } from "../../modules/siting/random";

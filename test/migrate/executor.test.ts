@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { InputError } from "../../modules/config/validate";
+import { InputError } from "../../modules/inputs/problems";
 import {
   abortMigration,
   approveMigration,

@@ -11,7 +11,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { runMigration } from "../../modules/migrate/executor";
 import { gitPublisher } from "../../modules/migrate/publish";
-import { stackFileName } from "../../modules/config/stack";
+import { stackFileName } from "../../modules/stacks/stack";
 import { avfleet } from "../support/cli";
 import { executorFor, FIXTURE_STACKS, journalOf, newRehearsal, tempDir, US_WEST } from "./support";
 

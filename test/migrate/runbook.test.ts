@@ -5,7 +5,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { readFileSync } from "node:fs";
-import { InputError } from "../../modules/config/validate";
+import { InputError } from "../../modules/inputs/problems";
 import { loadRunbook, validateRunbook } from "../../modules/migrate/runbook";
 import { avfleet, ROOT } from "../support/cli";
 import { FIXTURE_STACKS, tempDir, tempStacks, US_WEST, writeRunbook } from "./support";

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { loadStacks, listStacks } from "../../modules/config/stack";
+import { loadStacks, listStacks } from "../../modules/stacks/stack";
 import { renderAlertmanager } from "../../modules/observe/alertmanager";
 import { alertmanagerSites } from "../../modules/observe/render";
 import { ruleGroups } from "../../modules/observe/rules";

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { loadStacks, listStacks } from "../../modules/config/stack";
+import { loadStacks, listStacks } from "../../modules/stacks/stack";
 import { EXPORTER_METRICS } from "../../modules/host/exporter";
 import { renderExposition } from "../../modules/migrate/exposition";
 import { loadWorld } from "../../modules/migrate/world";

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import YAML from "yaml";
-import { listStacks, loadStacks } from "../../modules/config/stack";
+import { listStacks, loadStacks } from "../../modules/stacks/stack";
 import { prometheusSites } from "../../modules/observe/prometheus";
 import { avfleet, ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
-import { formatProblems } from "../../modules/config/validate";
+import { formatProblems } from "../../modules/inputs/problems";
 import { loadRunbook } from "../../modules/migrate/runbook";
 import { proposalBreaks, type ProposedStack } from "../../modules/placement/check";
 import { trafficSplits } from "../../modules/placement/stacks";

@@ -4,7 +4,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { loadStacks } from "../../modules/config/stack";
+import { loadStacks } from "../../modules/stacks/stack";
 import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan } from "../../modules/plan/plan";
 import { POLICIES } from "../../modules/policy-runner";

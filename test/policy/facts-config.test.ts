@@ -10,7 +10,7 @@ import {
   loadStackFile,
   pulumiConfigMap,
   stackFileName,
-} from "../../modules/config/stack";
+} from "../../modules/stacks/stack";
 import type { Plan } from "../../modules/plan/plan";
 import { POLICIES } from "../../modules/policy-runner";
 import { evaluatePolicies } from "../../modules/policy-runner/runner";

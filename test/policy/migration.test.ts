@@ -10,7 +10,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { loadStacks } from "../../modules/config/stack";
+import { loadStacks } from "../../modules/stacks/stack";
 import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan } from "../../modules/plan/plan";
 import { evaluatePolicies } from "../../modules/policy-runner/runner";

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import type { Plan } from "../../modules/plan/plan";
 import { POLICIES } from "../../modules/policy-runner";
 import { checkPlan } from "../../modules/policy-runner/runner";
-import { loadStackFile, pulumiConfigMap, stackFileName } from "../../modules/config/stack";
+import { loadStackFile, pulumiConfigMap, stackFileName } from "../../modules/stacks/stack";
 import { ROOT } from "../support/cli";
 import { evaluateExamples, resource } from "../support/plans";
 import { prerequisite } from "../support/prerequisites";

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { listStacks, loadStacks } from "../../modules/config/stack";
+import { listStacks, loadStacks } from "../../modules/stacks/stack";
 import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan, PlanResource } from "../../modules/plan/plan";
 import { POLICIES } from "../../modules/policy-runner";

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadStackFile } from "../../modules/config/stack";
+import { loadStackFile } from "../../modules/stacks/stack";
 import { stackFacts } from "../../modules/program/facts";
 import { ROOT } from "../support/cli";
 

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import { createHash } from "node:crypto";
 import assert from "node:assert/strict";
-import type { RolloutConfig } from "../../modules/config/rollout.schema";
-import { InputError } from "../../modules/config/validate";
+import type { RolloutConfig } from "../../modules/config/rollout";
+import { InputError } from "../../modules/inputs/problems";
 import { planBatches } from "../../modules/release/batches";
 import { planHash, releaseId, releaseIntent, type ReleaseHost } from "../../modules/release/intent";
 

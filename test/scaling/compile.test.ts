@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
-import { validateStackDocument } from "../../modules/config/stack";
+import { validateStackDocument } from "../../modules/stacks/stack";
 import type { AwsFleetSpec, GcpFleetSpec } from "../../modules/config/fleet.schema";
 import type { AwsScaling, GcpScaling } from "../../modules/fleets/scaling";
 import { compileAws, compileGcp, poolOf, WINDOW_MIN } from "../../modules/scaling/compile";

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import type { AwsFleetSpec } from "../../modules/config/fleet.schema";
-import { loadStacks } from "../../modules/config/stack";
+import { loadStacks } from "../../modules/stacks/stack";
 import { hostPolicy } from "../../modules/fleets/aws-args";
 import { autoscalerTarget } from "../../modules/gcp-scale-in/pool";
 import {

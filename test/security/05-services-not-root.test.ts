@@ -25,7 +25,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { loadStackFile } from "../../modules/config/stack";
+import { loadStackFile } from "../../modules/stacks/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import {
   AGENT_CONFIG_PATH,

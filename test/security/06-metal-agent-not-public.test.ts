@@ -12,7 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadStacks, loadStackFile } from "../../modules/config/stack";
+import { loadStacks, loadStackFile } from "../../modules/stacks/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import { evaluatePolicies } from "../../modules/policy-runner/runner";

@@ -7,8 +7,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { loadStackFile, pulumiConfigMap } from "../../modules/config/stack";
-import { InputError } from "../../modules/config/validate";
+import { loadStackFile, pulumiConfigMap } from "../../modules/stacks/stack";
+import { InputError } from "../../modules/inputs/problems";
 import { evaluatePolicies } from "../../modules/policy-runner/runner";
 import { POLICIES } from "../../modules/policy-runner";
 import { evaluateExamples } from "../support/plans";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
 import YAML from "yaml";
-import { DEFAULT_STACKS_DIR, loadStacks, stackFileName } from "../../modules/config/stack";
+import { DEFAULT_STACKS_DIR, loadStacks, stackFileName } from "../../modules/stacks/stack";
 import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan, PlanResource } from "../../modules/plan/plan";
 import { ROOT } from "./cli";

@@ -1,7 +1,7 @@
 /** The GCP pool the scale-in tests run the controller for, and the VM its stand-ins serve. */
 import { join } from "node:path";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
-import { loadStacks } from "../../modules/config/stack";
+import { loadStacks } from "../../modules/stacks/stack";
 import { scaleInConfig } from "../../modules/gcp-scale-in/controller";
 import { GCP_MEDIA_LOAD_METRIC } from "../../modules/host/metrics";
 import { gcpStandIns, scaleInPass, StandIns, type GcpPeer } from "../../bench/host/stand-ins";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import fc from "fast-check";
-import { listStacks, loadStackFile, validateStackDocument } from "../../modules/config/stack";
+import { listStacks, loadStackFile, validateStackDocument } from "../../modules/stacks/stack";
 import { servingPools, weightStep } from "../../modules/traffic/weights";
 import type { Plan } from "../../modules/plan/plan";
 import { ROOT } from "../support/cli";
@@ -24,7 +24,7 @@ function problems(change: (traffic: any) => void, base = US_WEST): string[] {
   return problemsLoading(
     (file) => {
       // The pools are looked up in stacks/, next to the real stack file.
-      const { validateStackDocument } = require("../../modules/config/stack");
+      const { validateStackDocument } = require("../../modules/stacks/stack");
       return validateStackDocument(
         file,
         YAML.parse(readFileSync(file, "utf8")),

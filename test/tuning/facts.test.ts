@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import fc from "fast-check";
-import { InputError } from "../../modules/config/validate";
+import { InputError } from "../../modules/inputs/problems";
 import {
   hostFactsProblems,
   PROFILE_NAMES,
@@ -10,7 +10,7 @@ import {
   shellQuote,
   type HostFacts,
 } from "../../modules/tuning";
-import { formatProblem } from "../../modules/config/validate";
+import { formatProblem } from "../../modules/inputs/problems";
 import { exampleFacts } from "./support";
 
 const lines = (document: unknown) =>

@@ -18,8 +18,8 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadStackFile } from "../../modules/config/stack";
-import { loadInventory } from "../../modules/config/inventory";
+import { loadStackFile } from "../../modules/stacks/stack";
+import { loadInventory } from "../../modules/inventory/inventory";
 import { loadRunbook } from "../../modules/migrate/runbook";
 import { readTraceCsv } from "../../modules/world/trace-file";
 import { writeAll } from "../../modules/upgrade/write";

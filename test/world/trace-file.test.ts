@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { InputError } from "../../modules/config/validate";
+import { InputError } from "../../modules/inputs/problems";
 import { MAX_GAP_MIN, readTraceCsv } from "../../modules/world/trace-file";
 
 const dir = mkdtempSync(join(tmpdir(), "avfleet-trace-"));

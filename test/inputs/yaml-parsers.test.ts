@@ -10,7 +10,7 @@ import fc from "fast-check";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
-import { parsePlainYaml, parseYamlText } from "../../modules/config/validate";
+import { parsePlainYaml, parseYamlText } from "../../modules/inputs/yaml-read";
 import { ROOT } from "../support/cli";
 
 /** The yaml package alone: the value, or undefined when it reports anything. */

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { listStacks, loadStackFile } from "../../modules/config/stack";
+import { listStacks, loadStackFile } from "../../modules/stacks/stack";
 import { avfleet, ROOT } from "../support/cli";
 import { problemsLoading } from "../support/problems";
 

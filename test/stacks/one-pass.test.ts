@@ -7,9 +7,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
-import { INVENTORY_FORMAT, loadInventory } from "../../modules/config/inventory";
-import { inventorySchema } from "../../modules/config/inventory.schema";
-import { documentProblems, formatKeyPath } from "../../modules/config/validate";
+import { INVENTORY_FORMAT, loadInventory } from "../../modules/inventory/inventory";
+import { inventorySchema } from "../../modules/inventory/inventory";
+import { documentProblems } from "../../modules/inputs/validate";
+import { formatKeyPath } from "../../modules/inputs/problems";
 import { ROOT } from "../support/cli";
 import { problemsLoading } from "../support/problems";
 

@@ -10,8 +10,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { INVENTORY_FORMAT, readInventory } from "../../modules/config/inventory";
-import { checkedInputs, rememberCheckedInputs } from "../../modules/config/validate";
+import { INVENTORY_FORMAT, readInventory } from "../../modules/inventory/inventory";
+import { checkedInputs, rememberCheckedInputs } from "../../modules/inputs/validate";
 import { ROOT } from "../support/cli";
 
 const example = YAML.parse(readFileSync(join(ROOT, "inventory/metal-sjc.yaml"), "utf8"));

@@ -21,8 +21,8 @@ import {
   pulumiConfigMap,
   stackDocumentFromConfigMap,
   stackFileName,
-} from "../../modules/config/stack";
-import { stackFileSchema } from "../../modules/config/stack.schema";
+} from "../../modules/stacks/stack";
+import { stackFileSchema } from "../../modules/stacks/stack.schema";
 import { evaluateExamples } from "../support/plans";
 import { avfleet, ROOT } from "../support/cli";
 import { problemsLoading } from "../support/problems";

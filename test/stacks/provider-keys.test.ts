@@ -14,7 +14,7 @@ import {
   pulumiConfigMap,
   stackDocumentFromConfigMap,
   validateStackDocument,
-} from "../../modules/config/stack";
+} from "../../modules/stacks/stack";
 import { avfleet, ROOT } from "../support/cli";
 import { problemsLoading } from "../support/problems";
 

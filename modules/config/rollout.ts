@@ -4,8 +4,12 @@
  * the program reads it to decide what each host runs; nobody writes it by hand. Without it, or
  * with a release other than the one the stack renders now, an `up` only records the new
  * release (new hosts get it; every existing host keeps what it runs).
+ *
+ * Checks of `avfleet:rollout` against the fleet it rolls through, beyond its schema
+ * (its schema, above).
  */
 import type { FromSchema } from "json-schema-to-ts";
+import type { KeyPath, Problem } from "../inputs/problems";
 
 /** A release id: `r-` and 12 hex digits of the sha256 of what the pool's hosts are handed. */
 export const RELEASE_ID = "^r-[0-9a-f]{12}$";
@@ -101,3 +105,35 @@ export const rolloutSchema = {
 } as const;
 
 export type RolloutConfig = FromSchema<typeof rolloutSchema>;
+
+/**
+ * A cloud pool's rollout must say what the pool ran before in its own provider's terms: a
+ * rollback points the group at it, and it may be asked for at any batch.
+ */
+export function cloudRolloutProblems(
+  kind: string,
+  rollout: RolloutConfig | undefined,
+  at: KeyPath,
+): Problem[] {
+  if (!rollout) return [];
+  const from = rollout.from ?? {};
+  if (kind === "gcp" && from.template === undefined) {
+    return [
+      {
+        path: [...at, "from"],
+        message: "has no template",
+        expected: "from.template: the instance template's self link the MIG pointed at before",
+      },
+    ];
+  }
+  if (kind === "aws" && from.version === undefined) {
+    return [
+      {
+        path: [...at, "from"],
+        message: "has no version",
+        expected: "from.version: the launch template version the group launched before",
+      },
+    ];
+  }
+  return [];
+}

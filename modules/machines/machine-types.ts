@@ -29,6 +29,6 @@ export function machineTypeNames(provider: MachineType["provider"]): string[] {
 export function machineType(name: string): MachineType {
   const found = types[name];
   if (!found)
-    throw new Error(`machine type ${name} is not in modules/capacity/machine-type-table.json`);
+    throw new Error(`machine type ${name} is not in modules/machines/machine-type-table.json`);
   return found;
 }

@@ -3,10 +3,10 @@
  * one structured spec under the `avfleet:` namespace.
  */
 import type { FromSchema, JSONSchema } from "json-schema-to-ts";
-import { fleetSchema } from "./fleet.schema";
-import { trafficSchema } from "./traffic.schema";
-import { rolloutSchema } from "./rollout.schema";
-import { NOTIFY_SECRET_KEYS } from "./notify.schema";
+import { fleetSchema } from "../config/fleet.schema";
+import { trafficSchema } from "../config/traffic";
+import { rolloutSchema } from "../config/rollout";
+import { NOTIFY_SECRET_KEYS } from "../config/notify.schema";
 
 const gcpRegion = {
   type: "string",
