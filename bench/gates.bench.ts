@@ -39,7 +39,7 @@ import {
   type MinuteTotal,
   type Samples,
 } from "../modules/gates/compare";
-import { loadRunbook } from "../modules/migrate/runbook";
+import { loadRunbook } from "../modules/runbook/runbook";
 import { SLOS } from "../modules/gates/slo";
 
 const TRIALS = Number(process.env.GATES_TRIALS ?? 400);

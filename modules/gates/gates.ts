@@ -8,7 +8,7 @@ import { keeps, selector, SLOS, type SloName } from "./slo";
 import { reachedErrorLimit, type MetricsProvider } from "./metrics";
 
 /**
- * A gate as a runbook states it, with the schema's defaults filled in (modules/migrate's
+ * A gate as a runbook states it, with the schema's defaults filled in (modules/runbook's
  * runbook schema is its source; this is the part the verdicts read).
  */
 export interface Gate {

@@ -7,16 +7,10 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stackFileName } from "../config/stack";
-import type { Unit } from "./plan";
-import {
-  commandLine,
-  MIN_HOSTS_PATH,
-  pulumiArgs,
-  setWeightsArgs,
-  summarize,
-  type PulumiRunner,
-} from "./pulumi";
-import type { LoadedRunbook } from "./runbook";
+import type { Unit } from "../runbook/plan";
+import { commandLine, MIN_HOSTS_PATH, pulumiArgs, setWeightsArgs } from "../runbook/pulumi-args";
+import { summarize, type PulumiRunner } from "./pulumi";
+import type { LoadedRunbook } from "../runbook/runbook";
 
 export interface DryRunResult {
   ok: boolean;

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_STACKS_DIR } from "../../modules/config/stack";
 import { InputError } from "../../modules/config/validate";
-import { localBackend, StaleWriteError } from "../../modules/migrate/backend";
+import { localBackend, StaleWriteError } from "../../modules/migration-state/backend";
 import { realClock } from "../../modules/migrate/clock";
 import { dryRun } from "../../modules/migrate/dry-run";
 import {
@@ -19,31 +19,29 @@ import {
   type ExecutorContext,
   type Outcome,
 } from "../../modules/migrate/executor";
-import { serveExposition } from "../../modules/migrate/exposition";
-import { operatorIdentity } from "../../modules/migrate/identity";
-import { describeHolder, LockedError } from "../../modules/migrate/lock";
-import { StateLinkError } from "../../modules/migrate/nofollow";
+import { serveExposition } from "../../modules/rehearsal/exposition";
+import { operatorIdentity } from "../../modules/migration-state/identity";
+import { describeHolder, LockedError } from "../../modules/migration-state/lock";
+import { StateLinkError } from "../../modules/migration-state/nofollow";
 import { noMetrics } from "../../modules/gates/metrics";
 import { prometheusProvider } from "../../modules/gates/prometheus";
-import { planUnits } from "../../modules/migrate/plan";
+import { planUnits } from "../../modules/runbook/plan";
 import { gitPublisher } from "../../modules/migrate/publish";
-import { isPostgresUrl, postgresBackend } from "../../modules/migrate/postgres";
-import { cliPulumi, projectRoot, pulumiArgs } from "../../modules/migrate/pulumi";
+import { isPostgresUrl, postgresBackend } from "../../modules/migration-state/postgres";
+import { pulumiArgs } from "../../modules/runbook/pulumi-args";
+import { cliPulumi, projectRoot } from "../../modules/migrate/pulumi";
 import { entryLine, renderPlan, renderStatus, statusOf } from "../../modules/migrate/render";
-import { loadRunbook, settingsInForce, type LoadedRunbook } from "../../modules/migrate/runbook";
-import { foldJournal } from "../../modules/migrate/state";
+import { loadRunbook, settingsInForce, type LoadedRunbook } from "../../modules/runbook/runbook";
+import { foldJournal } from "../../modules/migration-state/state";
 import {
   createWorld,
   currentWeights,
-  FAULT_HELP,
-  FAULT_UNITS,
   loadWorld,
-  parseFault,
   saveWorld,
   worldDrivers,
-  type Fault,
   type World,
-} from "../../modules/migrate/world";
+} from "../../modules/rehearsal/world";
+import { FAULT_HELP, FAULT_UNITS, parseFault, type Fault } from "../../modules/rehearsal/faults";
 import { EXIT, UsageError, parseCommandArgs, type Command } from "../cli";
 
 const ACTIONS = ["plan", "run", "status", "approve", "abort", "rollback", "abandon"] as const;

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { realClock } from "../../modules/migrate/clock";
 import { COMPARISONS, type Histogram } from "../../modules/gates/compare";
 import { runMigration } from "../../modules/migrate/executor";
-import type { Entry } from "../../modules/migrate/journal";
+import type { Entry } from "../../modules/migration-state/journal";
 import {
   emptyHistogram,
   observe,

@@ -7,8 +7,9 @@ import {
   type CompareGate,
   type Fetched,
 } from "../../modules/gates/compare";
-import { loadRunbook } from "../../modules/migrate/runbook";
-import { advance, createWorld, parseFault, type WorldState } from "../../modules/migrate/world";
+import { loadRunbook } from "../../modules/runbook/runbook";
+import { advance, createWorld, type WorldState } from "../../modules/rehearsal/world";
+import { parseFault } from "../../modules/rehearsal/faults";
 import {
   sessionExposition,
   sessionHistogram,

@@ -7,11 +7,11 @@ import {
   rollbackMigration,
   runMigration,
 } from "../../modules/migrate/executor";
-import { acquireLock } from "../../modules/migrate/lock";
+import { acquireLock } from "../../modules/migration-state/lock";
 import { hostname } from "node:os";
-import { localBackend, statePaths } from "../../modules/migrate/backend";
-import { foldJournal } from "../../modules/migrate/state";
-import { currentWeights, loadWorld } from "../../modules/migrate/world";
+import { localBackend, statePaths } from "../../modules/migration-state/backend";
+import { foldJournal } from "../../modules/migration-state/state";
+import { currentWeights, loadWorld } from "../../modules/rehearsal/world";
 import {
   executorFor,
   FIXTURE_STACKS,

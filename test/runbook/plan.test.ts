@@ -1,10 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { planUnits } from "../../modules/migrate/plan";
-import { commandLine } from "../../modules/migrate/pulumi";
-import { loadRunbook } from "../../modules/migrate/runbook";
+import { planUnits } from "../../modules/runbook/plan";
+import { commandLine } from "../../modules/runbook/pulumi-args";
+import { loadRunbook } from "../../modules/runbook/runbook";
 import { avfleet } from "../support/cli";
-import { FIXTURE_STACKS, US_WEST } from "./support";
+import { FIXTURE_STACKS, US_WEST } from "../migrate/support";
 
 test("us-west plans one unit per weight, each moving only source and target", () => {
   const units = planUnits(loadRunbook(US_WEST, FIXTURE_STACKS));

@@ -6,9 +6,9 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { readFileSync } from "node:fs";
 import { InputError } from "../../modules/config/validate";
-import { loadRunbook, validateRunbook } from "../../modules/migrate/runbook";
+import { loadRunbook, validateRunbook } from "../../modules/runbook/runbook";
 import { avfleet, ROOT } from "../support/cli";
-import { FIXTURE_STACKS, tempDir, tempStacks, US_WEST, writeRunbook } from "./support";
+import { FIXTURE_STACKS, tempDir, tempStacks, US_WEST, writeRunbook } from "../migrate/support";
 
 /**
  * us-west, its shift steps (1 % with a longer maxBake, then 5–100 %) as one: the checks below
