@@ -5,8 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { DEFAULT_STACKS_DIR, listStacks, loadStackFile, stackFileName } from "../config/stack";
-import { fleetEconomics } from "../capacity/capacity";
+import { DEFAULT_STACKS_DIR, listStacks, stackFileName } from "../config/stack";
 import { durationMs, formatDuration } from "../config/duration";
 import {
   assertNoFileProblems,
@@ -26,6 +25,7 @@ import { weightProblems } from "../config/traffic";
 import { weightsOf } from "../traffic/weights";
 import { COMPARISONS } from "../gates/compare";
 import { runbookSchema, type Runbook } from "./runbook.schema";
+import { poolEconomics } from "./hosts-needed";
 import { SLOS, type SloName } from "../gates/slo";
 
 export { durationMs, formatDuration } from "../config/duration";
@@ -288,17 +288,11 @@ function bakeProblems(
  * is `avfleet preview`'s to report.
  */
 function drainProblems(runbook: Runbook, stacksDir: string): Problem[] {
-  let capacity: number;
-  try {
-    const source = loadStackFile(stackFileName(stacksDir, runbook.source));
-    if (!source.fleet) return [];
-    const economics = fleetEconomics(source.fleet, source.inventory);
-    capacity = Math.floor(
-      economics.capacity.capacityStreams / source.fleet.demand.streamsPerParticipant,
-    );
-  } catch {
-    return [];
-  }
+  const source = poolEconomics(stacksDir, runbook.source);
+  if (!source) return [];
+  const capacity = Math.floor(
+    source.economics.capacity.capacityStreams / source.fleet.demand.streamsPerParticipant,
+  );
   return runbook.steps.flatMap((step, i) =>
     step?.kind === "drain" && step.belowSessions >= capacity
       ? [

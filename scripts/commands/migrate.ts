@@ -26,6 +26,7 @@ import { StateLinkError } from "../../modules/migration-state/nofollow";
 import { noMetrics } from "../../modules/gates/metrics";
 import { prometheusProvider } from "../../modules/gates/prometheus";
 import { planUnits } from "../../modules/runbook/plan";
+import { scaleShortfalls, shortfallLine } from "../../modules/runbook/hosts-needed";
 import { gitPublisher } from "../../modules/migrate/publish";
 import { isPostgresUrl, postgresBackend } from "../../modules/migration-state/postgres";
 import { pulumiArgs } from "../../modules/runbook/pulumi-args";
@@ -62,7 +63,8 @@ export const command: Command = {
   help: `
 Usage: avfleet migrate <plan|run|status|approve|abort|rollback|abandon> <runbook> [options]
 
-  plan      every step and the exact pulumi commands it runs
+  plan      every step and the exact pulumi commands it runs; exit 1 when a scale step's
+            minHosts is below the hosts the target needs for its demand (avfleet preview)
   run       run from where the journal stands until an approval, a halt or the end
   status    where it stands: current weights, last gates, pending approvals
   approve   approve the pending approval (an approve step, or a hold) --by NAME
@@ -272,12 +274,14 @@ async function migrate(argv: string[]): Promise<number> {
     (json ? process.stderr : process.stdout).write(`${line}\n`);
 
   if (action === "plan") {
+    const shortfalls = scaleShortfalls(loaded.runbook, loaded.stacksDir);
     out(
       json
-        ? `${JSON.stringify({ runbook: loaded.file, hash: loaded.hash, steps: units, inForce: loaded.runbook.steps.flatMap((_, i) => settingsInForce(loaded, i)) }, null, 2)}\n`
-        : renderPlan(loaded, units),
+        ? `${JSON.stringify({ runbook: loaded.file, hash: loaded.hash, steps: units, inForce: loaded.runbook.steps.flatMap((_, i) => settingsInForce(loaded, i)), shortfalls }, null, 2)}\n`
+        : renderPlan(loaded, units) +
+            shortfalls.map((s) => `REFUSED: ${shortfallLine(loaded.file, s)}\n`).join(""),
     );
-    return EXIT.ok;
+    return shortfalls.length ? EXIT.findings : EXIT.ok;
   }
 
   const by = operatorIdentity(values.by);

@@ -43,7 +43,7 @@ test("rehearsal without faults: cloud at 100, metal drained, stopped at the deco
   assert.deepEqual(
     world.ups.map((u) => u.change),
     [
-      "minHosts 40",
+      "minHosts 66",
       ...[1, 5, 25, 50, 75, 100].map((w) =>
         JSON.stringify({ "metal-sjc": 100 - w, "gcp-us-west1": w }),
       ),
