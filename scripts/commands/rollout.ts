@@ -75,7 +75,7 @@ Options:
   --bad-release           rehearse: the release loses one point more packets
   --step                  run one step, then stop
   --state URL|DIR         the journal and lease (default .avfleet/rollout; postgres:// to share)
-  --by NAME               who acts (default: $AVFLEET_OPERATOR, then the login)
+  --by NAME               who acts (default: $AVFLEET_BY, then the OS user)
   --json                  the plan, the status or the outcome as JSON
   --stacks-dir DIR        where the stack files are (default: stacks)
 
