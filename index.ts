@@ -3,7 +3,7 @@
  * described by the stack file in stacks/, with its own alerting. Its exports are the stack outputs.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { refuseStaleUpdate } from "./modules/migrate/fence";
+import { refuseStaleUpdate } from "./modules/migration-state/fence";
 import { declareStack, stackFromPulumi } from "./modules/program/stack";
 import { declareAlerting } from "./modules/alerting/alerting";
 import { cloudwatchCounters } from "./modules/alerting/cloud";
@@ -11,7 +11,7 @@ import { compileScaling } from "./modules/scaling/compile";
 
 /**
  * An update started by a migration or rollout whose lease was since taken is refused before
- * anything is declared (modules/migrate/fence.ts). An exported async function is awaited by the
+ * anything is declared (modules/migration-state/fence.ts). An exported async function is awaited by the
  * Node.js language host (@pulumi/pulumi 3.248.0, cmd/run/run.js:517-523).
  */
 export = async () => {

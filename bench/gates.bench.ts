@@ -37,8 +37,8 @@ import {
   judgeComparison,
   PROMOTION_SPACING_MS,
 } from "../modules/gates/compare";
+import { loadRunbook } from "../modules/runbook/runbook";
 import type { MinuteTotal, Samples } from "../modules/gates/metrics";
-import { loadRunbook } from "../modules/migrate/runbook";
 import { SLOS } from "../modules/gates/slo";
 
 const TRIALS = Number(process.env.GATES_TRIALS ?? 400);

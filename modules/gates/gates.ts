@@ -12,7 +12,7 @@ import { fmt, type GateEvaluation } from "./verdict";
 export type { GateEvaluation } from "./verdict";
 
 /**
- * A gate as a runbook states it, with the schema's defaults filled in (modules/migrate's
+ * A gate as a runbook states it, with the schema's defaults filled in (modules/runbook's
  * runbook schema is its source; this is the part the verdicts read).
  */
 export interface Gate {

@@ -11,7 +11,7 @@ import type { Fetched, Histogram, MinuteTotal } from "./metrics";
 import { emptyHistogram, renderHistogram, renderQuery, TEMPLATES } from "./prometheus";
 import { poolMatchers, SLO_NAMES, type SloName } from "./slo";
 /**
- * What a simulated world records of its calls (modules/migrate's rehearsal world is one): per
+ * What a simulated world records of its calls (modules/rehearsal/world.ts is one): per
  * minute and pool, the sessions in progress, those that joined, and the quality figures in
  * SLO_NAMES order.
  */

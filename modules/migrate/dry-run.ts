@@ -6,17 +6,11 @@
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Unit } from "../runbook/plan";
+import { commandLine, MIN_HOSTS_PATH, pulumiArgs, setWeightsArgs } from "../runbook/pulumi-args";
+import { summarize, type PulumiRunner } from "./pulumi";
+import type { LoadedRunbook } from "../runbook/runbook";
 import { stackFileName } from "../stacks/stack";
-import type { Unit } from "./plan";
-import {
-  commandLine,
-  MIN_HOSTS_PATH,
-  pulumiArgs,
-  setWeightsArgs,
-  summarize,
-  type PulumiRunner,
-} from "./pulumi";
-import type { LoadedRunbook } from "./runbook";
 
 export interface DryRunResult {
   ok: boolean;

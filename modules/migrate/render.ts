@@ -1,11 +1,11 @@
 /** Human text for plan, run progress and status; `--json` prints the same objects raw. */
 import type { GateEvaluation } from "../gates/gates";
-import type { Entry } from "./journal";
-import type { Unit } from "./plan";
-import { commandLine } from "./pulumi";
-import { settingsInForce, type LoadedRunbook } from "./runbook";
-import type { MigrationState } from "./state";
-import { formatWeights, type Weights } from "./weights";
+import type { Entry } from "../migration-state/journal";
+import type { Unit } from "../runbook/plan";
+import { commandLine } from "../runbook/pulumi-args";
+import { settingsInForce, type LoadedRunbook } from "../runbook/runbook";
+import type { MigrationState } from "../migration-state/state";
+import { formatWeights, type Weights } from "../runbook/weights";
 
 /** The date with the time: a soak of 24 h under HH:MM alone looked instant (#27). */
 function timestamp(at: number): string {

@@ -12,23 +12,22 @@ import {
   type AbortRequest,
   type Lease,
   type StateBackend,
-} from "./backend";
+} from "../migration-state/backend";
 import type { Clock } from "./clock";
-import { describeHolder } from "./lock";
-import type { FenceToken } from "./fence";
-import type { Entry, HaltKind, NewEntry } from "./journal";
+import { describeHolder } from "../migration-state/lock";
+import type { FenceToken } from "../migration-state/fence";
+import type { Entry, HaltKind, NewEntry } from "../migration-state/journal";
 import type { MetricsProvider } from "../gates/metrics";
 import type { Publish } from "./publish";
+import { changesStack, pulumiArgs } from "../runbook/pulumi-args";
 import {
-  changesStack,
   concurrentUpdate,
   CONFLICT_RETRY,
-  pulumiArgs,
   summarize,
   type CliResult,
   type PulumiRunner,
 } from "./pulumi";
-import { formatDuration } from "./runbook";
+import { formatDuration } from "../runbook/runbook";
 import { selector } from "../gates/slo";
 import {
   applyEntry,
@@ -36,8 +35,8 @@ import {
   validApproval,
   type Approval,
   type MigrationState,
-} from "./state";
-import type { Weights } from "./weights";
+} from "../migration-state/state";
+import type { Weights } from "../runbook/weights";
 
 export interface Drivers {
   pulumi: PulumiRunner;
@@ -158,7 +157,7 @@ export class JournaledRun<C extends RunContext<any> = RunContext> {
     changes: boolean,
   ): Promise<CliResult> {
     if (changes) await this.record({ type: "command-intent", unit, argv, fence: this.lease.token });
-    // The token also goes with the call, for the program to check at an update (fence.ts).
+    // The token also goes with the call, for the program to check at an update (modules/migration-state/fence.ts).
     const result = await call({ key: this.ctx.key, token: this.lease.token });
     const summary = summarize(result);
     await this.record({ type: "command", unit, argv, exitCode: result.exitCode, summary });

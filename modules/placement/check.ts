@@ -47,7 +47,7 @@ const weightsOf = (spec: TrafficSpec): Weights =>
 
 /**
  * The weights the executor would apply, step by step, starting from a split's weights — as
- * `migrate plan` computes them (modules/migrate/plan.ts: the target from 0, the source taking
+ * `migrate plan` computes them (modules/runbook/plan.ts: the target from 0, the source taking
  * what the other pools leave; a drain gives the source's share to the target) and as it runs
  * them (modules/migrate/executor.ts `shift`: a step whose target weight is below the target's
  * current weight is skipped, "already at").

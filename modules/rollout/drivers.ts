@@ -16,7 +16,8 @@ import {
   type AwsRolloutPool,
   type GcpRolloutPool,
 } from "../release/cloud-rollout";
-import { pulumiArgs, summarize, type CliResult, type PulumiRunner } from "../migrate/pulumi";
+import { pulumiArgs } from "../runbook/pulumi-args";
+import { summarize, type CliResult, type PulumiRunner } from "../migrate/pulumi";
 import type { Clock } from "../migrate/clock";
 import type { Action, Fence, PoolDriver } from "./executor";
 import type { PoolRead } from "./units";

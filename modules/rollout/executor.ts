@@ -10,10 +10,10 @@ import { createHash } from "node:crypto";
 import type { RolloutConfig } from "../config/rollout";
 import { evaluateGates, roundVerdict, type GateEvaluation } from "../gates/gates";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS } from "../gates/slo";
-import type { Lease } from "../migrate/backend";
-import type { Entry } from "../migrate/journal";
+import type { Lease } from "../migration-state/backend";
+import type { Entry } from "../migration-state/journal";
 import type { CliResult } from "../migrate/pulumi";
-import type { FenceToken } from "../migrate/fence";
+import type { FenceToken } from "../migration-state/fence";
 import {
   abortRun,
   approveRun,
@@ -23,8 +23,8 @@ import {
   type Outcome,
   type RunContext,
 } from "../migrate/run";
-import { formatDuration } from "../migrate/runbook";
-import { nextUnit, type Approval } from "../migrate/state";
+import { formatDuration } from "../runbook/runbook";
+import { nextUnit, type Approval } from "../migration-state/state";
 import { planHash } from "../release/intent";
 import type { PoolRead, RolloutOptions, RolloutUnit } from "./units";
 

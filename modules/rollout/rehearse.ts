@@ -5,9 +5,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { localBackend } from "../migrate/backend";
-import type { Entry } from "../migrate/journal";
-import { foldJournal } from "../migrate/state";
+import { localBackend } from "../migration-state/backend";
+import type { Entry } from "../migration-state/journal";
+import { foldJournal } from "../migration-state/state";
 import type { Outcome } from "../migrate/run";
 import {
   rollbackRollout,

@@ -6,7 +6,7 @@
  */
 import type { RolloutConfig } from "../config/rollout";
 import type { Gate } from "../gates/gates";
-import type { MigrationState } from "../migrate/state";
+import type { MigrationState } from "../migration-state/state";
 import {
   planBatches,
   type BatchLimits,

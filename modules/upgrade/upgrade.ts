@@ -33,7 +33,7 @@ import {
   type Problem,
 } from "../inputs/problems";
 import { notUtf8 } from "../inputs/yaml-read";
-import { loadRunbook } from "../migrate/runbook";
+import { loadRunbook } from "../runbook/runbook";
 import { entryOf, entryTitled, type InputKind } from "./catalogue";
 import { demandCsvProblem, HEADER, rewriteDemandCsv } from "./demand-csv";
 import { parse, rewrite, type Change } from "./rewrite";

@@ -1,9 +1,9 @@
 /** avfleet migrate — run a region's migration runbook step by step, or rehearse it. */
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { localBackend, StaleWriteError } from "../../modules/migration-state/backend";
 import { DEFAULT_STACKS_DIR } from "../../modules/stacks/stack";
 import { InputError } from "../../modules/inputs/problems";
-import { localBackend, StaleWriteError } from "../../modules/migrate/backend";
 import { realClock } from "../../modules/migrate/clock";
 import { dryRun } from "../../modules/migrate/dry-run";
 import {
@@ -19,31 +19,30 @@ import {
   type ExecutorContext,
   type Outcome,
 } from "../../modules/migrate/executor";
-import { serveExposition } from "../../modules/migrate/exposition";
-import { operatorIdentity } from "../../modules/migrate/identity";
-import { describeHolder, LockedError } from "../../modules/migrate/lock";
-import { StateLinkError } from "../../modules/migrate/nofollow";
+import { serveExposition } from "../../modules/rehearsal/exposition";
+import { operatorIdentity } from "../../modules/migration-state/identity";
+import { describeHolder, LockedError } from "../../modules/migration-state/lock";
+import { StateLinkError } from "../../modules/migration-state/nofollow";
 import { noMetrics } from "../../modules/gates/metrics";
 import { prometheusProvider } from "../../modules/gates/prometheus";
-import { planUnits } from "../../modules/migrate/plan";
+import { planUnits } from "../../modules/runbook/plan";
+import { scaleShortfalls, shortfallLine } from "../../modules/runbook/hosts-needed";
 import { gitPublisher } from "../../modules/migrate/publish";
-import { isPostgresUrl, postgresBackend } from "../../modules/migrate/postgres";
-import { cliPulumi, projectRoot, pulumiArgs } from "../../modules/migrate/pulumi";
+import { isPostgresUrl, postgresBackend } from "../../modules/migration-state/postgres";
+import { pulumiArgs } from "../../modules/runbook/pulumi-args";
+import { cliPulumi, projectRoot } from "../../modules/migrate/pulumi";
 import { entryLine, renderPlan, renderStatus, statusOf } from "../../modules/migrate/render";
-import { loadRunbook, settingsInForce, type LoadedRunbook } from "../../modules/migrate/runbook";
-import { foldJournal } from "../../modules/migrate/state";
+import { loadRunbook, settingsInForce, type LoadedRunbook } from "../../modules/runbook/runbook";
+import { foldJournal } from "../../modules/migration-state/state";
 import {
   createWorld,
   currentWeights,
-  FAULT_HELP,
-  FAULT_UNITS,
   loadWorld,
-  parseFault,
   saveWorld,
   worldDrivers,
-  type Fault,
   type World,
-} from "../../modules/migrate/world";
+} from "../../modules/rehearsal/world";
+import { FAULT_HELP, FAULT_UNITS, parseFault, type Fault } from "../../modules/rehearsal/faults";
 import { EXIT, UsageError, parseCommandArgs, type Command } from "../cli";
 
 const ACTIONS = ["plan", "run", "status", "approve", "abort", "rollback", "abandon"] as const;
@@ -64,7 +63,8 @@ export const command: Command = {
   help: `
 Usage: avfleet migrate <plan|run|status|approve|abort|rollback|abandon> <runbook> [options]
 
-  plan      every step and the exact pulumi commands it runs
+  plan      every step and the exact pulumi commands it runs; exit 1 when a scale step's
+            minHosts is below the hosts the target needs for its demand (avfleet preview)
   run       run from where the journal stands until an approval, a halt or the end
   status    where it stands: current weights, last gates, pending approvals
   approve   approve the pending approval (an approve step, or a hold) --by NAME
@@ -274,12 +274,14 @@ async function migrate(argv: string[]): Promise<number> {
     (json ? process.stderr : process.stdout).write(`${line}\n`);
 
   if (action === "plan") {
+    const shortfalls = scaleShortfalls(loaded.runbook, loaded.stacksDir);
     out(
       json
-        ? `${JSON.stringify({ runbook: loaded.file, hash: loaded.hash, steps: units, inForce: loaded.runbook.steps.flatMap((_, i) => settingsInForce(loaded, i)) }, null, 2)}\n`
-        : renderPlan(loaded, units),
+        ? `${JSON.stringify({ runbook: loaded.file, hash: loaded.hash, steps: units, inForce: loaded.runbook.steps.flatMap((_, i) => settingsInForce(loaded, i)), shortfalls }, null, 2)}\n`
+        : renderPlan(loaded, units) +
+            shortfalls.map((s) => `REFUSED: ${shortfallLine(loaded.file, s)}\n`).join(""),
     );
-    return EXIT.ok;
+    return shortfalls.length ? EXIT.findings : EXIT.ok;
   }
 
   const by = operatorIdentity(values.by);

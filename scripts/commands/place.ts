@@ -21,7 +21,7 @@ import { rttSensitivity, sensitivityLines } from "../../modules/siting/sensitivi
 import { place } from "../../modules/siting/solve";
 import { proposalBreaks } from "../../modules/placement/check";
 import { proposeStacks, trafficSplits, type StackChange } from "../../modules/placement/stacks";
-import { loadRunbook } from "../../modules/migrate/runbook";
+import { loadRunbook } from "../../modules/runbook/runbook";
 import { EXIT, parseCommandArgs, progress, UsageError, type Command } from "../cli";
 
 /** `diff -u` of a change against today's file (or nothing, for a new stack). */

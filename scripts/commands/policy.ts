@@ -8,7 +8,7 @@ import {
 } from "../../modules/stacks/stack";
 import { weightsAtRevision, withAppliedWeights } from "../../modules/policy-runner/base";
 import { checkPlan } from "../../modules/policy-runner/runner";
-import { poolPrefixViolations } from "../../modules/policy-runner/estate";
+import { poolPrefixViolations, regionDemandViolations } from "../../modules/policy-runner/estate";
 import { POLICIES, type Violation } from "../../modules/policy-runner";
 import { EXIT, evaluateNamedStacks, parseCommandArgs, type Command } from "../cli";
 
@@ -55,7 +55,9 @@ Each stack's config goes to the policies as the Pulumi CLI hands it to the pack
 With the Pulumi CLI, the same pack runs as: pulumi preview --policy-pack policy -s <stack>
 The pack sees one stack; a check across stacks runs here alone, over the stacks evaluated
 (name none to judge the whole estate): gcp-pool-names-prefix-free, no GCP pool's name and a
-hyphen beginning another's in one project (a scale-in controller's IAM holds it to a prefix).
+hyphen beginning another's in one project (a scale-in controller's IAM holds it to a prefix);
+region-pools-one-demand, every pool of a media region declares the same avfleet:fleet.demand
+(they serve the same users; each pool's hosts needed is computed from its own copy).
 
 Options:
   --json            {"violations":[{"stack","urn","policy","level","message","remediation"}]}
@@ -81,6 +83,7 @@ Options:
         checkPlan(withAppliedWeights(plan, applied.get(plan.name)), POLICIES, config(plan.name)),
       ),
       ...poolPrefixViolations(plans),
+      ...regionDemandViolations(plans, (stack) => loadStackFile(stackFileName(dir, stack)).fleet),
     ];
     process.stdout.write(
       values.json

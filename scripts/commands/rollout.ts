@@ -5,14 +5,14 @@ import { dirname, join } from "node:path";
 import { DEFAULT_STACKS_DIR, loadStacks, type LoadedStack } from "../../modules/stacks/stack";
 import { InputError } from "../../modules/inputs/problems";
 import { prometheusProvider } from "../../modules/gates/prometheus";
-import { localBackend } from "../../modules/migrate/backend";
+import { localBackend } from "../../modules/migration-state/backend";
 import { realClock } from "../../modules/migrate/clock";
-import { operatorIdentity } from "../../modules/migrate/identity";
-import { isPostgresUrl, postgresBackend } from "../../modules/migrate/postgres";
+import { operatorIdentity } from "../../modules/migration-state/identity";
+import { isPostgresUrl, postgresBackend } from "../../modules/migration-state/postgres";
 import { cliPulumi, projectRoot } from "../../modules/migrate/pulumi";
 import { entryLine } from "../../modules/migrate/render";
 import { exitCodeOf, type Outcome } from "../../modules/migrate/run";
-import { foldJournal } from "../../modules/migrate/state";
+import { foldJournal } from "../../modules/migration-state/state";
 import { planBatches, type BatchLimits, type RolloutHost } from "../../modules/release/batches";
 import {
   abortRollout,
@@ -75,7 +75,7 @@ Options:
   --bad-release           rehearse: the release loses one point more packets
   --step                  run one step, then stop
   --state URL|DIR         the journal and lease (default .avfleet/rollout; postgres:// to share)
-  --by NAME               who acts (default: $AVFLEET_OPERATOR, then the login)
+  --by NAME               who acts (default: $AVFLEET_BY, then the OS user)
   --json                  the plan, the status or the outcome as JSON
   --stacks-dir DIR        where the stack files are (default: stacks)
 

@@ -41,8 +41,8 @@ import { renderRules } from "../../modules/observe/rules";
 import { evaluateGates } from "../../modules/gates/gates";
 import { prometheusProvider } from "../../modules/gates/prometheus";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS, selector } from "../../modules/gates/slo";
-import { loadRunbook } from "../../modules/migrate/runbook";
-import { planUnits } from "../../modules/migrate/plan";
+import { loadRunbook } from "../../modules/runbook/runbook";
+import { planUnits } from "../../modules/runbook/plan";
 import { ROOT } from "../support/cli";
 
 const STACKS = join(ROOT, "stacks");

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { judgeGate, roundVerdict, type GateEvaluation } from "../../modules/gates/gates";
-import type { Gate } from "../../modules/migrate/runbook.schema";
+import type { Gate } from "../../modules/runbook/runbook.schema";
 import { SLOS } from "../../modules/gates/slo";
 
 const gate = (over: Partial<Gate> = {}): Gate => ({

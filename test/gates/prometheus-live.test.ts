@@ -11,7 +11,7 @@ import { realClock } from "../../modules/migrate/clock";
 import { COMPARISONS } from "../../modules/gates/compare";
 import type { Histogram } from "../../modules/gates/metrics";
 import { runMigration } from "../../modules/migrate/executor";
-import type { Entry } from "../../modules/migrate/journal";
+import type { Entry } from "../../modules/migration-state/journal";
 import {
   emptyHistogram,
   observe,

@@ -7,8 +7,8 @@ import { COMPARE_DEFAULTS, MIN_MINUTES } from "../../modules/gates/compare";
 import { runMigration } from "../../modules/migrate/executor";
 import { prometheusProvider } from "../../modules/gates/prometheus";
 import { renderStatus, statusOf } from "../../modules/migrate/render";
-import { loadRunbook } from "../../modules/migrate/runbook";
-import { foldJournal } from "../../modules/migrate/state";
+import { loadRunbook } from "../../modules/runbook/runbook";
+import { foldJournal } from "../../modules/migration-state/state";
 import { avfleet } from "../support/cli";
 import {
   executorFor,

@@ -6,9 +6,10 @@ import {
   judgeComparison,
   type CompareGate,
 } from "../../modules/gates/compare";
+import { loadRunbook } from "../../modules/runbook/runbook";
+import { advance, createWorld, type WorldState } from "../../modules/rehearsal/world";
+import { parseFault } from "../../modules/rehearsal/faults";
 import type { Fetched } from "../../modules/gates/metrics";
-import { loadRunbook } from "../../modules/migrate/runbook";
-import { advance, createWorld, parseFault, type WorldState } from "../../modules/migrate/world";
 import {
   sessionExposition,
   sessionHistogram,

@@ -1,6 +1,6 @@
 /**
  * Issue #30: operating through the real Pulumi CLI on both kinds of backend. The rehearsal's
- * fake CLI (modules/migrate/world.ts) answers with the CLI's exit codes and each backend's own
+ * fake CLI (modules/rehearsal/world.ts) answers with the CLI's exit codes and each backend's own
  * words when another update holds the stack; the executor waits that out, writes a step's
  * weights in one `config set-all` with the step's marker, runs every `up` with the pack, and
  * never skips `up`'s preview.
@@ -10,17 +10,13 @@ import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { runMigration, type Drivers } from "../../modules/migrate/executor";
-import { planUnits } from "../../modules/migrate/plan";
-import {
-  concurrentUpdate,
-  CONFLICT_RETRY,
-  setWeightsArgs,
-  type WeightChange,
-} from "../../modules/migrate/pulumi";
-import type { Weights } from "../../modules/migrate/weights";
-import { loadRunbook } from "../../modules/migrate/runbook";
-import { foldJournal } from "../../modules/migrate/state";
-import { currentWeights, loadWorld } from "../../modules/migrate/world";
+import { planUnits } from "../../modules/runbook/plan";
+import { setWeightsArgs, type WeightChange } from "../../modules/runbook/pulumi-args";
+import { concurrentUpdate, CONFLICT_RETRY } from "../../modules/migrate/pulumi";
+import type { Weights } from "../../modules/runbook/weights";
+import { loadRunbook } from "../../modules/runbook/runbook";
+import { foldJournal } from "../../modules/migration-state/state";
+import { currentWeights, loadWorld } from "../../modules/rehearsal/world";
 import { ROOT } from "../support/cli";
 import {
   executorFor,

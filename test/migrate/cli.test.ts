@@ -5,8 +5,8 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { userInfo } from "node:os";
-import { readJournal } from "../../modules/migrate/journal";
-import { foldJournal } from "../../modules/migrate/state";
+import { readJournal } from "../../modules/migration-state/journal";
+import { foldJournal } from "../../modules/migration-state/state";
 import { avfleet, ROOT } from "../support/cli";
 import { FIXTURE_STACKS, tempDir, US_WEST } from "./support";
 

@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import fc from "fast-check";
 import { runMigration, type Outcome } from "../../modules/migrate/executor";
-import { readJournal } from "../../modules/migrate/journal";
-import { foldJournal } from "../../modules/migrate/state";
-import { loadWorld } from "../../modules/migrate/world";
+import { readJournal } from "../../modules/migration-state/journal";
+import { foldJournal } from "../../modules/migration-state/state";
+import { loadWorld } from "../../modules/rehearsal/world";
 import { avfleet } from "../support/cli";
 import {
   executorFor,

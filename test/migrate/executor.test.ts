@@ -7,11 +7,11 @@ import {
   rollbackMigration,
   runMigration,
 } from "../../modules/migrate/executor";
-import { acquireLock } from "../../modules/migrate/lock";
+import { acquireLock } from "../../modules/migration-state/lock";
 import { hostname } from "node:os";
-import { localBackend, statePaths } from "../../modules/migrate/backend";
-import { foldJournal } from "../../modules/migrate/state";
-import { currentWeights, loadWorld } from "../../modules/migrate/world";
+import { localBackend, statePaths } from "../../modules/migration-state/backend";
+import { foldJournal } from "../../modules/migration-state/state";
+import { currentWeights, loadWorld } from "../../modules/rehearsal/world";
 import {
   executorFor,
   FIXTURE_STACKS,
@@ -43,7 +43,7 @@ test("rehearsal without faults: cloud at 100, metal drained, stopped at the deco
   assert.deepEqual(
     world.ups.map((u) => u.change),
     [
-      "minHosts 40",
+      "minHosts 66",
       ...[1, 5, 25, 50, 75, 100].map((w) =>
         JSON.stringify({ "metal-sjc": 100 - w, "gcp-us-west1": w }),
       ),

@@ -146,7 +146,7 @@ test("item 3: the executor publishes the stack file of every step that changed o
   const traffic = stackFileName(FIXTURE_STACKS, "traffic-us-west");
   const pool = stackFileName(FIXTURE_STACKS, "gcp-us-west1");
   assert.deepEqual(published, [
-    `${pool}: avfleet migrate us-west: scale gcp-us-west1 to at least 40 hosts`,
+    `${pool}: avfleet migrate us-west: scale gcp-us-west1 to at least 66 hosts`,
     ...[1, 5, 25, 50, 75, 100].map(
       (w) => `${traffic}: avfleet migrate us-west: shift gcp-us-west1 to ${w} %, bake 10m`,
     ),

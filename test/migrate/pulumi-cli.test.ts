@@ -10,10 +10,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
-import { readJournal } from "../../modules/migrate/journal";
-import { planUnits } from "../../modules/migrate/plan";
-import { commandLine } from "../../modules/migrate/pulumi";
-import { loadRunbook } from "../../modules/migrate/runbook";
+import { readJournal } from "../../modules/migration-state/journal";
+import { planUnits } from "../../modules/runbook/plan";
+import { commandLine } from "../../modules/runbook/pulumi-args";
+import { loadRunbook } from "../../modules/runbook/runbook";
 import { avfleet } from "../support/cli";
 import { tempDir, tempStacks, writeRunbook } from "./support";
 

@@ -5,19 +5,19 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import YAML from "yaml";
-import { localBackend, statePaths } from "../../modules/migrate/backend";
+import { localBackend, statePaths } from "../../modules/migration-state/backend";
 import { migrationContext, type ExecutorContext } from "../../modules/migrate/executor";
-import { readJournal } from "../../modules/migrate/journal";
-import { planUnits, type Unit } from "../../modules/migrate/plan";
-import { loadRunbook, type LoadedRunbook } from "../../modules/migrate/runbook";
+import { readJournal } from "../../modules/migration-state/journal";
+import { planUnits, type Unit } from "../../modules/runbook/plan";
+import { loadRunbook, type LoadedRunbook } from "../../modules/runbook/runbook";
 import {
   createWorld,
   loadWorld,
-  parseFault,
   saveWorld,
   worldDrivers,
   type World,
-} from "../../modules/migrate/world";
+} from "../../modules/rehearsal/world";
+import { parseFault } from "../../modules/rehearsal/faults";
 import { avfleet, ROOT, type CliResult } from "../support/cli";
 
 export const FIXTURE_STACKS = resolve(__dirname, "fixtures", "stacks");

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { formatProblems } from "../../modules/inputs/problems";
-import { loadRunbook } from "../../modules/migrate/runbook";
+import { loadRunbook } from "../../modules/runbook/runbook";
 import { proposalBreaks, type ProposedStack } from "../../modules/placement/check";
 import { trafficSplits } from "../../modules/placement/stacks";
 import { ROOT } from "../support/cli";

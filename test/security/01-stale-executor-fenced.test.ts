@@ -9,17 +9,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { localBackend, StaleWriteError, thisHolder } from "../../modules/migrate/backend";
+import { localBackend, StaleWriteError, thisHolder } from "../../modules/migration-state/backend";
 import { runMigration } from "../../modules/migrate/executor";
 import {
   fenceEnv,
   fenceFromEnv,
   refuseStaleUpdate,
   type FenceToken,
-} from "../../modules/migrate/fence";
-import { changesStack } from "../../modules/migrate/pulumi";
-import { changedAnything } from "../../modules/migrate/state";
-import { loadWorld } from "../../modules/migrate/world";
+} from "../../modules/migration-state/fence";
+import { changesStack } from "../../modules/runbook/pulumi-args";
+import { changedAnything } from "../../modules/migration-state/state";
+import { loadWorld } from "../../modules/rehearsal/world";
 import { runRollout } from "../../modules/rollout/executor";
 import { rolloutUnits, ROLLOUT_DEFAULTS } from "../../modules/rollout/units";
 import { RolloutWorld } from "../../modules/rollout/world";

@@ -11,9 +11,9 @@ import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import type { Entry } from "../../modules/migrate/journal";
-import { readJournal } from "../../modules/migrate/journal";
-import { postgresBackend } from "../../modules/migrate/postgres";
+import type { Entry } from "../../modules/migration-state/journal";
+import { readJournal } from "../../modules/migration-state/journal";
+import { postgresBackend } from "../../modules/migration-state/postgres";
 import { prerequisite } from "../support/prerequisites";
 import {
   freshDatabase,

@@ -5,8 +5,8 @@
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { redactLocation, thisHolder } from "../../modules/migrate/backend";
-import { postgresBackend } from "../../modules/migrate/postgres";
+import { redactLocation, thisHolder } from "../../modules/migration-state/backend";
+import { postgresBackend } from "../../modules/migration-state/postgres";
 import { prerequisite } from "../support/prerequisites";
 import {
   freshDatabase,

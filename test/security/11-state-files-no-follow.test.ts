@@ -19,11 +19,11 @@ import {
 } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
-import { loadRunbook } from "../../modules/migrate/runbook";
-import { createWorld, saveWorld } from "../../modules/migrate/world";
-import { localBackend, statePaths, thisHolder } from "../../modules/migrate/backend";
-import { acquireLock, bootId, LockedError } from "../../modules/migrate/lock";
-import { readJournal } from "../../modules/migrate/journal";
+import { loadRunbook } from "../../modules/runbook/runbook";
+import { createWorld, saveWorld } from "../../modules/rehearsal/world";
+import { localBackend, statePaths, thisHolder } from "../../modules/migration-state/backend";
+import { acquireLock, bootId, LockedError } from "../../modules/migration-state/lock";
+import { readJournal } from "../../modules/migration-state/journal";
 import { isRoot } from "../support/prerequisites";
 import {
   FIXTURE_STACKS,

@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadStackFile } from "../../modules/stacks/stack";
 import { loadInventory } from "../../modules/inventory/inventory";
-import { loadRunbook } from "../../modules/migrate/runbook";
+import { loadRunbook } from "../../modules/runbook/runbook";
 import { readTraceCsv } from "../../modules/world/trace-file";
 import { writeAll } from "../../modules/upgrade/write";
 import { avfleet, ROOT } from "../support/cli";

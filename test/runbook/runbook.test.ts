@@ -5,10 +5,10 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { readFileSync } from "node:fs";
+import { loadRunbook, validateRunbook } from "../../modules/runbook/runbook";
 import { InputError } from "../../modules/inputs/problems";
-import { loadRunbook, validateRunbook } from "../../modules/migrate/runbook";
 import { avfleet, ROOT } from "../support/cli";
-import { FIXTURE_STACKS, tempDir, tempStacks, US_WEST, writeRunbook } from "./support";
+import { FIXTURE_STACKS, tempDir, tempStacks, US_WEST, writeRunbook } from "../migrate/support";
 
 /**
  * us-west, its shift steps (1 % with a longer maxBake, then 5–100 %) as one: the checks below
@@ -200,6 +200,25 @@ const badCases: [string, (doc: any) => void, string[]][] = [
     [
       'steps[2].bake: is "ten minutes", expected how long each weight bakes before its gates decide: a duration like 30s, 10m or 2h',
       'steps[2].gates[0].slo: is "latency", expected one of packet-loss | jitter-p95 | join-success | rtt-p95',
+    ],
+  ],
+  [
+    "schema errors and the checks beyond the schema, in one pass (#27 finding 9: fixing one never reveals the next)",
+    (doc) => {
+      // schema: an unknown SLO in a gate, and an approval that expires at once
+      Object.assign(shift(doc), { gates: [{ slo: "latency" }], maxBake: "5m" });
+      doc.approvalsExpireAfter = "0s";
+      // beyond the schema: maxBake < bake (same step as the bad gate), a weight jump too large,
+      // and a decommission before any drain
+      shift(doc).weights = [1, 5, 25, 50, 100];
+      doc.steps.splice(1, 0, { kind: "decommission" });
+    },
+    [
+      'approvalsExpireAfter: is "0s", expected how long an approval stays valid: a duration like 30s, 10m or 2h, from 1m to 168h',
+      "steps[1].kind: is decommission before any drain, expected decommission after a drain step and then an approve step",
+      'steps[3].gates[0].slo: is "latency", expected one of packet-loss | jitter-p95 | join-success | rtt-p95',
+      "steps[3].maxBake: is 5m, shorter than bake 10m, expected maxBake ≥ bake",
+      "steps[3].weights[4]: is 100, which moves the target from 50 to 100, 50 points at once, expected steps of at most 25 (maxStepPct of traffic-us-west)",
     ],
   ],
 ];

@@ -10,9 +10,9 @@ import { spawn } from "node:child_process";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import pg from "pg";
-import type { Entry } from "../../modules/migrate/journal";
-import { foldJournal } from "../../modules/migrate/state";
-import { loadWorld } from "../../modules/migrate/world";
+import type { Entry } from "../../modules/migration-state/journal";
+import { foldJournal } from "../../modules/migration-state/state";
+import { loadWorld } from "../../modules/rehearsal/world";
 import { ROOT } from "../support/cli";
 import { prerequisite } from "../support/prerequisites";
 import {
@@ -22,7 +22,7 @@ import {
   tempDir,
   US_WEST,
   writeRunbook,
-} from "./support";
+} from "../migrate/support";
 
 const SERVER = process.env.AVFLEET_TEST_POSTGRES;
 const CTL = process.env.AVFLEET_TEST_PGCTL;

@@ -5,7 +5,7 @@
  */
 import type { Gate } from "./runbook.schema";
 import { durationMs, type LoadedRunbook } from "./runbook";
-import { MIN_HOSTS_PATH, PLANNED_SEQ, pulumiArgs, setWeightsArgs } from "./pulumi";
+import { MIN_HOSTS_PATH, PLANNED_SEQ, pulumiArgs, setWeightsArgs } from "./pulumi-args";
 import { shiftedWeights, type Weights } from "./weights";
 
 interface UnitBase {

@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { renderExposition, serveExposition } from "../../modules/migrate/exposition";
-import { loadRunbook } from "../../modules/migrate/runbook";
-import { advance, createWorld } from "../../modules/migrate/world";
-import { FIXTURE_STACKS, US_WEST } from "./support";
+import { renderExposition, serveExposition } from "../../modules/rehearsal/exposition";
+import { loadRunbook } from "../../modules/runbook/runbook";
+import { advance, createWorld } from "../../modules/rehearsal/world";
+import { FIXTURE_STACKS, US_WEST } from "../migrate/support";
 
 function world() {
   const state = createWorld(loadRunbook(US_WEST, FIXTURE_STACKS), 1, []);

@@ -6,7 +6,7 @@
  */
 import { readNoFollow } from "./nofollow";
 import type { GateEvaluation } from "../gates/gates";
-import type { Weights } from "./weights";
+import type { Weights } from "../runbook/weights";
 
 export type HaltKind =
   | "waiting-approval"

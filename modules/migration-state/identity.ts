@@ -17,18 +17,34 @@ export function identityProblem(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The name `avfleet rollout --help` once gave the variable (while the code read AVFLEET_BY):
+ * still read, with a warning, until the release after next (CHANGELOG, #27 finding 8).
+ */
+const DEPRECATED_ENV = "AVFLEET_OPERATOR";
+
 /** The validated identity from `--by`, the environment or the OS user; InputError when bad. */
 export function operatorIdentity(
   by: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
   osUser: () => string = () => userInfo().username,
+  warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): string {
+  const old = env[DEPRECATED_ENV];
+  if (old) {
+    warn(
+      `avfleet: ${DEPRECATED_ENV} is deprecated and will be removed in the next release; set AVFLEET_BY` +
+        (env.AVFLEET_BY ? ` (AVFLEET_BY is set, so ${DEPRECATED_ENV} is ignored)` : ""),
+    );
+  }
   const [source, name] =
     by !== undefined
       ? ["--by", by]
       : env.AVFLEET_BY
         ? ["AVFLEET_BY", env.AVFLEET_BY]
-        : ["the OS user", safe(osUser)];
+        : old
+          ? [DEPRECATED_ENV, old]
+          : ["the OS user", safe(osUser)];
   const problem = name === undefined ? "is not known" : identityProblem(name);
   if (problem !== undefined) {
     throw new InputError([

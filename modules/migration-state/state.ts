@@ -3,8 +3,8 @@
  * `status` prints it, and `approve`/`abort`/`rollback` decide from it.
  */
 import type { Entry, EntryOf, HaltKind } from "./journal";
-import { changesStack } from "./pulumi";
-import type { Weights } from "./weights";
+import { changesStack } from "../runbook/pulumi-args";
+import type { Weights } from "../runbook/weights";
 
 export interface Approval {
   unit: string;

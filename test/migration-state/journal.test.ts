@@ -3,12 +3,12 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs, { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { localBackend, statePaths, thisHolder } from "../../modules/migrate/backend";
-import { readJournal, type Entry } from "../../modules/migrate/journal";
-import { acquireLock, LockedError } from "../../modules/migrate/lock";
-import { foldJournal, nextUnit, validApproval } from "../../modules/migrate/state";
+import { localBackend, statePaths, thisHolder } from "../../modules/migration-state/backend";
+import { readJournal, type Entry } from "../../modules/migration-state/journal";
+import { acquireLock, LockedError } from "../../modules/migration-state/lock";
+import { foldJournal, nextUnit, validApproval } from "../../modules/migration-state/state";
 import { ROOT } from "../support/cli";
-import { tempDir } from "./support";
+import { tempDir } from "../migrate/support";
 
 const units = ["1", "2", "3"].map((id) => ({ id }));
 const e = (entry: Record<string, unknown>, at = 0) => ({ at, ...entry }) as Entry;
@@ -112,7 +112,7 @@ test("executors racing for one lock: exactly one gets it, the others are told wh
   // on until every other has reported, as an executor holds its lock for the run.
   const signals = tempDir();
   const contender = `
-    const { acquireLock } = require(${JSON.stringify(join(ROOT, "modules/migrate/lock.ts"))});
+    const { acquireLock } = require(${JSON.stringify(join(ROOT, "modules/migration-state/lock.ts"))});
     const { existsSync } = require("node:fs");
     const nap = new Int32Array(new SharedArrayBuffer(4));
     const waitFor = (f) => { while (!existsSync(f)) Atomics.wait(nap, 0, 0, 1); };

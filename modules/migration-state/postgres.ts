@@ -22,7 +22,7 @@ import {
   type Lease,
   type StateBackend,
 } from "./backend";
-import { durationMs } from "./runbook";
+import { durationMs } from "../runbook/runbook";
 
 export interface PostgresOptions {
   /** Lease time to live (`?lease=` in the URL): how long a dead holder blocks the key. */

@@ -5,9 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { DEFAULT_STACKS_DIR, listStacks, loadStackFile, stackFileName } from "../stacks/stack";
-import { fleetEconomics } from "../capacity/capacity";
 import { durationMs, formatDuration } from "../inputs/duration";
+import { DEFAULT_STACKS_DIR, listStacks, stackFileName } from "../stacks/stack";
 import {
   assertNoFileProblems,
   assertNoProblems,
@@ -21,6 +20,7 @@ import { weightProblems } from "../config/traffic";
 import { weightsOf } from "../traffic/weights";
 import { COMPARISONS } from "../gates/compare";
 import { runbookSchema, type Runbook } from "./runbook.schema";
+import { poolEconomics } from "./hosts-needed";
 import { SLOS, type SloName } from "../gates/slo";
 
 export { durationMs, formatDuration } from "../inputs/duration";
@@ -181,7 +181,7 @@ function poolProblems(runbook: Runbook, traffic: TrafficStack): Problem[] {
     }));
 }
 
-/** Weights only go up, within the traffic stack's step limit; bakes outlast DNS caches. */
+/** Weights only go up, within the traffic stack's step limit. */
 function scheduleProblems(runbook: Runbook, traffic: TrafficStack): Problem[] {
   const problems: Problem[] = [];
   const others = traffic.pools
@@ -202,9 +202,11 @@ function scheduleProblems(runbook: Runbook, traffic: TrafficStack): Problem[] {
     previous = weight;
   };
   runbook.steps.forEach((step, i) => {
-    if (step.kind === "drain") stepTo(["steps", i], full, "the drain (source weight 0)");
-    if (step.kind !== "shift") return;
+    if (step?.kind === "drain") stepTo(["steps", i], full, "the drain (source weight 0)");
+    if (step?.kind !== "shift" || !Array.isArray(step.weights)) return;
     step.weights.forEach((weight, j) => {
+      // A weight the schema refused says nothing about the steps around it.
+      if (typeof weight !== "number") return;
       const at: KeyPath = ["steps", i, "weights", j];
       if (weight <= previous) {
         problems.push({
@@ -220,14 +222,34 @@ function scheduleProblems(runbook: Runbook, traffic: TrafficStack): Problem[] {
         });
       } else stepTo(at, weight, `is ${weight}, which`);
     });
-    const bake = durationMs(step.bake);
-    if (step.maxBake !== undefined && durationMs(step.maxBake) < bake) {
-      problems.push({
-        path: ["steps", i, "maxBake"],
-        message: `is ${step.maxBake}, shorter than bake ${step.bake}`,
-        expected: "maxBake ≥ bake",
-      });
-    }
+  });
+  return problems;
+}
+
+/**
+ * A shift's bake, its limit and its gate interval agree, and the bake outlasts DNS caches
+ * (only with the traffic stack known). `usable(key)`: whether the schema let the step's `key`
+ * through; a check reading a refused one is skipped, as its figure would be noise.
+ */
+function bakeProblems(
+  runbook: Runbook,
+  i: number,
+  usable: (key: string) => boolean,
+  traffic: TrafficStack | undefined,
+): Problem[] {
+  const step = runbook.steps[i];
+  if (step?.kind !== "shift") return [];
+  const problems: Problem[] = [];
+  const reads = (...keys: string[]) => keys.every(usable);
+  const bake = reads("bake") ? durationMs(step.bake) : NaN;
+  if (step.maxBake !== undefined && reads("bake", "maxBake") && durationMs(step.maxBake) < bake) {
+    problems.push({
+      path: ["steps", i, "maxBake"],
+      message: `is ${step.maxBake}, shorter than bake ${step.bake}`,
+      expected: "maxBake ≥ bake",
+    });
+  }
+  if (reads("bake", "maxBake", "interval")) {
     const maxBake = step.maxBake !== undefined ? durationMs(step.maxBake) : 2 * bake;
     const rounds = Math.ceil(maxBake / durationMs(step.interval));
     if (rounds > MAX_ROUNDS_PER_BAKE) {
@@ -237,21 +259,21 @@ function scheduleProblems(runbook: Runbook, traffic: TrafficStack): Problem[] {
         expected: `at most ${MAX_ROUNDS_PER_BAKE} rounds per bake (a longer interval or a shorter maxBake)`,
       });
     }
-    if (durationMs(step.interval) > bake) {
-      problems.push({
-        path: ["steps", i, "interval"],
-        message: `is ${step.interval}, longer than bake ${step.bake}`,
-        expected: "interval ≤ bake",
-      });
-    }
-    if (bake < traffic.ttlSeconds * 1000) {
-      problems.push({
-        path: ["steps", i, "bake"],
-        message: `is ${step.bake}, shorter than the DNS TTL ${traffic.ttlSeconds}s of ${runbook.traffic}`,
-        expected: "a bake of at least the TTL (only new joins move, after caches expire)",
-      });
-    }
-  });
+  }
+  if (reads("bake", "interval") && durationMs(step.interval) > bake) {
+    problems.push({
+      path: ["steps", i, "interval"],
+      message: `is ${step.interval}, longer than bake ${step.bake}`,
+      expected: "interval ≤ bake",
+    });
+  }
+  if (traffic && reads("bake") && bake < traffic.ttlSeconds * 1000) {
+    problems.push({
+      path: ["steps", i, "bake"],
+      message: `is ${step.bake}, shorter than the DNS TTL ${traffic.ttlSeconds}s of ${runbook.traffic}`,
+      expected: "a bake of at least the TTL (only new joins move, after caches expire)",
+    });
+  }
   return problems;
 }
 
@@ -261,19 +283,13 @@ function scheduleProblems(runbook: Runbook, traffic: TrafficStack): Problem[] {
  * is `avfleet preview`'s to report.
  */
 function drainProblems(runbook: Runbook, stacksDir: string): Problem[] {
-  let capacity: number;
-  try {
-    const source = loadStackFile(stackFileName(stacksDir, runbook.source));
-    if (!source.fleet) return [];
-    const economics = fleetEconomics(source.fleet, source.inventory);
-    capacity = Math.floor(
-      economics.capacity.capacityStreams / source.fleet.demand.streamsPerParticipant,
-    );
-  } catch {
-    return [];
-  }
+  const source = poolEconomics(stacksDir, runbook.source);
+  if (!source) return [];
+  const capacity = Math.floor(
+    source.economics.capacity.capacityStreams / source.fleet.demand.streamsPerParticipant,
+  );
   return runbook.steps.flatMap((step, i) =>
-    step.kind === "drain" && step.belowSessions >= capacity
+    step?.kind === "drain" && step.belowSessions >= capacity
       ? [
           {
             path: ["steps", i, "belowSessions"],
@@ -291,12 +307,12 @@ function orderProblems(runbook: Runbook): Problem[] {
   let drained = false;
   let approvedSinceDrain = false;
   runbook.steps.forEach((step, i) => {
-    if (step.kind === "drain") {
+    if (step?.kind === "drain") {
       drained = true;
       approvedSinceDrain = false;
-    } else if (step.kind === "approve") {
+    } else if (step?.kind === "approve") {
       approvedSinceDrain = drained;
-    } else if (step.kind === "decommission" && !(drained && approvedSinceDrain)) {
+    } else if (step?.kind === "decommission" && !(drained && approvedSinceDrain)) {
       problems.push({
         path: ["steps", i, "kind"],
         message: drained
@@ -304,7 +320,7 @@ function orderProblems(runbook: Runbook): Problem[] {
           : "is decommission before any drain",
         expected: "decommission after a drain step and then an approve step",
       });
-    } else if (step.kind === "shift" && drained) {
+    } else if (step?.kind === "shift" && drained) {
       problems.push({
         path: ["steps", i, "kind"],
         message: "is shift after the drain",
@@ -354,15 +370,18 @@ export function validateRunbook(
     // A source or target that is no stack at all is already said; "not a pool" would repeat it.
     const unknown = refusedBy([...schema, ...semantic]);
     check(() => semantic.push(...poolProblems(runbook, split).filter((p) => !unknown(p.path))));
-    if (!refused(["steps"])) {
-      check(() =>
-        semantic.push(
-          ...scheduleProblems(runbook, split),
-          ...orderProblems(runbook),
-          ...drainProblems(runbook, stacksDir),
-        ),
-      );
-    }
+    if (Array.isArray(runbook.steps))
+      check(() => semantic.push(...scheduleProblems(runbook, split)));
+  }
+  // What reads only the steps runs whatever else the schema refused, each step on its own: a
+  // file's problems all come in one pass, never one revealed by fixing another (#27 finding 9).
+  if (Array.isArray(runbook?.steps)) {
+    check(() => semantic.push(...orderProblems(runbook)));
+    runbook.steps.forEach((_, i) => {
+      const usable = (key: string) => !refused(["steps", i, key]);
+      check(() => semantic.push(...bakeProblems(runbook, i, usable, traffic)));
+    });
+    check(() => semantic.push(...drainProblems(runbook, stacksDir)));
   }
   assertNoProblems(file, [...schema, ...notRestated(schema, semantic)]);
   const hash = createHash("sha256")

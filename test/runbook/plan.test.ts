@@ -1,10 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { planUnits } from "../../modules/migrate/plan";
-import { commandLine } from "../../modules/migrate/pulumi";
-import { loadRunbook } from "../../modules/migrate/runbook";
-import { avfleet } from "../support/cli";
-import { FIXTURE_STACKS, US_WEST } from "./support";
+import { planUnits } from "../../modules/runbook/plan";
+import { commandLine } from "../../modules/runbook/pulumi-args";
+import { loadRunbook } from "../../modules/runbook/runbook";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import YAML from "yaml";
+import { avfleet, ROOT } from "../support/cli";
+import { FIXTURE_STACKS, tempDir, US_WEST, writeRunbook } from "../migrate/support";
 
 test("us-west plans one unit per weight, each moving only source and target", () => {
   const units = planUnits(loadRunbook(US_WEST, FIXTURE_STACKS));
@@ -62,4 +65,31 @@ test("avfleet migrate plan prints every step and its commands", () => {
     avfleet(["migrate", "plan", US_WEST, "--stacks-dir", FIXTURE_STACKS, "--json"]).stdout,
   );
   assert.equal(json.steps.length, 11);
+});
+
+test("migrate plan refuses a scale step below the hosts preview says the target needs (#27 finding 7)", () => {
+  const stacks = join(ROOT, "stacks");
+  // The example is sized to what preview says gcp-us-west1 needs: it plans clean.
+  assert.equal(avfleet(["migrate", "plan", US_WEST, "--stacks-dir", stacks]).code, 0);
+  const preview = avfleet(["preview", "gcp-us-west1", "--stacks-dir", stacks]);
+  assert.match(preview.stdout, /66 hosts needed with N\+1/);
+
+  const doc = YAML.parse(readFileSync(US_WEST, "utf8"));
+  const scale = doc.steps.findIndex((s: any) => s.kind === "scale");
+  doc.steps[scale].minHosts = 40;
+  const file = writeRunbook(tempDir(), doc);
+  const r = avfleet(["migrate", "plan", file, "--stacks-dir", stacks]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /2\. scale gcp-us-west1 to at least 40 hosts/, "the plan still prints");
+  assert.ok(
+    r.stdout.endsWith(
+      `REFUSED: ${file}: steps[${scale}].minHosts: scales gcp-us-west1 to 40 hosts, but its demand needs 66 (avfleet preview gcp-us-west1: hosts needed with N+1), expected minHosts ≥ 66\n`,
+    ),
+    r.stdout,
+  );
+  const json = avfleet(["migrate", "plan", file, "--stacks-dir", stacks, "--json"]);
+  assert.equal(json.code, 1);
+  assert.deepEqual(JSON.parse(json.stdout).shortfalls, [
+    { step: scale, key: `steps[${scale}].minHosts`, stack: "gcp-us-west1", asked: 40, needed: 66 },
+  ]);
 });
