@@ -69,7 +69,7 @@ function bracketDepth(text: string): number {
   return [...code].reduce((d, c) => d + ("([{".includes(c) ? 1 : ")]}".includes(c) ? -1 : 0), 0);
 }
 
-const AGENT_FILE_SOURCE = readFileSync(join(__dirname, "avfleet-agent.py"), "utf8");
+const AGENT_FILE_SOURCE = readFileSync(join(__dirname, "../host-agent/avfleet-agent.py"), "utf8");
 
 /**
  * The source without the `# --- platform: NAME ---` blocks not named in `keep`: a block runs to

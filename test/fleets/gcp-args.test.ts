@@ -13,7 +13,7 @@ import { launchSeconds } from "../../modules/host/units";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 
-const AGENT = join(ROOT, "modules/host/avfleet-agent.py");
+const AGENT = join(ROOT, "modules/host-agent/avfleet-agent.py");
 
 function spec(change: (fleet: any) => void = () => {}): GcpFleetSpec {
   const doc = YAML.parse(readFileSync(join(ROOT, "stacks/Pulumi.gcp-us-west1.yaml"), "utf8"));

@@ -1,5 +1,5 @@
 /**
- * The AWS agent's lifecycle calls (modules/host/avfleet-agent.py, loaded by python3): what
+ * The AWS agent's lifecycle calls (modules/host-agent/avfleet-agent.py, loaded by python3): what
  * "No active Lifecycle Action found" means depends on the hook.
  */
 import { test } from "node:test";
@@ -15,7 +15,7 @@ import { STATE_DIR } from "../../modules/host/units";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 
-const AGENT = join(ROOT, "modules/host/avfleet-agent.py");
+const AGENT = join(ROOT, "modules/host-agent/avfleet-agent.py");
 const aws = loadStackFile(join(ROOT, "stacks/Pulumi.aws-us-east-1.yaml")).fleet as FleetSpec;
 
 /**

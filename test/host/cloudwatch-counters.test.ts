@@ -18,7 +18,7 @@ import { AWS_DRAIN_HOOK, AWS_LAUNCH_HOOK, awsMediaMetric } from "../../modules/h
 import { cloudwatchCounters } from "../../modules/observe/cloud";
 import { ROOT } from "../support/cli";
 
-const AGENT = join(ROOT, "modules/host/avfleet-agent.py");
+const AGENT = join(ROOT, "modules/host-agent/avfleet-agent.py");
 const TABLE = cloudwatchCounters("aws-use1");
 
 const program = (body: string) =>

@@ -221,7 +221,7 @@ test("the agent a host gets is the agent in the repository, less other platforms
     assert.equal(r.status, 0, r.stderr);
     return r.stdout;
   };
-  const original = readFileSync(join(ROOT, "modules/host/avfleet-agent.py"), "utf8");
+  const original = readFileSync(join(ROOT, "modules/host-agent/avfleet-agent.py"), "utf8");
   for (const kind of ["gcp", "aws", "metal"]) {
     const spec = { kind, workload: { package: "avfleet-sfu" } } as unknown as FleetSpec;
     const shipped = agentSource(spec);

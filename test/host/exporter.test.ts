@@ -28,7 +28,7 @@ import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 
 const LABELS = { host: "sfu-1", pool: "gcp-us-west1", zone: "us-west1-a", region: "us-west" };
-const AGENT = join(ROOT, "modules/host/avfleet-agent.py");
+const AGENT = join(ROOT, "modules/host-agent/avfleet-agent.py");
 
 const STACKS = join(ROOT, "stacks");
 const metal = listStacks(STACKS)

@@ -336,7 +336,7 @@ test("the agent's program as an unprivileged user: root's verdict makes it tuned
   });
   // The program where the bootstrap puts it, run by Debian's python as the units do.
   mkdirSync(join(root, dirname(AGENT_PATH)), { recursive: true });
-  copyFileSync(join(ROOT, "modules/host/avfleet-agent.py"), join(root, AGENT_PATH));
+  copyFileSync(join(ROOT, "modules/host-agent/avfleet-agent.py"), join(root, AGENT_PATH));
   mkdirSync(join(root, STATE_DIR), { recursive: true, mode: 0o755 });
   writeFileSync(join(root, PAYLOAD_PATH), "#!/bin/sh\n", { mode: 0o700 });
   // What systemd makes of StateDirectory=/RuntimeDirectory= for the agent's user.

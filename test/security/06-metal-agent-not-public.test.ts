@@ -34,7 +34,7 @@ import { SCRIPT_PATH } from "../../modules/tuning/settings";
 import { ROOT } from "../support/cli";
 import { isRoot, missingCommands, prerequisite } from "../support/prerequisites";
 
-const AGENT = join(ROOT, "modules/host/avfleet-agent.py");
+const AGENT = join(ROOT, "modules/host-agent/avfleet-agent.py");
 const STACKS = join(ROOT, "stacks");
 const sjc = loadStackFile(join(STACKS, "Pulumi.metal-sjc.yaml")).fleet as FleetSpec;
 const PORT = sjc.ports.health.port;
