@@ -30,7 +30,7 @@ const SOURCES = packageSources();
 
 /**
  * The package's modules a host of `platforms` runs, compacted: the adapters of other platforms
- * left out (each is a sixth of the agent, and a host runs one).
+ * left out (GCP's and AWS's are an eighth to a sixth of the agent, and a host runs one).
  */
 export function agentModules(platforms: ReadonlySet<string>): { name: string; content: string }[] {
   const others = Object.entries(ADAPTER_MODULES)
@@ -69,8 +69,9 @@ export function agentLauncher(packageParent: string): string {
 /**
  * A Python module as a host gets it: without its comment-only and blank lines and its
  * docstrings, indented by one space a level and with bracketed lines joined: a host needs none of
- * it (the launcher says what rendered it), and every byte is in each host's boot payload. A docstring is a line opening with `"""` right after a line ending in `:` (a def or
- * class), up to the line that closes it. A comment line inside a multi-line string would change
+ * it (the launcher says what rendered it), and every byte is in each host's boot payload. A
+ * docstring is a line opening with `"""` right after a line ending in `:` (a def or class), up
+ * to the line that closes it. A comment line inside a multi-line string would change
  * the program: a test holds each compacted module's syntax tree equal to the original's less its
  * docstrings.
  */
