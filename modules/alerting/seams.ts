@@ -11,7 +11,7 @@ import type { AlarmMetric } from "./cloud";
 import { HOST_JOB } from "../host/scrape";
 import { emptyCounts, renderSessionMetrics } from "../host/sessions";
 
-/** The labels a host agent puts on its series (avfleet-agent.py host_labels). */
+/** The labels a host agent puts on its series (host-agent: Agent.host_labels). */
 export const HOST_LABELS = ["pool", "region", "host", "zone", "release"];
 
 /** PromQL words that are not series. */

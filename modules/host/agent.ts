@@ -1,9 +1,10 @@
 /**
- * The host agent's configuration, per platform: what it publishes, where, and how it drains.
- * The agent itself is avfleet-agent.py (Python 3 standard library), carried verbatim.
+ * The host agent's configuration, per platform: what it publishes, where, and how it drains;
+ * and the agent's files as a host gets them. The agent itself is the Python package in
+ * modules/host-agent (standard library only).
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { posix } from "node:path";
+import { AGENT_PACKAGE, agentLauncher, agentModules } from "../host-agent/package";
 import type { FleetSpec } from "../config/fleet.schema";
 import { SCRIPT_PATH } from "../tuning/settings";
 import {
@@ -20,6 +21,8 @@ import { HOST_METRIC_FAMILIES, SERVING_SERIES } from "./exporter";
 import { SESSION_FAMILIES, type SessionFamilies } from "./sessions";
 import { containerImage, type ContainerImage } from "./image";
 import {
+  AGENT_LIB_DIR,
+  AGENT_PATH,
   AGENT_RUN_DIR,
   AGENT_STATE_DIR,
   agentSources,
@@ -31,72 +34,28 @@ import {
 } from "./units";
 
 /**
- * A Python file as a host gets it: without its comment-only and blank lines past the first two
- * (shebang, "rendered by"), without its docstrings, indented by one space a level and with
- * bracketed lines joined: a host needs none of it, and every byte is in each host's boot payload. A docstring is a line
- * opening with `"""` right after a line ending in `:` (a def or class), up to the line that
- * closes it. A comment line inside a multi-line string would change the program: a test holds
- * the compacted file's syntax tree equal to the original's less its docstrings.
+ * The agent a pool's hosts get, as files: its package with its own platform's adapter (and GCP's
+ * where its image is pulled with a Google token), then the launcher the units run. The launcher
+ * comes last: the bootstrap puts the files one by one, and on a first boot a unit started
+ * meanwhile (the tuning check's timer) finds no launcher until its package is whole. On an
+ * upgrade such a run may meet old and new modules and fail once; the agent keeps the verdict
+ * before it, and the bootstrap restarts the agent once every file is in place.
  */
-export function compactPython(source: string): string {
-  const kept: string[] = [];
-  let inDocstring = false;
-  let depth = 0;
-  const lines = source.split("\n");
-  for (const [i, line] of lines.entries()) {
-    const text = line.trim();
-    if (inDocstring) {
-      inDocstring = !text.endsWith('"""');
-    } else if (text.startsWith('"""') && kept.at(-1)?.trimEnd().endsWith(":")) {
-      inDocstring = text.length < 6 || !text.endsWith('"""');
-    } else if (depth > 0 && text && !text.startsWith("#")) {
-      // Inside brackets a line break is only a space.
-      const last = kept.pop()!;
-      kept.push(`${last}${/[([{]$/.test(last) ? "" : " "}${text}`);
-      depth += bracketDepth(text);
-    } else if (i < 2 || i === lines.length - 1 || (text && !text.startsWith("#"))) {
-      // One space per level of four: Python asks only that a block's lines agree.
-      kept.push(line.replace(/^(?: {4})+/, (indent) => " ".repeat(indent.length / 4)));
-      depth += bracketDepth(text);
-    }
-  }
-  return kept.join("\n");
-}
-
-/** How much a line of Python opens brackets (its strings and comment left out). */
-function bracketDepth(text: string): number {
-  const code = text.replace(/"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|#.*/g, "");
-  return [...code].reduce((d, c) => d + ("([{".includes(c) ? 1 : ")]}".includes(c) ? -1 : 0), 0);
-}
-
-const AGENT_FILE_SOURCE = readFileSync(join(__dirname, "avfleet-agent.py"), "utf8");
-
-/**
- * The source without the `# --- platform: NAME ---` blocks not named in `keep`: a block runs to
- * the next `# --- ` line. Each platform's API code is a quarter of the agent, and a host runs one.
- */
-export function platformSource(source: string, keep: ReadonlySet<string>): string {
-  let dropping = false;
-  return source
-    .split("\n")
-    .filter((line) => {
-      if (line.startsWith("# --- ")) {
-        const block = /^# --- platform: (\w+) ---$/.exec(line)?.[1];
-        dropping = block !== undefined && !keep.has(block);
-      }
-      return !dropping;
-    })
-    .join("\n");
-}
-
-/**
- * The agent a pool's hosts get: its own platform's code (and GCP's where its image is pulled with
- * a Google token), without comment lines and docstrings.
- */
-export function agentSource(spec: FleetSpec): string {
-  const keep = new Set<string>([spec.kind]);
-  if (containerImage(spec)?.auth === "google") keep.add("gcp");
-  return compactPython(platformSource(AGENT_FILE_SOURCE, keep));
+export function agentFiles(spec: FleetSpec): { path: string; mode: string; content: string }[] {
+  const platforms = new Set<string>([spec.kind]);
+  if (containerImage(spec)?.auth === "google") platforms.add("gcp");
+  return [
+    ...agentModules(platforms).map(({ name, content }) => ({
+      path: `${AGENT_LIB_DIR}/${AGENT_PACKAGE}/${name}`,
+      mode: "0644",
+      content,
+    })),
+    {
+      path: AGENT_PATH,
+      mode: "0755",
+      content: agentLauncher(posix.relative(posix.dirname(AGENT_PATH), AGENT_LIB_DIR)),
+    },
+  ];
 }
 
 /** The ASG a fleet declares: the agent names it in its metric dimension and lifecycle calls. */

@@ -18,7 +18,7 @@ import type { HostState } from "../inventory/inventory";
 import { tuningMarker, type TuningArtifacts } from "../tuning";
 import { sha256, shellQuote } from "../tuning/script";
 import { SCRIPT_PATH } from "../tuning/settings";
-import { agentConfig, agentSource, type CloudWatchCounters } from "./agent";
+import { agentConfig, agentFiles, type CloudWatchCounters } from "./agent";
 import { bootStub, payloadKey } from "./boot-stub";
 import { containerImage } from "./image";
 import {
@@ -31,7 +31,6 @@ import {
 } from "./ops-agent";
 import {
   AGENT_CONFIG_PATH,
-  AGENT_PATH,
   AGENT_UNIT,
   agentFirewall,
   agentSources,
@@ -142,7 +141,7 @@ export function hostFiles(
     ...aptSourceFiles(spec),
     { path: SCRIPT_PATH, mode: "0755", content: tuning.script },
     { path: `/etc/systemd/system/${mediaUnit}`, mode: "0644", content: workloadUnit(spec) },
-    { path: AGENT_PATH, mode: "0755", content: agentSource(spec) },
+    ...agentFiles(spec),
     {
       path: AGENT_CONFIG_PATH,
       mode: "0644",
@@ -390,6 +389,12 @@ export function awsBoot(spec: FleetSpec, tuning: TuningArtifacts, cloudwatch?: C
 }
 
 export type AwsBoot = ReturnType<typeof awsBoot>;
+
+/**
+ * GCE takes a metadata value (the bootstrap as `startup-script`) of at most 262,144 bytes
+ * (https://cloud.google.com/compute/docs/reference/rest/v1/instanceTemplates, metadata.items[].value).
+ */
+export const GCP_METADATA_VALUE_LIMIT = 262144;
 
 /** AWS caps user-data at 16 KB before base64; cloud-init takes gzipped user-data as is. */
 export const AWS_USER_DATA_LIMIT = 16384;

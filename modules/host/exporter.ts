@@ -4,7 +4,7 @@
  * tuning), `avfleet-tune verify` (settings in drift) and `/proc/stat` (CPU by mode). Output is
  * Prometheus text format 0.0.4, which node_exporter's textfile collector also reads (no
  * timestamps, one HELP/TYPE per family). Pure, and the reference: hosts run the same parse and
- * render in avfleet-agent.py (no Node there), held line-for-line equal by test/host; the
+ * render in modules/host-agent (counters.py; no Node there), held line-for-line equal by test/host; the
  * simulated hosts of test/observe and bench:observe serve this one.
  */
 
@@ -147,7 +147,7 @@ type Sample = [Record<string, string>, number];
 
 /**
  * Pure: the host's readings as exposition text; a reading not given is left out. The agent's
- * host_metrics (avfleet-agent.py) renders the same lines; test/host/exporter.test.ts holds
+ * host_metrics (avfleet_agent/counters.py) renders the same lines; test/host/exporter.test.ts holds
  * them equal.
  */
 export function renderHostMetrics(r: HostReadings): string {

@@ -62,7 +62,7 @@ export function gcpDrainObject(vm: string): string {
  * The pool's mark bucket: bucket names are global, so the pool's own name and a hash of its
  * project and pool. A name someone else already holds fails the `up` (no mark channel at all),
  * never points hosts at another's bucket. 3–63 characters of [a-z0-9_-]. The agent derives the
- * same name (drain_bucket in avfleet-agent.py): its project is known only on the host.
+ * same name (drain_bucket, host-agent gcp.py): its project is known only on the host.
  */
 export function gcpDrainBucket(project: string, pool: string): string {
   const hash = createHash("sha256").update(`${project}/${pool}`).digest("hex").slice(0, 12);

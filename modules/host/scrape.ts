@@ -8,7 +8,7 @@
 /** The scrape job of host agents; its `up` says whether an agent answers. */
 export const HOST_JOB = "avfleet-host";
 
-/** The agent serves its series here, on the health port (avfleet-agent.py, serve()). */
+/** The agent serves its series here, on the health port (host-agent, serve.py). */
 export const METRICS_PATH = "/metrics";
 
 /** Every series the agent serves that avfleet reads: its own, the exporter's, the serving gauges. */

@@ -6,7 +6,7 @@
  * families; they are named here, below both, because the agent's config is rendered here and a
  * domain reads only the ones below it.
  *
- * Pure, and the reference: the agent (avfleet-agent.py, no Node on a host) counts and renders
+ * Pure, and the reference: the agent (modules/host-agent, sessions.py; no Node on a host) counts and renders
  * the same lines, held equal by test/host/sessions.test.ts.
  */
 import type { FigureField, OpenSession, SessionsAnswer } from "../config/sessions.schema";

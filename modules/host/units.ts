@@ -11,7 +11,10 @@ import { containerImage, type ContainerImage } from "./image";
 
 export { TUNE_UNIT };
 export const AGENT_UNIT = "avfleet-agent.service";
+/** The launcher the agent's units run; the package it runs is in AGENT_LIB_DIR. */
 export const AGENT_PATH = "/usr/local/sbin/avfleet-agent";
+/** Not a python3 site directory: those are per Python version, and no other program's. */
+export const AGENT_LIB_DIR = "/usr/local/lib/avfleet-agent";
 export const AGENT_CONFIG_PATH = "/etc/avfleet/agent.json";
 /**
  * Root's: where a drain is requested on bare metal, the host's release, the bare-metal payload.

@@ -3,19 +3,18 @@
 # the HTTP status of each health path in each host state, and what its lifecycle calls do
 # when the platform answers as documented. Used by modules/lifecycle/agent.ts.
 #
-# python3 agent-answers.py AGENT_FILE CONFIG_FILE  ->  JSON on stdout
-import importlib.machinery
-import inspect
-import importlib.util
+# python3 agent-answers.py PACKAGE_PARENT CONFIG_FILE  ->  JSON on stdout
+# PACKAGE_PARENT holds the rendered avfleet_agent package, which holds only the host's own
+# platform's adapter: the probe imports that one.
 import json
 import sys
-import types
 
-# The installed agent has no .py suffix: name its loader.
-loader = importlib.machinery.SourceFileLoader("avfleet_agent", sys.argv[1])
-spec = importlib.util.spec_from_loader("avfleet_agent", loader)
-agent = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(agent)
+sys.path.insert(0, sys.argv[1])
+from avfleet_agent import common  # noqa: E402
+from avfleet_agent.agent import health_answer  # noqa: E402
+from avfleet_agent.cloud import agent_endpoints  # noqa: E402
+from avfleet_agent.platforms import instance_manager  # noqa: E402
+
 with open(sys.argv[2]) as f:
     config = json.load(f)
 
@@ -29,18 +28,8 @@ STATES = {
 
 
 def answer(path, state):
-    if hasattr(agent, "health_answer"):
-        said = agent.health_answer(path, config, state["drain"], state["tuned"], state["workload"])
-        return said[0] if said else 404
-    # An agent without health_answer serves one health path, Agent.health's answer.
-    if path != config["health"]["path"]:
-        return 404
-    host = types.SimpleNamespace(
-        drain=state["drain"],
-        tuned=state["tuned"],
-        workload=types.SimpleNamespace(healthy=lambda: state["workload"] == 200),
-    )
-    return agent.Agent.health(host)[0]
+    said = health_answer(path, config, state["drain"], state["tuned"], state["workload"])
+    return said[0] if said else 404
 
 
 paths = {config["health"]["path"]}
@@ -60,14 +49,10 @@ def fake_api(method, url, headers=None, body=None, timeout=5):
     return 200, b"{}"
 
 
-agent.call_api = fake_api
+common.call_api = fake_api
 
-
-def complete(platform):
-    """The platform's complete(), with zero sessions left where it takes them."""
-    takes = inspect.signature(platform.complete).parameters
-    return platform.complete(*([0] if takes else []))
-
+# The host's own adapter, as the agent's selector picks it.
+platform = instance_manager(config, agent_endpoints(config))
 
 lifecycle = {}
 if config["platform"] == "aws":
@@ -80,15 +65,13 @@ if config["platform"] == "aws":
         "instance-id": "i-0",
         "autoscaling/target-lifecycle-state": "Terminated",
     }
-    platform = agent.Aws(config, agent.agent_endpoints(config))
     platform.meta = lambda path: meta.get(path)
     # True: the agent takes the platform's "No active Lifecycle Action" for the call done.
     lifecycle = {
-        "drainCompleteDoneOnNoActive": bool(complete(platform)),
+        "drainCompleteDoneOnNoActive": bool(platform.complete(0)),
         "launchDoneOnNoActive": bool(platform.launch(True)),
     }
 elif config["platform"] == "gcp":
-    platform = agent.Gcp(config, agent.agent_endpoints(config))
     platform.meta = lambda path: {
         "project/project-id": "p",
         "instance/id": "1",
@@ -97,7 +80,7 @@ elif config["platform"] == "gcp":
         "instance/attributes/created-by": "projects/1/regions/r/instanceGroupManagers/mig",
         "instance/service-accounts/default/token": json.dumps({"access_token": "t", "expires_in": 3600}),
     }.get(path)
-    complete(platform)
+    platform.complete(0)
     lifecycle = {"completeCalls": calls[:]}
 
 json.dump({"health": health, "lifecycle": lifecycle}, sys.stdout)

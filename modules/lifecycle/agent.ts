@@ -1,13 +1,13 @@
 /**
  * What the rendered host agent answers, from its own code: agent-answers.py imports the agent
- * file the bootstrap installs and asks it, once per distinct agent and configuration.
+ * package the bootstrap installs and asks it, once per distinct agent and configuration.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { AGENT_CONFIG_FILE, AGENT_FILE, type RenderedPool } from "./rendered";
+import { dirname, join } from "node:path";
+import { AGENT_CONFIG_FILE, AGENT_LIB_DIR, type RenderedPool } from "./rendered";
 
 export type HostState = "serving" | "draining" | "workload-down" | "untuned";
 
@@ -32,15 +32,12 @@ const DISK_CACHE = join(tmpdir(), "avfleet-agent-answers");
 const PROBE = readFileSync(join(__dirname, "agent-answers.py"));
 
 export function agentAnswers(pool: RenderedPool): AgentAnswers {
-  const agent = pool.files.get(AGENT_FILE) ?? "";
+  const modules = [...pool.files].filter(([path]) => path.startsWith(`${AGENT_LIB_DIR}/`)).sort();
   const config = pool.files.get(AGENT_CONFIG_FILE) ?? "";
-  const key = createHash("sha256")
-    .update(PROBE)
-    .update("\0")
-    .update(agent)
-    .update("\0")
-    .update(config)
-    .digest("hex");
+  const hash = createHash("sha256").update(PROBE);
+  for (const [path, content] of modules)
+    hash.update("\0").update(path).update("\0").update(content);
+  const key = hash.update("\0").update(config).digest("hex");
   const known = cache.get(key) ?? readCached(key);
   if (known) {
     cache.set(key, known);
@@ -48,11 +45,14 @@ export function agentAnswers(pool: RenderedPool): AgentAnswers {
   }
   const dir = mkdtempSync(join(tmpdir(), "avfleet-agent-answers-"));
   try {
-    writeFileSync(join(dir, "agent"), agent);
+    for (const [path, content] of modules) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), content);
+    }
     writeFileSync(join(dir, "agent.json"), config);
     const run = spawnSync(
       "python3",
-      [join(__dirname, "agent-answers.py"), join(dir, "agent"), join(dir, "agent.json")],
+      [join(__dirname, "agent-answers.py"), join(dir, AGENT_LIB_DIR), join(dir, "agent.json")],
       { encoding: "utf8" },
     );
     if (run.status !== 0) throw new Error(`${pool.pool}: the rendered agent: ${run.stderr}`);

@@ -41,6 +41,8 @@ export interface AgentJson {
 
 export const AGENT_CONFIG_FILE = "/etc/avfleet/agent.json";
 export const AGENT_FILE = "/usr/local/sbin/avfleet-agent";
+/** Where the bootstrap puts the agent's package (avfleet_agent), which AGENT_FILE runs. */
+export const AGENT_LIB_DIR = "/usr/local/lib/avfleet-agent";
 
 const FLEETS: Record<string, RenderedPool["kind"]> = {
   "avfleet:fleets:GcpFleet": "gcp",

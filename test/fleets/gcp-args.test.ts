@@ -11,10 +11,9 @@ import * as args from "../../modules/fleets/gcp-args";
 import { autoscalerTarget } from "../../modules/gcp-scale-in/pool";
 import { agentConfig } from "../../modules/host/agent";
 import { launchSeconds } from "../../modules/host/units";
+import { agentImports } from "../support/agent";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
-
-const AGENT = join(ROOT, "modules/host/avfleet-agent.py");
 
 function spec(change: (fleet: any) => void = () => {}): GcpFleetSpec {
   const doc = YAML.parse(readFileSync(join(ROOT, "stacks/Pulumi.gcp-us-west1.yaml"), "utf8"));
@@ -158,12 +157,10 @@ test("autohealing probes liveness, which a draining host passes; the load balanc
     "python3",
     [
       "-c",
-      `import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("agent", ${JSON.stringify(AGENT)})
-agent = importlib.util.module_from_spec(spec); spec.loader.exec_module(agent)
+      `${agentImports("from avfleet_agent.agent import health_answer")}import json
 config, cases = json.load(sys.stdin)
 drain = {"reason": "termination notice"}
-json.dump([agent.health_answer(p, config, drain if d else None, t, w) for p, d, t, w in cases], sys.stdout)`,
+json.dump([health_answer(p, config, drain if d else None, t, w) for p, d, t, w in cases], sys.stdout)`,
     ],
     {
       input: JSON.stringify([config, cases]),

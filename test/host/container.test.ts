@@ -13,7 +13,7 @@ import YAML from "yaml";
 import { loadStackFile, loadStacks } from "../../modules/stacks/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { hostTuning } from "../../modules/host-payloads/host-tuning";
-import { agentConfig, agentSource, platformSource } from "../../modules/host/agent";
+import { agentConfig } from "../../modules/host/agent";
 import {
   awsBoot,
   AWS_USER_DATA_LIMIT,
@@ -25,6 +25,7 @@ import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan } from "../../modules/plan/plan";
 import { evaluatePolicies } from "../../modules/policy-runner/runner";
 import { POLICIES } from "../../modules/policy-runner";
+import { agentPackagePaths } from "../support/agent";
 import { avfleet, ROOT } from "../support/cli";
 import { resource } from "../support/plans";
 import { missingCommands, prerequisite } from "../support/prerequisites";
@@ -131,6 +132,7 @@ test("the container bootstrap installs podman (and ECR's credential helper), nev
     [
       "/usr/local/sbin/avfleet-tune",
       "/etc/systemd/system/sfu.service",
+      ...agentPackagePaths("aws"),
       "/usr/local/sbin/avfleet-agent",
       "/etc/avfleet/agent.json",
       "/etc/systemd/system/avfleet-agent.service",
@@ -199,46 +201,6 @@ test("the container bootstrap passes shellcheck (POSIX sh)", (t) => {
   writeFileSync(file, bootstrapScript(aws, hostTuning(aws, hardware)));
   const r = spawnSync("shellcheck", ["-s", "sh", file], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stdout);
-});
-
-test("the agent a host gets is the agent in the repository, less other platforms' code, its comment lines and docstrings", (t) => {
-  if (!prerequisite(t, missingCommands("python3"))) return;
-  // The syntax tree less every docstring (the first statement of a def or class, a string).
-  const strip = [
-    "import ast, sys",
-    "t = ast.parse(sys.stdin.read())",
-    "for n in ast.walk(t):",
-    "    b = getattr(n, 'body', None)",
-    "    if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and isinstance(b[0], ast.Expr) and isinstance(b[0].value, ast.Constant) and isinstance(b[0].value.value, str):",
-    "        n.body = b[1:]",
-    "print(ast.dump(t))",
-  ].join("\n");
-  const tree = (source: string) => {
-    const r = spawnSync("python3", ["-c", strip], {
-      input: source,
-      encoding: "utf8",
-    });
-    assert.equal(r.status, 0, r.stderr);
-    return r.stdout;
-  };
-  const original = readFileSync(join(ROOT, "modules/host/avfleet-agent.py"), "utf8");
-  for (const kind of ["gcp", "aws", "metal"]) {
-    const spec = { kind, workload: { package: "avfleet-sfu" } } as unknown as FleetSpec;
-    const shipped = agentSource(spec);
-    assert.ok(shipped.length < original.length);
-    assert.equal(tree(shipped), tree(platformSource(original, new Set([kind]))), kind);
-    // its own platform and no other
-    for (const other of ["Gcp", "Aws", "Metal"]) {
-      assert.equal(
-        new RegExp(`^class ${other}:`, "m").test(shipped),
-        other.toLowerCase() === kind,
-        `${kind}: class ${other}`,
-      );
-    }
-  }
-  // Every block is there to drop: all of them leave the repository's whole tree.
-  const all = new Set(["gcp", "aws", "metal", "sessions"]);
-  assert.equal(tree(platformSource(original, all)), tree(original));
 });
 
 test("a GCP container pool may read its Artifact Registry repository, and only that", () => {

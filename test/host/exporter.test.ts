@@ -1,7 +1,7 @@
 /**
  * The host counters against the real things they read: this kernel's /proc/net/snmp after a
  * socket really overflowed, a real `avfleet-tune verify` run, and promtool's exposition lint,
- * as the host agent (avfleet-agent.py) serves them; and the agent's lines held equal to the
+ * as the host agent (avfleet_agent/counters.py) serves them; and the agent's lines held equal to the
  * reference render (modules/host/exporter.ts) on the same readings.
  */
 import { test } from "node:test";
@@ -24,25 +24,24 @@ import {
 } from "../../modules/host/exporter";
 import { loadHostFacts, renderTuning } from "../../modules/tuning";
 import { SCRIPT_PATH } from "../../modules/tuning/settings";
+import { agentImports, installAgent } from "../support/agent";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 
 const LABELS = { host: "sfu-1", pool: "gcp-us-west1", zone: "us-west1-a", region: "us-west" };
-const AGENT = join(ROOT, "modules/host/avfleet-agent.py");
 
 const STACKS = join(ROOT, "stacks");
 const metal = listStacks(STACKS)
   .map((name) => loadStackFile(join(STACKS, `Pulumi.${name}.yaml`)).fleet)
   .find((f): f is FleetSpec => f?.kind === "metal")!;
 
-/** The agent's host_metrics on these readings, its module imported as the host runs it. */
+/** The agent's host_metrics on these readings, its module imported from the repository. */
 function agentRender(r: HostReadings): string {
   const program = [
-    "import importlib.util, json, sys",
-    `spec = importlib.util.spec_from_file_location("agent", ${JSON.stringify(AGENT)})`,
-    "agent = importlib.util.module_from_spec(spec); spec.loader.exec_module(agent)",
+    agentImports("from avfleet_agent.counters import host_metrics"),
+    "import json",
     "r = json.load(sys.stdin)",
-    'sys.stdout.write(agent.host_metrics(r["families"], r["labels"], r.get("snmp"), r.get("ethtool"), r.get("tuneVerify"), r.get("stat"), r.get("userHz", 100)))',
+    'sys.stdout.write(host_metrics(r["families"], r["labels"], r.get("snmp"), r.get("ethtool"), r.get("tuneVerify"), r.get("stat"), r.get("userHz", 100)))',
   ].join("\n");
   const run = spawnSync("python3", ["-c", program], {
     input: JSON.stringify({ ...r, families: agentConfig(metal).hostMetrics.families }),
@@ -56,7 +55,8 @@ function agentRender(r: HostReadings): string {
 
 /**
  * What `avfleet-agent --print-host-metrics` serves on this host, its config the metal pool's:
- * /proc is this machine's, the rendered avfleet-tune sits under the agent's root.
+ * /proc is this machine's, the rendered agent (launcher and package) and avfleet-tune sit under
+ * the agent's root.
  */
 function agentOnThisHost(t: TestContext): string {
   const root = mkdtempSync(join(tmpdir(), "wire-agent-"));
@@ -69,7 +69,8 @@ function agentOnThisHost(t: TestContext): string {
   );
   writeFileSync(script, tune, { mode: 0o755 });
   writeFileSync(join(root, "agent.json"), JSON.stringify(agentConfig(metal)));
-  const run = spawnSync("python3", [AGENT, "--print-host-metrics", join(root, "agent.json")], {
+  const agent = installAgent(root, metal);
+  const run = spawnSync("python3", [agent, "--print-host-metrics", join(root, "agent.json")], {
     encoding: "utf8",
     env: { ...process.env, AVFLEET_ROOT: root },
   });

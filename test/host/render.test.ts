@@ -16,12 +16,14 @@ import {
   awsBoot,
   AWS_USER_DATA_LIMIT,
   bootstrapScript,
+  GCP_METADATA_VALUE_LIMIT,
   cloudConfig,
   DRAIN_REQUEST_MARKER,
   metalPayload,
   PER_BOOT_BOOTSTRAP_PATH,
 } from "../../modules/host/bootstrap";
 import { workloadUnit } from "../../modules/host/units";
+import { agentPackagePaths } from "../support/agent";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 import {
@@ -38,6 +40,14 @@ const fleets = listStacks(STACKS)
 const hardware = { cores: 32, nicDriver: "ena", rxQueues: 16, txQueues: 16, streamsPerHost: 4800 };
 const gcp = fleets.find((f) => f.kind === "gcp")!;
 const aws = fleets.find((f) => f.kind === "aws")!;
+
+test("every GCP stack's bootstrap, its startup-script metadata, stays under half of GCE's 256 KB per value", (t) => {
+  for (const spec of fleets.filter((f) => f.kind === "gcp")) {
+    const bytes = Buffer.byteLength(bootstrapScript(spec, hostTuning(spec, hardware)));
+    t.diagnostic(`${spec.pool}: startup-script ${bytes} bytes`);
+    assert.ok(bytes <= GCP_METADATA_VALUE_LIMIT / 2, `${spec.pool}: ${bytes}`);
+  }
+});
 
 test("the media unit starts only after the tuning verifies, restarts on failure, and waits out the drain", () => {
   const unit = workloadUnit(gcp);
@@ -76,6 +86,8 @@ test("every cloud stack's bootstrap carries tuning, unit, agent and config; AWS 
           : []),
         "/usr/local/sbin/avfleet-tune",
         "/etc/systemd/system/sfu.service",
+        // the agent's package with its own platform's adapter, then the launcher the units run
+        ...agentPackagePaths(spec.kind),
         "/usr/local/sbin/avfleet-agent",
         "/etc/avfleet/agent.json",
         "/etc/systemd/system/avfleet-agent.service",

@@ -1,5 +1,5 @@
 /**
- * Per-session quality on the agent's /metrics: the agent (avfleet-agent.py) counts the media
+ * Per-session quality on the agent's /metrics: the agent (avfleet_agent/sessions.py) counts the media
  * server's session records and renders them line for line as the reference
  * (modules/host/sessions.ts) does; promtool's exposition lint accepts them; and the names and
  * buckets it serves are the ones the gates (COMPARISONS) and the SLO rules (spec.ts) read.
@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
-import { agentSource } from "../../modules/host/agent";
+import { agentFiles } from "../../modules/host/agent";
 import { schemaProblems } from "../../modules/inputs/validate";
 import { sessionsAnswerSchema, type SessionsAnswer } from "../../modules/config/sessions.schema";
 import {
@@ -24,11 +24,10 @@ import {
 import { COMPARISONS } from "../../modules/gates/compare";
 import { SLO_NAMES } from "../../modules/gates/slo";
 import { ICE_METRIC, SLIS } from "../../modules/observe/spec";
-import { ROOT } from "../support/cli";
+import { agentImports } from "../support/agent";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 import { promtoolProblems } from "../support/promtool";
 
-const AGENT = join(ROOT, "modules/host/avfleet-agent.py");
 const LABELS = { host: "sfu-1", pool: "gcp-us-west1", zone: "us-west1-a", region: "us-west" };
 
 const figures = (lossRatio: number, jitterP95Seconds: number, rttP95Seconds: number) => ({
@@ -66,12 +65,11 @@ const ANSWERS: SessionsAnswer[] = [
   },
 ];
 
-/** Runs `lines` of Python with the agent imported as `agent` (as the host runs it), `input` on stdin. */
+/** Runs `lines` of Python with the agent's sessions module imported as `agent`, `input` on stdin. */
 function agentPython(lines: string[], input: unknown): unknown {
   const program = [
-    "import importlib.util, json, sys",
-    `spec = importlib.util.spec_from_file_location("agent", ${JSON.stringify(AGENT)})`,
-    "agent = importlib.util.module_from_spec(spec); spec.loader.exec_module(agent)",
+    agentImports("from avfleet_agent import sessions as agent"),
+    "import json",
     "r = json.load(sys.stdin)",
     ...lines,
   ].join("\n");
@@ -250,6 +248,7 @@ test("a restarted agent goes on from its counts and cursor: no record twice, no 
 test("every platform's agent counts session records (AWS's fetches its agent from S3: no user-data cap)", () => {
   for (const kind of ["gcp", "metal", "aws"] as const) {
     const spec = { kind, workload: { package: "avfleet-sfu" } } as unknown as FleetSpec;
-    assert.match(agentSource(spec), /^class Sessions:/m, kind);
+    const module = agentFiles(spec).find((f) => f.path.endsWith("/avfleet_agent/sessions.py"));
+    assert.match(module?.content ?? "", /^class Sessions:/m, kind);
   }
 });

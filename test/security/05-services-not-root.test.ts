@@ -14,7 +14,6 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
   chmodSync,
-  copyFileSync,
   chownSync,
   mkdirSync,
   mkdtempSync,
@@ -29,6 +28,7 @@ import { loadStackFile } from "../../modules/stacks/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import {
   AGENT_CONFIG_PATH,
+  AGENT_LIB_DIR,
   AGENT_PATH,
   AGENT_RUN_DIR,
   AGENT_STATE_DIR,
@@ -58,6 +58,7 @@ import type { ContainerImage } from "../../modules/host/image";
 import { hostTuning } from "../../modules/host-payloads/host-tuning";
 import { PAYLOAD_PATH } from "../../modules/host-payloads/metal-payload";
 import { SCRIPT_PATH } from "../../modules/tuning/settings";
+import { installAgent } from "../support/agent";
 import { ROOT } from "../support/cli";
 import { isRoot, missingCommands, prerequisite } from "../support/prerequisites";
 import { agentConfig } from "../../modules/host/agent";
@@ -334,9 +335,8 @@ test("the agent's program as an unprivileged user: root's verdict makes it tuned
   writeFileSync(join(root, SCRIPT_PATH), "#!/bin/sh\necho 'tuned: 0 setting(s) drift' >&2\n", {
     mode: 0o755,
   });
-  // The program where the bootstrap puts it, run by Debian's python as the units do.
-  mkdirSync(join(root, dirname(AGENT_PATH)), { recursive: true });
-  copyFileSync(join(ROOT, "modules/host/avfleet-agent.py"), join(root, AGENT_PATH));
+  // The launcher and package where the bootstrap puts them, run by Debian's python as the units do.
+  const launcher = installAgent(root, sjc);
   mkdirSync(join(root, STATE_DIR), { recursive: true, mode: 0o755 });
   writeFileSync(join(root, PAYLOAD_PATH), "#!/bin/sh\n", { mode: 0o700 });
   // What systemd makes of StateDirectory=/RuntimeDirectory= for the agent's user.
@@ -346,20 +346,18 @@ test("the agent's program as an unprivileged user: root's verdict makes it tuned
   }
   const env = { ...process.env, AVFLEET_ROOT: root, PYTHONDONTWRITEBYTECODE: "1" };
   // Root's check unit.
-  const check = spawnSync(PYTHON, [join(root, AGENT_PATH), "--verify-tuning", config], {
+  const check = spawnSync(PYTHON, [launcher, "--verify-tuning", config], {
     env,
   });
   assert.equal(check.status, 0, String(check.stderr));
-  const program = `import importlib.util, json, os, sys, time
-from importlib.machinery import SourceFileLoader
-loader = SourceFileLoader("agent", ${JSON.stringify(join(root, AGENT_PATH))})
-agent = importlib.util.module_from_spec(importlib.util.spec_from_loader("agent", loader))
-loader.exec_module(agent)
+  const program = `import json, os, sys, time
+sys.path.insert(0, ${JSON.stringify(join(root, AGENT_LIB_DIR))})
+from avfleet_agent import agent, common
 a = agent.Agent(json.load(open(sys.argv[1])))
 a.verify_tuning()
 a.start_drain("test")
 try:
-    open(agent.under_root(${JSON.stringify(PAYLOAD_PATH)}), "w").write("swapped")
+    open(common.under_root(${JSON.stringify(PAYLOAD_PATH)}), "w").write("swapped")
     swapped = True
 except PermissionError:
     swapped = False

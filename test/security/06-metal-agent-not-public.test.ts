@@ -31,10 +31,12 @@ import {
   nftablesDropIn,
 } from "../../modules/host/units";
 import { SCRIPT_PATH } from "../../modules/tuning/settings";
+import { agentImports, installAgent } from "../support/agent";
 import { ROOT } from "../support/cli";
 import { isRoot, missingCommands, prerequisite } from "../support/prerequisites";
 
-const AGENT = join(ROOT, "modules/host/avfleet-agent.py");
+/** The rendered agent's launcher, installed under `root`. */
+let launcher: string;
 const STACKS = join(ROOT, "stacks");
 const sjc = loadStackFile(join(STACKS, "Pulumi.metal-sjc.yaml")).fleet as FleetSpec;
 const PORT = sjc.ports.health.port;
@@ -116,6 +118,7 @@ before(() => {
   );
   mkdirSync(join(root, "etc/avfleet"), { recursive: true });
   writeFileSync(join(root, "etc/avfleet/agent.json"), JSON.stringify(agentConfig(sjc, ["eth0"])));
+  launcher = installAgent(root, sjc);
   ready = true;
 });
 
@@ -130,7 +133,7 @@ after(() => {
 async function startAgent(): Promise<void> {
   agent = spawn(
     "ip",
-    ["netns", "exec", NS, "python3", AGENT, join(root, "etc/avfleet/agent.json")],
+    ["netns", "exec", NS, "python3", launcher, join(root, "etc/avfleet/agent.json")],
     {
       env: { ...process.env, AVFLEET_ROOT: root, PATH: `${join(root, "bin")}:${process.env.PATH}` },
       stdio: ["ignore", "ignore", "pipe"],
@@ -240,10 +243,7 @@ test("a scrape flood forks one ethtool per refresh period, not one per scrape", 
 test("no private route to the admin networks: the agent refuses to serve rather than listen publicly", (t) => {
   if (!prerequisite(t, ready ? undefined : "root and ip, nft, curl, python3, ss")) return;
   ip("-n", NS, "route", "add", "192.0.2.0/24", "dev", `${VETH}p`, "src", PUBLIC);
-  const program = `import importlib.util
-spec = importlib.util.spec_from_file_location("agent", ${JSON.stringify(AGENT)})
-agent = importlib.util.module_from_spec(spec); spec.loader.exec_module(agent)
-agent.listen_addresses({"port": ${PORT}, "via": ["192.0.2.0/24"]})`;
+  const program = `${agentImports("from avfleet_agent.serve import listen_addresses")}listen_addresses({"port": ${PORT}, "via": ["192.0.2.0/24"]})`;
   const run = inNs(`python3 -c '${program.replaceAll("'", "'\\''")}'`);
   assert.notEqual(run.status, 0);
   assert.match(

@@ -1,5 +1,5 @@
 /**
- * What an AWS host publishes for its pool's alarms (avfleet-agent.py, CounterPublisher): the
+ * What an AWS host publishes for its pool's alarms (modules/host-agent/avfleet_agent/aws.py, Aws.count): the
  * increase of the table's counters (modules/alerting/cloud.ts cloudwatchCounters) between two
  * readings of its own /metrics text, per series as Prometheus's increase() counts it (a new
  * series is a baseline, a lower value a reset), summed over the host's series, and the
@@ -16,21 +16,20 @@ import { hostPolicy } from "../../modules/fleets/aws-args";
 import { autoScalingGroupName } from "../../modules/host/agent";
 import { AWS_DRAIN_HOOK, AWS_LAUNCH_HOOK, awsMediaMetric } from "../../modules/host/metrics";
 import { cloudwatchCounters } from "../../modules/alerting/cloud";
+import { agentImports } from "../support/agent";
 import { ROOT } from "../support/cli";
 
-const AGENT = join(ROOT, "modules/host/avfleet-agent.py");
 const TABLE = cloudwatchCounters("aws-use1");
 
 const program = (body: string) =>
   [
-    "import importlib.util, json, sys",
-    `spec = importlib.util.spec_from_file_location("agent", ${JSON.stringify(AGENT)})`,
-    "agent = importlib.util.module_from_spec(spec); spec.loader.exec_module(agent)",
+    agentImports("from avfleet_agent import aws as agent"),
+    "import json",
     "r = json.load(sys.stdin)",
     body,
   ].join("\n");
 
-/** Runs `body` with the agent module as `agent` and the JSON input as `r`; its stdout parsed. */
+/** Runs `body` with the agent's AWS adapter module as `agent` and the JSON input as `r`; its stdout parsed. */
 function python(body: string, input: unknown): any {
   const run = spawnSync("python3", ["-c", program(body)], {
     input: JSON.stringify(input),

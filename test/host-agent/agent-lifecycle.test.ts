@@ -1,5 +1,5 @@
 /**
- * The AWS agent's lifecycle calls (modules/host/avfleet-agent.py, loaded by python3): what
+ * The AWS agent's lifecycle calls (modules/host-agent/avfleet_agent/aws.py, loaded by python3): what
  * "No active Lifecycle Action found" means depends on the hook.
  */
 import { test } from "node:test";
@@ -12,10 +12,10 @@ import { loadStackFile } from "../../modules/stacks/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
 import { agentConfig } from "../../modules/host/agent";
 import { STATE_DIR } from "../../modules/host/units";
+import { agentImports } from "../support/agent";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 
-const AGENT = join(ROOT, "modules/host/avfleet-agent.py");
 const aws = loadStackFile(join(ROOT, "stacks/Pulumi.aws-us-east-1.yaml")).fleet as FleetSpec;
 
 /**
@@ -23,15 +23,13 @@ const aws = loadStackFile(join(ROOT, "stacks/Pulumi.aws-us-east-1.yaml")).fleet 
  * agent call made (`complete`, `heartbeat`, `launch`); the result is what the agent returned.
  */
 function outcomes(cases: Array<[string, number, string, string]>): unknown[] {
-  const program = `import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("agent", ${JSON.stringify(AGENT)})
-agent = importlib.util.module_from_spec(spec); spec.loader.exec_module(agent)
+  const program = `${agentImports("from avfleet_agent import aws as adapter, common")}import json
 config, cases = json.load(sys.stdin)
 creds = json.dumps({"AccessKeyId": "ASIA", "SecretAccessKey": "x", "Token": "t"})
 out = []
 for state, status, body, call in cases:
-    agent.call_api = lambda method, url, headers=None, body=None, timeout=5, a=(status, body.encode()): a
-    aws = agent.Aws(config, config["endpoints"])
+    common.call_api = lambda method, url, headers=None, body=None, timeout=5, a=(status, body.encode()): a
+    aws = adapter.Aws(config, config["endpoints"])
     meta = {"placement/region": "us-east-1", "iam/security-credentials/": "role",
             "iam/security-credentials/role": creds, "instance-id": "i-0abc",
             "autoscaling/target-lifecycle-state": state}
@@ -72,9 +70,7 @@ test('"No active Lifecycle Action" is done for the launching hook, not for the d
 
 /** Runs `body` (python, with `agent` loaded and `config` the spec's agent config) and returns its JSON. */
 function inAgent(spec: FleetSpec, body: string, root: string): unknown {
-  const program = `import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("agent", ${JSON.stringify(AGENT)})
-agent = importlib.util.module_from_spec(spec); spec.loader.exec_module(agent)
+  const program = `${agentImports("from avfleet_agent import agent, aws, gcp")}import json
 config = json.load(sys.stdin)
 ${body}`;
   const run = spawnSync("python3", ["-c", program], {
@@ -96,17 +92,17 @@ test("each platform's release label is what a rollout reads the host by: the MIG
   const cases: [FleetSpec, string, string, string, string][] = [
     [
       gcp,
-      "Gcp",
+      "gcp.Gcp",
       "instance/attributes/instance-template",
       "projects/123/global/instanceTemplates/gcp-usw1-20261204",
       "gcp-usw1-20261204",
     ],
-    [aws, "Aws", "tags/instance/aws:ec2launchtemplate:version", "7", "v7"],
+    [aws, "aws.Aws", "tags/instance/aws:ec2launchtemplate:version", "7", "v7"],
   ];
   for (const [spec, platform, path, answer, release] of cases) {
     const read = inAgent(
       spec,
-      `p = agent.${platform}(config, config["endpoints"])
+      `p = ${platform}(config, config["endpoints"])
 p.meta = {${JSON.stringify(path)}: ${JSON.stringify(answer)}}.get
 json.dump(p.release(), sys.stdout)`,
       root,

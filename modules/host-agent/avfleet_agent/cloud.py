@@ -1,0 +1,53 @@
+# avfleet-agent: what the agent asks of the platform its host runs on, one adapter per platform
+# (gcp.py, aws.py, metal.py) behind this interface, as jitsi-autoscaler's CloudInstanceManager
+# puts one per cloud behind one; platforms.py picks the host's.
+import json
+import os
+
+
+def agent_endpoints(config):
+    """The platform's endpoints; AVFLEET_AGENT_ENDPOINTS overrides them (the host rehearsal)."""
+    endpoints = dict(config.get("endpoints", {}))
+    endpoints.update(json.loads(os.environ.get("AVFLEET_AGENT_ENDPOINTS", "{}")))
+    return endpoints
+
+
+class CloudInstanceManager:
+    """One host's dealings with its platform. What a platform does not have answers as if done:
+    nobody to publish the load to, no notice, no hook to beat or complete."""
+
+    def __init__(self, config, endpoints):
+        self.config = config
+        self.endpoints = endpoints
+
+    def publish(self, streams):
+        """True once the platform's autoscaler can read `streams` as this host's load."""
+        return True
+
+    def count(self, exposition):
+        """Publishes the pool's alarm counters from `exposition()`, the host's /metrics text."""
+        return None
+
+    def whereami(self):
+        """(host name, zone or None), or None while the platform does not say."""
+        raise NotImplementedError
+
+    def release(self):
+        """The release this host was made from, or None."""
+        return None
+
+    def termination_notice(self):
+        """Whether the platform wants this host gone (the agent then drains it)."""
+        return False
+
+    def heartbeat(self):
+        """Tells the platform the drain goes on; True once it heard."""
+        return True
+
+    def launch(self, ready):
+        """Tells the platform the host serves (`ready`) or still comes up; True once done."""
+        return True
+
+    def complete(self, sessions):
+        """Tells the platform the drain is done, `sessions` (None: unknown) left; True once it heard."""
+        return True

@@ -1,0 +1,172 @@
+# avfleet-agent: a GCE VM's adapter: the metadata server (and its guest attributes), Cloud
+# Monitoring, and the pool's mark bucket in Cloud Storage.
+import base64
+import hashlib
+import json
+import time
+import urllib.parse
+
+from . import common
+from .cloud import CloudInstanceManager, agent_endpoints
+from .common import log, now_utc
+
+# How often a draining GCP host says again that it drains (its guest attribute avfleet/drain).
+GUEST_DRAIN_REFRESH_SEC = 60
+
+
+class Gcp(CloudInstanceManager):
+    """Metadata server (and its guest attributes), Cloud Monitoring timeSeries.create."""
+
+    def __init__(self, config, endpoints):
+        super().__init__(config, endpoints)
+        self.metadata = endpoints["metadata"].rstrip("/") + "/computeMetadata/v1/"
+        self.monitoring = endpoints["monitoring"].rstrip("/")
+        self.storage = endpoints.get("storage", "").rstrip("/")
+        self.token = None
+        self.token_expires = 0
+        self.identity = None
+        self.acknowledged_at = 0
+
+    def meta(self, path):
+        status, body = common.call_api("GET", self.metadata + path, {"Metadata-Flavor": "Google"})
+        return body.decode() if status == 200 else None
+
+    def bearer(self):
+        if time.time() >= self.token_expires - 60:
+            raw = self.meta("instance/service-accounts/default/token")
+            if raw is None:
+                return None
+            token = json.loads(raw)
+            self.token = token["access_token"]
+            self.token_expires = time.time() + int(token["expires_in"])
+        return {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+
+    def whoami(self):
+        if self.identity is None:
+            values = [
+                self.meta(p)
+                for p in ("project/project-id", "instance/id", "instance/zone", "instance/name")
+            ]
+            if None in values:
+                return None
+            project, instance_id, zone, name = values
+            self.identity = {
+                "project": project,
+                "instanceId": instance_id,
+                "zone": zone.rsplit("/", 1)[-1],
+                "name": name,
+            }
+        return self.identity
+
+    def publish(self, streams):
+        me, auth = self.whoami(), self.bearer()
+        if me is None or auth is None:
+            return False
+        series = {
+            "metric": {"type": self.config["metric"]["type"]},
+            "resource": {
+                "type": "gce_instance",
+                "labels": {
+                    "project_id": me["project"],
+                    "instance_id": me["instanceId"],
+                    "zone": me["zone"],
+                },
+            },
+            "metricKind": "GAUGE",
+            "valueType": "INT64",
+            "points": [
+                {
+                    "interval": {"endTime": now_utc().strftime("%Y-%m-%dT%H:%M:%SZ")},
+                    "value": {"int64Value": str(streams)},
+                }
+            ],
+        }
+        url = f"{self.monitoring}/v3/projects/{me['project']}/timeSeries"
+        body = json.dumps({"timeSeries": [series]}).encode()
+        # The controller's reading first: a host that shows a load in Monitoring has its own.
+        reported = self.guest_attribute("load", f"{int(time.time())} {streams}")
+        return common.call_api("POST", url, auth, body)[0] == 200 and reported
+
+    def guest_attribute(self, key, value):
+        """Writes avfleet/<key> through the metadata server, with no IAM at all: only this VM
+        can write its guest attributes, so the scale-in controller trusts its load and its drain
+        there, not in the Cloud Monitoring gauge every metricWriter of the project can write
+        (https://cloud.google.com/compute/docs/metadata/manage-guest-attributes)."""
+        return (
+            common.call_api(
+                "PUT",
+                self.metadata + f"instance/guest-attributes/avfleet/{key}",
+                {"Metadata-Flavor": "Google"},
+                value.encode(),
+            )[0]
+            == 200
+        )
+
+    def whereami(self):
+        me = self.whoami()
+        return me and (me["name"], me["zone"])
+
+    def release(self):
+        # A MIG's VM carries the template it was made from as metadata `instance-template`
+        # (projects/<n>/global/instanceTemplates/<name>): the release a rollout reads it by.
+        template = self.meta("instance/attributes/instance-template")
+        return template.strip().rsplit("/", 1)[-1] if template else None
+
+    def termination_notice(self):
+        # An operator or a rollout marks by metadata; the pool's scale-in controller by an object
+        # drain/<name> in the pool's mark bucket, as it holds no compute.instances.setMetadata.
+        if (self.meta("instance/attributes/avfleet-drain") or "").strip() == "true":
+            return True
+        return self.drain_object_exists()
+
+    def drain_object_exists(self):
+        """Whether the controller's mark object of this VM exists: objects.get answers 404 when
+        it does not (https://cloud.google.com/storage/docs/consistency). Anything
+        else but 200 is no mark this tick: the controller waits for a drain it sees done."""
+        marks, me, auth = self.config.get("drainMarks"), self.whoami(), self.bearer()
+        if not (marks and me and auth and self.storage):
+            return False
+        bucket = drain_bucket(me["project"], self.config["pool"])
+        name = urllib.parse.quote(marks["prefix"] + me["name"], safe="")
+        url = f"{self.storage}/storage/v1/b/{bucket}/o/{name}"
+        status = common.call_api("GET", url, auth)[0]
+        if status not in (200, 404):
+            log(f"drain mark {url}: HTTP {status}")
+        return status == 200
+
+    def heartbeat(self):
+        """Tells the scale-in controller this host saw its mark and drains: past the drain limit
+        it deletes such a host, but leaves one that never said so and still serves (blind to
+        its mark, which would have its calls cut). At the drain's first tick, then once a
+        minute: guest attributes take about 10 writes a minute per VM, and past that GCE may
+        drop attributes being written
+        (https://cloud.google.com/compute/docs/metadata/manage-guest-attributes); the load
+        takes six."""
+        if time.time() - self.acknowledged_at < GUEST_DRAIN_REFRESH_SEC:
+            return True
+        if self.guest_attribute("drain", f"draining {int(time.time())}"):
+            self.acknowledged_at = time.time()
+            return True
+        return False
+
+    def complete(self, sessions):
+        """Tells the scale-in controller the drain is done; it deletes the VM from the MIG."""
+        return self.guest_attribute(
+            "drain", f"done {int(time.time())} {'unknown' if sessions is None else sessions}"
+        )
+
+
+def drain_bucket(project, pool):
+    """The pool's mark bucket, as gcpDrainBucket (modules/host/metrics.ts) names it."""
+    digest = hashlib.sha256(f"{project}/{pool}".encode()).hexdigest()[:12]
+    return f"{pool[:40].rstrip('-_')}-drain-{digest}"
+
+
+def google_registry_auth(config, registry):
+    """podman's auth file for an Artifact Registry pull: the VM's token (in gcp.py, which hosts
+    pulling from elsewhere do not carry); None without a token."""
+    gcp = Gcp(config, agent_endpoints(config))
+    if gcp.bearer() is None:
+        return None
+    secret = base64.b64encode(f"oauth2accesstoken:{gcp.token}".encode()).decode()
+    return {"auths": {registry: {"auth": secret}}}
