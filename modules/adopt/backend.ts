@@ -4,8 +4,9 @@
  *
  * Sources, pulumi/pulumi 1b59498:
  * - the backend URL: PULUMI_BACKEND_URL, else Pulumi.yaml's backend.url, else the one
- *   `pulumi login` stored (pkg/workspace/creds.go GetCurrentCloudURLWithSource, lines 55-77);
- *   we read the first two and ask for --backend rather than read the credentials file;
+ *   `pulumi login` stored (pkg/workspace/creds.go GetCurrentCloudURLWithSource, lines 55-77):
+ *   `current` of credentials.json in $PULUMI_CREDENTIALS_PATH, else $PULUMI_HOME, else
+ *   ~/.pulumi (sdk/go/common/workspace/creds.go getCredsFilePath, lines 325-341);
  * - a DIY backend is a go-cloud bucket URL (pkg/backend/diy/backend.go IsDIYBackendURL,
  *   lines 203-210); `file://~` is the home directory (lines 651-667);
  * - its layout is `.pulumi/meta.yaml`'s version: 0 is the legacy layout without projects, 1
@@ -32,7 +33,7 @@ export interface Backend {
   url: string;
   kind: BackendKind;
   /** Where the URL came from. */
-  source: "--backend" | "PULUMI_BACKEND_URL" | "Pulumi.yaml";
+  source: "--backend" | "PULUMI_BACKEND_URL" | "Pulumi.yaml" | "credentials.json";
 }
 
 /** Schemes of DIY state stores (go-cloud blob buckets the CLI opens). */
@@ -54,7 +55,19 @@ export function backendKind(url: string): BackendKind {
   );
 }
 
-/** The backend as the CLI would pick it, of the sources we read; undefined if none says. */
+/** The backend `pulumi login` last chose, as the CLI stores it; undefined when logged out. */
+function loggedIn(env: Record<string, string | undefined>): string | undefined {
+  const dir = env.PULUMI_CREDENTIALS_PATH || env.PULUMI_HOME || join(homedir(), ".pulumi");
+  try {
+    const current = JSON.parse(readFileSync(join(dir, "credentials.json"), "utf8"))?.current;
+    return typeof current === "string" && current !== "" ? current : undefined;
+  } catch {
+    // No file, or not JSON: the CLI would say it is not logged in; so do we, by saying nothing.
+    return undefined;
+  }
+}
+
+/** The backend as the CLI would pick it; undefined if no source says. */
 export function findBackend(
   flag: string | undefined,
   env: Record<string, string | undefined>,
@@ -69,6 +82,7 @@ export function findBackend(
     ["--backend", flag],
     ["PULUMI_BACKEND_URL", env.PULUMI_BACKEND_URL || undefined],
     ["Pulumi.yaml", fromProject()],
+    ["credentials.json", loggedIn(env)],
   ];
   const [source, url] = found.find(([, u]) => u !== undefined) ?? [];
   if (!source || !url) return undefined;
@@ -201,4 +215,24 @@ export function stackNaming(
     problem: layout && layoutProblem(layout),
     qualify: (stack) => qualifiedStack(backend, project, stack, options.org),
   };
+}
+
+/**
+ * How the executors (migrate, rollout) name a stack on the CLI. On Pulumi Cloud a bare name
+ * resolves in the default organization of whoever runs it, so two operators could move two
+ * different stacks: the name goes in full, and --org is required (exit 2 before anything runs
+ * without it). On a DIY backend the bare name resolves in this project, and a legacy store
+ * refuses the qualified one, so it stays bare; so it does when no backend is known (the CLI
+ * will say it is not logged in).
+ */
+export function executorStackName(
+  org: string | undefined,
+  env: Record<string, string | undefined>,
+  projectFile: string,
+  project: string,
+): (stack: string) => string {
+  const backend = findBackend(undefined, env, projectFile);
+  if (backend?.kind !== "cloud") return (stack) => stack;
+  qualifiedStack(backend, project, "(stack)", org);
+  return (stack) => qualifiedStack(backend, project, stack, org);
 }

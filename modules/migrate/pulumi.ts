@@ -83,6 +83,16 @@ export function concurrentUpdate(result: CliResult): string | undefined {
 export const CONFLICT_RETRY = { retries: 10, firstDelayMs: 2_000, maxDelayMs: 60_000 };
 
 /**
+ * A call's `--stack` as the backend needs it (executorStackName): plans and journals keep the
+ * stack file's bare name; only the CLI sees the qualified one.
+ */
+export function withStackName(args: string[], stackName: (stack: string) => string): string[] {
+  const at = args.indexOf("--stack");
+  if (at < 0 || at + 1 >= args.length) return args;
+  return [...args.slice(0, at + 1), stackName(args[at + 1]), ...args.slice(at + 2)];
+}
+
+/**
  * The real CLI: `PULUMI` or `pulumi` on PATH, through zx, run against the project at `root`. A
  * fenced call also carries the state's `location` and the lease to the program.
  */
@@ -90,11 +100,12 @@ export function cliPulumi(
   root: string,
   env: NodeJS.ProcessEnv = process.env,
   location?: string,
+  stackName: (stack: string) => string = (stack) => stack,
 ): PulumiRunner {
   const bin = env.PULUMI || "pulumi";
   return async (args, fence) => {
     const { $ } = await import("zx");
-    const argv = [...globalArgs(root), ...args];
+    const argv = [...globalArgs(root), ...withStackName(args, stackName)];
     const callEnv = fence && location ? { ...env, ...fenceEnv(location, fence) } : env;
     const result = await $({ env: callEnv, nothrow: true, quiet: true })`${bin} ${argv}`;
     return { exitCode: result.exitCode ?? 1, stdout: result.stdout, stderr: result.stderr };

@@ -62,7 +62,8 @@ pulumi import fails on a record it cannot read: list with --only the ones that e
 Options:
   --only NAME,...   adopt only these records (resource names, as listed without --only)
   --out FILE        where to write the import file (default: STACK.import.json)
-  --backend URL     the state backend (default: PULUMI_BACKEND_URL, else Pulumi.yaml backend.url)
+  --backend URL     the state backend (default: PULUMI_BACKEND_URL, else Pulumi.yaml backend.url,
+                    else the one \`pulumi login\` chose)
   --org ORG         your Pulumi Cloud organization: a bare --stack resolves in your default one
   --json            {"stack","qualifiedStack","backend","file","commands","placeholders",
                      "records":[{"urn","type","name","id","parentUrn"}]}

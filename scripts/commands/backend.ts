@@ -11,8 +11,8 @@ export const command: Command = {
   help: `
 Usage: avfleet backend [--backend URL] [--org ORG] [--json] [--stacks-dir DIR]
 
-Prints the backend (from --backend, PULUMI_BACKEND_URL or Pulumi.yaml's backend.url), every
-stack's fully qualified name there, and the StackReference names each traffic split reads.
+Prints the backend (from --backend, PULUMI_BACKEND_URL, Pulumi.yaml's backend.url or the one
+\`pulumi login\` chose), every stack's fully qualified name there, and the StackReference names each traffic split reads.
 On a DIY backend they are organization/avfleet/<stack>; on Pulumi Cloud <org>/avfleet/<stack>,
 and a bare --stack resolves in your default organization, so --org is required.
 

@@ -43,7 +43,9 @@ import {
   type World,
 } from "../../modules/rehearsal/world";
 import { FAULT_HELP, FAULT_UNITS, parseFault, type Fault } from "../../modules/rehearsal/faults";
+import { executorStackName } from "../../modules/adopt/backend";
 import { EXIT, UsageError, parseCommandArgs, type Command } from "../cli";
+import { PROJECT, PROJECT_FILE } from "./adopt";
 
 const ACTIONS = ["plan", "run", "status", "approve", "abort", "rollback", "abandon"] as const;
 type Action = (typeof ACTIONS)[number];
@@ -113,6 +115,9 @@ ${FAULT_UNITS}
                      BRANCH (never your checked-out branch), push it to origin and open one
                      pull request with gh, updated by each push: deploys from git then carry
                      the migration's weights (the pack refuses older ones)
+  --org ORG          your Pulumi Cloud organization: on Cloud every call names its stack
+                     ORG/avfleet/<stack> (a bare name resolves in each operator's default
+                     organization); required there for real runs, unused on a DIY backend
   --prometheus URL   gates query Prometheus' HTTP API at URL (real runs; PromQL per pool and
                      region, timeouts, retries, a hold after 5 failed queries in a row)
 
@@ -211,6 +216,7 @@ async function migrate(argv: string[]): Promise<number> {
     "metrics-port": { type: "string" },
     prometheus: { type: "string" },
     publish: { type: "string" },
+    org: { type: "string" },
   });
   const [word, file, ...extra] = positionals;
   const action = ACTIONS.find((a) => a === word);
@@ -284,6 +290,15 @@ async function migrate(argv: string[]): Promise<number> {
     return shortfalls.length ? EXIT.findings : EXIT.ok;
   }
 
+  // Checked before any state is touched: on Pulumi Cloud without --org nothing runs.
+  const stackName = values.rehearse
+    ? undefined
+    : executorStackName(
+        values.org,
+        process.env,
+        join(projectRoot(loaded.stacksDir), PROJECT_FILE),
+        PROJECT,
+      );
   const by = operatorIdentity(values.by);
   // This checkout's state: rehearsal worlds always, journals and leases unless --state is shared.
   const localRoot =
@@ -329,7 +344,7 @@ async function migrate(argv: string[]): Promise<number> {
     const metrics = prometheus ? prometheusProvider({ url: prometheus, region }) : noMetrics;
     const root = projectRoot(loaded.stacksDir);
     const drivers: Drivers = world ?? {
-      pulumi: cliPulumi(root, process.env, stateSpec),
+      pulumi: cliPulumi(root, process.env, stateSpec, stackName),
       metrics,
       clock: realClock,
       ...(publish ? { publish: gitPublisher(root, publish) } : {}),

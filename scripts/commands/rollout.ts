@@ -29,7 +29,9 @@ import {
   type RolloutOptions,
 } from "../../modules/rollout/units";
 import { RolloutWorld } from "../../modules/rollout/world";
+import { executorStackName } from "../../modules/adopt/backend";
 import { EXIT, UsageError, parseCommandArgs, type Command } from "../cli";
+import { PROJECT, PROJECT_FILE } from "./adopt";
 import { withStateErrors } from "./migrate";
 
 const DEFAULTS: BatchLimits = ROLLOUT_DEFAULTS;
@@ -76,6 +78,8 @@ Options:
   --step                  run one step, then stop
   --state URL|DIR         the journal and lease (default .avfleet/rollout; postgres:// to share)
   --by NAME               who acts (default: $AVFLEET_BY, then the OS user)
+  --org ORG               your Pulumi Cloud organization: there every call names the stack
+                          ORG/avfleet/<stack>; required on Cloud for real runs
   --json                  the plan, the status or the outcome as JSON
   --stacks-dir DIR        where the stack files are (default: stacks)
 
@@ -97,6 +101,7 @@ Examples:
       by: { type: "string" },
       json: { type: "boolean" },
       "stacks-dir": { type: "string" },
+      org: { type: "string" },
     });
     const action = positionals[0] as Action;
     if (!ACTIONS.includes(action) || positionals.length !== 2) {
@@ -213,6 +218,15 @@ async function rolloutAction(
   const out = (text: string) => process.stdout.write(text);
   const progress = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
   const by = operatorIdentity(values.by as string | undefined);
+  // Checked before any state is touched: on Pulumi Cloud without --org nothing runs.
+  const stackName = values.rehearse
+    ? undefined
+    : executorStackName(
+        values.org as string | undefined,
+        process.env,
+        join(projectRoot(dirname(stack.file)), PROJECT_FILE),
+        PROJECT,
+      );
   // A rehearsal keeps nothing: its journal lives as long as its simulated pool.
   const stateSpec = values.rehearse
     ? mkdtempSync(join(tmpdir(), "avfleet-rollout-"))
@@ -232,7 +246,7 @@ async function rolloutAction(
           clock: world.clock,
         }
       : {
-          pulumi: cliPulumi(projectRoot(dirname(stack.file)), process.env, stateSpec),
+          pulumi: cliPulumi(projectRoot(dirname(stack.file)), process.env, stateSpec, stackName),
           run: cliRunner(),
           clock: realClock,
         };

@@ -15,8 +15,8 @@ stacks directory, inventory/*.yaml and runbooks/*.yaml beside it) and rewrites e
 change listed in CHANGELOG.md has a mechanical fix: a metal fleet's minHosts/maxHosts removed,
 an absolute inventory path inside the project made relative, YAML merge keys (<<) written out,
 a UTF-16 file converted to UTF-8, and in a scale replay --demand CSV (named as a FILE) a
-hexadecimal or exponent count written in decimal and a third column dropped. Only the changed keys' text changes: comments, key order and
-flow style stay byte for byte. Then the current loaders read the rewritten files (in a staging
+hexadecimal or exponent count written in decimal and a third column dropped. Only the changed
+keys' text changes: comments, key order and flow style stay byte for byte. Then the current loaders read the rewritten files (in a staging
 copy) and what they still refuse, and what the mandatory policies a change introduced would
 refuse, is listed with the Changelog's fix: those need you.
 

@@ -41,7 +41,7 @@ test("a DIY store's layout: meta.yaml's version, else legacy if it holds stacks,
   assert.equal(layoutProblem({ version: 1, why: "" }), undefined);
 });
 
-test("the backend comes from --backend, else PULUMI_BACKEND_URL, else Pulumi.yaml", () => {
+test("the backend comes from --backend, else PULUMI_BACKEND_URL, else Pulumi.yaml, else `pulumi login`'s", () => {
   const dir = mkdtempSync(join(tmpdir(), "avfleet-project-"));
   const project = join(dir, "Pulumi.yaml");
   writeFileSync(project, "name: avfleet\nbackend:\n  url: gs://media-state\n");
@@ -53,7 +53,22 @@ test("the backend comes from --backend, else PULUMI_BACKEND_URL, else Pulumi.yam
     source: "PULUMI_BACKEND_URL",
   });
   assert.equal(findBackend(undefined, {}, project)?.source, "Pulumi.yaml");
-  assert.equal(findBackend(undefined, {}, join(dir, "none.yaml")), undefined);
+  const home = mkdtempSync(join(tmpdir(), "avfleet-pulumi-home-"));
+  const none = join(dir, "none.yaml");
+  assert.equal(findBackend(undefined, { PULUMI_HOME: home }, none), undefined);
+  // What `pulumi login` stores: credentials.json's `current`, under PULUMI_HOME or
+  // PULUMI_CREDENTIALS_PATH (which wins).
+  writeFileSync(join(home, "credentials.json"), '{"current":"https://api.pulumi.com"}');
+  assert.deepEqual(findBackend(undefined, { PULUMI_HOME: home }, none), {
+    url: "https://api.pulumi.com",
+    kind: "cloud",
+    source: "credentials.json",
+  });
+  const creds = mkdtempSync(join(tmpdir(), "avfleet-pulumi-creds-"));
+  writeFileSync(join(creds, "credentials.json"), '{"current":"s3://media-state"}');
+  const both = { PULUMI_HOME: home, PULUMI_CREDENTIALS_PATH: creds };
+  assert.equal(findBackend(undefined, both, none)?.url, "s3://media-state");
+  assert.equal(findBackend(undefined, both, project)?.source, "Pulumi.yaml");
   assert.throws(
     () => findBackend("ftp://x", {}, project),
     /--backend: backend URL "ftp:\/\/x" is neither Pulumi Cloud/,

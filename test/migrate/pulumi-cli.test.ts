@@ -28,7 +28,14 @@ if (all[0] !== "--cwd" || all[1] !== process.env.STANDIN_ROOT || all[2] !== "--n
 }
 const args = all.slice(3);
 const state = JSON.parse(fs.readFileSync(process.env.STANDIN_STATE, "utf8"));
-const stack = args[args.indexOf("--stack") + 1];
+// On Pulumi Cloud (STANDIN_ORG) a stack is ORG/PROJECT/NAME; a bare name would resolve in the
+// caller's default organization, which here holds no such stack (exit 6 since CLI 3.227).
+const named = args[args.indexOf("--stack") + 1];
+if (process.env.STANDIN_ORG && named !== process.env.STANDIN_ORG + "/avfleet/" + named.split("/").pop()) {
+  process.stderr.write("error: no stack named '" + named + "' found\\n");
+  process.exit(6);
+}
+const stack = named.split("/").pop();
 const save = () => fs.writeFileSync(process.env.STANDIN_STATE, JSON.stringify(state));
 if (args[0] === "stack" && args[1] === "output") {
   process.stdout.write(JSON.stringify(state.outputs[stack] || {}));
@@ -254,5 +261,37 @@ test("a failed up leaves no unapplied weight in the stack's config: what the nex
     intents.length,
     1,
     "the rollback stays recorded as intended: the next run finishes it",
+  );
+});
+
+test("on Pulumi Cloud every call names its stack ORG/avfleet/<stack>; without --org nothing runs", () => {
+  const cloud = { PULUMI_BACKEND_URL: "https://api.pulumi.com", STANDIN_ORG: "acme" };
+  const { run, calls, journal, runbook, stacks } = setUp(cloud);
+  const refused = run("run");
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /a bare stack name resolves in your default organization: give --org/,
+  );
+  assert.throws(() => calls(), /ENOENT/, "no pulumi call was made");
+  assert.deepEqual(journal(), [], "no journal was written");
+
+  const shift = run("run", "--org", "acme");
+  assert.equal(shift.code, 1, shift.stderr);
+  assert.match(shift.stdout, /\naborted: aborted by test: bake not needed here\n$/);
+  const stackArgs = calls().map((c) => c.split("--stack ")[1].split(" ")[0]);
+  assert.deepEqual([...new Set(stackArgs)], ["acme/avfleet/traffic-us-west"]);
+  // The plan and the journal keep the stack file's name: only the CLI sees the qualified one.
+  const plan = planUnits(loadRunbook(runbook, stacks))[0].commands.map((args) => commandLine(args));
+  assert.ok(plan.every((c) => c.includes("--stack traffic-us-west")));
+});
+
+test("a DIY backend's stacks keep their bare names: a legacy store refuses qualified ones", () => {
+  const { run, calls } = setUp({ PULUMI_BACKEND_URL: "s3://acme-pulumi-state" });
+  const shift = run("run");
+  assert.equal(shift.code, 1, shift.stderr);
+  assert.ok(
+    calls().every((c) => c.endsWith("--stack traffic-us-west")),
+    calls().join("\n"),
   );
 });
