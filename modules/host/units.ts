@@ -409,7 +409,10 @@ export function agentUnit(mediaUnit: string, drainSeconds: number, firewall = fa
     "# rendered by avfleet (modules/host); change the fleet spec, not this file.",
     "[Unit]",
     "Description=avfleet host agent: health check, media load, drain",
-    `After=network-online.target ${TUNE_UNIT} ${TUNE_CHECK_UNIT} ${mediaUnit}${firewall ? ` ${FIREWALL_UNIT}` : ""}`,
+    // At a shutdown the agent asks `systemctl is-system-running`, as its own unprivileged user,
+    // which goes over the system bus (only root reaches systemd's private socket,
+    // systemd/systemd#3610): stopping before the bus keeps that answer from racing its stop.
+    `After=network-online.target dbus.service ${TUNE_UNIT} ${TUNE_CHECK_UNIT} ${mediaUnit}${firewall ? ` ${FIREWALL_UNIT}` : ""}`,
     `Wants=network-online.target ${TUNE_CHECK_TIMER}`,
     `Requires=${TUNE_CHECK_UNIT}`,
     ...(firewall ? [`Requires=${FIREWALL_UNIT}`] : []),
