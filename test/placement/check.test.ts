@@ -1,7 +1,7 @@
 /**
  * #27 finding 1: `avfleet place` proposed a geo-steered traffic-us-west with both pools at 100
  * and gcp-us-west1 capped at 15 hosts, and nothing said that runbooks/us-west.yaml would then
- * scale to 40 under a cap of 15, skip its 1 → 75 % steps and move metal-sjc 100 → 0 at once.
+ * scale to 66 under a cap of 15, skip its 1 → 75 % steps and move metal-sjc 100 → 0 at once.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -43,7 +43,7 @@ const capped = (maxHosts: number) =>
 
 test("the newcomer's proposal: each thing it would break, with the file, the key and why", () => {
   assert.deepEqual(formatProblems(proposalBreaks([capped(15), geoBoth], splits, runbooks)), [
-    "out/Pulumi.gcp-us-west1.yaml: config.avfleet:fleet.maxHosts: is 15, below the 40 hosts runbooks/us-west.yaml steps[1] scales gcp-us-west1 to before traffic moves, expected at least 40 while runbooks/us-west.yaml runs",
+    "out/Pulumi.gcp-us-west1.yaml: config.avfleet:fleet.maxHosts: is 15, below the 66 hosts runbooks/us-west.yaml steps[1] scales gcp-us-west1 to before traffic moves, expected at least 66 while runbooks/us-west.yaml runs",
     "out/Pulumi.traffic-us-west.yaml: config.avfleet:traffic.pools[1]: puts gcp-us-west1 in a geoproximity record set, which would send it every join nearest to it at once (gcp-us-west1 has weight 0 in traffic-us-west today), expected a move of at most 25 points (maxStepPct): a runbook moves it by weight first",
     "out/Pulumi.traffic-us-west.yaml: config.avfleet:traffic.dns.routing: is geoproximity, but runbooks/us-west.yaml shifts metal-sjc → gcp-us-west1 by weight, which a geoproximity record set does not have, expected weighted while runbooks/us-west.yaml runs",
     'runbooks/us-west.yaml: steps[2].weights: 1 would be skipped as "already at": traffic-us-west would start with gcp-us-west1 at 100, expected gcp-us-west1 below the runbook\'s weights when it starts',
@@ -53,7 +53,7 @@ test("the newcomer's proposal: each thing it would break, with the file, the key
 });
 
 test("a proposal the runbook can live with breaks nothing: a cap at the runbook's floor, the split as it is", () => {
-  assert.deepEqual(proposalBreaks([capped(40)], splits, runbooks), []);
+  assert.deepEqual(proposalBreaks([capped(66)], splits, runbooks), []);
   assert.deepEqual(
     proposalBreaks([proposed("traffic-us-west", () => {})], splits, runbooks),
     [],

@@ -25,13 +25,13 @@ test("avfleet place: tables, a map and stack files that pass the stack checks; n
     "--json",
   ]);
   // The example's placement caps gcp-us-west1 at 18 hosts and geo-steers traffic-us-west while
-  // runbooks/us-west.yaml scales it to 40 and shifts it by weight (#27 finding 1).
+  // runbooks/us-west.yaml scales it to 66 and shifts it by weight (#27 finding 1).
   assert.equal(run.code, 1, run.stderr);
   const report = JSON.parse(run.stdout);
   const proposedFile = (stack: string) => join(out, "stacks", `Pulumi.${stack}.yaml`);
   assert.ok(
     report.breaks.includes(
-      `${proposedFile("gcp-us-west1")}: config.avfleet:fleet.maxHosts: is 18, below the 40 hosts runbooks/us-west.yaml steps[1] scales gcp-us-west1 to before traffic moves, expected at least 40 while runbooks/us-west.yaml runs`,
+      `${proposedFile("gcp-us-west1")}: config.avfleet:fleet.maxHosts: is 18, below the 66 hosts runbooks/us-west.yaml steps[1] scales gcp-us-west1 to before traffic moves, expected at least 66 while runbooks/us-west.yaml runs`,
     ),
     report.breaks.join("\n"),
   );
