@@ -34,8 +34,21 @@ export class Execution extends JournaledRun<ExecutorContext> {
     return new Execution(ctx, lease, entries);
   }
 
+  /** The migration marker's seq the traffic stack last applied, as its outputs say. */
+  private deployedSeq = 0;
+
   private get runbook() {
     return this.ctx.loaded.runbook;
+  }
+
+  /**
+   * The marker's seq for the next weight change: the journal's position, which only grows, and
+   * never at or below what the stack last applied. A journal begun afresh (the state moved from a
+   * directory to PostgreSQL mid-migration, say) would otherwise count from 1 again, and the pack's
+   * traffic-migration-order would refuse every step as older than the running migration's.
+   */
+  private get nextSeq(): number {
+    return Math.max(this.position, this.deployedSeq + 1);
   }
 
   /** The `pool` label a pool stack's hosts export their series under: what is queried. */
@@ -49,6 +62,8 @@ export class Execution extends JournaledRun<ExecutorContext> {
     const read = await this.outputs(unit, this.runbook.traffic);
     if (!read.ok) return read;
     const weights = read.outputs.weights;
+    const deployed = read.outputs.migration?.seq;
+    if (typeof deployed === "number") this.deployedSeq = Math.max(this.deployedSeq, deployed);
     if (typeof weights !== "object" || weights === null) {
       return { ok: false, reason: `${this.runbook.traffic} has no weights output` };
     }
@@ -59,7 +74,7 @@ export class Execution extends JournaledRun<ExecutorContext> {
    * Makes the traffic stack's weights `weights`: set every pool, up, read back. Skipped when
    * `current` (just read back) already shows them (a resumed step), unless a `rollback` (the
    * config may hold a failed change that must not linger for the next `up`). The config carries
-   * the intent's journal position and whether it is a rollback (pulumi.ts WeightChange).
+   * the marker (nextSeq) and whether it is a rollback (pulumi-args.ts WeightChange).
    */
   async ensureWeights(
     unit: string,
@@ -77,7 +92,7 @@ export class Execution extends JournaledRun<ExecutorContext> {
     await this.record({ type: "weights-intent", unit, weights });
     for (const args of [
       setWeightsArgs(traffic, this.ctx.loaded.traffic.pools, weights, {
-        seq: this.position,
+        seq: this.nextSeq,
         rollback,
       }),
       pulumiArgs.up(traffic),
@@ -143,7 +158,7 @@ export class Execution extends JournaledRun<ExecutorContext> {
    */
   async unstage(unit: string, weights: Weights): Promise<void> {
     const { traffic } = this.runbook;
-    const change = { seq: this.position, rollback: false };
+    const change = { seq: this.nextSeq, rollback: false };
     const args = setWeightsArgs(traffic, this.ctx.loaded.traffic.pools, weights, change);
     if ((await this.pulumi(unit, args)).exitCode === 0)
       await this.publish(unit, this.ctx.loaded.traffic.file);

@@ -143,7 +143,7 @@ function setUp(env: Record<string, string> = {}, conflicts = 0) {
       });
   const pulumiState = () => JSON.parse(readFileSync(state, "utf8"));
   const journal = () => readJournal(join(dir, "state", "us-west", "journal.jsonl"));
-  return { run, calls, journal, pulumiState, runbook, stacks, bin };
+  return { run, calls, journal, pulumiState, runbook, stacks, bin, stateFile: state };
 }
 
 /** A call as the plan shows it: the marker's sequence is known only once journaled. */
@@ -294,4 +294,17 @@ test("a DIY backend's stacks keep their bare names: a legacy store refuses quali
     calls().every((c) => c.endsWith("--stack traffic-us-west")),
     calls().join("\n"),
   );
+});
+
+test("a journal begun afresh still stages a marker above the one the stack last applied", () => {
+  // The state moved (a directory to PostgreSQL) mid-migration: the new journal counts from 1,
+  // while the traffic stack's outputs say it last applied step 500 of the running migration.
+  const { run, calls, pulumiState, stateFile } = setUp();
+  const state = pulumiState();
+  state.outputs["traffic-us-west"].migration = { seq: 500, rollback: false };
+  writeFileSync(stateFile, JSON.stringify(state));
+  const shift = run("run");
+  assert.equal(shift.code, 1, shift.stderr);
+  const staged = calls().find((c) => c.startsWith("pulumi config set-all"))!;
+  assert.match(staged, / --plaintext avfleet:traffic\.migration\.seq=501 /);
 });
