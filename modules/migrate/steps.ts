@@ -13,7 +13,8 @@ import { concurrentUpdate, summarize, type CliResult } from "./pulumi";
 import { formatDuration, type LoadedRunbook } from "../runbook/runbook";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS } from "../gates/slo";
 import { validApproval } from "../migration-state/state";
-import { formatWeights, sameWeights, shiftedWeights, type Weights } from "../runbook/weights";
+import { formatWeights, sameWeights, type Weights } from "../runbook/weights";
+import { shiftedWeights } from "../traffic/weights";
 import { JournaledRun, type Outcome, type RunContext } from "./run";
 
 export interface ExecutorContext extends RunContext<Unit> {

@@ -8,6 +8,7 @@
 import type { TrafficSpec } from "../config/traffic";
 import { routingOf } from "../config/traffic";
 import type { FileProblem } from "../inputs/problems";
+import { shiftedWeights, weightsOf, type Weights } from "../traffic/weights";
 
 /** A proposed stack file: where it was written and what it holds. */
 export interface ProposedStack {
@@ -33,8 +34,6 @@ export interface RunbookSteps {
   };
 }
 
-type Weights = Record<string, number>;
-
 const TRAFFIC = ["config", "avfleet:traffic"];
 const FLEET = ["config", "avfleet:fleet"];
 
@@ -42,13 +41,10 @@ type Found = { key: string; problem: Omit<FileProblem, "file"> };
 /** A runbook weight the executor would pass over: the target is already above it. */
 type Skip = { key: string; step: number; weight: number; at: number };
 
-const weightsOf = (spec: TrafficSpec): Weights =>
-  Object.fromEntries(spec.pools.map((p) => [p.stack, p.weight]));
-
 /**
  * The weights the executor would apply, step by step, starting from a split's weights — as
- * `migrate plan` computes them (modules/runbook/plan.ts: the target from 0, the source taking
- * what the other pools leave; a drain gives the source's share to the target) and as it runs
+ * `migrate plan` computes them (modules/runbook/plan.ts, with the same shiftedWeights; a drain
+ * gives the source's share to the target) and as it runs
  * them (modules/migrate/executor.ts `shift`: a step whose target weight is below the target's
  * current weight is skipped, "already at").
  */
@@ -58,10 +54,7 @@ function replay(
   maxStepPct: number,
 ): { jumps: Found[]; skips: Skip[] } {
   const { source, target, steps } = runbook.runbook;
-  const others = Object.entries(start)
-    .filter(([p]) => p !== source && p !== target)
-    .reduce((sum, [, w]) => sum + w, 0);
-  let planned: Weights = { ...start, [target]: 0, [source]: 100 - others };
+  let planned = shiftedWeights(start, source, target, 0);
   let current = { ...start };
   const found: Found[] = [];
   const skips: Skip[] = [];
@@ -83,7 +76,7 @@ function replay(
   };
   steps.forEach((step, i) => {
     (step.kind === "shift" ? (step.weights ?? []) : []).forEach((w, j) => {
-      planned = { ...planned, [target]: w, [source]: 100 - others - w };
+      planned = shiftedWeights(planned, source, target, w);
       if ((current[target] ?? 0) <= w) move(planned, ["steps", i, "weights", j], `weight ${w}`);
       else {
         skips.push({ key: `${i}.${j}`, step: i, weight: w, at: current[target] });

@@ -6,7 +6,8 @@
 import type { Gate } from "./runbook.schema";
 import { durationMs, type LoadedRunbook } from "./runbook";
 import { MIN_HOSTS_PATH, PLANNED_SEQ, pulumiArgs, setWeightsArgs } from "./pulumi-args";
-import { shiftedWeights, type Weights } from "./weights";
+import { shiftedWeights } from "../traffic/weights";
+import type { Weights } from "./weights";
 
 interface UnitBase {
   /** 1-based position in the plan, as a string: the journal's key. */

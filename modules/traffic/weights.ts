@@ -1,4 +1,4 @@
-/** Weights of a traffic split: how far a change moves, which records exist. */
+/** Weights of a traffic split: how far a change moves, how a migration moves them, which records exist. */
 import type { TrafficSpec } from "../config/traffic";
 
 // The step rule is the pack's (policy/contract/rules.ts): the pack judges it with no access to modules/.
@@ -16,4 +16,17 @@ export function weightsOf(spec: TrafficSpec): Weights {
  */
 export function servingPools(spec: TrafficSpec): TrafficSpec["pools"] {
   return spec.pools.filter((p) => p.weight > 0);
+}
+
+/** The weights with the target at `target` and the source taking what the others leave. */
+export function shiftedWeights(
+  current: Weights,
+  source: string,
+  target: string,
+  targetWeight: number,
+): Weights {
+  const others = Object.entries(current)
+    .filter(([p]) => p !== source && p !== target)
+    .reduce((sum, [, w]) => sum + w, 0);
+  return { ...current, [target]: targetWeight, [source]: 100 - others - targetWeight };
 }
