@@ -8,9 +8,6 @@ import { keeps, selector, SLOS, type SloName } from "./slo";
 import { reachedErrorLimit, type MetricsProvider } from "./metrics";
 import { fmt, type GateEvaluation } from "./verdict";
 
-// What evaluateGates returns: its callers (the executors, the journal) read it from here.
-export type { GateEvaluation } from "./verdict";
-
 /**
  * A gate as a runbook states it, with the schema's defaults filled in (modules/runbook's
  * runbook schema is its source; this is the part the verdicts read).

@@ -1,5 +1,5 @@
 /** Human text for plan, run progress and status; `--json` prints the same objects raw. */
-import type { GateEvaluation } from "../gates/gates";
+import type { GateEvaluation } from "../gates/verdict";
 import type { Entry } from "../migration-state/journal";
 import type { Unit } from "../runbook/plan";
 import { commandLine } from "../runbook/pulumi-args";

@@ -5,7 +5,8 @@
  */
 import { stackFileName } from "../stacks/stack";
 import type { Lease } from "../migration-state/backend";
-import { evaluateGates, roundVerdict, type GateEvaluation } from "../gates/gates";
+import { evaluateGates, roundVerdict } from "../gates/gates";
+import type { GateEvaluation } from "../gates/verdict";
 import type { Entry, EntryOf, HaltKind } from "../migration-state/journal";
 import type { Unit, UnitOf } from "../runbook/plan";
 import { MIN_HOSTS_PATH, pulumiArgs, setWeightsArgs } from "../runbook/pulumi-args";

@@ -5,7 +5,7 @@
  * before the next append); in PostgreSQL one row per entry.
  */
 import { readNoFollow } from "./nofollow";
-import type { GateEvaluation } from "../gates/gates";
+import type { GateEvaluation } from "../gates/verdict";
 import type { Weights } from "../runbook/weights";
 
 export type HaltKind =

@@ -8,7 +8,8 @@
  */
 import { createHash } from "node:crypto";
 import type { RolloutConfig } from "../config/rollout";
-import { evaluateGates, roundVerdict, type GateEvaluation } from "../gates/gates";
+import { evaluateGates, roundVerdict } from "../gates/gates";
+import type { GateEvaluation } from "../gates/verdict";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS } from "../gates/slo";
 import type { Lease } from "../migration-state/backend";
 import type { Entry } from "../migration-state/journal";

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { judgeGate, roundVerdict, type GateEvaluation } from "../../modules/gates/gates";
+import { judgeGate, roundVerdict } from "../../modules/gates/gates";
+import type { GateEvaluation } from "../../modules/gates/verdict";
 import type { Gate } from "../../modules/runbook/runbook.schema";
 import { SLOS } from "../../modules/gates/slo";
 
