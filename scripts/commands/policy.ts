@@ -2,9 +2,8 @@
 import {
   DEFAULT_STACKS_DIR,
   listStacks,
-  loadStackFile,
+  loadStacks,
   pulumiConfigMap,
-  stackFileName,
 } from "../../modules/stacks/stack";
 import { weightsAtRevision, withAppliedWeights } from "../../modules/policy-runner/base";
 import { checkPlan } from "../../modules/policy-runner/runner";
@@ -75,15 +74,24 @@ Options:
       ? weightsAtRevision(values.base, dir, positionals.length ? positionals : listStacks(dir))
       : new Map();
     const { names, plans } = await evaluateNamedStacks(positionals, dir);
-    // What the engine hands the pack beside the resources: the stack's config.
-    const config = (stack: string) =>
-      pulumiConfigMap(loadStackFile(stackFileName(dir, stack)).document).config;
+    // Each stack file read once, for what the engine hands the pack beside the resources (its
+    // config) and for the estate checks (its fleet).
+    const stacks = new Map(
+      loadStacks(
+        dir,
+        plans.map((p) => p.name),
+      ).map((s) => [s.name, s]),
+    );
     const violations = [
       ...plans.flatMap((plan) =>
-        checkPlan(withAppliedWeights(plan, applied.get(plan.name)), POLICIES, config(plan.name)),
+        checkPlan(
+          withAppliedWeights(plan, applied.get(plan.name)),
+          POLICIES,
+          pulumiConfigMap(stacks.get(plan.name)!.document).config,
+        ),
       ),
       ...poolPrefixViolations(plans),
-      ...regionDemandViolations(plans, (stack) => loadStackFile(stackFileName(dir, stack)).fleet),
+      ...regionDemandViolations(plans, (stack) => stacks.get(stack)?.fleet),
     ];
     process.stdout.write(
       values.json
