@@ -193,7 +193,12 @@ export function declareAlerting(document: StackFile): PoolAlerting | undefined {
   const { config } = document;
   const spec = config["avfleet:fleet"];
   if (!spec || spec.kind === "metal") return undefined;
-  const ref = { pool: spec.pool, mediaRegion: spec.mediaRegion, maxHosts: spec.maxHosts };
+  const ref = {
+    pool: spec.pool,
+    mediaRegion: spec.mediaRegion,
+    maxHosts: spec.maxHosts,
+    minHosts: spec.minHosts,
+  };
   const notify = spec.alerting?.notify;
   const cloud =
     spec.kind === "gcp"

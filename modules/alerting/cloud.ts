@@ -21,6 +21,7 @@ import {
   burnAlertName,
   duration,
   effectiveFactor,
+  HEALTHY_HOSTS,
   hostAlerts,
   HOST_THRESHOLDS,
   SLIS,
@@ -33,7 +34,28 @@ export interface PoolRef {
   mediaRegion: string;
   /** The pool's ceiling (its stack's maxHosts): the at-max policy compares healthy hosts with it. */
   maxHosts?: number;
+  /** The pool's floor (its stack's minHosts): a pool that may scale to 0 hosts may fall silent. */
+  minHosts?: number;
 }
+
+/**
+ * A pool whose hosts publish nothing: every burn and host alert on it reads no data and stays
+ * quiet (CloudWatch's `notBreaching`, an empty PromQL vector), so silence itself pages. Twenty
+ * minutes without a point: long enough for a new pool's first hosts to boot and publish (a GCP
+ * host also installs the Ops Agent), short next to the burn alerts' hour. Not for a pool that
+ * may scale to zero, nor on metal, where Prometheus's own `up` of each target says it
+ * (AvfleetHostAgentDown).
+ */
+export const POOL_SILENT = {
+  alert: "AvfleetPoolSilent",
+  silentSec: 1200,
+  severity: "page" as Severity,
+  summary: "Pool {{ $labels.pool }} publishes no metrics: every alert on it is blind",
+  description:
+    "No host of the pool has published a metric for 20 minutes. Either it has no serving host or its hosts' agents (or on GCP the Ops Agent) cannot write: check the hosts' agent journal and their role's write grant.",
+};
+
+const silenceWatched = (ref: PoolRef) => ref.minHosts !== 0;
 
 /** The metrics the host agent publishes to CloudWatch on AWS besides its load. */
 export const CLOUDWATCH = {
@@ -188,7 +210,29 @@ export function gcpAlertPolicies(
       runbook_url: `${runbookBase}#${a.alert.toLowerCase()}`,
     }),
   );
-  return [...burns, ...hosts];
+  // absent_over_time (Prometheus ≥ 2.16; Managed Service for Prometheus is at parity with 2.44
+  // but for staleness, which this does not need:
+  // https://cloud.google.com/stackdriver/docs/managed-prometheus/promql-differences) is 1 once
+  // the pool's series have had no sample for its window; `for` makes up the rest.
+  const silentWindow = 300;
+  const silent = silenceWatched(ref)
+    ? [
+        policy(
+          POOL_SILENT.alert,
+          ref,
+          POOL_SILENT.severity,
+          `absent_over_time(${HEALTHY_HOSTS}{pool="${ref.pool}"}[${duration(silentWindow)}])`,
+          POOL_SILENT.silentSec - silentWindow,
+          "avfleet-hosts",
+          {
+            summary: POOL_SILENT.summary,
+            description: POOL_SILENT.description,
+            runbook_url: `${runbookBase}#${POOL_SILENT.alert.toLowerCase()}`,
+          },
+        ),
+      ]
+    : [];
+  return [...burns, ...hosts, ...silent];
 }
 
 type AlarmArgs = aws.cloudwatch.MetricAlarmArgs & { name: string };
@@ -338,5 +382,29 @@ export function awsAlarms(ref: PoolRef, runbookBase = DEFAULT_RUNBOOK_BASE): Aws
       },
     },
   );
+  if (silenceWatched(ref)) {
+    // Each serving host publishes UdpInDatagrams every period, zero or not (the agent's
+    // count()), so its SampleCount is the hosts publishing. A period with no point at all is
+    // missing data, which `breaching` reads as below the threshold
+    // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data).
+    const period = 300;
+    out.alarms.push({
+      role: "pool-silent",
+      severity: POOL_SILENT.severity,
+      args: {
+        tags: tags(POOL_SILENT.severity),
+        name: `${prefix}-pool-silent`,
+        alarmDescription: `${POOL_SILENT.summary.replace("{{ $labels.pool }}", ref.pool)}. ${POOL_SILENT.description}`,
+        ...published(counters, CLOUDWATCH.inDatagrams, pool),
+        statistic: "SampleCount",
+        period,
+        evaluationPeriods: POOL_SILENT.silentSec / period,
+        datapointsToAlarm: POOL_SILENT.silentSec / period,
+        comparisonOperator: "LessThanThreshold",
+        threshold: 1,
+        treatMissingData: "breaching",
+      },
+    });
+  }
   return out;
 }

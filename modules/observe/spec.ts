@@ -182,7 +182,7 @@ export function duration(seconds: number): string {
 export const HOST_METRICS = EXPORTER_METRICS;
 
 export { HOST_JOB };
-export { MAX_HOSTS, TRAFFIC_WEIGHT };
+export { HEALTHY_HOSTS, MAX_HOSTS, TRAFFIC_WEIGHT };
 
 export const HOST_THRESHOLDS = {
   /** Kernel drops over received datagrams: 0.1 % loses audio frames users hear. */

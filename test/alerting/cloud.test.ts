@@ -35,7 +35,8 @@ const ofType = (plan: Plan, type: string) =>
 
 test("GCP: one PromQL alert policy per alert, narrowed to the pool, thresholds from the spec", () => {
   const policies = ofType(plans.get("gcp-us-west1")!, "gcp:monitoring/alertPolicy:AlertPolicy");
-  assert.equal(policies.length, 15);
+  // 10 burn alerts, 5 host alerts, the pool's silence
+  assert.equal(policies.length, 16);
   const page = policies.find((p) => p.name === "gcp-usw1-alerting-packet-loss-burn-page")!;
   const cond = page.inputs.conditions[0].conditionPrometheusQueryLanguage;
   assert.equal(cond.alertRule, "AvfleetPacketLossBurnPage");
@@ -58,8 +59,9 @@ test("AWS: a composite alarm per burn alert over one metric-math alarm per windo
   const composites = ofType(plan, "aws:cloudwatch/compositeAlarm:CompositeAlarm");
   const alarms = ofType(plan, "aws:cloudwatch/metricAlarm:MetricAlarm");
   assert.equal(composites.length, 10);
-  // per SLI: page 3 pairs, ticket 2 pairs, two windows each; plus the two drop alarms
-  assert.equal(alarms.length, 5 * (3 + 2) * 2 + 2);
+  // per SLI: page 3 pairs, ticket 2 pairs, two windows each; plus the two drop alarms and the
+  // pool's silence
+  assert.equal(alarms.length, 5 * (3 + 2) * 2 + 3);
   const page = composites.find(
     (c) => c.inputs.alarmName === "avfleet-aws-use1-AvfleetPacketLossBurnPage",
   )!;
@@ -118,7 +120,7 @@ test("routing: every alert notifies its severity's receiver, a window alarm only
     ...ofType(aws, "aws:cloudwatch/metricAlarm:MetricAlarm"),
   ];
   const alerts = alarms.filter((a) => a.inputs.tags?.severity);
-  assert.equal(alerts.length, 12);
+  assert.equal(alerts.length, 13);
   for (const a of alerts) {
     // OK too, so a PagerDuty incident resolves with its alarm
     assert.deepEqual(a.inputs.alarmActions, [arn(a.inputs.tags.severity)], a.name);

@@ -629,6 +629,7 @@ test("page-has-receiver: every example stack's pages reach a receiver; an alert,
   assert.deepEqual(refused, [
     "aws-use1-alerting-udp-receive-buffer-drops",
     "aws-use1-alerting-nic-allowance-exceeded",
+    "aws-use1-alerting-pool-silent",
     "aws-use1-alerting-packet-loss-page",
     "aws-use1-alerting-jitter-p95-page",
     "aws-use1-alerting-join-success-page",
