@@ -22,6 +22,7 @@ import {
 import { fleetLabels } from "../fleets/labels";
 import { POOL_ALERTING_TYPE } from "../../policy/contract/rules";
 import { awsAlarms, gcpAlertPolicies, type PoolRef } from "./cloud";
+import { awsDashboardBody, awsDashboardName } from "./cloudwatch-dashboard";
 import { awsTargets, gcpTargets } from "./notify";
 
 /**
@@ -104,24 +105,36 @@ export class PoolAlerting extends pulumi.ComponentResource {
           : {};
       const { alarms, composites } = awsAlarms(args.ref, args.runbookBase);
       const byName = new Map<string, cloudwatch.MetricAlarm>();
+      const alerts: pulumi.Output<string>[] = [];
       for (const a of alarms) {
-        byName.set(
-          a.args.name,
-          new cloudwatch.MetricAlarm(
-            `${name}-${a.role}`,
-            { ...a.args, ...actions(a.severity), region: cloud.region },
-            parent,
-          ),
+        const alarm = new cloudwatch.MetricAlarm(
+          `${name}-${a.role}`,
+          { ...a.args, ...actions(a.severity), region: cloud.region },
+          parent,
         );
+        byName.set(a.args.name, alarm);
+        if (a.severity) alerts.push(alarm.arn);
       }
       for (const c of composites) {
-        new cloudwatch.CompositeAlarm(
+        const composite = new cloudwatch.CompositeAlarm(
           `${name}-${c.role}`,
           { ...c.args, ...actions(c.severity), region: cloud.region },
           // the rule names its member alarms: they must exist first
           { ...parent, dependsOn: c.alarms.map((n) => byName.get(n)!) },
         );
+        alerts.push(composite.arn);
       }
+      new cloudwatch.Dashboard(
+        `${name}-dashboard`,
+        {
+          dashboardName: awsDashboardName(args.ref.pool),
+          dashboardBody: pulumi
+            .all(alerts)
+            .apply((arns) => JSON.stringify(awsDashboardBody(args.ref, cloud.region, arns))),
+          region: cloud.region,
+        },
+        parent,
+      );
       this.alerts = [...alarms.map((a) => a.role), ...composites.map((c) => c.role)];
     }
     this.registerOutputs({ alerts: this.alerts });

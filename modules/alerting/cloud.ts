@@ -107,7 +107,7 @@ export function cloudwatchCounters(pool: string, periodSec = 60): CloudWatchCoun
 }
 
 /** The table's metric of that name and dimensions: an alarm reads only what hosts publish. */
-function published(
+export function published(
   counters: CloudWatchCounters,
   name: string,
   dims: Record<string, string>,

@@ -81,6 +81,38 @@ test("AWS: a composite alarm per burn alert over one metric-math alarm per windo
   }
 });
 
+test("AWS: a dashboard per pool, its alerts' states over each SLI's bad share against its budget", () => {
+  const plan = plans.get("aws-us-east-1")!;
+  const [dashboard] = ofType(plan, "aws:cloudwatch/dashboard:Dashboard");
+  assert.equal(dashboard.inputs.dashboardName, "avfleet-aws-use1");
+  assert.equal(dashboard.inputs.region, "us-east-1");
+  const body = JSON.parse(dashboard.inputs.dashboardBody);
+  const [status, ...graphs] = body.widgets;
+  // the alerts: 10 composites, the two drop alarms and the silence; no window alarm
+  assert.equal(status.type, "alarm");
+  assert.equal(status.properties.alarms.length, 13);
+  assert.ok(status.properties.alarms.every((arn: string) => arn.startsWith("arn:aws:cloudwatch:")));
+  assert.equal(graphs.length, SLIS.length + 4);
+  for (const sli of SLIS) {
+    const g = graphs.find((w: any) => w.properties.title === `${sli.name}: bad share`);
+    assert.deepEqual(g.properties.metrics[2], [
+      { expression: "bad / total", id: "share", label: "bad share" },
+    ]);
+    assert.equal(g.properties.annotations.horizontal[0].value, 1 - sli.objective);
+  }
+  // a 24-column grid, no two widgets on the same cells
+  const cells = new Set<string>();
+  for (const w of body.widgets) {
+    assert.ok(w.x + w.width <= 24, JSON.stringify(w.properties.title));
+    for (let x = w.x; x < w.x + w.width; x++)
+      for (let y = w.y; y < w.y + w.height; y++) {
+        assert.ok(!cells.has(`${x},${y}`), `overlap at ${x},${y}`);
+        cells.add(`${x},${y}`);
+      }
+  }
+  assert.equal(ofType(plans.get("gcp-us-west1")!, "aws:cloudwatch/dashboard:Dashboard").length, 0);
+});
+
 test("metal stacks declare no cloud alerting: the Prometheus rules cover them", () => {
   const [metal] = loadStacks(STACKS, ["metal-sjc"]);
   assert.equal(declareAlerting(metal.document), undefined);

@@ -34,6 +34,7 @@ import {
   cloudwatchCounters,
   gcpAlertPolicies,
 } from "../../modules/alerting/cloud";
+import { awsDashboardBody } from "../../modules/alerting/cloudwatch-dashboard";
 import { regionDashboard } from "../../modules/observe/dashboards";
 import { prometheusSites, renderPrometheus } from "../../modules/observe/prometheus";
 import { dashboardRegions, poolFacts } from "../../modules/observe/render";
@@ -136,11 +137,43 @@ test("seams: each AWS pool's alarms read what its hosts publish, and the counter
     const read = alarms.flatMap(({ args }) => alarmMetrics(args));
     assert.ok(read.length >= 20);
     assert.deepEqual(unpublishedAlarmMetrics(fleet, table, read), [], fleet.pool);
-    // target tracking reads the load the agent writes, in its group and its pool's namespace
+    // the pool's dashboard: every graph's metric row ([namespace, name, dimension, value, …])
+    const rows = awsDashboardBody(fleet, "us-east-1", []).widgets.flatMap((w) =>
+      w.type === "metric"
+        ? (w.properties.metrics as unknown[][]).filter((r) => typeof r[0] === "string")
+        : [],
+    );
+    const shown = rows.map((r) => {
+      const pairs = r.slice(2).filter((x) => typeof x === "string") as string[];
+      const dimensions = Object.fromEntries(
+        pairs.flatMap((_, i) => (i % 2 ? [] : [[pairs[i], pairs[i + 1]]])),
+      );
+      return { namespace: r[0] as string, metricName: r[1] as string, dimensions };
+    });
+    const load = shown.filter((m) => m.metricName === "MediaStreams");
+    assert.equal(shown.length, 5 * 2 + 5, fleet.pool);
+    assert.deepEqual(
+      unpublishedAlarmMetrics(
+        fleet,
+        table,
+        shown.filter((m) => m.metricName !== "MediaStreams"),
+      ),
+      [],
+      fleet.pool,
+    );
+    // target tracking and the dashboard read the load the agent writes, in its group and its
+    // pool's namespace
     assert.deepEqual(
       [config.metric.namespace, config.metric.name, config.metric.autoScalingGroup],
       [`AVFleet/Media/${fleet.pool}`, "MediaStreams", `${fleet.pool}-media`],
     );
+    assert.deepEqual(load, [
+      {
+        namespace: config.metric.namespace,
+        metricName: config.metric.name,
+        dimensions: config.metric.dimensions,
+      },
+    ]);
     // ...the one namespace the hosts' role may write, where the alarms' counters are too
     const publish = hostPolicy(fleet as AwsFleetSpec, "arn").Statement.find(
       (st) => st.Action === "cloudwatch:PutMetricData",

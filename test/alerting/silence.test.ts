@@ -10,12 +10,17 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { awsAlarms, gcpAlertPolicies, POOL_SILENT } from "../../modules/alerting/cloud";
+import {
+  awsAlarms,
+  gcpAlertPolicies,
+  POOL_SILENT,
+  type PoolRef,
+} from "../../modules/alerting/cloud";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 
 const ref = { pool: "gcp-usw1", mediaRegion: "us-west", maxHosts: 90, minHosts: 3 };
 
-function silencePolicy(r = ref) {
+function silencePolicy(r: PoolRef = ref) {
   return gcpAlertPolicies(r).find(
     (p) => (p.args.conditions as { displayName: string }[])[0].displayName === POOL_SILENT.alert,
   );

@@ -211,7 +211,7 @@ test("human preview: a tree per stack under its component and a summary line", (
   );
   assert.match(
     human.stdout,
-    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 73 resources to create \(69 custom, 4 components\)\n {4}hosts: 6–90\n {4}scaling: ours: GCP autoscaler ONLY_SCALE_OUT, target 2880 streams\/host · 55 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s\n {4}host: avfleet-sfu 2\.4\.1-1 · avfleet-agent, load every 30 s · drain up to 1800 s \(autoscaler ONLY_SCALE_OUT; scale-in controller drains ≤ 2 host\(s\) per 900 s, deletes each once drained; media unit stops after 1860 s\)\n {4}release: r-[0-9a-f]{12} \(template gcp-usw1-0001\); no rollout: an up records it and changes no existing host\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
+    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 74 resources to create \(70 custom, 4 components\)\n {4}hosts: 6–90\n {4}scaling: ours: GCP autoscaler ONLY_SCALE_OUT, target 2880 streams\/host · 55 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s\n {4}host: avfleet-sfu 2\.4\.1-1 · avfleet-agent, load every 30 s · drain up to 1800 s \(autoscaler ONLY_SCALE_OUT; scale-in controller drains ≤ 2 host\(s\) per 900 s, deletes each once drained; media unit stops after 1860 s\)\n {4}release: r-[0-9a-f]{12} \(template gcp-usw1-0001\); no rollout: an up records it and changes no existing host\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
   );
   // how each way a host leaves plays out on this rendering, one line each
   assert.match(
@@ -224,6 +224,6 @@ test("human preview: a tree per stack under its component and a summary line", (
   );
   assert.match(
     human.stdout,
-    /\npreview: 1 stacks, 73 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
+    /\npreview: 1 stacks, 74 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
   );
 });

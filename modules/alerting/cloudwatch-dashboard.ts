@@ -1,0 +1,134 @@
+/**
+ * An AWS pool's CloudWatch dashboard (pure; PoolAlerting declares it): the same figures the
+ * Grafana dashboards show for Prometheus pools, read from what the pool's hosts publish to
+ * CloudWatch — each SLI's bad share against its budget, kernel and NIC drops, the hosts
+ * publishing, the load the group scales on — and the state of the pool's alarms.
+ *
+ * Body format: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html
+ * (a metric is `[namespace, name, dimension name, value, …, {rendering}]`, an expression
+ * `[{expression, id, label}]`; an alarm widget lists alarm ARNs).
+ */
+import { autoScalingGroupName } from "../host/agent";
+import { awsMediaMetric } from "../host/metrics";
+import { HOST_THRESHOLDS, SLIS } from "../observe/spec";
+import { CLOUDWATCH, cloudwatchCounters, published, type PoolRef } from "./cloud";
+
+/** What the pool's hosts publish, as a metric array row with its rendering options. */
+type Row = (string | Record<string, unknown>)[];
+
+interface Widget {
+  type: "metric" | "alarm";
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  properties: Record<string, unknown>;
+}
+
+const WIDTH = 8;
+const HEIGHT = 6;
+/** A dashboard's period: the alarms' shortest window but one (5 minutes). */
+const PERIOD = 300;
+
+/** The dashboard's name: the pool's, within CloudWatch's alphanumerics, `-` and `_`. */
+export function awsDashboardName(pool: string): string {
+  return `avfleet-${pool}`.replace(/[^A-Za-z0-9_-]/g, "_");
+}
+
+/**
+ * The body of an AWS pool's dashboard; `alarmArns`: its alerts (the alarms that notify, at most
+ * the status widget's 100), for the status widget.
+ */
+export function awsDashboardBody(
+  ref: PoolRef,
+  region: string,
+  alarmArns: string[],
+): { widgets: Widget[] } {
+  const counters = cloudwatchCounters(ref.pool);
+  const row = (name: string, dims: Record<string, string>, options: Record<string, unknown>) => {
+    const m = published(counters, name, dims);
+    return [m.namespace, m.metricName, ...Object.entries(m.dimensions).flat(), options] as Row;
+  };
+  const graph = (
+    title: string,
+    metrics: Row[],
+    extra: Record<string, unknown> = {},
+  ): Omit<Widget, "x" | "y"> => ({
+    type: "metric",
+    width: WIDTH,
+    height: HEIGHT,
+    properties: {
+      title,
+      region,
+      view: "timeSeries",
+      stat: "Sum",
+      period: PERIOD,
+      metrics,
+      ...extra,
+    },
+  });
+  const budgetLine = (label: string, value: number) => ({
+    annotations: { horizontal: [{ label, value }] },
+    yAxis: { left: { min: 0 } },
+  });
+
+  const slis = SLIS.map((sli) => {
+    const dims = { Pool: ref.pool, Slo: sli.name };
+    return graph(
+      `${sli.name}: bad share`,
+      [
+        row(CLOUDWATCH.badEvents, dims, { id: "bad", visible: false }),
+        row(CLOUDWATCH.events, dims, { id: "total", visible: false }),
+        [{ expression: "bad / total", id: "share", label: "bad share" }],
+      ],
+      budgetLine(`budget ${+(1 - sli.objective).toFixed(4)}`, 1 - sli.objective),
+    );
+  });
+  const pool = { Pool: ref.pool };
+  const media = awsMediaMetric(ref.pool);
+  const hosts = [
+    graph(
+      "UDP receive-buffer drops: share of datagrams",
+      [
+        row(CLOUDWATCH.rcvbufErrors, pool, { id: "drops", visible: false }),
+        row(CLOUDWATCH.inDatagrams, pool, { id: "datagrams", visible: false }),
+        [{ expression: "drops / (datagrams + drops)", id: "share", label: "dropped share" }],
+      ],
+      budgetLine("alert", HOST_THRESHOLDS.rcvbufDropRatio),
+    ),
+    graph("Packets over the NIC allowance", [
+      row(CLOUDWATCH.allowance, pool, { label: "allowance exceeded" }),
+    ]),
+    // one UdpInDatagrams point per serving host and minute (the silence alarm reads the same)
+    graph("Hosts publishing", [
+      row(CLOUDWATCH.inDatagrams, pool, { id: "points", stat: "SampleCount", visible: false }),
+      [{ expression: `points / ${PERIOD / counters.periodSec}`, id: "hosts", label: "hosts" }],
+    ]),
+    graph(
+      "Media streams (the group's scaling metric)",
+      [
+        [
+          media.namespace,
+          media.name,
+          "AutoScalingGroupName",
+          autoScalingGroupName(ref.pool),
+          { stat: "Average", label: "per host" },
+        ],
+      ],
+      { stat: "Average" },
+    ),
+  ];
+  const alarms: Omit<Widget, "x" | "y"> = {
+    type: "alarm",
+    width: 24,
+    height: 4,
+    properties: { title: `${ref.pool}: alerts`, alarms: alarmArns },
+  };
+  // three graphs a row under the alarms' states
+  const graphs = [...slis, ...hosts].map((w, i) => ({
+    ...w,
+    x: (i % 3) * WIDTH,
+    y: alarms.height + Math.floor(i / 3) * HEIGHT,
+  }));
+  return { widgets: [{ ...alarms, x: 0, y: 0 }, ...graphs] };
+}
