@@ -21,14 +21,18 @@ export function rehearsalCounters(spec: FleetSpec) {
 const key = (namespace: string, name: string, dimensions: Record<string, string>) =>
   `${namespace} ${name} ${JSON.stringify(dimensions)}`;
 
-/** Every metric the pool's rendered alarms read, as namespace, name and dimensions. */
+/**
+ * Every metric the pool's rendered alarms read that its hosts publish, as namespace, name and
+ * dimensions; not AWS's own (`AWS/*`: the group's hosts in service, which the group publishes).
+ */
 export function alarmedMetrics(spec: FleetSpec): string[] {
   const { alarms } = awsAlarms({ pool: spec.pool, mediaRegion: spec.mediaRegion });
   return [
     ...new Set(
-      alarms.flatMap(({ args }) =>
-        alarmMetrics(args).map((m) => key(m.namespace!, m.metricName!, m.dimensions!)),
-      ),
+      alarms
+        .flatMap(({ args }) => alarmMetrics(args))
+        .filter((m) => !m.namespace!.startsWith("AWS/"))
+        .map((m) => key(m.namespace!, m.metricName!, m.dimensions!)),
     ),
   ].sort();
 }

@@ -12,7 +12,7 @@
 import type * as aws from "@pulumi/aws";
 import type * as gcp from "@pulumi/gcp";
 import type { Severity } from "../config/notify.schema";
-import type { CloudWatchCounters, CounterTerm } from "../host/agent";
+import { autoScalingGroupName, type CloudWatchCounters, type CounterTerm } from "../host/agent";
 import { HOST_METRIC_FAMILIES } from "../host/exporter";
 import { awsMediaMetric } from "../host/metrics";
 import { burnAnnotations, DEFAULT_RUNBOOK_BASE, num, scaled } from "../observe/rules";
@@ -384,10 +384,26 @@ export function awsAlarms(ref: PoolRef, runbookBase = DEFAULT_RUNBOOK_BASE): Aws
   );
   if (silenceWatched(ref)) {
     // Each serving host publishes UdpInDatagrams every period, zero or not (the agent's
-    // count()), so its SampleCount is the hosts publishing. A period with no point at all is
-    // missing data, which `breaching` reads as below the threshold
-    // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data).
+    // count()), so its SampleCount counts the hosts publishing. Silence is a pool with hosts in
+    // service (its group's GroupInServiceInstances, collected for every pool) and no point: a
+    // new pool's alarm, or a pool between hosts, reads no host in service and stays OK.
+    // FILL turns a period without a point into 0: missing data alone would be judged over
+    // CloudWatch's wider evaluation range, where one old point keeps the alarm OK
+    // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html;
+    // FILL, IF, AND: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html).
     const period = 300;
+    const points = {
+      ...published(counters, CLOUDWATCH.inDatagrams, pool),
+      period,
+      stat: "SampleCount",
+    };
+    const inService = {
+      namespace: "AWS/AutoScaling",
+      metricName: "GroupInServiceInstances",
+      dimensions: { AutoScalingGroupName: autoScalingGroupName(ref.pool) },
+      period,
+      stat: "Minimum",
+    };
     out.alarms.push({
       role: "pool-silent",
       severity: POOL_SILENT.severity,
@@ -395,14 +411,21 @@ export function awsAlarms(ref: PoolRef, runbookBase = DEFAULT_RUNBOOK_BASE): Aws
         tags: tags(POOL_SILENT.severity),
         name: `${prefix}-pool-silent`,
         alarmDescription: `${POOL_SILENT.summary.replace("{{ $labels.pool }}", ref.pool)}. ${POOL_SILENT.description}`,
-        ...published(counters, CLOUDWATCH.inDatagrams, pool),
-        statistic: "SampleCount",
-        period,
+        comparisonOperator: "GreaterThanOrEqualToThreshold",
+        threshold: 1,
         evaluationPeriods: POOL_SILENT.silentSec / period,
         datapointsToAlarm: POOL_SILENT.silentSec / period,
-        comparisonOperator: "LessThanThreshold",
-        threshold: 1,
-        treatMissingData: "breaching",
+        treatMissingData: "notBreaching",
+        metricQueries: [
+          { id: "points", metric: points, returnData: false },
+          { id: "serving", metric: inService, returnData: false },
+          {
+            id: "silent",
+            expression: "IF(FILL(serving, 0) > 0 AND FILL(points, 0) == 0, 1, 0)",
+            label: "hosts in service, none publishing",
+            returnData: true,
+          },
+        ],
       },
     });
   }

@@ -43,7 +43,7 @@ export function awsDashboardBody(
   ref: PoolRef,
   region: string,
   alarmArns: string[],
-): { widgets: Widget[] } {
+): { periodOverride: "inherit"; widgets: Widget[] } {
   const counters = cloudwatchCounters(ref.pool);
   const row = (name: string, dims: Record<string, string>, options: Record<string, unknown>) => {
     const m = published(counters, name, dims);
@@ -68,7 +68,7 @@ export function awsDashboardBody(
     },
   });
   const budgetLine = (label: string, value: number) => ({
-    annotations: { horizontal: [{ label, value }] },
+    annotations: { horizontal: [{ label, value: +value.toPrecision(6) }] },
     yAxis: { left: { min: 0 } },
   });
 
@@ -81,7 +81,7 @@ export function awsDashboardBody(
         row(CLOUDWATCH.events, dims, { id: "total", visible: false }),
         [{ expression: "bad / total", id: "share", label: "bad share" }],
       ],
-      budgetLine(`budget ${+(1 - sli.objective).toFixed(4)}`, 1 - sli.objective),
+      budgetLine("budget", 1 - sli.objective),
     );
   });
   const pool = { Pool: ref.pool };
@@ -92,17 +92,32 @@ export function awsDashboardBody(
       [
         row(CLOUDWATCH.rcvbufErrors, pool, { id: "drops", visible: false }),
         row(CLOUDWATCH.inDatagrams, pool, { id: "datagrams", visible: false }),
-        [{ expression: "drops / (datagrams + drops)", id: "share", label: "dropped share" }],
+        // as the alarm divides
+        [{ expression: "drops / datagrams", id: "share", label: "dropped per datagram" }],
       ],
       budgetLine("alert", HOST_THRESHOLDS.rcvbufDropRatio),
     ),
     graph("Packets over the NIC allowance", [
       row(CLOUDWATCH.allowance, pool, { label: "allowance exceeded" }),
     ]),
-    // one UdpInDatagrams point per serving host and minute (the silence alarm reads the same)
-    graph("Hosts publishing", [
+    // one UdpInDatagrams point per serving host and period (the silence alarm reads the same),
+    // beside the hosts the group has in service
+    graph("Hosts publishing, hosts in service", [
       row(CLOUDWATCH.inDatagrams, pool, { id: "points", stat: "SampleCount", visible: false }),
-      [{ expression: `points / ${PERIOD / counters.periodSec}`, id: "hosts", label: "hosts" }],
+      [
+        {
+          expression: `points / (PERIOD(points) / ${counters.periodSec})`,
+          id: "hosts",
+          label: "publishing",
+        },
+      ],
+      [
+        "AWS/AutoScaling",
+        "GroupInServiceInstances",
+        "AutoScalingGroupName",
+        autoScalingGroupName(ref.pool),
+        { stat: "Average", label: "in service" },
+      ],
     ]),
     graph(
       "Media streams (the group's scaling metric)",
@@ -112,7 +127,7 @@ export function awsDashboardBody(
           media.name,
           "AutoScalingGroupName",
           autoScalingGroupName(ref.pool),
-          { stat: "Average", label: "per host" },
+          { stat: "Average", label: "average of the hosts' points" },
         ],
       ],
       { stat: "Average" },
@@ -130,5 +145,6 @@ export function awsDashboardBody(
     x: (i % 3) * WIDTH,
     y: alarms.height + Math.floor(i / 3) * HEIGHT,
   }));
-  return { widgets: [{ ...alarms, x: 0, y: 0 }, ...graphs] };
+  // each graph keeps its own period whatever the time range shown ("hosts" divides by it)
+  return { periodOverride: "inherit", widgets: [{ ...alarms, x: 0, y: 0 }, ...graphs] };
 }

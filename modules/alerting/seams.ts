@@ -6,7 +6,8 @@
  * host's Ops Agent). test/alerting/seams.test.ts and bench:observe (alerts_with_source) use it.
  */
 import type { FleetSpec } from "../config/fleet.schema";
-import { agentConfig, type CloudWatchCounters } from "../host/agent";
+import { GROUP_METRICS } from "../fleets/aws-args";
+import { agentConfig, autoScalingGroupName, type CloudWatchCounters } from "../host/agent";
 import type { AlarmMetric } from "./cloud";
 import { HOST_JOB } from "../host/scrape";
 import { emptyCounts, renderSessionMetrics } from "../host/sessions";
@@ -78,8 +79,9 @@ export function unpublished(expr: string, published: Set<string>, pools: Set<str
 }
 
 /**
- * What an AWS pool's alarms read that its hosts do not publish: a metric outside the agent's
- * CloudWatch table, or a table metric summed from a family the agent does not serve.
+ * What an AWS pool's alarms read that its hosts and group do not publish: a metric outside the
+ * agent's CloudWatch table and the group's metrics, or a table metric summed from a family the
+ * agent does not serve.
  */
 export function unpublishedAlarmMetrics(
   spec: FleetSpec,
@@ -93,7 +95,14 @@ export function unpublishedAlarmMetrics(
       m.terms.filter((t) => !served.has(t.family)).map((t) => t.family),
     ]),
   );
+  const group = JSON.stringify({ AutoScalingGroupName: autoScalingGroupName(spec.pool) });
   return reads.flatMap((m) => {
+    if (
+      m.namespace === "AWS/AutoScaling" &&
+      (GROUP_METRICS as readonly string[]).includes(m.metricName ?? "") &&
+      JSON.stringify(m.dimensions) === group
+    )
+      return [];
     const key = JSON.stringify([m.namespace, m.metricName, m.dimensions]);
     const missing = sourced.get(key);
     if (!missing) return [`metric ${key}: not in the hosts' table`];

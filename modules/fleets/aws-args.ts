@@ -236,6 +236,9 @@ export function targetConnectionPolicy(spec: AwsFleetSpec) {
  */
 export const SUSPENDED_PROCESSES = ["AZRebalance"];
 
+/** The group metrics every pool's group publishes to AWS/AutoScaling. */
+export const GROUP_METRICS = ["GroupInServiceInstances"] as const;
+
 /**
  * Group inputs a later `up` must not change: initialLifecycleHooks is ForceNew upstream (a changed
  * hook would delete and recreate the group, every host with it); the hooks' own LifecycleHook

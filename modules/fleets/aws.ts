@@ -289,10 +289,11 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       // once, beside the rollout's drained batches. Releases go through the rollout only.
       terminationPolicies: ["OldestLaunchTemplate", "OldestInstance"],
       suspendedProcesses: args.SUSPENDED_PROCESSES,
-      // Predictive scaling's load metric multiplies by the hosts in service.
-      ...(scaling.predictive
-        ? { metricsGranularity: "1Minute", enabledMetrics: ["GroupInServiceInstances"] }
-        : {}),
+      // Predictive scaling's load metric multiplies by the hosts in service, and the pool-silent
+      // alarm pages only while some are (group metrics at 1-minute granularity cost nothing:
+      // https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-metrics.html).
+      metricsGranularity: "1Minute",
+      enabledMetrics: [...args.GROUP_METRICS],
       ...(scaling.warmPool ? { warmPool: scaling.warmPool } : {}),
       // The launching hook from the group's creation on: without it the first hosts (and the warm
       // pool's) launch before the hook resource exists, go in service before they serve, and a

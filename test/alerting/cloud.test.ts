@@ -98,7 +98,7 @@ test("AWS: a dashboard per pool, its alerts' states over each SLI's bad share ag
     assert.deepEqual(g.properties.metrics[2], [
       { expression: "bad / total", id: "share", label: "bad share" },
     ]);
-    assert.equal(g.properties.annotations.horizontal[0].value, 1 - sli.objective);
+    assert.equal(g.properties.annotations.horizontal[0].value, +(1 - sli.objective).toFixed(6));
   }
   // a 24-column grid, no two widgets on the same cells
   const cells = new Set<string>();
@@ -256,7 +256,7 @@ test("a GCP pool's at-max policy counts its serving hosts against its own maxHos
   );
 });
 
-test("AWS: the alarms read exactly the metrics the hosts' table publishes, in its namespace", () => {
+test("AWS: the alarms read exactly the metrics the hosts' table publishes, in its namespace, and the group's hosts in service", () => {
   const table = cloudwatchCounters("aws-use1");
   const { alarms } = awsAlarms({ pool: "aws-use1", mediaRegion: "us-east" });
   const read = new Set(
@@ -266,7 +266,14 @@ test("AWS: the alarms read exactly the metrics the hosts' table publishes, in it
   );
   assert.deepEqual(
     [...read].sort(),
-    table.metrics.map((m) => JSON.stringify([table.namespace, m.name, m.dimensions])).sort(),
+    [
+      ...table.metrics.map((m) => JSON.stringify([table.namespace, m.name, m.dimensions])),
+      JSON.stringify([
+        "AWS/AutoScaling",
+        "GroupInServiceInstances",
+        { AutoScalingGroupName: "aws-use1-media" },
+      ]),
+    ].sort(),
   );
   assert.equal(table.namespace, "AVFleet/Media/aws-use1");
   assert.equal(table.periodSec, 60);

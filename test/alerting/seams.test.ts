@@ -151,7 +151,7 @@ test("seams: each AWS pool's alarms read what its hosts publish, and the counter
       return { namespace: r[0] as string, metricName: r[1] as string, dimensions };
     });
     const load = shown.filter((m) => m.metricName === "MediaStreams");
-    assert.equal(shown.length, 5 * 2 + 5, fleet.pool);
+    assert.equal(shown.length, 5 * 2 + 6, fleet.pool);
     assert.deepEqual(
       unpublishedAlarmMetrics(
         fleet,

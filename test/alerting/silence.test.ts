@@ -86,33 +86,40 @@ test("GCP: the silence policy fires 20 minutes after the pool's last point, and 
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
 
-test("AWS: the silence alarm counts the hosts' points and reads no point at all as breaching", () => {
+test("AWS: the silence alarm pages while the group has hosts in service and none of them publishes", () => {
   const { alarms } = awsAlarms({ ...ref, pool: "aws-use1", mediaRegion: "us-east" });
   const silent = alarms.find((a) => a.role === "pool-silent")!;
   assert.equal(silent.severity, "page");
+  const [points, serving, silence] = silent.args.metricQueries as any[];
   assert.deepEqual(
-    {
-      metric: silent.args.metricName,
-      dimensions: silent.args.dimensions,
-      statistic: silent.args.statistic,
-      period: silent.args.period,
-      evaluationPeriods: silent.args.evaluationPeriods,
-      datapointsToAlarm: silent.args.datapointsToAlarm,
-      comparison: silent.args.comparisonOperator,
-      threshold: silent.args.threshold,
-      missing: silent.args.treatMissingData,
-    },
-    {
-      metric: "UdpInDatagrams",
-      dimensions: { Pool: "aws-use1" },
-      statistic: "SampleCount",
-      period: 300,
-      evaluationPeriods: 4,
-      datapointsToAlarm: 4,
-      comparison: "LessThanThreshold",
-      threshold: 1,
-      missing: "breaching",
-    },
+    [points.metric, serving.metric],
+    [
+      {
+        namespace: "AVFleet/Media/aws-use1",
+        metricName: "UdpInDatagrams",
+        dimensions: { Pool: "aws-use1" },
+        period: 300,
+        stat: "SampleCount",
+      },
+      {
+        namespace: "AWS/AutoScaling",
+        metricName: "GroupInServiceInstances",
+        dimensions: { AutoScalingGroupName: "aws-use1-media" },
+        period: 300,
+        stat: "Minimum",
+      },
+    ],
+  );
+  assert.equal(silence.expression, "IF(FILL(serving, 0) > 0 AND FILL(points, 0) == 0, 1, 0)");
+  assert.deepEqual(
+    [
+      silent.args.comparisonOperator,
+      silent.args.threshold,
+      silent.args.evaluationPeriods,
+      silent.args.datapointsToAlarm,
+      silent.args.treatMissingData,
+    ],
+    ["GreaterThanOrEqualToThreshold", 1, 4, 4, "notBreaching"],
   );
 });
 
