@@ -23,6 +23,8 @@ import {
   tQuantile,
 } from "../../modules/gates/sequential";
 import { rng } from "../../modules/world/demand";
+import { durationMs } from "../../modules/inputs/duration";
+import { loadRunbook } from "../../modules/runbook/runbook";
 
 const pools = { source: "metal-sjc", target: "gcp-us-west1" };
 const gate = (over: Partial<CompareGate> = {}): CompareGate => ({
@@ -497,45 +499,67 @@ test("promotions are judged every 5 minutes of rounds, counted from the elapsed 
 
 /**
  * Sessions whose loss is gamma with shape 1/2, like the rehearsal world's (μ·Z²: most calls
- * nearly clean, a few losing a lot), 16 new target sessions and 400 source ones a round, judged
- * at each of 18 five-minute rounds of a 90-minute bake. Returns the bakes promoted.
+ * nearly clean, a few losing a lot), 16 new target sessions and 400 source ones a round (1 % of
+ * 320 joins a minute), judged at each five-minute round of a bake of `maxBakeMin` minutes.
+ * Returns the bakes promoted and those still undecided at maxBake (held for a human).
  */
-function skewedBakes(count: number, targetRatio: number): number {
+function skewedBakes(
+  count: number,
+  targetRatio: number,
+  maxBakeMin = 90,
+): { promoted: number; held: number } {
   const u = rng(7100);
   const z2 = () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
   const draw = (mean: number) => mean * z2() ** 2;
   const minute = 60_000;
   let promoted = 0;
+  let held = 0;
   for (let b = 0; b < count; b++) {
     const source: number[] = [];
     const target: number[] = [];
-    for (let r = 1; r <= 18; r++) {
+    let verdict = "inconclusive";
+    for (let r = 1; r <= maxBakeMin / 5 && verdict === "inconclusive"; r++) {
       for (let i = 0; i < 400; i++) source.push(draw(0.005));
       for (let i = 0; i < 16; i++) target.push(draw(0.005 * targetRatio));
-      const look = { elapsedMs: 5 * r * minute, maxBakeMs: 90 * minute, intervalMs: 5 * minute };
+      const look = {
+        elapsedMs: 5 * r * minute,
+        maxBakeMs: maxBakeMin * minute,
+        intervalMs: 5 * minute,
+      };
       const g = gate({ minSamples: 100 });
-      const { verdict } = judgeComparison(
-        g,
-        pools,
-        {
-          source: raw(source),
-          target: raw(target),
-        },
-        look,
-      );
-      if (verdict === "pass") promoted++;
-      if (verdict !== "inconclusive") break;
+      ({ verdict } = judgeComparison(g, pools, { source: raw(source), target: raw(target) }, look));
     }
+    if (verdict === "pass") promoted++;
+    if (verdict === "inconclusive") held++;
   }
-  return promoted;
+  return { promoted, held };
 }
 
 test("property: at the floor, a skewed 1 % target is promoted about alpha of the time; a healthy one nearly always", () => {
   // 4000 such bakes promoted 0.98 %; here 1 % of 1000 within two standard errors
-  const atFloor = skewedBakes(1000, 1.5);
+  const atFloor = skewedBakes(1000, 1.5).promoted;
   assert.ok(atFloor <= 16, `${atFloor} of 1000 promoted at the floor`);
-  const healthy = skewedBakes(300, 1);
+  const healthy = skewedBakes(300, 1).promoted;
   assert.ok(healthy >= 0.95 * 300, `${healthy} of 300 healthy promoted`);
+});
+
+test("us-west's 1 % step bakes long enough for a healthy target's evidence, and promotes at the floor at most alpha of the time", () => {
+  const { runbook } = loadRunbook("runbooks/us-west.yaml");
+  const first = runbook.steps.find((s) => s.kind === "shift" && s.weights[0] === 1);
+  assert.ok(
+    first?.kind === "shift" && first.maxBake,
+    "us-west has a 1 % shift step with a maxBake",
+  );
+  const maxBakeMin = durationMs(first.maxBake) / 60_000;
+  // at 90 minutes (the later steps' maxBake) a 1 % target has ~290 sessions, and the floor is
+  // only ~4.5 standard errors from a healthy one: some healthy bakes wait for a human
+  const short = skewedBakes(400, 1, 90);
+  const own = skewedBakes(400, 1, maxBakeMin);
+  assert.ok(short.held >= 2, `${short.held} of 400 healthy held at 90 min`);
+  assert.ok(own.held <= 1, `${own.held} of 400 healthy held at ${maxBakeMin} min`);
+  // the longer horizon spends the same alpha: at the floor still at most 1 % (+2 SE) promote
+  const atFloor = skewedBakes(800, 1.5, maxBakeMin);
+  assert.ok(atFloor.promoted <= 14, `${atFloor.promoted} of 800 promoted at the floor`);
 });
 
 test("at the floor, a 1 % target that drew few of its lossy calls is not promoted", () => {
