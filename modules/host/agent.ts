@@ -15,11 +15,13 @@ import {
   GCP_MIN_POINT_SPACING_SEC,
   LIVENESS_PATH,
   PROMETHEUS_MEDIA_METRIC,
+  GCP_CORDON_PREFIX,
   GCP_DRAIN_PREFIX,
 } from "./metrics";
 import { HOST_METRIC_FAMILIES, SERVING_SERIES } from "./exporter";
 import { SESSION_FAMILIES, type SessionFamilies } from "./sessions";
 import { containerImage, type ContainerImage } from "./image";
+import { MEDIA_SESSIONS, survivalTable, type SurvivalTable } from "../world/demand";
 import {
   AGENT_LIB_DIR,
   AGENT_PATH,
@@ -155,7 +157,13 @@ export interface AgentConfig {
    * the pool's mark bucket, whose name (gcpDrainBucket) the agent derives from its project, which
    * only the metadata server tells it.
    */
-  drainMarks?: { prefix: string };
+  drainMarks?: { prefix: string; cordonPrefix: string };
+  /**
+   * GCP: how the agent tells the calls it expects to still hold at the drain limit from its
+   * open calls' ages, which it publishes beside its load for the scale-in controller to pick by
+   * (the session mix's table, modules/world/demand.ts survivalTable, as the replay reads it).
+   */
+  leftAtLimit?: SurvivalTable;
   /**
    * AWS: the launching hook the agent completes at every boot once the host serves, and
    * heartbeats every heartbeatSec while it comes up, for at most limitSec after the boot.
@@ -252,7 +260,12 @@ export function agentConfig(
           },
         }
       : {}),
-    ...(spec.kind === "gcp" ? { drainMarks: { prefix: GCP_DRAIN_PREFIX } } : {}),
+    ...(spec.kind === "gcp"
+      ? {
+          drainMarks: { prefix: GCP_DRAIN_PREFIX, cordonPrefix: GCP_CORDON_PREFIX },
+          leftAtLimit: survivalTable(MEDIA_SESSIONS, spec.drainSeconds / 60),
+        }
+      : {}),
     endpoints: ENDPOINTS[spec.kind],
     hostMetrics: {
       labels: { pool: spec.pool, region: spec.mediaRegion },
