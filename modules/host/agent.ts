@@ -153,16 +153,11 @@ export interface AgentConfig {
   metric: { [key: string]: string | Record<string, string> };
   lifecycleHook?: string;
   /**
-   * GCP: where the scale-in controller marks this host to drain: object `<prefix><VM name>` of
-   * the pool's mark bucket, whose name (gcpDrainBucket) the agent derives from its project, which
-   * only the metadata server tells it.
+   * GCP: the scale-in controller's mark (cordon) of this host, `<prefix><VM name>` (`<cordonPrefix>…`)
+   * in the pool's mark bucket, named (gcpDrainBucket) from its project, from the metadata server.
    */
   drainMarks?: { prefix: string; cordonPrefix: string };
-  /**
-   * GCP: how the agent tells the calls it expects to still hold at the drain limit from its
-   * open calls' ages, which it publishes beside its load for the scale-in controller to pick by
-   * (the session mix's table, modules/world/demand.ts survivalTable, as the replay reads it).
-   */
+  /** GCP: the session mix's survival, for the calls it expects at the drain limit (published). */
   leftAtLimit?: SurvivalTable;
   /**
    * AWS: the launching hook the agent completes at every boot once the host serves, and

@@ -54,11 +54,7 @@ export const GCP_DRAIN_FOR_ATTRIBUTE = "avfleet-drain-for";
  */
 export const GCP_DRAIN_PREFIX = "drain/";
 
-/**
- * ...and its cordons: an object `cordon/<VM name>` there while the controller keeps the host out
- * of rotation (its agent fails the load balancer's check, keeps its calls and still publishes
- * its load); deleted to put it back.
- */
+/** ...and its cordons, `cordon/<VM name>`: no new joins while one exists (controller.py). */
 export const GCP_CORDON_PREFIX = "cordon/";
 
 export function gcpDrainObject(vm: string): string {
