@@ -34,6 +34,14 @@ function python(program: string, input: unknown): unknown {
   return JSON.parse(run.stdout);
 }
 
+/** `body` run by python3 after `imports`, with the us-west1 hosts' agent config as `config`. */
+function withConfig(imports: string, body: string): unknown {
+  return python(
+    `${agentImports(imports)}import json\nconfig = json.load(sys.stdin)\n${body}`,
+    agentConfig(usw1),
+  );
+}
+
 test("the agent's config carries the session mix's survival at the pool's drain limit, as the replay computes it", () => {
   const config = agentConfig(usw1);
   assert.deepEqual(config.leftAtLimit, survivalTable(MEDIA_SESSIONS, 30));
@@ -81,11 +89,9 @@ json.dump([expected_left(table, ages) for ages in hosts], sys.stdout)`,
 
 test("an age that is no number counts as a call that stays; the agent publishes its expectation beside its load, the old format without one", (t) => {
   if (!prerequisite(t, missingCommands("python3"))) return;
-  const config = agentConfig(usw1);
-  const got = python(
-    `${agentImports("from avfleet_agent import gcp, common\nfrom avfleet_agent.sessions import expected_left")}import json
-config = json.load(sys.stdin)
-odd = expected_left(config["leftAtLimit"], [None, "12", -5, float("nan")])
+  const got = withConfig(
+    "from avfleet_agent import gcp, common\nfrom avfleet_agent.sessions import expected_left",
+    `odd = expected_left(config["leftAtLimit"], [None, "12", -5, float("nan")])
 writes = []
 common.call_api = lambda method, url, headers=None, body=None, timeout=5: (writes.append([url.rsplit("/", 2)[-2:], body.decode() if body else None]) or (200, b"{}"))
 g = gcp.Gcp(config, {"metadata": "http://md", "monitoring": "http://mon", "storage": "http://gcs"})
@@ -95,7 +101,6 @@ g.publish(120)
 g.expected_left = 3.14159
 g.publish(160)
 json.dump([odd, [w for w in writes if w[0] == ["avfleet", "load"]]], sys.stdout)`,
-    config,
   ) as [number, [string[], string][]];
   assert.equal(got[0], 4);
   assert.deepEqual(
@@ -106,18 +111,15 @@ json.dump([odd, [w for w in writes if w[0] == ["avfleet", "load"]]], sys.stdout)
 
 test("a cordoned host fails readiness (no new joins) and stays alive; a drain still says draining", (t) => {
   if (!prerequisite(t, missingCommands("python3"))) return;
-  const config = agentConfig(usw1);
-  const got = python(
-    `${agentImports("from avfleet_agent.agent import health_answer")}import json
-config = json.load(sys.stdin)
-ready, live = config["health"]["path"], config["health"]["livenessPath"]
+  const got = withConfig(
+    "from avfleet_agent.agent import health_answer",
+    `ready, live = config["health"]["path"], config["health"]["livenessPath"]
 json.dump([
     health_answer(ready, config, None, True, 200, True),
     health_answer(live, config, None, True, 200, True),
     health_answer(ready, config, {"reason": "termination notice"}, True, 200, True),
     health_answer(ready, config, None, True, 200, False),
 ], sys.stdout)`,
-    config,
   );
   assert.deepEqual(got, [
     [503, "cordoned"],
