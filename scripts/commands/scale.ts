@@ -153,6 +153,9 @@ ${POLICIES.map((p) => `  ${p.name.padEnd(20)} ${p.summary}`).join("\n")}
 ${Object.entries(STACK_POLICIES)
   .map(([name, summary]) => `  ${name.padEnd(20)} ${summary}`)
   .join("\n")}
+On a GCP stack ours runs at its autoscaling.maxCutPerHost, and cloud-native and compiled drain
+as its scale-in controller does: fewest calls at the limit first, none above that budget, the
+hosts beyond the load's need cordoned.
 
 Options:
   --days N          days to replay (default 28 on a curve; with --demand the file's first N days,
