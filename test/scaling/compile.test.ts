@@ -166,10 +166,14 @@ test("AWS: scheduled actions change only the minimum; warm pool stopped, not reu
   );
 });
 
-test("a bad policy name is refused with the file and key path", () => {
+test("a bad policy name or cut budget is refused with the file and key path", () => {
   assert.throws(
     () => gcp((f) => (f.autoscaling.policy = "predictive")),
     /test\.yaml: config\.avfleet:fleet\.autoscaling\.policy: is "predictive", expected cloud-native .* or ours/,
+  );
+  assert.throws(
+    () => gcp((f) => (f.autoscaling = { ...f.autoscaling, maxCutPerHost: -1 })),
+    /test\.yaml: config\.avfleet:fleet\.autoscaling\.maxCutPerHost: is -1, expected calls a host may still be expected to hold at the drain limit .*, ≥ 0/,
   );
 });
 
