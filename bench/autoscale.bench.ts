@@ -164,7 +164,7 @@ for (const stack of loadStacks("stacks", ["gcp-us-west1", "aws-us-east-1"])) {
   const region = (stack.document.config["gcp:region"] ?? stack.document.config["aws:region"])!;
   const a = replayCompiled(fleet, region, compileScaling(fleet, region)!, DAYS);
   console.log(
-    `compiled ${stack.name}: policy=${fleet.autoscaling.policy} host_hours_ratio=${a.hostHoursRatio.toFixed(4)} minutes_below_by_2+=${a.belowMinutes}/${a.minutes} minutes_above_by_2+=${a.aboveMinutes} overload_min=${a.overloadMinutes.policy}/${a.overloadMinutes.compiled}`,
+    `compiled ${stack.name}: policy=${fleet.autoscaling.policy} host_hours_ratio=${a.hostHoursRatio.toFixed(4)} minutes_below_by_2+=${a.belowMinutes}/${a.minutes} minutes_above_by_2+=${a.aboveMinutes} overload_min=${a.overloadMinutes.policy}/${a.overloadMinutes.compiled} cut_at_limit_pct=${a.cutAtLimitPct.policy.toFixed(3)}/${a.cutAtLimitPct.compiled.toFixed(3)}`,
   );
 }
 console.log(

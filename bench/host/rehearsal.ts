@@ -31,6 +31,8 @@ import {
   GCP_MEDIA_LOAD_METRIC,
   gcpDrainBucket,
   gcpDrainObject,
+  GCP_CORDON_PREFIX,
+  LIVENESS_PATH,
 } from "../../modules/host/metrics";
 import { EXPORTER_METRICS } from "../../modules/host/exporter";
 import { AGENT_STATE_DIR, AGENT_UNIT, TUNE_CHECK_UNIT } from "../../modules/host/units";
@@ -76,6 +78,8 @@ export interface HostResult {
   deletedByController: boolean;
   /** GCP: the autohealer stand-in's view of the drain (undefined on other platforms). */
   autohealer?: AutohealerResult;
+  /** GCP: the controller's cordon and its lifting, as the host answered them (undefined elsewhere). */
+  cordon?: CordonResult;
   /** AWS: the drain hook became active only after deregistration (undefined elsewhere). */
   drainHook?: DrainHookResult;
   drainSeconds: number;
@@ -94,6 +98,25 @@ export interface HostResult {
   counters?: CountersResult;
   /** AWS: how its boot stub fetched the payload object (undefined elsewhere). */
   payload?: PayloadResult;
+}
+
+/**
+ * GCP: a pass of the controller where nothing drains but one host's worth of load leaves this
+ * host (the fewer calls at the limit) out of rotation, then a pass where the load needs it again.
+ */
+export interface CordonResult {
+  /** The pass cordoned it, by an object cordon/<VM name>. */
+  cordonedByController: boolean;
+  /** Its readiness answered 503 "cordoned": the load balancer sends it no new joins. */
+  outOfRotation: boolean;
+  /** Its liveness still answered 200: the autohealer leaves it. */
+  aliveWhileCordoned: boolean;
+  /** It still published its load, with the calls it expects at the drain limit. */
+  publishedWhileCordoned: boolean;
+  /** Its calls in progress when cordoned, and when put back: none cut. */
+  sessions: [number, number];
+  /** The next pass deleted the object and its readiness answered 200 again. */
+  backInRotation: boolean;
 }
 
 export interface PayloadResult {
@@ -550,6 +573,14 @@ async function rehearseHost(
   let markedByController = false;
   /** GCP: one more pass of the controller once the drain is done; true when it deleted the VM. */
   let deletePass: (() => Promise<boolean>) | undefined;
+  /** GCP: the cordon's round trip, given the host's readiness and liveness URLs. */
+  let cordonRoundTrip:
+    | ((
+        readiness: string,
+        liveness: string,
+        sessions: () => Promise<number>,
+      ) => Promise<CordonResult>)
+    | undefined;
   /** AWS: puts the payload's own bytes back under its key. */
   let restorePayload: (() => unknown) | undefined;
   if (host.kind === "gcp") {
@@ -569,16 +600,68 @@ async function rehearseHost(
     // loads together fit one host at the autoscaler's target, or the controller keeps both.
     const pool = {
       autoscaler: "gcp-usw1-autoscaler",
-      recommendedSize: 1,
+      recommendedSize: 1 as number | undefined,
       peers: [{ name: "gcp-usw1-p9q8", zone: "us-west1-a", id: "4929812345678909999", load: 2000 }],
     };
     const g = await gcpStandIns(standIns, vm, pool);
-    const scaleIn = async () => {
-      const config = scaleInConfig(gcpSpec, vm.project, vm.region, {
-        instanceGroupManager: vm.group,
-        autoscaler: pool.autoscaler,
+    const config = scaleInConfig(gcpSpec, vm.project, vm.region, {
+      instanceGroupManager: vm.group,
+      autoscaler: pool.autoscaler,
+    });
+    const scaleIn = async () => scaleInPass(config, g.endpoints);
+    cordonRoundTrip = async (readiness, liveness, sessions) => {
+      const key = `${gcpDrainBucket(vm.project, gcpSpec.pool)}/${GCP_CORDON_PREFIX}${vm.name}`;
+      const within = (what: string, ms: number, probe: () => Promise<boolean>) =>
+        until(what, ms, probe).then(
+          () => true,
+          () => false,
+        );
+      // Two VMs, two recommended: nothing drains; both loads fit one host at the target, and
+      // this host expects fewer calls at the limit than the peer (its old agent: 2000 streams,
+      // 500 calls), so it is the one cordoned.
+      pool.recommendedSize = 2;
+      const first = await scaleIn();
+      const cordonedByController =
+        JSON.stringify(first.cordoned) === JSON.stringify([vm.name]) && g.objects().has(key);
+      const outOfRotation = await within("cordoned", 10_000, async () => {
+        const r = await get(readiness);
+        return r?.status === 503 && r.text.trim() === "cordoned";
       });
-      return scaleInPass(config, g.endpoints);
+      const aliveWhileCordoned = (await get(liveness))?.status === 200;
+      const held = await sessions();
+      const writes = standIns.calls.length;
+      const publishedWhileCordoned = await within(
+        "a load published while cordoned",
+        30_000,
+        async () =>
+          standIns.calls.slice(writes).some((c) => {
+            const { key: attribute, value } = (c.body ?? {}) as { key?: string; value?: string };
+            return (
+              c.action === "guest-attributes.put" &&
+              attribute === "avfleet/load" &&
+              value?.split(" ").length === 3
+            );
+          }),
+      );
+      // The load returns: at one stream per host it needs every host in rotation.
+      const second = await scaleInPass({ ...config, hostTarget: 1 }, g.endpoints);
+      const backInRotation =
+        second.cordoned.length === 0 &&
+        !g.objects().has(key) &&
+        (await within(
+          "back in rotation",
+          10_000,
+          async () => (await get(readiness))?.status === 200,
+        ));
+      pool.recommendedSize = 1;
+      return {
+        cordonedByController,
+        outOfRotation,
+        aliveWhileCordoned,
+        publishedWhileCordoned,
+        sessions: [held, await sessions()],
+        backInRotation,
+      };
     };
     const mark = async () => {
       markedByController =
@@ -789,6 +872,11 @@ async function rehearseHost(
     // all end (4–9 s) before it, leaving no drain in progress to survive.
     await until("a call in progress", 10_000, async () => ((await stats())?.sessions ?? 0) > 0);
     sh(host.ns, `curl -sf -X POST ${admin}/hold`, env);
+    const cordon = await cordonRoundTrip?.(
+      health,
+      `http://${host.nsIp}:${host.spec.ports.health.port}${LIVENESS_PATH}`,
+      async () => (await stats())?.sessions ?? 0,
+    );
     await control.notice();
     const autohealer = host.kind === "gcp" ? autohealerStandIn(host) : undefined;
     const unhealthyWhileDraining =
@@ -891,6 +979,7 @@ async function rehearseHost(
       markedByController,
       deletedByController,
       ...(healing ? { autohealer: healing } : {}),
+      ...(cordon ? { cordon } : {}),
       ...(drainHook ? { drainHook } : {}),
       drainSeconds: host.spec.drainSeconds,
       hostLabels,

@@ -124,7 +124,13 @@ const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 export async function scaleInPass(
   config: ScaleInConfig,
   endpoints: Record<string, string>,
-): Promise<{ size: number; recommended: number | null; marked: string[]; deleted: string[] }> {
+): Promise<{
+  size: number;
+  recommended: number | null;
+  marked: string[];
+  cordoned: string[];
+  deleted: string[];
+}> {
   const { stdout } = await promisify(execFile)(
     "python3",
     [join(__dirname, "../../modules/gcp-scale-in/controller.py")],

@@ -262,7 +262,8 @@ export const gcpFleetSchema = {
     },
     autoscaling: {
       type: "object",
-      description: "a mapping {policy, targetUtilization, forecastMargin, cooldownSec, scaleIn}",
+      description:
+        "a mapping {policy, targetUtilization, forecastMargin, cooldownSec, maxCutPerHost, scaleIn}",
       additionalProperties: false,
       default: {},
       properties: {
@@ -275,6 +276,15 @@ export const gcpFleetSchema = {
           maximum: 3600,
           default: 180,
           description: "seconds",
+        },
+        // Issue #28: the scale-in controller's per-host cut budget (modules/gcp-scale-in).
+        maxCutPerHost: {
+          type: "integer",
+          minimum: 0,
+          maximum: 100000,
+          default: 35,
+          description:
+            "calls a host may still be expected to hold at the drain limit when scale-in drains it (its agent tells from its calls' ages); a host above waits for its calls to end, e.g. 35",
         },
         scaleIn: {
           type: "object",

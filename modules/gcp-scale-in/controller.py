@@ -8,7 +8,13 @@
 # drain limit and a margin (its agent died: the limit has passed anyway); then it reads the
 # autoscaler's recommendedSize and the MIG's targetSize and, when the MIG is larger, marks
 # running hosts to drain: those not on the MIG's current template first (a new template reaches
-# the pool as it scales in), then the least loaded. Nothing else deletes a VM.
+# the pool as it scales in), then those expected to hold the fewest calls at the drain limit
+# (each agent tells from its calls' ages), never one expected to hold more than the pool's
+# per-host cut budget: that one waits for its calls to end. Nothing else deletes a VM.
+# Between scale-ins it cordons: the serving hosts beyond what the members' loads need at the
+# autoscaler's target, those it would drain first, get an object cordon/<VM name>; their agents
+# fail the load balancer's check (no new joins, their calls kept, their load still published) so
+# their calls thin out before a drain; the object goes when the load needs them again.
 # A mark is an object drain/<VM name> in the pool's mark bucket, created when none exists and
 # deleted with its VM; the host's agent polls it. Not instance metadata: setMetadata would let
 # this function's identity set any key, `startup-script` included, root on the pool's VMs.
@@ -42,12 +48,13 @@ DRAIN_FOR_KEY = "avfleet-drain-for"
 # and when its drain is done ("done <epoch> <sessionsLeft>").
 GUEST_NAMESPACE = "avfleet"
 GUEST_DRAIN_KEY = "drain"
-# ...and at each load publish: "<epoch> <streams>".
+# ...and at each load publish: "<epoch> <streams> <calls expected at the drain limit>", or
+# "<epoch> <streams>" from an agent before #28 or without the media server's sessions.
 GUEST_LOAD_KEY = "load"
 # A mark older than the drain limit by this much is expired: the agent sees a mark within a tick,
 # and the controller runs once a minute; past this, the agent is not coming back to say done.
 EXPIRY_MARGIN_SEC = 300
-# Members read at once: each takes three requests to Compute and Cloud Storage.
+# Members read at once: each takes four requests to Compute and Cloud Storage.
 INSPECT_THREADS = 16
 # How old a load reading may be and still count: the agent publishes at least every 10 s.
 LOAD_LOOKBACK_SEC = 300
@@ -60,27 +67,52 @@ def log(message):
 # --- the decision: pure -----------------------------------------------------------------------
 
 
-def decide(size, recommended, hosts, now, max_per_window, window_sec):
-    """Names of the hosts to mark for draining now: outdated first, then least loaded.
+def drain_order(hosts):
+    """The serving hosts (running, unmarked, with a load reading) in the order scale-in takes
+    them: outdated first, then the fewest calls expected at the drain limit, the least loaded."""
+    serving = [h for h in hosts if h["markedAt"] is None and h["running"] and h["load"] is not None]
+    return sorted(serving, key=lambda h: (not h.get("outdated", False), h["left"], h["load"], h["name"]))
 
-    hosts: [{name, running, load (None: no recent reading), markedAt (None: not draining;
-    a number: epoch seconds of the mark, 0 when unknown), outdated (optional: not on the MIG's
-    current template)}]. A host already draining counts toward the excess (it will leave) and,
-    when marked within the window, toward the rate. A host without a load reading is never
-    picked: it may be booting or not publishing.
+
+def decide(size, recommended, hosts, now, max_per_window, window_sec, max_cut_per_host):
+    """(names of the hosts to mark for draining now, names of those that would be but wait).
+
+    hosts: [{name, running, load (None: no recent reading), left (calls expected at the drain
+    limit), markedAt (None: not draining; a number: epoch seconds of the mark, 0 when unknown),
+    outdated (optional: not on the MIG's current template)}]. A host already draining counts
+    toward the excess (it will leave) and, when marked within the window, toward the rate. A host
+    without a load reading is never picked: it may be booting or not publishing. A host expected
+    to hold more than `max_cut_per_host` calls at the limit is never picked: it waits, and the
+    ones after it in line are not taken in its stead beyond the excess.
     """
     if recommended is None or recommended >= size:
-        return []
+        return [], []
     draining = [h for h in hosts if h["markedAt"] is not None]
     recent = sum(1 for h in draining if now - h["markedAt"] < window_sec)
     budget = min(size - recommended - len(draining), max_per_window - recent)
     if budget <= 0:
-        return []
-    candidates = [
-        h for h in hosts if h["markedAt"] is None and h["running"] and h["load"] is not None
-    ]
-    candidates.sort(key=lambda h: (not h.get("outdated", False), h["load"], h["name"]))
-    return [h["name"] for h in candidates[:budget]]
+        return [], []
+    order = drain_order(hosts)
+    fits = [h["name"] for h in order if h["left"] <= max_cut_per_host]
+    over = [h["name"] for h in order if h["left"] > max_cut_per_host]
+    chosen = fits[:budget]
+    return chosen, over[: budget - len(chosen)]
+
+
+def hosts_needed(hosts, per_host):
+    """Hosts the members' own loads need at `per_host` streams each."""
+    return -(-sum(h["load"] for h in hosts if h["load"] is not None) // per_host)
+
+
+def to_cordon(hosts, per_host):
+    """Names of the serving hosts to keep out of rotation: beyond the hosts the members' loads
+    need at the autoscaler's target (at least one in rotation: with every backend failing its
+    check, the load balancer sends new connections to all of them anyway, rule
+    gcp.nlb.all-unhealthy), those scale-in takes first. Cordoned, a host takes no new joins and
+    keeps its calls, which thin out before it is drained; as load returns it is put back."""
+    order = drain_order(hosts)
+    keep = max(1, hosts_needed(hosts, per_host))
+    return [h["name"] for h in order[: max(0, len(order) - keep)]]
 
 
 def expired_marks(hosts, now, drain_seconds):
@@ -137,15 +169,21 @@ def drain_state(attributes):
     return word if word in ("draining", "done") else None
 
 
-def own_load(attributes, now):
-    """The streams the VM itself last reported, or None when it reported none in the lookback
-    (or something unreadable)."""
+def own_load(attributes, now, streams_per_session):
+    """(streams, calls expected at the drain limit) the VM itself last reported, or (None, None)
+    when it reported none in the lookback (or something unreadable). An agent that gave no
+    expectation (before #28, or without sessions from its media server) counts every call it
+    carries as one left at the limit: streams / streams per session, rounded up."""
+    fields = (guest_value(attributes, GUEST_LOAD_KEY) or "").split(" ")
     try:
-        at, streams = (guest_value(attributes, GUEST_LOAD_KEY) or "").split(" ")
-        at, streams = int(at), int(streams)
-    except ValueError:
-        return None
-    return streams if streams >= 0 and now - LOAD_LOOKBACK_SEC <= at <= now + 60 else None
+        at, streams = int(fields[0]), int(fields[1])
+        left = float(fields[2]) if len(fields) == 3 else -(-streams // streams_per_session)
+    except (ValueError, IndexError):
+        return None, None
+    fresh = now - LOAD_LOOKBACK_SEC <= at <= now + 60
+    if not fresh or streams < 0 or not 0 <= left < float("inf") or len(fields) > 3:
+        return None, None
+    return streams, left
 
 
 def trusted_recommendation(recommended, hosts, per_host):
@@ -154,8 +192,8 @@ def trusted_recommendation(recommended, hosts, per_host):
     silent: no capacity to count on): a forged low gauge cannot drain a busy pool."""
     if recommended is None:
         return None
-    known = [h["load"] for h in hosts if h["load"] is not None]
-    return max(recommended, -(-sum(known) // per_host) + len(hosts) - len(known))
+    unknown = sum(1 for h in hosts if h["load"] is None)
+    return max(recommended, hosts_needed(hosts, per_host) + unknown)
 
 
 def marked_at(items, mark_object):
@@ -263,13 +301,16 @@ def observe(api, config, now):
         marked = marked_at(items, mark_object(api, config, name))
         attributes = guest_attributes(api, config, zone, name)
         template = (m.get("version") or {}).get("instanceTemplate")
+        load, left = own_load(attributes, now, config["streamsPerSession"])
         return {
             "name": name,
             "zone": zone,
             "instance": m["instance"],
             "running": m.get("instanceStatus") == "RUNNING"
             and m.get("currentAction", "NONE") == "NONE",
-            "load": own_load(attributes, now),
+            "load": load,
+            "left": left,
+            "cordoned": mark_object(api, config, name, "cordonPrefix") is not None,
             "markedAt": marked,
             "outdated": bool(current and template and template != current),
             "drainDone": marked is not None and drain_state(attributes) == "done",
@@ -277,7 +318,7 @@ def observe(api, config, now):
             "drainFor": drain_for(items),
         }
 
-    # Three reads per member: in sequence, a pool of 100 hosts would take most of the
+    # Four reads per member: in sequence, a pool of 100 hosts would take most of the
     # function's timeout. The token was fetched by the calls above, before any thread.
     with concurrent.futures.ThreadPoolExecutor(max_workers=INSPECT_THREADS) as pool:
         hosts = [h for h in pool.map(inspect, sorted(members.items())) if h is not None]
@@ -294,10 +335,11 @@ def guest_attributes(api, config, zone, name):
     return doc if status == 200 else {}
 
 
-def mark_url(api, config, name, upload=False):
-    """The JSON API URL of the host's mark object (its name URL-encoded, / included)."""
+def mark_url(api, config, name, upload=False, kind="prefix"):
+    """The JSON API URL of the host's mark object, or with kind "cordonPrefix" its cordon
+    object (its name URL-encoded, / included)."""
     marks = config["drainMarks"]
-    quoted = urllib.parse.quote(marks["prefix"] + name, safe="")
+    quoted = urllib.parse.quote(marks[kind] + name, safe="")
     if upload:
         return (
             f"{api.storage}/upload/storage/v1/b/{marks['bucket']}/o"
@@ -306,19 +348,25 @@ def mark_url(api, config, name, upload=False):
     return f"{api.storage}/storage/v1/b/{marks['bucket']}/o/{quoted}"
 
 
-def mark_object(api, config, name):
-    """The host's mark object's resource, or None: objects.get answers 404 when there is none
-    (https://cloud.google.com/storage/docs/consistency)."""
-    status, doc = api.call("GET", mark_url(api, config, name), ok=(200, 404))
+def mark_object(api, config, name, kind="prefix"):
+    """The host's mark (or cordon) object's resource, or None: objects.get answers 404 when
+    there is none (https://cloud.google.com/storage/docs/consistency)."""
+    status, doc = api.call("GET", mark_url(api, config, name, kind=kind), ok=(200, 404))
     return doc if status == 200 else None
 
 
-def mark(api, config, host):
-    """Creates the host's mark object, empty; False when one exists already: ifGenerationMatch=0
-    lets the upload through only where no live object is, else 412
+def mark(api, config, host, kind="prefix"):
+    """Creates the host's mark (or cordon) object, empty; False when one exists already:
+    ifGenerationMatch=0 lets the upload through only where no live object is, else 412
     (https://cloud.google.com/storage/docs/request-preconditions)."""
-    status, _ = api.call("POST", mark_url(api, config, host["name"], upload=True), ok=(200, 412))
+    url = mark_url(api, config, host["name"], upload=True, kind=kind)
+    status, _ = api.call("POST", url, ok=(200, 412))
     return status == 200
+
+
+def unmark(api, config, name, kind):
+    """Deletes the host's mark or cordon object: 204 once deleted, 404 when there was none."""
+    api.call("DELETE", mark_url(api, config, name, kind=kind), ok=(204, 404))
 
 
 def delete(api, config, hosts):
@@ -329,9 +377,11 @@ def delete(api, config, hosts):
     )
     body = {"instances": [h["instance"] for h in hosts], "skipInstancesOnValidationError": True}
     api.call("POST", url, body)
-    # A later VM may get a deleted one's name: it must not be born marked. 204 once deleted.
+    # A later VM may get a deleted one's name: it must not be born marked, nor cordoned.
     for h in hosts:
-        api.call("DELETE", mark_url(api, config, h["name"]), ok=(204, 404))
+        unmark(api, config, h["name"], "prefix")
+        if h["cordoned"]:
+            unmark(api, config, h["name"], "cordonPrefix")
 
 
 def run_once(config, endpoints, now):
@@ -343,12 +393,29 @@ def run_once(config, endpoints, now):
     hosts = [h for h in hosts if h["name"] not in leaving]
     size -= len(leaving)
     recommended = trusted_recommendation(recommended, hosts, config["hostTarget"])
-    chosen = decide(
-        size, recommended, hosts, now, config["maxHostsPerWindow"], config["windowSec"]
+    budget = config["maxCutPerHost"]
+    chosen, waiting = decide(
+        size, recommended, hosts, now, config["maxHostsPerWindow"], config["windowSec"], budget
     )
     by_name = {h["name"]: h for h in hosts}
     marked = [name for name in chosen if mark(api, config, by_name[name])]
-    draining = sum(1 for h in hosts if h["markedAt"] is not None)
+    for name in waiting:
+        log(
+            f"waiting: {name} expects {by_name[name]['left']:.1f} call(s) at the drain limit, "
+            f"over the budget of {budget} per host: not drained until its calls end"
+        )
+    # Cordons follow the hosts as they are after this pass's marks: a host just marked drains.
+    for name in marked:
+        by_name[name]["markedAt"] = now
+    cordon = set(to_cordon(hosts, config["hostTarget"]))
+    for h in hosts:
+        if h["markedAt"] is not None:
+            continue
+        if h["name"] in cordon and not h["cordoned"]:
+            mark(api, config, h, "cordonPrefix")
+        elif h["name"] not in cordon and h["cordoned"]:
+            unmark(api, config, h["name"], "cordonPrefix")
+    draining = sum(1 for h in hosts if h["markedAt"] is not None) - len(marked)
     unseen = blind(hosts, now, config["drainSeconds"])
     if unseen:
         log(
@@ -362,6 +429,8 @@ def run_once(config, endpoints, now):
         "recommended": recommended,
         "draining": draining,
         "marked": marked,
+        "waiting": waiting,
+        "cordoned": sorted(cordon),
         "deleted": sorted(leaving),
         "blind": unseen,
     }

@@ -1,7 +1,9 @@
 /**
  * The scale-in controller of every GCP pool: its autoscaler only scales out, and this function
- * — run every minute by Cloud Scheduler — marks the least-loaded hosts to drain (an object
- * `drain/<VM name>` in the pool's mark bucket, see gcpDrainObject)
+ * — run every minute by Cloud Scheduler — marks hosts to drain (an object `drain/<VM name>` in
+ * the pool's mark bucket, see gcpDrainObject), those expected to hold the fewest calls at the
+ * drain limit and none above the pool's per-host budget, and cordons those beyond the load's need
+ * (`cordon/<VM name>`)
  * while the MIG is larger than the autoscaler recommends (and than the hosts' own loads, which
  * each VM reports in a guest attribute only it can write, need). Each marked host's agent drains and
  * says so in a guest attribute; a later pass deletes its VM from the MIG (as it does once a mark
@@ -22,7 +24,7 @@ import * as serviceaccount from "@pulumi/gcp/serviceaccount";
 import * as storage from "@pulumi/gcp/storage";
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { SCALE_IN_ENV } from "../../policy/contract/rules";
-import { gcpDrainBucket, GCP_DRAIN_PREFIX } from "../host/metrics";
+import { gcpDrainBucket, GCP_CORDON_PREFIX, GCP_DRAIN_PREFIX } from "../host/metrics";
 import { autoscalerTarget, poolInstances } from "./pool";
 
 export const SCALE_IN_SOURCE = readFileSync(join(__dirname, "controller.py"), "utf8");
@@ -65,10 +67,10 @@ export const SCALE_IN_INSPECT_PERMISSIONS = [
   "compute.instances.getGuestAttributes",
 ];
 /**
- * The mark: the object drain/<VM name> in the pool's mark bucket. get (marked, and since its
- * timeCreated), create (only where none exists: ifGenerationMatch=0) and delete (once its VM is
- * gone, so a later VM of that name is not born marked). Granted on that bucket and only under
- * its drain/ prefix. Not compute.instances.setMetadata: that sets any key, `startup-script` and
+ * The mark: the object drain/<VM name> in the pool's mark bucket, and the cordon, cordon/<VM
+ * name>. get (marked, and since its timeCreated), create (only where none exists:
+ * ifGenerationMatch=0) and delete (a cordon lifted; a mark once its VM is gone, so a later VM of
+ * that name is not born marked). Granted on that bucket and only under those two prefixes. Not compute.instances.setMetadata: that sets any key, `startup-script` and
  * `ssh-keys` included, and IAM has no condition on metadata keys.
  */
 export const SCALE_IN_MARK_PERMISSIONS = [
@@ -76,7 +78,7 @@ export const SCALE_IN_MARK_PERMISSIONS = [
   "storage.objects.delete",
   "storage.objects.get",
 ];
-/** The hosts' part: whether a mark exists. A list is a bucket's, which no prefix holds to. */
+/** The hosts' part: whether a mark or a cordon exists. A list is a bucket's, which no prefix holds to. */
 export const HOST_MARK_PERMISSIONS = ["storage.objects.get"];
 /** regionInstanceGroupManagers.deleteInstances of a drained host: the VM's part, on the pool's VMs. */
 export const SCALE_IN_DELETE_PERMISSIONS = ["compute.instances.delete"];
@@ -128,16 +130,20 @@ export const SCALE_IN_GRANTS = [
 ] as const;
 
 /**
- * IAM condition: objects under drain/ of the pool's mark bucket. Cloud Storage names an object
+ * IAM condition: objects under drain/ and cordon/ of the pool's mark bucket. Cloud Storage names an object
  * `projects/_/buckets/<bucket>/objects/<object>` to IAM conditions
  * (https://cloud.google.com/iam/docs/conditions-resource-attributes#resource-name), and a
  * bucket-level binding may carry one (uniform bucket-level access,
- * https://cloud.google.com/storage/docs/samples/storage-add-bucket-conditional-iam-binding).
+ * https://cloud.google.com/storage/docs/samples/storage-add-bucket-conditional-iam-binding); the
+ * two prefixes joined with || (statements "are combined using logical operators":
+ * https://cloud.google.com/iam/docs/conditions-overview).
  */
 export function drainMarks(bucket: string): string {
+  const under = (prefix: string) =>
+    `resource.name.startsWith("projects/_/buckets/${bucket}/objects/${prefix}")`;
   return (
     `resource.type == "storage.googleapis.com/Object" && ` +
-    `resource.name.startsWith("projects/_/buckets/${bucket}/objects/${GCP_DRAIN_PREFIX}")`
+    `(${under(GCP_DRAIN_PREFIX)} || ${under(GCP_CORDON_PREFIX)})`
   );
 }
 
@@ -186,8 +192,21 @@ export interface ScaleInConfig {
   /** At most this many hosts marked within `windowSec` (the autoscaler's scaleInControl). */
   maxHostsPerWindow: number;
   windowSec: number;
-  /** The pool's mark bucket and the prefix of its marks (`<prefix><VM name>`). */
-  drainMarks: { bucket: string; prefix: string };
+  /**
+   * Calls a host may be expected to hold at the drain limit and still be drained
+   * (`autoscaling.maxCutPerHost`); a host above waits for its calls to end.
+   */
+  maxCutPerHost: number;
+  /**
+   * Streams one session forwards (`demand.streamsPerParticipant`): an agent that reports no
+   * expectation has each of its calls counted as left at the limit, streams / this.
+   */
+  streamsPerSession: number;
+  /**
+   * The pool's mark bucket, the prefix of its marks (`<prefix><VM name>`) and of its cordons
+   * (`<cordonPrefix><VM name>`).
+   */
+  drainMarks: { bucket: string; prefix: string; cordonPrefix: string };
   endpoints: { metadata: string; compute: string; storage: string };
 }
 
@@ -205,7 +224,13 @@ export function scaleInConfig(
     drainSeconds: spec.drainSeconds,
     maxHostsPerWindow: spec.autoscaling.scaleIn.maxHostsPerWindow,
     windowSec: spec.autoscaling.scaleIn.windowSec,
-    drainMarks: { bucket: gcpDrainBucket(project, spec.pool), prefix: GCP_DRAIN_PREFIX },
+    maxCutPerHost: spec.autoscaling.maxCutPerHost,
+    streamsPerSession: spec.demand.streamsPerParticipant,
+    drainMarks: {
+      bucket: gcpDrainBucket(project, spec.pool),
+      prefix: GCP_DRAIN_PREFIX,
+      cordonPrefix: GCP_CORDON_PREFIX,
+    },
     endpoints: {
       metadata: "http://metadata.google.internal",
       compute: "https://compute.googleapis.com",

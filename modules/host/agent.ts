@@ -15,11 +15,13 @@ import {
   GCP_MIN_POINT_SPACING_SEC,
   LIVENESS_PATH,
   PROMETHEUS_MEDIA_METRIC,
+  GCP_CORDON_PREFIX,
   GCP_DRAIN_PREFIX,
 } from "./metrics";
 import { HOST_METRIC_FAMILIES, SERVING_SERIES } from "./exporter";
 import { SESSION_FAMILIES, type SessionFamilies } from "./sessions";
 import { containerImage, type ContainerImage } from "./image";
+import { MEDIA_SESSIONS, survivalTable, type SurvivalTable } from "../world/demand";
 import {
   AGENT_LIB_DIR,
   AGENT_PATH,
@@ -151,11 +153,12 @@ export interface AgentConfig {
   metric: { [key: string]: string | Record<string, string> };
   lifecycleHook?: string;
   /**
-   * GCP: where the scale-in controller marks this host to drain: object `<prefix><VM name>` of
-   * the pool's mark bucket, whose name (gcpDrainBucket) the agent derives from its project, which
-   * only the metadata server tells it.
+   * GCP: the scale-in controller's mark (cordon) of this host, `<prefix><VM name>` (`<cordonPrefix>…`)
+   * in the pool's mark bucket, named (gcpDrainBucket) from its project, from the metadata server.
    */
-  drainMarks?: { prefix: string };
+  drainMarks?: { prefix: string; cordonPrefix: string };
+  /** GCP: the session mix's survival, for the calls it expects at the drain limit (published). */
+  leftAtLimit?: SurvivalTable;
   /**
    * AWS: the launching hook the agent completes at every boot once the host serves, and
    * heartbeats every heartbeatSec while it comes up, for at most limitSec after the boot.
@@ -252,7 +255,12 @@ export function agentConfig(
           },
         }
       : {}),
-    ...(spec.kind === "gcp" ? { drainMarks: { prefix: GCP_DRAIN_PREFIX } } : {}),
+    ...(spec.kind === "gcp"
+      ? {
+          drainMarks: { prefix: GCP_DRAIN_PREFIX, cordonPrefix: GCP_CORDON_PREFIX },
+          leftAtLimit: survivalTable(MEDIA_SESSIONS, spec.drainSeconds / 60),
+        }
+      : {}),
     endpoints: ENDPOINTS[spec.kind],
     hostMetrics: {
       labels: { pool: spec.pool, region: spec.mediaRegion },

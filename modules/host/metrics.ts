@@ -54,6 +54,9 @@ export const GCP_DRAIN_FOR_ATTRIBUTE = "avfleet-drain-for";
  */
 export const GCP_DRAIN_PREFIX = "drain/";
 
+/** ...and its cordons, `cordon/<VM name>`: no new joins while one exists (controller.py). */
+export const GCP_CORDON_PREFIX = "cordon/";
+
 export function gcpDrainObject(vm: string): string {
   return `${GCP_DRAIN_PREFIX}${vm}`;
 }

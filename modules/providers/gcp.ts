@@ -157,6 +157,27 @@ export function passthroughCutsOnUnhealthy(backend: {
   );
 }
 
+export const PASSTHROUGH_ALL_UNHEALTHY: ProviderRule = {
+  id: "gcp.nlb.all-unhealthy",
+  says:
+    "Without a failover policy, an external passthrough Network Load Balancer sends new " +
+    "connections only to backends that pass their health check while at least one does; when " +
+    "every backend fails it, it distributes new connections among all of them as a last resort. " +
+    "Under DEFAULT_FOR_PROTOCOL, UDP flows do not persist on a backend that turns unhealthy " +
+    "(only TCP and SCTP under PER_CONNECTION tracking do)",
+  source:
+    "https://cloud.google.com/load-balancing/docs/network/ext-netlb-traffic-distribution; " +
+    "https://cloud.google.com/dotnet/docs/reference/Google.Cloud.Compute.V1/latest/Google.Cloud.Compute.V1.BackendServiceConnectionTrackingPolicy.Types.ConnectionPersistenceOnUnhealthyBackends",
+};
+
+/**
+ * Which backends take new connections, given which pass their health check: the healthy ones,
+ * or every one when none is.
+ */
+export function passthroughTakesNew(healthy: boolean[]): boolean[] {
+  return healthy.some(Boolean) ? healthy : healthy.map(() => true);
+}
+
 export const TEMPLATE_IN_USE: ProviderRule = {
   id: "gcp.template.in-use",
   says:
@@ -239,6 +260,7 @@ export const GCP_RULES = [
   STARTUP_SCRIPT,
   AUTOMATIC_RESTART,
   PASSTHROUGH_NLB,
+  PASSTHROUGH_ALL_UNHEALTHY,
   RECREATE,
   ADD_METADATA,
   GUEST_ATTRIBUTES,

@@ -34,6 +34,7 @@ import type { PoolSpec, Removal } from "../world/pool";
 import {
   awsPredictive,
   FORECAST_LEAD_MIN,
+  OURS_MAX_CUT_PER_HOST,
   oursOn,
   type CloudControls,
   type Observation,
@@ -102,18 +103,30 @@ export function controlsOf(spec: CloudSpec): CloudControls {
       windowMin: policy.scaleInControl.timeWindowSec / 60,
       maxHosts: policy.scaleInControl.maxScaledInReplicas.fixed,
     },
-    removal: gcpRemoval(spec.drainSeconds),
+    removal: gcpRemoval(spec.drainSeconds, spec.autoscaling.maxCutPerHost),
   };
 }
 
 /**
- * How GCP hosts leave: always through the scale-in controller (modules/gcp-scale-in/controller.ts),
- * never a MIG deletion. It marks the least-loaded hosts at the autoscaler's recommendation,
- * already throttled by scale-in control; each drains up to the pool's limit, and the controller
- * deletes it once its drain is done or the limit has passed.
+ * How GCP hosts leave: always through the scale-in controller (modules/gcp-scale-in/controller.py),
+ * never a MIG deletion. At the autoscaler's recommendation, already throttled by scale-in
+ * control, it marks the hosts expected to hold the fewest calls at the drain limit (their agents
+ * tell from their calls' ages), none above `maxCutPerHost` (it waits); each drains up to the
+ * pool's limit, and the controller deletes it once its drain is done or the limit has passed.
+ * Its cordon is cloudAutoscaler's.
  */
-export function gcpRemoval(drainSeconds: number): Removal {
-  return { kind: "drain", pick: "least-loaded", limitMin: drainSeconds / 60 };
+export function gcpRemoval(drainSeconds: number, maxCutPerHost: number): Removal {
+  return {
+    kind: "drain",
+    pick: "fewest-left-at-limit",
+    limitMin: drainSeconds / 60,
+    maxLeftAtLimit: maxCutPerHost,
+  };
+}
+
+/** The per-host cut budget ours runs with on a stack: its own key on GCP, ours' default elsewhere. */
+export function maxCutPerHostOf(spec: CloudSpec): number {
+  return spec.kind === "gcp" ? spec.autoscaling.maxCutPerHost : OURS_MAX_CUT_PER_HOST;
 }
 
 export type DayKind = "weekday" | "weekend";

@@ -26,10 +26,16 @@ export interface FrontierPoint {
 export const FRONTIER_BUDGETS = [5, 15, OURS_MAX_CUT_PER_HOST, 80, Infinity];
 export const LONGEST_DRAIN_MIN = 120;
 
-export function frontier(target: ReplayPool, warmPool: boolean): FrontierPoint[] {
+/** `chosen`: the budget the pool runs at (a GCP stack's `autoscaling.maxCutPerHost`). */
+export function frontier(
+  target: ReplayPool,
+  warmPool: boolean,
+  chosen = OURS_MAX_CUT_PER_HOST,
+): FrontierPoint[] {
   const own = target.pool.drainLimitMin;
+  const budgets = [...new Set([...FRONTIER_BUDGETS, chosen])].sort((a, b) => a - b);
   const settings = [
-    ...FRONTIER_BUDGETS.map((budget) => ({ budget, limit: own })),
+    ...budgets.map((budget) => ({ budget, limit: own })),
     ...(own < LONGEST_DRAIN_MIN ? [{ budget: Infinity, limit: LONGEST_DRAIN_MIN }] : []),
   ];
   return settings.map(({ budget, limit }) => {
@@ -45,7 +51,7 @@ export function frontier(target: ReplayPool, warmPool: boolean): FrontierPoint[]
       hostHours: r.hostHours,
       cutAtLimitPct: (100 * r.totals.callsCutAtLimit) / calls,
       cutEarlyPct: (100 * r.totals.callsCut) / calls,
-      chosen: budget === OURS_MAX_CUT_PER_HOST && limit === own,
+      chosen: budget === chosen && limit === own,
     };
   });
 }

@@ -157,6 +157,8 @@ export interface Agreement {
   /** Host-hours of the compiled config over the policy's. */
   hostHoursRatio: number;
   overloadMinutes: { policy: number; compiled: number };
+  /** Calls cut at the drain limit, in % of calls started: what each one's scale-in costs. */
+  cutAtLimitPct: { policy: number; compiled: number };
 }
 
 export function agreement(
@@ -183,7 +185,15 @@ export function agreement(
       policy: policy.totals.overloadMinutes,
       compiled: compiled.totals.overloadMinutes,
     },
+    cutAtLimitPct: {
+      policy: cutAtLimitPct(policy),
+      compiled: cutAtLimitPct(compiled),
+    },
   };
+}
+
+function cutAtLimitPct(r: ReplayResult): number {
+  return (100 * r.totals.callsCutAtLimit) / Math.max(1, r.totals.calls);
 }
 
 /** The compiled config of a fleet spec as a Policy (named `compiled`): what the stack deploys. */

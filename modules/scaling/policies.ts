@@ -398,12 +398,15 @@ export function cloudAutoscaler(
     controls.scaleIn.windowMin,
     controls.scaleIn.maxHosts,
   );
+  const atTarget = (o: Observation) => hostsFor(o.load, controls.targetUtilization * o.capacity);
   return {
     removal: controls.removal,
     desired(o) {
-      const rec = Math.max(floor(o), hostsFor(o.load, controls.targetUtilization * o.capacity));
-      return clamp(scaleIn(rec), minHosts, maxHosts);
+      return clamp(scaleIn(Math.max(floor(o), atTarget(o))), minHosts, maxHosts);
     },
+    // The scale-in controller's cordon (controller.py to_cordon): the serving hosts beyond what
+    // the load needs at the target, at least one kept in rotation.
+    cordon: (o) => Math.max(0, o.serving - Math.max(1, atTarget(o))),
   };
 }
 

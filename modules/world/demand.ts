@@ -34,6 +34,49 @@ export function survivalPerMinute(mix: SessionMix): number[] {
   return mix.phases.map((p) => Math.exp(-1 / p.meanMin));
 }
 
+/**
+ * What a host's agent needs to tell how many of its calls will outlast a drain limit: each
+ * phase's share of calls and its survival per minute (survivalPerMinute), rendered into the
+ * agent's config so the host and the replay read one table.
+ */
+export interface SurvivalTable {
+  limitMin: number;
+  phases: { share: number; survivalPerMinute: number }[];
+}
+
+export function survivalTable(mix: SessionMix, limitMin: number): SurvivalTable {
+  const survive = survivalPerMinute(mix);
+  return {
+    limitMin,
+    phases: mix.phases.map((p, k) => ({ share: p.share, survivalPerMinute: survive[k] })),
+  };
+}
+
+/**
+ * Calls expected to be still running `table.limitMin` minutes from now, given how long each
+ * open call has lasted (minutes). A call that has lasted a minutes is in phase k with odds
+ * share_k · s_k^a (the longer it ran, the likelier it is a long one), and lasts the limit more
+ * with s_k^limit: in expectation, what the replay's phase counts give (Pool.leftAtLimit). The
+ * odds are taken in logs, so a call of days does not underflow every phase to nothing. The
+ * host agent computes the same (host-agent gcp.py expected_left), held equal by its test.
+ */
+export function expectedLeft(table: SurvivalTable, agesMin: number[]): number {
+  let left = 0;
+  for (const age of agesMin) {
+    const logs = table.phases.map((p) => Math.log(p.share) + age * Math.log(p.survivalPerMinute));
+    const top = Math.max(...logs);
+    let odds = 0;
+    let stays = 0;
+    table.phases.forEach((p, k) => {
+      const w = Math.exp(logs[k] - top);
+      odds += w;
+      stays += w * p.survivalPerMinute ** table.limitMin;
+    });
+    left += stays / odds;
+  }
+  return left;
+}
+
 /** A spike the team knows about in advance (a launch, a broadcast): part of the calendar. */
 export interface DemandEvent {
   /** Day of the trace (0 = the first Monday). */

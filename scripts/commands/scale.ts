@@ -10,7 +10,13 @@ import {
 } from "../../modules/world/demand";
 import { utcOffsetHours } from "../../modules/world/regions";
 import { readTraceCsv } from "../../modules/world/trace-file";
-import { OURS_HEADROOM, POLICIES, policyNamed, type Policy } from "../../modules/scaling/policies";
+import {
+  OURS_HEADROOM,
+  oursWith,
+  POLICIES,
+  policyNamed,
+  type Policy,
+} from "../../modules/scaling/policies";
 import { fileCalendar, RETRY_MODEL, replay, type ReplayResult } from "../../modules/scaling/replay";
 import { frontierSvg, replaySvg } from "../../modules/scaling/plot";
 import { frontier } from "../../modules/scaling/frontier";
@@ -21,7 +27,12 @@ import {
   withSteps,
   type WorstStep,
 } from "../../modules/scaling/spikes";
-import { cloudNativeFor, compileScaling, poolOf } from "../../modules/scaling/compile";
+import {
+  cloudNativeFor,
+  compileScaling,
+  maxCutPerHostOf,
+  poolOf,
+} from "../../modules/scaling/compile";
 import { compiledPolicy } from "../../modules/scaling/interpret";
 import { EXIT, UsageError, parseCommandArgs, progress, progressDone, type Command } from "../cli";
 
@@ -142,6 +153,9 @@ ${POLICIES.map((p) => `  ${p.name.padEnd(20)} ${p.summary}`).join("\n")}
 ${Object.entries(STACK_POLICIES)
   .map(([name, summary]) => `  ${name.padEnd(20)} ${summary}`)
   .join("\n")}
+On a GCP stack ours runs at its autoscaling.maxCutPerHost, and cloud-native and compiled drain
+as its scale-in controller does: fewest calls at the limit first, none above that budget, the
+hosts beyond the load's need cordoned.
 
 Options:
   --days N          days to replay (default 28 on a curve; with --demand the file's first N days,
@@ -286,13 +300,15 @@ Examples:
         const read = compiledPolicy(fleet, compileScaling(fleet, region)!);
         return { policy: read.policy, warmPool: warmPool || read.warmPool };
       }
+      // Ours at the stack's own per-host cut budget, as its controller runs it.
+      if (name === "ours") return { policy: oursWith(maxCutPerHostOf(fleet)), warmPool };
       return { policy: policyNamed(name)!, warmPool };
     });
     const results = rows.map((row, i) => {
       progress(`replaying ${i + 1}/${rows.length}: ${row.policy.name}`);
       return replay(target, row.policy, { warmPool: row.warmPool, keepSeries: true });
     });
-    const points = values.frontier ? frontier(target, warmPool) : undefined;
+    const points = values.frontier ? frontier(target, warmPool, maxCutPerHostOf(fleet)) : undefined;
     progressDone();
     const replayedDays = trace.sessions.length / MINUTES_PER_DAY;
     if (values.svg) {

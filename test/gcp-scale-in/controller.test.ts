@@ -41,7 +41,7 @@ const load = [
   "main = importlib.util.module_from_spec(spec); spec.loader.exec_module(main)",
 ].join("\n");
 
-test("decide: least-loaded first, never past size - recommended, never a draining host, rate-limited", (t) => {
+test("decide: outdated first, then the fewest calls expected at the drain limit, none over the per-host budget (those wait), never past size - recommended, never a draining host, rate-limited", (t) => {
   if (!prerequisite(t, missingCommands("python3"))) return;
   const run = spawnSync(
     "python3",
@@ -50,14 +50,61 @@ test("decide: least-loaded first, never past size - recommended, never a drainin
       `${load}
 out = []
 for c in json.load(sys.stdin):
-    out.append(main.decide(c["size"], c["recommended"], c["hosts"], c["now"], c["maxPerWindow"], c["windowSec"]))
+    out.append(main.decide(c["size"], c["recommended"], c["hosts"], c["now"], c["maxPerWindow"], c["windowSec"], c["maxCutPerHost"]))
 json.dump(out, sys.stdout)`,
     ],
     { input: JSON.stringify(CASES), encoding: "utf8", env: PY_ENV },
   );
   assert.equal(run.status, 0, run.stderr);
-  const got = JSON.parse(run.stdout) as string[][];
-  for (const [i, c] of CASES.entries()) assert.deepEqual(got[i], c.expect, c.case);
+  const got = JSON.parse(run.stdout) as [string[], string[]][];
+  for (const [i, c] of CASES.entries()) assert.deepEqual(got[i], [c.expect, c.waiting], c.case);
+});
+
+test("to_cordon: the serving hosts beyond the loads' need at the target, those drained first; back in rotation as load returns; one always in rotation", (t) => {
+  if (!prerequisite(t, missingCommands("python3"))) return;
+  const host = (name: string, load: number | null, left: number, more = {}) => ({
+    name,
+    running: true,
+    load,
+    left,
+    markedAt: null,
+    ...more,
+  });
+  const pool = (a: number) => [
+    host("a", a, 5),
+    host("b", 20, 1),
+    host("c", 30, 12),
+    host("d", 90, 30, { outdated: true }),
+    // draining: its load counts, it is never cordoned
+    host("e", 40, 0, { markedAt: 99_000 }),
+    // booting or silent, or not running: never cordoned
+    host("f", null, 0),
+    host("g", 10, 0, { running: false }),
+  ];
+  const run = spawnSync(
+    "python3",
+    [
+      "-c",
+      `${load}
+json.dump([main.to_cordon(hosts, per_host) for hosts, per_host in json.load(sys.stdin)], sys.stdout)`,
+    ],
+    {
+      input: JSON.stringify([
+        // 340 streams need 4 hosts at 100: all four serving ones stay in rotation
+        [pool(150), 100],
+        // ...2 at 200: the outdated one, then the fewest calls expected at the limit
+        [pool(150), 200],
+        // load returns (a at 500: 690 streams, 4 hosts at 200): every cordon lifted
+        [pool(500), 200],
+        // no load at all: one host, the last to be drained, keeps taking joins
+        [pool(0).map((h) => ({ ...h, load: h.load === null ? null : 0 })), 200],
+      ]),
+      encoding: "utf8",
+      env: PY_ENV,
+    },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), [[], ["d", "b"], [], ["d", "b", "a"]]);
 });
 
 test("to_delete: a marked host whose drain is done, or whose mark outlived the limit once it drained or went silent; blind: one that never saw its mark and still serves", (t) => {
@@ -150,7 +197,7 @@ async function controller(
     { instanceGroupManager: VM.group, autoscaler },
   );
   const args = program ? ["-c", `${load}\n${program}`] : [CONTROLLER];
-  const { stdout } = await promisify(execFile)("python3", args, {
+  const { stdout, stderr } = await promisify(execFile)("python3", args, {
     env: {
       ...PY_ENV,
       AVFLEET_SCALE_IN: JSON.stringify(config),
@@ -161,13 +208,17 @@ async function controller(
       }),
     },
   });
+  lastLog = stderr;
   return stdout.trim();
 }
+
+/** What the last pass logged (the function's stderr, Cloud Logging's on GCP). */
+let lastLog = "";
 
 const pass = async (endpoint: string, rate: { maxHostsPerWindow: number; windowSec: number }) =>
   JSON.parse(await controller(endpoint, { rate }));
 
-test("a pass against stand-in Compute marks the hosts least loaded by their own word, by an object in the pool's mark bucket, leaving their metadata alone", async (t) => {
+test("a pass against stand-in Compute marks the hosts with the fewest calls expected at the limit by their own word (an old agent's streams / 4), by an object in the pool's mark bucket, leaving their metadata alone, and cordons the rest beyond the load's need", async (t) => {
   if (!prerequisite(t, missingCommands("python3"))) return;
   const s = new StandIns("127.0.0.1");
   try {
@@ -176,9 +227,14 @@ test("a pass against stand-in Compute marks the hosts least loaded by their own 
       recommendedSize: 3,
       pageSize: 2,
       peers: [
-        peer("gcp-euw4-c3d4", "europe-west4-b", 1200, [
-          { key: "ssh-keys", value: "ops:ssh-ed25519 AAAA" },
-        ]),
+        // an agent of #28: 1200 streams, 25 calls expected at the drain limit
+        {
+          ...peer("gcp-euw4-c3d4", "europe-west4-b", 1200, [
+            { key: "ssh-keys", value: "ops:ssh-ed25519 AAAA" },
+          ]),
+          guest: { "avfleet/load": `${Math.floor(Date.now() / 1000)} 1200 25.00` },
+        },
+        // old agents: every call counted as left, 20, 600 and 10
         peer("gcp-euw4-e5f6", "europe-west4-c", 80),
         peer("gcp-euw4-g7h8", "europe-west4-a", 2400),
         peer("gcp-euw4-i9j0", "europe-west4-b", 40),
@@ -189,11 +245,15 @@ test("a pass against stand-in Compute marks the hosts least loaded by their own 
     // six VMs (the agent's own publishes nothing here), recommendation 3, 2 per 900 s
     let report = await pass(g.endpoints.compute, { maxHostsPerWindow: 2, windowSec: 900 });
     assert.deepEqual(s.problems, [], "every request matched the API's documented shape");
+    // 3,720 streams need one host at 4,200: of c3d4 and g7h8, still serving, c3d4 (fewer calls
+    // at the limit) takes no new joins
     assert.deepEqual(report, {
       size: 6,
       recommended: 3,
       draining: 0,
       marked: ["gcp-euw4-i9j0", "gcp-euw4-e5f6"],
+      waiting: [],
+      cordoned: ["gcp-euw4-c3d4"],
       deleted: [],
       blind: [],
     });
@@ -202,16 +262,27 @@ test("a pass against stand-in Compute marks the hosts least loaded by their own 
       [
         { bucket: MARKS, name: "drain/gcp-euw4-i9j0" },
         { bucket: MARKS, name: "drain/gcp-euw4-e5f6" },
+        { bucket: MARKS, name: "cordon/gcp-euw4-c3d4" },
       ],
     );
-    assert.deepEqual([...g.objects().keys()], [markKey("gcp-euw4-i9j0"), markKey("gcp-euw4-e5f6")]);
+    assert.deepEqual(
+      [...g.objects().keys()],
+      [markKey("gcp-euw4-i9j0"), markKey("gcp-euw4-e5f6"), `${MARKS}/cordon/gcp-euw4-c3d4`],
+    );
     // paging: 6 managed instances at 2 a page is 3 listManagedInstances calls
     assert.equal(s.count("compute", "listManagedInstances"), 3);
 
     // The next minute: both still drain; 6 - 3 - 2 leaves one, but the window allows no more.
+    const inserts = s.count("storage", "objects.insert");
     report = await pass(g.endpoints.compute, { maxHostsPerWindow: 2, windowSec: 900 });
     assert.deepEqual(report.marked, [], "the window's allowance is spent");
     assert.equal(report.draining, 2);
+    assert.deepEqual(report.cordoned, ["gcp-euw4-c3d4"]);
+    assert.equal(
+      s.count("storage", "objects.insert"),
+      inserts,
+      "a cordon in place is not written again",
+    );
     // With a wider allowance, the third goes; its metadata is as it was.
     report = await pass(g.endpoints.compute, { maxHostsPerWindow: 3, windowSec: 900 });
     assert.deepEqual(report.marked, ["gcp-euw4-c3d4"]);
@@ -221,6 +292,9 @@ test("a pass against stand-in Compute marks the hosts least loaded by their own 
       c3d4.items.map((i) => i.key),
       ["created-by", "ssh-keys"],
     );
+    // g7h8, alone in rotation, is never cordoned (with every backend failing its check the
+    // balancer would send new connections to all of them)
+    assert.deepEqual(report.cordoned, []);
     report = await pass(g.endpoints.compute, { maxHostsPerWindow: 9, windowSec: 900 });
     assert.deepEqual(report.marked, [], "3 draining cover 6 - 3: nothing more");
     assert.deepEqual(s.problems, []);
@@ -264,7 +338,11 @@ test("a pass deletes the marked hosts whose drain is done or whose mark expired,
           ]),
           guest: { "avfleet/drain": "done 1700000000 0" },
         },
-        { ...peer("gcp-euw4-i9j0", "europe-west4-b", 2000), outdated: true },
+        {
+          ...peer("gcp-euw4-i9j0", "europe-west4-b", 2000),
+          guest: { "avfleet/load": `${Math.floor(Date.now() / 1000)} 2000 30.00` },
+          outdated: true,
+        },
         peer("gcp-euw4-k1l2", "europe-west4-c", 5),
       ],
       objects: {
@@ -285,6 +363,8 @@ test("a pass deletes the marked hosts whose drain is done or whose mark expired,
       recommended: 2,
       draining: 3,
       marked: ["gcp-euw4-i9j0"],
+      waiting: [],
+      cordoned: [],
       deleted: ["gcp-euw4-c3d4", "gcp-euw4-g7h8"],
       blind: ["gcp-euw4-p5q6"],
     });
@@ -335,6 +415,48 @@ test("a pass deletes the marked hosts whose drain is done or whose mark expired,
   }
 });
 
+test("a host over the per-host budget waits, says why in the log, and is cordoned so its calls thin out", async (t) => {
+  if (!prerequisite(t, missingCommands("python3"))) return;
+  const s = new StandIns("127.0.0.1");
+  const now = Math.floor(Date.now() / 1000);
+  try {
+    const g = await gcpStandIns(s, VM, {
+      autoscaler: AUTOSCALER,
+      recommendedSize: 1,
+      peers: [
+        {
+          ...peer("gcp-euw4-w1x2", "europe-west4-b", 3000),
+          guest: { "avfleet/load": `${now} 3000 80.00` },
+        },
+        {
+          ...peer("gcp-euw4-y3z4", "europe-west4-c", 100),
+          guest: { "avfleet/load": `${now} 100 50.00` },
+        },
+      ],
+    });
+    const report = await pass(g.endpoints.compute, { maxHostsPerWindow: 9, windowSec: 900 });
+    assert.deepEqual(s.problems, []);
+    // this VM publishes nothing: 3,100 streams need one host, plus the silent one: 2 of 3
+    assert.deepEqual(report, {
+      size: 3,
+      recommended: 2,
+      draining: 0,
+      marked: [],
+      waiting: ["gcp-euw4-y3z4"],
+      cordoned: ["gcp-euw4-y3z4"],
+      deleted: [],
+      blind: [],
+    });
+    assert.match(
+      lastLog,
+      /waiting: gcp-euw4-y3z4 expects 50\.0 call\(s\) at the drain limit, over the budget of 35 per host/,
+    );
+    assert.deepEqual([...g.objects().keys()], [`${MARKS}/cordon/gcp-euw4-y3z4`]);
+  } finally {
+    s.close();
+  }
+});
+
 test("the function's HTTP entry point answers 200 with its report, 500 when an API fails", async (t) => {
   if (!prerequisite(t, missingCommands("python3"))) return;
   const s = new StandIns("127.0.0.1");
@@ -352,7 +474,7 @@ test("the function's HTTP entry point answers 200 with its report, 500 when an A
     // no recommendation yet: nothing marked
     assert.equal(
       await entry(AUTOSCALER),
-      '200 {"size": 2, "recommended": null, "draining": 0, "marked": [], "deleted": [], "blind": []}',
+      '200 {"size": 2, "recommended": null, "draining": 0, "marked": [], "waiting": [], "cordoned": [], "deleted": [], "blind": []}',
     );
     assert.match(await entry("no-such-autoscaler"), /^500 \{"error": "GET .*HTTP 404/);
   } finally {
@@ -389,7 +511,13 @@ test("every pool declares its controller, a 30-minute drain as a 2-hour one", as
     drainSeconds: 7200,
     maxHostsPerWindow: 1,
     windowSec: 900,
-    drainMarks: { bucket: gcpDrainBucket("media-prod-euw4", "gcp-euw4"), prefix: "drain/" },
+    maxCutPerHost: 35,
+    streamsPerSession: 4,
+    drainMarks: {
+      bucket: gcpDrainBucket("media-prod-euw4", "gcp-euw4"),
+      prefix: "drain/",
+      cordonPrefix: "cordon/",
+    },
     endpoints: {
       metadata: "http://metadata.google.internal",
       compute: "https://compute.googleapis.com",
@@ -418,7 +546,8 @@ test("every pool declares its controller, a 30-minute drain as a 2-hour one", as
   assert.equal(
     markMember.inputs.condition.expression,
     `resource.type == "storage.googleapis.com/Object" && ` +
-      `resource.name.startsWith("projects/_/buckets/${marks}/objects/drain/")`,
+      `(resource.name.startsWith("projects/_/buckets/${marks}/objects/drain/") || ` +
+      `resource.name.startsWith("projects/_/buckets/${marks}/objects/cordon/"))`,
   );
   // the VM delete holds only on the pool's VMs
   assert.match(

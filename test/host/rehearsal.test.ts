@@ -81,6 +81,25 @@ test("host rehearsal: tuned, serving, measured, drained on notice, agent crash m
   const gcp = result.hosts[0];
   assert.ok(gcp.markedByController, "gcp: marked by the scale-in controller");
   assert.ok(gcp.deletedByController, "gcp: deleted from the MIG by the controller, once drained");
+  // Before that, the controller cordoned it (nothing to drain, one host's worth of load): it
+  // answered the load balancer 503 "cordoned" while alive, serving its calls and publishing its
+  // load with the calls it expects at the drain limit; put back, it answered 200 again.
+  assert.deepEqual(gcp.cordon, {
+    cordonedByController: true,
+    outOfRotation: true,
+    aliveWhileCordoned: true,
+    publishedWhileCordoned: true,
+    sessions: gcp.cordon!.sessions,
+    backInRotation: true,
+  });
+  const [heldWhenCordoned, heldWhenBack] = gcp.cordon!.sessions;
+  assert.ok(heldWhenCordoned > 0, "gcp: calls in progress when cordoned");
+  // The calls are held (they do not end on their own) and the SFU stand-in starts its own:
+  // fewer afterwards would be a cut.
+  assert.ok(
+    heldWhenBack >= heldWhenCordoned,
+    `gcp: ${heldWhenCordoned} held, ${heldWhenBack} after`,
+  );
   // The autohealer probed the rendered autohealing check's path through the drain: never a
   // repair, while the load balancer's readiness path answered 503 in the same drain.
   assert.ok(gcp.autohealer!.probes >= 3, "gcp: the autohealer probed through the drain");

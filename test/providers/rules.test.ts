@@ -100,6 +100,9 @@ test("GCP: autohealing repairs only past the initial delay and the threshold; re
   assert.equal(gcp.onTemplateChange({ type: "PROACTIVE", minimalAction: "REPLACE" }), "replace");
   assert.equal(gcp.autoscalerDeletes("ONLY_SCALE_OUT"), false);
   assert.equal(gcp.passthroughCutsOnUnhealthy({}), false);
+  // new connections: the healthy backends alone, or every backend when none is healthy
+  assert.deepEqual(gcp.passthroughTakesNew([true, false, false]), [true, false, false]);
+  assert.deepEqual(gcp.passthroughTakesNew([false, false]), [true, true]);
 });
 
 test("Pulumi: ignoreChanges by property path keeps the state's value there and nowhere else", () => {

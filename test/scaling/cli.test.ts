@@ -61,10 +61,12 @@ test("scale replay: every policy on the stack's demand, as a table, JSON and a p
       assert.equal(typeof r.totals[key], "number", `${r.policy}: ${key}`);
     assert.ok(r.totals.calls > 1e6, "calls started over 8 days");
   }
-  // The deployed config (cloud-native in this stack) cuts every few-hundredth call at the
-  // drain limit; ours at most one in a thousand after its first week.
+  // The deployed config (cloud-native in this stack, its scale-in controller cordoning and
+  // holding each host to 35 calls at the limit) cuts under one call in two hundred at the drain
+  // limit; ours at most one in a thousand after its first week.
   const [, ours, compiled] = results;
-  assert.ok(compiled.totals.callsCutAtLimit > 0.01 * compiled.totals.calls);
+  assert.ok(compiled.totals.callsCutAtLimit > 0);
+  assert.ok(compiled.totals.callsCutAtLimit < 0.005 * compiled.totals.calls);
   assert.ok(ours.totals.callsCutAtLimit < 0.002 * ours.totals.calls);
   assert.ok(ours.servedPct > 99.9);
   // Sized from the declared 40,000 participants, not the replayed peak: +30 %, at 1,200 per

@@ -6,8 +6,19 @@ import YAML from "yaml";
 import { validateStackDocument } from "../../modules/stacks/stack";
 import type { AwsFleetSpec, GcpFleetSpec } from "../../modules/config/fleet.schema";
 import type { AwsScaling, GcpScaling } from "../../modules/fleets/scaling";
-import { compileAws, compileGcp, poolOf, WINDOW_MIN } from "../../modules/scaling/compile";
-import { cronStarts, replayCompiled } from "../../modules/scaling/interpret";
+import {
+  compileAws,
+  compileGcp,
+  controlsOf,
+  curveOf,
+  maxCutPerHostOf,
+  poolOf,
+  WINDOW_MIN,
+} from "../../modules/scaling/compile";
+import { compiledPolicy, cronStarts, replayCompiled } from "../../modules/scaling/interpret";
+import { OURS_MAX_CUT_PER_HOST } from "../../modules/scaling/policies";
+import { replay } from "../../modules/scaling/replay";
+import { curveTrace } from "../../modules/world/demand";
 import { ROOT } from "../support/cli";
 
 function specOf<T>(stack: string, change: (fleet: any) => void = () => {}): T {
@@ -42,12 +53,19 @@ test("golden: ours compiled for GCP decides what ours decides under GCP's autosc
   const spec = gcp((f) => (f.autoscaling.policy = "ours"));
   const compiled = compileGcp(spec, "us-west1");
   assertAgrees(replayCompiled(spec, "us-west1", compiled, DAYS), "gcp");
-  // A compile that loses its schedules is caught: the metric alone lags the forecast.
+  // A compile that loses its schedules is caught: the metric alone lags the forecast. Checked
+  // without the per-host cut budget: at 35 the hosts that wait for their long calls hold the
+  // pool above every floor here, so the floors would not show.
+  const free = gcp(
+    (f) => (f.autoscaling = { ...f.autoscaling, policy: "ours", maxCutPerHost: 100000 }),
+  );
+  const unbudgeted = compileGcp(free, "us-west1");
+  assertAgrees(replayCompiled(free, "us-west1", unbudgeted, DAYS), "gcp without a budget");
   const dropped: GcpScaling = {
-    ...compiled,
-    autoscalingPolicy: { ...compiled.autoscalingPolicy, scalingSchedules: [] },
+    ...unbudgeted,
+    autoscalingPolicy: { ...unbudgeted.autoscalingPolicy, scalingSchedules: [] },
   };
-  assert.throws(() => assertAgrees(replayCompiled(spec, "us-west1", dropped, DAYS), "dropped"));
+  assert.throws(() => assertAgrees(replayCompiled(free, "us-west1", dropped, DAYS), "dropped"));
 });
 
 test("golden: ours compiled for AWS (schedules, predictive, warm pool) decides what ours decides", () => {
@@ -148,9 +166,57 @@ test("AWS: scheduled actions change only the minimum; warm pool stopped, not reu
   );
 });
 
-test("a bad policy name is refused with the file and key path", () => {
+test("a bad policy name or cut budget is refused with the file and key path", () => {
   assert.throws(
     () => gcp((f) => (f.autoscaling.policy = "predictive")),
     /test\.yaml: config\.avfleet:fleet\.autoscaling\.policy: is "predictive", expected cloud-native .* or ours/,
   );
+  assert.throws(
+    () => gcp((f) => (f.autoscaling = { ...f.autoscaling, maxCutPerHost: -1 })),
+    /test\.yaml: config\.avfleet:fleet\.autoscaling\.maxCutPerHost: is -1, expected calls a host may still be expected to hold at the drain limit .*, ≥ 0/,
+  );
+});
+
+test("GCP: hosts leave by the scale-in controller's pick, fewest calls at the limit, within the stack's per-host budget (default ours' 35), cordon included", () => {
+  const spec = gcp();
+  assert.equal(spec.autoscaling.maxCutPerHost, OURS_MAX_CUT_PER_HOST);
+  assert.equal(OURS_MAX_CUT_PER_HOST, 35);
+  assert.deepEqual(controlsOf(spec).removal, {
+    kind: "drain",
+    pick: "fewest-left-at-limit",
+    limitMin: 30,
+    maxLeftAtLimit: 35,
+  });
+  const strict = gcp((f) => (f.autoscaling = { ...f.autoscaling, maxCutPerHost: 5 }));
+  assert.deepEqual(controlsOf(strict).removal, {
+    kind: "drain",
+    pick: "fewest-left-at-limit",
+    limitMin: 30,
+    maxLeftAtLimit: 5,
+  });
+  assert.equal(maxCutPerHostOf(strict), 5);
+  assert.equal(maxCutPerHostOf(aws()), OURS_MAX_CUT_PER_HOST);
+  // What the deployed config replays: a stricter budget waits longer for long calls, paying
+  // host-hours for fewer calls cut at the limit.
+  const replayOf = (s: GcpFleetSpec) => {
+    const pool = poolOf(s);
+    const { hourlyUsd, ...rest } = pool;
+    const read = compiledPolicy(s, compileGcp(s, "us-west1"));
+    return replay(
+      {
+        trace: curveTrace(curveOf(s, "us-west1"), 4),
+        pool: rest,
+        minHosts: s.minHosts,
+        maxHosts: s.maxHosts,
+        hourlyUsd,
+        sizingPeak: s.demand.peakParticipants,
+      },
+      read.policy,
+      { warmPool: read.warmPool },
+    );
+  };
+  const [at35, at5] = [replayOf(spec), replayOf(strict)];
+  assert.ok(at5.totals.callsCutAtLimit < at35.totals.callsCutAtLimit);
+  assert.ok(at5.hostHours > at35.hostHours);
+  assert.ok(at35.totals.callsCutAtLimit < 0.005 * at35.totals.calls, "under 0.5 % of calls");
 });

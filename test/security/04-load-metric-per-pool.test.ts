@@ -64,7 +64,13 @@ test("GCP: a forged low gauge drains no busy pool, and no host's series picks wh
   const { report, problems } = await euw4Pass(1, [
     { name: "gcp-euw4-c3d4", zone: "europe-west4-b", id: "6000000000000000001", load: 4100 },
     { name: "gcp-euw4-e5f6", zone: "europe-west4-c", id: "6000000000000000002", load: 3900 },
-    { name: "gcp-euw4-g7h8", zone: "europe-west4-a", id: "6000000000000000003", load: 300 },
+    // an agent of #28: 300 streams, 8 calls expected at the drain limit
+    {
+      name: "gcp-euw4-g7h8",
+      zone: "europe-west4-a",
+      id: "6000000000000000003",
+      guest: { "avfleet/load": `${now} 300 8.00` },
+    },
     // its own word is 10 minutes old, or unreadable: no load it can be picked by
     {
       name: "gcp-euw4-i9j0",
@@ -81,12 +87,15 @@ test("GCP: a forged low gauge drains no busy pool, and no host's series picks wh
   ]);
   assert.deepEqual(problems, []);
   // 8300 streams of the members' own word need 2 hosts at 4200 each, and 3 hosts' loads are
-  // unknown (this VM runs no agent here): of 6, one may go, the least loaded
+  // unknown (this VM runs no agent here): of 6, one may go, the one with the fewest calls at
+  // the limit; the two left serving are both needed, none cordoned
   assert.deepEqual(report, {
     size: 6,
     recommended: 5,
     draining: 0,
     marked: ["gcp-euw4-g7h8"],
+    waiting: [],
+    cordoned: [],
     deleted: [],
     blind: [],
   });
@@ -109,13 +118,30 @@ test("GCP: the recommendation is followed down to, not below, the hosts the memb
         "  main.trusted_recommendation(0, h(5760), 2880),",
         "  main.trusted_recommendation(0, h(5761), 2880),",
         "  main.trusted_recommendation(None, h(9999), 2880),",
-        "  main.own_load({'queryValue': {'items': [{'namespace': 'avfleet', 'key': 'load', 'value': '990 12'}]}}, 1000),",
-        "  main.own_load({'queryValue': {'items': [{'namespace': 'avfleet', 'key': 'load', 'value': '990 -3'}]}}, 1000),",
-        "  main.own_load({'queryValue': {'items': [{'namespace': 'other', 'key': 'load', 'value': '990 12'}]}}, 1000)]))",
+        "  main.own_load({'queryValue': {'items': [{'namespace': 'avfleet', 'key': 'load', 'value': '990 12'}]}}, 1000, 4),",
+        "  main.own_load({'queryValue': {'items': [{'namespace': 'avfleet', 'key': 'load', 'value': '990 12 2.50'}]}}, 1000, 4),",
+        "  main.own_load({'queryValue': {'items': [{'namespace': 'avfleet', 'key': 'load', 'value': '990 12 nan'}]}}, 1000, 4),",
+        "  main.own_load({'queryValue': {'items': [{'namespace': 'avfleet', 'key': 'load', 'value': '990 12 2 7'}]}}, 1000, 4),",
+        "  main.own_load({'queryValue': {'items': [{'namespace': 'avfleet', 'key': 'load', 'value': '990 -3'}]}}, 1000, 4),",
+        "  main.own_load({'queryValue': {'items': [{'namespace': 'other', 'key': 'load', 'value': '990 12'}]}}, 1000, 4)]))",
       ].join("\n"),
     ],
     { encoding: "utf8", env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } },
   );
   assert.equal(run.status, 0, run.stderr);
-  assert.deepEqual(JSON.parse(run.stdout), [3, 2, 4, 2, 3, null, 12, null, null]);
+  // an old agent's two fields count its 12 streams as 3 calls left at the limit (4 a session)
+  assert.deepEqual(JSON.parse(run.stdout), [
+    3,
+    2,
+    4,
+    2,
+    3,
+    null,
+    [12, 3],
+    [12, 2.5],
+    [null, null],
+    [null, null],
+    [null, null],
+    [null, null],
+  ]);
 });

@@ -14,7 +14,7 @@ import { evaluateExamples } from "../support/plans";
 import { EUW4, EUW4_VM, euw4Pass } from "../support/scale-in";
 import { missingCommands, prerequisite } from "../support/prerequisites";
 
-test("the scale-in account holds no permission that writes a VM's metadata; its VM permissions hold only on the pool's VMs, its marks only under drain/ of the pool's bucket", async () => {
+test("the scale-in account holds no permission that writes a VM's metadata; its VM permissions hold only on the pool's VMs, its marks and cordons only under drain/ and cordon/ of the pool's bucket", async () => {
   const [plan] = await evaluateExamples("gcp-europe-west4");
   const roles = new Map(
     plan.resources

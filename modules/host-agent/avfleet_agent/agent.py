@@ -20,12 +20,13 @@ from .sessions import Sessions
 from .workload import Workload
 
 
-def health_answer(path, config, drain, tuned, workload_status):
+def health_answer(path, config, drain, tuned, workload_status, cordoned=False):
     """(HTTP status, reason) of the health port for `path`, or None for another path.
 
     `workload_status` is the media server's own health answer (0: none). Readiness (`health.path`,
-    the load balancer's): 200 only while no drain runs, the tuning verifies and the media server
-    says 200. Liveness (`health.livenessPath`, the autohealer's): 200 while the media server
+    the load balancer's): 200 only while no drain runs, the host is not cordoned (its platform
+    keeps it out of rotation: no new joins, its calls and its load report kept), the tuning
+    verifies and the media server says 200. Liveness (`health.livenessPath`, the autohealer's): 200 while the media server
     answers at all, draining or not, whatever it says of itself (a server may call itself
     unhealthy while it drains); a host failing it is broken and may be recreated, one merely
     draining must not be.
@@ -38,6 +39,8 @@ def health_answer(path, config, drain, tuned, workload_status):
         return None
     if drain:
         return 503, "draining"
+    if cordoned:
+        return 503, "cordoned"
     if not tuned:
         return 503, "tuning does not verify"
     if workload_status != 200:
@@ -76,6 +79,7 @@ class Agent:
         self.release = None
         self.streams = None
         self.sessions = None
+        self.cordoned = False
         self.session_counter = Sessions(config, self.state_dir)
         self.readings = Readings(config["hostMetrics"]["refreshSec"], self.read_host)
         # Kept across restarts: Cloud Monitoring refuses points closer than 5 s.
@@ -129,7 +133,7 @@ class Agent:
         if path not in (self.config["health"]["path"], self.config["health"].get("livenessPath")):
             return None
         return health_answer(
-            path, self.config, self.drain, self.tuned, self.workload.health_status()
+            path, self.config, self.drain, self.tuned, self.workload.health_status(), self.cordoned
         )
 
     def health(self):
@@ -230,8 +234,15 @@ class Agent:
 
     def tick(self):
         self.session_counter.count()
+        table = self.config.get("leftAtLimit")
+        if table:
+            self.platform.expected_left = self.session_counter.expected_left(table)
         if not self.drain:
             self.launch()
+            cordoned = self.platform.cordoned()
+            if cordoned != self.cordoned:
+                log("cordoned: no new joins, calls kept" if cordoned else "back in rotation")
+            self.cordoned = cordoned
         stats = self.workload.stats()
         if stats is not None:
             self.streams = stats["streams"]

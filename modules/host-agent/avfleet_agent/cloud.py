@@ -19,6 +19,9 @@ class CloudInstanceManager:
     def __init__(self, config, endpoints):
         self.config = config
         self.endpoints = endpoints
+        # The calls this host expects to still hold at its drain limit (None: unknown), which
+        # publish() carries beside the load where the platform's scale-in picks by it.
+        self.expected_left = None
 
     def publish(self, streams):
         """True once the platform's autoscaler can read `streams` as this host's load."""
@@ -38,6 +41,10 @@ class CloudInstanceManager:
 
     def termination_notice(self):
         """Whether the platform wants this host gone (the agent then drains it)."""
+        return False
+
+    def cordoned(self):
+        """Whether the platform keeps this host out of rotation: no new joins, its calls kept."""
         return False
 
     def heartbeat(self):

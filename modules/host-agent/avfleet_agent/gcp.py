@@ -84,7 +84,11 @@ class Gcp(CloudInstanceManager):
         url = f"{self.monitoring}/v3/projects/{me['project']}/timeSeries"
         body = json.dumps({"timeSeries": [series]}).encode()
         # The controller's reading first: a host that shows a load in Monitoring has its own.
-        reported = self.guest_attribute("load", f"{int(time.time())} {streams}")
+        # The calls expected at the drain limit ride in the same write (the attribute takes
+        # about 10 writes a minute): "<epoch> <streams> <calls>", or the old "<epoch> <streams>"
+        # while the media server gives no sessions; the controller reads both.
+        left = "" if self.expected_left is None else f" {self.expected_left:.2f}"
+        reported = self.guest_attribute("load", f"{int(time.time())} {streams}{left}")
         return common.call_api("POST", url, auth, body)[0] == 200 and reported
 
     def guest_attribute(self, key, value):
@@ -120,18 +124,28 @@ class Gcp(CloudInstanceManager):
         return self.drain_object_exists()
 
     def drain_object_exists(self):
-        """Whether the controller's mark object of this VM exists: objects.get answers 404 when
-        it does not (https://cloud.google.com/storage/docs/consistency). Anything
-        else but 200 is no mark this tick: the controller waits for a drain it sees done."""
+        """Whether the controller's mark object of this VM exists. Anything else but 200 is no
+        mark this tick: the controller waits for a drain it sees done."""
+        return self.object_exists("prefix")
+
+    def cordoned(self):
+        """Whether the controller's cordon object of this VM exists: the host then fails the load
+        balancer's check (no new joins) and keeps its calls. A failed read is no cordon: the
+        host takes joins as before, the safe side for the calls to come."""
+        return self.object_exists("cordonPrefix")
+
+    def object_exists(self, kind):
+        """Whether object <drainMarks[kind]><VM name> of the pool's mark bucket exists:
+        objects.get answers 404 when it does not (https://cloud.google.com/storage/docs/consistency)."""
         marks, me, auth = self.config.get("drainMarks"), self.whoami(), self.bearer()
-        if not (marks and me and auth and self.storage):
+        if not (marks and kind in marks and me and auth and self.storage):
             return False
         bucket = drain_bucket(me["project"], self.config["pool"])
-        name = urllib.parse.quote(marks["prefix"] + me["name"], safe="")
+        name = urllib.parse.quote(marks[kind] + me["name"], safe="")
         url = f"{self.storage}/storage/v1/b/{bucket}/o/{name}"
         status = common.call_api("GET", url, auth)[0]
         if status not in (200, 404):
-            log(f"drain mark {url}: HTTP {status}")
+            log(f"mark {url}: HTTP {status}")
         return status == 200
 
     def heartbeat(self):

@@ -2,6 +2,7 @@
 # contract, docs/reference/hosts.md), counted and rendered as modules/host/sessions.ts does,
 # held equal by its test.
 import json
+import math
 import os
 import urllib.parse
 
@@ -75,6 +76,27 @@ def session_metrics(families, labels, counts, open_sessions):
     return "\n".join(out) + "\n"
 
 
+def expected_left(table, ages_sec):
+    """Calls expected to be still running table["limitMin"] minutes from now, given each open
+    call's age in seconds: modules/world/demand.ts expectedLeft, on the table the fleet renders
+    from its session mix (survivalTable), so the host and the replay agree. A call that has lasted
+    a minutes is in phase k with odds share_k * s_k^a and lasts the limit more with s_k^limit; the
+    odds in logs, so a call of days does not underflow. An age that is no number counts as a
+    call that stays: the budget errs towards waiting, not cutting."""
+    left = 0.0
+    for age in ages_sec:
+        if type(age) not in (int, float) or not 0 <= age < float("inf"):
+            left += 1
+            continue
+        phases = table["phases"]
+        logs = [math.log(p["share"]) + age / 60 * math.log(p["survivalPerMinute"]) for p in phases]
+        top = max(logs)
+        odds = [math.exp(x - top) for x in logs]
+        stays = sum(w * p["survivalPerMinute"] ** table["limitMin"] for w, p in zip(odds, phases))
+        left += stays / sum(odds)
+    return left
+
+
 class Sessions:
     """The records since the cursor, counted; the counts and the cursor in one file."""
 
@@ -125,6 +147,11 @@ class Sessions:
             os.replace(self.file + ".tmp", self.file)
         self.counts = counts
         self.view = (counts, answer["open"])
+
+    def expected_left(self, table):
+        """The calls of the last answer expected at the drain limit, or None without one."""
+        view = self.view
+        return expected_left(table, [s.get("durationSeconds") for s in view[1]]) if view else None
 
     def metrics(self, labels):
         view = self.view
