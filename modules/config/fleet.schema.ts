@@ -301,6 +301,12 @@ export const gcpFleetSchema = {
         targetUtilization,
         forecastMargin,
         worstStep: worstStepSchema,
+        standbyPool: {
+          type: "boolean",
+          default: true,
+          description:
+            "policy ours: keep stopped, initialized VMs in the MIG's standby pool so a scale-out serves in about a minute",
+        },
         cooldownSec: {
           type: "integer",
           minimum: 60,

@@ -20,6 +20,7 @@ import type {
   FleetScaling,
   GcpScaling,
   GcpScalingSchedule,
+  GcpStandbyPool,
 } from "../fleets/scaling";
 import {
   curveBase,
@@ -80,12 +81,12 @@ export function awsDrainLimitSec(spec: AwsFleetSpec): number {
 }
 
 /**
- * Whether the pool boots from stopped hosts under its policy: ours keeps an AWS warm pool
- * (unless `warmPool: false`) or a GCP MIG standby pool.
+ * Whether the pool boots from stopped hosts under its policy: ours keeps an AWS warm pool or a
+ * GCP MIG standby pool, unless the stack turns it off.
  */
 export function warmPoolOf(spec: CloudSpec): boolean {
   if (spec.autoscaling.policy !== "ours") return false;
-  return spec.kind === "gcp" || spec.autoscaling.warmPool;
+  return spec.kind === "gcp" ? spec.autoscaling.standbyPool : spec.autoscaling.warmPool;
 }
 
 /**
@@ -336,14 +337,20 @@ export function compileGcp(spec: GcpFleetSpec, region: string): GcpScaling {
     kind: "gcp",
     policy,
     autoscalingPolicy: { ...base, scalingSchedules },
-    // SCALE_OUT_POOL: a scale-out starts these first and the MIG refills the pool with new VMs
-    // (RegionInstanceGroupManager standbyPolicy, @pulumi/gcp 9.37.0). A new VM is stopped only
-    // after its boot budget, as the autohealer waits for it: stopped mid-boot, it would start
-    // half initialized.
-    standby: {
-      standbyPolicy: { mode: "SCALE_OUT_POOL", initialDelaySec: autohealingInitialDelaySec(spec) },
-      targetStoppedSize: standbyHosts(spec, floors),
-    },
+    ...(warmPoolOf(spec) ? { standby: standbyPool(spec, floors) } : {}),
+  };
+}
+
+/**
+ * SCALE_OUT_POOL: a scale-out starts these stopped VMs first and the MIG refills the pool with
+ * new ones (RegionInstanceGroupManager standbyPolicy, @pulumi/gcp 9.37.0). A new VM is stopped
+ * only after its boot budget, as the autohealer waits for it: stopped mid-boot, it would start
+ * half initialized.
+ */
+function standbyPool(spec: GcpFleetSpec, floors: Record<DayKind, number[]>): GcpStandbyPool {
+  return {
+    standbyPolicy: { mode: "SCALE_OUT_POOL", initialDelaySec: autohealingInitialDelaySec(spec) },
+    targetStoppedSize: standbyHosts(spec, floors),
   };
 }
 

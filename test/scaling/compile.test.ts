@@ -183,6 +183,14 @@ test("#28: the stack's worst step sizes the AWS warm pool and the GCP standby po
     standby((f) => (f.autoscaling.policy = "cloud-native")),
     undefined,
   );
+  // Turned off, the schedules lead by a cold boot again (five minutes): one more of them.
+  const off = compileGcp(
+    gcp((f) => (f.autoscaling.standbyPool = false)),
+    "us-west1",
+  );
+  assert.equal(off.standby, undefined);
+  assert.equal(off.autoscalingPolicy.scalingSchedules!.length, 55);
+  assert.equal(compileGcp(gcp(), "us-west1").autoscalingPolicy.scalingSchedules!.length, 54);
 
   for (const [step, expected] of [
     [
