@@ -120,8 +120,9 @@ export class TrafficSplit extends pulumi.ComponentResource {
     opts?: pulumi.ComponentResourceOptions,
   ): Promise<TrafficSplit> {
     const split = new TrafficSplit(name, opts);
-    const applied = await split.applied.getOutputValue("migration");
-    const refusal = staleSplitRefusal(pulumi.getStack(), args.spec.migration, applied);
+    // Details, not the value: a stack whose traffic config is a secret outputs a secret marker.
+    const { value, secretValue } = await split.applied.getOutputDetails("migration");
+    const refusal = staleSplitRefusal(pulumi.getStack(), args.spec.migration, value ?? secretValue);
     if (refusal) throw new Error(refusal);
     declareRecords(name, args, split);
     split.registerOutputs({ previousWeights: split.previousWeights });

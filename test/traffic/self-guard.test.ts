@@ -47,6 +47,7 @@ test("the rule: older than applied is refused; the same step, a newer one, a sta
 test("under Pulumi's mock runtime: a stale config throws once its own stack is read, before any record or health check is declared", async () => {
   const declared: string[] = [];
   let applied: Record<string, unknown> = {};
+  let secret = false;
   await pulumi.runtime.setMocks(
     {
       newResource({ type, name, inputs }) {
@@ -58,7 +59,7 @@ test("under Pulumi's mock runtime: a stale config throws once its own stack is r
             : { endpoint: "sjc.example.net", signalingPort: 443 };
         const state =
           type === "pulumi:pulumi:StackReference"
-            ? { ...inputs, outputs, secretOutputNames: [] }
+            ? { ...inputs, outputs, secretOutputNames: secret ? ["migration"] : [] }
             : inputs;
         return { id: `${name}-id`, state };
       },
@@ -80,6 +81,11 @@ test("under Pulumi's mock runtime: a stale config throws once its own stack is r
     "avfleet:traffic:TrafficSplit stale",
     "pulumi:pulumi:StackReference stale-ref-self",
   ]);
+
+  // A stack whose traffic config is a secret outputs its marker as a secret: still judged.
+  secret = true;
+  await assert.rejects(TrafficSplit.declare("secret", { spec: marked }), { message: STALE });
+  secret = false;
 
   declared.length = 0;
   applied = { weights: { "metal-sjc": 100 }, migration: { seq: 11, rollback: false } };
