@@ -59,7 +59,7 @@ function parseFailover(spec: string, days: number): { day: number; hour: number 
   return { day: +m[1], hour: +m[2] };
 }
 
-/** --worst-step FACTORxSECONDS over the stack's `autoscaling.worstStep`, within the schema's bounds. */
+/** --worst-step FACTORxSECONDS instead of the stack's `autoscaling.worstStep`, within the schema's bounds. */
 function parseStep(spec: string, stack: WorstStep): WorstStep {
   const { factor, withinSeconds } = worstStepSchema.properties;
   const m = STEP.exec(spec);
@@ -157,7 +157,7 @@ Options:
   --days N          days to replay (default 28 on a curve; with --demand the file's first N days,
                     default all of it)
   --warm-pool       hosts boot from a warm pool (1 min) instead of cold (3–7 min)
-  --worst-step FxS  the step the pool plans for, over the stack's autoscaling.worstStep (default
+  --worst-step FxS  the step to plan for instead of the stack's autoscaling.worstStep (default
                     ${DEFAULT_WORST_STEP.factor}x${DEFAULT_WORST_STEP.withinSec}s, a regional failover): prints the split's notice, the warm hosts
                     it needs, and what it still refuses unannounced at the peak with what the
                     stack deploys (compiled: its warm or standby pool included)
