@@ -19,7 +19,7 @@ export = async () => {
   const stack = stackFromPulumi();
   const { config } = stack.document;
   const fleet = config["avfleet:fleet"];
-  const outputs = declareStack(
+  const outputs = await declareStack(
     stack,
     compileScaling(fleet, config["gcp:region"] ?? config["aws:region"]),
     fleet?.kind === "aws" ? cloudwatchCounters(fleet.pool) : undefined,

@@ -14,7 +14,14 @@ import { peakOf, replay, sumResults, type ReplayPool } from "../modules/scaling/
 import { loadStacks } from "../modules/stacks/stack";
 import { compileScaling } from "../modules/scaling/compile";
 import { replayCompiled } from "../modules/scaling/interpret";
-import { DEFAULT_WORST_STEP, localMinute, spikePlan, withSteps } from "../modules/scaling/spikes";
+import {
+  DEFAULT_WORST_STEP,
+  localMinute,
+  spikePlan,
+  withSteps,
+  worstStepOf,
+} from "../modules/scaling/spikes";
+import { unannouncedResidual } from "../modules/scaling/residual";
 import { frontier } from "../modules/scaling/frontier";
 import { frontierSvg } from "../modules/scaling/plot";
 
@@ -165,6 +172,21 @@ for (const stack of loadStacks("stacks", ["gcp-us-west1", "aws-us-east-1"])) {
   const a = replayCompiled(fleet, region, compileScaling(fleet, region)!, DAYS);
   console.log(
     `compiled ${stack.name}: policy=${fleet.autoscaling.policy} host_hours_ratio=${a.hostHoursRatio.toFixed(4)} minutes_below_by_2+=${a.belowMinutes}/${a.minutes} minutes_above_by_2+=${a.aboveMinutes} overload_min=${a.overloadMinutes.policy}/${a.overloadMinutes.compiled} cut_at_limit_pct=${a.cutAtLimitPct.policy.toFixed(3)}/${a.cutAtLimitPct.compiled.toFixed(3)}`,
+  );
+}
+// The residual risk of each example cloud stack's own worst step, unannounced (#28).
+for (const stack of loadStacks("stacks", [
+  "gcp-us-west1",
+  "gcp-europe-west4",
+  "aws-us-east-1",
+  "aws-eu-central-1",
+])) {
+  const fleet = stack.fleet as Parameters<typeof replayCompiled>[0];
+  const region = (stack.document.config["gcp:region"] ?? stack.document.config["aws:region"])!;
+  const declared = worstStepOf(fleet);
+  const r = unannouncedResidual(fleet, region, declared);
+  console.log(
+    `worst step ${stack.name}: policy=${fleet.autoscaling.policy} factor=${declared.factor} within_s=${declared.withinSec} warm=${r.warmPool ? 1 : 0} residual_overload_min=${r.overloadMinutes} residual_refused_joins=${Math.round(r.refusedJoins)} residual_gave_up=${Math.round(r.gaveUp)}`,
   );
 }
 console.log(

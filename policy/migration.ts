@@ -9,7 +9,7 @@
  */
 import type { PolicyResource } from "@pulumi/policy";
 import type { MigrationMarker } from "./contract/facts";
-import { staleWeights } from "./contract/migration";
+import { markerOf, staleWeights } from "./contract/migration";
 import { withFacts, type StackPolicy } from "./policy";
 
 /** The split's StackReference to its own stack: what the stack applied last. */
@@ -24,8 +24,7 @@ export function selfReference(resources: PolicyResource[], splitUrn: string) {
 
 /** The marker the stack applied last, if its last update carried one. */
 export function deployedMarker(self: PolicyResource | undefined): MigrationMarker | undefined {
-  const marker = self?.props.outputs?.migration;
-  return typeof marker?.seq === "number" ? marker : undefined;
+  return markerOf(self?.props.outputs?.migration);
 }
 
 export const trafficMigrationOrder: StackPolicy = {

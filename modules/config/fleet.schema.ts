@@ -216,6 +216,36 @@ const forecastMargin = {
   description: "policy ours: share above the forecast peak each scheduled floor holds, e.g. 0.15",
 } as const;
 
+/**
+ * The worst step of demand the pool plans for without notice (#28): a regional failover lands
+ * its joins here within seconds. modules/scaling sizes the AWS warm pool and the GCP standby
+ * pool from it and `scale replay` reports what it still refuses
+ * (docs/reference/autoscaling.md: Spikes).
+ */
+export const worstStepSchema = {
+  type: "object",
+  description: "a mapping {factor, withinSeconds}: the pool's demand × factor within withinSeconds",
+  additionalProperties: false,
+  default: {},
+  properties: {
+    factor: {
+      type: "number",
+      exclusiveMinimum: 1,
+      maximum: 10,
+      default: 2,
+      description:
+        "the demand multiplier of the worst step, above 1 and at most 10, e.g. 2 (a regional failover doubles the pool's load)",
+    },
+    withinSeconds: {
+      type: "integer",
+      minimum: 1,
+      maximum: 3600,
+      default: 60,
+      description: "seconds in which the step arrives, 1–3600, e.g. 60",
+    },
+  },
+} as const;
+
 export const gcpFleetSchema = {
   type: "object",
   required: [...commonRequired, "minHosts", "maxHosts", "machineType", "zones"],
@@ -263,13 +293,20 @@ export const gcpFleetSchema = {
     autoscaling: {
       type: "object",
       description:
-        "a mapping {policy, targetUtilization, forecastMargin, cooldownSec, maxCutPerHost, scaleIn}",
+        "a mapping {policy, targetUtilization, forecastMargin, worstStep, cooldownSec, maxCutPerHost, scaleIn}",
       additionalProperties: false,
       default: {},
       properties: {
         policy: scalingPolicy,
         targetUtilization,
         forecastMargin,
+        worstStep: worstStepSchema,
+        standbyPool: {
+          type: "boolean",
+          default: true,
+          description:
+            "policy ours: keep stopped, initialized VMs in the MIG's standby pool so a scale-out serves in about a minute",
+        },
         cooldownSec: {
           type: "integer",
           minimum: 60,
@@ -374,13 +411,15 @@ export const awsFleetSchema = {
     },
     autoscaling: {
       type: "object",
-      description: "a mapping {policy, targetUtilization, forecastMargin, warmupSec, warmPool}",
+      description:
+        "a mapping {policy, targetUtilization, forecastMargin, worstStep, warmupSec, warmPool}",
       additionalProperties: false,
       default: {},
       properties: {
         policy: scalingPolicy,
         targetUtilization,
         forecastMargin,
+        worstStep: worstStepSchema,
         warmPool: {
           type: "boolean",
           default: true,

@@ -80,8 +80,14 @@ function pulumiCliWorker(root: string): WorkerScript {
 /** Of the machine's memory, what all workers together may hold. */
 const HEAP_SHARE = 0.75;
 
-/** A stack to evaluate: the worker loads and validates its file itself. */
-export type StackToEvaluate = Pick<LoadedStack, "name" | "file">;
+/**
+ * A stack to evaluate: the worker loads and validates its file itself. `applied`: the stack's
+ * outputs as its last update left them, which a StackReference to itself reads (default none:
+ * never applied); a Plan evaluated with them is not the file's alone, so not for the cache.
+ */
+export type StackToEvaluate = Pick<LoadedStack, "name" | "file"> & {
+  applied?: Record<string, unknown>;
+};
 
 /**
  * The stacks, or how many there are and how to load them: then the workers start loading the
@@ -178,7 +184,11 @@ class Worker {
   evaluate(stack: StackToEvaluate): Promise<Evaluated> {
     return new Promise((done, fail) => {
       this.current = { stack, resources: [], done, fail };
-      const message: EvaluateMessage = { kind: "evaluate", stackFile: resolve(stack.file) };
+      const message: EvaluateMessage = {
+        kind: "evaluate",
+        stackFile: resolve(stack.file),
+        ...(stack.applied ? { applied: stack.applied } : {}),
+      };
       this.child.send(message);
     });
   }

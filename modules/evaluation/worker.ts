@@ -75,11 +75,16 @@ async function resolveOutput(value: unknown): Promise<unknown> {
 
 /**
  * What a StackReference reads offline: a fleet stack's outputs that come from its config
- * (endpoint, its signaling port, pool, media region, endpoint addresses); nothing of the stack
- * itself, which has never been applied (a GCP pool's address is the one its own mock gets).
+ * (endpoint, its signaling port, pool, media region, endpoint addresses); of the stack itself
+ * what its last update left, `applied`: nothing unless the caller says (a GCP pool's address
+ * is the one its own mock gets).
  */
-function stackOutputs(self: LoadedStack, name: string): Record<string, unknown> {
-  if (name === self.name) return {};
+function stackOutputs(
+  self: LoadedStack,
+  name: string,
+  applied: Record<string, unknown> = {},
+): Record<string, unknown> {
+  if (name === self.name) return applied;
   const fleet = loadStackFile(stackFileName(dirname(self.file), name)).fleet;
   return fleet
     ? {
@@ -105,6 +110,8 @@ function endpointAddresses(fleet: FleetSpec): { endpointAddresses?: string[] } {
 export interface EvaluateMessage {
   kind: "evaluate";
   stackFile: string;
+  /** The stack's outputs as its last update left them (none: never applied). */
+  applied?: Record<string, unknown>;
 }
 
 /** Documents the parent already checked (an inventory is parsed once, not once per process). */
@@ -208,7 +215,7 @@ function trafficShare(stack: LoadedStack): number {
 }
 
 async function evaluate(
-  stackFile: string,
+  { stackFile, applied }: EvaluateMessage,
   loadProgram: () => Record<string, unknown>,
   sharer: StringSharer,
   send: (message: ResourcesMessage) => void,
@@ -218,7 +225,8 @@ async function evaluate(
   // The mock answers the program's read and the Plan records the same read: load each once.
   const referenced = new Map<string, Record<string, unknown>>();
   const referencedOutputs = (self: LoadedStack, ref: string) => {
-    if (!referenced.has(ref)) referenced.set(ref, stackOutputs(self, ref.split("/").pop()!));
+    if (!referenced.has(ref))
+      referenced.set(ref, stackOutputs(self, ref.split("/").pop()!, applied));
     return referenced.get(ref)!;
   };
   // The mock monitor knows each resource's parent and URN, and hands the mock its inputs
@@ -363,7 +371,7 @@ export function runWorker(loadProgram: () => Record<string, unknown>): void {
       tracker().reset(program);
       let sending = Promise.resolve();
       try {
-        const plan = await evaluate(message.stackFile, loadProgram, sharer, (batch) => {
+        const plan = await evaluate(message, loadProgram, sharer, (batch) => {
           sending = sending.then(() => send(batch));
         });
         await sending;

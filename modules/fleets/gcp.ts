@@ -168,6 +168,8 @@ export function createGcpFleet(name: string, fleetArgs: GcpFleetArgs, parent: pu
       },
       updatePolicy: args.updatePolicy(spec),
       waitForInstances: false,
+      // Stopped hosts a scale-out starts first (policy ours; sized by modules/scaling/compile.ts).
+      ...(scaling.standby ?? {}),
     },
     // A new template is created (the release is recorded) while the MIG keeps pointing at what
     // it ran: the engine diffs versions against the state's, so no up moves it; Pulumi uses

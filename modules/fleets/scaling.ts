@@ -81,10 +81,17 @@ export interface AwsWarmPool {
   instanceReusePolicy: { reuseOnScaleIn: false };
 }
 
+/** A GCP MIG's standby pool: stopped VMs a scale-out starts before it creates new ones. */
+export interface GcpStandbyPool {
+  standbyPolicy: { mode: "SCALE_OUT_POOL"; initialDelaySec: number };
+  targetStoppedSize: number;
+}
+
 export interface GcpScaling {
   kind: "gcp";
   policy: string;
   autoscalingPolicy: GcpAutoscalingPolicy;
+  standby?: GcpStandbyPool;
 }
 
 export interface AwsScaling {
@@ -107,6 +114,7 @@ export function scalingSummary(scaling: FleetScaling): string {
       `${scaling.policy}: GCP autoscaler ${p.mode}, target ${p.metrics[0].target} streams/host`,
       floors(p.scalingSchedules?.map((s) => s.minRequiredReplicas) ?? []),
       `scale-in ≤ ${control.maxScaledInReplicas.fixed} hosts per ${control.timeWindowSec} s`,
+      `standby pool ${scaling.standby ? `${scaling.standby.targetStoppedSize} stopped` : "none"}`,
     ].join(" · ");
   }
   return [

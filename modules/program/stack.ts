@@ -150,21 +150,23 @@ export function metalPayloads(
  * compiled by modules/scaling, `cloudwatch` what an AWS pool's hosts publish for its alarms,
  * from modules/observe (index.ts computes both: the fleets sit below those domains).
  */
-export function declareStack(
+export async function declareStack(
   stack: { document: StackFile; inventory?: Inventory },
   scaling?: FleetScaling,
   cloudwatch?: CloudWatchCounters,
-): Record<string, pulumi.Input<unknown>> {
+): Promise<Record<string, pulumi.Input<unknown>>> {
   const { config } = stack.document;
   new StackFacts("stack-facts", {
     facts: stackFacts(pulumi.getStack(), stack.document, stack.inventory, isConfigSecret),
   });
   const traffic = config["avfleet:traffic"];
   if (traffic) {
-    const split = new (components.traffic().TrafficSplit)(`traffic-${traffic.mediaRegion}`, {
-      spec: traffic,
-      gcpProject: config["gcp:project"],
-    });
+    const split = await components
+      .traffic()
+      .TrafficSplit.declare(`traffic-${traffic.mediaRegion}`, {
+        spec: traffic,
+        gcpProject: config["gcp:project"],
+      });
     return {
       kind: "traffic",
       mediaRegion: traffic.mediaRegion,

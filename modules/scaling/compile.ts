@@ -10,7 +10,7 @@
  */
 import type { AwsFleetSpec, GcpFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../machines/machine-types";
-import { autoscalingPolicy } from "../fleets/gcp-args";
+import { autohealingInitialDelaySec, autoscalingPolicy } from "../fleets/gcp-args";
 import { drainHook, groupName, mediaMetric, targetStreamsPerHost } from "../fleets/aws-args";
 import { hookReleasesAt } from "../providers/aws";
 import type {
@@ -20,6 +20,7 @@ import type {
   FleetScaling,
   GcpScaling,
   GcpScalingSchedule,
+  GcpStandbyPool,
 } from "../fleets/scaling";
 import {
   curveBase,
@@ -29,7 +30,7 @@ import {
   type CurveSpec,
 } from "../world/demand";
 import { timeZoneOf, utcOffsetHours } from "../world/regions";
-import { DEFAULT_WORST_STEP, spikePlan } from "./spikes";
+import { spikePlan, worstStepOf } from "./spikes";
 import type { PoolSpec, Removal } from "../world/pool";
 import {
   awsPredictive,
@@ -80,9 +81,34 @@ export function awsDrainLimitSec(spec: AwsFleetSpec): number {
   return Math.min(spec.drainSeconds, hookReleasesAt(drainHook(spec), 0, spec.drainSeconds));
 }
 
-/** Whether the pool boots from a warm pool under its policy. */
+/**
+ * Whether the pool boots from stopped hosts under its policy: ours keeps an AWS warm pool or a
+ * GCP MIG standby pool, unless the stack turns it off.
+ */
 export function warmPoolOf(spec: CloudSpec): boolean {
-  return spec.kind === "aws" && spec.autoscaling.policy === "ours" && spec.autoscaling.warmPool;
+  if (spec.autoscaling.policy !== "ours") return false;
+  return spec.kind === "gcp" ? spec.autoscaling.standbyPool : spec.autoscaling.warmPool;
+}
+
+/**
+ * Hosts kept stopped for a scale-out: the largest rise between two windows' floors (what one
+ * schedule change asks for at once), or the hosts the stack's worst step at the peak leaves
+ * short of the target's headroom, if more; never more than the group can add.
+ */
+function standbyHosts(spec: CloudSpec, floors: Record<DayKind, number[]>): number {
+  const all = [...floors.weekday, ...floors.weekend];
+  const rise = Math.max(1, ...all.slice(1).map((n, i) => n - all[i]));
+  const step = spikePlan(worstStepOf(spec), poolOf(spec), {
+    headroom: 1 / spec.autoscaling.targetUtilization - 1,
+    peakSessions: spec.demand.peakParticipants,
+    warmPool: true,
+  });
+  return Math.min(Math.max(rise, step.warmHosts), spec.maxHosts - spec.minHosts);
+}
+
+/** Boot minutes the schedules lead by: from stopped hosts when the pool keeps them. */
+function leadBootMin(spec: CloudSpec): number {
+  return warmPoolOf(spec) ? WARM_BOOT_MIN : Math.round((COLD_BOOT_MIN[0] + COLD_BOOT_MIN[1]) / 2);
 }
 
 /** The cloud autoscaler's controls a fleet spec sets: what both the policy and its compilation run under. */
@@ -312,7 +338,7 @@ export function compileGcp(spec: GcpFleetSpec, region: string): GcpScaling {
     minHosts: spec.minHosts,
     maxHosts: spec.maxHosts,
     margin: spec.autoscaling.forecastMargin,
-    bootMin: Math.round((COLD_BOOT_MIN[0] + COLD_BOOT_MIN[1]) / 2),
+    bootMin: leadBootMin(spec),
   });
   const scalingSchedules = gcpSchedules(floors, timeZoneOf(region)!, spec.minHosts);
   if (scalingSchedules.length > GCP_MAX_SCHEDULES) {
@@ -320,7 +346,25 @@ export function compileGcp(spec: GcpFleetSpec, region: string): GcpScaling {
       `${scalingSchedules.length} scaling schedules, GCP allows ${GCP_MAX_SCHEDULES}`,
     );
   }
-  return { kind: "gcp", policy, autoscalingPolicy: { ...base, scalingSchedules } };
+  return {
+    kind: "gcp",
+    policy,
+    autoscalingPolicy: { ...base, scalingSchedules },
+    ...(warmPoolOf(spec) ? { standby: standbyPool(spec, floors) } : {}),
+  };
+}
+
+/**
+ * SCALE_OUT_POOL: a scale-out starts these stopped VMs first and the MIG refills the pool with
+ * new ones (RegionInstanceGroupManager standbyPolicy, @pulumi/gcp 9.37.0). A new VM is stopped
+ * only after its boot budget, as the autohealer waits for it: stopped mid-boot, it would start
+ * half initialized.
+ */
+function standbyPool(spec: GcpFleetSpec, floors: Record<DayKind, number[]>): GcpStandbyPool {
+  return {
+    standbyPolicy: { mode: "SCALE_OUT_POOL", initialDelaySec: autohealingInitialDelaySec(spec) },
+    targetStoppedSize: standbyHosts(spec, floors),
+  };
 }
 
 export function compileAws(spec: AwsFleetSpec, region: string): AwsScaling {
@@ -328,13 +372,12 @@ export function compileAws(spec: AwsFleetSpec, region: string): AwsScaling {
   const targetTracking = { targetValue, estimatedInstanceWarmup: spec.autoscaling.warmupSec };
   const { policy } = spec.autoscaling;
   if (policy === "cloud-native") return { kind: "aws", policy, targetTracking, schedules: [] };
-  const warm = warmPoolOf(spec);
   const pool = poolOf(spec);
   const floors = windowFloors(curveOf(spec, region), pool.capacity, {
     minHosts: spec.minHosts,
     maxHosts: spec.maxHosts,
     margin: spec.autoscaling.forecastMargin,
-    bootMin: warm ? WARM_BOOT_MIN : Math.round((COLD_BOOT_MIN[0] + COLD_BOOT_MIN[1]) / 2),
+    bootMin: leadBootMin(spec),
   });
   const schedules = awsSchedules(floors, timeZoneOf(region)!);
   if (schedules.length > AWS_MAX_SCHEDULED_ACTIONS) {
@@ -343,16 +386,7 @@ export function compileAws(spec: AwsFleetSpec, region: string): AwsScaling {
     );
   }
   const metrics = predictiveMetrics(groupName(spec), mediaMetric(spec.pool));
-  // The largest rise between windows (the hosts one schedule change asks for at once), or the
-  // hosts the declared worst step at the peak leaves short of the target's headroom, if more.
-  const all = [...floors.weekday, ...floors.weekend];
-  const rise = Math.max(1, ...all.slice(1).map((n, i) => n - all[i]));
-  const step = spikePlan(DEFAULT_WORST_STEP, pool, {
-    headroom: 1 / spec.autoscaling.targetUtilization - 1,
-    peakSessions: spec.demand.peakParticipants,
-    warmPool: true,
-  });
-  const warmHosts = Math.min(Math.max(rise, step.warmHosts), spec.maxHosts - spec.minHosts);
+  const warmHosts = standbyHosts(spec, floors);
   return {
     kind: "aws",
     policy,
@@ -368,7 +402,7 @@ export function compileAws(spec: AwsFleetSpec, region: string): AwsScaling {
       },
     },
     schedules,
-    ...(warm
+    ...(warmPoolOf(spec)
       ? {
           warmPool: {
             poolState: "Stopped" as const,

@@ -121,7 +121,7 @@ export function interpretScaling(
             floor(o.now),
           ),
       },
-      warmPool: false,
+      warmPool: (scaling.standby?.targetStoppedSize ?? 0) > 0,
     };
   }
   const controls = {

@@ -3,6 +3,7 @@
  * against the pool's own boot times and headroom. What the traffic split must give as notice,
  * what a warm pool must hold, and what is left when the step comes unannounced.
  */
+import { worstStepSchema, type AwsFleetSpec, type GcpFleetSpec } from "../config/fleet.schema";
 import { joinsFor, MINUTES_PER_DAY, type Trace } from "../world/demand";
 import type { PoolSpec } from "../world/pool";
 
@@ -13,8 +14,24 @@ export interface WorstStep {
   durationMin: number;
 }
 
-/** The step the team plans for unless it declares another: a regional failover, ×2 in 60 s. */
-export const DEFAULT_WORST_STEP: WorstStep = { factor: 2, withinSec: 60, durationMin: 180 };
+/** How long a failover's load stays on the pool: the replay holds the step this long. */
+const STEP_HOLD_MIN = 180;
+
+/**
+ * The step a stack plans for unless it declares another (`autoscaling.worstStep`'s defaults):
+ * a regional failover, ×2 in 60 s.
+ */
+export const DEFAULT_WORST_STEP: WorstStep = {
+  factor: worstStepSchema.properties.factor.default,
+  withinSec: worstStepSchema.properties.withinSeconds.default,
+  durationMin: STEP_HOLD_MIN,
+};
+
+/** The worst step a cloud fleet's stack declares (its schema fills in the defaults). */
+export function worstStepOf(spec: GcpFleetSpec | AwsFleetSpec): WorstStep {
+  const { factor, withinSeconds } = spec.autoscaling.worstStep;
+  return { factor, withinSec: withinSeconds, durationMin: STEP_HOLD_MIN };
+}
 
 export interface SpikePlan {
   /**

@@ -1,8 +1,9 @@
 /**
  * TrafficSplit: the weighted DNS of one media region's join endpoint — Route53 weighted
  * records (one set identifier per pool, one TTL) or one Cloud DNS WRR record set. Pool
- * endpoints come from the fleet stacks' outputs; the last applied weights from this stack's
- * own outputs, so that policies can bound the step.
+ * endpoints come from the fleet stacks' outputs; the last applied weights and migration marker
+ * from this stack's own outputs, so that policies can bound the step and the program can
+ * refuse a config older than what the stack applied.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as route53 from "@pulumi/aws/route53";
@@ -11,6 +12,8 @@ import * as clouddns from "@pulumi/gcp/dns";
 import type { TrafficSpec } from "../config/traffic";
 import { servingPools } from "./weights";
 import { routingOf, type Routing } from "../config/traffic";
+import type { MigrationMarker } from "../../policy/contract/facts";
+import { markerOf, staleWeights } from "../../policy/contract/migration";
 
 type Pool = TrafficSpec["pools"][number];
 
@@ -68,25 +71,68 @@ export function stackRef(stack: string): string {
   return `${pulumi.getOrganization()}/${pulumi.getProject()}/${stack}`;
 }
 
+/**
+ * Why this update must not run (#30), or undefined: its config's migration marker is older than
+ * the one its own stack last applied (`applied`: the stack's `migration` output), judged as the
+ * pack's traffic-migration-order judges it (a staged rollback and a journal begun afresh carry a
+ * seq above the deployed one: the executor sees to it).
+ */
+export function staleSplitRefusal(
+  stack: string,
+  config: MigrationMarker | undefined,
+  applied: unknown,
+): string | undefined {
+  const why = staleWeights(config, markerOf(applied));
+  return (
+    why &&
+    `stack ${stack}: ${why}; refused before any change. Deploy the stack file as the migration left it (pull its stack file commits), or let \`avfleet migrate\` finish or roll back`
+  );
+}
+
 export class TrafficSplit extends pulumi.ComponentResource {
   /** The weights last applied by `pulumi up` (empty before the first update). */
   readonly previousWeights: pulumi.Output<Record<string, number>>;
+  /** This stack as its last update left it, through a StackReference to itself. */
+  readonly applied: pulumi.StackReference;
 
-  constructor(name: string, args: TrafficSplitArgs, opts?: pulumi.ComponentResourceOptions) {
+  private constructor(name: string, opts?: pulumi.ComponentResourceOptions) {
     super("avfleet:traffic:TrafficSplit", name, {}, opts);
-    this.previousWeights = createTrafficSplit(name, args, this);
-    this.registerOutputs({ previousWeights: this.previousWeights });
+    this.applied = new pulumi.StackReference(
+      `${name}-ref-self`,
+      { name: stackRef(pulumi.getStack()) },
+      { parent: this },
+    );
+    this.previousWeights = this.applied
+      .getOutput("weights")
+      .apply((w) => (w ?? {}) as Record<string, number>);
+  }
+
+  /**
+   * The split, its records declared only once the stack's last outputs are read and its config
+   * is no older than what they carry. On a DIY backend nothing makes `pulumi up` load the pack,
+   * so the program refuses a stale checkout itself: it throws before any record is declared,
+   * and `up` and `preview` fail with nothing changed (docs/real-path.md: the program's own
+   * migration-order guard).
+   */
+  static async declare(
+    name: string,
+    args: TrafficSplitArgs,
+    opts?: pulumi.ComponentResourceOptions,
+  ): Promise<TrafficSplit> {
+    const split = new TrafficSplit(name, opts);
+    // Details, not the value: a stack whose traffic config is a secret outputs a secret marker.
+    const { value, secretValue } = await split.applied.getOutputDetails("migration");
+    const refusal = staleSplitRefusal(pulumi.getStack(), args.spec.migration, value ?? secretValue);
+    if (refusal) throw new Error(refusal);
+    declareRecords(name, args, split);
+    split.registerOutputs({ previousWeights: split.previousWeights });
+    return split;
   }
 }
 
-export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent: pulumi.Resource) {
+function declareRecords(name: string, args: TrafficSplitArgs, parent: pulumi.Resource): void {
   const { spec, gcpProject } = args;
   const opts = { parent };
-  const self = new pulumi.StackReference(
-    `${name}-ref-self`,
-    { name: stackRef(pulumi.getStack()) },
-    opts,
-  );
   const pools = servingPools(spec).map((pool) => {
     const fleet = new pulumi.StackReference(
       `${name}-ref-${pool.stack}`,
@@ -170,5 +216,4 @@ export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent:
       { ...opts, deleteBeforeReplace: true },
     );
   }
-  return self.getOutput("weights").apply((w) => (w ?? {}) as Record<string, number>);
 }

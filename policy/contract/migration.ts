@@ -5,15 +5,31 @@
  */
 import type { MigrationMarker } from "./facts";
 
+/** A marker as a stack output carries it (`migration`), if it is one: null before any migration. */
+export function markerOf(value: unknown): MigrationMarker | undefined {
+  const marker = value as Partial<MigrationMarker> | null | undefined;
+  return typeof marker?.seq === "number" ? (marker as MigrationMarker) : undefined;
+}
+
 /**
- * Why this update's weights are older than the ones the stack applied last, or undefined. The
- * same seq is the same change (an `up` run again, a checkout with the migration's commit).
+ * Whether a config's marker is older than the one its stack last applied: a config without
+ * one is older than any. The same seq is the same change (an `up` run again, a checkout with
+ * the migration's commit). Any marker that only grows can be judged so, not only a traffic
+ * split's.
  */
+export function behindApplied(
+  config: { seq: number } | undefined,
+  deployed: { seq: number } | undefined,
+): boolean {
+  return deployed !== undefined && !(config && config.seq >= deployed.seq);
+}
+
+/** Why this update's weights are older than the ones the stack applied last, or undefined. */
 export function staleWeights(
   config: MigrationMarker | undefined,
   deployed: MigrationMarker | undefined,
 ): string | undefined {
-  if (!deployed || (config && config.seq >= deployed.seq)) return undefined;
+  if (!deployed || !behindApplied(config, deployed)) return undefined;
   const have = config ? `migration step ${config.seq}` : "no migration step";
   return `the stack's config carries ${have}, but the stack last applied step ${deployed.seq}: this checkout's weights are older than a running migration's`;
 }

@@ -25,8 +25,11 @@ import {
   localMinute,
   spikePlan,
   withSteps,
+  worstStepOf,
   type WorstStep,
 } from "../../modules/scaling/spikes";
+import { unannouncedResidual } from "../../modules/scaling/residual";
+import { worstStepSchema } from "../../modules/config/fleet.schema";
 import {
   cloudNativeFor,
   compileScaling,
@@ -67,14 +70,21 @@ function parseFailover(spec: string, days: number): { day: number; hour: number 
   return { day: +m[1], hour: +m[2] };
 }
 
-function parseStep(spec: string | undefined): WorstStep {
-  if (spec === undefined) return DEFAULT_WORST_STEP;
+/** --worst-step FACTORxSECONDS instead of the stack's `autoscaling.worstStep`, within the schema's bounds. */
+function parseStep(spec: string, stack: WorstStep): WorstStep {
+  const { factor, withinSeconds } = worstStepSchema.properties;
   const m = STEP.exec(spec);
-  if (!m || +m[1] <= 1 || +m[1] > 10 || +m[2] < 1)
+  if (
+    !m ||
+    +m[1] <= factor.exclusiveMinimum ||
+    +m[1] > factor.maximum ||
+    +m[2] < withinSeconds.minimum ||
+    +m[2] > withinSeconds.maximum
+  )
     throw new UsageError(
-      `--worst-step is "${spec}", expected FACTORxSECONDS with a factor above 1 and at most 10, e.g. 2x60s`,
+      `--worst-step is "${spec}", expected FACTORxSECONDS with a factor above ${factor.exclusiveMinimum} and at most ${factor.maximum}, seconds ${withinSeconds.minimum}–${withinSeconds.maximum}, e.g. 2x60s`,
     );
-  return { ...DEFAULT_WORST_STEP, factor: +m[1], withinSec: +m[2] };
+  return { ...stack, factor: +m[1], withinSec: +m[2] };
 }
 
 function fmt(n: number): string {
@@ -161,14 +171,18 @@ Options:
   --days N          days to replay (default 28 on a curve; with --demand the file's first N days,
                     default all of it)
   --warm-pool       hosts boot from a warm pool (1 min) instead of cold (3–7 min)
-  --worst-step FxS  the step the pool plans for (default ${DEFAULT_WORST_STEP.factor}x${DEFAULT_WORST_STEP.withinSec}s, a regional failover): prints
-                    the split's notice, the warm hosts it needs, and what it leaves unannounced
+  --worst-step FxS  the step to plan for instead of the stack's autoscaling.worstStep (default
+                    ${DEFAULT_WORST_STEP.factor}x${DEFAULT_WORST_STEP.withinSec}s, a regional failover): prints the split's notice, the warm hosts
+                    it needs, and what it still refuses unannounced at the peak with what the
+                    stack deploys (compiled: its warm or standby pool included)
   --failover D:H    the worst step lands on local day D at hour H (19.5 = 19:30) for its
                     duration (3 h); the traffic split raises the pool's floor a boot ahead of
                     shifting the joins, or not with --unannounced
   --svg FILE        write demand vs capacity per policy as an SVG
   --frontier FILE   write ours' host-hours against calls cut at the drain limit as an SVG
-  --json            {"stack","minutes","demand","spike","results":[{"policy","warmPool","hostHours",
+  --json            {"stack","minutes","demand","spike":{"step","source","noticeMin","warmHosts",
+                    "residual","unannounced":{"warmPool","at","overloadMinutes","refusedJoins",
+                    "gaveUp"},"failovers","announced"},"results":[{"policy","warmPool","hostHours",
                     "costUsd","servedPct","worstMinuteServedPct","drainLimitMin","totals"}]}
 
 Examples:
@@ -203,7 +217,6 @@ Examples:
     for (const name of names)
       if (!NAMES.includes(name))
         throw new UsageError(`--policy ${name} is unknown, expected one of ${NAMES.join(", ")}`);
-    const step = parseStep(values["worst-step"]);
     const [stack] = loadStacks(values["stacks-dir"] ?? DEFAULT_STACKS_DIR, [stackName]);
     const fleet = stack.fleet;
     if (!fleet || fleet.kind === "metal") {
@@ -218,6 +231,8 @@ Examples:
     const offset = utcOffsetHours(region);
     if (offset === undefined)
       throw new UsageError(`region ${region} has no time zone in modules/world/regions.ts`);
+    const flag = values["worst-step"];
+    const step = flag === undefined ? worstStepOf(fleet) : parseStep(flag, worstStepOf(fleet));
     let trace: Trace;
     let demand: { source: string; filledMinutes: number };
     // Where the worst step lands: trace minutes of each --failover.
@@ -309,6 +324,8 @@ Examples:
       return replay(target, row.policy, { warmPool: row.warmPool, keepSeries: true });
     });
     const points = values.frontier ? frontier(target, warmPool, maxCutPerHostOf(fleet)) : undefined;
+    progress("replaying the worst step unannounced on what the stack deploys");
+    const unannounced = unannouncedResidual(fleet, region, step);
     progressDone();
     const replayedDays = trace.sessions.length / MINUTES_PER_DAY;
     if (values.svg) {
@@ -332,11 +349,13 @@ Examples:
     }
     const minutes = trace.sessions.length;
     const announced = !values.unannounced;
-    const spike = { step, ...plan, failovers: steps, announced };
+    const source = flag === undefined ? "stack" : "--worst-step";
+    const spike = { step, source, ...plan, unannounced, failovers: steps, announced };
     const failoverNote = steps.length
       ? `, ${steps.length} failover${steps.length > 1 ? "s" : ""} ×${step.factor} ${announced ? `announced ${plan.noticeMin} min ahead` : "unannounced"}`
       : "";
-    const stepLine = `worst step ×${step.factor} in ${step.withinSec} s: the split raises this pool's floor ${plan.noticeMin} min before it shifts joins; a warm pool of ${plan.warmHosts} hosts serves it after one boot; unannounced at the peak, joins are refused for ~${plan.residual.overloadMin} min (${fmt(plan.residual.sessionsShort)} sessions short)`;
+    const stepLine = `worst step ×${step.factor} in ${step.withinSec} s (${source === "stack" ? "the stack's autoscaling.worstStep" : "--worst-step"}): the split raises this pool's floor ${plan.noticeMin} min before it shifts joins; a warm pool of ${plan.warmHosts} hosts serves it after one boot; unannounced at the peak, joins are refused for ~${plan.residual.overloadMin} min (${fmt(plan.residual.sessionsShort)} sessions short)
+residual risk, unannounced at day ${unannounced.at.day} ${unannounced.at.hour}:00 local with what the stack deploys (${unannounced.warmPool ? "stopped hosts boot in 1 min" : "cold boot"}): ${fmt(unannounced.overloadMinutes)} minutes with refused joins, ${fmt(unannounced.refusedJoins)} refused joins, ${fmt(unannounced.gaveUp)} gave up`;
     process.stdout.write(
       values.json
         ? `${JSON.stringify({ stack: stackName, minutes, demand, spike, results: results.map(({ series: _, ...r }) => r) }, null, 2)}\n`

@@ -1,9 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { avfleet } from "../support/cli";
+import YAML from "yaml";
+import { avfleet, ROOT } from "../support/cli";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "avfleet-scale-"));
 
@@ -40,7 +41,7 @@ test("scale replay: every policy on the stack's demand, as a table, JSON and a p
   assert.equal((picture.match(/font-weight="bold">/g) ?? []).length, 10, "a title and nine panels");
   assert.match(
     human.stdout,
-    /^worst step ×2 in 60 s: the split raises this pool's floor 7 min before/m,
+    /^worst step ×2 in 60 s \(the stack's autoscaling\.worstStep\): the split raises this pool's floor 7 min before/m,
   );
 
   const { minutes, results, spike } = replayJson(
@@ -154,4 +155,85 @@ test("scale replay: usage mistakes exit 2 and write nothing", () => {
     assert.match(result.stderr, /^usage: /);
   }
   assert.equal(existsSync(svg), false);
+});
+
+/** A copy of the example stacks with aws-us-east-1's autoscaling.worstStep set to `step`. */
+function stacksWithStep(step: object): string {
+  const dir = join(tmp(), "stacks");
+  cpSync(join(ROOT, "stacks"), dir, { recursive: true });
+  const file = join(dir, "Pulumi.aws-us-east-1.yaml");
+  const doc = YAML.parse(readFileSync(file, "utf8"));
+  doc.config["avfleet:fleet"].autoscaling.worstStep = step;
+  writeFileSync(file, YAML.stringify(doc));
+  return dir;
+}
+
+test("#28: scale replay plans for the stack's worst step, --worst-step overrides it, and the residual risk is what the deployed config still refuses", () => {
+  const brief = ["--days", "1", "--policy", "compiled"];
+  // The examples declare none: ×2 in 60 s. Unannounced at 20:00 local on day 1, the deployed
+  // config (schedules, predictive scaling, a warm pool: hosts boot in a minute) refuses joins
+  // for 4 minutes over the same days without the step.
+  const declared = replayJson("aws-us-east-1", ...brief).spike;
+  assert.deepEqual(declared.step, { factor: 2, withinSec: 60, durationMin: 180 });
+  assert.equal(declared.source, "stack");
+  assert.deepEqual(
+    {
+      ...declared.unannounced,
+      refusedJoins: Math.round(declared.unannounced.refusedJoins),
+      gaveUp: Math.round(declared.unannounced.gaveUp),
+    },
+    {
+      warmPool: true,
+      at: { day: 1, hour: 20 },
+      overloadMinutes: 4,
+      refusedJoins: 60459,
+      gaveUp: 12092,
+    },
+  );
+
+  // ×3 in 30 s in the stack file: the pool meets its maxHosts (100 hosts, 120,000 sessions)
+  // under 150,000, so joins are refused for the whole 100 minutes the step stays above it.
+  const dir = stacksWithStep({ factor: 3, withinSeconds: 30 });
+  const three = replayJson("aws-us-east-1", ...brief, "--stacks-dir", dir).spike;
+  assert.deepEqual(three.step, { factor: 3, withinSec: 30, durationMin: 180 });
+  assert.equal(three.source, "stack");
+  assert.equal(three.unannounced.overloadMinutes, 100);
+  assert.equal(Math.round(three.unannounced.refusedJoins), 858405);
+  const human = avfleet(["scale", "replay", "aws-us-east-1", ...brief, "--stacks-dir", dir]);
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /^worst step ×3 in 30 s \(the stack's autoscaling\.worstStep\)/m);
+  assert.match(
+    human.stdout,
+    /^residual risk, unannounced at day 1 20:00 local with what the stack deploys \(stopped hosts boot in 1 min\): 100 minutes with refused joins, 858,405 refused joins, 171,681 gave up$/m,
+  );
+
+  // The flag wins over the stack's key; the deployed config is still the stack's.
+  const flagged = replayJson(
+    "aws-us-east-1",
+    ...brief,
+    "--stacks-dir",
+    dir,
+    "--worst-step",
+    "2x60s",
+  ).spike;
+  assert.deepEqual(flagged.step, { factor: 2, withinSec: 60, durationMin: 180 });
+  assert.equal(flagged.source, "--worst-step");
+  assert.equal(flagged.unannounced.overloadMinutes, 4);
+
+  // A cloud-native pool boots cold: the same step costs it more than the warm pool.
+  const native = replayJson("aws-eu-central-1", ...brief).spike.unannounced;
+  assert.equal(native.warmPool, false);
+  assert.equal(native.overloadMinutes, 5);
+  assert.equal(Math.round(native.refusedJoins), 20364);
+});
+
+test("#28: a stack whose worst step is out of bounds is refused with its file and key path, exit 2", () => {
+  const dir = stacksWithStep({ factor: 1, withinSeconds: 60 });
+  const result = avfleet(["scale", "replay", "aws-us-east-1", "--stacks-dir", dir]);
+  assert.equal(result.code, 2);
+  assert.match(
+    result.stderr,
+    /Pulumi\.aws-us-east-1\.yaml: config\.avfleet:fleet\.autoscaling\.worstStep\.factor: is 1, expected the demand multiplier of the worst step, above 1 and at most 10/,
+  );
+  assert.equal(result.stdout, "");
 });

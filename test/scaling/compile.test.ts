@@ -220,3 +220,65 @@ test("GCP: hosts leave by the scale-in controller's pick, fewest calls at the li
   assert.ok(at5.hostHours > at35.hostHours);
   assert.ok(at35.totals.callsCutAtLimit < 0.005 * at35.totals.calls, "under 0.5 % of calls");
 });
+
+test("#28: the stack's worst step sizes the AWS warm pool and the GCP standby pool; a bad one is refused", () => {
+  // ×2 in 60 s unless declared: 50,000 participants at the peak, the 60 % target's headroom
+  // (+67 %) covers all but a third of the step: 17,500 sessions short, 1,200 per host.
+  assert.equal(compileAws(aws(), "us-east-1").warmPool!.minSize, 14);
+  // ×3: 4/3 of the peak short, 56 hosts.
+  const three = (f: any) => (f.autoscaling.worstStep = { factor: 3, withinSeconds: 30 });
+  assert.deepEqual(aws(three).autoscaling.worstStep, { factor: 3, withinSeconds: 30 });
+  assert.equal(compileAws(aws(three), "us-east-1").warmPool!.minSize, 56);
+  assert.equal(compileAws(aws(three), "us-east-1").warmPool!.maxGroupPreparedCapacity, 56);
+  // Never more than the group can add: maxHosts − minHosts.
+  const huge = (f: any) => (f.autoscaling.worstStep = { factor: 10, withinSeconds: 60 });
+  const bounded = aws(huge);
+  assert.equal(
+    compileAws(bounded, "us-east-1").warmPool!.minSize,
+    bounded.maxHosts - bounded.minHosts,
+  );
+
+  // GCP ours: a standby pool the MIG starts first, stopped after the host's boot budget.
+  const standby = (change?: (f: any) => void) => compileGcp(gcp(change), "us-west1").standby;
+  assert.deepEqual(standby(), {
+    standbyPolicy: { mode: "SCALE_OUT_POOL", initialDelaySec: 420 },
+    targetStoppedSize: 12,
+  });
+  assert.equal(standby(three)!.targetStoppedSize, 45);
+  assert.equal(
+    standby((f) => (f.autoscaling.policy = "cloud-native")),
+    undefined,
+  );
+  // Turned off, the schedules lead by a cold boot again (five minutes): one more of them.
+  const off = compileGcp(
+    gcp((f) => (f.autoscaling.standbyPool = false)),
+    "us-west1",
+  );
+  assert.equal(off.standby, undefined);
+  assert.equal(off.autoscalingPolicy.scalingSchedules!.length, 55);
+  assert.equal(compileGcp(gcp(), "us-west1").autoscalingPolicy.scalingSchedules!.length, 54);
+
+  for (const [step, expected] of [
+    [
+      { factor: 1 },
+      "worstStep.factor: is 1, expected the demand multiplier of the worst step, above 1 and at most 10, e.g. 2 (a regional failover doubles the pool's load), > 1",
+    ],
+    [
+      { factor: 11 },
+      "worstStep.factor: is 11, expected the demand multiplier of the worst step, above 1 and at most 10, e.g. 2 (a regional failover doubles the pool's load), ≤ 10",
+    ],
+    [
+      { withinSeconds: 0 },
+      "worstStep.withinSeconds: is 0, expected seconds in which the step arrives, 1–3600, e.g. 60, ≥ 1",
+    ],
+    [
+      { factor: 2, seconds: 60 },
+      "worstStep.seconds: is not a known key, expected one of factor, withinSeconds",
+    ],
+  ] as const) {
+    assert.throws(
+      () => aws((f) => (f.autoscaling.worstStep = step)),
+      (err: Error) => err.message === `test.yaml: config.avfleet:fleet.autoscaling.${expected}`,
+    );
+  }
+});
