@@ -10,6 +10,7 @@ import * as compute from "@pulumi/gcp/compute";
 import * as clouddns from "@pulumi/gcp/dns";
 import type { TrafficSpec } from "../config/traffic";
 import { servingPools } from "./weights";
+import { selfReference, stackRef } from "./stack-ref";
 import { routingOf, type Routing } from "../config/traffic";
 
 type Pool = TrafficSpec["pools"][number];
@@ -63,11 +64,6 @@ export interface TrafficSplitArgs {
   gcpProject?: string;
 }
 
-/** The StackReference name of a stack of this project. */
-export function stackRef(stack: string): string {
-  return `${pulumi.getOrganization()}/${pulumi.getProject()}/${stack}`;
-}
-
 export class TrafficSplit extends pulumi.ComponentResource {
   /** The weights last applied by `pulumi up` (empty before the first update). */
   readonly previousWeights: pulumi.Output<Record<string, number>>;
@@ -82,11 +78,7 @@ export class TrafficSplit extends pulumi.ComponentResource {
 export function createTrafficSplit(name: string, args: TrafficSplitArgs, parent: pulumi.Resource) {
   const { spec, gcpProject } = args;
   const opts = { parent };
-  const self = new pulumi.StackReference(
-    `${name}-ref-self`,
-    { name: stackRef(pulumi.getStack()) },
-    opts,
-  );
+  const self = selfReference(name, opts);
   const pools = servingPools(spec).map((pool) => {
     const fleet = new pulumi.StackReference(
       `${name}-ref-${pool.stack}`,
