@@ -41,10 +41,12 @@ export class PoolRun extends JournaledRun<ExecutorContext> {
   }
 
   /**
-   * The marker's seq for the next weight change: the journal's position, which only grows, and
-   * never at or below what the stack last applied. A journal begun afresh (the state moved from a
-   * directory to PostgreSQL mid-migration, say) would otherwise count from 1 again, and the pack's
-   * traffic-migration-order would refuse every step as older than the running migration's.
+   * The marker's seq for the next change (weights or a pool's minHosts): the journal's position,
+   * which only grows, and never at or below what the stacks read so far last applied (a write
+   * always reads its own stack first). A journal
+   * begun afresh (the state moved from a directory to PostgreSQL mid-migration, say) would
+   * otherwise count from 1 again, and the pack's traffic- and fleet-migration-order would refuse
+   * every step as older than the running migration's.
    */
   protected get nextSeq(): number {
     return Math.max(this.position, this.deployedSeq + 1);

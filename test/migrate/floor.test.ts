@@ -11,7 +11,7 @@ import { runMigration } from "../../modules/migrate/executor";
 import { planUnits } from "../../modules/runbook/plan";
 import { renderPlan } from "../../modules/migrate/render";
 import { setMinHostsArgs } from "../../modules/runbook/pulumi-args";
-import { loadWorld, refusedJoins, worldDrivers } from "../../modules/rehearsal/world";
+import { loadWorld, refusedJoins, saveWorld, worldDrivers } from "../../modules/rehearsal/world";
 import {
   executorFor,
   FIXTURE_STACKS,
@@ -95,7 +95,14 @@ test("#28 the plan raises gcp-us-west1's floor to what each share of the region'
 test("#28 a failover raised a boot ahead refuses no join; the same failover without it refuses thousands", async () => {
   const file = failover();
   const raised = newRehearsal(file, stacksOf(file));
-  assert.equal((await runMigration(executorFor(raised).ctx)).kind, "done");
+  const { ctx, world: drivers } = executorFor(raised);
+  // --publish carries each raised floor's stack file, before the weights' file.
+  const published: string[] = [];
+  const publish = async (files: string[]) => (published.push(...files), "committed");
+  assert.equal((await runMigration({ ...ctx, drivers: { ...drivers, publish } })).kind, "done");
+  const pool = join(stacksOf(file), "Pulumi.gcp-us-west1.yaml");
+  const traffic = join(stacksOf(file), "Pulumi.traffic-us-west.yaml");
+  assert.deepEqual(published, [pool, traffic, pool, traffic, pool, traffic, pool, traffic]);
   const world = loadWorld(raised.worldFile);
   assert.deepEqual(refusedJoins(world), {});
   // minHosts goes up, the hosts boot (4 min in the world), and only then do weights move.
@@ -131,7 +138,7 @@ test("#28 a failover raised a boot ahead refuses no join; the same failover with
   assert.ok(refused > 1000, `${refused} joins refused on gcp-us-west1's 6 hosts`);
 });
 
-test("#30 the scale step writes minHosts with the fleet's marker; seqs only grow across stacks, through a resume", async () => {
+test("#30 the scale step writes minHosts with the fleet's marker; seqs only grow, through a resume", async () => {
   const r = newRehearsal(writeRunbook(tempDir(), SHORT_RUNBOOK), FIXTURE_STACKS);
   const first = await runMigration({ ...executorFor(r).ctx }, { step: true });
   assert.equal(first.kind, "stepped");
@@ -184,4 +191,20 @@ test("#30 a rollback keeps the seq growing: its weights' marker is above every s
   assert.equal(rollback.length, 1);
   for (let i = 1; i < written.length; i++)
     assert.ok(written[i].seq > written[i - 1].seq, JSON.stringify(written));
+});
+
+test("#30 a journal begun afresh goes on above the marker a pool last applied, not from 1", async () => {
+  const r = newRehearsal(writeRunbook(tempDir(), SHORT_RUNBOOK), FIXTURE_STACKS);
+  // The pool last applied step 500 of the region's earlier journal; the state then moved (a
+  // directory to PostgreSQL, say) and this journal starts empty.
+  const world = loadWorld(r.worldFile);
+  world.stacks["gcp-us-west1"].outputs!.migration = { seq: 500, rollback: false };
+  saveWorld(r.worldFile, world);
+  // Preflight, then the scale to 12: its write goes on above 500, where the journal is at 9.
+  for (let i = 0; i < 2; i++) await runMigration(executorFor(r).ctx, { step: true });
+  assert.deepEqual(markers(r), [{ stack: "gcp-us-west1", seq: 501 }]);
+  assert.deepEqual(loadWorld(r.worldFile).stacks["gcp-us-west1"].outputs!.migration, {
+    seq: 501,
+    rollback: false,
+  });
 });
