@@ -1,11 +1,13 @@
 /**
  * The rehearsal world: a simulated region the executor migrates in seconds. It answers the
- * same Pulumi calls as the real CLI (fake-cli.ts), serves per-pool metrics, and keeps time. Demand is modules/world's: the
- * region's diurnal curve from the target fleet's spec (its peak and peak-to-average, its
- * region's time zone) and the session mix with its multi-hour tail; sessions stay on the pool
- * the weights gave them until they end. Quality is modules/world's per-pool figures with
- * seeded noise, so a run is deterministic. Its state is a file, so a killed executor resumes
- * the same world.
+ * same Pulumi calls as the real CLI (fake-cli.ts), serves per-pool metrics, and keeps time.
+ * Demand is modules/world's: the region's diurnal curve from the target fleet's spec (its peak
+ * and peak-to-average, its region's time zone) and the session mix with its multi-hour tail;
+ * sessions stay on the pool the weights gave them until they end. A cloud pool's healthy hosts
+ * carry what preview says one host carries; joins beyond that are refused and counted (hosts a
+ * raised minHosts asks for turn healthy a boot later). Quality is modules/world's per-pool
+ * figures with seeded noise, so a run is deterministic. Its state is a file, so a killed
+ * executor resumes the same world.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { stackFileName } from "../stacks/stack";
