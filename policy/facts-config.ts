@@ -62,6 +62,8 @@ function fleetProblems(facts: StackFacts, fleet: any, problems: string[]) {
     declared.notify,
     fleet.alerting ? Object.keys(fleet.alerting.notify ?? {}).sort() : undefined,
   );
+  // fleet-migration-order reads the marker from the facts: a program must not declare another.
+  compare(problems, "fleet.migration", declared.migration, fleet.migration);
 }
 
 function trafficProblems(facts: StackFacts, traffic: any, problems: string[]) {

@@ -6,6 +6,9 @@
  * so an update whose config is older than what the stack last applied — a teammate or CI
  * deploying from a checkout that missed a step — is refused instead of silently moving traffic
  * back. And a rollback the executor staged is the safe direction: the step rule never holds it.
+ * A fleet stack's minHosts carries the same marker, `avfleet:fleet.migration`, from the same
+ * journal: a scale step and a floor raised before a shift write it, so a stale deploy of a pool
+ * cannot lower its hosts under a running migration either.
  */
 import type { PolicyResource } from "@pulumi/policy";
 import type { MigrationMarker } from "./contract/facts";
@@ -19,6 +22,13 @@ export function selfReference(resources: PolicyResource[], splitUrn: string) {
       r.type === "pulumi:pulumi:StackReference" &&
       r.parent?.urn === splitUrn &&
       r.name.endsWith("-ref-self"),
+  );
+}
+
+/** A fleet stack's StackReference to its own stack, `<pool>-ref-self` (modules/program/stack.ts). */
+export function fleetSelfReference(resources: PolicyResource[], pool: string) {
+  return resources.find(
+    (r) => r.type === "pulumi:pulumi:StackReference" && r.name === `${pool}-ref-self`,
   );
 }
 
@@ -42,5 +52,22 @@ export const trafficMigrationOrder: StackPolicy = {
       deployedMarker(selfReference(args.resources, split.urn)),
     );
     if (stale) reportViolation(stale, split.urn);
+  }),
+};
+
+export const fleetMigrationOrder: StackPolicy = {
+  name: "fleet-migration-order",
+  description: "A fleet's minHosts is never older than the migration step the stack last applied.",
+  enforcementLevel: "mandatory",
+  remediationSteps:
+    "Deploy the fleet stack's file as the migration left it (its avfleet:fleet.migration and minHosts): pull the migration's stack file changes, or let `avfleet migrate` finish or roll back.",
+  validateStack: withFacts(({ fleet }, args, reportViolation, factsUrn) => {
+    if (!fleet) return args.notApplicable("not a fleet stack");
+    const stale = staleWeights(
+      fleet.migration,
+      deployedMarker(fleetSelfReference(args.resources, fleet.pool)),
+      "minHosts is",
+    );
+    if (stale) reportViolation(stale, factsUrn);
   }),
 };

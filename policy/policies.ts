@@ -33,7 +33,7 @@ import { cloudDnsOneRoutingPolicy, route53LatencyAwsOnly } from "./dns-steering"
 import { pageHasReceiver, poolAlerting } from "./alerts";
 import { compiledScalingSafe } from "./scaling";
 import { stackFactsMatchConfig } from "./facts-config";
-import { trafficMigrationOrder } from "./migration";
+import { fleetMigrationOrder, trafficMigrationOrder } from "./migration";
 import type { AvfleetPolicy } from "./policy";
 
 export const POLICIES: AvfleetPolicy[] = [
@@ -60,6 +60,7 @@ export const POLICIES: AvfleetPolicy[] = [
   capacityCoversDemand,
   trafficWeights,
   trafficMigrationOrder,
+  fleetMigrationOrder,
   bootstrapRunsOnImage,
   autoscalerMetricPublished,
   lifecycleHookResource,

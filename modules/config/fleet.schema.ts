@@ -9,6 +9,7 @@ import { dnsProviderProperties } from "./dns.schema";
 import { hostKeySchema } from "../inventory/inventory";
 import { port, portRangeSchema, workloadSchema } from "./workload.schema";
 import { awsAlertingSchema, gcpAlertingSchema, metalAlertingSchema } from "./notify.schema";
+import { migrationMarkerSchema } from "./marker.schema";
 
 /**
  * The tuning profiles a fleet may name. The names belong to the input format; modules/tuning
@@ -64,6 +65,16 @@ export const demandSchema = {
   },
 } as const;
 
+/**
+ * avfleet:fleet.migration (#30): the marker `avfleet migrate` writes with every minHosts it sets,
+ * so the policy pack's fleet-migration-order refuses a deploy from a checkout that missed it.
+ */
+const fleetMigrationSchema = migrationMarkerSchema(
+  "written by avfleet migrate with each minHosts it sets (a scale step, a floor raised before a shift), never by hand: {seq, rollback}; the policy pack refuses an update whose seq is older than the one the stack last applied",
+  "the position in the region's migration journal of the change that wrote this minHosts",
+  "the change was made by a rollback (the floor raised for the pool it returns to)",
+);
+
 /** Keys every fleet kind shares. */
 const commonProperties = {
   mediaRegion: {
@@ -83,6 +94,7 @@ const commonProperties = {
   },
   minHosts: { type: "integer", minimum: 0, maximum: 5000, description: "a host count in 0–5000" },
   maxHosts: { type: "integer", minimum: 1, maximum: 5000, description: "a host count in 1–5000" },
+  migration: fleetMigrationSchema,
   ports: {
     type: "object",
     description: "a mapping with mediaUdp, signalingTcp and health",

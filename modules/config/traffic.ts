@@ -9,6 +9,7 @@
 import type { FromSchema } from "json-schema-to-ts";
 import { FACT_DEFAULTS } from "../../policy/contract/stack-config";
 import { dnsProviderProperties } from "./dns.schema";
+import { migrationMarkerSchema } from "./marker.schema";
 import type { KeyPath, Problem } from "../inputs/problems";
 
 export const trafficSchema = {
@@ -70,25 +71,11 @@ export const trafficSchema = {
       default: FACT_DEFAULTS.maxStepPct,
       description: "the most weight one change may move, in percentage points",
     },
-    migration: {
-      type: "object",
-      description:
-        "written by avfleet migrate with each weight change, never by hand: {seq, rollback}; the policy pack refuses an update whose seq is older than the one the stack last applied",
-      required: ["seq", "rollback"],
-      additionalProperties: false,
-      properties: {
-        seq: {
-          type: "integer",
-          minimum: 1,
-          description:
-            "the position in the region's migration journal of the change that wrote these weights",
-        },
-        rollback: {
-          type: "boolean",
-          description: "the change is a rollback, which the pack never holds to maxStepPct",
-        },
-      },
-    },
+    migration: migrationMarkerSchema(
+      "written by avfleet migrate with each weight change, never by hand: {seq, rollback}; the policy pack refuses an update whose seq is older than the one the stack last applied",
+      "the position in the region's migration journal of the change that wrote these weights",
+      "the change is a rollback, which the pack never holds to maxStepPct",
+    ),
     pools: {
       type: "array",
       description: "a list of at most 16 {stack, weight}: the fleet stacks serving the region",

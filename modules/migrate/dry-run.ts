@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Unit } from "../runbook/plan";
-import { commandLine, MIN_HOSTS_PATH, pulumiArgs, setWeightsArgs } from "../runbook/pulumi-args";
+import { commandLine, pulumiArgs, setMinHostsArgs, setWeightsArgs } from "../runbook/pulumi-args";
 import { summarize, type PulumiRunner } from "./pulumi";
 import type { LoadedRunbook } from "../runbook/runbook";
 import { stackFileName } from "../stacks/stack";
@@ -25,12 +25,16 @@ function calls(loaded: LoadedRunbook, unit: Unit, copyOf: (stack: string) => str
       return unit.commands; // reads and a policy preview already
     case "scale":
       return [
-        pulumiArgs.setConfig(target, MIN_HOSTS_PATH, unit.minHosts, copyOf(target)),
+        setMinHostsArgs(target, unit.minHosts, undefined, copyOf(target)),
         pulumiArgs.preview(target, copyOf(target)),
       ];
     case "shift":
     case "drain":
       return [
+        ...unit.floors.flatMap((f) => [
+          setMinHostsArgs(f.stack, f.minHosts, undefined, copyOf(f.stack)),
+          pulumiArgs.preview(f.stack, copyOf(f.stack)),
+        ]),
         setWeightsArgs(traffic, loaded.traffic.pools, unit.weights, undefined, copyOf(traffic)),
         pulumiArgs.preview(traffic, copyOf(traffic)),
       ];

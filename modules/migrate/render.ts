@@ -3,7 +3,7 @@ import type { GateEvaluation } from "../gates/verdict";
 import type { Entry } from "../migration-state/journal";
 import type { Unit } from "../runbook/plan";
 import { commandLine } from "../runbook/pulumi-args";
-import { settingsInForce, type LoadedRunbook } from "../runbook/runbook";
+import { formatDuration, settingsInForce, type LoadedRunbook } from "../runbook/runbook";
 import type { MigrationState } from "../migration-state/state";
 import { formatWeights, type Weights } from "../runbook/weights";
 
@@ -24,6 +24,10 @@ export function renderPlan(loaded: LoadedRunbook, units: Unit[]): string {
       lines.push(
         `    weights → ${formatWeights(unit.weights, loaded.traffic.pools)} (set and up skipped when the first read shows them)`,
       );
+      for (const f of unit.floors)
+        lines.push(
+          `    floor first → ${f.stack} minHosts ≥ ${f.minHosts} (weight ${f.weight}), healthy within ${formatDuration(unit.floorWithinMs)}`,
+        );
     }
     if (unit.kind === "shift" && units.find((u) => u.step === unit.step) === unit) {
       lines.push("    in force for every weight of this step:");

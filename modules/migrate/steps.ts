@@ -3,59 +3,28 @@
  * gates), drain, approve, decommission and the rollback's fast path, each recorded in the
  * journal before and after it happens (executor.ts says how a run resumes).
  */
-import { stackFileName } from "../stacks/stack";
 import type { Lease } from "../migration-state/backend";
 import { evaluateGates, roundVerdict } from "../gates/gates";
 import type { GateEvaluation } from "../gates/verdict";
-import type { Entry, EntryOf, HaltKind } from "../migration-state/journal";
+import type { Entry, EntryOf } from "../migration-state/journal";
 import type { Unit, UnitOf } from "../runbook/plan";
-import { MIN_HOSTS_PATH, pulumiArgs, setWeightsArgs } from "../runbook/pulumi-args";
+import { pulumiArgs, setWeightsArgs } from "../runbook/pulumi-args";
+import { receivingFloors } from "../runbook/hosts-needed";
+import { RAISE_FLOOR_DEFAULTS } from "../runbook/runbook.schema";
 import { concurrentUpdate, summarize, type CliResult } from "./pulumi";
-import { formatDuration, type LoadedRunbook } from "../runbook/runbook";
+import { formatDuration } from "../runbook/runbook";
 import { ACTIVE_SESSIONS, HEALTHY_HOSTS } from "../gates/slo";
 import { validApproval } from "../migration-state/state";
 import { formatWeights, sameWeights, type Weights } from "../runbook/weights";
 import { shiftedWeights } from "../traffic/weights";
-import { JournaledRun, type Outcome, type RunContext } from "./run";
+import type { Outcome } from "./run";
+import { hostsReading, PoolRun, type ExecutorContext, type Step } from "./pools";
 
-export interface ExecutorContext extends RunContext<Unit> {
-  loaded: LoadedRunbook;
-  mode: "migrate" | "rehearse";
-}
+export type { ExecutorContext } from "./pools";
 
-/** `dirty`: the failure came after config was set, so the stack may hold a partial change. */
-/** A healthy-hosts reading for a message: `12 healthy hosts`, or why there is none. */
-function hostsReading(value: number | string | undefined): string {
-  return typeof value === "number" ? `${value} healthy hosts` : (value ?? "no data");
-}
-
-type Step = { ok: true } | { ok: false; kind: HaltKind; reason: string; dirty?: boolean };
-
-export class Execution extends JournaledRun<ExecutorContext> {
+export class Execution extends PoolRun {
   static open(ctx: ExecutorContext, lease: Lease, entries: Entry[]): Execution {
     return new Execution(ctx, lease, entries);
-  }
-
-  /** The migration marker's seq the traffic stack last applied, as its outputs say. */
-  private deployedSeq = 0;
-
-  private get runbook() {
-    return this.ctx.loaded.runbook;
-  }
-
-  /**
-   * The marker's seq for the next weight change: the journal's position, which only grows, and
-   * never at or below what the stack last applied. A journal begun afresh (the state moved from a
-   * directory to PostgreSQL mid-migration, say) would otherwise count from 1 again, and the pack's
-   * traffic-migration-order would refuse every step as older than the running migration's.
-   */
-  private get nextSeq(): number {
-    return Math.max(this.position, this.deployedSeq + 1);
-  }
-
-  /** The `pool` label a pool stack's hosts export their series under: what is queried. */
-  private poolOf(stack: string): string {
-    return this.ctx.loaded.traffic.poolLabels[stack];
   }
 
   async readWeights(
@@ -64,8 +33,7 @@ export class Execution extends JournaledRun<ExecutorContext> {
     const read = await this.outputs(unit, this.runbook.traffic);
     if (!read.ok) return read;
     const weights = read.outputs.weights;
-    const deployed = read.outputs.migration?.seq;
-    if (typeof deployed === "number") this.deployedSeq = Math.max(this.deployedSeq, deployed);
+    this.noteDeployed(read.outputs.migration);
     if (typeof weights !== "object" || weights === null) {
       return { ok: false, reason: `${this.runbook.traffic} has no weights output` };
     }
@@ -116,20 +84,6 @@ export class Execution extends JournaledRun<ExecutorContext> {
     });
     await this.publish(unit, this.ctx.loaded.traffic.file);
     return { ok: true };
-  }
-
-  /** The stack file a step changed, published for the team (publish.ts), the outcome noted. */
-  async publish(unit: string, file: string): Promise<void> {
-    const { publish } = this.ctx.drivers;
-    if (!publish) return;
-    const step = this.ctx.units.find((u) => u.id === unit.split(":")[0]);
-    const what = unit.endsWith(":rollback") ? "rollback" : (step?.title ?? `step ${unit}`);
-    const message = `avfleet migrate ${this.runbook.region}: ${what}`;
-    await this.record({
-      type: "note",
-      unit,
-      message: `publish: ${await publish([file], message)}`,
-    });
   }
 
   /**
@@ -200,6 +154,7 @@ export class Execution extends JournaledRun<ExecutorContext> {
     }
     // A resumed rollback reports where it started, not where the kill left it.
     const intent = this.state.pendingRollback!;
+    await this.rollbackFloors(`${unit}:rollback`, current.weights, to);
     const done = await this.ensureWeights(`${unit}:rollback`, to, current.weights, true);
     if (!done.ok) return await this.halt("tool-failed", `rollback: ${done.reason}`, unit);
     await this.record({
@@ -212,6 +167,40 @@ export class Execution extends JournaledRun<ExecutorContext> {
       as: intent.as,
     });
     return { kind: "rolled-back", reason: intent.reason, unit };
+  }
+
+  /**
+   * The pools a rollback returns joins to get the floor their share needs, marked as the
+   * rollback's, but it is not waited for: the fast path must not sit out a boot on a pool whose
+   * gates failed. A failure is noted, never a reason to stay on the failing weights.
+   */
+  private async rollbackFloors(unit: string, from: Weights, to: Weights): Promise<void> {
+    if ((this.runbook.raiseFloor ?? RAISE_FLOOR_DEFAULTS).enabled === false) return;
+    for (const floor of receivingFloors(this.ctx.loaded.stacksDir, from, to)) {
+      const raised = await this.ensureMinHosts(unit, floor.stack, floor.minHosts, true);
+      const message = raised.ok
+        ? `floor: ${floor.stack} minHosts at least ${floor.minHosts} for weight ${floor.weight}, not waited for`
+        : `floor: ${floor.stack} minHosts ${floor.minHosts} not raised (${raised.reason}); rolling back regardless`;
+      await this.record({ type: "note", unit, message });
+    }
+  }
+
+  /**
+   * #28: before a weight change moves joins, each cloud pool it gives more weight gets the hosts
+   * its new share needs, and they are up, so a failover's joins meet serving hosts rather than
+   * an autoscaler a boot behind. Lowering a floor is left to a later explicit step.
+   */
+  async raiseFloors(unit: UnitOf<"shift" | "drain">): Promise<Outcome | undefined> {
+    const healthy = await this.raiseAndWait(unit.id, unit.floors, unit.floorWithinMs);
+    if (!Array.isArray(healthy)) return healthy;
+    for (const [i, floor] of unit.floors.entries()) {
+      await this.record({
+        type: "note",
+        unit: unit.id,
+        message: `floor: ${floor.stack} has ${healthy[i]} healthy hosts (minHosts ${floor.minHosts} for weight ${floor.weight}) before its weight moves`,
+      });
+    }
+    return undefined;
   }
 
   /**
@@ -259,6 +248,7 @@ export class Execution extends JournaledRun<ExecutorContext> {
           unit.id,
         );
       outputs[stack] = read.outputs;
+      this.noteDeployed(read.outputs.migration);
     }
     const missing = this.ctx.loaded.traffic.pools.filter(
       (p) => typeof outputs[traffic].weights?.[p] !== "number",
@@ -297,60 +287,14 @@ export class Execution extends JournaledRun<ExecutorContext> {
   }
 
   async scale(unit: UnitOf<"scale">): Promise<Outcome | undefined> {
-    const read = await this.outputs(unit.id, unit.stack);
-    if (!read.ok) return await this.halt("tool-failed", read.reason, unit.id);
-    if (Number(read.outputs.minHosts) < unit.minHosts) {
-      for (const args of [
-        pulumiArgs.setConfig(unit.stack, MIN_HOSTS_PATH, unit.minHosts),
-        pulumiArgs.up(unit.stack),
-      ]) {
-        const result = await this.pulumi(unit.id, args);
-        if (result.exitCode !== 0) {
-          const before = Number(read.outputs.minHosts);
-          // Leave no staged minHosts behind for the next `up` of this stack.
-          if (Number.isInteger(before)) {
-            await this.pulumi(unit.id, pulumiArgs.setConfig(unit.stack, MIN_HOSTS_PATH, before));
-          }
-          return await this.halt(
-            "tool-failed",
-            `pulumi ${args[0]} ${unit.stack}: ${summarize(result)}`,
-            unit.id,
-          );
-        }
-      }
-      const back = await this.outputs(unit.id, unit.stack);
-      if (!back.ok) return await this.halt("tool-failed", back.reason, unit.id);
-      if (Number(back.outputs.minHosts) !== unit.minHosts) {
-        return await this.halt(
-          "tool-failed",
-          `read back minHosts ${back.outputs.minHosts}, expected ${unit.minHosts}`,
-          unit.id,
-        );
-      }
-      await this.publish(unit.id, stackFileName(this.ctx.loaded.stacksDir, unit.stack));
-    }
-    const deadline = this.state.started.get(unit.id)! + unit.healthyWithinMs;
-    for (;;) {
-      const healthy = await this.instant(HEALTHY_HOSTS, this.poolOf(unit.stack));
-      if (typeof healthy === "number" && healthy >= unit.minHosts) {
-        await this.record({
-          type: "step-end",
-          unit: unit.id,
-          summary: `${unit.stack}: ${healthy} healthy hosts`,
-        });
-        return undefined;
-      }
-      if (this.clock.now() >= deadline) {
-        const seen = hostsReading(healthy);
-        return await this.halt(
-          "check-failed",
-          `${unit.stack}: ${seen} after ${formatDuration(unit.healthyWithinMs)}, expected ${unit.minHosts}`,
-          unit.id,
-        );
-      }
-      if (!(await this.sleepUntil(Math.min(deadline, this.clock.now() + 60_000))))
-        return await this.stopForAbort(unit.id);
-    }
+    const healthy = await this.raiseAndWait(unit.id, [unit], unit.healthyWithinMs);
+    if (!Array.isArray(healthy)) return healthy;
+    await this.record({
+      type: "step-end",
+      unit: unit.id,
+      summary: `${unit.stack}: ${healthy[0]} healthy hosts`,
+    });
+    return undefined;
   }
 
   async shift(unit: UnitOf<"shift">): Promise<Outcome | undefined> {
@@ -366,6 +310,10 @@ export class Execution extends JournaledRun<ExecutorContext> {
         summary: `skipped: ${target} is already at ${current.weights[target]}`,
       });
       return undefined;
+    }
+    if (!sameWeights(current.weights, unit.weights)) {
+      const floors = await this.raiseFloors(unit);
+      if (floors) return floors;
     }
     const change = await this.ensureWeights(unit.id, unit.weights, current.weights);
     if (!change.ok) return this.failedChange(unit.id, change);
@@ -450,6 +398,10 @@ export class Execution extends JournaledRun<ExecutorContext> {
   async drain(unit: UnitOf<"drain">): Promise<Outcome | undefined> {
     const current = await this.readWeights(unit.id);
     if (!current.ok) return await this.halt("tool-failed", current.reason, unit.id);
+    if (!sameWeights(current.weights, unit.weights)) {
+      const floors = await this.raiseFloors(unit);
+      if (floors) return floors;
+    }
     const change = await this.ensureWeights(unit.id, unit.weights, current.weights);
     if (!change.ok) return this.failedChange(unit.id, change);
     const { source } = this.runbook;

@@ -65,6 +65,7 @@ export function stackFacts(
     };
     if (inventory) fleet.hostStates = hostStates(inventory);
     if (spec.alerting) fleet.notify = Object.keys(spec.alerting.notify).sort();
+    if (spec.migration) fleet.migration = spec.migration;
     facts.fleet = fleet;
   }
   const traffic = config["avfleet:traffic"];

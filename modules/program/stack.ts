@@ -32,6 +32,7 @@ import { storeIdentity, storePayload, storeSshFiles } from "../host-payloads/pay
 import { sshFiles } from "../host-payloads/metal-ssh";
 import { releaseIntent } from "../release/intent";
 import { weightsOf } from "../traffic/weights";
+import { selfReference } from "../traffic/stack-ref";
 import { hostCounts, hostStates, provisionedHosts } from "../fleets/metal-args";
 import { StackFacts, stackFacts } from "./facts";
 import {
@@ -179,6 +180,8 @@ export async function declareStack(
     };
   }
   const spec = config["avfleet:fleet"]!;
+  // What the pack's fleet-migration-order compares this update's marker with (policy/migration.ts).
+  selfReference(spec.pool);
   const common = {
     ...(spec.endpoint ? { endpoint: spec.endpoint } : {}),
     kind: spec.kind,
@@ -188,6 +191,7 @@ export async function declareStack(
     // Where the traffic split's health check reaches the pool's join endpoint.
     signalingPort: spec.ports.signalingTcp[0],
     host: hostOutput(spec),
+    migration: spec.migration ?? null,
   };
   switch (spec.kind) {
     case "gcp": {

@@ -5,9 +5,11 @@
  */
 import type { Gate } from "./runbook.schema";
 import { durationMs, type LoadedRunbook } from "./runbook";
-import { MIN_HOSTS_PATH, PLANNED_SEQ, pulumiArgs, setWeightsArgs } from "./pulumi-args";
+import { PLANNED_SEQ, pulumiArgs, setMinHostsArgs, setWeightsArgs } from "./pulumi-args";
 import { shiftedWeights } from "../traffic/weights";
 import type { Weights } from "./weights";
+import { receivingFloors, type Floor } from "./hosts-needed";
+import { RAISE_FLOOR_DEFAULTS } from "./runbook.schema";
 
 interface UnitBase {
   /** 1-based position in the plan, as a string: the journal's key. */
@@ -26,6 +28,9 @@ export type Unit = UnitBase &
     | {
         kind: "shift";
         weights: Weights;
+        /** Floors raised before the weights move (#28), and how long their hosts may take. */
+        floors: Floor[];
+        floorWithinMs: number;
         bakeMs: number;
         maxBakeMs: number;
         intervalMs: number;
@@ -34,6 +39,8 @@ export type Unit = UnitBase &
     | {
         kind: "drain";
         weights: Weights;
+        floors: Floor[];
+        floorWithinMs: number;
         belowSessions: number;
         maxWaitMs: number;
         intervalMs: number;
@@ -58,10 +65,35 @@ export function weightChangeArgs(loaded: LoadedRunbook, weights: Weights): strin
   ];
 }
 
+/** The Pulumi calls of one minHosts change: read, set it with its marker (one write), up, read back. */
+export function minHostsArgs(stack: string, minHosts: number): string[][] {
+  return [
+    pulumiArgs.outputs(stack),
+    setMinHostsArgs(stack, minHosts, { seq: PLANNED_SEQ, rollback: false }),
+    pulumiArgs.up(stack),
+    pulumiArgs.outputs(stack),
+  ];
+}
+
 export function planUnits(loaded: LoadedRunbook): Unit[] {
   const { runbook } = loaded;
   const { source, target } = runbook;
   const units: Unit[] = [];
+  const raise = runbook.raiseFloor ?? RAISE_FLOOR_DEFAULTS;
+  const floorWithinMs = durationMs(raise.healthyWithin ?? RAISE_FLOOR_DEFAULTS.healthyWithin);
+  /** A weight change's floors and its calls: each floor's first, then the weights'. */
+  const moveTo = (to: Weights) => {
+    const floors = raise.enabled === false ? [] : receivingFloors(loaded.stacksDir, weights, to);
+    return {
+      weights: to,
+      floors,
+      floorWithinMs,
+      commands: [
+        ...floors.flatMap((f) => minHostsArgs(f.stack, f.minHosts)),
+        ...weightChangeArgs(loaded, to),
+      ],
+    };
+  };
   // From the start of the move: the stack file's own weights change as the migration goes.
   let weights = shiftedWeights(loaded.traffic.weights, source, target, 0);
   const add = (unit: WithoutId<Unit>) =>
@@ -87,47 +119,47 @@ export function planUnits(loaded: LoadedRunbook): Unit[] {
           minHosts: step.minHosts,
           healthyWithinMs: durationMs(step.healthyWithin),
           title: step.name ?? `scale ${target} to at least ${step.minHosts} hosts`,
-          commands: [
-            pulumiArgs.outputs(target),
-            pulumiArgs.setConfig(target, MIN_HOSTS_PATH, step.minHosts),
-            pulumiArgs.up(target),
-            pulumiArgs.outputs(target),
-          ],
+          commands: minHostsArgs(target, step.minHosts),
         });
         break;
       case "shift": {
         const bakeMs = durationMs(step.bake);
         for (const w of step.weights) {
-          weights = shiftedWeights(weights, source, target, w);
+          const move = moveTo(shiftedWeights(weights, source, target, w));
+          weights = move.weights;
           add({
             kind: "shift",
             step: index,
-            weights,
+            ...move,
             bakeMs,
             maxBakeMs: step.maxBake ? durationMs(step.maxBake) : 2 * bakeMs,
             intervalMs: durationMs(step.interval),
             gates: step.gates,
             title: `${step.name ? `${step.name}: ` : ""}shift ${target} to ${w} %, bake ${step.bake}`,
-            commands: weightChangeArgs(loaded, weights),
           });
         }
         break;
       }
-      case "drain":
-        weights = { ...weights, [target]: weights[target] + weights[source], [source]: 0 };
+      case "drain": {
+        const move = moveTo({
+          ...weights,
+          [target]: weights[target] + weights[source],
+          [source]: 0,
+        });
+        weights = move.weights;
         add({
           kind: "drain",
           step: index,
-          weights,
+          ...move,
           belowSessions: step.belowSessions,
           maxWaitMs: durationMs(step.maxWait),
           intervalMs: durationMs(step.interval),
           title:
             step.name ??
             `drain ${source}: weight 0, until < ${step.belowSessions} sessions or ${step.maxWait}`,
-          commands: weightChangeArgs(loaded, weights),
         });
         break;
+      }
       case "approve":
         add({
           kind: "approve",

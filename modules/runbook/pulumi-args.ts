@@ -38,16 +38,6 @@ export const pulumiArgs = {
   policies: (stack: string) => ["preview", "--policy-pack", POLICY_PACK, "--stack", stack],
   destroy: (stack: string) => ["destroy", "--yes", "--stack", stack],
   destroyPreview: (stack: string) => ["destroy", "--preview-only", "--stack", stack],
-  setConfig: (stack: string, path: string, value: number, configFile?: string) => [
-    "config",
-    "set",
-    "--path",
-    path,
-    String(value),
-    "--stack",
-    stack,
-    ...(configFile ? ["--config-file", configFile] : []),
-  ],
   /**
    * Several `--path` values in one call: the CLI loads the stack file once, sets each and saves
    * once (pulumi/pulumi pkg/cmd/pulumi/config/config.go:976-987, :1083), so no `up` ever sees
@@ -86,8 +76,10 @@ export function changesStack(args: string[]): boolean {
 
 export const MIN_HOSTS_PATH = "avfleet:fleet.minHosts";
 
+export const FLEET_MIGRATION_PATH = "avfleet:fleet.migration";
+
 /**
- * Which weight change a traffic stack's config is: the journal's entry that intended it (its
+ * Which change a stack's config is (a traffic stack's weights, a fleet stack's minHosts): the journal's entry that intended it (its
  * position, which only grows for a region's journal) and whether it is a rollback. The pack
  * refuses an update whose config is older than the change the stack last applied (a checkout
  * that missed a migration step), and never holds a rollback to the step rule
@@ -122,13 +114,36 @@ export function setWeightsArgs(
         `avfleet:traffic.pools[${i}].weight`,
         weights[pool] ?? 0,
       ]),
-      ...(change
-        ? ([
-            [`${MIGRATION_PATH}.seq`, change.seq],
-            [`${MIGRATION_PATH}.rollback`, change.rollback],
-          ] as const)
-        : []),
+      ...markerValues(MIGRATION_PATH, change),
     ],
+    configFile,
+  );
+}
+
+/** A change's marker as `set-all` values under `path`; none for a throwaway copy. */
+function markerValues(path: string, change: WeightChange | undefined) {
+  return change
+    ? ([
+        [`${path}.seq`, change.seq],
+        [`${path}.rollback`, change.rollback],
+      ] as const)
+    : [];
+}
+
+/**
+ * One `config set-all` for a pool's minHosts and the change's marker (#30): a scale step or a
+ * floor raised before a shift. The pack's fleet-migration-order then refuses a deploy of the
+ * pool from a checkout without it, which would lower its hosts under a running migration.
+ */
+export function setMinHostsArgs(
+  stack: string,
+  minHosts: number,
+  change: WeightChange | undefined,
+  configFile?: string,
+): string[] {
+  return pulumiArgs.setAll(
+    stack,
+    [[MIN_HOSTS_PATH, minHosts], ...markerValues(FLEET_MIGRATION_PATH, change)],
     configFile,
   );
 }

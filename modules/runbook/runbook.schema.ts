@@ -286,6 +286,13 @@ export const STEP_KINDS = [
   "wait",
 ] as const;
 
+/**
+ * What a runbook without `raiseFloor` gets. The schema fills no default object for it: a
+ * runbook's hash covers its defaults, so one would make every journal begun before #28 refuse
+ * to resume ("has changed since its journal's run").
+ */
+export const RAISE_FLOOR_DEFAULTS = { enabled: true, healthyWithin: "15m" } as const;
+
 export const runbookSchema = {
   type: "object",
   description: "a runbook mapping {region, traffic, source, target, steps}",
@@ -320,6 +327,28 @@ export const runbookSchema = {
           type: "boolean",
           description:
             "true: refuse an approval from the identity that started the run being approved (four eyes)",
+        },
+      },
+    },
+    raiseFloor: {
+      type: "object",
+      additionalProperties: false,
+      description:
+        "before a weight change moves joins to a cloud pool, raise its minHosts to what its new share of the region's peak needs (headroom and N+1 included) and wait until that many hosts are healthy: {enabled, healthyWithin}; absent: enabled, 15m",
+      properties: {
+        enabled: {
+          type: "boolean",
+          default: RAISE_FLOOR_DEFAULTS.enabled,
+          description:
+            "false: move weights onto whatever hosts the receiving pools have (their autoscalers catch up a boot later, refusing joins meanwhile)",
+        },
+        healthyWithin: {
+          ...duration(
+            "how long the raised hosts may take to turn healthy: a slowest boot",
+            "10s",
+            "6h",
+          ),
+          default: RAISE_FLOOR_DEFAULTS.healthyWithin,
         },
       },
     },

@@ -11,6 +11,7 @@ import * as compute from "@pulumi/gcp/compute";
 import * as clouddns from "@pulumi/gcp/dns";
 import type { TrafficSpec } from "../config/traffic";
 import { servingPools } from "./weights";
+import { selfReference, stackRef } from "./stack-ref";
 import { routingOf, type Routing } from "../config/traffic";
 import type { MigrationMarker } from "../../policy/contract/facts";
 import { markerOf, staleWeights } from "../../policy/contract/migration";
@@ -66,11 +67,6 @@ export interface TrafficSplitArgs {
   gcpProject?: string;
 }
 
-/** The StackReference name of a stack of this project. */
-export function stackRef(stack: string): string {
-  return `${pulumi.getOrganization()}/${pulumi.getProject()}/${stack}`;
-}
-
 /**
  * Why this update must not run (#30), or undefined: its config's migration marker is older than
  * the one its own stack last applied (`applied`: the stack's `migration` output), judged as the
@@ -97,11 +93,7 @@ export class TrafficSplit extends pulumi.ComponentResource {
 
   private constructor(name: string, opts?: pulumi.ComponentResourceOptions) {
     super("avfleet:traffic:TrafficSplit", name, {}, opts);
-    this.applied = new pulumi.StackReference(
-      `${name}-ref-self`,
-      { name: stackRef(pulumi.getStack()) },
-      { parent: this },
-    );
+    this.applied = selfReference(name, { parent: this });
     this.previousWeights = this.applied
       .getOutput("weights")
       .apply((w) => (w ?? {}) as Record<string, number>);

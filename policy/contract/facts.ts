@@ -37,9 +37,14 @@ export interface FleetFacts {
   hostStates?: Record<string, string>;
   /** The severities (page, ticket) alerting.notify gives a receiver. */
   notify?: string[];
+  /** avfleet:fleet.migration: the migration's minHosts change this config is (policy/migration.ts). */
+  migration?: MigrationMarker;
 }
 
-/** avfleet:traffic.migration, written by `avfleet migrate` with every weight change. */
+/**
+ * avfleet:traffic.migration, written by `avfleet migrate` with every weight change, and
+ * avfleet:fleet.migration, with every minHosts it sets (a scale step, a raised floor).
+ */
 export interface MigrationMarker {
   /** The change's position in the region's migration journal: only grows. */
   seq: number;

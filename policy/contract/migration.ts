@@ -14,8 +14,8 @@ export function markerOf(value: unknown): MigrationMarker | undefined {
 /**
  * Whether a config's marker is older than the one its stack last applied: a config without
  * one is older than any. The same seq is the same change (an `up` run again, a checkout with
- * the migration's commit). Any marker that only grows can be judged so, not only a traffic
- * split's.
+ * the migration's commit). Any marker that only grows is judged so: a traffic stack's weights,
+ * a fleet stack's minHosts.
  */
 export function behindApplied(
   config: { seq: number } | undefined,
@@ -28,10 +28,11 @@ export function behindApplied(
 export function staleWeights(
   config: MigrationMarker | undefined,
   deployed: MigrationMarker | undefined,
+  what: "weights are" | "minHosts is" = "weights are",
 ): string | undefined {
   if (!deployed || !behindApplied(config, deployed)) return undefined;
   const have = config ? `migration step ${config.seq}` : "no migration step";
-  return `the stack's config carries ${have}, but the stack last applied step ${deployed.seq}: this checkout's weights are older than a running migration's`;
+  return `the stack's config carries ${have}, but the stack last applied step ${deployed.seq}: this checkout's ${what} older than a running migration's`;
 }
 
 /** Whether this update is a rollback the executor staged after the stack's last update. */

@@ -51,7 +51,7 @@ Examples:
     const stacks = loaded.map((s) => ({
       stack: s.name,
       qualified: naming.qualify(s.name),
-      // What TrafficSplit's StackReferences name (modules/traffic/split.ts stackRef).
+      // What TrafficSplit's StackReferences name (modules/traffic/stack-ref.ts stackRef).
       references: s.traffic
         ? [s.name, ...servingPools(s.traffic).map((p) => p.stack)].map(naming.qualify)
         : [],

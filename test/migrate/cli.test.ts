@@ -347,6 +347,6 @@ test("a real run whose first call fails blocks other regions until abandoned; on
   assert.equal(refused.code, 2);
   assert.match(
     refused.stderr,
-    /\(journal\): step 2 ran pulumi config set, expected a migration that changed nothing/,
+    /\(journal\): step 2 ran pulumi config set-all, expected a migration that changed nothing/,
   );
 });

@@ -43,7 +43,12 @@ test("preview --json: one stack, exit 0, every resource a child of the fleet or 
   // Every GCP pool has its scale-in controller, a component of its own under the fleet.
   const scaleIn = byName("gcp-usw1-scale-in");
   assert.equal(scaleIn.parent, component.urn);
-  const roots = [component, facts, alerting, scaleIn];
+  // The stack's last outputs, read at the root: what the pack's fleet-migration-order compares
+  // the update's migration marker with.
+  const self = byName("gcp-usw1-ref-self");
+  assert.equal(self.type, "pulumi:pulumi:StackReference");
+  assert.equal(self.parent, undefined);
+  const roots = [component, facts, alerting, scaleIn, self];
   for (const r of stack.resources.filter((r: JsonResource) => !roots.includes(r))) {
     const parent = r.type.startsWith("gcp:monitoring/")
       ? alerting
@@ -193,6 +198,8 @@ test("stack outputs: pool, media region, endpoint, instance group, min/max hosts
     minHosts: 6,
     maxHosts: 90,
     healthCheckPath: "/healthz",
+    // no migration has set this pool's floor
+    migration: null,
     signalingPort: 443,
     // the load balancer's address, which a Cloud DNS traffic split answers with and probes
     endpointAddresses: [byName("gcp-usw1-lb-rule").inputs.ipAddress],
@@ -214,7 +221,7 @@ test("human preview: a tree per stack under its component and a summary line", (
   assert.equal(human.code, 0);
   assert.match(
     human.stdout,
-    /^gcp-us-west1 {2}\(gcp · media region us-west · pool gcp-usw1\)\n {2}gcp-usw1 {2}avfleet:fleets:GcpFleet\n/,
+    /^gcp-us-west1 {2}\(gcp · media region us-west · pool gcp-usw1\)\n {2}gcp-usw1-ref-self {2}pulumi:pulumi:StackReference\n {2}gcp-usw1 {2}avfleet:fleets:GcpFleet\n/,
   );
   assert.match(
     human.stdout,
@@ -222,7 +229,7 @@ test("human preview: a tree per stack under its component and a summary line", (
   );
   assert.match(
     human.stdout,
-    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 74 resources to create \(70 custom, 4 components\)\n {4}hosts: 6–90\n {4}scaling: ours: GCP autoscaler ONLY_SCALE_OUT, target 2880 streams\/host · 54 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s · standby pool 12 stopped\n {4}host: avfleet-sfu 2\.4\.1-1 · avfleet-agent, load every 30 s · drain up to 1800 s \(autoscaler ONLY_SCALE_OUT; scale-in controller drains ≤ 2 host\(s\) per 900 s, deletes each once drained; media unit stops after 1860 s\)\n {4}release: r-[0-9a-f]{12} \(template gcp-usw1-0001\); no rollout: an up records it and changes no existing host\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
+    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 75 resources to create \(71 custom, 4 components\)\n {4}hosts: 6–90\n {4}scaling: ours: GCP autoscaler ONLY_SCALE_OUT, target 2880 streams\/host · 54 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s · standby pool 12 stopped\n {4}host: avfleet-sfu 2\.4\.1-1 · avfleet-agent, load every 30 s · drain up to 1800 s \(autoscaler ONLY_SCALE_OUT; scale-in controller drains ≤ 2 host\(s\) per 900 s, deletes each once drained; media unit stops after 1860 s\)\n {4}release: r-[0-9a-f]{12} \(template gcp-usw1-0001\); no rollout: an up records it and changes no existing host\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
   );
   // how each way a host leaves plays out on this rendering, one line each
   assert.match(
@@ -235,6 +242,6 @@ test("human preview: a tree per stack under its component and a summary line", (
   );
   assert.match(
     human.stdout,
-    /\npreview: 1 stacks, 74 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
+    /\npreview: 1 stacks, 75 resources, [\d.]+ s \(offline, Pulumi mocks\)\n$/,
   );
 });

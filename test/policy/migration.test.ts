@@ -19,24 +19,31 @@ import { stagedRollback, staleWeights } from "../../policy/contract/migration";
 import { POLICIES } from "../../policy/policies";
 import { ROOT } from "../support/cli";
 
-/** traffic-eu-west at 50/50 with `migration` in its config, evaluated as the program runs it. */
-async function trafficAt(migration: { seq: number; rollback: boolean }): Promise<Plan> {
+/** `stack` from a copy of the stacks with its config edited, evaluated as the program runs it. */
+async function evaluatedWith(stack: string, edit: (config: any) => void): Promise<Plan> {
   const root = mkdtempSync(join(tmpdir(), "avfleet-migration-"));
   const dir = join(root, "stacks");
   // A bare-metal pool's stack names its inventory from the project root.
   for (const folder of ["stacks", "inventory"])
     cpSync(join(ROOT, folder), join(root, folder), { recursive: true });
-  const file = join(dir, "Pulumi.traffic-eu-west.yaml");
+  const file = join(dir, `Pulumi.${stack}.yaml`);
   const doc = YAML.parse(readFileSync(file, "utf8"));
-  const traffic = doc.config["avfleet:traffic"];
-  traffic.pools = [
-    { stack: "metal-ams", weight: 50 },
-    { stack: "gcp-europe-west4", weight: 50 },
-  ];
-  traffic.migration = migration;
+  edit(doc.config);
   writeFileSync(file, YAML.stringify(doc));
-  const [plan] = await evaluateStacks(loadStacks(dir, ["traffic-eu-west"]));
+  const [plan] = await evaluateStacks(loadStacks(dir, [stack]));
   return plan;
+}
+
+/** traffic-eu-west at 50/50 with `migration` in its config (a weight change's set-all). */
+function trafficAt(migration: { seq: number; rollback: boolean }): Promise<Plan> {
+  return evaluatedWith("traffic-eu-west", (config) => {
+    const traffic = config["avfleet:traffic"];
+    traffic.pools = [
+      { stack: "metal-ams", weight: 50 },
+      { stack: "gcp-europe-west4", weight: 50 },
+    ];
+    traffic.migration = migration;
+  });
 }
 
 /** The plan's update as the pack judges it when the stack last applied `deployed`. */
@@ -99,4 +106,41 @@ test("the rules behind it: no marker deployed judges nothing; no marker in confi
   assert.equal(stagedRollback({ seq: 4, rollback: true }, undefined), true);
   assert.equal(stagedRollback({ seq: 4, rollback: false }, undefined), false);
   assert.equal(stagedRollback({ seq: 4, rollback: true }, { seq: 4, rollback: true }), false);
+});
+
+/** gcp-us-west1 with `migration` in its config (a scale step's set-all), or none. */
+function fleetAt(migration: { seq: number; rollback: boolean } | undefined): Promise<Plan> {
+  return evaluatedWith("gcp-us-west1", (config) => {
+    if (migration) config["avfleet:fleet"].migration = migration;
+  });
+}
+
+/** fleet-migration-order's verdicts on the plan when the stack last applied `deployed`. */
+function fleetVerdicts(plan: Plan, deployed: Record<string, unknown>): string[] {
+  const judged = structuredClone(plan);
+  const self = judged.resources.find((r) => r.name === "gcp-usw1-ref-self")!;
+  self.inputs.outputs = deployed;
+  const policies = POLICIES.filter((p) => p.name === "fleet-migration-order");
+  return evaluatePolicies(judged, policies).violations.map((v) => `${v.policy}: ${v.message}`);
+}
+
+test("#30: a fleet's minHosts older than the migration step the pool last applied (a stale deploy mid-migration) is refused", async () => {
+  const stale = await fleetAt(undefined);
+  assert.equal(stale.outputs.migration, null);
+  const midMigration = { minHosts: 66, migration: { seq: 4, rollback: false } };
+  assert.deepEqual(fleetVerdicts(stale, midMigration), [
+    "fleet-migration-order: the stack's config carries no migration step, but the stack last applied step 4: this checkout's minHosts is older than a running migration's",
+  ]);
+  assert.deepEqual(fleetVerdicts(stale, { minHosts: 6 }), [], "no migration ever applied one");
+  const published = await fleetAt({ seq: 4, rollback: false });
+  assert.deepEqual(published.outputs.migration, { seq: 4, rollback: false });
+  const facts = published.resources.find((r) => r.type === STACK_FACTS_TYPE)!;
+  assert.deepEqual((facts.inputs as any).fleet.migration, { seq: 4, rollback: false });
+  assert.deepEqual(fleetVerdicts(published, midMigration), [], "the migration's own file");
+  assert.deepEqual(
+    fleetVerdicts(published, { minHosts: 66, migration: { seq: 9, rollback: false } }),
+    [
+      "fleet-migration-order: the stack's config carries migration step 4, but the stack last applied step 9: this checkout's minHosts is older than a running migration's",
+    ],
+  );
 });

@@ -539,11 +539,12 @@ test("every policy has a fixture that fires and one that keeps it quiet", () => 
   // These have tests of their own below; the DNS-steering policies are judged on
   // geo-steered plans in test/placement, example-never-applied in test/security (08) and by
   // the pack itself in test/policy/pack.test.ts, stack-facts-match-config in
-  // test/policy/facts-config.test.ts, traffic-migration-order in migration.test.ts.
+  // test/policy/facts-config.test.ts, traffic- and fleet-migration-order in migration.test.ts.
   const ownTests = [
     metalSshKeySecret.name,
     "stack-facts-match-config",
     "traffic-migration-order",
+    "fleet-migration-order",
     "page-has-receiver",
     "stack-facts-declared",
     "no-placeholders",

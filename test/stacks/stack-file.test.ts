@@ -73,7 +73,7 @@ const badCases: [string, string, string[]][] = [
     "unknown key",
     withFleet((f) => (f.maxHost = 9)),
     [
-      "config.avfleet:fleet.maxHost: is not a known key, expected one of kind, mediaRegion, pool, endpoint, minHosts, maxHosts, ports, adminCidrs, tuning, demand, drainSeconds, workload, agent, labels, alerting, endpointZone, machineType, zones, image, network, subnetwork, bootDiskGb, autoscaling",
+      "config.avfleet:fleet.maxHost: is not a known key, expected one of kind, mediaRegion, pool, endpoint, minHosts, maxHosts, migration, ports, adminCidrs, tuning, demand, drainSeconds, workload, agent, labels, alerting, endpointZone, machineType, zones, image, network, subnetwork, bootDiskGb, autoscaling",
     ],
   ],
   [
