@@ -6,6 +6,7 @@
 import { posix } from "node:path";
 import { AGENT_PACKAGE, agentLauncher, agentModules } from "../host-agent/package";
 import type { FleetSpec } from "../config/fleet.schema";
+import * as awsDrain from "../config/aws-drain";
 import { SCRIPT_PATH } from "../tuning/settings";
 import {
   AWS_DRAIN_HOOK,
@@ -161,6 +162,10 @@ export interface AgentConfig {
    * heartbeats every heartbeatSec while it comes up, for at most limitSec after the boot.
    */
   launch?: { hook: string; heartbeatSec: number; limitSec: number };
+  /** AWS: seconds between heartbeats of the drain hook while calls remain. */
+  drainHeartbeatSec?: number;
+  /** AWS: when the host keeps the group's scale-in off itself. */
+  scaleInProtection?: awsDrain.AwsScaleInProtection;
   endpoints: Record<string, string>;
   /**
    * The host counters the agent serves on /metrics. Labels pool and region come from here, host
@@ -250,6 +255,7 @@ export function agentConfig(
             heartbeatSec: Math.floor(launchSeconds(spec) / 3),
             limitSec: launchSeconds(spec),
           },
+          ...awsDrain.agentDrainConfig(spec),
         }
       : {}),
     ...(spec.kind === "gcp" ? { drainMarks: { prefix: GCP_DRAIN_PREFIX } } : {}),

@@ -16,7 +16,7 @@ from .common import label_text, log, under_root
 from .counters import Readings, default_route_interface, ethtool_stats, host_metrics, read_proc
 from .platforms import instance_manager
 from .serve import serve
-from .sessions import Sessions
+from .sessions import Sessions, left_at_limit
 from .workload import Workload
 
 
@@ -59,6 +59,7 @@ class Agent:
         self.verdict = None
         self.launched = False
         self.launch_beat = 0
+        self.drain_beat = 0
         # /run is emptied at every boot: the bootstrap's mark and this boot's start are this boot's.
         self.bootstrapped = under_root("/run/avfleet/bootstrapped")
         booted = os.path.join(under_root(config["runDir"]), "booted")
@@ -228,10 +229,20 @@ class Agent:
             self.launched = self.platform.launch(ready)
             log("launch complete" if self.launched else "launching: heartbeat")
 
+    def protect(self):
+        """Keeps the platform's scale-in off this host while more than the pool's cut budget of
+        its calls would still run at the drain limit; a draining host is past choosing."""
+        protection = self.config.get("scaleInProtection")
+        view = self.session_counter.view
+        if protection and view and self.launched and not self.drain:
+            left = left_at_limit(view[1], protection)
+            self.platform.protect(left > protection["maxCutPerHost"], left)
+
     def tick(self):
         self.session_counter.count()
         if not self.drain:
             self.launch()
+        self.protect()
         stats = self.workload.stats()
         if stats is not None:
             self.streams = stats["streams"]
@@ -263,10 +274,13 @@ class Agent:
                 self.drain["sessionsLeft"] = sessions
                 self.write_drain()
                 log(f"drain complete: {sessions} session(s) left{' at the limit' if over else ''}")
-        elif self.platform.heartbeat():
-            self.drain["heartbeats"] += 1
-            self.write_drain()
-            log(f"draining: {sessions} session(s) remain")
+        elif time.time() - self.drain_beat >= self.config.get("drainHeartbeatSec", 0):
+            # Not yet heard: asked again at the next tick.
+            if self.platform.heartbeat():
+                self.drain_beat = time.time()
+                self.drain["heartbeats"] += 1
+                self.write_drain()
+                log(f"draining: {sessions} session(s) remain")
 
     def on_sigterm(self, *_):
         """systemd stops the agent before the media server: at a system shutdown (a GCE

@@ -2,6 +2,7 @@
 # contract, docs/reference/hosts.md), counted and rendered as modules/host/sessions.ts does,
 # held equal by its test.
 import json
+import math
 import os
 import urllib.parse
 
@@ -73,6 +74,26 @@ def session_metrics(families, labels, counts, open_sessions):
     outcomes = zip(("connected", "failed"), counts["series"][ice])
     family(ice, families["ice"]["help"], "counter", [f"{ice}{label_text({**labels, 'outcome': o})} {n}" for o, n in outcomes])
     return "\n".join(out) + "\n"
+
+
+def left_at_limit(open_sessions, protection):
+    """Calls in progress expected to be still running limitMin minutes from now. The session mix
+    is phases of exponential length: a call `a` minutes old is in phase k with odds share_k x
+    survivePerMinute_k^a (long phases gain with age), and then lasts the limit more with
+    survivePerMinute_k^limitMin. Logs keep a day-old call's odds from underflowing to 0/0."""
+    phases = [p for p in protection["phases"] if p["share"] > 0]
+    logs = [math.log(p["survivePerMinute"]) for p in phases]
+    total = 0.0
+    for session in open_sessions:
+        # A figure that is no age counts as a call that just began (the least it can be).
+        age = session.get("durationSeconds")
+        age = age / 60 if type(age) in (int, float) and 0 < age < float("inf") else 0
+        odds = [math.log(p["share"]) + age * ln for p, ln in zip(phases, logs)]
+        top = max(odds)
+        weights = [math.exp(o - top) for o in odds]
+        lasts = sum(w * math.exp(protection["limitMin"] * ln) for w, ln in zip(weights, logs))
+        total += lasts / sum(weights)
+    return total
 
 
 class Sessions:
