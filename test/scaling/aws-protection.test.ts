@@ -46,7 +46,12 @@ test("AWS removal: the oldest host the budget lets go, at the deployed drain lim
     limitMin: 30,
     maxLeftAtLimit: 35,
   });
-  assert.equal(controlsOf(aws(5)).removal.maxLeftAtLimit, 5);
+  assert.deepEqual(controlsOf(aws(5)).removal, {
+    kind: "drain",
+    pick: "oldest",
+    limitMin: 30,
+    maxLeftAtLimit: 5,
+  });
 });
 
 test("the compiled AWS row: protection at 35 calls cuts a fourteenth of the calls an unprotected pool cuts at the limit, for 70 % more host-hours", () => {
