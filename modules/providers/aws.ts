@@ -67,13 +67,12 @@ export const HOOK_HEARTBEAT: ProviderRule = {
 export const SCALE_IN_PROTECTION: ProviderRule = {
   id: "aws.asg.scale-in-protection",
   says:
-    "A scale-in (a lower desired capacity: target tracking, a scheduled action, a manual change) " +
-    "terminates only instances not protected from scale-in, picked by the termination policies; " +
-    "with every instance protected the desired capacity is still decremented and the group " +
-    "terminates nothing until a protection is removed. Protection does not hold against health " +
-    "check replacement, TerminateInstanceInAutoScalingGroup or EC2 TerminateInstances; an " +
-    "instance refresh waits an hour for it and then fails (ScaleInProtectedInstances Wait, the " +
-    "default); SetInstanceProtection cannot be called on a warm pool instance",
+    "A scale-in terminates only instances not protected from scale-in, picked by the " +
+    "termination policies; with every instance protected the desired capacity is still " +
+    "decremented and nothing is terminated until a protection is removed. It does not hold " +
+    "against health check replacement or TerminateInstanceInAutoScalingGroup; an instance " +
+    "refresh waits an hour for it, then fails (ScaleInProtectedInstances Wait, the default); " +
+    "SetInstanceProtection refuses warm pool instances",
   source:
     "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-instance-protection.html; " +
     "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_SetInstanceProtection.html; " +
