@@ -790,3 +790,16 @@ test("avfleet policy: a placeholder in a stack that is not an example is mandato
     /policy: 1 stacks, \d+ policies, 5 mandatory and 0 advisory violation\(s\)\n$/,
   );
 });
+
+test("aws-drain-hook: a 4-hour drain held by a 7200 s hook (the agent heartbeats it) passes; a shorter hook does not (#28)", () => {
+  const longDrain = (heartbeatTimeout: number) => {
+    const plan = withFacts("aws-us-east-1", (f) => (f.fleet.drainSeconds = 14_400));
+    plan.resources.find((r) => r.name === "aws-use1-drain-hook")!.inputs.heartbeatTimeout =
+      heartbeatTimeout;
+    return plan;
+  };
+  assert.deepEqual(verdict(longDrain(7200), "aws-drain-hook"), { messages: [], judged: 1 });
+  assert.deepEqual(verdict(longDrain(3600), "aws-drain-hook").messages, [
+    "aws-use1-drain-hook: the drain hook's heartbeat 3600 s is shorter than 7200 (drainSeconds 14400)",
+  ]);
+});
