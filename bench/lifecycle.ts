@@ -1,7 +1,7 @@
 /**
  * The estate the lifecycle matrix runs on: every fleet stack of this project, evaluated as
  * `avfleet preview` evaluates it, and the variants some scenarios need (the same pool with a
- * container image, or with a two-hour drain), written as stack files of a temporary stacks
+ * container image, or with a two-hour drain, or on AWS a four-hour one), written as stack files of a temporary stacks
  * directory beside this project's inventories.
  */
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -24,7 +24,7 @@ export const FLEET_STACKS = [
 ];
 
 type Doc = Record<string, any>;
-type Variant = "container" | "longDrain";
+type Variant = "container" | "longDrain" | "fourHourDrain";
 
 const VARIANTS: Record<Variant, (fleet: Doc) => boolean> = {
   container(fleet) {
@@ -45,6 +45,11 @@ const VARIANTS: Record<Variant, (fleet: Doc) => boolean> = {
   longDrain(fleet) {
     fleet.drainSeconds = 7200;
     return true;
+  },
+  // Past two hours only AWS's drain hook holds a host (heartbeated); GCP and metal stop at 7200.
+  fourHourDrain(fleet) {
+    fleet.drainSeconds = 14_400;
+    return fleet.kind === "aws";
   },
 };
 
@@ -81,6 +86,7 @@ export async function lifecycleEstate(
       base: pools.get(stack)!,
       container: pools.get(`${stack}-container`),
       longDrain: pools.get(`${stack}-longdrain`),
+      fourHourDrain: pools.get(`${stack}-fourhourdrain`),
     }));
   } finally {
     rmSync(dir, { recursive: true, force: true });

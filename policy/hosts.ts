@@ -176,10 +176,10 @@ export const awsEbsEncrypted: ResourcePolicy = {
 export const awsDrainHook: StackPolicy = {
   name: "aws-drain-hook",
   description:
-    "The ASG holds terminating hosts long enough to drain their calls (heartbeat ≥ drainSeconds).",
+    "The ASG holds terminating hosts long enough to drain their calls (heartbeat ≥ drainSeconds, or AWS's 7200 s ceiling for a longer drain the agent heartbeats).",
   enforcementLevel: "mandatory",
   remediationSteps:
-    "aws.autoscaling.LifecycleHook: an autoscaling:EC2_INSTANCE_TERMINATING hook whose heartbeatTimeout ≥ avfleet:fleet.drainSeconds.",
+    "aws.autoscaling.LifecycleHook: an autoscaling:EC2_INSTANCE_TERMINATING hook whose heartbeatTimeout ≥ avfleet:fleet.drainSeconds, or 7200 when the drain is longer.",
   validateStack: withFacts(({ fleet }, args, reportViolation) => {
     const groups = byType(args.resources, ASG);
     if (!fleet || groups.length === 0) return args.notApplicable("no auto scaling group");
@@ -192,9 +192,14 @@ export const awsDrainHook: StackPolicy = {
       }
     }
     for (const hook of hooks) {
-      if ((hook.props.heartbeatTimeout ?? 3600) < fleet.drainSeconds) {
+      // A drain past AWS's longest heartbeatTimeout (7200 s) is held by the agent's heartbeats,
+      // up to the hook's global timeout min(48 h, 100 x heartbeatTimeout): 48 h at 7200, past
+      // any drainSeconds the schema takes
+      // (https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html).
+      const needed = Math.min(fleet.drainSeconds, 7200);
+      if ((hook.props.heartbeatTimeout ?? 3600) < needed) {
         reportViolation(
-          `the drain hook's heartbeat ${hook.props.heartbeatTimeout} s is shorter than drainSeconds ${fleet.drainSeconds}`,
+          `the drain hook's heartbeat ${hook.props.heartbeatTimeout} s is shorter than ${needed === fleet.drainSeconds ? `drainSeconds ${needed}` : `${needed} (drainSeconds ${fleet.drainSeconds})`}`,
           hook.urn,
         );
       }

@@ -14,7 +14,8 @@
  *                        a namespace the instance role's policy does not allow: AccessDenied
  *   Auto Scaling         Query API RecordLifecycleActionHeartbeat / CompleteLifecycleAction,
  *                        Version=2011-01-01, SigV4 "autoscaling"; on a hook with no action
- *                        waiting: 400 ValidationError "No active Lifecycle Action found"
+ *                        waiting: 400 ValidationError "No active Lifecycle Action found";
+ *                        SetInstanceProtection of this instance (refused in the warm pool)
  */
 import { execFile } from "node:child_process";
 import { createHash, createHmac, randomBytes } from "node:crypto";
@@ -462,6 +463,16 @@ export function mayPutMetricData(policy: AwsInstance["policy"], namespace: strin
 }
 
 /**
+ * Whether the role may call this Auto Scaling action: an Allow statement that lists it (the
+ * group's ARN as its resource is the security test's to hold, not the stand-in's).
+ */
+export function mayCallAutoScaling(policy: AwsInstance["policy"], action: string): boolean {
+  return policy.Statement.some(
+    (st) => st.Effect === "Allow" && [st.Action].flat().includes(`autoscaling:${action}`),
+  );
+}
+
+/**
  * The MetricData members of a Query API PutMetricData, and what breaks the documented limits
  * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html):
  * at most 1000 metrics a request, 1 MB a POST, 30 dimensions a metric, a finite Value.
@@ -548,6 +559,8 @@ export async function awsStandIns(s: StandIns, vm: AwsInstance) {
   // Hooks whose lifecycle action waits for this instance (Pending:Wait, Terminating:Wait).
   const waiting = new Set<string>();
   let drainHookActiveAt: number | undefined;
+  // The group's default for a new instance (protectFromScaleIn unset): not protected.
+  let protectedFromScaleIn = false;
   const tokens = new Set<string>();
   const creds = {
     Code: "Success",
@@ -680,6 +693,15 @@ export async function awsStandIns(s: StandIns, vm: AwsInstance) {
         AutoScalingGroupName: vm.group,
         InstanceId: vm.instanceId,
       };
+      if (action === "SetInstanceProtection") {
+        const { InstanceId: _, ...group } = common;
+        const flag = p.get("ProtectedFromScaleIn");
+        return [
+          ...expect(p, { ...group, "InstanceIds.member.1": vm.instanceId }),
+          ...(p.has("InstanceIds.member.2") ? ["another instance than its own"] : []),
+          ...(flag === "true" || flag === "false" ? [] : [`ProtectedFromScaleIn=${flag}`]),
+        ];
+      }
       const wrong = hook === vm.hook || hook === vm.launchHook ? [] : [`LifecycleHookName=${hook}`];
       if (action === "RecordLifecycleActionHeartbeat") return [...wrong, ...expect(p, common)];
       if (action === "CompleteLifecycleAction")
@@ -687,12 +709,23 @@ export async function awsStandIns(s: StandIns, vm: AwsInstance) {
       return [`unexpected Action ${action}`];
     },
     (p) => {
+      if (p.get("Action") === "SetInstanceProtection") {
+        // https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_SetInstanceProtection.html
+        if (lifecycle.startsWith("Warmed:"))
+          return `The instance ${vm.instanceId} is in a warm pool`;
+        protectedFromScaleIn = p.get("ProtectedFromScaleIn") === "true";
+        return undefined;
+      }
       const hook = p.get("LifecycleHookName")!;
       if (!waiting.has(hook))
         return `No active Lifecycle Action found with instance ID ${vm.instanceId}`;
       if (p.get("Action") === "CompleteLifecycleAction") waiting.delete(hook);
       return undefined;
     },
+    (p) =>
+      mayCallAutoScaling(vm.policy, p.get("Action")!)
+        ? undefined
+        : `User: arn:aws:sts::123456789012:assumed-role/${vm.role}/${vm.instanceId} is not authorized to perform: autoscaling:${p.get("Action")}`,
   );
   return {
     endpoints: { imds, monitoring: `${monitoring}/`, autoscaling: `${autoscaling}/` },
@@ -720,6 +753,8 @@ export async function awsStandIns(s: StandIns, vm: AwsInstance) {
     },
     /** Hooks still waiting for this instance. */
     waiting: () => [...waiting],
+    /** Whether the instance is protected from scale-in now. */
+    protectedFromScaleIn: () => protectedFromScaleIn,
     /** Every datum CloudWatch took, in order. */
     published: () => [...published],
   };

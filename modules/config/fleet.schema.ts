@@ -10,6 +10,7 @@ import { hostKeySchema } from "../inventory/inventory";
 import { port, portRangeSchema, workloadSchema } from "./workload.schema";
 import { awsAlertingSchema, gcpAlertingSchema, metalAlertingSchema } from "./notify.schema";
 import { migrationMarkerSchema } from "./marker.schema";
+import { AWS_MAX_DRAIN_SEC } from "./aws-drain";
 
 /**
  * The tuning profiles a fleet may name. The names belong to the input format; modules/tuning
@@ -155,6 +156,8 @@ const commonProperties = {
     type: "integer",
     minimum: 60,
     // AWS caps a lifecycle hook's heartbeat at two hours.
+    // GCP and bare metal keep two hours: a longer drain there is not checked against their
+    // limits yet. AWS's own drainSeconds (awsFleetSchema) goes further.
     maximum: 7200,
     default: FACT_DEFAULTS.drainSeconds,
     description: "seconds a host may take to drain its calls before it goes",
@@ -369,6 +372,12 @@ export const awsFleetSchema = {
   properties: {
     kind: { const: "aws" },
     ...commonProperties,
+    drainSeconds: {
+      ...commonProperties.drainSeconds,
+      maximum: AWS_MAX_DRAIN_SEC,
+      description:
+        "seconds a host may take to drain its calls before it goes; past two hours the agent heartbeats the drain hook",
+    },
     alerting: awsAlertingSchema,
     endpointZone: {
       type: "string",
@@ -424,7 +433,7 @@ export const awsFleetSchema = {
     autoscaling: {
       type: "object",
       description:
-        "a mapping {policy, targetUtilization, forecastMargin, worstStep, warmupSec, warmPool}",
+        "a mapping {policy, targetUtilization, forecastMargin, worstStep, warmupSec, warmPool, maxCutPerHost}",
       additionalProperties: false,
       default: {},
       properties: {
@@ -444,6 +453,13 @@ export const awsFleetSchema = {
           maximum: 3600,
           default: 300,
           description: "seconds",
+        },
+        maxCutPerHost: {
+          type: "integer",
+          minimum: 0,
+          default: 35,
+          description:
+            "calls a host may be expected to still hold at the drain limit and be scaled in: above it, its agent protects it from scale-in",
         },
       },
     },

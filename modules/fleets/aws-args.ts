@@ -3,6 +3,7 @@
  * component passes to the provider and tests check directly.
  */
 import type { AwsFleetSpec } from "../config/fleet.schema";
+import { awsDrainHeartbeatTimeout } from "../config/aws-drain";
 import { machineType } from "../machines/machine-types";
 import { AWS_DRAIN_HOOK, AWS_LAUNCH_HOOK, awsMediaMetric } from "../host/metrics";
 import { launchSeconds } from "../host/units";
@@ -11,9 +12,6 @@ import type { GroupTarget } from "../release/cloud-intent";
 
 /** The per-host media-load metric and the drain hook, named once for fleet and agent. */
 export { awsMediaMetric as mediaMetric, AWS_DRAIN_HOOK as DRAIN_HOOK } from "../host/metrics";
-
-/** AWS's ceiling for a lifecycle hook's heartbeat. */
-const MAX_HEARTBEAT_SEC = 7200;
 
 /** The group's name: the host's IAM grant and the metrics' dimension name it before it exists. */
 export function groupName(spec: AwsFleetSpec): string {
@@ -28,13 +26,14 @@ export function targetStreamsPerHost(spec: AwsFleetSpec): number {
 
 /**
  * The drain hook: the host gets its drain time plus a margin for the lifecycle action's own
- * round trip before the instance goes (CONTINUE when the heartbeat runs out).
+ * round trip before the instance goes (CONTINUE when the heartbeat runs out); a drain longer
+ * than AWS's two-hour heartbeatTimeout is held by the agent's heartbeats.
  */
 export function drainHook(spec: AwsFleetSpec) {
   return {
     name: AWS_DRAIN_HOOK,
     lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
-    heartbeatTimeout: Math.min(MAX_HEARTBEAT_SEC, spec.drainSeconds + 120),
+    heartbeatTimeout: awsDrainHeartbeatTimeout(spec.drainSeconds),
     defaultResult: "CONTINUE",
   };
 }
@@ -161,8 +160,9 @@ export function imagePullStatements(spec: AwsFleetSpec) {
 
 /**
  * Least privilege: publish the media metric and the alarms' counters (only in the pool's own
- * namespace), heartbeat and complete the group's lifecycle actions (launch and drain), and pull
- * the pool's image when it is in ECR.
+ * namespace), heartbeat and complete the group's lifecycle actions (launch and drain), protect
+ * the host from the group's scale-in while it holds calls, and pull the pool's image when it is
+ * in ECR.
  */
 export function hostPolicy(spec: AwsFleetSpec, asgArn: string) {
   return {
@@ -180,12 +180,16 @@ export function hostPolicy(spec: AwsFleetSpec, asgArn: string) {
         },
       },
       {
-        // The drain hook at termination and the launching hook at every boot, on this group.
+        // The drain hook at termination and the launching hook at every boot, on this group;
+        // SetInstanceProtection takes the group's ARN as its resource too
+        // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2autoscaling.html).
+        // The agent names only its own instance (IMDS instance-id); IAM cannot narrow it further.
         Sid: "LifecycleActions",
         Effect: "Allow",
         Action: [
           "autoscaling:CompleteLifecycleAction",
           "autoscaling:RecordLifecycleActionHeartbeat",
+          "autoscaling:SetInstanceProtection",
         ],
         Resource: asgArn,
       },

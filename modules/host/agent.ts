@@ -6,6 +6,7 @@
 import { posix } from "node:path";
 import { AGENT_PACKAGE, agentLauncher, agentModules } from "../host-agent/package";
 import type { FleetSpec } from "../config/fleet.schema";
+import * as awsDrain from "../config/aws-drain";
 import { SCRIPT_PATH } from "../tuning/settings";
 import {
   AWS_DRAIN_HOOK,
@@ -18,8 +19,8 @@ import {
   GCP_CORDON_PREFIX,
   GCP_DRAIN_PREFIX,
 } from "./metrics";
-import { HOST_METRIC_FAMILIES, SERVING_SERIES } from "./exporter";
-import { SESSION_FAMILIES, type SessionFamilies } from "./sessions";
+import { HOST_METRIC_FAMILIES, SERVING_SERIES } from "../host-series/exporter";
+import { SESSION_FAMILIES, type SessionFamilies } from "../host-series/sessions";
 import { containerImage, type ContainerImage } from "./image";
 import { MEDIA_SESSIONS, survivalTable, type SurvivalTable } from "../world/demand";
 import {
@@ -157,13 +158,20 @@ export interface AgentConfig {
    * in the pool's mark bucket, named (gcpDrainBucket) from its project, from the metadata server.
    */
   drainMarks?: { prefix: string; cordonPrefix: string };
-  /** GCP: the session mix's survival, for the calls it expects at the drain limit (published). */
+  /**
+   * Clouds: the session mix's survival, for the calls it expects at the drain limit (GCP: published
+   * to the scale-in controller; AWS: against its scale-in protection's budget).
+   */
   leftAtLimit?: SurvivalTable;
   /**
    * AWS: the launching hook the agent completes at every boot once the host serves, and
    * heartbeats every heartbeatSec while it comes up, for at most limitSec after the boot.
    */
   launch?: { hook: string; heartbeatSec: number; limitSec: number };
+  /** AWS: seconds between heartbeats of the drain hook while calls remain. */
+  drainHeartbeatSec?: number;
+  /** AWS: when the host keeps the group's scale-in off itself. */
+  scaleInProtection?: awsDrain.AwsScaleInProtection;
   endpoints: Record<string, string>;
   /**
    * The host counters the agent serves on /metrics. Labels pool and region come from here, host
@@ -253,13 +261,16 @@ export function agentConfig(
             heartbeatSec: Math.floor(launchSeconds(spec) / 3),
             limitSec: launchSeconds(spec),
           },
+          ...awsDrain.agentDrainConfig(spec),
         }
       : {}),
     ...(spec.kind === "gcp"
       ? {
           drainMarks: { prefix: GCP_DRAIN_PREFIX, cordonPrefix: GCP_CORDON_PREFIX },
-          leftAtLimit: survivalTable(MEDIA_SESSIONS, spec.drainSeconds / 60),
         }
+      : {}),
+    ...(spec.kind !== "metal"
+      ? { leftAtLimit: survivalTable(MEDIA_SESSIONS, spec.drainSeconds / 60) }
       : {}),
     endpoints: ENDPOINTS[spec.kind],
     hostMetrics: {

@@ -54,7 +54,7 @@ function groupIgnoreChanges(pool: RenderedPool): string[] {
 export function awsPlatform(pool: RenderedPool): Platform {
   const facts = awsFacts(pool);
   /** When each terminating instance's drain hook waits (after deregistration), and its beats. */
-  const hooks = new Map<SimHost, { activeAt: number; lastBeat: number }>();
+  const hooks = new Map<SimHost, { activeAt: number; lastBeat: number; agentBeat: number }>();
   /** Instances the group replaces for no need of theirs (balance, tags). */
   const churning = new Set<SimHost>();
 
@@ -74,7 +74,7 @@ export function awsPlatform(pool: RenderedPool): Platform {
       w.powerOff(host, w.t + delay + SHUTDOWN_SEC, "terminated (no drain hook)");
       return;
     }
-    hooks.set(host, { activeAt: w.t + delay, lastBeat: w.t + delay });
+    hooks.set(host, { activeAt: w.t + delay, lastBeat: w.t + delay, agentBeat: -Infinity });
   };
 
   const complete: Complete = (w, host) => {
@@ -93,23 +93,34 @@ export function awsPlatform(pool: RenderedPool): Platform {
     return true;
   };
 
-  /** Heartbeats while calls remain, and the hook's own timeout. */
+  /**
+   * The rendered agent's heartbeats while calls remain, at its ticks, every drainHeartbeatSec
+   * once the hook heard one (until it is active each is refused and asked again at the next
+   * tick), and the hook's own timeout. A hook that times out on a host whose agent no longer
+   * answers loses its calls to that fault.
+   */
   const hookClock = (w: World) => {
+    const every = w.pool.agent.drainHeartbeatSec ?? 0;
     for (const [host, hook] of hooks) {
       if (host.goneAt !== undefined || w.t < hook.activeAt) continue;
       const beating = host.drain && host.drain.completedAt === undefined && w.state(host);
-      if (beating && w.sessions(host) > 0 && w.t % w.pool.agent.intervalSec === 0)
+      const tick = w.t % w.pool.agent.intervalSec === 0;
+      if (beating && tick && w.sessions(host) > 0 && w.t - hook.agentBeat >= every) {
+        hook.agentBeat = w.cite(aws.HOOK_HEARTBEAT, w.t);
         hook.lastBeat = w.t;
+      }
       const release = w.cite(
         aws.HOOK_TIMEOUT,
         aws.hookReleasesAt(facts.drainHook!, hook.activeAt, hook.lastBeat),
       );
       if (w.t >= release) {
         w.accept(host);
+        const dead = w.state(host) === undefined;
         w.powerOff(
           host,
           w.t + SHUTDOWN_SEC,
-          `drain hook timed out (${facts.drainHook!.defaultResult})`,
+          `drain hook timed out (${facts.drainHook!.defaultResult}) ${w.t - hook.lastBeat} s after its last heartbeat${dead ? ", the agent dead" : ""}`,
+          dead,
         );
       }
     }

@@ -72,6 +72,15 @@ export function killAgent(w: World, host: SimHost): void {
   );
 }
 
+/**
+ * The agent hangs (a deadlock, a stuck call): its process still runs, so systemd restarts
+ * nothing (Restart= acts on an exit), and it answers, beats and completes nothing from now on.
+ */
+export function hangAgent(w: World, host: SimHost): void {
+  host.agentDownUntil = Infinity;
+  w.say(`${host.name}: agent hangs for good (${w.sessions(host)} call(s) on the host)`);
+}
+
 /** The host crashes: its calls are lost, it reboots (where its platform restarts it). */
 export function crash(w: World, host: SimHost): void {
   const lost = w.sessions(host);

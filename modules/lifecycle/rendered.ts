@@ -37,6 +37,8 @@ export interface AgentJson {
   health: { port: number; path: string; livenessPath?: string };
   lifecycleHook?: string;
   launch?: { hook: string; heartbeatSec: number; limitSec: number };
+  /** AWS: seconds between the agent's heartbeats of the drain hook (absent: every tick). */
+  drainHeartbeatSec?: number;
 }
 
 export const AGENT_CONFIG_FILE = "/etc/avfleet/agent.json";

@@ -9,14 +9,14 @@ import { FORCE_NEW, IGNORE_CHANGES, forcesReplacement } from "../providers/repla
 import { agentAnswers } from "./agent";
 import { awsPlatform } from "./aws";
 import { gcpPlatform } from "./gcp";
-import { killAgent, rebootInGuest, seed } from "./host";
+import { hangAgent, killAgent, rebootInGuest, seed } from "./host";
 import { metalPlatform } from "./metal";
 import type { Platform } from "./platform";
 import type { RenderedPool, RenderedResource } from "./rendered";
 import { at, World, type Actor, type Outcome } from "./world";
 
 export type Kind = RenderedPool["kind"];
-type Variant = "container" | "longDrain";
+type Variant = "container" | "longDrain" | "fourHourDrain";
 
 /** A pool of the estate as rendered, with the variants some scenarios need. */
 export interface PoolRenderings {
@@ -25,6 +25,8 @@ export interface PoolRenderings {
   container?: RenderedPool;
   /** The same pool with a two-hour drain limit. */
   longDrain?: RenderedPool;
+  /** AWS: the same pool with a four-hour drain limit, past the hook's longest heartbeatTimeout. */
+  fourHourDrain?: RenderedPool;
 }
 
 export interface Scenario {
@@ -191,6 +193,23 @@ export const SCENARIOS: Scenario[] = [
     events: (p) => [at(START, (w) => need(p.scaleIn, "scale-in")(w))],
   },
   {
+    id: "four-hour-drain",
+    title: "the pool scales in a host with a 4-hour call and a 4-hour drain (the agent heartbeats)",
+    kinds: ["aws"],
+    rendering: "fourHourDrain",
+    events: (p) => [at(START, (w) => need(p.scaleIn, "scale-in")(w))],
+  },
+  {
+    id: "four-hour-drain-agent-hangs",
+    title: "as four-hour-drain, and the agent hangs for good 50 minutes into the drain",
+    kinds: ["aws"],
+    rendering: "fourHourDrain",
+    events: (p) => [
+      at(START, (w) => need(p.scaleIn, "scale-in")(w)),
+      at(START + 3000, (w) => hangAgent(w, hostAt(0)(w))),
+    ],
+  },
+  {
     id: "host-maintenance",
     title: "the provider maintains a host's machine",
     kinds: ["gcp"],
@@ -231,7 +250,7 @@ export function runScenario(scenario: Scenario, pools: PoolRenderings): Scenario
   const w = new World(pool, agentAnswers(pool));
   // Six hosts over the pool's zones, one with a call longer than the drain limit.
   const zones = Array.from({ length: 3 }, (_, i) => platform.zones[i % platform.zones.length]);
-  seed(w, zones, pool.agent.drainSeconds > 3600 ? 7200 : 2400);
+  seed(w, zones, pool.agent.drainSeconds > 3600 ? pool.agent.drainSeconds : 2400);
   const outcome = w.run(horizon(pool), [...scenario.events(platform, pools), ...platform.actors]);
   return {
     scenario: scenario.id,

@@ -180,8 +180,9 @@ export async function declareStack(
     };
   }
   const spec = config["avfleet:fleet"]!;
-  // What the pack's fleet-migration-order compares this update's marker with (policy/migration.ts).
-  selfReference(spec.pool);
+  // What the pack's fleet-migration-order compares this update's marker with (policy/migration.ts);
+  // a metal site has no minHosts for a migration to raise.
+  if (spec.kind !== "metal") selfReference(spec.pool);
   const common = {
     ...(spec.endpoint ? { endpoint: spec.endpoint } : {}),
     kind: spec.kind,

@@ -34,15 +34,50 @@ export const HOOK_TIMEOUT: ProviderRule = {
   source: "https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html",
 };
 
-/** When a hook entered at `enteredAt` lets the instance go, heartbeating at `beats` (times). */
+/** The longest heartbeatTimeout a lifecycle hook takes (PutLifecycleHook: 30-7200). */
+export const HOOK_MAX_HEARTBEAT_SEC = 7200;
+
+/** The most a hook holds an instance, heartbeats or not: its global timeout. */
+export function hookHoldsAtMost(hook: { heartbeatTimeout: number }): number {
+  return Math.min(48 * 3600, 100 * hook.heartbeatTimeout);
+}
+
+/** When a hook entered at `enteredAt` lets the instance go, its last heartbeat at `lastBeat`. */
 export function hookReleasesAt(
   hook: { heartbeatTimeout: number },
   enteredAt: number,
   lastBeat: number,
 ): number {
-  const global = enteredAt + Math.min(48 * 3600, 100 * hook.heartbeatTimeout);
+  const global = enteredAt + hookHoldsAtMost(hook);
   return Math.min(global, Math.max(enteredAt, lastBeat) + hook.heartbeatTimeout);
 }
+
+export const HOOK_HEARTBEAT: ProviderRule = {
+  id: "aws.asg.hook-heartbeat",
+  says:
+    "RecordLifecycleActionHeartbeat on an instance in a hook's wait state restarts the hook's " +
+    "heartbeatTimeout; it cannot extend the wait past the global timeout, after which the hook's " +
+    "defaultResult applies (CONTINUE or ABANDON: on a terminating hook both let the instance go)",
+  source:
+    "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RecordLifecycleActionHeartbeat.html; " +
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html " +
+    '("Keep instances in a wait state": heartbeat, global timeout)',
+};
+
+export const SCALE_IN_PROTECTION: ProviderRule = {
+  id: "aws.asg.scale-in-protection",
+  says:
+    "A scale-in terminates only instances not protected from scale-in, picked by the " +
+    "termination policies; with every instance protected the desired capacity is still " +
+    "decremented and nothing is terminated until a protection is removed. It does not hold " +
+    "against health check replacement or TerminateInstanceInAutoScalingGroup; an instance " +
+    "refresh waits an hour for it, then fails (ScaleInProtectedInstances Wait, the default); " +
+    "SetInstanceProtection refuses warm pool instances",
+  source:
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-instance-protection.html; " +
+    "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_SetInstanceProtection.html; " +
+    "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RefreshPreferences.html",
+};
 
 export const HEALTH_CHECK_TYPE: ProviderRule = {
   id: "aws.asg.health-check-type",
@@ -227,6 +262,8 @@ export const AWS_RULES = [
   TERMINATION,
   NO_ACTIVE_ACTION,
   HOOK_TIMEOUT,
+  HOOK_HEARTBEAT,
+  SCALE_IN_PROTECTION,
   HEALTH_CHECK_TYPE,
   AZ_REBALANCE,
   INSTANCE_REFRESH,

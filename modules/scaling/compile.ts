@@ -118,7 +118,15 @@ export function controlsOf(spec: CloudSpec): CloudControls {
     return {
       cloud: "aws",
       targetUtilization,
-      removal: { kind: "drain", pick: "oldest", limitMin: awsDrainLimitSec(spec) / 60 },
+      // The termination policies pick the oldest instance not protected from scale-in; a host
+      // protects itself while it expects more than maxCutPerHost calls at the limit, and with
+      // every host protected the group waits (modules/providers/aws.ts SCALE_IN_PROTECTION).
+      removal: {
+        kind: "drain",
+        pick: "oldest",
+        limitMin: awsDrainLimitSec(spec) / 60,
+        maxLeftAtLimit: spec.autoscaling.maxCutPerHost,
+      },
     };
   }
   const policy = autoscalingPolicy(spec);

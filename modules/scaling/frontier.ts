@@ -20,8 +20,8 @@ export interface FrontierPoint {
 
 /**
  * The points replayed: per-host cut budgets at the pool's own drain limit, then no budget at
- * that limit and at up to two hours (the longest drainSeconds the schema takes: AWS's
- * heartbeat cap; the GCP controller has no limit of its own).
+ * that limit and at up to two hours (the longest drainSeconds GCP and bare metal take; AWS's
+ * heartbeated drain hook takes up to 48 h, #28).
  */
 export const FRONTIER_BUDGETS = [5, 15, OURS_MAX_CUT_PER_HOST, 80, Infinity];
 export const LONGEST_DRAIN_MIN = 120;

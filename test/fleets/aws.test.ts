@@ -5,6 +5,9 @@ import fc from "fast-check";
 import type { AwsFleetSpec } from "../../modules/config/fleet.schema";
 import { loadStackFile } from "../../modules/stacks/stack";
 import * as args from "../../modules/fleets/aws-args";
+import { AWS_MAX_DRAIN_SEC } from "../../modules/config/aws-drain";
+import { agentConfig } from "../../modules/host/agent";
+import { hookReleasesAt } from "../../modules/providers/aws";
 import type { Plan } from "../../modules/plan/plan";
 import { evaluateExamples, resource } from "../support/plans";
 import { bootstrapFiles, cloudInit } from "../support/user-data";
@@ -17,7 +20,7 @@ before(async () => {
   [plan] = await evaluateExamples("aws-us-east-1");
 });
 
-test("drain hook: on termination, heartbeat covers the drain time, capped at AWS's 2 h", () => {
+test("drain hook: on termination, heartbeat covers the drain time, capped at AWS's 2 h; the agent heartbeats a longer drain", () => {
   assert.deepEqual(args.drainHook(spec), {
     name: "media-drain",
     lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
@@ -25,9 +28,15 @@ test("drain hook: on termination, heartbeat covers the drain time, capped at AWS
     defaultResult: "CONTINUE",
   });
   fc.assert(
-    fc.property(fc.integer({ min: 60, max: 7200 }), (drainSeconds) => {
+    fc.property(fc.integer({ min: 60, max: AWS_MAX_DRAIN_SEC }), (drainSeconds) => {
       const hook = args.drainHook({ ...spec, drainSeconds });
-      assert.ok(hook.heartbeatTimeout >= drainSeconds && hook.heartbeatTimeout <= 7200);
+      const beat = agentConfig({ ...spec, drainSeconds }).drainHeartbeatSec!;
+      assert.ok(hook.heartbeatTimeout <= 7200);
+      // Unbeaten, the hook outlasts the drain; beaten, the beats come well inside its timeout
+      // (retried at each 30 s tick for the rest of it) and the hook outlasts the drain anyway.
+      assert.ok(hook.heartbeatTimeout >= drainSeconds || hook.heartbeatTimeout === 7200);
+      assert.ok(beat <= hook.heartbeatTimeout / 4 && beat <= 600);
+      assert.ok(hookReleasesAt(hook, 0, Infinity) >= drainSeconds + 120);
     }),
   );
 });
@@ -228,7 +237,7 @@ test("boot payloads: a private bucket of the pool's, objects kept when replaced,
   assert.match(read.Resource, /^arn:aws:s3:::aws-use1-boot-[0-9a-f]{26}\/payload\/\*$/);
 });
 
-test("instance profile: publish only the media metric, complete only this group's lifecycle actions", () => {
+test("instance profile: publish only the media metric, complete only this group's lifecycle actions and protect only its instances", () => {
   const policy = JSON.parse(resource(plan, "aws-use1-policy").inputs.policy);
   assert.deepEqual(policy.Statement[0].Condition, {
     StringEquals: { "cloudwatch:namespace": "AVFleet/Media/aws-use1" },
@@ -236,6 +245,7 @@ test("instance profile: publish only the media metric, complete only this group'
   assert.deepEqual(policy.Statement[1].Action, [
     "autoscaling:CompleteLifecycleAction",
     "autoscaling:RecordLifecycleActionHeartbeat",
+    "autoscaling:SetInstanceProtection",
   ]);
   assert.equal(
     policy.Statement[1].Resource,

@@ -138,6 +138,37 @@ test("AWS: a recovered zone or a label change replaces no host", () => {
   holds("template-rollout", "aws");
 });
 
+test("AWS: a 4-hour drain outlasts the hook's 7200 s heartbeatTimeout on the agent's heartbeats; a hung agent's hook lets go 7200 s after its last one (#28)", () => {
+  holds("four-hour-drain", "aws");
+  const rows = (id: string) => results.filter((r) => r.scenario === id);
+  assert.equal(rows("four-hour-drain").length, 2, "both AWS pools");
+  for (const r of rows("four-hour-drain")) {
+    const story = r.story.join("\n");
+    assert.deepEqual(r.departures, [
+      { drain: "target lifecycle state Terminated", why: "drain hook completed", fault: false },
+    ]);
+    // Scale-in at +0:01:00, the 4-hour call ends at +4:00:00, the agent completes at its tick.
+    assert.ok(story.includes("goes at +4:00:10 (drain hook completed)"), story);
+    assert.ok(r.rules.includes("aws.asg.hook-heartbeat"), r.rules.join(", "));
+  }
+  for (const r of rows("four-hour-drain-agent-hangs")) {
+    const story = r.story.join("\n");
+    // The hook began to wait at +0:01:30 (after the 30 s deregistration); heard beats every
+    // 600 s from then, the last at +0:41:30 before the agent hung at +0:51:00: 7200 s later
+    // the hook's CONTINUE lets the instance go with its 4-hour call.
+    assert.deepEqual(r.departures, [
+      {
+        drain: "target lifecycle state Terminated",
+        why: "drain hook timed out (CONTINUE) 7200 s after its last heartbeat, the agent dead",
+        fault: true,
+      },
+    ]);
+    assert.ok(story.includes("goes at +2:41:40"), story);
+    assert.equal(r.callsLostToFault, 1);
+    assert.equal(r.callsCut, 0);
+  }
+});
+
 test("the whole matrix: no call cut before its limit, no host churned, none kept past its limit", () => {
   const kinds = new Set(results.map((r) => r.kind));
   const cells = new Set(results.map((r) => `${r.scenario}/${r.kind}`));

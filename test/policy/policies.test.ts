@@ -626,16 +626,19 @@ test("page-has-receiver: every example stack's pages reach a receiver; an alert,
   const file = join(mkdtempSync(join(tmpdir(), "page-has-receiver-")), "Pulumi.aws-us-east-1.yaml");
   writeFileSync(file, YAML.stringify(doc));
   const [plan] = await evaluateStacks([{ name: "aws-us-east-1", file }]);
-  const refused = judge(plan).messages.map((m) => m.split(":")[0]);
+  // in any order: the alarms' registration order is the engine's
+  const refused = judge(plan)
+    .messages.map((m) => m.split(":")[0])
+    .sort();
   assert.deepEqual(refused, [
-    "aws-use1-alerting-udp-receive-buffer-drops",
-    "aws-use1-alerting-nic-allowance-exceeded",
-    "aws-use1-alerting-pool-silent",
-    "aws-use1-alerting-packet-loss-page",
+    "aws-use1-alerting-ice-success-page",
     "aws-use1-alerting-jitter-p95-page",
     "aws-use1-alerting-join-success-page",
+    "aws-use1-alerting-nic-allowance-exceeded",
+    "aws-use1-alerting-packet-loss-page",
+    "aws-use1-alerting-pool-silent",
     "aws-use1-alerting-rtt-p95-page",
-    "aws-use1-alerting-ice-success-page",
+    "aws-use1-alerting-udp-receive-buffer-drops",
   ]);
   assert.equal(POLICIES.find((p) => p.name === "page-has-receiver")!.enforcementLevel, "mandatory");
 });
@@ -791,4 +794,17 @@ test("avfleet policy: a placeholder in a stack that is not an example is mandato
     result.stdout,
     /policy: 1 stacks, \d+ policies, 5 mandatory and 0 advisory violation\(s\)\n$/,
   );
+});
+
+test("aws-drain-hook: a 4-hour drain held by a 7200 s hook (the agent heartbeats it) passes; a shorter hook does not (#28)", () => {
+  const longDrain = (heartbeatTimeout: number) => {
+    const plan = withFacts("aws-us-east-1", (f) => (f.fleet.drainSeconds = 14_400));
+    plan.resources.find((r) => r.name === "aws-use1-drain-hook")!.inputs.heartbeatTimeout =
+      heartbeatTimeout;
+    return plan;
+  };
+  assert.deepEqual(verdict(longDrain(7200), "aws-drain-hook"), { messages: [], judged: 1 });
+  assert.deepEqual(verdict(longDrain(3600), "aws-drain-hook").messages, [
+    "aws-use1-drain-hook: the drain hook's heartbeat 3600 s is shorter than 7200 (drainSeconds 14400)",
+  ]);
 });

@@ -3,7 +3,8 @@
  * condition key for CompleteLifecycleAction, only the group's ARN and its tags
  * (docs/real-path.md, "Issue #26"). What the host role holds is therefore held to its own
  * group: no other pool's group (not even one whose name starts with this one's), and no
- * Auto Scaling action beyond heartbeating and completing.
+ * Auto Scaling action beyond heartbeating and completing, and (#28) protecting an instance from
+ * scale-in, which IAM narrows no further either.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -33,6 +34,7 @@ test("a host completes and heartbeats lifecycle actions of its own group only", 
   assert.deepEqual(lifecycle.Action, [
     "autoscaling:CompleteLifecycleAction",
     "autoscaling:RecordLifecycleActionHeartbeat",
+    "autoscaling:SetInstanceProtection",
   ]);
   assert.equal(lifecycle.Condition, undefined);
   assert.equal(arnMatches(lifecycle.Resource, group("aws-use1-media")), true);

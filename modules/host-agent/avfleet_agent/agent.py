@@ -62,6 +62,7 @@ class Agent:
         self.verdict = None
         self.launched = False
         self.launch_beat = 0
+        self.drain_beat = 0
         # /run is emptied at every boot: the bootstrap's mark and this boot's start are this boot's.
         self.bootstrapped = under_root("/run/avfleet/bootstrapped")
         booted = os.path.join(under_root(config["runDir"]), "booted")
@@ -232,6 +233,14 @@ class Agent:
             self.launched = self.platform.launch(ready)
             log("launch complete" if self.launched else "launching: heartbeat")
 
+    def protect(self):
+        """Keeps the platform's scale-in off this host while more than the pool's cut budget of
+        its calls would still run at the drain limit; a draining host is past choosing."""
+        protection = self.config.get("scaleInProtection")
+        left = self.platform.expected_left
+        if protection and left is not None and self.launched and not self.drain:
+            self.platform.protect(left > protection["maxCutPerHost"], left)
+
     def tick(self):
         self.session_counter.count()
         table = self.config.get("leftAtLimit")
@@ -243,6 +252,7 @@ class Agent:
             if cordoned != self.cordoned:
                 log("cordoned: no new joins, calls kept" if cordoned else "back in rotation")
             self.cordoned = cordoned
+        self.protect()
         stats = self.workload.stats()
         if stats is not None:
             self.streams = stats["streams"]
@@ -274,10 +284,13 @@ class Agent:
                 self.drain["sessionsLeft"] = sessions
                 self.write_drain()
                 log(f"drain complete: {sessions} session(s) left{' at the limit' if over else ''}")
-        elif self.platform.heartbeat():
-            self.drain["heartbeats"] += 1
-            self.write_drain()
-            log(f"draining: {sessions} session(s) remain")
+        elif time.time() - self.drain_beat >= self.config.get("drainHeartbeatSec", 0):
+            # Not yet heard: asked again at the next tick.
+            if self.platform.heartbeat():
+                self.drain_beat = time.time()
+                self.drain["heartbeats"] += 1
+                self.write_drain()
+                log(f"draining: {sessions} session(s) remain")
 
     def on_sigterm(self, *_):
         """systemd stops the agent before the media server: at a system shutdown (a GCE

@@ -58,6 +58,8 @@ class Aws(CloudInstanceManager):
         self.token = None
         self.token_expires = 0
         self.readings, self.counted_at, self.pending = None, 0, []
+        # Unknown at start (a restarted agent's host may be protected): set at the first tick.
+        self.protected = None
 
     def meta(self, path):
         if time.time() >= self.token_expires - 60:
@@ -170,6 +172,30 @@ class Aws(CloudInstanceManager):
 
     def complete(self, sessions):
         return self.drain_call("CompleteLifecycleAction", {"LifecycleActionResult": "CONTINUE"})
+
+    def protect(self, protected, left):
+        """Instance scale-in protection on this instance, set only when it changes; a failed call
+        is made again at the next tick. Not in the warm pool: SetInstanceProtection refuses its
+        instances, and they hold no calls."""
+        if protected == self.protected or self.warmed():
+            return
+        instance = self.meta("instance-id")
+        if not instance:
+            return
+        status, _ = self.call(
+            "autoscaling",
+            {
+                "Action": "SetInstanceProtection",
+                "Version": "2011-01-01",
+                "AutoScalingGroupName": self.config["metric"]["autoScalingGroup"],
+                "InstanceIds.member.1": instance,
+                "ProtectedFromScaleIn": "true" if protected else "false",
+            },
+        )
+        if status == 200:
+            self.protected = protected
+            verb = "protected from" if protected else "open to"
+            log(f"{verb} scale-in: {left:.1f} call(s) expected at the drain limit")
 
     def launch(self, ready):
         """The launching hook, at every boot (into the warm pool and out of it): CONTINUE once the

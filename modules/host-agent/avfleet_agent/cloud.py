@@ -51,6 +51,11 @@ class CloudInstanceManager:
         """Tells the platform the drain goes on; True once it heard."""
         return True
 
+    def protect(self, protected, left):
+        """Keeps the platform's scale-in off this host (`protected`) or lets it pick the host;
+        `left` is the calls expected at the drain limit, for the log."""
+        return None
+
     def launch(self, ready):
         """Tells the platform the host serves (`ready`) or still comes up; True once done."""
         return True

@@ -1,5 +1,5 @@
 # avfleet-agent: per-session quality. The media server's session records (the workload
-# contract, docs/reference/hosts.md), counted and rendered as modules/host/sessions.ts does,
+# contract, docs/reference/hosts.md), counted and rendered as modules/host-series/sessions.ts does,
 # held equal by its test.
 import json
 import math
