@@ -34,7 +34,7 @@ import {
   GCP_CORDON_PREFIX,
   LIVENESS_PATH,
 } from "../../modules/host/metrics";
-import { EXPORTER_METRICS } from "../../modules/host/exporter";
+import { EXPORTER_METRICS } from "../../modules/host-series/exporter";
 import { AGENT_STATE_DIR, AGENT_UNIT, TUNE_CHECK_UNIT } from "../../modules/host/units";
 import { renderTuning, type TuningArtifacts } from "../../modules/tuning";
 import { scaleInConfig } from "../../modules/gcp-scale-in/controller";

@@ -7,7 +7,7 @@
 import { sessionsAnswerSchema } from "../../modules/config/sessions.schema";
 import { formatProblem } from "../../modules/inputs/problems";
 import { schemaProblems } from "../../modules/inputs/validate";
-import { SESSION_FAMILIES } from "../../modules/host/sessions";
+import { SESSION_FAMILIES } from "../../modules/host-series/sessions";
 import { promtoolProblems } from "../../test/support/promtool";
 
 export interface SessionsResult {

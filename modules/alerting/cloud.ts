@@ -13,7 +13,7 @@ import type * as aws from "@pulumi/aws";
 import type * as gcp from "@pulumi/gcp";
 import type { Severity } from "../config/notify.schema";
 import { autoScalingGroupName, type CloudWatchCounters, type CounterTerm } from "../host/agent";
-import { HOST_METRIC_FAMILIES } from "../host/exporter";
+import { HOST_METRIC_FAMILIES } from "../host-series/exporter";
 import { awsMediaMetric } from "../host/metrics";
 import { burnAnnotations, DEFAULT_RUNBOOK_BASE, num, scaled } from "../observe/rules";
 import {

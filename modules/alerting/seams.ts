@@ -10,7 +10,7 @@ import { GROUP_METRICS } from "../fleets/aws-args";
 import { agentConfig, autoScalingGroupName, type CloudWatchCounters } from "../host/agent";
 import type { AlarmMetric } from "./cloud";
 import { HOST_JOB } from "../host/scrape";
-import { emptyCounts, renderSessionMetrics } from "../host/sessions";
+import { emptyCounts, renderSessionMetrics } from "../host-series/sessions";
 
 /** The labels a host agent puts on its series (host-agent: Agent.host_labels). */
 export const HOST_LABELS = ["pool", "region", "host", "zone", "release"];

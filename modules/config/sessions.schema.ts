@@ -1,7 +1,7 @@
 /**
  * The media server's session records: its answer to `GET <workload.sessionsPath>?after=<cursor>`,
  * which the host agent reads every interval and turns into the per-session quality families the
- * gates and the SLO rules read (modules/host/sessions.ts). The workload contract
+ * gates and the SLO rules read (modules/host-series/sessions.ts). The workload contract
  * (docs/reference/hosts.md) says what each record means; this schema is its shape, the
  * TypeScript types follow from it, and the host rehearsal checks every answer of the stand-in
  * SFU against it.

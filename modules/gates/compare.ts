@@ -24,7 +24,7 @@
  * MIN_MINUTES minutes: before that there are too few clusters to tell shared causes from an
  * effect.
  */
-import { SESSION_SERIES } from "../host/sessions";
+import { SESSION_SERIES } from "../host-series/sessions";
 import {
   reachedErrorLimit,
   type Fetched,
@@ -70,7 +70,7 @@ export interface Comparison {
 
 /**
  * Relative comparisons per SLO, sharing the SLO's direction (slo.ts `bound`). The series and
- * their buckets are the host agent's (modules/host/sessions.ts), which publishes them.
+ * their buckets are the host agent's (modules/host-series/sessions.ts), which publishes them.
  */
 export const COMPARISONS: Record<SloName, Comparison> = {
   "packet-loss": { ...SESSION_SERIES["packet-loss"], effectFloor: 0.5 },

@@ -3,7 +3,7 @@
  * alerting can reuse. A metric name here is the Prometheus series the fleet exports (and the
  * rehearsal world serves), so a gate's query and an alert rule name the same thing.
  */
-import { SERVING_SERIES } from "../host/exporter";
+import { SERVING_SERIES } from "../host-series/exporter";
 
 /**
  * `objective`: the share of session-minutes (of joins, for join-success) that must keep the
@@ -53,7 +53,7 @@ export type SloName = keyof typeof SLOS;
 export type Slo = (typeof SLOS)[SloName];
 export const SLO_NAMES = Object.keys(SLOS) as SloName[];
 
-/** Series the executor reads besides the SLOs: the host agent's (modules/host/exporter.ts). */
+/** Series the executor reads besides the SLOs: the host agent's (modules/host-series/exporter.ts). */
 export const ACTIVE_SESSIONS = SERVING_SERIES.activeSessions;
 export const HEALTHY_HOSTS = SERVING_SERIES.healthyHosts;
 /** The pool's host ceiling (its stack's maxHosts): alerting compares healthy hosts to it. */

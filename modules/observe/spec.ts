@@ -5,9 +5,9 @@
  * alerts that name a cause. Rules, their tests, dashboards and cloud alerts all render from it.
  */
 import type { CounterTerm } from "../host/agent";
-import { EXPORTER_METRICS } from "../host/exporter";
+import { EXPORTER_METRICS } from "../host-series/exporter";
 import { HOST_JOB } from "../host/scrape";
-import { ICE_CONNECTIONS } from "../host/sessions";
+import { ICE_CONNECTIONS } from "../host-series/sessions";
 import { COMPARISONS } from "../gates/compare";
 import { HEALTHY_HOSTS, MAX_HOSTS, SLO_NAMES, SLOS, TRAFFIC_WEIGHT } from "../gates/slo";
 
@@ -178,7 +178,7 @@ export function duration(seconds: number): string {
   return `${seconds}s`;
 }
 
-/** The host exporter's series (modules/host/exporter.ts). */
+/** The host exporter's series (modules/host-series/exporter.ts). */
 export const HOST_METRICS = EXPORTER_METRICS;
 
 export { HOST_JOB };

@@ -2,7 +2,7 @@
  * The host counters against the real things they read: this kernel's /proc/net/snmp after a
  * socket really overflowed, a real `avfleet-tune verify` run, and promtool's exposition lint,
  * as the host agent (avfleet_agent/counters.py) serves them; and the agent's lines held equal to the
- * reference render (modules/host/exporter.ts) on the same readings.
+ * reference render (modules/host-series/exporter.ts) on the same readings.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -21,7 +21,7 @@ import {
   parseSnmpUdp,
   renderHostMetrics,
   type HostReadings,
-} from "../../modules/host/exporter";
+} from "../../modules/host-series/exporter";
 import { loadHostFacts, renderTuning } from "../../modules/tuning";
 import { SCRIPT_PATH } from "../../modules/tuning/settings";
 import { agentImports, installAgent } from "../support/agent";

@@ -1,7 +1,7 @@
 /**
  * Per-session quality on the agent's /metrics: the agent (avfleet_agent/sessions.py) counts the media
  * server's session records and renders them line for line as the reference
- * (modules/host/sessions.ts) does; promtool's exposition lint accepts them; and the names and
+ * (modules/host-series/sessions.ts) does; promtool's exposition lint accepts them; and the names and
  * buckets it serves are the ones the gates (COMPARISONS) and the SLO rules (spec.ts) read.
  */
 import { test } from "node:test";
@@ -20,7 +20,7 @@ import {
   renderSessionMetrics,
   SESSION_FAMILIES,
   type SessionCounts,
-} from "../../modules/host/sessions";
+} from "../../modules/host-series/sessions";
 import { COMPARISONS } from "../../modules/gates/compare";
 import { SLO_NAMES } from "../../modules/gates/slo";
 import { ICE_METRIC, SLIS } from "../../modules/observe/spec";

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { loadStacks, listStacks } from "../../modules/stacks/stack";
-import { EXPORTER_METRICS } from "../../modules/host/exporter";
+import { EXPORTER_METRICS } from "../../modules/host-series/exporter";
 import { renderExposition } from "../../modules/rehearsal/exposition";
 import { loadWorld } from "../../modules/rehearsal/world";
 import { regionDashboard } from "../../modules/observe/dashboards";

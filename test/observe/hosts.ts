@@ -1,10 +1,10 @@
 /**
  * Simulated media hosts for the live test and bench:observe: each keeps the kernel, NIC and CPU
  * counters a real host shows, in the files' own formats, and serves them through the real
- * exporter (modules/host/exporter.ts) on its own loopback port, as each host's agent would.
+ * exporter (modules/host-series/exporter.ts) on its own loopback port, as each host's agent would.
  */
 import type { Server } from "node:http";
-import { renderHostMetrics } from "../../modules/host/exporter";
+import { renderHostMetrics } from "../../modules/host-series/exporter";
 import { close, serveText } from "../support/prometheus";
 
 export type HostFault = "kernel-buffer" | "cloud-allowance" | "cpu-saturation" | "tuning-drift";

@@ -1,4 +1,4 @@
-# avfleet-agent: the host's counters, the parse and lines of modules/host/exporter.ts, held equal
+# avfleet-agent: the host's counters, the parse and lines of modules/host-series/exporter.ts, held equal
 # by its test.
 import re
 import subprocess
