@@ -25,7 +25,7 @@ import {
   OPS_AGENT_APT,
   OPS_AGENT_CONFIG_PATH,
   OPS_AGENT_KEY_PATH,
-  OPS_AGENT_SOURCE_PATH,
+  OPS_AGENT_SOURCE_STAGED,
   opsAgentConfig,
   opsAgentInstall,
 } from "./ops-agent";
@@ -168,7 +168,7 @@ export function hostFiles(
     })),
     ...(spec.kind === "gcp"
       ? [
-          debSource(OPS_AGENT_SOURCE_PATH, OPS_AGENT_APT, OPS_AGENT_KEY_PATH),
+          debSource(OPS_AGENT_SOURCE_STAGED, OPS_AGENT_APT, OPS_AGENT_KEY_PATH),
           { path: OPS_AGENT_CONFIG_PATH, mode: "0644", content: opsAgentConfig(spec) },
         ]
       : []),

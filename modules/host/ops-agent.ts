@@ -12,6 +12,13 @@ import { hostScrapeJob } from "./scrape";
 export const OPS_AGENT_PACKAGE = "google-cloud-ops-agent";
 export const OPS_AGENT_CONFIG_PATH = "/etc/google-cloud-ops-agent/config.yaml";
 export const OPS_AGENT_SOURCE_PATH = "/etc/apt/sources.list.d/google-cloud-ops-agent.sources";
+/**
+ * Where the bootstrap writes Google's source with the other files: apt does not read it there.
+ * The install step puts it in sources.list.d only once its Signed-By key is on disk: apt
+ * refuses a source whose key file is missing ("The repository … is not signed", exit 100), and
+ * the workload's own `apt-get update`, earlier in the bootstrap, would fail with it.
+ */
+export const OPS_AGENT_SOURCE_STAGED = "/etc/avfleet/apt/google-cloud-ops-agent.sources";
 export const OPS_AGENT_KEY_PATH = "/etc/apt/keyrings/google-cloud-ops-agent.asc";
 /**
  * Google signs its apt repositories with this key; its own add-google-cloud-ops-agent-repo.sh
@@ -93,6 +100,7 @@ export function opsAgentInstall(aptWait: string): string[] {
     // apt reads an armored key only from a .asc file (sources.list(5), Signed-By): a key served
     // in another form is refused here rather than by apt on every update.
     `    { [ -s ${key} ] || { mkdir -p "$(dirname ${key})" && curl -fsS --proto =https --connect-timeout 10 --max-time 60 -o ${key}.new ${GOOGLE_APT_KEY_URL} && grep -q '^-----BEGIN PGP PUBLIC KEY BLOCK-----' ${key}.new && mv -f ${key}.new ${key}; }; } &&`,
+    `    install -D -m 0644 "$ROOT${OPS_AGENT_SOURCE_STAGED}" "$ROOT${OPS_AGENT_SOURCE_PATH}" &&`,
     `    w apt-get ${aptWait} update -qq &&`,
     `    apt-get ${aptWait} install -y -qq --no-install-recommends ${OPS_AGENT_PACKAGE}; then :`,
     `  else echo "avfleet-bootstrap: ${OPS_AGENT_PACKAGE} is not installed: this host's series do not reach Cloud Monitoring, its alerts see nothing (the next boot tries again)" >&2; fi`,

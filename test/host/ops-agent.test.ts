@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import YAML from "yaml";
 import { loadStackFile } from "../../modules/stacks/stack";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
@@ -18,6 +18,7 @@ import {
   OPS_AGENT_CONFIG_PATH,
   OPS_AGENT_KEY_PATH,
   OPS_AGENT_SOURCE_PATH,
+  OPS_AGENT_SOURCE_STAGED,
   opsAgentConfig,
   opsAgentInstall,
 } from "../../modules/host/ops-agent";
@@ -100,7 +101,7 @@ test("no label the alert policies read is one prometheus_target reserves, but jo
 
 test("a GCP host gets the Ops Agent's source (major 2, Google's key for it alone) and config; others do not", () => {
   const files = hostFiles(gcp, hostTuning(gcp, hardware));
-  const source = files.find((f) => f.path === OPS_AGENT_SOURCE_PATH)!;
+  const source = files.find((f) => f.path === OPS_AGENT_SOURCE_STAGED)!;
   assert.equal(
     source.content,
     [
@@ -120,6 +121,19 @@ test("a GCP host gets the Ops Agent's source (major 2, Google's key for it alone
   }
 });
 
+test("every apt source the bootstrap writes names a key it writes too: the workload's apt-get update runs before the Ops Agent's key is fetched", () => {
+  for (const name of ["gcp-us-west1", "aws-us-east-1", "metal-sjc"]) {
+    const spec = stack(name);
+    const files = hostFiles(spec, hostTuning(spec, hardware));
+    const written = new Set(files.map((f) => f.path));
+    for (const source of files.filter((f) => f.path.startsWith("/etc/apt/sources.list.d/"))) {
+      const key = /^Signed-By: (.+)$/m.exec(source.content)?.[1];
+      assert.ok(key && written.has(key), `${name}: ${source.path} names ${key}, not written`);
+    }
+    assert.ok(!written.has(OPS_AGENT_SOURCE_PATH), name);
+  }
+});
+
 /** The install step under sh -eu, with stand-ins for dpkg-query, curl and apt-get on PATH. */
 function runInstall(curl: string) {
   const dir = mkdtempSync(join(tmpdir(), "ops-agent-install-"));
@@ -127,6 +141,8 @@ function runInstall(curl: string) {
   mkdirSync(bin);
   const stub = (name: string, body: string) =>
     writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  mkdirSync(join(dir, "root", posix.dirname(OPS_AGENT_SOURCE_STAGED)), { recursive: true });
+  writeFileSync(join(dir, "root", OPS_AGENT_SOURCE_STAGED), "Types: deb\n");
   stub("dpkg-query", "exit 1");
   stub("curl", curl);
   stub("apt-get", `echo "$*" >>"${dir}/apt-get.calls"`);
@@ -145,7 +161,12 @@ function runInstall(curl: string) {
     ? readFileSync(join(dir, "apt-get.calls"), "utf8").trim().split("\n")
     : [];
   const key = join(dir, "root", OPS_AGENT_KEY_PATH);
-  const result = { ...r, calls, key: existsSync(key) ? readFileSync(key, "utf8") : undefined };
+  const result = {
+    ...r,
+    calls,
+    key: existsSync(key) ? readFileSync(key, "utf8") : undefined,
+    sourceInPlace: existsSync(join(dir, "root", OPS_AGENT_SOURCE_PATH)),
+  };
   rmSync(dir, { recursive: true, force: true });
   return result;
 }
@@ -167,6 +188,7 @@ test("the bootstrap installs the Ops Agent with Google's armored key kept for it
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, "served\n");
   assert.match(r.key!, /^-----BEGIN PGP PUBLIC KEY BLOCK-----\n/);
+  assert.equal(r.sourceInPlace, true, "apt reads Google's source once its key is there");
   assert.deepEqual(r.calls, [
     "-o DPkg::Lock::Timeout=300 update -qq",
     "-o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends google-cloud-ops-agent",
@@ -188,5 +210,10 @@ test("without Google (no route, or a key not armored) the host serves and the bo
     );
     assert.deepEqual(r.calls, [], curl);
     assert.equal(r.key, undefined, "no key kept that apt would refuse");
+    assert.equal(
+      r.sourceInPlace,
+      false,
+      "no source without its key: apt would refuse every update",
+    );
   }
 });

@@ -99,10 +99,11 @@ test("every cloud stack's bootstrap carries tuning, unit, agent and config; AWS 
         "/etc/systemd/system/poweroff.target.d/avfleet-drain.conf",
         "/etc/systemd/system/reboot.target.d/avfleet-drain.conf",
         "/etc/systemd/system/kexec.target.d/avfleet-drain.conf",
-        // GCP: the Ops Agent that sends the agent's series to Cloud Monitoring
+        // GCP: the Ops Agent that sends the agent's series to Cloud Monitoring (its source
+        // staged: apt reads it only once the install step has its key)
         ...(spec.kind === "gcp"
           ? [
-              "/etc/apt/sources.list.d/google-cloud-ops-agent.sources",
+              "/etc/avfleet/apt/google-cloud-ops-agent.sources",
               "/etc/google-cloud-ops-agent/config.yaml",
             ]
           : []),
