@@ -318,9 +318,9 @@ export const gcpFleetSchema = {
         worstStep: worstStepSchema,
         standbyPool: {
           type: "boolean",
-          default: true,
+          default: false,
           description:
-            "policy ours: keep stopped, initialized VMs in the MIG's standby pool so a scale-out serves in about a minute",
+            "policy ours, opt-in: keep stopped, initialized VMs in the MIG's standby pool so a scale-out serves in about a minute; read docs/real-path.md (GCP standby pool: what a review found) first",
         },
         cooldownSec: {
           type: "integer",
