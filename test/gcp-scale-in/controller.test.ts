@@ -24,6 +24,7 @@ import {
 } from "../../modules/gcp-scale-in/controller";
 import { HOST_SCOPES } from "../../modules/fleets/gcp-args";
 import { autoscalerTarget } from "../../modules/gcp-scale-in/pool";
+import { CORDON_MIN_IN_ROTATION, CORDON_TARGET_SHARE } from "../../modules/scaling/policies";
 import { gcpStandIns, StandIns, type GcpPeer, type GcpPool } from "../../bench/host/stand-ins";
 import { evaluateExamples, resource } from "../support/plans";
 import { EUW4, EUW4_VM } from "../support/scale-in";
@@ -125,6 +126,22 @@ json.dump([main.to_cordon(*case) for case in json.load(sys.stdin)], sys.stdout)`
     ["d"],
     ["c", "d"],
   ]);
+});
+
+test("the replay's GCP cordon keeps in rotation what controller.py keeps", (t) => {
+  if (!prerequisite(t, missingCommands("python3"))) return;
+  const run = spawnSync(
+    "python3",
+    [
+      "-c",
+      `${load}
+json.dump([main.CORDON_TARGET_SHARE, main.CORDON_MIN_IN_ROTATION, main.in_rotation(1000, 500, 9, 2)], sys.stdout)`,
+    ],
+    { encoding: "utf8", env: PY_ENV },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  // 1,000 streams at 400 a host: 3 plus one; the recommendation of 9 less 2 draining: 7
+  assert.deepEqual(JSON.parse(run.stdout), [CORDON_TARGET_SHARE, CORDON_MIN_IN_ROTATION, 7]);
 });
 
 test("to_delete: a marked host whose drain is done, or whose mark outlived the limit once it drained or went silent; blind: one that never saw its mark and still serves", (t) => {
