@@ -60,8 +60,8 @@ GUEST_LOAD_KEY = "load"
 EXPIRY_MARGIN_SEC = 300
 # Members read at once: each takes four requests to Compute and Cloud Storage.
 INSPECT_THREADS = 16
-# How old a load reading may be and still count: the agent publishes every publishEverySec
-# (30 s as rendered), so this spans several publishes.
+# How old a load reading may be and still count: the agent publishes once a publishEverySec
+# (at least 10 s, 30 s in the example stacks), so this spans several publishes.
 LOAD_LOOKBACK_SEC = 300
 # Statuses retried, after these pauses (each plus up to as much again at random), then the call
 # fails: Cloud Storage's retry strategy retries 408, 429 and 5xx with exponential backoff and
