@@ -687,6 +687,10 @@ test("every pool declares its controller, a 30-minute drain as a 2-hour one", as
   // the mark: objects under drain/ of the pool's mark bucket, a binding on that bucket alone
   const marks = gcpDrainBucket("media-prod-euw4", "gcp-euw4");
   assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-marks").inputs.name, marks);
+  // no soft delete: each lifted cordon and each deleted mark would be kept (and billed) 7 days
+  assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-marks").inputs.softDeletePolicy, {
+    retentionDurationSeconds: 0,
+  });
   assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-mark").inputs.permissions, [
     "storage.objects.create",
     "storage.objects.delete",
