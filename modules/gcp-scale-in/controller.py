@@ -65,10 +65,13 @@ INSPECT_THREADS = 16
 LOAD_LOOKBACK_SEC = 300
 # Statuses retried, after these pauses (each plus up to as much again at random), then the call
 # fails: Cloud Storage's retry strategy retries 408, 429 and 5xx with exponential backoff and
-# jitter (https://cloud.google.com/storage/docs/retry-strategy); Compute answers 429 over its
-# rate quota and asks the same (https://cloud.google.com/compute/api-quota). Every call made is
-# idempotent: reads, the ifGenerationMatch=0 insert, a delete that takes 404, deleteInstances
-# with skipInstancesOnValidationError. No pause starts later than RETRY_WITHIN_SEC into the pass,
+# jitter (https://cloud.google.com/storage/docs/retry-strategy). Compute over a rate quota
+# answers 403 rateLimitExceeded and refills at the start of the next minute
+# (https://cloud.google.com/compute/api-quota): no pause within this pass would do, so that 403
+# is not retried; a member read so refused is left unknown and the next pass reads it again.
+# Every call made is idempotent: reads, the ifGenerationMatch=0 insert (conditionally
+# idempotent by the retry strategy's table), a delete that takes 404, deleteInstances with
+# skipInstancesOnValidationError. No pause starts later than RETRY_WITHIN_SEC into the pass,
 # which so ends within the function's 50 s timeout (controller.ts) even when every call fails.
 RETRIED_STATUSES = (408, 429, 500, 502, 503, 504)
 RETRY_PAUSES_SEC = (1, 2, 4)
