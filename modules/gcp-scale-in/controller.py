@@ -284,15 +284,17 @@ class Google:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body).encode()
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        # The last attempt (pause None) is not followed by a pause.
         for pause in RETRY_PAUSES_SEC + (None,):
             try:
                 with urllib.request.urlopen(request, timeout=20) as response:
                     status, text = response.status, response.read()
             except urllib.error.HTTPError as error:
                 status, text = error.code, error.read()
-            pause = pause and pause * (1 + random.random())
-            late = pause is None or time.monotonic() + pause > self.retry_until
-            if status not in RETRIED_STATUSES or status in ok or late:
+            if status in ok or status not in RETRIED_STATUSES or pause is None:
+                break
+            pause *= 1 + random.random()
+            if time.monotonic() + pause > self.retry_until:
                 break
             time.sleep(pause)
         if status not in ok:

@@ -590,6 +590,28 @@ test("a pass retries 429 and 5xx with backoff; a host whose reads still fail has
   );
 });
 
+test("the retries are bounded: none starts past RETRY_WITHIN_SEC into the pass, and the error then fails it", async (t) => {
+  await onPool(
+    t,
+    {
+      recommendedSize: 1,
+      peers: [],
+      faults: [{ request: /^GET .*\/autoscalers\//, statuses: [503, 503] }],
+    },
+    async (g, s) => {
+      const out = await controller(g.endpoints.compute, {
+        program: `main.RETRY_WITHIN_SEC = 0
+try:
+    main.run_once(*main.settings(), main.time.time())
+except main.ApiError as error:
+    print(error)`,
+      });
+      assert.match(out, /^GET .*autoscalers.*HTTP 503/);
+      assert.equal(s.count("fault", "503"), 1, "no second attempt");
+    },
+  );
+});
+
 test("a pass where no running member reports its load says so in the log (a template without enable-guest-attributes)", async (t) => {
   await onPool(
     t,
