@@ -596,12 +596,22 @@ async function rehearseHost(
       address: host.nsIp,
     };
     const gcpSpec = host.spec as GcpFleetSpec;
-    // Two VMs where the autoscaler recommends one: the controller must pick the quieter. Both
-    // loads together fit one host at the autoscaler's target, or the controller keeps both.
+    // Three VMs where the autoscaler recommends one: the controller must pick the quieter; the
+    // two peers expect more calls at the drain limit than the budget allows, so they wait.
+    // All loads together fit one host at 80 % of the autoscaler's target, or the cordon keeps
+    // three in rotation.
     const pool = {
       autoscaler: "gcp-usw1-autoscaler",
       recommendedSize: 1 as number | undefined,
-      peers: [{ name: "gcp-usw1-p9q8", zone: "us-west1-a", id: "4929812345678909999", load: 2000 }],
+      peers: [
+        { name: "gcp-usw1-p9q8", zone: "us-west1-a", id: "4929812345678909999", load: 1000 },
+        {
+          name: "gcp-usw1-r7s6",
+          zone: "us-west1-c",
+          id: "4929812345678908888",
+          guest: { "avfleet/load": `${Math.floor(Date.now() / 1000)} 400 300.00` },
+        },
+      ],
     };
     const g = await gcpStandIns(standIns, vm, pool);
     const config = scaleInConfig(gcpSpec, vm.project, vm.region, {
@@ -616,10 +626,10 @@ async function rehearseHost(
           () => true,
           () => false,
         );
-      // Two VMs, two recommended: nothing drains; both loads fit one host at the target, and
-      // this host expects fewer calls at the limit than the peer (its old agent: 2000 streams,
-      // 500 calls), so it is the one cordoned.
-      pool.recommendedSize = 2;
+      // No recommendation yet: nothing drains; the loads fit one host at 80 % of the target,
+      // plus one: two stay in rotation, and this host expects fewer calls at the limit than the
+      // peers (p9q8's old agent: 1000 streams, 250 calls; r7s6: 300), so it is the one cordoned.
+      pool.recommendedSize = undefined;
       const first = await scaleIn();
       const cordonedByController =
         JSON.stringify(first.cordoned) === JSON.stringify([vm.name]) && g.objects().has(key);

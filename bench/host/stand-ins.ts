@@ -106,6 +106,11 @@ export interface GcpPool {
   pageSize?: number;
   /** Cloud Storage objects there already (drain marks): "<bucket>/<object>" -> timeCreated. */
   objects?: Record<string, string>;
+  /**
+   * Errors to answer first: a request whose "<METHOD> <path>" matches `request` gets the next of
+   * `statuses` (a JSON error body) until none are left, then the stand-in's own answer.
+   */
+  faults?: Array<{ request: RegExp; statuses: number[] }>;
 }
 
 interface Vm {
@@ -220,6 +225,16 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
   const url = await s.serve((req, body, res) => {
     const [path, search = ""] = (req.url ?? "").split("?");
     const query = new URLSearchParams(search);
+    const fault = pool?.faults?.find(
+      (f) => f.statuses.length && f.request.test(`${req.method} ${path}`),
+    );
+    if (fault) {
+      const code = fault.statuses.shift()!;
+      record("fault", String(code), { method: req.method, path });
+      return void res
+        .writeHead(code, { "Content-Type": "application/json" })
+        .end(JSON.stringify({ error: { code, message: "injected" } }));
+    }
     if (path.startsWith("/computeMetadata/v1/")) {
       if (req.headers["metadata-flavor"] !== "Google")
         return s.problem("metadata", `${path} without Metadata-Flavor: Google`, res, 403);
@@ -418,6 +433,9 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
     vms: () => vms.map((v) => ({ name: v.name, items: v.metadata.items })),
     /** The Cloud Storage objects now: "<bucket>/<object>" -> timeCreated. */
     objects: () => new Map(marks),
+    /** Writes a VM's guest attribute ("namespace/key"), as its agent would. */
+    setGuest: (vm: string, key: string, value: string) =>
+      vms.find((v) => v.name === vm)!.guest.set(key, value),
   };
 }
 

@@ -14,7 +14,8 @@
 # Between scale-ins it cordons: the serving hosts beyond what the members' loads need at the
 # autoscaler's target, those it would drain first, get an object cordon/<VM name>; their agents
 # fail the load balancer's check (no new joins, their calls kept, their load still published) so
-# their calls thin out before a drain; the object goes when the load needs them again.
+# their calls thin out before a drain; the object goes when the load needs them again. It keeps
+# headroom (a cordon or its lift takes about two minutes to act) and moves only by the count.
 # A mark is an object drain/<VM name> in the pool's mark bucket, created when none exists and
 # deleted with its VM; the host's agent polls it. Not instance metadata: setMetadata would let
 # this function's identity set any key, `startup-script` included, root on the pool's VMs.
@@ -34,8 +35,11 @@
 import concurrent.futures
 import datetime
 import json
+import math
 import os
+import random
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -56,8 +60,30 @@ GUEST_LOAD_KEY = "load"
 EXPIRY_MARGIN_SEC = 300
 # Members read at once: each takes four requests to Compute and Cloud Storage.
 INSPECT_THREADS = 16
-# How old a load reading may be and still count: the agent publishes at least every 10 s.
+# How old a load reading may be and still count: the agent publishes once a publishEverySec
+# (at least 10 s, 30 s in the example stacks), so this spans several publishes.
 LOAD_LOOKBACK_SEC = 300
+# Statuses retried, after these pauses (each plus up to as much again at random), then the call
+# fails: Cloud Storage's retry strategy retries 408, 429 and 5xx with exponential backoff and
+# jitter (https://cloud.google.com/storage/docs/retry-strategy). Compute over a rate quota
+# answers 403 rateLimitExceeded and refills at the start of the next minute
+# (https://cloud.google.com/compute/api-quota): no pause within this pass would do, so that 403
+# is not retried; a member read so refused is left unknown and the next pass reads it again.
+# Every call made is idempotent: reads, the ifGenerationMatch=0 insert (conditionally
+# idempotent by the retry strategy's table), a delete that takes 404, deleteInstances with
+# skipInstancesOnValidationError. No pause starts later than RETRY_WITHIN_SEC into the pass,
+# which so ends within the function's 50 s timeout (controller.ts) even when every call fails.
+RETRIED_STATUSES = (408, 429, 500, 502, 503, 504)
+RETRY_PAUSES_SEC = (1, 2, 4)
+RETRY_WITHIN_SEC = 25
+# The cordon keeps in rotation enough hosts for the load at this share of the autoscaler's
+# target, plus one, and never fewer than two: a cordon or its lift acts some two minutes after
+# the load it answers (a reading up to 30 s old, this minute's schedule, the agent's poll, the
+# balancer's check interval times its threshold), and with every host in rotation failing its
+# check the balancer sends new connections to all backends, the cordoned and draining included
+# (rule gcp.nlb.all-unhealthy).
+CORDON_TARGET_SHARE = 0.8
+CORDON_MIN_IN_ROTATION = 2
 
 
 def log(message):
@@ -83,7 +109,9 @@ def decide(size, recommended, hosts, now, max_per_window, window_sec, max_cut_pe
     toward the excess (it will leave) and, when marked within the window, toward the rate. A host
     without a load reading is never picked: it may be booting or not publishing. A host expected
     to hold more than `max_cut_per_host` calls at the limit is never picked: it waits, and the
-    ones after it in line are not taken in its stead beyond the excess.
+    ones after it in line are not taken in its stead beyond the excess. A host on an outdated
+    template is exempt: the release replaces it anyway, cutting what it holds then, and an old
+    agent's load (every call counted as left) would otherwise keep it and drain a new one.
     """
     if recommended is None or recommended >= size:
         return [], []
@@ -93,8 +121,8 @@ def decide(size, recommended, hosts, now, max_per_window, window_sec, max_cut_pe
     if budget <= 0:
         return [], []
     order = drain_order(hosts)
-    fits = [h["name"] for h in order if h["left"] <= max_cut_per_host]
-    over = [h["name"] for h in order if h["left"] > max_cut_per_host]
+    fits = [h["name"] for h in order if h.get("outdated") or h["left"] <= max_cut_per_host]
+    over = [h["name"] for h in order if not h.get("outdated") and h["left"] > max_cut_per_host]
     chosen = fits[:budget]
     return chosen, over[: budget - len(chosen)]
 
@@ -104,15 +132,26 @@ def hosts_needed(hosts, per_host):
     return -(-sum(h["load"] for h in hosts if h["load"] is not None) // per_host)
 
 
-def to_cordon(hosts, per_host):
-    """Names of the serving hosts to keep out of rotation: beyond the hosts the members' loads
-    need at the autoscaler's target (at least one in rotation: with every backend failing its
-    check, the load balancer sends new connections to all of them anyway, rule
-    gcp.nlb.all-unhealthy), those scale-in takes first. Cordoned, a host takes no new joins and
-    keeps its calls, which thin out before it is drained; as load returns it is put back."""
+def in_rotation(load, per_host, recommended, draining):
+    """Serving hosts the cordon keeps taking joins: the load at CORDON_TARGET_SHARE of the
+    target, plus one, at least CORDON_MIN_IN_ROTATION, and not fewer than the recommendation
+    (None: none yet) less the hosts draining."""
+    at_share = math.ceil(load / (CORDON_TARGET_SHARE * per_host))
+    return max(at_share + 1, CORDON_MIN_IN_ROTATION, (recommended or 0) - draining)
+
+
+def to_cordon(hosts, per_host, recommended):
+    """Names of the serving hosts to keep out of rotation, all but in_rotation() of them.
+    Cordoned, a host takes no new joins and keeps its calls, which thin out before it is drained;
+    as load returns it is put back. The set moves only by the difference in count, those
+    cordoned already kept first (in drain order), so a shift in who expects the fewest calls
+    does not flap cordons; new ones are those scale-in takes first."""
     order = drain_order(hosts)
-    keep = max(1, hosts_needed(hosts, per_host))
-    return [h["name"] for h in order[: max(0, len(order) - keep)]]
+    load = sum(h["load"] for h in hosts if h["load"] is not None)
+    draining = sum(1 for h in hosts if h["markedAt"] is not None)
+    count = max(0, len(order) - in_rotation(load, per_host, recommended, draining))
+    held = [h["name"] for h in order if h.get("cordoned")]
+    return (held + [h["name"] for h in order if not h.get("cordoned")])[:count]
 
 
 def expired_marks(hosts, now, drain_seconds):
@@ -235,6 +274,7 @@ class Google:
         self.compute = endpoints["compute"].rstrip("/") + "/compute/v1/"
         self.storage = endpoints["storage"].rstrip("/")
         self.token = None
+        self.retry_until = time.monotonic() + RETRY_WITHIN_SEC
 
     def call(self, method, url, body=None, ok=(200,)):
         headers = {"Authorization": f"Bearer {self.bearer()}"}
@@ -244,11 +284,19 @@ class Google:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body).encode()
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=20) as response:
-                status, text = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, text = error.code, error.read()
+        # The last attempt (pause None) is not followed by a pause.
+        for pause in RETRY_PAUSES_SEC + (None,):
+            try:
+                with urllib.request.urlopen(request, timeout=20) as response:
+                    status, text = response.status, response.read()
+            except urllib.error.HTTPError as error:
+                status, text = error.code, error.read()
+            if status in ok or status not in RETRIED_STATUSES or pause is None:
+                break
+            pause *= 1 + random.random()
+            if time.monotonic() + pause > self.retry_until:
+                break
+            time.sleep(pause)
         if status not in ok:
             raise ApiError(f"{method} {url}: HTTP {status} {text[:300]!r}")
         return status, json.loads(text or b"{}")
@@ -289,8 +337,33 @@ def observe(api, config, now):
     for m in managed:
         parts = m["instance"].split("/")
         members[(parts[-3], parts[-1])] = m
+    def unread(zone, name, m, error):
+        """A member whose reads failed: load unknown (never drained, counted as needed), its
+        mark and cordon unknown (neither deleted nor lifted nor set this pass)."""
+        log(f"unread: {name}: {error}: its load is unknown this pass")
+        return {
+            "name": name,
+            "zone": zone,
+            "instance": m["instance"],
+            "running": running(m),
+            "load": None,
+            "left": None,
+            "cordoned": None,
+            "markedAt": None,
+            "outdated": False,
+            "drainDone": False,
+            "drainSeen": False,
+            "drainFor": None,
+        }
+
     def inspect(member):
         (zone, name), m = member
+        try:
+            return read(zone, name, m)
+        except (ApiError, OSError, KeyError, ValueError) as error:
+            return unread(zone, name, m, error)
+
+    def read(zone, name, m):
         # One VM at a time, not instances.list: a get is granted on the pool's VMs alone, a list
         # on the whole project. A member gone meanwhile (404) is no host.
         url = f"{api.compute}projects/{config['project']}/zones/{zone}/instances/{name}"
@@ -306,8 +379,7 @@ def observe(api, config, now):
             "name": name,
             "zone": zone,
             "instance": m["instance"],
-            "running": m.get("instanceStatus") == "RUNNING"
-            and m.get("currentAction", "NONE") == "NONE",
+            "running": running(m),
             "load": load,
             "left": left,
             "cordoned": mark_object(api, config, name, "cordonPrefix") is not None,
@@ -323,6 +395,11 @@ def observe(api, config, now):
     with concurrent.futures.ThreadPoolExecutor(max_workers=INSPECT_THREADS) as pool:
         hosts = [h for h in pool.map(inspect, sorted(members.items())) if h is not None]
     return int(mig["targetSize"]), autoscaler.get("recommendedSize"), hosts
+
+
+def running(member):
+    """Whether the MIG has the VM running with nothing under way on it."""
+    return member.get("instanceStatus") == "RUNNING" and member.get("currentAction", "NONE") == "NONE"
 
 
 def guest_attributes(api, config, zone, name):
@@ -387,6 +464,13 @@ def delete(api, config, hosts):
 def run_once(config, endpoints, now):
     api = Google(endpoints)
     size, recommended, hosts = observe(api, config, now)
+    live = [h for h in hosts if h["running"]]
+    if live and all(h["load"] is None for h in live):
+        log(
+            f"no load: none of the {len(live)} running member(s) reported avfleet/{GUEST_LOAD_KEY} "
+            f"in the last {LOAD_LOOKBACK_SEC} s, so none can be drained or cordoned: does the "
+            "instance template set metadata enable-guest-attributes=TRUE, and do the agents run?"
+        )
     leaving = set(to_delete(hosts, now, config["drainSeconds"]))
     if leaving:
         delete(api, config, [h for h in hosts if h["name"] in leaving])
@@ -407,7 +491,7 @@ def run_once(config, endpoints, now):
     # Cordons follow the hosts as they are after this pass's marks: a host just marked drains.
     for name in marked:
         by_name[name]["markedAt"] = now
-    cordon = set(to_cordon(hosts, config["hostTarget"]))
+    cordon = set(to_cordon(hosts, config["hostTarget"], recommended))
     for h in hosts:
         if h["markedAt"] is not None:
             continue

@@ -297,6 +297,12 @@ export class GcpScaleIn extends pulumi.ComponentResource {
         uniformBucketLevelAccess: true,
         publicAccessPrevention: "enforced",
         forceDestroy: true,
+        // Soft delete is on by default and keeps every deleted or overwritten object 7 days;
+        // a cordon flips each time the load turns and a mark goes with each VM, so these are
+        // kept 0 s (https://cloud.google.com/storage/docs/soft-delete; @pulumi/gcp
+        // types/input.d.ts storage.BucketSoftDeletePolicy.retentionDurationSeconds: "To
+        // disable the soft delete policy on a bucket, This field must be set to 0").
+        softDeletePolicy: { retentionDurationSeconds: 0 },
       },
       o,
     );

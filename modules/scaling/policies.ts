@@ -27,8 +27,13 @@ export interface Observation {
 export interface PolicyRun {
   desired(o: Observation): number;
   removal: Removal;
-  /** Serving hosts to keep out of rotation (Pool.cordon), given the hosts it now has. */
-  cordon?(o: Observation): number;
+  /**
+   * Serving hosts to keep out of rotation (Pool.cordon), given the hosts it now has (`draining`
+   * among them) and the hosts `desired` this minute.
+   */
+  cordon?(o: Observation & { draining: number }, desired: number): number;
+  /** The cordon runs as deployed on GCP (Pool.cordon's `deployed`). */
+  deployedCordon?: boolean;
 }
 
 export interface Policy {
@@ -375,6 +380,14 @@ export type CloudControls =
 export const GCP_STABILIZATION_MIN = 10;
 
 /**
+ * controller.py's CORDON_TARGET_SHARE and CORDON_MIN_IN_ROTATION: a cordon acts some two
+ * minutes after the load it answers, and with no host in rotation passing its check the
+ * balancer sends new connections to every backend (docs/reference/autoscaling.md).
+ */
+export const CORDON_TARGET_SHARE = 0.8;
+export const CORDON_MIN_IN_ROTATION = 2;
+
+/**
  * A cloud's autoscaler with a floor that moves minute by minute: on GCP the floor joins the
  * metric's recommendation and both pass through stabilization and scale-in control (as a
  * scaling schedule's minimum does); on AWS the floor is the group's minimum (as scheduled
@@ -404,9 +417,18 @@ export function cloudAutoscaler(
     desired(o) {
       return clamp(scaleIn(Math.max(floor(o), atTarget(o))), minHosts, maxHosts);
     },
-    // The scale-in controller's cordon (controller.py to_cordon): the serving hosts beyond what
-    // the load needs at the target, at least one kept in rotation.
-    cordon: (o) => Math.max(0, o.serving - Math.max(1, atTarget(o))),
+    // The scale-in controller's cordon (controller.py in_rotation, to_cordon): the serving hosts
+    // beyond the load at CORDON_TARGET_SHARE of the target plus one, at least
+    // CORDON_MIN_IN_ROTATION, at least the recommendation less the hosts draining.
+    cordon(o, recommended) {
+      const atShare = hostsFor(
+        o.load,
+        CORDON_TARGET_SHARE * controls.targetUtilization * o.capacity,
+      );
+      const keep = Math.max(atShare + 1, CORDON_MIN_IN_ROTATION, recommended - o.draining);
+      return Math.max(0, o.serving - keep);
+    },
+    deployedCordon: true,
   };
 }
 

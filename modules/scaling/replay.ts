@@ -202,7 +202,12 @@ export function replay(
       desired = Math.min(desired, Math.max(serving + booting, maxHosts - draining));
     pool.scaleTo(now, desired, run.removal);
     if (run.cordon)
-      pool.cordon(now, run.cordon({ ...seen, ...pool.active(now) }), run.removal.pick);
+      pool.cordon(
+        now,
+        run.cordon({ ...seen, ...pool.active(now) }, desired),
+        run.removal.pick,
+        run.deployedCordon,
+      );
     const joins = trace.joins[now] + retrying[now];
     const resumed = resuming.subarray(now * phases, (now + 1) * phases);
     const back = resumed.reduce((n, v) => n + v, 0);

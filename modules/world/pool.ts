@@ -111,6 +111,8 @@ export interface PoolMinute {
 export class Pool {
   private hosts: Host[] = [];
   private nextId = 0;
+  /** Whether a cordoned host takes the joins the hosts in rotation have no room for. */
+  private cordonTakesOverflow = true;
   private readonly survive: number[];
   /** Share of each phase's calls still running a drain limit later. */
   private readonly survivesLimit: number[];
@@ -203,14 +205,20 @@ export class Pool {
    * Takes `count` serving hosts out of rotation (those a scale-in would pick first) and puts the
    * rest back: a cordoned host gets only the joins no other host has room for, the one taken
    * first last of all, so its calls thin out before it is drained, while its capacity counts.
+   * `deployed`: as GCP's scale-in controller and load balancer do it: the set moves only by the
+   * difference in count, those cordoned already kept first, and a cordoned host gets no joins at
+   * all (the balancer sends it none while a host in rotation passes its check).
    */
-  cordon(now: number, count: number, pick: Pick): void {
+  cordon(now: number, count: number, pick: Pick, deployed = false): void {
     const serving = this.hosts.filter((h) => h.drainingSince < 0 && h.readyAt <= now);
     const order = removalOrder(
       serving.map((h) => this.candidate(h, now)),
       pick,
     );
-    order.forEach((i, rank) => (serving[i].cordonRank = rank < count ? rank : -1));
+    const held = (i: number) => serving[i].cordonRank >= 0;
+    const ranked = deployed ? [...order.filter(held), ...order.filter((i) => !held(i))] : order;
+    ranked.forEach((i, rank) => (serving[i].cordonRank = rank < count ? rank : -1));
+    this.cordonTakesOverflow = !deployed;
   }
 
   private candidate(h: Host, now: number): RemovalCandidate {
@@ -292,7 +300,7 @@ export class Pool {
     this.hosts = kept;
     const back = resumed ? resumed.reduce((n, v) => n + v, 0) : 0;
     const arriving = joins + back;
-    const admitted = Math.min(arriving, free);
+    const admitted = Math.min(arriving, this.cordonTakesOverflow ? free : freeInRotation);
     if (admitted > 0) {
       // Each phase's arrivals: the mix's share of new joins, plus the calls resuming in it.
       const perPhase = this.shares.map(

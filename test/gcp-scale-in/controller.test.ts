@@ -4,7 +4,7 @@
  * Monitoring and metadata servers that check each request's documented shape; and what a
  * pool declares for it.
  */
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -24,7 +24,8 @@ import {
 } from "../../modules/gcp-scale-in/controller";
 import { HOST_SCOPES } from "../../modules/fleets/gcp-args";
 import { autoscalerTarget } from "../../modules/gcp-scale-in/pool";
-import { gcpStandIns, StandIns, type GcpPeer } from "../../bench/host/stand-ins";
+import { CORDON_MIN_IN_ROTATION, CORDON_TARGET_SHARE } from "../../modules/scaling/policies";
+import { gcpStandIns, StandIns, type GcpPeer, type GcpPool } from "../../bench/host/stand-ins";
 import { evaluateExamples, resource } from "../support/plans";
 import { EUW4, EUW4_VM } from "../support/scale-in";
 import { ROOT } from "../support/cli";
@@ -60,7 +61,7 @@ json.dump(out, sys.stdout)`,
   for (const [i, c] of CASES.entries()) assert.deepEqual(got[i], [c.expect, c.waiting], c.case);
 });
 
-test("to_cordon: the serving hosts beyond the loads' need at the target, those drained first; back in rotation as load returns; one always in rotation", (t) => {
+test("to_cordon: keeps in rotation the load's need at 80 % of the target plus one, at least two, at least the recommendation less the draining; the set moves only by the count, those cordoned kept", (t) => {
   if (!prerequisite(t, missingCommands("python3"))) return;
   const host = (name: string, load: number | null, left: number, more = {}) => ({
     name,
@@ -81,30 +82,66 @@ test("to_cordon: the serving hosts beyond the loads' need at the target, those d
     host("f", null, 0),
     host("g", 10, 0, { running: false }),
   ];
+  const cordoned = (hosts: ReturnType<typeof pool>, ...names: string[]) =>
+    hosts.map((h) => ({ ...h, cordoned: names.includes(h.name) }));
   const run = spawnSync(
     "python3",
     [
       "-c",
       `${load}
-json.dump([main.to_cordon(hosts, per_host) for hosts, per_host in json.load(sys.stdin)], sys.stdout)`,
+json.dump([main.to_cordon(*case) for case in json.load(sys.stdin)], sys.stdout)`,
     ],
     {
       input: JSON.stringify([
-        // 340 streams need 4 hosts at 100: all four serving ones stay in rotation
-        [pool(150), 100],
-        // ...2 at 200: the outdated one, then the fewest calls expected at the limit
-        [pool(150), 200],
-        // load returns (a at 500: 690 streams, 4 hosts at 200): every cordon lifted
-        [pool(500), 200],
-        // no load at all: one host, the last to be drained, keeps taking joins
-        [pool(0).map((h) => ({ ...h, load: h.load === null ? null : 0 })), 200],
+        // 340 streams at 1000: 1 host at 800, plus one: the outdated one, then the fewest
+        // calls expected at the limit, are cordoned
+        [pool(150), 1000, null],
+        // at 200 the load fits 2 hosts, but at 160 it needs 3, plus one: all four serve
+        [pool(150), 200, null],
+        // load returns (a at 1500: 1,690 streams, 3 hosts at 800, plus one): every cordon lifted
+        [pool(1500), 1000, null],
+        // no load at all: two hosts, the last to be drained, keep taking joins
+        [pool(0).map((h) => ({ ...h, load: h.load === null ? null : 0 })), 200, null],
+        // the recommendation of 4, less e draining, keeps 3
+        [pool(150), 1000, 4],
+        // a and c cordoned already: they stay so, though d and b come first in drain order
+        [cordoned(pool(150), "a", "c"), 1000, null],
+        // one to lift of d, b, a: the last in drain order go back first
+        [cordoned(pool(150), "a", "b", "d"), 1000, 4],
+        // ...and one more to cordon beside c: the first in drain order
+        [cordoned(pool(150), "c"), 1000, null],
       ]),
       encoding: "utf8",
       env: PY_ENV,
     },
   );
   assert.equal(run.status, 0, run.stderr);
-  assert.deepEqual(JSON.parse(run.stdout), [[], ["d", "b"], [], ["d", "b", "a"]]);
+  assert.deepEqual(JSON.parse(run.stdout), [
+    ["d", "b"],
+    [],
+    [],
+    ["d", "b"],
+    ["d"],
+    ["a", "c"],
+    ["d"],
+    ["c", "d"],
+  ]);
+});
+
+test("the replay's GCP cordon keeps in rotation what controller.py keeps", (t) => {
+  if (!prerequisite(t, missingCommands("python3"))) return;
+  const run = spawnSync(
+    "python3",
+    [
+      "-c",
+      `${load}
+json.dump([main.CORDON_TARGET_SHARE, main.CORDON_MIN_IN_ROTATION, main.in_rotation(1000, 500, 9, 2)], sys.stdout)`,
+    ],
+    { encoding: "utf8", env: PY_ENV },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  // 1,000 streams at 400 a host: 3 plus one; the recommendation of 9 less 2 draining: 7
+  assert.deepEqual(JSON.parse(run.stdout), [CORDON_TARGET_SHARE, CORDON_MIN_IN_ROTATION, 7]);
 });
 
 test("to_delete: a marked host whose drain is done, or whose mark outlived the limit once it drained or went silent; blind: one that never saw its mark and still serves", (t) => {
@@ -218,7 +255,7 @@ let lastLog = "";
 const pass = async (endpoint: string, rate: { maxHostsPerWindow: number; windowSec: number }) =>
   JSON.parse(await controller(endpoint, { rate }));
 
-test("a pass against stand-in Compute marks the hosts with the fewest calls expected at the limit by their own word (an old agent's streams / 4), by an object in the pool's mark bucket, leaving their metadata alone, and cordons the rest beyond the load's need", async (t) => {
+test("a pass against stand-in Compute marks the hosts with the fewest calls expected at the limit by their own word (an old agent's streams / 4), by an object in the pool's mark bucket, leaving their metadata alone; the two left serving stay in rotation", async (t) => {
   if (!prerequisite(t, missingCommands("python3"))) return;
   const s = new StandIns("127.0.0.1");
   try {
@@ -245,15 +282,15 @@ test("a pass against stand-in Compute marks the hosts with the fewest calls expe
     // six VMs (the agent's own publishes nothing here), recommendation 3, 2 per 900 s
     let report = await pass(g.endpoints.compute, { maxHostsPerWindow: 2, windowSec: 900 });
     assert.deepEqual(s.problems, [], "every request matched the API's documented shape");
-    // 3,720 streams need one host at 4,200: of c3d4 and g7h8, still serving, c3d4 (fewer calls
-    // at the limit) takes no new joins
+    // 3,720 streams need 2 hosts at 80 % of 4,200, plus one: c3d4 and g7h8, still serving,
+    // both stay in rotation
     assert.deepEqual(report, {
       size: 6,
       recommended: 3,
       draining: 0,
       marked: ["gcp-euw4-i9j0", "gcp-euw4-e5f6"],
       waiting: [],
-      cordoned: ["gcp-euw4-c3d4"],
+      cordoned: [],
       deleted: [],
       blind: [],
     });
@@ -262,27 +299,16 @@ test("a pass against stand-in Compute marks the hosts with the fewest calls expe
       [
         { bucket: MARKS, name: "drain/gcp-euw4-i9j0" },
         { bucket: MARKS, name: "drain/gcp-euw4-e5f6" },
-        { bucket: MARKS, name: "cordon/gcp-euw4-c3d4" },
       ],
     );
-    assert.deepEqual(
-      [...g.objects().keys()],
-      [markKey("gcp-euw4-i9j0"), markKey("gcp-euw4-e5f6"), `${MARKS}/cordon/gcp-euw4-c3d4`],
-    );
+    assert.deepEqual([...g.objects().keys()], [markKey("gcp-euw4-i9j0"), markKey("gcp-euw4-e5f6")]);
     // paging: 6 managed instances at 2 a page is 3 listManagedInstances calls
     assert.equal(s.count("compute", "listManagedInstances"), 3);
 
     // The next minute: both still drain; 6 - 3 - 2 leaves one, but the window allows no more.
-    const inserts = s.count("storage", "objects.insert");
     report = await pass(g.endpoints.compute, { maxHostsPerWindow: 2, windowSec: 900 });
     assert.deepEqual(report.marked, [], "the window's allowance is spent");
     assert.equal(report.draining, 2);
-    assert.deepEqual(report.cordoned, ["gcp-euw4-c3d4"]);
-    assert.equal(
-      s.count("storage", "objects.insert"),
-      inserts,
-      "a cordon in place is not written again",
-    );
     // With a wider allowance, the third goes; its metadata is as it was.
     report = await pass(g.endpoints.compute, { maxHostsPerWindow: 3, windowSec: 900 });
     assert.deepEqual(report.marked, ["gcp-euw4-c3d4"]);
@@ -295,6 +321,7 @@ test("a pass against stand-in Compute marks the hosts with the fewest calls expe
     // g7h8, alone in rotation, is never cordoned (with every backend failing its check the
     // balancer would send new connections to all of them)
     assert.deepEqual(report.cordoned, []);
+    assert.equal(s.count("storage", "objects.insert"), 3, "no cordon written on the way");
     report = await pass(g.endpoints.compute, { maxHostsPerWindow: 9, windowSec: 900 });
     assert.deepEqual(report.marked, [], "3 draining cover 6 - 3: nothing more");
     assert.deepEqual(s.problems, []);
@@ -415,7 +442,7 @@ test("a pass deletes the marked hosts whose drain is done or whose mark expired,
   }
 });
 
-test("a host over the per-host budget waits, says why in the log, and is cordoned so its calls thin out", async (t) => {
+test("a host over the per-host budget waits and says why in the log; with two serving, both stay in rotation", async (t) => {
   if (!prerequisite(t, missingCommands("python3"))) return;
   const s = new StandIns("127.0.0.1");
   const now = Math.floor(Date.now() / 1000);
@@ -443,7 +470,7 @@ test("a host over the per-host budget waits, says why in the log, and is cordone
       draining: 0,
       marked: [],
       waiting: ["gcp-euw4-y3z4"],
-      cordoned: ["gcp-euw4-y3z4"],
+      cordoned: [],
       deleted: [],
       blind: [],
     });
@@ -451,10 +478,161 @@ test("a host over the per-host budget waits, says why in the log, and is cordone
       lastLog,
       /waiting: gcp-euw4-y3z4 expects 50\.0 call\(s\) at the drain limit, over the budget of 35 per host/,
     );
-    assert.deepEqual([...g.objects().keys()], [`${MARKS}/cordon/gcp-euw4-y3z4`]);
+    assert.deepEqual([...g.objects().keys()], []);
   } finally {
     s.close();
   }
+});
+
+/** Runs `body` against stand-ins of this pool (the autoscaler AUTOSCALER), closed after. */
+async function onPool(
+  t: TestContext,
+  pool: Omit<GcpPool, "autoscaler">,
+  body: (g: Awaited<ReturnType<typeof gcpStandIns>>, s: StandIns) => Promise<void>,
+): Promise<void> {
+  if (!prerequisite(t, missingCommands("python3"))) return;
+  const s = new StandIns("127.0.0.1");
+  try {
+    await body(await gcpStandIns(s, VM, { autoscaler: AUTOSCALER, ...pool }), s);
+  } finally {
+    s.close();
+  }
+}
+
+test("cordons across passes: the serving hosts beyond the load at 80 % of the target plus one; the set moves only by the count, those cordoned kept, a cordon in place not written again", async (t) => {
+  const at = () => Math.floor(Date.now() / 1000);
+  // Every host expects more than the budget of 35 calls at the limit: none drains, all wait.
+  const loads: Array<[string, number, number]> = [
+    ["gcp-euw4-aa01", 400, 40],
+    ["gcp-euw4-bb02", 800, 50],
+    ["gcp-euw4-cc03", 1200, 60],
+    ["gcp-euw4-dd04", 1600, 70],
+    ["gcp-euw4-ee05", 2000, 80],
+  ];
+  await onPool(
+    t,
+    {
+      recommendedSize: 3,
+      peers: loads.map(([name, streams, left]) => ({
+        ...peer(name, "europe-west4-b"),
+        guest: { "avfleet/load": `${at()} ${streams} ${left}.00` },
+      })),
+    },
+    async (g, s) => {
+      const rate = { maxHostsPerWindow: 9, windowSec: 900 };
+      // 6,000 streams: 2 hosts at 3,360 (80 % of 4,200), plus one: 3 of the 5 serve
+      let report = await pass(g.endpoints.compute, rate);
+      assert.deepEqual(s.problems, []);
+      assert.deepEqual(report.marked, []);
+      assert.deepEqual(report.cordoned, ["gcp-euw4-aa01", "gcp-euw4-bb02"]);
+      const inserts = s.count("storage", "objects.insert");
+      assert.equal(inserts, 2);
+      // aa01's calls last: it now expects the most at the limit. Same count: the same two.
+      g.setGuest("gcp-euw4-aa01", "avfleet/load", `${at()} 400 90.00`);
+      report = await pass(g.endpoints.compute, rate);
+      assert.deepEqual(report.cordoned, ["gcp-euw4-aa01", "gcp-euw4-bb02"]);
+      assert.equal(s.count("storage", "objects.insert"), inserts, "no cordon written again");
+      assert.equal(s.count("storage", "objects.delete"), 0, "no cordon lifted");
+      // ee05 at 6,000: 10,000 streams need 3 at 3,360, plus one: of the two cordoned, the one
+      // drained first stays so, aa01 goes back in rotation
+      g.setGuest("gcp-euw4-ee05", "avfleet/load", `${at()} 6000 80.00`);
+      report = await pass(g.endpoints.compute, rate);
+      assert.deepEqual(report.cordoned, ["gcp-euw4-bb02"]);
+      assert.deepEqual([...g.objects().keys()], [`${MARKS}/cordon/gcp-euw4-bb02`]);
+      assert.deepEqual(s.problems, []);
+    },
+  );
+});
+
+test("a pass retries 429 and 5xx with backoff; a host whose reads still fail has its load unknown (not drained, its cordon left), said in the log, and the pass goes on", async (t) => {
+  const now = Math.floor(Date.now() / 1000);
+  await onPool(
+    t,
+    {
+      recommendedSize: 1,
+      peers: [
+        { ...peer("gcp-euw4-r1r1", "europe-west4-b"), guest: { "avfleet/load": `${now} 40 2.00` } },
+        { ...peer("gcp-euw4-u2u2", "europe-west4-c"), guest: { "avfleet/load": `${now} 10 1.00` } },
+        { ...peer("gcp-euw4-s3s3", "europe-west4-a"), guest: { "avfleet/load": `${now} 80 4.00` } },
+      ],
+      objects: { [`${MARKS}/cordon/gcp-euw4-u2u2`]: new Date(now * 1000).toISOString() },
+      faults: [
+        // the autoscaler over Compute's rate quota once, r1r1's guest attributes once: retried
+        { request: /^GET .*\/autoscalers\//, statuses: [429] },
+        { request: /^GET .*\/gcp-euw4-r1r1\/getGuestAttributes$/, statuses: [503] },
+        // u2u2 (the quietest, cordoned) cannot be read: four answers of 503 outlast the retries
+        { request: /^GET .*\/instances\/gcp-euw4-u2u2$/, statuses: [503, 503, 503, 503] },
+      ],
+    },
+    async (g, s) => {
+      const started = Date.now();
+      const report = JSON.parse(
+        await controller(g.endpoints.compute, {
+          rate: { maxHostsPerWindow: 9, windowSec: 900 },
+          program: "print(json.dumps(main.run_once(*main.settings(), main.time.time())))",
+        }),
+      );
+      assert.deepEqual(s.problems, []);
+      assert.equal(s.count("fault", "429") + s.count("fault", "503"), 6, "every fault answered");
+      // backoff: 1 s (429), 1 s (r1r1), then 1 + 2 + 4 s for u2u2, each up to twice that
+      assert.ok(Date.now() - started >= 7000, "u2u2's retries paused 1, 2 and 4 s at least");
+      // u2u2's load unknown: 130 streams need one host, plus u2u2 and this VM (it publishes
+      // nothing): 3 of 4; of r1r1 and s3s3, r1r1 expects fewer calls at the limit
+      assert.equal(report.recommended, 3);
+      assert.deepEqual(report.marked, ["gcp-euw4-r1r1"]);
+      assert.ok(!report.marked.includes("gcp-euw4-u2u2"));
+      assert.ok(
+        g.objects().has(`${MARKS}/cordon/gcp-euw4-u2u2`),
+        "an unread host's cordon is neither lifted nor set",
+      );
+      assert.match(lastLog, /unread: gcp-euw4-u2u2: GET .*HTTP 503.*its load is unknown this pass/);
+    },
+  );
+});
+
+test("the retries are bounded: none starts past RETRY_WITHIN_SEC into the pass, and the error then fails it", async (t) => {
+  await onPool(
+    t,
+    {
+      recommendedSize: 1,
+      peers: [],
+      faults: [{ request: /^GET .*\/autoscalers\//, statuses: [503, 503] }],
+    },
+    async (g, s) => {
+      const out = await controller(g.endpoints.compute, {
+        program: `main.RETRY_WITHIN_SEC = 0
+try:
+    main.run_once(*main.settings(), main.time.time())
+except main.ApiError as error:
+    print(error)`,
+      });
+      assert.match(out, /^GET .*autoscalers.*HTTP 503/);
+      assert.equal(s.count("fault", "503"), 1, "no second attempt");
+    },
+  );
+});
+
+test("a pass where no running member reports its load says so in the log (a template without enable-guest-attributes)", async (t) => {
+  await onPool(
+    t,
+    {
+      recommendedSize: 1,
+      peers: [peer("gcp-euw4-n1n1", "europe-west4-b"), peer("gcp-euw4-n2n2", "europe-west4-c")],
+    },
+    async (g, s) => {
+      const report = await pass(g.endpoints.compute, { maxHostsPerWindow: 9, windowSec: 900 });
+      assert.deepEqual(s.problems, []);
+      assert.deepEqual([report.marked, report.cordoned], [[], []]);
+      assert.match(
+        lastLog,
+        /no load: none of the 3 running member\(s\) reported avfleet\/load in the last 300 s.*enable-guest-attributes=TRUE/,
+      );
+      // one host reporting: no such line
+      g.setGuest("gcp-euw4-n1n1", "avfleet/load", `${Math.floor(Date.now() / 1000)} 10 1.00`);
+      await pass(g.endpoints.compute, { maxHostsPerWindow: 9, windowSec: 900 });
+      assert.doesNotMatch(lastLog, /no load:/);
+    },
+  );
 });
 
 test("the function's HTTP entry point answers 200 with its report, 500 when an API fails", async (t) => {
@@ -531,6 +709,10 @@ test("every pool declares its controller, a 30-minute drain as a 2-hour one", as
   // the mark: objects under drain/ of the pool's mark bucket, a binding on that bucket alone
   const marks = gcpDrainBucket("media-prod-euw4", "gcp-euw4");
   assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-marks").inputs.name, marks);
+  // no soft delete: each lifted cordon and each deleted mark would be kept (and billed) 7 days
+  assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-marks").inputs.softDeletePolicy, {
+    retentionDurationSeconds: 0,
+  });
   assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-mark").inputs.permissions, [
     "storage.objects.create",
     "storage.objects.delete",

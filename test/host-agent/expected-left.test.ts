@@ -128,3 +128,28 @@ json.dump([
     [200, "ok"],
   ]);
 });
+
+test("a cordon stands on a failed read (only a 404 lifts it), up to 300 s after the last good one; then the host fails open and says so", (t) => {
+  if (!prerequisite(t, missingCommands("python3"))) return;
+  const got = withConfig(
+    "from avfleet_agent import gcp, common",
+    `reads = iter([(200, 1000), (503, 1060), (0, 1100), (404, 1120), (503, 1130), (200, 1200), (429, 1400), (503, 1501), (200, 1560)])
+now, status = [0], [0]
+gcp.time.time = lambda: now[0]
+common.call_api = lambda method, url, headers=None, body=None, timeout=5: (status[0], b"")
+logs = []
+gcp.log = logs.append
+g = gcp.Gcp(config, {"metadata": "http://md", "monitoring": "http://mon", "storage": "http://gcs"})
+g.whoami = lambda: {"project": "p", "instanceId": "1", "zone": "us-west1-a", "name": "vm"}
+g.bearer = lambda: {"Authorization": "Bearer t"}
+out = []
+for code, at in reads:
+    status[0], now[0] = code, at
+    out.append(g.cordoned())
+json.dump([out, [m for m in logs if "fail open" in m]], sys.stdout)`,
+  );
+  assert.deepEqual(got, [
+    [true, true, true, false, false, true, true, false, true],
+    ["cordon unread for over 300 s: back in rotation (fail open)"],
+  ]);
+});

@@ -9,7 +9,7 @@ import {
   type Observation,
 } from "../../modules/scaling/policies";
 import { replay, staticHostsFor, type ReplayPool } from "../../modules/scaling/replay";
-import { POLICIES } from "../../modules/scaling/policies";
+import { cloudAutoscaler, POLICIES } from "../../modules/scaling/policies";
 
 const BOUNDS = { minHosts: 1, maxHosts: 1000, staticHosts: 50 };
 
@@ -125,4 +125,39 @@ test("replay: ours never refuses a join nor cuts a call before the drain limit, 
 test("replay: a policy that lags (Jitsi-style reactive) is overloaded by the event ours was ready for", () => {
   const target = pool(14, 4);
   assert.ok(replay(target, reactivePolicy, { warmPool: false }).totals.overloadMinutes > 0);
+});
+
+test("GCP's cordon in the replay is the controller's: in rotation the load at 80 % of the target plus one, at least two, at least the recommendation less the draining; as deployed", () => {
+  const run = cloudAutoscaler(
+    {
+      cloud: "gcp",
+      targetUtilization: 0.5,
+      scaleIn: { windowMin: 10, maxHosts: 5 },
+      removal: { kind: "drain", pick: "fewest-left-at-limit" },
+    },
+    { minHosts: 1, maxHosts: 100 },
+    () => 0,
+  );
+  const seen = (load: number, serving: number, draining: number) => ({
+    now: 0,
+    load,
+    serving,
+    booting: 0,
+    draining,
+    capacity: 1000,
+    history: new Float64Array(0),
+    events: [],
+    bootMin: 4,
+  });
+  // 1,000 sessions at 400 a host (80 % of the target's 500): 3, plus one, of 10 serve
+  assert.equal(run.cordon!(seen(1000, 10, 0), 0), 6);
+  // at the target itself it would be 2 (the rule before #28's review cordoned 8)
+  assert.equal(run.cordon!(seen(1000, 10, 0), 2), 6);
+  // no load: two stay in rotation
+  assert.equal(run.cordon!(seen(0, 10, 0), 0), 8);
+  // a recommendation of 9, less 2 draining: 7 serve
+  assert.equal(run.cordon!(seen(1000, 10, 2), 9), 3);
+  // fewer serving than that: none cordoned
+  assert.equal(run.cordon!(seen(1000, 3, 0), 0), 0);
+  assert.equal(run.deployedCordon, true);
 });

@@ -111,6 +111,30 @@ test("a cordoned host takes only the joins the hosts in rotation have no room fo
   assert.equal(Math.round(again.totals.callsCut), 500);
 });
 
+test("as deployed on GCP, a cordoned host takes no joins, and a cordon moves only by its count: a host cordoned stays so though another now comes first", () => {
+  // Two hosts, one cordoned: of 1,500 joins, the 500 beyond the other's room are refused.
+  const pair = new Pool(SPEC, ONE_KIND(1e9), 2);
+  pair.cordon(0, 1, "newest", true);
+  const minute = pair.step(0, 1500);
+  assert.equal(Math.round(minute.load), 1000);
+  assert.equal(Math.round(minute.refused), 500, "the balancer sends the cordoned host nothing");
+  // Three hosts, one cordoned; a fourth boots and, newest, now comes first in line. Cordoning
+  // one again keeps the first; the fourth takes its share of joins, cut when it is deleted.
+  const cutOfNewest = (deployed: boolean) => {
+    const pool = new Pool(SPEC, ONE_KIND(1e9), 3);
+    pool.cordon(0, 1, "newest", deployed);
+    pool.scaleTo(1, 4, { kind: "delete", pick: "newest" });
+    const ready = 1 + SPEC.coldBootMin[0];
+    assert.equal(pool.active(ready).serving, 4);
+    pool.cordon(ready, 1, "newest", deployed);
+    pool.step(ready, 300);
+    pool.scaleTo(ready + 1, 3, { kind: "delete", pick: "newest" });
+    return Math.round(pool.totals.callsCut);
+  };
+  assert.equal(cutOfNewest(true), 100, "the new host stayed in rotation");
+  assert.equal(cutOfNewest(false), 0, "without it, the new host is the one cordoned");
+});
+
 test("a scale-in skips hosts that would hold more calls than allowed at the drain limit", () => {
   const pool = new Pool(SPEC, ONE_KIND(1e9), 2, 800);
   pool.scaleTo(0, 1, { kind: "drain", pick: "least-loaded", maxLeftAtLimit: 100 });

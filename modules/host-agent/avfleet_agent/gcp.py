@@ -12,6 +12,10 @@ from .common import log, now_utc
 
 # How often a draining GCP host says again that it drains (its guest attribute avfleet/drain).
 GUEST_DRAIN_REFRESH_SEC = 60
+# How long a cordon stands on failed reads of its object: a transient Cloud Storage error (429,
+# 5xx, a timeout) must not put a cordoned host back in rotation, but a bucket unreadable for
+# good must not keep the host out of it for ever either: past this, the host fails open.
+CORDON_STALE_SEC = 300
 
 
 class Gcp(CloudInstanceManager):
@@ -26,6 +30,8 @@ class Gcp(CloudInstanceManager):
         self.token_expires = 0
         self.identity = None
         self.acknowledged_at = 0
+        self.cordon = False
+        self.cordon_read_at = time.time()
 
     def meta(self, path):
         status, body = common.call_api("GET", self.metadata + path, {"Metadata-Flavor": "Google"})
@@ -84,8 +90,9 @@ class Gcp(CloudInstanceManager):
         url = f"{self.monitoring}/v3/projects/{me['project']}/timeSeries"
         body = json.dumps({"timeSeries": [series]}).encode()
         # The controller's reading first: a host that shows a load in Monitoring has its own.
-        # The calls expected at the drain limit ride in the same write (the attribute takes
-        # about 10 writes a minute): "<epoch> <streams> <calls>", or the old "<epoch> <streams>"
+        # The calls expected at the drain limit ride in the same write, once a publishEverySec
+        # (at least 10 s, 30 s in the example stacks; the attribute takes about 10 writes a
+        # minute): "<epoch> <streams> <calls>", or the old "<epoch> <streams>"
         # while the media server gives no sessions; the controller reads both.
         left = "" if self.expected_left is None else f" {self.expected_left:.2f}"
         reported = self.guest_attribute("load", f"{int(time.time())} {streams}{left}")
@@ -126,27 +133,37 @@ class Gcp(CloudInstanceManager):
     def drain_object_exists(self):
         """Whether the controller's mark object of this VM exists. Anything else but 200 is no
         mark this tick: the controller waits for a drain it sees done."""
-        return self.object_exists("prefix")
+        return self.object_status("prefix") == 200
 
     def cordoned(self):
         """Whether the controller's cordon object of this VM exists: the host then fails the load
-        balancer's check (no new joins) and keeps its calls. A failed read is no cordon: the
-        host takes joins as before, the safe side for the calls to come."""
-        return self.object_exists("cordonPrefix")
+        balancer's check (no new joins) and keeps its calls. Only a 404 lifts a cordon; on a
+        failed read the last answer stands, up to CORDON_STALE_SEC after the last good one."""
+        status = self.object_status("cordonPrefix")
+        if status is None or status in (200, 404):
+            self.cordon, self.cordon_read_at = status == 200, time.time()
+        elif self.cordon and time.time() - self.cordon_read_at > CORDON_STALE_SEC:
+            log(f"cordon unread for over {CORDON_STALE_SEC} s: back in rotation (fail open)")
+            self.cordon = False
+        return self.cordon
 
-    def object_exists(self, kind):
-        """Whether object <drainMarks[kind]><VM name> of the pool's mark bucket exists:
-        objects.get answers 404 when it does not (https://cloud.google.com/storage/docs/consistency)."""
-        marks, me, auth = self.config.get("drainMarks"), self.whoami(), self.bearer()
-        if not (marks and kind in marks and me and auth and self.storage):
-            return False
+    def object_status(self, kind):
+        """objects.get's status for object <drainMarks[kind]><VM name> of the pool's mark bucket:
+        404 when it does not exist (https://cloud.google.com/storage/docs/consistency); 0 when no
+        identity or token came to ask with; None when the host has no such marks."""
+        marks = self.config.get("drainMarks")
+        if not (marks and kind in marks and self.storage):
+            return None
+        me, auth = self.whoami(), self.bearer()
+        if not (me and auth):
+            return 0
         bucket = drain_bucket(me["project"], self.config["pool"])
         name = urllib.parse.quote(marks[kind] + me["name"], safe="")
         url = f"{self.storage}/storage/v1/b/{bucket}/o/{name}"
         status = common.call_api("GET", url, auth)[0]
         if status not in (200, 404):
             log(f"mark {url}: HTTP {status}")
-        return status == 200
+        return status
 
     def heartbeat(self):
         """Tells the scale-in controller this host saw its mark and drains: past the drain limit
@@ -155,7 +172,8 @@ class Gcp(CloudInstanceManager):
         minute: guest attributes take about 10 writes a minute per VM, and past that GCE may
         drop attributes being written
         (https://cloud.google.com/compute/docs/metadata/manage-guest-attributes); the load
-        takes six."""
+        takes two (once a publishEverySec, 30 s in the example stacks) to six (at its floor,
+        10 s)."""
         if time.time() - self.acknowledged_at < GUEST_DRAIN_REFRESH_SEC:
             return True
         if self.guest_attribute("drain", f"draining {int(time.time())}"):
