@@ -20,7 +20,8 @@ from .serve import serve
 from .sessions import Sessions
 from .workload import Workload
 
-# The drain reason of a host its platform takes away (AWS scale-in, a GCE mark).
+# Drain reasons (drain.json): the platform takes the host away (AWS scale-in, a GCE mark), or
+# someone on the host asked (the drain-requested file).
 TERMINATION = "termination notice"
 REQUESTED = "requested on the host"
 
