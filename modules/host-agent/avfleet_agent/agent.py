@@ -5,6 +5,7 @@
 import glob
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,6 +19,11 @@ from .platforms import instance_manager
 from .serve import serve
 from .sessions import Sessions
 from .workload import Workload
+
+# Drain reasons (drain.json): the platform takes the host away (AWS scale-in, a GCE mark), or
+# someone on the host asked (the drain-requested file).
+TERMINATION = "termination notice"
+REQUESTED = "requested on the host"
 
 
 def health_answer(path, config, drain, tuned, workload_status, cordoned=False):
@@ -62,7 +68,7 @@ class Agent:
         self.verdict = None
         self.launched = False
         self.launch_beat = 0
-        self.drain_beat = 0
+        self.drain_beat_due = 0
         # /run is emptied at every boot: the bootstrap's mark and this boot's start are this boot's.
         self.bootstrapped = under_root("/run/avfleet/bootstrapped")
         booted = os.path.join(under_root(config["runDir"]), "booted")
@@ -235,11 +241,18 @@ class Agent:
 
     def protect(self):
         """Keeps the platform's scale-in off this host while more than the pool's cut budget of
-        its calls would still run at the drain limit; a draining host is past choosing."""
+        its calls would still run at the drain limit. A host draining for any other reason than
+        its termination takes no new call: open to scale-in at once, the first the group may
+        take. One draining for its termination is past choosing."""
         protection = self.config.get("scaleInProtection")
-        left = self.platform.expected_left
-        if protection and left is not None and self.launched and not self.drain:
-            self.platform.protect(left > protection["maxCutPerHost"], left)
+        if not protection:
+            return
+        budget = protection["maxCutPerHost"]
+        if self.drain:
+            if self.drain["reason"] != TERMINATION:
+                self.platform.protect(None, budget, draining=True)
+        elif self.launched:
+            self.platform.protect(self.platform.expected_left, budget)
 
     def tick(self):
         self.session_counter.count()
@@ -268,9 +281,11 @@ class Agent:
         if not self.drain:
             requested = os.path.join(under_root(self.config["hostDir"]), "drain-requested")
             if os.path.exists(requested):
-                self.start_drain("requested on the host")
+                self.start_drain(REQUESTED)
             elif self.platform.termination_notice():
-                self.start_drain("termination notice")
+                self.start_drain(TERMINATION)
+        elif self.drain["completed"] and self.drain["reason"] == REQUESTED:
+            self.end_requested_drain()
         if not self.drain or self.drain["completed"]:
             return
         # Idempotent: after a restart the media server is asked again.
@@ -284,13 +299,26 @@ class Agent:
                 self.drain["sessionsLeft"] = sessions
                 self.write_drain()
                 log(f"drain complete: {sessions} session(s) left{' at the limit' if over else ''}")
-        elif time.time() - self.drain_beat >= self.config.get("drainHeartbeatSec", 0):
+        elif time.time() >= self.drain_beat_due:
             # Not yet heard: asked again at the next tick.
             if self.platform.heartbeat():
-                self.drain_beat = time.time()
+                # ±10 %: hosts terminated together would beat together, into the API's throttle.
+                every = self.config.get("drainHeartbeatSec", 0) * random.uniform(0.9, 1.1)
+                self.drain_beat_due = time.time() + every
                 self.drain["heartbeats"] += 1
                 self.write_drain()
                 log(f"draining: {sessions} session(s) remain")
+
+    def end_requested_drain(self):
+        """A host whose requested drain is over, then picked by its platform's scale-in: nothing
+        is left to drain, so the termination goes on at once (else the hook waits out its
+        timeout and the drain ran for nothing). Once heard, not asked again."""
+        if self.drain.get("terminationCompleted") or not self.platform.termination_notice():
+            return
+        if self.platform.complete(self.drain.get("sessionsLeft")):
+            self.drain["terminationCompleted"] = True
+            self.write_drain()
+            log("termination notice after the requested drain: completed at once")
 
     def on_sigterm(self, *_):
         """systemd stops the agent before the media server: at a system shutdown (a GCE

@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+import random
 import re
 import time
 import urllib.parse
@@ -10,6 +11,39 @@ import urllib.parse
 from . import common
 from .cloud import CloudInstanceManager
 from .common import log, now_utc, number, sample_value
+
+# Scale-in protection's band and pace (docs/real-path.md, "AWS drains beyond two hours"). Set
+# above the budget, cleared only under 85 % of it: a host whose calls hover at the budget does
+# not flip every tick, and SetInstanceProtection answers ResourceContention to a group updated
+# too often (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_SetInstanceProtection.html).
+PROTECT_CLEAR_SHARE = 0.85
+# Between two changes; a draining host is cleared at once (it takes no new call, for good).
+PROTECT_CHANGE_GAP_SEC = 300
+# The value held is sent again this often (±10 %, so a group's hosts spread out): what the group
+# holds drifts from it. "When Amazon EC2 Auto Scaling launches a new instance or moves an
+# instance from a warm pool into the Auto Scaling group, the instance inherits the instance
+# scale-in protection setting of the Auto Scaling group", and a detached instance's setting is
+# lost (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-instance-protection.html);
+# the provider clears every instance's protection when it deletes the group (terraform-provider-aws
+# `disableASGScaleInProtections`, aws/resource_aws_autoscaling_group.go), while agents still run.
+PROTECT_RESEND_SEC = 600
+# No reading of the calls in progress for this long (the media server does not answer): the
+# host is open to scale-in, as a host with a dead media server is no capacity to keep.
+PROTECT_UNREAD_SEC = 300
+
+
+def protection_wanted(held, left, budget, unread_sec):
+    """Whether scale-in protection should hold on a host `held` so (None: unknown) with `left`
+    calls expected at the drain limit (None: no reading for `unread_sec` s) against the per-host
+    cut `budget`; None: nothing to decide yet."""
+    if left is None:
+        return False if unread_sec >= PROTECT_UNREAD_SEC else held
+    if left > budget:
+        return True
+    if left < PROTECT_CLEAR_SHARE * budget:
+        return False
+    # In the band: as held; a restarted agent's unknown is under the budget, so open.
+    return bool(held)
 
 
 def sigv4(method, url, region, service, body, creds):
@@ -60,8 +94,11 @@ class Aws(CloudInstanceManager):
         self.readings, self.counted_at, self.pending = None, 0, []
         # Unknown at start (a restarted agent's host may be protected): set at the first tick.
         self.protected = None
+        self.protection_changed_at = float("-inf")
+        self.protection_due = float("-inf")
+        self.read_at = None
 
-    def meta(self, path):
+    def meta(self, path, retry=True):
         if time.time() >= self.token_expires - 60:
             status, body = common.call_api(
                 "PUT",
@@ -75,6 +112,12 @@ class Aws(CloudInstanceManager):
         status, body = common.call_api(
             "GET", f"{self.imds}/latest/meta-data/{path}", {"X-aws-ec2-metadata-token": self.token}
         )
+        if status == 401 and retry:
+            # IMDS answers 401 to a token it no longer takes (expired, or IMDS restarted): a new
+            # one, once, as the AWS SDKs' IMDS clients do (docs/real-path.md, #28's review).
+            log(f"IMDS refused its token on {path}: a new one")
+            self.token_expires = 0
+            return self.meta(path, retry=False)
         return body.decode().strip() if status == 200 else None
 
     def call(self, service, params):
@@ -173,11 +216,24 @@ class Aws(CloudInstanceManager):
     def complete(self, sessions):
         return self.drain_call("CompleteLifecycleAction", {"LifecycleActionResult": "CONTINUE"})
 
-    def protect(self, protected, left):
-        """Instance scale-in protection on this instance, set only when it changes; a failed call
-        is made again at the next tick. Not in the warm pool: SetInstanceProtection refuses its
-        instances, and they hold no calls."""
-        if protected == self.protected or self.warmed():
+    def protect(self, left, budget, draining=False):
+        """Instance scale-in protection on this instance, by protection_wanted, or cleared at once
+        while the host drains. A change waits PROTECT_CHANGE_GAP_SEC after the last; the value
+        held is sent again every PROTECT_RESEND_SEC ±10 %; a failed call is made again at the
+        next tick. Only while IMDS reads InService (or nothing): a terminating host is past
+        choosing, and SetInstanceProtection refuses a warm pool instance (which holds no calls)."""
+        now = time.time()
+        if left is not None or self.read_at is None:
+            self.read_at = now
+        want = False if draining else protection_wanted(self.protected, left, budget, now - self.read_at)
+        if want is None:
+            return
+        change = want != self.protected
+        if change and not draining and now - self.protection_changed_at < PROTECT_CHANGE_GAP_SEC:
+            return
+        if not change and now < self.protection_due:
+            return
+        if self.meta("autoscaling/target-lifecycle-state") not in (None, "InService"):
             return
         instance = self.meta("instance-id")
         if not instance:
@@ -189,13 +245,22 @@ class Aws(CloudInstanceManager):
                 "Version": "2011-01-01",
                 "AutoScalingGroupName": self.config["metric"]["autoScalingGroup"],
                 "InstanceIds.member.1": instance,
-                "ProtectedFromScaleIn": "true" if protected else "false",
+                "ProtectedFromScaleIn": "true" if want else "false",
             },
         )
-        if status == 200:
-            self.protected = protected
-            verb = "protected from" if protected else "open to"
-            log(f"{verb} scale-in: {left:.1f} call(s) expected at the drain limit")
+        if status != 200:
+            return
+        self.protection_due = now + PROTECT_RESEND_SEC * random.uniform(0.9, 1.1)
+        if change:
+            self.protected, self.protection_changed_at = want, now
+            verb = "protected from" if want else "open to"
+            if draining:
+                why = "the host drains"
+            elif left is None:
+                why = f"no reading of the calls in progress for {int(now - self.read_at)} s"
+            else:
+                why = f"{left:.1f} call(s) expected at the drain limit"
+            log(f"{verb} scale-in: {why}")
 
     def launch(self, ready):
         """The launching hook, at every boot (into the warm pool and out of it): CONTINUE once the

@@ -51,9 +51,10 @@ class CloudInstanceManager:
         """Tells the platform the drain goes on; True once it heard."""
         return True
 
-    def protect(self, protected, left):
-        """Keeps the platform's scale-in off this host (`protected`) or lets it pick the host;
-        `left` is the calls expected at the drain limit, for the log."""
+    def protect(self, left, budget, draining=False):
+        """Keeps the platform's scale-in off this host while `left` calls (None: no reading) are
+        expected at the drain limit over the per-host cut `budget`, or lets it pick the host;
+        `draining`: the host drains, open to scale-in at once."""
         return None
 
     def launch(self, ready):
