@@ -32,7 +32,7 @@ import { storeIdentity, storePayload, storeSshFiles } from "../host-payloads/pay
 import { sshFiles } from "../host-payloads/metal-ssh";
 import { releaseIntent } from "../release/intent";
 import { weightsOf } from "../traffic/weights";
-import { selfReference } from "../traffic/stack-ref";
+import { refuseStale, selfReference } from "../traffic/stack-ref";
 import { hostCounts, hostStates, provisionedHosts } from "../fleets/metal-args";
 import { StackFacts, stackFacts } from "./facts";
 import {
@@ -180,9 +180,11 @@ export async function declareStack(
     };
   }
   const spec = config["avfleet:fleet"]!;
-  // What the pack's fleet-migration-order compares this update's marker with (policy/migration.ts);
-  // a metal site has no minHosts for a migration to raise.
-  if (spec.kind !== "metal") selfReference(spec.pool);
+  // What the pack's fleet-migration-order compares this update's marker with (policy/migration.ts),
+  // and the program too, pack or not (a bare `up` on a DIY backend); a metal site has no
+  // minHosts for a migration to raise.
+  if (spec.kind !== "metal")
+    await refuseStale(selfReference(spec.pool), spec.migration, "minHosts is");
   const common = {
     ...(spec.endpoint ? { endpoint: spec.endpoint } : {}),
     kind: spec.kind,

@@ -11,10 +11,8 @@ import * as compute from "@pulumi/gcp/compute";
 import * as clouddns from "@pulumi/gcp/dns";
 import type { TrafficSpec } from "../config/traffic";
 import { servingPools } from "./weights";
-import { selfReference, stackRef } from "./stack-ref";
+import { refuseStale, selfReference, stackRef } from "./stack-ref";
 import { routingOf, type Routing } from "../config/traffic";
-import type { MigrationMarker } from "../../policy/contract/facts";
-import { markerOf, staleWeights } from "../../policy/contract/migration";
 
 type Pool = TrafficSpec["pools"][number];
 
@@ -67,24 +65,6 @@ export interface TrafficSplitArgs {
   gcpProject?: string;
 }
 
-/**
- * Why this update must not run (#30), or undefined: its config's migration marker is older than
- * the one its own stack last applied (`applied`: the stack's `migration` output), judged as the
- * pack's traffic-migration-order judges it (a staged rollback and a journal begun afresh carry a
- * seq above the deployed one: the executor sees to it).
- */
-export function staleSplitRefusal(
-  stack: string,
-  config: MigrationMarker | undefined,
-  applied: unknown,
-): string | undefined {
-  const why = staleWeights(config, markerOf(applied));
-  return (
-    why &&
-    `stack ${stack}: ${why}; refused before any change. Deploy the stack file as the migration left it (pull its stack file commits), or let \`avfleet migrate\` finish or roll back`
-  );
-}
-
 export class TrafficSplit extends pulumi.ComponentResource {
   /** The weights last applied by `pulumi up` (empty before the first update). */
   readonly previousWeights: pulumi.Output<Record<string, number>>;
@@ -112,10 +92,7 @@ export class TrafficSplit extends pulumi.ComponentResource {
     opts?: pulumi.ComponentResourceOptions,
   ): Promise<TrafficSplit> {
     const split = new TrafficSplit(name, opts);
-    // Details, not the value: a stack whose traffic config is a secret outputs a secret marker.
-    const { value, secretValue } = await split.applied.getOutputDetails("migration");
-    const refusal = staleSplitRefusal(pulumi.getStack(), args.spec.migration, value ?? secretValue);
-    if (refusal) throw new Error(refusal);
+    await refuseStale(split.applied, args.spec.migration, "weights are");
     declareRecords(name, args, split);
     split.registerOutputs({ previousWeights: split.previousWeights });
     return split;

@@ -21,7 +21,9 @@ const STALE =
   "stack traffic-us-west: the stack's config carries migration step 12, but the stack last applied step 15: this checkout's weights are older than a running migration's; refused before any change. Deploy the stack file as the migration left it (pull its stack file commits), or let `avfleet migrate` finish or roll back";
 
 test("the rule: older than applied is refused; the same step, a newer one, a staged rollback and a first deploy are not", async () => {
-  const { staleSplitRefusal } = await import("../../modules/traffic/split");
+  const { staleRefusal } = await import("../../modules/traffic/stack-ref");
+  const staleSplitRefusal = (stack: string, config: any, applied: unknown) =>
+    staleRefusal(stack, config, applied, "weights are");
   const step = (seq: number, rollback = false) => ({ seq, rollback });
   assert.equal(staleSplitRefusal("traffic-us-west", step(12), step(15)), STALE);
   assert.match(
