@@ -6,10 +6,6 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import YAML from "yaml";
 import { loadStacks } from "../../modules/stacks/stack";
 import { evaluateStacks } from "../../modules/evaluation/evaluate";
 import type { Plan } from "../../modules/plan/plan";
@@ -17,19 +13,11 @@ import { evaluatePolicies } from "../../modules/policy-runner/runner";
 import { STACK_FACTS_TYPE } from "../../policy/contract/facts";
 import { stagedRollback, staleWeights } from "../../policy/contract/migration";
 import { POLICIES } from "../../policy/policies";
-import { ROOT } from "../support/cli";
+import { stackCopyWith } from "../support/stack-copy";
 
 /** `stack` from a copy of the stacks with its config edited, evaluated as the program runs it. */
 async function evaluatedWith(stack: string, edit: (config: any) => void): Promise<Plan> {
-  const root = mkdtempSync(join(tmpdir(), "avfleet-migration-"));
-  const dir = join(root, "stacks");
-  // A bare-metal pool's stack names its inventory from the project root.
-  for (const folder of ["stacks", "inventory"])
-    cpSync(join(ROOT, folder), join(root, folder), { recursive: true });
-  const file = join(dir, `Pulumi.${stack}.yaml`);
-  const doc = YAML.parse(readFileSync(file, "utf8"));
-  edit(doc.config);
-  writeFileSync(file, YAML.stringify(doc));
+  const { dir } = stackCopyWith(stack, edit);
   const [plan] = await evaluateStacks(loadStacks(dir, [stack]));
   return plan;
 }

@@ -6,24 +6,12 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import YAML from "yaml";
 import { evaluateStack, EvaluationError } from "../../modules/evaluation/evaluate";
-import { ROOT } from "../support/cli";
+import { stackCopyWith } from "../support/stack-copy";
 
 /** gcp-us-west1 with `migration` in its fleet config, in a copy of the example stacks. */
-function poolAt(migration: { seq: number; rollback: boolean }) {
-  const root = mkdtempSync(join(tmpdir(), "avfleet-fleet-guard-"));
-  for (const folder of ["stacks", "inventory"])
-    cpSync(join(ROOT, folder), join(root, folder), { recursive: true });
-  const file = join(root, "stacks", "Pulumi.gcp-us-west1.yaml");
-  const doc = YAML.parse(readFileSync(file, "utf8"));
-  doc.config["avfleet:fleet"].migration = migration;
-  writeFileSync(file, YAML.stringify(doc));
-  return { name: "gcp-us-west1", file };
-}
+const poolAt = (migration: { seq: number; rollback: boolean }) =>
+  stackCopyWith("gcp-us-west1", (config) => (config["avfleet:fleet"].migration = migration));
 
 test("a pool whose minHosts is older than its stack last applied is refused by the program; the same step runs", async () => {
   const stack = poolAt({ seq: 12, rollback: false });

@@ -7,15 +7,13 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import YAML from "yaml";
 import { loadStackFile } from "../../modules/stacks/stack";
 import { evaluateStack, EvaluationError } from "../../modules/evaluation/evaluate";
 import { behindApplied, markerOf } from "../../policy/contract/migration";
 import { ROOT } from "../support/cli";
+import { stackCopyWith } from "../support/stack-copy";
 
 const STALE =
   "stack traffic-us-west: the stack's config carries migration step 12, but the stack last applied step 15: this checkout's weights are older than a running migration's; refused before any change. Deploy the stack file as the migration left it (pull its stack file commits), or let `avfleet migrate` finish or roll back";
@@ -105,16 +103,8 @@ test("under Pulumi's mock runtime: a stale config throws once its own stack is r
 });
 
 /** traffic-us-west with `migration` in its config, in a copy of the example stacks. */
-function trafficAt(migration: { seq: number; rollback: boolean }) {
-  const root = mkdtempSync(join(tmpdir(), "avfleet-self-guard-"));
-  for (const folder of ["stacks", "inventory"])
-    cpSync(join(ROOT, folder), join(root, folder), { recursive: true });
-  const file = join(root, "stacks", "Pulumi.traffic-us-west.yaml");
-  const doc = YAML.parse(readFileSync(file, "utf8"));
-  doc.config["avfleet:traffic"].migration = migration;
-  writeFileSync(file, YAML.stringify(doc));
-  return { name: "traffic-us-west", file };
-}
+const trafficAt = (migration: { seq: number; rollback: boolean }) =>
+  stackCopyWith("traffic-us-west", (config) => (config["avfleet:traffic"].migration = migration));
 
 test("as the Pulumi CLI loads the program (ts-node, index.ts): the update fails with the refusal; the same step runs", async () => {
   const stack = trafficAt({ seq: 12, rollback: false });
