@@ -157,6 +157,12 @@ export async function declareStack(
   cloudwatch?: CloudWatchCounters,
 ): Promise<Record<string, pulumi.Input<unknown>>> {
   const { config } = stack.document;
+  const fleet = config["avfleet:fleet"];
+  // What the pack's fleet-migration-order compares this update's marker with (policy/migration.ts),
+  // and the program too, pack or not (a bare `up` on a DIY backend), before it declares anything
+  // else; a metal site has no minHosts for a migration to raise.
+  if (fleet && fleet.kind !== "metal")
+    await refuseStale(selfReference(fleet.pool), fleet.migration, "minHosts is");
   new StackFacts("stack-facts", {
     facts: stackFacts(pulumi.getStack(), stack.document, stack.inventory, isConfigSecret),
   });
@@ -179,12 +185,7 @@ export async function declareStack(
       previousWeights: split.previousWeights,
     };
   }
-  const spec = config["avfleet:fleet"]!;
-  // What the pack's fleet-migration-order compares this update's marker with (policy/migration.ts),
-  // and the program too, pack or not (a bare `up` on a DIY backend); a metal site has no
-  // minHosts for a migration to raise.
-  if (spec.kind !== "metal")
-    await refuseStale(selfReference(spec.pool), spec.migration, "minHosts is");
+  const spec = fleet!;
   const common = {
     ...(spec.endpoint ? { endpoint: spec.endpoint } : {}),
     kind: spec.kind,

@@ -30,6 +30,11 @@ export function staleRefusal(
   applied: unknown,
   what: "weights are" | "minHosts is",
 ): string | undefined {
+  // What the program outputs is null or a marker; anything else is a marker the engine could not
+  // give back (a secret it failed to decrypt reads as {}: pulumi/pulumi pkg/resource/deploy
+  // builtins.go, backend/secrets.go), and passing it would let any config through.
+  if (applied !== undefined && applied !== null && !markerOf(applied))
+    return `stack ${stack}: its last update's migration output is unreadable (${JSON.stringify(applied)}); refused before any change, as the migration's order cannot be judged. Check that this checkout can decrypt the stack's secrets`;
   const why = staleWeights(config, markerOf(applied), what);
   return (
     why &&

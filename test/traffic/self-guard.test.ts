@@ -33,8 +33,15 @@ test("the rule: older than applied is refused; the same step, a newer one, a sta
   // The executor stages a rollback (and a journal begun afresh) above the deployed seq.
   assert.equal(staleSplitRefusal("traffic-us-west", step(16, true), step(15)), undefined);
   // A first deploy reads no outputs; a stack before any migration outputs `migration: null`.
-  for (const applied of [undefined, null, {}, { seq: "15" }])
+  for (const applied of [undefined, null])
     assert.equal(staleSplitRefusal("traffic-us-west", step(1), applied), undefined);
+  // Anything else is a marker the engine could not give back (a secret it failed to decrypt
+  // reads as {}): refused, not passed.
+  for (const applied of [{}, { seq: "15" }])
+    assert.match(
+      staleSplitRefusal("traffic-us-west", step(1), applied)!,
+      /^stack traffic-us-west: its last update's migration output is unreadable \(/,
+    );
   // The parts another marker (a fleet's floor) can reuse.
   assert.deepEqual(markerOf({ seq: 4, rollback: false }), { seq: 4, rollback: false });
   assert.equal(markerOf(null), undefined);
