@@ -15,6 +15,7 @@ import type { Severity } from "../config/notify.schema";
 import { autoScalingGroupName, type CloudWatchCounters, type CounterTerm } from "../host/agent";
 import { HOST_METRIC_FAMILIES } from "../host-series/exporter";
 import { awsMediaMetric } from "../host/metrics";
+import { GROUP_METRICS } from "../fleets/aws-args";
 import { burnAnnotations, DEFAULT_RUNBOOK_BASE, num, scaled } from "../observe/rules";
 import {
   BURN_ALERTS,
@@ -103,6 +104,18 @@ export function cloudwatchCounters(pool: string, periodSec = 60): CloudWatchCoun
       metric(CLOUDWATCH.inDatagrams, { Pool: pool }, hostCounter("inDatagrams")),
       metric(CLOUDWATCH.allowance, { Pool: pool }, hostCounter("allowance")),
     ],
+  };
+}
+
+/** A metric the pool's group publishes itself (GROUP_METRICS: every pool's group collects them). */
+export function groupMetric(
+  pool: string,
+  metricName: (typeof GROUP_METRICS)[number] = "GroupInServiceInstances",
+) {
+  return {
+    namespace: "AWS/AutoScaling",
+    metricName,
+    dimensions: { AutoScalingGroupName: autoScalingGroupName(pool) },
   };
 }
 
@@ -397,13 +410,7 @@ export function awsAlarms(ref: PoolRef, runbookBase = DEFAULT_RUNBOOK_BASE): Aws
       period,
       stat: "SampleCount",
     };
-    const inService = {
-      namespace: "AWS/AutoScaling",
-      metricName: "GroupInServiceInstances",
-      dimensions: { AutoScalingGroupName: autoScalingGroupName(ref.pool) },
-      period,
-      stat: "Minimum",
-    };
+    const inService = { ...groupMetric(ref.pool), period, stat: "Minimum" };
     out.alarms.push({
       role: "pool-silent",
       severity: POOL_SILENT.severity,

@@ -11,7 +11,7 @@
 import { autoScalingGroupName } from "../host/agent";
 import { awsMediaMetric } from "../host/metrics";
 import { HOST_THRESHOLDS, SLIS } from "../observe/spec";
-import { CLOUDWATCH, cloudwatchCounters, published, type PoolRef } from "./cloud";
+import { CLOUDWATCH, cloudwatchCounters, groupMetric, published, type PoolRef } from "./cloud";
 
 /** What the pool's hosts publish, as a metric array row with its rendering options. */
 type Row = (string | Record<string, unknown>)[];
@@ -23,6 +23,14 @@ interface Widget {
   width: number;
   height: number;
   properties: Record<string, unknown>;
+}
+
+/** A metric as a row of a widget's `metrics`: namespace, name, each dimension, its options. */
+function asRow(
+  m: { namespace: string; metricName: string; dimensions: Record<string, string> },
+  options: Record<string, unknown>,
+): Row {
+  return [m.namespace, m.metricName, ...Object.entries(m.dimensions).flat(), options];
 }
 
 const WIDTH = 8;
@@ -45,10 +53,8 @@ export function awsDashboardBody(
   alarmArns: string[],
 ): { periodOverride: "inherit"; widgets: Widget[] } {
   const counters = cloudwatchCounters(ref.pool);
-  const row = (name: string, dims: Record<string, string>, options: Record<string, unknown>) => {
-    const m = published(counters, name, dims);
-    return [m.namespace, m.metricName, ...Object.entries(m.dimensions).flat(), options] as Row;
-  };
+  const row = (name: string, dims: Record<string, string>, options: Record<string, unknown>) =>
+    asRow(published(counters, name, dims), options);
   const graph = (
     title: string,
     metrics: Row[],
@@ -111,13 +117,7 @@ export function awsDashboardBody(
           label: "publishing",
         },
       ],
-      [
-        "AWS/AutoScaling",
-        "GroupInServiceInstances",
-        "AutoScalingGroupName",
-        autoScalingGroupName(ref.pool),
-        { stat: "Average", label: "in service" },
-      ],
+      asRow(groupMetric(ref.pool), { stat: "Average", label: "in service" }),
     ]),
     graph(
       "Media streams (the group's scaling metric)",

@@ -7,8 +7,8 @@
  */
 import type { FleetSpec } from "../config/fleet.schema";
 import { GROUP_METRICS } from "../fleets/aws-args";
-import { agentConfig, autoScalingGroupName, type CloudWatchCounters } from "../host/agent";
-import type { AlarmMetric } from "./cloud";
+import { agentConfig, type CloudWatchCounters } from "../host/agent";
+import { groupMetric, type AlarmMetric } from "./cloud";
 import { HOST_JOB } from "../host/scrape";
 import { emptyCounts, renderSessionMetrics } from "../host-series/sessions";
 
@@ -95,17 +95,12 @@ export function unpublishedAlarmMetrics(
       m.terms.filter((t) => !served.has(t.family)).map((t) => t.family),
     ]),
   );
-  const group = JSON.stringify({ AutoScalingGroupName: autoScalingGroupName(spec.pool) });
+  const key = (m: AlarmMetric) => JSON.stringify([m.namespace, m.metricName, m.dimensions]);
+  const group = new Set(GROUP_METRICS.map((name) => key(groupMetric(spec.pool, name))));
   return reads.flatMap((m) => {
-    if (
-      m.namespace === "AWS/AutoScaling" &&
-      (GROUP_METRICS as readonly string[]).includes(m.metricName ?? "") &&
-      JSON.stringify(m.dimensions) === group
-    )
-      return [];
-    const key = JSON.stringify([m.namespace, m.metricName, m.dimensions]);
-    const missing = sourced.get(key);
-    if (!missing) return [`metric ${key}: not in the hosts' table`];
-    return missing.map((family) => `metric ${key}: its family ${family} is not served`);
+    if (group.has(key(m))) return [];
+    const missing = sourced.get(key(m));
+    if (!missing) return [`metric ${key(m)}: not in the hosts' table`];
+    return missing.map((family) => `metric ${key(m)}: its family ${family} is not served`);
   });
 }
