@@ -129,3 +129,54 @@ function floors(mins: number[]): string {
   if (mins.length === 0) return "no schedules";
   return `${mins.length} schedules, floors ${Math.min(...mins)}–${Math.max(...mins)} hosts`;
 }
+
+const WEEK_MIN = 7 * 24 * 60;
+
+/** Minutes into the local week (Sunday 00:00 = 0) of `at` in the IANA zone `timeZone`. */
+function weekMinute(at: Date, timeZone: string): number {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      weekday: "short",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    })
+      .formatToParts(at)
+      .map((p) => [p.type, p.value]),
+  );
+  const day = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"].indexOf(parts.weekday);
+  return day * 1440 + Number(parts.hour) * 60 + Number(parts.minute);
+}
+
+/** The days of week a `M H * * D` recurrence names: `1-5`, `0,6` or one day. */
+function daysOf(field: string): number[] {
+  return field.split(",").flatMap((part) => {
+    const [from, to] = part.split("-").map(Number);
+    return Array.from({ length: (to ?? from) - from + 1 }, (_, i) => (from + i) % 7);
+  });
+}
+
+/**
+ * The minimum the scheduled actions hold at `at` (ISO 8601): the one that fired last before it
+ * in its own time zone, as Auto Scaling runs a recurrence (modules/providers/aws.ts
+ * SCHEDULED_MIN). Only the `M H * * D` recurrences modules/scaling compiles are read; anything
+ * else is an error, not a guess.
+ */
+export function scheduledFloorAt(schedules: AwsScheduledAction[], at: string): number {
+  const instant = new Date(at);
+  if (schedules.length === 0 || Number.isNaN(instant.getTime()))
+    throw new Error(`no scheduled floor at ${at}: ${schedules.length} scheduled actions`);
+  let best: { since: number; minSize: number } | undefined;
+  for (const action of schedules) {
+    const m = /^(\d{1,2}) (\d{1,2}) \* \* ([\d,-]+)$/.exec(action.recurrence);
+    if (!m) throw new Error(`recurrence ${action.recurrence} is not one modules/scaling compiles`);
+    const now = weekMinute(instant, action.timeZone);
+    for (const day of daysOf(m[3])) {
+      const fires = day * 1440 + Number(m[2]) * 60 + Number(m[1]);
+      const since = (now - fires + WEEK_MIN) % WEEK_MIN;
+      if (!best || since < best.since) best = { since, minSize: action.minSize };
+    }
+  }
+  return best!.minSize;
+}
