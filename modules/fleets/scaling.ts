@@ -130,9 +130,24 @@ function floors(mins: number[]): string {
   return `${mins.length} schedules, floors ${Math.min(...mins)}–${Math.max(...mins)} hosts`;
 }
 
-const WEEK_MIN = 7 * 24 * 60;
+const DAY_MIN = 24 * 60;
+const WEEK_MIN = 7 * DAY_MIN;
 
-/** Minutes into the local week (Sunday 00:00 = 0) of `at` in the IANA zone `timeZone`. */
+/** A cron `M H * * DOW` (what compile emits): the minutes of a local week (0 = Monday 00:00) it fires. */
+export function cronStarts(cron: string): number[] {
+  const [minute, hour, dom, month, dow, ...rest] = cron.split(" ");
+  if (dom !== "*" || month !== "*" || rest.length || !/^\d+$/.test(minute) || !/^\d+$/.test(hour))
+    throw new Error(`cron "${cron}" is not of the form M H * * DOW`);
+  const days = new Set<number>();
+  for (const part of dow === "*" ? ["0-6"] : dow.split(",")) {
+    const [from, to = from] = part.split("-").map(Number);
+    for (let d = from; d <= to; d++) days.add(d % 7);
+  }
+  // Cron counts days from Sunday (0); the local week here starts on Monday.
+  return [...days].map((d) => ((d + 6) % 7) * DAY_MIN + +hour * 60 + +minute);
+}
+
+/** Minutes into the local week (Monday 00:00 = 0) of `at` in the IANA zone `timeZone`, DST included. */
 function weekMinute(at: Date, timeZone: string): number {
   const parts = Object.fromEntries(
     new Intl.DateTimeFormat("en-US", {
@@ -145,23 +160,14 @@ function weekMinute(at: Date, timeZone: string): number {
       .formatToParts(at)
       .map((p) => [p.type, p.value]),
   );
-  const day = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"].indexOf(parts.weekday);
-  return day * 1440 + Number(parts.hour) * 60 + Number(parts.minute);
-}
-
-/** The days of week a `M H * * D` recurrence names: `1-5`, `0,6` or one day. */
-function daysOf(field: string): number[] {
-  return field.split(",").flatMap((part) => {
-    const [from, to] = part.split("-").map(Number);
-    return Array.from({ length: (to ?? from) - from + 1 }, (_, i) => (from + i) % 7);
-  });
+  const day = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].indexOf(parts.weekday);
+  return day * DAY_MIN + Number(parts.hour) * 60 + Number(parts.minute);
 }
 
 /**
  * The minimum the scheduled actions hold at `at` (ISO 8601): the one that fired last before it
  * in its own time zone, as Auto Scaling runs a recurrence (modules/providers/aws.ts
- * SCHEDULED_MIN). Only the `M H * * D` recurrences modules/scaling compiles are read; anything
- * else is an error, not a guess.
+ * SCHEDULED_MIN). Only the `M H * * D` recurrences modules/scaling compiles are read.
  */
 export function scheduledFloorAt(schedules: AwsScheduledAction[], at: string): number {
   const instant = new Date(at);
@@ -169,11 +175,8 @@ export function scheduledFloorAt(schedules: AwsScheduledAction[], at: string): n
     throw new Error(`no scheduled floor at ${at}: ${schedules.length} scheduled actions`);
   let best: { since: number; minSize: number } | undefined;
   for (const action of schedules) {
-    const m = /^(\d{1,2}) (\d{1,2}) \* \* ([\d,-]+)$/.exec(action.recurrence);
-    if (!m) throw new Error(`recurrence ${action.recurrence} is not one modules/scaling compiles`);
     const now = weekMinute(instant, action.timeZone);
-    for (const day of daysOf(m[3])) {
-      const fires = day * 1440 + Number(m[2]) * 60 + Number(m[1]);
+    for (const fires of cronStarts(action.recurrence)) {
       const since = (now - fires + WEEK_MIN) % WEEK_MIN;
       if (!best || since < best.since) best = { since, minSize: action.minSize };
     }
