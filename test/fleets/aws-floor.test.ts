@@ -50,6 +50,11 @@ test("ordinary up: minSize ignored and minHosts declared; an up carrying a newer
   assert.equal(groupMinSize(raised, schedules, at), 46);
   // At 10:00 the last action (weekday-0400) holds the old minimum; the compiled one holds 30.
   assert.equal(groupMinSize(raised, schedules, "2026-03-10T14:00:00Z"), 30);
+  // A release (minHosts back to 6 with a newer marker) never drops the group under the hour's
+  // forecast: 46 at the evening peak, 6 only where the schedules hold 6.
+  const released = compileAws(spec, "us-east-1").schedules;
+  assert.equal(groupMinSize(spec, released, at), 46);
+  assert.equal(groupMinSize(spec, released, "2026-03-10T14:00:00Z"), 6);
   // A pool without schedules never ignores minSize, marker or not.
   assert.deepEqual(groupIgnoreChanges(false, "release"), ["initialLifecycleHooks"]);
   assert.equal(groupMinSize(raised, [], at), 30);
