@@ -71,7 +71,7 @@ export const demandSchema = {
  * so the policy pack's fleet-migration-order refuses a deploy from a checkout that missed it.
  */
 const fleetMigrationSchema = migrationMarkerSchema(
-  "written by avfleet migrate with each minHosts it sets (a scale step, a floor raised before a shift), never by hand: {seq, rollback}; the policy pack refuses an update whose seq is older than the one the stack last applied",
+  "written by avfleet migrate with each minHosts it sets (a scale step, a floor raised before a shift), never by hand: {seq, rollback, at}; the policy pack refuses an update whose seq is older than the one the stack last applied",
   "the position in the region's migration journal of the change that wrote this minHosts",
   "the change was made by a rollback (the floor raised for the pool it returns to)",
 );

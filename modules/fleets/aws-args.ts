@@ -9,6 +9,7 @@ import { AWS_DRAIN_HOOK, AWS_LAUNCH_HOOK, awsMediaMetric } from "../host/metrics
 import { launchSeconds } from "../host/units";
 import { containerImage, ecrRepository } from "../host/image";
 import type { GroupTarget } from "../release/cloud-intent";
+import { scheduledFloorAt, type AwsScheduledAction } from "./scaling";
 
 /** The per-host media-load metric and the drain hook, named once for fleet and agent. */
 export { awsMediaMetric as mediaMetric, AWS_DRAIN_HOOK as DRAIN_HOOK } from "../host/metrics";
@@ -246,16 +247,39 @@ export const GROUP_METRICS = ["GroupInServiceInstances"] as const;
 /**
  * Group inputs a later `up` must not change: initialLifecycleHooks is ForceNew upstream (a changed
  * hook would delete and recreate the group, every host with it); the hooks' own LifecycleHook
- * resources carry every change. minSize moves with scheduled actions. The launch template's
- * version, unless a rollout of this release points it (modules/release/cloud-intent.ts): the new
- * version is created, and the group keeps launching the one it ran.
+ * resources carry every change. minSize moves with scheduled actions, except at the up that
+ * carries a migration's floor change (`floorAt`, policy/contract/migration.ts floorChangeAt). The
+ * launch template's version, unless a rollout of this release points it
+ * (modules/release/cloud-intent.ts): the new version is created, and the group keeps launching
+ * the one it ran.
  */
-export function groupIgnoreChanges(hasSchedules: boolean, target: GroupTarget): string[] {
+export function groupIgnoreChanges(
+  hasSchedules: boolean,
+  target: GroupTarget,
+  floorAt?: string,
+): string[] {
   return [
     "initialLifecycleHooks",
-    ...(hasSchedules ? ["minSize"] : []),
+    ...(hasSchedules && !floorAt ? ["minSize"] : []),
     ...(target === "running" ? ["launchTemplate.version"] : []),
   ];
+}
+
+/**
+ * The group's minSize. At the up that carries a migration's floor change (#28) on a group whose
+ * schedules move its minimum, the floor the schedules hold at the change's time, at least
+ * minHosts: the schedules carry the new minHosts too, so the next one to fire keeps it, and a
+ * lowered minHosts does not drop the group under the forecast of the hour. From the marker's
+ * time, never the clock: a preview and its up declare the same. Otherwise minHosts, which an
+ * `up` sends only to a group without schedules or at its creation (ignoreChanges).
+ */
+export function groupMinSize(
+  spec: AwsFleetSpec,
+  schedules: AwsScheduledAction[],
+  floorAt?: string,
+): number {
+  if (!floorAt || schedules.length === 0) return spec.minHosts;
+  return Math.max(spec.minHosts, scheduledFloorAt(schedules, floorAt));
 }
 
 /** The health check the load balancer's target groups run against each host's agent. */

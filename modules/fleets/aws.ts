@@ -36,6 +36,11 @@ export interface AwsFleetArgs {
   scaling: AwsScaling;
   /** Where a release's rollout stands (`avfleet:rollout`), when one does. */
   rollout?: RolloutConfig;
+  /**
+   * The `at` of a migration's floor change this up carries and the stack has not applied
+   * (policy/contract/migration.ts floorChangeAt), when it carries one.
+   */
+  floorAt?: string;
 }
 
 /** The pool's release as the stack outputs it; modules/release/cloud-intent.ts decides. */
@@ -64,7 +69,7 @@ export class AwsFleet extends pulumi.ComponentResource {
 }
 
 export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pulumi.Resource) {
-  const { spec, region, boot, scaling, rollout } = fleetArgs;
+  const { spec, region, boot, scaling, rollout, floorAt } = fleetArgs;
   const tags = fleetLabels(spec);
   const opts = { parent };
   const groupName = args.groupName(spec);
@@ -262,7 +267,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     {
       region,
       name: groupName,
-      minSize: spec.minHosts,
+      minSize: args.groupMinSize(spec, scaling.schedules, floorAt),
       maxSize: spec.maxHosts,
       vpcZoneIdentifiers: spec.subnets.map((s) => s.id),
       // An explicit version number, never $Latest or $Default: those follow the template, so a
@@ -303,11 +308,12 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       waitForCapacityTimeout: args.waitForCapacityTimeout(spec),
       tags: args.asgTags(tags),
     },
-    // Scheduled actions move the minimum every hour: after a refresh, the next up must not set
-    // it back (the schedules carry spec.minHosts as their floor).
+    // Scheduled actions move the minimum every half hour: after a refresh, an ordinary up must
+    // not set it back (the schedules carry spec.minHosts as their floor). The up that carries a
+    // migration's floor change sets it, so the raised floor is there when the up returns.
     {
       ...opts,
-      ignoreChanges: args.groupIgnoreChanges(scaling.schedules.length > 0, intent.target),
+      ignoreChanges: args.groupIgnoreChanges(scaling.schedules.length > 0, intent.target, floorAt),
     },
   );
 

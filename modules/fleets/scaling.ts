@@ -129,3 +129,57 @@ function floors(mins: number[]): string {
   if (mins.length === 0) return "no schedules";
   return `${mins.length} schedules, floors ${Math.min(...mins)}–${Math.max(...mins)} hosts`;
 }
+
+const DAY_MIN = 24 * 60;
+const WEEK_MIN = 7 * DAY_MIN;
+
+/** A cron `M H * * DOW` (what compile emits): the minutes of a local week (0 = Monday 00:00) it fires. */
+export function cronStarts(cron: string): number[] {
+  const [minute, hour, dom, month, dow, ...rest] = cron.split(" ");
+  if (dom !== "*" || month !== "*" || rest.length || !/^\d+$/.test(minute) || !/^\d+$/.test(hour))
+    throw new Error(`cron "${cron}" is not of the form M H * * DOW`);
+  const days = new Set<number>();
+  for (const part of dow === "*" ? ["0-6"] : dow.split(",")) {
+    const [from, to = from] = part.split("-").map(Number);
+    for (let d = from; d <= to; d++) days.add(d % 7);
+  }
+  // Cron counts days from Sunday (0); the local week here starts on Monday.
+  return [...days].map((d) => ((d + 6) % 7) * DAY_MIN + +hour * 60 + +minute);
+}
+
+/** Minutes into the local week (Monday 00:00 = 0) of `at` in the IANA zone `timeZone`, DST included. */
+function weekMinute(at: Date, timeZone: string): number {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      weekday: "short",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    })
+      .formatToParts(at)
+      .map((p) => [p.type, p.value]),
+  );
+  const day = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].indexOf(parts.weekday);
+  return day * DAY_MIN + Number(parts.hour) * 60 + Number(parts.minute);
+}
+
+/**
+ * The minimum the scheduled actions hold at `at` (ISO 8601): the one that fired last before it
+ * in its own time zone, as Auto Scaling runs a recurrence (modules/providers/aws.ts
+ * SCHEDULED_MIN). Only the `M H * * D` recurrences modules/scaling compiles are read.
+ */
+export function scheduledFloorAt(schedules: AwsScheduledAction[], at: string): number {
+  const instant = new Date(at);
+  if (schedules.length === 0 || Number.isNaN(instant.getTime()))
+    throw new Error(`no scheduled floor at ${at}: ${schedules.length} scheduled actions`);
+  let best: { since: number; minSize: number } | undefined;
+  for (const action of schedules) {
+    const now = weekMinute(instant, action.timeZone);
+    for (const fires of cronStarts(action.recurrence)) {
+      const since = (now - fires + WEEK_MIN) % WEEK_MIN;
+      if (!best || since < best.since) best = { since, minSize: action.minSize };
+    }
+  }
+  return best!.minSize;
+}

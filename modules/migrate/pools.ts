@@ -87,14 +87,14 @@ export class PoolRun extends JournaledRun<ExecutorContext> {
     this.noteDeployed(read.outputs.migration);
     const before = Number(read.outputs.minHosts);
     if (before >= minHosts) return { ok: true };
-    for (const args of [
-      setMinHostsArgs(stack, minHosts, { seq: this.nextSeq, rollback }),
-      pulumiArgs.up(stack),
-    ]) {
+    // The change's time rides in its marker: an AWS pool whose schedules move its minimum sets
+    // it at this up to the floor its schedules hold then (modules/fleets/aws-args.ts groupMinSize).
+    const change = { seq: this.nextSeq, rollback, at: new Date(this.clock.now()).toISOString() };
+    for (const args of [setMinHostsArgs(stack, minHosts, change), pulumiArgs.up(stack)]) {
       const result = await this.pulumi(unit, args);
       if (result.exitCode !== 0) {
         if (Number.isInteger(before))
-          await this.pulumi(unit, setMinHostsArgs(stack, before, { seq: this.nextSeq, rollback }));
+          await this.pulumi(unit, setMinHostsArgs(stack, before, change));
         const reason = `pulumi ${args[0]} ${stack}: ${summarize(result)}`;
         return { ok: false, kind: "tool-failed", reason };
       }

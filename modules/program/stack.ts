@@ -33,6 +33,7 @@ import { sshFiles } from "../host-payloads/metal-ssh";
 import { releaseIntent } from "../release/intent";
 import { weightsOf } from "../traffic/weights";
 import { refuseStale, selfReference } from "../traffic/stack-ref";
+import { floorChangeAt } from "../../policy/contract/migration";
 import { hostCounts, hostStates, provisionedHosts } from "../fleets/metal-args";
 import { StackFacts, stackFacts } from "./facts";
 import {
@@ -161,8 +162,11 @@ export async function declareStack(
   // What the pack's fleet-migration-order compares this update's marker with (policy/migration.ts),
   // and the program too, pack or not (a bare `up` on a DIY backend), before it declares anything
   // else; a metal site has no minHosts for a migration to raise.
-  if (fleet && fleet.kind !== "metal")
-    await refuseStale(selfReference(fleet.pool), fleet.migration, "minHosts is");
+  // Awaited here, so a group's ignoreChanges is a plain list when it registers.
+  const applied =
+    fleet && fleet.kind !== "metal"
+      ? await refuseStale(selfReference(fleet.pool), fleet.migration, "minHosts is")
+      : undefined;
   new StackFacts("stack-facts", {
     facts: stackFacts(pulumi.getStack(), stack.document, stack.inventory, isConfigSecret),
   });
@@ -228,6 +232,7 @@ export async function declareStack(
         boot: awsBoot(spec, hostTuning(spec, cloudHardware(spec.instanceType, "ena")), cloudwatch),
         scaling: scaling as AwsScaling,
         rollout: config["avfleet:rollout"],
+        floorAt: floorChangeAt(spec.migration, applied),
       });
       return {
         ...common,

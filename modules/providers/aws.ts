@@ -258,6 +258,50 @@ export const REFRESH_GATES: ProviderRule = {
     "https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks.html#lifecycle-hooks-availability",
 };
 
+export const MIN_SIZE_RAISES_DESIRED: ProviderRule = {
+  id: "aws.asg.min-size-raises-desired",
+  says:
+    "UpdateAutoScalingGroup with a new MinSize and no DesiredCapacity: when the new MinSize is " +
+    "larger than the group's current size, the group's DesiredCapacity becomes the new MinSize " +
+    "(the group launches the difference, from its warm pool first); a lower MinSize changes no " +
+    "capacity (target tracking scales in later, down to it)",
+  source:
+    "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_UpdateAutoScalingGroup.html " +
+    '("Note the following about changing DesiredCapacity, MaxSize, or MinSize")',
+};
+
+/** The group's desired capacity after UpdateAutoScalingGroup sets `minSize` and no desired. */
+export function desiredAfterMinSize(group: { desired: number }, minSize: number): number {
+  return Math.max(group.desired, minSize);
+}
+
+export const PROVIDER_MIN_SIZE_UPDATE: ProviderRule = {
+  id: "aws.provider.min-size-update",
+  says:
+    "The provider's group update sends MinSize only when min_size differs from the state (after " +
+    "`up --refresh`, the live value), with no DesiredCapacity when the program sets none; then, " +
+    "with wait_for_capacity_timeout > 0, it waits until the group has exactly max(min_size, " +
+    "desired_capacity as in the state) healthy InService instances, or fails the update at the " +
+    "timeout; a change ignoreChanges covers never reaches it",
+  source:
+    "hashicorp/terraform-provider-aws internal/service/autoscaling/group.go (resourceGroupUpdate: " +
+    'd.HasChange("min_size") sets input.MinSize and shouldWaitForCapacity; waitGroupCapacitySatisfied ' +
+    '"want exactly %d healthy instance(s)"); https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/',
+};
+
+export const SCHEDULED_MIN: ProviderRule = {
+  id: "aws.asg.scheduled-min",
+  says:
+    "A recurring scheduled action sets the group's MinSize (and MaxSize/DesiredCapacity when " +
+    "given; -1 in the provider leaves them) each time its cron recurrence fires in its TimeZone, " +
+    "daylight saving included; between firings the group keeps the last value set, by an action " +
+    "or by UpdateAutoScalingGroup. Changing an action (PutScheduledUpdateGroupAction) changes " +
+    "nothing until it next fires",
+  source:
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-scheduled-scaling.html; " +
+    "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutScheduledUpdateGroupAction.html",
+};
+
 export const AWS_RULES = [
   TERMINATION,
   NO_ACTIVE_ACTION,
@@ -275,4 +319,7 @@ export const AWS_RULES = [
   WARM_POOL_VERSION,
   LIFECYCLE_STATE,
   REFRESH_GATES,
+  MIN_SIZE_RAISES_DESIRED,
+  PROVIDER_MIN_SIZE_UPDATE,
+  SCHEDULED_MIN,
 ];

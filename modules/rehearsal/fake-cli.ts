@@ -7,7 +7,10 @@
 import { FLEET_MIGRATION_PATH, MIGRATION_PATH, MIN_HOSTS_PATH } from "../runbook/pulumi-args";
 import type { CliResult } from "../migrate/pulumi";
 import type { MigrationMarker } from "../../policy/contract/facts";
-import { stagedRollback, staleWeights } from "../../policy/contract/migration";
+import { floorChangeAt, stagedRollback, staleWeights } from "../../policy/contract/migration";
+import { groupIgnoreChanges } from "../fleets/aws-args";
+import { desiredAfterMinSize } from "../providers/aws";
+import { inputsAfterIgnore } from "../providers/replacement";
 import { weightStep } from "../../policy/contract/rules";
 import { sameWeights, type Weights } from "../runbook/weights";
 import type { Backend, Fault } from "./faults";
@@ -88,9 +91,35 @@ function migrationOf(
   path = MIGRATION_PATH,
 ): MigrationMarker | undefined {
   const seq = staged[`${path}.seq`];
+  const at = staged[`${path}.at`];
   return typeof seq === "number"
-    ? { seq, rollback: staged[`${path}.rollback`] === true }
+    ? {
+        seq,
+        rollback: staged[`${path}.rollback`] === true,
+        ...(typeof at === "string" ? { at } : {}),
+      }
     : undefined;
+}
+
+/**
+ * The hosts an AWS pool with scheduled floors wants after an `up` to `minHosts`: the program
+ * ignores minSize unless the update carries a newer marker with its time
+ * (modules/fleets/aws-args.ts groupIgnoreChanges), the engine then keeps the state's value
+ * (pulumi.ignore-changes), and a minimum sent above the group's size raises its desired
+ * capacity (aws.asg.min-size-raises-desired). The world fires no schedule, so the floor the
+ * program computes is minHosts itself.
+ */
+function scheduledGroupWants(
+  state: WorldState,
+  name: string,
+  minHosts: number,
+  floorAt: string | undefined,
+): number {
+  const group = state.scheduledGroups![name];
+  const ignored = groupIgnoreChanges(true, "running", floorAt);
+  const sent = inputsAfterIgnore({ minSize: minHosts }, group, ignored).minSize as number;
+  group.minSize = sent;
+  return desiredAfterMinSize({ desired: state.hosts[name].want }, sent);
 }
 
 /** `pulumi up` on a simulated stack: staged config becomes outputs, or the up fails. */
@@ -164,14 +193,20 @@ function up(state: WorldState, name: string, withPack: boolean): CliResult {
     return ok("Resources: unchanged");
   }
   stack.outputs = { ...stack.outputs, minHosts, migration };
-  state.hosts[name] = { ...state.hosts[name], want: minHosts, readyAt: state.now + BOOT_MS };
+  const want = state.scheduledGroups?.[name]
+    ? scheduledGroupWants(state, name, minHosts, floorChangeAt(migration, deployed))
+    : minHosts;
+  if (want !== state.hosts[name].want)
+    state.hosts[name] = { ...state.hosts[name], want, readyAt: state.now + BOOT_MS };
   state.ups.push({ stack: name, at: state.now, change: `minHosts ${minHosts}` });
   return ok(`Resources: 1 updated (minHosts ${minHosts})`);
 }
 
 /** `config set --path K V` and `config set-all --path --plaintext K=V …`, as the CLI stores them. */
 function stage(stack: SimStack, args: string[]): void {
-  const value = (v: string) => (v === "true" || v === "false" ? v === "true" : Number(v));
+  // The CLI stores an integer or true/false as one, anything else as a string (pulumi-args.ts).
+  const value = (v: string) =>
+    v === "true" || v === "false" ? v === "true" : /^-?\d+$/.test(v) ? Number(v) : v;
   if (args[1] === "set") {
     const i = args.indexOf("--path");
     stack.staged[args[i + 1]] = value(args[i + 2]);

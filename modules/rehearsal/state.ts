@@ -26,7 +26,7 @@ export interface Demand {
 
 export interface SimStack {
   /** `pulumi config set --path` / `set-all --path` values waiting for `up`. */
-  staged: Record<string, number | boolean>;
+  staged: Record<string, number | boolean | string>;
   /** Stack outputs after the last `up`; null once destroyed. */
   outputs: Record<string, any> | null;
 }
@@ -44,6 +44,12 @@ export interface WorldState {
   now: number;
   stacks: Record<string, SimStack>;
   hosts: Record<string, { healthy: number; want: number; readyAt: number }>;
+  /**
+   * The live minimum of each AWS pool whose group's schedules move it (`autoscaling.policy:
+   * ours`): what an `up` reaches only when the program stops ignoring minSize (#28). The world
+   * fires no scheduled action; its pools start at their minHosts.
+   */
+  scheduledGroups?: Record<string, { minSize: number }>;
   demand: Demand;
   /** Sessions in progress per pool, one count per phase of the session mix. */
   phases: Record<string, number[]>;

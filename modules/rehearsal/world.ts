@@ -77,6 +77,12 @@ function fleetConfig(file: string): Record<string, any> {
   return (readYamlFile(file, "a fleet stack file") as any)?.config ?? {};
 }
 
+/** Whether a pool's group has scheduled floors: an AWS pool under `ours` (modules/scaling). */
+function scheduledGroup(file: string): boolean {
+  const fleet = fleetConfig(file)["avfleet:fleet"];
+  return fleet?.kind === "aws" && fleet.autoscaling?.policy === "ours";
+}
+
 function fleetOutputs(file: string): Record<string, unknown> {
   const fleet = fleetConfig(file)["avfleet:fleet"] ?? {};
   return {
@@ -126,9 +132,12 @@ export function createWorld(loaded: LoadedRunbook, seed: number, faults: Fault[]
     },
   };
   const hosts: WorldState["hosts"] = {};
+  const scheduledGroups: NonNullable<WorldState["scheduledGroups"]> = {};
   for (const pool of traffic.pools) {
-    const outputs = fleetOutputs(stackFileName(loaded.stacksDir, pool));
+    const file = stackFileName(loaded.stacksDir, pool);
+    const outputs = fleetOutputs(file);
     stacks[pool] = { staged: {}, outputs };
+    if (scheduledGroup(file)) scheduledGroups[pool] = { minSize: Number(outputs.minHosts) };
     hosts[pool] = {
       healthy: Number(outputs.minHosts),
       want: Number(outputs.minHosts),
@@ -172,6 +181,7 @@ export function createWorld(loaded: LoadedRunbook, seed: number, faults: Fault[]
     maxStepPct: traffic.maxStepPct,
     checkoutWeights: { ...traffic.weights },
     sessionsPerHost: sessionsPerHost(loaded),
+    ...(Object.keys(scheduledGroups).length > 0 ? { scheduledGroups } : {}),
   };
   triggerFaults(world);
   return world;

@@ -5,7 +5,13 @@
  */
 import type { Gate } from "./runbook.schema";
 import { durationMs, type LoadedRunbook } from "./runbook";
-import { PLANNED_SEQ, pulumiArgs, setMinHostsArgs, setWeightsArgs } from "./pulumi-args";
+import {
+  PLANNED_AT,
+  PLANNED_SEQ,
+  pulumiArgs,
+  setMinHostsArgs,
+  setWeightsArgs,
+} from "./pulumi-args";
 import { shiftedWeights } from "../traffic/weights";
 import type { Weights } from "./weights";
 import { receivingFloors, type Floor } from "./hosts-needed";
@@ -69,7 +75,7 @@ export function weightChangeArgs(loaded: LoadedRunbook, weights: Weights): strin
 export function minHostsArgs(stack: string, minHosts: number): string[][] {
   return [
     pulumiArgs.outputs(stack),
-    setMinHostsArgs(stack, minHosts, { seq: PLANNED_SEQ, rollback: false }),
+    setMinHostsArgs(stack, minHosts, { seq: PLANNED_SEQ, rollback: false, at: PLANNED_AT }),
     pulumiArgs.up(stack),
     pulumiArgs.outputs(stack),
   ];

@@ -88,10 +88,18 @@ export const FLEET_MIGRATION_PATH = "avfleet:fleet.migration";
 export interface WeightChange {
   seq: number | typeof PLANNED_SEQ;
   rollback: boolean;
+  /**
+   * When the executor wrote the change (UTC, ISO 8601): a pool's minHosts carries it, so an AWS
+   * pool with scheduled floors sets its group's minimum at the up (#28).
+   */
+  at?: string | typeof PLANNED_AT;
 }
 
 /** The sequence as a plan shows it: known only once the change's intent is journaled. */
 export const PLANNED_SEQ = "<seq>";
+
+/** A change's time as a plan shows it: the executor's clock when it writes the change. */
+export const PLANNED_AT = "<now>";
 
 export const MIGRATION_PATH = "avfleet:traffic.migration";
 
@@ -126,6 +134,7 @@ function markerValues(path: string, change: WeightChange | undefined) {
     ? ([
         [`${path}.seq`, change.seq],
         [`${path}.rollback`, change.rollback],
+        ...(change.at ? [[`${path}.at`, change.at] as const] : []),
       ] as const)
     : [];
 }

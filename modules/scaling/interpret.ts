@@ -9,10 +9,10 @@
  * desired capacity within [min, max]. Schedules are read in the zone's standard time, as the
  * replay's curve has no daylight saving.
  */
-import { MINUTES_PER_DAY, MINUTES_PER_WEEK } from "../world/demand";
+import { MINUTES_PER_WEEK } from "../world/demand";
 import { zoneOffsetHours } from "../world/regions";
 import type { Removal } from "../world/pool";
-import type { AwsScaling, FleetScaling, GcpScaling } from "../fleets/scaling";
+import { cronStarts, type AwsScaling, type FleetScaling, type GcpScaling } from "../fleets/scaling";
 import { awsPredictive, cloudAutoscaler, type Observation, type Policy } from "./policies";
 import { OPEN_LOOP, replay, type ReplayResult } from "./replay";
 import type { AwsFleetSpec, GcpFleetSpec } from "../config/fleet.schema";
@@ -27,20 +27,6 @@ export interface FleetFacts {
   /** Sessions one host carries at full load (the replay's unit). */
   sessionsPerHost: number;
   removal: Removal;
-}
-
-/** A cron `M H * * DOW` (what compile emits): the minutes of a local week (0 = Monday 00:00) it fires. */
-export function cronStarts(cron: string): number[] {
-  const [minute, hour, dom, month, dow, ...rest] = cron.split(" ");
-  if (dom !== "*" || month !== "*" || rest.length || !/^\d+$/.test(minute) || !/^\d+$/.test(hour))
-    throw new Error(`cron "${cron}" is not of the form M H * * DOW`);
-  const days = new Set<number>();
-  for (const part of dow === "*" ? ["0-6"] : dow.split(",")) {
-    const [from, to = from] = part.split("-").map(Number);
-    for (let d = from; d <= to; d++) days.add(d % 7);
-  }
-  // Cron counts days from Sunday (0); the local week here starts on Monday.
-  return [...days].map((d) => ((d + 6) % 7) * MINUTES_PER_DAY + +hour * 60 + +minute);
 }
 
 /** Local week minute of trace minute `t` (trace minute 0 is Monday 00:00 UTC). */

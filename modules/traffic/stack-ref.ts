@@ -42,14 +42,18 @@ export function staleRefusal(
   );
 }
 
-/** Throws the refusal once this stack's own last outputs are read (a fleet's or a split's). */
+/**
+ * Throws the refusal once this stack's own last outputs are read (a fleet's or a split's);
+ * returns the marker the stack last applied, if any.
+ */
 export async function refuseStale(
   self: pulumi.StackReference,
   config: MigrationMarker | undefined,
   what: "weights are" | "minHosts is",
-): Promise<void> {
+): Promise<MigrationMarker | undefined> {
   // Details, not the value: a stack whose config is a secret outputs a secret marker.
   const { value, secretValue } = await self.getOutputDetails("migration");
   const refusal = staleRefusal(pulumi.getStack(), config, value ?? secretValue, what);
   if (refusal) throw new Error(refusal);
+  return markerOf(value ?? secretValue);
 }

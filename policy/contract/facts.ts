@@ -50,6 +50,11 @@ export interface MigrationMarker {
   seq: number;
   /** The change is a rollback (the safe direction: never held to maxStepPct). */
   rollback: boolean;
+  /**
+   * When the executor wrote the change (UTC, ISO 8601): what an AWS pool with scheduled floors
+   * sets its group's minimum from at the up that carries it (#28). Absent in older markers.
+   */
+  at?: string;
 }
 
 export interface TrafficFacts {

@@ -42,3 +42,17 @@ export function stagedRollback(
 ): boolean {
   return config?.rollback === true && config.seq > (deployed?.seq ?? 0);
 }
+
+/**
+ * When a fleet update carries a floor change its own stack has not applied yet: the `at` of a
+ * config marker newer than the one the stack last applied (#28). An AWS pool whose schedules
+ * move its group's minimum sets it at exactly such an up; a marker without `at` (written before
+ * #28), the same marker again or none leave the minimum to the schedules.
+ */
+export function floorChangeAt(
+  config: MigrationMarker | undefined,
+  applied: MigrationMarker | undefined,
+): string | undefined {
+  if (!config?.at || config.seq <= (applied?.seq ?? 0)) return undefined;
+  return config.at;
+}

@@ -14,6 +14,7 @@ import { setMinHostsArgs } from "../../modules/runbook/pulumi-args";
 import { loadWorld, refusedJoins, saveWorld, worldDrivers } from "../../modules/rehearsal/world";
 import {
   executorFor,
+  FAILOVER_STEPS,
   FIXTURE_STACKS,
   journalOf,
   newRehearsal,
@@ -34,17 +35,7 @@ function failover(raiseFloor?: { enabled: boolean }): string {
     source: "metal-sjc",
     target: "gcp-us-west1",
     ...(raiseFloor ? { raiseFloor } : {}),
-    steps: [
-      { kind: "preflight" },
-      {
-        kind: "shift",
-        weights: [25, 50, 75, 100],
-        bake: "10m",
-        interval: "5m",
-        maxBake: "60m",
-        gates: [{ slo: "packet-loss" }],
-      },
-    ],
+    steps: FAILOVER_STEPS,
   });
 }
 
@@ -148,6 +139,10 @@ test("#30 the scale step writes minHosts with the fleet's marker; seqs only grow
   assert.equal(scaled.minHosts, 12);
   assert.equal(typeof scaled.migration.seq, "number");
   assert.equal(scaled.migration.rollback, false);
+  // #28: the marker carries the executor's clock at the write (the world's), what an AWS ours
+  // pool takes its schedules' floor at.
+  const up = world.ups.find((u) => u.stack === "gcp-us-west1")!;
+  assert.equal(scaled.migration.at, new Date(up.at).toISOString());
   // Resumed by a new executor, the weight changes carry seqs above the fleet's.
   await runMigration(executorFor(r).ctx);
   const written = markers(r);
@@ -203,8 +198,7 @@ test("#30 a journal begun afresh goes on above the marker a pool last applied, n
   // Preflight, then the scale to 12: its write goes on above 500, where the journal is at 9.
   for (let i = 0; i < 2; i++) await runMigration(executorFor(r).ctx, { step: true });
   assert.deepEqual(markers(r), [{ stack: "gcp-us-west1", seq: 501 }]);
-  assert.deepEqual(loadWorld(r.worldFile).stacks["gcp-us-west1"].outputs!.migration, {
-    seq: 501,
-    rollback: false,
-  });
+  const { at, ...marker } = loadWorld(r.worldFile).stacks["gcp-us-west1"].outputs!.migration;
+  assert.deepEqual(marker, { seq: 501, rollback: false });
+  assert.match(at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
 });

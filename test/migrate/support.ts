@@ -44,6 +44,19 @@ export function writeRunbook(dir: string, document: unknown, name = "runbook.yam
 }
 
 /** A short us-west move: two weights, a drain, an approval, decommission. */
+/** A planned failover's steps: preflight, then 25 points at a time onto the target. */
+export const FAILOVER_STEPS = [
+  { kind: "preflight" },
+  {
+    kind: "shift",
+    weights: [25, 50, 75, 100],
+    bake: "10m",
+    interval: "5m",
+    maxBake: "60m",
+    gates: [{ slo: "packet-loss" }],
+  },
+];
+
 export const SHORT_RUNBOOK = {
   region: "us-west",
   traffic: "traffic-us-west",

@@ -15,7 +15,8 @@ import {
   poolOf,
   WINDOW_MIN,
 } from "../../modules/scaling/compile";
-import { compiledPolicy, cronStarts, replayCompiled } from "../../modules/scaling/interpret";
+import { compiledPolicy, replayCompiled } from "../../modules/scaling/interpret";
+import { cronStarts } from "../../modules/fleets/scaling";
 import { OURS_MAX_CUT_PER_HOST } from "../../modules/scaling/policies";
 import { replay } from "../../modules/scaling/replay";
 import { curveTrace } from "../../modules/world/demand";
