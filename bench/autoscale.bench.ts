@@ -23,6 +23,7 @@ import {
 } from "../modules/scaling/spikes";
 import { unannouncedResidual } from "../modules/scaling/residual";
 import { frontier } from "../modules/scaling/frontier";
+import { DRAIN_CEILING_SEC } from "../modules/config/drain-ceiling";
 import { frontierSvg } from "../modules/scaling/plot";
 
 const DAYS = 28;
@@ -126,7 +127,8 @@ const unannounced = replay({ ...failoverPool, failovers: [] }, ours, { warmPool:
 const unannouncedWarm = replay({ ...failoverPool, failovers: [] }, ours, { warmPool: true });
 const frontiers = allPools.map((pool) => ({
   name: pool.trace.region,
-  points: frontier(pool, false),
+  // Up to the longest drain GCP takes: the platform that drains first (#28).
+  points: frontier(pool, false, DRAIN_CEILING_SEC / 60),
 }));
 writeFileSync(
   "docs/frontier-autoscale.svg",

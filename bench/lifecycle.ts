@@ -1,7 +1,7 @@
 /**
  * The estate the lifecycle matrix runs on: every fleet stack of this project, evaluated as
  * `avfleet preview` evaluates it, and the variants some scenarios need (the same pool with a
- * container image, or with a two-hour drain, or on AWS a four-hour one), written as stack files of a temporary stacks
+ * container image, or with a two-hour or a four-hour drain), written as stack files of a temporary stacks
  * directory beside this project's inventories.
  */
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -46,10 +46,11 @@ const VARIANTS: Record<Variant, (fleet: Doc) => boolean> = {
     fleet.drainSeconds = 7200;
     return true;
   },
-  // Past two hours only AWS's drain hook holds a host (heartbeated); GCP and metal stop at 7200.
+  // Past two hours: AWS's drain hook held by the agent's heartbeats, GCP's controller and a
+  // bare-metal drain request with no limit of the provider's (#28).
   fourHourDrain(fleet) {
     fleet.drainSeconds = 14_400;
-    return fleet.kind === "aws";
+    return true;
   },
 };
 

@@ -11,6 +11,7 @@ import { port, portRangeSchema, workloadSchema } from "./workload.schema";
 import { awsAlertingSchema, gcpAlertingSchema, metalAlertingSchema } from "./notify.schema";
 import { migrationMarkerSchema } from "./marker.schema";
 import { AWS_MAX_DRAIN_SEC } from "./aws-drain";
+import { DRAIN_CEILING_SEC } from "./drain-ceiling";
 
 /**
  * The tuning profiles a fleet may name. The names belong to the input format; modules/tuning
@@ -152,13 +153,10 @@ const commonProperties = {
     },
   },
   demand: demandSchema,
+  // Each platform's block sets its own maximum: what holds a draining host differs.
   drainSeconds: {
     type: "integer",
     minimum: 60,
-    // AWS caps a lifecycle hook's heartbeat at two hours.
-    // GCP and bare metal keep two hours: a longer drain there is not checked against their
-    // limits yet. AWS's own drainSeconds (awsFleetSchema) goes further.
-    maximum: 7200,
     default: FACT_DEFAULTS.drainSeconds,
     description: "seconds a host may take to drain its calls before it goes",
   },
@@ -268,6 +266,12 @@ export const gcpFleetSchema = {
   properties: {
     kind: { const: "gcp" },
     ...commonProperties,
+    drainSeconds: {
+      ...commonProperties.drainSeconds,
+      maximum: DRAIN_CEILING_SEC,
+      description:
+        "seconds a host may take to drain its calls before it goes; the scale-in controller deletes its VM once drained, or 300 s past this",
+    },
     alerting: gcpAlertingSchema,
     endpointZone: {
       type: "string",
@@ -509,6 +513,12 @@ export const metalFleetSchema = {
   properties: {
     kind: { const: "metal" },
     ...commonProperties,
+    drainSeconds: {
+      ...commonProperties.drainSeconds,
+      maximum: DRAIN_CEILING_SEC,
+      description:
+        "seconds a host may take to drain its calls; past them a rollout may restart its media server, and it goes when its operator retires it",
+    },
     alerting: metalAlertingSchema,
     site: { type: "string", pattern: "^[a-z][a-z0-9]{1,15}$", description: "a site code like sjc" },
     monitoringCidrs: {

@@ -16,13 +16,21 @@ const CONTROLLER_ENV = "AVFLEET_SCALE_IN";
 const CONTROLLER_PERIOD_SEC = 60;
 /** How often a rollout reads its batch's guest attributes (a scenario assumption). */
 const ROLLOUT_POLL_SEC = 30;
+/**
+ * How long past the drain limit the controller keeps a mark whose agent never said done
+ * (modules/gcp-scale-in/controller.py EXPIRY_MARGIN_SEC); a rollout's, twice the limit and this.
+ */
+const CONTROLLER_EXPIRY_MARGIN_SEC = 300;
+const TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate";
 
 export interface GcpFacts {
   autohealing: gcp.AutohealingSettings & { path: string };
   updatePolicy: { type?: string; minimalAction?: string; instanceRedistributionType?: string };
   autoscalerMode?: string;
-  /** A scale-in controller is declared (a function with its settings). */
-  controller: boolean;
+  /** The scale-in controller's settings (its function's environment), when one is declared. */
+  controller?: { drainSeconds: number };
+  /** What the VMs are created with: machine type, scheduling, accelerators. */
+  template: Record<string, any>;
   backend: Record<string, any>;
   zones: string[];
 }
@@ -48,7 +56,8 @@ export function gcpFacts(pool: RenderedPool): GcpFacts {
     updatePolicy: mig.updatePolicy ?? {},
     autoscalerMode: inputsOf(pool, "gcp:compute/regionAutoscaler:RegionAutoscaler")
       ?.autoscalingPolicy?.mode,
-    controller: fn !== undefined,
+    controller: fn && JSON.parse(fn.inputs.serviceConfig.environmentVariables[CONTROLLER_ENV]),
+    template: inputsOf(pool, TEMPLATE) ?? {},
     backend: inputsOf(pool, "gcp:compute/regionBackendService:RegionBackendService") ?? {},
     zones: mig.distributionPolicyZones ?? ["zone-a", "zone-b", "zone-c"],
   };
@@ -67,6 +76,12 @@ export function gcpPlatform(pool: RenderedPool): Platform {
   const failures = new Map<SimHost, number>();
   /** The size the autoscaler recommends; the controller drains hosts down to it. */
   let recommended: number | undefined;
+  /** When each host was marked to drain: the controller's marks expire from then. */
+  const marked = new Map<SimHost, number>();
+  const mark = (w: World, host: SimHost, why: string) => {
+    host.drainRequested = why;
+    marked.set(host, w.t);
+  };
 
   /** The MIG deletes a VM: the guest gets the stop limit, no graceful shutdown. */
   const migDeletes = (w: World, host: SimHost, why: string) => {
@@ -107,23 +122,30 @@ export function gcpPlatform(pool: RenderedPool): Platform {
   });
 
   const controller = every(CONTROLLER_PERIOD_SEC, (w) => {
-    if (!facts.controller) return;
+    const settings = facts.controller;
+    if (!settings) return;
     for (const h of w.live()) {
-      const drain = h.drain;
-      // A host drained for a rollout is the rollout's to recreate (modules/gcp-scale-in/controller.py to_delete).
-      if (h.drainFor) continue;
-      if (
-        drain?.completedAt !== undefined ||
-        (drain && w.t >= drain.deadline + 2 * CONTROLLER_PERIOD_SEC)
-      ) {
+      const at = marked.get(h);
+      if (at === undefined) continue;
+      // A host drained for a rollout is the rollout's to recreate until twice the limit
+      // (modules/gcp-scale-in/controller.py expired_marks, to_delete).
+      const limit = (h.drainFor ? 2 : 1) * settings.drainSeconds + CONTROLLER_EXPIRY_MARGIN_SEC;
+      const expired = w.t - at >= limit;
+      if (expired || (!h.drainFor && h.drain?.completedAt !== undefined)) {
         w.accept(h);
-        migDeletes(w, h, "the controller deleted its drained VM");
+        migDeletes(
+          w,
+          h,
+          expired
+            ? `the controller deleted its VM, marked ${limit} s ago`
+            : "the controller deleted its drained VM",
+        );
       }
     }
     const serving = w.live().filter((h) => !h.drain && !h.drainRequested);
     if (recommended === undefined || serving.length <= recommended) return;
     const pick = [...serving].sort((a, b) => w.sessions(a) - w.sessions(b))[0];
-    pick.drainRequested = "marked by the scale-in controller";
+    mark(w, pick, "marked by the scale-in controller");
     w.say(`controller: ${pick.name} marked to drain (${w.sessions(pick)} call(s))`);
   });
 
@@ -191,13 +213,13 @@ export function gcpPlatform(pool: RenderedPool): Platform {
         );
       }
     },
-    operatorDrain(_w, host) {
-      host.drainRequested = "avfleet-drain=true set by an operator";
+    operatorDrain(w, host) {
+      mark(w, host, "avfleet-drain=true set by an operator");
     },
     rolloutBatch(w, hosts) {
       for (const h of hosts) {
         w.cite(gcp.ADD_METADATA, true);
-        h.drainRequested = "avfleet-drain=true with avfleet-drain-for, set by the rollout";
+        mark(w, h, "avfleet-drain=true with avfleet-drain-for, set by the rollout");
         h.drainFor = "the release";
         rolling.add(h);
       }
@@ -234,7 +256,25 @@ export function gcpPlatform(pool: RenderedPool): Platform {
     },
     hostMaintenance(w, host) {
       w.cite(gcp.AUTOMATIC_RESTART, true);
-      w.say(`${host.name}: host maintenance, onHostMaintenance MIGRATE: live-migrated, calls kept`);
+      if (w.cite(gcp.LIVE_MIGRATION, gcp.liveMigrates(facts.template))) {
+        w.say(`${host.name}: host maintenance: live-migrated, calls kept`);
+        return;
+      }
+      w.outcome.churnedHosts++;
+      w.powerOff(host, w.t + gcp.STOP_LIMIT_SEC, "stopped for host maintenance");
+      create(w, host.zone, host.template);
+    },
+    reclaim(w, host) {
+      const runs = w.cite(gcp.RUN_LIMIT, gcp.runsAtMostSec(facts.template.scheduling ?? {}));
+      if (!Number.isFinite(runs)) {
+        w.say(`${host.name}: a standard VM with no run limit: Compute Engine does not end it`);
+        return;
+      }
+      // Preempted now, or stopped when its run time is up: the guest's 30 s either way.
+      const at = Math.max(w.t, host.createdAt + runs) + gcp.PREEMPTION_SHUTDOWN_SEC;
+      w.outcome.churnedHosts++;
+      w.powerOff(host, at, `ended by Compute Engine (run limit ${runs} s)`);
+      create(w, host.zone, host.template);
     },
     crash(w, host) {
       w.cite(gcp.AUTOMATIC_RESTART, true);

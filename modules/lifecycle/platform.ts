@@ -23,6 +23,8 @@ export interface Platform {
   zoneRecovered?(w: World): void;
   /** The provider's host maintenance on one host. */
   hostMaintenance?(w: World, host: SimHost): void;
+  /** The provider reclaims a host's capacity, or its run time is up (Spot, preemptible, limits). */
+  reclaim?(w: World, host: SimHost): void;
   /** The host crashes (kernel panic, hardware). */
   crash?(w: World, host: SimHost): void;
   /** The pool grows by one host whose first boot is slow (see BOOT). */

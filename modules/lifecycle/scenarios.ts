@@ -25,7 +25,10 @@ export interface PoolRenderings {
   container?: RenderedPool;
   /** The same pool with a two-hour drain limit. */
   longDrain?: RenderedPool;
-  /** AWS: the same pool with a four-hour drain limit, past the hook's longest heartbeatTimeout. */
+  /**
+   * The same pool with a four-hour drain limit: on AWS past the hook's longest heartbeatTimeout,
+   * on GCP and bare metal past the two hours they took before #28.
+   */
   fourHourDrain?: RenderedPool;
 }
 
@@ -80,6 +83,25 @@ export function replacedGroups(
       replaced.push(`${next.name} (${forcing.join(", ")})`);
   }
   return replaced;
+}
+
+/** As four-hour-drain-marked on GCP, and `what` happens `after` seconds into the drain. */
+function duringFourHourDrain(
+  id: string,
+  what: string,
+  after: number,
+  act: (p: Platform, w: World) => void,
+): Scenario {
+  return {
+    id,
+    title: `as four-hour-drain-marked, and ${what}`,
+    kinds: ["gcp"],
+    rendering: "fourHourDrain",
+    events: (p) => [
+      at(START, (w) => need(p.operatorDrain, "drain")(w, hostAt(0)(w))),
+      at(START + after, (w) => act(p, w)),
+    ],
+  };
 }
 
 export const SCENARIOS: Scenario[] = [
@@ -208,6 +230,45 @@ export const SCENARIOS: Scenario[] = [
       at(START, (w) => need(p.scaleIn, "scale-in")(w)),
       at(START + 3000, (w) => hangAgent(w, hostAt(0)(w))),
     ],
+  },
+  {
+    id: "four-hour-drain-marked",
+    title:
+      "a host with a 4-hour call is marked to drain (4-hour limit): it goes once the call ends",
+    kinds: ["gcp", "metal"],
+    rendering: "fourHourDrain",
+    events: (p) => [at(START, (w) => need(p.operatorDrain, "drain")(w, hostAt(0)(w)))],
+  },
+  duringFourHourDrain(
+    "four-hour-drain-maintenance",
+    "the provider maintains its machine an hour in",
+    3600,
+    (p, w) => need(p.hostMaintenance, "maintenance")(w, hostAt(0)(w)),
+  ),
+  duringFourHourDrain("four-hour-drain-template", "a new template two hours in", 7200, (p, w) =>
+    need(p.templateChange, "templates")(w),
+  ),
+  duringFourHourDrain(
+    "four-hour-drain-reclaim",
+    "the provider's run limits three hours in (Spot, max run)",
+    10_800,
+    (p, w) => need(p.reclaim, "run limits")(w, hostAt(0)(w)),
+  ),
+  {
+    id: "four-hour-drain-rollout",
+    title: "a release's rollout drains a batch with a 4-hour call (4-hour limit) and replaces it",
+    kinds: ["gcp", "aws"],
+    rendering: "fourHourDrain",
+    events: (p) => [
+      at(START, (w) => need(p.rolloutBatch, "rollouts")(w, [hostAt(0)(w), hostAt(QUIET)(w)])),
+    ],
+  },
+  {
+    id: "four-hour-call-reboot",
+    title: "a host with a 4-hour call (4-hour drain) is rebooted: the shutdown waits for it",
+    kinds: ["gcp", "aws", "metal"],
+    rendering: "fourHourDrain",
+    events: () => [at(START, (w) => rebootInGuest(w, hostAt(0)(w)))],
   },
   {
     id: "host-maintenance",

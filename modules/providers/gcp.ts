@@ -137,6 +137,64 @@ export const AUTOMATIC_RESTART: ProviderRule = {
   source: "https://cloud.google.com/compute/docs/instances/setting-vm-host-options",
 };
 
+export const LIVE_MIGRATION: ProviderRule = {
+  id: "gcp.gce.live-migration",
+  says:
+    "A host maintenance event live-migrates a VM whose scheduling.onHostMaintenance is MIGRATE " +
+    "to another host in its zone, keeping it running; VMs with GPUs, bare metal instances, Z3 " +
+    "and most Confidential VMs do not live-migrate and are stopped; a hardware failure that " +
+    "prevents it terminates the VM and restarts it",
+  source: "https://cloud.google.com/compute/docs/instances/live-migration-process",
+};
+
+/** Whether a host maintenance event leaves the VM running, from its template's inputs. */
+export function liveMigrates(template: {
+  machineType?: string;
+  scheduling?: { onHostMaintenance?: string };
+  guestAccelerators?: unknown[];
+  confidentialInstanceConfig?: { enableConfidentialCompute?: boolean };
+}): boolean {
+  const type = template.machineType ?? "";
+  return (
+    (template.scheduling?.onHostMaintenance ?? "MIGRATE") === "MIGRATE" &&
+    !template.guestAccelerators?.length &&
+    !type.endsWith("-metal") &&
+    !type.startsWith("z3-") &&
+    !template.confidentialInstanceConfig?.enableConfidentialCompute
+  );
+}
+
+export const RUN_LIMIT: ProviderRule = {
+  id: "gcp.gce.run-limit",
+  says:
+    "A standard VM (provisioningModel STANDARD, the default) runs until stopped or deleted; " +
+    "Compute Engine may preempt a Spot or preemptible VM at any time (a preemptible one always " +
+    "stops after 24 h), 30 s for the guest; a VM with maxRunDuration or terminationTime ends then",
+  source:
+    "https://cloud.google.com/compute/docs/instances/spot; " +
+    "https://cloud.google.com/compute/docs/instances/create-use-preemptible; " +
+    "https://cloud.google.com/compute/docs/instances/limit-vm-runtime",
+};
+
+/**
+ * Seconds a VM may run before Compute Engine itself ends it, from its template's scheduling: 0
+ * for a Spot or preemptible VM (preempted at any time), maxRunDuration when set, else none.
+ */
+export function runsAtMostSec(scheduling: {
+  provisioningModel?: string;
+  preemptible?: boolean;
+  maxRunDuration?: { seconds?: number };
+  terminationTime?: string;
+}): number {
+  if (scheduling.provisioningModel === "SPOT" || scheduling.preemptible) return 0;
+  // A date, not a span: no drain can count on the time it leaves.
+  if (scheduling.terminationTime) return 0;
+  return scheduling.maxRunDuration?.seconds ?? Infinity;
+}
+
+/** Seconds a preempted VM's guest has to shut down. */
+export const PREEMPTION_SHUTDOWN_SEC = 30;
+
 export const PASSTHROUGH_NLB: ProviderRule = {
   id: "gcp.nlb.unhealthy-backend",
   says:
@@ -259,6 +317,8 @@ export const GCP_RULES = [
   GRACEFUL_SHUTDOWN,
   STARTUP_SCRIPT,
   AUTOMATIC_RESTART,
+  LIVE_MIGRATION,
+  RUN_LIMIT,
   PASSTHROUGH_NLB,
   PASSTHROUGH_ALL_UNHEALTHY,
   RECREATE,

@@ -20,23 +20,30 @@ export interface FrontierPoint {
 
 /**
  * The points replayed: per-host cut budgets at the pool's own drain limit, then no budget at
- * that limit and at up to two hours (the longest drainSeconds GCP and bare metal take; AWS's
- * heartbeated drain hook takes up to 48 h, #28).
+ * that limit and at each longer one up to the longest drainSeconds the platform takes (two days
+ * on GCP, 47 h 58 min on AWS, modules/config: #28), so the team sees what a longer drain buys.
  */
 export const FRONTIER_BUDGETS = [5, 15, OURS_MAX_CUT_PER_HOST, 80, Infinity];
-export const LONGEST_DRAIN_MIN = 120;
+export const LONGER_DRAIN_MIN = [120, 240, 480, 1440, 2880];
 
-/** `chosen`: the budget the pool runs at (a GCP stack's `autoscaling.maxCutPerHost`). */
+/**
+ * `chosen`: the budget the pool runs at (a GCP stack's `autoscaling.maxCutPerHost`);
+ * `longestMin`: the longest drain limit its platform takes.
+ */
 export function frontier(
   target: ReplayPool,
   warmPool: boolean,
+  longestMin: number,
   chosen = OURS_MAX_CUT_PER_HOST,
 ): FrontierPoint[] {
   const own = target.pool.drainLimitMin;
   const budgets = [...new Set([...FRONTIER_BUDGETS, chosen])].sort((a, b) => a - b);
   const settings = [
     ...budgets.map((budget) => ({ budget, limit: own })),
-    ...(own < LONGEST_DRAIN_MIN ? [{ budget: Infinity, limit: LONGEST_DRAIN_MIN }] : []),
+    ...LONGER_DRAIN_MIN.filter((limit) => limit > own && limit <= longestMin).map((limit) => ({
+      budget: Infinity,
+      limit,
+    })),
   ];
   return settings.map(({ budget, limit }) => {
     const r = replay(

@@ -147,6 +147,39 @@ const FRONTIER_PANEL = { width: 280, height: 210, left: 50, bottom: 36 };
  * Host-hours against calls cut at the drain limit, one panel per pool, a point per setting of
  * ours (labelled by its per-host budget and drain limit), the point ours runs at filled.
  */
+/** A label's box: its text's baseline at (x, y), `w` wide and one 9-px line tall. */
+interface Box {
+  x: number;
+  y: number;
+  w: number;
+}
+
+/** A 9-px sans-serif character is at most ~5.5 px wide. */
+const LABEL_CHAR_PX = 5.5;
+const LABEL_LINE_PX = 10;
+
+/**
+ * Where a label goes beside its point without covering one already placed: its own spot, else
+ * the nearest line above or below it that is free (points close together on the frontier, as
+ * the longest drain limits are, would print their labels over each other).
+ */
+export function freeLabelBox(placed: Box[], x: number, y: number, chars: number): Box {
+  const w = chars * LABEL_CHAR_PX;
+  const clear = (b: Box) =>
+    placed.every(
+      (o) => b.x >= o.x + o.w || o.x >= b.x + b.w || Math.abs(b.y - o.y) >= LABEL_LINE_PX,
+    );
+  for (let step = 0; ; step++) {
+    for (const sign of step ? [-1, 1] : [0]) {
+      const box = { x, y: y + sign * step * LABEL_LINE_PX, w };
+      if (clear(box)) {
+        placed.push(box);
+        return box;
+      }
+    }
+  }
+}
+
 export function frontierSvg(
   pools: { name: string; points: FrontierPoint[] }[],
   title: string,
@@ -166,11 +199,14 @@ export function frontierSvg(
     const py = (c: number) => y0 + height - bottom - (c / top) * (height - bottom - 30);
     const base = y0 + height - bottom;
     const axisMiddle = ((y0 + 24 + base) / 2).toFixed(1);
+    const placed: Box[] = [];
     const dots = p.points.map((q) => {
       const label = `${Number.isFinite(q.maxCutPerHost) ? `≤${q.maxCutPerHost}` : "any"}@${q.drainLimitMin}m`;
+      const [x, y] = [px(q.hostHours), py(q.cutAtLimitPct)];
+      const at = freeLabelBox(placed, x + 6, y - 4, label.length);
       return [
-        `<circle cx="${px(q.hostHours).toFixed(1)}" cy="${py(q.cutAtLimitPct).toFixed(1)}" r="4" fill="${q.chosen ? "#2b6cb0" : "white"}" stroke="#2b6cb0"/>`,
-        `<text x="${(px(q.hostHours) + 6).toFixed(1)}" y="${(py(q.cutAtLimitPct) - 4).toFixed(1)}" font-size="9" fill="#333">${escape(label)}</text>`,
+        `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="4" fill="${q.chosen ? "#2b6cb0" : "white"}" stroke="#2b6cb0"/>`,
+        `<text x="${at.x.toFixed(1)}" y="${at.y.toFixed(1)}" font-size="9" fill="#333">${escape(label)}</text>`,
       ].join("");
     });
     return [

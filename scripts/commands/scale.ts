@@ -19,7 +19,7 @@ import {
 } from "../../modules/scaling/policies";
 import { fileCalendar, RETRY_MODEL, replay, type ReplayResult } from "../../modules/scaling/replay";
 import { frontierSvg, replaySvg } from "../../modules/scaling/plot";
-import { frontier } from "../../modules/scaling/frontier";
+import { frontier, type FrontierPoint } from "../../modules/scaling/frontier";
 import {
   DEFAULT_WORST_STEP,
   localMinute,
@@ -29,7 +29,7 @@ import {
   type WorstStep,
 } from "../../modules/scaling/spikes";
 import { unannouncedResidual } from "../../modules/scaling/residual";
-import { worstStepSchema } from "../../modules/config/fleet.schema";
+import { awsFleetSchema, gcpFleetSchema, worstStepSchema } from "../../modules/config/fleet.schema";
 import {
   cloudNativeFor,
   compileScaling,
@@ -124,12 +124,31 @@ function table(results: ReplayResult[]): string {
       fmt(r.totals.scaleIns),
     ]),
   ];
+  return aligned(rows);
+}
+
+/** Rows as columns: the first left-aligned, the figures right-aligned. */
+function aligned(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows
     .map((r) =>
       r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  "),
     )
     .join("\n");
+}
+
+/** The frontier's points as the SVG plots them, `*` on the one the stack runs at. */
+function frontierTable(points: FrontierPoint[]): string {
+  return aligned([
+    ["cut budget per host", "drain limit", "host-hours", "cut at limit %", "cut early %"],
+    ...points.map((p) => [
+      `${Number.isFinite(p.maxCutPerHost) ? `≤ ${p.maxCutPerHost}` : "any"}${p.chosen ? " *" : ""}`,
+      `${fmt(p.drainLimitMin)} min`,
+      fmt(p.hostHours),
+      p.cutAtLimitPct.toFixed(3),
+      p.cutEarlyPct.toFixed(3),
+    ]),
+  ]);
 }
 
 export const command: Command = {
@@ -179,11 +198,15 @@ Options:
                     duration (3 h); the traffic split raises the pool's floor a boot ahead of
                     shifting the joins, or not with --unannounced
   --svg FILE        write demand vs capacity per policy as an SVG
-  --frontier FILE   write ours' host-hours against calls cut at the drain limit as an SVG
+  --frontier FILE   write ours' host-hours against calls cut at the drain limit as an SVG, and
+                    print its points: per-host cut budgets at the stack's drain limit, then no
+                    budget at the longer limits the platform takes
   --json            {"stack","minutes","demand","spike":{"step","source","noticeMin","warmHosts",
                     "residual","unannounced":{"warmPool","at","overloadMinutes","refusedJoins",
                     "gaveUp"},"failovers","announced"},"results":[{"policy","warmPool","hostHours",
-                    "costUsd","servedPct","worstMinuteServedPct","drainLimitMin","totals"}]}
+                    "costUsd","servedPct","worstMinuteServedPct","drainLimitMin","totals"}],
+                    "frontier" (with --frontier):[{"maxCutPerHost" (null: any),"drainLimitMin",
+                    "hostHours","cutAtLimitPct","cutEarlyPct","chosen"}]}
 
 Examples:
   avfleet scale replay gcp-us-west1 --svg replay.svg
@@ -323,7 +346,11 @@ Examples:
       progress(`replaying ${i + 1}/${rows.length}: ${row.policy.name}`);
       return replay(target, row.policy, { warmPool: row.warmPool, keepSeries: true });
     });
-    const points = values.frontier ? frontier(target, warmPool, maxCutPerHostOf(fleet)) : undefined;
+    const longestMin =
+      { gcp: gcpFleetSchema, aws: awsFleetSchema }[fleet.kind].properties.drainSeconds.maximum / 60;
+    const points = values.frontier
+      ? frontier(target, warmPool, longestMin, maxCutPerHostOf(fleet))
+      : undefined;
     progress("replaying the worst step unannounced on what the stack deploys");
     const unannounced = unannouncedResidual(fleet, region, step);
     progressDone();
@@ -358,8 +385,8 @@ Examples:
 residual risk, unannounced at day ${unannounced.at.day} ${unannounced.at.hour}:00 local with what the stack deploys (${unannounced.warmPool ? "stopped hosts boot in 1 min" : "cold boot"}): ${fmt(unannounced.overloadMinutes)} minutes with refused joins, ${fmt(unannounced.refusedJoins)} refused joins, ${fmt(unannounced.gaveUp)} gave up`;
     process.stdout.write(
       values.json
-        ? `${JSON.stringify({ stack: stackName, minutes, demand, spike, results: results.map(({ series: _, ...r }) => r) }, null, 2)}\n`
-        : `${stackName}: ${fmt(replayedDays)} days (${demand.source === "curve" ? "the stack's demand curve" : `${demand.source}, ${demand.filledMinutes} missing minutes held`}), ${fmt(target.pool.capacity)} sessions per host, drain limit ${target.pool.drainLimitMin} min, ${warmPool ? "warm pool" : "cold boot"}${failoverNote}\n\n${table(results)}\n\n${stepLine}\n${values.svg ? `\nplot: ${values.svg}\n` : ""}${values.frontier ? `frontier: ${values.frontier}\n` : ""}`,
+        ? `${JSON.stringify({ stack: stackName, minutes, demand, spike, results: results.map(({ series: _, ...r }) => r), ...(points ? { frontier: points } : {}) }, null, 2)}\n`
+        : `${stackName}: ${fmt(replayedDays)} days (${demand.source === "curve" ? "the stack's demand curve" : `${demand.source}, ${demand.filledMinutes} missing minutes held`}), ${fmt(target.pool.capacity)} sessions per host, drain limit ${target.pool.drainLimitMin} min, ${warmPool ? "warm pool" : "cold boot"}${failoverNote}\n\n${table(results)}\n\n${stepLine}\n${values.svg ? `\nplot: ${values.svg}\n` : ""}${points ? `\nours' frontier (* the stack's point), plotted in ${values.frontier}:\n${frontierTable(points)}\n` : ""}`,
     );
     return EXIT.ok;
   },

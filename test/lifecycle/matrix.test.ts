@@ -12,6 +12,8 @@ import { agentAnswers } from "../../modules/lifecycle/agent";
 import {
   replacedGroups,
   runMatrix,
+  runScenario,
+  SCENARIOS,
   type Kind,
   type PoolRenderings,
   type ScenarioResult,
@@ -167,6 +169,106 @@ test("AWS: a 4-hour drain outlasts the hook's 7200 s heartbeatTimeout on the age
     assert.equal(r.callsLostToFault, 1);
     assert.equal(r.callsCut, 0);
   }
+});
+
+test("GCP and bare metal: a 4-hour drain runs to its call's end; maintenance, a template, run limits, a rollout and a reboot within it cut nothing (#28)", () => {
+  for (const id of [
+    "four-hour-drain-maintenance",
+    "four-hour-drain-template",
+    "four-hour-drain-reclaim",
+    "four-hour-drain-rollout",
+  ])
+    holds(id, "gcp");
+  for (const kind of ["gcp", "metal"] as const) {
+    holds("four-hour-drain-marked", kind);
+    holds("four-hour-call-reboot", kind);
+  }
+  for (const r of results.filter((x) => x.scenario === "four-hour-drain-marked")) {
+    const story = r.story.join("\n");
+    // Marked at +0:01:00; the 4-hour call ends at +4:00:00, the agent says so at its tick.
+    if (r.kind === "gcp") {
+      assert.deepEqual(r.departures, [
+        {
+          drain: "avfleet-drain=true set by an operator",
+          why: "the controller deleted its drained VM",
+          fault: false,
+        },
+      ]);
+      assert.match(
+        story,
+        /goes at \+4:0[1-2]:\d\d \(the controller deleted its drained VM\)/,
+        story,
+      );
+      assert.ok(r.rules.includes("gcp.mig.autohealing"), "probed all along, liveness kept");
+    } else assert.deepEqual(r.departures, [], "a drained metal host stays up until retired");
+    assert.equal(r.callsCutAtLimit, 0);
+  }
+});
+
+test("GCP: the 4-hour scenarios catch a rendering that would end the drain (the test of the test)", () => {
+  const pools = estate.find((p) => p.base.kind === "gcp")!;
+  const four = pools.fourHourDrain!;
+  const scenario = (id: string) => SCENARIOS.find((s) => s.id === id)!;
+  const edited = (edit: (r: { type: string; inputs: Record<string, any> }) => void) => ({
+    ...pools,
+    fourHourDrain: {
+      ...four,
+      resources: four.resources.map((r) => {
+        const copy = structuredClone(r);
+        edit(copy);
+        return copy;
+      }),
+    },
+  });
+  const template = (change: (inputs: Record<string, any>) => void) =>
+    edited((r) => {
+      if (r.type === "gcp:compute/instanceTemplate:InstanceTemplate") change(r.inputs);
+    });
+  const cut = (id: string, p: PoolRenderings) => runScenario(scenario(id), p).callsCut;
+  assert.equal(cut("four-hour-drain-maintenance", pools), 0);
+  assert.equal(
+    cut(
+      "four-hour-drain-maintenance",
+      template((t) => (t.scheduling.onHostMaintenance = "TERMINATE")),
+    ),
+    1,
+  );
+  assert.equal(
+    cut(
+      "four-hour-drain-reclaim",
+      template((t) => (t.scheduling.provisioningModel = "SPOT")),
+    ),
+    1,
+  );
+  assert.equal(
+    cut(
+      "four-hour-drain-template",
+      edited((r) => {
+        if (r.inputs.updatePolicy)
+          r.inputs.updatePolicy = { ...r.inputs.updatePolicy, type: "PROACTIVE" };
+      }),
+    ),
+    1,
+    "a proactive restart two hours in ends the 4-hour call (the other hosts' calls are over)",
+  );
+  // A controller that kept the old two-hour setting deletes the host 2 h 5 min after its mark
+  // (+0:01:00), and the VM stops 90 s later with the 4-hour call.
+  const twoHours = runScenario(
+    scenario("four-hour-drain-marked"),
+    edited((r) => {
+      const env = r.inputs.serviceConfig?.environmentVariables;
+      if (env?.AVFLEET_SCALE_IN)
+        env.AVFLEET_SCALE_IN = JSON.stringify({
+          ...JSON.parse(env.AVFLEET_SCALE_IN),
+          drainSeconds: 7200,
+        });
+    }),
+  );
+  assert.equal(twoHours.callsCut, 1, twoHours.story.join("\n"));
+  assert.match(
+    twoHours.story.join("\n"),
+    /goes at \+2:07:30 \(the controller deleted its VM, marked 7500 s ago\)/,
+  );
 });
 
 test("the whole matrix: no call cut before its limit, no host churned, none kept past its limit", () => {

@@ -237,3 +237,29 @@ test("#28: a stack whose worst step is out of bounds is refused with its file an
   );
   assert.equal(result.stdout, "");
 });
+
+test("scale replay --frontier: the points printed and in --json, GCP's up to its two-day drain, AWS's short of it (#28)", () => {
+  const dir = tmp();
+  const human = avfleet([
+    "scale",
+    "replay",
+    "gcp-us-west1",
+    "--days",
+    "2",
+    "--policy",
+    "ours",
+    "--frontier",
+    join(dir, "gcp.svg"),
+  ]);
+  assert.equal(human.code, 0, human.stderr);
+  assert.ok(existsSync(join(dir, "gcp.svg")));
+  assert.match(human.stdout, /^≤ 35 \* +30 min /m, "the stack's point, marked");
+  for (const limit of ["120", "240", "480", "1,440", "2,880"])
+    assert.match(human.stdout, new RegExp(`^any +${limit} min `, "m"));
+  const limits = (stack: string) =>
+    replayJson(stack, "--days", "2", "--policy", "ours", "--frontier", join(dir, `${stack}.svg`))
+      .frontier.filter((p: { maxCutPerHost: number | null }) => p.maxCutPerHost === null)
+      .map((p: { drainLimitMin: number }) => p.drainLimitMin);
+  assert.deepEqual(limits("gcp-us-west1"), [30, 120, 240, 480, 1440, 2880]);
+  assert.deepEqual(limits("aws-us-east-1"), [30, 120, 240, 480, 1440]);
+});

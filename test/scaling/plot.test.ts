@@ -3,7 +3,14 @@ import assert from "node:assert/strict";
 import { joinsFor, type Trace } from "../../modules/world/demand";
 import type { FrontierPoint } from "../../modules/scaling/frontier";
 import type { ReplayResult } from "../../modules/scaling/replay";
-import { axisTicks, frontierSvg, replaySvg, tickLabel, zeroAxis } from "../../modules/scaling/plot";
+import {
+  axisTicks,
+  freeLabelBox,
+  frontierSvg,
+  replaySvg,
+  tickLabel,
+  zeroAxis,
+} from "../../modules/scaling/plot";
 
 /** Every `<text>` at an x, as [label, y]: the tick labels of an axis drawn at that x. */
 function labelsAt(svg: string, x: number): [string, number][] {
@@ -104,4 +111,15 @@ test("the frontier picture labels both axes with ticks and units", () => {
   assert.match(svg, />host-hours</);
   // The 0 % tick is on the x axis (y 214: the panel's 250 − 36 px).
   assert.deepEqual(labelsAt(svg, 45)[0], ["0", 214]);
+});
+
+test("frontier labels of points close together do not print over each other", () => {
+  const placed: { x: number; y: number; w: number }[] = [];
+  // any@1440m and any@2880m, 16 px apart on the same line: the second goes a line up.
+  assert.deepEqual(freeLabelBox(placed, 245, 206, 9), { x: 245, y: 206, w: 49.5 });
+  assert.deepEqual(freeLabelBox(placed, 261, 206, 9), { x: 261, y: 196, w: 49.5 });
+  // Its line taken too: the next goes below.
+  assert.deepEqual(freeLabelBox(placed, 250, 206, 9), { x: 250, y: 216, w: 49.5 });
+  // Clear of them: where it was asked.
+  assert.deepEqual(freeLabelBox(placed, 60, 71, 7), { x: 60, y: 71, w: 38.5 });
 });

@@ -141,7 +141,7 @@ test("maxHosts holds against a start above it and against draining hosts", () =>
 });
 
 test("ours' frontier: a smaller per-host cut budget cuts fewer calls at the limit and costs more host-hours", () => {
-  const points = frontier(target(curve(10), { sizingPeak: 12000 }), false);
+  const points = frontier(target(curve(10), { sizingPeak: 12000 }), false, 2880);
   const at30 = points.filter((p) => p.drainLimitMin === 30);
   for (let i = 1; i < at30.length; i++) {
     assert.ok(at30[i].cutAtLimitPct >= at30[i - 1].cutAtLimitPct, `${i}`);
@@ -151,10 +151,26 @@ test("ours' frontier: a smaller per-host cut budget cuts fewer calls at the limi
     points.filter((p) => p.chosen).map((p) => [p.maxCutPerHost, p.drainLimitMin]),
     [[OURS_MAX_CUT_PER_HOST, 30]],
   );
-  // Without a budget a longer drain limit cuts fewer calls too, for more host-hours.
-  const [any30, any120] = points.filter((p) => !Number.isFinite(p.maxCutPerHost));
-  assert.equal(any120.drainLimitMin, 120);
-  assert.ok(any120.cutAtLimitPct < any30.cutAtLimitPct && any120.hostHours > any30.hostHours);
+  // Without a budget each longer drain limit, up to the platform's two days, cuts fewer calls
+  // too, for more host-hours.
+  const unbudgeted = points.filter((p) => !Number.isFinite(p.maxCutPerHost));
+  assert.deepEqual(
+    unbudgeted.map((p) => p.drainLimitMin),
+    [30, 120, 240, 480, 1440, 2880],
+  );
+  for (let i = 1; i < unbudgeted.length; i++) {
+    const [shorter, longer] = [unbudgeted[i - 1], unbudgeted[i]];
+    assert.ok(longer.cutAtLimitPct <= shorter.cutAtLimitPct, `${longer.drainLimitMin} min`);
+    assert.ok(longer.hostHours >= shorter.hostHours, `${longer.drainLimitMin} min`);
+  }
+  assert.ok(unbudgeted[5].cutAtLimitPct < unbudgeted[1].cutAtLimitPct);
+  // A platform that takes at most 47 h 58 min (AWS) gets no two-day point.
+  assert.deepEqual(
+    frontier(target(curve(2), { sizingPeak: 12000 }), false, 2878)
+      .filter((p) => !Number.isFinite(p.maxCutPerHost))
+      .map((p) => p.drainLimitMin),
+    [30, 120, 240, 480, 1440],
+  );
   // The chosen point: every scale-in waits for long calls; ≤ 0.1 % of calls are cut.
   assert.ok(points.find((p) => p.chosen)!.cutAtLimitPct < 0.1);
 });
