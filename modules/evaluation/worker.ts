@@ -36,6 +36,8 @@ interface RegisterRequest {
   getImportid(): string;
   getIgnorechangesList(): string[];
   getRetainondelete(): boolean | undefined;
+  getReplaceonchangesList(): string[];
+  getDeletebeforereplace(): boolean;
 }
 
 interface ReadRequest {
@@ -292,6 +294,9 @@ async function evaluate(
     const importId = "getImportid" in req ? req.getImportid() : undefined;
     const ignoreChanges = "getIgnorechangesList" in req ? req.getIgnorechangesList() : [];
     const retainOnDelete = "getRetainondelete" in req && req.getRetainondelete() === true;
+    const replaceOnChanges = "getReplaceonchangesList" in req ? req.getReplaceonchangesList() : [];
+    const deleteBeforeReplace =
+      "getDeletebeforereplace" in req && req.getDeletebeforereplace() === true;
     awaitingRequest = req;
     awaitingInputs = {
       urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
@@ -303,6 +308,8 @@ async function evaluate(
       ...(importId ? { importId } : {}),
       ...(ignoreChanges.length ? { ignoreChanges } : {}),
       ...(retainOnDelete ? { retainOnDelete } : {}),
+      ...(replaceOnChanges.length ? { replaceOnChanges } : {}),
+      ...(deleteBeforeReplace ? { deleteBeforeReplace } : {}),
     };
     resources.push(awaitingInputs);
   };

@@ -57,8 +57,12 @@ export function launchHook(spec: AwsFleetSpec) {
  * How long `pulumi up` waits for a new group's first hosts: each may hold its launching hook for
  * the hook's timeout and, heartbeating, as long again (the provider's default is 10 minutes).
  */
-export function waitForCapacityTimeout(spec: AwsFleetSpec): string {
-  return `${2 * launchSeconds(spec) + 120}s`;
+export function waitForCapacityTimeout(spec: AwsFleetSpec, floorAt?: string): string {
+  // At a floor change the provider would wait for exactly max(minSize, desired) healthy hosts
+  // and fail on any failed activity (terraform-provider-aws autoscaling/group.go
+  // resourceGroupUpdate, waitGroupCapacitySatisfied), while target tracking moves desired: the
+  // up would fail with the minimum already set. The executor waits for the hosts itself.
+  return floorAt ? "0" : `${2 * launchSeconds(spec) + 120}s`;
 }
 
 /**
@@ -281,6 +285,9 @@ export function groupMinSize(
   if (!floorAt || schedules.length === 0) return spec.minHosts;
   return Math.max(spec.minHosts, scheduledFloorAt(schedules, floorAt));
 }
+
+/** How a scheduled action changes (aws.ts): deleted, then created again. */
+export const SCHEDULE_REPLACEMENT = { replaceOnChanges: ["*"], deleteBeforeReplace: true };
 
 /** The health check the load balancer's target groups run against each host's agent. */
 export function targetHealthCheck(spec: AwsFleetSpec) {

@@ -305,7 +305,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       // warm host is stopped in the middle of its bootstrap. Later changes come from the
       // resource below, which puts the same hook (PutLifecycleHook creates or updates).
       initialLifecycleHooks: [args.launchHook(spec)],
-      waitForCapacityTimeout: args.waitForCapacityTimeout(spec),
+      waitForCapacityTimeout: args.waitForCapacityTimeout(spec, floorAt),
       tags: args.asgTags(tags),
     },
     // Scheduled actions move the minimum every half hour: after a refresh, an ordinary up must
@@ -367,7 +367,12 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     new autoscaling.Schedule(
       `${name}-${action.scheduledActionName}`,
       { region, autoscalingGroupName: group.name, ...action },
-      opts,
+      // Replaced, never updated: an update resends the startTime AWS computed at the creation,
+      // which has passed by then ("Given start time is in the past": pulumi/pulumi-aws#2473,
+      // hashicorp/terraform-provider-aws#38983); a create sends none. Deleted first: the new
+      // action has the same name, and PutScheduledUpdateGroupAction would update the old one
+      // that the deletion then removes.
+      { ...opts, ...args.SCHEDULE_REPLACEMENT },
     );
   }
 

@@ -19,6 +19,10 @@ export interface PlanResource {
   ignoreChanges?: string[];
   /** The `retainOnDelete` resource option: a replaced or deleted resource stays in the cloud. */
   retainOnDelete?: boolean;
+  /** The `replaceOnChanges` resource option: inputs whose change replaces rather than updates. */
+  replaceOnChanges?: string[];
+  /** The `deleteBeforeReplace` resource option: a replacement deletes the old one first. */
+  deleteBeforeReplace?: boolean;
 }
 
 export interface Plan {

@@ -112,6 +112,14 @@ const RULES: Record<string, ReplacementRule> = {
     inputs: ["name", "namePrefix", "initialLifecycleHooks"],
     effect: "every host of the group is terminated (delete before replace: the name is fixed)",
   },
+  // Ours, not the provider's: every scheduled action is declared with replaceOnChanges "*" and
+  // deleteBeforeReplace (modules/fleets/aws-args.ts SCHEDULE_REPLACEMENT), so an update never
+  // resends the start time AWS computed when it was created.
+  "aws:autoscaling/schedule:Schedule": {
+    inputs: "all",
+    effect:
+      "the action is deleted, then put again; an hour that starts in between keeps the last minimum",
+  },
   "aws:route53/record:Record": { inputs: ["name", "type", "zoneId", "setIdentifier"] },
   // triggers are replaceOnChanges whether or not the command has an update (its docs say an
   // update command would update instead; its code does not); any other change is an update,

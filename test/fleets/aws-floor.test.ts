@@ -93,6 +93,13 @@ test("the program: the group's minSize and ignoreChanges at the marker's up, at 
   const actions = carrying.resources.filter((r) => r.type === "aws:autoscaling/schedule:Schedule");
   assert.equal(actions.length, schedules.length);
   assert.ok(actions.every((a) => (a.inputs as any).minSize >= 30));
+  // An update would resend the start time AWS computed at creation, long past: each action is
+  // deleted and put again instead.
+  for (const a of actions) {
+    assert.deepEqual([a.replaceOnChanges, a.deleteBeforeReplace], [["*"], true], a.name);
+  }
+  // The executor waits for the hosts; the provider's exact-count wait would fail the up.
+  assert.equal(group.inputs.waitForCapacityTimeout, "0");
   assert.deepEqual(carrying.outputs.migration, marker);
   assert.equal(carrying.outputs.minHosts, 30);
 
@@ -100,6 +107,7 @@ test("the program: the group's minSize and ignoreChanges at the marker's up, at 
   const after = await evaluateStack({ ...poolWith(marker), applied: { migration: marker } });
   const ordinary = resource(after, "aws-use1-asg");
   assert.equal(ordinary.inputs.minSize, 30);
+  assert.equal(ordinary.inputs.waitForCapacityTimeout, "1444s");
   assert.ok(ordinary.ignoreChanges!.includes("minSize"));
 
   // A marker an executor wrote before #28 carries no time: left to the schedules, as before.
