@@ -15,12 +15,12 @@
 # per-host cut budget is not returned (an outdated one is): the group, one short, invokes this
 # again a little later, as long as its desired capacity is below its current one, and takes the
 # host once its calls have ended. Its agent also protects it from scale-in above the budget
-# (avfleet_agent/aws.py), so a forged reading cannot make it go.
-# When the readings or the group cannot be read, no candidate has a reading, or for a termination that is not a scale-in
-# (instance refresh, maximum lifetime, rebalancing), it returns every instance AWS suggested:
-# the group then picks by its other termination policies, as it did before this function. A
-# failure here never blocks a scale-in: an error or a timeout would, AWS retrying for as long as
-# it needs to terminate.
+# (avfleet_agent/aws.py), so a forged reading cannot take a protected host.
+# When the readings or the group cannot be read, when no candidate has a reading, or for a
+# termination that is not a scale-in (instance refresh, maximum lifetime, rebalancing), it
+# returns every instance AWS suggested: the group then picks by its other termination policies,
+# as it did before this function. It never fails on purpose: AWS retries a function that errs
+# or times out for as long as it still has to terminate, so a failure would hold the scale-in.
 #
 # Python 3 standard library and boto3, which the Lambda Python runtimes include
 # (https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html); handler `termination.handler`.
@@ -74,11 +74,10 @@ def choose(event, readings, outdated, budget):
     chosen, held = [], []
     for need in event.get("CapacityToTerminate", []):
         here = [
-            {"id": i["InstanceId"], "outdated": i["InstanceId"] in outdated, "left": readings.get(i["InstanceId"])}
-            for i in suggested
-            if i.get("AvailabilityZone") == need.get("AvailabilityZone")
-            and i.get("InstanceMarketOption", "on-demand") == need.get("InstanceMarketOption", "on-demand")
-            and i["InstanceId"] not in chosen
+            {"id": i, "outdated": i in outdated, "left": readings.get(i)}
+            for i in (s["InstanceId"] for s in suggested if market(s) == market(need)
+                      and s.get("AvailabilityZone") == need.get("AvailabilityZone"))
+            if i not in chosen
         ]
         fits = []
         for c in termination_order(here):
@@ -90,28 +89,28 @@ def choose(event, readings, outdated, budget):
     return {"InstanceIDs": chosen}, held
 
 
+def market(entry):
+    """An instance's or a need's purchase option (on-demand unless the payload says)."""
+    return entry.get("InstanceMarketOption", "on-demand")
+
+
 def latest_values(results):
     """{query id: the newest value} of GetMetricData's MetricDataResults (TimestampDescending)."""
     return {r["Id"]: r["Values"][0] for r in results if r.get("Values")}
 
 
 def outdated_ids(group):
-    """Ids of the group's instances not on its launch template and version (DescribeAutoScalingGroups)."""
-    want = group.get("LaunchTemplate") or {}
-    key = (want.get("LaunchTemplateId"), str(want.get("Version")))
-    return {
-        i["InstanceId"]
-        for i in group.get("Instances", [])
-        if (
-            (i.get("LaunchTemplate") or {}).get("LaunchTemplateId"),
-            str((i.get("LaunchTemplate") or {}).get("Version")),
-        )
-        != key
-    }
+    """Ids of the group's instances not on its launch template and version
+    (DescribeAutoScalingGroups' group)."""
+    def template(item):
+        lt = item.get("LaunchTemplate") or {}
+        return lt.get("LaunchTemplateId"), str(lt.get("Version"))
+
+    return {i["InstanceId"] for i in group.get("Instances", []) if template(i) != template(group)}
 
 
 def metric_queries(config, ids):
-    """GetMetricData queries of each instance's CallsLeftAtLimit, in its pool's namespace and group."""
+    """GetMetricData queries of each instance's CallsLeftAtLimit, in its pool's namespace."""
     return [
         {
             "Id": f"i{n}",
