@@ -16,13 +16,13 @@ import * as s3 from "@pulumi/aws/s3";
 import type { AwsFleetSpec } from "../config/fleet.schema";
 import { autoScalingGroupName } from "../host/agent";
 import { awsLeftAtLimitMetric } from "../host/metrics";
+// termination.py's CONFIG_ENV; the lifecycle model finds the function by it.
+import { TERMINATION_ENV } from "../../policy/contract/rules";
 
 export const TERMINATION_SOURCE = readFileSync(join(__dirname, "termination.py"), "utf8");
 export const TERMINATION_HANDLER = "termination.handler";
 /** A runtime that includes boto3 (https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html). */
 export const TERMINATION_RUNTIME = "python3.12";
-/** termination.py's CONFIG_ENV. */
-export const TERMINATION_ENV = "AVFLEET_TERMINATION";
 /**
  * EC2 Auto Scaling gives a custom termination policy two seconds to answer ("The maximum run time
  * for your Lambda function is two seconds", lambda-custom-termination-policy.html, Limitations);

@@ -11,11 +11,11 @@ import { join } from "node:path";
 import {
   terminationConfig,
   terminationPolicy,
-  TERMINATION_ENV,
   TERMINATION_KEY,
   TERMINATION_SOURCE,
 } from "../../modules/aws-scale-in/termination";
 import { agentConfig } from "../../modules/host/agent";
+import { TERMINATION_ENV } from "../../policy/contract/rules";
 import type { AwsFleetSpec } from "../../modules/config/fleet.schema";
 import { forcesReplacement } from "../../modules/providers/replacement";
 import { loadStacks } from "../../modules/stacks/stack";
