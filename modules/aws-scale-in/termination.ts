@@ -115,22 +115,30 @@ export function terminationPolicy(logGroupArn: string) {
 export interface AwsTerminationArgs {
   spec: AwsFleetSpec;
   region: string;
+  /** The account of the pool: its Auto Scaling service-linked role invokes the function. */
+  account: pulumi.Input<string>;
   /** The pool's payload bucket: the function's code is an object in it. */
   bucket: s3.Bucket;
 }
 
 /**
- * The function and what it runs with. The group's service-linked role gets its invoke right
- * from allowInvoke(), once the group (and so the role) exists.
+ * The account's Auto Scaling service-linked role, which a group given no serviceLinkedRoleArn
+ * uses and AWS creates with the account's first group
+ * (https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html).
  */
+export function autoScalingRoleArn(account: string): string {
+  return `arn:aws:iam::${account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`;
+}
+
+/** The function, what it runs with, and the group's right to invoke it. */
 export class AwsTermination extends pulumi.ComponentResource {
   readonly arn: pulumi.Output<string>;
-  private readonly fn: lambda.Function;
-  private readonly region: string;
+  /** What the group must wait for: the function exists and its service-linked role may invoke it. */
+  readonly invokable: lambda.Permission;
 
   constructor(name: string, a: AwsTerminationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("avfleet:fleets:AwsTermination", name, { pool: a.spec.pool }, opts);
-    const { spec, region, bucket } = a;
+    const { spec, region, bucket, account } = a;
     const o = { parent: this };
     const functionName = terminationFunctionName(spec);
     const tags = { "avfleet:pool": spec.pool };
@@ -168,7 +176,7 @@ export class AwsTermination extends pulumi.ComponentResource {
       },
       o,
     );
-    this.fn = new lambda.Function(
+    const fn = new lambda.Function(
       `${name}-fn`,
       {
         region,
@@ -188,28 +196,21 @@ export class AwsTermination extends pulumi.ComponentResource {
       },
       { ...o, dependsOn: [grant, logs] },
     );
-    this.arn = this.fn.arn;
-    this.region = region;
-    this.registerOutputs({ arn: this.arn });
-  }
-
-  /**
-   * The resource-based policy a custom termination policy needs: lambda:InvokeFunction for the
-   * group's service-linked role, on the unpublished function (the group names its unqualified
-   * ARN). The role's ARN comes from the group, which AWS creates the role for when the account has
-   * none; until this exists, AWS's invocations fail and it retries, terminating nothing.
-   */
-  allowInvoke(name: string, serviceLinkedRoleArn: pulumi.Input<string>) {
-    return new lambda.Permission(
+    // The resource-based policy a custom termination policy needs: lambda:InvokeFunction for the
+    // service-linked role, on the unpublished function (the group names its unqualified ARN),
+    // before the group names the function, as AWS's procedure has it.
+    this.invokable = new lambda.Permission(
       `${name}-invoke`,
       {
-        region: this.region,
+        region,
         action: "lambda:InvokeFunction",
-        function: this.fn.name,
-        principal: serviceLinkedRoleArn,
+        function: fn.name,
+        principal: pulumi.output(account).apply(autoScalingRoleArn),
         statementId: "AllowInvokeByAutoScaling",
       },
-      { parent: this },
+      o,
     );
+    this.arn = fn.arn;
+    this.registerOutputs({ arn: this.arn });
   }
 }

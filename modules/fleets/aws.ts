@@ -208,7 +208,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
   // The group's scale-in order: the hosts expected to hold the fewest calls at the drain limit.
   const termination = new AwsTermination(
     `${name}-termination`,
-    { spec, region, bucket: payloads },
+    { spec, region, account: account.accountId, bucket: payloads },
     opts,
   );
 
@@ -316,10 +316,10 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     {
       ...opts,
       ignoreChanges: args.groupIgnoreChanges(scaling.schedules.length > 0, intent.target),
+      // The group names the function only once its service-linked role may invoke it.
+      dependsOn: [termination.invokable],
     },
   );
-
-  termination.allowInvoke(name, group.serviceLinkedRoleArn);
 
   // Their own resources, not only initialLifecycleHooks (read only when the group is created):
   // a new drain time or boot time reaches groups that already exist.

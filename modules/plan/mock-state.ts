@@ -43,11 +43,6 @@ const computed: Record<string, (name: string, inputs: State) => State> = {
     name: `projects/${i.project}/notificationChannels/${parseInt(createHash("sha256").update(name).digest("hex").slice(0, 12), 16)}`,
   }),
   "aws:ec2/launchTemplate:LaunchTemplate": () => ({ latestVersion: 1, defaultVersion: 1 }),
-  // A group given no serviceLinkedRoleArn uses the account's default Auto Scaling role
-  // (https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html).
-  "aws:autoscaling/group:Group": () => ({
-    serviceLinkedRoleArn: `arn:aws:iam::${MOCK_ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`,
-  }),
   "aws:lambda/function:Function": (name, i) => ({
     arn: `arn:aws:lambda:${i.region ?? "us-east-1"}:${MOCK_ACCOUNT}:function:${i.name ?? name}`,
   }),

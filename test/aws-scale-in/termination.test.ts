@@ -276,7 +276,7 @@ test("every AWS pool declares its termination policy first in its group's, invoc
   assert.equal(code.key, TERMINATION_KEY);
   assert.equal(code.source.assets["termination.py"].text, TERMINATION_SOURCE);
   assert.match(TERMINATION_KEY, /^termination\/termination-[0-9a-f]{16}\.zip$/);
-  const invoke = resource(plan, "aws-use1-invoke").inputs;
+  const invoke = resource(plan, "aws-use1-termination-invoke").inputs;
   assert.deepEqual(invoke, {
     action: "lambda:InvokeFunction",
     function: "aws-use1-termination",
