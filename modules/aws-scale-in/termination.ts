@@ -119,6 +119,8 @@ export interface AwsTerminationArgs {
   account: pulumi.Input<string>;
   /** The pool's payload bucket: the function's code is an object in it. */
   bucket: s3.Bucket;
+  /** The pool's labels, as every resource of the pool carries them. */
+  tags: Record<string, string>;
 }
 
 /**
@@ -138,10 +140,9 @@ export class AwsTermination extends pulumi.ComponentResource {
 
   constructor(name: string, a: AwsTerminationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("avfleet:fleets:AwsTermination", name, { pool: a.spec.pool }, opts);
-    const { spec, region, bucket, account } = a;
+    const { spec, region, bucket, account, tags } = a;
     const o = { parent: this };
     const functionName = terminationFunctionName(spec);
-    const tags = { "avfleet:pool": spec.pool };
 
     const logs = new cloudwatch.LogGroup(
       `${name}-logs`,

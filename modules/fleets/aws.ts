@@ -208,7 +208,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
   // The group's scale-in order: the hosts expected to hold the fewest calls at the drain limit.
   const termination = new AwsTermination(
     `${name}-termination`,
-    { spec, region, account: account.accountId, bucket: payloads },
+    { spec, region, account: account.accountId, bucket: payloads, tags },
     opts,
   );
 
