@@ -7,7 +7,7 @@
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FleetSpec } from "../../modules/config/fleet.schema";
-import { awsMediaMetric } from "../../modules/host/metrics";
+import { awsLeftAtLimitMetric, awsMediaMetric } from "../../modules/host/metrics";
 import { TEXTFILE_DIR } from "../../modules/host/units";
 import { alarmMetrics, awsAlarms, cloudwatchCounters } from "../../modules/alerting/cloud";
 import { SLIS } from "../../modules/observe/spec";
@@ -73,8 +73,10 @@ function increase(values: number[]): number {
 export interface CountersResult {
   /** What the rendered alarms read. */
   alarmed: string[];
-  /** What arrived at CloudWatch other than the load gauge, distinct. */
+  /** What arrived at CloudWatch other than the load gauge and its per-host companion, distinct. */
   arrived: string[];
+  /** The calls expected at the drain limit the agent published beside its load, distinct series. */
+  leftAtLimit: string[];
   /** Calls IAM refused (the role may write only its namespace). */
   denied: number;
   /** Per SLI metric, what the host published in total, and what its counters moved. */
@@ -119,9 +121,13 @@ export async function countersArrive(
     await waitFor("two counter publishes", 20_000, () => calls() >= after + 2);
   }
   sfu.quiet(false);
+  // The load's call carries the load and the host's calls expected at the drain limit.
+  const perHost = [awsMediaMetric(spec.pool).name, awsLeftAtLimitMetric(spec.pool).name];
   const counted = published()
     .slice(mark)
-    .filter((d) => d.name !== awsMediaMetric(spec.pool).name);
+    .filter((d) => !perHost.includes(d.name));
+  const distinct = (data: PublishedDatum[]) =>
+    [...new Set(data.map((d) => key(d.namespace, d.name, d.dimensions)))].sort();
   const sum = (name: string, slo: string) =>
     counted
       .filter((d) => d.name === name && d.dimensions.Slo === slo)
@@ -129,7 +135,8 @@ export async function countersArrive(
   const moved = (f: (s: (typeof STATES)[number]) => number) => increase(STATES.map(f));
   return {
     alarmed: alarmedMetrics(spec),
-    arrived: [...new Set(counted.map((d) => key(d.namespace, d.name, d.dimensions)))].sort(),
+    arrived: distinct(counted),
+    leftAtLimit: distinct(published().filter((d) => d.name === perHost[1])),
     denied: standIns.count("monitoring", "PutMetricData:denied"),
     sums: {
       "packet-loss SessionEvents": {

@@ -245,6 +245,17 @@ export function targetConnectionPolicy(spec: AwsFleetSpec) {
  */
 export const SUSPENDED_PROCESSES = ["AZRebalance"];
 
+/**
+ * The group's termination policies: the pool's Lambda function first (AWS takes one, and only
+ * first), which returns exactly the instances to terminate; the predefined ones after it pick
+ * only when it returns more than needed, as it does when it cannot read the hosts
+ * (https://docs.aws.amazon.com/autoscaling/ec2/userguide/lambda-custom-termination-policy.html,
+ * "Considerations" and "Limitations").
+ */
+export function terminationPolicies(functionArn: string): string[] {
+  return [functionArn, "OldestLaunchTemplate", "OldestInstance"];
+}
+
 /** The group metrics every pool's group publishes to AWS/AutoScaling. */
 export const GROUP_METRICS = ["GroupInServiceInstances"] as const;
 

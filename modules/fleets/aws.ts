@@ -24,6 +24,7 @@ import {
   payloadReadPolicy,
 } from "../host-payloads/aws-payload";
 import type { AwsScaling } from "./scaling";
+import { AwsTermination } from "../aws-scale-in/termination";
 
 export interface AwsFleetArgs {
   /** The validated fleet spec from the stack file. */
@@ -209,6 +210,13 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     { ...opts, dependsOn: [payload, payloadRead] },
   );
 
+  // The group's scale-in order: the hosts expected to hold the fewest calls at the drain limit.
+  const termination = new AwsTermination(
+    `${name}-termination`,
+    { spec, region, account: account.accountId, bucket: payloads, tags },
+    opts,
+  );
+
   const balancer = new lb.LoadBalancer(
     `${name}-nlb`,
     {
@@ -292,7 +300,7 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
       // launchTemplate changes (terraform-provider-aws autoscaling/group.go, resourceGroupUpdate),
       // so the up that points the group at a rollout's release would replace the whole pool at
       // once, beside the rollout's drained batches. Releases go through the rollout only.
-      terminationPolicies: ["OldestLaunchTemplate", "OldestInstance"],
+      terminationPolicies: termination.arn.apply(args.terminationPolicies),
       suspendedProcesses: args.SUSPENDED_PROCESSES,
       // Predictive scaling's load metric multiplies by the hosts in service, and the pool-silent
       // alarm pages only while some are (group metrics at 1-minute granularity cost nothing:
@@ -314,6 +322,8 @@ export function createAwsFleet(name: string, fleetArgs: AwsFleetArgs, parent: pu
     {
       ...opts,
       ignoreChanges: args.groupIgnoreChanges(scaling.schedules.length > 0, intent.target, floorAt),
+      // The group names the function only once its service-linked role may invoke it.
+      dependsOn: [termination.invokable],
     },
   );
 

@@ -11,6 +11,7 @@ import { SCRIPT_PATH } from "../tuning/settings";
 import {
   AWS_DRAIN_HOOK,
   AWS_LAUNCH_HOOK,
+  awsLeftAtLimitMetric,
   awsMediaMetric,
   GCP_MEDIA_LOAD_METRIC,
   GCP_MIN_POINT_SPACING_SEC,
@@ -201,6 +202,11 @@ function metric(spec: FleetSpec): AgentConfig["metric"] {
       ...awsMediaMetric(spec.pool),
       autoScalingGroup: autoScalingGroupName(spec.pool),
       dimensions: { AutoScalingGroupName: autoScalingGroupName(spec.pool) },
+      // Published per instance beside the load (aws.py publish), read by the termination policy.
+      callsLeftAtLimit: {
+        name: awsLeftAtLimitMetric(spec.pool).name,
+        unit: awsLeftAtLimitMetric(spec.pool).unit,
+      },
     };
   return prometheus;
 }

@@ -19,6 +19,17 @@ export function awsMediaMetric(pool: string) {
   return { namespace: `AVFleet/Media/${pool}`, name: "MediaStreams", unit: "Count" };
 }
 
+/**
+ * AWS: the calls a host expects to still hold at the drain limit, which the pool's custom
+ * termination policy orders scale-in by (modules/aws-scale-in/termination.py). Beside the load,
+ * in the pool's namespace (the one the host role may write), with the dimensions
+ * AutoScalingGroupName and InstanceId: one series per host, as GCP's guest attribute avfleet/load
+ * carries it per VM.
+ */
+export function awsLeftAtLimitMetric(pool: string) {
+  return { namespace: awsMediaMetric(pool).namespace, name: "CallsLeftAtLimit", unit: "Count" };
+}
+
 /** Bare metal: the gauge on the agent's /metrics, which Prometheus scrapes. */
 export const PROMETHEUS_MEDIA_METRIC = "avfleet_media_streams";
 

@@ -5,6 +5,7 @@
  * applied by the rules of modules/providers/aws.
  */
 import * as aws from "../providers/aws";
+import { TERMINATION_ENV } from "../../policy/contract/rules";
 import { IGNORE_CHANGES, ignoredBy } from "../providers/replacement";
 import { agent, crash, firstBootSec, type Complete } from "./host";
 import type { Platform } from "./platform";
@@ -23,6 +24,8 @@ interface Hook {
 
 export interface AwsFacts {
   group: Record<string, any>;
+  /** The group's custom termination policy's settings, when its function comes first. */
+  termination?: { maxCutPerHost: number };
   drainHook?: Hook;
   launchHook?: Hook;
   targetGroup: Record<string, any>;
@@ -34,8 +37,16 @@ export function awsFacts(pool: RenderedPool): AwsFacts {
   const hook = (transition: string) =>
     hooks.find((h) => h.lifecycleTransition === transition) as Hook | undefined;
   const group = inputsOf(pool, GROUP) ?? {};
+  const fn = pool.resources.find(
+    (r) =>
+      r.type === "aws:lambda/function:Function" &&
+      r.inputs.environment?.variables?.[TERMINATION_ENV] !== undefined,
+  );
   return {
     group,
+    ...(fn && aws.customTermination(group)
+      ? { termination: JSON.parse(fn.inputs.environment.variables[TERMINATION_ENV]) }
+      : {}),
     drainHook: hook("autoscaling:EC2_INSTANCE_TERMINATING"),
     launchHook: hook("autoscaling:EC2_INSTANCE_LAUNCHING"),
     targetGroup: inputsOf(pool, "aws:lb/targetGroup:TargetGroup") ?? {},
@@ -151,9 +162,27 @@ export function awsPlatform(pool: RenderedPool): Platform {
     zones: facts.zones,
     actors: [agent(complete), hookClock, groupHealth],
     scaleIn(w) {
-      // terminationPolicies OldestLaunchTemplate, OldestInstance: the first launched.
-      const oldest = w.live().filter((h) => !hooks.has(h))[0];
-      terminate(w, oldest, "scale-in");
+      const candidates = w.live().filter((h) => !hooks.has(h));
+      if (!w.cite(aws.CUSTOM_TERMINATION, facts.termination !== undefined)) {
+        // terminationPolicies OldestLaunchTemplate, OldestInstance: the first launched.
+        terminate(w, candidates[0], "scale-in");
+        return;
+      }
+      // The pool's function (modules/aws-scale-in/termination.py): the oldest release first,
+      // then the fewest calls expected at the drain limit; none over the budget, which waits.
+      const left = (h: SimHost) => h.calls.filter((end) => end > w.t + w.drainSeconds).length;
+      const order = [...candidates].sort((a, b) => a.template - b.template || left(a) - left(b));
+      const newest = Math.max(...candidates.map((h) => h.template));
+      const pick = order.find(
+        (h) => h.template < newest || left(h) <= facts.termination!.maxCutPerHost,
+      );
+      if (!pick) {
+        w.say(
+          "scale-in: every candidate expects more calls at the limit than the budget; it waits",
+        );
+        return;
+      }
+      terminate(w, pick, `scale-in (${left(pick)} call(s) expected at the drain limit)`);
     },
     operatorDrain(w, host) {
       terminate(w, host, "terminate-instance-in-auto-scaling-group by an operator");

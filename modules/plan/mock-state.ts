@@ -43,6 +43,9 @@ const computed: Record<string, (name: string, inputs: State) => State> = {
     name: `projects/${i.project}/notificationChannels/${parseInt(createHash("sha256").update(name).digest("hex").slice(0, 12), 16)}`,
   }),
   "aws:ec2/launchTemplate:LaunchTemplate": () => ({ latestVersion: 1, defaultVersion: 1 }),
+  "aws:lambda/function:Function": (name, i) => ({
+    arn: `arn:aws:lambda:${i.region ?? "us-east-1"}:${MOCK_ACCOUNT}:function:${i.name ?? name}`,
+  }),
   // bucketPrefix and the provider's 26 characters; S3's ARNs name neither region nor account.
   "aws:s3/bucket:Bucket": (name, i) => {
     const bucket = `${i.bucketPrefix ?? ""}${createHash("sha256").update(name).digest("hex").slice(0, 26)}`;

@@ -79,6 +79,27 @@ export const SCALE_IN_PROTECTION: ProviderRule = {
     "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RefreshPreferences.html",
 };
 
+export const CUSTOM_TERMINATION: ProviderRule = {
+  id: "aws.asg.custom-termination-policy",
+  says:
+    "With a Lambda function's ARN first in terminationPolicies (one function at most, and only " +
+    "first), a scale-in invokes it with the unprotected instances it may terminate (only those of " +
+    "the fullest zone while zones are uneven) and the capacity to terminate per zone, and " +
+    "terminates the instances it returns; when it returns more than needed the next termination " +
+    "policies choose among them; when it returns none, errs or runs past 2 s, the group invokes it " +
+    "again a short time later for as long as its desired capacity is below its current one. The " +
+    "invoker is the group's service-linked role, which the function's resource policy must allow " +
+    "lambda:InvokeFunction",
+  source:
+    "https://docs.aws.amazon.com/autoscaling/ec2/userguide/lambda-custom-termination-policy.html " +
+    '("Input data", "Response data", "Considerations", "Limitations")',
+};
+
+/** Whether the group's scale-in asks a Lambda function which instances to terminate. */
+export function customTermination(group: { terminationPolicies?: string[] }): boolean {
+  return (group.terminationPolicies?.[0] ?? "").startsWith("arn:aws:lambda:");
+}
+
 export const HEALTH_CHECK_TYPE: ProviderRule = {
   id: "aws.asg.health-check-type",
   says:
@@ -308,6 +329,7 @@ export const AWS_RULES = [
   HOOK_TIMEOUT,
   HOOK_HEARTBEAT,
   SCALE_IN_PROTECTION,
+  CUSTOM_TERMINATION,
   HEALTH_CHECK_TYPE,
   AZ_REBALANCE,
   INSTANCE_REFRESH,

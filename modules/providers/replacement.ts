@@ -108,6 +108,9 @@ const RULES: Record<string, ReplacementRule> = {
   },
   // initial_lifecycle_hook is ForceNew in the upstream provider: a changed hook replaces the
   // whole group unless the program ignores it (the hooks' own resources carry the change).
+  // termination_policies is not: resourceGroupUpdate sends a change in UpdateAutoScalingGroup's
+  // TerminationPolicies (terraform-provider-aws internal/service/autoscaling/group.go at
+  // 00a919d1, `if d.HasChange("termination_policies")`), so the group and its hosts stay.
   "aws:autoscaling/group:Group": {
     inputs: ["name", "namePrefix", "initialLifecycleHooks"],
     effect: "every host of the group is terminated (delete before replace: the name is fixed)",

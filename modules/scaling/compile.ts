@@ -118,12 +118,13 @@ export function controlsOf(spec: CloudSpec): CloudControls {
     return {
       cloud: "aws",
       targetUtilization,
-      // The termination policies pick the oldest instance not protected from scale-in; a host
-      // protects itself while it expects more than maxCutPerHost calls at the limit, and with
-      // every host protected the group waits (modules/providers/aws.ts SCALE_IN_PROTECTION).
+      // The pool's termination policy (modules/aws-scale-in/termination.py) takes the hosts
+      // expected to hold the fewest calls at the limit, none over maxCutPerHost (those also
+      // protect themselves); with none to take the group waits (modules/providers/aws.ts
+      // CUSTOM_TERMINATION, SCALE_IN_PROTECTION).
       removal: {
         kind: "drain",
-        pick: "oldest",
+        pick: "fewest-left-at-limit",
         limitMin: awsDrainLimitSec(spec) / 60,
         maxLeftAtLimit: spec.autoscaling.maxCutPerHost,
       },

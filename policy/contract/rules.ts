@@ -19,6 +19,9 @@ export const METAL_PAYLOAD_TYPE = "avfleet:fleets:MetalPayload";
 /** The environment variable that carries a scale-in controller's settings (its function's). */
 export const SCALE_IN_ENV = "AVFLEET_SCALE_IN";
 
+/** ...and an AWS pool's custom termination policy's (its Lambda function's). */
+export const TERMINATION_ENV = "AVFLEET_TERMINATION";
+
 /**
  * IPv4 ranges that are not global unicast (IANA's special-purpose registry, RFC 6890:
  * https://www.iana.org/assignments/iana-ipv4-special-registry/). The

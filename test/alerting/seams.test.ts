@@ -27,6 +27,7 @@ import { opsAgentConfig } from "../../modules/host/ops-agent";
 import { autoscalingPolicy } from "../../modules/fleets/gcp-args";
 import { hostPolicy } from "../../modules/fleets/aws-args";
 import { compileAws } from "../../modules/scaling/compile";
+import { terminationConfig } from "../../modules/aws-scale-in/termination";
 import type { AwsFleetSpec } from "../../modules/config/fleet.schema";
 import {
   alarmMetrics,
@@ -182,6 +183,18 @@ test("seams: each AWS pool's alarms read what its hosts publish, and the counter
       StringEquals: { "cloudwatch:namespace": config.metric.namespace },
     });
     assert.equal(table.namespace, config.metric.namespace);
+    // ...and the termination policy reads each host's calls left at the drain limit under the
+    // names the agent publishes them (aws.py left_at_limit: the load's dimensions and InstanceId)
+    const termination = terminationConfig(fleet as AwsFleetSpec);
+    assert.deepEqual(
+      [termination.namespace, termination.metricName, termination.group],
+      [
+        config.metric.namespace,
+        (config.metric.callsLeftAtLimit as Record<string, string>).name,
+        (config.metric.dimensions as Record<string, string>).AutoScalingGroupName,
+      ],
+      fleet.pool,
+    );
     // ...and predictive scaling's load queries read it too (beside AWS's own group metrics)
     const predictive = compileAws(fleet as AwsFleetSpec, "us-east-1").predictive;
     const reads = [...JSON.stringify(predictive ?? {}).matchAll(/"namespace":"([^"]*)"/g)]

@@ -122,6 +122,13 @@ test("host rehearsal: tuned, serving, measured, drained on notice, agent crash m
   const counters = result.hosts[1].counters!;
   assert.deepEqual(counters.arrived, counters.alarmed, "aws: the alarms' metrics arrived");
   assert.equal(counters.denied, 0, "aws: nothing published outside the role's namespace");
+  // ...and beside its load, its calls expected at the drain limit, one series for its own
+  // instance, which the pool's termination policy reads (#28)
+  assert.equal(counters.leftAtLimit.length, 1, counters.leftAtLimit.join("; "));
+  assert.match(
+    counters.leftAtLimit[0],
+    /^AVFleet\/Media\/aws-use1 CallsLeftAtLimit \{"AutoScalingGroupName":"aws-use1-media","InstanceId":"i-[0-9a-f]+"\}$/,
+  );
   for (const [metric, { published, moved }] of Object.entries(counters.sums))
     assert.equal(published, moved, `aws: ${metric} published as the counters moved`);
   // the host counters carry what modules/observe's rules sum by: the platform's name for the

@@ -140,6 +140,15 @@ test("AWS: a recovered zone or a label change replaces no host", () => {
   holds("template-rollout", "aws");
 });
 
+test("AWS: scale-in asks the pool's termination policy, which takes a host expecting no call at the drain limit where the oldest expects some (#28)", () => {
+  holds("scale-in", "aws");
+  for (const r of results.filter((x) => x.scenario === "scale-in" && x.kind === "aws")) {
+    assert.ok(r.rules.includes("aws.asg.custom-termination-policy"), r.rules.join(", "));
+    // the oldest, -00, holds calls past the 30-minute limit; -01 holds none
+    assert.match(r.story[0], /scale-in \(0 call\(s\) expected at the drain limit\): \S+-01 /);
+  }
+});
+
 test("AWS: a 4-hour drain outlasts the hook's 7200 s heartbeatTimeout on the agent's heartbeats; a hung agent's hook lets go 7200 s after its last one (#28)", () => {
   holds("four-hour-drain", "aws");
   const rows = (id: string) => results.filter((r) => r.scenario === id);

@@ -141,11 +141,14 @@ class Aws(CloudInstanceManager):
         return (self.meta("autoscaling/target-lifecycle-state") or "Warmed:").startswith("Warmed:")
 
     def publish(self, streams):
-        metric = self.config["metric"]
         # A warm pool host's 0 streams would pull the group's average down: target tracking
         # would take serving hosts away.
-        params = metric_data(metric["namespace"], [metric], [streams])
-        return not self.warmed() and 200 == self.call("monitoring", params)[0]
+        if self.warmed():
+            return False
+        metric = self.config["metric"]
+        metrics, values = left_at_limit(metric, self.meta("instance-id"), self.expected_left)
+        params = metric_data(metric["namespace"], [metric, *metrics], [streams, *values])
+        return 200 == self.call("monitoring", params)[0]
 
     def count(self, exposition):
         """The counters the pool's alarms read (config cloudwatch), read from the host's own
@@ -302,6 +305,18 @@ def metric_increases(metrics, before, after):
         )
         for metric in metrics
     ]
+
+
+def left_at_limit(metric, instance, left):
+    """([metric], [value]) of this instance's calls expected at the drain limit, published in
+    the same call as the load, per instance (dimension InstanceId beside the group's), for the
+    pool's termination policy (modules/aws-scale-in/termination.py); ([], []) with no reading.
+    A series per instance costs as a custom metric only while it receives points
+    (docs/real-path.md, "AWS scale-in by calls left at the drain limit")."""
+    if not metric.get("callsLeftAtLimit") or left is None or not instance:
+        return [], []
+    dimensions = {**metric["dimensions"], "InstanceId": instance}
+    return [{**metric["callsLeftAtLimit"], "dimensions": dimensions}], [left]
 
 
 def metric_data(namespace, metrics, values):
