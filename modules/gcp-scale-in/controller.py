@@ -29,13 +29,10 @@
 # A host a release's rollout drains (`avfleet-drain-for=<release>` beside the mark) is the
 # rollout's: it recreates that VM from the MIG's template once drained, so this never deletes it
 # (it still counts as draining: out of service, it leaves no room for a scale-in beside it).
-# A pool with a standby pool (MIG standbyPolicy SCALE_OUT_POOL): the MIG creates each refill VM,
-# lets it boot, then stops it undrained; its listManagedInstances entry says targetStatus STOPPED
-# (or SUSPENDED) from the start. Such a member is no host here: not counted, drained nor
-# cordoned. Its agent holds itself out of rotation on its first boot until this function writes
-# admit/<VM name>.<instance id>, which it does only for members whose targetStatus is RUNNING, so
-# a refill never takes a join it would drop at its stop. A VM started from the pool is on a
-# later boot: its agent serves at once, with no pass of this function in between.
+# A standby pool's refill (targetStatus STOPPED or SUSPENDED: the MIG boots it, then stops it
+# undrained) is no host here. Its agent holds its first boot out of rotation until this writes
+# admit/<VM name>.<instance id>, only for members the MIG drives to RUNNING; a VM started from
+# the pool is on a later boot and serves at once.
 #
 # Python 3 standard library only: main.py of a Cloud Run function (entry point `scale_in`),
 # or `python3 main.py` for one pass from a shell.
@@ -65,8 +62,7 @@ GUEST_LOAD_KEY = "load"
 # A mark older than the drain limit by this much is expired: the agent sees a mark within a tick,
 # and the controller runs once a minute; past this, the agent is not coming back to say done.
 EXPIRY_MARGIN_SEC = 300
-# Members read at once: each takes four requests to Compute and Cloud Storage (five with a
-# standby pool: its admission).
+# Members read at once: each takes four requests (five with a standby pool: its admission).
 INSPECT_THREADS = 16
 # How old a load reading may be and still count: the agent publishes once a publishEverySec
 # (at least 10 s, 30 s in the example stacks), so this spans several publishes.
@@ -510,8 +506,7 @@ def delete(api, config, hosts):
 def run_once(config, endpoints, now):
     api = Google(endpoints)
     size, recommended, hosts, in_standby = observe(api, config, now)
-    # First, before anything this pass might fail at: a scale-out's new hosts wait for it. Only
-    # members created and driven to RUNNING: a refill's first boot stays out of rotation.
+    # First, before anything this pass might fail at: a scale-out's new hosts wait for it.
     admitted = []
     if "admitPrefix" in config["drainMarks"]:
         wanted = set(to_admit(hosts))
