@@ -31,6 +31,7 @@ import {
   GCP_MEDIA_LOAD_METRIC,
   gcpDrainBucket,
   gcpDrainObject,
+  GCP_ADMIT_PREFIX,
   GCP_CORDON_PREFIX,
   LIVENESS_PATH,
 } from "../../modules/host/metrics";
@@ -80,6 +81,8 @@ export interface HostResult {
   autohealer?: AutohealerResult;
   /** GCP: the controller's cordon and its lifting, as the host answered them (undefined elsewhere). */
   cordon?: CordonResult;
+  /** GCP, a pool with a standby pool: its first boot held, then admitted (undefined elsewhere). */
+  admission?: AdmissionResult;
   /** AWS: the drain hook became active only after deregistration (undefined elsewhere). */
   drainHook?: DrainHookResult;
   drainSeconds: number;
@@ -117,6 +120,17 @@ export interface CordonResult {
   sessions: [number, number];
   /** The next pass deleted the object and its readiness answered 200 again. */
   backInRotation: boolean;
+}
+
+/**
+ * GCP, a pool with a standby pool: the host's first boot, which a refill's would be, answered the
+ * load balancer 503 "cordoned" until the controller admitted it, then 200.
+ */
+export interface AdmissionResult {
+  /** Readiness 503 "cordoned" before any pass of the controller. */
+  heldBeforeAdmission: boolean;
+  /** The pass wrote admit/<VM name>.<instance id> for it (the MIG drives it to RUNNING). */
+  admittedByController: boolean;
 }
 
 export interface PayloadResult {
@@ -583,6 +597,8 @@ async function rehearseHost(
     | undefined;
   /** AWS: puts the payload's own bytes back under its key. */
   let restorePayload: (() => unknown) | undefined;
+  /** GCP with a standby pool: whether the first boot is held, then a pass that admits it. */
+  let admit: ((readiness: string) => Promise<AdmissionResult>) | undefined;
   if (host.kind === "gcp") {
     const vm = {
       project: "media-prod-usw1",
@@ -619,6 +635,24 @@ async function rehearseHost(
       autoscaler: pool.autoscaler,
     });
     const scaleIn = async () => scaleInPass(config, g.endpoints);
+    if (config.drainMarks.admitPrefix)
+      admit = async (readiness) => {
+        const heldBeforeAdmission =
+          (await until("held as a possible refill", 20_000, async () => {
+            const r = await get(readiness);
+            return r?.status === 503 && r.text.trim() === "cordoned";
+          })) === true;
+        const key = `${gcpDrainBucket(vm.project, gcpSpec.pool)}/${GCP_ADMIT_PREFIX}${vm.name}.${vm.id}`;
+        // No recommendation (nothing drains) and a load that needs every host (none cordoned):
+        // the pass only admits.
+        pool.recommendedSize = undefined;
+        const pass = await scaleInPass({ ...config, hostTarget: 1 }, g.endpoints);
+        pool.recommendedSize = 1;
+        return {
+          heldBeforeAdmission,
+          admittedByController: (pass.admitted ?? []).includes(vm.name) && g.objects().has(key),
+        };
+      };
     cordonRoundTrip = async (readiness, liveness, sessions) => {
       const key = `${gcpDrainBucket(vm.project, gcpSpec.pool)}/${GCP_CORDON_PREFIX}${vm.name}`;
       const within = (what: string, ms: number, probe: () => Promise<boolean>) =>
@@ -802,6 +836,7 @@ async function rehearseHost(
     // Of the host's last boot: after a warm pool's stop, the tuning unit tunes again first.
     const mediaAfterTuning = await startedAfterTuning(supervisor, mediaUnit, stats, wanted);
 
+    const admission = await admit?.(health);
     const healthy =
       (await until("healthy", 20_000, async () => (await get(health))?.status === 200)) === true;
     // A cloud host's labels name it once the agent has asked the metadata server.
@@ -990,6 +1025,7 @@ async function rehearseHost(
       deletedByController,
       ...(healing ? { autohealer: healing } : {}),
       ...(cordon ? { cordon } : {}),
+      ...(admission ? { admission } : {}),
       ...(drainHook ? { drainHook } : {}),
       drainSeconds: host.spec.drainSeconds,
       hostLabels,

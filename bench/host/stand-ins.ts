@@ -95,6 +95,8 @@ export interface GcpPeer {
   outdated?: boolean;
   /** Guest attributes its agent wrote: "namespace/key" -> value. */
   guest?: Record<string, string>;
+  /** The status the MIG drives it to (ManagedInstance.targetStatus): STOPPED for a standby refill. */
+  targetStatus?: string;
 }
 
 /** The pool around the VM, for the scale-in controller: its autoscaler and the other VMs. */
@@ -118,6 +120,7 @@ interface Vm {
   zone: string;
   id: string;
   status: string;
+  targetStatus: string;
   template: string;
   metadata: { items: Array<{ key: string; value: string }> };
   /** Guest attributes the VM wrote through its metadata server: "namespace/key" -> value. */
@@ -136,6 +139,8 @@ export async function scaleInPass(
   marked: string[];
   cordoned: string[];
   deleted: string[];
+  /** With a standby pool: the members it admitted this pass. */
+  admitted?: string[];
 }> {
   const { stdout } = await promisify(execFile)(
     "python3",
@@ -173,6 +178,7 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
       zone: vm.zone,
       id: vm.id,
       status: "RUNNING",
+      targetStatus: "RUNNING",
       template: template("current"),
       metadata: { items: [{ key: "created-by", value: group }] },
       guest: new Map(),
@@ -182,6 +188,7 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
       zone: p.zone,
       id: p.id,
       status: p.status ?? "RUNNING",
+      targetStatus: p.targetStatus ?? "RUNNING",
       template: template(p.outdated ? "previous" : "current"),
       metadata: { items: [{ key: "created-by", value: group }, ...(p.items ?? [])] },
       // Its agent reports its load in a guest attribute beside the Monitoring gauge.
@@ -345,7 +352,9 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
       record("compute", "instanceGroupManagers.get", null);
       return json(res, {
         name: vm.group,
-        targetSize: vms.length,
+        // "the target number of running instances" (@pulumi/gcp RegionInstanceGroupManager
+        // targetSize): a standby member is counted in targetStoppedSize instead.
+        targetSize: vms.filter((v) => v.targetStatus === "RUNNING").length,
         versions: [{ name: "primary", instanceTemplate: template("current") }],
       });
     }
@@ -401,6 +410,8 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
         instance: instanceUrl(v),
         id: v.id,
         instanceStatus: v.status,
+        // Compute v1 ManagedInstance.targetStatus: RUNNING, STOPPED, SUSPENDED, ABANDONED, DELETED.
+        targetStatus: v.targetStatus,
         currentAction: "NONE",
         version: { instanceTemplate: v.template },
       }));
@@ -433,6 +444,9 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
     vms: () => vms.map((v) => ({ name: v.name, items: v.metadata.items })),
     /** The Cloud Storage objects now: "<bucket>/<object>" -> timeCreated. */
     objects: () => new Map(marks),
+    /** The MIG drives a VM to another status: a standby member it starts is RUNNING. */
+    setTarget: (vm: string, targetStatus: string) =>
+      (vms.find((v) => v.name === vm)!.targetStatus = targetStatus),
     /** Writes a VM's guest attribute ("namespace/key"), as its agent would. */
     setGuest: (vm: string, key: string, value: string) =>
       vms.find((v) => v.name === vm)!.guest.set(key, value),

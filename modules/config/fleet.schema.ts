@@ -322,9 +322,9 @@ export const gcpFleetSchema = {
         worstStep: worstStepSchema,
         standbyPool: {
           type: "boolean",
-          default: false,
+          default: true,
           description:
-            "policy ours, opt-in: keep stopped, initialized VMs in the MIG's standby pool so a scale-out serves in about a minute; read docs/real-path.md (GCP standby pool: what a review found) first",
+            "policy ours: keep stopped, initialized VMs in the MIG's standby pool so a scale-out serves in about a minute; a refill takes no join before it is stopped (docs/real-path.md, GCP standby pool made safe), e.g. true",
         },
         cooldownSec: {
           type: "integer",

@@ -5,7 +5,7 @@
  */
 import type { KeyPath, Problem } from "../inputs/problems";
 import { dnsProviderProblems, type StackConfig } from "./dns.schema";
-import type { FleetSpec } from "./fleet.schema";
+import type { AwsFleetSpec, FleetSpec, GcpFleetSpec } from "./fleet.schema";
 import { NOTIFY_SECRET_KEYS, SEVERITIES, needsSecret } from "./notify.schema";
 
 function rangesOverlap(a: { from: number; to: number }, b: { from: number; to: number }): boolean {
@@ -199,4 +199,14 @@ export function metalHostCountProblems(fleet: FleetSpec, at: KeyPath): Problem[]
       message: `is set on a metal fleet, whose hosts are its inventory's active hosts`,
       expected: `no ${key} (add, retire or drain hosts in ${fleet.inventory} instead)`,
     }));
+}
+
+/**
+ * Whether the pool boots from stopped hosts under its policy: ours keeps an AWS warm pool or a
+ * GCP MIG standby pool, unless the stack turns it off. Here, below both readers: the scaling
+ * compiles the pool, the host holds a GCP refill's first boot out of rotation.
+ */
+export function warmPoolOf(spec: GcpFleetSpec | AwsFleetSpec): boolean {
+  if (spec.autoscaling.policy !== "ours") return false;
+  return spec.kind === "gcp" ? spec.autoscaling.standbyPool : spec.autoscaling.warmPool;
 }

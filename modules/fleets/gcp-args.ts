@@ -9,7 +9,7 @@ import { tier1Eligible } from "../../policy/contract/rules";
 export { tier1Eligible };
 import { GCP_MEDIA_LOAD_METRIC, LIVENESS_PATH } from "../host/metrics";
 import { artifactRegistryRepository, containerImage } from "../host/image";
-import { launchSeconds } from "../host/units";
+import { autohealingInitialDelaySec } from "../host/units";
 import type { GcpAutoscalingPolicy } from "./scaling";
 import type { GroupTarget } from "../release/cloud-intent";
 import { autoscalerTarget } from "../gcp-scale-in/pool";
@@ -119,18 +119,8 @@ export function migIgnoreChanges(target: GroupTarget): string[] {
   return target === "running" ? ["versions"] : [];
 }
 
-const AUTOHEALING_MARGIN_SEC = 120;
-const AUTOHEALING_MAX_DELAY_SEC = 3600;
-
-/**
- * Seconds the autohealer leaves a new VM alone: its boot budget (launchSeconds: installs, tuning
- * and a container pool's image pull) and a margin, at most GCP's 3600
- * (InstanceGroupManagerAutoHealingPolicy.initialDelaySec, Compute v1 reference). A host still
- * booting past it would be recreated, and booting again, recreated again.
- */
-export function autohealingInitialDelaySec(spec: GcpFleetSpec): number {
-  return Math.min(launchSeconds(spec) + AUTOHEALING_MARGIN_SEC, AUTOHEALING_MAX_DELAY_SEC);
-}
+// Computed below the host, which reads it too (standbyHold); the fleet's callers read it here.
+export { autohealingInitialDelaySec };
 
 export function namedPorts(spec: GcpFleetSpec) {
   return [

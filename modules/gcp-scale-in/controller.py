@@ -29,6 +29,10 @@
 # A host a release's rollout drains (`avfleet-drain-for=<release>` beside the mark) is the
 # rollout's: it recreates that VM from the MIG's template once drained, so this never deletes it
 # (it still counts as draining: out of service, it leaves no room for a scale-in beside it).
+# A standby pool's refill (targetStatus STOPPED or SUSPENDED: the MIG boots it, then stops it
+# undrained) is no host here. Its agent holds its first boot out of rotation until this writes
+# admit/<VM name>.<instance id>, only for members the MIG drives to RUNNING; a VM started from
+# the pool is on a later boot and serves at once.
 #
 # Python 3 standard library only: main.py of a Cloud Run function (entry point `scale_in`),
 # or `python3 main.py` for one pass from a shell.
@@ -58,7 +62,7 @@ GUEST_LOAD_KEY = "load"
 # A mark older than the drain limit by this much is expired: the agent sees a mark within a tick,
 # and the controller runs once a minute; past this, the agent is not coming back to say done.
 EXPIRY_MARGIN_SEC = 300
-# Members read at once: each takes four requests to Compute and Cloud Storage.
+# Members read at once: each takes four requests (five with a standby pool: its admission).
 INSPECT_THREADS = 16
 # How old a load reading may be and still count: the agent publishes once a publishEverySec
 # (at least 10 s, 30 s in the example stacks), so this spans several publishes.
@@ -91,6 +95,28 @@ def log(message):
 
 
 # --- the decision: pure -----------------------------------------------------------------------
+
+
+def standby(member):
+    """Whether the MIG means to keep this member stopped or suspended: a refill of its standby
+    pool, or one in it (ManagedInstance.targetStatus, the status the MIG drives the VM to)."""
+    return member.get("targetStatus") in ("STOPPED", "SUSPENDED")
+
+
+def admit_name(host):
+    """The admission object's name under the admit prefix: the VM's name and its instance id, so
+    that a VM recreated under the same name (a new id) is not admitted by its predecessor's."""
+    return f"{host['name']}.{host['id']}"
+
+
+def to_admit(hosts):
+    """Names of the members to admit now: those the MIG drives to RUNNING, created (an id), not yet
+    admitted. A member without a targetStatus is not: its agent fails open after its hold."""
+    return [
+        h["name"]
+        for h in hosts
+        if h.get("targetStatus") == "RUNNING" and h.get("id") and h.get("admitted") is False
+    ]
 
 
 def drain_order(hosts):
@@ -325,7 +351,8 @@ class Google:
 
 
 def observe(api, config, now):
-    """(targetSize, recommendedSize, hosts) of the pool, as decide() takes them."""
+    """(targetSize, recommendedSize, hosts, names of the members kept stopped or suspended) of
+    the pool, the hosts as decide() takes them."""
     region = f"{api.compute}projects/{config['project']}/regions/{config['region']}"
     _, autoscaler = api.call("GET", f"{region}/autoscalers/{config['autoscaler']}")
     mig_url = f"{region}/instanceGroupManagers/{config['instanceGroupManager']}"
@@ -334,9 +361,13 @@ def observe(api, config, now):
     managed = list(api.pages("POST", f"{mig_url}/listManagedInstances", "managedInstances"))
     # (zone, name) -> the MIG's view of each of its VMs.
     members = {}
+    in_standby = []
     for m in managed:
         parts = m["instance"].split("/")
-        members[(parts[-3], parts[-1])] = m
+        if standby(m):
+            in_standby.append(parts[-1])
+        else:
+            members[(parts[-3], parts[-1])] = m
     def unread(zone, name, m, error):
         """A member whose reads failed: load unknown (never drained, counted as needed), its
         mark and cordon unknown (neither deleted nor lifted nor set this pass)."""
@@ -345,8 +376,11 @@ def observe(api, config, now):
             "name": name,
             "zone": zone,
             "instance": m["instance"],
+            "id": m.get("id"),
+            "targetStatus": m.get("targetStatus"),
             "running": running(m),
             "load": None,
+            "admitted": None,
             "left": None,
             "cordoned": None,
             "markedAt": None,
@@ -375,10 +409,12 @@ def observe(api, config, now):
         attributes = guest_attributes(api, config, zone, name)
         template = (m.get("version") or {}).get("instanceTemplate")
         load, left = own_load(attributes, now, config["streamsPerSession"])
-        return {
+        host = {
             "name": name,
             "zone": zone,
             "instance": m["instance"],
+            "id": m.get("id"),
+            "targetStatus": m.get("targetStatus"),
             "running": running(m),
             "load": load,
             "left": left,
@@ -388,13 +424,17 @@ def observe(api, config, now):
             "drainDone": marked is not None and drain_state(attributes) == "done",
             "drainSeen": marked is not None and drain_state(attributes) is not None,
             "drainFor": drain_for(items),
+            "admitted": None,
         }
+        if "admitPrefix" in config["drainMarks"] and host["id"]:
+            host["admitted"] = mark_object(api, config, admit_name(host), "admitPrefix") is not None
+        return host
 
-    # Four reads per member: in sequence, a pool of 100 hosts would take most of the
+    # Four or five reads per member: in sequence, a pool of 100 hosts would take most of the
     # function's timeout. The token was fetched by the calls above, before any thread.
     with concurrent.futures.ThreadPoolExecutor(max_workers=INSPECT_THREADS) as pool:
         hosts = [h for h in pool.map(inspect, sorted(members.items())) if h is not None]
-    return int(mig["targetSize"]), autoscaler.get("recommendedSize"), hosts
+    return int(mig["targetSize"]), autoscaler.get("recommendedSize"), hosts, sorted(in_standby)
 
 
 def running(member):
@@ -432,11 +472,11 @@ def mark_object(api, config, name, kind="prefix"):
     return doc if status == 200 else None
 
 
-def mark(api, config, host, kind="prefix"):
-    """Creates the host's mark (or cordon) object, empty; False when one exists already:
-    ifGenerationMatch=0 lets the upload through only where no live object is, else 412
-    (https://cloud.google.com/storage/docs/request-preconditions)."""
-    url = mark_url(api, config, host["name"], upload=True, kind=kind)
+def mark(api, config, host, kind="prefix", name=None):
+    """Creates the host's mark (or cordon, or admission: `name`) object, empty; False when one
+    exists already: ifGenerationMatch=0 lets the upload through only where no live object is,
+    else 412 (https://cloud.google.com/storage/docs/request-preconditions)."""
+    url = mark_url(api, config, name or host["name"], upload=True, kind=kind)
     status, _ = api.call("POST", url, ok=(200, 412))
     return status == 200
 
@@ -459,11 +499,22 @@ def delete(api, config, hosts):
         unmark(api, config, h["name"], "prefix")
         if h["cordoned"]:
             unmark(api, config, h["name"], "cordonPrefix")
+        if h.get("admitted"):
+            unmark(api, config, admit_name(h), "admitPrefix")
 
 
 def run_once(config, endpoints, now):
     api = Google(endpoints)
-    size, recommended, hosts = observe(api, config, now)
+    size, recommended, hosts, in_standby = observe(api, config, now)
+    # First, before anything this pass might fail at: a scale-out's new hosts wait for it.
+    admitted = []
+    if "admitPrefix" in config["drainMarks"]:
+        wanted = set(to_admit(hosts))
+        admitted = [
+            h["name"]
+            for h in hosts
+            if h["name"] in wanted and mark(api, config, h, "admitPrefix", admit_name(h))
+        ]
     live = [h for h in hosts if h["running"]]
     if live and all(h["load"] is None for h in live):
         log(
@@ -518,6 +569,8 @@ def run_once(config, endpoints, now):
         "deleted": sorted(leaving),
         "blind": unseen,
     }
+    if "admitPrefix" in config["drainMarks"]:
+        report.update({"standby": in_standby, "admitted": admitted})
     log(json.dumps(report))
     return report
 

@@ -24,7 +24,13 @@ import * as serviceaccount from "@pulumi/gcp/serviceaccount";
 import * as storage from "@pulumi/gcp/storage";
 import type { GcpFleetSpec } from "../config/fleet.schema";
 import { SCALE_IN_ENV } from "../../policy/contract/rules";
-import { gcpDrainBucket, GCP_CORDON_PREFIX, GCP_DRAIN_PREFIX } from "../host/metrics";
+import { warmPoolOf } from "../config/fleet";
+import {
+  gcpDrainBucket,
+  GCP_ADMIT_PREFIX,
+  GCP_CORDON_PREFIX,
+  GCP_DRAIN_PREFIX,
+} from "../host/metrics";
 import { autoscalerTarget, poolInstances } from "./pool";
 
 export const SCALE_IN_SOURCE = readFileSync(join(__dirname, "controller.py"), "utf8");
@@ -70,7 +76,7 @@ export const SCALE_IN_INSPECT_PERMISSIONS = [
  * The mark: the object drain/<VM name> in the pool's mark bucket, and the cordon, cordon/<VM
  * name>. get (marked, and since its timeCreated), create (only where none exists:
  * ifGenerationMatch=0) and delete (a cordon lifted; a mark once its VM is gone, so a later VM of
- * that name is not born marked). Granted on that bucket and only under those two prefixes. Not compute.instances.setMetadata: that sets any key, `startup-script` and
+ * that name is not born marked). Granted on that bucket and only under those prefixes (and admit/, a first boot's admission). Not compute.instances.setMetadata: that sets any key, `startup-script` and
  * `ssh-keys` included, and IAM has no condition on metadata keys.
  */
 export const SCALE_IN_MARK_PERMISSIONS = [
@@ -130,12 +136,12 @@ export const SCALE_IN_GRANTS = [
 ] as const;
 
 /**
- * IAM condition: objects under drain/ and cordon/ of the pool's mark bucket. Cloud Storage names an object
+ * IAM condition: objects under drain/, cordon/ and admit/ of the pool's mark bucket. Cloud Storage names an object
  * `projects/_/buckets/<bucket>/objects/<object>` to IAM conditions
  * (https://cloud.google.com/iam/docs/conditions-resource-attributes#resource-name), and a
  * bucket-level binding may carry one (uniform bucket-level access,
  * https://cloud.google.com/storage/docs/samples/storage-add-bucket-conditional-iam-binding); the
- * two prefixes joined with || (statements "are combined using logical operators":
+ * prefixes joined with || (statements "are combined using logical operators":
  * https://cloud.google.com/iam/docs/conditions-overview).
  */
 export function drainMarks(bucket: string): string {
@@ -143,7 +149,7 @@ export function drainMarks(bucket: string): string {
     `resource.name.startsWith("projects/_/buckets/${bucket}/objects/${prefix}")`;
   return (
     `resource.type == "storage.googleapis.com/Object" && ` +
-    `(${under(GCP_DRAIN_PREFIX)} || ${under(GCP_CORDON_PREFIX)})`
+    `(${[GCP_DRAIN_PREFIX, GCP_CORDON_PREFIX, GCP_ADMIT_PREFIX].map(under).join(" || ")})`
   );
 }
 
@@ -204,9 +210,10 @@ export interface ScaleInConfig {
   streamsPerSession: number;
   /**
    * The pool's mark bucket, the prefix of its marks (`<prefix><VM name>`) and of its cordons
-   * (`<cordonPrefix><VM name>`).
+   * (`<cordonPrefix><VM name>`); with a standby pool, of its admissions
+   * (`<admitPrefix><VM name>.<instance id>`), which a first boot waits for.
    */
-  drainMarks: { bucket: string; prefix: string; cordonPrefix: string };
+  drainMarks: { bucket: string; prefix: string; cordonPrefix: string; admitPrefix?: string };
   endpoints: { metadata: string; compute: string; storage: string };
 }
 
@@ -230,6 +237,7 @@ export function scaleInConfig(
       bucket: gcpDrainBucket(project, spec.pool),
       prefix: GCP_DRAIN_PREFIX,
       cordonPrefix: GCP_CORDON_PREFIX,
+      ...(warmPoolOf(spec) ? { admitPrefix: GCP_ADMIT_PREFIX } : {}),
     },
     endpoints: {
       metadata: "http://metadata.google.internal",

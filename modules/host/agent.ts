@@ -17,9 +17,11 @@ import {
   GCP_MIN_POINT_SPACING_SEC,
   LIVENESS_PATH,
   PROMETHEUS_MEDIA_METRIC,
+  GCP_ADMIT_PREFIX,
   GCP_CORDON_PREFIX,
   GCP_DRAIN_PREFIX,
 } from "./metrics";
+import { warmPoolOf } from "../config/fleet";
 import { HOST_METRIC_FAMILIES, SERVING_SERIES } from "../host-series/exporter";
 import { SESSION_FAMILIES, type SessionFamilies } from "../host-series/sessions";
 import { containerImage, type ContainerImage } from "./image";
@@ -30,12 +32,20 @@ import {
   AGENT_RUN_DIR,
   AGENT_STATE_DIR,
   agentSources,
+  autohealingInitialDelaySec,
   launchSeconds,
   STATE_DIR,
   TEXTFILE_DIR,
   TUNE_CHECK_EVERY_SEC,
   TUNE_VERDICT_PATH,
 } from "./units";
+
+/**
+ * How long past the standby policy's initialDelaySec a refill may still run before its stop:
+ * Google documents the delay, not how soon after it the MIG stops the VM (real-path.md, "GCP
+ * standby pool made safe"). A host still up by then fails open.
+ */
+export const STANDBY_STOP_MARGIN_SEC = 120;
 
 /**
  * The agent a pool's hosts get, as files: its package with its own platform's adapter (and GCP's
@@ -158,7 +168,14 @@ export interface AgentConfig {
    * GCP: the scale-in controller's mark (cordon) of this host, `<prefix><VM name>` (`<cordonPrefix>…`)
    * in the pool's mark bucket, named (gcpDrainBucket) from its project, from the metadata server.
    */
-  drainMarks?: { prefix: string; cordonPrefix: string };
+  drainMarks?: { prefix: string; cordonPrefix: string; admitPrefix?: string };
+  /**
+   * GCP, a pool with a standby pool: on the VM's first boot the host stays out of rotation until
+   * the scale-in controller admits it (`<admitPrefix><VM name>.<instance id>`, written only for a
+   * member the MIG drives to RUNNING), or failOpenSec after the boot: a refill the MIG stops
+   * initialDelaySec after its creation is stopped by then, so a VM still up is not one.
+   */
+  standbyHold?: { failOpenSec: number };
   /**
    * Clouds: the session mix's survival, for the calls it expects at the drain limit (GCP: published
    * to the scale-in controller; AWS: against its scale-in protection's budget).
@@ -272,7 +289,18 @@ export function agentConfig(
       : {}),
     ...(spec.kind === "gcp"
       ? {
-          drainMarks: { prefix: GCP_DRAIN_PREFIX, cordonPrefix: GCP_CORDON_PREFIX },
+          drainMarks: {
+            prefix: GCP_DRAIN_PREFIX,
+            cordonPrefix: GCP_CORDON_PREFIX,
+            ...(warmPoolOf(spec) ? { admitPrefix: GCP_ADMIT_PREFIX } : {}),
+          },
+          ...(warmPoolOf(spec)
+            ? {
+                standbyHold: {
+                  failOpenSec: autohealingInitialDelaySec(spec) + STANDBY_STOP_MARGIN_SEC,
+                },
+              }
+            : {}),
         }
       : {}),
     ...(spec.kind !== "metal"

@@ -218,7 +218,10 @@ function installStep(spec: FleetSpec): string[] {
   } else {
     const pkg = `${workload.package}=${workload.version}`;
     packages.push(shellQuote(pkg));
-    stale = `[ "$(dpkg-query -W -f='\${Version}' ${shellQuote(workload.package!)} 2>/dev/null || :)" != ${shellQuote(workload.version)} ]`;
+    // Installed and configured ("ii "), not only unpacked at the version: a boot stopped in
+    // the middle of dpkg (a standby VM, a warm pool host) leaves it "iU " or "iF " (dpkg-query(1),
+    // db:Status-Abbrev; dpkg(1) --list).
+    stale = `[ "$(dpkg-query -W -f='\${db:Status-Abbrev}\${Version}' ${shellQuote(workload.package!)} 2>/dev/null || :)" != ${shellQuote(`ii ${workload.version}`)} ]`;
   }
   return [
     "export DEBIAN_FRONTEND=noninteractive",
@@ -229,7 +232,9 @@ function installStep(spec: FleetSpec): string[] {
     // waits for dpkg's (DPkg::Lock::Timeout); dpkg --configure and apt-get update take theirs
     // without waiting (apt 2.6 apt-pkg/update.cc, the lists lock), so they are tried again.
     'w() { n=0; until "$@"; do n=$((n + 1)); [ $n -lt 30 ] || return 1; sleep 10; done; }',
-    `if ${stale} ||`,
+    // dpkg --audit names every package left partly installed (dpkg(1)): a tool's command may
+    // exist unconfigured.
+    `if ${stale} || [ -n "$(dpkg --audit 2>/dev/null || :)" ] ||`,
     `  ${tools.map((t) => `! command -v ${t} >/dev/null`).join(" || ")}; then`,
     // A Debian package's maintainer scripts restart its service on upgrade (dh_installsystemd's
     // deb-systemd-invoke): a serving media server would lose its calls. policy-rc.d answering
@@ -270,9 +275,10 @@ function migrateAgentState(): string[] {
 
 /**
  * The bootstrap script. Idempotent (GCP runs it at every boot, bare metal at every payload
- * change): it installs the package only when another version is there (podman only when it is
- * missing), restarts the agent
- * (its drain state survives) and only starts the media server, never restarts it under calls.
+ * change): it installs the package only when another version is there or a package is left
+ * partly installed (podman only when it is missing), restarts the agent only when one of its
+ * files changed (its drain state survives) and only starts the media server, never restarts it
+ * under calls.
  */
 export function bootstrapScript(
   spec: FleetSpec,
@@ -287,11 +293,17 @@ export function bootstrapScript(
     `# avfleet-bootstrap pool=${spec.pool}: rendered by avfleet (modules/host).`,
     "set -eu",
     "ROOT=${AVFLEET_ROOT:-}",
+    // A file the same as the host's is left in place (its mode set): the agent is restarted
+    // only when one changed (CHANGED), not at every boot of a GCP host (a standby VM started).
+    // cmp is diffutils', an Essential package of Debian.
+    "CHANGED=",
     "put() {",
     '  mkdir -p "$(dirname "$ROOT$1")"',
     '  cat >"$ROOT$1.avfleet-new"',
     '  chmod "$2" "$ROOT$1.avfleet-new"',
+    '  if cmp -s "$ROOT$1.avfleet-new" "$ROOT$1"; then chmod "$2" "$ROOT$1"; rm -f "$ROOT$1.avfleet-new"; return 0; fi',
     '  mv -f "$ROOT$1.avfleet-new" "$ROOT$1"',
+    "  CHANGED=1",
     "}",
     ...hostFiles(spec, tuning, cloudwatch).map(installFile),
     `mkdir -p "$ROOT${TEXTFILE_DIR}"`,
@@ -343,7 +355,13 @@ export function bootstrapScript(
       : `systemctl start ${mediaUnit}`,
     `mkdir -p "$ROOT${dirname(BOOTSTRAPPED_PATH)}"`,
     `date >"$ROOT${BOOTSTRAPPED_PATH}"`,
-    `systemctl restart ${AGENT_UNIT}`,
+    // Unchanged, the agent that runs (started at boot, or by the EXIT trap's start) goes on:
+    // its drain and a first boot's admission are as it left them.
+    'if [ -n "$CHANGED" ]; then',
+    `  systemctl restart ${AGENT_UNIT}`,
+    "else",
+    `  systemctl start ${AGENT_UNIT}`,
+    "fi",
     ...(spec.kind === "gcp" ? opsAgentInstall(APT_WAIT) : []),
     "",
   ].join("\n");

@@ -68,6 +68,12 @@ export const GCP_DRAIN_PREFIX = "drain/";
 /** ...and its cordons, `cordon/<VM name>`: no new joins while one exists (controller.py). */
 export const GCP_CORDON_PREFIX = "cordon/";
 
+/**
+ * ...and, in a pool with a standby pool, its admissions, `admit/<VM name>.<instance id>`: a VM's
+ * first boot takes no join before its own exists (controller.py, the agent's standbyHold).
+ */
+export const GCP_ADMIT_PREFIX = "admit/";
+
 export function gcpDrainObject(vm: string): string {
   return `${GCP_DRAIN_PREFIX}${vm}`;
 }

@@ -2,7 +2,7 @@
  * The two systemd units a media host runs besides the tuning: the media server (the
  * workload) and the host agent. Pure renders.
  */
-import type { FleetSpec } from "../config/fleet.schema";
+import type { FleetSpec, GcpFleetSpec } from "../config/fleet.schema";
 import { privilegedPorts } from "../tuning/host-facts";
 import { PROFILES } from "../tuning/profiles";
 import { BOOT_UNIT as TUNE_UNIT, SCRIPT_PATH } from "../tuning/settings";
@@ -70,6 +70,21 @@ export const CONTAINER_RESTART_SEC = 10;
 export function launchSeconds(spec: FleetSpec): number {
   const fetch = spec.kind === "aws" ? STUB_FETCH_SECONDS : 0;
   return fetch + 300 + (containerImage(spec) ? CONTAINER_START_SEC : 0);
+}
+
+const AUTOHEALING_MARGIN_SEC = 120;
+const AUTOHEALING_MAX_DELAY_SEC = 3600;
+
+/**
+ * Seconds the autohealer leaves a new VM alone: its boot budget (launchSeconds: installs, tuning
+ * and a container pool's image pull) and a margin, at most GCP's 3600
+ * (InstanceGroupManagerAutoHealingPolicy.initialDelaySec, Compute v1 reference). A host still
+ * booting past it would be recreated, and booting again, recreated again. A standby pool's
+ * refill is stopped as long after its creation (modules/scaling/compile.ts), which the host's
+ * agent reads as well (agent.ts, standbyHold): here, below both.
+ */
+export function autohealingInitialDelaySec(spec: GcpFleetSpec): number {
+  return Math.min(launchSeconds(spec) + AUTOHEALING_MARGIN_SEC, AUTOHEALING_MAX_DELAY_SEC);
 }
 
 /**

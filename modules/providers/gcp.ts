@@ -307,6 +307,26 @@ export const MANAGED_INSTANCES: ProviderRule = {
     "Compute v1 ManagedInstance.currentAction, ManagedInstance.version",
 };
 
+export const STANDBY_MEMBERS: ProviderRule = {
+  id: "gcp.mig.standby-members",
+  says:
+    "listManagedInstances reports each member's targetStatus, the status the MIG drives it to " +
+    "(RUNNING, STOPPED, SUSPENDED, ABANDONED, DELETED); a standby pool's refill is created, " +
+    "boots, and is stopped or suspended standbyPolicy.initialDelaySec after its " +
+    "creationTimestamp, with no drain; targetSize counts running VMs only (targetStoppedSize, " +
+    "targetSuspendedSize the others); a stopped VM keeps its template until it is recreated",
+  source:
+    "https://cloud.google.com/dotnet/docs/reference/Google.Cloud.Compute.V1/latest/Google.Cloud.Compute.V1.ManagedInstance.Types.TargetStatus; " +
+    "https://cloud.google.com/compute/docs/reference/v1/instanceGroupManagers/stopInstances; " +
+    "@pulumi/gcp 9.37.0 regionInstanceGroupManager.d.ts targetSize; " +
+    "https://cloud.google.com/compute/docs/instance-groups/updating-selected-instances-in-a-mig",
+};
+
+/** Whether a member's targetStatus keeps it in the standby pool (STANDBY_MEMBERS). */
+export function standbyMember(targetStatus: string | undefined): boolean {
+  return targetStatus === "STOPPED" || targetStatus === "SUSPENDED";
+}
+
 export const GCP_RULES = [
   TEMPLATE_IN_USE,
   AUTOHEALING,
@@ -325,4 +345,5 @@ export const GCP_RULES = [
   ADD_METADATA,
   GUEST_ATTRIBUTES,
   MANAGED_INSTANCES,
+  STANDBY_MEMBERS,
 ];

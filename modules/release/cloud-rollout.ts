@@ -171,10 +171,42 @@ export const gcpRollout = {
         template: m.version?.instanceTemplate as string | undefined,
         status: m.instanceStatus as string | undefined,
         action: (m.currentAction ?? "NONE") as string,
+        target: m.targetStatus as string | undefined,
       };
     });
   },
+
+  /** The MIG itself: its versions name the template new and recreated VMs get. */
+  group(pool: GcpRolloutPool): RolloutStep {
+    return {
+      argv: mig(pool, "describe", "--format=json"),
+      rules: [gcp.STANDBY_MEMBERS, gcp.UPDATE_POLICY],
+    };
+  },
+
+  /**
+   * The standby members (the MIG keeps them stopped or suspended) made from another template
+   * than the one the group now creates VMs from: an OPPORTUNISTIC group updates none of them, and
+   * a scale-out would start them on the old release. They carry no calls: recreated at once
+   * (replace), before the canary, as AWS refreshes its warm pool.
+   */
+  staleStandby(list: unknown, describe: unknown): GcpHost[] {
+    const template = gcp.templateForNewVms((describe ?? {}) as { versions?: [] });
+    if (!template) return [];
+    return gcpRollout
+      .runningHosts(list)
+      .filter(
+        (h) =>
+          gcp.standbyMember(h.target) &&
+          h.template !== undefined &&
+          templateName(h.template) !== templateName(template),
+      )
+      .map(({ name, zone }) => ({ name, zone }));
+  },
 };
+
+/** A template self link's name; the unique form (`?uniqueId=…`) the program outputs names the same. */
+export const templateName = (link: string) => link.split("?")[0].split("/").at(-1)!;
 
 /** DescribeAutoScalingInstances takes at most 50 ids a call. */
 const DESCRIBE_MAX_IDS = 50;

@@ -14,6 +14,7 @@ import {
   awsRollout,
   gcpRollout,
   type AwsRolloutPool,
+  type GcpHost,
   type GcpRolloutPool,
 } from "../release/cloud-rollout";
 import { pulumiArgs } from "../runbook/pulumi-args";
@@ -106,6 +107,30 @@ async function runSteps(run: CliRunner, argvs: string[][], fence: Fence): Promis
 const failed = (actions: Action[]) => actions.some((a) => a.exitCode !== 0);
 
 /**
+ * A cloud pool pointed at a template or version: config set and up, then reads that change
+ * nothing (journaled, unfenced), then what `replace` makes of their JSON answers. Its stopped
+ * hosts of another one would be started on it, so they are replaced before any batch.
+ */
+async function pointAndReplace(
+  o: { pulumi: PulumiRunner; stack: string; run: CliRunner },
+  config: RolloutConfig,
+  fence: Fence,
+  reads: string[][],
+  replace: (answers: unknown[]) => Promise<Action[]>,
+): Promise<Action[]> {
+  const actions = await configure(o.pulumi, o.stack, config, fence);
+  if (failed(actions)) return actions;
+  const answers: unknown[] = [];
+  for (const argv of reads) {
+    const result = await fence(argv, () => o.run(argv), false);
+    actions.push({ argv, exitCode: result.exitCode, summary: summarize(result) });
+    if (result.exitCode !== 0) return actions;
+    answers.push(JSON.parse(result.stdout || "null"));
+  }
+  return [...actions, ...(await replace(answers))];
+}
+
+/**
  * Bare metal: the program does it all. A draining batch gets a drain request and leaves DNS
  * at the `up`; an updated batch runs its class payload (package installed behind policy-rc.d,
  * the drained server restarted on it) at the next.
@@ -138,11 +163,35 @@ export function gcpDriver(o: {
   zoneOf: (host: string) => string;
 }): PoolDriver {
   const hosts = (names: string[]) => names.map((name) => ({ name, zone: o.zoneOf(name) }));
+  async function recreate(vms: GcpHost[], fence: Fence): Promise<Action> {
+    const argv = gcpRollout.replace(o.pool, vms).argv;
+    const result = await fence(argv, () => o.run(argv));
+    // gcloud answers per instance (SUCCESS, FAIL, MEMBER_NOT_FOUND) and exits 0 either way.
+    const refused = /\b(FAIL|MEMBER_NOT_FOUND)\b/.exec(result.stdout);
+    return refused
+      ? { argv, exitCode: 1, summary: `an instance was not recreated: ${refused[1]}` }
+      : { argv, exitCode: result.exitCode, summary: summarize(result) };
+  }
+  /**
+   * Standby members of another template than the MIG's are recreated (they carry no calls). A
+   * recreated one's first boot takes no join unless the MIG runs it (the agent's standbyHold).
+   */
+  const pointed = (config: RolloutConfig, fence: Fence) =>
+    pointAndReplace(
+      o,
+      config,
+      fence,
+      [gcpRollout.group(o.pool).argv, gcpRollout.running(o.pool).argv],
+      async ([group, list]) => {
+        const stale = gcpRollout.staleStandby(list, group);
+        return stale.length ? [await recreate(stale, fence)] : [];
+      },
+    );
   return {
     read: o.read,
-    configure: (config, fence) => configure(o.pulumi, o.stack, config, fence),
+    configure: pointed,
     async drain(config, _batch, names, fence) {
-      const actions = await configure(o.pulumi, o.stack, config, fence);
+      const actions = await pointed(config, fence);
       if (failed(actions)) return actions;
       const steps = gcpRollout.drain(o.pool, hosts(names), config.release, new Date(o.clock.now()));
       return [
@@ -157,16 +206,7 @@ export function gcpDriver(o: {
     async update(config, _batch, names, fence) {
       const actions = await configure(o.pulumi, o.stack, config, fence);
       if (failed(actions)) return actions;
-      const argv = gcpRollout.replace(o.pool, hosts(names)).argv;
-      const result = await fence(argv, () => o.run(argv));
-      // gcloud answers per instance (SUCCESS, FAIL, MEMBER_NOT_FOUND) and exits 0 either way.
-      const refused = /\b(FAIL|MEMBER_NOT_FOUND)\b/.exec(result.stdout);
-      return [
-        ...actions,
-        refused
-          ? { argv, exitCode: 1, summary: `an instance was not recreated: ${refused[1]}` }
-          : { argv, exitCode: result.exitCode, summary: summarize(result) },
-      ];
+      return [...actions, await recreate(hosts(names), fence)];
     },
   };
 }
@@ -187,24 +227,19 @@ export function awsDriver(o: {
    * After the `up` that points the group at a version: warm instances of another one would
    * come back as replacements on it, so they go first (they carry no calls).
    */
-  async function pointed(config: RolloutConfig, fence: Fence): Promise<Action[]> {
-    const actions = await configure(o.pulumi, o.stack, config, fence);
-    if (failed(actions)) return actions;
-    const answers: unknown[] = [];
-    for (const argv of [awsRollout.running(o.pool).argv, awsRollout.warmPool(o.pool).argv]) {
-      const result = await fence(argv, () => o.run(argv), false);
-      actions.push({ argv, exitCode: result.exitCode, summary: summarize(result) });
-      if (result.exitCode !== 0) return actions;
-      answers.push(JSON.parse(result.stdout || "null"));
-    }
-    const version = awsRollout.groupVersion(answers[0]);
-    const stale = version === undefined ? [] : awsRollout.staleWarm(answers[1], version);
-    if (stale.length === 0) return actions;
-    return [
-      ...actions,
-      ...(await runSteps(o.run, [awsRollout.refreshWarmPool(o.pool, stale).argv], fence)),
-    ];
-  }
+  const pointed = (config: RolloutConfig, fence: Fence) =>
+    pointAndReplace(
+      o,
+      config,
+      fence,
+      [awsRollout.running(o.pool).argv, awsRollout.warmPool(o.pool).argv],
+      async ([group, warm]) => {
+        const version = awsRollout.groupVersion(group);
+        const stale = version === undefined ? [] : awsRollout.staleWarm(warm, version);
+        if (stale.length === 0) return [];
+        return runSteps(o.run, [awsRollout.refreshWarmPool(o.pool, stale).argv], fence);
+      },
+    );
   return {
     read: o.read,
     configure: pointed,

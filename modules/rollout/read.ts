@@ -7,7 +7,7 @@
  * parsed answers and says what it found, or throws an Error saying what is wrong.
  */
 import type { RolloutConfig } from "../config/rollout";
-import { awsRollout, gcpRollout } from "../release/cloud-rollout";
+import { awsRollout, gcpRollout, templateName } from "../release/cloud-rollout";
 import { appliedSha } from "../host-payloads/metal-payload";
 import { releaseId } from "../release/intent";
 import type { PoolRead } from "./units";
@@ -103,9 +103,6 @@ export function metalRead(
     drainSeconds: c.drainSeconds,
   };
 }
-
-/** A template self link's name; the unique form (`?uniqueId=…`) the program outputs names the same. */
-const templateName = (link: string) => link.split("?")[0].split("/").at(-1)!;
 
 export function gcpRead(c: Common & { listInstances: unknown }): PoolRead {
   const id = rendered(c);

@@ -69,6 +69,8 @@ export interface WorldOptions {
 }
 
 const MINUTE = 60_000;
+/** GCP: the one VM of the pool's standby pool, stopped. */
+const STANDBY_VM = "standby-0";
 /** Most calls are short; one in twenty runs two hours (the tail every drain waits for). */
 const SHORT_CALL_MIN = 12;
 const LONG_CALL_MIN = 120;
@@ -348,6 +350,9 @@ export class RolloutWorld {
   /** AWS: the version its warm pool's instance was launched from, and its refreshes. */
   private warmVersion = 1;
   warmRefreshed = 0;
+  /** GCP: the release its one standby member (stopped) was made from (none: the running one). */
+  private standbyRelease?: string;
+  standbyRecreated = 0;
 
   /** The Pulumi CLI as the rollout's drivers call it: config rm/set, up. */
   async pulumi(args: string[]): Promise<CliResult> {
@@ -367,11 +372,53 @@ export class RolloutWorld {
       this.host(rest[rest.indexOf("add-metadata") + 1]).drainingSince ??= this.now;
       return ok;
     }
+    const template = (release: string) =>
+      `https://www.googleapis.com/compute/v1/projects/rehearsal/global/instanceTemplates/${release}`;
+    if (program === "gcloud" && rest.includes("describe")) {
+      return {
+        ...ok,
+        stdout: JSON.stringify({ versions: [{ instanceTemplate: template(this.target) }] }),
+      };
+    }
+    if (program === "gcloud" && rest.includes("list-instances")) {
+      // The serving hosts, and one standby member the MIG keeps stopped.
+      const member = (
+        name: string,
+        zone: string,
+        release: string,
+        status: string,
+        target: string,
+      ) => ({
+        instance: `https://www.googleapis.com/compute/v1/projects/rehearsal/zones/${zone}/instances/${name}`,
+        instanceStatus: status,
+        targetStatus: target,
+        currentAction: "NONE",
+        version: { instanceTemplate: template(release) },
+      });
+      const managed = [
+        ...this.read().hosts.map((h) => member(h.name, h.domain, h.release, "RUNNING", "RUNNING")),
+        member(
+          STANDBY_VM,
+          this.o.domains[0],
+          this.standbyRelease ?? this.o.running,
+          "TERMINATED",
+          "STOPPED",
+        ),
+      ];
+      return { ...ok, stdout: JSON.stringify(managed) };
+    }
     if (program === "gcloud" && rest.includes("recreate-instances")) {
       // A recreated VM gets the stop limit, then boots from the group's template.
       const stopSec = this.citations.cite(gcp.RECREATE, gcp.STOP_LIMIT_SEC);
       const names = rest.find((a) => a.startsWith("--instances="))!.slice("--instances=".length);
       for (const name of names.split(",")) {
+        if (name === STANDBY_VM) {
+          // Made again from the group's template and kept stopped: no host, no calls.
+          this.citations.cite(gcp.STANDBY_MEMBERS, true);
+          this.standbyRelease = this.target;
+          this.standbyRecreated++;
+          continue;
+        }
         this.restart(this.host(name), this.target, stopSec + BOOT.osSec + BOOT.installSec);
       }
       return ok;

@@ -9,6 +9,7 @@
  * and a warm pool of stopped hosts.
  */
 import type { AwsFleetSpec, GcpFleetSpec } from "../config/fleet.schema";
+import { warmPoolOf } from "../config/fleet";
 import { machineType } from "../machines/machine-types";
 import { autohealingInitialDelaySec, autoscalingPolicy } from "../fleets/gcp-args";
 import { drainHook, groupName, mediaMetric, targetStreamsPerHost } from "../fleets/aws-args";
@@ -79,15 +80,6 @@ export function curveOf(spec: CloudSpec, region: string): CurveSpec {
  */
 export function awsDrainLimitSec(spec: AwsFleetSpec): number {
   return Math.min(spec.drainSeconds, hookReleasesAt(drainHook(spec), 0, spec.drainSeconds));
-}
-
-/**
- * Whether the pool boots from stopped hosts under its policy: ours keeps an AWS warm pool or a
- * GCP MIG standby pool, unless the stack turns it off.
- */
-export function warmPoolOf(spec: CloudSpec): boolean {
-  if (spec.autoscaling.policy !== "ours") return false;
-  return spec.kind === "gcp" ? spec.autoscaling.standbyPool : spec.autoscaling.warmPool;
 }
 
 /**

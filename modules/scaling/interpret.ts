@@ -18,7 +18,8 @@ import { OPEN_LOOP, replay, type ReplayResult } from "./replay";
 import type { AwsFleetSpec, GcpFleetSpec } from "../config/fleet.schema";
 import { machineType } from "../machines/machine-types";
 import { curveTrace } from "../world/demand";
-import { cloudNativeFor, controlsOf, curveOf, oursFor, poolOf, warmPoolOf } from "./compile";
+import { cloudNativeFor, controlsOf, curveOf, oursFor, poolOf } from "./compile";
+import { warmPoolOf } from "../config/fleet";
 
 /** What the provider config leaves to the rest of the fleet: host size and how hosts leave. */
 export interface FleetFacts {

@@ -7,6 +7,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadStackFile } from "../../modules/stacks/stack";
 import type { GcpFleetSpec } from "../../modules/config/fleet.schema";
@@ -50,7 +52,14 @@ test("the agent's config carries the session mix's survival at the pool's drain 
     config.leftAtLimit!.phases.map((p) => p.survivalPerMinute),
     survivalPerMinute(MEDIA_SESSIONS),
   );
-  assert.deepEqual(config.drainMarks, { prefix: "drain/", cordonPrefix: "cordon/" });
+  // policy ours keeps a standby pool: a refill's first boot waits for its admission
+  assert.deepEqual(config.drainMarks, {
+    prefix: "drain/",
+    cordonPrefix: "cordon/",
+    admitPrefix: "admit/",
+  });
+  // the MIG stops a refill 420 s after its creation (boot budget 300 s + 120): 120 s more
+  assert.deepEqual(config.standbyHold, { failOpenSec: 540 });
 });
 
 test("expected calls at the limit: the host's Python gives the replay's numbers for the same calls", (t) => {
@@ -139,6 +148,7 @@ gcp.time.time = lambda: now[0]
 common.call_api = lambda method, url, headers=None, body=None, timeout=5: (status[0], b"")
 logs = []
 gcp.log = logs.append
+config.pop("standbyHold")
 g = gcp.Gcp(config, {"metadata": "http://md", "monitoring": "http://mon", "storage": "http://gcs"})
 g.whoami = lambda: {"project": "p", "instanceId": "1", "zone": "us-west1-a", "name": "vm"}
 g.bearer = lambda: {"Authorization": "Bearer t"}
@@ -152,4 +162,71 @@ json.dump([out, [m for m in logs if "fail open" in m]], sys.stdout)`,
     [true, true, true, false, false, true, true, false, true],
     ["cordon unread for over 300 s: back in rotation (fail open)"],
   ]);
+});
+
+test("a standby pool's host: on its first boot out of rotation until its own admission (name and instance id) exists, then in for the boot; past failOpenSec without one it fails open and says so; a later boot serves at once", (t) => {
+  if (!prerequisite(t, missingCommands("python3"))) return;
+  const root = mkdtempSync(join(tmpdir(), "avfleet-hold-"));
+  try {
+    const got = withConfig(
+      "from avfleet_agent import gcp, common\nimport os",
+      `common.ROOT = ${JSON.stringify(root)}
+for d in (config["stateDir"], config["runDir"]):
+    os.makedirs(common.ROOT + d, exist_ok=True)
+gcp.BOOT_ID = common.ROOT + "/boot_id"
+def boot(boot_id, at):
+    with open(gcp.BOOT_ID, "w") as f:
+        f.write(boot_id + "\\n")
+    with open(common.ROOT + config["runDir"] + "/booted", "w") as f:
+        f.write(f"{at}\\n")
+    os.utime(common.ROOT + config["runDir"] + "/booted", (at, at))
+now, admit, asked = [0], [404], []
+gcp.time.time = lambda: now[0]
+def call_api(method, url, headers=None, body=None, timeout=5):
+    asked.append(url.rsplit("/o/", 1)[-1])
+    return (admit[0] if "admit%2F" in url else 404), b""
+common.call_api = call_api
+logs = []
+gcp.log = logs.append
+def host():
+    g = gcp.Gcp(config, {"metadata": "http://md", "monitoring": "http://mon", "storage": "http://gcs"})
+    g.whoami = lambda: {"project": "p", "instanceId": "4242", "zone": "us-west1-a", "name": "vm-ab12"}
+    g.bearer = lambda: {"Authorization": "Bearer t"}
+    return g
+out = {}
+# first boot at 1000: held while no admission; admitted at 1100; a later 404 does not take it out
+boot("boot-1", 1000)
+g = host()
+steps = []
+for at, code in ((1010, 404), (1060, 404), (1100, 200), (1130, 404)):
+    now[0], admit[0] = at, code
+    steps.append(g.cordoned())
+out["admitted"] = steps
+out["asked"] = sorted(set(asked))
+# the same first boot, an agent restarted, never admitted: held until 1000 + failOpenSec
+g = host()
+steps = []
+for at in (1100, 1000 + config["standbyHold"]["failOpenSec"] - 1, 1000 + config["standbyHold"]["failOpenSec"]):
+    now[0], admit[0] = at, 404
+    steps.append(g.cordoned())
+out["failOpen"] = steps
+out["logs"] = logs
+# the VM started again from the pool: a new boot id, no hold, no admission asked for
+boot("boot-2", 5000)
+asked.clear()
+now[0] = 5010
+out["laterBoot"] = [host().cordoned(), asked]
+json.dump(out, sys.stdout)`,
+    ) as Record<string, unknown>;
+    assert.deepEqual(got.admitted, [true, true, false, false]);
+    assert.deepEqual(got.asked, ["admit%2Fvm-ab12.4242", "cordon%2Fvm-ab12"]);
+    assert.deepEqual(got.failOpen, [true, true, false]);
+    assert.deepEqual(got.logs, [
+      "admitted by the scale-in controller: in rotation",
+      "no admission 540 s into the first boot, when a standby refill would have been stopped: in rotation (fail open); does the scale-in controller run?",
+    ]);
+    assert.deepEqual(got.laterBoot, [false, ["cordon%2Fvm-ab12"]]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

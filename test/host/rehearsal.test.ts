@@ -81,6 +81,9 @@ test("host rehearsal: tuned, serving, measured, drained on notice, agent crash m
   const gcp = result.hosts[0];
   assert.ok(gcp.markedByController, "gcp: marked by the scale-in controller");
   assert.ok(gcp.deletedByController, "gcp: deleted from the MIG by the controller, once drained");
+  // Its pool keeps a standby pool: its first boot, as a refill's would, answered the load
+  // balancer 503 "cordoned" until the controller admitted it (the MIG drives it to RUNNING).
+  assert.deepEqual(gcp.admission, { heldBeforeAdmission: true, admittedByController: true });
   // Before that, the controller cordoned it (nothing to drain, one host's worth of load): it
   // answered the load balancer 503 "cordoned" while alive, serving its calls and publishing its
   // load with the calls it expects at the drain limit; put back, it answered 200 again.

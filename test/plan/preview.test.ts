@@ -142,14 +142,14 @@ test("regional autoscaler: custom media-load metric and scale-in control", () =>
     scaleInControl: { maxScaledInReplicas: { fixed: 2 }, timeWindowSec: 900 },
   });
   // The stack names policy ours: its forecast floors ride on the autoscaler as schedules,
-  // led by a cold boot (the stack keeps no standby pool).
-  assert.equal(scalingSchedules.length, 55);
+  // led by a warm boot (a standby pool's stopped host serves in a minute).
+  assert.equal(scalingSchedules.length, 54);
 });
 
-test("#28: the example stack keeps no standby pool of stopped hosts unless it opts in", () => {
+test("#28: policy ours keeps a standby pool of stopped hosts, each stopped only after the autohealer's delay", () => {
   const mig = byName("gcp-usw1-mig");
-  assert.equal(mig.inputs.standbyPolicy, undefined);
-  assert.equal(mig.inputs.targetStoppedSize, undefined);
+  assert.deepEqual(mig.inputs.standbyPolicy, { initialDelaySec: 420, mode: "SCALE_OUT_POOL" });
+  assert.equal(mig.inputs.targetStoppedSize, 12);
   assert.equal(mig.inputs.autoHealingPolicies.initialDelaySec, 420);
 });
 
@@ -201,7 +201,7 @@ test("stack outputs: pool, media region, endpoint, instance group, min/max hosts
     // the load balancer's address, which a Cloud DNS traffic split answers with and probes
     endpointAddresses: [byName("gcp-usw1-lb-rule").inputs.ipAddress],
     scaling:
-      "ours: GCP autoscaler ONLY_SCALE_OUT, target 2880 streams/host · 55 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s · standby pool none",
+      "ours: GCP autoscaler ONLY_SCALE_OUT, target 2880 streams/host · 54 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s · standby pool 12 stopped",
     host: {
       workload: "avfleet-sfu 2.4.1-1",
       agent: "avfleet-agent, load every 30 s",
@@ -226,7 +226,7 @@ test("human preview: a tree per stack under its component and a summary line", (
   );
   assert.match(
     human.stdout,
-    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 75 resources to create \(71 custom, 4 components\)\n {4}hosts: 6–90\n {4}scaling: ours: GCP autoscaler ONLY_SCALE_OUT, target 2880 streams\/host · 55 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s · standby pool none\n {4}host: avfleet-sfu 2\.4\.1-1 · avfleet-agent, load every 30 s · drain up to 1800 s \(autoscaler ONLY_SCALE_OUT; scale-in controller drains ≤ 2 host\(s\) per 900 s, deletes each once drained; media unit stops after 1860 s\)\n {4}release: r-[0-9a-f]{12} \(template gcp-usw1-0001\); no rollout: an up records it and changes no existing host\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
+    /\n {2}stack-facts {2}avfleet:index:StackFacts\n {2}= 75 resources to create \(71 custom, 4 components\)\n {4}hosts: 6–90\n {4}scaling: ours: GCP autoscaler ONLY_SCALE_OUT, target 2880 streams\/host · 54 schedules, floors 7–39 hosts · scale-in ≤ 2 hosts per 900 s · standby pool 12 stopped\n {4}host: avfleet-sfu 2\.4\.1-1 · avfleet-agent, load every 30 s · drain up to 1800 s \(autoscaler ONLY_SCALE_OUT; scale-in controller drains ≤ 2 host\(s\) per 900 s, deletes each once drained; media unit stops after 1860 s\)\n {4}release: r-[0-9a-f]{12} \(template gcp-usw1-0001\); no rollout: an up records it and changes no existing host\n {4}capacity: 432,000 streams for a demand of 208,000 \(headroom incl\.\); 66 hosts needed with N\+1 → covers demand\n {4}cost\/month: compute \$5,081–\$76,212 · egress \$0 \(0 % of the region's traffic\)\n/,
   );
   // how each way a host leaves plays out on this rendering, one line each
   assert.match(

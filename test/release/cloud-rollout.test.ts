@@ -120,6 +120,7 @@ test("GCP: replace recreates the drained VMs from the MIG's template; running re
       instance:
         "https://www.googleapis.com/compute/v1/projects/media-prod-usw1/zones/us-west1-a/instances/gcp-usw1-ab12",
       instanceStatus: "RUNNING",
+      targetStatus: "RUNNING",
       currentAction: "NONE",
       version: { name: "primary", instanceTemplate: link("0002") },
     },
@@ -127,17 +128,28 @@ test("GCP: replace recreates the drained VMs from the MIG's template; running re
       instance:
         "https://www.googleapis.com/compute/v1/projects/media-prod-usw1/zones/us-west1-b/instances/gcp-usw1-cd34",
       instanceStatus: "STOPPING",
+      targetStatus: "RUNNING",
       currentAction: "RECREATING",
       version: { name: "primary", instanceTemplate: link("0001") },
     },
+    // a standby member the MIG keeps stopped, made from the old template
+    {
+      instance:
+        "https://www.googleapis.com/compute/v1/projects/media-prod-usw1/zones/us-west1-c/instances/gcp-usw1-ef56",
+      instanceStatus: "TERMINATED",
+      targetStatus: "STOPPED",
+      currentAction: "NONE",
+      version: { name: "primary", instanceTemplate: link("0001") },
+    },
   ];
-  assert.deepEqual(gcpRollout.runningHosts(answer), [
+  assert.deepEqual(gcpRollout.runningHosts(answer).slice(0, 2), [
     {
       name: "gcp-usw1-ab12",
       zone: "us-west1-a",
       template: link("0002"),
       status: "RUNNING",
       action: "NONE",
+      target: "RUNNING",
     },
     {
       name: "gcp-usw1-cd34",
@@ -145,9 +157,21 @@ test("GCP: replace recreates the drained VMs from the MIG's template; running re
       template: link("0001"),
       status: "STOPPING",
       action: "RECREATING",
+      target: "RUNNING",
     },
   ]);
   assert.deepEqual(gcpRollout.runningHosts({}), []);
+  // The MIG points at 0002 (its unique link names the same template): the stopped member of
+  // 0001 is recreated; a running one of 0001 is the batches' to drain first.
+  const pointed = { versions: [{ instanceTemplate: `${link("0002")}?uniqueId=123` }] };
+  assert.deepEqual(gcpRollout.staleStandby(answer, pointed), [
+    { name: "gcp-usw1-ef56", zone: "us-west1-c" },
+  ]);
+  assert.deepEqual(
+    gcpRollout.staleStandby(answer, { versions: [{ instanceTemplate: link("0001") }] }),
+    [],
+  );
+  assert.deepEqual(gcpRollout.staleStandby(answer, {}), []);
 });
 
 test("AWS: drain terminates each instance without decrementing; the group launches the replacement", () => {

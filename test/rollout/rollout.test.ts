@@ -51,6 +51,15 @@ for (const kind of ["metal", "gcp", "aws"] as const) {
       const first = argvs.findIndex((a) => a.includes("terminate-instance-in-auto-scaling-group"));
       assert.ok(warm >= 0 && warm < first, "warm pool refreshed before the canary");
     }
+    if (kind === "gcp") {
+      // The stopped standby member of the old template is recreated before the canary drains,
+      // once: after that it is on the release's template.
+      assert.equal(world.standbyRecreated, 1);
+      const argvs = entries.flatMap((e) => (e.type === "command" ? [e.argv.join(" ")] : []));
+      const standby = argvs.findIndex((a) => /recreate-instances .*--instances=standby-0 /.test(a));
+      const first = argvs.findIndex((a) => a.includes("add-metadata"));
+      assert.ok(standby >= 0 && standby < first, "standby member recreated before the canary");
+    }
   });
 }
 

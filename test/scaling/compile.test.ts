@@ -248,13 +248,10 @@ test("#28: the stack's worst step sizes the AWS warm pool and the GCP standby po
     bounded.maxHosts - bounded.minHosts,
   );
 
-  // GCP ours, opted in: a standby pool the MIG starts first, stopped after the host's boot
-  // budget; the schedules then lead by a warm boot (one minute) instead of a cold one: one
-  // schedule fewer.
-  const on = (change?: (f: any) => void) => (f: any) => {
-    f.autoscaling.standbyPool = true;
-    change?.(f);
-  };
+  // GCP ours (on by default since #28's refills take no join): a standby pool the MIG starts
+  // first, stopped after the host's boot budget; the schedules then lead by a warm boot (one
+  // minute) instead of a cold one: one schedule fewer.
+  const on = (change?: (f: any) => void) => (f: any) => change?.(f);
   const standby = (change?: (f: any) => void) => compileGcp(gcp(change), "us-west1").standby;
   assert.deepEqual(standby(on()), {
     standbyPolicy: { mode: "SCALE_OUT_POOL", initialDelaySec: 420 },
@@ -263,8 +260,11 @@ test("#28: the stack's worst step sizes the AWS warm pool and the GCP standby po
   assert.equal(standby(on(three))!.targetStoppedSize, 45);
   assert.equal(standby(on((f) => (f.autoscaling.policy = "cloud-native"))), undefined);
   assert.equal(compileGcp(gcp(on()), "us-west1").autoscalingPolicy.scalingSchedules!.length, 54);
-  // Off unless a stack opts in (docs/real-path.md: what a review found).
-  const off = compileGcp(gcp(), "us-west1");
+  // Off when a stack says so.
+  const off = compileGcp(
+    gcp((f) => (f.autoscaling.standbyPool = false)),
+    "us-west1",
+  );
   assert.equal(off.standby, undefined);
   assert.equal(off.autoscalingPolicy.scalingSchedules!.length, 55);
 

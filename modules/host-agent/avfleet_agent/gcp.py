@@ -3,12 +3,13 @@
 import base64
 import hashlib
 import json
+import os
 import time
 import urllib.parse
 
 from . import common
 from .cloud import CloudInstanceManager, agent_endpoints
-from .common import log, now_utc
+from .common import log, now_utc, under_root
 
 # How often a draining GCP host says again that it drains (its guest attribute avfleet/drain).
 GUEST_DRAIN_REFRESH_SEC = 60
@@ -16,6 +17,10 @@ GUEST_DRAIN_REFRESH_SEC = 60
 # 5xx, a timeout) must not put a cordoned host back in rotation, but a bucket unreadable for
 # good must not keep the host out of it for ever either: past this, the host fails open.
 CORDON_STALE_SEC = 300
+# This boot's id (random.4: a new one at each boot), and where the agent keeps the first boot's:
+# a standby pool's refill is created, boots once and is stopped, so only a first boot may be one.
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+FIRST_BOOT_FILE = "first-boot"
 
 
 class Gcp(CloudInstanceManager):
@@ -32,6 +37,7 @@ class Gcp(CloudInstanceManager):
         self.acknowledged_at = 0
         self.cordon = False
         self.cordon_read_at = time.time()
+        self.admitted = False
 
     def meta(self, path):
         status, body = common.call_api("GET", self.metadata + path, {"Metadata-Flavor": "Google"})
@@ -138,7 +144,10 @@ class Gcp(CloudInstanceManager):
     def cordoned(self):
         """Whether the controller's cordon object of this VM exists: the host then fails the load
         balancer's check (no new joins) and keeps its calls. Only a 404 lifts a cordon; on a
-        failed read the last answer stands, up to CORDON_STALE_SEC after the last good one."""
+        failed read the last answer stands, up to CORDON_STALE_SEC after the last good one. A
+        possible standby refill not yet admitted (held()) is out of rotation the same way."""
+        if self.held():
+            return True
         status = self.object_status("cordonPrefix")
         if status is None or status in (200, 404):
             self.cordon, self.cordon_read_at = status == 200, time.time()
@@ -147,10 +156,37 @@ class Gcp(CloudInstanceManager):
             self.cordon = False
         return self.cordon
 
-    def object_status(self, kind):
-        """objects.get's status for object <drainMarks[kind]><VM name> of the pool's mark bucket:
-        404 when it does not exist (https://cloud.google.com/storage/docs/consistency); 0 when no
-        identity or token came to ask with; None when the host has no such marks."""
+    def held(self):
+        """Whether the host keeps itself out of rotation as a possible refill of the pool's
+        standby pool (config standbyHold): on the VM's first boot only, until the scale-in
+        controller admits it (it does so for a member the MIG drives to RUNNING, never for one it
+        will stop) or failOpenSec after the boot (a refill is stopped by then). Once admitted, for
+        the rest of the boot: a later read cannot take it out again. A later boot serves at once:
+        the MIG started it (a scale-out from the pool), or it rebooted."""
+        hold = self.config.get("standbyHold")
+        if not hold or self.admitted:
+            return False
+        if not first_boot(under_root(self.config["stateDir"])):
+            self.admitted = True
+            return False
+        me = self.whoami()
+        name = me and f"{me['name']}.{me['instanceId']}"
+        if name and self.object_status("admitPrefix", name) == 200:
+            log("admitted by the scale-in controller: in rotation")
+            self.admitted = True
+        elif time.time() - boot_started(self.config) >= hold["failOpenSec"]:
+            log(
+                f"no admission {hold['failOpenSec']} s into the first boot, when a standby refill "
+                "would have been stopped: in rotation (fail open); does the scale-in controller run?"
+            )
+            self.admitted = True
+        return not self.admitted
+
+    def object_status(self, kind, name=None):
+        """objects.get's status for object <drainMarks[kind]><VM name, or `name`> of the pool's
+        mark bucket: 404 when it does not exist
+        (https://cloud.google.com/storage/docs/consistency); 0 when no identity or token came to
+        ask with; None when the host has no such marks."""
         marks = self.config.get("drainMarks")
         if not (marks and kind in marks and self.storage):
             return None
@@ -158,7 +194,7 @@ class Gcp(CloudInstanceManager):
         if not (me and auth):
             return 0
         bucket = drain_bucket(me["project"], self.config["pool"])
-        name = urllib.parse.quote(marks[kind] + me["name"], safe="")
+        name = urllib.parse.quote(marks[kind] + (name or me["name"]), safe="")
         url = f"{self.storage}/storage/v1/b/{bucket}/o/{name}"
         status = common.call_api("GET", url, auth)[0]
         if status not in (200, 404):
@@ -186,6 +222,33 @@ class Gcp(CloudInstanceManager):
         return self.guest_attribute(
             "drain", f"done {int(time.time())} {'unknown' if sessions is None else sessions}"
         )
+
+
+def first_boot(state_dir):
+    """Whether this is the first boot of the VM's disk: the agent's state keeps the first boot's
+    id, written at its first start (a recreated VM has a new disk, and a first boot again). The
+    kernel's id, never under the root (a rehearsal's host is a network namespace); unreadable,
+    no boot counts as a first one: the host serves rather than wait for ever."""
+    try:
+        with open(BOOT_ID) as f:
+            boot = f.read().strip()
+    except OSError as error:
+        log(f"no boot id ({error}): not held as a standby refill")
+        return False
+    path = os.path.join(state_dir, FIRST_BOOT_FILE)
+    try:
+        with open(path) as f:
+            return f.read().strip() == boot
+    except FileNotFoundError:
+        with open(path + ".tmp", "w") as f:
+            f.write(boot + "\n")
+        os.replace(path + ".tmp", path)
+        return True
+
+
+def boot_started(config):
+    """When this boot began: the agent's mark of it in the run directory, emptied at each boot."""
+    return os.path.getmtime(os.path.join(under_root(config["runDir"]), "booted"))
 
 
 def drain_bucket(project, pool):
