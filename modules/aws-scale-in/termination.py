@@ -16,14 +16,18 @@
 # again a little later, as long as its desired capacity is below its current one, and takes the
 # host once its calls have ended. Its agent also protects it from scale-in above the budget
 # (avfleet_agent/aws.py), so a forged reading cannot take a protected host.
-# When the readings or the group cannot be read, when no candidate has a reading, or for a
-# termination that is not a scale-in (instance refresh, maximum lifetime, rebalancing), it
+# When no candidate has a reading, for a termination that is not a scale-in (instance refresh,
+# maximum lifetime, rebalancing), or when the group is emptied (desired 0: a destroy), it
 # returns every instance AWS suggested: the group then picks by its other termination policies,
-# as it did before this function. It never fails on purpose: AWS retries a function that errs
-# or times out for as long as it still has to terminate, so a failure would hold the scale-in.
+# as it did before this function. When the readings or the group cannot be read it returns none,
+# and the group asks again a little later (a cold start's slow first call is then warm); only
+# after FALLBACK_AFTER such failures in a row does it return every instance, so a CloudWatch
+# outage delays a scale-in but never holds it. It never fails on purpose: AWS retries a function
+# that errs or times out for as long as it still has to terminate.
 #
 # Python 3 standard library and boto3, which the Lambda Python runtimes include
 # (https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html); handler `termination.handler`.
+import concurrent.futures
 import datetime
 import functools
 import json
@@ -40,9 +44,15 @@ LOOKBACK_SEC = 300
 # candidate beyond them is read as without a reading.
 MAX_QUERIES = 500
 # AWS gives the function two seconds in all (the page above, "Limitations"): each call gets one
-# attempt within these, and the fallback answers in time.
+# attempt within these (botocore's total_max_attempts counts the first; its max_attempts would
+# count retries only: botocore config.py), both run at once, and the answer leaves in time.
 CONNECT_TIMEOUT_SEC = 0.4
 READ_TIMEOUT_SEC = 0.6
+# What the answer keeps of the function's remaining time, when Lambda says how much is left.
+ANSWER_MARGIN_SEC = 0.3
+# Unreadable invocations in a row, in this warm instance, before AWS's own order is taken.
+FALLBACK_AFTER = 3
+failures = 0
 
 
 # --- the decision: pure -----------------------------------------------------------------------
@@ -101,11 +111,14 @@ def latest_values(results):
 
 def outdated_ids(group):
     """Ids of the group's instances not on its launch template and version
-    (DescribeAutoScalingGroups' group)."""
+    (DescribeAutoScalingGroups' group); none when the group names no numbered version ($Latest,
+    $Default or a mixed instances policy), which an instance's own version cannot be compared to."""
     def template(item):
         lt = item.get("LaunchTemplate") or {}
         return lt.get("LaunchTemplateId"), str(lt.get("Version"))
 
+    if not template(group)[1].isdigit():
+        return set()
     return {i["InstanceId"] for i in group.get("Instances", []) if template(i) != template(group)}
 
 
@@ -147,9 +160,15 @@ def clients():
     config = Config(
         connect_timeout=CONNECT_TIMEOUT_SEC,
         read_timeout=READ_TIMEOUT_SEC,
-        retries={"max_attempts": 1, "mode": "standard"},
+        retries={"total_max_attempts": 1, "mode": "standard"},
     )
     return boto3.client("cloudwatch", config=config), boto3.client("autoscaling", config=config)
+
+
+# In Lambda, boto3's import and the clients belong to the instance's init, not to the two seconds
+# of an invocation (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html).
+if "AWS_LAMBDA_FUNCTION_NAME" in os.environ:
+    clients()
 
 
 def read_readings(cloudwatch, config, ids, now):
@@ -164,24 +183,50 @@ def read_readings(cloudwatch, config, ids, now):
     return {ids[int(q["Id"][1:])]: values[q["Id"]] for q in queries if q["Id"] in values}
 
 
-def read_outdated(autoscaling, config):
+def read_group(autoscaling, config):
+    """(the outdated instance ids, the group's desired capacity)."""
     groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[config["group"]])
     found = groups.get("AutoScalingGroups", [])
-    return outdated_ids(found[0]) if found else None
+    if not found:
+        raise LookupError(f"no group {config['group']}")
+    return outdated_ids(found[0]), found[0].get("DesiredCapacity")
+
+
+def read_hosts(config, ids, deadline_sec):
+    """(readings, outdated, desired), both calls at once, within `deadline_sec`."""
+    cloudwatch, autoscaling = clients()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+    try:
+        readings = pool.submit(read_readings, cloudwatch, config, ids, now)
+        group = pool.submit(read_group, autoscaling, config)
+        return (readings.result(timeout=deadline_sec), *group.result(timeout=deadline_sec))
+    finally:
+        pool.shutdown(wait=False)
 
 
 def handler(event, context=None):
+    global failures
     config = json.loads(os.environ[CONFIG_ENV])
     ids = [i["InstanceId"] for i in event.get("Instances", [])]
-    readings = outdated = None
-    if event.get("Cause") == "SCALE_IN":
-        try:
-            cloudwatch, autoscaling = clients()
-            now = datetime.datetime.now(datetime.timezone.utc)
-            readings = read_readings(cloudwatch, config, ids, now)
-            outdated = read_outdated(autoscaling, config)
-        except Exception as e:  # any failure: AWS's own order, never a blocked scale-in
-            log(f"cannot read the hosts ({type(e).__name__}: {e}); AWS's suggestion stands")
+    every = {"InstanceIDs": ids}
+    if event.get("Cause") != "SCALE_IN":
+        return every
+    left = context.get_remaining_time_in_millis() / 1000 if context else 2.0
+    try:
+        readings, outdated, desired = read_hosts(config, ids, max(0.1, left - ANSWER_MARGIN_SEC))
+        failures = 0
+    except Exception as e:  # noqa: BLE001 -- any failure: ask again, never an error
+        failures += 1
+        fallback = failures >= FALLBACK_AFTER
+        log(
+            f"cannot read the hosts ({type(e).__name__}: {e}), {failures} time(s) in a row: "
+            + ("AWS's suggestion stands" if fallback else "none now, the group asks again")
+        )
+        return every if fallback else {"InstanceIDs": []}
+    if desired == 0:
+        log(f"the group is emptied: every suggested instance {ids}")
+        return every
     answer, held = choose(event, readings, outdated, config["maxCutPerHost"])
     log(
         f"{event.get('Cause')}: {len(ids)} candidate(s), {len(answer['InstanceIDs'])} returned "

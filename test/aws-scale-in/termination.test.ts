@@ -138,6 +138,15 @@ test("outdated_ids: the instances not on the group's launch template version", (
     },
   );
   assert.deepEqual(got, ["i-old", "i-other"]);
+  // A group on $Latest names no version an instance's can be compared to: none is outdated.
+  const latest = python(
+    `${load}\njson.dump(sorted(main.outdated_ids(json.load(sys.stdin))), sys.stdout)`,
+    {
+      LaunchTemplate: lt("$Latest"),
+      Instances: [{ InstanceId: "i-old", LaunchTemplate: lt("6") }],
+    },
+  );
+  assert.deepEqual(latest, []);
 });
 
 /** Stand-in boto3: CloudWatch answers each query from `values` by its InstanceId dimension. */
@@ -157,7 +166,7 @@ class AutoScaling:
     def describe_auto_scaling_groups(self, **kw):
         requests.append(("DescribeAutoScalingGroups", kw))
         lt = lambda v: {"LaunchTemplateId": "lt-1", "Version": v}
-        return {"AutoScalingGroups": [{"LaunchTemplate": lt("3"), "Instances": [
+        return {"AutoScalingGroups": [{"LaunchTemplate": lt("3"), "DesiredCapacity": DESIRED, "Instances": [
             {"InstanceId": i, "LaunchTemplate": lt("2" if i == "i-a1" else "3")} for i in ("i-a1", "i-a2", "i-a3", "i-a4", "i-b1", "i-b2")]}]}
 boto3 = types.ModuleType("boto3")
 boto3.client = lambda name, config=None: {"cloudwatch": CloudWatch(), "autoscaling": AutoScaling()}[name]
@@ -165,18 +174,22 @@ config = types.ModuleType("botocore.config"); config.Config = lambda **kw: kw
 sys.modules.update({"boto3": boto3, "botocore": types.ModuleType("botocore"), "botocore.config": config})
 `;
 
-function invoke(fail: boolean) {
+/** The handler's answers to `times` invocations of one warm instance, and its requests. */
+function invoke(fail: boolean, { times = 1, desired = 4 } = {}) {
   return python(
     `import json, sys
 ${standIns}
 FAIL = ${fail ? "True" : "False"}
+DESIRED = ${desired}
 VALUES = ${JSON.stringify(READINGS)}
 ${load}
-answer = main.handler(json.load(sys.stdin))
+event = json.load(sys.stdin)
+answers = [main.handler(event) for _ in range(${times})]
+answer = answers[-1]
 for name, kw in requests:
     for key in ("StartTime", "EndTime"):
         if key in kw: kw[key] = kw[key].timestamp()
-json.dump({"answer": answer, "requests": requests}, sys.stdout)`,
+json.dump({"answer": answer, "answers": answers, "requests": requests}, sys.stdout)`,
     EVENT,
     { [TERMINATION_ENV]: JSON.stringify(terminationConfig(spec)) },
   );
@@ -213,9 +226,16 @@ test("handler: reads each candidate's newest CallsLeftAtLimit of the last 5 minu
   );
 });
 
-test("handler: when CloudWatch cannot be read, every suggested instance goes back (the group's own order), never an error that would hold the scale-in", (t) => {
+test("handler: when CloudWatch cannot be read, none now (the group asks again, warm), and the group's own order after three such invocations in a row, never an error that would hold the scale-in", (t) => {
   if (!prerequisite(t, missingCommands("python3"))) return;
-  const { answer } = invoke(true);
+  const every = { InstanceIDs: EVENT.Instances.map((i) => i.InstanceId) };
+  const { answers } = invoke(true, { times: 3 });
+  assert.deepEqual(answers, [{ InstanceIDs: [] }, { InstanceIDs: [] }, every]);
+});
+
+test("handler: a group being emptied (desired 0, a destroy) takes every suggested instance, calls or not", (t) => {
+  if (!prerequisite(t, missingCommands("python3"))) return;
+  const { answer } = invoke(false, { desired: 0 });
   assert.deepEqual(answer, { InstanceIDs: EVENT.Instances.map((i) => i.InstanceId) });
 });
 
