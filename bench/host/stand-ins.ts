@@ -445,8 +445,11 @@ export async function gcpStandIns(s: StandIns, vm: GcpInstance, pool?: GcpPool) 
     /** The Cloud Storage objects now: "<bucket>/<object>" -> timeCreated. */
     objects: () => new Map(marks),
     /** The MIG drives a VM to another status: a standby member it starts is RUNNING. */
-    setTarget: (vm: string, targetStatus: string) =>
-      (vms.find((v) => v.name === vm)!.targetStatus = targetStatus),
+    setTarget: (vm: string, targetStatus: string, status?: string) => {
+      const v = vms.find((v) => v.name === vm)!;
+      v.targetStatus = targetStatus;
+      if (status) v.status = status;
+    },
     /** Writes a VM's guest attribute ("namespace/key"), as its agent would. */
     setGuest: (vm: string, key: string, value: string) =>
       vms.find((v) => v.name === vm)!.guest.set(key, value),

@@ -110,12 +110,14 @@ def admit_name(host):
 
 
 def to_admit(hosts):
-    """Names of the members to admit now: those the MIG drives to RUNNING, created (an id), not yet
-    admitted. A member without a targetStatus is not: its agent fails open after its hold."""
+    """Names of the members to admit now: those the MIG drives to RUNNING, running with nothing
+    under way (not a refill still CREATING or VERIFYING), not yet admitted. A member without a
+    targetStatus is not: its agent fails open after its hold."""
     return [
         h["name"]
         for h in hosts
-        if h.get("targetStatus") == "RUNNING" and h.get("id") and h.get("admitted") is False
+        if (h.get("targetStatus"), h.get("running"), h.get("admitted")) == ("RUNNING", True, False)
+        and h.get("id")
     ]
 
 
@@ -366,7 +368,7 @@ def observe(api, config, now):
         parts = m["instance"].split("/")
         if standby(m):
             in_standby.append(parts[-1])
-        else:
+        elif m.get("targetStatus", "RUNNING") == "RUNNING":  # not one the MIG deletes or abandons
             members[(parts[-3], parts[-1])] = m
     def unread(zone, name, m, error):
         """A member whose reads failed: load unknown (never drained, counted as needed), its

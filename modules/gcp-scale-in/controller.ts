@@ -311,6 +311,15 @@ export class GcpScaleIn extends pulumi.ComponentResource {
         // types/input.d.ts storage.BucketSoftDeletePolicy.retentionDurationSeconds: "To
         // disable the soft delete policy on a bucket, This field must be set to 0").
         softDeletePolicy: { retentionDurationSeconds: 0 },
+        // A VM the MIG recreates itself (not one this controller deletes) leaves its admission
+        // behind; a first boot reads its own within minutes, so a day old is nobody's
+        // (https://cloud.google.com/storage/docs/lifecycle: Delete on age and matchesPrefix).
+        lifecycleRules: [
+          {
+            action: { type: "Delete" },
+            condition: { age: 1, matchesPrefixes: [GCP_ADMIT_PREFIX] },
+          },
+        ],
       },
       o,
     );

@@ -713,6 +713,10 @@ test("every pool declares its controller, a 30-minute drain as a 2-hour one", as
   assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-marks").inputs.softDeletePolicy, {
     retentionDurationSeconds: 0,
   });
+  // admissions left by VMs the MIG recreated itself go after a day
+  assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-marks").inputs.lifecycleRules, [
+    { action: { type: "Delete" }, condition: { age: 1, matchesPrefixes: ["admit/"] } },
+  ]);
   assert.deepEqual(resource(euw4Plan, "gcp-euw4-scale-in-mark").inputs.permissions, [
     "storage.objects.create",
     "storage.objects.delete",
@@ -868,15 +872,17 @@ json.dump([[main.standby(m) for m in members], main.to_admit(hosts), main.admit_
           {},
         ],
         [
-          { name: "a", id: "11", targetStatus: "RUNNING", admitted: false },
+          { name: "a", id: "11", targetStatus: "RUNNING", running: true, admitted: false },
           // admitted already: not written again
-          { name: "b", id: "12", targetStatus: "RUNNING", admitted: true },
+          { name: "b", id: "12", targetStatus: "RUNNING", running: true, admitted: true },
           // not created yet: no id to bind the admission to
-          { name: "c", id: "", targetStatus: "RUNNING", admitted: false },
+          { name: "c", id: "", targetStatus: "RUNNING", running: true, admitted: false },
           // no targetStatus: its agent fails open after its hold instead
-          { name: "d", id: "14", admitted: false },
+          { name: "d", id: "14", running: true, admitted: false },
           // its admission could not be read this pass
-          { name: "e", id: "15", targetStatus: "RUNNING", admitted: null },
+          { name: "e", id: "15", targetStatus: "RUNNING", running: true, admitted: null },
+          // still being created or verified (currentAction not NONE): not yet
+          { name: "f", id: "16", targetStatus: "RUNNING", running: false, admitted: false },
         ],
       ]),
       encoding: "utf8",
@@ -953,7 +959,11 @@ print(json.dumps(main.run_once(config, endpoints, main.time.time())))`,
           (c) =>
             c.action === "objects.insert" && /^admit\//.test((c.body as { name: string }).name),
         ).length;
-      g.setTarget("gcp-euw4-s2s2", "RUNNING");
+      // still starting (STAGING): not yet; once it runs, admitted
+      g.setTarget("gcp-euw4-s2s2", "RUNNING", "STAGING");
+      report = await standbyPass();
+      assert.deepEqual(report.admitted, []);
+      g.setTarget("gcp-euw4-s2s2", "RUNNING", "RUNNING");
       report = await standbyPass();
       assert.deepEqual(report.admitted, ["gcp-euw4-s2s2"]);
       assert.deepEqual(report.standby, ["gcp-euw4-s1s1"]);
