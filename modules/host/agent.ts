@@ -11,6 +11,7 @@ import { SCRIPT_PATH } from "../tuning/settings";
 import {
   AWS_DRAIN_HOOK,
   AWS_LAUNCH_HOOK,
+  autoscalerTarget,
   awsMediaMetric,
   GCP_MEDIA_LOAD_METRIC,
   GCP_MIN_POINT_SPACING_SEC,
@@ -151,7 +152,8 @@ export interface AgentConfig {
   hostDir: string;
   textfileDir: string;
   /** The load gauge: its Prometheus name, and where the pool's autoscaler reads it. */
-  metric: { [key: string]: string | Record<string, string> };
+  /** `target` (clouds): the streams per host the autoscaler holds, which a draining host shows. */
+  metric: { [key: string]: string | number | Record<string, string> };
   lifecycleHook?: string;
   /**
    * GCP: the scale-in controller's mark (cordon) of this host, `<prefix><VM name>` (`<cordonPrefix>…`)
@@ -194,11 +196,13 @@ export interface AgentConfig {
 
 function metric(spec: FleetSpec): AgentConfig["metric"] {
   const prometheus = { prometheus: PROMETHEUS_MEDIA_METRIC };
-  if (spec.kind === "gcp") return { ...prometheus, type: GCP_MEDIA_LOAD_METRIC };
+  if (spec.kind === "gcp")
+    return { ...prometheus, type: GCP_MEDIA_LOAD_METRIC, target: autoscalerTarget(spec) };
   if (spec.kind === "aws")
     return {
       ...prometheus,
       ...awsMediaMetric(spec.pool),
+      target: autoscalerTarget(spec),
       autoScalingGroup: autoScalingGroupName(spec.pool),
       dimensions: { AutoScalingGroupName: autoScalingGroupName(spec.pool) },
     };

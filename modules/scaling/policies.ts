@@ -14,6 +14,8 @@ export interface Observation {
   load: number;
   serving: number;
   booting: number;
+  /** Sessions each draining host still holds (part of `load`): no joins, still a MIG slot. */
+  drainingSessions: readonly number[];
   /** Sessions per host at full load. */
   capacity: number;
   /** Load of every past minute (index < now). */
@@ -401,9 +403,15 @@ export function cloudAutoscaler(
   const { minHosts, maxHosts } = bounds;
   if (controls.cloud === "aws") {
     const track = targetTracker(controls.targetUtilization);
+    // A host in Terminating:Wait publishes no load (aws.py publish): the group's average is
+    // the serving hosts'.
+    const serving = (o: Observation) => ({
+      ...o,
+      load: o.drainingSessions.reduce((left, s) => left - s, o.load),
+    });
     return {
       removal: controls.removal,
-      desired: (o) => track(o, clamp(floor(o), minHosts, maxHosts), maxHosts),
+      desired: (o) => track(serving(o), clamp(floor(o), minHosts, maxHosts), maxHosts),
     };
   }
   const scaleIn = gcpScaleIn(
@@ -411,21 +419,28 @@ export function cloudAutoscaler(
     controls.scaleIn.windowMin,
     controls.scaleIn.maxHosts,
   );
-  const atTarget = (o: Observation) => hostsFor(o.load, controls.targetUtilization * o.capacity);
+  const perHost = (o: Observation) => controls.targetUtilization * o.capacity;
+  // The MIG's recommendation on the per-instance gauge: a draining host's agent publishes at
+  // least the target (gcp.py publish), so it counts as one full host, never as spare room.
+  const atTarget = (o: Observation) =>
+    hostsFor(
+      o.drainingSessions.reduce((sum, s) => sum + Math.max(0, perHost(o) - s), o.load),
+      perHost(o),
+    );
   return {
     removal: controls.removal,
+    // The recommendation, the schedule's floor and minNumReplicas bound the MIG, draining hosts
+    // included; the replay's desired counts the hosts that take joins.
     desired(o) {
-      return clamp(scaleIn(Math.max(floor(o), atTarget(o))), minHosts, maxHosts);
+      const mig = clamp(scaleIn(Math.max(floor(o), atTarget(o))), minHosts, maxHosts);
+      return Math.max(0, mig - o.drainingSessions.length);
     },
     // The scale-in controller's cordon (controller.py in_rotation, to_cordon): the serving hosts
     // beyond the load at CORDON_TARGET_SHARE of the target plus one, at least
-    // CORDON_MIN_IN_ROTATION, at least the recommendation less the hosts draining.
-    cordon(o, recommended) {
-      const atShare = hostsFor(
-        o.load,
-        CORDON_TARGET_SHARE * controls.targetUtilization * o.capacity,
-      );
-      const keep = Math.max(atShare + 1, CORDON_MIN_IN_ROTATION, recommended - o.draining);
+    // CORDON_MIN_IN_ROTATION, at least the recommendation less the hosts draining (`desired`).
+    cordon(o, desired) {
+      const atShare = hostsFor(o.load, CORDON_TARGET_SHARE * perHost(o));
+      const keep = Math.max(atShare + 1, CORDON_MIN_IN_ROTATION, desired);
       return Math.max(0, o.serving - keep);
     },
     deployedCordon: true,

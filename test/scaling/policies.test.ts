@@ -19,6 +19,7 @@ function observe(partial: Partial<Observation>): Observation {
     load: 0,
     serving: 10,
     booting: 0,
+    drainingSessions: [],
     capacity: 1000,
     history: new Float64Array(0),
     events: [],
@@ -144,6 +145,7 @@ test("GCP's cordon in the replay is the controller's: in rotation the load at 80
     serving,
     booting: 0,
     draining,
+    drainingSessions: new Array<number>(draining).fill(0),
     capacity: 1000,
     history: new Float64Array(0),
     events: [],
@@ -155,9 +157,32 @@ test("GCP's cordon in the replay is the controller's: in rotation the load at 80
   assert.equal(run.cordon!(seen(1000, 10, 0), 2), 6);
   // no load: two stay in rotation
   assert.equal(run.cordon!(seen(0, 10, 0), 0), 8);
-  // a recommendation of 9, less 2 draining: 7 serve
-  assert.equal(run.cordon!(seen(1000, 10, 2), 9), 3);
+  // a recommendation of 9 less 2 draining (the replay's desired, 7): 7 serve
+  assert.equal(run.cordon!(seen(1000, 10, 2), 7), 3);
   // fewer serving than that: none cordoned
   assert.equal(run.cordon!(seen(1000, 3, 0), 0), 0);
   assert.equal(run.deployedCordon, true);
+});
+
+test("GCP's autoscaler in the replay counts a draining host as one full host (its agent publishes at least the target), so the serving hosts match the serving load (#28)", () => {
+  const gcp = (floor: number) =>
+    cloudAutoscaler(
+      {
+        cloud: "gcp",
+        targetUtilization: 0.5,
+        scaleIn: { windowMin: 10, maxHosts: 5 },
+        removal: { kind: "drain", pick: "fewest-left-at-limit" },
+      },
+      { minHosts: 1, maxHosts: 100 },
+      () => floor,
+    );
+  // 2,100 sessions, 150 of them on each of 2 draining hosts: the 1,800 served need 4 hosts at
+  // 500; the gauge sums 1,800 + 2 × 500, a MIG of 6, 4 of them serving (the draining hosts'
+  // own streams alone would have made it 5 for a MIG of 5: 3 serving)
+  assert.equal(gcp(0).desired(observe({ load: 2100, drainingSessions: [150, 150] })), 4);
+  // a draining host still above the target publishes its streams: 2 × 600 + 800 → 4, 2 serving
+  assert.equal(gcp(0).desired(observe({ load: 2000, drainingSessions: [600, 600] })), 2);
+  // a scaling schedule's floor bounds the MIG, draining hosts included: 8 less 2
+  assert.equal(gcp(8).desired(observe({ load: 1000, drainingSessions: [0, 0] })), 6);
+  assert.equal(gcp(8).desired(observe({ load: 1000 })), 8);
 });

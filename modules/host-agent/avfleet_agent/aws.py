@@ -9,7 +9,7 @@ import time
 import urllib.parse
 
 from . import common
-from .cloud import CloudInstanceManager
+from .cloud import TERMINATION, CloudInstanceManager
 from .common import log, now_utc, number, sample_value
 
 # Scale-in protection's band and pace (docs/real-path.md, "AWS drains beyond two hours"). Set
@@ -143,8 +143,11 @@ class Aws(CloudInstanceManager):
     def publish(self, streams):
         metric = self.config["metric"]
         # A warm pool host's 0 streams would pull the group's average down: target tracking
-        # would take serving hosts away.
-        params = metric_data(metric["namespace"], [metric], [streams])
+        # would take serving hosts away; so would a terminating host's (Terminating:Wait, out of
+        # the group's capacity while its calls thin out). One draining InService shows the target.
+        if self.draining == TERMINATION:
+            return False
+        params = metric_data(metric["namespace"], [metric], [self.autoscaler_load(streams)])
         return not self.warmed() and 200 == self.call("monitoring", params)[0]
 
     def count(self, exposition):
