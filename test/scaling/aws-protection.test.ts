@@ -54,17 +54,19 @@ test("AWS removal: the oldest host the budget lets go, at the deployed drain lim
   });
 });
 
-test("the compiled AWS row: protection at 35 calls cuts a fourteenth of the calls an unprotected pool cuts at the limit, for 70 % more host-hours", () => {
+test("the compiled AWS row: protection at 35 calls cuts a fourteenth of the calls an unprotected pool cuts at the limit, for 73 % more host-hours", () => {
   const [guarded, open] = [aws(), aws(1e9)].map(compiledRow);
   const share = (r: typeof guarded) => r.totals.callsCutAtLimit / r.totals.calls;
-  // Oldest first with no budget: 3.1 % of calls cut at the 30-minute limit. Protected: 0.23 %.
-  assert.equal(Math.round(share(open) * 1000), 31);
+  // Oldest first with no budget: 3.3 % of calls cut at the 30-minute limit (3.1 % while a host
+  // in Terminating:Wait still published its load into the group's average, before #28's
+  // drainload). Protected: 0.23 %.
+  assert.equal(Math.round(share(open) * 1000), 33);
   assert.equal(Math.round(share(guarded) * 10000), 23);
   // The price: in the steady state two thirds of a host's calls outlast a 30-minute limit (the
   // 35-minute and 4-hour phases), ~475 of 720 at the 60 % target, so a host stays protected
   // until it holds ~53 calls; the group does not take it out of rotation, so joins keep it
   // there and scale-in waits for the night.
-  assert.equal(Math.round((guarded.hostHours / open.hostHours) * 100), 171);
+  assert.equal(Math.round((guarded.hostHours / open.hostHours) * 100), 173);
   assert.equal(guarded.totals.overloadMinutes, 0);
   assert.equal(guarded.totals.callsCut, 0);
 });
