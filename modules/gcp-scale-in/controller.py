@@ -105,9 +105,8 @@ def decide(size, recommended, hosts, now, max_per_window, window_sec, max_cut_pe
 
     hosts: [{name, running, load (None: no recent reading), left (calls expected at the drain
     limit), markedAt (None: not draining; a number: epoch seconds of the mark, 0 when unknown),
-    outdated (optional: not on the MIG's current template)}]. A host already draining is in the
-    recommendation (its agent publishes at least the target: one full host, as hosts_needed
-    counts it) and, when marked within the window, counts toward the rate. A host
+    outdated (optional: not on the MIG's current template)}]. A host already draining counts
+    toward the excess (it will leave) and, when marked within the window, toward the rate. A host
     without a load reading is never picked: it may be booting or not publishing. A host expected
     to hold more than `max_cut_per_host` calls at the limit is never picked: it waits, and the
     ones after it in line are not taken in its stead beyond the excess. A host on an outdated
@@ -118,7 +117,7 @@ def decide(size, recommended, hosts, now, max_per_window, window_sec, max_cut_pe
         return [], []
     draining = [h for h in hosts if h["markedAt"] is not None]
     recent = sum(1 for h in draining if now - h["markedAt"] < window_sec)
-    budget = min(size - recommended, max_per_window - recent)
+    budget = min(size - recommended - len(draining), max_per_window - recent)
     if budget <= 0:
         return [], []
     order = drain_order(hosts)
@@ -129,13 +128,8 @@ def decide(size, recommended, hosts, now, max_per_window, window_sec, max_cut_pe
 
 
 def hosts_needed(hosts, per_host):
-    """Hosts the members' own loads need at `per_host` streams each, a draining one at least one
-    full host, as its agent publishes it to the autoscaler: so a host marked this minute counts
-    before the autoscaler reads its new gauge, and the next pass does not drain another for it."""
-    return -(-sum(
-        max(h["load"], per_host) if h["markedAt"] is not None else h["load"]
-        for h in hosts if h["load"] is not None
-    ) // per_host)
+    """Hosts the members' own loads need at `per_host` streams each."""
+    return -(-sum(h["load"] for h in hosts if h["load"] is not None) // per_host)
 
 
 def in_rotation(load, per_host, recommended, draining):
@@ -497,9 +491,7 @@ def run_once(config, endpoints, now):
     # Cordons follow the hosts as they are after this pass's marks: a host just marked drains.
     for name in marked:
         by_name[name]["markedAt"] = now
-    # ...and counts in the recommendation already, one full host, as its agent will publish it.
-    after = trusted_recommendation(recommended, hosts, config["hostTarget"])
-    cordon = set(to_cordon(hosts, config["hostTarget"], after))
+    cordon = set(to_cordon(hosts, config["hostTarget"], recommended))
     for h in hosts:
         if h["markedAt"] is not None:
             continue

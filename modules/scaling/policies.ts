@@ -427,20 +427,28 @@ export function cloudAutoscaler(
       o.drainingSessions.reduce((sum, s) => sum + Math.max(0, perHost(o) - s), o.load),
       perHost(o),
     );
+  // The MIG's recommendation this minute: the schedule's floor and minNumReplicas bound the MIG,
+  // draining hosts included.
+  let recommended = 0;
   return {
     removal: controls.removal,
-    // The recommendation, the schedule's floor and minNumReplicas bound the MIG, draining hosts
-    // included; the replay's desired counts the hosts that take joins.
+    // The replay's desired counts the hosts that take joins. The autoscaler grows the MIG,
+    // draining hosts in it, to the recommendation; the scale-in controller drains serving hosts
+    // only beyond the recommendation itself (controller.py decide: size less the recommendation
+    // less the draining), so a schedule's floor is never met by hosts that take no joins.
     desired(o) {
-      const mig = clamp(scaleIn(Math.max(floor(o), atTarget(o))), minHosts, maxHosts);
-      return Math.max(0, mig - o.drainingSessions.length);
+      recommended = clamp(scaleIn(Math.max(floor(o), atTarget(o))), minHosts, maxHosts);
+      const hosts = o.serving + o.booting;
+      if (hosts + o.drainingSessions.length < recommended)
+        return recommended - o.drainingSessions.length;
+      return Math.min(hosts, recommended);
     },
     // The scale-in controller's cordon (controller.py in_rotation, to_cordon): the serving hosts
     // beyond the load at CORDON_TARGET_SHARE of the target plus one, at least
-    // CORDON_MIN_IN_ROTATION, at least the recommendation less the hosts draining (`desired`).
-    cordon(o, desired) {
+    // CORDON_MIN_IN_ROTATION, at least the recommendation less the hosts draining.
+    cordon(o) {
       const atShare = hostsFor(o.load, CORDON_TARGET_SHARE * perHost(o));
-      const keep = Math.max(atShare + 1, CORDON_MIN_IN_ROTATION, desired);
+      const keep = Math.max(atShare + 1, CORDON_MIN_IN_ROTATION, recommended - o.draining);
       return Math.max(0, o.serving - keep);
     },
     deployedCordon: true,
