@@ -4,7 +4,6 @@
  */
 import type { AwsFleetSpec } from "../config/fleet.schema";
 import { awsDrainHeartbeatTimeout } from "../config/aws-drain";
-import { machineType } from "../machines/machine-types";
 import { AWS_DRAIN_HOOK, AWS_LAUNCH_HOOK, awsMediaMetric } from "../host/metrics";
 import { launchSeconds } from "../host/units";
 import { containerImage, ecrRepository } from "../host/image";
@@ -19,11 +18,7 @@ export function groupName(spec: AwsFleetSpec): string {
   return `${spec.pool}-media`;
 }
 
-export function targetStreamsPerHost(spec: AwsFleetSpec): number {
-  return Math.floor(
-    machineType(spec.instanceType).streamsPerHost * spec.autoscaling.targetUtilization,
-  );
-}
+export { autoscalerTarget as targetStreamsPerHost } from "../host/metrics";
 
 /**
  * The drain hook: the host gets its drain time plus a margin for the lifecycle action's own

@@ -4,7 +4,6 @@
  * controller reading the fleet back.
  */
 import type { GcpFleetSpec } from "../config/fleet.schema";
-import { machineType } from "../machines/machine-types";
 
 /**
  * IAM condition: the VMs the pool's MIG names after the pool — its baseInstanceName (the pool),
@@ -23,9 +22,4 @@ export function poolInstances(spec: GcpFleetSpec): string {
   );
 }
 
-/** Streams per host the autoscaler holds each host at: capacity × target utilization. */
-export function autoscalerTarget(spec: GcpFleetSpec): number {
-  return Math.floor(
-    machineType(spec.machineType).streamsPerHost * spec.autoscaling.targetUtilization,
-  );
-}
+export { autoscalerTarget } from "../host/metrics";

@@ -12,6 +12,7 @@ import {
   AWS_DRAIN_HOOK,
   AWS_LAUNCH_HOOK,
   awsLeftAtLimitMetric,
+  autoscalerTarget,
   awsMediaMetric,
   GCP_MEDIA_LOAD_METRIC,
   GCP_MIN_POINT_SPACING_SEC,
@@ -162,7 +163,8 @@ export interface AgentConfig {
   hostDir: string;
   textfileDir: string;
   /** The load gauge: its Prometheus name, and where the pool's autoscaler reads it. */
-  metric: { [key: string]: string | Record<string, string> };
+  /** `target` (clouds): the streams per host the autoscaler holds, which a draining host shows. */
+  metric: { [key: string]: string | number | Record<string, string> };
   lifecycleHook?: string;
   /**
    * GCP: the scale-in controller's mark (cordon) of this host, `<prefix><VM name>` (`<cordonPrefix>…`)
@@ -212,11 +214,13 @@ export interface AgentConfig {
 
 function metric(spec: FleetSpec): AgentConfig["metric"] {
   const prometheus = { prometheus: PROMETHEUS_MEDIA_METRIC };
-  if (spec.kind === "gcp") return { ...prometheus, type: GCP_MEDIA_LOAD_METRIC };
+  if (spec.kind === "gcp")
+    return { ...prometheus, type: GCP_MEDIA_LOAD_METRIC, target: autoscalerTarget(spec) };
   if (spec.kind === "aws")
     return {
       ...prometheus,
       ...awsMediaMetric(spec.pool),
+      target: autoscalerTarget(spec),
       autoScalingGroup: autoScalingGroupName(spec.pool),
       dimensions: { AutoScalingGroupName: autoScalingGroupName(spec.pool) },
       // Published per instance beside the load (aws.py publish), read by the termination policy.

@@ -150,7 +150,7 @@ export function hostFiles(
     {
       path: `/etc/systemd/system/${AGENT_UNIT}`,
       mode: "0644",
-      content: agentUnit(mediaUnit, spec.drainSeconds, spec.kind === "metal"),
+      content: agentUnit(mediaUnit, spec.drainSeconds, spec.kind),
     },
     { path: `/etc/systemd/system/${TUNE_CHECK_UNIT}`, mode: "0644", content: tuneCheckUnit() },
     { path: `/etc/systemd/system/${TUNE_CHECK_TIMER}`, mode: "0644", content: tuneCheckTimer() },

@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import type { AwsFleetSpec, GcpFleetSpec } from "../config/fleet.schema";
+import { machineType } from "../machines/machine-types";
 
 /**
  * The per-host media load gauge, named once: the autoscalers in modules/fleets read these
@@ -28,6 +30,16 @@ export function awsMediaMetric(pool: string) {
  */
 export function awsLeftAtLimitMetric(pool: string) {
   return { namespace: awsMediaMetric(pool).namespace, name: "CallsLeftAtLimit", unit: "Count" };
+}
+
+/**
+ * Streams per host the cloud's autoscaler holds each host at, capacity × target utilization: the
+ * MIG autoscaler's utilizationTarget, target tracking's TargetValue. A draining host's agent
+ * publishes at least this (its config's metric.target): one full host, not spare room.
+ */
+export function autoscalerTarget(spec: GcpFleetSpec | AwsFleetSpec): number {
+  const machine = spec.kind === "gcp" ? spec.machineType : spec.instanceType;
+  return Math.floor(machineType(machine).streamsPerHost * spec.autoscaling.targetUtilization);
 }
 
 /** Bare metal: the gauge on the agent's /metrics, which Prometheus scrapes. */

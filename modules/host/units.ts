@@ -183,6 +183,31 @@ function serverSandbox(spec: FleetSpec): string[] {
 }
 
 /**
+ * The services a draining host keeps running, per platform: the media server's and the agent's
+ * units start After= them, so at a shutdown or reboot they stop only once the drain is over
+ * ("when two units with an ordering dependency between them are shut down, the inverse of the
+ * start-up order is applied", systemd.unit(5),
+ * https://www.freedesktop.org/software/systemd/man/latest/systemd.unit.html#Before=): ssh stays
+ * reachable and the host monitored for up to the drain limit. An ordering only applies between
+ * units that both have a job, so one not installed on an image orders nothing (same page).
+ * GCP: Debian's sshd (ssh.service), the guest agent (its users' keys, OS Login), the Ops Agent
+ * and its two subagents, whose units order themselves apart from it (GoogleCloudPlatform/ops-agent
+ * systemd/google-cloud-ops-agent-{fluent-bit,opentelemetry-collector}.service); AWS: sshd and the
+ * SSM agent (Session Manager) where the AMI has it; bare metal: sshd.
+ */
+export const DRAIN_OUTLIVES: Record<FleetSpec["kind"], readonly string[]> = {
+  gcp: [
+    "ssh.service",
+    "google-guest-agent.service",
+    "google-cloud-ops-agent.service",
+    "google-cloud-ops-agent-fluent-bit.service",
+    "google-cloud-ops-agent-opentelemetry-collector.service",
+  ],
+  aws: ["ssh.service", "amazon-ssm-agent.service"],
+  metal: ["ssh.service"],
+};
+
+/**
  * The media server's unit. It never starts before the tuning is applied and verifies
  * (Requires= + After= the tuning unit, and verify again as ExecStartPre: a oneshot that
  * drifted still counts as started). A stop waits out the whole drain. A container workload
@@ -218,7 +243,7 @@ export function workloadUnit(spec: FleetSpec): string {
     "[Unit]",
     `Description=media server ${image ? `${image.shown} (container)` : `${workload.package} ${workload.version}`} (avfleet pool ${spec.pool})`,
     `Requires=${TUNE_UNIT}`,
-    `After=network-online.target ${TUNE_UNIT}`,
+    `After=network-online.target ${TUNE_UNIT} ${DRAIN_OUTLIVES[spec.kind].join(" ")}`,
     "Wants=network-online.target",
     "",
     "[Service]",
@@ -238,12 +263,16 @@ export function workloadUnit(spec: FleetSpec): string {
 }
 
 /**
- * The targets a shutdown or reboot starts with a deadline of their own. systemd 252 (Debian 12)
- * ships poweroff.target and reboot.target with JobTimeoutSec=30min and a forced JobTimeoutAction
- * (later versions give kexec.target one too): a shutdown drain longer than 30 minutes would be
- * cut there, whatever TimeoutStopSec says.
+ * The targets a shutdown, reboot or halt starts. systemd 252 (Debian 12) ships poweroff.target
+ * and reboot.target with JobTimeoutSec=30min and a forced JobTimeoutAction (later versions give
+ * kexec.target one too): a shutdown drain longer than 30 minutes would be cut there, whatever
+ * TimeoutStopSec says. Its halt.target and kexec.target have no deadline, and its
+ * JobTimeoutAction= takes no halt or kexec action ("Failed to parse", systemd-analyze verify), so
+ * their drop-in only sets the deadline: one that the units' own stop timeouts (the drain and a
+ * margin) end before, and the room the drain needs should a later systemd give halt.target the
+ * 30 minutes it gave kexec.target.
  */
-export const SHUTDOWN_TARGETS = ["poweroff.target", "reboot.target", "kexec.target"];
+export const SHUTDOWN_TARGETS = ["poweroff.target", "reboot.target", "kexec.target", "halt.target"];
 
 /** The drop-in each shutdown target gets: room for the agent's drain, then the media server's stop. */
 export function shutdownDropIn(drainSeconds: number): string {
@@ -419,7 +448,12 @@ export function tuneCheckTimer(): string {
  * shutdown it stops first, and drains the server before it lets the shutdown go on). On bare
  * metal it never listens without its firewall. It starts after a fresh tuning verdict.
  */
-export function agentUnit(mediaUnit: string, drainSeconds: number, firewall = false): string {
+export function agentUnit(
+  mediaUnit: string,
+  drainSeconds: number,
+  kind: FleetSpec["kind"],
+): string {
+  const firewall = kind === "metal";
   return [
     "# rendered by avfleet (modules/host); change the fleet spec, not this file.",
     "[Unit]",
@@ -428,9 +462,16 @@ export function agentUnit(mediaUnit: string, drainSeconds: number, firewall = fa
     // which goes over the system bus (only root reaches systemd's private socket,
     // systemd/systemd#3610): stopping before the bus keeps that answer from racing its stop.
     `After=network-online.target dbus.service ${TUNE_UNIT} ${TUNE_CHECK_UNIT} ${mediaUnit}${firewall ? ` ${FIREWALL_UNIT}` : ""}`,
+    `After=${DRAIN_OUTLIVES[kind].join(" ")}`,
     `Wants=network-online.target ${TUNE_CHECK_TIMER}`,
     `Requires=${TUNE_CHECK_UNIT}`,
     ...(firewall ? [`Requires=${FIREWALL_UNIT}`] : []),
+    // Never given up on: past systemd's default start limit (5 starts in 10 s,
+    // DefaultStartLimitBurst=/DefaultStartLimitIntervalSec=, systemd-system.conf(5)) a service
+    // "is not restarted anymore" (systemd.service(5), Restart=), and a host whose agent is down
+    // fails its liveness check: the MIG's autohealer would recreate it with its calls. 0 turns
+    // the limit off (systemd.unit(5), StartLimitIntervalSec=).
+    "StartLimitIntervalSec=0",
     "",
     "[Service]",
     "Type=simple",

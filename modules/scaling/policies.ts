@@ -14,6 +14,8 @@ export interface Observation {
   load: number;
   serving: number;
   booting: number;
+  /** Sessions each draining host still holds (part of `load`): no joins, still a MIG slot. */
+  drainingSessions: readonly number[];
   /** Sessions per host at full load. */
   capacity: number;
   /** Load of every past minute (index < now). */
@@ -401,9 +403,15 @@ export function cloudAutoscaler(
   const { minHosts, maxHosts } = bounds;
   if (controls.cloud === "aws") {
     const track = targetTracker(controls.targetUtilization);
+    // A host in Terminating:Wait publishes no load (aws.py publish): the group's average is
+    // the serving hosts'.
+    const serving = (o: Observation) => ({
+      ...o,
+      load: o.drainingSessions.reduce((left, s) => left - s, o.load),
+    });
     return {
       removal: controls.removal,
-      desired: (o) => track(o, clamp(floor(o), minHosts, maxHosts), maxHosts),
+      desired: (o) => track(serving(o), clamp(floor(o), minHosts, maxHosts), maxHosts),
     };
   }
   const scaleIn = gcpScaleIn(
@@ -411,20 +419,35 @@ export function cloudAutoscaler(
     controls.scaleIn.windowMin,
     controls.scaleIn.maxHosts,
   );
-  const atTarget = (o: Observation) => hostsFor(o.load, controls.targetUtilization * o.capacity);
+  const perHost = (o: Observation) => controls.targetUtilization * o.capacity;
+  // The MIG's recommendation on the per-instance gauge: a draining host's agent publishes at
+  // least the target (gcp.py publish), so it counts as one full host, never as spare room.
+  const atTarget = (o: Observation) =>
+    hostsFor(
+      o.drainingSessions.reduce((sum, s) => sum + Math.max(0, perHost(o) - s), o.load),
+      perHost(o),
+    );
+  // The MIG's recommendation this minute: the schedule's floor and minNumReplicas bound the MIG,
+  // draining hosts included.
+  let recommended = 0;
   return {
     removal: controls.removal,
+    // The replay's desired counts the hosts that take joins. The autoscaler grows the MIG,
+    // draining hosts in it, to the recommendation; the scale-in controller drains serving hosts
+    // only beyond the recommendation itself (controller.py decide: size less the recommendation
+    // less the draining), so a schedule's floor is never met by hosts that take no joins.
     desired(o) {
-      return clamp(scaleIn(Math.max(floor(o), atTarget(o))), minHosts, maxHosts);
+      recommended = clamp(scaleIn(Math.max(floor(o), atTarget(o))), minHosts, maxHosts);
+      const hosts = o.serving + o.booting;
+      if (hosts + o.drainingSessions.length < recommended)
+        return recommended - o.drainingSessions.length;
+      return Math.min(hosts, recommended);
     },
     // The scale-in controller's cordon (controller.py in_rotation, to_cordon): the serving hosts
     // beyond the load at CORDON_TARGET_SHARE of the target plus one, at least
     // CORDON_MIN_IN_ROTATION, at least the recommendation less the hosts draining.
-    cordon(o, recommended) {
-      const atShare = hostsFor(
-        o.load,
-        CORDON_TARGET_SHARE * controls.targetUtilization * o.capacity,
-      );
+    cordon(o) {
+      const atShare = hostsFor(o.load, CORDON_TARGET_SHARE * perHost(o));
       const keep = Math.max(atShare + 1, CORDON_MIN_IN_ROTATION, recommended - o.draining);
       return Math.max(0, o.serving - keep);
     },

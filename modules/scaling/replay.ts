@@ -183,12 +183,13 @@ export function replay(
   let worstServed = 1;
   let load = trace.sessions[0];
   for (let now = 0; now < minutes; now++) {
-    const { serving, booting, draining } = pool.active(now);
+    const { serving, booting, draining, drainingSessions } = pool.active(now);
     const seen = {
       now,
       load,
       serving,
       booting,
+      drainingSessions,
       capacity: spec.capacity,
       history,
       events: trace.events,

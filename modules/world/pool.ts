@@ -189,16 +189,25 @@ export class Pool {
     return n;
   }
 
-  /** Hosts that take joins or will soon: serving and booting, not draining. */
-  active(now: number): { serving: number; booting: number; draining: number } {
+  /**
+   * Hosts that take joins or will soon: serving and booting, not draining; and the sessions
+   * each draining host still holds (a GCP host's agent publishes them as its load).
+   */
+  active(now: number): {
+    serving: number;
+    booting: number;
+    draining: number;
+    drainingSessions: number[];
+  } {
     let serving = 0;
     let booting = 0;
+    const drainingSessions: number[] = [];
     for (const h of this.hosts) {
-      if (h.drainingSince >= 0) continue;
-      if (h.readyAt <= now) serving++;
+      if (h.drainingSince >= 0) drainingSessions.push(Pool.load(h));
+      else if (h.readyAt <= now) serving++;
       else booting++;
     }
-    return { serving, booting, draining: this.hosts.length - serving - booting };
+    return { serving, booting, draining: drainingSessions.length, drainingSessions };
   }
 
   /**

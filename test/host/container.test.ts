@@ -72,7 +72,8 @@ test("the container unit: pull before start, podman on the host network, drain-l
       "[Unit]",
       `Description=media server ${AR_IMAGE}:2.4.1@${DIGEST} (container) (avfleet pool gcp-usw1)`,
       "Requires=avfleet-tune.service",
-      "After=network-online.target avfleet-tune.service",
+      // ssh, the guest agent and the Ops Agent stop after the drain (#28)
+      "After=network-online.target avfleet-tune.service ssh.service google-guest-agent.service google-cloud-ops-agent.service google-cloud-ops-agent-fluent-bit.service google-cloud-ops-agent-opentelemetry-collector.service",
       "Wants=network-online.target",
       "",
       "[Service]",
@@ -142,6 +143,7 @@ test("the container bootstrap installs podman (and ECR's credential helper), nev
       "/etc/systemd/system/poweroff.target.d/avfleet-drain.conf",
       "/etc/systemd/system/reboot.target.d/avfleet-drain.conf",
       "/etc/systemd/system/kexec.target.d/avfleet-drain.conf",
+      "/etc/systemd/system/halt.target.d/avfleet-drain.conf",
     ],
   );
 });

@@ -22,7 +22,7 @@ import {
   metalPayload,
   PER_BOOT_BOOTSTRAP_PATH,
 } from "../../modules/host/bootstrap";
-import { workloadUnit } from "../../modules/host/units";
+import { SHUTDOWN_TARGETS, workloadUnit } from "../../modules/host/units";
 import { agentPackagePaths } from "../support/agent";
 import { ROOT } from "../support/cli";
 import { missingCommands, prerequisite } from "../support/prerequisites";
@@ -52,7 +52,10 @@ test("every GCP stack's bootstrap, its startup-script metadata, stays under half
 test("the media unit starts only after the tuning verifies, restarts on failure, and waits out the drain", () => {
   const unit = workloadUnit(gcp);
   assert.match(unit, /^Requires=avfleet-tune\.service$/m);
-  assert.match(unit, /^After=network-online\.target avfleet-tune\.service$/m);
+  assert.match(
+    unit,
+    /^After=network-online\.target avfleet-tune\.service ssh\.service google-guest-agent\.service /m,
+  );
   assert.match(unit, /^ExecStartPre=\+\/usr\/local\/sbin\/avfleet-tune verify$/m);
   assert.match(unit, /^ExecStart=\/usr\/bin\/avfleet-sfu$/m);
   assert.match(unit, /^Restart=on-failure$/m);
@@ -96,9 +99,11 @@ test("every cloud stack's bootstrap carries tuning, unit, agent and config; AWS 
         // Debian's nftables.service flushes the tuning's notrack table: put back after it
         "/etc/systemd/system/nftables.service.d/avfleet.conf",
         // systemd 252's shutdown targets force the power-off at 30 min: room for the drain
+        // (halt.target and kexec.target, none there yet, the same)
         "/etc/systemd/system/poweroff.target.d/avfleet-drain.conf",
         "/etc/systemd/system/reboot.target.d/avfleet-drain.conf",
         "/etc/systemd/system/kexec.target.d/avfleet-drain.conf",
+        "/etc/systemd/system/halt.target.d/avfleet-drain.conf",
         // GCP: the Ops Agent that sends the agent's series to Cloud Monitoring (its source
         // staged: apt reads it only once the install step has its key)
         ...(spec.kind === "gcp"
@@ -194,16 +199,17 @@ test("the bootstrap, the AWS boot stub and the stand-in tools pass shellcheck (P
   assert.equal(r.status, 0, r.stdout);
 });
 
-test("the shutdown targets' drop-ins load under Debian 12's systemd, over its own units", (t) => {
+test("the shutdown targets' drop-ins load under Debian 12's systemd, over its own units, halt.target's too", (t) => {
   if (!prerequisite(t, missingCommands("systemd-analyze"))) return;
   const units = "/usr/lib/systemd/system";
-  const verify = (dropIn: string) => {
+  const verify = (target: string, dropIn: string) => {
     const root = mkdtempSync(join(tmpdir(), "avfleet-dropin-"));
-    const dir = join(root, "etc/systemd/system/reboot.target.d");
+    const dir = join(root, `etc/systemd/system/${target}.d`);
     spawnSync("mkdir", ["-p", dir, join(root, units)]);
+    const name = target.replace(/\.target$/, "");
     for (const unit of [
-      "reboot.target",
-      "systemd-reboot.service",
+      target,
+      `systemd-${name}.service`,
       "shutdown.target",
       "final.target",
       "umount.target",
@@ -211,18 +217,91 @@ test("the shutdown targets' drop-ins load under Debian 12's systemd, over its ow
       spawnSync("cp", [join(units, unit), join(root, units)]);
     }
     writeFileSync(join(dir, "avfleet-drain.conf"), dropIn);
-    return spawnSync("systemd-analyze", ["verify", `--root=${root}`, "reboot.target"], {
+    return spawnSync("systemd-analyze", ["verify", `--root=${root}`, target], {
       encoding: "utf8",
     });
   };
-  // Debian's own target carries the deadline the drop-in moves.
+  // Debian's own reboot target carries the deadline the drop-in moves; its halt target none.
   assert.match(readFileSync(join(units, "reboot.target"), "utf8"), /^JobTimeoutSec=30min$/m);
+  assert.doesNotMatch(readFileSync(join(units, "halt.target"), "utf8"), /^JobTimeout/m);
   for (const spec of fleets) {
     const files = bootstrapFiles(bootstrapScript(spec, hostTuning(spec, hardware)));
-    const run = verify(files.get("/etc/systemd/system/reboot.target.d/avfleet-drain.conf")!);
-    assert.equal(run.status, 0, run.stderr);
-    assert.equal(run.stderr, "", `${spec.pool}: systemd-analyze says nothing of the drop-in`);
+    for (const target of SHUTDOWN_TARGETS) {
+      const run = verify(target, files.get(`/etc/systemd/system/${target}.d/avfleet-drain.conf`)!);
+      assert.equal(run.status, 0, run.stderr);
+      assert.equal(run.stderr, "", `${spec.pool} ${target}: systemd-analyze says nothing`);
+    }
   }
-  // The test of the test: a misspelt key is named.
-  assert.match(verify("[Unit]\nJobTimeoutSecs=60\n").stderr, /Unknown key 'JobTimeoutSecs'/);
+  // The test of the test: a misspelt key is named, and so is an action systemd 252 has not.
+  assert.match(
+    verify("reboot.target", "[Unit]\nJobTimeoutSecs=60\n").stderr,
+    /Unknown key 'JobTimeoutSecs'/,
+  );
+  assert.match(
+    verify("halt.target", "[Unit]\nJobTimeoutAction=halt-force\n").stderr,
+    /Failed to parse JobTimeoutAction=/,
+  );
+});
+
+test("at a shutdown the media server and the agent stop before ssh, the guest agent and the Ops Agent (ordered After= them), the agent restarted without a start limit (#28)", () => {
+  for (const spec of fleets) {
+    const files = bootstrapFiles(bootstrapScript(spec, hostTuning(spec, hardware)));
+    const media = files.get(`/etc/systemd/system/${hostTuning(spec, hardware).facts.mediaUnit}`)!;
+    const agent = files.get("/etc/systemd/system/avfleet-agent.service")!;
+    const after = (unit: string) =>
+      [...unit.matchAll(/^After=(.*)$/gm)].flatMap((m) => m[1].split(" "));
+    const outlive =
+      spec.kind === "gcp"
+        ? [
+            "ssh.service",
+            "google-guest-agent.service",
+            "google-cloud-ops-agent.service",
+            "google-cloud-ops-agent-fluent-bit.service",
+            "google-cloud-ops-agent-opentelemetry-collector.service",
+          ]
+        : spec.kind === "aws"
+          ? ["ssh.service", "amazon-ssm-agent.service"]
+          : ["ssh.service"];
+    for (const unit of [media, agent])
+      for (const service of outlive)
+        assert.ok(after(unit).includes(service), `${spec.pool} ${service}`);
+    assert.match(agent, /^StartLimitIntervalSec=0$/m);
+    assert.match(agent, /^Restart=always$/m);
+  }
+});
+
+test("the units load under Debian 12's systemd with their After= on services an image may not have", (t) => {
+  if (!prerequisite(t, missingCommands("systemd-analyze"))) return;
+  const gcp = fleets.find((f) => f.kind === "gcp")!;
+  const files = bootstrapFiles(bootstrapScript(gcp, hostTuning(gcp, hardware)));
+  const verify = (edit: (text: string) => string) => {
+    const dir = join(mkdtempSync(join(tmpdir(), "avfleet-units-")), "system");
+    spawnSync("mkdir", ["-p", dir]);
+    // The tuning's own unit, which the bootstrap installs from its script, as a stand-in.
+    writeFileSync(
+      join(dir, "avfleet-tune.service"),
+      "[Service]\nType=oneshot\nExecStart=/bin/true\n",
+    );
+    const paths: string[] = [];
+    for (const [path, text] of files) {
+      if (!/^\/etc\/systemd\/system\/[^/]+\.(service|timer)$/.test(path)) continue;
+      paths.push(join(dir, path.split("/").pop()!));
+      writeFileSync(paths.at(-1)!, edit(text));
+    }
+    const run = spawnSync("systemd-analyze", ["verify", ...paths], { encoding: "utf8" });
+    // What it says of the executables the image installs (the media server) is no concern here.
+    return run.stderr.split("\n").filter((l) => l && !/is not executable/.test(l));
+  };
+  // Nothing said of an After= on the guest agent or the Ops Agent, which this host lacks.
+  assert.deepEqual(
+    verify((text) => text),
+    [],
+  );
+  // The test of the test: a start limit systemd cannot read is named.
+  assert.match(
+    verify((text) => text.replace("StartLimitIntervalSec=0", "StartLimitIntervalSec=never")).join(
+      "\n",
+    ),
+    /avfleet-agent\.service:\d+: Failed to parse sec value, ignoring: never/,
+  );
 });

@@ -13,12 +13,26 @@ import { cloudAutoscaler, POLICIES } from "../../modules/scaling/policies";
 
 const BOUNDS = { minHosts: 1, maxHosts: 1000, staticHosts: 50 };
 
+/** GCP's autoscaler at half a host's capacity, under a floor of `floor` hosts. */
+const gcpRun = (floor: number) =>
+  cloudAutoscaler(
+    {
+      cloud: "gcp",
+      targetUtilization: 0.5,
+      scaleIn: { windowMin: 10, maxHosts: 5 },
+      removal: { kind: "drain", pick: "fewest-left-at-limit" },
+    },
+    { minHosts: 1, maxHosts: 100 },
+    () => floor,
+  );
+
 function observe(partial: Partial<Observation>): Observation {
   return {
     now: 0,
     load: 0,
     serving: 10,
     booting: 0,
+    drainingSessions: [],
     capacity: 1000,
     history: new Float64Array(0),
     events: [],
@@ -128,22 +142,14 @@ test("replay: a policy that lags (Jitsi-style reactive) is overloaded by the eve
 });
 
 test("GCP's cordon in the replay is the controller's: in rotation the load at 80 % of the target plus one, at least two, at least the recommendation less the draining; as deployed", () => {
-  const run = cloudAutoscaler(
-    {
-      cloud: "gcp",
-      targetUtilization: 0.5,
-      scaleIn: { windowMin: 10, maxHosts: 5 },
-      removal: { kind: "drain", pick: "fewest-left-at-limit" },
-    },
-    { minHosts: 1, maxHosts: 100 },
-    () => 0,
-  );
+  const run = gcpRun(0);
   const seen = (load: number, serving: number, draining: number) => ({
     now: 0,
     load,
     serving,
     booting: 0,
     draining,
+    drainingSessions: new Array<number>(draining).fill(0),
     capacity: 1000,
     history: new Float64Array(0),
     events: [],
@@ -155,9 +161,28 @@ test("GCP's cordon in the replay is the controller's: in rotation the load at 80
   assert.equal(run.cordon!(seen(1000, 10, 0), 2), 6);
   // no load: two stay in rotation
   assert.equal(run.cordon!(seen(0, 10, 0), 0), 8);
-  // a recommendation of 9, less 2 draining: 7 serve
-  assert.equal(run.cordon!(seen(1000, 10, 2), 9), 3);
+  // a recommendation of 9 (a schedule's floor), less 2 draining: 7 serve
+  const scheduled = gcpRun(9);
+  scheduled.desired(seen(1000, 10, 2));
+  assert.equal(scheduled.cordon!(seen(1000, 10, 2), 0), 3);
   // fewer serving than that: none cordoned
   assert.equal(run.cordon!(seen(1000, 3, 0), 0), 0);
   assert.equal(run.deployedCordon, true);
+});
+
+test("GCP's autoscaler in the replay counts a draining host as one full host (its agent publishes at least the target); the controller drains only beyond the recommendation (#28)", () => {
+  // 2,100 sessions, 150 of them on each of 2 draining hosts: the 1,800 served need 4 hosts at
+  // 500; the gauge sums 1,800 + 2 × 500, a MIG of 6: 3 serving grow to 4 (the draining hosts'
+  // own streams alone would have made it 5, a MIG already full: 3 serving for 1,800)
+  const draining = { load: 2100, drainingSessions: [150, 150] };
+  assert.equal(gcpRun(0).desired(observe({ ...draining, serving: 3 })), 4);
+  // 10 serving drain down to the recommendation itself, 6: the controller subtracts the
+  // draining hosts from size less the recommendation, so 2 more serve while those 2 drain
+  assert.equal(gcpRun(0).desired(observe({ ...draining, serving: 10 })), 6);
+  // a draining host still above the target publishes its streams: 2 × 600 + 800 → 4
+  const above = { load: 2000, drainingSessions: [600, 600], serving: 1 };
+  assert.equal(gcpRun(0).desired(observe(above)), 2);
+  // a scaling schedule's floor bounds the MIG, draining hosts included: 8 less 2 for 5 serving
+  assert.equal(gcpRun(8).desired(observe({ load: 1000, drainingSessions: [0, 0], serving: 5 })), 6);
+  assert.equal(gcpRun(8).desired(observe({ load: 1000, serving: 5 })), 8);
 });

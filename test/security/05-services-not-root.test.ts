@@ -168,7 +168,7 @@ test("a fleet that signals on 443 gives its server the bind capability and nothi
 
 test("the agent runs as a user of its own with no capability, and cannot write where root's payload lives", (t) => {
   if (!prerequisite(t, missingCommands("systemd-analyze"))) return;
-  const unit = agentUnit(MEDIA_UNIT, sjc.drainSeconds, false);
+  const unit = agentUnit(MEDIA_UNIT, sjc.drainSeconds, "gcp");
   const { checks, exposure } = security(AGENT_UNIT, unit);
   for (const check of [
     ...SANDBOX_CHECKS,
@@ -239,7 +239,7 @@ test("systemd-analyze verify accepts the rendered media, agent and firewall unit
   const run = analyze(
     {
       [MEDIA_UNIT]: workloadUnit(sjc),
-      [AGENT_UNIT]: agentUnit(MEDIA_UNIT, sjc.drainSeconds, true),
+      [AGENT_UNIT]: agentUnit(MEDIA_UNIT, sjc.drainSeconds, "metal"),
       [FIREWALL_UNIT]: firewallUnit(),
       [TUNE_CHECK_UNIT]: tuneCheckUnit(),
       [TUNE_CHECK_TIMER]: tuneCheckTimer(),

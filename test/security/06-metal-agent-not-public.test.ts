@@ -253,7 +253,7 @@ test("no private route to the admin networks: the agent refuses to serve rather 
 });
 
 test("the metal agent unit needs its firewall; the bootstrap installs and reloads it", () => {
-  const unit = agentUnit("avfleet-sfu.service", sjc.drainSeconds, true);
+  const unit = agentUnit("avfleet-sfu.service", sjc.drainSeconds, "metal");
   assert.match(unit, new RegExp(`^Requires=${FIREWALL_UNIT}$`, "m"));
   assert.match(unit, new RegExp(`^After=.* ${FIREWALL_UNIT}$`, "m"));
   const script = bootstrapScript(sjc, hostTuning(sjc, HARDWARE));

@@ -143,7 +143,7 @@ test("GCP at its longest drain: the controller's marks, the agent, the units and
       ["/etc/systemd/system/avfleet-agent.service", 172_860],
     ],
   );
-  for (const target of ["poweroff", "reboot", "kexec"])
+  for (const target of ["poweroff", "reboot", "kexec", "halt"])
     assert.match(
       pool.files.get(`/etc/systemd/system/${target}.target.d/avfleet-drain.conf`)!,
       /^JobTimeoutSec=172920$/m,

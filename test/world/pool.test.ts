@@ -43,8 +43,18 @@ test("a host boots cold in its boot time, from a warm pool in one minute", () =>
   ] as const) {
     const pool = new Pool({ ...SPEC, warmPool }, MEDIA_SESSIONS, 0);
     pool.scaleTo(0, 1, { kind: "drain", pick: "least-loaded" });
-    assert.deepEqual(pool.active(boot - 1), { serving: 0, booting: 1, draining: 0 });
-    assert.deepEqual(pool.active(boot), { serving: 1, booting: 0, draining: 0 });
+    assert.deepEqual(pool.active(boot - 1), {
+      serving: 0,
+      booting: 1,
+      draining: 0,
+      drainingSessions: [],
+    });
+    assert.deepEqual(pool.active(boot), {
+      serving: 1,
+      booting: 0,
+      draining: 0,
+      drainingSessions: [],
+    });
   }
 });
 
@@ -138,7 +148,13 @@ test("as deployed on GCP, a cordoned host takes no joins, and a cordon moves onl
 test("a scale-in skips hosts that would hold more calls than allowed at the drain limit", () => {
   const pool = new Pool(SPEC, ONE_KIND(1e9), 2, 800);
   pool.scaleTo(0, 1, { kind: "drain", pick: "least-loaded", maxLeftAtLimit: 100 });
-  assert.deepEqual(pool.active(0), { serving: 2, booting: 0, draining: 0 });
+  assert.deepEqual(pool.active(0), { serving: 2, booting: 0, draining: 0, drainingSessions: [] });
   pool.scaleTo(0, 1, { kind: "drain", pick: "least-loaded", maxLeftAtLimit: 500 });
-  assert.deepEqual(pool.active(0), { serving: 1, booting: 0, draining: 1 });
+  // the drained host keeps its half of the 800 sessions while it drains
+  assert.deepEqual(pool.active(0), {
+    serving: 1,
+    booting: 0,
+    draining: 1,
+    drainingSessions: [400],
+  });
 });

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from .cloud import agent_endpoints
+from .cloud import TERMINATION, agent_endpoints
 from .common import label_text, log, under_root
 from .counters import Readings, default_route_interface, ethtool_stats, host_metrics, read_proc
 from .platforms import instance_manager
@@ -20,9 +20,8 @@ from .serve import serve
 from .sessions import Sessions
 from .workload import Workload
 
-# Drain reasons (drain.json): the platform takes the host away (AWS scale-in, a GCE mark), or
-# someone on the host asked (the drain-requested file).
-TERMINATION = "termination notice"
+# Drain reasons (drain.json) beside TERMINATION: someone on the host asked (the drain-requested
+# file).
 REQUESTED = "requested on the host"
 
 
@@ -266,6 +265,7 @@ class Agent:
                 log("cordoned: no new joins, calls kept" if cordoned else "back in rotation")
             self.cordoned = cordoned
         self.protect()
+        self.platform.draining = self.drain and self.drain["reason"]
         stats = self.workload.stats()
         if stats is not None:
             self.streams = stats["streams"]

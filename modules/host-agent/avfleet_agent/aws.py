@@ -9,7 +9,7 @@ import time
 import urllib.parse
 
 from . import common
-from .cloud import CloudInstanceManager
+from .cloud import TERMINATION, CloudInstanceManager
 from .common import log, now_utc, number, sample_value
 
 # Scale-in protection's band and pace (docs/real-path.md, "AWS drains beyond two hours"). Set
@@ -142,12 +142,14 @@ class Aws(CloudInstanceManager):
 
     def publish(self, streams):
         # A warm pool host's 0 streams would pull the group's average down: target tracking
-        # would take serving hosts away.
-        if self.warmed():
+        # would take serving hosts away; so would a terminating host's (Terminating:Wait, out of
+        # the group's capacity while its calls thin out). One draining InService shows the target.
+        if self.warmed() or self.draining == TERMINATION:
             return False
         metric = self.config["metric"]
         metrics, values = left_at_limit(metric, self.meta("instance-id"), self.expected_left)
-        params = metric_data(metric["namespace"], [metric, *metrics], [streams, *values])
+        load = self.autoscaler_load(streams)
+        params = metric_data(metric["namespace"], [metric, *metrics], [load, *values])
         return 200 == self.call("monitoring", params)[0]
 
     def count(self, exposition):

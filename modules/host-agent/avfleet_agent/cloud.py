@@ -4,6 +4,10 @@
 import json
 import os
 
+# The drain reason of a host its platform takes away (AWS scale-in, a GCE mark), as drain.json
+# says it.
+TERMINATION = "termination notice"
+
 
 def agent_endpoints(config):
     """The platform's endpoints; AVFLEET_AGENT_ENDPOINTS overrides them (the host rehearsal)."""
@@ -22,10 +26,20 @@ class CloudInstanceManager:
         # The calls this host expects to still hold at its drain limit (None: unknown), which
         # publish() carries beside the load where the platform's scale-in picks by it.
         self.expected_left = None
+        # The reason of the drain this host runs (drain.json's), None while it serves.
+        self.draining = None
 
     def publish(self, streams):
         """True once the platform's autoscaler can read `streams` as this host's load."""
         return True
+
+    def autoscaler_load(self, streams):
+        """The load the autoscaler reads of this host: a draining host takes no joins yet holds
+        its place in the group, so it shows at least the per-host target (config metric.target):
+        one full host, never room to spare."""
+        if self.draining is None:
+            return streams
+        return max(streams, self.config["metric"]["target"])
 
     def count(self, exposition):
         """Publishes the pool's alarm counters from `exposition()`, the host's /metrics text."""

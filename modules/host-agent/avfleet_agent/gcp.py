@@ -89,12 +89,16 @@ class Gcp(CloudInstanceManager):
             "points": [
                 {
                     "interval": {"endTime": now_utc().strftime("%Y-%m-%dT%H:%M:%SZ")},
-                    "value": {"int64Value": str(streams)},
+                    "value": {"int64Value": str(self.autoscaler_load(streams))},
                 }
             ],
         }
         url = f"{self.monitoring}/v3/projects/{me['project']}/timeSeries"
         body = json.dumps({"timeSeries": [series]}).encode()
+        # The gauge is the autoscaler's, which sizes the MIG to hold the members' average at the
+        # target (https://cloud.google.com/compute/docs/autoscaler/scaling-cloud-monitoring-metrics):
+        # a draining host's MIG slot counts as one full host. The guest attribute keeps the real
+        # streams: the controller's own reading.
         # The controller's reading first: a host that shows a load in Monitoring has its own.
         # The calls expected at the drain limit ride in the same write, once a publishEverySec
         # (at least 10 s, 30 s in the example stacks; the attribute takes about 10 writes a
