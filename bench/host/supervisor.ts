@@ -1,6 +1,7 @@
 /**
  * A small supervisor for the host rehearsal, because systemd is not PID 1 on this machine.
- * It honours what the rendered units rely on: Requires=/After= ordering, Type=oneshot vs
+ * It honours what the rendered units rely on: Requires=/Wants=/After= ordering (a wanted unit
+ * that does not exist is skipped, as systemd does), Type=oneshot vs
  * simple, ExecStartPre= (a failure means no start), Environment= (units and drop-ins),
  * Restart=always|on-failure with RestartSec=, and stop with KillSignal= to the main process
  * (KillMode=mixed; the rehearsed units have no other), SIGKILL after TimeoutStopSec=, then
@@ -14,6 +15,8 @@ import { join } from "node:path";
 interface Unit {
   name: string;
   requires: string[];
+  /** Wanted services that exist here: started first like required ones, a missing one skipped. */
+  wants: string[];
   after: string[];
   type: string;
   execStartPre: string[];
@@ -52,6 +55,8 @@ function parseUnit(root: string, name: string): Unit {
   return {
     name,
     requires: words("Requires"),
+    // services only: this supervisor runs no timers or targets
+    wants: words("Wants").filter((w) => w.endsWith(".service") && existsSync(join(dir, w))),
     after: words("After"),
     type: one("Type", "simple"),
     execStartPre: values.get("ExecStartPre") ?? [],
@@ -121,9 +126,9 @@ export class Supervisor {
       if (order.includes(name)) return;
       const unit = this.units.get(name) ?? parseUnit(this.root, name);
       this.units.set(name, unit);
-      for (const dep of unit.requires) visit(dep);
-      for (const dep of unit.after)
-        if (names.includes(dep) || unit.requires.includes(dep)) visit(dep);
+      const pulled = [...unit.requires, ...unit.wants];
+      for (const dep of pulled) visit(dep);
+      for (const dep of unit.after) if (names.includes(dep) || pulled.includes(dep)) visit(dep);
       order.push(name);
     };
     names.forEach(visit);

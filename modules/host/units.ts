@@ -208,9 +208,11 @@ export const DRAIN_OUTLIVES: Record<FleetSpec["kind"], readonly string[]> = {
 };
 
 /**
- * The media server's unit. It never starts before the tuning is applied and verifies
- * (Requires= + After= the tuning unit, and verify again as ExecStartPre: a oneshot that
- * drifted still counts as started). A stop waits out the whole drain. A container workload
+ * The media server's unit. It never starts before the tuning is applied and verifies (Wants= +
+ * After= the tuning unit, then verify as ExecStartPre: a oneshot that failed or drifted fails
+ * the start). Wants=, not Requires=: a Requires= unit is stopped or restarted with the unit it
+ * requires (systemd.unit(5), Requires=), so restarting avfleet-tune by hand would restart the
+ * media server and cut every call. A stop waits out the whole drain. A container workload
  * pulls its image before the server starts: a failed pull fails the start, so the host never
  * serves half-started and its health check says so.
  */
@@ -242,9 +244,8 @@ export function workloadUnit(spec: FleetSpec): string {
     "# rendered by avfleet (modules/host); change the fleet spec, not this file.",
     "[Unit]",
     `Description=media server ${image ? `${image.shown} (container)` : `${workload.package} ${workload.version}`} (avfleet pool ${spec.pool})`,
-    `Requires=${TUNE_UNIT}`,
     `After=network-online.target ${TUNE_UNIT} ${DRAIN_OUTLIVES[spec.kind].join(" ")}`,
-    "Wants=network-online.target",
+    `Wants=network-online.target ${TUNE_UNIT}`,
     "",
     "[Service]",
     "Type=simple",

@@ -69,6 +69,7 @@ common.call_api = call
 g = gcp.Gcp(config, {"metadata": "http://md", "monitoring": "http://mon", "storage": "http://gcs"})
 g.whoami = lambda: {"project": "p", "instanceId": "1", "zone": "us-west1-a", "name": "vm"}
 g.bearer = lambda: {"Authorization": "Bearer t"}
+g.held = lambda: False  # not a standby refill's first boot
 out = []
 for draining, streams in [(None, 40), (cloud.TERMINATION, 40), (agent.REQUESTED, 0), ("shutdown", ${target + 100}), (None, ${target + 100})]:
     g.draining = draining

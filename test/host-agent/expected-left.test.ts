@@ -106,6 +106,7 @@ common.call_api = lambda method, url, headers=None, body=None, timeout=5: (write
 g = gcp.Gcp(config, {"metadata": "http://md", "monitoring": "http://mon", "storage": "http://gcs"})
 g.whoami = lambda: {"project": "p", "instanceId": "1", "zone": "us-west1-a", "name": "vm"}
 g.bearer = lambda: {"Authorization": "Bearer t"}
+g.held = lambda: False  # not a standby refill's first boot (the next test holds one)
 g.publish(120)
 g.expected_left = 3.14159
 g.publish(160)
@@ -203,6 +204,14 @@ for at, code in ((1010, 404), (1060, 404), (1100, 200), (1130, 404)):
     steps.append(g.cordoned())
 out["admitted"] = steps
 out["asked"] = sorted(set(asked))
+# a held first boot publishes no gauge point (its 0 is no demand); admitted, it does
+g2 = host()
+gauge = lambda: [a for a in asked if a.endswith("/timeSeries")]
+now[0], admit[0] = 1020, 404
+asked.clear(); g2.publish(0); out["heldGauge"] = gauge()
+admit[0] = 200
+asked.clear(); g2.publish(7); out["admittedGauge"] = gauge()
+logs.pop()
 # the same first boot, an agent restarted, never admitted: held until 1000 + failOpenSec
 g = host()
 steps = []
@@ -220,6 +229,8 @@ json.dump(out, sys.stdout)`,
     ) as Record<string, unknown>;
     assert.deepEqual(got.admitted, [true, true, false, false]);
     assert.deepEqual(got.asked, ["admit%2Fvm-ab12.4242", "cordon%2Fvm-ab12"]);
+    assert.deepEqual(got.heldGauge, []);
+    assert.deepEqual(got.admittedGauge, ["http://mon/v3/projects/p/timeSeries"]);
     assert.deepEqual(got.failOpen, [true, true, false]);
     assert.deepEqual(got.logs, [
       "admitted by the scale-in controller: in rotation",

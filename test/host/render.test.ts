@@ -51,7 +51,10 @@ test("every GCP stack's bootstrap, its startup-script metadata, stays under half
 
 test("the media unit starts only after the tuning verifies, restarts on failure, and waits out the drain", () => {
   const unit = workloadUnit(gcp);
-  assert.match(unit, /^Requires=avfleet-tune\.service$/m);
+  // Wants=, not Requires=: restarting the tuning unit must not restart the server; its
+  // ExecStartPre verify still refuses a start the tuning does not back (#28)
+  assert.match(unit, /^Wants=network-online\.target avfleet-tune\.service$/m);
+  assert.doesNotMatch(unit, /^Requires=/m);
   assert.match(
     unit,
     /^After=network-online\.target avfleet-tune\.service ssh\.service google-guest-agent\.service /m,

@@ -71,8 +71,10 @@ class Gcp(CloudInstanceManager):
         return self.identity
 
     def publish(self, streams):
+        # A held first boot (a possible standby refill) takes no joins: its 0 says nothing of the
+        # demand and would pull the autoscaler's per-instance average down.
         me, auth = self.whoami(), self.bearer()
-        if me is None or auth is None:
+        if me is None or auth is None or self.held():
             return False
         series = {
             "metric": {"type": self.config["metric"]["type"]},
