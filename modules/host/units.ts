@@ -193,18 +193,23 @@ function serverSandbox(spec: FleetSpec): string[] {
  * GCP: Debian's sshd (ssh.service), the guest agent (its users' keys, OS Login), the Ops Agent
  * and its two subagents, whose units order themselves apart from it (GoogleCloudPlatform/ops-agent
  * systemd/google-cloud-ops-agent-{fluent-bit,opentelemetry-collector}.service); AWS: sshd and the
- * SSM agent (Session Manager) where the AMI has it; bare metal: sshd.
+ * SSM agent (Session Manager) where the AMI has it; bare metal: sshd. Everywhere
+ * systemd-user-sessions.service, whose stop writes /run/nologin and so refuses every non-root
+ * login (systemd-user-sessions.service(8)); GCE's newer guest agent also runs as
+ * google-guest-agent-manager.service (GoogleCloudPlatform/guest-agent).
  */
 export const DRAIN_OUTLIVES: Record<FleetSpec["kind"], readonly string[]> = {
   gcp: [
     "ssh.service",
+    "systemd-user-sessions.service",
     "google-guest-agent.service",
+    "google-guest-agent-manager.service",
     "google-cloud-ops-agent.service",
     "google-cloud-ops-agent-fluent-bit.service",
     "google-cloud-ops-agent-opentelemetry-collector.service",
   ],
-  aws: ["ssh.service", "amazon-ssm-agent.service"],
-  metal: ["ssh.service"],
+  aws: ["ssh.service", "systemd-user-sessions.service", "amazon-ssm-agent.service"],
+  metal: ["ssh.service", "systemd-user-sessions.service"],
 };
 
 /**
@@ -464,8 +469,11 @@ export function agentUnit(
     // systemd/systemd#3610): stopping before the bus keeps that answer from racing its stop.
     `After=network-online.target dbus.service ${TUNE_UNIT} ${TUNE_CHECK_UNIT} ${mediaUnit}${firewall ? ` ${FIREWALL_UNIT}` : ""}`,
     `After=${DRAIN_OUTLIVES[kind].join(" ")}`,
-    `Wants=network-online.target ${TUNE_CHECK_TIMER}`,
-    `Requires=${TUNE_CHECK_UNIT}`,
+    // The tuning check wanted, not required: a failed check would fail the agent's start (no
+    // Restart= retries a dependency's failure), its liveness would go, and the autohealer would
+    // recreate the VM; the agent reports the check's verdict on readiness instead. The metal
+    // firewall stays required: the agent never listens without it.
+    `Wants=network-online.target ${TUNE_CHECK_TIMER} ${TUNE_CHECK_UNIT}`,
     ...(firewall ? [`Requires=${FIREWALL_UNIT}`] : []),
     // Never given up on: past systemd's default start limit (5 starts in 10 s,
     // DefaultStartLimitBurst=/DefaultStartLimitIntervalSec=, systemd-system.conf(5)) a service

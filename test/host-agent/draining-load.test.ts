@@ -123,11 +123,12 @@ test("AWS: a host in Terminating:Wait publishes no load (out of the group's capa
     use1,
     `sent = []
 h = aws.Aws(config, config["endpoints"])
-h.warmed = lambda: False
+state = ["InService"]
+h.target_state = lambda: state[0]
 h.call = lambda service, params: sent.append(params) or (200, b"")
 out = []
-for draining, streams in [(None, 40), (cloud.TERMINATION, 40), (agent.REQUESTED, 40)]:
-    h.draining = draining
+for draining, streams, target in [(None, 40, "InService"), (cloud.TERMINATION, 40, "Terminated"), (agent.REQUESTED, 40, "InService"), (agent.REQUESTED, 40, "Terminated")]:
+    h.draining, state[0] = draining, target
     del sent[:]
     out.append([h.publish(streams), [p["MetricData.member.1.Value"] for p in sent]])
 json.dump(out, sys.stdout)`,
@@ -137,5 +138,7 @@ json.dump(out, sys.stdout)`,
     [true, ["40"]],
     [false, []],
     [true, [String(target)]],
+    // drained on request, then taken by scale-in (Terminating:Wait): out of capacity, no point
+    [false, []],
   ]);
 });

@@ -72,7 +72,7 @@ test("the container unit: pull before start, podman on the host network, drain-l
       "[Unit]",
       `Description=media server ${AR_IMAGE}:2.4.1@${DIGEST} (container) (avfleet pool gcp-usw1)`,
       // ssh, the guest agent and the Ops Agent stop after the drain (#28)
-      "After=network-online.target avfleet-tune.service ssh.service google-guest-agent.service google-cloud-ops-agent.service google-cloud-ops-agent-fluent-bit.service google-cloud-ops-agent-opentelemetry-collector.service",
+      "After=network-online.target avfleet-tune.service ssh.service systemd-user-sessions.service google-guest-agent.service google-guest-agent-manager.service google-cloud-ops-agent.service google-cloud-ops-agent-fluent-bit.service google-cloud-ops-agent-opentelemetry-collector.service",
       // Wants, not Requires: restarting the tuning unit must not restart the server (#28)
       "Wants=network-online.target avfleet-tune.service",
       "",

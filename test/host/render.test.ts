@@ -57,7 +57,7 @@ test("the media unit starts only after the tuning verifies, restarts on failure,
   assert.doesNotMatch(unit, /^Requires=/m);
   assert.match(
     unit,
-    /^After=network-online\.target avfleet-tune\.service ssh\.service google-guest-agent\.service /m,
+    /^After=network-online\.target avfleet-tune\.service ssh\.service systemd-user-sessions\.service google-guest-agent\.service google-guest-agent-manager\.service /m,
   );
   assert.match(unit, /^ExecStartPre=\+\/usr\/local\/sbin\/avfleet-tune verify$/m);
   assert.match(unit, /^ExecStart=\/usr\/bin\/avfleet-sfu$/m);

@@ -135,16 +135,21 @@ class Aws(CloudInstanceManager):
             log(f"{service} {params['Action']}: HTTP {status} {answer[:200]!r}")
         return status, answer
 
+    def target_state(self):
+        # InService, Terminated, Warmed:Stopped, ... (AWS: "Retrieve the target lifecycle state
+        # through instance metadata"); unread: taken as a warm pool host's, which serves nobody.
+        return self.meta("autoscaling/target-lifecycle-state") or "Warmed:"
+
     def warmed(self):
-        # Warmed:Pending, Warmed:Stopped, ... : a warm pool host that serves nobody (AWS: "Retrieve
-        # the target lifecycle state through instance metadata").
-        return (self.meta("autoscaling/target-lifecycle-state") or "Warmed:").startswith("Warmed:")
+        return self.target_state().startswith("Warmed:")
 
     def publish(self, streams):
         # A warm pool host's 0 streams would pull the group's average down: target tracking
         # would take serving hosts away; so would a terminating host's (Terminating:Wait, out of
         # the group's capacity while its calls thin out). One draining InService shows the target.
-        if self.warmed() or self.draining == TERMINATION:
+        # Only InService counts: a host drained on request and then taken by scale-in is in
+        # Terminating:Wait (target state Terminated) whatever its drain's reason.
+        if self.target_state() != "InService" or self.draining == TERMINATION:
             return False
         metric = self.config["metric"]
         metrics, values = left_at_limit(metric, self.meta("instance-id"), self.expected_left)
