@@ -375,12 +375,7 @@ def observe(api, config, now):
         mark and cordon unknown (neither deleted nor lifted nor set this pass)."""
         log(f"unread: {name}: {error}: its load is unknown this pass")
         return {
-            "name": name,
-            "zone": zone,
-            "instance": m["instance"],
-            "id": m.get("id"),
-            "targetStatus": m.get("targetStatus"),
-            "running": running(m),
+            **identity(zone, name, m),
             "load": None,
             "admitted": None,
             "left": None,
@@ -412,12 +407,7 @@ def observe(api, config, now):
         template = (m.get("version") or {}).get("instanceTemplate")
         load, left = own_load(attributes, now, config["streamsPerSession"])
         host = {
-            "name": name,
-            "zone": zone,
-            "instance": m["instance"],
-            "id": m.get("id"),
-            "targetStatus": m.get("targetStatus"),
-            "running": running(m),
+            **identity(zone, name, m),
             "load": load,
             "left": left,
             "cordoned": mark_object(api, config, name, "cordonPrefix") is not None,
@@ -437,6 +427,12 @@ def observe(api, config, now):
     with concurrent.futures.ThreadPoolExecutor(max_workers=INSPECT_THREADS) as pool:
         hosts = [h for h in pool.map(inspect, sorted(members.items())) if h is not None]
     return int(mig["targetSize"]), autoscaler.get("recommendedSize"), hosts, sorted(in_standby)
+
+
+def identity(zone, name, m):
+    """What the MIG says of one member (ManagedInstance `m`), as decide() takes a host."""
+    return {"name": name, "zone": zone, "instance": m["instance"], "id": m.get("id"),
+            "targetStatus": m.get("targetStatus"), "running": running(m)}
 
 
 def running(member):
